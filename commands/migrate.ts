@@ -1,0 +1,28 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../src/cli/base.js';
+import { progressReporter } from '../src/cli/progress.js';
+import { renderRunReport } from '../src/cli/render.js';
+import { runPlan, type RunResult } from '../src/run/pipeline.js';
+
+export default class Migrate extends BaseCommand {
+  static override summary = 'Extract, map, validate and load every mapping of a plan into the target, in one transaction.';
+  static override examples = ['<%= config.bin %> migrate', '<%= config.bin %> migrate mappings/demo/forklift.yaml --target sqlite:./acme.db --json'];
+  static override args = { plan: Args.string({ description: 'The plan file.', default: './forklift.yaml' }) };
+  static override flags = {
+    target: Flags.string({ description: 'Target store URL; overrides the plan (sqlite:PATH, postgres://…, mysql://…, mssql://…).' }),
+    'keep-staging': Flags.boolean({ description: 'Keep the run’s staging.sqlite in the run folder for inspection.' }),
+  };
+
+  async run(): Promise<RunResult> {
+    const { args, flags } = await this.parse(Migrate);
+    const progress = await progressReporter(this.interactive);
+    try {
+      const result = await runPlan({ plan: args.plan, command: 'migrate', target: flags.target, keepStaging: flags['keep-staging'], progress: progress.update });
+      progress.stop();
+      if (!this.jsonEnabled()) this.log(renderRunReport(result));
+      return result;
+    } finally {
+      progress.stop();
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../src/cli/base.js';
+import { progressReporter } from '../src/cli/progress.js';
+import { renderRunReport } from '../src/cli/render.js';
+import { runPlan, type RunResult } from '../src/run/pipeline.js';
+
+export default class Validate extends BaseCommand {
+  static override summary = 'Extract, map and validate everything; write the run report and rejects; load nothing.';
+  static override examples = ['<%= config.bin %> validate', '<%= config.bin %> validate mappings/demo/forklift.yaml --json'];
+  static override args = { plan: Args.string({ description: 'The plan file.', default: './forklift.yaml' }) };
+  static override flags = {
+    target: Flags.string({ description: 'Store whose existing rows count for foreign keys; overrides the plan.' }),
+    'keep-staging': Flags.boolean({ description: 'Keep the run’s staging.sqlite in the run folder for inspection.' }),
+  };
+
+  async run(): Promise<RunResult> {
+    const { args, flags } = await this.parse(Validate);
+    const progress = await progressReporter(this.interactive);
+    try {
+      const result = await runPlan({ plan: args.plan, command: 'validate', target: flags.target, keepStaging: flags['keep-staging'], progress: progress.update });
+      progress.stop();
+      if (!this.jsonEnabled()) this.log(renderRunReport(result));
+      return result;
+    } finally {
+      progress.stop();
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { BugError, ForkliftError, formatLocation } from '../core/errors.js';
+import { redactUrl } from '../stores/url.js';
+
+/**
+ * The one place errors become text. A ForkliftError shows its message, hint and further problems;
+ * anything else is our bug and says so. Stack traces only with --debug. Every line goes through
+ * password redaction, in case a message quoted a URL.
+ */
+export interface RenderedError {
+  exitCode: number;
+  text: string;
+  json: { code: string; message: string; hint?: string; location?: string; details?: string[]; exit_code: number };
+}
+
+export function renderError(err: unknown, opts: { debug: boolean }): RenderedError {
+  if (err instanceof ForkliftError) {
+    const lines = [`Error: ${err.message}`, ...err.details.map((d) => `  ${d}`)];
+    if (err.hint) lines.push(`Hint: ${err.hint}`);
+    if (opts.debug && err.stack) lines.push(err.stack);
+    const json: RenderedError['json'] = { code: err.code, message: redactUrl(err.message), exit_code: err.exitCode };
+    if (err.hint) json.hint = err.hint;
+    if (err.location) json.location = formatLocation(err.location);
+    if (err.details.length) json.details = err.details.map(redactUrl);
+    return { exitCode: err.exitCode, text: lines.map(redactUrl).join('\n') + '\n', json };
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  const bug = e instanceof BugError ? e.message : `internal error: ${e.message}`;
+  const lines = [`Error: ${bug}`, 'This is a bug in forklift, not in your data or files. Run again with --debug and report the output.'];
+  if (opts.debug && e.stack) lines.push(e.stack);
+  return { exitCode: 1, text: lines.map(redactUrl).join('\n') + '\n', json: { code: 'internal', message: redactUrl(bug), exit_code: 1 } };
+}

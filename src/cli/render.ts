@@ -1,0 +1,28 @@
+import type { RunReport } from '../run/report.js';
+
+const n = (v: number): string => v.toLocaleString('en-US');
+
+export function table(head: string[], rows: string[][], alignRight: (col: number) => boolean = (c) => c > 0): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]): string =>
+    r.map((c, i) => (alignRight(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+}
+
+export function renderRunReport(r: RunReport): string {
+  const loadedHead = r.committed ? 'loaded' : r.command === 'validate' ? 'valid' : 'not loaded';
+  const rows = r.entities.map((l) => [l.entity, n(l.read), n(l.loaded), n(l.filtered), n(l.duplicates_dropped), n(l.rejected)]);
+  const out = [
+    `${r.command} ${r.plan_name} → ${r.target}: ${r.status}${r.committed ? ', committed' : ', nothing committed'} (${(r.duration_ms / 1000).toFixed(1)} s)`,
+    '',
+    table(['entity', 'read', loadedHead, 'filtered', 'duplicates', 'rejected'], rows),
+  ];
+  for (const c of r.checks) out.push(`control total ${c.entity} ${c.measure}: expected ${c.expected}, got ${c.actual} ${c.ok ? 'ok' : 'MISMATCH'}`);
+  const withRejects = r.entities.filter((l) => l.rejected > 0);
+  if (withRejects.length) {
+    out.push('', 'rejects by rule:');
+    for (const l of withRejects) out.push(`  ${l.entity}: ${Object.entries(l.rejects_by_rule).map(([k, v]) => `${k} ${v}`).join(', ')}  → ${l.rejects_file ?? ''}`);
+  }
+  out.push('', `report: ${r.run_dir}/report.html`);
+  return out.join('\n');
+}

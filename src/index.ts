@@ -1,0 +1,11 @@
+/** forklift as a library: everything the commands do, callable from code. */
+export { runPlan, type RunOptions, type RunResult, type Progress } from './run/pipeline.js';
+export { checkMappings, type CheckSummary } from './plan/check.js';
+export { previewMapping, type PreviewResult, type PreviewRow } from './plan/preview.js';
+export { loadPlan, loadMappingFile, type LoadedPlan, type LoadedMapping } from './plan/load.js';
+export { factoryModel } from './model/factory.js';
+export type { Model, Entity, Column, ColumnType } from './model/types.js';
+export { openSource } from './sources/index.js';
+export type { SourceSpec, OpenedSource, SourceRecord, Cell } from './sources/types.js';
+export { openStore, redactUrl } from './stores/index.js';
+export * from './core/errors.js';

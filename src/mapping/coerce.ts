@@ -1,0 +1,119 @@
+import type { Column } from '../model/types.js';
+import { toDecimal, compareDecimal, isNegative } from './decimal.js';
+import { makeDateParser, makeTimestampParser } from './datetime.js';
+
+/** A value as stored: text for strings, decimals, dates and timestamps; a number for integers; 1/0 for booleans. */
+export type StoredValue = string | number | null;
+
+export type Coerced = { ok: true; value: StoredValue } | { ok: false; rule: string; reason: string };
+
+export interface CoerceOptions {
+  decimal?: '.' | ',';
+  date?: string;
+  timestamp?: string;
+  timezone?: string;
+}
+
+const TRUE = new Set(['true', '1', 'yes', 'y', 't', 'ja', 'j', 'x']);
+const FALSE = new Set(['false', '0', 'no', 'n', 'f', 'nein']);
+
+/**
+ * Builds the parser that turns a cleaned, mapped text into the column's stored value and checks
+ * the column's own constraints (length, range, enum, pattern). One closure per field, built once.
+ */
+export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) => Coerced {
+  const typeFail = (reason: string): Coerced => ({ ok: false, rule: 'type', reason });
+  let parse: (t: string) => Coerced;
+  switch (col.type) {
+    case 'string':
+    case 'text': {
+      const max = col.length;
+      parse = (t) => {
+        const v = t.normalize('NFC');
+        if (max !== undefined && [...v].length > max) return { ok: false, rule: 'length', reason: `is ${[...v].length} characters long; at most ${max} fit` };
+        return { ok: true, value: v };
+      };
+      break;
+    }
+    case 'enum': {
+      const allowed = new Set(col.values ?? []);
+      parse = (t) =>
+        allowed.has(t) ? { ok: true, value: t } : { ok: false, rule: 'enum', reason: `is not one of ${[...allowed].join(', ')}; map it with \`values:\`` };
+      break;
+    }
+    case 'integer':
+      parse = (t) => {
+        const s = t.trim();
+        if (!/^[+-]?\d+(?:\.0*)?$/.test(s)) return typeFail('is not a whole number');
+        const n = Number(s);
+        if (!Number.isSafeInteger(n)) return typeFail('is too large for an integer');
+        return { ok: true, value: n === 0 ? 0 : n };
+      };
+      break;
+    case 'decimal': {
+      const { precision = 38, scale } = col;
+      parse = (t) => {
+        const r = toDecimal(t, opts.decimal, precision, scale);
+        return r.ok ? { ok: true, value: r.value } : typeFail(r.reason);
+      };
+      break;
+    }
+    case 'boolean':
+      parse = (t) => {
+        const s = t.trim().toLowerCase();
+        if (TRUE.has(s)) return { ok: true, value: 1 };
+        if (FALSE.has(s)) return { ok: true, value: 0 };
+        return typeFail('is not true or false; map it with `values:`');
+      };
+      break;
+    case 'date': {
+      const p = makeDateParser(opts.date);
+      parse = (t) => {
+        const r = p(t.trim());
+        return r.ok ? { ok: true, value: r.value } : typeFail(r.reason);
+      };
+      break;
+    }
+    case 'timestamp': {
+      const p = makeTimestampParser(opts.timestamp, opts.timezone);
+      parse = (t) => {
+        const r = p(t.trim());
+        return r.ok ? { ok: true, value: r.value } : typeFail(r.reason);
+      };
+      break;
+    }
+    default: {
+      const never: never = col.type;
+      throw new Error(`unknown column type ${String(never)}`);
+    }
+  }
+  const checks = boundChecks(col);
+  const pattern = col.pattern === undefined ? undefined : new RegExp(col.pattern, 'u');
+  if (checks.length === 0 && !pattern) return parse;
+  return (t) => {
+    const r = parse(t);
+    if (!r.ok) return r;
+    for (const check of checks) {
+      const reason = check(r.value);
+      if (reason !== undefined) return { ok: false, rule: 'range', reason };
+    }
+    if (pattern && !pattern.test(String(r.value))) return { ok: false, rule: 'pattern', reason: `does not match the pattern ${col.pattern}` };
+    return r;
+  };
+}
+
+function boundChecks(col: Column): ((v: StoredValue) => string | undefined)[] {
+  const out: ((v: StoredValue) => string | undefined)[] = [];
+  const asText = (v: StoredValue): string => String(v);
+  const { min, max } = col;
+  if (min !== undefined) {
+    const fast = min === '0' || min === '0.0';
+    if (col.exclusiveMin) {
+      out.push((v) => (v === null ? undefined : (fast ? isNegative(asText(v)) || /^0(\.0*)?$/.test(asText(v)) : compareDecimal(asText(v), min) <= 0) ? `must be greater than ${min}` : undefined));
+    } else {
+      out.push((v) => (v === null ? undefined : (fast ? isNegative(asText(v)) : compareDecimal(asText(v), min) < 0) ? `must be at least ${min}` : undefined));
+    }
+  }
+  if (max !== undefined) out.push((v) => (v === null ? undefined : compareDecimal(asText(v), max) > 0 ? `must be at most ${max}` : undefined));
+  return out;
+}

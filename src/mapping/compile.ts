@@ -1,0 +1,287 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { ConfigError, formatLocation } from '../core/errors.js';
+import type { Entity } from '../model/types.js';
+import type { FieldSpec } from '../plan/schema.js';
+import type { LoadedMapping } from '../plan/load.js';
+import type { Cell } from '../sources/types.js';
+import { didYouMean, nearest } from '../util/suggest.js';
+import { makeRowRules, type RowProblem } from '../validate/row-rules.js';
+import { makeCleaner } from './clean.js';
+import { makeCoercer, type StoredValue } from './coerce.js';
+import { checkZone } from './datetime.js';
+import { compileCondition, compileExpression, columnsOf, parseExpression, ExprRuntimeError, type ExprNode, type ExprValue, type CompiledExpr } from './expr/index.js';
+
+export type MapResult =
+  | { kind: 'ok'; values: StoredValue[] }
+  | { kind: 'filtered' }
+  | { kind: 'rejected'; problem: RowProblem };
+
+export interface CompiledMapping {
+  entity: Entity;
+  /** Maps one source record; pure, no I/O. */
+  map(cells: readonly Cell[]): MapResult;
+}
+
+interface FieldPlan {
+  name: string;
+  /** Produces the field's text before cleaning, or null when missing. */
+  read: (cells: readonly Cell[]) => string | null;
+  clean: ((s: string) => string | null) | undefined;
+  fallback: string | null;
+  lookup: ((s: string) => { ok: true; value: string | null } | { ok: false; reason: string }) | undefined;
+  coerce: (s: string) => ReturnType<ReturnType<typeof makeCoercer>>;
+  required: boolean;
+  keepsEmpty: boolean;
+}
+
+const scalarText = (v: string | number | boolean | null | undefined): string | null =>
+  v === null || v === undefined ? null : String(v);
+
+export function exprText(v: ExprValue): string | null {
+  if (v === null) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return v.toFixed();
+}
+
+/**
+ * Compiles a mapping against the source's real header: every column reference is resolved to an
+ * index once, so mapping a row is a few closure calls. Every problem is reported at once with
+ * its position in the mapping file.
+ */
+export function compileMapping(m: LoadedMapping, entity: Entity, header: readonly string[], opts: { checkShape: boolean }): CompiledMapping {
+  const problems: string[] = [];
+  const at = (p: (string | number)[]): string => formatLocation(m.yaml.locate(p));
+  const headerIndex = new Map<string, number>();
+  header.forEach((h, i) => {
+    if (!headerIndex.has(h)) headerIndex.set(h, i);
+  });
+  const columnIndex = (name: string, p: (string | number)[]): number => {
+    const i = headerIndex.get(name);
+    if (i !== undefined) return i;
+    const ci = header.findIndex((h) => h.toLowerCase() === name.toLowerCase());
+    const near = ci >= 0 ? header[ci] : nearest(name, header);
+    problems.push(
+      `${at(p)} column '${name}' is not in the header of ${m.sourceLabel}${near ? `; the nearest is '${near}'` : ''} (columns: ${header.slice(0, 12).join(', ')}${header.length > 12 ? ', …' : ''})`,
+    );
+    return -1;
+  };
+  const parseExpr = (text: string, p: (string | number)[]): ExprNode | undefined => {
+    const loc = m.yaml.locate(p);
+    const line = loc.line ?? 1;
+    let column = loc.column ?? 1;
+    const lineText = m.yaml.text.split('\n')[line - 1] ?? '';
+    if (lineText[column - 1] === '"' || lineText[column - 1] === "'") column += 1;
+    try {
+      const node = parseExpression(text, { file: m.display, line, column });
+      let ok = true;
+      for (const c of columnsOf(node)) if (columnIndex(c, p) < 0) ok = false;
+      return ok ? node : undefined;
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        problems.push(e.message);
+        return undefined;
+      }
+      throw e;
+    }
+  };
+
+  const indexOf = (n: string): number => headerIndex.get(n) ?? -1;
+  const known = entity.columns.map((c) => c.name);
+  const fields: FieldPlan[] = [];
+  for (const [name, spec] of Object.entries(m.spec.fields)) {
+    const col = entity.columns.find((c) => c.name === name);
+    if (!col) {
+      problems.push(`${at(['fields', name])} fields.${name}: ${entity.name} has no column '${name}'${didYouMean(name, known)}`);
+      continue;
+    }
+    const plan = compileField(name, spec, ['fields', name]);
+    if (plan) fields.push(plan);
+  }
+
+  function compileField(name: string, spec: FieldSpec, p: (string | number)[]): FieldPlan | undefined {
+    const col = entity.columns.find((c) => c.name === name)!;
+    const sources = [spec.from !== undefined, spec.const !== undefined, spec.expr !== undefined].filter(Boolean).length;
+    if (sources > 1) problems.push(`${at(p)} fields.${name}: use only one of from, const and expr`);
+    if (sources === 0 && spec.default === undefined) problems.push(`${at(p)} fields.${name}: give from, const, expr or default`);
+    let read: FieldPlan['read'] = () => null;
+    if (spec.from !== undefined) {
+      const names = Array.isArray(spec.from) ? spec.from : [spec.from];
+      const idx = names.map((n, k) => columnIndex(n, Array.isArray(spec.from) ? [...p, 'from', k] : [...p, 'from']));
+      if (idx.length === 1) {
+        const i = idx[0]!;
+        read = (cells) => cells[i] ?? null;
+      } else {
+        const sep = spec.join ?? ' ';
+        read = (cells) => {
+          const parts: string[] = [];
+          for (const i of idx) {
+            const v = cells[i];
+            if (v !== null && v !== undefined && v !== '') parts.push(v);
+          }
+          return parts.length ? parts.join(sep) : null;
+        };
+      }
+    } else if (spec.const !== undefined) {
+      const v = scalarText(spec.const);
+      read = () => v;
+    } else if (spec.expr !== undefined) {
+      const node = parseExpr(spec.expr, [...p, 'expr']);
+      if (node) {
+        const fn: CompiledExpr = compileExpression(node, indexOf);
+        read = (cells) => exprText(fn(cells));
+      }
+    }
+    if (spec.timezone !== undefined && !checkZone(spec.timezone)) {
+      problems.push(`${at([...p, 'timezone'])} fields.${name}.timezone: unknown time zone '${spec.timezone}' (use an IANA name such as Europe/Berlin, or UTC)`);
+    }
+    if ((spec.date !== undefined && col.type !== 'date') || (spec.timestamp !== undefined && col.type !== 'timestamp')) {
+      problems.push(`${at(p)} fields.${name}: ${spec.date !== undefined ? 'date' : 'timestamp'} is set but ${entity.name}.${name} is a ${col.type} column`);
+    }
+    let lookup: FieldPlan['lookup'];
+    const map = spec.values !== undefined ? valueMap(spec.values) : spec.values_file !== undefined ? loadValuesFile(spec.values_file, [...p, 'values_file']) : undefined;
+    if (map) {
+      const unknown = spec.unknown ?? 'reject';
+      const shown = [...map.keys()].slice(0, 8).join(', ') + (map.size > 8 ? ', …' : '');
+      lookup = (s) => {
+        const hit = map.get(s);
+        if (hit !== undefined) return { ok: true, value: hit };
+        if (unknown === 'keep') return { ok: true, value: s };
+        if (unknown === 'null') return { ok: true, value: null };
+        return { ok: false, reason: `'${s}' is not in the value map of ${name} (${shown}); add it to \`values:\` or set \`unknown: keep\`` };
+      };
+    }
+    const coerceOpts: Parameters<typeof makeCoercer>[1] = {};
+    if (spec.decimal !== undefined) coerceOpts.decimal = spec.decimal;
+    if (spec.date !== undefined) coerceOpts.date = spec.date;
+    if (spec.timestamp !== undefined) coerceOpts.timestamp = spec.timestamp;
+    if (spec.timezone !== undefined) coerceOpts.timezone = spec.timezone;
+    return {
+      name,
+      read,
+      clean: makeCleaner(spec.clean),
+      fallback: scalarText(spec.default),
+      lookup,
+      coerce: makeCoercer(col, coerceOpts),
+      required: col.required,
+      keepsEmpty: col.type === 'string' || col.type === 'text',
+    };
+  }
+
+  function valueMap(values: Record<string, string | number | boolean | null>): Map<string, string | null> {
+    return new Map(Object.entries(values).map(([k, v]) => [k, scalarText(v)]));
+  }
+
+  function loadValuesFile(rel: string, p: (string | number)[]): Map<string, string | null> | undefined {
+    const file = path.resolve(m.dir, rel);
+    try {
+      const rows = parseCsv(readFileSync(file), { bom: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
+      const [head, ...body] = rows;
+      if (!head || head[0]?.trim() !== 'from' || head[1]?.trim() !== 'to') {
+        problems.push(`${at(p)} values_file ${rel}: the first line must be the header from,to`);
+        return undefined;
+      }
+      return new Map(body.map((r) => [r[0] ?? '', r[1] === undefined || r[1] === '' ? null : r[1]]));
+    } catch (e) {
+      problems.push(`${at(p)} values_file ${rel}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  const mapped = new Set(fields.map((f) => f.name));
+  for (const c of entity.columns) {
+    if (c.required && !mapped.has(c.name)) {
+      problems.push(`${at(['fields'])} fields: the required column ${entity.name}.${c.name} is not mapped; add a field for it`);
+    }
+  }
+  const filterNode = m.spec.filter !== undefined ? parseExpr(m.spec.filter, ['filter']) : undefined;
+  const filter = filterNode ? compileCondition(filterNode, indexOf) : undefined;
+
+  if (problems.length > 0) {
+    throw new ConfigError(problems[0]!, {
+      code: 'mapping.invalid',
+      location: { file: m.display },
+      hint: `Fix the mapping ${m.display}${problems.length > 1 ? ` (${problems.length} problems, all listed)` : ''}.`,
+      details: problems.slice(1),
+    });
+  }
+
+  const order = entity.columns.map((c) => fields.find((f) => f.name === c.name));
+  const rowRules = makeRowRules(entity, { allowNegative: m.spec.allow_negative === true });
+  const width = header.length;
+  const checkShape = opts.checkShape;
+
+  return {
+    entity,
+    map(cells) {
+      if (checkShape && cells.length !== width) {
+        const extraEmpty = cells.length > width && cells.slice(width).every((c) => c === null || c === '');
+        if (!extraEmpty) {
+          return { kind: 'rejected', problem: { field: '', rule: 'shape', reason: `has ${cells.length} cells but the header has ${width}; a delimiter or quote is probably wrong in this line` } };
+        }
+      }
+      if (filter) {
+        let keep: boolean;
+        try {
+          keep = filter(cells);
+        } catch (e) {
+          if (e instanceof ExprRuntimeError) return { kind: 'rejected', problem: { field: '', rule: 'filter', reason: `the filter could not be evaluated: ${e.message}` } };
+          throw e;
+        }
+        if (!keep) return { kind: 'filtered' };
+      }
+      const values: StoredValue[] = new Array<StoredValue>(order.length).fill(null);
+      const errors: RowProblem[] = [];
+      for (let i = 0; i < order.length; i++) {
+        const f = order[i];
+        if (!f) {
+          if (entity.columns[i]!.required) errors.push({ field: entity.columns[i]!.name, rule: 'required', reason: 'is required but not mapped' });
+          continue;
+        }
+        let text: string | null;
+        try {
+          text = f.read(cells);
+        } catch (e) {
+          if (e instanceof ExprRuntimeError) {
+            errors.push({ field: f.name, rule: 'expr', reason: e.message });
+            continue;
+          }
+          throw e;
+        }
+        if (text !== null) text = f.clean ? f.clean(text) : text === '' ? null : text;
+        if (text === null) text = f.fallback;
+        if (text !== null && f.lookup) {
+          const r = f.lookup(text);
+          if (!r.ok) {
+            errors.push({ field: f.name, rule: 'value-map', reason: r.reason });
+            continue;
+          }
+          text = r.value;
+        }
+        if (text === null || text === '') {
+          // '' only arrives from a default, const or value map that says so: an explicit empty
+          // string (a lot of '' where none), which text columns keep.
+          if (text === '' && f.keepsEmpty) values[i] = '';
+          else if (f.required) errors.push({ field: f.name, rule: 'required', reason: `${f.name} is missing` });
+          continue;
+        }
+        const c = f.coerce(text);
+        if (c.ok) values[i] = c.value;
+        else errors.push({ field: f.name, rule: c.rule, reason: `${f.name} '${text}' ${c.reason}` });
+      }
+      if (errors.length === 0) {
+        for (const rule of rowRules) {
+          const p = rule(values);
+          if (p) errors.push(p);
+        }
+      }
+      if (errors.length > 0) {
+        const first = errors[0]!;
+        return { kind: 'rejected', problem: { field: first.field, rule: first.rule, reason: errors.map((e) => e.reason).join('; ') } };
+      }
+      return { kind: 'ok', values };
+    },
+  };
+}

@@ -1,0 +1,205 @@
+import { DateTime, IANAZone, FixedOffsetZone } from 'luxon';
+
+/**
+ * Dates and timestamps. Luxon does the calendar and time-zone work; the common numeric formats
+ * (yyyy-MM-dd HH:mm:ss, dd.MM.yyyy, …) take a compiled fast path whose zone offsets come from
+ * luxon and are cached per local hour, since a million-row machine log cannot afford a luxon
+ * parse per row. A property test checks the fast path against luxon.
+ *
+ * Canonical forms: a date is `YYYY-MM-DD`; a timestamp is UTC `YYYY-MM-DDTHH:mm:ss.SSSZ`, the
+ * form of Date#toISOString, fixed width so text order is time order in every store.
+ */
+
+export type Parsed = { ok: true; value: string } | { ok: false; reason: string };
+
+const fail = (reason: string): Parsed => ({ ok: false, reason });
+
+interface Fields {
+  y: number;
+  mo: number;
+  d: number;
+  h: number;
+  mi: number;
+  s: number;
+  ms: number;
+  /** Offset in minutes when the text carried one. */
+  offset?: number;
+}
+
+const TOKEN_RE = /'[^']*'|([A-Za-z])\1*|[^A-Za-z']+/g;
+const FAST: Record<string, { re: string; set: (f: Fields, v: number) => void }> = {
+  yyyy: { re: '(\\d{4})', set: (f, v) => (f.y = v) },
+  MM: { re: '(\\d{2})', set: (f, v) => (f.mo = v) },
+  M: { re: '(\\d{1,2})', set: (f, v) => (f.mo = v) },
+  dd: { re: '(\\d{2})', set: (f, v) => (f.d = v) },
+  d: { re: '(\\d{1,2})', set: (f, v) => (f.d = v) },
+  HH: { re: '(\\d{2})', set: (f, v) => (f.h = v) },
+  H: { re: '(\\d{1,2})', set: (f, v) => (f.h = v) },
+  mm: { re: '(\\d{2})', set: (f, v) => (f.mi = v) },
+  ss: { re: '(\\d{2})', set: (f, v) => (f.s = v) },
+  SSS: { re: '(\\d{3})', set: (f, v) => (f.ms = v) },
+};
+
+type FieldParser = (text: string) => Fields | string;
+
+/** Compiles a luxon-style format to a parser of fields; unknown tokens fall back to luxon. */
+export function compileFormat(format: string, zone: string | undefined): FieldParser {
+  const tokens = format.match(TOKEN_RE) ?? [];
+  const setters: ((f: Fields, v: number) => void)[] = [];
+  let re = '^';
+  let fast = true;
+  for (const t of tokens) {
+    const spec = FAST[t];
+    if (spec) {
+      re += spec.re;
+      setters.push(spec.set);
+    } else if (t.startsWith("'")) {
+      re += escapeRe(t.slice(1, -1));
+    } else if (/^[A-Za-z]/.test(t)) {
+      fast = false;
+      break;
+    } else re += escapeRe(t);
+  }
+  if (fast) {
+    const rx = new RegExp(re + '$');
+    return (text) => {
+      const m = rx.exec(text);
+      if (!m) return `does not match the format ${format}`;
+      const f: Fields = { y: 1970, mo: 1, d: 1, h: 0, mi: 0, s: 0, ms: 0 };
+      for (let i = 0; i < setters.length; i++) setters[i]!(f, Number(m[i + 1]));
+      return f;
+    };
+  }
+  return (text) => {
+    const dt = DateTime.fromFormat(text, format, { zone: zone ?? 'UTC', setZone: true });
+    if (!dt.isValid) return `does not match the format ${format} (${dt.invalidExplanation ?? dt.invalidReason ?? 'invalid'})`;
+    return { y: dt.year, mo: dt.month, d: dt.day, h: dt.hour, mi: dt.minute, s: dt.second, ms: dt.millisecond, offset: dt.offset };
+  };
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?)?$/;
+const ISO_TS = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+function validCalendar(f: Fields): boolean {
+  if (f.mo < 1 || f.mo > 12 || f.d < 1 || f.h > 23 || f.mi > 59 || f.s > 59) return false;
+  const dim = new Date(Date.UTC(f.y, f.mo, 0)).getUTCDate();
+  return f.d <= dim;
+}
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+const dateText = (f: Fields): string => `${pad(f.y, 4)}-${pad(f.mo)}-${pad(f.d)}`;
+
+/** Excel's 1900 date system: serial 1 is 1900-01-01, with Lotus's phantom 1900-02-29 at 60. */
+function excelSerial(text: string): { days: number; msOfDay: number } | string {
+  if (!/^\d+(\.\d+)?$/.test(text.trim())) return 'is not an Excel date serial number';
+  const serial = Number(text);
+  if (serial < 1 || serial > 2958465) return 'is outside Excel’s date range';
+  let days = Math.floor(serial);
+  const msOfDay = Math.round((serial - days) * 86400000);
+  if (days < 60) days += 1; // before the phantom leap day
+  return { days: days - 25569, msOfDay }; // 25569 = 1970-01-01
+}
+
+export function makeDateParser(format: string | undefined): (text: string) => Parsed {
+  if (format === 'excel') {
+    return (text) => {
+      const r = excelSerial(text);
+      if (typeof r === 'string') return fail(r);
+      return { ok: true, value: new Date(r.days * 86400000).toISOString().slice(0, 10) };
+    };
+  }
+  const parse = format ? compileFormat(format, 'UTC') : undefined;
+  return (text) => {
+    let f: Fields;
+    if (parse) {
+      const r = parse(text);
+      if (typeof r === 'string') return fail(r);
+      f = r;
+    } else {
+      const m = ISO_DATE.exec(text);
+      if (!m) return fail(/^\d{4}-\d{2}-\d{2}[T ]/.test(text) ? 'has a time of day; a date column takes a date only' : 'is not a date (YYYY-MM-DD); set `date:` to its format, such as dd.MM.yyyy');
+      f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: 0, mi: 0, s: 0, ms: 0 };
+    }
+    if (!validCalendar(f)) return fail('is not a real calendar date');
+    return { ok: true, value: dateText(f) };
+  };
+}
+
+/** Offsets of a named zone, cached per local hour; a local time that does not exist is refused. */
+class ZoneOffsets {
+  private cache = new Map<string, number | null>();
+  constructor(private readonly zone: string) {}
+  /** Offset in minutes at that local wall time, or null when the wall time falls in a DST gap. */
+  at(f: Fields): number | null {
+    const key = `${f.y}-${f.mo}-${f.d}-${f.h}`;
+    let off = this.cache.get(key);
+    if (off === undefined) {
+      const dt = DateTime.fromObject({ year: f.y, month: f.mo, day: f.d, hour: f.h, minute: 30 }, { zone: this.zone });
+      off = dt.isValid && dt.hour === f.h && dt.day === f.d ? dt.offset : null;
+      if (this.cache.size > 200_000) this.cache.clear();
+      this.cache.set(key, off);
+    }
+    return off;
+  }
+}
+
+export function checkZone(zone: string): boolean {
+  return IANAZone.isValidZone(zone) || FixedOffsetZone.parseSpecifier(zone) !== null || zone === 'UTC';
+}
+
+export function makeTimestampParser(format: string | undefined, zone: string | undefined): (text: string) => Parsed {
+  const offsets = zone && zone !== 'UTC' && !/^UTC[+-]/.test(zone) ? new ZoneOffsets(zone) : undefined;
+  const fixed = zone === undefined ? undefined : zone === 'UTC' ? 0 : FixedOffsetZone.parseSpecifier(zone)?.offset(0);
+  const parse = format && format !== 'excel' ? compileFormat(format, zone) : undefined;
+  return (text) => {
+    let f: Fields;
+    let fraction = '';
+    if (format === 'excel') {
+      const r = excelSerial(text);
+      if (typeof r === 'string') return fail(r);
+      const d = new Date(r.days * 86400000 + r.msOfDay);
+      f = { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds(), ms: d.getUTCMilliseconds() };
+    } else if (parse) {
+      const r = parse(text);
+      if (typeof r === 'string') return fail(r);
+      f = r;
+    } else {
+      const m = ISO_TS.exec(text);
+      if (!m) return fail('is not a timestamp (ISO 8601 such as 2025-03-01T06:00:00+01:00); set `timestamp:` to its format');
+      fraction = m[7] ?? '';
+      f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +m[4]!, mi: +m[5]!, s: +(m[6] ?? 0), ms: 0 };
+      const z = m[8];
+      if (z !== undefined) {
+        if (z === 'Z' || z === 'z') f.offset = 0;
+        else {
+          const digits = z.replace(':', '');
+          const sign = digits[0] === '-' ? -1 : 1;
+          f.offset = sign * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5) || '0'));
+        }
+      }
+    }
+    if (fraction.length > 0) {
+      if (/[1-9]/.test(fraction.slice(3))) return fail('has digits below a millisecond, which forklift would have to drop');
+      f.ms = Number(fraction.slice(0, 3).padEnd(3, '0'));
+    }
+    if (!validCalendar(f)) return fail('is not a real date and time');
+    let offset = f.offset;
+    if (offset === undefined) {
+      if (fixed !== undefined) offset = fixed;
+      else if (offsets) {
+        const o = offsets.at(f);
+        if (o === null) return fail(`does not exist in ${zone} (the clocks skipped that hour)`);
+        offset = o;
+      } else return fail('has no time zone; set `timezone:` in the mapping (such as Europe/Berlin or UTC)');
+    }
+    const ms = Date.UTC(f.y, f.mo - 1, f.d, f.h, f.mi, f.s, f.ms) - offset * 60000;
+    const d = new Date(ms);
+    const y = d.getUTCFullYear();
+    if (y < 1 || y > 9999) return fail('is outside the years 0001 to 9999');
+    return { ok: true, value: d.toISOString() };
+  };
+}

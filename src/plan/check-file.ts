@@ -1,0 +1,73 @@
+import type { z } from 'zod';
+import { ConfigError, formatLocation } from '../core/errors.js';
+import { didYouMean } from '../util/suggest.js';
+import type { YamlFile, YamlPath } from './yaml.js';
+
+/**
+ * Validates a YAML file against its schema and reports every problem at once, each with its
+ * position: `mappings/items.yaml:12:5 fields.uom.vales: unknown key, did you mean 'values'?`.
+ */
+export function checkFile<S extends z.ZodType>(yaml: YamlFile, schema: S, what: string): z.output<S> {
+  const result = schema.safeParse(yaml.value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => describeIssue(yaml, issue, schema));
+  const first = result.error.issues[0]!;
+  throw new ConfigError(`${problems[0]}`, {
+    code: 'config.schema',
+    location: yaml.locate(first.path as YamlPath),
+    hint: `Fix the ${what} file as described${problems.length > 1 ? ` (${problems.length} problems)` : ''}.`,
+    details: problems.slice(1),
+  });
+}
+
+function describeIssue(yaml: YamlFile, issue: z.core.$ZodIssue, schema: z.ZodType): string {
+  const path = issue.path as YamlPath;
+  const dotted = path.length ? path.join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeys(schema, path);
+    return issue.keys
+      .map((k) => `${formatLocation(yaml.locate([...path, k]))} ${[...path, k].join('.')}: unknown key '${k}'${didYouMean(k, known)}`)
+      .join('\n');
+  }
+  const where = formatLocation(yaml.locate(path));
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `${where} ${dotted}: required key is missing`;
+  if (issue.code === 'invalid_value' && 'values' in issue) {
+    return `${where} ${dotted}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return `${where} ${dotted}: ${issue.message}`;
+}
+
+/** The keys an object schema accepts at a path, walking through records, arrays and unions. */
+function knownKeys(schema: z.ZodType, path: YamlPath): string[] {
+  let s: unknown = schema;
+  for (const seg of path) s = child(s, seg);
+  return keysOf(s);
+}
+
+type Def = { type?: string; shape?: Record<string, unknown>; valueType?: unknown; element?: unknown; options?: unknown[]; innerType?: unknown; in?: unknown };
+const defOf = (s: unknown): Def => ((s as { _zod?: { def?: Def } })?._zod?.def ?? {}) as Def;
+
+function unwrap(s: unknown): unknown {
+  let d = defOf(s);
+  while (d.type === 'optional' || d.type === 'default' || d.type === 'pipe' || d.type === 'nullable') {
+    s = d.innerType ?? d.in;
+    d = defOf(s);
+  }
+  return s;
+}
+
+function child(s: unknown, seg: string | number): unknown {
+  const d = defOf(unwrap(s));
+  if (d.type === 'object') return d.shape?.[String(seg)];
+  if (d.type === 'record') return d.valueType;
+  if (d.type === 'array') return d.element;
+  if (d.type === 'union') return d.options?.find((o) => keysOf(o).length > 0 || defOf(unwrap(o)).type === 'array');
+  return undefined;
+}
+
+function keysOf(s: unknown): string[] {
+  const d = defOf(unwrap(s));
+  if (d.type === 'object') return Object.keys(d.shape ?? {});
+  if (d.type === 'union') return (d.options ?? []).flatMap(keysOf);
+  return [];
+}

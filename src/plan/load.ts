@@ -1,0 +1,151 @@
+import path from 'node:path';
+import { ConfigError, formatLocation } from '../core/errors.js';
+import { loadModel } from '../model/load.js';
+import type { Model } from '../model/types.js';
+import { sha256Text } from '../util/hash.js';
+import { didYouMean } from '../util/suggest.js';
+import { checkFile } from './check-file.js';
+import { mappingSchema, planSchema, type MappingFile, type PlanFile } from './schema.js';
+import { readYamlFile, type YamlFile } from './yaml.js';
+
+export interface LoadedMapping {
+  file: string;
+  /** The path as shown to a user (relative to the working directory). */
+  display: string;
+  dir: string;
+  yaml: YamlFile;
+  spec: MappingFile;
+  sha256: string;
+  /** The source file's path, resolved against the mapping file's folder. */
+  sourcePath: string | undefined;
+  sourceLabel: string;
+}
+
+export type RejectLimit = { kind: 'percent'; value: number } | { kind: 'count'; value: number };
+
+export interface LoadedPlan {
+  file: string;
+  display: string;
+  dir: string;
+  yaml: YamlFile;
+  spec: PlanFile;
+  sha256: string;
+  model: Model;
+  mappings: LoadedMapping[];
+  /** The target URL after ${VAR} expansion; sqlite paths resolved against the plan's folder. */
+  target: string;
+  rejectLimit: RejectLimit;
+}
+
+export const DEFAULT_TARGET = 'sqlite:./forklift.db';
+
+export function displayPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel.startsWith('..') && path.isAbsolute(file) && rel.split(path.sep).filter((s) => s === '..').length > 2 ? file : rel || '.';
+}
+
+export function loadMappingFile(file: string): LoadedMapping {
+  const display = displayPath(file);
+  const yaml = readYamlFile(file, display);
+  const spec = checkFile(yaml, mappingSchema, 'mapping');
+  const dir = path.dirname(file);
+  const sourcePath = spec.source.path === undefined ? undefined : path.resolve(dir, spec.source.path);
+  if (spec.source.format !== 'sql' && sourcePath === undefined) {
+    throw new ConfigError(`${formatLocation(yaml.locate(['source']))} source.path: a ${spec.source.format} source needs a path`, {
+      code: 'mapping.source',
+      location: yaml.locate(['source']),
+      hint: 'Add `path:` relative to the mapping file.',
+    });
+  }
+  return {
+    file,
+    display,
+    dir,
+    yaml,
+    spec,
+    sha256: sha256Text(yaml.text),
+    sourcePath,
+    sourceLabel: sourcePath ? displayPath(sourcePath) + (spec.source.sheet ? `[${spec.source.sheet}]` : '') : 'sql query',
+  };
+}
+
+export function parseRejectLimit(v: string | number | undefined, where: string): RejectLimit {
+  if (v === undefined) return { kind: 'percent', value: 0 };
+  const s = String(v).trim();
+  const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(s);
+  if (pct) return { kind: 'percent', value: Number(pct[1]) };
+  if (/^\d+$/.test(s)) return { kind: 'count', value: Number(s) };
+  throw new ConfigError(`${where} reject_limit: '${s}' is neither a percentage (1%) nor a count (50)`, {
+    code: 'plan.reject-limit',
+    hint: 'Write reject_limit: 1% or reject_limit: 50.',
+  });
+}
+
+/** Resolves a sqlite: URL's path against a folder, leaving server URLs as they are. */
+export function resolveTarget(url: string, baseDir: string): string {
+  if (!url.startsWith('sqlite:')) return url;
+  const p = url.slice('sqlite:'.length).replace(/^\/\//, '');
+  if (p === ':memory:') return url;
+  return `sqlite:${path.resolve(baseDir, p)}`;
+}
+
+/** Reads and checks the plan, the model and every mapping file (not the sources yet). */
+export function loadPlan(planFile: string, opts: { target?: string | undefined } = {}): LoadedPlan {
+  const file = path.resolve(planFile);
+  const display = displayPath(file);
+  const yaml = readYamlFile(file, display);
+  const spec = checkFile(yaml, planSchema, 'plan');
+  const dir = path.dirname(file);
+  const model = loadModel(spec.model, dir, displayPath);
+  const problems: string[] = [];
+  const mappings: LoadedMapping[] = [];
+  spec.mappings.forEach((rel, i) => {
+    try {
+      const m = loadMappingFile(path.resolve(dir, rel));
+      if (!model.entities.has(m.spec.entity)) {
+        problems.push(
+          `${formatLocation(m.yaml.locate(['entity']))} entity: '${m.spec.entity}' is not an entity of the model ${model.name}${didYouMean(m.spec.entity, model.entities.keys())} (entities: ${[...model.entities.keys()].join(', ')})`,
+        );
+      }
+      mappings.push(m);
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        if (e.code === 'config.file-missing') problems.push(`${formatLocation(yaml.locate(['mappings', i]))} mappings[${i}]: ${e.message}`);
+        else problems.push(e.message, ...e.details);
+      } else throw e;
+    }
+  });
+  const seen = new Map<string, string>();
+  for (const m of mappings) {
+    const prev = seen.get(m.spec.entity);
+    if (prev) problems.push(`${m.display}: entity ${m.spec.entity} is already loaded by ${prev}; one mapping per entity and run`);
+    seen.set(m.spec.entity, m.display);
+  }
+  for (const [i, c] of (spec.checks ?? []).entries()) {
+    const e = model.entities.get(c.entity);
+    if (!e) problems.push(`${formatLocation(yaml.locate(['checks', i, 'entity']))} checks: unknown entity '${c.entity}'${didYouMean(c.entity, model.entities.keys())}`);
+    for (const col of Object.keys(c.sum ?? {})) {
+      const cc = e?.columns.find((x) => x.name === col);
+      if (e && (!cc || (cc.type !== 'decimal' && cc.type !== 'integer'))) {
+        problems.push(`${formatLocation(yaml.locate(['checks', i, 'sum', col]))} checks: ${c.entity}.${col} is not a numeric column`);
+      }
+    }
+  }
+  let rejectLimit: RejectLimit = { kind: 'percent', value: 0 };
+  try {
+    rejectLimit = parseRejectLimit(spec.reject_limit, formatLocation(yaml.locate(['reject_limit'])));
+  } catch (e) {
+    if (e instanceof ConfigError) problems.push(e.message);
+    else throw e;
+  }
+  if (problems.length) {
+    throw new ConfigError(problems[0]!, {
+      code: 'plan.invalid',
+      location: { file: display },
+      hint: `Fix the plan and mapping files${problems.length > 1 ? ` (${problems.length} problems, all listed)` : ''}.`,
+      details: problems.slice(1),
+    });
+  }
+  const target = resolveTarget(opts.target ?? spec.target ?? DEFAULT_TARGET, opts.target ? process.cwd() : dir);
+  return { file, display, dir, yaml, spec, sha256: sha256Text(yaml.text), model, mappings, target, rejectLimit };
+}

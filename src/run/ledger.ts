@@ -1,0 +1,30 @@
+import { BugError } from '../core/errors.js';
+
+/**
+ * The per-entity ledger of SPEC section 5: every source row is loaded, filtered, dropped as an
+ * exact duplicate or rejected, and the sum is checked here, in one place, for every report.
+ */
+export interface EntityLedger {
+  entity: string;
+  mapping: string;
+  source: string;
+  source_sha256: string | null;
+  read: number;
+  loaded: number;
+  filtered: number;
+  duplicates_dropped: number;
+  rejected: number;
+  /** Blank lines or rows: not data, so not in `read`, but shown so nothing is unaccounted for. */
+  blank_skipped: number;
+  rejects_by_rule: Record<string, number>;
+  rejects_file: string | null;
+}
+
+export function assertBalanced(l: EntityLedger): void {
+  const sum = l.loaded + l.filtered + l.duplicates_dropped + l.rejected;
+  if (sum !== l.read) {
+    throw new BugError(
+      `the ledger of ${l.entity} does not balance: read ${l.read} ≠ loaded ${l.loaded} + filtered ${l.filtered} + duplicates ${l.duplicates_dropped} + rejected ${l.rejected} = ${sum}`,
+    );
+  }
+}

@@ -1,0 +1,330 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { DataRejectedError } from '../core/errors.js';
+import { toolVersion } from '../core/version.js';
+import { compileMapping } from '../mapping/compile.js';
+import { dependencyOrder, type Entity } from '../model/types.js';
+import { loadPlan, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
+import { openSource } from '../sources/index.js';
+import type { OpenedSource, SourceSpec } from '../sources/types.js';
+import { openStore } from '../stores/index.js';
+import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
+import { checkBomCycles } from '../validate/bom-graph.js';
+import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
+import { checkForeignKeys } from '../validate/foreign-keys.js';
+import { checkDuplicateKeys } from '../validate/keys.js';
+import { assertBalanced, type EntityLedger } from './ledger.js';
+import { writeRejectsFile } from './rejects.js';
+import { writeReports, type RunReport } from './report.js';
+import { ROW_DUPLICATE, ROW_OK, Staging, q, stagingTable } from './staging.js';
+
+export interface Progress {
+  stage: 'extract' | 'validate' | 'load' | 'report';
+  entity?: string;
+  rows: number;
+  rowsPerSecond: number;
+}
+
+export interface RunOptions {
+  plan: string;
+  command: 'migrate' | 'validate';
+  target?: string | undefined;
+  keepStaging?: boolean;
+  log?: (message: string) => void;
+  progress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface RunResult extends RunReport {
+  reportFile: string;
+  htmlFile: string;
+}
+
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
+}
+
+export function sourceSpecOf(m: LoadedMapping): SourceSpec {
+  const s = m.spec.source;
+  const spec: SourceSpec = { format: s.format };
+  if (m.sourcePath !== undefined) spec.path = m.sourcePath;
+  if (s.encoding !== undefined) spec.encoding = s.encoding;
+  if (s.delimiter !== undefined) spec.delimiter = s.delimiter;
+  if (s.header_row !== undefined) spec.header_row = s.header_row;
+  if (s.sheet !== undefined) spec.sheet = s.sheet;
+  if (s.url !== undefined) spec.url = s.url;
+  if (s.query !== undefined) spec.query = s.query;
+  return spec;
+}
+
+interface Extracted {
+  mapping: LoadedMapping;
+  entity: Entity;
+  header: string[];
+  label: string;
+  positionKind: 'line' | 'row';
+  sha256: string | null;
+  read: number;
+  filtered: number;
+  blank: number;
+}
+
+/**
+ * One run of a plan: extract and map every source into the staging file, apply the set rules in
+ * dependency order, check reject limits and control totals, then (migrate) load everything in
+ * one transaction. The report and rejects files are written whatever the outcome.
+ */
+export async function runPlan(opts: RunOptions): Promise<RunResult> {
+  const started = new Date();
+  const plan = loadPlan(opts.plan, { target: opts.target });
+  const runId = newRunId(started);
+  const runDir = path.join(plan.dir, 'runs', runId);
+  mkdirSync(path.join(runDir, 'rejects'), { recursive: true });
+  const staging = new Staging(path.join(runDir, 'staging.sqlite'));
+  const log = opts.log ?? (() => {});
+  let store: TargetStore | undefined;
+  try {
+    store = await openStore(plan.target);
+    const extracted = await extractAll(plan, staging, opts);
+    const byEntity = new Map(extracted.map((x) => [x.entity.name, x]));
+    const inRun = (e: string): boolean => byEntity.has(e);
+    const modeOf = (m: LoadedMapping): LoadMode => m.spec.load ?? plan.spec.load ?? 'replace';
+
+    // Rows already in the target count for foreign keys to entities this run does not replace.
+    const existing = new Map<string, string>();
+    for (const e of plan.model.entities.values()) {
+      const x = byEntity.get(e.name);
+      if (x && modeOf(x.mapping) === 'replace') continue;
+      if (!(await store.hasTable(e.name))) continue;
+      const referenced = [...byEntity.values()].some((y) => y.entity.columns.some((c) => c.references?.entity === e.name));
+      if (!referenced) continue;
+      existing.set(e.name, await copyTargetKeys(store, staging, plan, e));
+    }
+
+    opts.progress?.({ stage: 'validate', rows: 0, rowsPerSecond: 0 });
+    for (const name of dependencyOrder(plan.model, [...byEntity.keys()])) {
+      const x = byEntity.get(name)!;
+      staging.indexKeys(x.entity);
+      checkDuplicateKeys(staging, x.entity, x.mapping.spec.on_duplicate ?? 'reject', x.label);
+      checkForeignKeys(staging, x.entity, inRun, (e) => existing.get(e), (e) => byEntity.get(e)?.label ?? e);
+      for (const rule of x.entity.rules) if (rule.kind === 'bom-graph') checkBomCycles(staging, x.entity, rule.parent, rule.component);
+    }
+
+    const checks = checkControlTotals(staging, plan.spec.checks ?? [], inRun);
+    const ledgers = extracted.map((x) => ledgerOf(staging, x));
+    const overLimit = ledgers.filter((l) => overRejectLimit(plan, l));
+    const failedChecks = checks.filter((c) => !c.ok);
+    const rejectedRun = overLimit.length > 0 || failedChecks.length > 0;
+
+    let status: RunEntry['status'] = opts.command === 'validate' ? 'validated' : 'succeeded';
+    let message: string | null = null;
+    if (rejectedRun) {
+      status = 'rejected';
+      message = [
+        ...overLimit.map((l) => `${l.entity}: ${l.rejected} of ${l.read} rows rejected (${pct(l.rejected, l.read)}), over the reject_limit of ${limitText(plan)}`),
+        ...failedChecks.map((c) => `${c.entity}: control total ${c.measure} is ${c.actual}, the plan expects ${c.expected}`),
+      ].join('; ');
+    }
+    staging.commit();
+
+    const entry = (): RunEntry => ({
+      id: runId,
+      command: opts.command,
+      status,
+      started: started.toISOString(),
+      finished: new Date().toISOString(),
+      operator: process.env.FORKLIFT_OPERATOR || safeUser(),
+      host: hostname(),
+      tool_version: toolVersion(),
+      plan_sha256: plan.sha256,
+      files: Object.fromEntries(extracted.flatMap((x) => [[x.mapping.display, x.mapping.sha256], ...(x.sha256 ? [[x.label, x.sha256]] : [])])),
+      counts: Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected }])),
+      message,
+    });
+
+    let committed = false;
+    if (opts.command === 'migrate' && !rejectedRun) {
+      opts.progress?.({ stage: 'load', rows: 0, rowsPerSecond: 0 });
+      const loads: EntityLoad[] = dependencyOrder(plan.model, [...byEntity.keys()]).map((name) => {
+        const x = byEntity.get(name)!;
+        return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: staging.count(name, ROW_OK) };
+      });
+      staging.close();
+      try {
+        await store.load({ model: plan.model, stagingFile: staging.file, entities: loads, entry: entry(), signal: opts.signal });
+        committed = true;
+      } catch (e) {
+        status = 'failed';
+        message = e instanceof Error ? e.message : String(e);
+        await store.recordRun(entry()).catch(() => {});
+        throw e;
+      }
+    } else if (opts.command === 'migrate') {
+      await store.recordRun(entry());
+    }
+
+    opts.progress?.({ stage: 'report', rows: 0, rowsPerSecond: 0 });
+    const reopened = staging.db.open ? staging : new Staging(staging.file, { reopen: true });
+    try {
+      await fillRawRejects(reopened, extracted, opts.signal);
+      for (const x of extracted) {
+        const l = ledgers.find((y) => y.entity === x.entity.name)!;
+        if (l.rejected > 0) {
+          const file = path.join(runDir, 'rejects', `${x.entity.name}.csv`);
+          await writeRejectsFile(reopened, x.entity.name, x.header, x.label, x.positionKind, file);
+          l.rejects_file = path.relative(plan.dir, file);
+        }
+      }
+    } finally {
+      reopened.close();
+    }
+    if (!opts.keepStaging) rmSync(staging.file, { force: true });
+
+    const report: RunReport = {
+      run_id: runId,
+      command: opts.command,
+      status,
+      committed,
+      plan: plan.display,
+      plan_name: plan.spec.name,
+      target: store.display,
+      started: started.toISOString(),
+      finished: new Date().toISOString(),
+      duration_ms: Date.now() - started.getTime(),
+      reject_limit: limitText(plan),
+      entities: ledgers,
+      checks,
+      message,
+      run_dir: path.relative(process.cwd(), runDir) || '.',
+      tool_version: toolVersion(),
+    };
+    const files = writeReports(runDir, report);
+    log(`run ${runId}: ${status}`);
+    if (rejectedRun) {
+      throw new DataRejectedError(`nothing was ${opts.command === 'migrate' ? 'committed' : 'accepted'}: ${message}`, {
+        code: 'data.rejected',
+        hint: `See the rejects in ${path.relative(process.cwd(), path.join(runDir, 'rejects'))} and the report ${path.relative(process.cwd(), files.html)}.`,
+        details: [],
+        data: { ...report, reportFile: files.json, htmlFile: files.html },
+      });
+    }
+    return { ...report, reportFile: files.json, htmlFile: files.html };
+  } finally {
+    staging.close();
+    await store?.close();
+  }
+}
+
+async function extractAll(plan: LoadedPlan, staging: Staging, opts: RunOptions): Promise<Extracted[]> {
+  const out: Extracted[] = [];
+  for (const m of plan.mappings) {
+    const entity = plan.model.entities.get(m.spec.entity)!;
+    const source = await openSource(sourceSpecOf(m));
+    try {
+      const compiled = compileMapping(m, entity, source.header, { checkShape: source.positionKind === 'line' });
+      staging.createEntity(entity);
+      let read = 0;
+      let filtered = 0;
+      const t0 = Date.now();
+      for await (const batch of source.batches(opts.signal)) {
+        for (const rec of batch) {
+          read++;
+          const r = compiled.map(rec.cells);
+          if (r.kind === 'ok') staging.insertRow(entity.name, rec.line, r.values);
+          else if (r.kind === 'filtered') filtered++;
+          else staging.reject({ entity: entity.name, line: rec.line, field: r.problem.field, rule: r.problem.rule, reason: r.problem.reason, raw: rec.cells });
+        }
+        const secs = (Date.now() - t0) / 1000;
+        opts.progress?.({ stage: 'extract', entity: entity.name, rows: read, rowsPerSecond: secs > 0 ? read / secs : 0 });
+      }
+      out.push({
+        mapping: m,
+        entity,
+        header: source.header,
+        label: source.label,
+        positionKind: source.positionKind,
+        sha256: source.sha256 ?? null,
+        read,
+        filtered,
+        blank: source.skippedBlank,
+      });
+    } finally {
+      await source.close();
+    }
+  }
+  return out;
+}
+
+function ledgerOf(staging: Staging, x: Extracted): EntityLedger {
+  const byRule = staging.db.prepare('SELECT rule, COUNT(*) AS n FROM rejects WHERE entity = ? GROUP BY rule ORDER BY n DESC').all(x.entity.name) as { rule: string; n: number }[];
+  const l: EntityLedger = {
+    entity: x.entity.name,
+    mapping: x.mapping.display,
+    source: x.label,
+    source_sha256: x.sha256,
+    read: x.read,
+    loaded: staging.count(x.entity.name, ROW_OK),
+    filtered: x.filtered,
+    duplicates_dropped: staging.count(x.entity.name, ROW_DUPLICATE),
+    rejected: staging.rejectCount(x.entity.name),
+    blank_skipped: x.blank,
+    rejects_by_rule: Object.fromEntries(byRule.map((r) => [r.rule, r.n])),
+    rejects_file: null,
+  };
+  assertBalanced(l);
+  return l;
+}
+
+/** Set rules reject rows after they were mapped; a second streamed pass fetches those rows as they were read. */
+async function fillRawRejects(staging: Staging, extracted: Extracted[], signal?: AbortSignal): Promise<void> {
+  for (const x of extracted) {
+    const lines = new Set((staging.db.prepare('SELECT line FROM rejects WHERE entity = ? AND raw IS NULL').pluck().all(x.entity.name) as number[]));
+    if (lines.size === 0) continue;
+    const update = staging.db.prepare('UPDATE rejects SET raw = ? WHERE entity = ? AND line = ? AND raw IS NULL');
+    const source: OpenedSource = await openSource(sourceSpecOf(x.mapping));
+    try {
+      for await (const batch of source.batches(signal)) {
+        for (const rec of batch) if (lines.has(rec.line)) update.run(JSON.stringify(rec.cells), x.entity.name, rec.line);
+      }
+    } finally {
+      await source.close();
+    }
+  }
+}
+
+async function copyTargetKeys(store: TargetStore, staging: Staging, plan: LoadedPlan, e: Entity): Promise<string> {
+  const table = q(`t_${e.name}`);
+  const cols = [...new Set(plan.model.entities.get(e.name)!.columns.filter((c) => [...plan.model.entities.values()].some((o) => o.columns.some((oc) => oc.references?.entity === e.name && oc.references.column === c.name))).map((c) => c.name))];
+  const col = cols[0] ?? e.primaryKey[0]!;
+  staging.db.exec(`CREATE TABLE ${table} (${q(col)})`);
+  const ins = staging.db.prepare(`INSERT INTO ${table} VALUES (?)`);
+  for await (const batch of store.readColumn(e.name, col)) for (const v of batch) ins.run(v as string);
+  staging.db.exec(`CREATE INDEX ${q(`ti_${e.name}`)} ON ${table} (${q(col)})`);
+  return table;
+}
+
+function overRejectLimit(plan: LoadedPlan, l: EntityLedger): boolean {
+  if (l.rejected === 0) return false;
+  const lim = plan.rejectLimit;
+  return lim.kind === 'count' ? l.rejected > lim.value : (l.rejected * 100) / Math.max(l.read, 1) > lim.value;
+}
+
+function limitText(plan: LoadedPlan): string {
+  return plan.rejectLimit.kind === 'percent' ? `${plan.rejectLimit.value}%` : `${plan.rejectLimit.value} rows`;
+}
+
+function pct(a: number, b: number): string {
+  return `${((a * 100) / Math.max(b, 1)).toFixed(2)}%`;
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export type { CheckResult };

@@ -1,0 +1,50 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { stringify } from 'csv-stringify/sync';
+import type { Staging } from './staging.js';
+
+export const REJECT_META = ['forklift_source', 'forklift_position', 'forklift_field', 'forklift_rule', 'forklift_reason'] as const;
+
+/**
+ * Writes rejects/<entity>.csv: the source columns exactly as read (names, order, text), then the
+ * meta columns. UTF-8 with a byte-order mark, so Excel opens it right and a fixed file reloads.
+ */
+export async function writeRejectsFile(
+  staging: Staging,
+  entity: string,
+  header: readonly string[],
+  sourceLabel: string,
+  positionKind: 'line' | 'row',
+  file: string,
+): Promise<number> {
+  const out = createWriteStream(file);
+  const write = async (s: string): Promise<void> => {
+    if (!out.write(s)) await once(out, 'drain');
+  };
+  await write('\ufeff' + stringify([[...header, ...REJECT_META]], { record_delimiter: 'windows' }));
+  let n = 0;
+  const rows = staging.db.prepare('SELECT line, field, rule, reason, raw FROM rejects WHERE entity = ? ORDER BY line').iterate(entity) as IterableIterator<{
+    line: number;
+    field: string;
+    rule: string;
+    reason: string;
+    raw: string | null;
+  }>;
+  let batch: unknown[][] = [];
+  for (const r of rows) {
+    const raw = r.raw === null ? [] : (JSON.parse(r.raw) as (string | null)[]);
+    const cells = header.map((_, i) => raw[i] ?? '');
+    // Cells beyond the header (a ragged row) are kept in the reason's row, never dropped.
+    const extra = raw.length > header.length ? ` [extra cells: ${JSON.stringify(raw.slice(header.length))}]` : '';
+    batch.push([...cells, sourceLabel, `${positionKind} ${r.line}`, r.field, r.rule, r.reason + extra]);
+    n++;
+    if (batch.length >= 1000) {
+      await write(stringify(batch, { record_delimiter: 'windows' }));
+      batch = [];
+    }
+  }
+  if (batch.length) await write(stringify(batch, { record_delimiter: 'windows' }));
+  out.end();
+  await once(out, 'close');
+  return n;
+}

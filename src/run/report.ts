@@ -1,0 +1,40 @@
+import { writeFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import type { CheckResult } from '../validate/control-totals.js';
+import type { EntityLedger } from './ledger.js';
+import { renderReportHtml } from './report-html.js';
+
+/** What a run reports: report.json, report.html and the `--json` result are all this one object. */
+export interface RunReport {
+  run_id: string;
+  command: 'migrate' | 'validate';
+  status: 'succeeded' | 'rejected' | 'failed' | 'validated';
+  /** Whether the rows were committed to the target (migrate that passed). */
+  committed: boolean;
+  plan: string;
+  plan_name: string;
+  target: string;
+  started: string;
+  finished: string;
+  duration_ms: number;
+  reject_limit: string;
+  entities: EntityLedger[];
+  checks: CheckResult[];
+  message: string | null;
+  run_dir: string;
+  tool_version: string;
+}
+
+export function writeReports(runDir: string, report: RunReport): { json: string; html: string } {
+  const json = path.join(runDir, 'report.json');
+  const html = path.join(runDir, 'report.html');
+  writeAtomic(json, JSON.stringify(report, null, 2) + '\n');
+  writeAtomic(html, renderReportHtml(report));
+  return { json, html };
+}
+
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}

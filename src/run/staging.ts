@@ -1,0 +1,95 @@
+import Database from 'better-sqlite3';
+import type { Entity } from '../model/types.js';
+import type { StoredValue } from '../mapping/coerce.js';
+import type { Cell } from '../sources/types.js';
+
+/**
+ * The run's load package: a scratch SQLite file in the run folder holding every mapped row and
+ * every reject, so the set rules (keys, foreign keys, BOM cycles) work on disk instead of in
+ * memory, and the loader reads one settled set of rows. Like dlt's load packages, it can be
+ * kept (`--keep-staging`) and inspected with any SQLite client.
+ */
+
+export const ROW_OK = 0;
+export const ROW_DUPLICATE = 1;
+export const ROW_REJECTED = 2;
+
+export const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+export const stagingTable = (entity: string): string => q(`s_${entity}`);
+
+export interface StagedReject {
+  entity: string;
+  line: number;
+  field: string;
+  rule: string;
+  reason: string;
+  raw: readonly Cell[] | null;
+}
+
+export class Staging {
+  readonly db: Database.Database;
+  private inserts = new Map<string, Database.Statement>();
+  private rejectInsert: Database.Statement;
+
+  constructor(
+    readonly file: string,
+    opts: { reopen?: boolean } = {},
+  ) {
+    this.db = new Database(file);
+    // A scratch file: durability buys nothing here and costs most of the write time.
+    this.db.pragma('journal_mode = OFF');
+    this.db.pragma('synchronous = OFF');
+    this.db.pragma('cache_size = -65536');
+    this.db.pragma('temp_store = FILE');
+    if (!opts.reopen) this.db.exec(`CREATE TABLE rejects (entity TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL, rule TEXT NOT NULL, reason TEXT NOT NULL, raw TEXT)`);
+    this.rejectInsert = this.db.prepare('INSERT INTO rejects (entity, line, field, rule, reason, raw) VALUES (?, ?, ?, ?, ?, ?)');
+    this.db.exec('BEGIN');
+  }
+
+  createEntity(entity: Entity): void {
+    const cols = entity.columns.map((c) => q(c.name)).join(', ');
+    this.db.exec(`CREATE TABLE ${stagingTable(entity.name)} (_seq INTEGER PRIMARY KEY, _line INTEGER NOT NULL, _st INTEGER NOT NULL DEFAULT 0, ${cols})`);
+    const params = entity.columns.map(() => '?').join(', ');
+    this.inserts.set(entity.name, this.db.prepare(`INSERT INTO ${stagingTable(entity.name)} (_line, ${cols}) VALUES (?, ${params})`));
+  }
+
+  insertRow(entity: string, line: number, values: readonly StoredValue[]): void {
+    this.inserts.get(entity)!.run(line, ...values);
+  }
+
+  reject(r: StagedReject): void {
+    this.rejectInsert.run(r.entity, r.line, r.field, r.rule, r.reason, r.raw === null ? null : JSON.stringify(r.raw));
+  }
+
+  /** Indexes the key columns once all rows are in, for the duplicate and foreign-key passes. */
+  indexKeys(entity: Entity): void {
+    const cols = entity.primaryKey.map(q).join(', ');
+    this.db.exec(`CREATE INDEX ${q(`k_${entity.name}`)} ON ${stagingTable(entity.name)} (${cols})`);
+  }
+
+  count(entity: string, status: number): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM ${stagingTable(entity)} WHERE _st = ?`).get(status) as { n: number }).n;
+  }
+
+  rejectCount(entity: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM rejects WHERE entity = ?').get(entity) as { n: number }).n;
+  }
+
+  /** Marks one staged row rejected, with its reason, unless it already left the ok set. */
+  rejectStaged(entity: string, seq: number, line: number, field: string, rule: string, reason: string): boolean {
+    const changed = this.db.prepare(`UPDATE ${stagingTable(entity)} SET _st = ${ROW_REJECTED} WHERE _seq = ? AND _st = ${ROW_OK}`).run(seq).changes;
+    if (changed) this.reject({ entity, line, field, rule, reason, raw: null });
+    return changed > 0;
+  }
+
+  commit(): void {
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+  }
+
+  close(): void {
+    if (this.db.open) {
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+      this.db.close();
+    }
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Text encodings: detection from a sample (BOM, UTF-8 validity, chardet) and streaming decoding
+ * to UTF-8 bytes, so every text reader parses one encoding.
+ */
+import chardet from 'chardet';
+import iconv from 'iconv-lite';
+import { SourceError } from '../core/errors.js';
+
+/** How many bytes detection looks at. */
+export const SAMPLE_BYTES = 64 * 1024;
+
+/** Encodings named in hints, so a user sees what a valid name looks like. */
+const EXAMPLES = 'utf-8, windows-1252, iso-8859-15, utf-16le, utf-16be, shift_jis, gb18030';
+
+/** chardet names mapped to the iconv-lite codec that reads such files best. */
+const DETECTED_ALIASES: Record<string, string> = {
+  // Files labelled or detected as Latin-1 are in practice Windows-1252 (as browsers read them):
+  // same letters, but 0x80-0x9F are € „ ” – — instead of invisible control characters.
+  'iso-8859-1': 'windows-1252',
+  'iso-8859-9': 'windows-1254',
+  ascii: 'utf-8',
+};
+
+export interface DetectedEncoding {
+  /** An iconv-lite codec name, lower case, e.g. `utf-8`, `windows-1252`, `utf-16le`. */
+  encoding: string;
+  /** Length of the byte order mark at the start of the file (0 if none). */
+  bomLength: number;
+}
+
+export function bomOf(sample: Uint8Array): DetectedEncoding | undefined {
+  if (sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf) {
+    return { encoding: 'utf-8', bomLength: 3 };
+  }
+  if (sample[0] === 0xff && sample[1] === 0xfe) return { encoding: 'utf-16le', bomLength: 2 };
+  if (sample[0] === 0xfe && sample[1] === 0xff) return { encoding: 'utf-16be', bomLength: 2 };
+  return undefined;
+}
+
+/** True when `sample` is valid UTF-8; a sequence cut off by the end of a partial sample is fine. */
+export function isUtf8(sample: Uint8Array, complete: boolean): boolean {
+  try {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    decoder.decode(sample, { stream: !complete });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * UTF-16 without a BOM: ASCII-heavy text has a NUL in every other byte. Returns the byte order
+ * when at least 40% of the odd (LE) or even (BE) bytes are NUL and the other half has almost none.
+ */
+function utf16WithoutBom(sample: Uint8Array): string | undefined {
+  const n = Math.min(sample.length, 4096) & ~1;
+  if (n < 4) return undefined;
+  let evenNul = 0;
+  let oddNul = 0;
+  for (let i = 0; i < n; i += 2) {
+    if (sample[i] === 0) evenNul++;
+    if (sample[i + 1] === 0) oddNul++;
+  }
+  const pairs = n / 2;
+  if (oddNul >= 0.4 * pairs && evenNul <= 0.05 * pairs) return 'utf-16le';
+  if (evenNul >= 0.4 * pairs && oddNul <= 0.05 * pairs) return 'utf-16be';
+  return undefined;
+}
+
+/** chardet's guess as an iconv-lite name; Windows-1252 when it has no useful answer. */
+function guessSingleByte(sample: Uint8Array): string {
+  const matches = chardet.analyse(sample);
+  const best = matches[0];
+  // Below ~25 chardet is guessing among noise (Shift_JIS and Big5 at 10 for any high byte).
+  if (best === undefined || best.confidence < 25) return 'windows-1252';
+  const name = best.name.toLowerCase();
+  const mapped = DETECTED_ALIASES[name] ?? name;
+  return iconv.encodingExists(mapped) ? mapped : 'windows-1252';
+}
+
+/**
+ * Detect the encoding of a file from its first bytes: a BOM first, then UTF-16 without BOM,
+ * then valid UTF-8, then chardet. `complete` tells whether the sample is the whole file.
+ */
+export function detectEncoding(sample: Uint8Array, complete: boolean): DetectedEncoding {
+  const bom = bomOf(sample);
+  if (bom !== undefined) return bom;
+  const utf16 = utf16WithoutBom(sample);
+  if (utf16 !== undefined) return { encoding: utf16, bomLength: 0 };
+  if (isUtf8(sample, complete)) return { encoding: 'utf-8', bomLength: 0 };
+  return { encoding: guessSingleByte(sample), bomLength: 0 };
+}
+
+/**
+ * The encoding a reader should use: `requested` (from the mapping) when it is given and not
+ * `auto`, else the detected one. An unknown name is the user's error.
+ */
+export function resolveEncoding(
+  requested: string | undefined,
+  sample: Uint8Array,
+  complete: boolean,
+  file: string,
+): DetectedEncoding {
+  if (requested === undefined || requested.trim() === '' || requested.trim().toLowerCase() === 'auto') {
+    return detectEncoding(sample, complete);
+  }
+  const name = requested.trim().toLowerCase();
+  if (!iconv.encodingExists(name)) {
+    throw new SourceError(`unknown encoding '${requested}'`, {
+      code: 'source.encoding',
+      location: { file },
+      hint: `set encoding: to auto or a known name, e.g. ${EXAMPLES}`,
+    });
+  }
+  const bom = bomOf(sample);
+  const canonical = canonicalName(name);
+  // A BOM of the encoding the user named is not text: strip it.
+  const bomLength = bom !== undefined && canonicalName(bom.encoding) === canonical ? bom.bomLength : 0;
+  return { encoding: name, bomLength };
+}
+
+function canonicalName(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** True for encodings whose bytes for ASCII characters are the ASCII bytes (UTF-8 and kin). */
+export function isUtf8Name(encoding: string): boolean {
+  const c = canonicalName(encoding);
+  return c === 'utf8' || c === 'unicode11utf8';
+}
+
+/** Decode a whole (small) buffer, e.g. the sample, without a BOM. */
+export function decodeSample(bytes: Uint8Array, enc: DetectedEncoding): string {
+  const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).subarray(enc.bomLength);
+  if (isUtf8Name(enc.encoding)) return body.toString('utf8');
+  return iconv.decode(body, enc.encoding, { stripBOM: false });
+}
+
+/**
+ * Streaming decode of raw chunks into UTF-8 chunks (iconv-lite's decoder, the engine of its
+ * decodeStream, used without a stream object in between). The BOM is dropped. For UTF-8 input the
+ * bytes pass through untouched; an invalid sequence later in the file becomes U+FFFD when parsed.
+ */
+export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncoding): AsyncGenerator<Buffer> {
+  let bomLeft = enc.bomLength;
+  if (isUtf8Name(enc.encoding)) {
+    for await (let chunk of chunks) {
+      if (bomLeft > 0) {
+        const cut = Math.min(bomLeft, chunk.length);
+        chunk = chunk.subarray(cut);
+        bomLeft -= cut;
+      }
+      if (chunk.length > 0) yield chunk;
+    }
+    return;
+  }
+  const decoder = iconv.getDecoder(enc.encoding, { stripBOM: true });
+  for await (let chunk of chunks) {
+    if (bomLeft > 0) {
+      // iconv strips a BOM only for BOM-aware codecs; drop it ourselves so every codec behaves alike.
+      const cut = Math.min(bomLeft, chunk.length);
+      chunk = chunk.subarray(cut);
+      bomLeft -= cut;
+    }
+    const text = decoder.write(chunk);
+    if (text.length > 0) yield Buffer.from(text, 'utf8');
+  }
+  const rest = decoder.end();
+  if (rest !== undefined && rest.length > 0) yield Buffer.from(rest, 'utf8');
+}

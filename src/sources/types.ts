@@ -1,0 +1,51 @@
+/**
+ * What every source adapter yields. Cells are kept as the text the source held (or, for Excel,
+ * the canonical text of a typed cell), so rejects can give a person the row as it was and the
+ * mapping layer does all type parsing in one place.
+ */
+
+/** A cell: the text as read, or null for a cell that is absent (short row, empty Excel cell). */
+export type Cell = string | null;
+
+export interface SourceRecord {
+  /** 1-based physical line of the record's start (CSV, JSONL) or the sheet row number (Excel). */
+  line: number;
+  cells: Cell[];
+}
+
+export interface SourceSpec {
+  format: 'csv' | 'xlsx' | 'jsonl' | 'sql';
+  /** Absolute path of the file (already resolved against the mapping file's folder). */
+  path?: string;
+  encoding?: string; // 'auto' | any iconv-lite encoding name
+  delimiter?: string; // 'auto' | ',' | ';' | '\t' | '|'
+  header_row?: number; // 1-based; rows above it are skipped
+  sheet?: string; // xlsx
+  url?: string; // sql (issue 3)
+  query?: string; // sql (issue 3)
+}
+
+export interface SourceInfo {
+  /** Column names from the header row, in order (for JSONL: keys in order of first appearance in the sample). */
+  header: string[];
+  /** What was detected, for reports and `mapping init`. */
+  detected: { encoding?: string; delimiter?: string; sheet?: string };
+  /** Human name for messages: the file path relative to the cwd, or the sheet, e.g. `balances.xlsx[Stock]`. */
+  label: string;
+  /** "line" for text files, "row" for sheet rows: how reject files name a record's position. */
+  positionKind: 'line' | 'row';
+}
+
+export interface OpenedSource extends SourceInfo {
+  /**
+   * The records after the header, in batches of at most `batchSize` (default 1000), streamed:
+   * memory must not grow with the file. Empty lines are skipped and counted in `skippedBlank`.
+   * Errors are SourceError with the file and line.
+   */
+  batches(signal?: AbortSignal): AsyncIterable<SourceRecord[]>;
+  /** After batches() finished: how many blank lines/rows were skipped (not data, reported). */
+  readonly skippedBlank: number;
+  /** SHA-256 (hex) of the file's bytes, computed while streaming; available after batches() finished. */
+  readonly sha256: string | undefined;
+  close(): Promise<void>;
+}

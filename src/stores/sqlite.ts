@@ -1,0 +1,157 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import { BugError, StoreError } from '../core/errors.js';
+import type { Column, Entity } from '../model/types.js';
+import { q } from '../run/staging.js';
+import type { LoadRequest, RunEntry, TargetStore } from './types.js';
+import { redactUrl, sqlitePath } from './url.js';
+
+/**
+ * The embedded default target. Tables are STRICT, so SQLite cannot quietly turn a decimal into a
+ * REAL: decimals, dates and timestamps are canonical text (PERF-NOTES: a numeric column drifts).
+ * knex owns the connection and the transaction; the rows move from the staging file with one
+ * INSERT … SELECT per entity, inside SQLite, which is faster than any row loop in JavaScript.
+ */
+
+export function sqliteColumnType(c: Column): string {
+  switch (c.type) {
+    case 'integer':
+      return 'INTEGER';
+    case 'boolean':
+      return `INTEGER CHECK (${q(c.name)} IN (0, 1))`;
+    case 'enum':
+      return `TEXT CHECK (${q(c.name)} IN (${(c.values ?? []).map((v) => `'${v.replace(/'/g, "''")}'`).join(', ')}))`;
+    case 'string':
+    case 'text':
+    case 'decimal':
+    case 'date':
+    case 'timestamp':
+      return 'TEXT';
+  }
+}
+
+export function sqliteCreateTable(e: Entity): string {
+  const cols = e.columns.map((c) => `${q(c.name)} ${sqliteColumnType(c)}${c.required ? ' NOT NULL' : ''}`);
+  const pk = `PRIMARY KEY (${e.primaryKey.map(q).join(', ')})`;
+  const fks = e.columns
+    .filter((c) => c.references && c.references.entity !== e.name)
+    .map((c) => `FOREIGN KEY (${q(c.name)}) REFERENCES ${q(c.references!.entity)} (${q(c.references!.column)})`);
+  const uniques = e.columns.filter((c) => c.unique).map((c) => `UNIQUE (${q(c.name)})`);
+  return `CREATE TABLE IF NOT EXISTS ${q(e.name)} (\n  ${[...cols, pk, ...uniques, ...fks].join(',\n  ')}\n) STRICT`;
+}
+
+const RUNS_DDL = `CREATE TABLE IF NOT EXISTS forklift_runs (
+  id TEXT PRIMARY KEY,
+  command TEXT NOT NULL,
+  status TEXT NOT NULL,
+  started TEXT NOT NULL,
+  finished TEXT NOT NULL,
+  operator TEXT,
+  host TEXT,
+  tool_version TEXT,
+  plan_sha256 TEXT,
+  files TEXT,
+  counts TEXT,
+  message TEXT
+) STRICT`;
+
+export class SqliteStore implements TargetStore {
+  readonly kind = 'sqlite' as const;
+  readonly display: string;
+  private readonly k: Knex;
+
+  constructor(url: string) {
+    this.display = redactUrl(url);
+    const file = sqlitePath(url);
+    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.k = knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename: file },
+      useNullAsDefault: true,
+      // knex would otherwise put bound row values into error messages (customer data).
+      compileSqlOnError: false,
+      pool: { min: 1, max: 1 },
+    });
+  }
+
+  get knex(): Knex {
+    return this.k;
+  }
+
+  async hasTable(name: string): Promise<boolean> {
+    return this.k.schema.hasTable(name);
+  }
+
+  async *readColumn(table: string, column: string): AsyncIterable<unknown[]> {
+    const rows = (await this.k.raw(`SELECT DISTINCT ${q(column)} AS v FROM ${q(table)}`)) as { v: unknown }[];
+    for (let i = 0; i < rows.length; i += 5000) yield rows.slice(i, i + 5000).map((r) => r.v);
+  }
+
+  async load(req: LoadRequest): Promise<Map<string, number>> {
+    const loaded = new Map<string, number>();
+    try {
+      await this.k.raw('PRAGMA foreign_keys = ON');
+      await this.k.raw('ATTACH DATABASE ? AS stg', [req.stagingFile]);
+      try {
+        await this.k.transaction(async (trx) => {
+          await trx.raw(RUNS_DDL);
+          for (const { entity } of req.entities) await trx.raw(sqliteCreateTable(entity));
+          // Replace empties the run's tables children first, so foreign keys hold at every step.
+          for (const { entity, mode } of [...req.entities].reverse()) {
+            if (mode === 'replace') await trx.raw(`DELETE FROM ${q(entity.name)}`);
+          }
+          for (const l of req.entities) {
+            req.signal?.throwIfAborted();
+            const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
+            const pk = l.entity.primaryKey.map(q).join(', ');
+            let sql = `INSERT INTO main.${q(l.entity.name)} (${cols}) SELECT ${cols} FROM stg.${l.stagedTable} WHERE _st = 0 ORDER BY ${pk}`;
+            if (l.mode === 'upsert') {
+              const set = l.entity.columns.filter((c) => !l.entity.primaryKey.includes(c.name)).map((c) => `${q(c.name)} = excluded.${q(c.name)}`);
+              sql += set.length ? ` ON CONFLICT (${pk}) DO UPDATE SET ${set.join(', ')}` : ` ON CONFLICT (${pk}) DO NOTHING`;
+            }
+            const res = (await trx.raw(sql)) as { changes?: number };
+            const n = res.changes ?? 0;
+            if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
+            loaded.set(l.entity.name, n);
+          }
+          await insertRun(trx, req.entry);
+        });
+      } finally {
+        await this.k.raw('DETACH DATABASE stg');
+      }
+    } catch (e) {
+      throw asStoreError(e, this.display);
+    }
+    return loaded;
+  }
+
+  async recordRun(entry: RunEntry): Promise<void> {
+    try {
+      await this.k.transaction(async (trx) => {
+        await trx.raw(RUNS_DDL);
+        await insertRun(trx, entry);
+      });
+    } catch (e) {
+      throw asStoreError(e, this.display);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.k.destroy();
+  }
+}
+
+async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<void> {
+  await trx('forklift_runs').insert({ ...e, files: JSON.stringify(e.files), counts: JSON.stringify(e.counts) });
+}
+
+export function asStoreError(e: unknown, display: string): Error {
+  if (e instanceof BugError || e instanceof StoreError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  let hint = 'Check that the target is reachable and writable.';
+  if (/UNIQUE constraint failed/.test(msg)) hint = 'The target already holds rows with these keys: use load: replace or upsert, or remove them.';
+  if (/FOREIGN KEY constraint failed/.test(msg)) hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
+  if (/SQLITE_BUSY|database is locked/.test(msg)) hint = 'Another process holds the database: wait for it, then run again.';
+  return new StoreError(`${display}: ${msg}`, { code: 'store.load', hint, cause: e });
+}

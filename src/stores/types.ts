@@ -1,0 +1,56 @@
+import type { Entity, Model } from '../model/types.js';
+import type { StoreKind } from './url.js';
+
+export type LoadMode = 'replace' | 'append' | 'upsert' | 'incremental';
+
+/** One row of forklift_runs: the run ledger (SPEC sections 5 and 9). */
+export interface RunEntry {
+  id: string;
+  command: string;
+  status: 'succeeded' | 'rejected' | 'failed' | 'validated';
+  started: string;
+  finished: string;
+  operator: string;
+  host: string;
+  tool_version: string;
+  plan_sha256: string | null;
+  /** mapping and input files with their SHA-256, as JSON. */
+  files: Record<string, string>;
+  /** per-entity ledger, as JSON. */
+  counts: Record<string, unknown>;
+  message: string | null;
+}
+
+export interface EntityLoad {
+  entity: Entity;
+  mode: LoadMode;
+  /** The staged table holding the accepted rows (in the staging file). */
+  stagedTable: string;
+  /** Rows expected: the loader checks it inserted exactly these. */
+  expected: number;
+}
+
+export interface LoadRequest {
+  model: Model;
+  stagingFile: string;
+  /** In dependency order. */
+  entities: EntityLoad[];
+  entry: RunEntry;
+  signal?: AbortSignal | undefined;
+}
+
+export interface TargetStore {
+  readonly kind: StoreKind;
+  /** The URL without password. */
+  readonly display: string;
+  /** Loads every entity and appends the run entry in one transaction; returns rows inserted per entity. */
+  load(req: LoadRequest): Promise<Map<string, number>>;
+  /** Appends a run entry on its own (a failed or rejected attempt: data untouched). */
+  recordRun(entry: RunEntry): Promise<void>;
+  /** Whether a table exists. */
+  hasTable(name: string): Promise<boolean>;
+  /** The distinct values of one column, in batches (foreign keys to rows already in the target). */
+  readColumn(table: string, column: string): AsyncIterable<unknown[]>;
+  /** Rows of a table as arrays in column order (tests and reads back). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,23 @@
+import { ConfigError } from '../core/errors.js';
+
+export type StoreKind = 'sqlite' | 'postgres' | 'mysql' | 'mssql';
+
+/** A store URL with its password replaced by *** (SPEC section 1): the only form ever shown. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z0-9+]+:\/\/[^:/@]*:)([^@]*)@/i, '$1***@').replace(/([?&](?:password|pwd)=)[^&]*/gi, '$1***');
+}
+
+export function storeKind(url: string): StoreKind {
+  if (url.startsWith('sqlite:')) return 'sqlite';
+  if (/^postgres(ql)?:\/\//.test(url)) return 'postgres';
+  if (/^(mysql|mariadb):\/\//.test(url)) return 'mysql';
+  if (/^(mssql|sqlserver):\/\//.test(url)) return 'mssql';
+  throw new ConfigError(`unknown store URL '${redactUrl(url)}'`, {
+    code: 'store.url',
+    hint: 'Use sqlite:PATH, postgres://…, mysql://… or mssql://….',
+  });
+}
+
+export function sqlitePath(url: string): string {
+  return url.slice('sqlite:'.length).replace(/^\/\//, '');
+}

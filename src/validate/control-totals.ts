@@ -1,0 +1,33 @@
+import { Decimal } from 'decimal.js';
+import type { PlanFile } from '../plan/schema.js';
+import { ROW_OK, q, stagingTable, type Staging } from '../run/staging.js';
+
+export interface CheckResult {
+  entity: string;
+  measure: string;
+  expected: string;
+  actual: string;
+  ok: boolean;
+}
+
+/** Control totals from the legacy system (plan `checks:`), over the rows that would be loaded, in exact decimals. */
+export function checkControlTotals(staging: Staging, checks: NonNullable<PlanFile['checks']>, inRun: (e: string) => boolean): CheckResult[] {
+  const out: CheckResult[] = [];
+  for (const c of checks) {
+    const present = inRun(c.entity);
+    if (c.rows !== undefined) {
+      const n = present ? staging.count(c.entity, ROW_OK) : 0;
+      out.push({ entity: c.entity, measure: 'rows', expected: String(c.rows), actual: String(n), ok: n === c.rows });
+    }
+    for (const [col, expected] of Object.entries(c.sum ?? {})) {
+      let sum = new Decimal(0);
+      if (present) {
+        const it = staging.db.prepare(`SELECT ${q(col)} AS v FROM ${stagingTable(c.entity)} WHERE _st = ${ROW_OK} AND ${q(col)} IS NOT NULL`).pluck().iterate() as IterableIterator<string | number>;
+        for (const v of it) sum = sum.plus(new Decimal(v));
+      }
+      const ok = sum.equals(new Decimal(expected));
+      out.push({ entity: c.entity, measure: `sum(${col})`, expected, actual: sum.toFixed(), ok });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,43 @@
+import type { Entity } from '../model/types.js';
+import { ROW_OK, q, stagingTable, type Staging } from '../run/staging.js';
+
+/**
+ * A row whose reference does not resolve to a row loaded by this run (or already in the target,
+ * for entities this run does not replace) is rejected, and the reason says what became of the
+ * row it points at. Runs in dependency order, so a BOM line whose component was rejected is
+ * rejected too.
+ */
+export function checkForeignKeys(
+  staging: Staging,
+  entity: Entity,
+  inRun: (entity: string) => boolean,
+  existingTable: (entity: string) => string | undefined,
+  labelOf: (entity: string) => string,
+): void {
+  const t = stagingTable(entity.name);
+  for (const col of entity.columns) {
+    const ref = col.references;
+    if (!ref) continue;
+    const candidates: string[] = [];
+    if (inRun(ref.entity)) candidates.push(`SELECT ${q(ref.column)} FROM ${stagingTable(ref.entity)} WHERE _st = ${ROW_OK}`);
+    const existing = existingTable(ref.entity);
+    if (existing) candidates.push(`SELECT ${q(ref.column)} FROM ${existing}`);
+    const known = candidates.length ? candidates.join(' UNION ALL ') : 'SELECT NULL WHERE 0';
+    const orphans = staging.db
+      .prepare(`SELECT _seq, _line, ${q(col.name)} AS v FROM ${t} WHERE _st = ${ROW_OK} AND ${q(col.name)} IS NOT NULL AND ${q(col.name)} NOT IN (${known})`)
+      .all() as { _seq: number; _line: number; v: string }[];
+    const fate = inRun(ref.entity)
+      ? staging.db.prepare(`SELECT _line, _st FROM ${stagingTable(ref.entity)} WHERE ${q(ref.column)} = ? ORDER BY _seq LIMIT 1`)
+      : undefined;
+    const rejectReason = staging.db.prepare('SELECT reason FROM rejects WHERE entity = ? AND line = ? LIMIT 1');
+    for (const o of orphans) {
+      let why = inRun(ref.entity) ? `it is not in ${labelOf(ref.entity)}, or was filtered out there` : `${ref.entity} is not loaded by this run and the target has no such row`;
+      const f = fate?.get(o.v) as { _line: number; _st: number } | undefined;
+      if (f) {
+        const r = rejectReason.get(ref.entity, f._line) as { reason: string } | undefined;
+        why = `it was rejected at line ${f._line} of ${labelOf(ref.entity)}${r ? ` (${r.reason})` : ''}`;
+      }
+      staging.rejectStaged(entity.name, o._seq, o._line, col.name, 'foreign-key', `${col.name} '${o.v}' is not a loaded ${ref.entity}.${ref.column}: ${why}`);
+    }
+  }
+}

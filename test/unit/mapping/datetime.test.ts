@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { DateTime } from 'luxon';
+import { makeDateParser, makeTimestampParser } from '../../../src/mapping/datetime.js';
+
+describe('dates', () => {
+  it('reads ISO dates, Excel date cells and formats', () => {
+    expect(makeDateParser(undefined)('2025-12-31')).toEqual({ ok: true, value: '2025-12-31' });
+    expect(makeDateParser(undefined)('2025-12-31T00:00:00')).toEqual({ ok: true, value: '2025-12-31' });
+    expect(makeDateParser('dd.MM.yyyy')('01.02.2025')).toEqual({ ok: true, value: '2025-02-01' });
+    expect(makeDateParser('yyyyMMdd')('20250228')).toEqual({ ok: true, value: '2025-02-28' });
+  });
+  it('refuses dates that do not exist', () => {
+    expect(makeDateParser('dd.MM.yyyy')('30.02.2025').ok).toBe(false);
+    expect(makeDateParser(undefined)('2025-13-01').ok).toBe(false);
+    expect(makeDateParser(undefined)('2025-01-01T10:00:00').ok).toBe(false);
+  });
+  it('reads Excel serial numbers, across the 1900 leap-year bug', () => {
+    const p = makeDateParser('excel');
+    expect(p('45658')).toEqual({ ok: true, value: '2025-01-01' });
+    expect(p('61')).toEqual({ ok: true, value: '1900-03-01' });
+    expect(p('59')).toEqual({ ok: true, value: '1900-02-28' });
+  });
+  it('falls back to luxon for named months', () => {
+    expect(makeDateParser('d MMM yyyy')('3 Feb 2025')).toEqual({ ok: true, value: '2025-02-03' });
+  });
+});
+
+describe('timestamps', () => {
+  it('keeps offsets and converts to UTC', () => {
+    const p = makeTimestampParser(undefined, undefined);
+    expect(p('2025-03-01T06:00:00+01:00')).toEqual({ ok: true, value: '2025-03-01T05:00:00.000Z' });
+    expect(p('2025-03-01 06:00:00Z')).toEqual({ ok: true, value: '2025-03-01T06:00:00.000Z' });
+    expect(p('2025-03-01T06:00:00.047-0230')).toEqual({ ok: true, value: '2025-03-01T08:30:00.047Z' });
+  });
+  it('needs a time zone for local times', () => {
+    const r = makeTimestampParser(undefined, undefined)('2025-03-01 06:00:00');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toMatch(/timezone/);
+  });
+  it('converts local time with the zone rules, summer and winter', () => {
+    const p = makeTimestampParser('yyyy-MM-dd HH:mm:ss', 'Europe/Berlin');
+    expect(p('2025-01-15 08:00:00')).toEqual({ ok: true, value: '2025-01-15T07:00:00.000Z' });
+    expect(p('2025-07-15 08:00:00')).toEqual({ ok: true, value: '2025-07-15T06:00:00.000Z' });
+  });
+  it('refuses a local time the clocks skipped', () => {
+    const r = makeTimestampParser('yyyy-MM-dd HH:mm:ss', 'Europe/Berlin')('2025-03-30 02:30:00');
+    expect(r.ok).toBe(false);
+  });
+  it('refuses sub-millisecond digits instead of dropping them', () => {
+    expect(makeTimestampParser(undefined, 'UTC')('2025-01-01T00:00:00.123000').ok).toBe(true);
+    expect(makeTimestampParser(undefined, 'UTC')('2025-01-01T00:00:00.1234').ok).toBe(false);
+  });
+  it('the fast path agrees with luxon on every instant (property)', () => {
+    const fast = makeTimestampParser('dd.MM.yyyy HH:mm:ss', 'America/New_York');
+    fc.assert(
+      fc.property(fc.date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date('2040-01-01T00:00:00Z'), noInvalidDate: true }), (d) => {
+        const local = DateTime.fromJSDate(d, { zone: 'America/New_York' }).set({ millisecond: 0 });
+        const text = local.toFormat('dd.MM.yyyy HH:mm:ss');
+        const expected = DateTime.fromFormat(text, 'dd.MM.yyyy HH:mm:ss', { zone: 'America/New_York' });
+        const r = fast(text);
+        expect(r.ok).toBe(true);
+        if (r.ok) expect(r.value).toBe(expected.toUTC().toISO());
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { toDecimal } from '../../../src/mapping/decimal.js';
+
+describe('toDecimal', () => {
+  it('keeps the column scale exactly', () => {
+    expect(toDecimal('1234.56', undefined, 18, 4)).toEqual({ ok: true, value: '1234.5600' });
+    expect(toDecimal('0.620', undefined, 18, 6)).toEqual({ ok: true, value: '0.620000' });
+    expect(toDecimal('-0.00', undefined, 18, 2)).toEqual({ ok: true, value: '0.00' });
+    expect(toDecimal('007.5', undefined, 18, 1)).toEqual({ ok: true, value: '7.5' });
+  });
+  it('reads a decimal comma with thousands dots, and refuses bad groups', () => {
+    expect(toDecimal('1.234,5600', ',', 18, 4)).toEqual({ ok: true, value: '1234.5600' });
+    expect(toDecimal('12,5', ',', 18, 2)).toEqual({ ok: true, value: '12.50' });
+    expect(toDecimal('1.23,4', ',', 18, 2).ok).toBe(false);
+    expect(toDecimal('2,666', '.', 18, 0)).toEqual({ ok: true, value: '2666' });
+  });
+  it('suggests decimal: "," for a decimal comma without the key', () => {
+    const r = toDecimal('12,50', undefined, 18, 2);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toMatch(/decimal: ","/);
+  });
+  it('refuses digits that would be lost and numbers too large', () => {
+    expect(toDecimal('1.23456', undefined, 18, 4)).toEqual({ ok: false, reason: 'has more than 4 decimal places' });
+    expect(toDecimal('1.23450000', undefined, 18, 4)).toEqual({ ok: true, value: '1.2345' });
+    expect(toDecimal('12345678901234567', undefined, 18, 2).ok).toBe(false);
+  });
+  it('expands exponents exactly', () => {
+    expect(toDecimal('1.5E+3', undefined, 18, 2)).toEqual({ ok: true, value: '1500.00' });
+    expect(toDecimal('1e-7', undefined, 18, 8)).toEqual({ ok: true, value: '0.00000010' });
+  });
+  it('an 18-digit decimal survives exactly (property)', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(10n ** 18n) + 1n, max: 10n ** 18n - 1n }), fc.integer({ min: 0, max: 6 }), (n, scale) => {
+        const s = n.toString();
+        const neg = s.startsWith('-');
+        const digits = (neg ? s.slice(1) : s).padStart(scale + 1, '0');
+        const text = `${neg ? '-' : ''}${digits.slice(0, digits.length - scale)}${scale ? '.' + digits.slice(-scale) : ''}`;
+        const r = toDecimal(text, undefined, 38, scale);
+        expect(r.ok).toBe(true);
+        if (r.ok) expect(BigInt(r.value.replace('.', ''))).toBe(n);
+      }),
+    );
+  });
+});

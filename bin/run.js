@@ -1,4 +1,6 @@
 #!/usr/bin/env node
-import { execute } from '@oclif/core';
+import { execute, settings } from '@oclif/core';
 
+// The built CLI always runs the compiled commands, whatever NODE_ENV says (vitest sets "test").
+settings.enableAutoTranspile = false;
 await execute({ dir: import.meta.url });

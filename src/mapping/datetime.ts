@@ -84,10 +84,13 @@ function escapeRe(s: string): string {
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?)?$/;
 const ISO_TS = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function validCalendar(f: Fields): boolean {
   if (f.mo < 1 || f.mo > 12 || f.d < 1 || f.h > 23 || f.mi > 59 || f.s > 59) return false;
-  const dim = new Date(Date.UTC(f.y, f.mo, 0)).getUTCDate();
-  return f.d <= dim;
+  if (f.d <= 28) return true;
+  const leap = f.mo === 2 && f.y % 4 === 0 && (f.y % 100 !== 0 || f.y % 400 === 0);
+  return f.d <= DAYS_IN_MONTH[f.mo - 1]! + (leap ? 1 : 0);
 }
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');

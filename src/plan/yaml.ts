@@ -40,12 +40,13 @@ export function parseYamlText(text: string, file: string): YamlFile {
   const lineCounter = new LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
+    const posOfErr = (err: (typeof doc.errors)[number]): { line: number; col: number } | undefined => err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]);
     const problems = doc.errors.map((err) => {
-      const pos = err.linePos?.[0];
+      const pos = posOfErr(err);
       const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
       return `${where} ${firstLine(err.message)}`;
     });
-    const first = doc.errors[0]!.linePos?.[0];
+    const first = posOfErr(doc.errors[0]!);
     throw new ConfigError(`${problems[0]}`, {
       code: 'config.yaml',
       location: first ? { file, line: first.line, column: first.col } : { file },

@@ -105,7 +105,7 @@ export class SqliteStore implements TargetStore {
             req.signal?.throwIfAborted();
             const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
             const pk = l.entity.primaryKey.map(q).join(', ');
-            let sql = `INSERT INTO main.${q(l.entity.name)} (${cols}) SELECT ${cols} FROM stg.${l.stagedTable} WHERE _st = 0 ORDER BY ${pk}`;
+            let sql = `INSERT INTO main.${q(l.entity.name)} (${cols}) SELECT ${cols} FROM stg.${l.stagedTable} WHERE _st = 0`;
             if (l.mode === 'upsert') {
               const set = l.entity.columns.filter((c) => !l.entity.primaryKey.includes(c.name)).map((c) => `${q(c.name)} = excluded.${q(c.name)}`);
               sql += set.length ? ` ON CONFLICT (${pk}) DO UPDATE SET ${set.join(', ')}` : ` ON CONFLICT (${pk}) DO NOTHING`;

@@ -1,0 +1,197 @@
+/**
+ * JSON Lines reader: one object per line, streamed. The columns are the keys of the first
+ * objects (up to SAMPLE_OBJECTS), in order of first appearance; a later line with another key is
+ * an error rather than a silently dropped value.
+ */
+import { BugError, SourceError } from '../core/errors.js';
+import {
+  HashingFileReader,
+  QueuedSource,
+  assertText,
+  batchSizeOf,
+  checkFile,
+  labelOf,
+  readHead,
+  requirePath,
+  type OpenOptions,
+} from './common.js';
+import { SAMPLE_BYTES, decodeSample, resolveEncoding, toUtf8, type DetectedEncoding } from './encoding.js';
+import { JsonLineError, parseJsonObjectLine, type JsonMembers } from './json-line.js';
+import type { Cell, OpenedSource, SourceSpec } from './types.js';
+
+/** How many objects fix the columns. */
+export const SAMPLE_OBJECTS = 100;
+const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+class JsonlSource extends QueuedSource {
+  private readonly reader: HashingFileReader;
+  private input: AsyncGenerator<Buffer> | undefined;
+  private carry: Buffer[] = [];
+  private carryBytes = 0;
+  private lineNo = 0;
+  /** Objects read while the columns are not yet known (the sample, and the rest of its last chunk). */
+  private sample: { line: number; members: JsonMembers }[] | undefined = [];
+  private index = new Map<string, number>();
+
+  constructor(
+    file: string,
+    label: string,
+    private readonly enc: DetectedEncoding,
+    batchSize: number,
+  ) {
+    super(label, 'line', batchSize);
+    this.reader = new HashingFileReader(file);
+  }
+
+  async start(): Promise<void> {
+    this.detected = { encoding: this.enc.encoding };
+    this.input = toUtf8(this.reader.chunks(), this.enc);
+    while (!this.ended && (this.sample?.length ?? 0) < SAMPLE_OBJECTS) await this.fill();
+    const sample = this.sample ?? [];
+    this.sample = undefined;
+    const header: string[] = [];
+    // A chunk may hold more lines than the sample: only the first SAMPLE_OBJECTS objects name columns.
+    for (const { members } of sample.slice(0, SAMPLE_OBJECTS)) {
+      for (const [key] of members) {
+        if (!this.index.has(key)) {
+          this.index.set(key, header.length);
+          header.push(key);
+        }
+      }
+    }
+    if (header.length === 0) {
+      throw new SourceError(`${this.label} has no columns: ${sample.length === 0 ? 'it holds no JSON objects' : 'its objects have no keys'}`, {
+        code: 'source.empty',
+        location: { file: this.label, line: 1 },
+        hint: 'JSON Lines needs one object per line, e.g. {"item": "A-1", "qty": 3}',
+      });
+    }
+    this.header = header;
+    const pending = this.queue.slice(this.queueStart);
+    this.queue = [];
+    this.queueStart = 0;
+    for (const s of sample) this.push(s.line, s.members);
+    for (const r of pending) this.queue.push(r);
+  }
+
+  private push(line: number, members: JsonMembers): void {
+    const cells = new Array<Cell>(this.header.length).fill(null);
+    for (const [key, value] of members) {
+      const i = this.index.get(key);
+      if (i === undefined) {
+        throw new SourceError(`${this.label}:${line}: key "${key}" is not among the columns taken from the first ${SAMPLE_OBJECTS} objects`, {
+          code: 'source.json-key',
+          location: { file: this.label, line },
+          hint: `forklift takes the columns of a JSON Lines file from its first ${SAMPLE_OBJECTS} objects: make an early line carry every key (null where there is no value)`,
+        });
+      }
+      cells[i] = value;
+    }
+    this.queue.push({ line, cells });
+  }
+
+  private onLine(bytes: Buffer): void {
+    const line = ++this.lineNo;
+    let end = bytes.length;
+    if (end > 0 && bytes[end - 1] === 0x0d) end--;
+    const text = bytes.toString('utf8', 0, end);
+    if (text.trim().length === 0) {
+      this.blank++;
+      return;
+    }
+    let members: JsonMembers;
+    try {
+      members = parseJsonObjectLine(text);
+    } catch (e) {
+      if (!(e instanceof JsonLineError)) throw e;
+      const column = e.index + 1;
+      throw new SourceError(`${this.label}:${line}:${column}: bad JSON Lines record: ${e.message}`, {
+        code: 'source.json',
+        location: { file: this.label, line, column },
+        hint: 'each line of a JSON Lines file must be one complete JSON object; fix or remove this line',
+        cause: e,
+      });
+    }
+    if (this.sample !== undefined) this.sample.push({ line, members });
+    else this.push(line, members);
+  }
+
+  protected async fill(signal?: AbortSignal): Promise<void> {
+    const input = this.input;
+    if (input === undefined) throw new BugError('jsonl source not started');
+    signal?.throwIfAborted();
+    const r = await input.next();
+    if (r.done === true) {
+      this.ended = true;
+      if (this.carryBytes > 0) {
+        const last = Buffer.concat(this.carry);
+        this.carry = [];
+        this.carryBytes = 0;
+        this.onLine(last);
+      }
+      return;
+    }
+    const chunk = r.value;
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, from);
+      if (nl === -1) break;
+      let bytes = chunk.subarray(from, nl);
+      if (this.carryBytes > 0) {
+        this.carry.push(bytes);
+        bytes = Buffer.concat(this.carry);
+        this.carry = [];
+        this.carryBytes = 0;
+      }
+      this.onLine(bytes);
+      from = nl + 1;
+    }
+    if (from < chunk.length) {
+      this.carry.push(chunk.subarray(from));
+      this.carryBytes += chunk.length - from;
+      if (this.carryBytes > MAX_LINE_BYTES) {
+        const line = this.lineNo + 1;
+        throw new SourceError(`${this.label}:${line}: line is longer than ${MAX_LINE_BYTES / 1048576} MiB`, {
+          code: 'source.json',
+          location: { file: this.label, line },
+          hint: 'is this really JSON Lines (one object per line)? A single JSON document must be converted first',
+        });
+      }
+    }
+  }
+
+  protected async finish(): Promise<void> {
+    this.digest = this.reader.digest;
+  }
+
+  protected async dispose(): Promise<void> {
+    this.carry = [];
+    this.carryBytes = 0;
+    if (this.input !== undefined) await this.input.return(undefined);
+  }
+}
+
+export async function openJsonl(spec: SourceSpec, opts?: OpenOptions): Promise<OpenedSource> {
+  const file = requirePath(spec);
+  const label = labelOf(file);
+  const batchSize = batchSizeOf(opts);
+  const size = await checkFile(file, label);
+  if (size === 0) {
+    throw new SourceError(`${label} has no columns: the file is empty`, {
+      code: 'source.empty',
+      location: { file: label, line: 1 },
+      hint: 'check that the export finished and that path: names the right file',
+    });
+  }
+  const head = await readHead(file, SAMPLE_BYTES);
+  const enc = resolveEncoding(spec.encoding, head, head.length >= size, label);
+  assertText(head, decodeSample(head.subarray(0, 8192 + enc.bomLength), enc), label, 'JSON Lines');
+  const source = new JsonlSource(file, label, enc, batchSize);
+  try {
+    await source.start();
+  } catch (e) {
+    await source.close();
+    throw e;
+  }
+  return source;
+}

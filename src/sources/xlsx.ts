@@ -1,0 +1,696 @@
+/**
+ * Excel (.xlsx) reader. The workbook's parts are read from the zip by random access (./zip.ts)
+ * and parsed with saxes, the streaming XML parser exceljs is built on; the chosen sheet's XML is
+ * streamed one chunk at a time into rows, so only the shared strings are held in memory.
+ *
+ * Why not exceljs's streaming WorkbookReader: on Node 18+ it loses zip entries at random
+ * (exceljs#1558, #3064: styles.xml went missing in 5 of 6 reads of calamine's 1904.xlsx, turning
+ * dates into numbers), it decodes each XML chunk on its own (a UTF-8 character split between two
+ * chunks becomes two U+FFFD), drops a formula's cached boolean/error type, reads `date1904="true"`
+ * as false and keeps only the phonetic reading of Japanese strings. Each of these silently changes
+ * data, which a migration must never do.
+ */
+import { createRequire } from 'node:module';
+import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Decimal } from 'decimal.js';
+import { BugError, SourceError } from '../core/errors.js';
+import {
+  QueuedSource,
+  batchSizeOf,
+  checkFile,
+  headerRowOf,
+  isBlankRecord,
+  labelOf,
+  readHead,
+  requirePath,
+  sha256OfFile,
+  type OpenOptions,
+} from './common.js';
+import type { Cell, OpenedSource, SourceRecord, SourceSpec } from './types.js';
+import { ZipFile, ZipFormatError } from './zip.js';
+
+// ---------------------------------------------------------------------------------------------
+// Cell text
+
+/**
+ * A cell number as the decimal Excel shows: at most 15 significant digits (Excel's precision, so
+ * a stored 274.65999999999997 is 274.66 and 0.55000000000000004 is 0.55), the shortest text of
+ * that, never in exponent notation (1e-7 -> 0.0000001).
+ */
+export function numberToText(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const s = String(Number(n.toPrecision(15)));
+  return s.includes('e') ? new Decimal(s).toFixed() : s;
+}
+
+export type DateKind = 'date' | 'time' | 'duration';
+
+/**
+ * Whether a number format shows a date, a time of day or an elapsed time ([h]:mm), ignoring
+ * quoted text, escaped characters, colours and conditions. undefined for a plain number format.
+ */
+export function dateFormatKind(fmt: string | undefined): DateKind | undefined {
+  if (fmt === undefined || fmt === '' || fmt === 'General' || fmt === '@') return undefined;
+  const f = fmt
+    .replace(/"[^"]*"/g, '')
+    .replace(/\\./g, '')
+    .replace(/[_*]./g, '');
+  if (/\[(h+|m+|s+)\]/i.test(f)) return 'duration';
+  const plain = f.replace(/\[[^\]]*\]/g, '');
+  if (!/[dmyhs]/i.test(plain)) return undefined;
+  if (!/[dy]/i.test(plain) && /[hs]/i.test(plain)) return 'time';
+  return 'date';
+}
+
+export function isDateFormat(fmt: string | undefined): boolean {
+  return dateFormatKind(fmt) !== undefined;
+}
+
+/** Excel's built-in number formats (ids below 164) that show dates and times. */
+function builtinFormatKind(id: number): DateKind | undefined {
+  if ((id >= 14 && id <= 17) || id === 22 || (id >= 27 && id <= 36) || (id >= 50 && id <= 58)) return 'date';
+  if ((id >= 18 && id <= 21) || id === 45 || id === 47) return 'time';
+  if (id === 46) return 'duration';
+  return undefined;
+}
+
+const pad2 = (n: number): string => (n < 10 ? '0' : '') + n;
+const pad3 = (n: number): string => (n < 10 ? '00' : n < 100 ? '0' : '') + n;
+
+function clock(msOfDay: number): string {
+  const ms = msOfDay % 1000;
+  const s = Math.floor(msOfDay / 1000);
+  const t = `${pad2(Math.floor(s / 3600))}:${pad2(Math.floor(s / 60) % 60)}:${pad2(s % 60)}`;
+  return ms === 0 ? t : `${t}.${pad3(ms)}`;
+}
+
+/**
+ * An Excel date serial as ISO text without a zone (Excel stores wall-clock time): `YYYY-MM-DD` at
+ * midnight, else `YYYY-MM-DDTHH:mm:ss` (`.SSS` when the milliseconds are not 0). `kind` 'time'
+ * gives `HH:mm:ss` for a serial below 1 (a time of day), 'duration' gives elapsed `H:mm:ss`.
+ */
+export function excelSerialToIso(serial: number, date1904: boolean, kind: DateKind = 'date'): string {
+  if (!Number.isFinite(serial)) return numberToText(serial);
+  if (kind === 'duration' || (kind === 'time' && serial >= 0 && serial < 1)) {
+    const totalMs = Math.round(Math.abs(serial) * 86_400_000);
+    const h = Math.floor(totalMs / 3_600_000);
+    const rest = clock(totalMs % 3_600_000).slice(3); // mm:ss[.SSS]
+    const text = kind === 'time' ? `${pad2(h)}:${rest}` : `${h}:${rest}`;
+    return serial < 0 ? `-${text}` : text;
+  }
+  // Excel's 1900 system counts a 29 Feb 1900 that never was: serials below 60 are a day early.
+  const days = !date1904 && serial < 60 ? serial + 1 : serial;
+  const ms = Math.round((days - 25569 + (date1904 ? 1462 : 0)) * 86_400_000);
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return numberToText(serial);
+  const y = d.getUTCFullYear();
+  const year = y >= 0 && y <= 9999 ? String(y).padStart(4, '0') : String(y);
+  const date = `${year}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
+  const msOfDay = ((ms % 86_400_000) + 86_400_000) % 86_400_000;
+  return msOfDay === 0 ? date : `${date}T${clock(msOfDay)}`;
+}
+
+/** OOXML escapes characters XML cannot hold as `_xHHHH_` (`_x000D_` is a CR; `_x005F_` a `_`). */
+function unescapeOoxml(s: string): string {
+  if (!s.includes('_x')) return s;
+  return s.replace(/_x([0-9A-Fa-f]{4})_/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** Column number (1-based) of a cell reference like `AB12`. */
+function columnOf(ref: string): number {
+  let n = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const c = ref.charCodeAt(i);
+    if (c >= 65 && c <= 90) n = n * 26 + (c - 64);
+    else if (c >= 97 && c <= 122) n = n * 26 + (c - 96);
+    else break;
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// XML
+
+interface SaxTag {
+  name: string;
+  attributes: Record<string, string>;
+}
+interface Saxes {
+  on(event: 'opentag' | 'closetag', handler: (tag: SaxTag) => void): void;
+  on(event: 'text', handler: (text: string) => void): void;
+  on(event: 'error', handler: (err: Error) => void): void;
+  write(chunk: string): unknown;
+  close(): unknown;
+}
+// saxes is exceljs's XML parser; resolve it through exceljs, whose dependency it is.
+const fromExcelJs = createRequire(createRequire(import.meta.url).resolve('exceljs'));
+const { SaxesParser } = fromExcelJs('saxes') as { SaxesParser: new (opts: { position: boolean }) => Saxes };
+
+interface XmlHandler {
+  /** Tag names arrive without namespace prefix (`x:row` -> `row`). */
+  open(name: string, attrs: Record<string, string>): void;
+  text(text: string): void;
+  close(name: string): void;
+}
+
+const localName = (name: string): string => {
+  const i = name.indexOf(':');
+  return i === -1 ? name : name.slice(i + 1);
+};
+
+/** An XML parser feeding `h`; `failure()` returns the first well-formedness error. */
+function xmlParser(h: XmlHandler): { write(chunk: string): void; end(): void } {
+  const p = new SaxesParser({ position: false });
+  let error: Error | undefined;
+  p.on('error', (e) => {
+    error ??= e;
+  });
+  p.on('opentag', (t) => h.open(localName(t.name), t.attributes));
+  p.on('closetag', (t) => h.close(localName(t.name)));
+  p.on('text', (t) => h.text(t));
+  return {
+    write(chunk: string): void {
+      p.write(chunk);
+      if (error !== undefined) throw error;
+    },
+    end(): void {
+      p.close();
+      if (error !== undefined) throw error;
+    },
+  };
+}
+
+/** Parse a whole (small) workbook part. */
+async function parsePart(zip: ZipFile, name: string, h: XmlHandler): Promise<void> {
+  const stream = await zip.stream(name);
+  stream.setEncoding('utf8');
+  const parser = xmlParser(h);
+  for await (const chunk of stream as AsyncIterable<string>) parser.write(chunk);
+  parser.end();
+}
+
+const handler = (partial: Partial<XmlHandler>): XmlHandler => ({
+  open: partial.open ?? (() => undefined),
+  text: partial.text ?? (() => undefined),
+  close: partial.close ?? (() => undefined),
+});
+
+interface Relationship {
+  id: string;
+  type: string;
+  target: string;
+}
+
+/** Relationships of `part` (from its `_rels/<name>.rels`), targets resolved to zip paths. */
+async function relationships(zip: ZipFile, part: string): Promise<Relationship[]> {
+  const dir = posix.dirname(part);
+  const relsPath = posix.join(dir === '.' ? '' : dir, '_rels', `${posix.basename(part)}.rels`);
+  if (!zip.has(relsPath)) return [];
+  const rels: Relationship[] = [];
+  await parsePart(
+    zip,
+    relsPath,
+    handler({
+      open(name, a) {
+        if (name !== 'Relationship' || a.TargetMode === 'External') return;
+        const target = a.Target ?? '';
+        const resolved = target.startsWith('/') ? target.slice(1) : posix.normalize(posix.join(dir === '.' ? '' : dir, target));
+        rels.push({ id: a.Id ?? '', type: a.Type ?? '', target: resolved });
+      },
+    }),
+  );
+  return rels;
+}
+
+interface SheetInfo {
+  name: string;
+  state: string;
+  path: string | undefined;
+}
+
+interface WorkbookInfo {
+  sheets: SheetInfo[];
+  date1904: boolean;
+  stylesPath: string | undefined;
+  sharedStringsPath: string | undefined;
+}
+
+async function readWorkbook(zip: ZipFile): Promise<WorkbookInfo> {
+  const root = await relationships(zip, '');
+  const workbookPath = root.find((r) => r.type.endsWith('/officeDocument'))?.target ?? 'xl/workbook.xml';
+  if (!zip.has(workbookPath)) throw new ZipFormatError(`the workbook part ${workbookPath} is missing`);
+  const rels = await relationships(zip, workbookPath);
+  const byId = new Map(rels.map((r) => [r.id, r]));
+  const sheets: SheetInfo[] = [];
+  let date1904 = false;
+  await parsePart(
+    zip,
+    workbookPath,
+    handler({
+      open(name, a) {
+        if (name === 'workbookPr') {
+          const v = (a.date1904 ?? '').toLowerCase();
+          date1904 = v === '1' || v === 'true';
+        } else if (name === 'sheet') {
+          const rid = Object.keys(a).find((k) => k === 'r:id' || k.endsWith(':id'));
+          const rel = rid !== undefined ? byId.get(a[rid] ?? '') : undefined;
+          const isWorksheet = rel !== undefined && rel.type.endsWith('/worksheet');
+          sheets.push({ name: a.name ?? '', state: a.state ?? 'visible', path: isWorksheet ? rel.target : undefined });
+        }
+      },
+    }),
+  );
+  return {
+    sheets,
+    date1904,
+    stylesPath: rels.find((r) => r.type.endsWith('/styles'))?.target,
+    sharedStringsPath: rels.find((r) => r.type.endsWith('/sharedStrings'))?.target,
+  };
+}
+
+/** For each cell style (index into cellXfs): whether its number format shows a date or time. */
+async function readStyleKinds(zip: ZipFile, path: string | undefined): Promise<(DateKind | undefined)[]> {
+  if (path === undefined || !zip.has(path)) return [];
+  const formats = new Map<number, string>();
+  const xfFormats: number[] = [];
+  let inCellXfs = false;
+  await parsePart(
+    zip,
+    path,
+    handler({
+      open(name, a) {
+        if (name === 'numFmt') formats.set(Number(a.numFmtId), a.formatCode ?? '');
+        else if (name === 'cellXfs') inCellXfs = true;
+        else if (name === 'xf' && inCellXfs) xfFormats.push(Number(a.numFmtId ?? 0));
+      },
+      close(name) {
+        if (name === 'cellXfs') inCellXfs = false;
+      },
+    }),
+  );
+  return xfFormats.map((id) => {
+    const code = formats.get(id);
+    return code !== undefined ? dateFormatKind(code) : builtinFormatKind(id);
+  });
+}
+
+/** The shared string table: rich text runs joined, phonetic guides (rPh) left out. */
+async function readSharedStrings(zip: ZipFile, path: string | undefined): Promise<(string | null)[]> {
+  if (path === undefined || !zip.has(path)) return [];
+  const strings: (string | null)[] = [];
+  let text = '';
+  let inT = false;
+  let phonetic = 0;
+  await parsePart(
+    zip,
+    path,
+    handler({
+      open(name) {
+        if (name === 'si') text = '';
+        else if (name === 't' && phonetic === 0) inT = true;
+        else if (name === 'rPh') phonetic++;
+      },
+      text(t) {
+        if (inT) text += t;
+      },
+      close(name) {
+        if (name === 't') inT = false;
+        else if (name === 'rPh') phonetic--;
+        else if (name === 'si') strings.push(text === '' ? null : unescapeOoxml(text));
+      },
+    }),
+  );
+  return strings;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function xlsxError(label: string, e: unknown): Error {
+  if (e instanceof SourceError || e instanceof BugError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new SourceError(`${label} cannot be read as an Excel workbook: ${msg}`, {
+    code: 'source.xlsx',
+    location: { file: label },
+    hint: 'open it in Excel or LibreOffice and save it again as .xlsx (Excel Workbook)',
+    cause: e,
+  });
+}
+
+class XlsxSource extends QueuedSource {
+  private sheetStream: Readable | undefined;
+  private chunks: AsyncIterator<string> | undefined;
+  private parser: { write(chunk: string): void; end(): void } | undefined;
+  private hash: Promise<string> | undefined;
+  private readonly hashAbort = new AbortController();
+  private sheetName = '';
+
+  // workbook data
+  private date1904 = false;
+  private styleKinds: (DateKind | undefined)[] = [];
+  private shared: (string | null)[] = [];
+
+  // sheet parse state
+  private width = -1;
+  private lastRow = 0;
+  private pendingBlank = 0;
+  private rowNum = 0;
+  private cells: Cell[] = [];
+  private col = 0;
+  private cType = 'n';
+  private cStyle = 0;
+  private vText: string | undefined;
+  private inlineText: string | undefined;
+  private capture: 'v' | 't' | undefined;
+  private inIs = false;
+  private phonetic = 0;
+  private sheetDone = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly fileLabel: string,
+    private readonly wanted: string | undefined,
+    private readonly headerRow: number,
+    batchSize: number,
+  ) {
+    super(fileLabel, 'row', batchSize);
+  }
+
+  private get where(): string {
+    return `sheet "${this.sheetName}"`;
+  }
+
+  async start(): Promise<void> {
+    this.hash = sha256OfFile(this.file, this.hashAbort.signal);
+    this.hash.catch(() => undefined); // awaited in finish(); must not crash when abandoned
+
+    const zip = await ZipFile.open(this.file);
+    const wb = await readWorkbook(zip);
+    const sheet = this.chooseSheet(wb.sheets);
+    this.sheetName = sheet.name;
+    this.label = `${this.fileLabel}[${sheet.name}]`;
+    this.detected = { sheet: sheet.name };
+    this.date1904 = wb.date1904;
+    this.styleKinds = await readStyleKinds(zip, wb.stylesPath);
+    this.shared = await readSharedStrings(zip, wb.sharedStringsPath);
+    if (sheet.path === undefined || !zip.has(sheet.path)) {
+      throw new SourceError(`${this.where} of ${this.fileLabel} is not a worksheet with cells (a chart sheet?)`, {
+        code: 'source.sheet',
+        location: { file: this.fileLabel },
+        hint: `set sheet: to a sheet that holds the table; the workbook has ${quoteList(wb.sheets.map((s) => s.name))}`,
+      });
+    }
+    const stream = await zip.stream(sheet.path);
+    stream.setEncoding('utf8');
+    this.sheetStream = stream;
+    this.chunks = (stream as AsyncIterable<string>)[Symbol.asyncIterator]();
+    this.parser = xmlParser({
+      open: (name, attrs) => this.onOpen(name, attrs),
+      text: (t) => this.onText(t),
+      close: (name) => this.onClose(name),
+    });
+
+    let header: SourceRecord | undefined;
+    for (;;) {
+      const r = await this.nextRecord();
+      if (r === undefined) break;
+      if (r.line < this.headerRow || isBlankRecord(r.cells)) continue;
+      header = r;
+      break;
+    }
+    if (header === undefined) {
+      const last = this.lastRow;
+      if (last > 0 && last < this.headerRow) {
+        throw new SourceError(`header_row is ${this.headerRow} but ${this.where} of ${this.fileLabel} ends at row ${last}`, {
+          code: 'source.header-row',
+          location: { file: this.fileLabel, where: this.where },
+          hint: 'set header_row: to the row that holds the column names (1 = the first row)',
+        });
+      }
+      throw new SourceError(
+        `${this.where} of ${this.fileLabel} has no header row: it is empty${this.headerRow > 1 ? ` from row ${this.headerRow} on` : ''}`,
+        {
+          code: 'source.empty',
+          location: { file: this.fileLabel, where: this.where },
+          hint: 'pick the sheet with the data (sheet:) and the row with the column names (header_row:)',
+        },
+      );
+    }
+    this.header = header.cells.map((c) => (c ?? '').trim());
+    this.width = this.header.length;
+    this.lastRow = header.line;
+    const rest = this.queue.slice(this.queueStart);
+    this.queue = [];
+    this.queueStart = 0;
+    for (const r of rest) this.accept(r);
+  }
+
+  private chooseSheet(sheets: SheetInfo[]): SheetInfo {
+    if (sheets.length === 0) {
+      throw new SourceError(`${this.fileLabel} has no sheets`, {
+        code: 'source.sheet',
+        location: { file: this.fileLabel },
+        hint: 'check that path: names the right workbook',
+      });
+    }
+    if (this.wanted === undefined) {
+      // The first sheet a person sees: hidden sheets and chart sheets do not count.
+      return (
+        sheets.find((s) => s.path !== undefined && s.state !== 'hidden' && s.state !== 'veryHidden') ??
+        sheets.find((s) => s.path !== undefined) ??
+        (sheets[0] as SheetInfo)
+      );
+    }
+    const found = sheets.find((s) => s.name === this.wanted);
+    if (found !== undefined) return found;
+    const names = sheets.map((s) => s.name);
+    const wanted = this.wanted;
+    const near = names.find((n) => n.trim().toLowerCase() === wanted.trim().toLowerCase());
+    throw new SourceError(`${this.fileLabel} has no sheet named "${wanted}"; it has ${quoteList(names)}`, {
+      code: 'source.sheet',
+      location: { file: this.fileLabel },
+      hint: near !== undefined ? `did you mean sheet: "${near}"?` : `set sheet: to one of ${quoteList(names)}`,
+    });
+  }
+
+  /**
+   * A row after the header: queued, or counted when blank. Blank rows (empty or absent) count only
+   * when data follows them: rows that merely carry formatting below the table are not news.
+   */
+  private accept(r: SourceRecord): void {
+    if (r.line > this.lastRow + 1) this.pendingBlank += r.line - this.lastRow - 1;
+    this.lastRow = r.line;
+    if (isBlankRecord(r.cells)) {
+      this.pendingBlank++;
+      return;
+    }
+    this.blank += this.pendingBlank;
+    this.pendingBlank = 0;
+    for (let i = r.cells.length; i < this.width; i++) r.cells.push(null);
+    this.queue.push(r);
+  }
+
+  protected async fill(signal?: AbortSignal): Promise<void> {
+    const chunks = this.chunks;
+    const parser = this.parser;
+    if (chunks === undefined || parser === undefined) throw new BugError('xlsx source not started');
+    signal?.throwIfAborted();
+    try {
+      const r = await chunks.next();
+      if (r.done === true) {
+        this.ended = true;
+        parser.end();
+        return;
+      }
+      parser.write(r.value);
+      if (this.sheetDone) {
+        // The rest of the sheet (merged cells, print setup) holds no rows.
+        this.ended = true;
+        this.sheetStream?.destroy();
+      }
+    } catch (e) {
+      this.ended = true;
+      throw xlsxError(this.label, e);
+    }
+  }
+
+  private cellValue(): Cell {
+    const v = this.vText;
+    switch (this.cType) {
+      case 's':
+        return v === undefined ? null : (this.shared[Number(v)] ?? null);
+      case 'inlineStr': {
+        const s = this.inlineText ?? v;
+        return s === undefined || s === '' ? null : unescapeOoxml(s);
+      }
+      case 'str':
+        return v === undefined || v === '' ? null : unescapeOoxml(v);
+      case 'b':
+        if (v === undefined || v === '') return null;
+        return v === '1' || v.toLowerCase() === 'true' ? 'true' : 'false';
+      case 'e':
+        return v === undefined || v === '' ? null : v;
+      case 'd': {
+        if (v === undefined || v === '') return null;
+        const m = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}:\d{2}(?:\.\d+)?))?/.exec(v);
+        if (m === null) return v;
+        const time = m[2];
+        return time === undefined || /^00:00:00(\.0*)?$/.test(time) ? (m[1] as string) : `${m[1] as string}T${time}`;
+      }
+      default: {
+        if (v === undefined) return null;
+        const t = v.trim();
+        if (t === '') return null;
+        const n = Number(t);
+        if (Number.isNaN(n)) return v;
+        const kind = this.styleKinds[this.cStyle];
+        return kind === undefined ? numberToText(n) : excelSerialToIso(n, this.date1904, kind);
+      }
+    }
+  }
+
+  // The sheet's XML events
+
+  private onOpen(name: string, a: Record<string, string>): void {
+    switch (name) {
+      case 'row': {
+        const r = a.r;
+        this.rowNum = r !== undefined ? parseInt(r, 10) : this.rowNum + 1;
+        this.cells = [];
+        this.col = 0;
+        break;
+      }
+      case 'c': {
+        const ref = a.r;
+        this.col = ref !== undefined ? columnOf(ref) : this.col + 1;
+        this.cType = a.t ?? 'n';
+        const s = a.s;
+        this.cStyle = s !== undefined ? parseInt(s, 10) : 0;
+        this.vText = undefined;
+        this.inlineText = undefined;
+        break;
+      }
+      case 'v':
+        this.capture = 'v';
+        this.vText = '';
+        break;
+      case 'is':
+        this.inIs = true;
+        this.inlineText = '';
+        break;
+      case 'rPh':
+        this.phonetic++;
+        break;
+      case 't':
+        if (this.inIs && this.phonetic === 0) this.capture = 't';
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onText(t: string): void {
+    if (this.capture === 'v') this.vText += t;
+    else if (this.capture === 't') this.inlineText += t;
+  }
+
+  private onClose(name: string): void {
+    switch (name) {
+      case 'v':
+      case 't':
+        this.capture = undefined;
+        break;
+      case 'rPh':
+        this.phonetic--;
+        break;
+      case 'is':
+        this.inIs = false;
+        break;
+      case 'c': {
+        const value = this.cellValue();
+        const col = this.col;
+        if (value !== null && col > 0) {
+          const cells = this.cells;
+          while (cells.length < col - 1) cells.push(null);
+          if (cells.length === col - 1) cells.push(value);
+          else cells[col - 1] = value;
+        }
+        break;
+      }
+      case 'row': {
+        const record: SourceRecord = { line: this.rowNum, cells: this.cells };
+        this.cells = [];
+        if (this.width >= 0) this.accept(record);
+        else {
+          this.lastRow = record.line;
+          this.queue.push(record);
+        }
+        break;
+      }
+      case 'sheetData':
+        this.sheetDone = true;
+        break;
+      default:
+        break;
+    }
+  }
+
+  protected async finish(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    try {
+      this.digest = await this.hash;
+    } catch (e) {
+      throw xlsxError(this.fileLabel, e);
+    }
+  }
+
+  protected async dispose(): Promise<void> {
+    this.sheetStream?.destroy();
+    this.sheetStream = undefined;
+    this.chunks = undefined;
+    if (this.digest === undefined) this.hashAbort.abort();
+  }
+}
+
+function quoteList(names: string[]): string {
+  return names.map((n) => `"${n}"`).join(', ');
+}
+
+export async function openXlsx(spec: SourceSpec, opts?: OpenOptions): Promise<OpenedSource> {
+  const file = requirePath(spec);
+  const label = labelOf(file);
+  const batchSize = batchSizeOf(opts);
+  const headerRow = headerRowOf(spec, label);
+  const size = await checkFile(file, label);
+  if (size === 0) {
+    throw new SourceError(`${label} is empty (0 bytes), not an Excel workbook`, {
+      code: 'source.empty',
+      location: { file: label },
+      hint: 'check that the export finished and that path: names the right file',
+    });
+  }
+  const head = await readHead(file, 8);
+  if (!(head[0] === 0x50 && head[1] === 0x4b)) {
+    const ole = head[0] === 0xd0 && head[1] === 0xcf && head[2] === 0x11 && head[3] === 0xe0;
+    throw new SourceError(
+      ole
+        ? `${label} is a password-protected workbook or an old .xls file, which forklift cannot read`
+        : `${label} is not an .xlsx workbook`,
+      {
+        code: 'source.xlsx',
+        location: { file: label },
+        hint: ole
+          ? 'remove the password, or open it in Excel and save it as .xlsx (Excel Workbook)'
+          : 'if it is CSV text use format: csv; otherwise save it from Excel as .xlsx',
+      },
+    );
+  }
+  const source = new XlsxSource(file, label, spec.sheet, headerRow, batchSize);
+  try {
+    await source.start();
+  } catch (e) {
+    await source.close();
+    throw xlsxError(label, e);
+  }
+  return source;
+}

@@ -1,0 +1,81 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { stringify } from 'csv-stringify/sync';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { runPlan } from '../../src/run/pipeline.js';
+import { tempDir } from '../helpers.js';
+
+/**
+ * Property: whatever decimals, instants and Unicode text a source holds, what lands in the store
+ * is exactly that value in canonical form (decimals with the column's scale, UTC timestamps,
+ * NFC strings). Runs the real pipeline into a real SQLite file.
+ */
+
+const decimal = (intDigits: number, scale: number) =>
+  fc.tuple(fc.boolean(), fc.bigInt({ min: 0n, max: 10n ** BigInt(intDigits) - 1n }), fc.bigInt({ min: 0n, max: 10n ** BigInt(scale) - 1n })).map(([neg, i, f]) => {
+    const frac = f.toString().padStart(scale, '0');
+    return { text: `${neg ? '-' : ''}${i}.${frac}`, neg: neg && (i !== 0n || f !== 0n), i, frac };
+  });
+
+const text = fc.string({ unit: fc.constantFrom('a', 'Z', 'ä', 'ß', 'é', 'e\u0301', '漢', '😀', 'Ø', ' ', '"', ',', ';', '\n'), minLength: 1, maxLength: 20 });
+
+const instant = fc.record({
+  ms: fc.integer({ min: Date.UTC(1971, 0, 1), max: Date.UTC(2090, 0, 1) }),
+  offsetMin: fc.integer({ min: -12 * 4, max: 14 * 4 }).map((q) => q * 15),
+});
+
+function isoWithOffset(ms: number, offsetMin: number): string {
+  const local = new Date(ms + offsetMin * 60000).toISOString().slice(0, 23);
+  const sign = offsetMin < 0 ? '-' : '+';
+  const a = Math.abs(offsetMin);
+  return `${local}${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+}
+
+describe('values survive the pipeline exactly (property)', () => {
+  it('decimals, timestamps with offsets and Unicode strings', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.record({ machine: text, at: instant, temp: decimal(5, 3), power: decimal(7, 3), cost: decimal(14, 4), reason: text }), {
+          minLength: 1,
+          maxLength: 30,
+          selector: (r) => `${r.machine.trim().normalize('NFC')}|${r.at.ms}`,
+        }),
+        async (rows) => {
+          const dir = tempDir('forklift-prop-');
+          writeFileSync(
+            path.join(dir, 'log.csv'),
+            stringify([['M', 'TS', 'T', 'P', 'R'], ...rows.map((r) => [r.machine, isoWithOffset(r.at.ms, r.at.offsetMin), r.temp.text, r.power.text, r.reason])]),
+          );
+          writeFileSync(
+            path.join(dir, 'log.yaml'),
+            `entity: machine_events\nsource: { format: csv, path: log.csv, encoding: utf-8, delimiter: "," }\non_duplicate: reject\nfields:\n  machine_id: { from: M, clean: [trim] }\n  ts: { from: TS }\n  temperature_c: { from: T }\n  power_kw: { from: P }\n  downtime_reason: { from: R }\n`,
+          );
+          writeFileSync(path.join(dir, 'forklift.yaml'), `name: prop\ntarget: sqlite:./p.db\nmappings: [log.yaml]\nreject_limit: 100%\n`);
+          const res = await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'migrate' });
+          const l = res.entities[0]!;
+          const expectLoad = rows.filter((r) => [...r.machine.trim().normalize('NFC')].length <= 32 && r.machine.trim() !== '' && [...r.reason.normalize('NFC')].length <= 64);
+          expect(l.read).toBe(rows.length);
+          expect(l.loaded).toBe(expectLoad.length);
+          const db = new Database(path.join(dir, 'p.db'), { readonly: true });
+          try {
+            for (const r of expectLoad) {
+              const got = db.prepare('SELECT ts, temperature_c, power_kw, downtime_reason FROM machine_events WHERE machine_id = ? AND ts = ?').get(r.machine.trim().normalize('NFC'), new Date(r.at.ms).toISOString()) as
+                | { ts: string; temperature_c: string; power_kw: string; downtime_reason: string | null }
+                | undefined;
+              expect(got).toBeDefined();
+              const canon = (d: { neg: boolean; i: bigint; frac: string }): string => `${d.neg ? '-' : ''}${d.i}.${d.frac}`;
+              expect(got!.temperature_c).toBe(canon(r.temp));
+              expect(got!.power_kw).toBe(canon(r.power));
+              expect(got!.downtime_reason).toBe(r.reason === '' ? null : r.reason.normalize('NFC'));
+            }
+          } finally {
+            db.close();
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+});

@@ -1,0 +1,76 @@
+import iconv from 'iconv-lite';
+import { describe, expect, it } from 'vitest';
+import { SourceError } from '../../../src/core/errors.js';
+import { detectEncoding, resolveEncoding, toUtf8 } from '../../../src/sources/encoding.js';
+
+async function collect(chunks: Buffer[], enc: { encoding: string; bomLength: number }): Promise<string> {
+  async function* gen(): AsyncGenerator<Buffer> {
+    yield* chunks;
+  }
+  const out: Buffer[] = [];
+  for await (const c of toUtf8(gen(), enc)) out.push(c);
+  return Buffer.concat(out).toString('utf8');
+}
+
+describe('detectEncoding', () => {
+  it('trusts a BOM first', () => {
+    expect(detectEncoding(Buffer.from([0xef, 0xbb, 0xbf, 0x61]), true)).toEqual({ encoding: 'utf-8', bomLength: 3 });
+    expect(detectEncoding(Buffer.from([0xff, 0xfe, 0x61, 0x00]), true)).toEqual({ encoding: 'utf-16le', bomLength: 2 });
+    expect(detectEncoding(Buffer.from([0xfe, 0xff, 0x00, 0x61]), true)).toEqual({ encoding: 'utf-16be', bomLength: 2 });
+  });
+
+  it('takes valid UTF-8 as UTF-8, also when the sample ends inside a character', () => {
+    const text = Buffer.from('Größe;Preis\nMüller;12 €\n', 'utf8');
+    expect(detectEncoding(text, true).encoding).toBe('utf-8');
+    const cut = text.subarray(0, text.indexOf(Buffer.from('€')) + 1); // first byte of €
+    expect(detectEncoding(cut, false).encoding).toBe('utf-8');
+  });
+
+  it('reads Latin-1 as Windows-1252', () => {
+    const bytes = iconv.encode('Artikel;Bezeichnung\n4711;Größenadapter für Müller, Düsseldorf\n4712;Schlüssel\n', 'latin1');
+    expect(detectEncoding(bytes, true).encoding).toBe('windows-1252');
+  });
+
+  it('recognises UTF-16 without a BOM', () => {
+    expect(detectEncoding(iconv.encode('id,name\n1,Bolt\n', 'utf-16le'), true).encoding).toBe('utf-16le');
+    expect(detectEncoding(iconv.encode('id,name\n1,Bolt\n', 'utf-16be'), true).encoding).toBe('utf-16be');
+  });
+});
+
+describe('resolveEncoding', () => {
+  const sample = Buffer.from([0xef, 0xbb, 0xbf, 0x61, 0x62]);
+  it('uses the mapping encoding and strips its own BOM', () => {
+    expect(resolveEncoding('UTF-8', sample, true, 'x.csv')).toEqual({ encoding: 'utf-8', bomLength: 3 });
+    expect(resolveEncoding('windows-1252', sample, true, 'x.csv')).toEqual({ encoding: 'windows-1252', bomLength: 0 });
+    expect(resolveEncoding('auto', sample, true, 'x.csv')).toEqual({ encoding: 'utf-8', bomLength: 3 });
+  });
+
+  it('rejects an unknown encoding with a hint', () => {
+    try {
+      resolveEncoding('klingon', sample, true, 'x.csv');
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(SourceError);
+      expect((e as SourceError).code).toBe('source.encoding');
+      expect((e as SourceError).location).toEqual({ file: 'x.csv' });
+      expect((e as SourceError).hint).toMatch(/utf-8, windows-1252/);
+    }
+  });
+});
+
+describe('toUtf8', () => {
+  it('decodes across chunk boundaries that split a character', async () => {
+    const bytes = iconv.encode('ab€c東京', 'utf-16le');
+    const chunks = [bytes.subarray(0, 3), bytes.subarray(3, 5), bytes.subarray(5)];
+    expect(await collect(chunks, { encoding: 'utf-16le', bomLength: 0 })).toBe('ab€c東京');
+  });
+
+  it('drops the BOM even when it is split between chunks', async () => {
+    const bytes = Buffer.from('\uFEFFid\n', 'utf8');
+    expect(await collect([bytes.subarray(0, 1), bytes.subarray(1)], { encoding: 'utf-8', bomLength: 3 })).toBe('id\n');
+  });
+
+  it('maps Windows-1252 C1 bytes to their letters', async () => {
+    expect(await collect([Buffer.from([0x80, 0x84, 0x93, 0x94, 0x96])], { encoding: 'windows-1252', bomLength: 0 })).toBe('€„“”–');
+  });
+});

@@ -8,6 +8,7 @@ import { compileMapping } from '../mapping/compile.js';
 import { dependencyOrder, type Entity } from '../model/types.js';
 import { loadPlan, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
+import { openSourceFast } from '../sources/threaded.js';
 import type { OpenedSource, SourceSpec } from '../sources/types.js';
 import { openStore } from '../stores/index.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
@@ -168,7 +169,6 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     opts.progress?.({ stage: 'report', rows: 0, rowsPerSecond: 0 });
     const reopened = staging.db.open ? staging : new Staging(staging.file, { reopen: true });
     try {
-      await fillRawRejects(reopened, extracted, opts.signal);
       for (const x of extracted) {
         const l = ledgers.find((y) => y.entity === x.entity.name)!;
         if (l.rejected > 0) {
@@ -221,7 +221,7 @@ async function extractAll(plan: LoadedPlan, staging: Staging, opts: RunOptions):
   const out: Extracted[] = [];
   for (const m of plan.mappings) {
     const entity = plan.model.entities.get(m.spec.entity)!;
-    const source = await openSource(sourceSpecOf(m));
+    const source = await openSourceFast(sourceSpecOf(m));
     try {
       const compiled = compileMapping(m, entity, source.header, { checkShape: source.positionKind === 'line' });
       staging.createEntity(entity);
@@ -232,7 +232,7 @@ async function extractAll(plan: LoadedPlan, staging: Staging, opts: RunOptions):
         for (const rec of batch) {
           read++;
           const r = compiled.map(rec.cells);
-          if (r.kind === 'ok') staging.insertRow(entity.name, rec.line, r.values);
+          if (r.kind === 'ok') staging.insertRow(entity.name, rec.line, rec.cells, r.values);
           else if (r.kind === 'filtered') filtered++;
           else staging.reject({ entity: entity.name, line: rec.line, field: r.problem.field, rule: r.problem.rule, reason: r.problem.reason, raw: rec.cells });
         }
@@ -275,23 +275,6 @@ function ledgerOf(staging: Staging, x: Extracted): EntityLedger {
   };
   assertBalanced(l);
   return l;
-}
-
-/** Set rules reject rows after they were mapped; a second streamed pass fetches those rows as they were read. */
-async function fillRawRejects(staging: Staging, extracted: Extracted[], signal?: AbortSignal): Promise<void> {
-  for (const x of extracted) {
-    const lines = new Set((staging.db.prepare('SELECT line FROM rejects WHERE entity = ? AND raw IS NULL').pluck().all(x.entity.name) as number[]));
-    if (lines.size === 0) continue;
-    const update = staging.db.prepare('UPDATE rejects SET raw = ? WHERE entity = ? AND line = ? AND raw IS NULL');
-    const source: OpenedSource = await openSource(sourceSpecOf(x.mapping));
-    try {
-      for await (const batch of source.batches(signal)) {
-        for (const rec of batch) if (lines.has(rec.line)) update.run(JSON.stringify(rec.cells), x.entity.name, rec.line);
-      }
-    } finally {
-      await source.close();
-    }
-  }
 }
 
 async function copyTargetKeys(store: TargetStore, staging: Staging, plan: LoadedPlan, e: Entity): Promise<string> {

@@ -48,13 +48,15 @@ export class Staging {
 
   createEntity(entity: Entity): void {
     const cols = entity.columns.map((c) => q(c.name)).join(', ');
-    this.db.exec(`CREATE TABLE ${stagingTable(entity.name)} (_seq INTEGER PRIMARY KEY, _line INTEGER NOT NULL, _st INTEGER NOT NULL DEFAULT 0, ${cols})`);
+    // _raw keeps the source row as read, so a row rejected later by a set rule (a duplicate key,
+    // an orphan, a cycle) goes to the rejects file exactly as it was, without reading the source again.
+    this.db.exec(`CREATE TABLE ${stagingTable(entity.name)} (_seq INTEGER PRIMARY KEY, _line INTEGER NOT NULL, _st INTEGER NOT NULL DEFAULT 0, _raw TEXT NOT NULL, ${cols})`);
     const params = entity.columns.map(() => '?').join(', ');
-    this.inserts.set(entity.name, this.db.prepare(`INSERT INTO ${stagingTable(entity.name)} (_line, ${cols}) VALUES (?, ${params})`));
+    this.inserts.set(entity.name, this.db.prepare(`INSERT INTO ${stagingTable(entity.name)} (_line, _raw, ${cols}) VALUES (?, ?, ${params})`));
   }
 
-  insertRow(entity: string, line: number, values: readonly StoredValue[]): void {
-    this.inserts.get(entity)!.run(line, ...values);
+  insertRow(entity: string, line: number, raw: readonly (string | null)[], values: readonly StoredValue[]): void {
+    this.inserts.get(entity)!.run(line, JSON.stringify(raw), ...values);
   }
 
   reject(r: StagedReject): void {
@@ -77,8 +79,12 @@ export class Staging {
 
   /** Marks one staged row rejected, with its reason, unless it already left the ok set. */
   rejectStaged(entity: string, seq: number, line: number, field: string, rule: string, reason: string): boolean {
-    const changed = this.db.prepare(`UPDATE ${stagingTable(entity)} SET _st = ${ROW_REJECTED} WHERE _seq = ? AND _st = ${ROW_OK}`).run(seq).changes;
-    if (changed) this.reject({ entity, line, field, rule, reason, raw: null });
+    const t = stagingTable(entity);
+    const changed = this.db.prepare(`UPDATE ${t} SET _st = ${ROW_REJECTED} WHERE _seq = ? AND _st = ${ROW_OK}`).run(seq).changes;
+    if (changed) {
+      const raw = this.db.prepare(`SELECT _raw FROM ${t} WHERE _seq = ?`).pluck().get(seq) as string;
+      this.rejectInsert.run(entity, line, field, rule, reason, raw);
+    }
     return changed > 0;
   }
 

@@ -18,7 +18,15 @@ import {
   requirePath,
   type OpenOptions,
 } from './common.js';
-import { SAMPLE_BYTES, decodeSample, resolveEncoding, toUtf8, type DetectedEncoding } from './encoding.js';
+import {
+  InvalidUtf8Error,
+  SAMPLE_BYTES,
+  decodeSample,
+  invalidUtf8Error,
+  resolveEncoding,
+  toUtf8,
+  type DetectedEncoding,
+} from './encoding.js';
 import type { OpenedSource, SourceRecord, SourceSpec } from './types.js';
 
 /** Delimiters `delimiter: auto` chooses from, in order of preference on a tie. */
@@ -258,7 +266,7 @@ class CsvSource extends QueuedSource {
       let size = 0;
       let complete = false;
       while (size < SNIFF_BYTES) {
-        const r = await this.input.next();
+        const r = await this.pull();
         if (r.done === true) {
           complete = true;
           break;
@@ -319,6 +327,17 @@ class CsvSource extends QueuedSource {
     }
   }
 
+  /** The next UTF-8 chunk of the text after the skipped lines. */
+  private async pull(): Promise<IteratorResult<Buffer>> {
+    if (this.input === undefined) throw new BugError('csv source not started');
+    try {
+      return await this.input.next();
+    } catch (e) {
+      if (e instanceof InvalidUtf8Error) throw await invalidUtf8Error(this.file, this.label, e, this.enc.explicit === true);
+      throw e;
+    }
+  }
+
   protected async fill(signal?: AbortSignal): Promise<void> {
     const core = this.core;
     const input = this.input;
@@ -326,7 +345,13 @@ class CsvSource extends QueuedSource {
     let chunk = this.pending.shift();
     if (chunk === undefined) {
       signal?.throwIfAborted();
-      const r = await input.next();
+      let r: IteratorResult<Buffer>;
+      try {
+        r = await this.pull();
+      } catch (e) {
+        this.ended = true;
+        throw e;
+      }
       if (r.done !== true) chunk = r.value;
     }
     const err = chunk === undefined ? core.parse(undefined, true, this.onRecord, noop) : core.parse(chunk, false, this.onRecord, noop);

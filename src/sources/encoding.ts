@@ -2,6 +2,8 @@
  * Text encodings: detection from a sample (BOM, UTF-8 validity, chardet) and streaming decoding
  * to UTF-8 bytes, so every text reader parses one encoding.
  */
+import { isUtf8 as isValidUtf8 } from 'node:buffer';
+import { createReadStream } from 'node:fs';
 import chardet from 'chardet';
 import iconv from 'iconv-lite';
 import { SourceError } from '../core/errors.js';
@@ -24,6 +26,8 @@ const DETECTED_ALIASES: Record<string, string> = {
 export interface DetectedEncoding {
   /** An iconv-lite codec name, lower case, e.g. `utf-8`, `windows-1252`, `utf-16le`. */
   encoding: string;
+  /** Named in the mapping rather than detected. */
+  explicit?: boolean;
   /** Length of the byte order mark at the start of the file (0 if none). */
   bomLength: number;
 }
@@ -116,7 +120,7 @@ export function resolveEncoding(
   const canonical = canonicalName(name);
   // A BOM of the encoding the user named is not text: strip it.
   const bomLength = bom !== undefined && canonicalName(bom.encoding) === canonical ? bom.bomLength : 0;
-  return { encoding: name, bomLength };
+  return { encoding: name, bomLength, explicit: true };
 }
 
 function canonicalName(name: string): string {
@@ -136,22 +140,81 @@ export function decodeSample(bytes: Uint8Array, enc: DetectedEncoding): string {
   return iconv.decode(body, enc.encoding, { stripBOM: false });
 }
 
+/** A file read as UTF-8 holds bytes that are not; `offset` is the file offset of the first. */
+export class InvalidUtf8Error extends Error {
+  constructor(readonly offset: number) {
+    super(`invalid UTF-8 at byte ${offset}`);
+    this.name = 'InvalidUtf8Error';
+  }
+}
+
+/** How many bytes at the end of `b` start a UTF-8 sequence that continues in the next chunk. */
+function incompleteTail(b: Buffer): number {
+  for (let back = 1; back <= 3 && back <= b.length; back++) {
+    const c = b[b.length - back] as number;
+    if ((c & 0xc0) === 0x80) continue; // continuation byte: look further back
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return need > back ? back : 0;
+  }
+  return 0;
+}
+
+/** Index of the first byte of `b` that does not begin a valid UTF-8 sequence (0 if none is found). */
+function firstInvalid(b: Buffer): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i] as number;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const need = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (need === -1) return i;
+    const c1 = b[i + 1] ?? 0;
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (c1 < lo || c1 > hi) return i;
+    for (let k = 2; k <= need; k++) if (((b[i + k] ?? 0) & 0xc0) !== 0x80) return i;
+    i += need + 1;
+  }
+  return 0;
+}
+
 /**
  * Streaming decode of raw chunks into UTF-8 chunks (iconv-lite's decoder, the engine of its
- * decodeStream, used without a stream object in between). The BOM is dropped. For UTF-8 input the
- * bytes pass through untouched; an invalid sequence later in the file becomes U+FFFD when parsed.
+ * decodeStream, used without a stream object in between). The BOM is dropped. UTF-8 input passes
+ * through untouched but is checked: detection sees only the first 64 KiB, and a Latin-1 byte
+ * further on must stop the read (InvalidUtf8Error) rather than become U+FFFD unnoticed.
  */
 export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncoding): AsyncGenerator<Buffer> {
   let bomLeft = enc.bomLength;
+  let offset = 0;
   if (isUtf8Name(enc.encoding)) {
+    let tail: Buffer | undefined;
     for await (let chunk of chunks) {
+      // file offset of the first byte of `chunk` as checked (a carried tail comes first)
+      let start = offset;
+      offset += chunk.length;
       if (bomLeft > 0) {
         const cut = Math.min(bomLeft, chunk.length);
         chunk = chunk.subarray(cut);
+        start += cut;
         bomLeft -= cut;
       }
+      if (tail !== undefined) {
+        start -= tail.length;
+        chunk = Buffer.concat([tail, chunk]);
+        tail = undefined;
+      }
+      const keep = incompleteTail(chunk);
+      if (keep > 0) {
+        tail = chunk.subarray(chunk.length - keep);
+        chunk = chunk.subarray(0, chunk.length - keep);
+      }
+      if (!isValidUtf8(chunk)) throw new InvalidUtf8Error(start + firstInvalid(chunk));
       if (chunk.length > 0) yield chunk;
     }
+    if (tail !== undefined) throw new InvalidUtf8Error(offset - tail.length);
     return;
   }
   const decoder = iconv.getDecoder(enc.encoding, { stripBOM: true });
@@ -167,4 +230,39 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
   }
   const rest = decoder.end();
   if (rest !== undefined && rest.length > 0) yield Buffer.from(rest, 'utf8');
+}
+
+/** 1-based line of the byte at `offset` of a file (CRLF, LF and CR each end a line), streamed. */
+export async function lineOfByte(file: string, offset: number): Promise<number> {
+  let line = 1;
+  let prevCR = false;
+  const stream = createReadStream(file, { end: Math.max(0, offset - 1), highWaterMark: 64 * 1024 });
+  if (offset === 0) {
+    stream.destroy();
+    return 1;
+  }
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (c === 0x0a) {
+        if (!prevCR) line++;
+        prevCR = false;
+      } else if (c === 0x0d) {
+        line++;
+        prevCR = true;
+      } else prevCR = false;
+    }
+  }
+  return line;
+}
+
+/** The SourceError for invalid UTF-8 in a file read as UTF-8. */
+export async function invalidUtf8Error(file: string, label: string, err: InvalidUtf8Error, explicit: boolean): Promise<SourceError> {
+  const line = await lineOfByte(file, err.offset);
+  return new SourceError(`${label}:${line} is not valid UTF-8${explicit ? '' : ' (encoding: auto took the file for UTF-8 from its beginning)'}`, {
+    code: 'source.encoding',
+    location: { file: label, line },
+    hint: 'set encoding: in the mapping to the encoding the file was written in, e.g. windows-1252 for a Western European export',
+    cause: err,
+  });
 }

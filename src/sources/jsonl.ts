@@ -15,7 +15,15 @@ import {
   requirePath,
   type OpenOptions,
 } from './common.js';
-import { SAMPLE_BYTES, decodeSample, resolveEncoding, toUtf8, type DetectedEncoding } from './encoding.js';
+import {
+  InvalidUtf8Error,
+  SAMPLE_BYTES,
+  decodeSample,
+  invalidUtf8Error,
+  resolveEncoding,
+  toUtf8,
+  type DetectedEncoding,
+} from './encoding.js';
 import { JsonLineError, parseJsonObjectLine, type JsonMembers } from './json-line.js';
 import type { Cell, OpenedSource, SourceSpec } from './types.js';
 
@@ -34,7 +42,7 @@ class JsonlSource extends QueuedSource {
   private index = new Map<string, number>();
 
   constructor(
-    file: string,
+    private readonly file: string,
     label: string,
     private readonly enc: DetectedEncoding,
     batchSize: number,
@@ -120,7 +128,14 @@ class JsonlSource extends QueuedSource {
     const input = this.input;
     if (input === undefined) throw new BugError('jsonl source not started');
     signal?.throwIfAborted();
-    const r = await input.next();
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await input.next();
+    } catch (e) {
+      this.ended = true;
+      if (e instanceof InvalidUtf8Error) throw await invalidUtf8Error(this.file, this.label, e, this.enc.explicit === true);
+      throw e;
+    }
     if (r.done === true) {
       this.ended = true;
       if (this.carryBytes > 0) {

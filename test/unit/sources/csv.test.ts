@@ -32,6 +32,35 @@ describe('csv: encodings, preamble and header_row', () => {
     expect(records[0]?.cells[3]).toBe('0,12 \u0080');
   });
 
+  it('stops at a Latin-1 byte beyond the sample that made it assume UTF-8, naming the line', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'forklift-csv-'));
+    const file = path.join(dir, 'late-latin1.csv');
+    const head = 'sku,desc\n' + Array.from({ length: 5000 }, (_, i) => `A${i},Schraube M${i % 20} für Stahl`).join('\n') + '\n';
+    writeFileSync(file, Buffer.concat([Buffer.from(head, 'utf8'), Buffer.from('B1,Gr\xf6\xdfe 3\nB2,x\n', 'latin1')]));
+    const source = await openSource({ format: 'csv', path: file });
+    expect(source.detected.encoding).toBe('utf-8');
+    const e = await sourceError(async () => {
+      for await (const _ of source.batches()) void _;
+    });
+    expect(e.code).toBe('source.encoding');
+    expect(e.location?.line).toBe(5002);
+    expect(e.hint).toContain('windows-1252');
+    // Given the right encoding, the same file reads to the end.
+    const { records } = await readAll({ format: 'csv', path: file, encoding: 'windows-1252' });
+    expect(records.at(-2)).toEqual({ line: 5002, cells: ['B1', 'Größe 3'] });
+    expect(records[1]?.cells[1]).toBe('Schraube M1 fÃ¼r Stahl');
+  });
+
+  it('UTF-8 characters split between read chunks are fine', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'forklift-csv-'));
+    const file = path.join(dir, 'utf8-long.csv');
+    const rows = Array.from({ length: 20_000 }, (_, i) => `${i},Ärger € 東京 ${'ß'.repeat(i % 7)}`);
+    writeFileSync(file, 'id,text\n' + rows.join('\n') + '\n');
+    const { records } = await readAll({ format: 'csv', path: file });
+    expect(records).toHaveLength(20_000);
+    expect(records.every((r) => r.cells[1] === `Ärger € 東京 ${'ß'.repeat(Number(r.cells[0]) % 7)}`)).toBe(true);
+  });
+
   it('rejects an unknown encoding name with examples', async () => {
     const e = await sourceError(() => openSource(csv('latin1.csv', { encoding: 'latin-9000' })));
     expect(e.code).toBe('source.encoding');

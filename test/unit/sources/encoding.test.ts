@@ -1,7 +1,7 @@
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
 import { SourceError } from '../../../src/core/errors.js';
-import { detectEncoding, resolveEncoding, toUtf8 } from '../../../src/sources/encoding.js';
+import { InvalidUtf8Error, detectEncoding, resolveEncoding, toUtf8 } from '../../../src/sources/encoding.js';
 
 async function collect(chunks: Buffer[], enc: { encoding: string; bomLength: number }): Promise<string> {
   async function* gen(): AsyncGenerator<Buffer> {
@@ -40,8 +40,8 @@ describe('detectEncoding', () => {
 describe('resolveEncoding', () => {
   const sample = Buffer.from([0xef, 0xbb, 0xbf, 0x61, 0x62]);
   it('uses the mapping encoding and strips its own BOM', () => {
-    expect(resolveEncoding('UTF-8', sample, true, 'x.csv')).toEqual({ encoding: 'utf-8', bomLength: 3 });
-    expect(resolveEncoding('windows-1252', sample, true, 'x.csv')).toEqual({ encoding: 'windows-1252', bomLength: 0 });
+    expect(resolveEncoding('UTF-8', sample, true, 'x.csv')).toEqual({ encoding: 'utf-8', bomLength: 3, explicit: true });
+    expect(resolveEncoding('windows-1252', sample, true, 'x.csv')).toEqual({ encoding: 'windows-1252', bomLength: 0, explicit: true });
     expect(resolveEncoding('auto', sample, true, 'x.csv')).toEqual({ encoding: 'utf-8', bomLength: 3 });
   });
 
@@ -72,5 +72,19 @@ describe('toUtf8', () => {
 
   it('maps Windows-1252 C1 bytes to their letters', async () => {
     expect(await collect([Buffer.from([0x80, 0x84, 0x93, 0x94, 0x96])], { encoding: 'windows-1252', bomLength: 0 })).toBe('€„“”–');
+  });
+
+  it('checks UTF-8 and reports the offset of the first bad byte, across chunks', async () => {
+    const good = Buffer.from('aé€😀b', 'utf8');
+    // every split point of a valid text passes
+    for (let i = 0; i <= good.length; i++) {
+      expect(await collect([good.subarray(0, i), good.subarray(i)], { encoding: 'utf-8', bomLength: 0 })).toBe('aé€😀b');
+    }
+    const bad = Buffer.concat([Buffer.from('abc\n', 'utf8'), Buffer.from([0x66, 0xfc, 0x72])]);
+    const err = await collect([bad.subarray(0, 2), bad.subarray(2)], { encoding: 'utf-8', bomLength: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidUtf8Error);
+    expect((err as InvalidUtf8Error).offset).toBe(5);
+    const cut = await collect([Buffer.from([0x61, 0xe2, 0x82])], { encoding: 'utf-8', bomLength: 0 }).catch((e: unknown) => e);
+    expect((cut as InvalidUtf8Error).offset).toBe(1);
   });
 });

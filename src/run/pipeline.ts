@@ -7,9 +7,8 @@ import { toolVersion } from '../core/version.js';
 import { compileMapping } from '../mapping/compile.js';
 import { dependencyOrder, type Entity } from '../model/types.js';
 import { loadPlan, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
-import { openSource } from '../sources/index.js';
 import { openSourceFast } from '../sources/threaded.js';
-import type { OpenedSource, SourceSpec } from '../sources/types.js';
+import type { SourceSpec } from '../sources/types.js';
 import { openStore } from '../stores/index.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
 import { checkBomCycles } from '../validate/bom-graph.js';
@@ -88,7 +87,9 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   let store: TargetStore | undefined;
   try {
     store = await openStore(plan.target);
-    const extracted = await extractAll(plan, staging, opts);
+    const rawFile = path.join(runDir, 'raw-rows.sqlite');
+    const extracted = await extractAll(plan, staging, rawFile, opts);
+    staging.attachRawRows(rawFile);
     const byEntity = new Map(extracted.map((x) => [x.entity.name, x]));
     const inRun = (e: string): boolean => byEntity.has(e);
     const modeOf = (m: LoadedMapping): LoadMode => m.spec.load ?? plan.spec.load ?? 'replace';
@@ -104,6 +105,14 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       existing.set(e.name, await copyTargetKeys(store, staging, plan, e));
     }
 
+    const timings: Record<string, number> = {};
+    let mark = Date.now();
+    const lap = (stage: string): void => {
+      const now = Date.now();
+      timings[stage] = now - mark;
+      mark = now;
+    };
+    timings.extract = mark - started.getTime();
     opts.progress?.({ stage: 'validate', rows: 0, rowsPerSecond: 0 });
     for (const name of dependencyOrder(plan.model, [...byEntity.keys()])) {
       const x = byEntity.get(name)!;
@@ -114,6 +123,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     }
 
     const checks = checkControlTotals(staging, plan.spec.checks ?? [], inRun);
+    lap('validate');
     const ledgers = extracted.map((x) => ledgerOf(staging, x));
     const overLimit = ledgers.filter((l) => overRejectLimit(plan, l));
     const failedChecks = checks.filter((c) => !c.ok);
@@ -150,7 +160,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       opts.progress?.({ stage: 'load', rows: 0, rowsPerSecond: 0 });
       const loads: EntityLoad[] = dependencyOrder(plan.model, [...byEntity.keys()]).map((name) => {
         const x = byEntity.get(name)!;
-        return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: staging.count(name, ROW_OK) };
+        return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: ledgers.find((l) => l.entity === name)!.loaded };
       });
       staging.close();
       try {
@@ -166,6 +176,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       await store.recordRun(entry());
     }
 
+    lap('load');
     opts.progress?.({ stage: 'report', rows: 0, rowsPerSecond: 0 });
     const reopened = staging.db.open ? staging : new Staging(staging.file, { reopen: true });
     try {
@@ -180,7 +191,11 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     } finally {
       reopened.close();
     }
-    if (!opts.keepStaging) rmSync(staging.file, { force: true });
+    if (!opts.keepStaging) {
+      rmSync(staging.file, { force: true });
+      rmSync(rawFile, { force: true });
+    }
+    lap('report');
 
     const report: RunReport = {
       run_id: runId,
@@ -199,6 +214,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       message,
       run_dir: path.relative(process.cwd(), runDir) || '.',
       tool_version: toolVersion(),
+      timings_ms: timings,
     };
     const files = writeReports(runDir, report);
     log(`run ${runId}: ${status}`);
@@ -217,11 +233,11 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   }
 }
 
-async function extractAll(plan: LoadedPlan, staging: Staging, opts: RunOptions): Promise<Extracted[]> {
+async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, opts: RunOptions): Promise<Extracted[]> {
   const out: Extracted[] = [];
   for (const m of plan.mappings) {
     const entity = plan.model.entities.get(m.spec.entity)!;
-    const source = await openSourceFast(sourceSpecOf(m));
+    const source = await openSourceFast(sourceSpecOf(m), { rawRows: { file: rawFile, entity: entity.name } });
     try {
       const compiled = compileMapping(m, entity, source.header, { checkShape: source.positionKind === 'line' });
       staging.createEntity(entity);
@@ -232,7 +248,7 @@ async function extractAll(plan: LoadedPlan, staging: Staging, opts: RunOptions):
         for (const rec of batch) {
           read++;
           const r = compiled.map(rec.cells);
-          if (r.kind === 'ok') staging.insertRow(entity.name, rec.line, rec.cells, r.values);
+          if (r.kind === 'ok') staging.insertRow(entity.name, rec.line, r.values);
           else if (r.kind === 'filtered') filtered++;
           else staging.reject({ entity: entity.name, line: rec.line, field: r.problem.field, rule: r.problem.rule, reason: r.problem.reason, raw: rec.cells });
         }
@@ -259,15 +275,16 @@ async function extractAll(plan: LoadedPlan, staging: Staging, opts: RunOptions):
 
 function ledgerOf(staging: Staging, x: Extracted): EntityLedger {
   const byRule = staging.db.prepare('SELECT rule, COUNT(*) AS n FROM rejects WHERE entity = ? GROUP BY rule ORDER BY n DESC').all(x.entity.name) as { rule: string; n: number }[];
+  const counts = staging.counts(x.entity.name);
   const l: EntityLedger = {
     entity: x.entity.name,
     mapping: x.mapping.display,
     source: x.label,
     source_sha256: x.sha256,
     read: x.read,
-    loaded: staging.count(x.entity.name, ROW_OK),
+    loaded: counts[ROW_OK] ?? 0,
     filtered: x.filtered,
-    duplicates_dropped: staging.count(x.entity.name, ROW_DUPLICATE),
+    duplicates_dropped: counts[ROW_DUPLICATE] ?? 0,
     rejected: staging.rejectCount(x.entity.name),
     blank_skipped: x.blank,
     rejects_by_rule: Object.fromEntries(byRule.map((r) => [r.rule, r.n])),

@@ -23,6 +23,8 @@ export interface RunReport {
   message: string | null;
   run_dir: string;
   tool_version: string;
+  /** Wall time of each stage: extract, validate, load, report. */
+  timings_ms: Record<string, number>;
 }
 
 export function writeReports(runDir: string, report: RunReport): { json: string; html: string } {

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import type { Entity } from '../model/types.js';
 import type { StoredValue } from '../mapping/coerce.js';
 import type { Cell } from '../sources/types.js';
+import { rawTable } from '../sources/raw-rows.js';
 
 /**
  * The run's load package: a scratch SQLite file in the run folder holding every mapped row and
@@ -48,15 +49,21 @@ export class Staging {
 
   createEntity(entity: Entity): void {
     const cols = entity.columns.map((c) => q(c.name)).join(', ');
-    // _raw keeps the source row as read, so a row rejected later by a set rule (a duplicate key,
-    // an orphan, a cycle) goes to the rejects file exactly as it was, without reading the source again.
-    this.db.exec(`CREATE TABLE ${stagingTable(entity.name)} (_seq INTEGER PRIMARY KEY, _line INTEGER NOT NULL, _st INTEGER NOT NULL DEFAULT 0, _raw TEXT NOT NULL, ${cols})`);
+    this.db.exec(`CREATE TABLE ${stagingTable(entity.name)} (_seq INTEGER PRIMARY KEY, _line INTEGER NOT NULL, _st INTEGER NOT NULL DEFAULT 0, ${cols})`);
     const params = entity.columns.map(() => '?').join(', ');
-    this.inserts.set(entity.name, this.db.prepare(`INSERT INTO ${stagingTable(entity.name)} (_line, _raw, ${cols}) VALUES (?, ?, ${params})`));
+    this.inserts.set(entity.name, this.db.prepare(`INSERT INTO ${stagingTable(entity.name)} (_line, ${cols}) VALUES (?, ${params})`));
   }
 
-  insertRow(entity: string, line: number, raw: readonly (string | null)[], values: readonly StoredValue[]): void {
-    this.inserts.get(entity)!.run(line, JSON.stringify(raw), ...values);
+  insertRow(entity: string, line: number, values: readonly StoredValue[]): void {
+    this.inserts.get(entity)!.run(line, ...values);
+  }
+
+  /** Makes the raw rows (raw-rows.ts) readable here, once every reader has finished writing them. */
+  attachRawRows(file: string): void {
+    const inTx = this.db.inTransaction;
+    if (inTx) this.db.exec('COMMIT');
+    this.db.prepare('ATTACH DATABASE ? AS raw').run(file);
+    if (inTx) this.db.exec('BEGIN');
   }
 
   reject(r: StagedReject): void {
@@ -70,7 +77,13 @@ export class Staging {
   }
 
   count(entity: string, status: number): number {
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM ${stagingTable(entity)} WHERE _st = ?`).get(status) as { n: number }).n;
+    return this.counts(entity)[status] ?? 0;
+  }
+
+  /** Staged rows by status, counted by SQL from the rows themselves (one scan). */
+  counts(entity: string): Record<number, number> {
+    const rows = this.db.prepare(`SELECT _st, COUNT(*) AS n FROM ${stagingTable(entity)} GROUP BY _st`).all() as { _st: number; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r._st, r.n]));
   }
 
   rejectCount(entity: string): number {
@@ -82,8 +95,8 @@ export class Staging {
     const t = stagingTable(entity);
     const changed = this.db.prepare(`UPDATE ${t} SET _st = ${ROW_REJECTED} WHERE _seq = ? AND _st = ${ROW_OK}`).run(seq).changes;
     if (changed) {
-      const raw = this.db.prepare(`SELECT _raw FROM ${t} WHERE _seq = ?`).pluck().get(seq) as string;
-      this.rejectInsert.run(entity, line, field, rule, reason, raw);
+      const raw = this.db.prepare(`SELECT raw FROM raw.${rawTable(entity)} WHERE line = ?`).pluck().get(line) as string | undefined;
+      this.rejectInsert.run(entity, line, field, rule, reason, raw ?? null);
     }
     return changed > 0;
   }

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ForkliftError, SourceError } from '../core/errors.js';
 import { openSource } from './index.js';
+import { RawRowWriter } from './raw-rows.js';
 import type { OpenedSource, SourceRecord, SourceSpec } from './types.js';
 
 /**
@@ -66,8 +67,14 @@ function workerAvailable(): URL | undefined {
   return import.meta.url.endsWith('.js') ? url : undefined;
 }
 
+export interface FastOpenOptions {
+  batchSize?: number;
+  /** Keep every row as read in this scratch file (raw-rows.ts), written by the reading thread. */
+  rawRows?: { file: string; entity: string };
+}
+
 /** Opens a source, in a worker thread when it is large enough to be worth one. */
-export async function openSourceFast(spec: SourceSpec, opts: { batchSize?: number } = {}): Promise<OpenedSource> {
+export async function openSourceFast(spec: SourceSpec, opts: FastOpenOptions = {}): Promise<OpenedSource> {
   const force = process.env.FORKLIFT_SOURCE_THREAD;
   const url = workerAvailable();
   let big = false;
@@ -77,12 +84,43 @@ export async function openSourceFast(spec: SourceSpec, opts: { batchSize?: numbe
     big = false; // the reader itself reports a missing file properly
   }
   const use = url !== undefined && force !== 'never' && (force === 'always' || big);
-  if (!use) return openSource(spec, opts);
-  return openInWorker(url, spec, opts.batchSize ?? 1000);
+  if (!use) {
+    const source = await openSource(spec, opts.batchSize === undefined ? {} : { batchSize: opts.batchSize });
+    return opts.rawRows ? keepingRawRows(source, opts.rawRows) : source;
+  }
+  return openInWorker(url, spec, opts.batchSize ?? 1000, opts.rawRows);
 }
 
-function openInWorker(url: URL, spec: SourceSpec, batchSize: number): Promise<OpenedSource> {
-  const worker = new Worker(fileURLToPath(url), { workerData: { spec, batchSize } });
+/** The in-thread variant: the same raw rows, written as the batches pass. */
+function keepingRawRows(source: OpenedSource, raw: { file: string; entity: string }): OpenedSource {
+  return {
+    header: source.header,
+    detected: source.detected,
+    label: source.label,
+    positionKind: source.positionKind,
+    get skippedBlank() {
+      return source.skippedBlank;
+    },
+    get sha256() {
+      return source.sha256;
+    },
+    async *batches(signal?: AbortSignal) {
+      const writer = new RawRowWriter(raw.file, raw.entity);
+      try {
+        for await (const batch of source.batches(signal)) {
+          for (const r of batch) writer.add(r.line, r.cells);
+          yield batch;
+        }
+      } finally {
+        writer.finish();
+      }
+    },
+    close: () => source.close(),
+  };
+}
+
+function openInWorker(url: URL, spec: SourceSpec, batchSize: number, rawRows: FastOpenOptions['rawRows']): Promise<OpenedSource> {
+  const worker = new Worker(fileURLToPath(url), { workerData: { spec, batchSize, rawRows } });
   let skippedBlank = 0;
   let sha256: string | undefined;
   const queue: WorkerMessage[] = [];

@@ -1,7 +1,7 @@
 /**
- * Excel (.xlsx) reader. The workbook's parts are read from the zip by random access (./zip.ts)
- * and parsed with saxes, the streaming XML parser exceljs is built on; the chosen sheet's XML is
- * streamed one chunk at a time into rows, so only the shared strings are held in memory.
+ * Excel (.xlsx) reader. The workbook's parts are read from the zip by random access (./zip.ts, on
+ * yauzl) and parsed with saxes, a streaming XML parser (the one exceljs is built on); the chosen
+ * sheet's XML is streamed one chunk at a time into rows, so only the shared strings are held in memory.
  *
  * Why not exceljs's streaming WorkbookReader: on Node 18+ it loses zip entries at random
  * (exceljs#1558, #3064: styles.xml went missing in 5 of 6 reads of calamine's 1904.xlsx, turning
@@ -10,10 +10,10 @@
  * as false and keeps only the phonetic reading of Japanese strings. Each of these silently changes
  * data, which a migration must never do.
  */
-import { createRequire } from 'node:module';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Decimal } from 'decimal.js';
+import { SaxesParser } from 'saxes';
 import { BugError, SourceError } from '../core/errors.js';
 import {
   QueuedSource,
@@ -132,21 +132,6 @@ function columnOf(ref: string): number {
 // ---------------------------------------------------------------------------------------------
 // XML
 
-interface SaxTag {
-  name: string;
-  attributes: Record<string, string>;
-}
-interface Saxes {
-  on(event: 'opentag' | 'closetag', handler: (tag: SaxTag) => void): void;
-  on(event: 'text', handler: (text: string) => void): void;
-  on(event: 'error', handler: (err: Error) => void): void;
-  write(chunk: string): unknown;
-  close(): unknown;
-}
-// saxes is exceljs's XML parser; resolve it through exceljs, whose dependency it is.
-const fromExcelJs = createRequire(createRequire(import.meta.url).resolve('exceljs'));
-const { SaxesParser } = fromExcelJs('saxes') as { SaxesParser: new (opts: { position: boolean }) => Saxes };
-
 interface XmlHandler {
   /** Tag names arrive without namespace prefix (`x:row` -> `row`). */
   open(name: string, attrs: Record<string, string>): void;
@@ -161,7 +146,8 @@ const localName = (name: string): string => {
 
 /** An XML parser feeding `h`; `failure()` returns the first well-formedness error. */
 function xmlParser(h: XmlHandler): { write(chunk: string): void; end(): void } {
-  const p = new SaxesParser({ position: false });
+  // Without xmlns, tag and attribute names are plain strings (prefixes kept, cut by localName).
+  const p = new SaxesParser<{ xmlns: false; position: false }>({ xmlns: false, position: false });
   let error: Error | undefined;
   p.on('error', (e) => {
     error ??= e;
@@ -338,6 +324,7 @@ function xlsxError(label: string, e: unknown): Error {
 }
 
 class XlsxSource extends QueuedSource {
+  private zip: ZipFile | undefined;
   private sheetStream: Readable | undefined;
   private chunks: AsyncIterator<string> | undefined;
   private parser: { write(chunk: string): void; end(): void } | undefined;
@@ -385,6 +372,7 @@ class XlsxSource extends QueuedSource {
     this.hash.catch(() => undefined); // awaited in finish(); must not crash when abandoned
 
     const zip = await ZipFile.open(this.file);
+    this.zip = zip;
     const wb = await readWorkbook(zip);
     const sheet = this.chooseSheet(wb.sheets);
     this.sheetName = sheet.name;
@@ -648,6 +636,8 @@ class XlsxSource extends QueuedSource {
     this.sheetStream?.destroy();
     this.sheetStream = undefined;
     this.chunks = undefined;
+    this.zip?.close();
+    this.zip = undefined;
     if (this.digest === undefined) this.hashAbort.abort();
   }
 }

@@ -51,7 +51,8 @@ export function parseYamlText(text: string, file: string): YamlFile {
       code: 'config.yaml',
       location: first ? { file, line: first.line, column: first.col } : { file },
       hint: 'This is not valid YAML: check indentation, colons and quotes near that line.',
-      details: problems.slice(1),
+      // One syntax slip makes the parser stumble over everything after it: the first few say it.
+      details: problems.length > 3 ? [...problems.slice(1, 3), `(${problems.length - 3} more that probably follow from the first)`] : problems.slice(1),
     });
   }
   const posOf = (node: Node | null | undefined): Location => {

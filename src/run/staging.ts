@@ -63,7 +63,23 @@ export class Staging {
     const inTx = this.db.inTransaction;
     if (inTx) this.db.exec('COMMIT');
     this.db.prepare('ATTACH DATABASE ? AS raw').run(file);
+    this.rawAttached = true;
     if (inTx) this.db.exec('BEGIN');
+  }
+
+  private rawAttached = false;
+  private rawLookups = new Map<string, Database.Statement | null>();
+
+  /** The row as read, from the raw rows file, or null where none was kept. */
+  rawRow(entity: string, line: number): string | null {
+    if (!this.rawAttached) return null;
+    let stmt = this.rawLookups.get(entity);
+    if (stmt === undefined) {
+      const exists = this.db.prepare("SELECT 1 FROM raw.sqlite_master WHERE type = 'table' AND name = ?").get(`raw_${entity}`);
+      stmt = exists ? this.db.prepare(`SELECT raw FROM raw.${rawTable(entity)} WHERE line = ?`).pluck() : null;
+      this.rawLookups.set(entity, stmt);
+    }
+    return stmt ? ((stmt.get(line) as string | undefined) ?? null) : null;
   }
 
   reject(r: StagedReject): void {
@@ -95,8 +111,7 @@ export class Staging {
     const t = stagingTable(entity);
     const changed = this.db.prepare(`UPDATE ${t} SET _st = ${ROW_REJECTED} WHERE _seq = ? AND _st = ${ROW_OK}`).run(seq).changes;
     if (changed) {
-      const raw = this.db.prepare(`SELECT raw FROM raw.${rawTable(entity)} WHERE line = ?`).pluck().get(line) as string | undefined;
-      this.rejectInsert.run(entity, line, field, rule, reason, raw ?? null);
+      this.rejectInsert.run(entity, line, field, rule, reason, this.rawRow(entity, line));
     }
     return changed > 0;
   }

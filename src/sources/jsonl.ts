@@ -112,10 +112,11 @@ class JsonlSource extends QueuedSource {
       members = parseJsonObjectLine(text);
     } catch (e) {
       if (!(e instanceof JsonLineError)) throw e;
-      const column = e.index + 1;
-      throw new SourceError(`${this.label}:${line}:${column}: bad JSON Lines record: ${e.message}`, {
+      const column = e.index === undefined ? undefined : e.index + 1;
+      const at = column === undefined ? `${line}` : `${line}:${column}`;
+      throw new SourceError(`${this.label}:${at}: bad JSON Lines record: ${e.message}`, {
         code: 'source.json',
-        location: { file: this.label, line, column },
+        location: column === undefined ? { file: this.label, line } : { file: this.label, line, column },
         hint: 'each line of a JSON Lines file must be one complete JSON object; fix or remove this line',
         cause: e,
       });

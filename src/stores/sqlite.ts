@@ -96,7 +96,8 @@ export class SqliteStore implements TargetStore {
       try {
         await this.k.transaction(async (trx) => {
           await trx.raw(RUNS_DDL);
-          for (const { entity } of req.entities) await trx.raw(sqliteCreateTable(entity));
+          // The run's tables and every table they reference, so foreign keys have a table to point at.
+          for (const entity of referencedClosure(req)) await trx.raw(sqliteCreateTable(entity));
           // Replace empties the run's tables children first, so foreign keys hold at every step.
           for (const { entity, mode } of [...req.entities].reverse()) {
             if (mode === 'replace') await trx.raw(`DELETE FROM ${q(entity.name)}`);
@@ -140,6 +141,19 @@ export class SqliteStore implements TargetStore {
   async close(): Promise<void> {
     await this.k.destroy();
   }
+}
+
+export function referencedClosure(req: Pick<LoadRequest, 'model' | 'entities'>): Entity[] {
+  const names = new Set<string>();
+  const visit = (n: string): void => {
+    if (names.has(n)) return;
+    const e = req.model.entities.get(n);
+    if (!e) return;
+    for (const c of e.columns) if (c.references && c.references.entity !== n) visit(c.references.entity);
+    names.add(n);
+  };
+  for (const l of req.entities) visit(l.entity.name);
+  return [...names].map((n) => req.model.entities.get(n)!);
 }
 
 async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<void> {

@@ -25,15 +25,93 @@ export function checkBomCycles(staging: Staging, entity: Entity, parentCol: stri
     list.push(e);
   }
   const comp = stronglyConnected(adj);
+  const paths = new Map<number, CyclePaths>();
   let rejected = 0;
   for (const e of rows) {
     const c = comp.get(e.parent);
     if (c === undefined || c !== comp.get(e.component) || e.parent === e.component) continue;
-    const back = shortestPath(adj, e.component, e.parent, (n) => comp.get(n) === c);
-    const cycle = [e.parent, ...back].join(' → ');
+    let p = paths.get(c);
+    if (!p) paths.set(c, (p = cyclePaths(adj, e.parent, (n) => comp.get(n) === c)));
+    const cycle = p.through(e.parent, e.component);
     if (staging.rejectStaged(entity.name, e.seq, e.line, componentCol, 'bom-cycle', `this line is part of a BOM cycle: ${cycle}`)) rejected++;
   }
   return rejected;
+}
+
+interface CyclePaths {
+  /** A closed path through the edge parent → component, shown in full or shortened in the middle. */
+  through(parent: string, component: string): string;
+}
+
+const SHOW = 12;
+
+/**
+ * Breadth-first trees out of and back into one root of a component: for any edge u → v inside
+ * it, root ⇝ u → v ⇝ root is a closed path through that edge. Built once per component, so a
+ * cycle of 20,000 items costs two traversals, not one per line; a long path is shortened in the
+ * middle so a reason stays readable.
+ */
+function cyclePaths(adj: Map<string, Edge[]>, root: string, inside: (n: string) => boolean): CyclePaths {
+  const fwd = new Map<string, string | null>([[root, null]]); // node -> previous node on root ⇝ node
+  const fDepth = new Map<string, number>([[root, 0]]);
+  const queue = [root];
+  for (let i = 0; i < queue.length; i++) {
+    const n = queue[i]!;
+    for (const e of adj.get(n) ?? []) {
+      if (!fwd.has(e.component) && inside(e.component)) {
+        fwd.set(e.component, n);
+        fDepth.set(e.component, fDepth.get(n)! + 1);
+        queue.push(e.component);
+      }
+    }
+  }
+  const rev = new Map<string, string[]>();
+  for (const [p, edges] of adj) {
+    if (!inside(p)) continue;
+    for (const e of edges) {
+      if (!inside(e.component)) continue;
+      let l = rev.get(e.component);
+      if (!l) rev.set(e.component, (l = []));
+      l.push(p);
+    }
+  }
+  const back = new Map<string, string | null>([[root, null]]); // node -> next node on node ⇝ root
+  const bDepth = new Map<string, number>([[root, 0]]);
+  const q2 = [root];
+  for (let i = 0; i < q2.length; i++) {
+    const n = q2[i]!;
+    for (const p of rev.get(n) ?? []) {
+      if (!back.has(p)) {
+        back.set(p, n);
+        bDepth.set(p, bDepth.get(n)! + 1);
+        q2.push(p);
+      }
+    }
+  }
+  const onward = (from: string, steps: number): string[] => {
+    const out: string[] = [];
+    for (let n: string | null | undefined = from; n !== null && n !== undefined && out.length < steps; n = back.get(n)) out.push(n);
+    return out;
+  };
+  const before = (to: string, steps: number): string[] => {
+    const out: string[] = [];
+    for (let n: string | null | undefined = to; n !== null && n !== undefined && out.length < steps; n = fwd.get(n)) out.unshift(n);
+    return out;
+  };
+  return {
+    through(u, v) {
+      // u → v ⇝ root ⇝ u, rotated to start at the line's own parent.
+      const total = (bDepth.get(v) ?? 0) + (fDepth.get(u) ?? 0) + 1; // edges on the closed path
+      if (total <= SHOW) {
+        const toRoot = onward(v, total + 1); // v … root
+        const fromRoot = before(u, total + 1); // root … u
+        return [u, ...toRoot, ...fromRoot.slice(1)].join(' → ');
+      }
+      const head = [u, ...onward(v, 5)];
+      const tail = before(u, 5);
+      return `${head.join(' → ')} → … (${total + 1 - head.length - tail.length} more) … → ${tail.join(' → ')}`;
+    },
+  };
 }
 
 function stronglyConnected(adj: Map<string, Edge[]>): Map<string, number> {
@@ -84,23 +162,4 @@ function stronglyConnected(adj: Map<string, Edge[]>): Map<string, number> {
     }
   }
   return comp;
-}
-
-/** The nodes from `from` to `to` (both included), breadth first inside one component. */
-function shortestPath(adj: Map<string, Edge[]>, from: string, to: string, inside: (n: string) => boolean): string[] {
-  const prev = new Map<string, string | null>([[from, null]]);
-  const queue = [from];
-  for (let i = 0; i < queue.length; i++) {
-    const n = queue[i]!;
-    if (n === to) break;
-    for (const e of adj.get(n) ?? []) {
-      if (!prev.has(e.component) && inside(e.component)) {
-        prev.set(e.component, n);
-        queue.push(e.component);
-      }
-    }
-  }
-  const path: string[] = [];
-  for (let n: string | null | undefined = to; n !== null && n !== undefined; n = prev.get(n)) path.unshift(n);
-  return path;
 }

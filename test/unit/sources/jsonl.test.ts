@@ -43,7 +43,25 @@ describe('jsonl', () => {
     const e = await sourceError(() => openSource({ format: 'jsonl', path: f }));
     expect(e.code).toBe('source.json');
     expect(e.location).toMatchObject({ line: 2, column: 9 });
-    expect(e.message).toContain("expected ',' or '}'");
+    expect(e.message).toContain("Comma ',' expected after value");
+    expect(e.message).not.toContain('at position');
+  });
+
+  it('nested values keep big numbers exactly; a repeated key keeps its last value', () => {
+    const line = '{"n": {"big": 123456789012345678901234567890, "x": [0.10000000000000000555, -1E+400]}, "k": 1, "k": 2, "__proto__": "p"}';
+    expect(parseJsonObjectLine(line)).toEqual([
+      ['n', '{"big":123456789012345678901234567890,"x":[0.10000000000000000555,-1E+400]}'],
+      ['k', '2'],
+      ['__proto__', 'p'],
+    ]);
+  });
+
+  it('a line nested too deep is an error, not a crash', async () => {
+    const deep = `{"a":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
+    const e = await sourceError(() => openSource({ format: 'jsonl', path: file(`{"a":1}\n${deep}\n`) }));
+    expect(e.code).toBe('source.json');
+    expect(e.location).toMatchObject({ line: 2 });
+    expect(e.message).toContain('nested too deep');
   });
 
   it('a line that is not an object is an error', async () => {

@@ -14,6 +14,8 @@ export interface CoerceOptions {
   timezone?: string;
 }
 
+// eslint-disable-next-line no-control-regex -- a range check, not a control character
+const BEYOND_LATIN = /[^\u0000-\u02ff]/;
 const TRUE = new Set(['true', '1', 'yes', 'y', 't', 'ja', 'j', 'x']);
 const FALSE = new Set(['false', '0', 'no', 'n', 'f', 'nein']);
 
@@ -29,8 +31,13 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
     case 'text': {
       const max = col.length;
       parse = (t) => {
-        const v = t.normalize('NFC');
-        if (max !== undefined && [...v].length > max) return { ok: false, rule: 'length', reason: `is ${[...v].length} characters long; at most ${max} fit` };
+        // Text below U+0300 (Latin, no combining marks) is already NFC: skip the normalizer.
+        const v = BEYOND_LATIN.test(t) ? t.normalize('NFC') : t;
+        // UTF-16 length bounds the code-point count: count code points only when it could matter.
+        if (max !== undefined && v.length > max) {
+          const n = [...v].length;
+          if (n > max) return { ok: false, rule: 'length', reason: `is ${n} characters long; at most ${max} fit` };
+        }
         return { ok: true, value: v };
       };
       break;

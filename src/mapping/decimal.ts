@@ -42,7 +42,27 @@ export function normalizeDecimalText(raw: string, separator: '.' | ',' | undefin
 }
 
 /** Canonical text for decimal(precision, scale): no exponent, exactly `scale` fraction digits. */
+const SIMPLE = /^(-?)(\d+)(?:\.(\d+))?$/;
+
 export function toDecimal(raw: string, separator: '.' | ',' | undefined, precision = 38, scale?: number): DecimalResult {
+  // The common case, a plain number with a point, without the general path's rewriting.
+  if (separator !== ',') {
+    const m = SIMPLE.exec(raw);
+    if (m && (m[2]!.length === 1 || m[2]![0] !== '0')) {
+      const intPart = m[2]!;
+      let frac = m[3] ?? '';
+      if (scale !== undefined && frac.length !== scale) {
+        if (frac.length > scale) {
+          if (/[1-9]/.test(frac.slice(scale))) return { ok: false, reason: `has more than ${scale} decimal places` };
+          frac = frac.slice(0, scale);
+        } else frac = frac.padEnd(scale, '0');
+      } else if (scale === undefined) frac = frac.replace(/0+$/, '');
+      if (intPart.length > precision - (scale ?? 0)) return { ok: false, reason: `is too large for decimal(${precision},${scale ?? 0})` };
+      const body = frac.length > 0 ? `${intPart}.${frac}` : intPart;
+      const negative = m[1] === '-' && (intPart !== '0' || /[1-9]/.test(frac));
+      return { ok: true, value: negative ? '-' + body : body };
+    }
+  }
   const s = normalizeDecimalText(raw, separator);
   const m = s === null ? null : PLAIN.exec(s);
   if (!m || (m[2] === '' && (m[3] === undefined || m[3] === ''))) {

@@ -4,17 +4,15 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DataRejectedError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
-import { compileMapping } from '../mapping/compile.js';
 import { dependencyOrder, type Entity } from '../model/types.js';
 import { loadPlan, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
-import { openSourceFast } from '../sources/threaded.js';
-import type { SourceSpec } from '../sources/types.js';
 import { openStore } from '../stores/index.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
 import { checkBomCycles } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
 import { checkForeignKeys } from '../validate/foreign-keys.js';
 import { checkDuplicateKeys } from '../validate/keys.js';
+import { mapSource } from './extract.js';
 import { assertBalanced, type EntityLedger } from './ledger.js';
 import { writeRejectsFile } from './rejects.js';
 import { writeReports, type RunReport } from './report.js';
@@ -44,19 +42,6 @@ export interface RunResult extends RunReport {
 
 export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
-}
-
-export function sourceSpecOf(m: LoadedMapping): SourceSpec {
-  const s = m.spec.source;
-  const spec: SourceSpec = { format: s.format };
-  if (m.sourcePath !== undefined) spec.path = m.sourcePath;
-  if (s.encoding !== undefined) spec.encoding = s.encoding;
-  if (s.delimiter !== undefined) spec.delimiter = s.delimiter;
-  if (s.header_row !== undefined) spec.header_row = s.header_row;
-  if (s.sheet !== undefined) spec.sheet = s.sheet;
-  if (s.url !== undefined) spec.url = s.url;
-  if (s.query !== undefined) spec.query = s.query;
-  return spec;
 }
 
 interface Extracted {
@@ -235,33 +220,30 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
 
 async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, opts: RunOptions): Promise<Extracted[]> {
   const out: Extracted[] = [];
-  for (const m of plan.mappings) {
+  for (const [i, m] of plan.mappings.entries()) {
     const entity = plan.model.entities.get(m.spec.entity)!;
-    const source = await openSourceFast(sourceSpecOf(m), { rawRows: { file: rawFile, entity: entity.name } });
+    const source = await mapSource(m, entity, { rawFile, plan: plan.file, target: opts.target, mappingIndex: i });
     try {
-      const compiled = compileMapping(m, entity, source.header, { checkShape: source.positionKind === 'line' });
       staging.createEntity(entity);
       let read = 0;
       let filtered = 0;
       const t0 = Date.now();
       for await (const batch of source.batches(opts.signal)) {
-        for (const rec of batch) {
-          read++;
-          const r = compiled.map(rec.cells);
-          if (r.kind === 'ok') staging.insertRow(entity.name, rec.line, r.values);
-          else if (r.kind === 'filtered') filtered++;
-          else staging.reject({ entity: entity.name, line: rec.line, field: r.problem.field, rule: r.problem.rule, reason: r.problem.reason, raw: rec.cells });
-        }
+        read += batch.read;
+        filtered += batch.filtered;
+        for (let k = 0; k < batch.okLines.length; k++) staging.insertRow(entity.name, batch.okLines[k]!, batch.okValues[k]!);
+        for (const r of batch.rejects) staging.reject({ entity: entity.name, ...r });
         const secs = (Date.now() - t0) / 1000;
         opts.progress?.({ stage: 'extract', entity: entity.name, rows: read, rowsPerSecond: secs > 0 ? read / secs : 0 });
       }
+      staging.flushRows(entity.name);
       out.push({
         mapping: m,
         entity,
         header: source.header,
         label: source.label,
         positionKind: source.positionKind,
-        sha256: source.sha256 ?? null,
+        sha256: source.sha256,
         read,
         filtered,
         blank: source.skippedBlank,
@@ -328,3 +310,4 @@ function safeUser(): string {
 }
 
 export type { CheckResult };
+export { sourceSpecOf } from './extract.js';

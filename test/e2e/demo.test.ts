@@ -179,7 +179,7 @@ describe('forklift migrate on the demo factory (built CLI, child process)', () =
 describe('the reader thread path (forced for small files) gives the same run', () => {
   it('same ledger and the same rejects, rows as read', () => {
     const demo = demoCopy();
-    const r = runCli(['migrate', demo.plan, '--target', `sqlite:${path.join(demo.dir, 't.db')}`, '--json'], { cwd: demo.dir, env: { FORKLIFT_SOURCE_THREAD: 'always' } });
+    const r = runCli(['migrate', demo.plan, '--target', `sqlite:${path.join(demo.dir, 't.db')}`, '--json'], { cwd: demo.dir, env: { FORKLIFT_EXTRACT_THREAD: 'always' } });
     expect(r.code, r.stderr).toBe(0);
     const rep = JSON.parse(r.stdout) as { run_dir: string; entities: { entity: string; read: number; loaded: number; rejected: number; duplicates_dropped: number; filtered: number }[] };
     for (const l of rep.entities) {

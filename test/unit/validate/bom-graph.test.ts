@@ -11,6 +11,7 @@ function stage(edges: [string, string][]): Staging {
   const s = new Staging(path.join(tempDir('forklift-bom-'), 'staging.sqlite'));
   s.createEntity(bom);
   edges.forEach(([p, c], i) => s.insertRow('bom_lines', i + 2, [p, i + 1, c, '1.000000', null, null, null, null]));
+  s.flushRows('bom_lines');
   return s;
 }
 

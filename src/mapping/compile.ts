@@ -16,7 +16,7 @@ import { compileCondition, compileExpression, columnsOf, parseExpression, ExprRu
 export type MapResult =
   | { kind: 'ok'; values: StoredValue[] }
   | { kind: 'filtered' }
-  | { kind: 'rejected'; problem: RowProblem };
+  | { kind: 'rejected'; problem: RowProblem; /** The primary key, when it mapped: lets a reference to this row say why it is missing. */ key?: string };
 
 export interface CompiledMapping {
   entity: Entity;
@@ -38,6 +38,11 @@ interface FieldPlan {
 
 const scalarText = (v: string | number | boolean | null | undefined): string | null =>
   v === null || v === undefined ? null : String(v);
+
+/** One text for a key of one or more columns (unit separator between parts). */
+export function keyText(values: readonly StoredValue[]): string {
+  return values.map((v) => String(v)).join('\u001f');
+}
 
 export function exprText(v: ExprValue): string | null {
   if (v === null) return null;
@@ -211,6 +216,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
   const order = entity.columns.map((c) => fields.find((f) => f.name === c.name));
   const rowRules = makeRowRules(entity, { allowNegative: m.spec.allow_negative === true });
   const width = header.length;
+  const pkIdx = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
   const checkShape = opts.checkShape;
 
   return {
@@ -279,7 +285,9 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
       }
       if (errors.length > 0) {
         const first = errors[0]!;
-        return { kind: 'rejected', problem: { field: first.field, rule: first.rule, reason: errors.map((e) => e.reason).join('; ') } };
+        const rejected: MapResult = { kind: 'rejected', problem: { field: first.field, rule: first.rule, reason: errors.map((e) => e.reason).join('; ') } };
+        if (pkIdx.every((k) => values[k] !== null)) rejected.key = keyText(pkIdx.map((k) => values[k]!));
+        return rejected;
       }
       return { kind: 'ok', values };
     },

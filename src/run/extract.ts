@@ -19,6 +19,7 @@ import type { Cell, SourceRecord, SourceSpec } from '../sources/types.js';
 
 export interface RowReject {
   line: number;
+  key?: string;
   field: string;
   rule: string;
   reason: string;
@@ -198,7 +199,11 @@ export function mapRecords(compiled: CompiledMapping, batch: readonly SourceReco
       out.okLines.push(rec.line);
       out.okValues.push(r.values);
     } else if (r.kind === 'filtered') out.filtered++;
-    else out.rejects.push({ line: rec.line, field: r.problem.field, rule: r.problem.rule, reason: r.problem.reason, raw: rec.cells });
+    else {
+      const rej: RowReject = { line: rec.line, field: r.problem.field, rule: r.problem.rule, reason: r.problem.reason, raw: rec.cells };
+      if (r.key !== undefined) rej.key = r.key;
+      out.rejects.push(rej);
+    }
   }
   return out;
 }

@@ -103,11 +103,11 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       const x = byEntity.get(name)!;
       staging.indexKeys(x.entity);
       checkDuplicateKeys(staging, x.entity, x.mapping.spec.on_duplicate ?? 'reject', x.label);
-      checkForeignKeys(staging, x.entity, inRun, (e) => existing.get(e), (e) => byEntity.get(e)?.label ?? e);
+      checkForeignKeys(staging, x.entity, inRun, (e) => existing.get(e), (e) => byEntity.get(e)?.label ?? e, (e) => plan.model.entities.get(e));
       for (const rule of x.entity.rules) if (rule.kind === 'bom-graph') checkBomCycles(staging, x.entity, rule.parent, rule.component);
     }
 
-    const checks = checkControlTotals(staging, plan.spec.checks ?? [], inRun);
+    const checks = checkControlTotals(staging, plan.spec.checks ?? [], inRun, plan.model);
     lap('validate');
     const ledgers = extracted.map((x) => ledgerOf(staging, x));
     const overLimit = ledgers.filter((l) => overRejectLimit(plan, l));

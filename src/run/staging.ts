@@ -28,6 +28,7 @@ export interface StagedReject {
   rule: string;
   reason: string;
   raw: readonly Cell[] | null;
+  key?: string;
 }
 
 export class Staging {
@@ -45,8 +46,8 @@ export class Staging {
     this.db.pragma('synchronous = OFF');
     this.db.pragma('cache_size = -65536');
     this.db.pragma('temp_store = FILE');
-    if (!opts.reopen) this.db.exec(`CREATE TABLE rejects (entity TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL, rule TEXT NOT NULL, reason TEXT NOT NULL, raw TEXT)`);
-    this.rejectInsert = this.db.prepare('INSERT INTO rejects (entity, line, field, rule, reason, raw) VALUES (?, ?, ?, ?, ?, ?)');
+    if (!opts.reopen) this.db.exec(`CREATE TABLE rejects (entity TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL, rule TEXT NOT NULL, reason TEXT NOT NULL, raw TEXT, key TEXT)`);
+    this.rejectInsert = this.db.prepare('INSERT INTO rejects (entity, line, field, rule, reason, raw, key) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.db.exec('BEGIN');
   }
 
@@ -106,7 +107,7 @@ export class Staging {
   }
 
   reject(r: StagedReject): void {
-    this.rejectInsert.run(r.entity, r.line, r.field, r.rule, r.reason, r.raw === null ? null : JSON.stringify(r.raw));
+    this.rejectInsert.run(r.entity, r.line, r.field, r.rule, r.reason, r.raw === null ? null : JSON.stringify(r.raw), r.key ?? null);
   }
 
   /** Indexes the key columns once all rows are in, for the duplicate and foreign-key passes. */
@@ -134,7 +135,7 @@ export class Staging {
     const t = stagingTable(entity);
     const changed = this.db.prepare(`UPDATE ${t} SET _st = ${ROW_REJECTED} WHERE _seq = ? AND _st = ${ROW_OK}`).run(seq).changes;
     if (changed) {
-      this.rejectInsert.run(entity, line, field, rule, reason, this.rawRow(entity, line));
+      this.rejectInsert.run(entity, line, field, rule, reason, this.rawRow(entity, line), null);
     }
     return changed > 0;
   }

@@ -62,8 +62,10 @@ export class SqliteStore implements TargetStore {
   private readonly k: Knex;
 
   constructor(url: string) {
-    this.display = redactUrl(url);
     const file = sqlitePath(url);
+    const rel = path.relative(process.cwd(), path.resolve(file));
+    // Shown relative to where the user is, as they would type it.
+    this.display = file === ':memory:' || rel.startsWith('..') ? redactUrl(url) : `sqlite:${rel}`;
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.k = knexFactory({
       client: 'better-sqlite3',

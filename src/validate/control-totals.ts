@@ -1,4 +1,5 @@
 import { Decimal } from 'decimal.js';
+import type { Model } from '../model/types.js';
 import type { PlanFile } from '../plan/schema.js';
 import { ROW_OK, q, stagingTable, type Staging } from '../run/staging.js';
 
@@ -11,7 +12,7 @@ export interface CheckResult {
 }
 
 /** Control totals from the legacy system (plan `checks:`), over the rows that would be loaded, in exact decimals. */
-export function checkControlTotals(staging: Staging, checks: NonNullable<PlanFile['checks']>, inRun: (e: string) => boolean): CheckResult[] {
+export function checkControlTotals(staging: Staging, checks: NonNullable<PlanFile['checks']>, inRun: (e: string) => boolean, model: Model): CheckResult[] {
   const out: CheckResult[] = [];
   for (const c of checks) {
     const present = inRun(c.entity);
@@ -26,7 +27,8 @@ export function checkControlTotals(staging: Staging, checks: NonNullable<PlanFil
         for (const v of it) sum = sum.plus(new Decimal(v));
       }
       const ok = sum.equals(new Decimal(expected));
-      out.push({ entity: c.entity, measure: `sum(${col})`, expected, actual: sum.toFixed(), ok });
+      const scale = model.entities.get(c.entity)?.columns.find((x) => x.name === col)?.scale;
+      out.push({ entity: c.entity, measure: `sum(${col})`, expected, actual: scale === undefined ? sum.toFixed() : sum.toFixed(scale), ok });
     }
   }
   return out;

@@ -13,6 +13,7 @@ export function checkForeignKeys(
   inRun: (entity: string) => boolean,
   existingTable: (entity: string) => string | undefined,
   labelOf: (entity: string) => string,
+  entityOf: (entity: string) => Entity | undefined,
 ): void {
   const t = stagingTable(entity.name);
   for (const col of entity.columns) {
@@ -30,12 +31,18 @@ export function checkForeignKeys(
       ? staging.db.prepare(`SELECT _line, _st FROM ${stagingTable(ref.entity)} WHERE ${q(ref.column)} = ? ORDER BY _seq LIMIT 1`)
       : undefined;
     const rejectReason = staging.db.prepare('SELECT reason FROM rejects WHERE entity = ? AND line = ? LIMIT 1');
+    // A row rejected by its own mapping never reached staging; its key is on its reject.
+    const rejectedByKey = staging.db.prepare('SELECT line, reason FROM rejects WHERE entity = ? AND key = ? ORDER BY line LIMIT 1');
+    const singleKey = (plan: Entity | undefined): boolean => plan !== undefined && plan.primaryKey.length === 1 && plan.primaryKey[0] === ref.column;
     for (const o of orphans) {
       let why = inRun(ref.entity) ? `it is not in ${labelOf(ref.entity)}, or was filtered out there` : `${ref.entity} is not loaded by this run and the target has no such row`;
       const f = fate?.get(o.v) as { _line: number; _st: number } | undefined;
       if (f) {
         const r = rejectReason.get(ref.entity, f._line) as { reason: string } | undefined;
         why = `it was rejected at line ${f._line} of ${labelOf(ref.entity)}${r ? ` (${r.reason})` : ''}`;
+      } else if (inRun(ref.entity) && singleKey(entityOf(ref.entity))) {
+        const r = rejectedByKey.get(ref.entity, o.v) as { line: number; reason: string } | undefined;
+        if (r) why = `it was rejected at line ${r.line} of ${labelOf(ref.entity)} (${r.reason})`;
       }
       staging.rejectStaged(entity.name, o._seq, o._line, col.name, 'foreign-key', `${col.name} '${o.v}' is not a loaded ${ref.entity}.${ref.column}: ${why}`);
     }

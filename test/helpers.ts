@@ -36,7 +36,9 @@ export function tempDir(prefix = 'forklift-test-'): string {
 /** A private copy of the demo (plan, mappings and fixtures keep their relative layout). */
 export function demoCopy(): { dir: string; plan: string } {
   const dir = tempDir('forklift-demo-');
-  cpSync(path.join(ROOT, 'mappings', 'demo'), path.join(dir, 'mappings', 'demo'), { recursive: true });
+  // Only what git holds: not the runs/ or databases a local demo run left there.
+  const tracked = (src: string): boolean => !/[\\/]runs([\\/]|$)|\.db(-journal|-wal|-shm)?$/.test(src);
+  cpSync(path.join(ROOT, 'mappings', 'demo'), path.join(dir, 'mappings', 'demo'), { recursive: true, filter: tracked });
   cpSync(path.join(ROOT, 'fixtures', 'demo'), path.join(dir, 'fixtures', 'demo'), { recursive: true });
   return { dir, plan: path.join(dir, 'mappings', 'demo', 'forklift.yaml') };
 }

@@ -21,7 +21,10 @@ export function renderRunReport(r: RunReport): string {
   const withRejects = r.entities.filter((l) => l.rejected > 0);
   if (withRejects.length) {
     out.push('', 'rejects by rule:');
-    for (const l of withRejects) out.push(`  ${l.entity}: ${Object.entries(l.rejects_by_rule).map(([k, v]) => `${k} ${v}`).join(', ')}  → ${l.rejects_file ?? ''}`);
+    for (const l of withRejects) {
+      const file = l.rejects_file === null ? '' : `${r.run_dir}/rejects/${l.entity}.csv`;
+      out.push(`  ${l.entity}: ${Object.entries(l.rejects_by_rule).map(([k, v]) => `${k} ${v}`).join(', ')}  → ${file}`);
+    }
   }
   out.push('', `report: ${r.run_dir}/report.html`);
   return out.join('\n');

@@ -26,7 +26,7 @@ function describeIssue(yaml: YamlFile, issue: z.core.$ZodIssue, schema: z.ZodTyp
   if (issue.code === 'unrecognized_keys') {
     const known = knownKeys(schema, path);
     return issue.keys
-      .map((k) => `${formatLocation(yaml.locate([...path, k]))} ${[...path, k].join('.')}: unknown key '${k}'${didYouMean(k, known)}`)
+      .map((k) => `${formatLocation(yaml.locateKey([...path, k]))} ${[...path, k].join('.')}: unknown key '${k}'${didYouMean(k, known)}`)
       .join('\n');
   }
   const where = formatLocation(yaml.locate(path));

@@ -13,6 +13,8 @@ export interface YamlFile {
   value: unknown;
   /** The position of the node at path, or of its nearest existing ancestor. */
   locate(path: YamlPath): Location;
+  /** The position of the key of the pair at path (where an unknown key is written). */
+  locateKey(path: YamlPath): Location;
 }
 
 /**
@@ -89,6 +91,14 @@ export function parseYamlText(text: string, file: string): YamlFile {
     file,
     text,
     value,
+    locateKey(path) {
+      const parent = doc.getIn(path.slice(0, -1), true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(path[path.length - 1]));
+        if (pair && isScalar(pair.key)) return posOf(pair.key);
+      }
+      return this.locate(path);
+    },
     locate(path) {
       for (let n = path.length; n >= 0; n--) {
         const node = doc.getIn(path.slice(0, n), true) as Node | undefined;

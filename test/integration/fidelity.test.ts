@@ -79,3 +79,46 @@ describe('values survive the pipeline exactly (property)', () => {
     );
   });
 });
+
+describe('dates and 18-digit decimals survive exactly (property, custom model)', () => {
+  it('decimal(18,6) at full precision, dates in two formats, text with combining marks', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            amount: decimal(12, 6),
+            day: fc.integer({ min: Date.UTC(1900, 0, 1), max: Date.UTC(2199, 11, 31) }).map((ms) => new Date(ms).toISOString().slice(0, 10)),
+            note: text,
+          }),
+          { minLength: 1, maxLength: 25 },
+        ),
+        async (rows) => {
+          const dir = tempDir('forklift-prop2-');
+          writeFileSync(
+            path.join(dir, 'in.csv'),
+            stringify([['ID', 'AMOUNT', 'DAY', 'NOTE'], ...rows.map((r, i) => [String(i + 1), r.amount.text, `${r.day.slice(8, 10)}.${r.day.slice(5, 7)}.${r.day.slice(0, 4)}`, r.note])]),
+          );
+          writeFileSync(
+            path.join(dir, 'model.yaml'),
+            `entities:\n  samples:\n    primary_key: [id]\n    columns:\n      id: { type: integer }\n      amount: { type: decimal, precision: 18, scale: 6 }\n      day: { type: date }\n      note: { type: text }\n`,
+          );
+          writeFileSync(
+            path.join(dir, 'm.yaml'),
+            `entity: samples\nsource: { format: csv, path: in.csv, encoding: utf-8, delimiter: "," }\nfields:\n  id: { from: ID }\n  amount: { from: AMOUNT }\n  day: { from: DAY, date: dd.MM.yyyy }\n  note: { from: NOTE }\n`,
+          );
+          writeFileSync(path.join(dir, 'forklift.yaml'), `name: prop2\ntarget: sqlite:./p.db\nmodel: ./model.yaml\nmappings: [m.yaml]\n`);
+          const res = await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'migrate' });
+          expect(res.entities[0]).toMatchObject({ read: rows.length, loaded: rows.length });
+          const db = new Database(path.join(dir, 'p.db'), { readonly: true });
+          try {
+            const got = db.prepare('SELECT amount, day, note FROM samples ORDER BY id').raw().all();
+            expect(got).toEqual(rows.map((r) => [`${r.amount.neg ? '-' : ''}${r.amount.i}.${r.amount.frac}`, r.day, r.note.normalize('NFC')]));
+          } finally {
+            db.close();
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+});

@@ -1,0 +1,88 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { StoreError } from '../../src/core/errors.js';
+import { runPlan } from '../../src/run/pipeline.js';
+import { tempDir } from '../helpers.js';
+
+function project(load: string): { dir: string; plan: string; data: (rows: string[]) => void } {
+  const dir = tempDir('forklift-modes-');
+  writeFileSync(
+    path.join(dir, 'items.yaml'),
+    `entity: items\nsource: { format: csv, path: items.csv }\nfields:\n  item_code: { from: CODE }\n  description: { from: NAME }\n  uom: { const: EA }\n  standard_cost: { from: COST }\n  active: { const: true }\n`,
+  );
+  writeFileSync(path.join(dir, 'forklift.yaml'), `name: modes\ntarget: sqlite:./t.db\nmappings: [items.yaml]\nload: ${load}\n`);
+  return {
+    dir,
+    plan: path.join(dir, 'forklift.yaml'),
+    data: (rows) => writeFileSync(path.join(dir, 'items.csv'), ['CODE,NAME,COST', ...rows].join('\n') + '\n'),
+  };
+}
+
+const table = (dir: string): unknown[] => {
+  const db = new Database(path.join(dir, 't.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT item_code, description, standard_cost FROM items ORDER BY item_code').raw().all();
+  } finally {
+    db.close();
+  }
+};
+
+describe('load modes into SQLite', () => {
+  it('replace: the table holds exactly the last run', async () => {
+    const p = project('replace');
+    p.data(['A,Alpha,1.5', 'B,Beta,2']);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    p.data(['B,Beta two,3', 'C,Gamma,4']);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    expect(table(p.dir)).toEqual([
+      ['B', 'Beta two', '3.0000'],
+      ['C', 'Gamma', '4.0000'],
+    ]);
+  });
+
+  it('append: adds rows; a key already there fails the whole run and leaves the target as it was', async () => {
+    const p = project('append');
+    p.data(['A,Alpha,1.5']);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    p.data(['B,Beta,2']);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    const before = table(p.dir);
+    expect(before).toHaveLength(2);
+    p.data(['C,Gamma,3', 'A,Alpha again,9']);
+    const err = await runPlan({ plan: p.plan, command: 'migrate' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).hint).toMatch(/replace or upsert/);
+    expect(table(p.dir)).toEqual(before); // C was not committed either
+    const db = new Database(path.join(p.dir, 't.db'), { readonly: true });
+    expect(db.prepare('SELECT status FROM forklift_runs ORDER BY started').pluck().all()).toEqual(['succeeded', 'succeeded', 'failed']);
+    db.close();
+  });
+
+  it('upsert: updates rows whose key exists and inserts the rest', async () => {
+    const p = project('upsert');
+    p.data(['A,Alpha,1.5', 'B,Beta,2']);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    p.data(['B,Beta two,3', 'C,Gamma,4']);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    expect(table(p.dir)).toEqual([
+      ['A', 'Alpha', '1.5000'],
+      ['B', 'Beta two', '3.0000'],
+      ['C', 'Gamma', '4.0000'],
+    ]);
+  });
+
+  it('a reference to a row already in the target (append) resolves; one to nowhere is rejected', async () => {
+    const dir = tempDir('forklift-fk-');
+    writeFileSync(path.join(dir, 'items.csv'), 'CODE,NAME\nP,Pump\nS,Shaft\n');
+    writeFileSync(path.join(dir, 'bom.csv'), 'PARENT,LINE,COMP,QTY\nP,10,S,1\nP,20,X,2\n');
+    writeFileSync(path.join(dir, 'items.yaml'), `entity: items\nsource: { format: csv, path: items.csv }\nfields:\n  item_code: { from: CODE }\n  description: { from: NAME }\n  uom: { const: EA }\n  active: { const: true }\n`);
+    writeFileSync(path.join(dir, 'bom.yaml'), `entity: bom_lines\nsource: { format: csv, path: bom.csv }\nload: append\nfields:\n  parent_item: { from: PARENT }\n  line_no: { from: LINE }\n  component_item: { from: COMP }\n  qty_per: { from: QTY }\n`);
+    writeFileSync(path.join(dir, 'a.yaml'), `name: a\ntarget: sqlite:./t.db\nmappings: [items.yaml]\n`);
+    writeFileSync(path.join(dir, 'b.yaml'), `name: b\ntarget: sqlite:./t.db\nmappings: [bom.yaml]\nreject_limit: 50%\n`);
+    await runPlan({ plan: path.join(dir, 'a.yaml'), command: 'migrate' });
+    const r = await runPlan({ plan: path.join(dir, 'b.yaml'), command: 'migrate' });
+    expect(r.entities[0]).toMatchObject({ read: 2, loaded: 1, rejected: 1, rejects_by_rule: { 'foreign-key': 1 } });
+  });
+});

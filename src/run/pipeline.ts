@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DataRejectedError } from '../core/errors.js';
+import { DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { dependencyOrder, type Entity } from '../model/types.js';
 import { loadPlan, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
@@ -212,6 +212,14 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       });
     }
     return { ...report, reportFile: files.json, htmlFile: files.html };
+  } catch (e) {
+    // A plan, mapping or source that cannot be read stops the run before anything happened:
+    // leave no run folder behind. Other failures keep theirs (staging included) for inspection.
+    if (e instanceof ForkliftError && e.exitCode === ExitCode.usage) {
+      staging.close();
+      rmSync(runDir, { recursive: true, force: true });
+    }
+    throw e;
   } finally {
     staging.close();
     await store?.close();

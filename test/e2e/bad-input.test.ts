@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers.js';
@@ -136,5 +136,16 @@ describe('bad input: a clear message, the file and place, a defined exit code', 
     const doc = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; location?: string } };
     expect(doc.ok).toBe(false);
     expect(doc.error.code).toBe('mapping.invalid');
+  });
+});
+
+describe('a run stopped by a configuration error leaves nothing behind', () => {
+  it('no run folder for a mapping that does not match its source', () => {
+    const dir = tempDir('forklift-clean-');
+    writeFileSync(path.join(dir, 'data.csv'), 'CODE,NAMES\n');
+    writeFileSync(path.join(dir, 'items.yaml'), `entity: items\nsource: { format: csv, path: data.csv }\nfields:\n  item_code: { from: CODE }\n  description: { from: NAME }\n  uom: { const: EA }\n  active: { const: true }\n`);
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: c\nmappings: [items.yaml]\n');
+    expect(runCli(['migrate'], { cwd: dir }).code).toBe(2);
+    expect(existsSync(path.join(dir, 'runs')) ? readdirSync(path.join(dir, 'runs')) : []).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ConfigError, formatLocation } from '../core/errors.js';
 import { loadModel } from '../model/load.js';
 import type { Model } from '../model/types.js';
+import { redactUrl } from '../stores/url.js';
 import { sha256Text } from '../util/hash.js';
 import { didYouMean } from '../util/suggest.js';
 import { checkFile } from './check-file.js';
@@ -50,6 +51,8 @@ export function loadMappingFile(file: string): LoadedMapping {
   const spec = checkFile(yaml, mappingSchema, 'mapping');
   const dir = path.dirname(file);
   const sourcePath = spec.source.path === undefined ? undefined : path.resolve(dir, spec.source.path);
+  // A legacy SQLite database named by a relative path sits beside the mapping, like a file source.
+  if (spec.source.format === 'sql' && spec.source.url !== undefined) spec.source.url = resolveTarget(spec.source.url, dir);
   if (spec.source.format !== 'sql' && sourcePath === undefined) {
     throw new ConfigError(`${formatLocation(yaml.locate(['source']))} source.path: a ${spec.source.format} source needs a path`, {
       code: 'mapping.source',
@@ -65,7 +68,7 @@ export function loadMappingFile(file: string): LoadedMapping {
     spec,
     sha256: sha256Text(yaml.text),
     sourcePath,
-    sourceLabel: sourcePath ? displayPath(sourcePath) + (spec.source.sheet ? `[${spec.source.sheet}]` : '') : 'sql query',
+    sourceLabel: sourcePath ? displayPath(sourcePath) + (spec.source.sheet ? `[${spec.source.sheet}]` : '') : `${redactUrl(spec.source.url ?? 'sql')}: ${(spec.source.query ?? '').slice(0, 40)}`,
   };
 }
 

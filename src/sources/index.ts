@@ -1,11 +1,13 @@
 /**
  * Source readers: `openSource(spec)` reads just enough of a file to know its header (and what was
- * detected), then `batches()` streams the records after it in bounded batches.
+ * detected), or starts a SQL query and waits for its columns; then `batches()` streams the records
+ * in bounded batches.
  */
 import { SourceError } from '../core/errors.js';
 import type { OpenOptions } from './common.js';
 import { openCsv } from './csv.js';
 import { openJsonl } from './jsonl.js';
+import { openSql } from './sql.js';
 import type { OpenedSource, SourceSpec } from './types.js';
 import { openXlsx } from './xlsx.js';
 
@@ -25,17 +27,13 @@ export async function openSource(spec: SourceSpec, opts?: OpenOptions): Promise<
     case 'jsonl':
       return openJsonl(spec, opts);
     case 'sql':
-      throw new SourceError('sql sources are not supported yet', {
-        code: 'source.unsupported',
-        location: { file: '(mapping)', where: 'source.format' },
-        hint: 'export the query result to CSV (e.g. psql \\copy or your database tool) and use format: csv',
-      });
+      return openSql(spec, opts);
     default: {
       const never: never = spec.format;
       throw new SourceError(`unknown source format '${String(never)}'`, {
         code: 'source.format',
         location: { file: '(mapping)', where: 'source.format' },
-        hint: 'use format: csv, xlsx or jsonl',
+        hint: 'use format: csv, xlsx, jsonl or sql',
       });
     }
   }

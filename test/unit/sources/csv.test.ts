@@ -254,10 +254,6 @@ describe('csv: files that are not CSV', () => {
     expect(e.location?.line).toBe(2);
   });
 
-  it('sql is not supported yet', async () => {
-    const e = await sourceError(() => openSource({ format: 'sql', url: 'sqlite://x', query: 'select 1' }));
-    expect(e.code).toBe('source.unsupported');
-  });
 });
 
 describe('csv: streaming', () => {

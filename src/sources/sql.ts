@@ -1,0 +1,1031 @@
+/**
+ * SQL sources: `source: { format: sql, url, query }` reads the result of one query from a legacy
+ * database (any store of SPEC section 1), streamed. knex opens the connection (its pool of one
+ * is private to the source); the query then runs on that connection with the driver's own
+ * streaming, because knex's `.raw()` would read every `?` of a legacy query as a binding and its
+ * `.stream()` hides the column list an empty result still needs:
+ *
+ * - PostgreSQL: a cursor (pg-query-stream's pg-cursor), `batchSize` rows per round trip, the
+ *   next batch fetched while the caller maps the current one;
+ * - MySQL / MariaDB: mysql2's row events, the socket paused while a batch is waiting;
+ * - SQLite: better-sqlite3's `.iterate()`, one row at a time;
+ * - SQL Server: tedious's row events, the request paused while a batch is waiting.
+ *
+ * Memory holds a batch or two (plus what a paused socket had buffered), never the result.
+ * `sha256` is SHA-256 of the query text, a newline and the JSON array of all rows, computed while
+ * streaming, so a run records what it read. Every cell is text, as a file would hold it, since
+ * the mapping layer parses all types in one place:
+ * decimals and 64-bit integers as the server's exact decimal text (never through a JS float),
+ * booleans `true`/`false` (MySQL's tinyint(1) stays `1`/`0`), dates `YYYY-MM-DD`, timestamps
+ * without a zone `YYYY-MM-DDTHH:mm:ss[.fff]` (the mapping's `timezone:` applies), timestamps with
+ * one as ISO 8601 with their offset, binary as hex, CHAR padding as the server sends it.
+ *
+ * The sessions are read-only where the server has such a mode (PostgreSQL, MySQL/MariaDB, and
+ * SQLite opened read-only): a source query can never change the legacy data.
+ */
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { Decimal } from 'decimal.js';
+import knexFactory, { type Knex } from 'knex';
+import type Database from 'better-sqlite3';
+import type { Connection as MysqlConnection, FieldPacket, QueryError } from 'mysql2';
+import type pg from 'pg';
+import QueryStream from 'pg-query-stream';
+import type { Connection as TdsConnection, Request as TdsRequest } from 'tedious';
+import { BugError, SourceError, StoreError } from '../core/errors.js';
+import { redactUrl, sqlitePath, storeKind, type StoreKind } from '../stores/url.js';
+import { batchSizeOf, type OpenOptions } from './common.js';
+import type { Cell, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
+
+/** How long connecting may take before the store counts as unreachable. */
+const CONNECT_TIMEOUT_MS = 15_000;
+/** How long stopping a running query may take before its connection is dropped instead. */
+const CLOSE_TIMEOUT_MS = 5_000;
+const QUERY_HINT = 'check the query in the mapping (source.query)';
+
+// ---- the source ---------------------------------------------------------------------------
+
+/** A query running on one connection: its columns, then its rows on demand. */
+interface RowCursor {
+  readonly header: string[];
+  /** Up to `n` rows; fewer only at the end of the result, none once it is exhausted. */
+  read(n: number, signal: AbortSignal | undefined): Promise<Cell[][]>;
+  /** Stops the query if it still runs. Never throws. */
+  close(): Promise<void>;
+}
+
+/** What a dialect reports when a query fails: the store (connection, server) or the query itself. */
+type Failure = { kind: 'store' | 'query'; message: string; dbHint?: string | undefined };
+
+interface Dialect {
+  /** The knex configuration for a URL; a SourceError for one that cannot be parsed. */
+  config(url: string, ctx: ErrorContext): Knex.Config;
+  /** Session settings, run once after connecting. */
+  prepare(conn: unknown): Promise<void>;
+  /** Runs the query; resolves once its columns are known. */
+  start(conn: unknown, sql: string, batchSize: number): Promise<RowCursor>;
+  classify(e: unknown): Failure;
+  /** Makes the connection unusable so that releasing it cannot wait on a query still running. */
+  abandon?(conn: unknown): void;
+  storeHint: string;
+}
+
+/** What error messages name: the source's label, the redacted URL, and the secrets to mask. */
+export interface ErrorContext {
+  label: string;
+  display: string;
+  secrets: string[];
+}
+
+class SqlSource implements OpenedSource {
+  readonly detected: SourceInfo['detected'] = {};
+  readonly positionKind = 'row' as const;
+  private digest: string | undefined;
+  private rows = 0;
+  private started = false;
+  private closed = false;
+
+  constructor(
+    readonly header: string[],
+    readonly label: string,
+    private readonly query: string,
+    private readonly cursor: RowCursor,
+    private readonly batchSize: number,
+    private readonly fail: (e: unknown, row: number) => Error,
+    private readonly release: (graceful: boolean) => Promise<void>,
+  ) {}
+
+  /** A query result has no blank lines: a row of NULLs is a row, for the mapping to judge. */
+  get skippedBlank(): number {
+    return 0;
+  }
+
+  /** SHA-256 over the query text and every row's cells as read (see iterate). */
+  get sha256(): string | undefined {
+    return this.digest;
+  }
+
+  batches(signal?: AbortSignal): AsyncIterable<SourceRecord[]> {
+    if (this.started) throw new BugError(`batches() of ${this.label} may be iterated only once`);
+    if (this.closed) throw new BugError(`${this.label} is closed`);
+    this.started = true;
+    return this.iterate(signal);
+  }
+
+  private async *iterate(signal?: AbortSignal): AsyncGenerator<SourceRecord[]> {
+    // The hash is SHA-256 of the query, a newline, and the JSON array of all rows (each an array
+    // of cells): the same for any batch size, fed one batch's JSON at a time.
+    const hash = createHash('sha256');
+    hash.update(this.query);
+    hash.update('\n[');
+    let exhausted = false;
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        let rows: Cell[][];
+        try {
+          rows = await this.cursor.read(this.batchSize, signal);
+        } catch (e) {
+          if (signal?.aborted === true) throw signal.reason;
+          throw this.fail(e, this.rows + 1);
+        }
+        if (rows.length === 0) break;
+        const json = JSON.stringify(rows);
+        hash.update(this.rows === 0 ? json.slice(1, -1) : `,${json.slice(1, -1)}`);
+        const batch = new Array<SourceRecord>(rows.length);
+        for (let i = 0; i < rows.length; i++) batch[i] = { line: ++this.rows, cells: rows[i] as Cell[] };
+        yield batch;
+      }
+      exhausted = true;
+      hash.update(']');
+      this.digest = hash.digest('hex');
+    } finally {
+      await this.shut(exhausted);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.shut(false);
+  }
+
+  private async shut(exhausted: boolean): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // A query stopped early is cancelled; one that will not stop in time loses its connection.
+    const graceful = exhausted || (await withTimeout(this.cursor.close(), CLOSE_TIMEOUT_MS));
+    await this.release(graceful);
+  }
+}
+
+/**
+ * Opens a SQL source: connects, starts the query and waits for its column names (an empty
+ * result still has them). The rows follow in `batches()`.
+ */
+export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<OpenedSource> {
+  const batchSize = batchSizeOf(opts);
+  const url = requiredText(spec.url, 'url', 'the URL of the legacy database, e.g. url: ${LEGACY_URL} (postgres://…, mysql://…, mssql://… or sqlite:PATH)');
+  const query = requiredText(spec.query, 'query', 'the SELECT whose rows are the source, e.g. query: "SELECT * FROM ITEMMAST"');
+  const display = redactUrl(url);
+  const label = `${display}: ${shortQuery(query)}`;
+  const ctx: ErrorContext = { label, display, secrets: secretsOf(url) };
+  const kind = kindOf(url, display);
+  const dialect = DIALECTS[kind];
+  if (kind === 'sqlite') await checkSqliteFile(url, ctx);
+
+  const k = knexFactory({
+    ...dialect.config(url, ctx),
+    // knex would otherwise put bound values into error messages (customer data).
+    compileSqlOnError: false,
+    pool: { min: 0, max: 1 },
+    acquireConnectionTimeout: CONNECT_TIMEOUT_MS * 2,
+    // knex would print connection failures with their stack; they are reported as StoreErrors.
+    log: { warn: () => {}, error: () => {}, deprecate: () => {}, debug: () => {} },
+  });
+  let conn: unknown;
+  try {
+    conn = await k.client.acquireConnection();
+    await dialect.prepare(conn);
+  } catch (e) {
+    if (conn !== undefined) dialect.abandon?.(conn);
+    await releaseAll(k, conn);
+    const f = e instanceof SourceError || e instanceof StoreError ? undefined : dialect.classify(e);
+    if (f === undefined) throw e;
+    throw storeError(ctx, `cannot connect: ${f.message}`, dialect.storeHint, e);
+  }
+
+  const release = async (graceful: boolean): Promise<void> => {
+    if (!graceful) dialect.abandon?.(conn);
+    await releaseAll(k, conn);
+  };
+  const fail = (e: unknown, row?: number): Error => {
+    if (e instanceof SourceError || e instanceof StoreError || e instanceof BugError) return e;
+    const f = dialect.classify(e);
+    if (f.kind === 'store') return storeError(ctx, `lost the connection while reading${row === undefined ? '' : ` row ${row}`}: ${f.message}`, dialect.storeHint, e);
+    return new SourceError(`${label}: the query failed${row === undefined || row === 1 ? '' : ` after ${row - 1} rows`}: ${clean(f.message, ctx.secrets)}`, {
+      code: 'source.query',
+      location: { file: label, where: 'source.query' },
+      hint: f.dbHint === undefined ? QUERY_HINT : `${QUERY_HINT} (${kind}: ${clean(f.dbHint, ctx.secrets)})`,
+      cause: e,
+    });
+  };
+
+  let cursor: RowCursor;
+  try {
+    cursor = await dialect.start(conn, stripTerminator(query), batchSize);
+  } catch (e) {
+    dialect.abandon?.(conn);
+    await releaseAll(k, conn);
+    throw fail(e);
+  }
+  if (cursor.header.length === 0) {
+    await cursor.close();
+    await release(true);
+    throw new SourceError(`${label}: the query returns no columns`, {
+      code: 'source.query',
+      location: { file: label, where: 'source.query' },
+      hint: `${QUERY_HINT}: a source query must be a SELECT that returns rows`,
+    });
+  }
+  return new SqlSource(cursor.header, label, query, cursor, batchSize, fail, release);
+}
+
+async function releaseAll(k: Knex, conn: unknown): Promise<void> {
+  try {
+    if (conn !== undefined) await k.client.releaseConnection(conn);
+  } finally {
+    await k.destroy().catch(() => {});
+  }
+}
+
+function requiredText(v: string | undefined, key: 'url' | 'query', what: string): string {
+  if (v === undefined || v.trim() === '') {
+    throw new SourceError(`a sql source needs ${key === 'url' ? 'a url' : 'a query'}`, {
+      code: 'source.sql',
+      location: { file: '(mapping)', where: `source.${key}` },
+      hint: `add \`${key}:\` to the \`source:\` block of the mapping: ${what}`,
+    });
+  }
+  return v;
+}
+
+function kindOf(url: string, display: string): StoreKind {
+  try {
+    return storeKind(url);
+  } catch (e) {
+    throw new SourceError(`'${display}' is not a database URL forklift can read`, {
+      code: 'source.url',
+      location: { file: '(mapping)', where: 'source.url' },
+      hint: 'source.url must be sqlite:PATH, postgres://…, mysql:// or mariadb://…, or mssql:// or sqlserver://…',
+      cause: e,
+    });
+  }
+}
+
+function badUrl(ctx: ErrorContext, why: string, cause?: unknown): SourceError {
+  return new SourceError(`'${ctx.display}' is not a valid database URL: ${why}`, {
+    code: 'source.url',
+    location: { file: '(mapping)', where: 'source.url' },
+    hint: 'write it as scheme://user:password@host:port/database (percent-encode special characters in the user and password)',
+    cause,
+  });
+}
+
+/** Parses a server URL; a SourceError (never showing the password) when it is malformed. */
+function parseServerUrl(url: string, ctx: ErrorContext): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (e) {
+    throw badUrl(ctx, 'it cannot be parsed', e);
+  }
+  if (u.hostname === '') throw badUrl(ctx, 'it names no host');
+  return u;
+}
+
+function storeError(ctx: ErrorContext, message: string, hint: string, cause: unknown): StoreError {
+  return new StoreError(`${ctx.display}: ${clean(message, ctx.secrets)}`, { code: 'store.connect', hint, cause });
+}
+
+/** The password of a URL, raw and decoded: never to appear in a message. */
+function secretsOf(url: string): string[] {
+  const m = /^[a-z0-9+]+:\/\/[^:/@]*:([^@]*)@/i.exec(url);
+  const raw = m?.[1];
+  const out: string[] = [];
+  if (raw !== undefined && raw.length > 0) {
+    out.push(raw);
+    try {
+      const dec = decodeURIComponent(raw);
+      if (dec !== raw) out.push(dec);
+    } catch {
+      // not percent-encoded: the raw form is all there is
+    }
+  }
+  for (const p of url.matchAll(/[?&](?:password|pwd)=([^&]*)/gi)) if (p[1]) out.push(p[1]);
+  return out.filter((s) => s.length >= 3);
+}
+
+function clean(message: string, secrets: string[]): string {
+  let m = message;
+  for (const s of secrets) m = m.split(s).join('***');
+  return m;
+}
+
+/** A query shortened for messages: whitespace squashed, at most 60 characters. */
+export function shortQuery(query: string): string {
+  const q = query.replace(/\s+/g, ' ').trim();
+  return q.length > 60 ? `${q.slice(0, 59)}…` : q;
+}
+
+/** Drops trailing semicolons, which some drivers refuse in a single statement. */
+function stripTerminator(query: string): string {
+  return query.replace(/[\s;]+$/, '');
+}
+
+function messageOf(e: unknown): string {
+  if (e instanceof AggregateError && e.message === '') return e.errors.map(messageOf).join('; ');
+  if (e instanceof Error) return e.message || (e as NodeJS.ErrnoException).code || e.name;
+  return String(e);
+}
+
+function codeOf(e: unknown): string {
+  const c = (e as { code?: unknown } | null)?.code;
+  return typeof c === 'string' ? c : typeof c === 'number' ? String(c) : '';
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED']);
+
+function isNetworkError(e: unknown): boolean {
+  if (e instanceof AggregateError) return e.errors.some(isNetworkError);
+  return NETWORK_CODES.has(codeOf(e)) || (e instanceof Error && e.name === 'KnexTimeoutError');
+}
+
+/** Resolves true when `p` settled in time, false otherwise. */
+async function withTimeout(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Rows pushed by a driver's events, taken in batches. Once a batch is waiting the driver is
+ * paused, so a slow consumer holds the socket instead of memory filling up.
+ */
+class RowQueue {
+  private rows: Cell[][] = [];
+  private ended = false;
+  private error: unknown;
+  private paused = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly high: number,
+    private readonly pause: () => void,
+    private readonly resume: () => void,
+  ) {}
+
+  push(row: Cell[]): void {
+    this.rows.push(row);
+    if (this.rows.length >= this.high) {
+      if (!this.paused) {
+        this.paused = true;
+        this.pause();
+      }
+      this.notify();
+    }
+  }
+
+  end(): void {
+    this.ended = true;
+    this.notify();
+  }
+
+  fail(e: unknown): void {
+    if (this.error === undefined) this.error = e;
+    this.ended = true;
+    this.notify();
+  }
+
+  get done(): boolean {
+    return this.ended;
+  }
+
+  /** Up to `n` rows; fewer only at the end. Rows read before an error come first, then the error. */
+  async take(n: number, signal: AbortSignal | undefined): Promise<Cell[][]> {
+    while (this.rows.length < n && !this.ended) {
+      if (this.paused) {
+        this.paused = false;
+        this.resume();
+      }
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => reject(signal?.reason);
+        if (signal?.aborted === true) return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.wake = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+      });
+    }
+    if (this.rows.length === 0 && this.error !== undefined) throw this.error;
+    const out = this.rows.length <= n ? this.rows : this.rows.slice(0, n);
+    this.rows = this.rows.length <= n ? [] : this.rows.slice(n);
+    if (this.paused && this.rows.length < this.high && !this.ended) {
+      this.paused = false;
+      this.resume();
+    }
+    return out;
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+}
+
+// ---- text of values -----------------------------------------------------------------------
+
+/** A binary float as plain decimal text: its shortest round-trip digits, never an exponent. */
+export function doubleText(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const s = String(n);
+  return s.includes('e') ? new Decimal(s).toFixed() : s;
+}
+
+/** Decimal text a server wrote with an exponent (1e+20), as plain digits; other text unchanged. */
+function plainNumberText(s: string): string {
+  if (!/[eE]/.test(s)) return s;
+  try {
+    const d = new Decimal(s);
+    return d.isFinite() ? d.toFixed() : s;
+  } catch {
+    return s;
+  }
+}
+
+/** A 32-bit float (SQL Server real) as the shortest decimal that reads back as the same float. */
+export function float32Text(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  for (let p = 1; p <= 9; p++) {
+    const c = Number(n.toPrecision(p));
+    if (Math.fround(c) === n) return doubleText(c);
+  }
+  return doubleText(n);
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+// ---- PostgreSQL ---------------------------------------------------------------------------
+
+/** PostgreSQL type oids whose text output forklift rewrites. */
+const PG = { bool: 16, bytea: 17, float4: 700, float8: 701, money: 790, timestamp: 1114, timestamptz: 1184 } as const;
+const PG_RAW = { getTypeParser: () => (v: string) => v };
+
+type PgConverter = ((v: string) => string) | undefined;
+
+/** How the text PostgreSQL sends for a type becomes the cell (undefined: as it is). */
+export function pgConverter(oid: number): PgConverter {
+  switch (oid) {
+    case PG.bool:
+      return (v) => (v === 't' ? 'true' : v === 'f' ? 'false' : v);
+    case PG.bytea:
+      return (v) => (v.startsWith('\\x') ? v.slice(2) : v);
+    case PG.float4:
+    case PG.float8:
+      return plainNumberText;
+    case PG.money:
+      // lc_monetary is C for the session: -$1,234.56
+      return (v) => {
+        const m = /^(-?)\$?(\d{1,3}(?:,\d{3})*|\d+)(\.\d+)?$/.exec(v);
+        return m ? `${m[1]}${(m[2] as string).replace(/,/g, '')}${m[3] ?? ''}` : v;
+      };
+    case PG.timestamp:
+      return (v) => (/^\d{4}-\d{2}-\d{2} \d/.test(v) && !v.endsWith(' BC') ? `${v.slice(0, 10)}T${v.slice(11)}` : v);
+    case PG.timestamptz:
+      return (v) => {
+        const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)([+-]\d{2})(?::(\d{2}))?$/.exec(v);
+        return m ? `${m[1]}T${m[2]}${m[3]}:${m[4] ?? '00'}` : v;
+      };
+    default:
+      return undefined;
+  }
+}
+
+interface PgCursor {
+  read(rows: number): Promise<string[][]>;
+  close(): Promise<void>;
+  _result: { fields: pg.FieldDef[] };
+}
+
+const postgres: Dialect = {
+  config(url, ctx) {
+    parseServerUrl(url, ctx);
+    return { client: 'pg', connection: { connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'forklift' } };
+  },
+  async prepare(conn) {
+    // Fixed text forms for dates, money and binary, whatever the server's defaults; read-only.
+    await (conn as pg.Client).query(
+      "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET lc_monetary = 'C'; SET bytea_output = 'hex'; SET extra_float_digits = 1; SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+    );
+  },
+  async start(conn, sql, batchSize) {
+    const stream = new QueryStream(sql, [], { rowMode: 'array', types: PG_RAW, batchSize });
+    (conn as pg.Client).query(stream);
+    const cursor = stream.cursor as PgCursor;
+    // The first batch comes with the row description: the header, even for no rows.
+    let pending: string[][] | undefined = await cursor.read(batchSize);
+    const fields = cursor._result.fields;
+    const convert = fields.map((f) => pgConverter(f.dataTypeID));
+    const toCells = (rows: (string | null)[][]): Cell[][] => {
+      for (const row of rows) {
+        for (let i = 0; i < convert.length; i++) {
+          const c = convert[i];
+          const v = row[i];
+          if (c !== undefined && v !== null && v !== undefined) row[i] = c(v);
+        }
+      }
+      return rows;
+    };
+    let done = pending.length < batchSize;
+    // The next batch is fetched while the caller maps this one: the server works meanwhile.
+    let ahead: Promise<string[][]> | undefined;
+    const fetch = (n: number): void => {
+      ahead = cursor.read(n);
+      ahead.catch(() => {}); // awaited by the next read(); close() may come first
+    };
+    return {
+      header: fields.map((f) => f.name),
+      async read(n) {
+        let rows: string[][];
+        if (pending !== undefined) {
+          rows = pending;
+          pending = undefined;
+        } else if (ahead !== undefined) {
+          const a = ahead;
+          ahead = undefined;
+          rows = await a;
+          if (rows.length < n) done = true;
+        } else if (done) return [];
+        else {
+          rows = await cursor.read(n);
+          if (rows.length < n) done = true;
+        }
+        if (!done) fetch(n);
+        return toCells(rows);
+      },
+      async close() {
+        pending = undefined;
+        await cursor.close();
+      },
+    };
+  },
+  classify(e) {
+    const code = codeOf(e);
+    const err = e as { position?: string; hint?: string };
+    const store = /^(08|28|3D|53|57|58|XX)/.test(code) || isNetworkError(e) || /Connection terminated|timeout expired|connection error/i.test(messageOf(e));
+    const at = typeof err.position === 'string' && err.position !== '' ? ` (at character ${err.position})` : '';
+    return { kind: store ? 'store' : 'query', message: messageOf(e) + (store ? '' : at), dbHint: typeof err.hint === 'string' ? err.hint : undefined };
+  },
+  abandon(conn) {
+    // Ending the connection ends its portal on the server; the pool then drops it.
+    void (conn as pg.Client).end().catch(() => {});
+  },
+  storeHint: 'check that the PostgreSQL server is running and reachable, and the host, port, user, password and database in source.url',
+};
+
+// ---- MySQL / MariaDB ----------------------------------------------------------------------
+
+/** mysql2's column type codes (lib/constants/types.js). */
+const MY = {
+  decimal: 0, tiny: 1, short: 2, long: 3, float: 4, double: 5, null: 6, timestamp: 7, longlong: 8, int24: 9,
+  date: 10, time: 11, datetime: 12, year: 13, newdate: 14, bit: 16, json: 245, newdecimal: 246, geometry: 255,
+} as const;
+const BINARY_CHARSET = 63;
+const ZERO_DATE = /^0000-00-00(?:[ T]00:00:00(?:\.0+)?)?$/;
+
+type MyConverter = (b: Buffer) => string;
+
+/**
+ * How the bytes MySQL/MariaDB send for a column become the cell. The text protocol sends
+ * numbers, decimals and dates as ASCII text and strings in the connection's charset (utf8mb4):
+ * they are kept as sent, never parsed. Zero dates become the text `0000-00-00`, which the
+ * mapping rejects with a reason (or a `clean: [null_if: ["0000-00-00"]]` turns into a missing value).
+ */
+export function mysqlConverter(f: Pick<FieldPacket, 'columnType' | 'characterSet'>): MyConverter {
+  const ascii = (b: Buffer): string => b.toString('latin1');
+  switch (f.columnType) {
+    case MY.decimal:
+    case MY.newdecimal:
+    case MY.tiny:
+    case MY.short:
+    case MY.long:
+    case MY.longlong:
+    case MY.int24:
+    case MY.year:
+    case MY.time:
+      return ascii;
+    case MY.float:
+    case MY.double:
+      return (b) => plainNumberText(ascii(b));
+    case MY.date:
+    case MY.newdate:
+      return (b) => {
+        const s = ascii(b);
+        return ZERO_DATE.test(s) ? '0000-00-00' : s;
+      };
+    case MY.datetime:
+      return (b) => {
+        const s = ascii(b);
+        return ZERO_DATE.test(s) ? '0000-00-00' : s.replace(' ', 'T');
+      };
+    case MY.timestamp:
+      // A TIMESTAMP is a point in time; the session's time_zone is +00:00.
+      return (b) => {
+        const s = ascii(b);
+        return ZERO_DATE.test(s) ? '0000-00-00' : `${s.replace(' ', 'T')}+00:00`;
+      };
+    case MY.bit:
+      return (b) => (b.length === 0 ? '0' : BigInt(`0x${b.toString('hex')}`).toString());
+    case MY.json:
+      return (b) => b.toString('utf8');
+    case MY.geometry:
+      return (b) => b.toString('hex');
+    default:
+      return f.characterSet === BINARY_CHARSET ? (b) => b.toString('hex') : (b) => b.toString('utf8');
+  }
+}
+
+/** Connection settings for a mysql:// or mariadb:// URL. */
+export function mysqlConnection(url: string, ctx: ErrorContext): Record<string, unknown> {
+  const u = parseServerUrl(url, ctx);
+  const port = u.port === '' ? 3306 : Number(u.port);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  const ssl = u.searchParams.get('ssl') ?? u.searchParams.get('sslmode');
+  return {
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port,
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    ...(database === '' ? {} : { database }),
+    ...(ssl !== null && !/^(false|0|disable|disabled)$/i.test(ssl) ? { ssl: {} } : {}),
+    charset: 'UTF8MB4_UNICODE_CI',
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    dateStrings: true,
+    jsonStrings: true,
+    multipleStatements: false,
+  };
+}
+
+type MyQuery = { on(event: string, listener: (...args: never[]) => void): MyQuery };
+
+const mysql: Dialect = {
+  config(url, ctx) {
+    return { client: 'mysql2', connection: mysqlConnection(url, ctx) };
+  },
+  async prepare(conn) {
+    const c = conn as MysqlConnection;
+    const run = (sql: string): Promise<void> => new Promise((resolve, reject) => c.query(sql, (e) => (e ? reject(e) : resolve())));
+    // TIMESTAMP columns in UTC; time to be paused by a slow consumer; no writes.
+    await run("SET SESSION time_zone = '+00:00', SESSION net_write_timeout = 600");
+    await run('SET SESSION TRANSACTION READ ONLY');
+  },
+  start(conn, sql, batchSize) {
+    const c = conn as MysqlConnection;
+    return new Promise<RowCursor>((resolve, reject) => {
+      let convert: MyConverter[] = [];
+      const queue = new RowQueue(batchSize, () => c.pause(), () => c.resume());
+      let settled = false;
+      const cursor = (header: string[]): RowCursor => ({
+        header,
+        read: (n, signal) => queue.take(n, signal),
+        async close() {
+          // mysql2 cannot cancel a query: a result still streaming ends with its connection.
+          if (!queue.done) c.destroy();
+        },
+      });
+      // Every value as raw bytes (`field.buffer()`): the converters above make the text.
+      const q = c.query({ sql, rowsAsArray: true, typeCast: (field) => field.buffer() }) as unknown as MyQuery;
+      q.on('fields', (fields: FieldPacket[]) => {
+        convert = fields.map(mysqlConverter);
+        settled = true;
+        resolve(cursor(fields.map((f) => f.name)));
+      });
+      q.on('result', (row: (Buffer | null)[]) => {
+        if (!Array.isArray(row)) return; // an OK packet: not a result set
+        const cells = new Array<Cell>(row.length);
+        for (let i = 0; i < row.length; i++) {
+          const b = row[i];
+          cells[i] = b === null || b === undefined ? null : (convert[i] as MyConverter)(b);
+        }
+        queue.push(cells);
+      });
+      q.on('error', (e: QueryError) => {
+        if (settled) queue.fail(e);
+        else {
+          settled = true;
+          reject(e);
+        }
+      });
+      q.on('end', () => {
+        queue.end();
+        if (!settled) {
+          settled = true;
+          resolve(cursor([])); // no result set (DO 1, SET …): reported as a query without columns
+        }
+      });
+    });
+  },
+  classify(e) {
+    const err = e as { code?: string; fatal?: boolean; errno?: number };
+    const code = codeOf(e);
+    const store =
+      err.fatal === true ||
+      isNetworkError(e) ||
+      /^(PROTOCOL_|ER_ACCESS_DENIED|ER_DBACCESS_DENIED|ER_BAD_DB_ERROR|ER_CON_COUNT|ER_SERVER_SHUTDOWN|ER_NET_|ER_HOST_|ER_TOO_MANY_USER|ER_OUT_OF_RESOURCES|ER_CONNECTION_KILLED)/.test(code);
+    return { kind: store ? 'store' : 'query', message: messageOf(e) };
+  },
+  abandon(conn) {
+    (conn as MysqlConnection).destroy();
+  },
+  storeHint: 'check that the MySQL/MariaDB server is running and reachable, and the host, port, user, password and database in source.url',
+};
+
+// ---- SQLite -------------------------------------------------------------------------------
+
+/** A SQLite value as text: integers exact (read as BigInt), reals as their shortest decimal, blobs as hex. */
+export function sqliteCell(v: unknown): Cell {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return doubleText(v);
+  if (v instanceof Uint8Array) return hex(v);
+  return String(v);
+}
+
+/** The file must exist: a typo in the path must not look like an empty database. */
+async function checkSqliteFile(url: string, ctx: ErrorContext): Promise<void> {
+  const file = sqlitePath(url);
+  if (file === '') throw badUrl(ctx, 'sqlite: needs a file path');
+  if (file === ':memory:') return;
+  try {
+    await stat(file);
+  } catch (e) {
+    throw new StoreError(`${ctx.display}: the database file does not exist`, {
+      code: 'store.connect',
+      hint: `check the sqlite: path in source.url (a relative path is taken from the working directory, ${process.cwd()})`,
+      cause: e,
+    });
+  }
+}
+
+const sqlite: Dialect = {
+  config(url) {
+    return { client: 'better-sqlite3', connection: { filename: sqlitePath(url), options: { readonly: true } }, useNullAsDefault: true };
+  },
+  async prepare() {},
+  async start(conn, sql) {
+    const db = conn as Database.Database;
+    const stmt = db.prepare(sql);
+    if (!stmt.reader) return { header: [], read: async () => [], close: async () => {} };
+    const header = stmt.columns().map((c) => c.name);
+    const it = stmt.raw(true).safeIntegers(true).iterate() as IterableIterator<unknown[]>;
+    let done = false;
+    return {
+      header,
+      async read(n) {
+        const out: Cell[][] = [];
+        while (!done && out.length < n) {
+          const r = it.next();
+          if (r.done === true) {
+            done = true;
+            break;
+          }
+          const row = r.value;
+          const cells = new Array<Cell>(row.length);
+          for (let i = 0; i < row.length; i++) cells[i] = sqliteCell(row[i]);
+          out.push(cells);
+        }
+        return out;
+      },
+      async close() {
+        if (!done) it.return?.();
+        done = true;
+      },
+    };
+  },
+  classify(e) {
+    const code = codeOf(e);
+    const store = /^SQLITE_(CANTOPEN|NOTADB|CORRUPT|IOERR|BUSY|LOCKED|PERM|AUTH|FULL|NOMEM)/.test(code);
+    return { kind: store ? 'store' : 'query', message: messageOf(e) };
+  },
+  storeHint: 'check the sqlite: path in source.url and that the file is a SQLite database you may read',
+};
+
+// ---- SQL Server ---------------------------------------------------------------------------
+
+interface TdsColumn {
+  colName: string;
+  type: { name: string };
+  scale?: number | undefined;
+  precision?: number | undefined;
+  dataLength?: number | undefined;
+}
+
+/** tedious reads decimal and money as a binary float: exact only while the unscaled value is below 2^52. */
+const EXACT_LIMIT = 2 ** 52;
+
+export class InexactDecimalError extends Error {
+  constructor(readonly column: string) {
+    super(`column ${column}: a decimal with more than 15 significant digits cannot be read exactly (the SQL Server driver reads decimals as binary floating point)`);
+    this.name = 'InexactDecimalError';
+  }
+}
+
+function isoOf(v: unknown): string {
+  if (!(v instanceof Date) || Number.isNaN(v.getTime())) throw new BugError(`expected a date from tedious, got ${typeof v}`);
+  return v.toISOString();
+}
+
+/** The fraction of a tedious time value with `scale` digits: milliseconds plus its nanosecondsDelta. */
+function fractionOf(v: Date, scale: number): string {
+  if (scale <= 0) return '';
+  const delta = (v as Date & { nanosecondsDelta?: number }).nanosecondsDelta ?? 0;
+  const digits = isoOf(v).slice(20, 23) + String(Math.round(delta * 1e7)).padStart(4, '0');
+  return `.${digits.slice(0, Math.min(scale, 7))}`;
+}
+
+/**
+ * How a SQL Server value (as tedious returns it) becomes the cell. tedious reads datetime
+ * without a zone as UTC (useUTC), so its ISO digits are the wall time as stored; datetimeoffset
+ * comes as the instant (the original offset is not reported) and is written with +00:00.
+ * Decimals and money are exact up to 15 significant digits; beyond, an InexactDecimalError
+ * (the query should CAST such a column to varchar).
+ */
+export function mssqlConverter(col: TdsColumn): (v: unknown) => string {
+  const scale = col.scale;
+  switch (col.type.name) {
+    case 'Bit':
+    case 'BitN':
+      return (v) => (v === true ? 'true' : v === false ? 'false' : String(v));
+    case 'Real':
+      return (v) => float32Text(v as number);
+    case 'Float':
+    case 'FloatN':
+      return col.dataLength === 4 ? (v) => float32Text(v as number) : (v) => doubleText(v as number);
+    case 'Money':
+    case 'MoneyN':
+    case 'SmallMoney':
+      return exactScaled(4, col.colName);
+    case 'Decimal':
+    case 'DecimalN':
+    case 'Numeric':
+    case 'NumericN':
+      return exactScaled(scale ?? 0, col.colName);
+    case 'Date':
+      return (v) => isoOf(v).slice(0, 10);
+    case 'SmallDateTime':
+      return (v) => isoOf(v).slice(0, 19);
+    case 'DateTime':
+      return (v) => isoOf(v).slice(0, 23);
+    case 'DateTimeN':
+      return col.dataLength === 4 ? (v) => isoOf(v).slice(0, 19) : (v) => isoOf(v).slice(0, 23);
+    case 'DateTime2':
+      return (v) => isoOf(v).slice(0, 19) + fractionOf(v as Date, scale ?? 7);
+    case 'DateTimeOffset':
+      return (v) => `${isoOf(v).slice(0, 19)}${fractionOf(v as Date, scale ?? 7)}+00:00`;
+    case 'Time':
+      return (v) => isoOf(v).slice(11, 19) + fractionOf(v as Date, scale ?? 7);
+    default:
+      return anyText;
+  }
+}
+
+function exactScaled(scale: number, column: string): (v: unknown) => string {
+  const factor = 10 ** scale;
+  return (v) => {
+    if (typeof v === 'string') return v;
+    const n = v as number;
+    if (!Number.isFinite(n) || Math.abs(n) * factor >= EXACT_LIMIT) throw new InexactDecimalError(column);
+    return n.toFixed(scale);
+  };
+}
+
+/** Any other value by its JS type: text as is, bigint (a string from tedious) exact, binary as hex. */
+function anyText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return doubleText(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint8Array) return hex(v);
+  if (v instanceof Date) return isoOf(v);
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** knex/tedious connection settings for an mssql:// or sqlserver:// URL. */
+export function mssqlConnection(url: string, ctx: ErrorContext): Record<string, unknown> {
+  const u = parseServerUrl(url, ctx);
+  const p = u.searchParams;
+  const flag = (name: string, dflt: boolean): boolean => {
+    const v = p.get(name);
+    return v === null ? dflt : /^(true|1|yes|strict)$/i.test(v);
+  };
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  const instanceName = p.get('instanceName') ?? p.get('instance');
+  const domain = p.get('domain');
+  return {
+    server: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    ...(u.port === '' ? {} : { port: Number(u.port) }),
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    ...(domain === null ? {} : { domain }),
+    ...(database === '' ? {} : { database }),
+    connectionTimeout: CONNECT_TIMEOUT_MS,
+    // A streamed query runs as long as the rows take to consume.
+    requestTimeout: 0,
+    options: {
+      encrypt: flag('encrypt', false),
+      trustServerCertificate: flag('trustServerCertificate', false),
+      ...(instanceName === null ? {} : { instanceName }),
+      appName: 'forklift',
+      useUTC: true,
+    },
+  };
+}
+
+const mssql: Dialect = {
+  config(url, ctx) {
+    return { client: 'mssql', connection: mssqlConnection(url, ctx) };
+  },
+  async prepare() {},
+  async start(conn, sql, batchSize) {
+    const c = conn as TdsConnection;
+    const { Request } = await import('tedious');
+    return new Promise<RowCursor>((resolve, reject) => {
+      let convert: ((v: unknown) => string)[] = [];
+      let columns: TdsColumn[] = [];
+      let settled = false;
+      let cancelled = false;
+      const failWith = (e: unknown): void => {
+        if (settled) queue.fail(e);
+        else {
+          settled = true;
+          reject(e);
+        }
+      };
+      const request: TdsRequest = new Request(sql, (err) => {
+        if (err && !(cancelled && codeOf(err) === 'ECANCEL')) failWith(err);
+        queue.end();
+        if (!settled) {
+          settled = true;
+          resolve(cursor([]));
+        }
+      });
+      const queue = new RowQueue(batchSize, () => request.pause(), () => request.resume());
+      const cursor = (header: string[]): RowCursor => ({
+        header,
+        read: (n, signal) => queue.take(n, signal),
+        async close() {
+          if (queue.done) return;
+          cancelled = true;
+          request.resume();
+          await new Promise<void>((res) => {
+            request.once('requestCompleted', () => res());
+            if (!c.cancel()) res();
+          });
+        },
+      });
+      request.on('columnMetadata', (cols) => {
+        if (settled) {
+          failWith(new Error('the query returns more than one result set'));
+          cancelled = true;
+          c.cancel();
+          return;
+        }
+        columns = (Array.isArray(cols) ? cols : Object.values(cols)) as TdsColumn[];
+        convert = columns.map(mssqlConverter);
+        settled = true;
+        resolve(cursor(columns.map((col) => col.colName)));
+      });
+      request.on('row', (row: { value: unknown }[]) => {
+        if (cancelled) return;
+        const cells = new Array<Cell>(row.length);
+        try {
+          for (let i = 0; i < row.length; i++) {
+            const v = (row[i] as { value: unknown }).value;
+            cells[i] = v === null || v === undefined ? null : (convert[i] as (v: unknown) => string)(v);
+          }
+        } catch (e) {
+          queue.fail(e);
+          cancelled = true;
+          c.cancel();
+          return;
+        }
+        queue.push(cells);
+      });
+      c.execSqlBatch(request);
+    });
+  },
+  classify(e) {
+    if (e instanceof InexactDecimalError) {
+      return { kind: 'query', message: e.message, dbHint: `convert it to text in the query, e.g. CAST(${e.column} AS varchar(50)) AS ${e.column}` };
+    }
+    const name = e instanceof Error ? e.name : '';
+    const store = name === 'ConnectionError' || isNetworkError(e) || /^(ESOCKET|ETIMEOUT|ELOGIN|EINSTLOOKUP|ECLOSE|ECONNCLOSED)$/.test(codeOf(e));
+    return { kind: store ? 'store' : 'query', message: messageOf(e) };
+  },
+  abandon(conn) {
+    (conn as TdsConnection).close();
+  },
+  storeHint: 'check that SQL Server is running and reachable, and the host, port, user, password and database in source.url (add ?encrypt=true&trustServerCertificate=true where the server requires TLS)',
+};
+
+const DIALECTS: Record<StoreKind, Dialect> = { sqlite, postgres, mysql, mssql };

@@ -1,0 +1,194 @@
+import type { Column, Entity } from '../model/types.js';
+import { q } from '../run/staging.js';
+
+/**
+ * What PostgreSQL needs spelled out, as pure functions over the model: the column types, the
+ * table DDL, the COPY text encoding of staged values, and a translation of server errors into a
+ * message that names tables and constraints but never a row value. postgres.ts does the I/O.
+ */
+
+const lit = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+export function pgColumnType(c: Column): string {
+  switch (c.type) {
+    case 'string':
+      return c.length === undefined ? 'varchar' : `varchar(${c.length})`;
+    case 'text':
+      return 'text';
+    case 'integer':
+      return 'bigint';
+    case 'decimal':
+      return c.precision === undefined ? 'numeric' : `numeric(${c.precision}, ${c.scale ?? 0})`;
+    case 'boolean':
+      return 'boolean';
+    case 'date':
+      return 'date';
+    case 'timestamp':
+      return 'timestamptz';
+    case 'enum':
+      return `text CHECK (${q(c.name)} IN (${(c.values ?? []).map(lit).join(', ')}))`;
+  }
+}
+
+export function pgCreateTable(e: Entity): string {
+  const cols = e.columns.map((c) => `${q(c.name)} ${pgColumnType(c)}${c.required || e.primaryKey.includes(c.name) ? ' NOT NULL' : ''}`);
+  const pk = `PRIMARY KEY (${e.primaryKey.map(q).join(', ')})`;
+  const uniques = e.columns.filter((c) => c.unique).map((c) => `UNIQUE (${q(c.name)})`);
+  // Self references are left to validation, as in the SQLite store.
+  const fks = e.columns
+    .filter((c) => c.references && c.references.entity !== e.name)
+    .map((c) => `FOREIGN KEY (${q(c.name)}) REFERENCES ${q(c.references!.entity)} (${q(c.references!.column)})`);
+  return `CREATE TABLE IF NOT EXISTS ${q(e.name)} (\n  ${[...cols, pk, ...uniques, ...fks].join(',\n  ')}\n)`;
+}
+
+/**
+ * The run ledger. started and finished are instants; files and counts are `json` (not `jsonb`),
+ * which keeps the text exactly as written, so a hash over an entry can be recomputed from it.
+ */
+export const PG_RUNS_DDL = `CREATE TABLE IF NOT EXISTS forklift_runs (
+  id text PRIMARY KEY,
+  command text NOT NULL,
+  status text NOT NULL,
+  started timestamptz NOT NULL,
+  finished timestamptz NOT NULL,
+  operator text,
+  host text,
+  tool_version text,
+  plan_sha256 text,
+  files json,
+  counts json,
+  message text
+)`;
+
+export const PG_RUN_COLUMNS = ['id', 'command', 'status', 'started', 'finished', 'operator', 'host', 'tool_version', 'plan_sha256', 'files', 'counts', 'message'] as const;
+
+// COPY text format: \N is NULL, an empty field is the empty string; these four need escaping.
+const SPECIAL = /[\\\t\n\r]/;
+const SPECIAL_ALL = /[\\\t\n\r]/g;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const escapeText = (s: string): string => (SPECIAL.test(s) ? s.replace(SPECIAL_ALL, (m) => ESCAPES[m]!) : s);
+
+export type CopyEncoder = (v: unknown) => string;
+
+/**
+ * One encoder per column from its staged form (mapping/coerce.ts): text for strings, decimals,
+ * dates and ISO timestamps (already canonical), numbers for integers, 1/0 for booleans.
+ */
+export function copyEncoder(c: Column): CopyEncoder {
+  switch (c.type) {
+    case 'boolean':
+      return (v) => (v === null || v === undefined ? '\\N' : v === 1 ? 't' : v === 0 ? 'f' : escapeText(String(v)));
+    case 'integer':
+    case 'decimal':
+    case 'date':
+    case 'timestamp':
+      return (v) => (v === null || v === undefined ? '\\N' : escapeText(String(v)));
+    case 'string':
+    case 'text':
+    case 'enum':
+      return (v) => (v === null || v === undefined ? '\\N' : typeof v === 'string' ? escapeText(v) : escapeText(String(v)));
+  }
+}
+
+/** Lines of COPY text from rows as arrays, in chunks of about `chunkChars` characters. */
+export function* copyTextChunks(rows: Iterable<unknown[]>, encoders: CopyEncoder[], chunkChars = 1 << 16): Generator<string> {
+  let buf = '';
+  const n = encoders.length;
+  for (const row of rows) {
+    let line = encoders[0]!(row[0]);
+    for (let i = 1; i < n; i++) line += '\t' + encoders[i]!(row[i]);
+    buf += line + '\n';
+    if (buf.length >= chunkChars) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf.length > 0) yield buf;
+}
+
+/**
+ * The SQL expression that reads a column back as forklift stages it: ISO instants in UTC with
+ * milliseconds, ISO dates, booleans as 1/0, decimals as their exact text; by the column's type
+ * as the server reports it (format_type), so tables made by hand read right too.
+ */
+export function pgReadExpression(column: string, pgType: string): { sql: string; integer: boolean } {
+  const c = q(column);
+  if (pgType.startsWith('timestamp with time zone')) return { sql: `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`, integer: false };
+  if (pgType === 'date') return { sql: `to_char(${c}, 'YYYY-MM-DD')`, integer: false };
+  if (pgType === 'boolean') return { sql: `${c}::int`, integer: true };
+  if (pgType === 'bigint' || pgType === 'integer' || pgType === 'smallint') return { sql: `${c}::text`, integer: true };
+  return { sql: `${c}::text`, integer: false };
+}
+
+export interface PgErrorInfo {
+  message: string;
+  hint: string;
+}
+
+interface PgLikeError {
+  message?: unknown;
+  code?: unknown;
+  where?: unknown;
+  table?: unknown;
+  column?: unknown;
+  constraint?: unknown;
+  address?: unknown;
+  port?: unknown;
+}
+
+const SCHEMA_HINT = "The target table does not match the model (made by hand or by another model version): compare it with the model, or load into a fresh database.";
+
+/**
+ * A server or connection error as a message without row values: a data exception (class 22)
+ * quotes the offending value, so quoted text is cut; `detail` (which names key values) is never
+ * used; COPY's context keeps its line and column but not the value. knex's "SQL - " prefix goes.
+ */
+export function describePgError(e: unknown): PgErrorInfo {
+  const err = (typeof e === 'object' && e !== null ? e : {}) as PgLikeError;
+  let msg = typeof err.message === 'string' ? err.message : String(e);
+  const code = typeof err.code === 'string' ? err.code : '';
+  const sqlState = /^[0-9A-Z]{5}$/.test(code);
+  // knex (compileSqlOnError: false) prefixes the statement, without its bindings: drop it.
+  if (sqlState && /^\s*(select|insert|update|delete|create|copy|truncate|with|drop|alter|set|lock)\b/i.test(msg) && msg.includes(' - ')) {
+    msg = msg.slice(msg.lastIndexOf(' - ') + 3);
+  }
+  if (code.startsWith('22')) msg = msg.replace(/"(?:[^"]|"")*"/g, '(value not shown)');
+  if (typeof err.where === 'string' && err.where.startsWith('COPY ')) {
+    const where = err.where.split('\n')[0]!.replace(/(, column [^:]+):.*$/s, '$1');
+    msg += ` (${where})`;
+  }
+  let hint = 'Check that the target is reachable and writable.';
+  switch (true) {
+    case code === '23505':
+      hint = 'The target already holds rows with these keys: use load: replace or upsert, or remove them.';
+      break;
+    case code === '23503':
+      hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
+      break;
+    case code === '23502' || code === '23514' || code.startsWith('22') || code === '42P01' || code === '42703' || code === '42804':
+      hint = SCHEMA_HINT;
+      break;
+    case code === '28P01' || code === '28000':
+      hint = 'Check the user name and password of the target URL (or PGPASSWORD, ~/.pgpass).';
+      break;
+    case code === '3D000':
+      hint = 'The database does not exist: create it (createdb NAME) or correct the URL.';
+      break;
+    case code === '42501':
+      hint = 'The user may not create or write these tables: grant it the rights, or use another user.';
+      break;
+    case code === '40P01' || code === '55P03':
+      hint = 'Another session holds these tables: wait for it, then run again.';
+      break;
+    case code === '53100':
+      hint = 'The server is out of disk space: nothing was committed; free space, then run again.';
+      break;
+    case code.startsWith('57') || code.startsWith('08') || /Connection terminated|not queryable|ECONNRESET|EPIPE/.test(msg):
+      hint = 'The connection to the server was lost during the load: nothing was committed; run the same command again.';
+      break;
+    case /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|timeout expired/.test(code + ' ' + msg):
+      hint = 'Check that PostgreSQL runs and accepts connections at the host and port of the URL.';
+      break;
+  }
+  return { message: msg, hint };
+}

@@ -1,0 +1,805 @@
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
+import sql from 'mssql';
+import { BugError, ConfigError, StoreError } from '../core/errors.js';
+import type { Column, Entity } from '../model/types.js';
+import { referencedClosure } from './sqlite.js';
+import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
+import { redactUrl } from './url.js';
+
+/**
+ * A SQL Server target (mssql:// or sqlserver://). One mssql Transaction per run: the tables are
+ * created, replace-mode tables emptied (children first), every entity's rows loaded and the
+ * forklift_runs entry written on the transaction's one connection, then committed, or rolled
+ * back as a whole (XACT_ABORT ON: any error dooms the transaction on the server too).
+ *
+ * The rows move with the TDS bulk load of the mssql package (`request.bulk`), in chunks of
+ * BULK_CHUNK rows streamed from the staging file, into a session temporary table `#fl_<entity>`,
+ * and from there into the real table with one INSERT … SELECT (append, replace) or MERGE
+ * (upsert). The detour through #temp is deliberate:
+ *
+ * - Decimals. tedious (the driver under mssql) writes a `sql.Decimal(p, s)` value by
+ *   `parseFloat(value)` and `Math.round(value * 10^scale)` into a 64-bit field
+ *   (node_modules/tedious/lib/data-types/decimal.js): a JavaScript double. Past 2^53 once
+ *   scaled (16 digits) values come out changed: 999999999999.999999 is sent as 1000000000000,
+ *   123456789012.123457 as 123456789012.123456 (the unit tests show it), and digits beyond the
+ *   low 64 bits are never written at all. So decimals travel as their exact
+ *   text (`sql.NVarChar`) into the #temp table and are turned into decimal(p, s) by
+ *   `CAST(… AS decimal(p, s))` on the server, which parses decimal text exactly.
+ * - Constraints. A bulk load straight into a table skips CHECK and FOREIGN KEY constraints unless
+ *   CHECK_CONSTRAINTS is given, and marks them untrusted when it skips them; INSERT … SELECT
+ *   checks them all, row by row, as any insert does.
+ * - Upsert needs a source for MERGE anyway.
+ *
+ * Every other type is sent typed and exact: bigint as a JS bigint (read from the staging file
+ * with safeIntegers), bit as a boolean, date and datetimeoffset(3) as a Date that is the instant
+ * itself (UtcInstant, so the offset written is +00:00 whatever the process's time zone is).
+ *
+ * Everything this store sends is built by the pure functions below, which the unit tests check
+ * statement by statement without a server.
+ */
+
+export const SCHEMA = 'dbo';
+/** Rows per bulk load call: one sql.Table at a time holds at most this many rows. */
+export const BULK_CHUNK = 10_000;
+/** Distinct values per batch when reading a column back. */
+const READ_BATCH = 5000;
+/** Room for a decimal(38, s) as text: 38 digits, sign, point, a leading zero. */
+export const DECIMAL_TEXT_LENGTH = 50;
+/** nvarchar(n) holds at most 4000 byte-pairs; longer strings are nvarchar(max). */
+const NVARCHAR_LIMIT = 4000;
+
+// ---------------------------------------------------------------------------------------------
+// Quoting
+
+/** A T-SQL identifier in brackets: `]` doubled. */
+export const qi = (name: string): string => `[${name.replace(/]/g, ']]')}]`;
+/** A schema-qualified table: [dbo].[items]. */
+export const tableRef = (name: string): string => `${qi(SCHEMA)}.${qi(name)}`;
+/** A Unicode string literal: N'…' with quotes doubled. */
+export const nstr = (s: string): string => `N'${s.replace(/'/g, "''")}'`;
+/** The session temporary table an entity's rows are bulk loaded into. */
+export const tempTable = (entity: string): string => `#fl_${entity}`;
+
+/** A constraint name, kept within SQL Server's 128 characters. */
+function constraintName(prefix: string, ...parts: string[]): string {
+  const name = [prefix, ...parts].join('_');
+  if (name.length <= 128) return name;
+  return `${name.slice(0, 115)}_${createHash('sha256').update(name).digest('hex').slice(0, 12)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types and DDL
+
+function nvarchar(length: number | undefined): string {
+  return length === undefined || length > NVARCHAR_LIMIT ? 'nvarchar(max)' : `nvarchar(${length})`;
+}
+
+/** Length of an enum column: its longest value. */
+function enumLength(c: Column): number {
+  return Math.max(1, ...(c.values ?? []).map((v) => v.length));
+}
+
+/** decimal(p, s); a column without them gets the model loader's defaults (model/load.ts). */
+function decimalType(c: Column): string {
+  return `decimal(${c.precision ?? 18}, ${c.scale ?? 6})`;
+}
+
+/** The SQL Server type of a model column. */
+export function mssqlColumnType(c: Column): string {
+  switch (c.type) {
+    case 'string':
+      // nvarchar(n) counts UTF-16 code units (byte-pairs), the model counts characters: see
+      // toBulkValue, which stops a value that cannot fit with a clear message.
+      return nvarchar(c.length);
+    case 'text':
+      return 'nvarchar(max)';
+    case 'enum':
+      return nvarchar(enumLength(c));
+    case 'integer':
+      return 'bigint';
+    case 'decimal':
+      return decimalType(c);
+    case 'boolean':
+      return 'bit';
+    case 'date':
+      return 'date';
+    case 'timestamp':
+      return 'datetimeoffset(3)';
+  }
+}
+
+/** Columns that must hold a value: required ones and the primary key. */
+const notNull = (e: Entity, c: Column): boolean => c.required || e.primaryKey.includes(c.name);
+
+/**
+ * CREATE TABLE for an entity, run only where the table does not exist yet: exact types, NOT NULL,
+ * the primary key, an enum's CHECK, UNIQUE, and foreign keys (not to the table itself, as in the
+ * SQLite store: a BOM line may name a parent loaded in the same run). A unique column that may be
+ * empty gets a filtered unique index instead of a UNIQUE constraint, because SQL Server's UNIQUE
+ * lets only one NULL in, where the model (and every other store) allows any number.
+ */
+export function mssqlCreateTable(e: Entity): string {
+  const t = e.name;
+  const lines = e.columns.map((c) => {
+    let def = `${qi(c.name)} ${mssqlColumnType(c)} ${notNull(e, c) ? 'NOT NULL' : 'NULL'}`;
+    if (c.type === 'enum' && c.values?.length) def += ` CONSTRAINT ${qi(constraintName('ck', t, c.name))} CHECK (${qi(c.name)} IN (${c.values.map(nstr).join(', ')}))`;
+    return def;
+  });
+  lines.push(`CONSTRAINT ${qi(constraintName('pk', t))} PRIMARY KEY (${e.primaryKey.map(qi).join(', ')})`);
+  const indexes: string[] = [];
+  for (const c of e.columns.filter((x) => x.unique)) {
+    const name = qi(constraintName('uq', t, c.name));
+    if (notNull(e, c)) lines.push(`CONSTRAINT ${name} UNIQUE (${qi(c.name)})`);
+    else indexes.push(`CREATE UNIQUE INDEX ${name} ON ${tableRef(t)} (${qi(c.name)}) WHERE ${qi(c.name)} IS NOT NULL;`);
+  }
+  for (const c of e.columns) {
+    if (!c.references || c.references.entity === t) continue;
+    lines.push(`CONSTRAINT ${qi(constraintName('fk', t, c.name))} FOREIGN KEY (${qi(c.name)}) REFERENCES ${tableRef(c.references.entity)} (${qi(c.references.column)})`);
+  }
+  return [
+    `IF OBJECT_ID(${nstr(tableRef(t))}, N'U') IS NULL`,
+    'BEGIN',
+    `CREATE TABLE ${tableRef(t)} (\n  ${lines.join(',\n  ')}\n);`,
+    ...indexes,
+    'END',
+  ].join('\n');
+}
+
+export const MSSQL_RUNS_DDL = `IF OBJECT_ID(N'[dbo].[forklift_runs]', N'U') IS NULL
+CREATE TABLE [dbo].[forklift_runs] (
+  [id] nvarchar(128) NOT NULL CONSTRAINT [pk_forklift_runs] PRIMARY KEY,
+  [command] nvarchar(32) NOT NULL,
+  [status] nvarchar(16) NOT NULL,
+  [started] datetimeoffset(3) NOT NULL,
+  [finished] datetimeoffset(3) NOT NULL,
+  [operator] nvarchar(max) NULL,
+  [host] nvarchar(255) NULL,
+  [tool_version] nvarchar(64) NULL,
+  [plan_sha256] nvarchar(64) NULL,
+  [files] nvarchar(max) NULL,
+  [counts] nvarchar(max) NULL,
+  [message] nvarchar(max) NULL
+)`;
+
+/** Empties a replace-mode table (DELETE, not TRUNCATE: TRUNCATE refuses a referenced table). */
+export function mssqlDeleteAll(e: Entity): string {
+  return `DELETE FROM ${tableRef(e.name)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bulk path: #temp table, its sql.Table columns, row values
+
+/** One column as the bulk load declares it: the #temp column's type and the mssql type sent. */
+export interface BulkColumn {
+  name: string;
+  /** The #temp table's column type (T-SQL). */
+  decl: string;
+  /** The mssql type the bulk load declares for it. */
+  type: sql.ISqlType;
+}
+
+/**
+ * The bulk columns of an entity. Decimals are text (see the file comment); every other type is
+ * the target's own. A fresh array each call: mssql writes into the type objects it is given.
+ */
+export function mssqlBulkColumns(e: Entity): BulkColumn[] {
+  return e.columns.map((c): BulkColumn => {
+    switch (c.type) {
+      case 'string':
+      case 'enum': {
+        const decl = mssqlColumnType(c);
+        return { name: c.name, decl, type: sql.NVarChar(decl === 'nvarchar(max)' ? sql.MAX : c.type === 'enum' ? enumLength(c) : c.length) };
+      }
+      case 'text':
+        return { name: c.name, decl: 'nvarchar(max)', type: sql.NVarChar(sql.MAX) };
+      case 'decimal':
+        return { name: c.name, decl: `nvarchar(${DECIMAL_TEXT_LENGTH})`, type: sql.NVarChar(DECIMAL_TEXT_LENGTH) };
+      case 'integer':
+        return { name: c.name, decl: 'bigint', type: sql.BigInt() };
+      case 'boolean':
+        return { name: c.name, decl: 'bit', type: sql.Bit() };
+      case 'date':
+        return { name: c.name, decl: 'date', type: sql.Date() };
+      case 'timestamp':
+        return { name: c.name, decl: 'datetimeoffset(3)', type: sql.DateTimeOffset(3) };
+    }
+  });
+}
+
+/**
+ * The #temp table for an entity: dropped if a previous load on this session left it, then
+ * created with the bulk columns, all nullable (the real table checks), text columns in the
+ * database's collation, so MERGE can compare them with the table's own columns (tempdb's
+ * collation may differ from the database's).
+ */
+export function mssqlCreateTempTable(e: Entity): string {
+  const t = tempTable(e.name);
+  const cols = mssqlBulkColumns(e).map((c) => `${qi(c.name)} ${c.decl}${c.decl.startsWith('nvarchar') ? ' COLLATE DATABASE_DEFAULT' : ''} NULL`);
+  return `IF OBJECT_ID(${nstr(`tempdb..${qi(t)}`)}) IS NOT NULL DROP TABLE ${qi(t)};\nCREATE TABLE ${qi(t)} (\n  ${cols.join(',\n  ')}\n);`;
+}
+
+export function mssqlDropTempTable(e: Entity): string {
+  return `DROP TABLE ${qi(tempTable(e.name))}`;
+}
+
+/**
+ * A Date that is the instant it holds in every accessor: its local fields are the UTC ones and its
+ * time zone offset is 0. tedious writes a datetimeoffset's date and time from the UTC fields but
+ * its offset from getTimezoneOffset() (the process's zone), and a date from the local or UTC
+ * fields depending on useUTC: with this class the value sent is the same on every machine.
+ */
+export class UtcInstant extends Date {
+  override getTimezoneOffset(): number {
+    return 0;
+  }
+  override getFullYear(): number {
+    return this.getUTCFullYear();
+  }
+  override getMonth(): number {
+    return this.getUTCMonth();
+  }
+  override getDate(): number {
+    return this.getUTCDate();
+  }
+  override getDay(): number {
+    return this.getUTCDay();
+  }
+  override getHours(): number {
+    return this.getUTCHours();
+  }
+  override getMinutes(): number {
+    return this.getUTCMinutes();
+  }
+  override getSeconds(): number {
+    return this.getUTCSeconds();
+  }
+  override getMilliseconds(): number {
+    return this.getUTCMilliseconds();
+  }
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A staged date (YYYY-MM-DD) as the UTC midnight of that day. */
+export function dateValue(s: string): UtcInstant {
+  const m = ISO_DATE.exec(s);
+  if (!m) throw new BugError('a staged date is not YYYY-MM-DD');
+  const d = new UtcInstant(0);
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999.
+  d.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  if (Number.isNaN(d.getTime()) || d.getUTCDate() !== Number(m[3])) throw new BugError('a staged date is not a calendar date');
+  return d;
+}
+
+/** A staged timestamp (ISO 8601 text, YYYY-MM-DDTHH:mm:ss.SSSZ) as its instant. */
+export function timestampValue(s: string): UtcInstant {
+  const d = new UtcInstant(Date.parse(s));
+  if (Number.isNaN(d.getTime())) throw new BugError('a staged timestamp is not ISO 8601');
+  return d;
+}
+
+/**
+ * Turns one staged row (better-sqlite3 raw row, integers as bigint) into the values the bulk load
+ * sends, column by column. NULL stays NULL and '' stays '' (bulk load with KEEP_NULLS).
+ */
+export function mssqlRowConverter(e: Entity): (row: readonly unknown[]) => unknown[] {
+  const convert = e.columns.map((c) => valueConverter(e, c));
+  const n = convert.length;
+  return (row) => {
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) {
+      const v = row[i];
+      out[i] = v === null || v === undefined ? null : convert[i]!(v);
+    }
+    return out;
+  };
+}
+
+function valueConverter(e: Entity, c: Column): (v: unknown) => unknown {
+  switch (c.type) {
+    case 'string':
+    case 'enum':
+    case 'text': {
+      // An enum's values fit by construction; text is nvarchar(max).
+      const units = c.type === 'string' && c.length !== undefined && c.length <= NVARCHAR_LIMIT ? c.length : undefined;
+      return (v) => {
+        const s = typeof v === 'string' ? v : String(v);
+        // The model counts characters, nvarchar(n) counts UTF-16 code units: a character beyond
+        // U+FFFF (an emoji) takes two. Stop here, plainly, rather than with a truncation error.
+        if (units !== undefined && s.length > units) {
+          throw new StoreError(`${e.name}.${c.name}: a value of ${[...s].length} characters takes ${s.length} UTF-16 code units, more than nvarchar(${units}) holds`, {
+            code: 'store.value',
+            hint: `SQL Server counts nvarchar(n) in UTF-16 code units, and characters beyond U+FFFF (emoji) take two: widen ${e.name}.${c.name} in the target (nvarchar(${Math.min(units * 2, NVARCHAR_LIMIT)})) or shorten the value.`,
+          });
+        }
+        return s;
+      };
+    }
+    case 'decimal':
+      // Exact text, as staged; a bigint (an integral decimal SQLite kept as INTEGER) prints exactly.
+      return (v) => (typeof v === 'string' ? v : String(v));
+    case 'integer':
+      return (v) => (typeof v === 'bigint' ? v : BigInt(v as number | string));
+    case 'boolean':
+      return (v) => Number(v) !== 0;
+    case 'date':
+      return (v) => dateValue(String(v));
+    case 'timestamp':
+      return (v) => timestampValue(String(v));
+  }
+}
+
+/** An sql.Table for one chunk of converted rows, bound for the entity's #temp table. */
+export function mssqlBulkTable(e: Entity, rows: unknown[][]): sql.Table {
+  const table = new sql.Table(tempTable(e.name));
+  table.create = false;
+  for (const c of mssqlBulkColumns(e)) table.columns.add(c.name, c.type, { nullable: true });
+  for (const r of rows) (table.rows as unknown[][]).push(r);
+  return table;
+}
+
+/** The staged rows to load, streamed: ok rows only, in staging order, integers exact. */
+export function stagedRows(staging: Database.Database, l: EntityLoad): IterableIterator<unknown[]> {
+  const cols = l.entity.columns.map((c) => `"${c.name.replace(/"/g, '""')}"`).join(', ');
+  return staging.prepare(`SELECT ${cols} FROM ${l.stagedTable} WHERE _st = 0 ORDER BY _seq`).raw().safeIntegers(true).iterate() as IterableIterator<unknown[]>;
+}
+
+/** Staged rows converted and grouped in chunks of `size`: never more than one chunk in memory. */
+export function* chunks(rows: Iterable<readonly unknown[]>, convert: (row: readonly unknown[]) => unknown[], size = BULK_CHUNK): Generator<unknown[][]> {
+  let chunk: unknown[][] = [];
+  for (const r of rows) {
+    chunk.push(convert(r));
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// From #temp into the table
+
+/** A #temp column as the table's type: decimals are CAST from their text, exactly. */
+function fromTemp(c: Column): string {
+  return c.type === 'decimal' ? `CAST(${qi(c.name)} AS ${decimalType(c)})` : qi(c.name);
+}
+
+/** append, replace (after the DELETE) and incremental: every #temp row into the table. */
+export function mssqlInsertSelect(e: Entity): string {
+  const cols = e.columns.map((c) => qi(c.name)).join(', ');
+  return `INSERT INTO ${tableRef(e.name)} (${cols})\nSELECT ${e.columns.map(fromTemp).join(', ')}\nFROM ${qi(tempTable(e.name))}`;
+}
+
+/**
+ * upsert: MERGE on the primary key, HOLDLOCK so no other session slips a row in between the
+ * match and the insert. A row matching the key updates every other column (with no other column,
+ * a no-op update, so the row still counts as written: rows affected = rows sent).
+ */
+export function mssqlMerge(e: Entity): string {
+  const cols = e.columns.map((c) => qi(c.name));
+  const source = e.columns.map((c) => (c.type === 'decimal' ? `${fromTemp(c)} AS ${qi(c.name)}` : qi(c.name))).join(', ');
+  const on = e.primaryKey.map((k) => `t.${qi(k)} = s.${qi(k)}`).join(' AND ');
+  const rest = e.columns.filter((c) => !e.primaryKey.includes(c.name));
+  const set = (rest.length > 0 ? rest.map((c) => c.name) : [e.primaryKey[0]!]).map((n) => `t.${qi(n)} = s.${qi(n)}`).join(', ');
+  return [
+    `MERGE INTO ${tableRef(e.name)} WITH (HOLDLOCK) AS t`,
+    `USING (SELECT ${source} FROM ${qi(tempTable(e.name))}) AS s`,
+    `ON ${on}`,
+    `WHEN MATCHED THEN UPDATE SET ${set}`,
+    `WHEN NOT MATCHED BY TARGET THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.${c}`).join(', ')});`,
+  ].join('\n');
+}
+
+/** The statement that moves an entity's #temp rows into its table, by load mode. */
+export function mssqlLoadStatement(l: Pick<EntityLoad, 'entity' | 'mode'>): string {
+  return l.mode === 'upsert' ? mssqlMerge(l.entity) : mssqlInsertSelect(l.entity);
+}
+
+// ---------------------------------------------------------------------------------------------
+// forklift_runs
+
+export interface Param {
+  name: string;
+  type: sql.ISqlType;
+  value: unknown;
+}
+
+export function mssqlRunInsert(e: RunEntry): { sql: string; params: Param[] } {
+  const params: Param[] = [
+    { name: 'id', type: sql.NVarChar(128), value: e.id },
+    { name: 'command', type: sql.NVarChar(32), value: e.command },
+    { name: 'status', type: sql.NVarChar(16), value: e.status },
+    { name: 'started', type: sql.DateTimeOffset(3), value: timestampValue(e.started) },
+    { name: 'finished', type: sql.DateTimeOffset(3), value: timestampValue(e.finished) },
+    { name: 'operator', type: sql.NVarChar(sql.MAX), value: e.operator },
+    { name: 'host', type: sql.NVarChar(255), value: e.host },
+    { name: 'tool_version', type: sql.NVarChar(64), value: e.tool_version },
+    { name: 'plan_sha256', type: sql.NVarChar(64), value: e.plan_sha256 },
+    { name: 'files', type: sql.NVarChar(sql.MAX), value: JSON.stringify(e.files) },
+    { name: 'counts', type: sql.NVarChar(sql.MAX), value: JSON.stringify(e.counts) },
+    { name: 'message', type: sql.NVarChar(sql.MAX), value: e.message },
+  ];
+  return {
+    sql: `INSERT INTO [dbo].[forklift_runs] (${params.map((p) => qi(p.name)).join(', ')}) VALUES (${params.map((p) => `@${p.name}`).join(', ')})`,
+    params,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading back
+
+/** The SELECT expression for a column read back: decimals as their exact text. */
+export function mssqlReadExpression(column: string, dataType: string): string {
+  return /^(decimal|numeric|money|smallmoney)$/i.test(dataType) ? `CONVERT(nvarchar(${DECIMAL_TEXT_LENGTH}), ${qi(column)})` : qi(column);
+}
+
+/** A value read back in the form forklift stages it (coerce.ts): numbers, 1/0, ISO text. */
+export function fromMssqlValue(dataType: string, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  switch (dataType.toLowerCase()) {
+    case 'bigint':
+    case 'int':
+    case 'smallint':
+    case 'tinyint': {
+      const n = Number(v);
+      return Number.isSafeInteger(n) ? n : String(v);
+    }
+    case 'bit':
+      return v === true || Number(v) === 1 ? 1 : 0;
+    case 'date':
+      return v instanceof Date ? v.toISOString().slice(0, 10) : v;
+    case 'datetimeoffset':
+    case 'datetime2':
+    case 'datetime':
+    case 'smalldatetime':
+      return v instanceof Date ? v.toISOString() : v;
+    default:
+      return v;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// URL and errors
+
+const BOOL = new Map([
+  ['true', true],
+  ['1', true],
+  ['yes', true],
+  ['false', false],
+  ['0', false],
+  ['no', false],
+]);
+const URL_OPTIONS = ['encrypt', 'trustServerCertificate', 'instanceName', 'connectTimeout', 'requestTimeout'];
+/** Per statement: a 1M-row INSERT … SELECT or MERGE runs longer than mssql's default 15 s. */
+const DEFAULT_REQUEST_TIMEOUT = 15 * 60_000;
+
+function urlProblem(url: string, what: string): ConfigError {
+  return new ConfigError(`${redactUrl(url)}: ${what}`, {
+    code: 'store.url',
+    hint: `Write a SQL Server target as mssql://user:password@host:port/database?encrypt=true&trustServerCertificate=false (options: ${URL_OPTIONS.join(', ')}).`,
+  });
+}
+
+/** mssql://user:pass@host:port/database?encrypt=…&trustServerCertificate=… as an mssql config. */
+export function mssqlConfig(url: string): sql.config {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw urlProblem(url, 'is not a valid URL');
+  }
+  if (!/^(mssql|sqlserver):$/.test(u.protocol)) throw urlProblem(url, 'is not an mssql:// or sqlserver:// URL');
+  const server = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (server === '') throw urlProblem(url, 'names no host');
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (database === '' || database.includes('/')) throw urlProblem(url, 'names no database (mssql://user:password@host:port/database)');
+  const options: sql.IOptions = { encrypt: true, trustServerCertificate: false, useUTC: true, appName: 'forklift' };
+  const config: sql.config = { server, database, options, requestTimeout: DEFAULT_REQUEST_TIMEOUT, connectionTimeout: 15_000, pool: { min: 0, max: 2 } };
+  if (u.port !== '') config.port = Number(u.port);
+  if (u.username !== '') config.user = decodeURIComponent(u.username);
+  if (u.password !== '') config.password = decodeURIComponent(u.password);
+  const bool = (k: string, v: string): boolean => {
+    const b = BOOL.get(v.toLowerCase());
+    if (b === undefined) throw urlProblem(url, `${k}=${v} is not true or false`);
+    return b;
+  };
+  const ms = (k: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw urlProblem(url, `${k}=${v} is not a number of milliseconds`);
+    return n;
+  };
+  for (const [k, v] of u.searchParams) {
+    if (k === 'encrypt') options.encrypt = v.toLowerCase() === 'strict' ? 'strict' : bool(k, v);
+    else if (k === 'trustServerCertificate') options.trustServerCertificate = bool(k, v);
+    else if (k === 'instanceName') options.instanceName = v;
+    else if (k === 'connectTimeout') config.connectionTimeout = ms(k, v);
+    else if (k === 'requestTimeout') config.requestTimeout = ms(k, v);
+    else throw urlProblem(url, `unknown option '${k}'`);
+  }
+  return config;
+}
+
+/**
+ * A SQL Server message without the row values some of them quote (the duplicate key, a truncated
+ * value, a value that failed a conversion) and without the password: SPEC section 1.
+ */
+export function scrubMssqlMessage(message: string, secret?: string): string {
+  let m = message
+    .replace(/\s*The duplicate key value is \(.*\)\.?/gs, '')
+    .replace(/\s*Truncated value: '.*'\.?/gs, '')
+    .replace(/the (\w+) value '.*' to data type/gs, 'the $1 value to data type');
+  if (secret !== undefined && secret.length >= 4) m = m.split(secret).join('***');
+  return m.trim();
+}
+
+interface MssqlErrorLike {
+  message?: string;
+  code?: string;
+  number?: number;
+  precedingErrors?: MssqlErrorLike[];
+  originalError?: MssqlErrorLike;
+}
+
+/** The error that says what happened: not "The statement has been terminated." (3621) after it. */
+function rootError(e: MssqlErrorLike): MssqlErrorLike {
+  const all = [...(e.precedingErrors ?? []), e];
+  return all.find((x) => x.number !== undefined && x.number !== 3621) ?? e;
+}
+
+/** A message and a hint a user can act on, for any error the mssql package raises. */
+export function describeMssqlError(e: unknown, secret?: string): { message: string; hint: string } {
+  const err = (typeof e === 'object' && e !== null ? e : { message: String(e) }) as MssqlErrorLike;
+  const root = rootError(err);
+  const message = scrubMssqlMessage(root.message ?? String(e), secret);
+  const code = root.code ?? err.code;
+  const inner = root.originalError?.message ?? '';
+  let hint = 'Check that the target is reachable and writable.';
+  switch (root.number) {
+    case 2627:
+    case 2601:
+      hint = 'The target already holds rows with these keys: use load: replace or upsert, or remove them. SQL Server compares text without regard to case under most collations, so keys that differ only in case collide here.';
+      break;
+    case 547:
+      hint = /FOREIGN KEY|REFERENCE/i.test(message)
+        ? 'Rows in the target that this run does not load still reference rows it replaces, or a row references one the target does not hold: load those entities too, or use load: append.'
+        : 'A value breaks a CHECK constraint of the existing table: compare the table with the model.';
+      break;
+    case 2628:
+    case 8152:
+      hint = 'A column of the existing table is narrower than the model: compare the table with the model.';
+      break;
+    case 4060:
+      hint = 'The database does not exist or this login may not open it: create it first, or fix the database name in the URL.';
+      break;
+    case 18456:
+      hint = 'Check the user and password in the target URL (the password is never shown).';
+      break;
+    case 229:
+    case 262:
+    case 1088:
+      hint = 'The login lacks a permission: it needs CREATE TABLE and SELECT, INSERT, UPDATE and DELETE on the dbo schema.';
+      break;
+    case 1205:
+      hint = 'Another session held locks on these tables (deadlock): nothing was committed; run the same command again.';
+      break;
+    default:
+      if (/Cannot open database/i.test(message)) hint = 'The database does not exist or this login may not open it: create it first, or fix the database name in the URL.';
+      else if (code === 'ELOGIN') hint = 'Check the user and password in the target URL (the password is never shown).';
+      else if (/certificate/i.test(message + inner)) hint = 'The server\'s TLS certificate is not trusted: install its CA, or add trustServerCertificate=true to the URL for a server you trust.';
+      else if (code === 'ESOCKET' || code === 'ETIMEOUT' || code === 'EINSTLOOKUP') hint = 'Check that SQL Server runs and accepts TCP connections at the host and port of the URL (and the encrypt option the server expects).';
+  }
+  const extra = inner && !message.includes(inner) && code !== 'EREQUEST' ? ` (${scrubMssqlMessage(inner, secret)})` : '';
+  return { message: message + extra, hint };
+}
+
+function passwordOf(url: string): string | undefined {
+  try {
+    const p = new URL(url).password;
+    return p === '' ? undefined : decodeURIComponent(p);
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load, over one session
+
+/** What a load does on its one connection: the only calls that reach the server. */
+export interface MssqlSession {
+  /** A T-SQL batch (execSqlBatch: #temp tables it creates live on in the session); returns rows affected. */
+  batch(text: string): Promise<number>;
+  /** A bulk load of one chunk; returns rows loaded. */
+  bulk(table: sql.Table): Promise<number>;
+  /** A parameterized statement; returns rows affected. */
+  query(text: string, params: readonly Param[]): Promise<number>;
+}
+
+/** Bulk load options: KEEP_NULLS, so a NULL stays NULL (a #temp column has no default anyway). */
+export const BULK_OPTIONS: sql.IBulkOptions = { keepNulls: true };
+
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+
+/** A session on an mssql Transaction (or anything requests can run on: tests pass a fake). */
+export function sessionOf(parent: sql.Transaction): MssqlSession {
+  return {
+    batch: async (text) => sum((await new sql.Request(parent).batch(text)).rowsAffected),
+    bulk: async (table) => (await new sql.Request(parent).bulk(table, BULK_OPTIONS)).rowsAffected,
+    query: async (text, params) => {
+      const r = new sql.Request(parent);
+      for (const p of params) r.input(p.name, p.type, p.value);
+      return sum((await r.query(text)).rowsAffected);
+    },
+  };
+}
+
+/**
+ * Everything a load sends, in order, inside the caller's transaction: XACT_ABORT ON, the tables,
+ * the replace-mode DELETEs (children first), per entity the #temp table, its rows chunk by chunk,
+ * the INSERT … SELECT or MERGE and a count check, then the forklift_runs entry.
+ */
+export async function loadInSession(s: MssqlSession, staging: Database.Database, req: LoadRequest): Promise<Map<string, number>> {
+  const loaded = new Map<string, number>();
+  await s.batch('SET XACT_ABORT ON');
+  await s.batch(MSSQL_RUNS_DDL);
+  // The run's tables and every table they reference, so foreign keys have a table to point at.
+  for (const entity of referencedClosure(req)) await s.batch(mssqlCreateTable(entity));
+  // Replace empties the run's tables children first, so foreign keys hold at every step.
+  for (const l of [...req.entities].reverse()) if (l.mode === 'replace') await s.batch(mssqlDeleteAll(l.entity));
+  for (const l of req.entities) {
+    req.signal?.throwIfAborted();
+    await s.batch(mssqlCreateTempTable(l.entity));
+    let sent = 0;
+    for (const rows of chunks(stagedRows(staging, l), mssqlRowConverter(l.entity))) {
+      req.signal?.throwIfAborted();
+      sent += await s.bulk(mssqlBulkTable(l.entity, rows));
+    }
+    if (sent !== l.expected) throw new BugError(`${l.entity.name}: bulk loaded ${sent} rows, expected ${l.expected}`);
+    req.signal?.throwIfAborted();
+    const n = await s.batch(mssqlLoadStatement(l));
+    if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
+    await s.batch(mssqlDropTempTable(l.entity));
+    loaded.set(l.entity.name, n);
+  }
+  await recordRunInSession(s, req.entry);
+  return loaded;
+}
+
+export async function recordRunInSession(s: MssqlSession, entry: RunEntry): Promise<void> {
+  await s.batch(MSSQL_RUNS_DDL);
+  const ins = mssqlRunInsert(entry);
+  await s.query(ins.sql, ins.params);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store
+
+export class MssqlStore implements TargetStore {
+  readonly kind = 'mssql' as const;
+  readonly display: string;
+  private readonly config: sql.config;
+  private readonly secret: string | undefined;
+  private pool: Promise<sql.ConnectionPool> | undefined;
+
+  constructor(url: string) {
+    this.display = redactUrl(url);
+    this.secret = passwordOf(url);
+    this.config = mssqlConfig(url);
+  }
+
+  private connect(): Promise<sql.ConnectionPool> {
+    if (!this.pool) {
+      const pool = new sql.ConnectionPool(this.config);
+      // A connection lost while idle is reported on the next request; not a crash.
+      pool.on('error', () => {});
+      this.pool = pool.connect().catch((e: unknown) => {
+        this.pool = undefined;
+        throw this.storeError(e, 'store.connect');
+      });
+    }
+    return this.pool;
+  }
+
+  async hasTable(name: string): Promise<boolean> {
+    const pool = await this.connect();
+    try {
+      const res = await pool.request().input('name', sql.NVarChar(300), tableRef(name)).query<{ found: number }>(`SELECT CASE WHEN OBJECT_ID(@name, N'U') IS NULL THEN 0 ELSE 1 END AS found`);
+      return res.recordset[0]?.found === 1;
+    } catch (e) {
+      throw this.storeError(e, 'store.connect');
+    }
+  }
+
+  async *readColumn(table: string, column: string): AsyncIterable<unknown[]> {
+    const pool = await this.connect();
+    let dataType: string | undefined;
+    try {
+      const res = await pool
+        .request()
+        .input('s', sql.NVarChar(128), SCHEMA)
+        .input('t', sql.NVarChar(128), table)
+        .input('c', sql.NVarChar(128), column)
+        .query<{ t: string }>('SELECT DATA_TYPE AS t FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = @s AND TABLE_NAME = @t AND COLUMN_NAME = @c');
+      dataType = res.recordset[0]?.t;
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    }
+    if (dataType === undefined) throw new StoreError(`${this.display}: table ${table} has no column ${column}`, { code: 'store.read', hint: 'The target table does not match the model: compare it with the model.' });
+    const request = pool.request();
+    // Streamed with backpressure (the request pauses while the stream is full): never the whole
+    // column in memory. In stream mode the query's promise settles without an error; errors come
+    // through the stream.
+    const stream = request.toReadableStream({ highWaterMark: READ_BATCH });
+    void request.query(`SELECT DISTINCT ${mssqlReadExpression(column, dataType)} AS v FROM ${tableRef(table)} WHERE ${qi(column)} IS NOT NULL`);
+    let batch: unknown[] = [];
+    try {
+      for await (const row of stream as AsyncIterable<{ v: unknown }>) {
+        batch.push(fromMssqlValue(dataType, row.v));
+        if (batch.length === READ_BATCH) {
+          yield batch;
+          batch = [];
+        }
+      }
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    } finally {
+      stream.destroy();
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  async load(req: LoadRequest): Promise<Map<string, number>> {
+    let staging: Database.Database | undefined;
+    let tx: sql.Transaction | undefined;
+    try {
+      staging = new Database(req.stagingFile, { readonly: true, fileMustExist: true });
+      tx = new sql.Transaction(await this.connect());
+      await tx.begin();
+      const loaded = await loadInSession(sessionOf(tx), staging, req);
+      await tx.commit();
+      return loaded;
+    } catch (e) {
+      // Rolling back a transaction the server already ended (XACT_ABORT) fails: nothing to undo then.
+      if (tx) await tx.rollback().catch(() => {});
+      throw this.storeError(e, 'store.load');
+    } finally {
+      staging?.close();
+    }
+  }
+
+  async recordRun(entry: RunEntry): Promise<void> {
+    let tx: sql.Transaction | undefined;
+    try {
+      tx = new sql.Transaction(await this.connect());
+      await tx.begin();
+      await recordRunInSession(sessionOf(tx), entry);
+      await tx.commit();
+    } catch (e) {
+      if (tx) await tx.rollback().catch(() => {});
+      throw this.storeError(e, 'store.load');
+    }
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    if (!pool) return;
+    const p = await pool.catch(() => undefined);
+    await p?.close();
+  }
+
+  private storeError(e: unknown, code: string): Error {
+    return mssqlStoreError(e, code, this.display, this.secret);
+  }
+}
+
+/** Any failure as a StoreError with a hint; our own errors pass through. */
+export function mssqlStoreError(e: unknown, code: string, display: string, secret?: string): Error {
+  if (e instanceof BugError || e instanceof StoreError || e instanceof ConfigError) return e;
+  if (e instanceof Error && e.name === 'AbortError') {
+    return new StoreError(`${display}: the load was interrupted; nothing was committed`, { code: 'store.interrupted', hint: 'Run the same command again to load everything.', cause: e });
+  }
+  const info = describeMssqlError(e, secret);
+  return new StoreError(`${display}: ${info.message}`, { code, hint: info.hint, cause: e });
+}

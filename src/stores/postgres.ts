@@ -1,0 +1,206 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import Database from 'better-sqlite3';
+import knexFactory, { type Knex } from 'knex';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { BugError, StoreError } from '../core/errors.js';
+import { q } from '../run/staging.js';
+import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
+import { referencedClosure } from './sqlite.js';
+import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
+import { redactUrl } from './url.js';
+
+/**
+ * A PostgreSQL target (postgres:// or postgresql://). knex owns the pool and the transaction; inside
+ * it the transaction's own pg connection runs the DDL and `COPY … FROM STDIN` (pg-copy-streams),
+ * fed from the staging file row by row with backpressure. One transaction per run: tables,
+ * emptying (replace), every entity's rows and the forklift_runs entry commit together or not at all.
+ */
+
+/** Distinct values per batch when reading a column back. */
+const READ_BATCH = 5000;
+
+export class PostgresStore implements TargetStore {
+  readonly kind = 'postgres' as const;
+  readonly display: string;
+  private readonly k: Knex;
+  private readonly secret: string | undefined;
+
+  constructor(url: string) {
+    this.display = redactUrl(url);
+    this.secret = passwordOf(url);
+    this.k = knexFactory({
+      client: 'pg',
+      connection: { connectionString: url, connectionTimeoutMillis: 15_000, application_name: 'forklift' },
+      // knex would otherwise put bound values into error messages (customer data).
+      compileSqlOnError: false,
+      pool: { min: 0, max: 2 },
+      acquireConnectionTimeout: 30_000,
+      // knex prints connection errors on stdout itself; they reach the user as a StoreError instead.
+      log: { warn: () => {}, error: () => {}, deprecate: () => {}, debug: () => {} },
+    });
+  }
+
+  get knex(): Knex {
+    return this.k;
+  }
+
+  async hasTable(name: string): Promise<boolean> {
+    try {
+      return await this.k.schema.hasTable(name);
+    } catch (e) {
+      throw this.storeError(e, 'store.connect');
+    }
+  }
+
+  async *readColumn(table: string, column: string): AsyncIterable<unknown[]> {
+    let pgType: string | undefined;
+    try {
+      const res = (await this.k.raw('SELECT format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a WHERE a.attrelid = to_regclass(?) AND a.attname = ? AND NOT a.attisdropped', [q(table), column])) as pg.QueryResult<{ t: string }>;
+      pgType = res.rows[0]?.t;
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    }
+    if (pgType === undefined) throw new StoreError(`${this.display}: table ${table} has no column ${column}`, { code: 'store.read', hint: 'The target table does not match the model: compare it with the model.' });
+    const { sql, integer } = pgReadExpression(column, pgType);
+    const c = q(column);
+    // Keyset paging over the column's own order (its index, for a key): no cursor held open
+    // between batches, never the whole column in memory. NULL references nothing, so it is left out.
+    let after: string | undefined;
+    for (;;) {
+      let rows: { k: string; v: unknown }[];
+      try {
+        const where = after === undefined ? '' : ` AND ${c} > CAST(? AS ${pgType})`;
+        const res = (await this.k.raw(`SELECT ${c}::text AS k, ${sql} AS v FROM ${q(table)} WHERE ${c} IS NOT NULL${where} GROUP BY ${c} ORDER BY ${c} LIMIT ${READ_BATCH}`, after === undefined ? [] : [after])) as pg.QueryResult<{ k: string; v: unknown }>;
+        rows = res.rows;
+      } catch (e) {
+        throw this.storeError(e, 'store.read');
+      }
+      if (rows.length === 0) return;
+      yield rows.map((r) => (integer && r.v !== null ? Number(r.v) : r.v));
+      if (rows.length < READ_BATCH) return;
+      after = rows[rows.length - 1]!.k;
+    }
+  }
+
+  async load(req: LoadRequest): Promise<Map<string, number>> {
+    const loaded = new Map<string, number>();
+    let staging: Database.Database | undefined;
+    // The error that stopped the load: when the connection is gone, knex's ROLLBACK fails too,
+    // and that second error would hide the cause.
+    let first: unknown;
+    try {
+      staging = new Database(req.stagingFile, { readonly: true, fileMustExist: true });
+      const db = staging;
+      await this.k.transaction(async (trx) => {
+        try {
+          // Inside a knex transaction the client hands out the transaction's own connection.
+          const conn = (await trx.client.acquireConnection()) as pg.Client;
+          await conn.query(PG_RUNS_DDL);
+          // The run's tables and every table they reference, so foreign keys have a table to point at.
+          for (const entity of referencedClosure(req)) await conn.query(pgCreateTable(entity));
+          await emptyForReplace(conn, req.entities.filter((l) => l.mode === 'replace'));
+          for (const l of req.entities) {
+            req.signal?.throwIfAborted();
+            const n = await copyEntity(conn, db, l, req.signal);
+            if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
+            loaded.set(l.entity.name, n);
+          }
+          await insertRun(trx, req.entry);
+        } catch (e) {
+          first = e;
+          throw e;
+        }
+      });
+    } catch (e) {
+      throw this.storeError(first ?? e, 'store.load');
+    } finally {
+      staging?.close();
+    }
+    return loaded;
+  }
+
+  async recordRun(entry: RunEntry): Promise<void> {
+    try {
+      await this.k.transaction(async (trx) => {
+        await trx.raw(PG_RUNS_DDL);
+        await insertRun(trx, entry);
+      });
+    } catch (e) {
+      throw this.storeError(e, 'store.load');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.k.destroy();
+  }
+
+  private storeError(e: unknown, code: string): Error {
+    if (e instanceof BugError || e instanceof StoreError) return e;
+    if (e instanceof Error && e.name === 'AbortError') {
+      return new StoreError(`${this.display}: the load was interrupted; nothing was committed`, { code: 'store.interrupted', hint: 'Run the same command again to load everything.', cause: e });
+    }
+    const info = describePgError(e);
+    let message = info.message;
+    if (this.secret !== undefined && this.secret.length >= 4) message = message.split(this.secret).join('***');
+    return new StoreError(`${this.display}: ${message}`, { code, hint: info.hint, cause: e });
+  }
+}
+
+function passwordOf(url: string): string | undefined {
+  try {
+    const p = new URL(url).password;
+    return p === '' ? undefined : decodeURIComponent(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Empties the tables of replace-mode entities. TRUNCATE (one statement for all of them) when no
+ * other table references them: it is far cheaper than DELETE on a large table and just as
+ * transactional in PostgreSQL. Otherwise DELETE, children first, so the database checks that no
+ * row left in another table still points at a deleted one.
+ */
+async function emptyForReplace(conn: pg.Client, replace: EntityLoad[]): Promise<void> {
+  if (replace.length === 0) return;
+  const names = replace.map((l) => q(l.entity.name));
+  const res = await conn.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_constraint WHERE contype = 'f' AND confrelid = ANY($1::regclass[]) AND NOT (conrelid = ANY($1::regclass[]))",
+    [names],
+  );
+  if ((res.rows[0]?.n ?? 0) === 0) {
+    await conn.query(`TRUNCATE TABLE ${names.join(', ')}`);
+    return;
+  }
+  for (const name of [...names].reverse()) await conn.query(`DELETE FROM ${name}`);
+}
+
+/** COPYs one entity's accepted staged rows; upsert goes through a temporary table. Returns rows written. */
+async function copyEntity(conn: pg.Client, staging: Database.Database, l: EntityLoad, signal: AbortSignal | undefined): Promise<number> {
+  const { entity } = l;
+  const cols = entity.columns.map((c) => q(c.name)).join(', ');
+  const table = q(entity.name);
+  const upsert = l.mode === 'upsert';
+  const into = upsert ? q(`forklift_upsert_${entity.name}`) : table;
+  if (upsert) await conn.query(`CREATE TEMP TABLE ${into} (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
+
+  const rows = staging.prepare(`SELECT ${cols} FROM ${l.stagedTable} WHERE _st = 0 ORDER BY _seq`).raw().iterate() as IterableIterator<unknown[]>;
+  const copy = conn.query(copyFrom(`COPY ${into} (${cols}) FROM STDIN`));
+  await pipeline(Readable.from(copyTextChunks(rows, entity.columns.map(copyEncoder))), copy, ...(signal ? [{ signal }] : []));
+  if (!upsert) return copy.rowCount;
+
+  if (copy.rowCount !== l.expected) throw new BugError(`${entity.name}: copied ${copy.rowCount} rows, expected ${l.expected}`);
+  const pk = entity.primaryKey.map(q).join(', ');
+  const rest = entity.columns.filter((c) => !entity.primaryKey.includes(c.name)).map((c) => `${q(c.name)} = excluded.${q(c.name)}`);
+  // With no column besides the key, a no-op update still counts the row as written.
+  const set = rest.length > 0 ? rest.join(', ') : `${q(entity.primaryKey[0]!)} = excluded.${q(entity.primaryKey[0]!)}`;
+  const res = await conn.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${into} ON CONFLICT (${pk}) DO UPDATE SET ${set}`);
+  await conn.query(`DROP TABLE ${into}`);
+  return res.rowCount ?? 0;
+}
+
+async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<void> {
+  await trx('forklift_runs').insert({ ...e, files: JSON.stringify(e.files), counts: JSON.stringify(e.counts) });
+}

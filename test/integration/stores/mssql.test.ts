@@ -1,0 +1,283 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { stringify } from 'csv-stringify/sync';
+import sql from 'mssql';
+import { afterAll, describe, expect, it } from 'vitest';
+import { StoreError } from '../../../src/core/errors.js';
+import { runPlan } from '../../../src/run/pipeline.js';
+import { openStore, redactUrl } from '../../../src/stores/index.js';
+import { fromMssqlValue, mssqlConfig, mssqlReadExpression } from '../../../src/stores/mssql.js';
+import { demoCopy, tempDir } from '../../helpers.js';
+
+/**
+ * The SQL Server target against a real server: FORKLIFT_TEST_MSSQL_URL, a login that may create
+ * databases, e.g. mssql://sa:…@127.0.0.1:1433/master?trustServerCertificate=true. Every test gets
+ * a database of its own (forklift_t_<random>), dropped at the end. No SQL Server can run on the
+ * development machine, so without the variable the suite is skipped, and says so; with it, an
+ * unreachable server fails the tests.
+ */
+
+const ADMIN_URL = process.env.FORKLIFT_TEST_MSSQL_URL;
+if (!ADMIN_URL) console.warn('SQL Server live suite skipped: FORKLIFT_TEST_MSSQL_URL is not set');
+
+const created: string[] = [];
+
+async function withMssql<T>(url: string, fn: (pool: sql.ConnectionPool) => Promise<T>): Promise<T> {
+  const pool = await new sql.ConnectionPool(mssqlConfig(url)).connect();
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** A new empty database; returns its URL. */
+async function freshDb(): Promise<string> {
+  const name = `forklift_t_${randomBytes(6).toString('hex')}`;
+  await withMssql(ADMIN_URL!, (p) => p.request().batch(`CREATE DATABASE [${name}]`));
+  created.push(name);
+  const u = new URL(ADMIN_URL!);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+afterAll(async () => {
+  if (!ADMIN_URL || created.length === 0) return;
+  await withMssql(ADMIN_URL, async (p) => {
+    for (const name of created) await p.request().batch(`IF DB_ID(N'${name}') IS NOT NULL BEGIN ALTER DATABASE [${name}] SET SINGLE_USER WITH ROLLBACK IMMEDIATE; DROP DATABASE [${name}]; END`);
+  });
+});
+
+const byJson = (a: unknown[], b: unknown[]): number => {
+  const x = JSON.stringify(a);
+  const y = JSON.stringify(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+/** A table's rows as forklift stages them (ISO instants, 1/0 booleans, exact decimal text), sorted. */
+async function mssqlDump(p: sql.ConnectionPool, table: string): Promise<unknown[][]> {
+  const cols = await p.request().input('t', sql.NVarChar(128), table).query<{ name: string; type: string }>("SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = N'dbo' AND TABLE_NAME = @t ORDER BY ORDINAL_POSITION");
+  const select = cols.recordset.map((c, i) => `${mssqlReadExpression(c.name, c.type)} AS [c${i}]`).join(', ');
+  const res = await p.request().query<Record<string, unknown>>(`SELECT ${select} FROM [dbo].[${table}]`);
+  return res.recordset.map((r) => cols.recordset.map((c, i) => fromMssqlValue(c.type, r[`c${i}`]))).sort(byJson);
+}
+
+function sqliteDump(file: string, table: string): unknown[][] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare(`SELECT * FROM ${table}`).raw().all() as unknown[][]).sort(byJson);
+  } finally {
+    db.close();
+  }
+}
+
+async function scalar<T>(url: string, text: string): Promise<T> {
+  return withMssql(url, async (p) => Object.values((await p.request().query<Record<string, T>>(text)).recordset[0]!)[0] as T);
+}
+
+const ENTITIES = ['items', 'bom_lines', 'stock_balances', 'machine_events'] as const;
+const expected = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../../fixtures/demo/expected.json'), 'utf8')) as {
+  ledger: Record<string, { read: number; filtered: number; duplicates_dropped: number; rejected: number; loaded: number }>;
+};
+
+describe.skipIf(!ADMIN_URL)('SQL Server target store (live)', () => {
+  it('loads the demo with the expected ledger, exact types and values; a second run gives the same tables', async () => {
+    const url = await freshDb();
+    const demo = demoCopy();
+    const res = await runPlan({ plan: demo.plan, command: 'migrate', target: url });
+    expect(res.status).toBe('succeeded');
+    expect(res.committed).toBe(true);
+    expect(res.target).toBe(redactUrl(url));
+    for (const l of res.entities) {
+      const { read, filtered, duplicates_dropped, rejected, loaded } = l;
+      expect({ read, filtered, duplicates_dropped, rejected, loaded }, l.entity).toEqual(expected.ledger[l.entity]);
+    }
+
+    // The same demo into SQLite: the two stores must hold the very same values.
+    const ref = demoCopy();
+    const refDb = path.join(ref.dir, 'ref.db');
+    await runPlan({ plan: ref.plan, command: 'migrate', target: 'sqlite:' + refDb });
+
+    const first = await withMssql(url, async (p) => {
+      for (const e of ENTITIES) {
+        const n = await p.request().query<{ n: number }>(`SELECT COUNT(*) AS n FROM [dbo].[${e}]`);
+        expect(n.recordset[0]!.n, e).toBe(expected.ledger[e]!.loaded);
+      }
+      const cols = await p.request().query<{ t: string; c: string; ty: string; len: number | null; p: number | null; s: number | null; dp: number | null; nullable: string }>(
+        `SELECT TABLE_NAME AS t, COLUMN_NAME AS c, DATA_TYPE AS ty, CHARACTER_MAXIMUM_LENGTH AS len, NUMERIC_PRECISION AS p, NUMERIC_SCALE AS s, DATETIME_PRECISION AS dp, IS_NULLABLE AS nullable FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = N'dbo'`,
+      );
+      const col = (t: string, c: string) => cols.recordset.find((r) => r.t === t && r.c === c)!;
+      expect(col('items', 'item_code')).toMatchObject({ ty: 'nvarchar', len: 64, nullable: 'NO' });
+      expect(col('items', 'description')).toMatchObject({ ty: 'nvarchar', len: 255, nullable: 'NO' });
+      expect(col('items', 'standard_cost')).toMatchObject({ ty: 'decimal', p: 18, s: 4 });
+      expect(col('items', 'lead_time_days')).toMatchObject({ ty: 'bigint' });
+      expect(col('items', 'active')).toMatchObject({ ty: 'bit', nullable: 'NO' });
+      expect(col('machine_events', 'ts')).toMatchObject({ ty: 'datetimeoffset', dp: 3 });
+      expect(col('bom_lines', 'qty_per')).toMatchObject({ ty: 'decimal', p: 18, s: 6 });
+      expect(col('bom_lines', 'valid_from')).toMatchObject({ ty: 'date' });
+      expect(col('forklift_runs', 'started')).toMatchObject({ ty: 'datetimeoffset', dp: 3 });
+      const fks = await p.request().query<{ n: number }>('SELECT COUNT(*) AS n FROM sys.foreign_keys');
+      expect(fks.recordset[0]!.n).toBe(3);
+      const untrusted = await p.request().query<{ n: number }>('SELECT COUNT(*) AS n FROM sys.foreign_keys WHERE is_not_trusted = 1');
+      expect(untrusted.recordset[0]!.n).toBe(0);
+      // The enum is checked by the server too.
+      await expect(p.request().query("INSERT INTO [dbo].[items] (item_code, description, uom, active, item_type) VALUES (N'Z', N'z', N'EA', 1, N'bogus')")).rejects.toThrow(/CHECK constraint/);
+
+      const item = await p.request().query("SELECT CONVERT(nvarchar(50), standard_cost) AS cost, active, lead_time_days AS lt FROM [dbo].[items] WHERE item_code = N'HP-1001'");
+      expect(item.recordset[0]).toMatchObject({ cost: '7858.0290', active: true });
+      expect(Number(item.recordset[0].lt)).toBe(35);
+      const hot = await p.request().query<{ description: string }>("SELECT description FROM [dbo].[items] WHERE item_code = N'HP-1010'");
+      expect(hot.recordset[0]!.description).toBe('Heißwasserpumpe HW 40 bis 140 °C');
+      const ev = await p.request().query<{ ts: Date; off: number }>("SELECT TOP 1 ts, DATEPART(TZOFFSET, ts) AS off FROM [dbo].[machine_events] WHERE machine_id = N'CNC-01' ORDER BY ts");
+      expect(ev.recordset[0]!.ts.getTime()).toBe(Date.parse('2025-11-03T05:00:47.000Z'));
+      expect(ev.recordset[0]!.off).toBe(0);
+      const lots = await p.request().query<{ empty: number; nulls: number }>("SELECT SUM(CASE WHEN lot = N'' THEN 1 ELSE 0 END) AS empty, SUM(CASE WHEN lot IS NULL THEN 1 ELSE 0 END) AS nulls FROM [dbo].[stock_balances]");
+      expect(lots.recordset[0]!.empty).toBeGreaterThan(0);
+      expect(lots.recordset[0]!.nulls).toBe(0);
+
+      const dump: Record<string, unknown[][]> = {};
+      for (const e of ENTITIES) {
+        dump[e] = await mssqlDump(p, e);
+        expect(dump[e], e).toEqual(sqliteDump(refDb, e));
+      }
+      return dump;
+    });
+
+    // Again (replace): the same tables, and a second entry in the ledger.
+    await runPlan({ plan: demo.plan, command: 'migrate', target: url });
+    await withMssql(url, async (p) => {
+      for (const e of ENTITIES) expect(await mssqlDump(p, e), e).toEqual(first[e]);
+      const runs = await p.request().query<{ command: string; status: string; counts: string; message: string | null }>('SELECT command, status, counts, message FROM [dbo].[forklift_runs] ORDER BY started');
+      expect(runs.recordset.map((r) => [r.command, r.status, r.message])).toEqual([
+        ['migrate', 'succeeded', null],
+        ['migrate', 'succeeded', null],
+      ]);
+      expect((JSON.parse(runs.recordset[1]!.counts) as Record<string, { loaded: number }>).machine_events!.loaded).toBe(expected.ledger.machine_events!.loaded);
+    });
+  });
+
+  it('a failing load rolls back every entity and records the failed attempt, without row values', async () => {
+    const url = await freshDb();
+    const demo = demoCopy();
+    await runPlan({ plan: demo.plan, command: 'migrate', target: url });
+    const mark = await withMssql(url, async (p) => {
+      await p.request().query("UPDATE [dbo].[items] SET description = N'before the failed run'");
+      const dump: Record<string, unknown[][]> = {};
+      for (const e of ENTITIES) dump[e] = await mssqlDump(p, e);
+      return dump;
+    });
+    // items upsert (would rewrite every description), then bom_lines append of keys already there.
+    const dir = path.dirname(demo.plan);
+    writeFileSync(demo.plan, readFileSync(demo.plan, 'utf8').replace(/^load: replace$/m, 'load: append'));
+    writeFileSync(path.join(dir, 'items.yaml'), readFileSync(path.join(dir, 'items.yaml'), 'utf8') + 'load: upsert\n');
+    const err = await runPlan({ plan: demo.plan, command: 'migrate', target: url }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    const se = err as StoreError;
+    expect(se.hint).toMatch(/replace or upsert/);
+    expect(se.message).toMatch(/pk_bom_lines/);
+    expect(se.message).not.toMatch(/BG-20|HP-10/);
+    await withMssql(url, async (p) => {
+      for (const e of ENTITIES) expect(await mssqlDump(p, e), e).toEqual(mark[e]);
+      const runs = await p.request().query<{ status: string; message: string | null }>('SELECT status, message FROM [dbo].[forklift_runs] ORDER BY started');
+      expect(runs.recordset.map((r) => r.status)).toEqual(['succeeded', 'failed']);
+      expect(runs.recordset[1]!.message).not.toMatch(/BG-20|HP-10/);
+    });
+  });
+
+  it('upsert updates and inserts (MERGE); replace of a parent that other target rows reference fails cleanly', async () => {
+    const url = await freshDb();
+    const dir = tempDir('forklift-mssql-modes-');
+    const items = (rows: string[]): void => writeFileSync(path.join(dir, 'items.csv'), ['CODE,NAME,COST', ...rows].join('\n') + '\n');
+    writeFileSync(path.join(dir, 'items.yaml'), `entity: items\nsource: { format: csv, path: items.csv }\nfields:\n  item_code: { from: CODE }\n  description: { from: NAME }\n  uom: { const: EA }\n  standard_cost: { from: COST }\n  active: { const: true }\n`);
+    writeFileSync(path.join(dir, 'bom.csv'), 'PARENT,LINE,COMP,QTY\nA,10,B,1.5\nA,20,X,2\n');
+    writeFileSync(path.join(dir, 'bom.yaml'), `entity: bom_lines\nsource: { format: csv, path: bom.csv }\nload: append\nfields:\n  parent_item: { from: PARENT }\n  line_no: { from: LINE }\n  component_item: { from: COMP }\n  qty_per: { from: QTY }\n`);
+    const plan = (name: string, mappings: string, load: string): string => {
+      const file = path.join(dir, `${name}.yaml`);
+      writeFileSync(file, `name: ${name}\ntarget: sqlite:./unused.db\nmappings: [${mappings}]\nload: ${load}\nreject_limit: 50%\n`);
+      return file;
+    };
+    const table = (): Promise<unknown[][]> =>
+      withMssql(url, async (p) => (await p.request().query<{ c: string; d: string; s: string }>('SELECT item_code AS c, description AS d, CONVERT(nvarchar(50), standard_cost) AS s FROM [dbo].[items] ORDER BY item_code')).recordset.map((r) => [r.c, r.d, r.s]));
+
+    items(['A,Alpha,1.5', 'B,Beta,2']);
+    await runPlan({ plan: plan('p1', 'items.yaml', 'upsert'), command: 'migrate', target: url });
+    items(['B,Beta two,3', 'C,Gamma,4']);
+    await runPlan({ plan: plan('p2', 'items.yaml', 'upsert'), command: 'migrate', target: url });
+    expect(await table()).toEqual([
+      ['A', 'Alpha', '1.5000'],
+      ['B', 'Beta two', '3.0000'],
+      ['C', 'Gamma', '4.0000'],
+    ]);
+
+    // A reference to an item already in the target resolves (read back through readColumn); X is rejected.
+    const r = await runPlan({ plan: plan('p3', 'bom.yaml', 'append'), command: 'migrate', target: url });
+    expect(r.entities[0]).toMatchObject({ read: 2, loaded: 1, rejected: 1, rejects_by_rule: { 'foreign-key': 1 } });
+
+    // Replacing items alone would orphan that BOM line: the database refuses, nothing changes.
+    const before = await table();
+    items(['A,Alpha,1.5', 'B,Beta,2']);
+    const err = await runPlan({ plan: plan('p4', 'items.yaml', 'replace'), command: 'migrate', target: url }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).hint).toMatch(/reference/);
+    expect(await table()).toEqual(before);
+  });
+
+  it('store errors say what to do and never show the password', async () => {
+    const u = new URL(ADMIN_URL!);
+    u.pathname = '/forklift_no_such_db_here';
+    const missing = await openStore(u.toString());
+    const e1 = await missing.hasTable('items').catch((e: unknown) => e);
+    await missing.close();
+    expect(e1).toBeInstanceOf(StoreError);
+    expect((e1 as StoreError).hint).toMatch(/does not exist/);
+
+    const w = new URL(ADMIN_URL!);
+    w.password = 'Wr0ng-pw-s3cret';
+    const wrong = await openStore(w.toString());
+    expect(wrong.display).not.toContain('Wr0ng-pw-s3cret');
+    const e2 = await wrong.hasTable('items').catch((e: unknown) => e);
+    await wrong.close();
+    expect(e2).toBeInstanceOf(StoreError);
+    expect((e2 as StoreError).message).not.toContain('Wr0ng-pw-s3cret');
+    expect((e2 as StoreError).message).toContain('***');
+    expect((e2 as StoreError).hint).toMatch(/user and password/);
+  });
+
+  it('round trip: 18-digit decimals, instants with offsets, dates before 1900 and after 2038, Unicode, empty versus missing, booleans', async () => {
+    const url = await freshDb();
+    const dir = tempDir('forklift-mssql-rt-');
+    const rows = [
+      ['1', '999999999999.999999', '1969-07-20T20:17:40.123Z', '1899-12-31', 'e\u0301 ß 漢 😀🔧', 'yes', 'empty'],
+      ['2', '-123456789012.123457', '2038-01-19T04:14:08.001+01:00', '2100-02-28', '', 'no', 'none'],
+      ['3', '0.000001', '2262-04-11T23:47:16.854-05:30', '0099-03-01', 'tab\tnew\nline "quoted", \'single\'', 'yes', 'x'],
+      ['4', '-0.000001', '1901-01-01T00:00:00.000Z', '9999-12-31', '😀😀😀😀', 'no', 'x'],
+    ];
+    writeFileSync(path.join(dir, 'in.csv'), stringify([['ID', 'AMOUNT', 'AT', 'DAY', 'NOTE', 'FLAG', 'TAG'], ...rows]));
+    writeFileSync(
+      path.join(dir, 'model.yaml'),
+      `entities:\n  probes:\n    primary_key: [id]\n    columns:\n      id: { type: integer }\n      amount: { type: decimal, precision: 18, scale: 6 }\n      at: { type: timestamp }\n      day: { type: date }\n      note: { type: text }\n      flag: { type: boolean }\n      tag: { type: string, length: 8 }\n`,
+    );
+    writeFileSync(
+      path.join(dir, 'm.yaml'),
+      `entity: probes\nsource: { format: csv, path: in.csv, encoding: utf-8, delimiter: "," }\nfields:\n  id: { from: ID }\n  amount: { from: AMOUNT }\n  at: { from: AT }\n  day: { from: DAY }\n  note: { from: NOTE }\n  flag: { from: FLAG }\n  tag: { from: TAG, values: { none: null, empty: "", x: x } }\n`,
+    );
+    writeFileSync(path.join(dir, 'forklift.yaml'), `name: mssql-round-trip\ntarget: sqlite:./unused.db\nmodel: ./model.yaml\nmappings: [m.yaml]\nload: replace\n`);
+    const res = await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'migrate', target: url });
+    expect(res.entities[0]).toMatchObject({ read: rows.length, loaded: rows.length });
+    const got = await withMssql(url, async (p) => {
+      const r = await p.request().query<{ amount: string; at: Date; off: number; day: Date; note: string | null; flag: boolean; tag: string | null }>(
+        'SELECT CONVERT(nvarchar(50), amount) AS amount, at, DATEPART(TZOFFSET, at) AS off, day, note, flag, tag FROM [dbo].[probes] ORDER BY id',
+      );
+      return r.recordset.map((x) => [x.amount, x.at.toISOString(), x.off, x.day.toISOString().slice(0, 10), x.note, x.flag, x.tag]);
+    });
+    expect(got).toEqual([
+      ['999999999999.999999', '1969-07-20T20:17:40.123Z', 0, '1899-12-31', 'é ß 漢 😀🔧', true, ''],
+      ['-123456789012.123457', '2038-01-19T03:14:08.001Z', 0, '2100-02-28', null, false, null],
+      ['0.000001', '2262-04-12T05:17:16.854Z', 0, '0099-03-01', 'tab\tnew\nline "quoted", \'single\'', true, 'x'],
+      ['-0.000001', '1901-01-01T00:00:00.000Z', 0, '9999-12-31', '😀😀😀😀', false, 'x'],
+    ]);
+    expect(await scalar<number>(url, "SELECT COUNT(*) FROM [dbo].[forklift_runs] WHERE status = N'succeeded'")).toBe(1);
+  });
+});

@@ -1,0 +1,716 @@
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import Database from 'better-sqlite3';
+import sql from 'mssql';
+import tds from 'tedious';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BugError, ConfigError, StoreError } from '../../../src/core/errors.js';
+import { factoryModel } from '../../../src/model/factory.js';
+import type { Entity, Model } from '../../../src/model/types.js';
+import { Staging, stagingTable } from '../../../src/run/staging.js';
+import {
+  BULK_CHUNK,
+  MSSQL_RUNS_DDL,
+  MssqlStore,
+  type MssqlSession,
+  dateValue,
+  describeMssqlError,
+  fromMssqlValue,
+  loadInSession,
+  mssqlBulkColumns,
+  mssqlBulkTable,
+  mssqlColumnType,
+  mssqlConfig,
+  mssqlCreateTable,
+  mssqlCreateTempTable,
+  mssqlDeleteAll,
+  mssqlDropTempTable,
+  mssqlInsertSelect,
+  mssqlLoadStatement,
+  mssqlMerge,
+  mssqlReadExpression,
+  mssqlRowConverter,
+  mssqlRunInsert,
+  mssqlStoreError,
+  scrubMssqlMessage,
+  sessionOf,
+  timestampValue,
+} from '../../../src/stores/mssql.js';
+import type { LoadMode, LoadRequest, RunEntry } from '../../../src/stores/types.js';
+import { tempDir } from '../../helpers.js';
+
+/**
+ * The SQL Server store without a server: every statement, bulk column and row value it sends,
+ * asserted exactly. The wire test runs a chunk through the real mssql Request and tedious
+ * BulkLoad (only the socket is missing) and compares the row bytes with ones computed by hand.
+ */
+
+const model = factoryModel();
+const entity = (name: string): Entity => model.entities.get(name)!;
+
+describe('SQL Server DDL', () => {
+  it('maps every factory column to its exact type and NOT NULL', () => {
+    const types = Object.fromEntries([...model.entities.values()].flatMap((e) => e.columns.map((c) => [`${e.name}.${c.name}`, mssqlColumnType(c)])));
+    expect(types).toEqual({
+      'items.item_code': 'nvarchar(64)',
+      'items.description': 'nvarchar(255)',
+      'items.item_type': 'nvarchar(10)',
+      'items.uom': 'nvarchar(16)',
+      'items.category': 'nvarchar(64)',
+      'items.standard_cost': 'decimal(18, 4)',
+      'items.lead_time_days': 'bigint',
+      'items.active': 'bit',
+      'bom_lines.parent_item': 'nvarchar(64)',
+      'bom_lines.line_no': 'bigint',
+      'bom_lines.component_item': 'nvarchar(64)',
+      'bom_lines.qty_per': 'decimal(18, 6)',
+      'bom_lines.uom': 'nvarchar(16)',
+      'bom_lines.scrap_pct': 'decimal(5, 2)',
+      'bom_lines.valid_from': 'date',
+      'bom_lines.valid_to': 'date',
+      'stock_balances.item_code': 'nvarchar(64)',
+      'stock_balances.warehouse': 'nvarchar(32)',
+      'stock_balances.lot': 'nvarchar(64)',
+      'stock_balances.qty': 'decimal(18, 6)',
+      'stock_balances.value': 'decimal(18, 2)',
+      'stock_balances.as_of': 'date',
+      'machine_events.machine_id': 'nvarchar(32)',
+      'machine_events.ts': 'datetimeoffset(3)',
+      'machine_events.state': 'nvarchar(5)',
+      'machine_events.good_count': 'bigint',
+      'machine_events.reject_count': 'bigint',
+      'machine_events.downtime_reason': 'nvarchar(64)',
+      'machine_events.temperature_c': 'decimal(8, 3)',
+      'machine_events.vibration_mm_s': 'decimal(8, 3)',
+      'machine_events.power_kw': 'decimal(10, 3)',
+    });
+    expect(mssqlColumnType({ name: 'note', type: 'text', required: false })).toBe('nvarchar(max)');
+    expect(mssqlColumnType({ name: 'long', type: 'string', length: 4001, required: false })).toBe('nvarchar(max)');
+    expect(mssqlColumnType({ name: 'wide', type: 'string', length: 4000, required: false })).toBe('nvarchar(4000)');
+  });
+
+  it('creates items with its key, NOT NULL and the enum CHECK, only where the table is missing', () => {
+    expect(mssqlCreateTable(entity('items'))).toBe(`IF OBJECT_ID(N'[dbo].[items]', N'U') IS NULL
+BEGIN
+CREATE TABLE [dbo].[items] (
+  [item_code] nvarchar(64) NOT NULL,
+  [description] nvarchar(255) NOT NULL,
+  [item_type] nvarchar(10) NULL CONSTRAINT [ck_items_item_type] CHECK ([item_type] IN (N'raw', N'semi', N'finished', N'consumable', N'service')),
+  [uom] nvarchar(16) NOT NULL,
+  [category] nvarchar(64) NULL,
+  [standard_cost] decimal(18, 4) NULL,
+  [lead_time_days] bigint NULL,
+  [active] bit NOT NULL,
+  CONSTRAINT [pk_items] PRIMARY KEY ([item_code])
+);
+END`);
+  });
+
+  it('creates bom_lines with a composite key and both foreign keys to items', () => {
+    expect(mssqlCreateTable(entity('bom_lines'))).toBe(`IF OBJECT_ID(N'[dbo].[bom_lines]', N'U') IS NULL
+BEGIN
+CREATE TABLE [dbo].[bom_lines] (
+  [parent_item] nvarchar(64) NOT NULL,
+  [line_no] bigint NOT NULL,
+  [component_item] nvarchar(64) NOT NULL,
+  [qty_per] decimal(18, 6) NOT NULL,
+  [uom] nvarchar(16) NULL,
+  [scrap_pct] decimal(5, 2) NULL,
+  [valid_from] date NULL,
+  [valid_to] date NULL,
+  CONSTRAINT [pk_bom_lines] PRIMARY KEY ([parent_item], [line_no]),
+  CONSTRAINT [fk_bom_lines_parent_item] FOREIGN KEY ([parent_item]) REFERENCES [dbo].[items] ([item_code]),
+  CONSTRAINT [fk_bom_lines_component_item] FOREIGN KEY ([component_item]) REFERENCES [dbo].[items] ([item_code])
+);
+END`);
+  });
+
+  it('creates machine_events with datetimeoffset(3) in its key', () => {
+    const ddl = mssqlCreateTable(entity('machine_events'));
+    expect(ddl).toContain('[ts] datetimeoffset(3) NOT NULL,');
+    expect(ddl).toContain("[state] nvarchar(5) NULL CONSTRAINT [ck_machine_events_state] CHECK ([state] IN (N'RUN', N'IDLE', N'DOWN', N'SETUP', N'OFF')),");
+    expect(ddl).toContain('CONSTRAINT [pk_machine_events] PRIMARY KEY ([machine_id], [ts])');
+    expect(ddl).not.toContain('FOREIGN KEY');
+  });
+
+  it('quotes names with brackets and literals with N\'\', and keeps a self reference out', () => {
+    const odd: Entity = {
+      name: 'odd]name',
+      primaryKey: ["it's"],
+      rules: [],
+      columns: [
+        { name: "it's", type: 'string', length: 8, required: true },
+        { name: 'kind', type: 'enum', values: ["O'Brien", 'x'], required: false },
+        { name: 'parent', type: 'string', length: 8, required: false, references: { entity: 'odd]name', column: "it's" } },
+        { name: 'code', type: 'string', length: 8, required: true, unique: true },
+        { name: 'alt', type: 'string', length: 8, required: false, unique: true },
+      ],
+    };
+    expect(mssqlCreateTable(odd)).toBe(`IF OBJECT_ID(N'[dbo].[odd]]name]', N'U') IS NULL
+BEGIN
+CREATE TABLE [dbo].[odd]]name] (
+  [it's] nvarchar(8) NOT NULL,
+  [kind] nvarchar(7) NULL CONSTRAINT [ck_odd]]name_kind] CHECK ([kind] IN (N'O''Brien', N'x')),
+  [parent] nvarchar(8) NULL,
+  [code] nvarchar(8) NOT NULL,
+  [alt] nvarchar(8) NULL,
+  CONSTRAINT [pk_odd]]name] PRIMARY KEY ([it's]),
+  CONSTRAINT [uq_odd]]name_code] UNIQUE ([code])
+);
+CREATE UNIQUE INDEX [uq_odd]]name_alt] ON [dbo].[odd]]name] ([alt]) WHERE [alt] IS NOT NULL;
+END`);
+  });
+
+  it('keeps constraint names within 128 characters', () => {
+    const long = 'e'.repeat(120);
+    const e: Entity = { name: long, primaryKey: ['k'], rules: [], columns: [{ name: 'k', type: 'integer', required: true }] };
+    const name = /CONSTRAINT \[([^\]]+)\] PRIMARY KEY/.exec(mssqlCreateTable(e))![1]!;
+    expect(name.length).toBeLessThanOrEqual(128);
+    expect(name.startsWith('pk_eee')).toBe(true);
+  });
+
+  it('creates forklift_runs with typed instants and JSON text', () => {
+    expect(MSSQL_RUNS_DDL).toMatch(/^IF OBJECT_ID\(N'\[dbo\]\.\[forklift_runs\]', N'U'\) IS NULL\nCREATE TABLE \[dbo\]\.\[forklift_runs\]/);
+    expect(MSSQL_RUNS_DDL).toContain('[id] nvarchar(128) NOT NULL CONSTRAINT [pk_forklift_runs] PRIMARY KEY');
+    expect(MSSQL_RUNS_DDL).toContain('[started] datetimeoffset(3) NOT NULL');
+    expect(MSSQL_RUNS_DDL).toContain('[counts] nvarchar(max) NULL');
+  });
+
+  it('empties a replace table with DELETE', () => {
+    expect(mssqlDeleteAll(entity('bom_lines'))).toBe('DELETE FROM [dbo].[bom_lines]');
+  });
+});
+
+describe('SQL Server statements from #temp into the table', () => {
+  it('appends with INSERT … SELECT, casting decimal text exactly', () => {
+    expect(mssqlInsertSelect(entity('items'))).toBe(`INSERT INTO [dbo].[items] ([item_code], [description], [item_type], [uom], [category], [standard_cost], [lead_time_days], [active])
+SELECT [item_code], [description], [item_type], [uom], [category], CAST([standard_cost] AS decimal(18, 4)), [lead_time_days], [active]
+FROM [#fl_items]`);
+  });
+
+  it('upserts with MERGE on the primary key', () => {
+    expect(mssqlMerge(entity('stock_balances'))).toBe(`MERGE INTO [dbo].[stock_balances] WITH (HOLDLOCK) AS t
+USING (SELECT [item_code], [warehouse], [lot], CAST([qty] AS decimal(18, 6)) AS [qty], CAST([value] AS decimal(18, 2)) AS [value], [as_of] FROM [#fl_stock_balances]) AS s
+ON t.[item_code] = s.[item_code] AND t.[warehouse] = s.[warehouse] AND t.[lot] = s.[lot]
+WHEN MATCHED THEN UPDATE SET t.[qty] = s.[qty], t.[value] = s.[value], t.[as_of] = s.[as_of]
+WHEN NOT MATCHED BY TARGET THEN INSERT ([item_code], [warehouse], [lot], [qty], [value], [as_of]) VALUES (s.[item_code], s.[warehouse], s.[lot], s.[qty], s.[value], s.[as_of]);`);
+  });
+
+  it('a key-only entity still counts a matched row (no-op update)', () => {
+    const e: Entity = { name: 'codes', primaryKey: ['code'], rules: [], columns: [{ name: 'code', type: 'string', length: 8, required: true }] };
+    expect(mssqlMerge(e)).toContain('WHEN MATCHED THEN UPDATE SET t.[code] = s.[code]');
+  });
+
+  it('picks the statement by load mode', () => {
+    const e = entity('items');
+    const modes: LoadMode[] = ['replace', 'append', 'incremental', 'upsert'];
+    expect(modes.map((mode) => mssqlLoadStatement({ entity: e, mode }).split(' ')[0])).toEqual(['INSERT', 'INSERT', 'INSERT', 'MERGE']);
+  });
+});
+
+describe('SQL Server bulk load', () => {
+  it('declares the bulk columns: decimals as text, everything else the exact type', () => {
+    const cols = mssqlBulkColumns(entity('machine_events')).map((c) => ({ name: c.name, decl: c.decl, ...c.type }));
+    expect(cols).toEqual([
+      { name: 'machine_id', decl: 'nvarchar(32)', type: sql.NVarChar, length: 32 },
+      { name: 'ts', decl: 'datetimeoffset(3)', type: sql.DateTimeOffset, scale: 3 },
+      { name: 'state', decl: 'nvarchar(5)', type: sql.NVarChar, length: 5 },
+      { name: 'good_count', decl: 'bigint', type: sql.BigInt },
+      { name: 'reject_count', decl: 'bigint', type: sql.BigInt },
+      { name: 'downtime_reason', decl: 'nvarchar(64)', type: sql.NVarChar, length: 64 },
+      { name: 'temperature_c', decl: 'nvarchar(50)', type: sql.NVarChar, length: 50 },
+      { name: 'vibration_mm_s', decl: 'nvarchar(50)', type: sql.NVarChar, length: 50 },
+      { name: 'power_kw', decl: 'nvarchar(50)', type: sql.NVarChar, length: 50 },
+    ]);
+    const items = mssqlBulkColumns(entity('items'));
+    expect(items.find((c) => c.name === 'active')).toMatchObject({ decl: 'bit', type: { type: sql.Bit } });
+    const note = mssqlBulkColumns({ name: 'n', primaryKey: ['t'], rules: [], columns: [{ name: 't', type: 'text', required: true }] })[0]!;
+    expect(note).toMatchObject({ decl: 'nvarchar(max)', type: { type: sql.NVarChar, length: sql.MAX } });
+  });
+
+  it('creates the #temp table in the database collation, all nullable', () => {
+    expect(mssqlCreateTempTable(entity('items'))).toBe(`IF OBJECT_ID(N'tempdb..[#fl_items]') IS NOT NULL DROP TABLE [#fl_items];
+CREATE TABLE [#fl_items] (
+  [item_code] nvarchar(64) COLLATE DATABASE_DEFAULT NULL,
+  [description] nvarchar(255) COLLATE DATABASE_DEFAULT NULL,
+  [item_type] nvarchar(10) COLLATE DATABASE_DEFAULT NULL,
+  [uom] nvarchar(16) COLLATE DATABASE_DEFAULT NULL,
+  [category] nvarchar(64) COLLATE DATABASE_DEFAULT NULL,
+  [standard_cost] nvarchar(50) COLLATE DATABASE_DEFAULT NULL,
+  [lead_time_days] bigint NULL,
+  [active] bit NULL
+);`);
+    expect(mssqlDropTempTable(entity('items'))).toBe('DROP TABLE [#fl_items]');
+  });
+
+  it('builds an sql.Table bound for the #temp table, not created by mssql', () => {
+    const t = mssqlBulkTable(entity('items'), [['A', 'd', null, 'pcs', null, '1.0000', 3n, true]]);
+    expect(t.path).toBe('[#fl_items]');
+    expect(t.temporary).toBe(true);
+    expect(t.create).toBe(false);
+    expect(t.columns.map((c) => [c.name, c.nullable])).toEqual(entity('items').columns.map((c) => [c.name, true]));
+    expect(t.rows).toEqual([['A', 'd', null, 'pcs', null, '1.0000', 3n, true]]);
+  });
+
+  it('converts staged values: decimal text exact, bigint exact, bit, dates and instants, empty string apart from NULL', () => {
+    const e: Entity = {
+      name: 'x',
+      primaryKey: ['s'],
+      rules: [],
+      columns: [
+        { name: 's', type: 'string', length: 8, required: true },
+        { name: 'd18', type: 'decimal', precision: 18, scale: 6, required: false },
+        { name: 'd38', type: 'decimal', precision: 38, scale: 10, required: false },
+        { name: 'n', type: 'integer', required: false },
+        { name: 'b', type: 'boolean', required: false },
+        { name: 'day', type: 'date', required: false },
+        { name: 'ts', type: 'timestamp', required: false },
+      ],
+    };
+    const convert = mssqlRowConverter(e);
+    const a = convert(['', '123456789012.123456', '-1234567890123456789012345678.0000000001', 9007199254740993n, 1n, '1969-12-31', '1969-07-20T20:17:40.123Z']);
+    expect(a.slice(0, 5)).toEqual(['', '123456789012.123456', '-1234567890123456789012345678.0000000001', 9007199254740993n, true]);
+    expect((a[5] as Date).toISOString()).toBe('1969-12-31T00:00:00.000Z');
+    expect((a[6] as Date).getTime()).toBe(Date.parse('1969-07-20T20:17:40.123Z'));
+    expect((a[6] as Date).getTimezoneOffset()).toBe(0);
+    const b = convert(['x', null, null, null, 0n, null, null]);
+    expect(b).toEqual(['x', null, null, null, false, null, null]);
+    // Numbers from a staging file written without safeIntegers still arrive exact.
+    expect(convert(['x', null, null, 42, 1, null, null]).slice(3, 5)).toEqual([42n, true]);
+  });
+
+  it('turns dates and timestamps into the very instant, before 1970, after 2038 and in years below 100', () => {
+    for (const d of ['0001-01-01', '0099-03-01', '1900-02-28', '2000-02-29', '2038-01-20', '9999-12-31']) expect(dateValue(d).toISOString()).toBe(`${d}T00:00:00.000Z`);
+    for (const ts of ['1899-12-31T23:59:59.999Z', '1970-01-01T00:00:00.000Z', '2038-01-19T03:14:08.001Z', '2262-04-11T23:47:16.854Z']) {
+      const v = timestampValue(ts);
+      expect(v.toISOString()).toBe(ts);
+      expect(v.getTimezoneOffset()).toBe(0);
+      expect([v.getHours(), v.getMinutes(), v.getMilliseconds()]).toEqual([v.getUTCHours(), v.getUTCMinutes(), v.getUTCMilliseconds()]);
+    }
+    expect(() => dateValue('2023-02-29')).toThrow(BugError);
+    expect(() => timestampValue('not a time')).toThrow(BugError);
+  });
+
+  it('stops a string whose UTF-16 length exceeds nvarchar(n), without showing it', () => {
+    const e: Entity = { name: 'x', primaryKey: ['s'], rules: [], columns: [{ name: 's', type: 'string', length: 4, required: true }] };
+    const convert = mssqlRowConverter(e);
+    expect(convert(['e\u0301\u00e9\u00e9'])).toEqual(['e\u0301\u00e9\u00e9']);
+    let err: unknown;
+    try {
+      convert(['🔧🔧🔧🔧']);
+    } catch (x) {
+      err = x;
+    }
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).message).toBe('x.s: a value of 4 characters takes 8 UTF-16 code units, more than nvarchar(4) holds');
+    expect((err as StoreError).message).not.toContain('🔧');
+  });
+
+  it('why decimals travel as text: tedious sends sql.Decimal through a JavaScript double', () => {
+    // What tedious would put on the wire for sql.Decimal(18, 6), as the scaled integer it sends.
+    const sentAs = (text: string): bigint => {
+      const param = { value: tds.TYPES.Decimal.validate(text, undefined), precision: 18, scale: 6 };
+      return Buffer.concat([...tds.TYPES.Decimal.generateParameterData(param as never, {} as never)]).readBigUInt64LE(1);
+    };
+    expect(sentAs('999999999999.999999')).toBe(1000000000000000000n); // not 999999999999999999
+    expect(sentAs('123456789012.123457')).toBe(123456789012123456n); // not …457
+    // As text the digits go as they are (UTF-16), whatever their number.
+    const e: Entity = { name: 'x', primaryKey: ['d'], rules: [], columns: [{ name: 'd', type: 'decimal', precision: 18, scale: 6, required: true }] };
+    expect(mssqlBulkTable(e, [mssqlRowConverter(e)(['999999999999.999999'])]).rows[0]).toEqual(['999999999999.999999']);
+  });
+
+  describe('on the wire (mssql Request and tedious BulkLoad, no socket)', () => {
+    const savedTz = process.env.TZ;
+    afterEach(() => {
+      if (savedTz === undefined) delete process.env.TZ;
+      else process.env.TZ = savedTz;
+    });
+
+    /** A parent for mssql Requests whose connection builds a real tedious BulkLoad and keeps what it would send. */
+    function fakeParent(useUTC: boolean) {
+      const sent: { sql: string; bytes: Buffer }[] = [];
+      class FakeConnection extends EventEmitter {
+        newBulkLoad(table: string, options: object, done: (err: Error | null | undefined, rows?: number) => void): tds.BulkLoad {
+          return new tds.BulkLoad(table, undefined, { useUTC, tdsVersion: '7_4' } as never, options, done);
+        }
+        execBulkLoad(bulk: tds.BulkLoad, rows: unknown[][]): void {
+          const chunks: Buffer[] = [];
+          const rt = (bulk as unknown as { rowToPacketTransform: NodeJS.ReadWriteStream }).rowToPacketTransform;
+          rt.on('data', (b: Buffer) => chunks.push(b));
+          rt.on('end', () => {
+            sent.push({ sql: bulk.getBulkInsertSql(), bytes: Buffer.concat(chunks) });
+            (bulk as unknown as { callback: (err: Error | null, n: number) => void }).callback(null, rows.length);
+          });
+          Readable.from(rows).pipe(rt as unknown as NodeJS.WritableStream);
+        }
+      }
+      const conn = new FakeConnection();
+      const parent = { connected: true, config: {}, acquire: (_r: unknown, cb: (e: null, c: FakeConnection) => void) => cb(null, conn), release: () => {} };
+      return { session: sessionOf(parent as unknown as sql.Transaction), sent };
+    }
+
+    const u16 = (n: number): Buffer => Buffer.from([n & 0xff, n >> 8]);
+    const u24 = (n: number): Buffer => Buffer.from([n & 0xff, (n >> 8) & 0xff, n >> 16]);
+    const u32 = (n: number): Buffer => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(n);
+      return b;
+    };
+    const ucs2 = (s: string): Buffer => Buffer.concat([u16(Buffer.byteLength(s, 'ucs2')), Buffer.from(s, 'ucs2')]);
+    const daysFrom1 = (day: string): number => (Date.parse(`${day}T00:00:00Z`) - Date.parse('0001-01-01T00:00:00Z')) / 86_400_000;
+    const hex = (s: string): Buffer => Buffer.from(s.replace(/ /g, ''), 'hex');
+
+    const e: Entity = {
+      name: 'wire',
+      primaryKey: ['code'],
+      rules: [],
+      columns: [
+        { name: 'code', type: 'string', length: 8, required: true },
+        { name: 'n', type: 'integer', required: false },
+        { name: 'amount', type: 'decimal', precision: 18, scale: 6, required: false },
+        { name: 'flag', type: 'boolean', required: false },
+        { name: 'day', type: 'date', required: false },
+        { name: 'ts', type: 'timestamp', required: false },
+        { name: 'note', type: 'text', required: false },
+      ],
+    };
+
+    for (const [tz, useUTC] of [
+      ['UTC', true],
+      ['America/Los_Angeles', false],
+      ['Asia/Kolkata', true],
+    ] as const) {
+      it(`sends the exact values, the same in every time zone (TZ=${tz}, useUTC=${useUTC})`, async () => {
+        process.env.TZ = tz;
+        // The zone really is in effect (Los Angeles is UTC-8 in February, Kolkata UTC+5:30).
+        expect(new Date('2038-02-28T23:59:59.999Z').getTimezoneOffset()).toBe({ UTC: 0, 'America/Los_Angeles': 480, 'Asia/Kolkata': -330 }[tz]);
+        const { session, sent } = fakeParent(useUTC);
+        const convert = mssqlRowConverter(e);
+        const rows = [convert(['A-1', 9007199254740993n, '123456789012.123456', 1n, '1969-12-31', '2038-02-28T23:59:59.999Z', '']), convert(['B', null, null, 0n, null, null, null])];
+        expect(await session.bulk(mssqlBulkTable(e, rows))).toBe(2);
+        expect(sent).toHaveLength(1);
+        expect(sent[0]!.sql).toBe('insert bulk [#fl_wire]([code] nvarchar(8), [n] bigint, [amount] nvarchar(50), [flag] bit, [day] date, [ts] datetimeoffset(3), [note] nvarchar(max)) WITH (KEEP_NULLS)');
+        const big = Buffer.alloc(8);
+        big.writeBigInt64LE(9007199254740993n);
+        const msOfDay = ((23 * 60 + 59) * 60 + 59) * 1000 + 999;
+        const row1 = Buffer.concat([
+          hex('d1'),
+          ucs2('A-1'),
+          hex('08'),
+          big,
+          ucs2('123456789012.123456'),
+          hex('01 01'),
+          hex('03'),
+          u24(daysFrom1('1969-12-31')),
+          hex('09'),
+          u32(msOfDay),
+          u24(daysFrom1('2038-02-28')),
+          hex('0000'), // offset +00:00, whatever the process's zone
+          hex('feffffffffffffff 00000000'), // nvarchar(max) '': a value of no chunks, not NULL
+        ]);
+        const row2 = Buffer.concat([
+          hex('d1'),
+          ucs2('B'),
+          hex('00'), // bigint NULL
+          hex('ffff'), // nvarchar NULL
+          hex('01 00'), // bit false
+          hex('00'), // date NULL
+          hex('00'), // datetimeoffset NULL
+          hex('ffffffffffffffff'), // nvarchar(max) NULL
+        ]);
+        expect(sent[0]!.bytes.includes(Buffer.concat([row1, row2]))).toBe(true);
+      });
+    }
+  });
+});
+
+describe('SQL Server load sequence (recorded session)', () => {
+  interface Rec {
+    kind: 'batch' | 'bulk' | 'query';
+    text: string;
+    rows?: unknown[][];
+  }
+
+  /** Stages rows like the pipeline (Staging) and returns a read-only handle and the request. */
+  function stage(rows: Record<string, unknown[][]>, modes: Record<string, LoadMode>, m: Model = model): { db: Database.Database; req: LoadRequest } {
+    const file = path.join(tempDir('forklift-mssql-'), 'staging.sqlite');
+    const st = new Staging(file);
+    for (const [name, rs] of Object.entries(rows)) {
+      st.createEntity(m.entities.get(name)!);
+      rs.forEach((r, i) => st.insertRow(name, i + 2, r as never));
+      st.flushRows(name);
+    }
+    st.close();
+    const db = new Database(file, { readonly: true });
+    return {
+      db,
+      req: {
+        model: m,
+        stagingFile: file,
+        entities: Object.keys(rows).map((name) => ({ entity: m.entities.get(name)!, mode: modes[name] ?? 'replace', stagedTable: stagingTable(name), expected: rows[name]!.length })),
+        entry: runEntry(),
+      },
+    };
+  }
+
+  function runEntry(): RunEntry {
+    return {
+      id: '20250101T000000Z-abcd',
+      command: 'migrate',
+      status: 'succeeded',
+      started: '2025-01-01T00:00:00.000Z',
+      finished: '2025-01-01T00:00:05.250Z',
+      operator: 'op',
+      host: 'h',
+      tool_version: '0.1.0',
+      plan_sha256: 'a'.repeat(64),
+      files: { 'items.yaml': 'b'.repeat(64) },
+      counts: { items: { read: 2, loaded: 2 } },
+      message: null,
+    };
+  }
+
+  /** A session that records every call; INSERT/MERGE report the rows last bulk loaded for their entity. */
+  function recorder(opts: { short?: number } = {}): { session: MssqlSession; log: Rec[] } {
+    const log: Rec[] = [];
+    const bulked = new Map<string, number>();
+    const session: MssqlSession = {
+      batch: async (text) => {
+        log.push({ kind: 'batch', text });
+        const m = /FROM \[#fl_(\w+)\]/.exec(text);
+        if (m && /^(INSERT|MERGE)/.test(text)) return (bulked.get(m[1]!) ?? 0) - (opts.short ?? 0);
+        return 0;
+      },
+      bulk: async (table) => {
+        const rows = [...(table.rows as unknown[][])];
+        log.push({ kind: 'bulk', text: table.path!, rows });
+        bulked.set(table.name!.slice(4), (bulked.get(table.name!.slice(4)) ?? 0) + rows.length);
+        return rows.length;
+      },
+      query: async (text) => {
+        log.push({ kind: 'query', text });
+        return 1;
+      },
+    };
+    return { session, log };
+  }
+
+  const item = (code: string, cost: string | null): unknown[] => [code, `Item ${code}`, 'raw', 'pcs', null, cost, 5, 1];
+  const bom = (parent: string, no: number, comp: string): unknown[] => [parent, no, comp, '123456789012.123456', 'pcs', null, '2024-01-01', null];
+
+  it('sends the statements in order: XACT_ABORT, tables, deletes children first, #temp, bulk, INSERT, MERGE, run entry', async () => {
+    const { db, req } = stage({ items: [item('A', '1.5000'), item('B', null)], bom_lines: [bom('A', 10, 'B')] }, { items: 'replace', bom_lines: 'upsert' });
+    req.entities[1]!.mode = 'upsert';
+    const { session, log } = recorder();
+    try {
+      const loaded = await loadInSession(session, db, req);
+      expect([...loaded]).toEqual([
+        ['items', 2],
+        ['bom_lines', 1],
+      ]);
+    } finally {
+      db.close();
+    }
+    const items = entity('items');
+    const boms = entity('bom_lines');
+    expect(log.map((r) => (r.kind === 'bulk' ? `bulk ${r.text} ${r.rows!.length}` : r.text))).toEqual([
+      'SET XACT_ABORT ON',
+      MSSQL_RUNS_DDL,
+      mssqlCreateTable(items),
+      mssqlCreateTable(boms),
+      mssqlDeleteAll(items),
+      mssqlCreateTempTable(items),
+      'bulk [#fl_items] 2',
+      mssqlInsertSelect(items),
+      mssqlDropTempTable(items),
+      mssqlCreateTempTable(boms),
+      'bulk [#fl_bom_lines] 1',
+      mssqlMerge(boms),
+      mssqlDropTempTable(boms),
+      MSSQL_RUNS_DDL,
+      mssqlRunInsert(runEntry()).sql,
+    ]);
+    const itemRows = log.find((r) => r.text === '[#fl_items]')!.rows!;
+    expect(itemRows).toEqual([
+      ['A', 'Item A', 'raw', 'pcs', null, '1.5000', 5n, true],
+      ['B', 'Item B', 'raw', 'pcs', null, null, 5n, true],
+    ]);
+    const bomRow = log.find((r) => r.text === '[#fl_bom_lines]')!.rows![0]!;
+    expect(bomRow.slice(0, 5)).toEqual(['A', 10n, 'B', '123456789012.123456', 'pcs']);
+    expect((bomRow[6] as Date).toISOString()).toBe('2024-01-01T00:00:00.000Z');
+  });
+
+  it('empties replace tables children first and creates referenced tables the run does not load', async () => {
+    const { db, req } = stage({ bom_lines: [bom('A', 10, 'B')], stock_balances: [['A', 'W1', '', '1.000000', '2.00', '2024-12-31']] }, {});
+    const { session, log } = recorder();
+    try {
+      await loadInSession(session, db, req);
+    } finally {
+      db.close();
+    }
+    const texts = log.map((r) => r.text);
+    expect(texts.filter((t) => t.startsWith('IF OBJECT_ID(N\'[dbo].[') && !t.includes('forklift_runs')).map((t) => /\[dbo\]\.\[(\w+)\]/.exec(t)![1])).toEqual(['items', 'bom_lines', 'stock_balances']);
+    expect(texts.filter((t) => t.startsWith('DELETE'))).toEqual(['DELETE FROM [dbo].[stock_balances]', 'DELETE FROM [dbo].[bom_lines]']);
+    // '' (no lot) stays '' on its way, apart from NULL.
+    expect(log.find((r) => r.text === '[#fl_stock_balances]')!.rows![0]!.slice(0, 5)).toEqual(['A', 'W1', '', '1.000000', '2.00']);
+  });
+
+  it('streams rows in chunks of 10,000, only the accepted ones (_st = 0), in staging order', async () => {
+    const n = 2 * BULK_CHUNK + 1;
+    const base = Date.parse('2024-01-01T00:00:00.000Z');
+    const rows = Array.from({ length: n + 3 }, (_, i) => ['M1', new Date(base + i * 1000).toISOString(), 'RUN', i, 0, '', '20.125', null, '1.000']);
+    const { db, req } = stage({ machine_events: rows }, { machine_events: 'append' });
+    db.close();
+    // Three rows leave the ok set, as duplicates and rejects do.
+    const w = new Database(req.stagingFile);
+    w.exec('UPDATE s_machine_events SET _st = 2 WHERE _seq IN (1, 500, ' + (n + 3) + ')');
+    w.close();
+    req.entities[0]!.expected = n;
+    const { session, log } = recorder();
+    const ro = new Database(req.stagingFile, { readonly: true });
+    try {
+      await loadInSession(session, ro, req);
+    } finally {
+      ro.close();
+    }
+    const bulks = log.filter((r) => r.kind === 'bulk');
+    expect(bulks.map((b) => b.rows!.length)).toEqual([BULK_CHUNK, BULK_CHUNK, 1]);
+    const good = bulks.flatMap((b) => b.rows!.map((r) => r[3]));
+    expect(good[0]).toBe(1n);
+    expect(good).not.toContain(499n);
+    expect(good).toHaveLength(n);
+    expect(log.some((r) => r.text.startsWith('DELETE'))).toBe(false);
+  });
+
+  it('throws a BugError when the rows written differ from the rows expected', async () => {
+    const { db, req } = stage({ items: [item('A', null)] }, {});
+    try {
+      await expect(loadInSession(recorder({ short: 1 }).session, db, req)).rejects.toThrow(new BugError('items: inserted 0 rows, expected 1'));
+      req.entities[0]!.expected = 2;
+      await expect(loadInSession(recorder().session, db, req)).rejects.toThrow(new BugError('items: bulk loaded 1 rows, expected 2'));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('stops between chunks when the run is aborted, as an interrupted load', async () => {
+    const { db, req } = stage({ items: [item('A', null)] }, {});
+    const ac = new AbortController();
+    ac.abort();
+    req.signal = ac.signal;
+    const { session, log } = recorder();
+    let err: unknown;
+    try {
+      await loadInSession(session, db, req);
+    } catch (e) {
+      err = e;
+    } finally {
+      db.close();
+    }
+    expect(log.some((r) => r.kind === 'bulk' || r.kind === 'query')).toBe(false);
+    const se = mssqlStoreError(err, 'store.load', 'mssql://sa:***@db/x');
+    expect(se).toBeInstanceOf(StoreError);
+    expect((se as StoreError).code).toBe('store.interrupted');
+  });
+
+  it('writes the run entry with typed parameters', () => {
+    const { sql: text, params } = mssqlRunInsert(runEntry());
+    expect(text).toBe(
+      'INSERT INTO [dbo].[forklift_runs] ([id], [command], [status], [started], [finished], [operator], [host], [tool_version], [plan_sha256], [files], [counts], [message]) VALUES (@id, @command, @status, @started, @finished, @operator, @host, @tool_version, @plan_sha256, @files, @counts, @message)',
+    );
+    const byName = Object.fromEntries(params.map((p) => [p.name, p]));
+    expect(byName.started!.type).toEqual({ type: sql.DateTimeOffset, scale: 3 });
+    expect((byName.finished!.value as Date).toISOString()).toBe('2025-01-01T00:00:05.250Z');
+    expect(byName.counts!.value).toBe('{"items":{"read":2,"loaded":2}}');
+    expect(byName.message!.value).toBeNull();
+  });
+});
+
+describe('SQL Server URL', () => {
+  it('reads user, password, host, port, database and the TLS options', () => {
+    const c = mssqlConfig('mssql://forklift:p%40ss%3Aw0rd@db.example.com:14330/Factory%20Data?encrypt=false&trustServerCertificate=true');
+    expect(c).toMatchObject({ server: 'db.example.com', port: 14330, database: 'Factory Data', user: 'forklift', password: 'p@ss:w0rd', options: { encrypt: false, trustServerCertificate: true, useUTC: true } });
+    expect(mssqlConfig('sqlserver://sa:x@localhost/db')).toMatchObject({ server: 'localhost', database: 'db', options: { encrypt: true, trustServerCertificate: false } });
+    expect(mssqlConfig('mssql://sa:x@[::1]:1433/db?encrypt=strict&instanceName=SQLEXPRESS&requestTimeout=0').server).toBe('::1');
+    expect(mssqlConfig('mssql://sa:x@h/db?requestTimeout=0').requestTimeout).toBe(0);
+  });
+
+  it('refuses a URL it cannot use, never showing the password', () => {
+    for (const url of ['mssql://sa:Secr3t!@h:1433/', 'mssql://sa:Secr3t!@h/db?encrypt=maybe', 'mssql://sa:Secr3t!@h/db?ssl=true', 'mssql://sa:Secr3t!@:1433/db']) {
+      let err: unknown;
+      try {
+        mssqlConfig(url);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, url).toBeInstanceOf(ConfigError);
+      expect((err as Error).message, url).not.toContain('Secr3t');
+      expect((err as Error).message, url).toContain('***');
+    }
+  });
+
+  it('shows the store without its password', () => {
+    expect(new MssqlStore('mssql://sa:Secr3t!@db:1433/factory?trustServerCertificate=true').display).toBe('mssql://sa:***@db:1433/factory?trustServerCertificate=true');
+  });
+});
+
+describe('SQL Server errors', () => {
+  it('scrubs row values and the password out of server messages', () => {
+    expect(scrubMssqlMessage("Violation of PRIMARY KEY constraint 'pk_items'. Cannot insert duplicate key in object 'dbo.items'. The duplicate key value is (A-100, it's secret).")).toBe(
+      "Violation of PRIMARY KEY constraint 'pk_items'. Cannot insert duplicate key in object 'dbo.items'.",
+    );
+    expect(scrubMssqlMessage("String or binary data would be truncated in table 'f.dbo.items', column 'description'. Truncated value: 'Pumpe 'X' 12'.")).toBe(
+      "String or binary data would be truncated in table 'f.dbo.items', column 'description'.",
+    );
+    expect(scrubMssqlMessage("Conversion failed when converting the nvarchar value 'Geheim' to data type int.")).toBe('Conversion failed when converting the nvarchar value to data type int.');
+    expect(scrubMssqlMessage("Login failed for user 'sa'. pw=Secr3t!", 'Secr3t!')).toBe("Login failed for user 'sa'. pw=***");
+  });
+
+  it('names the real error, not the "statement has been terminated" after it, with a hint', () => {
+    const err = Object.assign(new Error('The statement has been terminated.'), {
+      code: 'EREQUEST',
+      number: 3621,
+      precedingErrors: [Object.assign(new Error("Violation of PRIMARY KEY constraint 'pk_items'. Cannot insert duplicate key in object 'dbo.items'. The duplicate key value is (A-1)."), { code: 'EREQUEST', number: 2627 })],
+    });
+    const d = describeMssqlError(err);
+    expect(d.message).toBe("Violation of PRIMARY KEY constraint 'pk_items'. Cannot insert duplicate key in object 'dbo.items'.");
+    expect(d.hint).toMatch(/upsert/);
+    expect(describeMssqlError(Object.assign(new Error('The INSERT statement conflicted with the FOREIGN KEY constraint "fk_bom_lines_parent_item".'), { number: 547 })).hint).toMatch(/reference/);
+    expect(describeMssqlError(Object.assign(new Error("Login failed for user 'sa'."), { code: 'ELOGIN' })).hint).toMatch(/user and password/);
+    expect(describeMssqlError(Object.assign(new Error('Cannot open database "nope" requested by the login. The login failed.'), { code: 'ELOGIN' })).hint).toMatch(/database does not exist/);
+    expect(describeMssqlError(Object.assign(new Error('Failed to connect to db:1433 - connect ECONNREFUSED'), { code: 'ESOCKET' })).hint).toMatch(/reachable|accepts TCP/);
+  });
+
+  it('an unreachable server is a StoreError with a hint, and the password is never shown', async () => {
+    const store = new MssqlStore('mssql://sa:Secr3t!pw@127.0.0.1:1/factory?connectTimeout=3000');
+    try {
+      const err = await store.hasTable('items').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).message).toMatch(/^mssql:\/\/sa:\*\*\*@127\.0\.0\.1:1\/factory\?connectTimeout=3000: /);
+      expect((err as StoreError).message).not.toContain('Secr3t');
+      expect((err as StoreError).hint).toMatch(/accepts TCP connections/);
+      expect((err as StoreError).exitCode).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('SQL Server values read back', () => {
+  it('reads decimals as exact text and other values in their staged form', () => {
+    expect(mssqlReadExpression('qty', 'decimal')).toBe('CONVERT(nvarchar(50), [qty])');
+    expect(mssqlReadExpression('item_code', 'nvarchar')).toBe('[item_code]');
+    expect(fromMssqlValue('bigint', '42')).toBe(42);
+    expect(fromMssqlValue('bigint', '9223372036854775807')).toBe('9223372036854775807');
+    expect(fromMssqlValue('bit', true)).toBe(1);
+    expect(fromMssqlValue('bit', false)).toBe(0);
+    expect(fromMssqlValue('date', new Date('1969-12-31T00:00:00Z'))).toBe('1969-12-31');
+    expect(fromMssqlValue('datetimeoffset', new Date('2040-01-01T10:00:00.5Z'))).toBe('2040-01-01T10:00:00.500Z');
+    expect(fromMssqlValue('nvarchar', '')).toBe('');
+    expect(fromMssqlValue('nvarchar', null)).toBeNull();
+  });
+});

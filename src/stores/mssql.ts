@@ -5,7 +5,7 @@ import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { referencedClosure } from './sqlite.js';
 import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
-import { redactUrl } from './url.js';
+import { redactUrl, passwordOf } from './url.js';
 
 /**
  * A SQL Server target (mssql:// or sqlserver://). One mssql Transaction per run: the tables are
@@ -594,14 +594,6 @@ export function describeMssqlError(e: unknown, secret?: string): { message: stri
   return { message: message + extra, hint };
 }
 
-function passwordOf(url: string): string | undefined {
-  try {
-    const p = new URL(url).password;
-    return p === '' ? undefined : decodeURIComponent(p);
-  } catch {
-    return undefined;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The load, over one session

@@ -9,7 +9,7 @@ import { q } from '../run/staging.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
 import { referencedClosure } from './sqlite.js';
 import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
-import { redactUrl } from './url.js';
+import { redactUrl, passwordOf } from './url.js';
 
 /**
  * A PostgreSQL target (postgres:// or postgresql://). knex owns the pool and the transaction; inside
@@ -148,14 +148,6 @@ export class PostgresStore implements TargetStore {
   }
 }
 
-function passwordOf(url: string): string | undefined {
-  try {
-    const p = new URL(url).password;
-    return p === '' ? undefined : decodeURIComponent(p);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Empties the tables of replace-mode entities. TRUNCATE (one statement for all of them) when no

@@ -21,3 +21,13 @@ export function storeKind(url: string): StoreKind {
 export function sqlitePath(url: string): string {
   return url.slice('sqlite:'.length).replace(/^\/\//, '');
 }
+
+/** The password of a URL, decoded, so messages can be scrubbed of it wherever a driver echoes it. */
+export function passwordOf(url: string): string | undefined {
+  try {
+    const p = new URL(url).password;
+    return p === '' ? undefined : decodeURIComponent(p);
+  } catch {
+    return undefined;
+  }
+}

@@ -70,8 +70,12 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   const staging = new Staging(path.join(runDir, 'staging.sqlite'));
   const log = opts.log ?? (() => {});
   let store: TargetStore | undefined;
+  let reached = false;
   try {
     store = await openStore(plan.target);
+    // Reach the target before reading a million rows: an unreachable server fails in a second.
+    await store.hasTable('forklift_runs');
+    reached = true;
     const rawFile = path.join(runDir, 'raw-rows.sqlite');
     const extracted = await extractAll(plan, staging, rawFile, opts);
     staging.attachRawRows(rawFile);
@@ -213,9 +217,10 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     }
     return { ...report, reportFile: files.json, htmlFile: files.html };
   } catch (e) {
-    // A plan, mapping or source that cannot be read stops the run before anything happened:
-    // leave no run folder behind. Other failures keep theirs (staging included) for inspection.
-    if (e instanceof ForkliftError && e.exitCode === ExitCode.usage) {
+    // A target that cannot be reached, or a plan, mapping or source that cannot be read, stops
+    // the run before anything happened: leave no run folder behind. Other failures keep theirs
+    // (staging included) for inspection.
+    if (!reached || (e instanceof ForkliftError && e.exitCode === ExitCode.usage)) {
       staging.close();
       rmSync(runDir, { recursive: true, force: true });
     }

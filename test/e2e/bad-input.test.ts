@@ -149,3 +149,17 @@ describe('a run stopped by a configuration error leaves nothing behind', () => {
     expect(existsSync(path.join(dir, 'runs')) ? readdirSync(path.join(dir, 'runs')) : []).toEqual([]);
   });
 });
+
+describe('an unreachable target', () => {
+  it('fails at once with exit 1, no password shown and no run folder, before reading the sources', () => {
+    const dir = tempDir('forklift-unreach-');
+    writeFileSync(path.join(dir, 'data.csv'), 'CODE,NAME\nA,x\n');
+    writeFileSync(path.join(dir, 'items.yaml'), `entity: items\nsource: { format: csv, path: data.csv }\nfields:\n  item_code: { from: CODE }\n  description: { from: NAME }\n  uom: { const: EA }\n  active: { const: true }\n`);
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: u\nmappings: [items.yaml]\n');
+    const r = runCli(['migrate', '--target', 'postgres://forklift:Sup3rSecret@127.0.0.1:1/test'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/postgres:\/\/forklift:\*\*\*@127\.0\.0\.1:1\/test/);
+    expect(r.stderr + r.stdout).not.toMatch(/Sup3rSecret/);
+    expect(existsSync(path.join(dir, 'runs')) ? readdirSync(path.join(dir, 'runs')) : []).toEqual([]);
+  });
+});

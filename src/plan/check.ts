@@ -4,9 +4,8 @@ import { ConfigError, ForkliftError } from '../core/errors.js';
 import { compileMapping } from '../mapping/compile.js';
 import { factoryModel } from '../model/factory.js';
 import type { Model } from '../model/types.js';
-import { sourceSpecOf } from '../run/pipeline.js';
 import { openSource } from '../sources/index.js';
-import { loadMappingFile, loadPlan, type LoadedMapping } from './load.js';
+import { loadMappingFile, loadPlan, sourceSpecOf, type LoadedMapping } from './load.js';
 import { readYamlFile } from './yaml.js';
 
 export interface CheckSummary {

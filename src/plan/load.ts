@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ConfigError, formatLocation } from '../core/errors.js';
 import { loadModel } from '../model/load.js';
 import type { Model } from '../model/types.js';
+import type { SourceSpec } from '../sources/types.js';
 import { redactUrl } from '../stores/url.js';
 import { sha256Text } from '../util/hash.js';
 import { didYouMean } from '../util/suggest.js';
@@ -20,6 +21,20 @@ export interface LoadedMapping {
   /** The source file's path, resolved against the mapping file's folder. */
   sourcePath: string | undefined;
   sourceLabel: string;
+}
+
+/** The source part of a mapping, as the readers take it (paths already resolved). */
+export function sourceSpecOf(m: LoadedMapping): SourceSpec {
+  const s = m.spec.source;
+  const spec: SourceSpec = { format: s.format };
+  if (m.sourcePath !== undefined) spec.path = m.sourcePath;
+  if (s.encoding !== undefined) spec.encoding = s.encoding;
+  if (s.delimiter !== undefined) spec.delimiter = s.delimiter;
+  if (s.header_row !== undefined) spec.header_row = s.header_row;
+  if (s.sheet !== undefined) spec.sheet = s.sheet;
+  if (s.url !== undefined) spec.url = s.url;
+  if (s.query !== undefined) spec.query = s.query;
+  return spec;
 }
 
 export type RejectLimit = { kind: 'percent'; value: number } | { kind: 'count'; value: number };

@@ -2,10 +2,9 @@ import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { compileMapping } from '../mapping/compile.js';
 import type { StoredValue } from '../mapping/coerce.js';
-import { sourceSpecOf } from '../run/pipeline.js';
 import { openSource } from '../sources/index.js';
 import { modelForMapping } from './check.js';
-import { loadMappingFile } from './load.js';
+import { loadMappingFile, sourceSpecOf } from './load.js';
 
 export interface PreviewRow {
   line: number;

@@ -5,10 +5,10 @@ import { ConfigError, ForkliftError, SourceError, type ExitCode } from '../core/
 import type { StoredValue } from '../mapping/coerce.js';
 import { compileMapping, type CompiledMapping } from '../mapping/compile.js';
 import type { Entity } from '../model/types.js';
-import type { LoadedMapping } from '../plan/load.js';
+import { sourceSpecOf, type LoadedMapping } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
 import { RawRowWriter, unpackCells, type PackedCells } from '../sources/raw-rows.js';
-import type { Cell, SourceRecord, SourceSpec } from '../sources/types.js';
+import type { Cell, SourceRecord } from '../sources/types.js';
 
 /**
  * Extraction: read a source and map every row, yielding batches of mapped rows, row rejects and
@@ -54,18 +54,6 @@ export interface ExtractOptions {
   batchSize?: number;
 }
 
-export function sourceSpecOf(m: LoadedMapping): SourceSpec {
-  const s = m.spec.source;
-  const spec: SourceSpec = { format: s.format };
-  if (m.sourcePath !== undefined) spec.path = m.sourcePath;
-  if (s.encoding !== undefined) spec.encoding = s.encoding;
-  if (s.delimiter !== undefined) spec.delimiter = s.delimiter;
-  if (s.header_row !== undefined) spec.header_row = s.header_row;
-  if (s.sheet !== undefined) spec.sheet = s.sheet;
-  if (s.url !== undefined) spec.url = s.url;
-  if (s.query !== undefined) spec.query = s.query;
-  return spec;
-}
 
 /** Opens and maps a source in this thread. */
 export async function mapInThread(m: LoadedMapping, entity: Entity, opts: ExtractOptions): Promise<MappedSource> {
@@ -105,7 +93,7 @@ export async function mapInThread(m: LoadedMapping, entity: Entity, opts: Extrac
 // ---- the worker path ----------------------------------------------------------------------
 
 const THRESHOLD_BYTES = 8 * 1024 * 1024;
-const AHEAD = 8;
+export const AHEAD = 8;
 
 export interface WorkerInput {
   plan: string;
@@ -335,4 +323,3 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
   };
 }
 
-export { AHEAD };

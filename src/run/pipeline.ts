@@ -323,4 +323,3 @@ function safeUser(): string {
 }
 
 export type { CheckResult };
-export { sourceSpecOf } from './extract.js';

@@ -17,6 +17,13 @@ export function renderRunReport(r: RunReport): string {
     '',
     table(['entity', 'read', loadedHead, 'filtered', 'duplicates', 'rejected'], rows),
   ];
+  for (const l of r.entities) {
+    const w = l.watermark;
+    if (w) {
+      const per = w.group_by.length ? ` per ${w.group_by.join(', ')}` : '';
+      out.push(`incremental ${l.entity}: ${n(w.behind)} rows at or before the target's latest ${w.column}${per} were already loaded (counted as filtered)`);
+    }
+  }
   for (const c of r.checks) out.push(`control total ${c.entity} ${c.measure}: expected ${c.expected}, got ${c.actual} ${c.ok ? 'ok' : 'MISMATCH'}`);
   const withRejects = r.entities.filter((l) => l.rejected > 0);
   if (withRejects.length) {

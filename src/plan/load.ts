@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ConfigError, formatLocation } from '../core/errors.js';
 import { loadModel } from '../model/load.js';
+import { loadModeOf, watermarkOf } from './watermark.js';
 import type { Model } from '../model/types.js';
 import type { SourceSpec } from '../sources/types.js';
 import { redactUrl } from '../stores/url.js';
@@ -138,6 +139,10 @@ export function loadPlan(planFile: string, opts: { target?: string | undefined }
     const prev = seen.get(m.spec.entity);
     if (prev) problems.push(`${m.display}: entity ${m.spec.entity} is already loaded by ${prev}; one mapping per entity and run`);
     seen.set(m.spec.entity, m.display);
+  }
+  for (const m of mappings) {
+    const e = model.entities.get(m.spec.entity);
+    if (e) problems.push(...watermarkOf(m, e, loadModeOf(m, spec.load)).problems);
   }
   for (const [i, c] of (spec.checks ?? []).entries()) {
     const e = model.entities.get(c.entity);

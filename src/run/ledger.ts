@@ -17,6 +17,8 @@ export interface EntityLedger {
   /** Blank lines or rows: not data, so not in `read`, but shown so nothing is unaccounted for. */
   blank_skipped: number;
   rejects_by_rule: Record<string, number>;
+  /** Incremental loads: the rows counted in `filtered` because an earlier run already loaded them. */
+  watermark?: { column: string; group_by: string[]; groups_in_target: number; behind: number };
   rejects_file: string | null;
 }
 

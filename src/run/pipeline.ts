@@ -6,6 +6,7 @@ import { DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { dependencyOrder, type Entity } from '../model/types.js';
 import { loadPlan, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
+import { loadModeOf, watermarkOf } from '../plan/watermark.js';
 import { openStore } from '../stores/index.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
 import { checkBomCycles } from '../validate/bom-graph.js';
@@ -16,7 +17,8 @@ import { mapSource } from './extract.js';
 import { assertBalanced, type EntityLedger } from './ledger.js';
 import { writeRejectsFile } from './rejects.js';
 import { writeReports, type RunReport } from './report.js';
-import { ROW_DUPLICATE, ROW_OK, Staging, q, stagingTable } from './staging.js';
+import { ROW_BEHIND_WATERMARK, ROW_DUPLICATE, ROW_OK, Staging, q, stagingTable } from './staging.js';
+import { applyWatermark, type WatermarkResult } from './watermark.js';
 
 export interface Progress {
   stage: 'extract' | 'validate' | 'load' | 'report';
@@ -54,6 +56,7 @@ interface Extracted {
   read: number;
   filtered: number;
   blank: number;
+  watermark?: WatermarkResult;
 }
 
 /**
@@ -81,7 +84,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     staging.attachRawRows(rawFile);
     const byEntity = new Map(extracted.map((x) => [x.entity.name, x]));
     const inRun = (e: string): boolean => byEntity.has(e);
-    const modeOf = (m: LoadedMapping): LoadMode => m.spec.load ?? plan.spec.load ?? 'replace';
+    const modeOf = (m: LoadedMapping): LoadMode => loadModeOf(m, plan.spec.load);
 
     // Rows already in the target count for foreign keys to entities this run does not replace.
     const existing = new Map<string, string>();
@@ -105,6 +108,8 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     opts.progress?.({ stage: 'validate', rows: 0, rowsPerSecond: 0 });
     for (const name of dependencyOrder(plan.model, [...byEntity.keys()])) {
       const x = byEntity.get(name)!;
+      const { watermark } = watermarkOf(x.mapping, x.entity, modeOf(x.mapping));
+      if (watermark) x.watermark = await applyWatermark(store, staging, x.entity, watermark);
       staging.indexKeys(x.entity);
       checkDuplicateKeys(staging, x.entity, x.mapping.spec.on_duplicate ?? 'reject', x.label);
       checkForeignKeys(staging, x.entity, inRun, (e) => existing.get(e), (e) => byEntity.get(e)?.label ?? e, (e) => plan.model.entities.get(e));
@@ -278,7 +283,8 @@ function ledgerOf(staging: Staging, x: Extracted): EntityLedger {
     source_sha256: x.sha256,
     read: x.read,
     loaded: counts[ROW_OK] ?? 0,
-    filtered: x.filtered,
+    filtered: x.filtered + (counts[ROW_BEHIND_WATERMARK] ?? 0),
+    ...(x.watermark ? { watermark: x.watermark } : {}),
     duplicates_dropped: counts[ROW_DUPLICATE] ?? 0,
     rejected: staging.rejectCount(x.entity.name),
     blank_skipped: x.blank,

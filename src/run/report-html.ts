@@ -7,7 +7,7 @@ const esc = (s: unknown): string =>
 export function renderReportHtml(r: RunReport): string {
   const ledgerRows = r.entities
     .map(
-      (l) => `<tr><th scope="row">${esc(l.entity)}</th><td>${esc(l.source)}</td><td>${l.read}</td><td>${l.loaded}</td><td>${l.filtered}</td><td>${l.duplicates_dropped}</td><td class="${l.rejected ? 'bad' : ''}">${l.rejected}</td><td>${
+      (l) => `<tr><th scope="row">${esc(l.entity)}</th><td>${esc(l.source)}</td><td>${l.read}</td><td>${l.loaded}</td><td>${l.filtered}${l.watermark?.behind ? ` <small>(${l.watermark.behind} already loaded: at or before the target's latest ${esc(l.watermark.column)}${l.watermark.group_by.length ? ` per ${esc(l.watermark.group_by.join(', '))}` : ''})</small>` : ''}</td><td>${l.duplicates_dropped}</td><td class="${l.rejected ? 'bad' : ''}">${l.rejected}</td><td>${
         l.rejects_file ? `<a href="${esc(path(l.rejects_file, r))}">${esc(l.entity)}.csv</a>` : '—'
       }</td></tr>`,
     )

@@ -17,6 +17,8 @@ const ROWS_PER_INSERT = 16;
 export const ROW_OK = 0;
 export const ROW_DUPLICATE = 1;
 export const ROW_REJECTED = 2;
+/** Incremental loads: at or before the target's watermark, so already loaded by an earlier run. */
+export const ROW_BEHIND_WATERMARK = 3;
 
 export const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 export const stagingTable = (entity: string): string => q(`s_${entity}`);

@@ -741,6 +741,23 @@ export class MssqlStore implements TargetStore {
     if (batch.length > 0) yield batch;
   }
 
+  async maxPerGroup(table: string, groupBy: readonly string[], column: string): Promise<unknown[][]> {
+    const pool = await this.connect();
+    const names = [...groupBy, column];
+    try {
+      const res = await pool.request().input('s', sql.NVarChar(128), SCHEMA).input('t', sql.NVarChar(128), table).query<{ c: string; t: string }>('SELECT COLUMN_NAME AS c, DATA_TYPE AS t FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = @s AND TABLE_NAME = @t');
+      const types = new Map(res.recordset.map((r) => [r.c, r.t]));
+      const missing = names.find((n) => !types.has(n));
+      if (missing !== undefined) throw new StoreError(`${this.display}: table ${table} has no column ${missing}`, { code: 'store.read', hint: 'The target table does not match the model: compare it with the model.' });
+      const g = groupBy.map(qi);
+      const inner = `SELECT ${[...g, `MAX(${qi(column)}) AS ${qi(column)}`].join(', ')} FROM ${tableRef(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`;
+      const out = await pool.request().query<Record<string, unknown>>(`SELECT ${names.map((n, i) => `${mssqlReadExpression(n, types.get(n)!)} AS c${i}`).join(', ')} FROM (${inner}) s WHERE ${qi(column)} IS NOT NULL`);
+      return out.recordset.map((row) => names.map((n, i) => fromMssqlValue(types.get(n)!, row[`c${i}`])));
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    }
+  }
+
   async load(req: LoadRequest): Promise<Map<string, number>> {
     let staging: Database.Database | undefined;
     let tx: sql.Transaction | undefined;

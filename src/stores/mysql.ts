@@ -119,6 +119,17 @@ export function isoToDatetime(iso: string): string {
   return iso.length === 24 && iso[10] === 'T' && iso[23] === 'Z' ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}` : iso;
 }
 
+/** A value as mysql2 returns it here (dates and numbers as text), in the staging form. */
+export function fromMysqlValue(dataType: string, v: unknown): unknown {
+  if (v === null || typeof v !== 'string') return v;
+  if (dataType === 'datetime' || dataType === 'timestamp') return datetimeToIso(v);
+  if (dataType === 'bigint' || dataType === 'int' || dataType === 'smallint' || dataType === 'mediumint') {
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : v;
+  }
+  return v;
+}
+
 /** datetime(3) text read back to the canonical ISO form. */
 export function datetimeToIso(v: string): string {
   const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?$/.exec(v);
@@ -266,15 +277,7 @@ export class MysqlStore implements TargetStore {
     } catch (e) {
       throw asMysqlStoreError(e, this.display, this.target);
     }
-    const conv = (v: unknown): unknown => {
-      if (v === null || typeof v !== 'string') return v;
-      if (type === 'datetime' || type === 'timestamp') return datetimeToIso(v);
-      if (type === 'bigint' || type === 'int' || type === 'smallint' || type === 'mediumint') {
-        const n = Number(v);
-        return Number.isSafeInteger(n) ? n : v;
-      }
-      return v;
-    };
+    const conv = (v: unknown): unknown => fromMysqlValue(type, v);
     let batch: unknown[] = [];
     try {
       for await (const row of stream) {
@@ -290,6 +293,22 @@ export class MysqlStore implements TargetStore {
       stream.destroy();
     }
     if (batch.length) yield batch;
+  }
+
+  async maxPerGroup(table: string, groupBy: readonly string[], column: string): Promise<unknown[][]> {
+    const names = [...groupBy, column];
+    try {
+      const [cols] = (await this.k.raw('SELECT COLUMN_NAME AS c, DATA_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table])) as [{ c: string; t: string }[]];
+      const types = new Map(cols.map((r) => [r.c, String(r.t).toLowerCase()]));
+      const missing = names.find((n) => !types.has(n));
+      if (missing !== undefined) throw new StoreError(`${this.display}: table ${table} has no column ${missing}`, { code: 'store.read', hint: 'The target table does not match the model: compare it with the model.' });
+      const g = groupBy.map(qi);
+      const select = [...g.map((c, i) => `${c} AS g${i}`), `MAX(${qi(column)}) AS m`].join(', ');
+      const [rows] = (await this.k.raw(`SELECT ${select} FROM ${qi(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`)) as [Record<string, unknown>[]];
+      return rows.filter((r) => r.m !== null).map((r) => [...groupBy.map((n, i) => fromMysqlValue(types.get(n)!, r[`g${i}`])), fromMysqlValue(types.get(column)!, r.m)]);
+    } catch (e) {
+      throw asMysqlStoreError(e, this.display, this.target);
+    }
   }
 
   async load(req: LoadRequest): Promise<Map<string, number>> {

@@ -84,6 +84,24 @@ export class PostgresStore implements TargetStore {
     }
   }
 
+  async maxPerGroup(table: string, groupBy: readonly string[], column: string): Promise<unknown[][]> {
+    const names = [...groupBy, column];
+    try {
+      const res = (await this.k.raw('SELECT a.attname AS c, format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a WHERE a.attrelid = to_regclass(?) AND a.attname = ANY(?) AND NOT a.attisdropped', [q(table), names])) as pg.QueryResult<{ c: string; t: string }>;
+      const types = new Map(res.rows.map((r) => [r.c, r.t]));
+      const missing = names.find((n) => !types.has(n));
+      if (missing !== undefined) throw new StoreError(`${this.display}: table ${table} has no column ${missing}`, { code: 'store.read', hint: 'The target table does not match the model: compare it with the model.' });
+      const reads = names.map((n) => pgReadExpression(n, types.get(n)!));
+      const g = groupBy.map(q);
+      // The maximum in the column's own type (a timestamp's order, not its text's), then read back.
+      const inner = `SELECT ${[...g, `MAX(${q(column)}) AS ${q(column)}`].join(', ')} FROM ${q(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`;
+      const out = (await this.k.raw(`SELECT ${reads.map((r, i) => `${r.sql} AS c${i}`).join(', ')} FROM (${inner}) s WHERE ${q(column)} IS NOT NULL`)) as pg.QueryResult<Record<string, unknown>>;
+      return out.rows.map((row) => reads.map((r, i) => (r.integer && row[`c${i}`] !== null ? Number(row[`c${i}`]) : row[`c${i}`])));
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    }
+  }
+
   async load(req: LoadRequest): Promise<Map<string, number>> {
     const loaded = new Map<string, number>();
     let staging: Database.Database | undefined;

@@ -90,6 +90,17 @@ export class SqliteStore implements TargetStore {
     for (let i = 0; i < rows.length; i += 5000) yield rows.slice(i, i + 5000).map((r) => r.v);
   }
 
+  async maxPerGroup(table: string, groupBy: readonly string[], column: string): Promise<unknown[][]> {
+    const g = groupBy.map(q);
+    const select = [...g.map((c, i) => `${c} AS g${i}`), `MAX(${q(column)}) AS m`].join(', ');
+    try {
+      const rows = (await this.k.raw(`SELECT ${select} FROM ${q(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`)) as Record<string, unknown>[];
+      return rows.filter((r) => r.m !== null).map((r) => [...groupBy.map((_, i) => r[`g${i}`]), r.m]);
+    } catch (e) {
+      throw asStoreError(e, this.display);
+    }
+  }
+
   async load(req: LoadRequest): Promise<Map<string, number>> {
     const loaded = new Map<string, number>();
     try {

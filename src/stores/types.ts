@@ -51,6 +51,11 @@ export interface TargetStore {
   hasTable(name: string): Promise<boolean>;
   /** The distinct values of one column, in batches (foreign keys to rows already in the target). */
   readColumn(table: string, column: string): AsyncIterable<unknown[]>;
+  /**
+   * Per distinct value of the `groupBy` columns, the greatest value of `column`, all in the staging
+   * form (incremental loads: the watermark per machine). Rows are `[...group, max]`.
+   */
+  maxPerGroup(table: string, groupBy: readonly string[], column: string): Promise<unknown[][]>;
   /** Rows of a table as arrays in column order (tests and reads back). */
   close(): Promise<void>;
 }

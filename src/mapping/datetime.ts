@@ -199,10 +199,18 @@ export function makeTimestampParser(format: string | undefined, zone: string | u
         offset = o;
       } else return fail('has no time zone; set `timezone:` in the mapping (such as Europe/Berlin or UTC)');
     }
-    const ms = Date.UTC(f.y, f.mo - 1, f.d, f.h, f.mi, f.s, f.ms) - offset * 60000;
+    const ms = utcMillis(f.y, f.mo, f.d, f.h, f.mi, f.s, f.ms) - offset * 60000;
     const d = new Date(ms);
     const y = d.getUTCFullYear();
     if (y < 1 || y > 9999) return fail('is outside the years 0001 to 9999');
     return { ok: true, value: d.toISOString() };
   };
+}
+
+/** Date.UTC, but exact for the years 0–99 too (Date.UTC reads those as 1900–1999). */
+export function utcMillis(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
+  if (y >= 100) return Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  const t = new Date(Date.UTC(2000, 0, 1, h, mi, s, ms));
+  t.setUTCFullYear(y, mo - 1, d);
+  return t.getTime();
 }

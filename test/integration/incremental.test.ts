@@ -1,13 +1,12 @@
 import { writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
 import { runPlan } from '../../src/run/pipeline.js';
 import { tempDir } from '../helpers.js';
+import { MYSQL_ADMIN_URL, MysqlDatabases, PG_ADMIN_URL, PgDatabases, mysqlAdminConfig, probeMysql, probePg, reportUnreachable, withPg } from './stores/live.js';
 
 /**
  * Incremental loads with a watermark (SPEC section 4): only machine events newer than the target's
@@ -15,33 +14,15 @@ import { tempDir } from '../helpers.js';
  * live store, since each reads its own watermark back (timestamps in three different types).
  */
 
-const PG_ADMIN = process.env.FORKLIFT_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const MY_ADMIN = process.env.FORKLIFT_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
-
-async function pgProbe(): Promise<string | null> {
-  const c = new pg.Client({ connectionString: PG_ADMIN, connectionTimeoutMillis: 5000 });
-  try {
-    await c.connect();
-    return null;
-  } catch (e) {
-    return String(e);
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
-async function myProbe(): Promise<string | null> {
-  try {
-    const c = await mysql.createConnection({ uri: MY_ADMIN, connectTimeout: 5000 });
-    await c.end();
-    return null;
-  } catch (e) {
-    return String(e);
-  }
-}
-
-const cleanups: (() => Promise<void>)[] = [];
+const pgDown = await probePg();
+const myDown = await probeMysql();
+reportUnreachable('PostgreSQL', PG_ADMIN_URL, pgDown, 'incremental.test.ts');
+reportUnreachable('MariaDB', MYSQL_ADMIN_URL, myDown, 'incremental.test.ts');
+const pgDbs = new PgDatabases();
+const myDbs = new MysqlDatabases();
 afterAll(async () => {
-  for (const c of cleanups) await c().catch(() => {});
+  await pgDbs.dropAll();
+  await myDbs.dropAll();
 });
 
 interface Side {
@@ -64,51 +45,15 @@ const sides: Record<string, Side> = {
     },
   },
   postgres: {
-    skip: await pgProbe(),
-    url: async () => {
-      const name = `forklift_t_${randomBytes(6).toString('hex')}`;
-      const admin = new pg.Client({ connectionString: PG_ADMIN });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${name}`);
-      await admin.end();
-      cleanups.push(async () => {
-        const a = new pg.Client({ connectionString: PG_ADMIN });
-        await a.connect();
-        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        await a.end();
-      });
-      const u = new URL(PG_ADMIN);
-      u.pathname = `/${name}`;
-      return u.toString();
-    },
-    count: async (url) => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      try {
-        return (await c.query<{ n: number }>('SELECT COUNT(*)::int AS n FROM machine_events')).rows[0]!.n;
-      } finally {
-        await c.end();
-      }
-    },
+    skip: pgDown,
+    url: async () => (await pgDbs.create()).url,
+    count: (url) => withPg(url, async (c) => (await c.query<{ n: number }>('SELECT COUNT(*)::int AS n FROM machine_events')).rows[0]!.n),
   },
   mariadb: {
-    skip: await myProbe(),
-    url: async () => {
-      const name = `forklift_t_${randomBytes(6).toString('hex')}`;
-      const admin = await mysql.createConnection({ uri: MY_ADMIN });
-      await admin.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4`);
-      await admin.end();
-      cleanups.push(async () => {
-        const a = await mysql.createConnection({ uri: MY_ADMIN });
-        await a.query(`DROP DATABASE IF EXISTS ${name}`);
-        await a.end();
-      });
-      const u = new URL(MY_ADMIN);
-      u.pathname = `/${name}`;
-      return u.toString();
-    },
+    skip: myDown,
+    url: async () => (await myDbs.create()).url,
     count: async (url) => {
-      const c = await mysql.createConnection({ uri: url });
+      const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: new URL(url).pathname.slice(1) });
       try {
         const [rows] = await c.query('SELECT COUNT(*) AS n FROM machine_events');
         return Number((rows as { n: number }[])[0]!.n);
@@ -118,19 +63,6 @@ const sides: Record<string, Side> = {
     },
   },
 };
-
-for (const [name, side] of Object.entries(sides)) {
-  if (side.skip !== null) {
-    console.warn(`${name} was not reachable (${side.skip}): its incremental-load tests are skipped${process.env.CI ? ' (CI: failing instead)' : ''}`);
-    if (process.env.CI) {
-      describe(`incremental loads into ${name} (CI)`, () => {
-        it(`reaches ${name}`, () => {
-          throw new Error(`${name} was not reachable: ${side.skip}`);
-        });
-      });
-    }
-  }
-}
 
 function project(target: string): { plan: string; log: (rows: string[]) => void } {
   const dir = tempDir('forklift-incr-plan-');

@@ -1,20 +1,26 @@
 #!/usr/bin/env node
-// npm run bench: the machine-log benchmark of issue 2. Not part of the tests or CI.
+// npm run bench: the machine-log benchmark of issue 2 and the server benchmarks of issue 3. Not
+// part of the tests or CI.
 //   BENCH_ROWS=1000000 npm run bench      (BENCH_ROWS=5000000 for the memory check at 5M)
 // Generates the data with fixtures/generate.mjs, then times in one run, each as a child process
 // measured by /usr/bin/time (wall time, peak RSS): csv-parse alone reading the file, sqlite3's
 // .import into the same typed table, forklift validate and forklift migrate (machine log only,
-// then the whole factory plan), and `forklift --help` cold.
+// then the whole factory plan), and `forklift --help` cold; then the server benchmarks of
+// bench/servers.mjs (PostgreSQL, MariaDB, a SQL source), written to bench/out/results-servers.json.
+//   BENCH_SERVERS=skip   the file benchmarks only;  BENCH_SERVERS=only   the server benchmarks only
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serverBenches } from './servers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out');
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
 const BIN = path.join(ROOT, 'bin', 'run.js');
+const SERVERS = process.env.BENCH_SERVERS ?? 'run';
+if (!['run', 'skip', 'only'].includes(SERVERS)) throw new Error(`BENCH_SERVERS is run, skip or only, not ${SERVERS}`);
 
 if (!existsSync(path.join(ROOT, 'dist', 'commands'))) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
 if (!existsSync('/usr/bin/time')) throw new Error('needs /usr/bin/time (apt-get install time)');
@@ -39,80 +45,87 @@ function measure(name, cmd, args, opts = {}) {
   const runs = [];
   for (let i = 0; i < REPEAT; i++) {
     opts.before?.();
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { cwd: opts.cwd ?? dataDir, encoding: 'utf8', input: opts.input, maxBuffer: 1 << 26 });
+    const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { cwd: opts.cwd ?? dataDir, encoding: 'utf8', input: opts.input, env, maxBuffer: 1 << 26 });
     const last = r.stderr.trim().split('\n').pop() ?? '';
     const [secs, kib] = last.split(' ').map(Number);
     if (r.status !== 0 && !opts.allowFail) {
       process.stderr.write(r.stdout + r.stderr);
       throw new Error(`${name} failed with ${r.status}`);
     }
-    runs.push({ secs, rss: kib / 1024, status: r.status, stdout: r.stdout });
+    runs.push({ secs, rss: kib / 1024, status: r.status, stdout: r.stdout, stderr: r.stderr });
   }
   runs.sort((a, b) => a.secs - b.secs);
   const m = runs[Math.floor(runs.length / 2)];
-  return { name, seconds: m.secs, rssMiB: m.rss, status: m.status, stdout: m.stdout };
+  return { name, seconds: m.secs, rssMiB: m.rss, status: m.status, stdout: m.stdout, stderr: m.stderr };
 }
 
-const results = [];
-const parseOnly = path.join(OUT, 'csv-parse-only.mjs');
-writeFileSync(
-  parseOnly,
-  `import { createReadStream } from 'node:fs';\nimport { parse } from '${pathToImport(path.join(ROOT, 'node_modules', 'csv-parse', 'lib', 'index.js'))}';\nlet n = 0;\nconst p = createReadStream(process.argv[2]).pipe(parse({ from_line: 2 }));\np.on('data', () => { n++; });\np.on('end', () => console.log(n));\n`,
-);
-results.push(measure('csv-parse alone (rows as arrays)', process.execPath, [parseOnly, machlog]));
-
-if (hasSqlite) {
-  const { sqliteCreateTable } = await import(pathToImport(path.join(ROOT, 'dist', 'src', 'stores', 'sqlite.js')));
-  const { factoryModel } = await import(pathToImport(path.join(ROOT, 'dist', 'src', 'model', 'factory.js')));
-  // Same column types, NOT NULL and primary key; no enum CHECK, since sqlite3 cannot map the
-  // legacy state codes (R, I, D…) the way the mapping does.
-  const ddl = sqliteCreateTable(factoryModel().entities.get('machine_events')).replace(/ CHECK \(.*?\)\)/g, '');
-  const db = path.join(dataDir, 'sqlite-import.db');
-  results.push(
-    measure('sqlite3 .import, same typed table, one transaction', 'sqlite3', [db], {
-      before: () => rmSync(db, { force: true }),
-      input: `${ddl};\nBEGIN;\n.import --csv --skip 1 ${machlog} machine_events\nCOMMIT;\n`,
-      allowFail: true,
-    }),
-  );
-} else results.push({ name: 'sqlite3 .import (sqlite3 CLI missing: apt-get install sqlite3)', seconds: NaN, rssMiB: NaN });
-
-results.push(measure('forklift validate (machine log)', process.execPath, [BIN, 'validate', 'machine-only.yaml', '--json'], { allowFail: true }));
-results.push(measure('forklift migrate (machine log)', process.execPath, [BIN, 'migrate', 'machine-only.yaml', '--json'], { allowFail: true }));
-const full = measure('forklift migrate (whole factory plan)', process.execPath, [BIN, 'migrate', 'forklift.yaml', '--json'], { allowFail: true });
-results.push(full);
-
-const help = [];
-for (let i = 0; i < 5; i++) help.push(measure('help', process.execPath, [BIN, '--help'], { cwd: ROOT }).seconds);
-help.sort((a, b) => a - b);
-
-const fullRows = (() => {
-  try {
-    return JSON.parse(full.stdout.replace(/^[^{]*/, '')).entities?.reduce((s, e) => s + e.read, 0) ?? dataRows;
-  } catch {
-    try {
-      return JSON.parse(full.stdout).result.entities.reduce((s, e) => s + e.read, 0);
-    } catch {
-      return dataRows;
-    }
-  }
-})();
-
-const base = results[0];
-const sqlite = results[1];
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
-console.log(`\nmachine log: ${fmt(dataRows)} rows, ${fmt(Number(execFileSync('stat', ['-c', '%s', machlog]).toString()) / 2 ** 20, 1)} MiB  (node ${process.version})\n`);
-console.log('| path | time | rows/s | peak RSS | vs csv-parse | vs sqlite3 .import |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
-for (const r of results) {
-  const rows = r === full ? fullRows : dataRows;
-  const rps = rows / r.seconds;
-  const vsParse = rps / (dataRows / base.seconds);
-  const vsSqlite = sqlite && Number.isFinite(sqlite.seconds) ? r.seconds / sqlite.seconds : NaN;
-  console.log(`| ${r.name}${r.status ? ` (exit ${r.status})` : ''} | ${fmt(r.seconds, 2)} s | ${fmt(rps)} | ${fmt(r.rssMiB)} MiB | ${fmt(vsParse * 100)}% | ${fmt(vsSqlite, 2)}x time |`);
+
+if (SERVERS !== 'only') await fileBenches();
+if (SERVERS !== 'skip') await serverBenches({ ROOT, OUT, dataDir, machlog, dataRows, BIN, measure, fmt, toImport: pathToImport });
+
+async function fileBenches() {
+  const results = [];
+  const parseOnly = path.join(OUT, 'csv-parse-only.mjs');
+  writeFileSync(
+    parseOnly,
+    `import { createReadStream } from 'node:fs';\nimport { parse } from '${pathToImport(path.join(ROOT, 'node_modules', 'csv-parse', 'lib', 'index.js'))}';\nlet n = 0;\nconst p = createReadStream(process.argv[2]).pipe(parse({ from_line: 2 }));\np.on('data', () => { n++; });\np.on('end', () => console.log(n));\n`,
+  );
+  results.push(measure('csv-parse alone (rows as arrays)', process.execPath, [parseOnly, machlog]));
+
+  if (hasSqlite) {
+    const { sqliteCreateTable } = await import(pathToImport(path.join(ROOT, 'dist', 'src', 'stores', 'sqlite.js')));
+    const { factoryModel } = await import(pathToImport(path.join(ROOT, 'dist', 'src', 'model', 'factory.js')));
+    // Same column types, NOT NULL and primary key; no enum CHECK, since sqlite3 cannot map the
+    // legacy state codes (R, I, D…) the way the mapping does.
+    const ddl = sqliteCreateTable(factoryModel().entities.get('machine_events')).replace(/ CHECK \(.*?\)\)/g, '');
+    const db = path.join(dataDir, 'sqlite-import.db');
+    results.push(
+      measure('sqlite3 .import, same typed table, one transaction', 'sqlite3', [db], {
+        before: () => rmSync(db, { force: true }),
+        input: `${ddl};\nBEGIN;\n.import --csv --skip 1 ${machlog} machine_events\nCOMMIT;\n`,
+        allowFail: true,
+      }),
+    );
+  } else results.push({ name: 'sqlite3 .import (sqlite3 CLI missing: apt-get install sqlite3)', seconds: NaN, rssMiB: NaN });
+
+  results.push(measure('forklift validate (machine log)', process.execPath, [BIN, 'validate', 'machine-only.yaml', '--json'], { allowFail: true }));
+  results.push(measure('forklift migrate (machine log)', process.execPath, [BIN, 'migrate', 'machine-only.yaml', '--json'], { allowFail: true }));
+  const full = measure('forklift migrate (whole factory plan)', process.execPath, [BIN, 'migrate', 'forklift.yaml', '--json'], { allowFail: true });
+  results.push(full);
+
+  const help = [];
+  for (let i = 0; i < 5; i++) help.push(measure('help', process.execPath, [BIN, '--help'], { cwd: ROOT }).seconds);
+  help.sort((a, b) => a - b);
+
+  const fullRows = (() => {
+    try {
+      return JSON.parse(full.stdout.replace(/^[^{]*/, '')).entities?.reduce((s, e) => s + e.read, 0) ?? dataRows;
+    } catch {
+      try {
+        return JSON.parse(full.stdout).result.entities.reduce((s, e) => s + e.read, 0);
+      } catch {
+        return dataRows;
+      }
+    }
+  })();
+
+  const base = results[0];
+  const sqlite = results[1];
+  console.log(`\nmachine log: ${fmt(dataRows)} rows, ${fmt(Number(execFileSync('stat', ['-c', '%s', machlog]).toString()) / 2 ** 20, 1)} MiB  (node ${process.version})\n`);
+  console.log('| path | time | rows/s | peak RSS | vs csv-parse | vs sqlite3 .import |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    const rows = r === full ? fullRows : dataRows;
+    const rps = rows / r.seconds;
+    const vsParse = rps / (dataRows / base.seconds);
+    const vsSqlite = sqlite && Number.isFinite(sqlite.seconds) ? r.seconds / sqlite.seconds : NaN;
+    console.log(`| ${r.name}${r.status ? ` (exit ${r.status})` : ''} | ${fmt(r.seconds, 2)} s | ${fmt(rps)} | ${fmt(r.rssMiB)} MiB | ${fmt(vsParse * 100)}% | ${fmt(vsSqlite, 2)}x time |`);
+  }
+  console.log(`\nforklift --help cold: median ${fmt(help[2] * 1000)} ms of 5 runs (target < 300 ms)`);
+  writeFileSync(path.join(OUT, `results-${ROWS}.json`), JSON.stringify({ rows: dataRows, results: results.map(({ stderr, ...r }) => (void stderr, r)), help_ms: help.map((s) => s * 1000) }, null, 2));
 }
-console.log(`\nforklift --help cold: median ${fmt(help[2] * 1000)} ms of 5 runs (target < 300 ms)`);
-writeFileSync(path.join(OUT, `results-${ROWS}.json`), JSON.stringify({ rows: dataRows, results, help_ms: help.map((s) => s * 1000) }, null, 2));
 
 function pathToImport(p) {
   return new URL(`file://${p}`).href;

@@ -22,3 +22,18 @@ export async function progressReporter(enabled: boolean): Promise<{ update: (p: 
     },
   };
 }
+
+/** A spinner showing a line of text (tables, rows) on a TTY; nothing otherwise. */
+export async function textSpinner(enabled: boolean): Promise<{ update: (text: string) => void; stop: () => void }> {
+  if (!enabled) return { update: () => {}, stop: () => {} };
+  const { default: ora } = await import('ora');
+  const spinner = ora({ stream: process.stderr, text: 'starting' }).start();
+  return {
+    update(text) {
+      spinner.text = text;
+    },
+    stop() {
+      spinner.stop();
+    },
+  };
+}

@@ -93,6 +93,13 @@ export class StoreError extends ForkliftError {
 }
 
 /** A broken invariant inside forklift (an unbalanced ledger, say): always our bug. */
+/** A bundle that fails verification (a changed byte, a missing or extra file, a broken key). Exit 1. */
+export class BundleError extends ForkliftError {
+  constructor(message: string, opts: SubOptions) {
+    super(message, { exitCode: ExitCode.runtime, ...opts });
+  }
+}
+
 export class BugError extends Error {
   constructor(message: string) {
     super(`internal error: ${message}`);

@@ -160,7 +160,7 @@ export function describePgError(e: unknown): PgErrorInfo {
   let hint = 'Check that the target is reachable and writable.';
   switch (true) {
     case code === '23505':
-      hint = 'The target already holds rows with these keys: use load: replace or upsert, or remove them.';
+      hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
       break;
     case code === '23503':
       hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
@@ -185,6 +185,8 @@ export function describePgError(e: unknown): PgErrorInfo {
       break;
     case code.startsWith('57') || code.startsWith('08') || /Connection terminated|not queryable|ECONNRESET|EPIPE/.test(msg):
       hint = 'The connection to the server was lost during the load: nothing was committed; run the same command again.';
+      // A bare socket error ('write EPIPE') does not say what happened: say it.
+      if (!/connection/i.test(msg)) msg = `the connection to the server was lost (${msg})`;
       break;
     case /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|timeout expired/.test(code + ' ' + msg):
       hint = 'Check that PostgreSQL runs and accepts connections at the host and port of the URL.';

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import sql from 'mssql';
 import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
+import { MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, MssqlReadProblem, mssqlDescribeInSession, mssqlReadInSession, mssqlTableRecordParams, readSessionOf } from './read-mssql.js';
 import { referencedClosure } from './sqlite.js';
 import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
 import { redactUrl, passwordOf } from './url.js';
@@ -559,7 +560,7 @@ export function describeMssqlError(e: unknown, secret?: string): { message: stri
   switch (root.number) {
     case 2627:
     case 2601:
-      hint = 'The target already holds rows with these keys: use load: replace or upsert, or remove them. SQL Server compares text without regard to case under most collations, so keys that differ only in case collide here.';
+      hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them. SQL Server compares text without regard to case under most collations, so keys that differ only in case collide here.';
       break;
     case 547:
       hint = /FOREIGN KEY|REFERENCE/i.test(message)
@@ -637,6 +638,9 @@ export async function loadInSession(s: MssqlSession, staging: Database.Database,
   await s.batch(MSSQL_RUNS_DDL);
   // The run's tables and every table they reference, so foreign keys have a table to point at.
   for (const entity of referencedClosure(req)) await s.batch(mssqlCreateTable(entity));
+  // What each table is, in the model's own words, for describeTables (export, diff).
+  await s.batch(MSSQL_TABLES_DDL);
+  for (const entity of referencedClosure(req)) await s.query(MSSQL_TABLES_MERGE, mssqlTableRecordParams(entity));
   // Replace empties the run's tables children first, so foreign keys hold at every step.
   for (const l of [...req.entities].reverse()) if (l.mode === 'replace') await s.batch(mssqlDeleteAll(l.entity));
   for (const l of req.entities) {
@@ -787,6 +791,32 @@ export class MssqlStore implements TargetStore {
     } catch (e) {
       if (tx) await tx.rollback().catch(() => {});
       throw this.storeError(e, 'store.load');
+    }
+  }
+
+  async describeTables(): Promise<Entity[]> {
+    const pool = await this.connect();
+    try {
+      return await mssqlDescribeInSession(readSessionOf(pool));
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    }
+  }
+
+  /** The rows of a table from one SELECT, streamed (mssql's request stream, rows as arrays). */
+  async *readRows(table: Entity, opts: { signal?: AbortSignal | undefined } = {}): AsyncIterable<unknown[][]> {
+    const pool = await this.connect();
+    try {
+      yield* mssqlReadInSession(readSessionOf(pool), table, opts.signal);
+    } catch (e) {
+      if (e instanceof Error && e.name === 'AbortError') throw e;
+      if (e instanceof MssqlReadProblem) {
+        throw new StoreError(`${this.display}: ${e.message}`, {
+          code: 'store.read',
+          hint: e.what === 'table' ? 'Check the store URL and the table name (tables of the dbo schema are read).' : 'The table does not match the description asked for: describe the store again.',
+        });
+      }
+      throw this.storeError(e, 'store.read');
     }
   }
 

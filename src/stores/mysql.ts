@@ -5,6 +5,8 @@ import type { Connection as RawConnection, QueryOptions, ResultSetHeader } from 
 import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
+import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './read-common.js';
+import { MYSQL_KEYS_SQL, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
 import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
 import { redactUrl } from './url.js';
@@ -50,6 +52,8 @@ const CHUNK_CHARS = 256 << 10;
 const STAGING_PAGE = 5000;
 /** Rows per batch yielded by readColumn. */
 const READ_BATCH = 5000;
+/** information_schema DATA_TYPEs of text columns. */
+const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext']);
 
 export type MysqlBulkPath = 'load-data' | 'insert';
 
@@ -273,11 +277,14 @@ export class MysqlStore implements TargetStore {
     try {
       const rows = (await this.k.raw('SELECT DATA_TYPE AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?', [table, column])) as [{ t: string }[]];
       type = String(rows[0][0]?.t ?? '').toLowerCase();
-      stream = this.k.raw(`SELECT DISTINCT ${qi(column)} AS v FROM ${qi(table)}`).stream() as Readable & AsyncIterable<{ v: unknown }>;
+      // Text is DISTINCT by its bytes: utf8mb4_bin is a PAD SPACE collation, under which 'A' and
+      // 'A  ' (and '' and '   ') are one value, so a plain DISTINCT would drop all but one of them.
+      const v = TEXT_TYPES.has(type) ? `CAST(${qi(column)} AS BINARY)` : qi(column);
+      stream = this.k.raw(`SELECT DISTINCT ${v} AS v FROM ${qi(table)}`).stream() as Readable & AsyncIterable<{ v: unknown }>;
     } catch (e) {
       throw asMysqlStoreError(e, this.display, this.target);
     }
-    const conv = (v: unknown): unknown => fromMysqlValue(type, v);
+    const conv = (v: unknown): unknown => fromMysqlValue(type, Buffer.isBuffer(v) ? v.toString('utf8') : v);
     let batch: unknown[] = [];
     try {
       for await (const row of stream) {
@@ -316,17 +323,28 @@ export class MysqlStore implements TargetStore {
     let conn: RawConnection | undefined;
     let staging: Database.Database | undefined;
     let broken = false;
+    let onServerEnd: (() => void) | undefined;
     try {
       conn = (await this.k.client.acquireConnection()) as RawConnection;
+      // The server closed its side (a KILL, a restart, a timeout): mysql2 fails the running
+      // statement only when the socket has closed, and a socket whose send buffer the server no
+      // longer reads (LOAD DATA's stream, a large INSERT) does not close until TCP gives up, many
+      // seconds later. Destroying it fails the statement now, as a lost connection.
+      const socket = (conn as unknown as { stream?: { destroy(err?: Error): void } }).stream;
+      onServerEnd = () => socket?.destroy(Object.assign(new Error('Connection lost: the server closed the connection'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }));
+      conn.once('end', onServerEnd);
       // DDL first, outside the transaction (each statement commits implicitly): idempotent, so a
       // failed run leaves at most new empty tables. Parents before children, for the foreign keys.
       await query(conn, RUNS_DDL);
       for (const entity of referencedClosure(req)) await query(conn, mysqlCreateTable(entity));
+      await query(conn, MYSQL_TABLES_DDL);
       const bulk = await this.bulkPath(conn);
       staging = new Database(req.stagingFile, { readonly: true });
 
       await query(conn, 'START TRANSACTION');
       try {
+        // What each table is, in the model's own words, for describeTables (export, diff).
+        for (const rec of tableRecords(referencedClosure(req))) await query(conn, MYSQL_TABLES_UPSERT, rec);
         // Replace empties the run's tables children first, so foreign keys hold at every step.
         // DELETE, not TRUNCATE: TRUNCATE commits (and cannot be rolled back).
         for (const { entity, mode } of [...req.entities].reverse()) {
@@ -354,6 +372,7 @@ export class MysqlStore implements TargetStore {
     } finally {
       staging?.close();
       if (conn) {
+        if (onServerEnd) conn.off('end', onServerEnd);
         if (broken) conn.destroy();
         await this.k.client.releaseConnection(conn);
       }
@@ -423,6 +442,57 @@ export class MysqlStore implements TargetStore {
       throw asMysqlStoreError(e, this.display, this.target);
     } finally {
       if (conn) await this.k.client.releaseConnection(conn);
+    }
+  }
+
+  async describeTables(): Promise<Entity[]> {
+    try {
+      const [tables] = (await this.k.raw(MYSQL_TABLES_SQL)) as [{ t: string; d: string | null }[]];
+      const [cols] = (await this.k.raw(mysqlColumnsSql(false))) as [MysqlColumnRow[]];
+      const [keys] = (await this.k.raw(MYSQL_KEYS_SQL)) as [MysqlKeyRow[]];
+      const recorded = new Map<string, unknown>();
+      if (tables.some((t) => t.t === TABLES_TABLE)) {
+        const [rows] = (await this.k.raw(`SELECT name, definition FROM ${qi(TABLES_TABLE)}`)) as [{ name: string; definition: string }[]];
+        for (const r of rows) recorded.set(r.name, r.definition);
+      }
+      return describeFrom(mysqlTables(tables, cols, keys), recorded);
+    } catch (e) {
+      throw asMysqlStoreError(e, this.display, this.target);
+    }
+  }
+
+  /**
+   * The rows of a table from one SELECT streamed on a pooled connection (rows as arrays, with
+   * backpressure: one consistent snapshot, never the table in memory). A read stopped early leaves
+   * the connection mid-result: it is destroyed, not reused.
+   */
+  async *readRows(table: Entity, opts: { signal?: AbortSignal | undefined } = {}): AsyncIterable<unknown[][]> {
+    let conn: RawConnection | undefined;
+    let stream: Readable | undefined;
+    let done = false;
+    try {
+      conn = (await this.k.client.acquireConnection()) as RawConnection;
+      const cols = await query<MysqlColumnRow[]>(conn, mysqlColumnsSql(true), [table.name]);
+      if (cols.length === 0) throw new StoreError(`${this.display}: there is no table ${table.name}`, { code: 'store.read', hint: 'Check the store URL and the table name.' });
+      const native = nativeColumnsFor(table, mysqlTables([{ t: table.name, d: null }], cols, [])[0]!);
+      if (!Array.isArray(native)) throw new StoreError(`${this.display}: table ${table.name} has no column ${native.missing}`, { code: 'store.read', hint: 'The table does not match the description asked for: describe the store again.' });
+      const plan = mysqlReadPlan(table, native);
+      stream = conn.query({ sql: plan.sql, rowsAsArray: true }).stream({ highWaterMark: 1000 });
+      yield* mysqlRows(stream, plan.decode, opts.signal);
+      done = true;
+    } catch (e) {
+      if (e instanceof Error && e.name === 'AbortError') throw e;
+      throw asMysqlStoreError(e, this.display, this.target);
+    } finally {
+      if (conn) {
+        if (!done && stream) {
+          stream.on('error', () => {});
+          stream.destroy();
+          // Mid-result: the protocol cannot go on on this connection.
+          conn.destroy();
+        }
+        await this.k.client.releaseConnection(conn);
+      }
     }
   }
 
@@ -605,10 +675,10 @@ export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 
   const code = err.code ?? '';
   const errno = err.errno ?? 0;
   const raw = err.sqlMessage ?? (e instanceof Error ? e.message : String(e));
-  const msg = redactValues(raw);
+  let msg = redactValues(raw);
   const where = t ? `${t.host}:${t.port}` : 'the server';
   let hint = 'Check that the target is reachable and writable.';
-  if (errno === 1062 || errno === 1586) hint = 'The target already holds rows with these keys: use load: replace or upsert, or remove them.';
+  if (errno === 1062 || errno === 1586) hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
   else if (errno === 1451) hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
   else if (errno === 1452) hint = 'A row references a key that is not in the target: load the referenced entity in the same run, or load it first.';
   else if (errno === 1045 || errno === 1698) hint = 'Check the user name and password in the target URL (or in the variable it comes from).';
@@ -619,8 +689,11 @@ export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 
   else if (errno === 3819 || errno === 4025) hint = 'A value breaks a CHECK constraint of the target table (an enum or boolean column): check that the table was created by forklift for this model.';
   else if (errno === 1264 || errno === 1265 || errno === 1292 || errno === 1366 || errno === 1406) hint = 'The target column cannot hold a value as loaded: check that the table was created by forklift for this model.';
   else if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|EAI_AGAIN/.test(code)) hint = `Check that the MySQL/MariaDB server is running and reachable at ${where}.`;
-  else if (code === 'PROTOCOL_CONNECTION_LOST' || errno === 2006 || errno === 2013 || code === 'ECONNRESET' || code === 'EPIPE') hint = 'The connection to the server was lost during the load: nothing was committed. Run the same command again.';
-  else if (err.name === 'AbortError') hint = 'The run was interrupted: nothing was committed. Run the same command again.';
+  else if (code === 'PROTOCOL_CONNECTION_LOST' || errno === 2006 || errno === 2013 || errno === 1927 || code === 'ECONNRESET' || code === 'EPIPE') {
+    hint = 'The connection to the server was lost during the load: nothing was committed. Run the same command again.';
+    // A bare socket error ('write EPIPE') does not say what happened: say it.
+    if (!/connection/i.test(msg)) msg = `the connection to the server was lost (${msg})`;
+  } else if (err.name === 'AbortError') hint = 'The run was interrupted: nothing was committed. Run the same command again.';
   // The cause keeps the code and number only: the driver's error carries the SQL text (row values).
   const cause = Object.assign(new Error(msg), { code, errno });
   return new StoreError(`${display}: ${msg}`, { code: 'store.load', hint, cause });

@@ -2,11 +2,14 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
-import type pg from 'pg';
+import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { BugError, StoreError } from '../core/errors.js';
+import type { Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
+import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './read-common.js';
+import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_UPSERT, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
 import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
 import { redactUrl, passwordOf } from './url.js';
@@ -26,8 +29,11 @@ export class PostgresStore implements TargetStore {
   readonly display: string;
   private readonly k: Knex;
   private readonly secret: string | undefined;
+  /** The URL itself, for the read side's connections of their own (never shown). */
+  private readonly url: string;
 
   constructor(url: string) {
+    this.url = url;
     this.display = redactUrl(url);
     this.secret = passwordOf(url);
     this.k = knexFactory({
@@ -118,6 +124,9 @@ export class PostgresStore implements TargetStore {
           await conn.query(PG_RUNS_DDL);
           // The run's tables and every table they reference, so foreign keys have a table to point at.
           for (const entity of referencedClosure(req)) await conn.query(pgCreateTable(entity));
+          // What each table is, in the model's own words, for describeTables (export, diff).
+          await conn.query(PG_TABLES_DDL);
+          for (const rec of tableRecords(referencedClosure(req))) await conn.query(PG_TABLES_UPSERT, rec);
           await emptyForReplace(conn, req.entities.filter((l) => l.mode === 'replace'));
           for (const l of req.entities) {
             req.signal?.throwIfAborted();
@@ -147,6 +156,46 @@ export class PostgresStore implements TargetStore {
       });
     } catch (e) {
       throw this.storeError(e, 'store.load');
+    }
+  }
+
+  async describeTables(): Promise<Entity[]> {
+    try {
+      const cols = ((await this.k.raw(pgColumnsSql(false))) as pg.QueryResult<PgColumnRow>).rows;
+      const cons = ((await this.k.raw(PG_CONSTRAINTS_SQL)) as pg.QueryResult<PgConstraintRow>).rows;
+      const recorded = new Map<string, unknown>();
+      if (cols.some((c) => c.t === TABLES_TABLE)) {
+        const res = (await this.k.raw(`SELECT name, definition FROM ${q(TABLES_TABLE)}`)) as pg.QueryResult<{ name: string; definition: string }>;
+        for (const r of res.rows) recorded.set(r.name, r.definition);
+      }
+      return describeFrom(pgTables(cols, cons), recorded);
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    }
+  }
+
+  /**
+   * The rows of a table through COPY TO STDOUT on a connection of its own (the pool's stay free
+   * for the caller), one statement, so one consistent snapshot of the table.
+   */
+  async *readRows(table: Entity, opts: { signal?: AbortSignal | undefined } = {}): AsyncIterable<unknown[][]> {
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 15_000, application_name: 'forklift' });
+    // A connection lost mid-read fails the COPY; the client's own 'error' event must not crash the process.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query(PG_READ_SESSION);
+      const res = await client.query<PgColumnRow>(pgColumnsSql(true), [table.name]);
+      const first = res.rows[0];
+      if (!first) throw new StoreError(`${this.display}: there is no table ${table.name}`, { code: 'store.read', hint: 'Check the store URL and the table name (tables of the current schema are read).' });
+      const native = nativeColumnsFor(table, pgTables(res.rows, [])[0]!);
+      if (!Array.isArray(native)) throw new StoreError(`${this.display}: table ${table.name} has no column ${native.missing}`, { code: 'store.read', hint: 'The table does not match the description asked for: describe the store again.' });
+      yield* pgCopyRows(client, pgReadPlan(table, native, first.s), opts.signal);
+    } catch (e) {
+      if (e instanceof Error && e.name === 'AbortError') throw e;
+      throw this.storeError(e, 'store.read');
+    } finally {
+      await client.end().catch(() => {});
     }
   }
 

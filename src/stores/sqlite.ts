@@ -1,9 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import { BugError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
+import { nativeColumnsFor, tableRecords } from './read-common.js';
+import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteReadRows, sqliteTable } from './read-sqlite.js';
 import type { LoadRequest, RunEntry, TargetStore } from './types.js';
 import { redactUrl, sqlitePath } from './url.js';
 
@@ -60,9 +63,12 @@ export class SqliteStore implements TargetStore {
   readonly kind = 'sqlite' as const;
   readonly display: string;
   private readonly k: Knex;
+  /** The database file (or :memory:), for the read side's handle of its own. */
+  private readonly file: string;
 
   constructor(url: string) {
     const file = sqlitePath(url);
+    this.file = file;
     const rel = path.relative(process.cwd(), path.resolve(file));
     // Shown relative to where the user is, as they would type it.
     this.display = file === ':memory:' || rel.startsWith('..') ? redactUrl(url) : `sqlite:${rel}`;
@@ -111,6 +117,9 @@ export class SqliteStore implements TargetStore {
           await trx.raw(RUNS_DDL);
           // The run's tables and every table they reference, so foreign keys have a table to point at.
           for (const entity of referencedClosure(req)) await trx.raw(sqliteCreateTable(entity));
+          // What each table is, in the model's own words, for describeTables (export, diff).
+          await trx.raw(SQLITE_TABLES_DDL);
+          for (const rec of tableRecords(referencedClosure(req))) await trx.raw(SQLITE_TABLES_UPSERT, rec);
           // Replace empties the run's tables children first, so foreign keys hold at every step.
           for (const { entity, mode } of [...req.entities].reverse()) {
             if (mode === 'replace') await trx.raw(`DELETE FROM ${q(entity.name)}`);
@@ -151,9 +160,84 @@ export class SqliteStore implements TargetStore {
     }
   }
 
+  async describeTables(): Promise<Entity[]> {
+    try {
+      return await this.withReader((db) => sqliteDescribe(db), []);
+    } catch (e) {
+      throw readError(e, this.display);
+    }
+  }
+
+  async *readRows(table: Entity, opts: { signal?: AbortSignal | undefined } = {}): AsyncIterable<unknown[][]> {
+    const reader = await this.openReader();
+    if (!reader) throw noTable(this.display, table.name);
+    try {
+      const t = sqliteTable(reader.db, table.name);
+      if (!t) throw noTable(this.display, table.name);
+      const native = nativeColumnsFor(table, t);
+      if (!Array.isArray(native)) throw noColumn(this.display, table.name, native.missing);
+      // Synchronous batches from one statement; the consumer's pace sets when the next is read.
+      yield* sqliteReadRows(reader.db, table, native, opts.signal);
+    } catch (e) {
+      throw readError(e, this.display);
+    } finally {
+      await reader.release();
+    }
+  }
+
+  /**
+   * A handle for reads: a read-only connection of its own on a database file (so a long read
+   * never holds the store's knex connection), the knex connection itself for :memory:.
+   * Undefined where the file does not exist yet (an empty store).
+   */
+  private async openReader(): Promise<{ db: Database.Database; release: () => Promise<void> } | undefined> {
+    if (this.file === ':memory:' || this.file === '') {
+      const db = (await this.k.client.acquireConnection()) as Database.Database;
+      return { db, release: () => this.k.client.releaseConnection(db) as Promise<void> };
+    }
+    if (!existsSync(this.file)) return undefined;
+    const db = new Database(this.file, { readonly: true, fileMustExist: true });
+    // Wait for a writer's commit rather than failing at once (the store's loads hold the file briefly).
+    db.pragma('busy_timeout = 5000');
+    return {
+      db,
+      release: async () => {
+        db.close();
+      },
+    };
+  }
+
+  private async withReader<T>(fn: (db: Database.Database) => T, empty: T): Promise<T> {
+    const reader = await this.openReader();
+    if (!reader) return empty;
+    try {
+      return fn(reader.db);
+    } finally {
+      await reader.release();
+    }
+  }
+
   async close(): Promise<void> {
     await this.k.destroy();
   }
+}
+
+function noTable(display: string, table: string): StoreError {
+  return new StoreError(`${display}: there is no table ${table}`, { code: 'store.read', hint: 'Check the store URL and the table name.' });
+}
+
+function noColumn(display: string, table: string, column: string): StoreError {
+  return new StoreError(`${display}: table ${table} has no column ${column}`, { code: 'store.read', hint: 'The table does not match the description asked for: describe the store again.' });
+}
+
+function readError(e: unknown, display: string): Error {
+  if (e instanceof BugError || e instanceof StoreError) return e;
+  if (e instanceof Error && e.name === 'AbortError') return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  let hint = 'Check that the store is readable.';
+  if (/SQLITE_BUSY|database is locked/.test(msg)) hint = 'Another process holds the database: wait for it, then run again.';
+  if (/file is not a database|SQLITE_NOTADB/.test(msg)) hint = 'The file is not a SQLite database: check the store URL.';
+  return new StoreError(`${display}: ${msg}`, { code: 'store.read', hint, cause: e });
 }
 
 export function referencedClosure(req: Pick<LoadRequest, 'model' | 'entities'>): Entity[] {
@@ -175,9 +259,12 @@ async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<void> {
 
 export function asStoreError(e: unknown, display: string): Error {
   if (e instanceof BugError || e instanceof StoreError) return e;
-  const msg = e instanceof Error ? e.message : String(e);
+  let msg = e instanceof Error ? e.message : String(e);
+  // knex prefixes the statement ("INSERT INTO … - UNIQUE constraint failed: …"): the reason is what helps.
+  const cut = msg.lastIndexOf(' - ');
+  if (cut > 0 && /^(INSERT|SELECT|UPDATE|DELETE|CREATE|ATTACH|DETACH|PRAGMA|BEGIN|COMMIT)\b/i.test(msg)) msg = msg.slice(cut + 3);
   let hint = 'Check that the target is reachable and writable.';
-  if (/UNIQUE constraint failed/.test(msg)) hint = 'The target already holds rows with these keys: use load: replace or upsert, or remove them.';
+  if (/UNIQUE constraint failed/.test(msg)) hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
   if (/FOREIGN KEY constraint failed/.test(msg)) hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
   if (/SQLITE_BUSY|database is locked/.test(msg)) hint = 'Another process holds the database: wait for it, then run again.';
   return new StoreError(`${display}: ${msg}`, { code: 'store.load', hint, cause: e });

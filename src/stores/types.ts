@@ -56,6 +56,18 @@ export interface TargetStore {
    * form (incremental loads: the watermark per machine). Rows are `[...group, max]`.
    */
   maxPerGroup(table: string, groupBy: readonly string[], column: string): Promise<unknown[][]>;
-  /** Rows of a table as arrays in column order (tests and reads back). */
+  /**
+   * Every table of the store but forklift's own bookkeeping (forklift_tables), described as
+   * entities: a table forklift created keeps the model's exact types, enum values, references and
+   * descriptions (recorded in forklift_tables when it was loaded); any other table, forklift_runs
+   * included, is described from the catalog (native type to model type).
+   */
+  describeTables(): Promise<Entity[]>;
+  /**
+   * A table's rows in the canonical order of src/bundle/order.ts (primary key; every column where
+   * there is none), values in the staging form (mapping/coerce.ts: text, numbers, 1/0 booleans,
+   * fixed-scale decimal text, `YYYY-MM-DD`, `YYYY-MM-DDTHH:mm:ss.SSSZ`), in batches, streamed.
+   */
+  readRows(table: Entity, opts?: { signal?: AbortSignal | undefined }): AsyncIterable<unknown[][]>;
   close(): Promise<void>;
 }

@@ -1,0 +1,39 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../../src/cli/base.js';
+import { textSpinner } from '../../src/cli/progress.js';
+import { table } from '../../src/cli/render.js';
+import { importBundle, type ImportResult } from '../../src/bundle/import.js';
+
+export default class BundleImport extends BaseCommand {
+  static override summary = 'Load a bundle into any supported store, after verifying it, in one transaction.';
+  static override examples = ['<%= config.bin %> bundle import acme-exit-2026-11-22 --target postgres://me@newdb/acme', '<%= config.bin %> bundle import archive.zip --target sqlite:./restored.db --load upsert'];
+  static override args = { bundle: Args.string({ description: 'A bundle folder or zipped bundle.', required: true }) };
+  static override flags = {
+    target: Flags.string({ description: 'Store URL to load into (sqlite:PATH, postgres://…, mysql://…, mssql://…).', required: true }),
+    load: Flags.string({ description: 'append (default: keys already in the target fail the import), replace or upsert.', options: ['append', 'replace', 'upsert'], default: 'append' }),
+    tables: Flags.string({ description: 'Only these tables, comma-separated.' }),
+  };
+
+  async run(): Promise<ImportResult> {
+    const { args, flags } = await this.parse(BundleImport);
+    const spinner = await textSpinner(this.interactive);
+    const fmt = new Intl.NumberFormat('en-US');
+    try {
+      const result = await importBundle({
+        bundle: args.bundle,
+        target: flags.target,
+        load: flags.load as 'append' | 'replace' | 'upsert',
+        tables: flags.tables?.split(',').map((t) => t.trim()).filter(Boolean),
+        progress: (p) => spinner.update(p.stage === 'verify' ? `verifying${p.table ? ` ${p.table}` : ''}` : p.stage === 'stage' ? `reading ${p.table}: ${fmt.format(p.rows)} rows` : 'loading in one transaction'),
+      });
+      spinner.stop();
+      if (!this.jsonEnabled()) {
+        this.log(`imported ${result.bundle} → ${result.target} (${result.load}, run ${result.run_id})\n`);
+        this.log(table(['table', 'rows', 'loaded', 'already there'], result.tables.map((t) => [t.name, fmt.format(t.rows), fmt.format(t.loaded), fmt.format(t.already_in_target)])));
+      }
+      return result;
+    } finally {
+      spinner.stop();
+    }
+  }
+}

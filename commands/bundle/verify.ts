@@ -1,0 +1,41 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../../src/cli/base.js';
+import { textSpinner } from '../../src/cli/progress.js';
+import { table } from '../../src/cli/render.js';
+import { BundleError } from '../../src/core/errors.js';
+import { verifyBundle, type VerifyResult } from '../../src/bundle/verify.js';
+
+export default class BundleVerify extends BaseCommand {
+  static override summary = 'Check a bundle: every checksum, no file missing or extra, row counts, every value against its type, keys and references.';
+  static override examples = ['<%= config.bin %> bundle verify acme-exit-2026-11-22', '<%= config.bin %> bundle verify acme-exit.zip --json'];
+  static override args = { bundle: Args.string({ description: 'A bundle folder, a zipped bundle, or any BagIt bag.', required: true }) };
+  static override flags = {
+    'checksums-only': Flags.boolean({ description: 'Check only the bag: checksums, missing and extra files, Payload-Oxum (not the values).' }),
+  };
+
+  async run(): Promise<VerifyResult> {
+    const { args, flags } = await this.parse(BundleVerify);
+    const spinner = await textSpinner(this.interactive);
+    const fmt = new Intl.NumberFormat('en-US');
+    let result: VerifyResult;
+    try {
+      result = await verifyBundle(args.bundle, { checksumsOnly: flags['checksums-only'], progress: (p) => spinner.update(`checking ${p.table}: ${fmt.format(p.rows)} rows`) });
+    } finally {
+      spinner.stop();
+    }
+    const { entities: _e, ...shown } = result;
+    if (!result.valid) {
+      throw new BundleError(`${result.bundle} does not verify: ${result.problems[0] ?? 'see the problems'}`, {
+        code: 'bundle.invalid',
+        hint: result.problem_count > 1 ? `${result.problem_count} problems; the first ${Math.min(result.problems.length, 50)} are listed.` : 'The bundle was changed after it was written, or it was not written completely: export it again from the source.',
+        details: result.problems.slice(1),
+        data: shown,
+      });
+    }
+    if (!this.jsonEnabled()) {
+      if (result.tables.length) this.log(table(['table', 'rows'], result.tables.map((t) => [t.name, fmt.format(t.rows)]), (c) => c === 1) + '\n');
+      this.log(`${result.bundle}: valid${result.forklift_bundle ? ' forklift bundle' : ' BagIt bag'} · ${fmt.format(result.bag.payloadFiles)} files, ${fmt.format(result.bag.payloadBytes)} bytes, ${result.bag.algorithms.join(', ')} checked`);
+    }
+    return shown as VerifyResult;
+  }
+}

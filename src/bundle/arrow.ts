@@ -1,0 +1,799 @@
+/**
+ * `data/arrow/<table>.arrow`: an Arrow IPC *file* (random access, footer with the schema) with the
+ * model's exact types, written one record batch per `write()` so memory stays one batch wide.
+ *
+ *   string, text, enum -> Utf8          integer   -> Int64
+ *   decimal(p,s)       -> Decimal128(p,s)        boolean -> Bool
+ *   date               -> Date32 (DateDay)       timestamp -> Timestamp(MILLISECOND, 'UTC')
+ *
+ * Rows arrive in the staging form of src/mapping/coerce.ts and come back in it from
+ * readArrowFile(), so `write -> read` is the identity. Vectors are built straight into typed
+ * arrays (no per-value Builder calls, no Date objects; a decimal never passes through a binary
+ * fraction). The output has no clock or random input: the same rows in the same batches give the
+ * same bytes.
+ */
+
+import { open, type FileHandle } from 'node:fs/promises';
+import {
+  Bool,
+  DateDay,
+  Decimal,
+  Field,
+  Int64,
+  Message,
+  RecordBatch,
+  RecordBatchFileWriter,
+  RecordBatchReader,
+  Schema,
+  Struct,
+  TimestampMillisecond,
+  Type,
+  Utf8,
+  makeData,
+  type Data,
+  type DataType,
+} from 'apache-arrow';
+import { BugError, BundleError } from '../core/errors.js';
+import type { Column, Entity } from '../model/types.js';
+
+export interface TableFileWriter {
+  /** Appends one batch of staged rows (arrays in `entity.columns` order); resolves once its bytes are written to the file. */
+  write(rows: unknown[][]): Promise<void>;
+  /** Writes the footer and closes the file. */
+  close(): Promise<void>;
+  /** Stops after a failure elsewhere: the file is left without a footer (Arrow) or empty (Parquet); the caller discards it. */
+  abort(): Promise<void>;
+}
+
+/** Metadata keys: on each field, and on the schema. */
+export const META = {
+  type: 'forklift.type',
+  description: 'forklift.description',
+  values: 'forklift.values',
+  table: 'forklift.table',
+  primaryKey: 'forklift.primary_key',
+} as const;
+
+/** The model type as written in a model file: `decimal(18,4)`, `string(64)`, `enum`. */
+export function modelTypeText(col: Column): string {
+  switch (col.type) {
+    case 'string':
+      return col.length === undefined ? 'string' : `string(${col.length})`;
+    case 'decimal':
+      return `decimal(${col.precision ?? '?'},${col.scale ?? '?'})`;
+    default:
+      return col.type;
+  }
+}
+
+function arrowType(entity: Entity, col: Column): DataType {
+  switch (col.type) {
+    case 'string':
+    case 'text':
+    case 'enum':
+      return new Utf8();
+    case 'integer':
+      return new Int64();
+    case 'decimal': {
+      const { precision, scale } = col;
+      if (precision === undefined || scale === undefined || precision < 1 || precision > 38 || scale < 0 || scale > precision) {
+        throw new BugError(`${entity.name}.${col.name}: decimal needs 1 <= precision <= 38 and 0 <= scale <= precision (got ${modelTypeText(col)})`);
+      }
+      return new Decimal(scale, precision, 128);
+    }
+    case 'boolean':
+      return new Bool();
+    case 'date':
+      return new DateDay();
+    case 'timestamp':
+      return new TimestampMillisecond('UTC');
+    default: {
+      const never: never = col.type;
+      throw new BugError(`unknown column type ${String(never)}`);
+    }
+  }
+}
+
+/** The Arrow schema of a table: exact types, nullability, the model type and description as metadata. */
+export function arrowSchema(entity: Entity): Schema {
+  const pk = new Set(entity.primaryKey);
+  const fields = entity.columns.map((col) => {
+    const meta = new Map<string, string>([[META.type, modelTypeText(col)]]);
+    if (col.description !== undefined) meta.set(META.description, col.description);
+    if (col.type === 'enum' && col.values !== undefined) meta.set(META.values, JSON.stringify(col.values));
+    return new Field(col.name, arrowType(entity, col), !(col.required || pk.has(col.name)), meta);
+  });
+  const meta = new Map<string, string>([
+    [META.table, entity.name],
+    [META.primaryKey, JSON.stringify(entity.primaryKey)],
+  ]);
+  if (entity.description !== undefined) meta.set(META.description, entity.description);
+  return new Schema(fields, meta);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staging form -> column data
+
+/** Where a value sits, for messages that name the place but never the customer's value. */
+interface Place {
+  table: string;
+  column: string;
+  nullable: boolean;
+  /** Row number (0-based, in the whole table) of the batch's first row. */
+  firstRow: number;
+}
+
+function notStaged(p: Place, i: number, expected: string, v: unknown): never {
+  const got = typeof v === 'string' ? `a string of ${v.length} characters` : v === null ? 'null' : typeof v;
+  throw new BugError(`${p.table}.${p.column} row ${p.firstRow + i + 1}: expected ${expected} (the staging form), got ${got}`);
+}
+
+function nullInRequired(p: Place, i: number): never {
+  throw new BugError(`${p.table}.${p.column} row ${p.firstRow + i + 1}: null in a required column`);
+}
+
+type ColumnEncoder = (rows: readonly unknown[][], c: number, p: Place) => Data;
+
+/** Validity bitmap and null count, shared by every encoder. */
+class Validity {
+  readonly bitmap: Uint8Array;
+  nulls = 0;
+  constructor(n: number) {
+    this.bitmap = new Uint8Array((n + 7) >> 3);
+  }
+  valid(i: number): void {
+    this.bitmap[i >> 3]! |= 1 << (i & 7);
+  }
+  props(): { nullCount: number; nullBitmap?: Uint8Array } {
+    return this.nulls === 0 ? { nullCount: 0 } : { nullCount: this.nulls, nullBitmap: this.bitmap };
+  }
+}
+
+const TWO32 = 4294967296;
+
+const encodeUtf8 =
+  (type: Utf8): ColumnEncoder =>
+  (rows, c, p) => {
+    const n = rows.length;
+    const offsets = new Int32Array(n + 1);
+    const v8 = new Validity(n);
+    let chars = 0;
+    for (let i = 0; i < n; i++) {
+      const v = rows[i]![c];
+      if (typeof v === 'string') chars += v.length;
+    }
+    let buf = Buffer.alloc(Math.max(64, chars + (chars >> 1)));
+    let pos = 0;
+    for (let i = 0; i < n; i++) {
+      const v = rows[i]![c];
+      if (typeof v === 'string') {
+        // A UTF-16 code unit takes at most 3 UTF-8 bytes.
+        if (pos + 3 * v.length > buf.length) {
+          const need = pos + Buffer.byteLength(v);
+          if (need > buf.length) {
+            const grown = Buffer.alloc(Math.max(need, buf.length * 2));
+            buf.copy(grown, 0, 0, pos);
+            buf = grown;
+          }
+        }
+        pos = v.length <= 24 ? putShort(buf, pos, v) : pos + buf.write(v, pos);
+        if (pos > 0x7fffffff) throw new BugError(`${p.table}.${p.column}: more than 2 GiB of text in one batch; write smaller batches`);
+        v8.valid(i);
+      } else if (v === null) {
+        if (!p.nullable) nullInRequired(p, i);
+        v8.nulls++;
+      } else notStaged(p, i, 'a string', v);
+      offsets[i + 1] = pos;
+    }
+    return makeData({ type, length: n, valueOffsets: offsets, data: buf.subarray(0, pos), ...v8.props() });
+  };
+
+/** Short text: ASCII copied by hand (a native call costs more than the copy), the rest by Buffer#write. */
+function putShort(buf: Buffer, pos: number, v: string): number {
+  const n = v.length;
+  for (let k = 0; k < n; k++) {
+    const ch = v.charCodeAt(k);
+    if (ch >= 0x80) return pos + k + buf.write(v.slice(k), pos + k);
+    buf[pos + k] = ch;
+  }
+  return pos + n;
+}
+
+const encodeInt64 =
+  (type: Int64): ColumnEncoder =>
+  (rows, c, p) => {
+    const n = rows.length;
+    const words = new Int32Array(2 * n);
+    let big: BigInt64Array | undefined;
+    const v8 = new Validity(n);
+    for (let i = 0; i < n; i++) {
+      const v = rows[i]![c];
+      if (typeof v === 'number') {
+        if (!Number.isSafeInteger(v)) notStaged(p, i, 'a whole number', v);
+        // Exact: the low word modulo 2^32, the high word by floor division; both integers below 2^53.
+        words[2 * i] = v >>> 0;
+        words[2 * i + 1] = Math.floor(v / TWO32);
+        v8.valid(i);
+      } else if (typeof v === 'string') {
+        if (!/^-?\d{1,19}$/.test(v)) notStaged(p, i, 'a whole number', v);
+        const b = BigInt(v);
+        if (b !== BigInt.asIntN(64, b)) notStaged(p, i, 'a whole number within 64 bits', v);
+        big ??= new BigInt64Array(words.buffer);
+        big[i] = b;
+        v8.valid(i);
+      } else if (v === null) {
+        if (!p.nullable) nullInRequired(p, i);
+        v8.nulls++;
+      } else notStaged(p, i, 'a whole number', v);
+    }
+    return makeData({ type, length: n, data: new BigInt64Array(words.buffer), ...v8.props() });
+  };
+
+/**
+ * Decimal128: the fixed-scale text's digits, read as one integer (the unscaled value), in
+ * 128-bit two's complement, four little-endian 32-bit words per value. Up to 15 digits the
+ * integer is assembled digit by digit in a JS number, where every integer below 2^53 is exact
+ * (no fraction is ever formed); longer values go through BigInt. Both paths give the same words.
+ */
+const encodeDecimal =
+  (type: Decimal): ColumnEncoder =>
+  (rows, c, p) => {
+    const n = rows.length;
+    const { scale, precision } = type;
+    const words = new Int32Array(4 * n);
+    let big: BigInt64Array | undefined;
+    const v8 = new Validity(n);
+    const expected = `decimal text with ${scale} decimal places and at most ${precision} digits`;
+    for (let i = 0; i < n; i++) {
+      const v = rows[i]![c];
+      if (typeof v === 'string') {
+        const u = unscaledDigits(v, scale, precision);
+        if (u === undefined) notStaged(p, i, expected, v);
+        const neg = v.charCodeAt(0) === 45;
+        if (u.digits <= 15) {
+          let m = 0;
+          for (let k = u.start; k < v.length; k++) if (k !== u.point) m = m * 10 + (v.charCodeAt(k) - 48);
+          setWords(words, i, neg ? -m : m);
+        } else {
+          let b = BigInt(u.point < 0 ? v.slice(u.start) : v.slice(u.start, u.point) + v.slice(u.point + 1));
+          if (neg) b = -b;
+          big ??= new BigInt64Array(words.buffer);
+          // BigInt64Array stores modulo 2^64: the low half, then the high half (sign included).
+          big[2 * i] = b;
+          big[2 * i + 1] = b >> 64n;
+        }
+        v8.valid(i);
+      } else if (v === null) {
+        if (!p.nullable) nullInRequired(p, i);
+        v8.nulls++;
+      } else notStaged(p, i, expected, v);
+    }
+    return makeData({ type, length: n, data: new Uint32Array(words.buffer), ...v8.props() });
+  };
+
+/** A whole number below 2^53 in magnitude as 4 words of 128-bit two's complement. */
+function setWords(words: Int32Array, i: number, m: number): void {
+  const hi = Math.floor(m / TWO32);
+  words[4 * i] = m >>> 0;
+  words[4 * i + 1] = hi;
+  const ext = hi < 0 ? -1 : 0;
+  words[4 * i + 2] = ext;
+  words[4 * i + 3] = ext;
+}
+
+/**
+ * Checks canonical fixed-scale text (`-?\d+`, then `.` and exactly `scale` digits when scale > 0,
+ * at most `precision - scale` integer digits) and says where the unscaled integer's digits are:
+ * from `start` to the end of the text, skipping the point at `point` (-1: none), `digits` of them.
+ * Leading zeros are skipped, so "0.0012" is the digits "0012".
+ */
+function unscaledDigits(v: string, scale: number, precision: number): { start: number; point: number; digits: number } | undefined {
+  const len = v.length;
+  const intStart = v.charCodeAt(0) === 45 ? 1 : 0;
+  let k = intStart;
+  while (k < len && isDigit(v.charCodeAt(k))) k++;
+  const intEnd = k;
+  if (intEnd === intStart) return undefined;
+  if (scale > 0) {
+    if (intEnd !== len - scale - 1 || v.charCodeAt(intEnd) !== 46) return undefined;
+    for (k = intEnd + 1; k < len; k++) if (!isDigit(v.charCodeAt(k))) return undefined;
+  } else if (intEnd !== len) return undefined;
+  let start = intStart;
+  while (start < intEnd - 1 && v.charCodeAt(start) === 48) start++;
+  if (start === intEnd - 1 && v.charCodeAt(start) === 48) {
+    // A zero integer part adds no digits.
+    return scale > 0 ? { start: intEnd + 1, point: -1, digits: scale } : { start, point: -1, digits: 1 };
+  }
+  const intDigits = intEnd - start;
+  if (intDigits > precision - scale) return undefined;
+  return { start, point: scale > 0 ? intEnd : -1, digits: intDigits + scale };
+}
+
+function isDigit(ch: number): boolean {
+  return ch >= 48 && ch <= 57;
+}
+
+const encodeBool =
+  (type: Bool): ColumnEncoder =>
+  (rows, c, p) => {
+    const n = rows.length;
+    const bits = new Uint8Array((n + 7) >> 3);
+    const v8 = new Validity(n);
+    for (let i = 0; i < n; i++) {
+      const v = rows[i]![c];
+      if (v === 1 || v === true) {
+        bits[i >> 3]! |= 1 << (i & 7);
+        v8.valid(i);
+      } else if (v === 0 || v === false) v8.valid(i);
+      else if (v === null) {
+        if (!p.nullable) nullInRequired(p, i);
+        v8.nulls++;
+      } else notStaged(p, i, '1 or 0', v);
+    }
+    return makeData({ type, length: n, data: bits, ...v8.props() });
+  };
+
+/** Digits of `s` from `at`, `len` of them, as a number; -1 when one is not a digit. */
+function num(s: string, at: number, len: number): number {
+  let x = 0;
+  for (let k = at; k < at + len; k++) {
+    const d = s.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) return -1;
+    x = x * 10 + d;
+  }
+  return x;
+}
+
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days since 1970-01-01 of `YYYY-MM-DD` at `s[0..10]`, or NaN. Proleptic Gregorian (H. Hinnant's days_from_civil). */
+function parseDays(s: string): number {
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return NaN;
+  let y = num(s, 0, 4);
+  const m = num(s, 5, 2);
+  const d = num(s, 8, 2);
+  if (y < 1 || m < 1 || m > 12 || d < 1) return NaN;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  if (d > (m === 2 && leap ? 29 : MONTH_DAYS[m - 1]!)) return NaN;
+  if (m <= 2) y -= 1;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+const encodeDate =
+  (type: DateDay): ColumnEncoder =>
+  (rows, c, p) => {
+    const n = rows.length;
+    const days = new Int32Array(n);
+    const v8 = new Validity(n);
+    for (let i = 0; i < n; i++) {
+      const v = rows[i]![c];
+      if (typeof v === 'string') {
+        const d = v.length === 10 ? parseDays(v) : NaN;
+        if (Number.isNaN(d)) notStaged(p, i, 'a date YYYY-MM-DD', v);
+        days[i] = d;
+        v8.valid(i);
+      } else if (v === null) {
+        if (!p.nullable) nullInRequired(p, i);
+        v8.nulls++;
+      } else notStaged(p, i, 'a date YYYY-MM-DD', v);
+    }
+    return makeData({ type, length: n, data: days, ...v8.props() });
+  };
+
+/** Milliseconds since the epoch of `YYYY-MM-DDTHH:mm:ss.SSSZ`, or NaN. */
+function parseMillis(s: string): number {
+  if (s.length !== 24 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58 || s.charCodeAt(19) !== 46 || s.charCodeAt(23) !== 90) return NaN;
+  const days = parseDays(s);
+  const h = num(s, 11, 2);
+  const mi = num(s, 14, 2);
+  const sec = num(s, 17, 2);
+  const ms = num(s, 20, 3);
+  if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || ms < 0) return NaN;
+  return days * 86400000 + h * 3600000 + mi * 60000 + sec * 1000 + ms;
+}
+
+const encodeTimestamp =
+  (type: TimestampMillisecond): ColumnEncoder =>
+  (rows, c, p) => {
+    const n = rows.length;
+    const words = new Int32Array(2 * n);
+    const v8 = new Validity(n);
+    for (let i = 0; i < n; i++) {
+      const v = rows[i]![c];
+      if (typeof v === 'string') {
+        const t = parseMillis(v);
+        if (Number.isNaN(t)) notStaged(p, i, 'a UTC timestamp YYYY-MM-DDTHH:mm:ss.SSSZ', v);
+        words[2 * i] = t >>> 0;
+        words[2 * i + 1] = Math.floor(t / TWO32);
+        v8.valid(i);
+      } else if (v === null) {
+        if (!p.nullable) nullInRequired(p, i);
+        v8.nulls++;
+      } else notStaged(p, i, 'a UTC timestamp YYYY-MM-DDTHH:mm:ss.SSSZ', v);
+    }
+    return makeData({ type, length: n, data: new BigInt64Array(words.buffer), ...v8.props() });
+  };
+
+function encoderFor(type: DataType): ColumnEncoder {
+  if (type instanceof Utf8) return encodeUtf8(type);
+  if (type instanceof Int64) return encodeInt64(type);
+  if (type instanceof Decimal) return encodeDecimal(type);
+  if (type instanceof Bool) return encodeBool(type);
+  if (type instanceof DateDay) return encodeDate(type);
+  if (type instanceof TimestampMillisecond) return encodeTimestamp(type);
+  throw new BugError(`no encoder for Arrow type ${String(type)}`);
+}
+
+/** Turns batches of staged rows into record batches of one schema. */
+export class BatchEncoder {
+  readonly schema: Schema;
+  private readonly encoders: ColumnEncoder[];
+  private readonly places: Place[];
+  /** Rows encoded so far. */
+  rows = 0;
+
+  constructor(readonly entity: Entity) {
+    this.schema = arrowSchema(entity);
+    this.encoders = this.schema.fields.map((f) => encoderFor(f.type));
+    this.places = this.schema.fields.map((f) => ({ table: entity.name, column: f.name, nullable: f.nullable, firstRow: 0 }));
+  }
+
+  encode(rows: readonly unknown[][]): RecordBatch {
+    const width = this.encoders.length;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (!Array.isArray(row) || row.length !== width) {
+        throw new BugError(`${this.entity.name} row ${this.rows + i + 1}: expected an array of ${width} values, got ${Array.isArray(row) ? row.length : typeof row}`);
+      }
+    }
+    const children = this.encoders.map((enc, c) => {
+      const place = this.places[c]!;
+      place.firstRow = this.rows;
+      return enc(rows, c, place);
+    });
+    this.rows += rows.length;
+    return new RecordBatch(this.schema, makeData({ type: new Struct(this.schema.fields), length: rows.length, nullCount: 0, children }));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+/**
+ * apache-arrow's file writer, with three changes made through its protected hooks:
+ * - its bytes are collected here instead of queued for an async reader, so each write() puts its
+ *   batch on disk before it resolves (backpressure, flat memory);
+ * - the schema message follows the leading magic, as Arrow C++ and the format's "file = magic +
+ *   stream + footer" layout have it; apache-arrow 21 puts the schema only in the footer, which
+ *   footer readers accept but a reader that streams the file from its start does not;
+ * - a batch that the writer did not write is an error: apache-arrow closes the file and drops
+ *   the batch without a word when a batch's schema differs (apache/arrow-js#388).
+ */
+class ForkliftFileWriter extends RecordBatchFileWriter {
+  private chunks: Uint8Array[] = [];
+  private bytes = 0;
+
+  protected override _write(chunk: unknown): this {
+    if (this._started) {
+      const b = chunk instanceof Uint8Array ? chunk : ArrayBuffer.isView(chunk) ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) : undefined;
+      if (b === undefined) throw new BugError('the Arrow file writer produced a chunk that is not bytes');
+      if (b.byteLength > 0) {
+        this.chunks.push(b);
+        this.bytes += b.byteLength;
+        this._position += b.byteLength;
+      }
+    }
+    return this;
+  }
+
+  protected override _writeSchema(schema: Schema): this {
+    return this._writeMagic()._writePadding(2)._writeMessage(Message.from(schema));
+  }
+
+  writeBatch(batch: RecordBatch): void {
+    const before = this._recordBatchBlocks.length;
+    this.write(batch);
+    if (this._recordBatchBlocks.length !== before + 1) throw new BugError('the Arrow file writer did not write a record batch (schema mismatch?)');
+  }
+
+  /** The bytes produced since the last call, as one buffer. */
+  take(): Buffer {
+    const out = Buffer.concat(this.chunks, this.bytes);
+    this.chunks = [];
+    this.bytes = 0;
+    return out;
+  }
+}
+
+async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    off += bytesWritten;
+  }
+}
+
+/** Opens `file` (created or truncated) for one table's Arrow IPC file. */
+export async function openArrowWriter(file: string, entity: Entity): Promise<TableFileWriter> {
+  const encoder = new BatchEncoder(entity);
+  const writer = new ForkliftFileWriter();
+  // Starting with the schema makes a table without rows a valid file too.
+  writer.reset(undefined, encoder.schema);
+  const fh = await open(file, 'w');
+  let state: 'open' | 'closed' | 'failed' = 'open';
+  const guard = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (state !== 'open') throw new BugError(`Arrow writer for ${entity.name} used after it was ${state}`);
+    try {
+      return await work();
+    } catch (e) {
+      state = 'failed';
+      await fh.close().catch(() => undefined);
+      throw e;
+    }
+  };
+  return {
+    write: (rows) =>
+      guard(async () => {
+        if (rows.length === 0) return;
+        writer.writeBatch(encoder.encode(rows));
+        await writeFully(fh, writer.take());
+      }),
+    close: () =>
+      guard(async () => {
+        writer.close();
+        await writeFully(fh, writer.take());
+        state = 'closed';
+        await fh.close();
+      }),
+    abort: async () => {
+      if (state === 'open') {
+        state = 'failed';
+        await fh.close();
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader: Arrow -> staging form
+
+const pad2 = (n: number): string => (n < 10 ? '0' : '') + n;
+const pad3 = (n: number): string => (n < 10 ? '00' : n < 100 ? '0' : '') + n;
+const pad4 = (n: number): string => (n < 10 ? '000' : n < 100 ? '00' : n < 1000 ? '0' : '') + n;
+
+/** `YYYY-MM-DD` of days since 1970-01-01 (H. Hinnant's civil_from_days). */
+export function formatDays(z: number): string {
+  z += 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return `${pad4(y)}-${pad2(m)}-${pad2(d)}`;
+}
+
+/** `YYYY-MM-DDTHH:mm:ss.SSSZ` of milliseconds since the epoch. */
+export function formatMillis(t: number): string {
+  const days = Math.floor(t / 86400000);
+  let r = t - days * 86400000;
+  const h = Math.floor(r / 3600000);
+  r -= h * 3600000;
+  const mi = Math.floor(r / 60000);
+  r -= mi * 60000;
+  const s = Math.floor(r / 1000);
+  return `${formatDays(days)}T${pad2(h)}:${pad2(mi)}:${pad2(s)}.${pad3(r - s * 1000)}Z`;
+}
+
+/** Canonical fixed-scale text of an unscaled integer given as sign and magnitude digits. */
+export function decimalText(negative: boolean, magnitude: string, scale: number): string {
+  if (scale === 0) return negative && magnitude !== '0' ? '-' + magnitude : magnitude;
+  const m = magnitude.length > scale ? magnitude : magnitude.padStart(scale + 1, '0');
+  const body = `${m.slice(0, m.length - scale)}.${m.slice(m.length - scale)}`;
+  return negative && magnitude !== '0' ? '-' + body : body;
+}
+
+function badFile(file: string, message: string, cause?: unknown): BundleError {
+  return new BundleError(`${file}: ${message}`, {
+    code: 'bundle.arrow-unreadable',
+    hint: 'export the bundle again; a file that changed after export also fails its checksum in `bundle verify`',
+    location: { file },
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+type ColumnDecoder = (data: Data, out: unknown[][], c: number) => void;
+
+function isValid(data: Data, i: number): boolean {
+  if (data.nullCount === 0) return true;
+  const bitmap = data.nullBitmap;
+  if (!bitmap || bitmap.length === 0) return true;
+  const j = data.offset + i;
+  return (bitmap[j >> 3]! & (1 << (j & 7))) !== 0;
+}
+
+function decoderFor(field: Field): ColumnDecoder | undefined {
+  const type = field.type as DataType;
+  switch (type.typeId) {
+    case Type.Utf8:
+      return (data, out, c) => {
+        const offsets = data.valueOffsets as Int32Array;
+        const bytes = data.values as Uint8Array;
+        const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        for (let i = 0; i < data.length; i++) {
+          const j = data.offset + i;
+          out[i]![c] = isValid(data, i) ? buf.toString('utf8', offsets[j]!, offsets[j + 1]!) : null;
+        }
+      };
+    case Type.Int: {
+      if ((type as Int64).bitWidth !== 64 || !(type as Int64).isSigned) return undefined;
+      return (data, out, c) => {
+        const v = data.values as BigInt64Array;
+        const w = new Int32Array(v.buffer, v.byteOffset, v.length * 2);
+        for (let i = 0; i < data.length; i++) {
+          if (!isValid(data, i)) {
+            out[i]![c] = null;
+            continue;
+          }
+          const j = data.offset + i;
+          const hi = w[2 * j + 1]!;
+          const n = hi * TWO32 + (w[2 * j]! >>> 0);
+          out[i]![c] = hi >= -2097152 && hi < 2097152 && Number.isSafeInteger(n) ? n : String(v[j]!);
+        }
+      };
+    }
+    case Type.Decimal: {
+      const { scale, bitWidth } = type as Decimal;
+      if (bitWidth !== 128) return undefined;
+      return (data, out, c) => {
+        const v = data.values as Uint32Array;
+        for (let i = 0; i < data.length; i++) {
+          if (!isValid(data, i)) {
+            out[i]![c] = null;
+            continue;
+          }
+          const j = 4 * (data.offset + i);
+          const w0 = v[j]!;
+          const w1 = v[j + 1]!;
+          const w2 = v[j + 2]!;
+          const w3 = v[j + 3]!;
+          if (w2 === 0 && w3 === 0 && w1 < 0x200000) {
+            out[i]![c] = decimalText(false, String(w1 * TWO32 + w0), scale);
+          } else if (w2 === 0xffffffff && w3 === 0xffffffff && w1 >= 0xffe00000) {
+            // Negative and at most 2^53 in magnitude: the magnitude is 2^64 - (w1:w0).
+            const mag = (0xffffffff - w1) * TWO32 + (TWO32 - w0);
+            out[i]![c] = decimalText(true, String(mag), scale);
+          } else {
+            const b = BigInt.asIntN(128, (BigInt(w3) << 96n) | (BigInt(w2) << 64n) | (BigInt(w1) << 32n) | BigInt(w0));
+            out[i]![c] = b < 0n ? decimalText(true, String(-b), scale) : decimalText(false, String(b), scale);
+          }
+        }
+      };
+    }
+    case Type.Bool:
+      return (data, out, c) => {
+        const bits = data.values as Uint8Array;
+        for (let i = 0; i < data.length; i++) {
+          const j = data.offset + i;
+          out[i]![c] = isValid(data, i) ? ((bits[j >> 3]! >> (j & 7)) & 1) : null;
+        }
+      };
+    case Type.Date:
+      if ((type as DateDay).unit !== 0) return undefined;
+      return (data, out, c) => {
+        const v = data.values as Int32Array;
+        for (let i = 0; i < data.length; i++) out[i]![c] = isValid(data, i) ? formatDays(v[data.offset + i]!) : null;
+      };
+    case Type.Timestamp: {
+      const t = type as TimestampMillisecond;
+      if (t.unit !== 1 || t.timezone !== 'UTC') return undefined;
+      return (data, out, c) => {
+        const v = data.values as BigInt64Array;
+        const w = new Int32Array(v.buffer, v.byteOffset, v.length * 2);
+        for (let i = 0; i < data.length; i++) {
+          const j = data.offset + i;
+          out[i]![c] = isValid(data, i) ? formatMillis(w[2 * j + 1]! * TWO32 + (w[2 * j]! >>> 0)) : null;
+        }
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Decodes record batches of a forklift schema back to staged rows. */
+export class BatchDecoder {
+  private readonly decoders: ColumnDecoder[];
+
+  constructor(
+    readonly schema: Schema,
+    file: string,
+  ) {
+    this.decoders = schema.fields.map((f) => {
+      const d = decoderFor(f);
+      if (!d) throw badFile(file, `column ${f.name} has the Arrow type ${String(f.type)}, which no forklift column type writes`);
+      return d;
+    });
+  }
+
+  decode(batch: RecordBatch): unknown[][] {
+    const n = batch.numRows;
+    const width = this.decoders.length;
+    const out: unknown[][] = new Array<unknown[]>(n);
+    for (let i = 0; i < n; i++) out[i] = new Array<unknown>(width);
+    for (let c = 0; c < width; c++) {
+      const data = batch.data.children[c];
+      if (!data) throw new BugError(`record batch without column ${c}`);
+      this.decoders[c]!(data, out, c);
+    }
+    return out;
+  }
+}
+
+/** The schema of an Arrow IPC file, from its footer. */
+export async function readArrowSchema(file: string): Promise<Schema> {
+  const fh = await open(file, 'r');
+  try {
+    const reader = await openFileReader(file, fh);
+    return reader.schema;
+  } finally {
+    await fh.close();
+  }
+}
+
+const MAGIC = Buffer.from('ARROW1', 'latin1');
+
+async function openFileReader(file: string, fh: FileHandle): Promise<RecordBatchReader> {
+  const { size } = await fh.stat();
+  const head = Buffer.alloc(8);
+  const tail = Buffer.alloc(6);
+  await fh.read(head, 0, 8, 0);
+  if (size >= 6) await fh.read(tail, 0, 6, size - 6);
+  if (!head.subarray(0, 6).equals(MAGIC) || !tail.equals(MAGIC)) {
+    // An IPC stream starts with a continuation marker (0xFFFFFFFF) or, in the pre-0.15 format, a length.
+    const stream = head.readUInt32LE(0) === 0xffffffff;
+    throw badFile(file, stream ? 'is an Arrow IPC stream, not an Arrow IPC file' : 'is not an Arrow IPC file (no ARROW1 magic at both ends)');
+  }
+  let reader: RecordBatchReader;
+  try {
+    reader = await RecordBatchReader.from(fh);
+    await reader.open();
+  } catch (e) {
+    throw badFile(file, 'is not a readable Arrow IPC file', e);
+  }
+  if (!reader.isFile()) throw badFile(file, 'is not a readable Arrow IPC file');
+  return reader;
+}
+
+/** Batches of staged rows, one per record batch, read with the file's footer (random access). */
+export async function* readArrowBatches(file: string): AsyncGenerator<unknown[][], void, undefined> {
+  const fh = await open(file, 'r');
+  try {
+    const reader = await openFileReader(file, fh);
+    const decoder = new BatchDecoder(reader.schema, file);
+    const batches = (reader as AsyncIterable<RecordBatch>)[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<RecordBatch>;
+      try {
+        next = await batches.next();
+      } catch (e) {
+        throw badFile(file, 'has a record batch that cannot be read', e);
+      }
+      if (next.done) return;
+      yield decoder.decode(next.value);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Rows of an Arrow IPC file in the staging form: what was written, exactly. */
+export async function* readArrowFile(file: string): AsyncGenerator<unknown[], void, undefined> {
+  for await (const rows of readArrowBatches(file)) yield* rows;
+}

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import type { Column, ColumnType, Entity } from '../model/types.js';
+
+/**
+ * data/datapackage.json: a Frictionless Tabular Data Package describing every CSV, so any
+ * Frictionless reader (and a person) knows the types, keys and references. Frictionless has no
+ * exact decimal or length-bounded string, so each field also carries `forklift:type` (for example
+ * `decimal(18,4)`, `string(64)`): bundle verify and import read the exact model type from it.
+ * Nothing in it depends on when or from which store the bundle was made: it is payload, and the
+ * same data must give the same bytes.
+ */
+
+export interface TableFiles {
+  entity: Entity;
+  rows: number;
+  csv: { path: string; sha256: string; bytes: number };
+}
+
+const FRICTIONLESS: Record<ColumnType, string> = {
+  string: 'string',
+  text: 'string',
+  enum: 'string',
+  integer: 'integer',
+  decimal: 'number',
+  boolean: 'boolean',
+  date: 'date',
+  timestamp: 'datetime',
+};
+
+export function modelTypeText(c: Column): string {
+  if (c.type === 'decimal') return `decimal(${c.precision ?? 18},${c.scale ?? 0})`;
+  if (c.type === 'string' && c.length !== undefined) return `string(${c.length})`;
+  return c.type;
+}
+
+export function parseModelType(t: string): Pick<Column, 'type' | 'precision' | 'scale' | 'length'> | null {
+  let m = /^decimal\((\d+),(\d+)\)$/.exec(t);
+  if (m) return { type: 'decimal', precision: Number(m[1]), scale: Number(m[2]) };
+  m = /^string\((\d+)\)$/.exec(t);
+  if (m) return { type: 'string', length: Number(m[1]) };
+  if (['string', 'text', 'enum', 'integer', 'boolean', 'date', 'timestamp'].includes(t)) return { type: t as ColumnType };
+  return null;
+}
+
+function field(c: Column, pk: boolean): Record<string, unknown> {
+  const f: Record<string, unknown> = { name: c.name, type: FRICTIONLESS[c.type], 'forklift:type': modelTypeText(c) };
+  if (c.description) f.description = c.description;
+  if (c.type === 'boolean') Object.assign(f, { trueValues: ['true'], falseValues: ['false'] });
+  const constraints: Record<string, unknown> = {};
+  if (c.required || pk) constraints.required = true;
+  if (c.unique) constraints.unique = true;
+  if (c.type === 'enum' && c.values) constraints.enum = c.values;
+  if (c.type === 'string' && c.length !== undefined) constraints.maxLength = c.length;
+  if (c.min !== undefined && !c.exclusiveMin) constraints.minimum = c.min;
+  if (c.max !== undefined) constraints.maximum = c.max;
+  if (c.pattern !== undefined) constraints.pattern = c.pattern;
+  if (Object.keys(constraints).length) f.constraints = constraints;
+  if (c.min !== undefined && c.exclusiveMin) f['forklift:exclusiveMinimum'] = c.min;
+  return f;
+}
+
+/** No name, date or source in it: the folder name is the bundle's, and these bytes are the data's. */
+export function dataPackage(tables: readonly TableFiles[]): Record<string, unknown> {
+  return {
+    profile: 'tabular-data-package',
+    resources: tables.map(({ entity: e, rows, csv }) => ({
+      name: e.name,
+      path: csv.path,
+      profile: 'tabular-data-resource',
+      ...(e.description ? { description: e.description } : {}),
+      format: 'csv',
+      mediatype: 'text/csv',
+      encoding: 'utf-8',
+      bytes: csv.bytes,
+      hash: `sha256:${csv.sha256}`,
+      'forklift:rows': rows,
+      dialect: { delimiter: ',', lineTerminator: '\r\n', quoteChar: '"', doubleQuote: true, header: true },
+      schema: {
+        fields: e.columns.map((c) => field(c, e.primaryKey.includes(c.name))),
+        // An empty field is a missing value; an empty string is written "" (quoted).
+        missingValues: [''],
+        ...(e.primaryKey.length ? { primaryKey: e.primaryKey } : {}),
+        ...foreignKeys(e),
+      },
+    })),
+  };
+}
+
+function foreignKeys(e: Entity): { foreignKeys?: unknown[] } {
+  const fks = e.columns
+    .filter((c) => c.references)
+    .map((c) => ({ fields: [c.name], reference: { resource: c.references!.entity === e.name ? '' : c.references!.entity, fields: [c.references!.column] } }));
+  return fks.length ? { foreignKeys: fks } : {};
+}
+
+const fieldSchema = z.looseObject({
+  name: z.string().min(1),
+  type: z.string(),
+  'forklift:type': z.string().optional(),
+  description: z.string().optional(),
+  constraints: z
+    .looseObject({
+      required: z.boolean().optional(),
+      unique: z.boolean().optional(),
+      enum: z.array(z.string()).optional(),
+      maxLength: z.number().optional(),
+      minimum: z.union([z.string(), z.number()]).optional(),
+      maximum: z.union([z.string(), z.number()]).optional(),
+      pattern: z.string().optional(),
+    })
+    .optional(),
+  'forklift:exclusiveMinimum': z.string().optional(),
+});
+
+const resourceSchema = z.looseObject({
+  name: z.string().min(1),
+  path: z.string().min(1),
+  description: z.string().optional(),
+  bytes: z.number().int().optional(),
+  hash: z.string().optional(),
+  'forklift:rows': z.number().int().min(0).optional(),
+  schema: z.looseObject({
+    fields: z.array(fieldSchema).min(1),
+    primaryKey: z.union([z.array(z.string()), z.string()]).optional(),
+    foreignKeys: z
+      .array(z.looseObject({ fields: z.union([z.array(z.string()), z.string()]), reference: z.looseObject({ resource: z.string(), fields: z.union([z.array(z.string()), z.string()]) }) }))
+      .optional(),
+  }),
+});
+
+export const dataPackageSchema = z.looseObject({ name: z.string().optional(), resources: z.array(resourceSchema).min(1) });
+export type DataPackageResource = z.infer<typeof resourceSchema>;
+
+const FROM_FRICTIONLESS: Record<string, ColumnType> = { string: 'string', integer: 'integer', number: 'decimal', boolean: 'boolean', date: 'date', datetime: 'timestamp' };
+
+/** A resource back to the entity it describes; problems (unknown types, composite references) as text. */
+export function entityOf(r: DataPackageResource): { entity: Entity; problems: string[] } {
+  const problems: string[] = [];
+  const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  const refs = new Map<string, { entity: string; column: string }>();
+  for (const fk of r.schema.foreignKeys ?? []) {
+    const fields = list(fk.fields);
+    const to = list(fk.reference.fields);
+    if (fields.length !== 1 || to.length !== 1) {
+      problems.push(`${r.name}: composite foreign key (${fields.join(', ')}) is not supported`);
+      continue;
+    }
+    refs.set(fields[0]!, { entity: fk.reference.resource === '' ? r.name : fk.reference.resource, column: to[0]! });
+  }
+  const pk = list(r.schema.primaryKey);
+  const columns = r.schema.fields.map((f): Column => {
+    const exact = f['forklift:type'] !== undefined ? parseModelType(f['forklift:type']) : null;
+    if (f['forklift:type'] !== undefined && !exact) problems.push(`${r.name}.${f.name}: unknown forklift:type '${f['forklift:type']}'`);
+    let type = exact?.type ?? FROM_FRICTIONLESS[f.type];
+    if (!type) {
+      problems.push(`${r.name}.${f.name}: unsupported field type '${f.type}'`);
+      type = 'text';
+    }
+    const k = f.constraints ?? {};
+    if (type === 'string' && k.enum) type = 'enum';
+    const c: Column = { name: f.name, type, required: Boolean(k.required) || pk.includes(f.name) };
+    if (exact?.precision !== undefined) c.precision = exact.precision;
+    if (exact?.scale !== undefined) c.scale = exact.scale;
+    const length = exact?.length ?? k.maxLength;
+    if (length !== undefined && (type === 'string' || type === 'enum')) c.length = length;
+    if (k.enum) c.values = k.enum;
+    if (k.unique) c.unique = true;
+    if (k.minimum !== undefined) c.min = String(k.minimum);
+    if (f['forklift:exclusiveMinimum'] !== undefined) {
+      c.min = f['forklift:exclusiveMinimum'];
+      c.exclusiveMin = true;
+    }
+    if (k.maximum !== undefined) c.max = String(k.maximum);
+    if (k.pattern !== undefined) c.pattern = k.pattern;
+    if (f.description !== undefined) c.description = f.description;
+    const ref = refs.get(f.name);
+    if (ref) c.references = ref;
+    return c;
+  });
+  // An enum read back keeps the string type it was declared with (enum has no length).
+  for (const c of columns) if (c.type === 'enum') delete c.length;
+  return { entity: { name: r.name, ...(r.description ? { description: r.description } : {}), columns, primaryKey: pk, rules: [] }, problems };
+}

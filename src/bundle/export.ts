@@ -1,0 +1,225 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BugError, BundleError, ConfigError } from '../core/errors.js';
+import { toolVersion } from '../core/version.js';
+import type { Entity } from '../model/types.js';
+import { openStore } from '../stores/index.js';
+import type { TargetStore } from '../stores/types.js';
+import { RUNS_ENTITY } from '../stores/runs-entity.js';
+import { openArrowWriter } from './arrow.js';
+import { writeBagTags } from './bagit.js';
+import { CsvTableWriter } from './csv.js';
+import { dataPackage, type TableFiles } from './datapackage.js';
+import { dataDictionary } from './dictionary.js';
+import { keyComparer } from './order.js';
+import { openParquetWriter } from './parquet.js';
+import { applyProfile, type Profile } from './profile.js';
+import { openXlsxWriter } from './xlsx.js';
+import { zipFolder } from './zip.js';
+
+export interface ExportOptions {
+  /** The bundle folder to create (or, with zip, the zip file's name without `.zip`). */
+  dir: string;
+  source: string;
+  tables?: string[] | undefined;
+  profile?: Profile | undefined;
+  parquet?: boolean | undefined;
+  xlsx?: boolean | undefined;
+  zip?: boolean | undefined;
+  /** Extra bag-info.txt fields (the ledger head, the purge's deletion record). */
+  bagInfo?: [string, string][];
+  progress?: (p: { table: string; rows: number }) => void;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ExportedTable {
+  name: string;
+  rows: number;
+  csv_sha256: string;
+}
+
+export interface ExportResult {
+  bundle: string;
+  zip: string | null;
+  source: string;
+  tables: ExportedTable[];
+  rows_total: number;
+  payload_oxum: string;
+  manifest_sha256: string;
+  profile: string | null;
+}
+
+/**
+ * `forklift export`: every table of a store into the bundle of SPEC section 6. Each table streams
+ * once from the store in canonical key order into its CSV (hashed as it is written), Arrow and the
+ * optional Parquet and workbook; then the Data Package, the dictionary and the BagIt tag files.
+ * Everything is written into a temporary folder beside the target and renamed into place only
+ * when complete, so an interrupted export never leaves something that looks like a bundle.
+ */
+export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
+  const final = path.resolve(opts.zip ? opts.dir.replace(/\.zip$/i, '') : opts.dir);
+  const zipFile = opts.zip ? `${final}.zip` : null;
+  const dest = zipFile ?? final;
+  if (existsSync(dest) && !(zipFile === null && isEmptyDir(dest))) {
+    throw new ConfigError(`${path.relative(process.cwd(), dest) || dest} already exists`, {
+      code: 'export.exists',
+      hint: 'Choose a new bundle folder: an export never overwrites or mixes into an earlier one.',
+    });
+  }
+  mkdirSync(path.dirname(final), { recursive: true });
+  const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
+  const store = await openStore(opts.source);
+  try {
+    const all = await store.describeTables();
+    const chosen = chooseTables(all, opts.tables);
+    mkdirSync(path.join(tmp, 'data', 'csv'), { recursive: true });
+    mkdirSync(path.join(tmp, 'data', 'arrow'));
+    if (opts.parquet) mkdirSync(path.join(tmp, 'data', 'parquet'));
+    const xlsx = opts.xlsx ? await openXlsxWriter(path.join(tmp, 'data', 'workbook.xlsx')) : null;
+
+    const files: TableFiles[] = [];
+    const payload = new Map<string, { sha256: string; bytes: number }>();
+    for (const entity of chosen) {
+      opts.signal?.throwIfAborted();
+      const t = await exportTable(store, entity, chosen, tmp, opts, xlsx);
+      files.push(t);
+      payload.set(`data/${t.csv.path}`, { sha256: t.csv.sha256, bytes: t.csv.bytes });
+    }
+    await xlsx?.close();
+
+    const name = path.basename(final);
+    const pkg = `${JSON.stringify(dataPackage(files), null, 2)}\n`;
+    writeFileSync(path.join(tmp, 'data', 'datapackage.json'), pkg);
+    writeFileSync(path.join(tmp, 'data', 'README.md'), dataDictionary(files, { arrow: true, parquet: Boolean(opts.parquet), xlsx: Boolean(opts.xlsx) }));
+
+    const rowsTotal = files.reduce((s, t) => s + t.rows, 0);
+    const info: [string, string][] = [
+      ['Source-Organization', 'forklift export'],
+      ['External-Identifier', name],
+      ['Forklift-Source', store.display],
+      ['Forklift-Tool-Version', toolVersion()],
+      ['Forklift-Exported', new Date().toISOString()],
+      ['Forklift-Tables', String(files.length)],
+      ['Forklift-Rows-Total', String(rowsTotal)],
+      ...files.map((t): [string, string] => ['Forklift-Table-Rows', `${t.entity.name} ${t.rows}`]),
+      ['Forklift-Profile', opts.profile ? opts.profile.summary : 'none (every column as stored)'],
+      ...(opts.bagInfo ?? []),
+    ];
+    const bag = await writeBagTags(tmp, { fields: info }, { payload });
+    const manifest = createHash('sha256').update(readFileSync(path.join(tmp, 'manifest-sha256.txt'))).digest('hex');
+
+    if (zipFile) {
+      // The folder inside the zip carries the bundle's name, as a zipped bag should.
+      const named = path.join(`${tmp}-zip`, name);
+      mkdirSync(path.dirname(named), { recursive: true });
+      renameSync(tmp, named);
+      const partialZip = `${zipFile}.partial-${randomBytes(4).toString('hex')}`;
+      try {
+        await zipFolder(path.dirname(named), partialZip);
+        renameSync(partialZip, zipFile);
+      } finally {
+        rmSync(partialZip, { force: true });
+        rmSync(path.dirname(named), { recursive: true, force: true });
+      }
+    } else {
+      if (existsSync(final)) rmSync(final, { recursive: true });
+      renameSync(tmp, final);
+    }
+    return {
+      bundle: path.relative(process.cwd(), dest) || dest,
+      zip: zipFile ? path.relative(process.cwd(), zipFile) : null,
+      source: store.display,
+      tables: files.map((t) => ({ name: t.entity.name, rows: t.rows, csv_sha256: t.csv.sha256 })),
+      rows_total: rowsTotal,
+      payload_oxum: bag.payloadOxum,
+      manifest_sha256: manifest,
+      profile: opts.profile?.name ?? null,
+    };
+  } catch (e) {
+    if (e instanceof Error && e.name === 'AbortError') {
+      throw new BundleError('the export was interrupted; nothing was written', { code: 'export.interrupted', hint: 'Run the same command again.', cause: e });
+    }
+    throw e;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    await store.close();
+  }
+}
+
+function isEmptyDir(d: string): boolean {
+  try {
+    return readdirSync(d).length === 0;
+  } catch {
+    return false;
+  }
+}
+
+function chooseTables(all: Entity[], wanted: string[] | undefined): Entity[] {
+  // forklift_runs has one description on every store, so the bundle does not depend on where it came from.
+  const described = all.map((e) => (e.name === RUNS_ENTITY.name ? RUNS_ENTITY : e));
+  if (!wanted?.length) return described;
+  const byName = new Map(described.map((e) => [e.name, e]));
+  const unknown = wanted.filter((t) => !byName.has(t));
+  if (unknown.length) {
+    throw new ConfigError(`--tables: ${unknown.join(', ')} ${unknown.length > 1 ? 'are not tables' : 'is not a table'} of the source`, {
+      code: 'export.unknown-table',
+      hint: `Tables of the source: ${[...byName.keys()].join(', ') || '(none)'}.`,
+    });
+  }
+  return wanted.map((t) => byName.get(t)!);
+}
+
+interface RowSink {
+  write(rows: unknown[][]): Promise<void>;
+  close(): Promise<unknown>;
+  abort(): Promise<void> | void;
+}
+
+async function exportTable(store: TargetStore, source: Entity, chosen: Entity[], tmp: string, opts: ExportOptions, xlsx: Awaited<ReturnType<typeof openXlsxWriter>> | null): Promise<TableFiles> {
+  const { entity, row } = applyProfile(opts.profile, source, chosen);
+  // A reference to a table left out of the bundle cannot be checked there: it is described without it.
+  const inBundle = new Set(chosen.map((e) => e.name));
+  const bundled: Entity = { ...entity, columns: entity.columns.map((c) => (c.references && !inBundle.has(c.references.entity) ? withoutReference(c) : c)) };
+  const csv = new CsvTableWriter(path.join(tmp, 'data', 'csv', `${entity.name}.csv`), bundled);
+  const sinks: RowSink[] = [await openArrowWriter(path.join(tmp, 'data', 'arrow', `${entity.name}.arrow`), bundled)];
+  if (opts.parquet) sinks.push(await openParquetWriter(path.join(tmp, 'data', 'parquet', `${entity.name}.parquet`), bundled));
+  const sheet = xlsx ? await xlsx.table(bundled) : null;
+  await csv.writeHeader();
+  const keyPos = (source.primaryKey.length ? source.primaryKey : source.columns.map((c) => c.name)).map((k) => source.columns.findIndex((c) => c.name === k));
+  const cmp = keyComparer(source.columns, keyPos);
+  let last: readonly unknown[] | undefined;
+  let rows = 0;
+  try {
+    for await (const batch of store.readRows(source, { signal: opts.signal })) {
+      // The store promised canonical key order; a row out of order or a repeated key is caught here, not shipped.
+      for (const r of batch) {
+        if (last !== undefined) {
+          const c = cmp(last, r);
+          if (c > 0 || (c === 0 && source.primaryKey.length)) throw new BugError(`${store.display}: ${source.name} rows are not in canonical key order at row ${rows + 1}`);
+        }
+        last = r;
+        rows++;
+      }
+      const out = opts.profile ? batch.map(row) : batch;
+      await csv.write(out);
+      for (const s of sinks) await s.write(out);
+      if (sheet) await sheet.write(out);
+      opts.progress?.({ table: source.name, rows });
+    }
+    const digest = await csv.close();
+    for (const s of sinks) await s.close();
+    await sheet?.close();
+    return { entity: bundled, rows, csv: { path: `csv/${entity.name}.csv`, ...digest } };
+  } catch (e) {
+    csv.destroy();
+    for (const s of sinks) await Promise.resolve(s.abort()).catch(() => {});
+    throw e;
+  }
+}
+
+function withoutReference<T extends { references?: unknown }>(c: T): T {
+  const { references: _r, ...rest } = c;
+  return rest as T;
+}

@@ -1,0 +1,105 @@
+import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.js';
+import type { Column, Entity } from '../model/types.js';
+
+/**
+ * Export profiles (SPEC section 6, `profiles:` in the plan): per entity, `drop` leaves columns out,
+ * `mask` replaces their values (text by `***`, other types by a missing value), `hash` replaces
+ * them by an HMAC-SHA-256 with a salt from FORKLIFT_HASH_SALT, so equal values stay equal (an
+ * auditor can still count and join) but cannot be read back. Key and reference columns cannot be
+ * masked or hashed: the bundle's rows are in key order and its references must resolve, and both
+ * would silently break. A profile is applied as rows stream through; the store is untouched.
+ */
+
+const entityRules = z.strictObject({
+  drop: z.array(z.string()).optional(),
+  mask: z.array(z.string()).optional(),
+  hash: z.array(z.string()).optional(),
+});
+const profileSchema = z.record(z.string(), entityRules);
+export type ProfileSpec = z.infer<typeof profileSchema>;
+
+export const SALT_ENV = 'FORKLIFT_HASH_SALT';
+export const MASK = '***';
+
+export interface Profile {
+  name: string;
+  spec: ProfileSpec;
+  /** Recorded in bag-info.txt: what was dropped, masked and hashed. */
+  summary: string;
+}
+
+export function parseProfile(name: string, profiles: unknown, planDisplay: string): Profile {
+  const all = (profiles ?? {}) as Record<string, unknown>;
+  if (!Object.hasOwn(all, name)) {
+    const known = Object.keys(all);
+    throw new ConfigError(`${planDisplay}: there is no profile '${name}'${known.length ? ` (profiles: ${known.join(', ')})` : ' (the plan has no profiles: section)'}`, {
+      code: 'profile.unknown',
+      hint: 'Add it under profiles: in the plan, e.g. profiles: { auditor: { items: { drop: [standard_cost] } } }.',
+    });
+  }
+  const parsed = profileSchema.safeParse(all[name]);
+  if (!parsed.success) {
+    throw new ConfigError(`${planDisplay}: profiles.${name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
+      code: 'profile.invalid',
+      hint: 'Each entity of a profile takes drop, mask and hash, each a list of column names.',
+    });
+  }
+  const spec = parsed.data;
+  const summary = Object.entries(spec)
+    .map(([e, r]) => `${e} ${(['drop', 'mask', 'hash'] as const).filter((k) => r[k]?.length).map((k) => `${k} ${r[k]!.join(' ')}`).join(', ')}`)
+    .join('; ');
+  return { name, spec, summary: `${name}: ${summary}` };
+}
+
+export interface ProfiledTable {
+  entity: Entity;
+  /** Turns a source row (the store's columns) into the bundle's row. */
+  row: (r: readonly unknown[]) => unknown[];
+}
+
+/** The table as the profile lets it leave, checked against every table of the export. */
+export function applyProfile(profile: Profile | undefined, entity: Entity, all: readonly Entity[], env: NodeJS.ProcessEnv = process.env): ProfiledTable {
+  const rules = profile?.spec[entity.name];
+  if (!rules) return { entity, row: (r) => r as unknown[] };
+  const where = `profile ${profile!.name}, ${entity.name}`;
+  const fail = (msg: string, hint: string): never => {
+    throw new ConfigError(`${where}: ${msg}`, { code: 'profile.invalid', hint });
+  };
+  const names = new Set(entity.columns.map((c) => c.name));
+  const referenced = new Set(all.flatMap((e) => e.columns.filter((c) => c.references?.entity === entity.name).map((c) => c.references!.column)));
+  for (const kind of ['drop', 'mask', 'hash'] as const) {
+    for (const c of rules[kind] ?? []) {
+      if (!names.has(c)) fail(`${kind}: '${c}' is not a column of ${entity.name} (columns: ${[...names].join(', ')})`, 'Name a column of the table.');
+      if (entity.primaryKey.includes(c)) fail(`${kind}: '${c}' is part of the primary key`, 'The bundle is in key order and keyed by it: keep key columns.');
+      if (kind !== 'drop' && referenced.has(c)) fail(`${kind}: other tables reference '${c}'`, 'Their references would no longer resolve: drop those tables or keep the column.');
+      if (kind !== 'drop' && entity.columns.find((x) => x.name === c)?.references) fail(`${kind}: '${c}' references another table`, 'Drop the column instead, or keep it.');
+    }
+  }
+  const drop = new Set(rules.drop ?? []);
+  const mask = new Set(rules.mask ?? []);
+  const hash = new Set(rules.hash ?? []);
+  let salt: string | undefined;
+  if (hash.size) {
+    salt = env[SALT_ENV];
+    if (!salt) fail(`hash needs a salt: set ${SALT_ENV}`, `Export ${SALT_ENV}=<a secret kept apart from the bundle>, so hashed values cannot be guessed by hashing candidates.`);
+  }
+  const kept: { i: number; out: (v: unknown) => unknown; col: Column }[] = [];
+  entity.columns.forEach((c, i) => {
+    if (drop.has(c.name)) return;
+    if (mask.has(c.name)) {
+      const text = c.type === 'string' || c.type === 'text';
+      kept.push({ i, out: (v) => (v === null ? null : text ? MASK : null), col: { ...c, required: c.required && text, ...(text ? { length: Math.max(c.length ?? 3, 3) } : {}) } });
+    } else if (hash.has(c.name)) {
+      const { min: _min, max: _max, pattern: _p, values: _v, ...rest } = c;
+      kept.push({
+        i,
+        out: (v) => (v === null ? null : createHmac('sha256', salt!).update(String(v)).digest('hex')),
+        col: { ...rest, type: 'string', length: 64, description: `${c.description ? `${c.description} ` : ''}(HMAC-SHA-256, profile ${profile!.name})` },
+      });
+    } else kept.push({ i, out: (v) => v, col: c });
+  });
+  const profiled: Entity = { ...entity, columns: kept.map((k) => k.col) };
+  return { entity: profiled, row: (r) => kept.map((k) => k.out(r[k.i])) };
+}

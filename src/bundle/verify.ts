@@ -1,0 +1,394 @@
+import { createReadStream, existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { parse } from 'csv-parse';
+import { ConfigError } from '../core/errors.js';
+import type { Column, Entity } from '../model/types.js';
+import { compareDecimalText, keyComparer } from './order.js';
+import { readArrowFile } from './arrow.js';
+import { formatBagProblem, safeBagPath, validateBag, type BagReport } from './bagit.js';
+import { dataPackageSchema, entityOf } from './datapackage.js';
+import { csvDecoder } from './csv.js';
+import { openZippedBag } from './zip.js';
+
+/**
+ * `forklift bundle verify`: first the bag (every checksum, no file missing or extra, Payload-Oxum:
+ * bagit.ts validates any BagIt bag), then, for a forklift bundle, the data itself: each CSV's
+ * header, every value against its column's type, the row counts the Data Package states, every
+ * primary key unique (rows strictly in canonical key order), every foreign key resolved (through
+ * a scratch SQLite file, so memory does not grow with rows), and each Arrow file holding the same
+ * rows as its CSV.
+ */
+
+export interface TableCheck {
+  name: string;
+  rows: number;
+  expected_rows: number | null;
+  problems: number;
+}
+
+export interface VerifyResult {
+  bundle: string;
+  valid: boolean;
+  forklift_bundle: boolean;
+  bag: Pick<BagReport, 'payloadFiles' | 'payloadBytes' | 'algorithms' | 'info'>;
+  tables: TableCheck[];
+  /** The first problems, each naming the file (and line) and what is wrong. */
+  problems: string[];
+  problem_count: number;
+  entities?: Entity[];
+}
+
+const MAX_LISTED = 50;
+const PER_TABLE = 10;
+const QUOTED_EMPTY = Symbol('quoted empty');
+
+export interface VerifyOptions {
+  /** Only the BagIt layer: checksums, missing and extra files, Payload-Oxum. */
+  checksumsOnly?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+  progress?: (p: { table: string; rows: number }) => void;
+}
+
+export async function verifyBundle(bundle: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const opened = await openBundle(bundle);
+  try {
+    return await verifyBundleDir(opened.dir, opened.display, opts);
+  } finally {
+    opened.cleanup();
+  }
+}
+
+/** A bundle folder, or a zipped bundle unpacked (safely) into a temporary folder. */
+export async function openBundle(bundle: string): Promise<{ dir: string; display: string; cleanup: () => void }> {
+  const display = path.relative(process.cwd(), path.resolve(bundle)) || bundle;
+  const full = path.resolve(bundle);
+  if (!existsSync(full)) {
+    throw new ConfigError(`${display}: no such bundle`, { code: 'bundle.missing', hint: 'Give the folder (or .zip) that forklift export wrote.' });
+  }
+  if (/\.zip$/i.test(bundle)) {
+    const z = await openZippedBag(full);
+    return { dir: z.dir, display, cleanup: z.cleanup };
+  }
+  return { dir: full, display, cleanup: () => {} };
+}
+
+export async function verifyBundleDir(dir: string, display: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const problems: string[] = [];
+  let count = 0;
+  const add = (p: string): void => {
+    count++;
+    if (problems.length < MAX_LISTED) problems.push(p);
+  };
+  const bag = await validateBag(dir, { signal: opts.signal });
+  for (const p of bag.problems) add(formatBagProblem(p));
+  const result: VerifyResult = {
+    bundle: display,
+    valid: false,
+    forklift_bundle: false,
+    bag: { payloadFiles: bag.payloadFiles, payloadBytes: bag.payloadBytes, algorithms: bag.algorithms, info: bag.info },
+    tables: [],
+    problems,
+    problem_count: 0,
+  };
+  const pkgFile = path.join(dir, 'data', 'datapackage.json');
+  if (existsSync(pkgFile)) {
+    result.forklift_bundle = true;
+  }
+  if (result.forklift_bundle && !opts.checksumsOnly) {
+    const entities = await checkData(dir, pkgFile, result, add, opts);
+    if (entities) result.entities = entities;
+  }
+  result.problem_count = count;
+  result.valid = count === 0;
+  return result;
+}
+
+async function checkData(dir: string, pkgFile: string, result: VerifyResult, add: (p: string) => void, opts: VerifyOptions): Promise<Entity[] | undefined> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(pkgFile, 'utf8'));
+  } catch (e) {
+    add(`data/datapackage.json: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    return undefined;
+  }
+  const parsed = dataPackageSchema.safeParse(json);
+  if (!parsed.success) {
+    add(`data/datapackage.json: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    return undefined;
+  }
+  const resources = parsed.data.resources;
+  const entities: Entity[] = [];
+  for (const r of resources) {
+    const { entity, problems } = entityOf(r);
+    for (const p of problems) add(`data/datapackage.json: ${p}`);
+    entities.push(entity);
+  }
+  const names = new Set(entities.map((e) => e.name));
+  for (const e of entities) {
+    for (const c of e.columns) {
+      if (c.references && !names.has(c.references.entity)) add(`data/datapackage.json: ${e.name}.${c.name} references ${c.references.entity}, which is not in the bundle`);
+    }
+  }
+  const scratchFile = path.join(tmpdir(), `forklift-verify-${randomBytes(6).toString('hex')}.sqlite`);
+  const keys = new KeyScratch(scratchFile, entities);
+  try {
+    for (const [i, r] of resources.entries()) {
+      opts.signal?.throwIfAborted();
+      const entity = entities[i]!;
+      const rel = `data/${r.path}`;
+      const file = safeBagPath(dir, rel, { encoded: false });
+      if (file === null) {
+        add(`${rel}: the path leads outside the bundle; not read`);
+        continue;
+      }
+      const check: TableCheck = { name: r.name, rows: 0, expected_rows: r['forklift:rows'] ?? null, problems: 0 };
+      result.tables.push(check);
+      if (!existsSync(file)) {
+        add(`${rel}: missing (named by datapackage.json)`);
+        continue;
+      }
+      await checkCsv(file, rel, entity, check, keys, add, opts);
+      if (check.expected_rows !== null && check.rows !== check.expected_rows) add(`${rel}: ${check.rows} rows, datapackage.json says ${check.expected_rows}`);
+      const arrowRel = `data/arrow/${r.name}.arrow`;
+      const arrow = safeBagPath(dir, arrowRel, { encoded: false });
+      if (arrow !== null && existsSync(arrow)) await compareArrow(arrow, arrowRel, file, entity, check, add);
+    }
+    for (const p of keys.dangling()) add(p);
+  } finally {
+    keys.close();
+    rmSync(scratchFile, { force: true });
+  }
+  return entities;
+}
+
+type Field = string | typeof QUOTED_EMPTY;
+
+async function* csvRecords(file: string): AsyncGenerator<Field[]> {
+  const parser = createReadStream(file).pipe(
+    parse({ bom: false, relax_column_count: true, cast: (value: string, ctx: { quoting: boolean }) => (value === '' && ctx.quoting ? QUOTED_EMPTY : value) }),
+  );
+  for await (const rec of parser as AsyncIterable<Field[]>) yield rec;
+}
+
+async function checkCsv(file: string, rel: string, entity: Entity, check: TableCheck, keys: KeyScratch, add: (p: string) => void, opts: { progress?: (p: { table: string; rows: number }) => void }): Promise<void> {
+  const local = (p: string): void => {
+    check.problems++;
+    if (check.problems <= PER_TABLE) add(p);
+    else if (check.problems === PER_TABLE + 1) add(`${rel}: more problems in this file (only the first ${PER_TABLE} are listed)`);
+  };
+  const checkers = entity.columns.map(valueChecker);
+  const decoders = entity.columns.map(csvDecoder);
+  const keyPos = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
+  const cmp = keyComparer(entity.columns, keyPos);
+  let last: unknown[] | undefined;
+  let line = 0;
+  const n = entity.columns.length;
+  try {
+    for await (const rec of csvRecords(file)) {
+      line++;
+      if (line === 1) {
+        const header = rec.map((f) => (f === QUOTED_EMPTY ? '' : f));
+        const want = entity.columns.map((c) => c.name);
+        if (header.join('\u0000') !== want.join('\u0000')) {
+          local(`${rel}: the header is ${header.join(',')}; datapackage.json names ${want.join(',')}`);
+          return;
+        }
+        continue;
+      }
+      check.rows++;
+      if (rec.length !== n) {
+        local(`${rel}:${line}: ${rec.length} fields, expected ${n}`);
+        continue;
+      }
+      const row: unknown[] = new Array(n);
+      let ok = true;
+      for (let i = 0; i < n; i++) {
+        const f = rec[i]!;
+        const text = f === QUOTED_EMPTY ? '' : f;
+        const quoted = f === QUOTED_EMPTY;
+        const problem = checkers[i]!(text, quoted);
+        if (problem !== null) {
+          ok = false;
+          local(`${rel}:${line}: ${entity.columns[i]!.name} ${problem}`);
+        }
+        row[i] = decoders[i]!(text, quoted);
+      }
+      if (!ok) continue;
+      if (keyPos.length) {
+        if (last !== undefined) {
+          const c = cmp(last, row);
+          if (c === 0) local(`${rel}:${line}: primary key (${keyPos.map((p) => String(row[p])).join(', ')}) repeats the row before`);
+          else if (c > 0) local(`${rel}:${line}: rows are not in primary-key order`);
+        }
+        last = row;
+      }
+      keys.add(entity, row, line);
+      if (check.rows % 100_000 === 0) opts.progress?.({ table: entity.name, rows: check.rows });
+    }
+  } catch (e) {
+    local(`${rel}:${line + 1}: not valid CSV (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+/** One column's check of a CSV field: null when it holds a valid value of the type, else the problem. */
+export function valueChecker(c: Column): (text: string, quoted: boolean) => string | null {
+  const required = c.required;
+  const typed = typeCheck(c);
+  return (text, quoted) => (text === '' && !quoted ? (required ? 'is missing but required' : null) : typed(text));
+}
+
+const INT = /^-?(0|[1-9]\d*)$/;
+const DATE = /^(\d{4})-(\d\d)-(\d\d)$/;
+const TS = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z$/;
+
+function typeCheck(c: Column): (t: string) => string | null {
+  switch (c.type) {
+    case 'string':
+    case 'text': {
+      const max = c.length;
+      return (t) => (max !== undefined && t.length > max && [...t].length > max ? `is ${[...t].length} characters long; the column holds ${max}` : null);
+    }
+    case 'enum': {
+      const allowed = new Set(c.values ?? []);
+      return (t) => (allowed.has(t) ? null : `'${t}' is not one of ${[...allowed].join(', ')}`);
+    }
+    case 'boolean':
+      return (t) => (t === 'true' || t === 'false' ? null : `'${t}' is not true or false`);
+    case 'integer':
+      return (t) => (INT.test(t) ? range(c, t) : `'${t}' is not an integer`);
+    case 'decimal': {
+      const scale = c.scale ?? 0;
+      const intDigits = (c.precision ?? 38) - scale;
+      const re = scale > 0 ? new RegExp(`^-?(0|[1-9]\\d{0,${Math.max(intDigits - 1, 0)}})\\.\\d{${scale}}$`) : new RegExp(`^-?(0|[1-9]\\d{0,${Math.max(intDigits - 1, 0)}})$`);
+      return (t) => (re.test(t) ? range(c, t) : `'${t}' is not a decimal(${c.precision ?? 38},${scale}) in canonical form`);
+    }
+    case 'date':
+      return (t) => {
+        const m = DATE.exec(t);
+        return m && validDate(+m[1]!, +m[2]!, +m[3]!) ? null : `'${t}' is not a date (YYYY-MM-DD)`;
+      };
+    case 'timestamp':
+      return (t) => {
+        const m = TS.exec(t);
+        return m && validDate(+m[1]!, +m[2]!, +m[3]!) && +m[4]! < 24 && +m[5]! < 60 && +m[6]! < 60 ? null : `'${t}' is not a UTC timestamp (YYYY-MM-DDTHH:mm:ss.SSSZ)`;
+      };
+  }
+}
+
+function range(c: Column, t: string): string | null {
+  if (c.min !== undefined) {
+    const r = compareDecimalText(t, c.min);
+    if (c.exclusiveMin ? r <= 0 : r < 0) return `${t} is below the minimum ${c.min}`;
+  }
+  if (c.max !== undefined && compareDecimalText(t, c.max) > 0) return `${t} is above the maximum ${c.max}`;
+  return null;
+}
+
+function validDate(y: number, m: number, d: number): boolean {
+  if (m < 1 || m > 12 || d < 1) return false;
+  const days = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
+  return d <= days;
+}
+
+async function compareArrow(arrow: string, rel: string, csvFile: string, entity: Entity, check: TableCheck, add: (p: string) => void): Promise<void> {
+  const decoders = entity.columns.map(csvDecoder);
+  const csv = csvRecords(csvFile);
+  await csv.next(); // header
+  let line = 1;
+  try {
+    for await (const row of readArrowFile(arrow)) {
+      line++;
+      const rec = await csv.next();
+      if (rec.done) {
+        add(`${rel}: more rows than ${entity.name}.csv (${line - 1} and counting)`);
+        return;
+      }
+      for (let i = 0; i < entity.columns.length; i++) {
+        const f = rec.value[i];
+        const want = f === undefined ? undefined : decoders[i]!(f === QUOTED_EMPTY ? '' : f, f === QUOTED_EMPTY);
+        if (!sameValue(row[i], want)) {
+          add(`${rel}: row ${line - 1}, ${entity.columns[i]!.name}: ${JSON.stringify(row[i])} here, ${JSON.stringify(want)} in ${entity.name}.csv`);
+          check.problems++;
+          return;
+        }
+      }
+    }
+    if (!(await csv.next()).done) add(`${rel}: fewer rows than ${entity.name}.csv`);
+  } catch (e) {
+    add(`${rel}: cannot be read as an Arrow file (${e instanceof Error ? e.message : String(e)})`);
+  } finally {
+    await csv.return(undefined);
+  }
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
+  return String(a) === String(b);
+}
+
+/**
+ * Foreign keys across the bundle's tables without holding keys in memory: referenced values and
+ * references go to a scratch SQLite file as the CSVs stream by, and one anti-join per reference
+ * finds those that point nowhere.
+ */
+class KeyScratch {
+  private readonly db: Database.Database;
+  private readonly refs = new Map<string, { stmt: Database.Statement; col: number }[]>();
+  private readonly adds = new Map<string, { stmt: Database.Statement; col: number }[]>();
+  private readonly pairs: { from: string; col: string; to: string; toCol: string; refTable: string; keyTable: string }[] = [];
+
+  constructor(file: string, entities: Entity[]) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = OFF');
+    this.db.pragma('synchronous = OFF');
+    let n = 0;
+    const keyTables = new Map<string, string>();
+    for (const e of entities) {
+      for (const [ci, c] of e.columns.entries()) {
+        if (!c.references) continue;
+        const tk = `${c.references.entity}.${c.references.column}`;
+        let keyTable = keyTables.get(tk);
+        if (!keyTable) {
+          keyTable = `k${n++}`;
+          keyTables.set(tk, keyTable);
+          this.db.exec(`CREATE TABLE ${keyTable} (v PRIMARY KEY) WITHOUT ROWID`);
+          const target = entities.find((x) => x.name === c.references!.entity);
+          const pos = target?.columns.findIndex((x) => x.name === c.references!.column) ?? -1;
+          if (target && pos >= 0) {
+            const list = this.adds.get(target.name) ?? [];
+            list.push({ stmt: this.db.prepare(`INSERT OR IGNORE INTO ${keyTable} VALUES (?)`), col: pos });
+            this.adds.set(target.name, list);
+          }
+        }
+        const refTable = `r${n++}`;
+        this.db.exec(`CREATE TABLE ${refTable} (v, line INTEGER)`);
+        const list = this.refs.get(e.name) ?? [];
+        list.push({ stmt: this.db.prepare(`INSERT INTO ${refTable} VALUES (?, ?)`), col: ci });
+        this.refs.set(e.name, list);
+        this.pairs.push({ from: e.name, col: c.name, to: c.references.entity, toCol: c.references.column, refTable, keyTable });
+      }
+    }
+    this.db.exec('BEGIN');
+  }
+
+  add(entity: Entity, row: unknown[], line: number): void {
+    for (const a of this.adds.get(entity.name) ?? []) if (row[a.col] !== null) a.stmt.run(String(row[a.col]));
+    for (const r of this.refs.get(entity.name) ?? []) if (row[r.col] !== null) r.stmt.run(String(row[r.col]), line);
+  }
+
+  *dangling(): Generator<string> {
+    this.db.exec('COMMIT');
+    for (const p of this.pairs) {
+      const missing = this.db.prepare(`SELECT r.v AS v, r.line AS line FROM ${p.refTable} r WHERE NOT EXISTS (SELECT 1 FROM ${p.keyTable} k WHERE k.v = r.v) ORDER BY r.line LIMIT ${PER_TABLE}`).all() as { v: string; line: number }[];
+      for (const m of missing) yield `data/csv/${p.from}.csv:${m.line}: ${p.col} '${m.v}' has no ${p.to} row with ${p.toCol} '${m.v}'`;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

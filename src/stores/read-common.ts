@@ -1,0 +1,375 @@
+import { compareText } from '../bundle/order.js';
+import type { Column, ColumnType, Entity } from '../model/types.js';
+
+/**
+ * The read side shared by every store (`describeTables`, `readRows`): the forklift_tables record
+ * of what forklift created, the choice between that record and the catalog, and the turning of a
+ * value as the store holds it into the staging form of the column asked for (mapping/coerce.ts).
+ *
+ * Each store reads its catalog into NativeTables (the native type of every column, classified as a
+ * NativeKind, and the model Column that type stands for), and builds its own SELECT and ORDER BY;
+ * what a kind means for the value and for the order is decided here, once, for all of them:
+ *
+ * - A column's value is first read in the staging form of its native kind (text; an integer as a
+ *   number, or a digit string beyond 2^53; a decimal as exact fixed-scale text; a boolean 1/0; a
+ *   date `YYYY-MM-DD`; an instant `YYYY-MM-DDTHH:mm:ss.SSSZ`; anything else as the server's text of
+ *   it), then adapted to the model column asked for (adaptValue): a decimal gets the column's
+ *   scale, an integer read into a string column becomes its text, and so on.
+ * - The ORDER BY must give the order of src/bundle/order.ts over the values returned, so it
+ *   follows the model column's comparison (sortBy): integers, booleans and decimals by value in
+ *   the native type; strings, enums, dates and timestamps by the code points of the text returned,
+ *   which for a native date or instant is its time order (ISO text of years 0000-9999 sorts by
+ *   time), and for anything else the binary order of that very text.
+ */
+
+/** The bookkeeping table of the definitions forklift loaded (SPEC section 3 types, verbatim). */
+export const TABLES_TABLE = 'forklift_tables';
+
+/** Rows per batch yielded by readRows. */
+export const READ_ROWS_BATCH = 10_000;
+
+/** How a store's native type reads: the staging form it gives before adaptation to the model. */
+export type NativeKind = 'text' | 'integer' | 'decimal' | 'boolean' | 'date' | 'timestamp' | 'other';
+
+export interface NativeColumn {
+  name: string;
+  /** The store's type as its catalog names it (messages and store-specific reads). */
+  nativeType: string;
+  kind: NativeKind;
+  /** decimal: the scale the store prints. */
+  scale?: number | undefined;
+  /** The column as the catalog describes it (references are filled in from the foreign keys). */
+  column: Column;
+}
+
+export interface ForeignKey {
+  columns: string[];
+  table: string;
+  refColumns: string[];
+}
+
+export interface NativeTable {
+  name: string;
+  description?: string | undefined;
+  columns: NativeColumn[];
+  primaryKey: string[];
+  foreignKeys: ForeignKey[];
+  /** Unique constraints and unique indexes (not the primary key), each a list of columns. */
+  uniques: string[][];
+}
+
+const COLUMN_TYPES = new Set<ColumnType>(['string', 'text', 'integer', 'decimal', 'boolean', 'date', 'timestamp', 'enum']);
+
+// ---------------------------------------------------------------------------------------------
+// forklift_tables
+
+/**
+ * The definition forklift records for a table it creates or loads: the Entity without `rules`
+ * (validation's business, not the table's), keys in a fixed order, so the same model gives the
+ * same text on every store.
+ */
+export function tableDefinition(e: Entity): string {
+  return JSON.stringify({
+    name: e.name,
+    ...(e.description !== undefined ? { description: e.description } : {}),
+    columns: e.columns,
+    primaryKey: e.primaryKey,
+  });
+}
+
+/** The rows that record the definitions of a load's tables: [name, definition]. */
+export function tableRecords(entities: readonly Entity[]): [string, string][] {
+  return entities.map((e) => [e.name, tableDefinition(e)]);
+}
+
+/** A recorded definition back as an entity (rules empty), or undefined where it is not one. */
+export function parseTableDefinition(text: unknown): Entity | undefined {
+  if (typeof text !== 'string') return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as { name?: unknown; description?: unknown; columns?: unknown; primaryKey?: unknown };
+  if (typeof o.name !== 'string' || !Array.isArray(o.columns) || !Array.isArray(o.primaryKey)) return undefined;
+  if (!o.primaryKey.every((k) => typeof k === 'string')) return undefined;
+  const columns: Column[] = [];
+  for (const c of o.columns as unknown[]) {
+    if (typeof c !== 'object' || c === null) return undefined;
+    const col = c as Partial<Column>;
+    if (typeof col.name !== 'string' || !COLUMN_TYPES.has(col.type as ColumnType)) return undefined;
+    columns.push({ ...(col as Column), required: col.required === true });
+  }
+  return {
+    name: o.name,
+    ...(typeof o.description === 'string' ? { description: o.description } : {}),
+    columns,
+    primaryKey: o.primaryKey as string[],
+    rules: [],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// describeTables
+
+/** The catalog's description of a table as an entity (single-column foreign keys as references). */
+export function catalogEntity(t: NativeTable): Entity {
+  const refs = new Map<string, { entity: string; column: string }>();
+  // The model's references are single-column: a composite foreign key is left out (it cannot be
+  // said column by column without claiming each column alone references something).
+  for (const fk of t.foreignKeys) {
+    if (fk.columns.length !== 1 || fk.refColumns.length !== 1) continue;
+    const col = fk.columns[0]!;
+    if (!refs.has(col)) refs.set(col, { entity: fk.table, column: fk.refColumns[0]! });
+  }
+  const unique = new Set(t.uniques.filter((u) => u.length === 1).map((u) => u[0]!));
+  // A single-column primary key is unique already; the model says so with primaryKey alone.
+  const columns = t.columns.map((n): Column => {
+    const c: Column = { ...n.column };
+    if (t.primaryKey.includes(c.name)) c.required = true;
+    if (unique.has(c.name) && !(t.primaryKey.length === 1 && t.primaryKey[0] === c.name)) c.unique = true;
+    const r = refs.get(c.name);
+    if (r) c.references = r;
+    return c;
+  });
+  return { name: t.name, ...(t.description ? { description: t.description } : {}), columns, primaryKey: [...t.primaryKey], rules: [] };
+}
+
+/**
+ * Whether a recorded column can still be read as recorded from the native column: the same family
+ * of types (any text for string, text and enum; the same scale for a decimal). `loose` for SQLite,
+ * whose catalog knows only INTEGER and TEXT (forklift keeps decimals, dates and instants as text).
+ */
+export function compatible(recorded: Column, native: NativeColumn, loose: boolean): boolean {
+  const k = native.kind;
+  if (loose) {
+    const intLike = recorded.type === 'integer' || recorded.type === 'boolean';
+    return intLike ? k === 'integer' : k === 'text' || k === 'other';
+  }
+  switch (recorded.type) {
+    case 'string':
+    case 'text':
+    case 'enum':
+      return k === 'text';
+    case 'integer':
+      return k === 'integer';
+    case 'boolean':
+      return k === 'boolean';
+    case 'decimal':
+      return k === 'decimal' && (recorded.scale ?? native.scale) === native.scale;
+    case 'date':
+      return k === 'date';
+    case 'timestamp':
+      return k === 'timestamp';
+  }
+}
+
+/**
+ * Every table of a store described: the recorded definition where there is one and the table
+ * still has exactly its columns (by name, each of a compatible type), else the catalog's
+ * description. Sorted by name (code point order). forklift_tables itself is left out.
+ */
+export function describeFrom(tables: readonly NativeTable[], recorded: ReadonlyMap<string, unknown>, opts: { loose?: boolean } = {}): Entity[] {
+  const out: Entity[] = [];
+  for (const t of tables) {
+    if (t.name === TABLES_TABLE) continue;
+    const rec = parseTableDefinition(recorded.get(t.name));
+    out.push(rec && rec.name === t.name && matches(rec, t, opts.loose === true) ? rec : catalogEntity(t));
+  }
+  return out.sort((a, b) => compareText(a.name, b.name));
+}
+
+function matches(rec: Entity, t: NativeTable, loose: boolean): boolean {
+  if (rec.columns.length !== t.columns.length) return false;
+  const native = new Map(t.columns.map((c) => [c.name, c]));
+  return rec.columns.every((c) => {
+    const n = native.get(c.name);
+    return n !== undefined && compatible(c, n, loose);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// readRows: values and order
+
+/** An integer in the staging form: a number, or its digit string beyond 2^53. */
+export function toInteger(v: unknown): unknown {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v.toString();
+  if (typeof v === 'string') {
+    // Up to 15 digits always fits; otherwise check.
+    if (v.length <= 15 && /^-?\d+$/.test(v)) return Number(v);
+    const n = Number(v);
+    return Number.isSafeInteger(n) && /^-?\d+$/.test(v) ? n : v;
+  }
+  return v;
+}
+
+const DECIMAL_TEXT = /^([+-]?)(\d*)(?:\.(\d*))?$/;
+
+/**
+ * Decimal text with exactly `scale` fraction digits: `12.5` to `12.5000` for scale 4. Never rounds:
+ * digits beyond the scale are dropped only where they are zeros, so a value the column cannot hold
+ * exactly keeps its digits (and fails verification) instead of silently changing. Leading zeros and
+ * a negative zero are normalized. Text that is not a decimal is returned as it is.
+ */
+export function fixScale(text: string, scale: number | undefined): string {
+  if (scale === undefined) return text;
+  const dot = text.indexOf('.');
+  // The common case: already canonical (what the servers print for their own decimal(p, s)).
+  if ((scale === 0 ? dot === -1 : dot > 0 && text.length - dot - 1 === scale) && /^-?(0|[1-9]\d*)(\.\d+)?$/.test(text) && !/^-0(\.0*)?$/.test(text)) return text;
+  const m = DECIMAL_TEXT.exec(text);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return text;
+  const int = m[2]!.replace(/^0+(?=\d)/, '') || '0';
+  let frac = m[3] ?? '';
+  if (frac.length > scale) {
+    const cut = frac.slice(scale);
+    frac = /^0*$/.test(cut) ? frac.slice(0, scale) : frac.replace(/0+$/, '');
+  }
+  if (frac.length < scale) frac = frac.padEnd(scale, '0');
+  const body = frac.length ? `${int}.${frac}` : int;
+  const negative = m[1] === '-' && /[1-9]/.test(int + frac);
+  return negative ? `-${body}` : body;
+}
+
+/**
+ * The adaptation of a value read in its native kind's staging form to the model column asked for,
+ * or undefined where none is needed (the common case: forklift's own tables). NULL never reaches it.
+ */
+export function adaptValue(model: Column, native: Pick<NativeColumn, 'kind' | 'scale'>): ((v: unknown) => unknown) | undefined {
+  const k = native.kind;
+  switch (model.type) {
+    case 'string':
+    case 'text':
+    case 'enum':
+    case 'date':
+    case 'timestamp':
+      if (k === 'integer' || k === 'boolean') return (v) => (typeof v === 'string' ? v : String(v));
+      return undefined;
+    case 'integer':
+    case 'boolean':
+      if (k === 'integer' || k === 'boolean') return undefined;
+      return toInteger;
+    case 'decimal': {
+      const scale = model.scale;
+      if (k === 'decimal' && (scale === undefined || scale === native.scale)) return undefined;
+      if (scale === undefined) return (v) => (typeof v === 'string' ? v : String(v));
+      return (v) => fixScale(typeof v === 'string' ? v : String(v), scale);
+    }
+  }
+}
+
+/**
+ * How a column's ORDER BY must sort for the canonical order of the values readRows returns:
+ * `native` by the native type's own order (values by value, dates and instants by time),
+ * `text` by the binary (code point) order of the text returned, `decimal-text` by the value of
+ * decimal text (SQLite, where forklift keeps decimals as text).
+ */
+export type SortBy = 'native' | 'text' | 'decimal-text';
+
+export function sortBy(model: Column, native: Pick<NativeColumn, 'kind'>): SortBy {
+  const k = native.kind;
+  switch (model.type) {
+    case 'integer':
+    case 'boolean':
+    case 'decimal':
+      // A number kept as text is ordered by its value where the store can (SQLite); a server's
+      // text column read as a number keeps its own order (a mismatch the reader's order check catches).
+      return k === 'text' || k === 'other' ? (model.type === 'decimal' ? 'decimal-text' : 'native') : 'native';
+    case 'string':
+    case 'text':
+    case 'enum':
+    case 'date':
+    case 'timestamp':
+      return k === 'date' || k === 'timestamp' || k === 'boolean' ? 'native' : 'text';
+  }
+}
+
+/** The columns the canonical order runs over: the primary key, or every column where there is none. */
+export function orderColumns(e: Entity): Column[] {
+  const byName = new Map(e.columns.map((c) => [c.name, c]));
+  if (e.primaryKey.length === 0) return e.columns;
+  return e.primaryKey.map((k) => {
+    const c = byName.get(k);
+    if (!c) throw new Error(`${e.name}: primary key column ${k} is not one of its columns`);
+    return c;
+  });
+}
+
+/**
+ * A sortable text key for decimal text, for stores that keep decimals as text (SQLite): exact,
+ * whatever the number of digits. Numbers sort as numbers; other text after every number.
+ */
+export function decimalSortKey(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  const s = typeof v === 'string' ? v.trim() : String(v);
+  const m = DECIMAL_TEXT.exec(s);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return `z${s}`;
+  const int = m[2]!.replace(/^0+/, '');
+  const frac = (m[3] ?? '').replace(/0+$/, '');
+  if (int === '' && frac === '') return 'o';
+  const len = String(int.length).padStart(6, '0');
+  if (m[1] !== '-') return `p${len}${int}.${frac}`;
+  // Negative: a larger magnitude sorts first, so the digits are complemented, and `~` (above every
+  // digit) ends the fraction, so -0.5 (`4~`) sorts after -0.51 (`48~`).
+  const comp = (d: string): string => d.replace(/\d/g, (c) => String(9 - Number(c)));
+  return `n${comp(len)}${comp(int)}.${comp(frac)}~`;
+}
+
+/** The entity's columns checked against the table's: every one must exist. */
+export function nativeColumnsFor(e: Entity, t: Pick<NativeTable, 'name' | 'columns'>): NativeColumn[] | { missing: string } {
+  const byName = new Map(t.columns.map((c) => [c.name, c]));
+  const out: NativeColumn[] = [];
+  for (const c of e.columns) {
+    const n = byName.get(c.name);
+    if (!n) return { missing: c.name };
+    out.push(n);
+  }
+  return out;
+}
+
+/**
+ * Decodes rows in place and gathers them into batches of READ_ROWS_BATCH: `push` returns a full
+ * batch to yield, `rest` the last one. Shared by every store's row reader (sync and async sources).
+ */
+export class RowBatcher {
+  private batch: unknown[][] = [];
+  private readonly n: number;
+
+  constructor(
+    private readonly decode: readonly ((v: unknown) => unknown)[],
+    private readonly signal?: AbortSignal,
+  ) {
+    this.n = decode.length;
+  }
+
+  push(r: unknown[]): unknown[][] | null {
+    const decode = this.decode;
+    for (let i = 0; i < this.n; i++) {
+      const v = r[i];
+      r[i] = v === null || v === undefined ? null : decode[i]!(v);
+    }
+    this.batch.push(r);
+    if (this.batch.length < READ_ROWS_BATCH) return null;
+    this.signal?.throwIfAborted();
+    const full = this.batch;
+    this.batch = [];
+    return full;
+  }
+
+  rest(): unknown[][] | null {
+    this.signal?.throwIfAborted();
+    return this.batch.length ? this.batch : null;
+  }
+}
+
+/** Each column's decoder: the store's native decoder, then the model column's adaptation (scale, type). */
+export function columnDecoders<N extends NativeColumn, V>(e: Entity, native: readonly N[], nativeDecoder: (n: N) => (v: V) => unknown): ((v: V) => unknown)[] {
+  return e.columns.map((c, i) => {
+    const n = native[i]!;
+    const base = nativeDecoder(n);
+    const adapt = adaptValue(c, n);
+    return adapt ? (v: V) => adapt(base(v)) : base;
+  });
+}

@@ -1,0 +1,318 @@
+import sql from 'mssql';
+import type { Column, Entity } from '../model/types.js';
+import {
+  TABLES_TABLE,
+  describeFrom,
+  nativeColumnsFor,
+  orderColumns,
+  sortBy,
+  tableDefinition,
+  toInteger,
+  type NativeColumn,
+  type NativeKind,
+  type NativeTable,
+  RowBatcher,
+  columnDecoders,
+} from './read-common.js';
+
+/**
+ * The read side of the SQL Server store (dbo schema only): the catalog from sys.*, and a table's
+ * rows in canonical order from one streamed SELECT (mssql's request stream, rows as arrays).
+ * Everything sent is built by the pure functions here; mssql.ts runs them on a session, and the
+ * unit tests check them statement by statement.
+ *
+ * Order: text sorts with `(expr + NCHAR(0)) COLLATE Latin1_General_100_BIN2`. A BIN2 collation
+ * compares code units, not the database collation's linguistic (mostly case-insensitive) order.
+ * SQL Server pads the shorter string with spaces before comparing (ANSI padding, in every
+ * collation, BIN2 included), so 'a' and 'a ' would tie and 'a' would sort after 'a\t'; the NCHAR(0)
+ * appended ends every string with the lowest character, which makes the comparison stop there.
+ * What remains different from code point order:
+ * - nvarchar is UTF-16: a character above U+FFFF (an emoji) is two surrogates, U+D800-U+DFFF,
+ *   which BIN2 sorts before U+E000-U+FFFF (private use, CJK compatibility, U+FFFD), where code point
+ *   order puts them after. Only keys that differ first at such a pair are affected;
+ * - a string holding U+0000 itself can tie with its prefix.
+ * The reader's order check catches either; SQL Server 2019's UTF-8 collations would fix the first,
+ * but forklift does not require 2019.
+ */
+
+export const SCHEMA = 'dbo';
+const BIN2 = 'Latin1_General_100_BIN2';
+
+const qi = (name: string): string => `[${name.replace(/]/g, ']]')}]`;
+const tableRef = (name: string): string => `${qi(SCHEMA)}.${qi(name)}`;
+
+export const MSSQL_TABLES_DDL = `IF OBJECT_ID(N'[dbo].[${TABLES_TABLE}]', N'U') IS NULL
+CREATE TABLE [dbo].[${TABLES_TABLE}] (
+  [name] nvarchar(128) NOT NULL CONSTRAINT [pk_${TABLES_TABLE}] PRIMARY KEY,
+  [definition] nvarchar(max) NOT NULL
+)`;
+
+/** Upsert of one definition (HOLDLOCK, as the store's MERGE: no other session slips in between). */
+export const MSSQL_TABLES_MERGE = `MERGE INTO [dbo].[${TABLES_TABLE}] WITH (HOLDLOCK) AS t
+USING (SELECT @name AS [name], @definition AS [definition]) AS s
+ON t.[name] = s.[name]
+WHEN MATCHED THEN UPDATE SET t.[definition] = s.[definition]
+WHEN NOT MATCHED THEN INSERT ([name], [definition]) VALUES (s.[name], s.[definition]);`;
+
+export interface ReadParam {
+  name: string;
+  type: sql.ISqlType;
+  value: unknown;
+}
+
+/** The parameters of MSSQL_TABLES_MERGE for one entity. */
+export function mssqlTableRecordParams(e: Entity): ReadParam[] {
+  return [
+    { name: 'name', type: sql.NVarChar(128), value: e.name },
+    { name: 'definition', type: sql.NVarChar(sql.MAX), value: tableDefinition(e) },
+  ];
+}
+
+const USER_TABLES = `t.schema_id = SCHEMA_ID(N'${SCHEMA}') AND t.is_ms_shipped = 0`;
+
+/** Columns of the dbo tables, or of one (`@t`), with their base types and MS_Description. */
+export function mssqlColumnsSql(oneTable: boolean): string {
+  return `SELECT t.name AS t, c.name AS c, TYPE_NAME(c.system_type_id) AS ty, c.max_length AS len, c.precision AS p, c.scale AS s, c.is_nullable AS nl, CAST(ep.value AS nvarchar(max)) AS d
+FROM sys.tables t
+JOIN sys.columns c ON c.object_id = t.object_id
+LEFT JOIN sys.extended_properties ep ON ep.class = 1 AND ep.major_id = c.object_id AND ep.minor_id = c.column_id AND ep.name = N'MS_Description'
+WHERE ${USER_TABLES}${oneTable ? ' AND t.name = @t' : ''}
+ORDER BY t.name, c.column_id`;
+}
+
+/**
+ * The whole catalog in one batch, five result sets: tables, columns, unique indexes (the primary
+ * key among them), foreign keys, and the recorded definitions (none where forklift_tables is missing).
+ */
+export const MSSQL_DESCRIBE_SQL = [
+  `SELECT t.name AS t, CAST(ep.value AS nvarchar(max)) AS d
+FROM sys.tables t
+LEFT JOIN sys.extended_properties ep ON ep.class = 1 AND ep.major_id = t.object_id AND ep.minor_id = 0 AND ep.name = N'MS_Description'
+WHERE ${USER_TABLES}
+ORDER BY t.name;`,
+  `${mssqlColumnsSql(false)};`,
+  `SELECT t.name AS t, i.name AS k, i.is_primary_key AS pk, COL_NAME(ic.object_id, ic.column_id) AS c
+FROM sys.tables t
+JOIN sys.indexes i ON i.object_id = t.object_id AND i.is_unique = 1
+JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id AND ic.key_ordinal > 0
+WHERE ${USER_TABLES}
+ORDER BY t.name, i.name, ic.key_ordinal;`,
+  `SELECT t.name AS t, fk.name AS k, COL_NAME(fkc.parent_object_id, fkc.parent_column_id) AS c, r.name AS rt, COL_NAME(fkc.referenced_object_id, fkc.referenced_column_id) AS rc
+FROM sys.tables t
+JOIN sys.foreign_keys fk ON fk.parent_object_id = t.object_id
+JOIN sys.foreign_key_columns fkc ON fkc.constraint_object_id = fk.object_id
+JOIN sys.tables r ON r.object_id = fk.referenced_object_id AND r.schema_id = t.schema_id
+WHERE ${USER_TABLES}
+ORDER BY t.name, fk.name, fkc.constraint_column_id;`,
+  `IF OBJECT_ID(N'[dbo].[${TABLES_TABLE}]', N'U') IS NOT NULL SELECT [name], [definition] FROM [dbo].[${TABLES_TABLE}];
+ELSE SELECT CAST(NULL AS nvarchar(128)) AS [name], CAST(NULL AS nvarchar(max)) AS [definition] WHERE 1 = 0;`,
+].join('\n');
+
+export interface MssqlColumnRow {
+  t: string;
+  c: string;
+  ty: string;
+  len: number;
+  p: number;
+  s: number;
+  nl: boolean;
+  d: string | null;
+}
+
+const INTEGER_TYPES = new Set(['bigint', 'int', 'smallint', 'tinyint']);
+const TIMESTAMP_TYPES = new Set(['datetimeoffset', 'datetime2', 'datetime', 'smalldatetime']);
+const UNICODE = new Set(['nvarchar', 'nchar']);
+const STRING_TYPES = new Set(['nvarchar', 'varchar', 'nchar', 'char']);
+
+export function mssqlNativeColumn(r: MssqlColumnRow): NativeColumn {
+  const ty = r.ty.toLowerCase();
+  const base = { name: r.c, required: !r.nl, ...(r.d ? { description: r.d } : {}) };
+  const make = (kind: NativeKind, column: Omit<Column, 'name' | 'required'>, scale?: number): NativeColumn => ({ name: r.c, nativeType: ty, kind, ...(scale !== undefined ? { scale } : {}), column: { ...base, ...column } });
+  if (INTEGER_TYPES.has(ty)) return make('integer', { type: 'integer' });
+  if (ty === 'bit') return make('boolean', { type: 'boolean' });
+  if (ty === 'decimal' || ty === 'numeric') return make('decimal', { type: 'decimal', precision: Number(r.p), scale: Number(r.s) }, Number(r.s));
+  if (ty === 'money') return make('decimal', { type: 'decimal', precision: 19, scale: 4 }, 4);
+  if (ty === 'smallmoney') return make('decimal', { type: 'decimal', precision: 10, scale: 4 }, 4);
+  if (ty === 'date') return make('date', { type: 'date' });
+  if (TIMESTAMP_TYPES.has(ty)) return make('timestamp', { type: 'timestamp' });
+  if (STRING_TYPES.has(ty)) {
+    if (r.len === -1) return make('text', { type: 'text' });
+    return make('text', { type: 'string', length: UNICODE.has(ty) ? r.len / 2 : r.len });
+  }
+  if (ty === 'ntext' || ty === 'text') return make('text', { type: 'text' });
+  return make('other', { type: 'text' });
+}
+
+export function mssqlTables(
+  tables: readonly { t: string; d: string | null }[],
+  cols: readonly MssqlColumnRow[],
+  keys: readonly { t: string; k: string; pk: boolean; c: string }[],
+  fks: readonly { t: string; k: string; c: string; rt: string; rc: string }[],
+): NativeTable[] {
+  const byName = new Map<string, NativeTable>(tables.map((t) => [t.t, { name: t.t, ...(t.d ? { description: t.d } : {}), columns: [], primaryKey: [], foreignKeys: [], uniques: [] }]));
+  for (const c of cols) byName.get(c.t)?.columns.push(mssqlNativeColumn(c));
+  const group = <T extends { t: string; k: string }>(rows: readonly T[]): T[][] => {
+    const m = new Map<string, T[]>();
+    for (const r of rows) {
+      const id = `${r.t}\u0000${r.k}`;
+      const g = m.get(id) ?? [];
+      g.push(r);
+      m.set(id, g);
+    }
+    return [...m.values()];
+  };
+  for (const g of group(keys)) {
+    const t = byName.get(g[0]!.t);
+    if (!t) continue;
+    if (g[0]!.pk) t.primaryKey = g.map((r) => r.c);
+    else t.uniques.push(g.map((r) => r.c));
+  }
+  for (const g of group(fks)) {
+    const t = byName.get(g[0]!.t);
+    if (t) t.foreignKeys.push({ columns: g.map((r) => r.c), table: g[0]!.rt, refColumns: g.map((r) => r.rc) });
+  }
+  return [...byName.values()];
+}
+
+/** Result sets of MSSQL_DESCRIBE_SQL as entities. */
+export function mssqlDescribeResult(sets: readonly Record<string, unknown>[][]): Entity[] {
+  const [tables = [], cols = [], keys = [], fks = [], recorded = []] = sets;
+  const native = mssqlTables(
+    tables as unknown as { t: string; d: string | null }[],
+    cols as unknown as MssqlColumnRow[],
+    keys as unknown as { t: string; k: string; pk: boolean; c: string }[],
+    fks as unknown as { t: string; k: string; c: string; rt: string; rc: string }[],
+  );
+  return describeFrom(native, new Map(recorded.map((r) => [String(r.name), r.definition])));
+}
+
+// ---------------------------------------------------------------------------------------------
+// readRows
+
+/** The expression a column is read with: decimals and odd types as their exact text. */
+export function mssqlSelectExpr(n: NativeColumn): string {
+  const c = qi(n.name);
+  const ty = n.nativeType;
+  switch (n.kind) {
+    case 'text':
+      // char(n) pads with spaces to its length; the padding is not the value (MySQL drops it too).
+      if (ty === 'char' || ty === 'nchar') return `RTRIM(${c})`;
+      if (ty === 'text' || ty === 'ntext') return `CAST(${c} AS nvarchar(max))`;
+      return c;
+    case 'decimal':
+      return ty === 'money' || ty === 'smallmoney' ? `CONVERT(nvarchar(50), CAST(${c} AS decimal(19, 4)))` : `CONVERT(nvarchar(50), ${c})`;
+    case 'other':
+      if (ty === 'float' || ty === 'real') return `CONVERT(nvarchar(50), ${c}, 3)`; // 17 digits: the double exactly
+      if (ty === 'binary' || ty === 'varbinary' || ty === 'image') return `N'\\x' + LOWER(CONVERT(nvarchar(max), CAST(${c} AS varbinary(max)), 2))`;
+      if (ty === 'geometry' || ty === 'geography' || ty === 'hierarchyid') return `${c}.ToString()`;
+      return `CONVERT(nvarchar(max), ${c})`;
+    default:
+      return c;
+  }
+}
+
+/** The ORDER BY term of a column for the model column's comparison. */
+function orderExpr(model: Column, n: NativeColumn): string {
+  if (sortBy(model, n) !== 'text') return qi(n.name);
+  const e = mssqlSelectExpr(n);
+  const text = n.kind === 'text' || n.kind === 'other' || n.kind === 'decimal' ? e : `CONVERT(nvarchar(max), ${e})`;
+  return `(${text} + NCHAR(0)) COLLATE ${BIN2}`;
+}
+
+function nativeDecoder(n: NativeColumn): (v: unknown) => unknown {
+  switch (n.kind) {
+    case 'integer':
+      return toInteger;
+    case 'boolean':
+      return (v) => (v === true ? 1 : v === false ? 0 : toInteger(v));
+    case 'date':
+      return (v) => (v instanceof Date ? v.toISOString().slice(0, 10) : v);
+    case 'timestamp':
+      // useUTC: a datetimeoffset is its instant, a datetime2 is read as UTC.
+      return (v) => (v instanceof Date ? v.toISOString() : v);
+    case 'text':
+    case 'other':
+    case 'decimal':
+      return (v) => (typeof v === 'string' ? v : String(v));
+  }
+}
+
+/** The SELECT that reads an entity's table in canonical order, and the decoder of each value. */
+export function mssqlReadPlan(e: Entity, native: readonly NativeColumn[]): { sql: string; decode: ((v: unknown) => unknown)[] } {
+  const select = native.map(mssqlSelectExpr);
+  const pos = new Map(e.columns.map((c, i) => [c.name, i]));
+  const order = orderColumns(e).map((c) => orderExpr(c, native[pos.get(c.name)!]!));
+  const decode = columnDecoders(e, native, nativeDecoder);
+  return { sql: `SELECT ${select.join(', ')} FROM ${tableRef(e.name)}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}`, decode };
+}
+
+/** What the read side sends: the only calls that reach the server (tests pass a fake). */
+export interface MssqlReadSession {
+  /** A statement; every result set, rows as objects. */
+  query(text: string, params: readonly ReadParam[]): Promise<Record<string, unknown>[][]>;
+  /** A statement's rows as arrays, streamed with backpressure; `cancel` stops it on the server. */
+  stream(text: string): { rows: AsyncIterable<unknown[]>; cancel(): void };
+}
+
+export async function mssqlDescribeInSession(s: MssqlReadSession): Promise<Entity[]> {
+  return mssqlDescribeResult(await s.query(MSSQL_DESCRIBE_SQL, []));
+}
+
+export class MssqlReadProblem extends Error {
+  constructor(
+    message: string,
+    readonly what: 'table' | 'column',
+  ) {
+    super(message);
+  }
+}
+
+/** A table's rows in canonical order, in batches: its columns from the catalog, then one SELECT. */
+export async function* mssqlReadInSession(s: MssqlReadSession, e: Entity, signal?: AbortSignal): AsyncGenerator<unknown[][]> {
+  const [cols = []] = await s.query(mssqlColumnsSql(true), [{ name: 't', type: sql.NVarChar(128), value: e.name }]);
+  if (cols.length === 0) throw new MssqlReadProblem(`there is no table ${e.name} in the ${SCHEMA} schema`, 'table');
+  const table = mssqlTables([{ t: e.name, d: null }], cols as unknown as MssqlColumnRow[], [], [])[0]!;
+  const native = nativeColumnsFor(e, table);
+  if (!Array.isArray(native)) throw new MssqlReadProblem(`table ${e.name} has no column ${native.missing}`, 'column');
+  const plan = mssqlReadPlan(e, native);
+  const { rows, cancel } = s.stream(plan.sql);
+  const b = new RowBatcher(plan.decode, signal);
+  let done = false;
+  try {
+    for await (const r of rows) {
+      const full = b.push(r);
+      if (full) yield full;
+    }
+    const last = b.rest();
+    if (last) yield last;
+    done = true;
+  } finally {
+    if (!done) cancel();
+  }
+}
+
+/** A read session on a connection pool: each call one request. */
+export function readSessionOf(pool: sql.ConnectionPool): MssqlReadSession {
+  return {
+    query: async (text, params) => {
+      const r = pool.request();
+      for (const p of params) r.input(p.name, p.type, p.value);
+      const res = await r.query(text);
+      return (res.recordsets as unknown as Record<string, unknown>[][]) ?? [];
+    },
+    stream: (text) => {
+      const r = pool.request();
+      r.arrayRowMode = true;
+      // Paused while the consumer is behind (backpressure); errors come through the stream.
+      const stream = r.toReadableStream({ highWaterMark: 1000 });
+      void r.query(text).catch(() => {});
+      return {
+        rows: stream as AsyncIterable<unknown[]>,
+        cancel: () => {
+          r.cancel();
+          stream.destroy();
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,352 @@
+import { addAbortSignal, type Readable } from 'node:stream';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { BugError } from '../core/errors.js';
+import type { Column, Entity } from '../model/types.js';
+import { q } from '../run/staging.js';
+import {
+  TABLES_TABLE,
+  READ_ROWS_BATCH,
+  orderColumns,
+  sortBy,
+  toInteger,
+  type ForeignKey,
+  type NativeColumn,
+  type NativeKind,
+  type NativeTable,
+  columnDecoders,
+} from './read-common.js';
+
+/**
+ * The read side of the PostgreSQL store: the catalog of the current schema, and a table's rows in
+ * canonical order through `COPY (SELECT … ORDER BY …) TO STDOUT`, whose text format is parsed
+ * here (the cheapest row source PostgreSQL has: PERF-NOTES). The session runs with TimeZone UTC
+ * and DateStyle ISO, so an instant prints as `2025-11-03 05:00:47.123+00` and becomes ISO 8601 by
+ * slicing. Strings sort by `COLLATE "C"` (the code point order of UTF-8 bytes), NULLs first.
+ *
+ * Years outside 0000-9999 (PostgreSQL's `BC` dates, five-digit years) are written in ISO 8601's
+ * expanded form (`-000043-03-15`, `+010000-01-01`, as JavaScript's toISOString does; year 1 BC is
+ * year 0000). They keep the order of their time, which is not the code point order of that text:
+ * a reader checking the canonical order stops at them instead of passing them on unsorted.
+ * `infinity` and `-infinity` are passed on as they print. Microseconds are cut to milliseconds,
+ * the precision of the staging form.
+ */
+
+export const PG_TABLES_DDL = `CREATE TABLE IF NOT EXISTS ${TABLES_TABLE} (
+  name text PRIMARY KEY,
+  definition text NOT NULL
+)`;
+
+export const PG_TABLES_UPSERT = `INSERT INTO ${TABLES_TABLE} (name, definition) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET definition = excluded.definition`;
+
+/** The session settings every read runs under: values print as the decoders expect. */
+export const PG_READ_SESSION = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SET bytea_output = 'hex'; SET IntervalStyle = 'postgres'";
+
+/** Columns of the current schema's tables (or of one table, `$1`), with their base types. */
+export function pgColumnsSql(oneTable: boolean): string {
+  return `SELECT current_schema()::text AS s, c.relname AS t, obj_description(c.oid, 'pg_class') AS td, a.attname AS c, a.attnotnull AS nn,
+  format_type(bt.oid, CASE WHEN ty.typtype = 'd' THEN ty.typtypmod ELSE a.atttypmod END) AS ft,
+  bt.typname AS tn, bt.typtype AS tt, col_description(c.oid, a.attnum) AS cd,
+  CASE WHEN bt.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = bt.oid ORDER BY e.enumsortorder) END AS ev
+FROM pg_class c
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type ty ON ty.oid = a.atttypid
+JOIN pg_type bt ON bt.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE a.atttypid END
+WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition${oneTable ? ' AND c.relname = $1' : ''}
+ORDER BY c.relname, a.attnum`;
+}
+
+/** Primary keys, unique constraints and foreign keys of the current schema's tables. */
+export const PG_CONSTRAINTS_SQL = `SELECT c.relname AS t, k.contype AS kind,
+  ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(n, i) JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i) AS cols,
+  f.relname::text AS rt, f.relnamespace = c.relnamespace AS same,
+  ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(n, i) JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i) AS rcols
+FROM pg_constraint k
+JOIN pg_class c ON c.oid = k.conrelid
+LEFT JOIN pg_class f ON f.oid = k.confrelid
+WHERE c.relnamespace = current_schema()::regnamespace AND k.contype IN ('p', 'u', 'f')
+ORDER BY c.relname, k.conname`;
+
+export interface PgColumnRow {
+  /** The current schema (the tables' own). */
+  s: string;
+  t: string;
+  td: string | null;
+  c: string;
+  nn: boolean;
+  /** format_type of the base type: `character varying(64)`, `numeric(18,4)`, `timestamp with time zone`. */
+  ft: string;
+  tn: string;
+  tt: string;
+  cd: string | null;
+  ev: string[] | null;
+}
+
+export interface PgConstraintRow {
+  t: string;
+  kind: 'p' | 'u' | 'f';
+  cols: string[];
+  rt: string | null;
+  same: boolean | null;
+  rcols: string[];
+}
+
+/** A native column: its kind and the model column it stands for. */
+export function pgNativeColumn(r: Pick<PgColumnRow, 'c' | 'nn' | 'ft' | 'tn' | 'tt' | 'cd' | 'ev'>): NativeColumn {
+  const base = { name: r.c, required: r.nn, ...(r.cd ? { description: r.cd } : {}) };
+  const make = (kind: NativeKind, column: Omit<Column, 'name' | 'required'>, scale?: number): NativeColumn => ({ name: r.c, nativeType: r.ft, kind, ...(scale !== undefined ? { scale } : {}), column: { ...base, ...column } });
+  if (r.tt === 'e') return make('text', { type: 'enum', values: r.ev ?? [] });
+  const ft = r.ft;
+  let m: RegExpExecArray | null;
+  if (ft === 'bigint' || ft === 'integer' || ft === 'smallint') return make('integer', { type: 'integer' });
+  if ((m = /^numeric\((\d+),(\d+)\)$/.exec(ft))) return make('decimal', { type: 'decimal', precision: Number(m[1]), scale: Number(m[2]) }, Number(m[2]));
+  if (ft === 'boolean') return make('boolean', { type: 'boolean' });
+  if (ft === 'date') return make('date', { type: 'date' });
+  if (/^timestamp(\(\d\))? with(out)? time zone$/.test(ft)) return make('timestamp', { type: 'timestamp' });
+  if (ft === 'text') return make('text', { type: 'text' });
+  if ((m = /^(?:character varying|character)\((\d+)\)$/.exec(ft))) return make('text', { type: 'string', length: Number(m[1]) });
+  if (ft === 'character varying' || r.tn === 'citext') return make('text', { type: 'text' });
+  // numeric without a scale, floats, json, uuid, bytea, intervals, arrays…: their text, exactly.
+  return make('other', { type: 'text' });
+}
+
+/** The catalog rows as tables. */
+export function pgTables(cols: readonly PgColumnRow[], cons: readonly PgConstraintRow[]): NativeTable[] {
+  const tables = new Map<string, NativeTable>();
+  for (const r of cols) {
+    let t = tables.get(r.t);
+    if (!t) {
+      t = { name: r.t, ...(r.td ? { description: r.td } : {}), columns: [], primaryKey: [], foreignKeys: [], uniques: [] };
+      tables.set(r.t, t);
+    }
+    t.columns.push(pgNativeColumn(r));
+  }
+  for (const k of cons) {
+    const t = tables.get(k.t);
+    if (!t) continue;
+    if (k.kind === 'p') t.primaryKey = [...k.cols];
+    else if (k.kind === 'u') t.uniques.push([...k.cols]);
+    else if (k.rt !== null && k.same) t.foreignKeys.push({ columns: [...k.cols], table: k.rt, refColumns: [...k.rcols] } satisfies ForeignKey);
+  }
+  return [...tables.values()];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values in COPY's text format
+
+const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+
+/**
+ * A field of COPY's text format with its backslash escapes undone (`\\`, `\t`, `\n`, `\r`, `\b`,
+ * `\f`, `\v`; `\NNN` octal and `\xHH` hex give bytes, decoded as UTF-8; any other escaped
+ * character stands for itself). `\N` (NULL) is handled before.
+ */
+export function unescapeCopyText(s: string): string {
+  if (!/\\[0-7x]/.test(s)) return s.replace(/\\(.)/gs, (_, c: string) => ESCAPES[c] ?? c);
+  // Byte escapes: build the bytes, then decode them as UTF-8 (a character may span several).
+  const parts: Buffer[] = [];
+  let text = '';
+  const flush = (): void => {
+    if (text) parts.push(Buffer.from(text, 'utf8'));
+    text = '';
+  };
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (ch !== '\\' || i === s.length - 1) {
+      text += ch;
+      continue;
+    }
+    const next = s[i + 1]!;
+    let m: RegExpExecArray | null;
+    if ((m = /^[0-7]{1,3}/.exec(s.slice(i + 1, i + 4)))) {
+      flush();
+      parts.push(Buffer.from([parseInt(m[0], 8) & 0xff]));
+      i += m[0].length;
+    } else if (next === 'x' && (m = /^[0-9a-fA-F]{1,2}/.exec(s.slice(i + 2, i + 4)))) {
+      flush();
+      parts.push(Buffer.from([parseInt(m[0], 16)]));
+      i += 1 + m[0].length;
+    } else {
+      text += ESCAPES[next] ?? next;
+      i++;
+    }
+  }
+  flush();
+  return Buffer.concat(parts).toString('utf8');
+}
+
+const SLOW = /^(\d{4,})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?)?( BC)?$/;
+
+/** The slow path of dates and instants: BC, five-digit years, an offset other than +00. */
+function slowDateTime(s: string, date: boolean): string {
+  const m = SLOW.exec(s);
+  if (!m) return s; // infinity, -infinity: as they print
+  let year = Number(m[1]);
+  if (m[12]) year = 1 - year; // 1 BC is year 0 (ISO 8601, astronomical numbering)
+  const d = new Date(0);
+  d.setUTCFullYear(year, Number(m[2]) - 1, Number(m[3]));
+  if (!date) {
+    const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+    d.setUTCHours(Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), ms);
+    if (m[8]) {
+      const off = (Number(m[9]) * 3600 + Number(m[10] ?? 0) * 60 + Number(m[11] ?? 0)) * 1000;
+      d.setTime(d.getTime() - (m[8] === '-' ? -off : off));
+    }
+  }
+  if (Number.isNaN(d.getTime())) return s;
+  const iso = d.toISOString();
+  return date ? iso.slice(0, iso.indexOf('T')) : iso;
+}
+
+/** A date as PostgreSQL prints it under DateStyle ISO, as `YYYY-MM-DD`. */
+export function pgDate(s: string): string {
+  return s.length === 10 && s.charCodeAt(4) === 45 ? s : slowDateTime(s, true);
+}
+
+/**
+ * An instant as PostgreSQL prints it with TimeZone UTC (`2025-11-03 05:00:47.123+00`, no fraction
+ * when it is .000, up to six digits), or a timestamp without time zone (taken as UTC), as ISO 8601
+ * with milliseconds and Z.
+ */
+export function pgTimestamp(s: string): string {
+  const n = s.length;
+  // The common case: a four-digit year AD, offset +00 (or none), by slicing.
+  if (n >= 19 && s.charCodeAt(4) === 45 && s.charCodeAt(10) === 32 && s.charCodeAt(n - 1) <= 57) {
+    let end = n;
+    if (s.charCodeAt(n - 3) === 43 && s.charCodeAt(n - 2) === 48 && s.charCodeAt(n - 1) === 48) end = n - 3;
+    else if (s.charCodeAt(n - 3) === 43 || s.charCodeAt(n - 3) === 45) return slowDateTime(s, false);
+    if (end === 19) return `${s.slice(0, 10)}T${s.slice(11, 19)}.000Z`;
+    if (s.charCodeAt(19) === 46 && end > 20) {
+      if (end === 23) return `${s.slice(0, 10)}T${s.slice(11, 23)}Z`;
+      const frac = s.slice(20, end);
+      return `${s.slice(0, 10)}T${s.slice(11, 19)}.${frac.length > 3 ? frac.slice(0, 3) : frac.padEnd(3, '0')}Z`;
+    }
+  }
+  return slowDateTime(s, false);
+}
+
+type Decoder = (field: string) => unknown;
+
+const text: Decoder = (f) => (f.indexOf('\\') === -1 ? f : unescapeCopyText(f));
+
+function nativeDecoder(n: NativeColumn): Decoder {
+  switch (n.kind) {
+    case 'text':
+    case 'other':
+      return text;
+    case 'integer':
+      return (f) => (f.length <= 15 ? Number(f) : toInteger(f));
+    case 'decimal':
+      return (f) => f;
+    case 'boolean':
+      return (f) => (f === 't' ? 1 : 0);
+    case 'date':
+      return pgDate;
+    case 'timestamp':
+      return pgTimestamp;
+  }
+}
+
+/** Whether the column reads as itself (text and varchar) or through its text (`::text`). */
+function needsCast(n: NativeColumn): boolean {
+  if (n.kind === 'other') return true;
+  if (n.kind !== 'text') return false;
+  return !/^(text|character varying(\(\d+\))?)$/.test(n.nativeType);
+}
+
+/**
+ * The COPY statement that reads an entity's table in canonical order and the decoder of each
+ * field (COPY text, `\N` handled by the caller).
+ */
+export function pgReadPlan(e: Entity, native: readonly NativeColumn[], schema: string): { sql: string; decode: Decoder[] } {
+  const expr = (c: Column, n: NativeColumn): string => (needsCast(n) ? `${q(c.name)}::text` : q(c.name));
+  const select = e.columns.map((c, i) => expr(c, native[i]!));
+  const pos = new Map(e.columns.map((c, i) => [c.name, i]));
+  const order = orderColumns(e).map((c) => {
+    const n = native[pos.get(c.name)!]!;
+    // PostgreSQL sorts NULL last by default; the canonical order puts it first.
+    switch (sortBy(c, n)) {
+      case 'text':
+        return needsCast(n) || n.kind !== 'text' ? `(${q(c.name)}::text) COLLATE "C" NULLS FIRST` : `${q(c.name)} COLLATE "C" NULLS FIRST`;
+      case 'native':
+      case 'decimal-text':
+        return `${q(c.name)} NULLS FIRST`;
+    }
+  });
+  const decode = columnDecoders(e, native, nativeDecoder);
+  const from = `${q(schema)}.${q(e.name)}`;
+  return { sql: `COPY (SELECT ${select.join(', ')} FROM ${from}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}) TO STDOUT`, decode };
+}
+
+/**
+ * Parses COPY text from a stream of bytes into rows, in batches of `batchSize`. Lines end in `\n`
+ * (a newline inside a value is escaped), fields are separated by tabs; bytes are decoded as UTF-8
+ * a run of whole lines at a time (a line break never falls inside a UTF-8 sequence). Fields are
+ * cut straight out of that text with indexOf: twice as fast as slicing lines and splitting them.
+ */
+export async function* parseCopyText(source: AsyncIterable<Buffer>, decode: readonly Decoder[], batchSize = READ_ROWS_BATCH): AsyncGenerator<unknown[][]> {
+  const width = decode.length;
+  const last = width - 1;
+  let pending: Buffer | undefined;
+  let batch: unknown[][] = [];
+  for await (const chunk of source) {
+    const buf: Buffer = pending ? Buffer.concat([pending, chunk]) : chunk;
+    const end = buf.lastIndexOf(10);
+    if (end === -1) {
+      pending = Buffer.from(buf);
+      continue;
+    }
+    pending = end + 1 < buf.length ? Buffer.from(buf.subarray(end + 1)) : undefined;
+    // Every line of this text ends in \n, the last one included.
+    const text = buf.toString('utf8', 0, end + 1);
+    const n = text.length;
+    let p = 0;
+    while (p < n) {
+      const nl = text.indexOf('\n', p);
+      const row = new Array<unknown>(width);
+      for (let i = 0; i < last; i++) {
+        const t = text.indexOf('\t', p);
+        if (t === -1 || t > nl) throw new BugError(`COPY gave a row of ${i + 1} fields, expected ${width}`);
+        const v = text.slice(p, t);
+        row[i] = v === '\\N' ? null : decode[i]!(v);
+        p = t + 1;
+      }
+      if (width > 0) {
+        const v = text.slice(p, nl);
+        if (v.indexOf('\t') !== -1) throw new BugError(`COPY gave a row of more than ${width} fields`);
+        row[last] = v === '\\N' ? null : decode[last]!(v);
+      }
+      p = nl + 1;
+      batch.push(row);
+      if (batch.length === batchSize) {
+        yield batch;
+        batch = [];
+      }
+    }
+  }
+  if (pending && pending.length) throw new BugError('COPY ended inside a row');
+  if (batch.length) yield batch;
+}
+
+/**
+ * A table's rows through COPY on a client of its own (set up with PG_READ_SESSION). On an early
+ * stop (the consumer breaks, an abort, an error) the COPY is abandoned with its connection:
+ * `end` is then called by the caller, which the server takes as a cancel.
+ */
+export async function* pgCopyRows(client: pg.Client, plan: { sql: string; decode: Decoder[] }, signal?: AbortSignal): AsyncGenerator<unknown[][]> {
+  const stream: Readable = client.query(copyTo(plan.sql));
+  if (signal) addAbortSignal(signal, stream);
+  let done = false;
+  try {
+    for await (const batch of parseCopyText(stream as AsyncIterable<Buffer>, plan.decode)) {
+      signal?.throwIfAborted();
+      yield batch;
+    }
+    done = true;
+  } finally {
+    if (!done) {
+      stream.on('error', () => {});
+      stream.destroy();
+    }
+  }
+}

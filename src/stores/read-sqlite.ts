@@ -1,0 +1,185 @@
+import type Database from 'better-sqlite3';
+import type { Column, Entity } from '../model/types.js';
+import { q } from '../run/staging.js';
+import {
+  TABLES_TABLE,
+  adaptValue,
+  describeFrom,
+  decimalSortKey,
+  orderColumns,
+  sortBy,
+  toInteger,
+  type NativeColumn,
+  type NativeKind,
+  type NativeTable,
+  RowBatcher,
+} from './read-common.js';
+
+/**
+ * The read side of the SQLite store (describeTables, readRows) over a better-sqlite3 handle of its
+ * own, so a read never holds the store's knex connection and never blocks the store's writes
+ * longer than one table's SELECT.
+ *
+ * Types: SQLite's catalog holds declared types only, and forklift's STRICT tables keep decimals,
+ * dates and instants as TEXT, so a table forklift did not record is described by affinity:
+ * INTEGER affinity (a declared type containing INT) is `integer`; everything else is `text`.
+ * A REAL (or NUMERIC, or untyped) column is described as `text`, not `decimal`: a binary double is
+ * not an exact decimal and has no scale to give it, so claiming decimal(p, s) would invent digits
+ * or drop them. Its values read as the shortest text that gives back the same double (JavaScript's
+ * `String(n)`: 0.1 is "0.1", 1e21 is "1e+21"), a BLOB as `\x` and lowercase hex, like PostgreSQL's
+ * bytea. VARCHAR(n) is `text` too: SQLite does not enforce the length, so it promises nothing.
+ */
+
+export const SQLITE_TABLES_DDL = `CREATE TABLE IF NOT EXISTS ${TABLES_TABLE} (
+  name TEXT PRIMARY KEY NOT NULL,
+  definition TEXT NOT NULL
+) STRICT`;
+
+export const SQLITE_TABLES_UPSERT = `INSERT INTO ${TABLES_TABLE} (name, definition) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET definition = excluded.definition`;
+
+/** Native kind of a declared type, by SQLite's affinity rules (section 3.1 of its datatype page). */
+export function sqliteKind(declared: string): NativeKind {
+  const t = declared.toUpperCase();
+  if (t.includes('INT')) return 'integer';
+  if (t.includes('CHAR') || t.includes('CLOB') || t.includes('TEXT')) return 'text';
+  return 'other';
+}
+
+interface PragmaColumn {
+  name: string;
+  type: string;
+  nn: number;
+  pk: number;
+}
+
+/** Every table of the database (not sqlite_* internals), from the catalog. */
+export function sqliteCatalog(db: Database.Database): NativeTable[] {
+  const names = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").pluck().all() as string[];
+  const colStmt = db.prepare('SELECT name, type, "notnull" AS nn, pk FROM pragma_table_info(?) ORDER BY cid');
+  const fkStmt = db.prepare('SELECT id, "table" AS rt, "from" AS c, "to" AS rc FROM pragma_foreign_key_list(?) ORDER BY id, seq');
+  const idxStmt = db.prepare('SELECT name, "unique" AS u, origin FROM pragma_index_list(?)');
+  const idxCols = db.prepare('SELECT name FROM pragma_index_info(?) ORDER BY seqno').pluck();
+  const tables = names.map((name): NativeTable => {
+    const cols = colStmt.all(name) as PragmaColumn[];
+    const primaryKey = cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+    const columns = cols.map((c): NativeColumn => {
+      const kind = sqliteKind(c.type);
+      const column: Column = { name: c.name, type: kind === 'integer' ? 'integer' : 'text', required: c.nn === 1 || c.pk > 0 };
+      return { name: c.name, nativeType: c.type, kind, column };
+    });
+    const fks = new Map<number, { table: string; columns: string[]; refColumns: (string | null)[] }>();
+    for (const r of fkStmt.all(name) as { id: number; rt: string; c: string; rc: string | null }[]) {
+      const fk = fks.get(r.id) ?? { table: r.rt, columns: [], refColumns: [] };
+      fk.columns.push(r.c);
+      fk.refColumns.push(r.rc);
+      fks.set(r.id, fk);
+    }
+    const uniques = (idxStmt.all(name) as { name: string; u: number; origin: string }[]).filter((i) => i.u === 1 && i.origin !== 'pk').map((i) => idxCols.all(i.name) as string[]);
+    return { name, columns, primaryKey, foreignKeys: [...fks.values()].map((f) => ({ ...f, refColumns: f.refColumns as string[] })), uniques };
+  });
+  // A foreign key without its parent columns (`REFERENCES items`) points at the parent's primary key.
+  const pkOf = new Map(tables.map((t) => [t.name, t.primaryKey]));
+  for (const t of tables) {
+    for (const fk of t.foreignKeys) {
+      if (fk.refColumns.some((c) => c === null)) fk.refColumns = pkOf.get(fk.table) ?? [];
+    }
+  }
+  return tables;
+}
+
+/** The recorded definitions, by table name (none where forklift_tables does not exist). */
+export function sqliteRecorded(db: Database.Database): Map<string, unknown> {
+  const has = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(TABLES_TABLE);
+  if (!has) return new Map();
+  const rows = db.prepare(`SELECT name, definition FROM ${TABLES_TABLE}`).raw().all() as [string, unknown][];
+  return new Map(rows);
+}
+
+export function sqliteDescribe(db: Database.Database): Entity[] {
+  return describeFrom(sqliteCatalog(db), sqliteRecorded(db), { loose: true });
+}
+
+/** Any SQLite value as text: numbers as JavaScript prints them, BLOBs as `\x` hex. */
+export function sqliteText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return String(v);
+  if (Buffer.isBuffer(v)) return `\\x${v.toString('hex')}`;
+  return String(v);
+}
+
+const TEXT_FN = 'forklift_text';
+const DECIMAL_KEY_FN = 'forklift_decimal_key';
+
+/** The SELECT that reads an entity's table in canonical order, and how each value is decoded. */
+export function sqliteReadPlan(e: Entity, native: readonly NativeColumn[]): { sql: string; decode: ((v: unknown) => unknown)[]; functions: Set<string> } {
+  const functions = new Set<string>();
+  const select = e.columns.map((c, i) => {
+    const n = native[i]!;
+    if (n.kind === 'other') {
+      functions.add(TEXT_FN);
+      return `${TEXT_FN}(${q(c.name)})`;
+    }
+    return q(c.name);
+  });
+  const pos = new Map(e.columns.map((c, i) => [c.name, i]));
+  const order = orderColumns(e).map((c) => {
+    const i = pos.get(c.name)!;
+    const n = native[i]!;
+    switch (sortBy(c, n)) {
+      case 'native':
+        return q(c.name);
+      case 'decimal-text':
+        functions.add(DECIMAL_KEY_FN);
+        return `${DECIMAL_KEY_FN}(${q(c.name)})`;
+      case 'text':
+        if (n.kind === 'text') return `${q(c.name)} COLLATE BINARY`;
+        functions.add(TEXT_FN);
+        return `${TEXT_FN}(${q(c.name)})`;
+    }
+  });
+  const decode = e.columns.map((c, i) => {
+    const n = native[i]!;
+    const base: (v: unknown) => unknown = n.kind === 'integer' ? toInteger : n.kind === 'text' ? (v) => (typeof v === 'string' ? v : sqliteText(v)) : (v) => v;
+    const adapt = adaptValue(c, n);
+    return adapt ? (v: unknown) => adapt(base(v)) : base;
+  });
+  const sql = `SELECT ${select.join(', ')} FROM ${q(e.name)}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}`;
+  return { sql, decode, functions };
+}
+
+/**
+ * The table's rows in canonical order, in batches, from one SELECT (one consistent read; the
+ * statement is finalized, and its read lock released, as soon as the consumer stops).
+ */
+export function* sqliteReadRows(db: Database.Database, e: Entity, native: readonly NativeColumn[], signal?: AbortSignal): Generator<unknown[][]> {
+  const plan = sqliteReadPlan(e, native);
+  if (plan.functions.has(TEXT_FN)) db.function(TEXT_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => sqliteText(v));
+  if (plan.functions.has(DECIMAL_KEY_FN)) db.function(DECIMAL_KEY_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => decimalSortKey(typeof v === 'string' ? v : sqliteText(v)));
+  const rows = db.prepare(plan.sql).raw(true).safeIntegers(true).iterate() as IterableIterator<unknown[]>;
+  const b = new RowBatcher(plan.decode, signal);
+  for (const r of rows) {
+    const full = b.push(r);
+    if (full) yield full;
+  }
+  const last = b.rest();
+  if (last) yield last;
+}
+
+/** The table's columns, or undefined where the table does not exist. */
+export function sqliteTable(db: Database.Database, name: string): NativeTable | undefined {
+  const exists = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(name);
+  if (!exists) return undefined;
+  const cols = db.prepare('SELECT name, type, "notnull" AS nn, pk FROM pragma_table_info(?) ORDER BY cid').all(name) as PragmaColumn[];
+  return {
+    name,
+    columns: cols.map((c) => {
+      const kind = sqliteKind(c.type);
+      return { name: c.name, nativeType: c.type, kind, column: { name: c.name, type: kind === 'integer' ? 'integer' : 'text', required: c.nn === 1 } };
+    }),
+    primaryKey: [],
+    foreignKeys: [],
+    uniques: [],
+  };
+}

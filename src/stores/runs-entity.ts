@@ -1,0 +1,30 @@
+import type { Column, Entity } from '../model/types.js';
+
+const s = (name: string, length: number, required = false, description?: string): Column => ({ name, type: 'string', length, required, ...(description ? { description } : {}) });
+const t = (name: string, description: string): Column => ({ name, type: 'text', required: false, description });
+
+/**
+ * The run ledger (SPEC sections 5 and 9) as one entity, the same whichever store holds it: each
+ * store creates forklift_runs with its own DDL, but a bundle describes it this way, so exports of
+ * the same ledger from different stores are the same bytes.
+ */
+export const RUNS_ENTITY: Entity = {
+  name: 'forklift_runs',
+  description: 'The run ledger: every migrate, import, purge and exit on this store, failed and rejected attempts included.',
+  columns: [
+    s('id', 64, true, 'Run id (UTC start time and a random suffix)'),
+    s('command', 32, true),
+    s('status', 16, true, 'succeeded, rejected, failed or validated'),
+    s('started', 32, true, 'ISO 8601, UTC'),
+    s('finished', 32, true, 'ISO 8601, UTC'),
+    s('operator', 255),
+    s('host', 255),
+    s('tool_version', 64),
+    s('plan_sha256', 64),
+    t('files', 'Plan, mapping and input files with their SHA-256 (JSON)'),
+    t('counts', 'Per-entity ledger (JSON)'),
+    t('message', 'Why a run was rejected or failed'),
+  ],
+  primaryKey: ['id'],
+  rules: [],
+};

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { exportBundle } from '../../src/bundle/export.js';
+import { importBundle } from '../../src/bundle/import.js';
+import { verifyBundle } from '../../src/bundle/verify.js';
+import { runPlan } from '../../src/run/pipeline.js';
+import { demoCopy, tempDir } from '../helpers.js';
+import { MysqlDatabases, PgDatabases, probeMysql, probePg, reportUnreachable, MYSQL_ADMIN_URL, PG_ADMIN_URL } from './stores/live.js';
+
+/**
+ * SPEC section 6, issue 4 item 4: migrate the demo into each live store, export, import into a
+ * fresh store of every other kind, export again: the payload is the same bytes. The target's ledger
+ * gains the import's own entry, so forklift_runs differs by exactly that row: compared apart.
+ */
+
+const pgDown = await probePg();
+const myDown = await probeMysql();
+reportUnreachable('PostgreSQL', PG_ADMIN_URL, pgDown, 'bundle-roundtrip.test.ts');
+reportUnreachable('MariaDB', MYSQL_ADMIN_URL, myDown, 'bundle-roundtrip.test.ts');
+
+const pgDbs = new PgDatabases();
+const myDbs = new MysqlDatabases();
+afterAll(async () => {
+  await pgDbs.dropAll();
+  await myDbs.dropAll();
+});
+
+type Kind = 'sqlite' | 'postgres' | 'mariadb';
+const kinds: Kind[] = ['sqlite', ...(pgDown === null ? (['postgres'] as const) : []), ...(myDown === null ? (['mariadb'] as const) : [])];
+
+async function fresh(kind: Kind): Promise<string> {
+  if (kind === 'postgres') return (await pgDbs.create()).url;
+  if (kind === 'mariadb') return (await myDbs.create()).url;
+  return `sqlite:${path.join(tempDir('forklift-rt-'), 'store.db')}`;
+}
+
+/** manifest-sha256.txt as path → checksum. */
+function manifest(bundle: string): Map<string, string> {
+  const lines = readFileSync(path.join(bundle, 'manifest-sha256.txt'), 'utf8').trim().split('\n');
+  return new Map(lines.map((l) => {
+    const [sum, ...rest] = l.split(/\s+/);
+    return [rest.join(' '), sum!];
+  }));
+}
+
+const DATA = ['items', 'bom_lines', 'stock_balances', 'machine_events'];
+const dataFiles = (m: Map<string, string>): [string, string][] => [...m].filter(([p]) => DATA.some((t) => p.endsWith(`/${t}.csv`) || p.endsWith(`/${t}.arrow`))).sort();
+
+describe.each(kinds)('bundle round trip from %s', (from) => {
+  it('exports, verifies, imports into every other store kind and exports the same bytes again', async () => {
+    const { plan } = demoCopy();
+    const source = await fresh(from);
+    await runPlan({ plan, command: 'migrate', target: source });
+    const out = tempDir('forklift-bundles-');
+    const first = await exportBundle({ dir: path.join(out, 'first'), source });
+    expect(first.tables.map((t) => t.name)).toEqual(['bom_lines', 'forklift_runs', 'items', 'machine_events', 'stock_balances']);
+    expect(first.tables.find((t) => t.name === 'items')!.rows).toBe(105);
+    const v = await verifyBundle(path.join(out, 'first'));
+    expect(v.problems).toEqual([]);
+    expect(v.valid).toBe(true);
+    const m1 = manifest(path.join(out, 'first'));
+    expect(dataFiles(m1)).toHaveLength(8);
+
+    for (const to of kinds.filter((k) => k !== from)) {
+      const target = await fresh(to);
+      const imported = await importBundle({ bundle: path.join(out, 'first'), target });
+      expect(imported.tables.find((t) => t.name === 'machine_events')!.loaded).toBe(2040);
+      const again = await exportBundle({ dir: path.join(out, `again-${to}`), source: target });
+      const m2 = manifest(path.join(out, `again-${to}`));
+      expect(dataFiles(m2), `${from} → ${to}`).toEqual(dataFiles(m1));
+      // The ledger travelled, plus the import's own entry.
+      expect(again.tables.find((t) => t.name === 'forklift_runs')!.rows).toBe(first.tables.find((t) => t.name === 'forklift_runs')!.rows + 1);
+      // Without the ledger, the whole payload (Data Package and dictionary too) is the same bytes.
+      const a = await exportBundle({ dir: path.join(out, `a-${to}`), source, tables: DATA });
+      const b = await exportBundle({ dir: path.join(out, `b-${to}`), source: target, tables: DATA });
+      expect([...manifest(path.join(out, `b-${to}`))].sort()).toEqual([...manifest(path.join(out, `a-${to}`))].sort());
+      expect(a.manifest_sha256).toBe(b.manifest_sha256);
+    }
+  }, 120_000);
+});

@@ -2,8 +2,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { parse } from 'csv-parse';
-import { createReadStream } from 'node:fs';
 import { BundleError, ConfigError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { dependencyOrder, type Entity, type Model } from '../model/types.js';
@@ -13,7 +11,7 @@ import { openStore } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { EntityLoad, LoadMode, RunEntry } from '../stores/types.js';
 import { safeBagPath } from './bagit.js';
-import { csvDecoder } from './csv.js';
+import { csvDecoder, readBundleCsv } from './csv.js';
 import { openBundle, verifyBundleDir, type VerifyResult } from './verify.js';
 
 export interface ImportOptions {
@@ -35,8 +33,6 @@ export interface ImportResult {
   rows_total: number;
   manifest_sha256: string;
 }
-
-const QUOTED_EMPTY = Symbol('quoted empty');
 
 /**
  * `forklift bundle import`: verifies the bundle whole (a bundle that does not verify is refused),
@@ -75,19 +71,21 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
           const c = { rows: 0, loaded: 0, skipped: 0 };
           const decoders = e.columns.map(csvDecoder);
           const idPos = e.name === RUNS_ENTITY.name ? e.columns.findIndex((x) => x.name === 'id') : -1;
-          let line = 0;
-          const parser = createReadStream(file).pipe(parse({ bom: false, from_line: 2, cast: (v: string, ctx: { quoting: boolean }) => (v === '' && ctx.quoting ? QUOTED_EMPTY : v) }));
-          for await (const rec of parser as AsyncIterable<(string | typeof QUOTED_EMPTY)[]>) {
-            line++;
-            c.rows++;
-            const values = rec.map((f, i) => decoders[i]!(f === QUOTED_EMPTY ? '' : f, f === QUOTED_EMPTY)) as (string | number | null)[];
-            if (idPos >= 0 && knownRuns.has(String(values[idPos]))) {
-              c.skipped++;
-              continue;
+          let line = 1;
+          for await (const batch of readBundleCsv(file)) {
+            for (const rec of batch) {
+              // The header was checked by verify; every other record is a row.
+              if (++line === 2) continue;
+              c.rows++;
+              const values = rec.map((f, i) => decoders[i]!(f ?? '', f === '')) as (string | number | null)[];
+              if (idPos >= 0 && knownRuns.has(String(values[idPos]))) {
+                c.skipped++;
+                continue;
+              }
+              staging.insertRow(e.name, line, values);
+              c.loaded++;
             }
-            staging.insertRow(e.name, line + 1, values);
-            c.loaded++;
-            if (c.rows % 100_000 === 0) opts.progress?.({ stage: 'stage', table: e.name, rows: c.rows });
+            opts.progress?.({ stage: 'stage', table: e.name, rows: c.rows });
           }
           staging.flushRows(e.name);
           counts.set(e.name, c);

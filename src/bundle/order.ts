@@ -29,6 +29,11 @@ export function compareText(a: string, b: string): number {
 
 /** Exact decimal text (`-12.50`, `3`) by value, without converting to a float. */
 export function compareDecimalText(a: string, b: string): number {
+  // Up to 15 digits a double holds every decimal exactly enough to keep order and equality.
+  if (a.length <= 15 && b.length <= 15) {
+    const d = Number(a) - Number(b);
+    return d < 0 ? -1 : d > 0 ? 1 : 0;
+  }
   const na = a.startsWith('-');
   const nb = b.startsWith('-');
   if (na !== nb) return isZero(a) && isZero(b) ? 0 : na ? -1 : 1;

@@ -1,16 +1,15 @@
-import { createReadStream, existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { parse } from 'csv-parse';
 import { ConfigError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { compareDecimalText, keyComparer } from './order.js';
-import { readArrowFile } from './arrow.js';
+import { readArrowBatches } from './arrow.js';
 import { formatBagProblem, safeBagPath, validateBag, type BagReport } from './bagit.js';
 import { dataPackageSchema, entityOf } from './datapackage.js';
-import { csvDecoder } from './csv.js';
+import { CsvShapeError, csvDecoder, readBundleCsv } from './csv.js';
 import { openZippedBag } from './zip.js';
 
 /**
@@ -43,7 +42,6 @@ export interface VerifyResult {
 
 const MAX_LISTED = 50;
 const PER_TABLE = 10;
-const QUOTED_EMPTY = Symbol('quoted empty');
 
 export interface VerifyOptions {
   /** Only the BagIt layer: checksums, missing and extra files, Payload-Oxum. */
@@ -150,11 +148,10 @@ async function checkData(dir: string, pkgFile: string, result: VerifyResult, add
         add(`${rel}: missing (named by datapackage.json)`);
         continue;
       }
-      await checkCsv(file, rel, entity, check, keys, add, opts);
-      if (check.expected_rows !== null && check.rows !== check.expected_rows) add(`${rel}: ${check.rows} rows, datapackage.json says ${check.expected_rows}`);
       const arrowRel = `data/arrow/${r.name}.arrow`;
       const arrow = safeBagPath(dir, arrowRel, { encoded: false });
-      if (arrow !== null && existsSync(arrow)) await compareArrow(arrow, arrowRel, file, entity, check, add);
+      await checkCsv(file, rel, entity, check, keys, add, opts, arrow !== null && existsSync(arrow) ? { file: arrow, rel: arrowRel } : null);
+      if (check.expected_rows !== null && check.rows !== check.expected_rows) add(`${rel}: ${check.rows} rows, datapackage.json says ${check.expected_rows}`);
     }
     for (const p of keys.dangling()) add(p);
   } finally {
@@ -164,16 +161,11 @@ async function checkData(dir: string, pkgFile: string, result: VerifyResult, add
   return entities;
 }
 
-type Field = string | typeof QUOTED_EMPTY;
-
-async function* csvRecords(file: string): AsyncGenerator<Field[]> {
-  const parser = createReadStream(file).pipe(
-    parse({ bom: false, relax_column_count: true, cast: (value: string, ctx: { quoting: boolean }) => (value === '' && ctx.quoting ? QUOTED_EMPTY : value) }),
-  );
-  for await (const rec of parser as AsyncIterable<Field[]>) yield rec;
-}
-
-async function checkCsv(file: string, rel: string, entity: Entity, check: TableCheck, keys: KeyScratch, add: (p: string) => void, opts: { progress?: (p: { table: string; rows: number }) => void }): Promise<void> {
+/**
+ * One pass over a table's CSV: the header, every value against its type, the key order, the
+ * references (to the scratch file) and, where the bundle has one, the Arrow file's rows beside it.
+ */
+async function checkCsv(file: string, rel: string, entity: Entity, check: TableCheck, keys: KeyScratch, add: (p: string) => void, opts: VerifyOptions, arrow: { file: string; rel: string } | null): Promise<void> {
   const local = (p: string): void => {
     check.problems++;
     if (check.problems <= PER_TABLE) add(p);
@@ -183,54 +175,101 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
   const decoders = entity.columns.map(csvDecoder);
   const keyPos = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
   const cmp = keyComparer(entity.columns, keyPos);
+  const arrowRows = arrow ? arrowRowReader(arrow.file) : null;
+  let arrowOk = arrow !== null;
   let last: unknown[] | undefined;
   let line = 0;
   const n = entity.columns.length;
   try {
-    for await (const rec of csvRecords(file)) {
-      line++;
-      if (line === 1) {
-        const header = rec.map((f) => (f === QUOTED_EMPTY ? '' : f));
-        const want = entity.columns.map((c) => c.name);
-        if (header.join('\u0000') !== want.join('\u0000')) {
-          local(`${rel}: the header is ${header.join(',')}; datapackage.json names ${want.join(',')}`);
-          return;
+    for await (const batch of readBundleCsv(file)) {
+      opts.signal?.throwIfAborted();
+      for (const rec of batch) {
+        line++;
+        if (line === 1) {
+          const header = rec.map((f) => f ?? '');
+          const want = entity.columns.map((c) => c.name);
+          if (header.join('\u0000') !== want.join('\u0000')) {
+            local(`${rel}: the header is ${header.join(',')}; datapackage.json names ${want.join(',')}`);
+            return;
+          }
+          continue;
         }
-        continue;
-      }
-      check.rows++;
-      if (rec.length !== n) {
-        local(`${rel}:${line}: ${rec.length} fields, expected ${n}`);
-        continue;
-      }
-      const row: unknown[] = new Array(n);
-      let ok = true;
-      for (let i = 0; i < n; i++) {
-        const f = rec[i]!;
-        const text = f === QUOTED_EMPTY ? '' : f;
-        const quoted = f === QUOTED_EMPTY;
-        const problem = checkers[i]!(text, quoted);
-        if (problem !== null) {
-          ok = false;
-          local(`${rel}:${line}: ${entity.columns[i]!.name} ${problem}`);
+        check.rows++;
+        if (rec.length !== n) {
+          local(`${rel}:${line}: ${rec.length} fields, expected ${n}`);
+          continue;
         }
-        row[i] = decoders[i]!(text, quoted);
-      }
-      if (!ok) continue;
-      if (keyPos.length) {
-        if (last !== undefined) {
-          const c = cmp(last, row);
-          if (c === 0) local(`${rel}:${line}: primary key (${keyPos.map((p) => String(row[p])).join(', ')}) repeats the row before`);
-          else if (c > 0) local(`${rel}:${line}: rows are not in primary-key order`);
+        const row: unknown[] = new Array(n);
+        let ok = true;
+        for (let i = 0; i < n; i++) {
+          const f = rec[i]!;
+          const problem = checkers[i]!(f ?? '', f === '');
+          if (problem !== null) {
+            ok = false;
+            local(`${rel}:${line}: ${entity.columns[i]!.name} ${problem}`);
+          }
+          row[i] = decoders[i]!(f ?? '', f === '');
         }
-        last = row;
+        if (arrowOk) {
+          const a = await arrowRows!.next();
+          const diff = a === undefined ? -1 : row.findIndex((v, i) => !sameValue(a[i], v));
+          if (diff !== -1) {
+            arrowOk = false;
+            local(
+              a === undefined
+                ? `${arrow!.rel}: fewer rows than ${entity.name}.csv (it ends before line ${line})`
+                : `${arrow!.rel}: row ${line - 1}, ${entity.columns[diff]!.name}: ${JSON.stringify(a[diff])} here, ${JSON.stringify(row[diff])} in ${entity.name}.csv`,
+            );
+          }
+        }
+        if (!ok) continue;
+        if (keyPos.length) {
+          if (last !== undefined) {
+            const c = cmp(last, row);
+            if (c === 0) local(`${rel}:${line}: primary key (${keyPos.map((p) => String(row[p])).join(', ')}) repeats the row before`);
+            else if (c > 0) local(`${rel}:${line}: rows are not in primary-key order`);
+          }
+          last = row;
+        }
+        keys.add(entity, row, line);
       }
-      keys.add(entity, row, line);
-      if (check.rows % 100_000 === 0) opts.progress?.({ table: entity.name, rows: check.rows });
+      opts.progress?.({ table: entity.name, rows: check.rows });
     }
+    if (arrowOk && (await arrowRows!.next()) !== undefined) local(`${arrow!.rel}: more rows than ${entity.name}.csv`);
   } catch (e) {
-    local(`${rel}:${line + 1}: not valid CSV (${e instanceof Error ? e.message : String(e)})`);
+    if (e instanceof CsvShapeError) local(`${rel}:${e.line}: not valid CSV (${e.message.replace(/^line \d+: /, '')})`);
+    else if (arrowOk && arrow && !(e instanceof Error && e.name === 'AbortError')) local(`${arrow.rel}: cannot be read as an Arrow file (${e instanceof Error ? e.message : String(e)})`);
+    else throw e;
+  } finally {
+    await arrowRows?.close();
   }
+}
+
+/** The Arrow file's rows one by one, pulled a batch at a time. */
+function arrowRowReader(file: string): { next: () => Promise<unknown[] | undefined>; close: () => Promise<void> } {
+  const batches = readArrowBatches(file);
+  let batch: unknown[][] = [];
+  let at = 0;
+  return {
+    async next() {
+      while (at >= batch.length) {
+        const r = await batches.next();
+        if (r.done) return undefined;
+        batch = r.value;
+        at = 0;
+      }
+      return batch[at++];
+    },
+    async close() {
+      await batches.return(undefined);
+    },
+  };
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
+  return String(a) === String(b);
 }
 
 /** One column's check of a CSV field: null when it holds a valid value of the type, else the problem. */
@@ -291,43 +330,6 @@ function validDate(y: number, m: number, d: number): boolean {
   if (m < 1 || m > 12 || d < 1) return false;
   const days = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
   return d <= days;
-}
-
-async function compareArrow(arrow: string, rel: string, csvFile: string, entity: Entity, check: TableCheck, add: (p: string) => void): Promise<void> {
-  const decoders = entity.columns.map(csvDecoder);
-  const csv = csvRecords(csvFile);
-  await csv.next(); // header
-  let line = 1;
-  try {
-    for await (const row of readArrowFile(arrow)) {
-      line++;
-      const rec = await csv.next();
-      if (rec.done) {
-        add(`${rel}: more rows than ${entity.name}.csv (${line - 1} and counting)`);
-        return;
-      }
-      for (let i = 0; i < entity.columns.length; i++) {
-        const f = rec.value[i];
-        const want = f === undefined ? undefined : decoders[i]!(f === QUOTED_EMPTY ? '' : f, f === QUOTED_EMPTY);
-        if (!sameValue(row[i], want)) {
-          add(`${rel}: row ${line - 1}, ${entity.columns[i]!.name}: ${JSON.stringify(row[i])} here, ${JSON.stringify(want)} in ${entity.name}.csv`);
-          check.problems++;
-          return;
-        }
-      }
-    }
-    if (!(await csv.next()).done) add(`${rel}: fewer rows than ${entity.name}.csv`);
-  } catch (e) {
-    add(`${rel}: cannot be read as an Arrow file (${e instanceof Error ? e.message : String(e)})`);
-  } finally {
-    await csv.return(undefined);
-  }
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
-  return String(a) === String(b);
 }
 
 /**

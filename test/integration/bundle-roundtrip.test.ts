@@ -6,7 +6,7 @@ import { importBundle } from '../../src/bundle/import.js';
 import { verifyBundle } from '../../src/bundle/verify.js';
 import { runPlan } from '../../src/run/pipeline.js';
 import { demoCopy, tempDir } from '../helpers.js';
-import { MysqlDatabases, PgDatabases, probeMysql, probePg, reportUnreachable, MYSQL_ADMIN_URL, PG_ADMIN_URL } from './stores/live.js';
+import { MysqlDatabases, PgDatabases, filesContaining, probeMysql, probePg, reportUnreachable, MYSQL_ADMIN_URL, PG_ADMIN_URL } from './stores/live.js';
 
 /**
  * SPEC section 6, issue 4 item 4: migrate the demo into each live store, export, import into a
@@ -78,4 +78,19 @@ describe.each(kinds)('bundle round trip from %s', (from) => {
       expect(a.manifest_sha256).toBe(b.manifest_sha256);
     }
   }, 120_000);
+});
+
+describe.runIf(pgDown === null)('a password in the source URL', () => {
+  it('never reaches the bundle', async () => {
+    const { plan } = demoCopy();
+    const { url } = await pgDbs.create();
+    await runPlan({ plan, command: 'migrate', target: url });
+    // Trust authentication here accepts any password, so the URL can carry one.
+    const withPassword = url.replace('postgres@', 'postgres:Sekr3t-Pa55@');
+    const dir = path.join(tempDir('forklift-pw-'), 'b');
+    const res = await exportBundle({ dir, source: withPassword });
+    expect(res.source).toMatch(/postgres:\*\*\*@/);
+    expect(filesContaining(dir, ['Sekr3t-Pa55', encodeURIComponent('Sekr3t-Pa55')])).toEqual([]);
+    expect(readFileSync(path.join(dir, 'bag-info.txt'), 'utf8')).toMatch(/^Forklift-Source: postgres:\/\/postgres:\*\*\*@/m);
+  });
 });

@@ -12,72 +12,93 @@ export const LOAD_MODES = ['replace', 'append', 'upsert', 'incremental'] as cons
 export const CLEAN_STEPS = ['trim', 'upper', 'lower', 'squash_spaces', 'strip_leading_zeros', 'nfc'] as const;
 
 const cleanStep = z.union([
-  z.enum(CLEAN_STEPS),
-  z.strictObject({ null_if: z.array(scalar.transform((v) => (v === null ? '' : String(v)))) }),
+  z.enum(CLEAN_STEPS).describe('trim, upper, lower, squash_spaces, strip_leading_zeros or nfc (Unicode NFC)'),
+  z
+    .strictObject({
+      null_if: z.array(scalar.transform((v) => (v === null ? '' : String(v)))).describe('Values that mean "missing" in this source, such as "-" or "n/a"'),
+    })
+    .describe('Treat these values as missing'),
 ]);
 
 export const fieldSchema = z
   .strictObject({
-    from: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-    join: z.string().optional(),
-    const: scalar.optional(),
-    default: scalar.optional(),
-    clean: z.array(cleanStep).optional(),
-    values: z.record(z.string(), scalar).optional(),
-    values_file: z.string().optional(),
-    unknown: z.enum(['reject', 'keep', 'null']).optional(),
-    decimal: z.enum(['.', ',']).optional(),
-    date: z.string().min(1).optional(),
-    timestamp: z.string().min(1).optional(),
-    timezone: z.string().min(1).optional(),
-    expr: z.string().min(1).optional(),
-    description: z.string().optional(),
+    from: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .optional()
+      .describe('The source column, or a list of columns joined with `join`'),
+    join: z.string().optional().describe('The text between the columns of a `from` list'),
+    const: scalar.optional().describe('The same value for every row'),
+    default: scalar.optional().describe('The value when the source is empty'),
+    clean: z.array(cleanStep).optional().describe('Cleaning steps in order; after cleaning an empty text is a missing value'),
+    values: z.record(z.string(), scalar).optional().describe('A value map: source value → target value'),
+    values_file: z.string().optional().describe('A CSV file of from,to pairs (relative to this file), instead of `values`'),
+    unknown: z.enum(['reject', 'keep', 'null']).optional().describe('A value not in the value map: reject the row (default), keep it, or make it missing'),
+    decimal: z.enum(['.', ',']).optional().describe('The decimal separator of the source; the other one is read as a thousands separator'),
+    date: z.string().min(1).optional().describe('Date format in luxon tokens, such as dd.MM.yyyy, or excel for serial numbers'),
+    timestamp: z.string().min(1).optional().describe('Timestamp format in luxon tokens, such as yyyyMMdd HHmmss, or excel'),
+    timezone: z.string().min(1).optional().describe('The zone of local timestamps, such as Europe/Berlin; stored in UTC'),
+    expr: z.string().min(1).optional().describe("An expression over the source columns, such as 'LT_WEEKS * 7' (interpreted, never run as code)"),
+    description: z.string().optional().describe('A note for people; not used by forklift'),
   })
   .describe('How one column of the entity is filled from the source');
 
-export const sourceSchema = z.strictObject({
-  format: z.enum(['csv', 'xlsx', 'jsonl', 'sql']),
-  path: z.string().min(1).optional(),
-  encoding: z.string().optional(),
-  delimiter: z.string().optional(),
-  header_row: z.number().int().min(1).optional(),
-  sheet: z.string().optional(),
-  url: z.string().optional(),
-  query: z.string().optional(),
-});
+export const sourceSchema = z
+  .strictObject({
+    format: z.enum(['csv', 'xlsx', 'jsonl', 'sql']).describe('The kind of source'),
+    path: z.string().min(1).optional().describe('The source file, relative to this mapping file (csv, xlsx, jsonl)'),
+    encoding: z.string().optional().describe('auto (byte-order mark, then detection), utf-8, windows-1252, utf-16le, ...'),
+    delimiter: z.string().optional().describe('auto, ",", ";", "\\t" or "|" (csv)'),
+    header_row: z.number().int().min(1).optional().describe('The row that holds the column names; rows above it are skipped'),
+    sheet: z.string().optional().describe('The sheet by name (xlsx)'),
+    url: z.string().optional().describe('The legacy database (sql), such as ${LEGACY_URL}'),
+    query: z.string().optional().describe('The SELECT that reads the rows (sql), streamed through a cursor'),
+  })
+  .describe('Where the rows come from');
 
-export const mappingSchema = z.strictObject({
-  version: z.literal(1).optional(),
-  entity: z.string().min(1),
-  description: z.string().optional(),
-  source: sourceSchema,
-  filter: z.string().min(1).optional(),
-  fields: z.record(z.string(), fieldSchema),
-  on_duplicate: z.enum(['reject', 'first', 'last']).optional(),
-  load: z.enum(LOAD_MODES).optional(),
-  allow_negative: z.boolean().optional(),
-  watermark: z.string().optional(),
-});
+export const mappingSchema = z
+  .strictObject({
+    version: z.literal(1).optional().describe('The file format version'),
+    entity: z.string().min(1).describe('The entity of the model this source fills, such as items'),
+    description: z.string().optional().describe('A note for people; not used by forklift'),
+    source: sourceSchema,
+    filter: z.string().min(1).optional().describe('An expression; rows that fail it are counted as filtered, never silently lost'),
+    fields: z.record(z.string(), fieldSchema).describe("The entity's columns, each filled from the source"),
+    on_duplicate: z
+      .enum(['reject', 'first', 'last'])
+      .optional()
+      .describe('Rows with the same primary key: reject all of them (default), or keep the first or last'),
+    load: z.enum(LOAD_MODES).optional().describe("How this entity is loaded; overrides the plan's load"),
+    allow_negative: z.boolean().optional().describe('Accept negative quantities'),
+    watermark: z.string().optional().describe('For load: incremental, the column that orders rows; only rows newer than the target has are loaded'),
+  })
+  .meta({ title: 'forklift mapping file', description: 'Maps one source to one entity of the model (SPEC section 4)' });
 
-export const checkSchema = z.strictObject({
-  entity: z.string().min(1),
-  rows: z.number().int().min(0).optional(),
-  sum: z.record(z.string(), decimalText).optional(),
-});
+export const checkSchema = z
+  .strictObject({
+    entity: z.string().min(1).describe('The entity the control total is about'),
+    rows: z.number().int().min(0).optional().describe('The number of rows that must load'),
+    sum: z.record(z.string(), decimalText).optional().describe('Column → expected exact sum over the rows that load, such as { value: "1250000.00" }'),
+  })
+  .describe('A control total from the legacy system, checked after mapping');
 
-export const planSchema = z.strictObject({
-  version: z.literal(1).optional(),
-  name: z.string().min(1),
-  target: z.string().min(1).optional(),
-  model: z.string().min(1).optional(),
-  mappings: z.array(z.string().min(1)).min(1),
-  reject_limit: z.union([z.string(), z.number()]).optional(),
-  load: z.enum(LOAD_MODES).optional(),
-  checks: z.array(checkSchema).optional(),
-  // Sections of later features (profiles, retention): accepted here and checked by their own modules.
-  profiles: z.record(z.string(), z.unknown()).optional(),
-  retention: z.array(z.unknown()).optional(),
-});
+export const planSchema = z
+  .strictObject({
+    version: z.literal(1).optional().describe('The file format version'),
+    name: z.string().min(1).describe('The name of this migration'),
+    target: z.string().min(1).optional().describe('The target store: sqlite:PATH, postgres://..., mysql://..., mssql://...; ${VAR:-default} is expanded'),
+    model: z.string().min(1).optional().describe('factory (the built-in model) or a path to a model file'),
+    mappings: z.array(z.string().min(1)).min(1).describe('The mapping files, relative to this plan, run in this order'),
+    reject_limit: z
+      .union([z.string(), z.number()])
+      .optional()
+      .describe('More rejects than this in any entity (a count, or a percentage such as 1%) and nothing is committed; default 0'),
+    load: z.enum(LOAD_MODES).optional().describe('replace, append, upsert or incremental (per mapping too)'),
+    checks: z.array(checkSchema).optional().describe('Control totals from the legacy system'),
+    // Sections of later features (profiles, retention): accepted here and checked by their own modules.
+    profiles: z.record(z.string(), z.unknown()).optional().describe('Export profiles: per entity drop, mask or hash columns'),
+    retention: z.array(z.unknown()).optional().describe('Retention rules'),
+  })
+  .meta({ title: 'forklift plan', description: 'What a migration runs: target, model, mapping files, reject limit, control totals (SPEC section 2)' });
 
 export const modelColumnSchema = z.strictObject({
   type: z.enum(['string', 'text', 'integer', 'decimal', 'boolean', 'date', 'timestamp', 'enum']),

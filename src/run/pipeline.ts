@@ -15,6 +15,7 @@ import { checkForeignKeys } from '../validate/foreign-keys.js';
 import { checkDuplicateKeys } from '../validate/keys.js';
 import { mapSource } from './extract.js';
 import { assertBalanced, type EntityLedger } from './ledger.js';
+import { profileEntity } from './profile.js';
 import { writeRejectsFile } from './rejects.js';
 import { writeReports, type RunReport } from './report.js';
 import { ROW_BEHIND_WATERMARK, ROW_DUPLICATE, ROW_OK, Staging, q, stagingTable } from './staging.js';
@@ -119,6 +120,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     const checks = checkControlTotals(staging, plan.spec.checks ?? [], inRun, plan.model);
     lap('validate');
     const ledgers = extracted.map((x) => ledgerOf(staging, x));
+    const profiles = extracted.map((x) => profileEntity(staging, x.entity, x.positionKind));
     const overLimit = ledgers.filter((l) => overRejectLimit(plan, l));
     const failedChecks = checks.filter((c) => !c.ok);
     const rejectedRun = overLimit.length > 0 || failedChecks.length > 0;
@@ -203,7 +205,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       finished: new Date().toISOString(),
       duration_ms: Date.now() - started.getTime(),
       reject_limit: limitText(plan),
-      entities: ledgers,
+      entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]! })),
       checks,
       message,
       run_dir: path.relative(process.cwd(), runDir) || '.',

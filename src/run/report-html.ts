@@ -1,42 +1,45 @@
-import type { RunReport } from './report.js';
+import type { EntityReport, RunReport } from './report.js';
 
 const esc = (s: unknown): string =>
   String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const num = (n: number): string => n.toLocaleString('en-US');
+const share = (part: number, whole: number): string => (whole > 0 ? `${((part * 100) / whole).toFixed(1)}%` : '—');
 
-/** One self-contained page (no scripts, no external files) a consultant opens offline. */
+/**
+ * One self-contained page a consultant opens offline: no scripts, no external files or URLs, every
+ * value escaped. A pure function of the report data (report.json holds the same).
+ */
 export function renderReportHtml(r: RunReport): string {
+  const loadedWord = r.committed ? 'loaded' : 'would load';
   const ledgerRows = r.entities
     .map(
-      (l) => `<tr><th scope="row">${esc(l.entity)}</th><td>${esc(l.source)}</td><td>${l.read}</td><td>${l.loaded}</td><td>${l.filtered}${l.watermark?.behind ? ` <small>(${l.watermark.behind} already loaded: at or before the target's latest ${esc(l.watermark.column)}${l.watermark.group_by.length ? ` per ${esc(l.watermark.group_by.join(', '))}` : ''})</small>` : ''}</td><td>${l.duplicates_dropped}</td><td class="${l.rejected ? 'bad' : ''}">${l.rejected}</td><td>${
-        l.rejects_file ? `<a href="${esc(path(l.rejects_file, r))}">${esc(l.entity)}.csv</a>` : '—'
+      (l) => `<tr data-entity="${esc(l.entity)}"><th scope="row"><a href="#entity-${esc(l.entity)}">${esc(l.entity)}</a></th><td>${esc(l.source)}</td><td class="read">${num(l.read)}</td><td class="loaded">${num(l.loaded)}</td><td class="filtered">${num(l.filtered)}${l.watermark?.behind ? ` <small>(${num(l.watermark.behind)} already loaded: at or before the target's latest ${esc(l.watermark.column)}${l.watermark.group_by.length ? ` per ${esc(l.watermark.group_by.join(', '))}` : ''})</small>` : ''}</td><td class="duplicates">${num(l.duplicates_dropped)}</td><td class="rejected${l.rejected ? ' bad' : ''}">${num(l.rejected)}</td><td>${
+        l.rejects_file ? `<a href="${esc(relative(l.rejects_file, r))}">${esc(l.entity)}.csv</a>` : '—'
       }</td></tr>`,
     )
     .join('\n');
-  const maxRule = Math.max(1, ...r.entities.flatMap((l) => Object.values(l.rejects_by_rule)));
-  const bars = r.entities
-    .filter((l) => l.rejected > 0)
-    .map(
-      (l) =>
-        `<h3>${esc(l.entity)}</h3>` +
-        Object.entries(l.rejects_by_rule)
-          .map(([rule, n]) => `<div class="bar"><span class="label">${esc(rule)}</span><span class="fill" style="width:${Math.max(2, Math.round((n / maxRule) * 60))}%"></span><span class="n">${n}</span></div>`)
-          .join(''),
-    )
-    .join('\n');
   const checks = r.checks.length
-    ? `<h2>Control totals</h2><table><tr><th>entity</th><th>measure</th><th>expected</th><th>actual</th><th></th></tr>${r.checks
+    ? `<h2>Control totals</h2><table class="checks"><tr><th>entity</th><th>measure</th><th>expected</th><th>actual</th><th></th></tr>${r.checks
         .map((c) => `<tr><td>${esc(c.entity)}</td><td>${esc(c.measure)}</td><td>${esc(c.expected)}</td><td>${esc(c.actual)}</td><td class="${c.ok ? 'good' : 'bad'}">${c.ok ? 'ok' : 'MISMATCH'}</td></tr>`)
         .join('')}</table>`
     : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>forklift ${esc(r.command)} ${esc(r.run_id)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#222;max-width:1100px}
-table{border-collapse:collapse;margin:1rem 0}th,td{padding:.3rem .7rem;border-bottom:1px solid #ddd;text-align:right}
-th:first-child,td:first-child,td:nth-child(2){text-align:left}.bad{color:#b00020;font-weight:600}.good{color:#0a7a32}
+table{border-collapse:collapse;margin:.6rem 0 1rem}th,td{padding:.3rem .7rem;border-bottom:1px solid #ddd;text-align:right;vertical-align:top}
+th:first-child,td:first-child,#ledger th:nth-child(2),#ledger td:nth-child(2),.checks th:nth-child(2),.checks td:nth-child(2){text-align:left}.bad{color:#b00020;font-weight:600}.good{color:#0a7a32}
 .status{display:inline-block;padding:.2rem .6rem;border-radius:4px;background:${r.status === 'succeeded' || r.status === 'validated' ? '#dff5e3' : '#fde2e2'}}
-.bar{display:flex;align-items:center;gap:.5rem;margin:.2rem 0}.bar .label{width:12rem}.bar .fill{height:.9rem;background:#d9534f}
-dl{display:grid;grid-template-columns:10rem auto;gap:.2rem 1rem}dt{color:#666}
+dl{display:grid;grid-template-columns:10rem auto;gap:.2rem 1rem}dt{color:#666}dd{margin:0}
+section.entity{border-top:2px solid #ccc;margin-top:2rem;padding-top:.5rem}
+.split{display:flex;height:.8rem;width:100%;max-width:640px;border-radius:3px;overflow:hidden;background:#eee}
+.split span{display:block;height:100%}.k-loaded{background:#3c9a5f}.k-filtered{background:#9aa0a6}.k-duplicates{background:#e0a526}.k-rejected{background:#d9534f}
+.legend{font-size:12px;color:#555}.legend i{display:inline-block;width:.7rem;height:.7rem;margin:0 .3rem 0 .8rem;vertical-align:-1px}
+table.rejects th,table.rejects td{text-align:left}table.rejects td.reason{max-width:40rem}
+td.share{min-width:12rem}.meter{display:inline-block;width:8rem;height:.6rem;background:#eee;margin-right:.5rem;vertical-align:middle}.meter span{display:block;height:100%;background:#8e6cc0}
+.cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:0 2.5rem;align-items:start}
+svg.rules text{font:12px system-ui,sans-serif;fill:#222}svg.rules rect{fill:#d9534f}
 </style></head><body>
 <h1>forklift ${esc(r.command)} — ${esc(r.plan_name)}</h1>
 <p><span class="status">${esc(r.status)}</span> ${r.committed ? 'committed to the target' : 'nothing committed'}</p>
@@ -45,15 +48,78 @@ ${r.message ? `<p class="bad">${esc(r.message)}</p>` : ''}
 <dt>started</dt><dd>${esc(r.started)}</dd><dt>duration</dt><dd>${(r.duration_ms / 1000).toFixed(1)} s</dd><dt>reject limit</dt><dd>${esc(r.reject_limit)}</dd><dt>forklift</dt><dd>${esc(r.tool_version)}</dd></dl>
 <h2>Ledger</h2>
 <p>Every source row is loaded, filtered, dropped as an exact duplicate, or rejected: read = loaded + filtered + duplicates + rejected.</p>
-<table><tr><th>entity</th><th>source</th><th>read</th><th>${r.committed ? 'loaded' : 'would load'}</th><th>filtered</th><th>duplicates</th><th>rejected</th><th>rejects</th></tr>
+<table id="ledger"><tr><th>entity</th><th>source</th><th>read</th><th>${loadedWord}</th><th>filtered</th><th>duplicates</th><th>rejected</th><th>rejects</th></tr>
 ${ledgerRows}</table>
 ${checks}
-${bars ? `<h2>Rejects by rule</h2>${bars}` : ''}
+${r.entities.map((l) => entitySection(l, r)).join('\n')}
 </body></html>
 `;
 }
 
-function path(rejectsFile: string, r: RunReport): string {
+function entitySection(l: EntityReport, r: RunReport): string {
+  const parts: [string, number][] = [
+    ['loaded', l.loaded],
+    ['filtered', l.filtered],
+    ['duplicates', l.duplicates_dropped],
+    ['rejected', l.rejected],
+  ];
+  const split =
+    `<div class="split" role="img" aria-label="${esc(parts.map(([k, n]) => `${k} ${n}`).join(', '))}">` +
+    parts
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `<span class="k-${k}" style="width:${((n * 100) / Math.max(l.read, 1)).toFixed(2)}%" title="${k} ${num(n)}"></span>`)
+      .join('') +
+    `</div><div class="legend">${parts.map(([k, n]) => `<i class="k-${k}"></i>${k === 'loaded' && !r.committed ? 'would load' : k} ${num(n)}`).join('')}</div>`;
+  const shown = l.first_rejects.length;
+  const chart = shown ? `<h3>Rejects by rule</h3>${ruleChart(l.rejects_by_rule)}` : '<h3>Rejects by rule</h3><p class="good">No rejects.</p>';
+  const firstRejects = shown
+    ? `<h3>First rejects</h3>
+<p>${shown < l.rejected ? `The first ${num(shown)} of ${num(l.rejected)}, by position in the source` : `All ${num(l.rejected)}`}${
+        l.rejects_file ? `; every reject, with the source row as read, is in <a href="${esc(relative(l.rejects_file, r))}">${esc(l.entity)}.csv</a>` : ''
+      }.</p>
+<table class="rejects"><tr><th>position</th><th>field</th><th>rule</th><th>reason</th></tr>${l.first_rejects
+        .map((x) => `<tr><td class="position">${esc(x.position)}</td><td class="field">${esc(x.field)}</td><td class="rule">${esc(x.rule)}</td><td class="reason">${esc(x.reason)}</td></tr>`)
+        .join('')}</table>`
+    : '';
+  const missing = Object.entries(l.missing_values);
+  const missingTable = missing.length
+    ? `<h3>Missing values</h3>
+<p>Share of the ${num(l.loaded)} ${r.committed ? 'loaded' : 'accepted'} rows with no value in each column.</p>
+<table class="missing"><tr><th>column</th><th>missing</th><th>share</th></tr>${missing
+        .map(
+          ([col, n]) =>
+            `<tr data-column="${esc(col)}"><td>${esc(col)}</td><td class="count">${num(n)}</td><td class="share"><span class="meter"><span style="width:${l.loaded ? ((n * 100) / l.loaded).toFixed(2) : 0}%"></span></span><span class="pct">${share(n, l.loaded)}</span></td></tr>`,
+        )
+        .join('')}</table>`
+    : '';
+  return `<section class="entity" id="entity-${esc(l.entity)}" data-entity="${esc(l.entity)}">
+<h2>${esc(l.entity)} <small>${esc(l.source)}</small></h2>
+<p class="ledger-line">read ${num(l.read)} = ${r.committed ? 'loaded' : 'would load'} ${num(l.loaded)} + filtered ${num(l.filtered)} + duplicates ${num(l.duplicates_dropped)} + rejected ${num(l.rejected)}</p>
+${split}
+<div class="cols"><div>${chart}</div><div>${missingTable}</div></div>
+${firstRejects}
+</section>`;
+}
+
+/** Rejects by rule as an inline SVG bar chart, largest first, each bar labelled with its count. */
+function ruleChart(byRule: Record<string, number>): string {
+  const rules = Object.entries(byRule).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const max = Math.max(1, ...rules.map(([, n]) => n));
+  const label = 150;
+  const width = 260;
+  const row = 22;
+  const height = rules.length * row + 4;
+  const bars = rules
+    .map(([rule, n], i) => {
+      const y = i * row + 2;
+      const w = Math.max(2, Math.round((n / max) * width));
+      return `<g class="rule" data-rule="${esc(rule)}" data-count="${n}"><title>${esc(rule)}: ${num(n)}</title><text x="0" y="${y + 14}">${esc(rule)}</text><rect x="${label}" y="${y + 3}" width="${w}" height="${row - 8}" rx="2"></rect><text class="n" x="${label + w + 6}" y="${y + 14}">${num(n)}</text></g>`;
+    })
+    .join('');
+  return `<svg class="rules" width="${label + width + 60}" height="${height}" viewBox="0 0 ${label + width + 60} ${height}" role="img" aria-label="rejects by rule">${bars}</svg>`;
+}
+
+function relative(rejectsFile: string, r: RunReport): string {
   // Links are relative to the report, which sits in the run folder.
   const i = rejectsFile.indexOf(r.run_id);
   return i >= 0 ? rejectsFile.slice(i + r.run_id.length + 1) : rejectsFile;

@@ -2,7 +2,11 @@ import { writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { CheckResult } from '../validate/control-totals.js';
 import type { EntityLedger } from './ledger.js';
+import type { EntityProfile } from './profile.js';
 import { renderReportHtml } from './report-html.js';
+
+/** An entity in the report: its ledger, its first rejects and the missing values per column. */
+export type EntityReport = EntityLedger & EntityProfile;
 
 /** What a run reports: report.json, report.html and the `--json` result are all this one object. */
 export interface RunReport {
@@ -18,7 +22,7 @@ export interface RunReport {
   finished: string;
   duration_ms: number;
   reject_limit: string;
-  entities: EntityLedger[];
+  entities: EntityReport[];
   checks: CheckResult[];
   message: string | null;
   run_dir: string;

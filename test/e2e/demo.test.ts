@@ -90,7 +90,7 @@ describe('forklift migrate on the demo factory (built CLI, child process)', () =
   it('writes rejects files with the source row as read, and the rule and reason for every not-loaded row', () => {
     const runDir = path.resolve(demo.dir, report.run_dir);
     expect(existsSync(path.join(runDir, 'report.json'))).toBe(true);
-    expect(readFileSync(path.join(runDir, 'report.html'), 'utf8')).toMatch(/<table>/);
+    expect(readFileSync(path.join(runDir, 'report.html'), 'utf8')).toMatch(/<table[\s>]/);
     expect(existsSync(path.join(runDir, 'staging.sqlite'))).toBe(false);
     for (const [entity, rows] of Object.entries(expected.not_loaded)) {
       const rejected = rows.filter((r) => r.fate === 'rejected');

@@ -1,0 +1,143 @@
+/**
+ * How a legacy file is laid out: format, encoding, delimiter, sheet, and where the header row is
+ * (title and export lines above it are common). Reads with the real source readers, so what is
+ * detected here is what a run will read.
+ */
+import path from 'node:path';
+import { SourceError } from '../core/errors.js';
+import { readHead } from '../sources/common.js';
+import { openSource, type Cell, type SourceSpec } from '../sources/index.js';
+
+export type FileFormat = 'csv' | 'xlsx' | 'jsonl';
+
+export interface SourceLayout {
+  format: FileFormat;
+  /** Absolute path. */
+  path: string;
+  encoding?: string;
+  delimiter?: string;
+  sheet?: string;
+  /** 1-based line (CSV) or sheet row (Excel) of the header. */
+  headerRow: number;
+  /** The text of the rows above the header (titles, export dates), shortened. */
+  preamble: string[];
+  header: string[];
+  /** The first rows after the header, at most `sampleRows`. */
+  rows: Cell[][];
+  /** The line or row number of each sample row. */
+  lines: number[];
+}
+
+/** How many records the header search looks at. */
+const HEAD_RECORDS = 30;
+export const DEFAULT_SAMPLE_ROWS = 1000;
+
+export function formatOfFile(file: string): FileFormat | undefined {
+  const ext = path.extname(file).toLowerCase();
+  if (['.csv', '.txt', '.tsv', '.tab', '.psv', '.ssv', '.dat'].includes(ext)) return 'csv';
+  if (ext === '.xlsx' || ext === '.xlsm') return 'xlsx';
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  return undefined;
+}
+
+const blank = (c: Cell): boolean => c === null || c.trim() === '';
+const numericOrDate = (c: string): boolean => /^[+-]?[\d.,:/ -]+$/.test(c.trim());
+
+/**
+ * The header among the first records: the first row that is about as wide as the data under it
+ * and holds names rather than numbers. Title rows above it are one or two cells wide.
+ */
+export function findHeader(records: readonly { line: number; cells: readonly Cell[] }[]): number {
+  const widths = records.map((r) => r.cells.filter((c) => !blank(c)).length);
+  const freq = new Map<number, number>();
+  for (const w of widths) if (w >= 2) freq.set(w, (freq.get(w) ?? 0) + 1);
+  let mode = 0;
+  let modeFreq = 0;
+  for (const [w, f] of freq) if (f > modeFreq || (f === modeFreq && w > mode)) [mode, modeFreq] = [w, f];
+  if (mode === 0) return 0;
+  for (let i = 0; i < records.length; i++) {
+    const cells = (records[i] as { cells: readonly Cell[] }).cells.filter((c): c is string => !blank(c));
+    if (cells.length < Math.max(2, Math.ceil(mode * 0.6))) continue;
+    const names = cells.filter((c) => !numericOrDate(c)).length;
+    if (names / cells.length >= 0.5) return i;
+  }
+  return 0;
+}
+
+/** Reads the layout and a sample of rows of a legacy file. */
+export async function detectLayout(file: string, opts: { sheet?: string; sampleRows?: number } = {}): Promise<SourceLayout> {
+  const abs = path.resolve(file);
+  const format = formatOfFile(abs) ?? (await sniffFormat(abs));
+  const base: SourceSpec = { format, path: abs, ...(opts.sheet === undefined ? {} : { sheet: opts.sheet }) };
+
+  // First pass: everything from line 1, to find the header.
+  const head = await openSource({ ...base, header_row: 1 }, { batchSize: HEAD_RECORDS });
+  const records: { line: number; cells: Cell[] }[] = [{ line: 0, cells: head.header }];
+  let firstLine = 1;
+  try {
+    for await (const batch of head.batches()) {
+      records.push(...batch);
+      if (records.length >= HEAD_RECORDS) break;
+    }
+  } finally {
+    await head.close();
+  }
+  // The header record's own line: the line before the first record, or 1.
+  firstLine = records.length > 1 ? Math.max(1, (records[1] as { line: number }).line - 1) : 1;
+  (records[0] as { line: number }).line = firstLine;
+  const h = format === 'jsonl' ? 0 : findHeader(records);
+  const headerRow = (records[h] as { line: number }).line;
+  const preamble = records
+    .slice(0, h)
+    .map((r) => r.cells.filter((c): c is string => !blank(c)).join(' ').trim())
+    .filter((t) => t !== '')
+    .map((t) => (t.length > 80 ? `${t.slice(0, 77)}...` : t));
+
+  // Second pass: from the header on, with the encoding found; the delimiter sniffed from the table itself.
+  const encoding = head.detected.encoding;
+  const spec: SourceSpec = { ...base, header_row: headerRow, ...(encoding === undefined ? {} : { encoding }) };
+  if (head.detected.sheet !== undefined) spec.sheet = head.detected.sheet;
+  const src = await openSource(spec, { batchSize: 500 });
+  const rows: Cell[][] = [];
+  const lines: number[] = [];
+  const want = opts.sampleRows ?? DEFAULT_SAMPLE_ROWS;
+  try {
+    outer: for await (const batch of src.batches()) {
+      for (const r of batch) {
+        rows.push(r.cells);
+        lines.push(r.line);
+        if (rows.length >= want) break outer;
+      }
+    }
+  } finally {
+    await src.close();
+  }
+  return {
+    format,
+    path: abs,
+    ...(src.detected.encoding === undefined ? {} : { encoding: src.detected.encoding }),
+    ...(src.detected.delimiter === undefined ? {} : { delimiter: src.detected.delimiter }),
+    ...(src.detected.sheet === undefined ? {} : { sheet: src.detected.sheet }),
+    headerRow,
+    preamble,
+    header: src.header,
+    rows,
+    lines,
+  };
+}
+
+async function sniffFormat(file: string): Promise<FileFormat> {
+  let head: Buffer;
+  try {
+    head = await readHead(file, 4);
+  } catch (e) {
+    throw new SourceError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, {
+      code: 'source.missing',
+      location: { file },
+      hint: 'Check the path of the legacy file.',
+      cause: e,
+    });
+  }
+  if (head[0] === 0x50 && head[1] === 0x4b) return 'xlsx';
+  return 'csv';
+}

@@ -1,0 +1,239 @@
+/**
+ * `forklift init [DIR]`: find the legacy CSV and Excel files, guess which entity each holds (by
+ * its header's names and values, and its file name), and write forklift.yaml with one mapping
+ * per source. Nothing is written when any file to write exists already (unless forced).
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, ForkliftError } from '../core/errors.js';
+import { loadModel } from '../model/load.js';
+import { dependencyOrder, type Model } from '../model/types.js';
+import { DEFAULT_TARGET, displayPath } from '../plan/load.js';
+import { detectLayout, formatOfFile, type SourceLayout } from './detect.js';
+import { guessMapping, type MappingProposal } from './guess.js';
+import { ENTITY_FILE_HINTS, nameTokens } from './names.js';
+import { isWritten, renderMappingYaml, schemaLine, writeNewFile, yamlScalar } from './write.js';
+
+export interface InitAnswers {
+  /** Target store URL, as written into the plan. */
+  target: string;
+  /** `factory` or a model file relative to DIR. */
+  model: string;
+  /** The folder of legacy files, relative to DIR. */
+  legacy: string;
+}
+
+export interface SourceGuess {
+  /** Absolute path. */
+  file: string;
+  /** The entity chosen, or null when none fits well enough (no mapping written). */
+  entity: string | null;
+  score: number;
+  /** Every entity with its score, best first. */
+  ranking: { entity: string; score: number }[];
+  /** Why not read (unreadable file), if so. */
+  error?: string;
+  /** Why no mapping is written though an entity fits. */
+  note?: string;
+  proposal?: MappingProposal;
+  layout?: SourceLayout;
+}
+
+export interface InitPlan {
+  dir: string;
+  answers: InitAnswers;
+  model: Model;
+  sources: SourceGuess[];
+}
+
+export interface InitResult {
+  dir: string;
+  plan: string;
+  target: string;
+  model: string;
+  mappings: { file: string; source: string; entity: string; fields: number; of: number; score: number }[];
+  skipped: { source: string; reason: string }[];
+}
+
+const MIN_ENTITY_SCORE = 0.3;
+const DATA_FILE = (f: string): boolean => formatOfFile(f) !== undefined && !/^(~\$|\.)/.test(path.basename(f));
+
+/** Legacy data files in `folder` and its subfolders (two levels), sorted; mappings/ and runs/ are not searched. */
+export function findDataFiles(folder: string, depth = 2): string[] {
+  const out: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(folder).sort();
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    const f = path.join(folder, n);
+    let st;
+    try {
+      st = statSync(f);
+    } catch {
+      continue;
+    }
+    if (st.isDirectory()) {
+      if (depth > 0 && !['mappings', 'runs', 'node_modules', '.git'].includes(n)) out.push(...findDataFiles(f, depth - 1));
+    } else if (DATA_FILE(f) && st.size > 0) out.push(f);
+  }
+  return out;
+}
+
+/** The default legacy folder: DIR itself when it holds data files, else its first subfolder that does. */
+export function defaultLegacyFolder(dir: string): string {
+  if (findDataFiles(dir, 0).length > 0) return '.';
+  for (const n of readdirSync(dir).sort()) {
+    const f = path.join(dir, n);
+    if (statSync(f).isDirectory() && !['mappings', 'runs', 'node_modules', '.git'].includes(n) && findDataFiles(f, 1).length > 0) return n;
+  }
+  return '.';
+}
+
+/** How well a proposal covers its entity: required fields count twice; plus a bonus for a telling file name. */
+export function entityScore(p: MappingProposal, file: string): number {
+  let sum = 0;
+  let weight = 0;
+  for (const f of p.fields) {
+    const w = f.required ? 2 : 1;
+    weight += w;
+    if (isWritten(f) && f.const === undefined) sum += w * f.score;
+  }
+  const tokens = nameTokens(path.basename(file, path.extname(file)));
+  const compact = tokens.join('');
+  const hints = ENTITY_FILE_HINTS[p.entity] ?? [];
+  const named = hints.some((h) => compact === h || tokens.includes(h) || (h.length >= 4 && compact.includes(h)));
+  return Math.min(1, (weight === 0 ? 0 : sum / weight) + (named ? 0.15 : 0));
+}
+
+/** Reads every legacy file and guesses its entity. */
+export async function planInit(dir: string, answers: InitAnswers, log: (m: string) => void = () => undefined): Promise<InitPlan> {
+  const root = path.resolve(dir);
+  if (!existsSync(root)) throw new ConfigError(`${dir}: no such folder`, { code: 'usage', hint: 'Create the folder, or name an existing one.' });
+  const model = loadModel(answers.model, root, displayPath);
+  const folder = path.resolve(root, answers.legacy);
+  const files = findDataFiles(folder);
+  if (files.length === 0) {
+    throw new ConfigError(`no CSV or Excel files in ${displayPath(folder)}`, { code: 'init.no-sources', hint: 'Name the folder that holds the legacy exports (.csv, .txt, .xlsx, .jsonl).' });
+  }
+  const sources: SourceGuess[] = [];
+  for (const file of files) {
+    log(`reading ${displayPath(file)}`);
+    let layout: SourceLayout;
+    try {
+      layout = await detectLayout(file, { sampleRows: 500 });
+    } catch (e) {
+      if (!(e instanceof ForkliftError)) throw e;
+      sources.push({ file, entity: null, score: 0, ranking: [], error: e.message });
+      continue;
+    }
+    const ranking = [...model.entities.values()]
+      .map((e) => {
+        const proposal = guessMapping(layout, e);
+        return { entity: e.name, score: entityScore(proposal, file), proposal };
+      })
+      .sort((a, b) => b.score - a.score);
+    const best = ranking[0];
+    sources.push({
+      file,
+      entity: best !== undefined && best.score >= MIN_ENTITY_SCORE ? best.entity : null,
+      score: best?.score ?? 0,
+      ranking: ranking.map((r) => ({ entity: r.entity, score: Math.round(r.score * 100) / 100 })),
+      ...(best === undefined ? {} : { proposal: best.proposal }),
+      layout,
+    });
+  }
+  // One mapping per entity and run: where two files claim one entity, the better one keeps it.
+  const byEntity = new Map<string, SourceGuess>();
+  for (const s of [...sources].sort((a, b) => b.score - a.score)) {
+    if (s.entity === null) continue;
+    const other = byEntity.get(s.entity);
+    if (other !== undefined) {
+      s.note = `${s.entity} is taken by ${displayPath(other.file)}, which fits better`;
+      s.entity = null;
+    } else byEntity.set(s.entity, s);
+  }
+  return { dir: root, answers, model, sources };
+}
+
+/** Sets the entity of one source (a person's choice), rebuilding its proposal. */
+export function chooseEntity(plan: InitPlan, source: SourceGuess, entity: string | null): void {
+  source.entity = entity;
+  const e = entity === null ? undefined : plan.model.entities.get(entity);
+  if (e !== undefined && source.layout !== undefined) {
+    source.proposal = guessMapping(source.layout, e);
+    source.score = entityScore(source.proposal, source.file);
+  }
+}
+
+function mappingFileOf(plan: InitPlan, entity: string): string {
+  return path.join(plan.dir, 'mappings', `${entity}.yaml`);
+}
+
+/** Writes forklift.yaml and the mappings. Checks first that none exists (unless `force`), so nothing is half written. */
+export function writeInit(plan: InitPlan, force: boolean): InitResult {
+  const chosen = plan.sources.filter((s) => s.entity !== null && s.proposal !== undefined && s.proposal.entity === s.entity);
+  const modelOrder = [...plan.model.entities.keys()];
+  const names = chosen.map((s) => s.entity as string).sort((a, b) => modelOrder.indexOf(a) - modelOrder.indexOf(b));
+  const order = dependencyOrder(plan.model, names);
+  chosen.sort((a, b) => order.indexOf(a.entity as string) - order.indexOf(b.entity as string));
+  const planFile = path.join(plan.dir, 'forklift.yaml');
+  const files = [planFile, ...chosen.map((s) => mappingFileOf(plan, s.entity as string))];
+  const existing = files.filter((f) => existsSync(f));
+  if (!force && existing.length > 0) {
+    throw new ConfigError(`${existing.map((f) => displayPath(f)).join(', ')} already exist${existing.length === 1 ? 's' : ''}; nothing was written`, {
+      code: 'init.exists',
+      hint: 'Use --force to overwrite them, or init another folder.',
+    });
+  }
+  if (chosen.length === 0) {
+    throw new ConfigError(`none of the ${plan.sources.length} legacy files looks like an entity of the model ${plan.model.name}; nothing was written`, {
+      code: 'init.no-match',
+      hint: 'Write a mapping with `forklift mapping init SOURCE --entity E` for each file.',
+    });
+  }
+  const mappings: InitResult['mappings'] = [];
+  for (const s of chosen) {
+    const file = mappingFileOf(plan, s.entity as string);
+    const p = s.proposal as MappingProposal;
+    writeNewFile(file, renderMappingYaml(p, file, { tool: 'forklift init' }), true);
+    mappings.push({
+      file: displayPath(file),
+      source: displayPath(s.file),
+      entity: s.entity as string,
+      fields: p.fields.filter(isWritten).length,
+      of: p.fields.length,
+      score: Math.round(s.score * 100) / 100,
+    });
+  }
+  const name = (path.basename(plan.dir) || 'migration').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'migration';
+  const lines: string[] = [];
+  const schema = schemaLine('plan', plan.dir);
+  if (schema !== undefined) lines.push(schema);
+  lines.push(
+    '# Written by `forklift init`. Check each mapping (TODO comments), `forklift preview mappings/<entity>.yaml`,',
+    '# then `forklift validate` and `forklift migrate`.',
+    `name: ${yamlScalar(name)}`,
+    `target: ${yamlScalar(plan.answers.target)}`,
+    `model: ${yamlScalar(plan.answers.model)}`,
+    'mappings:                       # relative to this plan, run in this order',
+    ...mappings.map((m) => `  - ${yamlScalar(path.relative(plan.dir, path.resolve(m.file)).split(path.sep).join('/'))}`),
+    'reject_limit: 1%                # more rejects than this in any entity: nothing is committed, exit 3',
+    'load: replace',
+  );
+  writeNewFile(planFile, lines.join('\n') + '\n', true);
+  return {
+    dir: displayPath(plan.dir),
+    plan: displayPath(planFile),
+    target: plan.answers.target,
+    model: plan.answers.model,
+    mappings,
+    skipped: plan.sources
+      .filter((s) => !chosen.includes(s))
+      .map((s) => ({ source: displayPath(s.file), reason: s.error ?? s.note ?? (s.ranking[0] === undefined ? 'no entity' : `no entity fits well (best: ${s.ranking[0].entity} ${Math.round(s.ranking[0].score * 100)}%)`) })),
+  };
+}
+
+export const INIT_DEFAULTS = { target: DEFAULT_TARGET, model: 'factory' } as const;

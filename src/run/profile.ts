@@ -1,0 +1,41 @@
+import type { Entity } from '../model/types.js';
+import { ROW_OK, q, stagingTable, type Staging } from './staging.js';
+
+/** How many rejects of each entity the report shows (all of them are in rejects/<entity>.csv). */
+export const FIRST_REJECTS = 20;
+
+export interface RejectSample {
+  /** Where in the source: `line 26` (CSV, JSON Lines) or `row 5` (a sheet row). */
+  position: string;
+  field: string;
+  rule: string;
+  reason: string;
+}
+
+/** What the report shows of an entity beyond its ledger: the first rejects and the missing values. */
+export interface EntityProfile {
+  /** The first rejects by source position, at most FIRST_REJECTS. */
+  first_rejects: RejectSample[];
+  /** Per column of the entity: how many of the accepted rows have no value there. */
+  missing_values: Record<string, number>;
+}
+
+/**
+ * Read from the staging file once the set rules have run: one ordered read of the first rejects
+ * and one scan of the accepted rows counting NULLs per column, before the staging file is removed.
+ */
+export function profileEntity(staging: Staging, entity: Entity, positionKind: 'line' | 'row'): EntityProfile {
+  const rejects = staging.db
+    .prepare('SELECT line, field, rule, reason FROM rejects WHERE entity = ? ORDER BY line, rowid LIMIT ?')
+    .all(entity.name, FIRST_REJECTS) as { line: number; field: string; rule: string; reason: string }[];
+  const missing: Record<string, number> = {};
+  if (entity.columns.length) {
+    const sums = entity.columns.map((c, i) => `COALESCE(SUM(${q(c.name)} IS NULL), 0) AS m${i}`).join(', ');
+    const row = staging.db.prepare(`SELECT ${sums} FROM ${stagingTable(entity.name)} WHERE _st = ${ROW_OK}`).get() as Record<string, number>;
+    entity.columns.forEach((c, i) => (missing[c.name] = row[`m${i}`] ?? 0));
+  }
+  return {
+    first_rejects: rejects.map((r) => ({ position: `${positionKind} ${r.line}`, field: r.field, rule: r.rule, reason: r.reason })),
+    missing_values: missing,
+  };
+}

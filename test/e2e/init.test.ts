@@ -1,0 +1,171 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, ROOT, runCli, tempDir } from '../helpers.js';
+
+/** A copy of the demo's legacy files alone, as a consultant receives them. */
+function legacyCopy(): string {
+  const dir = tempDir('forklift-init-');
+  cpSync(path.join(ROOT, 'fixtures', 'demo'), path.join(dir, 'legacy'), { recursive: true, filter: (f) => !f.endsWith('.json') });
+  return dir;
+}
+
+describe('forklift mapping init (no terminal)', () => {
+  it('writes its best guess, commented, and prints what it guessed and how sure', () => {
+    const dir = tempDir('forklift-minit-');
+    const out = path.join(dir, 'items.yaml');
+    const r = runCli(['mapping', 'init', 'fixtures/demo/ITEMMAST.CSV', '--entity', 'items', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/windows-1252, delimiter ";", header on line 4/);
+    expect(r.stdout).toMatch(/^item_code\*\s+ITEMNO\s+high 100%/m);
+    expect(r.stdout).toMatch(/^description\*\s+DESC1 \+ DESC2\s+high/m);
+    expect(r.stdout).toMatch(/filter: STATUS != "D"/);
+    const text = readFileSync(out, 'utf8');
+    expect(text.split('\n')[0]).toMatch(/^# yaml-language-server: \$schema=.*schemas\/mapping\.schema\.json$/);
+    expect(text).toMatch(/standard_cost: \{ from: STDCOST, decimal: "," \}/);
+    expect(text).toMatch(/# TODO: units not mapped: BOX \(1\), XYZ \(1\)/);
+    // The file checks against the schema, the model and the real header.
+    const c = runCli(['mapping', 'check', out]);
+    expect(c.code, c.stderr).toBe(0);
+  });
+
+  it('--json prints the proposal; the default file is mappings/<entity>.yaml; an existing file is kept unless --force', () => {
+    const dir = legacyCopy();
+    const r = runCli(['mapping', 'init', 'legacy/MACHLOG.CSV', '--entity', 'machine_events', '--json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { file: string; written: boolean; fields: { field: string; from: string[] | null; confidence: string; options: Record<string, unknown> }[] };
+    expect(doc.file).toBe(path.join('mappings', 'machine_events.yaml'));
+    expect(doc.written).toBe(true);
+    expect(doc.fields.find((f) => f.field === 'state')).toMatchObject({ from: ['STATE'], options: { values: { R: 'RUN', I: 'IDLE', D: 'DOWN', S: 'SETUP', O: 'OFF' } } });
+    expect(doc.fields.find((f) => f.field === 'ts')?.options).toMatchObject({ timestamp: 'yyyy-MM-dd HH:mm:ss', timezone: 'Europe/Berlin' });
+    const again = runCli(['mapping', 'init', 'legacy/MACHLOG.CSV', '--entity', 'machine_events'], { cwd: dir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists/);
+    expect(runCli(['mapping', 'init', 'legacy/MACHLOG.CSV', '--entity', 'machine_events', '--force'], { cwd: dir }).code).toBe(0);
+  });
+
+  it('an unknown entity is a usage error with a suggestion', () => {
+    const r = runCli(['mapping', 'init', 'fixtures/demo/BOM.CSV', '--entity', 'bom_line', '--out', path.join(tempDir(), 'x.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/did you mean 'bom_lines'/);
+  });
+});
+
+describe('forklift init (no terminal)', () => {
+  it('--yes on the demo files writes a plan and mappings that validate (exit 0 or 3, never 2)', () => {
+    const dir = legacyCopy();
+    const r = runCli(['init', dir, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const e of ['items', 'bom_lines', 'stock_balances', 'machine_events']) expect(existsSync(path.join(dir, 'mappings', `${e}.yaml`)), e).toBe(true);
+    const plan = readFileSync(path.join(dir, 'forklift.yaml'), 'utf8');
+    expect(plan).toMatch(/^# yaml-language-server: \$schema=/);
+    expect(plan).toMatch(/target: "sqlite:.\/forklift.db"/);
+    expect(plan).toMatch(/mappings:.*\n {2}- mappings\/items.yaml\n {2}- mappings\/bom_lines.yaml\n {2}- mappings\/stock_balances.yaml\n {2}- mappings\/machine_events.yaml/);
+    const v = runCli(['validate', path.join(dir, 'forklift.yaml'), '--json']);
+    expect([0, 3], v.stderr + v.stdout.slice(0, 500)).toContain(v.code);
+    const report = JSON.parse(v.stdout) as { ok?: boolean; result?: { entities: { entity: string; read: number }[] }; entities?: { entity: string; read: number }[] };
+    const entities = report.entities ?? report.result?.entities ?? [];
+    expect(entities.map((e) => [e.entity, e.read])).toEqual([['items', 117], ['bom_lines', 310], ['stock_balances', 145], ['machine_events', 2049]]);
+  });
+
+  it('refuses to overwrite; without a terminal and without --yes it takes the defaults and never waits', () => {
+    const dir = legacyCopy();
+    expect(runCli(['init', dir]).code).toBe(0);
+    const before = statSync(path.join(dir, 'forklift.yaml')).mtimeMs;
+    const again = runCli(['init', dir]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exist.*nothing was written/);
+    expect(statSync(path.join(dir, 'forklift.yaml')).mtimeMs).toBe(before);
+    expect(runCli(['init', dir, '--force', '--json']).code).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// As a person uses it: the CLI in a pseudo-terminal (tmux), keys sent, the screen read.
+
+const HAS_TMUX = spawnSync('tmux', ['-V']).status === 0;
+const SOCKET = `forklift-test-${process.pid}`;
+let sessions = 0;
+
+function tmux(...args: string[]): string {
+  const r = spawnSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
+  return r.stdout;
+}
+
+async function screenUntil(session: string, re: RegExp, timeoutMs = 20_000): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  let screen = '';
+  while (Date.now() < end) {
+    screen = tmux('capture-pane', '-p', '-J', '-S', '-300', '-t', session);
+    if (re.test(screen)) return screen;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${re} on the screen:\n${screen}`);
+}
+
+function start(cwd: string, args: string): string {
+  const session = `s${++sessions}`;
+  tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '50', `cd '${cwd}' && FORCE_COLOR=0 '${process.execPath}' '${BIN}' ${args}; echo "EXIT=$?"; sleep 60`);
+  return session;
+}
+
+const keys = (session: string, ...k: string[]): void => void tmux('send-keys', '-t', session, ...k);
+
+afterAll(() => {
+  if (HAS_TMUX) tmux('kill-server');
+});
+
+describe.skipIf(!HAS_TMUX && !process.env.CI)('interactive, in a terminal (tmux)', () => {
+  if (!HAS_TMUX) console.log('skipped: tmux is not installed (apt-get install tmux)');
+
+  it('mapping init: shows the proposal, lets a person change a field, writes what they chose', async () => {
+    const dir = legacyCopy();
+    const s = start(dir, 'mapping init legacy/ITEMMAST.CSV --entity items');
+    let screen = await screenUntil(s, /Write items mapping\?/);
+    expect(screen).toMatch(/item_code\*\s+ITEMNO\s+high 100%/);
+    expect(screen).toMatch(/description\*\s+DESC1 \+ DESC2/);
+    keys(s, 'Down', 'Enter'); // Change a field
+    await screenUntil(s, /Which field\?/);
+    keys(s, 'Down', 'Enter'); // description
+    await screenUntil(s, /description: read from/);
+    keys(s, 'Down', 'Enter'); // the second column: DESC1
+    screen = await screenUntil(s, /description\*\s+DESC1\s+high 100%[\s\S]*Write items mapping\?/);
+    keys(s, 'Enter'); // Write it
+    screen = await screenUntil(s, /EXIT=\d+/);
+    expect(screen).toMatch(/EXIT=0/);
+    const text = readFileSync(path.join(dir, 'mappings', 'items.yaml'), 'utf8');
+    expect(text).toMatch(/description: \{ from: DESC1, clean: \[trim, squash_spaces\] \}/);
+    expect(text).toMatch(/# description: high \(100%\): DESC1, chosen by you/);
+  });
+
+  it('mapping init: cancelling writes nothing and exits 1', async () => {
+    const dir = legacyCopy();
+    const s = start(dir, 'mapping init legacy/BOM.CSV --entity bom_lines');
+    await screenUntil(s, /Write bom_lines mapping\?/);
+    keys(s, 'Down', 'Down', 'Enter');
+    const screen = await screenUntil(s, /EXIT=\d+/);
+    expect(screen).toMatch(/cancelled; nothing was written/);
+    expect(screen).toMatch(/EXIT=1/);
+    expect(existsSync(path.join(dir, 'mappings', 'bom_lines.yaml'))).toBe(false);
+  });
+
+  it('init: asks for the target, model and folder, shows each file\'s entity, writes the project', async () => {
+    const dir = legacyCopy();
+    const s = start(dir, 'init');
+    await screenUntil(s, /Target store URL/);
+    keys(s, 'C-u', 'sqlite:./acme.db', 'Enter');
+    await screenUntil(s, /Model/);
+    keys(s, 'Enter');
+    let screen = await screenUntil(s, /Folder of the legacy files.*legacy/);
+    keys(s, 'Enter');
+    screen = await screenUntil(s, /Write forklift.yaml and these mappings\?/);
+    expect(screen).toMatch(/legacy\/ITEMMAST.CSV\s+items/);
+    expect(screen).toMatch(/legacy\/OPENBAL.xlsx\s+stock_balances/);
+    keys(s, 'Enter');
+    screen = await screenUntil(s, /EXIT=\d+/);
+    expect(screen).toMatch(/EXIT=0/);
+    expect(readFileSync(path.join(dir, 'forklift.yaml'), 'utf8')).toMatch(/target: "sqlite:.\/acme.db"/);
+    expect(existsSync(path.join(dir, 'mappings', 'machine_events.yaml'))).toBe(true);
+  });
+});

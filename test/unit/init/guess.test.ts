@@ -1,0 +1,155 @@
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { guessMapping, nameScore, proposeMapping, writeMapping, type Proposed } from '../../../src/init/index.js';
+import { detectLayout } from '../../../src/init/detect.js';
+import { guessEnumMap, guessUnitMap } from '../../../src/init/values.js';
+import { factoryModel } from '../../../src/model/factory.js';
+import { loadMappingFile } from '../../../src/plan/load.js';
+import type { FieldSpec } from '../../../src/plan/schema.js';
+import { runPlan } from '../../../src/run/pipeline.js';
+import { HAS_SHARED, ROOT, SHARED, tempDir } from '../../helpers.js';
+
+const DEMO = [
+  { source: 'fixtures/demo/ITEMMAST.CSV', entity: 'items', expected: 'mappings/demo/items.yaml' },
+  { source: 'fixtures/demo/BOM.CSV', entity: 'bom_lines', expected: 'mappings/demo/bom.yaml' },
+  { source: 'fixtures/demo/OPENBAL.xlsx', entity: 'stock_balances', expected: 'mappings/demo/balances.yaml' },
+  { source: 'fixtures/demo/MACHLOG.CSV', entity: 'machine_events', expected: 'mappings/demo/machine_log.yaml' },
+] as const;
+
+/** The source columns a field reads: `from`, or the columns named in `expr`. */
+function columnsOf(f: Pick<FieldSpec, 'from' | 'expr'> | undefined, header: readonly string[]): string[] {
+  if (f === undefined) return [];
+  if (f.from !== undefined) return Array.isArray(f.from) ? f.from : [f.from];
+  if (f.expr !== undefined) return header.filter((h) => new RegExp(`(^|[^\\w])${h.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([^\\w]|$)`).test(f.expr as string));
+  return [];
+}
+
+/** Right when the guessed field reads the same columns the same way (decimal, date, timestamp formats). */
+function sameField(expected: FieldSpec, guessed: FieldSpec | undefined, header: readonly string[]): boolean {
+  if (guessed === undefined) return false;
+  if (columnsOf(expected, header).join('|') !== columnsOf(guessed, header).join('|')) return false;
+  return expected.decimal === guessed.decimal && expected.date === guessed.date && expected.timestamp === guessed.timestamp && expected.timezone === guessed.timezone;
+}
+
+const written = new Map<string, Proposed>();
+const dir = tempDir('forklift-guess-');
+
+describe('the guesser on the demo fixtures', () => {
+  let right = 0;
+  let total = 0;
+  for (const d of DEMO) {
+    it(`${d.source} → ${d.entity}: layout, and the fields of ${d.expected}`, async () => {
+      const p = await proposeMapping({ source: path.join(ROOT, d.source), entity: d.entity, out: path.join(dir, 'mappings', `${d.entity}.yaml`), cwd: dir });
+      written.set(d.entity, p);
+      const expected = loadMappingFile(path.join(ROOT, d.expected)).spec;
+      const L = p.proposal.layout;
+      // The layout: what the demo mapping states explicitly.
+      if (expected.source.encoding !== undefined) expect(L.encoding).toBe(expected.source.encoding);
+      if (expected.source.delimiter !== undefined) expect(L.delimiter).toBe(expected.source.delimiter);
+      expect(L.headerRow).toBe(expected.source.header_row ?? 1);
+      if (expected.source.sheet !== undefined) expect(L.sheet).toBe(expected.source.sheet);
+      writeMapping(p, true);
+      const guessed = loadMappingFile(p.file).spec;
+      const rows = Object.entries(expected.fields).map(([name, f]) => [name, sameField(f, guessed.fields[name], L.header)] as const);
+      const ok = rows.filter(([, r]) => r).length;
+      right += ok;
+      total += rows.length;
+      console.log(`${d.entity}: ${ok}/${rows.length} fields guessed right${rows.some(([, r]) => !r) ? ` (wrong: ${rows.filter(([, r]) => !r).map(([n]) => n).join(', ')})` : ''}; filter ${JSON.stringify(guessed.filter ?? null)} (demo ${JSON.stringify(expected.filter ?? null)})`);
+      expect(ok / rows.length).toBeGreaterThanOrEqual(0.75);
+    });
+  }
+  it('guesses at least 90% of the demo fields right overall', () => {
+    console.log(`demo fixtures: ${right}/${total} fields guessed right (${Math.round((100 * right) / total)}%)`);
+    expect(total).toBe(31);
+    expect(right / total).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('writes mappings that the real pipeline runs: every row accounted for', async () => {
+    expect(written.size).toBe(4);
+    // The plan beside the guessed mappings; the fixtures are read where they are.
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: guessed\ntarget: sqlite:./guessed.db\nmappings: [mappings/items.yaml, mappings/bom_lines.yaml, mappings/stock_balances.yaml, mappings/machine_events.yaml]\nreject_limit: 50%\n');
+    const r = await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'validate' });
+    const ledger = Object.fromEntries(r.entities.map((e) => [e.entity, e]));
+    for (const e of r.entities) expect(e.read).toBe(e.loaded + e.filtered + e.duplicates_dropped + e.rejected);
+    expect(ledger.items!.read).toBe(117);
+    expect(ledger.items!.filtered).toBe(4);
+    expect(ledger.stock_balances!.filtered).toBe(1);
+    expect(ledger.machine_events!.read).toBe(2049);
+    console.log(r.entities.map((e) => `${e.entity}: read ${e.read}, loaded ${e.loaded}, filtered ${e.filtered}, rejected ${e.rejected}`).join('\n'));
+  });
+});
+
+/** Real files the guesser has never seen, with what a person would map by hand (a list: any of these). */
+const REAL: { file: string; entity: string; expect: Record<string, string | string[]> }[] = [
+  { file: 'openboxes/products.csv', entity: 'items', expect: { item_code: 'ProductCode', description: 'Name', item_type: 'ProductType', uom: 'UnitOfMeasure', category: 'Category', standard_cost: 'UnitCost', active: 'Active' } },
+  { file: 'openboxes/mainWarehouseInventory.csv', entity: 'stock_balances', expect: { item_code: 'Product code', lot: 'Lot number', warehouse: 'Bin location', qty: 'Physical QOH' } },
+  { file: 'odoo17/External_id_3rd_party_application_products.csv', entity: 'items', expect: { item_code: 'Internal Reference', description: 'Name', item_type: 'Product Type', category: 'Category/External ID', standard_cost: 'Cost' } },
+  { file: 'odoo17/stock_quant.xlsx', entity: 'stock_balances', expect: { item_code: 'Product', lot: 'Lot/Serial Number', qty: ['Quantity', 'Counted Quantity'], as_of: 'Scheduled Date' } },
+  { file: 'dod1033/ks_1033_data.csv', entity: 'items', expect: { item_code: 'nsn', description: 'item_name', uom: 'ui', standard_cost: 'acquisition_cost' } },
+  { file: 'pybom/SKA-100.xlsx', entity: 'bom_lines', expect: { component_item: 'PN', qty_per: 'QTY' } },
+  { file: 'pybom/Parts List.xlsx', entity: 'items', expect: { item_code: 'PN', description: ['Name', 'Description'], standard_cost: 'Cost' } },
+  { file: 'openboxes/inventoryLevels.csv', entity: 'stock_balances', expect: { item_code: 'Product code', warehouse: 'Preferred bin location', qty: 'Current quantity' } },
+  { file: 'dod1033/ne_1033_data.xlsx', entity: 'items', expect: { item_code: 'nsn', description: 'item_name', uom: 'ui', standard_cost: 'acquisition_cost' } },
+  { file: 'ai4i2020/ai4i2020.csv', entity: 'machine_events', expect: { temperature_c: ['Air temperature [K]', 'Process temperature [K]'] } },
+  { file: 'frictionless/issue-1138.csv', entity: 'machine_events', expect: { ts: 'Zeit [MEZ]', state: 'Status' } },
+];
+
+describe.skipIf(!HAS_SHARED)('the guesser on real files it has never seen (../shared/data)', () => {
+  let right = 0;
+  let total = 0;
+  for (const r of REAL) {
+    it(`${r.file} → ${r.entity}`, async () => {
+      const file = path.join(SHARED, r.file);
+      if (!existsSync(file)) {
+        console.log(`skipped: ${file} is absent`);
+        return;
+      }
+      const layout = await detectLayout(file);
+      const p = guessMapping(layout, factoryModel().entities.get(r.entity)!);
+      const rows = Object.entries(r.expect).map(([field, want]) => {
+        const got = p.fields.find((f) => f.field === field)?.from?.[0];
+        return [field, got !== undefined && (Array.isArray(want) ? want : [want]).includes(got), got] as const;
+      });
+      const ok = rows.filter(([, x]) => x).length;
+      right += ok;
+      total += rows.length;
+      console.log(`${r.file} → ${r.entity}: ${ok}/${rows.length} right${rows.some(([, x]) => !x) ? ` (wrong: ${rows.filter(([, x]) => !x).map(([f, , g]) => `${f} ← ${g ?? 'nothing'}`).join(', ')})` : ''}`);
+      // The written file is valid, whatever was guessed.
+      const out = path.join(dir, 'real', `${path.basename(r.file)}.yaml`);
+      mkdirSync(path.dirname(out), { recursive: true });
+      writeMapping({ proposal: p, entity: factoryModel().entities.get(r.entity)!, file: out }, true);
+      expect(() => loadMappingFile(out)).not.toThrow();
+    });
+  }
+  it('guesses at least 75% of the hand-mapped fields of real files right', () => {
+    console.log(`real files: ${right}/${total} fields guessed right (${Math.round((100 * right) / Math.max(1, total))}%)`);
+    expect(right / Math.max(1, total)).toBeGreaterThanOrEqual(0.75);
+  });
+});
+
+describe('names and value maps', () => {
+  it('knows ERP synonyms in English and German, whatever the case and separators', () => {
+    for (const [col, field] of [['ITEMNO', 'item_code'], ['Artikel-Nr.', 'item_code'], ['MATNR', 'item_code'], ['part_no', 'item_code'], ['Bezeichnung', 'description'], ['MENGE', 'qty_per'], ['Mengeneinheit', 'uom'], ['Lagerort', 'warehouse'], ['Chargennummer', 'lot'], ['Maschine', 'machine_id'], ['Zeitstempel', 'ts'], ['Gültig ab', 'valid_from']] as const) {
+      expect(nameScore(col, field).score, `${col} → ${field}`).toBeGreaterThanOrEqual(0.65);
+    }
+    expect(nameScore('Bemerkung', 'item_code').score).toBe(0);
+  });
+
+  it('maps legacy codes that are first letters of the enum values, and lists the rest', () => {
+    const g = guessEnumMap([['R', 10], ['I', 5], ['D', 2], ['W', 1]], ['RUN', 'IDLE', 'DOWN', 'SETUP', 'OFF']);
+    expect(g.map).toEqual({ R: 'RUN', I: 'IDLE', D: 'DOWN' });
+    expect(g.unmapped).toEqual([['W', 1]]);
+    expect(guessEnumMap([['Störung', 3], ['Rüsten', 1]], ['RUN', 'IDLE', 'DOWN', 'SETUP', 'OFF']).map).toEqual({ Störung: 'DOWN', Rüsten: 'SETUP' });
+    expect(guessUnitMap([['STK', 3], ['Each', 2], ['KGS', 1]]).map).toEqual({ STK: 'EA', Each: 'EA', KGS: 'KG' });
+    expect(guessUnitMap([['EA', 3], ['KG', 1]]).map).toEqual({});
+  });
+
+  it('copies nothing it should not: a copy of a fixture is guessed the same', async () => {
+    const d = tempDir('forklift-guess-copy-');
+    cpSync(path.join(ROOT, 'fixtures/demo/BOM.CSV'), path.join(d, 'stueckliste.csv'));
+    const p = await proposeMapping({ source: 'stueckliste.csv', entity: 'bom_lines', cwd: d });
+    expect(p.file).toBe(path.join(d, 'mappings', 'bom_lines.yaml'));
+    expect(p.proposal.fields.find((f) => f.field === 'valid_from')?.date).toBe('dd.MM.yyyy');
+  });
+});

@@ -8,10 +8,13 @@
 // then the whole factory plan), and `forklift --help` cold; then the server benchmarks of
 // bench/servers.mjs (PostgreSQL, MariaDB, a SQL source), written to bench/out/results-servers.json.
 //   BENCH_SERVERS=skip   the file benchmarks only;  BENCH_SERVERS=only   the server benchmarks only
+// Then the diff benchmark of issue 5 (bench/diff.mjs; its PostgreSQL row unless BENCH_SERVERS=skip).
+//   BENCH_DIFF=skip   without it;  BENCH_DIFF=only   the diff benchmark alone
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { diffBenches } from './diff.mjs';
 import { serverBenches } from './servers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,6 +24,8 @@ const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
 const BIN = path.join(ROOT, 'bin', 'run.js');
 const SERVERS = process.env.BENCH_SERVERS ?? 'run';
 if (!['run', 'skip', 'only'].includes(SERVERS)) throw new Error(`BENCH_SERVERS is run, skip or only, not ${SERVERS}`);
+const DIFF = process.env.BENCH_DIFF ?? 'run';
+if (!['run', 'skip', 'only'].includes(DIFF)) throw new Error(`BENCH_DIFF is run, skip or only, not ${DIFF}`);
 
 if (!existsSync(path.join(ROOT, 'dist', 'commands'))) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
 if (!existsSync('/usr/bin/time')) throw new Error('needs /usr/bin/time (apt-get install time)');
@@ -62,8 +67,9 @@ function measure(name, cmd, args, opts = {}) {
 
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
 
-if (SERVERS !== 'only') await fileBenches();
-if (SERVERS !== 'skip') await serverBenches({ ROOT, OUT, dataDir, machlog, dataRows, BIN, measure, fmt, toImport: pathToImport });
+if (SERVERS !== 'only' && DIFF !== 'only') await fileBenches();
+if (SERVERS !== 'skip' && DIFF !== 'only') await serverBenches({ ROOT, OUT, dataDir, machlog, dataRows, BIN, measure, fmt, toImport: pathToImport });
+if (DIFF !== 'skip') await diffBenches({ ROOT, OUT, dataDir, BIN, ROWS, measure, fmt, servers: SERVERS });
 
 async function fileBenches() {
   const results = [];

@@ -29,15 +29,13 @@ export default class Export extends BaseCommand {
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');
     // Ctrl-C stops the export and removes its temporary folder: nothing half-written stays.
-    const interrupt = new AbortController();
-    const onSignal = (): void => interrupt.abort();
-    process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+    const interrupt = this.interruptible();
     try {
       const result = await exportBundle({
         signal: interrupt.signal,
         dir: args.bundle,
         source,
-        tables: flags.tables?.split(',').map((t) => t.trim()).filter(Boolean),
+        tables: this.list(flags.tables),
         profile,
         parquet: flags.parquet,
         xlsx: flags.xlsx,
@@ -53,7 +51,7 @@ export default class Export extends BaseCommand {
       return result;
     } finally {
       spinner.stop();
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      interrupt.release();
     }
   }
 }

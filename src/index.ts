@@ -9,3 +9,4 @@ export { openSource } from './sources/index.js';
 export type { SourceSpec, OpenedSource, SourceRecord, Cell } from './sources/types.js';
 export { openStore, redactUrl } from './stores/index.js';
 export * from './core/errors.js';
+export { diffSnapshots, writeReport, type DiffOptions, type DiffRun, type DiffResult, type DiffRecord, type DiffFormat } from './diff/index.js';

@@ -23,7 +23,7 @@ export default class BundleImport extends BaseCommand {
         bundle: args.bundle,
         target: flags.target,
         load: flags.load as 'append' | 'replace' | 'upsert',
-        tables: flags.tables?.split(',').map((t) => t.trim()).filter(Boolean),
+        tables: this.list(flags.tables),
         progress: (p) => spinner.update(p.stage === 'verify' ? `verifying${p.table ? ` ${p.table}` : ''}` : p.stage === 'stage' ? `reading ${p.table}: ${fmt.format(p.rows)} rows` : 'loading in one transaction'),
       });
       spinner.stop();

@@ -101,7 +101,7 @@ export type CsvField = string | null;
  * reader handles exactly the dialect of SPEC section 6 (comma, double quotes doubled inside quoted
  * fields, CRLF or LF line ends) and refuses anything else with the line it is on.
  */
-export async function* readBundleCsv(file: string, batchRows = 10_000, chunkBytes = 1 << 20): AsyncGenerator<CsvField[][]> {
+export async function* readBundleCsv(file: string, batchRows = 10_000, chunkBytes = 1 << 16): AsyncGenerator<CsvField[][]> {
   const { createReadStream } = await import('node:fs');
   const { StringDecoder } = await import('node:string_decoder');
   const decoder = new StringDecoder('utf8');

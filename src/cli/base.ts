@@ -12,6 +12,19 @@ export abstract class BaseCommand extends Command {
     debug: Flags.boolean({ description: 'Show stack traces and internal detail on errors.', helpGroup: 'GLOBAL' }),
   };
 
+  /** Ctrl-C or SIGTERM aborts the signal, so the library stops and removes what it half wrote; release() when done. */
+  protected interruptible(): { signal: AbortSignal; release: () => void } {
+    const controller = new AbortController();
+    const onSignal = (): void => controller.abort();
+    process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+    return { signal: controller.signal, release: () => void process.off('SIGINT', onSignal).off('SIGTERM', onSignal) };
+  }
+
+  /** A comma-separated list flag (SPEC section 1), empty items left out. */
+  protected list(value: string | undefined): string[] | undefined {
+    return value?.split(',').map((t) => t.trim()).filter(Boolean);
+  }
+
   protected get interactive(): boolean {
     return Boolean(process.stderr.isTTY) && !this.jsonEnabled();
   }
@@ -22,7 +35,7 @@ export abstract class BaseCommand extends Command {
     let e: unknown = err;
     if (!(err instanceof ForkliftError) && err.oclif?.exit !== undefined && err.name !== 'Error') {
       e = new ConfigError(err.message.split('\n')[0] ?? err.message, { code: 'usage', hint: `See forklift ${this.id?.replace(/:/g, ' ') ?? ''} --help.` });
-    } else if (!(err instanceof ForkliftError) && /^(Unexpected argument|Nonexistent flag|Missing required|Expected|Parsing --)/.test(err.message)) {
+    } else if (!(err instanceof ForkliftError) && /^(Unexpected argument|Nonexistent flag|Missing (\d+ )?required|Expected|Parsing --)/.test(err.message)) {
       e = new ConfigError(err.message.split('\n')[0] ?? err.message, { code: 'usage', hint: `See forklift ${this.id?.replace(/:/g, ' ') ?? ''} --help.` });
     }
     const debug = this.argv.includes('--debug') || process.env.FORKLIFT_DEBUG === '1';

@@ -1,4 +1,4 @@
-import { ExitCode, ForkliftError, type ForkliftErrorOptions } from '../core/errors.js';
+import { BugError, ExitCode, ForkliftError, type ForkliftErrorOptions } from '../core/errors.js';
 
 /**
  * A diff exits 0 when the sides are identical and 1 when they differ, so every failure to compare
@@ -23,9 +23,9 @@ export function asTrouble(e: unknown): unknown {
     if (e.stack) t.stack = e.stack;
     return t;
   }
-  if (e instanceof Error && e.name === 'AbortError') return e;
+  if (e instanceof Error && e.name === 'AbortError') return troubleError('the diff was interrupted; no report was written', { code: 'diff.interrupted', cause: e });
   const err = e instanceof Error ? e : new Error(String(e));
-  const t = troubleError(`internal error: ${err.message}`, {
+  const t = troubleError(err instanceof BugError ? err.message : `internal error: ${err.message}`, {
     code: 'internal',
     hint: 'This is a bug in forklift, not in your data or files. Run again with --debug and report the output.',
     cause: err,

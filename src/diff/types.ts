@@ -23,7 +23,7 @@ export type SideDescription =
       /** SHA-256 of manifest-sha256.txt: one value that pins every payload file's checksum. */
       manifest_sha256: string | null;
       /** The bag-info.txt fields forklift writes (source, export time, tool version, profile, ...). */
-      bag_info: [string, string][];
+      bag_info: Record<string, string>;
     }
   | {
       kind: 'store';

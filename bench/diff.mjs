@@ -104,7 +104,7 @@ export async function diffBenches(ctx) {
     require.resolve('daff');
     daff = 'installed';
   } catch {
-    say('daff (the issue\'s peer) is not installed: forklift does not depend on it and the bench does not install packages, so its row on the 100k pair is SKIPPED (npm install --no-save daff to add it).');
+    say('daff (the issue\'s peer, a dev dependency) is not installed: run npm ci; its row on the 100k pair is SKIPPED.');
   }
   if (daff) results.push(...daffBench(ctx, require, Database));
 

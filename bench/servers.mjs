@@ -131,6 +131,13 @@ export async function serverBenches(ctx) {
         say(`bundle: ${fmt(statSync(path.join(bundleDir, 'data', 'csv', 'machine_events.csv')).size / 2 ** 20, 1)} MiB CSV, ${fmt(statSync(path.join(bundleDir, 'data', 'arrow', 'machine_events.arrow')).size / 2 ** 20, 1)} MiB Arrow`);
       }
 
+      // (issue 8) Contract end in one command: forklift exit of the same store (export, verify,
+      // re-import into scratch SQLite, diff against the source, certificate), against export alone.
+      const exitDir = path.join(dataDir, 'bench-exit');
+      const clearExit = () => rmSync(exitDir, { recursive: true, force: true });
+      add({ id: 'pg-exit', name: 'forklift exit ← PostgreSQL (export, verify, re-import, diff, certificate)', r: measure('forklift exit', ...withBefore(forklift(['exit', '--source', pgUrl, '--to', exitDir]), clearExit)), kind: 'forklift' });
+      clearExit();
+
       // The reference table: the raw CSV is not loadable into forklift's machine_events as it is.
       // Its STATE holds the legacy codes (R, I, D…), which the enum CHECK (RUN, IDLE…) refuses,
       // and it holds the exact and conflicting duplicates that forklift drops or rejects, which
@@ -302,6 +309,13 @@ export async function serverBenches(ctx) {
     const c = ratioTime(f, byId['pg-copy-out']);
     f.vs.push(`${fmt(c, 2)}x \\copy TO time`);
     f.targets.push({ what: 'within 2x of \\copy TO', value: c, met: c <= 2 });
+    rss(f);
+  }
+  if (byId['pg-exit']) {
+    const f = byId['pg-exit'];
+    const c = ratioTime(f, byId['pg-export']);
+    f.vs.push(`${fmt(c, 2)}x export time`);
+    f.targets.push({ what: 'within 3x of export', value: c, met: c <= 3 });
     rss(f);
   }
   for (const id of ['verify', 'verify-bag']) {

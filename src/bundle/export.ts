@@ -8,6 +8,7 @@ import type { Entity } from '../model/types.js';
 import { openStore } from '../stores/index.js';
 import type { TargetStore } from '../stores/types.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
+import { runsEntityOf, storeLedgerHead } from '../audit/ledger.js';
 import { openArrowWriter } from './arrow.js';
 import { writeBagTags } from './bagit.js';
 import { CsvTableWriter } from './csv.js';
@@ -47,6 +48,8 @@ export interface ExportResult {
   tables: ExportedTable[];
   rows_total: number;
   payload_oxum: string;
+  /** The source's audit chain head (also in bag-info.txt as Forklift-Ledger-Head), null when it has none. */
+  ledger_head: string | null;
   manifest_sha256: string;
   profile: string | null;
 }
@@ -94,6 +97,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     writeFileSync(path.join(tmp, 'data', 'datapackage.json'), pkg);
     writeFileSync(path.join(tmp, 'data', 'README.md'), dataDictionary(files, { arrow: true, parquet: Boolean(opts.parquet), xlsx: Boolean(opts.xlsx) }));
 
+    // The store's audit chain head, so a bundle kept elsewhere pins the ledger (audit verify --head).
+    const ledgerHead = await storeLedgerHead(store);
     const rowsTotal = files.reduce((s, t) => s + t.rows, 0);
     const info: [string, string][] = [
       ['Source-Organization', 'forklift export'],
@@ -105,6 +110,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       ['Forklift-Rows-Total', String(rowsTotal)],
       ...files.map((t): [string, string] => ['Forklift-Table-Rows', `${t.entity.name} ${t.rows}`]),
       ['Forklift-Profile', opts.profile ? opts.profile.summary : 'none (every column as stored)'],
+      ['Forklift-Ledger-Head', ledgerHead ?? 'none'],
       ...(opts.bagInfo ?? []),
     ];
     const bag = await writeBagTags(tmp, { fields: info }, { payload });
@@ -135,6 +141,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       rows_total: rowsTotal,
       payload_oxum: bag.payloadOxum,
       manifest_sha256: manifest,
+      ledger_head: ledgerHead,
       profile: opts.profile?.name ?? null,
     };
   } catch (e) {
@@ -158,7 +165,8 @@ function isEmptyDir(d: string): boolean {
 
 function chooseTables(all: Entity[], wanted: string[] | undefined): Entity[] {
   // forklift_runs has one description on every store, so the bundle does not depend on where it came from.
-  const described = all.map((e) => (e.name === RUNS_ENTITY.name ? RUNS_ENTITY : e));
+  // A ledger from before the audit chain has no hash columns yet: it is exported as it is.
+  const described = all.map((e) => (e.name === RUNS_ENTITY.name ? runsEntityOf(e)! : e));
   if (!wanted?.length) return described;
   const byName = new Map(described.map((e) => [e.name, e]));
   const unknown = wanted.filter((t) => !byName.has(t));

@@ -100,7 +100,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       const mode = opts.load ?? 'append';
       const loads: EntityLoad[] = order.map((name) => ({ entity: model.entities.get(name)!, mode, stagedTable: stagingTable(name), expected: counts.get(name)!.loaded }));
       // The bundle's history is appended whatever the mode: a ledger is never replaced.
-      if (counts.has(RUNS_ENTITY.name)) loads.push({ entity: RUNS_ENTITY, mode: 'append', stagedTable: stagingTable(RUNS_ENTITY.name), expected: counts.get(RUNS_ENTITY.name)!.loaded });
+      // As the bundle describes it: a ledger exported before the hash chain has no chain columns.
+      if (counts.has(RUNS_ENTITY.name)) loads.push({ entity: model.entities.get(RUNS_ENTITY.name)!, mode: 'append', stagedTable: stagingTable(RUNS_ENTITY.name), expected: counts.get(RUNS_ENTITY.name)!.loaded });
       opts.progress?.({ stage: 'load', rows: 0 });
       const entry = (status: RunEntry['status'], message: string | null): RunEntry => ({
         id: runId,

@@ -11,6 +11,7 @@ import { formatBagProblem, safeBagPath, validateBag, type BagReport } from './ba
 import { dataPackageSchema, entityOf } from './datapackage.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from './csv.js';
 import { openZippedBag } from './zip.js';
+import { checkCertificate } from '../exit/certificate.js';
 
 /**
  * `forklift bundle verify`: first the bag (every checksum, no file missing or extra, Payload-Oxum:
@@ -37,6 +38,8 @@ export interface VerifyResult {
   /** The first problems, each naming the file (and line) and what is wrong. */
   problems: string[];
   problem_count: number;
+  /** The exit certificate (exit-certificate.json), when the bag has one: checked against the payload. */
+  certificate?: { checked: true; valid: boolean };
   entities?: Entity[];
 }
 
@@ -94,6 +97,12 @@ export async function verifyBundleDir(dir: string, display: string, opts: Verify
   const pkgFile = path.join(dir, 'data', 'datapackage.json');
   if (existsSync(pkgFile)) {
     result.forklift_bundle = true;
+  }
+  // An exit certificate is checked against the payload it describes (row counts, CSV hashes, manifest hash, Payload-Oxum).
+  const cert = checkCertificate(dir, bag.info);
+  if (cert) {
+    for (const p of cert) add(p);
+    result.certificate = { checked: true, valid: cert.length === 0 };
   }
   if (result.forklift_bundle && !opts.checksumsOnly) {
     const entities = await checkData(dir, pkgFile, result, add, opts);

@@ -208,6 +208,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]! })),
       checks,
       message,
+      ledger_head: store.ledgerHead ?? null,
       run_dir: path.relative(process.cwd(), runDir) || '.',
       tool_version: toolVersion(),
       timings_ms: timings,

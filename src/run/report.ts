@@ -25,6 +25,8 @@ export interface RunReport {
   entities: EntityReport[];
   checks: CheckResult[];
   message: string | null;
+  /** The target's audit chain head after this run's entry (SPEC section 9); null when nothing was recorded. */
+  ledger_head: string | null;
   run_dir: string;
   tool_version: string;
   /** Wall time of each stage: extract, validate, load, report. */

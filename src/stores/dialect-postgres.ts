@@ -57,10 +57,13 @@ export const PG_RUNS_DDL = `CREATE TABLE IF NOT EXISTS forklift_runs (
   plan_sha256 text,
   files json,
   counts json,
-  message text
+  message text,
+  seq bigint,
+  prev_hash text,
+  entry_hash text
 )`;
 
-export const PG_RUN_COLUMNS = ['id', 'command', 'status', 'started', 'finished', 'operator', 'host', 'tool_version', 'plan_sha256', 'files', 'counts', 'message'] as const;
+export const PG_RUN_COLUMNS = ['id', 'command', 'status', 'started', 'finished', 'operator', 'host', 'tool_version', 'plan_sha256', 'files', 'counts', 'message', 'seq', 'prev_hash', 'entry_hash'] as const;
 
 // COPY text format: \N is NULL, an empty field is the empty string; these four need escaping.
 const SPECIAL = /[\\\t\n\r]/;

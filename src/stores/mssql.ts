@@ -6,6 +6,7 @@ import type { Column, Entity } from '../model/types.js';
 import { MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, MssqlReadProblem, mssqlDescribeInSession, mssqlReadInSession, mssqlTableRecordParams, readSessionOf } from './read-mssql.js';
 import { referencedClosure } from './sqlite.js';
 import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
+import { nextLink, type ChainLink } from '../audit/chain.js';
 import { redactUrl, passwordOf } from './url.js';
 
 /**
@@ -160,8 +161,19 @@ CREATE TABLE [dbo].[forklift_runs] (
   [plan_sha256] nvarchar(64) NULL,
   [files] nvarchar(max) NULL,
   [counts] nvarchar(max) NULL,
-  [message] nvarchar(max) NULL
+  [message] nvarchar(max) NULL,
+  [seq] bigint NULL,
+  [prev_hash] nvarchar(64) NULL,
+  [entry_hash] nvarchar(64) NULL
 )`;
+
+/** A ledger from before the audit chain gains the chain's columns. */
+export const MSSQL_RUNS_CHAIN_DDL = `IF COL_LENGTH(N'dbo.forklift_runs', N'entry_hash') IS NULL
+ALTER TABLE [dbo].[forklift_runs] ADD [seq] bigint NULL, [prev_hash] nvarchar(64) NULL, [entry_hash] nvarchar(64) NULL`;
+
+/** Serialises appends to the chain: an exclusive application lock held until the transaction ends. */
+export const MSSQL_RUNS_LOCK = `DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'forklift_runs', @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = 600000;
+IF @r < 0 THROW 50001, N'forklift_runs: could not take the ledger lock', 1;`;
 
 /** Empties a replace-mode table (DELETE, not TRUNCATE: TRUNCATE refuses a referenced table). */
 export function mssqlDeleteAll(e: Entity): string {
@@ -407,7 +419,7 @@ export interface Param {
   value: unknown;
 }
 
-export function mssqlRunInsert(e: RunEntry): { sql: string; params: Param[] } {
+export function mssqlRunInsert(e: RunEntry, link?: ChainLink): { sql: string; params: Param[] } {
   const params: Param[] = [
     { name: 'id', type: sql.NVarChar(128), value: e.id },
     { name: 'command', type: sql.NVarChar(32), value: e.command },
@@ -421,6 +433,13 @@ export function mssqlRunInsert(e: RunEntry): { sql: string; params: Param[] } {
     { name: 'files', type: sql.NVarChar(sql.MAX), value: JSON.stringify(e.files) },
     { name: 'counts', type: sql.NVarChar(sql.MAX), value: JSON.stringify(e.counts) },
     { name: 'message', type: sql.NVarChar(sql.MAX), value: e.message },
+    ...(link
+      ? [
+          { name: 'seq', type: sql.BigInt(), value: link.seq },
+          { name: 'prev_hash', type: sql.NVarChar(64), value: link.prev_hash },
+          { name: 'entry_hash', type: sql.NVarChar(64), value: link.entry_hash },
+        ]
+      : []),
   ];
   return {
     sql: `INSERT INTO [dbo].[forklift_runs] (${params.map((p) => qi(p.name)).join(', ')}) VALUES (${params.map((p) => `@${p.name}`).join(', ')})`,
@@ -607,6 +626,8 @@ export interface MssqlSession {
   bulk(table: sql.Table): Promise<number>;
   /** A parameterized statement; returns rows affected. */
   query(text: string, params: readonly Param[]): Promise<number>;
+  /** A query's rows (the ledger head); absent in sessions that only write. */
+  select?(text: string): Promise<Record<string, unknown>[]>;
 }
 
 /** Bulk load options: KEEP_NULLS, so a NULL stays NULL (a #temp column has no default anyway). */
@@ -624,6 +645,7 @@ export function sessionOf(parent: sql.Transaction): MssqlSession {
       for (const p of params) r.input(p.name, p.type, p.value);
       return sum((await r.query(text)).rowsAffected);
     },
+    select: async (text) => (await new sql.Request(parent).query<Record<string, unknown>>(text)).recordset,
   };
 }
 
@@ -632,7 +654,7 @@ export function sessionOf(parent: sql.Transaction): MssqlSession {
  * the replace-mode DELETEs (children first), per entity the #temp table, its rows chunk by chunk,
  * the INSERT … SELECT or MERGE and a count check, then the forklift_runs entry.
  */
-export async function loadInSession(s: MssqlSession, staging: Database.Database, req: LoadRequest): Promise<Map<string, number>> {
+export async function loadInSession(s: MssqlSession, staging: Database.Database, req: LoadRequest, onLink?: (link: ChainLink) => void): Promise<Map<string, number>> {
   const loaded = new Map<string, number>();
   await s.batch('SET XACT_ABORT ON');
   await s.batch(MSSQL_RUNS_DDL);
@@ -658,14 +680,20 @@ export async function loadInSession(s: MssqlSession, staging: Database.Database,
     await s.batch(mssqlDropTempTable(l.entity));
     loaded.set(l.entity.name, n);
   }
-  await recordRunInSession(s, req.entry);
+  const link = await recordRunInSession(s, req.entry);
+  onLink?.(link);
   return loaded;
 }
 
-export async function recordRunInSession(s: MssqlSession, entry: RunEntry): Promise<void> {
+export async function recordRunInSession(s: MssqlSession, entry: RunEntry): Promise<ChainLink> {
   await s.batch(MSSQL_RUNS_DDL);
-  const ins = mssqlRunInsert(entry);
+  await s.batch(MSSQL_RUNS_CHAIN_DDL);
+  await s.batch(MSSQL_RUNS_LOCK);
+  const head = (await s.select?.('SELECT TOP 1 [seq], [entry_hash] FROM [dbo].[forklift_runs] WHERE [seq] IS NOT NULL ORDER BY [seq] DESC')) ?? [];
+  const link = nextLink(entry, head[0] as { seq: unknown; entry_hash: unknown } | undefined);
+  const ins = mssqlRunInsert(entry, link);
   await s.query(ins.sql, ins.params);
+  return link;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -673,6 +701,7 @@ export async function recordRunInSession(s: MssqlSession, entry: RunEntry): Prom
 
 export class MssqlStore implements TargetStore {
   readonly kind = 'mssql' as const;
+  ledgerHead: string | null = null;
   readonly display: string;
   private readonly config: sql.config;
   private readonly secret: string | undefined;
@@ -769,8 +798,10 @@ export class MssqlStore implements TargetStore {
       staging = new Database(req.stagingFile, { readonly: true, fileMustExist: true });
       tx = new sql.Transaction(await this.connect());
       await tx.begin();
-      const loaded = await loadInSession(sessionOf(tx), staging, req);
+      let link: ChainLink | undefined;
+      const loaded = await loadInSession(sessionOf(tx), staging, req, (l) => (link = l));
       await tx.commit();
+      this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
       return loaded;
     } catch (e) {
       // Rolling back a transaction the server already ended (XACT_ABORT) fails: nothing to undo then.
@@ -786,8 +817,9 @@ export class MssqlStore implements TargetStore {
     try {
       tx = new sql.Transaction(await this.connect());
       await tx.begin();
-      await recordRunInSession(sessionOf(tx), entry);
+      const link = await recordRunInSession(sessionOf(tx), entry);
       await tx.commit();
+      this.ledgerHead = link.entry_hash;
     } catch (e) {
       if (tx) await tx.rollback().catch(() => {});
       throw this.storeError(e, 'store.load');

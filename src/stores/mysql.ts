@@ -9,6 +9,7 @@ import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './re
 import { MYSQL_KEYS_SQL, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
 import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
+import { nextLink, type ChainLink } from '../audit/chain.js';
 import { redactUrl } from './url.js';
 
 /**
@@ -115,8 +116,31 @@ const RUNS_DDL = `CREATE TABLE IF NOT EXISTS forklift_runs (
   plan_sha256 varchar(64) NULL,
   files longtext NULL,
   counts longtext NULL,
-  message longtext NULL
+  message longtext NULL,
+  seq bigint NULL,
+  prev_hash varchar(64) NULL,
+  entry_hash varchar(64) NULL
 ) ${ENGINE}`;
+
+/**
+ * The runs table, with the audit chain's columns added to a ledger from before the chain. DDL
+ * commits implicitly, so this runs before any transaction opens.
+ */
+async function ensureRunsTable(conn: RawConnection): Promise<void> {
+  await query(conn, RUNS_DDL);
+  const rows = await query<{ n: number | string }[]>(conn, "SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'forklift_runs' AND column_name = 'entry_hash'");
+  if (Number(rows[0]?.n ?? 0) === 0) await query(conn, 'ALTER TABLE forklift_runs ADD COLUMN seq bigint NULL, ADD COLUMN prev_hash varchar(64) NULL, ADD COLUMN entry_hash varchar(64) NULL');
+}
+
+/** Serialises appends to the chain across connections (released by releaseRunsLock or on disconnect). */
+async function takeRunsLock(conn: RawConnection): Promise<void> {
+  const rows = await query<{ got: number | string | null }[]>(conn, "SELECT GET_LOCK('forklift_runs', 600) AS got");
+  if (Number(rows[0]?.got ?? 0) !== 1) throw new StoreError('forklift_runs: another run held the ledger lock for 10 minutes', { code: 'store.load', hint: 'Wait for the other run to finish, then run again.' });
+}
+
+async function releaseRunsLock(conn: RawConnection): Promise<void> {
+  await query(conn, "SELECT RELEASE_LOCK('forklift_runs')").catch(() => {});
+}
 
 /** Staged ISO timestamp `2025-11-03T05:00:47.000Z` to the datetime(3) literal `2025-11-03 05:00:47.000` (UTC). */
 export function isoToDatetime(iso: string): string {
@@ -215,6 +239,7 @@ function query<T = unknown>(conn: RawConnection, sql: string, values?: unknown[]
 
 export class MysqlStore implements TargetStore {
   readonly kind = 'mysql' as const;
+  ledgerHead: string | null = null;
   readonly display: string;
   private readonly k: Knex;
   private readonly target: Target;
@@ -335,13 +360,14 @@ export class MysqlStore implements TargetStore {
       conn.once('end', onServerEnd);
       // DDL first, outside the transaction (each statement commits implicitly): idempotent, so a
       // failed run leaves at most new empty tables. Parents before children, for the foreign keys.
-      await query(conn, RUNS_DDL);
+      await ensureRunsTable(conn);
       for (const entity of referencedClosure(req)) await query(conn, mysqlCreateTable(entity));
       await query(conn, MYSQL_TABLES_DDL);
       const bulk = await this.bulkPath(conn);
       staging = new Database(req.stagingFile, { readonly: true });
 
       await query(conn, 'START TRANSACTION');
+      let locked = false;
       try {
         // What each table is, in the model's own words, for describeTables (export, diff).
         for (const rec of tableRecords(referencedClosure(req))) await query(conn, MYSQL_TABLES_UPSERT, rec);
@@ -356,8 +382,11 @@ export class MysqlStore implements TargetStore {
           if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
           loaded.set(l.entity.name, n);
         }
-        await insertRun(conn, req.entry);
+        await takeRunsLock(conn);
+        locked = true;
+        const link = await insertRun(conn, req.entry);
         await query(conn, 'COMMIT');
+        this.ledgerHead = link.entry_hash;
       } catch (e) {
         try {
           await query(conn, 'ROLLBACK');
@@ -365,6 +394,8 @@ export class MysqlStore implements TargetStore {
           broken = true; // the server rolls back when the connection goes
         }
         throw e;
+      } finally {
+        if (locked && !broken) await releaseRunsLock(conn);
       }
     } catch (e) {
       if ((e as ServerError)?.fatal) broken = true;
@@ -436,8 +467,21 @@ export class MysqlStore implements TargetStore {
     let conn: RawConnection | undefined;
     try {
       conn = (await this.k.client.acquireConnection()) as RawConnection;
-      await query(conn, RUNS_DDL);
-      await insertRun(conn, entry);
+      await ensureRunsTable(conn);
+      await takeRunsLock(conn);
+      try {
+        await query(conn, 'START TRANSACTION');
+        try {
+          const link = await insertRun(conn, entry);
+          await query(conn, 'COMMIT');
+          this.ledgerHead = link.entry_hash;
+        } catch (e) {
+          await query(conn, 'ROLLBACK').catch(() => {});
+          throw e;
+        }
+      } finally {
+        await releaseRunsLock(conn);
+      }
     } catch (e) {
       throw asMysqlStoreError(e, this.display, this.target);
     } finally {
@@ -648,12 +692,16 @@ async function failOnWarnings(conn: RawConnection, res: ResultSetHeader, entity:
   throw err;
 }
 
-async function insertRun(conn: RawConnection, e: RunEntry): Promise<void> {
+/** Appends the entry to the audit chain; the caller holds the ledger lock (takeRunsLock) and a transaction. */
+async function insertRun(conn: RawConnection, e: RunEntry): Promise<ChainLink> {
+  const head = await query<{ seq: number | string; entry_hash: string }[]>(conn, 'SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1 FOR UPDATE');
+  const link = nextLink(e, head[0]);
   await query(
     conn,
-    'INSERT INTO forklift_runs (id, command, status, started, finished, operator, host, tool_version, plan_sha256, files, counts, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    [e.id, e.command, e.status, e.started, e.finished, e.operator, e.host, e.tool_version, e.plan_sha256, JSON.stringify(e.files), JSON.stringify(e.counts), e.message],
+    'INSERT INTO forklift_runs (id, command, status, started, finished, operator, host, tool_version, plan_sha256, files, counts, message, seq, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    [e.id, e.command, e.status, e.started, e.finished, e.operator, e.host, e.tool_version, e.plan_sha256, JSON.stringify(e.files), JSON.stringify(e.counts), e.message, link.seq, link.prev_hash, link.entry_hash],
   );
+  return link;
 }
 
 /**

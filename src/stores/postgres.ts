@@ -12,6 +12,7 @@ import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './re
 import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_UPSERT, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
 import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
+import { nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { redactUrl, passwordOf } from './url.js';
 
 /**
@@ -26,6 +27,7 @@ const READ_BATCH = 5000;
 
 export class PostgresStore implements TargetStore {
   readonly kind = 'postgres' as const;
+  ledgerHead: string | null = null;
   readonly display: string;
   private readonly k: Knex;
   private readonly secret: string | undefined;
@@ -114,6 +116,7 @@ export class PostgresStore implements TargetStore {
     // The error that stopped the load: when the connection is gone, knex's ROLLBACK fails too,
     // and that second error would hide the cause.
     let first: unknown;
+    let link: ChainLink | undefined;
     try {
       staging = new Database(req.stagingFile, { readonly: true, fileMustExist: true });
       const db = staging;
@@ -134,7 +137,7 @@ export class PostgresStore implements TargetStore {
             if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
             loaded.set(l.entity.name, n);
           }
-          await insertRun(trx, req.entry);
+          link = await insertRun(trx, req.entry);
         } catch (e) {
           first = e;
           throw e;
@@ -145,15 +148,17 @@ export class PostgresStore implements TargetStore {
     } finally {
       staging?.close();
     }
+    this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
     return loaded;
   }
 
   async recordRun(entry: RunEntry): Promise<void> {
     try {
-      await this.k.transaction(async (trx) => {
+      const link = await this.k.transaction(async (trx) => {
         await trx.raw(PG_RUNS_DDL);
-        await insertRun(trx, entry);
+        return insertRun(trx, entry);
       });
+      this.ledgerHead = link.entry_hash;
     } catch (e) {
       throw this.storeError(e, 'store.load');
     }
@@ -260,6 +265,17 @@ async function copyEntity(conn: pg.Client, staging: Database.Database, l: Entity
   return res.rowCount ?? 0;
 }
 
-async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<void> {
-  await trx('forklift_runs').insert({ ...e, files: JSON.stringify(e.files), counts: JSON.stringify(e.counts) });
+/**
+ * Appends the entry to the audit chain under a transaction-scoped advisory lock, so two runs at
+ * once read the head one after the other and never fork the chain; a ledger from before the
+ * chain gains its columns here.
+ */
+async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink> {
+  await trx.raw("SELECT pg_advisory_xact_lock(hashtext('forklift_runs'))");
+  const chained = (await trx.raw("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'forklift_runs' AND column_name = 'entry_hash'")) as { rows: unknown[] };
+  if (!chained.rows.length) await trx.raw('ALTER TABLE forklift_runs ADD COLUMN IF NOT EXISTS seq bigint, ADD COLUMN IF NOT EXISTS prev_hash text, ADD COLUMN IF NOT EXISTS entry_hash text');
+  const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { rows: { seq: string; entry_hash: string }[] };
+  const link = nextLink(e, head.rows[0]);
+  await trx('forklift_runs').insert({ ...runEntryRow(e), ...link });
+  return link;
 }

@@ -8,6 +8,7 @@ import { q } from '../run/staging.js';
 import { nativeColumnsFor, tableRecords } from './read-common.js';
 import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteReadRows, sqliteTable } from './read-sqlite.js';
 import type { LoadRequest, RunEntry, TargetStore } from './types.js';
+import { nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { redactUrl, sqlitePath } from './url.js';
 
 /**
@@ -56,11 +57,15 @@ const RUNS_DDL = `CREATE TABLE IF NOT EXISTS forklift_runs (
   plan_sha256 TEXT,
   files TEXT,
   counts TEXT,
-  message TEXT
+  message TEXT,
+  seq INTEGER,
+  prev_hash TEXT,
+  entry_hash TEXT
 ) STRICT`;
 
 export class SqliteStore implements TargetStore {
   readonly kind = 'sqlite' as const;
+  ledgerHead: string | null = null;
   readonly display: string;
   private readonly k: Knex;
   /** The database file (or :memory:), for the read side's handle of its own. */
@@ -109,6 +114,7 @@ export class SqliteStore implements TargetStore {
 
   async load(req: LoadRequest): Promise<Map<string, number>> {
     const loaded = new Map<string, number>();
+    let link: ChainLink | undefined;
     try {
       await this.k.raw('PRAGMA foreign_keys = ON');
       await this.k.raw('ATTACH DATABASE ? AS stg', [req.stagingFile]);
@@ -138,8 +144,9 @@ export class SqliteStore implements TargetStore {
             if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
             loaded.set(l.entity.name, n);
           }
-          await insertRun(trx, req.entry);
+          link = await insertRun(trx, req.entry);
         });
+        this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
       } finally {
         await this.k.raw('DETACH DATABASE stg');
       }
@@ -151,10 +158,11 @@ export class SqliteStore implements TargetStore {
 
   async recordRun(entry: RunEntry): Promise<void> {
     try {
-      await this.k.transaction(async (trx) => {
+      const link = await this.k.transaction(async (trx) => {
         await trx.raw(RUNS_DDL);
-        await insertRun(trx, entry);
+        return insertRun(trx, entry);
       });
+      this.ledgerHead = link.entry_hash;
     } catch (e) {
       throw asStoreError(e, this.display);
     }
@@ -253,15 +261,31 @@ export function referencedClosure(req: Pick<LoadRequest, 'model' | 'entities'>):
   return [...names].map((n) => req.model.entities.get(n)!);
 }
 
-async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<void> {
-  await trx('forklift_runs').insert({ ...e, files: JSON.stringify(e.files), counts: JSON.stringify(e.counts) });
+/**
+ * Appends the entry to the audit chain: the write lock first (an UPDATE takes SQLite's one write
+ * lock, as BEGIN IMMEDIATE would), so no other writer reads the same head; a ledger from before
+ * the chain gains its columns here.
+ */
+async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink> {
+  await trx.raw('UPDATE forklift_runs SET id = id WHERE 0');
+  const cols = (await trx.raw('PRAGMA table_info(forklift_runs)')) as { name: string }[];
+  if (!cols.some((c) => c.name === 'entry_hash')) {
+    for (const [c, t] of [['seq', 'INTEGER'], ['prev_hash', 'TEXT'], ['entry_hash', 'TEXT']] as const) {
+      if (!cols.some((x) => x.name === c)) await trx.raw(`ALTER TABLE forklift_runs ADD COLUMN ${c} ${t}`);
+    }
+  }
+  const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { seq: number; entry_hash: string }[];
+  const link = nextLink(e, head[0]);
+  await trx('forklift_runs').insert({ ...runEntryRow(e), ...link });
+  return link;
 }
 
 export function asStoreError(e: unknown, display: string): Error {
   if (e instanceof BugError || e instanceof StoreError) return e;
   let msg = e instanceof Error ? e.message : String(e);
   // knex prefixes the statement ("INSERT INTO … - UNIQUE constraint failed: …"): the reason is what helps.
-  const cut = msg.lastIndexOf(' - ');
+  // The first " - ": the reason itself may hold one ("no such column: x - should this be a string literal …").
+  const cut = msg.indexOf(' - ');
   if (cut > 0 && /^(INSERT|SELECT|UPDATE|DELETE|CREATE|ATTACH|DETACH|PRAGMA|BEGIN|COMMIT)\b/i.test(msg)) msg = msg.slice(cut + 3);
   let hint = 'Check that the target is reachable and writable.';
   if (/UNIQUE constraint failed/.test(msg)) hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';

@@ -45,6 +45,8 @@ export interface TargetStore {
   readonly display: string;
   /** Loads every entity and appends the run entry in one transaction; returns rows inserted per entity. */
   load(req: LoadRequest): Promise<Map<string, number>>;
+  /** The entry_hash of the last entry this store appended to forklift_runs (the ledger head), once it has. */
+  readonly ledgerHead?: string | null;
   /** Appends a run entry on its own (a failed or rejected attempt: data untouched). */
   recordRun(entry: RunEntry): Promise<void>;
   /** Whether a table exists. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exportBundle } from '../../src/bundle/export.js';
 import { importBundle } from '../../src/bundle/import.js';
@@ -92,5 +93,28 @@ describe.runIf(pgDown === null)('a password in the source URL', () => {
     expect(res.source).toMatch(/postgres:\*\*\*@/);
     expect(filesContaining(dir, ['Sekr3t-Pa55', encodeURIComponent('Sekr3t-Pa55')])).toEqual([]);
     expect(readFileSync(path.join(dir, 'bag-info.txt'), 'utf8')).toMatch(/^Forklift-Source: postgres:\/\/postgres:\*\*\*@/m);
+  });
+});
+
+describe('a ledger from before the hash chain', () => {
+  it('exports without the chain columns and imports into a store that chains (old entries before the chain)', async () => {
+    const dir = tempDir('forklift-oldledger-');
+    const file = path.join(dir, 'old.db');
+    const db = new Database(file);
+    db.exec(`CREATE TABLE forklift_runs (id TEXT PRIMARY KEY, command TEXT NOT NULL, status TEXT NOT NULL, started TEXT NOT NULL, finished TEXT NOT NULL, operator TEXT, host TEXT, tool_version TEXT, plan_sha256 TEXT, files TEXT, counts TEXT, message TEXT) STRICT;
+      INSERT INTO forklift_runs VALUES ('20250101T000000Z-abcd', 'migrate', 'succeeded', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:01.000Z', 'me', 'host', '0.0.1', NULL, '{}', '{}', NULL);
+      CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+      INSERT INTO notes VALUES (1, 'kept');`);
+    db.close();
+    await exportBundle({ dir: path.join(dir, 'b'), source: `sqlite:${file}` });
+    const target = `sqlite:${path.join(dir, 'new.db')}`;
+    const res = await importBundle({ bundle: path.join(dir, 'b'), target });
+    expect(res.tables.find((t) => t.name === 'forklift_runs')).toMatchObject({ rows: 1, loaded: 1 });
+    const back = new Database(path.join(dir, 'new.db'), { readonly: true });
+    expect(back.prepare('SELECT id, command, seq IS NULL AS unchained FROM forklift_runs ORDER BY started').raw().all()).toEqual([
+      ['20250101T000000Z-abcd', 'migrate', 1],
+      [res.run_id, 'import', 0],
+    ]);
+    back.close();
   });
 });

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import sql from 'mssql';
 import tds from 'tedious';
 import { afterEach, describe, expect, it } from 'vitest';
+import { nextLink } from '../../../src/audit/chain.js';
 import { BugError, ConfigError, StoreError } from '../../../src/core/errors.js';
 import { factoryModel } from '../../../src/model/factory.js';
 import type { Entity, Model } from '../../../src/model/types.js';
@@ -12,6 +13,8 @@ import { Staging, stagingTable } from '../../../src/run/staging.js';
 import {
   BULK_CHUNK,
   MSSQL_RUNS_DDL,
+  MSSQL_RUNS_CHAIN_DDL,
+  MSSQL_RUNS_LOCK,
   MssqlStore,
   type MssqlSession,
   dateValue,
@@ -533,7 +536,9 @@ describe('SQL Server load sequence (recorded session)', () => {
       mssqlMerge(boms),
       mssqlDropTempTable(boms),
       MSSQL_RUNS_DDL,
-      mssqlRunInsert(runEntry()).sql,
+      MSSQL_RUNS_CHAIN_DDL,
+      MSSQL_RUNS_LOCK,
+      mssqlRunInsert(runEntry(), nextLink(runEntry(), undefined)).sql,
     ]);
     const itemRows = log.find((r) => r.text === '[#fl_items]')!.rows!;
     expect(itemRows).toEqual([

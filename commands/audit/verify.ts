@@ -1,0 +1,49 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../../src/cli/base.js';
+import { ExitCode, ForkliftError } from '../../src/core/errors.js';
+import { verifyChain, type VerifyResult } from '../../src/audit/chain.js';
+import { readLedger } from '../../src/audit/source.js';
+
+export default class AuditVerify extends BaseCommand {
+  static override summary = 'Recompute the audit chain of a store or a bundle: an edited, deleted, inserted or reordered entry fails.';
+  static override examples = [
+    '<%= config.bin %> audit verify sqlite:./forklift.db',
+    '<%= config.bin %> audit verify acme-exit-2026-11-22 --head 3f9c…',
+    '<%= config.bin %> audit verify postgres://erp@db/acme --json',
+  ];
+  static override args = { source: Args.string({ description: 'A store URL, or a bundle folder or .zip.', required: true }) };
+  static override flags = {
+    head: Flags.string({ description: 'A ledger head kept elsewhere (a run report, a bundle’s Forklift-Ledger-Head): it must be in the chain.' }),
+  };
+
+  async run(): Promise<VerifyResult & { source: string }> {
+    const { args, flags } = await this.parse(AuditVerify);
+    const ledger = await readLedger(args.source);
+    const fail = (message: string, code: string, hint: string, data?: unknown): never => {
+      throw new ForkliftError(message, { exitCode: ExitCode.runtime, code, hint, ...(data ? { data } : {}) });
+    };
+    if (!ledger.exists) {
+      fail(`${ledger.display}: no ledger in this ${ledger.kind}`, 'audit.no-ledger', ledger.kind === 'bundle' ? 'Export the store with its forklift_runs table (without --tables, or with forklift_runs in it).' : 'Runs are recorded by migrate and bundle import.');
+    }
+    if (!ledger.chained) {
+      fail(
+        `${ledger.display}: forklift_runs has ${ledger.records.length} entr${ledger.records.length === 1 ? 'y' : 'ies'} and no audit chain yet (written before the chain existed)`,
+        'audit.unchained',
+        'The chain starts with the next run that writes to this store (migrate, bundle import): the earlier entries stay, counted as unchained.',
+      );
+    }
+    const result = verifyChain(ledger.records, { head: flags.head });
+    const shown = { source: ledger.display, ...result };
+    if (!result.ok) fail(`${ledger.display}: the audit chain does not verify: ${result.problem!.message}`, `audit.${result.problem!.kind}`, 'The ledger was changed after it was written. Compare with a copy kept elsewhere (a bundle, a run report’s ledger_head).', shown);
+    if (result.entries === 0 && flags.head === undefined) {
+      fail(`${ledger.display}: no chained entries yet (${result.unchained} from before the chain)`, 'audit.unchained', 'The chain starts with the next run that writes to this store (migrate, bundle import).');
+    }
+    if (!this.jsonEnabled()) {
+      const parts = [`${result.entries} entr${result.entries === 1 ? 'y' : 'ies'} chained`, `head ${result.head}`];
+      if (result.unchained) parts.push(`${result.unchained} unchained entr${result.unchained === 1 ? 'y' : 'ies'} before the chain (not covered)`);
+      if (result.afterHead !== undefined) parts.push(`--head found${result.afterHead ? `, ${result.afterHead} entr${result.afterHead === 1 ? 'y' : 'ies'} after it` : ' (the current head)'}`);
+      this.log(`${ledger.display}: audit chain verifies · ${parts.join(' · ')}`);
+    }
+    return shown;
+  }
+}

@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { RunEntry } from '../stores/types.js';
+
+/**
+ * The audit chain over forklift_runs (SPEC section 9), independent of where the entries are kept:
+ * a live store or a bundle's forklift_runs.csv. Each entry's `entry_hash` is the SHA-256 (hex) of
+ * the RFC 8785 canonical JSON of the entry as forklift writes it, `prev_hash` included: every
+ * field a string or null (files and counts as their exact JSON text, seq as decimal text,
+ * timestamps as ISO 8601 UTC with milliseconds, an empty text as null), so the hash does not
+ * depend on the store's column types.
+ */
+export const LEDGER_FIELDS = ['id', 'command', 'status', 'started', 'finished', 'operator', 'host', 'tool_version', 'plan_sha256', 'files', 'counts', 'message', 'seq', 'prev_hash'] as const;
+export type LedgerField = (typeof LEDGER_FIELDS)[number];
+
+/** One entry in canonical form, with its recorded entry_hash. */
+export type LedgerRecord = Record<LedgerField, string | null> & { entry_hash: string | null };
+
+/** The chain columns forklift adds to every entry it appends. */
+export interface ChainLink {
+  seq: number;
+  prev_hash: string | null;
+  entry_hash: string;
+}
+
+const TIME_FIELDS = new Set<string>(['started', 'finished']);
+
+/** A stored value to its canonical text (null for NULL and the empty string). */
+export function canonicalValue(field: string, v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return String(v);
+  if (typeof v !== 'string') return JSON.stringify(v);
+  if (v === '') return null;
+  if (TIME_FIELDS.has(field) && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v)) {
+    const d = new Date(v.includes('T') || v.includes('+') || v.endsWith('Z') ? v : `${v.replace(' ', 'T')}Z`);
+    if (!Number.isNaN(d.getTime())) return d.toISOString();
+  }
+  if (field === 'seq' && /^-?\d+(\.0+)?$/.test(v)) return String(BigInt(v.replace(/\.0+$/, '')));
+  return v;
+}
+
+/** A row (column name to value, from a store or a bundle) to a ledger record. */
+export function toLedgerRecord(row: Record<string, unknown>): LedgerRecord {
+  const out = { entry_hash: canonicalValue('entry_hash', row.entry_hash) } as LedgerRecord;
+  for (const f of LEDGER_FIELDS) out[f] = canonicalValue(f, row[f]);
+  return out;
+}
+
+/** The SHA-256 of a record's canonical JSON (its entry_hash excluded, its prev_hash included). */
+export function entryHash(rec: Record<LedgerField, string | null>): string {
+  const obj: Record<string, string | null> = {};
+  for (const f of LEDGER_FIELDS) obj[f] = rec[f];
+  return createHash('sha256').update(canonicalize(obj)!, 'utf8').digest('hex');
+}
+
+/** The row forklift writes for a RunEntry (files and counts as the JSON text it stores). */
+export function runEntryRow(e: RunEntry): Record<Exclude<LedgerField, 'seq' | 'prev_hash'>, string | null> {
+  return { ...e, files: JSON.stringify(e.files), counts: JSON.stringify(e.counts) };
+}
+
+/** The chain link of a new entry appended after `head` (the last entry's seq and entry_hash, or none). */
+export function nextLink(e: RunEntry, head: { seq: unknown; entry_hash: unknown } | undefined): ChainLink {
+  const seq = head ? Number(head.seq) + 1 : 1;
+  const prev_hash = head ? canonicalValue('entry_hash', head.entry_hash) : null;
+  const rec = toLedgerRecord({ ...runEntryRow(e), seq, prev_hash });
+  return { seq, prev_hash, entry_hash: entryHash(rec) };
+}
+
+export type TamperKind = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'seq' | 'head' | 'unchained-after-chain';
+
+export interface VerifyProblem {
+  kind: TamperKind;
+  /** The first entry that does not match (absent for a head that is not in the chain). */
+  id?: string;
+  seq?: string | null;
+  message: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Chained entries checked. */
+  entries: number;
+  /** Entries from before the chain (no seq, no hashes): they precede it and are not covered. */
+  unchained: number;
+  /** The last entry's entry_hash (null for an empty chain). */
+  head: string | null;
+  /** With --head: entries after the pinned head. */
+  afterHead?: number;
+  problem?: VerifyProblem;
+}
+
+const short = (h: string | null | undefined): string => (h ? h.slice(0, 12) : 'null');
+const label = (r: LedgerRecord): string => `entry ${r.id ?? '?'} (seq ${r.seq ?? '?'})`;
+
+/**
+ * Recomputes the chain. `records` in any order: unchained entries (no seq and no entry_hash) are
+ * counted, the others taken in seq order. The first entry that does not match is named, with what
+ * differs: an edited field, a deleted, inserted or reordered entry; `head` (a hash kept elsewhere)
+ * must be one of the chain's entry hashes, which catches a chain rewritten from scratch.
+ */
+export function verifyChain(records: readonly LedgerRecord[], opts: { head?: string | undefined } = {}): VerifyResult {
+  const unchained = records.filter((r) => r.seq === null && r.entry_hash === null);
+  const chain = records.filter((r) => !(r.seq === null && r.entry_hash === null));
+  chain.sort((a, b) => {
+    const x = BigInt(a.seq ?? '0');
+    const y = BigInt(b.seq ?? '0');
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  const byHash = new Map<string, number>();
+  chain.forEach((r, i) => {
+    if (r.entry_hash) byHash.set(r.entry_hash, i);
+  });
+  const result = (problem?: VerifyProblem, extra: Partial<VerifyResult> = {}): VerifyResult => ({
+    ok: !problem,
+    entries: chain.length,
+    unchained: unchained.length,
+    head: chain.at(-1)?.entry_hash ?? null,
+    ...extra,
+    ...(problem ? { problem } : {}),
+  });
+  let prev: LedgerRecord | undefined;
+  for (let i = 0; i < chain.length; i++) {
+    const r = chain[i]!;
+    const at = { id: r.id ?? '?', seq: r.seq };
+    if (r.seq === null || r.entry_hash === null) {
+      return result({ kind: 'edited', ...at, message: `${label(r)}: its ${r.seq === null ? 'seq' : 'entry_hash'} is missing` });
+    }
+    const recomputed = entryHash(r);
+    if (recomputed !== r.entry_hash) {
+      // An entry forged in whole carries a hash that matches nothing; an edited one keeps its old hash.
+      const next = chain[i + 1];
+      const linked = next?.prev_hash === r.entry_hash;
+      return result({
+        kind: 'edited',
+        ...at,
+        message: `${label(r)}: its fields do not match its entry_hash ${short(r.entry_hash)} (recomputed ${short(recomputed)}): ${linked || !next ? 'a field was edited' : 'a field was edited, or the entry was inserted'}`,
+      });
+    }
+    const expectedPrev = prev?.entry_hash ?? null;
+    if (r.prev_hash !== expectedPrev) {
+      const pointsTo = r.prev_hash === null ? undefined : byHash.get(r.prev_hash);
+      let kind: TamperKind;
+      let why: string;
+      if (pointsTo === undefined) {
+        kind = 'deleted';
+        why = `its prev_hash ${short(r.prev_hash)} is the hash of no entry here: the entry before it was deleted`;
+      } else if (pointsTo < i - 1) {
+        const skipped = chain[pointsTo + 1]!;
+        // The entries between were inserted (they follow a hash that a later entry also follows) or moved.
+        const insertedHere = chain.slice(pointsTo + 1, i).every((x) => x.prev_hash !== null && byHash.has(x.prev_hash) && !chain.slice(i).some((y) => y.prev_hash === x.entry_hash));
+        kind = insertedHere ? 'inserted' : 'reordered';
+        why = insertedHere
+          ? `it follows ${label(chain[pointsTo]!)} in the chain, but ${label(skipped)} was inserted before it`
+          : `it follows ${label(chain[pointsTo]!)} in the chain, but comes after ${label(prev!)}: entries were reordered`;
+      } else {
+        kind = 'reordered';
+        why = `it follows ${label(chain[pointsTo]!)} in the chain, which comes after it here: entries were reordered`;
+      }
+      return result({ kind, ...at, message: `${label(r)}: ${why}` });
+    }
+    if (prev && BigInt(r.seq) !== BigInt(prev.seq!) + 1n) {
+      return result({ kind: 'seq', ...at, message: `${label(r)}: seq ${r.seq} follows seq ${prev.seq}: the sequence was changed` });
+    }
+    if (!prev && r.seq !== '1' && unchained.length === 0) {
+      return result({ kind: 'deleted', ...at, message: `${label(r)}: the chain starts at seq ${r.seq}, not 1: the entries before it were deleted` });
+    }
+    prev = r;
+  }
+  if (opts.head !== undefined) {
+    const want = opts.head.trim().toLowerCase();
+    const pos = byHash.get(want);
+    if (pos === undefined) {
+      return result({ kind: 'head', message: `the head ${short(want)} is in no entry of this chain: the ledger was rewritten, or entries after ${short(want)} were deleted` });
+    }
+    return result(undefined, { afterHead: chain.length - 1 - pos });
+  }
+  return result();
+}

@@ -1,0 +1,254 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
+import { writeTagManifest } from '../bundle/bagit.js';
+import { exportBundle, type ExportResult } from '../bundle/export.js';
+import { importBundle } from '../bundle/import.js';
+import type { Profile } from '../bundle/profile.js';
+import { verifyBundleDir } from '../bundle/verify.js';
+import { zipFolder } from '../bundle/zip.js';
+import { BundleError, ConfigError } from '../core/errors.js';
+import { toolVersion } from '../core/version.js';
+import { diffSnapshots } from '../diff/index.js';
+import { newRunId } from '../run/pipeline.js';
+import { openStore } from '../stores/index.js';
+import { RUNS_ENTITY } from '../stores/runs-entity.js';
+import type { RunEntry } from '../stores/types.js';
+import { CERTIFICATE_HTML, CERTIFICATE_JSON, certificateHtml, certificateJson, type ExitCertificate } from './certificate.js';
+
+export type ExitStep = 'export' | 'verify' | 'import' | 'diff' | 'certificate' | 'final-verify' | 'place' | 'ledger';
+
+export interface ExitOptions {
+  source: string;
+  /** The bundle folder to create (with zip: the zip file, `.zip` added). */
+  to: string;
+  profile?: Profile | undefined;
+  parquet?: boolean | undefined;
+  xlsx?: boolean | undefined;
+  zip?: boolean | undefined;
+  /** Replace an existing BUNDLE_DIR (only once the new bundle is complete). */
+  force?: boolean | undefined;
+  progress?: (p: { step: ExitStep; table?: string; rows?: number }) => void;
+  signal?: AbortSignal | undefined;
+  collectGarbage?: (() => void) | undefined;
+}
+
+export interface ExitResult {
+  bundle: string;
+  zip: string | null;
+  certificate: ExitCertificate;
+}
+
+/**
+ * `forklift exit`: contract end in one command (SPEC section 6 and 10). Every table is exported
+ * into a work folder beside BUNDLE_DIR, the bundle verified and re-imported into a scratch SQLite
+ * file (the import refuses a bundle that does not verify), the scratch store compared with the
+ * source (a source changed meanwhile fails the exit), the certificate written as tag files, the
+ * bag checked once more, and only then the bundle renamed (or zipped) into place and the exit
+ * recorded in the source's ledger. Any failure removes the work folder: nothing at BUNDLE_DIR
+ * looks complete, and the failed attempt is recorded in the ledger when the source can be reached.
+ */
+export async function runExit(opts: ExitOptions): Promise<ExitResult> {
+  const started = new Date();
+  const final = path.resolve(opts.zip ? opts.to.replace(/\.zip$/i, '') : opts.to);
+  const zipFile = opts.zip ? `${final}.zip` : null;
+  const dest = zipFile ?? final;
+  const shownDest = path.relative(process.cwd(), dest) || dest;
+  if (existsSync(dest) && !opts.force) {
+    throw new ConfigError(`${shownDest} already exists`, { code: 'exit.exists', hint: 'Choose a new bundle folder, or give --force to replace it once the new bundle is complete.' });
+  }
+  mkdirSync(path.dirname(final), { recursive: true });
+  const name = path.basename(final);
+  const work = `${final}.exit-partial-${randomBytes(4).toString('hex')}`;
+  const bundleDir = path.join(work, name);
+  const scratch = mkdtempSync(path.join(tmpdir(), 'forklift-exit-'));
+  let step: ExitStep = 'export';
+  let exported: ExportResult | undefined;
+  const go = (s: ExitStep): void => {
+    step = s;
+    opts.progress?.({ step: s });
+  };
+  try {
+    go('export');
+    mkdirSync(work);
+    exported = await exportBundle({
+      dir: bundleDir,
+      source: opts.source,
+      profile: opts.profile,
+      parquet: opts.parquet,
+      xlsx: opts.xlsx,
+      signal: opts.signal,
+      progress: (p) => opts.progress?.({ step: 'export', table: p.table, rows: p.rows }),
+    });
+
+    // The import verifies the whole bundle first and refuses one that does not verify: one pass for both steps.
+    go('verify');
+    const scratchUrl = `sqlite:${path.join(scratch, 'exit-check.db')}`;
+    await importBundle({
+      bundle: bundleDir,
+      target: scratchUrl,
+      signal: opts.signal,
+      progress: (p) => {
+        if (p.stage !== 'verify' && step !== 'import') go('import');
+        opts.progress?.({ step: p.stage === 'verify' ? 'verify' : 'import', ...(p.table === undefined ? {} : { table: p.table }), rows: p.rows });
+      },
+    });
+
+    go('diff');
+    // forklift_runs is left out: the scratch import appends its own entry. A profile's dropped,
+    // masked and hashed columns are left out: the bundle holds them changed on purpose.
+    const tables = exported.tables.map((t) => t.name).filter((t) => t !== RUNS_ENTITY.name);
+    const ignored = profileColumns(opts.profile);
+    if (tables.length === 0) {
+      throw new BundleError(`${exported.source} holds no tables but forklift_runs: there is nothing to take out`, { code: 'exit.empty', hint: 'Check the --source URL.' });
+    }
+    const diff = await diffSnapshots({
+      left: scratchUrl,
+      right: opts.source,
+      tables,
+      ignore: ignored,
+      scratchDir: scratch,
+      signal: opts.signal,
+      collectGarbage: opts.collectGarbage,
+      progress: (p) => opts.progress?.({ step: 'diff', table: p.table, rows: p.rows }),
+    });
+    const d = diff.result;
+    diff.dispose();
+    if (!d.identical) {
+      const changed = d.tables.filter((t) => t.status !== 'compared' || t.added + t.removed + t.changed > 0).map((t) => `${t.table} (${t.added} added, ${t.removed} removed, ${t.changed} changed)`);
+      throw new BundleError(`the source changed during the exit: the re-imported bundle differs from ${exported.source}${changed.length ? `: ${changed.join(', ')}` : d.schema.length ? ': the schema differs' : ''}`, {
+        code: 'exit.source-changed',
+        hint: 'Stop writes to the source (or wait until nothing runs against it) and run forklift exit again; nothing was written at the bundle folder.',
+      });
+    }
+
+    go('certificate');
+    const info = readBagInfo(bundleDir);
+    const manifest = createHash('sha256').update(readFileSync(path.join(bundleDir, 'manifest-sha256.txt'))).digest('hex');
+    const cert: ExitCertificate = {
+      format: 'forklift-exit-certificate',
+      version: 1,
+      bundle: name,
+      source: exported.source,
+      tables: exported.tables.map((t) => ({ name: t.name, rows: t.rows, csv: `data/csv/${t.name}.csv`, csv_sha256: t.csv_sha256 })),
+      rows_total: exported.rows_total,
+      payload_oxum: exported.payload_oxum,
+      manifest_sha256: manifest,
+      ledger_head: ledgerHead(info),
+      profile: opts.profile?.name ?? null,
+      diff: { identical: d.identical, compared: `re-imported bundle vs ${exported.source}`, tables: d.totals.tables, added: d.totals.added, removed: d.totals.removed, changed: d.totals.changed, unchanged: d.totals.unchanged, ignored_columns: ignored },
+      tool_version: toolVersion(),
+      operator: operator(),
+      host: hostname(),
+      started: started.toISOString(),
+      finished: new Date().toISOString(),
+      // SIGNATURE: FORKLIFT_SIGNING_KEY signing (issue 8 item 3) goes here, over the certificate without this field.
+      signature: null,
+    };
+    writeFileSync(path.join(bundleDir, CERTIFICATE_JSON), certificateJson(cert));
+    writeFileSync(path.join(bundleDir, CERTIFICATE_HTML), certificateHtml(cert));
+    await writeTagManifest(bundleDir, { signal: opts.signal });
+
+    go('final-verify');
+    // The payload was verified whole before the import; now the bag (every checksum again, the new tag files) and the certificate.
+    const again = await verifyBundleDir(bundleDir, name, { checksumsOnly: true, signal: opts.signal });
+    if (!again.valid) {
+      throw new BundleError(`the finished bundle does not verify: ${again.problems[0] ?? 'see the problems'}`, { code: 'exit.verify', details: again.problems.slice(1) });
+    }
+
+    go('place');
+    if (zipFile) {
+      const partialZip = `${zipFile}.partial-${randomBytes(4).toString('hex')}`;
+      try {
+        await zipFolder(work, partialZip);
+        if (existsSync(zipFile)) rmSync(zipFile, { force: true });
+        renameSync(partialZip, zipFile);
+      } finally {
+        rmSync(partialZip, { force: true });
+      }
+    } else {
+      if (existsSync(final)) rmSync(final, { recursive: true, force: true });
+      renameSync(bundleDir, final);
+    }
+
+    go('ledger');
+    try {
+      await record(opts.source, started, 'succeeded', manifest, { tables: exported.tables.length, rows_total: exported.rows_total, bundle: shownDest }, null);
+    } catch (e) {
+      // A bundle whose exit is not in the ledger is not a finished exit: remove it.
+      rmSync(dest, { recursive: true, force: true });
+      throw e;
+    }
+    return { bundle: shownDest, zip: zipFile ? shownDest : null, certificate: cert };
+  } catch (e) {
+    const reason = e instanceof Error && e.name === 'AbortError' ? 'interrupted' : e instanceof Error ? e.message : String(e);
+    const at = step as ExitStep;
+    if (at !== 'ledger') {
+      await record(opts.source, started, 'failed', null, { step: at, bundle: shownDest }, `exit failed at ${at}: ${reason}`).catch(() => {});
+    }
+    if (e instanceof Error && e.name === 'AbortError') {
+      throw new BundleError(`the exit was interrupted at ${at}; nothing was written at ${shownDest}`, { code: 'exit.interrupted', hint: 'Run the same command again.', cause: e });
+    }
+    throw e;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function profileColumns(profile: Profile | undefined): string[] {
+  if (!profile) return [];
+  const out: string[] = [];
+  for (const [table, rules] of Object.entries(profile.spec)) {
+    for (const c of [...(rules.drop ?? []), ...(rules.mask ?? []), ...(rules.hash ?? [])]) out.push(`${table}.${c}`);
+  }
+  return out;
+}
+
+/** The bag-info's Forklift-Ledger-Head, if the source had a chained ledger ('none' or absent: null). */
+function ledgerHead(info: [string, string][]): string | null {
+  const v = info.find(([k]) => k.toLowerCase() === 'forklift-ledger-head')?.[1]?.trim();
+  return v && /^[0-9a-f]{64}$/i.test(v) ? v : null;
+}
+
+function readBagInfo(dir: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const line of readFileSync(path.join(dir, 'bag-info.txt'), 'utf8').split(/\r?\n/)) {
+    const m = /^([^:\s][^:]*):\s*(.*)$/.exec(line);
+    if (m) out.push([m[1]!, m[2]!]);
+    else if (/^\s+\S/.test(line) && out.length) out[out.length - 1]![1] += ` ${line.trim()}`;
+  }
+  return out;
+}
+
+async function record(source: string, started: Date, status: RunEntry['status'], manifest: string | null, counts: Record<string, unknown>, message: string | null): Promise<void> {
+  const store = await openStore(source);
+  try {
+    await store.recordRun({
+      id: newRunId(started),
+      command: 'exit',
+      status,
+      started: started.toISOString(),
+      finished: new Date().toISOString(),
+      operator: operator(),
+      host: hostname(),
+      tool_version: toolVersion(),
+      plan_sha256: null,
+      files: manifest ? { 'manifest-sha256.txt': manifest } : {},
+      counts,
+      message,
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+function operator(): string {
+  if (process.env.FORKLIFT_OPERATOR) return process.env.FORKLIFT_OPERATOR;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}

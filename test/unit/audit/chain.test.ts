@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { entryHash, nextLink, runEntryRow, toLedgerRecord, verifyChain, type LedgerRecord } from '../../../src/audit/chain.js';
+import type { RunEntry } from '../../../src/stores/types.js';
+
+const entry = (n: number, over: Partial<RunEntry> = {}): RunEntry => ({
+  id: `20261129T10000${n}Z-abc${n}`,
+  command: 'migrate',
+  status: 'succeeded',
+  started: `2026-11-29T10:00:0${n}.000Z`,
+  finished: `2026-11-29T10:00:0${n}.500Z`,
+  operator: 'ana',
+  host: 'plant-1',
+  tool_version: '0.1.0',
+  plan_sha256: 'a'.repeat(64),
+  files: { 'items.yaml': 'b'.repeat(64) },
+  counts: { items: { read: 10 * n, loaded: 10 * n } },
+  message: null,
+  ...over,
+});
+
+/** A chain of n entries as forklift appends them. */
+function chain(n: number): LedgerRecord[] {
+  const out: LedgerRecord[] = [];
+  for (let i = 1; i <= n; i++) {
+    const e = entry(i);
+    const prev = out.at(-1);
+    const link = nextLink(e, prev ? { seq: prev.seq, entry_hash: prev.entry_hash } : undefined);
+    out.push(toLedgerRecord({ ...runEntryRow(e), ...link }));
+  }
+  return out;
+}
+
+describe('the audit chain', () => {
+  it('verifies an untouched chain and reports its head', () => {
+    const c = chain(5);
+    const r = verifyChain(c);
+    expect(r).toMatchObject({ ok: true, entries: 5, unchained: 0, head: c[4]!.entry_hash });
+    expect(c[0]!.prev_hash).toBeNull();
+    expect(c[1]!.prev_hash).toBe(c[0]!.entry_hash);
+    // Any order in: the chain is taken in seq order.
+    expect(verifyChain([...c].reverse()).ok).toBe(true);
+  });
+
+  it('hashes the entry as written, whatever the store’s types', () => {
+    const [first] = chain(1);
+    const fromPg = toLedgerRecord({ ...first, started: new Date(first!.started!), finished: new Date(first!.finished!), seq: 1n });
+    const fromCsv = toLedgerRecord({ ...first, seq: '1', message: '' });
+    const fromMysql = toLedgerRecord({ ...first, started: '2026-11-29 10:00:01.000', seq: 1 });
+    for (const r of [fromPg, fromCsv, fromMysql]) expect(entryHash(r)).toBe(first!.entry_hash);
+  });
+
+  it('catches an edited field', () => {
+    const c = chain(4);
+    c[1] = { ...c[1]!, operator: 'mallory' };
+    const r = verifyChain(c);
+    expect(r.ok).toBe(false);
+    expect(r.problem).toMatchObject({ kind: 'edited', id: c[1]!.id, seq: '2' });
+    expect(r.problem!.message).toMatch(/a field was edited/);
+  });
+
+  it('catches a deleted entry', () => {
+    const c = chain(4);
+    const r = verifyChain([c[0]!, c[2]!, c[3]!]);
+    expect(r.problem).toMatchObject({ kind: 'deleted', id: c[2]!.id });
+    expect(r.problem!.message).toMatch(/was deleted/);
+  });
+
+  it('catches an inserted entry', () => {
+    const c = chain(3);
+    // A forged entry with a correct hash, chained after entry 1, the later seqs moved up by one.
+    const forged = entry(9, { operator: 'mallory' });
+    const link = nextLink(forged, { seq: c[0]!.seq, entry_hash: c[0]!.entry_hash });
+    const inserted = toLedgerRecord({ ...runEntryRow(forged), ...link });
+    const moved = c.slice(1).map((x) => ({ ...x, seq: String(Number(x.seq) + 1) }));
+    const r = verifyChain([c[0]!, inserted, ...moved]);
+    expect(r.ok).toBe(false);
+    // Moving the seqs changed the entries: the first moved one is named.
+    expect(r.problem!.id).toBe(c[1]!.id);
+  });
+
+  it('names an inserted entry that keeps the others as they were', () => {
+    const c = chain(3);
+    const forged = entry(9, { operator: 'mallory' });
+    const inserted = toLedgerRecord({ ...runEntryRow(forged), ...nextLink(forged, { seq: c[0]!.seq, entry_hash: c[0]!.entry_hash }) });
+    // seq 2 twice: the forged entry sorts first, entry 2 then follows entry 1, not the forged one.
+    const r = verifyChain([c[0]!, inserted, c[1]!, c[2]!]);
+    expect(r.ok).toBe(false);
+    expect(r.problem).toMatchObject({ kind: 'inserted', id: c[1]!.id });
+    expect(r.problem!.message).toContain(`${inserted.id!} (seq 2) was inserted before it`);
+  });
+
+  it('catches reordered entries', () => {
+    const c = chain(4);
+    const swapped = [c[0]!, { ...c[2]!, seq: '2' }, { ...c[1]!, seq: '3' }, c[3]!];
+    const r = verifyChain(swapped);
+    expect(r.ok).toBe(false);
+    expect(r.problem!.id).toBe(c[2]!.id);
+    // The seqs left as they were and the rows merely listed in another order: still the same chain.
+    expect(verifyChain([c[0]!, c[2]!, c[1]!, c[3]!]).ok).toBe(true);
+  });
+
+  it('catches a chain rewritten from scratch with --head', () => {
+    const c = chain(3);
+    const head = c[2]!.entry_hash!;
+    // Rewritten: entry 2 edited and every hash recomputed; the chain itself is consistent.
+    const rewritten: LedgerRecord[] = [];
+    for (const [i, r] of c.entries()) {
+      const prev = rewritten.at(-1);
+      const base = { ...r, operator: i === 1 ? 'mallory' : r.operator, prev_hash: prev?.entry_hash ?? null };
+      rewritten.push({ ...base, entry_hash: entryHash(base) });
+    }
+    expect(verifyChain(rewritten).ok).toBe(true);
+    const r = verifyChain(rewritten, { head });
+    expect(r.ok).toBe(false);
+    expect(r.problem).toMatchObject({ kind: 'head' });
+    expect(verifyChain(c, { head })).toMatchObject({ ok: true, afterHead: 0 });
+    expect(verifyChain(c, { head: c[0]!.entry_hash! })).toMatchObject({ ok: true, afterHead: 2 });
+  });
+
+  it('counts the entries from before the chain, and a chain after them starts with prev_hash null', () => {
+    const legacy = [1, 2].map((n) => toLedgerRecord({ ...runEntryRow(entry(n)) }));
+    const c = chain(2);
+    const r = verifyChain([...legacy, ...c]);
+    expect(r).toMatchObject({ ok: true, entries: 2, unchained: 2 });
+  });
+});

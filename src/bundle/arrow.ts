@@ -35,6 +35,7 @@ import {
 } from 'apache-arrow';
 import { BugError, BundleError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
+import { modelTypeText } from './datapackage.js';
 
 export interface TableFileWriter {
   /** Appends one batch of staged rows (arrays in `entity.columns` order); resolves once its bytes are written to the file. */
@@ -55,16 +56,6 @@ export const META = {
 } as const;
 
 /** The model type as written in a model file: `decimal(18,4)`, `string(64)`, `enum`. */
-export function modelTypeText(col: Column): string {
-  switch (col.type) {
-    case 'string':
-      return col.length === undefined ? 'string' : `string(${col.length})`;
-    case 'decimal':
-      return `decimal(${col.precision ?? '?'},${col.scale ?? '?'})`;
-    default:
-      return col.type;
-  }
-}
 
 function arrowType(entity: Entity, col: Column): DataType {
   switch (col.type) {
@@ -77,7 +68,7 @@ function arrowType(entity: Entity, col: Column): DataType {
     case 'decimal': {
       const { precision, scale } = col;
       if (precision === undefined || scale === undefined || precision < 1 || precision > 38 || scale < 0 || scale > precision) {
-        throw new BugError(`${entity.name}.${col.name}: decimal needs 1 <= precision <= 38 and 0 <= scale <= precision (got ${modelTypeText(col)})`);
+        throw new BugError(`${entity.name}.${col.name}: decimal needs 1 <= precision <= 38 and 0 <= scale <= precision (got precision ${String(col.precision)}, scale ${String(col.scale)})`);
       }
       return new Decimal(scale, precision, 128);
     }

@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { hostname, tmpdir, userInfo } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { operator } from '../core/operator.js';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { BundleError, ConfigError } from '../core/errors.js';
@@ -109,7 +110,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         status,
         started: started.toISOString(),
         finished: new Date().toISOString(),
-        operator: process.env.FORKLIFT_OPERATOR || safeUser(),
+        operator: operator(),
         host: hostname(),
         tool_version: toolVersion(),
         plan_sha256: null,
@@ -156,12 +157,4 @@ function chooseTables(all: Entity[], wanted: string[] | undefined): Entity[] {
   const unknown = wanted.filter((t) => !names.has(t));
   if (unknown.length) throw new ConfigError(`--tables: ${unknown.join(', ')} not in the bundle`, { code: 'import.unknown-table', hint: `Tables in the bundle: ${[...names].join(', ')}.` });
   return all.filter((e) => wanted.includes(e.name));
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir, userInfo } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { operator } from '../core/operator.js';
 import path from 'node:path';
 import { writeTagManifest } from '../bundle/bagit.js';
 import { exportBundle, type ExportResult } from '../bundle/export.js';
@@ -241,14 +242,5 @@ async function record(source: string, started: Date, status: RunEntry['status'],
     });
   } finally {
     await store.close();
-  }
-}
-
-function operator(): string {
-  if (process.env.FORKLIFT_OPERATOR) return process.env.FORKLIFT_OPERATOR;
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
   }
 }

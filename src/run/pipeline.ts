@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
+import { operator } from '../core/operator.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
@@ -142,7 +143,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       status,
       started: started.toISOString(),
       finished: new Date().toISOString(),
-      operator: process.env.FORKLIFT_OPERATOR || safeUser(),
+      operator: operator(),
       host: hostname(),
       tool_version: toolVersion(),
       plan_sha256: plan.sha256,
@@ -321,14 +322,6 @@ function limitText(plan: LoadedPlan): string {
 
 function pct(a: number, b: number): string {
   return `${((a * 100) / Math.max(b, 1)).toFixed(2)}%`;
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }
 
 export type { CheckResult };

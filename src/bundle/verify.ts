@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { ConfigError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { compareDecimalText, keyComparer } from './order.js';
-import { readArrowBatches } from './arrow.js';
+import { openArrowRows } from './arrow.js';
 import { formatBagProblem, safeBagPath, validateBag, type BagReport } from './bagit.js';
 import { dataPackageSchema, entityOf } from './datapackage.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from './csv.js';
@@ -184,7 +184,7 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
   const decoders = entity.columns.map(csvDecoder);
   const keyPos = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
   const cmp = keyComparer(entity.columns, keyPos);
-  const arrowRows = arrow ? arrowRowReader(arrow.file) : null;
+  const arrowRows = arrow ? openArrowRows(arrow.file) : null;
   let arrowOk = arrow !== null;
   let last: unknown[] | undefined;
   let line = 0;
@@ -220,9 +220,9 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
           row[i] = decoders[i]!(f ?? '', f === '');
         }
         if (arrowOk) {
-          const a = await arrowRows!.next();
-          const diff = a === undefined ? -1 : row.findIndex((v, i) => !sameValue(a[i], v));
-          if (diff !== -1) {
+          const a = arrowRows!.next() ?? ((await arrowRows!.advance()) ? arrowRows!.next() : undefined);
+          const diff = a === undefined ? 0 : row.findIndex((v, i) => !sameValue(a[i], v));
+          if (a === undefined || diff !== -1) {
             arrowOk = false;
             local(
               a === undefined
@@ -244,7 +244,7 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
       }
       opts.progress?.({ table: entity.name, rows: check.rows });
     }
-    if (arrowOk && (await arrowRows!.next()) !== undefined) local(`${arrow!.rel}: more rows than ${entity.name}.csv`);
+    if (arrowOk && (arrowRows!.next() !== undefined || (await arrowRows!.advance()))) local(`${arrow!.rel}: more rows than ${entity.name}.csv`);
   } catch (e) {
     if (e instanceof CsvShapeError) local(`${rel}:${e.line}: not valid CSV (${e.message.replace(/^line \d+: /, '')})`);
     else if (arrowOk && arrow && !(e instanceof Error && e.name === 'AbortError')) local(`${arrow.rel}: cannot be read as an Arrow file (${e instanceof Error ? e.message : String(e)})`);
@@ -252,27 +252,6 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
   } finally {
     await arrowRows?.close();
   }
-}
-
-/** The Arrow file's rows one by one, pulled a batch at a time. */
-function arrowRowReader(file: string): { next: () => Promise<unknown[] | undefined>; close: () => Promise<void> } {
-  const batches = readArrowBatches(file);
-  let batch: unknown[][] = [];
-  let at = 0;
-  return {
-    async next() {
-      while (at >= batch.length) {
-        const r = await batches.next();
-        if (r.done) return undefined;
-        batch = r.value;
-        at = 0;
-      }
-      return batch[at++];
-    },
-    async close() {
-      await batches.return(undefined);
-    },
-  };
 }
 
 function sameValue(a: unknown, b: unknown): boolean {

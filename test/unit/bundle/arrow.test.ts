@@ -6,7 +6,7 @@ import { Decimal, RecordBatchStreamWriter, tableFromArrays, tableFromIPC, TimeUn
 import fc from 'fast-check';
 import * as pw from 'parquet-wasm';
 import { describe, expect, it } from 'vitest';
-import { openArrowWriter, readArrowFile, readArrowSchema } from '../../../src/bundle/arrow.js';
+import { openArrowRows, openArrowWriter, readArrowFile, readArrowSchema } from '../../../src/bundle/arrow.js';
 import { BugError, ForkliftError } from '../../../src/core/errors.js';
 import { factoryModel } from '../../../src/model/factory.js';
 import type { Column, Entity } from '../../../src/model/types.js';
@@ -74,6 +74,30 @@ describe('arrow writer', () => {
     const f = file();
     await writeArrow(f, edges, [edgeRows.slice(0, 3), edgeRows.slice(3, 4), edgeRows.slice(4)]);
     expect(await readAll(f)).toEqual(edgeRows);
+  });
+
+  it('reads row by row with the cursor: synchronous within a batch, advancing across batches, to the end', async () => {
+    const f = file();
+    await writeArrow(f, edges, [edgeRows.slice(0, 3), edgeRows.slice(3, 4), edgeRows.slice(4)]);
+    const cursor = openArrowRows(f);
+    const rows: unknown[][] = [];
+    const boundaries: number[] = [];
+    try {
+      for (;;) {
+        const r = cursor.next();
+        if (r) {
+          rows.push(r);
+          continue;
+        }
+        boundaries.push(rows.length);
+        if (!(await cursor.advance())) break;
+      }
+    } finally {
+      await cursor.close();
+    }
+    expect(rows).toEqual(edgeRows);
+    // Before the first batch, after each of the three, and the end.
+    expect(boundaries).toEqual([0, 3, 4, edgeRows.length]);
   });
 
   it('writes an Arrow IPC file (not a stream) with the exact types, nullability and metadata', async () => {

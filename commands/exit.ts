@@ -42,6 +42,8 @@ export default class Exit extends BaseCommand {
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');
     const interrupt = this.interruptible();
+    let current = '';
+    let verifying = '';
     try {
       const result = await runExit({
         source,
@@ -53,7 +55,13 @@ export default class Exit extends BaseCommand {
         force: flags.force,
         signal: interrupt.signal,
         collectGarbage: fullGc(),
-        progress: (p) => spinner.update(`${STEP_TEXT[p.step]}${p.table ? ` ${p.table}` : ''}${p.rows ? `: ${fmt.format(p.rows)} rows` : ''}`),
+        progress: (p) => {
+          // The verify runs beside the re-import and the diff: both are shown until it has passed.
+          const text = `${STEP_TEXT[p.step]}${p.table ? ` ${p.table}` : ''}${p.rows ? `: ${fmt.format(p.rows)} rows` : ''}`;
+          if (p.step === 'verify') verifying = p.done ? '' : text;
+          else current = text;
+          spinner.update([current, verifying].filter(Boolean).join(' · '));
+        },
       });
       spinner.stop();
       if (!this.jsonEnabled()) {

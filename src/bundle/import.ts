@@ -13,7 +13,9 @@ import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { EntityLoad, LoadMode, RunEntry } from '../stores/types.js';
 import { safeBagPath } from './bagit.js';
 import { csvDecoder, readBundleCsv } from './csv.js';
-import { openBundle, verifyBundleDir, type VerifyResult } from './verify.js';
+import { dataPackageSchema, entityOf } from './datapackage.js';
+import { openBundle, type VerifyResult } from './verify.js';
+import { verifyInThread } from './verify-thread.js';
 
 export interface ImportOptions {
   bundle: string;
@@ -23,6 +25,12 @@ export interface ImportOptions {
   tables?: string[] | undefined;
   progress?: (p: { stage: 'verify' | 'stage' | 'load'; table?: string; rows: number }) => void;
   signal?: AbortSignal | undefined;
+  /**
+   * A scratch target the caller throws away unless the bundle verifies (forklift exit): the rows
+   * are loaded without waiting for the verify, which `onVerify` hands to the caller to await.
+   * Never for a real target: there the load waits for the verdict.
+   */
+  scratchTarget?: { onVerify: (verifying: Promise<VerifyResult>) => void } | undefined;
 }
 
 export interface ImportResult {
@@ -47,11 +55,23 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   const started = new Date();
   const runId = newRunId(started);
   const scratch = mkdtempSync(path.join(tmpdir(), 'forklift-import-'));
+  // The verify runs in a thread of its own while this one stages the CSVs in a scratch file; the
+  // target is touched only once the verify passed (or, for a scratch target, the caller waits).
+  const stopVerify = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stopVerify.signal]) : stopVerify.signal;
+  const verifying = verifyInThread(opened.dir, opened.display, { signal, progress: (p) => opts.progress?.({ stage: 'verify', table: p.table, rows: p.rows }) });
+  const verdict = async (): Promise<VerifyResult & { entities: Entity[] }> => {
+    const v = await verifying;
+    if (!v.valid || !v.entities) refuse(v);
+    return v as VerifyResult & { entities: Entity[] };
+  };
+  if (opts.scratchTarget) opts.scratchTarget.onVerify(verifying);
+  verifying.catch(() => {}); // awaited below (or by the caller); not an unhandled rejection meanwhile
   try {
     opts.progress?.({ stage: 'verify', rows: 0 });
-    const verified = await verifyBundleDir(opened.dir, opened.display, { signal: opts.signal, progress: (p) => opts.progress?.({ stage: 'verify', table: p.table, rows: p.rows }) });
-    if (!verified.valid || !verified.entities) refuse(verified);
-    const entities = chooseTables(verified.entities!, opts.tables);
+    // What datapackage.json declares, read ahead of the verify's verdict (which also checks it).
+    const declared = declaredEntities(opened.dir) ?? (await verdict()).entities;
+    const entities = chooseTables(declared, opts.tables);
     const manifest = createHash('sha256').update(readFileSync(path.join(opened.dir, 'manifest-sha256.txt'))).digest('hex');
 
     const store = await openStore(opts.target);
@@ -62,7 +82,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       if (hasRuns && entities.some((e) => e.name === RUNS_ENTITY.name)) {
         for await (const batch of store.readColumn(RUNS_ENTITY.name, 'id')) for (const v of batch) knownRuns.add(String(v));
       }
-      const staging = new Staging(path.join(scratch, 'staging.sqlite'));
+      const staging = new Staging(path.join(scratch, 'staging.sqlite'), { cacheMiB: 8 });
       const counts = new Map<string, { rows: number; loaded: number; skipped: number }>();
       try {
         for (const e of entities) {
@@ -91,8 +111,18 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
           staging.flushRows(e.name);
           counts.set(e.name, c);
         }
+      } catch (e) {
+        // A bundle that does not verify is refused for that reason, whatever staging tripped on.
+        if (!opts.scratchTarget) await verdict();
+        throw e;
       } finally {
         staging.close();
+      }
+      if (!opts.scratchTarget) {
+        const v = await verdict();
+        if (JSON.stringify(v.entities) !== JSON.stringify(declared)) {
+          throw new BundleError(`${opened.display}: data/datapackage.json changed while it was imported`, { code: 'bundle.changed', hint: 'Import it again once nothing writes to the bundle.' });
+        }
       }
 
       const model: Model = { name: 'bundle', entities: new Map(entities.map((e) => [e.name, e])) };
@@ -138,7 +168,30 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
-    opened.cleanup();
+    if (opts.scratchTarget) {
+      // The caller still awaits the verify: the (unzipped) bundle stays until it has answered.
+      void verifying.then(opened.cleanup, opened.cleanup);
+    } else {
+      stopVerify.abort(new Error('the import ended'));
+      opened.cleanup();
+    }
+  }
+}
+
+/** The tables datapackage.json declares; null where it cannot be read as one (the verify says why). */
+function declaredEntities(dir: string): Entity[] | null {
+  try {
+    const parsed = dataPackageSchema.safeParse(JSON.parse(readFileSync(path.join(dir, 'data', 'datapackage.json'), 'utf8')));
+    if (!parsed.success) return null;
+    const out: Entity[] = [];
+    for (const r of parsed.data.resources) {
+      const { entity, problems } = entityOf(r);
+      if (problems.length) return null;
+      out.push(entity);
+    }
+    return out;
+  } catch {
+    return null;
   }
 }
 

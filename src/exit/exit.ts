@@ -7,7 +7,7 @@ import { writeTagManifest } from '../bundle/bagit.js';
 import { exportBundle, type ExportResult } from '../bundle/export.js';
 import { importBundle } from '../bundle/import.js';
 import type { Profile } from '../bundle/profile.js';
-import { verifyBundleDir } from '../bundle/verify.js';
+import { verifyBundleDir, type VerifyResult } from '../bundle/verify.js';
 import { zipFolder } from '../bundle/zip.js';
 import { BundleError, ConfigError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
@@ -30,7 +30,8 @@ export interface ExitOptions {
   zip?: boolean | undefined;
   /** Replace an existing BUNDLE_DIR (only once the new bundle is complete). */
   force?: boolean | undefined;
-  progress?: (p: { step: ExitStep; table?: string; rows?: number }) => void;
+  /** Steps in order, but the verify runs beside import and diff: its events carry `step: 'verify'`, and `done` when it has passed. */
+  progress?: (p: { step: ExitStep; table?: string; rows?: number; done?: boolean }) => void;
   signal?: AbortSignal | undefined;
   collectGarbage?: (() => void) | undefined;
 }
@@ -83,37 +84,71 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       progress: (p) => opts.progress?.({ step: 'export', table: p.table, rows: p.rows }),
     });
 
-    // The import verifies the whole bundle first and refuses one that does not verify: one pass for both steps.
+    // The verify runs in a thread of its own while the bundle is re-imported into the scratch
+    // SQLite file and compared with the source: the scratch file is thrown away unless the bundle
+    // verifies, and a verify that fails stops the other two at once.
     go('verify');
     const scratchUrl = `sqlite:${path.join(scratch, 'exit-check.db')}`;
-    await importBundle({
-      bundle: bundleDir,
-      target: scratchUrl,
-      signal: opts.signal,
-      progress: (p) => {
-        if (p.stage !== 'verify' && step !== 'import') go('import');
-        opts.progress?.({ step: p.stage === 'verify' ? 'verify' : 'import', ...(p.table === undefined ? {} : { table: p.table }), rows: p.rows });
-      },
-    });
-
-    go('diff');
-    // forklift_runs is left out: the scratch import appends its own entry. A profile's dropped,
-    // masked and hashed columns are left out: the bundle holds them changed on purpose.
-    const tables = exported.tables.map((t) => t.name).filter((t) => t !== RUNS_ENTITY.name);
+    const stop = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+    let verdict: Promise<VerifyResult> | undefined;
+    const notValid = (v: VerifyResult): BundleError =>
+      new BundleError(`the exported bundle does not verify: ${v.problems[0] ?? 'see the problems'}`, { code: 'exit.verify', details: v.problems.slice(1, 10) });
     const ignored = profileColumns(opts.profile);
-    if (tables.length === 0) {
-      throw new BundleError(`${exported.source} holds no tables but forklift_runs: there is nothing to take out`, { code: 'exit.empty', hint: 'Check the --source URL.' });
+    let diff: Awaited<ReturnType<typeof diffSnapshots>>;
+    try {
+      await importBundle({
+        bundle: bundleDir,
+        target: scratchUrl,
+        signal,
+        scratchTarget: {
+          onVerify: (p) => {
+            verdict = p;
+            p.then(
+              (v) => {
+                if (!v.valid) stop.abort(notValid(v));
+                opts.progress?.({ step: 'verify', done: true });
+              },
+              (e: unknown) => stop.abort(e),
+            );
+          },
+        },
+        progress: (p) => {
+          if (p.stage === 'verify') opts.progress?.({ step: 'verify', ...(p.table === undefined ? {} : { table: p.table }), rows: p.rows });
+          else {
+            if (step !== 'import') go('import');
+            opts.progress?.({ step: 'import', ...(p.table === undefined ? {} : { table: p.table }), rows: p.rows });
+          }
+        },
+      });
+
+      go('diff');
+      // forklift_runs is left out: the scratch import appends its own entry. A profile's dropped,
+      // masked and hashed columns are left out: the bundle holds them changed on purpose.
+      const tables = exported.tables.map((t) => t.name).filter((t) => t !== RUNS_ENTITY.name);
+      if (tables.length === 0) {
+        throw new BundleError(`${exported.source} holds no tables but forklift_runs: there is nothing to take out`, { code: 'exit.empty', hint: 'Check the --source URL.' });
+      }
+      diff = await diffSnapshots({
+        left: scratchUrl,
+        right: opts.source,
+        tables,
+        ignore: ignored,
+        scratchDir: scratch,
+        signal,
+        collectGarbage: opts.collectGarbage,
+        progress: (p) => opts.progress?.({ step: 'diff', table: p.table, rows: p.rows }),
+      });
+      const v = await verdict!;
+      if (!v.valid) throw notValid(v);
+    } catch (e) {
+      // A bundle that does not verify is the first thing to say, whatever else stopped meanwhile.
+      if (stop.signal.aborted && !opts.signal?.aborted) {
+        step = 'verify';
+        throw stop.signal.reason;
+      }
+      throw e;
     }
-    const diff = await diffSnapshots({
-      left: scratchUrl,
-      right: opts.source,
-      tables,
-      ignore: ignored,
-      scratchDir: scratch,
-      signal: opts.signal,
-      collectGarbage: opts.collectGarbage,
-      progress: (p) => opts.progress?.({ step: 'diff', table: p.table, rows: p.rows }),
-    });
     const d = diff.result;
     diff.dispose();
     if (!d.identical) {

@@ -3,7 +3,8 @@ import { compileMapping } from '../mapping/compile.js';
 import { loadPlan, sourceSpecOf } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
 import { RawRowWriter, packCells } from '../sources/raw-rows.js';
-import { AHEAD, mapRecords, packBatch, serializeError, type FromWorker, type ToWorker, type WorkerInput } from './extract.js';
+import { serializeError } from '../core/thread-errors.js';
+import { AHEAD, mapRecords, packBatch, type FromWorker, type ToWorker, type WorkerInput } from './extract.js';
 
 /**
  * The extraction thread: loads the same plan, reads and parses one source, keeps the raw rows,

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ConfigError, ForkliftError, SourceError, type ExitCode } from '../core/errors.js';
+import { revive, type SerializedError } from '../core/thread-errors.js';
 import type { StoredValue } from '../mapping/coerce.js';
 import { compileMapping, type CompiledMapping } from '../mapping/compile.js';
 import type { Entity } from '../model/types.js';
@@ -196,37 +196,6 @@ export function mapRecords(compiled: CompiledMapping, batch: readonly SourceReco
   return out;
 }
 
-export interface SerializedError {
-  kind: 'config' | 'source' | 'other';
-  message: string;
-  code?: string;
-  exitCode?: number;
-  hint?: string | undefined;
-  location?: ForkliftError['location'];
-  details?: string[];
-  stack?: string | undefined;
-}
-
-export function serializeError(e: unknown): SerializedError {
-  if (e instanceof ForkliftError) {
-    return { kind: e instanceof ConfigError ? 'config' : 'source', message: e.message, code: e.code, exitCode: e.exitCode, hint: e.hint, location: e.location, details: e.details };
-  }
-  const err = e instanceof Error ? e : new Error(String(e));
-  return { kind: 'other', message: err.message, stack: err.stack };
-}
-
-function revive(s: SerializedError): Error {
-  if (s.kind === 'other') {
-    const e = new Error(s.message);
-    if (s.stack) e.stack = s.stack;
-    return e;
-  }
-  const opts: ConstructorParameters<typeof SourceError>[1] = { code: s.code ?? 'source', details: s.details ?? [] };
-  if (s.exitCode !== undefined) opts.exitCode = s.exitCode as ExitCode;
-  if (s.hint !== undefined) opts.hint = s.hint;
-  if (s.location !== undefined) opts.location = s.location;
-  return s.kind === 'config' ? new ConfigError(s.message, opts) : new SourceError(s.message, opts);
-}
 
 /** Only the compiled build has a .js worker to start; under a TypeScript test runner the in-thread path runs. */
 function workerUrl(): URL | undefined {

@@ -40,13 +40,15 @@ export class Staging {
 
   constructor(
     readonly file: string,
-    opts: { reopen?: boolean } = {},
+    opts: { reopen?: boolean; cacheMiB?: number } = {},
   ) {
     this.db = new Database(file);
     // A scratch file: durability buys nothing here and costs most of the write time.
     this.db.pragma('journal_mode = OFF');
     this.db.pragma('synchronous = OFF');
-    this.db.pragma('cache_size = -65536');
+    // Migrate looks rows up by key here (duplicates, references): a large cache pays. A bundle import
+    // only appends rows in key order and reads them once, so it asks for less (peak memory).
+    this.db.pragma(`cache_size = ${-1024 * (opts.cacheMiB ?? 64)}`);
     this.db.pragma('temp_store = FILE');
     if (!opts.reopen) this.db.exec(`CREATE TABLE rejects (entity TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL, rule TEXT NOT NULL, reason TEXT NOT NULL, raw TEXT, key TEXT)`);
     this.rejectInsert = this.db.prepare('INSERT INTO rejects (entity, line, field, rule, reason, raw, key) VALUES (?, ?, ?, ?, ?, ?, ?)');

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +45,37 @@ describe('runExit', () => {
       expect(runs).toHaveLength(1);
       expect(runs[0]!.status).toBe('failed');
       expect(runs[0]!.message).toMatch(/^exit failed at diff: the source changed/);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('a bundle that stops verifying fails the exit as such, though the re-import and the diff run beside the verify', async () => {
+    const dir = tempDir('forklift-exit-');
+    const file = source(dir);
+    const to = path.join(dir, 'out', 'bundle');
+    let tampered = '';
+    await expect(
+      runExit({
+        source: `sqlite:${file}`,
+        to,
+        progress: (p) => {
+          if (p.step === 'verify' && !tampered) {
+            // The export is complete: change one byte of its CSV, keeping the length.
+            const work = readdirSync(path.join(dir, 'out')).find((f) => f.includes('.exit-partial-'))!;
+            tampered = path.join(dir, 'out', work, 'bundle', 'data', 'csv', 'parts.csv');
+            writeFileSync(tampered, readFileSync(tampered, 'utf8').replace('part 7', 'part X'));
+          }
+        },
+      }),
+    ).rejects.toThrow(/the exported bundle does not verify: data\/csv\/parts\.csv: sha256 mismatch/);
+    expect(tampered).not.toBe('');
+    expect(readdirSync(path.join(dir, 'out'))).toEqual([]);
+    const db = new Database(file, { readonly: true });
+    try {
+      const runs = db.prepare("SELECT status, message FROM forklift_runs WHERE command = 'exit'").all() as { status: string; message: string }[];
+      expect(runs.map((r) => r.status)).toEqual(['failed']);
+      expect(runs[0]!.message).toMatch(/^exit failed at verify: the exported bundle does not verify/);
     } finally {
       db.close();
     }

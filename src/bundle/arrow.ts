@@ -508,14 +508,27 @@ async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {
   }
 }
 
-/** Opens `file` (created or truncated) for one table's Arrow IPC file. */
-export async function openArrowWriter(file: string, entity: Entity): Promise<TableFileWriter> {
+/**
+ * Rows per record batch in a bundle's Arrow files. 1,000 rather than 10,000: rows gathered for a
+ * bigger batch outlive the young generation, and export's peak memory was 1.6x with 10,000
+ * (248 MiB against 160 MiB for the 1M-row machine log from PostgreSQL), for a file 0.6% smaller.
+ */
+export const ARROW_BATCH_ROWS = 1_000;
+
+/**
+ * Opens `file` (created or truncated) for one table's Arrow IPC file. Each write() is one record
+ * batch, unless `batchRows` is given: then rows are gathered into record batches of exactly that
+ * many (the last one shorter), whatever sizes they come in: the file's bytes do not depend on how
+ * a store hands its rows over.
+ */
+export async function openArrowWriter(file: string, entity: Entity, opts: { batchRows?: number } = {}): Promise<TableFileWriter> {
   const encoder = new BatchEncoder(entity);
   const writer = new ForkliftFileWriter();
   // Starting with the schema makes a table without rows a valid file too.
   writer.reset(undefined, encoder.schema);
   const fh = await open(file, 'w');
   let state: 'open' | 'closed' | 'failed' = 'open';
+  let pending: unknown[][] = [];
   const guard = async <T>(work: () => Promise<T>): Promise<T> => {
     if (state !== 'open') throw new BugError(`Arrow writer for ${entity.name} used after it was ${state}`);
     try {
@@ -526,21 +539,34 @@ export async function openArrowWriter(file: string, entity: Entity): Promise<Tab
       throw e;
     }
   };
+  const emit = async (rows: unknown[][]): Promise<void> => {
+    if (rows.length === 0) return;
+    writer.writeBatch(encoder.encode(rows));
+    await writeFully(fh, writer.take());
+  };
+  const size = opts.batchRows;
   return {
     write: (rows) =>
       guard(async () => {
-        if (rows.length === 0) return;
-        writer.writeBatch(encoder.encode(rows));
-        await writeFully(fh, writer.take());
+        if (size === undefined) return emit(rows);
+        for (const r of rows) pending.push(r);
+        while (pending.length >= size) {
+          const batch = pending.length === size ? pending : pending.slice(0, size);
+          pending = pending.length === size ? [] : pending.slice(size);
+          await emit(batch);
+        }
       }),
     close: () =>
       guard(async () => {
+        await emit(pending);
+        pending = [];
         writer.close();
         await writeFully(fh, writer.take());
         state = 'closed';
         await fh.close();
       }),
     abort: async () => {
+      pending = [];
       if (state === 'open') {
         state = 'failed';
         await fh.close();

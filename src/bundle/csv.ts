@@ -99,9 +99,10 @@ export type CsvField = string | null;
  * empty field (null) from `""` (''). csv-parse can tell them apart only through its per-field cast
  * context, which costs about ten times the parse itself (a million-row table took minutes); this
  * reader handles exactly the dialect of SPEC section 6 (comma, double quotes doubled inside quoted
- * fields, CRLF or LF line ends) and refuses anything else with the line it is on.
+ * fields, CRLF or LF line ends) and refuses anything else with the line it is on. Batches are
+ * small so they die young (see READ_ROWS_BATCH): verify and import collect far less garbage.
  */
-export async function* readBundleCsv(file: string, batchRows = 10_000, chunkBytes = 1 << 16): AsyncGenerator<CsvField[][]> {
+export async function* readBundleCsv(file: string, batchRows = 1_000, chunkBytes = 1 << 16): AsyncGenerator<CsvField[][]> {
   const { createReadStream } = await import('node:fs');
   const { StringDecoder } = await import('node:string_decoder');
   const decoder = new StringDecoder('utf8');

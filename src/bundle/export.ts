@@ -9,7 +9,7 @@ import { openStore } from '../stores/index.js';
 import type { TargetStore } from '../stores/types.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import { runsEntityOf, storeLedgerHead } from '../audit/ledger.js';
-import { openArrowWriter } from './arrow.js';
+import { ARROW_BATCH_ROWS, openArrowWriter } from './arrow.js';
 import { writeBagTags } from './bagit.js';
 import { CsvTableWriter } from './csv.js';
 import { dataPackage, type TableFiles } from './datapackage.js';
@@ -191,7 +191,7 @@ async function exportTable(store: TargetStore, source: Entity, chosen: Entity[],
   const inBundle = new Set(chosen.map((e) => e.name));
   const bundled: Entity = { ...entity, columns: entity.columns.map((c) => (c.references && !inBundle.has(c.references.entity) ? withoutReference(c) : c)) };
   const csv = new CsvTableWriter(path.join(tmp, 'data', 'csv', `${entity.name}.csv`), bundled);
-  const sinks: RowSink[] = [await openArrowWriter(path.join(tmp, 'data', 'arrow', `${entity.name}.arrow`), bundled)];
+  const sinks: RowSink[] = [await openArrowWriter(path.join(tmp, 'data', 'arrow', `${entity.name}.arrow`), bundled, { batchRows: ARROW_BATCH_ROWS })];
   if (opts.parquet) sinks.push(await openParquetWriter(path.join(tmp, 'data', 'parquet', `${entity.name}.parquet`), bundled));
   const sheet = xlsx ? await xlsx.table(bundled) : null;
   await csv.writeHeader();

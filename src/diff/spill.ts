@@ -49,7 +49,8 @@ export async function* sortedBySpill(
       n += batch.length;
       opts.progress?.(n);
     }
-    const size = opts.batchRows ?? 10_000;
+    // Small batches die young (see READ_ROWS_BATCH in stores/read-common.ts).
+    const size = opts.batchRows ?? 1_000;
     let out: unknown[][] = [];
     sorted = db.prepare('SELECT r FROM spill ORDER BY k, rowid').pluck().iterate() as IterableIterator<string>;
     for (const r of sorted) {

@@ -25,8 +25,12 @@ import type { Column, ColumnType, Entity } from '../model/types.js';
 /** The bookkeeping table of the definitions forklift loaded (SPEC section 3 types, verbatim). */
 export const TABLES_TABLE = 'forklift_tables';
 
-/** Rows per batch yielded by readRows. */
-export const READ_ROWS_BATCH = 10_000;
+/**
+ * Rows per batch yielded by readRows. Small on purpose: a batch is built across several reads of
+ * the connection, and a 10,000-row batch outlived the young generation, so every row was copied to
+ * the old one and collected there (export from PostgreSQL: 1.6x the peak memory, 25% more CPU).
+ */
+export const READ_ROWS_BATCH = 1_000;
 
 /** How a store's native type reads: the staging form it gives before adaptation to the model. */
 export type NativeKind = 'text' | 'integer' | 'decimal' | 'boolean' | 'date' | 'timestamp' | 'other';

@@ -100,6 +100,28 @@ describe('arrow writer', () => {
     expect(boundaries).toEqual([0, 3, 4, edgeRows.length]);
   });
 
+  it('with batchRows, gathers rows into record batches of exactly that many, however they were handed over', async () => {
+    const sizes = async (f: string): Promise<number[]> => {
+      const cursor = openArrowRows(f);
+      const out: number[] = [];
+      for (let b = await cursor.nextBatch(); b; b = await cursor.nextBatch()) out.push(b.numRows);
+      await cursor.close();
+      return out;
+    };
+    const a = file();
+    const w = await openArrowWriter(a, edges, { batchRows: 4 });
+    for (const part of [edgeRows.slice(0, 1), edgeRows.slice(1, 7), [], edgeRows.slice(7)]) await w.write(part);
+    await w.close();
+    expect(await sizes(a)).toEqual([4, 4, 3]);
+    expect(await readAll(a)).toEqual(edgeRows);
+    // The same rows handed over another way: the same bytes.
+    const b = file();
+    const w2 = await openArrowWriter(b, edges, { batchRows: 4 });
+    await w2.write(edgeRows);
+    await w2.close();
+    expect(sha(b)).toBe(sha(a));
+  });
+
   it('writes an Arrow IPC file (not a stream) with the exact types, nullability and metadata', async () => {
     const f = file();
     await writeArrow(f, edges, [edgeRows]);

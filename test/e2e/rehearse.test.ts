@@ -328,6 +328,21 @@ describe('rejects reload: bad input', () => {
     expect(r.stderr).toContain("column 'Kommentar' is not a column of the source");
   });
 
+  it('a file saved as Excel "Unicode Text" (UTF-16LE with a BOM, tab-separated) is detected and read right', () => {
+    const rows = readRejects(items());
+    writeFileSync(items(), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(stringify(rows, { delimiter: '\t', record_delimiter: 'windows' }), 'utf16le')]));
+    try {
+      const r = runCli(['rejects', 'reload', run, '--entity', 'items', '--target', `sqlite:${path.join(demo.dir, 'bad.db')}`, '--json'], { cwd: demo.dir });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as Report;
+      // nothing fixed: the same seven rows fail for the same reasons
+      expect(report.entities.map((e) => [e.entity, e.read, e.rejected])).toEqual([['items', 7, 7]]);
+      expect(readRejects(path.join(demo.dir, report.run_dir, 'rejects', 'items.csv')).slice(1).map((x) => x.slice(0, 9))).toEqual(rows.slice(1).map((x) => x.slice(0, 9)));
+    } finally {
+      writeFileSync(items(), original);
+    }
+  });
+
   it('a run folder that does not exist, and a folder that is not a run: exit 2 with a clear message', () => {
     const r = runCli(['rejects', 'reload', path.join(demo.dir, 'runs', 'nope')], { cwd: demo.dir });
     expect(r.code).toBe(2);

@@ -367,3 +367,35 @@ describe('rejects reload: bad input', () => {
     expect(r.stderr).toContain('committed nothing (validate, validated)');
   });
 });
+
+describe('rejects reload over the reject limit', () => {
+  it('commits nothing, exits 3 (also with --json) and puts the attempt on record, linked to the run it follows', () => {
+    const demo = demoCopy();
+    writeFileSync(demo.plan, readFileSync(demo.plan, 'utf8').replace('reject_limit: 10%', 'reject_limit: 6.5%'));
+    const db = path.join(demo.dir, 'limit.db');
+    const m = runCli(['migrate', demo.plan, '--target', `sqlite:${db}`, '--json'], { cwd: demo.dir });
+    expect(m.code, m.stderr).toBe(0);
+    const first = JSON.parse(m.stdout) as Report;
+    const file = path.join(demo.dir, first.run_dir, 'rejects', 'items.csv');
+    const [header, ...rows] = readRejects(file) as [string[], ...string[][]];
+    // Fix one row, but paste in two more that fail: 8 of the 117 source rows = 6.8% > 6.5%
+    const fixed = rows.map((r) => (r[0] === 'TN-3091' ? r.map((c, i) => (header[i] === 'UOM' ? 'PCS' : c)) : r));
+    const extra = [rows[1]!.map((c, i) => (i === 0 ? 'TN-3097' : c)), rows[1]!.map((c, i) => (i === 0 ? 'TN-3098' : c))];
+    writeFileSync(file, '\ufeff' + stringify([header, ...fixed, ...extra]));
+    const r = runCli(['rejects', 'reload', path.join(demo.dir, first.run_dir), '--entity', 'items', '--target', `sqlite:${db}`, '--json'], { cwd: demo.dir });
+    expect(r.code).toBe(3);
+    const out = JSON.parse(r.stdout) as { error: { message: string }; result: Report };
+    expect(out.error.message).toBe('nothing was committed: items: 8 of 117 rows rejected (6.84%), over the reject_limit of 6.5%');
+    expect(out.result.committed).toBe(false);
+    const d = new Database(db, { readonly: true });
+    try {
+      expect(d.prepare("SELECT COUNT(*) AS n FROM items WHERE item_code = 'TN-3091'").get()).toEqual({ n: 0 });
+      const entry = d.prepare('SELECT command, status, counts FROM forklift_runs WHERE id = ?').get(out.result.run_id) as { command: string; status: string; counts: string };
+      expect([entry.command, entry.status, (JSON.parse(entry.counts) as { follows: string }).follows]).toEqual(['rejects reload', 'rejected', first.run_id]);
+    } finally {
+      d.close();
+    }
+    const text = runCli(['rejects', 'reload', path.join(demo.dir, first.run_dir), '--entity', 'items', '--target', `sqlite:${db}`], { cwd: demo.dir });
+    expect(text.code).toBe(3);
+  });
+});

@@ -163,8 +163,8 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     });
 
     let committed = false;
-    const loads = opts.command !== 'validate';
-    if (loads && !rejectedRun) {
+    const writes = opts.command !== 'validate';
+    if (writes && !rejectedRun) {
       opts.progress?.({ stage: 'load', rows: 0, rowsPerSecond: 0 });
       const loads: EntityLoad[] = dependencyOrder(plan.model, [...byEntity.keys()]).map((name) => {
         const x = byEntity.get(name)!;
@@ -180,7 +180,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         await store.recordRun(entry()).catch(() => {});
         throw e;
       }
-    } else if (loads) {
+    } else if (writes) {
       await store.recordRun(entry());
     }
 
@@ -232,7 +232,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     const files = writeReports(runDir, report);
     log(`run ${runId}: ${status}`);
     if (rejectedRun) {
-      throw new DataRejectedError(`nothing was ${loads ? 'committed' : 'accepted'}: ${message}`, {
+      throw new DataRejectedError(`nothing was ${writes ? 'committed' : 'accepted'}: ${message}`, {
         code: 'data.rejected',
         hint: `See the rejects in ${path.relative(process.cwd(), path.join(runDir, 'rejects'))} and the report ${path.relative(process.cwd(), files.html)}.`,
         details: [],

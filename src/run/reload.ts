@@ -115,7 +115,8 @@ async function rereadMapping(plan: LoadedPlan, m: LoadedMapping, e: EntityReport
     encoding: probe.detected.encoding ?? 'auto',
     delimiter: probe.detected.delimiter ?? 'auto',
     header_row: 1,
-    ignore_columns: REJECT_META,
+    // A spreadsheet may save an unnamed empty column after the data: not a source column, unless the source had one.
+    ignore_columns: expected.includes('') ? REJECT_META : [...REJECT_META, ''],
   };
   return { ...m, reread, sourcePath: file, sourceLabel: shown, spec: { ...m.spec, load: entity.primaryKey.length ? 'upsert' : 'append' } };
 }
@@ -134,7 +135,7 @@ async function sourceHeader(m: LoadedMapping): Promise<string[]> {
  */
 export function checkRejectsHeader(expected: readonly string[], header: readonly string[], file: string, detected: { encoding?: string; delimiter?: string }): void {
   const meta = REJECT_META as readonly string[];
-  const got = header.filter((h) => !meta.includes(h));
+  const got = header.filter((h) => !meta.includes(h) && (h !== '' || expected.includes('')));
   const how = `read as ${detected.encoding ?? 'text'} with delimiter ${JSON.stringify(detected.delimiter ?? ',')}`;
   const fail = (message: string, hint: string): never => {
     throw new ConfigError(`${file}: ${message}`, { code: 'reload.columns', location: { file, line: 1 }, hint, details: [`header ${how}: ${header.join(' | ')}`, `source columns: ${expected.join(' | ')}`] });

@@ -343,6 +343,20 @@ describe('rejects reload: bad input', () => {
     }
   });
 
+  it('an unnamed empty column a spreadsheet saved after the data is not taken for a source column', () => {
+    const rows = readRejects(items()).map((r) => [...r, '']);
+    writeFileSync(items(), '\ufeff' + stringify(rows));
+    try {
+      const r = runCli(['rejects', 'reload', run, '--entity', 'items', '--target', `sqlite:${path.join(demo.dir, 'bad.db')}`, '--json'], { cwd: demo.dir });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as Report & { entities: { source_columns: string[] }[] };
+      expect(report.entities[0]!.source_columns).toEqual(['ITEMNO', 'DESC1', 'DESC2', 'TYPE', 'UOM', 'GRP', 'STDCOST', 'LT_WEEKS', 'STATUS']);
+      expect(readRejects(path.join(demo.dir, report.run_dir, 'rejects', 'items.csv'))[0]).toEqual(['ITEMNO', 'DESC1', 'DESC2', 'TYPE', 'UOM', 'GRP', 'STDCOST', 'LT_WEEKS', 'STATUS', ...META]);
+    } finally {
+      writeFileSync(items(), original);
+    }
+  });
+
   it('a run folder that does not exist, and a folder that is not a run: exit 2 with a clear message', () => {
     const r = runCli(['rejects', 'reload', path.join(demo.dir, 'runs', 'nope')], { cwd: demo.dir });
     expect(r.code).toBe(2);

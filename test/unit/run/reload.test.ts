@@ -22,6 +22,8 @@ describe('checkRejectsHeader: the source columns of an edited rejects file', () 
     expect(() => checkRejectsHeader(SOURCE, [...SOURCE, ...META], 'f', how)).not.toThrow();
     expect(() => checkRejectsHeader(SOURCE, SOURCE, 'f', how)).not.toThrow();
     expect(() => checkRejectsHeader(SOURCE, [...SOURCE, ...META.slice(0, 2)], 'f', how)).not.toThrow();
+    // an unnamed empty column a spreadsheet saved after the data
+    expect(() => checkRejectsHeader(SOURCE, [...SOURCE, ...META, ''], 'f', how)).not.toThrow();
   });
 
   it('names a renamed column and its new name', () => {

@@ -9,6 +9,7 @@ import { dependencyOrder, type Entity } from '../model/types.js';
 import { loadPlan, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { loadModeOf, watermarkOf } from '../plan/watermark.js';
 import { openStore } from '../stores/index.js';
+import { storeIdentity } from '../stores/url.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
 import { checkBomCycles } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
@@ -215,6 +216,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       plan_sha256: plan.sha256,
       follows: opts.follows ?? null,
       target: store.display,
+      target_id: storeIdentity(plan.target),
       started: started.toISOString(),
       finished: new Date().toISOString(),
       duration_ms: Date.now() - started.getTime(),

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { displayPath, loadPlan, sourceSpecOf, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
+import { storeIdentity } from '../stores/url.js';
 import type { SourceSpec } from '../sources/types.js';
 import { didYouMean } from '../util/suggest.js';
 import { readRunFolder, type RunFolder } from './history.js';
@@ -49,6 +50,17 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
     });
   }
   const plan = loadPlan(planFile, { target: opts.target });
+  const into = storeIdentity(plan.target);
+  if (r.target_id !== undefined && r.target_id !== into) {
+    // The fixed rows belong with the rows the run loaded; the plan's target may not be where those went.
+    if (opts.target === undefined) {
+      throw new ConfigError(`run ${r.run_id} loaded into ${r.target_id}, the plan's target is ${into}: the reload would load into another store`, {
+        code: 'reload.target',
+        hint: `Give the run's target: --target ${r.target_id}`,
+      });
+    }
+    log(`run ${r.run_id} loaded into ${r.target_id}; this reload loads into ${into}, as --target says`);
+  }
   if (r.plan_sha256 && r.plan_sha256 !== plan.sha256) log(`${plan.display} changed since run ${r.run_id}; the reload uses it as it is now`);
 
   const mappings: LoadedMapping[] = [];

@@ -41,6 +41,8 @@ export interface RunReport {
   /** A rejects reload: the run it follows. */
   follows?: Follows | null;
   target: string;
+  /** The target whatever the working directory (storeIdentity): a reload checks it goes to the same store. */
+  target_id?: string;
   started: string;
   finished: string;
   duration_ms: number;

@@ -295,7 +295,7 @@ describe('rejects reload: bad input', () => {
     const [header, ...data] = readRejects(items()) as [string[], ...string[][]];
     writeFileSync(items(), '\ufeff' + stringify([change(header), ...data.map(rows ?? ((r) => r))]));
     try {
-      return runCli(['rejects', 'reload', run, '--entity', 'items'], { cwd: demo.dir });
+      return runCli(['rejects', 'reload', run, '--entity', 'items', '--target', `sqlite:${path.join(demo.dir, 'bad.db')}`], { cwd: demo.dir });
     } finally {
       writeFileSync(items(), original);
     }
@@ -364,6 +364,14 @@ describe('rejects reload: bad input', () => {
     const j = runCli(['rejects', 'reload', demo.dir, '--json'], { cwd: demo.dir });
     expect(j.code).toBe(2);
     expect((JSON.parse(j.stdout) as { error: { message: string } }).error.message).toContain('not a run folder (it has no report.json)');
+  });
+
+  it('a reload without --target into a plan whose target is not the run’s: exit 2 naming both, nothing loaded', () => {
+    const r = runCli(['rejects', 'reload', run, '--entity', 'items'], { cwd: demo.dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`loaded into sqlite:${path.join(demo.dir, 'bad.db')}, the plan's target is sqlite:${path.join(demo.dir, 'mappings', 'demo', 'forklift.db')}: the reload would load into another store`);
+    expect(r.stderr).toContain(`Hint: Give the run's target: --target sqlite:${path.join(demo.dir, 'bad.db')}`);
+    expect(existsSync(path.join(demo.dir, 'mappings', 'demo', 'forklift.db'))).toBe(false);
   });
 
   it('--entity of an entity without rejects, or not in the run: exit 2', () => {

@@ -207,6 +207,23 @@ describe('rejects reload, runs list and runs diff on the demo (built CLI)', () =
     expect(again.code).toBe(2);
     expect(again.stderr).toContain(`run ${third.run_id} has no rejects: nothing to reload`);
   });
+
+  it('reloads rows of an Excel source (stock balances): the cells as written in the rejects file, exact decimals and dates', () => {
+    const file = path.join(runDir(first), 'rejects', 'stock_balances.csv');
+    const [header, ...rows] = readRejects(file) as [string[], ...string[][]];
+    expect(header.slice(0, 7)).toEqual(['Artikel', 'Lager', 'Charge', 'Menge', 'Wert', 'Stichtag', 'Bemerkung']);
+    const fixed = rows.map((r) => (r[0] === 'TN-3018' ? [r[0], r[1]!, r[2]!, '24', '19.43', ...r.slice(5)] : r));
+    writeFileSync(file, '\ufeff' + stringify([header, ...fixed]));
+    const r = runCli(['rejects', 'reload', runDir(first), '--entity', 'stock_balances', '--target', target, '--json'], { cwd: demo.dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as Report).entities.map((e) => [e.entity, e.read, e.loaded, e.rejected])).toEqual([['stock_balances', 3, 1, 2]]);
+    const d = new Database(db, { readonly: true });
+    try {
+      expect(d.prepare("SELECT qty, value, as_of, lot FROM stock_balances WHERE item_code = 'TN-3018' AND warehouse = 'L150'").get()).toEqual({ qty: '24.000000', value: '19.43', as_of: '2025-12-31', lot: '' });
+    } finally {
+      d.close();
+    }
+  });
 });
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -11,7 +11,7 @@ export default class RejectsReload extends BaseCommand {
     '<%= config.bin %> rejects reload mappings/demo/runs/20261129T101500Z-1a2b',
     '<%= config.bin %> rejects reload runs/20261129T101500Z-1a2b --entity items --json',
   ];
-  static override args = { run: Args.string({ description: 'The run folder (runs/<run-id>/ next to the plan).', required: true }) };
+  static override args = { run_dir: Args.string({ description: 'The run folder (runs/<run-id>/ next to the plan).', required: true }) };
   static override flags = {
     entity: Flags.string({ description: 'Only these entities’ rejects (comma-separated).' }),
     target: Flags.string({ description: 'Target store URL; overrides the plan (give the one the run loaded into).' }),
@@ -24,7 +24,7 @@ export default class RejectsReload extends BaseCommand {
     const interrupt = this.interruptible();
     try {
       const result = await reloadRejects({
-        runDir: args.run,
+        runDir: args.run_dir,
         entities: this.list(flags.entity),
         target: flags.target,
         keepStaging: flags['keep-staging'],

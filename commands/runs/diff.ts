@@ -11,8 +11,8 @@ export default class RunsDiffCommand extends BaseCommand {
     '<%= config.bin %> runs diff runs/20261129T101500Z-1a2b runs/20261129T113000Z-9f3c --format html > rehearsal.html',
   ];
   static override args = {
-    a: Args.string({ description: 'The earlier run: a run id (or its unique start) or a run folder.', required: true }),
-    b: Args.string({ description: 'The later run, the same kinds.', required: true }),
+    run_a: Args.string({ description: 'The earlier run: a run id (or its unique start) or a run folder.', required: true }),
+    run_b: Args.string({ description: 'The later run, the same kinds.', required: true }),
   };
   static override flags = {
     plan: Flags.string({ description: 'The plan whose runs/ folder run ids are looked up in.', default: './forklift.yaml' }),
@@ -27,7 +27,7 @@ export default class RunsDiffCommand extends BaseCommand {
     }
     const interrupt = this.interruptible();
     try {
-      const d = await diffRuns({ a: args.a, b: args.b, plan: flags.plan, signal: interrupt.signal });
+      const d = await diffRuns({ a: args.run_a, b: args.run_b, plan: flags.plan, signal: interrupt.signal });
       if (this.jsonEnabled()) return d;
       if (format === 'json') this.log(JSON.stringify(d, null, 2));
       else this.log(format === 'html' ? renderRunsDiffHtml(d) : renderRunsDiffText(d));

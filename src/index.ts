@@ -10,3 +10,6 @@ export type { SourceSpec, OpenedSource, SourceRecord, Cell } from './sources/typ
 export { openStore, redactUrl } from './stores/index.js';
 export * from './core/errors.js';
 export { diffSnapshots, writeReport, type DiffOptions, type DiffRun, type DiffResult, type DiffRecord, type DiffFormat } from './diff/index.js';
+export { reloadRejects, type ReloadOptions } from './run/reload.js';
+export { listRuns, type RunsList, type RunListing } from './run/runs-list.js';
+export { diffRuns, type RunsDiff, type EntityRunsDiff, type RejectRef } from './run/runs-diff.js';

@@ -22,10 +22,13 @@ export interface LoadedMapping {
   /** The source file's path, resolved against the mapping file's folder. */
   sourcePath: string | undefined;
   sourceLabel: string;
+  /** Set by a rejects reload: read this (the run's rejects file) instead of the mapping's source. */
+  reread?: SourceSpec;
 }
 
 /** The source part of a mapping, as the readers take it (paths already resolved). */
 export function sourceSpecOf(m: LoadedMapping): SourceSpec {
+  if (m.reread) return m.reread;
   const s = m.spec.source;
   const spec: SourceSpec = { format: s.format };
   if (m.sourcePath !== undefined) spec.path = m.sourcePath;

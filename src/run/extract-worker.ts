@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { compileMapping } from '../mapping/compile.js';
-import { loadPlan, sourceSpecOf } from '../plan/load.js';
+import { loadPlan } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
 import { RawRowWriter, packCells } from '../sources/raw-rows.js';
 import { serializeError } from '../core/thread-errors.js';
@@ -32,9 +32,9 @@ port.on('message', (m: ToWorker) => {
 
 try {
   const plan = loadPlan(input.plan, { target: input.target });
-  const m = plan.mappings[input.mappingIndex]!;
+  const m = plan.mappings.find((x) => x.file === input.mappingFile)!;
   const entity = plan.model.entities.get(m.spec.entity)!;
-  const source = await openSource(sourceSpecOf(m), { batchSize: input.batchSize });
+  const source = await openSource(input.source, { batchSize: input.batchSize });
   const compiled = compileMapping(m, entity, source.header, { checkShape: source.positionKind === 'line' });
   send({ type: 'open', header: source.header, label: source.label, positionKind: source.positionKind });
   await startedP;

@@ -8,7 +8,7 @@ import type { Entity } from '../model/types.js';
 import { sourceSpecOf, type LoadedMapping } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
 import { RawRowWriter, unpackCells, type PackedCells } from '../sources/raw-rows.js';
-import type { Cell, SourceRecord } from '../sources/types.js';
+import type { Cell, SourceRecord, SourceSpec } from '../sources/types.js';
 
 /**
  * Extraction: read a source and map every row, yielding batches of mapped rows, row rejects and
@@ -98,7 +98,10 @@ export const AHEAD = 8;
 export interface WorkerInput {
   plan: string;
   target: string | undefined;
-  mappingIndex: number;
+  /** The mapping's file: the worker finds it in the plan it loads. */
+  mappingFile: string;
+  /** What to read, as the main thread resolved it (a rejects reload reads its rejects file, not the mapping's source). */
+  source: SourceSpec;
   rawFile: string;
   batchSize: number;
 }
@@ -203,7 +206,7 @@ function workerUrl(): URL | undefined {
 }
 
 /** Maps a source in a worker thread when it is large enough to be worth one (FORKLIFT_EXTRACT_THREAD=always|never overrides). */
-export async function mapSource(m: LoadedMapping, entity: Entity, opts: ExtractOptions & { plan: string; target: string | undefined; mappingIndex: number }): Promise<MappedSource> {
+export async function mapSource(m: LoadedMapping, entity: Entity, opts: ExtractOptions & { plan: string; target: string | undefined }): Promise<MappedSource> {
   const force = process.env.FORKLIFT_EXTRACT_THREAD;
   const url = workerUrl();
   let big = false;
@@ -213,7 +216,7 @@ export async function mapSource(m: LoadedMapping, entity: Entity, opts: ExtractO
     big = false; // the reader reports a missing file properly
   }
   if (url === undefined || force === 'never' || (force !== 'always' && !big)) return mapInThread(m, entity, opts);
-  return mapInWorker(url, m, entity, { plan: opts.plan, target: opts.target, mappingIndex: opts.mappingIndex, rawFile: opts.rawFile, batchSize: opts.batchSize ?? 1000 });
+  return mapInWorker(url, m, entity, { plan: opts.plan, target: opts.target, mappingFile: m.file, source: sourceSpecOf(m), rawFile: opts.rawFile, batchSize: opts.batchSize ?? 1000 });
 }
 
 /**

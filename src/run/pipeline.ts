@@ -9,6 +9,7 @@ import { dependencyOrder, type Entity } from '../model/types.js';
 import { loadPlan, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { loadModeOf, watermarkOf } from '../plan/watermark.js';
 import { openStore } from '../stores/index.js';
+import { storeIdentity } from '../stores/url.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
 import { checkBomCycles } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
@@ -18,7 +19,8 @@ import { mapSource } from './extract.js';
 import { assertBalanced, type EntityLedger } from './ledger.js';
 import { profileEntity } from './profile.js';
 import { writeRejectsFile } from './rejects.js';
-import { writeReports, type RunReport } from './report.js';
+import { rejectsTrend } from './history.js';
+import { writeReports, type Follows, type RunReport } from './report.js';
 import { ROW_BEHIND_WATERMARK, ROW_DUPLICATE, ROW_OK, Staging, q, stagingTable } from './staging.js';
 import { applyWatermark, type WatermarkResult } from './watermark.js';
 
@@ -30,8 +32,11 @@ export interface Progress {
 }
 
 export interface RunOptions {
-  plan: string;
-  command: 'migrate' | 'validate';
+  /** The plan file, or a plan already loaded (a rejects reload reshapes it: reload.ts). */
+  plan: string | LoadedPlan;
+  command: RunReport['command'];
+  /** A rejects reload: the run it follows (report and ledger link to it; the reject limit counts against that run's rows). */
+  follows?: Follows;
   target?: string | undefined;
   keepStaging?: boolean;
   log?: (message: string) => void;
@@ -68,7 +73,7 @@ interface Extracted {
  */
 export async function runPlan(opts: RunOptions): Promise<RunResult> {
   const started = new Date();
-  const plan = loadPlan(opts.plan, { target: opts.target });
+  const plan = typeof opts.plan === 'string' ? loadPlan(opts.plan, { target: opts.target }) : opts.plan;
   const runId = newRunId(started);
   const runDir = path.join(plan.dir, 'runs', runId);
   mkdirSync(path.join(runDir, 'rejects'), { recursive: true });
@@ -122,7 +127,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     lap('validate');
     const ledgers = extracted.map((x) => ledgerOf(staging, x));
     const profiles = extracted.map((x) => profileEntity(staging, x.entity, x.positionKind));
-    const overLimit = ledgers.filter((l) => overRejectLimit(plan, l));
+    const overLimit = ledgers.filter((l) => overRejectLimit(plan, l, opts.follows?.read[l.entity]));
     const failedChecks = checks.filter((c) => !c.ok);
     const rejectedRun = overLimit.length > 0 || failedChecks.length > 0;
 
@@ -131,7 +136,10 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     if (rejectedRun) {
       status = 'rejected';
       message = [
-        ...overLimit.map((l) => `${l.entity}: ${l.rejected} of ${l.read} rows rejected (${pct(l.rejected, l.read)}), over the reject_limit of ${limitText(plan)}`),
+        ...overLimit.map((l) => {
+          const of = opts.follows?.read[l.entity] ?? l.read;
+          return `${l.entity}: ${l.rejected} of ${of} rows rejected (${pct(l.rejected, of)}), over the reject_limit of ${limitText(plan)}`;
+        }),
         ...failedChecks.map((c) => `${c.entity}: control total ${c.measure} is ${c.actual}, the plan expects ${c.expected}`),
       ].join('; ');
     }
@@ -148,12 +156,16 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       tool_version: toolVersion(),
       plan_sha256: plan.sha256,
       files: Object.fromEntries(extracted.flatMap((x) => [[x.mapping.display, x.mapping.sha256], ...(x.sha256 ? [[x.label, x.sha256]] : [])])),
-      counts: Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected }])),
+      counts: {
+        ...Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected }])),
+        ...(opts.follows ? { follows: opts.follows.run_id } : {}),
+      },
       message,
     });
 
     let committed = false;
-    if (opts.command === 'migrate' && !rejectedRun) {
+    const writes = opts.command !== 'validate';
+    if (writes && !rejectedRun) {
       opts.progress?.({ stage: 'load', rows: 0, rowsPerSecond: 0 });
       const loads: EntityLoad[] = dependencyOrder(plan.model, [...byEntity.keys()]).map((name) => {
         const x = byEntity.get(name)!;
@@ -169,7 +181,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         await store.recordRun(entry()).catch(() => {});
         throw e;
       }
-    } else if (opts.command === 'migrate') {
+    } else if (writes) {
       await store.recordRun(entry());
     }
 
@@ -201,23 +213,28 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       committed,
       plan: plan.display,
       plan_name: plan.spec.name,
+      plan_sha256: plan.sha256,
+      follows: opts.follows ?? null,
       target: store.display,
+      target_id: storeIdentity(plan.target),
       started: started.toISOString(),
       finished: new Date().toISOString(),
       duration_ms: Date.now() - started.getTime(),
       reject_limit: limitText(plan),
-      entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]! })),
+      entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]!, source_columns: extracted[i]!.header })),
       checks,
       message,
       ledger_head: store.ledgerHead ?? null,
       run_dir: path.relative(process.cwd(), runDir) || '.',
       tool_version: toolVersion(),
       timings_ms: timings,
+      trend: [],
     };
+    report.trend = rejectsTrend(path.join(plan.dir, 'runs'), report);
     const files = writeReports(runDir, report);
     log(`run ${runId}: ${status}`);
     if (rejectedRun) {
-      throw new DataRejectedError(`nothing was ${opts.command === 'migrate' ? 'committed' : 'accepted'}: ${message}`, {
+      throw new DataRejectedError(`nothing was ${writes ? 'committed' : 'accepted'}: ${message}`, {
         code: 'data.rejected',
         hint: `See the rejects in ${path.relative(process.cwd(), path.join(runDir, 'rejects'))} and the report ${path.relative(process.cwd(), files.html)}.`,
         details: [],
@@ -242,9 +259,9 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
 
 async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, opts: RunOptions): Promise<Extracted[]> {
   const out: Extracted[] = [];
-  for (const [i, m] of plan.mappings.entries()) {
+  for (const m of plan.mappings) {
     const entity = plan.model.entities.get(m.spec.entity)!;
-    const source = await mapSource(m, entity, { rawFile, plan: plan.file, target: opts.target, mappingIndex: i });
+    const source = await mapSource(m, entity, { rawFile, plan: plan.file, target: opts.target });
     try {
       staging.createEntity(entity);
       let read = 0;
@@ -310,10 +327,11 @@ async function copyTargetKeys(store: TargetStore, staging: Staging, plan: Loaded
   return table;
 }
 
-function overRejectLimit(plan: LoadedPlan, l: EntityLedger): boolean {
+/** `of`: the rows the limit is a share of; a reload counts its rows still failing against the source rows of the run it follows. */
+function overRejectLimit(plan: LoadedPlan, l: EntityLedger, of = l.read): boolean {
   if (l.rejected === 0) return false;
   const lim = plan.rejectLimit;
-  return lim.kind === 'count' ? l.rejected > lim.value : (l.rejected * 100) / Math.max(l.read, 1) > lim.value;
+  return lim.kind === 'count' ? l.rejected > lim.value : (l.rejected * 100) / Math.max(of, 1) > lim.value;
 }
 
 function limitText(plan: LoadedPlan): string {

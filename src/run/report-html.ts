@@ -1,8 +1,8 @@
-import type { EntityReport, RunReport } from './report.js';
+import type { EntityReport, RunReport, TrendPoint } from './report.js';
 
-const esc = (s: unknown): string =>
+export const esc = (s: unknown): string =>
   String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const num = (n: number): string => n.toLocaleString('en-US');
+export const num = (n: number): string => n.toLocaleString('en-US');
 const share = (part: number, whole: number): string => (whole > 0 ? `${((part * 100) / whole).toFixed(1)}%` : '—');
 
 /**
@@ -39,14 +39,16 @@ section.entity{border-top:2px solid #ccc;margin-top:2rem;padding-top:.5rem}
 table.rejects th,table.rejects td{text-align:left}table.rejects td.reason{max-width:40rem}
 td.share{min-width:12rem}.meter{display:inline-block;width:8rem;height:.6rem;background:#eee;margin-right:.5rem;vertical-align:middle}.meter span{display:block;height:100%;background:#8e6cc0}
 .cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:0 2.5rem;align-items:start}
-svg.rules text{font:12px system-ui,sans-serif;fill:#222}svg.rules rect{fill:#d9534f}
+svg.rules text,svg.trend text{font:12px system-ui,sans-serif;fill:#222}svg.rules rect,svg.trend rect{fill:#d9534f}svg.trend g.current text{font-weight:700}svg.trend g.current rect{fill:#8a0016}
 </style></head><body>
 <h1>forklift ${esc(r.command)} — ${esc(r.plan_name)}</h1>
 <p><span class="status">${esc(r.status)}</span> ${r.committed ? 'committed to the target' : 'nothing committed'}</p>
 ${r.message ? `<p class="bad">${esc(r.message)}</p>` : ''}
 <dl><dt>run</dt><dd>${esc(r.run_id)}</dd><dt>plan</dt><dd>${esc(r.plan)}</dd><dt>target</dt><dd>${esc(r.target)}</dd>
-<dt>started</dt><dd>${esc(r.started)}</dd><dt>duration</dt><dd>${(r.duration_ms / 1000).toFixed(1)} s</dd><dt>reject limit</dt><dd>${esc(r.reject_limit)}</dd><dt>forklift</dt><dd>${esc(r.tool_version)}</dd></dl>
-<h2>Ledger</h2>
+<dt>started</dt><dd>${esc(r.started)}</dd><dt>duration</dt><dd>${(r.duration_ms / 1000).toFixed(1)} s</dd><dt>reject limit</dt><dd>${esc(r.reject_limit)}${r.follows ? ' <small>(of the rows of the run it follows)</small>' : ''}</dd><dt>forklift</dt><dd>${esc(r.tool_version)}</dd>${
+    r.follows ? `<dt>follows</dt><dd class="follows"><a href="../${esc(r.follows.run_id)}/report.html">${esc(r.follows.run_id)}</a>: this run reloads its fixed rejects</dd>` : ''
+  }</dl>
+${trendSection(r.trend ?? [], r.run_id)}<h2>Ledger</h2>
 <p>Every source row is loaded, filtered, dropped as an exact duplicate, or rejected: read = loaded + filtered + duplicates + rejected.</p>
 <table id="ledger"><tr><th>entity</th><th>source</th><th>read</th><th>${loadedWord}</th><th>filtered</th><th>duplicates</th><th>rejected</th><th>rejects</th></tr>
 ${ledgerRows}</table>
@@ -104,19 +106,42 @@ ${firstRejects}
 /** Rejects by rule as an inline SVG bar chart, largest first, each bar labelled with its count. */
 function ruleChart(byRule: Record<string, number>): string {
   const rules = Object.entries(byRule).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-  const max = Math.max(1, ...rules.map(([, n]) => n));
-  const label = 150;
+  return barChart(
+    'rules',
+    'rejects by rule',
+    rules.map(([rule, n]) => ({ label: rule, n, group: `class="rule" data-rule="${esc(rule)}" data-count="${n}"` })),
+  );
+}
+
+/** The rejects of every run of the plan up to this one: the rehearsal loop at a glance. */
+function trendSection(trend: TrendPoint[], current: string): string {
+  if (trend.length < 2) return '';
+  const bars = trend.map((t) => ({
+    label: `${t.run_id} ${t.command}`,
+    n: t.rejected,
+    group: `class="run${t.run_id === current ? ' current' : ''}" data-run="${esc(t.run_id)}" data-count="${t.rejected}"`,
+  }));
+  const first = trend[0]!.rejected;
+  const last = trend[trend.length - 1]!.rejected;
+  return `<h2>Rejects across the runs of this plan</h2>
+<p class="trend-line">${num(first)} → ${num(last)} rejects over the last ${trend.length} runs (this run in dark red).</p>
+${barChart('trend', 'rejects per run', bars, 300)}`;
+}
+
+/** A horizontal inline SVG bar chart, each bar labelled with its count; `group` holds the attributes of each bar's <g>. */
+export function barChart(cls: string, aria: string, rows: { label: string; n: number; group: string }[], label = 150): string {
+  const max = Math.max(1, ...rows.map((r) => r.n));
   const width = 260;
   const row = 22;
-  const height = rules.length * row + 4;
-  const bars = rules
-    .map(([rule, n], i) => {
+  const height = rows.length * row + 4;
+  const bars = rows
+    .map(({ label: text, n, group }, i) => {
       const y = i * row + 2;
-      const w = Math.max(2, Math.round((n / max) * width));
-      return `<g class="rule" data-rule="${esc(rule)}" data-count="${n}"><title>${esc(rule)}: ${num(n)}</title><text x="0" y="${y + 14}">${esc(rule)}</text><rect x="${label}" y="${y + 3}" width="${w}" height="${row - 8}" rx="2"></rect><text class="n" x="${label + w + 6}" y="${y + 14}">${num(n)}</text></g>`;
+      const w = n > 0 ? Math.max(2, Math.round((n / max) * width)) : 0;
+      return `<g ${group}><title>${esc(text)}: ${num(n)}</title><text x="0" y="${y + 14}">${esc(text)}</text><rect x="${label}" y="${y + 3}" width="${w}" height="${row - 8}" rx="2"></rect><text class="n" x="${label + w + 6}" y="${y + 14}">${num(n)}</text></g>`;
     })
     .join('');
-  return `<svg class="rules" width="${label + width + 60}" height="${height}" viewBox="0 0 ${label + width + 60} ${height}" role="img" aria-label="rejects by rule">${bars}</svg>`;
+  return `<svg class="${cls}" width="${label + width + 60}" height="${height}" viewBox="0 0 ${label + width + 60} ${height}" role="img" aria-label="${esc(aria)}">${bars}</svg>`;
 }
 
 function relative(rejectsFile: string, r: RunReport): string {

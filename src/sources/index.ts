@@ -19,6 +19,38 @@ export { detectEncoding } from './encoding.js';
 export { excelSerialToIso, isDateFormat, numberToText } from './xlsx.js';
 
 export async function openSource(spec: SourceSpec, opts?: OpenOptions): Promise<OpenedSource> {
+  const opened = await openFormat(spec, opts);
+  return spec.ignore_columns?.length ? withoutColumns(opened, spec.ignore_columns) : opened;
+}
+
+/** A source with some columns left out of its header and of every record, as if the file did not have them. */
+function withoutColumns(source: OpenedSource, names: readonly string[]): OpenedSource {
+  const keep = source.header.flatMap((h, i) => (names.includes(h) ? [] : [i]));
+  if (keep.length === source.header.length) return source;
+  const header = keep.map((i) => source.header[i]!);
+  // Cells past the header (a ragged row) stay, after the kept ones, so the shape check still sees them.
+  const width = source.header.length;
+  return {
+    header,
+    detected: source.detected,
+    label: source.label,
+    positionKind: source.positionKind,
+    get skippedBlank() {
+      return source.skippedBlank;
+    },
+    get sha256() {
+      return source.sha256;
+    },
+    async *batches(signal?: AbortSignal) {
+      for await (const batch of source.batches(signal)) {
+        yield batch.map((r) => ({ line: r.line, cells: [...keep.map((i) => r.cells[i] ?? null), ...r.cells.slice(width)] }));
+      }
+    },
+    close: () => source.close(),
+  };
+}
+
+async function openFormat(spec: SourceSpec, opts?: OpenOptions): Promise<OpenedSource> {
   switch (spec.format) {
     case 'csv':
       return openCsv(spec, opts);

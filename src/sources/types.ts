@@ -23,6 +23,8 @@ export interface SourceSpec {
   sheet?: string; // xlsx
   url?: string; // sql (issue 3)
   query?: string; // sql (issue 3)
+  /** Columns read but not handed on: the meta columns (file, line, field, rule, reason) of a rejects file being reloaded. */
+  ignore_columns?: readonly string[];
 }
 
 export interface SourceInfo {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 
 export type StoreKind = 'sqlite' | 'postgres' | 'mysql' | 'mssql';
@@ -20,6 +21,11 @@ export function storeKind(url: string): StoreKind {
 
 export function sqlitePath(url: string): string {
   return url.slice('sqlite:'.length).replace(/^\/\//, '');
+}
+
+/** Which store a URL names, whatever the working directory: SQLite by absolute path, a server by its URL without password. */
+export function storeIdentity(url: string): string {
+  return url.startsWith('sqlite:') && sqlitePath(url) !== ':memory:' ? `sqlite:${path.resolve(sqlitePath(url))}` : redactUrl(url);
 }
 
 /** The password of a URL, decoded, so messages can be scrubbed of it wherever a driver echoes it. */

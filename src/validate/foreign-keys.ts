@@ -35,7 +35,9 @@ export function checkForeignKeys(
     const rejectedByKey = staging.db.prepare('SELECT line, reason FROM rejects WHERE entity = ? AND key = ? ORDER BY line LIMIT 1');
     const singleKey = (plan: Entity | undefined): boolean => plan !== undefined && plan.primaryKey.length === 1 && plan.primaryKey[0] === ref.column;
     for (const o of orphans) {
-      let why = inRun(ref.entity) ? `it is not in ${labelOf(ref.entity)}, or was filtered out there` : `${ref.entity} is not loaded by this run and the target has no such row`;
+      let why = inRun(ref.entity)
+        ? `it is not in ${labelOf(ref.entity)}, or was filtered out there${existing ? ', and the target has no such row' : ''}`
+        : `${ref.entity} is not loaded by this run and the target has no such row`;
       const f = fate?.get(o.v) as { _line: number; _st: number } | undefined;
       if (f) {
         const r = rejectReason.get(ref.entity, f._line) as { reason: string } | undefined;

@@ -1,0 +1,171 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../core/errors.js';
+import { displayPath, loadPlan, sourceSpecOf, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
+import { openSource } from '../sources/index.js';
+import { storeIdentity } from '../stores/url.js';
+import type { SourceSpec } from '../sources/types.js';
+import { didYouMean } from '../util/suggest.js';
+import { readRunFolder, type RunFolder } from './history.js';
+import { runPlan, type Progress, type RunResult } from './pipeline.js';
+import { REJECT_META } from './rejects.js';
+import type { EntityReport, Follows } from './report.js';
+
+/**
+ * `forklift rejects reload RUN_DIR`: the rejects files of a run, fixed by a person (in Excel, say),
+ * go through the same mapping and rules again. A rejects file is just another CSV source for its
+ * entity's mapping, so the pipeline runs as for a migrate; only the plan is reshaped: the mappings
+ * of the entities reloaded, each reading its rejects file, loading with upsert (append where the
+ * entity has no key), and no control totals (they are about the whole source, not a few rows).
+ */
+
+export interface ReloadOptions {
+  runDir: string;
+  /** Only these entities (default: every entity with a rejects file). */
+  entities?: string[] | undefined;
+  target?: string | undefined;
+  keepStaging?: boolean;
+  log?: (message: string) => void;
+  progress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
+  const log = opts.log ?? (() => {});
+  const run = readRunFolder(opts.runDir);
+  const r = run.report;
+  const shown = displayPath(run.dir);
+  if (!r.committed) {
+    throw new ConfigError(`run ${r.run_id} committed nothing (${r.command}, ${r.status}): its accepted rows are not in the target, so its rejects alone cannot follow them`, {
+      code: 'reload.not-committed',
+      hint: 'Fix the source or the mapping and run `forklift migrate` again; reload the rejects of a run that committed.',
+    });
+  }
+  const chosen = chooseEntities(r.entities, opts.entities, r.run_id);
+  const planFile = path.resolve(run.dir, '..', '..', path.basename(r.plan));
+  if (!existsSync(planFile)) {
+    throw new ConfigError(`${displayPath(planFile)}: the plan of run ${r.run_id} is not there`, {
+      code: 'reload.no-plan',
+      hint: 'A run folder stays in runs/ next to its plan; reload it from there.',
+    });
+  }
+  const plan = loadPlan(planFile, { target: opts.target });
+  const into = storeIdentity(plan.target);
+  if (r.target_id !== undefined && r.target_id !== into) {
+    // The fixed rows belong with the rows the run loaded; the plan's target may not be where those went.
+    if (opts.target === undefined) {
+      throw new ConfigError(`run ${r.run_id} loaded into ${r.target_id}, the plan's target is ${into}: the reload would load into another store`, {
+        code: 'reload.target',
+        hint: `Give the run's target: --target ${r.target_id}`,
+      });
+    }
+    log(`run ${r.run_id} loaded into ${r.target_id}; this reload loads into ${into}, as --target says`);
+  }
+  if (r.plan_sha256 && r.plan_sha256 !== plan.sha256) log(`${plan.display} changed since run ${r.run_id}; the reload uses it as it is now`);
+
+  const mappings: LoadedMapping[] = [];
+  for (const m of plan.mappings) {
+    const e = chosen.find((x) => x.entity === m.spec.entity);
+    if (!e) continue;
+    mappings.push(await rereadMapping(plan, m, e, run));
+  }
+  for (const e of chosen) {
+    if (!mappings.some((m) => m.spec.entity === e.entity)) {
+      throw new ConfigError(`${plan.display} no longer maps ${e.entity}, so its rejects cannot be reloaded`, { code: 'reload.no-mapping', hint: `Add the mapping of ${e.entity} back to the plan, or leave it out with --entity.` });
+    }
+  }
+  const follows: Follows = { run_id: r.run_id, read: { ...Object.fromEntries(r.entities.map((e) => [e.entity, e.read])), ...r.follows?.read } };
+  log(`reloading ${chosen.map((e) => `${e.entity} (${e.rejected} rejects)`).join(', ')} of run ${r.run_id} from ${shown}`);
+  const reshaped: LoadedPlan = { ...plan, mappings, spec: { ...plan.spec, checks: [] } };
+  return runPlan({
+    plan: reshaped,
+    command: 'rejects reload',
+    follows,
+    target: opts.target,
+    ...(opts.keepStaging === undefined ? {} : { keepStaging: opts.keepStaging }),
+    ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.progress ? { progress: opts.progress } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+}
+
+function chooseEntities(entities: EntityReport[], wanted: string[] | undefined, runId: string): EntityReport[] {
+  const withRejects = entities.filter((e) => e.rejected > 0 && e.rejects_file);
+  if (!wanted?.length) {
+    if (!withRejects.length) throw new ConfigError(`run ${runId} has no rejects: nothing to reload`, { code: 'reload.no-rejects', hint: 'Every row of that run was loaded, filtered or dropped as an exact duplicate.' });
+    return withRejects;
+  }
+  return wanted.map((name) => {
+    const e = entities.find((x) => x.entity === name);
+    if (!e) {
+      throw new ConfigError(`--entity ${name}: run ${runId} has no entity ${name}${didYouMean(name, entities.map((x) => x.entity))} (it has ${entities.map((x) => x.entity).join(', ')})`, {
+        code: 'usage',
+        hint: 'Name an entity of that run.',
+      });
+    }
+    if (!withRejects.includes(e)) throw new ConfigError(`run ${runId} has no rejects of ${name}: nothing to reload`, { code: 'reload.no-rejects', hint: `Entities with rejects in that run: ${withRejects.map((x) => x.entity).join(', ') || 'none'}.` });
+    return e;
+  });
+}
+
+/** The mapping of one entity, reading that entity's rejects file instead of its source. */
+async function rereadMapping(plan: LoadedPlan, m: LoadedMapping, e: EntityReport, run: RunFolder): Promise<LoadedMapping> {
+  const file = path.join(run.dir, 'rejects', `${e.entity}.csv`);
+  const shown = displayPath(file);
+  if (!existsSync(file)) {
+    throw new ConfigError(`${shown}: the rejects file of ${e.entity} is missing`, { code: 'reload.no-rejects', hint: `Run ${run.report.run_id} wrote it; put it back (saved as CSV) or leave ${e.entity} out with --entity.` });
+  }
+  // Encoding and delimiter are detected: Excel saves UTF-8 with a BOM, or (German locale) ';' in Windows-1252.
+  const probe = await openSource({ format: 'csv', path: file, encoding: 'auto', delimiter: 'auto', header_row: 1 });
+  await probe.close();
+  const expected = e.source_columns ?? (await sourceHeader(m));
+  checkRejectsHeader(expected, probe.header, shown, probe.detected);
+  const entity = plan.model.entities.get(m.spec.entity)!;
+  const reread: SourceSpec = {
+    format: 'csv',
+    path: file,
+    encoding: probe.detected.encoding ?? 'auto',
+    delimiter: probe.detected.delimiter ?? 'auto',
+    header_row: 1,
+    // A spreadsheet may save an unnamed empty column after the data: not a source column, unless the source had one.
+    ignore_columns: expected.includes('') ? REJECT_META : [...REJECT_META, ''],
+  };
+  return { ...m, reread, sourcePath: file, sourceLabel: shown, spec: { ...m.spec, load: entity.primaryKey.length ? 'upsert' : 'append' } };
+}
+
+/** The header of the mapping's own source (a report from before source_columns were recorded). */
+async function sourceHeader(m: LoadedMapping): Promise<string[]> {
+  const s = await openSource(sourceSpecOf(m));
+  await s.close();
+  return s.header;
+}
+
+/**
+ * The source columns of a rejects file must be those of the source, by name and in order (the
+ * meta columns after them are ignored, and may be deleted): a renamed, moved or deleted column
+ * would map other values than the person fixed, so it stops the reload, naming the column.
+ */
+export function checkRejectsHeader(expected: readonly string[], header: readonly string[], file: string, detected: { encoding?: string; delimiter?: string }): void {
+  const meta = REJECT_META as readonly string[];
+  const got = header.filter((h) => !meta.includes(h) && (h !== '' || expected.includes('')));
+  const how = `read as ${detected.encoding ?? 'text'} with delimiter ${JSON.stringify(detected.delimiter ?? ',')}`;
+  const fail = (message: string, hint: string): never => {
+    throw new ConfigError(`${file}: ${message}`, { code: 'reload.columns', location: { file, line: 1 }, hint, details: [`header ${how}: ${header.join(' | ')}`, `source columns: ${expected.join(' | ')}`] });
+  };
+  const restore = 'Keep the source columns exactly as they were written (names and order); edit only the values in the rows.';
+  if (got.length === 1 && expected.length > 1 && !expected.includes(got[0]!)) {
+    fail(`the header is one column '${got[0]}' (${how}): the file's delimiter or encoding is not one forklift recognises`, 'Save the file as CSV (comma- or semicolon-separated, UTF-8 or Windows-1252).');
+  }
+  for (const [i, name] of expected.entries()) {
+    if (got[i] === name) continue;
+    const at = got.indexOf(name);
+    if (at < 0) {
+      const other = got[i];
+      if (other !== undefined && !expected.includes(other)) fail(`column '${name}' was renamed to '${other}' (column ${i + 1})`, restore);
+      fail(`column '${name}' was removed`, restore);
+    }
+    fail(`column '${name}' was moved: it is column ${at + 1}, the source has it as column ${i + 1}`, restore);
+  }
+  const extra = got.slice(expected.length);
+  if (extra.length) fail(`column '${extra[0]}' is not a column of the source`, `${restore} Delete the columns you added.`);
+}

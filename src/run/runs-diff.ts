@@ -1,0 +1,161 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { loadPlan, type LoadedPlan } from '../plan/load.js';
+import { openSource } from '../sources/index.js';
+import { displayPath } from '../plan/load.js';
+import { findRunFolder, type RunFolder } from './history.js';
+import { REJECT_META } from './rejects.js';
+import { countsOf, type EntityCounts } from './runs-list.js';
+
+/**
+ * `forklift runs diff RUN_A RUN_B`: per entity the two ledgers side by side, and the rejects of
+ * the two runs matched by source key: fixed (in A, not in B), still failing (in both) and new (in
+ * B only). The source key is the text of the source columns the entity's key fields are mapped
+ * from (`from:`), as read; where a key field is computed (`expr`, `const`) it is the source file
+ * and position instead. Data first, rendered by runs-diff-render.ts.
+ */
+
+export interface RunSide {
+  run_id: string;
+  command: string;
+  status: string;
+  started: string;
+  run_dir: string;
+  follows: string | null;
+  rejected: number;
+}
+
+export interface RejectRef {
+  /** The source key (or file and position where the key is computed). */
+  key: string;
+  position: string;
+  field: string;
+  rule: string;
+  reason: string;
+}
+
+export interface EntityRunsDiff {
+  entity: string;
+  /** Which runs the entity was in: a reload runs only the entities it reloads. */
+  in: 'both' | 'a' | 'b';
+  a: EntityCounts | null;
+  b: EntityCounts | null;
+  /** The source columns the rejects are matched by, or ['position']. */
+  key: string[];
+  fixed: RejectRef[];
+  still_failing: RejectRef[];
+  new: RejectRef[];
+  /**
+   * Rejects of run A no longer in its rejects file: a person fixing the file in place (which is
+   * how a reload is fed) may delete rows, such as the wrong one of two conflicting rows.
+   */
+  deleted_from_file: number;
+}
+
+export interface RunsDiff {
+  a: RunSide;
+  b: RunSide;
+  entities: EntityRunsDiff[];
+  totals: { rejected_a: number; rejected_b: number; fixed: number; still_failing: number; new: number; deleted_from_file: number };
+}
+
+export async function diffRuns(opts: { a: string; b: string; plan: string; signal?: AbortSignal }): Promise<RunsDiff> {
+  const runsDir = path.join(path.dirname(path.resolve(opts.plan)), 'runs');
+  const a = findRunFolder(opts.a, runsDir);
+  const b = findRunFolder(opts.b, runsDir);
+  const plan = planOf(b) ?? planOf(a);
+  const names = [...new Set([...a.report.entities.map((e) => e.entity), ...b.report.entities.map((e) => e.entity)])];
+  const entities: EntityRunsDiff[] = [];
+  for (const name of names) {
+    const ea = a.report.entities.find((e) => e.entity === name);
+    const eb = b.report.entities.find((e) => e.entity === name);
+    const key = keyColumns(plan, name);
+    const d: EntityRunsDiff = { entity: name, in: ea && eb ? 'both' : ea ? 'a' : 'b', a: ea ? countsOf(ea) : null, b: eb ? countsOf(eb) : null, key: key ?? ['position'], fixed: [], still_failing: [], new: [], deleted_from_file: 0 };
+    if (ea && eb) {
+      const ra = await readRejects(a, name, key, opts.signal);
+      const rb = await readRejects(b, name, key, opts.signal);
+      d.deleted_from_file = Math.max(0, ea.rejected - [...ra.values()].reduce((s, xs) => s + xs.length, 0));
+      for (const k of new Set([...ra.keys(), ...rb.keys()])) {
+        const xs = ra.get(k) ?? [];
+        const ys = rb.get(k) ?? [];
+        const both = Math.min(xs.length, ys.length);
+        d.still_failing.push(...ys.slice(0, both));
+        d.fixed.push(...xs.slice(both));
+        d.new.push(...ys.slice(both));
+      }
+    }
+    entities.push(d);
+  }
+  const sum = (f: (e: EntityRunsDiff) => number): number => entities.reduce((s, e) => s + f(e), 0);
+  return {
+    a: sideOf(a),
+    b: sideOf(b),
+    entities,
+    totals: {
+      rejected_a: sum((e) => e.a?.rejected ?? 0),
+      rejected_b: sum((e) => e.b?.rejected ?? 0),
+      fixed: sum((e) => e.fixed.length),
+      still_failing: sum((e) => e.still_failing.length),
+      new: sum((e) => e.new.length),
+      deleted_from_file: sum((e) => e.deleted_from_file),
+    },
+  };
+}
+
+function sideOf(f: RunFolder): RunSide {
+  const r = f.report;
+  return { run_id: r.run_id, command: r.command, status: r.status, started: r.started, run_dir: displayPath(f.dir), follows: r.follows?.run_id ?? null, rejected: r.entities.reduce((s, e) => s + e.rejected, 0) };
+}
+
+/** The plan beside a run folder, as it is now; undefined when it cannot be read (rejects then match by position). */
+function planOf(f: RunFolder): LoadedPlan | undefined {
+  const file = path.resolve(f.dir, '..', '..', path.basename(f.report.plan));
+  if (!existsSync(file)) return undefined;
+  try {
+    return loadPlan(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The source columns an entity's key fields come from, in key order; undefined where a key field has no plain `from:`. */
+function keyColumns(plan: LoadedPlan | undefined, entity: string): string[] | undefined {
+  const m = plan?.mappings.find((x) => x.spec.entity === entity);
+  const e = plan?.model.entities.get(entity);
+  if (!m || !e || !e.primaryKey.length) return undefined;
+  const cols: string[] = [];
+  for (const k of e.primaryKey) {
+    const from = (m.spec.fields[k] as { from?: string | string[] } | undefined)?.from;
+    if (from === undefined) return undefined;
+    cols.push(...(Array.isArray(from) ? from : [from]));
+  }
+  return cols;
+}
+
+/** A run's rejects of one entity, by source key. */
+async function readRejects(f: RunFolder, entity: string, key: string[] | undefined, signal?: AbortSignal): Promise<Map<string, RejectRef[]>> {
+  const out = new Map<string, RejectRef[]>();
+  const file = path.join(f.dir, 'rejects', `${entity}.csv`);
+  if (!existsSync(file)) return out;
+  const source = await openSource({ format: 'csv', path: file, encoding: 'auto', delimiter: 'auto', header_row: 1 });
+  try {
+    const at = (name: string): number => source.header.indexOf(name);
+    const [src, pos, field, rule, reason] = REJECT_META.map(at) as [number, number, number, number, number];
+    const keyAt = key?.map(at);
+    const usable = keyAt !== undefined && keyAt.every((i) => i >= 0);
+    for await (const batch of source.batches(signal)) {
+      for (const rec of batch) {
+        const cell = (i: number): string => (i >= 0 ? (rec.cells[i] ?? '') : '');
+        const position = pos >= 0 ? cell(pos) : `line ${rec.line}`;
+        const k = usable ? keyAt.map((i) => cell(i).trim()).join(' | ') : '';
+        const ref: RejectRef = { key: k !== '' && !/^( \| )+$/.test(k) ? k : `${cell(src)} ${position}`.trim(), position, field: cell(field), rule: cell(rule), reason: cell(reason) };
+        const list = out.get(ref.key);
+        if (list) list.push(ref);
+        else out.set(ref.key, [ref]);
+      }
+    }
+  } finally {
+    await source.close();
+  }
+  return out;
+}

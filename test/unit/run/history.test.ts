@@ -1,0 +1,90 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { findRunFolder, readRunFolders, rejectsTrend } from '../../../src/run/history.js';
+import type { RunReport } from '../../../src/run/report.js';
+
+function report(id: string, started: string, rejected: Record<string, number>, extra: Partial<RunReport> = {}): RunReport {
+  return {
+    run_id: id,
+    command: 'migrate',
+    status: 'succeeded',
+    committed: true,
+    plan: 'forklift.yaml',
+    plan_name: 'acme',
+    target: 'sqlite:x.db',
+    started,
+    finished: started,
+    duration_ms: 1,
+    reject_limit: '1%',
+    entities: Object.entries(rejected).map(([entity, n]) => ({
+      entity,
+      mapping: 'm.yaml',
+      source: 's.csv',
+      source_sha256: null,
+      read: 100,
+      loaded: 100 - n,
+      filtered: 0,
+      duplicates_dropped: 0,
+      rejected: n,
+      blank_skipped: 0,
+      rejects_by_rule: {},
+      rejects_file: null,
+      first_rejects: [],
+      missing_values: {},
+    })),
+    checks: [],
+    message: null,
+    ledger_head: null,
+    run_dir: '.',
+    tool_version: '0',
+    timings_ms: {},
+    ...extra,
+  };
+}
+
+function runsDir(reports: RunReport[]): string {
+  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'forklift-history-')), 'runs');
+  for (const r of reports) {
+    mkdirSync(path.join(dir, r.run_id), { recursive: true });
+    writeFileSync(path.join(dir, r.run_id, 'report.json'), JSON.stringify(r));
+  }
+  mkdirSync(path.join(dir, '20260101T000000Z-dead')); // a run cut short: no report
+  return dir;
+}
+
+describe('run history', () => {
+  const a = report('20261101T080000Z-aaaa', '2026-11-01T08:00:00.000Z', { items: 20, bom_lines: 11 });
+  const b = report('20261102T080000Z-bbbb', '2026-11-02T08:00:00.000Z', { items: 4 }, { command: 'rejects reload', follows: { run_id: a.run_id, read: { items: 100, bom_lines: 100 } } });
+  const other = report('20261102T090000Z-cccc', '2026-11-02T09:00:00.000Z', { items: 99 }, { plan_name: 'another plan' });
+
+  it('reads the run folders oldest first, leaving out folders without a report', () => {
+    expect(readRunFolders(runsDir([b, a, other])).map((f) => f.report.run_id)).toEqual([a.run_id, b.run_id, other.run_id]);
+    expect(readRunFolders('/nonexistent/runs')).toEqual([]);
+  });
+
+  it('counts a reload by the rejects still open after it: the run it follows, its own entities replaced', () => {
+    const c = report('20261103T080000Z-cccc', '2026-11-03T08:00:00.000Z', { items: 3, bom_lines: 2 });
+    const trend = rejectsTrend(runsDir([a, b, other]), c);
+    expect(trend.map((t) => [t.run_id, t.rejected])).toEqual([
+      [a.run_id, 31],
+      [b.run_id, 15],
+      [c.run_id, 5],
+    ]);
+  });
+
+  it('keeps the last runs only', () => {
+    expect(rejectsTrend(runsDir([a, b]), report('20261103T080000Z-dddd', '2026-11-03T08:00:00.000Z', {}), 2).map((t) => t.rejected)).toEqual([15, 0]);
+  });
+
+  it('finds a run by id, by the unique start of its id, or by folder; says so when it cannot', () => {
+    const dir = runsDir([a, b]);
+    expect(findRunFolder(a.run_id, dir).report.run_id).toBe(a.run_id);
+    expect(findRunFolder('20261102', dir).report.run_id).toBe(b.run_id);
+    expect(findRunFolder(path.join(dir, a.run_id), dir).report.run_id).toBe(a.run_id);
+    expect(() => findRunFolder('2026110', dir)).toThrow(/run '2026110' is ambiguous/);
+    expect(() => findRunFolder('1999', dir)).toThrow(/no run '1999'/);
+    expect(() => findRunFolder(path.join(dir, '20260101T000000Z-dead'), dir)).toThrow(/not a run folder \(it has no report.json\)/);
+  });
+});

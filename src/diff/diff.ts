@@ -36,15 +36,16 @@ export interface DiffOptions extends DiffSelection {
 }
 
 /**
- * A diff keeps little alive (a batch of each side, a buffer of records), but the stores hand over
- * rows in batches of 10,000, which outlive a young-generation collection and pile up as garbage in
- * the old generation until V8 decides on a full collection, late: with the default heuristics a
- * 1M-row diff of two stores peaked above 300 MB of RSS for about 40 MB of live data. So between
- * batches the heap is checked, and collected once it exceeds its floor (64 MiB) or twice what the
- * last collection left, whichever is more: the peak stays near 200 MB at no measurable cost, and a
- * table whose rows really need more memory raises the bar instead of collecting at every batch.
+ * A diff keeps little alive (a batch of each side, a buffer of records), yet rows that outlive a
+ * young-generation collection pile up as garbage in the old generation until V8 decides on a full
+ * collection, late: with the default heuristics a 1M-row diff of two stores once peaked above
+ * 300 MB of RSS for about 40 MB of live data. So between batches the heap is checked, and collected
+ * once it exceeds its floor (24 MiB) or twice what the last collection left, whichever is more. A
+ * floor below where V8 would collect by itself (about 30 MB here) puts a 1M-row and a 5M-row diff
+ * under the same ceiling (64 MiB let the longer run climb 9 MB higher); a table whose rows really
+ * need more memory raises the bar instead of collecting at every batch.
  */
-export function heapGuard(collect: () => void, floorMiB = 64): () => void {
+export function heapGuard(collect: () => void, floorMiB = 24): () => void {
   const floor = floorMiB * 2 ** 20;
   let limit = floor;
   return () => {

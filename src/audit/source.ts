@@ -1,13 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
-import { readBundleCsv } from '../bundle/csv.js';
 import { openBundle } from '../bundle/verify.js';
 import { resolveTarget } from '../plan/load.js';
 import { openStore } from '../stores/index.js';
-import { RUNS_ENTITY } from '../stores/runs-entity.js';
-import { toLedgerRecord, type LedgerRecord } from './chain.js';
-import { readStoreLedger } from './ledger.js';
+import type { LedgerRecord } from './chain.js';
+import { readBundleLedger, readStoreLedger } from './ledger.js';
 
 export interface Ledger {
   /** The store URL without password, or the bundle as given. */
@@ -37,20 +35,7 @@ export async function readLedger(source: string, opts: { signal?: AbortSignal | 
   }
   const opened = await openBundle(source);
   try {
-    const file = path.join(opened.dir, 'data', 'csv', `${RUNS_ENTITY.name}.csv`);
-    if (!existsSync(file)) return { display: opened.display, kind: 'bundle', exists: false, chained: false, records: [] };
-    let header: string[] | undefined;
-    const records: LedgerRecord[] = [];
-    for await (const batch of readBundleCsv(file)) {
-      for (const rec of batch) {
-        if (!header) {
-          header = rec.map((f) => f ?? '');
-          continue;
-        }
-        records.push(toLedgerRecord(Object.fromEntries(header.map((h, i) => [h, rec[i] ?? null]))));
-      }
-    }
-    return { display: opened.display, kind: 'bundle', exists: true, chained: Boolean(header?.includes('entry_hash')), records };
+    return { display: opened.display, kind: 'bundle', ...(await readBundleLedger(opened.dir)) };
   } finally {
     opened.cleanup();
   }

@@ -3,9 +3,9 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { demoCopy, runCli, tempDir } from '../helpers.js';
-import { MYSQL_ADMIN_URL, MysqlDatabases, PG_ADMIN_URL, PgDatabases, probeMysql, probePg, reportUnreachable, withPg } from '../integration/stores/live.js';
+import { liveServers, withPg } from '../integration/stores/live.js';
 
 /**
  * Signing (SPEC section 9) and audit init through the built CLI: keys from audit keygen, every
@@ -15,16 +15,7 @@ import { MYSQL_ADMIN_URL, MysqlDatabases, PG_ADMIN_URL, PgDatabases, probeMysql,
  */
 
 const FILE = 'test/e2e/signing.test.ts';
-const pgDown = await probePg();
-const myDown = await probeMysql();
-reportUnreachable('PostgreSQL', PG_ADMIN_URL, pgDown, FILE);
-reportUnreachable('MariaDB', MYSQL_ADMIN_URL, myDown, FILE);
-const pgDbs = new PgDatabases();
-const myDbs = new MysqlDatabases();
-afterAll(async () => {
-  await pgDbs.dropAll().catch((e: unknown) => console.warn(`could not drop the PostgreSQL test databases: ${String(e)}`));
-  await myDbs.dropAll().catch((e: unknown) => console.warn(`could not drop the MariaDB test databases: ${String(e)}`));
-});
+const { pgDown, myDown, pgDbs, myDbs } = await liveServers(FILE);
 
 const json = (s: string): Record<string, unknown> => JSON.parse(s) as Record<string, unknown>;
 

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
 import { ExitCode, ForkliftError } from '../../src/core/errors.js';
 import { verifyChain, type VerifyResult } from '../../src/audit/chain.js';
-import { readLedger } from '../../src/audit/source.js';
+import { readLedger, verifyImported, type ImportedCheck } from '../../src/audit/source.js';
 import { loadPublicKey } from '../../src/audit/signing.js';
 
 export default class AuditVerify extends BaseCommand {
@@ -19,7 +19,7 @@ export default class AuditVerify extends BaseCommand {
     pubkey: Flags.string({ description: 'An Ed25519 public key (PEM, from audit keygen): every signature must verify with it.' }),
   };
 
-  async run(): Promise<VerifyResult & { source: string }> {
+  async run(): Promise<VerifyResult & { source: string; imported: ImportedCheck[] }> {
     const { args, flags } = await this.parse(AuditVerify);
     const pubkey = flags.pubkey === undefined ? undefined : loadPublicKey(flags.pubkey);
     const ledger = await readLedger(args.source);
@@ -39,7 +39,8 @@ export default class AuditVerify extends BaseCommand {
       );
     }
     const result = verifyChain(ledger.records, { head: flags.head, pubkey });
-    const shown = { source: ledger.display, ...result };
+    const imported = verifyImported(ledger);
+    const shown = { source: ledger.display, ...result, imported };
     if (!result.ok) {
       const signing = result.problem!.kind === 'signature' || result.problem!.kind === 'unsigned';
       fail(
@@ -49,6 +50,10 @@ export default class AuditVerify extends BaseCommand {
         shown,
       );
     }
+    const badCopy = imported.find((c) => !c.ok);
+    if (result.ok && badCopy) {
+      fail(`${ledger.display}: forklift_imported_runs, the ledger brought by import ${badCopy.import_id}, does not verify: ${badCopy.problem!}`, 'audit.imported', 'The copy was changed after the import; the bundle it came from holds the original.', shown);
+    }
     if (result.entries === 0 && flags.head === undefined) {
       fail(`${ledger.display}: no chained entries yet (${result.unchained} from before the chain)`, 'audit.unchained', `Start the chain with forklift audit init --target ${ledger.display}, or with the next run that writes to this store (migrate, bundle import).`);
     }
@@ -56,6 +61,7 @@ export default class AuditVerify extends BaseCommand {
       const parts = [`${result.entries} entr${result.entries === 1 ? 'y' : 'ies'} chained`, `head ${result.head}`];
       if (result.unchained) parts.push(`${result.unchained} unchained entr${result.unchained === 1 ? 'y' : 'ies'} before the chain (not covered)`);
       if (result.signatures) parts.push(`${result.signatures.signed} signature${result.signatures.signed === 1 ? '' : 's'} verified with key ${result.signatures.key_id.slice(0, 12)}${result.signatures.unsigned_before ? ` (${result.signatures.unsigned_before} earlier unsigned, covered by the chain)` : ''}`);
+      if (imported.length) parts.push(`${imported.length} imported ledger${imported.length === 1 ? '' : 's'} verif${imported.length === 1 ? 'ies' : 'y'} (forklift_imported_runs)`);
       if (result.afterHead !== undefined) parts.push(`--head found${result.afterHead ? `, ${result.afterHead} entr${result.afterHead === 1 ? 'y' : 'ies'} after it` : ' (the current head)'}`);
       this.log(`${ledger.display}: audit chain verifies · ${parts.join(' · ')}`);
     }

@@ -132,9 +132,11 @@ const label = (r: LedgerRecord): string => `entry ${r.id ?? '?'} (seq ${r.seq ??
 export function verifyChain(records: readonly LedgerRecord[], opts: { head?: string | undefined; pubkey?: PublicKey | undefined } = {}): VerifyResult {
   const unchained = records.filter((r) => r.seq === null && r.entry_hash === null);
   const chain = records.filter((r) => !(r.seq === null && r.entry_hash === null));
+  // seq parsed once per entry, not once per comparison (100,000 entries: ~3.4M comparisons).
+  const seqOf = new Map(chain.map((r) => [r, BigInt(r.seq ?? '0')]));
   chain.sort((a, b) => {
-    const x = BigInt(a.seq ?? '0');
-    const y = BigInt(b.seq ?? '0');
+    const x = seqOf.get(a)!;
+    const y = seqOf.get(b)!;
     return x < y ? -1 : x > y ? 1 : 0;
   });
   const byHash = new Map<string, number>();

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { readBundleCsv } from '../bundle/csv.js';
 import type { Entity } from '../model/types.js';
-import { RUNS_ENTITY } from '../stores/runs-entity.js';
+import { IMPORTED_RUNS_ENTITY, RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { TargetStore } from '../stores/types.js';
 import { toLedgerRecord, verifyChain, type LedgerRecord } from './chain.js';
 
@@ -39,6 +39,27 @@ export async function readStoreLedger(store: TargetStore, opts: { signal?: Abort
     for (const row of batch) records.push(toLedgerRecord(Object.fromEntries(entity.columns.map((c, i) => [c.name, row[i]]))));
   }
   return { exists: true, chained: isChained(entity), records };
+}
+
+/**
+ * The copies of other stores' ledgers a store keeps (forklift_imported_runs, one per bundle import),
+ * by the id of the import that brought each: every copy is a chain of its own.
+ */
+export async function readImportedLedgers(store: TargetStore, opts: { signal?: AbortSignal | undefined } = {}): Promise<Map<string, LedgerRecord[]>> {
+  const out = new Map<string, LedgerRecord[]>();
+  if (!(await store.hasTable(IMPORTED_RUNS_ENTITY.name))) return out;
+  const described = (await store.describeTables()).find((e) => e.name === IMPORTED_RUNS_ENTITY.name);
+  const has = new Set(described?.columns.map((c) => c.name));
+  const entity = { ...IMPORTED_RUNS_ENTITY, columns: IMPORTED_RUNS_ENTITY.columns.filter((c) => has.has(c.name)) };
+  for await (const batch of store.readRows(entity, { signal: opts.signal })) {
+    for (const row of batch) {
+      const obj = Object.fromEntries(entity.columns.map((c, i) => [c.name, row[i]]));
+      const id = String(obj.import_id);
+      if (!out.has(id)) out.set(id, []);
+      out.get(id)!.push(toLedgerRecord(obj));
+    }
+  }
+  return out;
 }
 
 /** The entries of a bundle's data/csv/forklift_runs.csv (an unpacked bundle folder), as ledger records. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toLedgerRecord, verifyChain } from '../../src/audit/chain.js';
-import { readLedger } from '../../src/audit/source.js';
+import { readLedger, verifyImported } from '../../src/audit/source.js';
 import { exportBundle } from '../../src/bundle/export.js';
 import { importBundle } from '../../src/bundle/import.js';
 import { verifyBundle } from '../../src/bundle/verify.js';
@@ -152,5 +152,14 @@ describe('a bundle imported into a store with its own ledger', () => {
       db.close();
       expect(counts.forklift_runs).toMatchObject({ read: 2, loaded: 2, kept_in: 'forklift_imported_runs', chained: true, head: exported.ledger_head });
     }
+    // audit verify checks every copy against the head its import recorded; an edited copy fails, naming the import.
+    const copies = verifyImported(await readLedger(b));
+    expect(copies.map((c) => [c.entries, c.ok, c.head])).toEqual([[2, true, exported.ledger_head], [2, true, exported.ledger_head]]);
+    const db = new Database(path.join(dir, 'b.db'));
+    db.prepare("UPDATE forklift_imported_runs SET operator = 'mallory' WHERE import_id = ? AND seq = 1").run(copies[1]!.import_id);
+    db.close();
+    const after = verifyImported(await readLedger(b));
+    expect(after.map((c) => c.ok)).toEqual([true, false]);
+    expect(after[1]!.problem).toMatch(/a field was edited/);
   }, 120_000);
 });

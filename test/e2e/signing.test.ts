@@ -113,6 +113,27 @@ describe('signing', () => {
     expect(b.stderr).toMatch(/exit-certificate\.json: the signature does not verify/);
   }, 120_000);
 
+  it('a ledger from before signing (no signature column) still verifies, in the store and in a bundle, and --pubkey says nothing is signed', () => {
+    const { dir, plan } = demoCopy();
+    const file = path.join(dir, 'store.db');
+    const target = `sqlite:${file}`;
+    expect(runCli(['migrate', plan, '--target', target], { cwd: dir }).code).toBe(0);
+    const db = new Database(file);
+    db.exec('ALTER TABLE forklift_runs DROP COLUMN signature');
+    db.close();
+    expect(runCli(['audit', 'verify', target], { cwd: dir }).code).toBe(0);
+    const bundle = path.join(dir, 'b');
+    expect(runCli(['export', bundle, '--source', target], { cwd: dir }).code).toBe(0);
+    expect(readFileSync(path.join(bundle, 'data', 'csv', 'forklift_runs.csv'), 'utf8').split('\n')[0]).not.toContain('signature');
+    expect(runCli(['audit', 'verify', bundle], { cwd: dir }).code).toBe(0);
+    expect(runCli(['bundle', 'verify', bundle], { cwd: dir }).code).toBe(0);
+    const k = path.join(dir, 'keys');
+    runCli(['audit', 'keygen', k], { cwd: dir });
+    const v = runCli(['audit', 'verify', target, '--pubkey', path.join(k, 'forklift-signing.pub')], { cwd: dir });
+    expect(v.code).toBe(1);
+    expect(v.stderr).toMatch(/no entry of the chain is signed/);
+  }, 120_000);
+
   it('key files that cannot be used: exit 2 naming the file, before any work', () => {
     const s = setup();
     const target = `sqlite:${path.join(s.dir, 'store.db')}`;

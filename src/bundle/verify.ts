@@ -137,6 +137,9 @@ async function checkLedger(dir: string, info: readonly (readonly [string, string
     return;
   }
   if (!ledger.exists || !ledger.chained) return;
+  // A profile that dropped, masked or hashed columns of forklift_runs changed its entries on purpose: their hashes cannot match.
+  const profile = info.find(([k]) => k.toLowerCase() === 'forklift-profile')?.[1] ?? '';
+  if (/(?:^|: |; )forklift_runs /.test(profile)) return;
   const pinned = info.find(([k]) => k.toLowerCase() === 'forklift-ledger-head')?.[1]?.trim();
   const head = pinned && /^[0-9a-f]{64}$/i.test(pinned) ? pinned : undefined;
   const v = verifyChain(ledger.records, { head, pubkey });

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { toLedgerRecord, verifyChain } from '../../src/audit/chain.js';
 import { readLedger, verifyImported } from '../../src/audit/source.js';
 import { exportBundle } from '../../src/bundle/export.js';
+import { parseProfile } from '../../src/bundle/profile.js';
 import { importBundle } from '../../src/bundle/import.js';
 import { verifyBundle } from '../../src/bundle/verify.js';
 import { runPlan } from '../../src/run/pipeline.js';
@@ -162,4 +163,20 @@ describe('a bundle imported into a store with its own ledger', () => {
     expect(after.map((c) => c.ok)).toEqual([true, false]);
     expect(after[1]!.problem).toMatch(/a field was edited/);
   }, 120_000);
+});
+
+describe('a bundle whose profile changed forklift_runs', () => {
+  it('verifies: its entries were changed on purpose, so the chain is not checked; without a profile it is', async () => {
+    const { plan } = demoCopy();
+    const dir = tempDir('forklift-profiled-');
+    const source = `sqlite:${path.join(dir, 'a.db')}`;
+    await runPlan({ plan, command: 'migrate', target: source });
+    const profile = parseProfile('public', { public: { forklift_runs: { mask: ['operator'] } } }, 'forklift.yaml');
+    await exportBundle({ dir: path.join(dir, 'masked'), source, profile });
+    const masked = await verifyBundle(path.join(dir, 'masked'));
+    expect(masked.problems).toEqual([]);
+    expect(masked.ledger).toBeUndefined();
+    await exportBundle({ dir: path.join(dir, 'plain'), source });
+    expect((await verifyBundle(path.join(dir, 'plain'))).ledger).toMatchObject({ ok: true, entries: 1 });
+  }, 60_000);
 });

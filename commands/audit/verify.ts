@@ -59,7 +59,7 @@ export default class AuditVerify extends BaseCommand {
     }
     if (!this.jsonEnabled()) {
       const parts = [`${result.entries} entr${result.entries === 1 ? 'y' : 'ies'} chained`, `head ${result.head}`];
-      if (result.unchained) parts.push(`${result.unchained} unchained entr${result.unchained === 1 ? 'y' : 'ies'} before the chain (not covered)`);
+      if (result.unchained) parts.push(`${result.unchained} unchained entr${result.unchained === 1 ? 'y' : 'ies'} before the chain (not covered: forklift audit init chains them)`);
       if (result.signatures) parts.push(`${result.signatures.signed} signature${result.signatures.signed === 1 ? '' : 's'} verified with key ${result.signatures.key_id.slice(0, 12)}${result.signatures.unsigned_before ? ` (${result.signatures.unsigned_before} earlier unsigned, covered by the chain)` : ''}`);
       if (imported.length) parts.push(`${imported.length} imported ledger${imported.length === 1 ? '' : 's'} verif${imported.length === 1 ? 'ies' : 'y'} (forklift_imported_runs)`);
       if (result.afterHead !== undefined) parts.push(`--head found${result.afterHead ? `, ${result.afterHead} entr${result.afterHead === 1 ? 'y' : 'ies'} after it` : ' (the current head)'}`);

@@ -10,10 +10,13 @@
 //   BENCH_SERVERS=skip   the file benchmarks only;  BENCH_SERVERS=only   the server benchmarks only
 // Then the diff benchmark of issue 5 (bench/diff.mjs; its PostgreSQL row unless BENCH_SERVERS=skip).
 //   BENCH_DIFF=skip   without it;  BENCH_DIFF=only   the diff benchmark alone
+// Then the audit benchmark of issue 8 (bench/audit.mjs: audit verify of 100,000 ledger entries).
+//   BENCH_AUDIT=skip  without it;  BENCH_AUDIT=only  the audit benchmark alone (no machine-log data)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { auditBenches } from './audit.mjs';
 import { diffBenches } from './diff.mjs';
 import { serverBenches } from './servers.mjs';
 
@@ -26,10 +29,18 @@ const SERVERS = process.env.BENCH_SERVERS ?? 'run';
 if (!['run', 'skip', 'only'].includes(SERVERS)) throw new Error(`BENCH_SERVERS is run, skip or only, not ${SERVERS}`);
 const DIFF = process.env.BENCH_DIFF ?? 'run';
 if (!['run', 'skip', 'only'].includes(DIFF)) throw new Error(`BENCH_DIFF is run, skip or only, not ${DIFF}`);
+const AUDIT = process.env.BENCH_AUDIT ?? 'run';
+if (!['run', 'skip', 'only'].includes(AUDIT)) throw new Error(`BENCH_AUDIT is run, skip or only, not ${AUDIT}`);
 
 if (!existsSync(path.join(ROOT, 'dist', 'commands'))) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
 if (!existsSync('/usr/bin/time')) throw new Error('needs /usr/bin/time (apt-get install time)');
 const hasSqlite = spawnSync('sqlite3', ['-version']).status === 0;
+const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
+// The audit benchmark needs no machine-log data: alone, it runs before that is generated.
+if (AUDIT === 'only') {
+  await auditBenches({ ROOT, OUT, BIN, measure, fmt, servers: SERVERS });
+  process.exit(0);
+}
 
 const dataDir = path.join(OUT, `data-${ROWS}`);
 if (!existsSync(path.join(dataDir, 'MACHLOG.CSV'))) {
@@ -65,11 +76,11 @@ function measure(name, cmd, args, opts = {}) {
   return { name, seconds: m.secs, rssMiB: m.rss, status: m.status, stdout: m.stdout, stderr: m.stderr };
 }
 
-const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
 
 if (SERVERS !== 'only' && DIFF !== 'only') await fileBenches();
 if (SERVERS !== 'skip' && DIFF !== 'only') await serverBenches({ ROOT, OUT, dataDir, machlog, dataRows, BIN, measure, fmt, toImport: pathToImport });
 if (DIFF !== 'skip') await diffBenches({ ROOT, OUT, dataDir, BIN, ROWS, measure, fmt, servers: SERVERS });
+if (AUDIT === 'run' && DIFF !== 'only' && SERVERS !== 'only') await auditBenches({ ROOT, OUT, BIN, measure, fmt, servers: SERVERS });
 
 async function fileBenches() {
   const results = [];

@@ -30,6 +30,8 @@ export default class BundleImport extends BaseCommand {
       if (!this.jsonEnabled()) {
         this.log(`imported ${result.bundle} → ${result.target} (${result.load}, run ${result.run_id})\n`);
         this.log(table(['table', 'rows', 'loaded', 'already there'], result.tables.map((t) => [t.name, fmt.format(t.rows), fmt.format(t.loaded), fmt.format(t.already_in_target)])));
+        const l = result.ledger;
+        if (l) this.log(`\nthe bundle's ledger is kept in ${l.kept_in}, apart from the target's own chain${l.head ? ` (its head ${l.head}, recorded in this import's entry)` : ' (from before the audit chain)'}`);
       }
       return result;
     } finally {

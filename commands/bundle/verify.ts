@@ -4,22 +4,25 @@ import { textSpinner } from '../../src/cli/progress.js';
 import { table } from '../../src/cli/render.js';
 import { BundleError } from '../../src/core/errors.js';
 import { verifyBundle, type VerifyResult } from '../../src/bundle/verify.js';
+import { loadPublicKey } from '../../src/audit/signing.js';
 
 export default class BundleVerify extends BaseCommand {
   static override summary = 'Check a bundle: every checksum, no file missing or extra, row counts, every value against its type, keys and references.';
-  static override examples = ['<%= config.bin %> bundle verify acme-exit-2026-11-22', '<%= config.bin %> bundle verify acme-exit.zip --json'];
+  static override examples = ['<%= config.bin %> bundle verify acme-exit-2026-11-22', '<%= config.bin %> bundle verify acme-exit.zip --json', '<%= config.bin %> bundle verify acme-exit-2026-11-22 --pubkey keys/forklift-signing.pub'];
   static override args = { bundle: Args.string({ description: 'A bundle folder, a zipped bundle, or any BagIt bag.', required: true }) };
   static override flags = {
     'checksums-only': Flags.boolean({ description: 'Check only the bag: checksums, missing and extra files, Payload-Oxum (not the values).' }),
+    pubkey: Flags.string({ description: 'An Ed25519 public key (PEM, from audit keygen): the exit certificate’s and the ledger’s signatures must verify with it.' }),
   };
 
   async run(): Promise<VerifyResult> {
     const { args, flags } = await this.parse(BundleVerify);
+    const pubkey = flags.pubkey === undefined ? undefined : loadPublicKey(flags.pubkey);
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');
     let result: VerifyResult;
     try {
-      result = await verifyBundle(args.bundle, { checksumsOnly: flags['checksums-only'], progress: (p) => spinner.update(`checking ${p.table}: ${fmt.format(p.rows)} rows`) });
+      result = await verifyBundle(args.bundle, { checksumsOnly: flags['checksums-only'], pubkey, progress: (p) => spinner.update(`checking ${p.table}: ${fmt.format(p.rows)} rows`) });
     } finally {
       spinner.stop();
     }
@@ -34,7 +37,10 @@ export default class BundleVerify extends BaseCommand {
     }
     if (!this.jsonEnabled()) {
       if (result.tables.length) this.log(table(['table', 'rows'], result.tables.map((t) => [t.name, fmt.format(t.rows)]), (c) => c === 1) + '\n');
-      this.log(`${result.bundle}: valid${result.forklift_bundle ? ' forklift bundle' : ' BagIt bag'} · ${fmt.format(result.bag.payloadFiles)} files, ${fmt.format(result.bag.payloadBytes)} bytes, ${result.bag.algorithms.join(', ')} checked`);
+      const more = [];
+      if (result.certificate) more.push(`exit certificate matches the payload${result.certificate.signed && pubkey ? ', signature verified' : result.certificate.signed ? ' (signed; --pubkey checks it)' : ''}`);
+      if (result.ledger) more.push(`audit chain of ${result.ledger.entries} entries verifies${result.ledger.signatures ? `, ${result.ledger.signatures.signed} signatures verified` : ''}`);
+      this.log(`${result.bundle}: valid${result.forklift_bundle ? ' forklift bundle' : ' BagIt bag'} · ${fmt.format(result.bag.payloadFiles)} files, ${fmt.format(result.bag.payloadBytes)} bytes, ${result.bag.algorithms.join(', ')} checked${more.map((m) => ` · ${m}`).join('')}`);
     }
     return shown as VerifyResult;
   }

@@ -1,13 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
-import { readBundleCsv } from '../bundle/csv.js';
 import { openBundle } from '../bundle/verify.js';
 import { resolveTarget } from '../plan/load.js';
 import { openStore } from '../stores/index.js';
-import { RUNS_ENTITY } from '../stores/runs-entity.js';
-import { toLedgerRecord, type LedgerRecord } from './chain.js';
-import { readStoreLedger } from './ledger.js';
+import { verifyChain, type LedgerRecord } from './chain.js';
+import { readBundleLedger, readImportedLedgers, readStoreLedger } from './ledger.js';
 
 export interface Ledger {
   /** The store URL without password, or the bundle as given. */
@@ -18,6 +16,8 @@ export interface Ledger {
   /** false: forklift_runs from before the audit chain (no hash columns). */
   chained: boolean;
   records: LedgerRecord[];
+  /** A store's copies of other stores' ledgers (forklift_imported_runs), by the import that brought each. */
+  imported: Map<string, LedgerRecord[]>;
 }
 
 const STORE_URL = /^(sqlite:|postgres(ql)?:\/\/|mysql:\/\/|mariadb:\/\/|mssql:\/\/|sqlserver:\/\/)/;
@@ -27,7 +27,7 @@ export async function readLedger(source: string, opts: { signal?: AbortSignal | 
   if (STORE_URL.test(source)) {
     const store = await openStore(resolveTarget(source, process.cwd()));
     try {
-      return { display: store.display, kind: 'store', ...(await readStoreLedger(store, opts)) };
+      return { display: store.display, kind: 'store', ...(await readStoreLedger(store, opts)), imported: await readImportedLedgers(store, opts) };
     } finally {
       await store.close();
     }
@@ -37,20 +37,7 @@ export async function readLedger(source: string, opts: { signal?: AbortSignal | 
   }
   const opened = await openBundle(source);
   try {
-    const file = path.join(opened.dir, 'data', 'csv', `${RUNS_ENTITY.name}.csv`);
-    if (!existsSync(file)) return { display: opened.display, kind: 'bundle', exists: false, chained: false, records: [] };
-    let header: string[] | undefined;
-    const records: LedgerRecord[] = [];
-    for await (const batch of readBundleCsv(file)) {
-      for (const rec of batch) {
-        if (!header) {
-          header = rec.map((f) => f ?? '');
-          continue;
-        }
-        records.push(toLedgerRecord(Object.fromEntries(header.map((h, i) => [h, rec[i] ?? null]))));
-      }
-    }
-    return { display: opened.display, kind: 'bundle', exists: true, chained: Boolean(header?.includes('entry_hash')), records };
+    return { display: opened.display, kind: 'bundle', ...(await readBundleLedger(opened.dir)), imported: new Map() };
   } finally {
     opened.cleanup();
   }
@@ -64,5 +51,51 @@ export function chainOrder(records: readonly LedgerRecord[]): LedgerRecord[] {
     const y = seqOf(b);
     if (x !== y) return x < y ? -1 : 1;
     return (a.started ?? '').localeCompare(b.started ?? '');
+  });
+}
+
+export interface ImportedCheck {
+  import_id: string;
+  entries: number;
+  /** The copy's head as recomputed, and as the import's entry in this store's chain recorded it. */
+  head: string | null;
+  recorded_head: string | null;
+  ok: boolean;
+  problem?: string;
+}
+
+/**
+ * Each copy of another store's ledger (forklift_imported_runs) against the import that brought it:
+ * the copy is recomputed as a chain of its own, and its head must be the one the import's entry
+ * recorded, which this store's own chain (already verified) vouches for, or the copy holding that
+ * import (a bundle that itself carried imported ledgers). A copy of a ledger from
+ * before the chain has nothing to check but its presence.
+ */
+export function verifyImported(ledger: Ledger): ImportedCheck[] {
+  const recorded = new Map<string, { chained: boolean; head: string | null }>();
+  // An import recorded in this store's chain, or in a copy (a bundle that itself held imported ledgers).
+  for (const r of [...ledger.records, ...[...ledger.imported.values()].flat()]) {
+    if (r.command !== 'import' || r.id === null || r.counts === null) continue;
+    try {
+      const note = (JSON.parse(r.counts) as Record<string, { chained?: unknown; head?: unknown } | undefined>).forklift_runs;
+      if (note) recorded.set(r.id, { chained: note.chained === true, head: typeof note.head === 'string' ? note.head : null });
+    } catch {
+      // counts that are not JSON: the chain check names such an entry if it was changed
+    }
+  }
+  return [...ledger.imported].map(([id, records]) => {
+    const rec = recorded.get(id);
+    if (!rec) return { import_id: id, entries: records.length, head: null, recorded_head: null, ok: false, problem: `no import ${id} in this store's ledger, or in the ledgers it holds, records bringing it` };
+    if (!rec.chained) return { import_id: id, entries: records.length, head: null, recorded_head: null, ok: true };
+    const v = verifyChain(records, rec.head === null ? {} : { head: rec.head });
+    const ok = v.ok && v.head === rec.head;
+    return {
+      import_id: id,
+      entries: v.entries,
+      head: v.head,
+      recorded_head: rec.head,
+      ok,
+      ...(ok ? {} : { problem: v.problem?.message ?? `its head ${v.head ?? 'null'} is not the head the import recorded (${rec.head ?? 'null'}): entries were added after it` }),
+    };
   });
 }

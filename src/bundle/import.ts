@@ -1,16 +1,16 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { operator } from '../core/operator.js';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { BundleError, ConfigError } from '../core/errors.js';
-import { toolVersion } from '../core/version.js';
 import { dependencyOrder, type Entity, type Model } from '../model/types.js';
 import { newRunId } from '../run/pipeline.js';
 import { Staging, stagingTable } from '../run/staging.js';
 import { openStore } from '../stores/index.js';
-import { RUNS_ENTITY } from '../stores/runs-entity.js';
-import type { EntityLoad, LoadMode, RunEntry } from '../stores/types.js';
+import { IMPORTED_RUNS_ENTITY, RUNS_ENTITY } from '../stores/runs-entity.js';
+import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
+import { commandEntry } from '../audit/entry.js';
+import { activeSigner } from '../audit/signing.js';
 import { safeBagPath } from './bagit.js';
 import { csvDecoder, readBundleCsv } from './csv.js';
 import { dataPackageSchema, entityOf } from './datapackage.js';
@@ -31,6 +31,8 @@ export interface ImportOptions {
    * Never for a real target: there the load waits for the verdict.
    */
   scratchTarget?: { onVerify: (verifying: Promise<VerifyResult>) => void } | undefined;
+  /** false: leave the bundle's forklift_runs out (exit's scratch import, which compares data only). */
+  keepLedger?: boolean | undefined;
 }
 
 export interface ImportResult {
@@ -41,16 +43,22 @@ export interface ImportResult {
   tables: { name: string; rows: number; loaded: number; already_in_target: number }[];
   rows_total: number;
   manifest_sha256: string;
+  /** The bundle's ledger: kept in forklift_imported_runs, and its chain head (null: from before the chain). */
+  ledger?: { kept_in: string; chained: boolean; head: string | null };
 }
 
 /**
  * `forklift bundle import`: verifies the bundle whole (a bundle that does not verify is refused),
  * stages its CSVs in a scratch SQLite file with the types datapackage.json states, and loads them
  * through the store's own load path: one transaction, tables created with the dialect's exact
- * types, the import recorded in the target's ledger. The bundle's own forklift_runs entries join
- * the target's ledger (entries it already holds are kept, not duplicated): the history travels.
+ * types, the import recorded in the target's ledger. The bundle's own forklift_runs (the source's
+ * audit chain, verified with the bundle) is kept in forklift_imported_runs under this import's id,
+ * and its head recorded in the import's entry: the history travels, and neither chain is mixed
+ * into the other, so the target's own chain still verifies.
  */
 export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
+  // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before any work.
+  activeSigner();
   const opened = await openBundle(opts.bundle);
   const started = new Date();
   const runId = newRunId(started);
@@ -76,41 +84,51 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
 
     const store = await openStore(opts.target);
     try {
-      // Reach the target before staging a million rows.
-      const hasRuns = await store.hasTable(RUNS_ENTITY.name);
-      const knownRuns = new Set<string>();
-      if (hasRuns && entities.some((e) => e.name === RUNS_ENTITY.name)) {
-        for await (const batch of store.readColumn(RUNS_ENTITY.name, 'id')) for (const v of batch) knownRuns.add(String(v));
-      }
+      // The bundle's ledger is another store's chain: kept beside this store's own (forklift_imported_runs,
+      // one copy per import), never mixed into it, so both chains still verify. exit's scratch import leaves it out.
+      const bundleLedger = entities.find((e) => e.name === RUNS_ENTITY.name);
+      const keepLedger = bundleLedger !== undefined && opts.keepLedger !== false;
+      const targetOf = (name: string): string => (name === RUNS_ENTITY.name || name === IMPORTED_RUNS_ENTITY.name ? IMPORTED_RUNS_ENTITY.name : name);
+      const staged = entities.filter((e) => e.name !== RUNS_ENTITY.name).map((e) => (e.name === IMPORTED_RUNS_ENTITY.name ? IMPORTED_RUNS_ENTITY : e));
+      if (keepLedger && !staged.some((e) => e.name === IMPORTED_RUNS_ENTITY.name)) staged.push(IMPORTED_RUNS_ENTITY);
+      // Reach the target before staging a million rows; copies an earlier import already kept are not added twice.
+      const kept = (await store.hasTable(IMPORTED_RUNS_ENTITY.name)) && staged.includes(IMPORTED_RUNS_ENTITY) ? await keptLedgerKeys(store) : new Set<string>();
       const staging = new Staging(path.join(scratch, 'staging.sqlite'), { cacheMiB: 8 });
       const counts = new Map<string, { rows: number; loaded: number; skipped: number }>();
       try {
+        for (const e of staged) staging.createEntity(e);
         for (const e of entities) {
+          if (e.name === RUNS_ENTITY.name && !keepLedger) continue;
           opts.signal?.throwIfAborted();
-          staging.createEntity(e);
+          const target = staged.find((x) => x.name === targetOf(e.name))!;
           const file = safeBagPath(opened.dir, `data/csv/${e.name}.csv`, { encoded: false })!;
           const c = { rows: 0, loaded: 0, skipped: 0 };
           const decoders = e.columns.map(csvDecoder);
-          const idPos = e.name === RUNS_ENTITY.name ? e.columns.findIndex((x) => x.name === 'id') : -1;
+          // Each target column from the bundle's column of that name (a ledger from before the chain lacks some).
+          const from = target.columns.map((tc) => e.columns.findIndex((x) => x.name === tc.name));
+          const importIdPos = e.name === RUNS_ENTITY.name ? target.columns.findIndex((x) => x.name === 'import_id') : -1;
+          const keyOf = target === IMPORTED_RUNS_ENTITY ? (v: unknown[]): string => `${String(v[0])}\u0000${String(v[1])}` : undefined;
           let line = 1;
           for await (const batch of readBundleCsv(file)) {
             for (const rec of batch) {
               // The header was checked by verify; every other record is a row.
               if (++line === 2) continue;
               c.rows++;
-              const values = rec.map((f, i) => decoders[i]!(f ?? '', f === '')) as (string | number | null)[];
-              if (idPos >= 0 && knownRuns.has(String(values[idPos]))) {
+              const decoded = rec.map((f, i) => decoders[i]!(f ?? '', f === '')) as (string | number | null)[];
+              const values = from.map((k) => (k < 0 ? null : decoded[k]!));
+              if (importIdPos >= 0) values[importIdPos] = runId;
+              if (keyOf && kept.has(keyOf(values))) {
                 c.skipped++;
                 continue;
               }
-              staging.insertRow(e.name, line, values);
+              staging.insertRow(target.name, line, values);
               c.loaded++;
             }
             opts.progress?.({ stage: 'stage', table: e.name, rows: c.rows });
           }
-          staging.flushRows(e.name);
           counts.set(e.name, c);
         }
+        for (const e of staged) staging.flushRows(e.name);
       } catch (e) {
         // A bundle that does not verify is refused for that reason, whatever staging tripped on.
         if (!opts.scratchTarget) await verdict();
@@ -118,36 +136,34 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       } finally {
         staging.close();
       }
+      let verified: VerifyResult | undefined;
       if (!opts.scratchTarget) {
-        const v = await verdict();
+        const v = (verified = await verdict());
         if (JSON.stringify(v.entities) !== JSON.stringify(declared)) {
           throw new BundleError(`${opened.display}: data/datapackage.json changed while it was imported`, { code: 'bundle.changed', hint: 'Import it again once nothing writes to the bundle.' });
         }
       }
 
-      const model: Model = { name: 'bundle', entities: new Map(entities.map((e) => [e.name, e])) };
-      const data = entities.filter((e) => e.name !== RUNS_ENTITY.name);
-      const order = dependencyOrder(model, data.map((e) => e.name));
+      const model: Model = { name: 'bundle', entities: new Map(staged.map((e) => [e.name, e])) };
+      const order = dependencyOrder(model, staged.map((e) => e.name));
       const mode = opts.load ?? 'append';
-      const loads: EntityLoad[] = order.map((name) => ({ entity: model.entities.get(name)!, mode, stagedTable: stagingTable(name), expected: counts.get(name)!.loaded }));
-      // The bundle's history is appended whatever the mode: a ledger is never replaced.
-      // As the bundle describes it: a ledger exported before the hash chain has no chain columns.
-      if (counts.has(RUNS_ENTITY.name)) loads.push({ entity: model.entities.get(RUNS_ENTITY.name)!, mode: 'append', stagedTable: stagingTable(RUNS_ENTITY.name), expected: counts.get(RUNS_ENTITY.name)!.loaded });
+      const loaded = (name: string): number => [...counts].filter(([k]) => targetOf(k) === name).reduce((n, [, c]) => n + c.loaded, 0);
+      // A ledger is never replaced or upserted: copies of other chains are only ever added.
+      const loads: EntityLoad[] = order.map((name) => ({ entity: model.entities.get(name)!, mode: name === IMPORTED_RUNS_ENTITY.name ? 'append' : mode, stagedTable: stagingTable(name), expected: loaded(name) }));
+      // The copied chain's head comes from the verify (a scratch target that keeps the ledger waits for it here).
+      if (keepLedger) verified ??= await verdict();
+      const ledgerNote = keepLedger && verified ? { kept_in: IMPORTED_RUNS_ENTITY.name, chained: verified.ledger !== undefined, head: verified.ledger?.head ?? null } : undefined;
       opts.progress?.({ stage: 'load', rows: 0 });
-      const entry = (status: RunEntry['status'], message: string | null): RunEntry => ({
-        id: runId,
-        command: 'import',
-        status,
-        started: started.toISOString(),
-        finished: new Date().toISOString(),
-        operator: operator(),
-        host: hostname(),
-        tool_version: toolVersion(),
-        plan_sha256: null,
-        files: { [`${path.basename(opened.dir)}/manifest-sha256.txt`]: manifest },
-        counts: Object.fromEntries([...counts].map(([k, v]) => [k, { read: v.rows, loaded: v.loaded, filtered: v.skipped, duplicates_dropped: 0, rejected: 0 }])),
-        message,
-      });
+      const entry = (status: RunEntry['status'], message: string | null): RunEntry =>
+        commandEntry({
+          id: runId,
+          command: 'import',
+          status,
+          started,
+          files: { [`${path.basename(opened.dir)}/manifest-sha256.txt`]: manifest },
+          counts: Object.fromEntries([...counts].map(([k, v]) => [k, { read: v.rows, loaded: v.loaded, filtered: v.skipped, duplicates_dropped: 0, rejected: 0, ...(k === RUNS_ENTITY.name ? ledgerNote : {}) }])),
+          message,
+        });
       try {
         await store.load({ model, stagingFile: path.join(scratch, 'staging.sqlite'), entities: loads, entry: entry('succeeded', null), signal: opts.signal });
       } catch (e) {
@@ -159,9 +175,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         target: store.display,
         run_id: runId,
         load: mode,
-        tables: entities.map((e) => ({ name: e.name, rows: counts.get(e.name)!.rows, loaded: counts.get(e.name)!.loaded, already_in_target: counts.get(e.name)!.skipped })),
+        tables: entities.filter((e) => counts.has(e.name)).map((e) => ({ name: e.name, rows: counts.get(e.name)!.rows, loaded: counts.get(e.name)!.loaded, already_in_target: counts.get(e.name)!.skipped })),
         rows_total: [...counts.values()].reduce((s, c) => s + c.loaded, 0),
         manifest_sha256: manifest,
+        ...(ledgerNote ? { ledger: ledgerNote } : {}),
       };
     } finally {
       await store.close();
@@ -193,6 +210,16 @@ function declaredEntities(dir: string): Entity[] | null {
   } catch {
     return null;
   }
+}
+
+/** (import_id, id) of the ledger copies a store already keeps. */
+async function keptLedgerKeys(store: TargetStore): Promise<Set<string>> {
+  const out = new Set<string>();
+  const described = (await store.describeTables()).find((e) => e.name === IMPORTED_RUNS_ENTITY.name);
+  if (!described) return out;
+  const key = { ...IMPORTED_RUNS_ENTITY, columns: IMPORTED_RUNS_ENTITY.columns.slice(0, 2) };
+  for await (const batch of store.readRows(key)) for (const r of batch) out.add(`${String(r[0])}\u0000${String(r[1])}`);
+  return out;
 }
 
 function refuse(v: VerifyResult): never {

@@ -12,6 +12,9 @@ import { dataPackageSchema, entityOf } from './datapackage.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from './csv.js';
 import { openZippedBag } from './zip.js';
 import { checkCertificate } from '../exit/certificate.js';
+import { verifyChain, type VerifyResult as ChainResult } from '../audit/chain.js';
+import { readBundleLedger } from '../audit/ledger.js';
+import type { PublicKey } from '../audit/signing.js';
 
 /**
  * `forklift bundle verify`: first the bag (every checksum, no file missing or extra, Payload-Oxum:
@@ -38,8 +41,10 @@ export interface VerifyResult {
   /** The first problems, each naming the file (and line) and what is wrong. */
   problems: string[];
   problem_count: number;
-  /** The exit certificate (exit-certificate.json), when the bag has one: checked against the payload. */
-  certificate?: { checked: true; valid: boolean };
+  /** The exit certificate (exit-certificate.json), when the bag has one: checked against the payload (and its signature with --pubkey). */
+  certificate?: { checked: true; valid: boolean; signed: boolean };
+  /** The bundle's copy of forklift_runs, when it holds the audit chain: recomputed as audit verify does. */
+  ledger?: Pick<ChainResult, 'ok' | 'entries' | 'unchained' | 'head' | 'signatures'>;
   entities?: Entity[];
 }
 
@@ -51,6 +56,8 @@ export interface VerifyOptions {
   checksumsOnly?: boolean | undefined;
   signal?: AbortSignal | undefined;
   progress?: (p: { table: string; rows: number }) => void;
+  /** --pubkey: the certificate's and the ledger's signatures must verify with it. */
+  pubkey?: PublicKey | undefined;
 }
 
 export async function verifyBundle(bundle: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
@@ -99,11 +106,13 @@ export async function verifyBundleDir(dir: string, display: string, opts: Verify
     result.forklift_bundle = true;
   }
   // An exit certificate is checked against the payload it describes (row counts, CSV hashes, manifest hash, Payload-Oxum).
-  const cert = checkCertificate(dir, bag.info);
+  const cert = checkCertificate(dir, bag.info, opts.pubkey);
   if (cert) {
     for (const p of cert) add(p);
-    result.certificate = { checked: true, valid: cert.length === 0 };
+    result.certificate = { checked: true, valid: cert.length === 0, signed: certificateSigned(dir) };
   }
+  if (result.forklift_bundle && (!opts.checksumsOnly || opts.pubkey)) await checkLedger(dir, bag.info, result, add, opts.pubkey);
+  if (opts.pubkey && !cert && !result.ledger) add(`--pubkey ${opts.pubkey.file}: nothing in this bag is signed (no exit certificate, no audit chain)`);
   if (result.forklift_bundle && !opts.checksumsOnly) {
     const entities = await checkData(dir, pkgFile, result, add, opts);
     if (entities) result.entities = entities;
@@ -111,6 +120,39 @@ export async function verifyBundleDir(dir: string, display: string, opts: Verify
   result.problem_count = count;
   result.valid = count === 0;
   return result;
+}
+
+/**
+ * The bundle's forklift_runs, when it holds the audit chain, recomputed as `audit verify` does,
+ * and the bag-info's Forklift-Ledger-Head found in it: a ledger edited before the export, or a
+ * bag-info pointing at another chain, fails the bundle.
+ */
+async function checkLedger(dir: string, info: readonly (readonly [string, string])[], result: VerifyResult, add: (p: string) => void, pubkey: PublicKey | undefined): Promise<void> {
+  const rel = 'data/csv/forklift_runs.csv';
+  let ledger;
+  try {
+    ledger = await readBundleLedger(dir);
+  } catch (e) {
+    add(`${rel}: cannot be read as a ledger (${e instanceof Error ? e.message : String(e)})`);
+    return;
+  }
+  if (!ledger.exists || !ledger.chained) return;
+  // A profile that dropped, masked or hashed columns of forklift_runs changed its entries on purpose: their hashes cannot match.
+  const profile = info.find(([k]) => k.toLowerCase() === 'forklift-profile')?.[1] ?? '';
+  if (/(?:^|: |; )forklift_runs /.test(profile)) return;
+  const pinned = info.find(([k]) => k.toLowerCase() === 'forklift-ledger-head')?.[1]?.trim();
+  const head = pinned && /^[0-9a-f]{64}$/i.test(pinned) ? pinned : undefined;
+  const v = verifyChain(ledger.records, { head, pubkey });
+  result.ledger = { ok: v.ok, entries: v.entries, unchained: v.unchained, head: v.head, ...(v.signatures ? { signatures: v.signatures } : {}) };
+  if (!v.ok) add(`${rel}: the audit chain does not verify: ${v.problem!.message}${v.problem!.kind === 'head' ? ' (the head bag-info.txt records as Forklift-Ledger-Head)' : ''}`);
+}
+
+function certificateSigned(dir: string): boolean {
+  try {
+    return Boolean((JSON.parse(readFileSync(path.join(dir, 'exit-certificate.json'), 'utf8')) as { signature?: unknown }).signature);
+  } catch {
+    return false;
+  }
 }
 
 async function checkData(dir: string, pkgFile: string, result: VerifyResult, add: (p: string) => void, opts: VerifyOptions): Promise<Entity[] | undefined> {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import canonicalize from 'canonicalize';
+import type { PublicKey, Signer } from '../audit/signing.js';
 
 /**
  * The exit certificate (`forklift exit`): a tag file in the bag root, `exit-certificate.json`, with
@@ -31,12 +33,29 @@ export interface ExitCertificate {
   host: string;
   started: string;
   finished: string;
-  /**
-   * SIGNATURE: reserved for the Ed25519 signature of this certificate (FORKLIFT_SIGNING_KEY, issue 8
-   * item 3, another change). null while certificates are unsigned; a signer fills it over the
-   * canonical JSON of the certificate without this field.
-   */
-  signature: null;
+  /** The Ed25519 signature (FORKLIFT_SIGNING_KEY) over the certificate's canonical JSON without this field; null when no key was set. */
+  signature: CertificateSignature | null;
+}
+
+export interface CertificateSignature {
+  algorithm: 'Ed25519';
+  /** SHA-256 of the public key (DER, SPKI): which key to check it with. */
+  key_sha256: string;
+  /** What was signed, so an auditor can check it with other tools. */
+  signed: 'RFC 8785 canonical JSON of the certificate without its signature field';
+  /** Base64. */
+  value: string;
+}
+
+/** The bytes a certificate's signature covers: its RFC 8785 canonical JSON without the signature field. */
+function signedText(c: Partial<ExitCertificate>): string {
+  const { signature: _s, ...rest } = c;
+  return canonicalize(rest)!;
+}
+
+export function signCertificate(c: ExitCertificate, signer: Signer | undefined): ExitCertificate {
+  if (!signer) return { ...c, signature: null };
+  return { ...c, signature: { algorithm: 'Ed25519', key_sha256: signer.keyId, signed: 'RFC 8785 canonical JSON of the certificate without its signature field', value: signer.sign(signedText(c)) } };
 }
 
 export function certificateJson(c: ExitCertificate): string {
@@ -68,7 +87,7 @@ ${row('tool version', c.tool_version)}
 ${row('operator', `${c.operator} on ${c.host}`)}
 ${row('started', c.started)}
 ${row('finished', c.finished)}
-${row('signature', c.signature ?? 'unsigned')}
+${row('signature', c.signature ? `Ed25519 by the key with SHA-256 ${c.signature.key_sha256}: ${c.signature.value}` : 'unsigned')}
 </table>
 <h2>Tables</h2>
 <table><tr><th>table</th><th>rows</th><th>CSV</th><th>SHA-256</th></tr>
@@ -86,7 +105,7 @@ The machine-readable form is <code>${CERTIFICATE_JSON}</code>; both files are li
  * which the BagIt layer checks against the file), the SHA-256 of manifest-sha256.txt and the
  * Payload-Oxum. Returns the mismatches, each naming the certificate; null without a certificate.
  */
-export function checkCertificate(dir: string, info: readonly (readonly [string, string])[]): string[] | null {
+export function checkCertificate(dir: string, info: readonly (readonly [string, string])[], pubkey?: PublicKey): string[] | null {
   const file = path.join(dir, CERTIFICATE_JSON);
   if (!existsSync(file)) return null;
   const problems: string[] = [];
@@ -134,6 +153,13 @@ export function checkCertificate(dir: string, info: readonly (readonly [string, 
   for (const name of stated.keys()) if (!seen.has(name)) bad(`table ${name} of the bundle is not in the certificate`);
   if (cert.rows_total !== total) bad(`rows_total ${String(cert.rows_total)} is not the sum of the tables' rows (${total})`);
   if (cert.diff?.identical !== true) bad('the certificate records a diff that was not identical');
+  if (pubkey) {
+    const sig = cert.signature;
+    if (!sig || typeof sig.value !== 'string') bad(`not signed, so ${pubkey.file} has nothing to check (was FORKLIFT_SIGNING_KEY set for the exit?)`);
+    else if (!pubkey.verify(signedText(cert), sig.value)) {
+      bad(`the signature does not verify with ${pubkey.file} (key ${pubkey.keyId.slice(0, 12)}${sig.key_sha256 && sig.key_sha256 !== pubkey.keyId ? `; it was made by key ${String(sig.key_sha256).slice(0, 12)}` : ''}): another key, or the certificate was changed`);
+    }
+  }
   return problems;
 }
 

@@ -16,7 +16,9 @@ import { newRunId } from '../run/pipeline.js';
 import { openStore } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { RunEntry } from '../stores/types.js';
-import { CERTIFICATE_HTML, CERTIFICATE_JSON, certificateHtml, certificateJson, type ExitCertificate } from './certificate.js';
+import { commandEntry } from '../audit/entry.js';
+import { activeSigner } from '../audit/signing.js';
+import { CERTIFICATE_HTML, CERTIFICATE_JSON, certificateHtml, certificateJson, signCertificate, type ExitCertificate } from './certificate.js';
 
 export type ExitStep = 'export' | 'verify' | 'import' | 'diff' | 'certificate' | 'final-verify' | 'place' | 'ledger';
 
@@ -57,6 +59,8 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
   const zipFile = opts.zip ? `${final}.zip` : null;
   const dest = zipFile ?? final;
   const shownDest = path.relative(process.cwd(), dest) || dest;
+  // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before any work.
+  activeSigner();
   if (existsSync(dest) && !opts.force) {
     throw new ConfigError(`${shownDest} already exists`, { code: 'exit.exists', hint: 'Choose a new bundle folder, or give --force to replace it once the new bundle is complete.' });
   }
@@ -100,6 +104,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       await importBundle({
         bundle: bundleDir,
         target: scratchUrl,
+        keepLedger: false,
         signal,
         scratchTarget: {
           onVerify: (p) => {
@@ -179,11 +184,11 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       host: hostname(),
       started: started.toISOString(),
       finished: new Date().toISOString(),
-      // SIGNATURE: FORKLIFT_SIGNING_KEY signing (issue 8 item 3) goes here, over the certificate without this field.
       signature: null,
     };
-    writeFileSync(path.join(bundleDir, CERTIFICATE_JSON), certificateJson(cert));
-    writeFileSync(path.join(bundleDir, CERTIFICATE_HTML), certificateHtml(cert));
+    const signed = signCertificate(cert, activeSigner());
+    writeFileSync(path.join(bundleDir, CERTIFICATE_JSON), certificateJson(signed));
+    writeFileSync(path.join(bundleDir, CERTIFICATE_HTML), certificateHtml(signed));
     await writeTagManifest(bundleDir, { signal: opts.signal });
 
     go('final-verify');
@@ -216,7 +221,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       rmSync(dest, { recursive: true, force: true });
       throw e;
     }
-    return { bundle: shownDest, zip: zipFile ? shownDest : null, certificate: cert };
+    return { bundle: shownDest, zip: zipFile ? shownDest : null, certificate: signed };
   } catch (e) {
     const reason = e instanceof Error && e.name === 'AbortError' ? 'interrupted' : e instanceof Error ? e.message : String(e);
     const at = step as ExitStep;
@@ -261,20 +266,7 @@ function readBagInfo(dir: string): [string, string][] {
 async function record(source: string, started: Date, status: RunEntry['status'], manifest: string | null, counts: Record<string, unknown>, message: string | null): Promise<void> {
   const store = await openStore(source);
   try {
-    await store.recordRun({
-      id: newRunId(started),
-      command: 'exit',
-      status,
-      started: started.toISOString(),
-      finished: new Date().toISOString(),
-      operator: operator(),
-      host: hostname(),
-      tool_version: toolVersion(),
-      plan_sha256: null,
-      files: manifest ? { 'manifest-sha256.txt': manifest } : {},
-      counts,
-      message,
-    });
+    await store.recordRun(commandEntry({ id: newRunId(started), command: 'exit', status, started, files: manifest ? { 'manifest-sha256.txt': manifest } : {}, counts, message }));
   } finally {
     await store.close();
   }

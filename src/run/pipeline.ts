@@ -1,3 +1,4 @@
+import { activeSigner } from '../audit/signing.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { operator } from '../core/operator.js';
@@ -73,6 +74,8 @@ interface Extracted {
  */
 export async function runPlan(opts: RunOptions): Promise<RunResult> {
   const started = new Date();
+  // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before the run folder or any work.
+  if (opts.command !== 'validate') activeSigner();
   const plan = typeof opts.plan === 'string' ? loadPlan(opts.plan, { target: opts.target }) : opts.plan;
   const runId = newRunId(started);
   const runDir = path.join(plan.dir, 'runs', runId);

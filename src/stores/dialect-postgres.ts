@@ -60,10 +60,11 @@ export const PG_RUNS_DDL = `CREATE TABLE IF NOT EXISTS forklift_runs (
   message text,
   seq bigint,
   prev_hash text,
-  entry_hash text
+  entry_hash text,
+  signature text
 )`;
 
-export const PG_RUN_COLUMNS = ['id', 'command', 'status', 'started', 'finished', 'operator', 'host', 'tool_version', 'plan_sha256', 'files', 'counts', 'message', 'seq', 'prev_hash', 'entry_hash'] as const;
+export const PG_RUN_COLUMNS = ['id', 'command', 'status', 'started', 'finished', 'operator', 'host', 'tool_version', 'plan_sha256', 'files', 'counts', 'message', 'seq', 'prev_hash', 'entry_hash', 'signature'] as const;
 
 // COPY text format: \N is NULL, an empty field is the empty string; these four need escaping.
 const SPECIAL = /[\\\t\n\r]/;

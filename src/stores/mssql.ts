@@ -164,12 +164,15 @@ CREATE TABLE [dbo].[forklift_runs] (
   [message] nvarchar(max) NULL,
   [seq] bigint NULL,
   [prev_hash] nvarchar(64) NULL,
-  [entry_hash] nvarchar(64) NULL
+  [entry_hash] nvarchar(64) NULL,
+  [signature] nvarchar(255) NULL
 )`;
 
-/** A ledger from before the audit chain gains the chain's columns. */
+/** A ledger from before the audit chain (or signing) gains the chain's columns. */
 export const MSSQL_RUNS_CHAIN_DDL = `IF COL_LENGTH(N'dbo.forklift_runs', N'entry_hash') IS NULL
-ALTER TABLE [dbo].[forklift_runs] ADD [seq] bigint NULL, [prev_hash] nvarchar(64) NULL, [entry_hash] nvarchar(64) NULL`;
+ALTER TABLE [dbo].[forklift_runs] ADD [seq] bigint NULL, [prev_hash] nvarchar(64) NULL, [entry_hash] nvarchar(64) NULL;
+IF COL_LENGTH(N'dbo.forklift_runs', N'signature') IS NULL
+ALTER TABLE [dbo].[forklift_runs] ADD [signature] nvarchar(255) NULL`;
 
 /** Serialises appends to the chain: an exclusive application lock held until the transaction ends. */
 export const MSSQL_RUNS_LOCK = `DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'forklift_runs', @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = 600000;
@@ -438,6 +441,7 @@ export function mssqlRunInsert(e: RunEntry, link?: ChainLink): { sql: string; pa
           { name: 'seq', type: sql.BigInt(), value: link.seq },
           { name: 'prev_hash', type: sql.NVarChar(64), value: link.prev_hash },
           { name: 'entry_hash', type: sql.NVarChar(64), value: link.entry_hash },
+          { name: 'signature', type: sql.NVarChar(255), value: link.signature },
         ]
       : []),
   ];
@@ -825,6 +829,14 @@ export class MssqlStore implements TargetStore {
       throw this.storeError(e, 'store.load');
     }
   }
+  async initLedger(_entryFor: (adopted: number) => RunEntry): Promise<{ adopted: number }> {
+    // Not built for SQL Server yet (no server to test it against): the chain starts with the next run instead.
+    throw new StoreError(`${this.display}: audit init is not available on SQL Server yet`, {
+      code: 'audit.init-unsupported',
+      hint: 'The audit chain starts with the next run that writes to this store (migrate, bundle import); entries from before it stay unchained.',
+    });
+  }
+
 
   async describeTables(): Promise<Entity[]> {
     const pool = await this.connect();

@@ -9,7 +9,8 @@ import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './re
 import { MYSQL_KEYS_SQL, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
 import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
-import { nextLink, type ChainLink } from '../audit/chain.js';
+import { adoptionLinks, nextLink, type ChainLink } from '../audit/chain.js';
+import { activeSigner } from '../audit/signing.js';
 import { redactUrl } from './url.js';
 
 /**
@@ -119,17 +120,22 @@ const RUNS_DDL = `CREATE TABLE IF NOT EXISTS forklift_runs (
   message longtext NULL,
   seq bigint NULL,
   prev_hash varchar(64) NULL,
-  entry_hash varchar(64) NULL
+  entry_hash varchar(64) NULL,
+  signature varchar(255) NULL
 ) ${ENGINE}`;
 
+const CHAIN_COLUMNS_DDL = [['seq', 'bigint NULL'], ['prev_hash', 'varchar(64) NULL'], ['entry_hash', 'varchar(64) NULL'], ['signature', 'varchar(255) NULL']] as const;
+
 /**
- * The runs table, with the audit chain's columns added to a ledger from before the chain. DDL
+ * The runs table, with the audit chain's columns added to a ledger from before the chain (or signing). DDL
  * commits implicitly, so this runs before any transaction opens.
  */
 async function ensureRunsTable(conn: RawConnection): Promise<void> {
   await query(conn, RUNS_DDL);
-  const rows = await query<{ n: number | string }[]>(conn, "SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'forklift_runs' AND column_name = 'entry_hash'");
-  if (Number(rows[0]?.n ?? 0) === 0) await query(conn, 'ALTER TABLE forklift_runs ADD COLUMN seq bigint NULL, ADD COLUMN prev_hash varchar(64) NULL, ADD COLUMN entry_hash varchar(64) NULL');
+  const rows = await query<{ column_name: string }[]>(conn, "SELECT column_name AS column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'forklift_runs' AND column_name IN ('seq', 'prev_hash', 'entry_hash', 'signature')");
+  const has = new Set(rows.map((r) => String(r.column_name).toLowerCase()));
+  const add = CHAIN_COLUMNS_DDL.filter(([c]) => !has.has(c)).map(([c, t]) => `ADD COLUMN ${c} ${t}`);
+  if (add.length) await query(conn, `ALTER TABLE forklift_runs ${add.join(', ')}`);
 }
 
 /** Serialises appends to the chain across connections (released by releaseRunsLock or on disconnect). */
@@ -464,6 +470,26 @@ export class MysqlStore implements TargetStore {
   }
 
   async recordRun(entry: RunEntry): Promise<void> {
+    const link = await this.underLedgerLock((conn) => insertRun(conn, entry));
+    this.ledgerHead = link.entry_hash;
+  }
+
+  async initLedger(entryFor: (adopted: number) => RunEntry): Promise<{ adopted: number }> {
+    const { adopted, link } = await this.underLedgerLock(async (conn) => {
+      const old = await query<Record<string, unknown>[]>(conn, 'SELECT * FROM forklift_runs WHERE seq IS NULL AND entry_hash IS NULL FOR UPDATE');
+      const head = await query<{ seq: number | string; entry_hash: string }[]>(conn, 'SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1');
+      const links = adoptionLinks(old, head[0], activeSigner());
+      for (const { id, link: l } of links) {
+        await query(conn, 'UPDATE forklift_runs SET seq = ?, prev_hash = ?, entry_hash = ?, signature = ? WHERE id = ?', [l.seq, l.prev_hash, l.entry_hash, l.signature, id]);
+      }
+      return { adopted: links.length, link: await insertRun(conn, entryFor(links.length)) };
+    });
+    this.ledgerHead = link.entry_hash;
+    return { adopted };
+  }
+
+  /** Runs `fn` in a transaction holding the ledger lock, on a runs table with the chain's columns (DDL first: it commits). */
+  private async underLedgerLock<T>(fn: (conn: RawConnection) => Promise<T>): Promise<T> {
     let conn: RawConnection | undefined;
     try {
       conn = (await this.k.client.acquireConnection()) as RawConnection;
@@ -472,9 +498,9 @@ export class MysqlStore implements TargetStore {
       try {
         await query(conn, 'START TRANSACTION');
         try {
-          const link = await insertRun(conn, entry);
+          const out = await fn(conn);
           await query(conn, 'COMMIT');
-          this.ledgerHead = link.entry_hash;
+          return out;
         } catch (e) {
           await query(conn, 'ROLLBACK').catch(() => {});
           throw e;
@@ -698,8 +724,8 @@ async function insertRun(conn: RawConnection, e: RunEntry): Promise<ChainLink> {
   const link = nextLink(e, head[0]);
   await query(
     conn,
-    'INSERT INTO forklift_runs (id, command, status, started, finished, operator, host, tool_version, plan_sha256, files, counts, message, seq, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    [e.id, e.command, e.status, e.started, e.finished, e.operator, e.host, e.tool_version, e.plan_sha256, JSON.stringify(e.files), JSON.stringify(e.counts), e.message, link.seq, link.prev_hash, link.entry_hash],
+    'INSERT INTO forklift_runs (id, command, status, started, finished, operator, host, tool_version, plan_sha256, files, counts, message, seq, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    [e.id, e.command, e.status, e.started, e.finished, e.operator, e.host, e.tool_version, e.plan_sha256, JSON.stringify(e.files), JSON.stringify(e.counts), e.message, link.seq, link.prev_hash, link.entry_hash, link.signature],
   );
   return link;
 }

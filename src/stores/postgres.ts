@@ -12,7 +12,8 @@ import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './re
 import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_UPSERT, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
 import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
-import { nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
+import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
+import { activeSigner } from '../audit/signing.js';
 import { redactUrl, passwordOf } from './url.js';
 
 /**
@@ -164,6 +165,26 @@ export class PostgresStore implements TargetStore {
     }
   }
 
+  async initLedger(entryFor: (adopted: number) => RunEntry): Promise<{ adopted: number }> {
+    try {
+      const { adopted, link } = await this.k.transaction(async (trx) => {
+        await trx.raw(PG_RUNS_DDL);
+        await trx.raw("SELECT pg_advisory_xact_lock(hashtext('forklift_runs'))");
+        await addChainColumns(trx);
+        // files and counts as the text they hold (json keeps it as written), as audit verify reads them.
+        const old = (await trx.raw('SELECT *, files::text AS files, counts::text AS counts FROM forklift_runs WHERE seq IS NULL AND entry_hash IS NULL')) as { rows: Record<string, unknown>[] };
+        const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { rows: { seq: string; entry_hash: string }[] };
+        const links = adoptionLinks(old.rows, head.rows[0], activeSigner());
+        for (const { id, link } of links) await trx('forklift_runs').where({ id }).update(link);
+        return { adopted: links.length, link: await insertRun(trx, entryFor(links.length)) };
+      });
+      this.ledgerHead = link.entry_hash;
+      return { adopted };
+    } catch (e) {
+      throw this.storeError(e, 'store.load');
+    }
+  }
+
   async describeTables(): Promise<Entity[]> {
     try {
       const cols = ((await this.k.raw(pgColumnsSql(false))) as pg.QueryResult<PgColumnRow>).rows;
@@ -265,6 +286,12 @@ async function copyEntity(conn: pg.Client, staging: Database.Database, l: Entity
   return res.rowCount ?? 0;
 }
 
+/** A ledger from before the chain (or before signing) gains the columns it lacks; the caller holds the ledger lock. */
+async function addChainColumns(trx: Knex.Transaction): Promise<void> {
+  const found = (await trx.raw("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'forklift_runs' AND column_name IN ('seq', 'prev_hash', 'entry_hash', 'signature')")) as { rows: { n: number }[] };
+  if (found.rows[0]?.n !== 4) await trx.raw('ALTER TABLE forklift_runs ADD COLUMN IF NOT EXISTS seq bigint, ADD COLUMN IF NOT EXISTS prev_hash text, ADD COLUMN IF NOT EXISTS entry_hash text, ADD COLUMN IF NOT EXISTS signature text');
+}
+
 /**
  * Appends the entry to the audit chain under a transaction-scoped advisory lock, so two runs at
  * once read the head one after the other and never fork the chain; a ledger from before the
@@ -272,8 +299,7 @@ async function copyEntity(conn: pg.Client, staging: Database.Database, l: Entity
  */
 async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink> {
   await trx.raw("SELECT pg_advisory_xact_lock(hashtext('forklift_runs'))");
-  const chained = (await trx.raw("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'forklift_runs' AND column_name = 'entry_hash'")) as { rows: unknown[] };
-  if (!chained.rows.length) await trx.raw('ALTER TABLE forklift_runs ADD COLUMN IF NOT EXISTS seq bigint, ADD COLUMN IF NOT EXISTS prev_hash text, ADD COLUMN IF NOT EXISTS entry_hash text');
+  await addChainColumns(trx);
   const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { rows: { seq: string; entry_hash: string }[] };
   const link = nextLink(e, head.rows[0]);
   await trx('forklift_runs').insert({ ...runEntryRow(e), ...link });

@@ -27,7 +27,21 @@ export const RUNS_ENTITY: Entity = {
     { name: 'seq', type: 'integer', required: false, description: 'Position in the audit chain (1, 2, …); empty for entries from before the chain' },
     s('prev_hash', 64, false, 'entry_hash of the entry before it in the chain'),
     s('entry_hash', 64, false, 'SHA-256 of the entry as RFC 8785 canonical JSON, prev_hash included'),
+    t('signature', 'Ed25519 signature over entry_hash (base64), when FORKLIFT_SIGNING_KEY was set'),
   ],
   primaryKey: ['id'],
+  rules: [],
+};
+
+/**
+ * Other stores' ledgers that came in with a bundle import (SPEC section 9): each imported entry as
+ * its store wrote it, under the id of the import that brought it (the import's own entry in
+ * forklift_runs records the chain's head). Kept apart from forklift_runs so the two chains never mix.
+ */
+export const IMPORTED_RUNS_ENTITY: Entity = {
+  name: 'forklift_imported_runs',
+  description: 'Ledger entries of other stores, brought in by bundle imports: each as its store wrote it, under the import that brought it.',
+  columns: [s('import_id', 64, true, 'The bundle import (its id in forklift_runs) that brought this entry'), ...RUNS_ENTITY.columns],
+  primaryKey: ['import_id', 'id'],
   rules: [],
 };

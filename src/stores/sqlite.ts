@@ -8,7 +8,8 @@ import { q } from '../run/staging.js';
 import { nativeColumnsFor, tableRecords } from './read-common.js';
 import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteReadRows, sqliteTable } from './read-sqlite.js';
 import type { LoadRequest, RunEntry, TargetStore } from './types.js';
-import { nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
+import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
+import { activeSigner } from '../audit/signing.js';
 import { redactUrl, sqlitePath } from './url.js';
 
 /**
@@ -60,7 +61,8 @@ const RUNS_DDL = `CREATE TABLE IF NOT EXISTS forklift_runs (
   message TEXT,
   seq INTEGER,
   prev_hash TEXT,
-  entry_hash TEXT
+  entry_hash TEXT,
+  signature TEXT
 ) STRICT`;
 
 export class SqliteStore implements TargetStore {
@@ -168,6 +170,25 @@ export class SqliteStore implements TargetStore {
     }
   }
 
+  async initLedger(entryFor: (adopted: number) => RunEntry): Promise<{ adopted: number }> {
+    try {
+      const { adopted, link } = await this.k.transaction(async (trx) => {
+        await trx.raw(RUNS_DDL);
+        await trx.raw('UPDATE forklift_runs SET id = id WHERE 0');
+        await addChainColumns(trx);
+        const old = (await trx.raw('SELECT * FROM forklift_runs WHERE seq IS NULL AND entry_hash IS NULL')) as Record<string, unknown>[];
+        const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { seq: number; entry_hash: string }[];
+        const links = adoptionLinks(old, head[0], activeSigner());
+        for (const { id, link } of links) await trx('forklift_runs').where({ id }).update(link);
+        return { adopted: links.length, link: await insertRun(trx, entryFor(links.length)) };
+      });
+      this.ledgerHead = link.entry_hash;
+      return { adopted };
+    } catch (e) {
+      throw asStoreError(e, this.display);
+    }
+  }
+
   async describeTables(): Promise<Entity[]> {
     try {
       return await this.withReader((db) => sqliteDescribe(db), []);
@@ -261,6 +282,14 @@ export function referencedClosure(req: Pick<LoadRequest, 'model' | 'entities'>):
   return [...names].map((n) => req.model.entities.get(n)!);
 }
 
+/** A ledger from before the chain (or before signing) gains the columns it lacks. */
+async function addChainColumns(trx: Knex.Transaction): Promise<void> {
+  const cols = (await trx.raw('PRAGMA table_info(forklift_runs)')) as { name: string }[];
+  for (const [c, t] of [['seq', 'INTEGER'], ['prev_hash', 'TEXT'], ['entry_hash', 'TEXT'], ['signature', 'TEXT']] as const) {
+    if (!cols.some((x) => x.name === c)) await trx.raw(`ALTER TABLE forklift_runs ADD COLUMN ${c} ${t}`);
+  }
+}
+
 /**
  * Appends the entry to the audit chain: the write lock first (an UPDATE takes SQLite's one write
  * lock, as BEGIN IMMEDIATE would), so no other writer reads the same head; a ledger from before
@@ -268,12 +297,7 @@ export function referencedClosure(req: Pick<LoadRequest, 'model' | 'entities'>):
  */
 async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink> {
   await trx.raw('UPDATE forklift_runs SET id = id WHERE 0');
-  const cols = (await trx.raw('PRAGMA table_info(forklift_runs)')) as { name: string }[];
-  if (!cols.some((c) => c.name === 'entry_hash')) {
-    for (const [c, t] of [['seq', 'INTEGER'], ['prev_hash', 'TEXT'], ['entry_hash', 'TEXT']] as const) {
-      if (!cols.some((x) => x.name === c)) await trx.raw(`ALTER TABLE forklift_runs ADD COLUMN ${c} ${t}`);
-    }
-  }
+  await addChainColumns(trx);
   const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { seq: number; entry_hash: string }[];
   const link = nextLink(e, head[0]);
   await trx('forklift_runs').insert({ ...runEntryRow(e), ...link });

@@ -49,6 +49,12 @@ export interface TargetStore {
   readonly ledgerHead?: string | null;
   /** Appends a run entry on its own (a failed or rejected attempt: data untouched). */
   recordRun(entry: RunEntry): Promise<void>;
+  /**
+   * `audit init`, in one transaction under the ledger lock: forklift_runs created or given the
+   * chain's columns, every entry from before the chain chained in the order it ran (adoptionLinks),
+   * then the entry `entryFor` makes (the init itself, saying how many) appended. Returns how many were adopted.
+   */
+  initLedger(entryFor: (adopted: number) => RunEntry): Promise<{ adopted: number }>;
   /** Whether a table exists. */
   hasTable(name: string): Promise<boolean>;
   /** The distinct values of one column, in batches (foreign keys to rows already in the target). */

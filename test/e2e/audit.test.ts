@@ -2,9 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { demoCopy, runCli } from '../helpers.js';
-import { MYSQL_ADMIN_URL, MysqlDatabases, PG_ADMIN_URL, PgDatabases, probeMysql, probePg, reportUnreachable, spawnCli, withPg } from '../integration/stores/live.js';
+import { liveServers, spawnCli, withPg } from '../integration/stores/live.js';
 
 /**
  * The audit trail through the built CLI (SPEC section 9): migrate the demo twice, tamper with the
@@ -13,16 +13,7 @@ import { MYSQL_ADMIN_URL, MysqlDatabases, PG_ADMIN_URL, PgDatabases, probeMysql,
  */
 
 const FILE = 'test/e2e/audit.test.ts';
-const pgDown = await probePg();
-const myDown = await probeMysql();
-reportUnreachable('PostgreSQL', PG_ADMIN_URL, pgDown, FILE);
-reportUnreachable('MariaDB', MYSQL_ADMIN_URL, myDown, FILE);
-const pgDbs = new PgDatabases();
-const myDbs = new MysqlDatabases();
-afterAll(async () => {
-  await pgDbs.dropAll().catch((e: unknown) => console.warn(`could not drop the PostgreSQL test databases: ${String(e)}`));
-  await myDbs.dropAll().catch((e: unknown) => console.warn(`could not drop the MariaDB test databases: ${String(e)}`));
-});
+const { pgDown, myDown, pgDbs, myDbs } = await liveServers(FILE);
 
 type Exec = (sql: string) => Promise<unknown[]>;
 const json = (s: string): Record<string, unknown> => JSON.parse(s) as Record<string, unknown>;

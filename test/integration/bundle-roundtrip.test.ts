@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { toLedgerRecord, verifyChain } from '../../src/audit/chain.js';
+import { readLedger, verifyImported } from '../../src/audit/source.js';
 import { exportBundle } from '../../src/bundle/export.js';
+import { parseProfile } from '../../src/bundle/profile.js';
 import { importBundle } from '../../src/bundle/import.js';
 import { verifyBundle } from '../../src/bundle/verify.js';
 import { runPlan } from '../../src/run/pipeline.js';
@@ -70,8 +73,12 @@ describe.each(kinds)('bundle round trip from %s', (from) => {
       const again = await exportBundle({ dir: path.join(out, `again-${to}`), source: target });
       const m2 = manifest(path.join(out, `again-${to}`));
       expect(dataFiles(m2), `${from} → ${to}`).toEqual(dataFiles(m1));
-      // The ledger travelled, plus the import's own entry.
-      expect(again.tables.find((t) => t.name === 'forklift_runs')!.rows).toBe(first.tables.find((t) => t.name === 'forklift_runs')!.rows + 1);
+      // The source's ledger travelled into forklift_imported_runs; the target's own chain holds the import alone, and verifies.
+      expect(again.tables.find((t) => t.name === 'forklift_imported_runs')!.rows).toBe(first.tables.find((t) => t.name === 'forklift_runs')!.rows);
+      expect(again.tables.find((t) => t.name === 'forklift_runs')!.rows).toBe(1);
+      expect(imported.ledger).toEqual({ kept_in: 'forklift_imported_runs', chained: true, head: first.ledger_head });
+      const own = await readLedger(target);
+      expect(verifyChain(own.records)).toMatchObject({ ok: true, entries: 1 });
       // Without the ledger, the whole payload (Data Package and dictionary too) is the same bytes.
       const a = await exportBundle({ dir: path.join(out, `a-${to}`), source, tables: DATA });
       const b = await exportBundle({ dir: path.join(out, `b-${to}`), source: target, tables: DATA });
@@ -97,7 +104,7 @@ describe.runIf(pgDown === null)('a password in the source URL', () => {
 });
 
 describe('a ledger from before the hash chain', () => {
-  it('exports without the chain columns and imports into a store that chains (old entries before the chain)', async () => {
+  it('exports without the chain columns and imports into a store that chains (the old entries kept apart, in forklift_imported_runs)', async () => {
     const dir = tempDir('forklift-oldledger-');
     const file = path.join(dir, 'old.db');
     const db = new Database(file);
@@ -111,10 +118,65 @@ describe('a ledger from before the hash chain', () => {
     const res = await importBundle({ bundle: path.join(dir, 'b'), target });
     expect(res.tables.find((t) => t.name === 'forklift_runs')).toMatchObject({ rows: 1, loaded: 1 });
     const back = new Database(path.join(dir, 'new.db'), { readonly: true });
-    expect(back.prepare('SELECT id, command, seq IS NULL AS unchained FROM forklift_runs ORDER BY started').raw().all()).toEqual([
-      ['20250101T000000Z-abcd', 'migrate', 1],
-      [res.run_id, 'import', 0],
-    ]);
+    expect(res.ledger).toEqual({ kept_in: 'forklift_imported_runs', chained: false, head: null });
+    expect(back.prepare('SELECT id, command, seq FROM forklift_runs').raw().all()).toEqual([[res.run_id, 'import', 1]]);
+    expect(back.prepare('SELECT import_id, id, command, seq FROM forklift_imported_runs').raw().all()).toEqual([[res.run_id, '20250101T000000Z-abcd', 'migrate', null]]);
     back.close();
   });
+});
+
+describe('a bundle imported into a store with its own ledger', () => {
+  it('keeps the two chains apart: the target’s chain verifies, and the bundle’s copy verifies up to the head the import recorded', async () => {
+    const { plan } = demoCopy();
+    const dir = tempDir('forklift-two-chains-');
+    const a = `sqlite:${path.join(dir, 'a.db')}`;
+    const b = `sqlite:${path.join(dir, 'b.db')}`;
+    await runPlan({ plan, command: 'migrate', target: a });
+    await runPlan({ plan, command: 'migrate', target: a });
+    await runPlan({ plan, command: 'migrate', target: b });
+    const exported = await exportBundle({ dir: path.join(dir, 'bundle'), source: a });
+    const copyOf = (importId: string): Record<string, unknown>[] => {
+      const db = new Database(path.join(dir, 'b.db'), { readonly: true });
+      try {
+        return db.prepare('SELECT * FROM forklift_imported_runs WHERE import_id = ?').all(importId) as Record<string, unknown>[];
+      } finally {
+        db.close();
+      }
+    };
+    for (const n of [1, 2]) {
+      const res = await importBundle({ bundle: path.join(dir, 'bundle'), target: b, load: 'replace' });
+      // Before, the bundle's entries joined b's forklift_runs with their own seq 1 and 2: two chains in one table, which failed to verify.
+      expect(verifyChain((await readLedger(b)).records)).toMatchObject({ ok: true, entries: 1 + n, unchained: 0 });
+      expect(verifyChain(copyOf(res.run_id).map(toLedgerRecord))).toMatchObject({ ok: true, entries: 2, head: exported.ledger_head });
+      const db = new Database(path.join(dir, 'b.db'), { readonly: true });
+      const counts = JSON.parse(db.prepare('SELECT counts FROM forklift_runs WHERE id = ?').pluck().get(res.run_id) as string) as { forklift_runs: Record<string, unknown> };
+      db.close();
+      expect(counts.forklift_runs).toMatchObject({ read: 2, loaded: 2, kept_in: 'forklift_imported_runs', chained: true, head: exported.ledger_head });
+    }
+    // audit verify checks every copy against the head its import recorded; an edited copy fails, naming the import.
+    const copies = verifyImported(await readLedger(b));
+    expect(copies.map((c) => [c.entries, c.ok, c.head])).toEqual([[2, true, exported.ledger_head], [2, true, exported.ledger_head]]);
+    const db = new Database(path.join(dir, 'b.db'));
+    db.prepare("UPDATE forklift_imported_runs SET operator = 'mallory' WHERE import_id = ? AND seq = 1").run(copies[1]!.import_id);
+    db.close();
+    const after = verifyImported(await readLedger(b));
+    expect(after.map((c) => c.ok)).toEqual([true, false]);
+    expect(after[1]!.problem).toMatch(/a field was edited/);
+  }, 120_000);
+});
+
+describe('a bundle whose profile changed forklift_runs', () => {
+  it('verifies: its entries were changed on purpose, so the chain is not checked; without a profile it is', async () => {
+    const { plan } = demoCopy();
+    const dir = tempDir('forklift-profiled-');
+    const source = `sqlite:${path.join(dir, 'a.db')}`;
+    await runPlan({ plan, command: 'migrate', target: source });
+    const profile = parseProfile('public', { public: { forklift_runs: { mask: ['operator'] } } }, 'forklift.yaml');
+    await exportBundle({ dir: path.join(dir, 'masked'), source, profile });
+    const masked = await verifyBundle(path.join(dir, 'masked'));
+    expect(masked.problems).toEqual([]);
+    expect(masked.ledger).toBeUndefined();
+    await exportBundle({ dir: path.join(dir, 'plain'), source });
+    expect((await verifyBundle(path.join(dir, 'plain'))).ledger).toMatchObject({ ok: true, entries: 1 });
+  }, 60_000);
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import sql from 'mssql';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { describe, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { mssqlConfig } from '../../../src/stores/mssql.js';
 import { redactUrl } from '../../../src/stores/index.js';
 import { BIN, ROOT, type CliResult } from '../../helpers.js';
@@ -206,6 +206,24 @@ export function reportUnreachable(store: string, url: string, reason: string | n
       throw new Error(`${store} was not reachable at ${redactUrl(url)}: ${reason}`);
     });
   });
+}
+
+/**
+ * PostgreSQL and MariaDB for one test file: probed, reported when unreachable, and the file's
+ * databases dropped after its tests. `pgDown`/`myDown` is null when the server is there.
+ */
+export async function liveServers(file: string): Promise<{ pgDown: string | null; myDown: string | null; pgDbs: PgDatabases; myDbs: MysqlDatabases }> {
+  const pgDown = await probePg();
+  const myDown = await probeMysql();
+  reportUnreachable('PostgreSQL', PG_ADMIN_URL, pgDown, file);
+  reportUnreachable('MariaDB', MYSQL_ADMIN_URL, myDown, file);
+  const pgDbs = new PgDatabases();
+  const myDbs = new MysqlDatabases();
+  afterAll(async () => {
+    await pgDbs.dropAll().catch((e: unknown) => console.warn(`could not drop the PostgreSQL test databases: ${String(e)}`));
+    await myDbs.dropAll().catch((e: unknown) => console.warn(`could not drop the MariaDB test databases: ${String(e)}`));
+  });
+  return { pgDown, myDown, pgDbs, myDbs };
 }
 
 // ---- the CLI, asynchronously -----------------------------------------------------------------

@@ -1,22 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { entryHash, nextLink, runEntryRow, toLedgerRecord, verifyChain, type LedgerRecord } from '../../../src/audit/chain.js';
-import type { RunEntry } from '../../../src/stores/types.js';
+import { entry } from './entries.js';
 
-const entry = (n: number, over: Partial<RunEntry> = {}): RunEntry => ({
-  id: `20261129T10000${n}Z-abc${n}`,
-  command: 'migrate',
-  status: 'succeeded',
-  started: `2026-11-29T10:00:0${n}.000Z`,
-  finished: `2026-11-29T10:00:0${n}.500Z`,
-  operator: 'ana',
-  host: 'plant-1',
-  tool_version: '0.1.0',
-  plan_sha256: 'a'.repeat(64),
-  files: { 'items.yaml': 'b'.repeat(64) },
-  counts: { items: { read: 10 * n, loaded: 10 * n } },
-  message: null,
-  ...over,
-});
 
 /** A chain of n entries as forklift appends them. */
 function chain(n: number): LedgerRecord[] {

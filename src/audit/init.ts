@@ -1,0 +1,52 @@
+import { newRunId } from '../run/pipeline.js';
+import { openStore } from '../stores/index.js';
+import { verifyChain } from './chain.js';
+import { commandEntry } from './entry.js';
+import { readStoreLedger } from './ledger.js';
+import { activeSigner } from './signing.js';
+
+export interface AuditInitResult {
+  target: string;
+  /** false: the store's ledger was already a complete chain; nothing was written. */
+  started: boolean;
+  /** Entries from before the chain, now chained in the order they ran. */
+  adopted: number;
+  entries: number;
+  head: string | null;
+}
+
+/**
+ * `forklift audit init`: starts the audit chain on a store whose forklift_runs predates it (or
+ * adopts entries left unchained beside a chain). The old entries are kept as they are and chained
+ * in the order they ran, hashed as they are stored now; the init itself is the next entry and
+ * says how many it adopted, so the record shows they were chained after the fact. Signed when
+ * FORKLIFT_SIGNING_KEY is set. A ledger that is already one chain is left alone.
+ */
+export async function initAuditChain(target: string): Promise<AuditInitResult> {
+  activeSigner();
+  const store = await openStore(target);
+  try {
+    const before = await readStoreLedger(store);
+    const unchained = before.records.filter((r) => r.seq === null && r.entry_hash === null).length;
+    if (before.exists && before.chained && unchained === 0) {
+      const v = verifyChain(before.records);
+      return { target: store.display, started: false, adopted: 0, entries: v.entries, head: v.head };
+    }
+    const started = new Date();
+    const { adopted } = await store.initLedger((n) =>
+      commandEntry({
+        id: newRunId(started),
+        command: 'audit init',
+        status: 'succeeded',
+        started,
+        files: {},
+        counts: { adopted: n },
+        message: n ? `${n} entr${n === 1 ? 'y' : 'ies'} from before the audit chain chained in the order they ran, as stored at ${started.toISOString()}` : 'the audit chain starts here',
+      }),
+    );
+    const after = verifyChain((await readStoreLedger(store)).records);
+    return { target: store.display, started: true, adopted, entries: after.entries, head: after.head };
+  } finally {
+    await store.close();
+  }
+}

@@ -14,6 +14,7 @@ import { checkBomCycles } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
 import { checkForeignKeys } from '../validate/foreign-keys.js';
 import { checkDuplicateKeys } from '../validate/keys.js';
+import { TARGET_CONSTRAINT_RULE, dryRunLoad, type DryRunCounts } from './dry-run.js';
 import { mapSource } from './extract.js';
 import { assertBalanced, type EntityLedger } from './ledger.js';
 import { profileEntity } from './profile.js';
@@ -33,10 +34,12 @@ export interface RunOptions {
   plan: string;
   command: 'migrate' | 'validate';
   target?: string | undefined;
+  /** migrate: rehearse the load on the target and roll it back (SPEC section 12). */
+  dryRun?: boolean;
   keepStaging?: boolean;
   log?: (message: string) => void;
   progress?: (p: Progress) => void;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface RunResult extends RunReport {
@@ -118,21 +121,37 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       for (const rule of x.entity.rules) if (rule.kind === 'bom-graph') checkBomCycles(staging, x.entity, rule.parent, rule.component);
     }
 
+    const loadsOf = (): EntityLoad[] =>
+      dependencyOrder(plan.model, [...byEntity.keys()]).map((name) => {
+        const x = byEntity.get(name)!;
+        return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: staging.count(name, ROW_OK) };
+      });
+    const dryRun = opts.command === 'migrate' && opts.dryRun === true;
+    let rehearsal: Map<string, DryRunCounts> | undefined;
+    if (dryRun) {
+      lap('validate');
+      opts.progress?.({ stage: 'load', rows: 0, rowsPerSecond: 0 });
+      rehearsal = await dryRunLoad({ store, staging, model: plan.model, loads: loadsOf(), runId, signal: opts.signal });
+      lap('dry_run');
+    }
+
     const checks = checkControlTotals(staging, plan.spec.checks ?? [], inRun, plan.model);
-    lap('validate');
-    const ledgers = extracted.map((x) => ledgerOf(staging, x));
+    lap(dryRun ? 'checks' : 'validate');
+    const ledgers = extracted.map((x) => ledgerOf(staging, x, rehearsal?.get(x.entity.name)));
+    const refused = ledgers.reduce((n, l) => n + (l.dry_run?.refused ?? 0), 0);
     const profiles = extracted.map((x) => profileEntity(staging, x.entity, x.positionKind));
     const overLimit = ledgers.filter((l) => overRejectLimit(plan, l));
     const failedChecks = checks.filter((c) => !c.ok);
     const rejectedRun = overLimit.length > 0 || failedChecks.length > 0;
 
-    let status: RunEntry['status'] = opts.command === 'validate' ? 'validated' : 'succeeded';
+    let status: RunEntry['status'] = dryRun ? 'dry-run' : opts.command === 'validate' ? 'validated' : 'succeeded';
     let message: string | null = null;
-    if (rejectedRun) {
-      status = 'rejected';
+    if (rejectedRun || refused > 0) {
+      if (!dryRun) status = 'rejected';
       message = [
         ...overLimit.map((l) => `${l.entity}: ${l.rejected} of ${l.read} rows rejected (${pct(l.rejected, l.read)}), over the reject_limit of ${limitText(plan)}`),
         ...failedChecks.map((c) => `${c.entity}: control total ${c.measure} is ${c.actual}, the plan expects ${c.expected}`),
+        ...ledgers.filter((l) => l.dry_run?.refused).map((l) => `${l.entity}: the target refuses ${l.dry_run!.refused} rows (${TARGET_CONSTRAINT_RULE})`),
       ].join('; ');
     }
     staging.commit();
@@ -148,17 +167,14 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       tool_version: toolVersion(),
       plan_sha256: plan.sha256,
       files: Object.fromEntries(extracted.flatMap((x) => [[x.mapping.display, x.mapping.sha256], ...(x.sha256 ? [[x.label, x.sha256]] : [])])),
-      counts: Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected }])),
+      counts: Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected, ...(l.dry_run ? { dry_run: l.dry_run } : {}) }])),
       message,
     });
 
     let committed = false;
-    if (opts.command === 'migrate' && !rejectedRun) {
+    if (opts.command === 'migrate' && !rejectedRun && !dryRun) {
       opts.progress?.({ stage: 'load', rows: 0, rowsPerSecond: 0 });
-      const loads: EntityLoad[] = dependencyOrder(plan.model, [...byEntity.keys()]).map((name) => {
-        const x = byEntity.get(name)!;
-        return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: ledgers.find((l) => l.entity === name)!.loaded };
-      });
+      const loads = loadsOf();
       staging.close();
       try {
         await store.load({ model: plan.model, stagingFile: staging.file, entities: loads, entry: entry(), signal: opts.signal });
@@ -199,6 +215,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       command: opts.command,
       status,
       committed,
+      dry_run: dryRun,
       plan: plan.display,
       plan_name: plan.spec.name,
       target: store.display,
@@ -216,8 +233,9 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     };
     const files = writeReports(runDir, report);
     log(`run ${runId}: ${status}`);
-    if (rejectedRun) {
-      throw new DataRejectedError(`nothing was ${opts.command === 'migrate' ? 'committed' : 'accepted'}: ${message}`, {
+    if (rejectedRun || refused > 0) {
+      const what = dryRun ? 'dry run: nothing was written, and migrate would commit nothing' : `nothing was ${opts.command === 'migrate' ? 'committed' : 'accepted'}`;
+      throw new DataRejectedError(`${what}: ${message}`, {
         code: 'data.rejected',
         hint: `See the rejects in ${path.relative(process.cwd(), path.join(runDir, 'rejects'))} and the report ${path.relative(process.cwd(), files.html)}.`,
         details: [],
@@ -277,7 +295,7 @@ async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, o
   return out;
 }
 
-function ledgerOf(staging: Staging, x: Extracted): EntityLedger {
+function ledgerOf(staging: Staging, x: Extracted, dryRun: DryRunCounts | undefined): EntityLedger {
   const byRule = staging.db.prepare('SELECT rule, COUNT(*) AS n FROM rejects WHERE entity = ? GROUP BY rule ORDER BY n DESC').all(x.entity.name) as { rule: string; n: number }[];
   const counts = staging.counts(x.entity.name);
   const l: EntityLedger = {
@@ -294,6 +312,7 @@ function ledgerOf(staging: Staging, x: Extracted): EntityLedger {
     blank_skipped: x.blank,
     rejects_by_rule: Object.fromEntries(byRule.map((r) => [r.rule, r.n])),
     rejects_file: null,
+    ...(dryRun ? { dry_run: dryRun } : {}),
   };
   assertBalanced(l);
   return l;

@@ -12,9 +12,11 @@ export type EntityReport = EntityLedger & EntityProfile;
 export interface RunReport {
   run_id: string;
   command: 'migrate' | 'validate';
-  status: 'succeeded' | 'rejected' | 'failed' | 'validated';
+  status: 'succeeded' | 'rejected' | 'failed' | 'validated' | 'dry-run';
   /** Whether the rows were committed to the target (migrate that passed). */
   committed: boolean;
+  /** migrate --dry-run: the load was rehearsed on the target and rolled back; each entity has its `dry_run` figures. */
+  dry_run: boolean;
   plan: string;
   plan_name: string;
   target: string;

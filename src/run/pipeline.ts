@@ -151,7 +151,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       message = [
         ...overLimit.map((l) => `${l.entity}: ${l.rejected} of ${l.read} rows rejected (${pct(l.rejected, l.read)}), over the reject_limit of ${limitText(plan)}`),
         ...failedChecks.map((c) => `${c.entity}: control total ${c.measure} is ${c.actual}, the plan expects ${c.expected}`),
-        ...ledgers.filter((l) => l.dry_run?.refused).map((l) => `${l.entity}: the target refuses ${l.dry_run!.refused} rows (${TARGET_CONSTRAINT_RULE})`),
+        ...ledgers.filter((l) => l.dry_run?.refused).map((l) => `${l.entity}: the target refuses ${l.dry_run!.refused} row${l.dry_run!.refused === 1 ? '' : 's'} (${TARGET_CONSTRAINT_RULE})`),
       ].join('; ');
     }
     staging.commit();

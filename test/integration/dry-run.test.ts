@@ -161,7 +161,7 @@ for (const [name, store] of Object.entries(stores)) {
       const err = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true }).catch((e: unknown) => e);
       // A real migrate would fail on the refused rows: the dry run says so with exit 3.
       expect(err).toBeInstanceOf(DataRejectedError);
-      expect((err as DataRejectedError).message).toMatch(/^dry run: nothing was written.*items: the target refuses 4 rows/);
+      expect((err as DataRejectedError).message).toMatch(/^dry run: nothing was written.*items: the target refuses 4 rows \(target-constraint\)$/);
       const r = (err as DataRejectedError).data as RunResult;
       expect(r).toMatchObject({ status: 'dry-run', committed: false, dry_run: true });
       expect(r.entities[0]).toMatchObject({

@@ -28,7 +28,7 @@ function staged(n: number, leftOut: number[] = []): { db: Database.Database; loa
 /** A session over a set of refused seqs: a range holding one of them fails as a statement would. */
 function session(db: Database.Database, bad: Set<number>, opts: { brokenAfter?: number } = {}): { s: RehearsalSession; loads: SeqRange[]; loadedRows: () => number } {
   const loads: SeqRange[] = [];
-  let open: number[][] = [];
+  const open: number[][] = [];
   let rows = 0;
   const okSeqs = db.prepare(`SELECT _seq FROM ${stagingTable('items')} WHERE _st = 0 AND _seq BETWEEN ? AND ?`).pluck();
   const s: RehearsalSession = {

@@ -185,6 +185,24 @@ for (const [name, store] of Object.entries(stores)) {
       if (name === 'mariadb') expect(await scratchSchemas()).toEqual([]);
     });
 
+    it("upsert counts updates and inserts and deletes nothing; append: a key already there is the target's refusal", async () => {
+      const url = await store.url();
+      const p = project(url);
+      p.data(['A,Alpha,1.5,PUMP,10', 'B,Beta,2,PUMP,10']);
+      await runPlan({ plan: p.plan, command: 'migrate' });
+      const before = await store.dump(url);
+      p.data(['B,Beta two,2,PUMP,10', 'C,Gamma,3,SEAL,10', 'A,Alpha,1.5,PUMP,10']);
+      writeFileSync(p.plan, readFileSync(p.plan, 'utf8').replace('load: replace', 'load: upsert'));
+      const up = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true });
+      expect(up.entities[0]!.dry_run).toEqual({ would_insert: 1, would_update: 1, unchanged: 1, would_delete: 0, refused: 0 });
+      writeFileSync(p.plan, readFileSync(p.plan, 'utf8').replace('load: upsert', 'load: append'));
+      const err = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true }).catch((e: unknown) => e);
+      const r = (err as DataRejectedError).data as RunResult;
+      expect(r.entities[0]!.dry_run).toEqual({ would_insert: 1, would_update: 0, unchanged: 0, would_delete: 0, refused: 2 });
+      expect(await store.dump(url)).toBe(before);
+      expect(await store.statuses(url)).toEqual(['succeeded', 'dry-run', 'dry-run']);
+    });
+
     it('on a target with no tables yet: every row would insert, and no table is left behind', async () => {
       const url = await store.url();
       const p = project(url);

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
+import { DataRejectedError } from '../src/core/errors.js';
 import { progressReporter } from '../src/cli/progress.js';
 import { renderRunReport } from '../src/cli/render.js';
 import { runPlan, type RunResult } from '../src/run/pipeline.js';
@@ -24,6 +25,13 @@ export default class Migrate extends BaseCommand {
       progress.stop();
       if (!this.jsonEnabled()) this.log(renderRunReport(result));
       return result;
+    } catch (e) {
+      // A dry run's figures matter most when it found problems: shown above the error.
+      if (flags['dry-run'] && !this.jsonEnabled() && e instanceof DataRejectedError && e.data) {
+        progress.stop();
+        this.log(renderRunReport(e.data as RunResult));
+      }
+      throw e;
     } finally {
       interrupt?.release();
       progress.stop();

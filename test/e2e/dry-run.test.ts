@@ -85,6 +85,8 @@ describe('forklift migrate --dry-run on the demo (SQLite)', () => {
     // The refused item takes its BOM lines and balances with it (the target's foreign keys), and so the control totals.
     expect(text.stderr).toMatch(/^Error: dry run: nothing was written, and migrate would commit nothing: .*items: the target refuses 1 row \(target-constraint\); bom_lines: the target refuses \d+ rows/);
     expect(text.stderr).not.toMatch(/\n\s+at /);
+    // The figures are shown above the error, since they say what to fix.
+    expect(text.stdout).toMatch(/dry run: nothing was written[\s\S]*on the target \(rehearsed and rolled back\):[\s\S]*\nitems\s+0\s+0\s+104\s+1\s+1\n/);
 
     const json = runCli(['migrate', plan, '--dry-run', '--json'], { cwd: dir });
     expect(json.code).toBe(3);

@@ -176,9 +176,10 @@ interface ForeignKeyRow {
  * Copies into the scratch schema the target's tables among `names`, and every table of the target
  * that references one of them (whose foreign keys a replace's DELETE must answer to): structure
  * with indexes and CHECKs (LIKE), rows, foreign keys (LIKE copies none: re-added, to the copy where
- * there is one, else to the target's own table) and triggers.
+ * there is one, else to the target's own table) and triggers. The rows of a `replaced` table are
+ * left out where only replaced tables reference it: the load deletes them first anyway.
  */
-async function copyIntoScratch(conn: RawConnection, target: string, scratch: string, names: readonly string[]): Promise<void> {
+async function copyIntoScratch(conn: RawConnection, target: string, scratch: string, names: readonly string[], replaced: ReadonlySet<string>): Promise<void> {
   const existing = new Set((await query<{ t: string }[]>(conn, "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [target])).map((r) => r.t));
   const fks = await query<ForeignKeyRow[]>(
     conn,
@@ -194,7 +195,8 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
   for (const name of copied) await query(conn, `CREATE TABLE ${x(name)} LIKE ${t(name)}`);
   await query(conn, 'SET FOREIGN_KEY_CHECKS = 0');
   try {
-    for (const name of copied) await query(conn, `INSERT INTO ${x(name)} SELECT * FROM ${t(name)}`);
+    const rowsNeeded = (name: string): boolean => !replaced.has(name) || fks.some((f) => f.ref === name && f.t !== name && copied.has(f.t) && !replaced.has(f.t));
+    for (const name of copied) if (rowsNeeded(name)) await query(conn, `INSERT INTO ${x(name)} SELECT * FROM ${t(name)}`);
     const byConstraint = new Map<string, ForeignKeyRow[]>();
     for (const f of fks) if (copied.has(f.t)) byConstraint.set(`${f.t}\0${f.name}`, [...(byConstraint.get(`${f.t}\0${f.name}`) ?? []), f]);
     for (const cols of byConstraint.values()) {
@@ -504,6 +506,8 @@ export class MysqlStore implements TargetStore {
     let staging: Database.Database | undefined;
     const scratch = scratchSchemaName(req.runId);
     let created = false;
+    // The server names the scratch copy (`forklift_dryrun_…`.`items`): a user acts on the target's own table.
+    const asTarget = (message: string): string => message.split(scratch).join(this.target.database);
     try {
       conn = (await this.k.client.acquireConnection()) as RawConnection;
       await sweepScratchSchemas(conn);
@@ -511,7 +515,8 @@ export class MysqlStore implements TargetStore {
       try {
         await query(conn, `CREATE DATABASE ${qi(scratch)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
         created = true;
-        await copyIntoScratch(conn, this.target.database, scratch, referencedClosure(req).map((e) => e.name));
+        const replaced = new Set(req.entities.filter((l) => l.mode === 'replace').map((l) => l.entity.name));
+        await copyIntoScratch(conn, this.target.database, scratch, referencedClosure(req).map((e) => e.name), replaced);
         await query(conn, `USE ${qi(scratch)}`);
         for (const entity of referencedClosure(req)) await query(conn, mysqlCreateTable(entity));
         await query(conn, MYSQL_TABLES_DDL);
@@ -531,7 +536,7 @@ export class MysqlStore implements TargetStore {
               rollbackTo: async (name) => void (await query(c, `ROLLBACK TO SAVEPOINT ${name}`)),
               release: async (name) => void (await query(c, `RELEASE SAVEPOINT ${name}`)),
               loadRange: async (l, range) => void (await this.loadEntity(c, db, l, 'insert', req.signal, range)),
-              describe: (e) => redactValues((e as ServerError).sqlMessage ?? (e instanceof Error ? e.message : String(e))),
+              describe: (e) => asTarget(redactValues((e as ServerError).sqlMessage ?? (e instanceof Error ? e.message : String(e)))),
             },
             db,
             req.entities,
@@ -545,7 +550,9 @@ export class MysqlStore implements TargetStore {
         await query(conn, 'SELECT RELEASE_LOCK(?)', [scratch]).catch(() => {});
       }
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target);
+      const err = asMysqlStoreError(e, this.display, this.target);
+      err.message = asTarget(err.message);
+      throw err;
     } finally {
       staging?.close();
       if (conn) {

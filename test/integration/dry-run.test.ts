@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DataRejectedError } from '../../src/core/errors.js';
+import { DataRejectedError, StoreError } from '../../src/core/errors.js';
 import { factoryModel } from '../../src/model/factory.js';
 import { runPlan, type RunResult } from '../../src/run/pipeline.js';
 import { sqliteCreateTable } from '../../src/stores/sqlite.js';
@@ -57,6 +57,9 @@ interface Store {
   statuses: (url: string) => Promise<string[]>;
   /** The database's message for each kind of refusal. */
   messages: RegExp[];
+  /** A table outside the plan, work_orders, whose one row references item C. */
+  workOrders: (url: string) => Promise<void>;
+  deleteRefused: RegExp;
 }
 
 const sqliteFile = (url: string): string => url.slice('sqlite:'.length);
@@ -107,6 +110,12 @@ const stores: Record<string, Store> = {
       }
     },
     messages: [/UNIQUE constraint failed: items\.description/, /FOREIGN KEY constraint failed/, /CHECK constraint failed/, /forbidden description/],
+    workOrders: async (url) => {
+      const db = new Database(sqliteFile(url));
+      db.exec("CREATE TABLE work_orders (id INTEGER PRIMARY KEY, item_code TEXT REFERENCES items (item_code)); INSERT INTO work_orders VALUES (1, 'C');");
+      db.close();
+    },
+    deleteRefused: /FOREIGN KEY constraint failed/,
   },
   postgres: {
     skip: pgDown,
@@ -124,6 +133,8 @@ const stores: Record<string, Store> = {
     dump: async (url) => execFileSync('pg_dump', ['--no-owner', '--exclude-table-data=forklift_runs', '-d', url], { encoding: 'utf8' }).replace(/^\\(un)?restrict .*$/gm, ''),
     statuses: (url) => withPg(url, async (c) => (await c.query<{ status: string }>('SELECT status FROM forklift_runs ORDER BY seq')).rows.map((r) => r.status)),
     messages: [/duplicate key value violates unique constraint "items_description"/, /violates foreign key constraint "items_category_fk"/, /violates check constraint "items_lead_time"/, /forbidden description/],
+    workOrders: (url) => withPg(url, async (c) => void (await c.query("CREATE TABLE work_orders (id int PRIMARY KEY, item_code varchar(64) REFERENCES items (item_code)); INSERT INTO work_orders VALUES (1, 'C');"))),
+    deleteRefused: /violates foreign key constraint "work_orders_item_code_fkey" on table "work_orders"/,
   },
   mariadb: {
     skip: myDown,
@@ -139,7 +150,11 @@ const stores: Record<string, Store> = {
     dump: async (url) =>
       execFileSync('mariadb-dump', ['-h', MYSQL_HOST, '-P', String(MYSQL_PORT), '-u', 'root', '--skip-dump-date', '--routines', '--triggers', `--ignore-table=${mysqlDb(url)}.forklift_runs`, mysqlDb(url)], { encoding: 'utf8' }),
     statuses: (url) => withMysql(url, async (c) => ((await c.query('SELECT status FROM forklift_runs ORDER BY seq'))[0] as { status: string }[]).map((r) => r.status)),
-    messages: [/Duplicate entry '…' for key 'items_description'/, /foreign key constraint fails/, /CONSTRAINT `items_lead_time` failed/, /forbidden description/],
+    messages: [/Duplicate entry '…' for key 'items_description'/, /foreign key constraint fails \(`forklift_t_\w+`\.`items`/, /CONSTRAINT `items_lead_time` failed/, /forbidden description/],
+    workOrders: (url) =>
+      withMysql(url, async (c) => void (await c.query("CREATE TABLE work_orders (id int PRIMARY KEY, item_code varchar(64), FOREIGN KEY (item_code) REFERENCES items (item_code)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin; INSERT INTO work_orders VALUES (1, 'C');"))),
+    // The scratch copy's name is replaced by the target's own.
+    deleteRefused: /Cannot delete or update a parent row: a foreign key constraint fails \(`forklift_t_\w+`\.`work_orders`/,
   },
 };
 
@@ -201,6 +216,21 @@ for (const [name, store] of Object.entries(stores)) {
       expect(r.entities[0]!.dry_run).toEqual({ would_insert: 1, would_update: 0, unchanged: 0, would_delete: 0, refused: 2 });
       expect(await store.dump(url)).toBe(before);
       expect(await store.statuses(url)).toEqual(['succeeded', 'dry-run', 'dry-run']);
+    });
+
+    it('a replace that a table outside the plan forbids (its rows reference a row that would go) fails as migrate would, changing nothing', async () => {
+      const url = await store.url();
+      const p = project(url);
+      p.data(FIRST);
+      await runPlan({ plan: p.plan, command: 'migrate' });
+      await store.workOrders(url);
+      const before = await store.dump(url);
+      p.data(FIRST.slice(0, 2));
+      const err = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).message).toMatch(store.deleteRefused);
+      expect(await store.dump(url)).toBe(before);
+      if (name === 'mariadb') expect(await scratchSchemas()).toEqual([]);
     });
 
     it('on a target with no tables yet: every row would insert, and no table is left behind', async () => {

@@ -438,6 +438,9 @@ export class MysqlStore implements TargetStore {
       const socket = (conn as unknown as { stream?: { destroy(err?: Error): void } }).stream;
       onServerEnd = () => socket?.destroy(Object.assign(new Error('Connection lost: the server closed the connection'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }));
       conn.once('end', onServerEnd);
+      // A dry run killed outright left its scratch schema: the next run on the server drops it
+      // (best effort: a user who may not drop it loads all the same).
+      await sweepScratchSchemas(conn).catch(() => []);
       // DDL first, outside the transaction (each statement commits implicitly): idempotent, so a
       // failed run leaves at most new empty tables. Parents before children, for the foreign keys.
       await ensureRunsTable(conn);

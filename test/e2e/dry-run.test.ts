@@ -136,17 +136,19 @@ async function interruptDryRun(url: string, signal: NodeJS.Signals): Promise<{ c
 }
 
 describe.skipIf(myDown !== null)('forklift migrate --dry-run on MariaDB, interrupted', () => {
-  it('SIGKILL leaves the scratch schema behind; the next dry run drops it', async () => {
-    const { url } = await myDbs.create();
-    const killed = await interruptDryRun(url, 'SIGKILL');
-    expect(killed.seen).toHaveLength(1);
-    expect(killed.code).not.toBe(0);
-    expect(await scratchSchemas()).toEqual(killed.seen);
-    const { dir, plan } = demoCopy();
-    const next = runCli(['migrate', plan, '--dry-run', '--target', url], { cwd: dir });
-    expect(next.code).toBe(0);
-    expect(await scratchSchemas()).toEqual([]);
-  });
+  for (const next of ['migrate --dry-run', 'migrate']) {
+    it(`SIGKILL leaves the scratch schema behind; the next run (${next}) drops it`, async () => {
+      const { url } = await myDbs.create();
+      const killed = await interruptDryRun(url, 'SIGKILL');
+      expect(killed.seen).toHaveLength(1);
+      expect(killed.code).not.toBe(0);
+      expect(await scratchSchemas()).toEqual(killed.seen);
+      const { dir, plan } = demoCopy();
+      const r = runCli([...next.split(' '), plan, '--target', url], { cwd: dir });
+      expect(r.code).toBe(0);
+      expect(await scratchSchemas()).toEqual([]);
+    });
+  }
 
   it('Ctrl-C (SIGINT) stops the dry run and drops its scratch schema on the way out', async () => {
     const { url } = await myDbs.create();

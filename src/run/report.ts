@@ -15,8 +15,8 @@ export interface RunReport {
   status: 'succeeded' | 'rejected' | 'failed' | 'validated' | 'dry-run';
   /** Whether the rows were committed to the target (migrate that passed). */
   committed: boolean;
-  /** migrate --dry-run: the load was rehearsed on the target and rolled back; each entity has its `dry_run` figures. */
-  dry_run: boolean;
+  /** migrate --dry-run: the load was rehearsed on the target and rolled back; each entity has its `dry_run` figures. Always set by runPlan. */
+  dry_run?: boolean;
   plan: string;
   plan_name: string;
   target: string;

@@ -532,13 +532,15 @@ export class MysqlStore implements TargetStore {
           for (const { entity, mode } of [...req.entities].reverse()) {
             if (mode === 'replace') await query(c, `DELETE FROM ${qi(entity.name)}`);
           }
-          // INSERTs, not LOAD DATA: a refused row is then the server's error, not a warning after the fact.
+          // The load's own bulk path: LOAD DATA turns a refusal into a warning, and any warning
+          // fails the statement (failOnWarnings), so the savepoint undoes it all the same.
+          const bulk = await this.bulkPath(c);
           return await loadNarrowing(
             {
               savepoint: async (name) => void (await query(c, `SAVEPOINT ${name}`)),
               rollbackTo: async (name) => void (await query(c, `ROLLBACK TO SAVEPOINT ${name}`)),
               release: async (name) => void (await query(c, `RELEASE SAVEPOINT ${name}`)),
-              loadRange: async (l, range) => void (await this.loadEntity(c, db, l, 'insert', req.signal, range)),
+              loadRange: async (l, range) => void (await this.loadEntity(c, db, l, bulk, req.signal, range)),
               describe: (e) => asTarget(redactValues((e as ServerError).sqlMessage ?? (e instanceof Error ? e.message : String(e)))),
             },
             db,

@@ -498,11 +498,12 @@ export class MysqlStore implements TargetStore {
    * A dry run in a scratch schema (SPEC section 12): MySQL and MariaDB commit DDL at once, so the
    * run's tables cannot be created inside a transaction that is rolled back. The schema
    * `forklift_dryrun_<run id>` gets a copy of every table the load touches (CREATE TABLE … LIKE:
-   * columns, indexes and CHECKs), of the tables that reference them, their rows, their foreign
-   * keys (to the copies, or to the target's own tables outside the copy) and their triggers; the
-   * load then runs there, on this connection (USE), in a transaction rolled back at the end. The
-   * schema is dropped in a finally; a run killed before that leaves it behind, and the next dry
-   * run on the server drops it (a named lock, held while a run is alive, tells them apart).
+   * columns, indexes and CHECKs), of the tables that reference them, the rows the load needs, their
+   * foreign keys (to the copies, or to the target's own tables outside the copy) and their
+   * triggers; the load then runs there, on this connection (USE), in a transaction rolled back at
+   * the end. The schema is dropped in a finally; a run killed before that leaves it behind, and the
+   * next migrate or dry run on the server drops it (a named lock, held while a run is alive, tells
+   * them apart).
    */
   async rehearse(req: RehearsalRequest): Promise<Refusal[]> {
     let conn: RawConnection | undefined;

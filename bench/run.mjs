@@ -12,12 +12,15 @@
 //   BENCH_DIFF=skip   without it;  BENCH_DIFF=only   the diff benchmark alone
 // Then the audit benchmark of issue 8 (bench/audit.mjs: audit verify of 100,000 ledger entries).
 //   BENCH_AUDIT=skip  without it;  BENCH_AUDIT=only  the audit benchmark alone (no machine-log data)
+// Then the dry-run benchmark of issue 10 (bench/dry-run.mjs; SQLite, and the servers unless BENCH_SERVERS=skip).
+//   BENCH_DRYRUN=skip   without it;  BENCH_DRYRUN=only   the dry-run benchmark alone
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { auditBenches } from './audit.mjs';
 import { diffBenches } from './diff.mjs';
+import { dryRunBenches } from './dry-run.mjs';
 import { serverBenches } from './servers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,6 +34,8 @@ const DIFF = process.env.BENCH_DIFF ?? 'run';
 if (!['run', 'skip', 'only'].includes(DIFF)) throw new Error(`BENCH_DIFF is run, skip or only, not ${DIFF}`);
 const AUDIT = process.env.BENCH_AUDIT ?? 'run';
 if (!['run', 'skip', 'only'].includes(AUDIT)) throw new Error(`BENCH_AUDIT is run, skip or only, not ${AUDIT}`);
+const DRYRUN = process.env.BENCH_DRYRUN ?? 'run';
+if (!['run', 'skip', 'only'].includes(DRYRUN)) throw new Error(`BENCH_DRYRUN is run, skip or only, not ${DRYRUN}`);
 
 if (!existsSync(path.join(ROOT, 'dist', 'commands'))) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
 if (!existsSync('/usr/bin/time')) throw new Error('needs /usr/bin/time (apt-get install time)');
@@ -77,10 +82,13 @@ function measure(name, cmd, args, opts = {}) {
 }
 
 
-if (SERVERS !== 'only' && DIFF !== 'only') await fileBenches();
-if (SERVERS !== 'skip' && DIFF !== 'only') await serverBenches({ ROOT, OUT, dataDir, machlog, dataRows, BIN, measure, fmt, toImport: pathToImport });
-if (DIFF !== 'skip') await diffBenches({ ROOT, OUT, dataDir, BIN, ROWS, measure, fmt, servers: SERVERS });
-if (AUDIT === 'run' && DIFF !== 'only' && SERVERS !== 'only') await auditBenches({ ROOT, OUT, BIN, measure, fmt, servers: SERVERS });
+if (DRYRUN !== 'only') {
+  if (SERVERS !== 'only' && DIFF !== 'only') await fileBenches();
+  if (SERVERS !== 'skip' && DIFF !== 'only') await serverBenches({ ROOT, OUT, dataDir, machlog, dataRows, BIN, measure, fmt, toImport: pathToImport });
+  if (DIFF !== 'skip') await diffBenches({ ROOT, OUT, dataDir, BIN, ROWS, measure, fmt, servers: SERVERS });
+  if (AUDIT === 'run' && DIFF !== 'only' && SERVERS !== 'only') await auditBenches({ ROOT, OUT, BIN, measure, fmt, servers: SERVERS });
+}
+if (DRYRUN !== 'skip') await dryRunBenches({ dataDir, dataRows, BIN, measure, fmt, servers: SERVERS });
 
 async function fileBenches() {
   const results = [];

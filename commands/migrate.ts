@@ -1,27 +1,39 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
+import { DataRejectedError } from '../src/core/errors.js';
 import { progressReporter } from '../src/cli/progress.js';
 import { renderRunReport } from '../src/cli/render.js';
 import { runPlan, type RunResult } from '../src/run/pipeline.js';
 
 export default class Migrate extends BaseCommand {
   static override summary = 'Extract, map, validate and load every mapping of a plan into the target, in one transaction.';
-  static override examples = ['<%= config.bin %> migrate', '<%= config.bin %> migrate mappings/demo/forklift.yaml --target sqlite:./acme.db --json'];
+  static override examples = ['<%= config.bin %> migrate', '<%= config.bin %> migrate mappings/demo/forklift.yaml --target sqlite:./acme.db --json', '<%= config.bin %> migrate --dry-run --target postgres://user@db/erp'];
   static override args = { plan: Args.string({ description: 'The plan file.', default: './forklift.yaml' }) };
   static override flags = {
     target: Flags.string({ description: 'Target store URL; overrides the plan (sqlite:PATH, postgres://…, mysql://…, mssql://…).' }),
     'keep-staging': Flags.boolean({ description: 'Keep the run’s staging.sqlite in the run folder for inspection.' }),
+    'dry-run': Flags.boolean({ description: 'Rehearse the load on the real target and roll it back: would insert, update, delete, and the rows the target refuses. Nothing is written but a ledger entry.' }),
   };
 
   async run(): Promise<RunResult> {
     const { args, flags } = await this.parse(Migrate);
     const progress = await progressReporter(this.interactive);
+    // A dry run must reach its finally (MySQL/MariaDB: the scratch schema is dropped there), so Ctrl-C aborts it instead of ending the process.
+    const interrupt = flags['dry-run'] ? this.interruptible() : undefined;
     try {
-      const result = await runPlan({ plan: args.plan, command: 'migrate', target: flags.target, keepStaging: flags['keep-staging'], progress: progress.update });
+      const result = await runPlan({ plan: args.plan, command: 'migrate', target: flags.target, keepStaging: flags['keep-staging'], dryRun: flags['dry-run'], progress: progress.update, signal: interrupt?.signal });
       progress.stop();
       if (!this.jsonEnabled()) this.log(renderRunReport(result));
       return result;
+    } catch (e) {
+      // A dry run's figures matter most when it found problems: shown above the error.
+      if (flags['dry-run'] && !this.jsonEnabled() && e instanceof DataRejectedError && e.data) {
+        progress.stop();
+        this.log(renderRunReport(e.data as RunResult));
+      }
+      throw e;
     } finally {
+      interrupt?.release();
       progress.stop();
     }
   }

@@ -1,5 +1,6 @@
 /** forklift as a library: everything the commands do, callable from code. */
 export { runPlan, type RunOptions, type RunResult, type Progress } from './run/pipeline.js';
+export type { DryRunCounts } from './run/dry-run.js';
 export { checkMappings, type CheckSummary } from './plan/check.js';
 export { previewMapping, type PreviewResult, type PreviewRow } from './plan/preview.js';
 export { loadPlan, loadMappingFile, type LoadedPlan, type LoadedMapping } from './plan/load.js';

@@ -14,7 +14,7 @@ export async function progressReporter(enabled: boolean): Promise<{ update: (p: 
           : p.stage === 'validate'
             ? 'checking keys, references and BOM cycles'
             : p.stage === 'load'
-              ? 'loading in one transaction'
+              ? 'loading in one transaction (a dry run rolls it back)'
               : 'writing report and rejects';
     },
     stop() {

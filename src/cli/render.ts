@@ -12,11 +12,12 @@ export function table(head: string[], rows: string[][], alignRight: (col: number
 export function renderRunReport(r: RunReport): string {
   const loadedHead = r.committed ? 'loaded' : r.command === 'validate' ? 'valid' : 'not loaded';
   const rows = r.entities.map((l) => [l.entity, n(l.read), n(l.loaded), n(l.filtered), n(l.duplicates_dropped), n(l.rejected)]);
-  const out = [
-    `${r.command} ${r.plan_name} → ${r.target}: ${r.status}${r.committed ? ', committed' : ', nothing committed'} (${(r.duration_ms / 1000).toFixed(1)} s)`,
-    '',
-    table(['entity', 'read', loadedHead, 'filtered', 'duplicates', 'rejected'], rows),
-  ];
+  const outcome = r.dry_run ? 'dry run: nothing was written' : `${r.status}${r.committed ? ', committed' : ', nothing committed'}`;
+  const out = [`${r.command} ${r.plan_name} → ${r.target}: ${outcome} (${(r.duration_ms / 1000).toFixed(1)} s)`, '', table(['entity', 'read', r.dry_run ? 'would load' : loadedHead, 'filtered', 'duplicates', 'rejected'], rows)];
+  if (r.dry_run) {
+    const dry = r.entities.map((l) => [l.entity, n(l.dry_run?.would_insert ?? 0), n(l.dry_run?.would_update ?? 0), n(l.dry_run?.unchanged ?? 0), n(l.dry_run?.would_delete ?? 0), n(l.dry_run?.refused ?? 0)]);
+    out.push('', 'on the target (rehearsed and rolled back):', table(['entity', 'would insert', 'would update', 'unchanged', 'would delete', 'refused'], dry));
+  }
   for (const l of r.entities) {
     const w = l.watermark;
     if (w) {

@@ -1,4 +1,5 @@
 import { BugError } from '../core/errors.js';
+import type { DryRunCounts } from './dry-run.js';
 
 /**
  * The per-entity ledger of SPEC section 5: every source row is loaded, filtered, dropped as an
@@ -20,6 +21,8 @@ export interface EntityLedger {
   /** Incremental loads: the rows counted in `filtered` because an earlier run already loaded them. */
   watermark?: { column: string; group_by: string[]; groups_in_target: number; behind: number };
   rejects_file: string | null;
+  /** migrate --dry-run: the rows that would load by effect on the target, and the rows it refuses (counted in `rejected` too). */
+  dry_run?: DryRunCounts;
 }
 
 export function assertBalanced(l: EntityLedger): void {

@@ -16,6 +16,7 @@ import { checkBomCycles } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
 import { checkForeignKeys } from '../validate/foreign-keys.js';
 import { checkDuplicateKeys } from '../validate/keys.js';
+import { TARGET_CONSTRAINT_RULE, dryRunLoad, type DryRunCounts } from './dry-run.js';
 import { mapSource } from './extract.js';
 import { assertBalanced, type EntityLedger } from './ledger.js';
 import { profileEntity } from './profile.js';
@@ -39,10 +40,12 @@ export interface RunOptions {
   /** A rejects reload: the run it follows (report and ledger link to it; the reject limit counts against that run's rows). */
   follows?: Follows;
   target?: string | undefined;
+  /** migrate: rehearse the load on the target and roll it back (SPEC section 12). */
+  dryRun?: boolean;
   keepStaging?: boolean;
   log?: (message: string) => void;
   progress?: (p: Progress) => void;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface RunResult extends RunReport {
@@ -126,24 +129,40 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       for (const rule of x.entity.rules) if (rule.kind === 'bom-graph') checkBomCycles(staging, x.entity, rule.parent, rule.component);
     }
 
+    const loadsOf = (): EntityLoad[] =>
+      dependencyOrder(plan.model, [...byEntity.keys()]).map((name) => {
+        const x = byEntity.get(name)!;
+        return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: staging.count(name, ROW_OK) };
+      });
+    const dryRun = opts.command === 'migrate' && opts.dryRun === true;
+    let rehearsal: Map<string, DryRunCounts> | undefined;
+    if (dryRun) {
+      lap('validate');
+      opts.progress?.({ stage: 'load', rows: 0, rowsPerSecond: 0 });
+      rehearsal = await dryRunLoad({ store, staging, model: plan.model, loads: loadsOf(), runId, signal: opts.signal });
+      lap('dry_run');
+    }
+
     const checks = checkControlTotals(staging, plan.spec.checks ?? [], inRun, plan.model);
-    lap('validate');
-    const ledgers = extracted.map((x) => ledgerOf(staging, x));
+    lap(dryRun ? 'checks' : 'validate');
+    const ledgers = extracted.map((x) => ledgerOf(staging, x, rehearsal?.get(x.entity.name)));
+    const refused = ledgers.reduce((n, l) => n + (l.dry_run?.refused ?? 0), 0);
     const profiles = extracted.map((x) => profileEntity(staging, x.entity, x.positionKind));
     const overLimit = ledgers.filter((l) => overRejectLimit(plan, l, opts.follows?.read[l.entity]));
     const failedChecks = checks.filter((c) => !c.ok);
     const rejectedRun = overLimit.length > 0 || failedChecks.length > 0;
 
-    let status: RunEntry['status'] = opts.command === 'validate' ? 'validated' : 'succeeded';
+    let status: RunEntry['status'] = dryRun ? 'dry-run' : opts.command === 'validate' ? 'validated' : 'succeeded';
     let message: string | null = null;
-    if (rejectedRun) {
-      status = 'rejected';
+    if (rejectedRun || refused > 0) {
+      if (!dryRun) status = 'rejected';
       message = [
         ...overLimit.map((l) => {
           const of = opts.follows?.read[l.entity] ?? l.read;
           return `${l.entity}: ${l.rejected} of ${of} rows rejected (${pct(l.rejected, of)}), over the reject_limit of ${limitText(plan)}`;
         }),
         ...failedChecks.map((c) => `${c.entity}: control total ${c.measure} is ${c.actual}, the plan expects ${c.expected}`),
+        ...ledgers.filter((l) => l.dry_run?.refused).map((l) => `${l.entity}: the target refuses ${l.dry_run!.refused} row${l.dry_run!.refused === 1 ? '' : 's'} (${TARGET_CONSTRAINT_RULE})`),
       ].join('; ');
     }
     staging.commit();
@@ -160,7 +179,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       plan_sha256: plan.sha256,
       files: Object.fromEntries(extracted.flatMap((x) => [[x.mapping.display, x.mapping.sha256], ...(x.sha256 ? [[x.label, x.sha256]] : [])])),
       counts: {
-        ...Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected }])),
+        ...Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected, ...(l.dry_run ? { dry_run: l.dry_run } : {}) }])),
         ...(opts.follows ? { follows: opts.follows.run_id } : {}),
       },
       message,
@@ -168,12 +187,9 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
 
     let committed = false;
     const writes = opts.command !== 'validate';
-    if (writes && !rejectedRun) {
+    if (writes && !rejectedRun && !dryRun) {
       opts.progress?.({ stage: 'load', rows: 0, rowsPerSecond: 0 });
-      const loads: EntityLoad[] = dependencyOrder(plan.model, [...byEntity.keys()]).map((name) => {
-        const x = byEntity.get(name)!;
-        return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: ledgers.find((l) => l.entity === name)!.loaded };
-      });
+      const loads = loadsOf();
       staging.close();
       try {
         await store.load({ model: plan.model, stagingFile: staging.file, entities: loads, entry: entry(), signal: opts.signal });
@@ -214,6 +230,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       command: opts.command,
       status,
       committed,
+      dry_run: dryRun,
       plan: plan.display,
       plan_name: plan.spec.name,
       plan_sha256: plan.sha256,
@@ -236,8 +253,9 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     report.trend = rejectsTrend(path.join(plan.dir, 'runs'), report);
     const files = writeReports(runDir, report);
     log(`run ${runId}: ${status}`);
-    if (rejectedRun) {
-      throw new DataRejectedError(`nothing was ${writes ? 'committed' : 'accepted'}: ${message}`, {
+    if (rejectedRun || refused > 0) {
+      const what = dryRun ? 'dry run: nothing was written, and migrate would commit nothing' : `nothing was ${writes ? 'committed' : 'accepted'}`;
+      throw new DataRejectedError(`${what}: ${message}`, {
         code: 'data.rejected',
         hint: `See the rejects in ${path.relative(process.cwd(), path.join(runDir, 'rejects'))} and the report ${path.relative(process.cwd(), files.html)}.`,
         details: [],
@@ -297,7 +315,7 @@ async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, o
   return out;
 }
 
-function ledgerOf(staging: Staging, x: Extracted): EntityLedger {
+function ledgerOf(staging: Staging, x: Extracted, dryRun: DryRunCounts | undefined): EntityLedger {
   const byRule = staging.db.prepare('SELECT rule, COUNT(*) AS n FROM rejects WHERE entity = ? GROUP BY rule ORDER BY n DESC').all(x.entity.name) as { rule: string; n: number }[];
   const counts = staging.counts(x.entity.name);
   const l: EntityLedger = {
@@ -314,6 +332,7 @@ function ledgerOf(staging: Staging, x: Extracted): EntityLedger {
     blank_skipped: x.blank,
     rejects_by_rule: Object.fromEntries(byRule.map((r) => [r.rule, r.n])),
     rejects_file: null,
+    ...(dryRun ? { dry_run: dryRun } : {}),
   };
   assertBalanced(l);
   return l;

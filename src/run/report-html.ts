@@ -30,7 +30,7 @@ export function renderReportHtml(r: RunReport): string {
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#222;max-width:1100px}
 table{border-collapse:collapse;margin:.6rem 0 1rem}th,td{padding:.3rem .7rem;border-bottom:1px solid #ddd;text-align:right;vertical-align:top}
 th:first-child,td:first-child,#ledger th:nth-child(2),#ledger td:nth-child(2),.checks th:nth-child(2),.checks td:nth-child(2){text-align:left}.bad{color:#b00020;font-weight:600}.good{color:#0a7a32}
-.status{display:inline-block;padding:.2rem .6rem;border-radius:4px;background:${r.status === 'succeeded' || r.status === 'validated' ? '#dff5e3' : '#fde2e2'}}
+.status{display:inline-block;padding:.2rem .6rem;border-radius:4px;background:${r.status === 'succeeded' || r.status === 'validated' || (r.status === 'dry-run' && !r.message) ? '#dff5e3' : '#fde2e2'}}
 dl{display:grid;grid-template-columns:10rem auto;gap:.2rem 1rem}dt{color:#666}dd{margin:0}
 section.entity{border-top:2px solid #ccc;margin-top:2rem;padding-top:.5rem}
 .split{display:flex;height:.8rem;width:100%;max-width:640px;border-radius:3px;overflow:hidden;background:#eee}
@@ -42,7 +42,7 @@ td.share{min-width:12rem}.meter{display:inline-block;width:8rem;height:.6rem;bac
 svg.rules text,svg.trend text{font:12px system-ui,sans-serif;fill:#222}svg.rules rect,svg.trend rect{fill:#d9534f}svg.trend g.current text{font-weight:700}svg.trend g.current rect{fill:#8a0016}
 </style></head><body>
 <h1>forklift ${esc(r.command)} — ${esc(r.plan_name)}</h1>
-<p><span class="status">${esc(r.status)}</span> ${r.committed ? 'committed to the target' : 'nothing committed'}</p>
+<p><span class="status">${esc(r.status)}</span> ${r.committed ? 'committed to the target' : r.dry_run ? 'dry run: nothing was written (rehearsed on the target and rolled back)' : 'nothing committed'}</p>
 ${r.message ? `<p class="bad">${esc(r.message)}</p>` : ''}
 <dl><dt>run</dt><dd>${esc(r.run_id)}</dd><dt>plan</dt><dd>${esc(r.plan)}</dd><dt>target</dt><dd>${esc(r.target)}</dd>
 <dt>started</dt><dd>${esc(r.started)}</dd><dt>duration</dt><dd>${(r.duration_ms / 1000).toFixed(1)} s</dd><dt>reject limit</dt><dd>${esc(r.reject_limit)}${r.follows ? ' <small>(of the rows of the run it follows)</small>' : ''}</dd><dt>forklift</dt><dd>${esc(r.tool_version)}</dd>${
@@ -52,6 +52,7 @@ ${trendSection(r.trend ?? [], r.run_id)}<h2>Ledger</h2>
 <p>Every source row is loaded, filtered, dropped as an exact duplicate, or rejected: read = loaded + filtered + duplicates + rejected.</p>
 <table id="ledger"><tr><th>entity</th><th>source</th><th>read</th><th>${loadedWord}</th><th>filtered</th><th>duplicates</th><th>rejected</th><th>rejects</th></tr>
 ${ledgerRows}</table>
+${dryRunTable(r)}
 ${checks}
 ${r.entities.map((l) => entitySection(l, r)).join('\n')}
 </body></html>
@@ -101,6 +102,22 @@ ${split}
 <div class="cols"><div>${chart}</div><div>${missingTable}</div></div>
 ${firstRejects}
 </section>`;
+}
+
+/** migrate --dry-run: per entity what the load would do to the target, and the rows the target refuses. */
+function dryRunTable(r: RunReport): string {
+  if (!r.dry_run) return '';
+  const rows = r.entities
+    .map((l) => {
+      const d = l.dry_run;
+      if (!d) return '';
+      return `<tr data-entity="${esc(l.entity)}"><th scope="row">${esc(l.entity)}</th><td class="would-insert">${num(d.would_insert)}</td><td class="would-update">${num(d.would_update)}</td><td class="unchanged">${num(d.unchanged)}</td><td class="would-delete">${num(d.would_delete)}</td><td class="refused${d.refused ? ' bad' : ''}">${num(d.refused)}</td></tr>`;
+    })
+    .join('\n');
+  return `<h2>Dry run</h2>
+<p>The load was rehearsed on the target under its own constraints and rolled back: nothing was written. Rows the target refuses are rejects of rule <code>target-constraint</code>, with the database's message.</p>
+<table id="dry-run"><tr><th>entity</th><th>would insert</th><th>would update</th><th>unchanged</th><th>would delete</th><th>refused by the target</th></tr>
+${rows}</table>`;
 }
 
 /** Rejects by rule as an inline SVG bar chart, largest first, each bar labelled with its count. */

@@ -31,9 +31,11 @@ export interface TrendPoint {
 export interface RunReport {
   run_id: string;
   command: 'migrate' | 'validate' | 'rejects reload';
-  status: 'succeeded' | 'rejected' | 'failed' | 'validated';
+  status: 'succeeded' | 'rejected' | 'failed' | 'validated' | 'dry-run';
   /** Whether the rows were committed to the target (migrate that passed). */
   committed: boolean;
+  /** migrate --dry-run: the load was rehearsed on the target and rolled back; each entity has its `dry_run` figures. Always set by runPlan. */
+  dry_run?: boolean;
   plan: string;
   plan_name: string;
   /** SHA-256 of the plan file as run (a rejects reload finds the plan next to the runs/ folder and says when it changed). */

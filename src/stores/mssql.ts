@@ -5,7 +5,8 @@ import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, MssqlReadProblem, mssqlDescribeInSession, mssqlReadInSession, mssqlTableRecordParams, readSessionOf } from './read-mssql.js';
 import { referencedClosure } from './sqlite.js';
-import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
+import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
+import type { EntityLoad, LoadRequest, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
 import { redactUrl, passwordOf } from './url.js';
 
@@ -356,9 +357,10 @@ export function mssqlBulkTable(e: Entity, rows: unknown[][]): sql.Table {
 }
 
 /** The staged rows to load, streamed: ok rows only, in staging order, integers exact. */
-export function stagedRows(staging: Database.Database, l: EntityLoad): IterableIterator<unknown[]> {
+export function stagedRows(staging: Database.Database, l: EntityLoad, range?: SeqRange): IterableIterator<unknown[]> {
   const cols = l.entity.columns.map((c) => `"${c.name.replace(/"/g, '""')}"`).join(', ');
-  return staging.prepare(`SELECT ${cols} FROM ${l.stagedTable} WHERE _st = 0 ORDER BY _seq`).raw().safeIntegers(true).iterate() as IterableIterator<unknown[]>;
+  const within = range ? ' AND _seq BETWEEN ? AND ?' : '';
+  return staging.prepare(`SELECT ${cols} FROM ${l.stagedTable} WHERE _st = 0${within} ORDER BY _seq`).raw().safeIntegers(true).iterate(...(range ? [range.lo, range.hi] : [])) as IterableIterator<unknown[]>;
 }
 
 /** Staged rows converted and grouped in chunks of `size`: never more than one chunk in memory. */
@@ -661,6 +663,44 @@ export function sessionOf(parent: sql.Transaction): MssqlSession {
 export async function loadInSession(s: MssqlSession, staging: Database.Database, req: LoadRequest, onLink?: (link: ChainLink) => void): Promise<Map<string, number>> {
   const loaded = new Map<string, number>();
   await s.batch('SET XACT_ABORT ON');
+  await prepareInSession(s, req);
+  for (const l of req.entities) {
+    req.signal?.throwIfAborted();
+    const n = await moveRows(s, staging, l, req.signal);
+    if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
+    loaded.set(l.entity.name, n);
+  }
+  const link = await recordRunInSession(s, req.entry);
+  onLink?.(link);
+  return loaded;
+}
+
+/**
+ * A dry run's statements, inside the caller's transaction, which the caller rolls back: what a
+ * load sends, with XACT_ABORT OFF (a refused statement then ends only itself, so a savepoint can
+ * undo its batch) and the rows moved a range at a time under savepoints, narrowed to the rows
+ * the table refuses; no forklift_runs entry.
+ */
+export async function rehearseInSession(s: MssqlSession, staging: Database.Database, req: RehearsalRequest): Promise<Refusal[]> {
+  await s.batch('SET XACT_ABORT OFF');
+  await prepareInSession(s, req);
+  return loadNarrowing(
+    {
+      savepoint: async (name) => void (await s.batch(`SAVE TRANSACTION ${name}`)),
+      rollbackTo: async (name) => void (await s.batch(`ROLLBACK TRANSACTION ${name}`)),
+      // SQL Server has no RELEASE: a savepoint lives until the transaction ends.
+      release: async () => {},
+      loadRange: async (l, range) => void (await moveRows(s, staging, l, req.signal, range)),
+      describe: (e) => describeMssqlError(e).message,
+    },
+    staging,
+    req.entities,
+    req.signal,
+  );
+}
+
+/** The ledger, the run's tables and every table they reference, what each table is, and replace's DELETEs (children first). */
+async function prepareInSession(s: MssqlSession, req: Pick<LoadRequest, 'model' | 'entities'>): Promise<void> {
   await s.batch(MSSQL_RUNS_DDL);
   // The run's tables and every table they reference, so foreign keys have a table to point at.
   for (const entity of referencedClosure(req)) await s.batch(mssqlCreateTable(entity));
@@ -669,24 +709,21 @@ export async function loadInSession(s: MssqlSession, staging: Database.Database,
   for (const entity of referencedClosure(req)) await s.query(MSSQL_TABLES_MERGE, mssqlTableRecordParams(entity));
   // Replace empties the run's tables children first, so foreign keys hold at every step.
   for (const l of [...req.entities].reverse()) if (l.mode === 'replace') await s.batch(mssqlDeleteAll(l.entity));
-  for (const l of req.entities) {
-    req.signal?.throwIfAborted();
-    await s.batch(mssqlCreateTempTable(l.entity));
-    let sent = 0;
-    for (const rows of chunks(stagedRows(staging, l), mssqlRowConverter(l.entity))) {
-      req.signal?.throwIfAborted();
-      sent += await s.bulk(mssqlBulkTable(l.entity, rows));
-    }
-    if (sent !== l.expected) throw new BugError(`${l.entity.name}: bulk loaded ${sent} rows, expected ${l.expected}`);
-    req.signal?.throwIfAborted();
-    const n = await s.batch(mssqlLoadStatement(l));
-    if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
-    await s.batch(mssqlDropTempTable(l.entity));
-    loaded.set(l.entity.name, n);
+}
+
+/** One entity's staged rows (or a range of them) through its #temp table into the table; returns rows written. */
+async function moveRows(s: MssqlSession, staging: Database.Database, l: EntityLoad, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {
+  await s.batch(mssqlCreateTempTable(l.entity));
+  let sent = 0;
+  for (const rows of chunks(stagedRows(staging, l, range), mssqlRowConverter(l.entity))) {
+    signal?.throwIfAborted();
+    sent += await s.bulk(mssqlBulkTable(l.entity, rows));
   }
-  const link = await recordRunInSession(s, req.entry);
-  onLink?.(link);
-  return loaded;
+  if (!range && sent !== l.expected) throw new BugError(`${l.entity.name}: bulk loaded ${sent} rows, expected ${l.expected}`);
+  signal?.throwIfAborted();
+  const n = await s.batch(mssqlLoadStatement(l));
+  await s.batch(mssqlDropTempTable(l.entity));
+  return n;
 }
 
 export async function recordRunInSession(s: MssqlSession, entry: RunEntry): Promise<ChainLink> {
@@ -796,17 +833,29 @@ export class MssqlStore implements TargetStore {
   }
 
   async load(req: LoadRequest): Promise<Map<string, number>> {
+    let link: ChainLink | undefined;
+    const loaded = await this.inTransaction(req.stagingFile, 'commit', (s, staging) => loadInSession(s, staging, req, (l) => (link = l)));
+    this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
+    return loaded;
+  }
+
+  async rehearse(req: RehearsalRequest): Promise<Refusal[]> {
+    // Always rolled back: a rehearsal leaves nothing.
+    return this.inTransaction(req.stagingFile, 'rollback', (s, staging) => rehearseInSession(s, staging, req));
+  }
+
+  /** fn in one transaction with the staging file open read-only, then committed or rolled back; rolled back on any error. */
+  private async inTransaction<T>(stagingFile: string, end: 'commit' | 'rollback', fn: (s: MssqlSession, staging: Database.Database) => Promise<T>): Promise<T> {
     let staging: Database.Database | undefined;
     let tx: sql.Transaction | undefined;
     try {
-      staging = new Database(req.stagingFile, { readonly: true, fileMustExist: true });
+      staging = new Database(stagingFile, { readonly: true, fileMustExist: true });
       tx = new sql.Transaction(await this.connect());
       await tx.begin();
-      let link: ChainLink | undefined;
-      const loaded = await loadInSession(sessionOf(tx), staging, req, (l) => (link = l));
-      await tx.commit();
-      this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
-      return loaded;
+      const out = await fn(sessionOf(tx), staging);
+      if (end === 'commit') await tx.commit();
+      else await tx.rollback();
+      return out;
     } catch (e) {
       // Rolling back a transaction the server already ended (XACT_ABORT) fails: nothing to undo then.
       if (tx) await tx.rollback().catch(() => {});

@@ -8,7 +8,8 @@ import { q } from '../run/staging.js';
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './read-common.js';
 import { MYSQL_KEYS_SQL, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
-import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
+import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
+import type { EntityLoad, LoadRequest, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl } from './url.js';
@@ -146,6 +147,85 @@ async function takeRunsLock(conn: RawConnection): Promise<void> {
 
 async function releaseRunsLock(conn: RawConnection): Promise<void> {
   await query(conn, "SELECT RELEASE_LOCK('forklift_runs')").catch(() => {});
+}
+
+/** Holds the scratch schema's named lock for the life of the dry run (released on disconnect, so on a kill too). */
+async function takeScratchLock(conn: RawConnection, scratch: string): Promise<void> {
+  const rows = await query<{ got: number | string | null }[]>(conn, 'SELECT GET_LOCK(?, 0) AS got', [scratch]);
+  if (Number(rows[0]?.got ?? 0) !== 1) throw new StoreError(`another dry run uses the scratch schema ${scratch}`, { code: 'store.load', hint: 'Run the dry run again.' });
+}
+
+/** Drops the scratch schemas of dry runs that are no longer alive (killed before their finally ran). */
+export async function sweepScratchSchemas(conn: RawConnection): Promise<string[]> {
+  const rows = await query<{ s: string }[]>(conn, 'SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?', [`${SCRATCH_PREFIX.replace(/_/g, '\\_')}%`]);
+  const dropped: string[] = [];
+  for (const { s } of rows) {
+    const free = await query<{ f: number | string | null }[]>(conn, 'SELECT IS_FREE_LOCK(?) AS f', [s]);
+    if (Number(free[0]?.f ?? 0) !== 1) continue;
+    await query(conn, `DROP DATABASE IF EXISTS ${qi(s)}`);
+    dropped.push(s);
+  }
+  return dropped;
+}
+
+interface ForeignKeyRow {
+  name: string;
+  t: string;
+  ref: string;
+  col: string;
+  refCol: string;
+  upd: string;
+  del: string;
+}
+
+/**
+ * Copies into the scratch schema the target's tables among `names`, and every table of the target
+ * that references one of them (whose foreign keys a replace's DELETE must answer to): structure
+ * with indexes and CHECKs (LIKE), rows, foreign keys (LIKE copies none: re-added, to the copy where
+ * there is one, else to the target's own table) and triggers. The rows of a `replaced` table are
+ * left out where only replaced tables reference it: the load deletes them first anyway.
+ */
+async function copyIntoScratch(conn: RawConnection, target: string, scratch: string, names: readonly string[], replaced: ReadonlySet<string>): Promise<void> {
+  const existing = new Set((await query<{ t: string }[]>(conn, "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [target])).map((r) => r.t));
+  const fks = await query<ForeignKeyRow[]>(
+    conn,
+    `SELECT k.CONSTRAINT_NAME AS name, k.TABLE_NAME AS t, k.REFERENCED_TABLE_NAME AS ref, k.COLUMN_NAME AS col, k.REFERENCED_COLUMN_NAME AS refCol, r.UPDATE_RULE AS upd, r.DELETE_RULE AS del
+     FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
+     WHERE k.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION`,
+    [target, target],
+  );
+  const copied = new Set(names.filter((n) => existing.has(n)));
+  for (const f of fks) if (copied.has(f.ref)) copied.add(f.t);
+  const t = (name: string): string => `${qi(target)}.${qi(name)}`;
+  const x = (name: string): string => `${qi(scratch)}.${qi(name)}`;
+  for (const name of copied) await query(conn, `CREATE TABLE ${x(name)} LIKE ${t(name)}`);
+  await query(conn, 'SET FOREIGN_KEY_CHECKS = 0');
+  try {
+    const rowsNeeded = (name: string): boolean => !replaced.has(name) || fks.some((f) => f.ref === name && f.t !== name && copied.has(f.t) && !replaced.has(f.t));
+    for (const name of copied) if (rowsNeeded(name)) await query(conn, `INSERT INTO ${x(name)} SELECT * FROM ${t(name)}`);
+    const byConstraint = new Map<string, ForeignKeyRow[]>();
+    for (const f of fks) if (copied.has(f.t)) byConstraint.set(`${f.t}\0${f.name}`, [...(byConstraint.get(`${f.t}\0${f.name}`) ?? []), f]);
+    for (const cols of byConstraint.values()) {
+      const f = cols[0]!;
+      const ref = copied.has(f.ref) ? x(f.ref) : t(f.ref);
+      await query(
+        conn,
+        `ALTER TABLE ${x(f.t)} ADD CONSTRAINT ${qi(f.name)} FOREIGN KEY (${cols.map((c) => qi(c.col)).join(', ')}) REFERENCES ${ref} (${cols.map((c) => qi(c.refCol)).join(', ')}) ON DELETE ${f.del} ON UPDATE ${f.upd}`,
+      );
+    }
+  } finally {
+    await query(conn, 'SET FOREIGN_KEY_CHECKS = 1');
+  }
+  if (copied.size === 0) return;
+  const triggers = await query<{ n: string }[]>(conn, `SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_TABLE IN (${[...copied].map(() => '?').join(', ')}) ORDER BY ACTION_ORDER`, [target, ...copied]);
+  if (triggers.length === 0) return;
+  // A trigger's statement names its table unqualified: created from within the scratch schema, it binds to the copy.
+  await query(conn, `USE ${qi(scratch)}`);
+  for (const { n } of triggers) {
+    const [def] = await query<Record<string, string>[]>(conn, `SHOW CREATE TRIGGER ${t(n)}`);
+    const statement = def?.['SQL Original Statement'];
+    if (statement) await query(conn, statement);
+  }
 }
 
 /** Staged ISO timestamp `2025-11-03T05:00:47.000Z` to the datetime(3) literal `2025-11-03 05:00:47.000` (UTC). */
@@ -364,6 +444,9 @@ export class MysqlStore implements TargetStore {
       const socket = (conn as unknown as { stream?: { destroy(err?: Error): void } }).stream;
       onServerEnd = () => socket?.destroy(Object.assign(new Error('Connection lost: the server closed the connection'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }));
       conn.once('end', onServerEnd);
+      // A dry run killed outright left its scratch schema: the next run on the server drops it
+      // (best effort: a user who may not drop it loads all the same).
+      await sweepScratchSchemas(conn).catch(() => []);
       // DDL first, outside the transaction (each statement commits implicitly): idempotent, so a
       // failed run leaves at most new empty tables. Parents before children, for the foreign keys.
       await ensureRunsTable(conn);
@@ -417,6 +500,81 @@ export class MysqlStore implements TargetStore {
     return loaded;
   }
 
+  /**
+   * A dry run in a scratch schema (SPEC section 12): MySQL and MariaDB commit DDL at once, so the
+   * run's tables cannot be created inside a transaction that is rolled back. The schema
+   * `forklift_dryrun_<run id>` gets a copy of every table the load touches (CREATE TABLE … LIKE:
+   * columns, indexes and CHECKs), of the tables that reference them, the rows the load needs, their
+   * foreign keys (to the copies, or to the target's own tables outside the copy) and their
+   * triggers; the load then runs there, on this connection (USE), in a transaction rolled back at
+   * the end. The schema is dropped in a finally; a run killed before that leaves it behind, and the
+   * next migrate or dry run on the server drops it (a named lock, held while a run is alive, tells
+   * them apart).
+   */
+  async rehearse(req: RehearsalRequest): Promise<Refusal[]> {
+    let conn: RawConnection | undefined;
+    let staging: Database.Database | undefined;
+    const scratch = scratchSchemaName(req.runId);
+    let created = false;
+    // The server names the scratch copy (`forklift_dryrun_…`.`items`): a user acts on the target's own table.
+    const asTarget = (message: string): string => message.split(scratch).join(this.target.database);
+    try {
+      conn = (await this.k.client.acquireConnection()) as RawConnection;
+      await sweepScratchSchemas(conn);
+      await takeScratchLock(conn, scratch);
+      try {
+        await query(conn, `CREATE DATABASE ${qi(scratch)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+        created = true;
+        const replaced = new Set(req.entities.filter((l) => l.mode === 'replace').map((l) => l.entity.name));
+        await copyIntoScratch(conn, this.target.database, scratch, referencedClosure(req).map((e) => e.name), replaced);
+        await query(conn, `USE ${qi(scratch)}`);
+        for (const entity of referencedClosure(req)) await query(conn, mysqlCreateTable(entity));
+        await query(conn, MYSQL_TABLES_DDL);
+        staging = new Database(req.stagingFile, { readonly: true });
+        const db = staging;
+        const c = conn;
+        await query(c, 'START TRANSACTION');
+        try {
+          for (const rec of tableRecords(referencedClosure(req))) await query(c, MYSQL_TABLES_UPSERT, rec);
+          for (const { entity, mode } of [...req.entities].reverse()) {
+            if (mode === 'replace') await query(c, `DELETE FROM ${qi(entity.name)}`);
+          }
+          // The load's own bulk path: LOAD DATA turns a refusal into a warning, and any warning
+          // fails the statement (failOnWarnings), so the savepoint undoes it all the same.
+          const bulk = await this.bulkPath(c);
+          return await loadNarrowing(
+            {
+              savepoint: async (name) => void (await query(c, `SAVEPOINT ${name}`)),
+              rollbackTo: async (name) => void (await query(c, `ROLLBACK TO SAVEPOINT ${name}`)),
+              release: async (name) => void (await query(c, `RELEASE SAVEPOINT ${name}`)),
+              loadRange: async (l, range) => void (await this.loadEntity(c, db, l, bulk, req.signal, range)),
+              describe: (e) => asTarget(redactValues((e as ServerError).sqlMessage ?? (e instanceof Error ? e.message : String(e)))),
+            },
+            db,
+            req.entities,
+            req.signal,
+          );
+        } finally {
+          await query(c, 'ROLLBACK').catch(() => {});
+        }
+      } finally {
+        if (created) await query(conn, `DROP DATABASE IF EXISTS ${qi(scratch)}`).catch(() => {});
+        await query(conn, 'SELECT RELEASE_LOCK(?)', [scratch]).catch(() => {});
+      }
+    } catch (e) {
+      const err = asMysqlStoreError(e, this.display, this.target);
+      err.message = asTarget(err.message);
+      throw err;
+    } finally {
+      staging?.close();
+      if (conn) {
+        // USE changed its database: never hand it back to the pool.
+        conn.destroy();
+        await this.k.client.releaseConnection(conn);
+      }
+    }
+  }
+
   /** The bulk path for this server: LOAD DATA LOCAL where the server allows it, else INSERTs. */
   private async bulkPath(conn: RawConnection): Promise<MysqlBulkPath> {
     const forced = process.env.FORKLIFT_MYSQL_BULK;
@@ -431,10 +589,10 @@ export class MysqlStore implements TargetStore {
   }
 
   /** Loads one entity's staged rows (`_st = 0`) with its load mode; returns rows taken. */
-  private async loadEntity(conn: RawConnection, staging: Database.Database, l: EntityLoad, bulk: MysqlBulkPath, signal: AbortSignal | undefined): Promise<number> {
+  private async loadEntity(conn: RawConnection, staging: Database.Database, l: EntityLoad, bulk: MysqlBulkPath, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {
     const e = l.entity;
     const cols = e.columns.map((c) => qi(c.name)).join(', ');
-    if (l.mode !== 'upsert') return this.bulkInto(conn, staging, l, qi(e.name), bulk, signal);
+    if (l.mode !== 'upsert') return this.bulkInto(conn, staging, l, qi(e.name), bulk, signal, range);
     // Upsert: bulk into a temporary copy (CREATE TEMPORARY TABLE does not commit), then one
     // INSERT … SELECT … ON DUPLICATE KEY UPDATE. (LOAD DATA … REPLACE would delete and re-insert,
     // which children's foreign keys forbid.)
@@ -442,7 +600,7 @@ export class MysqlStore implements TargetStore {
     await query(conn, `DROP TEMPORARY TABLE IF EXISTS ${tmp}`);
     await query(conn, `CREATE TEMPORARY TABLE ${tmp} LIKE ${qi(e.name)}`);
     try {
-      const n = await this.bulkInto(conn, staging, l, tmp, bulk, signal);
+      const n = await this.bulkInto(conn, staging, l, tmp, bulk, signal, range);
       const keys = new Set(e.primaryKey);
       const rest = e.columns.filter((c) => !keys.has(c.name));
       const set = (rest.length ? rest : e.columns.filter((c) => keys.has(c.name))).map((c) => `${qi(c.name)} = s.${qi(c.name)}`).join(', ');
@@ -455,10 +613,10 @@ export class MysqlStore implements TargetStore {
     }
   }
 
-  private async bulkInto(conn: RawConnection, staging: Database.Database, l: EntityLoad, table: string, bulk: MysqlBulkPath, signal: AbortSignal | undefined): Promise<number> {
+  private async bulkInto(conn: RawConnection, staging: Database.Database, l: EntityLoad, table: string, bulk: MysqlBulkPath, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {
     if (bulk === 'load-data' && this.bulk !== 'insert') {
       try {
-        return await loadData(conn, staging, l, table, signal);
+        return await loadData(conn, staging, l, table, signal, range);
       } catch (e) {
         // The server or client refuses LOCAL INFILE before any row moved: fall back for good.
         const errno = (e as ServerError).errno;
@@ -466,7 +624,7 @@ export class MysqlStore implements TargetStore {
         this.bulk = 'insert';
       }
     }
-    return insertRows(conn, staging, l, table, signal);
+    return insertRows(conn, staging, l, table, signal, range);
   }
 
   async recordRun(entry: RunEntry): Promise<void> {
@@ -584,9 +742,12 @@ class StagedRows {
   private last = Number.MIN_SAFE_INTEGER;
   private done = false;
 
-  constructor(staging: Database.Database, l: EntityLoad) {
+  /** `range`: only the rows with _seq in [lo, hi] (a dry run's batch). */
+  constructor(staging: Database.Database, l: EntityLoad, range?: SeqRange) {
     const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
-    this.stmt = staging.prepare(`SELECT _seq, ${cols} FROM ${l.stagedTable} WHERE _seq > ? AND _st = 0 ORDER BY _seq LIMIT ${STAGING_PAGE}`).raw();
+    const upTo = range ? ` AND _seq <= ${Math.trunc(range.hi)}` : '';
+    this.stmt = staging.prepare(`SELECT _seq, ${cols} FROM ${l.stagedTable} WHERE _seq > ?${upTo} AND _st = 0 ORDER BY _seq LIMIT ${STAGING_PAGE}`).raw();
+    if (range) this.last = range.lo - 1;
   }
 
   next(): unknown[] | undefined {
@@ -608,10 +769,10 @@ class StagedRows {
  * file name is ours and the factory ignores whatever path the server asks for: a server can
  * never make the client read a local file.
  */
-async function loadData(conn: RawConnection, staging: Database.Database, l: EntityLoad, table: string, signal: AbortSignal | undefined): Promise<number> {
+async function loadData(conn: RawConnection, staging: Database.Database, l: EntityLoad, table: string, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {
   const enc = l.entity.columns.map(tsvEncoder);
   const width = enc.length;
-  const rows = new StagedRows(staging, l);
+  const rows = new StagedRows(staging, l, range);
   const socket = (conn as unknown as { stream?: NodeJS.WritableStream & { writableNeedDrain?: boolean; once: (ev: string, f: () => void) => void } }).stream;
   let sent = 0;
   let waiting = false;
@@ -667,13 +828,13 @@ async function loadData(conn: RawConnection, staging: Database.Database, l: Enti
  * Multi-row INSERTs of up to ROWS_PER_INSERT rows (and MAX_STATEMENT_BYTES, below the server's
  * max_allowed_packet). The next statement is built while the server runs the current one.
  */
-async function insertRows(conn: RawConnection, staging: Database.Database, l: EntityLoad, table: string, signal: AbortSignal | undefined): Promise<number> {
+async function insertRows(conn: RawConnection, staging: Database.Database, l: EntityLoad, table: string, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {
   const enc = l.entity.columns.map(sqlEncoder);
   const width = enc.length;
   const [pkt] = await query<{ v: unknown }[]>(conn, 'SELECT @@max_allowed_packet AS v');
   const maxBytes = Math.min(MAX_STATEMENT_BYTES, Math.max(64 << 10, Number(pkt?.v ?? 0) - (64 << 10)));
   const head = `INSERT INTO ${table} (${l.entity.columns.map((c) => qi(c.name)).join(', ')}) VALUES `;
-  const rows = new StagedRows(staging, l);
+  const rows = new StagedRows(staging, l, range);
   const next = (): { sql: string; n: number } | null => {
     let sql = head;
     let n = 0;

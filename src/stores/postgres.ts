@@ -11,7 +11,8 @@ import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgCreateTabl
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './read-common.js';
 import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_UPSERT, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
-import type { EntityLoad, LoadRequest, RunEntry, TargetStore } from './types.js';
+import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
+import type { EntityLoad, LoadRequest, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, passwordOf } from './url.js';
@@ -113,11 +114,59 @@ export class PostgresStore implements TargetStore {
 
   async load(req: LoadRequest): Promise<Map<string, number>> {
     const loaded = new Map<string, number>();
+    let link: ChainLink | undefined;
+    await this.inTransaction(req, async (trx, conn, db) => {
+      await prepareTables(conn, req);
+      for (const l of req.entities) {
+        req.signal?.throwIfAborted();
+        const n = await copyEntity(conn, db, l, req.signal);
+        if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
+        loaded.set(l.entity.name, n);
+      }
+      link = await insertRun(trx, req.entry);
+    });
+    this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
+    return loaded;
+  }
+
+  /**
+   * The load in one transaction that is rolled back: PostgreSQL's DDL is transactional, so the
+   * tables a first run would create vanish with it. Each entity's rows are COPYed into a
+   * temporary table with their _seq, then moved into the table a range at a time under savepoints.
+   */
+  async rehearse(req: RehearsalRequest): Promise<Refusal[]> {
+    let refused: Refusal[] = [];
+    try {
+      await this.inTransaction(req, async (_trx, conn, db) => {
+        await prepareTables(conn, req);
+        for (const l of req.entities) await copyToRehearsal(conn, db, l, req.signal);
+        const sql = (text: string) => async (): Promise<void> => void (await conn.query(text));
+        refused = await loadNarrowing(
+          {
+            savepoint: (name) => sql(`SAVEPOINT ${name}`)(),
+            rollbackTo: (name) => sql(`ROLLBACK TO SAVEPOINT ${name}`)(),
+            release: (name) => sql(`RELEASE SAVEPOINT ${name}`)(),
+            loadRange: async (l, r) => void (await conn.query(rehearsalInsert(l), [r.lo, r.hi])),
+            describe: (e) => this.scrub(describePgError(e).message),
+          },
+          db,
+          req.entities,
+          req.signal,
+        );
+        throw new RolledBack();
+      });
+    } catch (e) {
+      if (!(e instanceof RolledBack)) throw e;
+    }
+    return refused;
+  }
+
+  /** fn inside one knex transaction, on its own pg connection, with the staging file open read-only. */
+  private async inTransaction(req: Pick<LoadRequest, 'stagingFile'>, fn: (trx: Knex.Transaction, conn: pg.Client, staging: Database.Database) => Promise<void>): Promise<void> {
     let staging: Database.Database | undefined;
     // The error that stopped the load: when the connection is gone, knex's ROLLBACK fails too,
     // and that second error would hide the cause.
     let first: unknown;
-    let link: ChainLink | undefined;
     try {
       staging = new Database(req.stagingFile, { readonly: true, fileMustExist: true });
       const db = staging;
@@ -125,32 +174,19 @@ export class PostgresStore implements TargetStore {
         try {
           // Inside a knex transaction the client hands out the transaction's own connection.
           const conn = (await trx.client.acquireConnection()) as pg.Client;
-          await conn.query(PG_RUNS_DDL);
-          // The run's tables and every table they reference, so foreign keys have a table to point at.
-          for (const entity of referencedClosure(req)) await conn.query(pgCreateTable(entity));
-          // What each table is, in the model's own words, for describeTables (export, diff).
-          await conn.query(PG_TABLES_DDL);
-          for (const rec of tableRecords(referencedClosure(req))) await conn.query(PG_TABLES_UPSERT, rec);
-          await emptyForReplace(conn, req.entities.filter((l) => l.mode === 'replace'));
-          for (const l of req.entities) {
-            req.signal?.throwIfAborted();
-            const n = await copyEntity(conn, db, l, req.signal);
-            if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
-            loaded.set(l.entity.name, n);
-          }
-          link = await insertRun(trx, req.entry);
+          await fn(trx, conn, db);
         } catch (e) {
           first = e;
           throw e;
         }
       });
     } catch (e) {
-      throw this.storeError(first ?? e, 'store.load');
+      const cause = first ?? e;
+      if (cause instanceof RolledBack) throw cause;
+      throw this.storeError(cause, 'store.load');
     } finally {
       staging?.close();
     }
-    this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
-    return loaded;
   }
 
   async recordRun(entry: RunEntry): Promise<void> {
@@ -235,12 +271,58 @@ export class PostgresStore implements TargetStore {
       return new StoreError(`${this.display}: the load was interrupted; nothing was committed`, { code: 'store.interrupted', hint: 'Run the same command again to load everything.', cause: e });
     }
     const info = describePgError(e);
-    let message = info.message;
-    if (this.secret !== undefined && this.secret.length >= 4) message = message.split(this.secret).join('***');
-    return new StoreError(`${this.display}: ${message}`, { code, hint: info.hint, cause: e });
+    return new StoreError(`${this.display}: ${this.scrub(info.message)}`, { code, hint: info.hint, cause: e });
+  }
+
+  /** A server message with the URL's password taken out, wherever a driver echoes it. */
+  private scrub(message: string): string {
+    return this.secret !== undefined && this.secret.length >= 4 ? message.split(this.secret).join('***') : message;
   }
 }
 
+/**
+ * What a load does before the rows: the ledger table, the run's tables and every table they
+ * reference (so foreign keys have a table to point at), what each table is in the model's own
+ * words (for describeTables), and replace's emptying.
+ */
+async function prepareTables(conn: pg.Client, req: Pick<LoadRequest, 'model' | 'entities'>): Promise<void> {
+  await conn.query(PG_RUNS_DDL);
+  for (const entity of referencedClosure(req)) await conn.query(pgCreateTable(entity));
+  await conn.query(PG_TABLES_DDL);
+  for (const rec of tableRecords(referencedClosure(req))) await conn.query(PG_TABLES_UPSERT, rec);
+  await emptyForReplace(conn, req.entities.filter((l) => l.mode === 'replace'));
+}
+
+const rehearsalTable = (entity: string): string => q(`forklift_dry_${entity}`);
+
+/**
+ * A rehearsal's temporary table: the table's columns and types (CREATE … AS SELECT copies no
+ * constraint, so the table itself is what refuses) plus _seq, filled by one COPY.
+ */
+async function copyToRehearsal(conn: pg.Client, staging: Database.Database, l: EntityLoad, signal: AbortSignal | undefined): Promise<void> {
+  const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
+  const tmp = rehearsalTable(l.entity.name);
+  await conn.query(`CREATE TEMP TABLE ${tmp} ON COMMIT DROP AS SELECT ${cols}, 0::bigint AS _seq FROM ${q(l.entity.name)} WITH NO DATA`);
+  const rows = staging.prepare(`SELECT ${cols}, _seq FROM ${l.stagedTable} WHERE _st = 0 ORDER BY _seq`).raw().iterate() as IterableIterator<unknown[]>;
+  const copy = conn.query(copyFrom(`COPY ${tmp} (${cols}, _seq) FROM STDIN`));
+  const seq = (v: unknown): string => String(v);
+  await pipeline(Readable.from(copyTextChunks(rows, [...l.entity.columns.map(copyEncoder), seq])), copy, ...(signal ? [{ signal }] : []));
+}
+
+/** Moves a range of a rehearsal table's rows into the table, under the entity's load mode. */
+function rehearsalInsert(l: EntityLoad): string {
+  const { entity } = l;
+  const cols = entity.columns.map((c) => q(c.name)).join(', ');
+  let sql = `INSERT INTO ${q(entity.name)} (${cols}) SELECT ${cols} FROM ${rehearsalTable(entity.name)} WHERE _seq BETWEEN $1 AND $2`;
+  if (l.mode === 'upsert') sql += ` ON CONFLICT (${entity.primaryKey.map(q).join(', ')}) DO UPDATE SET ${upsertSet(entity)}`;
+  return sql;
+}
+
+/** The SET of an upsert; with no column besides the key, a no-op update still counts the row as written. */
+function upsertSet(entity: Entity): string {
+  const rest = entity.columns.filter((c) => !entity.primaryKey.includes(c.name)).map((c) => `${q(c.name)} = excluded.${q(c.name)}`);
+  return rest.length > 0 ? rest.join(', ') : `${q(entity.primaryKey[0]!)} = excluded.${q(entity.primaryKey[0]!)}`;
+}
 
 /**
  * Empties the tables of replace-mode entities. TRUNCATE (one statement for all of them) when no
@@ -278,10 +360,7 @@ async function copyEntity(conn: pg.Client, staging: Database.Database, l: Entity
 
   if (copy.rowCount !== l.expected) throw new BugError(`${entity.name}: copied ${copy.rowCount} rows, expected ${l.expected}`);
   const pk = entity.primaryKey.map(q).join(', ');
-  const rest = entity.columns.filter((c) => !entity.primaryKey.includes(c.name)).map((c) => `${q(c.name)} = excluded.${q(c.name)}`);
-  // With no column besides the key, a no-op update still counts the row as written.
-  const set = rest.length > 0 ? rest.join(', ') : `${q(entity.primaryKey[0]!)} = excluded.${q(entity.primaryKey[0]!)}`;
-  const res = await conn.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${into} ON CONFLICT (${pk}) DO UPDATE SET ${set}`);
+  const res = await conn.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${into} ON CONFLICT (${pk}) DO UPDATE SET ${upsertSet(entity)}`);
   await conn.query(`DROP TABLE ${into}`);
   return res.rowCount ?? 0;
 }

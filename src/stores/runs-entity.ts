@@ -10,11 +10,11 @@ const t = (name: string, description: string): Column => ({ name, type: 'text', 
  */
 export const RUNS_ENTITY: Entity = {
   name: 'forklift_runs',
-  description: 'The run ledger: every migrate, import, purge and exit on this store, failed and rejected attempts included.',
+  description: 'The run ledger: every migrate, import, purge and exit on this store, failed and rejected attempts and dry runs included.',
   columns: [
     s('id', 64, true, 'Run id (UTC start time and a random suffix)'),
     s('command', 32, true),
-    s('status', 16, true, 'succeeded, rejected, failed or validated'),
+    s('status', 16, true, 'succeeded, rejected, failed, validated or dry-run (a rehearsal, rolled back)'),
     s('started', 32, true, 'ISO 8601, UTC'),
     s('finished', 32, true, 'ISO 8601, UTC'),
     s('operator', 255),

@@ -7,7 +7,8 @@ import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { nativeColumnsFor, tableRecords } from './read-common.js';
 import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteReadRows, sqliteTable } from './read-sqlite.js';
-import type { LoadRequest, RunEntry, TargetStore } from './types.js';
+import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
+import type { EntityLoad, LoadRequest, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, sqlitePath } from './url.js';
@@ -118,44 +119,69 @@ export class SqliteStore implements TargetStore {
     const loaded = new Map<string, number>();
     let link: ChainLink | undefined;
     try {
-      await this.k.raw('PRAGMA foreign_keys = ON');
-      await this.k.raw('ATTACH DATABASE ? AS stg', [req.stagingFile]);
-      try {
-        await this.k.transaction(async (trx) => {
-          await trx.raw(RUNS_DDL);
-          // The run's tables and every table they reference, so foreign keys have a table to point at.
-          for (const entity of referencedClosure(req)) await trx.raw(sqliteCreateTable(entity));
-          // What each table is, in the model's own words, for describeTables (export, diff).
-          await trx.raw(SQLITE_TABLES_DDL);
-          for (const rec of tableRecords(referencedClosure(req))) await trx.raw(SQLITE_TABLES_UPSERT, rec);
-          // Replace empties the run's tables children first, so foreign keys hold at every step.
-          for (const { entity, mode } of [...req.entities].reverse()) {
-            if (mode === 'replace') await trx.raw(`DELETE FROM ${q(entity.name)}`);
-          }
+      await this.withStaging(req.stagingFile, () =>
+        this.k.transaction(async (trx) => {
+          await prepareTables(trx, req);
           for (const l of req.entities) {
             req.signal?.throwIfAborted();
-            const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
-            const pk = l.entity.primaryKey.map(q).join(', ');
-            let sql = `INSERT INTO main.${q(l.entity.name)} (${cols}) SELECT ${cols} FROM stg.${l.stagedTable} WHERE _st = 0`;
-            if (l.mode === 'upsert') {
-              const set = l.entity.columns.filter((c) => !l.entity.primaryKey.includes(c.name)).map((c) => `${q(c.name)} = excluded.${q(c.name)}`);
-              sql += set.length ? ` ON CONFLICT (${pk}) DO UPDATE SET ${set.join(', ')}` : ` ON CONFLICT (${pk}) DO NOTHING`;
-            }
-            const res = (await trx.raw(sql)) as { changes?: number };
+            const res = (await trx.raw(insertSql(l))) as { changes?: number };
             const n = res.changes ?? 0;
             if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
             loaded.set(l.entity.name, n);
           }
           link = await insertRun(trx, req.entry);
-        });
-        this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
-      } finally {
-        await this.k.raw('DETACH DATABASE stg');
-      }
+        }),
+      );
+      this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
     } catch (e) {
       throw asStoreError(e, this.display);
     }
     return loaded;
+  }
+
+  async rehearse(req: RehearsalRequest): Promise<Refusal[]> {
+    const staging = new Database(req.stagingFile, { readonly: true, fileMustExist: true });
+    let refused: Refusal[] = [];
+    try {
+      await this.withStaging(req.stagingFile, async () => {
+        try {
+          await this.k.transaction(async (trx) => {
+            await prepareTables(trx, req);
+            refused = await loadNarrowing(
+              {
+                savepoint: async (name) => void (await trx.raw(`SAVEPOINT ${name}`)),
+                rollbackTo: async (name) => void (await trx.raw(`ROLLBACK TO SAVEPOINT ${name}`)),
+                release: async (name) => void (await trx.raw(`RELEASE SAVEPOINT ${name}`)),
+                loadRange: async (l, r) => void (await trx.raw(insertSql(l, true), [r.lo, r.hi])),
+                describe: sqliteReason,
+              },
+              staging,
+              req.entities,
+              req.signal,
+            );
+            throw new RolledBack();
+          });
+        } catch (e) {
+          if (!(e instanceof RolledBack)) throw e;
+        }
+      });
+    } catch (e) {
+      throw asStoreError(e, this.display);
+    } finally {
+      staging.close();
+    }
+    return refused;
+  }
+
+  /** Runs fn with foreign keys enforced and the staging file attached as `stg`. */
+  private async withStaging<T>(stagingFile: string, fn: () => Promise<T>): Promise<T> {
+    await this.k.raw('PRAGMA foreign_keys = ON');
+    await this.k.raw('ATTACH DATABASE ? AS stg', [stagingFile]);
+    try {
+      return await fn();
+    } finally {
+      await this.k.raw('DETACH DATABASE stg');
+    }
   }
 
   async recordRun(entry: RunEntry): Promise<void> {
@@ -269,6 +295,34 @@ function readError(e: unknown, display: string): Error {
   return new StoreError(`${display}: ${msg}`, { code: 'store.read', hint, cause: e });
 }
 
+/**
+ * What a load does before the rows: the ledger table, the run's tables and every table they
+ * reference (so foreign keys have a table to point at), what each table is in the model's own
+ * words (for describeTables), and replace's emptying, children first, so foreign keys hold at
+ * every step.
+ */
+async function prepareTables(trx: Knex.Transaction, req: Pick<LoadRequest, 'model' | 'entities'>): Promise<void> {
+  await trx.raw(RUNS_DDL);
+  for (const entity of referencedClosure(req)) await trx.raw(sqliteCreateTable(entity));
+  await trx.raw(SQLITE_TABLES_DDL);
+  for (const rec of tableRecords(referencedClosure(req))) await trx.raw(SQLITE_TABLES_UPSERT, rec);
+  for (const { entity, mode } of [...req.entities].reverse()) {
+    if (mode === 'replace') await trx.raw(`DELETE FROM ${q(entity.name)}`);
+  }
+}
+
+/** One INSERT … SELECT of an entity's ok staged rows under its load mode; `ranged`: those with _seq between two bound values. */
+function insertSql(l: EntityLoad, ranged = false): string {
+  const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
+  const pk = l.entity.primaryKey.map(q).join(', ');
+  let sql = `INSERT INTO main.${q(l.entity.name)} (${cols}) SELECT ${cols} FROM stg.${l.stagedTable} WHERE _st = 0${ranged ? ' AND _seq BETWEEN ? AND ?' : ''}`;
+  if (l.mode === 'upsert') {
+    const set = l.entity.columns.filter((c) => !l.entity.primaryKey.includes(c.name)).map((c) => `${q(c.name)} = excluded.${q(c.name)}`);
+    sql += set.length ? ` ON CONFLICT (${pk}) DO UPDATE SET ${set.join(', ')}` : ` ON CONFLICT (${pk}) DO NOTHING`;
+  }
+  return sql;
+}
+
 export function referencedClosure(req: Pick<LoadRequest, 'model' | 'entities'>): Entity[] {
   const names = new Set<string>();
   const visit = (n: string): void => {
@@ -304,13 +358,17 @@ async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink>
   return link;
 }
 
-export function asStoreError(e: unknown, display: string): Error {
-  if (e instanceof BugError || e instanceof StoreError) return e;
-  let msg = e instanceof Error ? e.message : String(e);
-  // knex prefixes the statement ("INSERT INTO … - UNIQUE constraint failed: …"): the reason is what helps.
+/** SQLite's own message, without the statement knex puts before it ("INSERT INTO … - UNIQUE constraint failed: …"). */
+export function sqliteReason(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
   // The first " - ": the reason itself may hold one ("no such column: x - should this be a string literal …").
   const cut = msg.indexOf(' - ');
-  if (cut > 0 && /^(INSERT|SELECT|UPDATE|DELETE|CREATE|ATTACH|DETACH|PRAGMA|BEGIN|COMMIT)\b/i.test(msg)) msg = msg.slice(cut + 3);
+  return cut > 0 && /^(INSERT|SELECT|UPDATE|DELETE|CREATE|ATTACH|DETACH|PRAGMA|BEGIN|COMMIT|SAVEPOINT|RELEASE|ROLLBACK)\b/i.test(msg) ? msg.slice(cut + 3) : msg;
+}
+
+export function asStoreError(e: unknown, display: string): Error {
+  if (e instanceof BugError || e instanceof StoreError) return e;
+  const msg = sqliteReason(e);
   let hint = 'Check that the target is reachable and writable.';
   if (/UNIQUE constraint failed/.test(msg)) hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
   if (/FOREIGN KEY constraint failed/.test(msg)) hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';

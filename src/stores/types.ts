@@ -1,4 +1,5 @@
 import type { Entity, Model } from '../model/types.js';
+import type { Refusal } from './rehearse.js';
 import type { StoreKind } from './url.js';
 
 export type LoadMode = 'replace' | 'append' | 'upsert' | 'incremental';
@@ -7,7 +8,8 @@ export type LoadMode = 'replace' | 'append' | 'upsert' | 'incremental';
 export interface RunEntry {
   id: string;
   command: string;
-  status: 'succeeded' | 'rejected' | 'failed' | 'validated';
+  /** dry-run: `migrate --dry-run` rehearsed the load and rolled it back (SPEC section 12). */
+  status: 'succeeded' | 'rejected' | 'failed' | 'validated' | 'dry-run';
   started: string;
   finished: string;
   operator: string;
@@ -39,12 +41,29 @@ export interface LoadRequest {
   signal?: AbortSignal | undefined;
 }
 
+/** A dry run's load: what load() would do, rolled back, with nothing appended to forklift_runs. */
+export interface RehearsalRequest {
+  model: Model;
+  stagingFile: string;
+  /** In dependency order. */
+  entities: EntityLoad[];
+  /** Names the scratch schema where one is needed (MySQL/MariaDB). */
+  runId: string;
+  signal?: AbortSignal | undefined;
+}
+
 export interface TargetStore {
   readonly kind: StoreKind;
   /** The URL without password. */
   readonly display: string;
   /** Loads every entity and appends the run entry in one transaction; returns rows inserted per entity. */
   load(req: LoadRequest): Promise<Map<string, number>>;
+  /**
+   * Rehearses load() (SPEC section 12): the same tables, emptying and rows, inside a transaction
+   * that is rolled back (MySQL/MariaDB, where DDL commits at once: in a scratch schema dropped
+   * afterwards). Returns the rows the target's own constraints refuse; nothing persists.
+   */
+  rehearse(req: RehearsalRequest): Promise<Refusal[]>;
   /** The entry_hash of the last entry this store appended to forklift_runs (the ledger head), once it has. */
   readonly ledgerHead?: string | null;
   /** Appends a run entry on its own (a failed or rejected attempt: data untouched). */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { compareText, keyComparer } from '../../../src/bundle/order.js';
 import { factoryModel } from '../../../src/model/factory.js';
 import type { Entity } from '../../../src/model/types.js';
-import { tableDefinition } from '../../../src/stores/read-common.js';
+import { READ_ROWS_BATCH, tableDefinition } from '../../../src/stores/read-common.js';
 import {
   MSSQL_DESCRIBE_SQL,
   MSSQL_TABLES_DDL,
@@ -326,8 +326,9 @@ describe('SQL Server readRows', () => {
     expect(got[0]![5]).toBe('1.500000');
   });
 
-  it('yields batches of 10,000; a consumer that stops early or an abort cancels the request', async () => {
-    const n = 25_001;
+  it('yields batches of READ_ROWS_BATCH rows; a consumer that stops early or an abort cancels the request', async () => {
+    const B = READ_ROWS_BATCH;
+    const n = 2 * B + 1;
     const rows = Array.from({ length: n }, (_, i) => [`K${String(i).padStart(6, '0')}`, `item ${i}`, null, 'EA', null, null, String(i), i % 2 === 0]);
     const { session } = fakeSession({ query: columnsOf(ITEMS_COLUMNS), rows });
     const sizes: number[] = [];
@@ -336,14 +337,14 @@ describe('SQL Server readRows', () => {
       sizes.push(b.length);
       all.push(...b);
     }
-    expect(sizes).toEqual([10_000, 10_000, 5_001]);
+    expect(sizes).toEqual([B, B, 1]);
     const e = entity('items');
     const cmp = keyComparer(e.columns, [0]);
     for (let i = 1; i < all.length; i++) expect(cmp(all[i - 1]!, all[i]!)).toBeLessThan(0);
 
     const early = fakeSession({ query: columnsOf(ITEMS_COLUMNS), rows });
     for await (const b of mssqlReadInSession(early.session, entity('items'))) {
-      expect(b).toHaveLength(10_000);
+      expect(b).toHaveLength(B);
       break;
     }
     expect(early.cancelled()).toBe(1);

@@ -36,6 +36,7 @@ import {
   mssqlRowConverter,
   mssqlRunInsert,
   mssqlStoreError,
+  rehearseInSession,
   scrubMssqlMessage,
   sessionOf,
   timestampValue,
@@ -622,6 +623,57 @@ describe('SQL Server load sequence (recorded session)', () => {
     const se = mssqlStoreError(err, 'store.load', 'mssql://sa:***@db/x');
     expect(se).toBeInstanceOf(StoreError);
     expect((se as StoreError).code).toBe('store.interrupted');
+  });
+
+  it('a dry run: XACT_ABORT OFF, the same tables and deletes, rows under savepoints narrowed to the refused one, no run entry', async () => {
+    const { db, req } = stage({ items: [item('A', null), item('B', null), item('BAD', null), item('C', null)] }, { items: 'replace' });
+    const log: string[] = [];
+    let inTemp: unknown[] = [];
+    const session: MssqlSession = {
+      batch: async (text) => {
+        log.push(text);
+        if (text.startsWith('INSERT') && inTemp.includes('BAD')) throw Object.assign(new Error("Cannot insert duplicate key row in object 'dbo.items' with unique index 'items_description'."), { number: 2601 });
+        if (text.startsWith('INSERT')) return inTemp.length;
+        if (text.startsWith('IF OBJECT_ID(N\'tempdb')) inTemp = [];
+        return 0;
+      },
+      bulk: async (table) => {
+        const codes = (table.rows as unknown[][]).map((r) => r[0]);
+        inTemp.push(...codes);
+        log.push(`bulk ${codes.join(' ')}`);
+        return codes.length;
+      },
+      query: async (text) => {
+        log.push(text);
+        return 1;
+      },
+    };
+    try {
+      const refused = await rehearseInSession(session, db, { model: req.model, stagingFile: req.stagingFile, entities: req.entities, runId: req.entry.id });
+      expect(refused).toEqual([{ entity: 'items', seq: 3, message: expect.stringMatching(/unique index 'items_description'/) }]);
+    } finally {
+      db.close();
+    }
+    const items = entity('items');
+    const shown = log.map((t) => (t === mssqlCreateTempTable(items) ? '#temp' : t === mssqlInsertSelect(items) ? 'INSERT' : t === mssqlDropTempTable(items) ? 'DROP #temp' : t));
+    expect(shown.slice(0, 8)).toEqual(['SET XACT_ABORT OFF', MSSQL_RUNS_DDL, mssqlCreateTable(items), MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, mssqlDeleteAll(items), 'SAVE TRANSACTION forklift_sp1', '#temp']);
+    // All four in one bulk; refused; halves; the half with BAD halves again down to BAD alone.
+    expect(shown.filter((t) => t.startsWith('bulk') || t.startsWith('ROLLBACK') || t.startsWith('SAVE'))).toEqual([
+      'SAVE TRANSACTION forklift_sp1',
+      'bulk A B BAD C',
+      'ROLLBACK TRANSACTION forklift_sp1',
+      'SAVE TRANSACTION forklift_sp2',
+      'bulk A B',
+      'SAVE TRANSACTION forklift_sp3',
+      'bulk BAD C',
+      'ROLLBACK TRANSACTION forklift_sp3',
+      'SAVE TRANSACTION forklift_sp4',
+      'bulk BAD',
+      'ROLLBACK TRANSACTION forklift_sp4',
+      'SAVE TRANSACTION forklift_sp5',
+      'bulk C',
+    ]);
+    expect(log.some((t) => t.includes('INSERT INTO [dbo].[forklift_runs]') || t === MSSQL_RUNS_LOCK)).toBe(false);
   });
 
   it('writes the run entry with typed parameters', () => {

@@ -239,7 +239,7 @@ async function writeArchive(
     return { record, manifest };
   } finally {
     sel.close();
-    rmSync(work, { recursive: true, force: true });
+    removeWork(work);
   }
 }
 
@@ -331,7 +331,16 @@ async function resumeArchive(
     return { record, manifest, gone: false };
   } finally {
     sel.close();
+    removeWork(work);
+  }
+}
+
+/** Removes a work folder; one that could never be made (its parent is not a folder) is no error. */
+function removeWork(work: string): void {
+  try {
     rmSync(work, { recursive: true, force: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw e;
   }
 }
 

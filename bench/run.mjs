@@ -10,11 +10,14 @@
 //   BENCH_SERVERS=skip   the file benchmarks only;  BENCH_SERVERS=only   the server benchmarks only
 // Then the diff benchmark of issue 5 (bench/diff.mjs; its PostgreSQL row unless BENCH_SERVERS=skip).
 //   BENCH_DIFF=skip   without it;  BENCH_DIFF=only   the diff benchmark alone
+// Then the purge benchmark of issue 9 (bench/purge.mjs, PostgreSQL).
+//   BENCH_PURGE=skip  without it;  BENCH_PURGE=only  the purge benchmark alone
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { diffBenches } from './diff.mjs';
+import { purgeBenches } from './purge.mjs';
 import { serverBenches } from './servers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,6 +29,8 @@ const SERVERS = process.env.BENCH_SERVERS ?? 'run';
 if (!['run', 'skip', 'only'].includes(SERVERS)) throw new Error(`BENCH_SERVERS is run, skip or only, not ${SERVERS}`);
 const DIFF = process.env.BENCH_DIFF ?? 'run';
 if (!['run', 'skip', 'only'].includes(DIFF)) throw new Error(`BENCH_DIFF is run, skip or only, not ${DIFF}`);
+const PURGE = process.env.BENCH_PURGE ?? 'run';
+if (!['run', 'skip', 'only'].includes(PURGE)) throw new Error(`BENCH_PURGE is run, skip or only, not ${PURGE}`);
 
 if (!existsSync(path.join(ROOT, 'dist', 'commands'))) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
 if (!existsSync('/usr/bin/time')) throw new Error('needs /usr/bin/time (apt-get install time)');
@@ -67,9 +72,11 @@ function measure(name, cmd, args, opts = {}) {
 
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
 
-if (SERVERS !== 'only' && DIFF !== 'only') await fileBenches();
-if (SERVERS !== 'skip' && DIFF !== 'only') await serverBenches({ ROOT, OUT, dataDir, machlog, dataRows, BIN, measure, fmt, toImport: pathToImport });
-if (DIFF !== 'skip') await diffBenches({ ROOT, OUT, dataDir, BIN, ROWS, measure, fmt, servers: SERVERS });
+const alone = PURGE === 'only';
+if (SERVERS !== 'only' && DIFF !== 'only' && !alone) await fileBenches();
+if (SERVERS !== 'skip' && DIFF !== 'only' && !alone) await serverBenches({ ROOT, OUT, dataDir, machlog, dataRows, BIN, measure, fmt, toImport: pathToImport });
+if (DIFF !== 'skip' && !alone) await diffBenches({ ROOT, OUT, dataDir, BIN, ROWS, measure, fmt, servers: SERVERS });
+if (PURGE !== 'skip' && SERVERS !== 'skip' && DIFF !== 'only') await purgeBenches({ ROOT, OUT, dataDir, BIN, dataRows, measure, fmt });
 
 async function fileBenches() {
   const results = [];

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
+import { fullGc } from '../src/cli/gc.js';
 import { textSpinner } from '../src/cli/progress.js';
 import { table } from '../src/cli/render.js';
 import { purgePlan } from '../src/retention/plan.js';
@@ -56,6 +57,7 @@ export default class Purge extends BaseCommand {
         dryRun: flags['dry-run'],
         planSha256: plan.sha256,
         signal: interrupt.signal,
+        collectGarbage: fullGc(),
         progress: (p) => spinner.update(`${STEP_TEXT[p.step]}${p.table ? ` ${p.table}` : ''}${p.rows ? `: ${fmt.format(p.rows)} rows` : ''}`),
       });
       spinner.stop();

@@ -34,6 +34,8 @@ export interface PurgeOptions {
   planSha256?: string | null | undefined;
   progress?: (p: { step: PurgeStep; table?: string; rows?: number }) => void;
   signal?: AbortSignal | undefined;
+  /** A full garbage collection between steps (cli/gc.ts): each step's garbage goes before the next one's peak. */
+  collectGarbage?: (() => void) | undefined;
 }
 
 export interface PurgedTable {
@@ -141,6 +143,7 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
         tables = record.tables.map((t) => ({ ...t, deleted: 0 }));
       }
 
+      opts.collectGarbage?.();
       opts.progress?.({ step: 'delete' });
       const byName = new Map(record.tables.map((t) => [t.name, t]));
       const entities = (await store.describeTables()).filter((e) => byName.has(e.name));
@@ -223,6 +226,7 @@ async function writeArchive(
     } catch (e) {
       throw archiveError(e, archive);
     }
+    opts.collectGarbage?.();
     opts.progress?.({ step: 'verify' });
     const v = await verifyBundleDir(dir, name, { signal: opts.signal, progress: (p) => opts.progress?.({ step: 'verify', ...p }) });
     if (!v.valid) {

@@ -52,7 +52,7 @@ export function checkRetention(specs: readonly RetentionRuleSpec[] | undefined, 
     if (seen.has(spec.entity)) problems.push(`${at('entity')} retention[${i}].entity: ${spec.entity} already has a rule; one rule per entity (a rule may have both keep/by and where)`);
     seen.add(spec.entity);
     const rule: RetentionRule = { entity: spec.entity };
-    if (spec.keep === undefined && spec.where === undefined) problems.push(`${at('entity')} retention[${i}]: a rule needs keep: with by:, or where:`);
+    if (spec.keep === undefined && spec.by === undefined && spec.where === undefined) problems.push(`${at('entity')} retention[${i}]: a rule needs keep: with by:, or where:`);
     if (spec.keep !== undefined) {
       rule.keep = parseKeep(spec.keep);
       if (!rule.keep) problems.push(`${at('keep')} retention[${i}].keep: '${spec.keep}' is not a period; write N days, N months or N years, such as 24 months`);
@@ -61,7 +61,7 @@ export function checkRetention(specs: readonly RetentionRuleSpec[] | undefined, 
     if (spec.by !== undefined) {
       const col = columnOfEntity(entity, spec.by);
       if (!col) problems.push(`${at('by')} retention[${i}].by: ${entity.name} has no column '${spec.by}'${didYouMean(spec.by, entity.columns.map((c) => c.name))}`);
-      else if (col.type !== 'date' && col.type !== 'timestamp') problems.push(`${at('by')} retention[${i}].by: ${entity.name}.${spec.by} is a ${col.type} column, not a date or timestamp`);
+      else if (col.type !== 'date' && col.type !== 'timestamp') problems.push(`${at('by')} retention[${i}].by: ${entity.name}.${spec.by} is of type ${col.type}, not a date or timestamp`);
       if (spec.keep === undefined) problems.push(`${at('by')} retention[${i}]: by: needs keep:, such as keep: 24 months`);
       rule.by = spec.by;
     }

@@ -91,7 +91,7 @@ export class Selection {
         const missing = [rule.by, ...(rule.where ? columnsOf(rule.where.node) : [])].filter((c): c is string => c !== undefined && !entity.columns.some((x) => x.name === c));
         for (const c of missing) problems.push(`retention: table ${entity.name} of ${store.display} has no column ${c}`);
         const by = entity.columns.find((c) => c.name === rule.by);
-        if (by && by.type !== 'date' && by.type !== 'timestamp') problems.push(`retention: ${entity.name}.${by.name} is a ${by.type} column in ${store.display}, not a date or timestamp`);
+        if (by && by.type !== 'date' && by.type !== 'timestamp') problems.push(`retention: ${entity.name}.${by.name} is of type ${by.type} in ${store.display}, not a date or timestamp`);
         if (missing.length || (by && by.type !== 'date' && by.type !== 'timestamp')) continue;
         chosen.push({ entity, rule, cutoff: by ? cutoffOf(rule, opts.asOf, by.type as 'date' | 'timestamp') : null });
       }

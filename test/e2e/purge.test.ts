@@ -207,7 +207,7 @@ describe('forklift purge: bad input and faults (SQLite)', () => {
       ['  - entity: machine_event\n    keep: 1 years\n    by: ts\n', /forklift\.yaml:\d+:\d+ retention\[3\]\.entity: unknown entity 'machine_event', did you mean 'machine_events'/],
       ['  - entity: bom_lines\n    keep: 1 year\n    by: valid_to_x\n', /forklift\.yaml:\d+:\d+ retention\[3\]\.by: bom_lines has no column 'valid_to_x'/],
       ['  - entity: bom_lines\n    keep: two years\n    by: valid_to\n', /forklift\.yaml:\d+:\d+ retention\[3\]\.keep: 'two years' is not a period/],
-      ['  - entity: bom_lines\n    keep: 2 years\n    by: line_no\n', /forklift\.yaml:\d+:\d+ retention\[3\]\.by: bom_lines\.line_no is a integer column, not a date or timestamp/],
+      ['  - entity: bom_lines\n    keep: 2 years\n    by: line_no\n', /forklift\.yaml:\d+:\d+ retention\[3\]\.by: bom_lines\.line_no is of type integer, not a date or timestamp/],
       ["  - entity: bom_lines\n    where: 'qty_per >'\n", /forklift\.yaml:\d+:\d+ expression:/],
       ["  - entity: bom_lines\n    where: 'qty > 1'\n", /forklift\.yaml:\d+:\d+ retention\[3\]\.where: bom_lines has no column 'qty'/],
     ];

@@ -77,8 +77,10 @@ function render(r: PurgeResult, fmt: Intl.NumberFormat): string {
       ? `${r.archive} is complete and its rows are already deleted from ${r.store} (an earlier run committed): nothing to do`
       : `purged ${r.store} as of ${r.as_of} → archive ${r.archive}${r.resumed ? ' (finished the delete of an earlier run)' : ''}`;
   const rows = r.tables.map((t) => [t.name, t.rule, fmt.format(t.rows), fmt.format(t.kept_referenced + t.kept_unevaluable), t.kept_because.join('; ')]);
-  const verb = r.dry_run ? 'would go' : 'deleted';
+  const verb = r.dry_run ? 'would go' : r.already_purged ? 'archived' : 'deleted';
   const lines = [head, '', table(['table', 'rule', verb, 'kept', 'kept because'], rows, (c) => c === 2 || c === 3), ''];
-  lines.push(r.dry_run ? `${fmt.format(r.rows_total)} rows would be archived and deleted` : `${fmt.format(r.deleted_total)} rows deleted · ${fmt.format(r.rows_total)} archived and verified · manifest sha256 ${r.manifest_sha256} · recorded in forklift_runs`);
+  if (r.dry_run) lines.push(`${fmt.format(r.rows_total)} rows would be archived and deleted`);
+  else if (r.already_purged) lines.push(`${fmt.format(r.rows_total)} rows archived and deleted by the earlier run (manifest sha256 ${r.manifest_sha256}, in forklift_runs); nothing deleted now`);
+  else lines.push(`${fmt.format(r.deleted_total)} rows deleted · ${fmt.format(r.rows_total)} archived and verified · manifest sha256 ${r.manifest_sha256} · recorded in forklift_runs`);
   return lines.join('\n');
 }

@@ -91,7 +91,7 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
   if (final) checkArchiveFolder(final);
   const store = await openStore(opts.target);
   try {
-    if (!opts.dryRun && !store.deleteRows) {
+    if (!store.deleteRows) {
       throw new ConfigError(`${store.display}: purge is not supported on this store yet`, { code: 'purge.store', hint: 'Purge works on SQLite, PostgreSQL and MySQL/MariaDB.' });
     }
     opts.progress?.({ step: 'select' });
@@ -147,7 +147,11 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
       opts.progress?.({ step: 'delete' });
       const byName = new Map(record.tables.map((t) => [t.name, t]));
       const entities = (await store.describeTables()).filter((e) => byName.has(e.name));
-      const order = record.tables.map((t) => entities.find((e) => e.name === t.name)!).filter(Boolean);
+      const order = record.tables.map((t) => {
+        const e = entities.find((x) => x.name === t.name);
+        if (!e) throw new BundleError(`${store.display} has no table ${t.name} any more, which the archive holds rows of; nothing was deleted`, { code: 'purge.table-gone' });
+        return e;
+      });
       const deletes: DeleteTable[] = order.map((entity) => ({ entity, expected: byName.get(entity.name)!.rows, keys: () => archivedKeys(archive, entity) }));
       const done = tables.map((t) => ({ ...t, deleted: t.rows }));
       const deleted = await store.deleteRows!({ tables: deletes, entry: entry('succeeded', done, manifest, resumed ? 'finished the delete of an earlier run whose archive was complete' : null), signal: opts.signal });
@@ -350,14 +354,17 @@ function removeWork(work: string): void {
 
 /** The primary keys of a table's archived rows, from the archive's CSV, in batches (staging form). */
 async function* archivedKeys(archive: string, entity: Entity): AsyncGenerator<unknown[][]> {
-  const pos = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
-  const decode = pos.map((i) => csvDecoder(entity.columns[i]!));
-  let header = true;
+  const keys = entity.primaryKey.map((k) => entity.columns.find((c) => c.name === k)!);
+  const decode = keys.map((c) => csvDecoder(c));
+  let pos: number[] | undefined;
   for await (const batch of readBundleCsv(path.join(archive, 'data', 'csv', `${entity.name}.csv`))) {
     const out: unknown[][] = [];
     for (const rec of batch) {
-      if (header) {
-        header = false;
+      if (!pos) {
+        // The key columns by name in the archive's own header.
+        pos = keys.map((c) => rec.indexOf(c.name));
+        const missing = keys.filter((_, k) => pos![k]! < 0).map((c) => c.name);
+        if (missing.length) throw new BundleError(`the archive's ${entity.name}.csv has no column ${missing.join(', ')} of the table's primary key; nothing was deleted`, { code: 'purge.keys' });
         continue;
       }
       out.push(pos.map((i, k) => decode[k]!(rec[i] ?? '', rec[i] === '')));

@@ -7,6 +7,7 @@ import { exportBundle, type ExportResult } from '../bundle/export.js';
 import { verifyBundleDir } from '../bundle/verify.js';
 import { readStoreLedger, runEntry } from '../audit/ledger.js';
 import { BundleError, ConfigError, ForkliftError } from '../core/errors.js';
+import { heapGuard } from '../diff/diff.js';
 import type { Entity } from '../model/types.js';
 import { newRunId } from '../run/pipeline.js';
 import { openStore } from '../stores/index.js';
@@ -82,6 +83,19 @@ const WRITE_ERRORS = new Set(['ENOSPC', 'EACCES', 'EPERM', 'EROFS', 'EDQUOT', 'E
  */
 export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
   const started = new Date();
+  // A full collection whenever the heap doubles (as diff does): the export and verify stream
+  // millions of rows, and their garbage would otherwise pile up to the peak.
+  const guard = opts.collectGarbage ? heapGuard(opts.collectGarbage) : undefined;
+  if (guard) {
+    const report = opts.progress;
+    opts = {
+      ...opts,
+      progress: (p) => {
+        guard();
+        report?.(p);
+      },
+    };
+  }
   const all = opts.all === true;
   const asOf = asOfDay(opts.asOf);
   // A dry run changes nothing, so it needs no confirmation (a wrong one is still refused).

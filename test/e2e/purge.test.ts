@@ -5,6 +5,7 @@ import type { LedgerRecord } from '../../src/audit/chain.js';
 import { readStoreLedger } from '../../src/audit/ledger.js';
 import { openStore } from '../../src/stores/index.js';
 import { demoCopy, runCli } from '../helpers.js';
+import { HAS_TMUX, keys, killTerminals, screenUntil, start } from './terminal.js';
 import { MYSQL_ADMIN_URL, MysqlDatabases, PG_ADMIN_URL, PgDatabases, probeMysql, probePg, reportUnreachable } from '../integration/stores/live.js';
 
 /**
@@ -24,6 +25,7 @@ const pgDbs = new PgDatabases();
 const myDbs = new MysqlDatabases();
 
 afterAll(async () => {
+  killTerminals();
   await pgDbs.dropAll().catch(() => {});
   await myDbs.dropAll().catch(() => {});
 });
@@ -241,6 +243,20 @@ describe('forklift purge: bad input and faults (SQLite)', () => {
     expect(diff('bundle', url, dir).identical).toBe(true);
     expect(await lastEntry(url)).toMatchObject({ command: 'purge', status: 'failed' });
     expect(readdirSync(dir).filter((f) => f.includes('partial'))).toEqual([]);
+  }, 120_000);
+
+  it.skipIf(!HAS_TMUX && !process.env.CI)('purge --all on a terminal asks for the database name: a wrong one deletes nothing, the right one empties the store', async () => {
+    const { dir, url, run } = setup();
+    const wrong = start(dir, `purge --all --target ${url} --archive end`);
+    await screenUntil(wrong, /This empties every table of bad\.db\. Type its name to confirm:/);
+    keys(wrong, 'acme.db', 'Enter');
+    expect(await screenUntil(wrong, /EXIT=\d+/)).toMatch(/not the store's database name; nothing was deleted[\s\S]*EXIT=2/);
+    expect(existsSync(path.join(dir, 'end'))).toBe(false);
+    const right = start(dir, `purge --all --target ${url} --archive end`);
+    await screenUntil(right, /Type its name to confirm:/);
+    keys(right, 'bad.db', 'Enter');
+    expect(await screenUntil(right, /EXIT=\d+/, 60_000)).toMatch(/2,584 rows deleted[\s\S]*EXIT=0/);
+    expect(run(['bundle', 'verify', 'end']).code).toBe(0);
   }, 120_000);
 
   it('purge --all without --confirm and without a TTY is exit 2 and deletes nothing', () => {

@@ -95,7 +95,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         staging.close();
       }
 
-      const model: Model = { name: 'bundle', entities: new Map(entities.map((e) => [e.name, e])) };
+      const inTarget = new Map((await store.describeTables()).map((e) => [e.name, e]));
+      const model: Model = { name: 'bundle', entities: new Map(entities.map((e) => [e.name, withTargetReferences(e, inTarget.get(e.name))])) };
       const data = entities.filter((e) => e.name !== RUNS_ENTITY.name);
       const order = dependencyOrder(model, data.map((e) => e.name));
       const mode = opts.load ?? 'append';
@@ -140,6 +141,19 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     rmSync(scratch, { recursive: true, force: true });
     opened.cleanup();
   }
+}
+
+/**
+ * A bundle of some tables (export --tables, a purge's archive) names no reference to a table it
+ * does not hold, yet the target may hold that table: where the target already has the table with
+ * the same columns, the references it records are kept, so appending the bundle never loses them
+ * from the target's description (forklift_tables).
+ */
+export function withTargetReferences(e: Entity, target: Entity | undefined): Entity {
+  if (!target) return e;
+  const same = target.columns.length === e.columns.length && e.columns.every((c, i) => target.columns[i]!.name === c.name && target.columns[i]!.type === c.type);
+  if (!same) return e;
+  return { ...e, columns: e.columns.map((c, i) => (c.references || !target.columns[i]!.references ? c : { ...c, references: target.columns[i]!.references! })) };
 }
 
 function refuse(v: VerifyResult): never {

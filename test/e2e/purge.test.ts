@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LedgerRecord } from '../../src/audit/chain.js';
 import { readStoreLedger } from '../../src/audit/ledger.js';
@@ -147,6 +148,14 @@ async function scenario(url: string, dbName: string): Promise<void> {
   // The archive imports back and restores the rows exactly.
   expect(run(['bundle', 'import', archive, '--target', url]).code).toBe(0);
   expect(diff(copy, url, dir).identical).toBe(true);
+  // The archive names no foreign keys, yet the store keeps describing its own.
+  const store = await openStore(url);
+  try {
+    const balances = (await store.describeTables()).find((e) => e.name === 'stock_balances')!;
+    expect(balances.columns.find((c) => c.name === 'item_code')!.references).toEqual({ entity: 'items', column: 'item_code' });
+  } finally {
+    await store.close();
+  }
 
   // Contract end: a wrong name deletes nothing; the right one empties every data table after a verified archive.
   const all = path.join(dir, 'contract-end');
@@ -257,6 +266,29 @@ describe('forklift purge: bad input and faults (SQLite)', () => {
     keys(right, 'bad.db', 'Enter');
     expect(await screenUntil(right, /EXIT=\d+/, 60_000)).toMatch(/2,584 rows deleted[\s\S]*EXIT=0/);
     expect(run(['bundle', 'verify', 'end']).code).toBe(0);
+  }, 120_000);
+
+  it('a rerun over a complete archive finishes the delete only when the store still holds exactly its rows', async () => {
+    const { dir, plan, url, run } = setup();
+    const args = ['purge', plan, '--target', url, '--archive', 'arch', '--as-of', AS_OF, '--json'];
+    const first = json<PurgeJson>(run(args));
+    expect(first.deleted_total).toBeGreaterThan(0);
+    // As if the first run had died after the archive was in place and before its delete committed.
+    expect(run(['bundle', 'import', 'arch', '--target', url]).code).toBe(0);
+    const other = run(['purge', plan, '--target', url, '--archive', 'arch', '--as-of', '2025-11-20', '--json']);
+    expect(other.code).toBe(2);
+    expect(JSON.parse(other.stdout).error.message).toMatch(/holds the archive of another purge/);
+    const db = new Database(path.join(dir, 'bad.db'));
+    const changed = db.prepare("UPDATE machine_events SET good_count = good_count + 1 WHERE ts = (SELECT min(ts) FROM machine_events)").run().changes;
+    expect(changed).toBeGreaterThan(0);
+    const differs = run(args);
+    expect(differs.code, differs.stdout).toBe(1);
+    expect(JSON.parse(differs.stdout).error.message).toMatch(/differ from those archived in arch; nothing was deleted/);
+    db.prepare("UPDATE machine_events SET good_count = good_count - 1 WHERE ts = (SELECT min(ts) FROM machine_events)").run();
+    db.close();
+    const again = json<PurgeJson>(run(args));
+    expect(again).toMatchObject({ resumed: true, deleted_total: first.deleted_total, manifest_sha256: first.manifest_sha256 });
+    expect(await lastEntry(url)).toMatchObject({ command: 'purge', status: 'succeeded' });
   }, 120_000);
 
   it('purge --all without --confirm and without a TTY is exit 2 and deletes nothing', () => {

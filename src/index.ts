@@ -10,3 +10,5 @@ export type { SourceSpec, OpenedSource, SourceRecord, Cell } from './sources/typ
 export { openStore, redactUrl } from './stores/index.js';
 export * from './core/errors.js';
 export { diffSnapshots, writeReport, type DiffOptions, type DiffRun, type DiffResult, type DiffRecord, type DiffFormat } from './diff/index.js';
+export { purge, type PurgeOptions, type PurgeResult } from './retention/purge.js';
+export { purgePlan } from './retention/plan.js';

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, demoCopy, runCli, tempDir } from '../helpers.js';
@@ -54,16 +55,65 @@ async function state(url: string): Promise<State> {
   }
 }
 
+/** The demo with the generated machine log and a rule that lets about half of it go. */
+function bigDemo(): { dir: string; plan: string } {
+  const data = tempDir('forklift-purge-kill-');
+  cleanup.push(data);
+  execFileSync(process.execPath, [path.join(ROOT, 'fixtures', 'generate.mjs'), '--bench', data, '--machine-rows', String(MACHINE_ROWS), '--items', '1000'], { stdio: 'pipe' });
+  const { dir, plan } = demoCopy();
+  cleanup.push(dir);
+  copyFileSync(path.join(data, 'MACHLOG.CSV'), path.join(dir, 'fixtures', 'demo', 'MACHLOG.CSV'));
+  // Keep a week of the two-week log: about half of it goes.
+  appendFileSync(plan, 'retention:\n  - entity: machine_events\n    keep: 7 days\n    by: ts\n');
+  return { dir, plan };
+}
+
+describe('purge killed while it writes its archive (SQLite)', () => {
+  it('leaves the store untouched and nothing at the archive folder; the same command does the work', async () => {
+    const { dir, plan } = bigDemo();
+    const file = path.join(dir, 'kill.db');
+    const url = `sqlite:${file}`;
+    expect(runCli(['migrate', plan, '--target', url], { cwd: dir }).code).toBe(0);
+    const count = (): { events: number; runs: number } => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return { events: (db.prepare('SELECT count(*) AS n FROM machine_events').get() as { n: number }).n, runs: (db.prepare('SELECT count(*) AS n FROM forklift_runs').get() as { n: number }).n };
+      } finally {
+        db.close();
+      }
+    };
+    const before = count();
+    const args = ['purge', plan, '--target', url, '--archive', 'archive', '--as-of', AS_OF, '--json'];
+    const cli = spawnCli(args, { cwd: dir, timeoutMs: 120_000 });
+    let exited = false;
+    void cli.done.then(() => (exited = true));
+    let seen = false;
+    while (!exited) {
+      if (readdirSync(dir).some((f) => f.startsWith('archive.purge-partial-'))) {
+        process.kill(cli.pid!, 'SIGKILL');
+        seen = true;
+        break;
+      }
+      await sleep(5);
+    }
+    const killed = await cli.done;
+    expect(seen, `the archive was never seen being written (${killed.code} ${killed.stdout.slice(-300)})`).toBe(true);
+    expect(killed.code).toBe(-1);
+    expect(count()).toEqual(before);
+    expect(existsSync(path.join(dir, 'archive'))).toBe(false);
+    const again = runCli(args, { cwd: dir });
+    expect(again.code, again.stderr).toBe(0);
+    const done = JSON.parse(again.stdout) as { resumed: boolean; deleted_total: number };
+    expect(done.resumed).toBe(false);
+    expect(done.deleted_total).toBeGreaterThan(MACHINE_ROWS / 4);
+    expect(count()).toEqual({ events: before.events - done.deleted_total, runs: before.runs + 1 });
+    expect(runCli(['bundle', 'verify', 'archive'], { cwd: dir }).code).toBe(0);
+  }, 300_000);
+});
+
 describe.skipIf(pgDown !== null)('purge killed during its delete on PostgreSQL', () => {
   it('leaves the store untouched and the archive complete; the same command finishes the work', async () => {
-    const data = tempDir('forklift-purge-kill-');
-    cleanup.push(data);
-    execFileSync(process.execPath, [path.join(ROOT, 'fixtures', 'generate.mjs'), '--bench', data, '--machine-rows', String(MACHINE_ROWS), '--items', '1000'], { stdio: 'pipe' });
-    const { dir, plan } = demoCopy();
-    cleanup.push(dir);
-    copyFileSync(path.join(data, 'MACHLOG.CSV'), path.join(dir, 'fixtures', 'demo', 'MACHLOG.CSV'));
-    // Keep a week of the two-week log: about half of it goes.
-    appendFileSync(plan, 'retention:\n  - entity: machine_events\n    keep: 7 days\n    by: ts\n');
+    const { dir, plan } = bigDemo();
     const db = await dbs.create();
     const migrate = runCli(['migrate', plan, '--target', db.url, '--json'], { cwd: dir });
     expect(migrate.code, migrate.stderr).toBe(0);

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,8 +25,17 @@ reportUnreachable('MariaDB', MYSQL_ADMIN_URL, myDown, 'test/e2e/purge.test.ts');
 const pgDbs = new PgDatabases();
 const myDbs = new MysqlDatabases();
 
+/** The demo copies made here, removed at the end. */
+const made: string[] = [];
+function demo(): ReturnType<typeof demoCopy> {
+  const d = demoCopy();
+  made.push(d.dir);
+  return d;
+}
+
 afterAll(async () => {
   killTerminals();
+  for (const d of made) rmSync(d, { recursive: true, force: true });
   await pgDbs.dropAll().catch(() => {});
   await myDbs.dropAll().catch(() => {});
 });
@@ -91,7 +100,7 @@ async function lastEntry(url: string): Promise<LedgerRecord> {
 }
 
 async function scenario(url: string, dbName: string): Promise<void> {
-  const { dir, plan } = demoCopy();
+  const { dir, plan } = demo();
   appendFileSync(plan, RULES);
   const run = (args: string[]): ReturnType<typeof runCli> => runCli(args, { cwd: dir });
   expect(run(['migrate', plan, '--target', url, '--json']).code).toBe(0);
@@ -182,7 +191,7 @@ async function scenario(url: string, dbName: string): Promise<void> {
 
 describe('forklift purge on SQLite', () => {
   it('archives, deletes exactly the archived rows, imports back identical; contract end', async () => {
-    const { dir } = demoCopy();
+    const { dir } = demo();
     await scenario(`sqlite:${path.join(dir, 'purge.db')}`, 'purge.db');
   }, 120_000);
 });
@@ -203,7 +212,7 @@ describe.skipIf(myDown !== null)('forklift purge on MariaDB', () => {
 
 describe('forklift purge: bad input and faults (SQLite)', () => {
   const setup = (): { dir: string; plan: string; url: string; run: (args: string[]) => ReturnType<typeof runCli> } => {
-    const { dir, plan } = demoCopy();
+    const { dir, plan } = demo();
     appendFileSync(plan, RULES);
     const url = `sqlite:${path.join(dir, 'bad.db')}`;
     const run = (args: string[]): ReturnType<typeof runCli> => runCli(args, { cwd: dir });

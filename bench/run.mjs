@@ -14,6 +14,8 @@
 //   BENCH_AUDIT=skip  without it;  BENCH_AUDIT=only  the audit benchmark alone (no machine-log data)
 // Then the dry-run benchmark of issue 10 (bench/dry-run.mjs; SQLite, and the servers unless BENCH_SERVERS=skip).
 //   BENCH_DRYRUN=skip   without it;  BENCH_DRYRUN=only   the dry-run benchmark alone
+// Then the purge benchmark of issue 9 (bench/purge.mjs, PostgreSQL).
+//   BENCH_PURGE=skip  without it;  BENCH_PURGE=only  the purge benchmark alone
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { auditBenches } from './audit.mjs';
 import { diffBenches } from './diff.mjs';
 import { dryRunBenches } from './dry-run.mjs';
+import { purgeBenches } from './purge.mjs';
 import { serverBenches } from './servers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,6 +39,8 @@ const AUDIT = process.env.BENCH_AUDIT ?? 'run';
 if (!['run', 'skip', 'only'].includes(AUDIT)) throw new Error(`BENCH_AUDIT is run, skip or only, not ${AUDIT}`);
 const DRYRUN = process.env.BENCH_DRYRUN ?? 'run';
 if (!['run', 'skip', 'only'].includes(DRYRUN)) throw new Error(`BENCH_DRYRUN is run, skip or only, not ${DRYRUN}`);
+const PURGE = process.env.BENCH_PURGE ?? 'run';
+if (!['run', 'skip', 'only'].includes(PURGE)) throw new Error(`BENCH_PURGE is run, skip or only, not ${PURGE}`);
 
 if (!existsSync(path.join(ROOT, 'dist', 'commands'))) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
 if (!existsSync('/usr/bin/time')) throw new Error('needs /usr/bin/time (apt-get install time)');
@@ -82,13 +87,15 @@ function measure(name, cmd, args, opts = {}) {
 }
 
 
-if (DRYRUN !== 'only') {
+const alone = PURGE === 'only';
+if (DRYRUN !== 'only' && !alone) {
   if (SERVERS !== 'only' && DIFF !== 'only') await fileBenches();
   if (SERVERS !== 'skip' && DIFF !== 'only') await serverBenches({ ROOT, OUT, dataDir, machlog, dataRows, BIN, measure, fmt, toImport: pathToImport });
   if (DIFF !== 'skip') await diffBenches({ ROOT, OUT, dataDir, BIN, ROWS, measure, fmt, servers: SERVERS });
   if (AUDIT === 'run' && DIFF !== 'only' && SERVERS !== 'only') await auditBenches({ ROOT, OUT, BIN, measure, fmt, servers: SERVERS });
 }
-if (DRYRUN !== 'skip') await dryRunBenches({ dataDir, dataRows, BIN, measure, fmt, servers: SERVERS });
+if (PURGE !== 'skip' && DRYRUN !== 'only' && SERVERS !== 'skip' && DIFF !== 'only') await purgeBenches({ ROOT, OUT, dataDir, BIN, dataRows, measure, fmt });
+if (DRYRUN !== 'skip' && !alone) await dryRunBenches({ dataDir, dataRows, BIN, measure, fmt, servers: SERVERS });
 
 async function fileBenches() {
   const results = [];

@@ -14,3 +14,5 @@ export { diffSnapshots, writeReport, type DiffOptions, type DiffRun, type DiffRe
 export { reloadRejects, type ReloadOptions } from './run/reload.js';
 export { listRuns, type RunsList, type RunListing } from './run/runs-list.js';
 export { diffRuns, type RunsDiff, type EntityRunsDiff, type RejectRef } from './run/runs-diff.js';
+export { purge, type PurgeOptions, type PurgeResult } from './retention/purge.js';
+export { purgePlan } from './retention/plan.js';

@@ -6,7 +6,7 @@ import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import type { Entity } from '../model/types.js';
 import { openStore } from '../stores/index.js';
-import type { TargetStore } from '../stores/types.js';
+import type { RowRange, TargetStore } from '../stores/types.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import { runsEntityOf, storeLedgerHead } from '../audit/ledger.js';
 import { ARROW_BATCH_ROWS, openArrowWriter } from './arrow.js';
@@ -31,8 +31,21 @@ export interface ExportOptions {
   zip?: boolean | undefined;
   /** Extra bag-info.txt fields (the ledger head, the purge's deletion record). */
   bagInfo?: [string, string][];
+  /**
+   * Only some rows of a table (a purge's archive): a cut-off the store applies as it reads, and a
+   * filter over each batch read (in key order; it keeps the order). Tables are read in the order
+   * of `tables`, so a filter may depend on what the filters of earlier tables saw.
+   */
+  rows?: ((table: Entity) => RowSelection | undefined) | undefined;
+  /** false: the Data Package names no foreign keys (an archive of some rows, whose references point into the store). */
+  references?: boolean | undefined;
   progress?: (p: { table: string; rows: number }) => void;
   signal?: AbortSignal | undefined;
+}
+
+export interface RowSelection {
+  where?: RowRange | undefined;
+  filter?: ((batch: unknown[][]) => unknown[][]) | undefined;
 }
 
 export interface ExportedTable {
@@ -188,8 +201,9 @@ interface RowSink {
 async function exportTable(store: TargetStore, source: Entity, chosen: Entity[], tmp: string, opts: ExportOptions, xlsx: Awaited<ReturnType<typeof openXlsxWriter>> | null): Promise<TableFiles> {
   const { entity, row } = applyProfile(opts.profile, source, chosen);
   // A reference to a table left out of the bundle cannot be checked there: it is described without it.
-  const inBundle = new Set(chosen.map((e) => e.name));
+  const inBundle = new Set(opts.references === false ? [] : chosen.map((e) => e.name));
   const bundled: Entity = { ...entity, columns: entity.columns.map((c) => (c.references && !inBundle.has(c.references.entity) ? withoutReference(c) : c)) };
+  const selection = opts.rows?.(source);
   const csv = new CsvTableWriter(path.join(tmp, 'data', 'csv', `${entity.name}.csv`), bundled);
   const sinks: RowSink[] = [await openArrowWriter(path.join(tmp, 'data', 'arrow', `${entity.name}.arrow`), bundled, { batchRows: ARROW_BATCH_ROWS })];
   if (opts.parquet) sinks.push(await openParquetWriter(path.join(tmp, 'data', 'parquet', `${entity.name}.parquet`), bundled));
@@ -200,7 +214,9 @@ async function exportTable(store: TargetStore, source: Entity, chosen: Entity[],
   let last: readonly unknown[] | undefined;
   let rows = 0;
   try {
-    for await (const batch of store.readRows(source, { signal: opts.signal })) {
+    for await (const read of store.readRows(source, { signal: opts.signal, where: selection?.where })) {
+      const batch = selection?.filter ? selection.filter(read) : read;
+      if (batch.length === 0) continue;
       // The store promised canonical key order; a row out of order or a repeated key is caught here, not shipped.
       for (const r of batch) {
         if (last !== undefined) {

@@ -144,7 +144,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         }
       }
 
-      const model: Model = { name: 'bundle', entities: new Map(staged.map((e) => [e.name, e])) };
+      const inTarget = new Map((await store.describeTables()).map((e) => [e.name, e]));
+      const model: Model = { name: 'bundle', entities: new Map(staged.map((e) => [e.name, withTargetReferences(e, inTarget.get(e.name))])) };
       const order = dependencyOrder(model, staged.map((e) => e.name));
       const mode = opts.load ?? 'append';
       const loaded = (name: string): number => [...counts].filter(([k]) => targetOf(k) === name).reduce((n, [, c]) => n + c.loaded, 0);
@@ -220,6 +221,19 @@ async function keptLedgerKeys(store: TargetStore): Promise<Set<string>> {
   const key = { ...IMPORTED_RUNS_ENTITY, columns: IMPORTED_RUNS_ENTITY.columns.slice(0, 2) };
   for await (const batch of store.readRows(key)) for (const r of batch) out.add(`${String(r[0])}\u0000${String(r[1])}`);
   return out;
+}
+
+/**
+ * A bundle of some tables (export --tables, a purge's archive) names no reference to a table it
+ * does not hold, yet the target may hold that table: where the target already has the table with
+ * the same columns, the references it records are kept, so appending the bundle never loses them
+ * from the target's description (forklift_tables).
+ */
+export function withTargetReferences(e: Entity, target: Entity | undefined): Entity {
+  if (!target) return e;
+  const same = target.columns.length === e.columns.length && e.columns.every((c, i) => target.columns[i]!.name === c.name && target.columns[i]!.type === c.type);
+  if (!same) return e;
+  return { ...e, columns: e.columns.map((c, i) => (c.references || !target.columns[i]!.references ? c : { ...c, references: target.columns[i]!.references! })) };
 }
 
 function refuse(v: VerifyResult): never {

@@ -8,6 +8,7 @@ import { redactUrl } from '../stores/url.js';
 import { sha256Text } from '../util/hash.js';
 import { didYouMean } from '../util/suggest.js';
 import { checkFile } from './check-file.js';
+import { checkRetention, type RetentionRule } from '../retention/rules.js';
 import { mappingSchema, planSchema, type MappingFile, type PlanFile } from './schema.js';
 import { readYamlFile, type YamlFile } from './yaml.js';
 
@@ -55,6 +56,8 @@ export interface LoadedPlan {
   /** The target URL after ${VAR} expansion; sqlite paths resolved against the plan's folder. */
   target: string;
   rejectLimit: RejectLimit;
+  /** The retention rules (SPEC section 11), checked against the model. */
+  retention: RetentionRule[];
 }
 
 export const DEFAULT_TARGET = 'sqlite:./forklift.db';
@@ -157,6 +160,8 @@ export function loadPlan(planFile: string, opts: { target?: string | undefined }
       }
     }
   }
+  const retention = checkRetention(spec.retention, model, yaml);
+  problems.push(...retention.problems);
   let rejectLimit: RejectLimit = { kind: 'percent', value: 0 };
   try {
     rejectLimit = parseRejectLimit(spec.reject_limit, formatLocation(yaml.locate(['reject_limit'])));
@@ -173,5 +178,5 @@ export function loadPlan(planFile: string, opts: { target?: string | undefined }
     });
   }
   const target = resolveTarget(opts.target ?? spec.target ?? DEFAULT_TARGET, opts.target ? process.cwd() : dir);
-  return { file, display, dir, yaml, spec, sha256: sha256Text(yaml.text), model, mappings, target, rejectLimit };
+  return { file, display, dir, yaml, spec, sha256: sha256Text(yaml.text), model, mappings, target, rejectLimit, retention: retention.rules };
 }

@@ -81,6 +81,16 @@ export const checkSchema = z
   })
   .describe('A control total from the legacy system, checked after mapping');
 
+export const retentionRuleSchema = z
+  .strictObject({
+    entity: z.string().min(1).describe('The entity (table) the rule is about, such as machine_events'),
+    keep: z.string().min(1).optional().describe('How long rows are kept, counted back from today or --as-of: N days, N months or N years (with `by`)'),
+    by: z.string().min(1).optional().describe('The date or timestamp column `keep` counts by, such as ts'),
+    where: z.string().min(1).optional().describe('An expression over the columns: the rows it is true for may go, such as \'as_of < "2020-01-01"\''),
+    description: z.string().optional().describe('A note for people, such as the rule this follows; not used by forklift'),
+  })
+  .describe('Which rows of an entity may be purged (archived first, then deleted)');
+
 export const planSchema = z
   .strictObject({
     version: z.literal(1).optional().describe('The file format version'),
@@ -94,9 +104,9 @@ export const planSchema = z
       .describe('More rejects than this in any entity (a count, or a percentage such as 1%) and nothing is committed; default 0'),
     load: z.enum(LOAD_MODES).optional().describe('replace, append, upsert or incremental (per mapping too)'),
     checks: z.array(checkSchema).optional().describe('Control totals from the legacy system'),
-    // Sections of later features (profiles, retention): accepted here and checked by their own modules.
+    // Profiles are accepted here and checked by their own module (bundle/profile.ts).
     profiles: z.record(z.string(), z.unknown()).optional().describe('Export profiles: per entity drop, mask or hash columns'),
-    retention: z.array(z.unknown()).optional().describe('Retention rules'),
+    retention: z.array(retentionRuleSchema).optional().describe('Retention rules for forklift purge (SPEC section 11)'),
   })
   .meta({ title: 'forklift plan', description: 'What a migration runs: target, model, mapping files, reject limit, control totals (SPEC section 2)' });
 
@@ -129,6 +139,7 @@ export const modelFileSchema = z.strictObject({
 });
 
 export type PlanFile = z.infer<typeof planSchema>;
+export type RetentionRuleSpec = z.infer<typeof retentionRuleSchema>;
 export type MappingFile = z.infer<typeof mappingSchema>;
 export type FieldSpec = z.infer<typeof fieldSchema>;
 export type ModelFile = z.infer<typeof modelFileSchema>;

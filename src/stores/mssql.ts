@@ -6,7 +6,7 @@ import type { Column, Entity } from '../model/types.js';
 import { MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, MssqlReadProblem, mssqlDescribeInSession, mssqlReadInSession, mssqlTableRecordParams, readSessionOf } from './read-mssql.js';
 import { referencedClosure } from './sqlite.js';
 import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
-import type { EntityLoad, LoadRequest, RehearsalRequest, RunEntry, TargetStore } from './types.js';
+import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
 import { redactUrl, passwordOf } from './url.js';
 
@@ -897,7 +897,9 @@ export class MssqlStore implements TargetStore {
   }
 
   /** The rows of a table from one SELECT, streamed (mssql's request stream, rows as arrays). */
-  async *readRows(table: Entity, opts: { signal?: AbortSignal | undefined } = {}): AsyncIterable<unknown[][]> {
+  async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
+    // A purge's cut-off is not pushed down here; the SQL Server store has no deleteRows, so purge refuses it first.
+    if (opts.where) throw new BugError('the SQL Server store reads no row range');
     const pool = await this.connect();
     try {
       yield* mssqlReadInSession(readSessionOf(pool), table, opts.signal);

@@ -9,7 +9,8 @@ import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './re
 import { MYSQL_KEYS_SQL, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
-import type { EntityLoad, LoadRequest, RehearsalRequest, RunEntry, TargetStore } from './types.js';
+import { assertDeleted, keyColumns, keyPieces } from './delete-common.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl } from './url.js';
@@ -433,7 +434,7 @@ export class MysqlStore implements TargetStore {
     const loaded = new Map<string, number>();
     let conn: RawConnection | undefined;
     let staging: Database.Database | undefined;
-    let broken = false;
+    const state = { broken: false };
     let onServerEnd: (() => void) | undefined;
     try {
       conn = (await this.k.client.acquireConnection()) as RawConnection;
@@ -455,45 +456,30 @@ export class MysqlStore implements TargetStore {
       const bulk = await this.bulkPath(conn);
       staging = new Database(req.stagingFile, { readonly: true });
 
-      await query(conn, 'START TRANSACTION');
-      let locked = false;
-      try {
+      const link = await inRunTransaction(conn, req.entry, state, async () => {
         // What each table is, in the model's own words, for describeTables (export, diff).
-        for (const rec of tableRecords(referencedClosure(req))) await query(conn, MYSQL_TABLES_UPSERT, rec);
+        for (const rec of tableRecords(referencedClosure(req))) await query(conn!, MYSQL_TABLES_UPSERT, rec);
         // Replace empties the run's tables children first, so foreign keys hold at every step.
         // DELETE, not TRUNCATE: TRUNCATE commits (and cannot be rolled back).
         for (const { entity, mode } of [...req.entities].reverse()) {
-          if (mode === 'replace') await query(conn, `DELETE FROM ${qi(entity.name)}`);
+          if (mode === 'replace') await query(conn!, `DELETE FROM ${qi(entity.name)}`);
         }
         for (const l of req.entities) {
           req.signal?.throwIfAborted();
-          const n = await this.loadEntity(conn, staging, l, bulk, req.signal);
+          const n = await this.loadEntity(conn!, staging!, l, bulk, req.signal);
           if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
           loaded.set(l.entity.name, n);
         }
-        await takeRunsLock(conn);
-        locked = true;
-        const link = await insertRun(conn, req.entry);
-        await query(conn, 'COMMIT');
-        this.ledgerHead = link.entry_hash;
-      } catch (e) {
-        try {
-          await query(conn, 'ROLLBACK');
-        } catch {
-          broken = true; // the server rolls back when the connection goes
-        }
-        throw e;
-      } finally {
-        if (locked && !broken) await releaseRunsLock(conn);
-      }
+      });
+      this.ledgerHead = link.entry_hash;
     } catch (e) {
-      if ((e as ServerError)?.fatal) broken = true;
+      if ((e as ServerError)?.fatal) state.broken = true;
       throw asMysqlStoreError(e, this.display, this.target);
     } finally {
       staging?.close();
       if (conn) {
         if (onServerEnd) conn.off('end', onServerEnd);
-        if (broken) conn.destroy();
+        if (state.broken) conn.destroy();
         await this.k.client.releaseConnection(conn);
       }
     }
@@ -673,6 +659,33 @@ export class MysqlStore implements TargetStore {
     }
   }
 
+  async deleteRows(req: DeleteRequest): Promise<Map<string, number>> {
+    const deleted = new Map<string, number>();
+    let conn: RawConnection | undefined;
+    const state = { broken: false };
+    try {
+      conn = (await this.k.client.acquireConnection()) as RawConnection;
+      // DDL commits in MySQL: the ledger table first, outside the transaction.
+      await ensureRunsTable(conn);
+      const link = await inRunTransaction(conn, req.entry, state, async () => {
+        for (const t of req.tables) {
+          req.signal?.throwIfAborted();
+          deleted.set(t.entity.name, await deleteByKeys(conn!, t, req.signal));
+        }
+      });
+      this.ledgerHead = link.entry_hash;
+    } catch (e) {
+      if ((e as ServerError)?.fatal) state.broken = true;
+      throw asMysqlStoreError(e, this.display, this.target);
+    } finally {
+      if (conn) {
+        if (state.broken) conn.destroy();
+        await this.k.client.releaseConnection(conn);
+      }
+    }
+    return deleted;
+  }
+
   async describeTables(): Promise<Entity[]> {
     try {
       const [tables] = (await this.k.raw(MYSQL_TABLES_SQL)) as [{ t: string; d: string | null }[]];
@@ -694,7 +707,7 @@ export class MysqlStore implements TargetStore {
    * backpressure: one consistent snapshot, never the table in memory). A read stopped early leaves
    * the connection mid-result: it is destroyed, not reused.
    */
-  async *readRows(table: Entity, opts: { signal?: AbortSignal | undefined } = {}): AsyncIterable<unknown[][]> {
+  async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
     let conn: RawConnection | undefined;
     let stream: Readable | undefined;
     let done = false;
@@ -704,8 +717,8 @@ export class MysqlStore implements TargetStore {
       if (cols.length === 0) throw new StoreError(`${this.display}: there is no table ${table.name}`, { code: 'store.read', hint: 'Check the store URL and the table name.' });
       const native = nativeColumnsFor(table, mysqlTables([{ t: table.name, d: null }], cols, [])[0]!);
       if (!Array.isArray(native)) throw new StoreError(`${this.display}: table ${table.name} has no column ${native.missing}`, { code: 'store.read', hint: 'The table does not match the description asked for: describe the store again.' });
-      const plan = mysqlReadPlan(table, native);
-      stream = conn.query({ sql: plan.sql, rowsAsArray: true }).stream({ highWaterMark: 1000 });
+      const plan = mysqlReadPlan(table, native, opts.where);
+      stream = conn.query({ sql: plan.sql, values: plan.values, rowsAsArray: true }).stream({ highWaterMark: 1000 });
       yield* mysqlRows(stream, plan.decode, opts.signal);
       done = true;
     } catch (e) {
@@ -877,6 +890,60 @@ async function failOnWarnings(conn: RawConnection, res: ResultSetHeader, entity:
   err.errno = Number(w.Code);
   err.code = 'WARNING';
   throw err;
+}
+
+/**
+ * One table of a purge: its archived keys into a temporary table (CREATE TEMPORARY does not commit
+ * the transaction), one DELETE joined on it, the table counted before and after.
+ */
+async function deleteByKeys(conn: RawConnection, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
+  const keyCols = keyColumns(t.entity);
+  const cols = keyCols.map((c) => qi(c.name)).join(', ');
+  const table = qi(t.entity.name);
+  const keys = qi('_forklift_purge_keys');
+  await query(conn, `DROP TEMPORARY TABLE IF EXISTS ${keys}`);
+  await query(conn, `CREATE TEMPORARY TABLE ${keys} (PRIMARY KEY (${cols})) ENGINE=InnoDB SELECT ${cols} FROM ${table} WHERE 1 = 0`);
+  const enc = keyCols.map(sqlEncoder);
+  for await (const piece of keyPieces(t.keys(), signal)) {
+    const tuples = piece.map((r) => `(${enc.map((f, i) => f(r[i])).join(', ')})`).join(', ');
+    const res = await query<ResultSetHeader>(conn, `INSERT INTO ${keys} (${cols}) VALUES ${tuples}`);
+    await failOnWarnings(conn, res, t.entity.name);
+  }
+  const count = async (): Promise<number> => Number((await query<{ n: number | string }[]>(conn, `SELECT COUNT(*) AS n FROM ${table}`))[0]!.n);
+  const before = await count();
+  const join = keyCols.map((c) => `t.${qi(c.name)} = k.${qi(c.name)}`).join(' AND ');
+  const res = await query<ResultSetHeader>(conn, `DELETE t FROM ${table} AS t JOIN ${keys} AS k ON ${join}`);
+  const after = await count();
+  await query(conn, `DROP TEMPORARY TABLE ${keys}`);
+  assertDeleted(t.entity.name, t.expected, res.affectedRows, before, after);
+  return res.affectedRows;
+}
+
+/**
+ * `work` and the run entry in ONE transaction on `conn`: committed at the end, or rolled back (a
+ * killed process drops the connection, and the server rolls back for us). `state.broken` tells
+ * the caller that the connection is gone and must not be reused.
+ */
+async function inRunTransaction(conn: RawConnection, entry: RunEntry, state: { broken: boolean }, work: () => Promise<void>): Promise<ChainLink> {
+  await query(conn, 'START TRANSACTION');
+  let locked = false;
+  try {
+    await work();
+    await takeRunsLock(conn);
+    locked = true;
+    const link = await insertRun(conn, entry);
+    await query(conn, 'COMMIT');
+    return link;
+  } catch (e) {
+    try {
+      await query(conn, 'ROLLBACK');
+    } catch {
+      state.broken = true; // the server rolls back when the connection goes
+    }
+    throw e;
+  } finally {
+    if (locked && !state.broken) await releaseRunsLock(conn);
+  }
 }
 
 /** Appends the entry to the audit chain; the caller holds the ledger lock (takeRunsLock) and a transaction. */

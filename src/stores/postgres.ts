@@ -12,7 +12,8 @@ import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './re
 import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_UPSERT, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
-import type { EntityLoad, LoadRequest, RehearsalRequest, RunEntry, TargetStore } from './types.js';
+import { assertDeleted, keyColumns } from './delete-common.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, passwordOf } from './url.js';
@@ -221,6 +222,32 @@ export class PostgresStore implements TargetStore {
     }
   }
 
+  async deleteRows(req: DeleteRequest): Promise<Map<string, number>> {
+    const deleted = new Map<string, number>();
+    let first: unknown;
+    let link: ChainLink | undefined;
+    try {
+      await this.k.transaction(async (trx) => {
+        try {
+          const conn = (await trx.client.acquireConnection()) as pg.Client;
+          for (const t of req.tables) {
+            req.signal?.throwIfAborted();
+            deleted.set(t.entity.name, await deleteByKeys(conn, t, req.signal));
+          }
+          await conn.query(PG_RUNS_DDL);
+          link = await insertRun(trx, req.entry);
+        } catch (e) {
+          first = e;
+          throw e;
+        }
+      });
+    } catch (e) {
+      throw this.storeError(first ?? e, 'store.purge');
+    }
+    this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
+    return deleted;
+  }
+
   async describeTables(): Promise<Entity[]> {
     try {
       const cols = ((await this.k.raw(pgColumnsSql(false))) as pg.QueryResult<PgColumnRow>).rows;
@@ -240,7 +267,7 @@ export class PostgresStore implements TargetStore {
    * The rows of a table through COPY TO STDOUT on a connection of its own (the pool's stay free
    * for the caller), one statement, so one consistent snapshot of the table.
    */
-  async *readRows(table: Entity, opts: { signal?: AbortSignal | undefined } = {}): AsyncIterable<unknown[][]> {
+  async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
     const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 15_000, application_name: 'forklift' });
     // A connection lost mid-read fails the COPY; the client's own 'error' event must not crash the process.
     client.on('error', () => {});
@@ -252,7 +279,7 @@ export class PostgresStore implements TargetStore {
       if (!first) throw new StoreError(`${this.display}: there is no table ${table.name}`, { code: 'store.read', hint: 'Check the store URL and the table name (tables of the current schema are read).' });
       const native = nativeColumnsFor(table, pgTables(res.rows, [])[0]!);
       if (!Array.isArray(native)) throw new StoreError(`${this.display}: table ${table.name} has no column ${native.missing}`, { code: 'store.read', hint: 'The table does not match the description asked for: describe the store again.' });
-      yield* pgCopyRows(client, pgReadPlan(table, native, first.s), opts.signal);
+      yield* pgCopyRows(client, pgReadPlan(table, native, first.s, opts.where), opts.signal);
     } catch (e) {
       if (e instanceof Error && e.name === 'AbortError') throw e;
       throw this.storeError(e, 'store.read');
@@ -369,6 +396,32 @@ async function copyEntity(conn: pg.Client, staging: Database.Database, l: Entity
 async function addChainColumns(trx: Knex.Transaction): Promise<void> {
   const found = (await trx.raw("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'forklift_runs' AND column_name IN ('seq', 'prev_hash', 'entry_hash', 'signature')")) as { rows: { n: number }[] };
   if (found.rows[0]?.n !== 4) await trx.raw('ALTER TABLE forklift_runs ADD COLUMN IF NOT EXISTS seq bigint, ADD COLUMN IF NOT EXISTS prev_hash text, ADD COLUMN IF NOT EXISTS entry_hash text, ADD COLUMN IF NOT EXISTS signature text');
+}
+
+/**
+ * One table of a purge: its archived keys COPYed into a temporary table (dropped at commit), one
+ * DELETE … USING it, the table counted before and after.
+ */
+async function deleteByKeys(conn: pg.Client, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
+  const keyCols = keyColumns(t.entity);
+  const cols = keyCols.map((c) => q(c.name)).join(', ');
+  const table = q(t.entity.name);
+  const keys = q(`forklift_purge_${t.entity.name}`.slice(0, 63));
+  await conn.query(`CREATE TEMP TABLE ${keys} ON COMMIT DROP AS SELECT ${cols} FROM ${table} WITH NO DATA`);
+  const enc = keyCols.map(copyEncoder);
+  async function* text(): AsyncGenerator<string> {
+    for await (const batch of t.keys()) yield* copyTextChunks(batch, enc);
+  }
+  await pipeline(Readable.from(text()), conn.query(copyFrom(`COPY ${keys} (${cols}) FROM STDIN`)), ...(signal ? [{ signal }] : []));
+  await conn.query(`ANALYZE ${keys}`);
+  const count = async (): Promise<number> => Number((await conn.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
+  const before = await count();
+  const join = keyCols.map((c) => `t.${q(c.name)} = k.${q(c.name)}`).join(' AND ');
+  const res = await conn.query(`DELETE FROM ${table} AS t USING ${keys} AS k WHERE ${join}`);
+  const after = await count();
+  await conn.query(`DROP TABLE ${keys}`);
+  assertDeleted(t.entity.name, t.expected, res.rowCount ?? 0, before, after);
+  return res.rowCount ?? 0;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Column, Entity } from '../model/types.js';
+import type { RowRange } from './types.js';
 import {
   TABLES_TABLE,
   orderColumns,
@@ -186,7 +187,7 @@ export function datetimeText(v: string): string {
 }
 
 /** The SELECT that reads an entity's table in canonical order, and the decoder of each value. */
-export function mysqlReadPlan(e: Entity, native: readonly NativeColumn[]): { sql: string; decode: ((v: unknown) => unknown)[] } {
+export function mysqlReadPlan(e: Entity, native: readonly NativeColumn[], where?: RowRange): { sql: string; values: unknown[]; decode: ((v: unknown) => unknown)[] } {
   const select = native.map(selectExpr);
   const pos = new Map(e.columns.map((c, i) => [c.name, i]));
   const order = orderColumns(e).map((c) => {
@@ -194,7 +195,10 @@ export function mysqlReadPlan(e: Entity, native: readonly NativeColumn[]): { sql
     return sortBy(c, n) === 'text' ? binaryText(n) : selectExpr(n);
   });
   const decode = columnDecoders(e, native, nativeDecoder);
-  return { sql: `SELECT ${select.join(', ')} FROM ${qi(e.name)}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}`, decode };
+  // Instants are datetime(3) in UTC: the cut-off as that text (`2024-01-01 00:00:00.000`).
+  const before = where ? where.before.replace(/^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d(?:\.\d+)?)Z$/, '$1 $2') : undefined;
+  const filter = where ? ` WHERE ${qi(where.column)} < ?` : '';
+  return { sql: `SELECT ${select.join(', ')} FROM ${qi(e.name)}${filter}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}`, values: before === undefined ? [] : [before], decode };
 }
 
 /** Rows of a streamed rowsAsArray query, decoded, in batches. */

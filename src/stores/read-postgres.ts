@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { BugError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
+import type { RowRange } from './types.js';
 import { q } from '../run/staging.js';
 import {
   TABLES_TABLE,
@@ -258,7 +259,7 @@ function needsCast(n: NativeColumn): boolean {
  * The COPY statement that reads an entity's table in canonical order and the decoder of each
  * field (COPY text, `\N` handled by the caller).
  */
-export function pgReadPlan(e: Entity, native: readonly NativeColumn[], schema: string): { sql: string; decode: Decoder[] } {
+export function pgReadPlan(e: Entity, native: readonly NativeColumn[], schema: string, where?: RowRange): { sql: string; decode: Decoder[] } {
   const expr = (c: Column, n: NativeColumn): string => (needsCast(n) ? `${q(c.name)}::text` : q(c.name));
   const select = e.columns.map((c, i) => expr(c, native[i]!));
   const pos = new Map(e.columns.map((c, i) => [c.name, i]));
@@ -275,7 +276,20 @@ export function pgReadPlan(e: Entity, native: readonly NativeColumn[], schema: s
   });
   const decode = columnDecoders(e, native, nativeDecoder);
   const from = `${q(schema)}.${q(e.name)}`;
-  return { sql: `COPY (SELECT ${select.join(', ')} FROM ${from}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}) TO STDOUT`, decode };
+  const filter = where ? ` WHERE ${rangeCondition(e, native, where)}` : '';
+  return { sql: `COPY (SELECT ${select.join(', ')} FROM ${from}${filter}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}) TO STDOUT`, decode };
+}
+
+/**
+ * `column < 'cut-off'` in the column's own type. COPY takes no bound parameters, so the cut-off is
+ * a literal: it must be an ISO date or instant (forklift computes it; anything else is refused).
+ */
+function rangeCondition(e: Entity, native: readonly NativeColumn[], where: RowRange): string {
+  const i = e.columns.findIndex((c) => c.name === where.column);
+  const n = native[i];
+  if (!n || (n.kind !== 'date' && n.kind !== 'timestamp')) throw new BugError(`${e.name}.${where.column} is not a date or timestamp column`);
+  if (!/^\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d{1,6})?Z)?$/.test(where.before)) throw new BugError(`cut-off '${where.before}' is not an ISO date or instant`);
+  return `${q(where.column)} < '${where.before}'::${n.kind === 'date' ? 'date' : 'timestamptz'}`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Column, Entity } from '../model/types.js';
+import type { RowRange } from './types.js';
 import { q } from '../run/staging.js';
 import {
   TABLES_TABLE,
@@ -112,8 +113,12 @@ export function sqliteText(v: unknown): string | null {
 const TEXT_FN = 'forklift_text';
 const DECIMAL_KEY_FN = 'forklift_decimal_key';
 
-/** The SELECT that reads an entity's table in canonical order, and how each value is decoded. */
-export function sqliteReadPlan(e: Entity, native: readonly NativeColumn[]): { sql: string; decode: ((v: unknown) => unknown)[]; functions: Set<string> } {
+/**
+ * The SELECT that reads an entity's table in canonical order, and how each value is decoded.
+ * `where`: only the rows before a cut-off (forklift keeps dates and instants as canonical ISO
+ * text, whose code point order is their time order), the bound value in `params`.
+ */
+export function sqliteReadPlan(e: Entity, native: readonly NativeColumn[], where?: RowRange): { sql: string; params: unknown[]; decode: ((v: unknown) => unknown)[]; functions: Set<string> } {
   const functions = new Set<string>();
   const select = e.columns.map((c, i) => {
     const n = native[i]!;
@@ -145,19 +150,20 @@ export function sqliteReadPlan(e: Entity, native: readonly NativeColumn[]): { sq
     const adapt = adaptValue(c, n);
     return adapt ? (v: unknown) => adapt(base(v)) : base;
   });
-  const sql = `SELECT ${select.join(', ')} FROM ${q(e.name)}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}`;
-  return { sql, decode, functions };
+  const filter = where ? ` WHERE ${q(where.column)} < ?` : '';
+  const sql = `SELECT ${select.join(', ')} FROM ${q(e.name)}${filter}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}`;
+  return { sql, params: where ? [where.before] : [], decode, functions };
 }
 
 /**
  * The table's rows in canonical order, in batches, from one SELECT (one consistent read; the
  * statement is finalized, and its read lock released, as soon as the consumer stops).
  */
-export function* sqliteReadRows(db: Database.Database, e: Entity, native: readonly NativeColumn[], signal?: AbortSignal): Generator<unknown[][]> {
-  const plan = sqliteReadPlan(e, native);
+export function* sqliteReadRows(db: Database.Database, e: Entity, native: readonly NativeColumn[], signal?: AbortSignal, where?: RowRange): Generator<unknown[][]> {
+  const plan = sqliteReadPlan(e, native, where);
   if (plan.functions.has(TEXT_FN)) db.function(TEXT_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => sqliteText(v));
   if (plan.functions.has(DECIMAL_KEY_FN)) db.function(DECIMAL_KEY_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => decimalSortKey(typeof v === 'string' ? v : sqliteText(v)));
-  const rows = db.prepare(plan.sql).raw(true).safeIntegers(true).iterate() as IterableIterator<unknown[]>;
+  const rows = db.prepare(plan.sql).raw(true).safeIntegers(true).iterate(...plan.params) as IterableIterator<unknown[]>;
   const b = new RowBatcher(plan.decode, signal);
   for (const r of rows) {
     const full = b.push(r);

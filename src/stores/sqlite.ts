@@ -8,7 +8,8 @@ import { q } from '../run/staging.js';
 import { nativeColumnsFor, tableRecords } from './read-common.js';
 import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteReadRows, sqliteTable } from './read-sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
-import type { EntityLoad, LoadRequest, RehearsalRequest, RunEntry, TargetStore } from './types.js';
+import { assertDeleted, keyColumns, keyPieces } from './delete-common.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, sqlitePath } from './url.js';
@@ -215,6 +216,25 @@ export class SqliteStore implements TargetStore {
     }
   }
 
+  async deleteRows(req: DeleteRequest): Promise<Map<string, number>> {
+    const deleted = new Map<string, number>();
+    try {
+      await this.k.raw('PRAGMA foreign_keys = ON');
+      const link = await this.k.transaction(async (trx) => {
+        for (const t of req.tables) {
+          req.signal?.throwIfAborted();
+          deleted.set(t.entity.name, await deleteByKeys(trx, t, req.signal));
+        }
+        await trx.raw(RUNS_DDL);
+        return insertRun(trx, req.entry);
+      });
+      this.ledgerHead = link.entry_hash;
+    } catch (e) {
+      throw asStoreError(e, this.display);
+    }
+    return deleted;
+  }
+
   async describeTables(): Promise<Entity[]> {
     try {
       return await this.withReader((db) => sqliteDescribe(db), []);
@@ -223,7 +243,7 @@ export class SqliteStore implements TargetStore {
     }
   }
 
-  async *readRows(table: Entity, opts: { signal?: AbortSignal | undefined } = {}): AsyncIterable<unknown[][]> {
+  async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
     const reader = await this.openReader();
     if (!reader) throw noTable(this.display, table.name);
     try {
@@ -232,7 +252,7 @@ export class SqliteStore implements TargetStore {
       const native = nativeColumnsFor(table, t);
       if (!Array.isArray(native)) throw noColumn(this.display, table.name, native.missing);
       // Synchronous batches from one statement; the consumer's pace sets when the next is read.
-      yield* sqliteReadRows(reader.db, table, native, opts.signal);
+      yield* sqliteReadRows(reader.db, table, native, opts.signal, opts.where);
     } catch (e) {
       throw readError(e, this.display);
     } finally {
@@ -342,6 +362,26 @@ async function addChainColumns(trx: Knex.Transaction): Promise<void> {
   for (const [c, t] of [['seq', 'INTEGER'], ['prev_hash', 'TEXT'], ['entry_hash', 'TEXT'], ['signature', 'TEXT']] as const) {
     if (!cols.some((x) => x.name === c)) await trx.raw(`ALTER TABLE forklift_runs ADD COLUMN ${c} ${t}`);
   }
+}
+
+/** One table of a purge: its archived keys into a temporary table, one DELETE … IN over them, counted before and after. */
+async function deleteByKeys(trx: Knex.Transaction, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
+  const keys = keyColumns(t.entity).map((c) => q(c.name));
+  const cols = keys.join(', ');
+  const table = `main.${q(t.entity.name)}`;
+  await trx.raw('DROP TABLE IF EXISTS temp.forklift_purge_keys');
+  await trx.raw(`CREATE TEMP TABLE forklift_purge_keys (${cols})`);
+  const tuple = `(${keys.map(() => '?').join(', ')})`;
+  for await (const piece of keyPieces(t.keys(), signal)) {
+    await trx.raw(`INSERT INTO temp.forklift_purge_keys VALUES ${piece.map(() => tuple).join(', ')}`, piece.flat() as Knex.RawBinding[]);
+  }
+  const count = async (): Promise<number> => Number(((await trx.raw(`SELECT count(*) AS n FROM ${table}`)) as { n: number }[])[0]!.n);
+  const before = await count();
+  const res = (await trx.raw(`DELETE FROM ${table} WHERE (${cols}) IN (SELECT ${cols} FROM temp.forklift_purge_keys)`)) as { changes?: number };
+  const after = await count();
+  await trx.raw('DROP TABLE temp.forklift_purge_keys');
+  assertDeleted(t.entity.name, t.expected, res.changes ?? 0, before, after);
+  return res.changes ?? 0;
 }
 
 /**

@@ -52,6 +52,39 @@ export interface RehearsalRequest {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * Rows whose `column` (a date or timestamp) is before `before` (its staging form: `YYYY-MM-DD` or
+ * `YYYY-MM-DDTHH:mm:ss.SSSZ`): a retention cut-off, pushed down into the store's read so a purge
+ * reads only the rows it may archive. A NULL is never before anything.
+ */
+export interface RowRange {
+  column: string;
+  before: string;
+}
+
+/** Options of readRows: an interruption and, for a purge, the cut-off of the rows wanted. */
+export interface ReadRowsOptions {
+  signal?: AbortSignal | undefined;
+  where?: RowRange | undefined;
+}
+
+/** One table of a purge: the primary keys of exactly the rows to delete, read back from the verified archive. */
+export interface DeleteTable {
+  entity: Entity;
+  /** Batches of primary-key values (in primary-key column order, staging form). */
+  keys: () => AsyncIterable<unknown[][]>;
+  /** Rows the archive holds: the table must lose exactly these. */
+  expected: number;
+}
+
+export interface DeleteRequest {
+  /** Children before the tables they reference. */
+  tables: DeleteTable[];
+  /** Appended to the ledger in the same transaction. */
+  entry: RunEntry;
+  signal?: AbortSignal | undefined;
+}
+
 export interface TargetStore {
   readonly kind: StoreKind;
   /** The URL without password. */
@@ -95,6 +128,13 @@ export interface TargetStore {
    * there is none), values in the staging form (mapping/coerce.ts: text, numbers, 1/0 booleans,
    * fixed-scale decimal text, `YYYY-MM-DD`, `YYYY-MM-DDTHH:mm:ss.SSSZ`), in batches, streamed.
    */
-  readRows(table: Entity, opts?: { signal?: AbortSignal | undefined }): AsyncIterable<unknown[][]>;
+  readRows(table: Entity, opts?: ReadRowsOptions): AsyncIterable<unknown[][]>;
+  /**
+   * A purge's delete (SPEC section 11): in ONE transaction, each table's keys into a temporary
+   * table, one DELETE joined on it, the table counted before and after (it must lose exactly
+   * `expected` rows, else everything rolls back), then the ledger entry; returns rows deleted per
+   * table. Absent on a store that cannot purge yet.
+   */
+  deleteRows?(req: DeleteRequest): Promise<Map<string, number>>;
   close(): Promise<void>;
 }

@@ -37,3 +37,18 @@ export function passwordOf(url: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * The store's database name, which `purge --all --confirm NAME` must repeat: the file name of a
+ * SQLite database (`acme.db`), the database of a server URL.
+ */
+export function databaseName(url: string): string {
+  if (storeKind(url) === 'sqlite') return path.basename(sqlitePath(url));
+  try {
+    const u = new URL(url.replace(/^(mariadb|sqlserver):/, 'mysql:'));
+    const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    return db || u.searchParams.get('database') || '';
+  } catch {
+    return '';
+  }
+}

@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, runCli, tempDir } from '../helpers.js';
+import { ROOT, runCli, tempDir } from '../helpers.js';
+import { HAS_TMUX, keys, killTerminals, screenUntil, start } from './terminal.js';
 
 /** A copy of the demo's legacy files alone, as a consultant receives them. */
 function legacyCopy(): string {
@@ -84,37 +84,7 @@ describe('forklift init (no terminal)', () => {
 // ---------------------------------------------------------------------------------------------
 // As a person uses it: the CLI in a pseudo-terminal (tmux), keys sent, the screen read.
 
-const HAS_TMUX = spawnSync('tmux', ['-V']).status === 0;
-const SOCKET = `forklift-test-${process.pid}`;
-let sessions = 0;
-
-function tmux(...args: string[]): string {
-  const r = spawnSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
-  return r.stdout;
-}
-
-async function screenUntil(session: string, re: RegExp, timeoutMs = 20_000): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  let screen = '';
-  while (Date.now() < end) {
-    screen = tmux('capture-pane', '-p', '-J', '-S', '-300', '-t', session);
-    if (re.test(screen)) return screen;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${re} on the screen:\n${screen}`);
-}
-
-function start(cwd: string, args: string): string {
-  const session = `s${++sessions}`;
-  tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '50', `cd '${cwd}' && FORCE_COLOR=0 '${process.execPath}' '${BIN}' ${args}; echo "EXIT=$?"; sleep 60`);
-  return session;
-}
-
-const keys = (session: string, ...k: string[]): void => void tmux('send-keys', '-t', session, ...k);
-
-afterAll(() => {
-  if (HAS_TMUX) tmux('kill-server');
-});
+afterAll(killTerminals);
 
 describe.skipIf(!HAS_TMUX && !process.env.CI)('interactive, in a terminal (tmux)', () => {
   if (!HAS_TMUX) console.log('skipped: tmux is not installed (apt-get install tmux)');

@@ -833,7 +833,7 @@ export async function* readArrowBatches(file: string): AsyncGenerator<unknown[][
 export interface ArrowRowCursor {
   /** The next row, or undefined when the current batch is used up. */
   next(): unknown[] | undefined;
-  /** Reads the next record batch; false at the end of the file. */
+  /** Reads up to the next record batch that has rows; false at the end of the file. */
   advance(): Promise<boolean>;
   /** The next record batch, undecoded (undefined at the end). */
   nextBatch(): Promise<RecordBatch | undefined>;
@@ -853,7 +853,10 @@ export function openArrowRows(file: string): ArrowRowCursor {
       return cursor.decoder!.row(batch, at++);
     },
     async advance() {
-      batch = await cursor.nextBatch();
+      // A record batch without rows (a writer may leave one, apache-arrow may yield one for a file
+      // that has none) is no row: skipped, so `true` always means a row is there.
+      do batch = await cursor.nextBatch();
+      while (batch !== undefined && batch.numRows === 0);
       at = 0;
       return batch !== undefined;
     },

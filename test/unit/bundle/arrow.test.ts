@@ -100,6 +100,18 @@ describe('arrow writer', () => {
     expect(boundaries).toEqual([0, 3, 4, edgeRows.length]);
   });
 
+  it('the cursor finds no row in a file of a table without rows', async () => {
+    const f = file();
+    await writeArrow(f, edges, []);
+    const cursor = openArrowRows(f);
+    try {
+      expect(cursor.next()).toBeUndefined();
+      expect(await cursor.advance()).toBe(false);
+    } finally {
+      await cursor.close();
+    }
+  });
+
   it('with batchRows, gathers rows into record batches of exactly that many, however they were handed over', async () => {
     const sizes = async (f: string): Promise<number[]> => {
       const cursor = openArrowRows(f);

@@ -40,8 +40,12 @@ export async function dryRunLoad(opts: {
     await copyCurrentRows(store, staging, l.entity, opts.signal);
     present.add(l.entity.name);
   }
-  // The store reads the staging file on a connection of its own.
+  // The store reads the staging file on a connection of its own. This one's page cache (up to
+  // 64 MiB, full after staging millions of rows) is given back first: migrate closes the staging
+  // connection before its load, and the rehearsal would otherwise peak that much higher (5M rows:
+  // 319 MiB against migrate's 275 MiB; with it given back, 271 MiB).
   staging.commit();
+  staging.db.pragma('shrink_memory');
   const refused = await store.rehearse({ model: opts.model, stagingFile: staging.file, entities: loads, runId: opts.runId, signal: opts.signal });
   staging.db.exec('BEGIN');
   const perEntity = new Map<string, number>();

@@ -16,3 +16,4 @@ export { listRuns, type RunsList, type RunListing } from './run/runs-list.js';
 export { diffRuns, type RunsDiff, type EntityRunsDiff, type RejectRef } from './run/runs-diff.js';
 export { purge, type PurgeOptions, type PurgeResult } from './retention/purge.js';
 export { purgePlan } from './retention/plan.js';
+export { auditVerify, readLedger, type AuditVerification, type Ledger } from './audit/source.js';

@@ -4,10 +4,10 @@ import { toolVersion } from '../core/version.js';
 import type { RunEntry } from '../stores/types.js';
 
 /**
- * A ledger entry of a command that is not a plan run (bundle import, exit, audit init): who ran
- * it, on which host, with which version, finished now (SPEC section 9).
+ * A ledger entry of a command (bundle import, exit, audit init, purge): who ran it, on which host,
+ * with which version, finished now (SPEC section 9); the plan's hash where a plan drove it.
  */
-export function commandEntry(e: Pick<RunEntry, 'id' | 'command' | 'status' | 'files' | 'counts' | 'message'> & { started: Date }): RunEntry {
+export function commandEntry(e: Pick<RunEntry, 'id' | 'command' | 'status' | 'files' | 'counts' | 'message'> & { started: Date; plan_sha256?: string | null | undefined }): RunEntry {
   return {
     id: e.id,
     command: e.command,
@@ -17,7 +17,7 @@ export function commandEntry(e: Pick<RunEntry, 'id' | 'command' | 'status' | 'fi
     operator: operator(),
     host: hostname(),
     tool_version: toolVersion(),
-    plan_sha256: null,
+    plan_sha256: e.plan_sha256 ?? null,
     files: e.files,
     counts: e.counts,
     message: e.message,

@@ -3,10 +3,7 @@ import path from 'node:path';
 import { readBundleCsv } from '../bundle/csv.js';
 import type { Entity } from '../model/types.js';
 import { IMPORTED_RUNS_ENTITY, RUNS_ENTITY } from '../stores/runs-entity.js';
-import { hostname } from 'node:os';
-import { operator } from '../core/operator.js';
-import { toolVersion } from '../core/version.js';
-import type { RunEntry, TargetStore } from '../stores/types.js';
+import type { TargetStore } from '../stores/types.js';
 import { toLedgerRecord, verifyChain, type LedgerRecord } from './chain.js';
 
 /**
@@ -94,7 +91,3 @@ export async function storeLedgerHead(store: TargetStore): Promise<string | null
 
 export { verifyChain };
 
-/** A ledger entry written by this process now: its operator, host and tool version, finished now. */
-export function runEntry(e: Omit<RunEntry, 'finished' | 'operator' | 'host' | 'tool_version'>): RunEntry {
-  return { ...e, finished: new Date().toISOString(), operator: operator(), host: hostname(), tool_version: toolVersion() };
-}

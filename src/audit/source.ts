@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
 import { openBundle } from '../bundle/verify.js';
 import { resolveTarget } from '../plan/load.js';
 import { openStore } from '../stores/index.js';
-import { verifyChain, type LedgerRecord } from './chain.js';
+import { verifyChain, type LedgerRecord, type VerifyResult } from './chain.js';
+import { loadPublicKey } from './signing.js';
 import { readBundleLedger, readImportedLedgers, readStoreLedger } from './ledger.js';
 
 export interface Ledger {
@@ -98,4 +99,51 @@ export function verifyImported(ledger: Ledger): ImportedCheck[] {
       ...(ok ? {} : { problem: v.problem?.message ?? `its head ${v.head ?? 'null'} is not the head the import recorded (${rec.head ?? 'null'}): entries were added after it` }),
     };
   });
+}
+
+export type AuditVerification = VerifyResult & { source: string; imported: ImportedCheck[] };
+
+/**
+ * `forklift audit verify`: the chain of a store's or a bundle's forklift_runs recomputed (and its
+ * signatures checked with `pubkey`, a PEM file), then each kept copy of another store's ledger.
+ * Anything that does not verify, or no chain to verify, is exit 1 naming the first entry at fault.
+ */
+export async function auditVerify(opts: { source: string; head?: string | undefined; pubkey?: string | undefined }): Promise<AuditVerification> {
+  const pubkey = opts.pubkey === undefined ? undefined : loadPublicKey(opts.pubkey);
+  const ledger = await readLedger(opts.source);
+  const fail = (message: string, code: string, hint: string, data?: unknown): never => {
+    throw new ForkliftError(message, { exitCode: ExitCode.runtime, code, hint, ...(data ? { data } : {}) });
+  };
+  if (!ledger.exists) {
+    fail(`${ledger.display}: no ledger in this ${ledger.kind}`, 'audit.no-ledger', ledger.kind === 'bundle' ? 'Export the store with its forklift_runs table (without --tables, or with forklift_runs in it).' : 'Runs are recorded by migrate and bundle import.');
+  }
+  if (!ledger.chained) {
+    fail(
+      `${ledger.display}: forklift_runs has ${ledger.records.length} entr${ledger.records.length === 1 ? 'y' : 'ies'} and no audit chain yet (written before the chain existed)`,
+      'audit.unchained',
+      ledger.kind === 'store'
+        ? `Start the chain with forklift audit init --target ${ledger.display} (the entries are kept and chained in order), or with the next run that writes to this store.`
+        : 'The store it came from had no audit chain when it was exported: run forklift audit init on that store, then export it again.',
+    );
+  }
+  const result = verifyChain(ledger.records, { head: opts.head, pubkey });
+  const imported = verifyImported(ledger);
+  const shown = { source: ledger.display, ...result, imported };
+  if (!result.ok) {
+    const signing = result.problem!.kind === 'signature' || result.problem!.kind === 'unsigned';
+    fail(
+      `${ledger.display}: the audit chain does not verify: ${result.problem!.message}`,
+      `audit.${result.problem!.kind}`,
+      signing ? 'Check that --pubkey is the public key of the key the runs were signed with; if it is, the ledger was changed after it was signed.' : 'The ledger was changed after it was written. Compare with a copy kept elsewhere (a bundle, a run report’s ledger_head).',
+      shown,
+    );
+  }
+  const badCopy = imported.find((c) => !c.ok);
+  if (badCopy) {
+    fail(`${ledger.display}: forklift_imported_runs, the ledger brought by import ${badCopy.import_id}, does not verify: ${badCopy.problem!}`, 'audit.imported', 'The copy was changed after the import; the bundle it came from holds the original.', shown);
+  }
+  if (result.entries === 0 && opts.head === undefined) {
+    fail(`${ledger.display}: no chained entries yet (${result.unchained} from before the chain)`, 'audit.unchained', `Start the chain with forklift audit init --target ${ledger.display}, or with the next run that writes to this store (migrate, bundle import).`);
+  }
+  return shown;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Column, ColumnType, Entity } from '../model/types.js';
 
@@ -130,6 +131,31 @@ const resourceSchema = z.looseObject({
 
 export const dataPackageSchema = z.looseObject({ name: z.string().optional(), resources: z.array(resourceSchema).min(1) });
 export type DataPackageResource = z.infer<typeof resourceSchema>;
+
+/** datapackage.json read and checked against its schema, each resource as an entity with its problems. */
+export type DataPackageRead =
+  | { ok: true; resources: DataPackageResource[]; entities: { entity: Entity; problems: string[] }[] }
+  | { ok: false; kind: 'read' | 'json' | 'schema'; problem: string; cause?: unknown };
+
+/** The one reader of a bundle's datapackage.json, for verify, import and diff (each words its own refusal). */
+export function readDataPackage(file: string): DataPackageRead {
+  const why = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { ok: false, kind: 'read', problem: `cannot be read (${why(e)})`, cause: e };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, kind: 'json', problem: `not valid JSON (${why(e)})`, cause: e };
+  }
+  const parsed = dataPackageSchema.safeParse(json);
+  if (!parsed.success) return { ok: false, kind: 'schema', problem: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  return { ok: true, resources: parsed.data.resources, entities: parsed.data.resources.map(entityOf) };
+}
 
 const FROM_FRICTIONLESS: Record<string, ColumnType> = { string: 'string', integer: 'integer', number: 'decimal', boolean: 'boolean', date: 'date', datetime: 'timestamp' };
 

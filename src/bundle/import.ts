@@ -13,7 +13,7 @@ import { commandEntry } from '../audit/entry.js';
 import { activeSigner } from '../audit/signing.js';
 import { safeBagPath } from './bagit.js';
 import { csvDecoder, readBundleCsv } from './csv.js';
-import { dataPackageSchema, entityOf } from './datapackage.js';
+import { readDataPackage } from './datapackage.js';
 import { openBundle, type VerifyResult } from './verify.js';
 import { verifyInThread } from './verify-thread.js';
 
@@ -198,19 +198,9 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
 
 /** The tables datapackage.json declares; null where it cannot be read as one (the verify says why). */
 function declaredEntities(dir: string): Entity[] | null {
-  try {
-    const parsed = dataPackageSchema.safeParse(JSON.parse(readFileSync(path.join(dir, 'data', 'datapackage.json'), 'utf8')));
-    if (!parsed.success) return null;
-    const out: Entity[] = [];
-    for (const r of parsed.data.resources) {
-      const { entity, problems } = entityOf(r);
-      if (problems.length) return null;
-      out.push(entity);
-    }
-    return out;
-  } catch {
-    return null;
-  }
+  const pkg = readDataPackage(path.join(dir, 'data', 'datapackage.json'));
+  if (!pkg.ok || pkg.entities.some((e) => e.problems.length > 0)) return null;
+  return pkg.entities.map((e) => e.entity);
 }
 
 /** (import_id, id) of the ledger copies a store already keeps. */

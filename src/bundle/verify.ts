@@ -8,7 +8,7 @@ import type { Column, Entity } from '../model/types.js';
 import { compareDecimalText, keyComparer } from './order.js';
 import { openArrowRows } from './arrow.js';
 import { formatBagProblem, safeBagPath, validateBag, type BagReport } from './bagit.js';
-import { dataPackageSchema, entityOf } from './datapackage.js';
+import { readDataPackage } from './datapackage.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from './csv.js';
 import { openZippedBag } from './zip.js';
 import { checkCertificate } from '../exit/certificate.js';
@@ -156,22 +156,14 @@ function certificateSigned(dir: string): boolean {
 }
 
 async function checkData(dir: string, pkgFile: string, result: VerifyResult, add: (p: string) => void, opts: VerifyOptions): Promise<Entity[] | undefined> {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(pkgFile, 'utf8'));
-  } catch (e) {
-    add(`data/datapackage.json: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  const pkg = readDataPackage(pkgFile);
+  if (!pkg.ok) {
+    add(`data/datapackage.json: ${pkg.problem}`);
     return undefined;
   }
-  const parsed = dataPackageSchema.safeParse(json);
-  if (!parsed.success) {
-    add(`data/datapackage.json: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    return undefined;
-  }
-  const resources = parsed.data.resources;
+  const resources = pkg.resources;
   const entities: Entity[] = [];
-  for (const r of resources) {
-    const { entity, problems } = entityOf(r);
+  for (const { entity, problems } of pkg.entities) {
     for (const p of problems) add(`data/datapackage.json: ${p}`);
     entities.push(entity);
   }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseBagInfo, safeBagPath } from '../bundle/bagit.js';
 import { compareText } from '../bundle/order.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from '../bundle/csv.js';
-import { dataPackageSchema, entityOf } from '../bundle/datapackage.js';
+import { readDataPackage } from '../bundle/datapackage.js';
 import { openBundle } from '../bundle/verify.js';
 import { ConfigError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
@@ -101,23 +101,15 @@ async function openBundleSnapshot(spec: string, side: 'LEFT' | 'RIGHT'): Promise
     if (!existsSync(pkgFile)) {
       throw new ConfigError(`${side}: ${opened.display} is not a forklift bundle (no data/datapackage.json)`, { code: 'diff.side', hint: 'Give the folder (or .zip) that forklift export wrote.' });
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(pkgFile, 'utf8'));
-    } catch (e) {
-      throw new ConfigError(`${side}: ${opened.display}: data/datapackage.json is not valid JSON`, { code: 'diff.side', cause: e, hint: 'Check the bundle with forklift bundle verify.' });
-    }
-    const parsed = dataPackageSchema.safeParse(json);
-    if (!parsed.success) {
-      throw new ConfigError(`${side}: ${opened.display}: data/datapackage.json: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
-        code: 'diff.side',
-        hint: 'Check the bundle with forklift bundle verify.',
-      });
+    const pkg = readDataPackage(pkgFile);
+    if (!pkg.ok) {
+      const what = pkg.kind === 'schema' ? `data/datapackage.json: ${pkg.problem}` : pkg.kind === 'json' ? 'data/datapackage.json is not valid JSON' : `data/datapackage.json ${pkg.problem}`;
+      throw new ConfigError(`${side}: ${opened.display}: ${what}`, { code: 'diff.side', ...(pkg.cause === undefined ? {} : { cause: pkg.cause }), hint: 'Check the bundle with forklift bundle verify.' });
     }
     const files = new Map<string, { file: string; rel: string }>();
     const entities: Entity[] = [];
-    for (const r of parsed.data.resources) {
-      const { entity, problems } = entityOf(r);
+    for (const [i, r] of pkg.resources.entries()) {
+      const { entity, problems } = pkg.entities[i]!;
       const unknownType = problems.find((p) => /unknown forklift:type|unsupported field type/.test(p));
       if (unknownType) throw new ConfigError(`${side}: ${opened.display}: data/datapackage.json: ${unknownType}`, { code: 'diff.side', hint: 'Check the bundle with forklift bundle verify.' });
       const rel = `data/${r.path}`;

@@ -5,7 +5,8 @@ import { writeTagManifest } from '../bundle/bagit.js';
 import { csvDecoder, readBundleCsv } from '../bundle/csv.js';
 import { exportBundle, type ExportResult } from '../bundle/export.js';
 import { verifyBundleDir } from '../bundle/verify.js';
-import { readStoreLedger, runEntry } from '../audit/ledger.js';
+import { commandEntry } from '../audit/entry.js';
+import { readStoreLedger } from '../audit/ledger.js';
 import { activeSigner } from '../audit/signing.js';
 import { BundleError, ConfigError, ForkliftError } from '../core/errors.js';
 import { heapGuard } from '../diff/diff.js';
@@ -128,11 +129,11 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
     const shown = path.relative(process.cwd(), archive) || archive;
     const runId = newRunId(started);
     const entry = (status: RunEntry['status'], tables: PurgedTable[], manifest: string | null, message: string | null): RunEntry =>
-      runEntry({
+      commandEntry({
         id: runId,
         command: 'purge',
         status,
-        started: started.toISOString(),
+        started,
         plan_sha256: opts.planSha256 ?? null,
         files: manifest ? { [`${path.basename(archive)}/manifest-sha256.txt`]: manifest } : {},
         counts: Object.fromEntries(tables.map((t) => [t.name, { archived: t.rows, deleted: t.deleted, kept_referenced: t.kept_referenced, kept_unevaluable: t.kept_unevaluable, rule: t.rule, cutoff: t.cutoff }])),

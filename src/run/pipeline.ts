@@ -1,7 +1,6 @@
+import { commandEntry } from '../audit/entry.js';
 import { activeSigner } from '../audit/signing.js';
 import { mkdirSync, rmSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { operator } from '../core/operator.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
@@ -167,23 +166,20 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     }
     staging.commit();
 
-    const entry = (): RunEntry => ({
-      id: runId,
-      command: opts.command,
-      status,
-      started: started.toISOString(),
-      finished: new Date().toISOString(),
-      operator: operator(),
-      host: hostname(),
-      tool_version: toolVersion(),
-      plan_sha256: plan.sha256,
-      files: Object.fromEntries(extracted.flatMap((x) => [[x.mapping.display, x.mapping.sha256], ...(x.sha256 ? [[x.label, x.sha256]] : [])])),
-      counts: {
-        ...Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected, ...(l.dry_run ? { dry_run: l.dry_run } : {}) }])),
-        ...(opts.follows ? { follows: opts.follows.run_id } : {}),
-      },
-      message,
-    });
+    const entry = (): RunEntry =>
+      commandEntry({
+        id: runId,
+        command: opts.command,
+        status,
+        started,
+        plan_sha256: plan.sha256,
+        files: Object.fromEntries(extracted.flatMap((x) => [[x.mapping.display, x.mapping.sha256], ...(x.sha256 ? [[x.label, x.sha256]] : [])])),
+        counts: {
+          ...Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected, ...(l.dry_run ? { dry_run: l.dry_run } : {}) }])),
+          ...(opts.follows ? { follows: opts.follows.run_id } : {}),
+        },
+        message,
+      });
 
     let committed = false;
     const writes = opts.command !== 'validate';

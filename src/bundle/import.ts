@@ -82,7 +82,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     const entities = chooseTables(declared, opts.tables);
     const manifest = createHash('sha256').update(readFileSync(path.join(opened.dir, 'manifest-sha256.txt'))).digest('hex');
 
-    const store = await openStore(opts.target);
+    const store = await openStore(opts.target, { scratch: opts.scratchTarget !== undefined });
     try {
       // The bundle's ledger is another store's chain: kept beside this store's own (forklift_imported_runs,
       // one copy per import), never mixed into it, so both chains still verify. exit's scratch import leaves it out.

@@ -139,6 +139,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
         right: opts.source,
         tables,
         ignore: ignored,
+        expectIdentical: true,
         scratchDir: scratch,
         signal,
         collectGarbage: opts.collectGarbage,

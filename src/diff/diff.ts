@@ -32,6 +32,12 @@ export interface DiffOptions extends DiffSelection {
    * row. The result is the same either way; only an identical table gets cheaper.
    */
   expectIdentical?: boolean | undefined;
+  /**
+   * The digest lane's thread for the left side starts once this settles (exit passes its verify,
+   * still running in a thread of its own: three threads at once would share two cores and hold
+   * three heaps; the right side is read meanwhile).
+   */
+  threadAfter?: Promise<unknown> | undefined;
   /** Where scratch files go (sorted sides, the records); the OS temporary folder by default. */
   scratchDir?: string | undefined;
   signal?: AbortSignal | undefined;
@@ -157,6 +163,10 @@ export async function diffOpened(left: Snapshot, right: Snapshot, opts: Omit<Dif
 
 async function* empty(): AsyncGenerator<DiffRecord> {}
 
+async function settled(p: Promise<unknown> | undefined): Promise<void> {
+  await p?.catch(() => {});
+}
+
 /** How many tables the digest lane found identical in this process (tests check the lane is taken). */
 export const digestLane = { identicalTables: 0 };
 
@@ -170,7 +180,9 @@ async function sameByDigest(plan: TablePlan, left: Snapshot, right: Snapshot, op
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
   try {
     const [l, r] = await Promise.all([
-      opts.leftStore !== undefined ? digestInThread({ url: opts.leftStore, plan, side: 'left' }, signal) : digestSide(left.rows(plan.left, signal), plan, 'left', { signal }),
+      opts.leftStore !== undefined
+        ? settled(opts.threadAfter).then(() => digestInThread({ url: opts.leftStore!, plan, side: 'left' }, signal))
+        : digestSide(left.rows(plan.left, signal), plan, 'left', { signal }),
       digestSide(right.rows(plan.right, signal), plan, 'right', { signal, progress: (n) => opts.progress?.({ table: plan.table, phase: 'comparing', rows: n }) }),
     ]);
     if (l.digest === null || l.digest !== r.digest || l.rows !== r.rows) return undefined;

@@ -140,6 +140,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
         tables,
         ignore: ignored,
         expectIdentical: true,
+        threadAfter: verdict,
         scratchDir: scratch,
         signal,
         collectGarbage: opts.collectGarbage,

@@ -43,8 +43,26 @@ describe('bagit-java test bags: valid bags', () => {
     expect(r).toMatchObject({ valid: true, forklift_bundle: false });
   });
 
-  it('has the five valid bags', () => {
-    expect(cases('valid')).toEqual(['ISO-8859-1-encodedBag', 'bag-with-leading-dot-slash-in-manifest', 'md5Bag', 'v0_97-bag', 'v1_0-bag']);
+  it('has the nine valid bags', () => {
+    expect(cases('valid')).toEqual([
+      'ISO-8859-1-encodedBag',
+      'bag-with-leading-dot-slash-in-manifest',
+      'md5Bag',
+      'sha1Bag',
+      'sha224Bag',
+      'sha256Bag',
+      'sha512Bag',
+      'v0_97-bag',
+      'v1_0-bag',
+    ]);
+  });
+
+  it('checks md5, sha1, sha224, sha256 and sha512 manifests and tag manifests', async () => {
+    for (const algorithm of ['md5', 'sha1', 'sha224', 'sha256', 'sha512']) {
+      const r = await validateBag(path.join(SUITE, 'valid', `${algorithm}Bag`));
+      expect(r.algorithms).toEqual([algorithm]);
+      expect(r.tagAlgorithms).toEqual([algorithm]);
+    }
   });
 
   it('reads each bag as the version and encoding its bagit.txt declares', async () => {
@@ -63,6 +81,12 @@ describe('bagit-java test bags: valid bags', () => {
   });
 });
 
+const DOT_BAGIT: Rule[] = [
+  { kind: 'declaration', file: 'bagit.txt', message: /missing: every bag starts with bagit\.txt/ },
+  { kind: 'structure', file: 'data/', message: /payload directory data\/ is required/ },
+  { kind: 'structure', file: 'manifest-<algorithm>.txt', message: /no payload manifest/ },
+];
+
 /** Why each invalid bag must fail: the rules this validator names for it (see the README). */
 const RULES: Record<string, Rule[]> = {
   // bagit-java: FileNotInManifestException. RFC 8493 3: every payload file in every payload manifest.
@@ -73,6 +97,10 @@ const RULES: Record<string, Rule[]> = {
     { kind: 'incomplete', file: 'data/wikipedia.png', message: /listed in fetch\.txt/ },
     { kind: 'structure', file: 'data/', message: /payload directory data\/ is required/ },
   ],
+  // bagit-java: valid (its reading of a proposed layout: tag files in .bagit/, payload at the top).
+  // RFC 8493 2.1 knows no such bag: no bagit.txt, no data/, no payload manifest at the top.
+  'v0_98-bag': DOT_BAGIT,
+  'v2_0-bag': DOT_BAGIT,
 };
 
 describe('bagit-java test bags: invalid bags', () => {
@@ -86,7 +114,9 @@ describe('bagit-java test bags: invalid bags', () => {
     expect((await verifyBundle(dir)).valid).toBe(false);
   });
 
-  it('has the two invalid bags', () => expect(cases('invalid')).toEqual(['bad-fetch-bag', 'notAllFilesListedInAllManifestsBag']));
+  it('has the four invalid bags', () => {
+    expect(cases('invalid')).toEqual(['bad-fetch-bag', 'notAllFilesListedInAllManifestsBag', 'v0_98-bag', 'v2_0-bag']);
+  });
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -99,14 +129,15 @@ afterAll(() => {
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
 
-/** A copy of md5Bag, changed by `edit`. */
-function md5BagWith(edit: (dir: string) => void): string {
+/** A copy of a valid bag of the suite, changed by `edit`. */
+function validBagWith(bag: string, edit: (dir: string) => void): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'forklift-bagit-java-'));
   scratch.push(dir);
-  cpSync(path.join(SUITE, 'valid', 'md5Bag'), dir, { recursive: true });
+  cpSync(path.join(SUITE, 'valid', bag), dir, { recursive: true });
   edit(dir);
   return dir;
 }
+const md5BagWith = (edit: (dir: string) => void): string => validBagWith('md5Bag', edit);
 
 /** The payload manifest of md5Bag as manifest-sha256.txt, so manifest-md5.txt is free for the case. */
 function withManifest(file: string): string {
@@ -188,5 +219,45 @@ describe('bagit-java test files: bad bag-info.txt', () => {
 
   it('has a rule for every file of the folder', () => {
     expect(readdirSync(path.join(TAGS, 'badBagMetadata')).sort()).toEqual(Object.keys(BAG_INFO_RULES).sort());
+  });
+});
+
+// bagit-java's FetchReaderTest reads these three files; they list the payload of bags/v0_97/bag
+// (plus `data/test 1.txt`), so they go into a copy of v0_97-bag as its fetch.txt. That bag's
+// manifest does not list `data/test 1.txt`, which RFC 8493 2.2.3 requires of a fetch.txt entry:
+// that one problem comes from the pairing, the rest from the file.
+const TEST_1: Rule = { kind: 'misplaced', file: 'data/test 1.txt', message: /^listed in fetch\.txt but not in manifest-md5\.txt$/ };
+const FETCHED = ['data/dir1/test3.txt', 'data/dir2/dir3/test5.txt', 'data/dir2/test4.txt', 'data/test 1.txt', 'data/test2.txt'];
+
+describe('bagit-java test files: fetch.txt', () => {
+  const withFetch = (file: string): string =>
+    validBagWith('v0_97-bag', (d) => cpSync(path.join(TAGS, 'fetchFiles', file), path.join(d, 'fetch.txt')));
+
+  it('fetchWithNoSizeSpecified.txt: five entries of unknown length', async () => {
+    const report = await validateBag(withFetch('fetchWithNoSizeSpecified.txt'));
+    expectProblems(report.problems, [TEST_1]);
+    expect(report.fetch.map((f) => f.path)).toEqual(FETCHED);
+    expect(report.fetch.map((f) => f.length)).toEqual([null, null, null, null, null]);
+    expect(report.fetch[3]?.url).toBe('http://localhost/foo/data/test%201.txt');
+  });
+
+  it('fetchWithSizeSpecified.txt: five entries with their lengths', async () => {
+    const report = await validateBag(withFetch('fetchWithSizeSpecified.txt'));
+    expectProblems(report.problems, [TEST_1]);
+    expect(report.fetch.map((f) => [f.path, f.length])).toEqual(FETCHED.map((p, i) => [p, i + 1]));
+  });
+
+  it('fetchWithBlankLines.txt: rejected for its two blank lines (bagit-java: InvalidBagitFileFormatException)', async () => {
+    const report = await validateBag(withFetch('fetchWithBlankLines.txt'));
+    expect(report.problems.filter((p) => p.kind === 'syntax').map((p) => [p.file, p.message])).toEqual([
+      ['fetch.txt', `line 6: expected '<url> <length> <path>', found " "`],
+      ['fetch.txt', `line 7: expected '<url> <length> <path>', found " "`],
+    ]);
+    expect(report.problems.filter((p) => p.kind !== 'syntax')).toEqual([expect.objectContaining({ kind: TEST_1.kind, file: TEST_1.file })]);
+    expect(report.fetch).toHaveLength(5);
+  });
+
+  it('has a case for every file of the folder', () => {
+    expect(readdirSync(path.join(TAGS, 'fetchFiles')).sort()).toEqual(['fetchWithBlankLines.txt', 'fetchWithNoSizeSpecified.txt', 'fetchWithSizeSpecified.txt']);
   });
 });

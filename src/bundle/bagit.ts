@@ -941,7 +941,7 @@ async function readFetch(
 ): Promise<void> {
   try {
     for await (const { text: line, n } of readLines(node.abs, decoder, signal)) {
-      if (line.trim() === '') continue;
+      // No blank line is skipped: RFC 8493 2.2.3 makes every line of fetch.txt `URL LENGTH FILENAME`.
       const match = /^(\S+)[ \t]+(\d+|-)[ \t]+(.+)$/.exec(line);
       if (match === null) {
         problem('syntax', 'fetch.txt', `line ${n}: expected '<url> <length> <path>', found ${JSON.stringify(clip(line))}`);

@@ -604,6 +604,14 @@ describe('validateBag: bags from other tools', () => {
       `fetch.txt: line 3: expected '<url> <length> <path>', found "not a fetch line"`,
       'data/unlisted.txt: listed in fetch.txt but not in manifest-sha256.txt',
     ]);
+
+    // Every line is `URL LENGTH FILENAME` (RFC 8493 2.2.3): a blank line is not skipped (bagit-java's
+    // fetchWithBlankLines.txt), nor is an empty one; the final line break ends the last line.
+    writeFileSync(path.join(dir, 'fetch.txt'), 'http://127.0.0.1:1/remote.txt - data/remote.txt\n \n\nhttp://127.0.0.1:1/big.bin 5 data/big%25.bin\n');
+    expect(texts((await validateBag(dir)).problems)).toEqual([
+      `fetch.txt: line 2: expected '<url> <length> <path>', found " "`,
+      `fetch.txt: line 3: expected '<url> <length> <path>', found ""`,
+    ]);
   });
 
   it('reads tag files in the declared Tag-File-Character-Encoding', async () => {

@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { hostname, tmpdir } from 'node:os';
 import { operator } from '../core/operator.js';
 import path from 'node:path';
-import { writeTagManifest } from '../bundle/bagit.js';
+import { formatBagProblem, validateBag, writeTagManifest } from '../bundle/bagit.js';
 import { exportBundle, type ExportResult } from '../bundle/export.js';
 import { importBundle } from '../bundle/import.js';
 import type { Profile } from '../bundle/profile.js';
-import { verifyBundleDir, type VerifyResult } from '../bundle/verify.js';
+import type { VerifyResult } from '../bundle/verify.js';
 import { zipFolder } from '../bundle/zip.js';
 import { BundleError, ConfigError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
@@ -18,7 +18,7 @@ import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { RunEntry } from '../stores/types.js';
 import { commandEntry } from '../audit/entry.js';
 import { activeSigner } from '../audit/signing.js';
-import { CERTIFICATE_HTML, CERTIFICATE_JSON, certificateHtml, certificateJson, signCertificate, type ExitCertificate } from './certificate.js';
+import { CERTIFICATE_HTML, CERTIFICATE_JSON, certificateHtml, checkCertificate, certificateJson, signCertificate, type ExitCertificate } from './certificate.js';
 
 export type ExitStep = 'export' | 'verify' | 'import' | 'diff' | 'certificate' | 'final-verify' | 'place' | 'ledger';
 
@@ -194,10 +194,13 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     await writeTagManifest(bundleDir, { signal: opts.signal });
 
     go('final-verify');
-    // The payload was verified whole before the import; now the bag (every checksum again, the new tag files) and the certificate.
-    const again = await verifyBundleDir(bundleDir, name, { checksumsOnly: true, signal: opts.signal });
-    if (!again.valid) {
-      throw new BundleError(`the finished bundle does not verify: ${again.problems[0] ?? 'see the problems'}`, { code: 'exit.verify', details: again.problems.slice(1) });
+    // The payload was verified whole (every checksum, value and key) before the import, in this
+    // process, from this private work folder: now every bag rule again and the new tag files'
+    // checksums, and the certificate against the payload, without reading the payload once more.
+    const bag = await validateBag(bundleDir, { signal: opts.signal, payloadHashed: true });
+    const again = [...bag.problems.map(formatBagProblem), ...(checkCertificate(bundleDir, bag.info, undefined) ?? [])];
+    if (again.length) {
+      throw new BundleError(`the finished bundle does not verify: ${again[0]}`, { code: 'exit.verify', details: again.slice(1) });
     }
 
     go('place');

@@ -301,6 +301,21 @@ describe('validateBag: what it catches', () => {
     ]);
   });
 
+  it('payloadHashed (exit\'s last look): payload files are not re-read, tag files and every other rule still are', async () => {
+    const dir = await ourBag();
+    // The same length, another byte: only a checksum could tell.
+    writeFileSync(path.join(dir, 'data/csv/items.csv'), ITEMS.replace('A2', 'A3'));
+    expect(kinds((await validateBag(dir, { payloadHashed: true })).problems)).toEqual([]);
+    writeFileSync(path.join(dir, 'bag-info.txt'), read(dir, 'bag-info.txt').replace('Acme', 'Acne'));
+    put(dir, { 'data/csv/stray.csv': 'stray' });
+    expect(texts((await validateBag(dir, { payloadHashed: true })).problems)).toEqual([
+      'data/csv/stray.csv: not listed in any payload manifest',
+      expect.stringMatching(/^bag-info.txt: Payload-Oxum .* does not match the payload/),
+      expect.stringMatching(/^bag-info.txt: sha256 mismatch/),
+    ]);
+    expect(kinds((await validateBag(dir)).problems)).toContain('mismatch');
+  });
+
   it('reports a missing file, an extra file and the Payload-Oxum that no longer matches', async () => {
     const dir = await ourBag();
     rmSync(path.join(dir, 'data/csv/boms.csv'));

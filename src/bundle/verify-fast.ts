@@ -35,6 +35,8 @@ export interface FastLaneInput {
   addKeys: (row: unknown[], line: number) => void;
   signal?: AbortSignal | undefined;
   progress?: ((rows: number) => void) | undefined;
+  /** Bytes read at a time (tests read in tiny chunks so records straddle them). */
+  chunkBytes?: number | undefined;
 }
 
 export type FastLaneAnswer = { ok: true; rows: number } | { ok: false; reason: string };
@@ -292,7 +294,7 @@ export async function fastCheckTable(input: FastLaneInput): Promise<FastLaneAnsw
 class Lane {
   private readonly n: number;
   private readonly cols: FastCol[];
-  private buf = Buffer.allocUnsafe(CHUNK);
+  private buf: Buffer;
   private readonly starts: Int32Array;
   private readonly ends: Int32Array;
   private readonly quoted: Uint8Array;
@@ -307,6 +309,7 @@ class Lane {
     private readonly cursor: ArrowRowCursor,
   ) {
     this.n = input.entity.columns.length;
+    this.buf = Buffer.allocUnsafe(Math.max(1, input.chunkBytes ?? CHUNK));
     this.cols = input.entity.columns.map((c) => new FastCol(c));
     this.starts = new Int32Array(this.n + 1);
     this.ends = new Int32Array(this.n + 1);

@@ -342,7 +342,8 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
   }
 }
 
-function sameValue(a: unknown, b: unknown): boolean {
+/** A CSV value equals the Arrow value beside it (both in the staging form). */
+export function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
   return String(a) === String(b);

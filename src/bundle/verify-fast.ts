@@ -1,8 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
-import { Type, type Data, type DataType, type DateDay, type Decimal, type Field, type Int64, type RecordBatch, type TimestampMillisecond } from 'apache-arrow';
+import { Message, MessageHeader, Type, type Data, type DataType, type DateDay, type Decimal, type Field, type Int64, type Schema, type TimestampMillisecond } from 'apache-arrow';
+import { Footer, type FileBlock } from 'apache-arrow/ipc/metadata/file';
+import { VectorLoader } from 'apache-arrow/visitor/vectorloader';
+import type { FileHandle } from 'node:fs/promises';
 import type { Column, Entity } from '../model/types.js';
-import { decoderFor, openArrowRows, type ArrowRowCursor } from './arrow.js';
+import { decoderFor } from './arrow.js';
 import { compareDecimalText } from './order.js';
 
 /**
@@ -219,6 +222,23 @@ class FastCol {
     }
   }
 
+  private readonly lastDate = Buffer.alloc(10);
+  private lastDays = NaN;
+
+  /** dateDays of the 10 bytes at `s`, the last answer reused while the date repeats (a log's timestamps mostly do). */
+  dateOf(b: Buffer, s: number): number {
+    const last = this.lastDate;
+    let k = 0;
+    while (k < 10 && b[s + k] === last[k]) k++;
+    if (k === 10 && !Number.isNaN(this.lastDays)) return this.lastDays;
+    const d = dateDays(b, s);
+    if (!Number.isNaN(d)) {
+      for (k = 0; k < 10; k++) last[k] = b[s + k]!;
+      this.lastDays = d;
+    }
+    return d;
+  }
+
   /** Whether Arrow row `i` of the batch (before the data's offset) is null. */
   isNull(i: number): boolean {
     const b = this.bitmap;
@@ -274,11 +294,104 @@ class KeySlot {
   }
 }
 
+/**
+ * The record batches of an Arrow IPC file as apache-arrow's file reader gives them (the footer's
+ * blocks in order, each message's metadata decoded by apache-arrow, its columns by apache-arrow's
+ * VectorLoader), but each block read in one call, the next one read while this one is compared:
+ * the reader's many small reads a batch cost more than the comparison. Anything unusual bails.
+ */
+class ArrowBatches {
+  private fh: FileHandle | undefined;
+  private blocks: FileBlock[] = [];
+  private next = 0;
+  private pending: Promise<Buffer> | undefined;
+  schema: Schema | undefined;
+
+  constructor(private readonly file: string) {}
+
+  async open(): Promise<Schema> {
+    this.fh = await open(this.file, 'r');
+    const { size } = await this.fh.stat();
+    const MAGIC = Buffer.from('ARROW1', 'latin1');
+    if (size < 22) bail('Arrow file too short');
+    const head = Buffer.alloc(6);
+    const tail = Buffer.alloc(10);
+    await this.readFully(head, 0);
+    await this.readFully(tail, size - 10);
+    if (!head.equals(MAGIC) || !tail.subarray(4).equals(MAGIC)) bail('no Arrow magic');
+    const length = tail.readInt32LE(0);
+    if (length <= 0 || length > size - 18) bail('Arrow footer length');
+    const footerBytes = Buffer.alloc(length);
+    await this.readFully(footerBytes, size - 10 - length);
+    const footer = Footer.decode(footerBytes);
+    if (footer.numDictionaries !== 0) bail('Arrow dictionaries');
+    for (let i = 0; i < footer.numRecordBatches; i++) {
+      const b = footer.getRecordBatch(i);
+      if (!b) bail('Arrow block missing');
+      this.blocks.push(b);
+    }
+    this.schema = footer.schema;
+    this.pending = this.readBlock(0);
+    return footer.schema;
+  }
+
+  private async readFully(buf: Buffer, position: number): Promise<void> {
+    const { bytesRead } = await this.fh!.read(buf, 0, buf.length, position);
+    if (bytesRead !== buf.length) bail('Arrow file shorter than its footer says');
+  }
+
+  private async readBlock(i: number): Promise<Buffer> {
+    const b = this.blocks[i];
+    if (!b) return Buffer.alloc(0);
+    const want = Number(b.metaDataLength) + Number(b.bodyLength);
+    if (!Number.isSafeInteger(want) || want < 8 || want > 1 << 30) bail('Arrow block size');
+    const buf = Buffer.allocUnsafeSlow(want);
+    const { bytesRead } = await this.fh!.read(buf, 0, want, Number(b.offset));
+    return bytesRead === want ? buf : buf.subarray(0, bytesRead);
+  }
+
+  /** The columns and row count of the next record batch; undefined after the last. */
+  async nextBatch(): Promise<{ length: number; children: Data[] } | undefined> {
+    if (this.next >= this.blocks.length) return undefined;
+    const i = this.next++;
+    const pending = this.pending!;
+    const bytes = await pending;
+    this.pending = this.next < this.blocks.length ? this.readBlock(this.next) : undefined;
+    this.pending?.catch(() => undefined);
+    if (bytes.length < 8) bail('Arrow block short');
+    let at = 0;
+    let len = bytes.readInt32LE(0);
+    if (len === -1) {
+      len = bytes.readInt32LE(4);
+      at = 8;
+    } else at = 4;
+    if (len <= 0 || at + len > bytes.length) bail(`Arrow block ${i}: metadata length`);
+    const message = Message.decode(bytes.subarray(at, at + len));
+    if (message.headerType !== MessageHeader.RecordBatch || !message.isRecordBatch()) bail(`Arrow block ${i}: not a record batch`);
+    const header = message.header();
+    if (header.compression != null) bail('compressed Arrow body');
+    const bodyLength = Number(message.bodyLength);
+    const start = at + len;
+    if (bodyLength < 0 || start + bodyLength > bytes.length) bail(`Arrow block ${i}: body length`);
+    let body: Uint8Array = bytes.subarray(start, start + bodyLength);
+    if (body.byteOffset % 8 !== 0) body = body.slice();
+    const fields = this.schema!.fields;
+    if (header.nodes.length < fields.length) bail('Arrow batch without every column');
+    const children = new VectorLoader(body, header.nodes, header.buffers, new Map(), this.schema!.metadataVersion, header.variadicBufferCounts).visitMany(fields);
+    return { length: Number(header.length), children };
+  }
+
+  async close(): Promise<void> {
+    await this.pending?.catch(() => undefined);
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+}
+
 export async function fastCheckTable(input: FastLaneInput): Promise<FastLaneAnswer> {
-  let cursor: ArrowRowCursor | undefined;
+  const batches = new ArrowBatches(input.arrow);
   try {
-    cursor = openArrowRows(input.arrow);
-    const rows = await new Lane(input, cursor).run();
+    const rows = await new Lane(input, batches).run();
     fastLaneStats.taken++;
     return { ok: true, rows };
   } catch (e) {
@@ -287,7 +400,7 @@ export async function fastCheckTable(input: FastLaneInput): Promise<FastLaneAnsw
     fastLaneStats.lastBail = e instanceof Bail ? e.message : `error: ${e instanceof Error ? e.message : String(e)}`;
     return { ok: false, reason: fastLaneStats.lastBail };
   } finally {
-    await cursor?.close().catch(() => undefined);
+    await batches.close().catch(() => undefined);
   }
 }
 
@@ -300,13 +413,13 @@ class Lane {
   private readonly quoted: Uint8Array;
   /** Fields of the record scanned last. */
   private nf = 0;
-  private batch: RecordBatch | undefined;
+  private more = true;
   private ar = 0;
   private alen = 0;
 
   constructor(
     private readonly input: FastLaneInput,
-    private readonly cursor: ArrowRowCursor,
+    private readonly batches: ArrowBatches,
   ) {
     this.n = input.entity.columns.length;
     this.buf = Buffer.allocUnsafe(Math.max(1, input.chunkBytes ?? CHUNK));
@@ -316,16 +429,17 @@ class Lane {
     this.quoted = new Uint8Array(this.n + 1);
   }
 
+  /** On to the next record batch that has rows (as the slow lane's cursor skips empty ones); false at the end. */
   private async nextBatch(): Promise<boolean> {
-    let b: RecordBatch | undefined;
-    do b = await this.cursor.nextBatch();
-    while (b !== undefined && b.numRows === 0);
-    this.batch = b;
+    let b: { length: number; children: Data[] } | undefined;
+    do b = await this.batches.nextBatch();
+    while (b !== undefined && b.length === 0);
     this.ar = 0;
-    this.alen = b?.numRows ?? 0;
+    this.alen = b?.length ?? 0;
+    this.more = b !== undefined;
     if (b) {
       for (let c = 0; c < this.n; c++) {
-        const data = b.data.children[c];
+        const data = b.children[c];
         if (!data) bail(`record batch without column ${c}`);
         this.cols[c]!.bindData(data);
       }
@@ -336,20 +450,10 @@ class Lane {
   async run(): Promise<number> {
     const { input, n, cols } = this;
     const entity = input.entity;
-    const first = await this.cursor.nextBatch();
-    const schema = this.cursor.decoder?.schema;
-    if (!schema) bail('no Arrow schema');
+    const schema = await this.batches.open();
     if (schema.fields.length !== n) bail(`${schema.fields.length} Arrow columns`);
     for (let c = 0; c < n; c++) cols[c]!.bindField(schema.fields[c]!);
-    if (first && first.numRows > 0) {
-      this.batch = first;
-      this.alen = first.numRows;
-      for (let c = 0; c < n; c++) {
-        const data = first.data.children[c];
-        if (!data) bail(`record batch without column ${c}`);
-        cols[c]!.bindData(data);
-      }
-    } else if (first) await this.nextBatch();
+    await this.nextBatch();
 
     const keyPos = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
     if (keyPos.some((p) => p < 0)) bail('a primary-key column not in the table');
@@ -432,7 +536,7 @@ class Lane {
       }
       if (!isUtf8(this.buf.subarray(0, pos))) bail('not UTF-8');
       if (line === 0) bail('no header');
-      if (this.ar < this.alen || (this.batch !== undefined && (await this.nextBatch()))) bail('the Arrow file has more rows');
+      if (this.ar < this.alen || (this.more && (await this.nextBatch()))) bail('the Arrow file has more rows');
       input.progress?.(rows);
       return rows;
     } finally {
@@ -558,16 +662,24 @@ class Lane {
         const neg = b[p] === 45;
         if (neg) p++;
         const intStart = p;
-        while (p < e && b[p]! >= 48 && b[p]! <= 57) p++;
+        let m = 0;
+        while (p < e) {
+          const d = b[p]! - 48;
+          if (d < 0 || d > 9) break;
+          m = m * 10 + d;
+          p++;
+        }
         const intLen = p - intStart;
-        if (intLen === 0 || (intLen > 1 && b[intStart] === 48) || intLen > col.maxIntDigits) return false;
         const scale = col.scale;
+        if (intLen === 0 || (intLen > 1 && b[intStart] === 48) || intLen > col.maxIntDigits || intLen + scale > 15) return false;
         if (scale > 0) {
           if (b[p] !== 46 || p + 1 + scale !== e) return false;
-          for (let k = p + 1; k < e; k++) if (b[k]! < 48 || b[k]! > 57) return false;
+          for (let k = p + 1; k < e; k++) {
+            const d = b[k]! - 48;
+            if (d < 0 || d > 9) return false;
+            m = m * 10 + d;
+          }
         } else if (p !== e) return false;
-        if (intLen + scale > 15) return false;
-        const m = magnitude(b, s, e);
         if (m === 0 && neg) return false;
         if (col.ranged) {
           if (e - s > 15) return false;
@@ -602,13 +714,12 @@ class Lane {
       }
       case DATE: {
         if (q !== 0 || e - s !== 10 || col.isNull(ar)) return false;
-        const d = dateDays(b, s);
-        return d === col.days[col.off + ar];
+        return col.dateOf(b, s) === col.days[col.off + ar];
       }
       default: {
         if (q !== 0 || e - s !== 24 || col.isNull(ar)) return false;
         if (b[s + 10] !== 84 || b[s + 13] !== 58 || b[s + 16] !== 58 || b[s + 19] !== 46 || b[s + 23] !== 90) return false;
-        const days = dateDays(b, s);
+        const days = col.dateOf(b, s);
         const h = d2(b, s + 11);
         const mi = d2(b, s + 14);
         const sec = d2(b, s + 17);

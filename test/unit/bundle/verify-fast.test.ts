@@ -280,6 +280,7 @@ const DAMAGES: Damage[] = [
   ['a file without its last line end (still valid)', 'matrix', (d) => editCsv(d, 'child', (b) => b.subarray(0, b.length - 2)), 'valid'],
   ['a LF line end (still valid)', 'matrix', (d) => editCsv(d, 'child', (b) => replaceOnce(b, 'ref_id\r\n', 'ref_id\n')), 'valid'],
   ['a quoted integer (still valid)', 'matrix', (d) => editCsv(d, 'child', (b) => replaceOnce(b, '\r\n2,', '\r\n"2",')), 'valid'],
+  ['an Arrow file cut short', 'matrix', (d) => writeFileSync(arrowFile(d, 'matrix'), readFileSync(arrowFile(d, 'matrix')).subarray(0, 3000))],
   ['a value changed in a demo CSV', 'demo', (d) => editLines(d, 'items', (lines) => lines.map((l, i) => (i === 3 ? l.replace(/,([^,]*)$/, ',$1x') : l)))],
   ['a demo row dropped from the CSV', 'demo', (d) => editLines(d, 'items', (lines) => lines.filter((_, i) => i !== 4))],
 ];
@@ -298,5 +299,41 @@ describe('bundle verify fast lane: damaged bundles give the slow lane result', (
       if (outcome === 'keys') expect(taken).toBe(auto.tables.length);
       else if (outcome === undefined) expect(taken).toBeLessThan(auto.tables.length);
     });
+  }
+});
+
+/** The result, or undefined when the promise has not settled after 5 s. */
+function settles<T>(p: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 5_000)))]).finally(() => clearTimeout(timer));
+}
+
+describe('bundle verify fast lane: one byte flipped anywhere', () => {
+  for (const file of ['data/arrow/matrix.arrow', 'data/csv/matrix.csv']) {
+    it(`gives the slow lane's result for bytes flipped across ${file}`, async () => {
+      const dir = copy(matrix, `flipped-${path.basename(file)}`);
+      const original = readFileSync(path.join(matrix, file));
+      const step = Math.ceil(original.length / 40);
+      let invalid = 0;
+      let hangs = 0;
+      for (let at = 7; at < original.length; at += step) {
+        const b = Buffer.from(original);
+        b[at] = b[at]! ^ 0x5a;
+        writeFileSync(path.join(dir, file), b);
+        // No rebagging: the bag's problems come first and alike; the data check runs all the same.
+        // Some flipped bytes leave apache-arrow's file reader (the slow lane's) waiting forever on a
+        // promise that never settles, fast lane or not (a bug of the slow lane, not of this one): skipped.
+        const slow = await settles(verifyBundle(dir, { lane: 'slow' }));
+        if (slow === undefined) {
+          hangs++;
+          continue;
+        }
+        const auto = await settles(verifyBundle(dir, { lane: 'auto' }));
+        expect(auto, `byte ${at}`).toEqual(slow);
+        if (slow.problem_count > 1) invalid++;
+      }
+      expect(invalid).toBeGreaterThan(0);
+      expect(hangs).toBeLessThan(5);
+    }, 120_000);
   }
 });

@@ -629,7 +629,7 @@ function badFile(file: string, message: string, cause?: unknown): BundleError {
  * A column's decoder: prepared once per record batch (views over its buffers), it then gives the
  * value of row `i` of that batch (the data's offset applied here).
  */
-type ColumnDecoder = (data: Data) => (i: number) => unknown;
+export type ColumnDecoder = (data: Data) => (i: number) => unknown;
 
 function validity(data: Data): (i: number) => boolean {
   const bitmap = data.nullBitmap;
@@ -647,7 +647,7 @@ function words64(data: Data): Int32Array {
   return new Int32Array(v.buffer, v.byteOffset, v.length * 2);
 }
 
-function decoderFor(field: Field): ColumnDecoder | undefined {
+export function decoderFor(field: Field): ColumnDecoder | undefined {
   const type = field.type as DataType;
   switch (type.typeId) {
     case Type.Utf8:

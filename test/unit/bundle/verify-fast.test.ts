@@ -1,0 +1,339 @@
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { openArrowRows, openArrowWriter } from '../../../src/bundle/arrow.js';
+import { parseBagInfo, writeBagTags } from '../../../src/bundle/bagit.js';
+import { CsvTableWriter, csvDecoder } from '../../../src/bundle/csv.js';
+import { dataPackage } from '../../../src/bundle/datapackage.js';
+import { exportBundle } from '../../../src/bundle/export.js';
+import { keyComparer } from '../../../src/bundle/order.js';
+import { fastCheckTable, fastLaneStats } from '../../../src/bundle/verify-fast.js';
+import { sameValue, valueChecker, verifyBundle, type VerifyResult } from '../../../src/bundle/verify.js';
+import type { Column, Entity } from '../../../src/model/types.js';
+import { runPlan } from '../../../src/run/pipeline.js';
+import { demoCopy, tempDir } from '../../helpers.js';
+
+/**
+ * The fast lane of `bundle verify` (CSV bytes against Arrow buffers) gives exactly the slow lane's
+ * result: on valid bundles it is taken and says valid, and for every kind of damage the data layer
+ * alone can catch (the bag manifests rewritten over it) the result with lane 'auto' is the result
+ * with lane 'slow', every message included.
+ */
+
+const col = (name: string, type: Column['type'], more: Partial<Column> = {}): Column => ({ name, type, required: false, ...more });
+
+const MATRIX: Entity = {
+  name: 'matrix',
+  columns: [
+    col('code', 'string', { length: 8, required: true }),
+    col('id', 'integer', { required: true }),
+    col('note', 'text'),
+    col('kind', 'enum', { values: ['a', 'b,c', 'ü', 'say "hi"'] }),
+    col('amount', 'decimal', { precision: 18, scale: 4 }),
+    col('price', 'decimal', { precision: 5, scale: 2, min: '0', max: '900' }),
+    col('qty', 'integer', { min: '0' }),
+    col('flag', 'boolean'),
+    col('day', 'date'),
+    col('ts', 'timestamp'),
+    col('whole', 'decimal', { precision: 20, scale: 0 }),
+  ],
+  primaryKey: ['code', 'id'],
+  rules: [],
+};
+
+const CHILD: Entity = {
+  name: 'child',
+  columns: [col('id', 'integer', { required: true }), col('parent', 'string', { length: 8, references: { entity: 'matrix', column: 'code' } }), col('ref_id', 'integer', { references: { entity: 'matrix', column: 'id' } })],
+  primaryKey: ['id'],
+  rules: [],
+};
+
+const codes = ['A', 'B', 'a', 'b', 'é', 'e\u0301', 'z', '~', '\u00ff', '\uffee', '👍', '👍🏽👍🏽', '👍👍👍👍👍', '日本', 'x,y', 'q"q', 'l\r\nm', 'n\no'];
+const notes: (string | null)[] = ['', null, 'plain', 'with, comma', 'with "quotes"', 'line\r\nbreak', 'lf\nonly', 'cr\ronly', '🎉 emoji', 'combining e\u0301', '"', ',', 'x'.repeat(300), 'ünïcödé', '""', ' spaced '];
+const kinds: (string | null)[] = ['a', 'b,c', 'ü', 'say "hi"', null];
+const amounts: (string | null)[] = ['0.0000', '-0.0001', '12.3400', '-12345678901234.5678', '99999999999999.9999', '123456789012.0001', '-1.0000', null, '0.1000'];
+const prices: (string | null)[] = ['0.00', '900.00', '12.50', null, '0.01'];
+const qtys: (number | string | null)[] = [0, 1, 42, 9007199254740991, '9007199254740993', '9223372036854775807', null, 123456789012345, 1234567890123456];
+const days: (string | null)[] = ['1969-12-31', '0001-01-01', '2039-01-19', '1900-02-28', '2000-02-29', '1970-01-01', '9999-12-31', null, '1582-10-10'];
+const stamps: (string | null)[] = ['1969-12-31T23:59:59.999Z', '2038-01-19T03:14:08.001Z', '9999-12-31T23:59:59.999Z', '1970-01-01T00:00:00.000Z', '1900-03-01T12:30:45.120Z', null, '0100-01-01T00:00:00.000Z'];
+const wholes: (string | null)[] = ['0', '-1', '12345678901234567890', '-98765432109876543210'.slice(0, 20), null, '7'];
+
+function matrixRows(): unknown[][] {
+  const rows: unknown[][] = [];
+  let k = 0;
+  for (const code of codes) {
+    for (let id = 1; id <= 3; id++) {
+      rows.push([
+        code,
+        id * (k % 2 === 0 ? 1 : 1000),
+        notes[k % notes.length],
+        kinds[k % kinds.length],
+        amounts[k % amounts.length],
+        prices[k % prices.length],
+        qtys[k % qtys.length],
+        k % 3 === 2 ? null : k % 2,
+        days[k % days.length],
+        stamps[k % stamps.length],
+        wholes[k % wholes.length],
+      ]);
+      k++;
+    }
+  }
+  const cmp = keyComparer(MATRIX.columns, [0, 1]);
+  return rows.sort(cmp);
+}
+
+function childRows(): unknown[][] {
+  return [
+    [1, 'A', 1],
+    [2, '👍', 1000],
+    [3, null, null],
+    [4, 'x,y', 3],
+  ];
+}
+
+/** Writes a bundle of the given tables (CSV, Arrow in batches of 7 rows, datapackage.json, bag). */
+async function writeBundle(dir: string, tables: { entity: Entity; rows: unknown[][] }[]): Promise<void> {
+  mkdirSync(path.join(dir, 'data', 'csv'), { recursive: true });
+  mkdirSync(path.join(dir, 'data', 'arrow'), { recursive: true });
+  const files = [];
+  for (const { entity, rows } of tables) {
+    const csv = new CsvTableWriter(path.join(dir, 'data', 'csv', `${entity.name}.csv`), entity);
+    await csv.writeHeader();
+    await csv.write(rows);
+    const d = await csv.close();
+    await writeArrow(dir, entity, rows);
+    files.push({ entity, rows: rows.length, csv: { path: `csv/${entity.name}.csv`, sha256: d.sha256, bytes: d.bytes } });
+  }
+  writeFileSync(path.join(dir, 'data', 'datapackage.json'), `${JSON.stringify(dataPackage(files), null, 2)}\n`);
+  await writeBagTags(dir, { fields: [['Source-Organization', 'test']] });
+}
+
+async function writeArrow(dir: string, entity: Entity, rows: unknown[][]): Promise<void> {
+  const w = await openArrowWriter(path.join(dir, 'data', 'arrow', `${entity.name}.arrow`), entity, { batchRows: 7 });
+  await w.write(rows);
+  await w.close();
+}
+
+/** The bag's manifests (and Payload-Oxum) recomputed over the payload as it is now: only the data layer can see a change. */
+async function rebag(dir: string): Promise<void> {
+  const info = parseBagInfo(readFileSync(path.join(dir, 'bag-info.txt'), 'utf8')).fields.filter(([k]) => !/^(payload-oxum|bagging-date)$/i.test(k));
+  await writeBagTags(dir, { fields: info });
+}
+
+async function readArrow(file: string): Promise<unknown[][]> {
+  const cursor = openArrowRows(file);
+  const rows: unknown[][] = [];
+  for (;;) {
+    const r = cursor.next();
+    if (r) rows.push(r);
+    else if (!(await cursor.advance())) break;
+  }
+  await cursor.close();
+  return rows;
+}
+
+function editCsv(dir: string, table: string, edit: (b: Buffer) => Buffer): void {
+  const file = path.join(dir, 'data', 'csv', `${table}.csv`);
+  writeFileSync(file, edit(readFileSync(file)));
+}
+
+/** The CSV's lines (CRLF-separated; a quoted CR LF inside a value splits one, which the edits below avoid). */
+function editLines(dir: string, table: string, edit: (lines: string[]) => string[]): void {
+  editCsv(dir, table, (b) => Buffer.from(edit(b.toString('utf8').split('\r\n')).join('\r\n'), 'utf8'));
+}
+
+function replaceOnce(b: Buffer, from: string, to: Buffer | string): Buffer {
+  const at = b.indexOf(from);
+  if (at < 0) throw new Error(`${from} not in the file`);
+  return Buffer.concat([b.subarray(0, at), typeof to === 'string' ? Buffer.from(to) : to, b.subarray(at + Buffer.byteLength(from))]);
+}
+
+async function bothLanes(dir: string): Promise<{ auto: VerifyResult; slow: VerifyResult; taken: number; bailed: number }> {
+  const taken = fastLaneStats.taken;
+  const bailed = fastLaneStats.bailed;
+  const auto = await verifyBundle(dir, { lane: 'auto' });
+  const counts = { taken: fastLaneStats.taken - taken, bailed: fastLaneStats.bailed - bailed };
+  const slow = await verifyBundle(dir, { lane: 'slow' });
+  expect(fastLaneStats.taken - taken, 'the slow lane never takes the fast one').toBe(counts.taken);
+  return { auto, slow, ...counts };
+}
+
+const root = tempDir('forklift-verify-fast-');
+const matrix = path.join(root, 'matrix');
+let demo = '';
+let demoTables = 0;
+
+beforeAll(async () => {
+  await writeBundle(matrix, [
+    { entity: MATRIX, rows: matrixRows() },
+    { entity: CHILD, rows: childRows() },
+  ]);
+  const { plan } = demoCopy();
+  const source = `sqlite:${path.join(tempDir('forklift-verify-fast-store-'), 'store.db')}`;
+  await runPlan({ plan, command: 'migrate', target: source });
+  demo = path.join(root, 'demo');
+  const exported = await exportBundle({ dir: demo, source });
+  demoTables = exported.tables.length;
+}, 120_000);
+
+function copy(from: string, name: string): string {
+  const dir = path.join(root, name);
+  cpSync(from, dir, { recursive: true });
+  return dir;
+}
+
+describe('bundle verify fast lane: valid bundles', () => {
+  it('takes the fast lane for every table of the demo bundle, and says what the slow lane says', async () => {
+    expect(demoTables).toBeGreaterThan(3);
+    const { auto, slow, taken, bailed } = await bothLanes(demo);
+    expect(slow.problems).toEqual([]);
+    expect(auto).toEqual(slow);
+    expect(auto.valid).toBe(true);
+    expect(taken).toBe(auto.tables.length);
+    expect(bailed).toBe(0);
+  });
+
+  it('takes it for the type matrix (emoji, combining marks, quotes, commas, CR/LF, "" and missing, 18- and 20-digit decimals, dates and times far from 1970)', async () => {
+    const { auto, slow, taken, bailed } = await bothLanes(matrix);
+    expect(slow.problems).toEqual([]);
+    expect(auto).toEqual(slow);
+    expect(auto.tables.map((t) => [t.name, t.rows])).toEqual([
+      ['matrix', codes.length * 3],
+      ['child', 4],
+    ]);
+    expect(taken).toBe(2);
+    expect(bailed).toBe(0);
+  });
+
+  it('reads records across chunk boundaries of any size', async () => {
+    const entity = MATRIX;
+    for (const chunkBytes of [1, 2, 3, 5, 7, 16, 33, 64, 100, 257, 1000]) {
+      const added: [unknown[], number][] = [];
+      const r = await fastCheckTable({
+        csv: path.join(matrix, 'data', 'csv', 'matrix.csv'),
+        arrow: path.join(matrix, 'data', 'arrow', 'matrix.arrow'),
+        entity,
+        checkers: entity.columns.map(valueChecker),
+        decoders: entity.columns.map(csvDecoder),
+        same: sameValue,
+        keyColumns: [0, 1],
+        addKeys: (row, line) => added.push([[row[0], row[1]], line]),
+        chunkBytes,
+      });
+      expect(r, `chunks of ${chunkBytes} bytes`).toEqual({ ok: true, rows: codes.length * 3 });
+      const rows = matrixRows();
+      expect(added).toEqual(rows.map((row, i) => [[row[0], row[1]], i + 2]));
+    }
+  });
+});
+
+/** `valid`: the change leaves the data valid (the lanes still agree); `keys`: only the foreign-key pass sees it, after every table passed. */
+type Damage = [name: string, bundle: 'matrix' | 'demo', damage: (dir: string) => Promise<void> | void, outcome?: 'valid' | 'keys'];
+
+const arrowFile = (dir: string, table: string): string => path.join(dir, 'data', 'arrow', `${table}.arrow`);
+
+async function editArrow(dir: string, entity: Entity, edit: (rows: unknown[][]) => unknown[][]): Promise<void> {
+  const rows = await readArrow(arrowFile(dir, entity.name));
+  await writeArrow(dir, entity, edit(rows));
+}
+
+/** Both files written from the same changed rows: the CSV and the Arrow file agree, the data is wrong. */
+async function editBoth(dir: string, entity: Entity, edit: (rows: unknown[][]) => unknown[][]): Promise<void> {
+  const rows = edit(await readArrow(arrowFile(dir, entity.name)));
+  const csv = new CsvTableWriter(path.join(dir, 'data', 'csv', `${entity.name}.csv`), entity);
+  await csv.writeHeader();
+  await csv.write(rows);
+  await csv.close();
+  await writeArrow(dir, entity, rows);
+}
+
+const DAMAGES: Damage[] = [
+  ['a value changed in the CSV', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, 'plain', 'plane'))],
+  ['a decimal changed in the CSV', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, '12.3400', '12.3401'))],
+  ['a timestamp changed in the CSV', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, '2038-01-19T03:14:08.001Z', '2038-01-19T03:14:08.002Z'))],
+  ['a value changed in the Arrow file', 'matrix', (d) => editArrow(d, MATRIX, (rows) => rows.map((r, i) => (i === 9 ? [...r.slice(0, 2), 'edited', ...r.slice(3)] : r)))],
+  ['an integer changed in the Arrow file', 'matrix', (d) => editArrow(d, MATRIX, (rows) => rows.map((r, i) => (i === 20 ? [...r.slice(0, 6), 77, ...r.slice(7)] : r)))],
+  ['a null in the Arrow file where the CSV has ""', 'matrix', (d) => editArrow(d, MATRIX, (rows) => rows.map((r) => (r[2] === '' ? [...r.slice(0, 2), null, ...r.slice(3)] : r)))],
+  ['a swapped pair of rows', 'matrix', (d) => editBoth(d, MATRIX, (rows) => [rows[1]!, rows[0]!, ...rows.slice(2)])],
+  ['a duplicated key', 'matrix', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 5 ? [...rows[4]!.slice(0, 2), ...r.slice(2)] : r)))],
+  ['a non-canonical decimal', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, ',12.3400,', ',12.34,'))],
+  ['a decimal with a leading zero', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, ',12.3400,', ',012.3400,'))],
+  ['an invalid date', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, '2000-02-29', '2001-02-29'))],
+  ['an invalid timestamp', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, '1900-03-01T12:30:45.120Z', '1900-03-01T24:30:45.120Z'))],
+  ['a value too long', 'matrix', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === rows.length - 1 ? [`${String(r[0])}123456789`, ...r.slice(1)] : r)))],
+  ['an enum outside its values', 'matrix', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 3), 'zz', ...r.slice(4)] : r)))],
+  ['a price above its maximum', 'matrix', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 5), '900.01', ...r.slice(6)] : r)))],
+  ['a negative quantity', 'matrix', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 6), -1, ...r.slice(7)] : r)))],
+  ['a missing required value', 'matrix', (d) => editLines(d, 'child', (lines) => lines.map((l, i) => (i === 2 ? l.replace(/^\d+,/, ',') : l)))],
+  ['an extra field', 'matrix', (d) => editLines(d, 'child', (lines) => lines.map((l, i) => (i === 2 ? `${l},9` : l)))],
+  ['a missing field', 'matrix', (d) => editLines(d, 'child', (lines) => lines.map((l, i) => (i === 2 ? l.replace(/,[^,]*$/, '') : l)))],
+  ['an extra row in the CSV', 'matrix', (d) => editLines(d, 'child', (lines) => [...lines.slice(0, -1), '5,A,1', ''])],
+  ['a missing row in the CSV', 'matrix', (d) => editLines(d, 'child', (lines) => [...lines.slice(0, -2), ''])],
+  ['an extra row in the Arrow file', 'matrix', (d) => editArrow(d, CHILD, (rows) => [...rows, [5, 'A', 1]])],
+  ['a missing row in the Arrow file', 'matrix', (d) => editArrow(d, MATRIX, (rows) => rows.slice(0, -1))],
+  ['invalid UTF-8', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, 'plain', Buffer.from([0x70, 0xff, 0x61, 0x69, 0x6e])))],
+  ['a reference to no row', 'matrix', (d) => editBoth(d, CHILD, (rows) => rows.map((r, i) => (i === 1 ? [r[0], 'nope', r[2]] : r))), 'keys'],
+  ['a wrong header', 'matrix', (d) => editCsv(d, 'child', (b) => replaceOnce(b, 'parent', 'parents'))],
+  ['a quote inside an unquoted field', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, 'plain', 'pl"ain'))],
+  ['a file that ends inside a quoted field', 'matrix', (d) => editCsv(d, 'child', (b) => Buffer.concat([b, Buffer.from('5,"A')]))],
+  ['a file without its last line end (still valid)', 'matrix', (d) => editCsv(d, 'child', (b) => b.subarray(0, b.length - 2)), 'valid'],
+  ['a LF line end (still valid)', 'matrix', (d) => editCsv(d, 'child', (b) => replaceOnce(b, 'ref_id\r\n', 'ref_id\n')), 'valid'],
+  ['a quoted integer (still valid)', 'matrix', (d) => editCsv(d, 'child', (b) => replaceOnce(b, '\r\n2,', '\r\n"2",')), 'valid'],
+  ['an Arrow file cut short', 'matrix', (d) => writeFileSync(arrowFile(d, 'matrix'), readFileSync(arrowFile(d, 'matrix')).subarray(0, 3000))],
+  ['a value changed in a demo CSV', 'demo', (d) => editLines(d, 'items', (lines) => lines.map((l, i) => (i === 3 ? l.replace(/,([^,]*)$/, ',$1x') : l)))],
+  ['a demo row dropped from the CSV', 'demo', (d) => editLines(d, 'items', (lines) => lines.filter((_, i) => i !== 4))],
+];
+
+describe('bundle verify fast lane: damaged bundles give the slow lane result', () => {
+  for (const [name, base, damage, outcome] of DAMAGES) {
+    it(name, async () => {
+      const dir = copy(base === 'matrix' ? matrix : demo, `damaged-${name.replace(/\W+/g, '-')}`);
+      await damage(dir);
+      await rebag(dir);
+      const { auto, slow, taken } = await bothLanes(dir);
+      expect(slow.valid).toBe(outcome === 'valid');
+      expect(slow.problems.some((p) => /manifest|Payload-Oxum/.test(p))).toBe(false);
+      expect(auto).toEqual(slow);
+      // The damaged table bailed (the others may have been taken); a dangling reference is found after every table passed.
+      if (outcome === 'keys') expect(taken).toBe(auto.tables.length);
+      else if (outcome === undefined) expect(taken).toBeLessThan(auto.tables.length);
+    });
+  }
+});
+
+/** The result, or undefined when the promise has not settled after 5 s. */
+function settles<T>(p: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 5_000)))]).finally(() => clearTimeout(timer));
+}
+
+describe('bundle verify fast lane: one byte flipped anywhere', () => {
+  for (const file of ['data/arrow/matrix.arrow', 'data/csv/matrix.csv']) {
+    it(`gives the slow lane's result for bytes flipped across ${file}`, async () => {
+      const dir = copy(matrix, `flipped-${path.basename(file)}`);
+      const original = readFileSync(path.join(matrix, file));
+      const step = Math.ceil(original.length / 40);
+      let invalid = 0;
+      let hangs = 0;
+      for (let at = 7; at < original.length; at += step) {
+        const b = Buffer.from(original);
+        b[at] = b[at]! ^ 0x5a;
+        writeFileSync(path.join(dir, file), b);
+        // No rebagging: the bag's problems come first and alike; the data check runs all the same.
+        // Some flipped bytes leave apache-arrow's file reader (the slow lane's) waiting forever on a
+        // promise that never settles, fast lane or not (a bug of the slow lane, not of this one): skipped.
+        const slow = await settles(verifyBundle(dir, { lane: 'slow' }));
+        if (slow === undefined) {
+          hangs++;
+          continue;
+        }
+        const auto = await settles(verifyBundle(dir, { lane: 'auto' }));
+        expect(auto, `byte ${at}`).toEqual(slow);
+        if (slow.problem_count > 1) invalid++;
+      }
+      expect(invalid).toBeGreaterThan(0);
+      expect(hangs).toBeLessThan(5);
+    }, 120_000);
+  }
+});

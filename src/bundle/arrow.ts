@@ -21,9 +21,9 @@ import {
   Field,
   Int64,
   Message,
+  MessageHeader,
   RecordBatch,
   RecordBatchFileWriter,
-  RecordBatchReader,
   Schema,
   Struct,
   TimestampMillisecond,
@@ -33,6 +33,8 @@ import {
   type Data,
   type DataType,
 } from 'apache-arrow';
+import { Footer, type FileBlock } from 'apache-arrow/ipc/metadata/file';
+import { VectorLoader } from 'apache-arrow/visitor/vectorloader';
 import { BugError, BundleError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { modelTypeText } from './datapackage.js';
@@ -778,37 +780,137 @@ export class BatchDecoder {
 
 /** The schema of an Arrow IPC file, from its footer. */
 export async function readArrowSchema(file: string): Promise<Schema> {
-  const fh = await open(file, 'r');
+  const blocks = new ArrowFileBlocks(file);
   try {
-    const reader = await openFileReader(file, fh);
-    return reader.schema;
+    return await blocks.open();
   } finally {
-    await fh.close();
+    await blocks.close();
   }
 }
 
 const MAGIC = Buffer.from('ARROW1', 'latin1');
 
-async function openFileReader(file: string, fh: FileHandle): Promise<RecordBatchReader> {
-  const { size } = await fh.stat();
-  const head = Buffer.alloc(8);
-  const tail = Buffer.alloc(6);
-  await fh.read(head, 0, 8, 0);
-  if (size >= 6) await fh.read(tail, 0, 6, size - 6);
-  if (!head.subarray(0, 6).equals(MAGIC) || !tail.equals(MAGIC)) {
-    // An IPC stream starts with a continuation marker (0xFFFFFFFF) or, in the pre-0.15 format, a length.
-    const stream = head.readUInt32LE(0) === 0xffffffff;
-    throw badFile(file, stream ? 'is an Arrow IPC stream, not an Arrow IPC file' : 'is not an Arrow IPC file (no ARROW1 magic at both ends)');
+/**
+ * The record batches of an Arrow IPC file, read through its footer: each block the footer lists
+ * read in one call (the next one read while this one is used), its message decoded by
+ * apache-arrow (Message) and its columns by apache-arrow's VectorLoader, so the data is what
+ * apache-arrow's own file reader gives. Every length and offset is checked against the file before
+ * it is used: apache-arrow's async file reader, given a file with one flipped byte in a message
+ * length, could go on reading forever (a negative length moved its position backwards). Anything
+ * wrong is a BundleError naming the file.
+ */
+export class ArrowFileBlocks {
+  private fh: FileHandle | undefined;
+  private blocks: FileBlock[] = [];
+  private at = 0;
+  private pending: Promise<Buffer> | undefined;
+  schema: Schema | undefined;
+
+  constructor(private readonly file: string) {}
+
+  async open(): Promise<Schema> {
+    this.fh = await open(this.file, 'r');
+    const { size } = await this.fh.stat();
+    const head = Buffer.alloc(8);
+    const tail = Buffer.alloc(10);
+    if (size >= 8) await this.readFully(head, 0);
+    if (size >= 10) await this.readFully(tail, size - 10);
+    if (size < 22 || !head.subarray(0, 6).equals(MAGIC) || !tail.subarray(4).equals(MAGIC)) {
+      // An IPC stream starts with a continuation marker (0xFFFFFFFF) or, in the pre-0.15 format, a length.
+      const stream = size >= 4 && head.readUInt32LE(0) === 0xffffffff;
+      throw badFile(this.file, stream ? 'is an Arrow IPC stream, not an Arrow IPC file' : 'is not an Arrow IPC file (no ARROW1 magic at both ends)');
+    }
+    const length = tail.readInt32LE(0);
+    if (length <= 0 || length > size - 18) throw badFile(this.file, `is not a readable Arrow IPC file (a footer of ${length} bytes in a file of ${size})`);
+    const footerBytes = Buffer.alloc(length);
+    await this.readFully(footerBytes, size - 10 - length);
+    let footer: Footer;
+    try {
+      footer = Footer.decode(footerBytes);
+      const n = footer.numRecordBatches;
+      if (!Number.isSafeInteger(n) || n < 0 || n > size / 8) throw new Error(`${n} record batches in ${size} bytes`);
+      if (footer.numDictionaries !== 0) throw new Error('dictionary-encoded columns, which no forklift column type writes');
+      for (let i = 0; i < n; i++) {
+        const b = footer.getRecordBatch(i);
+        if (!b) throw new Error(`record batch ${i} is not in the footer`);
+        const offset = Number(b.offset);
+        const want = b.metaDataLength + Number(b.bodyLength);
+        if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(want) || offset < 8 || want < 8 || offset + want > size - 10 - length) throw new Error(`record batch ${i} lies outside the file`);
+        this.blocks.push(b);
+      }
+      this.schema = footer.schema;
+    } catch (e) {
+      throw badFile(this.file, `is not a readable Arrow IPC file (${e instanceof Error ? e.message : String(e)})`, e);
+    }
+    this.pending = this.readBlock(0);
+    this.pending.catch(() => undefined);
+    return this.schema;
   }
-  let reader: RecordBatchReader;
-  try {
-    reader = await RecordBatchReader.from(fh);
-    await reader.open();
-  } catch (e) {
-    throw badFile(file, 'is not a readable Arrow IPC file', e);
+
+  private async readFully(buf: Buffer, position: number): Promise<void> {
+    const { bytesRead } = await this.fh!.read(buf, 0, buf.length, position);
+    if (bytesRead !== buf.length) throw badFile(this.file, 'is shorter than its footer says');
   }
-  if (!reader.isFile()) throw badFile(file, 'is not a readable Arrow IPC file');
-  return reader;
+
+  private async readBlock(i: number): Promise<Buffer> {
+    const b = this.blocks[i];
+    if (!b) return Buffer.alloc(0);
+    const buf = Buffer.allocUnsafeSlow(b.metaDataLength + Number(b.bodyLength));
+    await this.readFully(buf, Number(b.offset));
+    return buf;
+  }
+
+  /** The row count and columns of the next record batch; undefined after the last. */
+  async nextData(): Promise<{ length: number; children: Data[] } | undefined> {
+    if (this.at >= this.blocks.length) return undefined;
+    const i = this.at++;
+    const bytes = await this.pending!;
+    this.pending = this.at < this.blocks.length ? this.readBlock(this.at) : undefined;
+    this.pending?.catch(() => undefined);
+    try {
+      let at = 4;
+      let len = bytes.readInt32LE(0);
+      if (len === -1) {
+        len = bytes.readInt32LE(4);
+        at = 8;
+      }
+      if (len <= 0 || at + len > bytes.length) throw new Error('its metadata length');
+      const message = Message.decode(bytes.subarray(at, at + len));
+      if (message.headerType !== MessageHeader.RecordBatch || !message.isRecordBatch()) throw new Error('not a record batch');
+      const header = message.header();
+      if (header.compression != null) throw new Error('a compressed body');
+      const bodyLength = Number(message.bodyLength);
+      const start = at + len;
+      if (!Number.isSafeInteger(bodyLength) || bodyLength < 0 || start + bodyLength > bytes.length) throw new Error('its body length');
+      let body: Uint8Array = bytes.subarray(start, start + bodyLength);
+      // VectorLoader views the body's buffers as typed arrays, which need aligned offsets.
+      if (body.byteOffset % 8 !== 0) body = body.slice();
+      const fields = this.schema!.fields;
+      if (header.nodes.length < fields.length) throw new Error('not every column');
+      for (const r of header.buffers) if (r.offset < 0 || r.length < 0 || r.offset + r.length > bodyLength) throw new Error('a buffer outside its body');
+      const length = Number(header.length);
+      if (!Number.isSafeInteger(length) || length < 0) throw new Error(`${length} rows`);
+      const children = new VectorLoader(body, header.nodes, header.buffers, new Map(), this.schema!.metadataVersion, header.variadicBufferCounts).visitMany(fields);
+      return { length, children };
+    } catch (e) {
+      throw badFile(this.file, `has a record batch that cannot be read (batch ${i}: ${e instanceof Error ? e.message : String(e)})`, e);
+    }
+  }
+
+  /** The next record batch (undefined after the last). */
+  async nextBatch(): Promise<RecordBatch | undefined> {
+    const d = await this.nextData();
+    if (!d) return undefined;
+    const schema = this.schema!;
+    return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: d.length, children: d.children, nullCount: 0 }));
+  }
+
+  async close(): Promise<void> {
+    await this.pending?.catch(() => undefined);
+    this.pending = undefined;
+    await this.fh?.close();
+    this.fh = undefined;
+  }
 }
 
 /** Batches of staged rows, one per record batch, read with the file's footer (random access). */
@@ -842,8 +944,7 @@ export interface ArrowRowCursor {
 }
 
 export function openArrowRows(file: string): ArrowRowCursor {
-  let fh: FileHandle | undefined;
-  let batches: AsyncIterator<RecordBatch> | undefined;
+  let blocks: ArrowFileBlocks | undefined;
   let batch: RecordBatch | undefined;
   let at = 0;
   const cursor: ArrowRowCursor = {
@@ -853,31 +954,22 @@ export function openArrowRows(file: string): ArrowRowCursor {
       return cursor.decoder!.row(batch, at++);
     },
     async advance() {
-      // A record batch without rows (a writer may leave one, apache-arrow may yield one for a file
-      // that has none) is no row: skipped, so `true` always means a row is there.
+      // A record batch without rows (a writer may leave one) is no row: skipped, so `true` always means a row is there.
       do batch = await cursor.nextBatch();
       while (batch !== undefined && batch.numRows === 0);
       at = 0;
       return batch !== undefined;
     },
     async nextBatch() {
-      if (!batches) {
-        fh = await open(file, 'r');
-        const reader = await openFileReader(file, fh);
-        cursor.decoder = new BatchDecoder(reader.schema, file);
-        batches = (reader as AsyncIterable<RecordBatch>)[Symbol.asyncIterator]();
+      if (!blocks) {
+        blocks = new ArrowFileBlocks(file);
+        cursor.decoder = new BatchDecoder(await blocks.open(), file);
       }
-      let r: IteratorResult<RecordBatch>;
-      try {
-        r = await batches.next();
-      } catch (e) {
-        throw badFile(file, 'has a record batch that cannot be read', e);
-      }
-      return r.done ? undefined : r.value;
+      return blocks.nextBatch();
     },
     async close() {
-      await fh?.close();
-      fh = undefined;
+      await blocks?.close();
+      blocks = undefined;
     },
   };
   return cursor;

@@ -1,11 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
-import { Message, MessageHeader, Type, type Data, type DataType, type DateDay, type Decimal, type Field, type Int64, type Schema, type TimestampMillisecond } from 'apache-arrow';
-import { Footer, type FileBlock } from 'apache-arrow/ipc/metadata/file';
-import { VectorLoader } from 'apache-arrow/visitor/vectorloader';
-import type { FileHandle } from 'node:fs/promises';
+import { Type, type Data, type DataType, type DateDay, type Decimal, type Field, type Int64, type TimestampMillisecond } from 'apache-arrow';
 import type { Column, Entity } from '../model/types.js';
-import { decoderFor } from './arrow.js';
+import { ArrowFileBlocks, decoderFor } from './arrow.js';
 import { compareDecimalText } from './order.js';
 
 /**
@@ -294,102 +291,8 @@ class KeySlot {
   }
 }
 
-/**
- * The record batches of an Arrow IPC file as apache-arrow's file reader gives them (the footer's
- * blocks in order, each message's metadata decoded by apache-arrow, its columns by apache-arrow's
- * VectorLoader), but each block read in one call, the next one read while this one is compared:
- * the reader's many small reads a batch cost more than the comparison. Anything unusual bails.
- */
-class ArrowBatches {
-  private fh: FileHandle | undefined;
-  private blocks: FileBlock[] = [];
-  private next = 0;
-  private pending: Promise<Buffer> | undefined;
-  schema: Schema | undefined;
-
-  constructor(private readonly file: string) {}
-
-  async open(): Promise<Schema> {
-    this.fh = await open(this.file, 'r');
-    const { size } = await this.fh.stat();
-    const MAGIC = Buffer.from('ARROW1', 'latin1');
-    if (size < 22) bail('Arrow file too short');
-    const head = Buffer.alloc(6);
-    const tail = Buffer.alloc(10);
-    await this.readFully(head, 0);
-    await this.readFully(tail, size - 10);
-    if (!head.equals(MAGIC) || !tail.subarray(4).equals(MAGIC)) bail('no Arrow magic');
-    const length = tail.readInt32LE(0);
-    if (length <= 0 || length > size - 18) bail('Arrow footer length');
-    const footerBytes = Buffer.alloc(length);
-    await this.readFully(footerBytes, size - 10 - length);
-    const footer = Footer.decode(footerBytes);
-    if (footer.numDictionaries !== 0) bail('Arrow dictionaries');
-    for (let i = 0; i < footer.numRecordBatches; i++) {
-      const b = footer.getRecordBatch(i);
-      if (!b) bail('Arrow block missing');
-      this.blocks.push(b);
-    }
-    this.schema = footer.schema;
-    this.pending = this.readBlock(0);
-    return footer.schema;
-  }
-
-  private async readFully(buf: Buffer, position: number): Promise<void> {
-    const { bytesRead } = await this.fh!.read(buf, 0, buf.length, position);
-    if (bytesRead !== buf.length) bail('Arrow file shorter than its footer says');
-  }
-
-  private async readBlock(i: number): Promise<Buffer> {
-    const b = this.blocks[i];
-    if (!b) return Buffer.alloc(0);
-    const want = Number(b.metaDataLength) + Number(b.bodyLength);
-    if (!Number.isSafeInteger(want) || want < 8 || want > 1 << 30) bail('Arrow block size');
-    const buf = Buffer.allocUnsafeSlow(want);
-    const { bytesRead } = await this.fh!.read(buf, 0, want, Number(b.offset));
-    return bytesRead === want ? buf : buf.subarray(0, bytesRead);
-  }
-
-  /** The columns and row count of the next record batch; undefined after the last. */
-  async nextBatch(): Promise<{ length: number; children: Data[] } | undefined> {
-    if (this.next >= this.blocks.length) return undefined;
-    const i = this.next++;
-    const pending = this.pending!;
-    const bytes = await pending;
-    this.pending = this.next < this.blocks.length ? this.readBlock(this.next) : undefined;
-    this.pending?.catch(() => undefined);
-    if (bytes.length < 8) bail('Arrow block short');
-    let at = 0;
-    let len = bytes.readInt32LE(0);
-    if (len === -1) {
-      len = bytes.readInt32LE(4);
-      at = 8;
-    } else at = 4;
-    if (len <= 0 || at + len > bytes.length) bail(`Arrow block ${i}: metadata length`);
-    const message = Message.decode(bytes.subarray(at, at + len));
-    if (message.headerType !== MessageHeader.RecordBatch || !message.isRecordBatch()) bail(`Arrow block ${i}: not a record batch`);
-    const header = message.header();
-    if (header.compression != null) bail('compressed Arrow body');
-    const bodyLength = Number(message.bodyLength);
-    const start = at + len;
-    if (bodyLength < 0 || start + bodyLength > bytes.length) bail(`Arrow block ${i}: body length`);
-    let body: Uint8Array = bytes.subarray(start, start + bodyLength);
-    if (body.byteOffset % 8 !== 0) body = body.slice();
-    const fields = this.schema!.fields;
-    if (header.nodes.length < fields.length) bail('Arrow batch without every column');
-    const children = new VectorLoader(body, header.nodes, header.buffers, new Map(), this.schema!.metadataVersion, header.variadicBufferCounts).visitMany(fields);
-    return { length: Number(header.length), children };
-  }
-
-  async close(): Promise<void> {
-    await this.pending?.catch(() => undefined);
-    await this.fh?.close();
-    this.fh = undefined;
-  }
-}
-
 export async function fastCheckTable(input: FastLaneInput): Promise<FastLaneAnswer> {
-  const batches = new ArrowBatches(input.arrow);
+  const batches = new ArrowFileBlocks(input.arrow);
   try {
     const rows = await new Lane(input, batches).run();
     fastLaneStats.taken++;
@@ -419,7 +322,7 @@ class Lane {
 
   constructor(
     private readonly input: FastLaneInput,
-    private readonly batches: ArrowBatches,
+    private readonly batches: ArrowFileBlocks,
   ) {
     this.n = input.entity.columns.length;
     this.buf = Buffer.allocUnsafe(Math.max(1, input.chunkBytes ?? CHUNK));
@@ -432,7 +335,7 @@ class Lane {
   /** On to the next record batch that has rows (as the slow lane's cursor skips empty ones); false at the end. */
   private async nextBatch(): Promise<boolean> {
     let b: { length: number; children: Data[] } | undefined;
-    do b = await this.batches.nextBatch();
+    do b = await this.batches.nextData();
     while (b !== undefined && b.length === 0);
     this.ar = 0;
     this.alen = b?.length ?? 0;

@@ -4,11 +4,10 @@ import path from 'node:path';
 import { BugError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { DetailFile, readRecords } from './details.js';
-import { digestInThread, digestSide } from './digest.js';
 import { asTrouble, troubleError } from './errors.js';
 import { DuplicateKey, keyReader, mergeTable, OutOfOrder, type MergeCounts } from './merge.js';
 import { isTablePlan, planDiff, type DiffSelection, type OneSidedTable, type TablePlan } from './plan.js';
-import { isStoreUrl, openSnapshot, type Snapshot } from './snapshot.js';
+import { openSnapshot, type Snapshot } from './snapshot.js';
 import { sortedBySpill } from './spill.js';
 import type { DiffRecord, DiffResult, DiffTotals, SideOrder, TableDiff } from './types.js';
 
@@ -25,19 +24,6 @@ export interface DiffOptions extends DiffSelection {
   right: string;
   /** Collect the row-level records (every added and removed row, every changed cell). */
   details?: boolean | undefined;
-  /**
-   * The caller expects the sides to be identical (forklift exit): where the left side is a store
-   * and both sides come in key order, each table is first compared by a digest of each side, both
-   * read at once on the two cores (digest.ts); only a table whose digests differ is merged row by
-   * row. The result is the same either way; only an identical table gets cheaper.
-   */
-  expectIdentical?: boolean | undefined;
-  /**
-   * The digest lane's thread for the left side starts once this settles (exit passes its verify,
-   * still running in a thread of its own: three threads at once would share two cores and hold
-   * three heaps; the right side is read meanwhile).
-   */
-  threadAfter?: Promise<unknown> | undefined;
   /** Where scratch files go (sorted sides, the records); the OS temporary folder by default. */
   scratchDir?: string | undefined;
   signal?: AbortSignal | undefined;
@@ -85,7 +71,7 @@ export async function diffSnapshots(opts: DiffOptions): Promise<DiffRun> {
     const opened = await Promise.allSettled([openSnapshot(opts.left, 'LEFT'), openSnapshot(opts.right, 'RIGHT')]);
     for (const o of opened) if (o.status === 'fulfilled') snaps.push(o.value);
     for (const o of opened) if (o.status === 'rejected') throw o.reason;
-    return await diffOpened(snaps[0]!, snaps[1]!, { ...opts, leftStore: isStoreUrl(opts.left) ? opts.left : undefined });
+    return await diffOpened(snaps[0]!, snaps[1]!, opts);
   } catch (e) {
     throw asTrouble(e);
   } finally {
@@ -94,7 +80,7 @@ export async function diffSnapshots(opts: DiffOptions): Promise<DiffRun> {
 }
 
 /** The diff of two snapshots already open (the caller closes them). */
-export async function diffOpened(left: Snapshot, right: Snapshot, opts: Omit<DiffOptions, 'left' | 'right'> & { leftStore?: string | undefined }): Promise<DiffRun> {
+export async function diffOpened(left: Snapshot, right: Snapshot, opts: Omit<DiffOptions, 'left' | 'right'>): Promise<DiffRun> {
   const t0 = Date.now();
   const started = new Date(t0).toISOString();
   let scratch: string | undefined;
@@ -115,8 +101,7 @@ export async function diffOpened(left: Snapshot, right: Snapshot, opts: Omit<Dif
     const tables: TableDiff[] = [];
     for (const t of plan.tables) {
       opts.signal?.throwIfAborted();
-      if (!isTablePlan(t)) tables.push(await oneSided(t, t.side === 'left' ? left : right, o));
-      else tables.push((await sameByDigest(t, left, right, o)) ?? (await compareTable(t, left, right, scratch, details, o)));
+      tables.push(isTablePlan(t) ? await compareTable(t, left, right, scratch, details, o) : await oneSided(t, t.side === 'left' ? left : right, o));
     }
     const totals: DiffTotals = {
       tables: tables.length,
@@ -162,36 +147,6 @@ export async function diffOpened(left: Snapshot, right: Snapshot, opts: Omit<Dif
 }
 
 async function* empty(): AsyncGenerator<DiffRecord> {}
-
-async function settled(p: Promise<unknown> | undefined): Promise<void> {
-  await p?.catch(() => {});
-}
-
-/** How many tables the digest lane found identical in this process (tests check the lane is taken). */
-export const digestLane = { identicalTables: 0 };
-
-/**
- * The digest lane (expectIdentical): the table's diff when both sides' digests agree, else
- * undefined (merge it). A left side given as a store URL is read in a thread of its own.
- */
-async function sameByDigest(plan: TablePlan, left: Snapshot, right: Snapshot, opts: Omit<DiffOptions, 'left' | 'right'> & { leftStore?: string | undefined }): Promise<TableDiff | undefined> {
-  if (!opts.expectIdentical || opts.details || !plan.leftInOrder || !plan.rightInOrder) return undefined;
-  const stop = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
-  try {
-    const [l, r] = await Promise.all([
-      opts.leftStore !== undefined
-        ? settled(opts.threadAfter).then(() => digestInThread({ url: opts.leftStore!, plan, side: 'left' }, signal))
-        : digestSide(left.rows(plan.left, signal), plan, 'left', { signal }),
-      digestSide(right.rows(plan.right, signal), plan, 'right', { signal, progress: (n) => opts.progress?.({ table: plan.table, phase: 'comparing', rows: n }) }),
-    ]);
-    if (l.digest === null || l.digest !== r.digest || l.rows !== r.rows) return undefined;
-    digestLane.identicalTables++;
-    return tableDiff(plan, { left_rows: l.rows, right_rows: r.rows, added: 0, removed: 0, changed: 0, unchanged: l.rows, changed_cells: 0 }, { left: 'streamed', right: 'streamed' });
-  } finally {
-    stop.abort();
-  }
-}
 
 function sum(tables: readonly TableDiff[], k: 'added' | 'removed' | 'changed' | 'unchanged' | 'changed_cells'): number {
   return tables.reduce((s, t) => s + t[k], 0);

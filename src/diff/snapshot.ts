@@ -33,9 +33,6 @@ export interface Snapshot {
 
 const STORE_URL = /^(sqlite:|postgres(ql)?:\/\/|mysql:\/\/|mariadb:\/\/|mssql:\/\/|sqlserver:\/\/)/i;
 
-/** A side given as a store URL (not a bundle). */
-export const isStoreUrl = (spec: string): boolean => STORE_URL.test(spec);
-
 export async function openSnapshot(spec: string, side: 'LEFT' | 'RIGHT'): Promise<Snapshot> {
   if (STORE_URL.test(spec)) return openStoreSnapshot(spec, side);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {

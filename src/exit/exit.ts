@@ -139,8 +139,6 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
         right: opts.source,
         tables,
         ignore: ignored,
-        expectIdentical: true,
-        threadAfter: verdict,
         scratchDir: scratch,
         signal,
         collectGarbage: opts.collectGarbage,

@@ -54,7 +54,12 @@ export function sqliteCreateTable(e: Entity): string {
     .filter((c) => c.references && c.references.entity !== e.name)
     .map((c) => `FOREIGN KEY (${q(c.name)}) REFERENCES ${q(c.references!.entity)} (${q(c.references!.column)})`);
   const uniques = e.columns.filter((c) => c.unique).map((c) => `UNIQUE (${q(c.name)})`);
-  return `CREATE TABLE IF NOT EXISTS ${q(e.name)} (\n  ${[...cols, pk, ...uniques, ...fks].join(',\n  ')}\n) STRICT`;
+  // WITHOUT ROWID: the rows are stored in primary-key order, the order forklift reads and writes
+  // them in (canonical order), so a read in key order is one pass over one b-tree instead of an
+  // index walk with a table lookup per row. Measured on the 1M-row machine log: reads 3.0–3.6 s
+  // instead of 4.4–4.5 s, loads 1.1–1.7 s instead of 2.0–2.2 s. (PRIMARY KEY columns are then
+  // NOT NULL, as on every server store.)
+  return `CREATE TABLE IF NOT EXISTS ${q(e.name)} (\n  ${[...cols, pk, ...uniques, ...fks].join(',\n  ')}\n) STRICT${e.primaryKey.length ? ', WITHOUT ROWID' : ''}`;
 }
 
 const RUNS_DDL = `CREATE TABLE IF NOT EXISTS forklift_runs (

@@ -81,7 +81,7 @@ const stores: Record<string, Store> = {
     before: async (url) => {
       const db = new Database(sqliteFile(url));
       // SQLite adds neither a CHECK nor a foreign key to a table that exists: the table is made by hand, as a DBA would.
-      const items = sqliteCreateTable(factoryModel().entities.get('items')!).replace(/\n\) STRICT$/, ',\n  CHECK (lead_time_days <= 365),\n  FOREIGN KEY (category) REFERENCES categories (code)\n) STRICT');
+      const items = sqliteCreateTable(factoryModel().entities.get('items')!).replace(/\n\) STRICT/, ',\n  CHECK (lead_time_days <= 365),\n  FOREIGN KEY (category) REFERENCES categories (code)\n) STRICT');
       db.exec(`CREATE TABLE categories (code TEXT PRIMARY KEY) STRICT; INSERT INTO categories VALUES ('PUMP'), ('SEAL'); ${items};`);
       db.close();
     },

@@ -111,7 +111,7 @@ async function fileBenches() {
     const { factoryModel } = await import(pathToImport(path.join(ROOT, 'dist', 'src', 'model', 'factory.js')));
     // Same column types, NOT NULL and primary key; no enum CHECK, since sqlite3 cannot map the
     // legacy state codes (R, I, D…) the way the mapping does.
-    const ddl = sqliteCreateTable(factoryModel().entities.get('machine_events')).replace(/ CHECK \(.*?\)\)/g, '');
+    const ddl = sqliteCreateTable(factoryModel().entities.get('machine_events')).replace(/ CHECK \((?:[^()\n]|\([^()\n]*\))*\)/g, '');
     const db = path.join(dataDir, 'sqlite-import.db');
     results.push(
       measure('sqlite3 .import, same typed table, one transaction', 'sqlite3', [db], {

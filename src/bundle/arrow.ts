@@ -342,12 +342,17 @@ const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 /** Days since 1970-01-01 of `YYYY-MM-DD` at `s[0..10]`, or NaN. Proleptic Gregorian (H. Hinnant's days_from_civil). */
 function parseDays(s: string): number {
   if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return NaN;
-  let y = num(s, 0, 4);
+  const y = num(s, 0, 4);
   const m = num(s, 5, 2);
   const d = num(s, 8, 2);
   if (y < 1 || m < 1 || m > 12 || d < 1) return NaN;
   const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
   if (d > (m === 2 && leap ? 29 : MONTH_DAYS[m - 1]!)) return NaN;
+  return daysFromCivil(y, m, d);
+}
+
+/** Days since 1970-01-01 of a valid civil date (H. Hinnant's days_from_civil). */
+export function daysFromCivil(y: number, m: number, d: number): number {
   if (m <= 2) y -= 1;
   const era = Math.floor(y / 400);
   const yoe = y - era * 400;

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { Type, type Data, type DataType, type DateDay, type Decimal, type Field, type Int64, type TimestampMillisecond } from 'apache-arrow';
 import type { Column, Entity } from '../model/types.js';
-import { ArrowFileBlocks, decoderFor } from './arrow.js';
+import { ArrowFileBlocks, daysFromCivil, decoderFor } from './arrow.js';
 import { compareDecimalText } from './order.js';
 
 /**
@@ -90,16 +90,6 @@ function validDate(y: number, m: number, d: number): boolean {
   if (m < 1 || m > 12 || d < 1) return false;
   const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
   return d <= (m === 2 && leap ? 29 : MONTH_DAYS[m - 1]!);
-}
-
-/** Days since 1970-01-01 (H. Hinnant's days_from_civil, as arrow.ts writes them). */
-function daysFromCivil(y: number, m: number, d: number): number {
-  if (m <= 2) y -= 1;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
 }
 
 /** Two ASCII digits at `at`, or -1. */

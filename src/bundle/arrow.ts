@@ -38,14 +38,20 @@ import { VectorLoader } from 'apache-arrow/visitor/vectorloader';
 import { BugError, BundleError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { modelTypeText } from './datapackage.js';
+import { HashedFile, type FileDigest } from './sink.js';
 
 export interface TableFileWriter {
   /** Appends one batch of staged rows (arrays in `entity.columns` order); resolves once its bytes are written to the file. */
   write(rows: unknown[][]): Promise<void>;
   /** Writes the footer and closes the file. */
-  close(): Promise<void>;
+  close(): Promise<unknown>;
   /** Stops after a failure elsewhere: the file is left without a footer (Arrow) or empty (Parquet); the caller discards it. */
   abort(): Promise<void>;
+}
+
+/** An Arrow file writer: closing it gives the file's SHA-256 and size, hashed as it was written. */
+export interface ArrowFileWriter extends TableFileWriter {
+  close(): Promise<FileDigest>;
 }
 
 /** Metadata keys: on each field, and on the schema. */
@@ -507,14 +513,6 @@ class ForkliftFileWriter extends RecordBatchFileWriter {
   }
 }
 
-async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    off += bytesWritten;
-  }
-}
-
 /**
  * Rows per record batch in a bundle's Arrow files. 1,000 rather than 10,000: rows gathered for a
  * bigger batch outlive the young generation, and export's peak memory was 1.6x with 10,000
@@ -528,12 +526,15 @@ export const ARROW_BATCH_ROWS = 1_000;
  * many (the last one shorter), whatever sizes they come in: the file's bytes do not depend on how
  * a store hands its rows over.
  */
-export async function openArrowWriter(file: string, entity: Entity, opts: { batchRows?: number } = {}): Promise<TableFileWriter> {
+export async function openArrowWriter(file: string, entity: Entity, opts: { batchRows?: number } = {}): Promise<ArrowFileWriter> {
   const encoder = new BatchEncoder(entity);
   const writer = new ForkliftFileWriter();
   // Starting with the schema makes a table without rows a valid file too.
   writer.reset(undefined, encoder.schema);
-  const fh = await open(file, 'w');
+  // Hashed as it is written (the bag's manifest needs no second read of the file), and written
+  // through a stream: a batch waits for the disk only when the stream's buffer is full.
+  const out = new HashedFile(file);
+  await out.opened();
   let state: 'open' | 'closed' | 'failed' = 'open';
   let pending: unknown[][] = [];
   const guard = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -542,14 +543,14 @@ export async function openArrowWriter(file: string, entity: Entity, opts: { batc
       return await work();
     } catch (e) {
       state = 'failed';
-      await fh.close().catch(() => undefined);
+      out.destroy();
       throw e;
     }
   };
   const emit = async (rows: unknown[][]): Promise<void> => {
     if (rows.length === 0) return;
     writer.writeBatch(encoder.encode(rows));
-    await writeFully(fh, writer.take());
+    await out.write(writer.take());
   };
   const size = opts.batchRows;
   return {
@@ -568,15 +569,17 @@ export async function openArrowWriter(file: string, entity: Entity, opts: { batc
         await emit(pending);
         pending = [];
         writer.close();
-        await writeFully(fh, writer.take());
+        await out.write(writer.take());
+        const digest = await out.close();
         state = 'closed';
-        await fh.close();
+        return digest;
       }),
     abort: async () => {
       pending = [];
       if (state === 'open') {
         state = 'failed';
-        await fh.close();
+        out.destroy();
+        await out.closed();
       }
     },
   };

@@ -95,13 +95,14 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     if (opts.parquet) mkdirSync(path.join(tmp, 'data', 'parquet'));
     const xlsx = opts.xlsx ? await openXlsxWriter(path.join(tmp, 'data', 'workbook.xlsx')) : null;
 
-    const files: TableFiles[] = [];
+    const files: ExportedFiles[] = [];
     const payload = new Map<string, { sha256: string; bytes: number }>();
     for (const entity of chosen) {
       opts.signal?.throwIfAborted();
       const t = await exportTable(store, entity, chosen, tmp, opts, xlsx);
       files.push(t);
       payload.set(`data/${t.csv.path}`, { sha256: t.csv.sha256, bytes: t.csv.bytes });
+      payload.set(`data/${t.arrow.path}`, { sha256: t.arrow.sha256, bytes: t.arrow.bytes });
     }
     await xlsx?.close();
 
@@ -192,20 +193,26 @@ function chooseTables(all: Entity[], wanted: string[] | undefined): Entity[] {
   return wanted.map((t) => byName.get(t)!);
 }
 
+/** A table's files as written: the CSV and the Arrow file, each hashed as it was written. */
+interface ExportedFiles extends TableFiles {
+  arrow: { path: string; sha256: string; bytes: number };
+}
+
 interface RowSink {
   write(rows: unknown[][]): Promise<void>;
   close(): Promise<unknown>;
   abort(): Promise<void> | void;
 }
 
-async function exportTable(store: TargetStore, source: Entity, chosen: Entity[], tmp: string, opts: ExportOptions, xlsx: Awaited<ReturnType<typeof openXlsxWriter>> | null): Promise<TableFiles> {
+async function exportTable(store: TargetStore, source: Entity, chosen: Entity[], tmp: string, opts: ExportOptions, xlsx: Awaited<ReturnType<typeof openXlsxWriter>> | null): Promise<ExportedFiles> {
   const { entity, row } = applyProfile(opts.profile, source, chosen);
   // A reference to a table left out of the bundle cannot be checked there: it is described without it.
   const inBundle = new Set(opts.references === false ? [] : chosen.map((e) => e.name));
   const bundled: Entity = { ...entity, columns: entity.columns.map((c) => (c.references && !inBundle.has(c.references.entity) ? withoutReference(c) : c)) };
   const selection = opts.rows?.(source);
   const csv = new CsvTableWriter(path.join(tmp, 'data', 'csv', `${entity.name}.csv`), bundled);
-  const sinks: RowSink[] = [await openArrowWriter(path.join(tmp, 'data', 'arrow', `${entity.name}.arrow`), bundled, { batchRows: ARROW_BATCH_ROWS })];
+  const arrow = await openArrowWriter(path.join(tmp, 'data', 'arrow', `${entity.name}.arrow`), bundled, { batchRows: ARROW_BATCH_ROWS });
+  const sinks: RowSink[] = [arrow];
   if (opts.parquet) sinks.push(await openParquetWriter(path.join(tmp, 'data', 'parquet', `${entity.name}.parquet`), bundled));
   const sheet = xlsx ? await xlsx.table(bundled) : null;
   await csv.writeHeader();
@@ -233,9 +240,10 @@ async function exportTable(store: TargetStore, source: Entity, chosen: Entity[],
       opts.progress?.({ table: source.name, rows });
     }
     const digest = await csv.close();
-    for (const s of sinks) await s.close();
+    const arrowDigest = await arrow.close();
+    for (const s of sinks) if (s !== arrow) await s.close();
     await sheet?.close();
-    return { entity: bundled, rows, csv: { path: `csv/${entity.name}.csv`, ...digest } };
+    return { entity: bundled, rows, csv: { path: `csv/${entity.name}.csv`, ...digest }, arrow: { path: `arrow/${entity.name}.arrow`, ...arrowDigest } };
   } catch (e) {
     csv.destroy();
     for (const s of sinks) await Promise.resolve(s.abort()).catch(() => {});

@@ -24,6 +24,17 @@ export class HashedFile {
     });
   }
 
+  /** Resolves once the file is open, or rejects with the reason it could not be created. */
+  async opened(): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (this.out.pending) await once(this.out, 'ready');
+  }
+
+  /** Resolves once the file descriptor is closed (after close() or destroy()). */
+  async closed(): Promise<void> {
+    if (!this.out.closed) await once(this.out, 'close').catch(() => undefined);
+  }
+
   async write(chunk: string | Uint8Array): Promise<void> {
     if (this.failed) throw this.failed;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;

@@ -8,8 +8,8 @@ import { BugError, StoreError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
-import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './read-common.js';
-import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_UPSERT, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
+import { TABLES_TABLE, describeFrom, nativeColumnsFor, orderColumns, tableRecords } from './read-common.js';
+import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_UPSERT, pgByteOrderedCollations, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { assertDeleted, keyColumns } from './delete-common.js';
@@ -124,6 +124,10 @@ export class PostgresStore implements TargetStore {
         if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
         loaded.set(l.entity.name, n);
       }
+      // Statistics for the tables just loaded, committed with them: a new table has none until
+      // autovacuum comes by, and without them the planner sorts the whole table for a key-order
+      // read (export, diff, exit) instead of walking its primary key (0.13 s for 1M rows).
+      if (req.entities.length) await conn.query(`ANALYZE ${req.entities.map((l) => q(l.entity.name)).join(', ')}`);
       link = await insertRun(trx, req.entry);
     });
     this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
@@ -279,7 +283,13 @@ export class PostgresStore implements TargetStore {
       if (!first) throw new StoreError(`${this.display}: there is no table ${table.name}`, { code: 'store.read', hint: 'Check the store URL and the table name (tables of the current schema are read).' });
       const native = nativeColumnsFor(table, pgTables(res.rows, [])[0]!);
       if (!Array.isArray(native)) throw new StoreError(`${this.display}: table ${table.name} has no column ${native.missing}`, { code: 'store.read', hint: 'The table does not match the description asked for: describe the store again.' });
-      yield* pgCopyRows(client, pgReadPlan(table, native, first.s, opts.where), opts.signal);
+      const textKeys = orderColumns(table).flatMap((c) => {
+        const r = res.rows.find((row) => row.c === c.name);
+        return r?.co ? [{ column: c.name, co: r.co }] : [];
+      });
+      const byteOrdered = await pgByteOrderedCollations(client, textKeys.map((k) => k.co));
+      const keysInByteOrder = new Set(textKeys.filter((k) => byteOrdered.has(k.co)).map((k) => k.column));
+      yield* pgCopyRows(client, pgReadPlan(table, native, first.s, opts.where, keysInByteOrder), opts.signal);
     } catch (e) {
       if (e instanceof Error && e.name === 'AbortError') throw e;
       throw this.storeError(e, 'store.read');

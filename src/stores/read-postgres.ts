@@ -48,7 +48,8 @@ export function pgColumnsSql(oneTable: boolean): string {
   return `SELECT current_schema()::text AS s, c.relname AS t, obj_description(c.oid, 'pg_class') AS td, a.attname AS c, a.attnotnull AS nn,
   format_type(bt.oid, CASE WHEN ty.typtype = 'd' THEN ty.typtypmod ELSE a.atttypmod END) AS ft,
   bt.typname AS tn, bt.typtype AS tt, col_description(c.oid, a.attnum) AS cd,
-  CASE WHEN bt.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = bt.oid ORDER BY e.enumsortorder) END AS ev
+  CASE WHEN bt.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = bt.oid ORDER BY e.enumsortorder) END AS ev,
+  (SELECT quote_ident(n.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace WHERE co.oid = a.attcollation) AS co
 FROM pg_class c
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type ty ON ty.oid = a.atttypid
@@ -81,6 +82,8 @@ export interface PgColumnRow {
   tt: string;
   cd: string | null;
   ev: string[] | null;
+  /** The column's collation as a COLLATE operand (`pg_catalog."default"`), null for types without one. */
+  co?: string | null;
 }
 
 export interface PgConstraintRow {
@@ -259,25 +262,56 @@ function needsCast(n: NativeColumn): boolean {
  * The COPY statement that reads an entity's table in canonical order and the decoder of each
  * field (COPY text, `\N` handled by the caller).
  */
-export function pgReadPlan(e: Entity, native: readonly NativeColumn[], schema: string, where?: RowRange): { sql: string; decode: Decoder[] } {
+export function pgReadPlan(e: Entity, native: readonly NativeColumn[], schema: string, where?: RowRange, byteOrdered: ReadonlySet<string> = new Set()): { sql: string; decode: Decoder[] } {
   const expr = (c: Column, n: NativeColumn): string => (needsCast(n) ? `${q(c.name)}::text` : q(c.name));
   const select = e.columns.map((c, i) => expr(c, native[i]!));
   const pos = new Map(e.columns.map((c, i) => [c.name, i]));
+  // Sort terms name the table's column (`t.col`), never the output column of the same name, and
+  // add nothing a primary-key index does not have: then PostgreSQL can walk that index and send
+  // the first row at once instead of sorting the whole table first (an export waited ~0.4 s of
+  // 1M rows for that sort). PostgreSQL sorts NULL last by default; the canonical order puts it first.
   const order = orderColumns(e).map((c) => {
     const n = native[pos.get(c.name)!]!;
-    // PostgreSQL sorts NULL last by default; the canonical order puts it first.
+    const col = `t.${q(c.name)}`;
+    const nulls = n.column.required ? '' : ' NULLS FIRST';
     switch (sortBy(c, n)) {
       case 'text':
-        return needsCast(n) || n.kind !== 'text' ? `(${q(c.name)}::text) COLLATE "C" NULLS FIRST` : `${q(c.name)} COLLATE "C" NULLS FIRST`;
+        if (needsCast(n) || n.kind !== 'text') return `(${col}::text) COLLATE "C"${nulls}`;
+        return byteOrdered.has(c.name) ? `${col}${nulls}` : `${col} COLLATE "C"${nulls}`;
       case 'native':
       case 'decimal-text':
-        return `${q(c.name)} NULLS FIRST`;
+        return `${col}${nulls}`;
     }
   });
   const decode = columnDecoders(e, native, nativeDecoder);
-  const from = `${q(schema)}.${q(e.name)}`;
+  const from = `${q(schema)}.${q(e.name)} t`;
   const filter = where ? ` WHERE ${rangeCondition(e, native, where)}` : '';
   return { sql: `COPY (SELECT ${select.join(', ')} FROM ${from}${filter}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}) TO STDOUT`, decode };
+}
+
+/**
+ * Strings whose code point order differs from every linguistic order (case, accents, punctuation,
+ * spacing, ligatures, expansions, planes beyond the BMP): a collation that sorts all of them as
+ * `COLLATE "C"` does is taken to sort by code point (C, POSIX, C.UTF-8, ucs_basic, musl's locales).
+ */
+const BYTE_ORDER_PROBE = ['B', 'a', 'A', 'b', '_', '-a', 'a-', 'a b', 'ab', 'a', '0', '9', ' ', '~', '\u00e9', 'f', 'E', 'e\u0301', '\u00df', 'ss', '\u00c4', 'z', '\u00ff', '\u03a9', '\u65e5', '\u00a0', '\ufffd', '\u{1f600}', '\ue000', '\u01c5', '\u01c6', 'Dz', '\ufb01', 'fi', '\u0130', 'i'];
+
+/**
+ * Which of these collations (COLLATE operands) sort text by code point on this server: a sort by
+ * such a column's own collation gives the canonical order, and its index can serve it.
+ */
+export async function pgByteOrderedCollations(client: pg.Client, collations: Iterable<string>): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const co of new Set(collations)) {
+    // A collation name comes from the catalog through quote_ident; anything else is not used.
+    if (!/^("([^"]|"")+"|[a-z_][a-z0-9_$]*)\.("([^"]|"")+"|[a-z_][a-z0-9_$]*)$/.test(co)) continue;
+    const res = await client.query<{ same: boolean }>(
+      `SELECT array_agg(s ORDER BY s COLLATE ${co}, i) = array_agg(s ORDER BY s COLLATE "C", i) AS same FROM unnest($1::text[]) WITH ORDINALITY u(s, i)`,
+      [BYTE_ORDER_PROBE],
+    );
+    if (res.rows[0]?.same === true) out.add(co);
+  }
+  return out;
 }
 
 /**
@@ -289,7 +323,7 @@ function rangeCondition(e: Entity, native: readonly NativeColumn[], where: RowRa
   const n = native[i];
   if (!n || (n.kind !== 'date' && n.kind !== 'timestamp')) throw new BugError(`${e.name}.${where.column} is not a date or timestamp column`);
   if (!/^\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d{1,6})?Z)?$/.test(where.before)) throw new BugError(`cut-off '${where.before}' is not an ISO date or instant`);
-  return `${q(where.column)} < '${where.before}'::${n.kind === 'date' ? 'date' : 'timestamptz'}`;
+  return `t.${q(where.column)} < '${where.before}'::${n.kind === 'date' ? 'date' : 'timestamptz'}`;
 }
 
 /**

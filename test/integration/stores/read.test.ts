@@ -12,7 +12,7 @@ import { Staging, stagingTable } from '../../../src/run/staging.js';
 import { openStore, type TargetStore } from '../../../src/stores/index.js';
 import { READ_ROWS_BATCH, TABLES_TABLE, tableDefinition } from '../../../src/stores/read-common.js';
 import { MYSQL_TABLES_DDL } from '../../../src/stores/read-mysql.js';
-import { PG_TABLES_DDL } from '../../../src/stores/read-postgres.js';
+import { PG_TABLES_DDL, pgByteOrderedCollations, pgColumnsSql, pgReadPlan, pgTables, type PgColumnRow } from '../../../src/stores/read-postgres.js';
 import { SQLITE_TABLES_DDL } from '../../../src/stores/read-sqlite.js';
 import { RUNS_ENTITY } from '../../../src/stores/runs-entity.js';
 import type { RunEntry } from '../../../src/stores/types.js';
@@ -405,6 +405,42 @@ describe('keys with mixed case, accents, whitespace and emoji', () => {
     expect(codeOrder.indexOf('x\uFB01')).toBeLessThan(codeOrder.indexOf('x\u{1F600}'));
     expect(codeOrder.indexOf('c')).toBeLessThan(codeOrder.indexOf('c\t'));
   }, 60_000);
+});
+
+describe('PostgreSQL: a key-order read walks the primary key when the key sorts by code point', () => {
+  it.skipIf(pgDown !== null)('probes each collation; the ORDER BY matches the index only then; a load leaves statistics', async () => {
+    const t = await freshTarget('postgres');
+    await t.exec(["CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)"]);
+    const staged = keyLoad(tempDir('forklift-keys-'));
+    const codes = keyModel.entities.get('codes')!;
+    const store = await openStore(t.url);
+    try {
+      await store.load({ model: keyModel, stagingFile: staged.stagingFile, entities: [{ entity: codes, mode: 'replace', stagedTable: stagingTable('codes'), expected: CODES.length * 2 }], entry: runEntry() });
+    } finally {
+      await store.close();
+    }
+    await withPg(t.url, async (c) => {
+      // The load ran ANALYZE: without statistics the planner sorts the table rather than walk its key.
+      const stats = await c.query<{ n: number }>("SELECT reltuples::int AS n FROM pg_class WHERE relname = 'codes'");
+      expect(stats.rows[0]!.n).toBe(CODES.length * 2);
+      const ordered = await pgByteOrderedCollations(c, ['pg_catalog."default"', 'pg_catalog."C"', 'pg_catalog."POSIX"', 'pg_catalog."und-x-icu"', 'public.ci', 'x; DROP TABLE codes']);
+      // This server's databases are C.UTF-8 (code point order); ICU's root order and a case-blind one are not.
+      expect([...ordered].sort()).toEqual(['pg_catalog."C"', 'pg_catalog."POSIX"', 'pg_catalog."default"']);
+      const cols = (await c.query<PgColumnRow>(pgColumnsSql(true), ['codes'])).rows;
+      expect(cols[0]!.co).toBe('pg_catalog."default"');
+      const native = pgTables(cols, [])[0]!.columns;
+      const plan = async (byteOrdered: Set<string>): Promise<string> => {
+        const { sql } = pgReadPlan(codes, native, cols[0]!.s, undefined, byteOrdered);
+        await c.query('SET enable_seqscan = off');
+        const res = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql.slice('COPY ('.length, -') TO STDOUT'.length)}`);
+        return res.rows.map((r) => r['QUERY PLAN']).join('\n');
+      };
+      const walked = await plan(new Set(['code']));
+      expect(walked).toMatch(/Index Scan using codes_pkey/);
+      expect(walked).not.toMatch(/Sort/);
+      expect(await plan(new Set())).toMatch(/Sort Key: code COLLATE "C", seq/);
+    });
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import {
   type NativeKind,
   type NativeTable,
   RowBatcher,
+  READ_ROWS_BATCH,
 } from './read-common.js';
 
 /**
@@ -163,6 +164,11 @@ export function* sqliteReadRows(db: Database.Database, e: Entity, native: readon
   const plan = sqliteReadPlan(e, native, where);
   if (plan.functions.has(TEXT_FN)) db.function(TEXT_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => sqliteText(v));
   if (plan.functions.has(DECIMAL_KEY_FN)) db.function(DECIMAL_KEY_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => decimalSortKey(typeof v === 'string' ? v : sqliteText(v)));
+  const pages = keysetPages(db, e, native, plan, signal);
+  if (pages) {
+    yield* pages;
+    return;
+  }
   const rows = db.prepare(plan.sql).raw(true).safeIntegers(true).iterate(...plan.params) as IterableIterator<unknown[]>;
   const b = new RowBatcher(plan.decode, signal);
   for (const r of rows) {
@@ -171,6 +177,62 @@ export function* sqliteReadRows(db: Database.Database, e: Entity, native: readon
   }
   const last = b.rest();
   if (last) yield last;
+}
+
+/**
+ * The same rows a page at a time: each page one `.all()` of the rows after the last key read
+ * (`WHERE (k1, k2) > (?, ?) … LIMIT`), inside one read transaction so the pages are one
+ * consistent snapshot. better-sqlite3 builds a page's rows in one call instead of one call per
+ * row: 1M rows of the machine log read in 1.0 s instead of 1.6 s. Only where the primary key is
+ * plain NOT NULL columns whose order the table's own key index gives, the page's start a range
+ * on that index (a plan that scans or sorts would read the rest of the table for every page):
+ * undefined otherwise.
+ */
+function keysetPages(db: Database.Database, e: Entity, native: readonly NativeColumn[], plan: ReturnType<typeof sqliteReadPlan>, signal: AbortSignal | undefined): Generator<unknown[][]> | undefined {
+  if (e.primaryKey.length === 0 || plan.functions.size > 0 || db.inTransaction) return undefined;
+  const pos = new Map(e.columns.map((c, i) => [c.name, i]));
+  const keyPos = e.primaryKey.map((k) => pos.get(k)!);
+  const terms: string[] = [];
+  for (const i of keyPos) {
+    const c = e.columns[i]!;
+    const n = native[i]!;
+    if (!n.column.required) return undefined;
+    const by = sortBy(c, n);
+    // The column itself, not `COLLATE BINARY`: SQLite turns only a bare row value into a range
+    // on the key index. A column of another collation cannot serve the BINARY order: the plan
+    // check below finds the sort and declines.
+    if ((by === 'native' && n.kind !== 'text') || (by === 'text' && n.kind === 'text')) terms.push(q(c.name));
+    else return undefined;
+  }
+  const [head, order] = plan.sql.split(' ORDER BY ');
+  if (order === undefined) return undefined;
+  const where = head!.includes(' WHERE ') ? `${head} AND` : `${head} WHERE`;
+  const firstSql = `${head} ORDER BY ${order} LIMIT ${READ_ROWS_BATCH}`;
+  const nextSql = `${where} (${terms.join(', ')}) > (${terms.map(() => '?').join(', ')}) ORDER BY ${order} LIMIT ${READ_ROWS_BATCH}`;
+  const steps = (db.prepare(`EXPLAIN QUERY PLAN ${nextSql}`).all(...plan.params, ...keyPos.map(() => null)) as { detail: string }[]).map((r) => r.detail);
+  // A page must start where the last one ended (a SEARCH on the key), in the key's order (no sort).
+  if (steps.some((d) => /TEMP B-TREE/.test(d)) || !steps.some((d) => /^SEARCH .*>[?(]/.test(d))) return undefined;
+  const first = db.prepare(firstSql).raw(true).safeIntegers(true);
+  const next = db.prepare(nextSql).raw(true).safeIntegers(true);
+  return (function* pages(): Generator<unknown[][]> {
+    db.exec('BEGIN');
+    try {
+      let rows = first.all(...plan.params) as unknown[][];
+      while (rows.length > 0) {
+        const last = rows[rows.length - 1]!;
+        const after = keyPos.map((i) => last[i]);
+        // A page is READ_ROWS_BATCH rows at most: the batcher hands it back whole (full) or as the rest.
+        const b = new RowBatcher(plan.decode, signal);
+        let full: unknown[][] | null = null;
+        for (const r of rows) full = b.push(r) ?? full;
+        const batch = full ?? b.rest();
+        if (batch) yield batch;
+        rows = rows.length < READ_ROWS_BATCH ? [] : (next.all(...plan.params, ...after) as unknown[][]);
+      }
+    } finally {
+      if (db.inTransaction) db.exec('COMMIT');
+    }
+  })();
 }
 
 /** The table's columns, or undefined where the table does not exist. */

@@ -1,4 +1,4 @@
-import { newRunId } from '../run/pipeline.js';
+import { newRunId } from '../run/run-id.js';
 import { openStore } from '../stores/index.js';
 import { verifyChain } from './chain.js';
 import { commandEntry } from './entry.js';

@@ -15,9 +15,8 @@ import { CsvTableWriter } from './csv.js';
 import { dataPackage, type TableFiles } from './datapackage.js';
 import { dataDictionary } from './dictionary.js';
 import { keyComparer } from './order.js';
-import { openParquetWriter } from './parquet.js';
 import { applyProfile, type Profile } from './profile.js';
-import { openXlsxWriter } from './xlsx.js';
+import type { openXlsxWriter } from './xlsx.js';
 import { zipFolder } from './zip.js';
 
 export interface ExportOptions {
@@ -93,7 +92,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     mkdirSync(path.join(tmp, 'data', 'csv'), { recursive: true });
     mkdirSync(path.join(tmp, 'data', 'arrow'));
     if (opts.parquet) mkdirSync(path.join(tmp, 'data', 'parquet'));
-    const xlsx = opts.xlsx ? await openXlsxWriter(path.join(tmp, 'data', 'workbook.xlsx')) : null;
+    // exceljs and parquet-wasm load only when asked for: together they were most of export's start-up.
+    const xlsx = opts.xlsx ? await (await import('./xlsx.js')).openXlsxWriter(path.join(tmp, 'data', 'workbook.xlsx')) : null;
 
     const files: ExportedFiles[] = [];
     const payload = new Map<string, { sha256: string; bytes: number }>();
@@ -213,7 +213,7 @@ async function exportTable(store: TargetStore, source: Entity, chosen: Entity[],
   const csv = new CsvTableWriter(path.join(tmp, 'data', 'csv', `${entity.name}.csv`), bundled);
   const arrow = await openArrowWriter(path.join(tmp, 'data', 'arrow', `${entity.name}.arrow`), bundled, { batchRows: ARROW_BATCH_ROWS });
   const sinks: RowSink[] = [arrow];
-  if (opts.parquet) sinks.push(await openParquetWriter(path.join(tmp, 'data', 'parquet', `${entity.name}.parquet`), bundled));
+  if (opts.parquet) sinks.push(await (await import('./parquet.js')).openParquetWriter(path.join(tmp, 'data', 'parquet', `${entity.name}.parquet`), bundled));
   const sheet = xlsx ? await xlsx.table(bundled) : null;
   await csv.writeHeader();
   const keyPos = (source.primaryKey.length ? source.primaryKey : source.columns.map((c) => c.name)).map((k) => source.columns.findIndex((c) => c.name === k));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { BundleError, ConfigError } from '../core/errors.js';
 import { dependencyOrder, type Entity, type Model } from '../model/types.js';
-import { newRunId } from '../run/pipeline.js';
+import { newRunId } from '../run/run-id.js';
 import { Staging, stagingTable } from '../run/staging.js';
 import { openStore } from '../stores/index.js';
 import { IMPORTED_RUNS_ENTITY, RUNS_ENTITY } from '../stores/runs-entity.js';

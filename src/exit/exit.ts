@@ -12,7 +12,7 @@ import { zipFolder } from '../bundle/zip.js';
 import { BundleError, ConfigError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { diffSnapshots } from '../diff/index.js';
-import { newRunId } from '../run/pipeline.js';
+import { newRunId } from '../run/run-id.js';
 import { openStore } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { RunEntry } from '../stores/types.js';

@@ -11,7 +11,7 @@ import { activeSigner } from '../audit/signing.js';
 import { BundleError, ConfigError, ForkliftError } from '../core/errors.js';
 import { heapGuard } from '../diff/diff.js';
 import type { Entity } from '../model/types.js';
-import { newRunId } from '../run/pipeline.js';
+import { newRunId } from '../run/run-id.js';
 import { openStore } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { DeleteTable, RunEntry, TargetStore } from '../stores/types.js';

@@ -1,8 +1,8 @@
+import { newRunId } from './run-id.js';
 import { commandEntry } from '../audit/entry.js';
 import { activeSigner } from '../audit/signing.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { dependencyOrder, type Entity } from '../model/types.js';
@@ -50,10 +50,6 @@ export interface RunOptions {
 export interface RunResult extends RunReport {
   reportFile: string;
   htmlFile: string;
-}
-
-export function newRunId(now = new Date()): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
 }
 
 interface Extracted {

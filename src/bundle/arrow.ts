@@ -351,10 +351,15 @@ function parseDays(s: string): number {
   const y = num(s, 0, 4);
   const m = num(s, 5, 2);
   const d = num(s, 8, 2);
-  if (y < 1 || m < 1 || m > 12 || d < 1) return NaN;
-  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-  if (d > (m === 2 && leap ? 29 : MONTH_DAYS[m - 1]!)) return NaN;
+  if (y < 1 || !validDate(y, m, d)) return NaN;
   return daysFromCivil(y, m, d);
+}
+
+/** Whether `y-m-d` is a day of the proleptic Gregorian calendar: one rule for export and both verify lanes (which years to allow stays with each caller). */
+export function validDate(y: number, m: number, d: number): boolean {
+  if (m < 1 || m > 12 || d < 1) return false;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return d <= (m === 2 && leap ? 29 : MONTH_DAYS[m - 1]!);
 }
 
 /** Days since 1970-01-01 of a valid civil date (H. Hinnant's days_from_civil). */

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { Type, type Data, type DataType, type DateDay, type Decimal, type Field, type Int64, type TimestampMillisecond } from 'apache-arrow';
 import type { Column, Entity } from '../model/types.js';
-import { ArrowFileBlocks, daysFromCivil, decoderFor } from './arrow.js';
+import { ArrowFileBlocks, daysFromCivil, decoderFor, validDate } from './arrow.js';
 import { compareDecimalText } from './order.js';
 
 /**
@@ -82,14 +82,6 @@ function kindOf(c: Column): number {
 function bound(t: string | undefined): number | undefined {
   if (t === undefined) return undefined;
   return t.length <= 15 ? Number(t) : NaN;
-}
-
-const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-function validDate(y: number, m: number, d: number): boolean {
-  if (m < 1 || m > 12 || d < 1) return false;
-  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-  return d <= (m === 2 && leap ? 29 : MONTH_DAYS[m - 1]!);
 }
 
 /** Two ASCII digits at `at`, or -1. */

@@ -1,6 +1,4 @@
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { revive, type SerializedError } from '../core/thread-errors.js';
+import { startThread, type ThreadErrorMessage } from '../core/thread.js';
 import { verifyBundleDir, type VerifyOptions, type VerifyResult } from './verify.js';
 
 export interface VerifyThreadInput {
@@ -8,7 +6,7 @@ export interface VerifyThreadInput {
   display: string;
 }
 
-export type VerifyThreadMessage = { type: 'progress'; table: string; rows: number } | { type: 'result'; result: VerifyResult } | { type: 'error'; error: SerializedError };
+export type VerifyThreadMessage = { type: 'progress'; table: string; rows: number } | { type: 'result'; result: VerifyResult } | ThreadErrorMessage;
 
 /** Only the compiled build has a .js worker to start; under a TypeScript test runner the verify runs in this thread. */
 function workerUrl(): URL | undefined {
@@ -20,30 +18,17 @@ function workerUrl(): URL | undefined {
  * bundle meanwhile (import stages its CSVs, exit re-imports and compares) on the other core.
  * Interrupting (the signal) stops the thread. FORKLIFT_VERIFY_THREAD=never keeps it in this thread.
  */
-export function verifyInThread(dir: string, display: string, opts: Pick<VerifyOptions, 'signal' | 'progress'> = {}): Promise<VerifyResult> {
+export async function verifyInThread(dir: string, display: string, opts: Pick<VerifyOptions, 'signal' | 'progress'> = {}): Promise<VerifyResult> {
   const url = workerUrl();
   if (url === undefined || process.env.FORKLIFT_VERIFY_THREAD === 'never') return verifyBundleDir(dir, display, opts);
-  return new Promise<VerifyResult>((resolve, reject) => {
-    opts.signal?.throwIfAborted();
-    const worker = new Worker(fileURLToPath(url), { workerData: { dir, display } satisfies VerifyThreadInput });
-    let settled = false;
-    const settle = (f: () => void): void => {
-      if (settled) return;
-      settled = true;
-      opts.signal?.removeEventListener('abort', onAbort);
-      f();
-    };
-    const onAbort = (): void => {
-      settle(() => reject(opts.signal!.reason));
-      void worker.terminate();
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    worker.on('message', (m: VerifyThreadMessage) => {
-      if (m.type === 'progress') opts.progress?.({ table: m.table, rows: m.rows });
-      else if (m.type === 'result') settle(() => resolve(m.result));
-      else settle(() => reject(revive(m.error)));
-    });
-    worker.on('error', (e) => settle(() => reject(e)));
-    worker.on('exit', (code) => settle(() => reject(new Error(`the verify thread stopped (exit code ${code}) before it answered`))));
-  });
+  const thread = startThread<VerifyThreadMessage>(url, { dir, display } satisfies VerifyThreadInput, { signal: opts.signal, stopped: (code) => `the verify thread stopped (exit code ${code}) before it answered` });
+  try {
+    for (;;) {
+      const m = await thread.next();
+      if (m.type === 'result') return m.result;
+      opts.progress?.({ table: m.table, rows: m.rows });
+    }
+  } finally {
+    await thread.stop();
+  }
 }

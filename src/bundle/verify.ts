@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { ConfigError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { compareDecimalText, keyComparer } from './order.js';
-import { openArrowRows } from './arrow.js';
+import { openArrowRows, validDate } from './arrow.js';
 import { formatBagProblem, safeBagPath, type BagReport } from './bagit.js';
 import { validateBagInThread } from './bag-thread.js';
 import { readDataPackage } from './datapackage.js';
@@ -401,12 +401,6 @@ function range(c: Column, t: string): string | null {
   }
   if (c.max !== undefined && compareDecimalText(t, c.max) > 0) return `${t} is above the maximum ${c.max}`;
   return null;
-}
-
-function validDate(y: number, m: number, d: number): boolean {
-  if (m < 1 || m > 12 || d < 1) return false;
-  const days = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
-  return d <= days;
 }
 
 /**

@@ -1,6 +1,4 @@
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { revive, type SerializedError } from '../core/thread-errors.js';
+import { startThread, type ThreadErrorMessage } from '../core/thread.js';
 import type { Entity } from '../model/types.js';
 
 /**
@@ -15,7 +13,7 @@ export interface RowsThreadInput {
   entity: Entity;
 }
 
-export type RowsThreadMessage = { type: 'batch'; rows: unknown[][] } | { type: 'end' } | { type: 'error'; error: SerializedError };
+export type RowsThreadMessage = { type: 'batch'; rows: unknown[][] } | { type: 'end' } | ThreadErrorMessage;
 
 /** Batches the thread may read ahead of the merge. */
 export const CREDITS = 4;
@@ -30,47 +28,15 @@ export function rowsThreadAvailable(): boolean {
 }
 
 export async function* rowsInThread(input: RowsThreadInput, signal?: AbortSignal): AsyncGenerator<unknown[][], void, undefined> {
-  signal?.throwIfAborted();
-  const worker = new Worker(fileURLToPath(workerUrl()!), { workerData: input });
-  const queue: RowsThreadMessage[] = [];
-  let failure: unknown;
-  let exited = false;
-  let wake: (() => void) | undefined;
-  const poke = (): void => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  worker.on('message', (m: RowsThreadMessage) => {
-    queue.push(m);
-    poke();
-  });
-  worker.on('error', (e) => {
-    failure ??= e;
-    poke();
-  });
-  worker.on('exit', () => {
-    exited = true;
-    poke();
-  });
-  const onAbort = (): void => {
-    failure ??= signal!.reason;
-    poke();
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const thread = startThread<RowsThreadMessage>(workerUrl()!, input, { signal, stopped: () => `the thread reading ${input.entity.name} stopped before the end of the table` });
   try {
     for (;;) {
-      while (queue.length === 0 && failure === undefined && !exited) await new Promise<void>((r) => (wake = r));
-      if (failure !== undefined) throw failure;
-      const m = queue.shift();
-      if (m === undefined) throw new Error(`the thread reading ${input.entity.name} stopped before the end of the table`);
+      const m = await thread.next();
       if (m.type === 'end') return;
-      if (m.type === 'error') throw revive(m.error);
-      worker.postMessage('ack');
+      thread.post('ack');
       yield m.rows;
     }
   } finally {
-    signal?.removeEventListener('abort', onAbort);
-    await worker.terminate();
+    await thread.stop();
   }
 }

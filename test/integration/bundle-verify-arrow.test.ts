@@ -1,11 +1,11 @@
 import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openArrowRows, openArrowWriter } from '../../src/bundle/arrow.js';
 import { entityOf, type DataPackageResource } from '../../src/bundle/datapackage.js';
 import { exportBundle } from '../../src/bundle/export.js';
 import { verifyBundle } from '../../src/bundle/verify.js';
 import { runPlan } from '../../src/run/pipeline.js';
+import { editArrowRows } from '../bundle-helpers.js';
 import { demoCopy, tempDir } from '../helpers.js';
 
 /**
@@ -22,22 +22,9 @@ const items = exported.tables.find((t) => t.name === 'items')!;
 
 /** Rewrites data/arrow/items.arrow from the bundle's own rows, changed by `edit`. */
 async function rewriteArrow(dir: string, edit: (rows: unknown[][]) => unknown[][]): Promise<void> {
-  const file = path.join(dir, 'data', 'arrow', 'items.arrow');
-  const cursor = openArrowRows(file);
-  const rows: unknown[][] = [];
-  for (;;) {
-    const r = cursor.next();
-    if (r) rows.push(r);
-    else if (!(await cursor.advance())) break;
-  }
-  await cursor.close();
   const pkg = JSON.parse(readFileSync(path.join(dir, 'data', 'datapackage.json'), 'utf8')) as { resources: DataPackageResource[] };
   const { entity } = entityOf(pkg.resources.find((r) => r.name === 'items')!);
-  const w = await openArrowWriter(file, entity);
-  // Several batches, so the cursor crosses batch boundaries on the way.
-  const changed = edit(rows);
-  for (let i = 0; i < changed.length; i += 7) await w.write(changed.slice(i, i + 7));
-  await w.close();
+  await editArrowRows(path.join(dir, 'data', 'arrow', 'items.arrow'), entity, edit);
 }
 
 function copyBundle(name: string): string {

@@ -1,7 +1,6 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { openArrowRows, openArrowWriter } from '../../../src/bundle/arrow.js';
 import { parseBagInfo, writeBagTags } from '../../../src/bundle/bagit.js';
 import { CsvTableWriter, csvDecoder } from '../../../src/bundle/csv.js';
 import { dataPackage } from '../../../src/bundle/datapackage.js';
@@ -11,6 +10,7 @@ import { fastCheckTable, fastLaneStats } from '../../../src/bundle/verify-fast.j
 import { sameValue, valueChecker, verifyBundle, type VerifyResult } from '../../../src/bundle/verify.js';
 import type { Column, Entity } from '../../../src/model/types.js';
 import { runPlan } from '../../../src/run/pipeline.js';
+import { editArrowRows, readArrowRows, writeArrowRows } from '../../bundle-helpers.js';
 import { demoCopy, tempDir } from '../../helpers.js';
 
 /**
@@ -92,6 +92,8 @@ function childRows(): unknown[][] {
   ];
 }
 
+const arrowFile = (dir: string, table: string): string => path.join(dir, 'data', 'arrow', `${table}.arrow`);
+
 /** Writes a bundle of the given tables (CSV, Arrow in batches of 7 rows, datapackage.json, bag). */
 async function writeBundle(dir: string, tables: { entity: Entity; rows: unknown[][] }[]): Promise<void> {
   mkdirSync(path.join(dir, 'data', 'csv'), { recursive: true });
@@ -102,35 +104,17 @@ async function writeBundle(dir: string, tables: { entity: Entity; rows: unknown[
     await csv.writeHeader();
     await csv.write(rows);
     const d = await csv.close();
-    await writeArrow(dir, entity, rows);
+    await writeArrowRows(arrowFile(dir, entity.name), entity, rows);
     files.push({ entity, rows: rows.length, csv: { path: `csv/${entity.name}.csv`, sha256: d.sha256, bytes: d.bytes } });
   }
   writeFileSync(path.join(dir, 'data', 'datapackage.json'), `${JSON.stringify(dataPackage(files), null, 2)}\n`);
   await writeBagTags(dir, { fields: [['Source-Organization', 'test']] });
 }
 
-async function writeArrow(dir: string, entity: Entity, rows: unknown[][]): Promise<void> {
-  const w = await openArrowWriter(path.join(dir, 'data', 'arrow', `${entity.name}.arrow`), entity, { batchRows: 7 });
-  await w.write(rows);
-  await w.close();
-}
-
 /** The bag's manifests (and Payload-Oxum) recomputed over the payload as it is now: only the data layer can see a change. */
 async function rebag(dir: string): Promise<void> {
   const info = parseBagInfo(readFileSync(path.join(dir, 'bag-info.txt'), 'utf8')).fields.filter(([k]) => !/^(payload-oxum|bagging-date)$/i.test(k));
   await writeBagTags(dir, { fields: info });
-}
-
-async function readArrow(file: string): Promise<unknown[][]> {
-  const cursor = openArrowRows(file);
-  const rows: unknown[][] = [];
-  for (;;) {
-    const r = cursor.next();
-    if (r) rows.push(r);
-    else if (!(await cursor.advance())) break;
-  }
-  await cursor.close();
-  return rows;
 }
 
 function editCsv(dir: string, table: string, edit: (b: Buffer) => Buffer): void {
@@ -231,21 +215,16 @@ describe('bundle verify fast lane: valid bundles', () => {
 /** `valid`: the change leaves the data valid (the lanes still agree); `keys`: only the foreign-key pass sees it, after every table passed. */
 type Damage = [name: string, bundle: 'matrix' | 'demo', damage: (dir: string) => Promise<void> | void, outcome?: 'valid' | 'keys'];
 
-const arrowFile = (dir: string, table: string): string => path.join(dir, 'data', 'arrow', `${table}.arrow`);
-
-async function editArrow(dir: string, entity: Entity, edit: (rows: unknown[][]) => unknown[][]): Promise<void> {
-  const rows = await readArrow(arrowFile(dir, entity.name));
-  await writeArrow(dir, entity, edit(rows));
-}
+const editArrow = (dir: string, entity: Entity, edit: (rows: unknown[][]) => unknown[][]): Promise<void> => editArrowRows(arrowFile(dir, entity.name), entity, edit);
 
 /** Both files written from the same changed rows: the CSV and the Arrow file agree, the data is wrong. */
 async function editBoth(dir: string, entity: Entity, edit: (rows: unknown[][]) => unknown[][]): Promise<void> {
-  const rows = edit(await readArrow(arrowFile(dir, entity.name)));
+  const rows = edit(await readArrowRows(arrowFile(dir, entity.name)));
   const csv = new CsvTableWriter(path.join(dir, 'data', 'csv', `${entity.name}.csv`), entity);
   await csv.writeHeader();
   await csv.write(rows);
   await csv.close();
-  await writeArrow(dir, entity, rows);
+  await writeArrowRows(arrowFile(dir, entity.name), entity, rows);
 }
 
 const DAMAGES: Damage[] = [

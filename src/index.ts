@@ -17,3 +17,4 @@ export { diffRuns, type RunsDiff, type EntityRunsDiff, type RejectRef } from './
 export { purge, type PurgeOptions, type PurgeResult } from './retention/purge.js';
 export { purgePlan } from './retention/plan.js';
 export { auditVerify, readLedger, type AuditVerification, type Ledger } from './audit/source.js';
+export { auditLog, openAuditLog, type AuditLogEntry, type AuditLogReader } from './audit/log.js';

@@ -1,22 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
-import { table } from '../../src/cli/render.js';
-import { ConfigError } from '../../src/core/errors.js';
 import { exportSource } from '../../src/bundle/source.js';
-import { chainOrder, readLedger } from '../../src/audit/source.js';
-
-interface LogEntry {
-  seq: number | null;
-  id: string | null;
-  command: string | null;
-  status: string | null;
-  started: string | null;
-  finished: string | null;
-  operator: string | null;
-  host: string | null;
-  prev_hash: string | null;
-  entry_hash: string | null;
-}
+import { auditLog } from '../../src/audit/log.js';
 
 export default class AuditLog extends BaseCommand {
   static override summary = 'List the audit trail of a store: every run recorded in forklift_runs, in chain order.';
@@ -26,34 +11,16 @@ export default class AuditLog extends BaseCommand {
     plan: Flags.string({ description: 'The plan (for the default target).', default: './forklift.yaml' }),
   };
 
-  async run(): Promise<{ source: string; entries: LogEntry[] }> {
+  /** The table, or with --json the `{ source, entries }` document, is streamed to stdout as the ledger is read (nothing returned for oclif to print). */
+  async run(): Promise<undefined> {
     const { flags } = await this.parse(AuditLog);
     const source = flags.target !== undefined && !/^[a-z]+:/.test(flags.target) ? flags.target : exportSource({ source: flags.target, plan: flags.plan }).source;
-    const ledger = await readLedger(source);
-    if (!ledger.exists) throw new ConfigError(`${ledger.display}: no ledger (forklift_runs) here`, { code: 'audit.no-ledger', hint: 'Runs are recorded by migrate and bundle import.' });
-    const entries: LogEntry[] = chainOrder(ledger.records).map((r) => ({
-      seq: r.seq === null ? null : Number(r.seq),
-      id: r.id,
-      command: r.command,
-      status: r.status,
-      started: r.started,
-      finished: r.finished,
-      operator: r.operator,
-      host: r.host,
-      prev_hash: r.prev_hash,
-      entry_hash: r.entry_hash,
-    }));
-    if (!this.jsonEnabled()) {
-      this.log(
-        table(
-          ['seq', 'id', 'command', 'status', 'started', 'operator', 'entry_hash'],
-          entries.map((e) => [e.seq === null ? '-' : String(e.seq), e.id ?? '', e.command ?? '', e.status ?? '', e.started ?? '', e.operator ?? '', e.entry_hash ? e.entry_hash.slice(0, 12) : '(unchained)']),
-          (c) => c === 0,
-        ),
-      );
-      const unchained = entries.filter((e) => e.seq === null).length;
-      this.log(`\n${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} in ${ledger.display}${unchained ? ` (${unchained} from before the audit chain)` : ''}`);
+    const interrupt = this.interruptible();
+    try {
+      await auditLog({ source, format: this.jsonEnabled() ? 'json' : 'text', stream: process.stdout, signal: interrupt.signal });
+    } finally {
+      interrupt.release();
     }
-    return { source: ledger.display, entries };
+    return undefined;
   }
 }

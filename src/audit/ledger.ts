@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { readBundleCsv } from '../bundle/csv.js';
+import { readBundleCsv, type CsvField } from '../bundle/csv.js';
 import type { Entity } from '../model/types.js';
 import { IMPORTED_RUNS_ENTITY, RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { TargetStore } from '../stores/types.js';
@@ -29,15 +29,40 @@ export interface StoreLedger {
   records: LedgerRecord[];
 }
 
+/** How a store's forklift_runs is described there (RUNS_ENTITY with the columns it has), or undefined where there is none. */
+export async function storeRunsEntity(store: TargetStore): Promise<Entity | undefined> {
+  if (!(await store.hasTable(RUNS_ENTITY.name))) return undefined;
+  const described = (await store.describeTables()).find((e) => e.name === RUNS_ENTITY.name);
+  return runsEntityOf(described) ?? RUNS_ENTITY;
+}
+
+/**
+ * chainOrder (source.ts) as the store's own ORDER BY, so a reader gets the entries in chain order
+ * without holding them: seq (NULL first: the entries from before the chain), then start time, then
+ * id (the key order a store reads in, which is the order chainOrder keeps for equal start times).
+ * Start times are compared by code point here, by localeCompare there: the same order for the ISO
+ * 8601 text forklift writes.
+ */
+const CHAIN_ORDER = ['seq', 'started', 'id'];
+
+/**
+ * A store's forklift_runs as ledger records, in batches as the store yields them: in key order, or
+ * with `chainOrder` in chain order.
+ */
+export async function* storeLedgerBatches(store: TargetStore, entity: Entity, opts: { signal?: AbortSignal | undefined; chainOrder?: boolean } = {}): AsyncGenerator<LedgerRecord[]> {
+  const has = new Set(entity.columns.map((c) => c.name));
+  const read = opts.chainOrder ? { ...entity, primaryKey: CHAIN_ORDER.filter((c) => has.has(c)) } : entity;
+  for await (const batch of store.readRows(read, { signal: opts.signal })) {
+    yield batch.map((row) => toLedgerRecord(Object.fromEntries(entity.columns.map((c, i) => [c.name, row[i]]))));
+  }
+}
+
 /** Every entry of a store's forklift_runs, as ledger records (unordered). */
 export async function readStoreLedger(store: TargetStore, opts: { signal?: AbortSignal | undefined } = {}): Promise<StoreLedger> {
-  if (!(await store.hasTable(RUNS_ENTITY.name))) return { exists: false, chained: false, records: [] };
-  const described = (await store.describeTables()).find((e) => e.name === RUNS_ENTITY.name);
-  const entity = runsEntityOf(described) ?? RUNS_ENTITY;
+  const entity = await storeRunsEntity(store);
+  if (!entity) return { exists: false, chained: false, records: [] };
   const records: LedgerRecord[] = [];
-  for await (const batch of store.readRows(entity, { signal: opts.signal })) {
-    for (const row of batch) records.push(toLedgerRecord(Object.fromEntries(entity.columns.map((c, i) => [c.name, row[i]]))));
-  }
+  for await (const batch of storeLedgerBatches(store, entity, opts)) for (const r of batch) records.push(r);
   return { exists: true, chained: isChained(entity), records };
 }
 
@@ -62,20 +87,37 @@ export async function readImportedLedgers(store: TargetStore, opts: { signal?: A
   return out;
 }
 
+/** A bundle's copy of forklift_runs (an unpacked bundle folder), or undefined where it has none. */
+export function bundleLedgerFile(dir: string): string | undefined {
+  const file = path.join(dir, 'data', 'csv', `${RUNS_ENTITY.name}.csv`);
+  return existsSync(file) ? file : undefined;
+}
+
+/**
+ * The records of a bundle's forklift_runs.csv in file order, in batches, each as the CSV has it
+ * with its header (a file of a header alone yields it once, with no rows).
+ */
+export async function* bundleLedgerRows(file: string): AsyncGenerator<{ header: string[]; rows: CsvField[][] }> {
+  let header: string[] | undefined;
+  for await (const batch of readBundleCsv(file)) {
+    const rows = header ? batch : batch.slice(1);
+    header ??= batch[0]?.map((f) => f ?? '');
+    if (header) yield { header, rows };
+  }
+}
+
+/** A row of a bundle's forklift_runs.csv (under its header) as a ledger record. */
+export const bundleLedgerRecord = (header: readonly string[], rec: readonly CsvField[]): LedgerRecord => toLedgerRecord(Object.fromEntries(header.map((h, i) => [h, rec[i] ?? null])));
+
 /** The entries of a bundle's data/csv/forklift_runs.csv (an unpacked bundle folder), as ledger records. */
 export async function readBundleLedger(dir: string): Promise<StoreLedger> {
-  const file = path.join(dir, 'data', 'csv', `${RUNS_ENTITY.name}.csv`);
-  if (!existsSync(file)) return { exists: false, chained: false, records: [] };
+  const file = bundleLedgerFile(dir);
+  if (!file) return { exists: false, chained: false, records: [] };
   let header: string[] | undefined;
   const records: LedgerRecord[] = [];
-  for await (const batch of readBundleCsv(file)) {
-    for (const rec of batch) {
-      if (!header) {
-        header = rec.map((f) => f ?? '');
-        continue;
-      }
-      records.push(toLedgerRecord(Object.fromEntries(header.map((h, i) => [h, rec[i] ?? null]))));
-    }
+  for await (const batch of bundleLedgerRows(file)) {
+    header = batch.header;
+    for (const rec of batch.rows) records.push(bundleLedgerRecord(header, rec));
   }
   return { exists: true, chained: Boolean(header?.includes('entry_hash')), records };
 }

@@ -4,6 +4,7 @@ import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
 import { openBundle } from '../bundle/verify.js';
 import { resolveTarget } from '../plan/load.js';
 import { openStore } from '../stores/index.js';
+import type { TargetStore } from '../stores/types.js';
 import { verifyChain, type LedgerRecord, type VerifyResult } from './chain.js';
 import { loadPublicKey } from './signing.js';
 import { readBundleLedger, readImportedLedgers, readStoreLedger } from './ledger.js';
@@ -23,20 +24,29 @@ export interface Ledger {
 
 const STORE_URL = /^(sqlite:|postgres(ql)?:\/\/|mysql:\/\/|mariadb:\/\/|mssql:\/\/|sqlserver:\/\/)/;
 
+/** Where a ledger is read from, opened: a store (close it), or an unpacked bundle (clean it up). */
+export type LedgerSource = { kind: 'store'; store: TargetStore } | { kind: 'bundle'; dir: string; display: string; cleanup: () => void };
+
+/** Opens a store URL or a bundle (folder or .zip) to read its ledger. */
+export async function openLedgerSource(source: string): Promise<LedgerSource> {
+  if (STORE_URL.test(source)) return { kind: 'store', store: await openStore(resolveTarget(source, process.cwd())) };
+  if (!existsSync(path.resolve(source))) {
+    throw new ConfigError(`${source}: neither a store URL nor a bundle`, { code: 'audit.source', hint: 'Give a store URL (sqlite:PATH, postgres://…, mysql://…, mssql://…) or a bundle folder or .zip.' });
+  }
+  return { kind: 'bundle', ...(await openBundle(source)) };
+}
+
 /** A store URL or a bundle (folder or .zip): the entries of its forklift_runs. */
 export async function readLedger(source: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<Ledger> {
-  if (STORE_URL.test(source)) {
-    const store = await openStore(resolveTarget(source, process.cwd()));
+  const opened = await openLedgerSource(source);
+  if (opened.kind === 'store') {
+    const { store } = opened;
     try {
       return { display: store.display, kind: 'store', ...(await readStoreLedger(store, opts)), imported: await readImportedLedgers(store, opts) };
     } finally {
       await store.close();
     }
   }
-  if (!existsSync(path.resolve(source))) {
-    throw new ConfigError(`${source}: neither a store URL nor a bundle`, { code: 'audit.source', hint: 'Give a store URL (sqlite:PATH, postgres://…, mysql://…, mssql://…) or a bundle folder or .zip.' });
-  }
-  const opened = await openBundle(source);
   try {
     return { display: opened.display, kind: 'bundle', ...(await readBundleLedger(opened.dir)), imported: new Map() };
   } finally {

@@ -3,10 +3,24 @@ import type { RunReport } from '../run/report.js';
 const n = (v: number): string => v.toLocaleString('en-US');
 
 export function table(head: string[], rows: string[][], alignRight: (col: number) => boolean = (c) => c > 0): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]): string =>
-    r.map((c, i) => (alignRight(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+  const widths = head.map((h) => h.length);
+  for (const r of rows) columnWidths(widths, r);
+  const lines = tableLines(head, widths, alignRight);
+  return [lines.head, ...rows.map(lines.row)].join('\n');
+}
+
+/** Widens `widths` (one per column) to fit a row's cells. */
+export function columnWidths(widths: number[], row: readonly string[]): void {
+  for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (row[i] ?? '').length);
+}
+
+/**
+ * The lines of a table whose column widths are known beforehand (a first pass over rows that are
+ * streamed): the heading with its rule, and each row, as `table` prints them.
+ */
+export function tableLines(head: string[], widths: readonly number[], alignRight: (col: number) => boolean = (c) => c > 0): { head: string; row: (r: string[]) => string } {
+  const row = (r: string[]): string => r.map((c, i) => (alignRight(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return { head: `${row(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`, row };
 }
 
 export function renderRunReport(r: RunReport): string {

@@ -1,0 +1,155 @@
+import { tmpdir } from 'node:os';
+import type { Writable } from 'node:stream';
+import type { CsvField } from '../bundle/csv.js';
+import { columnWidths, tableLines } from '../cli/render.js';
+import { ConfigError } from '../core/errors.js';
+import { buffered, type ReportWriter } from '../diff/render/common.js';
+import { streamWriter } from '../diff/report.js';
+import { sortedBySpill } from '../diff/spill.js';
+import { canonicalValue, type LedgerRecord } from './chain.js';
+import { bundleLedgerFile, bundleLedgerRecord, bundleLedgerRows, storeLedgerBatches, storeRunsEntity } from './ledger.js';
+import { openLedgerSource } from './source.js';
+
+/** One entry as `audit log` shows it (SPEC section 9). */
+export interface AuditLogEntry {
+  seq: number | null;
+  id: string | null;
+  command: string | null;
+  status: string | null;
+  started: string | null;
+  finished: string | null;
+  operator: string | null;
+  host: string | null;
+  prev_hash: string | null;
+  entry_hash: string | null;
+}
+
+export const logEntry = (r: LedgerRecord): AuditLogEntry => ({
+  seq: r.seq === null ? null : Number(r.seq),
+  id: r.id,
+  command: r.command,
+  status: r.status,
+  started: r.started,
+  finished: r.finished,
+  operator: r.operator,
+  host: r.host,
+  prev_hash: r.prev_hash,
+  entry_hash: r.entry_hash,
+});
+
+/** A store's or a bundle's ledger, open for reading: each call of `entries` is a new read, nothing is held between batches. */
+export interface AuditLogReader {
+  /** The store URL without password, or the bundle as given. */
+  source: string;
+  /** The entries in batches: in chain order (chainOrder's), or with `ordered: false` in whatever order is cheapest. */
+  entries(opts?: { ordered?: boolean }): AsyncIterable<AuditLogEntry[]>;
+  close(): Promise<void>;
+}
+
+const noLedger = (display: string): ConfigError => new ConfigError(`${display}: no ledger (forklift_runs) here`, { code: 'audit.no-ledger', hint: 'Runs are recorded by migrate and bundle import.' });
+
+/**
+ * Opens the ledger of a store URL or a bundle (folder or .zip) for `audit log`. Fails here, before
+ * anything is read, where there is no ledger. A store gives its entries in chain order itself (its
+ * ORDER BY); a bundle's copy is in key order, so it is sorted on disk (sortedBySpill) in the order
+ * chainOrder gives: seq, entries from before the chain first, then start time, then file order.
+ */
+export async function openAuditLog(source: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<AuditLogReader> {
+  const signal = opts.signal;
+  const opened = await openLedgerSource(source);
+  if (opened.kind === 'store') {
+    const { store } = opened;
+    try {
+      const entity = await storeRunsEntity(store);
+      if (!entity) throw noLedger(store.display);
+      return {
+        source: store.display,
+        async *entries({ ordered = true } = {}) {
+          for await (const batch of storeLedgerBatches(store, entity, { signal, chainOrder: ordered })) yield batch.map(logEntry);
+        },
+        close: () => store.close(),
+      };
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+  const file = bundleLedgerFile(opened.dir);
+  if (!file) {
+    opened.cleanup();
+    throw noLedger(opened.display);
+  }
+  return {
+    source: opened.display,
+    async *entries({ ordered = true } = {}) {
+      let header: string[] = [];
+      const rows = (async function* (): AsyncGenerator<unknown[][]> {
+        for await (const batch of bundleLedgerRows(file)) {
+          header = batch.header;
+          if (batch.rows.length) yield batch.rows;
+        }
+      })();
+      const field = (row: readonly unknown[], name: string): unknown => row[header.indexOf(name)] ?? null;
+      const key = (row: readonly unknown[]): unknown[] => [canonicalValue('seq', field(row, 'seq')), canonicalValue('started', field(row, 'started'))];
+      const sorted = ordered ? sortedBySpill(rows, key, ['numeric', 'text'], { dir: tmpdir(), signal }) : rows;
+      for await (const batch of sorted) yield batch.map((rec) => logEntry(bundleLedgerRecord(header, rec as CsvField[])));
+    },
+    close: () => Promise.resolve(opened.cleanup()),
+  };
+}
+
+const LOG_COLUMNS = ['seq', 'id', 'command', 'status', 'started', 'operator', 'entry_hash'];
+const logCells = (e: AuditLogEntry): string[] => [e.seq === null ? '-' : String(e.seq), e.id ?? '', e.command ?? '', e.status ?? '', e.started ?? '', e.operator ?? '', e.entry_hash ? e.entry_hash.slice(0, 12) : '(unchained)'];
+
+/**
+ * The table of `audit log`, streamed: a first read finds the columns' widths, a second prints the
+ * entries in chain order, then how many there were.
+ */
+async function writeLogTable(log: AuditLogReader, out: ReportWriter): Promise<void> {
+  const widths = LOG_COLUMNS.map((h) => h.length);
+  for await (const batch of log.entries({ ordered: false })) for (const e of batch) columnWidths(widths, logCells(e));
+  const lines = tableLines(LOG_COLUMNS, widths, (c) => c === 0);
+  const w = buffered(out);
+  await w.write(`${lines.head}\n`);
+  let entries = 0;
+  let unchained = 0;
+  for await (const batch of log.entries()) {
+    for (const e of batch) {
+      entries++;
+      if (e.seq === null) unchained++;
+      await w.write(`${lines.row(logCells(e))}\n`);
+    }
+  }
+  await w.write(`\n${entries} entr${entries === 1 ? 'y' : 'ies'} in ${log.source}${unchained ? ` (${unchained} from before the audit chain)` : ''}\n`);
+  await w.flush();
+}
+
+/** `audit log --json`: `{ source, entries }` as JSON.stringify(…, null, 2) prints it, written an entry at a time. */
+async function writeLogJson(log: AuditLogReader, out: ReportWriter): Promise<void> {
+  const w = buffered(out);
+  await w.write(`{\n  "source": ${JSON.stringify(log.source)},\n  "entries": [`);
+  let first = true;
+  for await (const batch of log.entries()) {
+    for (const e of batch) {
+      await w.write(`${first ? '\n' : ',\n'}    ${JSON.stringify(e, null, 2).replace(/\n/g, '\n    ')}`);
+      first = false;
+    }
+  }
+  await w.write(first ? ']\n}\n' : '\n  ]\n}\n');
+  await w.flush();
+}
+
+/**
+ * `forklift audit log`: the entries of a store's or a bundle's forklift_runs in chain order,
+ * written to `stream` as a table or as one JSON document, with memory that does not grow with the
+ * number of entries. A missing ledger fails before anything is written.
+ */
+export async function auditLog(opts: { source: string; format: 'text' | 'json'; stream: Writable; signal?: AbortSignal | undefined }): Promise<void> {
+  const log = await openAuditLog(opts.source, { signal: opts.signal });
+  try {
+    const out = streamWriter(opts.stream);
+    await (opts.format === 'json' ? writeLogJson(log, out) : writeLogTable(log, out));
+  } finally {
+    await log.close();
+  }
+}

@@ -24,8 +24,6 @@ export interface DiffOptions extends DiffSelection {
   right: string;
   /** Collect the row-level records (every added and removed row, every changed cell). */
   details?: boolean | undefined;
-  /** Read a left side that is a store in a thread of its own, beside the right side (exit's scratch store). */
-  leftInThread?: boolean | undefined;
   /** Where scratch files go (sorted sides, the records); the OS temporary folder by default. */
   scratchDir?: string | undefined;
   signal?: AbortSignal | undefined;
@@ -70,7 +68,7 @@ export interface DiffRun {
 export async function diffSnapshots(opts: DiffOptions): Promise<DiffRun> {
   const snaps: Snapshot[] = [];
   try {
-    const opened = await Promise.allSettled([openSnapshot(opts.left, 'LEFT', { readInThread: opts.leftInThread }), openSnapshot(opts.right, 'RIGHT')]);
+    const opened = await Promise.allSettled([openSnapshot(opts.left, 'LEFT'), openSnapshot(opts.right, 'RIGHT')]);
     for (const o of opened) if (o.status === 'fulfilled') snaps.push(o.value);
     for (const o of opened) if (o.status === 'rejected') throw o.reason;
     return await diffOpened(snaps[0]!, snaps[1]!, opts);

@@ -12,7 +12,6 @@ import { openStore, redactUrl, storeKind } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import { sqlitePath } from '../stores/url.js';
 import { troubleError } from './errors.js';
-import { rowsInThread, rowsThreadAvailable } from './rows-thread.js';
 import type { SideDescription } from './types.js';
 
 /**
@@ -34,13 +33,8 @@ export interface Snapshot {
 
 const STORE_URL = /^(sqlite:|postgres(ql)?:\/\/|mysql:\/\/|mariadb:\/\/|mssql:\/\/|sqlserver:\/\/)/i;
 
-export interface SnapshotOptions {
-  /** A store side's rows read in a thread of their own (rows-thread.ts): exit's scratch store, read beside the source. */
-  readInThread?: boolean | undefined;
-}
-
-export async function openSnapshot(spec: string, side: 'LEFT' | 'RIGHT', opts: SnapshotOptions = {}): Promise<Snapshot> {
-  if (STORE_URL.test(spec)) return openStoreSnapshot(spec, side, opts);
+export async function openSnapshot(spec: string, side: 'LEFT' | 'RIGHT'): Promise<Snapshot> {
+  if (STORE_URL.test(spec)) return openStoreSnapshot(spec, side);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
     throw new ConfigError(`${side}: '${redactUrl(spec)}' is neither a bundle nor a store URL forklift reads`, {
       code: 'diff.side',
@@ -53,7 +47,7 @@ export async function openSnapshot(spec: string, side: 'LEFT' | 'RIGHT', opts: S
 // ---------------------------------------------------------------------------------------------
 // stores
 
-async function openStoreSnapshot(url: string, side: 'LEFT' | 'RIGHT', opts: SnapshotOptions): Promise<Snapshot> {
+async function openStoreSnapshot(url: string, side: 'LEFT' | 'RIGHT'): Promise<Snapshot> {
   const kind = storeKind(url);
   if (kind === 'sqlite') {
     // Opening a SQLite store creates the file: a diff must never do that to a mistyped path.
@@ -70,7 +64,7 @@ async function openStoreSnapshot(url: string, side: 'LEFT' | 'RIGHT', opts: Snap
       description: { kind: 'store', store: kind, url: store.display },
       label: `${side} ${store.display}`,
       entities,
-      rows: (entity, signal) => (opts.readInThread && rowsThreadAvailable() ? rowsInThread({ url, entity }, signal) : store.readRows(entity, { signal })),
+      rows: (entity, signal) => store.readRows(entity, { signal }),
       close: () => store.close(),
     };
   } catch (e) {

@@ -139,8 +139,6 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
         right: opts.source,
         tables,
         ignore: ignored,
-        // The scratch store is read in a thread of its own, beside the source (the verify thread has usually answered by then).
-        leftInThread: true,
         scratchDir: scratch,
         signal,
         collectGarbage: opts.collectGarbage,

@@ -2,17 +2,20 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { BundleError, ConfigError } from '../core/errors.js';
+import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { dependencyOrder, type Entity, type Model } from '../model/types.js';
 import { newRunId } from '../run/run-id.js';
 import { Staging, stagingTable } from '../run/staging.js';
 import { openStore } from '../stores/index.js';
+import type { WriteProgress } from '../stores/read-sqlite.js';
+import { SqliteStore } from '../stores/sqlite.js';
 import { IMPORTED_RUNS_ENTITY, RUNS_ENTITY } from '../stores/runs-entity.js';
-import type { EntityLoad, LoadMode, RowsLoadRequest, RunEntry, TargetStore } from '../stores/types.js';
+import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
 import { commandEntry } from '../audit/entry.js';
 import { activeSigner } from '../audit/signing.js';
 import { safeBagPath } from './bagit.js';
-import { csvDecoder, readBundleCsv } from './csv.js';
+import { readBundleCsv } from './csv.js';
+import { rowDecoder, useWal, writeScratchRowsInThread } from './scratch-import.js';
 import { readDataPackage } from './datapackage.js';
 import { openBundle, type VerifyResult } from './verify.js';
 import { verifyInThread } from './verify-thread.js';
@@ -25,12 +28,6 @@ export interface ImportOptions {
   tables?: string[] | undefined;
   progress?: (p: { stage: 'verify' | 'stage' | 'load'; table?: string; rows: number }) => void;
   signal?: AbortSignal | undefined;
-  /**
-   * A scratch target the caller throws away unless the bundle verifies (forklift exit): the rows
-   * are loaded without waiting for the verify, which `onVerify` hands to the caller to await.
-   * Never for a real target: there the load waits for the verdict.
-   */
-  scratchTarget?: { onVerify: (verifying: Promise<VerifyResult>) => void } | undefined;
   /** false: leave the bundle's forklift_runs out (exit's scratch import, which compares data only). */
   keepLedger?: boolean | undefined;
 }
@@ -73,8 +70,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     if (!v.valid || !v.entities) refuse(v);
     return v as VerifyResult & { entities: Entity[] };
   };
-  if (opts.scratchTarget) opts.scratchTarget.onVerify(verifying);
-  verifying.catch(() => {}); // awaited below (or by the caller); not an unhandled rejection meanwhile
+  verifying.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
   try {
     opts.progress?.({ stage: 'verify', rows: 0 });
     // What datapackage.json declares, read ahead of the verify's verdict (which also checks it).
@@ -82,7 +78,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     const entities = chooseTables(declared, opts.tables);
     const manifest = createHash('sha256').update(readFileSync(path.join(opened.dir, 'manifest-sha256.txt'))).digest('hex');
 
-    const store = await openStore(opts.target, { scratch: opts.scratchTarget !== undefined });
+    const store = await openStore(opts.target);
     try {
       // The bundle's ledger is another store's chain: kept beside this store's own (forklift_imported_runs,
       // one copy per import), never mixed into it, so both chains still verify. exit's scratch import leaves it out.
@@ -93,22 +89,6 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       if (keepLedger && !staged.some((e) => e.name === IMPORTED_RUNS_ENTITY.name)) staged.push(IMPORTED_RUNS_ENTITY);
       // Reach the target before staging a million rows; copies an earlier import already kept are not added twice.
       const kept = (await store.hasTable(IMPORTED_RUNS_ENTITY.name)) && staged.includes(IMPORTED_RUNS_ENTITY) ? await keptLedgerKeys(store) : new Set<string>();
-      if (opts.scratchTarget && !keepLedger && store.loadRows) {
-        const counts = await loadScratch((req) => store.loadRows!(req), opened.dir, staged, {
-          entry: (c) => commandEntry({ id: runId, command: 'import', status: 'succeeded', started, files: { [`${path.basename(opened.dir)}/manifest-sha256.txt`]: manifest }, counts: c, message: null }),
-          progress: (table, rows) => opts.progress?.({ stage: 'stage', table, rows }),
-          signal: opts.signal,
-        });
-        return {
-          bundle: opened.display,
-          target: store.display,
-          run_id: runId,
-          load: 'append',
-          tables: staged.map((e) => ({ name: e.name, rows: counts.get(e.name)!, loaded: counts.get(e.name)!, already_in_target: 0 })),
-          rows_total: [...counts.values()].reduce((s, n) => s + n, 0),
-          manifest_sha256: manifest,
-        };
-      }
       const staging = new Staging(path.join(scratch, 'staging.sqlite'), { cacheMiB: 8 });
       const counts = new Map<string, { rows: number; loaded: number; skipped: number }>();
       try {
@@ -144,17 +124,14 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         for (const e of staged) staging.flushRows(e.name);
       } catch (e) {
         // A bundle that does not verify is refused for that reason, whatever staging tripped on.
-        if (!opts.scratchTarget) await verdict();
+        await verdict();
         throw e;
       } finally {
         staging.close();
       }
-      let verified: VerifyResult | undefined;
-      if (!opts.scratchTarget) {
-        const v = (verified = await verdict());
-        if (JSON.stringify(v.entities) !== JSON.stringify(declared)) {
-          throw new BundleError(`${opened.display}: data/datapackage.json changed while it was imported`, { code: 'bundle.changed', hint: 'Import it again once nothing writes to the bundle.' });
-        }
+      const verified: VerifyResult = await verdict();
+      if (JSON.stringify(verified.entities) !== JSON.stringify(declared)) {
+        throw new BundleError(`${opened.display}: data/datapackage.json changed while it was imported`, { code: 'bundle.changed', hint: 'Import it again once nothing writes to the bundle.' });
       }
 
       const inTarget = new Map((await store.describeTables()).map((e) => [e.name, e]));
@@ -164,9 +141,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       const loaded = (name: string): number => [...counts].filter(([k]) => targetOf(k) === name).reduce((n, [, c]) => n + c.loaded, 0);
       // A ledger is never replaced or upserted: copies of other chains are only ever added.
       const loads: EntityLoad[] = order.map((name) => ({ entity: model.entities.get(name)!, mode: name === IMPORTED_RUNS_ENTITY.name ? 'append' : mode, stagedTable: stagingTable(name), expected: loaded(name) }));
-      // The copied chain's head comes from the verify (a scratch target that keeps the ledger waits for it here).
-      if (keepLedger) verified ??= await verdict();
-      const ledgerNote = keepLedger && verified ? { kept_in: IMPORTED_RUNS_ENTITY.name, chained: verified.ledger !== undefined, head: verified.ledger?.head ?? null } : undefined;
+      const ledgerNote = keepLedger ? { kept_in: IMPORTED_RUNS_ENTITY.name, chained: verified.ledger !== undefined, head: verified.ledger?.head ?? null } : undefined;
       opts.progress?.({ stage: 'load', rows: 0 });
       const entry = (status: RunEntry['status'], message: string | null): RunEntry =>
         commandEntry({
@@ -199,67 +174,89 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
-    if (opts.scratchTarget) {
-      // The caller still awaits the verify: the (unzipped) bundle stays until it has answered.
-      void verifying.then(opened.cleanup, opened.cleanup);
-    } else {
-      stopVerify.abort(new Error('the import ended'));
-      opened.cleanup();
-    }
+    stopVerify.abort(new Error('the import ended'));
+    opened.cleanup();
   }
 }
 
-/** A CSV record of the bundle's table `e` to the staging-form values of `target`'s columns. */
-function rowDecoder(e: Entity, target: Entity): (rec: readonly (string | null | undefined)[]) => (string | number | null)[] {
-  const decoders = e.columns.map(csvDecoder);
-  // Each target column from the bundle's column of that name (a ledger from before the chain lacks some).
-  const from = target.columns.map((tc) => e.columns.findIndex((x) => x.name === tc.name));
-  return (rec) => {
-    const decoded = rec.map((f, i) => decoders[i]!(f ?? '', f === '')) as (string | number | null)[];
-    return from.map((k) => (k < 0 ? null : decoded[k]!));
-  };
+/** exit's re-import under way: the verify's answer to come, how far each table is written, and the rows written in the end. */
+export interface ScratchImport {
+  verifying: Promise<VerifyResult>;
+  /** Resolves once more than `read` rows of `table` are committed, or the table is complete; rejects if the re-import failed. */
+  after(table: string, read: number): Promise<WriteProgress>;
+  /** The rows written per table, once every table is. */
+  written: Promise<Record<string, number>>;
+  /** Removes what opening the bundle unpacked, once the verify has answered. */
+  cleanup(): void;
 }
 
 /**
- * exit's scratch re-import (the bundle's ledger left out): each table's CSV straight into the
- * scratch store's table, parents first, in one transaction, with no staging file in between
- * (TargetStore.loadRows). The store's constraints check every row; the verify running beside it
- * decides whether the result counts. The rows read of each table, which are the rows loaded.
+ * exit's re-import of its bundle into a new scratch SQLite file (SPEC section 10), started and
+ * left running: the verify in a thread of its own, the tables created here (the bundle's ledger
+ * left out), the rows written in another thread with a commit every COMMIT_ROWS rows
+ * (scratch-import.ts), so the caller compares the scratch store with the source while it is
+ * written. Nothing here waits for the verify: the caller awaits `verifying`, and throws the
+ * scratch file away unless it passes.
  */
-async function loadScratch(
-  loadRows: (req: RowsLoadRequest) => Promise<Map<string, number>>,
-  dir: string,
-  entities: Entity[],
-  opts: { entry: (counts: RunEntry['counts']) => RunEntry; progress: (table: string, rows: number) => void; signal: AbortSignal | undefined },
-): Promise<Map<string, number>> {
-  const model: Model = { name: 'bundle', entities: new Map(entities.map((e) => [e.name, e])) };
-  const order = dependencyOrder(model, entities.map((e) => e.name)).map((n) => model.entities.get(n)!);
-  const read = new Map<string, number>();
-  async function* rowsOf(e: Entity): AsyncIterable<(string | number | null)[][]> {
-    const decodeRow = rowDecoder(e, e);
-    const file = safeBagPath(dir, `data/csv/${e.name}.csv`, { encoded: false })!;
-    let n = 0;
-    let header = true;
-    for await (const batch of readBundleCsv(file)) {
-      // The header was checked by verify; every other record is a row.
-      const rows = (header ? batch.slice(1) : batch).map(decodeRow);
-      header = false;
-      n += rows.length;
-      read.set(e.name, n);
-      opts.progress(e.name, n);
-      yield rows;
+export async function startScratchImport(opts: { bundle: string; file: string; signal?: AbortSignal | undefined; progress?: ((p: { stage: 'verify' | 'import'; table?: string; rows: number }) => void) | undefined }): Promise<ScratchImport> {
+  const opened = await openBundle(opts.bundle);
+  const verifying = verifyInThread(opened.dir, opened.display, { signal: opts.signal, progress: (p) => opts.progress?.({ stage: 'verify', table: p.table, rows: p.rows }) });
+  verifying.catch(() => {}); // the caller awaits it
+  try {
+    const declared = declaredEntities(opened.dir);
+    if (declared === null) {
+      const v = await verifying;
+      refuse(v.valid ? { ...v, valid: false, problems: ['data/datapackage.json cannot be read as a Data Package'], problem_count: 1 } : v);
     }
+    const entities = declared.filter((e) => e.name !== RUNS_ENTITY.name);
+    const model: Model = { name: 'bundle', entities: new Map(entities.map((e) => [e.name, e])) };
+    const order = dependencyOrder(model, entities.map((e) => e.name)).map((n) => model.entities.get(n)!);
+    const store = await openStore(`sqlite:${opts.file}`, { scratch: true });
+    try {
+      if (!(store instanceof SqliteStore)) throw new BugError('the scratch store is not SQLite');
+      await store.createTables(model, order);
+    } finally {
+      await store.close();
+    }
+    useWal(opts.file);
+    const progress = new Map<string, WriteProgress>();
+    let failure: unknown;
+    let waiters: (() => void)[] = [];
+    const wake = (): void => {
+      const w = waiters;
+      waiters = [];
+      for (const f of w) f();
+    };
+    const written = writeScratchRowsInThread(
+      { dir: opened.dir, file: opts.file, entities: order },
+      (table, rows, done) => {
+        progress.set(table, { rows, done });
+        opts.progress?.({ stage: 'import', table, rows });
+        wake();
+      },
+      opts.signal,
+    );
+    written.catch((e: unknown) => {
+      failure = e;
+      wake();
+    });
+    return {
+      verifying,
+      written,
+      async after(table, read) {
+        for (;;) {
+          if (failure !== undefined) throw failure;
+          const p = progress.get(table);
+          if (p && (p.rows > read || p.done)) return p;
+          await new Promise<void>((r) => waiters.push(r));
+        }
+      },
+      cleanup: () => void verifying.then(opened.cleanup, opened.cleanup),
+    };
+  } catch (e) {
+    void verifying.then(opened.cleanup, opened.cleanup);
+    throw e;
   }
-  const loaded = await loadRows({
-    model,
-    entities: order.map((entity) => ({ entity, rows: rowsOf(entity) })),
-    entry: () => opts.entry(Object.fromEntries(order.map((e) => [e.name, { read: read.get(e.name) ?? 0, loaded: read.get(e.name) ?? 0, filtered: 0, duplicates_dropped: 0, rejected: 0 }]))),
-    signal: opts.signal,
-  });
-  for (const e of order) {
-    if (loaded.get(e.name) !== (read.get(e.name) ?? 0)) throw new BundleError(`${e.name}: ${read.get(e.name) ?? 0} rows read from the bundle, ${loaded.get(e.name) ?? 0} loaded`, { code: 'import.count' });
-  }
-  return loaded;
 }
 
 /** The tables datapackage.json declares; null where it cannot be read as one (the verify says why). */

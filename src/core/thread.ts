@@ -31,7 +31,10 @@ export interface Thread<M> {
 export function startThread<M extends { type: string }>(url: URL, workerData: unknown, opts: ThreadOptions): Thread<Exclude<M, ThreadErrorMessage>> {
   const { signal } = opts;
   signal?.throwIfAborted();
-  const worker = new Worker(fileURLToPath(url), { workerData });
+  // A young generation of 8 MiB per thread: the rows each thread handles die young in batches of
+  // 1,000, and exit runs three threads beside the main one (peak RSS 227-233 MiB against 269-278
+  // MiB with V8's default, at the same speed).
+  const worker = new Worker(fileURLToPath(url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
   const queue: (M | ThreadErrorMessage)[] = [];
   let failure: unknown;
   let exitCode: number | undefined;

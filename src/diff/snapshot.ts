@@ -6,11 +6,13 @@ import { compareText } from '../bundle/order.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from '../bundle/csv.js';
 import { readDataPackage } from '../bundle/datapackage.js';
 import { openBundle } from '../bundle/verify.js';
-import { ConfigError } from '../core/errors.js';
+import { BugError, ConfigError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import { openStore, redactUrl, storeKind } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import { sqlitePath } from '../stores/url.js';
+import { SqliteStore } from '../stores/sqlite.js';
+import type { WriteProgress } from '../stores/read-sqlite.js';
 import { troubleError } from './errors.js';
 import type { SideDescription } from './types.js';
 
@@ -42,6 +44,31 @@ export async function openSnapshot(spec: string, side: 'LEFT' | 'RIGHT'): Promis
     });
   }
   return openBundleSnapshot(spec, side);
+}
+
+/**
+ * exit's scratch store while its re-import still writes it: each table read behind the writer
+ * (SqliteStore.followRows), `after(table, read)` telling how far the writer has come.
+ */
+export async function openFollowingSnapshot(url: string, side: 'LEFT' | 'RIGHT', after: (table: string, read: number) => Promise<WriteProgress>): Promise<Snapshot> {
+  const store = await openStore(url);
+  if (!(store instanceof SqliteStore)) {
+    await store.close();
+    throw new BugError(`${store.display}: only a SQLite store is read while it is written`);
+  }
+  try {
+    const entities = (await store.describeTables()).map((e) => (e.name === RUNS_ENTITY.name ? RUNS_ENTITY : e));
+    return {
+      description: { kind: 'store', store: 'sqlite', url: store.display },
+      label: `${side} ${store.display}`,
+      entities,
+      rows: (entity, signal) => store.followRows(entity, (read) => after(entity.name, read), { signal }),
+      close: () => store.close(),
+    };
+  } catch (e) {
+    await store.close().catch(() => {});
+    throw e;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

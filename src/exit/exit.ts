@@ -5,13 +5,14 @@ import { operator } from '../core/operator.js';
 import path from 'node:path';
 import { formatBagProblem, validateBag, writeTagManifest } from '../bundle/bagit.js';
 import { exportBundle, type ExportResult } from '../bundle/export.js';
-import { importBundle } from '../bundle/import.js';
+import { startScratchImport } from '../bundle/import.js';
 import type { Profile } from '../bundle/profile.js';
 import type { VerifyResult } from '../bundle/verify.js';
 import { zipFolder } from '../bundle/zip.js';
-import { BundleError, ConfigError } from '../core/errors.js';
+import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
-import { diffSnapshots } from '../diff/index.js';
+import { diffOpened } from '../diff/diff.js';
+import { openFollowingSnapshot, openSnapshot } from '../diff/snapshot.js';
 import { newRunId } from '../run/run-id.js';
 import { openStore } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
@@ -89,62 +90,68 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     });
 
     // The verify runs in a thread of its own while the bundle is re-imported into the scratch
-    // SQLite file and compared with the source: the scratch file is thrown away unless the bundle
+    // SQLite file (in another thread, committing as it goes) and the scratch store is compared
+    // with the source right behind the writer: the scratch file is thrown away unless the bundle
     // verifies, and a verify that fails stops the other two at once.
     go('verify');
-    const scratchUrl = `sqlite:${path.join(scratch, 'exit-check.db')}`;
+    const scratchFile = path.join(scratch, 'exit-check.db');
     const stop = new AbortController();
     const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
     let verdict: Promise<VerifyResult> | undefined;
     const notValid = (v: VerifyResult): BundleError =>
       new BundleError(`the exported bundle does not verify: ${v.problems[0] ?? 'see the problems'}`, { code: 'exit.verify', details: v.problems.slice(1, 10) });
     const ignored = profileColumns(opts.profile);
-    let diff: Awaited<ReturnType<typeof diffSnapshots>>;
+    let diff: Awaited<ReturnType<typeof diffOpened>>;
     try {
-      await importBundle({
-        bundle: bundleDir,
-        target: scratchUrl,
-        keepLedger: false,
-        signal,
-        scratchTarget: {
-          onVerify: (p) => {
-            verdict = p;
-            p.then(
-              (v) => {
-                if (!v.valid) stop.abort(notValid(v));
-                opts.progress?.({ step: 'verify', done: true });
-              },
-              (e: unknown) => stop.abort(e),
-            );
-          },
-        },
-        progress: (p) => {
-          if (p.stage === 'verify') opts.progress?.({ step: 'verify', ...(p.table === undefined ? {} : { table: p.table }), rows: p.rows });
-          else {
-            if (step !== 'import') go('import');
-            opts.progress?.({ step: 'import', ...(p.table === undefined ? {} : { table: p.table }), rows: p.rows });
-          }
-        },
-      });
-
-      go('diff');
-      // forklift_runs is left out: the scratch import appends its own entry. A profile's dropped,
+      // forklift_runs is left out: the scratch store has a ledger of its own. A profile's dropped,
       // masked and hashed columns are left out: the bundle holds them changed on purpose.
       const tables = exported.tables.map((t) => t.name).filter((t) => t !== RUNS_ENTITY.name);
       if (tables.length === 0) {
         throw new BundleError(`${exported.source} holds no tables but forklift_runs: there is nothing to take out`, { code: 'exit.empty', hint: 'Check the --source URL.' });
       }
-      diff = await diffSnapshots({
-        left: scratchUrl,
-        right: opts.source,
-        tables,
-        ignore: ignored,
-        scratchDir: scratch,
+      const reimport = await startScratchImport({
+        bundle: bundleDir,
+        file: scratchFile,
         signal,
-        collectGarbage: opts.collectGarbage,
-        progress: (p) => opts.progress?.({ step: 'diff', table: p.table, rows: p.rows }),
+        progress: (p) => {
+          if (p.stage === 'verify') opts.progress?.({ step: 'verify', ...(p.table === undefined ? {} : { table: p.table }), rows: p.rows });
+          else opts.progress?.({ step: 'import', ...(p.table === undefined ? {} : { table: p.table }), rows: p.rows });
+        },
       });
-      const v = await verdict!;
+      verdict = reimport.verifying;
+      verdict.then(
+        (v) => {
+          if (!v.valid) stop.abort(notValid(v));
+          opts.progress?.({ step: 'verify', done: true });
+        },
+        (e: unknown) => stop.abort(e),
+      );
+      reimport.written.catch(() => {}); // awaited below, after the comparison
+      try {
+        go('import');
+        go('diff');
+        const [left, right] = await Promise.all([openFollowingSnapshot(`sqlite:${scratchFile}`, 'LEFT', (table, read) => reimport.after(table, read)), openSnapshot(opts.source, 'RIGHT')]);
+        try {
+          diff = await diffOpened(left, right, {
+            tables,
+            ignore: ignored,
+            scratchDir: scratch,
+            signal,
+            collectGarbage: opts.collectGarbage,
+            progress: (p) => opts.progress?.({ step: 'diff', table: p.table, rows: p.rows }),
+          });
+        } finally {
+          await Promise.all([left.close(), right.close()].map((p) => p.catch(() => {})));
+        }
+        const written = await reimport.written;
+        // The comparison read back exactly the rows the re-import wrote.
+        for (const t of diff.result.tables) {
+          if (t.status === 'compared' && t.left_rows !== (written[t.table] ?? 0)) throw new BugError(`${t.table}: the comparison read ${t.left_rows} rows of the scratch store, the re-import wrote ${written[t.table] ?? 0}`);
+        }
+      } finally {
+        reimport.cleanup();
+      }
+      const v = await verdict;
       if (!v.valid) throw notValid(v);
     } catch (e) {
       // A bundle that does not verify is the first thing to say, whatever else stopped meanwhile.

@@ -162,11 +162,17 @@ export function sqliteReadPlan(e: Entity, native: readonly NativeColumn[], where
  */
 export function* sqliteReadRows(db: Database.Database, e: Entity, native: readonly NativeColumn[], signal?: AbortSignal, where?: RowRange): Generator<unknown[][]> {
   const plan = sqliteReadPlan(e, native, where);
-  if (plan.functions.has(TEXT_FN)) db.function(TEXT_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => sqliteText(v));
-  if (plan.functions.has(DECIMAL_KEY_FN)) db.function(DECIMAL_KEY_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => decimalSortKey(typeof v === 'string' ? v : sqliteText(v)));
-  const pages = keysetPages(db, e, native, plan, signal);
+  registerFunctions(db, plan.functions);
+  const pages = keysetPages(db, e, native, plan);
   if (pages) {
-    yield* pages;
+    for (const rows of pages) {
+      // A page is READ_ROWS_BATCH rows at most: the batcher hands it back whole (full) or as the rest.
+      const b = new RowBatcher(plan.decode, signal);
+      let full: unknown[][] | null = null;
+      for (const r of rows) full = b.push(r) ?? full;
+      const batch = full ?? b.rest();
+      if (batch) yield batch;
+    }
     return;
   }
   const rows = db.prepare(plan.sql).raw(true).safeIntegers(true).iterate(...plan.params) as IterableIterator<unknown[]>;
@@ -188,8 +194,32 @@ export function* sqliteReadRows(db: Database.Database, e: Entity, native: readon
  * on that index (a plan that scans or sorts would read the rest of the table for every page):
  * undefined otherwise.
  */
-function keysetPages(db: Database.Database, e: Entity, native: readonly NativeColumn[], plan: ReturnType<typeof sqliteReadPlan>, signal: AbortSignal | undefined): Generator<unknown[][]> | undefined {
-  if (e.primaryKey.length === 0 || plan.functions.size > 0 || db.inTransaction) return undefined;
+function keysetPages(db: Database.Database, e: Entity, native: readonly NativeColumn[], plan: ReturnType<typeof sqliteReadPlan>): Generator<unknown[][]> | undefined {
+  if (db.inTransaction) return undefined;
+  const ks = keysetStatements(db, e, native, plan);
+  if (!ks) return undefined;
+  return (function* pages(): Generator<unknown[][]> {
+    db.exec('BEGIN');
+    try {
+      let rows = ks.first.all(...plan.params) as unknown[][];
+      while (rows.length > 0) {
+        const last = rows[rows.length - 1]!;
+        const after = ks.keyPos.map((i) => last[i]);
+        yield rows;
+        rows = rows.length < READ_ROWS_BATCH ? [] : (ks.next.all(...plan.params, ...after) as unknown[][]);
+      }
+    } finally {
+      if (db.inTransaction) db.exec('COMMIT');
+    }
+  })();
+}
+
+/**
+ * The two statements of a keyset read: the first page, and the page after a key (the plan's
+ * parameters, then the key's values). Undefined where the key cannot serve pages (see keysetPages).
+ */
+function keysetStatements(db: Database.Database, e: Entity, native: readonly NativeColumn[], plan: ReturnType<typeof sqliteReadPlan>): { first: Database.Statement; next: Database.Statement; keyPos: number[] } | undefined {
+  if (e.primaryKey.length === 0 || plan.functions.size > 0) return undefined;
   const pos = new Map(e.columns.map((c, i) => [c.name, i]));
   const keyPos = e.primaryKey.map((k) => pos.get(k)!);
   const terms: string[] = [];
@@ -212,27 +242,63 @@ function keysetPages(db: Database.Database, e: Entity, native: readonly NativeCo
   const steps = (db.prepare(`EXPLAIN QUERY PLAN ${nextSql}`).all(...plan.params, ...keyPos.map(() => null)) as { detail: string }[]).map((r) => r.detail);
   // A page must start where the last one ended (a SEARCH on the key), in the key's order (no sort).
   if (steps.some((d) => /TEMP B-TREE/.test(d)) || !steps.some((d) => /^SEARCH .*>[?(]/.test(d))) return undefined;
-  const first = db.prepare(firstSql).raw(true).safeIntegers(true);
-  const next = db.prepare(nextSql).raw(true).safeIntegers(true);
-  return (function* pages(): Generator<unknown[][]> {
-    db.exec('BEGIN');
-    try {
-      let rows = first.all(...plan.params) as unknown[][];
-      while (rows.length > 0) {
+  return { first: db.prepare(firstSql).raw(true).safeIntegers(true), next: db.prepare(nextSql).raw(true).safeIntegers(true), keyPos };
+}
+
+/** How far a table being written has come: rows committed, and whether it is complete. */
+export interface WriteProgress {
+  rows: number;
+  done: boolean;
+}
+
+/**
+ * A table's rows in canonical order while another connection is still writing it in that order
+ * (exit's re-import, src/bundle/scratch-import.ts): a page at a time, each page the committed rows
+ * after the last key read; when a page comes back short, `after(read)` waits until more rows are
+ * committed or the table is complete. Every page is its own read, so each sees the latest commit.
+ * A table whose key cannot serve pages is read whole once it is complete. In the end the rows read
+ * must be the rows written.
+ */
+export async function* sqliteFollowRows(db: Database.Database, e: Entity, native: readonly NativeColumn[], after: (read: number) => Promise<WriteProgress>, signal?: AbortSignal): AsyncGenerator<unknown[][]> {
+  const plan = sqliteReadPlan(e, native);
+  registerFunctions(db, plan.functions);
+  const ks = keysetStatements(db, e, native, plan);
+  let read = 0;
+  let state: WriteProgress = { rows: 0, done: false };
+  if (!ks) {
+    while (!state.done) state = await after(state.rows);
+    for (const batch of sqliteReadRows(db, e, native, signal)) {
+      read += batch.length;
+      yield batch;
+    }
+  } else {
+    let lastKey: unknown[] | undefined;
+    for (;;) {
+      signal?.throwIfAborted();
+      // Complete before this page was read: then the page saw every row.
+      const wasDone = state.done;
+      const rows = (lastKey === undefined ? ks.first.all(...plan.params) : ks.next.all(...plan.params, ...lastKey)) as unknown[][];
+      if (rows.length > 0) {
         const last = rows[rows.length - 1]!;
-        const after = keyPos.map((i) => last[i]);
-        // A page is READ_ROWS_BATCH rows at most: the batcher hands it back whole (full) or as the rest.
+        lastKey = ks.keyPos.map((i) => last[i]);
+        read += rows.length;
         const b = new RowBatcher(plan.decode, signal);
         let full: unknown[][] | null = null;
         for (const r of rows) full = b.push(r) ?? full;
-        const batch = full ?? b.rest();
-        if (batch) yield batch;
-        rows = rows.length < READ_ROWS_BATCH ? [] : (next.all(...plan.params, ...after) as unknown[][]);
+        yield (full ?? b.rest())!;
       }
-    } finally {
-      if (db.inTransaction) db.exec('COMMIT');
+      if (rows.length === READ_ROWS_BATCH) continue;
+      if (wasDone) break;
+      state = await after(read);
     }
-  })();
+  }
+  if (read !== state.rows) throw new Error(`${e.name}: the comparison read ${read} rows of the ${state.rows} written`);
+}
+
+/** The SQL functions a read plan calls, on this handle. */
+function registerFunctions(db: Database.Database, functions: ReadonlySet<string>): void {
+  if (functions.has(TEXT_FN)) db.function(TEXT_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => sqliteText(v));
+  if (functions.has(DECIMAL_KEY_FN)) db.function(DECIMAL_KEY_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => decimalSortKey(typeof v === 'string' ? v : sqliteText(v)));
 }
 
 /** The table's columns, or undefined where the table does not exist. */

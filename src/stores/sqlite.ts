@@ -5,11 +5,11 @@ import knexFactory, { type Knex } from 'knex';
 import { BugError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
-import { nativeColumnsFor, tableRecords } from './read-common.js';
-import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteReadRows, sqliteTable } from './read-sqlite.js';
+import { nativeColumnsFor, tableRecords, type NativeColumn } from './read-common.js';
+import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteFollowRows, sqliteReadRows, sqliteTable, type WriteProgress } from './read-sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { assertDeleted, keyColumns, keyPieces } from './delete-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RowsLoadRequest, RunEntry, StoreOpenOptions, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreOpenOptions, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, sqlitePath } from './url.js';
@@ -171,36 +171,16 @@ export class SqliteStore implements TargetStore {
   }
 
   /**
-   * exit's scratch re-import: each entity's rows straight into its table (created as load creates
-   * them), in the order given (parents first), with the run's entry, in one transaction: no
-   * staging file and no second copy of the rows. Nothing is rejected here: the table's own
-   * constraints (STRICT types, CHECKs, keys, foreign keys) check every row, and any failure rolls
-   * the whole load back. `entry` is asked for once every row is in (it carries the counts).
+   * Creates the tables a load of these entities writes (and every table they reference), with
+   * what each is in the model's words, in one transaction, and no rows: exit's scratch re-import
+   * then writes the rows itself (src/bundle/scratch-import.ts), committing as it goes.
    */
-  async loadRows(req: RowsLoadRequest): Promise<Map<string, number>> {
-    const loaded = new Map<string, number>();
+  async createTables(model: LoadRequest['model'], entities: readonly Entity[]): Promise<void> {
     try {
-      await this.k.raw('PRAGMA foreign_keys = ON');
-      const link = await this.k.transaction(async (trx) => {
-        await prepareTables(trx, { model: req.model, entities: req.entities.map((l) => ({ entity: l.entity, mode: 'append' as const })) });
-        // Inside a knex transaction the client hands out the transaction's own connection.
-        const db = (await trx.client.acquireConnection()) as Database.Database;
-        for (const l of req.entities) {
-          req.signal?.throwIfAborted();
-          const insert = new RowInserter(db, l.entity);
-          for await (const batch of l.rows) {
-            req.signal?.throwIfAborted();
-            insert.rows(batch);
-          }
-          loaded.set(l.entity.name, insert.finish());
-        }
-        return insertRun(trx, req.entry());
-      });
-      this.ledgerHead = link.entry_hash;
+      await this.k.transaction((trx) => prepareTables(trx, { model, entities: entities.map((entity) => ({ entity, mode: 'append' as const })) }));
     } catch (e) {
       throw asStoreError(e, this.display);
     }
-    return loaded;
   }
 
   async rehearse(req: RehearsalRequest): Promise<Refusal[]> {
@@ -307,6 +287,20 @@ export class SqliteStore implements TargetStore {
   }
 
   async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
+    // Synchronous batches from one statement; the consumer's pace sets when the next is read.
+    yield* this.readWith(table, (db, native) => sqliteReadRows(db, table, native, opts.signal, opts.where));
+  }
+
+  /**
+   * A table's rows in canonical order while exit's re-import still writes it (sqliteFollowRows):
+   * `after(read)` resolves once more rows than `read` are committed, or the table is complete.
+   */
+  async *followRows(table: Entity, after: (read: number) => Promise<WriteProgress>, opts: { signal?: AbortSignal | undefined } = {}): AsyncIterable<unknown[][]> {
+    yield* this.readWith(table, (db, native) => sqliteFollowRows(db, table, native, after, opts.signal));
+  }
+
+  /** The batches `read` gives from a read handle of its own, the table's native columns checked first. */
+  private async *readWith(table: Entity, read: (db: Database.Database, native: NativeColumn[]) => Iterable<unknown[][]> | AsyncIterable<unknown[][]>): AsyncIterable<unknown[][]> {
     const reader = await this.openReader();
     if (!reader) throw noTable(this.display, table.name);
     try {
@@ -314,8 +308,7 @@ export class SqliteStore implements TargetStore {
       if (!t) throw noTable(this.display, table.name);
       const native = nativeColumnsFor(table, t);
       if (!Array.isArray(native)) throw noColumn(this.display, table.name, native.missing);
-      // Synchronous batches from one statement; the consumer's pace sets when the next is read.
-      yield* sqliteReadRows(reader.db, table, native, opts.signal, opts.where);
+      yield* read(reader.db, native);
     } catch (e) {
       throw readError(e, this.display);
     } finally {
@@ -397,11 +390,11 @@ async function prepareTables(trx: Knex.Transaction, req: TablesToPrepare): Promi
   }
 }
 
-/** Rows per INSERT statement of loadRows: one call into SQLite for many rows. */
+/** Rows per INSERT statement of a RowInserter: one call into SQLite for many rows. */
 const ROWS_PER_INSERT = 32;
 
 /** Multi-row INSERTs into one table, the rows given as arrays in the entity's column order. */
-class RowInserter {
+export class RowInserter {
   private readonly many: Database.Statement;
   private readonly one: Database.Statement;
   private readonly width: number;

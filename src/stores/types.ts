@@ -41,16 +41,6 @@ export interface LoadRequest {
   signal?: AbortSignal | undefined;
 }
 
-/** Rows loaded straight into a store's tables, without staging (exit's scratch re-import into SQLite). */
-export interface RowsLoadRequest {
-  model: Model;
-  /** Parents first; each entity's rows as arrays in its column order, in the staging form. */
-  entities: { entity: Entity; rows: AsyncIterable<readonly (readonly unknown[])[]> }[];
-  /** The run's entry, asked for once every row is in. */
-  entry: () => RunEntry;
-  signal?: AbortSignal | undefined;
-}
-
 /** A dry run's load: what load() would do, rolled back, with nothing appended to forklift_runs. */
 export interface RehearsalRequest {
   model: Model;
@@ -101,11 +91,6 @@ export interface TargetStore {
   readonly display: string;
   /** Loads every entity and appends the run entry in one transaction; returns rows inserted per entity. */
   load(req: LoadRequest): Promise<Map<string, number>>;
-  /**
-   * Loads rows straight into the tables, with the run entry, in one transaction, no staging
-   * (exit's scratch re-import; SQLite). Absent on a store that loads only from staging.
-   */
-  loadRows?(req: RowsLoadRequest): Promise<Map<string, number>>;
   /**
    * Rehearses load() (SPEC section 12): the same tables, emptying and rows, inside a transaction
    * that is rolled back (MySQL/MariaDB, where DDL commits at once: in a scratch schema dropped

@@ -186,6 +186,8 @@ export interface ScratchImport {
   after(table: string, read: number): Promise<WriteProgress>;
   /** The rows written per table, once every table is. */
   written: Promise<Record<string, number>>;
+  /** Stops the writer if it still runs, and waits until it has. */
+  stopWriting(): Promise<void>;
   /** Removes what opening the bundle unpacked, once the verify has answered. */
   cleanup(): void;
 }
@@ -227,6 +229,7 @@ export async function startScratchImport(opts: { bundle: string; file: string; s
       waiters = [];
       for (const f of w) f();
     };
+    const stopWriter = new AbortController();
     const written = writeScratchRowsInThread(
       { dir: opened.dir, file: opts.file, entities: order },
       (table, rows, done) => {
@@ -234,7 +237,7 @@ export async function startScratchImport(opts: { bundle: string; file: string; s
         opts.progress?.({ stage: 'import', table, rows });
         wake();
       },
-      opts.signal,
+      opts.signal ? AbortSignal.any([opts.signal, stopWriter.signal]) : stopWriter.signal,
     );
     written.catch((e: unknown) => {
       failure = e;
@@ -250,6 +253,10 @@ export async function startScratchImport(opts: { bundle: string; file: string; s
           if (p && (p.rows > read || p.done)) return p;
           await new Promise<void>((r) => waiters.push(r));
         }
+      },
+      async stopWriting() {
+        stopWriter.abort(new Error('the re-import was stopped'));
+        await written.catch(() => {});
       },
       cleanup: () => void verifying.then(opened.cleanup, opened.cleanup),
     };

@@ -149,6 +149,9 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
           if (t.status === 'compared' && t.left_rows !== (written[t.table] ?? 0)) throw new BugError(`${t.table}: the comparison read ${t.left_rows} rows of the scratch store, the re-import wrote ${written[t.table] ?? 0}`);
         }
       } finally {
+        // A comparison that failed leaves the writer running: its thread must not write on into
+        // a scratch folder that is being removed.
+        await reimport.stopWriting();
         reimport.cleanup();
       }
       const v = await verdict;

@@ -17,6 +17,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 
+// Rows numbered in key order, for picking every 300th one (the tables have no rowid).
+const PICK = 'CREATE TEMP TABLE pick AS SELECT machine_id, ts, (row_number() OVER (ORDER BY machine_id, ts)) % 300 AS m FROM machine_events';
+const PICKED = (m) => `(machine_id, ts) IN (SELECT machine_id, ts FROM pick WHERE m = ${m})`;
+
 const TARGET_SECONDS = 15;
 const TARGET_RSS_MIB = (300 * 1e6) / 2 ** 20; // "peak RSS < 300 MB": 286 MiB
 
@@ -43,12 +47,16 @@ export async function diffBenches(ctx) {
   copyFileSync(base, right);
   const db = new Database(right);
   const rows = db.prepare('SELECT count(*) AS n FROM machine_events').get().n;
-  // Every 300th row removed, the next one changed, the next one copied to a new key: 1% of rows.
-  const expected = db.transaction(() => ({
-    removed: db.prepare('DELETE FROM machine_events WHERE rowid % 300 = 1').run().changes,
-    changed: db.prepare("UPDATE machine_events SET power_kw = CASE WHEN power_kw = '999.999' THEN '0.000' ELSE '999.999' END WHERE rowid % 300 = 2").run().changes,
-    added: db.prepare("INSERT INTO machine_events SELECT machine_id || '-new', ts, state, good_count, reject_count, downtime_reason, temperature_c, vibration_mm_s, power_kw FROM machine_events WHERE rowid % 300 = 3").run().changes,
-  }))();
+  // Every 300th row in key order removed, the next one changed, the next one copied to a new key:
+  // 1% of rows. (The tables are WITHOUT ROWID: the rows are numbered in a temporary table.)
+  const expected = db.transaction(() => {
+    db.exec(PICK);
+    return {
+      removed: db.prepare(`DELETE FROM machine_events WHERE ${PICKED(1)}`).run().changes,
+      changed: db.prepare(`UPDATE machine_events SET power_kw = CASE WHEN power_kw = '999.999' THEN '0.000' ELSE '999.999' END WHERE ${PICKED(2)}`).run().changes,
+      added: db.prepare(`INSERT INTO machine_events SELECT machine_id || '-new', ts, state, good_count, reject_count, downtime_reason, temperature_c, vibration_mm_s, power_kw FROM machine_events WHERE ${PICKED(3)}`).run().changes,
+    };
+  })();
   db.close();
   say(`left: ${fmt(rows)} machine events (${path.relative(ROOT, left)}); right: ${fmt(expected.removed)} removed, ${fmt(expected.changed)} changed, ${fmt(expected.added)} added (${fmt(((expected.removed + expected.changed + expected.added) / rows) * 100, 2)}% of rows)`);
   const bundles = { left: path.join(dataDir, 'diff-left-bundle'), right: path.join(dataDir, 'diff-right-bundle') };
@@ -154,7 +162,7 @@ function daffBench(ctx, require, Database) {
   writeFileSync(
     script,
     `const daff = require(${JSON.stringify(require.resolve('daff'))});\nconst Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});\n` +
-      `const read = (f, edit) => { const db = new Database(f); if (edit) { db.exec("DELETE FROM machine_events WHERE rowid % 300 = 1; UPDATE machine_events SET power_kw = '999.999' WHERE rowid % 300 = 2; INSERT INTO machine_events SELECT machine_id || '-new', ts, state, good_count, reject_count, downtime_reason, temperature_c, vibration_mm_s, power_kw FROM machine_events WHERE rowid % 300 = 3"); } const s = db.prepare('SELECT * FROM machine_events ORDER BY machine_id, ts'); const rows = [s.columns().map((c) => c.name), ...s.raw().all()]; db.close(); return rows; };\n` +
+      `const read = (f, edit) => { const db = new Database(f); if (edit) { db.exec(${JSON.stringify(`${PICK}; DELETE FROM machine_events WHERE ${PICKED(1)}; UPDATE machine_events SET power_kw = '999.999' WHERE ${PICKED(2)}; INSERT INTO machine_events SELECT machine_id || '-new', ts, state, good_count, reject_count, downtime_reason, temperature_c, vibration_mm_s, power_kw FROM machine_events WHERE ${PICKED(3)}`)}); } const s = db.prepare('SELECT * FROM machine_events ORDER BY machine_id, ts'); const rows = [s.columns().map((c) => c.name), ...s.raw().all()]; db.close(); return rows; };\n` +
       `const fs = require('fs'); const a = process.argv[2] + '.daff-a.db', b = process.argv[2] + '.daff-b.db'; fs.copyFileSync(process.argv[2], a); fs.copyFileSync(process.argv[2], b);\n` +
       `const t1 = new daff.TableView(read(a, false)), t2 = new daff.TableView(read(b, true)); fs.rmSync(a); fs.rmSync(b);\n` +
       `const flags = new daff.CompareFlags(); flags.addPrimaryKey('machine_id'); flags.addPrimaryKey('ts');\n` +

@@ -165,14 +165,7 @@ export function* sqliteReadRows(db: Database.Database, e: Entity, native: readon
   registerFunctions(db, plan.functions);
   const pages = keysetPages(db, e, native, plan);
   if (pages) {
-    for (const rows of pages) {
-      // A page is READ_ROWS_BATCH rows at most: the batcher hands it back whole (full) or as the rest.
-      const b = new RowBatcher(plan.decode, signal);
-      let full: unknown[][] | null = null;
-      for (const r of rows) full = b.push(r) ?? full;
-      const batch = full ?? b.rest();
-      if (batch) yield batch;
-    }
+    for (const rows of pages) if (rows.length) yield decodePage(rows, plan.decode, signal);
     return;
   }
   const rows = db.prepare(plan.sql).raw(true).safeIntegers(true).iterate(...plan.params) as IterableIterator<unknown[]>;
@@ -212,6 +205,14 @@ function keysetPages(db: Database.Database, e: Entity, native: readonly NativeCo
       if (db.inTransaction) db.exec('COMMIT');
     }
   })();
+}
+
+/** A page's raw rows decoded in place; a page is READ_ROWS_BATCH rows at most, so it is one batch. */
+function decodePage(rows: unknown[][], decode: readonly ((v: unknown) => unknown)[], signal: AbortSignal | undefined): unknown[][] {
+  const b = new RowBatcher(decode, signal);
+  let full: unknown[][] | null = null;
+  for (const r of rows) full = b.push(r) ?? full;
+  return full ?? b.rest()!;
 }
 
 /**
@@ -282,10 +283,7 @@ export async function* sqliteFollowRows(db: Database.Database, e: Entity, native
         const last = rows[rows.length - 1]!;
         lastKey = ks.keyPos.map((i) => last[i]);
         read += rows.length;
-        const b = new RowBatcher(plan.decode, signal);
-        let full: unknown[][] | null = null;
-        for (const r of rows) full = b.push(r) ?? full;
-        yield (full ?? b.rest())!;
+        yield decodePage(rows, plan.decode, signal);
       }
       if (rows.length === READ_ROWS_BATCH) continue;
       if (wasDone) break;

@@ -28,7 +28,7 @@ export interface ImportOptions {
   tables?: string[] | undefined;
   progress?: (p: { stage: 'verify' | 'stage' | 'load'; table?: string; rows: number }) => void;
   signal?: AbortSignal | undefined;
-  /** false: leave the bundle's forklift_runs out (exit's scratch import, which compares data only). */
+  /** false: leave the bundle's forklift_runs out (for data only). */
   keepLedger?: boolean | undefined;
 }
 
@@ -61,7 +61,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   const runId = newRunId(started);
   const scratch = mkdtempSync(path.join(tmpdir(), 'forklift-import-'));
   // The verify runs in a thread of its own while this one stages the CSVs in a scratch file; the
-  // target is touched only once the verify passed (or, for a scratch target, the caller waits).
+  // target is touched only once the verify passed.
   const stopVerify = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stopVerify.signal]) : stopVerify.signal;
   const verifying = verifyInThread(opened.dir, opened.display, { signal, progress: (p) => opts.progress?.({ stage: 'verify', table: p.table, rows: p.rows }) });
@@ -81,7 +81,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     const store = await openStore(opts.target);
     try {
       // The bundle's ledger is another store's chain: kept beside this store's own (forklift_imported_runs,
-      // one copy per import), never mixed into it, so both chains still verify. exit's scratch import leaves it out.
+      // one copy per import), never mixed into it, so both chains still verify.
       const bundleLedger = entities.find((e) => e.name === RUNS_ENTITY.name);
       const keepLedger = bundleLedger !== undefined && opts.keepLedger !== false;
       const targetOf = (name: string): string => (name === RUNS_ENTITY.name || name === IMPORTED_RUNS_ENTITY.name ? IMPORTED_RUNS_ENTITY.name : name);

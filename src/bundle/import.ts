@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { BugError, BundleError, ConfigError } from '../core/errors.js';
+import { BundleError, ConfigError } from '../core/errors.js';
 import { dependencyOrder, type Entity, type Model } from '../model/types.js';
 import { newRunId } from '../run/run-id.js';
 import { Staging, stagingTable } from '../run/staging.js';
@@ -213,9 +213,8 @@ export async function startScratchImport(opts: { bundle: string; file: string; s
     const entities = declared.filter((e) => e.name !== RUNS_ENTITY.name);
     const model: Model = { name: 'bundle', entities: new Map(entities.map((e) => [e.name, e])) };
     const order = dependencyOrder(model, entities.map((e) => e.name)).map((n) => model.entities.get(n)!);
-    const store = await openStore(`sqlite:${opts.file}`, { scratch: true });
+    const store = new SqliteStore(`sqlite:${opts.file}`);
     try {
-      if (!(store instanceof SqliteStore)) throw new BugError('the scratch store is not SQLite');
       await store.createTables(model, order);
     } finally {
       await store.close();

@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { startThread, type ThreadErrorMessage } from '../core/thread.js';
 import type { Entity } from '../model/types.js';
-import { RowInserter } from '../stores/sqlite.js';
+import { q } from '../run/staging.js';
+import { RowInserter } from '../stores/sqlite-insert.js';
 import { safeBagPath } from './bagit.js';
 import { csvDecoder, readBundleCsv, type CsvField } from './csv.js';
 
@@ -49,7 +50,7 @@ export async function writeScratchRows(input: ScratchImportInput, committed: (ta
     db.pragma('foreign_keys = ON');
     for (const e of input.entities) {
       const decodeRow = rowDecoder(e, e);
-      const insert = new RowInserter(db, e);
+      const insert = new RowInserter(db, `main.${q(e.name)}`, e.columns.map((c) => q(c.name)), 32);
       const file = safeBagPath(input.dir, `data/csv/${e.name}.csv`, { encoded: false })!;
       let rows = 0;
       let since = 0;
@@ -64,7 +65,7 @@ export async function writeScratchRows(input: ScratchImportInput, committed: (ta
         rows += records.length;
         since += records.length;
         if (since >= COMMIT_ROWS) {
-          insert.finish();
+          insert.flush();
           db.exec('COMMIT');
           committed(e.name, rows, false);
           since = 0;
@@ -73,7 +74,7 @@ export async function writeScratchRows(input: ScratchImportInput, committed: (ta
           db.exec('BEGIN');
         }
       }
-      const n = insert.finish();
+      const n = insert.flush();
       db.exec('COMMIT');
       if (n !== rows) throw new Error(`${e.name}: ${rows} rows read from the bundle, ${n} written`);
       written[e.name] = rows;

@@ -6,7 +6,7 @@ import { compareText } from '../bundle/order.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from '../bundle/csv.js';
 import { readDataPackage } from '../bundle/datapackage.js';
 import { openBundle } from '../bundle/verify.js';
-import { BugError, ConfigError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import { openStore, redactUrl, storeKind } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
@@ -50,12 +50,8 @@ export async function openSnapshot(spec: string, side: 'LEFT' | 'RIGHT'): Promis
  * exit's scratch store while its re-import still writes it: each table read behind the writer
  * (SqliteStore.followRows), `after(table, read)` telling how far the writer has come.
  */
-export async function openFollowingSnapshot(url: string, side: 'LEFT' | 'RIGHT', after: (table: string, read: number) => Promise<WriteProgress>): Promise<Snapshot> {
-  const store = await openStore(url);
-  if (!(store instanceof SqliteStore)) {
-    await store.close();
-    throw new BugError(`${store.display}: only a SQLite store is read while it is written`);
-  }
+export async function openFollowingSnapshot(file: string, side: 'LEFT' | 'RIGHT', after: (table: string, read: number) => Promise<WriteProgress>): Promise<Snapshot> {
+  const store = new SqliteStore(`sqlite:${file}`);
   try {
     const entities = (await store.describeTables()).map((e) => (e.name === RUNS_ENTITY.name ? RUNS_ENTITY : e));
     return {

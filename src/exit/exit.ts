@@ -130,7 +130,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       try {
         go('import');
         go('diff');
-        const [left, right] = await Promise.all([openFollowingSnapshot(`sqlite:${scratchFile}`, 'LEFT', (table, read) => reimport.after(table, read)), openSnapshot(opts.source, 'RIGHT')]);
+        const [left, right] = await Promise.all([openFollowingSnapshot(scratchFile, 'LEFT', (table, read) => reimport.after(table, read)), openSnapshot(opts.source, 'RIGHT')]);
         try {
           diff = await diffOpened(left, right, {
             tables,

@@ -1,13 +1,13 @@
 import { SqliteStore } from './sqlite.js';
-import type { StoreOpenOptions, TargetStore } from './types.js';
+import type { TargetStore } from './types.js';
 import { storeKind } from './url.js';
 
 /** Opens a target store by URL. Server drivers load only when their kind is used. */
-export async function openStore(url: string, opts: StoreOpenOptions = {}): Promise<TargetStore> {
+export async function openStore(url: string): Promise<TargetStore> {
   const kind = storeKind(url);
   switch (kind) {
     case 'sqlite':
-      return new SqliteStore(url, opts);
+      return new SqliteStore(url);
     case 'postgres':
       return new (await import('./postgres.js')).PostgresStore(url);
     case 'mysql':
@@ -18,4 +18,4 @@ export async function openStore(url: string, opts: StoreOpenOptions = {}): Promi
 }
 
 export { redactUrl, storeKind } from './url.js';
-export type { TargetStore, RunEntry, LoadMode, StoreOpenOptions } from './types.js';
+export type { TargetStore, RunEntry, LoadMode } from './types.js';

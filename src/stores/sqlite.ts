@@ -9,7 +9,7 @@ import { nativeColumnsFor, tableRecords, type NativeColumn } from './read-common
 import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteFollowRows, sqliteReadRows, sqliteTable, type WriteProgress } from './read-sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { assertDeleted, keyColumns, keyPieces } from './delete-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreOpenOptions, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, sqlitePath } from './url.js';
@@ -89,11 +89,7 @@ export class SqliteStore implements TargetStore {
   /** The database file (or :memory:), for the read side's handle of its own. */
   private readonly file: string;
 
-  /**
-   * `scratch`: a file thrown away after use (exit's re-import): no durability asked of it, so no
-   * fsync and the rollback journal in memory (a failed load still rolls back).
-   */
-  constructor(url: string, opts: StoreOpenOptions = {}) {
+  constructor(url: string) {
     const file = sqlitePath(url);
     this.file = file;
     const rel = path.relative(process.cwd(), path.resolve(file));
@@ -106,19 +102,7 @@ export class SqliteStore implements TargetStore {
       useNullAsDefault: true,
       // knex would otherwise put bound row values into error messages (customer data).
       compileSqlOnError: false,
-      pool: {
-        min: 1,
-        max: 1,
-        ...(opts.scratch
-          ? {
-              afterCreate: (conn: Database.Database, done: (err: Error | null, conn: Database.Database) => void) => {
-                conn.pragma('journal_mode = MEMORY');
-                conn.pragma('synchronous = OFF');
-                done(null, conn);
-              },
-            }
-          : {}),
-      },
+      pool: { min: 1, max: 1 },
     });
   }
 
@@ -387,45 +371,6 @@ async function prepareTables(trx: Knex.Transaction, req: TablesToPrepare): Promi
   for (const rec of tableRecords(referencedClosure(req))) await trx.raw(SQLITE_TABLES_UPSERT, rec);
   for (const { entity, mode } of [...req.entities].reverse()) {
     if (mode === 'replace') await trx.raw(`DELETE FROM ${q(entity.name)}`);
-  }
-}
-
-/** Rows per INSERT statement of a RowInserter: one call into SQLite for many rows. */
-const ROWS_PER_INSERT = 32;
-
-/** Multi-row INSERTs into one table, the rows given as arrays in the entity's column order. */
-export class RowInserter {
-  private readonly many: Database.Statement;
-  private readonly one: Database.Statement;
-  private readonly width: number;
-  private readonly pending: unknown[] = [];
-  private count = 0;
-
-  constructor(db: Database.Database, entity: Entity) {
-    const sql = `INSERT INTO main.${q(entity.name)} (${entity.columns.map((c) => q(c.name)).join(', ')}) VALUES `;
-    const tuple = `(${entity.columns.map(() => '?').join(', ')})`;
-    this.width = entity.columns.length;
-    this.one = db.prepare(sql + tuple);
-    this.many = db.prepare(sql + Array<string>(ROWS_PER_INSERT).fill(tuple).join(', '));
-  }
-
-  rows(batch: readonly (readonly unknown[])[]): void {
-    const pending = this.pending;
-    for (const r of batch) {
-      if (r.length !== this.width) throw new BugError(`a row of ${r.length} values for a table of ${this.width} columns`);
-      for (const v of r) pending.push(v);
-      if (pending.length === this.width * ROWS_PER_INSERT) {
-        this.count += this.many.run(pending).changes;
-        pending.length = 0;
-      }
-    }
-  }
-
-  /** Writes the rows still pending; the number of rows inserted in all. */
-  finish(): number {
-    for (let i = 0; i < this.pending.length; i += this.width) this.count += this.one.run(this.pending.slice(i, i + this.width)).changes;
-    this.pending.length = 0;
-    return this.count;
   }
 }
 

@@ -138,8 +138,3 @@ export interface TargetStore {
   deleteRows?(req: DeleteRequest): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
-
-export interface StoreOpenOptions {
-  /** A store made to be thrown away after this process (exit's scratch SQLite): it may trade durability for speed. */
-  scratch?: boolean | undefined;
-}

@@ -35,7 +35,7 @@ async function scratchWith(csv: Record<string, string[]>): Promise<{ dir: string
   mkdirSync(path.join(dir, 'bundle', 'data', 'csv'), { recursive: true });
   for (const [name, rows] of Object.entries(csv)) writeFileSync(path.join(dir, 'bundle', 'data', 'csv', `${name}.csv`), rows.map((r) => `${r}\r\n`).join(''));
   const file = path.join(dir, 'scratch.db');
-  const store = new SqliteStore(`sqlite:${file}`, { scratch: true });
+  const store = new SqliteStore(`sqlite:${file}`);
   await store.createTables(model, [items, lines]);
   await store.close();
   useWal(file);

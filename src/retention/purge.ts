@@ -77,7 +77,8 @@ const WRITE_ERRORS = new Set(['ENOSPC', 'EACCES', 'EPERM', 'EROFS', 'EDQUOT', 'E
  * `forklift purge` (SPEC section 11), archive first: the rows the rules let go are written as an
  * exit bundle (the export, restricted to them) into a work folder beside the archive folder, with
  * deletion-record.json as a tag file; the bundle is verified whole and renamed into place; only
- * then does ONE transaction delete exactly the archived rows by key (read back from the archive),
+ * then does ONE transaction delete exactly the archived rows (read back from the archive, each
+ * deleted only where the store still holds every one of its values),
  * count every table again, and append the purge to the ledger. Until that commit the store is
  * untouched; after it the archive is complete. A rerun of the same command after a crash finds
  * the complete archive, checks that the store still holds exactly its rows (a fresh selection gives
@@ -170,7 +171,7 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
         if (!e) throw new BundleError(`${store.display} has no table ${t.name} any more, which the archive holds rows of; nothing was deleted`, { code: 'purge.table-gone' });
         return e;
       });
-      const deletes: DeleteTable[] = order.map((entity) => ({ entity, expected: byName.get(entity.name)!.rows, keys: () => archivedKeys(archive, entity) }));
+      const deletes: DeleteTable[] = order.map((entity) => ({ entity, expected: byName.get(entity.name)!.rows, rows: () => archivedRows(archive, entity) }));
       const done = tables.map((t) => ({ ...t, deleted: t.rows }));
       const deleted = await store.deleteRows!({ tables: deletes, entry: entry('succeeded', done, manifest, resumed ? 'finished the delete of an earlier run whose archive was complete' : null), signal: opts.signal });
       tables = tables.map((t) => ({ ...t, deleted: deleted.get(t.name) ?? 0 }));
@@ -370,19 +371,23 @@ function removeWork(work: string): void {
   }
 }
 
-/** The primary keys of a table's archived rows, from the archive's CSV, in batches (staging form). */
-async function* archivedKeys(archive: string, entity: Entity): AsyncGenerator<unknown[][]> {
-  const keys = entity.primaryKey.map((k) => entity.columns.find((c) => c.name === k)!);
-  const decode = keys.map((c) => csvDecoder(c));
+/** A table's archived rows, every column of the table in its order, from the archive's CSV, in batches (staging form). */
+async function* archivedRows(archive: string, entity: Entity): AsyncGenerator<unknown[][]> {
+  const decode = entity.columns.map((c) => csvDecoder(c));
   let pos: number[] | undefined;
   for await (const batch of readBundleCsv(path.join(archive, 'data', 'csv', `${entity.name}.csv`))) {
     const out: unknown[][] = [];
     for (const rec of batch) {
       if (!pos) {
-        // The key columns by name in the archive's own header.
-        pos = keys.map((c) => rec.indexOf(c.name));
-        const missing = keys.filter((_, k) => pos![k]! < 0).map((c) => c.name);
-        if (missing.length) throw new BundleError(`the archive's ${entity.name}.csv has no column ${missing.join(', ')} of the table's primary key; nothing was deleted`, { code: 'purge.keys' });
+        // The columns by name in the archive's own header.
+        pos = entity.columns.map((c) => rec.indexOf(c.name));
+        const missing = entity.columns.filter((_, k) => pos![k]! < 0).map((c) => c.name);
+        if (missing.length) {
+          throw new BundleError(`the archive's ${entity.name}.csv has no column ${missing.join(', ')}, which the table has; nothing was deleted`, {
+            code: 'purge.columns',
+            hint: 'The table changed since the archive was written: choose a new archive folder and run the purge again.',
+          });
+        }
         continue;
       }
       out.push(pos.map((i, k) => decode[k]!(rec[i] ?? '', rec[i] === '')));

@@ -9,7 +9,7 @@ import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './re
 import { MYSQL_KEYS_SQL, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
-import { assertDeleted, keyColumns, keyPieces } from './delete-common.js';
+import { assertDeleted, keyColumns, rowPieces, valueColumns } from './delete-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
@@ -670,7 +670,7 @@ export class MysqlStore implements TargetStore {
       const link = await inRunTransaction(conn, req.entry, state, async () => {
         for (const t of req.tables) {
           req.signal?.throwIfAborted();
-          deleted.set(t.entity.name, await deleteByKeys(conn!, t, req.signal));
+          deleted.set(t.entity.name, await deleteArchived(conn!, t, req.signal));
         }
       });
       this.ledgerHead = link.entry_hash;
@@ -893,28 +893,33 @@ async function failOnWarnings(conn: RawConnection, res: ResultSetHeader, entity:
 }
 
 /**
- * One table of a purge: its archived keys into a temporary table (CREATE TEMPORARY does not commit
- * the transaction), one DELETE joined on it, the table counted before and after.
+ * One table of a purge: its archived rows into a temporary table (CREATE TEMPORARY does not commit
+ * the transaction), one DELETE joined on the key that requires every other value unchanged, the
+ * table counted before and after. Values are compared as binary strings: a PAD SPACE collation
+ * would take 'a ' for 'a', and two values of one column type are equal exactly when their texts are.
  */
-async function deleteByKeys(conn: RawConnection, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
+async function deleteArchived(conn: RawConnection, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
   const keyCols = keyColumns(t.entity);
-  const cols = keyCols.map((c) => qi(c.name)).join(', ');
+  const cols = t.entity.columns.map((c) => qi(c.name)).join(', ');
   const table = qi(t.entity.name);
-  const keys = qi('_forklift_purge_keys');
-  await query(conn, `DROP TEMPORARY TABLE IF EXISTS ${keys}`);
-  await query(conn, `CREATE TEMPORARY TABLE ${keys} (PRIMARY KEY (${cols})) ENGINE=InnoDB SELECT ${cols} FROM ${table} WHERE 1 = 0`);
-  const enc = keyCols.map(sqlEncoder);
-  for await (const piece of keyPieces(t.keys(), signal)) {
+  const archived = qi('_forklift_purge_rows');
+  await query(conn, `DROP TEMPORARY TABLE IF EXISTS ${archived}`);
+  await query(conn, `CREATE TEMPORARY TABLE ${archived} (PRIMARY KEY (${keyCols.map((c) => qi(c.name)).join(', ')})) ENGINE=InnoDB SELECT ${cols} FROM ${table} WHERE 1 = 0`);
+  const enc = t.entity.columns.map(sqlEncoder);
+  for await (const piece of rowPieces(t.rows(), signal)) {
     const tuples = piece.map((r) => `(${enc.map((f, i) => f(r[i])).join(', ')})`).join(', ');
-    const res = await query<ResultSetHeader>(conn, `INSERT INTO ${keys} (${cols}) VALUES ${tuples}`);
+    const res = await query<ResultSetHeader>(conn, `INSERT INTO ${archived} (${cols}) VALUES ${tuples}`);
     await failOnWarnings(conn, res, t.entity.name);
   }
   const count = async (): Promise<number> => Number((await query<{ n: number | string }[]>(conn, `SELECT COUNT(*) AS n FROM ${table}`))[0]!.n);
   const before = await count();
-  const join = keyCols.map((c) => `t.${qi(c.name)} = k.${qi(c.name)}`).join(' AND ');
-  const res = await query<ResultSetHeader>(conn, `DELETE t FROM ${table} AS t JOIN ${keys} AS k ON ${join}`);
+  const same = [
+    ...keyCols.map((c) => `t.${qi(c.name)} = a.${qi(c.name)}`),
+    ...valueColumns(t.entity).map((c) => `CAST(t.${qi(c.name)} AS BINARY) <=> CAST(a.${qi(c.name)} AS BINARY)`),
+  ].join(' AND ');
+  const res = await query<ResultSetHeader>(conn, `DELETE t FROM ${table} AS t JOIN ${archived} AS a ON ${same}`);
   const after = await count();
-  await query(conn, `DROP TEMPORARY TABLE ${keys}`);
+  await query(conn, `DROP TEMPORARY TABLE ${archived}`);
   assertDeleted(t.entity.name, t.expected, res.affectedRows, before, after);
   return res.affectedRows;
 }

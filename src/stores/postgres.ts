@@ -12,7 +12,7 @@ import { TABLES_TABLE, describeFrom, nativeColumnsFor, orderColumns, tableRecord
 import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_UPSERT, pgByteOrderedCollations, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
-import { assertDeleted, keyColumns } from './delete-common.js';
+import { assertDeleted, keyColumns, valueColumns } from './delete-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
@@ -236,7 +236,7 @@ export class PostgresStore implements TargetStore {
           const conn = (await trx.client.acquireConnection()) as pg.Client;
           for (const t of req.tables) {
             req.signal?.throwIfAborted();
-            deleted.set(t.entity.name, await deleteByKeys(conn, t, req.signal));
+            deleted.set(t.entity.name, await deleteArchived(conn, t, req.signal));
           }
           await conn.query(PG_RUNS_DDL);
           link = await insertRun(trx, req.entry);
@@ -409,27 +409,31 @@ async function addChainColumns(trx: Knex.Transaction): Promise<void> {
 }
 
 /**
- * One table of a purge: its archived keys COPYed into a temporary table (dropped at commit), one
- * DELETE … USING it, the table counted before and after.
+ * One table of a purge: its archived rows COPYed into a temporary table (dropped at commit), one
+ * DELETE … USING it that joins on the key and requires every other value unchanged (compared as
+ * the server writes them as text, so a type without an equality operator compares too), the table
+ * counted before and after.
  */
-async function deleteByKeys(conn: pg.Client, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
-  const keyCols = keyColumns(t.entity);
-  const cols = keyCols.map((c) => q(c.name)).join(', ');
+async function deleteArchived(conn: pg.Client, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
+  const cols = t.entity.columns.map((c) => q(c.name)).join(', ');
   const table = q(t.entity.name);
-  const keys = q(`forklift_purge_${t.entity.name}`.slice(0, 63));
-  await conn.query(`CREATE TEMP TABLE ${keys} ON COMMIT DROP AS SELECT ${cols} FROM ${table} WITH NO DATA`);
-  const enc = keyCols.map(copyEncoder);
+  const archived = q(`forklift_purge_${t.entity.name}`.slice(0, 63));
+  await conn.query(`CREATE TEMP TABLE ${archived} ON COMMIT DROP AS SELECT ${cols} FROM ${table} WITH NO DATA`);
+  const enc = t.entity.columns.map(copyEncoder);
   async function* text(): AsyncGenerator<string> {
-    for await (const batch of t.keys()) yield* copyTextChunks(batch, enc);
+    for await (const batch of t.rows()) yield* copyTextChunks(batch, enc);
   }
-  await pipeline(Readable.from(text()), conn.query(copyFrom(`COPY ${keys} (${cols}) FROM STDIN`)), ...(signal ? [{ signal }] : []));
-  await conn.query(`ANALYZE ${keys}`);
+  await pipeline(Readable.from(text()), conn.query(copyFrom(`COPY ${archived} (${cols}) FROM STDIN`)), ...(signal ? [{ signal }] : []));
+  await conn.query(`ANALYZE ${archived}`);
   const count = async (): Promise<number> => Number((await conn.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
   const before = await count();
-  const join = keyCols.map((c) => `t.${q(c.name)} = k.${q(c.name)}`).join(' AND ');
-  const res = await conn.query(`DELETE FROM ${table} AS t USING ${keys} AS k WHERE ${join}`);
+  const same = [
+    ...keyColumns(t.entity).map((c) => `t.${q(c.name)} = a.${q(c.name)}`),
+    ...valueColumns(t.entity).map((c) => `t.${q(c.name)}::text IS NOT DISTINCT FROM a.${q(c.name)}::text`),
+  ].join(' AND ');
+  const res = await conn.query(`DELETE FROM ${table} AS t USING ${archived} AS a WHERE ${same}`);
   const after = await count();
-  await conn.query(`DROP TABLE ${keys}`);
+  await conn.query(`DROP TABLE ${archived}`);
   assertDeleted(t.entity.name, t.expected, res.rowCount ?? 0, before, after);
   return res.rowCount ?? 0;
 }

@@ -8,7 +8,7 @@ import { q } from '../run/staging.js';
 import { nativeColumnsFor, tableRecords, type NativeColumn } from './read-common.js';
 import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteFollowRows, sqliteReadRows, sqliteTable, type WriteProgress } from './read-sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
-import { assertDeleted, keyColumns, keyPieces } from './delete-common.js';
+import { assertDeleted, keyColumns, rowPieces, valueColumns } from './delete-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
@@ -250,7 +250,7 @@ export class SqliteStore implements TargetStore {
       const link = await this.k.transaction(async (trx) => {
         for (const t of req.tables) {
           req.signal?.throwIfAborted();
-          deleted.set(t.entity.name, await deleteByKeys(trx, t, req.signal));
+          deleted.set(t.entity.name, await deleteArchived(trx, t, req.signal));
         }
         await trx.raw(RUNS_DDL);
         return insertRun(trx, req.entry);
@@ -407,22 +407,31 @@ async function addChainColumns(trx: Knex.Transaction): Promise<void> {
   }
 }
 
-/** One table of a purge: its archived keys into a temporary table, one DELETE … IN over them, counted before and after. */
-async function deleteByKeys(trx: Knex.Transaction, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
-  const keys = keyColumns(t.entity).map((c) => q(c.name));
-  const cols = keys.join(', ');
+/**
+ * One table of a purge: its archived rows into a temporary table (made from the table, so each
+ * value takes the column's affinity as it did when loaded), one DELETE of the rows whose key is
+ * archived and whose every other value `IS` (NULL-safe) the archived one, counted before and after.
+ */
+async function deleteArchived(trx: Knex.Transaction, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
+  const cols = t.entity.columns.map((c) => q(c.name)).join(', ');
   const table = `main.${q(t.entity.name)}`;
-  await trx.raw('DROP TABLE IF EXISTS temp.forklift_purge_keys');
-  await trx.raw(`CREATE TEMP TABLE forklift_purge_keys (${cols})`);
-  const tuple = `(${keys.map(() => '?').join(', ')})`;
-  for await (const piece of keyPieces(t.keys(), signal)) {
-    await trx.raw(`INSERT INTO temp.forklift_purge_keys VALUES ${piece.map(() => tuple).join(', ')}`, piece.flat() as Knex.RawBinding[]);
+  await trx.raw('DROP TABLE IF EXISTS temp.forklift_purge_rows');
+  await trx.raw(`CREATE TEMP TABLE forklift_purge_rows AS SELECT ${cols} FROM ${table} WHERE 0`);
+  const tuple = `(${t.entity.columns.map(() => '?').join(', ')})`;
+  for await (const piece of rowPieces(t.rows(), signal)) {
+    await trx.raw(`INSERT INTO temp.forklift_purge_rows (${cols}) VALUES ${piece.map(() => tuple).join(', ')}`, piece.flat() as Knex.RawBinding[]);
   }
+  const keys = keyColumns(t.entity).map((c) => q(c.name)).join(', ');
+  await trx.raw(`CREATE INDEX temp.forklift_purge_rows_key ON forklift_purge_rows (${keys})`);
   const count = async (): Promise<number> => Number(((await trx.raw(`SELECT count(*) AS n FROM ${table}`)) as { n: number }[])[0]!.n);
   const before = await count();
-  const res = (await trx.raw(`DELETE FROM ${table} WHERE (${cols}) IN (SELECT ${cols} FROM temp.forklift_purge_keys)`)) as { changes?: number };
+  const same = [
+    ...keyColumns(t.entity).map((c) => `a.${q(c.name)} = t.${q(c.name)}`),
+    ...valueColumns(t.entity).map((c) => `a.${q(c.name)} IS t.${q(c.name)}`),
+  ].join(' AND ');
+  const res = (await trx.raw(`DELETE FROM ${table} AS t WHERE EXISTS (SELECT 1 FROM temp.forklift_purge_rows AS a WHERE ${same})`)) as { changes?: number };
   const after = await count();
-  await trx.raw('DROP TABLE temp.forklift_purge_keys');
+  await trx.raw('DROP TABLE temp.forklift_purge_rows');
   assertDeleted(t.entity.name, t.expected, res.changes ?? 0, before, after);
   return res.changes ?? 0;
 }

@@ -71,8 +71,12 @@ export interface ReadRowsOptions {
 /** One table of a purge: the primary keys of exactly the rows to delete, read back from the verified archive. */
 export interface DeleteTable {
   entity: Entity;
-  /** Batches of primary-key values (in primary-key column order, staging form). */
-  keys: () => AsyncIterable<unknown[][]>;
+  /**
+   * Batches of the archived rows: every column of `entity`, in its column order (staging form).
+   * A row is deleted only where the store still holds exactly these values: one changed since
+   * the archive was written is not in the archive, so the delete refuses (the count check).
+   */
+  rows: () => AsyncIterable<unknown[][]>;
   /** Rows the archive holds: the table must lose exactly these. */
   expected: number;
 }

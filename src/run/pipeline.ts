@@ -14,7 +14,7 @@ import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/type
 import { checkBomCycles } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
 import { checkForeignKeys } from '../validate/foreign-keys.js';
-import { checkDuplicateKeys } from '../validate/keys.js';
+import { checkDuplicateKeys, checkPaddedKeys } from '../validate/keys.js';
 import { TARGET_CONSTRAINT_RULE, dryRunLoad, type DryRunCounts } from './dry-run.js';
 import { mapSource } from './extract.js';
 import { assertBalanced, type EntityLedger } from './ledger.js';
@@ -120,6 +120,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       if (watermark) x.watermark = await applyWatermark(store, staging, x.entity, watermark);
       staging.indexKeys(x.entity);
       checkDuplicateKeys(staging, x.entity, x.mapping.spec.on_duplicate ?? 'reject', x.label);
+      if (store.keysIgnoreTrailingSpaces) checkPaddedKeys(staging, x.entity, x.label, store.kind === 'mssql' ? 'SQL Server' : 'MySQL/MariaDB');
       checkForeignKeys(staging, x.entity, inRun, (e) => existing.get(e), (e) => byEntity.get(e)?.label ?? e, (e) => plan.model.entities.get(e));
       for (const rule of x.entity.rules) if (rule.kind === 'bom-graph') checkBomCycles(staging, x.entity, rule.parent, rule.component);
     }

@@ -742,6 +742,7 @@ export async function recordRunInSession(s: MssqlSession, entry: RunEntry): Prom
 
 export class MssqlStore implements TargetStore {
   readonly kind = 'mssql' as const;
+  readonly keysIgnoreTrailingSpaces = true;
   ledgerHead: string | null = null;
   readonly display: string;
   private readonly config: sql.config;

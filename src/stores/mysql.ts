@@ -326,6 +326,7 @@ function query<T = unknown>(conn: RawConnection, sql: string, values?: unknown[]
 
 export class MysqlStore implements TargetStore {
   readonly kind = 'mysql' as const;
+  readonly keysIgnoreTrailingSpaces = true;
   ledgerHead: string | null = null;
   readonly display: string;
   private readonly k: Knex;

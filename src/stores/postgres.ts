@@ -30,6 +30,7 @@ const READ_BATCH = 5000;
 
 export class PostgresStore implements TargetStore {
   readonly kind = 'postgres' as const;
+  readonly keysIgnoreTrailingSpaces = false;
   ledgerHead: string | null = null;
   readonly display: string;
   private readonly k: Knex;

@@ -83,6 +83,7 @@ const RUNS_DDL = `CREATE TABLE IF NOT EXISTS forklift_runs (
 
 export class SqliteStore implements TargetStore {
   readonly kind = 'sqlite' as const;
+  readonly keysIgnoreTrailingSpaces = false;
   ledgerHead: string | null = null;
   readonly display: string;
   private readonly k: Knex;

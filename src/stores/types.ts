@@ -93,6 +93,12 @@ export interface TargetStore {
   readonly kind: StoreKind;
   /** The URL without password. */
   readonly display: string;
+  /**
+   * Whether the store compares text keys without their trailing spaces ('A' and 'A ' one key):
+   * MySQL/MariaDB's PAD SPACE collations and SQL Server do. Validation then rejects keys that
+   * differ only so (validate/keys.ts checkPaddedKeys).
+   */
+  readonly keysIgnoreTrailingSpaces: boolean;
   /** Loads every entity and appends the run entry in one transaction; returns rows inserted per entity. */
   load(req: LoadRequest): Promise<Map<string, number>>;
   /**

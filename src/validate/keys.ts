@@ -47,3 +47,45 @@ export function checkDuplicateKeys(staging: Staging, entity: Entity, onDuplicate
     }
   }
 }
+
+const TEXT_TYPES = new Set(['string', 'text', 'enum']);
+
+/**
+ * Rows whose keys differ only in trailing spaces, for a target that compares keys without them
+ * (MySQL and MariaDB's PAD SPACE collations, SQL Server): there 'A' and 'A ' are one key, so the
+ * load would fail on the primary key with no line to look at, or an upsert would fold one row into
+ * the other. Such rows are rejected together, as rows of one key that disagree are. Runs after
+ * checkDuplicateKeys, over the rows still ok; only a key with a trailing space can collide, so the
+ * scan looks for those first (a log with none costs one pass over the staged rows).
+ */
+export function checkPaddedKeys(staging: Staging, entity: Entity, sourceLabel: string, target: string): void {
+  const keyCols = entity.primaryKey.map((k) => entity.columns.find((c) => c.name === k)!);
+  const text = keyCols.map((c) => TEXT_TYPES.has(c.type));
+  if (!text.some(Boolean)) return;
+  const t = stagingTable(entity.name);
+  const padded = keyCols.map((c, i) => (text[i] ? `rtrim(${q(c.name)}, ' ')` : q(c.name)));
+  const endsInSpace = keyCols.filter((_, i) => text[i]).map((c) => `substr(${q(c.name)}, -1) = ' '`);
+  const candidates = staging.db.prepare(`SELECT DISTINCT ${padded.join(', ')} FROM ${t} WHERE _st = ${ROW_OK} AND (${endsInSpace.join(' OR ')})`).raw().all() as unknown[][];
+  if (candidates.length === 0) return;
+  // A text key of `v` plus spaces sorts from `v` up to `v` + '!' (the character after the space):
+  // a range on the staged key index, then the exact test.
+  const where = keyCols.map((c, i) => (text[i] ? `${q(c.name)} >= ? AND ${q(c.name)} < ? AND rtrim(${q(c.name)}, ' ') = ?` : `${q(c.name)} IS ?`)).join(' AND ');
+  const members = staging.db.prepare(`SELECT _seq, _line, ${keyCols.map((c) => q(c.name)).join(', ')} FROM ${t} WHERE ${where} AND _st = ${ROW_OK} ORDER BY _seq`).raw();
+  for (const key of candidates) {
+    const params = key.flatMap((v, i) => (text[i] ? [v, `${String(v)}!`, v] : [v]));
+    const rows = members.all(...params) as unknown[][];
+    if (rows.length < 2) continue;
+    const lines = rows.map((r) => r[1]).join(', ');
+    const shown = rows.map((r) => keyCols.map((c, i) => `${c.name} '${String(r[2 + i])}'`).join(' + ')).join(', ');
+    for (const r of rows) {
+      staging.rejectStaged(
+        entity.name,
+        r[0] as number,
+        r[1] as number,
+        entity.primaryKey.join('+'),
+        'duplicate-key',
+        `${rows.length} rows of ${sourceLabel} (lines ${lines}) have keys that differ only in trailing spaces (${shown}), which ${target} compares as one key; none is loaded. Trim the key in the mapping (clean: [trim]) or correct the source`,
+      );
+    }
+  }
+}

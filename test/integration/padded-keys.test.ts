@@ -1,0 +1,71 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import { describe, expect, it } from 'vitest';
+import { runPlan } from '../../src/run/pipeline.js';
+import { tempDir } from '../helpers.js';
+import { liveServers, mysqlAdminConfig } from './stores/live.js';
+
+/**
+ * Keys that differ only in trailing spaces: distinct in SQLite and PostgreSQL, one key in
+ * MySQL/MariaDB (PAD SPACE) and SQL Server. On such a target they are rejected together with
+ * their lines and what to do, instead of failing the load on the primary key with no line named
+ * (or an upsert folding one row into the other). A trailing tab is no space: those keys stay apart.
+ */
+
+const { myDown, myDbs } = await liveServers('padded-keys.test.ts');
+
+const ITEMS = ['CODE,DESC', 'A,first', '"A ",second', 'B,third', '"B\t",tab', 'C,fourth', '"C  ",fifth', ''].join('\n');
+// machine_id + ts: 'M1 ' collides with 'M1' at the same instant only.
+const EVENTS = ['MACHINE,TS,STATE', 'M1,2025-11-03T06:00:00Z,RUN', '"M1 ",2025-11-03T06:00:00Z,IDLE', '"M1 ",2025-11-03T07:00:00Z,RUN', 'M2,2025-11-03T06:00:00Z,RUN', ''].join('\n');
+
+function project(target: string): string {
+  const dir = tempDir('forklift-padded-');
+  writeFileSync(path.join(dir, 'items.csv'), ITEMS);
+  writeFileSync(path.join(dir, 'events.csv'), EVENTS);
+  writeFileSync(
+    path.join(dir, 'items.yaml'),
+    ['entity: items', 'source: { format: csv, path: ./items.csv, encoding: utf-8 }', 'fields:', '  item_code: { from: CODE }', '  description: { from: DESC }', '  item_type: { const: raw }', '  uom: { const: EA }', '  active: { const: true }', ''].join('\n'),
+  );
+  writeFileSync(
+    path.join(dir, 'events.yaml'),
+    ['entity: machine_events', 'source: { format: csv, path: ./events.csv, encoding: utf-8 }', 'fields:', '  machine_id: { from: MACHINE }', '  ts: { from: TS }', '  state: { from: STATE }', ''].join('\n'),
+  );
+  writeFileSync(path.join(dir, 'plan.yaml'), ['name: padded', `target: ${target}`, 'model: factory', 'mappings:', '  - items.yaml', '  - events.yaml', 'reject_limit: 100%', 'load: replace', ''].join('\n'));
+  return path.join(dir, 'plan.yaml');
+}
+
+describe('keys that differ only in trailing spaces', () => {
+  it('load as distinct keys into SQLite, which compares every byte', async () => {
+    const dir = tempDir('forklift-padded-db-');
+    const r = await runPlan({ plan: project(`sqlite:${path.join(dir, 't.db')}`), command: 'migrate' });
+    const by = Object.fromEntries(r.entities.map((e) => [e.entity, e]));
+    expect([by.items!.loaded, by.items!.rejected]).toEqual([6, 0]);
+    expect([by.machine_events!.loaded, by.machine_events!.rejected]).toEqual([4, 0]);
+  });
+
+  it.skipIf(myDown !== null)('are rejected together, with their lines, on MariaDB; the rest loads', async () => {
+    const { name, url } = await myDbs.create();
+    const r = await runPlan({ plan: project(url), command: 'migrate' });
+    expect(r.status).toBe('succeeded');
+    const by = Object.fromEntries(r.entities.map((e) => [e.entity, e]));
+    expect([by.items!.loaded, by.items!.rejected, by.items!.rejects_by_rule]).toEqual([2, 4, { 'duplicate-key': 4 }]);
+    expect([by.machine_events!.loaded, by.machine_events!.rejected]).toEqual([2, 2]);
+
+    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
+    try {
+      const [items] = (await c.query('SELECT item_code FROM items ORDER BY CAST(item_code AS BINARY)')) as unknown as [{ item_code: string }[]];
+      expect(items.map((i) => i.item_code)).toEqual(['B', 'B\t']);
+      const [events] = (await c.query("SELECT CONCAT('[', machine_id, ']') AS m, state FROM machine_events ORDER BY ts, CAST(machine_id AS BINARY)")) as unknown as [{ m: string; state: string }[]];
+      expect(events).toEqual([
+        { m: '[M2]', state: 'RUN' },
+        { m: '[M1 ]', state: 'RUN' },
+      ]);
+    } finally {
+      await c.end();
+    }
+    const rejects = readFileSync(path.join(path.dirname(r.reportFile), 'rejects', 'items.csv'), 'utf8');
+    expect(rejects).toContain("items.csv (lines 2, 3) have keys that differ only in trailing spaces (item_code 'A', item_code 'A '), which MySQL/MariaDB compares as one key; none is loaded. Trim the key in the mapping (clean: [trim]) or correct the source");
+    expect(rejects).toContain("(lines 6, 7) have keys that differ only in trailing spaces (item_code 'C', item_code 'C  ')");
+  });
+});

@@ -5,6 +5,7 @@ import { textSpinner } from '../src/cli/progress.js';
 import { table } from '../src/cli/render.js';
 import { exportSource } from '../src/bundle/source.js';
 import { runExit, type ExitResult, type ExitStep } from '../src/exit/exit.js';
+import { sweptText } from '../src/util/work-path.js';
 
 const STEP_TEXT: Record<ExitStep, string> = {
   export: 'exporting',
@@ -66,6 +67,7 @@ export default class Exit extends BaseCommand {
       spinner.stop();
       if (!this.jsonEnabled()) {
         const c = result.certificate;
+        for (const line of sweptText(result.swept)) this.log(line);
         this.log(`exit of ${c.source} → ${result.bundle}${c.profile ? ` (profile ${c.profile})` : ''}\n`);
         this.log(table(['table', 'rows', 'csv sha256'], c.tables.map((t) => [t.name, fmt.format(t.rows), t.csv_sha256]), (col) => col === 1));
         this.log(`\n${fmt.format(c.rows_total)} rows in ${c.tables.length} table${c.tables.length === 1 ? '' : 's'} · Payload-Oxum ${c.payload_oxum} · manifest sha256 ${c.manifest_sha256}`);

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
 import { textSpinner } from '../src/cli/progress.js';
 import { table } from '../src/cli/render.js';
+import { sweptText } from '../src/util/work-path.js';
 import { exportBundle, type ExportResult } from '../src/bundle/export.js';
 import { exportSource } from '../src/bundle/source.js';
 
@@ -44,6 +45,7 @@ export default class Export extends BaseCommand {
       });
       spinner.stop();
       if (!this.jsonEnabled()) {
+        for (const line of sweptText(result.swept)) this.log(line);
         this.log(`exported ${result.source} → ${result.bundle}${result.profile ? ` (profile ${result.profile})` : ''}\n`);
         this.log(table(['table', 'rows', 'csv sha256'], result.tables.map((t) => [t.name, fmt.format(t.rows), t.csv_sha256]), (c) => c === 1));
         this.log(`\n${fmt.format(result.rows_total)} rows in ${result.tables.length} table${result.tables.length === 1 ? '' : 's'} · Payload-Oxum ${result.payload_oxum} · manifest sha256 ${result.manifest_sha256}`);

@@ -6,6 +6,7 @@ import { table } from '../src/cli/render.js';
 import { purgePlan } from '../src/retention/plan.js';
 import { purge, type PurgeResult, type PurgeStep } from '../src/retention/purge.js';
 import { databaseName } from '../src/stores/url.js';
+import { sweptText } from '../src/util/work-path.js';
 
 const STEP_TEXT: Record<PurgeStep, string> = {
   select: 'selecting the rows the rules let go',
@@ -61,7 +62,10 @@ export default class Purge extends BaseCommand {
         progress: (p) => spinner.update(`${STEP_TEXT[p.step]}${p.table ? ` ${p.table}` : ''}${p.rows ? `: ${fmt.format(p.rows)} rows` : ''}`),
       });
       spinner.stop();
-      if (!this.jsonEnabled()) this.log(render(result, fmt));
+      if (!this.jsonEnabled()) {
+        for (const line of sweptText(result.swept)) this.log(line);
+        this.log(render(result, fmt));
+      }
       return result;
     } finally {
       spinner.stop();

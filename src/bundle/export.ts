@@ -6,6 +6,7 @@ import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import type { Entity } from '../model/types.js';
 import { openStore } from '../stores/index.js';
+import { claimWork, sweepStaleWork, type SweptWork } from '../util/work-path.js';
 import type { RowRange, TargetStore } from '../stores/types.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import { runsEntityOf, storeLedgerHead } from '../audit/ledger.js';
@@ -64,6 +65,8 @@ export interface ExportResult {
   ledger_head: string | null;
   manifest_sha256: string;
   profile: string | null;
+  /** Work left beside the bundle by exports that were killed, removed before this one began. */
+  swept: SweptWork[];
 }
 
 /**
@@ -84,9 +87,12 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     });
   }
   mkdirSync(path.dirname(final), { recursive: true });
+  const swept = sweepStaleWork(path.dirname(final), `${path.basename(final)}.`);
   const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
-  const store = await openStore(opts.source);
+  const claim = claimWork(tmp, 'export');
+  let store: TargetStore | undefined;
   try {
+    store = await openStore(opts.source);
     const all = await store.describeTables();
     const chosen = chooseTables(all, opts.tables);
     mkdirSync(path.join(tmp, 'data', 'csv'), { recursive: true });
@@ -135,7 +141,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       const named = path.join(`${tmp}-zip`, name);
       mkdirSync(path.dirname(named), { recursive: true });
       renameSync(tmp, named);
-      const partialZip = `${zipFile}.partial-${randomBytes(4).toString('hex')}`;
+      // Named after the work folder, so a sweep after a kill finds it (util/work-path.ts).
+      const partialZip = `${tmp}.zip`;
       try {
         await zipFolder(path.dirname(named), partialZip);
         renameSync(partialZip, zipFile);
@@ -157,6 +164,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       manifest_sha256: manifest,
       ledger_head: ledgerHead,
       profile: opts.profile?.name ?? null,
+      swept,
     };
   } catch (e) {
     if (e instanceof Error && e.name === 'AbortError') {
@@ -165,7 +173,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     throw e;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
-    await store.close();
+    claim.release();
+    await store?.close();
   }
 }
 

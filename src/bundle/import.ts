@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { BundleError, ConfigError } from '../core/errors.js';
@@ -19,6 +18,7 @@ import { rowDecoder, useWal, writeScratchRowsInThread } from './scratch-import.j
 import { readDataPackage } from './datapackage.js';
 import { openBundle, type VerifyResult } from './verify.js';
 import { verifyInThread } from './verify-thread.js';
+import { dropWork, scratchDir } from '../util/work-path.js';
 
 export interface ImportOptions {
   bundle: string;
@@ -59,7 +59,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   const opened = await openBundle(opts.bundle);
   const started = new Date();
   const runId = newRunId(started);
-  const scratch = mkdtempSync(path.join(tmpdir(), 'forklift-import-'));
+  const scratch = scratchDir('forklift-import-', 'bundle import');
   // The verify runs in a thread of its own while this one stages the CSVs in a scratch file; the
   // target is touched only once the verify passed.
   const stopVerify = new AbortController();
@@ -173,7 +173,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       await store.close();
     }
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    dropWork(scratch);
     stopVerify.abort(new Error('the import ended'));
     opened.cleanup();
   }

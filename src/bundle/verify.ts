@@ -1,7 +1,5 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
@@ -17,6 +15,7 @@ import { checkCertificate } from '../exit/certificate.js';
 import { verifyChain, type VerifyResult as ChainResult } from '../audit/chain.js';
 import { readBundleLedger } from '../audit/ledger.js';
 import type { PublicKey } from '../audit/signing.js';
+import { dropWork, scratchFile } from '../util/work-path.js';
 
 /**
  * `forklift bundle verify`: first the bag (every checksum, no file missing or extra, Payload-Oxum:
@@ -205,8 +204,8 @@ async function checkData(dir: string, pkgFile: string, tables: TableCheck[], add
       if (c.references && !names.has(c.references.entity)) add(`data/datapackage.json: ${e.name}.${c.name} references ${c.references.entity}, which is not in the bundle`);
     }
   }
-  const scratchFile = path.join(tmpdir(), `forklift-verify-${randomBytes(6).toString('hex')}.sqlite`);
-  const keys = new KeyScratch(scratchFile, entities);
+  const scratch = scratchFile('forklift-verify-', '.sqlite', 'bundle verify');
+  const keys = new KeyScratch(scratch, entities);
   try {
     for (const [i, r] of resources.entries()) {
       opts.signal?.throwIfAborted();
@@ -231,7 +230,7 @@ async function checkData(dir: string, pkgFile: string, tables: TableCheck[], add
     for (const p of keys.dangling()) add(p);
   } finally {
     keys.close();
-    rmSync(scratchFile, { force: true });
+    dropWork(scratch);
   }
   return entities;
 }

@@ -7,7 +7,7 @@
  * or bytes than allowed.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, mkdir, readdir, rename, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { openPromise, type Entry } from 'yauzl';
 import { ZipFile as ZipWriter } from 'yazl';
 import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { checkBagRelPath, compareBagPaths } from './bagit.js';
+import { dropWork, scratchDir } from '../util/work-path.js';
 
 /**
  * 1980-01-01 00:00:00, the first time a zip can hold. yazl encodes the DOS date and time from the
@@ -143,8 +144,8 @@ export async function openZippedBag(zipFile: string, opts: OpenZipOptions = {}):
   }
   // yauzl reports a failure to close the file as an 'error' event; it must not crash the process.
   zip.on('error', () => undefined);
-  const root = mkdtempSync(path.join(opts.tmpDir ?? tmpdir(), 'forklift-bundle-'));
-  const cleanup = (): void => rmSync(root, { recursive: true, force: true });
+  const root = scratchDir('forklift-bundle-', 'unzip', opts.tmpDir ?? tmpdir());
+  const cleanup = (): void => dropWork(root);
   const refuse = (entry: string, why: string, cause?: unknown): BundleError =>
     new BundleError(`${zipFile}: refused${entry === '' ? '' : ` entry ${JSON.stringify(entry)}`}: ${why}`, {
       code: 'bundle.zip-unsafe',

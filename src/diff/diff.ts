@@ -1,4 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BugError } from '../core/errors.js';
@@ -10,6 +9,7 @@ import { isTablePlan, planDiff, type DiffSelection, type OneSidedTable, type Tab
 import { openSnapshot, type Snapshot } from './snapshot.js';
 import { sortedBySpill } from './spill.js';
 import type { DiffRecord, DiffResult, DiffTotals, SideOrder, TableDiff } from './types.js';
+import { dropWork, scratchDir } from '../util/work-path.js';
 
 /**
  * `forklift diff LEFT RIGHT` (SPEC section 7), as a library function: opens both sides, compares
@@ -96,7 +96,7 @@ export async function diffOpened(left: Snapshot, right: Snapshot, opts: Omit<Dif
   const o = { ...opts, progress };
   try {
     const plan = planDiff(left.entities, right.entities, opts);
-    scratch = mkdtempSync(path.join(opts.scratchDir ?? tmpdir(), 'forklift-diff-'));
+    scratch = scratchDir('forklift-diff-', 'diff', opts.scratchDir ?? tmpdir());
     if (opts.details) details = new DetailFile(path.join(scratch, 'records.jsonl'));
     const tables: TableDiff[] = [];
     for (const t of plan.tables) {
@@ -135,14 +135,14 @@ export async function diffOpened(left: Snapshot, right: Snapshot, opts: Omit<Dif
     return {
       result,
       records: () => (file === null ? empty() : readRecords(file)),
-      dispose: () => rmSync(dir, { recursive: true, force: true }),
+      dispose: () => dropWork(dir),
       files: { dir, records: file },
     };
   } catch (e) {
     throw asTrouble(e);
   } finally {
     details?.close();
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    if (scratch) dropWork(scratch);
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { operator } from '../core/operator.js';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { startScratchImport } from '../bundle/import.js';
 import type { Profile } from '../bundle/profile.js';
 import type { VerifyResult } from '../bundle/verify.js';
 import { zipFolder } from '../bundle/zip.js';
+import { claimWork, dropWork, scratchDir, sweepStaleWork, type SweptWork } from '../util/work-path.js';
 import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { diffOpened } from '../diff/diff.js';
@@ -43,6 +44,8 @@ export interface ExitResult {
   bundle: string;
   zip: string | null;
   certificate: ExitCertificate;
+  /** Work left by exits that were killed (beside the bundle, and their scratch stores), removed before this one began. */
+  swept: SweptWork[];
 }
 
 /**
@@ -67,9 +70,11 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
   }
   mkdirSync(path.dirname(final), { recursive: true });
   const name = path.basename(final);
+  const swept = [...sweepStaleWork(path.dirname(final), `${name}.`), ...sweepStaleWork(tmpdir(), 'forklift-')];
   const work = `${final}.exit-partial-${randomBytes(4).toString('hex')}`;
+  const claim = claimWork(work, 'exit');
   const bundleDir = path.join(work, name);
-  const scratch = mkdtempSync(path.join(tmpdir(), 'forklift-exit-'));
+  const scratch = scratchDir('forklift-exit-', 'exit');
   let step: ExitStep = 'export';
   let exported: ExportResult | undefined;
   const go = (s: ExitStep): void => {
@@ -213,7 +218,8 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
 
     go('place');
     if (zipFile) {
-      const partialZip = `${zipFile}.partial-${randomBytes(4).toString('hex')}`;
+      // Named after the work folder, so a sweep after a kill finds it (util/work-path.ts).
+      const partialZip = `${work}.zip`;
       try {
         await zipFolder(work, partialZip);
         if (existsSync(zipFile)) rmSync(zipFile, { force: true });
@@ -234,7 +240,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       rmSync(dest, { recursive: true, force: true });
       throw e;
     }
-    return { bundle: shownDest, zip: zipFile ? shownDest : null, certificate: signed };
+    return { bundle: shownDest, zip: zipFile ? shownDest : null, certificate: signed, swept };
   } catch (e) {
     const reason = e instanceof Error && e.name === 'AbortError' ? 'interrupted' : e instanceof Error ? e.message : String(e);
     const at = step as ExitStep;
@@ -247,7 +253,8 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     throw e;
   } finally {
     rmSync(work, { recursive: true, force: true });
-    rmSync(scratch, { recursive: true, force: true });
+    claim.release();
+    dropWork(scratch);
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeTagManifest } from '../bundle/bagit.js';
 import { csvDecoder, readBundleCsv } from '../bundle/csv.js';
@@ -18,6 +18,7 @@ import type { DeleteTable, RunEntry, TargetStore } from '../stores/types.js';
 import { databaseName } from '../stores/url.js';
 import { DELETION_RECORD, deletionRecord, readDeletionRecord, sameSelection, type DeletionRecord } from './record.js';
 import { asOfDay, type RetentionRule } from './rules.js';
+import { claimWork, dropWork, sweepStaleWork, type SweptWork } from '../util/work-path.js';
 import { Selection, type SelectedTable, type SelectionOptions } from './select.js';
 
 export type PurgeStep = 'select' | 'archive' | 'verify' | 'compare' | 'delete';
@@ -68,6 +69,8 @@ export interface PurgeResult {
   resumed: boolean;
   /** A rerun that found the archive's rows already gone (the earlier run committed). */
   already_purged: boolean;
+  /** Work left beside the archive folder by purges that were killed, removed before this one began. */
+  swept: SweptWork[];
 }
 
 /** Errors of the file system while the archive is written: the archive failed, nothing was deleted. */
@@ -115,7 +118,9 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
     }
     opts.progress?.({ step: 'select' });
     const selOpts = { rules: opts.rules, asOf, all };
-    const base = { mode: all ? ('all' as const) : ('retention' as const), store: store.display, as_of: asOf.toISODate()!, resumed: false, already_purged: false };
+    // A dry run changes nothing, not even what killed purges left.
+    const swept = opts.dryRun ? [] : sweepStaleWork(path.dirname(final!), `${path.basename(final!)}.`);
+    const base = { mode: all ? ('all' as const) : ('retention' as const), store: store.display, as_of: asOf.toISODate()!, resumed: false, already_purged: false, swept };
     if (opts.dryRun) {
       const sel = await Selection.plan(store, selOpts);
       try {
@@ -238,6 +243,7 @@ async function writeArchive(
     let exported: ExportResult;
     try {
       mkdirSync(work, { recursive: true });
+      claimWork(work, 'purge');
       exported = await exportSelection(sel, dir, opts, base);
     } catch (e) {
       throw archiveError(e, archive);
@@ -337,6 +343,7 @@ async function resumeArchive(
       });
     }
     mkdirSync(work, { recursive: true });
+    claimWork(work, 'purge');
     const now = await exportSelection(sel, path.join(work, path.basename(archive)), opts, { mode, as_of: record.as_of });
     const archived = new Map(record.tables.map((t) => [t.name, t]));
     const data = now.tables.filter((t) => archived.has(t.name));
@@ -365,7 +372,7 @@ async function resumeArchive(
 /** Removes a work folder; one that could never be made (its parent is not a folder) is no error. */
 function removeWork(work: string): void {
   try {
-    rmSync(work, { recursive: true, force: true });
+    dropWork(work);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw e;
   }

@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { DateTime } from 'luxon';
@@ -11,6 +9,7 @@ import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { RowRange, TargetStore } from '../stores/types.js';
 import { didYouMean } from '../util/suggest.js';
 import { cutoffOf, rowTest, ruleText, type RetentionRule } from './rules.js';
+import { dropWork, scratchDir } from '../util/work-path.js';
 
 /**
  * Which rows a purge lets go, table by table, as the rows stream past (SPEC section 11). A table's
@@ -128,7 +127,7 @@ export class Selection {
       }
     }
     if (edges.length === 0) return new Selection(tables, described, [], null);
-    const dir = mkdtempSync(path.join(tmpdir(), 'forklift-purge-'));
+    const dir = scratchDir('forklift-purge-', 'purge');
     const db = new Database(path.join(dir, 'kept-references.sqlite'));
     db.pragma('journal_mode = OFF');
     db.pragma('synchronous = OFF');
@@ -224,6 +223,6 @@ export class Selection {
   close(): void {
     if (!this.scratch) return;
     this.scratch.db.close();
-    rmSync(this.scratch.dir, { recursive: true, force: true });
+    dropWork(this.scratch.dir);
   }
 }

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * Work folders and files that a command writes before it renames them into place (an export's
+ * `BUNDLE.partial-…`, exit's and purge's, exit's scratch store): a process killed outright
+ * (SIGKILL, a power cut) cannot remove its own, and a million-row bundle left behind is hundreds of
+ * megabytes nobody knows may go. Each is claimed with an owner file beside it (never inside, so it
+ * never lands in a bundle): the process id, the host and the start time. The next command that
+ * writes to the same place removes what a process of this host that is gone left there; anything
+ * whose owner still runs, or ran on another host (a shared disk), is left alone.
+ */
+
+interface Owner {
+  pid: number;
+  host: string;
+  started: string;
+  command: string;
+}
+
+const OWNER = '.owner';
+
+/** Claims `work` (not yet made, or just made) for this process; `release` removes the claim. */
+export function claimWork(work: string, command: string): { release: () => void } {
+  const file = `${work}${OWNER}`;
+  const owner: Owner = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
+  writeFileSync(file, `${JSON.stringify(owner)}\n`);
+  return { release: () => rmSync(file, { force: true }) };
+}
+
+export interface SweptWork {
+  /** The work path removed (with whatever began with it: `X-zip`, `X.zip`). */
+  path: string;
+  command: string;
+  pid: number;
+  started: string;
+}
+
+/**
+ * Removes the work of gone processes in `dir` whose names begin with `prefix`: for each owner file
+ * there, the process is asked whether it lives (signal 0); one of this host that does not has its
+ * work path, the paths derived from it and the owner file removed. Returns what was removed.
+ */
+export function sweepStaleWork(dir: string, prefix: string): SweptWork[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const swept: SweptWork[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(OWNER)) continue;
+    const work = name.slice(0, -OWNER.length);
+    let owner: Owner;
+    try {
+      owner = JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as Owner;
+    } catch {
+      continue; // being written, or not ours: leave it
+    }
+    if (owner.host !== hostname() || !Number.isInteger(owner.pid) || alive(owner.pid)) continue;
+    try {
+      for (const other of names) {
+        if (other === work || other.startsWith(`${work}-`) || (other.startsWith(`${work}.`) && other !== name)) rmSync(path.join(dir, other), { recursive: true, force: true });
+      }
+      rmSync(path.join(dir, name), { force: true });
+    } catch {
+      continue; // not ours to remove after all (another user's, a read-only disk): left as it is
+    }
+    swept.push({ path: path.join(dir, work), command: owner.command, pid: owner.pid, started: owner.started });
+  }
+  return swept;
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it runs, as another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** One line per swept path, for a command's output. */
+export function sweptText(swept: readonly SweptWork[], cwd = process.cwd()): string[] {
+  return swept.map((s) => `removed ${path.relative(cwd, s.path) || s.path}, left by an interrupted forklift ${s.command} (process ${s.pid}, started ${s.started})`);
+}
+
+/**
+ * A scratch folder in the OS temporary folder (or `base`), claimed for this process: what gone
+ * processes of this host left there under forklift's names is swept first. `dropWork` removes
+ * it with its claim.
+ */
+export function scratchDir(prefix: string, command: string, base = tmpdir()): string {
+  sweepStaleWork(base, 'forklift-');
+  const dir = mkdtempSync(path.join(base, prefix));
+  claimWork(dir, command);
+  return dir;
+}
+
+/** A scratch file path in the OS temporary folder, claimed like scratchDir (the file is the caller's to make). */
+export function scratchFile(prefix: string, suffix: string, command: string): string {
+  sweepStaleWork(tmpdir(), 'forklift-');
+  const file = path.join(tmpdir(), `${prefix}${randomBytes(6).toString('hex')}${suffix}`);
+  claimWork(file, command);
+  return file;
+}
+
+/** Removes a claimed work path (a scratch folder or file, a work folder) and its claim. */
+export function dropWork(p: string): void {
+  rmSync(p, { recursive: true, force: true });
+  rmSync(`${p}${OWNER}`, { force: true });
+}

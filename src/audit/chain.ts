@@ -217,6 +217,55 @@ export function verifyChain(records: readonly LedgerRecord[], opts: { head?: str
 }
 
 /**
+ * verifyChain over entries read in chain order (chainOrder: those from before the chain first,
+ * then by seq), one at a time, holding nothing but the entry before: the answer for a ledger that
+ * verifies, the same as verifyChain's. At the first thing that does not verify (or an order it did
+ * not expect) it answers undefined, and the caller runs verifyChain over every entry, which names
+ * what is wrong in its own words: a tampered ledger is the rare case, and small.
+ */
+export async function verifyChainStreamed(
+  batches: AsyncIterable<readonly LedgerRecord[]>,
+  opts: { head?: string | undefined; pubkey?: PublicKey | undefined; each?: (r: LedgerRecord) => void } = {},
+): Promise<VerifyResult | undefined> {
+  const want = opts.head?.trim().toLowerCase();
+  let unchained = 0;
+  let entries = 0;
+  let prev: LedgerRecord | undefined;
+  let headAt: number | undefined;
+  let signed = 0;
+  let unsignedBefore = 0;
+  for await (const batch of batches) {
+    for (const r of batch) {
+      opts.each?.(r);
+      if (r.seq === null && r.entry_hash === null) {
+        if (prev) return undefined;
+        unchained++;
+        continue;
+      }
+      if (r.seq === null || r.entry_hash === null || entryHash(r) !== r.entry_hash) return undefined;
+      if (r.prev_hash !== (prev?.entry_hash ?? null)) return undefined;
+      if (prev ? BigInt(r.seq) !== BigInt(prev.seq!) + 1n : r.seq !== '1' && unchained === 0) return undefined;
+      if (opts.pubkey) {
+        if (r.signature === null) {
+          if (signed > 0) return undefined;
+          unsignedBefore++;
+        } else if (!opts.pubkey.verify(r.entry_hash, r.signature)) return undefined;
+        else signed++;
+      }
+      if (r.entry_hash === want) headAt = entries;
+      entries++;
+      prev = r;
+    }
+  }
+  if (opts.pubkey && signed === 0) return undefined;
+  if (want !== undefined && headAt === undefined) return undefined;
+  const extra: Partial<VerifyResult> = {};
+  if (opts.pubkey) extra.signatures = { key_id: opts.pubkey.keyId, signed, unsigned_before: unsignedBefore };
+  if (headAt !== undefined) extra.afterHead = entries - 1 - headAt;
+  return { ok: true, entries, unchained, head: prev?.entry_hash ?? null, ...extra };
+}
+
+/**
  * Every signature of a chain (in seq order) against the public key. A signature over the
  * entry_hash covers every entry before it too (each hash includes the one before), so unsigned
  * entries before the first signed one (written before a key was set) are covered by it; an

@@ -1,14 +1,10 @@
-import { tmpdir } from 'node:os';
 import type { Writable } from 'node:stream';
-import type { CsvField } from '../bundle/csv.js';
 import { columnWidths, tableLines } from '../cli/render.js';
 import { ConfigError } from '../core/errors.js';
 import { buffered, type ReportWriter } from '../diff/render/common.js';
 import { streamWriter } from '../diff/report.js';
-import { sortedBySpill } from '../diff/spill.js';
-import { canonicalValue, type LedgerRecord } from './chain.js';
-import { bundleLedgerFile, bundleLedgerRecord, bundleLedgerRows, storeLedgerBatches, storeRunsEntity } from './ledger.js';
-import { openLedgerSource } from './source.js';
+import type { LedgerRecord } from './chain.js';
+import { openLedgerReader } from './source.js';
 
 /** One entry as `audit log` shows it (SPEC section 9). */
 export interface AuditLogEntry {
@@ -49,52 +45,21 @@ export interface AuditLogReader {
 const noLedger = (display: string): ConfigError => new ConfigError(`${display}: no ledger (forklift_runs) here`, { code: 'audit.no-ledger', hint: 'Runs are recorded by migrate and bundle import.' });
 
 /**
- * Opens the ledger of a store URL or a bundle (folder or .zip) for `audit log`. Fails here, before
- * anything is read, where there is no ledger. A store gives its entries in chain order itself (its
- * ORDER BY); a bundle's copy is in key order, so it is sorted on disk (sortedBySpill) in the order
- * chainOrder gives: seq, entries from before the chain first, then start time, then file order.
+ * Opens the ledger of a store URL or a bundle (folder or .zip) for `audit log` (openLedgerReader).
+ * Fails here, before anything is read, where there is no ledger.
  */
 export async function openAuditLog(source: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<AuditLogReader> {
-  const signal = opts.signal;
-  const opened = await openLedgerSource(source);
-  if (opened.kind === 'store') {
-    const { store } = opened;
-    try {
-      const entity = await storeRunsEntity(store);
-      if (!entity) throw noLedger(store.display);
-      return {
-        source: store.display,
-        async *entries({ ordered = true } = {}) {
-          for await (const batch of storeLedgerBatches(store, entity, { signal, chainOrder: ordered })) yield batch.map(logEntry);
-        },
-        close: () => store.close(),
-      };
-    } catch (e) {
-      await store.close();
-      throw e;
-    }
-  }
-  const file = bundleLedgerFile(opened.dir);
-  if (!file) {
-    opened.cleanup();
-    throw noLedger(opened.display);
+  const ledger = await openLedgerReader(source, opts);
+  if (!ledger.exists) {
+    await ledger.close();
+    throw noLedger(ledger.display);
   }
   return {
-    source: opened.display,
+    source: ledger.display,
     async *entries({ ordered = true } = {}) {
-      let header: string[] = [];
-      const rows = (async function* (): AsyncGenerator<unknown[][]> {
-        for await (const batch of bundleLedgerRows(file)) {
-          header = batch.header;
-          if (batch.rows.length) yield batch.rows;
-        }
-      })();
-      const field = (row: readonly unknown[], name: string): unknown => row[header.indexOf(name)] ?? null;
-      const key = (row: readonly unknown[]): unknown[] => [canonicalValue('seq', field(row, 'seq')), canonicalValue('started', field(row, 'started'))];
-      const sorted = ordered ? sortedBySpill(rows, key, ['numeric', 'text'], { dir: tmpdir(), signal }) : rows;
-      for await (const batch of sorted) yield batch.map((rec) => logEntry(bundleLedgerRecord(header, rec as CsvField[])));
+      for await (const batch of ledger.records({ ordered })) yield batch.map(logEntry);
     },
-    close: () => Promise.resolve(opened.cleanup()),
+    close: () => ledger.close(),
   };
 }
 

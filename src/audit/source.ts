@@ -5,9 +5,12 @@ import { openBundle } from '../bundle/verify.js';
 import { resolveTarget } from '../plan/load.js';
 import { openStore } from '../stores/index.js';
 import type { TargetStore } from '../stores/types.js';
-import { verifyChain, type LedgerRecord, type VerifyResult } from './chain.js';
-import { loadPublicKey } from './signing.js';
-import { readBundleLedger, readImportedLedgers, readStoreLedger } from './ledger.js';
+import { tmpdir } from 'node:os';
+import type { CsvField } from '../bundle/csv.js';
+import { sortedBySpill } from '../diff/spill.js';
+import { canonicalValue, verifyChain, verifyChainStreamed, type LedgerRecord, type VerifyResult } from './chain.js';
+import { loadPublicKey, type PublicKey } from './signing.js';
+import { bundleLedgerFile, bundleLedgerRecord, bundleLedgerRows, isChained, readBundleLedger, readImportedLedgers, readStoreLedger, storeLedgerBatches, storeRunsEntity } from './ledger.js';
 
 export interface Ledger {
   /** The store URL without password, or the bundle as given. */
@@ -29,7 +32,7 @@ export type LedgerSource = { kind: 'store'; store: TargetStore } | { kind: 'bund
 
 /** Opens a store URL or a bundle (folder or .zip) to read its ledger. */
 export async function openLedgerSource(source: string): Promise<LedgerSource> {
-  if (STORE_URL.test(source)) return { kind: 'store', store: await openStore(resolveTarget(source, process.cwd())) };
+  if (STORE_URL.test(source)) return { kind: 'store', store: await openStore(resolveTarget(source, process.cwd()), { existing: true }) };
   if (!existsSync(path.resolve(source))) {
     throw new ConfigError(`${source}: neither a store URL nor a bundle`, { code: 'audit.source', hint: 'Give a store URL (sqlite:PATH, postgres://…, mysql://…, mssql://…) or a bundle folder or .zip.' });
   }
@@ -52,6 +55,83 @@ export async function readLedger(source: string, opts: { signal?: AbortSignal | 
   } finally {
     opened.cleanup();
   }
+}
+
+/** A store's or a bundle's ledger, open for reading without holding its entries. */
+export interface LedgerReader {
+  /** The store URL without password, or the bundle as given. */
+  display: string;
+  kind: 'store' | 'bundle';
+  /** false: no forklift_runs there. */
+  exists: boolean;
+  /** false: forklift_runs from before the audit chain (no hash columns). */
+  chained: boolean;
+  /** The entries in batches, each call a new read: in chain order (chainOrder's), or with `ordered: false` in whatever order is cheapest. */
+  records(opts?: { ordered?: boolean }): AsyncIterable<LedgerRecord[]>;
+  /** A store's copies of other stores' ledgers (forklift_imported_runs); none in a bundle. */
+  imported(): Promise<Map<string, LedgerRecord[]>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the ledger of a store URL or a bundle (folder or .zip). A store gives its entries in chain
+ * order itself (its ORDER BY); a bundle's copy is in key order, so it is sorted on disk
+ * (sortedBySpill) in the order chainOrder gives: seq, entries from before the chain first, then
+ * start time, then file order.
+ */
+export async function openLedgerReader(source: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<LedgerReader> {
+  const signal = opts.signal;
+  const opened = await openLedgerSource(source);
+  if (opened.kind === 'store') {
+    const { store } = opened;
+    try {
+      const entity = await storeRunsEntity(store);
+      return {
+        display: store.display,
+        kind: 'store',
+        exists: entity !== undefined,
+        chained: entity !== undefined && isChained(entity),
+        async *records({ ordered = true } = {}) {
+          if (entity) yield* storeLedgerBatches(store, entity, { signal, chainOrder: ordered });
+        },
+        imported: () => readImportedLedgers(store, { signal }),
+        close: () => store.close(),
+      };
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+  const file = bundleLedgerFile(opened.dir);
+  let chained = false;
+  if (file) {
+    for await (const batch of bundleLedgerRows(file)) {
+      chained = batch.header.includes('entry_hash');
+      break;
+    }
+  }
+  return {
+    display: opened.display,
+    kind: 'bundle',
+    exists: file !== undefined,
+    chained,
+    async *records({ ordered = true } = {}) {
+      if (!file) return;
+      let header: string[] = [];
+      const rows = (async function* (): AsyncGenerator<unknown[][]> {
+        for await (const batch of bundleLedgerRows(file)) {
+          header = batch.header;
+          if (batch.rows.length) yield batch.rows;
+        }
+      })();
+      const field = (row: readonly unknown[], name: string): unknown => row[header.indexOf(name)] ?? null;
+      const key = (row: readonly unknown[]): unknown[] => [canonicalValue('seq', field(row, 'seq')), canonicalValue('started', field(row, 'started'))];
+      const sorted = ordered ? sortedBySpill(rows, key, ['numeric', 'text'], { dir: tmpdir(), signal }) : rows;
+      for await (const batch of sorted) yield batch.map((rec) => bundleLedgerRecord(header, rec as CsvField[]));
+    },
+    imported: () => Promise.resolve(new Map()),
+    close: () => Promise.resolve(opened.cleanup()),
+  };
 }
 
 /** Entries in chain order: those from before the chain first (by start time), then by seq. */
@@ -82,20 +162,32 @@ export interface ImportedCheck {
  * import (a bundle that itself carried imported ledgers). A copy of a ledger from
  * before the chain has nothing to check but its presence.
  */
-export function verifyImported(ledger: Ledger): ImportedCheck[] {
-  const recorded = new Map<string, { chained: boolean; head: string | null }>();
-  // An import recorded in this store's chain, or in a copy (a bundle that itself held imported ledgers).
-  for (const r of [...ledger.records, ...[...ledger.imported.values()].flat()]) {
-    if (r.command !== 'import' || r.id === null || r.counts === null) continue;
-    try {
-      const note = (JSON.parse(r.counts) as Record<string, { chained?: unknown; head?: unknown } | undefined>).forklift_runs;
-      if (note) recorded.set(r.id, { chained: note.chained === true, head: typeof note.head === 'string' ? note.head : null });
-    } catch {
-      // counts that are not JSON: the chain check names such an entry if it was changed
-    }
+export function verifyImported(ledger: Pick<Ledger, 'records' | 'imported'>): ImportedCheck[] {
+  const notes = new Map<string, ImportNote>();
+  for (const r of ledger.records) noteImport(r, notes);
+  return checkImported(notes, ledger.imported);
+}
+
+/** What an import's entry recorded of the ledger it brought (its counts' forklift_runs). */
+type ImportNote = { chained: boolean; head: string | null };
+
+/** Keeps the note of `r` if it is an import's entry. */
+function noteImport(r: LedgerRecord, notes: Map<string, ImportNote>): void {
+  if (r.command !== 'import' || r.id === null || r.counts === null) return;
+  try {
+    const note = (JSON.parse(r.counts) as Record<string, { chained?: unknown; head?: unknown } | undefined>).forklift_runs;
+    if (note) notes.set(r.id, { chained: note.chained === true, head: typeof note.head === 'string' ? note.head : null });
+  } catch {
+    // counts that are not JSON: the chain check names such an entry if it was changed
   }
-  return [...ledger.imported].map(([id, records]) => {
-    const rec = recorded.get(id);
+}
+
+/** The copies against the notes of this store's chain, to which the copies' own imports are added. */
+function checkImported(notes: Map<string, ImportNote>, imported: ReadonlyMap<string, LedgerRecord[]>): ImportedCheck[] {
+  // An import recorded in this store's chain, or in a copy (a bundle that itself held imported ledgers).
+  for (const records of imported.values()) for (const r of records) noteImport(r, notes);
+  return [...imported].map(([id, records]) => {
+    const rec = notes.get(id);
     if (!rec) return { import_id: id, entries: records.length, head: null, recorded_head: null, ok: false, problem: `no import ${id} in this store's ledger, or in the ledgers it holds, records bringing it` };
     if (!rec.chained) return { import_id: id, entries: records.length, head: null, recorded_head: null, ok: true };
     const v = verifyChain(records, rec.head === null ? {} : { head: rec.head });
@@ -120,7 +212,20 @@ export type AuditVerification = VerifyResult & { source: string; imported: Impor
  */
 export async function auditVerify(opts: { source: string; head?: string | undefined; pubkey?: string | undefined }): Promise<AuditVerification> {
   const pubkey = opts.pubkey === undefined ? undefined : loadPublicKey(opts.pubkey);
-  const ledger = await readLedger(opts.source);
+  const ledger = await openLedgerReader(opts.source);
+  try {
+    return await verifyLedger(ledger, opts.head, pubkey);
+  } finally {
+    await ledger.close();
+  }
+}
+
+/**
+ * The chain read once in chain order and checked as it streams (verifyChainStreamed), holding one
+ * entry at a time; where it does not verify, every entry is read and verifyChain names the first
+ * at fault. The copies of other stores' ledgers are read whole: each is one other store's ledger.
+ */
+async function verifyLedger(ledger: LedgerReader, head: string | undefined, pubkey: PublicKey | undefined): Promise<AuditVerification> {
   const fail = (message: string, code: string, hint: string, data?: unknown): never => {
     throw new ForkliftError(message, { exitCode: ExitCode.runtime, code, hint, ...(data ? { data } : {}) });
   };
@@ -128,16 +233,26 @@ export async function auditVerify(opts: { source: string; head?: string | undefi
     fail(`${ledger.display}: no ledger in this ${ledger.kind}`, 'audit.no-ledger', ledger.kind === 'bundle' ? 'Export the store with its forklift_runs table (without --tables, or with forklift_runs in it).' : 'Runs are recorded by migrate and bundle import.');
   }
   if (!ledger.chained) {
+    let n = 0;
+    for await (const batch of ledger.records({ ordered: false })) n += batch.length;
     fail(
-      `${ledger.display}: forklift_runs has ${ledger.records.length} entr${ledger.records.length === 1 ? 'y' : 'ies'} and no audit chain yet (written before the chain existed)`,
+      `${ledger.display}: forklift_runs has ${n} entr${n === 1 ? 'y' : 'ies'} and no audit chain yet (written before the chain existed)`,
       'audit.unchained',
       ledger.kind === 'store'
         ? `Start the chain with forklift audit init --target ${ledger.display} (the entries are kept and chained in order), or with the next run that writes to this store.`
         : 'The store it came from had no audit chain when it was exported: run forklift audit init on that store, then export it again.',
     );
   }
-  const result = verifyChain(ledger.records, { head: opts.head, pubkey });
-  const imported = verifyImported(ledger);
+  let notes = new Map<string, ImportNote>();
+  let result = await verifyChainStreamed(ledger.records(), { head, pubkey, each: (r) => noteImport(r, notes) });
+  if (!result) {
+    const all: LedgerRecord[] = [];
+    for await (const batch of ledger.records({ ordered: false })) all.push(...batch);
+    result = verifyChain(all, { head, pubkey });
+    notes = new Map();
+    for (const r of all) noteImport(r, notes);
+  }
+  const imported = checkImported(notes, await ledger.imported());
   const shown = { source: ledger.display, ...result, imported };
   if (!result.ok) {
     const signing = result.problem!.kind === 'signature' || result.problem!.kind === 'unsigned';
@@ -152,7 +267,7 @@ export async function auditVerify(opts: { source: string; head?: string | undefi
   if (badCopy) {
     fail(`${ledger.display}: forklift_imported_runs, the ledger brought by import ${badCopy.import_id}, does not verify: ${badCopy.problem!}`, 'audit.imported', 'The copy was changed after the import; the bundle it came from holds the original.', shown);
   }
-  if (result.entries === 0 && opts.head === undefined) {
+  if (result.entries === 0 && head === undefined) {
     fail(`${ledger.display}: no chained entries yet (${result.unchained} from before the chain)`, 'audit.unchained', `Start the chain with forklift audit init --target ${ledger.display}, or with the next run that writes to this store (migrate, bundle import).`);
   }
   return shown;

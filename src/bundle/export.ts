@@ -92,7 +92,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   const claim = claimWork(tmp, 'export');
   let store: TargetStore | undefined;
   try {
-    store = await openStore(opts.source);
+    store = await openStore(opts.source, { existing: true });
     const all = await store.describeTables();
     const chosen = chooseTables(all, opts.tables);
     mkdirSync(path.join(tmp, 'data', 'csv'), { recursive: true });

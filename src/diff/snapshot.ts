@@ -79,7 +79,7 @@ async function openStoreSnapshot(url: string, side: 'LEFT' | 'RIGHT'): Promise<S
       throw new ConfigError(`${side}: ${redactUrl(url)}: no such SQLite file`, { code: 'diff.side', hint: 'Check the path after sqlite: (relative to the current folder).' });
     }
   }
-  const store = await openStore(url);
+  const store = await openStore(url, { existing: true });
   try {
     // forklift_runs has one description on every store (as in a bundle), whatever the catalog says.
     const entities = (await store.describeTables()).map((e) => (e.name === RUNS_ENTITY.name ? RUNS_ENTITY : e));

@@ -284,7 +284,7 @@ function readBagInfo(dir: string): [string, string][] {
 }
 
 async function record(source: string, started: Date, status: RunEntry['status'], manifest: string | null, counts: Record<string, unknown>, message: string | null): Promise<void> {
-  const store = await openStore(source);
+  const store = await openStore(source, { existing: true });
   try {
     await store.recordRun(commandEntry({ id: newRunId(started), command: 'exit', status, started, files: manifest ? { 'manifest-sha256.txt': manifest } : {}, counts, message }));
   } finally {

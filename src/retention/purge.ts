@@ -111,7 +111,7 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
   if (!opts.dryRun && !opts.archive) throw new ConfigError('--archive DIR is required: a purge always archives first', { code: 'purge.archive', hint: 'Give the folder to write the archive bundle to, such as --archive archive/purge-2026-11.' });
   const final = opts.archive ? path.resolve(opts.archive) : null;
   if (final) checkArchiveFolder(final);
-  const store = await openStore(opts.target);
+  const store = await openStore(opts.target, { existing: true });
   try {
     if (!store.deleteRows) {
       throw new ConfigError(`${store.display}: purge is not supported on this store yet`, { code: 'purge.store', hint: 'Purge works on SQLite, PostgreSQL and MySQL/MariaDB.' });

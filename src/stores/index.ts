@@ -1,13 +1,30 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { StoreError } from '../core/errors.js';
 import { SqliteStore } from './sqlite.js';
 import type { TargetStore } from './types.js';
-import { storeKind } from './url.js';
+import { redactUrl, sqlitePath, storeKind } from './url.js';
 
-/** Opens a target store by URL. Server drivers load only when their kind is used. */
-export async function openStore(url: string): Promise<TargetStore> {
+/**
+ * Opens a store by URL. Server drivers load only when their kind is used. With `existing` (a
+ * store to read, verify or purge: every command but migrate, bundle import and audit init), a SQLite file that
+ * is not there is an error: opening it would create an empty database, and a mistyped path would
+ * export an empty bundle, or leave an empty file behind.
+ */
+export async function openStore(url: string, opts: { existing?: boolean } = {}): Promise<TargetStore> {
   const kind = storeKind(url);
   switch (kind) {
-    case 'sqlite':
+    case 'sqlite': {
+      const file = sqlitePath(url);
+      if (opts.existing && file !== ':memory:' && !existsSync(file)) {
+        const rel = path.relative(process.cwd(), path.resolve(file));
+        throw new StoreError(`${rel.startsWith('..') ? redactUrl(url) : `sqlite:${rel}`}: no such database file`, {
+          code: 'store.missing',
+          hint: 'Check the path. Only migrate, bundle import and audit init create a SQLite database; a store to read, verify or purge must exist.',
+        });
+      }
       return new SqliteStore(url);
+    }
     case 'postgres':
       return new (await import('./postgres.js')).PostgresStore(url);
     case 'mysql':

@@ -108,9 +108,13 @@ describe('audit log', () => {
     const { source } = JSON.parse(json.stdout) as { source: string };
     expect(json.stdout).toBe(`${JSON.stringify({ source, entries: [] }, null, 2)}\n`);
     expect(runCli(['audit', 'log', '--target', url], { cwd: dir }).stdout).toBe(wholeTable({ source, entries: [] }));
+    new Database(path.join(dir, 'none.db')).close(); // a store without forklift_runs
     const none = runCli(['audit', 'log', '--target', `sqlite:${path.join(dir, 'none.db')}`, '--json'], { cwd: dir });
     expect(none.code).toBe(2);
     expect(JSON.parse(none.stdout)).toMatchObject({ ok: false, error: { code: 'audit.no-ledger' } });
+    const missing = runCli(['audit', 'log', '--target', `sqlite:${path.join(dir, 'missing.db')}`, '--json'], { cwd: dir });
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ ok: false, error: { code: 'store.missing' } });
   });
 
   it('peaks at the same memory for 4x the entries (table and --json)', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { entryHash, nextLink, runEntryRow, toLedgerRecord, verifyChain, type LedgerRecord } from '../../../src/audit/chain.js';
+import { entryHash, nextLink, runEntryRow, toLedgerRecord, verifyChain, verifyChainStreamed, type LedgerRecord } from '../../../src/audit/chain.js';
 import { entry } from './entries.js';
 
 
@@ -107,5 +107,40 @@ describe('the audit chain', () => {
     const c = chain(2);
     const r = verifyChain([...legacy, ...c]);
     expect(r).toMatchObject({ ok: true, entries: 2, unchained: 2 });
+  });
+});
+
+describe('the audit chain, checked as it streams', () => {
+  async function* inBatches(records: readonly LedgerRecord[], size = 2): AsyncGenerator<LedgerRecord[]> {
+    for (let i = 0; i < records.length; i += size) yield records.slice(i, i + size);
+  }
+  const unchained = (i: number): LedgerRecord => ({ ...toLedgerRecord(runEntryRow(entry(100 + i))), seq: null, prev_hash: null, entry_hash: null });
+
+  it('gives verifyChain’s answer for a chain that verifies, with entries from before the chain and --head', async () => {
+    const c = chain(7);
+    const before = [unchained(1), unchained(2)];
+    // A chain after entries from before it starts where audit init started it: seq 1.
+    expect(await verifyChainStreamed(inBatches(c))).toEqual(verifyChain(c));
+    expect(await verifyChainStreamed(inBatches([...before, ...c]))).toEqual(verifyChain([...before, ...c]));
+    expect(await verifyChainStreamed(inBatches(c), { head: c[4]!.entry_hash! })).toEqual(verifyChain(c, { head: c[4]!.entry_hash! }));
+    expect(await verifyChainStreamed(inBatches(c), { head: c[4]!.entry_hash!.toUpperCase() })).toMatchObject({ ok: true, afterHead: 2 });
+    expect(await verifyChainStreamed(inBatches([]))).toEqual(verifyChain([]));
+  });
+
+  it('gives up (the caller then names the fault with verifyChain) at anything that does not verify', async () => {
+    const c = chain(5);
+    const cases: [string, LedgerRecord[], { head?: string }?][] = [
+      ['an edited field', c.map((r, i) => (i === 2 ? { ...r, operator: 'mallory' } : r))],
+      ['a deleted entry', [c[0]!, c[2]!, c[3]!, c[4]!]],
+      ['the first entries deleted', c.slice(2)],
+      ['out of order', [c[0]!, c[2]!, c[1]!, c[3]!, c[4]!]],
+      ['a changed seq', c.map((r, i) => (i === 3 ? { ...r, seq: '9' } : r))],
+      ['an entry from before the chain after it', [...c, unchained(1)]],
+      ['a head that is in no entry', c, { head: 'f'.repeat(64) }],
+    ];
+    for (const [what, records, opts] of cases) {
+      expect(await verifyChainStreamed(inBatches(records), opts), what).toBeUndefined();
+      if (what !== 'out of order' && what !== 'an entry from before the chain after it') expect(verifyChain(records, opts).ok, what).toBe(false);
+    }
   });
 });

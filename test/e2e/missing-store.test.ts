@@ -1,0 +1,34 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../helpers.js';
+
+/**
+ * A SQLite path that is not there, given as a store to read, verify or purge: opening it would
+ * create an empty database, so a mistyped path exported an empty bundle with exit 0. Every such
+ * command now stops with exit 1 naming the file, and creates nothing. (migrate, bundle import
+ * and audit init, which write to the store, still create it.)
+ */
+describe('a SQLite store that does not exist', () => {
+  it('is an error for every command that reads, verifies or purges a store, and no file is created', () => {
+    const dir = tempDir('forklift-missing-');
+    const url = 'sqlite:typo.db';
+    const commands: [string, string[], number][] = [
+      ['export', ['export', 'out', '--source', url], 1],
+      ['exit', ['exit', '--source', url, '--to', 'exit-out'], 1],
+      ['audit verify', ['audit', 'verify', url], 1],
+      ['audit log', ['audit', 'log', '--target', url], 1],
+      ['purge', ['purge', '--all', '--target', url, '--archive', 'archive', '--confirm', 'typo.db'], 1],
+      // diff's exit 2 is "trouble" (SPEC section 7): it could not compare.
+      ['diff', ['diff', url, url], 2],
+    ];
+    for (const [what, args, code] of commands) {
+      const r = runCli(args, { cwd: dir });
+      expect(r.code, `${what}: ${r.stdout}${r.stderr}`).toBe(code);
+      expect(r.stdout + r.stderr, what).toMatch(/sqlite:typo\.db: no such (database|SQLite) file/);
+      expect(r.stdout + r.stderr, what).not.toMatch(/internal error/);
+      expect(existsSync(path.join(dir, 'typo.db')), `${what} created the file`).toBe(false);
+    }
+    expect(existsSync(path.join(dir, 'out')) || existsSync(path.join(dir, 'exit-out')) || existsSync(path.join(dir, 'archive'))).toBe(false);
+  });
+});

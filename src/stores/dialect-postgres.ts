@@ -114,10 +114,20 @@ export function* copyTextChunks(rows: Iterable<unknown[]>, encoders: CopyEncoder
  * The SQL expression that reads a column back as forklift stages it: ISO instants in UTC with
  * milliseconds, ISO dates, booleans as 1/0, decimals as their exact text; by the column's type
  * as the server reports it (format_type), so tables made by hand read right too.
+ *
+ * An instant with digits below the millisecond keeps them (`…:00.123456Z`), so it equals no staged
+ * value, as it should. `floor` cuts them instead, for a maximum compared with staged instants
+ * (a watermark): a staged instant, a whole millisecond, is at most the maximum exactly when it is
+ * at most the maximum cut to milliseconds.
  */
-export function pgReadExpression(column: string, pgType: string): { sql: string; integer: boolean } {
+export function pgReadExpression(column: string, pgType: string, instant: 'exact' | 'floor' = 'exact'): { sql: string; integer: boolean } {
   const c = q(column);
-  if (pgType.startsWith('timestamp with time zone')) return { sql: `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`, integer: false };
+  if (pgType.startsWith('timestamp with time zone')) {
+    const utc = `(${c} AT TIME ZONE 'UTC')`;
+    const ms = `to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS.MS')`;
+    // US is the whole fraction in microseconds: its last three digits are those below the millisecond.
+    return { sql: instant === 'floor' ? `${ms} || 'Z'` : `${ms} || rtrim(substr(to_char(${utc}, 'US'), 4), '0') || 'Z'`, integer: false };
+  }
   if (pgType === 'date') return { sql: `to_char(${c}, 'YYYY-MM-DD')`, integer: false };
   if (pgType === 'boolean') return { sql: `${c}::int`, integer: true };
   if (pgType === 'bigint' || pgType === 'integer' || pgType === 'smallint') return { sql: `${c}::text`, integer: true };

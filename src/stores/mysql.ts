@@ -6,7 +6,7 @@ import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './read-common.js';
-import { MYSQL_KEYS_SQL, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
+import { MYSQL_KEYS_SQL, datetimeText, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
 import { assertDeleted, keyColumns, rowPieces, valueColumns } from './delete-common.js';
@@ -235,9 +235,9 @@ export function isoToDatetime(iso: string): string {
 }
 
 /** A value as mysql2 returns it here (dates and numbers as text), in the staging form. */
-export function fromMysqlValue(dataType: string, v: unknown): unknown {
+export function fromMysqlValue(dataType: string, v: unknown, instant: 'exact' | 'floor' = 'exact'): unknown {
   if (v === null || typeof v !== 'string') return v;
-  if (dataType === 'datetime' || dataType === 'timestamp') return datetimeToIso(v);
+  if (dataType === 'datetime' || dataType === 'timestamp') return instant === 'floor' ? datetimeToIso(v) : datetimeText(v);
   if (dataType === 'bigint' || dataType === 'int' || dataType === 'smallint' || dataType === 'mediumint') {
     const n = Number(v);
     return Number.isSafeInteger(n) ? n : v;
@@ -245,7 +245,11 @@ export function fromMysqlValue(dataType: string, v: unknown): unknown {
   return v;
 }
 
-/** datetime(3) text read back to the canonical ISO form. */
+/**
+ * datetime(3) text read back to the canonical ISO form, cut to milliseconds: for a maximum compared
+ * with staged instants (a watermark), where the cut is exact (see pgReadExpression); other reads
+ * keep every digit (datetimeText).
+ */
 export function datetimeToIso(v: string): string {
   const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?$/.exec(v);
   return m ? `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}Z` : v;
@@ -425,7 +429,7 @@ export class MysqlStore implements TargetStore {
       const g = groupBy.map(qi);
       const select = [...g.map((c, i) => `${c} AS g${i}`), `MAX(${qi(column)}) AS m`].join(', ');
       const [rows] = (await this.k.raw(`SELECT ${select} FROM ${qi(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`)) as [Record<string, unknown>[]];
-      return rows.filter((r) => r.m !== null).map((r) => [...groupBy.map((n, i) => fromMysqlValue(types.get(n)!, r[`g${i}`])), fromMysqlValue(types.get(column)!, r.m)]);
+      return rows.filter((r) => r.m !== null).map((r) => [...groupBy.map((n, i) => fromMysqlValue(types.get(n)!, r[`g${i}`])), fromMysqlValue(types.get(column)!, r.m, 'floor')]);
     } catch (e) {
       throw asMysqlStoreError(e, this.display, this.target);
     }

@@ -103,7 +103,8 @@ export class PostgresStore implements TargetStore {
       const types = new Map(res.rows.map((r) => [r.c, r.t]));
       const missing = names.find((n) => !types.has(n));
       if (missing !== undefined) throw new StoreError(`${this.display}: table ${table} has no column ${missing}`, { code: 'store.read', hint: 'The target table does not match the model: compare it with the model.' });
-      const reads = names.map((n) => pgReadExpression(n, types.get(n)!));
+      // The maximum cut to milliseconds: compared with staged instants, it is exact (pgReadExpression).
+      const reads = names.map((n, i) => pgReadExpression(n, types.get(n)!, i === groupBy.length ? 'floor' : 'exact'));
       const g = groupBy.map(q);
       // The maximum in the column's own type (a timestamp's order, not its text's), then read back.
       const inner = `SELECT ${[...g, `MAX(${q(column)}) AS ${q(column)}`].join(', ')} FROM ${q(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`;

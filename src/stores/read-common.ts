@@ -1,4 +1,5 @@
 import { compareText } from '../bundle/order.js';
+import { StoreError } from '../core/errors.js';
 import type { Column, ColumnType, Entity } from '../model/types.js';
 
 /**
@@ -368,11 +369,52 @@ export class RowBatcher {
   }
 }
 
-/** Each column's decoder: the store's native decoder, then the model column's adaptation (scale, type). */
+/**
+ * The fraction of a second of an instant read with every digit its store keeps (up to six), as it
+ * goes after the dot of the ISO text: exactly milliseconds (`5` to `500`, `123000` to `123`) where
+ * the digits below the millisecond are zeros, else every digit up to the last non-zero one
+ * (`123456`, `1234`), which exactInstants then refuses. Never rounds.
+ */
+export function isoFraction(digits: string): string {
+  const n = digits.length;
+  if (n <= 3) return n === 3 ? digits : digits.padEnd(3, '0');
+  let end = n;
+  while (end > 3 && digits.charCodeAt(end - 1) === 48) end--;
+  return end === n ? digits : digits.slice(0, end);
+}
+
+/** Whether an instant's ISO text has digits below the millisecond (`…:00.123456Z`). */
+export function belowMilliseconds(text: string): boolean {
+  // The staging form ends in `.SSSZ`: its dot is fifth from the end; only other text is looked into.
+  return text.charCodeAt(text.length - 5) !== 46 && /\.\d{4,}Z$/.test(text);
+}
+
+/**
+ * A native instant's decoder that refuses, with a StoreError, an instant with digits below the
+ * millisecond: the staging form, the bundle's CSV and its Arrow Timestamp(ms) hold milliseconds,
+ * and cutting the rest would change the value without a word (and, in a key, the order of keys).
+ */
+export function exactInstants<V>(table: string, column: string, decode: (v: V) => unknown): (v: V) => unknown {
+  return (v) => {
+    const s = decode(v);
+    if (typeof s === 'string' && belowMilliseconds(s)) {
+      throw new StoreError(`table ${table}, column ${column}: the value ${s} has digits below the millisecond, which forklift cannot keep (its timestamps have milliseconds); it stopped rather than cut them`, {
+        code: 'store.sub-millisecond',
+        hint: `Where the digits below the millisecond may go, take them off in the source first (PostgreSQL: SET ${column} = date_trunc('milliseconds', ${column}); MySQL/MariaDB: make the column DATETIME(3) or TIMESTAMP(3)); forklift export can also leave ${table} out with --tables.`,
+      });
+    }
+    return s;
+  };
+}
+
+/**
+ * Each column's decoder: the store's native decoder (instants checked by exactInstants), then the
+ * model column's adaptation (scale, type).
+ */
 export function columnDecoders<N extends NativeColumn, V>(e: Entity, native: readonly N[], nativeDecoder: (n: N) => (v: V) => unknown): ((v: V) => unknown)[] {
   return e.columns.map((c, i) => {
     const n = native[i]!;
-    const base = nativeDecoder(n);
+    const base = n.kind === 'timestamp' ? exactInstants(e.name, n.name, nativeDecoder(n)) : nativeDecoder(n);
     const adapt = adaptValue(c, n);
     return adapt ? (v: V) => adapt(base(v)) : base;
   });

@@ -11,6 +11,7 @@ import {
   type NativeTable,
   RowBatcher,
   columnDecoders,
+  isoFraction,
 } from './read-common.js';
 
 /**
@@ -23,7 +24,8 @@ import {
  * The binary string of a utf8mb4 column is its UTF-8, whose byte order is code point order; a
  * column in another character set (latin1, the default of many servers) is converted to utf8mb4
  * first. An ENUM column sorts by its label, not its position in the type. NULLs sort first, as the
- * canonical order wants. Instants are datetime(3) in UTC (the session's time_zone is +00:00).
+ * canonical order wants. Instants are read in UTC (the session's time_zone is +00:00) with every
+ * digit of their datetime(0..6) or timestamp(0..6); those below the millisecond are refused.
  */
 
 /** Created with the other tables, outside the load's transaction (DDL commits in MySQL). */
@@ -177,13 +179,19 @@ function nativeDecoder(n: NativeColumn): (v: unknown) => unknown {
   }
 }
 
-/** `2025-11-03 05:00:47.123` (datetime(0..6), UTC) as `2025-11-03T05:00:47.123Z`. */
+/**
+ * `2025-11-03 05:00:47.123` (datetime(0..6), UTC) as `2025-11-03T05:00:47.123Z`. Digits below the
+ * millisecond are kept where they are not zeros (`…:47.123456Z`), for the reader to refuse
+ * (read-common.ts: exactInstants); never cut.
+ */
 export function datetimeText(v: string): string {
   const n = v.length;
   if (n === 23 && v.charCodeAt(10) === 32) return `${v.slice(0, 10)}T${v.slice(11)}Z`;
   if (n === 19 && v.charCodeAt(10) === 32) return `${v.slice(0, 10)}T${v.slice(11)}.000Z`;
+  // datetime(6) of a whole millisecond: `… 05:00:47.123000`.
+  if (n === 26 && v.charCodeAt(10) === 32 && v.endsWith('000')) return `${v.slice(0, 10)}T${v.slice(11, 23)}Z`;
   const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?$/.exec(v);
-  return m ? `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}Z` : v;
+  return m ? `${m[1]}T${m[2]}.${isoFraction(m[3] ?? '')}Z` : v;
 }
 
 /** The SELECT that reads an entity's table in canonical order, and the decoder of each value. */

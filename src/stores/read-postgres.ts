@@ -16,6 +16,7 @@ import {
   type NativeKind,
   type NativeTable,
   columnDecoders,
+  isoFraction,
 } from './read-common.js';
 
 /**
@@ -29,8 +30,8 @@ import {
  * expanded form (`-000043-03-15`, `+010000-01-01`, as JavaScript's toISOString does; year 1 BC is
  * year 0000). They keep the order of their time, which is not the code point order of that text:
  * a reader checking the canonical order stops at them instead of passing them on unsorted.
- * `infinity` and `-infinity` are passed on as they print. Microseconds are cut to milliseconds,
- * the precision of the staging form.
+ * `infinity` and `-infinity` are passed on as they print. Microseconds are read, never cut: the
+ * staging form has milliseconds, and an instant with digits below them is refused (exactInstants).
  */
 
 export const PG_TABLES_DDL = `CREATE TABLE IF NOT EXISTS ${TABLES_TABLE} (
@@ -186,12 +187,13 @@ function slowDateTime(s: string, date: boolean): string {
   const m = SLOW.exec(s);
   if (!m) return s; // infinity, -infinity: as they print
   let year = Number(m[1]);
+  let frac = '';
   if (m[12]) year = 1 - year; // 1 BC is year 0 (ISO 8601, astronomical numbering)
   const d = new Date(0);
   d.setUTCFullYear(year, Number(m[2]) - 1, Number(m[3]));
   if (!date) {
-    const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
-    d.setUTCHours(Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), ms);
+    frac = isoFraction(m[7] ?? '');
+    d.setUTCHours(Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), Number(frac.slice(0, 3)));
     if (m[8]) {
       const off = (Number(m[9]) * 3600 + Number(m[10] ?? 0) * 60 + Number(m[11] ?? 0)) * 1000;
       d.setTime(d.getTime() - (m[8] === '-' ? -off : off));
@@ -199,7 +201,9 @@ function slowDateTime(s: string, date: boolean): string {
   }
   if (Number.isNaN(d.getTime())) return s;
   const iso = d.toISOString();
-  return date ? iso.slice(0, iso.indexOf('T')) : iso;
+  if (date) return iso.slice(0, iso.indexOf('T'));
+  // Digits below the millisecond are kept (Date has none), for the reader to refuse.
+  return frac.length > 3 ? `${iso.slice(0, -1)}${frac.slice(3)}Z` : iso;
 }
 
 /** A date as PostgreSQL prints it under DateStyle ISO, as `YYYY-MM-DD`. */
@@ -210,7 +214,8 @@ export function pgDate(s: string): string {
 /**
  * An instant as PostgreSQL prints it with TimeZone UTC (`2025-11-03 05:00:47.123+00`, no fraction
  * when it is .000, up to six digits), or a timestamp without time zone (taken as UTC), as ISO 8601
- * with milliseconds and Z.
+ * with milliseconds and Z; an instant with digits below the millisecond keeps them
+ * (`2025-11-03T05:00:47.123456Z`), and the reader refuses it (read-common.ts: exactInstants).
  */
 export function pgTimestamp(s: string): string {
   const n = s.length;
@@ -222,8 +227,7 @@ export function pgTimestamp(s: string): string {
     if (end === 19) return `${s.slice(0, 10)}T${s.slice(11, 19)}.000Z`;
     if (s.charCodeAt(19) === 46 && end > 20) {
       if (end === 23) return `${s.slice(0, 10)}T${s.slice(11, 23)}Z`;
-      const frac = s.slice(20, end);
-      return `${s.slice(0, 10)}T${s.slice(11, 19)}.${frac.length > 3 ? frac.slice(0, 3) : frac.padEnd(3, '0')}Z`;
+      return `${s.slice(0, 10)}T${s.slice(11, 19)}.${isoFraction(s.slice(20, end))}Z`;
     }
   }
   return slowDateTime(s, false);

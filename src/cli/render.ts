@@ -36,7 +36,7 @@ export function renderRunReport(r: RunReport): string {
     const w = l.watermark;
     if (w) {
       const per = w.group_by.length ? ` per ${w.group_by.join(', ')}` : '';
-      out.push(`incremental ${l.entity}: ${n(w.behind)} rows at or before the target's latest ${w.column}${per} were already loaded (counted as filtered)`);
+      out.push(`incremental ${l.entity}: ${n(w.behind)} rows at or before the target's latest ${w.column}${per} were skipped (counted as filtered): an incremental load takes only newer rows, so a late row that was never loaded is skipped too (load those with load: upsert)`);
     }
   }
   for (const c of r.checks) out.push(`control total ${c.entity} ${c.measure}: expected ${c.expected}, got ${c.actual} ${c.ok ? 'ok' : 'MISMATCH'}`);

@@ -14,7 +14,7 @@ import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/type
 import { checkBomCycles } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
 import { checkForeignKeys } from '../validate/foreign-keys.js';
-import { checkDuplicateKeys, checkPaddedKeys } from '../validate/keys.js';
+import { checkDuplicateKeys, checkPaddedKeys, checkUniqueColumns } from '../validate/keys.js';
 import { TARGET_CONSTRAINT_RULE, dryRunLoad, type DryRunCounts } from './dry-run.js';
 import { mapSource } from './extract.js';
 import { assertBalanced, type EntityLedger } from './ledger.js';
@@ -121,6 +121,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       staging.indexKeys(x.entity);
       checkDuplicateKeys(staging, x.entity, x.mapping.spec.on_duplicate ?? 'reject', x.label);
       if (store.keysIgnoreTrailingSpaces) checkPaddedKeys(staging, x.entity, x.label, store.kind === 'mssql' ? 'SQL Server' : 'MySQL/MariaDB');
+      checkUniqueColumns(staging, x.entity, x.label);
       checkForeignKeys(staging, x.entity, inRun, (e) => existing.get(e), (e) => byEntity.get(e)?.label ?? e, (e) => plan.model.entities.get(e));
       for (const rule of x.entity.rules) if (rule.kind === 'bom-graph') checkBomCycles(staging, x.entity, rule.parent, rule.component);
     }

@@ -34,18 +34,21 @@ export function checkDuplicateKeys(staging: Staging, entity: Entity, onDuplicate
       for (const r of rows) if (r !== keep) markDup.run(r._seq);
       continue;
     }
-    const lines = rows.map((r) => r._line).join(', ');
-    for (const r of rows) {
-      staging.rejectStaged(
-        entity.name,
-        r._seq,
-        r._line,
-        entity.primaryKey.join('+'),
-        'duplicate-key',
-        `${rows.length} rows of ${sourceLabel} (lines ${lines}) have the key ${keyText} with different values; none is loaded. Keep the right one, or set on_duplicate: first or last`,
-      );
-    }
+    rejectTogether(
+      staging,
+      entity,
+      rows.map((r) => ({ seq: r._seq, line: r._line })),
+      entity.primaryKey.join('+'),
+      'duplicate-key',
+      (lines) => `${rows.length} rows of ${sourceLabel} (lines ${lines}) have the key ${keyText} with different values; none is loaded. Keep the right one, or set on_duplicate: first or last`,
+    );
   }
+}
+
+/** Rejects rows of one conflict together, each with the same reason, which `reason` words from their lines. */
+function rejectTogether(staging: Staging, entity: Entity, rows: readonly { seq: number; line: number }[], field: string, rule: string, reason: (lines: string) => string): void {
+  const text = reason(rows.map((r) => r.line).join(', '));
+  for (const r of rows) staging.rejectStaged(entity.name, r.seq, r.line, field, rule, text);
 }
 
 const TEXT_TYPES = new Set(['string', 'text', 'enum']);
@@ -75,17 +78,35 @@ export function checkPaddedKeys(staging: Staging, entity: Entity, sourceLabel: s
     const params = key.flatMap((v, i) => (text[i] ? [v, `${String(v)}!`, v] : [v]));
     const rows = members.all(...params) as unknown[][];
     if (rows.length < 2) continue;
-    const lines = rows.map((r) => r[1]).join(', ');
     const shown = rows.map((r) => keyCols.map((c, i) => `${c.name} '${String(r[2 + i])}'`).join(' + ')).join(', ');
-    for (const r of rows) {
-      staging.rejectStaged(
-        entity.name,
-        r[0] as number,
-        r[1] as number,
-        entity.primaryKey.join('+'),
-        'duplicate-key',
-        `${rows.length} rows of ${sourceLabel} (lines ${lines}) have keys that differ only in trailing spaces (${shown}), which ${target} compares as one key; none is loaded. Trim the key in the mapping (clean: [trim]) or correct the source`,
-      );
+    rejectTogether(
+      staging,
+      entity,
+      rows.map((r) => ({ seq: r[0] as number, line: r[1] as number })),
+      entity.primaryKey.join('+'),
+      'duplicate-key',
+      (lines) => `${rows.length} rows of ${sourceLabel} (lines ${lines}) have keys that differ only in trailing spaces (${shown}), which ${target} compares as one key; none is loaded. Trim the key in the mapping (clean: [trim]) or correct the source`,
+    );
+  }
+}
+
+/**
+ * Rows that share a value of a `unique` column (other than the key): the target's UNIQUE
+ * constraint would refuse the load as a whole, naming no line. They are rejected together, like
+ * rows of one key that disagree, since none can be trusted over the others. A missing value is no
+ * value: any number of rows may lack one. Runs after the key checks, over the rows still ok.
+ */
+export function checkUniqueColumns(staging: Staging, entity: Entity, sourceLabel: string): void {
+  const t = stagingTable(entity.name);
+  for (const c of entity.columns) {
+    if (!c.unique || (entity.primaryKey.length === 1 && entity.primaryKey[0] === c.name)) continue;
+    const col = q(c.name);
+    const shared = staging.db.prepare(`SELECT ${col} FROM ${t} WHERE _st = ${ROW_OK} AND ${col} IS NOT NULL GROUP BY ${col} HAVING COUNT(*) > 1`).pluck().all();
+    if (shared.length === 0) continue;
+    const members = staging.db.prepare(`SELECT _seq AS seq, _line AS line FROM ${t} WHERE ${col} = ? AND _st = ${ROW_OK} ORDER BY _seq`);
+    for (const v of shared) {
+      const rows = members.all(v) as { seq: number; line: number }[];
+      rejectTogether(staging, entity, rows, c.name, 'unique', (lines) => `${rows.length} rows of ${sourceLabel} (lines ${lines}) have the ${c.name} ${String(v)}, which must be unique; none is loaded. Keep the right one`);
     }
   }
 }

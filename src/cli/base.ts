@@ -1,5 +1,6 @@
-import { Command, Flags } from '@oclif/core';
-import { ConfigError, ForkliftError } from '../core/errors.js';
+import { Command, Flags, type Interfaces } from '@oclif/core';
+import { ForkliftError } from '../core/errors.js';
+import { parseUsageError } from './parse-error.js';
 import { renderError } from './render-error.js';
 
 /**
@@ -29,19 +30,28 @@ export abstract class BaseCommand extends Command {
     return Boolean(process.stderr.isTTY) && !this.jsonEnabled();
   }
 
-  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
-    // oclif's own exits (help, version) and parse errors of flags.
-    if (err.oclif?.exit === 0) throw err;
-    let e: unknown = err;
-    if (!(err instanceof ForkliftError) && err.oclif?.exit !== undefined && err.name !== 'Error') {
-      e = new ConfigError(err.message.split('\n')[0] ?? err.message, { code: 'usage', hint: `See forklift ${this.id?.replace(/:/g, ' ') ?? ''} --help.` });
-    } else if (!(err instanceof ForkliftError) && /^(Unexpected argument|Nonexistent flag|Missing (\d+ )?required|Expected|Parsing --)/.test(err.message)) {
-      e = new ConfigError(err.message.split('\n')[0] ?? err.message, { code: 'usage', hint: `See forklift ${this.id?.replace(/:/g, ' ') ?? ''} --help.` });
+  /**
+   * oclif's parse, with every failure of it (a flag without its value, a bad integer, an unknown
+   * flag, a missing argument or required flag) turned into a usage error, exit 2.
+   */
+  protected override async parse<F extends Record<string, unknown>, B extends Record<string, unknown>, A extends Record<string, unknown>>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    try {
+      return await super.parse(options, argv);
+    } catch (err) {
+      throw parseUsageError(err, { id: this.id, args: this.ctor.args });
     }
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    // oclif's own exits (help, version).
+    if (err.oclif?.exit === 0) throw err;
     const debug = this.argv.includes('--debug') || process.env.FORKLIFT_DEBUG === '1';
-    const r = renderError(e, { debug });
+    const r = renderError(err, { debug });
     if (this.argv.includes('--json')) {
-      const data = e instanceof ForkliftError ? e.data : undefined;
+      const data = err instanceof ForkliftError ? err.data : undefined;
       process.stdout.write(JSON.stringify({ ok: false, error: r.json, ...(data === undefined ? {} : { result: data }) }, null, 2) + '\n');
     } else {
       process.stderr.write(r.text);

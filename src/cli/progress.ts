@@ -1,39 +1,68 @@
 import type { Progress } from '../run/pipeline.js';
 
-/** A spinner with rows and rows/s on a TTY; nothing at all otherwise. ora loads only when shown. */
-export async function progressReporter(enabled: boolean): Promise<{ update: (p: Progress) => void; stop: () => void }> {
-  if (!enabled) return { update: () => {}, stop: () => {} };
+interface Spinner {
+  update: (text: string) => void;
+  stop: () => void;
+}
+
+const none: Spinner = { update: () => {}, stop: () => {} };
+
+/** A terminal that reports its width: ora divides by it, and a width of 0 makes it clear lines forever. */
+const hasWidth = (stream: NodeJS.WriteStream): boolean => (stream.columns ?? 0) > 0;
+
+/**
+ * An ora spinner on stderr, or nothing when it is not wanted or the terminal does not say how
+ * wide it is (`stty cols 0`, some serial consoles and containers). A terminal resized to width 0
+ * during the run stops the spinner for good; ora only loads when shown.
+ */
+async function spinner(enabled: boolean): Promise<Spinner> {
+  const stream = process.stderr;
+  if (!enabled) return none;
   const { default: ora } = await import('ora');
-  const spinner = ora({ stream: process.stderr, text: 'starting' }).start();
+  // Asked after the import: the width can change while ora loads.
+  if (!hasWidth(stream)) return none;
+  const s = ora({ stream, text: 'starting' }).start();
+  let stopped = false;
+  // 'resize' is emitted as the width changes, before ora's next frame can divide by it.
+  const onResize = (): void => {
+    if (!hasWidth(stream)) stop();
+  };
+  function stop(): void {
+    if (stopped) return;
+    stopped = true;
+    stream.off('resize', onResize);
+    s.stop();
+  }
+  stream.on('resize', onResize);
+  return {
+    update(text) {
+      if (!stopped) s.text = text;
+    },
+    stop,
+  };
+}
+
+/** A spinner with rows and rows/s on a TTY; nothing at all otherwise. */
+export async function progressReporter(enabled: boolean): Promise<{ update: (p: Progress) => void; stop: () => void }> {
+  const s = await spinner(enabled);
   const fmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
   return {
     update(p) {
-      spinner.text =
+      s.update(
         p.stage === 'extract'
           ? `reading ${p.entity ?? ''}: ${fmt.format(p.rows)} rows · ${fmt.format(p.rowsPerSecond)} rows/s`
           : p.stage === 'validate'
             ? 'checking keys, references and BOM cycles'
             : p.stage === 'load'
               ? 'loading in one transaction (a dry run rolls it back)'
-              : 'writing report and rejects';
+              : 'writing report and rejects',
+      );
     },
-    stop() {
-      spinner.stop();
-    },
+    stop: s.stop,
   };
 }
 
 /** A spinner showing a line of text (tables, rows) on a TTY; nothing otherwise. */
 export async function textSpinner(enabled: boolean): Promise<{ update: (text: string) => void; stop: () => void }> {
-  if (!enabled) return { update: () => {}, stop: () => {} };
-  const { default: ora } = await import('ora');
-  const spinner = ora({ stream: process.stderr, text: 'starting' }).start();
-  return {
-    update(text) {
-      spinner.text = text;
-    },
-    stop() {
-      spinner.stop();
-    },
-  };
+  return spinner(enabled);
 }

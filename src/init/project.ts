@@ -82,9 +82,11 @@ export function findDataFiles(folder: string, depth = 2): string[] {
   return out;
 }
 
+const isFolder = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
+
 /** The default legacy folder: DIR itself when it holds data files, else its first subfolder that does. */
 export function defaultLegacyFolder(dir: string): string {
-  if (findDataFiles(dir, 0).length > 0) return '.';
+  if (!isFolder(dir) || findDataFiles(dir, 0).length > 0) return '.';
   for (const n of readdirSync(dir).sort()) {
     const f = path.join(dir, n);
     if (statSync(f).isDirectory() && !['mappings', 'runs', 'node_modules', '.git'].includes(n) && findDataFiles(f, 1).length > 0) return n;
@@ -111,10 +113,18 @@ export function entityScore(p: MappingProposal, file: string): number {
 /** Reads every legacy file and guesses its entity. */
 export async function planInit(dir: string, answers: InitAnswers, log: (m: string) => void = () => undefined): Promise<InitPlan> {
   const root = path.resolve(dir);
-  if (!existsSync(root)) throw new ConfigError(`${dir}: no such folder`, { code: 'usage', hint: 'Create the folder, or name an existing one.' });
+  if (existsSync(root) && !isFolder(root)) throw new ConfigError(`${dir} is a file, not a folder`, { code: 'usage', hint: 'Name the project folder (a new one is created when --legacy names the legacy files).' });
   const model = loadModel(answers.model, root, displayPath);
   const folder = path.resolve(root, answers.legacy);
   const files = findDataFiles(folder);
+  // A missing DIR is created when the files are written (with its parents), but only when there
+  // are legacy files elsewhere to start from: an empty new folder would scaffold nothing.
+  if (files.length === 0 && !existsSync(root)) {
+    throw new ConfigError(`${dir} does not exist, so it holds no legacy files to start from; nothing was created`, {
+      code: 'init.no-folder',
+      hint: 'Create the folder and put the legacy exports (.csv, .txt, .xlsx, .jsonl) in it, or name them with --legacy FOLDER (absolute or relative to DIR), and init creates DIR.',
+    });
+  }
   if (files.length === 0) {
     throw new ConfigError(`no CSV or Excel files in ${displayPath(folder)}`, { code: 'init.no-sources', hint: 'Name the folder that holds the legacy exports (.csv, .txt, .xlsx, .jsonl).' });
   }

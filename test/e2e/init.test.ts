@@ -1,4 +1,4 @@
-import { cpSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers.js';
@@ -78,6 +78,38 @@ describe('forklift init (no terminal)', () => {
     expect(again.stderr).toMatch(/already exist.*nothing was written/);
     expect(statSync(path.join(dir, 'forklift.yaml')).mtimeMs).toBe(before);
     expect(runCli(['init', dir, '--force', '--json']).code).toBe(0);
+  });
+
+  it('a missing DIR with the legacy files elsewhere (--legacy) is created, with its parents', () => {
+    const legacy = path.join(legacyCopy(), 'legacy');
+    const dir = path.join(tempDir('forklift-init-new-'), 'clients', 'acme');
+    const r = runCli(['init', dir, '--legacy', legacy, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(existsSync(path.join(dir, 'forklift.yaml'))).toBe(true);
+    expect(existsSync(path.join(dir, 'mappings', 'items.yaml'))).toBe(true);
+    const c = runCli(['mapping', 'check', path.join(dir, 'forklift.yaml')]);
+    expect(c.code, c.stderr).toBe(0);
+  });
+
+  it('a missing DIR with no legacy files to start from is a usage error and creates nothing', () => {
+    const parent = tempDir('forklift-init-missing-');
+    const dir = path.join(parent, 'some', 'missing', 'newproj');
+    const r = runCli(['init', dir, '--yes']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).not.toMatch(/internal error|ENOENT/);
+    expect(r.stderr).toMatch(/newproj does not exist, so it holds no legacy files/);
+    expect(r.stderr).toMatch(/Hint: .*--legacy/);
+    expect(existsSync(path.join(parent, 'some'))).toBe(false);
+  });
+
+  it('a file as DIR is a usage error', () => {
+    const file = path.join(tempDir('forklift-init-file-'), 'notes.txt');
+    writeFileSync(file, 'x');
+    const r = runCli(['init', file, '--yes']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/notes\.txt is a file, not a folder/);
+    expect(r.stderr).not.toMatch(/internal error|ENOTDIR/);
   });
 });
 

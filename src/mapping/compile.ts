@@ -163,13 +163,46 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     if (spec.date !== undefined) coerceOpts.date = spec.date;
     if (spec.timestamp !== undefined) coerceOpts.timestamp = spec.timestamp;
     if (spec.timezone !== undefined) coerceOpts.timezone = spec.timezone;
+    const clean = makeCleaner(spec.clean);
+    const coerce = makeCoercer(col, coerceOpts);
+    // Values written in the mapping itself (a value map's targets, const, default) are known now:
+    // one the column cannot take would reject every row that reaches it, so it is a mistake in
+    // the mapping, said by mapping check before any row is read.
+    const column = `${entity.name}.${name} (${col.type})`;
+    const refusal = (text: string | null, viaMap: boolean): string | null => {
+      if (text === null || text === '') return null;
+      if (viaMap && lookup) {
+        const r = lookup(text);
+        if (!r.ok) return r.reason;
+        if (r.value === null || r.value === '') return null;
+        text = r.value;
+      }
+      const c = coerce(text);
+      // The coercer's advice to map with `values:` is for source text: here the mapping is the mistake.
+      return c.ok ? null : `'${text}', which ${column} cannot take: it ${c.reason.replace(/; map it with `values:`$/, '')}`;
+    };
+    if (map) {
+      for (const [from, to] of map) {
+        const why = refusal(to, false);
+        if (why) problems.push(`${at([...p, spec.values !== undefined ? 'values' : 'values_file'])} fields.${name}: the value map sends '${from}' to ${why}; map it to a value the column takes`);
+      }
+    }
+    if (spec.const !== undefined) {
+      const v = scalarText(spec.const);
+      const why = refusal(v === null ? null : clean ? clean(v) : v, true);
+      if (why) problems.push(`${at([...p, 'const'])} fields.${name}.const: ${why}; no row could load, give a value the column takes`);
+    }
+    if (spec.default !== undefined) {
+      const why = refusal(scalarText(spec.default), true);
+      if (why) problems.push(`${at([...p, 'default'])} fields.${name}.default: ${why}; every row that falls back to it would be rejected, give a value the column takes`);
+    }
     return {
       name,
       read,
-      clean: makeCleaner(spec.clean),
+      clean,
       fallback: scalarText(spec.default),
       lookup,
-      coerce: makeCoercer(col, coerceOpts),
+      coerce,
       required: col.required,
       keepsEmpty: col.type === 'string' || col.type === 'text',
     };

@@ -27,6 +27,34 @@ describe('forklift mapping check', () => {
     expect(r.stderr).toMatch(/b\.yaml:5:\d+ expression/);
   });
 
+  it('refuses values written in the mapping that the column cannot take: value map targets, const, default', () => {
+    const dir = tempDir('forklift-check-');
+    writeFileSync(path.join(dir, 'a.csv'), 'CODE,TYPE,ACT\n');
+    writeFileSync(
+      path.join(dir, 'a.yaml'),
+      [
+        'entity: items',
+        'source: { format: csv, path: a.csv }',
+        'fields:',
+        '  item_code: { from: CODE }',
+        '  item_type: { from: TYPE, values: { R: rawx, S: semi } }',
+        '  active: { from: ACT, values: { Y: maybe, N: false }, default: Y }',
+        '  lead_time_days: { const: "abc" }',
+        '  category: { from: CODE, default: "" }',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: c\nmappings: [a.yaml]\n');
+    const r = runCli(['mapping', 'check'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/a\.yaml:5:\d+ fields\.item_type: the value map sends 'R' to 'rawx', which items\.item_type \(enum\) cannot take: it is not one of raw, semi, finished, consumable, service; map it to a value the column takes/);
+    expect(r.stderr).toMatch(/a\.yaml:6:\d+ fields\.active: the value map sends 'Y' to 'maybe', which items\.active \(boolean\) cannot take/);
+    expect(r.stderr).toMatch(/a\.yaml:6:\d+ fields\.active\.default: 'maybe', which items\.active \(boolean\) cannot take/);
+    expect(r.stderr).toMatch(/a\.yaml:7:\d+ fields\.lead_time_days\.const: 'abc', which items\.lead_time_days \(integer\) cannot take: it is not a whole number; no row could load/);
+    expect(r.stderr).not.toMatch(/category/);
+    expect(r.stderr).not.toMatch(/'semi'|'false'/);
+  });
+
   it('checks a single mapping file too', () => {
     const r = runCli(['mapping', 'check', 'mappings/demo/balances.yaml']);
     expect(r.code, r.stderr).toBe(0);

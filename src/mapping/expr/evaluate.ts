@@ -113,7 +113,7 @@ function nonEmpty(s: string): string | null {
   return s === '' ? null : s;
 }
 
-function compareValues(op: CompareOp, a: ExprValue, b: ExprValue): boolean {
+function compareValues(op: CompareOp, a: ExprValue, b: ExprValue, left: ExprNode, right: ExprNode): boolean {
   if (a === null || b === null) {
     // a missing value equals only null, differs from everything else, and has no order
     if (op === '=') return a === b;
@@ -121,7 +121,14 @@ function compareValues(op: CompareOp, a: ExprValue, b: ExprValue): boolean {
     return false;
   }
   const na = numericOf(a);
-  const nb = na === undefined ? undefined : numericOf(b);
+  const nb = numericOf(b);
+  // Order against a number (a literal, or arithmetic) asks for a number: text such as '(5)' or
+  // 'n/a' is no number, and ordering it by its characters instead would let the row through on
+  // the wrong grounds. Equality stays as it is: 'n/a' = 0 is simply false.
+  if (op !== '=' && op !== '!=' && (na === undefined) !== (nb === undefined) && (a instanceof Decimal || b instanceof Decimal)) {
+    const [v, node, other] = na === undefined ? [a, left, right] : [b, right, left];
+    throw new ExprRuntimeError(`${label(node)} is ${showValue(v)}, not a number, so it has no order against ${label(other)}`, node.text, columnOf(node));
+  }
   const c = na !== undefined && nb !== undefined ? na.cmp(nb) : compareCodePoints(exprValueText(a), exprValueText(b));
   switch (op) {
     case '=':
@@ -352,7 +359,7 @@ function compileNode(node: ExprNode, columnIndex: (name: string) => number): Com
       const l = compileNode(node.left, columnIndex);
       const r = compileNode(node.right, columnIndex);
       const op = node.op;
-      return (cells) => compareValues(op, l(cells), r(cells));
+      return (cells) => compareValues(op, l(cells), r(cells), node.left, node.right);
     }
     case 'concat': {
       const l = compileNode(node.left, columnIndex);

@@ -162,7 +162,12 @@ describe('comparisons', () => {
     expect(run('"a" > "Z"')).toBe(true);
     expect(run('"abc" < "abd"')).toBe(true);
     expect(run('"ab" < "abc"')).toBe(true);
-    expect(run('QTY > 5', { QTY: 'abc' })).toBe(true); // 'abc' > '5' as text
+    // Order against a number asks for a number: text that is none is an error, not text order.
+    expect(runtimeError('QTY > 5', { QTY: 'abc' }).message).toBe("QTY is 'abc', not a number, so it has no order against 5");
+    expect(runtimeError('0 < A', { A: '(5)' }).message).toBe("A is '(5)', not a number, so it has no order against 0");
+    expect(runtimeError('A >= B * 2', { A: '5,0', B: '1' }).message).toMatch(/^A is '5,0', not a number/);
+    expect(run('QTY > "5"', { QTY: 'abc' })).toBe(true); // two texts: code point order
+    expect(run('QTY = 5', { QTY: 'abc' })).toBe(false); // equality needs no order
     expect(run('CODE = "A1"', { CODE: 'A1' })).toBe(true);
     expect(run('CODE = "a1"', { CODE: 'A1' })).toBe(false);
     expect(run('CODE = "A1"', { CODE: 'A1 ' })).toBe(false);

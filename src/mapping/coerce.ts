@@ -1,6 +1,6 @@
 import type { Column } from '../model/types.js';
 import { toDecimal, compareDecimal, isNegative } from './decimal.js';
-import { makeDateParser, makeTimestampParser } from './datetime.js';
+import { makeDateParser, makeTimestampParser, type AmbiguousTime } from './datetime.js';
 
 /** A value as stored: text for strings, decimals, dates and timestamps; a number for integers; 1/0 for booleans. */
 export type StoredValue = string | number | null;
@@ -12,6 +12,8 @@ export interface CoerceOptions {
   date?: string;
   timestamp?: string;
   timezone?: string;
+  /** A local time that happened twice (the clocks went back): refuse it (default), or take its earlier or later instant. */
+  ambiguous?: AmbiguousTime;
 }
 
 // eslint-disable-next-line no-control-regex -- a range check, not a control character
@@ -82,7 +84,7 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
       break;
     }
     case 'timestamp': {
-      const p = makeTimestampParser(opts.timestamp, opts.timezone);
+      const p = makeTimestampParser(opts.timestamp, opts.timezone, opts.ambiguous);
       parse = (t) => {
         const r = p(t.trim());
         return r.ok ? { ok: true, value: r.value } : typeFail(r.reason);

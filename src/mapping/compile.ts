@@ -163,6 +163,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     if (spec.date !== undefined) coerceOpts.date = spec.date;
     if (spec.timestamp !== undefined) coerceOpts.timestamp = spec.timestamp;
     if (spec.timezone !== undefined) coerceOpts.timezone = spec.timezone;
+    if (spec.ambiguous !== undefined) coerceOpts.ambiguous = spec.ambiguous;
     const clean = makeCleaner(spec.clean);
     const coerce = makeCoercer(col, coerceOpts);
     // Values written in the mapping itself (a value map's targets, const, default) are known now:

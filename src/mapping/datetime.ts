@@ -132,29 +132,60 @@ export function makeDateParser(format: string | undefined): (text: string) => Pa
   };
 }
 
-/** Offsets of a named zone, cached per local hour; a local time that does not exist is refused. */
+/** A local hour's offsets in minutes: one, or two where the clocks went back and the hour happened twice. */
+interface HourOffsets {
+  /** The offset of the first time the wall clock showed this hour (the earlier instant). */
+  earlier: number;
+  /** The offset of the second time; the same as `earlier` where the hour happened once. */
+  later: number;
+}
+
+/**
+ * Offsets of a named zone, cached per local hour: none where the wall time falls in a gap (the
+ * clocks skipped it), two where it falls in a fold (the clocks went back, so it happened twice).
+ */
 class ZoneOffsets {
-  private cache = new Map<string, number | null>();
-  constructor(private readonly zone: string) {}
-  /** Offset in minutes at that local wall time, or null when the wall time falls in a DST gap. */
-  at(f: Fields): number | null {
+  private cache = new Map<string, HourOffsets | null>();
+  private readonly zone: IANAZone;
+  constructor(private readonly name: string) {
+    this.zone = IANAZone.create(name);
+  }
+  at(f: Fields): HourOffsets | null {
     const key = `${f.y}-${f.mo}-${f.d}-${f.h}`;
     let off = this.cache.get(key);
     if (off === undefined) {
-      const dt = DateTime.fromObject({ year: f.y, month: f.mo, day: f.d, hour: f.h, minute: 30 }, { zone: this.zone });
-      off = dt.isValid && dt.hour === f.h && dt.day === f.d ? dt.offset : null;
+      const dt = DateTime.fromObject({ year: f.y, month: f.mo, day: f.d, hour: f.h, minute: 30 }, { zone: this.name });
+      off = dt.isValid && dt.hour === f.h && dt.day === f.d ? this.fold(dt.toMillis() + dt.offset * 60000, dt.offset) : null;
       if (this.cache.size > 200_000) this.cache.clear();
       this.cache.set(key, off);
     }
     return off;
   }
+
+  /** Whether the wall time `local` (as if UTC, in ms) also shows under another offset near it. */
+  private fold(local: number, offset: number): HourOffsets {
+    const instant = local - offset * 60000;
+    let earlier = offset;
+    let later = offset;
+    for (const probe of [instant - 3 * 3600000, instant + 3 * 3600000]) {
+      const other = this.zone.offset(probe);
+      if (other === offset || this.zone.offset(local - other * 60000) !== other) continue;
+      // The larger offset gives the earlier instant.
+      if (other > earlier) earlier = other;
+      if (other < later) later = other;
+    }
+    return { earlier, later };
+  }
 }
+
+/** How a local time that happened twice (a fold) is read: refused, or taken as its earlier or later instant. */
+export type AmbiguousTime = 'reject' | 'earlier' | 'later';
 
 export function checkZone(zone: string): boolean {
   return IANAZone.isValidZone(zone) || FixedOffsetZone.parseSpecifier(zone) !== null || zone === 'UTC';
 }
 
-export function makeTimestampParser(format: string | undefined, zone: string | undefined): (text: string) => Parsed {
+export function makeTimestampParser(format: string | undefined, zone: string | undefined, ambiguous: AmbiguousTime = 'reject'): (text: string) => Parsed {
   const offsets = zone && zone !== 'UTC' && !/^UTC[+-]/.test(zone) ? new ZoneOffsets(zone) : undefined;
   const fixed = zone === undefined ? undefined : zone === 'UTC' ? 0 : FixedOffsetZone.parseSpecifier(zone)?.offset(0);
   const parse = format && format !== 'excel' ? compileFormat(format, zone) : undefined;
@@ -196,7 +227,10 @@ export function makeTimestampParser(format: string | undefined, zone: string | u
       else if (offsets) {
         const o = offsets.at(f);
         if (o === null) return fail(`does not exist in ${zone} (the clocks skipped that hour)`);
-        offset = o;
+        if (o.earlier !== o.later && ambiguous === 'reject') {
+          return fail(`happened twice in ${zone} (the clocks went back: at ${offsetText(o.earlier)} and at ${offsetText(o.later)}); set \`ambiguous: earlier\` or \`later\` in the mapping, or give the source's offset`);
+        }
+        offset = ambiguous === 'later' ? o.later : o.earlier;
       } else return fail('has no time zone; set `timezone:` in the mapping (such as Europe/Berlin or UTC)');
     }
     const ms = utcMillis(f.y, f.mo, f.d, f.h, f.mi, f.s, f.ms) - offset * 60000;
@@ -205,6 +239,12 @@ export function makeTimestampParser(format: string | undefined, zone: string | u
     if (y < 1 || y > 9999) return fail('is outside the years 0001 to 9999');
     return { ok: true, value: d.toISOString() };
   };
+}
+
+/** An offset in minutes as ±HH:MM. */
+function offsetText(minutes: number): string {
+  const a = Math.abs(minutes);
+  return `${minutes < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
 }
 
 /** Date.UTC, but exact for the years 0–99 too (Date.UTC reads those as 1900–1999). */

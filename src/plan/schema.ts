@@ -37,6 +37,7 @@ export const fieldSchema = z
     date: z.string().min(1).optional().describe('Date format in luxon tokens, such as dd.MM.yyyy, or excel for serial numbers'),
     timestamp: z.string().min(1).optional().describe('Timestamp format in luxon tokens, such as yyyyMMdd HHmmss, or excel'),
     timezone: z.string().min(1).optional().describe('The zone of local timestamps, such as Europe/Berlin; stored in UTC'),
+    ambiguous: z.enum(['reject', 'earlier', 'later']).optional().describe('A local time that happened twice in the zone (the clocks went back): reject the row (default), or take its earlier or later instant'),
     expr: z.string().min(1).optional().describe("An expression over the source columns, such as 'LT_WEEKS * 7' (interpreted, never run as code)"),
     description: z.string().optional().describe('A note for people; not used by forklift'),
   })

@@ -47,12 +47,27 @@ describe('timestamps', () => {
     const r = makeTimestampParser('yyyy-MM-dd HH:mm:ss', 'Europe/Berlin')('2025-03-30 02:30:00');
     expect(r.ok).toBe(false);
   });
+  it('refuses a local time that happened twice (the clocks went back), unless the mapping says which', () => {
+    const at = (ambiguous?: 'reject' | 'earlier' | 'later') => makeTimestampParser('yyyy-MM-dd HH:mm:ss', 'Europe/Berlin', ambiguous);
+    const r = at()('2025-10-26 02:30:00');
+    expect(r).toEqual({ ok: false, reason: "happened twice in Europe/Berlin (the clocks went back: at +02:00 and at +01:00); set `ambiguous: earlier` or `later` in the mapping, or give the source's offset" });
+    expect(at('earlier')('2025-10-26 02:30:00')).toEqual({ ok: true, value: '2025-10-26T00:30:00.000Z' });
+    expect(at('later')('2025-10-26 02:30:00')).toEqual({ ok: true, value: '2025-10-26T01:30:00.000Z' });
+    // The hours around the fold happened once.
+    expect(at()('2025-10-26 01:59:59')).toEqual({ ok: true, value: '2025-10-25T23:59:59.000Z' });
+    expect(at()('2025-10-26 03:00:00')).toEqual({ ok: true, value: '2025-10-26T02:00:00.000Z' });
+    expect(at('later')('2025-03-30 02:30:00').ok).toBe(false); // a gap stays a gap
+    expect(makeTimestampParser('yyyy-MM-dd HH:mm:ss', 'America/New_York')('2025-11-02 01:30:00').ok).toBe(false);
+    // A fixed offset or UTC has no fold.
+    expect(makeTimestampParser('yyyy-MM-dd HH:mm:ss', 'UTC')('2025-10-26 02:30:00').ok).toBe(true);
+  });
   it('refuses sub-millisecond digits instead of dropping them', () => {
     expect(makeTimestampParser(undefined, 'UTC')('2025-01-01T00:00:00.123000').ok).toBe(true);
     expect(makeTimestampParser(undefined, 'UTC')('2025-01-01T00:00:00.1234').ok).toBe(false);
   });
   it('the fast path agrees with luxon on every instant (property)', () => {
-    const fast = makeTimestampParser('dd.MM.yyyy HH:mm:ss', 'America/New_York');
+    // luxon reads a local time that happened twice as the earlier instant.
+    const fast = makeTimestampParser('dd.MM.yyyy HH:mm:ss', 'America/New_York', 'earlier');
     fc.assert(
       fc.property(fc.date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date('2040-01-01T00:00:00Z'), noInvalidDate: true }), (d) => {
         const local = DateTime.fromJSDate(d, { zone: 'America/New_York' }).set({ millisecond: 0 });

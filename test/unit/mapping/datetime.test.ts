@@ -66,11 +66,14 @@ describe('timestamps', () => {
     expect(makeTimestampParser(undefined, 'UTC')('2025-01-01T00:00:00.1234').ok).toBe(false);
   });
   it('the fast path agrees with luxon on every instant (property)', () => {
-    // luxon reads a local time that happened twice as the earlier instant.
+    // Local times that happened twice are left out: luxon takes one instant or the other depending
+    // on the minute, and the fold has its own test above.
     const fast = makeTimestampParser('dd.MM.yyyy HH:mm:ss', 'America/New_York', 'earlier');
     fc.assert(
       fc.property(fc.date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date('2040-01-01T00:00:00Z'), noInvalidDate: true }), (d) => {
         const local = DateTime.fromJSDate(d, { zone: 'America/New_York' }).set({ millisecond: 0 });
+        const near = [local.minus({ hours: 2 }), local.plus({ hours: 2 })];
+        fc.pre(near.every((x) => x.offset === local.offset));
         const text = local.toFormat('dd.MM.yyyy HH:mm:ss');
         const expected = DateTime.fromFormat(text, 'dd.MM.yyyy HH:mm:ss', { zone: 'America/New_York' });
         const r = fast(text);

@@ -70,11 +70,11 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
   }
   mkdirSync(path.dirname(final), { recursive: true });
   const name = path.basename(final);
-  const swept = [...sweepStaleWork(path.dirname(final), `${name}.`), ...sweepStaleWork(tmpdir(), 'forklift-')];
+  const swept = sweepStaleWork(path.dirname(final), `${name}.`);
   const work = `${final}.exit-partial-${randomBytes(4).toString('hex')}`;
   const claim = claimWork(work, 'exit');
   const bundleDir = path.join(work, name);
-  const scratch = scratchDir('forklift-exit-', 'exit');
+  const scratch = scratchDir('forklift-exit-', 'exit', tmpdir(), swept);
   let step: ExitStep = 'export';
   let exported: ExportResult | undefined;
   const go = (s: ExitStep): void => {

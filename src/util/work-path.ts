@@ -93,10 +93,10 @@ export function sweptText(swept: readonly SweptWork[], cwd = process.cwd()): str
 /**
  * A scratch folder in the OS temporary folder (or `base`), claimed for this process: what gone
  * processes of this host left there under forklift's names is swept first. `dropWork` removes
- * it with its claim.
+ * it with its claim. What was swept is added to `swept` when given.
  */
-export function scratchDir(prefix: string, command: string, base = tmpdir()): string {
-  sweepStaleWork(base, 'forklift-');
+export function scratchDir(prefix: string, command: string, base = tmpdir(), swept?: SweptWork[]): string {
+  swept?.push(...sweepStaleWork(base, 'forklift-'));
   const dir = mkdtempSync(path.join(base, prefix));
   claimWork(dir, command);
   return dir;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { BundleError, ConfigError } from '../core/errors.js';
+import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { dependencyOrder, type Entity, type Model } from '../model/types.js';
 import { newRunId } from '../run/run-id.js';
 import { Staging, stagingTable } from '../run/staging.js';
@@ -73,13 +73,27 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   verifying.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
   try {
     opts.progress?.({ stage: 'verify', rows: 0 });
-    // What datapackage.json declares, read ahead of the verify's verdict (which also checks it).
-    const declared = declaredEntities(opened.dir) ?? (await verdict()).entities;
-    const entities = chooseTables(declared, opts.tables);
-    const manifest = createHash('sha256').update(readFileSync(path.join(opened.dir, 'manifest-sha256.txt'))).digest('hex');
-
+    const manifest = manifestSha256(opened.dir);
     const store = await openStore(opts.target);
+    // Every attempt is on record (SPEC section 9), a refused bundle included: the target's tables
+    // stay as they were, and its ledger says an import was tried, with what, and why it failed.
+    const counts = new Map<string, { rows: number; loaded: number; skipped: number }>();
+    let ledgerNote: ImportResult['ledger'];
+    const entry = (status: RunEntry['status'], message: string | null): RunEntry =>
+      commandEntry({
+        id: runId,
+        command: 'import',
+        status,
+        started,
+        files: manifest === null ? {} : { [`${path.basename(opened.dir)}/manifest-sha256.txt`]: manifest },
+        counts: Object.fromEntries([...counts].map(([k, v]) => [k, { read: v.rows, loaded: v.loaded, filtered: v.skipped, duplicates_dropped: 0, rejected: 0, ...(k === RUNS_ENTITY.name ? ledgerNote : {}) }])),
+        message,
+      });
+    let recorded = false;
     try {
+      // What datapackage.json declares, read ahead of the verify's verdict (which also checks it).
+      const declared = declaredEntities(opened.dir) ?? (await verdict()).entities;
+      const entities = chooseTables(declared, opts.tables);
       // The bundle's ledger is another store's chain: kept beside this store's own (forklift_imported_runs,
       // one copy per import), never mixed into it, so both chains still verify.
       const bundleLedger = entities.find((e) => e.name === RUNS_ENTITY.name);
@@ -90,7 +104,6 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       // Reach the target before staging a million rows; copies an earlier import already kept are not added twice.
       const kept = (await store.hasTable(IMPORTED_RUNS_ENTITY.name)) && staged.includes(IMPORTED_RUNS_ENTITY) ? await keptLedgerKeys(store) : new Set<string>();
       const staging = new Staging(path.join(scratch, 'staging.sqlite'), { cacheMiB: 8 });
-      const counts = new Map<string, { rows: number; loaded: number; skipped: number }>();
       try {
         for (const e of staged) staging.createEntity(e);
         for (const e of entities) {
@@ -130,6 +143,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         staging.close();
       }
       const verified: VerifyResult = await verdict();
+      if (manifest === null) throw new BugError(`${opened.display} verified without a manifest-sha256.txt`);
       if (JSON.stringify(verified.entities) !== JSON.stringify(declared)) {
         throw new BundleError(`${opened.display}: data/datapackage.json changed while it was imported`, { code: 'bundle.changed', hint: 'Import it again once nothing writes to the bundle.' });
       }
@@ -141,24 +155,11 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       const loaded = (name: string): number => [...counts].filter(([k]) => targetOf(k) === name).reduce((n, [, c]) => n + c.loaded, 0);
       // A ledger is never replaced or upserted: copies of other chains are only ever added.
       const loads: EntityLoad[] = order.map((name) => ({ entity: model.entities.get(name)!, mode: name === IMPORTED_RUNS_ENTITY.name ? 'append' : mode, stagedTable: stagingTable(name), expected: loaded(name) }));
-      const ledgerNote = keepLedger ? { kept_in: IMPORTED_RUNS_ENTITY.name, chained: verified.ledger !== undefined, head: verified.ledger?.head ?? null } : undefined;
+      ledgerNote = keepLedger ? { kept_in: IMPORTED_RUNS_ENTITY.name, chained: verified.ledger !== undefined, head: verified.ledger?.head ?? null } : undefined;
       opts.progress?.({ stage: 'load', rows: 0 });
-      const entry = (status: RunEntry['status'], message: string | null): RunEntry =>
-        commandEntry({
-          id: runId,
-          command: 'import',
-          status,
-          started,
-          files: { [`${path.basename(opened.dir)}/manifest-sha256.txt`]: manifest },
-          counts: Object.fromEntries([...counts].map(([k, v]) => [k, { read: v.rows, loaded: v.loaded, filtered: v.skipped, duplicates_dropped: 0, rejected: 0, ...(k === RUNS_ENTITY.name ? ledgerNote : {}) }])),
-          message,
-        });
-      try {
-        await store.load({ model, stagingFile: path.join(scratch, 'staging.sqlite'), entities: loads, entry: entry('succeeded', null), signal: opts.signal });
-      } catch (e) {
-        await store.recordRun(entry('failed', e instanceof Error ? e.message : String(e))).catch(() => {});
-        throw e;
-      }
+      // The load records its own entry when it commits; a load that fails records none.
+      await store.load({ model, stagingFile: path.join(scratch, 'staging.sqlite'), entities: loads, entry: entry('succeeded', null), signal: opts.signal });
+      recorded = true;
       return {
         bundle: opened.display,
         target: store.display,
@@ -169,6 +170,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         manifest_sha256: manifest,
         ...(ledgerNote ? { ledger: ledgerNote } : {}),
       };
+    } catch (e) {
+      // A usage error (an unknown --tables name) is not an attempt: nothing was tried.
+      if (!recorded && !(e instanceof ConfigError)) await store.recordRun(entry('failed', e instanceof Error ? e.message : String(e))).catch(() => {});
+      throw e;
     } finally {
       await store.close();
     }
@@ -262,6 +267,15 @@ export async function startScratchImport(opts: { bundle: string; file: string; s
   } catch (e) {
     void verifying.then(opened.cleanup, opened.cleanup);
     throw e;
+  }
+}
+
+/** SHA-256 of the bundle's manifest-sha256.txt; null where it has none (the verify says so). */
+function manifestSha256(dir: string): string | null {
+  try {
+    return createHash('sha256').update(readFileSync(path.join(dir, 'manifest-sha256.txt'))).digest('hex');
+  } catch {
+    return null;
   }
 }
 

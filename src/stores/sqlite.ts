@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
@@ -89,14 +89,17 @@ export class SqliteStore implements TargetStore {
   private readonly k: Knex;
   /** The database file (or :memory:), for the read side's handle of its own. */
   private readonly file: string;
+  /** Where opening this store made the file (and the first folder it made): close() takes them back if nothing was written. */
+  private readonly made: { file: boolean; folder: string | undefined };
 
   constructor(url: string) {
     const file = sqlitePath(url);
     this.file = file;
+    const memory = file === ':memory:';
     const rel = path.relative(process.cwd(), path.resolve(file));
     // Shown relative to where the user is, as they would type it.
     this.display = file === ':memory:' || rel.startsWith('..') ? redactUrl(url) : `sqlite:${rel}`;
-    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.made = { file: !memory && !existsSync(file), folder: memory ? undefined : mkdirSync(path.dirname(path.resolve(file)), { recursive: true }) };
     this.k = knexFactory({
       client: 'better-sqlite3',
       connection: { filename: file },
@@ -335,6 +338,33 @@ export class SqliteStore implements TargetStore {
 
   async close(): Promise<void> {
     await this.k.destroy();
+    this.takeBackEmpty();
+  }
+
+  /**
+   * A command that failed before it wrote anything (a missing source file, a refused bundle, a
+   * validate) must not leave a new, empty database behind: it looks like a store that was
+   * migrated, and the next command would take it for one. SQLite writes nothing to a new file
+   * until the first write, so a file this store made that is still 0 bytes was never used.
+   */
+  private takeBackEmpty(): void {
+    if (!this.made.file) return;
+    try {
+      if (statSync(this.file).size !== 0) return;
+      unlinkSync(this.file);
+    } catch {
+      return;
+    }
+    const top = this.made.folder;
+    if (top === undefined) return;
+    for (let dir = path.dirname(path.resolve(this.file)); ; dir = path.dirname(dir)) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        return;
+      }
+      if (dir === top || path.dirname(dir) === dir) return;
+    }
   }
 }
 

@@ -92,7 +92,12 @@ describe('forklift export and bundle verify', () => {
     const imp = runCli(['bundle', 'import', changed, '--target', `sqlite:${target}`]);
     expect(imp.code).toBe(1);
     expect(imp.stderr).toMatch(/does not verify, so nothing was imported/);
-    expect(existsSync(target) ? new Database(target).prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'items'").get() : { n: 0 }).toEqual({ n: 0 });
+    // No data table, and the refused attempt on record (SPEC section 9), its chain intact.
+    const db = new Database(target, { readonly: true });
+    expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'items'").get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT command, status, message FROM forklift_runs').all()).toEqual([{ command: 'import', status: 'failed', message: expect.stringMatching(/does not verify, so nothing was imported: .*items\.csv/) }]);
+    db.close();
+    expect(runCli(['audit', 'verify', `sqlite:${target}`]).code).toBe(0);
     expect(existsSync(src)).toBe(true);
   });
 

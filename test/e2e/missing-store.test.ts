@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers.js';
@@ -30,5 +30,18 @@ describe('a SQLite store that does not exist', () => {
       expect(existsSync(path.join(dir, 'typo.db')), `${what} created the file`).toBe(false);
     }
     expect(existsSync(path.join(dir, 'out')) || existsSync(path.join(dir, 'exit-out')) || existsSync(path.join(dir, 'archive'))).toBe(false);
+  });
+
+  it('is not left behind, empty, by a command that writes to it but failed before it wrote', () => {
+    const dir = tempDir('forklift-missing-');
+    // A plan whose source file is missing: migrate stops with exit 2 before it touches the store.
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: t\ntarget: sqlite:./new/nested/t.db\nmodel: factory\nmappings: [items.yaml]\n');
+    writeFileSync(path.join(dir, 'items.yaml'), 'entity: items\nsource: { format: csv, path: ITEMS.CSV }\nfields:\n  item_code: { from: ITEM }\n');
+    for (const args of [['migrate', 'forklift.yaml'], ['validate', 'forklift.yaml']]) {
+      const r = runCli(args, { cwd: dir });
+      expect(r.code, `${args[0]}: ${r.stdout}${r.stderr}`).toBe(2);
+      expect(r.stderr, args[0]).toMatch(/ITEMS\.CSV does not exist/);
+      expect(existsSync(path.join(dir, 'new')), `${args[0]} left new/nested/t.db or its folders`).toBe(false);
+    }
   });
 });

@@ -1,0 +1,322 @@
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type { Column, Entity } from '../model/types.js';
+import { compareDecimalText, keyComparer } from './order.js';
+import { openArrowRows, validDate } from './arrow.js';
+import { safeBagPath } from './bagit.js';
+import { readDataPackage } from './datapackage.js';
+import { CsvShapeError, csvDecoder, readBundleCsv } from './csv.js';
+import { fastCheckTable } from './verify-fast.js';
+import { dropWork, scratchFile } from '../util/work-path.js';
+import type { TableCheck, VerifyOptions } from './verify.js';
+
+/**
+ * The data half of `bundle verify` (verify.ts runs the bag half): each CSV's header, every value
+ * against its column's type, the row counts the Data Package states, every primary key unique
+ * (rows strictly in canonical key order), every foreign key resolved (through a scratch SQLite
+ * file, so memory does not grow with rows), and each Arrow file holding the same rows as its CSV.
+ * A module of its own so that `--checksums-only`, which needs none of it, does not load Arrow,
+ * zod and SQLite, and so that the full verify loads them while the bag thread already hashes.
+ */
+
+const PER_TABLE = 10;
+
+export async function checkData(dir: string, pkgFile: string, tables: TableCheck[], add: (p: string) => void, opts: VerifyOptions): Promise<Entity[] | undefined> {
+  const pkg = readDataPackage(pkgFile);
+  if (!pkg.ok) {
+    add(`data/datapackage.json: ${pkg.problem}`);
+    return undefined;
+  }
+  const resources = pkg.resources;
+  const entities: Entity[] = [];
+  for (const { entity, problems } of pkg.entities) {
+    for (const p of problems) add(`data/datapackage.json: ${p}`);
+    entities.push(entity);
+  }
+  const names = new Set(entities.map((e) => e.name));
+  for (const e of entities) {
+    for (const c of e.columns) {
+      if (c.references && !names.has(c.references.entity)) add(`data/datapackage.json: ${e.name}.${c.name} references ${c.references.entity}, which is not in the bundle`);
+    }
+  }
+  const scratch = scratchFile('forklift-verify-', '.sqlite', 'bundle verify');
+  const keys = new KeyScratch(scratch, entities);
+  try {
+    for (const [i, r] of resources.entries()) {
+      opts.signal?.throwIfAborted();
+      const entity = entities[i]!;
+      const rel = `data/${r.path}`;
+      const file = safeBagPath(dir, rel, { encoded: false });
+      if (file === null) {
+        add(`${rel}: the path leads outside the bundle; not read`);
+        continue;
+      }
+      const check: TableCheck = { name: r.name, rows: 0, expected_rows: r['forklift:rows'] ?? null, problems: 0 };
+      tables.push(check);
+      if (!existsSync(file)) {
+        add(`${rel}: missing (named by datapackage.json)`);
+        continue;
+      }
+      const arrowRel = `data/arrow/${r.name}.arrow`;
+      const arrow = safeBagPath(dir, arrowRel, { encoded: false });
+      await checkCsv(file, rel, entity, check, keys, add, opts, arrow !== null && existsSync(arrow) ? { file: arrow, rel: arrowRel } : null);
+      if (check.expected_rows !== null && check.rows !== check.expected_rows) add(`${rel}: ${check.rows} rows, datapackage.json says ${check.expected_rows}`);
+    }
+    for (const p of keys.dangling()) add(p);
+  } finally {
+    keys.close();
+    dropWork(scratch);
+  }
+  return entities;
+}
+
+/**
+ * One pass over a table's CSV: the header, every value against its type, the key order, the
+ * references (to the scratch file) and, where the bundle has one, the Arrow file's rows beside it.
+ */
+async function checkCsv(file: string, rel: string, entity: Entity, check: TableCheck, keys: KeyScratch, add: (p: string) => void, opts: VerifyOptions, arrow: { file: string; rel: string } | null): Promise<void> {
+  const local = (p: string): void => {
+    check.problems++;
+    if (check.problems <= PER_TABLE) add(p);
+    else if (check.problems === PER_TABLE + 1) add(`${rel}: more problems in this file (only the first ${PER_TABLE} are listed)`);
+  };
+  const checkers = entity.columns.map(valueChecker);
+  const decoders = entity.columns.map(csvDecoder);
+  if (arrow && opts.lane !== 'slow') {
+    // The fast lane adds its foreign keys inside a savepoint: on "bail" they are dropped and the slow lane starts over.
+    keys.savepoint();
+    const fast = await fastCheckTable({
+      csv: file,
+      arrow: arrow.file,
+      entity,
+      checkers,
+      decoders,
+      same: sameValue,
+      keyColumns: keys.columnsOf(entity),
+      addKeys: (row, line) => keys.add(entity, row, line),
+      signal: opts.signal,
+      progress: (rows) => opts.progress?.({ table: entity.name, rows }),
+    });
+    if (fast.ok) {
+      keys.release();
+      check.rows = fast.rows;
+      return;
+    }
+    keys.rollback();
+  }
+  const keyPos = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
+  const cmp = keyComparer(entity.columns, keyPos);
+  const arrowRows = arrow ? openArrowRows(arrow.file) : null;
+  let arrowOk = arrow !== null;
+  let last: unknown[] | undefined;
+  let line = 0;
+  const n = entity.columns.length;
+  try {
+    for await (const batch of readBundleCsv(file)) {
+      opts.signal?.throwIfAborted();
+      for (const rec of batch) {
+        line++;
+        if (line === 1) {
+          const header = rec.map((f) => f ?? '');
+          const want = entity.columns.map((c) => c.name);
+          if (header.join('\u0000') !== want.join('\u0000')) {
+            local(`${rel}: the header is ${header.join(',')}; datapackage.json names ${want.join(',')}`);
+            return;
+          }
+          continue;
+        }
+        check.rows++;
+        if (rec.length !== n) {
+          local(`${rel}:${line}: ${rec.length} fields, expected ${n}`);
+          continue;
+        }
+        const row: unknown[] = new Array(n);
+        let ok = true;
+        for (let i = 0; i < n; i++) {
+          const f = rec[i]!;
+          const problem = checkers[i]!(f ?? '', f === '');
+          if (problem !== null) {
+            ok = false;
+            local(`${rel}:${line}: ${entity.columns[i]!.name} ${problem}`);
+          }
+          row[i] = decoders[i]!(f ?? '', f === '');
+        }
+        if (arrowOk) {
+          const a = arrowRows!.next() ?? ((await arrowRows!.advance()) ? arrowRows!.next() : undefined);
+          const diff = a === undefined ? 0 : row.findIndex((v, i) => !sameValue(a[i], v));
+          if (a === undefined || diff !== -1) {
+            arrowOk = false;
+            local(
+              a === undefined
+                ? `${arrow!.rel}: fewer rows than ${entity.name}.csv (it ends before line ${line})`
+                : `${arrow!.rel}: row ${line - 1}, ${entity.columns[diff]!.name}: ${JSON.stringify(a[diff])} here, ${JSON.stringify(row[diff])} in ${entity.name}.csv`,
+            );
+          }
+        }
+        if (!ok) continue;
+        if (keyPos.length) {
+          if (last !== undefined) {
+            const c = cmp(last, row);
+            if (c === 0) local(`${rel}:${line}: primary key (${keyPos.map((p) => String(row[p])).join(', ')}) repeats the row before`);
+            else if (c > 0) local(`${rel}:${line}: rows are not in primary-key order`);
+          }
+          last = row;
+        }
+        keys.add(entity, row, line);
+      }
+      opts.progress?.({ table: entity.name, rows: check.rows });
+    }
+    if (arrowOk && (arrowRows!.next() !== undefined || (await arrowRows!.advance()))) local(`${arrow!.rel}: more rows than ${entity.name}.csv`);
+  } catch (e) {
+    if (e instanceof CsvShapeError) local(`${rel}:${e.line}: not valid CSV (${e.message.replace(/^line \d+: /, '')})`);
+    else if (arrowOk && arrow && !(e instanceof Error && e.name === 'AbortError')) local(`${arrow.rel}: cannot be read as an Arrow file (${e instanceof Error ? e.message : String(e)})`);
+    else throw e;
+  } finally {
+    await arrowRows?.close();
+  }
+}
+
+/** A CSV value equals the Arrow value beside it (both in the staging form). */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
+  return String(a) === String(b);
+}
+
+/** One column's check of a CSV field: null when it holds a valid value of the type, else the problem. */
+export function valueChecker(c: Column): (text: string, quoted: boolean) => string | null {
+  const required = c.required;
+  const typed = typeCheck(c);
+  return (text, quoted) => (text === '' && !quoted ? (required ? 'is missing but required' : null) : typed(text));
+}
+
+const INT = /^-?(0|[1-9]\d*)$/;
+const DATE = /^(\d{4})-(\d\d)-(\d\d)$/;
+const TS = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z$/;
+
+function typeCheck(c: Column): (t: string) => string | null {
+  switch (c.type) {
+    case 'string':
+    case 'text': {
+      const max = c.length;
+      return (t) => (max !== undefined && t.length > max && [...t].length > max ? `is ${[...t].length} characters long; the column holds ${max}` : null);
+    }
+    case 'enum': {
+      const allowed = new Set(c.values ?? []);
+      return (t) => (allowed.has(t) ? null : `'${t}' is not one of ${[...allowed].join(', ')}`);
+    }
+    case 'boolean':
+      return (t) => (t === 'true' || t === 'false' ? null : `'${t}' is not true or false`);
+    case 'integer':
+      return (t) => (INT.test(t) ? range(c, t) : `'${t}' is not an integer`);
+    case 'decimal': {
+      const scale = c.scale ?? 0;
+      const intDigits = (c.precision ?? 38) - scale;
+      const re = scale > 0 ? new RegExp(`^-?(0|[1-9]\\d{0,${Math.max(intDigits - 1, 0)}})\\.\\d{${scale}}$`) : new RegExp(`^-?(0|[1-9]\\d{0,${Math.max(intDigits - 1, 0)}})$`);
+      return (t) => (re.test(t) ? range(c, t) : `'${t}' is not a decimal(${c.precision ?? 38},${scale}) in canonical form`);
+    }
+    case 'date':
+      return (t) => {
+        const m = DATE.exec(t);
+        return m && validDate(+m[1]!, +m[2]!, +m[3]!) ? null : `'${t}' is not a date (YYYY-MM-DD)`;
+      };
+    case 'timestamp':
+      return (t) => {
+        const m = TS.exec(t);
+        return m && validDate(+m[1]!, +m[2]!, +m[3]!) && +m[4]! < 24 && +m[5]! < 60 && +m[6]! < 60 ? null : `'${t}' is not a UTC timestamp (YYYY-MM-DDTHH:mm:ss.SSSZ)`;
+      };
+  }
+}
+
+function range(c: Column, t: string): string | null {
+  if (c.min !== undefined) {
+    const r = compareDecimalText(t, c.min);
+    if (c.exclusiveMin ? r <= 0 : r < 0) return `${t} is below the minimum ${c.min}`;
+  }
+  if (c.max !== undefined && compareDecimalText(t, c.max) > 0) return `${t} is above the maximum ${c.max}`;
+  return null;
+}
+
+/**
+ * Foreign keys across the bundle's tables without holding keys in memory: referenced values and
+ * references go to a scratch SQLite file as the CSVs stream by, and one anti-join per reference
+ * finds those that point nowhere.
+ */
+class KeyScratch {
+  private readonly db: Database.Database;
+  private readonly refs = new Map<string, { stmt: Database.Statement; col: number }[]>();
+  private readonly adds = new Map<string, { stmt: Database.Statement; col: number }[]>();
+  private readonly pairs: { from: string; col: string; to: string; toCol: string; refTable: string; keyTable: string }[] = [];
+
+  constructor(file: string, entities: Entity[]) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = OFF');
+    this.db.pragma('synchronous = OFF');
+    let n = 0;
+    const keyTables = new Map<string, string>();
+    for (const e of entities) {
+      for (const [ci, c] of e.columns.entries()) {
+        if (!c.references) continue;
+        const tk = `${c.references.entity}.${c.references.column}`;
+        let keyTable = keyTables.get(tk);
+        if (!keyTable) {
+          keyTable = `k${n++}`;
+          keyTables.set(tk, keyTable);
+          this.db.exec(`CREATE TABLE ${keyTable} (v PRIMARY KEY) WITHOUT ROWID`);
+          const target = entities.find((x) => x.name === c.references!.entity);
+          const pos = target?.columns.findIndex((x) => x.name === c.references!.column) ?? -1;
+          if (target && pos >= 0) {
+            const list = this.adds.get(target.name) ?? [];
+            list.push({ stmt: this.db.prepare(`INSERT OR IGNORE INTO ${keyTable} VALUES (?)`), col: pos });
+            this.adds.set(target.name, list);
+          }
+        }
+        const refTable = `r${n++}`;
+        this.db.exec(`CREATE TABLE ${refTable} (v, line INTEGER)`);
+        const list = this.refs.get(e.name) ?? [];
+        list.push({ stmt: this.db.prepare(`INSERT INTO ${refTable} VALUES (?, ?)`), col: ci });
+        this.refs.set(e.name, list);
+        this.pairs.push({ from: e.name, col: c.name, to: c.references.entity, toCol: c.references.column, refTable, keyTable });
+      }
+    }
+    this.db.exec('BEGIN');
+  }
+
+  /** The positions of `entity`'s columns that add() reads (its references, and the columns other tables reference). */
+  columnsOf(entity: Entity): number[] {
+    const cols = new Set<number>();
+    for (const a of this.adds.get(entity.name) ?? []) cols.add(a.col);
+    for (const r of this.refs.get(entity.name) ?? []) cols.add(r.col);
+    return [...cols];
+  }
+
+  savepoint(): void {
+    this.db.exec('SAVEPOINT fast_lane');
+  }
+
+  release(): void {
+    this.db.exec('RELEASE fast_lane');
+  }
+
+  rollback(): void {
+    this.db.exec('ROLLBACK TO fast_lane');
+    this.db.exec('RELEASE fast_lane');
+  }
+
+  add(entity: Entity, row: unknown[], line: number): void {
+    for (const a of this.adds.get(entity.name) ?? []) if (row[a.col] !== null) a.stmt.run(String(row[a.col]));
+    for (const r of this.refs.get(entity.name) ?? []) if (row[r.col] !== null) r.stmt.run(String(row[r.col]), line);
+  }
+
+  *dangling(): Generator<string> {
+    this.db.exec('COMMIT');
+    for (const p of this.pairs) {
+      const missing = this.db.prepare(`SELECT r.v AS v, r.line AS line FROM ${p.refTable} r WHERE NOT EXISTS (SELECT 1 FROM ${p.keyTable} k WHERE k.v = r.v) ORDER BY r.line LIMIT ${PER_TABLE}`).all() as { v: string; line: number }[];
+      for (const m of missing) yield `data/csv/${p.from}.csv:${m.line}: ${p.col} '${m.v}' has no ${p.to} row with ${p.toCol} '${m.v}'`;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -9,6 +9,7 @@ import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
 import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
 import { redactUrl, passwordOf } from './url.js';
+import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
 
 /**
  * A SQL Server target (mssql:// or sqlserver://). One mssql Transaction per run: the tables are
@@ -410,6 +411,19 @@ export function mssqlMerge(e: Entity): string {
   ].join('\n');
 }
 
+/**
+ * upsert: the first #temp key that the table's collation matches to a different key (trailing
+ * spaces, letter case), which MERGE would update (loose-keys.ts); null for keys of no text.
+ */
+export function mssqlLooseKeyMatch(e: Entity): string | null {
+  const keys = collatedKeyColumns(e);
+  if (keys.length === 0) return null;
+  const on = keys.map((c) => `t.${qi(c.name)} = s.${qi(c.name)}`).join(' AND ');
+  const same = keys.map((c) => `CAST(t.${qi(c.name)} AS varbinary(max)) = CAST(s.${qi(c.name)} AS varbinary(max))`).join(' AND ');
+  const shown = keys.flatMap((c, i) => [`s.${qi(c.name)} AS [s${i}]`, `t.${qi(c.name)} AS [t${i}]`]).join(', ');
+  return `SELECT TOP 1 ${shown} FROM ${qi(tempTable(e.name))} AS s JOIN ${tableRef(e.name)} AS t ON ${on} WHERE NOT (${same})`;
+}
+
 /** The statement that moves an entity's #temp rows into its table, by load mode. */
 export function mssqlLoadStatement(l: Pick<EntityLoad, 'entity' | 'mode'>): string {
   return l.mode === 'upsert' ? mssqlMerge(l.entity) : mssqlInsertSelect(l.entity);
@@ -721,6 +735,11 @@ async function moveRows(s: MssqlSession, staging: Database.Database, l: EntityLo
   }
   if (!range && sent !== l.expected) throw new BugError(`${l.entity.name}: bulk loaded ${sent} rows, expected ${l.expected}`);
   signal?.throwIfAborted();
+  const loose = l.mode === 'upsert' ? mssqlLooseKeyMatch(l.entity) : null;
+  if (loose !== null && s.select) {
+    const hit = (await s.select(loose))[0];
+    if (hit) throw looseKeyError('', l.entity, collatedKeyColumns(l.entity), hit, String);
+  }
   const n = await s.batch(mssqlLoadStatement(l));
   await s.batch(mssqlDropTempTable(l.entity));
   return n;

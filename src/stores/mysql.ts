@@ -14,6 +14,7 @@ import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptio
 import { adoptionLinks, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl } from './url.js';
+import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
 
 /**
  * MySQL and MariaDB target (`mysql://user:pass@host:3306/db`, also `mariadb://`).
@@ -592,6 +593,7 @@ export class MysqlStore implements TargetStore {
     await query(conn, `CREATE TEMPORARY TABLE ${tmp} LIKE ${qi(e.name)}`);
     try {
       const n = await this.bulkInto(conn, staging, l, tmp, bulk, signal, range);
+      await this.refuseLooseKeyMatch(conn, e, tmp);
       const keys = new Set(e.primaryKey);
       const rest = e.columns.filter((c) => !keys.has(c.name));
       const set = (rest.length ? rest : e.columns.filter((c) => keys.has(c.name))).map((c) => `${qi(c.name)} = s.${qi(c.name)}`).join(', ');
@@ -602,6 +604,17 @@ export class MysqlStore implements TargetStore {
     } finally {
       await query(conn, `DROP TEMPORARY TABLE IF EXISTS ${tmp}`).catch(() => {});
     }
+  }
+
+  /** A file key the target's collation matches to a different key fails the load (loose-keys.ts). */
+  private async refuseLooseKeyMatch(conn: RawConnection, e: Entity, tmp: string): Promise<void> {
+    const keys = collatedKeyColumns(e);
+    if (keys.length === 0) return;
+    const on = keys.map((c) => `s.${qi(c.name)} = t.${qi(c.name)}`).join(' AND ');
+    const same = keys.map((c) => `CAST(s.${qi(c.name)} AS BINARY) <=> CAST(t.${qi(c.name)} AS BINARY)`).join(' AND ');
+    const shown = keys.flatMap((c, i) => [`CAST(s.${qi(c.name)} AS BINARY) AS s${i}`, `CAST(t.${qi(c.name)} AS BINARY) AS t${i}`]).join(', ');
+    const rows = await query<Record<string, unknown>[]>(conn, `SELECT ${shown} FROM ${tmp} AS s JOIN ${qi(e.name)} AS t ON ${on} WHERE NOT (${same}) LIMIT 1`);
+    if (rows[0]) throw looseKeyError(`${this.display}: `, e, keys, rows[0], (v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v)));
   }
 
   private async bulkInto(conn: RawConnection, staging: Database.Database, l: EntityLoad, table: string, bulk: MysqlBulkPath, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {

@@ -68,4 +68,28 @@ describe('keys that differ only in trailing spaces', () => {
     expect(rejects).toContain("items.csv (lines 2, 3) have keys that differ only in trailing spaces (item_code 'A', item_code 'A '), which MySQL/MariaDB compares as one key; none is loaded. Trim the key in the mapping (clean: [trim]) or correct the source");
     expect(rejects).toContain("(lines 6, 7) have keys that differ only in trailing spaces (item_code 'C', item_code 'C  ')");
   });
+
+  it.skipIf(myDown !== null)("an upsert of 'B ' onto the target's 'B' fails the run on MariaDB instead of updating 'A'", async () => {
+    const { name, url } = await myDbs.create();
+    const first = await runPlan({ plan: project(url), command: 'migrate' });
+    expect(first.status).toBe('succeeded'); // loads B and B\t
+    // The next file holds 'B ' only: the server would match it to 'B' and update that row.
+    const plan = project(url);
+    writeFileSync(path.join(path.dirname(plan), 'items.csv'), 'CODE,DESC\n"B ",changed\n');
+    writeFileSync(path.join(path.dirname(plan), 'events.csv'), 'MACHINE,TS,STATE\n');
+    writeFileSync(plan, readFileSync(plan, 'utf8').replace('load: replace', 'load: upsert'));
+    await expect(runPlan({ plan, command: 'migrate' })).rejects.toThrow(/items: the key item_code "B " would update the target's row item_code "B", a different key that the server counts as equal .*nothing was committed/);
+    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
+    try {
+      const [items] = (await c.query('SELECT item_code, description FROM items ORDER BY CAST(item_code AS BINARY)')) as unknown as [{ item_code: string; description: string }[]];
+      expect(items).toEqual([
+        { item_code: 'B', description: 'third' },
+        { item_code: 'B\t', description: 'tab' },
+      ]);
+      const [runs] = (await c.query('SELECT status FROM forklift_runs ORDER BY started')) as unknown as [{ status: string }[]];
+      expect(runs.map((r) => r.status)).toEqual(['succeeded', 'failed']);
+    } finally {
+      await c.end();
+    }
+  });
 });

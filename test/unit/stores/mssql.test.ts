@@ -32,6 +32,7 @@ import {
   mssqlInsertSelect,
   mssqlLoadStatement,
   mssqlMerge,
+  mssqlLooseKeyMatch,
   mssqlReadExpression,
   mssqlRowConverter,
   mssqlRunInsert,
@@ -205,6 +206,14 @@ WHEN NOT MATCHED BY TARGET THEN INSERT ([item_code], [warehouse], [lot], [qty], 
   it('a key-only entity still counts a matched row (no-op update)', () => {
     const e: Entity = { name: 'codes', primaryKey: ['code'], rules: [], columns: [{ name: 'code', type: 'string', length: 8, required: true }] };
     expect(mssqlMerge(e)).toContain('WHEN MATCHED THEN UPDATE SET t.[code] = s.[code]');
+  });
+
+  it('before a MERGE, looks for a file key the collation matches to a different key (by bytes)', () => {
+    expect(mssqlLooseKeyMatch(entity('items'))).toBe(
+      'SELECT TOP 1 s.[item_code] AS [s0], t.[item_code] AS [t0] FROM [#fl_items] AS s JOIN [dbo].[items] AS t ON t.[item_code] = s.[item_code] WHERE NOT (CAST(t.[item_code] AS varbinary(max)) = CAST(s.[item_code] AS varbinary(max)))',
+    );
+    const e: Entity = { name: 'counts', primaryKey: ['n'], rules: [], columns: [{ name: 'n', type: 'integer', required: true }] };
+    expect(mssqlLooseKeyMatch(e)).toBeNull();
   });
 
   it('picks the statement by load mode', () => {
@@ -432,7 +441,7 @@ CREATE TABLE [#fl_items] (
 
 describe('SQL Server load sequence (recorded session)', () => {
   interface Rec {
-    kind: 'batch' | 'bulk' | 'query';
+    kind: 'batch' | 'bulk' | 'query' | 'select';
     text: string;
     rows?: unknown[][];
   }
@@ -477,7 +486,7 @@ describe('SQL Server load sequence (recorded session)', () => {
   }
 
   /** A session that records every call; INSERT/MERGE report the rows last bulk loaded for their entity. */
-  function recorder(opts: { short?: number } = {}): { session: MssqlSession; log: Rec[] } {
+  function recorder(opts: { short?: number; looseKey?: Record<string, unknown> } = {}): { session: MssqlSession; log: Rec[] } {
     const log: Rec[] = [];
     const bulked = new Map<string, number>();
     const session: MssqlSession = {
@@ -496,6 +505,10 @@ describe('SQL Server load sequence (recorded session)', () => {
       query: async (text) => {
         log.push({ kind: 'query', text });
         return 1;
+      },
+      select: async (text) => {
+        log.push({ kind: 'select', text });
+        return /^SELECT TOP 1 s\./.test(text) && opts.looseKey ? [opts.looseKey] : [];
       },
     };
     return { session, log };
@@ -534,11 +547,13 @@ describe('SQL Server load sequence (recorded session)', () => {
       mssqlDropTempTable(items),
       mssqlCreateTempTable(boms),
       'bulk [#fl_bom_lines] 1',
+      mssqlLooseKeyMatch(boms),
       mssqlMerge(boms),
       mssqlDropTempTable(boms),
       MSSQL_RUNS_DDL,
       MSSQL_RUNS_CHAIN_DDL,
       MSSQL_RUNS_LOCK,
+      'SELECT TOP 1 [seq], [entry_hash] FROM [dbo].[forklift_runs] WHERE [seq] IS NOT NULL ORDER BY [seq] DESC',
       mssqlRunInsert(runEntry(), nextLink(runEntry(), undefined)).sql,
     ]);
     const itemRows = log.find((r) => r.text === '[#fl_items]')!.rows!;
@@ -549,6 +564,19 @@ describe('SQL Server load sequence (recorded session)', () => {
     const bomRow = log.find((r) => r.text === '[#fl_bom_lines]')!.rows![0]!;
     expect(bomRow.slice(0, 5)).toEqual(['A', 10n, 'B', '123456789012.123456', 'pcs']);
     expect((bomRow[6] as Date).toISOString()).toBe('2024-01-01T00:00:00.000Z');
+  });
+
+  it("refuses an upsert whose file key the collation matches to a different key, before the MERGE", async () => {
+    const { db, req } = stage({ items: [item('A', '1.5000')], bom_lines: [bom('A ', 10, 'B')] }, { items: 'replace', bom_lines: 'upsert' });
+    req.entities[1]!.mode = 'upsert';
+    const { session, log } = recorder({ looseKey: { s0: 'A ', t0: 'A', s1: 10, t1: 10 } });
+    try {
+      await expect(loadInSession(session, db, req)).rejects.toThrow(/^bom_lines: the key parent_item "A ", line_no "10" would update the target's row parent_item "A", line_no "10", a different key .*nothing was committed/);
+    } finally {
+      db.close();
+    }
+    expect(log.map((r) => r.text)).toContain(mssqlLooseKeyMatch(entity('bom_lines')));
+    expect(log.map((r) => r.text)).not.toContain(mssqlMerge(entity('bom_lines')));
   });
 
   it('empties replace tables children first and creates referenced tables the run does not load', async () => {

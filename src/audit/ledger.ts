@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { readBundleCsv, type CsvField } from '../bundle/csv.js';
+import { CsvShapeError, readBundleCsv, type CsvField } from '../bundle/csv.js';
+import { BundleError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import { IMPORTED_RUNS_ENTITY, RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { TargetStore } from '../stores/types.js';
@@ -99,10 +100,19 @@ export function bundleLedgerFile(dir: string): string | undefined {
  */
 export async function* bundleLedgerRows(file: string): AsyncGenerator<{ header: string[]; rows: CsvField[][] }> {
   let header: string[] | undefined;
-  for await (const batch of readBundleCsv(file)) {
-    const rows = header ? batch : batch.slice(1);
-    header ??= batch[0]?.map((f) => f ?? '');
-    if (header) yield { header, rows };
+  try {
+    for await (const batch of readBundleCsv(file)) {
+      const rows = header ? batch : batch.slice(1);
+      header ??= batch[0]?.map((f) => f ?? '');
+      if (header) yield { header, rows };
+    }
+  } catch (e) {
+    // A damaged copy is the bundle's problem, not forklift's: named with its line, as verify names it.
+    if (!(e instanceof CsvShapeError)) throw e;
+    throw new BundleError(`data/csv/${path.basename(file)}:${e.line}: not valid CSV (${e.message.replace(/^line \d+: /, '')})`, {
+      code: 'bundle.ledger-csv',
+      hint: 'The bundle was changed or damaged after it was written: run forklift bundle verify on it, and export it again from the source.',
+    });
   }
 }
 

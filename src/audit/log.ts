@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { columnWidths, tableLines } from '../cli/render.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, thrownInOpenJson } from '../core/errors.js';
 import { buffered, type ReportWriter } from '../diff/render/common.js';
 import { streamWriter } from '../diff/report.js';
 import type { LedgerRecord } from './chain.js';
@@ -94,11 +94,24 @@ async function writeLogJson(log: AuditLogReader, out: ReportWriter): Promise<voi
   const w = buffered(out);
   await w.write(`{\n  "source": ${JSON.stringify(log.source)},\n  "entries": [`);
   let first = true;
-  for await (const batch of log.entries()) {
-    for (const e of batch) {
-      await w.write(`${first ? '\n' : ',\n'}    ${JSON.stringify(e, null, 2).replace(/\n/g, '\n    ')}`);
-      first = false;
+  try {
+    for await (const batch of log.entries()) {
+      for (const e of batch) {
+        await w.write(`${first ? '\n' : ',\n'}    ${JSON.stringify(e, null, 2).replace(/\n/g, '\n    ')}`);
+        first = false;
+      }
     }
+  } catch (e) {
+    // Entries are already out: the list is closed and the document left open at "error", for
+    // the renderer to finish (core/errors.ts thrownInOpenJson). Where stdout itself failed, the
+    // error is as it was.
+    try {
+      await w.write(`${first ? '' : '\n  '}],\n  "ok": false,\n  "error": `);
+      await w.flush();
+    } catch {
+      throw e;
+    }
+    throw thrownInOpenJson(e);
   }
   await w.write(first ? ']\n}\n' : '\n  ]\n}\n');
   await w.flush();
@@ -112,9 +125,14 @@ async function writeLogJson(log: AuditLogReader, out: ReportWriter): Promise<voi
 export async function auditLog(opts: { source: string; format: 'text' | 'json'; stream: Writable; signal?: AbortSignal | undefined }): Promise<void> {
   const log = await openAuditLog(opts.source, { signal: opts.signal });
   try {
-    const out = streamWriter(opts.stream);
-    await (opts.format === 'json' ? writeLogJson(log, out) : writeLogTable(log, out));
+    await writeAuditLog(log, opts.format, opts.stream);
   } finally {
     await log.close();
   }
+}
+
+/** The entries of an open ledger written to `stream` as the table or the JSON document. */
+export async function writeAuditLog(log: AuditLogReader, format: 'text' | 'json', stream: Writable): Promise<void> {
+  const out = streamWriter(stream);
+  await (format === 'json' ? writeLogJson(log, out) : writeLogTable(log, out));
 }

@@ -1,7 +1,7 @@
 import { Command, Flags, type Interfaces } from '@oclif/core';
-import { ForkliftError } from '../core/errors.js';
+import { ForkliftError, isThrownInOpenJson } from '../core/errors.js';
 import { parseUsageError } from './parse-error.js';
-import { renderError } from './render-error.js';
+import { closeOpenJson, renderError } from './render-error.js';
 
 /**
  * Every command's base: owns the --json envelope, error rendering and the exit codes of SPEC
@@ -50,7 +50,9 @@ export abstract class BaseCommand extends Command {
     if (err.oclif?.exit === 0) throw err;
     const debug = this.argv.includes('--debug') || process.env.FORKLIFT_DEBUG === '1';
     const r = renderError(err, { debug });
-    if (this.argv.includes('--json')) {
+    if (this.argv.includes('--json') && isThrownInOpenJson(err)) {
+      process.stdout.write(closeOpenJson(r));
+    } else if (this.argv.includes('--json')) {
       const data = err instanceof ForkliftError ? err.data : undefined;
       process.stdout.write(JSON.stringify({ ok: false, error: r.json, ...(data === undefined ? {} : { result: data }) }, null, 2) + '\n');
     } else {

@@ -29,3 +29,8 @@ export function renderError(err: unknown, opts: { debug: boolean }): RenderedErr
   if (opts.debug && e.stack) lines.push(e.stack);
   return { exitCode: 1, text: lines.map(redactUrl).join('\n') + '\n', json: { code: 'internal', message: redactUrl(bug), exit_code: 1 } };
 }
+
+/** The end of a JSON document a command left open at its "error" key (core/errors.ts thrownInOpenJson): the error, then the closing brace. */
+export function closeOpenJson(r: RenderedError): string {
+  return `${JSON.stringify(r.json, null, 2).replace(/\n/g, '\n  ')}\n}\n`;
+}

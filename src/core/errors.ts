@@ -110,3 +110,20 @@ export class BugError extends Error {
 export function isForkliftError(e: unknown): e is ForkliftError {
   return e instanceof ForkliftError;
 }
+
+/**
+ * Errors thrown after a command began streaming its JSON document to stdout (audit log --json):
+ * the document is left open at a key, and the renderer writes the error as that key's value and
+ * closes it, so stdout still holds one valid JSON document (`"ok": false, "error": {…}` at its end).
+ */
+const inOpenJson = new WeakSet<object>();
+
+export function thrownInOpenJson(e: unknown): unknown {
+  const err = typeof e === 'object' && e !== null ? e : new Error(String(e));
+  inOpenJson.add(err);
+  return err;
+}
+
+export function isThrownInOpenJson(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && inOpenJson.has(e);
+}

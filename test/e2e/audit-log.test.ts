@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
@@ -115,6 +115,20 @@ describe('audit log', () => {
     const missing = runCli(['audit', 'log', '--target', `sqlite:${path.join(dir, 'missing.db')}`, '--json'], { cwd: dir });
     expect(missing.code).toBe(1);
     expect(JSON.parse(missing.stdout)).toMatchObject({ ok: false, error: { code: 'store.missing' } });
+  });
+
+  it("names a bundle's damaged ledger copy with its line, and --json stays one document", () => {
+    const url = ledger('damaged', 20);
+    const bundle = path.join(dir, 'damaged-bundle');
+    expect(runCli(['export', bundle, '--source', url], { cwd: dir }).code).toBe(0);
+    appendFileSync(path.join(bundle, 'data', 'csv', 'forklift_runs.csv'), '"broken,unterminated\r\n');
+    const text = runCli(['audit', 'log', '--target', 'damaged-bundle'], { cwd: dir });
+    expect(text.code).toBe(1);
+    expect(text.stderr).toMatch(/^Error: data\/csv\/forklift_runs\.csv:23: not valid CSV \(a quoted field is not closed\)\nHint: The bundle was changed or damaged/);
+    expect(text.stderr).not.toMatch(/internal error|bug in forklift/);
+    const json = runCli(['audit', 'log', '--target', 'damaged-bundle', '--json'], { cwd: dir });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'bundle.ledger-csv' } });
   });
 
   it('peaks at the same memory for 4x the entries (table and --json)', () => {

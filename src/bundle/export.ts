@@ -16,7 +16,7 @@ import { CsvTableWriter } from './csv.js';
 import { dataPackage, type TableFiles } from './datapackage.js';
 import { dataDictionary } from './dictionary.js';
 import { keyComparer } from './order.js';
-import { applyProfile, type Profile } from './profile.js';
+import { applyProfile, checkProfileTables, type Profile } from './profile.js';
 import type { openXlsxWriter } from './xlsx.js';
 import { zipFolder } from './zip.js';
 
@@ -94,6 +94,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   try {
     store = await openStore(opts.source, { existing: true });
     const all = await store.describeTables();
+    if (opts.profile) checkProfileTables(opts.profile, all);
     const chosen = chooseTables(all, opts.tables);
     mkdirSync(path.join(tmp, 'data', 'csv'), { recursive: true });
     mkdirSync(path.join(tmp, 'data', 'arrow'));

@@ -53,6 +53,23 @@ export function parseProfile(name: string, profiles: unknown, planDisplay: strin
   return { name, spec, summary: `${name}: ${summary}` };
 }
 
+/**
+ * Every table a profile names must be a table of the source: a profile for `Items` where the
+ * table is `items` would mask nothing, while bag-info.txt recorded it as applied, and the bundle
+ * would hand an auditor what the profile meant to keep back.
+ */
+export function checkProfileTables(profile: Profile, tables: readonly Entity[]): void {
+  const names = tables.map((e) => e.name);
+  for (const name of Object.keys(profile.spec)) {
+    if (names.includes(name)) continue;
+    const like = names.find((n) => n.toLowerCase() === name.toLowerCase());
+    throw new ConfigError(`profile ${profile.name}: '${name}' is not a table of the source${like ? ` (did you mean '${like}'? table names are matched exactly)` : ''}; nothing was exported`, {
+      code: 'profile.unknown-table',
+      hint: `Name the tables as the source has them: ${names.join(', ') || '(none)'}.`,
+    });
+  }
+}
+
 export interface ProfiledTable {
   entity: Entity;
   /** Turns a source row (the store's columns) into the bundle's row. */

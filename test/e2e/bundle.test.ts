@@ -215,6 +215,17 @@ describe('profiles', () => {
     r = exportTo('broken', '--profile', 'broken');
     expect(r.code).toBe(2);
     expect(r.stdout).toMatch(/part of the primary key/);
+    // A table the source does not have (here by its letter case) would mask nothing while
+    // bag-info.txt said the profile was applied: export and exit refuse it, and write nothing.
+    appendFileSync(plan, '  misspelt:\n    Items: { mask: [description] }\n');
+    r = exportTo('misspelt', '--profile', 'misspelt');
+    expect(r.code).toBe(2);
+    expect(json(r.stdout)).toMatchObject({ ok: false, error: { code: 'profile.unknown-table', message: expect.stringMatching(/profile misspelt: 'Items' is not a table of the source \(did you mean 'items'\?/) } });
+    expect(existsSync(path.join(dir, 'out', 'misspelt'))).toBe(false);
+    const exit = runCli(['exit', '--to', path.join(dir, 'out', 'misspelt-exit'), '--plan', plan, '--profile', 'misspelt'], { cwd: dir });
+    expect(exit.code).toBe(2);
+    expect(exit.stderr).toMatch(/'Items' is not a table of the source/);
+    expect(existsSync(path.join(dir, 'out', 'misspelt-exit'))).toBe(false);
   });
 });
 

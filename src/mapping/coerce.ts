@@ -1,6 +1,7 @@
 import type { Column } from '../model/types.js';
 import { toDecimal, compareDecimal, isNegative } from './decimal.js';
 import { makeDateParser, makeTimestampParser, type AmbiguousTime } from './datetime.js';
+import { firstLoneSurrogate } from '../util/unicode.js';
 
 /** A value as stored: text for strings, decimals, dates and timestamps; a number for integers; 1/0 for booleans. */
 export type StoredValue = string | number | null;
@@ -33,8 +34,19 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
     case 'text': {
       const max = col.length;
       parse = (t) => {
+        // PostgreSQL text cannot hold U+0000 (the load would fail whole), so no store may: a bundle
+        // must load into every store. No factory text holds one; it is a broken export.
+        const nul = t.indexOf('\u0000');
+        if (nul >= 0) return typeFail(`holds the NUL character (U+0000) at character ${[...t.slice(0, nul)].length + 1}, which is no text and which PostgreSQL cannot store: remove it in the source`);
+        let v = t;
         // Text below U+0300 (Latin, no combining marks) is already NFC: skip the normalizer.
-        const v = BEYOND_LATIN.test(t) ? t.normalize('NFC') : t;
+        if (BEYOND_LATIN.test(t)) {
+          // Half of a surrogate pair (a legacy system cut an emoji or a rare character in two) has
+          // no UTF-8 form: every store would keep U+FFFD, or bytes that are not UTF-8, instead.
+          const half = firstLoneSurrogate(t);
+          if (half >= 0) return typeFail(`is not valid Unicode: character ${[...t.slice(0, half)].length + 1} is half of a surrogate pair (a character cut in two by the system that wrote it): correct it in the source`);
+          v = t.normalize('NFC');
+        }
         // UTF-16 length bounds the code-point count: count code points only when it could matter.
         if (max !== undefined && v.length > max) {
           const n = [...v].length;

@@ -6,6 +6,7 @@ import { isUtf8 as isValidUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import chardet from 'chardet';
 import iconv from 'iconv-lite';
+import { firstLoneSurrogate } from '../util/unicode.js';
 import { SourceError } from '../core/errors.js';
 
 /** How many bytes detection looks at. */
@@ -142,10 +143,31 @@ export function decodeSample(bytes: Uint8Array, enc: DetectedEncoding): string {
 
 /** A file read as UTF-8 holds bytes that are not; `offset` is the file offset of the first. */
 export class InvalidUtf8Error extends Error {
-  constructor(readonly offset: number) {
-    super(`invalid UTF-8 at byte ${offset}`);
+  constructor(
+    readonly offset: number,
+    /** Where the file is not UTF-8 but its text is ill-formed (UTF-16 with half a surrogate pair): the line, counted in the decoded text. */
+    readonly illFormed?: { encoding: string; line: number },
+  ) {
+    super(illFormed ? `ill-formed ${illFormed.encoding} on line ${illFormed.line}` : `invalid UTF-8 at byte ${offset}`);
     this.name = 'InvalidUtf8Error';
   }
+}
+
+/** Line breaks (CRLF, LF and CR each one) in t[0, end), and whether t ends in a CR whose LF may follow. */
+function countLines(t: string, end: number, afterCR: boolean): { lines: number; cr: boolean } {
+  let lines = 0;
+  let cr = afterCR;
+  for (let i = 0; i < end; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 10) {
+      if (!cr) lines++;
+      cr = false;
+    } else if (c === 13) {
+      lines++;
+      cr = true;
+    } else cr = false;
+  }
+  return { lines, cr };
 }
 
 /** How many bytes at the end of `b` start a UTF-8 sequence that continues in the next chunk. */
@@ -218,6 +240,31 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
     return;
   }
   const decoder = iconv.getDecoder(enc.encoding, { stripBOM: true });
+  // Half of a UTF-16 surrogate pair (a character the writing system cut in two) has no UTF-8 form:
+  // Buffer.from would make it U+FFFD unnoticed. It stops the read with its line instead, as
+  // invalid UTF-8 does. A pair split across chunks comes out in two pieces: a high surrogate at
+  // the end of one text waits for the next.
+  let line = 1;
+  let cr = false;
+  let held = '';
+  // Only UTF-16 can decode to half a pair; every other codec gives whole characters.
+  const utf16 = /^(utf-?16|ucs-?2)/i.test(enc.encoding);
+  const checked = (decoded: string, last = false): Buffer => {
+    if (!utf16) return Buffer.from(decoded, 'utf8');
+    let text = held + decoded;
+    held = '';
+    const end = text.charCodeAt(text.length - 1);
+    if (!last && end >= 0xd800 && end <= 0xdbff) {
+      held = text.slice(-1);
+      text = text.slice(0, -1);
+    }
+    const bad = firstLoneSurrogate(text);
+    const counted = countLines(text, bad < 0 ? text.length : bad, cr);
+    if (bad >= 0) throw new InvalidUtf8Error(-1, { encoding: enc.encoding.toUpperCase(), line: line + counted.lines });
+    line += counted.lines;
+    cr = counted.cr;
+    return Buffer.from(text, 'utf8');
+  };
   for await (let chunk of chunks) {
     if (bomLeft > 0) {
       // iconv strips a BOM only for BOM-aware codecs; drop it ourselves so every codec behaves alike.
@@ -225,11 +272,11 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
       chunk = chunk.subarray(cut);
       bomLeft -= cut;
     }
-    const text = decoder.write(chunk);
-    if (text.length > 0) yield Buffer.from(text, 'utf8');
+    const out = checked(decoder.write(chunk));
+    if (out.length > 0) yield out;
   }
-  const rest = decoder.end();
-  if (rest !== undefined && rest.length > 0) yield Buffer.from(rest, 'utf8');
+  const out = checked(decoder.end() ?? '', true);
+  if (out.length > 0) yield out;
 }
 
 /** 1-based line of the byte at `offset` of a file (CRLF, LF and CR each end a line), streamed. */
@@ -258,6 +305,15 @@ export async function lineOfByte(file: string, offset: number): Promise<number> 
 
 /** The SourceError for invalid UTF-8 in a file read as UTF-8. */
 export async function invalidUtf8Error(file: string, label: string, err: InvalidUtf8Error, explicit: boolean): Promise<SourceError> {
+  if (err.illFormed) {
+    const { encoding, line } = err.illFormed;
+    return new SourceError(`${label}:${line} is not valid ${encoding}: it holds half of a surrogate pair, a character (an emoji, a rare CJK character) cut in two`, {
+      code: 'source.encoding',
+      location: { file: label, line },
+      hint: 'correct the value in the source system, or, if the file is not UTF-16, set encoding: to the encoding it was written in',
+      cause: err,
+    });
+  }
   const line = await lineOfByte(file, err.offset);
   return new SourceError(`${label}:${line} is not valid UTF-8${explicit ? '' : ' (encoding: auto took the file for UTF-8 from its beginning)'}`, {
     code: 'source.encoding',

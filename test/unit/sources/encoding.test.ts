@@ -87,4 +87,17 @@ describe('toUtf8', () => {
     const cut = await collect([Buffer.from([0x61, 0xe2, 0x82])], { encoding: 'utf-8', bomLength: 0 }).catch((e: unknown) => e);
     expect((cut as InvalidUtf8Error).offset).toBe(1);
   });
+
+  it('stops UTF-16 at half a surrogate pair, with its line, where it became U+FFFD unnoticed', async () => {
+    // A pair split across chunks is whole, and passes.
+    const emoji = iconv.encode('a\r\nb😀c', 'utf-16le');
+    for (let i = 0; i <= emoji.length; i++) expect(await collect([emoji.subarray(0, i), emoji.subarray(i)], { encoding: 'utf-16le', bomLength: 0 })).toBe('a\r\nb😀c');
+    for (const [text, line] of [['id\r\nA1,ok\r\nA2,bad \ud800 end\r\n', 3], ['x\ry\n\udc00', 3], ['\ud83d', 1]] as const) {
+      const bytes = Buffer.alloc(text.length * 2);
+      for (let i = 0; i < text.length; i++) bytes.writeUInt16LE(text.charCodeAt(i), i * 2);
+      const err = await collect([bytes.subarray(0, 7), bytes.subarray(7)], { encoding: 'utf-16le', bomLength: 0 }).catch((e: unknown) => e);
+      expect(err, JSON.stringify(text)).toBeInstanceOf(InvalidUtf8Error);
+      expect((err as InvalidUtf8Error).illFormed).toEqual({ encoding: 'UTF-16LE', line });
+    }
+  });
 });

@@ -153,12 +153,12 @@ export class InvalidUtf8Error extends Error {
   }
 }
 
-/** Line breaks (CRLF, LF and CR each one) in t[0, end), and whether t ends in a CR whose LF may follow. */
-function countLines(t: string, end: number, afterCR: boolean): { lines: number; cr: boolean } {
+/** Line breaks (CRLF, LF and CR each one) among the first `end` code units or bytes, and whether the last was a CR whose LF may follow. */
+function countLines(codeAt: (i: number) => number, end: number, afterCR: boolean): { lines: number; cr: boolean } {
   let lines = 0;
   let cr = afterCR;
   for (let i = 0; i < end; i++) {
-    const c = t.charCodeAt(i);
+    const c = codeAt(i);
     if (c === 10) {
       if (!cr) lines++;
       cr = false;
@@ -259,7 +259,7 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
       text = text.slice(0, -1);
     }
     const bad = firstLoneSurrogate(text);
-    const counted = countLines(text, bad < 0 ? text.length : bad, cr);
+    const counted = countLines((i) => text.charCodeAt(i), bad < 0 ? text.length : bad, cr);
     if (bad >= 0) throw new InvalidUtf8Error(-1, { encoding: enc.encoding.toUpperCase(), line: line + counted.lines });
     line += counted.lines;
     cr = counted.cr;
@@ -289,16 +289,9 @@ export async function lineOfByte(file: string, offset: number): Promise<number> 
     return 1;
   }
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    for (let i = 0; i < chunk.length; i++) {
-      const c = chunk[i];
-      if (c === 0x0a) {
-        if (!prevCR) line++;
-        prevCR = false;
-      } else if (c === 0x0d) {
-        line++;
-        prevCR = true;
-      } else prevCR = false;
-    }
+    const counted = countLines((i) => chunk[i]!, chunk.length, prevCR);
+    line += counted.lines;
+    prevCR = counted.cr;
   }
   return line;
 }

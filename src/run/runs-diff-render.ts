@@ -38,7 +38,7 @@ export function renderRunsDiffText(d: RunsDiff): string {
   const t = d.totals;
   const out = [
     `runs diff ${d.a.run_id} (${d.a.command}, ${d.a.status}) → ${d.b.run_id} (${d.b.command}, ${d.b.status})${d.b.follows === d.a.run_id ? ', a reload of its rejects' : ''}`,
-    `rejects ${num(t.rejected_a)} → ${num(t.rejected_b)}: ${num(t.fixed)} fixed, ${num(t.still_failing)} still failing, ${num(t.new)} new${deleted(t.deleted_from_file)}`,
+    `rejects ${num(t.rejected_a)} → ${num(t.rejected_b)}: ${num(t.fixed)} fixed, ${num(t.still_failing)} still failing, ${num(t.new)} new${deleted(t.deleted_from_file)}${notCompared(d)}`,
     '',
     table(
       ['entity', 'read', 'loaded', 'filtered', 'duplicates', 'rejected', 'fixed', 'still failing', 'new'],
@@ -77,6 +77,14 @@ export function renderRunsDiffText(d: RunsDiff): string {
   return out.join('\n');
 }
 
+/** Rejects of entities only one run has: a reload of some entities leaves the others' rejects open, not fixed. */
+function notCompared(d: RunsDiff): string {
+  const part = (o: { rejects: number; entities: string[] }, what: string): string => (o.rejects ? `; ${num(o.rejects)} of run ${what} (${o.entities.join(', ')})` : '');
+  const a = part(d.totals.only_in_a, d.b.follows === d.a.run_id ? "A's rejects still open, not reloaded" : "A's rejects not compared, not in run B");
+  const b = part(d.totals.only_in_b, "B's rejects not compared, not in run A");
+  return a + b;
+}
+
 function deleted(n: number): string {
   return n ? `, ${num(n)} deleted from run A's rejects file by hand` : '';
 }
@@ -111,7 +119,7 @@ table{border-collapse:collapse;margin:.6rem 0 1rem}th,td{padding:.3rem .7rem;bor
 svg.trend text{font:12px system-ui,sans-serif;fill:#222}svg.trend rect{fill:#d9534f}svg.trend g.current rect{fill:#8a0016}
 </style></head><body>
 <h1>forklift runs diff</h1>
-<p class="summary">Rejects <b>${num(t.rejected_a)}</b> → <b>${num(t.rejected_b)}</b>: <span class="good">${num(t.fixed)} fixed</span>, ${num(t.still_failing)} still failing, <span class="${t.new ? 'bad' : ''}">${num(t.new)} new</span>${esc(deleted(t.deleted_from_file))}.</p>
+<p class="summary">Rejects <b>${num(t.rejected_a)}</b> → <b>${num(t.rejected_b)}</b>: <span class="good">${num(t.fixed)} fixed</span>, ${num(t.still_failing)} still failing, <span class="${t.new ? 'bad' : ''}">${num(t.new)} new</span>${esc(deleted(t.deleted_from_file))}${esc(notCompared(d))}.</p>
 ${chart}
 <table class="sides"><tr><th></th><th>run</th><th>command</th><th>status</th><th>started</th><th>rejects</th></tr>${side(d.a, 'A')}${side(d.b, 'B')}</table>
 <h2>Ledgers, A → B</h2>

@@ -56,7 +56,20 @@ export interface RunsDiff {
   a: RunSide;
   b: RunSide;
   entities: EntityRunsDiff[];
-  totals: { rejected_a: number; rejected_b: number; fixed: number; still_failing: number; new: number; deleted_from_file: number };
+  totals: {
+    rejected_a: number;
+    rejected_b: number;
+    fixed: number;
+    still_failing: number;
+    new: number;
+    deleted_from_file: number;
+    /**
+     * Rejects of entities only one run has (a reload of some entities' rejects leaves the others'
+     * open): neither fixed nor still failing, so they are counted apart, with their entities.
+     */
+    only_in_a: { rejects: number; entities: string[] };
+    only_in_b: { rejects: number; entities: string[] };
+  };
 }
 
 export async function diffRuns(opts: { a: string; b: string; plan: string; signal?: AbortSignal }): Promise<RunsDiff> {
@@ -98,8 +111,15 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
       still_failing: sum((e) => e.still_failing.length),
       new: sum((e) => e.new.length),
       deleted_from_file: sum((e) => e.deleted_from_file),
+      only_in_a: onlyIn(entities, 'a'),
+      only_in_b: onlyIn(entities, 'b'),
     },
   };
+}
+
+function onlyIn(entities: readonly EntityRunsDiff[], side: 'a' | 'b'): { rejects: number; entities: string[] } {
+  const only = entities.filter((e) => e.in === side && (e[side]?.rejected ?? 0) > 0);
+  return { rejects: only.reduce((n, e) => n + e[side]!.rejected, 0), entities: only.map((e) => e.entity) };
 }
 
 function sideOf(f: RunFolder): RunSide {

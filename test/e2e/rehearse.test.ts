@@ -144,7 +144,7 @@ describe('rejects reload, runs list and runs diff on the demo (built CLI)', () =
     const bom = d.entities.find((e) => e.entity === 'bom_lines')!;
     expect(bom.key).toEqual(['PARENT', 'LINE']);
     expect(bom.fixed.map((x) => x.key)).toEqual(['BG-2012 | 100']);
-    expect(d.totals).toEqual({ rejected_a: 27, rejected_b: 22, fixed: 4, still_failing: 22, new: 0, deleted_from_file: 1 });
+    expect(d.totals).toEqual({ rejected_a: 27, rejected_b: 22, fixed: 4, still_failing: 22, new: 0, deleted_from_file: 1, only_in_a: { rejects: 0, entities: [] }, only_in_b: { rejects: 0, entities: [] } });
 
     const text = runCli(['runs', 'diff', first.run_id, reload.run_id, '--plan', demo.plan], { cwd: demo.dir });
     expect(text.code, text.stderr).toBe(0);
@@ -404,6 +404,19 @@ describe('rejects reload: bad input', () => {
     const r = runCli(['rejects', 'reload', dir], { cwd: demo.dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('committed nothing (validate, validated)');
+  });
+
+  it("runs diff of a reload of one entity counts the other entities' rejects as still open, not as gone", () => {
+    const r = runCli(['rejects', 'reload', run, '--entity', 'items', '--target', `sqlite:${path.join(demo.dir, 'bad.db')}`, '--json'], { cwd: demo.dir });
+    expect(r.code, r.stderr).toBe(0);
+    const reload = JSON.parse(r.stdout) as Report;
+    const first = path.basename(run);
+    const json = runCli(['runs', 'diff', first, reload.run_id, '--plan', demo.plan, '--json'], { cwd: demo.dir });
+    expect(json.code, json.stderr).toBe(0);
+    const d = JSON.parse(json.stdout) as { totals: { rejected_a: number; rejected_b: number; still_failing: number; only_in_a: unknown; only_in_b: unknown } };
+    expect(d.totals).toMatchObject({ rejected_a: 27, rejected_b: 7, still_failing: 7, only_in_a: { rejects: 20, entities: ['bom_lines', 'stock_balances', 'machine_events'] }, only_in_b: { rejects: 0, entities: [] } });
+    const text = runCli(['runs', 'diff', first, reload.run_id, '--plan', demo.plan], { cwd: demo.dir });
+    expect(text.stdout).toContain("rejects 27 → 7: 0 fixed, 7 still failing, 0 new; 20 of run A's rejects still open, not reloaded (bom_lines, stock_balances, machine_events)");
   });
 });
 

@@ -40,7 +40,7 @@ export async function previewMapping(mappingFile: string, opts: { rows: number; 
     const compiled = compileMapping(m, entity, source.header, { checkShape: source.positionKind === 'line' });
     outer: for await (const batch of source.batches()) {
       for (const rec of batch) {
-        const r = compiled.map(rec.cells);
+        const r = compiled.map(rec.cells, rec.faults);
         if (r.kind === 'ok') rows.push({ line: rec.line, status: 'ok', values: Object.fromEntries(columns.map((c, i) => [c, r.values[i] ?? null])) });
         else if (r.kind === 'filtered') rows.push({ line: rec.line, status: 'filtered' });
         else rows.push({ line: rec.line, status: 'rejected', field: r.problem.field, rule: r.problem.rule, reason: r.problem.reason });

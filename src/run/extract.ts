@@ -185,7 +185,7 @@ export function unpackBatch(p: PackedBatch): MappedBatch {
 export function mapRecords(compiled: CompiledMapping, batch: readonly SourceRecord[]): MappedBatch {
   const out: MappedBatch = { read: batch.length, filtered: 0, okLines: [], okValues: [], rejects: [] };
   for (const rec of batch) {
-    const r = compiled.map(rec.cells);
+    const r = compiled.map(rec.cells, rec.faults);
     if (r.kind === 'ok') {
       out.okLines.push(rec.line);
       out.okValues.push(r.values);

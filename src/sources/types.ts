@@ -11,6 +11,24 @@ export interface SourceRecord {
   /** 1-based physical line of the record's start (CSV, JSONL) or the sheet row number (Excel). */
   line: number;
   cells: Cell[];
+  /** Cells that hold something the source cannot give as a value (absent when there are none). */
+  faults?: CellFault[];
+}
+
+/**
+ * A cell whose value the source could not read, such as an Excel formula saved without its result:
+ * the cell is null in `cells`, and a row whose mapping uses it is rejected with `rule` and
+ * `column <name> (<ref>) <reason>`, never loaded as a missing value.
+ */
+export interface CellFault {
+  /** 0-based index of the cell in `cells`. */
+  index: number;
+  /** Where the source has it, for the reason: an Excel cell reference such as `D2`. */
+  ref: string;
+  /** The reject rule. */
+  rule: string;
+  /** What is wrong and what to do, after the column: `is a formula with no saved result: …`. */
+  reason: string;
 }
 
 export interface SourceSpec {

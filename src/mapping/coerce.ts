@@ -1,5 +1,6 @@
 import type { Column } from '../model/types.js';
 import { toDecimal, compareDecimal, isNegative } from './decimal.js';
+import type { ExcelDateSystem } from '../sources/types.js';
 import { makeDateParser, makeTimestampParser, type AmbiguousTime } from './datetime.js';
 
 /** A value as stored: text for strings, decimals, dates and timestamps; a number for integers; 1/0 for booleans. */
@@ -14,6 +15,8 @@ export interface CoerceOptions {
   timezone?: string;
   /** A local time that happened twice (the clocks went back): refuse it (default), or take its earlier or later instant. */
   ambiguous?: AmbiguousTime;
+  /** The date system of `date: excel` / `timestamp: excel` serial numbers (the source workbook's; default 1900). */
+  excelDates?: ExcelDateSystem;
 }
 
 // eslint-disable-next-line no-control-regex -- a range check, not a control character
@@ -76,7 +79,7 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
       };
       break;
     case 'date': {
-      const p = makeDateParser(opts.date);
+      const p = makeDateParser(opts.date, opts.excelDates);
       parse = (t) => {
         const r = p(t.trim());
         return r.ok ? { ok: true, value: r.value } : typeFail(r.reason);
@@ -84,7 +87,7 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
       break;
     }
     case 'timestamp': {
-      const p = makeTimestampParser(opts.timestamp, opts.timezone, opts.ambiguous);
+      const p = makeTimestampParser(opts.timestamp, opts.timezone, opts.ambiguous, opts.excelDates);
       parse = (t) => {
         const r = p(t.trim());
         return r.ok ? { ok: true, value: r.value } : typeFail(r.reason);

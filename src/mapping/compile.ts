@@ -5,7 +5,7 @@ import { ConfigError, formatLocation } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import type { FieldSpec } from '../plan/schema.js';
 import type { LoadedMapping } from '../plan/load.js';
-import type { Cell, CellFault } from '../sources/types.js';
+import type { Cell, CellFault, ExcelDateSystem, SourceInfo } from '../sources/types.js';
 import { didYouMean, nearest } from '../util/suggest.js';
 import { makeRowRules, type RowProblem } from '../validate/row-rules.js';
 import { makeCleaner } from './clean.js';
@@ -56,12 +56,26 @@ export function exprText(v: ExprValue): string | null {
   return v.toFixed();
 }
 
+export interface CompileOptions {
+  /** Whether a record must have as many cells as the header (text files, where a stray delimiter shifts cells). */
+  checkShape: boolean;
+  /** The date system `date: excel` and `timestamp: excel` read serial numbers in: the workbook's (default 1900). */
+  excelDates?: ExcelDateSystem;
+}
+
+/** What compiling a mapping needs to know of its source beyond the header. */
+export function compileOptionsOf(source: Pick<SourceInfo, 'positionKind' | 'excelDateSystem'>): CompileOptions {
+  const opts: CompileOptions = { checkShape: source.positionKind === 'line' };
+  if (source.excelDateSystem !== undefined) opts.excelDates = source.excelDateSystem;
+  return opts;
+}
+
 /**
  * Compiles a mapping against the source's real header: every column reference is resolved to an
  * index once, so mapping a row is a few closure calls. Every problem is reported at once with
  * its position in the mapping file.
  */
-export function compileMapping(m: LoadedMapping, entity: Entity, header: readonly string[], opts: { checkShape: boolean }): CompiledMapping {
+export function compileMapping(m: LoadedMapping, entity: Entity, header: readonly string[], opts: CompileOptions): CompiledMapping {
   const problems: string[] = [];
   const at = (p: (string | number)[]): string => formatLocation(m.yaml.locate(p));
   const headerIndex = new Map<string, number>();
@@ -172,6 +186,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     if (spec.timestamp !== undefined) coerceOpts.timestamp = spec.timestamp;
     if (spec.timezone !== undefined) coerceOpts.timezone = spec.timezone;
     if (spec.ambiguous !== undefined) coerceOpts.ambiguous = spec.ambiguous;
+    if (opts.excelDates !== undefined) coerceOpts.excelDates = opts.excelDates;
     const clean = makeCleaner(spec.clean);
     const coerce = makeCoercer(col, coerceOpts);
     // Values written in the mapping itself (a value map's targets, const, default) are known now:

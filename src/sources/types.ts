@@ -31,6 +31,12 @@ export interface CellFault {
   reason: string;
 }
 
+/**
+ * How a workbook counts days: serial 1 is 1900-01-01 (Excel's default) or serial 0 is 1904-01-01
+ * (`date1904`, old Mac workbooks). Serial numbers mapped with `date: excel` are read in it.
+ */
+export type ExcelDateSystem = 1900 | 1904;
+
 export interface SourceSpec {
   format: 'csv' | 'xlsx' | 'jsonl' | 'sql';
   /** Absolute path of the file (already resolved against the mapping file's folder). */
@@ -54,6 +60,8 @@ export interface SourceInfo {
   label: string;
   /** "line" for text files, "row" for sheet rows: how reject files name a record's position. */
   positionKind: 'line' | 'row';
+  /** An Excel workbook's date system; absent for other sources (serial numbers there count from 1900). */
+  excelDateSystem?: ExcelDateSystem;
 }
 
 export interface OpenedSource extends SourceInfo {

@@ -27,7 +27,7 @@ import {
   sha256OfFile,
   type OpenOptions,
 } from './common.js';
-import type { Cell, CellFault, OpenedSource, SourceRecord, SourceSpec } from './types.js';
+import type { Cell, CellFault, ExcelDateSystem, OpenedSource, SourceRecord, SourceSpec } from './types.js';
 import { ZipFile, ZipFormatError } from './zip.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -347,6 +347,7 @@ class XlsxSource extends QueuedSource {
   private hash: Promise<string> | undefined;
   private readonly hashAbort = new AbortController();
   private sheetName = '';
+  excelDateSystem: ExcelDateSystem = 1900;
 
   // workbook data
   private date1904 = false;
@@ -398,6 +399,7 @@ class XlsxSource extends QueuedSource {
     this.label = `${this.fileLabel}[${sheet.name}]`;
     this.detected = { sheet: sheet.name };
     this.date1904 = wb.date1904;
+    this.excelDateSystem = wb.date1904 ? 1904 : 1900;
     this.styleKinds = await readStyleKinds(zip, wb.stylesPath);
     this.shared = await readSharedStrings(zip, wb.sharedStringsPath);
     if (sheet.path === undefined || !zip.has(sheet.path)) {

@@ -88,3 +88,36 @@ describe('xlsx: a formula saved without its result', () => {
     expect(r.rejects[0]).toMatchObject({ Item: 'A1', Qty: '3', Value: '' });
   });
 });
+
+describe('xlsx: dates under `date: excel` and `timestamp: excel`', () => {
+  // Serial 45657 is 2024-12-31 in the 1900 date system and 2029-01-01 in the 1904 one.
+  const book = [
+    row(1, str('A1', 'Item'), str('B1', 'Day'), str('C1', 'At')),
+    row(2, str('A2', 'date cell'), num('B2', 45657, 1), num('C2', 45657.25, 2)),
+    row(3, str('A3', 'serial'), num('B3', 45657), num('C3', 45657.25)),
+    row(4, str('A4', 'serial+time'), num('B4', 45657.5)),
+    row(5, str('A5', 'date cell+time'), num('B5', 45657.5, 2)),
+  ];
+  const fields = ['id: { from: Item }', 'day: { from: Day, date: excel }', 'at: { from: At, timestamp: excel, timezone: UTC }'];
+  const timeOfDay = 'has a time of day; a date column takes a date only';
+
+  it('reads serial numbers in the workbook\'s 1904 date system, takes date cells in the same column, refuses a time of day in a date', async () => {
+    const r = await migrate(book, fields, { date1904: true });
+    expect(r.rows.map((x) => [x.id, x.day, x.at])).toEqual([
+      ['date cell', '2029-01-01', '2029-01-01T06:00:00.000Z'],
+      ['serial', '2029-01-01', '2029-01-01T06:00:00.000Z'],
+    ]);
+    expect(reasons(r)).toEqual([
+      ['row 4', 'day', 'type', `day '45657.5' ${timeOfDay}`],
+      ['row 5', 'day', 'type', `day '2029-01-01T12:00:00' ${timeOfDay}`],
+    ]);
+  });
+
+  it('reads them in the 1900 date system otherwise', async () => {
+    const r = await migrate(book.slice(0, 3), fields);
+    expect(r.rows.map((x) => [x.id, x.day, x.at])).toEqual([
+      ['date cell', '2024-12-31', '2024-12-31T06:00:00.000Z'],
+      ['serial', '2024-12-31', '2024-12-31T06:00:00.000Z'],
+    ]);
+  });
+});

@@ -1,5 +1,6 @@
 import type { Column } from '../model/types.js';
 import { toDecimal, compareDecimal, isNegative } from './decimal.js';
+import type { ExcelDateSystem } from '../sources/types.js';
 import { makeDateParser, makeTimestampParser, type AmbiguousTime } from './datetime.js';
 import { firstLoneSurrogate } from '../util/unicode.js';
 
@@ -15,6 +16,8 @@ export interface CoerceOptions {
   timezone?: string;
   /** A local time that happened twice (the clocks went back): refuse it (default), or take its earlier or later instant. */
   ambiguous?: AmbiguousTime;
+  /** The date system of `date: excel` / `timestamp: excel` serial numbers (the source workbook's; default 1900). */
+  excelDates?: ExcelDateSystem;
 }
 
 // eslint-disable-next-line no-control-regex -- a range check, not a control character
@@ -88,7 +91,7 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
       };
       break;
     case 'date': {
-      const p = makeDateParser(opts.date);
+      const p = makeDateParser(opts.date, opts.excelDates);
       parse = (t) => {
         const r = p(t.trim());
         return r.ok ? { ok: true, value: r.value } : typeFail(r.reason);
@@ -96,7 +99,7 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
       break;
     }
     case 'timestamp': {
-      const p = makeTimestampParser(opts.timestamp, opts.timezone, opts.ambiguous);
+      const p = makeTimestampParser(opts.timestamp, opts.timezone, opts.ambiguous, opts.excelDates);
       parse = (t) => {
         const r = p(t.trim());
         return r.ok ? { ok: true, value: r.value } : typeFail(r.reason);

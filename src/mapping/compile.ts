@@ -5,7 +5,7 @@ import { ConfigError, formatLocation } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import type { FieldSpec } from '../plan/schema.js';
 import type { LoadedMapping } from '../plan/load.js';
-import type { Cell } from '../sources/types.js';
+import type { Cell, CellFault, ExcelDateSystem, SourceInfo } from '../sources/types.js';
 import { didYouMean, nearest } from '../util/suggest.js';
 import { makeRowRules, type RowProblem } from '../validate/row-rules.js';
 import { makeCleaner } from './clean.js';
@@ -20,14 +20,19 @@ export type MapResult =
 
 export interface CompiledMapping {
   entity: Entity;
-  /** Maps one source record; pure, no I/O. */
-  map(cells: readonly Cell[]): MapResult;
+  /**
+   * Maps one source record; pure, no I/O. `faults` are the record's cells the source could not
+   * read (SourceRecord.faults): a row whose filter or fields use one is rejected.
+   */
+  map(cells: readonly Cell[], faults?: readonly CellFault[]): MapResult;
 }
 
 interface FieldPlan {
   name: string;
   /** Produces the field's text before cleaning, or null when missing. */
   read: (cells: readonly Cell[]) => string | null;
+  /** The indexes of the source cells `read` uses. */
+  uses: readonly number[];
   clean: ((s: string) => string | null) | undefined;
   fallback: string | null;
   lookup: ((s: string) => { ok: true; value: string | null } | { ok: false; reason: string }) | undefined;
@@ -51,12 +56,26 @@ export function exprText(v: ExprValue): string | null {
   return v.toFixed();
 }
 
+export interface CompileOptions {
+  /** Whether a record must have as many cells as the header (text files, where a stray delimiter shifts cells). */
+  checkShape: boolean;
+  /** The date system `date: excel` and `timestamp: excel` read serial numbers in: the workbook's (default 1900). */
+  excelDates?: ExcelDateSystem;
+}
+
+/** What compiling a mapping needs to know of its source beyond the header. */
+export function compileOptionsOf(source: Pick<SourceInfo, 'positionKind' | 'excelDateSystem'>): CompileOptions {
+  const opts: CompileOptions = { checkShape: source.positionKind === 'line' };
+  if (source.excelDateSystem !== undefined) opts.excelDates = source.excelDateSystem;
+  return opts;
+}
+
 /**
  * Compiles a mapping against the source's real header: every column reference is resolved to an
  * index once, so mapping a row is a few closure calls. Every problem is reported at once with
  * its position in the mapping file.
  */
-export function compileMapping(m: LoadedMapping, entity: Entity, header: readonly string[], opts: { checkShape: boolean }): CompiledMapping {
+export function compileMapping(m: LoadedMapping, entity: Entity, header: readonly string[], opts: CompileOptions): CompiledMapping {
   const problems: string[] = [];
   const at = (p: (string | number)[]): string => formatLocation(m.yaml.locate(p));
   const headerIndex = new Map<string, number>();
@@ -112,9 +131,11 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     if (sources > 1) problems.push(`${at(p)} fields.${name}: use only one of from, const and expr`);
     if (sources === 0 && spec.default === undefined) problems.push(`${at(p)} fields.${name}: give from, const, expr or default`);
     let read: FieldPlan['read'] = () => null;
+    let uses: number[] = [];
     if (spec.from !== undefined) {
       const names = Array.isArray(spec.from) ? spec.from : [spec.from];
       const idx = names.map((n, k) => columnIndex(n, Array.isArray(spec.from) ? [...p, 'from', k] : [...p, 'from']));
+      uses = idx;
       if (idx.length === 1) {
         const i = idx[0]!;
         read = (cells) => cells[i] ?? null;
@@ -137,6 +158,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
       if (node) {
         const fn: CompiledExpr = compileExpression(node, indexOf);
         read = (cells) => exprText(fn(cells));
+        uses = columnsOf(node).map(indexOf);
       }
     }
     if (spec.timezone !== undefined && !checkZone(spec.timezone)) {
@@ -164,6 +186,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     if (spec.timestamp !== undefined) coerceOpts.timestamp = spec.timestamp;
     if (spec.timezone !== undefined) coerceOpts.timezone = spec.timezone;
     if (spec.ambiguous !== undefined) coerceOpts.ambiguous = spec.ambiguous;
+    if (opts.excelDates !== undefined) coerceOpts.excelDates = opts.excelDates;
     const clean = makeCleaner(spec.clean);
     const coerce = makeCoercer(col, coerceOpts);
     // Values written in the mapping itself (a value map's targets, const, default) are known now:
@@ -200,6 +223,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     return {
       name,
       read,
+      uses,
       clean,
       fallback: scalarText(spec.default),
       lookup,
@@ -237,6 +261,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
   }
   const filterNode = m.spec.filter !== undefined ? parseExpr(m.spec.filter, ['filter']) : undefined;
   const filter = filterNode ? compileCondition(filterNode, indexOf) : undefined;
+  const filterUses = filterNode ? columnsOf(filterNode).map(indexOf) : [];
 
   if (problems.length > 0) {
     throw new ConfigError(problems[0]!, {
@@ -253,9 +278,16 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
   const pkIdx = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
   const checkShape = opts.checkShape;
 
+  /** The fault of a cell among `uses`, as the problem of `field`; undefined when those cells are fine. */
+  const faultIn = (faults: readonly CellFault[], uses: readonly number[], field: string): RowProblem | undefined => {
+    const f = faults.find((x) => uses.includes(x.index));
+    return f === undefined ? undefined : { field, rule: f.rule, reason: `column ${header[f.index] ?? f.index + 1} (${f.ref}) ${f.reason}` };
+  };
+
   return {
     entity,
-    map(cells) {
+    map(cells, faults) {
+      const faulty = faults !== undefined && faults.length > 0 ? faults : undefined;
       if (checkShape && cells.length !== width) {
         const extraEmpty = cells.length > width && cells.slice(width).every((c) => c === null || c === '');
         if (!extraEmpty) {
@@ -263,6 +295,8 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
         }
       }
       if (filter) {
+        const fault = faulty && faultIn(faulty, filterUses, '');
+        if (fault) return { kind: 'rejected', problem: fault };
         let keep: boolean;
         try {
           keep = filter(cells);
@@ -278,6 +312,11 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
         const f = order[i];
         if (!f) {
           if (entity.columns[i]!.required) errors.push({ field: entity.columns[i]!.name, rule: 'required', reason: 'is required but not mapped' });
+          continue;
+        }
+        const fault = faulty && faultIn(faulty, f.uses, f.name);
+        if (fault) {
+          errors.push(fault);
           continue;
         }
         let text: string | null;

@@ -1,4 +1,5 @@
 import { DateTime, IANAZone, FixedOffsetZone } from 'luxon';
+import type { ExcelDateSystem } from '../sources/types.js';
 
 /**
  * Dates and timestamps. Luxon does the calendar and time-zone work; the common numeric formats
@@ -96,23 +97,49 @@ function validCalendar(f: Fields): boolean {
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 const dateText = (f: Fields): string => `${pad(f.y, 4)}-${pad(f.mo)}-${pad(f.d)}`;
 
-/** Excel's 1900 date system: serial 1 is 1900-01-01, with Lotus's phantom 1900-02-29 at 60. */
-function excelSerial(text: string): { days: number; msOfDay: number } | string {
-  if (!/^\d+(\.\d+)?$/.test(text.trim())) return 'is not an Excel date serial number';
+const NOT_A_SERIAL = 'is not an Excel date serial number';
+const TIME_OF_DAY = 'has a time of day; a date column takes a date only';
+/** How the Excel reader gives a date cell: `YYYY-MM-DD`, or `YYYY-MM-DDTHH:mm:ss[.SSS]` with a time of day. */
+const EXCEL_DATE_CELL = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?)?$/;
+
+/**
+ * An Excel date serial as days since 1970-01-01 and the milliseconds into that day. In the 1900
+ * system serial 1 is 1900-01-01, with Lotus's phantom 1900-02-29 at 60; in the 1904 system serial
+ * 0 is 1904-01-01. Both end at 9999-12-31.
+ */
+function excelSerial(text: string, system: ExcelDateSystem): { days: number; msOfDay: number } | string {
+  if (!/^\d+(\.\d+)?$/.test(text.trim())) return NOT_A_SERIAL;
   const serial = Number(text);
-  if (serial < 1 || serial > 2958465) return 'is outside Excel’s date range';
+  if (system === 1904 ? serial > 2957003 : serial < 1 || serial > 2958465) return 'is outside Excel’s date range';
   let days = Math.floor(serial);
   const msOfDay = Math.round((serial - days) * 86400000);
+  if (system === 1904) return { days: days - 24107, msOfDay }; // 24107 days from 1904-01-01 to 1970-01-01
   if (days < 60) days += 1; // before the phantom leap day
   return { days: days - 25569, msOfDay }; // 25569 = 1970-01-01
 }
 
-export function makeDateParser(format: string | undefined): (text: string) => Parsed {
+/** A date cell as the Excel reader gives it (ISO text, already in the workbook's date system), or a serial number in `system`. */
+function excelFields(text: string, system: ExcelDateSystem): Fields | string {
+  const m = EXCEL_DATE_CELL.exec(text);
+  if (m) return { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +(m[4] ?? 0), mi: +(m[5] ?? 0), s: +(m[6] ?? 0), ms: +(m[7] ?? 0) };
+  const r = excelSerial(text, system);
+  if (typeof r === 'string') return r;
+  const d = new Date(r.days * 86400000 + r.msOfDay);
+  return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds(), ms: d.getUTCMilliseconds() };
+}
+
+/**
+ * `format` is a luxon-style format, `excel` (a serial number in the workbook's date system
+ * `excelDates`, or a date cell as the Excel reader gives it), or undefined for ISO dates.
+ */
+export function makeDateParser(format: string | undefined, excelDates: ExcelDateSystem = 1900): (text: string) => Parsed {
   if (format === 'excel') {
     return (text) => {
-      const r = excelSerial(text);
-      if (typeof r === 'string') return fail(r);
-      return { ok: true, value: new Date(r.days * 86400000).toISOString().slice(0, 10) };
+      const f = excelFields(text, excelDates);
+      if (typeof f === 'string') return fail(f);
+      if (f.h !== 0 || f.mi !== 0 || f.s !== 0 || f.ms !== 0) return fail(TIME_OF_DAY);
+      if (!validCalendar(f)) return fail('is not a real calendar date');
+      return { ok: true, value: dateText(f) };
     };
   }
   const parse = format ? compileFormat(format, 'UTC') : undefined;
@@ -124,7 +151,7 @@ export function makeDateParser(format: string | undefined): (text: string) => Pa
       f = r;
     } else {
       const m = ISO_DATE.exec(text);
-      if (!m) return fail(/^\d{4}-\d{2}-\d{2}[T ]/.test(text) ? 'has a time of day; a date column takes a date only' : 'is not a date (YYYY-MM-DD); set `date:` to its format, such as dd.MM.yyyy');
+      if (!m) return fail(/^\d{4}-\d{2}-\d{2}[T ]/.test(text) ? TIME_OF_DAY : 'is not a date (YYYY-MM-DD); set `date:` to its format, such as dd.MM.yyyy');
       f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: 0, mi: 0, s: 0, ms: 0 };
     }
     if (!validCalendar(f)) return fail('is not a real calendar date');
@@ -185,7 +212,8 @@ export function checkZone(zone: string): boolean {
   return IANAZone.isValidZone(zone) || FixedOffsetZone.parseSpecifier(zone) !== null || zone === 'UTC';
 }
 
-export function makeTimestampParser(format: string | undefined, zone: string | undefined, ambiguous: AmbiguousTime = 'reject'): (text: string) => Parsed {
+/** `format` as for makeDateParser; `excel` serials and date cells are local times in `zone`. */
+export function makeTimestampParser(format: string | undefined, zone: string | undefined, ambiguous: AmbiguousTime = 'reject', excelDates: ExcelDateSystem = 1900): (text: string) => Parsed {
   const offsets = zone && zone !== 'UTC' && !/^UTC[+-]/.test(zone) ? new ZoneOffsets(zone) : undefined;
   const fixed = zone === undefined ? undefined : zone === 'UTC' ? 0 : FixedOffsetZone.parseSpecifier(zone)?.offset(0);
   const parse = format && format !== 'excel' ? compileFormat(format, zone) : undefined;
@@ -193,10 +221,9 @@ export function makeTimestampParser(format: string | undefined, zone: string | u
     let f: Fields;
     let fraction = '';
     if (format === 'excel') {
-      const r = excelSerial(text);
+      const r = excelFields(text, excelDates);
       if (typeof r === 'string') return fail(r);
-      const d = new Date(r.days * 86400000 + r.msOfDay);
-      f = { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds(), ms: d.getUTCMilliseconds() };
+      f = r;
     } else if (parse) {
       const r = parse(text);
       if (typeof r === 'string') return fail(r);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ForkliftError } from '../core/errors.js';
-import { compileMapping } from '../mapping/compile.js';
+import { compileMapping, compileOptionsOf } from '../mapping/compile.js';
 import { factoryModel } from '../model/factory.js';
 import type { Model } from '../model/types.js';
 import { openSource } from '../sources/index.js';
@@ -60,7 +60,7 @@ export async function checkMappings(planOrMapping: string): Promise<CheckSummary
     try {
       const source = await openSource(sourceSpecOf(m));
       try {
-        compileMapping(m, entity, source.header, { checkShape: source.positionKind === 'line' });
+        compileMapping(m, entity, source.header, compileOptionsOf(source));
         out.push({ mapping: m.display, entity: entity.name, source: source.label, columns: source.header.length, fields: Object.keys(m.spec.fields).length });
       } finally {
         await source.close();

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
-import { compileMapping } from '../mapping/compile.js';
+import { compileMapping, compileOptionsOf } from '../mapping/compile.js';
 import type { StoredValue } from '../mapping/coerce.js';
 import { openSource } from '../sources/index.js';
 import { modelForMapping } from './check.js';
@@ -37,10 +37,10 @@ export async function previewMapping(mappingFile: string, opts: { rows: number; 
   const rows: PreviewRow[] = [];
   const columns = entity.columns.map((c) => c.name);
   try {
-    const compiled = compileMapping(m, entity, source.header, { checkShape: source.positionKind === 'line' });
+    const compiled = compileMapping(m, entity, source.header, compileOptionsOf(source));
     outer: for await (const batch of source.batches()) {
       for (const rec of batch) {
-        const r = compiled.map(rec.cells);
+        const r = compiled.map(rec.cells, rec.faults);
         if (r.kind === 'ok') rows.push({ line: rec.line, status: 'ok', values: Object.fromEntries(columns.map((c, i) => [c, r.values[i] ?? null])) });
         else if (r.kind === 'filtered') rows.push({ line: rec.line, status: 'filtered' });
         else rows.push({ line: rec.line, status: 'rejected', field: r.problem.field, rule: r.problem.rule, reason: r.problem.reason });

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { compileMapping } from '../mapping/compile.js';
+import { compileMapping, compileOptionsOf } from '../mapping/compile.js';
 import { loadPlan } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
 import { RawRowWriter, packCells } from '../sources/raw-rows.js';
@@ -35,8 +35,8 @@ try {
   const m = plan.mappings.find((x) => x.file === input.mappingFile)!;
   const entity = plan.model.entities.get(m.spec.entity)!;
   const source = await openSource(input.source, { batchSize: input.batchSize });
-  const compiled = compileMapping(m, entity, source.header, { checkShape: source.positionKind === 'line' });
-  send({ type: 'open', header: source.header, label: source.label, positionKind: source.positionKind });
+  const compiled = compileMapping(m, entity, source.header, compileOptionsOf(source));
+  send({ type: 'open', header: source.header, label: source.label, positionKind: source.positionKind, ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }) });
   await startedP;
   const raw = new RawRowWriter(input.rawFile, entity.name);
   const width = entity.columns.length;

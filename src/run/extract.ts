@@ -3,12 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { revive, type SerializedError } from '../core/thread-errors.js';
 import type { StoredValue } from '../mapping/coerce.js';
-import { compileMapping, type CompiledMapping } from '../mapping/compile.js';
+import { compileMapping, compileOptionsOf, type CompiledMapping } from '../mapping/compile.js';
 import type { Entity } from '../model/types.js';
 import { sourceSpecOf, type LoadedMapping } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
 import { RawRowWriter, unpackCells, type PackedCells } from '../sources/raw-rows.js';
-import type { Cell, SourceRecord, SourceSpec } from '../sources/types.js';
+import type { Cell, ExcelDateSystem, SourceRecord, SourceSpec } from '../sources/types.js';
 
 /**
  * Extraction: read a source and map every row, yielding batches of mapped rows, row rejects and
@@ -38,6 +38,7 @@ export interface MappedSourceInfo {
   header: string[];
   label: string;
   positionKind: 'line' | 'row';
+  excelDateSystem?: ExcelDateSystem;
 }
 
 export interface MappedSource extends MappedSourceInfo {
@@ -59,11 +60,12 @@ export interface ExtractOptions {
 export async function mapInThread(m: LoadedMapping, entity: Entity, opts: ExtractOptions): Promise<MappedSource> {
   const source = await openSource(sourceSpecOf(m), opts.batchSize === undefined ? {} : { batchSize: opts.batchSize });
   try {
-    const compiled = compileMapping(m, entity, source.header, { checkShape: source.positionKind === 'line' });
+    const compiled = compileMapping(m, entity, source.header, compileOptionsOf(source));
     return {
       header: source.header,
       label: source.label,
       positionKind: source.positionKind,
+      ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }),
       get sha256() {
         return source.sha256 ?? null;
       },
@@ -185,7 +187,7 @@ export function unpackBatch(p: PackedBatch): MappedBatch {
 export function mapRecords(compiled: CompiledMapping, batch: readonly SourceRecord[]): MappedBatch {
   const out: MappedBatch = { read: batch.length, filtered: 0, okLines: [], okValues: [], rejects: [] };
   for (const rec of batch) {
-    const r = compiled.map(rec.cells);
+    const r = compiled.map(rec.cells, rec.faults);
     if (r.kind === 'ok') {
       out.okLines.push(rec.line);
       out.okValues.push(r.values);
@@ -258,13 +260,14 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
     throw revive(first.error);
   }
   if (first.type !== 'open') throw new Error(`extraction thread: unexpected ${first.type}`);
-  const compiled = compileMapping(m, entity, first.header, { checkShape: first.positionKind === 'line' });
+  const compiled = compileMapping(m, entity, first.header, compileOptionsOf(first));
   let sha256: string | null = null;
   let skippedBlank = 0;
   return {
     header: first.header,
     label: first.label,
     positionKind: first.positionKind,
+    ...(first.excelDateSystem === undefined ? {} : { excelDateSystem: first.excelDateSystem }),
     get sha256() {
       return sha256;
     },

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { Cell, SourceRecord } from './types.js';
+import type { Cell, CellFault, SourceRecord } from './types.js';
 
 const bytes = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
@@ -19,6 +19,8 @@ export interface PackedCells {
   widths: Uint16Array;
   ends: Int32Array; // -1: a null cell
   text: string;
+  /** The records' faults (rare), by the record's index in the batch; the raw rows table does not keep them. */
+  faults?: { record: number; fault: CellFault }[];
 }
 
 export function packCells(batch: readonly SourceRecord[]): PackedCells {
@@ -28,12 +30,14 @@ export function packCells(batch: readonly SourceRecord[]): PackedCells {
   for (const r of batch) n += r.cells.length;
   const ends = new Int32Array(n);
   const parts: string[] = [];
+  const faults: NonNullable<PackedCells['faults']> = [];
   let pos = 0;
   let k = 0;
   for (let i = 0; i < batch.length; i++) {
     const r = batch[i]!;
     lines[i] = r.line;
     widths[i] = r.cells.length;
+    if (r.faults !== undefined) for (const fault of r.faults) faults.push({ record: i, fault });
     for (const c of r.cells) {
       if (c === null) ends[k++] = -1;
       else {
@@ -43,7 +47,9 @@ export function packCells(batch: readonly SourceRecord[]): PackedCells {
       }
     }
   }
-  return { lines, widths, ends, text: parts.join('') };
+  const packed: PackedCells = { lines, widths, ends, text: parts.join('') };
+  if (faults.length > 0) packed.faults = faults;
+  return packed;
 }
 
 export function unpackCells(p: PackedCells): SourceRecord[] {
@@ -63,6 +69,7 @@ export function unpackCells(p: PackedCells): SourceRecord[] {
     }
     out[i] = { line: p.lines[i]!, cells };
   }
+  for (const { record, fault } of p.faults ?? []) (out[record]!.faults ??= []).push(fault);
   return out;
 }
 

@@ -11,7 +11,31 @@ export interface SourceRecord {
   /** 1-based physical line of the record's start (CSV, JSONL) or the sheet row number (Excel). */
   line: number;
   cells: Cell[];
+  /** Cells that hold something the source cannot give as a value (absent when there are none). */
+  faults?: CellFault[];
 }
+
+/**
+ * A cell whose value the source could not read, such as an Excel formula saved without its result:
+ * the cell is null in `cells`, and a row whose mapping uses it is rejected with `rule` and
+ * `column <name> (<ref>) <reason>`, never loaded as a missing value.
+ */
+export interface CellFault {
+  /** 0-based index of the cell in `cells`. */
+  index: number;
+  /** Where the source has it, for the reason: an Excel cell reference such as `D2`. */
+  ref: string;
+  /** The reject rule. */
+  rule: string;
+  /** What is wrong and what to do, after the column: `is a formula with no saved result: …`. */
+  reason: string;
+}
+
+/**
+ * How a workbook counts days: serial 1 is 1900-01-01 (Excel's default) or serial 0 is 1904-01-01
+ * (`date1904`, old Mac workbooks). Serial numbers mapped with `date: excel` are read in it.
+ */
+export type ExcelDateSystem = 1900 | 1904;
 
 export interface SourceSpec {
   format: 'csv' | 'xlsx' | 'jsonl' | 'sql';
@@ -36,6 +60,8 @@ export interface SourceInfo {
   label: string;
   /** "line" for text files, "row" for sheet rows: how reject files name a record's position. */
   positionKind: 'line' | 'row';
+  /** An Excel workbook's date system; absent for other sources (serial numbers there count from 1900). */
+  excelDateSystem?: ExcelDateSystem;
 }
 
 export interface OpenedSource extends SourceInfo {

@@ -27,7 +27,7 @@ import {
   sha256OfFile,
   type OpenOptions,
 } from './common.js';
-import type { Cell, OpenedSource, SourceRecord, SourceSpec } from './types.js';
+import type { Cell, CellFault, ExcelDateSystem, OpenedSource, SourceRecord, SourceSpec } from './types.js';
 import { ZipFile, ZipFormatError } from './zip.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -116,6 +116,22 @@ function unescapeOoxml(s: string): string {
   if (!s.includes('_x')) return s;
   return s.replace(/_x([0-9A-Fa-f]{4})_/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
+
+/** The letters of a column number (1-based): 28 -> `AB`. */
+function columnName(n: number): string {
+  let s = '';
+  for (let k = n; k > 0; k = Math.floor((k - 1) / 26)) s = String.fromCharCode(65 + ((k - 1) % 26)) + s;
+  return s;
+}
+
+/**
+ * Why a row that uses a formula cell saved without its result is rejected: openpyxl, exceljs and
+ * Apache POI write formulas so, and only a spreadsheet program calculates them.
+ */
+export const UNCALCULATED_FORMULA: Pick<CellFault, 'rule' | 'reason'> = {
+  rule: 'formula',
+  reason: 'is a formula with no saved result: open the workbook in Excel (or LibreOffice) and save it, so its formulas are calculated',
+};
 
 /** Column number (1-based) of a cell reference like `AB12`. */
 function columnOf(ref: string): number {
@@ -331,6 +347,7 @@ class XlsxSource extends QueuedSource {
   private hash: Promise<string> | undefined;
   private readonly hashAbort = new AbortController();
   private sheetName = '';
+  excelDateSystem: ExcelDateSystem = 1900;
 
   // workbook data
   private date1904 = false;
@@ -346,6 +363,9 @@ class XlsxSource extends QueuedSource {
   private col = 0;
   private cType = 'n';
   private cStyle = 0;
+  private cRef: string | undefined;
+  private cFormula = false;
+  private faults: CellFault[] = [];
   private vText: string | undefined;
   private inlineText: string | undefined;
   private capture: 'v' | 't' | undefined;
@@ -379,6 +399,7 @@ class XlsxSource extends QueuedSource {
     this.label = `${this.fileLabel}[${sheet.name}]`;
     this.detected = { sheet: sheet.name };
     this.date1904 = wb.date1904;
+    this.excelDateSystem = wb.date1904 ? 1904 : 1900;
     this.styleKinds = await readStyleKinds(zip, wb.stylesPath);
     this.shared = await readSharedStrings(zip, wb.sharedStringsPath);
     if (sheet.path === undefined || !zip.has(sheet.path)) {
@@ -502,6 +523,16 @@ class XlsxSource extends QueuedSource {
     }
   }
 
+  /**
+   * Whether the cell is a formula saved without its result: no `<v>`, or an empty one (openpyxl
+   * writes `<v></v>`). A text formula (`t="str"`) with an empty `<v>` did calculate: to "".
+   */
+  private uncalculated(): boolean {
+    if (!this.cFormula) return false;
+    const v = this.vText;
+    return v === undefined || (this.cType !== 'str' && v.trim() === '');
+  }
+
   private cellValue(): Cell {
     const v = this.vText;
     switch (this.cType) {
@@ -545,11 +576,14 @@ class XlsxSource extends QueuedSource {
         const r = a.r;
         this.rowNum = r !== undefined ? parseInt(r, 10) : this.rowNum + 1;
         this.cells = [];
+        this.faults = [];
         this.col = 0;
         break;
       }
       case 'c': {
         const ref = a.r;
+        this.cRef = ref;
+        this.cFormula = false;
         this.col = ref !== undefined ? columnOf(ref) : this.col + 1;
         this.cType = a.t ?? 'n';
         const s = a.s;
@@ -561,6 +595,9 @@ class XlsxSource extends QueuedSource {
       case 'v':
         this.capture = 'v';
         this.vText = '';
+        break;
+      case 'f':
+        this.cFormula = true;
         break;
       case 'is':
         this.inIs = true;
@@ -602,12 +639,17 @@ class XlsxSource extends QueuedSource {
           while (cells.length < col - 1) cells.push(null);
           if (cells.length === col - 1) cells.push(value);
           else cells[col - 1] = value;
+        } else if (col > 0 && this.uncalculated()) {
+          this.faults.push({ index: col - 1, ref: this.cRef ?? `${columnName(col)}${this.rowNum}`, ...UNCALCULATED_FORMULA });
         }
         break;
       }
       case 'row': {
+        // A row whose only content is formulas without results still counts as blank (template rows below a table).
         const record: SourceRecord = { line: this.rowNum, cells: this.cells };
+        if (this.faults.length > 0) record.faults = this.faults;
         this.cells = [];
+        this.faults = [];
         if (this.width >= 0) this.accept(record);
         else {
           this.lastRow = record.line;

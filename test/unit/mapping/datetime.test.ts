@@ -21,12 +21,41 @@ describe('dates', () => {
     expect(p('61')).toEqual({ ok: true, value: '1900-03-01' });
     expect(p('59')).toEqual({ ok: true, value: '1900-02-28' });
   });
+  it('reads Excel serial numbers in the workbook\'s 1904 date system (serial 0 is 1904-01-01)', () => {
+    const p = makeDateParser('excel', 1904);
+    expect(p('45657')).toEqual({ ok: true, value: '2029-01-01' });
+    expect(makeDateParser('excel', 1900)('45657')).toEqual({ ok: true, value: '2024-12-31' });
+    expect(p('0')).toEqual({ ok: true, value: '1904-01-01' });
+    expect(p('59')).toEqual({ ok: true, value: '1904-02-29' }); // no phantom leap day
+    expect(p('2957003')).toEqual({ ok: true, value: '9999-12-31' });
+    expect(p('2957004')).toEqual({ ok: false, reason: 'is outside Excel’s date range' });
+    expect(makeDateParser('excel')('0')).toEqual({ ok: false, reason: 'is outside Excel’s date range' });
+  });
+  it('excel: takes a date cell as the date it is; a serial with a fraction of a day is refused as a date cell with a time is', () => {
+    const timeOfDay = { ok: false, reason: 'has a time of day; a date column takes a date only' };
+    for (const system of [1900, 1904] as const) {
+      const p = makeDateParser('excel', system);
+      expect(p('2029-01-01')).toEqual({ ok: true, value: '2029-01-01' });
+      expect(p('2029-01-01T12:00:00')).toEqual(timeOfDay);
+      expect(p('45657.5')).toEqual(timeOfDay);
+      expect(p('2029-02-30').ok).toBe(false);
+      expect(p('01.01.2029')).toEqual({ ok: false, reason: 'is not an Excel date serial number' });
+    }
+    expect(makeDateParser(undefined)('2029-01-01T12:00:00')).toEqual(timeOfDay);
+  });
   it('falls back to luxon for named months', () => {
     expect(makeDateParser('d MMM yyyy')('3 Feb 2025')).toEqual({ ok: true, value: '2025-02-03' });
   });
 });
 
 describe('timestamps', () => {
+  it('excel: serial numbers in the workbook\'s date system and date cells, as local times in the zone', () => {
+    const p = makeTimestampParser('excel', 'UTC', 'reject', 1904);
+    expect(p('45657.5')).toEqual({ ok: true, value: '2029-01-01T12:00:00.000Z' });
+    expect(p('2029-01-01T12:00:00.250')).toEqual({ ok: true, value: '2029-01-01T12:00:00.250Z' });
+    expect(p('2029-01-01')).toEqual({ ok: true, value: '2029-01-01T00:00:00.000Z' });
+    expect(makeTimestampParser('excel', 'Europe/Berlin')('45657.5')).toEqual({ ok: true, value: '2024-12-31T11:00:00.000Z' });
+  });
   it('keeps offsets and converts to UTC', () => {
     const p = makeTimestampParser(undefined, undefined);
     expect(p('2025-03-01T06:00:00+01:00')).toEqual({ ok: true, value: '2025-03-01T05:00:00.000Z' });

@@ -133,6 +133,11 @@ export const UNCALCULATED_FORMULA: Pick<CellFault, 'rule' | 'reason'> = {
   reason: 'is a formula with no saved result: open the workbook in Excel (or LibreOffice) and save it, so its formulas are calculated',
 };
 
+/** Why a row that uses an error cell is rejected. */
+export function errorCell(error: string): Pick<CellFault, 'rule' | 'reason'> {
+  return { rule: 'formula', reason: `is the Excel error ${error}, a formula that failed: correct the formula or the cells it uses in the workbook, and save it` };
+}
+
 /** Column number (1-based) of a cell reference like `AB12`. */
 function columnOf(ref: string): number {
   let n = 0;
@@ -634,6 +639,12 @@ class XlsxSource extends QueuedSource {
       case 'c': {
         const value = this.cellValue();
         const col = this.col;
+        if (value !== null && col > 0 && this.cType === 'e') {
+          // An error cell (#N/A, #DIV/0!, #REF!) is no value of the column: loaded as text it
+          // became a description '#N/A', or was rejected as "not a number" with no word of why.
+          // Its text stays in the cells (a header may say #N/A; the row is not blank).
+          this.faults.push({ index: col - 1, ref: this.cRef ?? `${columnName(col)}${this.rowNum}`, ...errorCell(value) });
+        }
         if (value !== null && col > 0) {
           const cells = this.cells;
           while (cells.length < col - 1) cells.push(null);

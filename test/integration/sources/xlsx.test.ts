@@ -89,6 +89,26 @@ describe('xlsx: a formula saved without its result', () => {
   });
 });
 
+describe('xlsx: an error cell (#N/A, #DIV/0!)', () => {
+  it("rejects the row that uses it, naming the cell and the error, instead of loading the text '#N/A'", async () => {
+    const r = await migrate(
+      [
+        row(1, str('A1', 'Item'), str('B1', 'Qty'), str('C1', 'Note')),
+        row(2, str('A2', 'E1'), '<c r="B2" t="e"><f>1/0</f><v>#DIV/0!</v></c>'),
+        row(3, '<c r="A3" t="e"><f>VLOOKUP(1,X1:X2,1,FALSE)</f><v>#N/A</v></c>', num('B3', 1)),
+        row(4, str('A4', 'E3'), num('B4', 2), '<c r="C4" t="e"><v>#REF!</v></c>'),
+      ],
+      ['id: { from: Item }', 'qty: { from: Qty }'],
+    );
+    expect(r.rows.map((x) => [x.id, x.qty])).toEqual([['E3', '2.000']]);
+    const why = (e: string): string => `is the Excel error ${e}, a formula that failed: correct the formula or the cells it uses in the workbook, and save it`;
+    expect(reasons(r)).toEqual([
+      ['row 2', 'qty', 'formula', `column Qty (B2) ${why('#DIV/0!')}`],
+      ['row 3', 'id', 'formula', `column Item (A3) ${why('#N/A')}`],
+    ]);
+  });
+});
+
 describe('xlsx: dates under `date: excel` and `timestamp: excel`', () => {
   // Serial 45657 is 2024-12-31 in the 1900 date system and 2029-01-01 in the 1904 one.
   const book = [

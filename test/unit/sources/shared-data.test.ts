@@ -131,6 +131,8 @@ describe.skipIf(!existsSync(SHARED))(`shared data XLSX (${SHARED})`, () => {
   it('calamine/errors.xlsx: cached formula errors', async () => {
     const { source, records } = await readAll({ format: 'xlsx', path: data('calamine/errors.xlsx'), sheet: 'Feuil1' });
     expect([source.header[0], ...records.map((r) => r.cells[0])]).toEqual(['#DIV/0!', '#NAME?', '#VALUE!', '#NULL!', '#REF!', '#NUM!', '#N/A']);
+    // Each is a fault of its row: a mapping that uses the cell rejects the row (rule formula).
+    expect(records.map((r) => r.faults?.map((f) => [f.ref, f.rule]))).toEqual(['A2', 'A3', 'A4', 'A5', 'A6', 'A7'].map((ref) => [[ref, 'formula']]));
   });
 
   it('calamine/date.xlsx and date_1904.xlsx (date1904="true") give the same dates', async () => {

@@ -1,3 +1,4 @@
+import type { ExcelDateSystem } from '../sources/types.js';
 import { newRunId } from './run-id.js';
 import { commandEntry } from '../audit/entry.js';
 import { activeSigner } from '../audit/signing.js';
@@ -58,6 +59,7 @@ interface Extracted {
   header: string[];
   label: string;
   positionKind: 'line' | 'row';
+  excelDateSystem?: ExcelDateSystem | undefined;
   sha256: string | null;
   read: number;
   filtered: number;
@@ -235,7 +237,8 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       finished: new Date().toISOString(),
       duration_ms: Date.now() - started.getTime(),
       reject_limit: limitText(plan),
-      entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]!, source_columns: extracted[i]!.header })),
+      // A 1904 workbook's date system goes with its rejects file: a reload reads its serials so.
+      entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]!, source_columns: extracted[i]!.header, ...(extracted[i]!.excelDateSystem === 1904 ? { excel_date_system: 1904 as const } : {}) })),
       checks,
       message,
       ledger_head: store.ledgerHead ?? null,
@@ -297,6 +300,7 @@ async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, o
         header: source.header,
         label: source.label,
         positionKind: source.positionKind,
+        excelDateSystem: source.excelDateSystem,
         sha256: source.sha256,
         read,
         filtered,

@@ -129,6 +129,7 @@ async function rereadMapping(plan: LoadedPlan, m: LoadedMapping, e: EntityReport
     header_row: 1,
     // A spreadsheet may save an unnamed empty column after the data: not a source column, unless the source had one.
     ignore_columns: expected.includes('') ? REJECT_META : [...REJECT_META, ''],
+    ...(e.excel_date_system === undefined ? {} : { excel_date_system: e.excel_date_system }),
   };
   return { ...m, reread, sourcePath: file, sourceLabel: shown, spec: { ...m.spec, load: entity.primaryKey.length ? 'upsert' : 'append' } };
 }

@@ -1,3 +1,4 @@
+import type { ExcelDateSystem } from '../sources/types.js';
 import { writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { CheckResult } from '../validate/control-totals.js';
@@ -9,7 +10,7 @@ import { renderReportHtml } from './report-html.js';
  * An entity in the report: its ledger, its first rejects and the missing values per column, and
  * the source's columns as read (a rejects reload checks an edited rejects file against them).
  */
-export type EntityReport = EntityLedger & EntityProfile & { source_columns?: string[] };
+export type EntityReport = EntityLedger & EntityProfile & { source_columns?: string[]; excel_date_system?: ExcelDateSystem };
 
 /** The run a rejects reload follows, and per entity how many rows the original source had (the reject limit's base). */
 export interface Follows {

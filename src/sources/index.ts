@@ -20,6 +20,7 @@ export { excelSerialToIso, isDateFormat, numberToText } from './xlsx.js';
 
 export async function openSource(spec: SourceSpec, opts?: OpenOptions): Promise<OpenedSource> {
   const opened = await openFormat(spec, opts);
+  if (spec.excel_date_system !== undefined) opened.excelDateSystem = spec.excel_date_system;
   return spec.ignore_columns?.length ? withoutColumns(opened, spec.ignore_columns) : opened;
 }
 
@@ -35,6 +36,7 @@ function withoutColumns(source: OpenedSource, names: readonly string[]): OpenedS
     detected: source.detected,
     label: source.label,
     positionKind: source.positionKind,
+    ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }),
     get skippedBlank() {
       return source.skippedBlank;
     },

@@ -49,6 +49,8 @@ export interface SourceSpec {
   query?: string; // sql (issue 3)
   /** Columns read but not handed on: the meta columns (file, line, field, rule, reason) of a rejects file being reloaded. */
   ignore_columns?: readonly string[];
+  /** The date system of the workbook a CSV was written from (a rejects file being reloaded): its `date: excel` serials count in it. */
+  excel_date_system?: ExcelDateSystem;
 }
 
 export interface SourceInfo {

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { runPlan, type RunResult } from '../../../src/run/pipeline.js';
+import { reloadRejects } from '../../../src/run/reload.js';
 import { tempDir } from '../../helpers.js';
 import { num, row, str, writeXlsx } from '../../xlsx-helpers.js';
 
@@ -139,5 +140,24 @@ describe('xlsx: dates under `date: excel` and `timestamp: excel`', () => {
       ['date cell', '2024-12-31', '2024-12-31T06:00:00.000Z'],
       ['serial', '2024-12-31', '2024-12-31T06:00:00.000Z'],
     ]);
+  });
+
+  it('a reload of the rejects of a 1904 workbook reads its serials in 1904 too', async () => {
+    const r = await migrate(book, fields, { date1904: true });
+    expect(JSON.parse(readFileSync(path.join(path.dirname(r.result.reportFile), 'report.json'), 'utf8')).entities[0].excel_date_system).toBe(1904);
+    // A person fixes the two rows in the rejects file: a whole serial, and the date cell's date.
+    const file = path.join(path.dirname(r.result.reportFile), 'rejects', 'readings.csv');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(',45657.5,', ',45657,').replace('2029-01-01T12:00:00', '2029-01-01'));
+    const reload = await reloadRejects({ runDir: path.dirname(r.result.reportFile) });
+    expect(reload.entities[0]).toMatchObject({ read: 2, loaded: 2, rejected: 0 });
+    const db = new Database(path.join(path.dirname(r.result.reportFile), '..', '..', 't.db'), { readonly: true });
+    try {
+      expect(db.prepare("SELECT id, day FROM readings WHERE id LIKE '%+time' ORDER BY id").all()).toEqual([
+        { id: 'date cell+time', day: '2029-01-01' },
+        { id: 'serial+time', day: '2029-01-01' },
+      ]);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -16,7 +16,14 @@ import { compileCondition, compileExpression, columnsOf, parseExpression, ExprRu
 export type MapResult =
   | { kind: 'ok'; values: StoredValue[] }
   | { kind: 'filtered' }
-  | { kind: 'rejected'; problem: RowProblem; /** The primary key, when it mapped: lets a reference to this row say why it is missing. */ key?: string };
+  | {
+      kind: 'rejected';
+      problem: RowProblem;
+      /** The primary key, when it mapped: lets a reference to this row say why it is missing. */
+      key?: string;
+      /** The values the row's fields mapped to, null where a field failed (absent when no field was mapped: shape, filter). */
+      values?: StoredValue[];
+    };
 
 export interface CompiledMapping {
   entity: Entity;
@@ -347,7 +354,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
       }
       if (errors.length > 0) {
         const first = errors[0]!;
-        const rejected: MapResult = { kind: 'rejected', problem: { field: first.field, rule: first.rule, reason: errors.map((e) => e.reason).join('; ') } };
+        const rejected: MapResult = { kind: 'rejected', problem: { field: first.field, rule: first.rule, reason: errors.map((e) => e.reason).join('; ') }, values };
         if (pkIdx.every((k) => values[k] !== null)) rejected.key = keyText(pkIdx.map((k) => values[k]!));
         return rejected;
       }

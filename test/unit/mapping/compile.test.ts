@@ -81,3 +81,15 @@ describe('a column name the header holds more than once', () => {
     expect(r.kind).toBe('ok');
   });
 });
+
+describe('a rejected row', () => {
+  it('keeps the values its other fields mapped to, so preview can show which row it is', () => {
+    const m = mapping(FIELDS);
+    const c = compileMapping(m, balances, ['Item', 'WH', 'Qty', 'Value'], { checkShape: true });
+    const r = c.map(['A1', 'W1', 'lots', '1.00']);
+    expect(r.kind).toBe('rejected');
+    if (r.kind !== 'rejected') return;
+    expect(r.problem.field).toBe('qty');
+    expect(r.values?.slice(0, 5)).toEqual(['A1', 'W1', '', null, '1.00']);
+  });
+});

@@ -254,11 +254,15 @@ export function buildField(col: Column, entity: Entity, from: readonly ColumnPro
       else if (keyLike && p.upperShare >= 0.8) f.clean = ['trim', 'upper'];
       else f.clean = ['trim'];
       if (col.name === 'uom') {
-        const g = guessUnitMap(upperIf(p, { ...col, type: 'enum', values: ['X'] }).distinct);
+        const { distinct, upper } = upperIf(p, { ...col, type: 'enum', values: ['X'] });
+        const g = guessUnitMap(distinct);
         if (Object.keys(g.map).length > 0) {
           f.values = g.map;
           f.why.push(`units mapped to one spelling each (${g.how})`);
         }
+        // The map's keys are the values upper-cased (as for enums): the clean steps must upper-case
+        // the source too, or 'Each' never meets the key EACH and every row is rejected.
+        if (upper && f.values !== undefined) f.clean = ['trim', 'upper'];
         if (g.unmapped.length > 0 && f.values !== undefined) {
           f.unmapped = g.unmapped;
           f.todo.push(`units not mapped: ${g.unmapped.map(([v, n]) => `${v} (${n})`).join(', ')}; rows with them are rejected until you add them`);

@@ -185,7 +185,15 @@ export function guessMapping(layout: SourceLayout, entity: Entity): MappingPropo
         used.add(next.name);
       }
     }
-    fields.push(buildField(col, entity, from, { score: c.score, why: c.why, german }));
+    const f = buildField(col, entity, from, { score: c.score, why: c.why, german });
+    // A name the header holds twice cannot say which column it means: mapping check refuses it.
+    for (const name of f.from ?? []) {
+      const at = layout.header.flatMap((h, i) => (h === name ? [i + 1] : []));
+      if (at.length < 2) continue;
+      f.todo.push(`the header names ${name} in columns ${at.join(', ')}: rename them in the source so that each name is unique, then map the one you mean (mapping check refuses ${name} until then)`);
+      if (f.confidence === 'high') f.confidence = 'medium';
+    }
+    fields.push(f);
   }
   const proposal: MappingProposal = {
     entity: entity.name,

@@ -185,7 +185,15 @@ export function guessMapping(layout: SourceLayout, entity: Entity): MappingPropo
         used.add(next.name);
       }
     }
-    fields.push(buildField(col, entity, from, { score: c.score, why: c.why, german }));
+    const f = buildField(col, entity, from, { score: c.score, why: c.why, german });
+    // A name the header holds twice cannot say which column it means: mapping check refuses it.
+    for (const name of f.from ?? []) {
+      const at = layout.header.flatMap((h, i) => (h === name ? [i + 1] : []));
+      if (at.length < 2) continue;
+      f.todo.push(`the header names ${name} in columns ${at.join(', ')}: rename them in the source so that each name is unique, then map the one you mean (mapping check refuses ${name} until then)`);
+      if (f.confidence === 'high') f.confidence = 'medium';
+    }
+    fields.push(f);
   }
   const proposal: MappingProposal = {
     entity: entity.name,
@@ -254,11 +262,15 @@ export function buildField(col: Column, entity: Entity, from: readonly ColumnPro
       else if (keyLike && p.upperShare >= 0.8) f.clean = ['trim', 'upper'];
       else f.clean = ['trim'];
       if (col.name === 'uom') {
-        const g = guessUnitMap(upperIf(p, { ...col, type: 'enum', values: ['X'] }).distinct);
+        const { distinct, upper } = upperIf(p, { ...col, type: 'enum', values: ['X'] });
+        const g = guessUnitMap(distinct);
         if (Object.keys(g.map).length > 0) {
           f.values = g.map;
           f.why.push(`units mapped to one spelling each (${g.how})`);
         }
+        // The map's keys are the values upper-cased (as for enums): the clean steps must upper-case
+        // the source too, or 'Each' never meets the key EACH and every row is rejected.
+        if (upper && f.values !== undefined) f.clean = ['trim', 'upper'];
         if (g.unmapped.length > 0 && f.values !== undefined) {
           f.unmapped = g.unmapped;
           f.todo.push(`units not mapped: ${g.unmapped.map(([v, n]) => `${v} (${n})`).join(', ')}; rows with them are rejected until you add them`);

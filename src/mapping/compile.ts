@@ -16,7 +16,14 @@ import { compileCondition, compileExpression, columnsOf, parseExpression, ExprRu
 export type MapResult =
   | { kind: 'ok'; values: StoredValue[] }
   | { kind: 'filtered' }
-  | { kind: 'rejected'; problem: RowProblem; /** The primary key, when it mapped: lets a reference to this row say why it is missing. */ key?: string };
+  | {
+      kind: 'rejected';
+      problem: RowProblem;
+      /** The primary key, when it mapped: lets a reference to this row say why it is missing. */
+      key?: string;
+      /** The values the row's fields mapped to, null where a field failed (absent when no field was mapped: shape, filter). */
+      values?: StoredValue[];
+    };
 
 export interface CompiledMapping {
   entity: Entity;
@@ -43,6 +50,20 @@ interface FieldPlan {
 
 const scalarText = (v: string | number | boolean | null | undefined): string | null =>
   v === null || v === undefined ? null : String(v);
+
+/** 1-based positions of header columns: `columns 3 and 4`, with the sheet's letters for Excel (`columns 3 (C) and 4 (D)`). */
+function positionsText(indexes: readonly number[], format: string): string {
+  const one = (i: number): string => (format === 'xlsx' ? `${i + 1} (${columnLetters(i)})` : String(i + 1));
+  const parts = indexes.map(one);
+  return `columns ${parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]!}` : parts[0]!}`;
+}
+
+/** Excel's letters for a 0-based column index: 0 -> A, 26 -> AA. */
+function columnLetters(i: number): string {
+  let s = '';
+  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(65 + ((n - 1) % 26)) + s;
+  return s;
+}
 
 /** One text for a key of one or more columns (unit separator between parts). */
 export function keyText(values: readonly StoredValue[]): string {
@@ -78,12 +99,26 @@ export function compileOptionsOf(source: Pick<SourceInfo, 'positionKind' | 'exce
 export function compileMapping(m: LoadedMapping, entity: Entity, header: readonly string[], opts: CompileOptions): CompiledMapping {
   const problems: string[] = [];
   const at = (p: (string | number)[]): string => formatLocation(m.yaml.locate(p));
+  // Names are matched exactly as the source gives them (readers trim header cells), so a name
+  // the header holds more than once cannot say which column it means.
   const headerIndex = new Map<string, number>();
+  const repeated = new Map<string, number[]>();
   header.forEach((h, i) => {
-    if (!headerIndex.has(h)) headerIndex.set(h, i);
+    const first = headerIndex.get(h);
+    if (first === undefined) headerIndex.set(h, i);
+    else repeated.set(h, [...(repeated.get(h) ?? [first]), i]);
   });
   const columnIndex = (name: string, p: (string | number)[]): number => {
     const i = headerIndex.get(name);
+    const all = repeated.get(name);
+    if (all !== undefined) {
+      problems.push(
+        `${at(p)} column '${name}' appears ${all.length} times in the header of ${m.sourceLabel} (${positionsText(all, m.spec.source.format)}), so forklift cannot tell which one to read; ${
+          m.spec.source.format === 'sql' ? 'give them different names with AS in the query' : 'rename them in the source so that each name is unique'
+        }, then refer to the one you mean`,
+      );
+      return -1;
+    }
     if (i !== undefined) return i;
     const ci = header.findIndex((h) => h.toLowerCase() === name.toLowerCase());
     const near = ci >= 0 ? header[ci] : nearest(name, header);
@@ -358,7 +393,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
       }
       if (errors.length > 0) {
         const first = errors[0]!;
-        const rejected: MapResult = { kind: 'rejected', problem: { field: first.field, rule: first.rule, reason: errors.map((e) => e.reason).join('; ') } };
+        const rejected: MapResult = { kind: 'rejected', problem: { field: first.field, rule: first.rule, reason: errors.map((e) => e.reason).join('; ') }, values };
         if (pkIdx.every((k) => values[k] !== null)) rejected.key = keyText(pkIdx.map((k) => values[k]!));
         return rejected;
       }

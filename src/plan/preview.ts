@@ -43,7 +43,13 @@ export async function previewMapping(mappingFile: string, opts: { rows: number; 
         const r = compiled.map(rec.cells, rec.faults);
         if (r.kind === 'ok') rows.push({ line: rec.line, status: 'ok', values: Object.fromEntries(columns.map((c, i) => [c, r.values[i] ?? null])) });
         else if (r.kind === 'filtered') rows.push({ line: rec.line, status: 'filtered' });
-        else rows.push({ line: rec.line, status: 'rejected', field: r.problem.field, rule: r.problem.rule, reason: r.problem.reason });
+        else {
+          // What the row's other fields mapped to (the failed ones blank), so a person sees which row it is.
+          const row: PreviewRow = { line: rec.line, status: 'rejected', field: r.problem.field, rule: r.problem.rule, reason: r.problem.reason };
+          const mapped = r.values;
+          if (mapped) row.values = Object.fromEntries(columns.map((c, i) => [c, mapped[i] ?? null]));
+          rows.push(row);
+        }
         if (rows.length >= opts.rows) break outer;
       }
     }

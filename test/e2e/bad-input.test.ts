@@ -58,6 +58,36 @@ describe('bad input: a clear message, the file and place, a defined exit code', 
     expectUserError(validate(p), 2, /items\.yaml:\d+:\d+ column 'NAME' is not in the header.*nearest is 'NAMES'/);
   });
 
+  it('a mapped column the header names twice: exit 2 in mapping check and before any run reads a row, naming both positions', () => {
+    // `Qty` twice (the second holds the values): reading the first one silently lost the second.
+    const p = project({
+      data: ' CODE ,NAME,QTY,QTY \nA,one,,7\nB,two,6,8\n',
+      mapping: `entity: items
+source: { format: csv, path: data.csv }
+fields:
+  item_code: { from: CODE }
+  description: { from: NAME }
+  uom: { const: EA }
+  lead_time_days: { from: QTY }
+  active: { const: true }
+`,
+    });
+    const message = /items\.yaml:7:\d+ column 'QTY' appears 2 times in the header of data\.csv \(columns 3 and 4\).*rename them in the source/;
+    expectUserError(runCli(['mapping', 'check', p.plan], { cwd: p.dir }), 2, message);
+    expectUserError(validate(p), 2, message);
+    // The worker thread that maps large files compiles the same mapping: the same refusal.
+    const m = runCli(['migrate', p.plan], { cwd: p.dir, env: { FORKLIFT_EXTRACT_THREAD: 'always' } });
+    expectUserError(m, 2, message);
+    expect(existsSync(path.join(p.dir, 'runs')) ? readdirSync(path.join(p.dir, 'runs')) : []).toEqual([]);
+  });
+
+  it('a column the header names twice that the mapping does not read is fine', () => {
+    const p = project({ data: 'CODE,NAME,NOTE,NOTE\nA,one,x,y\n' });
+    const r = runCli(['mapping', 'check', p.plan], { cwd: p.dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(validate(p).code).toBe(0);
+  });
+
   it('ragged rows are rejected with the line, never dropped silently', () => {
     const p = project({ data: 'CODE,NAME\nA,one\nB,two,extra\nC\nD,four\n' });
     const r = validate(p, true);

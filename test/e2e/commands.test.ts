@@ -74,6 +74,8 @@ describe('forklift preview', () => {
     const ok = doc.rows.find((x) => x.status === 'ok')!;
     expect(ok.values!.standard_cost).toMatch(/^\d+\.\d{4}$/);
     expect(doc.rows.find((x) => x.line === 101)).toMatchObject({ status: 'rejected', rule: 'value-map' });
+    // A rejected row shows what its other fields mapped to (the failed one empty), so a person sees which row it is.
+    expect(doc.rows.find((x) => x.line === 101)!.values).toMatchObject({ item_code: 'TN-3091', item_type: 'raw', uom: null });
     expect(existsSync(path.join(demo.dir, 'mappings/demo/runs'))).toBe(false);
   });
 

@@ -145,6 +145,17 @@ describe('names and value maps', () => {
     expect(guessUnitMap([['EA', 3], ['KG', 1]]).map).toEqual({});
   });
 
+  it('a column whose name the header holds twice gets a TODO to rename them, not a sure field', async () => {
+    const d = tempDir('forklift-guess-twice-');
+    writeFileSync(path.join(d, 'bal.csv'), 'Item,WH,Qty,Qty,Value\nA1,W1,,7,10.00\nA2,W1,6,8,11.00\nA3,W2,1,2,3.00\n');
+    const p = guessMapping(await detectLayout(path.join(d, 'bal.csv')), factoryModel().entities.get('stock_balances')!);
+    const qty = p.fields.find((f) => f.field === 'qty')!;
+    expect(qty.from).toEqual(['Qty']);
+    expect(qty.confidence).not.toBe('high');
+    expect(qty.todo.join('\n')).toMatch(/the header names Qty in columns 3, 4: rename them in the source/);
+    expect(p.fields.find((f) => f.field === 'value')!.todo).toEqual([]);
+  });
+
   it('copies nothing it should not: a copy of a fixture is guessed the same', async () => {
     const d = tempDir('forklift-guess-copy-');
     cpSync(path.join(ROOT, 'fixtures/demo/BOM.CSV'), path.join(d, 'stueckliste.csv'));

@@ -12,6 +12,7 @@ import { makeCleaner } from './clean.js';
 import { makeCoercer, type StoredValue } from './coerce.js';
 import { checkZone } from './datetime.js';
 import { compileCondition, compileExpression, columnsOf, parseExpression, ExprRuntimeError, type ExprNode, type ExprValue, type CompiledExpr } from './expr/index.js';
+import { excelColumnLetters } from '../util/excel-columns.js';
 
 export type MapResult =
   | { kind: 'ok'; values: StoredValue[] }
@@ -53,17 +54,11 @@ const scalarText = (v: string | number | boolean | null | undefined): string | n
 
 /** 1-based positions of header columns: `columns 3 and 4`, with the sheet's letters for Excel (`columns 3 (C) and 4 (D)`). */
 function positionsText(indexes: readonly number[], format: string): string {
-  const one = (i: number): string => (format === 'xlsx' ? `${i + 1} (${columnLetters(i)})` : String(i + 1));
+  const one = (i: number): string => (format === 'xlsx' ? `${i + 1} (${excelColumnLetters(i + 1)})` : String(i + 1));
   const parts = indexes.map(one);
   return `columns ${parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]!}` : parts[0]!}`;
 }
 
-/** Excel's letters for a 0-based column index: 0 -> A, 26 -> AA. */
-function columnLetters(i: number): string {
-  let s = '';
-  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(65 + ((n - 1) % 26)) + s;
-  return s;
-}
 
 /** One text for a key of one or more columns (unit separator between parts). */
 export function keyText(values: readonly StoredValue[]): string {

@@ -29,6 +29,7 @@ import {
 } from './common.js';
 import type { Cell, CellFault, ExcelDateSystem, OpenedSource, SourceRecord, SourceSpec } from './types.js';
 import { ZipFile, ZipFormatError } from './zip.js';
+import { excelColumnLetters } from '../util/excel-columns.js';
 
 // ---------------------------------------------------------------------------------------------
 // Cell text
@@ -117,12 +118,6 @@ function unescapeOoxml(s: string): string {
   return s.replace(/_x([0-9A-Fa-f]{4})_/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
-/** The letters of a column number (1-based): 28 -> `AB`. */
-function columnName(n: number): string {
-  let s = '';
-  for (let k = n; k > 0; k = Math.floor((k - 1) / 26)) s = String.fromCharCode(65 + ((k - 1) % 26)) + s;
-  return s;
-}
 
 /**
  * Why a row that uses a formula cell saved without its result is rejected: openpyxl, exceljs and
@@ -643,7 +638,7 @@ class XlsxSource extends QueuedSource {
           // An error cell (#N/A, #DIV/0!, #REF!) is no value of the column: loaded as text it
           // became a description '#N/A', or was rejected as "not a number" with no word of why.
           // Its text stays in the cells (a header may say #N/A; the row is not blank).
-          this.faults.push({ index: col - 1, ref: this.cRef ?? `${columnName(col)}${this.rowNum}`, ...errorCell(value) });
+          this.faults.push({ index: col - 1, ref: this.cRef ?? `${excelColumnLetters(col)}${this.rowNum}`, ...errorCell(value) });
         }
         if (value !== null && col > 0) {
           const cells = this.cells;
@@ -651,7 +646,7 @@ class XlsxSource extends QueuedSource {
           if (cells.length === col - 1) cells.push(value);
           else cells[col - 1] = value;
         } else if (col > 0 && this.uncalculated()) {
-          this.faults.push({ index: col - 1, ref: this.cRef ?? `${columnName(col)}${this.rowNum}`, ...UNCALCULATED_FORMULA });
+          this.faults.push({ index: col - 1, ref: this.cRef ?? `${excelColumnLetters(col)}${this.rowNum}`, ...UNCALCULATED_FORMULA });
         }
         break;
       }

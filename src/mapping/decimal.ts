@@ -11,6 +11,9 @@ export type DecimalResult = { ok: true; value: string } | { ok: false; reason: s
 const PLAIN = /^([+-])?(\d*)(?:\.(\d*))?$/;
 const GROUPED_COMMA = /^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?$/; // 1.234.567,89
 const GROUPED_POINT = /^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$/; // 1,234,567.89
+const SPACE = /[ \u00a0\u202f]/;
+const SPACES = /[ \u00a0\u202f]/g;
+const GROUPED_SPACE = /^[+-]?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d*)?$/; // 1 234 567,89
 
 /**
  * Normalizes decimal text. `separator` is the decimal separator the mapping declared; when it is
@@ -18,7 +21,12 @@ const GROUPED_POINT = /^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$/; // 1,234,567.89
  */
 export function normalizeDecimalText(raw: string, separator: '.' | ',' | undefined): string | null {
   let s = raw.trim();
-  if (s.includes(' ') || s.includes('\u00a0') || s.includes('\u202f')) s = s.replace(/[ \u00a0\u202f]/g, '');
+  if (SPACE.test(s)) {
+    // A space (or a no-break space, as French and Swiss exports write) only groups thousands:
+    // `1 234 567,89`. Anywhere else it is no separator, and gluing `1 5` into 15 would invent a number.
+    if (!GROUPED_SPACE.test(s)) return null;
+    s = s.replace(SPACES, '');
+  }
   if (separator === ',') {
     if (s.includes('.')) {
       if (!GROUPED_COMMA.test(s)) return null;
@@ -66,7 +74,12 @@ export function toDecimal(raw: string, separator: '.' | ',' | undefined, precisi
   const s = normalizeDecimalText(raw, separator);
   const m = s === null ? null : PLAIN.exec(s);
   if (!m || (m[2] === '' && (m[3] === undefined || m[3] === ''))) {
-    const hint = /^[+-]?[\d.]+,\d+$/.test(raw.trim()) ? '; it looks like a decimal comma: set `decimal: ","`' : '';
+    const t = raw.trim();
+    const hint = /^[+-]?[\d.]+,\d+$/.test(t)
+      ? '; it looks like a decimal comma: set `decimal: ","`'
+      : SPACE.test(t) && /\d[ \u00a0\u202f]+\d/.test(t)
+        ? '; a space inside a number is taken only between groups of three digits (1 234 567)'
+        : '';
     return { ok: false, reason: `is not a number${hint}` };
   }
   const sign = m[1] === '-' ? '-' : '';

@@ -15,6 +15,17 @@ describe('toDecimal', () => {
     expect(toDecimal('1.23,4', ',', 18, 2).ok).toBe(false);
     expect(toDecimal('2,666', '.', 18, 0)).toEqual({ ok: true, value: '2666' });
   });
+  it('takes a space only between groups of three digits, never gluing other digits together', () => {
+    expect(toDecimal('1 234 567,89', ',', 18, 2)).toEqual({ ok: true, value: '1234567.89' });
+    expect(toDecimal('1\u00a0234.5', undefined, 18, 2)).toEqual({ ok: true, value: '1234.50' });
+    expect(toDecimal('-12\u202f345', undefined, 18, 0)).toEqual({ ok: true, value: '-12345' });
+    expect(toDecimal(' 42 ', undefined, 18, 0)).toEqual({ ok: true, value: '42' });
+    for (const glued of ['1 5', '12 34.5', '1.5 0', '1234 567', '1 23', '1 234,5 6']) {
+      const r = toDecimal(glued, glued.includes(',') ? ',' : undefined, 18, 4);
+      expect(r.ok, glued).toBe(false);
+      if (!r.ok) expect(r.reason, glued).toMatch(/space inside a number is taken only between groups of three digits/);
+    }
+  });
   it('suggests decimal: "," for a decimal comma without the key', () => {
     const r = toDecimal('12,50', undefined, 18, 2);
     expect(r.ok).toBe(false);

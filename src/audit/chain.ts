@@ -199,6 +199,8 @@ export function verifyChain(records: readonly LedgerRecord[], opts: { head?: str
     }
     prev = r;
   }
+  const outside = unchainedAfterChain(unchained, chain);
+  if (outside) return result(outside);
   const extra: Partial<VerifyResult> = {};
   if (opts.pubkey) {
     const checked = checkSignatures(chain, opts.pubkey);
@@ -216,6 +218,36 @@ export function verifyChain(records: readonly LedgerRecord[], opts: { head?: str
   return result(undefined, extra);
 }
 
+/** An instant of a ledger's `started`, for ordering; an unreadable one counts as the latest. */
+const startedAt = (r: Pick<LedgerRecord, 'started'>): number => {
+  const t = Date.parse(r.started ?? '');
+  return Number.isNaN(t) ? Infinity : t;
+};
+
+/**
+ * Entries with no place in the chain (no seq, no hash) are legitimate only from before it: a
+ * ledger written by a forklift without the chain, whose entries the chain's first run found there
+ * and `audit init` later adopts (all of them: after an init there are none). So once the chain has
+ * an `audit init` entry, any unchained entry was put there since; without one, any that started
+ * after the chain's first entry was. Either is an entry inserted outside forklift (or written by a
+ * forklift from before the chain, which `audit init` adopts into the chain, on record).
+ */
+function unchainedAfterChain(unchained: readonly LedgerRecord[], chain: readonly LedgerRecord[]): VerifyProblem | undefined {
+  if (unchained.length === 0 || chain.length === 0) return undefined;
+  const init = chain.find((r) => r.command === 'audit init');
+  const since = startedAt(chain[0]!);
+  const bad = unchained.find((r) => init !== undefined || startedAt(r) > since);
+  if (!bad) return undefined;
+  return {
+    kind: 'unchained-after-chain',
+    id: bad.id ?? '?',
+    seq: null,
+    message: `entry ${bad.id ?? '?'} (${bad.command ?? '?'}, started ${bad.started ?? '?'}) has no place in the chain, yet ${
+      init ? `audit init ${init.id ?? ''} (seq ${init.seq ?? '?'}) chained every entry before it` : `it started after the chain began (${chain[0]!.started ?? '?'})`
+    }: it was inserted outside forklift, or written by a forklift from before the audit chain (then audit init adopts it into the chain, on record)`,
+  };
+}
+
 /**
  * verifyChain over entries read in chain order (chainOrder: those from before the chain first,
  * then by seq), one at a time, holding nothing but the entry before: the answer for a ledger that
@@ -229,6 +261,9 @@ export async function verifyChainStreamed(
 ): Promise<VerifyResult | undefined> {
   const want = opts.head?.trim().toLowerCase();
   let unchained = 0;
+  let lastUnchained = -Infinity;
+  let firstChained: number | undefined;
+  let sawInit = false;
   let entries = 0;
   let prev: LedgerRecord | undefined;
   let headAt: number | undefined;
@@ -240,6 +275,7 @@ export async function verifyChainStreamed(
       if (r.seq === null && r.entry_hash === null) {
         if (prev) return undefined;
         unchained++;
+        lastUnchained = Math.max(lastUnchained, startedAt(r));
         continue;
       }
       if (r.seq === null || r.entry_hash === null || entryHash(r) !== r.entry_hash) return undefined;
@@ -253,10 +289,14 @@ export async function verifyChainStreamed(
         else signed++;
       }
       if (r.entry_hash === want) headAt = entries;
+      firstChained ??= startedAt(r);
+      if (r.command === 'audit init') sawInit = true;
       entries++;
       prev = r;
     }
   }
+  // An unchained entry from after the chain began: verifyChain names it.
+  if (unchained > 0 && firstChained !== undefined && (sawInit || lastUnchained > firstChained)) return undefined;
   if (opts.pubkey && signed === 0) return undefined;
   if (want !== undefined && headAt === undefined) return undefined;
   const extra: Partial<VerifyResult> = {};

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { entryHash, nextLink, runEntryRow, toLedgerRecord, verifyChain, verifyChainStreamed, type LedgerRecord } from '../../../src/audit/chain.js';
 import { entry } from './entries.js';
+import type { RunEntry } from '../../../src/stores/types.js';
 
 
 /** A chain of n entries as forklift appends them. */
-function chain(n: number): LedgerRecord[] {
+function chain(n: number, over: (i: number) => Partial<RunEntry> = () => ({})): LedgerRecord[] {
   const out: LedgerRecord[] = [];
   for (let i = 1; i <= n; i++) {
-    const e = entry(i);
+    const e = entry(i, over(i));
     const prev = out.at(-1);
     const link = nextLink(e, prev ? { seq: prev.seq, entry_hash: prev.entry_hash } : undefined);
     out.push(toLedgerRecord({ ...runEntryRow(e), ...link }));
@@ -103,10 +104,22 @@ describe('the audit chain', () => {
   });
 
   it('counts the entries from before the chain, and a chain after them starts with prev_hash null', () => {
-    const legacy = [1, 2].map((n) => toLedgerRecord({ ...runEntryRow(entry(n)) }));
+    const legacy = [1, 2].map((n) => toLedgerRecord({ ...runEntryRow(entry(n, { id: `old-${n}`, started: `2025-06-0${n}T08:00:00.000Z` })) }));
     const c = chain(2);
     const r = verifyChain([...legacy, ...c]);
     expect(r).toMatchObject({ ok: true, entries: 2, unchained: 2 });
+  });
+
+  it('fails an unchained entry that started after the chain began, or any once audit init chained every entry before it', () => {
+    const c = chain(3);
+    const forged = toLedgerRecord({ ...runEntryRow(entry(9, { id: 'forged', command: 'purge', started: '2099-01-01T00:00:00.000Z' })) });
+    expect(verifyChain([...c, forged]).problem).toMatchObject({ kind: 'unchained-after-chain', id: 'forged', message: expect.stringMatching(/^entry forged \(purge, started 2099-01-01T00:00:00.000Z\) has no place in the chain, yet it started after the chain began/) });
+    // Back-dated, but audit init (in the chain) adopted every unchained entry there was.
+    const withInit = chain(3, (n) => (n === 1 ? { command: 'audit init' } : {}));
+    const backdated = { ...forged, started: '2020-01-01T00:00:00.000Z' };
+    expect(verifyChain([...withInit, backdated]).problem).toMatchObject({ kind: 'unchained-after-chain', message: expect.stringMatching(/yet audit init .* chained every entry before it/) });
+    // Without an init, an entry from before the chain's first run is one it found there.
+    expect(verifyChain([...c, backdated])).toMatchObject({ ok: true, unchained: 1 });
   });
 });
 
@@ -114,7 +127,7 @@ describe('the audit chain, checked as it streams', () => {
   async function* inBatches(records: readonly LedgerRecord[], size = 2): AsyncGenerator<LedgerRecord[]> {
     for (let i = 0; i < records.length; i += size) yield records.slice(i, i + size);
   }
-  const unchained = (i: number): LedgerRecord => ({ ...toLedgerRecord(runEntryRow(entry(100 + i))), seq: null, prev_hash: null, entry_hash: null });
+  const unchained = (i: number): LedgerRecord => ({ ...toLedgerRecord(runEntryRow(entry(i, { id: `old-${i}`, started: `2025-06-0${i}T08:00:00.000Z` }))), seq: null, prev_hash: null, entry_hash: null });
 
   it('gives verifyChain’s answer for a chain that verifies, with entries from before the chain and --head', async () => {
     const c = chain(7);
@@ -125,6 +138,12 @@ describe('the audit chain, checked as it streams', () => {
     expect(await verifyChainStreamed(inBatches(c), { head: c[4]!.entry_hash! })).toEqual(verifyChain(c, { head: c[4]!.entry_hash! }));
     expect(await verifyChainStreamed(inBatches(c), { head: c[4]!.entry_hash!.toUpperCase() })).toMatchObject({ ok: true, afterHead: 2 });
     expect(await verifyChainStreamed(inBatches([]))).toEqual(verifyChain([]));
+  });
+
+  it('gives up at an unchained entry from after the chain began, which verifyChain names', async () => {
+    const late = { ...unchained(3), started: '2099-01-01T00:00:00.000Z' };
+    expect(await verifyChainStreamed(inBatches([late, ...chain(4)]))).toBeUndefined();
+    expect(await verifyChainStreamed(inBatches([unchained(1), ...chain(4, (n) => (n === 2 ? { command: 'audit init' } : {}))]))).toBeUndefined();
   });
 
   it('gives up (the caller then names the fault with verifyChain) at anything that does not verify', async () => {

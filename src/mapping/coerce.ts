@@ -99,7 +99,8 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
       break;
     }
     case 'timestamp': {
-      const p = makeTimestampParser(opts.timestamp, opts.timezone, opts.ambiguous, opts.excelDates);
+      // A workbook's date system is known only for a workbook (or its rejects file).
+      const p = makeTimestampParser(opts.timestamp, opts.timezone, opts.ambiguous, opts.excelDates, opts.excelDates !== undefined);
       parse = (t) => {
         const r = p(t.trim());
         return r.ok ? { ok: true, value: r.value } : typeFail(r.reason);

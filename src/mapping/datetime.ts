@@ -213,7 +213,14 @@ export function checkZone(zone: string): boolean {
 }
 
 /** `format` as for makeDateParser; `excel` serials and date cells are local times in `zone`. */
-export function makeTimestampParser(format: string | undefined, zone: string | undefined, ambiguous: AmbiguousTime = 'reject', excelDates: ExcelDateSystem = 1900): (text: string) => Parsed {
+export function makeTimestampParser(
+  format: string | undefined,
+  zone: string | undefined,
+  ambiguous: AmbiguousTime = 'reject',
+  excelDates: ExcelDateSystem = 1900,
+  /** The source is a workbook: its reader gives a date-time cell at midnight as the date alone (`2024-02-29`), which is that midnight. */
+  workbook = false,
+): (text: string) => Parsed {
   const offsets = zone && zone !== 'UTC' && !/^UTC[+-]/.test(zone) ? new ZoneOffsets(zone) : undefined;
   const fixed = zone === undefined ? undefined : zone === 'UTC' ? 0 : FixedOffsetZone.parseSpecifier(zone)?.offset(0);
   const parse = format && format !== 'excel' ? compileFormat(format, zone) : undefined;
@@ -230,16 +237,21 @@ export function makeTimestampParser(format: string | undefined, zone: string | u
       f = r;
     } else {
       const m = ISO_TS.exec(text);
-      if (!m) return fail('is not a timestamp (ISO 8601 such as 2025-03-01T06:00:00+01:00); set `timestamp:` to its format');
-      fraction = m[7] ?? '';
-      f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +m[4]!, mi: +m[5]!, s: +(m[6] ?? 0), ms: 0 };
-      const z = m[8];
-      if (z !== undefined) {
-        if (z === 'Z' || z === 'z') f.offset = 0;
-        else {
-          const digits = z.replace(':', '');
-          const sign = digits[0] === '-' ? -1 : 1;
-          f.offset = sign * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5) || '0'));
+      const day = m || !workbook ? null : ISO_DATE.exec(text);
+      if (!m && !day) return fail('is not a timestamp (ISO 8601 such as 2025-03-01T06:00:00+01:00); set `timestamp:` to its format');
+      if (!m) {
+        f = { y: +day![1]!, mo: +day![2]!, d: +day![3]!, h: 0, mi: 0, s: 0, ms: 0 };
+      } else {
+        fraction = m[7] ?? '';
+        f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +m[4]!, mi: +m[5]!, s: +(m[6] ?? 0), ms: 0 };
+        const z = m[8];
+        if (z !== undefined) {
+          if (z === 'Z' || z === 'z') f.offset = 0;
+          else {
+            const digits = z.replace(':', '');
+            const sign = digits[0] === '-' ? -1 : 1;
+            f.offset = sign * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5) || '0'));
+          }
         }
       }
     }

@@ -142,6 +142,18 @@ describe('xlsx: dates under `date: excel` and `timestamp: excel`', () => {
     ]);
   });
 
+  it('takes a date-time cell at midnight (which the reader gives as the date alone) for that midnight in a timestamp column', async () => {
+    const r = await migrate(
+      [row(1, str('A1', 'Item'), str('B1', 'At')), row(2, str('A2', 'night'), num('B2', 45351, 2)), row(3, str('A3', 'six'), num('B3', 45351.25, 2))],
+      ['id: { from: Item }', 'at: { from: At, timezone: Europe/Berlin }'],
+    );
+    expect(r.rows.map((x) => [x.id, x.at])).toEqual([
+      ['night', '2024-02-28T23:00:00.000Z'],
+      ['six', '2024-02-29T05:00:00.000Z'],
+    ]);
+    expect(r.rejects).toEqual([]);
+  });
+
   it('a reload of the rejects of a 1904 workbook reads its serials in 1904 too', async () => {
     const r = await migrate(book, fields, { date1904: true });
     expect(JSON.parse(readFileSync(path.join(path.dirname(r.result.reportFile), 'report.json'), 'utf8')).entities[0].excel_date_system).toBe(1904);

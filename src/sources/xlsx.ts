@@ -35,12 +35,18 @@ import { excelColumnLetters } from '../util/excel-columns.js';
 // Cell text
 
 /**
- * A cell number as the decimal Excel shows: at most 15 significant digits (Excel's precision, so
- * a stored 274.65999999999997 is 274.66 and 0.55000000000000004 is 0.55), the shortest text of
- * that, never in exponent notation (1e-7 -> 0.0000001).
+ * A cell number as the decimal Excel shows: a fraction at most 15 significant digits (Excel's
+ * precision, so a stored 274.65999999999997 is 274.66 and 0.55000000000000004 is 0.55), the
+ * shortest text of that; a whole number exactly; never in exponent notation (1e-7 -> 0.0000001).
  */
 export function numberToText(n: number): string {
   if (!Number.isFinite(n)) return String(n);
+  // A whole number is exact as it is stored: a 16-digit ID written by pandas or openpyxl
+  // (1234567890123456) must not become 1234567890123460. Float noise is in fractions only.
+  if (Number.isInteger(n)) {
+    const whole = String(n);
+    return whole.includes('e') ? new Decimal(whole).toFixed() : whole;
+  }
   const s = String(Number(n.toPrecision(15)));
   return s.includes('e') ? new Decimal(s).toFixed() : s;
 }

@@ -4,6 +4,7 @@ import { fullGc } from '../src/cli/gc.js';
 import { textSpinner } from '../src/cli/progress.js';
 import { table } from '../src/cli/render.js';
 import { exportSource } from '../src/bundle/source.js';
+import { schemaTablesText } from '../src/bundle/export.js';
 import { runExit, type ExitResult, type ExitStep } from '../src/exit/exit.js';
 import { sweptText } from '../src/util/work-path.js';
 
@@ -25,6 +26,7 @@ export default class Exit extends BaseCommand {
   static override examples = [
     '<%= config.bin %> exit --source postgres://erp@db/acme --to acme-exit-2026-11-22',
     '<%= config.bin %> exit --source sqlite:./forklift.db --to out/acme-exit --parquet --zip',
+    "<%= config.bin %> exit --source 'postgres://erp@db/acme?options=-c%20search_path%3Dplant' --to acme-plant-exit",
   ];
   static override flags = {
     source: Flags.string({ description: 'Store URL to take out; default: the plan’s target, else sqlite:./forklift.db.' }),
@@ -35,6 +37,10 @@ export default class Exit extends BaseCommand {
     xlsx: Flags.boolean({ description: 'Also write data/workbook.xlsx for people.' }),
     zip: Flags.boolean({ description: 'Write the bundle as one BUNDLE_DIR.zip instead of a folder.' }),
     force: Flags.boolean({ description: 'Replace an existing BUNDLE_DIR, once the new bundle is complete.' }),
+    'skip-schemas': Flags.string({
+      description:
+        'PostgreSQL: leave out these other schemas on purpose, comma-separated (recorded in bag-info.txt and the certificate). Without it an exit refuses a source with tables outside the schema its URL reads.',
+    }),
   };
 
   async run(): Promise<ExitResult> {
@@ -54,6 +60,7 @@ export default class Exit extends BaseCommand {
         xlsx: flags.xlsx,
         zip: flags.zip,
         force: flags.force,
+        skipSchemas: this.list(flags['skip-schemas']),
         signal: interrupt.signal,
         collectGarbage: fullGc(),
         progress: (p) => {
@@ -71,6 +78,7 @@ export default class Exit extends BaseCommand {
         this.log(`exit of ${c.source} → ${result.bundle}${c.profile ? ` (profile ${c.profile})` : ''}\n`);
         this.log(table(['table', 'rows', 'csv sha256'], c.tables.map((t) => [t.name, fmt.format(t.rows), t.csv_sha256]), (col) => col === 1));
         this.log(`\n${fmt.format(c.rows_total)} rows in ${c.tables.length} table${c.tables.length === 1 ? '' : 's'} · Payload-Oxum ${c.payload_oxum} · manifest sha256 ${c.manifest_sha256}`);
+        if (c.not_exported?.length) this.log(`left out as asked (--skip-schemas), not in the bundle: ${schemaTablesText(c.not_exported)}`);
         this.log(`verified, re-imported and compared with the source: identical · certificate: exit-certificate.json, exit-certificate.html · recorded in forklift_runs`);
       }
       return result;

@@ -3,7 +3,7 @@ import { BaseCommand } from '../src/cli/base.js';
 import { textSpinner } from '../src/cli/progress.js';
 import { table } from '../src/cli/render.js';
 import { sweptText } from '../src/util/work-path.js';
-import { exportBundle, type ExportResult } from '../src/bundle/export.js';
+import { exportBundle, notExportedHint, schemaTablesText, type ExportResult } from '../src/bundle/export.js';
 import { exportSource } from '../src/bundle/source.js';
 
 export default class Export extends BaseCommand {
@@ -49,6 +49,10 @@ export default class Export extends BaseCommand {
         this.log(`exported ${result.source} → ${result.bundle}${result.profile ? ` (profile ${result.profile})` : ''}\n`);
         this.log(table(['table', 'rows', 'csv sha256'], result.tables.map((t) => [t.name, fmt.format(t.rows), t.csv_sha256]), (c) => c === 1));
         this.log(`\n${fmt.format(result.rows_total)} rows in ${result.tables.length} table${result.tables.length === 1 ? '' : 's'} · Payload-Oxum ${result.payload_oxum} · manifest sha256 ${result.manifest_sha256}`);
+        if (result.not_exported.length) {
+          this.log(`\nnot exported (outside the schema read; recorded in bag-info.txt as Forklift-Not-Exported): ${schemaTablesText(result.not_exported)}`);
+          this.log(`to take them out: ${notExportedHint(result.source, result.not_exported)}`);
+        }
       }
       return result;
     } finally {

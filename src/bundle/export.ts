@@ -7,7 +7,7 @@ import { toolVersion } from '../core/version.js';
 import type { Entity } from '../model/types.js';
 import { openStore } from '../stores/index.js';
 import { claimWork, sweepStaleWork, type SweptWork } from '../util/work-path.js';
-import type { RowRange, TargetStore } from '../stores/types.js';
+import type { RowRange, SchemaTables, TargetStore } from '../stores/types.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import { runsEntityOf, storeLedgerHead } from '../audit/ledger.js';
 import { ARROW_BATCH_ROWS, openArrowWriter } from './arrow.js';
@@ -41,6 +41,12 @@ export interface ExportOptions {
   references?: boolean | undefined;
   progress?: (p: { table: string; rows: number }) => void;
   signal?: AbortSignal | undefined;
+  /**
+   * Every table or nothing (exit): tables the store holds outside what it reads (PostgreSQL's other
+   * schemas, `not_exported`) stop the export before anything is written, unless their schema is
+   * named in `skip`. Without it an export goes on and reports them.
+   */
+  complete?: { skip: string[] } | undefined;
 }
 
 export interface RowSelection {
@@ -65,6 +71,12 @@ export interface ExportResult {
   ledger_head: string | null;
   manifest_sha256: string;
   profile: string | null;
+  /**
+   * Tables of the store the bundle does not hold because they are outside the schema read
+   * (PostgreSQL: other schemas than the connection's current one), per schema; also in
+   * bag-info.txt as Forklift-Not-Exported. Empty when the bundle holds every table.
+   */
+  not_exported: SchemaTables[];
   /** Work left beside the bundle by exports that were killed, removed before this one began. */
   swept: SweptWork[];
 }
@@ -94,6 +106,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   try {
     store = await openStore(opts.source, { existing: true });
     const all = await store.describeTables();
+    const notExported = await store.tablesElsewhere?.() ?? [];
+    if (opts.complete) checkComplete(store.display, notExported, opts.complete.skip);
     if (opts.profile) checkProfileTables(opts.profile, all);
     const chosen = chooseTables(all, opts.tables);
     mkdirSync(path.join(tmp, 'data', 'csv'), { recursive: true });
@@ -132,6 +146,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       ...files.map((t): [string, string] => ['Forklift-Table-Rows', `${t.entity.name} ${t.rows}`]),
       ['Forklift-Profile', opts.profile ? opts.profile.summary : 'none (every column as stored)'],
       ['Forklift-Ledger-Head', ledgerHead ?? 'none'],
+      ...notExported.map((n): [string, string] => ['Forklift-Not-Exported', `${n.schema}: ${n.tables.join(', ')}`]),
       ...(opts.bagInfo ?? []),
     ];
     const bag = await writeBagTags(tmp, { fields: info }, { payload });
@@ -165,6 +180,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       manifest_sha256: manifest,
       ledger_head: ledgerHead,
       profile: opts.profile?.name ?? null,
+      not_exported: notExported,
       swept,
     };
   } catch (e) {
@@ -176,6 +192,43 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     rmSync(tmp, { recursive: true, force: true });
     claim.release();
     await store?.close();
+  }
+}
+
+/** One line per schema: `plant (2 tables: machines, tools)`. */
+export function schemaTablesText(list: readonly SchemaTables[]): string {
+  return list.map((n) => `${n.schema} (${n.tables.length} table${n.tables.length === 1 ? '' : 's'}: ${n.tables.join(', ')})`).join('; ');
+}
+
+/**
+ * How to read another schema of a PostgreSQL store: its URL with the session's search_path set
+ * through libpq's `options` parameter (`?options=-c%20search_path%3Dplant`).
+ */
+export function schemaUrl(url: string, schema: string): string {
+  const ident = /^[a-z_][a-z0-9_$]*$/.test(schema) ? schema : `"${schema.replace(/"/g, '""')}"`;
+  return `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${ident}`)}`;
+}
+
+/** What an export of `display` leaves out, and how to take it: the hint of a refusal, the note of an export. */
+export function notExportedHint(display: string, list: readonly SchemaTables[]): string {
+  return list.map((n) => `read schema ${n.schema} with --source '${schemaUrl(display, n.schema)}'`).join('; ');
+}
+
+function checkComplete(display: string, notExported: readonly SchemaTables[], skip: readonly string[]): void {
+  const present = new Set(notExported.map((n) => n.schema));
+  const unknown = skip.filter((s) => !present.has(s));
+  if (unknown.length) {
+    throw new ConfigError(`--skip-schemas: ${unknown.join(', ')} ${unknown.length > 1 ? 'are not schemas' : 'is not a schema'} with tables beside the one read from ${display}`, {
+      code: 'export.unknown-schema',
+      hint: notExported.length ? `Schemas left out: ${notExported.map((n) => n.schema).join(', ')}.` : 'Every table of the store is read: leave out --skip-schemas.',
+    });
+  }
+  const missing = notExported.filter((n) => !skip.includes(n.schema));
+  if (missing.length) {
+    throw new BundleError(`${display} holds tables outside the schema read, which the bundle would not hold: ${schemaTablesText(missing)}`, {
+      code: 'export.not-everything',
+      hint: `An exit takes out every table or says which are left out: ${notExportedHint(display, missing)}; or give --skip-schemas ${missing.map((n) => n.schema).join(',')} to leave them out on purpose (recorded in bag-info.txt and the certificate).`,
+    });
   }
 }
 

@@ -27,6 +27,8 @@ export interface ExitCertificate {
   manifest_sha256: string;
   ledger_head: string | null;
   profile: string | null;
+  /** Schemas of the source left out on purpose (exit --skip-schemas), with their tables; absent when every table was taken out. */
+  not_exported?: { schema: string; tables: string[] }[];
   diff: { identical: boolean; compared: string; tables: number; added: number; removed: number; changed: number; unchanged: number; ignored_columns: string[] };
   tool_version: string;
   operator: string;
@@ -73,8 +75,9 @@ export function certificateHtml(c: ExitCertificate): string {
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}td.n{text-align:right}code,.h{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}.ok{color:#060}.bad{color:#a00}</style>
 </head><body>
 <h1>Exit certificate</h1>
-<p>Every table of <code>${esc(c.source)}</code> was exported into the bundle <code>${esc(c.bundle)}</code>, the bundle verified, re-imported into a scratch database and compared with the source:
-<strong class="${c.diff.identical ? 'ok' : 'bad'}">${c.diff.identical ? 'identical' : 'different'}</strong>.</p>
+<p>${c.not_exported?.length ? 'Every table of the schema read' : 'Every table'} of <code>${esc(c.source)}</code> was exported into the bundle <code>${esc(c.bundle)}</code>, the bundle verified, re-imported into a scratch database and compared with the source:
+<strong class="${c.diff.identical ? 'ok' : 'bad'}">${c.diff.identical ? 'identical' : 'different'}</strong>.</p>${c.not_exported?.length ? `
+<p class="bad">Left out on purpose (<code>--skip-schemas</code>), not in this bundle: ${c.not_exported.map((n) => `schema <code>${esc(n.schema)}</code> (${n.tables.map(esc).join(', ')})`).join('; ')}.</p>` : ''}
 <table>
 ${row('source', c.source)}
 ${row('rows', `${fmt.format(c.rows_total)} in ${c.tables.length} tables`)}
@@ -82,7 +85,8 @@ ${row('Payload-Oxum', c.payload_oxum)}
 ${row('manifest-sha256.txt SHA-256', c.manifest_sha256)}
 ${row('ledger head', c.ledger_head ?? '(none recorded)')}
 ${row('profile', c.profile ?? 'none (every column as stored)')}
-${row('diff', `${c.diff.compared}: ${fmt.format(c.diff.unchanged)} rows unchanged, ${c.diff.added} added, ${c.diff.removed} removed, ${c.diff.changed} changed${c.diff.ignored_columns.length ? `; columns left out by the profile: ${c.diff.ignored_columns.join(', ')}` : ''}`)}
+${c.not_exported?.length ? `${row('not exported', c.not_exported.map((n) => `${n.schema}: ${n.tables.join(', ')}`).join('; '))}
+` : ''}${row('diff', `${c.diff.compared}: ${fmt.format(c.diff.unchanged)} rows unchanged, ${c.diff.added} added, ${c.diff.removed} removed, ${c.diff.changed} changed${c.diff.ignored_columns.length ? `; columns left out by the profile: ${c.diff.ignored_columns.join(', ')}` : ''}`)}
 ${row('tool version', c.tool_version)}
 ${row('operator', `${c.operator} on ${c.host}`)}
 ${row('started', c.started)}

@@ -34,6 +34,12 @@ export interface ExitOptions {
   zip?: boolean | undefined;
   /** Replace an existing BUNDLE_DIR (only once the new bundle is complete). */
   force?: boolean | undefined;
+  /**
+   * Schemas of the source left out on purpose (PostgreSQL: other schemas than the one the URL
+   * reads). Any other schema holding tables stops the exit before anything is written: an exit
+   * takes out every table, or its bundle and certificate name what was left out.
+   */
+  skipSchemas?: string[] | undefined;
   /** Steps in order, but the verify runs beside import and diff: its events carry `step: 'verify'`, and `done` when it has passed. */
   progress?: (p: { step: ExitStep; table?: string; rows?: number; done?: boolean }) => void;
   signal?: AbortSignal | undefined;
@@ -91,6 +97,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       parquet: opts.parquet,
       xlsx: opts.xlsx,
       signal: opts.signal,
+      complete: { skip: opts.skipSchemas ?? [] },
       progress: (p) => opts.progress?.({ step: 'export', table: p.table, rows: p.rows }),
     });
 
@@ -193,6 +200,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       manifest_sha256: manifest,
       ledger_head: ledgerHead(info),
       profile: opts.profile?.name ?? null,
+      ...(exported.not_exported.length ? { not_exported: exported.not_exported } : {}),
       diff: { identical: d.identical, compared: `re-imported bundle vs ${exported.source}`, tables: d.totals.tables, added: d.totals.added, removed: d.totals.removed, changed: d.totals.changed, unchanged: d.totals.unchanged, ignored_columns: ignored },
       tool_version: toolVersion(),
       operator: operator(),
@@ -234,7 +242,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
 
     go('ledger');
     try {
-      await record(opts.source, started, 'succeeded', manifest, { tables: exported.tables.length, rows_total: exported.rows_total, bundle: shownDest }, null);
+      await record(opts.source, started, 'succeeded', manifest, { tables: exported.tables.length, rows_total: exported.rows_total, bundle: shownDest, ...(exported.not_exported.length ? { not_exported: exported.not_exported } : {}) }, null);
     } catch (e) {
       // A bundle whose exit is not in the ledger is not a finished exit: remove it.
       rmSync(dest, { recursive: true, force: true });

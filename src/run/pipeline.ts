@@ -12,7 +12,7 @@ import { loadModeOf, watermarkOf } from '../plan/watermark.js';
 import { openStore } from '../stores/index.js';
 import { storeIdentity } from '../stores/url.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
-import { checkBomCycles } from '../validate/bom-graph.js';
+import { checkBomCycles, type TargetBomLines } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
 import { checkForeignKeys } from '../validate/foreign-keys.js';
 import { checkDuplicateKeys, checkPaddedKeys, checkUniqueColumns } from '../validate/keys.js';
@@ -106,6 +106,15 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       if (!referenced) continue;
       existing.set(e.name, await copyTargetKeys(store, staging, plan, e));
     }
+    // The target's own BOM lines count for cycles where this run adds to them (SPEC section 3:
+    // no cycle through any number of levels); replace empties the table, so only the run's count.
+    const targetBoms = new Map<string, TargetBomLines>();
+    for (const x of byEntity.values()) {
+      const rule = x.entity.rules.find((r) => r.kind === 'bom-graph');
+      const mode = modeOf(x.mapping);
+      if (!rule || mode === 'replace' || !(await store.hasTable(x.entity.name))) continue;
+      targetBoms.set(x.entity.name, { table: await copyTargetBomLines(store, staging, x.entity, rule.parent, rule.component), replacedByKey: mode === 'upsert' });
+    }
 
     const timings: Record<string, number> = {};
     let mark = Date.now();
@@ -125,7 +134,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       if (store.keysIgnoreTrailingSpaces) checkPaddedKeys(staging, x.entity, x.label, store.kind === 'mssql' ? 'SQL Server' : 'MySQL/MariaDB');
       checkUniqueColumns(staging, x.entity, x.label);
       checkForeignKeys(staging, x.entity, inRun, (e) => existing.get(e), (e) => byEntity.get(e)?.label ?? e, (e) => plan.model.entities.get(e));
-      for (const rule of x.entity.rules) if (rule.kind === 'bom-graph') checkBomCycles(staging, x.entity, rule.parent, rule.component);
+      for (const rule of x.entity.rules) if (rule.kind === 'bom-graph') checkBomCycles(staging, x.entity, rule.parent, rule.component, targetBoms.get(name));
     }
 
     const loadsOf = (): EntityLoad[] =>
@@ -344,6 +353,23 @@ async function copyTargetKeys(store: TargetStore, staging: Staging, plan: Loaded
   const ins = staging.db.prepare(`INSERT INTO ${table} VALUES (?)`);
   for await (const batch of store.readColumn(e.name, col)) for (const v of batch) ins.run(v as string);
   staging.db.exec(`CREATE INDEX ${q(`ti_${e.name}`)} ON ${table} (${q(col)})`);
+  return table;
+}
+
+/**
+ * A BOM table's lines in the target (its key columns and the two item columns), streamed into the
+ * staging file in batches: the cycle check reads from there only what can lie on a cycle.
+ */
+async function copyTargetBomLines(store: TargetStore, staging: Staging, entity: Entity, parentCol: string, componentCol: string): Promise<string> {
+  const table = q(`tb_${entity.name}`);
+  const names = [...new Set([...entity.primaryKey, parentCol, componentCol])];
+  const narrow: Entity = { ...entity, columns: names.map((n) => entity.columns.find((c) => c.name === n)!), rules: [] };
+  staging.db.exec(`CREATE TABLE ${table} (${names.map(q).join(', ')})`);
+  const ins = staging.db.prepare(`INSERT INTO ${table} VALUES (${names.map(() => '?').join(', ')})`);
+  const many = staging.db.transaction((batch: unknown[][]) => {
+    for (const r of batch) ins.run(...r);
+  });
+  for await (const batch of store.readRows(narrow)) many(batch);
   return table;
 }
 

@@ -9,11 +9,11 @@ import type { Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, orderColumns, tableRecords } from './read-common.js';
-import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_UPSERT, pgByteOrderedCollations, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
+import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_ELSEWHERE_SQL, PG_TABLES_UPSERT, pgByteOrderedCollations, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { assertDeleted, keyColumns, valueColumns } from './delete-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, passwordOf } from './url.js';
@@ -264,6 +264,21 @@ export class PostgresStore implements TargetStore {
         for (const r of res.rows) recorded.set(r.name, r.definition);
       }
       return describeFrom(pgTables(cols, cons), recorded);
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    }
+  }
+
+  async tablesElsewhere(): Promise<SchemaTables[]> {
+    try {
+      const res = (await this.k.raw(PG_TABLES_ELSEWHERE_SQL)) as pg.QueryResult<{ s: string; t: string }>;
+      const out: SchemaTables[] = [];
+      for (const r of res.rows) {
+        const last = out[out.length - 1];
+        if (last?.schema === r.s) last.tables.push(r.t);
+        else out.push({ schema: r.s, tables: [r.t] });
+      }
+      return out;
     } catch (e) {
       throw this.storeError(e, 'store.read');
     }

@@ -70,6 +70,21 @@ LEFT JOIN pg_class f ON f.oid = k.confrelid
 WHERE c.relnamespace = current_schema()::regnamespace AND k.contype IN ('p', 'u', 'f')
 ORDER BY c.relname, k.conname`;
 
+/**
+ * Tables (ordinary and partitioned, partitions aside) of every schema but the current one, the
+ * system schemas (pg_catalog, information_schema, pg_toast*, pg_temp*) and forklift's scratch
+ * schemas (forklift_dryrun_*): what an export of the current schema leaves out.
+ */
+export const PG_TABLES_ELSEWHERE_SQL = `SELECT n.nspname::text AS s, c.relname::text AS t
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.oid IS DISTINCT FROM to_regnamespace(current_schema())
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+  AND n.nspname NOT LIKE 'forklift\\_dryrun\\_%'
+ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`;
+
 export interface PgColumnRow {
   /** The current schema (the tables' own). */
   s: string;

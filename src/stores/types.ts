@@ -89,6 +89,12 @@ export interface DeleteRequest {
   signal?: AbortSignal | undefined;
 }
 
+/** The tables of one schema. */
+export interface SchemaTables {
+  schema: string;
+  tables: string[];
+}
+
 export interface TargetStore {
   readonly kind: StoreKind;
   /** The URL without password. */
@@ -133,6 +139,12 @@ export interface TargetStore {
    * included, is described from the catalog (native type to model type).
    */
   describeTables(): Promise<Entity[]>;
+  /**
+   * Tables the store holds that describeTables does not see, per schema, names sorted: on
+   * PostgreSQL the tables of every schema but the connection's current one (system schemas and
+   * forklift's scratch schemas aside). Absent where a store has nothing beside what it describes.
+   */
+  tablesElsewhere?(): Promise<SchemaTables[]>;
   /**
    * A table's rows in the canonical order of src/bundle/order.ts (primary key; every column where
    * there is none), values in the staging form (mapping/coerce.ts: text, numbers, 1/0 booleans,

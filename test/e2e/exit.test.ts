@@ -147,6 +147,64 @@ describe.skipIf(pgDown !== null)('forklift exit on PostgreSQL', () => {
   });
 });
 
+describe.skipIf(pgDown !== null)('PostgreSQL tables outside the schema the URL reads', () => {
+  it('exit refuses (exit 1, nothing at the bundle folder) unless told; export says what it left out; the search_path URL takes the other schema', async () => {
+    const { url } = await pgDbs.create();
+    await withPg(url, async (c) => {
+      await c.query('CREATE SCHEMA plant');
+      await c.query("CREATE TABLE plant.machines (id int PRIMARY KEY, name text); INSERT INTO plant.machines VALUES (1, 'press'), (2, 'lathe')");
+      await c.query('CREATE TABLE plant.tools (id int PRIMARY KEY)');
+      await c.query('CREATE TABLE public.orders (id int PRIMARY KEY, qty int); INSERT INTO public.orders VALUES (1, 10)');
+    });
+    const out = path.join(dir, 'out');
+
+    // exit: refused, naming the schema, its tables and the two ways on.
+    const refused = runCli(['exit', '--source', url, '--to', path.join(out, 'pg-schemas')], { cwd: dir });
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toContain('plant (2 tables: machines, tools)');
+    expect(refused.stderr).toContain('options=-c%20search_path%3Dplant');
+    expect(refused.stderr).toContain('--skip-schemas plant');
+    expect(readdirSync(out).filter((f) => f.startsWith('pg-schemas'))).toEqual([]);
+    const failed = await withPg(url, async (c) => (await c.query("SELECT status FROM forklift_runs WHERE command = 'exit'")).rows as { status: string }[]);
+    expect(failed.map((r) => r.status)).toEqual(['failed']);
+
+    // A schema named that holds no tables is a usage error.
+    const typo = runCli(['exit', '--source', url, '--to', path.join(out, 'pg-schemas'), '--skip-schemas', 'plnt'], { cwd: dir });
+    expect(typo.code, typo.stderr).toBe(2);
+    expect(typo.stderr).toContain('plnt');
+
+    // export: goes on, and says so in its output, its result and bag-info.txt.
+    const e = runCli(['export', path.join(out, 'pg-schemas-export'), '--source', url, '--json'], { cwd: dir });
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout)).toMatchObject({ not_exported: [{ schema: 'plant', tables: ['machines', 'tools'] }] });
+    expect(readFileSync(path.join(out, 'pg-schemas-export', 'bag-info.txt'), 'utf8')).toContain('Forklift-Not-Exported: plant: machines, tools');
+    const text = runCli(['export', path.join(out, 'pg-schemas-export-text'), '--source', url], { cwd: dir });
+    expect(text.stdout).toContain('not exported');
+    expect(text.stdout).toContain('plant (2 tables: machines, tools)');
+
+    // --skip-schemas plant: the exit goes on and its certificate and bag-info name what was left out.
+    const skipped = runCli(['exit', '--source', url, '--to', path.join(out, 'pg-schemas'), '--skip-schemas', 'plant', '--json'], { cwd: dir });
+    expect(skipped.code, skipped.stderr).toBe(0);
+    const cert = JSON.parse(readFileSync(path.join(out, 'pg-schemas', 'exit-certificate.json'), 'utf8')) as Cert & { not_exported: unknown };
+    expect(cert.tables.map((t) => t.name)).toEqual(['forklift_runs', 'orders']);
+    expect(cert.not_exported).toEqual([{ schema: 'plant', tables: ['machines', 'tools'] }]);
+    expect(readFileSync(path.join(out, 'pg-schemas', 'bag-info.txt'), 'utf8')).toContain('Forklift-Not-Exported: plant: machines, tools');
+    expect(readFileSync(path.join(out, 'pg-schemas', 'exit-certificate.html'), 'utf8')).toContain('Left out on purpose');
+    expect(runCli(['bundle', 'verify', path.join(out, 'pg-schemas')]).code).toBe(0);
+
+    // The search_path of the URL reads plant; public is then the schema left out.
+    const plantUrl = `${url}?options=-c%20search_path%3Dplant`;
+    const p = runCli(['exit', '--source', plantUrl, '--to', path.join(out, 'pg-plant'), '--skip-schemas', 'public', '--json'], { cwd: dir });
+    expect(p.code, p.stderr).toBe(0);
+    const plantCert = JSON.parse(readFileSync(path.join(out, 'pg-plant', 'exit-certificate.json'), 'utf8')) as Cert & { not_exported: { schema: string }[] };
+    expect(plantCert.tables.map((t) => [t.name, t.rows])).toEqual([
+      ['machines', 2],
+      ['tools', 0],
+    ]);
+    expect(plantCert.not_exported.map((n) => n.schema)).toEqual(['public']);
+  });
+});
+
 describe.skipIf(myDown !== null)('forklift exit on MariaDB', () => {
   it('gives a bundle that verifies with its certificate; the ledger gains the exit', async () => {
     const { name, url } = await myDbs.create();

@@ -96,12 +96,13 @@ function mysqlCheck(c: Column): string {
 
 export function mysqlCreateTable(e: Entity): string {
   const cols = e.columns.map((c) => `${qi(c.name)} ${mysqlColumnType(c)}${c.required ? ' NOT NULL' : ' NULL'}${mysqlCheck(c)}`);
-  const pk = `PRIMARY KEY (${e.primaryKey.map(qi).join(', ')})`;
+  // A table without a key gets no PRIMARY KEY clause.
+  const pk = e.primaryKey.length ? [`PRIMARY KEY (${e.primaryKey.map(qi).join(', ')})`] : [];
   const uniques = e.columns.filter((c) => c.unique).map((c) => `UNIQUE KEY (${qi(c.name)})`);
   const fks = e.columns
     .filter((c) => c.references && c.references.entity !== e.name)
     .map((c) => `FOREIGN KEY (${qi(c.name)}) REFERENCES ${qi(c.references!.entity)} (${qi(c.references!.column)})`);
-  return `CREATE TABLE IF NOT EXISTS ${qi(e.name)} (\n  ${[...cols, pk, ...uniques, ...fks].join(',\n  ')}\n) ${ENGINE}`;
+  return `CREATE TABLE IF NOT EXISTS ${qi(e.name)} (\n  ${[...cols, ...pk, ...uniques, ...fks].join(',\n  ')}\n) ${ENGINE}`;
 }
 
 /**

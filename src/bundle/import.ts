@@ -94,6 +94,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       // What datapackage.json declares, read ahead of the verify's verdict (which also checks it).
       const declared = declaredEntities(opened.dir) ?? (await verdict()).entities;
       const entities = chooseTables(declared, opts.tables);
+      if (opts.load === 'upsert') refuseKeylessUpsert(entities);
       // The bundle's ledger is another store's chain: kept beside this store's own (forklift_imported_runs,
       // one copy per import), never mixed into it, so both chains still verify.
       const bundleLedger = entities.find((e) => e.name === RUNS_ENTITY.name);
@@ -324,4 +325,14 @@ function chooseTables(all: Entity[], wanted: string[] | undefined): Entity[] {
   const unknown = wanted.filter((t) => !names.has(t));
   if (unknown.length) throw new ConfigError(`--tables: ${unknown.join(', ')} not in the bundle`, { code: 'import.unknown-table', hint: `Tables in the bundle: ${[...names].join(', ')}.` });
   return all.filter((e) => wanted.includes(e.name));
+}
+
+/** An upsert matches rows by their key: a table without one (a custom table) cannot be upserted. */
+function refuseKeylessUpsert(entities: readonly Entity[]): void {
+  const keyless = entities.filter((e) => e.name !== RUNS_ENTITY.name && e.primaryKey.length === 0).map((e) => e.name);
+  if (!keyless.length) return;
+  throw new ConfigError(`--load upsert: ${keyless.join(', ')} ${keyless.length === 1 ? 'has' : 'have'} no primary key, so no row can be matched to update`, {
+    code: 'import.upsert-without-key',
+    hint: `Import with --load append or --load replace, or leave ${keyless.length === 1 ? 'that table' : 'those tables'} out with --tables.`,
+  });
 }

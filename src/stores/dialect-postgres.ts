@@ -32,13 +32,14 @@ export function pgColumnType(c: Column): string {
 
 export function pgCreateTable(e: Entity): string {
   const cols = e.columns.map((c) => `${q(c.name)} ${pgColumnType(c)}${c.required || e.primaryKey.includes(c.name) ? ' NOT NULL' : ''}`);
-  const pk = `PRIMARY KEY (${e.primaryKey.map(q).join(', ')})`;
+  // A table without a key (a custom table made by hand, exported and imported) gets no PRIMARY KEY clause.
+  const pk = e.primaryKey.length ? [`PRIMARY KEY (${e.primaryKey.map(q).join(', ')})`] : [];
   const uniques = e.columns.filter((c) => c.unique).map((c) => `UNIQUE (${q(c.name)})`);
   // Self references are left to validation, as in the SQLite store.
   const fks = e.columns
     .filter((c) => c.references && c.references.entity !== e.name)
     .map((c) => `FOREIGN KEY (${q(c.name)}) REFERENCES ${q(c.references!.entity)} (${q(c.references!.column)})`);
-  return `CREATE TABLE IF NOT EXISTS ${q(e.name)} (\n  ${[...cols, pk, ...uniques, ...fks].join(',\n  ')}\n)`;
+  return `CREATE TABLE IF NOT EXISTS ${q(e.name)} (\n  ${[...cols, ...pk, ...uniques, ...fks].join(',\n  ')}\n)`;
 }
 
 /**

@@ -130,7 +130,8 @@ export function mssqlCreateTable(e: Entity): string {
     if (c.type === 'enum' && c.values?.length) def += ` CONSTRAINT ${qi(constraintName('ck', t, c.name))} CHECK (${qi(c.name)} IN (${c.values.map(nstr).join(', ')}))`;
     return def;
   });
-  lines.push(`CONSTRAINT ${qi(constraintName('pk', t))} PRIMARY KEY (${e.primaryKey.map(qi).join(', ')})`);
+  // A table without a key gets no PRIMARY KEY constraint.
+  if (e.primaryKey.length) lines.push(`CONSTRAINT ${qi(constraintName('pk', t))} PRIMARY KEY (${e.primaryKey.map(qi).join(', ')})`);
   const indexes: string[] = [];
   for (const c of e.columns.filter((x) => x.unique)) {
     const name = qi(constraintName('uq', t, c.name));

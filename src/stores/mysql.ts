@@ -6,6 +6,7 @@ import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './read-common.js';
+import { shapeError, shapeMismatches } from './table-shape.js';
 import { MYSQL_KEYS_SQL, datetimeText, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
@@ -94,14 +95,25 @@ function mysqlCheck(c: Column): string {
   return '';
 }
 
+/** The existing tables a load writes into must hold the model's values exactly (table-shape.ts): MariaDB rounds fractional seconds silently. */
+async function checkTableShapes(conn: RawConnection, entities: readonly EntityLoad[], display: string): Promise<void> {
+  for (const { entity } of entities) {
+    const cols = await query<MysqlColumnRow[]>(conn, mysqlColumnsSql(true), [entity.name]);
+    if (cols.length === 0) continue;
+    const mismatches = shapeMismatches(entity, mysqlTables([{ t: entity.name, d: null }], cols, [])[0]!, mysqlColumnType);
+    if (mismatches.length) throw shapeError(display, entity.name, mismatches);
+  }
+}
+
 export function mysqlCreateTable(e: Entity): string {
   const cols = e.columns.map((c) => `${qi(c.name)} ${mysqlColumnType(c)}${c.required ? ' NOT NULL' : ' NULL'}${mysqlCheck(c)}`);
-  const pk = `PRIMARY KEY (${e.primaryKey.map(qi).join(', ')})`;
+  // A table without a key gets no PRIMARY KEY clause.
+  const pk = e.primaryKey.length ? [`PRIMARY KEY (${e.primaryKey.map(qi).join(', ')})`] : [];
   const uniques = e.columns.filter((c) => c.unique).map((c) => `UNIQUE KEY (${qi(c.name)})`);
   const fks = e.columns
     .filter((c) => c.references && c.references.entity !== e.name)
     .map((c) => `FOREIGN KEY (${qi(c.name)}) REFERENCES ${qi(c.references!.entity)} (${qi(c.references!.column)})`);
-  return `CREATE TABLE IF NOT EXISTS ${qi(e.name)} (\n  ${[...cols, pk, ...uniques, ...fks].join(',\n  ')}\n) ${ENGINE}`;
+  return `CREATE TABLE IF NOT EXISTS ${qi(e.name)} (\n  ${[...cols, ...pk, ...uniques, ...fks].join(',\n  ')}\n) ${ENGINE}`;
 }
 
 /**
@@ -456,6 +468,7 @@ export class MysqlStore implements TargetStore {
       await sweepScratchSchemas(conn).catch(() => []);
       // DDL first, outside the transaction (each statement commits implicitly): idempotent, so a
       // failed run leaves at most new empty tables. Parents before children, for the foreign keys.
+      await checkTableShapes(conn, req.entities, this.display);
       await ensureRunsTable(conn);
       for (const entity of referencedClosure(req)) await query(conn, mysqlCreateTable(entity));
       await query(conn, MYSQL_TABLES_DDL);
@@ -517,6 +530,7 @@ export class MysqlStore implements TargetStore {
       try {
         await query(conn, `CREATE DATABASE ${qi(scratch)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
         created = true;
+        await checkTableShapes(conn, req.entities, this.display);
         const replaced = new Set(req.entities.filter((l) => l.mode === 'replace').map((l) => l.entity.name));
         await copyIntoScratch(conn, this.target.database, scratch, referencedClosure(req).map((e) => e.name), replaced);
         await query(conn, `USE ${qi(scratch)}`);

@@ -7,7 +7,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { BugError, StoreError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
-import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
+import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgColumnType, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
+import { shapeError, shapeMismatches } from './table-shape.js';
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, orderColumns, tableRecords } from './read-common.js';
 import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_ELSEWHERE_SQL, PG_TABLES_UPSERT, pgByteOrderedCollations, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
@@ -119,7 +120,7 @@ export class PostgresStore implements TargetStore {
     const loaded = new Map<string, number>();
     let link: ChainLink | undefined;
     await this.inTransaction(req, async (trx, conn, db) => {
-      await prepareTables(conn, req);
+      await prepareTables(conn, req, this.display);
       for (const l of req.entities) {
         req.signal?.throwIfAborted();
         const n = await copyEntity(conn, db, l, req.signal);
@@ -145,7 +146,7 @@ export class PostgresStore implements TargetStore {
     let refused: Refusal[] = [];
     try {
       await this.inTransaction(req, async (_trx, conn, db) => {
-        await prepareTables(conn, req);
+        await prepareTables(conn, req, this.display);
         for (const l of req.entities) await copyToRehearsal(conn, db, l, req.signal);
         const sql = (text: string) => async (): Promise<void> => void (await conn.query(text));
         refused = await loadNarrowing(
@@ -339,12 +340,21 @@ export class PostgresStore implements TargetStore {
  * reference (so foreign keys have a table to point at), what each table is in the model's own
  * words (for describeTables), and replace's emptying.
  */
-async function prepareTables(conn: pg.Client, req: Pick<LoadRequest, 'model' | 'entities'>): Promise<void> {
+async function prepareTables(conn: pg.Client, req: Pick<LoadRequest, 'model' | 'entities'>, display: string): Promise<void> {
   await conn.query(PG_RUNS_DDL);
+  for (const l of req.entities) await checkTableShape(conn, l.entity, display);
   for (const entity of referencedClosure(req)) await conn.query(pgCreateTable(entity));
   await conn.query(PG_TABLES_DDL);
   for (const rec of tableRecords(referencedClosure(req))) await conn.query(PG_TABLES_UPSERT, rec);
   await emptyForReplace(conn, req.entities.filter((l) => l.mode === 'replace'));
+}
+
+/** An existing table the entity loads into must hold the model's values exactly (table-shape.ts); a new one is made so. */
+async function checkTableShape(conn: pg.Client, entity: Entity, display: string): Promise<void> {
+  const rows = (await conn.query<PgColumnRow>(pgColumnsSql(true), [entity.name])).rows;
+  if (rows.length === 0) return;
+  const mismatches = shapeMismatches(entity, pgTables(rows, [])[0]!, pgColumnType);
+  if (mismatches.length) throw shapeError(display, entity.name, mismatches);
 }
 
 const rehearsalTable = (entity: string): string => q(`forklift_dry_${entity}`);

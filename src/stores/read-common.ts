@@ -43,6 +43,10 @@ export interface NativeColumn {
   kind: NativeKind;
   /** decimal: the scale the store prints. */
   scale?: number | undefined;
+  /** timestamp: the digits of a second's fraction it keeps (3: milliseconds). */
+  fraction?: number | undefined;
+  /** timestamp: false for a type without a time zone where the store has both (PostgreSQL). */
+  zoned?: boolean | undefined;
   /** The column as the catalog describes it (references are filled in from the foreign keys). */
   column: Column;
 }

@@ -112,7 +112,7 @@ export function mysqlNativeColumn(r: MysqlColumnRow): NativeColumn {
   if (INTEGER_TYPES.has(dt) || dt === 'bit') return make('integer', { type: 'integer' });
   if (dt === 'decimal' || dt === 'numeric') return make('decimal', { type: 'decimal', precision: Number(r.p), scale: Number(r.s) }, Number(r.s));
   if (dt === 'date') return make('date', { type: 'date' });
-  if (dt === 'datetime' || dt === 'timestamp') return make('timestamp', { type: 'timestamp' });
+  if (dt === 'datetime' || dt === 'timestamp') return { ...make('timestamp', { type: 'timestamp' }), fraction: Number(/\((\d)\)/.exec(ct)?.[1] ?? 0) };
   if (dt === 'char' || dt === 'varchar') return make('text', { type: 'string', length: Number(r.len) });
   if (TEXT_TYPES.has(dt) || dt === 'set') return make('text', { type: 'text' });
   if (dt === 'enum') return make('text', { type: 'enum', values: enumValues(r.ct) });

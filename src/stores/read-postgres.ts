@@ -122,7 +122,7 @@ export function pgNativeColumn(r: Pick<PgColumnRow, 'c' | 'nn' | 'ft' | 'tn' | '
   if ((m = /^numeric\((\d+),(\d+)\)$/.exec(ft))) return make('decimal', { type: 'decimal', precision: Number(m[1]), scale: Number(m[2]) }, Number(m[2]));
   if (ft === 'boolean') return make('boolean', { type: 'boolean' });
   if (ft === 'date') return make('date', { type: 'date' });
-  if (/^timestamp(\(\d\))? with(out)? time zone$/.test(ft)) return make('timestamp', { type: 'timestamp' });
+  if ((m = /^timestamp(?:\((\d)\))? with(out)? time zone$/.exec(ft))) return { ...make('timestamp', { type: 'timestamp' }), fraction: m[1] === undefined ? 6 : Number(m[1]), zoned: m[2] === undefined };
   if (ft === 'text') return make('text', { type: 'text' });
   if ((m = /^(?:character varying|character)\((\d+)\)$/.exec(ft))) return make('text', { type: 'string', length: Number(m[1]) });
   if (ft === 'character varying' || r.tn === 'citext') return make('text', { type: 'text' });

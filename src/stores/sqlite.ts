@@ -6,7 +6,8 @@ import { BugError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { nativeColumnsFor, tableRecords, type NativeColumn } from './read-common.js';
-import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteFollowRows, sqliteReadRows, sqliteTable, type WriteProgress } from './read-sqlite.js';
+import { shapeError, shapeMismatches, sqliteHoldsExactly } from './table-shape.js';
+import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteKind, sqliteFollowRows, sqliteReadRows, sqliteTable, type WriteProgress } from './read-sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { assertDeleted, keyColumns, rowPieces, valueColumns } from './delete-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
@@ -49,7 +50,8 @@ function oneOf(column: string, literals: readonly string[]): string {
 
 export function sqliteCreateTable(e: Entity): string {
   const cols = e.columns.map((c) => `${q(c.name)} ${sqliteColumnType(c)}${c.required ? ' NOT NULL' : ''}`);
-  const pk = `PRIMARY KEY (${e.primaryKey.map(q).join(', ')})`;
+  // A table without a key gets no PRIMARY KEY clause (and keeps its rowid).
+  const pk = e.primaryKey.length ? [`PRIMARY KEY (${e.primaryKey.map(q).join(', ')})`] : [];
   const fks = e.columns
     .filter((c) => c.references && c.references.entity !== e.name)
     .map((c) => `FOREIGN KEY (${q(c.name)}) REFERENCES ${q(c.references!.entity)} (${q(c.references!.column)})`);
@@ -59,7 +61,7 @@ export function sqliteCreateTable(e: Entity): string {
   // index walk with a table lookup per row. Measured on the 1M-row machine log: reads 3.0–3.6 s
   // instead of 4.4–4.5 s, loads 1.1–1.7 s instead of 2.0–2.2 s. (PRIMARY KEY columns are then
   // NOT NULL, as on every server store.)
-  return `CREATE TABLE IF NOT EXISTS ${q(e.name)} (\n  ${[...cols, pk, ...uniques, ...fks].join(',\n  ')}\n) STRICT${e.primaryKey.length ? ', WITHOUT ROWID' : ''}`;
+  return `CREATE TABLE IF NOT EXISTS ${q(e.name)} (\n  ${[...cols, ...pk, ...uniques, ...fks].join(',\n  ')}\n) STRICT${e.primaryKey.length ? ', WITHOUT ROWID' : ''}`;
 }
 
 const RUNS_DDL = `CREATE TABLE IF NOT EXISTS forklift_runs (
@@ -140,7 +142,7 @@ export class SqliteStore implements TargetStore {
     try {
       await this.withStaging(req.stagingFile, () =>
         this.k.transaction(async (trx) => {
-          await prepareTables(trx, req);
+          await prepareTables(trx, req, this.display);
           for (const l of req.entities) {
             req.signal?.throwIfAborted();
             const res = (await trx.raw(insertSql(l))) as { changes?: number };
@@ -165,7 +167,7 @@ export class SqliteStore implements TargetStore {
    */
   async createTables(model: LoadRequest['model'], entities: readonly Entity[]): Promise<void> {
     try {
-      await this.k.transaction((trx) => prepareTables(trx, { model, entities: entities.map((entity) => ({ entity, mode: 'append' as const })) }));
+      await this.k.transaction((trx) => prepareTables(trx, { model, entities: entities.map((entity) => ({ entity, mode: 'append' as const })) }, this.display));
     } catch (e) {
       throw asStoreError(e, this.display);
     }
@@ -178,7 +180,7 @@ export class SqliteStore implements TargetStore {
       await this.withStaging(req.stagingFile, async () => {
         try {
           await this.k.transaction(async (trx) => {
-            await prepareTables(trx, req);
+            await prepareTables(trx, req, this.display);
             refused = await loadNarrowing(
               {
                 savepoint: async (name) => void (await trx.raw(`SAVEPOINT ${name}`)),
@@ -395,14 +397,24 @@ type TablesToPrepare = { model: LoadRequest['model']; entities: readonly Pick<En
  * words (for describeTables), and replace's emptying, children first, so foreign keys hold at
  * every step.
  */
-async function prepareTables(trx: Knex.Transaction, req: TablesToPrepare): Promise<void> {
+async function prepareTables(trx: Knex.Transaction, req: TablesToPrepare, display: string): Promise<void> {
   await trx.raw(RUNS_DDL);
+  for (const { entity } of req.entities) await checkTableShape(trx, entity, display);
   for (const entity of referencedClosure(req)) await trx.raw(sqliteCreateTable(entity));
   await trx.raw(SQLITE_TABLES_DDL);
   for (const rec of tableRecords(referencedClosure(req))) await trx.raw(SQLITE_TABLES_UPSERT, rec);
   for (const { entity, mode } of [...req.entities].reverse()) {
     if (mode === 'replace') await trx.raw(`DELETE FROM ${q(entity.name)}`);
   }
+}
+
+/** An existing table the entity loads into must keep the model's values as they are (table-shape.ts). */
+async function checkTableShape(trx: Knex.Transaction, entity: Entity, display: string): Promise<void> {
+  const cols = (await trx.raw('SELECT name, type FROM pragma_table_info(?)', [entity.name])) as { name: string; type: string }[];
+  if (cols.length === 0) return;
+  const table = { name: entity.name, primaryKey: [], foreignKeys: [], uniques: [], columns: cols.map((c): NativeColumn => ({ name: c.name, nativeType: c.type, kind: sqliteKind(c.type), column: { name: c.name, type: 'text', required: false } })) };
+  const mismatches = shapeMismatches(entity, table, (c) => sqliteColumnType(c).split(' ')[0]!, sqliteHoldsExactly);
+  if (mismatches.length) throw shapeError(display, entity.name, mismatches);
 }
 
 /** One INSERT … SELECT of an entity's ok staged rows under its load mode; `ranged`: those with _seq between two bound values. */

@@ -168,6 +168,17 @@ CREATE UNIQUE INDEX [uq_odd]]name_alt] ON [dbo].[odd]]name] ([alt]) WHERE [alt] 
 END`);
   });
 
+  it('creates a table without a key (a custom table from a bundle) with no PRIMARY KEY constraint', () => {
+    const e: Entity = { name: 'readings', primaryKey: [], rules: [], columns: [{ name: 'sensor', type: 'text', required: false }, { name: 'val', type: 'integer', required: false }] };
+    expect(mssqlCreateTable(e)).toBe(`IF OBJECT_ID(N'[dbo].[readings]', N'U') IS NULL
+BEGIN
+CREATE TABLE [dbo].[readings] (
+  [sensor] nvarchar(max) NULL,
+  [val] bigint NULL
+);
+END`);
+  });
+
   it('keeps constraint names within 128 characters', () => {
     const long = 'e'.repeat(120);
     const e: Entity = { name: long, primaryKey: ['k'], rules: [], columns: [{ name: 'k', type: 'integer', required: true }] };

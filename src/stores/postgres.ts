@@ -307,7 +307,7 @@ export class PostgresStore implements TargetStore {
       });
       const byteOrdered = await pgByteOrderedCollations(client, textKeys.map((k) => k.co));
       const keysInByteOrder = new Set(textKeys.filter((k) => byteOrdered.has(k.co)).map((k) => k.column));
-      yield* pgCopyRows(client, pgReadPlan(table, native, first.s, opts.where, keysInByteOrder), opts.signal);
+      yield* pgCopyRows(client, pgReadPlan(table, native, first.s, opts.where, keysInByteOrder, first.rk === 'r'), opts.signal);
     } catch (e) {
       if (e instanceof Error && e.name === 'AbortError') throw e;
       throw this.storeError(e, 'store.read');

@@ -46,7 +46,7 @@ export const PG_READ_SESSION = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'
 
 /** Columns of the current schema's tables (or of one table, `$1`), with their base types. */
 export function pgColumnsSql(oneTable: boolean): string {
-  return `SELECT current_schema()::text AS s, c.relname AS t, obj_description(c.oid, 'pg_class') AS td, a.attname AS c, a.attnotnull AS nn,
+  return `SELECT current_schema()::text AS s, c.relname AS t, c.relkind::text AS rk, obj_description(c.oid, 'pg_class') AS td, a.attname AS c, a.attnotnull AS nn,
   format_type(bt.oid, CASE WHEN ty.typtype = 'd' THEN ty.typtypmod ELSE a.atttypmod END) AS ft,
   bt.typname AS tn, bt.typtype AS tt, col_description(c.oid, a.attnum) AS cd,
   CASE WHEN bt.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = bt.oid ORDER BY e.enumsortorder) END AS ev,
@@ -89,6 +89,8 @@ export interface PgColumnRow {
   /** The current schema (the tables' own). */
   s: string;
   t: string;
+  /** relkind: 'r' an ordinary table, 'p' a partitioned one (its rows are its partitions'). */
+  rk?: string;
   td: string | null;
   c: string;
   nn: boolean;
@@ -281,7 +283,15 @@ function needsCast(n: NativeColumn): boolean {
  * The COPY statement that reads an entity's table in canonical order and the decoder of each
  * field (COPY text, `\N` handled by the caller).
  */
-export function pgReadPlan(e: Entity, native: readonly NativeColumn[], schema: string, where?: RowRange, byteOrdered: ReadonlySet<string> = new Set()): { sql: string; decode: Decoder[] } {
+export function pgReadPlan(
+  e: Entity,
+  native: readonly NativeColumn[],
+  schema: string,
+  where?: RowRange,
+  byteOrdered: ReadonlySet<string> = new Set(),
+  /** An ordinary table: read ONLY its own rows, not those of tables that INHERIT from it (which are tables of their own). */
+  only = false,
+): { sql: string; decode: Decoder[] } {
   const expr = (c: Column, n: NativeColumn): string => (needsCast(n) ? `${q(c.name)}::text` : q(c.name));
   const select = e.columns.map((c, i) => expr(c, native[i]!));
   const pos = new Map(e.columns.map((c, i) => [c.name, i]));
@@ -303,7 +313,7 @@ export function pgReadPlan(e: Entity, native: readonly NativeColumn[], schema: s
     }
   });
   const decode = columnDecoders(e, native, nativeDecoder);
-  const from = `${q(schema)}.${q(e.name)} t`;
+  const from = `${only ? 'ONLY ' : ''}${q(schema)}.${q(e.name)} t`;
   const filter = where ? ` WHERE ${rangeCondition(e, native, where)}` : '';
   return { sql: `COPY (SELECT ${select.join(', ')} FROM ${from}${filter}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}) TO STDOUT`, decode };
 }

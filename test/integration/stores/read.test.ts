@@ -507,6 +507,29 @@ describe('tables made by hand', () => {
     }
   });
 
+  it.skipIf(pgDown !== null)('PostgreSQL: a table that others INHERIT from is read with its own rows only; a partitioned one with its partitions', async () => {
+    const t = await freshTarget('postgres');
+    await t.exec([
+      'CREATE TABLE base (id int PRIMARY KEY, v text)',
+      'CREATE TABLE sub (extra int) INHERITS (base)',
+      "INSERT INTO base VALUES (1, 'base row')",
+      "INSERT INTO sub VALUES (2, 'sub row', 7)",
+      'CREATE TABLE parted (id int PRIMARY KEY) PARTITION BY RANGE (id)',
+      'CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (10)',
+      'INSERT INTO parted VALUES (3), (4)',
+    ]);
+    const store = await openStore(t.url);
+    try {
+      const tables = new Map((await store.describeTables()).map((e) => [e.name, e]));
+      expect([...tables.keys()].filter((n) => !n.startsWith('forklift')).sort()).toEqual(['base', 'parted', 'sub']);
+      expect((await readAll(store, tables.get('base')!)).rows).toEqual([[1, 'base row']]);
+      expect((await readAll(store, tables.get('sub')!)).rows).toEqual([[2, 'sub row', 7]]);
+      expect((await readAll(store, tables.get('parted')!)).rows).toEqual([[3], [4]]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it.skipIf(pgDown !== null)('PostgreSQL: native types to model types, comments, keys; values in the staging form', async () => {
     const t = await freshTarget('postgres');
     await t.exec([

@@ -329,6 +329,14 @@ function query<T = unknown>(conn: RawConnection, sql: string, values?: unknown[]
   });
 }
 
+/**
+ * mysql2's jsonStrings (not in knex's connection type; knex hands the settings to mysql2 as they
+ * are): a JSON column reads as the text the server holds. Otherwise mysql2 parses it (MariaDB's
+ * JSON is longtext marked json), and the reader would print `[object Object]`, `1,2,3` or `12.5`.
+ * The sql source reads it the same way (sources/sql.ts: mysqlConnection).
+ */
+const MYSQL2_JSON_AS_TEXT: object = { jsonStrings: true };
+
 export class MysqlStore implements TargetStore {
   readonly kind = 'mysql' as const;
   readonly keysIgnoreTrailingSpaces = true;
@@ -353,11 +361,13 @@ export class MysqlStore implements TargetStore {
         ...(t.socketPath ? { socketPath: t.socketPath } : {}),
         ...(t.ssl ? { ssl: t.ssl } : {}),
         charset: 'utf8mb4',
-        // Values come back exact: dates and datetimes as text, bigint and decimal as strings.
+        // Values come back exact: dates and datetimes as text, bigint and decimal as strings, JSON
+        // as the text the server holds (MYSQL2_JSON_AS_TEXT).
         dateStrings: true,
         supportBigNumbers: true,
         bigNumberStrings: true,
         decimalNumbers: false,
+        ...MYSQL2_JSON_AS_TEXT,
         timezone: 'Z',
         connectTimeout: 10_000,
       },

@@ -6,7 +6,7 @@ import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './read-common.js';
-import { MYSQL_KEYS_SQL, datetimeText, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
+import { MYSQL_KEYS_SQL, datetimeText, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, mysqlWideSql, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
 import { assertDeleted, keyColumns, rowPieces, valueColumns } from './delete-common.js';
@@ -719,12 +719,22 @@ export class MysqlStore implements TargetStore {
       const [tables] = (await this.k.raw(MYSQL_TABLES_SQL)) as [{ t: string; d: string | null }[]];
       const [cols] = (await this.k.raw(mysqlColumnsSql(false))) as [MysqlColumnRow[]];
       const [keys] = (await this.k.raw(MYSQL_KEYS_SQL)) as [MysqlKeyRow[]];
+      // tinyint(1) and bigint unsigned columns are described by the values they hold.
+      const wide = new Set<string>();
+      for (const t of tables) {
+        const probe = mysqlWideSql(t.t, cols.filter((c) => c.t === t.t));
+        if (!probe) continue;
+        const [[row]] = (await this.k.raw(probe.sql)) as [Record<string, unknown>[]];
+        probe.columns.forEach((c, i) => {
+          if (Number(row?.[`w${i}`]) === 1) wide.add(`${t.t}\u0000${c}`);
+        });
+      }
       const recorded = new Map<string, unknown>();
       if (tables.some((t) => t.t === TABLES_TABLE)) {
         const [rows] = (await this.k.raw(`SELECT name, definition FROM ${qi(TABLES_TABLE)}`)) as [{ name: string; definition: string }[]];
         for (const r of rows) recorded.set(r.name, r.definition);
       }
-      return describeFrom(mysqlTables(tables, cols, keys), recorded);
+      return describeFrom(mysqlTables(tables, cols, keys, wide), recorded);
     } catch (e) {
       throw asMysqlStoreError(e, this.display, this.target);
     }

@@ -6,6 +6,7 @@ import type { Column, Entity } from '../model/types.js';
 import type { RowRange } from './types.js';
 import { q } from '../run/staging.js';
 import {
+  MAX_DECIMAL_PRECISION,
   TABLES_TABLE,
   READ_ROWS_BATCH,
   orderColumns,
@@ -104,14 +105,14 @@ export function pgNativeColumn(r: Pick<PgColumnRow, 'c' | 'nn' | 'ft' | 'tn' | '
   const ft = r.ft;
   let m: RegExpExecArray | null;
   if (ft === 'bigint' || ft === 'integer' || ft === 'smallint') return make('integer', { type: 'integer' });
-  if ((m = /^numeric\((\d+),(\d+)\)$/.exec(ft))) return make('decimal', { type: 'decimal', precision: Number(m[1]), scale: Number(m[2]) }, Number(m[2]));
+  if ((m = /^numeric\((\d+),(\d+)\)$/.exec(ft)) && Number(m[1]) <= MAX_DECIMAL_PRECISION) return make('decimal', { type: 'decimal', precision: Number(m[1]), scale: Number(m[2]) }, Number(m[2]));
   if (ft === 'boolean') return make('boolean', { type: 'boolean' });
   if (ft === 'date') return make('date', { type: 'date' });
   if (/^timestamp(\(\d\))? with(out)? time zone$/.test(ft)) return make('timestamp', { type: 'timestamp' });
   if (ft === 'text') return make('text', { type: 'text' });
   if ((m = /^(?:character varying|character)\((\d+)\)$/.exec(ft))) return make('text', { type: 'string', length: Number(m[1]) });
   if (ft === 'character varying' || r.tn === 'citext') return make('text', { type: 'text' });
-  // numeric without a scale, floats, json, uuid, bytea, intervals, arrays…: their text, exactly.
+  // numeric without a scale or wider than MAX_DECIMAL_PRECISION, floats, json, uuid, bytea, intervals, arrays…: their text, exactly.
   return make('other', { type: 'text' });
 }
 

@@ -45,3 +45,59 @@ describe.skipIf(myDown !== null)('MariaDB JSON columns of a table forklift did n
     expect(report.tables.find((t) => t.table === 'settings')?.changed).toBe(2);
   });
 });
+
+interface Field {
+  name: string;
+  type: string;
+  'forklift:type'?: string;
+}
+
+/** exit of a store: the CSV of each table and the fields datapackage.json gives them. */
+function exitBundle(url: string, tables: string[]): { code: number; out: string; csv: Record<string, string>; fields: Record<string, Field[]> } {
+  const to = path.join(tempDir('forklift-types-'), 'exit');
+  const r = runCli(['exit', '--source', url, '--to', to]);
+  const csv: Record<string, string> = {};
+  const fields: Record<string, Field[]> = {};
+  if (r.code === 0) {
+    const pkg = JSON.parse(readFileSync(path.join(to, 'data', 'datapackage.json'), 'utf8')) as { resources: { name: string; schema: { fields: Field[] } }[] };
+    for (const t of tables) {
+      csv[t] = readFileSync(path.join(to, 'data', 'csv', `${t}.csv`), 'utf8');
+      fields[t] = pkg.resources.find((x) => x.name === t)!.schema.fields;
+    }
+  }
+  return { code: r.code, out: r.stdout + r.stderr, csv, fields };
+}
+
+describe.skipIf(myDown !== null)('MariaDB types whose usual reading cannot hold every value', () => {
+  it('decimal(65,30) leaves as its exact text; tinyint(1) holding 2 as an integer; bigint unsigned beyond 2^63 as decimal(20,0)', async () => {
+    const url = await mariadb([
+      'CREATE TABLE a (id int PRIMARY KEY, amount decimal(65,30))',
+      'INSERT INTO a VALUES (1, 1.5), (2, -12345678901234567890123456789012345.000000000000000000000000000001), (3, NULL)',
+      'CREATE TABLE b (id bigint unsigned PRIMARY KEY, n bigint unsigned)',
+      'INSERT INTO b VALUES (18446744073709551615, 1), (1, 9223372036854775807)',
+      'CREATE TABLE c (id int PRIMARY KEY, status tinyint(1), flag tinyint(1))',
+      'INSERT INTO c VALUES (1, 0, 1), (2, 1, 0), (3, 2, NULL), (4, -1, 1)',
+    ]);
+    const x = exitBundle(url, ['a', 'b', 'c']);
+    expect(x.code, x.out).toBe(0);
+    expect(x.out).not.toMatch(/internal error/);
+    expect(x.csv.a).toBe(['id,amount', '1,1.500000000000000000000000000000', '2,-12345678901234567890123456789012345.000000000000000000000000000001', '3,', ''].join('\r\n'));
+    expect(x.fields.a!.map((f) => [f.name, f['forklift:type'] ?? f.type])).toEqual([
+      ['id', 'integer'],
+      ['amount', 'text'],
+    ]);
+    // Only b.id holds a value beyond 2^63 - 1: b.n keeps its integer type.
+    expect(x.csv.b).toBe(['id,n', '1,9223372036854775807', '18446744073709551615,1', ''].join('\r\n'));
+    expect(x.fields.b!.map((f) => [f.name, f['forklift:type'] ?? f.type])).toEqual([
+      ['id', 'decimal(20,0)'],
+      ['n', 'integer'],
+    ]);
+    // status holds 2 and -1: an integer; flag holds 0 and 1 only: still a boolean.
+    expect(x.csv.c).toBe(['id,status,flag', '1,0,true', '2,1,false', '3,2,', '4,-1,true', ''].join('\r\n'));
+    expect(x.fields.c!.map((f) => [f.name, f['forklift:type'] ?? f.type])).toEqual([
+      ['id', 'integer'],
+      ['status', 'integer'],
+      ['flag', 'boolean'],
+    ]);
+  });
+});

@@ -31,7 +31,8 @@ import {
  * expanded form (`-000043-03-15`, `+010000-01-01`, as JavaScript's toISOString does; year 1 BC is
  * year 0000). They keep the order of their time, which is not the code point order of that text:
  * a reader checking the canonical order stops at them instead of passing them on unsorted.
- * `infinity` and `-infinity` are passed on as they print. Microseconds are read, never cut: the
+ * `infinity` and `-infinity` are passed on as they print (diff compares them; an export refuses
+ * them: bundle/bundle-values.ts). Microseconds are read, never cut: the
  * staging form has milliseconds, and an instant with digits below them is refused (exactInstants).
  */
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers.js';
-import { liveServers, mysqlAdminConfig } from '../integration/stores/live.js';
+import { liveServers, mysqlAdminConfig, withPg } from '../integration/stores/live.js';
 
 /**
  * Native types of tables forklift did not create, through the built CLI (export, exit, diff)
@@ -12,7 +12,7 @@ import { liveServers, mysqlAdminConfig } from '../integration/stores/live.js';
  * value. Never a silent change, never "internal error".
  */
 
-const { myDown, myDbs } = await liveServers('test/e2e/store-types.test.ts');
+const { pgDown, myDown, pgDbs, myDbs } = await liveServers('test/e2e/store-types.test.ts');
 
 async function mariadb(statements: string[]): Promise<string> {
   const { name, url } = await myDbs.create();
@@ -99,5 +99,32 @@ describe.skipIf(myDown !== null)('MariaDB types whose usual reading cannot hold 
       ['status', 'integer'],
       ['flag', 'boolean'],
     ]);
+  });
+});
+
+describe.skipIf(pgDown !== null)('PostgreSQL values and types the bundle has no form for', () => {
+  it("timestamptz 'infinity' stops export and exit with a user error naming table, column and value", async () => {
+    const { url } = await pgDbs.create();
+    await withPg(url, async (c) => {
+      await c.query("CREATE TABLE d (id int PRIMARY KEY, valid_until timestamptz, since date); INSERT INTO d VALUES (1, '2024-01-01 00:00:00+00', '2024-01-01'), (2, 'infinity', '2024-01-01')");
+      await c.query("CREATE TABLE e (id int PRIMARY KEY, since date); INSERT INTO e VALUES (1, '-infinity')");
+      await c.query('CREATE TABLE f (id int PRIMARY KEY, amount numeric(50,10)); INSERT INTO f VALUES (1, 1.5)');
+    });
+    const x = exitBundle(url, []);
+    expect(x.code, x.out).toBe(1);
+    expect(x.out).not.toMatch(/internal error|bug in forklift/);
+    expect(x.out).toMatch(/table d, column valid_until: the value infinity is not a point in time/);
+    expect(x.out).toMatch(/--tables/);
+    const dir = tempDir('forklift-types-');
+    const ex = runCli(['export', path.join(dir, 'b'), '--source', url, '--tables', 'e']);
+    expect(ex.code, ex.stdout + ex.stderr).toBe(1);
+    expect(ex.stdout + ex.stderr).toMatch(/table e, column since: the value -infinity is not a point in time/);
+    // diff compares them as they are: only a bundle has no form for them.
+    const same = runCli(['diff', url, url]);
+    expect(same.code, same.stdout + same.stderr).toBe(0);
+    // A numeric wider than a decimal the bundle keeps (precision 38) leaves as its exact text.
+    const f = runCli(['export', path.join(dir, 'f'), '--source', url, '--tables', 'f']);
+    expect(f.code, f.stdout + f.stderr).toBe(0);
+    expect(readFileSync(path.join(dir, 'f', 'data', 'csv', 'f.csv'), 'utf8')).toBe('id,amount\r\n1,1.5000000000\r\n');
   });
 });

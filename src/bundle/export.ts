@@ -12,6 +12,7 @@ import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import { runsEntityOf, storeLedgerHead } from '../audit/ledger.js';
 import { ARROW_BATCH_ROWS, openArrowWriter } from './arrow.js';
 import { writeBagTags } from './bagit.js';
+import { bundleValueCheck } from './bundle-values.js';
 import { CsvTableWriter } from './csv.js';
 import { dataPackage, type TableFiles } from './datapackage.js';
 import { dataDictionary } from './dictionary.js';
@@ -283,10 +284,12 @@ async function exportTable(store: TargetStore, source: Entity, chosen: Entity[],
   const cmp = keyComparer(source.columns, keyPos);
   let last: readonly unknown[] | undefined;
   let rows = 0;
+  const check = bundleValueCheck(source);
   try {
     for await (const read of store.readRows(source, { signal: opts.signal, where: selection?.where })) {
       const batch = selection?.filter ? selection.filter(read) : read;
       if (batch.length === 0) continue;
+      check?.(batch);
       // The store promised canonical key order; a row out of order or a repeated key is caught here, not shipped.
       for (const r of batch) {
         if (last !== undefined) {

@@ -7,7 +7,7 @@ import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './read-common.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
-import { MYSQL_KEYS_SQL, datetimeText, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
+import { MYSQL_KEYS_SQL, datetimeText, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, mysqlWideSql, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
 import { assertDeleted, keyColumns, rowPieces, valueColumns } from './delete-common.js';
@@ -341,6 +341,14 @@ function query<T = unknown>(conn: RawConnection, sql: string, values?: unknown[]
   });
 }
 
+/**
+ * mysql2's jsonStrings (not in knex's connection type; knex hands the settings to mysql2 as they
+ * are): a JSON column reads as the text the server holds. Otherwise mysql2 parses it (MariaDB's
+ * JSON is longtext marked json), and the reader would print `[object Object]`, `1,2,3` or `12.5`.
+ * The sql source reads it the same way (sources/sql.ts: mysqlConnection).
+ */
+const MYSQL2_JSON_AS_TEXT: object = { jsonStrings: true };
+
 export class MysqlStore implements TargetStore {
   readonly kind = 'mysql' as const;
   readonly keysIgnoreTrailingSpaces = true;
@@ -365,11 +373,13 @@ export class MysqlStore implements TargetStore {
         ...(t.socketPath ? { socketPath: t.socketPath } : {}),
         ...(t.ssl ? { ssl: t.ssl } : {}),
         charset: 'utf8mb4',
-        // Values come back exact: dates and datetimes as text, bigint and decimal as strings.
+        // Values come back exact: dates and datetimes as text, bigint and decimal as strings, JSON
+        // as the text the server holds (MYSQL2_JSON_AS_TEXT).
         dateStrings: true,
         supportBigNumbers: true,
         bigNumberStrings: true,
         decimalNumbers: false,
+        ...MYSQL2_JSON_AS_TEXT,
         timezone: 'Z',
         connectTimeout: 10_000,
       },
@@ -723,12 +733,22 @@ export class MysqlStore implements TargetStore {
       const [tables] = (await this.k.raw(MYSQL_TABLES_SQL)) as [{ t: string; d: string | null }[]];
       const [cols] = (await this.k.raw(mysqlColumnsSql(false))) as [MysqlColumnRow[]];
       const [keys] = (await this.k.raw(MYSQL_KEYS_SQL)) as [MysqlKeyRow[]];
+      // tinyint(1) and bigint unsigned columns are described by the values they hold.
+      const wide = new Set<string>();
+      for (const t of tables) {
+        const probe = mysqlWideSql(t.t, cols.filter((c) => c.t === t.t));
+        if (!probe) continue;
+        const [[row]] = (await this.k.raw(probe.sql)) as [Record<string, unknown>[]];
+        probe.columns.forEach((c, i) => {
+          if (Number(row?.[`w${i}`]) === 1) wide.add(`${t.t}\u0000${c}`);
+        });
+      }
       const recorded = new Map<string, unknown>();
       if (tables.some((t) => t.t === TABLES_TABLE)) {
         const [rows] = (await this.k.raw(`SELECT name, definition FROM ${qi(TABLES_TABLE)}`)) as [{ name: string; definition: string }[]];
         for (const r of rows) recorded.set(r.name, r.definition);
       }
-      return describeFrom(mysqlTables(tables, cols, keys), recorded);
+      return describeFrom(mysqlTables(tables, cols, keys, wide), recorded);
     } catch (e) {
       throw asMysqlStoreError(e, this.display, this.target);
     }

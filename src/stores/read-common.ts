@@ -423,3 +423,10 @@ export function columnDecoders<N extends NativeColumn, V>(e: Entity, native: rea
     return adapt ? (v: V) => adapt(base(v)) : base;
   });
 }
+
+/**
+ * The largest decimal precision forklift keeps as a decimal (the model's limit, the bundle's
+ * Arrow Decimal128): a wider decimal column (MariaDB's decimal(65,30), PostgreSQL's numeric(50,10))
+ * is described as text, its values the exact text the server prints.
+ */
+export const MAX_DECIMAL_PRECISION = 38;

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Column, Entity } from '../model/types.js';
 import type { RowRange } from './types.js';
 import {
+  MAX_DECIMAL_PRECISION,
   TABLES_TABLE,
   orderColumns,
   sortBy,
@@ -97,7 +98,41 @@ const GEOMETRY_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'm
 /** Character sets whose bytes are UTF-8 (ascii is a subset). */
 const UTF8_SETS = new Set(['utf8mb4', 'utf8mb3', 'utf8', 'ascii']);
 
-export function mysqlNativeColumn(r: MysqlColumnRow): NativeColumn {
+/**
+ * A column whose values its type's usual reading cannot hold: a tinyint(1) (read as a boolean by
+ * convention) that holds values other than 0 and 1, a bigint unsigned beyond 2^63 - 1.
+ */
+function widenable(r: Pick<MysqlColumnRow, 'dt' | 'ct'>): 'boolean' | 'unsigned' | undefined {
+  const dt = r.dt.toLowerCase();
+  const ct = r.ct.toLowerCase();
+  if (dt === 'tinyint' && /^tinyint\(1\)/.test(ct)) return 'boolean';
+  if (dt === 'bigint' && / unsigned/.test(ct)) return 'unsigned';
+  return undefined;
+}
+
+/**
+ * The query that says which of a table's widenable columns hold such values (one scan of the
+ * table, none where it has no such column): a row with one column `w<i>` per column, 1 where the
+ * i-th column holds one. undefined where the table has none.
+ */
+export function mysqlWideSql(table: string, cols: readonly MysqlColumnRow[]): { sql: string; columns: string[] } | undefined {
+  const probes: string[] = [];
+  const columns: string[] = [];
+  for (const r of cols) {
+    const w = widenable(r);
+    if (!w) continue;
+    const c = qi(r.c);
+    probes.push(`COALESCE(MAX(${w === 'boolean' ? `${c} NOT IN (0, 1)` : `${c} > 9223372036854775807`}), 0) AS w${columns.length}`);
+    columns.push(r.c);
+  }
+  return columns.length ? { sql: `SELECT ${probes.join(', ')} FROM ${qi(table)}`, columns } : undefined;
+}
+
+/**
+ * `wide`: the column holds values its type's usual reading cannot hold (mysqlWideSql), so it is
+ * described by what it holds: a tinyint(1) as an integer, a bigint unsigned as decimal(20,0).
+ */
+export function mysqlNativeColumn(r: MysqlColumnRow, wide = false): NativeColumn {
   const dt = r.dt.toLowerCase();
   const ct = r.ct.toLowerCase();
   const base = { name: r.c, required: r.nl === 'NO', ...(r.cm ? { description: r.cm } : {}) };
@@ -108,21 +143,23 @@ export function mysqlNativeColumn(r: MysqlColumnRow): NativeColumn {
     ...(scale !== undefined ? { scale } : {}),
     column: { ...base, ...column },
   });
-  if ((dt === 'tinyint' && /^tinyint\(1\)/.test(ct)) || ct === 'bit(1)') return make('boolean', { type: 'boolean' });
+  if (wide && widenable(r) === 'unsigned') return make('decimal', { type: 'decimal', precision: 20, scale: 0 }, 0);
+  if ((dt === 'tinyint' && /^tinyint\(1\)/.test(ct) && !wide) || ct === 'bit(1)') return make('boolean', { type: 'boolean' });
   if (INTEGER_TYPES.has(dt) || dt === 'bit') return make('integer', { type: 'integer' });
-  if (dt === 'decimal' || dt === 'numeric') return make('decimal', { type: 'decimal', precision: Number(r.p), scale: Number(r.s) }, Number(r.s));
+  if ((dt === 'decimal' || dt === 'numeric') && Number(r.p) <= MAX_DECIMAL_PRECISION) return make('decimal', { type: 'decimal', precision: Number(r.p), scale: Number(r.s) }, Number(r.s));
   if (dt === 'date') return make('date', { type: 'date' });
   if (dt === 'datetime' || dt === 'timestamp') return { ...make('timestamp', { type: 'timestamp' }), fraction: Number(/\((\d)\)/.exec(ct)?.[1] ?? 0) };
   if (dt === 'char' || dt === 'varchar') return make('text', { type: 'string', length: Number(r.len) });
   if (TEXT_TYPES.has(dt) || dt === 'set') return make('text', { type: 'text' });
   if (dt === 'enum') return make('text', { type: 'enum', values: enumValues(r.ct) });
-  // float, double, time, json, binary strings, geometry…: their text.
+  // float, double, time, json, binary strings, geometry, decimals wider than MAX_DECIMAL_PRECISION…: their text.
   return make('other', { type: 'text' });
 }
 
-export function mysqlTables(tables: readonly { t: string; d: string | null }[], cols: readonly MysqlColumnRow[], keys: readonly MysqlKeyRow[]): NativeTable[] {
+/** `wide`: `table\u0000column` of the columns mysqlWideSql found holding wider values. */
+export function mysqlTables(tables: readonly { t: string; d: string | null }[], cols: readonly MysqlColumnRow[], keys: readonly MysqlKeyRow[], wide: ReadonlySet<string> = new Set()): NativeTable[] {
   const byName = new Map<string, NativeTable>(tables.map((t) => [t.t, { name: t.t, ...(t.d ? { description: t.d } : {}), columns: [], primaryKey: [], foreignKeys: [], uniques: [] }]));
-  for (const c of cols) byName.get(c.t)?.columns.push(mysqlNativeColumn(c));
+  for (const c of cols) byName.get(c.t)?.columns.push(mysqlNativeColumn(c, wide.has(`${c.t}\u0000${c.c}`)));
   const groups = new Map<string, MysqlKeyRow[]>();
   for (const k of keys) {
     const id = `${k.t}\u0000${k.k}`;

@@ -6,6 +6,7 @@ import type { Column, Entity } from '../model/types.js';
 import type { RowRange } from './types.js';
 import { q } from '../run/staging.js';
 import {
+  MAX_DECIMAL_PRECISION,
   TABLES_TABLE,
   READ_ROWS_BATCH,
   orderColumns,
@@ -30,7 +31,8 @@ import {
  * expanded form (`-000043-03-15`, `+010000-01-01`, as JavaScript's toISOString does; year 1 BC is
  * year 0000). They keep the order of their time, which is not the code point order of that text:
  * a reader checking the canonical order stops at them instead of passing them on unsorted.
- * `infinity` and `-infinity` are passed on as they print. Microseconds are read, never cut: the
+ * `infinity` and `-infinity` are passed on as they print (diff compares them; an export refuses
+ * them: bundle/bundle-values.ts). Microseconds are read, never cut: the
  * staging form has milliseconds, and an instant with digits below them is refused (exactInstants).
  */
 
@@ -121,14 +123,14 @@ export function pgNativeColumn(r: Pick<PgColumnRow, 'c' | 'nn' | 'ft' | 'tn' | '
   const ft = r.ft;
   let m: RegExpExecArray | null;
   if (ft === 'bigint' || ft === 'integer' || ft === 'smallint') return make('integer', { type: 'integer' });
-  if ((m = /^numeric\((\d+),(\d+)\)$/.exec(ft))) return make('decimal', { type: 'decimal', precision: Number(m[1]), scale: Number(m[2]) }, Number(m[2]));
+  if ((m = /^numeric\((\d+),(\d+)\)$/.exec(ft)) && Number(m[1]) <= MAX_DECIMAL_PRECISION) return make('decimal', { type: 'decimal', precision: Number(m[1]), scale: Number(m[2]) }, Number(m[2]));
   if (ft === 'boolean') return make('boolean', { type: 'boolean' });
   if (ft === 'date') return make('date', { type: 'date' });
   if ((m = /^timestamp(?:\((\d)\))? with(out)? time zone$/.exec(ft))) return { ...make('timestamp', { type: 'timestamp' }), fraction: m[1] === undefined ? 6 : Number(m[1]), zoned: m[2] === undefined };
   if (ft === 'text') return make('text', { type: 'text' });
   if ((m = /^(?:character varying|character)\((\d+)\)$/.exec(ft))) return make('text', { type: 'string', length: Number(m[1]) });
   if (ft === 'character varying' || r.tn === 'citext') return make('text', { type: 'text' });
-  // numeric without a scale, floats, json, uuid, bytea, intervals, arrays…: their text, exactly.
+  // numeric without a scale or wider than MAX_DECIMAL_PRECISION, floats, json, uuid, bytea, intervals, arrays…: their text, exactly.
   return make('other', { type: 'text' });
 }
 

@@ -1,0 +1,76 @@
+import { StoreError } from '../core/errors.js';
+import type { ColumnType, Entity } from '../model/types.js';
+
+/**
+ * The values a bundle has a form for, checked as an export reads them: a value of a store's table
+ * that the column's bundle type cannot hold stops the export with a StoreError naming the table,
+ * the column and the value (and what to do), instead of reaching the CSV and Arrow writers, which
+ * take such a value for a bug of forklift's. The reader passes these values on as they are (a diff
+ * compares them); only a bundle has no form for them:
+ * - a boolean column holds 1 and 0 only (the staging form of true and false);
+ * - an integer column holds 64-bit integers only (Arrow Int64);
+ * - a date or timestamp column holds points in time only (not PostgreSQL's `infinity`).
+ */
+
+type Check = (v: unknown) => string | undefined;
+
+const INT64_MIN = -9223372036854775808n;
+const INT64_MAX = 9223372036854775807n;
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+const checks: Partial<Record<ColumnType, { test: Check; hint: (table: string, column: string) => string }>> = {
+  boolean: {
+    test: (v) => (v === 0 || v === 1 ? undefined : 'is neither true (1) nor false (0), in a column forklift reads as a boolean'),
+    hint: (t, c) =>
+      `Fix the value in the source (UPDATE ${t} SET ${c} = … WHERE ${c} NOT IN (0, 1)), or run again if it was written during this run (a MySQL/MariaDB tinyint(1) column that holds other values is then read as an integer); forklift export can also leave ${t} out with --tables.`,
+  },
+  integer: {
+    // Numbers are within 2^53 (the staging form); only digit strings can be beyond 64 bits.
+    test: (v) => {
+      if (typeof v !== 'string' || !/^-?\d+$/.test(v)) return undefined;
+      const b = BigInt(v);
+      return b >= INT64_MIN && b <= INT64_MAX ? undefined : 'is beyond a 64-bit integer (-9223372036854775808 to 9223372036854775807), which the bundle cannot hold as an integer';
+    },
+    hint: (t) =>
+      `Make the column a decimal in the source, or run again if the value was written during this run (a MySQL/MariaDB bigint unsigned column that holds such values is then read as decimal(20,0)); forklift export can also leave ${t} out with --tables.`,
+  },
+  date: { test: pointInTime, hint: noInfinity },
+  timestamp: { test: pointInTime, hint: noInfinity },
+};
+
+/** A date or instant in the staging form starts with a digit, or a sign and a digit (expanded years). */
+function pointInTime(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const c0 = v.charCodeAt(0);
+  if (isDigit(c0) || ((c0 === 43 || c0 === 45) && isDigit(v.charCodeAt(1)))) return undefined;
+  return 'is not a point in time, which the bundle cannot hold (its dates are days and its timestamps instants in milliseconds)';
+}
+
+function noInfinity(t: string, c: string): string {
+  return `Say it otherwise in the source first: where it means "no end", NULL (PostgreSQL: UPDATE ${t} SET ${c} = NULL WHERE ${c} IN ('infinity', '-infinity')), else a real date; forklift export can also leave ${t} out with --tables.`;
+}
+
+/**
+ * The check of a table's rows (arrays in `e.columns` order, staging form) before they are written
+ * to a bundle; undefined where no column needs one.
+ */
+export function bundleValueCheck(e: Entity): ((rows: readonly unknown[][]) => void) | undefined {
+  const cols = e.columns.flatMap((c, i) => {
+    const k = checks[c.type];
+    return k ? [{ i, name: c.name, ...k }] : [];
+  });
+  if (cols.length === 0) return undefined;
+  return (rows) => {
+    for (const { i, name, test, hint } of cols) {
+      for (const r of rows) {
+        const v = r[i];
+        if (v === null || v === undefined) continue;
+        const what = test(v);
+        if (what !== undefined) {
+          throw new StoreError(`table ${e.name}, column ${name}: the value ${String(v)} ${what}; forklift stopped rather than change it`, { code: 'store.no-bundle-form', hint: hint(e.name, name) });
+        }
+      }
+    }
+  };
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { bundleValueCheck } from '../../../src/bundle/bundle-values.js';
+import { StoreError } from '../../../src/core/errors.js';
+import type { Column } from '../../../src/model/types.js';
+import { mysqlNativeColumn, mysqlWideSql, type MysqlColumnRow } from '../../../src/stores/read-mysql.js';
+
+/**
+ * A value a bundle has no form for is refused as an export reads it (a StoreError naming table,
+ * column and value), never passed on for the bundle writer to call a bug: a boolean column
+ * holding 2, an integer beyond 64 bits, a date or instant that is `infinity`. And the MariaDB
+ * columns that are described by what they hold.
+ */
+
+function check(column: Column, ...values: unknown[]): void {
+  bundleValueCheck({ name: 't', columns: [{ name: 'id', type: 'integer', required: true }, column], primaryKey: ['id'], rules: [] })!(values.map((v, i) => [i, v]));
+}
+
+/** The StoreError the check throws, matched by its message and hint. */
+const refused = (message: RegExp, hint = /--tables/): unknown => expect.objectContaining({ constructor: StoreError, message: expect.stringMatching(message) as unknown, hint: expect.stringMatching(hint) as unknown });
+
+describe('values a bundle has no form for', () => {
+  it('a boolean column holds 1 and 0 only', () => {
+    const flag: Column = { name: 'flag', type: 'boolean', required: false };
+    check(flag, 1, 0, null);
+    expect(() => check(flag, 1, 2)).toThrow(refused(/^table t, column flag: the value 2 is neither true \(1\) nor false \(0\)/));
+  });
+
+  it('an integer column holds 64-bit integers only', () => {
+    const n: Column = { name: 'n', type: 'integer', required: false };
+    check(n, '9223372036854775807', '-9223372036854775808', 5);
+    expect(() => check(n, '18446744073709551615')).toThrow(refused(/^table t, column n: the value 18446744073709551615 is beyond a 64-bit integer/));
+  });
+
+  it('dates and instants are points in time; expanded years still are', () => {
+    check({ name: 'at', type: 'timestamp', required: false }, '-000043-03-15T12:00:00.250Z', '2024-01-01T00:00:00.000Z');
+    check({ name: 'on', type: 'date', required: false }, '+010000-01-01');
+    expect(() => check({ name: 'at', type: 'timestamp', required: false }, 'infinity')).toThrow(refused(/^table t, column at: the value infinity is not a point in time/));
+    expect(() => check({ name: 'on', type: 'date', required: false }, '-infinity')).toThrow(refused(/^table t, column on: the value -infinity/, /UPDATE t SET on = NULL/));
+  });
+
+  it('text needs no check', () => {
+    expect(bundleValueCheck({ name: 't', columns: [{ name: 'x', type: 'text', required: false }], primaryKey: [], rules: [] })).toBeUndefined();
+  });
+});
+
+describe('MariaDB columns described by what they hold', () => {
+  const row = (c: string, dt: string, ct: string): MysqlColumnRow => ({ t: 'm', c, dt, ct, len: null, p: null, s: null, nl: 'YES', cs: null, cm: null });
+  const cols = [row('flag', 'tinyint', 'tinyint(1)'), row('n', 'int', 'int(11)'), row('big', 'bigint', 'bigint(20) unsigned')];
+
+  it('probes tinyint(1) and bigint unsigned columns in one query, others not at all', () => {
+    expect(mysqlWideSql('m', cols)).toEqual({
+      sql: 'SELECT COALESCE(MAX(`flag` NOT IN (0, 1)), 0) AS w0, COALESCE(MAX(`big` > 9223372036854775807), 0) AS w1 FROM `m`',
+      columns: ['flag', 'big'],
+    });
+    expect(mysqlWideSql('m', [cols[1]!])).toBeUndefined();
+  });
+
+  it('a wide tinyint(1) is an integer, a wide bigint unsigned decimal(20,0); a decimal beyond precision 38 is text', () => {
+    expect([mysqlNativeColumn(cols[0]!).column.type, mysqlNativeColumn(cols[0]!, true).column.type]).toEqual(['boolean', 'integer']);
+    expect(mysqlNativeColumn(cols[2]!).column.type).toBe('integer');
+    expect(mysqlNativeColumn(cols[2]!, true).column).toMatchObject({ type: 'decimal', precision: 20, scale: 0 });
+    const wideDecimal = mysqlNativeColumn({ ...row('amount', 'decimal', 'decimal(65,30)'), p: 65, s: 30 });
+    expect([wideDecimal.kind, wideDecimal.column.type]).toEqual(['other', 'text']);
+  });
+});

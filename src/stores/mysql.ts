@@ -733,20 +733,22 @@ export class MysqlStore implements TargetStore {
       const [tables] = (await this.k.raw(MYSQL_TABLES_SQL)) as [{ t: string; d: string | null }[]];
       const [cols] = (await this.k.raw(mysqlColumnsSql(false))) as [MysqlColumnRow[]];
       const [keys] = (await this.k.raw(MYSQL_KEYS_SQL)) as [MysqlKeyRow[]];
-      // tinyint(1) and bigint unsigned columns are described by the values they hold.
+      const recorded = new Map<string, unknown>();
+      if (tables.some((t) => t.t === TABLES_TABLE)) {
+        const [rows] = (await this.k.raw(`SELECT name, definition FROM ${qi(TABLES_TABLE)}`)) as [{ name: string; definition: string }[]];
+        for (const r of rows) recorded.set(r.name, r.definition);
+      }
+      // tinyint(1) and bigint unsigned columns of tables made by hand are described by the values
+      // they hold (one scan of the table); a table forklift made says what it is in forklift_tables.
       const wide = new Set<string>();
       for (const t of tables) {
+        if (recorded.has(t.t)) continue;
         const probe = mysqlWideSql(t.t, cols.filter((c) => c.t === t.t));
         if (!probe) continue;
         const [[row]] = (await this.k.raw(probe.sql)) as [Record<string, unknown>[]];
         probe.columns.forEach((c, i) => {
           if (Number(row?.[`w${i}`]) === 1) wide.add(`${t.t}\u0000${c}`);
         });
-      }
-      const recorded = new Map<string, unknown>();
-      if (tables.some((t) => t.t === TABLES_TABLE)) {
-        const [rows] = (await this.k.raw(`SELECT name, definition FROM ${qi(TABLES_TABLE)}`)) as [{ name: string; definition: string }[]];
-        for (const r of rows) recorded.set(r.name, r.definition);
       }
       return describeFrom(mysqlTables(tables, cols, keys, wide), recorded);
     } catch (e) {

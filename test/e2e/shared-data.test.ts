@@ -132,6 +132,7 @@ fields:
     const rep = JSON.parse(r.stdout) as { rows: { status: string; rule?: string; reason?: string; values?: Record<string, unknown> }[] };
     expect(rep.rows.length).toBeGreaterThan(0);
     expect(rep.rows[0]).toMatchObject({ status: 'rejected', rule: 'type', reason: expect.stringMatching(/81,20416129' has more than 4 decimal places/) as unknown });
-    expect(rep.rows[0]!.values).toBeUndefined();
+    // A rejected row shows what its other fields mapped to (the accents read right); the failed field is empty.
+    expect(rep.rows[0]!.values).toMatchObject({ item_code: '3 stars/01-01-13', description: '2013 All', uom: 'EA', standard_cost: null });
   });
 });

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import canonicalize from 'canonicalize';
 import type { PublicKey, Signer } from '../audit/signing.js';
+import type { SchemaTables } from '../stores/types.js';
 
 /**
  * The exit certificate (`forklift exit`): a tag file in the bag root, `exit-certificate.json`, with
@@ -28,7 +29,7 @@ export interface ExitCertificate {
   ledger_head: string | null;
   profile: string | null;
   /** Schemas of the source left out on purpose (exit --skip-schemas), with their tables; absent when every table was taken out. */
-  not_exported?: { schema: string; tables: string[] }[];
+  not_exported?: SchemaTables[];
   diff: { identical: boolean; compared: string; tables: number; added: number; removed: number; changed: number; unchanged: number; ignored_columns: string[] };
   tool_version: string;
   operator: string;

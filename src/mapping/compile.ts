@@ -59,7 +59,6 @@ function positionsText(indexes: readonly number[], format: string): string {
   return `columns ${parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]!}` : parts[0]!}`;
 }
 
-
 /** One text for a key of one or more columns (unit separator between parts). */
 export function keyText(values: readonly StoredValue[]): string {
   return values.map((v) => String(v)).join('\u001f');

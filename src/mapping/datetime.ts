@@ -1,5 +1,5 @@
 import { DateTime, IANAZone, FixedOffsetZone } from 'luxon';
-import type { ExcelDateSystem } from '../sources/types.js';
+import { excelSerialToMillis, type ExcelDateSystem } from '../util/excel-dates.js';
 
 /**
  * Dates and timestamps. Luxon does the calendar and time-zone work; the common numeric formats
@@ -102,20 +102,12 @@ const TIME_OF_DAY = 'has a time of day; a date column takes a date only';
 /** How the Excel reader gives a date cell: `YYYY-MM-DD`, or `YYYY-MM-DDTHH:mm:ss[.SSS]` with a time of day. */
 const EXCEL_DATE_CELL = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?)?$/;
 
-/**
- * An Excel date serial as days since 1970-01-01 and the milliseconds into that day. In the 1900
- * system serial 1 is 1900-01-01, with Lotus's phantom 1900-02-29 at 60; in the 1904 system serial
- * 0 is 1904-01-01. Both end at 9999-12-31.
- */
-function excelSerial(text: string, system: ExcelDateSystem): { days: number; msOfDay: number } | string {
+/** An Excel date serial's wall-clock time in milliseconds since 1970-01-01 (util/excel-dates.ts); both systems end at 9999-12-31. */
+function excelSerial(text: string, system: ExcelDateSystem): number | string {
   if (!/^\d+(\.\d+)?$/.test(text.trim())) return NOT_A_SERIAL;
   const serial = Number(text);
   if (system === 1904 ? serial > 2957003 : serial < 1 || serial > 2958465) return 'is outside Excel’s date range';
-  let days = Math.floor(serial);
-  const msOfDay = Math.round((serial - days) * 86400000);
-  if (system === 1904) return { days: days - 24107, msOfDay }; // 24107 days from 1904-01-01 to 1970-01-01
-  if (days < 60) days += 1; // before the phantom leap day
-  return { days: days - 25569, msOfDay }; // 25569 = 1970-01-01
+  return excelSerialToMillis(serial, system);
 }
 
 /** A date cell as the Excel reader gives it (ISO text, already in the workbook's date system), or a serial number in `system`. */
@@ -124,7 +116,7 @@ function excelFields(text: string, system: ExcelDateSystem): Fields | string {
   if (m) return { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +(m[4] ?? 0), mi: +(m[5] ?? 0), s: +(m[6] ?? 0), ms: +(m[7] ?? 0) };
   const r = excelSerial(text, system);
   if (typeof r === 'string') return r;
-  const d = new Date(r.days * 86400000 + r.msOfDay);
+  const d = new Date(r);
   return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds(), ms: d.getUTCMilliseconds() };
 }
 
@@ -238,10 +230,9 @@ export function makeTimestampParser(
     } else {
       const m = ISO_TS.exec(text);
       const day = m || !workbook ? null : ISO_DATE.exec(text);
-      if (!m && !day) return fail('is not a timestamp (ISO 8601 such as 2025-03-01T06:00:00+01:00); set `timestamp:` to its format');
-      if (!m) {
-        f = { y: +day![1]!, mo: +day![2]!, d: +day![3]!, h: 0, mi: 0, s: 0, ms: 0 };
-      } else {
+      if (day) f = { y: +day[1]!, mo: +day[2]!, d: +day[3]!, h: 0, mi: 0, s: 0, ms: 0 };
+      else if (!m) return fail('is not a timestamp (ISO 8601 such as 2025-03-01T06:00:00+01:00); set `timestamp:` to its format');
+      else {
         fraction = m[7] ?? '';
         f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +m[4]!, mi: +m[5]!, s: +(m[6] ?? 0), ms: 0 };
         const z = m[8];

@@ -1,3 +1,5 @@
+import type { ExcelDateSystem } from '../util/excel-dates.js';
+
 /**
  * What every source adapter yields. Cells are kept as the text the source held (or, for Excel,
  * the canonical text of a typed cell), so rejects can give a person the row as it was and the
@@ -35,7 +37,7 @@ export interface CellFault {
  * How a workbook counts days: serial 1 is 1900-01-01 (Excel's default) or serial 0 is 1904-01-01
  * (`date1904`, old Mac workbooks). Serial numbers mapped with `date: excel` are read in it.
  */
-export type ExcelDateSystem = 1900 | 1904;
+export type { ExcelDateSystem };
 
 export interface SourceSpec {
   format: 'csv' | 'xlsx' | 'jsonl' | 'sql';

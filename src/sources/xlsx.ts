@@ -30,6 +30,7 @@ import {
 import type { Cell, CellFault, ExcelDateSystem, OpenedSource, SourceRecord, SourceSpec } from './types.js';
 import { ZipFile, ZipFormatError } from './zip.js';
 import { excelColumnLetters } from '../util/excel-columns.js';
+import { excelSerialToMillis } from '../util/excel-dates.js';
 
 // ---------------------------------------------------------------------------------------------
 // Cell text
@@ -106,9 +107,7 @@ export function excelSerialToIso(serial: number, date1904: boolean, kind: DateKi
     const text = kind === 'time' ? `${pad2(h)}:${rest}` : `${h}:${rest}`;
     return serial < 0 ? `-${text}` : text;
   }
-  // Excel's 1900 system counts a 29 Feb 1900 that never was: serials below 60 are a day early.
-  const days = !date1904 && serial < 60 ? serial + 1 : serial;
-  const ms = Math.round((days - 25569 + (date1904 ? 1462 : 0)) * 86_400_000);
+  const ms = excelSerialToMillis(serial, date1904 ? 1904 : 1900);
   const d = new Date(ms);
   if (Number.isNaN(d.getTime())) return numberToText(serial);
   const y = d.getUTCFullYear();
@@ -123,7 +122,6 @@ function unescapeOoxml(s: string): string {
   if (!s.includes('_x')) return s;
   return s.replace(/_x([0-9A-Fa-f]{4})_/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
-
 
 /**
  * Why a row that uses a formula cell saved without its result is rejected: openpyxl, exceljs and
@@ -356,7 +354,6 @@ class XlsxSource extends QueuedSource {
   excelDateSystem: ExcelDateSystem = 1900;
 
   // workbook data
-  private date1904 = false;
   private styleKinds: (DateKind | undefined)[] = [];
   private shared: (string | null)[] = [];
 
@@ -404,7 +401,6 @@ class XlsxSource extends QueuedSource {
     this.sheetName = sheet.name;
     this.label = `${this.fileLabel}[${sheet.name}]`;
     this.detected = { sheet: sheet.name };
-    this.date1904 = wb.date1904;
     this.excelDateSystem = wb.date1904 ? 1904 : 1900;
     this.styleKinds = await readStyleKinds(zip, wb.stylesPath);
     this.shared = await readSharedStrings(zip, wb.sharedStringsPath);
@@ -569,7 +565,7 @@ class XlsxSource extends QueuedSource {
         const n = Number(t);
         if (Number.isNaN(n)) return v;
         const kind = this.styleKinds[this.cStyle];
-        return kind === undefined ? numberToText(n) : excelSerialToIso(n, this.date1904, kind);
+        return kind === undefined ? numberToText(n) : excelSerialToIso(n, this.excelDateSystem === 1904, kind);
       }
     }
   }
@@ -640,11 +636,12 @@ class XlsxSource extends QueuedSource {
       case 'c': {
         const value = this.cellValue();
         const col = this.col;
+        const ref = (): string => this.cRef ?? `${excelColumnLetters(col)}${this.rowNum}`;
         if (value !== null && col > 0 && this.cType === 'e') {
           // An error cell (#N/A, #DIV/0!, #REF!) is no value of the column: loaded as text it
           // became a description '#N/A', or was rejected as "not a number" with no word of why.
           // Its text stays in the cells (a header may say #N/A; the row is not blank).
-          this.faults.push({ index: col - 1, ref: this.cRef ?? `${excelColumnLetters(col)}${this.rowNum}`, ...errorCell(value) });
+          this.faults.push({ index: col - 1, ref: ref(), ...errorCell(value) });
         }
         if (value !== null && col > 0) {
           const cells = this.cells;
@@ -652,7 +649,7 @@ class XlsxSource extends QueuedSource {
           if (cells.length === col - 1) cells.push(value);
           else cells[col - 1] = value;
         } else if (col > 0 && this.uncalculated()) {
-          this.faults.push({ index: col - 1, ref: this.cRef ?? `${excelColumnLetters(col)}${this.rowNum}`, ...UNCALCULATED_FORMULA });
+          this.faults.push({ index: col - 1, ref: ref(), ...UNCALCULATED_FORMULA });
         }
         break;
       }

@@ -78,6 +78,7 @@ export class PostgresStore implements TargetStore {
     if (pgType === undefined) throw new StoreError(`${this.display}: table ${table} has no column ${column}`, { code: 'store.read', hint: 'The target table does not match the model: compare it with the model.' });
     const { sql, integer } = pgReadExpression(column, pgType);
     const c = q(column);
+    const from = await this.ownRows(table);
     // Keyset paging over the column's own order (its index, for a key): no cursor held open
     // between batches, never the whole column in memory. NULL references nothing, so it is left out.
     let after: string | undefined;
@@ -85,7 +86,7 @@ export class PostgresStore implements TargetStore {
       let rows: { k: string; v: unknown }[];
       try {
         const where = after === undefined ? '' : ` AND ${c} > CAST(? AS ${pgType})`;
-        const res = (await this.k.raw(`SELECT ${c}::text AS k, ${sql} AS v FROM ${q(table)} WHERE ${c} IS NOT NULL${where} GROUP BY ${c} ORDER BY ${c} LIMIT ${READ_BATCH}`, after === undefined ? [] : [after])) as pg.QueryResult<{ k: string; v: unknown }>;
+        const res = (await this.k.raw(`SELECT ${c}::text AS k, ${sql} AS v FROM ${from} WHERE ${c} IS NOT NULL${where} GROUP BY ${c} ORDER BY ${c} LIMIT ${READ_BATCH}`, after === undefined ? [] : [after])) as pg.QueryResult<{ k: string; v: unknown }>;
         rows = res.rows;
       } catch (e) {
         throw this.storeError(e, 'store.read');
@@ -108,12 +109,18 @@ export class PostgresStore implements TargetStore {
       const reads = names.map((n, i) => pgReadExpression(n, types.get(n)!, i === groupBy.length ? 'floor' : 'exact'));
       const g = groupBy.map(q);
       // The maximum in the column's own type (a timestamp's order, not its text's), then read back.
-      const inner = `SELECT ${[...g, `MAX(${q(column)}) AS ${q(column)}`].join(', ')} FROM ${q(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`;
+      const inner = `SELECT ${[...g, `MAX(${q(column)}) AS ${q(column)}`].join(', ')} FROM ${await this.ownRows(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`;
       const out = (await this.k.raw(`SELECT ${reads.map((r, i) => `${r.sql} AS c${i}`).join(', ')} FROM (${inner}) s WHERE ${q(column)} IS NOT NULL`)) as pg.QueryResult<Record<string, unknown>>;
       return out.rows.map((row) => reads.map((r, i) => (r.integer && row[`c${i}`] !== null ? Number(row[`c${i}`]) : row[`c${i}`])));
     } catch (e) {
       throw this.storeError(e, 'store.read');
     }
+  }
+
+  /** The table's own rows (ownRowsOf), for reads through knex. */
+  private async ownRows(table: string): Promise<string> {
+    const res = (await this.k.raw(RELKIND_SQL.replace('$1', '?'), [q(table)])) as pg.QueryResult<{ rk: string }>;
+    return ownRowsOf(table, res.rows[0]?.rk);
   }
 
   async load(req: LoadRequest): Promise<Map<string, number>> {
@@ -388,6 +395,22 @@ function upsertSet(entity: Entity): string {
   return rest.length > 0 ? rest.join(', ') : `${q(entity.primaryKey[0]!)} = excluded.${q(entity.primaryKey[0]!)}`;
 }
 
+const RELKIND_SQL = 'SELECT relkind::text AS rk FROM pg_class WHERE oid = to_regclass($1)';
+
+/**
+ * A table's own rows in a FROM, DELETE or TRUNCATE: ONLY for an ordinary table, since the tables
+ * that INHERIT from it are tables of their own that forklift never wrote (export reads them so
+ * too: read-postgres.ts); without it PostgreSQL would empty, delete from and count them with the
+ * parent. A partitioned table's rows are its partitions', so it is named as it is.
+ */
+function ownRowsOf(table: string, relkind: string | undefined): string {
+  return relkind === 'r' ? `ONLY ${q(table)}` : q(table);
+}
+
+async function ownRowsPg(conn: pg.Client, table: string): Promise<string> {
+  return ownRowsOf(table, (await conn.query<{ rk: string }>(RELKIND_SQL, [q(table)])).rows[0]?.rk);
+}
+
 /**
  * Empties the tables of replace-mode entities. TRUNCATE (one statement for all of them) when no
  * other table references them: it is far cheaper than DELETE on a large table and just as
@@ -401,11 +424,13 @@ async function emptyForReplace(conn: pg.Client, replace: EntityLoad[]): Promise<
     "SELECT count(*)::int AS n FROM pg_constraint WHERE contype = 'f' AND confrelid = ANY($1::regclass[]) AND NOT (conrelid = ANY($1::regclass[]))",
     [names],
   );
+  const own: string[] = [];
+  for (const l of replace) own.push(await ownRowsPg(conn, l.entity.name));
   if ((res.rows[0]?.n ?? 0) === 0) {
-    await conn.query(`TRUNCATE TABLE ${names.join(', ')}`);
+    await conn.query(`TRUNCATE TABLE ${own.join(', ')}`);
     return;
   }
-  for (const name of [...names].reverse()) await conn.query(`DELETE FROM ${name}`);
+  for (const name of [...own].reverse()) await conn.query(`DELETE FROM ${name}`);
 }
 
 /** COPYs one entity's accepted staged rows; upsert goes through a temporary table. Returns rows written. */
@@ -452,13 +477,14 @@ async function deleteArchived(conn: pg.Client, t: DeleteTable, signal: AbortSign
   }
   await pipeline(Readable.from(text()), conn.query(copyFrom(`COPY ${archived} (${cols}) FROM STDIN`)), ...(signal ? [{ signal }] : []));
   await conn.query(`ANALYZE ${archived}`);
-  const count = async (): Promise<number> => Number((await conn.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
+  const own = await ownRowsPg(conn, t.entity.name);
+  const count = async (): Promise<number> => Number((await conn.query<{ n: string }>(`SELECT count(*) AS n FROM ${own}`)).rows[0]!.n);
   const before = await count();
   const same = [
     ...keyColumns(t.entity).map((c) => `t.${q(c.name)} = a.${q(c.name)}`),
     ...valueColumns(t.entity).map((c) => `t.${q(c.name)}::text IS NOT DISTINCT FROM a.${q(c.name)}::text`),
   ].join(' AND ');
-  const res = await conn.query(`DELETE FROM ${table} AS t USING ${archived} AS a WHERE ${same}`);
+  const res = await conn.query(`DELETE FROM ${own} AS t USING ${archived} AS a WHERE ${same}`);
   const after = await count();
   await conn.query(`DROP TABLE ${archived}`);
   assertDeleted(t.entity.name, t.expected, res.rowCount ?? 0, before, after);

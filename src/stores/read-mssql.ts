@@ -229,12 +229,25 @@ function nativeDecoder(n: NativeColumn): (v: unknown) => unknown {
       return (v) => (v instanceof Date ? v.toISOString().slice(0, 10) : v);
     case 'timestamp':
       // useUTC: a datetimeoffset is its instant, a datetime2 is read as UTC.
-      return (v) => (v instanceof Date ? v.toISOString() : v);
+      return (v) => (v instanceof Date ? tediousInstantText(v) : v);
     case 'text':
     case 'other':
     case 'decimal':
       return (v) => (typeof v === 'string' ? v : String(v));
   }
+}
+
+/**
+ * A tedious instant as ISO text with the digits below the millisecond it carries: a Date holds
+ * milliseconds, and tedious gives a datetime2(7) or datetimeoffset(7)'s 100-nanosecond rest in
+ * `nanosecondsDelta` (seconds). With them the text shows what the column holds, so exactInstants
+ * refuses what forklift cannot keep instead of the Date cutting it unseen.
+ */
+export function tediousInstantText(v: Date): string {
+  const iso = v.toISOString();
+  const delta = Math.round(((v as Date & { nanosecondsDelta?: number }).nanosecondsDelta ?? 0) * 1e7);
+  if (delta <= 0) return iso;
+  return `${iso.slice(0, -1)}${String(delta).padStart(4, '0').replace(/0+$/, '')}Z`;
 }
 
 /** The SELECT that reads an entity's table in canonical order, and the decoder of each value. */

@@ -17,6 +17,7 @@ import {
   mssqlReadPlan,
   mssqlTableRecordParams,
   mssqlTables,
+  tediousInstantText,
 } from '../../../src/stores/read-mssql.js';
 
 /**
@@ -305,6 +306,19 @@ describe('SQL Server readRows', () => {
       ['A', 'x', 'raw', 'EA', null, '1.5000', 7, 1],
       ['B', 'y', null, 'EA', null, null, null, 0],
     ]);
+  });
+
+  it('a datetime2(7) value with digits below the millisecond stops the read (store.sub-millisecond) instead of being cut by the Date', async () => {
+    const at = (iso: string, delta: number): Date => Object.defineProperty(new Date(iso), 'nanosecondsDelta', { value: delta });
+    expect(tediousInstantText(at('2025-11-03T05:00:47.123Z', 0))).toBe('2025-11-03T05:00:47.123Z');
+    expect(tediousInstantText(at('2025-11-03T05:00:47.123Z', 0.0000004))).toBe('2025-11-03T05:00:47.1230004Z');
+    expect(tediousInstantText(at('2025-11-03T05:00:47.123Z', 0.00045))).toBe('2025-11-03T05:00:47.12345Z');
+    const rows = [['M-1', at('2025-11-03T05:00:47.123Z', 0.0000004), 'RUN', '42', '1', null, '1.000', '2.000', '3.000']];
+    const { session } = fakeSession({ query: columnsOf(EVENTS_COLUMNS), rows });
+    const read = async (): Promise<void> => {
+      for await (const b of mssqlReadInSession(session, entity('machine_events'))) void b;
+    };
+    await expect(read()).rejects.toMatchObject({ code: 'store.sub-millisecond', message: expect.stringMatching(/machine_events, column ts: the value 2025-11-03T05:00:47\.1230004Z has digits below the millisecond/) });
   });
 
   it('reads a column with the model\'s type where it differs: an instant as text for RUNS_ENTITY, a decimal in the scale asked for', async () => {

@@ -3,10 +3,12 @@ import Database from 'better-sqlite3';
 import sql from 'mssql';
 import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
-import { MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, MssqlReadProblem, mssqlDescribeInSession, mssqlReadInSession, mssqlTableRecordParams, readSessionOf } from './read-mssql.js';
+import { MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, MSSQL_TABLES_ELSEWHERE_SQL, MssqlReadProblem, mssqlColumnsSql, mssqlDescribeInSession, mssqlReadInSession, mssqlTableRecordParams, mssqlTables, readSessionOf, type MssqlColumnRow } from './read-mssql.js';
+import { holdsExactly, shapeError, shapeMismatches, type ShapeMismatch } from './table-shape.js';
 import { referencedClosure } from './sqlite.js';
 import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
-import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
+import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, TargetStore } from './types.js';
+import { bySchema } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
 import { redactUrl, passwordOf } from './url.js';
 import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
@@ -647,8 +649,8 @@ export interface MssqlSession {
   bulk(table: sql.Table): Promise<number>;
   /** A parameterized statement; returns rows affected. */
   query(text: string, params: readonly Param[]): Promise<number>;
-  /** A query's rows (the ledger head); absent in sessions that only write. */
-  select?(text: string): Promise<Record<string, unknown>[]>;
+  /** A query's rows (the ledger head, a table's columns); absent in sessions that only write. */
+  select?(text: string, params?: readonly Param[]): Promise<Record<string, unknown>[]>;
 }
 
 /** Bulk load options: KEEP_NULLS, so a NULL stays NULL (a #temp column has no default anyway). */
@@ -666,7 +668,11 @@ export function sessionOf(parent: sql.Transaction): MssqlSession {
       for (const p of params) r.input(p.name, p.type, p.value);
       return sum((await r.query(text)).rowsAffected);
     },
-    select: async (text) => (await new sql.Request(parent).query<Record<string, unknown>>(text)).recordset,
+    select: async (text, params = []) => {
+      const r = new sql.Request(parent);
+      for (const p of params) r.input(p.name, p.type, p.value);
+      return (await r.query<Record<string, unknown>>(text)).recordset;
+    },
   };
 }
 
@@ -716,6 +722,7 @@ export async function rehearseInSession(s: MssqlSession, staging: Database.Datab
 
 /** The ledger, the run's tables and every table they reference, what each table is, and replace's DELETEs (children first). */
 async function prepareInSession(s: MssqlSession, req: Pick<LoadRequest, 'model' | 'entities'>): Promise<void> {
+  for (const l of req.entities) await checkTableShape(s, l.entity);
   await s.batch(MSSQL_RUNS_DDL);
   // The run's tables and every table they reference, so foreign keys have a table to point at.
   for (const entity of referencedClosure(req)) await s.batch(mssqlCreateTable(entity));
@@ -724,6 +731,45 @@ async function prepareInSession(s: MssqlSession, req: Pick<LoadRequest, 'model' 
   for (const entity of referencedClosure(req)) await s.query(MSSQL_TABLES_MERGE, mssqlTableRecordParams(entity));
   // Replace empties the run's tables children first, so foreign keys hold at every step.
   for (const l of [...req.entities].reverse()) if (l.mode === 'replace') await s.batch(mssqlDeleteAll(l.entity));
+}
+
+/** Where an existing table cannot hold the model's values exactly; the store names itself in the StoreError (shapeError). */
+export class TableShapeProblem extends Error {
+  constructor(
+    readonly table: string,
+    readonly mismatches: ShapeMismatch[],
+  ) {
+    super(`the existing table ${table} does not match the model`);
+    this.name = 'TableShapeProblem';
+  }
+}
+
+/**
+ * SQL Server's rule (table-shape.ts) adds one of its own: varchar, char and text hold a code page,
+ * not Unicode, so a character outside it would be stored as '?' without an error.
+ */
+function mssqlHoldsExactly(model: Column, native: Parameters<typeof holdsExactly>[1]): boolean {
+  if (native.kind === 'text' && /^(varchar|char|text)$/.test(native.nativeType)) return false;
+  return holdsExactly(model, native);
+}
+
+/** An existing table the entity loads into must hold the model's values exactly; a new one is made so. */
+async function checkTableShape(s: MssqlSession, entity: Entity): Promise<void> {
+  if (!s.select) return;
+  const rows = (await s.select(mssqlColumnsSql(true), [{ name: 't', type: sql.NVarChar(128), value: entity.name }])) as unknown as MssqlColumnRow[];
+  if (rows.length === 0) return;
+  const mismatches = shapeMismatches(entity, mssqlTables([{ t: entity.name, d: null }], rows, [], [])[0]!, mssqlColumnType, mssqlHoldsExactly);
+  const declared = new Map(rows.map((r) => [r.c, mssqlDeclaredType(r)]));
+  if (mismatches.length) throw new TableShapeProblem(entity.name, mismatches.map((m) => (m.found === undefined ? m : { ...m, found: declared.get(m.column) ?? m.found })));
+}
+
+/** A column's type as its CREATE TABLE would say it, from the catalog row: nvarchar(32), decimal(18, 2), datetime2(7). */
+function mssqlDeclaredType(r: MssqlColumnRow): string {
+  const ty = r.ty.toLowerCase();
+  if (/^n?(var)?char$/.test(ty)) return `${ty}(${r.len === -1 ? 'max' : ty.startsWith('n') ? r.len / 2 : r.len})`;
+  if (ty === 'decimal' || ty === 'numeric') return `${ty}(${r.p}, ${r.s})`;
+  if (ty === 'datetime2' || ty === 'datetimeoffset' || ty === 'time') return `${ty}(${r.s})`;
+  return ty;
 }
 
 /** One entity's staged rows (or a range of them) through its #temp table into the table; returns rows written. */
@@ -917,6 +963,16 @@ export class MssqlStore implements TargetStore {
     }
   }
 
+  async tablesElsewhere(): Promise<SchemaTables[]> {
+    const pool = await this.connect();
+    try {
+      const [rows = []] = await readSessionOf(pool).query(MSSQL_TABLES_ELSEWHERE_SQL, []);
+      return bySchema(rows as { s: string; t: string }[]);
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    }
+  }
+
   /** The rows of a table from one SELECT, streamed (mssql's request stream, rows as arrays). */
   async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
     // A purge's cut-off is not pushed down here; the SQL Server store has no deleteRows, so purge refuses it first.
@@ -952,6 +1008,7 @@ export class MssqlStore implements TargetStore {
 /** Any failure as a StoreError with a hint; our own errors pass through. */
 export function mssqlStoreError(e: unknown, code: string, display: string, secret?: string): Error {
   if (e instanceof BugError || e instanceof StoreError || e instanceof ConfigError) return e;
+  if (e instanceof TableShapeProblem) return shapeError(display, e.table, e.mismatches);
   if (e instanceof Error && e.name === 'AbortError') {
     return new StoreError(`${display}: the load was interrupted; nothing was committed`, { code: 'store.interrupted', hint: 'Run the same command again to load everything.', cause: e });
   }

@@ -9,7 +9,7 @@ import type { Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgColumnType, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
-import { TABLES_TABLE, describeFrom, nativeColumnsFor, orderColumns, tableRecords } from './read-common.js';
+import { TABLES_TABLE, bySchema, describeFrom, nativeColumnsFor, orderColumns, tableRecords } from './read-common.js';
 import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_ELSEWHERE_SQL, PG_TABLES_UPSERT, pgByteOrderedCollations, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
@@ -280,13 +280,7 @@ export class PostgresStore implements TargetStore {
   async tablesElsewhere(): Promise<SchemaTables[]> {
     try {
       const res = (await this.k.raw(PG_TABLES_ELSEWHERE_SQL)) as pg.QueryResult<{ s: string; t: string }>;
-      const out: SchemaTables[] = [];
-      for (const r of res.rows) {
-        const last = out[out.length - 1];
-        if (last?.schema === r.s) last.tables.push(r.t);
-        else out.push({ schema: r.s, tables: [r.t] });
-      }
-      return out;
+      return bySchema(res.rows);
     } catch (e) {
       throw this.storeError(e, 'store.read');
     }

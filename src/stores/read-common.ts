@@ -1,6 +1,7 @@
 import { compareText } from '../bundle/order.js';
 import { StoreError } from '../core/errors.js';
 import type { Column, ColumnType, Entity } from '../model/types.js';
+import type { SchemaTables } from './types.js';
 
 /**
  * The read side shared by every store (`describeTables`, `readRows`): the forklift_tables record
@@ -430,3 +431,14 @@ export function columnDecoders<N extends NativeColumn, V>(e: Entity, native: rea
  * is described as text, its values the exact text the server prints.
  */
 export const MAX_DECIMAL_PRECISION = 38;
+
+/** Catalog rows (schema, table), sorted by schema, as one entry per schema. */
+export function bySchema(rows: readonly { s: string; t: string }[]): SchemaTables[] {
+  const out: SchemaTables[] = [];
+  for (const r of rows) {
+    const last = out[out.length - 1];
+    if (last?.schema === r.s) last.tables.push(r.t);
+    else out.push({ schema: r.s, tables: [r.t] });
+  }
+  return out;
+}

@@ -108,6 +108,13 @@ ORDER BY t.name, fk.name, fkc.constraint_column_id;`,
 ELSE SELECT CAST(NULL AS nvarchar(128)) AS [name], CAST(NULL AS nvarchar(max)) AS [definition] WHERE 1 = 0;`,
 ].join('\n');
 
+/** The user tables of other schemas than dbo, which forklift does not read: what an export leaves out. */
+export const MSSQL_TABLES_ELSEWHERE_SQL = `SELECT s.name AS s, t.name AS t
+FROM sys.tables t
+JOIN sys.schemas s ON s.schema_id = t.schema_id
+WHERE t.schema_id <> SCHEMA_ID(N'${SCHEMA}') AND t.is_ms_shipped = 0
+ORDER BY s.name COLLATE ${BIN2}, t.name COLLATE ${BIN2}`;
+
 export interface MssqlColumnRow {
   t: string;
   c: string;
@@ -134,7 +141,8 @@ export function mssqlNativeColumn(r: MssqlColumnRow): NativeColumn {
   if (ty === 'money') return make('decimal', { type: 'decimal', precision: 19, scale: 4 }, 4);
   if (ty === 'smallmoney') return make('decimal', { type: 'decimal', precision: 10, scale: 4 }, 4);
   if (ty === 'date') return make('date', { type: 'date' });
-  if (TIMESTAMP_TYPES.has(ty)) return make('timestamp', { type: 'timestamp' });
+  // The digits of a second it keeps exactly: datetime rounds to 1/300 s (.003, .007), smalldatetime to the minute.
+  if (TIMESTAMP_TYPES.has(ty)) return { ...make('timestamp', { type: 'timestamp' }), fraction: ty === 'datetime' ? 2 : ty === 'smalldatetime' ? 0 : Number(r.s) };
   if (STRING_TYPES.has(ty)) {
     if (r.len === -1) return make('text', { type: 'text' });
     return make('text', { type: 'string', length: UNICODE.has(ty) ? r.len / 2 : r.len });

@@ -366,4 +366,38 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
       await store.close();
     }
   });
+  it('names the tables of other schemas that export leaves out; a narrower existing table is refused before any row moves', async () => {
+    const url = await freshDb();
+    await withMssql(url, async (p) => {
+      await p.request().batch('CREATE SCHEMA archive');
+      await p.request().batch('CREATE TABLE archive.old_items (code nvarchar(10) PRIMARY KEY)');
+      await p.request().batch('CREATE TABLE dbo.items (item_code nvarchar(64) NOT NULL PRIMARY KEY, description varchar(255) NOT NULL, item_type nvarchar(10), uom nvarchar(16) NOT NULL, category nvarchar(64), standard_cost decimal(18, 2), lead_time_days bigint, active bit NOT NULL)');
+    });
+    const store = await openStore(url);
+    try {
+      expect(await store.tablesElsewhere!()).toEqual([{ schema: 'archive', tables: ['old_items'] }]);
+      const model = factoryModel();
+      const items = model.entities.get('items')!;
+      const file = path.join(tempDir('forklift-mssql-shape-'), 'staging.sqlite');
+      const st = new Staging(file);
+      st.createEntity(items);
+      st.insertRow('items', 2, ['A', 'Alpha', 'raw', 'EA', null, '1.2345', null, 1]);
+      st.flushRows('items');
+      st.close();
+      const now = new Date().toISOString();
+      const err = await store
+        .load({
+          model,
+          stagingFile: file,
+          entities: [{ entity: items, mode: 'append', stagedTable: stagingTable('items'), expected: 1 }],
+          entry: { id: 'shape-1', command: 'migrate', status: 'succeeded', started: now, finished: now, operator: 't', host: 't', tool_version: '0', plan_sha256: null, files: {}, counts: {}, message: null },
+        })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'store.table-shape' });
+      expect((err as Error).message).toMatch(/items\.description is varchar\(255\), the model has nvarchar\(255\) \(and 1 more column\)/);
+      expect(await withMssql(url, async (p) => (await p.request().query('SELECT COUNT(*) AS n FROM dbo.items')).recordset[0].n)).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { compareText, keyComparer } from '../../../src/bundle/order.js';
 import { factoryModel } from '../../../src/model/factory.js';
 import type { Entity } from '../../../src/model/types.js';
-import { READ_ROWS_BATCH, tableDefinition } from '../../../src/stores/read-common.js';
+import { READ_ROWS_BATCH, bySchema, tableDefinition } from '../../../src/stores/read-common.js';
 import {
   MSSQL_DESCRIBE_SQL,
   MSSQL_TABLES_DDL,
+  MSSQL_TABLES_ELSEWHERE_SQL,
   MSSQL_TABLES_MERGE,
   MssqlReadProblem,
   type MssqlColumnRow,
@@ -305,6 +306,14 @@ describe('SQL Server readRows', () => {
     expect(got).toEqual([
       ['A', 'x', 'raw', 'EA', null, '1.5000', 7, 1],
       ['B', 'y', null, 'EA', null, null, null, 0],
+    ]);
+  });
+
+  it('lists the user tables of every schema but dbo, by schema, for export to name what it leaves out', () => {
+    expect(MSSQL_TABLES_ELSEWHERE_SQL).toContain("WHERE t.schema_id <> SCHEMA_ID(N'dbo') AND t.is_ms_shipped = 0");
+    expect(bySchema([{ s: 'archive', t: 'a' }, { s: 'archive', t: 'b' }, { s: 'sales', t: 'orders' }])).toEqual([
+      { schema: 'archive', tables: ['a', 'b'] },
+      { schema: 'sales', tables: ['orders'] },
     ]);
   });
 

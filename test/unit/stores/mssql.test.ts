@@ -10,6 +10,7 @@ import { BugError, ConfigError, StoreError } from '../../../src/core/errors.js';
 import { factoryModel } from '../../../src/model/factory.js';
 import type { Entity, Model } from '../../../src/model/types.js';
 import { Staging, stagingTable } from '../../../src/run/staging.js';
+import { mssqlColumnsSql, type MssqlColumnRow } from '../../../src/stores/read-mssql.js';
 import {
   BULK_CHUNK,
   MSSQL_RUNS_DDL,
@@ -497,7 +498,19 @@ describe('SQL Server load sequence (recorded session)', () => {
   }
 
   /** A session that records every call; INSERT/MERGE report the rows last bulk loaded for their entity. */
-  function recorder(opts: { short?: number; looseKey?: Record<string, unknown> } = {}): { session: MssqlSession; log: Rec[] } {
+  /** The catalog rows (mssqlColumnsSql) of the table forklift's own DDL makes for an entity. */
+  function catalogOf(e: Entity): MssqlColumnRow[] {
+    return e.columns.map((c) => {
+      const [, ty, a, b] = /^(\w+)(?:\((\w+)(?:, (\d+))?\))?$/.exec(mssqlColumnType(c))!;
+      const row: MssqlColumnRow = { t: e.name, c: c.name, ty: ty!, len: 8, p: 0, s: 0, nl: !c.required, d: null };
+      if (ty === 'nvarchar') row.len = a === 'max' ? -1 : 2 * Number(a);
+      if (ty === 'decimal') Object.assign(row, { p: Number(a), s: Number(b) });
+      if (ty === 'datetimeoffset') row.s = Number(a);
+      return row;
+    });
+  }
+
+  function recorder(opts: { short?: number; looseKey?: Record<string, unknown>; tables?: Record<string, MssqlColumnRow[]> } = {}): { session: MssqlSession; log: Rec[] } {
     const log: Rec[] = [];
     const bulked = new Map<string, number>();
     const session: MssqlSession = {
@@ -517,8 +530,9 @@ describe('SQL Server load sequence (recorded session)', () => {
         log.push({ kind: 'query', text });
         return 1;
       },
-      select: async (text) => {
+      select: async (text, params) => {
         log.push({ kind: 'select', text });
+        if (text === mssqlColumnsSql(true)) return (opts.tables?.[String(params?.[0]?.value)] ?? []) as unknown as Record<string, unknown>[];
         return /^SELECT TOP 1 s\./.test(text) && opts.looseKey ? [opts.looseKey] : [];
       },
     };
@@ -545,6 +559,8 @@ describe('SQL Server load sequence (recorded session)', () => {
     const boms = entity('bom_lines');
     expect(log.map((r) => (r.kind === 'bulk' ? `bulk ${r.text} ${r.rows!.length}` : r.text))).toEqual([
       'SET XACT_ABORT ON',
+      mssqlColumnsSql(true),
+      mssqlColumnsSql(true),
       MSSQL_RUNS_DDL,
       mssqlCreateTable(items),
       mssqlCreateTable(boms),
@@ -575,6 +591,53 @@ describe('SQL Server load sequence (recorded session)', () => {
     const bomRow = log.find((r) => r.text === '[#fl_bom_lines]')!.rows![0]!;
     expect(bomRow.slice(0, 5)).toEqual(['A', 10n, 'B', '123456789012.123456', 'pcs']);
     expect((bomRow[6] as Date).toISOString()).toBe('2024-01-01T00:00:00.000Z');
+  });
+
+  it('loads into existing tables of the types its own DDL makes; refuses a narrower one before any statement that writes', async () => {
+    const own = { items: catalogOf(entity('items')), bom_lines: catalogOf(entity('bom_lines')) };
+    let st = stage({ items: [item('A', '1.5000')], bom_lines: [bom('A', 10, 'A')] }, {});
+    try {
+      expect([...(await loadInSession(recorder({ tables: own }).session, st.db, st.req))]).toEqual([
+        ['items', 1],
+        ['bom_lines', 1],
+      ]);
+    } finally {
+      st.db.close();
+    }
+
+    // Made by hand: costs with 2 decimals, descriptions in a code page, the date of a datetime.
+    const narrow = own.items.map((r) =>
+      r.c === 'standard_cost' ? { ...r, p: 18, s: 2 } : r.c === 'description' ? { ...r, ty: 'varchar', len: 255 } : r.c === 'item_code' ? { ...r, len: 64 } : r,
+    );
+    st = stage({ items: [item('A', '1.5000')] }, {});
+    const { session, log } = recorder({ tables: { items: narrow } });
+    let err: unknown;
+    try {
+      err = await loadInSession(session, st.db, st.req).catch((e: unknown) => e);
+    } finally {
+      st.db.close();
+    }
+    expect(log.map((r) => r.kind)).toEqual(['batch', 'select']);
+    const shown = mssqlStoreError(err, 'store.load', 'mssql://sa:***@db/erp') as StoreError;
+    expect(shown).toBeInstanceOf(StoreError);
+    expect(shown.code).toBe('store.table-shape');
+    expect(shown.message).toBe(
+      'mssql://sa:***@db/erp: the existing table items does not match the model, so its values would not be stored exactly: items.item_code is nvarchar(32), the model has nvarchar(64) (and 2 more columns); nothing was loaded',
+    );
+    expect(shown.details).toEqual(['items.description is varchar(255), the model has nvarchar(255)', 'items.standard_cost is decimal(18, 2), the model has decimal(18, 4)']);
+  });
+
+  it('an instant column: datetimeoffset(3) and datetime2(3) or finer hold the model; datetime (1/300 s) and smalldatetime do not', async () => {
+    for (const [ty, s2, ok] of [['datetimeoffset', 3, true], ['datetime2', 7, true], ['datetimeoffset', 0, false], ['datetime', 3, false], ['smalldatetime', 0, false]] as const) {
+      const events = catalogOf(entity('machine_events')).map((r) => (r.c === 'ts' ? { ...r, ty, s: s2 } : r));
+      const st = stage({ machine_events: [['M-1', '2025-01-01T00:00:00.000Z', 'RUN', 1, 0, null, null, null, null]] }, {});
+      try {
+        const out = await loadInSession(recorder({ tables: { machine_events: events } }).session, st.db, st.req).then(() => 'loaded', (e: unknown) => (e as Error).name);
+        expect([ty, s2, out]).toEqual([ty, s2, ok ? 'loaded' : 'TableShapeProblem']);
+      } finally {
+        st.db.close();
+      }
+    }
   });
 
   it("refuses an upsert whose file key the collation matches to a different key, before the MERGE", async () => {

@@ -20,7 +20,7 @@ import { TARGET_CONSTRAINT_RULE, dryRunLoad, type DryRunCounts } from './dry-run
 import { mapSource } from './extract.js';
 import { assertBalanced, type EntityLedger } from './ledger.js';
 import { profileEntity } from './profile.js';
-import { writeRejectsFile } from './rejects.js';
+import { keepAsWritten, writeRejectsFile } from './rejects.js';
 import { rejectsTrend } from './history.js';
 import { writeReports, type Follows, type RunReport } from './report.js';
 import { ROW_BEHIND_WATERMARK, ROW_DUPLICATE, ROW_OK, Staging, q, stagingTable } from './staging.js';
@@ -218,6 +218,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         if (l.rejected > 0) {
           const file = path.join(runDir, 'rejects', `${x.entity.name}.csv`);
           await writeRejectsFile(reopened, x.entity.name, x.header, x.label, x.positionKind, file);
+          keepAsWritten(runDir, file);
           l.rejects_file = path.relative(plan.dir, file);
         }
       }

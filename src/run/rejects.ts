@@ -1,4 +1,5 @@
-import { createWriteStream } from 'node:fs';
+import { copyFileSync, createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { once } from 'node:events';
 import { stringify } from 'csv-stringify/sync';
 import type { Staging } from './staging.js';
@@ -47,4 +48,18 @@ export async function writeRejectsFile(
   out.end();
   await once(out, 'close');
   return n;
+}
+
+/** The folder of a run's rejects files as the run wrote them (AS_WRITTEN_DIR/<entity>.csv). */
+export const AS_WRITTEN_DIR = 'rejects-as-written';
+
+/**
+ * Keeps a copy of a rejects file as written: the file itself is what a person fixes in place to
+ * feed a reload (rows corrected, deleted, re-keyed, added), so afterwards only the copy says what
+ * the run rejected, which `runs diff` compares with.
+ */
+export function keepAsWritten(runDir: string, file: string): void {
+  const dir = path.join(runDir, AS_WRITTEN_DIR);
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(file, path.join(dir, path.basename(file)));
 }

@@ -4,7 +4,7 @@ import { loadPlan, type LoadedPlan } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
 import { displayPath } from '../plan/load.js';
 import { findRunFolder, type RunFolder } from './history.js';
-import { REJECT_META } from './rejects.js';
+import { AS_WRITTEN_DIR, REJECT_META } from './rejects.js';
 import { countsOf, type EntityCounts } from './runs-list.js';
 
 /**
@@ -46,8 +46,9 @@ export interface EntityRunsDiff {
   still_failing: RejectRef[];
   new: RejectRef[];
   /**
-   * Rejects of run A no longer in its rejects file: a person fixing the file in place (which is
-   * how a reload is fed) may delete rows, such as the wrong one of two conflicting rows.
+   * Rejects of run A (as it wrote them) whose key is no longer in its rejects file: a person fixing
+   * the file in place (which is how a reload is fed) may delete rows, such as the wrong one of two
+   * conflicting rows, or correct a key; either way the reject was not fixed by a reload.
    */
   deleted_from_file: number;
 }
@@ -85,16 +86,24 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
     const key = keyColumns(plan, name);
     const d: EntityRunsDiff = { entity: name, in: ea && eb ? 'both' : ea ? 'a' : 'b', a: ea ? countsOf(ea) : null, b: eb ? countsOf(eb) : null, key: key ?? ['position'], fixed: [], still_failing: [], new: [], deleted_from_file: 0 };
     if (ea && eb) {
-      const ra = await readRejects(a, name, key, opts.signal);
-      const rb = await readRejects(b, name, key, opts.signal);
-      d.deleted_from_file = Math.max(0, ea.rejected - [...ra.values()].reduce((s, xs) => s + xs.length, 0));
+      // Run A's rejects as it wrote them, and its file as it is now (fixed by hand to feed a reload).
+      const now = await readRejects(path.join(a.dir, 'rejects', `${name}.csv`), key, opts.signal);
+      const written = path.join(a.dir, AS_WRITTEN_DIR, `${name}.csv`);
+      const ra = existsSync(written) ? await readRejects(written, key, opts.signal) : now;
+      const rb = await readRejects(path.join(b.dir, 'rejects', `${name}.csv`), key, opts.signal);
+      // A run from before the copy was kept: its file as now, and rows missing from it counted.
+      if (ra === now) d.deleted_from_file = Math.max(0, ea.rejected - [...ra.values()].reduce((s, xs) => s + xs.length, 0));
       for (const k of new Set([...ra.keys(), ...rb.keys()])) {
         const xs = ra.get(k) ?? [];
         const ys = rb.get(k) ?? [];
         const both = Math.min(xs.length, ys.length);
         d.still_failing.push(...ys.slice(0, both));
-        d.fixed.push(...xs.slice(both));
         d.new.push(...ys.slice(both));
+        // Of A's rejects B no longer has, those whose key left A's file were deleted or re-keyed by hand, not fixed.
+        const open = xs.slice(both);
+        const gone = ra === now ? 0 : Math.min(open.length, Math.max(0, xs.length - (now.get(k)?.length ?? 0)));
+        d.deleted_from_file += gone;
+        d.fixed.push(...open.slice(gone));
       }
     }
     entities.push(d);
@@ -152,10 +161,9 @@ function keyColumns(plan: LoadedPlan | undefined, entity: string): string[] | un
   return cols;
 }
 
-/** A run's rejects of one entity, by source key. */
-async function readRejects(f: RunFolder, entity: string, key: string[] | undefined, signal?: AbortSignal): Promise<Map<string, RejectRef[]>> {
+/** The rejects of one rejects file, by source key. */
+async function readRejects(file: string, key: string[] | undefined, signal?: AbortSignal): Promise<Map<string, RejectRef[]>> {
   const out = new Map<string, RejectRef[]>();
-  const file = path.join(f.dir, 'rejects', `${entity}.csv`);
   if (!existsSync(file)) return out;
   const source = await openSource({ format: 'csv', path: file, encoding: 'auto', delimiter: 'auto', header_row: 1 });
   try {

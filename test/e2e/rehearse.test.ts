@@ -7,7 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import iconv from 'iconv-lite';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { demoCopy, runCli } from '../helpers.js';
+import { demoCopy, runCli, tempDir } from '../helpers.js';
 
 /**
  * The rehearsal loop on the demo, through the built CLI: migrate, fix some rejects the way a
@@ -449,5 +449,30 @@ describe('rejects reload over the reject limit', () => {
     }
     const text = runCli(['rejects', 'reload', path.join(demo.dir, first.run_dir), '--entity', 'items', '--target', `sqlite:${db}`], { cwd: demo.dir });
     expect(text.code).toBe(3);
+  });
+});
+
+describe('runs diff after a rejects file was edited beyond fixing: rows re-keyed and added', () => {
+  it('compares with the rejects as run A wrote them: 1 fixed, 1 deleted or re-keyed, 1 new; the fixed one with its rule', () => {
+    const dir = tempDir('forklift-rekey-');
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: rekey\ntarget: sqlite:./t.db\nmappings: [items.yaml]\nreject_limit: 100%\n');
+    writeFileSync(path.join(dir, 'items.yaml'), 'entity: items\nsource: { format: csv, path: items.csv }\nfields:\n  item_code: { from: CODE }\n  description: { from: DESC }\n  uom: { from: UOM, values: { EA: EA, PCS: EA } }\n  active: { const: true }\n');
+    writeFileSync(path.join(dir, 'items.csv'), 'CODE,DESC,UOM\nA1,fine,EA\nB1,bad one,BOX\nB2,bad two,XYZ\n');
+    const a = JSON.parse(runCli(['migrate', '--json'], { cwd: dir }).stdout) as Report;
+    expect(entityOf(a, 'items').rejected).toBe(2);
+    const file = path.join(dir, a.run_dir, 'rejects', 'items.csv');
+    const [header] = readRejects(file) as [string[]];
+    // B1 fixed; B2 re-keyed to C2 and fixed; two rows added, one of them still wrong.
+    writeFileSync(file, '\ufeff' + stringify([header.slice(0, 3), ['B1', 'bad one', 'PCS'], ['C2', 'bad two fixed', 'EA'], ['N1', 'new one', 'EA'], ['N2', 'new two', 'QQQ']]));
+    const b = JSON.parse(runCli(['rejects', 'reload', path.join(dir, a.run_dir), '--json'], { cwd: dir }).stdout) as Report;
+    expect(entityOf(b, 'items')).toMatchObject({ read: 4, loaded: 3, rejected: 1 });
+    const r = runCli(['runs', 'diff', a.run_id, b.run_id, '--json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as { totals: Record<string, unknown>; entities: { fixed: { key: string; rule: string }[]; still_failing: unknown[]; new: { key: string }[]; deleted_from_file: number }[] };
+    expect(d.totals).toMatchObject({ rejected_a: 2, rejected_b: 1, fixed: 1, still_failing: 0, new: 1, deleted_from_file: 1 });
+    expect(d.entities[0]!.fixed).toEqual([expect.objectContaining({ key: 'B1', rule: 'value-map' })]);
+    expect(d.entities[0]!.new.map((x) => x.key)).toEqual(['N2']);
+    // The copy is the run's, untouched by the edit.
+    expect(readRejects(path.join(dir, a.run_dir, 'rejects-as-written', 'items.csv')).map((row) => row[0])).toEqual(['CODE', 'B1', 'B2']);
   });
 });

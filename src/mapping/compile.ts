@@ -47,6 +47,8 @@ interface FieldPlan {
   coerce: (s: string) => ReturnType<ReturnType<typeof makeCoercer>>;
   required: boolean;
   keepsEmpty: boolean;
+  /** `const: ""`: the mapping says empty string in so many words, so it is not an empty cell (missing). */
+  constEmpty: boolean;
 }
 
 const scalarText = (v: string | number | boolean | null | undefined): string | null =>
@@ -259,6 +261,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
       coerce,
       required: col.required,
       keepsEmpty: col.type === 'string' || col.type === 'text',
+      constEmpty: spec.const === '',
     };
   }
 
@@ -358,7 +361,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
           }
           throw e;
         }
-        if (text !== null) text = f.clean ? f.clean(text) : text === '' ? null : text;
+        if (text !== null && !f.constEmpty) text = f.clean ? f.clean(text) : text === '' ? null : text;
         if (text === null) text = f.fallback;
         if (text !== null && f.lookup) {
           const r = f.lookup(text);

@@ -93,3 +93,13 @@ describe('a rejected row', () => {
     expect(r.values?.slice(0, 5)).toEqual(['A1', 'W1', '', null, '1.00']);
   });
 });
+
+describe('const: "" on a text column', () => {
+  it('is the empty string, as default: "" is, not a missing value', () => {
+    const m = mapping(`  item_code: { from: Item }\n  warehouse: { from: WH }\n  lot: { const: "" }\n  qty: { from: Qty }\n`);
+    const c = compileMapping(m, balances, ['Item', 'WH', 'Qty'], { checkShape: true });
+    const r = c.map(['A1', 'W1', '5']);
+    expect(r).toMatchObject({ kind: 'ok' });
+    expect(r.kind === 'ok' && r.values[2]).toBe('');
+  });
+});

@@ -361,6 +361,8 @@ class XlsxSource extends QueuedSource {
   private width = -1;
   private lastRow = 0;
   private pendingBlank = 0;
+  /** Rows whose only content is formulas without a saved result, waiting like blank rows (accept). */
+  private pendingFormulaRows: SourceRecord[] = [];
   private rowNum = 0;
   private cells: Cell[] = [];
   private col = 0;
@@ -492,11 +494,21 @@ class XlsxSource extends QueuedSource {
     if (r.line > this.lastRow + 1) this.pendingBlank += r.line - this.lastRow - 1;
     this.lastRow = r.line;
     if (isBlankRecord(r.cells)) {
-      this.pendingBlank++;
+      // Formulas without saved results and nothing else: template rows below a table, left out
+      // like blank rows; but where data follows they are rows of the table whose values were
+      // never computed, and go on (the mapping rejects them by their faults), never counted blank.
+      if (r.faults?.length) this.pendingFormulaRows.push(r);
+      else this.pendingBlank++;
       return;
     }
     this.blank += this.pendingBlank;
     this.pendingBlank = 0;
+    for (const f of this.pendingFormulaRows) this.enqueue(f);
+    this.pendingFormulaRows = [];
+    this.enqueue(r);
+  }
+
+  private enqueue(r: SourceRecord): void {
     for (let i = r.cells.length; i < this.width; i++) r.cells.push(null);
     this.queue.push(r);
   }
@@ -654,7 +666,6 @@ class XlsxSource extends QueuedSource {
         break;
       }
       case 'row': {
-        // A row whose only content is formulas without results still counts as blank (template rows below a table).
         const record: SourceRecord = { line: this.rowNum, cells: this.cells };
         if (this.faults.length > 0) record.faults = this.faults;
         this.cells = [];

@@ -133,6 +133,27 @@ describe('xlsx: a formula saved without its result (openpyxl, exceljs, Apache PO
   });
 });
 
+describe('xlsx: a row of only formulas without results between data rows', () => {
+  it('is a row of the table (its faults go to the mapping), not a blank row; trailing ones are still left out', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'forklift-xlsx-formula-row-')), 'book.xlsx');
+    await writeXlsx(file, [
+      row(1, str('A1', 'Item'), str('B1', 'Qty')),
+      row(2, str('A2', 'A1'), num('B2', 3)),
+      // Item and Qty both computed, never saved: a real row whose values are unknown.
+      row(3, '<c r="A3"><f>"A"&amp;ROW()</f></c>', '<c r="B3"><f>B2+1</f></c>'),
+      row(5, str('A5', 'A3'), num('B5', 5)),
+      row(6, '<c r="B6"><f>B5+1</f></c>'),
+    ]);
+    const { source, records } = await readAll({ format: 'xlsx', path: file });
+    expect(records.map((r) => [r.line, r.faults?.map((f) => f.ref) ?? []])).toEqual([
+      [2, []],
+      [3, ['A3', 'B3']],
+      [5, []],
+    ]);
+    expect(source.skippedBlank).toBe(1);
+  });
+});
+
 describe.skipIf(!existsSync('/proc/self/fd'))('xlsx: file handles', () => {
   const copy = (): string => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'forklift-xlsx-fd-')), 'book.xlsx');

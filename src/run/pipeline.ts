@@ -191,6 +191,8 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       });
 
     let committed = false;
+    // A load the store refuses still leaves its run on record: report, rejects files, ledger entry.
+    let loadError: unknown;
     const writes = opts.command !== 'validate';
     if (writes && !rejectedRun && !dryRun) {
       opts.progress?.({ stage: 'load', rows: 0, rowsPerSecond: 0 });
@@ -203,7 +205,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         status = 'failed';
         message = e instanceof Error ? e.message : String(e);
         await store.recordRun(entry()).catch(() => {});
-        throw e;
+        loadError = e;
       }
     } else if (writes) {
       await store.recordRun(entry());
@@ -260,6 +262,10 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     report.trend = rejectsTrend(path.join(plan.dir, 'runs'), report);
     const files = writeReports(runDir, report);
     log(`run ${runId}: ${status}`);
+    if (loadError !== undefined) {
+      if (loadError instanceof ForkliftError) loadError.details.push(`the run's report (status failed, nothing committed): ${path.relative(process.cwd(), files.html)}`);
+      throw loadError;
+    }
     if (rejectedRun || refused > 0) {
       const what = dryRun ? 'dry run: nothing was written, and migrate would commit nothing' : `nothing was ${writes ? 'committed' : 'accepted'}`;
       throw new DataRejectedError(`${what}: ${message}`, {

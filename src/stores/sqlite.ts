@@ -145,7 +145,7 @@ export class SqliteStore implements TargetStore {
           await prepareTables(trx, req, this.display);
           for (const l of req.entities) {
             req.signal?.throwIfAborted();
-            const res = (await trx.raw(insertSql(l))) as { changes?: number };
+            const res = (await trx.raw(insertSql(l)).catch((e: unknown) => namedKeyClash(trx, l, e, this.display))) as { changes?: number };
             const n = res.changes ?? 0;
             if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
             loaded.set(l.entity.name, n);
@@ -491,6 +491,25 @@ async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink>
   const link = nextLink(e, head[0]);
   await trx('forklift_runs').insert({ ...runEntryRow(e), ...link });
   return link;
+}
+
+/**
+ * SQLite names the column of a key clash but not the key ("UNIQUE constraint failed: items.item_code"),
+ * which leaves a user of `load: append` or `incremental` searching a file of a million rows: the
+ * first staged key the table already holds is looked up and named. Always throws.
+ */
+async function namedKeyClash(trx: Knex.Transaction, l: EntityLoad, e: unknown, display: string): Promise<never> {
+  const pk = l.entity.primaryKey;
+  if (!/UNIQUE constraint failed/.test(sqliteReason(e)) || pk.length === 0 || l.mode === 'upsert') throw e;
+  const on = pk.map((c) => `t.${q(c)} = s.${q(c)}`).join(' AND ');
+  const hit = ((await trx.raw(`SELECT s._line AS line, ${pk.map((c, i) => `s.${q(c)} AS k${i}`).join(', ')} FROM stg.${l.stagedTable} s JOIN main.${q(l.entity.name)} t ON ${on} WHERE s._st = 0 LIMIT 1`)) as Record<string, unknown>[])[0];
+  if (!hit) throw e;
+  const key = pk.map((c, i) => `${c} ${JSON.stringify(String(hit[`k${i}`]))}`).join(', ');
+  throw new StoreError(`${display}: ${l.entity.name}: the target already holds the key ${key} (source line ${String(hit.line)}); nothing was committed`, {
+    code: 'store.load',
+    hint: 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.',
+    cause: e,
+  });
 }
 
 /** SQLite's own message, without the statement knex puts before it ("INSERT INTO … - UNIQUE constraint failed: …"). */

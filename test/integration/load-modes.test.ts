@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -58,6 +58,26 @@ describe('load modes into SQLite', () => {
     const db = new Database(path.join(p.dir, 't.db'), { readonly: true });
     expect(db.prepare('SELECT status FROM forklift_runs ORDER BY started').pluck().all()).toEqual(['succeeded', 'succeeded', 'failed']);
     db.close();
+  });
+
+  it('a load the target refuses still writes the run report and rejects files, and cleans its staging', async () => {
+    const p = project('append');
+    p.data(['A,Alpha,1.5']);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    writeFileSync(p.plan, readFileSync(p.plan, 'utf8') + 'reject_limit: 50%\n');
+    p.data(['C,Gamma,3', 'A,Alpha again,9', 'D,,4']);
+    const err = (await runPlan({ plan: p.plan, command: 'migrate' }).catch((e: unknown) => e)) as StoreError;
+    expect(err).toBeInstanceOf(StoreError);
+    const runs = readdirSync(path.join(p.dir, 'runs')).sort();
+    const failed = path.join(p.dir, 'runs', runs[runs.length - 1]!);
+    const report = JSON.parse(readFileSync(path.join(failed, 'report.json'), 'utf8')) as { status: string; committed: boolean; message: string; entities: { rejected: number; rejects_file: string | null }[] };
+    expect(report).toMatchObject({ status: 'failed', committed: false });
+    expect(report.message).toMatch(/items: the target already holds the key item_code "A" \(source line 3\); nothing was committed/);
+    expect(report.entities[0]!.rejected).toBe(1);
+    expect(existsSync(path.join(p.dir, report.entities[0]!.rejects_file!))).toBe(true);
+    expect(existsSync(path.join(failed, 'report.html'))).toBe(true);
+    expect(existsSync(path.join(failed, 'staging.sqlite'))).toBe(false);
+    expect(err.details.join('\n')).toContain('report.html');
   });
 
   it('upsert: updates rows whose key exists and inserts the rest', async () => {

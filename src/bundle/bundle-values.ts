@@ -9,7 +9,9 @@ import type { ColumnType, Entity } from '../model/types.js';
  * compares them); only a bundle has no form for them:
  * - a boolean column holds 1 and 0 only (the staging form of true and false);
  * - an integer column holds 64-bit integers only (Arrow Int64);
- * - a date or timestamp column holds points in time only (not PostgreSQL's `infinity`).
+ * - a decimal column holds numbers only (not PostgreSQL's `NaN`);
+ * - a date or timestamp column holds points in time only (not PostgreSQL's `infinity`, not MySQL's
+ *   zero dates).
  */
 
 type Check = (v: unknown) => string | undefined;
@@ -35,20 +37,33 @@ const checks: Partial<Record<ColumnType, { test: Check; hint: (table: string, co
     hint: (t) =>
       `Make the column a decimal in the source, or run again if the value was written during this run (a MySQL/MariaDB bigint unsigned column that holds such values is then read as decimal(20,0)); forklift export can also leave ${t} out with --tables.`,
   },
+  decimal: {
+    // The staging form of a decimal is its digits; PostgreSQL's numeric also holds NaN (and, from 14, ±Infinity).
+    test: (v) => (typeof v !== 'string' || /^-?\d/.test(v) ? undefined : 'is not a number, which the bundle cannot hold in a decimal column'),
+    hint: (t, c) => `Say it otherwise in the source first: NULL where it means "unknown" (PostgreSQL: UPDATE ${t} SET ${c} = NULL WHERE ${c} = 'NaN'), else a number; forklift export can also leave ${t} out with --tables.`,
+  },
   date: { test: pointInTime, hint: noInfinity },
   timestamp: { test: pointInTime, hint: noInfinity },
 };
 
-/** A date or instant in the staging form starts with a digit, or a sign and a digit (expanded years). */
+/**
+ * A date or instant in the staging form starts with a digit, or a sign and a digit (expanded
+ * years), and names a real month and day: MySQL keeps `0000-00-00` and `2020-00-15` where its
+ * sql_mode allows them.
+ */
 function pointInTime(v: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
   const c0 = v.charCodeAt(0);
-  if (isDigit(c0) || ((c0 === 43 || c0 === 45) && isDigit(v.charCodeAt(1)))) return undefined;
+  if (isDigit(c0) || ((c0 === 43 || c0 === 45) && isDigit(v.charCodeAt(1)))) {
+    const dash = v.indexOf('-', 1);
+    if (v.slice(dash + 1, dash + 3) !== '00' && v.slice(dash + 4, dash + 6) !== '00') return undefined;
+    return "is a zero date (a month or day of 00, as MySQL keeps them), not a day, which the bundle cannot hold";
+  }
   return 'is not a point in time, which the bundle cannot hold (its dates are days and its timestamps instants in milliseconds)';
 }
 
 function noInfinity(t: string, c: string): string {
-  return `Say it otherwise in the source first: where it means "no end", NULL (PostgreSQL: UPDATE ${t} SET ${c} = NULL WHERE ${c} IN ('infinity', '-infinity')), else a real date; forklift export can also leave ${t} out with --tables.`;
+  return `Say it otherwise in the source first: where it means "no date" or "no end", NULL (PostgreSQL: UPDATE ${t} SET ${c} = NULL WHERE ${c} IN ('infinity', '-infinity'); MySQL/MariaDB: UPDATE ${t} SET ${c} = NULL WHERE ${c} LIKE '%-00%'), else a real date; forklift export can also leave ${t} out with --tables.`;
 }
 
 /**

@@ -102,7 +102,28 @@ describe.skipIf(myDown !== null)('MariaDB types whose usual reading cannot hold 
   });
 });
 
+describe.skipIf(myDown !== null)('MariaDB values the bundle has no form for', () => {
+  it('zero dates stop export with a user error naming table, column and value', async () => {
+    const url = await mariadb(["SET SESSION sql_mode = ''", 'CREATE TABLE zd (id int PRIMARY KEY, d date, dt datetime)', "INSERT INTO zd VALUES (1, '2024-01-01', '2024-01-01 10:00:00'), (2, '0000-00-00', '2024-01-01 10:00:00')"]);
+    const dir = tempDir('forklift-types-');
+    const ex = runCli(['export', path.join(dir, 'b'), '--source', url]);
+    expect(ex.code, ex.stdout + ex.stderr).toBe(1);
+    expect(ex.stdout + ex.stderr).not.toMatch(/internal error|bug in forklift/);
+    expect(ex.stdout + ex.stderr).toMatch(/table zd, column d: the value 0000-00-00 is a zero date/);
+  });
+});
+
 describe.skipIf(pgDown !== null)('PostgreSQL values and types the bundle has no form for', () => {
+  it("numeric 'NaN' stops export with a user error naming table, column and value", async () => {
+    const { url } = await pgDbs.create();
+    await withPg(url, (c) => c.query("CREATE TABLE n (k varchar(10) PRIMARY KEY, d numeric(10,3)); INSERT INTO n VALUES ('a', 1.5), ('d', 'NaN')"));
+    const dir = tempDir('forklift-types-');
+    const ex = runCli(['export', path.join(dir, 'b'), '--source', url]);
+    expect(ex.code, ex.stdout + ex.stderr).toBe(1);
+    expect(ex.stdout + ex.stderr).not.toMatch(/internal error|bug in forklift/);
+    expect(ex.stdout + ex.stderr).toMatch(/table n, column d: the value NaN is not a number/);
+  });
+
   it("timestamptz 'infinity' stops export and exit with a user error naming table, column and value", async () => {
     const { url } = await pgDbs.create();
     await withPg(url, async (c) => {

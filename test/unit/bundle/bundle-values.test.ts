@@ -38,6 +38,15 @@ describe('values a bundle has no form for', () => {
     expect(() => check({ name: 'on', type: 'date', required: false }, '-infinity')).toThrow(refused(/^table t, column on: the value -infinity/, /UPDATE t SET on = NULL/));
   });
 
+  it("a decimal column holds numbers only (not PostgreSQL's NaN); a date, no zero date", () => {
+    check({ name: 'd', type: 'decimal', precision: 10, scale: 3, required: false }, '1.500', '-0.001', null);
+    expect(() => check({ name: 'd', type: 'decimal', precision: 10, scale: 3, required: false }, 'NaN')).toThrow(refused(/^table t, column d: the value NaN is not a number/, /= 'NaN'/));
+    for (const zero of ['0000-00-00', '2020-00-15', '2020-03-00', '0000-00-00T00:00:00.000Z']) {
+      expect(() => check({ name: 'on', type: zero.length > 10 ? 'timestamp' : 'date', required: false }, zero)).toThrow(refused(/is a zero date/, /LIKE '%-00%'/));
+    }
+    check({ name: 'on', type: 'date', required: false }, '0000-01-01', '2020-10-10', '-000100-01-01');
+  });
+
   it('text needs no check', () => {
     expect(bundleValueCheck({ name: 't', columns: [{ name: 'x', type: 'text', required: false }], primaryKey: [], rules: [] })).toBeUndefined();
   });

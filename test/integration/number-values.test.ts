@@ -7,7 +7,8 @@ import { tempDir } from '../helpers.js';
 
 /**
  * Numbers from source files into SQLite, as an adversarial tester fed them: an exponent that
- * would take gigabytes to write out, and an integer column beside a cost column with a decimal comma.
+ * would take gigabytes to write out, an integer column beside a cost column with a decimal comma,
+ * a quotient of a large number, and item numbers that only look like numbers.
  */
 
 interface Setup {
@@ -77,5 +78,37 @@ describe('numbers from a source file', () => {
       ['A3', '3.0000', 5],
     ]);
     expect(rejects()).toContain("lead_time_days '1,5' is not a whole number");
+  });
+
+  it('divides a large number to every decimal place of the column', async () => {
+    const { r, rows, rejects } = await migrate({
+      model: [
+        'entities:',
+        '  t:',
+        '    primary_key: [id]',
+        '    columns:',
+        '      id: { type: integer, required: true }',
+        '      q: { type: decimal, precision: 38, scale: 10 }',
+      ],
+      csv: ['ID,X,Y', '1,100000000000000000000000000,7', '2,100000000000000000000000000,8', '3,100000000000000000000000000,1'],
+      mapping: ['entity: t', 'source: { format: csv, path: data.csv, encoding: utf-8 }', 'fields:', '  id: { from: ID }', '  q: { expr: "if(Y = 1, X / 7, round(X / Y, 10))" }'],
+    });
+    expect(r.status).toBe('succeeded');
+    expect(rows('SELECT id, q FROM t ORDER BY id')).toEqual([
+      [1, '14285714285714285714285714.2857142857'],
+      [2, '12500000000000000000000000.0000000000'],
+    ]);
+    // unrounded, a quotient that does not end has more places than any column
+    expect(rejects()).toMatch(/q '14285714285714285714285714\.2857142857142857\S*' has more than 10 decimal places/);
+  });
+
+  it('filters text against text exactly: item 0100 is not item 100', async () => {
+    const { r, rows } = await migrate({
+      csv: ['CODE,DESC,QTY', '0100,obsolete dummy item,1', '100,real pump,10', '100.0,real valve,9', '+100,real seal,2', '0101,other,3'],
+      mapping: items([], ['filter: \'CODE != "0100" and QTY > 2\'']),
+    });
+    expect(r.status).toBe('succeeded');
+    expect(r.entities[0]!.filtered).toBe(2);
+    expect(rows('SELECT item_code FROM items ORDER BY item_code')).toEqual([['0101'], ['100'], ['100.0']]);
   });
 });

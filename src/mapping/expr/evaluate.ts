@@ -117,6 +117,13 @@ function nonEmpty(s: string): string | null {
   return s === '' ? null : s;
 }
 
+/** An expression the mapping itself makes text: a "string" literal, a join with &, or a text function. */
+function isText(node: ExprNode): boolean {
+  if (node.kind === 'literal') return typeof node.value === 'string';
+  if (node.kind === 'concat') return true;
+  return node.kind === 'call' && (node.name === 'text' || node.name === 'upper' || node.name === 'lower' || node.name === 'trim' || node.name === 'substr');
+}
+
 function compareValues(op: CompareOp, a: ExprValue, b: ExprValue, left: ExprNode, right: ExprNode): boolean {
   if (a === null || b === null) {
     // a missing value equals only null, differs from everything else, and has no order
@@ -139,10 +146,17 @@ function compareValues(op: CompareOp, a: ExprValue, b: ExprValue, left: ExprNode
       throw new ExprRuntimeError(`${label(node)} is ${showValue(v)}, not a number, so it has no order against ${label(other)}`, node.text, columnOf(node));
     }
     c = na.cmp(nb);
-  } else {
-    // Text against text is text, even when it looks like numbers: item numbers 0100, 100 and
-    // 100.0 are three items, and ITEMNO != "0100" must drop only the first.
+  } else if (isText(left) || isText(right)) {
+    // Against text the mapping writes as text (a "string", & or a text function), text is text even
+    // when it looks like a number: item numbers 0100, 100 and 100.0 are three items, and
+    // ITEMNO != "0100" must drop only the first.
     c = compareCodePoints(exprValueText(a), exprValueText(b));
+  } else {
+    // Two cells say nothing of their kind: SHIPPED > ORDERED with 10 and 9 means numbers, so two
+    // that both read as numbers compare as numbers, anything else as text.
+    const na = numericOf(a);
+    const nb = numericOf(b);
+    c = na !== undefined && nb !== undefined ? na.cmp(nb) : compareCodePoints(exprValueText(a), exprValueText(b));
   }
   switch (op) {
     case '=':

@@ -167,12 +167,19 @@ describe('comparisons', () => {
     for (const item of ['100', '100.0', '+100', ' 0100', '0101']) expect(run('ITEMNO != "0100"', { ITEMNO: item }), item).toBe(true);
     expect(run('ITEMNO != "0100"', { ITEMNO: '0100' })).toBe(false);
     expect(run('ITEMNO = "100"', { ITEMNO: '100.0' })).toBe(false);
-    expect(run('A = B', { A: '007', B: '7' })).toBe(false);
-    expect(run('A != B', { A: '1.50', B: '1.5' })).toBe(true);
     expect(run('upper(A) = "1E3"', { A: '1e3' })).toBe(true);
-    // order of two texts is code point order: '10' < '9', as in a spreadsheet
+    expect(run('trim(A) = "7"', { A: ' 007 ' })).toBe(false);
+    expect(run('A & "" = "7"', { A: '7.0' })).toBe(false);
+    // order against a "string" is code point order: '10' < '9'
     expect(run('QTY > "9"', { QTY: '10' })).toBe(false);
-    expect(run('A < B', { A: '10', B: '9' })).toBe(true);
+  });
+
+  it('two cells that both read as numbers compare as numbers (SHIPPED > ORDERED), others as text', () => {
+    expect(run('SHIPPED > ORDERED', { SHIPPED: '10', ORDERED: '9' })).toBe(true);
+    expect(run('A = B', { A: '007', B: '7' })).toBe(true);
+    expect(run('A != B', { A: '1.50', B: '1.5' })).toBe(false);
+    expect(run('A < B', { A: '10', B: 'n/a' })).toBe(true);
+    expect(run('A = B', { A: 'ab', B: 'ab' })).toBe(true);
   });
 
   it('compares anything else as text, by code point', () => {

@@ -67,11 +67,15 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
     }
     case 'integer':
       parse = (t) => {
-        const s = t.trim();
-        if (!/^[+-]?\d+(?:\.0*)?$/.test(s)) return typeFail('is not a whole number');
-        const n = Number(s);
+        // Read as a decimal field of the mapping reads its numbers: with `decimal: ","` the German
+        // `1.000` is a thousand, as `1.250,00` is in the cost column beside it, and `1,5` is no whole number.
+        // An exponent stays refused: a spreadsheet writes a long ID as 1.23457E+11, its digits lost.
+        if (/[eE]/.test(t)) return typeFail('is not a whole number');
+        const r = toDecimal(t, opts.decimal, 38, 0);
+        if (!r.ok) return typeFail(r.problem === 'size' ? 'is too large for an integer' : 'is not a whole number');
+        const n = Number(r.value);
         if (!Number.isSafeInteger(n)) return typeFail('is too large for an integer');
-        return { ok: true, value: n === 0 ? 0 : n };
+        return { ok: true, value: n };
       };
       break;
     case 'decimal': {

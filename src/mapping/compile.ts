@@ -11,7 +11,7 @@ import { makeRowRules, type RowProblem } from '../validate/row-rules.js';
 import { makeCleaner } from './clean.js';
 import { makeCoercer, type StoredValue } from './coerce.js';
 import { checkZone } from './datetime.js';
-import { compileCondition, compileExpression, columnsOf, parseExpression, ExprRuntimeError, type ExprNode, type ExprValue, type CompiledExpr } from './expr/index.js';
+import { compileCondition, compileExpression, columnsOf, parseExpression, showValue, ExprRuntimeError, type ExprNode, type ExprValue, type CompiledExpr } from './expr/index.js';
 import { excelColumnLetters } from '../util/excel-columns.js';
 
 export type MapResult =
@@ -380,7 +380,8 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
         }
         const c = f.coerce(text);
         if (c.ok) values[i] = c.value;
-        else errors.push({ field: f.name, rule: c.rule, reason: `${f.name} '${text}' ${c.reason}` });
+        // the value shortened: the rejects file keeps the whole cell, a reason need only name it
+        else errors.push({ field: f.name, rule: c.rule, reason: `${f.name} ${showValue(text)} ${c.reason}` });
       }
       if (errors.length === 0) {
         for (const rule of rowRules) {

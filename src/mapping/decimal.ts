@@ -6,7 +6,10 @@ import { Decimal } from 'decimal.js';
  * through a binary float. decimal.js is used where arithmetic is needed (bounds, sums).
  */
 
-export type DecimalResult = { ok: true; value: string } | { ok: false; reason: string };
+/** Why a text is no value of the column: no number at all, digits below its scale, digits above its precision. */
+export type DecimalProblem = 'not-a-number' | 'places' | 'size';
+
+export type DecimalResult = { ok: true; value: string } | { ok: false; problem: DecimalProblem; reason: string };
 
 const PLAIN = /^([+-])?(\d*)(?:\.(\d*))?$/;
 const GROUPED_COMMA = /^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?$/; // 1.234.567,89
@@ -18,6 +21,7 @@ const GROUPED_SPACE = /^[+-]?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d*)?$/; // 
 /**
  * Normalizes decimal text. `separator` is the decimal separator the mapping declared; when it is
  * declared, the other character is accepted as a thousands separator in proper groups of three.
+ * An exponent (1.5E+3) is left as written: only toDecimal knows how many digits may come of it.
  */
 export function normalizeDecimalText(raw: string, separator: '.' | ',' | undefined): string | null {
   let s = raw.trim();
@@ -37,16 +41,43 @@ export function normalizeDecimalText(raw: string, separator: '.' | ',' | undefin
     if (!GROUPED_POINT.test(s)) return null;
     s = s.replace(/,/g, '');
   }
-  if (/[eE]/.test(s)) {
-    try {
-      const d = new Decimal(s);
-      if (!d.isFinite()) return null;
-      s = d.toFixed();
-    } catch {
-      return null;
-    }
-  }
   return s;
+}
+
+const EXPONENT = /^([+-]?)(\d*)(?:\.(\d*))?[eE]([+-]?\d+)$/;
+
+const places = (scale: number): DecimalResult => ({ ok: false, problem: 'places', reason: `has more than ${scale} decimal places` });
+const tooLarge = (precision: number, scale: number | undefined): DecimalResult => ({ ok: false, problem: 'size', reason: `is too large for decimal(${precision},${scale ?? 0})` });
+
+/**
+ * A number in exponent notation (1.5E+3, as spreadsheets export them) as plain digits, once its
+ * digits are known to fit the column: the exponent is the source's to choose, and `1e-900000000`
+ * written out would be 900 million zeros. undefined when the text is no such number. Read here
+ * rather than by decimal.js, which also takes `0x1E` (30) and `1_000e1`, and makes an exponent
+ * beyond 9e15 zero or infinite.
+ */
+function expandExponent(s: string, precision: number, scale: number | undefined): DecimalResult | undefined {
+  const m = EXPONENT.exec(s);
+  if (!m) return undefined;
+  const [, sign = '', int = '', frac = '', exp = ''] = m;
+  if (int === '' && frac === '') return undefined;
+  const digits = int + frac;
+  const first = digits.search(/[1-9]/);
+  if (first < 0) return { ok: true, value: '0' };
+  const significant = digits.slice(first).replace(/0+$/, '');
+  // where the point falls among the significant digits; an exponent of hundreds of digits is Infinity
+  const point = int.length - first + Number(exp);
+  const intDigits = Math.max(0, point);
+  const fracDigits = Math.max(0, significant.length - point);
+  if (fracDigits > (scale ?? precision)) return places(scale ?? precision);
+  if (intDigits > precision - (scale ?? 0)) return tooLarge(precision, scale);
+  const body =
+    point <= 0
+      ? `0.${'0'.repeat(-point)}${significant}`
+      : point >= significant.length
+        ? significant + '0'.repeat(point - significant.length)
+        : `${significant.slice(0, point)}.${significant.slice(point)}`;
+  return { ok: true, value: sign + body };
 }
 
 /** Canonical text for decimal(precision, scale): no exponent, exactly `scale` fraction digits. */
@@ -61,17 +92,22 @@ export function toDecimal(raw: string, separator: '.' | ',' | undefined, precisi
       let frac = m[3] ?? '';
       if (scale !== undefined && frac.length !== scale) {
         if (frac.length > scale) {
-          if (/[1-9]/.test(frac.slice(scale))) return { ok: false, reason: `has more than ${scale} decimal places` };
+          if (/[1-9]/.test(frac.slice(scale))) return places(scale);
           frac = frac.slice(0, scale);
         } else frac = frac.padEnd(scale, '0');
       } else if (scale === undefined) frac = frac.replace(/0+$/, '');
-      if (intPart.length > precision - (scale ?? 0)) return { ok: false, reason: `is too large for decimal(${precision},${scale ?? 0})` };
+      if (intPart.length > precision - (scale ?? 0)) return tooLarge(precision, scale);
       const body = frac.length > 0 ? `${intPart}.${frac}` : intPart;
       const negative = m[1] === '-' && (intPart !== '0' || /[1-9]/.test(frac));
       return { ok: true, value: negative ? '-' + body : body };
     }
   }
-  const s = normalizeDecimalText(raw, separator);
+  let s = normalizeDecimalText(raw, separator);
+  if (s !== null && /[eE]/.test(s)) {
+    const r = expandExponent(s, precision, scale);
+    if (r !== undefined && !r.ok) return r;
+    s = r === undefined ? null : r.value;
+  }
   const m = s === null ? null : PLAIN.exec(s);
   if (!m || (m[2] === '' && (m[3] === undefined || m[3] === ''))) {
     const t = raw.trim();
@@ -80,20 +116,18 @@ export function toDecimal(raw: string, separator: '.' | ',' | undefined, precisi
       : SPACE.test(t) && /\d[ \u00a0\u202f]+\d/.test(t)
         ? '; a space inside a number is taken only between groups of three digits (1 234 567)'
         : '';
-    return { ok: false, reason: `is not a number${hint}` };
+    return { ok: false, problem: 'not-a-number', reason: `is not a number${hint}` };
   }
   const sign = m[1] === '-' ? '-' : '';
   const intPart = (m[2] ?? '').replace(/^0+(?=\d)/, '') || '0';
   let frac = m[3] ?? '';
   if (scale !== undefined) {
     if (frac.length > scale) {
-      if (/[1-9]/.test(frac.slice(scale))) return { ok: false, reason: `has more than ${scale} decimal places` };
+      if (/[1-9]/.test(frac.slice(scale))) return places(scale);
       frac = frac.slice(0, scale);
     } else frac = frac.padEnd(scale, '0');
   } else frac = frac.replace(/0+$/, '');
-  if (intPart.length > precision - (scale ?? 0)) {
-    return { ok: false, reason: `is too large for decimal(${precision},${scale ?? 0})` };
-  }
+  if (intPart.length > precision - (scale ?? 0)) return tooLarge(precision, scale);
   const isZero = intPart === '0' && !/[1-9]/.test(frac);
   const body = frac.length > 0 ? `${intPart}.${frac}` : intPart;
   return { ok: true, value: isZero ? body : sign + body };

@@ -31,9 +31,13 @@ export class ExprRuntimeError extends Error {
 // + - * and % are exact: with this precision decimal.js never rounds them. Results are copied back
 // into plain Decimal instances so no caller inherits the huge precision for its own divisions.
 const Exact = Decimal.clone({ precision: 1e9, rounding: Decimal.ROUND_HALF_UP });
-// Division gets enough significant digits to be exact whenever the quotient terminates
-// (a/b with b = 2^x 5^y r needs at most sd(a) + 2.33 sd(b) digits) and at least 34 otherwise.
-const Div = Decimal.clone({ precision: 34, rounding: Decimal.ROUND_HALF_UP });
+// Division is exact whenever the quotient terminates (a/b with b = 2^x 5^y r needs at most
+// sd(a) + 2.33 sd(b) significant digits). A quotient that does not end is cut, not rounded, after
+// at least DIV_PLACES decimal places and 34 significant digits, however many integer digits it
+// has: more places than any column keeps (38 digits at most). Cut, so that round() of it rounds
+// as the exact quotient would: one rounded up into ...5000 would be rounded up a second time.
+const DIV_PLACES = 40;
+const Div = Decimal.clone({ precision: 34, rounding: Decimal.ROUND_DOWN });
 
 export const ZERO = new Decimal(0);
 
@@ -113,6 +117,13 @@ function nonEmpty(s: string): string | null {
   return s === '' ? null : s;
 }
 
+/** An expression the mapping itself makes text: a "string" literal, a join with &, or a text function. */
+function isText(node: ExprNode): boolean {
+  if (node.kind === 'literal') return typeof node.value === 'string';
+  if (node.kind === 'concat') return true;
+  return node.kind === 'call' && (node.name === 'text' || node.name === 'upper' || node.name === 'lower' || node.name === 'trim' || node.name === 'substr');
+}
+
 function compareValues(op: CompareOp, a: ExprValue, b: ExprValue, left: ExprNode, right: ExprNode): boolean {
   if (a === null || b === null) {
     // a missing value equals only null, differs from everything else, and has no order
@@ -120,16 +131,33 @@ function compareValues(op: CompareOp, a: ExprValue, b: ExprValue, left: ExprNode
     if (op === '!=') return a !== b;
     return false;
   }
-  const na = numericOf(a);
-  const nb = numericOf(b);
-  // Order against a number (a literal, or arithmetic) asks for a number: text such as '(5)' or
-  // 'n/a' is no number, and ordering it by its characters instead would let the row through on
-  // the wrong grounds. Equality stays as it is: 'n/a' = 0 is simply false.
-  if (op !== '=' && op !== '!=' && (na === undefined) !== (nb === undefined) && (a instanceof Decimal || b instanceof Decimal)) {
-    const [v, node, other] = na === undefined ? [a, left, right] : [b, right, left];
-    throw new ExprRuntimeError(`${label(node)} is ${showValue(v)}, not a number, so it has no order against ${label(other)}`, node.text, columnOf(node));
+  let c: number;
+  if (a instanceof Decimal || b instanceof Decimal) {
+    // A number on either side (a literal, arithmetic, len()) makes it a comparison of numbers, and
+    // text on the other side is read as one: QTY > 5 with QTY '10'.
+    const na = numericOf(a);
+    const nb = numericOf(b);
+    if (na === undefined || nb === undefined) {
+      // Equality needs no number: 'n/a' = 0 is simply false. Order does: text such as '(5)' or
+      // 'n/a' ordered by its characters instead would let the row through on the wrong grounds.
+      if (op === '=') return false;
+      if (op === '!=') return true;
+      const [v, node, other] = na === undefined ? [a, left, right] : [b, right, left];
+      throw new ExprRuntimeError(`${label(node)} is ${showValue(v)}, not a number, so it has no order against ${label(other)}`, node.text, columnOf(node));
+    }
+    c = na.cmp(nb);
+  } else if (isText(left) || isText(right)) {
+    // Against text the mapping writes as text (a "string", & or a text function), text is text even
+    // when it looks like a number: item numbers 0100, 100 and 100.0 are three items, and
+    // ITEMNO != "0100" must drop only the first.
+    c = compareCodePoints(exprValueText(a), exprValueText(b));
+  } else {
+    // Two cells say nothing of their kind: SHIPPED > ORDERED with 10 and 9 means numbers, so two
+    // that both read as numbers compare as numbers, anything else as text.
+    const na = numericOf(a);
+    const nb = numericOf(b);
+    c = na !== undefined && nb !== undefined ? na.cmp(nb) : compareCodePoints(exprValueText(a), exprValueText(b));
   }
-  const c = na !== undefined && nb !== undefined ? na.cmp(nb) : compareCodePoints(exprValueText(a), exprValueText(b));
   switch (op) {
     case '=':
       return c === 0;
@@ -165,7 +193,8 @@ function arithmetic(op: ArithOp, a: Decimal, b: Decimal, node: ExprNode & { kind
         );
       }
       if (op === '%') return plain(Exact.mod(a, b));
-      Div.set({ precision: Math.max(34, a.sd(true) + 3 * b.sd(true) + 2) });
+      // a.e - b.e + 1 is the quotient's integer digits, or one more: its exponent is a.e - b.e or one less
+      Div.set({ precision: Math.max(34, a.sd(true) + 3 * b.sd(true) + 2, a.e - b.e + 1 + DIV_PLACES) });
       return plain(Div.div(a, b));
     }
   }

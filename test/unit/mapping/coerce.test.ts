@@ -29,3 +29,38 @@ describe('text values', () => {
     expect(makeCoercer({ name: 'note', type: 'text', required: false }, {})('a\u0000')).toMatchObject({ ok: false, rule: 'type' });
   });
 });
+
+/**
+ * An integer field reads its numbers as a decimal field of the same mapping does: with
+ * `decimal: ","` the German `1.000` (a thousand) loaded as 1 and `2.500` was no whole number,
+ * while `1.250,00` in the cost column beside it was 1250.
+ */
+describe('integer values', () => {
+  const days: Column = { name: 'lead_time_days', type: 'integer', required: false };
+
+  it('take the thousands and decimal separators the field declares', () => {
+    const comma = makeCoercer(days, { decimal: ',' });
+    expect(comma('1.000')).toEqual({ ok: true, value: 1000 });
+    expect(comma('2.500')).toEqual({ ok: true, value: 2500 });
+    expect(comma('1.234.567,00')).toEqual({ ok: true, value: 1234567 });
+    expect(comma('5')).toEqual({ ok: true, value: 5 });
+    expect(comma('1,5')).toEqual({ ok: false, rule: 'type', reason: 'is not a whole number' });
+    expect(comma('1.5')).toEqual({ ok: false, rule: 'type', reason: 'is not a whole number' });
+    const point = makeCoercer(days, { decimal: '.' });
+    expect(point('1,000')).toEqual({ ok: true, value: 1000 });
+    expect(point('1,000.0')).toEqual({ ok: true, value: 1000 });
+  });
+
+  it('without the key, read a point as the decimal point, as a decimal field does', () => {
+    const plain = makeCoercer(days, {});
+    expect(plain('1.000')).toEqual({ ok: true, value: 1 });
+    expect(plain(' +42 ')).toEqual({ ok: true, value: 42 });
+    expect(plain('-0')).toEqual({ ok: true, value: 0 });
+    expect(plain('1.23457E+11')).toEqual({ ok: false, rule: 'type', reason: 'is not a whole number' }); // digits lost
+    expect(plain('2.5')).toEqual({ ok: false, rule: 'type', reason: 'is not a whole number' });
+    expect(plain('1,000')).toEqual({ ok: false, rule: 'type', reason: 'is not a whole number' });
+    expect(plain('abc')).toEqual({ ok: false, rule: 'type', reason: 'is not a whole number' });
+    expect(plain('9007199254740992')).toEqual({ ok: false, rule: 'type', reason: 'is too large for an integer' });
+    expect(plain('1'.padEnd(39, '0'))).toEqual({ ok: false, rule: 'type', reason: 'is too large for an integer' });
+  });
+});

@@ -32,13 +32,37 @@ describe('toDecimal', () => {
     if (!r.ok) expect(r.reason).toMatch(/decimal: ","/);
   });
   it('refuses digits that would be lost and numbers too large', () => {
-    expect(toDecimal('1.23456', undefined, 18, 4)).toEqual({ ok: false, reason: 'has more than 4 decimal places' });
+    expect(toDecimal('1.23456', undefined, 18, 4)).toEqual({ ok: false, problem: 'places', reason: 'has more than 4 decimal places' });
     expect(toDecimal('1.23450000', undefined, 18, 4)).toEqual({ ok: true, value: '1.2345' });
     expect(toDecimal('12345678901234567', undefined, 18, 2).ok).toBe(false);
   });
   it('expands exponents exactly', () => {
     expect(toDecimal('1.5E+3', undefined, 18, 2)).toEqual({ ok: true, value: '1500.00' });
     expect(toDecimal('1e-7', undefined, 18, 8)).toEqual({ ok: true, value: '0.00000010' });
+    expect(toDecimal('-0.0012345E+4', undefined, 18, 3)).toEqual({ ok: true, value: '-12.345' });
+    expect(toDecimal('1,5e3', ',', 18, 0)).toEqual({ ok: true, value: '1500' });
+    expect(toDecimal('-0e999999999999999999999', undefined, 18, 2)).toEqual({ ok: true, value: '0.00' });
+    expect(toDecimal('12.5e-1', undefined)).toEqual({ ok: true, value: '1.25' });
+  });
+  it('refuses an exponent whose digits do not fit, without writing them out', () => {
+    // `1e-900000000` written out is 900 million zeros: the process ran out of memory after a minute
+    const huge = '9'.repeat(400);
+    expect(toDecimal(`1e-${huge}`, undefined, 18, 4)).toEqual({ ok: false, problem: 'places', reason: 'has more than 4 decimal places' });
+    expect(toDecimal(`1e${huge}`, undefined, 18, 4)).toEqual({ ok: false, problem: 'size', reason: 'is too large for decimal(18,4)' });
+    expect(toDecimal('1e-99999999999999999', undefined, 18, 4)).toMatchObject({ ok: false, problem: 'places' });
+    expect(toDecimal('1e-900000000', undefined, 18, 4)).toEqual({ ok: false, problem: 'places', reason: 'has more than 4 decimal places' });
+    expect(toDecimal('1e900000000', undefined, 18, 4)).toEqual({ ok: false, problem: 'size', reason: 'is too large for decimal(18,4)' });
+    expect(toDecimal('-2,5E900000000', ',', 38, 10)).toEqual({ ok: false, problem: 'size', reason: 'is too large for decimal(38,10)' });
+    expect(toDecimal('1.2345e-2', undefined, 18, 4)).toEqual({ ok: false, problem: 'places', reason: 'has more than 4 decimal places' });
+    expect(toDecimal('1e14', undefined, 18, 4)).toEqual({ ok: false, problem: 'size', reason: 'is too large for decimal(18,4)' });
+    expect(toDecimal('9.99e13', undefined, 18, 4)).toEqual({ ok: true, value: '99900000000000.0000' });
+    // without a scale (mapping init's profile), no more fraction digits than the precision
+    expect(toDecimal('1e-900000000', undefined)).toEqual({ ok: false, problem: 'places', reason: 'has more than 38 decimal places' });
+  });
+  it('reads only decimal exponents: no hexadecimal, no underscores', () => {
+    for (const t of ['0x1E', '0xE', '0b1e1', '1_000e1', 'e5', '1e', '1e+', '.e1', 'Infinity', '1e1.5']) {
+      expect(toDecimal(t, undefined, 18, 2), t).toMatchObject({ ok: false, problem: 'not-a-number' });
+    }
   });
   it('an 18-digit decimal survives exactly (property)', () => {
     fc.assert(

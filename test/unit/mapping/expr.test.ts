@@ -145,16 +145,41 @@ describe('precedence and associativity', () => {
 });
 
 describe('comparisons', () => {
-  it('compares numbers and numeric-looking text as numbers', () => {
+  it('compares as numbers when either side is a number, reading text on the other side as one', () => {
     expect(run('QTY > 9', { QTY: '10' })).toBe(true);
-    expect(run('QTY > "9"', { QTY: '10' })).toBe(true);
     expect(run('QTY = 10', { QTY: '10.000' })).toBe(true);
     expect(run('QTY == 10', { QTY: ' 10 ' })).toBe(true);
     expect(run('QTY <> 10', { QTY: '+10.' })).toBe(false);
     expect(run('QTY >= -0.5', { QTY: '-.5' })).toBe(true);
     expect(run('QTY < 0', { QTY: '-0.0001' })).toBe(true);
-    expect(run('A = B', { A: '007', B: '7' })).toBe(true);
     expect(run('QTY <= 5', { QTY: '5' })).toBe(true);
+    // a number is a literal, arithmetic or a numeric function's result
+    expect(run('number(QTY) > "9"', { QTY: '10' })).toBe(true);
+    expect(run('QTY * 1 = B', { QTY: '007', B: '7.0' })).toBe(true);
+    expect(run('number(A) = number(B)', { A: '007', B: '7' })).toBe(true);
+    expect(run('len(A) = "3"', { A: 'abc' })).toBe(true);
+    expect(run('coalesce(A, 0) < 5', { A: '4.5' })).toBe(true);
+    expect(run('"1" & "0" > 9')).toBe(true);
+  });
+
+  it('compares text against text exactly, even when it looks like numbers', () => {
+    // item numbers 0100, 100, 100.0 and +100 are four items: ITEMNO != "0100" dropped all four
+    for (const item of ['100', '100.0', '+100', ' 0100', '0101']) expect(run('ITEMNO != "0100"', { ITEMNO: item }), item).toBe(true);
+    expect(run('ITEMNO != "0100"', { ITEMNO: '0100' })).toBe(false);
+    expect(run('ITEMNO = "100"', { ITEMNO: '100.0' })).toBe(false);
+    expect(run('upper(A) = "1E3"', { A: '1e3' })).toBe(true);
+    expect(run('trim(A) = "7"', { A: ' 007 ' })).toBe(false);
+    expect(run('A & "" = "7"', { A: '7.0' })).toBe(false);
+    // order against a "string" is code point order: '10' < '9'
+    expect(run('QTY > "9"', { QTY: '10' })).toBe(false);
+  });
+
+  it('two cells that both read as numbers compare as numbers (SHIPPED > ORDERED), others as text', () => {
+    expect(run('SHIPPED > ORDERED', { SHIPPED: '10', ORDERED: '9' })).toBe(true);
+    expect(run('A = B', { A: '007', B: '7' })).toBe(true);
+    expect(run('A != B', { A: '1.50', B: '1.5' })).toBe(false);
+    expect(run('A < B', { A: '10', B: 'n/a' })).toBe(true);
+    expect(run('A = B', { A: 'ab', B: 'ab' })).toBe(true);
   });
 
   it('compares anything else as text, by code point', () => {
@@ -371,13 +396,22 @@ describe('decimal exactness', () => {
     expect(num('LT_WEEKS * 7', { LT_WEEKS: '2.5' })).toBe('17.5');
   });
 
-  it('divides exactly when the quotient ends, to 34 digits when it does not', () => {
+  it('divides exactly when the quotient ends, and cuts it after at least 40 places and 34 digits when it does not', () => {
     expect(num('10 / 4')).toBe('2.5');
     expect(num('1 / 1024')).toBe('0.0009765625');
     expect(num('123456789012345678.123456 / 1')).toBe('123456789012345678.123456');
     expect(num('123456789012345678.123456 / 8')).toBe('15432098626543209.765432');
-    expect(num('1 / 3')).toBe('0.3333333333333333333333333333333333');
-    expect(num('2 / 3')).toBe('0.6666666666666666666666666666666667');
+    expect(num('1 / 3')).toBe(`0.${'3'.repeat(41)}`);
+    expect(num('2 / 3')).toBe(`0.${'6'.repeat(41)}`);
+    expect(num('1 / 300000000000000000000000000000')).toMatch(/^0\.0{29}3{34,}$/);
+    // the integer digits of a large quotient take nothing from its decimal places
+    expect(num('X / 7', { X: '100000000000000000000000000' })).toBe(`14285714285714285714285714.${'285714'.repeat(7).slice(0, 41)}`);
+    expect(num('round(X / 7, 10)', { X: '100000000000000000000000000' })).toBe('14285714285714285714285714.2857142857');
+    expect(num('round(-X / 7, 10)', { X: '100000000000000000000000000' })).toBe('-14285714285714285714285714.2857142857');
+    expect(num('round(X / 3, 38)', { X: '1'.padEnd(38, '0') })).toBe(`${'3'.repeat(37)}.${'3'.repeat(38)}`);
+    // Cut, not rounded: 940 / 2001 = 0.46976511744127936031984007996001999000|49975..., which rounded
+    // to 40 places would end in ...9000|50 and then round up at 38.
+    expect(num('round(940 / 2001, 38)')).toBe('0.46976511744127936031984007996001999');
     expect(num('-7 % 3')).toBe('-1');
     expect(num('7.5 % 2')).toBe('1.5');
   });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ConfigError, formatLocation } from '../core/errors.js';
 import { loadModel } from '../model/load.js';
 import { loadModeOf, watermarkOf } from './watermark.js';
-import type { Model } from '../model/types.js';
+import type { Entity, Model } from '../model/types.js';
 import type { SourceSpec } from '../sources/types.js';
 import { redactUrl } from '../stores/url.js';
 import { sha256Text } from '../util/hash.js';
@@ -40,6 +40,14 @@ export function sourceSpecOf(m: LoadedMapping): SourceSpec {
   if (s.url !== undefined) spec.url = s.url;
   if (s.query !== undefined) spec.query = s.query;
   return spec;
+}
+
+/**
+ * The columns a mapping provides: its fields (from, const, expr or default alike), in the
+ * entity's column order. An upsert updates only these (EntityLoad.provided).
+ */
+export function providedColumns(m: LoadedMapping, entity: Entity): string[] {
+  return entity.columns.map((c) => c.name).filter((n) => Object.hasOwn(m.spec.fields, n));
 }
 
 export type RejectLimit = { kind: 'percent'; value: number } | { kind: 'count'; value: number };

@@ -1,5 +1,6 @@
 import type { Entity, Model } from '../model/types.js';
-import type { EntityLoad, LoadMode, TargetStore } from '../stores/types.js';
+import type { EntityLoad, TargetStore } from '../stores/types.js';
+import { upsertColumns } from '../stores/upsert-common.js';
 import { ROW_OK, q, stagingTable, type Staging } from './staging.js';
 
 /**
@@ -55,7 +56,7 @@ export async function dryRunLoad(opts: {
   }
   const out = new Map<string, DryRunCounts>();
   for (const l of loads) {
-    const counts = compare(staging, l.entity, l.mode, present.has(l.entity.name));
+    const counts = compare(staging, l, present.has(l.entity.name));
     out.set(l.entity.name, { ...counts, refused: perEntity.get(l.entity.name) ?? 0 });
     if (present.has(l.entity.name)) staging.db.exec(`DROP TABLE ${currentTable(l.entity.name)}`);
   }
@@ -72,14 +73,18 @@ async function copyCurrentRows(store: TargetStore, staging: Staging, entity: Ent
   staging.db.exec(`CREATE INDEX ${q(`ci_${entity.name}`)} ON ${t} (${entity.primaryKey.map(q).join(', ')})`);
 }
 
-function compare(staging: Staging, entity: Entity, mode: LoadMode, present: boolean): Omit<DryRunCounts, 'refused'> {
+function compare(staging: Staging, l: EntityLoad, present: boolean): Omit<DryRunCounts, 'refused'> {
+  const { entity, mode } = l;
   const s = stagingTable(entity.name);
   const ok = (staging.db.prepare(`SELECT COUNT(*) FROM ${s} WHERE _st = ${ROW_OK}`).pluck().get() as number) ?? 0;
   // append and incremental only add rows: a key already in the target is the target's refusal.
   if (!present || mode === 'append' || mode === 'incremental') return { would_insert: ok, would_update: 0, unchanged: 0, would_delete: 0 };
   const c = currentTable(entity.name);
   const on = entity.primaryKey.map((k) => `c.${q(k)} = s.${q(k)}`).join(' AND ');
-  const same = entity.columns.map((col) => `c.${q(col.name)} IS s.${q(col.name)}`).join(' AND ');
+  // An upsert leaves the columns it does not provide as they are, so only its own can change; a
+  // replace writes every column, the unmapped ones NULL.
+  const compared = mode === 'upsert' ? upsertColumns(l) : entity.columns;
+  const same = compared.length ? compared.map((col) => `c.${q(col.name)} IS s.${q(col.name)}`).join(' AND ') : '1';
   const count = (sql: string): number => staging.db.prepare(sql).pluck().get() as number;
   // One pass over the key join for both figures.
   const { matched, unchanged } = staging.db.prepare(`SELECT COUNT(*) AS matched, COALESCE(SUM(${same}), 0) AS unchanged FROM ${s} s JOIN ${c} c ON ${on} WHERE s._st = ${ROW_OK}`).get() as { matched: number; unchanged: number };

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { dependencyOrder, type Entity } from '../model/types.js';
-import { loadPlan, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
+import { loadPlan, providedColumns, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { loadModeOf, watermarkOf } from '../plan/watermark.js';
 import { openStore } from '../stores/index.js';
 import { storeIdentity } from '../stores/url.js';
@@ -140,7 +140,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     const loadsOf = (): EntityLoad[] =>
       dependencyOrder(plan.model, [...byEntity.keys()]).map((name) => {
         const x = byEntity.get(name)!;
-        return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: staging.count(name, ROW_OK) };
+        return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: staging.count(name, ROW_OK), provided: providedColumns(x.mapping, x.entity) };
       });
     const dryRun = opts.command === 'migrate' && opts.dryRun === true;
     let rehearsal: Map<string, DryRunCounts> | undefined;

@@ -12,6 +12,7 @@ import { bySchema } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
 import { redactUrl, passwordOf } from './url.js';
 import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
+import { upsertSetNames } from './upsert-common.js';
 
 /**
  * A SQL Server target (mssql:// or sqlserver://). One mssql Transaction per run: the tables are
@@ -396,15 +397,16 @@ export function mssqlInsertSelect(e: Entity): string {
 
 /**
  * upsert: MERGE on the primary key, HOLDLOCK so no other session slips a row in between the
- * match and the insert. A row matching the key updates every other column (with no other column,
- * a no-op update, so the row still counts as written: rows affected = rows sent).
+ * match and the insert. A row matching the key updates the columns the load provides
+ * (`provided`, default every one: upsert-common.ts); a new row gets every column.
  */
-export function mssqlMerge(e: Entity): string {
+export function mssqlMerge(e: Entity, provided?: readonly string[]): string {
   const cols = e.columns.map((c) => qi(c.name));
   const source = e.columns.map((c) => (c.type === 'decimal' ? `${fromTemp(c)} AS ${qi(c.name)}` : qi(c.name))).join(', ');
   const on = e.primaryKey.map((k) => `t.${qi(k)} = s.${qi(k)}`).join(' AND ');
-  const rest = e.columns.filter((c) => !e.primaryKey.includes(c.name));
-  const set = (rest.length > 0 ? rest.map((c) => c.name) : [e.primaryKey[0]!]).map((n) => `t.${qi(n)} = s.${qi(n)}`).join(', ');
+  const set = upsertSetNames({ entity: e, provided })
+    .map((n) => `t.${qi(n)} = s.${qi(n)}`)
+    .join(', ');
   return [
     `MERGE INTO ${tableRef(e.name)} WITH (HOLDLOCK) AS t`,
     `USING (SELECT ${source} FROM ${qi(tempTable(e.name))}) AS s`,
@@ -428,8 +430,8 @@ export function mssqlLooseKeyMatch(e: Entity): string | null {
 }
 
 /** The statement that moves an entity's #temp rows into its table, by load mode. */
-export function mssqlLoadStatement(l: Pick<EntityLoad, 'entity' | 'mode'>): string {
-  return l.mode === 'upsert' ? mssqlMerge(l.entity) : mssqlInsertSelect(l.entity);
+export function mssqlLoadStatement(l: Pick<EntityLoad, 'entity' | 'mode' | 'provided'>): string {
+  return l.mode === 'upsert' ? mssqlMerge(l.entity, l.provided) : mssqlInsertSelect(l.entity);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import { MYSQL_KEYS_SQL, datetimeText, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL
 import { referencedClosure } from './sqlite.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
 import { assertDeleted, keyColumns, rowPieces, valueColumns } from './delete-common.js';
+import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
@@ -618,9 +619,9 @@ export class MysqlStore implements TargetStore {
     try {
       const n = await this.bulkInto(conn, staging, l, tmp, bulk, signal, range);
       await this.refuseLooseKeyMatch(conn, e, tmp);
-      const keys = new Set(e.primaryKey);
-      const rest = e.columns.filter((c) => !keys.has(c.name));
-      const set = (rest.length ? rest : e.columns.filter((c) => keys.has(c.name))).map((c) => `${qi(c.name)} = s.${qi(c.name)}`).join(', ');
+      const set = upsertSetNames(l)
+        .map((n) => `${qi(n)} = s.${qi(n)}`)
+        .join(', ');
       const sel = e.columns.map((c) => `s.${qi(c.name)}`).join(', ');
       const res = await query<ResultSetHeader>(conn, `INSERT INTO ${qi(e.name)} (${cols}) SELECT ${sel} FROM ${tmp} AS s ON DUPLICATE KEY UPDATE ${set}`);
       await failOnWarnings(conn, res, e.name);

@@ -14,6 +14,7 @@ import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_ELSEWHERE
 import { referencedClosure } from './sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { assertDeleted, keyColumns, valueColumns } from './delete-common.js';
+import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
@@ -379,14 +380,15 @@ function rehearsalInsert(l: EntityLoad): string {
   const { entity } = l;
   const cols = entity.columns.map((c) => q(c.name)).join(', ');
   let sql = `INSERT INTO ${q(entity.name)} (${cols}) SELECT ${cols} FROM ${rehearsalTable(entity.name)} WHERE _seq BETWEEN $1 AND $2`;
-  if (l.mode === 'upsert') sql += ` ON CONFLICT (${entity.primaryKey.map(q).join(', ')}) DO UPDATE SET ${upsertSet(entity)}`;
+  if (l.mode === 'upsert') sql += ` ON CONFLICT (${entity.primaryKey.map(q).join(', ')}) DO UPDATE SET ${upsertSet(l)}`;
   return sql;
 }
 
-/** The SET of an upsert; with no column besides the key, a no-op update still counts the row as written. */
-function upsertSet(entity: Entity): string {
-  const rest = entity.columns.filter((c) => !entity.primaryKey.includes(c.name)).map((c) => `${q(c.name)} = excluded.${q(c.name)}`);
-  return rest.length > 0 ? rest.join(', ') : `${q(entity.primaryKey[0]!)} = excluded.${q(entity.primaryKey[0]!)}`;
+/** The SET of an upsert: the columns the load provides (upsert-common.ts). */
+function upsertSet(l: EntityLoad): string {
+  return upsertSetNames(l)
+    .map((n) => `${q(n)} = excluded.${q(n)}`)
+    .join(', ');
 }
 
 const RELKIND_SQL = 'SELECT relkind::text AS rk FROM pg_class WHERE oid = to_regclass($1)';
@@ -443,7 +445,7 @@ async function copyEntity(conn: pg.Client, staging: Database.Database, l: Entity
 
   if (copy.rowCount !== l.expected) throw new BugError(`${entity.name}: copied ${copy.rowCount} rows, expected ${l.expected}`);
   const pk = entity.primaryKey.map(q).join(', ');
-  const res = await conn.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${into} ON CONFLICT (${pk}) DO UPDATE SET ${upsertSet(entity)}`);
+  const res = await conn.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${into} ON CONFLICT (${pk}) DO UPDATE SET ${upsertSet(l)}`);
   await conn.query(`DROP TABLE ${into}`);
   return res.rowCount ?? 0;
 }

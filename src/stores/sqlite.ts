@@ -10,6 +10,7 @@ import { shapeError, shapeMismatches, sqliteHoldsExactly } from './table-shape.j
 import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteKind, sqliteFollowRows, sqliteReadRows, sqliteTable, type WriteProgress } from './read-sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { assertDeleted, keyColumns, rowPieces, valueColumns } from './delete-common.js';
+import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
@@ -422,10 +423,7 @@ function insertSql(l: EntityLoad, ranged = false): string {
   const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
   const pk = l.entity.primaryKey.map(q).join(', ');
   let sql = `INSERT INTO main.${q(l.entity.name)} (${cols}) SELECT ${cols} FROM stg.${l.stagedTable} WHERE _st = 0${ranged ? ' AND _seq BETWEEN ? AND ?' : ''}`;
-  if (l.mode === 'upsert') {
-    const set = l.entity.columns.filter((c) => !l.entity.primaryKey.includes(c.name)).map((c) => `${q(c.name)} = excluded.${q(c.name)}`);
-    sql += set.length ? ` ON CONFLICT (${pk}) DO UPDATE SET ${set.join(', ')}` : ` ON CONFLICT (${pk}) DO NOTHING`;
-  }
+  if (l.mode === 'upsert') sql += ` ON CONFLICT (${pk}) DO UPDATE SET ${upsertSetNames(l).map((n) => `${q(n)} = excluded.${q(n)}`).join(', ')}`;
   return sql;
 }
 

@@ -30,6 +30,12 @@ export interface EntityLoad {
   stagedTable: string;
   /** Rows expected: the loader checks it inserted exactly these. */
   expected: number;
+  /**
+   * The columns this load provides (a mapping's fields, whether from, const, expr or default).
+   * An upsert sets only these where the key exists, so a column the mapping does not mention keeps
+   * its value; a new row gets every column (the others NULL). Absent: every column (bundle import).
+   */
+  provided?: readonly string[] | undefined;
 }
 
 export interface LoadRequest {

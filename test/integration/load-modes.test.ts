@@ -93,6 +93,28 @@ describe('load modes into SQLite', () => {
     ]);
   });
 
+  it('upsert of a mapping that provides only the key: a key already there keeps its row, the new key is added', async () => {
+    const dir = tempDir('forklift-keyonly-');
+    writeFileSync(path.join(dir, 'model.yaml'), 'extends: factory\nentities:\n  tags:\n    primary_key: [code]\n    columns:\n      code: { type: string, length: 8 }\n      note: { type: string, length: 32 }\n');
+    writeFileSync(path.join(dir, 'full.yaml'), 'entity: tags\nsource: { format: csv, path: full.csv }\nfields:\n  code: { from: C }\n  note: { from: N }\n');
+    writeFileSync(path.join(dir, 'keys.yaml'), 'entity: tags\nsource: { format: csv, path: keys.csv }\nfields:\n  code: { from: C }\n');
+    writeFileSync(path.join(dir, 'full.csv'), 'C,N\nT1,kept\n');
+    writeFileSync(path.join(dir, 'keys.csv'), 'C\nT1\nT2\n');
+    for (const m of ['full', 'keys']) writeFileSync(path.join(dir, `${m}-plan.yaml`), `name: ${m}\ntarget: sqlite:./t.db\nmodel: ./model.yaml\nmappings: [${m}.yaml]\nload: upsert\n`);
+    await runPlan({ plan: path.join(dir, 'full-plan.yaml'), command: 'migrate' });
+    const r = await runPlan({ plan: path.join(dir, 'keys-plan.yaml'), command: 'migrate' });
+    expect(r.entities[0]).toMatchObject({ read: 2, loaded: 2 });
+    const db = new Database(path.join(dir, 't.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT code, note FROM tags ORDER BY code').raw().all()).toEqual([
+        ['T1', 'kept'],
+        ['T2', null],
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+
   it('a reference to a row already in the target (append) resolves; one to nowhere is rejected', async () => {
     const dir = tempDir('forklift-fk-');
     writeFileSync(path.join(dir, 'items.csv'), 'CODE,NAME\nP,Pump\nS,Shaft\n');

@@ -220,6 +220,17 @@ WHEN NOT MATCHED BY TARGET THEN INSERT ([item_code], [warehouse], [lot], [qty], 
     expect(mssqlMerge(e)).toContain('WHEN MATCHED THEN UPDATE SET t.[code] = s.[code]');
   });
 
+  it('an upsert sets, where the key exists, only the columns the load provides; a new row gets every column', () => {
+    const e = entity('items');
+    expect(mssqlMerge(e, ['item_code', 'description', 'uom', 'active'])).toBe(`MERGE INTO [dbo].[items] WITH (HOLDLOCK) AS t
+USING (SELECT [item_code], [description], [item_type], [uom], [category], CAST([standard_cost] AS decimal(18, 4)) AS [standard_cost], [lead_time_days], [active] FROM [#fl_items]) AS s
+ON t.[item_code] = s.[item_code]
+WHEN MATCHED THEN UPDATE SET t.[description] = s.[description], t.[uom] = s.[uom], t.[active] = s.[active]
+WHEN NOT MATCHED BY TARGET THEN INSERT ([item_code], [description], [item_type], [uom], [category], [standard_cost], [lead_time_days], [active]) VALUES (s.[item_code], s.[description], s.[item_type], s.[uom], s.[category], s.[standard_cost], s.[lead_time_days], s.[active]);`);
+    // Only the key provided: a no-op update, so the matched row still counts as written.
+    expect(mssqlMerge(e, ['item_code'])).toContain('WHEN MATCHED THEN UPDATE SET t.[item_code] = s.[item_code]\n');
+  });
+
   it('before a MERGE, looks for a file key the collation matches to a different key (by bytes)', () => {
     expect(mssqlLooseKeyMatch(entity('items'))).toBe(
       'SELECT TOP 1 s.[item_code] AS [s0], t.[item_code] AS [t0] FROM [#fl_items] AS s JOIN [dbo].[items] AS t ON t.[item_code] = s.[item_code] WHERE NOT (CAST(t.[item_code] AS varbinary(max)) = CAST(s.[item_code] AS varbinary(max)))',
@@ -591,6 +602,20 @@ describe('SQL Server load sequence (recorded session)', () => {
     const bomRow = log.find((r) => r.text === '[#fl_bom_lines]')!.rows![0]!;
     expect(bomRow.slice(0, 5)).toEqual(['A', 10n, 'B', '123456789012.123456', 'pcs']);
     expect((bomRow[6] as Date).toISOString()).toBe('2024-01-01T00:00:00.000Z');
+  });
+
+  it('sends the MERGE of an upsert with the columns its mapping provides', async () => {
+    const { db, req } = stage({ items: [item('A', '1.5000')] }, { items: 'upsert' });
+    req.entities[0]!.provided = ['item_code', 'description', 'uom', 'lead_time_days', 'active'];
+    const { session, log } = recorder();
+    try {
+      await loadInSession(session, db, req);
+    } finally {
+      db.close();
+    }
+    const merge = log.map((r) => r.text).find((t) => t.startsWith('MERGE INTO [dbo].[items]'));
+    expect(merge).toBe(mssqlMerge(entity('items'), ['item_code', 'description', 'uom', 'lead_time_days', 'active']));
+    expect(merge).toContain('WHEN MATCHED THEN UPDATE SET t.[description] = s.[description], t.[uom] = s.[uom], t.[lead_time_days] = s.[lead_time_days], t.[active] = s.[active]\n');
   });
 
   it('loads into existing tables of the types its own DDL makes; refuses a narrower one before any statement that writes', async () => {

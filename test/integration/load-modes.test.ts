@@ -68,8 +68,11 @@ describe('load modes into SQLite', () => {
     p.data(['C,Gamma,3', 'A,Alpha again,9', 'D,,4']);
     const err = (await runPlan({ plan: p.plan, command: 'migrate' }).catch((e: unknown) => e)) as StoreError;
     expect(err).toBeInstanceOf(StoreError);
-    const runs = readdirSync(path.join(p.dir, 'runs')).sort();
-    const failed = path.join(p.dir, 'runs', runs[runs.length - 1]!);
+    // Run ids of one second sort by their random suffix: the failed run is the one that says so.
+    const failed = readdirSync(path.join(p.dir, 'runs'))
+      .map((id) => path.join(p.dir, 'runs', id))
+      .find((d) => existsSync(path.join(d, 'report.json')) && readFileSync(path.join(d, 'report.json'), 'utf8').includes('"status": "failed"'))!;
+    expect(failed).toBeDefined();
     const report = JSON.parse(readFileSync(path.join(failed, 'report.json'), 'utf8')) as { status: string; committed: boolean; message: string; entities: { rejected: number; rejects_file: string | null }[] };
     expect(report).toMatchObject({ status: 'failed', committed: false });
     expect(report.message).toMatch(/items: the target already holds the key item_code "A" \(source line 3\); nothing was committed/);

@@ -93,3 +93,49 @@ describe('a rejected row', () => {
     expect(r.values?.slice(0, 5)).toEqual(['A1', 'W1', '', null, '1.00']);
   });
 });
+
+describe('values written in the mapping', () => {
+  // Unquoted, YAML reads 0100 as 100, 007 as 7, 0x1F as 31, 1.50 as 1.5, a 16-digit number as the
+  // nearest double and TRUE as true: each is data here, so its text as written must be what counts.
+  const fields = `  item_code: { from: Item, clean: [{ null_if: [FALSE, 0010] }] }
+  warehouse: { from: WH, values: { 007: bolts, 0x1F: nuts, 1.50: washers, TRUE: yes, 12: twelve }, unknown: keep }
+  lot: { default: 0100 }
+  qty: { from: Qty }
+  value: { const: 9007199254740993 }
+`;
+  const c = compileMapping(mapping(fields), balances, ['Item', 'WH', 'Qty'], { checkShape: true });
+  const mapped = (cells: string[]): unknown[] => {
+    const r = c.map(cells);
+    if (r.kind !== 'ok') throw new Error(JSON.stringify(r));
+    return r.values.slice(0, 5);
+  };
+
+  it('keeps a default and a const as written: leading zeros, every digit', () => {
+    expect(mapped(['A1', 'W', '1'])).toEqual(['A1', 'W', '0100', '1.000000', '9007199254740993.00']);
+  });
+
+  it('matches value-map keys as written, not as the number YAML reads', () => {
+    expect(mapped(['A', '007', '1'])[1]).toBe('bolts');
+    expect(mapped(['A', '7', '1'])[1]).toBe('7');
+    expect(mapped(['A', '0x1F', '1'])[1]).toBe('nuts');
+    expect(mapped(['A', '31', '1'])[1]).toBe('31');
+    expect(mapped(['A', '1.50', '1'])[1]).toBe('washers');
+    expect(mapped(['A', '1.5', '1'])[1]).toBe('1.5');
+    expect(mapped(['A', 'TRUE', '1'])[1]).toBe('yes');
+    expect(mapped(['A', 'true', '1'])[1]).toBe('true');
+    expect(mapped(['A', '12', '1'])[1]).toBe('twelve');
+  });
+
+  it('compares null_if as written', () => {
+    expect(c.map(['FALSE', 'W', '1'])).toMatchObject({ kind: 'rejected', problem: { field: 'item_code', rule: 'required' } });
+    expect(c.map(['0010', 'W', '1'])).toMatchObject({ kind: 'rejected', problem: { field: 'item_code', rule: 'required' } });
+    expect(mapped(['false', 'W', '1'])[0]).toBe('false');
+    expect(mapped(['10', 'W', '1'])[0]).toBe('10');
+  });
+
+  it('names a problem with a key written as a number at that key', () => {
+    const m = mapping(`${FIELDS}  item_type:\n    from: Item\n    values:\n      X: raw\n      007: semi\n`);
+    expect(m.yaml.locateKey(['fields', 'item_type', 'values', '007'])).toMatchObject({ line: 13, column: 7 });
+    expect(m.yaml.locate(['fields', 'item_type', 'values', '007'])).toMatchObject({ line: 13, column: 12 });
+  });
+});

@@ -139,3 +139,26 @@ describe('values written in the mapping', () => {
     expect(m.yaml.locate(['fields', 'item_type', 'values', '007'])).toMatchObject({ line: 13, column: 12 });
   });
 });
+
+describe('a values_file', () => {
+  function withValues(csv: string): ReturnType<typeof loadMappingFile> {
+    const m = mapping(FIELDS.replace('warehouse: { from: WH }', 'warehouse: { from: WH, values_file: wh.csv }'));
+    writeFileSync(path.join(m.dir, 'wh.csv'), csv);
+    return m;
+  }
+
+  it('with a key on two lines that map it to different values is a mapping problem naming the file, both lines and the key', () => {
+    // A quoted line break and a blank line before the clash: the lines are those an editor shows.
+    const e = compileError(withValues('from,to\r\nPCS,EA\r\n"K\r\nGS",KG\r\n\r\nPCS,KG\r\nBOX,\r\nBOX,BX\r\n'), ['Item', 'WH', 'Qty', 'Value']);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(
+      /bal\.yaml:5:\d+ values_file wh\.csv: a key maps to two values: 'PCS' on line 2 \(to 'EA'\) and line 6 \(to 'KG'\); 'BOX' on line 7 \(to nothing \(empty\)\) and line 8 \(to 'BX'\); keep one line for each key/,
+    );
+  });
+
+  it('may repeat a line exactly: the key still means one thing', () => {
+    const c = compileMapping(withValues('from,to\nPCS,EA\nKGS,KG\nPCS,EA\n'), balances, ['Item', 'WH', 'Qty', 'Value'], { checkShape: true });
+    const r = c.map(['A1', 'PCS', '1', '1']);
+    expect(r.kind === 'ok' && r.values.slice(0, 2)).toEqual(['A1', 'EA']);
+  });
+});

@@ -7,6 +7,7 @@ import type { FieldSpec } from '../plan/schema.js';
 import type { LoadedMapping } from '../plan/load.js';
 import { breaksIn } from '../sources/csv.js';
 import type { Cell, CellFault, ExcelDateSystem, SourceInfo } from '../sources/types.js';
+import { sha256Text, type HashedFile } from '../util/hash.js';
 import { didYouMean, nearest } from '../util/suggest.js';
 import { makeRowRules, type RowProblem } from '../validate/row-rules.js';
 import { makeCleaner } from './clean.js';
@@ -34,6 +35,8 @@ export interface CompiledMapping {
    * read (SourceRecord.faults): a row whose filter or fields use one is rejected.
    */
   map(cells: readonly Cell[], faults?: readonly CellFault[]): MapResult;
+  /** The files compiling read (values_file), hashed as read: a run records them with its sources. */
+  readonly inputs: readonly HashedFile[];
 }
 
 interface FieldPlan {
@@ -143,6 +146,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
   };
 
   const indexOf = (n: string): number => headerIndex.get(n) ?? -1;
+  const inputs: HashedFile[] = [];
   const known = entity.columns.map((c) => c.name);
   const fields: FieldPlan[] = [];
   for (const [name, spec] of Object.entries(m.spec.fields)) {
@@ -271,7 +275,9 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     const file = path.resolve(m.dir, rel);
     let rows: string[][];
     try {
-      rows = parseCsv(readFileSync(file), { bom: true, relax_column_count: true }) as string[][];
+      const bytes = readFileSync(file);
+      inputs.push({ file, sha256: sha256Text(bytes) });
+      rows = parseCsv(bytes, { bom: true, relax_column_count: true }) as string[][];
     } catch (e) {
       problems.push(`${at(p)} values_file ${rel}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
       return undefined;
@@ -346,6 +352,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
 
   return {
     entity,
+    inputs,
     map(cells, faults) {
       const faulty = faults !== undefined && faults.length > 0 ? faults : undefined;
       if (checkShape && cells.length !== width) {

@@ -5,7 +5,9 @@ import { ConfigError, formatLocation } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import type { FieldSpec } from '../plan/schema.js';
 import type { LoadedMapping } from '../plan/load.js';
+import { breaksIn } from '../sources/csv.js';
 import type { Cell, CellFault, ExcelDateSystem, SourceInfo } from '../sources/types.js';
+import { sha256Text, type HashedFile } from '../util/hash.js';
 import { didYouMean, nearest } from '../util/suggest.js';
 import { makeRowRules, type RowProblem } from '../validate/row-rules.js';
 import { makeCleaner } from './clean.js';
@@ -33,6 +35,8 @@ export interface CompiledMapping {
    * read (SourceRecord.faults): a row whose filter or fields use one is rejected.
    */
   map(cells: readonly Cell[], faults?: readonly CellFault[]): MapResult;
+  /** The files compiling read (values_file), hashed as read: a run records them with its sources. */
+  readonly inputs: readonly HashedFile[];
 }
 
 interface FieldPlan {
@@ -144,6 +148,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
   };
 
   const indexOf = (n: string): number => headerIndex.get(n) ?? -1;
+  const inputs: HashedFile[] = [];
   const known = entity.columns.map((c) => c.name);
   const fields: FieldPlan[] = [];
   for (const [name, spec] of Object.entries(m.spec.fields)) {
@@ -271,18 +276,50 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
 
   function loadValuesFile(rel: string, p: (string | number)[]): Map<string, string | null> | undefined {
     const file = path.resolve(m.dir, rel);
+    let rows: string[][];
     try {
-      const rows = parseCsv(readFileSync(file), { bom: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
-      const [head, ...body] = rows;
-      if (!head || head[0]?.trim() !== 'from' || head[1]?.trim() !== 'to') {
-        problems.push(`${at(p)} values_file ${rel}: the first line must be the header from,to`);
-        return undefined;
-      }
-      return new Map(body.map((r) => [r[0] ?? '', r[1] === undefined || r[1] === '' ? null : r[1]]));
+      const bytes = readFileSync(file);
+      inputs.push({ file, sha256: sha256Text(bytes) });
+      rows = parseCsv(bytes, { bom: true, relax_column_count: true }) as string[][];
     } catch (e) {
       problems.push(`${at(p)} values_file ${rel}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
       return undefined;
     }
+    // Lines counted here, blank ones included: csv-parse's own count is off for CRLF inside quotes.
+    let next = 1;
+    const lines = rows.map((r) => {
+      const line = next;
+      next += 1 + breaksIn(r);
+      return { line, r };
+    });
+    const [head, ...body] = lines.filter(({ r }) => !(r.length === 1 && r[0] === ''));
+    if (!head || head.r[0]?.trim() !== 'from' || head.r[1]?.trim() !== 'to') {
+      problems.push(`${at(p)} values_file ${rel}: the first line must be the header from,to`);
+      return undefined;
+    }
+    const map = new Map<string, string | null>();
+    const firstLine = new Map<string, number>();
+    const clashes: string[] = [];
+    for (const { line, r } of body) {
+      const from = r[0] ?? '';
+      const to = r[1] === undefined || r[1] === '' ? null : r[1];
+      const seen = firstLine.get(from);
+      if (seen === undefined) {
+        map.set(from, to);
+        firstLine.set(from, line);
+      } else if (map.get(from) !== to) {
+        // The same pair twice means one thing and is harmless (a list pasted together); two
+        // targets for one key would leave the choice to the order of the lines.
+        const shown = (v: string | null): string => (v === null ? 'nothing (empty)' : `'${v}'`);
+        clashes.push(`'${from}' on line ${seen} (to ${shown(map.get(from)!)}) and line ${line} (to ${shown(to)})`);
+      }
+    }
+    if (clashes.length > 0) {
+      const listed = clashes.length > 5 ? [...clashes.slice(0, 5), `${clashes.length - 5} more`] : clashes;
+      problems.push(`${at(p)} values_file ${rel}: a key maps to two values: ${listed.join('; ')}; keep one line for each key`);
+      return undefined;
+    }
+    return map;
   }
 
   const mapped = new Set(fields.map((f) => f.name));
@@ -318,6 +355,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
 
   return {
     entity,
+    inputs,
     map(cells, faults) {
       const faulty = faults !== undefined && faults.length > 0 ? faults : undefined;
       if (checkShape && cells.length !== width) {

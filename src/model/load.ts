@@ -3,6 +3,7 @@ import { ConfigError, formatLocation } from '../core/errors.js';
 import { checkFile } from '../plan/check-file.js';
 import { modelFileSchema } from '../plan/schema.js';
 import { readYamlFile } from '../plan/yaml.js';
+import { sha256Text } from '../util/hash.js';
 import { didYouMean } from '../util/suggest.js';
 import { factoryModel } from './factory.js';
 import type { Column, Entity, Model } from './types.js';
@@ -16,6 +17,7 @@ export function loadModel(ref: string | undefined, baseDir: string, display: (f:
   const model: Model =
     spec.extends === undefined ? { name: path.basename(file), entities: new Map() } : spec.extends === 'factory' ? factoryModel() : fail(`extends: only 'factory' can be extended`);
   model.name = path.basename(file);
+  model.file = { file, sha256: sha256Text(yaml.text) };
   const problems: string[] = [];
   for (const [name, e] of Object.entries(spec.entities)) {
     const existing = model.entities.get(name);

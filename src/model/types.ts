@@ -1,3 +1,5 @@
+import type { HashedFile } from '../util/hash.js';
+
 /** The target's shape: entities, columns, keys. Stores, validation and bundles all read this. */
 
 export type ColumnType = 'string' | 'text' | 'integer' | 'decimal' | 'boolean' | 'date' | 'timestamp' | 'enum';
@@ -40,6 +42,8 @@ export type EntityRule =
 export interface Model {
   name: string;
   entities: Map<string, Entity>;
+  /** The model file it was read from; absent for the built-in model and one rebuilt from a bundle or store. */
+  file?: HashedFile;
 }
 
 export function columnOf(entity: Entity, name: string): Column | undefined {

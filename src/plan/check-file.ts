@@ -8,7 +8,8 @@ import type { YamlFile, YamlPath } from './yaml.js';
  * position: `mappings/items.yaml:12:5 fields.uom.vales: unknown key, did you mean 'values'?`.
  */
 export function checkFile<S extends z.ZodType>(yaml: YamlFile, schema: S, what: string): z.output<S> {
-  const result = schema.safeParse(yaml.value);
+  // reportInput: without it every issue lacks its input, and a value of the wrong type would read as a missing key.
+  const result = schema.safeParse(yaml.value, { reportInput: true });
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => describeIssue(yaml, issue, schema));
   const first = result.error.issues[0]!;
@@ -31,10 +32,25 @@ function describeIssue(yaml: YamlFile, issue: z.core.$ZodIssue, schema: z.ZodTyp
   }
   const where = formatLocation(yaml.locate(path));
   if (issue.code === 'invalid_type' && issue.input === undefined) return `${where} ${dotted}: required key is missing`;
+  if (issue.code === 'invalid_type' && issue.expected === 'number') {
+    const written = yaml.writtenAt(path);
+    if (written && typeof written.value === 'number') return `${where} ${dotted}: ${numberAdvice(written.text, written.value)}`;
+    if (typeof issue.input === 'string' && /^\d+$/.test(issue.input)) return `${where} ${dotted}: '${issue.input}' is quoted, so it is text; write it without quotes`;
+  }
   if (issue.code === 'invalid_value' && 'values' in issue) {
     return `${where} ${dotted}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   }
   return `${where} ${dotted}: ${issue.message}`;
+}
+
+/**
+ * A setting that takes a number got one YAML reads in a way that does not print back as written
+ * (see yaml.ts): say what forklift takes instead of reading `0x1F` as 31 behind the user's back.
+ */
+function numberAdvice(text: string, value: number): string {
+  if (Number.isSafeInteger(value)) return `'${text}' is not a number in plain decimal digits; write ${value} if that is what you mean`;
+  if (Number.isInteger(value)) return `'${text}' is too large for this setting`;
+  return `'${text}' is not a whole number`;
 }
 
 /** The keys an object schema accepts at a path, walking through records, arrays and unions. */

@@ -79,6 +79,7 @@ export function loadMappingFile(file: string): LoadedMapping {
   const display = displayPath(file);
   const yaml = readYamlFile(file, display);
   const spec = checkFile(yaml, mappingSchema, 'mapping');
+  keepWrittenData(yaml, spec);
   const dir = path.dirname(file);
   const sourcePath = spec.source.path === undefined ? undefined : path.resolve(dir, spec.source.path);
   // A legacy SQLite database named by a relative path sits beside the mapping, like a file source.
@@ -100,6 +101,25 @@ export function loadMappingFile(file: string): LoadedMapping {
     sourcePath,
     sourceLabel: sourcePath ? displayPath(sourcePath) + (spec.source.sheet ? `[${spec.source.sheet}]` : '') : `${redactUrl(spec.source.url ?? 'sql')}: ${(spec.source.query ?? '').slice(0, 40)}`,
   };
+}
+
+/**
+ * Where a mapping value is data (a const, a default, a value map's targets, null_if), the text as
+ * written is what the user meant: YAML reads `TRUE` as the boolean true, which would reach a
+ * string column as 'true' and make null_if: [FALSE] miss the cell FALSE. Numbers already arrive
+ * as written (yaml.ts); value-map keys are their text as written.
+ */
+function keepWrittenData(yaml: YamlFile, spec: MappingFile): void {
+  for (const [name, f] of Object.entries(spec.fields)) {
+    const written = <T>(v: T, ...p: (string | number)[]): T | string => yaml.writtenAt(['fields', name, ...p])?.text ?? v;
+    if (f.const !== undefined) f.const = written(f.const, 'const');
+    if (f.default !== undefined) f.default = written(f.default, 'default');
+    const values = f.values;
+    if (values !== undefined) for (const k of Object.keys(values)) values[k] = written(values[k]!, 'values', k);
+    f.clean?.forEach((step, i) => {
+      if (typeof step === 'object') step.null_if = step.null_if.map((v, j) => written(v, 'clean', i, 'null_if', j));
+    });
+  }
 }
 
 export function parseRejectLimit(v: string | number | undefined, where: string): RejectLimit {

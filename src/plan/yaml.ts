@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import YAML, { isMap, isScalar, isSeq, isAlias, LineCounter, type Node } from 'yaml';
+import YAML, { isMap, isScalar, isSeq, isAlias, LineCounter, type Node, type Pair } from 'yaml';
 import { ConfigError, type Location } from '../core/errors.js';
 import { expandEnv } from './env.js';
 
@@ -15,12 +15,21 @@ export interface YamlFile {
   locate(path: YamlPath): Location;
   /** The position of the key of the pair at path (where an unknown key is written). */
   locateKey(path: YamlPath): Location;
+  /**
+   * The text as written of the plain scalar at path that YAML read as a number or boolean
+   * (`0x1F`, `True`); undefined for anything else, strings and nulls included.
+   */
+  writtenAt(path: YamlPath): { text: string; value: number | boolean } | undefined;
 }
 
 /**
- * Reads a YAML file. Numbers with a fractional part or an exponent are kept as their source text,
- * since a YAML float would turn a control total like 1250000.10 into a binary approximation.
- * `${VAR}` and `${VAR:-default}` are expanded in every string (SPEC section 1).
+ * Reads a YAML file. A number stays a number only when it is a whole number that prints back
+ * exactly as written (`12`, `-3`); any other is kept as its source text: a YAML float would turn a
+ * control total like 1250000.10 into a binary approximation, and a value such as `0100`, `0x1F` or
+ * `12345678901234567890` is data whose digits must survive (a default, a value-map entry). A
+ * setting that takes a number then refuses the text with a message saying what to write instead
+ * of silently reading 31. Map keys are their text as written for the same reason. `${VAR}` and
+ * `${VAR:-default}` are expanded in every string (SPEC section 1).
  */
 export function readYamlFile(file: string, displayName = file): YamlFile {
   let text: string;
@@ -70,7 +79,7 @@ export function parseYamlText(text: string, file: string): YamlFile {
       const v = node.value;
       if (typeof v === 'number') {
         const src = node.source ?? String(v);
-        return Number.isInteger(v) && /^[+-]?\d+$/.test(src) ? v : src;
+        return Number.isInteger(v) && String(v) === src ? v : src;
       }
       if (typeof v === 'string') return expandEnv(v, posOf(node));
       return v;
@@ -78,7 +87,7 @@ export function parseYamlText(text: string, file: string): YamlFile {
     if (isMap(node)) {
       const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
       for (const pair of node.items) {
-        const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        const k = keyText(pair);
         out[k] = toJs(pair.value, [...path, k]);
       }
       return out;
@@ -87,34 +96,60 @@ export function parseYamlText(text: string, file: string): YamlFile {
     return null;
   };
   const value = toJs(doc.contents, []);
+  /**
+   * The node at path and, for a map entry, its pair (whose value may be null). Keys are matched by
+   * their text as written, as toJs names them; doc.getIn would look `007` up as 7.
+   */
+  const find = (path: YamlPath): { node: unknown; pair?: Pair } | undefined => {
+    let node: unknown = doc.contents;
+    let pair: Pair | undefined;
+    for (const seg of path) {
+      if (isAlias(node)) node = node.resolve(doc);
+      if (isMap(node)) {
+        pair = node.items.find((p) => keyText(p) === String(seg));
+        if (!pair) return undefined;
+        node = pair.value;
+      } else if (isSeq(node)) {
+        pair = undefined;
+        node = node.items[typeof seg === 'number' ? seg : /^\d+$/.test(seg) ? Number(seg) : -1];
+        if (node === undefined) return undefined;
+      } else return undefined;
+    }
+    return pair ? { node, pair } : { node };
+  };
+  const hasRange = (n: unknown): n is Node => n !== null && typeof n === 'object' && 'range' in n;
   return {
     file,
     text,
     value,
     locateKey(path) {
-      const parent = doc.getIn(path.slice(0, -1), true);
-      if (isMap(parent)) {
-        const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(path[path.length - 1]));
-        if (pair && isScalar(pair.key)) return posOf(pair.key);
-      }
-      return this.locate(path);
+      const key = find(path)?.pair?.key;
+      return isScalar(key) ? posOf(key) : this.locate(path);
     },
     locate(path) {
       for (let n = path.length; n >= 0; n--) {
-        const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
-        if (node && typeof node === 'object' && 'range' in node) return posOf(node);
+        const hit = find(path.slice(0, n));
+        if (!hit) continue;
+        if (hasRange(hit.node)) return posOf(hit.node);
         // A key that names a pair whose value is null: locate the key itself.
-        if (n > 0) {
-          const parent = doc.getIn(path.slice(0, n - 1), true);
-          if (isMap(parent)) {
-            const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(path[n - 1]));
-            if (pair && isScalar(pair.key)) return posOf(pair.key);
-          }
-        }
+        if (isScalar(hit.pair?.key)) return posOf(hit.pair.key);
       }
       return { file };
     },
+    writtenAt(path) {
+      let node = find(path)?.node;
+      if (isAlias(node)) node = node.resolve(doc);
+      if (!isScalar(node) || (typeof node.value !== 'number' && typeof node.value !== 'boolean')) return undefined;
+      return { text: node.source ?? String(node.value), value: node.value };
+    },
   };
+}
+
+/** A map key as toJs names it: a string key as it reads, any other scalar (`007`, `1.50`, `True`) as written. */
+function keyText(pair: Pair): string {
+  const k = pair.key;
+  if (!isScalar(k)) return String(k);
+  return typeof k.value === 'string' ? k.value : (k.source ?? String(k.value));
 }
 
 function firstLine(s: string): string {

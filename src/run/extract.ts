@@ -9,6 +9,7 @@ import { sourceSpecOf, type LoadedMapping } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
 import { RawRowWriter, unpackCells, type PackedCells } from '../sources/raw-rows.js';
 import type { Cell, ExcelDateSystem, SourceRecord, SourceSpec } from '../sources/types.js';
+import type { HashedFile } from '../util/hash.js';
 
 /**
  * Extraction: read a source and map every row, yielding batches of mapped rows, row rejects and
@@ -45,6 +46,8 @@ export interface MappedSource extends MappedSourceInfo {
   batches(signal?: AbortSignal): AsyncIterable<MappedBatch>;
   /** After batches(): SHA-256 of the file and blank lines skipped. */
   readonly sha256: string | null;
+  /** The files the mapping read besides the source (values_file), hashed as read. */
+  readonly inputs: readonly HashedFile[];
   readonly skippedBlank: number;
   close(): Promise<void>;
 }
@@ -66,6 +69,7 @@ export async function mapInThread(m: LoadedMapping, entity: Entity, opts: Extrac
       label: source.label,
       positionKind: source.positionKind,
       ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }),
+      inputs: compiled.inputs,
       get sha256() {
         return source.sha256 ?? null;
       },
@@ -268,6 +272,7 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
     label: first.label,
     positionKind: first.positionKind,
     ...(first.excelDateSystem === undefined ? {} : { excelDateSystem: first.excelDateSystem }),
+    inputs: compiled.inputs,
     get sha256() {
       return sha256;
     },

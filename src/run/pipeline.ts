@@ -7,10 +7,11 @@ import path from 'node:path';
 import { DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { dependencyOrder, type Entity } from '../model/types.js';
-import { loadPlan, providedColumns, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
+import { displayPath, loadPlan, providedColumns, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { loadModeOf, watermarkOf } from '../plan/watermark.js';
 import { openStore } from '../stores/index.js';
 import { storeIdentity } from '../stores/url.js';
+import type { HashedFile } from '../util/hash.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
 import { checkBomCycles, type TargetBomLines } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
@@ -61,6 +62,8 @@ interface Extracted {
   positionKind: 'line' | 'row';
   excelDateSystem?: ExcelDateSystem | undefined;
   sha256: string | null;
+  /** The files the mapping read besides the source (values_file). */
+  inputs: readonly HashedFile[];
   read: number;
   filtered: number;
   blank: number;
@@ -182,7 +185,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         status,
         started,
         plan_sha256: plan.sha256,
-        files: Object.fromEntries(extracted.flatMap((x) => [[x.mapping.display, x.mapping.sha256], ...(x.sha256 ? [[x.label, x.sha256]] : [])])),
+        files: filesRead(plan, extracted),
         counts: {
           ...Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected, ...(l.dry_run ? { dry_run: l.dry_run } : {}) }])),
           ...(opts.follows ? { follows: opts.follows.run_id } : {}),
@@ -318,6 +321,7 @@ async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, o
         positionKind: source.positionKind,
         excelDateSystem: source.excelDateSystem,
         sha256: source.sha256,
+        inputs: source.inputs,
         read,
         filtered,
         blank: source.skippedBlank,
@@ -327,6 +331,21 @@ async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, o
     }
   }
   return out;
+}
+
+/**
+ * Every file the run read, by its path as shown, with its SHA-256 (SPEC section 9): the model
+ * file, each mapping, what it read besides its source (values_file), and the source. The plan
+ * itself is plan_sha256. Two runs that loaded different data differ here.
+ */
+function filesRead(plan: LoadedPlan, extracted: readonly Extracted[]): Record<string, string> {
+  const files: [string, string][] = plan.model.file ? [[displayPath(plan.model.file.file), plan.model.file.sha256]] : [];
+  for (const x of extracted) {
+    files.push([x.mapping.display, x.mapping.sha256]);
+    for (const f of x.inputs) files.push([displayPath(f.file), f.sha256]);
+    if (x.sha256) files.push([x.label, x.sha256]);
+  }
+  return Object.fromEntries(files);
 }
 
 function ledgerOf(staging: Staging, x: Extracted, dryRun: DryRunCounts | undefined): EntityLedger {

@@ -205,7 +205,7 @@ class LineSkipper {
 }
 
 /** Line breaks inside the cells of a record (CRLF counts once). */
-function breaksIn(cells: readonly string[]): number {
+export function breaksIn(cells: readonly string[]): number {
   let n = 0;
   for (const cell of cells) {
     if (cell.indexOf('\n') === -1 && cell.indexOf('\r') === -1) continue;

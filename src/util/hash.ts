@@ -2,6 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 
+/** A file as read, with the SHA-256 of its bytes: what a run records having read (SPEC section 9). */
+export interface HashedFile {
+  /** The absolute path. */
+  file: string;
+  sha256: string;
+}
+
 export function sha256Text(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
 }

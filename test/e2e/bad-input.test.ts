@@ -24,6 +24,11 @@ fields:
   return { dir, plan: path.join(dir, 'forklift.yaml') };
 }
 
+/** An items mapping of data.csv: item_code from CODE, description from NAME, these fields (from line 6), active. */
+function itemsMapping(fields: string): string {
+  return `entity: items\nsource: { format: csv, path: data.csv }\nfields:\n  item_code: { from: CODE }\n  description: { from: NAME }\n${fields}  active: { const: true }\n`;
+}
+
 function validate(p: { dir: string; plan: string }, json = false): ReturnType<typeof runCli> {
   return runCli(['validate', p.plan, ...(json ? ['--json'] : [])], { cwd: p.dir });
 }
@@ -62,15 +67,7 @@ describe('bad input: a clear message, the file and place, a defined exit code', 
     // `Qty` twice (the second holds the values): reading the first one silently lost the second.
     const p = project({
       data: ' CODE ,NAME,QTY,QTY \nA,one,,7\nB,two,6,8\n',
-      mapping: `entity: items
-source: { format: csv, path: data.csv }
-fields:
-  item_code: { from: CODE }
-  description: { from: NAME }
-  uom: { const: EA }
-  lead_time_days: { from: QTY }
-  active: { const: true }
-`,
+      mapping: itemsMapping('  uom: { const: EA }\n  lead_time_days: { from: QTY }\n'),
     });
     const message = /items\.yaml:7:\d+ column 'QTY' appears 2 times in the header of data\.csv \(columns 3 and 4\).*rename them in the source/;
     expectUserError(runCli(['mapping', 'check', p.plan], { cwd: p.dir }), 2, message);
@@ -79,6 +76,21 @@ fields:
     const m = runCli(['migrate', p.plan], { cwd: p.dir, env: { FORKLIFT_EXTRACT_THREAD: 'always' } });
     expectUserError(m, 2, message);
     expect(existsSync(path.join(p.dir, 'runs')) ? readdirSync(path.join(p.dir, 'runs')) : []).toEqual([]);
+  });
+
+  it('a values_file that maps one key to two values: exit 2 everywhere, naming the file, both lines and the key', () => {
+    // The later line used to win without a word: the run loaded KG for every PCS.
+    const p = project({
+      data: 'CODE,NAME,U\nA1,one,PCS\n',
+      mapping: itemsMapping('  uom: { from: U, values_file: uom.csv }\n'),
+    });
+    writeFileSync(path.join(p.dir, 'uom.csv'), 'from,to\nPCS,EA\nKGS,KG\nPCS,KG\n');
+    const message = /items\.yaml:6:\d+ values_file uom\.csv: a key maps to two values: 'PCS' on line 2 \(to 'EA'\) and line 4 \(to 'KG'\)/;
+    expectUserError(runCli(['mapping', 'check', p.plan], { cwd: p.dir }), 2, message);
+    expectUserError(runCli(['preview', 'items.yaml'], { cwd: p.dir }), 2, message);
+    expectUserError(validate(p), 2, message);
+    expectUserError(runCli(['migrate', p.plan], { cwd: p.dir, env: { FORKLIFT_EXTRACT_THREAD: 'always' } }), 2, message);
+    expect(existsSync(path.join(p.dir, 't.db'))).toBe(false);
   });
 
   it('a column the header names twice that the mapping does not read is fine', () => {

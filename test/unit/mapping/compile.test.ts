@@ -103,3 +103,72 @@ describe('const: "" on a text column', () => {
     expect(r.kind === 'ok' && r.values[2]).toBe('');
   });
 });
+
+describe('values written in the mapping', () => {
+  // Unquoted, YAML reads 0100 as 100, 007 as 7, 0x1F as 31, 1.50 as 1.5, a 16-digit number as the
+  // nearest double and TRUE as true: each is data here, so its text as written must be what counts.
+  const fields = `  item_code: { from: Item, clean: [{ null_if: [FALSE, 0010] }] }
+  warehouse: { from: WH, values: { 007: bolts, 0x1F: nuts, 1.50: washers, TRUE: yes, 12: twelve }, unknown: keep }
+  lot: { default: 0100 }
+  qty: { from: Qty }
+  value: { const: 9007199254740993 }
+`;
+  const c = compileMapping(mapping(fields), balances, ['Item', 'WH', 'Qty'], { checkShape: true });
+  const mapped = (cells: string[]): unknown[] => {
+    const r = c.map(cells);
+    if (r.kind !== 'ok') throw new Error(JSON.stringify(r));
+    return r.values.slice(0, 5);
+  };
+
+  it('keeps a default and a const as written: leading zeros, every digit', () => {
+    expect(mapped(['A1', 'W', '1'])).toEqual(['A1', 'W', '0100', '1.000000', '9007199254740993.00']);
+  });
+
+  it('matches value-map keys as written, not as the number YAML reads', () => {
+    expect(mapped(['A', '007', '1'])[1]).toBe('bolts');
+    expect(mapped(['A', '7', '1'])[1]).toBe('7');
+    expect(mapped(['A', '0x1F', '1'])[1]).toBe('nuts');
+    expect(mapped(['A', '31', '1'])[1]).toBe('31');
+    expect(mapped(['A', '1.50', '1'])[1]).toBe('washers');
+    expect(mapped(['A', '1.5', '1'])[1]).toBe('1.5');
+    expect(mapped(['A', 'TRUE', '1'])[1]).toBe('yes');
+    expect(mapped(['A', 'true', '1'])[1]).toBe('true');
+    expect(mapped(['A', '12', '1'])[1]).toBe('twelve');
+  });
+
+  it('compares null_if as written', () => {
+    expect(c.map(['FALSE', 'W', '1'])).toMatchObject({ kind: 'rejected', problem: { field: 'item_code', rule: 'required' } });
+    expect(c.map(['0010', 'W', '1'])).toMatchObject({ kind: 'rejected', problem: { field: 'item_code', rule: 'required' } });
+    expect(mapped(['false', 'W', '1'])[0]).toBe('false');
+    expect(mapped(['10', 'W', '1'])[0]).toBe('10');
+  });
+
+  it('names a problem with a key written as a number at that key', () => {
+    const m = mapping(`${FIELDS}  item_type:\n    from: Item\n    values:\n      X: raw\n      007: semi\n`);
+    expect(m.yaml.locateKey(['fields', 'item_type', 'values', '007'])).toMatchObject({ line: 13, column: 7 });
+    expect(m.yaml.locate(['fields', 'item_type', 'values', '007'])).toMatchObject({ line: 13, column: 12 });
+  });
+});
+
+describe('a values_file', () => {
+  function withValues(csv: string): ReturnType<typeof loadMappingFile> {
+    const m = mapping(FIELDS.replace('warehouse: { from: WH }', 'warehouse: { from: WH, values_file: wh.csv }'));
+    writeFileSync(path.join(m.dir, 'wh.csv'), csv);
+    return m;
+  }
+
+  it('with a key on two lines that map it to different values is a mapping problem naming the file, both lines and the key', () => {
+    // A quoted line break and a blank line before the clash: the lines are those an editor shows.
+    const e = compileError(withValues('from,to\r\nPCS,EA\r\n"K\r\nGS",KG\r\n\r\nPCS,KG\r\nBOX,\r\nBOX,BX\r\n'), ['Item', 'WH', 'Qty', 'Value']);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(
+      /bal\.yaml:5:\d+ values_file wh\.csv: a key maps to two values: 'PCS' on line 2 \(to 'EA'\) and line 6 \(to 'KG'\); 'BOX' on line 7 \(to nothing \(empty\)\) and line 8 \(to 'BX'\); keep one line for each key/,
+    );
+  });
+
+  it('may repeat a line exactly: the key still means one thing', () => {
+    const c = compileMapping(withValues('from,to\nPCS,EA\nKGS,KG\nPCS,EA\n'), balances, ['Item', 'WH', 'Qty', 'Value'], { checkShape: true });
+    const r = c.map(['A1', 'PCS', '1', '1']);
+    expect(r.kind === 'ok' && r.values.slice(0, 2)).toEqual(['A1', 'EA']);
+  });
+});

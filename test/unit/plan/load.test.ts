@@ -13,6 +13,17 @@ function plan(files: Record<string, string>): string {
   return path.join(dir, 'forklift.yaml');
 }
 
+/** The error loadPlan throws for this plan; fails the test when it loads. */
+function planError(p: string): ConfigError {
+  try {
+    loadPlan(p);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('the plan loaded without an error');
+}
+
 const MAPPING = `entity: items\nsource: { format: csv, path: x.csv }\nfields:\n  item_code: { from: A }\n`;
 
 describe('plan files', () => {
@@ -27,21 +38,38 @@ describe('plan files', () => {
     expect(y.value).toEqual({ sum: '12345678901234567.89', rows: 12 });
   });
 
+  it('keeps a number as written unless it is a whole number that prints back the same', () => {
+    const y = parseYamlText('a: 0100\nb: 12345678901234567890\nc: 0x1F\nd: 1e3\ne: -12\nf: +5\nm: { 007: x, 1.50: y, True: z, ~: n, 12: t }\n', 'p.yaml');
+    expect(y.value).toEqual({ a: '0100', b: '12345678901234567890', c: '0x1F', d: '1e3', e: -12, f: '+5', m: { '007': 'x', '1.50': 'y', True: 'z', '~': 'n', '12': 't' } });
+  });
+
+  it('says what to write for a setting that takes a number and got one written otherwise', () => {
+    const p = plan({
+      'forklift.yaml': `name: p\nmodel: model.yaml\nmappings: [a.yaml]\n`,
+      'model.yaml': `entities:\n  t:\n    primary_key: [id]\n    columns:\n      id: { type: integer }\n      a: { type: decimal, precision: 12345678901234567890, scale: 0x1F }\n      b: { type: string, length: 1.5 }\n      c: { type: string, length: "16" }\n      d: { type: string, length: true }\n`,
+      'a.yaml': MAPPING,
+    });
+    const err = planError(p);
+    expect(err.exitCode).toBe(2);
+    const all = [err.message, ...err.details].join('\n');
+    expect(all).toMatch(/model\.yaml:6:\d+ entities\.t\.columns\.a\.precision: '12345678901234567890' is too large for this setting/);
+    expect(all).toMatch(/model\.yaml:6:\d+ entities\.t\.columns\.a\.scale: '0x1F' is not a number in plain decimal digits; write 31 if that is what you mean/);
+    expect(all).toMatch(/columns\.b\.length: '1\.5' is not a whole number/);
+    expect(all).toMatch(/columns\.c\.length: '16' is quoted, so it is text; write it without quotes/);
+    // A value of the wrong type is not a missing key.
+    expect(all).toMatch(/columns\.d\.length: Invalid input: expected number, received boolean/);
+    expect(all).not.toMatch(/required key is missing/);
+  });
+
   it('reports every problem at once, each with file:line:column', () => {
     const p = plan({
       'forklift.yaml': `name: p\nmapings: [m.yaml]\nreject_limit: lots\n`,
     });
-    let err: unknown;
-    try {
-      loadPlan(p);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    const all = [(err as ConfigError).message, ...(err as ConfigError).details].join('\n');
+    const err = planError(p);
+    const all = [err.message, ...err.details].join('\n');
     expect(all).toMatch(/forklift\.yaml:2:1 mapings: unknown key 'mapings', did you mean 'mappings'\?/);
     expect(all).toMatch(/mappings: required key is missing/);
-    expect((err as ConfigError).exitCode).toBe(2);
+    expect(err.exitCode).toBe(2);
   });
 
   it('names a mapping file that is missing, at its line in the plan', () => {
@@ -55,13 +83,8 @@ describe('plan files', () => {
       'a.yaml': MAPPING,
       'b.yaml': MAPPING,
     });
-    let err: ConfigError | undefined;
-    try {
-      loadPlan(p);
-    } catch (e) {
-      err = e as ConfigError;
-    }
-    const all = [err!.message, ...err!.details].join('\n');
+    const err = planError(p);
+    const all = [err.message, ...err.details].join('\n');
     expect(all).toMatch(/entity items is already loaded by/);
     expect(all).toMatch(/items\.description is not a numeric column/);
   });

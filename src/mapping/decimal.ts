@@ -80,6 +80,9 @@ function expandExponent(s: string, precision: number, scale: number | undefined)
   return { ok: true, value: sign + body };
 }
 
+/** The digits an integer part takes of a decimal's precision: none for 0, so 0.5 fits decimal(4,4). */
+const integerDigits = (intPart: string): number => (intPart === '0' ? 0 : intPart.length);
+
 /** Canonical text for decimal(precision, scale): no exponent, exactly `scale` fraction digits. */
 const SIMPLE = /^(-?)(\d+)(?:\.(\d+))?$/;
 
@@ -96,7 +99,7 @@ export function toDecimal(raw: string, separator: '.' | ',' | undefined, precisi
           frac = frac.slice(0, scale);
         } else frac = frac.padEnd(scale, '0');
       } else if (scale === undefined) frac = frac.replace(/0+$/, '');
-      if (intPart.length > precision - (scale ?? 0)) return tooLarge(precision, scale);
+      if (integerDigits(intPart) > precision - (scale ?? 0)) return tooLarge(precision, scale);
       const body = frac.length > 0 ? `${intPart}.${frac}` : intPart;
       const negative = m[1] === '-' && (intPart !== '0' || /[1-9]/.test(frac));
       return { ok: true, value: negative ? '-' + body : body };
@@ -127,7 +130,7 @@ export function toDecimal(raw: string, separator: '.' | ',' | undefined, precisi
       frac = frac.slice(0, scale);
     } else frac = frac.padEnd(scale, '0');
   } else frac = frac.replace(/0+$/, '');
-  if (intPart.length > precision - (scale ?? 0)) return tooLarge(precision, scale);
+  if (integerDigits(intPart) > precision - (scale ?? 0)) return tooLarge(precision, scale);
   const isZero = intPart === '0' && !/[1-9]/.test(frac);
   const body = frac.length > 0 ? `${intPart}.${frac}` : intPart;
   return { ok: true, value: isZero ? body : sign + body };

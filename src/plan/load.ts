@@ -181,10 +181,14 @@ export function loadPlan(planFile: string, opts: { target?: string | undefined }
   for (const [i, c] of (spec.checks ?? []).entries()) {
     const e = model.entities.get(c.entity);
     if (!e) problems.push(`${formatLocation(yaml.locate(['checks', i, 'entity']))} checks: unknown entity '${c.entity}'${didYouMean(c.entity, model.entities.keys())}`);
-    for (const col of Object.keys(c.sum ?? {})) {
+    for (const [col, expected] of Object.entries(c.sum ?? {})) {
       const cc = e?.columns.find((x) => x.name === col);
       if (e && (!cc || (cc.type !== 'decimal' && cc.type !== 'integer'))) {
         problems.push(`${formatLocation(yaml.locate(['checks', i, 'sum', col]))} checks: ${c.entity}.${col} is not a numeric column`);
+      }
+      // The legacy system's total, compared exactly: written as plain digits (1250000.00), as a report prints it.
+      if (!/^[+-]?\d+(\.\d+)?$/.test(expected)) {
+        problems.push(`${formatLocation(yaml.locate(['checks', i, 'sum', col]))} checks: the sum of ${c.entity}.${col} '${expected.length > 40 ? `${expected.slice(0, 40)}…` : expected}' is not a number in plain digits; write it as the legacy report shows it, such as "1250000.00"`);
       }
     }
   }

@@ -36,6 +36,12 @@ describe('toDecimal', () => {
     expect(toDecimal('1.23450000', undefined, 18, 4)).toEqual({ ok: true, value: '1.2345' });
     expect(toDecimal('12345678901234567', undefined, 18, 2).ok).toBe(false);
   });
+  it('a fraction below 1 fits a decimal whose digits are all places: 0.5 in decimal(4,4)', () => {
+    expect(toDecimal('0.5', undefined, 4, 4)).toEqual({ ok: true, value: '0.5000' });
+    expect(toDecimal('-,25', ',', 4, 4)).toEqual({ ok: true, value: '-0.2500' });
+    expect(toDecimal('5e-1', undefined, 4, 4)).toEqual({ ok: true, value: '0.5000' });
+    expect(toDecimal('1.5', undefined, 4, 4)).toEqual({ ok: false, problem: 'size', reason: 'is too large for decimal(4,4)' });
+  });
   it('expands exponents exactly', () => {
     expect(toDecimal('1.5E+3', undefined, 18, 2)).toEqual({ ok: true, value: '1500.00' });
     expect(toDecimal('1e-7', undefined, 18, 8)).toEqual({ ok: true, value: '0.00000010' });

@@ -89,6 +89,13 @@ describe('plan files', () => {
     expect(all).toMatch(/items\.description is not a numeric column/);
   });
 
+  it('refuses a control total that is not a number in plain digits, with its line, instead of failing mid-run', () => {
+    const p = plan({ 'forklift.yaml': `name: p\nmappings: [a.yaml]\nchecks:\n  - entity: items\n    sum: { standard_cost: abc }\n  - entity: items\n    sum: { standard_cost: "12.50" }\n`, 'a.yaml': MAPPING });
+    const err = planError(p);
+    expect([err.message, ...err.details].join('\n')).toMatch(/forklift\.yaml:5:\d+ checks: the sum of items\.standard_cost 'abc' is not a number in plain digits/);
+    expect(err.details).toHaveLength(0);
+  });
+
   it('resolves a sqlite target against the plan folder', () => {
     const p = plan({ 'forklift.yaml': `name: p\nmappings: [a.yaml]\n`, 'a.yaml': MAPPING });
     expect(loadPlan(p).target).toBe(`sqlite:${path.join(path.dirname(p), 'forklift.db')}`);

@@ -1,5 +1,5 @@
 import { DateTime, IANAZone, FixedOffsetZone } from 'luxon';
-import { excelSerialToMillis, type ExcelDateSystem } from '../util/excel-dates.js';
+import { LOTUS_LEAP_DAY, excelSerialToMillis, isLotusLeapDay, type ExcelDateSystem } from '../util/excel-dates.js';
 
 /**
  * Dates and timestamps. Luxon does the calendar and time-zone work; the common numeric formats
@@ -107,6 +107,7 @@ function excelSerial(text: string, system: ExcelDateSystem): number | string {
   if (!/^\d+(\.\d+)?$/.test(text.trim())) return NOT_A_SERIAL;
   const serial = Number(text);
   if (system === 1904 ? serial > 2957003 : serial < 1 || serial > 2958465) return 'is outside Excel’s date range';
+  if (isLotusLeapDay(serial, system)) return LOTUS_LEAP_DAY;
   return excelSerialToMillis(serial, system);
 }
 

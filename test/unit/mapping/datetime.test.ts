@@ -21,6 +21,16 @@ describe('dates', () => {
     expect(p('61')).toEqual({ ok: true, value: '1900-03-01' });
     expect(p('59')).toEqual({ ok: true, value: '1900-02-28' });
   });
+  it("refuses Excel serial 60, Lotus's phantom 1900-02-29, which used to read as 1900-02-28 (the same as 59)", () => {
+    const lotus = { ok: false, reason: 'is on Excel’s day 60, 1900-02-29, a date that did not exist (a Lotus 1-2-3 leftover): correct the date in the source' };
+    expect(makeDateParser('excel')('60')).toEqual(lotus);
+    expect(makeTimestampParser('excel', 'UTC')('60')).toEqual(lotus);
+    expect(makeTimestampParser('excel', 'UTC')('60.5')).toEqual(lotus);
+    expect(makeTimestampParser('excel', 'UTC')('61.25')).toEqual({ ok: true, value: '1900-03-01T06:00:00.000Z' });
+    // The reader gives a date cell on that day as the day Excel shows, which is no date either.
+    expect(makeDateParser('excel')('1900-02-29')).toEqual({ ok: false, reason: 'is not a real calendar date' });
+    expect(makeDateParser('excel', 1904)('60')).toEqual({ ok: true, value: '1904-03-01' });
+  });
   it('reads Excel serial numbers in the workbook\'s 1904 date system (serial 0 is 1904-01-01)', () => {
     const p = makeDateParser('excel', 1904);
     expect(p('45657')).toEqual({ ok: true, value: '2029-01-01' });

@@ -152,49 +152,75 @@ export function makeDateParser(format: string | undefined, excelDates: ExcelDate
   };
 }
 
-/** A local hour's offsets in minutes: one, or two where the clocks went back and the hour happened twice. */
-interface HourOffsets {
-  /** The offset of the first time the wall clock showed this hour (the earlier instant). */
+/** A local time's offsets in minutes: one, or two where the clocks went back and it happened twice. */
+interface LocalOffsets {
+  /** The offset of the first time the wall clock showed it (the earlier instant). */
   earlier: number;
-  /** The offset of the second time; the same as `earlier` where the hour happened once. */
+  /** The offset of the second time; the same as `earlier` where it happened once. */
   later: number;
 }
 
+const HOUR = 3_600_000;
 /**
- * Offsets of a named zone, cached per local hour: none where the wall time falls in a gap (the
- * clocks skipped it), two where it falls in a fold (the clocks went back, so it happened twice).
+ * Beyond any offset a zone has had (local mean times reached ±15:56), so every instant that shows
+ * a wall time lies within it; no zone has changed its clocks twice within it.
+ */
+const REACH = 18 * HOUR;
+/** A local hour with a transition inside it (Lord Howe moves its clocks by 30 minutes, St. John's moved them at 00:01). */
+const MIXED = 'mixed';
+
+/**
+ * Offsets of a named zone: none where the wall time falls in a gap (the clocks skipped it), two
+ * where it falls in a fold (the clocks went back, so it happened twice). Cached per local hour,
+ * as its offsets when they hold for the whole hour, which is every hour but those (about two a
+ * year) with a transition inside: there each wall time is resolved on its own.
  */
 class ZoneOffsets {
-  private cache = new Map<string, HourOffsets | null>();
+  private readonly hours = new Map<number, LocalOffsets | null | typeof MIXED>();
+  private lastKey = -1;
+  private last: LocalOffsets | null | typeof MIXED = null;
   private readonly zone: IANAZone;
-  constructor(private readonly name: string) {
+  constructor(name: string) {
     this.zone = IANAZone.create(name);
   }
-  at(f: Fields): HourOffsets | null {
-    const key = `${f.y}-${f.mo}-${f.d}-${f.h}`;
-    let off = this.cache.get(key);
-    if (off === undefined) {
-      const dt = DateTime.fromObject({ year: f.y, month: f.mo, day: f.d, hour: f.h, minute: 30 }, { zone: this.name });
-      off = dt.isValid && dt.hour === f.h && dt.day === f.d ? this.fold(dt.toMillis() + dt.offset * 60000, dt.offset) : null;
-      if (this.cache.size > 200_000) this.cache.clear();
-      this.cache.set(key, off);
+
+  at(f: Fields): LocalOffsets | null {
+    const key = ((f.y * 16 + f.mo) * 32 + f.d) * 24 + f.h;
+    if (key !== this.lastKey) {
+      let hour = this.hours.get(key);
+      if (hour === undefined) {
+        hour = this.hour(utcMillis(f.y, f.mo, f.d, f.h, 0, 0, 0));
+        if (this.hours.size > 200_000) this.hours.clear();
+        this.hours.set(key, hour);
+      }
+      this.lastKey = key;
+      this.last = hour;
     }
-    return off;
+    return this.last === MIXED ? this.resolve(utcMillis(f.y, f.mo, f.d, f.h, f.mi, f.s, f.ms)) : this.last;
   }
 
-  /** Whether the wall time `local` (as if UTC, in ms) also shows under another offset near it. */
-  private fold(local: number, offset: number): HourOffsets {
-    const instant = local - offset * 60000;
-    let earlier = offset;
-    let later = offset;
-    for (const probe of [instant - 3 * 3600000, instant + 3 * 3600000]) {
-      const other = this.zone.offset(probe);
-      if (other === offset || this.zone.offset(local - other * 60000) !== other) continue;
+  /** The offsets of the local hour from `start` (its wall time as if UTC, in ms), or MIXED. */
+  private hour(start: number): LocalOffsets | null | typeof MIXED {
+    // The same offset from REACH before the hour to REACH after it: no transition in between.
+    const before = this.zone.offset(start - REACH);
+    if (this.zone.offset(start + HOUR + REACH) === before) return { earlier: before, later: before };
+    const first = this.resolve(start);
+    const last = this.resolve(start + HOUR - 1);
+    return first?.earlier === last?.earlier && first?.later === last?.later ? first : MIXED;
+  }
+
+  /** The offsets under which the wall time `local` (as if UTC, in ms) is shown: each o with offset(local - o) = o. */
+  private resolve(local: number): LocalOffsets | null {
+    let earlier: number | undefined;
+    let later: number | undefined;
+    for (const probe of [local - REACH, local + REACH]) {
+      const o = this.zone.offset(probe);
+      if (this.zone.offset(local - o * 60000) !== o) continue;
       // The larger offset gives the earlier instant.
-      if (other > earlier) earlier = other;
-      if (other < later) later = other;
+      if (earlier === undefined || o > earlier) earlier = o;
+      if (later === undefined || o < later) later = o;
     }
-    return { earlier, later };
+    return earlier === undefined || later === undefined ? null : { earlier, later };
   }
 }
 
@@ -257,7 +283,7 @@ export function makeTimestampParser(
       if (fixed !== undefined) offset = fixed;
       else if (offsets) {
         const o = offsets.at(f);
-        if (o === null) return fail(`does not exist in ${zone} (the clocks skipped that hour)`);
+        if (o === null) return fail(`does not exist in ${zone} (the clocks skipped it)`);
         if (o.earlier !== o.later && ambiguous === 'reject') {
           return fail(`happened twice in ${zone} (the clocks went back: at ${offsetText(o.earlier)} and at ${offsetText(o.later)}); set \`ambiguous: earlier\` or \`later\` in the mapping, or give the source's offset`);
         }

@@ -123,3 +123,58 @@ describe('timestamps', () => {
     );
   });
 });
+
+describe('time zones whose clocks move by 30 or 15 minutes, or off the hour', () => {
+  it('Lord Howe: a time the clocks skipped is refused, one that happened once is read (the tester\'s rows)', () => {
+    const p = (ambiguous?: 'earlier' | 'later') => makeTimestampParser('yyyy-MM-dd HH:mm', 'Australia/Lord_Howe', ambiguous);
+    expect(p()('2024-10-06 02:10')).toEqual({ ok: false, reason: 'does not exist in Australia/Lord_Howe (the clocks skipped it)' });
+    expect(p()('2024-04-07 01:10')).toEqual({ ok: true, value: '2024-04-06T14:10:00.000Z' });
+    expect(p('later')('2024-04-07 01:10')).toEqual({ ok: true, value: '2024-04-06T14:10:00.000Z' });
+    expect(p('earlier')('2024-04-07 01:40')).toEqual({ ok: true, value: '2024-04-06T14:40:00.000Z' });
+    expect(p('later')('2024-04-07 01:40')).toEqual({ ok: true, value: '2024-04-06T15:10:00.000Z' });
+  });
+
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  /** Each wall-clock minute of `day` in `zone`, with the instants (by the minute) luxon shows it at. */
+  function wallClock(zone: string, day: string): Map<string, string[]> {
+    const start = Date.parse(`${day}T00:00:00Z`);
+    const at = new Map<string, string[]>();
+    for (let m = 0; m < 1440; m++) at.set(`${day} ${pad(Math.floor(m / 60))}:${pad(m % 60)}`, []);
+    for (let t = start - 18 * 3_600_000; t < start + 42 * 3_600_000; t += 60_000) {
+      at.get(DateTime.fromMillis(t, { zone }).toFormat('yyyy-MM-dd HH:mm'))?.push(new Date(t).toISOString());
+    }
+    return at;
+  }
+
+  it.each([
+    ['Australia/Lord_Howe', '2024-04-07'], // 02:00 (+11:00) back to 01:30 (+10:30)
+    ['Australia/Lord_Howe', '2024-10-06'], // 02:00 on to 02:30
+    ['Asia/Kathmandu', '1986-01-01'], // 00:00 (+05:30) on to 00:15 (+05:45)
+    ['America/St_Johns', '2010-03-14'], // 00:01 (-03:30) on to 01:01
+    ['America/St_Johns', '2010-11-06'], // 00:01 on 7 November back to 23:01 the day before
+    ['America/St_Johns', '2010-11-07'],
+    ['Europe/Berlin', '2024-03-31'],
+    ['Europe/Berlin', '2024-10-27'],
+  ])('%s on %s: every minute of the day as luxon has it', (zone, day) => {
+    const parse = (ambiguous: 'reject' | 'earlier' | 'later') => makeTimestampParser('yyyy-MM-dd HH:mm', zone, ambiguous);
+    const [reject, earlier, later] = [parse('reject'), parse('earlier'), parse('later')];
+    const seen = { skipped: 0, twice: 0 };
+    for (const [wall, instants] of wallClock(zone, day)) {
+      const [first, second] = instants;
+      if (first === undefined) {
+        seen.skipped++;
+        expect(reject(wall), wall).toEqual({ ok: false, reason: `does not exist in ${zone} (the clocks skipped it)` });
+        expect(later(wall).ok, wall).toBe(false);
+      } else if (second === undefined) {
+        for (const p of [reject, earlier, later]) expect(p(wall), wall).toEqual({ ok: true, value: first });
+      } else {
+        seen.twice++;
+        expect(instants, wall).toHaveLength(2);
+        expect(reject(wall).ok, wall).toBe(false);
+        expect(earlier(wall), wall).toEqual({ ok: true, value: first });
+        expect(later(wall), wall).toEqual({ ok: true, value: second });
+      }
+    }
+    expect(seen.skipped + seen.twice).toBeGreaterThan(0);
+  });
+});

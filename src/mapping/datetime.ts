@@ -78,6 +78,17 @@ export function compileFormat(format: string, zone: string | undefined): FieldPa
   };
 }
 
+const OFFSET = /^([+-])(\d{1,2})(?::?(\d{2}))?$/;
+
+/** A UTC offset such as +01:00, -0230 or +5 in minutes, or why it is none: no zone's has reached ±16:00, and ISO 8601 readers (java.time) stop at ±18:00. */
+function offsetMinutes(text: string): number | string {
+  const m = OFFSET.exec(text);
+  const minutes = Number(m?.[3] ?? 0);
+  const total = Number(m?.[2]) * 60 + minutes;
+  if (!m || minutes > 59 || total > 18 * 60) return `has the offset ${text}, which is not a valid offset (hours up to 18, minutes up to 59)`;
+  return m[1] === '-' ? -total : total;
+}
+
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -263,13 +274,11 @@ export function makeTimestampParser(
         fraction = m[7] ?? '';
         f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +m[4]!, mi: +m[5]!, s: +(m[6] ?? 0), ms: 0 };
         const z = m[8];
-        if (z !== undefined) {
-          if (z === 'Z' || z === 'z') f.offset = 0;
-          else {
-            const digits = z.replace(':', '');
-            const sign = digits[0] === '-' ? -1 : 1;
-            f.offset = sign * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5) || '0'));
-          }
+        if (z === 'Z' || z === 'z') f.offset = 0;
+        else if (z !== undefined) {
+          const offset = offsetMinutes(z);
+          if (typeof offset === 'string') return fail(offset);
+          f.offset = offset;
         }
       }
     }

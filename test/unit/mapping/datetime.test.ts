@@ -122,6 +122,18 @@ describe('timestamps', () => {
       { numRuns: 500 },
     );
   });
+  it('refuses an offset no clock shows (beyond ±18:00, or 60 minutes and more), naming it', () => {
+    const invalid = (offset: string) => ({ ok: false, reason: `has the offset ${offset}, which is not a valid offset (hours up to 18, minutes up to 59)` });
+    const iso = makeTimestampParser(undefined, undefined);
+    expect(iso('2024-03-01T10:00:00+99:99')).toEqual(invalid('+99:99'));
+    expect(iso('2024-03-01T10:00:00+25:00')).toEqual(invalid('+25:00'));
+    expect(iso('2024-03-01T10:00:00+10:60')).toEqual(invalid('+10:60'));
+    expect(iso('2024-03-01T10:00:00-1801')).toEqual(invalid('-1801'));
+    expect(iso('2024-03-01T10:00:00+19')).toEqual(invalid('+19'));
+    expect(iso('2024-03-01T10:00:00+18:00')).toEqual({ ok: true, value: '2024-02-29T16:00:00.000Z' });
+    expect(iso('2024-03-01T10:00:00-12:00')).toEqual({ ok: true, value: '2024-03-01T22:00:00.000Z' });
+    expect(iso('2024-03-01T10:00:00+0545')).toEqual({ ok: true, value: '2024-03-01T04:15:00.000Z' });
+  });
 });
 
 describe('time zones whose clocks move by 30 or 15 minutes, or off the hour', () => {

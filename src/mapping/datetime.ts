@@ -1,11 +1,13 @@
-import { DateTime, IANAZone, FixedOffsetZone } from 'luxon';
+import { DateTime, IANAZone, FixedOffsetZone, type ExplainedFormat } from 'luxon';
 import { LOTUS_LEAP_DAY, excelSerialToMillis, isLotusLeapDay, type ExcelDateSystem } from '../util/excel-dates.js';
 
 /**
  * Dates and timestamps. Luxon does the calendar and time-zone work; the common numeric formats
- * (yyyy-MM-dd HH:mm:ss, dd.MM.yyyy, …) take a compiled fast path whose zone offsets come from
- * luxon and are cached per local hour, since a million-row machine log cannot afford a luxon
- * parse per row. A property test checks the fast path against luxon.
+ * (yyyy-MM-dd HH:mm:ss, dd.MM.yyyy, …) take a compiled fast path, since a million-row machine
+ * log cannot afford a luxon parse per row; other formats are read by luxon. Either way only the
+ * wall-clock fields come from the format: the zone's offsets (gaps, folds, `ambiguous`) are
+ * resolved in one place, from luxon's zone data, cached per local hour. Tests check both against
+ * luxon.
  *
  * Canonical forms: a date is `YYYY-MM-DD`; a timestamp is UTC `YYYY-MM-DDTHH:mm:ss.SSSZ`, the
  * form of Date#toISOString, fixed width so text order is time order in every store.
@@ -25,6 +27,8 @@ interface Fields {
   ms: number;
   /** Offset in minutes when the text carried one. */
   offset?: number;
+  /** The time zone the text named (luxon's `z` token), when it gave no offset. */
+  zone?: string;
 }
 
 const TOKEN_RE = /'[^']*'|([A-Za-z])\1*|[^A-Za-z']+/g;
@@ -44,7 +48,7 @@ const FAST: Record<string, { re: string; set: (f: Fields, v: number) => void }> 
 type FieldParser = (text: string) => Fields | string;
 
 /** Compiles a luxon-style format to a parser of fields; unknown tokens fall back to luxon. */
-export function compileFormat(format: string, zone: string | undefined): FieldParser {
+export function compileFormat(format: string): FieldParser {
   const tokens = format.match(TOKEN_RE) ?? [];
   const setters: ((f: Fields, v: number) => void)[] = [];
   let re = '^';
@@ -71,11 +75,50 @@ export function compileFormat(format: string, zone: string | undefined): FieldPa
       return f;
     };
   }
-  return (text) => {
-    const dt = DateTime.fromFormat(text, format, { zone: zone ?? 'UTC', setZone: true });
-    if (!dt.isValid) return `does not match the format ${format} (${dt.invalidExplanation ?? dt.invalidReason ?? 'invalid'})`;
-    return { y: dt.year, mo: dt.month, d: dt.day, h: dt.hour, mi: dt.minute, s: dt.second, ms: dt.millisecond, offset: dt.offset };
-  };
+  return (text) => luxonFields(text, format);
+}
+
+/**
+ * Reads `text` with luxon, but only its wall-clock fields (as if UTC) and the offset or zone name
+ * it writes: luxon itself would move a time the clocks skipped on by the gap and pick one side of
+ * a fold unasked, and would read a text without a zone as UTC.
+ */
+function luxonFields(text: string, format: string): Fields | string {
+  const x = DateTime.fromFormatExplain(text, format);
+  const units = x.result;
+  if (x.invalidReason != null) return `does not match the format ${format} (${x.invalidReason})`;
+  if (units == null || Object.keys(units).length === 0) return `does not match the format ${format}`;
+  const dt = DateTime.fromObject(units, { zone: 'UTC' });
+  if (!dt.isValid) return `does not match the format ${format} (${dt.invalidExplanation ?? dt.invalidReason})`;
+  const f: Fields = { y: dt.year, mo: dt.month, d: dt.day, h: dt.hour, mi: dt.minute, s: dt.second, ms: dt.millisecond };
+  const matches = x.matches ?? {};
+  if (matches.Z !== undefined) {
+    const offset = offsetMinutes(writtenOffset(x) ?? offsetText(Number(matches.Z)));
+    if (typeof offset === 'string') return offset;
+    f.offset = offset;
+  } else if (typeof matches.z === 'string') {
+    if (!x.zone?.isValid) return `names the time zone ${matches.z}, which is not known`;
+    f.zone = x.zone.name;
+  }
+  return f;
+}
+
+/**
+ * The offset as the text writes it, which luxon does not keep (it reads +10:75 as +11:15): its
+ * regex has one group per token, and an offset token two more inside its own.
+ */
+function writtenOffset(x: ExplainedFormat): string | undefined {
+  const raw = x.rawMatches;
+  if (raw == null) return undefined;
+  let group = 1;
+  let written: string | undefined;
+  for (const t of x.tokens) {
+    if (!t.literal && (t.val === 'Z' || t.val === 'ZZ' || t.val === 'ZZZ')) {
+      written = raw[group];
+      group += 3;
+    } else group += 1;
+  }
+  return written;
 }
 
 const OFFSET = /^([+-])(\d{1,2})(?::?(\d{2}))?$/;
@@ -146,7 +189,7 @@ export function makeDateParser(format: string | undefined, excelDates: ExcelDate
       return { ok: true, value: dateText(f) };
     };
   }
-  const parse = format ? compileFormat(format, 'UTC') : undefined;
+  const parse = format ? compileFormat(format) : undefined;
   return (text) => {
     let f: Fields;
     if (parse) {
@@ -253,7 +296,14 @@ export function makeTimestampParser(
 ): (text: string) => Parsed {
   const offsets = zone && zone !== 'UTC' && !/^UTC[+-]/.test(zone) ? new ZoneOffsets(zone) : undefined;
   const fixed = zone === undefined ? undefined : zone === 'UTC' ? 0 : FixedOffsetZone.parseSpecifier(zone)?.offset(0);
-  const parse = format && format !== 'excel' ? compileFormat(format, zone) : undefined;
+  const parse = format && format !== 'excel' ? compileFormat(format) : undefined;
+  /** The zones texts name (a format's `z` token): rare, and few per source. */
+  const named = new Map<string, ZoneOffsets>();
+  const namedOffsets = (name: string): ZoneOffsets => {
+    let o = named.get(name);
+    if (o === undefined) named.set(name, (o = new ZoneOffsets(name)));
+    return o;
+  };
   return (text) => {
     let f: Fields;
     let fraction = '';
@@ -289,12 +339,14 @@ export function makeTimestampParser(
     if (!validCalendar(f)) return fail('is not a real date and time');
     let offset = f.offset;
     if (offset === undefined) {
-      if (fixed !== undefined) offset = fixed;
-      else if (offsets) {
-        const o = offsets.at(f);
-        if (o === null) return fail(`does not exist in ${zone} (the clocks skipped it)`);
+      const where = f.zone ?? zone;
+      const rules = f.zone !== undefined ? namedOffsets(f.zone) : offsets;
+      if (f.zone === undefined && fixed !== undefined) offset = fixed;
+      else if (rules) {
+        const o = rules.at(f);
+        if (o === null) return fail(`does not exist in ${where} (the clocks skipped it)`);
         if (o.earlier !== o.later && ambiguous === 'reject') {
-          return fail(`happened twice in ${zone} (the clocks went back: at ${offsetText(o.earlier)} and at ${offsetText(o.later)}); set \`ambiguous: earlier\` or \`later\` in the mapping, or give the source's offset`);
+          return fail(`happened twice in ${where} (the clocks went back: at ${offsetText(o.earlier)} and at ${offsetText(o.later)}); set \`ambiguous: earlier\` or \`later\` in the mapping, or give the source's offset`);
         }
         offset = ambiguous === 'later' ? o.later : o.earlier;
       } else return fail('has no time zone; set `timezone:` in the mapping (such as Europe/Berlin or UTC)');

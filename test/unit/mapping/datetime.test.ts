@@ -104,18 +104,21 @@ describe('timestamps', () => {
     expect(makeTimestampParser(undefined, 'UTC')('2025-01-01T00:00:00.123000').ok).toBe(true);
     expect(makeTimestampParser(undefined, 'UTC')('2025-01-01T00:00:00.1234').ok).toBe(false);
   });
-  it('the fast path agrees with luxon on every instant (property)', () => {
+  it.each([
+    ['the fast path', 'dd.MM.yyyy HH:mm:ss'],
+    ['a format read by luxon', 'd MMM yyyy hh:mm:ss a'],
+  ])('%s agrees with luxon on every instant (property)', (_, format) => {
     // Local times that happened twice are left out: luxon takes one instant or the other depending
     // on the minute, and the fold has its own test above.
-    const fast = makeTimestampParser('dd.MM.yyyy HH:mm:ss', 'America/New_York', 'earlier');
+    const parse = makeTimestampParser(format, 'America/New_York', 'earlier');
     fc.assert(
       fc.property(fc.date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date('2040-01-01T00:00:00Z'), noInvalidDate: true }), (d) => {
         const local = DateTime.fromJSDate(d, { zone: 'America/New_York' }).set({ millisecond: 0 });
         const near = [local.minus({ hours: 2 }), local.plus({ hours: 2 })];
         fc.pre(near.every((x) => x.offset === local.offset));
-        const text = local.toFormat('dd.MM.yyyy HH:mm:ss');
-        const expected = DateTime.fromFormat(text, 'dd.MM.yyyy HH:mm:ss', { zone: 'America/New_York' });
-        const r = fast(text);
+        const text = local.toFormat(format);
+        const expected = DateTime.fromFormat(text, format, { zone: 'America/New_York' });
+        const r = parse(text);
         expect(r.ok).toBe(true);
         if (r.ok) expect(r.value).toBe(expected.toUTC().toISO());
       }),
@@ -133,6 +136,50 @@ describe('timestamps', () => {
     expect(iso('2024-03-01T10:00:00+18:00')).toEqual({ ok: true, value: '2024-02-29T16:00:00.000Z' });
     expect(iso('2024-03-01T10:00:00-12:00')).toEqual({ ok: true, value: '2024-03-01T22:00:00.000Z' });
     expect(iso('2024-03-01T10:00:00+0545')).toEqual({ ok: true, value: '2024-03-01T04:15:00.000Z' });
+    // The same where luxon reads the format (which would take +10:75 for +11:15).
+    const named = makeTimestampParser('d MMM yyyy HH:mm ZZ', undefined);
+    expect(named('1 Mar 2024 10:00 +10:75')).toEqual(invalid('+10:75'));
+    expect(named('1 Mar 2024 10:00 +99:99')).toEqual(invalid('+99:99'));
+    expect(named('1 Mar 2024 10:00 -00:30')).toEqual({ ok: true, value: '2024-03-01T10:30:00.000Z' });
+    expect(makeTimestampParser('d MMM yyyy HH:mm ZZZ', undefined)('1 Mar 2024 10:00 +0545')).toEqual({ ok: true, value: '2024-03-01T04:15:00.000Z' });
+  });
+});
+
+describe('timestamps in a format luxon reads (named months, two-digit years, am/pm)', () => {
+  it('resolve the zone as the fast path does: a time the clocks skipped, one that happened twice, `ambiguous`', () => {
+    for (const ambiguous of ['reject', 'earlier', 'later'] as const) {
+      const luxon = makeTimestampParser('d MMM yyyy HH:mm', 'Europe/Berlin', ambiguous);
+      const fast = makeTimestampParser('d.M.yyyy HH:mm', 'Europe/Berlin', ambiguous);
+      expect(luxon('31 Mar 2024 02:30')).toEqual(fast('31.3.2024 02:30'));
+      expect(luxon('27 Oct 2024 02:30')).toEqual(fast('27.10.2024 02:30'));
+      expect(luxon('27 Oct 2024 03:30')).toEqual(fast('27.10.2024 03:30'));
+    }
+    const p = (ambiguous?: 'earlier' | 'later') => makeTimestampParser('d MMM yyyy HH:mm', 'Europe/Berlin', ambiguous);
+    expect(p()('31 Mar 2024 02:30')).toEqual({ ok: false, reason: 'does not exist in Europe/Berlin (the clocks skipped it)' });
+    expect(p()('27 Oct 2024 02:30')).toEqual({
+      ok: false,
+      reason: "happened twice in Europe/Berlin (the clocks went back: at +02:00 and at +01:00); set `ambiguous: earlier` or `later` in the mapping, or give the source's offset",
+    });
+    expect(p('earlier')('27 Oct 2024 02:30')).toEqual({ ok: true, value: '2024-10-27T00:30:00.000Z' });
+    expect(p('later')('27 Oct 2024 02:30')).toEqual({ ok: true, value: '2024-10-27T01:30:00.000Z' });
+    expect(makeTimestampParser('d MMM yyyy hh:mm a', 'Europe/Berlin', 'later')('27 Oct 2024 02:30 AM')).toEqual({ ok: true, value: '2024-10-27T01:30:00.000Z' });
+  });
+  it('need a time zone for local times, as the fast path does', () => {
+    const noZone = { ok: false, reason: 'has no time zone; set `timezone:` in the mapping (such as Europe/Berlin or UTC)' };
+    expect(makeTimestampParser('dd.MM.yy HH:mm', undefined)('27.10.24 02:30')).toEqual(noZone);
+    expect(makeTimestampParser('dd.MM.yyyy HH:mm', undefined)('27.10.2024 02:30')).toEqual(noZone);
+    expect(makeTimestampParser('dd.MM.yy HH:mm', 'UTC')('27.10.24 02:30')).toEqual({ ok: true, value: '2024-10-27T02:30:00.000Z' });
+  });
+  it('take the offset or the zone the text gives', () => {
+    const offset = makeTimestampParser('d MMM yyyy HH:mm ZZ', 'Europe/Berlin');
+    expect(offset('27 Oct 2024 02:30 +01:00')).toEqual({ ok: true, value: '2024-10-27T01:30:00.000Z' });
+    expect(offset('31 Mar 2024 02:30 +01:00')).toEqual({ ok: true, value: '2024-03-31T01:30:00.000Z' }); // an offset is never in a gap
+    const zone = (ambiguous?: 'earlier') => makeTimestampParser('d MMM yyyy HH:mm z', undefined, ambiguous);
+    expect(zone()('31 Mar 2024 02:30 Europe/Berlin')).toEqual({ ok: false, reason: 'does not exist in Europe/Berlin (the clocks skipped it)' });
+    expect(zone()('27 Oct 2024 02:30 Europe/Berlin').ok).toBe(false);
+    expect(zone('earlier')('27 Oct 2024 02:30 Europe/Berlin')).toEqual({ ok: true, value: '2024-10-27T00:30:00.000Z' });
+    expect(zone()('27 Oct 2024 02:30 Asia/Kathmandu')).toEqual({ ok: true, value: '2024-10-26T20:45:00.000Z' });
+    expect(zone()('27 Oct 2024 02:30 Mars/Olympus')).toEqual({ ok: false, reason: 'names the time zone Mars/Olympus, which is not known' });
   });
 });
 

@@ -1,11 +1,13 @@
-import { DateTime, IANAZone, FixedOffsetZone } from 'luxon';
-import { excelSerialToMillis, type ExcelDateSystem } from '../util/excel-dates.js';
+import { DateTime, IANAZone, FixedOffsetZone, type ExplainedFormat } from 'luxon';
+import { LOTUS_LEAP_DAY, excelSerialToMillis, isLotusLeapDay, type ExcelDateSystem } from '../util/excel-dates.js';
 
 /**
  * Dates and timestamps. Luxon does the calendar and time-zone work; the common numeric formats
- * (yyyy-MM-dd HH:mm:ss, dd.MM.yyyy, …) take a compiled fast path whose zone offsets come from
- * luxon and are cached per local hour, since a million-row machine log cannot afford a luxon
- * parse per row. A property test checks the fast path against luxon.
+ * (yyyy-MM-dd HH:mm:ss, dd.MM.yyyy, …) take a compiled fast path, since a million-row machine
+ * log cannot afford a luxon parse per row; other formats are read by luxon. Either way only the
+ * wall-clock fields come from the format: the zone's offsets (gaps, folds, `ambiguous`) are
+ * resolved in one place, from luxon's zone data, cached per local hour. Tests check both against
+ * luxon.
  *
  * Canonical forms: a date is `YYYY-MM-DD`; a timestamp is UTC `YYYY-MM-DDTHH:mm:ss.SSSZ`, the
  * form of Date#toISOString, fixed width so text order is time order in every store.
@@ -25,6 +27,8 @@ interface Fields {
   ms: number;
   /** Offset in minutes when the text carried one. */
   offset?: number;
+  /** The time zone the text named (luxon's `z` token), when it gave no offset. */
+  zone?: string;
 }
 
 const TOKEN_RE = /'[^']*'|([A-Za-z])\1*|[^A-Za-z']+/g;
@@ -44,7 +48,7 @@ const FAST: Record<string, { re: string; set: (f: Fields, v: number) => void }> 
 type FieldParser = (text: string) => Fields | string;
 
 /** Compiles a luxon-style format to a parser of fields; unknown tokens fall back to luxon. */
-export function compileFormat(format: string, zone: string | undefined): FieldParser {
+export function compileFormat(format: string): FieldParser {
   const tokens = format.match(TOKEN_RE) ?? [];
   const setters: ((f: Fields, v: number) => void)[] = [];
   let re = '^';
@@ -71,11 +75,61 @@ export function compileFormat(format: string, zone: string | undefined): FieldPa
       return f;
     };
   }
-  return (text) => {
-    const dt = DateTime.fromFormat(text, format, { zone: zone ?? 'UTC', setZone: true });
-    if (!dt.isValid) return `does not match the format ${format} (${dt.invalidExplanation ?? dt.invalidReason ?? 'invalid'})`;
-    return { y: dt.year, mo: dt.month, d: dt.day, h: dt.hour, mi: dt.minute, s: dt.second, ms: dt.millisecond, offset: dt.offset };
-  };
+  return (text) => luxonFields(text, format);
+}
+
+/**
+ * Reads `text` with luxon, but only its wall-clock fields (as if UTC) and the offset or zone name
+ * it writes: luxon itself would move a time the clocks skipped on by the gap and pick one side of
+ * a fold unasked, and would read a text without a zone as UTC.
+ */
+function luxonFields(text: string, format: string): Fields | string {
+  const x = DateTime.fromFormatExplain(text, format);
+  const units = x.result;
+  if (x.invalidReason != null) return `does not match the format ${format} (${x.invalidReason})`;
+  if (units == null || Object.keys(units).length === 0) return `does not match the format ${format}`;
+  const dt = DateTime.fromObject(units, { zone: 'UTC' });
+  if (!dt.isValid) return `does not match the format ${format} (${dt.invalidExplanation ?? dt.invalidReason})`;
+  const f: Fields = { y: dt.year, mo: dt.month, d: dt.day, h: dt.hour, mi: dt.minute, s: dt.second, ms: dt.millisecond };
+  const matches = x.matches ?? {};
+  if (matches.Z !== undefined) {
+    const offset = offsetMinutes(writtenOffset(x) ?? offsetText(Number(matches.Z)));
+    if (typeof offset === 'string') return offset;
+    f.offset = offset;
+  } else if (typeof matches.z === 'string') {
+    if (!x.zone?.isValid) return `names the time zone ${matches.z}, which is not known`;
+    f.zone = x.zone.name;
+  }
+  return f;
+}
+
+/**
+ * The offset as the text writes it, which luxon does not keep (it reads +10:75 as +11:15): its
+ * regex has one group per token, and an offset token two more inside its own.
+ */
+function writtenOffset(x: ExplainedFormat): string | undefined {
+  const raw = x.rawMatches;
+  if (raw == null) return undefined;
+  let group = 1;
+  let written: string | undefined;
+  for (const t of x.tokens) {
+    if (!t.literal && (t.val === 'Z' || t.val === 'ZZ' || t.val === 'ZZZ')) {
+      written = raw[group];
+      group += 3;
+    } else group += 1;
+  }
+  return written;
+}
+
+const OFFSET = /^([+-])(\d{1,2})(?::?(\d{2}))?$/;
+
+/** A UTC offset such as +01:00, -0230 or +5 in minutes, or why it is none: no zone's has reached ±16:00, and ISO 8601 readers (java.time) stop at ±18:00. */
+function offsetMinutes(text: string): number | string {
+  const m = OFFSET.exec(text);
+  const minutes = Number(m?.[3] ?? 0);
+  const total = Number(m?.[2]) * 60 + minutes;
+  if (!m || minutes > 59 || total > 18 * 60) return `has the offset ${text}, which is not a valid offset (hours up to 18, minutes up to 59)`;
+  return m[1] === '-' ? -total : total;
 }
 
 function escapeRe(s: string): string {
@@ -107,6 +161,7 @@ function excelSerial(text: string, system: ExcelDateSystem): number | string {
   if (!/^\d+(\.\d+)?$/.test(text.trim())) return NOT_A_SERIAL;
   const serial = Number(text);
   if (system === 1904 ? serial > 2957003 : serial < 1 || serial > 2958465) return 'is outside Excel’s date range';
+  if (isLotusLeapDay(serial, system)) return LOTUS_LEAP_DAY;
   return excelSerialToMillis(serial, system);
 }
 
@@ -134,7 +189,7 @@ export function makeDateParser(format: string | undefined, excelDates: ExcelDate
       return { ok: true, value: dateText(f) };
     };
   }
-  const parse = format ? compileFormat(format, 'UTC') : undefined;
+  const parse = format ? compileFormat(format) : undefined;
   return (text) => {
     let f: Fields;
     if (parse) {
@@ -151,49 +206,75 @@ export function makeDateParser(format: string | undefined, excelDates: ExcelDate
   };
 }
 
-/** A local hour's offsets in minutes: one, or two where the clocks went back and the hour happened twice. */
-interface HourOffsets {
-  /** The offset of the first time the wall clock showed this hour (the earlier instant). */
+/** A local time's offsets in minutes: one, or two where the clocks went back and it happened twice. */
+interface LocalOffsets {
+  /** The offset of the first time the wall clock showed it (the earlier instant). */
   earlier: number;
-  /** The offset of the second time; the same as `earlier` where the hour happened once. */
+  /** The offset of the second time; the same as `earlier` where it happened once. */
   later: number;
 }
 
+const HOUR = 3_600_000;
 /**
- * Offsets of a named zone, cached per local hour: none where the wall time falls in a gap (the
- * clocks skipped it), two where it falls in a fold (the clocks went back, so it happened twice).
+ * Beyond any offset a zone has had (local mean times reached ±15:56), so every instant that shows
+ * a wall time lies within it; no zone has changed its clocks twice within it.
+ */
+const REACH = 18 * HOUR;
+/** A local hour with a transition inside it (Lord Howe moves its clocks by 30 minutes, St. John's moved them at 00:01). */
+const MIXED = 'mixed';
+
+/**
+ * Offsets of a named zone: none where the wall time falls in a gap (the clocks skipped it), two
+ * where it falls in a fold (the clocks went back, so it happened twice). Cached per local hour,
+ * as its offsets when they hold for the whole hour, which is every hour but those (about two a
+ * year) with a transition inside: there each wall time is resolved on its own.
  */
 class ZoneOffsets {
-  private cache = new Map<string, HourOffsets | null>();
+  private readonly hours = new Map<number, LocalOffsets | null | typeof MIXED>();
+  private lastKey = -1;
+  private last: LocalOffsets | null | typeof MIXED = null;
   private readonly zone: IANAZone;
-  constructor(private readonly name: string) {
+  constructor(name: string) {
     this.zone = IANAZone.create(name);
   }
-  at(f: Fields): HourOffsets | null {
-    const key = `${f.y}-${f.mo}-${f.d}-${f.h}`;
-    let off = this.cache.get(key);
-    if (off === undefined) {
-      const dt = DateTime.fromObject({ year: f.y, month: f.mo, day: f.d, hour: f.h, minute: 30 }, { zone: this.name });
-      off = dt.isValid && dt.hour === f.h && dt.day === f.d ? this.fold(dt.toMillis() + dt.offset * 60000, dt.offset) : null;
-      if (this.cache.size > 200_000) this.cache.clear();
-      this.cache.set(key, off);
+
+  at(f: Fields): LocalOffsets | null {
+    const key = ((f.y * 16 + f.mo) * 32 + f.d) * 24 + f.h;
+    if (key !== this.lastKey) {
+      let hour = this.hours.get(key);
+      if (hour === undefined) {
+        hour = this.hour(utcMillis(f.y, f.mo, f.d, f.h, 0, 0, 0));
+        if (this.hours.size > 200_000) this.hours.clear();
+        this.hours.set(key, hour);
+      }
+      this.lastKey = key;
+      this.last = hour;
     }
-    return off;
+    return this.last === MIXED ? this.resolve(utcMillis(f.y, f.mo, f.d, f.h, f.mi, f.s, f.ms)) : this.last;
   }
 
-  /** Whether the wall time `local` (as if UTC, in ms) also shows under another offset near it. */
-  private fold(local: number, offset: number): HourOffsets {
-    const instant = local - offset * 60000;
-    let earlier = offset;
-    let later = offset;
-    for (const probe of [instant - 3 * 3600000, instant + 3 * 3600000]) {
-      const other = this.zone.offset(probe);
-      if (other === offset || this.zone.offset(local - other * 60000) !== other) continue;
+  /** The offsets of the local hour from `start` (its wall time as if UTC, in ms), or MIXED. */
+  private hour(start: number): LocalOffsets | null | typeof MIXED {
+    // The same offset from REACH before the hour to REACH after it: no transition in between.
+    const before = this.zone.offset(start - REACH);
+    if (this.zone.offset(start + HOUR + REACH) === before) return { earlier: before, later: before };
+    const first = this.resolve(start);
+    const last = this.resolve(start + HOUR - 1);
+    return first?.earlier === last?.earlier && first?.later === last?.later ? first : MIXED;
+  }
+
+  /** The offsets under which the wall time `local` (as if UTC, in ms) is shown: each o with offset(local - o) = o. */
+  private resolve(local: number): LocalOffsets | null {
+    let earlier: number | undefined;
+    let later: number | undefined;
+    for (const probe of [local - REACH, local + REACH]) {
+      const o = this.zone.offset(probe);
+      if (this.zone.offset(local - o * 60000) !== o) continue;
       // The larger offset gives the earlier instant.
-      if (other > earlier) earlier = other;
-      if (other < later) later = other;
+      if (earlier === undefined || o > earlier) earlier = o;
+      if (later === undefined || o < later) later = o;
     }
-    return { earlier, later };
+    return earlier === undefined || later === undefined ? null : { earlier, later };
   }
 }
 
@@ -215,7 +296,14 @@ export function makeTimestampParser(
 ): (text: string) => Parsed {
   const offsets = zone && zone !== 'UTC' && !/^UTC[+-]/.test(zone) ? new ZoneOffsets(zone) : undefined;
   const fixed = zone === undefined ? undefined : zone === 'UTC' ? 0 : FixedOffsetZone.parseSpecifier(zone)?.offset(0);
-  const parse = format && format !== 'excel' ? compileFormat(format, zone) : undefined;
+  const parse = format && format !== 'excel' ? compileFormat(format) : undefined;
+  /** The zones texts name (a format's `z` token): rare, and few per source. */
+  const named = new Map<string, ZoneOffsets>();
+  const namedOffsets = (name: string): ZoneOffsets => {
+    let o = named.get(name);
+    if (o === undefined) named.set(name, (o = new ZoneOffsets(name)));
+    return o;
+  };
   return (text) => {
     let f: Fields;
     let fraction = '';
@@ -236,13 +324,11 @@ export function makeTimestampParser(
         fraction = m[7] ?? '';
         f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +m[4]!, mi: +m[5]!, s: +(m[6] ?? 0), ms: 0 };
         const z = m[8];
-        if (z !== undefined) {
-          if (z === 'Z' || z === 'z') f.offset = 0;
-          else {
-            const digits = z.replace(':', '');
-            const sign = digits[0] === '-' ? -1 : 1;
-            f.offset = sign * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5) || '0'));
-          }
+        if (z === 'Z' || z === 'z') f.offset = 0;
+        else if (z !== undefined) {
+          const offset = offsetMinutes(z);
+          if (typeof offset === 'string') return fail(offset);
+          f.offset = offset;
         }
       }
     }
@@ -253,12 +339,14 @@ export function makeTimestampParser(
     if (!validCalendar(f)) return fail('is not a real date and time');
     let offset = f.offset;
     if (offset === undefined) {
-      if (fixed !== undefined) offset = fixed;
-      else if (offsets) {
-        const o = offsets.at(f);
-        if (o === null) return fail(`does not exist in ${zone} (the clocks skipped that hour)`);
+      const where = f.zone ?? zone;
+      const rules = f.zone !== undefined ? namedOffsets(f.zone) : offsets;
+      if (f.zone === undefined && fixed !== undefined) offset = fixed;
+      else if (rules) {
+        const o = rules.at(f);
+        if (o === null) return fail(`does not exist in ${where} (the clocks skipped it)`);
         if (o.earlier !== o.later && ambiguous === 'reject') {
-          return fail(`happened twice in ${zone} (the clocks went back: at ${offsetText(o.earlier)} and at ${offsetText(o.later)}); set \`ambiguous: earlier\` or \`later\` in the mapping, or give the source's offset`);
+          return fail(`happened twice in ${where} (the clocks went back: at ${offsetText(o.earlier)} and at ${offsetText(o.later)}); set \`ambiguous: earlier\` or \`later\` in the mapping, or give the source's offset`);
         }
         offset = ambiguous === 'later' ? o.later : o.earlier;
       } else return fail('has no time zone; set `timezone:` in the mapping (such as Europe/Berlin or UTC)');

@@ -30,7 +30,7 @@ import {
 import type { Cell, CellFault, ExcelDateSystem, OpenedSource, SourceRecord, SourceSpec } from './types.js';
 import { ZipFile, ZipFormatError } from './zip.js';
 import { excelColumnLetters } from '../util/excel-columns.js';
-import { excelSerialToMillis } from '../util/excel-dates.js';
+import { LOTUS_LEAP_DAY, excelSerialToMillis, isLotusLeapDay } from '../util/excel-dates.js';
 
 // ---------------------------------------------------------------------------------------------
 // Cell text
@@ -107,6 +107,11 @@ export function excelSerialToIso(serial: number, date1904: boolean, kind: DateKi
     const text = kind === 'time' ? `${pad2(h)}:${rest}` : `${h}:${rest}`;
     return serial < 0 ? `-${text}` : text;
   }
+  if (isLotusLeapDay(serial, date1904 ? 1904 : 1900)) {
+    // The day Excel shows, which never was: counted as the day before, it became another date.
+    const msOfDay = Math.min(Math.round((serial - 60) * 86_400_000), 86_399_999);
+    return msOfDay === 0 ? '1900-02-29' : `1900-02-29T${clock(msOfDay)}`;
+  }
   const ms = excelSerialToMillis(serial, date1904 ? 1904 : 1900);
   const d = new Date(ms);
   if (Number.isNaN(d.getTime())) return numberToText(serial);
@@ -131,6 +136,9 @@ export const UNCALCULATED_FORMULA: Pick<CellFault, 'rule' | 'reason'> = {
   rule: 'formula',
   reason: 'is a formula with no saved result: open the workbook in Excel (or LibreOffice) and save it, so its formulas are calculated',
 };
+
+/** Why a row that uses a date cell on Lotus's phantom 1900-02-29 is rejected: the cell holds no real date. */
+export const LOTUS_LEAP_DAY_CELL: Pick<CellFault, 'rule' | 'reason'> = { rule: 'type', reason: LOTUS_LEAP_DAY };
 
 /** Why a row that uses an error cell is rejected. */
 export function errorCell(error: string): Pick<CellFault, 'rule' | 'reason'> {
@@ -370,6 +378,8 @@ class XlsxSource extends QueuedSource {
   private cStyle = 0;
   private cRef: string | undefined;
   private cFormula = false;
+  /** What is wrong with the cell's value, found while reading it. */
+  private cFault: Pick<CellFault, 'rule' | 'reason'> | undefined;
   private faults: CellFault[] = [];
   private vText: string | undefined;
   private inlineText: string | undefined;
@@ -577,7 +587,9 @@ class XlsxSource extends QueuedSource {
         const n = Number(t);
         if (Number.isNaN(n)) return v;
         const kind = this.styleKinds[this.cStyle];
-        return kind === undefined ? numberToText(n) : excelSerialToIso(n, this.excelDateSystem === 1904, kind);
+        if (kind === undefined) return numberToText(n);
+        if (kind !== 'duration' && isLotusLeapDay(n, this.excelDateSystem)) this.cFault = LOTUS_LEAP_DAY_CELL;
+        return excelSerialToIso(n, this.excelDateSystem === 1904, kind);
       }
     }
   }
@@ -598,6 +610,7 @@ class XlsxSource extends QueuedSource {
         const ref = a.r;
         this.cRef = ref;
         this.cFormula = false;
+        this.cFault = undefined;
         this.col = ref !== undefined ? columnOf(ref) : this.col + 1;
         this.cType = a.t ?? 'n';
         const s = a.s;
@@ -655,6 +668,7 @@ class XlsxSource extends QueuedSource {
           // Its text stays in the cells (a header may say #N/A; the row is not blank).
           this.faults.push({ index: col - 1, ref: ref(), ...errorCell(value) });
         }
+        if (value !== null && col > 0 && this.cFault !== undefined) this.faults.push({ index: col - 1, ref: ref(), ...this.cFault });
         if (value !== null && col > 0) {
           const cells = this.cells;
           while (cells.length < col - 1) cells.push(null);

@@ -12,3 +12,11 @@ export function excelSerialToMillis(serial: number, system: ExcelDateSystem): nu
   // 25569 days from 1899-12-30 (serial 0 after the phantom day) to 1970-01-01; 1462 from 1899-12-30 to 1904-01-01.
   return Math.round((days - 25569 + (system === 1904 ? 1462 : 0)) * 86_400_000);
 }
+
+/** Whether a serial falls on Lotus's phantom 1900-02-29, which the 1900 system counts though it never was. */
+export function isLotusLeapDay(serial: number, system: ExcelDateSystem): boolean {
+  return system === 1900 && serial >= 60 && serial < 61;
+}
+
+/** Why a value on the phantom day is rejected: read as the day before it (the old way), it loaded silently as another date. */
+export const LOTUS_LEAP_DAY = 'is on Excel’s day 60, 1900-02-29, a date that did not exist (a Lotus 1-2-3 leftover): correct the date in the source';

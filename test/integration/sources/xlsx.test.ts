@@ -110,6 +110,39 @@ describe('xlsx: an error cell (#N/A, #DIV/0!)', () => {
   });
 });
 
+describe("xlsx: Lotus's phantom 1900-02-29 (serial 60 of the 1900 date system)", () => {
+  const LOTUS = 'is on Excel’s day 60, 1900-02-29, a date that did not exist (a Lotus 1-2-3 leftover): correct the date in the source';
+
+  it('rejects a date cell on it, and serial 60 under `date: excel`, instead of loading 1900-02-28 (the day before)', async () => {
+    const r = await migrate(
+      [
+        row(1, str('A1', 'Item'), str('B1', 'Day'), str('C1', 'At')),
+        row(2, str('A2', 'feb28'), num('B2', 59, 1)),
+        row(3, str('A3', 'phantom'), num('B3', 60, 1)),
+        row(4, str('A4', 'phantom noon'), num('B4', 61, 1), num('C4', 60.5, 2)),
+        row(5, str('A5', 'serial'), num('B5', 60)),
+        row(6, str('A6', 'mar1'), num('B6', 61)),
+      ],
+      ['id: { from: Item }', 'day: { from: Day, date: excel }', 'at: { from: At, timezone: UTC }'],
+    );
+    expect(r.rows.map((x) => [x.id, x.day])).toEqual([
+      ['feb28', '1900-02-28'],
+      ['mar1', '1900-03-01'],
+    ]);
+    expect(reasons(r)).toEqual([
+      ['row 3', 'day', 'type', `column Day (B3) ${LOTUS}`],
+      ['row 4', 'at', 'type', `column At (C4) ${LOTUS}`],
+      ['row 5', 'day', 'type', `day '60' ${LOTUS}`],
+    ]);
+    // The rejects file holds the day Excel shows.
+    expect(r.rejects.map((x) => [x.Item, x.Day, x.At])).toEqual([
+      ['phantom', '1900-02-29', ''],
+      ['phantom noon', '1900-03-01', '1900-02-29T12:00:00'],
+      ['serial', '60', ''],
+    ]);
+  });
+});
+
 describe('xlsx: dates under `date: excel` and `timestamp: excel`', () => {
   // Serial 45657 is 2024-12-31 in the 1900 date system and 2029-01-01 in the 1904 one.
   const book = [

@@ -21,6 +21,16 @@ describe('dates', () => {
     expect(p('61')).toEqual({ ok: true, value: '1900-03-01' });
     expect(p('59')).toEqual({ ok: true, value: '1900-02-28' });
   });
+  it("refuses Excel serial 60, Lotus's phantom 1900-02-29, which used to read as 1900-02-28 (the same as 59)", () => {
+    const lotus = { ok: false, reason: 'is on Excel’s day 60, 1900-02-29, a date that did not exist (a Lotus 1-2-3 leftover): correct the date in the source' };
+    expect(makeDateParser('excel')('60')).toEqual(lotus);
+    expect(makeTimestampParser('excel', 'UTC')('60')).toEqual(lotus);
+    expect(makeTimestampParser('excel', 'UTC')('60.5')).toEqual(lotus);
+    expect(makeTimestampParser('excel', 'UTC')('61.25')).toEqual({ ok: true, value: '1900-03-01T06:00:00.000Z' });
+    // The reader gives a date cell on that day as the day Excel shows, which is no date either.
+    expect(makeDateParser('excel')('1900-02-29')).toEqual({ ok: false, reason: 'is not a real calendar date' });
+    expect(makeDateParser('excel', 1904)('60')).toEqual({ ok: true, value: '1904-03-01' });
+  });
   it('reads Excel serial numbers in the workbook\'s 1904 date system (serial 0 is 1904-01-01)', () => {
     const p = makeDateParser('excel', 1904);
     expect(p('45657')).toEqual({ ok: true, value: '2029-01-01' });
@@ -94,22 +104,136 @@ describe('timestamps', () => {
     expect(makeTimestampParser(undefined, 'UTC')('2025-01-01T00:00:00.123000').ok).toBe(true);
     expect(makeTimestampParser(undefined, 'UTC')('2025-01-01T00:00:00.1234').ok).toBe(false);
   });
-  it('the fast path agrees with luxon on every instant (property)', () => {
+  it.each([
+    ['the fast path', 'dd.MM.yyyy HH:mm:ss'],
+    ['a format read by luxon', 'd MMM yyyy hh:mm:ss a'],
+  ])('%s agrees with luxon on every instant (property)', (_, format) => {
     // Local times that happened twice are left out: luxon takes one instant or the other depending
     // on the minute, and the fold has its own test above.
-    const fast = makeTimestampParser('dd.MM.yyyy HH:mm:ss', 'America/New_York', 'earlier');
+    const parse = makeTimestampParser(format, 'America/New_York', 'earlier');
     fc.assert(
       fc.property(fc.date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date('2040-01-01T00:00:00Z'), noInvalidDate: true }), (d) => {
         const local = DateTime.fromJSDate(d, { zone: 'America/New_York' }).set({ millisecond: 0 });
         const near = [local.minus({ hours: 2 }), local.plus({ hours: 2 })];
         fc.pre(near.every((x) => x.offset === local.offset));
-        const text = local.toFormat('dd.MM.yyyy HH:mm:ss');
-        const expected = DateTime.fromFormat(text, 'dd.MM.yyyy HH:mm:ss', { zone: 'America/New_York' });
-        const r = fast(text);
+        const text = local.toFormat(format);
+        const expected = DateTime.fromFormat(text, format, { zone: 'America/New_York' });
+        const r = parse(text);
         expect(r.ok).toBe(true);
         if (r.ok) expect(r.value).toBe(expected.toUTC().toISO());
       }),
       { numRuns: 500 },
     );
+  });
+  it('refuses an offset no clock shows (beyond ±18:00, or 60 minutes and more), naming it', () => {
+    const invalid = (offset: string) => ({ ok: false, reason: `has the offset ${offset}, which is not a valid offset (hours up to 18, minutes up to 59)` });
+    const iso = makeTimestampParser(undefined, undefined);
+    expect(iso('2024-03-01T10:00:00+99:99')).toEqual(invalid('+99:99'));
+    expect(iso('2024-03-01T10:00:00+25:00')).toEqual(invalid('+25:00'));
+    expect(iso('2024-03-01T10:00:00+10:60')).toEqual(invalid('+10:60'));
+    expect(iso('2024-03-01T10:00:00-1801')).toEqual(invalid('-1801'));
+    expect(iso('2024-03-01T10:00:00+19')).toEqual(invalid('+19'));
+    expect(iso('2024-03-01T10:00:00+18:00')).toEqual({ ok: true, value: '2024-02-29T16:00:00.000Z' });
+    expect(iso('2024-03-01T10:00:00-12:00')).toEqual({ ok: true, value: '2024-03-01T22:00:00.000Z' });
+    expect(iso('2024-03-01T10:00:00+0545')).toEqual({ ok: true, value: '2024-03-01T04:15:00.000Z' });
+    // The same where luxon reads the format (which would take +10:75 for +11:15).
+    const named = makeTimestampParser('d MMM yyyy HH:mm ZZ', undefined);
+    expect(named('1 Mar 2024 10:00 +10:75')).toEqual(invalid('+10:75'));
+    expect(named('1 Mar 2024 10:00 +99:99')).toEqual(invalid('+99:99'));
+    expect(named('1 Mar 2024 10:00 -00:30')).toEqual({ ok: true, value: '2024-03-01T10:30:00.000Z' });
+    expect(makeTimestampParser('d MMM yyyy HH:mm ZZZ', undefined)('1 Mar 2024 10:00 +0545')).toEqual({ ok: true, value: '2024-03-01T04:15:00.000Z' });
+  });
+});
+
+describe('timestamps in a format luxon reads (named months, two-digit years, am/pm)', () => {
+  it('resolve the zone as the fast path does: a time the clocks skipped, one that happened twice, `ambiguous`', () => {
+    for (const ambiguous of ['reject', 'earlier', 'later'] as const) {
+      const luxon = makeTimestampParser('d MMM yyyy HH:mm', 'Europe/Berlin', ambiguous);
+      const fast = makeTimestampParser('d.M.yyyy HH:mm', 'Europe/Berlin', ambiguous);
+      expect(luxon('31 Mar 2024 02:30')).toEqual(fast('31.3.2024 02:30'));
+      expect(luxon('27 Oct 2024 02:30')).toEqual(fast('27.10.2024 02:30'));
+      expect(luxon('27 Oct 2024 03:30')).toEqual(fast('27.10.2024 03:30'));
+    }
+    const p = (ambiguous?: 'earlier' | 'later') => makeTimestampParser('d MMM yyyy HH:mm', 'Europe/Berlin', ambiguous);
+    expect(p()('31 Mar 2024 02:30')).toEqual({ ok: false, reason: 'does not exist in Europe/Berlin (the clocks skipped it)' });
+    expect(p()('27 Oct 2024 02:30')).toEqual({
+      ok: false,
+      reason: "happened twice in Europe/Berlin (the clocks went back: at +02:00 and at +01:00); set `ambiguous: earlier` or `later` in the mapping, or give the source's offset",
+    });
+    expect(p('earlier')('27 Oct 2024 02:30')).toEqual({ ok: true, value: '2024-10-27T00:30:00.000Z' });
+    expect(p('later')('27 Oct 2024 02:30')).toEqual({ ok: true, value: '2024-10-27T01:30:00.000Z' });
+    expect(makeTimestampParser('d MMM yyyy hh:mm a', 'Europe/Berlin', 'later')('27 Oct 2024 02:30 AM')).toEqual({ ok: true, value: '2024-10-27T01:30:00.000Z' });
+  });
+  it('need a time zone for local times, as the fast path does', () => {
+    const noZone = { ok: false, reason: 'has no time zone; set `timezone:` in the mapping (such as Europe/Berlin or UTC)' };
+    expect(makeTimestampParser('dd.MM.yy HH:mm', undefined)('27.10.24 02:30')).toEqual(noZone);
+    expect(makeTimestampParser('dd.MM.yyyy HH:mm', undefined)('27.10.2024 02:30')).toEqual(noZone);
+    expect(makeTimestampParser('dd.MM.yy HH:mm', 'UTC')('27.10.24 02:30')).toEqual({ ok: true, value: '2024-10-27T02:30:00.000Z' });
+  });
+  it('take the offset or the zone the text gives', () => {
+    const offset = makeTimestampParser('d MMM yyyy HH:mm ZZ', 'Europe/Berlin');
+    expect(offset('27 Oct 2024 02:30 +01:00')).toEqual({ ok: true, value: '2024-10-27T01:30:00.000Z' });
+    expect(offset('31 Mar 2024 02:30 +01:00')).toEqual({ ok: true, value: '2024-03-31T01:30:00.000Z' }); // an offset is never in a gap
+    const zone = (ambiguous?: 'earlier') => makeTimestampParser('d MMM yyyy HH:mm z', undefined, ambiguous);
+    expect(zone()('31 Mar 2024 02:30 Europe/Berlin')).toEqual({ ok: false, reason: 'does not exist in Europe/Berlin (the clocks skipped it)' });
+    expect(zone()('27 Oct 2024 02:30 Europe/Berlin').ok).toBe(false);
+    expect(zone('earlier')('27 Oct 2024 02:30 Europe/Berlin')).toEqual({ ok: true, value: '2024-10-27T00:30:00.000Z' });
+    expect(zone()('27 Oct 2024 02:30 Asia/Kathmandu')).toEqual({ ok: true, value: '2024-10-26T20:45:00.000Z' });
+    expect(zone()('27 Oct 2024 02:30 Mars/Olympus')).toEqual({ ok: false, reason: 'names the time zone Mars/Olympus, which is not known' });
+  });
+});
+
+describe('time zones whose clocks move by 30 or 15 minutes, or off the hour', () => {
+  it('Lord Howe: a time the clocks skipped is refused, one that happened once is read (the tester\'s rows)', () => {
+    const p = (ambiguous?: 'earlier' | 'later') => makeTimestampParser('yyyy-MM-dd HH:mm', 'Australia/Lord_Howe', ambiguous);
+    expect(p()('2024-10-06 02:10')).toEqual({ ok: false, reason: 'does not exist in Australia/Lord_Howe (the clocks skipped it)' });
+    expect(p()('2024-04-07 01:10')).toEqual({ ok: true, value: '2024-04-06T14:10:00.000Z' });
+    expect(p('later')('2024-04-07 01:10')).toEqual({ ok: true, value: '2024-04-06T14:10:00.000Z' });
+    expect(p('earlier')('2024-04-07 01:40')).toEqual({ ok: true, value: '2024-04-06T14:40:00.000Z' });
+    expect(p('later')('2024-04-07 01:40')).toEqual({ ok: true, value: '2024-04-06T15:10:00.000Z' });
+  });
+
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  /** Each wall-clock minute of `day` in `zone`, with the instants (by the minute) luxon shows it at. */
+  function wallClock(zone: string, day: string): Map<string, string[]> {
+    const start = Date.parse(`${day}T00:00:00Z`);
+    const at = new Map<string, string[]>();
+    for (let m = 0; m < 1440; m++) at.set(`${day} ${pad(Math.floor(m / 60))}:${pad(m % 60)}`, []);
+    for (let t = start - 18 * 3_600_000; t < start + 42 * 3_600_000; t += 60_000) {
+      at.get(DateTime.fromMillis(t, { zone }).toFormat('yyyy-MM-dd HH:mm'))?.push(new Date(t).toISOString());
+    }
+    return at;
+  }
+
+  it.each([
+    ['Australia/Lord_Howe', '2024-04-07'], // 02:00 (+11:00) back to 01:30 (+10:30)
+    ['Australia/Lord_Howe', '2024-10-06'], // 02:00 on to 02:30
+    ['Asia/Kathmandu', '1986-01-01'], // 00:00 (+05:30) on to 00:15 (+05:45)
+    ['America/St_Johns', '2010-03-14'], // 00:01 (-03:30) on to 01:01
+    ['America/St_Johns', '2010-11-06'], // 00:01 on 7 November back to 23:01 the day before
+    ['America/St_Johns', '2010-11-07'],
+    ['Europe/Berlin', '2024-03-31'],
+    ['Europe/Berlin', '2024-10-27'],
+  ])('%s on %s: every minute of the day as luxon has it', (zone, day) => {
+    const parse = (ambiguous: 'reject' | 'earlier' | 'later') => makeTimestampParser('yyyy-MM-dd HH:mm', zone, ambiguous);
+    const [reject, earlier, later] = [parse('reject'), parse('earlier'), parse('later')];
+    const seen = { skipped: 0, twice: 0 };
+    for (const [wall, instants] of wallClock(zone, day)) {
+      const [first, second] = instants;
+      if (first === undefined) {
+        seen.skipped++;
+        expect(reject(wall), wall).toEqual({ ok: false, reason: `does not exist in ${zone} (the clocks skipped it)` });
+        expect(later(wall).ok, wall).toBe(false);
+      } else if (second === undefined) {
+        for (const p of [reject, earlier, later]) expect(p(wall), wall).toEqual({ ok: true, value: first });
+      } else {
+        seen.twice++;
+        expect(instants, wall).toHaveLength(2);
+        expect(reject(wall).ok, wall).toBe(false);
+        expect(earlier(wall), wall).toEqual({ ok: true, value: first });
+        expect(later(wall), wall).toEqual({ ok: true, value: second });
+      }
+    }
+    expect(seen.skipped + seen.twice).toBeGreaterThan(0);
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { excelSerialToIso, isDateFormat, numberToText, openSource } from '../../../src/sources/index.js';
-import { UNCALCULATED_FORMULA, errorCell } from '../../../src/sources/xlsx.js';
+import { LOTUS_LEAP_DAY_CELL, UNCALCULATED_FORMULA, errorCell } from '../../../src/sources/xlsx.js';
 import { num, row, str, writeXlsx } from '../../xlsx-helpers.js';
 import { fixture, readAll, sourceError } from './read-all.js';
 
@@ -154,6 +154,31 @@ describe('xlsx: a row of only formulas without results between data rows', () =>
   });
 });
 
+describe("xlsx: a date cell on Lotus's phantom 1900-02-29 (serial 60 of the 1900 date system)", () => {
+  it('is that text with a fault naming the cell; the days around it and serial 60 of a 1904 workbook are not', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'forklift-xlsx-lotus-'));
+    const rows = [
+      row(1, str('A1', 'Item'), str('B1', 'Day')),
+      row(2, str('A2', 'a'), num('B2', 59, 1)),
+      row(3, str('A3', 'b'), num('B3', 60, 1)),
+      row(4, str('A4', 'c'), num('B4', 60.5, 2)),
+      row(5, str('A5', 'd'), num('B5', 61, 1)),
+      row(6, str('A6', 'e'), num('B6', 60)),
+    ];
+    await writeXlsx(path.join(dir, '1900.xlsx'), rows);
+    await writeXlsx(path.join(dir, '1904.xlsx'), rows, { date1904: true });
+    expect((await readAll({ format: 'xlsx', path: path.join(dir, '1900.xlsx') })).records).toEqual([
+      { line: 2, cells: ['a', '1900-02-28'] },
+      { line: 3, cells: ['b', '1900-02-29'], faults: [{ index: 1, ref: 'B3', ...LOTUS_LEAP_DAY_CELL }] },
+      { line: 4, cells: ['c', '1900-02-29T12:00:00'], faults: [{ index: 1, ref: 'B4', ...LOTUS_LEAP_DAY_CELL }] },
+      { line: 5, cells: ['d', '1900-03-01'] },
+      { line: 6, cells: ['e', '60'] }, // a plain number
+    ]);
+    expect(LOTUS_LEAP_DAY_CELL).toEqual({ rule: 'type', reason: 'is on Excel’s day 60, 1900-02-29, a date that did not exist (a Lotus 1-2-3 leftover): correct the date in the source' });
+    expect((await readAll({ format: 'xlsx', path: path.join(dir, '1904.xlsx') })).records.map((r) => r.cells[1])).toEqual(['1904-02-29', '1904-03-01', '1904-03-01T12:00:00', '1904-03-02', '60']);
+  });
+});
+
 describe.skipIf(!existsSync('/proc/self/fd'))('xlsx: file handles', () => {
   const copy = (): string => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'forklift-xlsx-fd-')), 'book.xlsx');
@@ -252,6 +277,11 @@ describe('xlsx cell text', () => {
     expect(excelSerialToIso(42735, true)).toBe('2021-01-01');
     expect(excelSerialToIso(1, false)).toBe('1900-01-01');
     expect(excelSerialToIso(61, false)).toBe('1900-03-01');
+    expect(excelSerialToIso(59, false)).toBe('1900-02-28');
+    // Lotus's phantom leap day, as Excel shows it: it used to read as 1900-02-28, the same as 59.
+    expect(excelSerialToIso(60, false)).toBe('1900-02-29');
+    expect(excelSerialToIso(60.75, false)).toBe('1900-02-29T18:00:00');
+    expect(excelSerialToIso(60, true)).toBe('1904-03-01');
     expect(excelSerialToIso(0.632060185185185, false, 'time')).toBe('15:10:10');
     expect(excelSerialToIso(10.6320601851852, false, 'duration')).toBe('255:10:10');
   });

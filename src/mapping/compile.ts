@@ -12,7 +12,7 @@ import { didYouMean, nearest } from '../util/suggest.js';
 import { makeRowRules, type RowProblem } from '../validate/row-rules.js';
 import { makeCleaner } from './clean.js';
 import { makeCoercer, type StoredValue } from './coerce.js';
-import { checkZone } from './datetime.js';
+import { checkZone, formatProblem } from './datetime.js';
 import { compileCondition, compileExpression, columnsOf, parseExpression, showValue, ExprRuntimeError, type ExprNode, type ExprValue, type CompiledExpr } from './expr/index.js';
 import { excelColumnLetters } from '../util/excel-columns.js';
 
@@ -199,6 +199,10 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     }
     if (spec.timezone !== undefined && !checkZone(spec.timezone)) {
       problems.push(`${at([...p, 'timezone'])} fields.${name}.timezone: unknown time zone '${spec.timezone}' (use an IANA name such as Europe/Berlin, or UTC)`);
+    }
+    for (const key of ['date', 'timestamp'] as const) {
+      const why = spec[key] === undefined ? undefined : formatProblem(spec[key]);
+      if (why) problems.push(`${at([...p, key])} fields.${name}.${key}: the format '${spec[key]}' cannot be read: ${why}`);
     }
     if ((spec.date !== undefined && col.type !== 'date') || (spec.timestamp !== undefined && col.type !== 'timestamp')) {
       problems.push(`${at(p)} fields.${name}: ${spec.date !== undefined ? 'date' : 'timestamp'} is set but ${entity.name}.${name} is a ${col.type} column`);

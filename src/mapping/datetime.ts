@@ -79,6 +79,22 @@ export function compileFormat(format: string): FieldParser {
 }
 
 /**
+ * Why a date or timestamp format can read no text, or undefined: luxon refuses some token mixes
+ * (`HH` with the meridiem `a`) only once a text matches, which would stop the run at its first row.
+ * A date written in the format is read back to find out.
+ */
+export function formatProblem(format: string): string | undefined {
+  if (format === 'excel') return undefined;
+  try {
+    const sample = DateTime.fromISO('2024-01-02T13:04:05.006Z', { zone: 'UTC' }).toFormat(format);
+    DateTime.fromFormatExplain(sample, format);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/**
  * Reads `text` with luxon, but only its wall-clock fields (as if UTC) and the offset or zone name
  * it writes: luxon itself would move a time the clocks skipped on by the gap and pick one side of
  * a fold unasked, and would read a text without a zone as UTC.

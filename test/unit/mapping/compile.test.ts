@@ -172,3 +172,11 @@ describe('a values_file', () => {
     expect(r.kind === 'ok' && r.values.slice(0, 2)).toEqual(['A1', 'EA']);
   });
 });
+
+describe('a date or timestamp format luxon cannot read', () => {
+  it('is a mapping problem at its line (HH with the meridiem a), not an internal error at the first row', () => {
+    const e = compileError(mapping(`${FIELDS}  as_of: { from: D, date: "dd.MM.yyyy HH a" }\n`), ['Item', 'WH', 'Qty', 'Value', 'D']);
+    expect([e.message, ...e.details].join('\n')).toMatch(/bal\.yaml:9:\d+ fields\.as_of\.date: the format 'dd\.MM\.yyyy HH a' cannot be read: Can't include meridiem when specifying 24-hour format/);
+    expect(() => compileMapping(mapping(`${FIELDS}  as_of: { from: D, date: "dd.MM.yyyy" }\n`), balances, ['Item', 'WH', 'Qty', 'Value', 'D'], { checkShape: true })).not.toThrow();
+  });
+});

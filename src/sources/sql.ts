@@ -199,9 +199,10 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   };
   const fail = (e: unknown, row?: number): Error => {
     if (e instanceof SourceError || e instanceof StoreError || e instanceof BugError) return e;
-    const f = dialect.classify(e);
+    const f: Failure = e instanceof MultipleResultSetsError ? { kind: 'query', message: e.message, dbHint: e.dbHint } : dialect.classify(e);
     if (f.kind === 'store') return storeError(ctx, `lost the connection while reading${row === undefined ? '' : ` row ${row}`}: ${f.message}`, dialect.storeHint, e);
-    return new SourceError(`${label}: the query failed${row === undefined || row === 1 ? '' : ` after ${row - 1} rows`}: ${clean(f.message, ctx.secrets)}`, {
+    const after = row === undefined || row === 1 ? '' : ` after ${row - 1} ${row === 2 ? 'row' : 'rows'}`;
+    return new SourceError(`${label}: the query failed${after}: ${clean(f.message, ctx.secrets)}`, {
       code: 'source.query',
       location: { file: label, where: 'source.query' },
       hint: f.dbHint === undefined ? QUERY_HINT : `${QUERY_HINT} (${kind}: ${clean(f.dbHint, ctx.secrets)})`,
@@ -350,6 +351,34 @@ async function withTimeout(p: Promise<void>, ms: number): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A driver event handler that hands what it throws to `fail`: the drivers call handlers inside
+ * their packet parsers, where an exception is lost (or kills the connection without an event),
+ * and the read waiting on the queue would wait forever.
+ */
+function guarded<A extends unknown[]>(fail: (e: unknown) => void, handler: (...args: A) => void): (...args: A) => void {
+  return (...args) => {
+    try {
+      handler(...args);
+    } catch (e) {
+      fail(e);
+    }
+  };
+}
+
+/**
+ * A query that returns a second result set (a procedure with two SELECTs, a batch of two
+ * statements): a source is one table of rows, and the second set's rows under the first set's
+ * header would be wrong rows.
+ */
+export class MultipleResultSetsError extends Error {
+  constructor() {
+    super('the query returns more than one result set');
+    this.name = 'MultipleResultSetsError';
+  }
+  readonly dbHint = 'a source reads exactly one result set: call a procedure that runs one SELECT, or make that SELECT the query';
 }
 
 /**
@@ -684,44 +713,62 @@ const mysql: Dialect = {
       let convert: MyConverter[] = [];
       const queue = new RowQueue(batchSize, () => c.pause(), () => c.resume());
       let settled = false;
-      const cursor = (header: string[]): RowCursor => ({
-        header,
-        read: (n, signal) => queue.take(n, signal),
-        async close() {
-          // mysql2 cannot cancel a query: a result still streaming ends with its connection.
-          if (!queue.done) c.destroy();
-        },
-      });
-      // Every value as raw bytes (`field.buffer()`): the converters above make the text.
-      const q = c.query({ sql, rowsAsArray: true, typeCast: (field) => field.buffer() }) as unknown as MyQuery;
-      q.on('fields', (fields: FieldPacket[]) => {
-        convert = fields.map(mysqlConverter);
-        settled = true;
-        resolve(cursor(fields.map((f) => f.name)));
-      });
-      q.on('result', (row: (Buffer | null)[]) => {
-        if (!Array.isArray(row)) return; // an OK packet: not a result set
-        const cells = new Array<Cell>(row.length);
-        for (let i = 0; i < row.length; i++) {
-          const b = row[i];
-          cells[i] = b === null || b === undefined ? null : (convert[i] as MyConverter)(b);
-        }
-        queue.push(cells);
-      });
-      q.on('error', (e: QueryError) => {
+      let resultSets = 0;
+      const failWith = (e: unknown): void => {
         if (settled) queue.fail(e);
         else {
           settled = true;
           reject(e);
         }
+      };
+      // mysql2 cannot cancel a query: one refused midway ends with its connection.
+      const stop = (e: unknown): void => {
+        failWith(e);
+        c.destroy();
+      };
+      const cursor = (header: string[]): RowCursor => ({
+        header,
+        read: (n, signal) => queue.take(n, signal),
+        async close() {
+          if (!queue.done) c.destroy();
+        },
       });
-      q.on('end', () => {
-        queue.end();
-        if (!settled) {
+      // Every value as raw bytes (`field.buffer()`): the converters above make the text.
+      const q = c.query({ sql, rowsAsArray: true, typeCast: (field) => field.buffer() }) as unknown as MyQuery;
+      q.on(
+        'fields',
+        guarded(stop, (fields: FieldPacket[] | undefined) => {
+          // undefined: the status packet a CALL (or a statement without rows) ends with, no result set.
+          if (fields === undefined) return;
+          if (++resultSets > 1) return stop(new MultipleResultSetsError());
+          convert = fields.map(mysqlConverter);
           settled = true;
-          resolve(cursor([])); // no result set (DO 1, SET …): reported as a query without columns
-        }
-      });
+          resolve(cursor(fields.map((f) => f.name)));
+        }),
+      );
+      q.on(
+        'result',
+        guarded(stop, (row: (Buffer | null)[]) => {
+          if (!Array.isArray(row) || queue.done) return; // an OK packet: not a result set
+          const cells = new Array<Cell>(row.length);
+          for (let i = 0; i < row.length; i++) {
+            const b = row[i];
+            cells[i] = b === null || b === undefined ? null : (convert[i] as MyConverter)(b);
+          }
+          queue.push(cells);
+        }),
+      );
+      q.on('error', (e: QueryError) => failWith(e));
+      q.on(
+        'end',
+        guarded(stop, () => {
+          queue.end();
+          if (!settled) {
+            settled = true;
+            resolve(cursor([])); // no result set (DO 1, SET …): reported as a query without columns
+          }
+        }),
+      );
     });
   },
   classify(e) {
@@ -961,14 +1008,17 @@ const mssql: Dialect = {
           reject(e);
         }
       };
-      const request: TdsRequest = new Request(sql, (err) => {
-        if (err && !(cancelled && codeOf(err) === 'ECANCEL')) failWith(err);
-        queue.end();
-        if (!settled) {
-          settled = true;
-          resolve(cursor([]));
-        }
-      });
+      const request: TdsRequest = new Request(
+        sql,
+        guarded(failWith, (err: Error | null | undefined) => {
+          if (err && !(cancelled && codeOf(err) === 'ECANCEL')) failWith(err);
+          queue.end();
+          if (!settled) {
+            settled = true;
+            resolve(cursor([]));
+          }
+        }),
+      );
       const queue = new RowQueue(batchSize, () => request.pause(), () => request.resume());
       const cursor = (header: string[]): RowCursor => ({
         header,
@@ -983,34 +1033,35 @@ const mssql: Dialect = {
           });
         },
       });
-      request.on('columnMetadata', (cols) => {
-        if (settled) {
-          failWith(new Error('the query returns more than one result set'));
-          cancelled = true;
-          c.cancel();
-          return;
-        }
-        columns = (Array.isArray(cols) ? cols : Object.values(cols)) as TdsColumn[];
-        convert = columns.map(mssqlConverter);
-        settled = true;
-        resolve(cursor(columns.map((col) => col.colName)));
-      });
-      request.on('row', (row: { value: unknown }[]) => {
+      // Stops the request on our own failure (a second result set, a value it cannot read).
+      const stop = (e: unknown): void => {
+        failWith(e);
         if (cancelled) return;
-        const cells = new Array<Cell>(row.length);
-        try {
+        cancelled = true;
+        c.cancel();
+      };
+      request.on(
+        'columnMetadata',
+        guarded(stop, (cols: TdsColumn[] | Record<string, TdsColumn>) => {
+          if (settled) return stop(new MultipleResultSetsError());
+          columns = Array.isArray(cols) ? cols : Object.values(cols);
+          convert = columns.map(mssqlConverter);
+          settled = true;
+          resolve(cursor(columns.map((col) => col.colName)));
+        }),
+      );
+      request.on(
+        'row',
+        guarded(stop, (row: { value: unknown }[]) => {
+          if (cancelled) return;
+          const cells = new Array<Cell>(row.length);
           for (let i = 0; i < row.length; i++) {
             const v = (row[i] as { value: unknown }).value;
             cells[i] = v === null || v === undefined ? null : (convert[i] as (v: unknown) => string)(v);
           }
-        } catch (e) {
-          queue.fail(e);
-          cancelled = true;
-          c.cancel();
-          return;
-        }
-        queue.push(cells);
-      });
+          queue.push(cells);
+        }),
+      );
       c.execSqlBatch(request);
     });
   },

@@ -13,6 +13,7 @@ import { openSource, type OpenedSource } from '../../../src/sources/index.js';
 import { InexactDecimalError, doubleText, float32Text, mssqlConnection, mssqlConverter, mysqlConverter, pgConverter } from '../../../src/sources/sql.js';
 import { redactUrl } from '../../../src/stores/url.js';
 import { tempDir } from '../../helpers.js';
+import { MysqlDatabases } from '../stores/live.js';
 
 /**
  * SQL sources against real databases: SQLite (a temp file, always), PostgreSQL
@@ -491,6 +492,70 @@ describe.skipIf(myDown !== null)('sql source: MariaDB / MySQL', () => {
     expect(e2).toBeInstanceOf(StoreError);
     expect((e2 as Error).message).toMatch(/Access denied/);
     expect((e2 as Error).message).not.toContain('S3cret');
+  });
+});
+
+describe.skipIf(myDown !== null)('sql source: MariaDB stored procedures (CALL)', () => {
+  const dbs = new MysqlDatabases();
+  let url = '';
+
+  beforeAll(async () => {
+    ({ url } = await dbs.create());
+    const c = await mysql.createConnection(myConnOpts(url));
+    try {
+      await c.query("CREATE PROCEDURE export_one() BEGIN SELECT 'I1' AS code, 'first set' AS descr, '1.50' AS cost UNION ALL SELECT 'I2', 'also first', NULL; END");
+      await c.query("CREATE PROCEDURE export_two() BEGIN SELECT 'I1' AS code, 'first set' AS descr; SELECT 'X' AS other, 'Y' AS other2, 'Z' AS other3; END");
+      await c.query('CREATE PROCEDURE export_none() BEGIN DO 1; END');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  afterAll(() => dbs.dropAll());
+
+  /** A read that hangs fails the test at 20 s instead of the suite's timeout. */
+  const readSoon = (query: string): Promise<ReadResult> =>
+    Promise.race([read(url, query), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${query} hung`)), 20_000))]);
+
+  it('a CALL of a procedure with one SELECT reads that result set (the status packet after it is no result set)', async () => {
+    const r = await readSoon('CALL export_one()');
+    expect(r.header).toEqual(['code', 'descr', 'cost']);
+    expect(r.rows).toEqual([
+      ['I1', 'first set', '1.50'],
+      ['I2', 'also first', null],
+    ]);
+    expect(r.sha256).toBe(expectedSha('CALL export_one()', r.rows));
+  });
+
+  it('a procedure with two SELECTs is refused (exit 2), never its second set under the first header', async () => {
+    const e = await failure(readSoon('CALL export_two()'));
+    expect(e).toBeInstanceOf(SourceError);
+    expect((e as SourceError).exitCode).toBe(2);
+    expect((e as Error).message).toMatch(/CALL export_two\(\): the query failed after 1 row: the query returns more than one result set$/);
+    expect((e as SourceError).hint).toMatch(/exactly one result set/);
+  });
+
+  it('a procedure without a SELECT is a query without columns', async () => {
+    const e = await failure(readSoon('CALL export_none()'));
+    expect(e).toBeInstanceOf(SourceError);
+    expect((e as Error).message).toMatch(/returns no columns/);
+  });
+
+  it('end to end: migrate from CALL export_one() loads its rows; CALL export_two() stops with exit 2 and commits nothing', async () => {
+    const dir = tempDir('forklift-sqlsrc-call-');
+    const mapping = (query: string, cost: string): string =>
+      ['entity: items', 'source:', '  format: sql', `  url: ${JSON.stringify(url)}`, `  query: ${query}`, 'fields:', '  item_code: { from: code }', '  description: { from: descr }', '  uom: { const: EA }', `  standard_cost: ${cost}`, '  active: { const: true }', ''].join('\n');
+    writeFileSync(path.join(dir, 'one.yaml'), mapping('CALL export_one()', '{ from: cost }'));
+    writeFileSync(path.join(dir, 'two.yaml'), mapping('CALL export_two()', '{ const: 1 }'));
+    writeFileSync(path.join(dir, 'one-plan.yaml'), 'name: call\ntarget: sqlite:./t.db\nmappings: [one.yaml]\n');
+    writeFileSync(path.join(dir, 'two-plan.yaml'), 'name: call\ntarget: sqlite:./t2.db\nmappings: [two.yaml]\n');
+    const one = await runPlan({ plan: path.join(dir, 'one-plan.yaml'), command: 'migrate' });
+    expect(one.status).toBe('succeeded');
+    expect(one.entities[0]?.loaded).toBe(2);
+    const e = await failure(runPlan({ plan: path.join(dir, 'two-plan.yaml'), command: 'migrate' }));
+    expect(e).toBeInstanceOf(SourceError);
+    expect((e as SourceError).exitCode).toBe(2);
+    expect((e as Error).message).toMatch(/more than one result set/);
   });
 });
 

@@ -33,7 +33,7 @@ import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import type { Connection as TdsConnection, Request as TdsRequest } from 'tedious';
 import { BugError, SourceError, StoreError } from '../core/errors.js';
-import { redactUrl, sqlitePath, storeKind, type StoreKind } from '../stores/url.js';
+import { redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecrets, type StoreKind } from '../stores/url.js';
 import { batchSizeOf, type OpenOptions } from './common.js';
 import type { Cell, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
 
@@ -167,7 +167,7 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   const query = requiredText(spec.query, 'query', 'the SELECT whose rows are the source, e.g. query: "SELECT * FROM ITEMMAST"');
   const display = redactUrl(url);
   const label = `${display}: ${shortQuery(query)}`;
-  const ctx: ErrorContext = { label, display, secrets: secretsOf(url) };
+  const ctx: ErrorContext = { label, display, secrets: urlSecrets(url) };
   const kind = kindOf(url, display);
   const dialect = DIALECTS[kind];
   if (kind === 'sqlite') await checkSqliteFile(url, ctx);
@@ -202,10 +202,10 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
     const f: Failure = e instanceof MultipleResultSetsError ? { kind: 'query', message: e.message, dbHint: e.dbHint } : dialect.classify(e);
     if (f.kind === 'store') return storeError(ctx, `lost the connection while reading${row === undefined ? '' : ` row ${row}`}: ${f.message}`, dialect.storeHint, e);
     const after = row === undefined || row === 1 ? '' : ` after ${row - 1} ${row === 2 ? 'row' : 'rows'}`;
-    return new SourceError(`${label}: the query failed${after}: ${clean(f.message, ctx.secrets)}`, {
+    return new SourceError(`${label}: the query failed${after}: ${scrubSecrets(f.message, ctx.secrets)}`, {
       code: 'source.query',
       location: { file: label, where: 'source.query' },
-      hint: f.dbHint === undefined ? QUERY_HINT : `${QUERY_HINT} (${kind}: ${clean(f.dbHint, ctx.secrets)})`,
+      hint: f.dbHint === undefined ? QUERY_HINT : `${QUERY_HINT} (${kind}: ${scrubSecrets(f.dbHint, ctx.secrets)})`,
       cause: e,
     });
   };
@@ -284,31 +284,7 @@ function parseServerUrl(url: string, ctx: ErrorContext): URL {
 }
 
 function storeError(ctx: ErrorContext, message: string, hint: string, cause: unknown): StoreError {
-  return new StoreError(`${ctx.display}: ${clean(message, ctx.secrets)}`, { code: 'store.connect', hint, cause });
-}
-
-/** The password of a URL, raw and decoded: never to appear in a message. */
-function secretsOf(url: string): string[] {
-  const m = /^[a-z0-9+]+:\/\/[^:/@]*:([^@]*)@/i.exec(url);
-  const raw = m?.[1];
-  const out: string[] = [];
-  if (raw !== undefined && raw.length > 0) {
-    out.push(raw);
-    try {
-      const dec = decodeURIComponent(raw);
-      if (dec !== raw) out.push(dec);
-    } catch {
-      // not percent-encoded: the raw form is all there is
-    }
-  }
-  for (const p of url.matchAll(/[?&](?:password|pwd)=([^&]*)/gi)) if (p[1]) out.push(p[1]);
-  return out.filter((s) => s.length >= 3);
-}
-
-function clean(message: string, secrets: string[]): string {
-  let m = message;
-  for (const s of secrets) m = m.split(s).join('***');
-  return m;
+  return new StoreError(`${ctx.display}: ${scrubSecrets(message, ctx.secrets)}`, { code: 'store.connect', hint, cause });
 }
 
 /** A query shortened for messages: whitespace squashed, at most 60 characters. */

@@ -18,7 +18,9 @@
  * decimals and 64-bit integers as the server's exact decimal text (never through a JS float),
  * booleans `true`/`false` (MySQL's tinyint(1) stays `1`/`0`), dates `YYYY-MM-DD`, timestamps
  * without a zone `YYYY-MM-DDTHH:mm:ss[.fff]` (the mapping's `timezone:` applies), timestamps with
- * one as ISO 8601 with their offset, binary as hex, CHAR padding as the server sends it.
+ * one as ISO 8601 with their offset, binary as `\x` and its bytes in hex (`\x3132`, PostgreSQL's
+ * bytea form, which bundles use too: never digits a number column would take), CHAR padding as
+ * the server sends it.
  *
  * The sessions are read-only where the server has such a mode (PostgreSQL, MySQL/MariaDB, and
  * SQLite opened read-only): a source query can never change the legacy data.
@@ -464,12 +466,16 @@ export function float32Text(n: number): string {
   return doubleText(n);
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/**
+ * Binary data as `\x` and hex digits, as PostgreSQL prints bytea and bundles write it: bare hex
+ * (`3132` for the bytes of '12') would load into a number column as another number.
+ */
+export const binaryText = (b: Uint8Array): string => `\\x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`;
 
 // ---- PostgreSQL ---------------------------------------------------------------------------
 
 /** PostgreSQL type oids whose text output forklift rewrites. */
-const PG = { bool: 16, bytea: 17, float4: 700, float8: 701, money: 790, timestamp: 1114, timestamptz: 1184 } as const;
+const PG = { bool: 16, float4: 700, float8: 701, money: 790, timestamp: 1114, timestamptz: 1184 } as const;
 const PG_RAW = { getTypeParser: () => (v: string) => v };
 
 type PgConverter = ((v: string) => string) | undefined;
@@ -479,8 +485,6 @@ export function pgConverter(oid: number): PgConverter {
   switch (oid) {
     case PG.bool:
       return (v) => (v === 't' ? 'true' : v === 'f' ? 'false' : v);
-    case PG.bytea:
-      return (v) => (v.startsWith('\\x') ? v.slice(2) : v);
     case PG.float4:
     case PG.float8:
       return plainNumberText;
@@ -640,9 +644,9 @@ export function mysqlConverter(f: Pick<FieldPacket, 'columnType' | 'characterSet
     case MY.json:
       return (b) => b.toString('utf8');
     case MY.geometry:
-      return (b) => b.toString('hex');
+      return binaryText; // WKB
     default:
-      return f.characterSet === BINARY_CHARSET ? (b) => b.toString('hex') : (b) => b.toString('utf8');
+      return f.characterSet === BINARY_CHARSET ? binaryText : (b) => b.toString('utf8');
   }
 }
 
@@ -764,13 +768,13 @@ const mysql: Dialect = {
 
 // ---- SQLite -------------------------------------------------------------------------------
 
-/** A SQLite value as text: integers exact (read as BigInt), reals as their shortest decimal, blobs as hex. */
+/** A SQLite value as text: integers exact (read as BigInt), reals as their shortest decimal, blobs as `\x` hex. */
 export function sqliteCell(v: unknown): Cell {
   if (v === null || v === undefined) return null;
   if (typeof v === 'string') return v;
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'number') return doubleText(v);
-  if (v instanceof Uint8Array) return hex(v);
+  if (v instanceof Uint8Array) return binaryText(v);
   return String(v);
 }
 
@@ -922,13 +926,13 @@ function exactScaled(scale: number, column: string): (v: unknown) => string {
   };
 }
 
-/** Any other value by its JS type: text as is, bigint (a string from tedious) exact, binary as hex. */
+/** Any other value by its JS type: text as is, bigint (a string from tedious) exact, binary as `\x` hex. */
 function anyText(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return doubleText(v);
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Uint8Array) return hex(v);
+  if (v instanceof Uint8Array) return binaryText(v);
   if (v instanceof Date) return isoOf(v);
   return JSON.stringify(v) ?? String(v);
 }

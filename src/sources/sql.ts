@@ -8,7 +8,8 @@
  * - PostgreSQL: a cursor (pg-query-stream's pg-cursor), `batchSize` rows per round trip, the
  *   next batch fetched while the caller maps the current one;
  * - MySQL / MariaDB: mysql2's row events, the socket paused while a batch is waiting;
- * - SQLite: better-sqlite3's `.iterate()`, one row at a time;
+ * - SQLite: better-sqlite3's `.iterate()`, one row at a time; TEXT that is not UTF-8 becomes a
+ *   fault of its cell (rule `encoding`), never U+FFFD in its place (sqlite-text.ts);
  * - SQL Server: tedious's row events, the request paused while a batch is waiting.
  *
  * Memory holds a batch or two (plus what a paused socket had buffered), never the result.
@@ -37,7 +38,8 @@ import type { Connection as TdsConnection, Request as TdsRequest } from 'tedious
 import { BugError, SourceError, StoreError } from '../core/errors.js';
 import { redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecrets, type StoreKind } from '../stores/url.js';
 import { batchSizeOf, type OpenOptions } from './common.js';
-import type { Cell, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
+import { nonUtf8Fault, SqliteTextCheck, TextRereadError } from './sqlite-text.js';
+import type { Cell, CellFault, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
 
 /** How long connecting may take before the store counts as unreachable. */
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -52,6 +54,8 @@ interface RowCursor {
   readonly header: string[];
   /** Up to `n` rows; fewer only at the end of the result, none once it is exhausted. */
   read(n: number, signal: AbortSignal | undefined): Promise<Cell[][]>;
+  /** The cells of a row that the source could not give as values (SQLite text that is not UTF-8), by row. */
+  readonly faults?: WeakMap<Cell[], CellFault[]>;
   /** Stops the query if it still runs. Never throws. */
   close(): Promise<void>;
 }
@@ -135,7 +139,12 @@ class SqlSource implements OpenedSource {
         const json = JSON.stringify(rows);
         hash.update(this.rows === 0 ? json.slice(1, -1) : `,${json.slice(1, -1)}`);
         const batch = new Array<SourceRecord>(rows.length);
-        for (let i = 0; i < rows.length; i++) batch[i] = { line: ++this.rows, cells: rows[i] as Cell[] };
+        const faults = this.cursor.faults;
+        for (let i = 0; i < rows.length; i++) {
+          const cells = rows[i] as Cell[];
+          const bad = faults?.get(cells);
+          batch[i] = bad === undefined ? { line: ++this.rows, cells } : { line: ++this.rows, cells, faults: bad };
+        }
         yield batch;
       }
       exhausted = true;
@@ -806,8 +815,12 @@ const sqlite: Dialect = {
     const header = stmt.columns().map((c) => c.name);
     const it = stmt.raw(true).safeIntegers(true).iterate() as IterableIterator<unknown[]>;
     let done = false;
+    let rowNo = 0;
+    let check: SqliteTextCheck | undefined;
+    const faults = new WeakMap<Cell[], CellFault[]>();
     return {
       header,
+      faults,
       async read(n) {
         const out: Cell[][] = [];
         while (!done && out.length < n) {
@@ -817,19 +830,37 @@ const sqlite: Dialect = {
             break;
           }
           const row = r.value;
+          rowNo++;
           const cells = new Array<Cell>(row.length);
-          for (let i = 0; i < row.length; i++) cells[i] = sqliteCell(row[i]);
+          let bad: CellFault[] | undefined;
+          for (let i = 0; i < row.length; i++) {
+            const v = row[i];
+            // U+FFFD: the database holds that character, or bytes that are not UTF-8 (see sqlite-text.ts).
+            if (typeof v === 'string' && v.includes('\uFFFD')) {
+              const bytes = (check ??= new SqliteTextCheck(db, sql, header)).nonUtf8(rowNo, i, row);
+              if (bytes !== undefined) {
+                cells[i] = null;
+                (bad ??= []).push(nonUtf8Fault(i, rowNo, bytes));
+                continue;
+              }
+            }
+            cells[i] = sqliteCell(v);
+          }
+          if (bad !== undefined) faults.set(cells, bad);
           out.push(cells);
         }
+        if (done) check?.close();
         return out;
       },
       async close() {
         if (!done) it.return?.();
         done = true;
+        check?.close();
       },
     };
   },
   classify(e) {
+    if (e instanceof TextRereadError) return { kind: 'query', message: e.message, dbHint: e.dbHint };
     const code = codeOf(e);
     const store = /^SQLITE_(CANTOPEN|NOTADB|CORRUPT|IOERR|BUSY|LOCKED|PERM|AUTH|FULL|NOMEM)/.test(code);
     return { kind: store ? 'store' : 'query', message: messageOf(e) };

@@ -210,6 +210,95 @@ describe('sql source: SQLite', () => {
   });
 });
 
+describe('sql source: SQLite TEXT that is not UTF-8', () => {
+  const file = path.join(tempDir('forklift-sqlsrc-enc-'), 'legacy.db');
+  const url = `sqlite:${file}`;
+  /** Rows 1..2500: descr of every 7th row is Latin-1 bytes, note of every 11th the real U+FFFD. */
+  const descrOf = (i: number): string => (i % 7 === 0 ? `CAST(X'${Buffer.from(`Caf\xe9 ${i}`, 'latin1').toString('hex')}' AS TEXT)` : `'Café ${i}'`);
+  const noteOf = (i: number): string => (i % 11 === 0 ? `'n\uFFFD${i}'` : `'n${i}'`);
+
+  beforeAll(() => {
+    const db = new Database(file);
+    db.exec('CREATE TABLE it (code TEXT, descr TEXT, note TEXT)');
+    db.exec(`INSERT INTO it VALUES ('H1', CAST(X'436166E920E282AC' AS TEXT), 'x'), ('H2', 'genuine \uFFFD kept', NULL), ('H3', CAST(X'E282' AS TEXT), CAST(X'80' AS TEXT))`);
+    db.exec('CREATE TABLE many (n INTEGER, descr TEXT, note TEXT)');
+    const values: string[] = [];
+    for (let i = 1; i <= 2500; i++) values.push(`(${i}, ${descrOf(i)}, ${noteOf(i)})`);
+    db.exec(`INSERT INTO many VALUES ${values.join(', ')}`);
+    db.close();
+  });
+
+  async function readWithFaults(query: string, batchSize?: number): Promise<{ cells: (string | null)[]; faults: unknown }[]> {
+    const s = await open(url, query, batchSize);
+    const out: { cells: (string | null)[]; faults: unknown }[] = [];
+    try {
+      for await (const b of s.batches()) for (const r of b) out.push({ cells: r.cells, faults: r.faults });
+    } finally {
+      await s.close();
+    }
+    return out;
+  }
+
+  it('a value with bytes that are not UTF-8 is a fault of its cell naming the bytes; a real U+FFFD is kept', async () => {
+    const rows = await readWithFaults('SELECT code, descr, note FROM it ORDER BY code');
+    expect(rows.map((r) => r.cells)).toEqual([
+      ['H1', null, 'x'],
+      ['H2', 'genuine \uFFFD kept', null],
+      ['H3', null, null],
+    ]);
+    expect(rows[0]!.faults).toEqual([{ index: 1, ref: 'row 1', rule: 'encoding', reason: expect.stringMatching(/^is not valid UTF-8: "Caf\\xE9 €" /) }]);
+    expect(rows[1]!.faults).toBeUndefined();
+    expect(rows[2]!.faults).toEqual([
+      { index: 1, ref: 'row 3', rule: 'encoding', reason: expect.stringMatching(/^is not valid UTF-8: "\\xE2\\x82" /) },
+      { index: 2, ref: 'row 3', rule: 'encoding', reason: expect.stringMatching(/^is not valid UTF-8: "\\x80" /) },
+    ]);
+  });
+
+  it('finds every such value of a large result, in every batch and column, in any order of the rows', async () => {
+    for (const batchSize of [1000, 7]) {
+      const rows = await readWithFaults('SELECT n, descr, note FROM many ORDER BY n DESC', batchSize);
+      expect(rows).toHaveLength(2500);
+      for (const [k, r] of rows.entries()) {
+        const i = 2500 - k;
+        expect(r.cells[0]).toBe(String(i));
+        expect(r.cells[1]).toBe(i % 7 === 0 ? null : `Café ${i}`);
+        expect(r.cells[2]).toBe(i % 11 === 0 ? `n\uFFFD${i}` : `n${i}`);
+        expect(r.faults).toEqual(i % 7 === 0 ? [{ index: 1, ref: `row ${k + 1}`, rule: 'encoding', reason: expect.stringContaining(`"Caf\\xE9 ${i}"`) }] : undefined);
+      }
+    }
+  });
+
+  it('a query that cannot be re-read as a subquery stops at such a value, naming row and column', async () => {
+    const e = await failure(read(url, "SELECT code, descr FROM it WHERE code = 'H1'; -- the broken one"));
+    expect(e).toBeInstanceOf(SourceError);
+    expect((e as SourceError).exitCode).toBe(2);
+    expect((e as Error).message).toMatch(/row 1, column descr holds U\+FFFD .* cannot run as a subquery/);
+    // Without U+FFFD in the data such a query reads as before.
+    expect((await read(url, "SELECT code FROM it WHERE code = 'H1'; -- fine")).rows).toEqual([['H1']]);
+  });
+
+  it('end to end: the row is rejected (rule encoding) with its bytes, never loaded with U+FFFD', async () => {
+    const dir = tempDir('forklift-sqlsrc-enc-run-');
+    writeFileSync(
+      path.join(dir, 'items.yaml'),
+      ['entity: items', 'source:', '  format: sql', `  url: ${JSON.stringify(url)}`, '  query: SELECT * FROM it', 'fields:', '  item_code: { from: code }', '  description: { from: descr }', '  uom: { const: EA }', '  active: { const: true }', ''].join('\n'),
+    );
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: enc\ntarget: sqlite:./t.db\nmappings: [items.yaml]\nreject_limit: 100%\n');
+    const result = await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'migrate' });
+    const l = result.entities[0]!;
+    expect({ read: l.read, loaded: l.loaded, rejected: l.rejected }).toEqual({ read: 3, loaded: 1, rejected: 2 });
+    expect(l.rejects_by_rule).toEqual({ encoding: 2 });
+    const db = new Database(path.join(dir, 't.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT item_code, description FROM items').raw().all()).toEqual([['H2', 'genuine \uFFFD kept']]);
+    } finally {
+      db.close();
+    }
+    const rejects = readFileSync(path.join(dir, l.rejects_file!), 'utf8');
+    expect(rejects).toContain('column descr (row 1) is not valid UTF-8: ""Caf\\xE9 €""');
+  });
+});
+
 describe('sql source: binary cells are \\x hex on every store, never digits a number column takes', () => {
   it('SQLite: a BLOB of the bytes of 12 is rejected from a decimal column', async () => {
     const file = path.join(tempDir('forklift-sqlsrc-'), 'legacy.db');

@@ -1,5 +1,5 @@
 import { BugError, ForkliftError, formatLocation } from '../core/errors.js';
-import { redactUrl } from '../stores/url.js';
+import { redactText } from '../stores/url.js';
 
 /**
  * The one place errors become text. A ForkliftError shows its message, hint and further problems;
@@ -17,17 +17,17 @@ export function renderError(err: unknown, opts: { debug: boolean }): RenderedErr
     const lines = [`Error: ${err.message}`, ...err.details.map((d) => `  ${d}`)];
     if (err.hint) lines.push(`Hint: ${err.hint}`);
     if (opts.debug && err.stack) lines.push(err.stack);
-    const json: RenderedError['json'] = { code: err.code, message: redactUrl(err.message), exit_code: err.exitCode };
+    const json: RenderedError['json'] = { code: err.code, message: redactText(err.message), exit_code: err.exitCode };
     if (err.hint) json.hint = err.hint;
     if (err.location) json.location = formatLocation(err.location);
-    if (err.details.length) json.details = err.details.map(redactUrl);
-    return { exitCode: err.exitCode, text: lines.map(redactUrl).join('\n') + '\n', json };
+    if (err.details.length) json.details = err.details.map(redactText);
+    return { exitCode: err.exitCode, text: lines.map(redactText).join('\n') + '\n', json };
   }
   const e = err instanceof Error ? err : new Error(String(err));
   const bug = e instanceof BugError ? e.message : `internal error: ${e.message}`;
   const lines = [`Error: ${bug}`, 'This is a bug in forklift, not in your data or files. Run again with --debug and report the output.'];
   if (opts.debug && e.stack) lines.push(e.stack);
-  return { exitCode: 1, text: lines.map(redactUrl).join('\n') + '\n', json: { code: 'internal', message: redactUrl(bug), exit_code: 1 } };
+  return { exitCode: 1, text: lines.map(redactText).join('\n') + '\n', json: { code: 'internal', message: redactText(bug), exit_code: 1 } };
 }
 
 /** The end of a JSON document a command left open at its "error" key (core/errors.ts thrownInOpenJson): the error, then the closing brace. */

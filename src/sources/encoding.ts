@@ -181,25 +181,48 @@ function incompleteTail(b: Buffer): number {
   return 0;
 }
 
+/** Length of the valid UTF-8 sequence that starts at `b[i]`, or 0 when none does there. */
+function utf8SequenceAt(b: Uint8Array, i: number): number {
+  const c = b[i] as number;
+  if (c < 0x80) return 1;
+  const need = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+  if (need === -1) return 0;
+  const c1 = b[i + 1] ?? 0;
+  const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+  const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+  if (c1 < lo || c1 > hi) return 0;
+  for (let k = 2; k <= need; k++) if (((b[i + k] ?? 0) & 0xc0) !== 0x80) return 0;
+  return need + 1;
+}
+
 /** Index of the first byte of `b` that does not begin a valid UTF-8 sequence (0 if none is found). */
 function firstInvalid(b: Buffer): number {
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i] as number;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    const need = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
-    if (need === -1) return i;
-    const c1 = b[i + 1] ?? 0;
-    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
-    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
-    if (c1 < lo || c1 > hi) return i;
-    for (let k = 2; k <= need; k++) if (((b[i + k] ?? 0) & 0xc0) !== 0x80) return i;
-    i += need + 1;
+  for (let i = 0; i < b.length; ) {
+    const n = utf8SequenceAt(b, i);
+    if (n === 0) return i;
+    i += n;
   }
   return 0;
+}
+
+/**
+ * Bytes that are not all UTF-8, as text a message can quote: the valid characters as they are,
+ * every byte that begins none as `\xE9`, never U+FFFD in place of what the bytes hold.
+ */
+export function showNonUtf8(b: Uint8Array): string {
+  let out = '';
+  let from = 0;
+  const text = (to: number): string => Buffer.from(b.buffer, b.byteOffset + from, to - from).toString('utf8');
+  for (let i = 0; i < b.length; ) {
+    const n = utf8SequenceAt(b, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    out += `${text(i)}\\x${(b[i] as number).toString(16).toUpperCase().padStart(2, '0')}`;
+    from = ++i;
+  }
+  return out + text(b.length);
 }
 
 /**

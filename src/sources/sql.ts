@@ -8,7 +8,8 @@
  * - PostgreSQL: a cursor (pg-query-stream's pg-cursor), `batchSize` rows per round trip, the
  *   next batch fetched while the caller maps the current one;
  * - MySQL / MariaDB: mysql2's row events, the socket paused while a batch is waiting;
- * - SQLite: better-sqlite3's `.iterate()`, one row at a time;
+ * - SQLite: better-sqlite3's `.iterate()`, one row at a time; TEXT that is not UTF-8 becomes a
+ *   fault of its cell (rule `encoding`), never U+FFFD in its place (sqlite-text.ts);
  * - SQL Server: tedious's row events, the request paused while a batch is waiting.
  *
  * Memory holds a batch or two (plus what a paused socket had buffered), never the result.
@@ -18,7 +19,9 @@
  * decimals and 64-bit integers as the server's exact decimal text (never through a JS float),
  * booleans `true`/`false` (MySQL's tinyint(1) stays `1`/`0`), dates `YYYY-MM-DD`, timestamps
  * without a zone `YYYY-MM-DDTHH:mm:ss[.fff]` (the mapping's `timezone:` applies), timestamps with
- * one as ISO 8601 with their offset, binary as hex, CHAR padding as the server sends it.
+ * one as ISO 8601 with their offset, binary as `\x` and its bytes in hex (`\x3132`, PostgreSQL's
+ * bytea form, which bundles use too: never digits a number column would take), CHAR padding as
+ * the server sends it.
  *
  * The sessions are read-only where the server has such a mode (PostgreSQL, MySQL/MariaDB, and
  * SQLite opened read-only): a source query can never change the legacy data.
@@ -33,9 +36,10 @@ import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import type { Connection as TdsConnection, Request as TdsRequest } from 'tedious';
 import { BugError, SourceError, StoreError } from '../core/errors.js';
-import { redactUrl, sqlitePath, storeKind, type StoreKind } from '../stores/url.js';
+import { redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecrets, type StoreKind } from '../stores/url.js';
 import { batchSizeOf, type OpenOptions } from './common.js';
-import type { Cell, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
+import { nonUtf8Fault, SqliteTextCheck, TextRereadError } from './sqlite-text.js';
+import type { Cell, CellFault, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
 
 /** How long connecting may take before the store counts as unreachable. */
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -50,6 +54,8 @@ interface RowCursor {
   readonly header: string[];
   /** Up to `n` rows; fewer only at the end of the result, none once it is exhausted. */
   read(n: number, signal: AbortSignal | undefined): Promise<Cell[][]>;
+  /** The cells of a row that the source could not give as values (SQLite text that is not UTF-8), by row. */
+  readonly faults?: WeakMap<Cell[], CellFault[]>;
   /** Stops the query if it still runs. Never throws. */
   close(): Promise<void>;
 }
@@ -133,7 +139,12 @@ class SqlSource implements OpenedSource {
         const json = JSON.stringify(rows);
         hash.update(this.rows === 0 ? json.slice(1, -1) : `,${json.slice(1, -1)}`);
         const batch = new Array<SourceRecord>(rows.length);
-        for (let i = 0; i < rows.length; i++) batch[i] = { line: ++this.rows, cells: rows[i] as Cell[] };
+        const faults = this.cursor.faults;
+        for (let i = 0; i < rows.length; i++) {
+          const cells = rows[i] as Cell[];
+          const bad = faults?.get(cells);
+          batch[i] = bad === undefined ? { line: ++this.rows, cells } : { line: ++this.rows, cells, faults: bad };
+        }
         yield batch;
       }
       exhausted = true;
@@ -167,7 +178,7 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   const query = requiredText(spec.query, 'query', 'the SELECT whose rows are the source, e.g. query: "SELECT * FROM ITEMMAST"');
   const display = redactUrl(url);
   const label = `${display}: ${shortQuery(query)}`;
-  const ctx: ErrorContext = { label, display, secrets: secretsOf(url) };
+  const ctx: ErrorContext = { label, display, secrets: urlSecrets(url) };
   const kind = kindOf(url, display);
   const dialect = DIALECTS[kind];
   if (kind === 'sqlite') await checkSqliteFile(url, ctx);
@@ -199,12 +210,13 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   };
   const fail = (e: unknown, row?: number): Error => {
     if (e instanceof SourceError || e instanceof StoreError || e instanceof BugError) return e;
-    const f = dialect.classify(e);
+    const f: Failure = e instanceof MultipleResultSetsError ? { kind: 'query', message: e.message, dbHint: e.dbHint } : dialect.classify(e);
     if (f.kind === 'store') return storeError(ctx, `lost the connection while reading${row === undefined ? '' : ` row ${row}`}: ${f.message}`, dialect.storeHint, e);
-    return new SourceError(`${label}: the query failed${row === undefined || row === 1 ? '' : ` after ${row - 1} rows`}: ${clean(f.message, ctx.secrets)}`, {
+    const after = row === undefined || row === 1 ? '' : ` after ${row - 1} ${row === 2 ? 'row' : 'rows'}`;
+    return new SourceError(`${label}: the query failed${after}: ${scrubSecrets(f.message, ctx.secrets)}`, {
       code: 'source.query',
       location: { file: label, where: 'source.query' },
-      hint: f.dbHint === undefined ? QUERY_HINT : `${QUERY_HINT} (${kind}: ${clean(f.dbHint, ctx.secrets)})`,
+      hint: f.dbHint === undefined ? QUERY_HINT : `${QUERY_HINT} (${kind}: ${scrubSecrets(f.dbHint, ctx.secrets)})`,
       cause: e,
     });
   };
@@ -283,31 +295,7 @@ function parseServerUrl(url: string, ctx: ErrorContext): URL {
 }
 
 function storeError(ctx: ErrorContext, message: string, hint: string, cause: unknown): StoreError {
-  return new StoreError(`${ctx.display}: ${clean(message, ctx.secrets)}`, { code: 'store.connect', hint, cause });
-}
-
-/** The password of a URL, raw and decoded: never to appear in a message. */
-function secretsOf(url: string): string[] {
-  const m = /^[a-z0-9+]+:\/\/[^:/@]*:([^@]*)@/i.exec(url);
-  const raw = m?.[1];
-  const out: string[] = [];
-  if (raw !== undefined && raw.length > 0) {
-    out.push(raw);
-    try {
-      const dec = decodeURIComponent(raw);
-      if (dec !== raw) out.push(dec);
-    } catch {
-      // not percent-encoded: the raw form is all there is
-    }
-  }
-  for (const p of url.matchAll(/[?&](?:password|pwd)=([^&]*)/gi)) if (p[1]) out.push(p[1]);
-  return out.filter((s) => s.length >= 3);
-}
-
-function clean(message: string, secrets: string[]): string {
-  let m = message;
-  for (const s of secrets) m = m.split(s).join('***');
-  return m;
+  return new StoreError(`${ctx.display}: ${scrubSecrets(message, ctx.secrets)}`, { code: 'store.connect', hint, cause });
 }
 
 /** A query shortened for messages: whitespace squashed, at most 60 characters. */
@@ -350,6 +338,34 @@ async function withTimeout(p: Promise<void>, ms: number): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A driver event handler that hands what it throws to `fail`: the drivers call handlers inside
+ * their packet parsers, where an exception is lost (or kills the connection without an event),
+ * and the read waiting on the queue would wait forever.
+ */
+function guarded<A extends unknown[]>(fail: (e: unknown) => void, handler: (...args: A) => void): (...args: A) => void {
+  return (...args) => {
+    try {
+      handler(...args);
+    } catch (e) {
+      fail(e);
+    }
+  };
+}
+
+/**
+ * A query that returns a second result set (a procedure with two SELECTs, a batch of two
+ * statements): a source is one table of rows, and the second set's rows under the first set's
+ * header would be wrong rows.
+ */
+export class MultipleResultSetsError extends Error {
+  constructor() {
+    super('the query returns more than one result set');
+    this.name = 'MultipleResultSetsError';
+  }
+  readonly dbHint = 'a source reads exactly one result set: call a procedure that runs one SELECT, or make that SELECT the query';
 }
 
 /**
@@ -459,12 +475,16 @@ export function float32Text(n: number): string {
   return doubleText(n);
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/**
+ * Binary data as `\x` and hex digits, as PostgreSQL prints bytea and bundles write it: bare hex
+ * (`3132` for the bytes of '12') would load into a number column as another number.
+ */
+export const binaryText = (b: Uint8Array): string => `\\x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`;
 
 // ---- PostgreSQL ---------------------------------------------------------------------------
 
 /** PostgreSQL type oids whose text output forklift rewrites. */
-const PG = { bool: 16, bytea: 17, float4: 700, float8: 701, money: 790, timestamp: 1114, timestamptz: 1184 } as const;
+const PG = { bool: 16, float4: 700, float8: 701, money: 790, timestamp: 1114, timestamptz: 1184 } as const;
 const PG_RAW = { getTypeParser: () => (v: string) => v };
 
 type PgConverter = ((v: string) => string) | undefined;
@@ -474,8 +494,6 @@ export function pgConverter(oid: number): PgConverter {
   switch (oid) {
     case PG.bool:
       return (v) => (v === 't' ? 'true' : v === 'f' ? 'false' : v);
-    case PG.bytea:
-      return (v) => (v.startsWith('\\x') ? v.slice(2) : v);
     case PG.float4:
     case PG.float8:
       return plainNumberText;
@@ -635,9 +653,9 @@ export function mysqlConverter(f: Pick<FieldPacket, 'columnType' | 'characterSet
     case MY.json:
       return (b) => b.toString('utf8');
     case MY.geometry:
-      return (b) => b.toString('hex');
+      return binaryText; // WKB
     default:
-      return f.characterSet === BINARY_CHARSET ? (b) => b.toString('hex') : (b) => b.toString('utf8');
+      return f.characterSet === BINARY_CHARSET ? binaryText : (b) => b.toString('utf8');
   }
 }
 
@@ -684,44 +702,62 @@ const mysql: Dialect = {
       let convert: MyConverter[] = [];
       const queue = new RowQueue(batchSize, () => c.pause(), () => c.resume());
       let settled = false;
-      const cursor = (header: string[]): RowCursor => ({
-        header,
-        read: (n, signal) => queue.take(n, signal),
-        async close() {
-          // mysql2 cannot cancel a query: a result still streaming ends with its connection.
-          if (!queue.done) c.destroy();
-        },
-      });
-      // Every value as raw bytes (`field.buffer()`): the converters above make the text.
-      const q = c.query({ sql, rowsAsArray: true, typeCast: (field) => field.buffer() }) as unknown as MyQuery;
-      q.on('fields', (fields: FieldPacket[]) => {
-        convert = fields.map(mysqlConverter);
-        settled = true;
-        resolve(cursor(fields.map((f) => f.name)));
-      });
-      q.on('result', (row: (Buffer | null)[]) => {
-        if (!Array.isArray(row)) return; // an OK packet: not a result set
-        const cells = new Array<Cell>(row.length);
-        for (let i = 0; i < row.length; i++) {
-          const b = row[i];
-          cells[i] = b === null || b === undefined ? null : (convert[i] as MyConverter)(b);
-        }
-        queue.push(cells);
-      });
-      q.on('error', (e: QueryError) => {
+      let resultSets = 0;
+      const failWith = (e: unknown): void => {
         if (settled) queue.fail(e);
         else {
           settled = true;
           reject(e);
         }
+      };
+      // mysql2 cannot cancel a query: one refused midway ends with its connection.
+      const stop = (e: unknown): void => {
+        failWith(e);
+        c.destroy();
+      };
+      const cursor = (header: string[]): RowCursor => ({
+        header,
+        read: (n, signal) => queue.take(n, signal),
+        async close() {
+          if (!queue.done) c.destroy();
+        },
       });
-      q.on('end', () => {
-        queue.end();
-        if (!settled) {
+      // Every value as raw bytes (`field.buffer()`): the converters above make the text.
+      const q = c.query({ sql, rowsAsArray: true, typeCast: (field) => field.buffer() }) as unknown as MyQuery;
+      q.on(
+        'fields',
+        guarded(stop, (fields: FieldPacket[] | undefined) => {
+          // undefined: the status packet a CALL (or a statement without rows) ends with, no result set.
+          if (fields === undefined) return;
+          if (++resultSets > 1) return stop(new MultipleResultSetsError());
+          convert = fields.map(mysqlConverter);
           settled = true;
-          resolve(cursor([])); // no result set (DO 1, SET …): reported as a query without columns
-        }
-      });
+          resolve(cursor(fields.map((f) => f.name)));
+        }),
+      );
+      q.on(
+        'result',
+        guarded(stop, (row: (Buffer | null)[]) => {
+          if (!Array.isArray(row) || queue.done) return; // an OK packet: not a result set
+          const cells = new Array<Cell>(row.length);
+          for (let i = 0; i < row.length; i++) {
+            const b = row[i];
+            cells[i] = b === null || b === undefined ? null : (convert[i] as MyConverter)(b);
+          }
+          queue.push(cells);
+        }),
+      );
+      q.on('error', (e: QueryError) => failWith(e));
+      q.on(
+        'end',
+        guarded(stop, () => {
+          queue.end();
+          if (!settled) {
+            settled = true;
+            resolve(cursor([])); // no result set (DO 1, SET …): reported as a query without columns
+          }
+        }),
+      );
     });
   },
   classify(e) {
@@ -741,13 +777,13 @@ const mysql: Dialect = {
 
 // ---- SQLite -------------------------------------------------------------------------------
 
-/** A SQLite value as text: integers exact (read as BigInt), reals as their shortest decimal, blobs as hex. */
+/** A SQLite value as text: integers exact (read as BigInt), reals as their shortest decimal, blobs as `\x` hex. */
 export function sqliteCell(v: unknown): Cell {
   if (v === null || v === undefined) return null;
   if (typeof v === 'string') return v;
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'number') return doubleText(v);
-  if (v instanceof Uint8Array) return hex(v);
+  if (v instanceof Uint8Array) return binaryText(v);
   return String(v);
 }
 
@@ -779,8 +815,12 @@ const sqlite: Dialect = {
     const header = stmt.columns().map((c) => c.name);
     const it = stmt.raw(true).safeIntegers(true).iterate() as IterableIterator<unknown[]>;
     let done = false;
+    let rowNo = 0;
+    let check: SqliteTextCheck | undefined;
+    const faults = new WeakMap<Cell[], CellFault[]>();
     return {
       header,
+      faults,
       async read(n) {
         const out: Cell[][] = [];
         while (!done && out.length < n) {
@@ -790,19 +830,37 @@ const sqlite: Dialect = {
             break;
           }
           const row = r.value;
+          rowNo++;
           const cells = new Array<Cell>(row.length);
-          for (let i = 0; i < row.length; i++) cells[i] = sqliteCell(row[i]);
+          let bad: CellFault[] | undefined;
+          for (let i = 0; i < row.length; i++) {
+            const v = row[i];
+            // U+FFFD: the database holds that character, or bytes that are not UTF-8 (see sqlite-text.ts).
+            if (typeof v === 'string' && v.includes('\uFFFD')) {
+              const bytes = (check ??= new SqliteTextCheck(db, sql, header)).nonUtf8(rowNo, i, row);
+              if (bytes !== undefined) {
+                cells[i] = null;
+                (bad ??= []).push(nonUtf8Fault(i, rowNo, bytes));
+                continue;
+              }
+            }
+            cells[i] = sqliteCell(v);
+          }
+          if (bad !== undefined) faults.set(cells, bad);
           out.push(cells);
         }
+        if (done) check?.close();
         return out;
       },
       async close() {
         if (!done) it.return?.();
         done = true;
+        check?.close();
       },
     };
   },
   classify(e) {
+    if (e instanceof TextRereadError) return { kind: 'query', message: e.message, dbHint: e.dbHint };
     const code = codeOf(e);
     const store = /^SQLITE_(CANTOPEN|NOTADB|CORRUPT|IOERR|BUSY|LOCKED|PERM|AUTH|FULL|NOMEM)/.test(code);
     return { kind: store ? 'store' : 'query', message: messageOf(e) };
@@ -899,13 +957,13 @@ function exactScaled(scale: number, column: string): (v: unknown) => string {
   };
 }
 
-/** Any other value by its JS type: text as is, bigint (a string from tedious) exact, binary as hex. */
+/** Any other value by its JS type: text as is, bigint (a string from tedious) exact, binary as `\x` hex. */
 function anyText(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return doubleText(v);
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Uint8Array) return hex(v);
+  if (v instanceof Uint8Array) return binaryText(v);
   if (v instanceof Date) return isoOf(v);
   return JSON.stringify(v) ?? String(v);
 }
@@ -961,14 +1019,17 @@ const mssql: Dialect = {
           reject(e);
         }
       };
-      const request: TdsRequest = new Request(sql, (err) => {
-        if (err && !(cancelled && codeOf(err) === 'ECANCEL')) failWith(err);
-        queue.end();
-        if (!settled) {
-          settled = true;
-          resolve(cursor([]));
-        }
-      });
+      const request: TdsRequest = new Request(
+        sql,
+        guarded(failWith, (err: Error | null | undefined) => {
+          if (err && !(cancelled && codeOf(err) === 'ECANCEL')) failWith(err);
+          queue.end();
+          if (!settled) {
+            settled = true;
+            resolve(cursor([]));
+          }
+        }),
+      );
       const queue = new RowQueue(batchSize, () => request.pause(), () => request.resume());
       const cursor = (header: string[]): RowCursor => ({
         header,
@@ -983,34 +1044,35 @@ const mssql: Dialect = {
           });
         },
       });
-      request.on('columnMetadata', (cols) => {
-        if (settled) {
-          failWith(new Error('the query returns more than one result set'));
-          cancelled = true;
-          c.cancel();
-          return;
-        }
-        columns = (Array.isArray(cols) ? cols : Object.values(cols)) as TdsColumn[];
-        convert = columns.map(mssqlConverter);
-        settled = true;
-        resolve(cursor(columns.map((col) => col.colName)));
-      });
-      request.on('row', (row: { value: unknown }[]) => {
+      // Stops the request on our own failure (a second result set, a value it cannot read).
+      const stop = (e: unknown): void => {
+        failWith(e);
         if (cancelled) return;
-        const cells = new Array<Cell>(row.length);
-        try {
+        cancelled = true;
+        c.cancel();
+      };
+      request.on(
+        'columnMetadata',
+        guarded(stop, (cols: TdsColumn[] | Record<string, TdsColumn>) => {
+          if (settled) return stop(new MultipleResultSetsError());
+          columns = Array.isArray(cols) ? cols : Object.values(cols);
+          convert = columns.map(mssqlConverter);
+          settled = true;
+          resolve(cursor(columns.map((col) => col.colName)));
+        }),
+      );
+      request.on(
+        'row',
+        guarded(stop, (row: { value: unknown }[]) => {
+          if (cancelled) return;
+          const cells = new Array<Cell>(row.length);
           for (let i = 0; i < row.length; i++) {
             const v = (row[i] as { value: unknown }).value;
             cells[i] = v === null || v === undefined ? null : (convert[i] as (v: unknown) => string)(v);
           }
-        } catch (e) {
-          queue.fail(e);
-          cancelled = true;
-          c.cancel();
-          return;
-        }
-        queue.push(cells);
-      });
+          queue.push(cells);
+        }),
+      );
       c.execSqlBatch(request);
     });
   },

@@ -10,7 +10,7 @@ import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
 import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, TargetStore } from './types.js';
 import { bySchema } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
-import { redactUrl, passwordOf } from './url.js';
+import { redactUrl, scrubSecrets, urlSecrets } from './url.js';
 import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
 import { upsertSetNames } from './upsert-common.js';
 
@@ -570,13 +570,12 @@ export function mssqlConfig(url: string): sql.config {
  * A SQL Server message without the row values some of them quote (the duplicate key, a truncated
  * value, a value that failed a conversion) and without the password: SPEC section 1.
  */
-export function scrubMssqlMessage(message: string, secret?: string): string {
-  let m = message
+export function scrubMssqlMessage(message: string, secrets: readonly string[] = []): string {
+  const m = message
     .replace(/\s*The duplicate key value is \(.*\)\.?/gs, '')
     .replace(/\s*Truncated value: '.*'\.?/gs, '')
     .replace(/the (\w+) value '.*' to data type/gs, 'the $1 value to data type');
-  if (secret !== undefined && secret.length >= 4) m = m.split(secret).join('***');
-  return m.trim();
+  return scrubSecrets(m, secrets).trim();
 }
 
 interface MssqlErrorLike {
@@ -594,10 +593,10 @@ function rootError(e: MssqlErrorLike): MssqlErrorLike {
 }
 
 /** A message and a hint a user can act on, for any error the mssql package raises. */
-export function describeMssqlError(e: unknown, secret?: string): { message: string; hint: string } {
+export function describeMssqlError(e: unknown, secrets: readonly string[] = []): { message: string; hint: string } {
   const err = (typeof e === 'object' && e !== null ? e : { message: String(e) }) as MssqlErrorLike;
   const root = rootError(err);
-  const message = scrubMssqlMessage(root.message ?? String(e), secret);
+  const message = scrubMssqlMessage(root.message ?? String(e), secrets);
   const code = root.code ?? err.code;
   const inner = root.originalError?.message ?? '';
   let hint = 'Check that the target is reachable and writable.';
@@ -635,7 +634,7 @@ export function describeMssqlError(e: unknown, secret?: string): { message: stri
       else if (/certificate/i.test(message + inner)) hint = 'The server\'s TLS certificate is not trusted: install its CA, or add trustServerCertificate=true to the URL for a server you trust.';
       else if (code === 'ESOCKET' || code === 'ETIMEOUT' || code === 'EINSTLOOKUP') hint = 'Check that SQL Server runs and accepts TCP connections at the host and port of the URL (and the encrypt option the server expects).';
   }
-  const extra = inner && !message.includes(inner) && code !== 'EREQUEST' ? ` (${scrubMssqlMessage(inner, secret)})` : '';
+  const extra = inner && !message.includes(inner) && code !== 'EREQUEST' ? ` (${scrubMssqlMessage(inner, secrets)})` : '';
   return { message: message + extra, hint };
 }
 
@@ -814,12 +813,12 @@ export class MssqlStore implements TargetStore {
   ledgerHead: string | null = null;
   readonly display: string;
   private readonly config: sql.config;
-  private readonly secret: string | undefined;
+  private readonly secrets: string[];
   private pool: Promise<sql.ConnectionPool> | undefined;
 
   constructor(url: string) {
     this.display = redactUrl(url);
-    this.secret = passwordOf(url);
+    this.secrets = urlSecrets(url);
     this.config = mssqlConfig(url);
   }
 
@@ -1003,17 +1002,17 @@ export class MssqlStore implements TargetStore {
   }
 
   private storeError(e: unknown, code: string): Error {
-    return mssqlStoreError(e, code, this.display, this.secret);
+    return mssqlStoreError(e, code, this.display, this.secrets);
   }
 }
 
 /** Any failure as a StoreError with a hint; our own errors pass through. */
-export function mssqlStoreError(e: unknown, code: string, display: string, secret?: string): Error {
+export function mssqlStoreError(e: unknown, code: string, display: string, secrets: readonly string[] = []): Error {
   if (e instanceof BugError || e instanceof StoreError || e instanceof ConfigError) return e;
   if (e instanceof TableShapeProblem) return shapeError(display, e.table, e.mismatches);
   if (e instanceof Error && e.name === 'AbortError') {
     return new StoreError(`${display}: the load was interrupted; nothing was committed`, { code: 'store.interrupted', hint: 'Run the same command again to load everything.', cause: e });
   }
-  const info = describeMssqlError(e, secret);
+  const info = describeMssqlError(e, secrets);
   return new StoreError(`${display}: ${info.message}`, { code, hint: info.hint, cause: e });
 }

@@ -18,7 +18,7 @@ import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
-import { redactUrl, passwordOf } from './url.js';
+import { redactUrl, scrubSecrets, urlSecrets } from './url.js';
 
 /**
  * A PostgreSQL target (postgres:// or postgresql://). knex owns the pool and the transaction; inside
@@ -36,14 +36,14 @@ export class PostgresStore implements TargetStore {
   ledgerHead: string | null = null;
   readonly display: string;
   private readonly k: Knex;
-  private readonly secret: string | undefined;
+  private readonly secrets: string[];
   /** The URL itself, for the read side's connections of their own (never shown). */
   private readonly url: string;
 
   constructor(url: string) {
     this.url = url;
     this.display = redactUrl(url);
-    this.secret = passwordOf(url);
+    this.secrets = urlSecrets(url);
     this.k = knexFactory({
       client: 'pg',
       connection: { connectionString: url, connectionTimeoutMillis: 15_000, application_name: 'forklift' },
@@ -333,7 +333,7 @@ export class PostgresStore implements TargetStore {
 
   /** A server message with the URL's password taken out, wherever a driver echoes it. */
   private scrub(message: string): string {
-    return this.secret !== undefined && this.secret.length >= 4 ? message.split(this.secret).join('***') : message;
+    return scrubSecrets(message, this.secrets);
   }
 }
 

@@ -13,6 +13,7 @@ import { openSource, type OpenedSource } from '../../../src/sources/index.js';
 import { InexactDecimalError, doubleText, float32Text, mssqlConnection, mssqlConverter, mysqlConverter, pgConverter } from '../../../src/sources/sql.js';
 import { redactUrl } from '../../../src/stores/url.js';
 import { tempDir } from '../../helpers.js';
+import { MysqlDatabases } from '../stores/live.js';
 
 /**
  * SQL sources against real databases: SQLite (a temp file, always), PostgreSQL
@@ -67,6 +68,37 @@ function column(name: string, type: Column['type']): Column {
   return { name, type, required: false };
 }
 
+/**
+ * Migrates one row (code, cost, lt) from a SQL source into SQLite, cost into a decimal and lt into
+ * an integer column: what was loaded, and the rejects file.
+ */
+async function migrateCostAndLeadTime(url: string, query: string): Promise<{ loaded: number; rejected: number; rows: unknown[][]; rejects: string }> {
+  const dir = tempDir('forklift-sqlsrc-bin-');
+  writeFileSync(
+    path.join(dir, 'items.yaml'),
+    ['entity: items', 'source:', '  format: sql', `  url: ${JSON.stringify(url)}`, `  query: ${JSON.stringify(query)}`, 'fields:', '  item_code: { from: code }', '  description: { const: x }', '  uom: { const: EA }', '  standard_cost: { from: cost }', '  lead_time_days: { from: lt }', '  active: { const: true }', ''].join('\n'),
+  );
+  writeFileSync(path.join(dir, 'forklift.yaml'), 'name: bin\ntarget: sqlite:./t.db\nmappings: [items.yaml]\nreject_limit: 100%\n');
+  const result = await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'migrate' });
+  const l = result.entities[0]!;
+  const db = new Database(path.join(dir, 't.db'), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT item_code, standard_cost, lead_time_days FROM items').raw().all() as unknown[][];
+    return { loaded: l.loaded, rejected: l.rejected, rows, rejects: l.rejects_file === undefined ? '' : readFileSync(path.join(dir, l.rejects_file), 'utf8') };
+  } finally {
+    db.close();
+  }
+}
+
+/** Binary '12' and '7' are rejected from a decimal and an integer column, never loaded as 3132 and 37. */
+function expectBinaryRejected(r: Awaited<ReturnType<typeof migrateCostAndLeadTime>>): void {
+  expect(r.rows).toEqual([]);
+  expect(r.loaded).toBe(0);
+  expect(r.rejected).toBe(1);
+  expect(r.rejects).toContain('\\x3132');
+  expect(r.rejects).toMatch(/standard_cost '\\x3132' is not a number/);
+}
+
 /** Runs the probe; a message when the server cannot be reached, null when it can. */
 async function reachable(name: string, url: string, probe: () => Promise<void>): Promise<string | null> {
   try {
@@ -105,9 +137,9 @@ describe('sql source: SQLite', () => {
     expect(r.batches).toEqual([2, 2, 1]);
     expect(r.lines).toEqual([1, 2, 3, 4, 5]);
     expect(r.rows).toEqual([
-      ['A-1', '9007199254740993', '0.1', '01ff', 'Grüße 👋', '2024-02-29'],
+      ['A-1', '9007199254740993', '0.1', '\\x01ff', 'Grüße 👋', '2024-02-29'],
       ['B-2', '-5', '1000000000000000000000', null, null, null],
-      ['C-3', '0', '0.00000015', '', '', '1969-07-20'],
+      ['C-3', '0', '0.00000015', '\\x', '', '1969-07-20'],
       ['D-4', '1', '2.5', null, '  padded  ', null],
       ['E-5', '2', '-0.25', null, 'x', null],
     ]);
@@ -178,6 +210,106 @@ describe('sql source: SQLite', () => {
   });
 });
 
+describe('sql source: SQLite TEXT that is not UTF-8', () => {
+  const file = path.join(tempDir('forklift-sqlsrc-enc-'), 'legacy.db');
+  const url = `sqlite:${file}`;
+  /** Rows 1..2500: descr of every 7th row is Latin-1 bytes, note of every 11th the real U+FFFD. */
+  const descrOf = (i: number): string => (i % 7 === 0 ? `CAST(X'${Buffer.from(`Caf\xe9 ${i}`, 'latin1').toString('hex')}' AS TEXT)` : `'Café ${i}'`);
+  const noteOf = (i: number): string => (i % 11 === 0 ? `'n\uFFFD${i}'` : `'n${i}'`);
+
+  beforeAll(() => {
+    const db = new Database(file);
+    db.exec('CREATE TABLE it (code TEXT, descr TEXT, note TEXT)');
+    db.exec(`INSERT INTO it VALUES ('H1', CAST(X'436166E920E282AC' AS TEXT), 'x'), ('H2', 'genuine \uFFFD kept', NULL), ('H3', CAST(X'E282' AS TEXT), CAST(X'80' AS TEXT))`);
+    db.exec('CREATE TABLE many (n INTEGER, descr TEXT, note TEXT)');
+    const values: string[] = [];
+    for (let i = 1; i <= 2500; i++) values.push(`(${i}, ${descrOf(i)}, ${noteOf(i)})`);
+    db.exec(`INSERT INTO many VALUES ${values.join(', ')}`);
+    db.close();
+  });
+
+  async function readWithFaults(query: string, batchSize?: number): Promise<{ cells: (string | null)[]; faults: unknown }[]> {
+    const s = await open(url, query, batchSize);
+    const out: { cells: (string | null)[]; faults: unknown }[] = [];
+    try {
+      for await (const b of s.batches()) for (const r of b) out.push({ cells: r.cells, faults: r.faults });
+    } finally {
+      await s.close();
+    }
+    return out;
+  }
+
+  it('a value with bytes that are not UTF-8 is a fault of its cell naming the bytes; a real U+FFFD is kept', async () => {
+    const rows = await readWithFaults('SELECT code, descr, note FROM it ORDER BY code');
+    expect(rows.map((r) => r.cells)).toEqual([
+      ['H1', null, 'x'],
+      ['H2', 'genuine \uFFFD kept', null],
+      ['H3', null, null],
+    ]);
+    expect(rows[0]!.faults).toEqual([{ index: 1, ref: 'row 1', rule: 'encoding', reason: expect.stringMatching(/^is not valid UTF-8: "Caf\\xE9 €" /) }]);
+    expect(rows[1]!.faults).toBeUndefined();
+    expect(rows[2]!.faults).toEqual([
+      { index: 1, ref: 'row 3', rule: 'encoding', reason: expect.stringMatching(/^is not valid UTF-8: "\\xE2\\x82" /) },
+      { index: 2, ref: 'row 3', rule: 'encoding', reason: expect.stringMatching(/^is not valid UTF-8: "\\x80" /) },
+    ]);
+  });
+
+  it('finds every such value of a large result, in every batch and column, in any order of the rows', async () => {
+    for (const batchSize of [1000, 7]) {
+      const rows = await readWithFaults('SELECT n, descr, note FROM many ORDER BY n DESC', batchSize);
+      expect(rows).toHaveLength(2500);
+      for (const [k, r] of rows.entries()) {
+        const i = 2500 - k;
+        expect(r.cells[0]).toBe(String(i));
+        expect(r.cells[1]).toBe(i % 7 === 0 ? null : `Café ${i}`);
+        expect(r.cells[2]).toBe(i % 11 === 0 ? `n\uFFFD${i}` : `n${i}`);
+        expect(r.faults).toEqual(i % 7 === 0 ? [{ index: 1, ref: `row ${k + 1}`, rule: 'encoding', reason: expect.stringContaining(`"Caf\\xE9 ${i}"`) }] : undefined);
+      }
+    }
+  });
+
+  it('a query that cannot be re-read as a subquery stops at such a value, naming row and column', async () => {
+    const e = await failure(read(url, "SELECT code, descr FROM it WHERE code = 'H1'; -- the broken one"));
+    expect(e).toBeInstanceOf(SourceError);
+    expect((e as SourceError).exitCode).toBe(2);
+    expect((e as Error).message).toMatch(/row 1, column descr holds U\+FFFD .* cannot run as a subquery/);
+    // Without U+FFFD in the data such a query reads as before.
+    expect((await read(url, "SELECT code FROM it WHERE code = 'H1'; -- fine")).rows).toEqual([['H1']]);
+  });
+
+  it('end to end: the row is rejected (rule encoding) with its bytes, never loaded with U+FFFD', async () => {
+    const dir = tempDir('forklift-sqlsrc-enc-run-');
+    writeFileSync(
+      path.join(dir, 'items.yaml'),
+      ['entity: items', 'source:', '  format: sql', `  url: ${JSON.stringify(url)}`, '  query: SELECT * FROM it', 'fields:', '  item_code: { from: code }', '  description: { from: descr }', '  uom: { const: EA }', '  active: { const: true }', ''].join('\n'),
+    );
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: enc\ntarget: sqlite:./t.db\nmappings: [items.yaml]\nreject_limit: 100%\n');
+    const result = await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'migrate' });
+    const l = result.entities[0]!;
+    expect({ read: l.read, loaded: l.loaded, rejected: l.rejected }).toEqual({ read: 3, loaded: 1, rejected: 2 });
+    expect(l.rejects_by_rule).toEqual({ encoding: 2 });
+    const db = new Database(path.join(dir, 't.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT item_code, description FROM items').raw().all()).toEqual([['H2', 'genuine \uFFFD kept']]);
+    } finally {
+      db.close();
+    }
+    const rejects = readFileSync(path.join(dir, l.rejects_file!), 'utf8');
+    expect(rejects).toContain('column descr (row 1) is not valid UTF-8: ""Caf\\xE9 €""');
+  });
+});
+
+describe('sql source: binary cells are \\x hex on every store, never digits a number column takes', () => {
+  it('SQLite: a BLOB of the bytes of 12 is rejected from a decimal column', async () => {
+    const file = path.join(tempDir('forklift-sqlsrc-'), 'legacy.db');
+    const db = new Database(file);
+    db.exec("CREATE TABLE t (code TEXT, cost BLOB, lt BLOB); INSERT INTO t VALUES ('H1', CAST('12' AS BLOB), CAST('7' AS BLOB))");
+    db.close();
+    expect((await read(`sqlite:${file}`, 'SELECT cost, lt FROM t')).rows).toEqual([['\\x3132', '\\x37']]);
+    expectBinaryRejected(await migrateCostAndLeadTime(`sqlite:${file}`, 'SELECT * FROM t'));
+  });
+});
+
 // ---- PostgreSQL ---------------------------------------------------------------------------
 
 const pgDown = await reachable('PostgreSQL', PG_URL, async () => {
@@ -231,8 +363,8 @@ describe.skipIf(pgDown !== null)('sql source: PostgreSQL', () => {
     const r = await read(PG_URL, q);
     expect(r.header).toEqual(['id', 'code', 'name', 'qty', 'big', 'ok', 'd', 'ts', 'tstz', 'bin', 'price', 'f', 'f4', 'nothing']);
     expect(r.rows).toEqual([
-      ['1', 'AB      ', 'Müller Größe 👋', '123456789012.345678', '9007199254740993', 'true', '1969-07-20', '2024-03-01T06:00:00.123', '2024-03-01T05:00:00+00:00', '01ff', '1234567.89', '0.1', '0.1', null],
-      ['2', ' CD     ', '', '-0.000001', '-1', 'false', '2040-02-29', '2024-03-31T02:30:00', '1900-01-01T00:00:00+00:00', '', '-5.00', '100000000000000000000', '3.25', null],
+      ['1', 'AB      ', 'Müller Größe 👋', '123456789012.345678', '9007199254740993', 'true', '1969-07-20', '2024-03-01T06:00:00.123', '2024-03-01T05:00:00+00:00', '\\x01ff', '1234567.89', '0.1', '0.1', null],
+      ['2', ' CD     ', '', '-0.000001', '-1', 'false', '2040-02-29', '2024-03-31T02:30:00', '1900-01-01T00:00:00+00:00', '\\x', '-5.00', '100000000000000000000', '3.25', null],
     ]);
     expect(r.label).toBe(`${redactUrl(PG_URL)}: ${q}`);
     expect(r.sha256).toBe(expectedSha(q, r.rows));
@@ -311,6 +443,12 @@ describe.skipIf(pgDown !== null)('sql source: PostgreSQL', () => {
     const e2 = await failure(read(db.toString(), 'SELECT 1'));
     expect(e2).toBeInstanceOf(StoreError);
     expect((e2 as Error).message).toMatch(/does not exist/);
+  });
+
+  it('a bytea is \\x hex as PostgreSQL prints it, rejected from number columns', async () => {
+    const q = "SELECT 'H1' AS code, convert_to('12', 'UTF8') AS cost, decode('37', 'hex') AS lt";
+    expect((await read(PG_URL, q)).rows).toEqual([['H1', '\\x3132', '\\x37']]);
+    expectBinaryRejected(await migrateCostAndLeadTime(PG_URL, q));
   });
 
   it('end to end: migrate a PostgreSQL table into SQLite through the pipeline', async () => {
@@ -425,11 +563,23 @@ describe.skipIf(myDown !== null)('sql source: MariaDB / MySQL', () => {
     expect(r.header).toEqual(['id', 'name', 'flag', 'd', 'dt', 'dt3', 'ts', 'code', 'amount', 'big', 'bits', 'bin', 'f', 'nothing']);
     expect(r.rows).toEqual([
       // MariaDB strips a CHAR's trailing padding itself; leading spaces stay for the mapping's trim.
-      ['1', 'Müller Größe', '1', '0000-00-00', '0000-00-00', '2024-03-01T06:00:00.123', '2024-03-01T05:00:00+00:00', ' AB', '123456789012.345678', '18446744073709551615', '1', '01ff', '0.1', null],
-      ['2', 'Ärger', '0', '2024-02-29', '1969-07-20T20:17:40', '0000-00-00', null, 'CD', '-0.000001', '0', '0', '', '1000000000000000000000', null],
+      ['1', 'Müller Größe', '1', '0000-00-00', '0000-00-00', '2024-03-01T06:00:00.123', '2024-03-01T05:00:00+00:00', ' AB', '123456789012.345678', '18446744073709551615', '1', '\\x01ff', '0.1', null],
+      ['2', 'Ärger', '0', '2024-02-29', '1969-07-20T20:17:40', '0000-00-00', null, 'CD', '-0.000001', '0', '0', '\\x', '1000000000000000000000', null],
     ]);
     expect(r.sha256).toBe(expectedSha(q, r.rows));
     expect(r.label).toBe(`${redactUrl(MY_URL)}: ${q}`);
+  });
+
+  it('varbinary and blob columns are \\x hex, rejected from number columns', async () => {
+    const t = `${table}_bin`;
+    await admin.query(`CREATE TABLE ${t} (code VARCHAR(8), cost VARBINARY(8), lt BLOB)`);
+    try {
+      await admin.query(`INSERT INTO ${t} VALUES ('H1', '12', '7')`);
+      expect((await read(MY_URL, `SELECT cost, lt, CAST('9' AS BINARY) AS b FROM ${t}`)).rows).toEqual([['\\x3132', '\\x37', '\\x39']]);
+      expectBinaryRejected(await migrateCostAndLeadTime(MY_URL, `SELECT * FROM ${t}`));
+    } finally {
+      await admin.query(`DROP TABLE IF EXISTS ${t}`);
+    }
   });
 
   it('a zero date is never a crash: the mapping rejects it with a reason', async () => {
@@ -494,6 +644,70 @@ describe.skipIf(myDown !== null)('sql source: MariaDB / MySQL', () => {
   });
 });
 
+describe.skipIf(myDown !== null)('sql source: MariaDB stored procedures (CALL)', () => {
+  const dbs = new MysqlDatabases();
+  let url = '';
+
+  beforeAll(async () => {
+    ({ url } = await dbs.create());
+    const c = await mysql.createConnection(myConnOpts(url));
+    try {
+      await c.query("CREATE PROCEDURE export_one() BEGIN SELECT 'I1' AS code, 'first set' AS descr, '1.50' AS cost UNION ALL SELECT 'I2', 'also first', NULL; END");
+      await c.query("CREATE PROCEDURE export_two() BEGIN SELECT 'I1' AS code, 'first set' AS descr; SELECT 'X' AS other, 'Y' AS other2, 'Z' AS other3; END");
+      await c.query('CREATE PROCEDURE export_none() BEGIN DO 1; END');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  afterAll(() => dbs.dropAll());
+
+  /** A read that hangs fails the test at 20 s instead of the suite's timeout. */
+  const readSoon = (query: string): Promise<ReadResult> =>
+    Promise.race([read(url, query), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${query} hung`)), 20_000))]);
+
+  it('a CALL of a procedure with one SELECT reads that result set (the status packet after it is no result set)', async () => {
+    const r = await readSoon('CALL export_one()');
+    expect(r.header).toEqual(['code', 'descr', 'cost']);
+    expect(r.rows).toEqual([
+      ['I1', 'first set', '1.50'],
+      ['I2', 'also first', null],
+    ]);
+    expect(r.sha256).toBe(expectedSha('CALL export_one()', r.rows));
+  });
+
+  it('a procedure with two SELECTs is refused (exit 2), never its second set under the first header', async () => {
+    const e = await failure(readSoon('CALL export_two()'));
+    expect(e).toBeInstanceOf(SourceError);
+    expect((e as SourceError).exitCode).toBe(2);
+    expect((e as Error).message).toMatch(/CALL export_two\(\): the query failed after 1 row: the query returns more than one result set$/);
+    expect((e as SourceError).hint).toMatch(/exactly one result set/);
+  });
+
+  it('a procedure without a SELECT is a query without columns', async () => {
+    const e = await failure(readSoon('CALL export_none()'));
+    expect(e).toBeInstanceOf(SourceError);
+    expect((e as Error).message).toMatch(/returns no columns/);
+  });
+
+  it('end to end: migrate from CALL export_one() loads its rows; CALL export_two() stops with exit 2 and commits nothing', async () => {
+    const dir = tempDir('forklift-sqlsrc-call-');
+    const mapping = (query: string, cost: string): string =>
+      ['entity: items', 'source:', '  format: sql', `  url: ${JSON.stringify(url)}`, `  query: ${query}`, 'fields:', '  item_code: { from: code }', '  description: { from: descr }', '  uom: { const: EA }', `  standard_cost: ${cost}`, '  active: { const: true }', ''].join('\n');
+    writeFileSync(path.join(dir, 'one.yaml'), mapping('CALL export_one()', '{ from: cost }'));
+    writeFileSync(path.join(dir, 'two.yaml'), mapping('CALL export_two()', '{ const: 1 }'));
+    writeFileSync(path.join(dir, 'one-plan.yaml'), 'name: call\ntarget: sqlite:./t.db\nmappings: [one.yaml]\n');
+    writeFileSync(path.join(dir, 'two-plan.yaml'), 'name: call\ntarget: sqlite:./t2.db\nmappings: [two.yaml]\n');
+    const one = await runPlan({ plan: path.join(dir, 'one-plan.yaml'), command: 'migrate' });
+    expect(one.status).toBe('succeeded');
+    expect(one.entities[0]?.loaded).toBe(2);
+    const e = await failure(runPlan({ plan: path.join(dir, 'two-plan.yaml'), command: 'migrate' }));
+    expect(e).toBeInstanceOf(SourceError);
+    expect((e as SourceError).exitCode).toBe(2);
+    expect((e as Error).message).toMatch(/more than one result set/);
+  });
+});
+
 // ---- SQL Server ---------------------------------------------------------------------------
 
 describe('sql source: SQL Server values (no server needed)', () => {
@@ -520,7 +734,7 @@ describe('sql source: SQL Server values (no server needed)', () => {
     expect(mssqlConverter(col('DateTime2', { scale: 0 }))(dt2('2024-03-01T06:00:00Z', 0))).toBe('2024-03-01T06:00:00');
     expect(mssqlConverter(col('DateTimeOffset', { scale: 3 }))(dt2('2024-03-01T05:00:00.5Z', 0))).toBe('2024-03-01T05:00:00.500+00:00');
     expect(mssqlConverter(col('Time', { scale: 0 }))(dt2('1970-01-01T13:14:15Z', 0))).toBe('13:14:15');
-    expect(mssqlConverter(col('VarBinary'))(Buffer.from([0, 0xab]))).toBe('00ab');
+    expect(mssqlConverter(col('VarBinary'))(Buffer.from([0, 0xab]))).toBe('\\x00ab');
     expect(mssqlConverter(col('NChar'))('AB   ')).toBe('AB   ');
     expect(mssqlConverter(col('UniqueIdentifier'))('6F9619FF-8B86-D011-B42D-00C04FC964FF')).toBe('6F9619FF-8B86-D011-B42D-00C04FC964FF');
   });
@@ -556,7 +770,7 @@ describe('sql source: SQL Server values (no server needed)', () => {
     expect(pgConverter(23)).toBeUndefined();
     expect(mysqlConverter({ columnType: 12, characterSet: 63 })(Buffer.from('0000-00-00 00:00:00'))).toBe('0000-00-00');
     expect(mysqlConverter({ columnType: 16, characterSet: 63 })(Buffer.from([0x01, 0x00]))).toBe('256');
-    expect(mysqlConverter({ columnType: 252, characterSet: 63 })(Buffer.from([0xff]))).toBe('ff');
+    expect(mysqlConverter({ columnType: 252, characterSet: 63 })(Buffer.from([0xff]))).toBe('\\xff');
     expect(doubleText(1e-7)).toBe('0.0000001');
     expect(float32Text(Math.fround(16777217))).toBe('16777216');
   });
@@ -576,7 +790,7 @@ describe.skipIf(MSSQL_URL === undefined)('sql source: SQL Server (live)', () => 
       CAST('2024-03-01T06:00:00.1234567' AS datetime2(7)) AS dt2`;
     const r = await read(url, q);
     expect(r.header).toEqual(['m', 'd', 'dt', 'b', 's', 'c', 'n', 'v', 'dt2']);
-    expect(r.rows).toEqual([['1234.5678', '123456.000001', '2024-03-01T06:00:00.123', 'true', 'Grüße 👋', 'AB   ', null, '01ff', '2024-03-01T06:00:00.1234567']]);
+    expect(r.rows).toEqual([['1234.5678', '123456.000001', '2024-03-01T06:00:00.123', 'true', 'Grüße 👋', 'AB   ', null, '\\x01ff', '2024-03-01T06:00:00.1234567']]);
   });
 
   it('streams in batches, and an empty result has its header', async () => {

@@ -853,7 +853,7 @@ describe('SQL Server errors', () => {
       "String or binary data would be truncated in table 'f.dbo.items', column 'description'.",
     );
     expect(scrubMssqlMessage("Conversion failed when converting the nvarchar value 'Geheim' to data type int.")).toBe('Conversion failed when converting the nvarchar value to data type int.');
-    expect(scrubMssqlMessage("Login failed for user 'sa'. pw=Secr3t!", 'Secr3t!')).toBe("Login failed for user 'sa'. pw=***");
+    expect(scrubMssqlMessage("Login failed for user 'sa'. pw=Secr3t!", ['Secr3t!'])).toBe("Login failed for user 'sa'. pw=***");
   });
 
   it('names the real error, not the "statement has been terminated" after it, with a hint', () => {

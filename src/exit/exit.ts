@@ -8,6 +8,7 @@ import { exportBundle, type ExportResult } from '../bundle/export.js';
 import { startScratchImport } from '../bundle/import.js';
 import type { Profile } from '../bundle/profile.js';
 import type { VerifyResult } from '../bundle/verify.js';
+import { checkBundleTarget, checkReplaceable, makeTargetParent } from '../bundle/target.js';
 import { zipFolder } from '../bundle/zip.js';
 import { claimWork, dropWork, scratchDir, sweepStaleWork, type SweptWork } from '../util/work-path.js';
 import { BugError, BundleError, ConfigError } from '../core/errors.js';
@@ -71,10 +72,17 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
   const shownDest = path.relative(process.cwd(), dest) || dest;
   // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before any work.
   activeSigner();
-  if (existsSync(dest) && !opts.force) {
-    throw new ConfigError(`${shownDest} already exists`, { code: 'exit.exists', hint: 'Choose a new bundle folder, or give --force to replace it once the new bundle is complete.' });
-  }
-  mkdirSync(path.dirname(final), { recursive: true });
+  const label = { label: `--to ${path.relative(process.cwd(), final) || final}`, code: 'exit.target' };
+  checkBundleTarget(final, label);
+  // Before any work, and again before the new bundle takes its place (something may have come there meanwhile).
+  const checkDest = async (): Promise<boolean> => {
+    if (!existsSync(dest)) return false;
+    if (!opts.force) throw new ConfigError(`${shownDest} already exists`, { code: 'exit.exists', hint: 'Choose a new bundle folder, or give --force to replace it once the new bundle is complete.' });
+    await checkReplaceable(dest, { code: label.code, source: opts.source, zip: zipFile !== null });
+    return true;
+  };
+  await checkDest();
+  makeTargetParent(final, label);
   const name = path.basename(final);
   const swept = sweepStaleWork(path.dirname(final), `${name}.`);
   const work = `${final}.exit-partial-${randomBytes(4).toString('hex')}`;
@@ -98,6 +106,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       xlsx: opts.xlsx,
       signal: opts.signal,
       complete: { skip: opts.skipSchemas ?? [] },
+      inWork: true,
       progress: (p) => opts.progress?.({ step: 'export', table: p.table, rows: p.rows }),
     });
 
@@ -225,29 +234,33 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     }
 
     go('place');
-    if (zipFile) {
-      // Named after the work folder, so a sweep after a kill finds it (util/work-path.ts).
-      const partialZip = `${work}.zip`;
-      try {
-        await zipFolder(work, partialZip);
-        if (existsSync(zipFile)) rmSync(zipFile, { force: true });
-        renameSync(partialZip, zipFile);
-      } finally {
-        rmSync(partialZip, { force: true });
-      }
-    } else {
-      if (existsSync(final)) rmSync(final, { recursive: true, force: true });
-      renameSync(bundleDir, final);
-    }
-
-    go('ledger');
+    // Zipped beside the work folder, and named after it, so a sweep after a kill finds it (util/work-path.ts).
+    const placing = zipFile ? `${work}.zip` : bundleDir;
+    if (zipFile) await zipFolder(work, placing);
+    // What --force replaces is moved aside, not removed, until the new bundle is in place and its
+    // exit recorded: a failure on the way puts it back. Named so that no sweep takes it: a kill
+    // between the two renames leaves it there for a person to find.
+    const aside = (await checkDest()) ? `${final}.exit-replaced-${randomBytes(4).toString('hex')}${zipFile ? '.zip' : ''}` : null;
+    if (aside) renameSync(dest, aside);
+    let placed = false;
     try {
+      renameSync(placing, dest);
+      placed = true;
+      go('ledger');
       await record(opts.source, started, 'succeeded', manifest, { tables: exported.tables.length, rows_total: exported.rows_total, bundle: shownDest, ...(exported.not_exported.length ? { not_exported: exported.not_exported } : {}) }, null);
     } catch (e) {
       // A bundle whose exit is not in the ledger is not a finished exit: remove it.
-      rmSync(dest, { recursive: true, force: true });
+      if (placed) rmSync(dest, { recursive: true, force: true });
+      if (aside) {
+        try {
+          renameSync(aside, dest);
+        } catch {
+          // Left where it was moved aside, under its own name.
+        }
+      }
       throw e;
     }
+    if (aside) rmSync(aside, { recursive: true, force: true });
     return { bundle: shownDest, zip: zipFile ? shownDest : null, certificate: signed, swept };
   } catch (e) {
     const reason = e instanceof Error && e.name === 'AbortError' ? 'interrupted' : e instanceof Error ? e.message : String(e);
@@ -261,6 +274,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     throw e;
   } finally {
     rmSync(work, { recursive: true, force: true });
+    if (zipFile) rmSync(`${work}.zip`, { force: true });
     claim.release();
     dropWork(scratch);
   }

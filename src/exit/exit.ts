@@ -11,7 +11,7 @@ import type { VerifyResult } from '../bundle/verify.js';
 import { checkBundleTarget, checkReplaceable, makeTargetParent } from '../bundle/target.js';
 import { zipFolder } from '../bundle/zip.js';
 import { claimWork, dropWork, scratchDir, sweepStaleWork, type SweptWork } from '../util/work-path.js';
-import { BugError, BundleError, ConfigError } from '../core/errors.js';
+import { BugError, BundleError, ConfigError, ForkliftError, StoreError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { diffOpened } from '../diff/diff.js';
 import { openFollowingSnapshot, openSnapshot } from '../diff/snapshot.js';
@@ -147,7 +147,11 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
         },
         (e: unknown) => stop.abort(e),
       );
-      reimport.written.catch(() => {}); // awaited below, after the comparison
+      // Awaited below, after the comparison; a failure of the writer's own is kept to say so.
+      let writeFailure: unknown;
+      reimport.written.catch((e: unknown) => {
+        if (!(e instanceof Error && e.name === 'AbortError')) writeFailure ??= e;
+      });
       try {
         go('import');
         go('diff');
@@ -169,6 +173,13 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
         for (const t of diff.result.tables) {
           if (t.status === 'compared' && t.left_rows !== (written[t.table] ?? 0)) throw new BugError(`${t.table}: the comparison read ${t.left_rows} rows of the scratch store, the re-import wrote ${written[t.table] ?? 0}`);
         }
+      } catch (e) {
+        if (writeFailure === undefined) throw e;
+        // The comparison stopped because the re-import did (it reads behind the writer): the
+        // re-import's failure is what to say, unless the verify finds the bundle does not verify.
+        step = 'import';
+        await verdict.catch(() => {});
+        throw reimportError(writeFailure, scratch);
       } finally {
         // A comparison that failed leaves the writer running: its thread must not write on into
         // a scratch folder that is being removed.
@@ -278,6 +289,22 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     claim.release();
     dropWork(scratch);
   }
+}
+
+/**
+ * The scratch SQLite store refused the bundle's rows or could not be written: a failed step, exit 1
+ * (SPEC section 10). The verify passed by then, so a refused row is forklift's bug, not the data's.
+ */
+function reimportError(e: unknown, scratch: string): unknown {
+  if (e instanceof ForkliftError) return e;
+  const reason = e instanceof Error ? e.message : String(e);
+  const where = path.dirname(scratch);
+  const hint = /constraint failed/i.test(reason)
+    ? 'The bundle verified, yet the scratch store refused one of its rows: this is a bug in forklift. Run again with --debug and report the output.'
+    : /SQLITE_FULL|disk is full|ENOSPC/i.test(reason)
+      ? `The scratch store is written in ${where}: free space there (or set TMPDIR to a folder on a disk with room), then run again.`
+      : `The scratch store is written in ${where}: check that it can be written (or set TMPDIR to another folder), then run again.`;
+  return new StoreError(`the bundle could not be re-imported into the scratch SQLite store: ${reason}`, { code: 'exit.import', hint, cause: e });
 }
 
 function profileColumns(profile: Profile | undefined): string[] {

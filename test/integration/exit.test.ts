@@ -150,4 +150,48 @@ describe('runExit', () => {
     expect(readFileSync(path.join(to, 'exit-certificate.json'), 'utf8')).toBe(before);
     expect(readdirSync(path.join(dir, 'out'))).toEqual(['bundle']);
   });
+
+  it('a row the scratch store refuses fails the exit at the re-import, exit 1, saying so (not as a store that cannot be read)', async () => {
+    const dir = tempDir('forklift-exit-');
+    const file = source(dir);
+    const tmp = tempDir('forklift-exit-tmp-');
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      let armed = false;
+      await expect(
+        runExit({
+          source: `sqlite:${file}`,
+          to: path.join(dir, 'out', 'bundle'),
+          progress: (p) => {
+            if (p.step !== 'import' || armed) return;
+            armed = true;
+            // The scratch store's tables exist and its writer waits for the first CSV batch.
+            const scratch = readdirSync(tmp).find((f) => f.startsWith('forklift-exit-') && !f.endsWith('.owner'))!;
+            const db = new Database(path.join(tmp, scratch, 'exit-check.db'));
+            db.exec("CREATE TRIGGER refuse BEFORE INSERT ON parts WHEN NEW.id = 40 BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: parts.name'); END");
+            db.close();
+          },
+        }),
+      ).rejects.toMatchObject({
+        exitCode: 1,
+        code: 'exit.import',
+        message: 'the bundle could not be re-imported into the scratch SQLite store: UNIQUE constraint failed: parts.name',
+        hint: expect.stringMatching(/^The bundle verified, yet the scratch store refused one of its rows: this is a bug in forklift/),
+      });
+      expect(armed).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    expect(readdirSync(path.join(dir, 'out'))).toEqual([]);
+    const db = new Database(file, { readonly: true });
+    try {
+      const runs = db.prepare("SELECT status, message FROM forklift_runs WHERE command = 'exit'").all() as { status: string; message: string }[];
+      expect(runs.map((r) => r.status)).toEqual(['failed']);
+      expect(runs[0]!.message).toMatch(/^exit failed at import: the bundle could not be re-imported/);
+    } finally {
+      db.close();
+    }
+  });
 });

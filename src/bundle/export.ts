@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BugError, BundleError, ConfigError } from '../core/errors.js';
@@ -18,6 +18,7 @@ import { dataPackage, type TableFiles } from './datapackage.js';
 import { dataDictionary } from './dictionary.js';
 import { keyComparer } from './order.js';
 import { applyProfile, checkProfileTables, type Profile } from './profile.js';
+import { checkBundleTarget, makeTargetParent } from './target.js';
 import type { openXlsxWriter } from './xlsx.js';
 import { zipFolder } from './zip.js';
 
@@ -48,6 +49,11 @@ export interface ExportOptions {
    * named in `skip`. Without it an export goes on and reports them.
    */
   complete?: { skip: string[] } | undefined;
+  /**
+   * `dir` is inside the caller's own work folder (exit, purge), which checked where the bundle
+   * finally goes: the check of the target's parents (checkBundleTarget) is left to it.
+   */
+  inWork?: boolean | undefined;
 }
 
 export interface RowSelection {
@@ -93,13 +99,15 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   const final = path.resolve(opts.zip ? opts.dir.replace(/\.zip$/i, '') : opts.dir);
   const zipFile = opts.zip ? `${final}.zip` : null;
   const dest = zipFile ?? final;
+  const target = { label: path.relative(process.cwd(), dest) || dest, code: 'export.target' };
+  if (!opts.inWork) checkBundleTarget(final, target);
   if (existsSync(dest) && !(zipFile === null && isEmptyDir(dest))) {
     throw new ConfigError(`${path.relative(process.cwd(), dest) || dest} already exists`, {
       code: 'export.exists',
       hint: 'Choose a new bundle folder: an export never overwrites or mixes into an earlier one.',
     });
   }
-  mkdirSync(path.dirname(final), { recursive: true });
+  makeTargetParent(final, target);
   const swept = sweepStaleWork(path.dirname(final), `${path.basename(final)}.`);
   const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
   const claim = claimWork(tmp, 'export');
@@ -168,7 +176,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         rmSync(path.dirname(named), { recursive: true, force: true });
       }
     } else {
-      if (existsSync(final)) rmSync(final, { recursive: true });
+      // The empty folder given as the bundle folder, and only while it is still empty.
+      if (existsSync(final)) removeEmptyTarget(final);
       renameSync(tmp, final);
     }
     return {
@@ -229,6 +238,20 @@ function checkComplete(display: string, notExported: readonly SchemaTables[], sk
     throw new BundleError(`${display} holds tables outside the schema read, which the bundle would not hold: ${schemaTablesText(missing)}`, {
       code: 'export.not-everything',
       hint: `An exit takes out every table or says which are left out: ${notExportedHint(display, missing)}; or give --skip-schemas ${missing.map((n) => n.schema).join(',')} to leave them out on purpose (recorded in bag-info.txt and the certificate).`,
+    });
+  }
+}
+
+function removeEmptyTarget(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const shown = path.relative(process.cwd(), dir) || dir;
+    throw new BundleError(`${shown} was empty when the export began and holds files now; the export was not put in its place`, {
+      code: 'export.exists',
+      hint: 'Choose a new bundle folder: an export never overwrites or mixes into an earlier one.',
+      cause: e,
     });
   }
 }

@@ -9,7 +9,8 @@ import type { Column, Entity } from '../model/types.js';
  * them by an HMAC-SHA-256 with a salt from FORKLIFT_HASH_SALT, so equal values stay equal (an
  * auditor can still count and join) but cannot be read back. Key and reference columns cannot be
  * masked or hashed: the bundle's rows are in key order and its references must resolve, and both
- * would silently break. A profile is applied as rows stream through; the store is untouched.
+ * would silently break. A unique text column cannot be masked either: every value would be `***`
+ * (other types mask to a missing value, which may repeat). A profile is applied as rows stream through; the store is untouched.
  */
 
 const entityRules = z.strictObject({
@@ -90,6 +91,10 @@ export function applyProfile(profile: Profile | undefined, entity: Entity, all: 
     for (const c of rules[kind] ?? []) {
       if (!names.has(c)) fail(`${kind}: '${c}' is not a column of ${entity.name} (columns: ${[...names].join(', ')})`, 'Name a column of the table.');
       if (entity.primaryKey.includes(c)) fail(`${kind}: '${c}' is part of the primary key`, 'The bundle is in key order and keyed by it: keep key columns.');
+      const col = entity.columns.find((x) => x.name === c);
+      if (kind === 'mask' && col?.unique && (col.type === 'string' || col.type === 'text')) {
+        fail(`mask: '${c}' is unique, and masking writes ${MASK} for every value of it`, `The bundle would break its own unique constraint and could not be imported: hash the column (hash: [${c}]), which keeps distinct values distinct, or drop it.`);
+      }
       if (kind !== 'drop' && referenced.has(c)) fail(`${kind}: other tables reference '${c}'`, 'Their references would no longer resolve: drop those tables or keep the column.');
       if (kind !== 'drop' && entity.columns.find((x) => x.name === c)?.references) fail(`${kind}: '${c}' references another table`, 'Drop the column instead, or keep it.');
     }

@@ -13,13 +13,21 @@ import type { TableCheck, VerifyOptions } from './verify.js';
 /**
  * The data half of `bundle verify` (verify.ts runs the bag half): each CSV's header, every value
  * against its column's type, the row counts the Data Package states, every primary key unique
- * (rows strictly in canonical key order), every foreign key resolved (through a scratch SQLite
- * file, so memory does not grow with rows), and each Arrow file holding the same rows as its CSV.
+ * (rows strictly in canonical key order), every unique column's values distinct and every foreign
+ * key resolved (both through a scratch SQLite file, so memory does not grow with rows), and each
+ * Arrow file holding the same rows as its CSV.
  * A module of its own so that `--checksums-only`, which needs none of it, does not load Arrow,
  * zod and SQLite, and so that the full verify loads them while the bag thread already hashes.
  */
 
 const PER_TABLE = 10;
+
+/** A column whose values go to the scratch file: one that other tables reference, or one that is unique (then checked). */
+interface KeyAdd {
+  stmt: Database.Statement;
+  col: number;
+  unique: { column: string; first: Database.Statement } | null;
+}
 
 export async function checkData(dir: string, pkgFile: string, tables: TableCheck[], add: (p: string) => void, opts: VerifyOptions): Promise<Entity[] | undefined> {
   const pkg = readDataPackage(pkgFile);
@@ -162,7 +170,7 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
           }
           last = row;
         }
-        keys.add(entity, row, line);
+        keys.add(entity, row, line, (column, value, first) => local(`${rel}:${line}: ${column} '${value}' repeats line ${first}, and the column is unique`));
       }
       opts.progress?.({ table: entity.name, rows: check.rows });
     }
@@ -238,14 +246,15 @@ function range(c: Column, t: string): string | null {
 }
 
 /**
- * Foreign keys across the bundle's tables without holding keys in memory: referenced values and
- * references go to a scratch SQLite file as the CSVs stream by, and one anti-join per reference
- * finds those that point nowhere.
+ * Foreign keys and unique columns across the bundle's tables without holding values in memory:
+ * referenced values, the values of unique columns and references go to a scratch SQLite file as the
+ * CSVs stream by. A unique value already there repeats (its first line is looked up only then); one
+ * anti-join per reference finds those that point nowhere.
  */
 class KeyScratch {
   private readonly db: Database.Database;
   private readonly refs = new Map<string, { stmt: Database.Statement; col: number }[]>();
-  private readonly adds = new Map<string, { stmt: Database.Statement; col: number }[]>();
+  private readonly adds = new Map<string, KeyAdd[]>();
   private readonly pairs: { from: string; col: string; to: string; toCol: string; refTable: string; keyTable: string }[] = [];
 
   constructor(file: string, entities: Entity[]) {
@@ -254,23 +263,41 @@ class KeyScratch {
     this.db.pragma('synchronous = OFF');
     let n = 0;
     const keyTables = new Map<string, string>();
+    const newTable = (tk: string): string => {
+      const table = `k${n++}`;
+      keyTables.set(tk, table);
+      this.db.exec(`CREATE TABLE ${table} (v PRIMARY KEY, line INTEGER) WITHOUT ROWID`);
+      return table;
+    };
+    // One table of values per column that is unique or referenced (or both), filled as its table streams by.
+    const valuesOf = (target: Entity, pos: number): string => {
+      const column = target.columns[pos]!;
+      const tk = `${target.name}.${column.name}`;
+      const known = keyTables.get(tk);
+      if (known) return known;
+      const table = newTable(tk);
+      // A key of one column is unique by its order, which the rows are checked in already.
+      const unique = column.unique && !(target.primaryKey.length === 1 && target.primaryKey[0] === column.name);
+      const list = this.adds.get(target.name) ?? [];
+      list.push({
+        stmt: this.db.prepare(`INSERT OR IGNORE INTO ${table} VALUES (?, ?)`),
+        col: pos,
+        unique: unique ? { column: column.name, first: this.db.prepare(`SELECT line FROM ${table} WHERE v = ?`).pluck() } : null,
+      });
+      this.adds.set(target.name, list);
+      return table;
+    };
+    for (const e of entities) {
+      for (const [ci, c] of e.columns.entries()) if (c.unique) valuesOf(e, ci);
+    }
     for (const e of entities) {
       for (const [ci, c] of e.columns.entries()) {
         if (!c.references) continue;
+        const target = entities.find((x) => x.name === c.references!.entity);
+        const pos = target?.columns.findIndex((x) => x.name === c.references!.column) ?? -1;
         const tk = `${c.references.entity}.${c.references.column}`;
-        let keyTable = keyTables.get(tk);
-        if (!keyTable) {
-          keyTable = `k${n++}`;
-          keyTables.set(tk, keyTable);
-          this.db.exec(`CREATE TABLE ${keyTable} (v PRIMARY KEY) WITHOUT ROWID`);
-          const target = entities.find((x) => x.name === c.references!.entity);
-          const pos = target?.columns.findIndex((x) => x.name === c.references!.column) ?? -1;
-          if (target && pos >= 0) {
-            const list = this.adds.get(target.name) ?? [];
-            list.push({ stmt: this.db.prepare(`INSERT OR IGNORE INTO ${keyTable} VALUES (?)`), col: pos });
-            this.adds.set(target.name, list);
-          }
-        }
+        // A table or column the bundle lacks (reported apart) has no values: every reference to it dangles.
+        const keyTable = target && pos >= 0 ? valuesOf(target, pos) : (keyTables.get(tk) ?? newTable(tk));
         const refTable = `r${n++}`;
         this.db.exec(`CREATE TABLE ${refTable} (v, line INTEGER)`);
         const list = this.refs.get(e.name) ?? [];
@@ -282,7 +309,7 @@ class KeyScratch {
     this.db.exec('BEGIN');
   }
 
-  /** The positions of `entity`'s columns that add() reads (its references, and the columns other tables reference). */
+  /** The positions of `entity`'s columns that add() reads (its references, its unique columns, and the columns other tables reference). */
   columnsOf(entity: Entity): number[] {
     const cols = new Set<number>();
     for (const a of this.adds.get(entity.name) ?? []) cols.add(a.col);
@@ -303,9 +330,22 @@ class KeyScratch {
     this.db.exec('RELEASE fast_lane');
   }
 
-  add(entity: Entity, row: unknown[], line: number): void {
-    for (const a of this.adds.get(entity.name) ?? []) if (row[a.col] !== null) a.stmt.run(String(row[a.col]));
+  /**
+   * A row's values that other rows are checked against. False when a value of a unique column
+   * repeats an earlier row's (missing values may repeat); `repeated` is told which.
+   */
+  add(entity: Entity, row: unknown[], line: number, repeated?: (column: string, value: string, first: number) => void): boolean {
+    let ok = true;
+    for (const a of this.adds.get(entity.name) ?? []) {
+      if (row[a.col] === null) continue;
+      const v = String(row[a.col]);
+      if (a.stmt.run(v, line).changes === 0 && a.unique) {
+        ok = false;
+        repeated?.(a.unique.column, v, a.unique.first.get(v) as number);
+      }
+    }
     for (const r of this.refs.get(entity.name) ?? []) if (row[r.col] !== null) r.stmt.run(String(row[r.col]), line);
+    return ok;
   }
 
   *dangling(): Generator<string> {

@@ -10,9 +10,9 @@ import { compareDecimalText } from './order.js';
  * as bytes (no string per field), the Arrow record batches read through their typed buffers, both
  * walked together column by column. It checks what the slow lane (verify.ts `checkCsv`) checks (the
  * header, the field count, each value against its type, required values, each CSV value equal to
- * the Arrow value, the primary-key order, the row counts, valid UTF-8) and never reports a problem:
- * it answers "valid, N rows", or "bail" at the first thing it does not accept, and the caller then
- * runs the slow lane, which is the authority for every message.
+ * the Arrow value, the primary-key order, unique values (through addKeys), the row counts, valid
+ * UTF-8) and never reports a problem: it answers "valid, N rows", or "bail" at the first thing it
+ * does not accept, and the caller then runs the slow lane, which is the authority for every message.
  *
  * A field the byte path is not sure of (quoted, more digits than a double holds exactly, a value
  * at a bound, a mismatch) goes through the slow lane's own checker, decoder and comparison for
@@ -30,9 +30,10 @@ export interface FastLaneInput {
   checkers: readonly ((text: string, quoted: boolean) => string | null)[];
   decoders: readonly ((field: string, quoted: boolean) => unknown)[];
   same: (a: unknown, b: unknown) => boolean;
-  /** Columns whose decoded values `addKeys` needs (foreign keys); none: addKeys is never called. */
+  /** Columns whose decoded values `addKeys` needs (foreign keys, unique columns); none: addKeys is never called. */
   keyColumns: readonly number[];
-  addKeys: (row: unknown[], line: number) => void;
+  /** False: a unique column's value repeats (the lane bails, and the slow lane says where). */
+  addKeys: (row: unknown[], line: number) => boolean;
   signal?: AbortSignal | undefined;
   progress?: ((rows: number) => void) | undefined;
   /** Bytes read at a time (tests read in tiny chunks so records straddle them). */
@@ -414,7 +415,7 @@ class Lane {
             const f = this.fieldString(c);
             row[c] = input.decoders[c]!(f ?? '', f === '');
           }
-          input.addKeys(row, line);
+          if (!input.addKeys(row, line)) bail(`line ${line}: a unique value repeats`);
         }
         this.ar++;
         pos = next;

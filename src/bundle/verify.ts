@@ -13,9 +13,9 @@ import type { PublicKey } from '../audit/signing.js';
  * `forklift bundle verify`: first the bag (every checksum, no file missing or extra, Payload-Oxum:
  * bagit.ts validates any BagIt bag), then, for a forklift bundle, the data itself: each CSV's
  * header, every value against its column's type, the row counts the Data Package states, every
- * primary key unique (rows strictly in canonical key order), every foreign key resolved (through
- * a scratch SQLite file, so memory does not grow with rows), and each Arrow file holding the same
- * rows as its CSV.
+ * primary key unique (rows strictly in canonical key order), every unique column's values
+ * distinct and every foreign key resolved (through a scratch SQLite file, so memory does not grow
+ * with rows), and each Arrow file holding the same rows as its CSV.
  */
 
 export interface TableCheck {

@@ -228,3 +228,31 @@ async function bagDir(root: string): Promise<string> {
   if (top.length === 1 && only?.isDirectory()) return path.join(root, only.name);
   return root;
 }
+
+/**
+ * Whether `zipFile` is a zipped bag, as openZippedBag would find it (bagit.txt at the top, or in
+ * the single top-level folder), from the entry names alone: nothing is unpacked.
+ */
+export async function zipHoldsBag(zipFile: string): Promise<boolean> {
+  let zip;
+  try {
+    zip = await openPromise(zipFile, { lazyEntries: true, autoClose: false, decodeStrings: true, strictFileNames: true });
+  } catch {
+    return false;
+  }
+  zip.on('error', () => undefined);
+  try {
+    const top = new Set<string>();
+    let declared = false;
+    for await (const entry of zip.eachEntry()) {
+      const parts = entry.fileName.replace(/\/+$/, '').split('/');
+      top.add(parts[0]!);
+      if (parts.length <= 2 && parts[parts.length - 1] === 'bagit.txt') declared = true;
+    }
+    return declared && (top.has('bagit.txt') || top.size === 1);
+  } catch {
+    return false;
+  } finally {
+    zip.close();
+  }
+}

@@ -79,7 +79,11 @@ export async function diffSnapshots(opts: DiffOptions): Promise<DiffRun> {
   }
 }
 
-/** The diff of two snapshots already open (the caller closes them). */
+/**
+ * The diff of two snapshots already open (the caller closes them). Its failures are thrown as they
+ * are: diffSnapshots makes them `forklift diff`'s trouble (exit 2), while exit, whose steps fail
+ * with exit 1 (SPEC section 10), says what its own step was.
+ */
 export async function diffOpened(left: Snapshot, right: Snapshot, opts: Omit<DiffOptions, 'left' | 'right'>): Promise<DiffRun> {
   const t0 = Date.now();
   const started = new Date(t0).toISOString();
@@ -138,8 +142,6 @@ export async function diffOpened(left: Snapshot, right: Snapshot, opts: Omit<Dif
       dispose: () => dropWork(dir),
       files: { dir, records: file },
     };
-  } catch (e) {
-    throw asTrouble(e);
   } finally {
     details?.close();
     if (scratch) dropWork(scratch);

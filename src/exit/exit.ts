@@ -8,9 +8,10 @@ import { exportBundle, type ExportResult } from '../bundle/export.js';
 import { startScratchImport } from '../bundle/import.js';
 import type { Profile } from '../bundle/profile.js';
 import type { VerifyResult } from '../bundle/verify.js';
+import { checkBundleTarget, checkReplaceable, makeTargetParent } from '../bundle/target.js';
 import { zipFolder } from '../bundle/zip.js';
 import { claimWork, dropWork, scratchDir, sweepStaleWork, type SweptWork } from '../util/work-path.js';
-import { BugError, BundleError, ConfigError } from '../core/errors.js';
+import { BugError, BundleError, ConfigError, ForkliftError, StoreError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { diffOpened } from '../diff/diff.js';
 import { openFollowingSnapshot, openSnapshot } from '../diff/snapshot.js';
@@ -71,10 +72,17 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
   const shownDest = path.relative(process.cwd(), dest) || dest;
   // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before any work.
   activeSigner();
-  if (existsSync(dest) && !opts.force) {
-    throw new ConfigError(`${shownDest} already exists`, { code: 'exit.exists', hint: 'Choose a new bundle folder, or give --force to replace it once the new bundle is complete.' });
-  }
-  mkdirSync(path.dirname(final), { recursive: true });
+  const label = { label: `--to ${path.relative(process.cwd(), final) || final}`, code: 'exit.target' };
+  checkBundleTarget(final, label);
+  // Before any work, and again before the new bundle takes its place (something may have come there meanwhile).
+  const checkDest = async (): Promise<boolean> => {
+    if (!existsSync(dest)) return false;
+    if (!opts.force) throw new ConfigError(`${shownDest} already exists`, { code: 'exit.exists', hint: 'Choose a new bundle folder, or give --force to replace it once the new bundle is complete.' });
+    await checkReplaceable(dest, { code: label.code, source: opts.source, zip: zipFile !== null });
+    return true;
+  };
+  await checkDest();
+  makeTargetParent(final, label);
   const name = path.basename(final);
   const swept = sweepStaleWork(path.dirname(final), `${name}.`);
   const work = `${final}.exit-partial-${randomBytes(4).toString('hex')}`;
@@ -98,6 +106,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       xlsx: opts.xlsx,
       signal: opts.signal,
       complete: { skip: opts.skipSchemas ?? [] },
+      inWork: true,
       progress: (p) => opts.progress?.({ step: 'export', table: p.table, rows: p.rows }),
     });
 
@@ -138,7 +147,11 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
         },
         (e: unknown) => stop.abort(e),
       );
-      reimport.written.catch(() => {}); // awaited below, after the comparison
+      // Awaited below, after the comparison; a failure of the writer's own is kept to say so.
+      let writeFailure: unknown;
+      reimport.written.catch((e: unknown) => {
+        if (!(e instanceof Error && e.name === 'AbortError')) writeFailure ??= e;
+      });
       try {
         go('import');
         go('diff');
@@ -160,6 +173,13 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
         for (const t of diff.result.tables) {
           if (t.status === 'compared' && t.left_rows !== (written[t.table] ?? 0)) throw new BugError(`${t.table}: the comparison read ${t.left_rows} rows of the scratch store, the re-import wrote ${written[t.table] ?? 0}`);
         }
+      } catch (e) {
+        if (writeFailure === undefined) throw e;
+        // The comparison stopped because the re-import did (it reads behind the writer): the
+        // re-import's failure is what to say, unless the verify finds the bundle does not verify.
+        step = 'import';
+        await verdict.catch(() => {});
+        throw reimportError(writeFailure, scratch);
       } finally {
         // A comparison that failed leaves the writer running: its thread must not write on into
         // a scratch folder that is being removed.
@@ -225,29 +245,33 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     }
 
     go('place');
-    if (zipFile) {
-      // Named after the work folder, so a sweep after a kill finds it (util/work-path.ts).
-      const partialZip = `${work}.zip`;
-      try {
-        await zipFolder(work, partialZip);
-        if (existsSync(zipFile)) rmSync(zipFile, { force: true });
-        renameSync(partialZip, zipFile);
-      } finally {
-        rmSync(partialZip, { force: true });
-      }
-    } else {
-      if (existsSync(final)) rmSync(final, { recursive: true, force: true });
-      renameSync(bundleDir, final);
-    }
-
-    go('ledger');
+    // Zipped beside the work folder, and named after it, so a sweep after a kill finds it (util/work-path.ts).
+    const placing = zipFile ? `${work}.zip` : bundleDir;
+    if (zipFile) await zipFolder(work, placing);
+    // What --force replaces is moved aside, not removed, until the new bundle is in place and its
+    // exit recorded: a failure on the way puts it back. Named so that no sweep takes it: a kill
+    // between the two renames leaves it there for a person to find.
+    const aside = (await checkDest()) ? `${final}.exit-replaced-${randomBytes(4).toString('hex')}${zipFile ? '.zip' : ''}` : null;
+    if (aside) renameSync(dest, aside);
+    let placed = false;
     try {
+      renameSync(placing, dest);
+      placed = true;
+      go('ledger');
       await record(opts.source, started, 'succeeded', manifest, { tables: exported.tables.length, rows_total: exported.rows_total, bundle: shownDest, ...(exported.not_exported.length ? { not_exported: exported.not_exported } : {}) }, null);
     } catch (e) {
       // A bundle whose exit is not in the ledger is not a finished exit: remove it.
-      rmSync(dest, { recursive: true, force: true });
+      if (placed) rmSync(dest, { recursive: true, force: true });
+      if (aside) {
+        try {
+          renameSync(aside, dest);
+        } catch {
+          // Left where it was moved aside, under its own name.
+        }
+      }
       throw e;
     }
+    if (aside) rmSync(aside, { recursive: true, force: true });
     return { bundle: shownDest, zip: zipFile ? shownDest : null, certificate: signed, swept };
   } catch (e) {
     const reason = e instanceof Error && e.name === 'AbortError' ? 'interrupted' : e instanceof Error ? e.message : String(e);
@@ -261,9 +285,26 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     throw e;
   } finally {
     rmSync(work, { recursive: true, force: true });
+    if (zipFile) rmSync(`${work}.zip`, { force: true });
     claim.release();
     dropWork(scratch);
   }
+}
+
+/**
+ * The scratch SQLite store refused the bundle's rows or could not be written: a failed step, exit 1
+ * (SPEC section 10). The verify passed by then, so a refused row is forklift's bug, not the data's.
+ */
+function reimportError(e: unknown, scratch: string): unknown {
+  if (e instanceof ForkliftError) return e;
+  const reason = e instanceof Error ? e.message : String(e);
+  const where = path.dirname(scratch);
+  const hint = /constraint failed/i.test(reason)
+    ? 'The bundle verified, yet the scratch store refused one of its rows: this is a bug in forklift. Run again with --debug and report the output.'
+    : /SQLITE_FULL|disk is full|ENOSPC/i.test(reason)
+      ? `The scratch store is written in ${where}: free space there (or set TMPDIR to a folder on a disk with room), then run again.`
+      : `The scratch store is written in ${where}: check that it can be written (or set TMPDIR to another folder), then run again.`;
+  return new StoreError(`the bundle could not be re-imported into the scratch SQLite store: ${reason}`, { code: 'exit.import', hint, cause: e });
 }
 
 function profileColumns(profile: Profile | undefined): string[] {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { writeTagManifest } from '../bundle/bagit.js';
 import { csvDecoder, readBundleCsv } from '../bundle/csv.js';
 import { exportBundle, type ExportResult } from '../bundle/export.js';
+import { checkBundleTarget } from '../bundle/target.js';
 import { verifyBundleDir } from '../bundle/verify.js';
 import { commandEntry } from '../audit/entry.js';
 import { readStoreLedger } from '../audit/ledger.js';
@@ -110,7 +111,7 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
   if (all && (!opts.dryRun || opts.confirm !== undefined)) checkConfirm(opts.target, opts.confirm);
   if (!opts.dryRun && !opts.archive) throw new ConfigError('--archive DIR is required: a purge always archives first', { code: 'purge.archive', hint: 'Give the folder to write the archive bundle to, such as --archive archive/purge-2026-11.' });
   const final = opts.archive ? path.resolve(opts.archive) : null;
-  if (final) checkArchiveFolder(final);
+  if (final) checkBundleTarget(final, { label: `--archive ${path.relative(process.cwd(), final) || final}`, code: 'purge.archive', folder: true });
   const store = await openStore(opts.target, { existing: true });
   try {
     if (!store.deleteRows) {
@@ -212,17 +213,6 @@ function checkConfirm(target: string, confirm: string | undefined): void {
   }
 }
 
-/** The archive may not go inside a bundle (its checksums would break) nor inside a bundle being written. */
-function checkArchiveFolder(archive: string): void {
-  for (let dir = path.dirname(archive); ; dir = path.dirname(dir)) {
-    const inside = existsSync(path.join(dir, 'bagit.txt')) ? `the bundle ${path.relative(process.cwd(), dir) || dir}` : /\.(?:[a-z]+-)?partial-[0-9a-f]{8}$/.test(path.basename(dir)) ? `${dir}, a bundle being written` : null;
-    if (inside) {
-      throw new ConfigError(`--archive ${path.relative(process.cwd(), archive) || archive} is inside ${inside}`, { code: 'purge.archive', hint: 'Choose an archive folder outside every bundle.' });
-    }
-    if (path.dirname(dir) === dir) return;
-  }
-}
-
 /**
  * Writes the archive: the selected rows exported into a work folder, the deletion record added as a
  * tag file, the whole bundle verified, and only then renamed into place.
@@ -292,6 +282,7 @@ function exportSelection(sel: Selection, dir: string, opts: PurgeOptions, base: 
     ],
     signal: opts.signal,
     progress: (p) => opts.progress?.({ step: 'archive', ...p }),
+    inWork: true,
   });
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
@@ -113,6 +113,22 @@ describe('forklift exit on SQLite', () => {
     const f = runCli(['exit', '--source', sqliteUrl, '--to', to, '--force'], { cwd: dir });
     expect(f.code, f.stderr).toBe(0);
     expect(runCli(['bundle', 'verify', to]).code).toBe(0);
+  });
+
+  it('--force onto the folder holding the SQLite source (and notes) is exit 2, naming the folder; everything stays', () => {
+    const p5 = path.join(dir, 'p5');
+    mkdirSync(path.join(p5, 'data'), { recursive: true });
+    copyFileSync(sqliteUrl.slice('sqlite:'.length), path.join(p5, 'data', 's.db'));
+    writeFileSync(path.join(p5, 'data', 'notes.txt'), 'my notes\n');
+    const r = runCli(['exit', '--source', 'sqlite:./data/s.db', '--to', 'data', '--force'], { cwd: p5 });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^Error: --force cannot replace data: it holds the source store sqlite:/);
+    expect(readdirSync(path.join(p5, 'data')).sort()).toEqual(['notes.txt', 's.db']);
+    expect(readdirSync(p5)).toEqual(['data']);
+    writeFileSync(path.join(p5, 'afile'), '');
+    const f = runCli(['exit', '--source', 'sqlite:./data/s.db', '--to', 'afile/sub'], { cwd: p5 });
+    expect(f.code, f.stderr).toBe(2);
+    expect(f.stderr).toMatch(/^Error: --to afile\/sub cannot be made: afile is a file, not a folder/);
   });
 
   it('a source that cannot be reached fails with exit 2 and leaves nothing at the bundle folder', () => {

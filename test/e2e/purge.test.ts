@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -253,9 +253,14 @@ describe('forklift purge: bad input and faults (SQLite)', () => {
     expect(inside.stderr).toMatch(/inside the bundle bundle/);
     const before = diff('bundle', url, dir);
     expect(before.identical).toBe(true);
-    // A folder that cannot be made (its parent is a file): the archive cannot be written.
+    // A path through a file is a usage error, before any work.
     writeFileSync(path.join(dir, 'not-a-folder'), 'x');
-    const unwritable = run(['purge', plan, '--target', url, '--archive', 'not-a-folder/archive', '--as-of', AS_OF]);
+    const throughFile = run(['purge', plan, '--target', url, '--archive', 'not-a-folder/archive', '--as-of', AS_OF]);
+    expect(throughFile.code, throughFile.stderr).toBe(2);
+    expect(throughFile.stderr).toMatch(/^Error: --archive not-a-folder\/archive cannot be made: not-a-folder is a file, not a folder/);
+    // A folder that cannot be made (its parent a link to a disk that is not there): the archive cannot be written.
+    symlinkSync(path.join(dir, 'unmounted', 'archives'), path.join(dir, 'gone'));
+    const unwritable = run(['purge', plan, '--target', url, '--archive', 'gone/archive', '--as-of', AS_OF]);
     expect(unwritable.code, unwritable.stderr).toBe(1);
     expect(unwritable.stderr).toMatch(/the archive could not be written .*nothing was deleted/);
     expect(diff('bundle', url, dir).identical).toBe(true);

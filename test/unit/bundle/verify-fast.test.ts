@@ -203,7 +203,7 @@ describe('bundle verify fast lane: valid bundles', () => {
         decoders: entity.columns.map(csvDecoder),
         same: sameValue,
         keyColumns: [0, 1],
-        addKeys: (row, line) => added.push([[row[0], row[1]], line]),
+        addKeys: (row, line) => added.push([[row[0], row[1]], line]) > 0,
         chunkBytes,
       });
       expect(r, `chunks of ${chunkBytes} bytes`).toEqual({ ok: true, rows: codes.length * 3 });

@@ -132,7 +132,7 @@ describe('bundle import', () => {
     // The same bundle again: keys already there, nothing committed, exit 1, the attempt on record.
     const twice = runCli(['bundle', 'import', path.join(dir, 'out', 'one'), '--target', target]);
     expect(twice.code).toBe(1);
-    expect(twice.stderr).toMatch(/UNIQUE constraint failed: items\.item_code/);
+    expect(twice.stderr).toMatch(/items: the target already holds the key item_code "[^"]+" \(source line \d+\); nothing was committed/);
     expect(twice.stderr).not.toMatch(/INSERT INTO/);
     const db = new Database(path.join(dir, 'restored.db'), { readonly: true });
     expect(db.prepare('SELECT command, status FROM forklift_runs ORDER BY started').raw().all()).toEqual([['import', 'succeeded'], ['import', 'failed']]);

@@ -1,9 +1,10 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { BaseCommand } from '../src/cli/base.js';
 import { fullGc } from '../src/cli/gc.js';
 import { textSpinner } from '../src/cli/progress.js';
 import { ConfigError } from '../src/core/errors.js';
 import { checkReportFile, diffSnapshots, parseKeySpecs, writeReport, DIFF_FORMATS, type DiffFormat, type DiffResult } from '../src/diff/index.js';
+import { storeUrlArg } from '../src/cli/store-url.js';
 
 export default class Diff extends BaseCommand {
   static override summary = 'Compare two snapshots (bundle folders, zipped bundles or store URLs): schema, then rows matched by key. Exit 0 identical, 1 different, 2 trouble.';
@@ -14,8 +15,8 @@ export default class Diff extends BaseCommand {
     '<%= config.bin %> diff a b --key readings=sensor+ts --format csv --output changes.csv',
   ];
   static override args = {
-    left: Args.string({ description: 'The snapshot before: a bundle folder, a .zip bundle, or a store URL.', required: true }),
-    right: Args.string({ description: 'The snapshot after, the same kinds.', required: true }),
+    left: storeUrlArg('LEFT', { description: 'The snapshot before: a bundle folder, a .zip bundle, or a store URL.', required: true }),
+    right: storeUrlArg('RIGHT', { description: 'The snapshot after, the same kinds.', required: true }),
   };
   static override flags = {
     details: Flags.boolean({ description: 'List every added and removed row and every changed cell (implied by csv and html).' }),

@@ -7,6 +7,7 @@ import { exportSource } from '../src/bundle/source.js';
 import { schemaTablesText } from '../src/bundle/export.js';
 import { runExit, type ExitResult, type ExitStep } from '../src/exit/exit.js';
 import { sweptText } from '../src/util/work-path.js';
+import { storeUrlFlag } from '../src/cli/store-url.js';
 
 const STEP_TEXT: Record<ExitStep, string> = {
   export: 'exporting',
@@ -29,7 +30,7 @@ export default class Exit extends BaseCommand {
     "<%= config.bin %> exit --source 'postgres://erp@db/acme?options=-c%20search_path%3Dplant' --to acme-plant-exit",
   ];
   static override flags = {
-    source: Flags.string({ description: 'Store URL to take out; default: the plan’s target, else sqlite:./forklift.db.' }),
+    source: storeUrlFlag('source', { description: 'Store URL to take out; default: the plan’s target, else sqlite:./forklift.db.' }),
     to: Flags.string({ description: 'The bundle folder to create (must not exist, unless --force).', required: true }),
     plan: Flags.string({ description: 'The plan (for --profile and the default source).', default: './forklift.yaml' }),
     profile: Flags.string({ description: 'Apply a profile of the plan (drop, mask, hash columns); those columns are left out of the diff.' }),

@@ -5,6 +5,7 @@ import { table } from '../src/cli/render.js';
 import { sweptText } from '../src/util/work-path.js';
 import { exportBundle, notExportedHint, schemaTablesText, type ExportResult } from '../src/bundle/export.js';
 import { exportSource } from '../src/bundle/source.js';
+import { storeUrlFlag } from '../src/cli/store-url.js';
 
 export default class Export extends BaseCommand {
   static override summary = 'Write every table of a store into an exit bundle: CSV, Arrow, Data Package, data dictionary, BagIt checksums.';
@@ -15,7 +16,7 @@ export default class Export extends BaseCommand {
   ];
   static override args = { bundle: Args.string({ description: 'The bundle folder to create (must not exist yet).', required: true }) };
   static override flags = {
-    source: Flags.string({ description: 'Store URL to export; default: the plan’s target, else sqlite:./forklift.db.' }),
+    source: storeUrlFlag('source', { description: 'Store URL to export; default: the plan’s target, else sqlite:./forklift.db.' }),
     plan: Flags.string({ description: 'The plan (for --profile and the default source).', default: './forklift.yaml' }),
     tables: Flags.string({ description: 'Only these tables, comma-separated.' }),
     profile: Flags.string({ description: 'Apply a profile of the plan (drop, mask, hash columns).' }),

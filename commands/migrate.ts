@@ -4,13 +4,14 @@ import { DataRejectedError } from '../src/core/errors.js';
 import { progressReporter } from '../src/cli/progress.js';
 import { renderRunReport } from '../src/cli/render.js';
 import { runPlan, type RunResult } from '../src/run/pipeline.js';
+import { storeUrlFlag } from '../src/cli/store-url.js';
 
 export default class Migrate extends BaseCommand {
   static override summary = 'Extract, map, validate and load every mapping of a plan into the target, in one transaction.';
   static override examples = ['<%= config.bin %> migrate', '<%= config.bin %> migrate mappings/demo/forklift.yaml --target sqlite:./acme.db --json', '<%= config.bin %> migrate --dry-run --target postgres://user@db/erp'];
   static override args = { plan: Args.string({ description: 'The plan file.', default: './forklift.yaml' }) };
   static override flags = {
-    target: Flags.string({ description: 'Target store URL; overrides the plan (sqlite:PATH, postgres://…, mysql://…, mssql://…).' }),
+    target: storeUrlFlag('target', { description: 'Target store URL; overrides the plan (sqlite:PATH, postgres://…, mysql://…, mssql://…).' }),
     'keep-staging': Flags.boolean({ description: 'Keep the run’s staging.sqlite in the run folder for inspection.' }),
     'dry-run': Flags.boolean({ description: 'Rehearse the load on the real target and roll it back: would insert, update, delete, and the rows the target refuses. Nothing is written but a ledger entry.' }),
   };

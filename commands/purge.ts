@@ -7,6 +7,7 @@ import { purgePlan } from '../src/retention/plan.js';
 import { purge, type PurgeResult, type PurgeStep } from '../src/retention/purge.js';
 import { databaseName } from '../src/stores/url.js';
 import { sweptText } from '../src/util/work-path.js';
+import { storeUrlFlag } from '../src/cli/store-url.js';
 
 const STEP_TEXT: Record<PurgeStep, string> = {
   select: 'selecting the rows the rules let go',
@@ -28,7 +29,7 @@ export default class Purge extends BaseCommand {
   static override args = { plan: Args.string({ description: 'The plan with the retention rules.', default: './forklift.yaml' }) };
   static override flags = {
     archive: Flags.string({ description: 'The archive bundle folder to write (must not exist, unless it is the complete archive of the same purge).' }),
-    target: Flags.string({ description: 'Store URL; default: the plan’s target, else sqlite:./forklift.db.' }),
+    target: storeUrlFlag('target', { description: 'Store URL; default: the plan’s target, else sqlite:./forklift.db.' }),
     'as-of': Flags.string({ description: 'Count retention back from this day (YYYY-MM-DD, not in the future); default: today (UTC).' }),
     'dry-run': Flags.boolean({ description: 'Print the rows each table would lose and the cut-offs; change nothing.' }),
     all: Flags.boolean({ description: 'Contract end: archive everything, then empty every data table (forklift_runs stays).' }),

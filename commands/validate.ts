@@ -3,13 +3,14 @@ import { BaseCommand } from '../src/cli/base.js';
 import { progressReporter } from '../src/cli/progress.js';
 import { renderRunReport } from '../src/cli/render.js';
 import { runPlan, type RunResult } from '../src/run/pipeline.js';
+import { storeUrlFlag } from '../src/cli/store-url.js';
 
 export default class Validate extends BaseCommand {
   static override summary = 'Extract, map and validate everything; write the run report and rejects; load nothing.';
   static override examples = ['<%= config.bin %> validate', '<%= config.bin %> validate mappings/demo/forklift.yaml --json'];
   static override args = { plan: Args.string({ description: 'The plan file.', default: './forklift.yaml' }) };
   static override flags = {
-    target: Flags.string({ description: 'Store whose existing rows count for foreign keys; overrides the plan.' }),
+    target: storeUrlFlag('target', { description: 'Store whose existing rows count for foreign keys; overrides the plan.' }),
     'keep-staging': Flags.boolean({ description: 'Keep the run’s staging.sqlite in the run folder for inspection.' }),
   };
 

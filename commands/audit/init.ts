@@ -2,12 +2,13 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
 import { exportSource } from '../../src/bundle/source.js';
 import { initAuditChain, type AuditInitResult } from '../../src/audit/init.js';
+import { storeUrlFlag } from '../../src/cli/store-url.js';
 
 export default class AuditInit extends BaseCommand {
   static override summary = 'Start the audit chain on a store whose forklift_runs predates it: the old entries are kept and chained in the order they ran.';
   static override examples = ['<%= config.bin %> audit init', '<%= config.bin %> audit init --target postgres://erp@db/acme'];
   static override flags = {
-    target: Flags.string({ description: 'Store URL; default: the plan’s target, else sqlite:./forklift.db.' }),
+    target: storeUrlFlag('target', { description: 'Store URL; default: the plan’s target, else sqlite:./forklift.db.' }),
     plan: Flags.string({ description: 'The plan (for the default target).', default: './forklift.yaml' }),
   };
 

@@ -2,12 +2,13 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/base.js';
 import { exportSource } from '../../src/bundle/source.js';
 import { auditLog } from '../../src/audit/log.js';
+import { storeUrlFlag } from '../../src/cli/store-url.js';
 
 export default class AuditLog extends BaseCommand {
   static override summary = 'List the audit trail of a store: every run recorded in forklift_runs, in chain order.';
   static override examples = ['<%= config.bin %> audit log', '<%= config.bin %> audit log --target postgres://erp@db/acme --json'];
   static override flags = {
-    target: Flags.string({ description: 'Store URL or bundle to read; default: the plan’s target, else sqlite:./forklift.db.' }),
+    target: storeUrlFlag('target', { description: 'Store URL or bundle to read; default: the plan’s target, else sqlite:./forklift.db.' }),
     plan: Flags.string({ description: 'The plan (for the default target).', default: './forklift.yaml' }),
   };
 

@@ -3,13 +3,14 @@ import { BaseCommand } from '../../src/cli/base.js';
 import { textSpinner } from '../../src/cli/progress.js';
 import { table } from '../../src/cli/render.js';
 import { importBundle, type ImportResult } from '../../src/bundle/import.js';
+import { storeUrlFlag } from '../../src/cli/store-url.js';
 
 export default class BundleImport extends BaseCommand {
   static override summary = 'Load a bundle into any supported store, after verifying it, in one transaction.';
   static override examples = ['<%= config.bin %> bundle import acme-exit-2026-11-22 --target postgres://me@newdb/acme', '<%= config.bin %> bundle import archive.zip --target sqlite:./restored.db --load upsert'];
   static override args = { bundle: Args.string({ description: 'A bundle folder or zipped bundle.', required: true }) };
   static override flags = {
-    target: Flags.string({ description: 'Store URL to load into (sqlite:PATH, postgres://…, mysql://…, mssql://…).', required: true }),
+    target: storeUrlFlag('target', { description: 'Store URL to load into (sqlite:PATH, postgres://…, mysql://…, mssql://…).', required: true }),
     load: Flags.string({ description: 'append (default: keys already in the target fail the import), replace or upsert.', options: ['append', 'replace', 'upsert'], default: 'append' }),
     tables: Flags.string({ description: 'Only these tables, comma-separated.' }),
   };

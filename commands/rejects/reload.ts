@@ -4,6 +4,7 @@ import { progressReporter } from '../../src/cli/progress.js';
 import { renderRunReport } from '../../src/cli/render.js';
 import type { RunResult } from '../../src/run/pipeline.js';
 import { reloadRejects } from '../../src/run/reload.js';
+import { storeUrlFlag } from '../../src/cli/store-url.js';
 
 export default class RejectsReload extends BaseCommand {
   static override summary = 'Reload the fixed rejects files of a run through the same mapping and rules; rows that now pass are loaded (upsert), rows still failing get new rejects files.';
@@ -14,7 +15,7 @@ export default class RejectsReload extends BaseCommand {
   static override args = { run_dir: Args.string({ description: 'The run folder (runs/<run-id>/ next to the plan).', required: true }) };
   static override flags = {
     entity: Flags.string({ description: 'Only these entities’ rejects (comma-separated).' }),
-    target: Flags.string({ description: 'Target store URL; overrides the plan (give the one the run loaded into).' }),
+    target: storeUrlFlag('target', { description: 'Target store URL; overrides the plan (give the one the run loaded into).' }),
     'keep-staging': Flags.boolean({ description: 'Keep the run’s staging.sqlite in the run folder for inspection.' }),
   };
 

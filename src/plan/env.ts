@@ -7,7 +7,9 @@ export function expandEnv(text: string, where: Location, env: NodeJS.ProcessEnv 
   if (!text.includes('${')) return text;
   return text.replace(VAR, (_m, name: string, fallback: string | undefined) => {
     const v = env[name];
-    if (v !== undefined && v !== '') return v;
+    // As in a shell: `${VAR}` is the value even when empty (MariaDB's root has an empty password);
+    // `${VAR:-default}` takes the default for an empty value too.
+    if (v !== undefined && (v !== '' || fallback === undefined)) return v;
     if (fallback !== undefined) return fallback;
     throw new ConfigError(`${formatLocation(where)} environment variable ${name} is not set`, {
       code: 'config.env',

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import YAML, { isMap, isScalar, isSeq, isAlias, LineCounter, type Node, type Pair } from 'yaml';
-import { ConfigError, type Location } from '../core/errors.js';
+import { ConfigError, formatLocation, type Location } from '../core/errors.js';
 import { expandEnv } from './env.js';
 
 export type YamlPath = readonly (string | number)[];
@@ -49,7 +49,9 @@ export function readYamlFile(file: string, displayName = file): YamlFile {
 
 export function parseYamlText(text: string, file: string): YamlFile {
   const lineCounter = new LineCounter();
-  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // Unique keys are checked below (keySeen): the library's own check compares every key with every
+  // other, and a map of 40,000 keys took half a minute.
+  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   if (doc.errors.length > 0) {
     const posOfErr = (err: (typeof doc.errors)[number]): { line: number; col: number } | undefined => err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]);
     const problems = doc.errors.map((err) => {
@@ -72,9 +74,27 @@ export function parseYamlText(text: string, file: string): YamlFile {
     const p = lineCounter.linePos(start);
     return { file, line: p.line, column: p.col };
   };
+  // Values reached through aliases, counted: nested aliases multiply (a few hundred bytes of
+  // `b: &b [*a, *a, …]` levels stand for billions of values), which no plan needs.
+  let throughAliases = 0;
+  let inAlias = 0;
   const toJs = (node: unknown, path: YamlPath): unknown => {
     if (node === null || node === undefined) return null;
-    if (isAlias(node)) return toJs(node.resolve(doc), path);
+    if (inAlias > 0 && ++throughAliases > MAX_ALIAS_VALUES) {
+      throw new ConfigError(`${file}: its aliases (*name) stand for more than ${MAX_ALIAS_VALUES.toLocaleString('en')} values`, {
+        code: 'config.yaml',
+        location: { file },
+        hint: 'Aliases that repeat aliases multiply: write the values out, or use fewer levels of anchors (&name) and aliases.',
+      });
+    }
+    if (isAlias(node)) {
+      inAlias++;
+      try {
+        return toJs(node.resolve(doc), path);
+      } finally {
+        inAlias--;
+      }
+    }
     if (isScalar(node)) {
       const v = node.value;
       if (typeof v === 'number') {
@@ -88,6 +108,14 @@ export function parseYamlText(text: string, file: string): YamlFile {
       const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
       for (const pair of node.items) {
         const k = keyText(pair);
+        if (k in out) {
+          const at = posOf(pair.key as Node);
+          throw new ConfigError(`${formatLocation(at)} Map keys must be unique: '${k}' is given twice`, {
+            code: 'config.yaml',
+            location: at,
+            hint: 'This is not valid YAML: keep one of the two entries.',
+          });
+        }
         out[k] = toJs(pair.value, [...path, k]);
       }
       return out;
@@ -146,6 +174,8 @@ export function parseYamlText(text: string, file: string): YamlFile {
 }
 
 /** A map key as toJs names it: a string key as it reads, any other scalar (`007`, `1.50`, `True`) as written. */
+const MAX_ALIAS_VALUES = 100_000;
+
 function keyText(pair: Pair): string {
   const k = pair.key;
   if (!isScalar(k)) return String(k);

@@ -4,7 +4,7 @@ import { commandEntry } from '../audit/entry.js';
 import { activeSigner } from '../audit/signing.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
+import { ConfigError, DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { dependencyOrder, type Entity } from '../model/types.js';
 import { displayPath, loadPlan, providedColumns, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
@@ -82,7 +82,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   const plan = typeof opts.plan === 'string' ? loadPlan(opts.plan, { target: opts.target }) : opts.plan;
   const runId = newRunId(started);
   const runDir = path.join(plan.dir, 'runs', runId);
-  mkdirSync(path.join(runDir, 'rejects'), { recursive: true });
+  makeRunFolder(runDir);
   const staging = new Staging(path.join(runDir, 'staging.sqlite'));
   const log = opts.log ?? (() => {});
   let store: TargetStore | undefined;
@@ -415,3 +415,18 @@ function pct(a: number, b: number): string {
 }
 
 export type { CheckResult };
+
+/** The run's folder under runs/ beside the plan; `runs` being a file, or a folder this user may not write, is said so. */
+function makeRunFolder(runDir: string): void {
+  try {
+    mkdirSync(path.join(runDir, 'rejects'), { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    const runs = path.dirname(runDir);
+    throw new ConfigError(`cannot make the run folder ${path.relative(process.cwd(), runDir) || runDir} (${code})`, {
+      code: 'run.folder',
+      hint: code === 'ENOTDIR' || code === 'EEXIST' ? `${path.relative(process.cwd(), runs) || runs} beside the plan must be a folder: move the file of that name away.` : `Check that ${path.relative(process.cwd(), runs) || runs} is a folder this user may write to.`,
+      cause: e,
+    });
+  }
+}

@@ -36,7 +36,7 @@ import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import type { Connection as TdsConnection, Request as TdsRequest } from 'tedious';
 import { BugError, SourceError, StoreError } from '../core/errors.js';
-import { redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecrets, type StoreKind } from '../stores/url.js';
+import { decodeUrlPart, redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecrets, type StoreKind } from '../stores/url.js';
 import { batchSizeOf, type OpenOptions } from './common.js';
 import { nonUtf8Fault, SqliteTextCheck, TextRereadError } from './sqlite-text.js';
 import type { Cell, CellFault, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
@@ -663,13 +663,13 @@ export function mysqlConverter(f: Pick<FieldPacket, 'columnType' | 'characterSet
 export function mysqlConnection(url: string, ctx: ErrorContext): Record<string, unknown> {
   const u = parseServerUrl(url, ctx);
   const port = u.port === '' ? 3306 : Number(u.port);
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  const database = decodeUrlPart(u.pathname.replace(/^\//, ''));
   const ssl = u.searchParams.get('ssl') ?? u.searchParams.get('sslmode');
   return {
     host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
     port,
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
+    user: decodeUrlPart(u.username),
+    password: decodeUrlPart(u.password),
     ...(database === '' ? {} : { database }),
     ...(ssl !== null && !/^(false|0|disable|disabled)$/i.test(ssl) ? { ssl: {} } : {}),
     charset: 'UTF8MB4_UNICODE_CI',
@@ -976,14 +976,14 @@ export function mssqlConnection(url: string, ctx: ErrorContext): Record<string, 
     const v = p.get(name);
     return v === null ? dflt : /^(true|1|yes|strict)$/i.test(v);
   };
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  const database = decodeUrlPart(u.pathname.replace(/^\//, ''));
   const instanceName = p.get('instanceName') ?? p.get('instance');
   const domain = p.get('domain');
   return {
     server: u.hostname.replace(/^\[(.*)\]$/, '$1'),
     ...(u.port === '' ? {} : { port: Number(u.port) }),
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
+    user: decodeUrlPart(u.username),
+    password: decodeUrlPart(u.password),
     ...(domain === null ? {} : { domain }),
     ...(database === '' ? {} : { database }),
     connectionTimeout: CONNECT_TIMEOUT_MS,

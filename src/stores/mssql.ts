@@ -10,7 +10,7 @@ import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
 import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, TargetStore } from './types.js';
 import { bySchema } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
-import { redactUrl, scrubSecrets, urlSecrets } from './url.js';
+import { decodeUrlPart, redactUrl, scrubSecrets, urlSecrets } from './url.js';
 import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
 import { upsertSetNames } from './upsert-common.js';
 
@@ -538,13 +538,13 @@ export function mssqlConfig(url: string): sql.config {
   if (!/^(mssql|sqlserver):$/.test(u.protocol)) throw urlProblem(url, 'is not an mssql:// or sqlserver:// URL');
   const server = u.hostname.replace(/^\[(.*)\]$/, '$1');
   if (server === '') throw urlProblem(url, 'names no host');
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  const database = decodeUrlPart(u.pathname.replace(/^\//, ''));
   if (database === '' || database.includes('/')) throw urlProblem(url, 'names no database (mssql://user:password@host:port/database)');
   const options: sql.IOptions = { encrypt: true, trustServerCertificate: false, useUTC: true, appName: 'forklift' };
   const config: sql.config = { server, database, options, requestTimeout: DEFAULT_REQUEST_TIMEOUT, connectionTimeout: 15_000, pool: { min: 0, max: 2 } };
   if (u.port !== '') config.port = Number(u.port);
-  if (u.username !== '') config.user = decodeURIComponent(u.username);
-  if (u.password !== '') config.password = decodeURIComponent(u.password);
+  if (u.username !== '') config.user = decodeUrlPart(u.username);
+  if (u.password !== '') config.password = decodeUrlPart(u.password);
   const bool = (k: string, v: string): boolean => {
     const b = BOOL.get(v.toLowerCase());
     if (b === undefined) throw urlProblem(url, `${k}=${v} is not true or false`);

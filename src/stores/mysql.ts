@@ -15,7 +15,7 @@ import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
-import { redactUrl } from './url.js';
+import { decodeUrlPart, redactUrl } from './url.js';
 import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
 
 /**
@@ -306,15 +306,15 @@ function parseUrl(url: string): Target {
     // URL's own error repeats the input, password included: never pass it on.
     throw new ConfigError(`'${shown}' is not a valid MySQL URL`, { code: 'store.url', hint: 'Use mysql://USER:PASSWORD@HOST:3306/DATABASE (percent-encode special characters).' });
   }
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  const database = decodeUrlPart(u.pathname.replace(/^\//, ''));
   if (!database || database.includes('/')) {
     throw new ConfigError(`${shown}: the URL names no database`, { code: 'store.url', hint: 'Add the database after the host: mysql://USER:PASSWORD@HOST:3306/DATABASE.' });
   }
   const t: Target = {
     host: u.hostname.replace(/^\[|\]$/g, '') || 'localhost',
     port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username) || 'root',
-    password: u.password ? decodeURIComponent(u.password) : undefined,
+    user: decodeUrlPart(u.username) || 'root',
+    password: u.password ? decodeUrlPart(u.password) : undefined,
     database,
   };
   const socket = u.searchParams.get('socket') ?? u.searchParams.get('socketPath');

@@ -104,3 +104,16 @@ export function databaseName(url: string): string {
     return '';
   }
 }
+
+/**
+ * A user name, password or database name from a URL, percent-decoded; one with a `%` that starts
+ * no escape (`50%off`) is taken as written, as a person typed it, where decodeURIComponent would
+ * throw "URI malformed".
+ */
+export function decodeUrlPart(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

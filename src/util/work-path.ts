@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
+import { ExitCode, ForkliftError } from '../core/errors.js';
 
 /**
  * Work folders and files that a command writes before it renames them into place (an export's
@@ -96,17 +97,37 @@ export function sweptText(swept: readonly SweptWork[], cwd = process.cwd()): str
  * it with its claim. What was swept is added to `swept` when given.
  */
 export function scratchDir(prefix: string, command: string, base = tmpdir(), swept?: SweptWork[]): string {
-  swept?.push(...sweepStaleWork(base, 'forklift-'));
-  const dir = mkdtempSync(path.join(base, prefix));
+  const dir = inScratch(base, () => {
+    swept?.push(...sweepStaleWork(base, 'forklift-'));
+    return mkdtempSync(path.join(base, prefix));
+  });
   claimWork(dir, command);
   return dir;
 }
 
+/** fn, with a failure to write in the scratch folder (TMPDIR missing, full, read-only) said as such. */
+function inScratch<T>(base: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    // The temporary folder is the machine's (TMPDIR), not a file of the user's: say which and why.
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new ForkliftError(`cannot make a scratch folder in ${base} (${code})`, {
+      code: 'env.tmpdir',
+      exitCode: ExitCode.runtime,
+      hint: base === tmpdir() ? 'Set TMPDIR to a folder that exists and that this user may write to.' : `Check that ${base} exists and is writable.`,
+      cause: e,
+    });
+  }
+}
+
 /** A scratch file path in the OS temporary folder, claimed like scratchDir (the file is the caller's to make). */
 export function scratchFile(prefix: string, suffix: string, command: string): string {
-  sweepStaleWork(tmpdir(), 'forklift-');
   const file = path.join(tmpdir(), `${prefix}${randomBytes(6).toString('hex')}${suffix}`);
-  claimWork(file, command);
+  inScratch(tmpdir(), () => {
+    sweepStaleWork(tmpdir(), 'forklift-');
+    claimWork(file, command);
+  });
   return file;
 }
 

@@ -31,6 +31,9 @@ describe('plan files', () => {
     expect(expandEnv('sqlite:${DB:-./a.db}', { file: 'p' }, {})).toBe('sqlite:./a.db');
     expect(expandEnv('postgres://u:${PW}@h/db', { file: 'p' }, { PW: 's3cret' })).toBe('postgres://u:s3cret@h/db');
     expect(() => expandEnv('${NOPE}', { file: 'p.yaml', line: 3, column: 9 }, {})).toThrow(/p\.yaml:3:9 environment variable NOPE is not set/);
+    // set but empty, as in a shell: the empty value; with :- the default
+    expect(expandEnv('mysql://root:${PW}@h/db', { file: 'p' }, { PW: '' })).toBe('mysql://root:@h/db');
+    expect(expandEnv('${PW:-x}', { file: 'p' }, { PW: '' })).toBe('x');
   });
 
   it('keeps decimal numbers as their text, never a float', () => {
@@ -94,6 +97,17 @@ describe('plan files', () => {
     const err = planError(p);
     expect([err.message, ...err.details].join('\n')).toMatch(/forklift\.yaml:5:\d+ checks: the sum of items\.standard_cost 'abc' is not a number in plain digits/);
     expect(err.details).toHaveLength(0);
+  });
+
+  it('refuses aliases that multiply into more values than any plan has ("billion laughs"), and names a key given twice', () => {
+    const levels = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
+    for (const [i, n] of ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].entries()) levels.push(`${n}: &${n} [${Array(9).fill(`*${levels[i]![0]}`).join(', ')}]`);
+    const bomb = () => parseYamlText(`${levels.join('\n')}\nname: p\n`, 'bomb.yaml');
+    expect(bomb).toThrow(ConfigError);
+    expect(bomb).toThrow(/bomb\.yaml: its aliases \(\*name\) stand for more than 100,000 values/);
+    // A few aliases are fine.
+    expect(parseYamlText('base: &b { from: A }\nx: *b\ny: *b\n', 'ok.yaml').value).toEqual({ base: { from: 'A' }, x: { from: 'A' }, y: { from: 'A' } });
+    expect(() => parseYamlText('name: p\nmappings: []\nname: q\n', 'dup.yaml')).toThrow(/^dup\.yaml:3:1 Map keys must be unique: 'name' is given twice/);
   });
 
   it('resolves a sqlite target against the plan folder', () => {

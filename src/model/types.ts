@@ -52,17 +52,18 @@ export function columnOf(entity: Entity, name: string): Column | undefined {
 
 /** Entities in an order where every referenced entity comes before the ones referencing it. */
 export function dependencyOrder(model: Model, names: string[]): string[] {
+  return referencedFirst(names, (n) => (model.entities.get(n)?.columns ?? []).flatMap((c) => (c.references ? [c.references.entity] : [])));
+}
+
+/** Names in an order where every one `refsOf` gives comes before the one giving it (self references and names not asked for aside; in a cycle, the order asked in). */
+export function referencedFirst(names: readonly string[], refsOf: (name: string) => Iterable<string>): string[] {
   const wanted = new Set(names);
   const out: string[] = [];
   const seen = new Set<string>();
   const visit = (n: string): void => {
     if (seen.has(n)) return;
     seen.add(n);
-    const e = model.entities.get(n);
-    for (const c of e?.columns ?? []) {
-      const ref = c.references?.entity;
-      if (ref !== undefined && ref !== n && wanted.has(ref)) visit(ref);
-    }
+    for (const ref of refsOf(n)) if (ref !== n && wanted.has(ref)) visit(ref);
     out.push(n);
   };
   for (const n of names) visit(n);

@@ -118,7 +118,7 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
       throw new ConfigError(`${store.display}: purge is not supported on this store yet`, { code: 'purge.store', hint: 'Purge works on SQLite, PostgreSQL and MySQL/MariaDB.' });
     }
     opts.progress?.({ step: 'select' });
-    const selOpts = { rules: opts.rules, asOf, all };
+    const selOpts = { rules: opts.rules, asOf, all, signal: opts.signal };
     // A dry run changes nothing, not even what killed purges left.
     const swept = opts.dryRun ? [] : sweepStaleWork(path.dirname(final!), `${path.basename(final!)}.`);
     const base = { mode: all ? ('all' as const) : ('retention' as const), store: store.display, as_of: asOf.toISODate()!, resumed: false, already_purged: false, swept };

@@ -4,9 +4,10 @@ import type { DateTime } from 'luxon';
 import type { RowSelection } from '../bundle/export.js';
 import { ConfigError } from '../core/errors.js';
 import { columnsOf } from '../mapping/expr/index.js';
-import { dependencyOrder, type Entity } from '../model/types.js';
+import { referencedFirst, type Entity } from '../model/types.js';
+import { tableLabel } from '../stores/delete-common.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
-import type { RowRange, TargetStore } from '../stores/types.js';
+import type { KeySets, RowRange, StoreForeignKey, TargetStore } from '../stores/types.js';
 import { didYouMean } from '../util/suggest.js';
 import { cutoffOf, rowTest, ruleText, type RetentionRule } from './rules.js';
 import { dropWork, scratchDir } from '../util/work-path.js';
@@ -14,18 +15,21 @@ import { dropWork, scratchDir } from '../util/work-path.js';
 /**
  * Which rows a purge lets go, table by table, as the rows stream past (SPEC section 11). A table's
  * rule is a row test (rules.ts); a keep/by rule is also pushed down into the store's read as a
- * cut-off, so only the candidate rows are read, unless the table's own kept rows matter to another
- * table (below).
+ * cut-off, so only the candidate rows are read.
  *
- * Referential safety: a row that a kept row references is kept. Tables are taken children first;
- * for every reference child.col -> parent.col into a purged parent, the values of col in the
- * child's KEPT rows are gathered in a scratch SQLite file (memory stays flat however many there
- * are): for a child without a rule that is every distinct value of the column, for a purged child
- * the values of the rows its own selection keeps (it is then read whole, not just its candidates).
- * A parent's candidate row whose key is among them is kept and counted as kept_referenced. So a
- * chain grandchild -> child -> parent keeps the parent of a kept child, and nothing is ever left
- * dangling. A self reference is not followed (forklift's tables have none; the model leaves them
- * to validation).
+ * Referential safety: a row that a row staying in the store references is kept, through every
+ * foreign key the store's catalog has (composite, self referencing, from tables of other schemas;
+ * not the model's single-column references), and "references" is decided by the store itself, by
+ * its own comparison (collations, types), as its foreign keys decide it: a case-insensitive key
+ * 'abc' references 'ABC'. The candidates of every table involved (one that rows reference, or one
+ * that references such a table and is purged too) are put into key sets in the store
+ * (TargetStore.openKeySets); then, until nothing changes, every candidate that a row outside the
+ * candidates references is taken out of its set and kept (and the rows it references in turn, on
+ * the next round: a chain or a self reference is followed to its end). What is left may go: rows
+ * referenced only by rows that go too. Which candidates were kept, and for whom, is noted in a
+ * scratch SQLite file (memory stays flat however many there are), which the export's (or the dry
+ * run's count's) row filter consults, so the dry run says exactly what the purge deletes. The
+ * delete checks the same again inside its transaction (stores/delete-common.ts).
  */
 
 export interface SelectedTable {
@@ -46,20 +50,27 @@ export interface SelectedTable {
   kept_because: string[];
 }
 
-interface Edge {
-  child: string;
-  column: string;
-  parent: string;
-  parentColumn: string;
-  table: string;
-}
-
 export interface SelectionOptions {
   rules: readonly RetentionRule[];
   asOf: DateTime;
   /** Contract end: every data table, every row. */
   all: boolean;
+  signal?: AbortSignal | undefined;
 }
+
+/** The candidates of the tables rows reference, and which of them stay, for whom. */
+interface Scratch {
+  dir: string;
+  db: Database.Database;
+  /** Table name to its number in the scratch file. */
+  index: Map<string, number>;
+}
+
+/** Candidates gathered before they go into the store's key set at once. */
+const KEYS_PER_ADD = 20_000;
+
+/** Said of a candidate that appeared after the selection read its table: its references were never checked. */
+const UNCHECKED = 'they appeared while the purge selected, so their references were not checked';
 
 export class Selection {
   private constructor(
@@ -67,11 +78,10 @@ export class Selection {
     readonly tables: SelectedTable[],
     /** Every table of the store (forklift_runs included), as described. */
     readonly described: Entity[],
-    private readonly edges: Edge[],
-    private readonly scratch: { dir: string; db: Database.Database } | null,
+    private readonly scratch: Scratch | null,
   ) {}
 
-  /** The tables and cut-offs of a purge, checked against the store (exit 2 where a rule does not fit it). */
+  /** The tables and cut-offs of a purge, checked against the store (exit 2 where a rule does not fit it); which candidates stay for the rows that reference them. */
   static async plan(store: TargetStore, opts: SelectionOptions): Promise<Selection> {
     const described = await store.describeTables();
     const byName = new Map(described.map((e) => [e.name, e]));
@@ -107,40 +117,49 @@ export class Selection {
         hint: 'Add retention: to the plan (SPEC section 11), or empty every table at contract end with --all --confirm NAME.',
       });
     }
-    const model = { name: 'store', entities: byName };
-    const order = dependencyOrder(model, chosen.map((c) => c.entity.name)).reverse();
-    const byChosen = new Map(chosen.map((c) => [c.entity.name, c]));
-    const tables = order.map((name): SelectedTable => {
-      const c = byChosen.get(name)!;
+    if (!store.foreignKeys || !store.openKeySets) throw new ConfigError(`${store.display}: purge is not supported on this store yet`, { code: 'purge.store', hint: 'Purge works on SQLite, PostgreSQL and MySQL/MariaDB.' });
+    const purged = new Map(chosen.map((c) => [c.entity.name, c]));
+    const into = (await store.foreignKeys()).filter((fk) => purged.has(fk.refTable));
+    const tables = childrenFirst(
+      chosen.map((c) => c.entity.name),
+      into,
+    ).map((name): SelectedTable => {
+      const c = purged.get(name)!;
       return { entity: c.entity, rule: c.rule, cutoff: c.cutoff, rule_text: c.rule ? ruleText(c.rule, c.cutoff) : 'every row (contract end)', selected: 0, kept_referenced: 0, kept_unevaluable: 0, kept_because: [] };
     });
-    // Contract end takes every row of every table: no reference can be left dangling.
-    if (opts.all) return new Selection(tables, described, [], null);
 
-    const purged = new Set(tables.map((t) => t.entity.name));
-    const edges: Edge[] = [];
-    for (const e of data) {
-      for (const c of e.columns) {
-        const r = c.references;
-        if (!r || r.entity === e.name || !purged.has(r.entity)) continue;
-        edges.push({ child: e.name, column: c.name, parent: r.entity, parentColumn: r.column, table: `r${edges.length}` });
+    // Only a table that may keep rows can keep the rows it references: one not purged, one whose
+    // rule leaves rows, and (in turn) one referenced by those. At contract end nothing is kept
+    // unless a table beyond the purge (another schema's) references it.
+    const goes = (fk: StoreForeignKey): boolean => fk.schema === null && purged.has(fk.table);
+    const mayKeep = new Set<string>([...into.filter((fk) => !goes(fk)).map((fk) => tableLabel(fk.schema, fk.table)), ...chosen.filter((c) => c.rule !== null).map((c) => c.entity.name)]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const fk of into) {
+        if (!mayKeep.has(tableLabel(fk.schema, fk.table)) || mayKeep.has(fk.refTable)) continue;
+        mayKeep.add(fk.refTable);
+        grew = true;
       }
     }
-    if (edges.length === 0) return new Selection(tables, described, [], null);
+    const edges = into.filter((fk) => mayKeep.has(tableLabel(fk.schema, fk.table)));
+    if (edges.length === 0) return new Selection(tables, described, null);
+
+    const parents = new Set(edges.map((fk) => fk.refTable));
+    const involved = tables.filter((t) => parents.has(t.entity.name) || edges.some((fk) => goes(fk) && fk.table === t.entity.name));
     const dir = scratchDir('forklift-purge-', 'purge');
     const db = new Database(path.join(dir, 'kept-references.sqlite'));
     db.pragma('journal_mode = OFF');
     db.pragma('synchronous = OFF');
-    const selection = new Selection(tables, described, edges, { dir, db });
+    db.exec('CREATE TABLE cand (t INTEGER NOT NULL, k TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (t, k)) WITHOUT ROWID');
+    db.exec('CREATE TABLE kept (n INTEGER PRIMARY KEY, child TEXT NOT NULL)');
+    const selection = new Selection(tables, described, { dir, db, index: new Map(tables.filter((t) => parents.has(t.entity.name)).map((t, i) => [t.entity.name, i])) });
     try {
-      for (const edge of edges) db.exec(`CREATE TABLE ${edge.table} (v TEXT PRIMARY KEY) WITHOUT ROWID`);
-      // A child without a rule keeps every row: every value it references is kept.
-      for (const edge of edges.filter((x) => !purged.has(x.child))) {
-        const insert = db.prepare(`INSERT OR IGNORE INTO ${edge.table} (v) VALUES (?)`);
-        const many = db.transaction((vs: unknown[]) => {
-          for (const v of vs) if (v !== null && v !== undefined) insert.run(String(v));
-        });
-        for await (const batch of store.readColumn(edge.child, edge.column)) many(batch);
+      const sets = await store.openKeySets();
+      try {
+        await selection.candidates(store, sets, involved, opts.signal);
+        await selection.keepReferenced(sets, edges, goes);
+      } finally {
+        await sets.close();
       }
     } catch (e) {
       selection.close();
@@ -149,11 +168,65 @@ export class Selection {
     return selection;
   }
 
+  /** Every candidate of the involved tables into its key set; those of referenced tables numbered in the scratch file too. */
+  private async candidates(store: TargetStore, sets: KeySets, involved: readonly SelectedTable[], signal: AbortSignal | undefined): Promise<void> {
+    const { db, index } = this.scratch!;
+    const record = db.prepare('INSERT INTO cand (t, k, n) VALUES (?, ?, ?)');
+    let next = 0;
+    for (const t of involved) {
+      const test = t.rule ? rowTest(t.rule, t.entity, t.cutoff) : (): boolean => true;
+      const key = t.entity.primaryKey.map((k) => t.entity.columns.findIndex((c) => c.name === k));
+      const ti = index.get(t.entity.name);
+      let keys: unknown[][] = [];
+      const flush = async (): Promise<void> => {
+        if (ti !== undefined) db.transaction(() => keys.forEach((k, i) => record.run(ti, JSON.stringify(k), next + i)))();
+        await sets.add(t.entity, keys, next);
+        next += keys.length;
+        keys = [];
+      };
+      for await (const batch of store.readRows(t.entity, { signal, where: cutoffRange(t) })) {
+        for (const row of batch) if (test(row) === true) keys.push(key.map((i) => row[i]));
+        // Fewer, larger writes into the store's set (a read batch is a thousand rows).
+        if (keys.length >= KEYS_PER_ADD) await flush();
+      }
+      await flush();
+    }
+  }
+
+  /**
+   * Takes out of the sets, until nothing changes, every candidate that a row outside the sets
+   * references. Edges are taken parents last, so an acyclic purge settles in one round (and one
+   * more to see that it did); a self reference or a cycle takes a round per step of its chains.
+   */
+  private async keepReferenced(sets: KeySets, edges: readonly StoreForeignKey[], goes: (fk: StoreForeignKey) => boolean): Promise<void> {
+    const { db } = this.scratch!;
+    const keep = db.prepare('INSERT OR IGNORE INTO kept (n, child) VALUES (?, ?)');
+    const rank = new Map(this.tables.map((t, i) => [t.entity.name, i]));
+    const ordered = [...edges].sort((a, b) => rank.get(a.refTable)! - rank.get(b.refTable)!);
+    let dirty: Set<string> | null = null;
+    for (;;) {
+      const changed = new Set<string>();
+      for (const fk of ordered) {
+        // After the first round only the references from rows newly kept can keep more.
+        if (dirty && !(goes(fk) && dirty.has(fk.table))) continue;
+        const kept = await sets.referenced(fk);
+        if (kept.length === 0) continue;
+        await sets.remove(fk.refTable, kept);
+        const child = tableLabel(fk.schema, fk.table);
+        db.transaction(() => kept.forEach((n) => keep.run(n, child)))();
+        changed.add(fk.refTable);
+      }
+      if (changed.size === 0) return;
+      dirty = changed;
+    }
+  }
+
   /** How the export (or a count) reads a table: its cut-off pushed down where it may be, and the row filter. */
   rowsFor(entity: Entity): RowSelection | undefined {
     const t = this.tables.find((x) => x.entity.name === entity.name);
     if (!t) return undefined;
-    if (!t.rule) {
+    const ti = this.scratch?.index.get(t.entity.name);
+    if (!t.rule && ti === undefined) {
       return {
         filter: (batch) => {
           t.selected += batch.length;
@@ -161,16 +234,11 @@ export class Selection {
         },
       };
     }
-    const test = rowTest(t.rule, t.entity, t.cutoff);
-    const outgoing = this.edges.filter((e) => e.child === t.entity.name);
-    const incoming = this.edges.filter((e) => e.parent === t.entity.name);
+    const test = t.rule ? rowTest(t.rule, t.entity, t.cutoff) : (): boolean => true;
     const db = this.scratch?.db;
-    const pos = (name: string): number => t.entity.columns.findIndex((c) => c.name === name);
-    const record = outgoing.map((e) => ({ at: pos(e.column), stmt: db!.prepare(`INSERT OR IGNORE INTO ${e.table} (v) VALUES (?)`) }));
-    const lookup = incoming.map((e) => ({ at: pos(e.parentColumn), stmt: db!.prepare(`SELECT 1 FROM ${e.table} WHERE v = ?`).pluck(), child: e.child }));
+    const lookup = ti !== undefined ? db!.prepare('SELECT c.n, k.child FROM cand c LEFT JOIN kept k ON k.n = c.n WHERE c.t = ? AND c.k = ?').raw() : undefined;
+    const key = t.entity.primaryKey.map((k) => t.entity.columns.findIndex((c) => c.name === k));
     const because = new Set<string>();
-    // The kept rows of a table referencing a purged parent must be seen: then it is read whole.
-    const where: RowRange | undefined = outgoing.length === 0 && t.rule.keep && t.rule.by && t.cutoff !== null ? { column: t.rule.by, before: t.cutoff } : undefined;
     const filter = (batch: unknown[][]): unknown[][] => {
       const out: unknown[][] = [];
       for (const row of batch) {
@@ -179,34 +247,25 @@ export class Selection {
           t.kept_unevaluable++;
           go = false;
         }
-        if (go) {
-          for (const l of lookup) {
-            const v = row[l.at];
-            if (v !== null && v !== undefined && l.stmt.get(String(v)) !== undefined) {
-              go = false;
-              t.kept_referenced++;
-              because.add(l.child);
-              break;
-            }
+        if (go && lookup) {
+          const hit = lookup.get(ti, JSON.stringify(key.map((i) => row[i]))) as [number, string | null] | undefined;
+          const child = hit === undefined ? UNCHECKED : hit[1];
+          if (child !== null) {
+            go = false;
+            t.kept_referenced++;
+            because.add(child);
           }
         }
-        if (go) {
-          out.push(row);
-          continue;
-        }
-        for (const r of record) {
-          const v = row[r.at];
-          if (v !== null && v !== undefined) r.stmt.run(String(v));
-        }
+        if (go) out.push(row);
       }
       t.selected += out.length;
       t.kept_because = [
-        ...[...because].map((c) => `rows of ${c} that stay reference them`),
+        ...[...because].map((c) => (c === UNCHECKED ? c : `rows of ${c} that stay reference them`)),
         ...(t.kept_unevaluable ? ['the where expression could not be evaluated on them'] : []),
       ];
       return out;
     };
-    return { where, filter: db && record.length ? (batch) => db.transaction(filter)(batch) : filter };
+    return { where: cutoffRange(t), filter };
   }
 
   /** Counts only (--dry-run): every table read through its selection, nothing written. */
@@ -225,4 +284,18 @@ export class Selection {
     this.scratch.db.close();
     dropWork(this.scratch.dir);
   }
+}
+
+/** A keep/by rule's cut-off, pushed down into the store's read. */
+function cutoffRange(t: SelectedTable): RowRange | undefined {
+  return t.rule?.keep && t.rule.by && t.cutoff !== null ? { column: t.rule.by, before: t.cutoff } : undefined;
+}
+
+/**
+ * The purged tables, every one before the tables it references (by the catalog's foreign keys):
+ * the selection of a parent depends on its children's kept rows, and the delete takes children
+ * first. In a cycle the order is the one the rules give.
+ */
+function childrenFirst(names: readonly string[], fks: readonly StoreForeignKey[]): string[] {
+  return referencedFirst(names, (n) => fks.filter((fk) => fk.schema === null && fk.table === n).map((fk) => fk.refTable)).reverse();
 }

@@ -5,14 +5,31 @@ import type { Connection as RawConnection, QueryOptions, ResultSetHeader } from 
 import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
-import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords } from './read-common.js';
+import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
-import { MYSQL_KEYS_SQL, datetimeText, MYSQL_TABLES_DDL, MYSQL_TABLES_SQL, MYSQL_TABLES_UPSERT, mysqlColumnsSql, mysqlReadPlan, mysqlRows, mysqlTables, mysqlWideSql, type MysqlColumnRow, type MysqlKeyRow } from './read-mysql.js';
+import {
+  MYSQL_FOREIGN_KEYS_SQL,
+  MYSQL_KEYS_SQL,
+  datetimeText,
+  MYSQL_TABLES_DDL,
+  MYSQL_TABLES_SQL,
+  MYSQL_TABLES_UPSERT,
+  mysqlColumnsSql,
+  mysqlForeignKeys,
+  mysqlReadPlan,
+  mysqlRows,
+  mysqlTables,
+  mysqlWideSql,
+  mysqlWriteForm,
+  type MysqlColumnRow,
+  type MysqlForeignKeyRow,
+  type MysqlKeyRow,
+} from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
-import { assertDeleted, keyColumns, rowPieces, valueColumns } from './delete-common.js';
+import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTables, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { decodeUrlPart, redactUrl } from './url.js';
@@ -285,6 +302,22 @@ function tsvEncoder(c: Column): Encoder {
 function sqlEncoder(c: Column): Encoder {
   if (c.type === 'timestamp') return (v) => (v === null || v === undefined ? 'NULL' : lit(isoToDatetime(String(v))));
   return (v) => (v === null || v === undefined ? 'NULL' : typeof v === 'number' ? String(v) : lit(String(v)));
+}
+
+/**
+ * One value read from the table (staging form) written back into a column of the same native type,
+ * as the same value: a binary string is read as `\x` and hex (read-mysql.ts), so its bytes are
+ * written back, not that text; a geometry is read as its text.
+ */
+function rowValueEncoder(c: Column, n: NativeColumn | undefined): Encoder {
+  switch (n ? mysqlWriteForm(n) : 'text') {
+    case 'binary':
+      return (v) => (v === null || v === undefined ? 'NULL' : typeof v === 'string' && /^\\x(?:[0-9a-f]{2})*$/i.test(v) ? `X'${v.slice(2)}'` : lit(String(v)));
+    case 'geometry':
+      return (v) => (v === null || v === undefined ? 'NULL' : `ST_GeomFromText(${lit(String(v))})`);
+    case 'text':
+      return sqlEncoder(c);
+  }
 }
 
 interface Target {
@@ -708,13 +741,40 @@ export class MysqlStore implements TargetStore {
     const state = { broken: false };
     try {
       conn = (await this.k.client.acquireConnection()) as RawConnection;
+      const c = conn;
       // DDL commits in MySQL: the ledger table first, outside the transaction.
-      await ensureRunsTable(conn);
-      const link = await inRunTransaction(conn, req.entry, state, async () => {
-        for (const t of req.tables) {
+      await ensureRunsTable(c);
+      // Read committed (this transaction only): each check sees every row committed before it,
+      // not the snapshot of the transaction's first read.
+      await query(c, 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      const link = await inRunTransaction(c, req.entry, state, async () => {
+        const fks = mysqlForeignKeys(await query<MysqlForeignKeyRow[]>(c, MYSQL_FOREIGN_KEYS_SQL));
+        const natives = await mysqlNatives(c);
+        const tables: ArchivedTable[] = [];
+        for (const [i, t] of req.tables.entries()) {
           req.signal?.throwIfAborted();
-          deleted.set(t.entity.name, await deleteArchived(conn!, t, req.signal));
+          tables.push(await loadArchive(c, t, i, natives.get(t.entity.name), fks, req.signal));
         }
+        // Locked before anything is counted or checked: a row that comes to reference one of them
+        // now waits for this commit (its foreign key check reads the row with a lock), then fails.
+        for (const t of referencedTables(tables, fks)) await query(c, `SELECT COUNT(*) AS n FROM ${qi(t.entity.name)} t JOIN ${t.archive} a ON ${archivedKeyMatch(MYSQL_DIALECT, t.entity, 't', 'a')} FOR UPDATE`);
+        const count = async (sql: string): Promise<number> => Number(Object.values((await query<Record<string, unknown>[]>(c, sql))[0]!)[0]);
+        const guard = await DeleteGuard.start(MYSQL_DIALECT, count, tables, fks);
+        await guard.checkReferences();
+        // The guard has checked every foreign key: with InnoDB's own checks off no ON DELETE acts
+        // on any row, and the rows of a self reference go in one DELETE (InnoDB checks row by row,
+        // so a parent deleted before its child would be refused).
+        await query(c, 'SET FOREIGN_KEY_CHECKS = 0');
+        try {
+          for (const t of tables) {
+            req.signal?.throwIfAborted();
+            deleted.set(t.entity.name, await deleteArchived(c, t));
+          }
+        } finally {
+          await query(c, 'SET FOREIGN_KEY_CHECKS = 1');
+        }
+        await guard.checkCounts(deleted);
+        for (const t of tables) await query(c, `DROP TEMPORARY TABLE IF EXISTS ${[...new Set([t.archive, t.again])].join(', ')}`);
       });
       this.ledgerHead = link.entry_hash;
     } catch (e) {
@@ -727,6 +787,28 @@ export class MysqlStore implements TargetStore {
       }
     }
     return deleted;
+  }
+
+  async foreignKeys(): Promise<StoreForeignKey[]> {
+    try {
+      const [rows] = (await this.k.raw(MYSQL_FOREIGN_KEYS_SQL)) as [MysqlForeignKeyRow[]];
+      return mysqlForeignKeys(rows);
+    } catch (e) {
+      throw asMysqlStoreError(e, this.display, this.target);
+    }
+  }
+
+  async openKeySets(): Promise<KeySets> {
+    const conn = (await this.k.client.acquireConnection()) as RawConnection;
+    try {
+      return new MysqlKeySets(conn, await mysqlNatives(conn), async (broken) => {
+        if (broken) conn.destroy();
+        await this.k.client.releaseConnection(conn);
+      }, (e) => asMysqlStoreError(e, this.display, this.target));
+    } catch (e) {
+      await this.k.client.releaseConnection(conn);
+      throw asMysqlStoreError(e, this.display, this.target);
+    }
   }
 
   async describeTables(): Promise<Entity[]> {
@@ -947,36 +1029,143 @@ async function failOnWarnings(conn: RawConnection, res: ResultSetHeader, entity:
   throw err;
 }
 
+/** How the purge's reference checks are written for MySQL/MariaDB. */
+const MYSQL_DIALECT: RefDialect = { id: qi, rows: (schema, table) => (schema === null ? qi(table) : `${qi(schema)}.${qi(table)}`) };
+
+/** The native columns of every table of the database, by table. */
+async function mysqlNatives(conn: RawConnection): Promise<Map<string, NativeTable>> {
+  const cols = await query<MysqlColumnRow[]>(conn, mysqlColumnsSql(false));
+  const names = [...new Set(cols.map((c) => c.t))].map((t) => ({ t, d: null }));
+  return new Map(mysqlTables(names, cols, []).map((t) => [t.name, t]));
+}
+
+function rowEncoders(columns: readonly Column[], native: NativeTable | undefined): Encoder[] {
+  return columns.map((c) => rowValueEncoder(c, native?.columns.find((n) => n.name === c.name)));
+}
+
 /**
- * One table of a purge: its archived rows into a temporary table (CREATE TEMPORARY does not commit
- * the transaction), one DELETE joined on the key that requires every other value unchanged, the
- * table counted before and after. Values are compared as binary strings: a PAD SPACE collation
- * would take 'a ' for 'a', and two values of one column type are equal exactly when their texts are.
+ * One table's archived rows into a temporary table (CREATE TEMPORARY does not commit the
+ * transaction) of the table's own column types; where a foreign key of the table references it
+ * (a self reference), their keys into a second one, for the statements that name them twice.
  */
-async function deleteArchived(conn: RawConnection, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
-  const keyCols = keyColumns(t.entity);
+async function loadArchive(conn: RawConnection, t: DeleteTable, i: number, native: NativeTable | undefined, fks: readonly StoreForeignKey[], signal: AbortSignal | undefined): Promise<ArchivedTable> {
+  const keys = keyColumns(t.entity).map((c) => qi(c.name)).join(', ');
   const cols = t.entity.columns.map((c) => qi(c.name)).join(', ');
-  const table = qi(t.entity.name);
-  const archived = qi('_forklift_purge_rows');
-  await query(conn, `DROP TEMPORARY TABLE IF EXISTS ${archived}`);
-  await query(conn, `CREATE TEMPORARY TABLE ${archived} (PRIMARY KEY (${keyCols.map((c) => qi(c.name)).join(', ')})) ENGINE=InnoDB SELECT ${cols} FROM ${table} WHERE 1 = 0`);
-  const enc = t.entity.columns.map(sqlEncoder);
+  const archive = qi(`_forklift_purge_rows_${i}`);
+  await query(conn, `DROP TEMPORARY TABLE IF EXISTS ${archive}`);
+  await query(conn, `CREATE TEMPORARY TABLE ${archive} (PRIMARY KEY (${keys})) ENGINE=InnoDB SELECT ${cols} FROM ${qi(t.entity.name)} WHERE 1 = 0`);
+  const enc = rowEncoders(t.entity.columns, native);
   for await (const piece of rowPieces(t.rows(), signal)) {
-    const tuples = piece.map((r) => `(${enc.map((f, i) => f(r[i])).join(', ')})`).join(', ');
-    const res = await query<ResultSetHeader>(conn, `INSERT INTO ${archived} (${cols}) VALUES ${tuples}`);
+    const tuples = piece.map((r) => `(${enc.map((f, k) => f(r[k])).join(', ')})`).join(', ');
+    const res = await query<ResultSetHeader>(conn, `INSERT INTO ${archive} (${cols}) VALUES ${tuples}`);
     await failOnWarnings(conn, res, t.entity.name);
   }
-  const count = async (): Promise<number> => Number((await query<{ n: number | string }[]>(conn, `SELECT COUNT(*) AS n FROM ${table}`))[0]!.n);
-  const before = await count();
+  let again = archive;
+  if (fks.some((fk) => fk.schema === null && fk.table === t.entity.name && fk.refTable === t.entity.name)) {
+    again = qi(`_forklift_purge_keys_${i}`);
+    await query(conn, `DROP TEMPORARY TABLE IF EXISTS ${again}`);
+    await query(conn, `CREATE TEMPORARY TABLE ${again} (PRIMARY KEY (${keys})) ENGINE=InnoDB SELECT ${keys} FROM ${archive}`);
+  }
+  return { entity: t.entity, archive, again, expected: t.expected };
+}
+
+/**
+ * One DELETE joined on the key that requires every other value unchanged. Values are compared as
+ * binary strings: a PAD SPACE collation would take 'a ' for 'a', and two values of one column type
+ * are equal exactly when their texts are. Returns the rows it deleted.
+ */
+async function deleteArchived(conn: RawConnection, t: ArchivedTable): Promise<number> {
   const same = [
-    ...keyCols.map((c) => `t.${qi(c.name)} = a.${qi(c.name)}`),
+    archivedKeyMatch(MYSQL_DIALECT, t.entity, 't', 'a'),
     ...valueColumns(t.entity).map((c) => `CAST(t.${qi(c.name)} AS BINARY) <=> CAST(a.${qi(c.name)} AS BINARY)`),
   ].join(' AND ');
-  const res = await query<ResultSetHeader>(conn, `DELETE t FROM ${table} AS t JOIN ${archived} AS a ON ${same}`);
-  const after = await count();
-  await query(conn, `DROP TEMPORARY TABLE ${archived}`);
-  assertDeleted(t.entity.name, t.expected, res.affectedRows, before, after);
+  const res = await query<ResultSetHeader>(conn, `DELETE t FROM ${qi(t.entity.name)} AS t JOIN ${t.archive} AS a ON ${same}`);
   return res.affectedRows;
+}
+
+/**
+ * Key sets (a purge's selection) in temporary tables of a connection of their own. Each set is
+ * kept twice, in the same rows: MySQL cannot open one temporary table twice in a statement, and a
+ * self reference asks about the set of its table on both sides.
+ */
+class MysqlKeySets implements KeySets {
+  private readonly sets = new Map<string, { parent: RowSet; child: RowSet; enc: Encoder[] }>();
+  private broken = false;
+
+  constructor(
+    private readonly conn: RawConnection,
+    private readonly natives: ReadonlyMap<string, NativeTable>,
+    private readonly release: (broken: boolean) => Promise<void>,
+    private readonly fail: (e: unknown) => Error,
+  ) {}
+
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (e) {
+      if ((e as ServerError)?.fatal) this.broken = true;
+      throw this.fail(e);
+    }
+  }
+
+  async add(table: Entity, keys: readonly (readonly unknown[])[], first: number): Promise<void> {
+    await this.run(async () => {
+      const cols = table.primaryKey.map(qi).join(', ');
+      let s = this.sets.get(table.name);
+      if (!s) {
+        const i = this.sets.size;
+        const parent = qi(`_forklift_keys_${i}`);
+        const child = qi(`_forklift_keyc_${i}`);
+        for (const name of [parent, child]) {
+          await query(this.conn, `DROP TEMPORARY TABLE IF EXISTS ${name}`);
+          await query(this.conn, `CREATE TEMPORARY TABLE ${name} (forklift_n BIGINT, PRIMARY KEY (${cols}), KEY (forklift_n)) ENGINE=InnoDB SELECT ${cols} FROM ${qi(table.name)} WHERE 1 = 0`);
+        }
+        const keyColumns = table.primaryKey.map((k) => table.columns.find((c) => c.name === k)!);
+        s = { parent: { table: parent, key: table.primaryKey }, child: { table: child, key: table.primaryKey }, enc: rowEncoders(keyColumns, this.natives.get(table.name)) };
+        this.sets.set(table.name, s);
+      }
+      const { enc } = s;
+      for (let at = 0; at < keys.length; at += ROWS_PER_INSERT) {
+        const tuples = keys
+          .slice(at, at + ROWS_PER_INSERT)
+          .map((k, j) => `(${first + at + j}, ${enc.map((f, x) => f(k[x])).join(', ')})`)
+          .join(', ');
+        for (const name of [s.parent.table, s.child.table]) {
+          const res = await query<ResultSetHeader>(this.conn, `INSERT INTO ${name} (forklift_n, ${cols}) VALUES ${tuples}`);
+          await failOnWarnings(this.conn, res, table.name);
+        }
+      }
+    });
+  }
+
+  async referenced(fk: StoreForeignKey): Promise<number[]> {
+    const parent = this.sets.get(fk.refTable);
+    if (!parent) return [];
+    const child = fk.schema === null ? this.sets.get(fk.table) : undefined;
+    const rows = await this.run(() => query<{ forklift_n: number | string }[]>(this.conn, referencedSql(MYSQL_DIALECT, fk, parent.parent, child?.child ?? null)));
+    return rows.map((r) => Number(r.forklift_n));
+  }
+
+  async remove(table: string, numbers: readonly number[]): Promise<void> {
+    const s = this.sets.get(table);
+    if (!s) return;
+    await this.run(async () => {
+      for (let at = 0; at < numbers.length; at += ROWS_PER_INSERT) {
+        const list = numbers.slice(at, at + ROWS_PER_INSERT).join(', ');
+        for (const name of [s.parent.table, s.child.table]) await query(this.conn, `DELETE FROM ${name} WHERE forklift_n IN (${list})`);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    try {
+      if (!this.broken && this.sets.size) await query(this.conn, `DROP TEMPORARY TABLE IF EXISTS ${[...this.sets.values()].flatMap((s) => [s.parent.table, s.child.table]).join(', ')}`);
+    } catch {
+      this.broken = true;
+    } finally {
+      await this.release(this.broken);
+    }
+  }
 }
 
 /**

@@ -10,12 +10,29 @@ import { q } from '../run/staging.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgColumnType, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
 import { TABLES_TABLE, bySchema, describeFrom, nativeColumnsFor, orderColumns, tableRecords } from './read-common.js';
-import { PG_CONSTRAINTS_SQL, PG_READ_SESSION, PG_TABLES_DDL, PG_TABLES_ELSEWHERE_SQL, PG_TABLES_UPSERT, pgByteOrderedCollations, pgColumnsSql, pgCopyRows, pgReadPlan, pgTables, type PgColumnRow, type PgConstraintRow } from './read-postgres.js';
+import {
+  PG_CONSTRAINTS_SQL,
+  PG_FOREIGN_KEYS_SQL,
+  PG_READ_SESSION,
+  PG_RELKINDS_SQL,
+  PG_TABLES_DDL,
+  PG_TABLES_ELSEWHERE_SQL,
+  PG_TABLES_UPSERT,
+  pgByteOrderedCollations,
+  pgColumnsSql,
+  pgCopyRows,
+  pgForeignKey,
+  pgReadPlan,
+  pgTables,
+  type PgColumnRow,
+  type PgConstraintRow,
+  type PgForeignKeyRow,
+} from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
-import { assertDeleted, keyColumns, valueColumns } from './delete-common.js';
+import { DeleteGuard, archivedKeyMatch, referencedSql, referencedTables, tableLabel, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, scrubSecrets, urlSecrets } from './url.js';
@@ -245,10 +262,23 @@ export class PostgresStore implements TargetStore {
       await this.k.transaction(async (trx) => {
         try {
           const conn = (await trx.client.acquireConnection()) as pg.Client;
-          for (const t of req.tables) {
+          const { fks, d } = await pgReferences(conn);
+          const tables: ArchivedTable[] = [];
+          for (const [i, t] of req.tables.entries()) {
             req.signal?.throwIfAborted();
-            deleted.set(t.entity.name, await deleteArchived(conn, t, req.signal));
+            tables.push(await loadArchive(conn, d, t, i, req.signal));
           }
+          // Locked before anything is counted or checked: a row that comes to reference one of
+          // them now waits for this commit (its foreign key check takes a lock these conflict
+          // with), then fails; read committed, every check sees what committed before.
+          for (const t of referencedTables(tables, fks)) {
+            await conn.query(`SELECT count(*) FROM (SELECT 1 FROM ${d.rows(null, t.entity.name)} t JOIN ${t.archive} a ON ${archivedKeyMatch(d, t.entity, 't', 'a')} FOR UPDATE OF t) x`);
+          }
+          const guard = await DeleteGuard.start(d, async (sql) => Number((await conn.query<{ count: string }>(sql)).rows[0]!.count), tables, fks);
+          await guard.checkReferences();
+          req.signal?.throwIfAborted();
+          for (const [name, n] of await deleteArchived(conn, d, tables)) deleted.set(name, n);
+          await guard.checkCounts(deleted);
           await conn.query(PG_RUNS_DDL);
           link = await insertRun(trx, req.entry);
         } catch (e) {
@@ -261,6 +291,27 @@ export class PostgresStore implements TargetStore {
     }
     this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
     return deleted;
+  }
+
+  async foreignKeys(): Promise<StoreForeignKey[]> {
+    try {
+      return ((await this.k.raw(PG_FOREIGN_KEYS_SQL)) as pg.QueryResult<PgForeignKeyRow>).rows.map(pgForeignKey);
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    }
+  }
+
+  async openKeySets(): Promise<KeySets> {
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 15_000, application_name: 'forklift' });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query(PG_READ_SESSION);
+      return new PgKeySets(client, (await pgReferences(client)).d, (e) => this.storeError(e, 'store.read'));
+    } catch (e) {
+      await client.end().catch(() => {});
+      throw this.storeError(e, 'store.read');
+    }
   }
 
   async describeTables(): Promise<Entity[]> {
@@ -456,35 +507,122 @@ async function addChainColumns(trx: Knex.Transaction): Promise<void> {
   if (found.rows[0]?.n !== 4) await trx.raw('ALTER TABLE forklift_runs ADD COLUMN IF NOT EXISTS seq bigint, ADD COLUMN IF NOT EXISTS prev_hash text, ADD COLUMN IF NOT EXISTS entry_hash text, ADD COLUMN IF NOT EXISTS signature text');
 }
 
-/**
- * One table of a purge: its archived rows COPYed into a temporary table (dropped at commit), one
- * DELETE … USING it that joins on the key and requires every other value unchanged (compared as
- * the server writes them as text, so a type without an equality operator compares too), the table
- * counted before and after.
- */
-async function deleteArchived(conn: pg.Client, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
+/** The foreign keys into the current schema's tables, and the dialect of the purge's SQL (ONLY for an ordinary table's own rows: ownRowsOf). */
+async function pgReferences(conn: pg.Client): Promise<{ fks: StoreForeignKey[]; d: RefDialect }> {
+  const rows = (await conn.query<PgForeignKeyRow>(PG_FOREIGN_KEYS_SQL)).rows;
+  const kinds = new Map((await conn.query<{ t: string; rk: string }>(PG_RELKINDS_SQL)).rows.map((r) => [r.t, r.rk]));
+  for (const r of rows) if (r.s !== null) kinds.set(tableLabel(r.s, r.t), r.rk);
+  return {
+    fks: rows.map(pgForeignKey),
+    d: { id: q, rows: (schema, table) => (schema === null ? ownRowsOf(table, kinds.get(table)) : `${kinds.get(tableLabel(schema, table)) === 'r' ? 'ONLY ' : ''}${q(schema)}.${q(table)}`) },
+  };
+}
+
+/** One table's archived rows COPYed into a temporary table (dropped at commit) of the table's own column types. */
+async function loadArchive(conn: pg.Client, d: RefDialect, t: DeleteTable, i: number, signal: AbortSignal | undefined): Promise<ArchivedTable> {
   const cols = t.entity.columns.map((c) => q(c.name)).join(', ');
-  const table = q(t.entity.name);
-  const archived = q(`forklift_purge_${t.entity.name}`.slice(0, 63));
-  await conn.query(`CREATE TEMP TABLE ${archived} ON COMMIT DROP AS SELECT ${cols} FROM ${table} WITH NO DATA`);
+  const archived = `forklift_purge_${i}`;
+  await conn.query(`CREATE TEMP TABLE ${archived} ON COMMIT DROP AS SELECT ${cols} FROM ${d.rows(null, t.entity.name)} WITH NO DATA`);
   const enc = t.entity.columns.map(copyEncoder);
   async function* text(): AsyncGenerator<string> {
     for await (const batch of t.rows()) yield* copyTextChunks(batch, enc);
   }
   await pipeline(Readable.from(text()), conn.query(copyFrom(`COPY ${archived} (${cols}) FROM STDIN`)), ...(signal ? [{ signal }] : []));
+  await conn.query(`CREATE INDEX ON ${archived} (${t.entity.primaryKey.map(q).join(', ')})`);
   await conn.query(`ANALYZE ${archived}`);
-  const own = await ownRowsPg(conn, t.entity.name);
-  const count = async (): Promise<number> => Number((await conn.query<{ n: string }>(`SELECT count(*) AS n FROM ${own}`)).rows[0]!.n);
-  const before = await count();
-  const same = [
-    ...keyColumns(t.entity).map((c) => `t.${q(c.name)} = a.${q(c.name)}`),
-    ...valueColumns(t.entity).map((c) => `t.${q(c.name)}::text IS NOT DISTINCT FROM a.${q(c.name)}::text`),
-  ].join(' AND ');
-  const res = await conn.query(`DELETE FROM ${own} AS t USING ${archived} AS a WHERE ${same}`);
-  const after = await count();
-  await conn.query(`DROP TABLE ${archived}`);
-  assertDeleted(t.entity.name, t.expected, res.rowCount ?? 0, before, after);
-  return res.rowCount ?? 0;
+  return { entity: t.entity, archive: archived, again: archived, expected: t.expected };
+}
+
+/**
+ * Every table's DELETE … USING its archived rows, joined on the key and requiring every other value
+ * unchanged (compared as the server writes them as text, so a type without an equality operator
+ * compares too). Several tables go in ONE statement (a WITH of DELETEs): PostgreSQL checks foreign
+ * keys and runs their actions at the end of a statement, so rows of purged tables that reference
+ * each other (in a cycle) go together, and no cascade reaches a row the statement deletes itself (a
+ * self reference inside one DELETE is the same). Returns the rows deleted per table.
+ */
+async function deleteArchived(conn: pg.Client, d: RefDialect, tables: readonly ArchivedTable[]): Promise<Map<string, number>> {
+  const deletes = tables.map((t) => {
+    const same = [archivedKeyMatch(d, t.entity, 't', 'a'), ...valueColumns(t.entity).map((c) => `t.${q(c.name)}::text IS NOT DISTINCT FROM a.${q(c.name)}::text`)].join(' AND ');
+    return `DELETE FROM ${d.rows(null, t.entity.name)} AS t USING ${t.archive} AS a WHERE ${same}`;
+  });
+  if (tables.length === 1) return new Map([[tables[0]!.entity.name, (await conn.query(deletes[0]!)).rowCount ?? 0]]);
+  const counts = tables.map((_, i) => `(SELECT count(*) FROM d${i})::bigint AS n${i}`).join(', ');
+  const row = (await conn.query<Record<string, string>>(`WITH ${deletes.map((sql, i) => `d${i} AS (${sql} RETURNING 1)`).join(', ')} SELECT ${counts}`)).rows[0]!;
+  return new Map(tables.map((t, i) => [t.entity.name, Number(row[`n${i}`])]));
+}
+
+/**
+ * Key sets (a purge's selection) in temporary tables of a connection of their own, COPYed in; the
+ * indexes are made once the sets are filled, when they are first asked about.
+ */
+class PgKeySets implements KeySets {
+  private readonly sets = new Map<string, { set: RowSet; indexed: boolean; fresh: boolean }>();
+
+  constructor(
+    private readonly client: pg.Client,
+    private readonly d: RefDialect,
+    private readonly fail: (e: unknown) => Error,
+  ) {}
+
+  async add(table: Entity, keys: readonly (readonly unknown[])[], first: number): Promise<void> {
+    try {
+      const key = table.primaryKey;
+      const cols = key.map(q).join(', ');
+      let s = this.sets.get(table.name);
+      if (!s) {
+        const name = `forklift_keys_${this.sets.size}`;
+        await this.client.query(`CREATE TEMP TABLE ${name} AS SELECT NULL::bigint AS forklift_n, ${cols} FROM ${this.d.rows(null, table.name)} WITH NO DATA`);
+        s = { set: { table: name, key }, indexed: false, fresh: true };
+        this.sets.set(table.name, s);
+      }
+      if (keys.length === 0) return;
+      s.fresh = true;
+      const enc = [(n: unknown): string => String(n), ...key.map((k) => copyEncoder(table.columns.find((c) => c.name === k)!))];
+      const rows = keys.map((k, i) => [first + i, ...k]);
+      await pipeline(Readable.from(copyTextChunks(rows, enc)), this.client.query(copyFrom(`COPY ${s.set.table} (forklift_n, ${cols}) FROM STDIN`)));
+    } catch (e) {
+      throw this.fail(e);
+    }
+  }
+
+  async referenced(fk: StoreForeignKey): Promise<number[]> {
+    const parent = this.sets.get(fk.refTable);
+    if (!parent) return [];
+    const child = fk.schema === null ? this.sets.get(fk.table) : undefined;
+    try {
+      for (const s of [parent, child]) {
+        if (!s) continue;
+        if (!s.indexed) {
+          await this.client.query(`CREATE INDEX ON ${s.set.table} (${s.set.key.map(q).join(', ')})`);
+          await this.client.query(`CREATE INDEX ON ${s.set.table} (forklift_n)`);
+          s.indexed = true;
+        }
+        // Temporary tables are never analyzed by autovacuum: without statistics a large set is planned as a tiny one.
+        if (!s.fresh) continue;
+        await this.client.query(`ANALYZE ${s.set.table}`);
+        s.fresh = false;
+      }
+      return (await this.client.query<{ forklift_n: string }>(referencedSql(this.d, fk, parent.set, child?.set ?? null))).rows.map((r) => Number(r.forklift_n));
+    } catch (e) {
+      throw this.fail(e);
+    }
+  }
+
+  async remove(table: string, numbers: readonly number[]): Promise<void> {
+    const s = this.sets.get(table);
+    if (!s || numbers.length === 0) return;
+    try {
+      await this.client.query(`DELETE FROM ${s.set.table} WHERE forklift_n = ANY($1::bigint[])`, [numbers]);
+      s.fresh = true;
+    } catch (e) {
+      throw this.fail(e);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => {});
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Column, Entity } from '../model/types.js';
-import type { RowRange } from './types.js';
+import type { DeleteAction, RowRange, StoreForeignKey } from './types.js';
 import {
   MAX_DECIMAL_PRECISION,
   TABLES_TABLE,
@@ -56,6 +56,48 @@ export const MYSQL_KEYS_SQL =
   'SELECT k.TABLE_NAME AS t, k.CONSTRAINT_NAME AS k, tc.CONSTRAINT_TYPE AS kind, k.COLUMN_NAME AS c, k.REFERENCED_TABLE_SCHEMA AS rs, k.REFERENCED_TABLE_NAME AS rt, k.REFERENCED_COLUMN_NAME AS rc ' +
   'FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.TABLE_CONSTRAINTS tc ON tc.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND tc.TABLE_NAME = k.TABLE_NAME AND tc.CONSTRAINT_NAME = k.CONSTRAINT_NAME ' +
   'WHERE k.TABLE_SCHEMA = DATABASE() ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION';
+
+/** Every foreign key that references a table of the database, from whatever database; DATABASE() alongside. */
+export const MYSQL_FOREIGN_KEYS_SQL =
+  'SELECT DATABASE() AS db, k.CONSTRAINT_NAME AS name, k.TABLE_SCHEMA AS s, k.TABLE_NAME AS t, k.COLUMN_NAME AS c, k.REFERENCED_TABLE_NAME AS rt, k.REFERENCED_COLUMN_NAME AS rc, r.DELETE_RULE AS del ' +
+  'FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME ' +
+  'WHERE k.REFERENCED_TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION';
+
+export interface MysqlForeignKeyRow {
+  db: string;
+  name: string;
+  s: string;
+  t: string;
+  c: string;
+  rt: string;
+  rc: string;
+  del: string;
+}
+
+const MYSQL_ACTIONS: Record<string, DeleteAction> = { CASCADE: 'cascade', 'SET NULL': 'set null', 'SET DEFAULT': 'set default', RESTRICT: 'restrict', 'NO ACTION': 'no action' };
+
+/** The catalog's rows (one per column, in order) as foreign keys; a referencing table of another database keeps its name. */
+export function mysqlForeignKeys(rows: readonly MysqlForeignKeyRow[]): StoreForeignKey[] {
+  const byKey = new Map<string, StoreForeignKey>();
+  for (const r of rows) {
+    const id = `${r.s}\u0000${r.t}\u0000${r.name}`;
+    let fk = byKey.get(id);
+    if (!fk) {
+      fk = { name: r.name, schema: r.s === r.db ? null : r.s, table: r.t, columns: [], refTable: r.rt, refColumns: [], onDelete: MYSQL_ACTIONS[r.del.toUpperCase()] ?? 'no action' };
+      byKey.set(id, fk);
+    }
+    fk.columns.push(r.c);
+    fk.refColumns.push(r.rc);
+  }
+  return [...byKey.values()];
+}
+
+/** How a value of the column is written back as it was read: the bytes of a binary string's `\x` hex, the shape of a geometry's text. */
+export function mysqlWriteForm(n: NativeColumn): 'binary' | 'geometry' | 'text' {
+  if (n.kind !== 'other') return 'text';
+  const dt = n.nativeType.replace(/[( ].*$/s, '');
+  return BINARY_TYPES.has(dt) ? 'binary' : GEOMETRY_TYPES.has(dt) ? 'geometry' : 'text';
+}
 
 export interface MysqlColumnRow {
   t: string;

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { BugError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
-import type { RowRange } from './types.js';
+import type { DeleteAction, RowRange, StoreForeignKey } from './types.js';
 import { q } from '../run/staging.js';
 import {
   MAX_DECIMAL_PRECISION,
@@ -71,6 +71,43 @@ JOIN pg_class c ON c.oid = k.conrelid
 LEFT JOIN pg_class f ON f.oid = k.confrelid
 WHERE c.relnamespace = current_schema()::regnamespace AND k.contype IN ('p', 'u', 'f')
 ORDER BY c.relname, k.conname`;
+
+/**
+ * Every foreign key that references a table of the current schema, from whatever schema, with the
+ * relkind of the referencing table. A partition's clone of its table's key (conparentid) is the
+ * same key, left out.
+ */
+export const PG_FOREIGN_KEYS_SQL = `SELECT k.conname::text AS name, CASE WHEN c.relnamespace = f.relnamespace THEN NULL ELSE n.nspname::text END AS s, c.relname::text AS t, c.relkind::text AS rk,
+  ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(x, i) JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.x ORDER BY u.i) AS cols,
+  f.relname::text AS rt,
+  ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(x, i) JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.x ORDER BY u.i) AS rcols,
+  k.confdeltype::text AS del
+FROM pg_constraint k
+JOIN pg_class c ON c.oid = k.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_class f ON f.oid = k.confrelid
+WHERE k.contype = 'f' AND f.relnamespace = current_schema()::regnamespace AND k.conparentid = 0
+ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C", k.conname COLLATE "C"`;
+
+export interface PgForeignKeyRow {
+  name: string;
+  s: string | null;
+  t: string;
+  rk: string;
+  cols: string[];
+  rt: string;
+  rcols: string[];
+  del: string;
+}
+
+const PG_ACTIONS: Record<string, DeleteAction> = { a: 'no action', r: 'restrict', c: 'cascade', n: 'set null', d: 'set default' };
+
+export function pgForeignKey(r: PgForeignKeyRow): StoreForeignKey {
+  return { name: r.name, schema: r.s, table: r.t, columns: [...r.cols], refTable: r.rt, refColumns: [...r.rcols], onDelete: PG_ACTIONS[r.del] ?? 'no action' };
+}
+
+/** The relkind of every table of the current schema (what a FROM of its own rows needs: postgres.ts ownRowsOf). */
+export const PG_RELKINDS_SQL = "SELECT relname::text AS t, relkind::text AS rk FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p')";
 
 /**
  * Tables (ordinary and partitioned, partitions aside) of every schema but the current one, the

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Column, Entity } from '../model/types.js';
-import type { RowRange } from './types.js';
+import type { DeleteAction, RowRange, StoreForeignKey } from './types.js';
 import { q } from '../run/staging.js';
 import {
   TABLES_TABLE,
@@ -291,6 +291,49 @@ export async function* sqliteFollowRows(db: Database.Database, e: Entity, native
     }
   }
   if (read !== state.rows) throw new Error(`${e.name}: the comparison read ${read} rows of the ${state.rows} written`);
+}
+
+/** `forklift_text(v)`: any value as the text readRows gives for it (sqliteText), on this handle. */
+export function registerTextFunction(db: Database.Database): string {
+  registerFunctions(db, new Set([TEXT_FN]));
+  return TEXT_FN;
+}
+
+const ACTIONS: Record<string, DeleteAction> = { CASCADE: 'cascade', 'SET NULL': 'set null', 'SET DEFAULT': 'set default', RESTRICT: 'restrict', 'NO ACTION': 'no action' };
+
+/**
+ * Every foreign key of the database (SQLite's cannot reach into another one), composite and self
+ * referencing alike; one without its parent columns (`REFERENCES items`) points at the parent's
+ * primary key. SQLite keeps no constraint names: a key is named by its columns.
+ */
+export function sqliteForeignKeys(db: Database.Database): StoreForeignKey[] {
+  const out: StoreForeignKey[] = [];
+  const tables = new Map(sqliteCatalog(db).map((t) => [t.name, t]));
+  const fkStmt = db.prepare('SELECT id, "table" AS rt, "from" AS c, "to" AS rc, on_delete AS del FROM pragma_foreign_key_list(?) ORDER BY id, seq');
+  for (const t of tables.values()) {
+    const byId = new Map<number, { rt: string; cols: string[]; rcols: (string | null)[]; del: string }>();
+    for (const r of fkStmt.all(t.name) as { id: number; rt: string; c: string; rc: string | null; del: string }[]) {
+      const fk = byId.get(r.id) ?? { rt: r.rt, cols: [], rcols: [], del: r.del };
+      fk.cols.push(r.c);
+      fk.rcols.push(r.rc);
+      byId.set(r.id, fk);
+    }
+    for (const fk of byId.values()) {
+      const parent = tables.get(fk.rt);
+      if (!parent) continue;
+      const refColumns = fk.rcols.some((c) => c === null) ? parent.primaryKey : (fk.rcols as string[]);
+      out.push({
+        name: `${t.name} (${fk.cols.join(', ')}) -> ${fk.rt} (${refColumns.join(', ')})`,
+        schema: null,
+        table: t.name,
+        columns: fk.cols,
+        refTable: fk.rt,
+        refColumns,
+        onDelete: ACTIONS[fk.del.toUpperCase()] ?? 'no action',
+      });
+    }
+  }
+  return out;
 }
 
 /** The SQL functions a read plan calls, on this handle. */

@@ -5,13 +5,25 @@ import knexFactory, { type Knex } from 'knex';
 import { BugError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
-import { nativeColumnsFor, tableRecords, type NativeColumn } from './read-common.js';
+import { nativeColumnsFor, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
 import { shapeError, shapeMismatches, sqliteHoldsExactly } from './table-shape.js';
-import { SQLITE_TABLES_DDL, SQLITE_TABLES_UPSERT, sqliteDescribe, sqliteKind, sqliteFollowRows, sqliteReadRows, sqliteTable, type WriteProgress } from './read-sqlite.js';
+import {
+  SQLITE_TABLES_DDL,
+  SQLITE_TABLES_UPSERT,
+  registerTextFunction,
+  sqliteCatalog,
+  sqliteDescribe,
+  sqliteForeignKeys,
+  sqliteKind,
+  sqliteFollowRows,
+  sqliteReadRows,
+  sqliteTable,
+  type WriteProgress,
+} from './read-sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
-import { assertDeleted, keyColumns, rowPieces, valueColumns } from './delete-common.js';
+import { DeleteGuard, archivedKeyMatch, referencedSql, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, sqlitePath } from './url.js';
@@ -253,20 +265,55 @@ export class SqliteStore implements TargetStore {
   async deleteRows(req: DeleteRequest): Promise<Map<string, number>> {
     const deleted = new Map<string, number>();
     try {
-      await this.k.raw('PRAGMA foreign_keys = ON');
+      // The guard (delete-common.ts) checks every foreign key itself, under the write lock: with
+      // SQLite's own actions off no ON DELETE acts on any row, and a self reference among the
+      // archived rows is no cascade inside the one DELETE (which the count of rows it deleted would
+      // miss). The pragma cannot change inside a transaction: it is set around it.
+      await this.k.raw('PRAGMA foreign_keys = OFF');
       const link = await this.k.transaction(async (trx) => {
-        for (const t of req.tables) {
-          req.signal?.throwIfAborted();
-          deleted.set(t.entity.name, await deleteArchived(trx, t, req.signal));
-        }
+        // The write lock first: no other writer commits between the checks and the DELETEs.
         await trx.raw(RUNS_DDL);
+        await trx.raw('UPDATE forklift_runs SET id = id WHERE 0');
+        const db = (await trx.client.acquireConnection()) as Database.Database;
+        const natives = new Map(sqliteCatalog(db).map((t) => [t.name, t]));
+        const text = registerTextFunction(db);
+        const d = sqliteDialect(natives, text);
+        const tables: ArchivedTable[] = [];
+        for (const [i, t] of req.tables.entries()) {
+          req.signal?.throwIfAborted();
+          tables.push(await loadArchive(db, t, i, natives, req.signal));
+        }
+        const guard = await DeleteGuard.start(d, async (sql) => Number(db.prepare(sql).pluck().get()), tables, sqliteForeignKeys(db));
+        await guard.checkReferences();
+        for (const t of tables) {
+          req.signal?.throwIfAborted();
+          deleted.set(t.entity.name, deleteArchived(db, d, t, natives, text));
+        }
+        await guard.checkCounts(deleted);
+        for (const t of tables) db.exec(`DROP TABLE ${t.archive}`);
         return insertRun(trx, req.entry);
       });
       this.ledgerHead = link.entry_hash;
     } catch (e) {
       throw asStoreError(e, this.display);
+    } finally {
+      await this.k.raw('PRAGMA foreign_keys = ON').catch(() => {});
     }
     return deleted;
+  }
+
+  async foreignKeys(): Promise<StoreForeignKey[]> {
+    try {
+      return await this.withReader((db) => sqliteForeignKeys(db), []);
+    } catch (e) {
+      throw readError(e, this.display);
+    }
+  }
+
+  async openKeySets(): Promise<KeySets> {
+    const reader = await this.openReader();
+    if (!reader) throw new StoreError(`${this.display}: the database does not exist`, { code: 'store.read', hint: 'Check the store URL.' });
+    return new SqliteKeySets(reader.db, reader.release);
   }
 
   async describeTables(): Promise<Entity[]> {
@@ -449,32 +496,115 @@ async function addChainColumns(trx: Knex.Transaction): Promise<void> {
 }
 
 /**
- * One table of a purge: its archived rows into a temporary table (made from the table, so each
- * value takes the column's affinity as it did when loaded), one DELETE of the rows whose key is
- * archived and whose every other value `IS` (NULL-safe) the archived one, counted before and after.
+ * How the purge's reference checks and key sets are written for SQLite. A column SQLite gives no
+ * text or integer affinity (BLOB, REAL, NUMERIC, untyped) is read as text (sqliteText: a BLOB as
+ * `\x` hex), so that text is what an archive or a key set holds, and what the table's value is
+ * compared as (`forklift_text`): a BLOB never equals the text of its hex.
  */
-async function deleteArchived(trx: Knex.Transaction, t: DeleteTable, signal: AbortSignal | undefined): Promise<number> {
+function sqliteDialect(natives: ReadonlyMap<string, NativeTable>, text: string): RefDialect {
+  const other = (table: string, column: string): boolean => natives.get(table)?.columns.find((c) => c.name === column)?.kind === 'other';
+  return {
+    id: q,
+    rows: (_schema, table) => `main.${q(table)}`,
+    keyEquals: (table, column, row, set) => (other(table, column) ? `${set} = ${text}(${row})` : `${set} = ${row}`),
+  };
+}
+
+/** The columns of a temporary table holding values of `columns` of a table: each with the table's declared type (and so its affinity), or none where the values are held as text. */
+function tempColumns(natives: ReadonlyMap<string, NativeTable>, table: string, columns: readonly string[]): string[] {
+  const native = natives.get(table);
+  return columns.map((name) => {
+    const n = native?.columns.find((c) => c.name === name);
+    if (!n) throw new StoreError(`${table} has no column ${name} any more; nothing was deleted`, { code: 'purge.columns', hint: 'The table changed since the archive was written: choose a new archive folder and run the purge again.' });
+    return n.kind === 'other' ? q(name) : `${q(name)} ${n.nativeType}`;
+  });
+}
+
+/** One table's archived rows (every column) into a temporary table of their own, indexed by key. */
+async function loadArchive(db: Database.Database, t: DeleteTable, i: number, natives: ReadonlyMap<string, NativeTable>, signal: AbortSignal | undefined): Promise<ArchivedTable> {
+  const name = `forklift_purge_rows_${i}`;
   const cols = t.entity.columns.map((c) => q(c.name)).join(', ');
-  const table = `main.${q(t.entity.name)}`;
-  await trx.raw('DROP TABLE IF EXISTS temp.forklift_purge_rows');
-  await trx.raw(`CREATE TEMP TABLE forklift_purge_rows AS SELECT ${cols} FROM ${table} WHERE 0`);
+  db.exec(`DROP TABLE IF EXISTS temp.${name}`);
+  db.exec(`CREATE TEMP TABLE ${name} (${tempColumns(natives, t.entity.name, t.entity.columns.map((c) => c.name)).join(', ')})`);
   const tuple = `(${t.entity.columns.map(() => '?').join(', ')})`;
   for await (const piece of rowPieces(t.rows(), signal)) {
-    await trx.raw(`INSERT INTO temp.forklift_purge_rows (${cols}) VALUES ${piece.map(() => tuple).join(', ')}`, piece.flat() as Knex.RawBinding[]);
+    db.prepare(`INSERT INTO temp.${name} (${cols}) VALUES ${piece.map(() => tuple).join(', ')}`).run(...(piece.flat() as unknown[]));
   }
-  const keys = keyColumns(t.entity).map((c) => q(c.name)).join(', ');
-  await trx.raw(`CREATE INDEX temp.forklift_purge_rows_key ON forklift_purge_rows (${keys})`);
-  const count = async (): Promise<number> => Number(((await trx.raw(`SELECT count(*) AS n FROM ${table}`)) as { n: number }[])[0]!.n);
-  const before = await count();
+  db.exec(`CREATE INDEX temp.${name}_key ON ${name} (${t.entity.primaryKey.map(q).join(', ')})`);
+  return { entity: t.entity, archive: `temp.${name}`, again: `temp.${name}`, expected: t.expected };
+}
+
+/**
+ * One DELETE of the table's rows whose key is archived and whose every other value `IS` (NULL-safe)
+ * the archived one: a row changed since the archive was written stays, and the guard's count
+ * refuses the purge. Returns the rows it deleted.
+ */
+function deleteArchived(db: Database.Database, d: RefDialect, t: ArchivedTable, natives: ReadonlyMap<string, NativeTable>, text: string): number {
+  const other = new Set(natives.get(t.entity.name)?.columns.filter((c) => c.kind === 'other').map((c) => c.name));
   const same = [
-    ...keyColumns(t.entity).map((c) => `a.${q(c.name)} = t.${q(c.name)}`),
-    ...valueColumns(t.entity).map((c) => `a.${q(c.name)} IS t.${q(c.name)}`),
+    archivedKeyMatch(d, t.entity, 't', 'a'),
+    ...valueColumns(t.entity).map((c) => (other.has(c.name) ? `a.${q(c.name)} IS ${text}(t.${q(c.name)})` : `a.${q(c.name)} IS t.${q(c.name)}`)),
   ].join(' AND ');
-  const res = (await trx.raw(`DELETE FROM ${table} AS t WHERE EXISTS (SELECT 1 FROM temp.forklift_purge_rows AS a WHERE ${same})`)) as { changes?: number };
-  const after = await count();
-  await trx.raw('DROP TABLE temp.forklift_purge_rows');
-  assertDeleted(t.entity.name, t.expected, res.changes ?? 0, before, after);
-  return res.changes ?? 0;
+  return db.prepare(`DELETE FROM main.${q(t.entity.name)} AS t WHERE EXISTS (SELECT 1 FROM ${t.archive} AS a WHERE ${same})`).run().changes;
+}
+
+/**
+ * Key sets (a purge's selection) in temporary tables of a read-only connection of their own: the
+ * main database is only read.
+ */
+class SqliteKeySets implements KeySets {
+  private readonly sets = new Map<string, { set: RowSet; insert: Database.Statement; remove: Database.Statement }>();
+  private readonly natives: Map<string, NativeTable>;
+  private readonly d: RefDialect;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly release: () => Promise<void>,
+  ) {
+    this.natives = new Map(sqliteCatalog(db).map((t) => [t.name, t]));
+    this.d = sqliteDialect(this.natives, registerTextFunction(db));
+  }
+
+  async add(table: Entity, keys: readonly (readonly unknown[])[], first: number): Promise<void> {
+    let s = this.sets.get(table.name);
+    if (!s) {
+      const name = `forklift_keys_${this.sets.size}`;
+      const key = table.primaryKey;
+      this.db.exec(`CREATE TEMP TABLE ${name} (forklift_n INTEGER PRIMARY KEY, ${tempColumns(this.natives, table.name, key).join(', ')})`);
+      this.db.exec(`CREATE INDEX temp.${name}_key ON ${name} (${key.map(q).join(', ')})`);
+      s = {
+        set: { table: `temp.${name}`, key },
+        insert: this.db.prepare(`INSERT INTO temp.${name} (forklift_n, ${key.map(q).join(', ')}) VALUES (?, ${key.map(() => '?').join(', ')})`),
+        remove: this.db.prepare(`DELETE FROM temp.${name} WHERE forklift_n = ?`),
+      };
+      this.sets.set(table.name, s);
+    }
+    const { insert } = s;
+    this.db.transaction(() => keys.forEach((k, i) => insert.run(first + i, ...k)))();
+  }
+
+  async referenced(fk: StoreForeignKey): Promise<number[]> {
+    const parent = this.sets.get(fk.refTable);
+    if (!parent) return [];
+    const child = fk.schema === null ? (this.sets.get(fk.table)?.set ?? null) : null;
+    return (this.db.prepare(referencedSql(this.d, fk, parent.set, child)).pluck().all() as (number | bigint)[]).map(Number);
+  }
+
+  async remove(table: string, numbers: readonly number[]): Promise<void> {
+    const s = this.sets.get(table);
+    if (!s) return;
+    const { remove } = s;
+    this.db.transaction(() => numbers.forEach((n) => remove.run(n)))();
+  }
+
+  async close(): Promise<void> {
+    try {
+      // The connection may be the store's own (a database in memory): its temporary tables go.
+      for (const { set } of this.sets.values()) this.db.exec(`DROP TABLE IF EXISTS ${set.table}`);
+    } finally {
+      await this.release();
+    }
+  }
 }
 
 /**

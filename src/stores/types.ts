@@ -87,6 +87,47 @@ export interface DeleteTable {
   expected: number;
 }
 
+/** What a store does to the rows that reference a row being deleted (ON DELETE). */
+export type DeleteAction = 'no action' | 'restrict' | 'cascade' | 'set null' | 'set default';
+
+/**
+ * A foreign key of the store's catalog that references one of its tables: composite, self
+ * referencing, or from a table elsewhere (another PostgreSQL schema, another MySQL database) alike.
+ * A purge decides with these, not with the model's single-column references: the store enforces
+ * (and cascades along) every foreign key it has.
+ */
+export interface StoreForeignKey {
+  /** The constraint's name, for messages. */
+  name: string;
+  /** The referencing table's schema (database on MySQL) where it is not the store's own, else null. */
+  schema: string | null;
+  table: string;
+  columns: string[];
+  /** The referenced table, one of the store's own, and its columns (in the order of `columns`). */
+  refTable: string;
+  refColumns: string[];
+  onDelete: DeleteAction;
+}
+
+/**
+ * Sets of rows of the store's tables, each row named by its primary key and a number of the
+ * caller's, held in the store itself (temporary tables of one session), so that whether a row is
+ * referenced is decided by the store's own comparison (its collations, its types), exactly as its
+ * foreign keys decide it. A purge's selection (retention/select.ts); nothing of the store changes.
+ */
+export interface KeySets {
+  /** Adds rows of `table` to its set: their primary keys (staging form, in `table.primaryKey` order), numbered `first`, `first + 1`, … */
+  add(table: Entity, keys: readonly (readonly unknown[])[], first: number): Promise<void>;
+  /**
+   * The numbers of the rows in the set of fk.refTable that a row of fk.table references through
+   * fk, where that row is not itself in the set of fk.table (the tables without a set keep every row).
+   */
+  referenced(fk: StoreForeignKey): Promise<number[]>;
+  /** Takes rows out of a table's set, by number. */
+  remove(table: string, numbers: readonly number[]): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface DeleteRequest {
   /** Children before the tables they reference. */
   tables: DeleteTable[];
@@ -158,11 +199,17 @@ export interface TargetStore {
    */
   readRows(table: Entity, opts?: ReadRowsOptions): AsyncIterable<unknown[][]>;
   /**
-   * A purge's delete (SPEC section 11): in ONE transaction, each table's keys into a temporary
-   * table, one DELETE joined on it, the table counted before and after (it must lose exactly
-   * `expected` rows, else everything rolls back), then the ledger entry; returns rows deleted per
-   * table. Absent on a store that cannot purge yet.
+   * A purge's delete (SPEC section 11): in ONE transaction, each table's archived rows into a
+   * temporary table and those rows locked; refused (everything rolled back) where a row that stays
+   * references one of them through any foreign key (delete-common.ts); one DELETE per table joined
+   * on its archived rows; every purged table and every table referencing one counted before and
+   * after (a purged table must lose exactly `expected` rows, any other none); then the ledger
+   * entry. Returns rows deleted per table. Absent on a store that cannot purge yet.
    */
   deleteRows?(req: DeleteRequest): Promise<Map<string, number>>;
+  /** Every foreign key of the catalog that references one of the store's tables (a purge's selection). With deleteRows. */
+  foreignKeys?(): Promise<StoreForeignKey[]>;
+  /** A session of key sets (a purge's selection); closed by the caller. With deleteRows. */
+  openKeySets?(): Promise<KeySets>;
   close(): Promise<void>;
 }

@@ -7,7 +7,7 @@ import { toolVersion } from '../core/version.js';
 import type { Entity } from '../model/types.js';
 import { openStore } from '../stores/index.js';
 import { claimWork, sweepStaleWork, type SweptWork } from '../util/work-path.js';
-import type { RowRange, SchemaTables, TargetStore } from '../stores/types.js';
+import type { RowRange, SchemaTables, StoreSnapshot, TargetStore } from '../stores/types.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import { runsEntityOf, storeLedgerHead } from '../audit/ledger.js';
 import { ARROW_BATCH_ROWS, openArrowWriter } from './arrow.js';
@@ -112,10 +112,14 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
   const claim = claimWork(tmp, 'export');
   let store: TargetStore | undefined;
+  let snap: StoreSnapshot | undefined;
   try {
     store = await openStore(opts.source, { existing: true });
-    const all = await store.describeTables();
-    const notExported = await store.tablesElsewhere?.() ?? [];
+    // Every table, the description and the ledger head from one snapshot of the store: a change
+    // committed meanwhile is in all of them or in none.
+    snap = await store.snapshot({ signal: opts.signal });
+    const all = await snap.describeTables();
+    const notExported = (await snap.tablesElsewhere?.()) ?? [];
     if (opts.complete) checkComplete(store.display, notExported, opts.complete.skip);
     if (opts.profile) checkProfileTables(opts.profile, all);
     const chosen = chooseTables(all, opts.tables);
@@ -129,7 +133,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     const payload = new Map<string, { sha256: string; bytes: number }>();
     for (const entity of chosen) {
       opts.signal?.throwIfAborted();
-      const t = await exportTable(store, entity, chosen, tmp, opts, xlsx);
+      const t = await exportTable(snap, store.display, entity, chosen, tmp, opts, xlsx);
       files.push(t);
       payload.set(`data/${t.csv.path}`, { sha256: t.csv.sha256, bytes: t.csv.bytes });
       payload.set(`data/${t.arrow.path}`, { sha256: t.arrow.sha256, bytes: t.arrow.bytes });
@@ -142,7 +146,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     writeFileSync(path.join(tmp, 'data', 'README.md'), dataDictionary(files, { arrow: true, parquet: Boolean(opts.parquet), xlsx: Boolean(opts.xlsx) }));
 
     // The store's audit chain head, so a bundle kept elsewhere pins the ledger (audit verify --head).
-    const ledgerHead = await storeLedgerHead(store);
+    const ledgerHead = await storeLedgerHead(snap);
     const rowsTotal = files.reduce((s, t) => s + t.rows, 0);
     const info: [string, string][] = [
       ['Source-Organization', 'forklift export'],
@@ -201,6 +205,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
     claim.release();
+    await snap?.close().catch(() => {});
     await store?.close();
   }
 }
@@ -291,7 +296,7 @@ interface RowSink {
   abort(): Promise<void> | void;
 }
 
-async function exportTable(store: TargetStore, source: Entity, chosen: Entity[], tmp: string, opts: ExportOptions, xlsx: Awaited<ReturnType<typeof openXlsxWriter>> | null): Promise<ExportedFiles> {
+async function exportTable(store: StoreSnapshot, display: string, source: Entity, chosen: Entity[], tmp: string, opts: ExportOptions, xlsx: Awaited<ReturnType<typeof openXlsxWriter>> | null): Promise<ExportedFiles> {
   const { entity, row } = applyProfile(opts.profile, source, chosen);
   // A reference to a table left out of the bundle cannot be checked there: it is described without it.
   const inBundle = new Set(opts.references === false ? [] : chosen.map((e) => e.name));
@@ -317,7 +322,7 @@ async function exportTable(store: TargetStore, source: Entity, chosen: Entity[],
       for (const r of batch) {
         if (last !== undefined) {
           const c = cmp(last, r);
-          if (c > 0 || (c === 0 && source.primaryKey.length)) throw new BugError(`${store.display}: ${source.name} rows are not in canonical key order at row ${rows + 1}`);
+          if (c > 0 || (c === 0 && source.primaryKey.length)) throw new BugError(`${display}: ${source.name} rows are not in canonical key order at row ${rows + 1}`);
         }
         last = r;
         rows++;

@@ -6,7 +6,7 @@ import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import type { Entity } from '../model/types.js';
 import { openStore } from '../stores/index.js';
-import { claimWork, sweepStaleWork, type SweptWork } from '../util/work-path.js';
+import { claimDestination, claimWork, sweepStaleWork, type SweptWork } from '../util/work-path.js';
 import type { RowRange, SchemaTables, StoreSnapshot, TargetStore } from '../stores/types.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import { runsEntityOf, storeLedgerHead } from '../audit/ledger.js';
@@ -18,7 +18,7 @@ import { dataPackage, type TableFiles } from './datapackage.js';
 import { dataDictionary } from './dictionary.js';
 import { keyComparer } from './order.js';
 import { applyProfile, checkProfileTables, type Profile } from './profile.js';
-import { checkBundleTarget, makeTargetParent } from './target.js';
+import { checkBundleTarget, makeTargetParent, placeBundle } from './target.js';
 import type { openXlsxWriter } from './xlsx.js';
 import { zipFolder } from './zip.js';
 
@@ -101,19 +101,18 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   const dest = zipFile ?? final;
   const target = { label: path.relative(process.cwd(), dest) || dest, code: 'export.target' };
   if (!opts.inWork) checkBundleTarget(final, target);
-  if (existsSync(dest) && !(zipFile === null && isEmptyDir(dest))) {
-    throw new ConfigError(`${path.relative(process.cwd(), dest) || dest} already exists`, {
-      code: 'export.exists',
-      hint: 'Choose a new bundle folder: an export never overwrites or mixes into an earlier one.',
-    });
-  }
   makeTargetParent(final, target);
-  const swept = sweepStaleWork(path.dirname(final), `${path.basename(final)}.`);
-  const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
-  const claim = claimWork(tmp, 'export');
+  // exit and purge write inside a work folder of their own, claimed with their destination.
+  const destClaim = opts.inWork ? undefined : claimDestination(dest, 'export', 'export.busy');
+  let claim: { release: () => void } | undefined;
   let store: TargetStore | undefined;
   let snap: StoreSnapshot | undefined;
+  const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
   try {
+    // Checked once the destination is claimed: no other export can put a bundle there from now on.
+    if (existsSync(dest) && !(zipFile === null && isEmptyDir(dest))) throw existsError(dest);
+    const swept = sweepStaleWork(path.dirname(final), `${path.basename(final)}.`);
+    claim = claimWork(tmp, 'export');
     store = await openStore(opts.source, { existing: true });
     // Every table, the description and the ledger head from one snapshot of the store: a change
     // committed meanwhile is in all of them or in none.
@@ -174,7 +173,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       const partialZip = `${tmp}.zip`;
       try {
         await zipFolder(path.dirname(named), partialZip);
-        renameSync(partialZip, zipFile);
+        placeBundle(partialZip, zipFile, (cause) => takenError(zipFile, cause));
       } finally {
         rmSync(partialZip, { force: true });
         rmSync(path.dirname(named), { recursive: true, force: true });
@@ -182,7 +181,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     } else {
       // The empty folder given as the bundle folder, and only while it is still empty.
       if (existsSync(final)) removeEmptyTarget(final);
-      renameSync(tmp, final);
+      placeBundle(tmp, final, (cause) => takenError(final, cause));
     }
     return {
       bundle: path.relative(process.cwd(), dest) || dest,
@@ -204,10 +203,27 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     throw e;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
-    claim.release();
+    claim?.release();
     await snap?.close().catch(() => {});
     await store?.close();
+    destClaim?.release();
   }
+}
+
+function existsError(dest: string): ConfigError {
+  return new ConfigError(`${path.relative(process.cwd(), dest) || dest} already exists`, {
+    code: 'export.exists',
+    hint: 'Choose a new bundle folder: an export never overwrites or mixes into an earlier one.',
+  });
+}
+
+/** Something other than forklift put a file or folder where the bundle goes, while the export worked. */
+function takenError(dest: string, cause?: unknown): BundleError {
+  return new BundleError(`${path.relative(process.cwd(), dest) || dest} was put there by something else during the export; it was left as it is and the export not put in its place`, {
+    code: 'export.exists',
+    hint: 'Choose a new bundle folder: an export never overwrites or mixes into an earlier one.',
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 /** One line per schema: `plant (2 tables: machines, tools)`. */

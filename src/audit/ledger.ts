@@ -30,11 +30,12 @@ export interface StoreLedger {
   records: LedgerRecord[];
 }
 
+/** What the ledger is read through: a store, or one snapshot of it (an export's, so the head is the one of the rows it took). */
+export type LedgerReader = Pick<TargetStore, 'describeTables' | 'readRows'>;
+
 /** How a store's forklift_runs is described there (RUNS_ENTITY with the columns it has), or undefined where there is none. */
-export async function storeRunsEntity(store: TargetStore): Promise<Entity | undefined> {
-  if (!(await store.hasTable(RUNS_ENTITY.name))) return undefined;
-  const described = (await store.describeTables()).find((e) => e.name === RUNS_ENTITY.name);
-  return runsEntityOf(described) ?? RUNS_ENTITY;
+export async function storeRunsEntity(store: LedgerReader): Promise<Entity | undefined> {
+  return runsEntityOf((await store.describeTables()).find((e) => e.name === RUNS_ENTITY.name));
 }
 
 /**
@@ -50,7 +51,7 @@ const CHAIN_ORDER = ['seq', 'started', 'id'];
  * A store's forklift_runs as ledger records, in batches as the store yields them: in key order, or
  * with `chainOrder` in chain order.
  */
-export async function* storeLedgerBatches(store: TargetStore, entity: Entity, opts: { signal?: AbortSignal | undefined; chainOrder?: boolean } = {}): AsyncGenerator<LedgerRecord[]> {
+export async function* storeLedgerBatches(store: LedgerReader, entity: Entity, opts: { signal?: AbortSignal | undefined; chainOrder?: boolean } = {}): AsyncGenerator<LedgerRecord[]> {
   const has = new Set(entity.columns.map((c) => c.name));
   const read = opts.chainOrder ? { ...entity, primaryKey: CHAIN_ORDER.filter((c) => has.has(c)) } : entity;
   for await (const batch of store.readRows(read, { signal: opts.signal })) {
@@ -59,7 +60,7 @@ export async function* storeLedgerBatches(store: TargetStore, entity: Entity, op
 }
 
 /** Every entry of a store's forklift_runs, as ledger records (unordered). */
-export async function readStoreLedger(store: TargetStore, opts: { signal?: AbortSignal | undefined } = {}): Promise<StoreLedger> {
+export async function readStoreLedger(store: LedgerReader, opts: { signal?: AbortSignal | undefined } = {}): Promise<StoreLedger> {
   const entity = await storeRunsEntity(store);
   if (!entity) return { exists: false, chained: false, records: [] };
   const records: LedgerRecord[] = [];
@@ -133,7 +134,7 @@ export async function readBundleLedger(dir: string): Promise<StoreLedger> {
 }
 
 /** The store's ledger head (the last chained entry's entry_hash), or null when there is none. */
-export async function storeLedgerHead(store: TargetStore): Promise<string | null> {
+export async function storeLedgerHead(store: LedgerReader): Promise<string | null> {
   const ledger = await readStoreLedger(store);
   if (!ledger.chained) return null;
   let best: LedgerRecord | undefined;

@@ -6,8 +6,8 @@ import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import type { Entity } from '../model/types.js';
 import { openStore } from '../stores/index.js';
-import { claimWork, sweepStaleWork, type SweptWork } from '../util/work-path.js';
-import type { RowRange, SchemaTables, TargetStore } from '../stores/types.js';
+import { claimDestination, claimWork, sweepStaleWork, type SweptWork } from '../util/work-path.js';
+import type { RowRange, SchemaTables, StoreSnapshot, TargetStore } from '../stores/types.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import { runsEntityOf, storeLedgerHead } from '../audit/ledger.js';
 import { ARROW_BATCH_ROWS, openArrowWriter } from './arrow.js';
@@ -18,7 +18,7 @@ import { dataPackage, type TableFiles } from './datapackage.js';
 import { dataDictionary } from './dictionary.js';
 import { keyComparer } from './order.js';
 import { applyProfile, checkProfileTables, type Profile } from './profile.js';
-import { checkBundleTarget, makeTargetParent } from './target.js';
+import { checkBundleTarget, makeTargetParent, placeBundle } from './target.js';
 import type { openXlsxWriter } from './xlsx.js';
 import { zipFolder } from './zip.js';
 
@@ -101,21 +101,24 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   const dest = zipFile ?? final;
   const target = { label: path.relative(process.cwd(), dest) || dest, code: 'export.target' };
   if (!opts.inWork) checkBundleTarget(final, target);
-  if (existsSync(dest) && !(zipFile === null && isEmptyDir(dest))) {
-    throw new ConfigError(`${path.relative(process.cwd(), dest) || dest} already exists`, {
-      code: 'export.exists',
-      hint: 'Choose a new bundle folder: an export never overwrites or mixes into an earlier one.',
-    });
-  }
   makeTargetParent(final, target);
-  const swept = sweepStaleWork(path.dirname(final), `${path.basename(final)}.`);
-  const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
-  const claim = claimWork(tmp, 'export');
+  // exit and purge write inside a work folder of their own, claimed with their destination.
+  const destClaim = opts.inWork ? undefined : claimDestination(dest, 'export', 'export.busy');
+  let claim: { release: () => void } | undefined;
   let store: TargetStore | undefined;
+  let snap: StoreSnapshot | undefined;
+  const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
   try {
+    // Checked once the destination is claimed: no other export can put a bundle there from now on.
+    if (existsSync(dest) && !(zipFile === null && isEmptyDir(dest))) throw existsError(dest);
+    const swept = sweepStaleWork(path.dirname(final), `${path.basename(final)}.`);
+    claim = claimWork(tmp, 'export');
     store = await openStore(opts.source, { existing: true });
-    const all = await store.describeTables();
-    const notExported = await store.tablesElsewhere?.() ?? [];
+    // Every table, the description and the ledger head from one snapshot of the store: a change
+    // committed meanwhile is in all of them or in none.
+    snap = await store.snapshot({ signal: opts.signal });
+    const all = await snap.describeTables();
+    const notExported = (await snap.tablesElsewhere?.()) ?? [];
     if (opts.complete) checkComplete(store.display, notExported, opts.complete.skip);
     if (opts.profile) checkProfileTables(opts.profile, all);
     const chosen = chooseTables(all, opts.tables);
@@ -129,7 +132,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     const payload = new Map<string, { sha256: string; bytes: number }>();
     for (const entity of chosen) {
       opts.signal?.throwIfAborted();
-      const t = await exportTable(store, entity, chosen, tmp, opts, xlsx);
+      const t = await exportTable(snap, store.display, entity, chosen, tmp, opts, xlsx);
       files.push(t);
       payload.set(`data/${t.csv.path}`, { sha256: t.csv.sha256, bytes: t.csv.bytes });
       payload.set(`data/${t.arrow.path}`, { sha256: t.arrow.sha256, bytes: t.arrow.bytes });
@@ -142,7 +145,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     writeFileSync(path.join(tmp, 'data', 'README.md'), dataDictionary(files, { arrow: true, parquet: Boolean(opts.parquet), xlsx: Boolean(opts.xlsx) }));
 
     // The store's audit chain head, so a bundle kept elsewhere pins the ledger (audit verify --head).
-    const ledgerHead = await storeLedgerHead(store);
+    const ledgerHead = await storeLedgerHead(snap);
     const rowsTotal = files.reduce((s, t) => s + t.rows, 0);
     const info: [string, string][] = [
       ['Source-Organization', 'forklift export'],
@@ -170,7 +173,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       const partialZip = `${tmp}.zip`;
       try {
         await zipFolder(path.dirname(named), partialZip);
-        renameSync(partialZip, zipFile);
+        placeBundle(partialZip, zipFile, (cause) => takenError(zipFile, cause));
       } finally {
         rmSync(partialZip, { force: true });
         rmSync(path.dirname(named), { recursive: true, force: true });
@@ -178,7 +181,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     } else {
       // The empty folder given as the bundle folder, and only while it is still empty.
       if (existsSync(final)) removeEmptyTarget(final);
-      renameSync(tmp, final);
+      placeBundle(tmp, final, (cause) => takenError(final, cause));
     }
     return {
       bundle: path.relative(process.cwd(), dest) || dest,
@@ -200,9 +203,27 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     throw e;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
-    claim.release();
+    claim?.release();
+    await snap?.close().catch(() => {});
     await store?.close();
+    destClaim?.release();
   }
+}
+
+function existsError(dest: string): ConfigError {
+  return new ConfigError(`${path.relative(process.cwd(), dest) || dest} already exists`, {
+    code: 'export.exists',
+    hint: 'Choose a new bundle folder: an export never overwrites or mixes into an earlier one.',
+  });
+}
+
+/** Something other than forklift put a file or folder where the bundle goes, while the export worked. */
+function takenError(dest: string, cause?: unknown): BundleError {
+  return new BundleError(`${path.relative(process.cwd(), dest) || dest} was put there by something else during the export; it was left as it is and the export not put in its place`, {
+    code: 'export.exists',
+    hint: 'Choose a new bundle folder: an export never overwrites or mixes into an earlier one.',
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 /** One line per schema: `plant (2 tables: machines, tools)`. */
@@ -291,7 +312,7 @@ interface RowSink {
   abort(): Promise<void> | void;
 }
 
-async function exportTable(store: TargetStore, source: Entity, chosen: Entity[], tmp: string, opts: ExportOptions, xlsx: Awaited<ReturnType<typeof openXlsxWriter>> | null): Promise<ExportedFiles> {
+async function exportTable(store: StoreSnapshot, display: string, source: Entity, chosen: Entity[], tmp: string, opts: ExportOptions, xlsx: Awaited<ReturnType<typeof openXlsxWriter>> | null): Promise<ExportedFiles> {
   const { entity, row } = applyProfile(opts.profile, source, chosen);
   // A reference to a table left out of the bundle cannot be checked there: it is described without it.
   const inBundle = new Set(opts.references === false ? [] : chosen.map((e) => e.name));
@@ -317,7 +338,7 @@ async function exportTable(store: TargetStore, source: Entity, chosen: Entity[],
       for (const r of batch) {
         if (last !== undefined) {
           const c = cmp(last, r);
-          if (c > 0 || (c === 0 && source.primaryKey.length)) throw new BugError(`${store.display}: ${source.name} rows are not in canonical key order at row ${rows + 1}`);
+          if (c > 0 || (c === 0 && source.primaryKey.length)) throw new BugError(`${display}: ${source.name} rows are not in canonical key order at row ${rows + 1}`);
         }
         last = r;
         rows++;

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { BundleError, ConfigError } from '../core/errors.js';
 import { sqlitePath } from '../stores/url.js';
@@ -90,6 +90,35 @@ export async function checkReplaceable(dest: string, opts: { code: string; sourc
     const some = names.slice(0, 3).join(', ') + (names.length > 3 ? `, and ${names.length - 3} more` : '');
     refuse(`it is not a bundle (no bagit.txt) and holds ${some}`, 'Choose a new bundle folder: --force replaces only an earlier bundle.');
   }
+}
+
+/**
+ * Renames a finished bundle (its folder, or its zip file) to `to` without replacing anything that
+ * came there meanwhile: `exists` makes the error. A folder's rename fails where `to` is a folder
+ * with files in it; a file's rename would replace a file, so a zip is hard-linked instead (which
+ * fails where the name is taken) and its work name removed, or, on a file system without hard
+ * links, the name checked just before the rename.
+ */
+export function placeBundle(from: string, to: string, exists: (cause?: unknown) => Error): void {
+  const taken = (e: unknown): boolean => ['EEXIST', 'ENOTEMPTY', 'ENOTDIR', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
+  if (statSync(from).isDirectory()) {
+    try {
+      renameSync(from, to);
+    } catch (e) {
+      throw taken(e) ? exists(e) : e;
+    }
+    return;
+  }
+  try {
+    linkSync(from, to);
+  } catch (e) {
+    if (taken(e)) throw exists(e);
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    if (existsSync(to)) throw exists();
+    renameSync(from, to);
+    return;
+  }
+  rmSync(from, { force: true });
 }
 
 /** The file a SQLite store URL names (its real path where it exists); null for a server or an in-memory store. */

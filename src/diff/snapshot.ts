@@ -10,6 +10,7 @@ import { ConfigError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import { openStore, redactUrl, storeKind } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
+import type { StoreSnapshot } from '../stores/types.js';
 import { sqlitePath } from '../stores/url.js';
 import { SqliteStore } from '../stores/sqlite.js';
 import type { WriteProgress } from '../stores/read-sqlite.js';
@@ -80,18 +81,26 @@ async function openStoreSnapshot(url: string, side: 'LEFT' | 'RIGHT'): Promise<S
     }
   }
   const store = await openStore(url, { existing: true });
+  let snap: StoreSnapshot | undefined;
+  const close = async (): Promise<void> => {
+    await snap?.close().catch(() => {});
+    await store.close();
+  };
   try {
+    // Every table as of one instant: a change committed during the diff is in all of them or in none.
+    snap = await store.snapshot();
+    const view = snap;
     // forklift_runs has one description on every store (as in a bundle), whatever the catalog says.
-    const entities = (await store.describeTables()).map((e) => (e.name === RUNS_ENTITY.name ? RUNS_ENTITY : e));
+    const entities = (await view.describeTables()).map((e) => (e.name === RUNS_ENTITY.name ? RUNS_ENTITY : e));
     return {
       description: { kind: 'store', store: kind, url: store.display },
       label: `${side} ${store.display}`,
       entities,
-      rows: (entity, signal) => store.readRows(entity, { signal }),
-      close: () => store.close(),
+      rows: (entity, signal) => view.readRows(entity, { signal }),
+      close,
     };
   } catch (e) {
-    await store.close().catch(() => {});
+    await close().catch(() => {});
     throw e;
   }
 }

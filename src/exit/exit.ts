@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { operator } from '../core/operator.js';
 import path from 'node:path';
@@ -8,9 +8,9 @@ import { exportBundle, type ExportResult } from '../bundle/export.js';
 import { startScratchImport } from '../bundle/import.js';
 import type { Profile } from '../bundle/profile.js';
 import type { VerifyResult } from '../bundle/verify.js';
-import { checkBundleTarget, checkReplaceable, makeTargetParent } from '../bundle/target.js';
+import { checkBundleTarget, checkReplaceable, makeTargetParent, placeBundle } from '../bundle/target.js';
 import { zipFolder } from '../bundle/zip.js';
-import { claimWork, dropWork, scratchDir, sweepStaleWork, type SweptWork } from '../util/work-path.js';
+import { claimDestination, claimWork, dropWork, scratchDir, sweepStaleWork, type SweptWork } from '../util/work-path.js';
 import { BugError, BundleError, ConfigError, ForkliftError, StoreError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { diffOpened } from '../diff/diff.js';
@@ -74,21 +74,38 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
   activeSigner();
   const label = { label: `--to ${path.relative(process.cwd(), final) || final}`, code: 'exit.target' };
   checkBundleTarget(final, label);
-  // Before any work, and again before the new bundle takes its place (something may have come there meanwhile).
-  const checkDest = async (): Promise<boolean> => {
-    if (!existsSync(dest)) return false;
+  makeTargetParent(final, label);
+  // No other exit or export writes there from now on; what --force replaces is what is there now.
+  const destClaim = claimDestination(dest, 'exit', 'exit.busy');
+  const appeared = (cause?: unknown): BundleError =>
+    new BundleError(`${shownDest} was put there by something else during the exit; it was left as it is and the new bundle not put in its place`, { code: 'exit.exists', hint: 'Check what is there now, then run the exit again.', ...(cause === undefined ? {} : { cause }) });
+  let found: Stats | undefined;
+  // Before any work, and again before the new bundle takes its place: only what was there at the
+  // start, and is still there, may be replaced.
+  const checkDest = async (atStart: boolean): Promise<boolean> => {
+    const now = statSync(dest, { throwIfNoEntry: false });
+    if (!now) return false;
     if (!opts.force) throw new ConfigError(`${shownDest} already exists`, { code: 'exit.exists', hint: 'Choose a new bundle folder, or give --force to replace it once the new bundle is complete.' });
+    if (!atStart && (found === undefined || now.ino !== found.ino || now.dev !== found.dev)) throw appeared();
     await checkReplaceable(dest, { code: label.code, source: opts.source, zip: zipFile !== null });
+    found = now;
     return true;
   };
-  await checkDest();
-  makeTargetParent(final, label);
   const name = path.basename(final);
-  const swept = sweepStaleWork(path.dirname(final), `${name}.`);
   const work = `${final}.exit-partial-${randomBytes(4).toString('hex')}`;
-  const claim = claimWork(work, 'exit');
+  let swept: SweptWork[];
+  let claim: { release: () => void };
+  let scratch: string;
+  try {
+    await checkDest(true);
+    swept = sweepStaleWork(path.dirname(final), `${name}.`);
+    claim = claimWork(work, 'exit');
+    scratch = scratchDir('forklift-exit-', 'exit', tmpdir(), swept);
+  } catch (e) {
+    destClaim.release();
+    throw e;
+  }
   const bundleDir = path.join(work, name);
-  const scratch = scratchDir('forklift-exit-', 'exit', tmpdir(), swept);
   let step: ExitStep = 'export';
   let exported: ExportResult | undefined;
   const go = (s: ExitStep): void => {
@@ -251,11 +268,11 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     // What --force replaces is moved aside, not removed, until the new bundle is in place and its
     // exit recorded: a failure on the way puts it back. Named so that no sweep takes it: a kill
     // between the two renames leaves it there for a person to find.
-    const aside = (await checkDest()) ? `${final}.exit-replaced-${randomBytes(4).toString('hex')}${zipFile ? '.zip' : ''}` : null;
+    const aside = (await checkDest(false)) ? `${final}.exit-replaced-${randomBytes(4).toString('hex')}${zipFile ? '.zip' : ''}` : null;
     if (aside) renameSync(dest, aside);
     let placed = false;
     try {
-      renameSync(placing, dest);
+      placeBundle(placing, dest, appeared);
       placed = true;
       go('ledger');
       await record(opts.source, started, 'succeeded', manifest, { tables: exported.tables.length, rows_total: exported.rows_total, bundle: shownDest, ...(exported.not_exported.length ? { not_exported: exported.not_exported } : {}) }, null);
@@ -288,6 +305,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     if (zipFile) rmSync(`${work}.zip`, { force: true });
     claim.release();
     dropWork(scratch);
+    destClaim.release();
   }
 }
 

@@ -7,7 +7,7 @@ import { MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, MSSQL_TABLES_ELSEWHERE_SQL, Mssql
 import { holdsExactly, shapeError, shapeMismatches, type ShapeMismatch } from './table-shape.js';
 import { referencedClosure } from './sqlite.js';
 import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
-import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, TargetStore } from './types.js';
+import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreSnapshot, TargetStore } from './types.js';
 import { bySchema } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
 import { decodeUrlPart, redactUrl, scrubSecrets, urlSecrets } from './url.js';
@@ -991,6 +991,15 @@ export class MssqlStore implements TargetStore {
       }
       throw this.storeError(e, 'store.read');
     }
+  }
+
+  /**
+   * Not one snapshot yet: SQL Server gives one only where the database allows SNAPSHOT isolation
+   * (ALLOW_SNAPSHOT_ISOLATION ON), and a streamed read holds its connection. Each table is read
+   * on its own, as readRows does.
+   */
+  async snapshot(): Promise<StoreSnapshot> {
+    return { describeTables: () => this.describeTables(), tablesElsewhere: () => this.tablesElsewhere(), readRows: (t, o) => this.readRows(t, o), close: async () => {} };
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
+import { ParkedResult, streamedRows } from './read-stream.js';
 import {
   MYSQL_FOREIGN_KEYS_SQL,
   MYSQL_KEYS_SQL,
@@ -29,7 +30,7 @@ import { referencedClosure } from './sqlite.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTables, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { decodeUrlPart, redactUrl } from './url.js';
@@ -813,27 +814,7 @@ export class MysqlStore implements TargetStore {
 
   async describeTables(): Promise<Entity[]> {
     try {
-      const [tables] = (await this.k.raw(MYSQL_TABLES_SQL)) as [{ t: string; d: string | null }[]];
-      const [cols] = (await this.k.raw(mysqlColumnsSql(false))) as [MysqlColumnRow[]];
-      const [keys] = (await this.k.raw(MYSQL_KEYS_SQL)) as [MysqlKeyRow[]];
-      const recorded = new Map<string, unknown>();
-      if (tables.some((t) => t.t === TABLES_TABLE)) {
-        const [rows] = (await this.k.raw(`SELECT name, definition FROM ${qi(TABLES_TABLE)}`)) as [{ name: string; definition: string }[]];
-        for (const r of rows) recorded.set(r.name, r.definition);
-      }
-      // tinyint(1) and bigint unsigned columns of tables made by hand are described by the values
-      // they hold (one scan of the table); a table forklift made says what it is in forklift_tables.
-      const wide = new Set<string>();
-      for (const t of tables) {
-        if (recorded.has(t.t)) continue;
-        const probe = mysqlWideSql(t.t, cols.filter((c) => c.t === t.t));
-        if (!probe) continue;
-        const [[row]] = (await this.k.raw(probe.sql)) as [Record<string, unknown>[]];
-        probe.columns.forEach((c, i) => {
-          if (Number(row?.[`w${i}`]) === 1) wide.add(`${t.t}\u0000${c}`);
-        });
-      }
-      return describeFrom(mysqlTables(tables, cols, keys, wide), recorded);
+      return await mysqlDescribe(async (sql) => ((await this.k.raw(sql)) as [Record<string, unknown>[]])[0]);
     } catch (e) {
       throw asMysqlStoreError(e, this.display, this.target);
     }
@@ -846,37 +827,105 @@ export class MysqlStore implements TargetStore {
    */
   async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
     let conn: RawConnection | undefined;
-    let stream: Readable | undefined;
-    let done = false;
     try {
       conn = (await this.k.client.acquireConnection()) as RawConnection;
-      const cols = await query<MysqlColumnRow[]>(conn, mysqlColumnsSql(true), [table.name]);
-      if (cols.length === 0) throw new StoreError(`${this.display}: there is no table ${table.name}`, { code: 'store.read', hint: 'Check the store URL and the table name.' });
-      const native = nativeColumnsFor(table, mysqlTables([{ t: table.name, d: null }], cols, [])[0]!);
-      if (!Array.isArray(native)) throw new StoreError(`${this.display}: table ${table.name} has no column ${native.missing}`, { code: 'store.read', hint: 'The table does not match the description asked for: describe the store again.' });
-      const plan = mysqlReadPlan(table, native, opts.where);
-      stream = conn.query({ sql: plan.sql, values: plan.values, rowsAsArray: true }).stream({ highWaterMark: 1000 });
-      yield* mysqlRows(stream, plan.decode, opts.signal);
-      done = true;
+      yield* readTable(conn, table, opts, this.display);
     } catch (e) {
       if (e instanceof Error && e.name === 'AbortError') throw e;
       throw asMysqlStoreError(e, this.display, this.target);
     } finally {
+      if (conn) await this.k.client.releaseConnection(conn);
+    }
+  }
+
+  /**
+   * One transaction WITH CONSISTENT SNAPSHOT, READ ONLY on a pooled connection held until close:
+   * InnoDB reads every table as of its start. A table emptied or altered by DDL since (TRUNCATE)
+   * fails its read (1412) instead of reading empty; forklift's own loads empty with DELETE.
+   */
+  async snapshot(): Promise<StoreSnapshot> {
+    let conn: RawConnection | undefined;
+    try {
+      conn = (await this.k.client.acquireConnection()) as RawConnection;
+      await query(conn, 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      await query(conn, 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    } catch (e) {
       if (conn) {
-        if (!done && stream) {
-          stream.on('error', () => {});
-          stream.destroy();
-          // Mid-result: the protocol cannot go on on this connection.
-          conn.destroy();
-        }
+        conn.destroy();
         await this.k.client.releaseConnection(conn);
       }
+      throw asMysqlStoreError(e, this.display, this.target);
     }
+    const c = conn;
+    const display = this.display;
+    const fail = (e: unknown): Error => asMysqlStoreError(e, display, this.target);
+    const parked = new ParkedResult();
+    return {
+      describeTables: async () => {
+        try {
+          await parked.settle();
+          return await mysqlDescribe((sql) => query<Record<string, unknown>[]>(c, sql));
+        } catch (e) {
+          throw fail(e);
+        }
+      },
+      async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
+        try {
+          await parked.settle();
+          yield* readTable(c, table, opts, display, parked.park);
+        } catch (e) {
+          if (e instanceof Error && e.name === 'AbortError') throw e;
+          throw fail(e);
+        }
+      },
+      close: async () => {
+        // Mid-result, the connection cannot go back to the pool; otherwise the transaction (which changed nothing) ends.
+        if (parked.pending) c.destroy();
+        else await query(c, 'ROLLBACK').catch(() => c.destroy());
+        await this.k.client.releaseConnection(c);
+      },
+    };
   }
 
   async close(): Promise<void> {
     await this.k.destroy();
   }
+}
+
+/** describeTables' catalog reads (and probes), through knex or a snapshot's connection. */
+async function mysqlDescribe(run: (sql: string) => Promise<Record<string, unknown>[]>): Promise<Entity[]> {
+  const tables = (await run(MYSQL_TABLES_SQL)) as { t: string; d: string | null }[];
+  const cols = (await run(mysqlColumnsSql(false))) as unknown as MysqlColumnRow[];
+  const keys = (await run(MYSQL_KEYS_SQL)) as unknown as MysqlKeyRow[];
+  const recorded = new Map<string, unknown>();
+  if (tables.some((t) => t.t === TABLES_TABLE)) {
+    for (const r of (await run(`SELECT name, definition FROM ${qi(TABLES_TABLE)}`)) as { name: string; definition: string }[]) recorded.set(r.name, r.definition);
+  }
+  // tinyint(1) and bigint unsigned columns of tables made by hand are described by the values
+  // they hold (one scan of the table); a table forklift made says what it is in forklift_tables.
+  const wide = new Set<string>();
+  for (const t of tables) {
+    if (recorded.has(t.t)) continue;
+    const probe = mysqlWideSql(t.t, cols.filter((c) => c.t === t.t));
+    if (!probe) continue;
+    const [row] = await run(probe.sql);
+    probe.columns.forEach((c, i) => {
+      if (Number(row?.[`w${i}`]) === 1) wide.add(`${t.t}\u0000${c}`);
+    });
+  }
+  return describeFrom(mysqlTables(tables, cols, keys, wide), recorded);
+}
+
+/** A table's rows on `conn`, one SELECT streamed; stopped early, parked with `park` or the connection destroyed (read-stream.ts). */
+async function* readTable(conn: RawConnection, table: Entity, opts: ReadRowsOptions, display: string, park?: (rest: Readable) => void): AsyncGenerator<unknown[][]> {
+  const cols = await query<MysqlColumnRow[]>(conn, mysqlColumnsSql(true), [table.name]);
+  if (cols.length === 0) throw new StoreError(`${display}: there is no table ${table.name}`, { code: 'store.read', hint: 'Check the store URL and the table name.' });
+  const native = nativeColumnsFor(table, mysqlTables([{ t: table.name, d: null }], cols, [])[0]!);
+  if (!Array.isArray(native)) throw new StoreError(`${display}: table ${table.name} has no column ${native.missing}`, { code: 'store.read', hint: 'The table does not match the description asked for: describe the store again.' });
+  const plan = mysqlReadPlan(table, native, opts.where);
+  const stream: Readable = conn.query({ sql: plan.sql, values: plan.values, rowsAsArray: true }).stream({ highWaterMark: 1000 });
+  // Mid-result, abandoned: the protocol cannot go on on this connection.
+  yield* streamedRows(stream, (rows) => mysqlRows(rows, plan.decode, opts.signal), { park, abandon: () => conn.destroy() });
 }
 
 /**
@@ -1236,6 +1285,7 @@ export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 
   else if (errno === 1049) hint = `Create the database first: CREATE DATABASE ${qi(t?.database ?? 'name')} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin.`;
   else if (errno === 1044 || errno === 1142 || errno === 1227) hint = 'The user lacks a privilege: it needs CREATE, SELECT, INSERT, UPDATE, DELETE and REFERENCES on the database.';
   else if (errno === 1205 || errno === 1213) hint = 'Another session holds locks on these tables: wait for it to finish, then run again. Nothing was committed.';
+  else if (errno === 1412) hint = 'A table was emptied or changed by DDL (TRUNCATE, ALTER) while it was being read: run again once that is done.';
   else if (errno === 1153 || errno === 1301) hint = "A statement exceeded the server's max_allowed_packet: raise it, or set FORKLIFT_MYSQL_BULK=load-data.";
   else if (errno === 3819 || errno === 4025) hint = 'A value breaks a CHECK constraint of the target table (an enum or boolean column): check that the table was created by forklift for this model.';
   else if (errno === 1264 || errno === 1265 || errno === 1292 || errno === 1366 || errno === 1406) hint = 'The target column cannot hold a value as loaded: check that the table was created by forklift for this model.';

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
@@ -29,10 +30,11 @@ import {
   type PgForeignKeyRow,
 } from './read-postgres.js';
 import { referencedClosure } from './sqlite.js';
+import { ParkedResult } from './read-stream.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, referencedSql, referencedTables, tableLabel, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, scrubSecrets, urlSecrets } from './url.js';
@@ -316,14 +318,7 @@ export class PostgresStore implements TargetStore {
 
   async describeTables(): Promise<Entity[]> {
     try {
-      const cols = ((await this.k.raw(pgColumnsSql(false))) as pg.QueryResult<PgColumnRow>).rows;
-      const cons = ((await this.k.raw(PG_CONSTRAINTS_SQL)) as pg.QueryResult<PgConstraintRow>).rows;
-      const recorded = new Map<string, unknown>();
-      if (cols.some((c) => c.t === TABLES_TABLE)) {
-        const res = (await this.k.raw(`SELECT name, definition FROM ${q(TABLES_TABLE)}`)) as pg.QueryResult<{ name: string; definition: string }>;
-        for (const r of res.rows) recorded.set(r.name, r.definition);
-      }
-      return describeFrom(pgTables(cols, cons), recorded);
+      return await pgDescribe((sql) => this.k.raw(sql) as Promise<pg.QueryResult>);
     } catch (e) {
       throw this.storeError(e, 'store.read');
     }
@@ -340,33 +335,20 @@ export class PostgresStore implements TargetStore {
 
   /**
    * The rows of a table through COPY TO STDOUT on a connection of its own (the pool's stay free
-   * for the caller), one statement, so one consistent snapshot of the table.
+   * for the caller): a snapshot of that one table (PgSnapshot), so a TRUNCATE committed while the
+   * read waited for it is seen as the rows it left, never as an empty table.
    */
   async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 15_000, application_name: 'forklift' });
-    // A connection lost mid-read fails the COPY; the client's own 'error' event must not crash the process.
-    client.on('error', () => {});
+    const snap = await PgSnapshot.open(this.url, this.display, (e, code) => this.storeError(e, code), { table: table.name, signal: opts.signal });
     try {
-      await client.connect();
-      await client.query(PG_READ_SESSION);
-      const res = await client.query<PgColumnRow>(pgColumnsSql(true), [table.name]);
-      const first = res.rows[0];
-      if (!first) throw new StoreError(`${this.display}: there is no table ${table.name}`, { code: 'store.read', hint: 'Check the store URL and the table name (tables of the current schema are read).' });
-      const native = nativeColumnsFor(table, pgTables(res.rows, [])[0]!);
-      if (!Array.isArray(native)) throw new StoreError(`${this.display}: table ${table.name} has no column ${native.missing}`, { code: 'store.read', hint: 'The table does not match the description asked for: describe the store again.' });
-      const textKeys = orderColumns(table).flatMap((c) => {
-        const r = res.rows.find((row) => row.c === c.name);
-        return r?.co ? [{ column: c.name, co: r.co }] : [];
-      });
-      const byteOrdered = await pgByteOrderedCollations(client, textKeys.map((k) => k.co));
-      const keysInByteOrder = new Set(textKeys.filter((k) => byteOrdered.has(k.co)).map((k) => k.column));
-      yield* pgCopyRows(client, pgReadPlan(table, native, first.s, opts.where, keysInByteOrder, first.rk === 'r'), opts.signal);
-    } catch (e) {
-      if (e instanceof Error && e.name === 'AbortError') throw e;
-      throw this.storeError(e, 'store.read');
+      yield* snap.readRows(table, opts);
     } finally {
-      await client.end().catch(() => {});
+      await snap.close();
     }
+  }
+
+  async snapshot(opts: { signal?: AbortSignal | undefined } = {}): Promise<StoreSnapshot> {
+    return PgSnapshot.open(this.url, this.display, (e, code) => this.storeError(e, code), { signal: opts.signal });
   }
 
   async close(): Promise<void> {
@@ -637,4 +619,133 @@ async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink>
   const link = nextLink(e, head.rows[0]);
   await trx('forklift_runs').insert({ ...runEntryRow(e), ...link });
   return link;
+}
+
+/** describeTables' catalog reads, through knex or a snapshot's connection. */
+async function pgDescribe(run: (sql: string) => Promise<pg.QueryResult>): Promise<Entity[]> {
+  const cols = (await run(pgColumnsSql(false))).rows as PgColumnRow[];
+  const cons = (await run(PG_CONSTRAINTS_SQL)).rows as PgConstraintRow[];
+  const recorded = new Map<string, unknown>();
+  if (cols.some((c) => c.t === TABLES_TABLE)) {
+    for (const r of (await run(`SELECT name, definition FROM ${q(TABLES_TABLE)}`)).rows as { name: string; definition: string }[]) recorded.set(r.name, r.definition);
+  }
+  return describeFrom(pgTables(cols, cons), recorded);
+}
+
+/** The tables of the current schema this user may read (or the one named `$1`), as a snapshot locks them. */
+const pgReadableSql = (one: boolean): string =>
+  `SELECT current_schema()::text AS s, c.relname::text AS t, c.relkind::text AS rk FROM pg_class c
+WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND has_table_privilege(c.oid, 'SELECT')${one ? ' AND c.relname = $1' : ''}
+ORDER BY c.relname COLLATE "C"`;
+
+/**
+ * One REPEATABLE READ READ ONLY transaction on a connection of its own that holds ACCESS SHARE on
+ * every table it reads from before its snapshot is taken. TRUNCATE is not MVCC-safe: a snapshot
+ * taken before someone's TRUNCATE commits reads the table as empty afterwards, and a statement
+ * that waited for the TRUNCATE's lock sees it so too. Held from the start, the locks make a
+ * TRUNCATE (or DROP, ALTER) wait until the snapshot ends; and the snapshot is taken only once
+ * they are granted (LOCK takes none), so one that was under way when the snapshot began is seen
+ * committed, whole. The locks are taken with NOWAIT and retried, all of them released between
+ * tries: a reader that held some while waiting for others could deadlock with a load emptying
+ * the same tables in another order. Every read runs on this one connection, one at a time (a
+ * read the consumer stopped is parked: read-stream.ts).
+ */
+class PgSnapshot implements StoreSnapshot {
+  private readonly parked = new ParkedResult();
+
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly display: string,
+    private readonly fail: (e: unknown, code: string) => Error,
+  ) {}
+
+  /** `table`: lock only that one (a single table's read). */
+  static async open(url: string, display: string, fail: (e: unknown, code: string) => Error, opts: { table?: string | undefined; signal?: AbortSignal | undefined }): Promise<PgSnapshot> {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 15_000, application_name: 'forklift' });
+    // A connection lost mid-read fails the statement; the client's own 'error' event must not crash the process.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query(PG_READ_SESSION);
+      await lockedSnapshot(client, opts.table, opts.signal);
+      return new PgSnapshot(client, display, fail);
+    } catch (e) {
+      await client.end().catch(() => {});
+      if (e instanceof Error && e.name === 'AbortError') throw e;
+      throw fail(e, 'store.read');
+    }
+  }
+
+  async describeTables(): Promise<Entity[]> {
+    try {
+      await this.parked.settle();
+      return await pgDescribe((sql) => this.client.query(sql));
+    } catch (e) {
+      throw this.fail(e, 'store.read');
+    }
+  }
+
+  async tablesElsewhere(): Promise<SchemaTables[]> {
+    try {
+      await this.parked.settle();
+      return bySchema((await this.client.query<{ s: string; t: string }>(PG_TABLES_ELSEWHERE_SQL)).rows);
+    } catch (e) {
+      throw this.fail(e, 'store.read');
+    }
+  }
+
+  async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
+    const client = this.client;
+    try {
+      await this.parked.settle();
+      const res = await client.query<PgColumnRow>(pgColumnsSql(true), [table.name]);
+      const first = res.rows[0];
+      if (!first) throw new StoreError(`${this.display}: there is no table ${table.name}`, { code: 'store.read', hint: 'Check the store URL and the table name (tables of the current schema are read).' });
+      const native = nativeColumnsFor(table, pgTables(res.rows, [])[0]!);
+      if (!Array.isArray(native)) throw new StoreError(`${this.display}: table ${table.name} has no column ${native.missing}`, { code: 'store.read', hint: 'The table does not match the description asked for: describe the store again.' });
+      const textKeys = orderColumns(table).flatMap((c) => {
+        const r = res.rows.find((row) => row.c === c.name);
+        return r?.co ? [{ column: c.name, co: r.co }] : [];
+      });
+      const byteOrdered = await pgByteOrderedCollations(client, textKeys.map((k) => k.co));
+      const keysInByteOrder = new Set(textKeys.filter((k) => byteOrdered.has(k.co)).map((k) => k.column));
+      yield* pgCopyRows(client, pgReadPlan(table, native, first.s, opts.where, keysInByteOrder, first.rk === 'r'), opts.signal, this.parked.park);
+    } catch (e) {
+      if (e instanceof Error && e.name === 'AbortError') throw e;
+      throw this.fail(e, 'store.read');
+    }
+  }
+
+  /** Ends the transaction with the connection (it changed nothing): a parked read is dropped, not read off. */
+  async close(): Promise<void> {
+    this.parked.drop();
+    await this.client.end().catch(() => {});
+  }
+}
+
+/**
+ * BEGIN, the tables locked (every readable table of the schema, or `table`), and the snapshot
+ * taken by the first query after the locks, which also checks that the tables are still the ones
+ * locked (one created or dropped in between: everything is released and tried again).
+ */
+async function lockedSnapshot(client: pg.Client, table: string | undefined, signal: AbortSignal | undefined): Promise<void> {
+  const sql = pgReadableSql(table !== undefined);
+  const params = table === undefined ? [] : [table];
+  const names = (rows: { s: string; t: string; rk: string }[]): string => rows.map((r) => `${r.rk === 'r' ? 'ONLY ' : ''}${q(r.s)}.${q(r.t)}`).join(', ');
+  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+    signal?.throwIfAborted();
+    const listed = (await client.query<{ s: string; t: string; rk: string }>(sql, params)).rows;
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      if (listed.length) await client.query(`LOCK TABLE ${names(listed)} IN ACCESS SHARE MODE NOWAIT`);
+      const seen = (await client.query<{ s: string; t: string; rk: string }>(sql, params)).rows;
+      if (names(seen) === names(listed)) return;
+    } catch (e) {
+      // 55P03: a lock is held (a TRUNCATE, a DROP under way); 42P01: a table dropped since it was listed.
+      const code = (e as { code?: string }).code;
+      if (code !== '55P03' && code !== '42P01') throw e;
+    }
+    await client.query('ROLLBACK');
+    await sleep(wait, undefined, signal ? { signal } : {});
+  }
 }

@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import type { Column, Entity } from '../model/types.js';
 import type { DeleteAction, RowRange, StoreForeignKey } from './types.js';
 import {
@@ -289,7 +288,7 @@ export function mysqlReadPlan(e: Entity, native: readonly NativeColumn[], where?
 }
 
 /** Rows of a streamed rowsAsArray query, decoded, in batches. */
-export async function* mysqlRows(stream: Readable, decode: readonly ((v: unknown) => unknown)[], signal?: AbortSignal): AsyncGenerator<unknown[][]> {
+export async function* mysqlRows(stream: AsyncIterable<unknown>, decode: readonly ((v: unknown) => unknown)[], signal?: AbortSignal): AsyncGenerator<unknown[][]> {
   const b = new RowBatcher(decode, signal);
   for await (const r of stream as AsyncIterable<unknown[]>) {
     const full = b.push(r);

@@ -19,6 +19,7 @@ import {
   columnDecoders,
   isoFraction,
 } from './read-common.js';
+import { streamedRows } from './read-stream.js';
 
 /**
  * The read side of the PostgreSQL store: the catalog of the current schema, and a table's rows in
@@ -445,24 +446,19 @@ export async function* parseCopyText(source: AsyncIterable<Buffer>, decode: read
 }
 
 /**
- * A table's rows through COPY on a client of its own (set up with PG_READ_SESSION). On an early
- * stop (the consumer breaks, an abort, an error) the COPY is abandoned with its connection:
- * `end` is then called by the caller, which the server takes as a cancel.
+ * A table's rows through COPY on a client set up with PG_READ_SESSION. On an early stop (an
+ * abort, an error) the COPY is abandoned with its connection: `end` is then called by the caller,
+ * which the server takes as a cancel. Where the consumer stops reading and `park` is given (a
+ * snapshot's connection, which goes on), the rest is parked instead (read-stream.ts).
  */
-export async function* pgCopyRows(client: pg.Client, plan: { sql: string; decode: Decoder[] }, signal?: AbortSignal): AsyncGenerator<unknown[][]> {
+export async function* pgCopyRows(client: pg.Client, plan: { sql: string; decode: Decoder[] }, signal?: AbortSignal, park?: (rest: Readable) => void): AsyncGenerator<unknown[][]> {
   const stream: Readable = client.query(copyTo(plan.sql));
   if (signal) addAbortSignal(signal, stream);
-  let done = false;
-  try {
-    for await (const batch of parseCopyText(stream as AsyncIterable<Buffer>, plan.decode)) {
+  const batches = async function* (source: AsyncIterable<unknown>): AsyncGenerator<unknown[][]> {
+    for await (const batch of parseCopyText(source as AsyncIterable<Buffer>, plan.decode)) {
       signal?.throwIfAborted();
       yield batch;
     }
-    done = true;
-  } finally {
-    if (!done) {
-      stream.on('error', () => {});
-      stream.destroy();
-    }
-  }
+  };
+  yield* streamedRows(stream, batches, { park, abandon: () => {} });
 }

@@ -23,7 +23,7 @@ import {
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, referencedSql, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, sqlitePath } from './url.js';
@@ -337,20 +337,63 @@ export class SqliteStore implements TargetStore {
     yield* this.readWith(table, (db, native) => sqliteFollowRows(db, table, native, after, opts.signal));
   }
 
+  /**
+   * One read transaction on a read handle of its own, across every table: in WAL mode a writer
+   * commits meanwhile and the snapshot does not see it; otherwise (rollback journal) the writer
+   * waits for the snapshot to end. An in-memory database is this process's alone: read as it is.
+   */
+  async snapshot(): Promise<StoreSnapshot> {
+    if (this.file === ':memory:' || this.file === '') {
+      return { describeTables: () => this.describeTables(), readRows: (t, o) => this.readRows(t, o), close: async () => {} };
+    }
+    const reader = await this.openReader();
+    if (!reader) return { describeTables: async () => [], readRows: (t) => this.readRows(t), close: async () => {} };
+    const { db } = reader;
+    try {
+      // BEGIN takes no lock: the snapshot starts at the first read, here, not at the first table.
+      db.exec('BEGIN');
+      db.prepare('SELECT count(*) FROM sqlite_schema').get();
+    } catch (e) {
+      await reader.release();
+      throw readError(e, this.display);
+    }
+    return {
+      describeTables: async () => {
+        try {
+          return sqliteDescribe(db);
+        } catch (e) {
+          throw readError(e, this.display);
+        }
+      },
+      readRows: (table, opts = {}) => this.readOn(db, table, (d, native) => sqliteReadRows(d, table, native, opts.signal, opts.where)),
+      close: async () => {
+        if (db.inTransaction) db.exec('COMMIT');
+        await reader.release();
+      },
+    };
+  }
+
   /** The batches `read` gives from a read handle of its own, the table's native columns checked first. */
   private async *readWith(table: Entity, read: (db: Database.Database, native: NativeColumn[]) => Iterable<unknown[][]> | AsyncIterable<unknown[][]>): AsyncIterable<unknown[][]> {
     const reader = await this.openReader();
     if (!reader) throw noTable(this.display, table.name);
     try {
-      const t = sqliteTable(reader.db, table.name);
+      yield* this.readOn(reader.db, table, read);
+    } finally {
+      await reader.release();
+    }
+  }
+
+  /** The batches `read` gives from `db`, the table's native columns checked first. */
+  private async *readOn(db: Database.Database, table: Entity, read: (db: Database.Database, native: NativeColumn[]) => Iterable<unknown[][]> | AsyncIterable<unknown[][]>): AsyncIterable<unknown[][]> {
+    try {
+      const t = sqliteTable(db, table.name);
       if (!t) throw noTable(this.display, table.name);
       const native = nativeColumnsFor(table, t);
       if (!Array.isArray(native)) throw noColumn(this.display, table.name, native.missing);
-      yield* read(reader.db, native);
+      yield* read(db, native);
     } catch (e) {
       throw readError(e, this.display);
-    } finally {
-      await reader.release();
     }
   }
 
@@ -654,6 +697,6 @@ export function asStoreError(e: unknown, display: string): Error {
   let hint = 'Check that the target is reachable and writable.';
   if (/UNIQUE constraint failed/.test(msg)) hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
   if (/FOREIGN KEY constraint failed/.test(msg)) hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
-  if (/SQLITE_BUSY|database is locked/.test(msg)) hint = 'Another process holds the database: wait for it, then run again.';
+  if (/SQLITE_BUSY|database (\S+ )?is locked/.test(msg)) hint = 'Another process holds the database (an export reads it in one transaction): wait for it, then run again. Nothing was committed.';
   return new StoreError(`${display}: ${msg}`, { code: 'store.load', hint, cause: e });
 }

@@ -142,6 +142,20 @@ export interface SchemaTables {
   tables: string[];
 }
 
+/**
+ * One consistent view of a whole store (TargetStore.snapshot): describeTables, tablesElsewhere and
+ * readRows as on the store, every one of them seeing the store as it was at one instant, whatever
+ * commits meanwhile. A reader of many tables (export, diff, exit) reads through one, so it never
+ * holds one table before a change and another after it. Reads run one at a time; one stopped
+ * early leaves the view usable. close() ends it (its transaction and connection).
+ */
+export interface StoreSnapshot {
+  describeTables(): Promise<Entity[]>;
+  tablesElsewhere?(): Promise<SchemaTables[]>;
+  readRows(table: Entity, opts?: ReadRowsOptions): AsyncIterable<unknown[][]>;
+  close(): Promise<void>;
+}
+
 export interface TargetStore {
   readonly kind: StoreKind;
   /** The URL without password. */
@@ -198,6 +212,15 @@ export interface TargetStore {
    * fixed-scale decimal text, `YYYY-MM-DD`, `YYYY-MM-DDTHH:mm:ss.SSSZ`), in batches, streamed.
    */
   readRows(table: Entity, opts?: ReadRowsOptions): AsyncIterable<unknown[][]>;
+  /**
+   * Opens one consistent view of the whole store for a reader of many tables (StoreSnapshot):
+   * PostgreSQL one REPEATABLE READ READ ONLY transaction holding ACCESS SHARE on every table of
+   * the schema from its start (a TRUNCATE elsewhere waits for it instead of emptying what it
+   * sees), MySQL/MariaDB one transaction WITH CONSISTENT SNAPSHOT, SQLite one read transaction,
+   * each on one connection of its own; SQL Server not yet (each table read on its own). The caller
+   * closes it. `signal` ends a wait for the locks.
+   */
+  snapshot(opts?: { signal?: AbortSignal | undefined }): Promise<StoreSnapshot>;
   /**
    * A purge's delete (SPEC section 11): in ONE transaction, each table's archived rows into a
    * temporary table and those rows locked; refused (everything rolled back) where a row that stays

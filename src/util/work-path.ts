@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { ExitCode, ForkliftError } from '../core/errors.js';
+import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
 
 /**
  * Work folders and files that a command writes before it renames them into place (an export's
@@ -29,6 +29,69 @@ export function claimWork(work: string, command: string): { release: () => void 
   const owner: Owner = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
   writeFileSync(file, `${JSON.stringify(owner)}\n`);
   return { release: () => rmSync(file, { force: true }) };
+}
+
+const CLAIM = '.claim';
+
+/**
+ * Claims the place a finished bundle goes (`dest`, a folder or a zip file) for this process, from
+ * the start of the work to the rename into place: `<dest>.claim`, created only where it is not
+ * there (one atomic step), holding the owner as claimWork's files do. A second command writing to
+ * the same place stops at once, exit 2 (`code`), naming the process that holds it, instead of
+ * working for minutes and then putting its bundle where the other's is, or the other's where its
+ * own was. A claim whose process of this host is gone (killed outright) is taken over; one of
+ * another host (a shared disk) is left for a person to judge. `release` removes the claim, and
+ * only while it is still this process's.
+ */
+export function claimDestination(dest: string, command: string, code: string): { release: () => void } {
+  const file = `${dest}${CLAIM}`;
+  const mine = `${JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString(), command } satisfies Owner)}\n`;
+  const shown = path.relative(process.cwd(), dest) || dest;
+  for (let tries = 0; ; tries++) {
+    try {
+      writeFileSync(file, mine, { flag: 'wx' });
+      return { release: () => (readText(file) === mine ? rmSync(file, { force: true }) : undefined) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const held = readText(file);
+    const other = held === undefined ? undefined : parseOwner(held);
+    if (other === undefined && tries < 5) {
+      // Released meanwhile (try again at once), or being written this very moment.
+      if (held !== undefined) pause(20);
+      continue;
+    }
+    if (other === undefined || other.host !== hostname() || alive(other.pid) || tries >= 5) {
+      const who = other === undefined ? `something unreadable in ${path.basename(file)}` : `forklift ${other.command} (process ${other.pid} on ${other.host}, started ${other.started})`;
+      throw new ConfigError(`${shown} is claimed by ${who}, which writes a bundle there`, {
+        code,
+        hint: `Wait until it has finished, or choose another bundle folder. If no forklift writes there any more, remove ${path.relative(process.cwd(), file) || file}.`,
+      });
+    }
+    // Its process is gone: taken over, unless another command took it over first.
+    if (readText(file) === held) rmSync(file, { force: true });
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function parseOwner(text: string): Owner | undefined {
+  try {
+    const o = JSON.parse(text) as Owner;
+    return Number.isInteger(o.pid) && typeof o.host === 'string' ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 export interface SweptWork {

@@ -1,16 +1,16 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { compareText } from '../../../src/bundle/order.js';
 import type { Entity } from '../../../src/model/types.js';
-import { READ_ROWS_BATCH, nativeColumnsFor } from '../../../src/stores/read-common.js';
-import { sqliteReadRows, sqliteTable } from '../../../src/stores/read-sqlite.js';
+import { READ_ROWS_BATCH, RowBatcher, nativeColumnsFor, type NativeColumn } from '../../../src/stores/read-common.js';
+import { sqliteReadPlan, sqliteReadRows, sqliteTable } from '../../../src/stores/read-sqlite.js';
 import { tempDir } from '../../helpers.js';
 
 /**
- * SQLite tables read a page at a time (keyset pages inside one read transaction) must give exactly
- * the rows, batches and order of one statement read row by row. Inside a caller's transaction the
- * reader does not page, so the same call there is the reference.
+ * SQLite tables read a page at a time (keyset pages inside one read transaction: the reader's own,
+ * or its caller's, a store snapshot's) must give exactly the rows, batches and order of one
+ * statement read row by row, which is the reference here.
  */
 
 const CODES = ['apple', 'Apple', 'äpple', 'b ', 'b!', 'b\t', 'x\u{1F600}', 'x\uFB01', 'x\uFFFD', 'Z', 'z', '0', '10', '9', 'é', 'e'];
@@ -22,13 +22,18 @@ function read(db: Database.Database, e: Entity, where?: { column: string; before
   return [...sqliteReadRows(db, e, native, undefined, where)];
 }
 
+/** The read plan's statement, row by row, in batches as the reader makes them. */
 function reference(db: Database.Database, e: Entity, where?: { column: string; before: string }): unknown[][][] {
-  db.exec('BEGIN');
-  try {
-    return read(db, e, where);
-  } finally {
-    db.exec('COMMIT');
+  const plan = sqliteReadPlan(e, nativeColumnsFor(e, sqliteTable(db, e.name)!) as NativeColumn[], where);
+  const b = new RowBatcher(plan.decode);
+  const out: unknown[][][] = [];
+  for (const r of db.prepare(plan.sql).raw(true).safeIntegers(true).iterate(...plan.params) as IterableIterator<unknown[]>) {
+    const full = b.push(r);
+    if (full) out.push(full);
   }
+  const last = b.rest();
+  if (last) out.push(last);
+  return out;
 }
 
 const events: Entity = {
@@ -95,6 +100,19 @@ describe('SQLite reads a page at a time', () => {
     expect(read(db, events).flat()).toHaveLength(CODES.length * 200 + 1);
     db.close();
     other.close();
+  });
+
+  it("pages inside the caller's read transaction too (a store snapshot's), which stays open", () => {
+    const db = eventsDb();
+    const prepared: string[] = [];
+    const prepare = db.prepare.bind(db);
+    vi.spyOn(db, 'prepare').mockImplementation((sql: string) => (prepared.push(sql), prepare(sql)));
+    db.exec('BEGIN');
+    const paged = read(db, events);
+    expect(db.inTransaction).toBe(true);
+    db.exec('COMMIT');
+    expect(prepared.filter((sql) => !sql.startsWith('EXPLAIN') && sql.includes(` LIMIT ${READ_ROWS_BATCH}`))).toHaveLength(2);
+    expect(paged).toEqual(reference(db, events));
   });
 
   it('falls back to one statement where pages would be wrong or slow: another collation, a key that may be NULL', () => {

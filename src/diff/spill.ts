@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { sortKey, type Kind } from './canonical.js';
+import { loopTurns } from '../util/loop-turn.js';
 
 /**
  * A side that did not arrive in the merge's key order (or could not: its own order is another
@@ -53,12 +54,15 @@ export async function* sortedBySpill(
     const size = opts.batchRows ?? 1_000;
     let out: unknown[][] = [];
     sorted = db.prepare('SELECT r FROM spill ORDER BY k, rowid').pluck().iterate() as IterableIterator<string>;
+    // Read back synchronously: the event loop needs its turns (Ctrl-C), as in SqliteStore's reads.
+    const turn = loopTurns();
     for (const r of sorted) {
       out.push(JSON.parse(r) as unknown[]);
       if (out.length >= size) {
-        opts.signal?.throwIfAborted();
         yield out;
         out = [];
+        await turn();
+        opts.signal?.throwIfAborted();
       }
     }
     if (out.length) yield out;

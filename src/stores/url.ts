@@ -53,11 +53,7 @@ export function urlSecrets(url: string): string[] {
   const out = new Set<string>();
   for (const r of raw) {
     out.add(r);
-    try {
-      out.add(decodeURIComponent(r));
-    } catch {
-      // not percent-encoded: the raw form is all there is
-    }
+    out.add(decodeUrlPart(r));
   }
   // Longest first: a decoded password inside its raw form (or the reverse) is masked whole.
   return [...out].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);

@@ -2,7 +2,7 @@ import type { ExcelDateSystem } from '../sources/types.js';
 import { newRunId } from './run-id.js';
 import { commandEntry } from '../audit/entry.js';
 import { activeSigner } from '../audit/signing.js';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
@@ -82,7 +82,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   const plan = typeof opts.plan === 'string' ? loadPlan(opts.plan, { target: opts.target }) : opts.plan;
   const runId = newRunId(started);
   const runDir = path.join(plan.dir, 'runs', runId);
-  makeRunFolder(runDir);
+  const madeRunsFolder = makeRunFolder(runDir);
   const staging = new Staging(path.join(runDir, 'staging.sqlite'));
   const log = opts.log ?? (() => {});
   let store: TargetStore | undefined;
@@ -286,6 +286,15 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     if (!reached || (e instanceof ForkliftError && e.exitCode === ExitCode.usage)) {
       staging.close();
       rmSync(runDir, { recursive: true, force: true });
+      // The runs folder too, when this run made it: a first try at an unreachable server leaves nothing.
+      // Not recursive: another run may have started in it meanwhile, and its folder is not ours.
+      if (madeRunsFolder) {
+        try {
+          rmdirSync(path.dirname(runDir));
+        } catch {
+          // not empty: left as it is
+        }
+      }
     }
     throw e;
   } finally {
@@ -417,9 +426,12 @@ function pct(a: number, b: number): string {
 export type { CheckResult };
 
 /** The run's folder under runs/ beside the plan; `runs` being a file, or a folder this user may not write, is said so. */
-function makeRunFolder(runDir: string): void {
+/** Makes the run's folder; true when the plan's runs folder did not exist before. */
+function makeRunFolder(runDir: string): boolean {
   try {
-    mkdirSync(path.join(runDir, 'rejects'), { recursive: true });
+    const made = mkdirSync(path.join(runDir, 'rejects'), { recursive: true });
+    // mkdirSync answers the first folder it made: the runs folder's own path when it made that too.
+    return made !== undefined && path.resolve(made) === path.resolve(path.dirname(runDir));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
     const runs = path.dirname(runDir);

@@ -188,7 +188,8 @@ describe('a run stopped by a configuration error leaves nothing behind', () => {
     writeFileSync(path.join(dir, 'items.yaml'), `entity: items\nsource: { format: csv, path: data.csv }\nfields:\n  item_code: { from: CODE }\n  description: { from: NAME }\n  uom: { const: EA }\n  active: { const: true }\n`);
     writeFileSync(path.join(dir, 'forklift.yaml'), 'name: c\nmappings: [items.yaml]\n');
     expect(runCli(['migrate'], { cwd: dir }).code).toBe(2);
-    expect(existsSync(path.join(dir, 'runs')) ? readdirSync(path.join(dir, 'runs')) : []).toEqual([]);
+    // Not even the runs folder this first run made.
+    expect(existsSync(path.join(dir, 'runs'))).toBe(false);
   });
 });
 
@@ -202,6 +203,10 @@ describe('an unreachable target', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/postgres:\/\/forklift:\*\*\*@127\.0\.0\.1:1\/test/);
     expect(r.stderr + r.stdout).not.toMatch(/Sup3rSecret/);
-    expect(existsSync(path.join(dir, 'runs')) ? readdirSync(path.join(dir, 'runs')) : []).toEqual([]);
+    expect(existsSync(path.join(dir, 'runs'))).toBe(false);
+    // A runs folder that was there before stays, with what it held.
+    mkdirSync(path.join(dir, 'runs', 'earlier'), { recursive: true });
+    expect(runCli(['migrate', '--target', 'postgres://forklift@127.0.0.1:1/test'], { cwd: dir }).code).toBe(1);
+    expect(readdirSync(path.join(dir, 'runs'))).toEqual(['earlier']);
   });
 });

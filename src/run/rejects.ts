@@ -4,6 +4,12 @@ import { once } from 'node:events';
 import { stringify } from 'csv-stringify/sync';
 import type { Staging } from './staging.js';
 
+/**
+ * csv-stringify quotes a field holding the record delimiter (CRLF) but not a lone LF or CR, which
+ * Excel writes for every Alt+Enter line break: unquoted, the row splits in two on a reload.
+ */
+const CSV_OPTIONS = { record_delimiter: 'windows', quoted_match: /[\r\n]/ } as const;
+
 export const REJECT_META = ['forklift_source', 'forklift_position', 'forklift_field', 'forklift_rule', 'forklift_reason'] as const;
 
 /**
@@ -22,7 +28,7 @@ export async function writeRejectsFile(
   const write = async (s: string): Promise<void> => {
     if (!out.write(s)) await once(out, 'drain');
   };
-  await write('\ufeff' + stringify([[...header, ...REJECT_META]], { record_delimiter: 'windows' }));
+  await write('\ufeff' + stringify([[...header, ...REJECT_META]], CSV_OPTIONS));
   let n = 0;
   const rows = staging.db.prepare('SELECT line, field, rule, reason, raw FROM rejects WHERE entity = ? ORDER BY line').iterate(entity) as IterableIterator<{
     line: number;
@@ -40,11 +46,11 @@ export async function writeRejectsFile(
     batch.push([...cells, sourceLabel, `${positionKind} ${r.line}`, r.field, r.rule, r.reason + extra]);
     n++;
     if (batch.length >= 1000) {
-      await write(stringify(batch, { record_delimiter: 'windows' }));
+      await write(stringify(batch, CSV_OPTIONS));
       batch = [];
     }
   }
-  if (batch.length) await write(stringify(batch, { record_delimiter: 'windows' }));
+  if (batch.length) await write(stringify(batch, CSV_OPTIONS));
   out.end();
   await once(out, 'close');
   return n;

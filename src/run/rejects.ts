@@ -10,6 +10,15 @@ import type { Staging } from './staging.js';
  */
 const CSV_OPTIONS = { record_delimiter: 'windows', quoted_match: /[\r\n]/ } as const;
 
+/**
+ * What a rejects file holds for a NUL character: a raw NUL makes the file binary to every reader
+ * (the reload included, which would refuse the person's other fixes with it). An unedited row
+ * holding the mark is rejected again on a reload (reload-check.ts), never loaded with the mark.
+ */
+export const NUL_MARK = '\u2400';
+
+const visible = (s: string): string => (s.includes('\u0000') ? s.replaceAll('\u0000', NUL_MARK) : s);
+
 export const REJECT_META = ['forklift_source', 'forklift_position', 'forklift_field', 'forklift_rule', 'forklift_reason'] as const;
 
 /**
@@ -40,10 +49,11 @@ export async function writeRejectsFile(
   let batch: unknown[][] = [];
   for (const r of rows) {
     const raw = r.raw === null ? [] : (JSON.parse(r.raw) as (string | null)[]);
-    const cells = header.map((_, i) => raw[i] ?? '');
+    const cells = header.map((_, i) => visible(raw[i] ?? ''));
     // Cells beyond the header (a ragged row) are kept in the reason's row, never dropped.
     const extra = raw.length > header.length ? ` [extra cells: ${JSON.stringify(raw.slice(header.length))}]` : '';
-    batch.push([...cells, sourceLabel, `${positionKind} ${r.line}`, r.field, r.rule, r.reason + extra]);
+    const marked = raw.some((c) => c?.includes('\u0000')) ? ` (each NUL is written as ${NUL_MARK} in this file)` : '';
+    batch.push([...cells, sourceLabel, `${positionKind} ${r.line}`, r.field, r.rule, visible(r.reason + extra) + marked]);
     n++;
     if (batch.length >= 1000) {
       await write(stringify(batch, CSV_OPTIONS));

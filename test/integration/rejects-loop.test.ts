@@ -120,6 +120,14 @@ describe('a NUL in a source row', () => {
   });
 });
 
+describe('a NUL in the first 8 KB of a source', () => {
+  it('rejects its row, as one later in the file does', async () => {
+    const p = project('CODE,UOM,DESC\nZ,EA,a\u0000b\nA1,EA,fine\n', ITEM);
+    const first = await p.migrate();
+    expect(first.entities[0]).toMatchObject({ read: 2, loaded: 1, rejected: 1, rejects_by_rule: { type: 1 } });
+  });
+});
+
 describe('keys Excel changed in the rejects file', () => {
   it('are rejected on reload (rule rekeyed), naming the key as written', async () => {
     const p = project('CODE,DESC,UOM,GRP\n00123,Bolt,,1-2\n4711000012345678901,Nut,,A\n4711000012345678902,Pin,,A\nA1,ok,EA,B\nB7,Cap,,C\n', [...ITEM, 'category: { from: GRP }']);

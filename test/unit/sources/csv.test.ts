@@ -248,10 +248,31 @@ describe('csv: files that are not CSV', () => {
     expect(e.hint).toContain('use format: xlsx');
   });
 
-  it('NUL bytes early in the file are reported with their line', async () => {
-    const e = await sourceError(() => openSource(csv('nul.csv')));
+  it('many NUL bytes early in the file are reported with their line', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'forklift-csv-')), 'nuls.csv');
+    writeFileSync(file, Buffer.from('a,b\n1,2\n3,\u0000\u0000\u0000\u0000\u0000\n', 'latin1'));
+    const e = await sourceError(() => openSource({ format: 'csv', path: file }));
     expect(e.code).toBe('source.binary');
-    expect(e.location?.line).toBe(2);
+    expect(e.location?.line).toBe(3);
+  });
+
+  it('a stray NUL early in the file reaches its row (which the mapping rejects), as a later one does', async () => {
+    const source = await openSource(csv('nul.csv'));
+    const records = [];
+    for await (const b of source.batches()) records.push(...b);
+    await source.close();
+    expect(records.map((r) => r.cells)).toEqual([['1', '\u0000']]);
+  });
+
+  it('UTF-16 without a BOM is never read as text with NULs', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'forklift-csv-')), 'utf16.csv');
+    // Mostly non-ASCII text: too few NULs for UTF-16 detection, too many for a stray NUL.
+    writeFileSync(file, Buffer.from('id,name\n1,Ωμέγα Δέλτα Σίγμα\n2,Καλημέρα κόσμε\n3,Ελληνικά\n', 'utf16le'));
+    const e = await sourceError(async () => {
+      const s = await openSource({ format: 'csv', path: file });
+      for await (const b of s.batches()) void b;
+    });
+    expect(e.code).toMatch(/^source\./);
   });
 
 });

@@ -252,8 +252,9 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       finished: new Date().toISOString(),
       duration_ms: Date.now() - started.getTime(),
       reject_limit: limitText(plan),
-      // A 1904 workbook's date system goes with its rejects file: a reload reads its serials so.
-      entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]!, source_columns: extracted[i]!.header, ...(extracted[i]!.excelDateSystem === 1904 ? { excel_date_system: 1904 as const } : {}) })),
+      // A workbook's date system goes with its rejects file: a reload reads its serials so, and
+      // takes a date alone in a timestamp column (a date-time cell at midnight) as the workbook did.
+      entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]!, source_columns: extracted[i]!.header, ...(extracted[i]!.excelDateSystem === undefined ? {} : { excel_date_system: extracted[i]!.excelDateSystem }) })),
       checks,
       message,
       ledger_head: store.ledgerHead ?? null,

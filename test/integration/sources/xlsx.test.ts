@@ -187,6 +187,28 @@ describe('xlsx: dates under `date: excel` and `timestamp: excel`', () => {
     expect(r.rejects).toEqual([]);
   });
 
+  it('a reload of the rejects of a (1900) workbook takes the midnight a date-time cell was written as', async () => {
+    // Both rows rejected for their qty; the midnight one is written to the rejects file as the date alone.
+    const r = await migrate(
+      [row(1, str('A1', 'Item'), str('B1', 'At'), str('C1', 'Qty')), row(2, str('A2', 'night'), num('B2', 45351, 2), str('C2', 'x')), row(3, str('A3', 'six'), num('B3', 45351.25, 2), str('C3', 'y'))],
+      ['id: { from: Item }', 'at: { from: At, timezone: Europe/Berlin }', 'qty: { from: Qty }'],
+    );
+    expect(r.rejects.map((x) => x.At)).toEqual(['2024-02-29', '2024-02-29T06:00:00']);
+    const file = path.join(path.dirname(r.result.reportFile), 'rejects', 'readings.csv');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(',x,', ',1,').replace(',y,', ',2,'));
+    const reload = await reloadRejects({ runDir: path.dirname(r.result.reportFile) });
+    expect(reload.entities[0]).toMatchObject({ read: 2, loaded: 2, rejected: 0 });
+    const db = new Database(path.join(path.dirname(r.result.reportFile), '..', '..', 't.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT id, at FROM readings ORDER BY id').all()).toEqual([
+        { id: 'night', at: '2024-02-28T23:00:00.000Z' },
+        { id: 'six', at: '2024-02-29T05:00:00.000Z' },
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+
   it('a reload of the rejects of a 1904 workbook reads its serials in 1904 too', async () => {
     const r = await migrate(book, fields, { date1904: true });
     expect(JSON.parse(readFileSync(path.join(path.dirname(r.result.reportFile), 'report.json'), 'utf8')).entities[0].excel_date_system).toBe(1904);

@@ -36,7 +36,7 @@ try {
   const entity = plan.model.entities.get(m.spec.entity)!;
   const source = await openSource(input.source, { batchSize: input.batchSize });
   const compiled = compileMapping(m, entity, source.header, compileOptionsOf(source));
-  send({ type: 'open', header: source.header, label: source.label, positionKind: source.positionKind, ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }) });
+  send({ type: 'open', header: source.header, label: source.label, positionKind: source.positionKind, ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }), ...(source.detected.encoding === undefined ? {} : { encoding: source.detected.encoding }) });
   await startedP;
   const raw = new RawRowWriter(input.rawFile, entity.name);
   const width = entity.columns.length;

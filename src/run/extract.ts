@@ -40,6 +40,8 @@ export interface MappedSourceInfo {
   label: string;
   positionKind: 'line' | 'row';
   excelDateSystem?: ExcelDateSystem;
+  /** The encoding a text source was read in, named or detected (for the report). */
+  encoding?: string;
 }
 
 export interface MappedSource extends MappedSourceInfo {
@@ -69,6 +71,7 @@ export async function mapInThread(m: LoadedMapping, entity: Entity, opts: Extrac
       label: source.label,
       positionKind: source.positionKind,
       ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }),
+      ...(source.detected.encoding === undefined ? {} : { encoding: source.detected.encoding }),
       inputs: compiled.inputs,
       get sha256() {
         return source.sha256 ?? null;
@@ -277,6 +280,7 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
     label: first.label,
     positionKind: first.positionKind,
     ...(first.excelDateSystem === undefined ? {} : { excelDateSystem: first.excelDateSystem }),
+    ...(first.encoding === undefined ? {} : { encoding: first.encoding }),
     inputs: compiled.inputs,
     get sha256() {
       return sha256;

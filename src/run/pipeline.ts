@@ -61,6 +61,7 @@ interface Extracted {
   label: string;
   positionKind: 'line' | 'row';
   excelDateSystem?: ExcelDateSystem | undefined;
+  encoding?: string | undefined;
   sha256: string | null;
   /** The files the mapping read besides the source (values_file). */
   inputs: readonly HashedFile[];
@@ -330,6 +331,7 @@ async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, o
         label: source.label,
         positionKind: source.positionKind,
         excelDateSystem: source.excelDateSystem,
+        encoding: source.encoding,
         sha256: source.sha256,
         inputs: source.inputs,
         read,
@@ -366,6 +368,7 @@ function ledgerOf(staging: Staging, x: Extracted, dryRun: DryRunCounts | undefin
     mapping: x.mapping.display,
     source: x.label,
     source_sha256: x.sha256,
+    ...(x.encoding === undefined ? {} : { source_encoding: x.encoding }),
     read: x.read,
     loaded: counts[ROW_OK] ?? 0,
     filtered: x.filtered + (counts[ROW_BEHIND_WATERMARK] ?? 0),

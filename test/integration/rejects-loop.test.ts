@@ -157,3 +157,14 @@ describe('keys Excel changed in the rejects file', () => {
     expect(renderRunsDiffText(d)).toContain("0 new, 1 deleted from run A's rejects file by hand, 3 re-keyed by Excel");
   });
 });
+
+describe('the encoding a source was read in', () => {
+  it('is detected right on a short Windows-1252 file and written to the report', async () => {
+    const p = project(Buffer.from('CODE,UOM,DESC\n1,EA,Caf\xe9 cr\xe8me\n2,EA,Se\xf1or Ni\xf1o\n', 'latin1'), ITEM);
+    const run = await p.migrate();
+    expect(run.entities[0]!.source_encoding).toBe('windows-1252');
+    expect(JSON.parse(readFileSync(run.reportFile, 'utf8')).entities[0].source_encoding).toBe('windows-1252');
+    expect(readFileSync(run.htmlFile, 'utf8')).toContain('(windows-1252)');
+    expect(p.rows('SELECT description FROM items ORDER BY item_code')).toEqual([{ description: 'Café crème' }, { description: 'Señor Niño' }]);
+  });
+});

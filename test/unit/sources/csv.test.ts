@@ -25,11 +25,14 @@ describe('csv: encodings, preamble and header_row', () => {
     expect(source.sha256).toBe(sha256(fixture('latin1.csv')));
   });
 
-  it('honours an explicit encoding, even a wrong one', async () => {
-    const { source, records } = await readAll(csv('latin1.csv', { header_row: 3, encoding: 'latin1' }));
-    expect(source.detected.encoding).toBe('latin1');
-    // Latin-1 proper has no € at 0x80: the user asked for it, the user gets U+0080.
-    expect(records[0]?.cells[3]).toBe('0,12 \u0080');
+  it('honours an explicit encoding, even a wrong one, but not Latin-1 for a file with its control characters', async () => {
+    const { source, records } = await readAll(csv('latin1.csv', { header_row: 3, encoding: 'windows-1250' }));
+    expect(source.detected.encoding).toBe('windows-1250');
+    expect(records[1]?.cells[1]).toBe('Größenadapter Ř 20');
+    // Latin-1 proper has no € at 0x80: a U+0080 would load in its place, so the file is refused.
+    const e = await sourceError(() => readAll(csv('latin1.csv', { header_row: 3, encoding: 'latin1' })));
+    expect(e.code).toBe('source.encoding');
+    expect(e.message).toMatch(/line \d+ holds byte 0x\w\w, an invisible control character in latin1/);
   });
 
   it('stops at a Latin-1 byte beyond the sample that made it assume UTF-8, naming the line', async () => {

@@ -168,3 +168,14 @@ describe('the encoding a source was read in', () => {
     expect(p.rows('SELECT description FROM items ORDER BY item_code')).toEqual([{ description: 'Café crème' }, { description: 'Señor Niño' }]);
   });
 });
+
+describe('a header read as one column', () => {
+  it('names the delimiter it was read with', async () => {
+    const p = project('CODE#UOM#DESC\nA1#EA#x\n', ITEM);
+    const e = await runPlan({ plan: p.plan, command: 'validate' }).then(
+      () => undefined,
+      (x: unknown) => x as Error,
+    );
+    expect(e?.message).toContain(`the header was read as one column with the delimiter "," (sniffed): set delimiter: in the mapping's source to the file's`);
+  });
+});

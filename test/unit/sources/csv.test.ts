@@ -178,6 +178,13 @@ describe('csv: line endings, quotes and line numbers', () => {
 });
 
 describe('csv: delimiters', () => {
+  it('breaks a tie by the header line: as many decimal commas as semicolons in every row', () => {
+    const rows = ['ARTIKEL;MENGE;WERT;PREIS', ...Array.from({ length: 39 }, (_, i) => `A${i + 1};${i + 1},5;${(i + 1) * 3},25;1,99`)];
+    expect(sniffDelimiter(rows.join('\n') + '\n', true)).toBe(';');
+    // and the other way round: a comma header with decimal points and one ';' in every row
+    expect(sniffDelimiter(['a,b', '1;2,3', '4;5,6'].join('\n') + '\n', true)).toBe(',');
+  });
+
   it.each([
     ['semicolon.csv', ';', ['4711', '0,12', 'a;b']],
     ['tab.tsv', '\t', ['1', 'Bolt, M6', '5']],

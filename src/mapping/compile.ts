@@ -82,12 +82,15 @@ export interface CompileOptions {
   checkShape: boolean;
   /** The date system `date: excel` and `timestamp: excel` read serial numbers in: the workbook's (default 1900). */
   excelDates?: ExcelDateSystem;
+  /** The delimiter a CSV was read with, named in a header of one column (likely the wrong one). */
+  delimiter?: string;
 }
 
 /** What compiling a mapping needs to know of its source beyond the header. */
-export function compileOptionsOf(source: Pick<SourceInfo, 'positionKind' | 'excelDateSystem'>): CompileOptions {
+export function compileOptionsOf(source: Pick<SourceInfo, 'positionKind' | 'excelDateSystem'> & { detected?: SourceInfo['detected'] }): CompileOptions {
   const opts: CompileOptions = { checkShape: source.positionKind === 'line' };
   if (source.excelDateSystem !== undefined) opts.excelDates = source.excelDateSystem;
+  if (source.detected?.delimiter !== undefined) opts.delimiter = source.detected.delimiter;
   return opts;
 }
 
@@ -108,6 +111,11 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     if (first === undefined) headerIndex.set(h, i);
     else repeated.set(h, [...(repeated.get(h) ?? [first]), i]);
   });
+  // A header read as one column usually means the file's delimiter is another: say which was used.
+  const oneColumn =
+    header.length === 1 && opts.delimiter !== undefined
+      ? `; the header was read as one column with the delimiter ${JSON.stringify(opts.delimiter)}${m.spec.source.delimiter === undefined || m.spec.source.delimiter === 'auto' ? ' (sniffed)' : ''}: set delimiter: in the mapping's source to the file's`
+      : '';
   const columnIndex = (name: string, p: (string | number)[]): number => {
     const i = headerIndex.get(name);
     const all = repeated.get(name);
@@ -123,7 +131,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     const ci = header.findIndex((h) => h.toLowerCase() === name.toLowerCase());
     const near = ci >= 0 ? header[ci] : nearest(name, header);
     problems.push(
-      `${at(p)} column '${name}' is not in the header of ${m.sourceLabel}${near ? `; the nearest is '${near}'` : ''} (columns: ${header.slice(0, 12).join(', ')}${header.length > 12 ? ', …' : ''})`,
+      `${at(p)} column '${name}' is not in the header of ${m.sourceLabel}${near ? `; the nearest is '${near}'` : ''} (columns: ${header.slice(0, 12).join(', ')}${header.length > 12 ? ', …' : ''})${oneColumn}`,
     );
     return -1;
   };

@@ -36,7 +36,7 @@ try {
   const entity = plan.model.entities.get(m.spec.entity)!;
   const source = await openSource(input.source, { batchSize: input.batchSize });
   const compiled = compileMapping(m, entity, source.header, compileOptionsOf(source));
-  send({ type: 'open', header: source.header, label: source.label, positionKind: source.positionKind, ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }) });
+  send({ type: 'open', header: source.header, label: source.label, positionKind: source.positionKind, ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }), ...(source.detected.encoding === undefined ? {} : { encoding: source.detected.encoding }) });
   await startedP;
   const raw = new RawRowWriter(input.rawFile, entity.name);
   const width = entity.columns.length;
@@ -44,7 +44,7 @@ try {
     const c = packCells(batch);
     raw.addPacked(c); // before the buffers move to the main thread
     if (inFlight >= MAP_HERE_AT) {
-      const p = packBatch(mapRecords(compiled, batch), width);
+      const p = packBatch(mapRecords(compiled, batch, input.source.reject_lines), width);
       send({ type: 'batch', ...p }, [p.lines.buffer as ArrayBuffer, p.kinds.buffer as ArrayBuffer, p.nums.buffer as ArrayBuffer, p.ends.buffer as ArrayBuffer]);
     } else {
       send({ type: 'cells', ...c }, [c.lines.buffer as ArrayBuffer, c.widths.buffer as ArrayBuffer, c.ends.buffer as ArrayBuffer]);

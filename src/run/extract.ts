@@ -40,6 +40,8 @@ export interface MappedSourceInfo {
   label: string;
   positionKind: 'line' | 'row';
   excelDateSystem?: ExcelDateSystem;
+  /** The encoding a text source was read in, named or detected (for the report). */
+  encoding?: string;
 }
 
 export interface MappedSource extends MappedSourceInfo {
@@ -69,6 +71,7 @@ export async function mapInThread(m: LoadedMapping, entity: Entity, opts: Extrac
       label: source.label,
       positionKind: source.positionKind,
       ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }),
+      ...(source.detected.encoding === undefined ? {} : { encoding: source.detected.encoding }),
       inputs: compiled.inputs,
       get sha256() {
         return source.sha256 ?? null;
@@ -80,7 +83,7 @@ export async function mapInThread(m: LoadedMapping, entity: Entity, opts: Extrac
         const raw = new RawRowWriter(opts.rawFile, entity.name);
         try {
           for await (const batch of source.batches(signal)) {
-            const out = mapRecords(compiled, batch);
+            const out = mapRecords(compiled, batch, sourceSpecOf(m).reject_lines);
             raw.addBatch(batch);
             yield out;
           }
@@ -188,9 +191,14 @@ export function unpackBatch(p: PackedBatch): MappedBatch {
 }
 
 /** Maps one batch of records with a compiled mapping: the one row loop both threads run. */
-export function mapRecords(compiled: CompiledMapping, batch: readonly SourceRecord[]): MappedBatch {
+export function mapRecords(compiled: CompiledMapping, batch: readonly SourceRecord[], again?: SourceSpec['reject_lines']): MappedBatch {
   const out: MappedBatch = { read: batch.length, filtered: 0, okLines: [], okValues: [], rejects: [] };
   for (const rec of batch) {
+    const as = again?.[rec.line];
+    if (as) {
+      out.rejects.push({ line: rec.line, ...as, raw: rec.cells });
+      continue;
+    }
     const r = compiled.map(rec.cells, rec.faults);
     if (r.kind === 'ok') {
       out.okLines.push(rec.line);
@@ -272,6 +280,7 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
     label: first.label,
     positionKind: first.positionKind,
     ...(first.excelDateSystem === undefined ? {} : { excelDateSystem: first.excelDateSystem }),
+    ...(first.encoding === undefined ? {} : { encoding: first.encoding }),
     inputs: compiled.inputs,
     get sha256() {
       return sha256;
@@ -289,7 +298,7 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
           yield unpackBatch(msg);
         } else if (msg.type === 'cells') {
           worker.postMessage({ type: 'ack' } satisfies ToWorker);
-          yield mapRecords(compiled, unpackCells(msg));
+          yield mapRecords(compiled, unpackCells(msg), sourceSpecOf(m).reject_lines);
         } else if (msg.type === 'end') {
           sha256 = msg.sha256;
           skippedBlank = msg.skippedBlank;

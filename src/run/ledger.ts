@@ -10,6 +10,8 @@ export interface EntityLedger {
   mapping: string;
   source: string;
   source_sha256: string | null;
+  /** The encoding a text source was read in: as the mapping names it, or as detected (`encoding: auto`). */
+  source_encoding?: string;
   read: number;
   loaded: number;
   filtered: number;

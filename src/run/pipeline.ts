@@ -61,6 +61,7 @@ interface Extracted {
   label: string;
   positionKind: 'line' | 'row';
   excelDateSystem?: ExcelDateSystem | undefined;
+  encoding?: string | undefined;
   sha256: string | null;
   /** The files the mapping read besides the source (values_file). */
   inputs: readonly HashedFile[];
@@ -252,8 +253,9 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       finished: new Date().toISOString(),
       duration_ms: Date.now() - started.getTime(),
       reject_limit: limitText(plan),
-      // A 1904 workbook's date system goes with its rejects file: a reload reads its serials so.
-      entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]!, source_columns: extracted[i]!.header, ...(extracted[i]!.excelDateSystem === 1904 ? { excel_date_system: 1904 as const } : {}) })),
+      // A workbook's date system goes with its rejects file: a reload reads its serials so, and
+      // takes a date alone in a timestamp column (a date-time cell at midnight) as the workbook did.
+      entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]!, source_columns: extracted[i]!.header, ...(extracted[i]!.excelDateSystem === undefined ? {} : { excel_date_system: extracted[i]!.excelDateSystem }) })),
       checks,
       message,
       ledger_head: store.ledgerHead ?? null,
@@ -329,6 +331,7 @@ async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, o
         label: source.label,
         positionKind: source.positionKind,
         excelDateSystem: source.excelDateSystem,
+        encoding: source.encoding,
         sha256: source.sha256,
         inputs: source.inputs,
         read,
@@ -365,6 +368,7 @@ function ledgerOf(staging: Staging, x: Extracted, dryRun: DryRunCounts | undefin
     mapping: x.mapping.display,
     source: x.label,
     source_sha256: x.sha256,
+    ...(x.encoding === undefined ? {} : { source_encoding: x.encoding }),
     read: x.read,
     loaded: counts[ROW_OK] ?? 0,
     filtered: x.filtered + (counts[ROW_BEHIND_WATERMARK] ?? 0),

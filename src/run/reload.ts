@@ -8,7 +8,8 @@ import type { SourceSpec } from '../sources/types.js';
 import { didYouMean } from '../util/suggest.js';
 import { readRunFolder, type RunFolder } from './history.js';
 import { runPlan, type Progress, type RunResult } from './pipeline.js';
-import { REJECT_META } from './rejects.js';
+import { AS_WRITTEN_DIR, REJECT_META } from './rejects.js';
+import { keySources, rejectAgain } from './reload-check.js';
 import type { EntityReport, Follows } from './report.js';
 
 /**
@@ -131,6 +132,15 @@ async function rereadMapping(plan: LoadedPlan, m: LoadedMapping, e: EntityReport
     ignore_columns: expected.includes('') ? REJECT_META : [...REJECT_META, ''],
     ...(e.excel_date_system === undefined ? {} : { excel_date_system: e.excel_date_system }),
   };
+  const again = await rejectAgain({
+    file: reread,
+    asWritten: path.join(run.dir, AS_WRITTEN_DIR, `${e.entity}.csv`),
+    width: expected.length,
+    keys: keySources(m, entity),
+    sourceColumns: expected,
+    runId: run.report.run_id,
+  });
+  if (Object.keys(again).length) reread.reject_lines = again;
   return { ...m, reread, sourcePath: file, sourceLabel: shown, spec: { ...m.spec, load: entity.primaryKey.length ? 'upsert' : 'append' } };
 }
 

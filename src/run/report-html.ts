@@ -13,7 +13,7 @@ export function renderReportHtml(r: RunReport): string {
   const loadedWord = r.committed ? 'loaded' : 'would load';
   const ledgerRows = r.entities
     .map(
-      (l) => `<tr data-entity="${esc(l.entity)}"><th scope="row"><a href="#entity-${esc(l.entity)}">${esc(l.entity)}</a></th><td>${esc(l.source)}</td><td class="read">${num(l.read)}</td><td class="loaded">${num(l.loaded)}</td><td class="filtered">${num(l.filtered)}${l.watermark?.behind ? ` <small>(${num(l.watermark.behind)} already loaded: at or before the target's latest ${esc(l.watermark.column)}${l.watermark.group_by.length ? ` per ${esc(l.watermark.group_by.join(', '))}` : ''})</small>` : ''}</td><td class="duplicates">${num(l.duplicates_dropped)}</td><td class="rejected${l.rejected ? ' bad' : ''}">${num(l.rejected)}</td><td>${
+      (l) => `<tr data-entity="${esc(l.entity)}"><th scope="row"><a href="#entity-${esc(l.entity)}">${esc(l.entity)}</a></th><td>${esc(l.source)}${l.source_encoding ? ` <small>(${esc(l.source_encoding)})</small>` : ''}</td><td class="read">${num(l.read)}</td><td class="loaded">${num(l.loaded)}</td><td class="filtered">${num(l.filtered)}${l.watermark?.behind ? ` <small>(${num(l.watermark.behind)} already loaded: at or before the target's latest ${esc(l.watermark.column)}${l.watermark.group_by.length ? ` per ${esc(l.watermark.group_by.join(', '))}` : ''})</small>` : ''}</td><td class="duplicates">${num(l.duplicates_dropped)}</td><td class="rejected${l.rejected ? ' bad' : ''}">${num(l.rejected)}</td><td>${
         l.rejects_file ? `<a href="${esc(relative(l.rejects_file, r))}">${esc(l.entity)}.csv</a>` : '—'
       }</td></tr>`,
     )

@@ -38,7 +38,7 @@ export function renderRunsDiffText(d: RunsDiff): string {
   const t = d.totals;
   const out = [
     `runs diff ${d.a.run_id} (${d.a.command}, ${d.a.status}) → ${d.b.run_id} (${d.b.command}, ${d.b.status})${d.b.follows === d.a.run_id ? ', a reload of its rejects' : ''}`,
-    `rejects ${num(t.rejected_a)} → ${num(t.rejected_b)}: ${num(t.fixed)} fixed, ${num(t.still_failing)} still failing, ${num(t.new)} new${deleted(t.deleted_from_file)}${notCompared(d)}`,
+    `rejects ${num(t.rejected_a)} → ${num(t.rejected_b)}: ${num(t.fixed)} fixed, ${num(t.still_failing)} still failing, ${num(t.new)} new${deleted(t.deleted_from_file, t.rekeyed)}${notCompared(d)}`,
     '',
     table(
       ['entity', 'read', 'loaded', 'filtered', 'duplicates', 'rejected', 'fixed', 'still failing', 'new'],
@@ -65,8 +65,8 @@ export function renderRunsDiffText(d: RunsDiff): string {
       ['still failing', e.still_failing],
       ['new', e.new],
     ];
-    if (lists.every(([, xs]) => !xs.length) && !e.deleted_from_file) continue;
-    out.push('', `${e.entity} (by ${e.key.join(' + ')})${deleted(e.deleted_from_file)}:`);
+    if (lists.every(([, xs]) => !xs.length) && !e.deleted_from_file && !e.rekeyed) continue;
+    out.push('', `${e.entity} (by ${e.key.join(' + ')})${deleted(e.deleted_from_file, e.rekeyed)}:`);
     for (const [name, xs] of lists) {
       if (!xs.length) continue;
       out.push(`  ${name} ${num(xs.length)}:`);
@@ -85,8 +85,9 @@ function notCompared(d: RunsDiff): string {
   return a + b;
 }
 
-function deleted(n: number): string {
-  return n ? `, ${num(n)} deleted from run A's rejects file by hand` : '';
+function deleted(n: number, rekeyed: number): string {
+  const r = rekeyed ? `, ${num(rekeyed)} re-keyed by Excel (00123 saved as 123, rejected by the reload)` : '';
+  return (n ? `, ${num(n)} deleted from run A's rejects file by hand` : '') + r;
 }
 
 function pair(e: EntityRunsDiff, k: 'read' | 'loaded' | 'filtered' | 'duplicates_dropped' | 'rejected'): string {
@@ -119,7 +120,7 @@ table{border-collapse:collapse;margin:.6rem 0 1rem}th,td{padding:.3rem .7rem;bor
 svg.trend text{font:12px system-ui,sans-serif;fill:#222}svg.trend rect{fill:#d9534f}svg.trend g.current rect{fill:#8a0016}
 </style></head><body>
 <h1>forklift runs diff</h1>
-<p class="summary">Rejects <b>${num(t.rejected_a)}</b> → <b>${num(t.rejected_b)}</b>: <span class="good">${num(t.fixed)} fixed</span>, ${num(t.still_failing)} still failing, <span class="${t.new ? 'bad' : ''}">${num(t.new)} new</span>${esc(deleted(t.deleted_from_file))}${esc(notCompared(d))}.</p>
+<p class="summary">Rejects <b>${num(t.rejected_a)}</b> → <b>${num(t.rejected_b)}</b>: <span class="good">${num(t.fixed)} fixed</span>, ${num(t.still_failing)} still failing, <span class="${t.new ? 'bad' : ''}">${num(t.new)} new</span>${esc(deleted(t.deleted_from_file, t.rekeyed))}${esc(notCompared(d))}.</p>
 ${chart}
 <table class="sides"><tr><th></th><th>run</th><th>command</th><th>status</th><th>started</th><th>rejects</th></tr>${side(d.a, 'A')}${side(d.b, 'B')}</table>
 <h2>Ledgers, A → B</h2>
@@ -139,5 +140,5 @@ function entityHtml(e: EntityRunsDiff): string {
           .join('')}</table>`
       : '';
   return `<section class="entity" id="entity-${esc(e.entity)}" data-entity="${esc(e.entity)}"><h2>${esc(e.entity)}</h2>
-${e.deleted_from_file ? `<p class="deleted">${esc(deleted(e.deleted_from_file).slice(2))}.</p>` : ''}${list('Fixed', 'fixed', e.fixed)}${list('Still failing', 'still', e.still_failing)}${list('New', 'new', e.new)}${!e.fixed.length && !e.still_failing.length && !e.new.length ? '<p class="good">No rejects in either run.</p>' : ''}</section>`;
+${e.deleted_from_file || e.rekeyed ? `<p class="deleted">${esc(deleted(e.deleted_from_file, e.rekeyed).slice(2))}.</p>` : ''}${list('Fixed', 'fixed', e.fixed)}${list('Still failing', 'still', e.still_failing)}${list('New', 'new', e.new)}${!e.fixed.length && !e.still_failing.length && !e.new.length ? '<p class="good">No rejects in either run.</p>' : ''}</section>`;
 }

@@ -5,6 +5,7 @@ import { openSource } from '../sources/index.js';
 import { displayPath } from '../plan/load.js';
 import { findRunFolder, type RunFolder } from './history.js';
 import { AS_WRITTEN_DIR, REJECT_META } from './rejects.js';
+import { REKEYED_RULE, keySources } from './reload-check.js';
 import { countsOf, type EntityCounts } from './runs-list.js';
 
 /**
@@ -51,6 +52,11 @@ export interface EntityRunsDiff {
    * conflicting rows, or correct a key; either way the reject was not fixed by a reload.
    */
   deleted_from_file: number;
+  /**
+   * Rows of A's rejects file whose key Excel changed (00123 saved as 123), which the reload
+   * rejected as such (rule `rekeyed`): counted here, neither new nor deleted by hand.
+   */
+  rekeyed: number;
 }
 
 export interface RunsDiff {
@@ -64,6 +70,7 @@ export interface RunsDiff {
     still_failing: number;
     new: number;
     deleted_from_file: number;
+    rekeyed: number;
     /**
      * Rejects of entities only one run has (a reload of some entities' rejects leaves the others'
      * open): neither fixed nor still failing, so they are counted apart, with their entities.
@@ -84,7 +91,7 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
     const ea = a.report.entities.find((e) => e.entity === name);
     const eb = b.report.entities.find((e) => e.entity === name);
     const key = keyColumns(plan, name);
-    const d: EntityRunsDiff = { entity: name, in: ea && eb ? 'both' : ea ? 'a' : 'b', a: ea ? countsOf(ea) : null, b: eb ? countsOf(eb) : null, key: key ?? ['position'], fixed: [], still_failing: [], new: [], deleted_from_file: 0 };
+    const d: EntityRunsDiff = { entity: name, in: ea && eb ? 'both' : ea ? 'a' : 'b', a: ea ? countsOf(ea) : null, b: eb ? countsOf(eb) : null, key: key ?? ['position'], fixed: [], still_failing: [], new: [], deleted_from_file: 0, rekeyed: 0 };
     if (ea && eb) {
       // Run A's rejects as it wrote them, and its file as it is now (fixed by hand to feed a reload).
       const now = await readRejects(path.join(a.dir, 'rejects', `${name}.csv`), key, opts.signal);
@@ -105,6 +112,11 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
         d.deleted_from_file += gone;
         d.fixed.push(...open.slice(gone));
       }
+      // A re-keyed row is in B under the key Excel made, and its key as written left A's file.
+      const rekeyed = d.new.filter((x) => x.rule === REKEYED_RULE);
+      d.new = d.new.filter((x) => x.rule !== REKEYED_RULE);
+      d.rekeyed = rekeyed.length;
+      d.deleted_from_file = Math.max(0, d.deleted_from_file - rekeyed.length);
     }
     entities.push(d);
   }
@@ -120,6 +132,7 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
       still_failing: sum((e) => e.still_failing.length),
       new: sum((e) => e.new.length),
       deleted_from_file: sum((e) => e.deleted_from_file),
+      rekeyed: sum((e) => e.rekeyed),
       only_in_a: onlyIn(entities, 'a'),
       only_in_b: onlyIn(entities, 'b'),
     },
@@ -149,16 +162,7 @@ function planOf(f: RunFolder): LoadedPlan | undefined {
 
 /** The source columns an entity's key fields come from, in key order; undefined where a key field has no plain `from:`. */
 function keyColumns(plan: LoadedPlan | undefined, entity: string): string[] | undefined {
-  const m = plan?.mappings.find((x) => x.spec.entity === entity);
-  const e = plan?.model.entities.get(entity);
-  if (!m || !e || !e.primaryKey.length) return undefined;
-  const cols: string[] = [];
-  for (const k of e.primaryKey) {
-    const from = (m.spec.fields[k] as { from?: string | string[] } | undefined)?.from;
-    if (from === undefined) return undefined;
-    cols.push(...(Array.isArray(from) ? from : [from]));
-  }
-  return cols;
+  return keySources(plan?.mappings.find((x) => x.spec.entity === entity), plan?.model.entities.get(entity))?.map((k) => k.column);
 }
 
 /** The rejects of one rejects file, by source key. */

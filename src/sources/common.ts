@@ -131,7 +131,12 @@ export function lineAt(text: string, index: number): number {
   return line;
 }
 
-/** Reject a text source that is not text: a known binary signature, or NUL characters early on. */
+/**
+ * Reject a text source that is not text: a known binary signature, or many NUL characters early
+ * on. A stray NUL or two is a broken export, not a binary file: its row is rejected (rule `type`)
+ * wherever it is, as later in the file. UTF-16 without a BOM that detection missed, or a binary
+ * file, has NULs in a large share of its characters (ASCII-heavy UTF-16: every other one).
+ */
 export function assertText(head: Uint8Array, decodedHead: string, label: string, format: string): void {
   const kind = binaryKind(head);
   if (kind !== undefined) {
@@ -141,8 +146,9 @@ export function assertText(head: Uint8Array, decodedHead: string, label: string,
       hint: 'is this an Excel file? use format: xlsx (an old .xls must be saved as .xlsx first)',
     });
   }
-  const nul = decodedHead.slice(0, 8192).indexOf('\0');
-  if (nul !== -1) {
+  const start = decodedHead.slice(0, 8192);
+  const nul = start.indexOf('\0');
+  if (nul !== -1 && manyNuls(start)) {
     throw new SourceError(`${label} contains NUL bytes: it looks like a binary file, not ${format} text`, {
       code: 'source.binary',
       location: { file: label, line: lineAt(decodedHead, nul) },
@@ -151,6 +157,13 @@ export function assertText(head: Uint8Array, decodedHead: string, label: string,
         "remove them first (e.g. tr -d '\\000' < in > out) or give the right encoding: (utf-16le?)",
     });
   }
+}
+
+/** At least 4 NULs, and at least 1 in 100 characters. */
+function manyNuls(text: string): boolean {
+  let n = 0;
+  for (let i = text.indexOf('\0'); i !== -1; i = text.indexOf('\0', i + 1)) n++;
+  return n >= 4 && n * 100 >= text.length;
 }
 
 /** Reads a file in chunks and hashes every byte that passes; `digest` is set at the end. */

@@ -64,7 +64,8 @@ export function delimiterOption(value: string | undefined, file: string): string
 /**
  * Choose the delimiter of `text` (the lines from the header on). Counts each candidate outside
  * quotes per record; the candidate whose count is the same (and > 0) on at least 90% of records
- * wins, the larger count first; otherwise the most consistent one; `,` when none occurs.
+ * wins, the larger count first; otherwise the most consistent one; `,` when none occurs. A tie
+ * goes to the candidate the header line has as often as the rows (then to the first in order).
  */
 export function sniffDelimiter(text: string, complete: boolean): string {
   const k = DELIMITER_CANDIDATES.length;
@@ -136,11 +137,16 @@ export function sniffDelimiter(text: string, complete: boolean): string {
     if (mode === 0) continue;
     const share = modeFreq / counts.length;
     const consistent = share >= 0.9;
+    // A tie (a German export with as many decimal commas as ';' in every row) goes to the
+    // candidate the header line has as often as the rows: a header holds no decimal commas.
+    const headerFits = (jj: number): boolean => perRecord[jj]![0] === (jj === j ? mode : bestMode);
+    const tie = best !== -1 && consistent === bestConsistent && (consistent ? mode === bestMode : share === bestShare);
     const better =
       best === -1 ||
       (consistent && !bestConsistent) ||
       (consistent && bestConsistent && mode > bestMode) ||
-      (!consistent && !bestConsistent && share > bestShare);
+      (!consistent && !bestConsistent && share > bestShare) ||
+      (tie && headerFits(j) && !headerFits(best));
     if (better) {
       best = j;
       bestConsistent = consistent;

@@ -80,7 +80,55 @@ function guessSingleByte(sample: Uint8Array): string {
   if (best === undefined || best.confidence < 25) return 'windows-1252';
   const name = best.name.toLowerCase();
   const mapped = DETECTED_ALIASES[name] ?? name;
+  if (LATIN_PARTS.test(mapped) && plausibleWindows1252(sample)) return 'windows-1252';
   return iconv.encodingExists(mapped) ? mapped : 'windows-1252';
+}
+
+/**
+ * Whether a sample chardet took for a Latin ISO-8859 part (on a short file often ISO-8859-2: è read as
+ * č, ñ as ń) is as plausibly Western Windows-1252. Bytes 0x80-0x9F are control characters in every
+ * ISO-8859 part but € „ " – in Windows-1252: a file holding them is no ISO-8859. Otherwise the
+ * giveaway of Central European text is 0xA1-0xBF (ą ł ś š ž ź ż in ISO-8859-2, symbols in 1252):
+ * without those, bytes 0xC0-0xFF are accented letters either way, and Western is the likelier.
+ */
+function plausibleWindows1252(sample: Uint8Array): boolean {
+  let c1 = false;
+  let centralEuropean = false;
+  for (const b of sample) {
+    if (b >= 0x80 && b <= 0x9f) {
+      if (UNDEFINED_IN_1252.has(b)) return false;
+      c1 = true;
+    } else if (b >= 0xa1 && b <= 0xbf && !SAME_SYMBOL.has(b)) centralEuropean = true;
+  }
+  return c1 || !centralEuropean;
+}
+
+/** The ISO-8859 parts for Latin script, whose letters a Western file's accented letters can pass for (not Greek, Cyrillic, …). */
+const LATIN_PARTS = /^iso-8859-(2|3|4|9|10|13|14|15|16)$/;
+
+/** Bytes Windows-1252 leaves undefined. */
+const UNDEFINED_IN_1252 = new Set([0x81, 0x8d, 0x8f, 0x90, 0x9d]);
+/** 0xA1-0xBF that are the same symbol in ISO-8859-1, -2 and Windows-1252 (§ ° ´ ¸ ¤ ¨ and the soft hyphen). */
+const SAME_SYMBOL = new Set([0xa4, 0xa7, 0xa8, 0xad, 0xb0, 0xb4, 0xb8]);
+
+/**
+ * An ISO-8859 part named in the mapping for a file that holds bytes 0x80-0x9F: those are
+ * invisible C1 control characters there, and a Windows export almost surely meant Windows-1252
+ * (€ – „ “). Loading them would change the text without a word, so the file is refused, naming
+ * the byte and its line.
+ */
+function checkIsoLabel(name: string, sample: Uint8Array, file: string): void {
+  if (!/^(iso-?8859-?\d+|latin-?\d|l\d|iso-ir-100|cp819|ibm819)$/.test(name)) return;
+  const at = sample.findIndex((b) => b >= 0x80 && b <= 0x9f);
+  if (at < 0) return;
+  let line = 1;
+  for (let i = 0; i < at; i++) if (sample[i] === 10) line++;
+  const meant = iconv.decode(Buffer.from([sample[at]!]), 'windows-1252');
+  throw new SourceError(`${file} is read as ${name}, but line ${line} holds byte 0x${sample[at]!.toString(16).toUpperCase()}, an invisible control character in ${name} (${JSON.stringify(meant)} in Windows-1252)`, {
+    code: 'source.encoding',
+    location: { file, line },
+    hint: 'A Windows export named Latin-1 is almost always Windows-1252: set encoding: windows-1252 (or auto).',
+  });
 }
 
 /**
@@ -117,6 +165,7 @@ export function resolveEncoding(
       hint: `set encoding: to auto or a known name, e.g. ${EXAMPLES}`,
     });
   }
+  checkIsoLabel(name, sample, file);
   const bom = bomOf(sample);
   const canonical = canonicalName(name);
   // A BOM of the encoding the user named is not text: strip it.

@@ -53,6 +53,8 @@ export interface SourceSpec {
   ignore_columns?: readonly string[];
   /** The date system of the workbook a CSV was written from (a rejects file being reloaded): its `date: excel` serials count in it. */
   excel_date_system?: ExcelDateSystem;
+  /** Records of a rejects file being reloaded that are rejected again as they are, by line (reload-check.ts); the mapping does not see them. */
+  reject_lines?: Readonly<Record<number, { field: string; rule: string; reason: string }>>;
 }
 
 export interface SourceInfo {

@@ -144,7 +144,7 @@ describe('rejects reload, runs list and runs diff on the demo (built CLI)', () =
     const bom = d.entities.find((e) => e.entity === 'bom_lines')!;
     expect(bom.key).toEqual(['PARENT', 'LINE']);
     expect(bom.fixed.map((x) => x.key)).toEqual(['BG-2012 | 100']);
-    expect(d.totals).toEqual({ rejected_a: 27, rejected_b: 22, fixed: 4, still_failing: 22, new: 0, deleted_from_file: 1, only_in_a: { rejects: 0, entities: [] }, only_in_b: { rejects: 0, entities: [] } });
+    expect(d.totals).toEqual({ rejected_a: 27, rejected_b: 22, fixed: 4, still_failing: 22, new: 0, deleted_from_file: 1, rekeyed: 0, only_in_a: { rejects: 0, entities: [] }, only_in_b: { rejects: 0, entities: [] } });
 
     const text = runCli(['runs', 'diff', first.run_id, reload.run_id, '--plan', demo.plan], { cwd: demo.dir });
     expect(text.code, text.stderr).toBe(0);

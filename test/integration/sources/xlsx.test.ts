@@ -56,6 +56,20 @@ async function migrate(rows: string[], fields: string[], opts: { date1904?: bool
   return { result, rows: loaded, rejects };
 }
 
+/** Edits the run's rejects file, reloads it (every row must load), and answers `sql` on the target after. */
+async function reloadFixed(r: Run, fix: (text: string) => string, sql: string): Promise<unknown[]> {
+  const file = path.join(path.dirname(r.result.reportFile), 'rejects', 'readings.csv');
+  writeFileSync(file, fix(readFileSync(file, 'utf8')));
+  const reload = await reloadRejects({ runDir: path.dirname(r.result.reportFile) });
+  expect(reload.entities[0]).toMatchObject({ read: 2, loaded: 2, rejected: 0 });
+  const db = new Database(path.join(path.dirname(r.result.reportFile), '..', '..', 't.db'), { readonly: true });
+  try {
+    return db.prepare(sql).all();
+  } finally {
+    db.close();
+  }
+}
+
 const reasons = (r: Run): string[][] => r.rejects.map((x) => [x.forklift_position!, x.forklift_field!, x.forklift_rule!, x.forklift_reason!]);
 
 describe('xlsx: a formula saved without its result', () => {
@@ -187,22 +201,27 @@ describe('xlsx: dates under `date: excel` and `timestamp: excel`', () => {
     expect(r.rejects).toEqual([]);
   });
 
+  it('a reload of the rejects of a (1900) workbook takes the midnight a date-time cell was written as', async () => {
+    // Both rows rejected for their qty; the midnight one is written to the rejects file as the date alone.
+    const r = await migrate(
+      [row(1, str('A1', 'Item'), str('B1', 'At'), str('C1', 'Qty')), row(2, str('A2', 'night'), num('B2', 45351, 2), str('C2', 'x')), row(3, str('A3', 'six'), num('B3', 45351.25, 2), str('C3', 'y'))],
+      ['id: { from: Item }', 'at: { from: At, timezone: Europe/Berlin }', 'qty: { from: Qty }'],
+    );
+    expect(r.rejects.map((x) => x.At)).toEqual(['2024-02-29', '2024-02-29T06:00:00']);
+    expect(await reloadFixed(r, (t) => t.replace(',x,', ',1,').replace(',y,', ',2,'), 'SELECT id, at FROM readings ORDER BY id')).toEqual([
+      { id: 'night', at: '2024-02-28T23:00:00.000Z' },
+      { id: 'six', at: '2024-02-29T05:00:00.000Z' },
+    ]);
+  });
+
   it('a reload of the rejects of a 1904 workbook reads its serials in 1904 too', async () => {
     const r = await migrate(book, fields, { date1904: true });
     expect(JSON.parse(readFileSync(path.join(path.dirname(r.result.reportFile), 'report.json'), 'utf8')).entities[0].excel_date_system).toBe(1904);
     // A person fixes the two rows in the rejects file: a whole serial, and the date cell's date.
-    const file = path.join(path.dirname(r.result.reportFile), 'rejects', 'readings.csv');
-    writeFileSync(file, readFileSync(file, 'utf8').replace(',45657.5,', ',45657,').replace('2029-01-01T12:00:00', '2029-01-01'));
-    const reload = await reloadRejects({ runDir: path.dirname(r.result.reportFile) });
-    expect(reload.entities[0]).toMatchObject({ read: 2, loaded: 2, rejected: 0 });
-    const db = new Database(path.join(path.dirname(r.result.reportFile), '..', '..', 't.db'), { readonly: true });
-    try {
-      expect(db.prepare("SELECT id, day FROM readings WHERE id LIKE '%+time' ORDER BY id").all()).toEqual([
-        { id: 'date cell+time', day: '2029-01-01' },
-        { id: 'serial+time', day: '2029-01-01' },
-      ]);
-    } finally {
-      db.close();
-    }
+    const fix = (t: string): string => t.replace(',45657.5,', ',45657,').replace('2029-01-01T12:00:00', '2029-01-01');
+    expect(await reloadFixed(r, fix, "SELECT id, day FROM readings WHERE id LIKE '%+time' ORDER BY id")).toEqual([
+      { id: 'date cell+time', day: '2029-01-01' },
+      { id: 'serial+time', day: '2029-01-01' },
+    ]);
   });
 });

@@ -25,11 +25,14 @@ describe('csv: encodings, preamble and header_row', () => {
     expect(source.sha256).toBe(sha256(fixture('latin1.csv')));
   });
 
-  it('honours an explicit encoding, even a wrong one', async () => {
-    const { source, records } = await readAll(csv('latin1.csv', { header_row: 3, encoding: 'latin1' }));
-    expect(source.detected.encoding).toBe('latin1');
-    // Latin-1 proper has no € at 0x80: the user asked for it, the user gets U+0080.
-    expect(records[0]?.cells[3]).toBe('0,12 \u0080');
+  it('honours an explicit encoding, even a wrong one, but not Latin-1 for a file with its control characters', async () => {
+    const { source, records } = await readAll(csv('latin1.csv', { header_row: 3, encoding: 'windows-1250' }));
+    expect(source.detected.encoding).toBe('windows-1250');
+    expect(records[1]?.cells[1]).toBe('Größenadapter Ř 20');
+    // Latin-1 proper has no € at 0x80: a U+0080 would load in its place, so the file is refused.
+    const e = await sourceError(() => readAll(csv('latin1.csv', { header_row: 3, encoding: 'latin1' })));
+    expect(e.code).toBe('source.encoding');
+    expect(e.message).toMatch(/line \d+ holds byte 0x\w\w, an invisible control character in latin1/);
   });
 
   it('stops at a Latin-1 byte beyond the sample that made it assume UTF-8, naming the line', async () => {
@@ -175,6 +178,13 @@ describe('csv: line endings, quotes and line numbers', () => {
 });
 
 describe('csv: delimiters', () => {
+  it('breaks a tie by the header line: as many decimal commas as semicolons in every row', () => {
+    const rows = ['ARTIKEL;MENGE;WERT;PREIS', ...Array.from({ length: 39 }, (_, i) => `A${i + 1};${i + 1},5;${(i + 1) * 3},25;1,99`)];
+    expect(sniffDelimiter(rows.join('\n') + '\n', true)).toBe(';');
+    // and the other way round: a comma header with decimal points and one ';' in every row
+    expect(sniffDelimiter(['a,b', '1;2,3', '4;5,6'].join('\n') + '\n', true)).toBe(',');
+  });
+
   it.each([
     ['semicolon.csv', ';', ['4711', '0,12', 'a;b']],
     ['tab.tsv', '\t', ['1', 'Bolt, M6', '5']],
@@ -248,10 +258,31 @@ describe('csv: files that are not CSV', () => {
     expect(e.hint).toContain('use format: xlsx');
   });
 
-  it('NUL bytes early in the file are reported with their line', async () => {
-    const e = await sourceError(() => openSource(csv('nul.csv')));
+  it('many NUL bytes early in the file are reported with their line', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'forklift-csv-')), 'nuls.csv');
+    writeFileSync(file, Buffer.from('a,b\n1,2\n3,\u0000\u0000\u0000\u0000\u0000\n', 'latin1'));
+    const e = await sourceError(() => openSource({ format: 'csv', path: file }));
     expect(e.code).toBe('source.binary');
-    expect(e.location?.line).toBe(2);
+    expect(e.location?.line).toBe(3);
+  });
+
+  it('a stray NUL early in the file reaches its row (which the mapping rejects), as a later one does', async () => {
+    const source = await openSource(csv('nul.csv'));
+    const records = [];
+    for await (const b of source.batches()) records.push(...b);
+    await source.close();
+    expect(records.map((r) => r.cells)).toEqual([['1', '\u0000']]);
+  });
+
+  it('UTF-16 without a BOM is never read as text with NULs', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'forklift-csv-')), 'utf16.csv');
+    // Mostly non-ASCII text: too few NULs for UTF-16 detection, too many for a stray NUL.
+    writeFileSync(file, Buffer.from('id,name\n1,Ωμέγα Δέλτα Σίγμα\n2,Καλημέρα κόσμε\n3,Ελληνικά\n', 'utf16le'));
+    const e = await sourceError(async () => {
+      const s = await openSource({ format: 'csv', path: file });
+      for await (const b of s.batches()) void b;
+    });
+    expect(e.code).toMatch(/^source\./);
   });
 
 });

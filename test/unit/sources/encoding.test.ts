@@ -31,6 +31,18 @@ describe('detectEncoding', () => {
     expect(detectEncoding(bytes, true).encoding).toBe('windows-1252');
   });
 
+  it('reads short Western Windows-1252 files as Windows-1252, not as the ISO-8859-2 chardet guesses', () => {
+    expect(detectEncoding(iconv.encode('code,desc\n1,Café crème\n2,Señor Niño\n', 'windows-1252'), true).encoding).toBe('windows-1252');
+    const words = ['Café crème', 'Señor Niño', 'Pièce détachée', 'Crème brûlée', 'Garçon', 'Éclair', 'Mañana', 'Année', 'Déjà vu', 'Façade', 'Über Größe'];
+    const misread: string[] = [];
+    for (let k = 0; k < 300; k++) {
+      const rows = ['code,desc', ...Array.from({ length: 2 + (k % 30) }, (_, i) => `${i},${words[(i * 7 + k) % words.length]}`)];
+      const got = detectEncoding(iconv.encode(rows.join('\n') + '\n', 'windows-1252'), true).encoding;
+      if (got !== 'windows-1252') misread.push(`${k}: ${got}`);
+    }
+    expect(misread).toEqual([]);
+  });
+
   it('recognises UTF-16 without a BOM', () => {
     expect(detectEncoding(iconv.encode('id,name\n1,Bolt\n', 'utf-16le'), true).encoding).toBe('utf-16le');
     expect(detectEncoding(iconv.encode('id,name\n1,Bolt\n', 'utf-16be'), true).encoding).toBe('utf-16be');
@@ -43,6 +55,25 @@ describe('resolveEncoding', () => {
     expect(resolveEncoding('UTF-8', sample, true, 'x.csv')).toEqual({ encoding: 'utf-8', bomLength: 3, explicit: true });
     expect(resolveEncoding('windows-1252', sample, true, 'x.csv')).toEqual({ encoding: 'windows-1252', bomLength: 0, explicit: true });
     expect(resolveEncoding('auto', sample, true, 'x.csv')).toEqual({ encoding: 'utf-8', bomLength: 3 });
+  });
+
+  it('refuses a file named ISO-8859-1 (Latin-1) that holds bytes 0x80-0x9F, its control characters', () => {
+    const bytes = iconv.encode('code,desc\n1,Preis 5 €\n', 'windows-1252');
+    for (const name of ['latin1', 'iso-8859-1', 'ISO-8859-15']) {
+      try {
+        resolveEncoding(name, bytes, true, 'x.csv');
+        expect.unreachable();
+      } catch (e) {
+        expect(e).toBeInstanceOf(SourceError);
+        const err = e as SourceError;
+        expect(err.code).toBe('source.encoding');
+        expect(err.message).toContain('line 2 holds byte 0x80');
+        expect(err.message).toContain('("€" in Windows-1252)');
+        expect(err.hint).toContain('encoding: windows-1252');
+      }
+    }
+    // Latin-1 letters alone are fine.
+    expect(resolveEncoding('latin1', iconv.encode('1,Café\n', 'latin1'), true, 'x.csv').encoding).toBe('latin1');
   });
 
   it('rejects an unknown encoding with a hint', () => {

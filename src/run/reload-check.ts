@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs';
+import type { LoadedMapping } from '../plan/load.js';
+import type { Entity } from '../model/types.js';
+import { openSource } from '../sources/index.js';
+import type { SourceSpec } from '../sources/types.js';
+import type { RowProblem } from '../validate/row-rules.js';
+import { NUL_MARK, REJECT_META } from './rejects.js';
+
+/**
+ * What a rejects reload learns from the run's copy of its rejects as written
+ * (rejects-as-written/), before the mapping sees the fixed file. Two kinds of row are rejected
+ * again instead of mapped:
+ *
+ * - A row the rejects file cannot hold as read, still as written: a shape reject (the file pads a
+ *   short row and moves the extra cells of a long one into the reason, so the row has the header's
+ *   width and the shape rule could not fire again) or a row with a NUL (written as NUL_MARK). Its
+ *   source cells are compared, not its position: the meta columns may be deleted. Once a person
+ *   changes any of its cells the row goes through the mapping like any other.
+ * - A row whose key cell Excel changed on the way (00123 saved as 123, a 19-digit code as
+ *   4.711E+18 or cut to 15 digits): matched to its row as written by forklift_source and
+ *   forklift_position, rule `rekeyed`, naming the value as written. Loaded, it would be a new item
+ *   under a key the source never had.
+ */
+
+/** The rule of a row whose key Excel changed; `runs diff` counts these apart. */
+export const REKEYED_RULE = 'rekeyed';
+
+/** The entity's key fields that take one source column as they are (`from: COLUMN`), with that column. */
+export function keySources(m: LoadedMapping | undefined, e: Entity | undefined): { field: string; column: string }[] | undefined {
+  if (!m || !e || !e.primaryKey.length) return undefined;
+  const out: { field: string; column: string }[] = [];
+  for (const k of e.primaryKey) {
+    const from = (m.spec.fields[k] as { from?: string | string[] } | undefined)?.from;
+    if (from === undefined) return undefined;
+    for (const column of Array.isArray(from) ? from : [from]) out.push({ field: k, column });
+  }
+  return out;
+}
+
+interface RejectsRow {
+  line: number;
+  /** The source columns' cells, '' for an absent one. */
+  cells: string[];
+  /** forklift_source and forklift_position, when the file still has them. */
+  where: string | undefined;
+  problem: RowProblem;
+}
+
+async function readRows(spec: SourceSpec, width: number): Promise<RejectsRow[]> {
+  const s = await openSource({ ...spec, ignore_columns: [] });
+  try {
+    const meta = REJECT_META as readonly string[];
+    const [src, pos, field, rule, reason] = REJECT_META.map((n) => s.header.indexOf(n)) as [number, number, number, number, number];
+    const sourceAt = s.header.flatMap((h, i) => (meta.includes(h) ? [] : [i])).slice(0, width);
+    const rows: RejectsRow[] = [];
+    for await (const batch of s.batches()) {
+      for (const rec of batch) {
+        const cell = (i: number): string => (i >= 0 ? (rec.cells[i] ?? '') : '');
+        rows.push({
+          line: rec.line,
+          cells: sourceAt.map(cell),
+          where: src >= 0 && pos >= 0 ? `${cell(src)}\u0000${cell(pos)}` : undefined,
+          problem: { field: cell(field), rule: cell(rule), reason: cell(reason) },
+        });
+      }
+    }
+    return rows;
+  } finally {
+    await s.close();
+  }
+}
+
+/**
+ * How Excel changed a number-like key cell, or undefined when `now` is not such a change of
+ * `written`. Only changes Excel makes on its own: a person's correction (B2 to C2) is theirs.
+ */
+export function excelChange(written: string, now: string): string | undefined {
+  const w = written.trim();
+  const n = now.trim();
+  if (w === n || !/^\d+$/.test(w)) return undefined;
+  if (/^0+\d/.test(w) && n === w.replace(/^0+(?=\d)/, '')) return 'its leading zeros dropped';
+  if (/^\d(\.\d+)?E\+?\d+$/i.test(n) && Math.abs(Number(n) / Number(w) - 1) < 0.01) return 'in scientific notation';
+  if (w.length > 15 && n.length === w.length && /^\d+$/.test(n) && n.slice(0, 15) === w.slice(0, 15) && /^0+$/.test(n.slice(15))) return 'cut to 15 significant digits';
+  return undefined;
+}
+
+/**
+ * The rows of the fixed rejects file (by line) to reject again, as the source spec's
+ * `reject_lines`. Empty when the run kept no copy as written (a run from before it was kept).
+ */
+export async function rejectAgain(opts: {
+  file: SourceSpec;
+  asWritten: string;
+  width: number;
+  keys: { field: string; column: string }[] | undefined;
+  sourceColumns: readonly string[];
+  runId: string;
+}): Promise<Record<number, RowProblem>> {
+  const out: Record<number, RowProblem> = {};
+  if (!existsSync(opts.asWritten)) return out;
+  const written = await readRows({ format: 'csv', path: opts.asWritten, encoding: 'auto', delimiter: 'auto', header_row: 1 }, opts.width);
+  const frozen = new Map<string, RowProblem>();
+  const byPlace = new Map<string, RejectsRow>();
+  for (const w of written) {
+    if (w.problem.rule === 'shape' || w.cells.some((c) => c.includes(NUL_MARK))) frozen.set(JSON.stringify(w.cells), w.problem);
+    if (w.where !== undefined) byPlace.set(w.where, w);
+  }
+  const keyAt = (opts.keys ?? []).map((k) => ({ ...k, at: opts.sourceColumns.indexOf(k.column) })).filter((k) => k.at >= 0);
+  for (const row of await readRows(opts.file, opts.width)) {
+    const same = frozen.get(JSON.stringify(row.cells));
+    if (same) {
+      out[row.line] = same;
+      continue;
+    }
+    const w = row.where === undefined ? undefined : byPlace.get(row.where);
+    if (!w) continue;
+    for (const k of keyAt) {
+      const how = excelChange(w.cells[k.at] ?? '', row.cells[k.at] ?? '');
+      if (how === undefined) continue;
+      out[row.line] = {
+        field: k.field,
+        rule: REKEYED_RULE,
+        reason: `${k.column} '${row.cells[k.at]}' was '${w.cells[k.at]}' when run ${opts.runId} wrote this row: Excel saved it ${how}, and loaded it would be another key. Put '${w.cells[k.at]}' back (format the column as Text in Excel first, or edit the file in a text editor)`,
+      };
+      break;
+    }
+  }
+  return out;
+}

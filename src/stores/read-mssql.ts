@@ -14,6 +14,7 @@ import {
   RowBatcher,
   columnDecoders,
 } from './read-common.js';
+import { hexText, tediousInstantText } from './mssql-text.js';
 
 /**
  * The read side of the SQL Server store (dbo schema only): the catalog from sys.*, and a table's
@@ -211,7 +212,7 @@ export function mssqlSelectExpr(n: NativeColumn): string {
       return ty === 'money' || ty === 'smallmoney' ? `CONVERT(nvarchar(50), CAST(${c} AS decimal(19, 4)))` : `CONVERT(nvarchar(50), ${c})`;
     case 'other':
       if (ty === 'float' || ty === 'real') return `CONVERT(nvarchar(50), ${c}, 3)`; // 17 digits: the double exactly
-      if (ty === 'binary' || ty === 'varbinary' || ty === 'image') return `N'\\x' + LOWER(CONVERT(nvarchar(max), CAST(${c} AS varbinary(max)), 2))`;
+      if (ty === 'binary' || ty === 'varbinary' || ty === 'image') return hexText(c);
       if (ty === 'geometry' || ty === 'geography' || ty === 'hierarchyid') return `${c}.ToString()`;
       return `CONVERT(nvarchar(max), ${c})`;
     default:
@@ -243,19 +244,6 @@ function nativeDecoder(n: NativeColumn): (v: unknown) => unknown {
     case 'decimal':
       return (v) => (typeof v === 'string' ? v : String(v));
   }
-}
-
-/**
- * A tedious instant as ISO text with the digits below the millisecond it carries: a Date holds
- * milliseconds, and tedious gives a datetime2(7) or datetimeoffset(7)'s 100-nanosecond rest in
- * `nanosecondsDelta` (seconds). With them the text shows what the column holds, so exactInstants
- * refuses what forklift cannot keep instead of the Date cutting it unseen.
- */
-export function tediousInstantText(v: Date): string {
-  const iso = v.toISOString();
-  const delta = Math.round(((v as Date & { nanosecondsDelta?: number }).nanosecondsDelta ?? 0) * 1e7);
-  if (delta <= 0) return iso;
-  return `${iso.slice(0, -1)}${String(delta).padStart(4, '0').replace(/0+$/, '')}Z`;
 }
 
 /** The SELECT that reads an entity's table in canonical order, and the decoder of each value. */

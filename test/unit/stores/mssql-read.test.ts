@@ -18,8 +18,8 @@ import {
   mssqlReadPlan,
   mssqlTableRecordParams,
   mssqlTables,
-  tediousInstantText,
 } from '../../../src/stores/read-mssql.js';
+import { tediousInstantText } from '../../../src/stores/mssql-text.js';
 
 /**
  * The SQL Server read side without a server: every statement describeTables and readRows send,

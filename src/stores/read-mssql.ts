@@ -14,7 +14,7 @@ import {
   RowBatcher,
   columnDecoders,
 } from './read-common.js';
-import { hexText, tediousInstantText } from './mssql-text.js';
+import { hexText, mssqlVariantText, tediousInstantText } from './mssql-text.js';
 
 /**
  * The read side of the SQL Server store (dbo schema only): the catalog from sys.*, and a table's
@@ -198,6 +198,12 @@ export function mssqlDescribeResult(sets: readonly Record<string, unknown>[][]):
 // ---------------------------------------------------------------------------------------------
 // readRows
 
+/**
+ * Types read as their bytes: binary strings, and rowversion (TYPE_NAME says `timestamp`: eight
+ * bytes, which CONVERT to nvarchar would take as four UTF-16 code units).
+ */
+const BYTES_TYPES = new Set(['binary', 'varbinary', 'image', 'timestamp', 'rowversion']);
+
 /** The expression a column is read with: decimals and odd types as their exact text. */
 export function mssqlSelectExpr(n: NativeColumn): string {
   const c = qi(n.name);
@@ -212,7 +218,9 @@ export function mssqlSelectExpr(n: NativeColumn): string {
       return ty === 'money' || ty === 'smallmoney' ? `CONVERT(nvarchar(50), CAST(${c} AS decimal(19, 4)))` : `CONVERT(nvarchar(50), ${c})`;
     case 'other':
       if (ty === 'float' || ty === 'real') return `CONVERT(nvarchar(50), ${c}, 3)`; // 17 digits: the double exactly
-      if (ty === 'binary' || ty === 'varbinary' || ty === 'image') return hexText(c);
+      if (BYTES_TYPES.has(ty)) return hexText(c);
+      // CONVERT's default style would drop digits of the value a variant holds.
+      if (ty === 'sql_variant') return mssqlVariantText(c);
       if (ty === 'geometry' || ty === 'geography' || ty === 'hierarchyid') return `${c}.ToString()`;
       return `CONVERT(nvarchar(max), ${c})`;
     default:

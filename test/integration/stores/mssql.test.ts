@@ -366,6 +366,30 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
       await store.close();
     }
   });
+  it('reads a sql_variant exactly by its base type and a rowversion as its bytes', async () => {
+    const url = await freshDb();
+    await withMssql(url, async (p) => {
+      await p.request().batch('CREATE TABLE dbo.attrs (id int NOT NULL PRIMARY KEY, v sql_variant NULL, rv rowversion NOT NULL)');
+      await p.request().batch(`INSERT INTO dbo.attrs (id, v) VALUES (1, CAST(CAST(12345678901234567.89 AS decimal(38,2)) AS sql_variant)), (2, CAST(CAST(922337203685477.5807 AS money) AS sql_variant)),
+        (3, CAST(CAST(0.1 AS float) AS sql_variant)), (4, CAST(CAST('2024-01-01T10:15:42.997' AS datetime) AS sql_variant)), (5, CAST(N'Grüße' AS sql_variant)), (6, NULL)`);
+    });
+    const store = await openStore(url);
+    try {
+      const e = (await store.describeTables()).find((t) => t.name === 'attrs')!;
+      expect(e.columns.map((c) => [c.name, c.type])).toEqual([['id', 'integer'], ['v', 'text'], ['rv', 'text']]);
+      const rows = await readAll(store, e);
+      const rowversions = await withMssql(url, async (p) => (await p.request().query<{ rv: Buffer }>('SELECT rv FROM dbo.attrs ORDER BY id')).recordset.map((r) => `\\x${r.rv.toString('hex')}`));
+      expect(rows.map((r) => r[2])).toEqual(rowversions);
+      const v = rows.map((r) => r[1]);
+      expect(v.slice(0, 2)).toEqual(['12345678901234567.89', '922337203685477.5807']);
+      expect(Number(v[2])).toBe(0.1);
+      expect(v[3]).toMatch(/^2024-01-01[ T]10:15:42\.997$/);
+      expect(v.slice(4)).toEqual(['Grüße', null]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('names the tables of other schemas that export leaves out; a narrower existing table is refused before any row moves', async () => {
     const url = await freshDb();
     await withMssql(url, async (p) => {

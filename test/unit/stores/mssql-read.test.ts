@@ -286,6 +286,30 @@ describe('SQL Server readRows', () => {
     );
   });
 
+  it('reads a sql_variant by its base type, each in a lossless form, and a rowversion as its bytes, not by CONVERT\'s default style', async () => {
+    const cols = [col('ITEMMAST', 'ITEMNO', 'nvarchar', { len: 40, nl: false }), col('ITEMMAST', 'ATTR_VALUE', 'sql_variant', { len: 8016 }), col('ITEMMAST', 'ROWVER', 'timestamp', { nl: false })];
+    const table = mssqlTables([{ t: 'ITEMMAST', d: null }], cols, [{ t: 'ITEMMAST', k: 'pk', pk: true, c: 'ITEMNO' }], [])[0]!;
+    const e: Entity = { name: 'ITEMMAST', columns: table.columns.map((c) => c.column), primaryKey: ['ITEMNO'], rules: [] };
+    expect(e.columns.map((c) => c.type)).toEqual(['string', 'text', 'text']);
+    const { session, calls } = fakeSession({ query: columnsOf(cols), rows: [['P-1', '1.0000000000000001E-1', '\\x00000000000007d1']] });
+    const out: unknown[][] = [];
+    for await (const b of mssqlReadInSession(session, e)) out.push(...b);
+    expect(out).toEqual([['P-1', '1.0000000000000001E-1', '\\x00000000000007d1']]);
+    const v = '[ATTR_VALUE]';
+    const as = (type: string, style = ''): string => `CONVERT(nvarchar(50), CAST(${v} AS ${type})${style})`;
+    const hex = (c: string): string => `N'\\x' + LOWER(CONVERT(nvarchar(max), CAST(${c} AS varbinary(max)), 2))`;
+    expect(calls[1]!.text).toBe(
+      `SELECT [ITEMNO], CASE CAST(SQL_VARIANT_PROPERTY(${v}, 'BaseType') AS nvarchar(128)) ` +
+        `WHEN 'float' THEN ${as('float', ', 3')} WHEN 'real' THEN ${as('real', ', 3')} ` +
+        `WHEN 'money' THEN ${as('decimal(19, 4)')} WHEN 'smallmoney' THEN ${as('decimal(19, 4)')} ` +
+        `WHEN 'datetime' THEN ${as('datetime', ', 121')} WHEN 'smalldatetime' THEN ${as('smalldatetime', ', 120')} ` +
+        `WHEN 'datetime2' THEN ${as('datetime2(7)', ', 121')} WHEN 'datetimeoffset' THEN ${as('datetimeoffset(7)', ', 121')} ` +
+        `WHEN 'time' THEN ${as('time(7)', ', 121')} WHEN 'date' THEN ${as('date', ', 23')} ` +
+        `WHEN 'binary' THEN ${hex(v)} WHEN 'varbinary' THEN ${hex(v)} ELSE CONVERT(nvarchar(max), ${v}) END, ` +
+        `${hex('[ROWVER]')} FROM [dbo].[ITEMMAST] ORDER BY ([ITEMNO] + NCHAR(0)) COLLATE Latin1_General_100_BIN2`,
+    );
+  });
+
   it('turns what tedious gives into the staging form: bigint text to numbers, bit to 1/0, instants and dates to ISO, decimal text as it is', async () => {
     const rows = [
       ['M-1', new Date('2025-11-03T05:00:47.000Z'), 'RUN', '42', '9223372036854775807', null, '47.727', '-0.500', '0.000'],

@@ -11,7 +11,7 @@ import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEnt
 import { bySchema } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
 import { decodeUrlPart, redactUrl, scrubSecrets, urlSecrets } from './url.js';
-import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
+import { collatedKeyColumns, isText, looseKeyError } from './loose-keys.js';
 import { upsertSetNames } from './upsert-common.js';
 
 /**
@@ -384,15 +384,15 @@ export function* chunks(rows: Iterable<readonly unknown[]>, convert: (row: reado
 // ---------------------------------------------------------------------------------------------
 // From #temp into the table
 
-/** A #temp column as the table's type: decimals are CAST from their text, exactly. */
-function fromTemp(c: Column): string {
-  return c.type === 'decimal' ? `CAST(${qi(c.name)} AS ${decimalType(c)})` : qi(c.name);
+/** A #temp column (of the table aliased `from`, if given) as the table's type: decimals are CAST from their text, exactly. */
+function fromTemp(c: Column, from = ''): string {
+  return c.type === 'decimal' ? `CAST(${from}${qi(c.name)} AS ${decimalType(c)})` : `${from}${qi(c.name)}`;
 }
 
 /** append, replace (after the DELETE) and incremental: every #temp row into the table. */
 export function mssqlInsertSelect(e: Entity): string {
   const cols = e.columns.map((c) => qi(c.name)).join(', ');
-  return `INSERT INTO ${tableRef(e.name)} (${cols})\nSELECT ${e.columns.map(fromTemp).join(', ')}\nFROM ${qi(tempTable(e.name))}`;
+  return `INSERT INTO ${tableRef(e.name)} (${cols})\nSELECT ${e.columns.map((c) => fromTemp(c)).join(', ')}\nFROM ${qi(tempTable(e.name))}`;
 }
 
 /**
@@ -418,14 +418,22 @@ export function mssqlMerge(e: Entity, provided?: readonly string[]): string {
 
 /**
  * upsert: the first #temp key that the table's collation matches to a different key (trailing
- * spaces, letter case), which MERGE would update (loose-keys.ts); null for keys of no text.
+ * spaces, letter case), which MERGE would update (loose-keys.ts); null for keys of no text. The
+ * rows are matched as MERGE matches them (a decimal by its value, CAST from the #temp's text);
+ * bytes are compared for the text columns only, since only text has a collation: a decimal's
+ * bytes never equal those of its text, nor an int's those of a bigint.
  */
 export function mssqlLooseKeyMatch(e: Entity): string | null {
   const keys = collatedKeyColumns(e);
   if (keys.length === 0) return null;
-  const on = keys.map((c) => `t.${qi(c.name)} = s.${qi(c.name)}`).join(' AND ');
-  const same = keys.map((c) => `CAST(t.${qi(c.name)} AS varbinary(max)) = CAST(s.${qi(c.name)} AS varbinary(max))`).join(' AND ');
-  const shown = keys.flatMap((c, i) => [`s.${qi(c.name)} AS [s${i}]`, `t.${qi(c.name)} AS [t${i}]`]).join(', ');
+  const on = keys.map((c) => `t.${qi(c.name)} = ${fromTemp(c, 's.')}`).join(' AND ');
+  const same = keys
+    .filter(isText)
+    .map((c) => `CAST(t.${qi(c.name)} AS varbinary(max)) = CAST(s.${qi(c.name)} AS varbinary(max))`)
+    .join(' AND ');
+  // The target's decimal as its exact text, as the file's is.
+  const target = (c: Column): string => (c.type === 'decimal' ? `CONVERT(nvarchar(${DECIMAL_TEXT_LENGTH}), t.${qi(c.name)})` : `t.${qi(c.name)}`);
+  const shown = keys.flatMap((c, i) => [`s.${qi(c.name)} AS [s${i}]`, `${target(c)} AS [t${i}]`]).join(', ');
   return `SELECT TOP 1 ${shown} FROM ${qi(tempTable(e.name))} AS s JOIN ${tableRef(e.name)} AS t ON ${on} WHERE NOT (${same})`;
 }
 

@@ -229,6 +229,21 @@ describe.skipIf(!ADMIN_URL)('SQL Server target store (live)', () => {
     expect(await table()).toEqual(before);
   });
 
+  it('upsert twice into a key of text and a decimal(20,0): the second run updates, no loose key reported', async () => {
+    const url = await freshDb();
+    const dir = tempDir('forklift-mssql-deckey-');
+    writeFileSync(path.join(dir, 'model.yaml'), 'entities:\n  orders:\n    primary_key: [plant, order_id]\n    columns:\n      plant: { type: string, length: 8 }\n      order_id: { type: decimal, precision: 20, scale: 0 }\n      qty: { type: decimal, precision: 18, scale: 3 }\n');
+    writeFileSync(path.join(dir, 'm.yaml'), 'entity: orders\nsource: { format: csv, path: in.csv }\nfields:\n  plant: { from: PLANT }\n  order_id: { from: ID }\n  qty: { from: QTY }\n');
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: deckey\ntarget: sqlite:./unused.db\nmodel: ./model.yaml\nmappings: [m.yaml]\nload: upsert\n');
+    writeFileSync(path.join(dir, 'in.csv'), 'PLANT,ID,QTY\nP1,4711,1.5\nP1,18446744073709551615,2\n');
+    await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'migrate', target: url });
+    writeFileSync(path.join(dir, 'in.csv'), 'PLANT,ID,QTY\nP1,4711,3\nP2,4711,4\n');
+    const res = await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'migrate', target: url });
+    expect(res.status).toBe('succeeded');
+    const rows = await withMssql(url, async (p) => (await p.request().query<{ r: string }>("SELECT plant + N'|' + CONVERT(nvarchar(50), order_id) + N'|' + CONVERT(nvarchar(50), qty) AS r FROM dbo.orders ORDER BY plant, order_id")).recordset.map((x) => x.r));
+    expect(rows).toEqual(['P1|4711|3.000', 'P1|18446744073709551615|2.000', 'P2|4711|4.000']);
+  });
+
   it('store errors say what to do and never show the password', async () => {
     const u = new URL(ADMIN_URL!);
     u.pathname = '/forklift_no_such_db_here';

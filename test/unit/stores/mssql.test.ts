@@ -239,6 +239,26 @@ WHEN NOT MATCHED BY TARGET THEN INSERT ([item_code], [description], [item_type],
     expect(mssqlLooseKeyMatch(e)).toBeNull();
   });
 
+  it('a key of text and a decimal: rows matched as MERGE matches them, bytes compared for the text column only', () => {
+    const e: Entity = {
+      name: 'orders',
+      primaryKey: ['plant', 'order_id'],
+      rules: [],
+      columns: [
+        { name: 'plant', type: 'string', length: 8, required: true },
+        { name: 'order_id', type: 'decimal', precision: 20, scale: 0, required: true },
+        { name: 'qty', type: 'decimal', precision: 18, scale: 3, required: false },
+      ],
+    };
+    // In #temp the decimal is text (nvarchar(50)), in the table decimal(20, 0): their bytes never agree.
+    expect(mssqlCreateTempTable(e)).toContain('[order_id] nvarchar(50)');
+    expect(mssqlLooseKeyMatch(e)).toBe(
+      'SELECT TOP 1 s.[plant] AS [s0], t.[plant] AS [t0], s.[order_id] AS [s1], CONVERT(nvarchar(50), t.[order_id]) AS [t1] FROM [#fl_orders] AS s JOIN [dbo].[orders] AS t ' +
+        'ON t.[plant] = s.[plant] AND t.[order_id] = CAST(s.[order_id] AS decimal(20, 0)) WHERE NOT (CAST(t.[plant] AS varbinary(max)) = CAST(s.[plant] AS varbinary(max)))',
+    );
+    expect(mssqlMerge(e)).toContain('USING (SELECT [plant], CAST([order_id] AS decimal(20, 0)) AS [order_id]');
+  });
+
   it('picks the statement by load mode', () => {
     const e = entity('items');
     const modes: LoadMode[] = ['replace', 'append', 'incremental', 'upsert'];

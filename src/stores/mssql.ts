@@ -65,8 +65,18 @@ export const qi = (name: string): string => `[${name.replace(/]/g, ']]')}]`;
 export const tableRef = (name: string): string => `${qi(SCHEMA)}.${qi(name)}`;
 /** A Unicode string literal: N'…' with quotes doubled. */
 export const nstr = (s: string): string => `N'${s.replace(/'/g, "''")}'`;
-/** The session temporary table an entity's rows are bulk loaded into. */
-export const tempTable = (entity: string): string => `#fl_${entity}`;
+/**
+ * The session temporary table an entity's rows are bulk loaded into: `#fl_<entity>` for a plain
+ * name. The bulk load names its table through mssql's sql.Table, which splits a name at `.` (so
+ * `#fl_sales.orders` would be table `orders` of a schema `#fl_sales`) and refuses `]`; and a
+ * temporary table's name holds at most 116 characters. Any other name is kept to its letters,
+ * digits and underscores, with a hash of the whole name to keep two such names apart.
+ */
+export function tempTable(entity: string): string {
+  if (/^[A-Za-z0-9_]{1,100}$/.test(entity)) return `#fl_${entity}`;
+  const plain = entity.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 80);
+  return `#fl_${plain}_${createHash('sha256').update(entity).digest('hex').slice(0, 12)}`;
+}
 
 /** A constraint name, kept within SQL Server's 128 characters. */
 function constraintName(prefix: string, ...parts: string[]): string {
@@ -356,7 +366,8 @@ function valueConverter(e: Entity, c: Column): (v: unknown) => unknown {
 export function mssqlBulkTable(e: Entity, rows: unknown[][]): sql.Table {
   const table = new sql.Table(tempTable(e.name));
   table.create = false;
-  for (const c of mssqlBulkColumns(e)) table.columns.add(c.name, c.type, { nullable: true });
+  // mssql wants the name as it stands between brackets, `]` doubled (tedious writes `[name]`).
+  for (const c of mssqlBulkColumns(e)) table.columns.add(c.name.replace(/]/g, ']]'), c.type, { nullable: true });
   for (const r of rows) (table.rows as unknown[][]).push(r);
   return table;
 }

@@ -405,6 +405,41 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
     }
   });
 
+  it('loads and reads tables and columns whose names hold ], . or spaces', async () => {
+    const odd: Entity[] = ['sales.orders', 'odd]name'].map((name) => ({
+      name,
+      columns: [
+        { name: 'id', type: 'string', length: 8, required: true },
+        { name: 'Gewicht [kg]', type: 'decimal', precision: 10, scale: 3, required: false },
+      ],
+      primaryKey: ['id'],
+      rules: [],
+    }));
+    const m: Model = { name: 'names', entities: new Map(odd.map((e) => [e.name, e])) };
+    const file = path.join(tempDir('forklift-mssql-names-'), 'staging.sqlite');
+    const st = new Staging(file);
+    for (const e of odd) {
+      st.createEntity(e);
+      st.insertRow(e.name, 2, ['P-1', '1.500']);
+      st.flushRows(e.name);
+    }
+    st.close();
+    const url = await freshDb();
+    const store = await openStore(url);
+    try {
+      const now = new Date().toISOString();
+      await store.load({
+        model: m,
+        stagingFile: file,
+        entities: odd.map((e) => ({ entity: e, mode: 'replace' as const, stagedTable: stagingTable(e.name), expected: 1 })),
+        entry: { id: 'names-1', command: 'migrate', status: 'succeeded', started: now, finished: now, operator: 't', host: 't', tool_version: '0', plan_sha256: null, files: {}, counts: {}, message: null },
+      });
+      for (const e of odd) expect(await readAll(store, e), e.name).toEqual([['P-1', '1.500']]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('names the tables of other schemas that export leaves out; a narrower existing table is refused before any row moves', async () => {
     const url = await freshDb();
     await withMssql(url, async (p) => {

@@ -41,6 +41,7 @@ import {
   rehearseInSession,
   scrubMssqlMessage,
   sessionOf,
+  tempTable,
   timestampValue,
 } from '../../../src/stores/mssql.js';
 import { MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE } from '../../../src/stores/read-mssql.js';
@@ -432,6 +433,30 @@ CREATE TABLE [#fl_items] (
         { name: 'note', type: 'text', required: false },
       ],
     };
+
+    it('bulk loads columns and tables whose names hold ], . or are long, into the #temp table the DDL made', async () => {
+      const col = (name: string): Entity['columns'][number] => ({ name, type: 'string', length: 20, required: false });
+      const cases: [Entity, string][] = [
+        [{ name: 'parts', primaryKey: ['id'], rules: [], columns: [col('id'), col('Gewicht [kg]')] }, '#fl_parts'],
+        [{ name: 'sales.orders', primaryKey: ['id'], rules: [], columns: [col('id')] }, '#fl_sales_orders_'],
+        [{ name: 'odd]name', primaryKey: ['id'], rules: [], columns: [col('id')] }, '#fl_odd_name_'],
+        [{ name: 'x'.repeat(128), primaryKey: ['id'], rules: [], columns: [col('id')] }, `#fl_${'x'.repeat(80)}_`],
+      ];
+      for (const [ent, prefix] of cases) {
+        const { session, sent } = fakeParent(true);
+        const temp = tempTable(ent.name);
+        expect(temp.startsWith(prefix), temp).toBe(true);
+        expect(temp.length).toBeLessThanOrEqual(116);
+        expect(mssqlCreateTempTable(ent)).toContain(`CREATE TABLE [${temp}] (`);
+        const row = ent.columns.map(() => 'A');
+        expect(await session.bulk(mssqlBulkTable(ent, [mssqlRowConverter(ent)(row)]))).toBe(1);
+        const cols = ent.columns.map((c) => `[${c.name.replace(/]/g, ']]')}] nvarchar(20)`).join(', ');
+        expect(sent[0]!.sql).toBe(`insert bulk [${temp}](${cols}) WITH (KEEP_NULLS)`);
+      }
+      // Two names that differ only where the plain form replaces characters stay apart.
+      expect(tempTable('a.b')).not.toBe(tempTable('a]b'));
+      expect(tempTable('items')).toBe('#fl_items');
+    });
 
     for (const [tz, useUTC] of [
       ['UTC', true],

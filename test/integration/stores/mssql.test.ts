@@ -10,10 +10,11 @@ import { runPlan } from '../../../src/run/pipeline.js';
 import { openStore, redactUrl } from '../../../src/stores/index.js';
 import { compareText, keyComparer } from '../../../src/bundle/order.js';
 import { factoryModel } from '../../../src/model/factory.js';
-import type { Entity, Model } from '../../../src/model/types.js';
+import type { Entity } from '../../../src/model/types.js';
 import { Staging, stagingTable } from '../../../src/run/staging.js';
 import { fromMssqlValue, mssqlConfig, mssqlReadExpression } from '../../../src/stores/mssql.js';
 import { RUNS_ENTITY } from '../../../src/stores/runs-entity.js';
+import type { LoadMode } from '../../../src/stores/types.js';
 import { demoCopy, tempDir } from '../../helpers.js';
 
 /**
@@ -302,6 +303,25 @@ describe.skipIf(!ADMIN_URL)('SQL Server target store (live)', () => {
   });
 });
 
+/** Stages `rows` of each entity as the pipeline would and loads them into `store` (replace unless told), in one run. */
+async function loadRows(store: Awaited<ReturnType<typeof openStore>>, rows: Map<Entity, unknown[][]>, mode: LoadMode = 'replace'): Promise<Map<string, number>> {
+  const file = path.join(tempDir('forklift-mssql-stage-'), 'staging.sqlite');
+  const st = new Staging(file);
+  for (const [e, rs] of rows) {
+    st.createEntity(e);
+    rs.forEach((r, i) => st.insertRow(e.name, i + 2, r as never));
+    st.flushRows(e.name);
+  }
+  st.close();
+  const now = new Date().toISOString();
+  return store.load({
+    model: { name: 'rows', entities: new Map([...rows.keys()].map((e) => [e.name, e])) },
+    stagingFile: file,
+    entities: [...rows].map(([e, rs]) => ({ entity: e, mode, stagedTable: stagingTable(e.name), expected: rs.length })),
+    entry: { id: `rows-${randomBytes(4).toString('hex')}`, command: 'migrate', status: 'succeeded', started: now, finished: now, operator: 't', host: 't', tool_version: '0', plan_sha256: null, files: {}, counts: {}, message: null },
+  });
+}
+
 /** Every row of a table read by the store, checked to come in canonical order. */
 async function readAll(store: Awaited<ReturnType<typeof openStore>>, e: Entity): Promise<unknown[][]> {
   const rows: unknown[][] = [];
@@ -357,23 +377,10 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
       primaryKey: ['code'],
       rules: [],
     };
-    const m: Model = { name: 'keys', entities: new Map([['codes', codesEntity]]) };
-    const file = path.join(tempDir('forklift-mssql-keys-'), 'staging.sqlite');
-    const st = new Staging(file);
-    st.createEntity(codesEntity);
-    codes.forEach((c, i) => st.insertRow('codes', i + 2, [c, i % 2 ? null : `${i}.5000`]));
-    st.flushRows('codes');
-    st.close();
     const url = await freshDb();
     const store = await openStore(url);
     try {
-      const now = new Date().toISOString();
-      await store.load({
-        model: m,
-        stagingFile: file,
-        entities: [{ entity: codesEntity, mode: 'replace', stagedTable: stagingTable('codes'), expected: codes.length }],
-        entry: { id: 'keys-1', command: 'migrate', status: 'succeeded', started: now, finished: now, operator: 't', host: 't', tool_version: '0', plan_sha256: null, files: {}, counts: {}, message: null },
-      });
+      await loadRows(store, new Map([[codesEntity, codes.map((c, i) => [c, i % 2 ? null : `${i}.5000`])]]));
       expect((await store.describeTables()).find((t) => t.name === 'codes')).toEqual(codesEntity);
       const rows = await readAll(store, codesEntity);
       expect(rows.map((r) => r[0])).toEqual([...codes].sort(compareText));
@@ -415,25 +422,10 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
       primaryKey: ['id'],
       rules: [],
     }));
-    const m: Model = { name: 'names', entities: new Map(odd.map((e) => [e.name, e])) };
-    const file = path.join(tempDir('forklift-mssql-names-'), 'staging.sqlite');
-    const st = new Staging(file);
-    for (const e of odd) {
-      st.createEntity(e);
-      st.insertRow(e.name, 2, ['P-1', '1.500']);
-      st.flushRows(e.name);
-    }
-    st.close();
     const url = await freshDb();
     const store = await openStore(url);
     try {
-      const now = new Date().toISOString();
-      await store.load({
-        model: m,
-        stagingFile: file,
-        entities: odd.map((e) => ({ entity: e, mode: 'replace' as const, stagedTable: stagingTable(e.name), expected: 1 })),
-        entry: { id: 'names-1', command: 'migrate', status: 'succeeded', started: now, finished: now, operator: 't', host: 't', tool_version: '0', plan_sha256: null, files: {}, counts: {}, message: null },
-      });
+      await loadRows(store, new Map(odd.map((e) => [e, [['P-1', '1.500']]])));
       for (const e of odd) expect(await readAll(store, e), e.name).toEqual([['P-1', '1.500']]);
     } finally {
       await store.close();

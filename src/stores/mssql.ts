@@ -126,6 +126,69 @@ export function mssqlColumnType(c: Column): string {
   }
 }
 
+/**
+ * SQL Server indexes at most 900 bytes of a key: a clustered index (the primary key) in every
+ * version, a nonclustered one (UNIQUE) before SQL Server 2016. An nvarchar(max) column cannot be
+ * in an index at all (Msg 1919), so a text column of a key, a unique column or a foreign key is
+ * created as nvarchar(450), the longest whose every value fits alone; so is a longer string.
+ * Values that do not fit (a longer text, or a composite key whose values add up to more than 900
+ * bytes) are refused by the row converter, naming the column, rather than cut or left to the
+ * server's error.
+ */
+export const INDEX_KEY_BYTES = 900;
+const KEY_TEXT_LENGTH = INDEX_KEY_BYTES / 2;
+
+/** A text column's nvarchar length, Infinity for nvarchar(max); undefined for other types. */
+function textLength(c: Column): number | undefined {
+  if (c.type === 'text') return Infinity;
+  if (c.type === 'enum') return enumLength(c);
+  if (c.type === 'string') return c.length === undefined || c.length > NVARCHAR_LIMIT ? Infinity : c.length;
+  return undefined;
+}
+
+/** A column SQL Server indexes (the primary key, a unique column) or matches to an index (a foreign key). */
+const indexed = (e: Entity, c: Column): boolean => e.primaryKey.includes(c.name) || c.unique === true || c.references !== undefined;
+
+/** The nvarchar length of an indexed text column that its model type would make longer than an index holds, else undefined. */
+function keyTextCap(e: Entity, c: Column): number | undefined {
+  const n = textLength(c);
+  return n !== undefined && n > KEY_TEXT_LENGTH && indexed(e, c) ? KEY_TEXT_LENGTH : undefined;
+}
+
+/** The SQL Server type of a column of the entity: mssqlColumnType, but an indexed text column at most nvarchar(450). */
+export function mssqlColumnTypeIn(e: Entity, c: Column): string {
+  const cap = keyTextCap(e, c);
+  return cap === undefined ? mssqlColumnType(c) : `nvarchar(${cap})`;
+}
+
+/**
+ * The model as SQL Server holds it: an indexed text column as a string of the length it is
+ * created with (the existing-table check then accepts the tables forklift itself made).
+ */
+export function mssqlStoredEntity(e: Entity): Entity {
+  return { ...e, columns: e.columns.map((c) => (keyTextCap(e, c) === undefined ? c : { ...c, type: 'string', length: keyTextCap(e, c)! })) };
+}
+
+/** Bytes a value of a fixed-size type takes in an index key. */
+function fixedKeyBytes(c: Column): number {
+  switch (c.type) {
+    case 'integer':
+      return 8;
+    case 'boolean':
+      return 1;
+    case 'date':
+      return 3;
+    case 'timestamp':
+      return 9;
+    case 'decimal': {
+      const p = c.precision ?? 18;
+      return p <= 9 ? 5 : p <= 19 ? 9 : p <= 28 ? 13 : 17;
+    }
+    default:
+      return 0;
+  }
+}
+
 /** Columns that must hold a value: required ones and the primary key. */
 const notNull = (e: Entity, c: Column): boolean => c.required || e.primaryKey.includes(c.name);
 
@@ -139,7 +202,7 @@ const notNull = (e: Entity, c: Column): boolean => c.required || e.primaryKey.in
 export function mssqlCreateTable(e: Entity): string {
   const t = e.name;
   const lines = e.columns.map((c) => {
-    let def = `${qi(c.name)} ${mssqlColumnType(c)} ${notNull(e, c) ? 'NOT NULL' : 'NULL'}`;
+    let def = `${qi(c.name)} ${mssqlColumnTypeIn(e, c)} ${notNull(e, c) ? 'NOT NULL' : 'NULL'}`;
     if (c.type === 'enum' && c.values?.length) def += ` CONSTRAINT ${qi(constraintName('ck', t, c.name))} CHECK (${qi(c.name)} IN (${c.values.map(nstr).join(', ')}))`;
     return def;
   });
@@ -318,13 +381,36 @@ export function timestampValue(s: string): UtcInstant {
 export function mssqlRowConverter(e: Entity): (row: readonly unknown[]) => unknown[] {
   const convert = e.columns.map((c) => valueConverter(e, c));
   const n = convert.length;
+  const keyFits = keySizeCheck(e);
   return (row) => {
     const out = new Array<unknown>(n);
     for (let i = 0; i < n; i++) {
       const v = row[i];
       out[i] = v === null || v === undefined ? null : convert[i]!(v);
     }
+    keyFits?.(out);
     return out;
+  };
+}
+
+/**
+ * Where the primary key's columns could add up to more than an index holds (two or more text
+ * columns, or one beside fixed-size ones), the check of a converted row's key size; else null.
+ */
+function keySizeCheck(e: Entity): ((row: readonly unknown[]) => void) | null {
+  const keys = e.primaryKey.map((k) => e.columns.findIndex((c) => c.name === k));
+  const cols = keys.map((i) => e.columns[i]!);
+  const fixed = cols.reduce((sum, c) => sum + fixedKeyBytes(c), 0);
+  const text = keys.filter((i) => textLength(e.columns[i]!) !== undefined);
+  const most = fixed + text.reduce((sum, i) => sum + 2 * (keyTextCap(e, e.columns[i]!) ?? textLength(e.columns[i]!)!), 0);
+  if (most <= INDEX_KEY_BYTES) return null;
+  return (row) => {
+    const bytes = fixed + text.reduce((sum, i) => sum + 2 * String(row[i] ?? '').length, 0);
+    if (bytes <= INDEX_KEY_BYTES) return;
+    throw new StoreError(`${e.name}: a key (${e.primaryKey.join(', ')}) takes ${bytes} bytes, more than the ${INDEX_KEY_BYTES} bytes SQL Server's primary key index holds`, {
+      code: 'store.value',
+      hint: `SQL Server indexes at most ${INDEX_KEY_BYTES} bytes of a key (text counts 2 bytes a UTF-16 code unit): shorten the key values of ${e.name}, or load it into another store.`,
+    });
   };
 }
 
@@ -333,17 +419,19 @@ function valueConverter(e: Entity, c: Column): (v: unknown) => unknown {
     case 'string':
     case 'enum':
     case 'text': {
-      // An enum's values fit by construction; text is nvarchar(max).
-      const units = c.type === 'string' && c.length !== undefined && c.length <= NVARCHAR_LIMIT ? c.length : undefined;
+      // An enum's values fit by construction; text is nvarchar(max) unless indexed.
+      const cap = keyTextCap(e, c);
+      const units = cap ?? (c.type === 'string' && c.length !== undefined && c.length <= NVARCHAR_LIMIT ? c.length : undefined);
+      const hint =
+        cap !== undefined
+          ? `${e.name}.${c.name} is in an index (a key, a unique column or a foreign key), and SQL Server indexes at most ${INDEX_KEY_BYTES} bytes, so it is nvarchar(${cap}): shorten the value, or load it into another store.`
+          : `SQL Server counts nvarchar(n) in UTF-16 code units, and characters beyond U+FFFF (emoji) take two: widen ${e.name}.${c.name} in the target (nvarchar(${Math.min((units ?? 0) * 2, NVARCHAR_LIMIT)})) or shorten the value.`;
       return (v) => {
         const s = typeof v === 'string' ? v : String(v);
         // The model counts characters, nvarchar(n) counts UTF-16 code units: a character beyond
         // U+FFFF (an emoji) takes two. Stop here, plainly, rather than with a truncation error.
         if (units !== undefined && s.length > units) {
-          throw new StoreError(`${e.name}.${c.name}: a value of ${[...s].length} characters takes ${s.length} UTF-16 code units, more than nvarchar(${units}) holds`, {
-            code: 'store.value',
-            hint: `SQL Server counts nvarchar(n) in UTF-16 code units, and characters beyond U+FFFF (emoji) take two: widen ${e.name}.${c.name} in the target (nvarchar(${Math.min(units * 2, NVARCHAR_LIMIT)})) or shorten the value.`,
-          });
+          throw new StoreError(`${e.name}.${c.name}: a value of ${[...s].length} characters takes ${s.length} UTF-16 code units, more than nvarchar(${units}) holds`, { code: 'store.value', hint });
         }
         return s;
       };
@@ -778,7 +866,7 @@ async function checkTableShape(s: MssqlSession, entity: Entity): Promise<void> {
   if (!s.select) return;
   const rows = (await s.select(mssqlColumnsSql(true), [{ name: 't', type: sql.NVarChar(128), value: entity.name }])) as unknown as MssqlColumnRow[];
   if (rows.length === 0) return;
-  const mismatches = shapeMismatches(entity, mssqlTables([{ t: entity.name, d: null }], rows, [], [])[0]!, mssqlColumnType, mssqlHoldsExactly);
+  const mismatches = shapeMismatches(mssqlStoredEntity(entity), mssqlTables([{ t: entity.name, d: null }], rows, [], [])[0]!, (c) => mssqlColumnTypeIn(entity, c), mssqlHoldsExactly);
   const declared = new Map(rows.map((r) => [r.c, mssqlDeclaredType(r)]));
   if (mismatches.length) throw new TableShapeProblem(entity.name, mismatches.map((m) => (m.found === undefined ? m : { ...m, found: declared.get(m.column) ?? m.found })));
 }

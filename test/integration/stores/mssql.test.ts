@@ -432,6 +432,33 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
     }
   });
 
+  it('creates text keys, unique text and a text foreign key as nvarchar(450); a longer key value stops the load, nothing cut', async () => {
+    const parts: Entity = {
+      name: 'parts',
+      columns: [
+        { name: 'code', type: 'text', required: true },
+        { name: 'note', type: 'text', required: false, unique: true },
+        { name: 'parent', type: 'text', required: false, references: { entity: 'parts', column: 'code' } },
+      ],
+      primaryKey: ['code'],
+      rules: [],
+    };
+    const url = await freshDb();
+    const store = await openStore(url);
+    try {
+      await loadRows(store, new Map([[parts, [['P'.repeat(450), 'a', null], ['Q', null, 'P'.repeat(450)]]]]));
+      expect(await readAll(store, parts)).toEqual([['P'.repeat(450), 'a', null], ['Q', null, 'P'.repeat(450)]]);
+      const types = await withMssql(url, async (p) => (await p.request().query<{ c: string; n: number }>("SELECT name AS c, max_length AS n FROM sys.columns WHERE object_id = OBJECT_ID(N'dbo.parts') ORDER BY column_id")).recordset.map((r) => [r.c, r.n]));
+      expect(types).toEqual([['code', 900], ['note', 900], ['parent', 900]]);
+      const err = await loadRows(store, new Map([[parts, [['R'.repeat(451), null, null]]]]), 'append').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'store.value', message: expect.stringMatching(/parts\.code: a value of 451 characters/) });
+      // The table forklift made passes the existing-table check on the next run.
+      await loadRows(store, new Map([[parts, [['S', 'b', 'Q']]]]), 'append');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('names the tables of other schemas that export leaves out; a narrower existing table is refused before any row moves', async () => {
     const url = await freshDb();
     await withMssql(url, async (p) => {

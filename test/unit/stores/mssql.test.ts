@@ -25,6 +25,7 @@ import {
   mssqlBulkColumns,
   mssqlBulkTable,
   mssqlColumnType,
+  mssqlColumnTypeIn,
   mssqlConfig,
   mssqlCreateTable,
   mssqlCreateTempTable,
@@ -168,6 +169,71 @@ CREATE TABLE [dbo].[odd]]name] (
 );
 CREATE UNIQUE INDEX [uq_odd]]name_alt] ON [dbo].[odd]]name] ([alt]) WHERE [alt] IS NOT NULL;
 END`);
+  });
+
+  it('creates text (or long string) columns of a key, a unique column or a foreign key as nvarchar(450), which SQL Server can index', () => {
+    // A bundle exported from PostgreSQL: code text PRIMARY KEY, note text UNIQUE.
+    const parts: Entity = {
+      name: 'parts',
+      primaryKey: ['code'],
+      rules: [],
+      columns: [
+        { name: 'code', type: 'text', required: true },
+        { name: 'Gewicht [kg]', type: 'decimal', precision: 10, scale: 3, required: false },
+        { name: 'note', type: 'text', required: false, unique: true },
+        { name: 'alias', type: 'string', length: 1000, required: true, unique: true },
+        { name: 'parent', type: 'text', required: false, references: { entity: 'parts', column: 'code' } },
+        { name: 'remark', type: 'text', required: false },
+      ],
+    };
+    expect(mssqlCreateTable(parts)).toBe(`IF OBJECT_ID(N'[dbo].[parts]', N'U') IS NULL
+BEGIN
+CREATE TABLE [dbo].[parts] (
+  [code] nvarchar(450) NOT NULL,
+  [Gewicht [kg]]] decimal(10, 3) NULL,
+  [note] nvarchar(450) NULL,
+  [alias] nvarchar(450) NOT NULL,
+  [parent] nvarchar(450) NULL,
+  [remark] nvarchar(max) NULL,
+  CONSTRAINT [pk_parts] PRIMARY KEY ([code]),
+  CONSTRAINT [uq_parts_alias] UNIQUE ([alias])
+);
+CREATE UNIQUE INDEX [uq_parts_note] ON [dbo].[parts] ([note]) WHERE [note] IS NOT NULL;
+END`);
+    // A child table's foreign key to it is of the same type.
+    const child: Entity = { name: 'uses', primaryKey: ['id'], rules: [], columns: [{ name: 'id', type: 'integer', required: true }, { name: 'part', type: 'text', required: true, references: { entity: 'parts', column: 'code' } }] };
+    expect(mssqlCreateTable(child)).toContain('[part] nvarchar(450) NOT NULL');
+    // A value longer than the index holds is refused, naming the column, never cut.
+    const convert = mssqlRowConverter(parts);
+    expect(convert(['P'.repeat(450), null, null, 'a', null, 'x'.repeat(5000)])[0]).toBe('P'.repeat(450));
+    expect(() => convert(['P'.repeat(451), null, null, 'a', null, null])).toThrow('parts.code: a value of 451 characters takes 451 UTF-16 code units, more than nvarchar(450) holds');
+    expect(() => convert(['P', null, null, 'a'.repeat(451), null, null])).toThrow(/^parts\.alias: a value of 451 characters/);
+    let err: unknown;
+    try {
+      convert(['P', null, 'n'.repeat(451), 'a', null, null]);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as StoreError).hint).toMatch(/^parts\.note is in an index \(a key, a unique column or a foreign key\), and SQL Server indexes at most 900 bytes, so it is nvarchar\(450\)/);
+  });
+
+  it('refuses a row whose composite key adds up to more than the 900 bytes of an index', () => {
+    const e: Entity = {
+      name: 'lines',
+      primaryKey: ['doc', 'line', 'n'],
+      rules: [],
+      columns: [
+        { name: 'doc', type: 'text', required: true },
+        { name: 'line', type: 'string', length: 300, required: true },
+        { name: 'n', type: 'integer', required: true },
+      ],
+    };
+    expect(mssqlCreateTable(e)).toContain('[doc] nvarchar(450) NOT NULL,\n  [line] nvarchar(300) NOT NULL,\n  [n] bigint NOT NULL,');
+    const convert = mssqlRowConverter(e);
+    expect(convert(['d'.repeat(146), 'l'.repeat(300), 1n])).toEqual(['d'.repeat(146), 'l'.repeat(300), 1n]);
+    expect(() => convert(['d'.repeat(147), 'l'.repeat(300), 1n])).toThrow("lines: a key (doc, line, n) takes 902 bytes, more than the 900 bytes SQL Server's primary key index holds");
+    // A key that cannot exceed it is not checked row by row.
+    expect(mssqlRowConverter(entity('bom_lines'))(['A', 10n, 'B', '1', null, null, null, null])).toHaveLength(8);
   });
 
   it('creates a table without a key (a custom table from a bundle) with no PRIMARY KEY constraint', () => {
@@ -557,7 +623,7 @@ describe('SQL Server load sequence (recorded session)', () => {
   /** The catalog rows (mssqlColumnsSql) of the table forklift's own DDL makes for an entity. */
   function catalogOf(e: Entity): MssqlColumnRow[] {
     return e.columns.map((c) => {
-      const [, ty, a, b] = /^(\w+)(?:\((\w+)(?:, (\d+))?\))?$/.exec(mssqlColumnType(c))!;
+      const [, ty, a, b] = /^(\w+)(?:\((\w+)(?:, (\d+))?\))?$/.exec(mssqlColumnTypeIn(e, c))!;
       const row: MssqlColumnRow = { t: e.name, c: c.name, ty: ty!, len: 8, p: 0, s: 0, nl: !c.required, d: null };
       if (ty === 'nvarchar') row.len = a === 'max' ? -1 : 2 * Number(a);
       if (ty === 'decimal') Object.assign(row, { p: Number(a), s: Number(b) });
@@ -695,6 +761,30 @@ describe('SQL Server load sequence (recorded session)', () => {
       'mssql://sa:***@db/erp: the existing table items does not match the model, so its values would not be stored exactly: items.item_code is nvarchar(32), the model has nvarchar(64) (and 2 more columns); nothing was loaded',
     );
     expect(shown.details).toEqual(['items.description is varchar(255), the model has nvarchar(255)', 'items.standard_cost is decimal(18, 2), the model has decimal(18, 4)']);
+  });
+
+  it('loads into the table its own DDL made for text and long string keys (nvarchar(450)); names the index limit for a narrower one', async () => {
+    const m: Model = {
+      name: 'codes',
+      entities: new Map([
+        ['codes', { name: 'codes', primaryKey: ['code'], rules: [], columns: [{ name: 'code', type: 'text', required: true }, { name: 'alias', type: 'string', length: 1000, required: false, unique: true }] }],
+      ]),
+    };
+    const e = m.entities.get('codes')!;
+    const st = stage({ codes: [['A', 'a']] }, {}, m);
+    try {
+      expect([...(await loadInSession(recorder({ tables: { codes: catalogOf(e) } }).session, st.db, st.req))]).toEqual([['codes', 1]]);
+    } finally {
+      st.db.close();
+    }
+    const narrow = catalogOf(e).map((r) => (r.c === 'alias' ? { ...r, len: 400 } : r));
+    const st2 = stage({ codes: [['A', 'a']] }, {}, m);
+    try {
+      const err = await loadInSession(recorder({ tables: { codes: narrow } }).session, st2.db, st2.req).catch((x: unknown) => x);
+      expect((mssqlStoreError(err, 'store.load', 'mssql://db/erp') as StoreError).message).toMatch(/codes\.alias is nvarchar\(200\), the model has nvarchar\(450\)/);
+    } finally {
+      st2.db.close();
+    }
   });
 
   it('an instant column: datetimeoffset(3) and datetime2(3) or finer hold the model; datetime (1/300 s) and smalldatetime do not', async () => {

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import sql from 'mssql';
 import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
-import { MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, MSSQL_TABLES_ELSEWHERE_SQL, MssqlReadProblem, mssqlColumnsSql, mssqlDescribeInSession, mssqlReadInSession, mssqlTableRecordParams, mssqlTables, readSessionOf, type MssqlColumnRow } from './read-mssql.js';
+import { BIN2, MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, MSSQL_TABLES_ELSEWHERE_SQL, MssqlReadProblem, mssqlColumnsSql, mssqlDescribeInSession, mssqlReadInSession, mssqlTableRecordParams, mssqlTables, readSessionOf, type MssqlColumnRow } from './read-mssql.js';
 import { holdsExactly, shapeError, shapeMismatches, type ShapeMismatch } from './table-shape.js';
 import { referencedClosure } from './sqlite.js';
 import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
@@ -189,6 +189,26 @@ function fixedKeyBytes(c: Column): number {
   }
 }
 
+/** The collation of each text column of an entity's table, by column name. */
+export type Collations = ReadonlyMap<string, string>;
+
+/**
+ * The collations of a new table's text columns. Binary (BIN2, as the MySQL store makes its tables
+ * utf8mb4_bin): under the database's default collation, mostly case-insensitive, keys such as
+ * `P-1` and `p-1` (which SQLite and PostgreSQL hold as two) would collide on the primary key, and
+ * the watermark groups `M1` and `m1` would be one. A foreign key column takes the collation of the
+ * column it references (`referenced`), since SQL Server refuses a foreign key between two (Msg
+ * 1757): an existing table's keep theirs.
+ */
+export function mssqlNewTableCollations(e: Entity, referenced: (entity: string, column: string) => string | undefined = () => undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const c of e.columns) {
+    if (textLength(c) === undefined) continue;
+    out.set(c.name, (c.references && c.references.entity !== e.name ? referenced(c.references.entity, c.references.column) : undefined) ?? BIN2);
+  }
+  return out;
+}
+
 /** Columns that must hold a value: required ones and the primary key. */
 const notNull = (e: Entity, c: Column): boolean => c.required || e.primaryKey.includes(c.name);
 
@@ -199,10 +219,11 @@ const notNull = (e: Entity, c: Column): boolean => c.required || e.primaryKey.in
  * empty gets a filtered unique index instead of a UNIQUE constraint, because SQL Server's UNIQUE
  * lets only one NULL in, where the model (and every other store) allows any number.
  */
-export function mssqlCreateTable(e: Entity): string {
+export function mssqlCreateTable(e: Entity, collations: Collations = mssqlNewTableCollations(e)): string {
   const t = e.name;
   const lines = e.columns.map((c) => {
-    let def = `${qi(c.name)} ${mssqlColumnTypeIn(e, c)} ${notNull(e, c) ? 'NOT NULL' : 'NULL'}`;
+    const co = collations.get(c.name);
+    let def = `${qi(c.name)} ${mssqlColumnTypeIn(e, c)}${co ? ` COLLATE ${co}` : ''} ${notNull(e, c) ? 'NOT NULL' : 'NULL'}`;
     if (c.type === 'enum' && c.values?.length) def += ` CONSTRAINT ${qi(constraintName('ck', t, c.name))} CHECK (${qi(c.name)} IN (${c.values.map(nstr).join(', ')}))`;
     return def;
   });
@@ -305,12 +326,13 @@ export function mssqlBulkColumns(e: Entity): BulkColumn[] {
 /**
  * The #temp table for an entity: dropped if a previous load on this session left it, then
  * created with the bulk columns, all nullable (the real table checks), text columns in the
- * database's collation, so MERGE can compare them with the table's own columns (tempdb's
- * collation may differ from the database's).
+ * collations of the table's own (`collations`; the database's where one is not known), so MERGE
+ * and the loose-key check compare them as the table's key does (tempdb's collation may differ
+ * from the database's, and two collations cannot be compared at all, Msg 468).
  */
-export function mssqlCreateTempTable(e: Entity): string {
+export function mssqlCreateTempTable(e: Entity, collations: Collations = mssqlNewTableCollations(e)): string {
   const t = tempTable(e.name);
-  const cols = mssqlBulkColumns(e).map((c) => `${qi(c.name)} ${c.decl}${c.decl.startsWith('nvarchar') ? ' COLLATE DATABASE_DEFAULT' : ''} NULL`);
+  const cols = mssqlBulkColumns(e).map((c) => `${qi(c.name)} ${c.decl}${c.decl.startsWith('nvarchar') ? ` COLLATE ${collations.get(c.name) ?? 'DATABASE_DEFAULT'}` : ''} NULL`);
   return `IF OBJECT_ID(${nstr(`tempdb..${qi(t)}`)}) IS NOT NULL DROP TABLE ${qi(t)};\nCREATE TABLE ${qi(t)} (\n  ${cols.join(',\n  ')}\n);`;
 }
 
@@ -710,7 +732,7 @@ export function describeMssqlError(e: unknown, secrets: readonly string[] = []):
   switch (root.number) {
     case 2627:
     case 2601:
-      hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them. SQL Server compares text without regard to case under most collations, so keys that differ only in case collide here.';
+      hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them. Tables forklift creates compare text exactly, but one made by hand or by an earlier forklift may compare it without regard to case (the database\'s collation), so keys that differ only in case collide there.';
       break;
     case 547:
       hint = /FOREIGN KEY|REFERENCE/i.test(message)
@@ -792,10 +814,10 @@ export function sessionOf(parent: sql.Transaction): MssqlSession {
 export async function loadInSession(s: MssqlSession, staging: Database.Database, req: LoadRequest, onLink?: (link: ChainLink) => void): Promise<Map<string, number>> {
   const loaded = new Map<string, number>();
   await s.batch('SET XACT_ABORT ON');
-  await prepareInSession(s, req);
+  const collations = await prepareInSession(s, req);
   for (const l of req.entities) {
     req.signal?.throwIfAborted();
-    const n = await moveRows(s, staging, l, req.signal);
+    const n = await moveRows(s, staging, l, collations.get(l.entity.name), req.signal);
     if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
     loaded.set(l.entity.name, n);
   }
@@ -812,14 +834,14 @@ export async function loadInSession(s: MssqlSession, staging: Database.Database,
  */
 export async function rehearseInSession(s: MssqlSession, staging: Database.Database, req: RehearsalRequest): Promise<Refusal[]> {
   await s.batch('SET XACT_ABORT OFF');
-  await prepareInSession(s, req);
+  const collations = await prepareInSession(s, req);
   return loadNarrowing(
     {
       savepoint: async (name) => void (await s.batch(`SAVE TRANSACTION ${name}`)),
       rollbackTo: async (name) => void (await s.batch(`ROLLBACK TRANSACTION ${name}`)),
       // SQL Server has no RELEASE: a savepoint lives until the transaction ends.
       release: async () => {},
-      loadRange: async (l, range) => void (await moveRows(s, staging, l, req.signal, range)),
+      loadRange: async (l, range) => void (await moveRows(s, staging, l, collations.get(l.entity.name), req.signal, range)),
       describe: (e) => describeMssqlError(e).message,
     },
     staging,
@@ -828,17 +850,34 @@ export async function rehearseInSession(s: MssqlSession, staging: Database.Datab
   );
 }
 
-/** The ledger, the run's tables and every table they reference, what each table is, and replace's DELETEs (children first). */
-async function prepareInSession(s: MssqlSession, req: Pick<LoadRequest, 'model' | 'entities'>): Promise<void> {
-  for (const l of req.entities) await checkTableShape(s, l.entity);
-  await s.batch(MSSQL_RUNS_DDL);
+/**
+ * The ledger, the run's tables and every table they reference, what each table is, and replace's
+ * DELETEs (children first). Returns the collations of each table's text columns, as it was found
+ * or made.
+ */
+async function prepareInSession(s: MssqlSession, req: Pick<LoadRequest, 'model' | 'entities'>): Promise<Map<string, Collations>> {
   // The run's tables and every table they reference, so foreign keys have a table to point at.
-  for (const entity of referencedClosure(req)) await s.batch(mssqlCreateTable(entity));
+  const tables = referencedClosure(req);
+  const found = new Map<string, MssqlColumnRow[]>();
+  for (const e of tables) {
+    const rows = s.select ? ((await s.select(mssqlColumnsSql(true), [{ name: 't', type: sql.NVarChar(128), value: e.name }])) as unknown as MssqlColumnRow[]) : [];
+    if (rows.length) found.set(e.name, rows);
+  }
+  for (const l of req.entities) checkTableShape(l.entity, found.get(l.entity.name));
+  await s.batch(MSSQL_RUNS_DDL);
+  const collations = new Map<string, Collations>();
+  for (const entity of tables) {
+    const rows = found.get(entity.name);
+    const co = rows ? new Map(rows.flatMap((r) => (r.co ? [[r.c, r.co] as const] : []))) : mssqlNewTableCollations(entity, (t, c) => collations.get(t)?.get(c));
+    collations.set(entity.name, co);
+    await s.batch(mssqlCreateTable(entity, co));
+  }
   // What each table is, in the model's own words, for describeTables (export, diff).
   await s.batch(MSSQL_TABLES_DDL);
   for (const entity of referencedClosure(req)) await s.query(MSSQL_TABLES_MERGE, mssqlTableRecordParams(entity));
   // Replace empties the run's tables children first, so foreign keys hold at every step.
   for (const l of [...req.entities].reverse()) if (l.mode === 'replace') await s.batch(mssqlDeleteAll(l.entity));
+  return collations;
 }
 
 /** Where an existing table cannot hold the model's values exactly; the store names itself in the StoreError (shapeError). */
@@ -861,11 +900,9 @@ function mssqlHoldsExactly(model: Column, native: Parameters<typeof holdsExactly
   return holdsExactly(model, native);
 }
 
-/** An existing table the entity loads into must hold the model's values exactly; a new one is made so. */
-async function checkTableShape(s: MssqlSession, entity: Entity): Promise<void> {
-  if (!s.select) return;
-  const rows = (await s.select(mssqlColumnsSql(true), [{ name: 't', type: sql.NVarChar(128), value: entity.name }])) as unknown as MssqlColumnRow[];
-  if (rows.length === 0) return;
+/** An existing table the entity loads into (its catalog `rows`) must hold the model's values exactly; a new one is made so. */
+function checkTableShape(entity: Entity, rows: readonly MssqlColumnRow[] | undefined): void {
+  if (rows === undefined) return;
   const mismatches = shapeMismatches(mssqlStoredEntity(entity), mssqlTables([{ t: entity.name, d: null }], rows, [], [])[0]!, (c) => mssqlColumnTypeIn(entity, c), mssqlHoldsExactly);
   const declared = new Map(rows.map((r) => [r.c, mssqlDeclaredType(r)]));
   if (mismatches.length) throw new TableShapeProblem(entity.name, mismatches.map((m) => (m.found === undefined ? m : { ...m, found: declared.get(m.column) ?? m.found })));
@@ -881,8 +918,8 @@ function mssqlDeclaredType(r: MssqlColumnRow): string {
 }
 
 /** One entity's staged rows (or a range of them) through its #temp table into the table; returns rows written. */
-async function moveRows(s: MssqlSession, staging: Database.Database, l: EntityLoad, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {
-  await s.batch(mssqlCreateTempTable(l.entity));
+async function moveRows(s: MssqlSession, staging: Database.Database, l: EntityLoad, collations: Collations | undefined, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {
+  await s.batch(mssqlCreateTempTable(l.entity, collations));
   let sent = 0;
   for (const rows of chunks(stagedRows(staging, l, range), mssqlRowConverter(l.entity))) {
     signal?.throwIfAborted();

@@ -37,7 +37,8 @@ import { hexText, mssqlVariantText, tediousInstantText } from './mssql-text.js';
  */
 
 export const SCHEMA = 'dbo';
-const BIN2 = 'Latin1_General_100_BIN2';
+/** Compares UTF-16 code units, not by language (and not without regard to case). */
+export const BIN2 = 'Latin1_General_100_BIN2';
 
 const qi = (name: string): string => `[${name.replace(/]/g, ']]')}]`;
 const tableRef = (name: string): string => `${qi(SCHEMA)}.${qi(name)}`;
@@ -73,7 +74,7 @@ const USER_TABLES = `t.schema_id = SCHEMA_ID(N'${SCHEMA}') AND t.is_ms_shipped =
 
 /** Columns of the dbo tables, or of one (`@t`), with their base types and MS_Description. */
 export function mssqlColumnsSql(oneTable: boolean): string {
-  return `SELECT t.name AS t, c.name AS c, TYPE_NAME(c.system_type_id) AS ty, c.max_length AS len, c.precision AS p, c.scale AS s, c.is_nullable AS nl, CAST(ep.value AS nvarchar(max)) AS d
+  return `SELECT t.name AS t, c.name AS c, TYPE_NAME(c.system_type_id) AS ty, c.max_length AS len, c.precision AS p, c.scale AS s, c.is_nullable AS nl, CAST(ep.value AS nvarchar(max)) AS d, c.collation_name AS co
 FROM sys.tables t
 JOIN sys.columns c ON c.object_id = t.object_id
 LEFT JOIN sys.extended_properties ep ON ep.class = 1 AND ep.major_id = c.object_id AND ep.minor_id = c.column_id AND ep.name = N'MS_Description'
@@ -125,6 +126,8 @@ export interface MssqlColumnRow {
   s: number;
   nl: boolean;
   d: string | null;
+  /** A text column's collation (null for other types). */
+  co?: string | null;
 }
 
 const INTEGER_TYPES = new Set(['bigint', 'int', 'smallint', 'tinyint']);

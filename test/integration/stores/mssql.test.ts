@@ -459,6 +459,34 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
     }
   });
 
+  it('keys that differ only in case are two keys, as in SQLite and PostgreSQL; watermark groups and read-back columns keep them apart', async () => {
+    const lots: Entity = {
+      name: 'lots',
+      columns: [
+        { name: 'lot', type: 'string', length: 16, required: true },
+        { name: 'machine', type: 'string', length: 16, required: true },
+        { name: 'n', type: 'integer', required: true },
+      ],
+      primaryKey: ['lot'],
+      rules: [],
+    };
+    const url = await freshDb();
+    const store = await openStore(url);
+    try {
+      await loadRows(store, new Map([[lots, [['P-1', 'M1', 1], ['p-1', 'm1', 2], ['a1', 'M1', 3], ['A1', 'm1', 4]]]]));
+      expect(await readAll(store, lots)).toEqual([['A1', 'm1', 4], ['P-1', 'M1', 1], ['a1', 'M1', 3], ['p-1', 'm1', 2]]);
+      expect((await store.maxPerGroup('lots', ['machine'], 'n')).sort(byJson)).toEqual([['M1', 3], ['m1', 4]]);
+      const values: unknown[] = [];
+      for await (const b of store.readColumn('lots', 'machine')) values.push(...b);
+      expect(values.sort()).toEqual(['M1', 'm1']);
+      // The upsert of `p-1` updates that row, not `P-1`.
+      await loadRows(store, new Map([[lots, [['p-1', 'm1', 20]]]]), 'upsert');
+      expect((await readAll(store, lots)).map((r) => r[2])).toEqual([4, 1, 3, 20]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('names the tables of other schemas that export leaves out; a narrower existing table is refused before any row moves', async () => {
     const url = await freshDb();
     await withMssql(url, async (p) => {

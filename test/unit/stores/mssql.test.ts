@@ -103,11 +103,11 @@ describe('SQL Server DDL', () => {
     expect(mssqlCreateTable(entity('items'))).toBe(`IF OBJECT_ID(N'[dbo].[items]', N'U') IS NULL
 BEGIN
 CREATE TABLE [dbo].[items] (
-  [item_code] nvarchar(64) NOT NULL,
-  [description] nvarchar(255) NOT NULL,
-  [item_type] nvarchar(10) NULL CONSTRAINT [ck_items_item_type] CHECK ([item_type] IN (N'raw', N'semi', N'finished', N'consumable', N'service')),
-  [uom] nvarchar(16) NOT NULL,
-  [category] nvarchar(64) NULL,
+  [item_code] nvarchar(64) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [description] nvarchar(255) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [item_type] nvarchar(10) COLLATE Latin1_General_100_BIN2 NULL CONSTRAINT [ck_items_item_type] CHECK ([item_type] IN (N'raw', N'semi', N'finished', N'consumable', N'service')),
+  [uom] nvarchar(16) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [category] nvarchar(64) COLLATE Latin1_General_100_BIN2 NULL,
   [standard_cost] decimal(18, 4) NULL,
   [lead_time_days] bigint NULL,
   [active] bit NOT NULL,
@@ -120,11 +120,11 @@ END`);
     expect(mssqlCreateTable(entity('bom_lines'))).toBe(`IF OBJECT_ID(N'[dbo].[bom_lines]', N'U') IS NULL
 BEGIN
 CREATE TABLE [dbo].[bom_lines] (
-  [parent_item] nvarchar(64) NOT NULL,
+  [parent_item] nvarchar(64) COLLATE Latin1_General_100_BIN2 NOT NULL,
   [line_no] bigint NOT NULL,
-  [component_item] nvarchar(64) NOT NULL,
+  [component_item] nvarchar(64) COLLATE Latin1_General_100_BIN2 NOT NULL,
   [qty_per] decimal(18, 6) NOT NULL,
-  [uom] nvarchar(16) NULL,
+  [uom] nvarchar(16) COLLATE Latin1_General_100_BIN2 NULL,
   [scrap_pct] decimal(5, 2) NULL,
   [valid_from] date NULL,
   [valid_to] date NULL,
@@ -138,7 +138,7 @@ END`);
   it('creates machine_events with datetimeoffset(3) in its key', () => {
     const ddl = mssqlCreateTable(entity('machine_events'));
     expect(ddl).toContain('[ts] datetimeoffset(3) NOT NULL,');
-    expect(ddl).toContain("[state] nvarchar(5) NULL CONSTRAINT [ck_machine_events_state] CHECK ([state] IN (N'RUN', N'IDLE', N'DOWN', N'SETUP', N'OFF')),");
+    expect(ddl).toContain("[state] nvarchar(5) COLLATE Latin1_General_100_BIN2 NULL CONSTRAINT [ck_machine_events_state] CHECK ([state] IN (N'RUN', N'IDLE', N'DOWN', N'SETUP', N'OFF')),");
     expect(ddl).toContain('CONSTRAINT [pk_machine_events] PRIMARY KEY ([machine_id], [ts])');
     expect(ddl).not.toContain('FOREIGN KEY');
   });
@@ -159,11 +159,11 @@ END`);
     expect(mssqlCreateTable(odd)).toBe(`IF OBJECT_ID(N'[dbo].[odd]]name]', N'U') IS NULL
 BEGIN
 CREATE TABLE [dbo].[odd]]name] (
-  [it's] nvarchar(8) NOT NULL,
-  [kind] nvarchar(7) NULL CONSTRAINT [ck_odd]]name_kind] CHECK ([kind] IN (N'O''Brien', N'x')),
-  [parent] nvarchar(8) NULL,
-  [code] nvarchar(8) NOT NULL,
-  [alt] nvarchar(8) NULL,
+  [it's] nvarchar(8) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [kind] nvarchar(7) COLLATE Latin1_General_100_BIN2 NULL CONSTRAINT [ck_odd]]name_kind] CHECK ([kind] IN (N'O''Brien', N'x')),
+  [parent] nvarchar(8) COLLATE Latin1_General_100_BIN2 NULL,
+  [code] nvarchar(8) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [alt] nvarchar(8) COLLATE Latin1_General_100_BIN2 NULL,
   CONSTRAINT [pk_odd]]name] PRIMARY KEY ([it's]),
   CONSTRAINT [uq_odd]]name_code] UNIQUE ([code])
 );
@@ -189,12 +189,12 @@ END`);
     expect(mssqlCreateTable(parts)).toBe(`IF OBJECT_ID(N'[dbo].[parts]', N'U') IS NULL
 BEGIN
 CREATE TABLE [dbo].[parts] (
-  [code] nvarchar(450) NOT NULL,
+  [code] nvarchar(450) COLLATE Latin1_General_100_BIN2 NOT NULL,
   [Gewicht [kg]]] decimal(10, 3) NULL,
-  [note] nvarchar(450) NULL,
-  [alias] nvarchar(450) NOT NULL,
-  [parent] nvarchar(450) NULL,
-  [remark] nvarchar(max) NULL,
+  [note] nvarchar(450) COLLATE Latin1_General_100_BIN2 NULL,
+  [alias] nvarchar(450) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [parent] nvarchar(450) COLLATE Latin1_General_100_BIN2 NULL,
+  [remark] nvarchar(max) COLLATE Latin1_General_100_BIN2 NULL,
   CONSTRAINT [pk_parts] PRIMARY KEY ([code]),
   CONSTRAINT [uq_parts_alias] UNIQUE ([alias])
 );
@@ -202,7 +202,7 @@ CREATE UNIQUE INDEX [uq_parts_note] ON [dbo].[parts] ([note]) WHERE [note] IS NO
 END`);
     // A child table's foreign key to it is of the same type.
     const child: Entity = { name: 'uses', primaryKey: ['id'], rules: [], columns: [{ name: 'id', type: 'integer', required: true }, { name: 'part', type: 'text', required: true, references: { entity: 'parts', column: 'code' } }] };
-    expect(mssqlCreateTable(child)).toContain('[part] nvarchar(450) NOT NULL');
+    expect(mssqlCreateTable(child)).toContain('[part] nvarchar(450) COLLATE Latin1_General_100_BIN2 NOT NULL');
     // A value longer than the index holds is refused, naming the column, never cut.
     const convert = mssqlRowConverter(parts);
     expect(convert(['P'.repeat(450), null, null, 'a', null, 'x'.repeat(5000)])[0]).toBe('P'.repeat(450));
@@ -228,7 +228,7 @@ END`);
         { name: 'n', type: 'integer', required: true },
       ],
     };
-    expect(mssqlCreateTable(e)).toContain('[doc] nvarchar(450) NOT NULL,\n  [line] nvarchar(300) NOT NULL,\n  [n] bigint NOT NULL,');
+    expect(mssqlCreateTable(e)).toContain('[doc] nvarchar(450) COLLATE Latin1_General_100_BIN2 NOT NULL,\n  [line] nvarchar(300) COLLATE Latin1_General_100_BIN2 NOT NULL,\n  [n] bigint NOT NULL,');
     const convert = mssqlRowConverter(e);
     expect(convert(['d'.repeat(146), 'l'.repeat(300), 1n])).toEqual(['d'.repeat(146), 'l'.repeat(300), 1n]);
     expect(() => convert(['d'.repeat(147), 'l'.repeat(300), 1n])).toThrow("lines: a key (doc, line, n) takes 902 bytes, more than the 900 bytes SQL Server's primary key index holds");
@@ -241,7 +241,7 @@ END`);
     expect(mssqlCreateTable(e)).toBe(`IF OBJECT_ID(N'[dbo].[readings]', N'U') IS NULL
 BEGIN
 CREATE TABLE [dbo].[readings] (
-  [sensor] nvarchar(max) NULL,
+  [sensor] nvarchar(max) COLLATE Latin1_General_100_BIN2 NULL,
   [val] bigint NULL
 );
 END`);
@@ -353,18 +353,21 @@ describe('SQL Server bulk load', () => {
     expect(note).toMatchObject({ decl: 'nvarchar(max)', type: { type: sql.NVarChar, length: sql.MAX } });
   });
 
-  it('creates the #temp table in the database collation, all nullable', () => {
+  it('creates the #temp table with the collations of the table\'s text columns (binary for a table forklift makes), all nullable', () => {
     expect(mssqlCreateTempTable(entity('items'))).toBe(`IF OBJECT_ID(N'tempdb..[#fl_items]') IS NOT NULL DROP TABLE [#fl_items];
 CREATE TABLE [#fl_items] (
-  [item_code] nvarchar(64) COLLATE DATABASE_DEFAULT NULL,
-  [description] nvarchar(255) COLLATE DATABASE_DEFAULT NULL,
-  [item_type] nvarchar(10) COLLATE DATABASE_DEFAULT NULL,
-  [uom] nvarchar(16) COLLATE DATABASE_DEFAULT NULL,
-  [category] nvarchar(64) COLLATE DATABASE_DEFAULT NULL,
+  [item_code] nvarchar(64) COLLATE Latin1_General_100_BIN2 NULL,
+  [description] nvarchar(255) COLLATE Latin1_General_100_BIN2 NULL,
+  [item_type] nvarchar(10) COLLATE Latin1_General_100_BIN2 NULL,
+  [uom] nvarchar(16) COLLATE Latin1_General_100_BIN2 NULL,
+  [category] nvarchar(64) COLLATE Latin1_General_100_BIN2 NULL,
   [standard_cost] nvarchar(50) COLLATE DATABASE_DEFAULT NULL,
   [lead_time_days] bigint NULL,
   [active] bit NULL
 );`);
+    // An existing table's own, as the catalog names them.
+    const ci = mssqlCreateTempTable(entity('items'), new Map([['item_code', 'SQL_Latin1_General_CP1_CI_AS']]));
+    expect(ci).toContain('[item_code] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NULL,\n  [description] nvarchar(255) COLLATE DATABASE_DEFAULT NULL,');
     expect(mssqlDropTempTable(entity('items'))).toBe('DROP TABLE [#fl_items]');
   });
 
@@ -621,11 +624,11 @@ describe('SQL Server load sequence (recorded session)', () => {
 
   /** A session that records every call; INSERT/MERGE report the rows last bulk loaded for their entity. */
   /** The catalog rows (mssqlColumnsSql) of the table forklift's own DDL makes for an entity. */
-  function catalogOf(e: Entity): MssqlColumnRow[] {
+  function catalogOf(e: Entity, collation = 'Latin1_General_100_BIN2'): MssqlColumnRow[] {
     return e.columns.map((c) => {
       const [, ty, a, b] = /^(\w+)(?:\((\w+)(?:, (\d+))?\))?$/.exec(mssqlColumnTypeIn(e, c))!;
-      const row: MssqlColumnRow = { t: e.name, c: c.name, ty: ty!, len: 8, p: 0, s: 0, nl: !c.required, d: null };
-      if (ty === 'nvarchar') row.len = a === 'max' ? -1 : 2 * Number(a);
+      const row: MssqlColumnRow = { t: e.name, c: c.name, ty: ty!, len: 8, p: 0, s: 0, nl: !c.required, d: null, co: null };
+      if (ty === 'nvarchar') Object.assign(row, { len: a === 'max' ? -1 : 2 * Number(a), co: collation });
       if (ty === 'decimal') Object.assign(row, { p: Number(a), s: Number(b) });
       if (ty === 'datetimeoffset') row.s = Number(a);
       return row;
@@ -785,6 +788,27 @@ describe('SQL Server load sequence (recorded session)', () => {
     } finally {
       st2.db.close();
     }
+  });
+
+  it('creates new tables\' text columns binary; a foreign key and an existing table\'s #temp keep the collation the existing table has', async () => {
+    // items made by an earlier forklift, in the database's case-insensitive default.
+    const { db, req } = stage({ items: [item('A', '1.5000')], bom_lines: [bom('A', 10, 'A')] }, { items: 'upsert' });
+    const { session, log } = recorder({ tables: { items: catalogOf(entity('items'), 'SQL_Latin1_General_CP1_CI_AS') } });
+    try {
+      await loadInSession(session, db, req);
+    } finally {
+      db.close();
+    }
+    const texts = log.map((r) => r.text);
+    expect(texts.slice(1, 3)).toEqual([mssqlColumnsSql(true), mssqlColumnsSql(true)]);
+    const boms = texts.find((t) => t.includes('CREATE TABLE [dbo].[bom_lines]'))!;
+    expect(boms).toContain('[parent_item] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NOT NULL,');
+    expect(boms).toContain('[component_item] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NOT NULL,');
+    expect(boms).toContain('[uom] nvarchar(16) COLLATE Latin1_General_100_BIN2 NULL,');
+    expect(texts.find((t) => t.includes('CREATE TABLE [#fl_items]'))).toContain('[item_code] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NULL,');
+    expect(texts.find((t) => t.includes('CREATE TABLE [#fl_bom_lines]'))).toContain('[parent_item] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NULL,\n  [line_no] bigint NULL,\n  [component_item] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NULL,\n  [qty_per] nvarchar(50) COLLATE DATABASE_DEFAULT NULL,\n  [uom] nvarchar(16) COLLATE Latin1_General_100_BIN2 NULL,');
+    // Where nothing exists yet, every text column of every table is binary.
+    expect(mssqlCreateTable(entity('bom_lines'))).toContain('[parent_item] nvarchar(64) COLLATE Latin1_General_100_BIN2 NOT NULL,');
   });
 
   it('an instant column: datetimeoffset(3) and datetime2(3) or finer hold the model; datetime (1/300 s) and smalldatetime do not', async () => {

@@ -511,9 +511,9 @@ function fromTemp(c: Column, from = ''): string {
 }
 
 /** append, replace (after the DELETE) and incremental: every #temp row into the table. */
-export function mssqlInsertSelect(e: Entity): string {
+export function mssqlInsertSelect(e: Entity, output?: string): string {
   const cols = e.columns.map((c) => qi(c.name)).join(', ');
-  return `INSERT INTO ${tableRef(e.name)} (${cols})\nSELECT ${e.columns.map((c) => fromTemp(c)).join(', ')}\nFROM ${qi(tempTable(e.name))}`;
+  return `INSERT INTO ${tableRef(e.name)} (${cols})\n${output ? `${output}\n` : ''}SELECT ${e.columns.map((c) => fromTemp(c)).join(', ')}\nFROM ${qi(tempTable(e.name))}`;
 }
 
 /**
@@ -521,7 +521,7 @@ export function mssqlInsertSelect(e: Entity): string {
  * match and the insert. A row matching the key updates the columns the load provides
  * (`provided`, default every one: upsert-common.ts); a new row gets every column.
  */
-export function mssqlMerge(e: Entity, provided?: readonly string[]): string {
+export function mssqlMerge(e: Entity, provided?: readonly string[], output?: string): string {
   const cols = e.columns.map((c) => qi(c.name));
   const source = e.columns.map((c) => (c.type === 'decimal' ? `${fromTemp(c)} AS ${qi(c.name)}` : qi(c.name))).join(', ');
   const on = e.primaryKey.map((k) => `t.${qi(k)} = s.${qi(k)}`).join(' AND ');
@@ -533,7 +533,7 @@ export function mssqlMerge(e: Entity, provided?: readonly string[]): string {
     `USING (SELECT ${source} FROM ${qi(tempTable(e.name))}) AS s`,
     `ON ${on}`,
     `WHEN MATCHED THEN UPDATE SET ${set}`,
-    `WHEN NOT MATCHED BY TARGET THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.${c}`).join(', ')});`,
+    `WHEN NOT MATCHED BY TARGET THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.${c}`).join(', ')})${output ? `\n${output}` : ''};`,
   ].join('\n');
 }
 
@@ -558,9 +558,20 @@ export function mssqlLooseKeyMatch(e: Entity): string | null {
   return `SELECT TOP 1 ${shown} FROM ${qi(tempTable(e.name))} AS s JOIN ${tableRef(e.name)} AS t ON ${on} WHERE NOT (${same})`;
 }
 
-/** The statement that moves an entity's #temp rows into its table, by load mode. */
+/** Where the load statement's OUTPUT puts a row for each row it writes. */
+const WRITTEN = '@fl_written';
+
+/**
+ * The batch that moves an entity's #temp rows into its table, by load mode, and counts the rows
+ * that statement wrote: its OUTPUT writes a row into a table variable for each, and the batch
+ * ends with their count. The count the server reports after each statement would not do: a
+ * trigger on an existing table (an audit trigger without SET NOCOUNT ON) adds the counts of its
+ * own statements, and the check against the rows sent would then fail for every load.
+ */
 export function mssqlLoadStatement(l: Pick<EntityLoad, 'entity' | 'mode' | 'provided'>): string {
-  return l.mode === 'upsert' ? mssqlMerge(l.entity, l.provided) : mssqlInsertSelect(l.entity);
+  const output = `OUTPUT 1 INTO ${WRITTEN} ([w])`;
+  const statement = l.mode === 'upsert' ? mssqlMerge(l.entity, l.provided, output) : `${mssqlInsertSelect(l.entity, output)};`;
+  return `DECLARE ${WRITTEN} TABLE ([w] bit NOT NULL);\n${statement}\nSELECT COUNT_BIG(*) AS [n] FROM ${WRITTEN};`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -775,6 +786,8 @@ export function describeMssqlError(e: unknown, secrets: readonly string[] = []):
 export interface MssqlSession {
   /** A T-SQL batch (execSqlBatch: #temp tables it creates live on in the session); returns rows affected. */
   batch(text: string): Promise<number>;
+  /** A T-SQL batch whose last result set is one row with a count `n`; returns that count. */
+  count(text: string): Promise<number>;
   /** A bulk load of one chunk; returns rows loaded. */
   bulk(table: sql.Table): Promise<number>;
   /** A parameterized statement; returns rows affected. */
@@ -792,6 +805,13 @@ const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 export function sessionOf(parent: sql.Transaction): MssqlSession {
   return {
     batch: async (text) => sum((await new sql.Request(parent).batch(text)).rowsAffected),
+    count: async (text) => {
+      // The last result set: a trigger may return result sets of its own before it.
+      const sets = ((await new sql.Request(parent).batch(text)).recordsets ?? []) as unknown as Record<string, unknown>[][];
+      const n = sets[sets.length - 1]?.[0]?.n;
+      if (n === undefined || n === null) throw new BugError('a counted batch returned no count');
+      return Number(n);
+    },
     bulk: async (table) => (await new sql.Request(parent).bulk(table, BULK_OPTIONS)).rowsAffected,
     query: async (text, params) => {
       const r = new sql.Request(parent);
@@ -932,7 +952,7 @@ async function moveRows(s: MssqlSession, staging: Database.Database, l: EntityLo
     const hit = (await s.select(loose))[0];
     if (hit) throw looseKeyError('', l.entity, collatedKeyColumns(l.entity), hit, String);
   }
-  const n = await s.batch(mssqlLoadStatement(l));
+  const n = await s.count(mssqlLoadStatement(l));
   await s.batch(mssqlDropTempTable(l.entity));
   return n;
 }

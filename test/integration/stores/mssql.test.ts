@@ -487,6 +487,25 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
     }
   });
 
+  it('loads and upserts into an existing table with an audit trigger that reports its own row counts', async () => {
+    const codes: Entity = { name: 'codes', columns: [{ name: 'code', type: 'string', length: 8, required: true }, { name: 'n', type: 'integer', required: false }], primaryKey: ['code'], rules: [] };
+    const url = await freshDb();
+    await withMssql(url, async (p) => {
+      await p.request().batch('CREATE TABLE dbo.codes (code nvarchar(8) COLLATE Latin1_General_100_BIN2 NOT NULL PRIMARY KEY, n bigint NULL); CREATE TABLE dbo.codes_audit (code nvarchar(8), at datetime2 DEFAULT SYSUTCDATETIME())');
+      // No SET NOCOUNT ON: the trigger's INSERT reports its count to the client too.
+      await p.request().batch('CREATE TRIGGER dbo.codes_audit_tr ON dbo.codes AFTER INSERT, UPDATE AS INSERT INTO dbo.codes_audit (code) SELECT code FROM inserted; UPDATE dbo.codes_audit SET at = at WHERE 1 = 0');
+    });
+    const store = await openStore(url);
+    try {
+      expect([...(await loadRows(store, new Map([[codes, [['A', 1], ['B', 2]]]]), 'append'))]).toEqual([['codes', 2]]);
+      expect([...(await loadRows(store, new Map([[codes, [['B', 3], ['C', 4]]]]), 'upsert'))]).toEqual([['codes', 2]]);
+      expect(await readAll(store, codes)).toEqual([['A', 1], ['B', 3], ['C', 4]]);
+      expect(await scalar<number>(url, 'SELECT COUNT(*) FROM dbo.codes_audit')).toBe(4);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('names the tables of other schemas that export leaves out; a narrower existing table is refused before any row moves', async () => {
     const url = await freshDb();
     await withMssql(url, async (p) => {

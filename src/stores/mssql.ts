@@ -465,11 +465,23 @@ function valueConverter(e: Entity, c: Column): (v: unknown) => unknown {
       return (v) => (typeof v === 'bigint' ? v : BigInt(v as number | string));
     case 'boolean':
       return (v) => Number(v) !== 0;
+    // Validation refuses such years; a bundle may still hold one (SQLite and MySQL keep a date in
+    // year 0000), which SQL Server would refuse with a bare "Out of range.", naming nothing.
     case 'date':
-      return (v) => dateValue(String(v));
+      return (v) => inYears(e, c, dateValue(String(v)));
     case 'timestamp':
-      return (v) => timestampValue(String(v));
+      return (v) => inYears(e, c, timestampValue(String(v)));
   }
+}
+
+/** An instant SQL Server's date and datetimeoffset hold: the years 0001 to 9999. */
+function inYears(e: Entity, c: Column, d: UtcInstant): UtcInstant {
+  const y = d.getUTCFullYear();
+  if (y >= 1 && y <= 9999) return d;
+  throw new StoreError(`${e.name}.${c.name}: a ${c.type} outside the years 0001 to 9999, which SQL Server does not hold`, {
+    code: 'store.value',
+    hint: `Correct the ${c.type} in the bundle's source (or make it empty), or load it into another store.`,
+  });
 }
 
 /** An sql.Table for one chunk of converted rows, bound for the entity's #temp table. */

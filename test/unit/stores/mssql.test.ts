@@ -437,6 +437,14 @@ CREATE TABLE [#fl_items] (
     expect(() => timestampValue('not a time')).toThrow(BugError);
   });
 
+  it('stops a date or instant outside the years 0001 to 9999 (a bundle may hold one) by name, not with the server\'s bare "Out of range."', () => {
+    const e: Entity = { name: 'events2', primaryKey: ['id'], rules: [], columns: [{ name: 'id', type: 'integer', required: true }, { name: 'd', type: 'date', required: false }, { name: 'at', type: 'timestamp', required: false }] };
+    const convert = mssqlRowConverter(e);
+    expect(() => convert([1n, '0000-06-15', null])).toThrow(new StoreError('events2.d: a date outside the years 0001 to 9999, which SQL Server does not hold', { code: 'store.value' }).message);
+    expect(() => convert([1n, null, '0000-12-31T23:00:00.000Z'])).toThrow('events2.at: a timestamp outside the years 0001 to 9999');
+    expect((convert([1n, '0001-01-01', '9999-12-31T23:59:59.999Z'])[1] as Date).toISOString()).toBe('0001-01-01T00:00:00.000Z');
+  });
+
   it('stops a string whose UTF-16 length exceeds nvarchar(n), without showing it', () => {
     const e: Entity = { name: 'x', primaryKey: ['s'], rules: [], columns: [{ name: 's', type: 'string', length: 4, required: true }] };
     const convert = mssqlRowConverter(e);

@@ -942,7 +942,7 @@ function checkTableShape(entity: Entity, rows: readonly MssqlColumnRow[] | undef
 
 /** A column's type as its CREATE TABLE would say it, from the catalog row: nvarchar(32), decimal(18, 2), datetime2(7). */
 function mssqlDeclaredType(r: MssqlColumnRow): string {
-  const ty = r.ty.toLowerCase();
+  const ty = (r.ty ?? 'unknown').toLowerCase();
   if (/^n?(var)?char$/.test(ty)) return `${ty}(${r.len === -1 ? 'max' : ty.startsWith('n') ? r.len / 2 : r.len})`;
   if (ty === 'decimal' || ty === 'numeric') return `${ty}(${r.p}, ${r.s})`;
   if (ty === 'datetime2' || ty === 'datetimeoffset' || ty === 'time') return `${ty}(${r.s})`;

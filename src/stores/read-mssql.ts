@@ -72,9 +72,13 @@ export function mssqlTableRecordParams(e: Entity): ReadParam[] {
 
 const USER_TABLES = `t.schema_id = SCHEMA_ID(N'${SCHEMA}') AND t.is_ms_shipped = 0`;
 
-/** Columns of the dbo tables, or of one (`@t`), with their base types and MS_Description. */
+/**
+ * Columns of the dbo tables, or of one (`@t`), with their base types and MS_Description. The base
+ * type of an alias type is its system type's name; the CLR types (geometry, geography,
+ * hierarchyid) all have system_type_id 240, which names no type: their own id names them.
+ */
 export function mssqlColumnsSql(oneTable: boolean): string {
-  return `SELECT t.name AS t, c.name AS c, TYPE_NAME(c.system_type_id) AS ty, c.max_length AS len, c.precision AS p, c.scale AS s, c.is_nullable AS nl, CAST(ep.value AS nvarchar(max)) AS d, c.collation_name AS co
+  return `SELECT t.name AS t, c.name AS c, COALESCE(TYPE_NAME(c.system_type_id), TYPE_NAME(c.user_type_id)) AS ty, c.max_length AS len, c.precision AS p, c.scale AS s, c.is_nullable AS nl, CAST(ep.value AS nvarchar(max)) AS d, c.collation_name AS co
 FROM sys.tables t
 JOIN sys.columns c ON c.object_id = t.object_id
 LEFT JOIN sys.extended_properties ep ON ep.class = 1 AND ep.major_id = c.object_id AND ep.minor_id = c.column_id AND ep.name = N'MS_Description'
@@ -120,7 +124,8 @@ ORDER BY s.name COLLATE ${BIN2}, t.name COLLATE ${BIN2}`;
 export interface MssqlColumnRow {
   t: string;
   c: string;
-  ty: string;
+  /** Null where the login may not see the type (TYPE_NAME follows metadata visibility). */
+  ty: string | null;
   len: number;
   p: number;
   s: number;
@@ -136,7 +141,7 @@ const UNICODE = new Set(['nvarchar', 'nchar']);
 const STRING_TYPES = new Set(['nvarchar', 'varchar', 'nchar', 'char']);
 
 export function mssqlNativeColumn(r: MssqlColumnRow): NativeColumn {
-  const ty = r.ty.toLowerCase();
+  const ty = (r.ty ?? '').toLowerCase();
   const base = { name: r.c, required: !r.nl, ...(r.d ? { description: r.d } : {}) };
   const make = (kind: NativeKind, column: Omit<Column, 'name' | 'required'>, scale?: number): NativeColumn => ({ name: r.c, nativeType: ty, kind, ...(scale !== undefined ? { scale } : {}), column: { ...base, ...column } });
   if (INTEGER_TYPES.has(ty)) return make('integer', { type: 'integer' });
@@ -202,10 +207,11 @@ export function mssqlDescribeResult(sets: readonly Record<string, unknown>[][]):
 // readRows
 
 /**
- * Types read as their bytes: binary strings, and rowversion (TYPE_NAME says `timestamp`: eight
- * bytes, which CONVERT to nvarchar would take as four UTF-16 code units).
+ * Types read as their bytes: binary strings, rowversion (TYPE_NAME says `timestamp`: eight bytes,
+ * which CONVERT to nvarchar would take as four UTF-16 code units), and geometry and geography in
+ * SQL Server's own serialization, which keeps the SRID that their text (WKT) leaves out.
  */
-const BYTES_TYPES = new Set(['binary', 'varbinary', 'image', 'timestamp', 'rowversion']);
+const BYTES_TYPES = new Set(['binary', 'varbinary', 'image', 'timestamp', 'rowversion', 'geometry', 'geography']);
 
 /** The expression a column is read with: decimals and odd types as their exact text. */
 export function mssqlSelectExpr(n: NativeColumn): string {
@@ -224,7 +230,8 @@ export function mssqlSelectExpr(n: NativeColumn): string {
       if (BYTES_TYPES.has(ty)) return hexText(c);
       // CONVERT's default style would drop digits of the value a variant holds.
       if (ty === 'sql_variant') return mssqlVariantText(c);
-      if (ty === 'geometry' || ty === 'geography' || ty === 'hierarchyid') return `${c}.ToString()`;
+      // Its canonical path (/1/3/), which hierarchyid::Parse reads back as the same node.
+      if (ty === 'hierarchyid') return `${c}.ToString()`;
       return `CONVERT(nvarchar(max), ${c})`;
     default:
       return c;

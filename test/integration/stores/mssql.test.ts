@@ -388,6 +388,23 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
       await store.close();
     }
   });
+  it('describes a store with geometry, geography and hierarchyid columns, and reads them (the spatial ones as their bytes)', async () => {
+    const url = await freshDb();
+    await withMssql(url, async (p) => {
+      await p.request().batch('CREATE TABLE dbo.sites (id int NOT NULL PRIMARY KEY, shape geometry NULL, place geography NULL, node hierarchyid NULL)');
+      await p.request().batch("INSERT INTO dbo.sites VALUES (1, geometry::STGeomFromText('POINT (1.25 2.5)', 0), geography::Point(47.3769, 8.5417, 4326), hierarchyid::Parse('/1/3/'))");
+    });
+    const store = await openStore(url);
+    try {
+      const e = (await store.describeTables()).find((t) => t.name === 'sites')!;
+      expect(e.columns.map((c) => [c.name, c.type])).toEqual([['id', 'integer'], ['shape', 'text'], ['place', 'text'], ['node', 'text']]);
+      const bytes = await withMssql(url, async (p) => (await p.request().query<{ s: Buffer; g: Buffer }>('SELECT CAST(shape AS varbinary(max)) AS s, CAST(place AS varbinary(max)) AS g FROM dbo.sites')).recordset[0]!);
+      expect(await readAll(store, e)).toEqual([[1, `\\x${bytes.s.toString('hex')}`, `\\x${bytes.g.toString('hex')}`, '/1/3/']]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('reads a sql_variant exactly by its base type and a rowversion as its bytes', async () => {
     const url = await freshDb();
     await withMssql(url, async (p) => {

@@ -310,6 +310,26 @@ describe('SQL Server readRows', () => {
     );
   });
 
+  it('describes and reads geometry, geography and hierarchyid columns (system_type_id 240, named by their own id), and a type the login cannot see', async () => {
+    expect(mssqlColumnsSql(false)).toContain('COALESCE(TYPE_NAME(c.system_type_id), TYPE_NAME(c.user_type_id)) AS ty');
+    const cols = [
+      col('sites', 'id', 'int', { nl: false }),
+      col('sites', 'shape', 'geometry', { len: -1 }),
+      col('sites', 'place', 'geography', { len: -1 }),
+      col('sites', 'node', 'hierarchyid', { len: 892 }),
+      { ...col('sites', 'hidden', 'x'), ty: null },
+    ];
+    const table = mssqlTables([{ t: 'sites', d: null }], cols, [{ t: 'sites', k: 'pk', pk: true, c: 'id' }], [])[0]!;
+    const e: Entity = { name: 'sites', columns: table.columns.map((c) => c.column), primaryKey: ['id'], rules: [] };
+    expect(e.columns.map((c) => c.type)).toEqual(['integer', 'text', 'text', 'text', 'text']);
+    const { session, calls } = fakeSession({ query: columnsOf(cols), rows: [[1, '\\xe6100000010c', '\\xe6100000010c', '/1/3/', 'x']] });
+    const out: unknown[][] = [];
+    for await (const b of mssqlReadInSession(session, e)) out.push(...b);
+    expect(out).toEqual([[1, '\\xe6100000010c', '\\xe6100000010c', '/1/3/', 'x']]);
+    const hex = (c: string): string => `N'\\x' + LOWER(CONVERT(nvarchar(max), CAST(${c} AS varbinary(max)), 2))`;
+    expect(calls[1]!.text).toBe(`SELECT [id], ${hex('[shape]')}, ${hex('[place]')}, [node].ToString(), CONVERT(nvarchar(max), [hidden]) FROM [dbo].[sites] ORDER BY [id]`);
+  });
+
   it('turns what tedious gives into the staging form: bigint text to numbers, bit to 1/0, instants and dates to ISO, decimal text as it is', async () => {
     const rows = [
       ['M-1', new Date('2025-11-03T05:00:47.000Z'), 'RUN', '42', '9223372036854775807', null, '47.727', '-0.500', '0.000'],

@@ -1,9 +1,27 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import sql from 'mssql';
 import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
-import { BIN2, MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, MSSQL_TABLES_ELSEWHERE_SQL, MssqlReadProblem, mssqlColumnsSql, mssqlDescribeInSession, mssqlReadInSession, mssqlTableRecordParams, mssqlTables, readSessionOf, type MssqlColumnRow } from './read-mssql.js';
+import {
+  BIN2,
+  MSSQL_DBO_TABLES_SQL,
+  MSSQL_SNAPSHOT_STATE_SQL,
+  MSSQL_TABLES_DDL,
+  MSSQL_TABLES_MERGE,
+  MSSQL_TABLES_ELSEWHERE_SQL,
+  MssqlReadProblem,
+  mssqlColumnsSql,
+  mssqlDescribeInSession,
+  mssqlLockTablesSql,
+  mssqlReadInSession,
+  mssqlTableRecordParams,
+  mssqlTables,
+  readSessionOf,
+  type MssqlColumnRow,
+  type MssqlReadSession,
+} from './read-mssql.js';
 import { holdsExactly, shapeError, shapeMismatches, type ShapeMismatch } from './table-shape.js';
 import { referencedClosure } from './sqlite.js';
 import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
@@ -1152,11 +1170,14 @@ export class MssqlStore implements TargetStore {
 
   /** The rows of a table from one SELECT, streamed (mssql's request stream, rows as arrays). */
   async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
+    yield* this.readIn(readSessionOf(await this.connect()), table, opts);
+  }
+
+  private async *readIn(s: MssqlReadSession, table: Entity, opts: ReadRowsOptions): AsyncIterable<unknown[][]> {
     // A purge's cut-off is not pushed down here; the SQL Server store has no deleteRows, so purge refuses it first.
     if (opts.where) throw new BugError('the SQL Server store reads no row range');
-    const pool = await this.connect();
     try {
-      yield* mssqlReadInSession(readSessionOf(pool), table, opts.signal);
+      yield* mssqlReadInSession(s, table, opts.signal);
     } catch (e) {
       if (e instanceof Error && e.name === 'AbortError') throw e;
       if (e instanceof MssqlReadProblem) {
@@ -1170,12 +1191,38 @@ export class MssqlStore implements TargetStore {
   }
 
   /**
-   * Not one snapshot yet: SQL Server gives one only where the database allows SNAPSHOT isolation
-   * (ALLOW_SNAPSHOT_ISOLATION ON), and a streamed read holds its connection. Each table is read
-   * on its own, as readRows does.
+   * One transaction on a connection of its own, held until close, in which every table is read
+   * (beginMssqlSnapshot): at SNAPSHOT isolation where the database allows it, else holding a
+   * shared lock on every dbo table from the start. Reads run one at a time on it.
    */
-  async snapshot(): Promise<StoreSnapshot> {
-    return { describeTables: () => this.describeTables(), tablesElsewhere: () => this.tablesElsewhere(), readRows: (t, o) => this.readRows(t, o), close: async () => {} };
+  async snapshot(opts: { signal?: AbortSignal | undefined } = {}): Promise<StoreSnapshot> {
+    const pool = await this.connect();
+    let tx: sql.Transaction;
+    try {
+      tx = (await beginMssqlSnapshot(mssqlSnapshotServer(pool), opts.signal)).tx;
+    } catch (e) {
+      if (e instanceof Error && e.name === 'AbortError') throw e;
+      throw this.storeError(e, 'store.read');
+    }
+    const s = readSessionOf(tx);
+    const fail = (e: unknown): Error => this.storeError(e, 'store.read');
+    return {
+      describeTables: () => mssqlDescribeInSession(s).catch((e: unknown) => Promise.reject(fail(e))),
+      tablesElsewhere: async () => {
+        try {
+          const [rows = []] = await s.query(MSSQL_TABLES_ELSEWHERE_SQL, []);
+          return bySchema(rows as { s: string; t: string }[]);
+        } catch (e) {
+          throw fail(e);
+        }
+      },
+      readRows: (t, o = {}) => this.readIn(s, t, o),
+      // The transaction changed nothing: rolled back, which releases its locks.
+      close: async () => {
+        await s.settle();
+        await tx.rollback().catch(() => {});
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -1188,6 +1235,91 @@ export class MssqlStore implements TargetStore {
 
   private storeError(e: unknown, code: string): Error {
     return mssqlStoreError(e, code, this.display, this.secrets);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The snapshot of export, diff and exit
+
+/** A transaction a snapshot reads in: its batches, and the rollback that ends it. */
+export interface MssqlSnapshotTx {
+  batch(text: string): Promise<Record<string, unknown>[][]>;
+  rollback(): Promise<void>;
+}
+
+/** What opening a snapshot sends: queries on the pool, and transactions begun (tests pass a fake). */
+export interface MssqlSnapshotServer<T extends MssqlSnapshotTx> {
+  query(text: string): Promise<Record<string, unknown>[]>;
+  begin(isolation: 'SNAPSHOT' | 'READ COMMITTED'): Promise<T>;
+}
+
+/** The snapshot server of a pool: transactions of mssql, each on a connection of its own. */
+export function mssqlSnapshotServer(pool: sql.ConnectionPool): MssqlSnapshotServer<MssqlSnapshotTx & { tx: sql.Transaction }> {
+  return {
+    query: async (text) => (await pool.request().query<Record<string, unknown>>(text)).recordset,
+    begin: async (isolation) => {
+      const tx = new sql.Transaction(pool);
+      await tx.begin(isolation === 'SNAPSHOT' ? sql.ISOLATION_LEVEL.SNAPSHOT : sql.ISOLATION_LEVEL.READ_COMMITTED);
+      return {
+        tx,
+        batch: async (text) => ((await new sql.Request(tx).batch(text)).recordsets ?? []) as unknown as Record<string, unknown>[][],
+        rollback: () => tx.rollback(),
+      };
+    },
+  };
+}
+
+/** Lock errors a snapshot retries: a lock held elsewhere (NOWAIT, 1222), a table dropped since it was listed (208). */
+const LOCK_RETRY = new Set([1222, 208]);
+
+function onlyLockConflicts(e: unknown): boolean {
+  const err = e as MssqlErrorLike;
+  const all = [...(err.precedingErrors ?? []), err];
+  return all.every((x) => x.number !== undefined && LOCK_RETRY.has(x.number));
+}
+
+/**
+ * Begins the transaction an export, diff or exit reads the whole store in, so that a migrate
+ * committed meanwhile is in what it reads whole or not at all (and a bundle holds no BOM line
+ * whose item came after it). Where the database allows SNAPSHOT isolation, a SNAPSHOT transaction:
+ * every read sees the data as of the first, and writers do not wait. Elsewhere, READ COMMITTED
+ * holding a shared lock on every dbo table from the start: a load waits until the snapshot ends.
+ * The locks are taken all at once with NOWAIT and tried again, all released in between, as the
+ * PostgreSQL store does: a reader holding some while it waited for others could deadlock with a
+ * load writing the same tables in another order. XACT_ABORT is off, so stopping a read early
+ * (cancelling it) ends that read and not the transaction.
+ */
+export async function beginMssqlSnapshot<T extends MssqlSnapshotTx>(server: MssqlSnapshotServer<T>, signal?: AbortSignal): Promise<T & { isolation: 'SNAPSHOT' | 'table locks' }> {
+  signal?.throwIfAborted();
+  const state = Number((await server.query(MSSQL_SNAPSHOT_STATE_SQL))[0]?.s);
+  if (state === 1) {
+    const tx = await server.begin('SNAPSHOT');
+    try {
+      await tx.batch('SET XACT_ABORT OFF');
+    } catch (e) {
+      await tx.rollback().catch(() => {});
+      throw e;
+    }
+    return Object.assign(tx, { isolation: 'SNAPSHOT' as const });
+  }
+  const names = (rows: readonly Record<string, unknown>[]): string[] => rows.map((r) => String(r.t));
+  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+    signal?.throwIfAborted();
+    const listed = names(await server.query(MSSQL_DBO_TABLES_SQL));
+    const tx = await server.begin('READ COMMITTED');
+    try {
+      await tx.batch(['SET XACT_ABORT OFF;', mssqlLockTablesSql(listed)].join('\n'));
+      // A table made since it was listed holds no lock: everything is released and tried again.
+      const seen = names((await tx.batch(MSSQL_DBO_TABLES_SQL))[0] ?? []);
+      if (seen.join('\u0000') === listed.join('\u0000')) return Object.assign(tx, { isolation: 'table locks' as const });
+    } catch (e) {
+      if (!onlyLockConflicts(e)) {
+        await tx.rollback().catch(() => {});
+        throw e;
+      }
+    }
+    await tx.rollback().catch(() => {});
+    await sleep(wait, undefined, signal ? { signal } : {});
   }
 }
 

@@ -121,6 +121,22 @@ JOIN sys.schemas s ON s.schema_id = t.schema_id
 WHERE t.schema_id <> SCHEMA_ID(N'${SCHEMA}') AND t.is_ms_shipped = 0
 ORDER BY s.name COLLATE ${BIN2}, t.name COLLATE ${BIN2}`;
 
+/** Whether the database lets a transaction read at SNAPSHOT isolation: ALLOW_SNAPSHOT_ISOLATION ON is state 1. */
+export const MSSQL_SNAPSHOT_STATE_SQL = 'SELECT snapshot_isolation_state AS s FROM sys.databases WHERE database_id = DB_ID()';
+
+/** The dbo tables, which a snapshot without SNAPSHOT isolation locks. */
+export const MSSQL_DBO_TABLES_SQL = `SELECT t.name AS t FROM sys.tables t WHERE ${USER_TABLES} ORDER BY t.name COLLATE ${BIN2}`;
+
+/**
+ * A shared lock on each table, held until the transaction ends (TABLOCK, HOLDLOCK: a writer waits
+ * for the snapshot to end), or a failed statement at once where another session holds a lock
+ * that conflicts (NOWAIT, Msg 1222). Each scan opens its table, which takes the lock; TOP (1)
+ * reads no more than a row.
+ */
+export function mssqlLockTablesSql(tables: readonly string[]): string {
+  return tables.map((t) => `SELECT TOP (1) 1 AS [x] FROM ${tableRef(t)} WITH (TABLOCK, HOLDLOCK, NOWAIT);`).join('\n');
+}
+
 export interface MssqlColumnRow {
   t: string;
   c: string;
@@ -318,28 +334,69 @@ export async function* mssqlReadInSession(s: MssqlReadSession, e: Entity, signal
   }
 }
 
-/** A read session on a connection pool: each call one request. */
-export function readSessionOf(pool: sql.ConnectionPool): MssqlReadSession {
+/** A read session on a pool or a transaction, and what stops it. */
+export interface MssqlReadSessionOn extends MssqlReadSession {
+  /** Cancels a request still running and waits until it has ended. */
+  settle(): Promise<void>;
+}
+
+/**
+ * A read session on a connection pool or a transaction (a snapshot's): each call one request, one
+ * at a time. A transaction's connection runs one request at a time (mssql refuses a second,
+ * EREQINPROG), and a read the consumer stopped early is still ending (its cancel on its way to the
+ * server) when the next one starts: each request waits for the one before to end.
+ */
+export function readSessionOf(parent: sql.ConnectionPool | sql.Transaction): MssqlReadSessionOn {
+  let tail: Promise<void> = Promise.resolve();
+  let running: sql.Request | undefined;
+  /** Waits for the request before this one to end; returns the end of this one's turn. */
+  const turn = async (): Promise<() => void> => {
+    const before = tail;
+    let done!: () => void;
+    tail = new Promise<void>((res) => (done = res));
+    await before;
+    return done;
+  };
+  const request = (): sql.Request => (running = new sql.Request(parent as sql.ConnectionPool));
   return {
     query: async (text, params) => {
-      const r = pool.request();
-      for (const p of params) r.input(p.name, p.type, p.value);
-      const res = await r.query(text);
-      return (res.recordsets as unknown as Record<string, unknown>[][]) ?? [];
+      const done = await turn();
+      try {
+        const r = request();
+        for (const p of params) r.input(p.name, p.type, p.value);
+        const res = await r.query(text);
+        return (res.recordsets as unknown as Record<string, unknown>[][]) ?? [];
+      } finally {
+        done();
+      }
     },
     stream: (text) => {
-      const r = pool.request();
-      r.arrayRowMode = true;
-      // Paused while the consumer is behind (backpressure); errors come through the stream.
-      const stream = r.toReadableStream({ highWaterMark: 1000 });
-      void r.query(text).catch(() => {});
+      let r: sql.Request | undefined;
+      let stream: NodeJS.ReadableStream & { destroy(): void } | undefined;
+      let cancelled = false;
+      async function* rows(): AsyncGenerator<unknown[]> {
+        const done = await turn();
+        if (cancelled) return done();
+        r = request();
+        r.arrayRowMode = true;
+        // Paused while the consumer is behind (backpressure); errors come through the stream.
+        stream = r.toReadableStream({ highWaterMark: 1000 });
+        // In stream mode the promise settles once the request has ended, failed or cancelled.
+        void r.query(text).then(done, done);
+        yield* stream as AsyncIterable<unknown[]>;
+      }
       return {
-        rows: stream as AsyncIterable<unknown[]>,
+        rows: rows(),
         cancel: () => {
-          r.cancel();
-          stream.destroy();
+          cancelled = true;
+          r?.cancel();
+          stream?.destroy();
         },
       };
+    },
+    settle: async () => {
+      running?.cancel();
+      await tail;
     },
   };
 }

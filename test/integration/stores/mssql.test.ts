@@ -523,6 +523,45 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
     }
   });
 
+  it('a snapshot reads every table as of its start: SNAPSHOT isolation where allowed, else a writer waits for it', async () => {
+    const codes: Entity = { name: 'codes', columns: [{ name: 'code', type: 'string', length: 8, required: true }], primaryKey: ['code'], rules: [] };
+    for (const allow of [true, false]) {
+      const url = await freshDb();
+      const name = new URL(url).pathname.slice(1);
+      if (allow) await withMssql(ADMIN_URL!, (p) => p.request().batch(`ALTER DATABASE [${name}] SET ALLOW_SNAPSHOT_ISOLATION ON`));
+      const store = await openStore(url);
+      try {
+        await loadRows(store, new Map([[codes, [['A'], ['B']]]]));
+        const snap = await store.snapshot();
+        try {
+          const first = await snap.describeTables();
+          expect(first.map((t) => t.name)).toContain('codes');
+          // Another session writes meanwhile.
+          const write = withMssql(url, (p) => p.request().batch("SET LOCK_TIMEOUT 2000; INSERT INTO dbo.codes (code) VALUES (N'C')")).then(() => 'written', (e: unknown) => String((e as Error).message));
+          if (allow) expect(await write).toBe('written');
+          else expect(await write).toMatch(/Lock request time out/);
+          const rows: unknown[][] = [];
+          for await (const b of snap.readRows(codes)) rows.push(...b);
+          expect(rows, `ALLOW_SNAPSHOT_ISOLATION ${allow}`).toEqual([['A'], ['B']]);
+          // A read stopped early, then the table again from the start, in the same transaction.
+          for await (const b of snap.readRows(codes)) {
+            void b;
+            break;
+          }
+          const again: unknown[][] = [];
+          for await (const b of snap.readRows(codes)) again.push(...b);
+          expect(again).toEqual([['A'], ['B']]);
+        } finally {
+          await snap.close();
+        }
+        // Once it has ended, the writer is not held up.
+        await withMssql(url, (p) => p.request().batch("SET LOCK_TIMEOUT 2000; INSERT INTO dbo.codes (code) VALUES (N'D')"));
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
   it('names the tables of other schemas that export leaves out; a narrower existing table is refused before any row moves', async () => {
     const url = await freshDb();
     await withMssql(url, async (p) => {

@@ -1,4 +1,6 @@
+import { EventEmitter } from 'node:events';
 import sql from 'mssql';
+import tds from 'tedious';
 import { describe, expect, it } from 'vitest';
 import { compareText, keyComparer } from '../../../src/bundle/order.js';
 import { factoryModel } from '../../../src/model/factory.js';
@@ -18,6 +20,7 @@ import {
   mssqlReadPlan,
   mssqlTableRecordParams,
   mssqlTables,
+  readSessionOf,
 } from '../../../src/stores/read-mssql.js';
 import { tediousInstantText } from '../../../src/stores/mssql-text.js';
 
@@ -459,5 +462,94 @@ describe('SQL Server forklift_tables', () => {
     const keys = ['x\uFB01', 'x\u{1F600}'];
     expect([...keys].sort()).toEqual(['x\u{1F600}', 'x\uFB01']);
     expect([...keys].sort(compareText)).toEqual(['x\uFB01', 'x\u{1F600}']);
+  });
+});
+
+describe('SQL Server read session on a transaction (a snapshot\'s): mssql Request, tedious Request, no socket', () => {
+  /**
+   * A parent that lends its one connection to one request at a time, as an mssql Transaction does
+   * (a second request while one runs: EREQINPROG), and a connection that streams `n` rows of a
+   * query a row per turn of the event loop and answers a cancel by ending the request.
+   */
+  function transactionLike(n: number) {
+    const log: string[] = [];
+    let active: unknown = null;
+    class Conn extends EventEmitter {
+      private cancelled = false;
+      execSql(req: EventEmitter & { sqlTextOrProcedure: string; callback: (err: Error | null, n?: number) => void }): void {
+        log.push(`start ${req.sqlTextOrProcedure}`);
+        const meta = { colName: 'a', type: tds.TYPES.Int, dataLength: 4, flags: 0 };
+        req.emit('columnMetadata', [meta]);
+        let i = 0;
+        const tick = (): void => {
+          if (this.cancelled) {
+            this.cancelled = false;
+            // The server's answer to the attention comes a round trip later.
+            return void setTimeout(() => {
+              log.push(`cancelled ${req.sqlTextOrProcedure}`);
+              req.callback(Object.assign(new Error('Canceled.'), { code: 'ECANCEL' }));
+            }, 30);
+          }
+          if (i < n) {
+            req.emit('row', [{ value: i++, metadata: meta }]);
+            return void setImmediate(tick);
+          }
+          req.emit('done', n, false, []);
+          log.push(`end ${req.sqlTextOrProcedure}`);
+          req.callback(null, n);
+        };
+        setImmediate(tick);
+      }
+      cancel(): boolean {
+        this.cancelled = true;
+        return true;
+      }
+    }
+    const conn = new Conn();
+    const parent = {
+      connected: true,
+      config: {},
+      request(): sql.Request {
+        return new sql.Request(parent as unknown as sql.Transaction);
+      },
+      acquire(_req: unknown, cb: (e: Error | null, c?: Conn, config?: object) => void): void {
+        if (active) return void setImmediate(cb, Object.assign(new Error("Can't acquire connection for the request. There is another request in progress."), { code: 'EREQINPROG' }));
+        active = _req;
+        setImmediate(cb, null, conn, {});
+      },
+      release(): void {
+        active = null;
+      },
+    };
+    return { parent: parent as unknown as sql.Transaction, log };
+  }
+
+  it('a read stopped early (cancelled) has ended before the next request starts on the same connection', async () => {
+    const { parent, log } = transactionLike(50);
+    const s = readSessionOf(parent);
+    const first = s.stream('SELECT a FROM t1');
+    let seen = 0;
+    for await (const row of first.rows) {
+      expect(row).toEqual([seen]);
+      if (++seen === 3) break;
+    }
+    first.cancel();
+    // The next read right away, as a diff starting a table over does.
+    const [rows = []] = await s.query('SELECT a FROM t2', []);
+    expect(rows).toHaveLength(50);
+    const next = s.stream('SELECT a FROM t3');
+    let all = 0;
+    for await (const row of next.rows) all += row.length;
+    expect(all).toBe(50);
+    expect(log).toEqual(['start SELECT a FROM t1', 'cancelled SELECT a FROM t1', 'start SELECT a FROM t2', 'end SELECT a FROM t2', 'start SELECT a FROM t3', 'end SELECT a FROM t3']);
+  });
+
+  it('settle() stops a read the consumer left unfinished, so the transaction can end', async () => {
+    const { parent, log } = transactionLike(1000);
+    const s = readSessionOf(parent);
+    const it = s.stream('SELECT a FROM t1').rows[Symbol.asyncIterator]();
+    await it.next();
+    await s.settle();
+    expect(log).toEqual(['start SELECT a FROM t1', 'cancelled SELECT a FROM t1']);
   });
 });

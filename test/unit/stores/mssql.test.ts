@@ -10,9 +10,10 @@ import { BugError, ConfigError, StoreError } from '../../../src/core/errors.js';
 import { factoryModel } from '../../../src/model/factory.js';
 import type { Entity, Model } from '../../../src/model/types.js';
 import { Staging, stagingTable } from '../../../src/run/staging.js';
-import { mssqlColumnsSql, type MssqlColumnRow } from '../../../src/stores/read-mssql.js';
+import { MSSQL_DBO_TABLES_SQL, MSSQL_SNAPSHOT_STATE_SQL, mssqlColumnsSql, mssqlLockTablesSql, type MssqlColumnRow } from '../../../src/stores/read-mssql.js';
 import {
   BULK_CHUNK,
+  beginMssqlSnapshot,
   MSSQL_RUNS_DDL,
   MSSQL_RUNS_CHAIN_DDL,
   MSSQL_RUNS_LOCK,
@@ -1030,6 +1031,82 @@ describe('SQL Server load sequence (recorded session)', () => {
     expect((byName.finished!.value as Date).toISOString()).toBe('2025-01-01T00:00:05.250Z');
     expect(byName.counts!.value).toBe('{"items":{"read":2,"loaded":2}}');
     expect(byName.message!.value).toBeNull();
+  });
+});
+
+describe('SQL Server snapshot (export, diff, exit)', () => {
+  /** A server whose answers are scripted: the snapshot state, the dbo tables each time they are listed, and a lock batch's outcome per try. */
+  function server(opts: { state: number; tables: string[][]; locks?: (Error | null)[] }) {
+    const log: string[] = [];
+    let listed = 0;
+    let tries = 0;
+    const rows = (text: string): Record<string, unknown>[] => {
+      if (text === MSSQL_SNAPSHOT_STATE_SQL) return [{ s: opts.state }];
+      if (text === MSSQL_DBO_TABLES_SQL) return opts.tables[Math.min(listed++, opts.tables.length - 1)]!.map((t) => ({ t }));
+      throw new Error(`unexpected ${text}`);
+    };
+    return {
+      log,
+      server: {
+        query: async (text: string) => {
+          log.push(`query ${text}`);
+          return rows(text);
+        },
+        begin: async (isolation: 'SNAPSHOT' | 'READ COMMITTED') => {
+          log.push(`begin ${isolation}`);
+          return {
+            batch: async (text: string) => {
+              log.push(`batch ${text}`);
+              if (text.includes('WITH (TABLOCK, HOLDLOCK, NOWAIT)')) {
+                const e = opts.locks?.[tries++];
+                if (e) throw e;
+                return [];
+              }
+              return text === MSSQL_DBO_TABLES_SQL ? [rows(text)] : [];
+            },
+            rollback: async () => void log.push('rollback'),
+          };
+        },
+      },
+    };
+  }
+  const lockError = (): Error => Object.assign(new Error('Lock request time out period exceeded.'), { number: 1222, precedingErrors: [Object.assign(new Error('Lock request time out period exceeded.'), { number: 1222 })] });
+
+  it('reads in a SNAPSHOT transaction where the database allows it (ALLOW_SNAPSHOT_ISOLATION ON)', async () => {
+    const { server: srv, log } = server({ state: 1, tables: [['items']] });
+    expect((await beginMssqlSnapshot(srv)).isolation).toBe('SNAPSHOT');
+    expect(log).toEqual([`query ${MSSQL_SNAPSHOT_STATE_SQL}`, 'begin SNAPSHOT', 'batch SET XACT_ABORT OFF']);
+  });
+
+  it('elsewhere holds a shared lock on every dbo table from the start, taken all at once with NOWAIT, released and tried again while another session holds one', async () => {
+    const { server: srv, log } = server({ state: 0, tables: [['bom_lines', 'items']], locks: [lockError(), null] });
+    expect((await beginMssqlSnapshot(srv)).isolation).toBe('table locks');
+    expect(mssqlLockTablesSql(['bom_lines', 'items'])).toBe('SELECT TOP (1) 1 AS [x] FROM [dbo].[bom_lines] WITH (TABLOCK, HOLDLOCK, NOWAIT);\nSELECT TOP (1) 1 AS [x] FROM [dbo].[items] WITH (TABLOCK, HOLDLOCK, NOWAIT);');
+    const locks = `batch SET XACT_ABORT OFF;\n${mssqlLockTablesSql(['bom_lines', 'items'])}`;
+    expect(log).toEqual([
+      `query ${MSSQL_SNAPSHOT_STATE_SQL}`,
+      `query ${MSSQL_DBO_TABLES_SQL}`,
+      'begin READ COMMITTED',
+      locks,
+      'rollback',
+      `query ${MSSQL_DBO_TABLES_SQL}`,
+      'begin READ COMMITTED',
+      locks,
+      `batch ${MSSQL_DBO_TABLES_SQL}`,
+    ]);
+  });
+
+  it('tries again where a table was made after the list was taken; any other error ends it, rolled back', async () => {
+    const { server: srv, log } = server({ state: 0, tables: [['items'], ['items', 'new_one'], ['items', 'new_one']] });
+    await beginMssqlSnapshot(srv);
+    expect(log.filter((l) => l.startsWith('batch SET'))).toEqual([`batch SET XACT_ABORT OFF;\n${mssqlLockTablesSql(['items'])}`, `batch SET XACT_ABORT OFF;\n${mssqlLockTablesSql(['items', 'new_one'])}`]);
+    const denied = Object.assign(new Error("The SELECT permission was denied on the object 'items'"), { number: 229 });
+    const failing = server({ state: 0, tables: [['items']], locks: [denied] });
+    await expect(beginMssqlSnapshot(failing.server)).rejects.toBe(denied);
+    expect(failing.log.at(-1)).toBe('rollback');
+    const ac = new AbortController();
+    ac.abort();
+    await expect(beginMssqlSnapshot(server({ state: 0, tables: [['items']] }).server, ac.signal)).rejects.toMatchObject({ name: 'AbortError' });
   });
 });
 

@@ -1007,7 +1007,7 @@ export function mssqlConnection(url: string, ctx: ErrorContext): Record<string, 
   const p = u.searchParams;
   const flag = (name: string, dflt: boolean): boolean => {
     const v = p.get(name);
-    return v === null ? dflt : /^(true|1|yes|strict)$/i.test(v);
+    return v === null ? dflt : /^(true|1|yes)$/i.test(v);
   };
   const database = decodeUrlPart(u.pathname.replace(/^\//, ''));
   const instanceName = p.get('instanceName') ?? p.get('instance');
@@ -1023,7 +1023,8 @@ export function mssqlConnection(url: string, ctx: ErrorContext): Record<string, 
     // A streamed query runs as long as the rows take to consume.
     requestTimeout: 0,
     options: {
-      encrypt: flag('encrypt', false),
+      // strict: TDS 8.0, TLS before the login (tedious takes the word itself), as the target does.
+      encrypt: p.get('encrypt')?.toLowerCase() === 'strict' ? 'strict' : flag('encrypt', false),
       trustServerCertificate: flag('trustServerCertificate', false),
       ...(instanceName === null ? {} : { instanceName }),
       appName: 'forklift',

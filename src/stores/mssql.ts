@@ -686,7 +686,7 @@ const BOOL = new Map([
   ['0', false],
   ['no', false],
 ]);
-const URL_OPTIONS = ['encrypt', 'trustServerCertificate', 'instanceName', 'connectTimeout', 'requestTimeout'];
+const URL_OPTIONS = ['encrypt', 'trustServerCertificate', 'instanceName', 'domain', 'connectTimeout', 'requestTimeout'];
 /** Per statement: a 1M-row INSERT … SELECT or MERGE runs longer than mssql's default 15 s. */
 const DEFAULT_REQUEST_TIMEOUT = 15 * 60_000;
 
@@ -729,6 +729,8 @@ export function mssqlConfig(url: string): sql.config {
     if (k === 'encrypt') options.encrypt = v.toLowerCase() === 'strict' ? 'strict' : bool(k, v);
     else if (k === 'trustServerCertificate') options.trustServerCertificate = bool(k, v);
     else if (k === 'instanceName') options.instanceName = v;
+    // A Windows login (NTLM) of that domain, as the mssql:// source takes it.
+    else if (k === 'domain') config.domain = v;
     else if (k === 'connectTimeout') config.connectionTimeout = ms(k, v);
     else if (k === 'requestTimeout') config.requestTimeout = ms(k, v);
     else throw urlProblem(url, `unknown option '${k}'`);

@@ -798,6 +798,9 @@ describe('sql source: SQL Server values (no server needed)', () => {
     });
     expect(mssqlConnection('sqlserver://u:p@h/db', ctx)).toMatchObject({ server: 'h', database: 'db', options: { encrypt: false, trustServerCertificate: false } });
     expect(() => mssqlConnection('mssql://u:p@/db', ctx)).toThrow(SourceError);
+    // TDS 8.0's strict encryption is passed on as such, as the target does, not as plain true.
+    expect(mssqlConnection('mssql://u:p@h/db?encrypt=strict&domain=CORP', ctx)).toMatchObject({ domain: 'CORP', options: { encrypt: 'strict', trustServerCertificate: false } });
+    expect(mssqlConnection('mssql://u:p@h/db?encrypt=yes', ctx)).toMatchObject({ options: { encrypt: true } });
   });
 
   it('other drivers’ text rewrites', () => {

@@ -1119,6 +1119,15 @@ describe('SQL Server URL', () => {
     expect(mssqlConfig('mssql://sa:x@h/db?requestTimeout=0').requestTimeout).toBe(0);
   });
 
+  it('takes a Windows login\'s domain (NTLM), as the mssql:// source does', () => {
+    const c = mssqlConfig('mssql://etl:p%40ss@db.corp/ERP?domain=CORP&encrypt=strict');
+    expect(c).toMatchObject({ user: 'etl', password: 'p@ss', domain: 'CORP', options: { encrypt: 'strict' } });
+    // What mssql hands tedious for it: NTLM authentication in that domain.
+    const tedious = (new sql.ConnectionPool(c) as unknown as { _config(): { authentication: unknown; options: { encrypt: unknown } } })._config();
+    expect(tedious.authentication).toEqual({ type: 'ntlm', options: { userName: 'etl', password: 'p@ss', domain: 'CORP' } });
+    expect(tedious.options.encrypt).toBe('strict');
+  });
+
   it('refuses a URL it cannot use, never showing the password', () => {
     for (const url of ['mssql://sa:Secr3t!@h:1433/', 'mssql://sa:Secr3t!@h/db?encrypt=maybe', 'mssql://sa:Secr3t!@h/db?ssl=true', 'mssql://sa:Secr3t!@:1433/db']) {
       let err: unknown;

@@ -180,11 +180,17 @@ export function mssqlColumnTypeIn(e: Entity, c: Column): string {
 }
 
 /**
- * The model as SQL Server holds it: an indexed text column as a string of the length it is
- * created with (the existing-table check then accepts the tables forklift itself made).
+ * The model as SQL Server holds it, for the existing-table check: an indexed string longer than an
+ * index holds as the nvarchar(450) forklift creates it with (longer values are refused anyway), so
+ * the tables forklift itself made pass. A `text` column stays text, which any nvarchar(n) passes,
+ * as before: a longer value fails the load, it is never cut.
  */
 export function mssqlStoredEntity(e: Entity): Entity {
-  return { ...e, columns: e.columns.map((c) => (keyTextCap(e, c) === undefined ? c : { ...c, type: 'string', length: keyTextCap(e, c)! })) };
+  const stored = (c: Column): Column => {
+    const cap = c.type === 'string' ? keyTextCap(e, c) : undefined;
+    return cap === undefined ? c : { ...c, length: cap };
+  };
+  return { ...e, columns: e.columns.map(stored) };
 }
 
 /** Bytes a value of a fixed-size type takes in an index key. */

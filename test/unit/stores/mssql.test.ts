@@ -836,6 +836,14 @@ describe('SQL Server load sequence (recorded session)', () => {
     } finally {
       st.db.close();
     }
+    // A text key in an nvarchar(100) made by hand passes as before: a longer value fails, never cut.
+    const st1 = stage({ codes: [['A', 'a']] }, {}, m);
+    try {
+      const hand = catalogOf(e).map((r) => (r.c === 'code' ? { ...r, len: 200 } : r));
+      expect([...(await loadInSession(recorder({ tables: { codes: hand } }).session, st1.db, st1.req))]).toEqual([['codes', 1]]);
+    } finally {
+      st1.db.close();
+    }
     const narrow = catalogOf(e).map((r) => (r.c === 'alias' ? { ...r, len: 400 } : r));
     const st2 = stage({ codes: [['A', 'a']] }, {}, m);
     try {

@@ -37,6 +37,7 @@ import QueryStream from 'pg-query-stream';
 import type { Connection as TdsConnection, Request as TdsRequest } from 'tedious';
 import { BugError, SourceError, StoreError } from '../core/errors.js';
 import { decodeUrlPart, redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecrets, type StoreKind } from '../stores/url.js';
+import { mssqlVariantText, tediousInstantText } from '../stores/mssql-text.js';
 import { batchSizeOf, type OpenOptions } from './common.js';
 import { nonUtf8Fault, SqliteTextCheck, TextRereadError } from './sqlite-text.js';
 import type { Cell, CellFault, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
@@ -882,8 +883,16 @@ interface TdsColumn {
 const EXACT_LIMIT = 2 ** 52;
 
 export class InexactDecimalError extends Error {
-  constructor(readonly column: string) {
-    super(`column ${column}: a decimal with more than 15 significant digits cannot be read exactly (the SQL Server driver reads decimals as binary floating point)`);
+  constructor(
+    readonly column: string,
+    /** A number held in a sql_variant, whose base type the driver does not report. */
+    readonly variant = false,
+  ) {
+    super(
+      variant
+        ? `column ${column}: a number held in a sql_variant cannot be read exactly (the SQL Server driver reads it as binary floating point and does not say whether it was a decimal, money, float or integer)`
+        : `column ${column}: a decimal with more than 15 significant digits cannot be read exactly (the SQL Server driver reads decimals as binary floating point)`,
+    );
     this.name = 'InexactDecimalError';
   }
 }
@@ -942,9 +951,26 @@ export function mssqlConverter(col: TdsColumn): (v: unknown) => string {
       return (v) => `${isoOf(v).slice(0, 19)}${fractionOf(v as Date, scale ?? 7)}+00:00`;
     case 'Time':
       return (v) => isoOf(v).slice(11, 19) + fractionOf(v as Date, scale ?? 7);
+    case 'Variant':
+      return variantText(col.colName);
     default:
       return anyText;
   }
+}
+
+/**
+ * A sql_variant's value. tedious reads a decimal or money held in one as a binary float and drops
+ * its base type, so a number here may already be rounded (12345678901234567.89 arrives as
+ * 12345678901234568) with nothing to tell it from an exact integer or float: every number is
+ * refused, with the query that reads the variant as exact text (InexactDecimalError). An instant
+ * keeps the digits below the millisecond tedious gives apart (nanosecondsDelta).
+ */
+function variantText(column: string): (v: unknown) => string {
+  return (v) => {
+    if (typeof v === 'number') throw new InexactDecimalError(column, true);
+    if (v instanceof Date) return tediousInstantText(v);
+    return anyText(v);
+  };
 }
 
 function exactScaled(scale: number, column: string): (v: unknown) => string {
@@ -968,13 +994,20 @@ function anyText(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
 
+/** What to write in the query instead: the column as exact text (a sql_variant converted by its base type). */
+export function mssqlInexactHint(e: InexactDecimalError): string {
+  if (!e.variant) return `convert it to text in the query, e.g. CAST(${e.column} AS varchar(50)) AS ${e.column}`;
+  const c = `[${e.column.replace(/]/g, ']]')}]`;
+  return `read the column as text in the query, converted by its base type: ${mssqlVariantText(c)} AS ${c}`;
+}
+
 /** knex/tedious connection settings for an mssql:// or sqlserver:// URL. */
 export function mssqlConnection(url: string, ctx: ErrorContext): Record<string, unknown> {
   const u = parseServerUrl(url, ctx);
   const p = u.searchParams;
   const flag = (name: string, dflt: boolean): boolean => {
     const v = p.get(name);
-    return v === null ? dflt : /^(true|1|yes|strict)$/i.test(v);
+    return v === null ? dflt : /^(true|1|yes)$/i.test(v);
   };
   const database = decodeUrlPart(u.pathname.replace(/^\//, ''));
   const instanceName = p.get('instanceName') ?? p.get('instance');
@@ -990,7 +1023,8 @@ export function mssqlConnection(url: string, ctx: ErrorContext): Record<string, 
     // A streamed query runs as long as the rows take to consume.
     requestTimeout: 0,
     options: {
-      encrypt: flag('encrypt', false),
+      // strict: TDS 8.0, TLS before the login (tedious takes the word itself), as the target does.
+      encrypt: p.get('encrypt')?.toLowerCase() === 'strict' ? 'strict' : flag('encrypt', false),
       trustServerCertificate: flag('trustServerCertificate', false),
       ...(instanceName === null ? {} : { instanceName }),
       appName: 'forklift',
@@ -1077,9 +1111,7 @@ const mssql: Dialect = {
     });
   },
   classify(e) {
-    if (e instanceof InexactDecimalError) {
-      return { kind: 'query', message: e.message, dbHint: `convert it to text in the query, e.g. CAST(${e.column} AS varchar(50)) AS ${e.column}` };
-    }
+    if (e instanceof InexactDecimalError) return { kind: 'query', message: e.message, dbHint: mssqlInexactHint(e) };
     const name = e instanceof Error ? e.name : '';
     const store = name === 'ConnectionError' || isNetworkError(e) || /^(ESOCKET|ETIMEOUT|ELOGIN|EINSTLOOKUP|ECLOSE|ECONNCLOSED)$/.test(codeOf(e));
     return { kind: store ? 'store' : 'query', message: messageOf(e) };

@@ -9,10 +9,13 @@ import type { Column, Entity } from '../model/types.js';
  * upsert and fail the load with this error, nothing committed.
  */
 
-/** The key columns whose values the server compares by collation (text), or none. */
+/** A column of text, which the server compares by its collation. */
+export const isText = (c: Column): boolean => c.type === 'string' || c.type === 'text' || c.type === 'enum';
+
+/** The key columns, where one of them is compared by collation (text), or none. */
 export function collatedKeyColumns(e: Entity): Column[] {
   const keys = e.primaryKey.map((k) => e.columns.find((c) => c.name === k)!);
-  return keys.some((c) => c.type === 'string' || c.type === 'text' || c.type === 'enum') ? keys : [];
+  return keys.some(isText) ? keys : [];
 }
 
 /** `hit` holds s0, t0, s1, t1 …: the file's and the target's value of each key column. */

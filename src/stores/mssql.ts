@@ -1,9 +1,27 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import sql from 'mssql';
 import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
-import { MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, MSSQL_TABLES_ELSEWHERE_SQL, MssqlReadProblem, mssqlColumnsSql, mssqlDescribeInSession, mssqlReadInSession, mssqlTableRecordParams, mssqlTables, readSessionOf, type MssqlColumnRow } from './read-mssql.js';
+import {
+  BIN2,
+  MSSQL_DBO_TABLES_SQL,
+  MSSQL_SNAPSHOT_STATE_SQL,
+  MSSQL_TABLES_DDL,
+  MSSQL_TABLES_MERGE,
+  MSSQL_TABLES_ELSEWHERE_SQL,
+  MssqlReadProblem,
+  mssqlColumnsSql,
+  mssqlDescribeInSession,
+  mssqlLockTablesSql,
+  mssqlReadInSession,
+  mssqlTableRecordParams,
+  mssqlTables,
+  readSessionOf,
+  type MssqlColumnRow,
+  type MssqlReadSession,
+} from './read-mssql.js';
 import { holdsExactly, shapeError, shapeMismatches, type ShapeMismatch } from './table-shape.js';
 import { referencedClosure } from './sqlite.js';
 import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
@@ -11,7 +29,7 @@ import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEnt
 import { bySchema } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
 import { decodeUrlPart, redactUrl, scrubSecrets, urlSecrets } from './url.js';
-import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
+import { collatedKeyColumns, isText, looseKeyError } from './loose-keys.js';
 import { upsertSetNames } from './upsert-common.js';
 
 /**
@@ -65,8 +83,18 @@ export const qi = (name: string): string => `[${name.replace(/]/g, ']]')}]`;
 export const tableRef = (name: string): string => `${qi(SCHEMA)}.${qi(name)}`;
 /** A Unicode string literal: N'…' with quotes doubled. */
 export const nstr = (s: string): string => `N'${s.replace(/'/g, "''")}'`;
-/** The session temporary table an entity's rows are bulk loaded into. */
-export const tempTable = (entity: string): string => `#fl_${entity}`;
+/**
+ * The session temporary table an entity's rows are bulk loaded into: `#fl_<entity>` for a plain
+ * name. The bulk load names its table through mssql's sql.Table, which splits a name at `.` (so
+ * `#fl_sales.orders` would be table `orders` of a schema `#fl_sales`) and refuses `]`; and a
+ * temporary table's name holds at most 116 characters. Any other name is kept to its letters,
+ * digits and underscores, with a hash of the whole name to keep two such names apart.
+ */
+export function tempTable(entity: string): string {
+  if (/^[A-Za-z0-9_]{1,100}$/.test(entity)) return `#fl_${entity}`;
+  const plain = entity.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 80);
+  return `#fl_${plain}_${createHash('sha256').update(entity).digest('hex').slice(0, 12)}`;
+}
 
 /** A constraint name, kept within SQL Server's 128 characters. */
 function constraintName(prefix: string, ...parts: string[]): string {
@@ -116,6 +144,95 @@ export function mssqlColumnType(c: Column): string {
   }
 }
 
+/**
+ * SQL Server indexes at most 900 bytes of a key: a clustered index (the primary key) in every
+ * version, a nonclustered one (UNIQUE) before SQL Server 2016. An nvarchar(max) column cannot be
+ * in an index at all (Msg 1919), so a text column of a key, a unique column or a foreign key is
+ * created as nvarchar(450), the longest whose every value fits alone; so is a longer string.
+ * Values that do not fit (a longer text, or a composite key whose values add up to more than 900
+ * bytes) are refused by the row converter, naming the column, rather than cut or left to the
+ * server's error.
+ */
+export const INDEX_KEY_BYTES = 900;
+const KEY_TEXT_LENGTH = INDEX_KEY_BYTES / 2;
+
+/** A text column's nvarchar length, Infinity for nvarchar(max); undefined for other types. */
+function textLength(c: Column): number | undefined {
+  if (c.type === 'text') return Infinity;
+  if (c.type === 'enum') return enumLength(c);
+  if (c.type === 'string') return c.length === undefined || c.length > NVARCHAR_LIMIT ? Infinity : c.length;
+  return undefined;
+}
+
+/** A column SQL Server indexes (the primary key, a unique column) or matches to an index (a foreign key). */
+const indexed = (e: Entity, c: Column): boolean => e.primaryKey.includes(c.name) || c.unique === true || c.references !== undefined;
+
+/** The nvarchar length of an indexed text column that its model type would make longer than an index holds, else undefined. */
+function keyTextCap(e: Entity, c: Column): number | undefined {
+  const n = textLength(c);
+  return n !== undefined && n > KEY_TEXT_LENGTH && indexed(e, c) ? KEY_TEXT_LENGTH : undefined;
+}
+
+/** The SQL Server type of a column of the entity: mssqlColumnType, but an indexed text column at most nvarchar(450). */
+export function mssqlColumnTypeIn(e: Entity, c: Column): string {
+  const cap = keyTextCap(e, c);
+  return cap === undefined ? mssqlColumnType(c) : `nvarchar(${cap})`;
+}
+
+/**
+ * The model as SQL Server holds it, for the existing-table check: an indexed string longer than an
+ * index holds as the nvarchar(450) forklift creates it with (longer values are refused anyway), so
+ * the tables forklift itself made pass. A `text` column stays text, which any nvarchar(n) passes,
+ * as before: a longer value fails the load, it is never cut.
+ */
+export function mssqlStoredEntity(e: Entity): Entity {
+  const stored = (c: Column): Column => {
+    const cap = c.type === 'string' ? keyTextCap(e, c) : undefined;
+    return cap === undefined ? c : { ...c, length: cap };
+  };
+  return { ...e, columns: e.columns.map(stored) };
+}
+
+/** Bytes a value of a fixed-size type takes in an index key. */
+function fixedKeyBytes(c: Column): number {
+  switch (c.type) {
+    case 'integer':
+      return 8;
+    case 'boolean':
+      return 1;
+    case 'date':
+      return 3;
+    case 'timestamp':
+      return 9;
+    case 'decimal': {
+      const p = c.precision ?? 18;
+      return p <= 9 ? 5 : p <= 19 ? 9 : p <= 28 ? 13 : 17;
+    }
+    default:
+      return 0;
+  }
+}
+
+/** The collation of each text column of an entity's table, by column name. */
+export type Collations = ReadonlyMap<string, string>;
+
+/**
+ * The collations of a new table's text columns. Binary (BIN2, as the MySQL store makes its tables
+ * utf8mb4_bin): under the database's default collation, mostly case-insensitive, keys such as
+ * `P-1` and `p-1` (which SQLite and PostgreSQL hold as two) would collide on the primary key, and
+ * the watermark groups `M1` and `m1` would be one. A foreign key column takes the collation of the
+ * column it references (`referenced`), since SQL Server refuses a foreign key between two (Msg
+ * 1757): an existing table's keep theirs.
+ */
+export function mssqlNewTableCollations(e: Entity, referenced: (entity: string, column: string) => string | undefined = () => undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const c of e.columns) {
+    if (textLength(c) === undefined) continue;
+    out.set(c.name, (c.references && c.references.entity !== e.name ? referenced(c.references.entity, c.references.column) : undefined) ?? BIN2);
+  }
+  return out;
+}
+
 /** Columns that must hold a value: required ones and the primary key. */
 const notNull = (e: Entity, c: Column): boolean => c.required || e.primaryKey.includes(c.name);
 
@@ -126,10 +243,11 @@ const notNull = (e: Entity, c: Column): boolean => c.required || e.primaryKey.in
  * empty gets a filtered unique index instead of a UNIQUE constraint, because SQL Server's UNIQUE
  * lets only one NULL in, where the model (and every other store) allows any number.
  */
-export function mssqlCreateTable(e: Entity): string {
+export function mssqlCreateTable(e: Entity, collations: Collations = mssqlNewTableCollations(e)): string {
   const t = e.name;
   const lines = e.columns.map((c) => {
-    let def = `${qi(c.name)} ${mssqlColumnType(c)} ${notNull(e, c) ? 'NOT NULL' : 'NULL'}`;
+    const co = collations.get(c.name);
+    let def = `${qi(c.name)} ${mssqlColumnTypeIn(e, c)}${co ? ` COLLATE ${co}` : ''} ${notNull(e, c) ? 'NOT NULL' : 'NULL'}`;
     if (c.type === 'enum' && c.values?.length) def += ` CONSTRAINT ${qi(constraintName('ck', t, c.name))} CHECK (${qi(c.name)} IN (${c.values.map(nstr).join(', ')}))`;
     return def;
   });
@@ -232,12 +350,13 @@ export function mssqlBulkColumns(e: Entity): BulkColumn[] {
 /**
  * The #temp table for an entity: dropped if a previous load on this session left it, then
  * created with the bulk columns, all nullable (the real table checks), text columns in the
- * database's collation, so MERGE can compare them with the table's own columns (tempdb's
- * collation may differ from the database's).
+ * collations of the table's own (`collations`; the database's where one is not known), so MERGE
+ * and the loose-key check compare them as the table's key does (tempdb's collation may differ
+ * from the database's, and two collations cannot be compared at all, Msg 468).
  */
-export function mssqlCreateTempTable(e: Entity): string {
+export function mssqlCreateTempTable(e: Entity, collations: Collations = mssqlNewTableCollations(e)): string {
   const t = tempTable(e.name);
-  const cols = mssqlBulkColumns(e).map((c) => `${qi(c.name)} ${c.decl}${c.decl.startsWith('nvarchar') ? ' COLLATE DATABASE_DEFAULT' : ''} NULL`);
+  const cols = mssqlBulkColumns(e).map((c) => `${qi(c.name)} ${c.decl}${c.decl.startsWith('nvarchar') ? ` COLLATE ${collations.get(c.name) ?? 'DATABASE_DEFAULT'}` : ''} NULL`);
   return `IF OBJECT_ID(${nstr(`tempdb..${qi(t)}`)}) IS NOT NULL DROP TABLE ${qi(t)};\nCREATE TABLE ${qi(t)} (\n  ${cols.join(',\n  ')}\n);`;
 }
 
@@ -308,13 +427,36 @@ export function timestampValue(s: string): UtcInstant {
 export function mssqlRowConverter(e: Entity): (row: readonly unknown[]) => unknown[] {
   const convert = e.columns.map((c) => valueConverter(e, c));
   const n = convert.length;
+  const keyFits = keySizeCheck(e);
   return (row) => {
     const out = new Array<unknown>(n);
     for (let i = 0; i < n; i++) {
       const v = row[i];
       out[i] = v === null || v === undefined ? null : convert[i]!(v);
     }
+    keyFits?.(out);
     return out;
+  };
+}
+
+/**
+ * Where the primary key's columns could add up to more than an index holds (two or more text
+ * columns, or one beside fixed-size ones), the check of a converted row's key size; else null.
+ */
+function keySizeCheck(e: Entity): ((row: readonly unknown[]) => void) | null {
+  const keys = e.primaryKey.map((k) => e.columns.findIndex((c) => c.name === k));
+  const cols = keys.map((i) => e.columns[i]!);
+  const fixed = cols.reduce((sum, c) => sum + fixedKeyBytes(c), 0);
+  const text = keys.filter((i) => textLength(e.columns[i]!) !== undefined);
+  const most = fixed + text.reduce((sum, i) => sum + 2 * (keyTextCap(e, e.columns[i]!) ?? textLength(e.columns[i]!)!), 0);
+  if (most <= INDEX_KEY_BYTES) return null;
+  return (row) => {
+    const bytes = fixed + text.reduce((sum, i) => sum + 2 * String(row[i] ?? '').length, 0);
+    if (bytes <= INDEX_KEY_BYTES) return;
+    throw new StoreError(`${e.name}: a key (${e.primaryKey.join(', ')}) takes ${bytes} bytes, more than the ${INDEX_KEY_BYTES} bytes SQL Server's primary key index holds`, {
+      code: 'store.value',
+      hint: `SQL Server indexes at most ${INDEX_KEY_BYTES} bytes of a key (text counts 2 bytes a UTF-16 code unit): shorten the key values of ${e.name}, or load it into another store.`,
+    });
   };
 }
 
@@ -323,17 +465,19 @@ function valueConverter(e: Entity, c: Column): (v: unknown) => unknown {
     case 'string':
     case 'enum':
     case 'text': {
-      // An enum's values fit by construction; text is nvarchar(max).
-      const units = c.type === 'string' && c.length !== undefined && c.length <= NVARCHAR_LIMIT ? c.length : undefined;
+      // An enum's values fit by construction; text is nvarchar(max) unless indexed.
+      const cap = keyTextCap(e, c);
+      const units = cap ?? (c.type === 'string' && c.length !== undefined && c.length <= NVARCHAR_LIMIT ? c.length : undefined);
+      const hint =
+        cap !== undefined
+          ? `${e.name}.${c.name} is in an index (a key, a unique column or a foreign key), and SQL Server indexes at most ${INDEX_KEY_BYTES} bytes, so it is nvarchar(${cap}): shorten the value, or load it into another store.`
+          : `SQL Server counts nvarchar(n) in UTF-16 code units, and characters beyond U+FFFF (emoji) take two: widen ${e.name}.${c.name} in the target (nvarchar(${Math.min((units ?? 0) * 2, NVARCHAR_LIMIT)})) or shorten the value.`;
       return (v) => {
         const s = typeof v === 'string' ? v : String(v);
         // The model counts characters, nvarchar(n) counts UTF-16 code units: a character beyond
         // U+FFFF (an emoji) takes two. Stop here, plainly, rather than with a truncation error.
         if (units !== undefined && s.length > units) {
-          throw new StoreError(`${e.name}.${c.name}: a value of ${[...s].length} characters takes ${s.length} UTF-16 code units, more than nvarchar(${units}) holds`, {
-            code: 'store.value',
-            hint: `SQL Server counts nvarchar(n) in UTF-16 code units, and characters beyond U+FFFF (emoji) take two: widen ${e.name}.${c.name} in the target (nvarchar(${Math.min(units * 2, NVARCHAR_LIMIT)})) or shorten the value.`,
-          });
+          throw new StoreError(`${e.name}.${c.name}: a value of ${[...s].length} characters takes ${s.length} UTF-16 code units, more than nvarchar(${units}) holds`, { code: 'store.value', hint });
         }
         return s;
       };
@@ -345,18 +489,31 @@ function valueConverter(e: Entity, c: Column): (v: unknown) => unknown {
       return (v) => (typeof v === 'bigint' ? v : BigInt(v as number | string));
     case 'boolean':
       return (v) => Number(v) !== 0;
+    // Validation refuses such years; a bundle may still hold one (SQLite and MySQL keep a date in
+    // year 0000), which SQL Server would refuse with a bare "Out of range.", naming nothing.
     case 'date':
-      return (v) => dateValue(String(v));
+      return (v) => inYears(e, c, dateValue(String(v)));
     case 'timestamp':
-      return (v) => timestampValue(String(v));
+      return (v) => inYears(e, c, timestampValue(String(v)));
   }
+}
+
+/** An instant SQL Server's date and datetimeoffset hold: the years 0001 to 9999. */
+function inYears(e: Entity, c: Column, d: UtcInstant): UtcInstant {
+  const y = d.getUTCFullYear();
+  if (y >= 1 && y <= 9999) return d;
+  throw new StoreError(`${e.name}.${c.name}: a ${c.type} outside the years 0001 to 9999, which SQL Server does not hold`, {
+    code: 'store.value',
+    hint: `Correct the ${c.type} in the bundle's source (or make it empty), or load it into another store.`,
+  });
 }
 
 /** An sql.Table for one chunk of converted rows, bound for the entity's #temp table. */
 export function mssqlBulkTable(e: Entity, rows: unknown[][]): sql.Table {
   const table = new sql.Table(tempTable(e.name));
   table.create = false;
-  for (const c of mssqlBulkColumns(e)) table.columns.add(c.name, c.type, { nullable: true });
+  // mssql wants the name as it stands between brackets, `]` doubled (tedious writes `[name]`).
+  for (const c of mssqlBulkColumns(e)) table.columns.add(c.name.replace(/]/g, ']]'), c.type, { nullable: true });
   for (const r of rows) (table.rows as unknown[][]).push(r);
   return table;
 }
@@ -384,15 +541,15 @@ export function* chunks(rows: Iterable<readonly unknown[]>, convert: (row: reado
 // ---------------------------------------------------------------------------------------------
 // From #temp into the table
 
-/** A #temp column as the table's type: decimals are CAST from their text, exactly. */
-function fromTemp(c: Column): string {
-  return c.type === 'decimal' ? `CAST(${qi(c.name)} AS ${decimalType(c)})` : qi(c.name);
+/** A #temp column (of the table aliased `from`, if given) as the table's type: decimals are CAST from their text, exactly. */
+function fromTemp(c: Column, from = ''): string {
+  return c.type === 'decimal' ? `CAST(${from}${qi(c.name)} AS ${decimalType(c)})` : `${from}${qi(c.name)}`;
 }
 
 /** append, replace (after the DELETE) and incremental: every #temp row into the table. */
-export function mssqlInsertSelect(e: Entity): string {
+export function mssqlInsertSelect(e: Entity, output?: string): string {
   const cols = e.columns.map((c) => qi(c.name)).join(', ');
-  return `INSERT INTO ${tableRef(e.name)} (${cols})\nSELECT ${e.columns.map(fromTemp).join(', ')}\nFROM ${qi(tempTable(e.name))}`;
+  return `INSERT INTO ${tableRef(e.name)} (${cols})\n${output ? `${output}\n` : ''}SELECT ${e.columns.map((c) => fromTemp(c)).join(', ')}\nFROM ${qi(tempTable(e.name))}`;
 }
 
 /**
@@ -400,7 +557,7 @@ export function mssqlInsertSelect(e: Entity): string {
  * match and the insert. A row matching the key updates the columns the load provides
  * (`provided`, default every one: upsert-common.ts); a new row gets every column.
  */
-export function mssqlMerge(e: Entity, provided?: readonly string[]): string {
+export function mssqlMerge(e: Entity, provided?: readonly string[], output?: string): string {
   const cols = e.columns.map((c) => qi(c.name));
   const source = e.columns.map((c) => (c.type === 'decimal' ? `${fromTemp(c)} AS ${qi(c.name)}` : qi(c.name))).join(', ');
   const on = e.primaryKey.map((k) => `t.${qi(k)} = s.${qi(k)}`).join(' AND ');
@@ -412,26 +569,45 @@ export function mssqlMerge(e: Entity, provided?: readonly string[]): string {
     `USING (SELECT ${source} FROM ${qi(tempTable(e.name))}) AS s`,
     `ON ${on}`,
     `WHEN MATCHED THEN UPDATE SET ${set}`,
-    `WHEN NOT MATCHED BY TARGET THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.${c}`).join(', ')});`,
+    `WHEN NOT MATCHED BY TARGET THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.${c}`).join(', ')})${output ? `\n${output}` : ''};`,
   ].join('\n');
 }
 
 /**
  * upsert: the first #temp key that the table's collation matches to a different key (trailing
- * spaces, letter case), which MERGE would update (loose-keys.ts); null for keys of no text.
+ * spaces, letter case), which MERGE would update (loose-keys.ts); null for keys of no text. The
+ * rows are matched as MERGE matches them (a decimal by its value, CAST from the #temp's text);
+ * bytes are compared for the text columns only, since only text has a collation: a decimal's
+ * bytes never equal those of its text, nor an int's those of a bigint.
  */
 export function mssqlLooseKeyMatch(e: Entity): string | null {
   const keys = collatedKeyColumns(e);
   if (keys.length === 0) return null;
-  const on = keys.map((c) => `t.${qi(c.name)} = s.${qi(c.name)}`).join(' AND ');
-  const same = keys.map((c) => `CAST(t.${qi(c.name)} AS varbinary(max)) = CAST(s.${qi(c.name)} AS varbinary(max))`).join(' AND ');
-  const shown = keys.flatMap((c, i) => [`s.${qi(c.name)} AS [s${i}]`, `t.${qi(c.name)} AS [t${i}]`]).join(', ');
+  const on = keys.map((c) => `t.${qi(c.name)} = ${fromTemp(c, 's.')}`).join(' AND ');
+  const same = keys
+    .filter(isText)
+    .map((c) => `CAST(t.${qi(c.name)} AS varbinary(max)) = CAST(s.${qi(c.name)} AS varbinary(max))`)
+    .join(' AND ');
+  // The target's decimal as its exact text, as the file's is.
+  const target = (c: Column): string => (c.type === 'decimal' ? `CONVERT(nvarchar(${DECIMAL_TEXT_LENGTH}), t.${qi(c.name)})` : `t.${qi(c.name)}`);
+  const shown = keys.flatMap((c, i) => [`s.${qi(c.name)} AS [s${i}]`, `${target(c)} AS [t${i}]`]).join(', ');
   return `SELECT TOP 1 ${shown} FROM ${qi(tempTable(e.name))} AS s JOIN ${tableRef(e.name)} AS t ON ${on} WHERE NOT (${same})`;
 }
 
-/** The statement that moves an entity's #temp rows into its table, by load mode. */
+/** Where the load statement's OUTPUT puts a row for each row it writes. */
+const WRITTEN = '@fl_written';
+
+/**
+ * The batch that moves an entity's #temp rows into its table, by load mode, and counts the rows
+ * that statement wrote: its OUTPUT writes a row into a table variable for each, and the batch
+ * ends with their count. The count the server reports after each statement would not do: a
+ * trigger on an existing table (an audit trigger without SET NOCOUNT ON) adds the counts of its
+ * own statements, and the check against the rows sent would then fail for every load.
+ */
 export function mssqlLoadStatement(l: Pick<EntityLoad, 'entity' | 'mode' | 'provided'>): string {
-  return l.mode === 'upsert' ? mssqlMerge(l.entity, l.provided) : mssqlInsertSelect(l.entity);
+  const output = `OUTPUT 1 INTO ${WRITTEN} ([w])`;
+  const statement = l.mode === 'upsert' ? mssqlMerge(l.entity, l.provided, output) : `${mssqlInsertSelect(l.entity, output)};`;
+  return `DECLARE ${WRITTEN} TABLE ([w] bit NOT NULL);\n${statement}\nSELECT COUNT_BIG(*) AS [n] FROM ${WRITTEN};`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,7 +692,7 @@ const BOOL = new Map([
   ['0', false],
   ['no', false],
 ]);
-const URL_OPTIONS = ['encrypt', 'trustServerCertificate', 'instanceName', 'connectTimeout', 'requestTimeout'];
+const URL_OPTIONS = ['encrypt', 'trustServerCertificate', 'instanceName', 'domain', 'connectTimeout', 'requestTimeout'];
 /** Per statement: a 1M-row INSERT … SELECT or MERGE runs longer than mssql's default 15 s. */
 const DEFAULT_REQUEST_TIMEOUT = 15 * 60_000;
 
@@ -559,6 +735,8 @@ export function mssqlConfig(url: string): sql.config {
     if (k === 'encrypt') options.encrypt = v.toLowerCase() === 'strict' ? 'strict' : bool(k, v);
     else if (k === 'trustServerCertificate') options.trustServerCertificate = bool(k, v);
     else if (k === 'instanceName') options.instanceName = v;
+    // A Windows login (NTLM) of that domain, as the mssql:// source takes it.
+    else if (k === 'domain') config.domain = v;
     else if (k === 'connectTimeout') config.connectionTimeout = ms(k, v);
     else if (k === 'requestTimeout') config.requestTimeout = ms(k, v);
     else throw urlProblem(url, `unknown option '${k}'`);
@@ -603,7 +781,7 @@ export function describeMssqlError(e: unknown, secrets: readonly string[] = []):
   switch (root.number) {
     case 2627:
     case 2601:
-      hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them. SQL Server compares text without regard to case under most collations, so keys that differ only in case collide here.';
+      hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them. Tables forklift creates compare text exactly, but one made by hand or by an earlier forklift may compare it without regard to case (the database\'s collation), so keys that differ only in case collide there.';
       break;
     case 547:
       hint = /FOREIGN KEY|REFERENCE/i.test(message)
@@ -646,6 +824,8 @@ export function describeMssqlError(e: unknown, secrets: readonly string[] = []):
 export interface MssqlSession {
   /** A T-SQL batch (execSqlBatch: #temp tables it creates live on in the session); returns rows affected. */
   batch(text: string): Promise<number>;
+  /** A T-SQL batch whose last result set is one row with a count `n`; returns that count. */
+  count(text: string): Promise<number>;
   /** A bulk load of one chunk; returns rows loaded. */
   bulk(table: sql.Table): Promise<number>;
   /** A parameterized statement; returns rows affected. */
@@ -663,6 +843,13 @@ const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 export function sessionOf(parent: sql.Transaction): MssqlSession {
   return {
     batch: async (text) => sum((await new sql.Request(parent).batch(text)).rowsAffected),
+    count: async (text) => {
+      // The last result set: a trigger may return result sets of its own before it.
+      const sets = ((await new sql.Request(parent).batch(text)).recordsets ?? []) as unknown as Record<string, unknown>[][];
+      const n = sets[sets.length - 1]?.[0]?.n;
+      if (n === undefined || n === null) throw new BugError('a counted batch returned no count');
+      return Number(n);
+    },
     bulk: async (table) => (await new sql.Request(parent).bulk(table, BULK_OPTIONS)).rowsAffected,
     query: async (text, params) => {
       const r = new sql.Request(parent);
@@ -685,10 +872,10 @@ export function sessionOf(parent: sql.Transaction): MssqlSession {
 export async function loadInSession(s: MssqlSession, staging: Database.Database, req: LoadRequest, onLink?: (link: ChainLink) => void): Promise<Map<string, number>> {
   const loaded = new Map<string, number>();
   await s.batch('SET XACT_ABORT ON');
-  await prepareInSession(s, req);
+  const collations = await prepareInSession(s, req);
   for (const l of req.entities) {
     req.signal?.throwIfAborted();
-    const n = await moveRows(s, staging, l, req.signal);
+    const n = await moveRows(s, staging, l, collations.get(l.entity.name), req.signal);
     if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
     loaded.set(l.entity.name, n);
   }
@@ -705,14 +892,14 @@ export async function loadInSession(s: MssqlSession, staging: Database.Database,
  */
 export async function rehearseInSession(s: MssqlSession, staging: Database.Database, req: RehearsalRequest): Promise<Refusal[]> {
   await s.batch('SET XACT_ABORT OFF');
-  await prepareInSession(s, req);
+  const collations = await prepareInSession(s, req);
   return loadNarrowing(
     {
       savepoint: async (name) => void (await s.batch(`SAVE TRANSACTION ${name}`)),
       rollbackTo: async (name) => void (await s.batch(`ROLLBACK TRANSACTION ${name}`)),
       // SQL Server has no RELEASE: a savepoint lives until the transaction ends.
       release: async () => {},
-      loadRange: async (l, range) => void (await moveRows(s, staging, l, req.signal, range)),
+      loadRange: async (l, range) => void (await moveRows(s, staging, l, collations.get(l.entity.name), req.signal, range)),
       describe: (e) => describeMssqlError(e).message,
     },
     staging,
@@ -721,17 +908,34 @@ export async function rehearseInSession(s: MssqlSession, staging: Database.Datab
   );
 }
 
-/** The ledger, the run's tables and every table they reference, what each table is, and replace's DELETEs (children first). */
-async function prepareInSession(s: MssqlSession, req: Pick<LoadRequest, 'model' | 'entities'>): Promise<void> {
-  for (const l of req.entities) await checkTableShape(s, l.entity);
-  await s.batch(MSSQL_RUNS_DDL);
+/**
+ * The ledger, the run's tables and every table they reference, what each table is, and replace's
+ * DELETEs (children first). Returns the collations of each table's text columns, as it was found
+ * or made.
+ */
+async function prepareInSession(s: MssqlSession, req: Pick<LoadRequest, 'model' | 'entities'>): Promise<Map<string, Collations>> {
   // The run's tables and every table they reference, so foreign keys have a table to point at.
-  for (const entity of referencedClosure(req)) await s.batch(mssqlCreateTable(entity));
+  const tables = referencedClosure(req);
+  const found = new Map<string, MssqlColumnRow[]>();
+  for (const e of tables) {
+    const rows = s.select ? ((await s.select(mssqlColumnsSql(true), [{ name: 't', type: sql.NVarChar(128), value: e.name }])) as unknown as MssqlColumnRow[]) : [];
+    if (rows.length) found.set(e.name, rows);
+  }
+  for (const l of req.entities) checkTableShape(l.entity, found.get(l.entity.name));
+  await s.batch(MSSQL_RUNS_DDL);
+  const collations = new Map<string, Collations>();
+  for (const entity of tables) {
+    const rows = found.get(entity.name);
+    const co = rows ? new Map(rows.flatMap((r) => (r.co ? [[r.c, r.co] as const] : []))) : mssqlNewTableCollations(entity, (t, c) => collations.get(t)?.get(c));
+    collations.set(entity.name, co);
+    await s.batch(mssqlCreateTable(entity, co));
+  }
   // What each table is, in the model's own words, for describeTables (export, diff).
   await s.batch(MSSQL_TABLES_DDL);
   for (const entity of referencedClosure(req)) await s.query(MSSQL_TABLES_MERGE, mssqlTableRecordParams(entity));
   // Replace empties the run's tables children first, so foreign keys hold at every step.
   for (const l of [...req.entities].reverse()) if (l.mode === 'replace') await s.batch(mssqlDeleteAll(l.entity));
+  return collations;
 }
 
 /** Where an existing table cannot hold the model's values exactly; the store names itself in the StoreError (shapeError). */
@@ -754,19 +958,17 @@ function mssqlHoldsExactly(model: Column, native: Parameters<typeof holdsExactly
   return holdsExactly(model, native);
 }
 
-/** An existing table the entity loads into must hold the model's values exactly; a new one is made so. */
-async function checkTableShape(s: MssqlSession, entity: Entity): Promise<void> {
-  if (!s.select) return;
-  const rows = (await s.select(mssqlColumnsSql(true), [{ name: 't', type: sql.NVarChar(128), value: entity.name }])) as unknown as MssqlColumnRow[];
-  if (rows.length === 0) return;
-  const mismatches = shapeMismatches(entity, mssqlTables([{ t: entity.name, d: null }], rows, [], [])[0]!, mssqlColumnType, mssqlHoldsExactly);
+/** An existing table the entity loads into (its catalog `rows`) must hold the model's values exactly; a new one is made so. */
+function checkTableShape(entity: Entity, rows: readonly MssqlColumnRow[] | undefined): void {
+  if (rows === undefined) return;
+  const mismatches = shapeMismatches(mssqlStoredEntity(entity), mssqlTables([{ t: entity.name, d: null }], rows, [], [])[0]!, (c) => mssqlColumnTypeIn(entity, c), mssqlHoldsExactly);
   const declared = new Map(rows.map((r) => [r.c, mssqlDeclaredType(r)]));
   if (mismatches.length) throw new TableShapeProblem(entity.name, mismatches.map((m) => (m.found === undefined ? m : { ...m, found: declared.get(m.column) ?? m.found })));
 }
 
 /** A column's type as its CREATE TABLE would say it, from the catalog row: nvarchar(32), decimal(18, 2), datetime2(7). */
 function mssqlDeclaredType(r: MssqlColumnRow): string {
-  const ty = r.ty.toLowerCase();
+  const ty = (r.ty ?? 'unknown').toLowerCase();
   if (/^n?(var)?char$/.test(ty)) return `${ty}(${r.len === -1 ? 'max' : ty.startsWith('n') ? r.len / 2 : r.len})`;
   if (ty === 'decimal' || ty === 'numeric') return `${ty}(${r.p}, ${r.s})`;
   if (ty === 'datetime2' || ty === 'datetimeoffset' || ty === 'time') return `${ty}(${r.s})`;
@@ -774,8 +976,8 @@ function mssqlDeclaredType(r: MssqlColumnRow): string {
 }
 
 /** One entity's staged rows (or a range of them) through its #temp table into the table; returns rows written. */
-async function moveRows(s: MssqlSession, staging: Database.Database, l: EntityLoad, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {
-  await s.batch(mssqlCreateTempTable(l.entity));
+async function moveRows(s: MssqlSession, staging: Database.Database, l: EntityLoad, collations: Collations | undefined, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {
+  await s.batch(mssqlCreateTempTable(l.entity, collations));
   let sent = 0;
   for (const rows of chunks(stagedRows(staging, l, range), mssqlRowConverter(l.entity))) {
     signal?.throwIfAborted();
@@ -788,7 +990,7 @@ async function moveRows(s: MssqlSession, staging: Database.Database, l: EntityLo
     const hit = (await s.select(loose))[0];
     if (hit) throw looseKeyError('', l.entity, collatedKeyColumns(l.entity), hit, String);
   }
-  const n = await s.batch(mssqlLoadStatement(l));
+  const n = await s.count(mssqlLoadStatement(l));
   await s.batch(mssqlDropTempTable(l.entity));
   return n;
 }
@@ -976,11 +1178,14 @@ export class MssqlStore implements TargetStore {
 
   /** The rows of a table from one SELECT, streamed (mssql's request stream, rows as arrays). */
   async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
+    yield* this.readIn(readSessionOf(await this.connect()), table, opts);
+  }
+
+  private async *readIn(s: MssqlReadSession, table: Entity, opts: ReadRowsOptions): AsyncIterable<unknown[][]> {
     // A purge's cut-off is not pushed down here; the SQL Server store has no deleteRows, so purge refuses it first.
     if (opts.where) throw new BugError('the SQL Server store reads no row range');
-    const pool = await this.connect();
     try {
-      yield* mssqlReadInSession(readSessionOf(pool), table, opts.signal);
+      yield* mssqlReadInSession(s, table, opts.signal);
     } catch (e) {
       if (e instanceof Error && e.name === 'AbortError') throw e;
       if (e instanceof MssqlReadProblem) {
@@ -994,12 +1199,38 @@ export class MssqlStore implements TargetStore {
   }
 
   /**
-   * Not one snapshot yet: SQL Server gives one only where the database allows SNAPSHOT isolation
-   * (ALLOW_SNAPSHOT_ISOLATION ON), and a streamed read holds its connection. Each table is read
-   * on its own, as readRows does.
+   * One transaction on a connection of its own, held until close, in which every table is read
+   * (beginMssqlSnapshot): at SNAPSHOT isolation where the database allows it, else holding a
+   * shared lock on every dbo table from the start. Reads run one at a time on it.
    */
-  async snapshot(): Promise<StoreSnapshot> {
-    return { describeTables: () => this.describeTables(), tablesElsewhere: () => this.tablesElsewhere(), readRows: (t, o) => this.readRows(t, o), close: async () => {} };
+  async snapshot(opts: { signal?: AbortSignal | undefined } = {}): Promise<StoreSnapshot> {
+    const pool = await this.connect();
+    let tx: sql.Transaction;
+    try {
+      tx = (await beginMssqlSnapshot(mssqlSnapshotServer(pool), opts.signal)).tx;
+    } catch (e) {
+      if (e instanceof Error && e.name === 'AbortError') throw e;
+      throw this.storeError(e, 'store.read');
+    }
+    const s = readSessionOf(tx);
+    const fail = (e: unknown): Error => this.storeError(e, 'store.read');
+    return {
+      describeTables: () => mssqlDescribeInSession(s).catch((e: unknown) => Promise.reject(fail(e))),
+      tablesElsewhere: async () => {
+        try {
+          const [rows = []] = await s.query(MSSQL_TABLES_ELSEWHERE_SQL, []);
+          return bySchema(rows as { s: string; t: string }[]);
+        } catch (e) {
+          throw fail(e);
+        }
+      },
+      readRows: (t, o = {}) => this.readIn(s, t, o),
+      // The transaction changed nothing: rolled back, which releases its locks.
+      close: async () => {
+        await s.settle();
+        await tx.rollback().catch(() => {});
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -1012,6 +1243,91 @@ export class MssqlStore implements TargetStore {
 
   private storeError(e: unknown, code: string): Error {
     return mssqlStoreError(e, code, this.display, this.secrets);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The snapshot of export, diff and exit
+
+/** A transaction a snapshot reads in: its batches, and the rollback that ends it. */
+export interface MssqlSnapshotTx {
+  batch(text: string): Promise<Record<string, unknown>[][]>;
+  rollback(): Promise<void>;
+}
+
+/** What opening a snapshot sends: queries on the pool, and transactions begun (tests pass a fake). */
+export interface MssqlSnapshotServer<T extends MssqlSnapshotTx> {
+  query(text: string): Promise<Record<string, unknown>[]>;
+  begin(isolation: 'SNAPSHOT' | 'READ COMMITTED'): Promise<T>;
+}
+
+/** The snapshot server of a pool: transactions of mssql, each on a connection of its own. */
+export function mssqlSnapshotServer(pool: sql.ConnectionPool): MssqlSnapshotServer<MssqlSnapshotTx & { tx: sql.Transaction }> {
+  return {
+    query: async (text) => (await pool.request().query<Record<string, unknown>>(text)).recordset,
+    begin: async (isolation) => {
+      const tx = new sql.Transaction(pool);
+      await tx.begin(isolation === 'SNAPSHOT' ? sql.ISOLATION_LEVEL.SNAPSHOT : sql.ISOLATION_LEVEL.READ_COMMITTED);
+      return {
+        tx,
+        batch: async (text) => ((await new sql.Request(tx).batch(text)).recordsets ?? []) as unknown as Record<string, unknown>[][],
+        rollback: () => tx.rollback(),
+      };
+    },
+  };
+}
+
+/** Lock errors a snapshot retries: a lock held elsewhere (NOWAIT, 1222), a table dropped since it was listed (208). */
+const LOCK_RETRY = new Set([1222, 208]);
+
+function onlyLockConflicts(e: unknown): boolean {
+  const err = e as MssqlErrorLike;
+  const all = [...(err.precedingErrors ?? []), err];
+  return all.every((x) => x.number !== undefined && LOCK_RETRY.has(x.number));
+}
+
+/**
+ * Begins the transaction an export, diff or exit reads the whole store in, so that a migrate
+ * committed meanwhile is in what it reads whole or not at all (and a bundle holds no BOM line
+ * whose item came after it). Where the database allows SNAPSHOT isolation, a SNAPSHOT transaction:
+ * every read sees the data as of the first, and writers do not wait. Elsewhere, READ COMMITTED
+ * holding a shared lock on every dbo table from the start: a load waits until the snapshot ends.
+ * The locks are taken all at once with NOWAIT and tried again, all released in between, as the
+ * PostgreSQL store does: a reader holding some while it waited for others could deadlock with a
+ * load writing the same tables in another order. XACT_ABORT is off, so stopping a read early
+ * (cancelling it) ends that read and not the transaction.
+ */
+export async function beginMssqlSnapshot<T extends MssqlSnapshotTx>(server: MssqlSnapshotServer<T>, signal?: AbortSignal): Promise<T & { isolation: 'SNAPSHOT' | 'table locks' }> {
+  signal?.throwIfAborted();
+  const state = Number((await server.query(MSSQL_SNAPSHOT_STATE_SQL))[0]?.s);
+  if (state === 1) {
+    const tx = await server.begin('SNAPSHOT');
+    try {
+      await tx.batch('SET XACT_ABORT OFF');
+    } catch (e) {
+      await tx.rollback().catch(() => {});
+      throw e;
+    }
+    return Object.assign(tx, { isolation: 'SNAPSHOT' as const });
+  }
+  const names = (rows: readonly Record<string, unknown>[]): string[] => rows.map((r) => String(r.t));
+  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+    signal?.throwIfAborted();
+    const listed = names(await server.query(MSSQL_DBO_TABLES_SQL));
+    const tx = await server.begin('READ COMMITTED');
+    try {
+      await tx.batch(['SET XACT_ABORT OFF;', mssqlLockTablesSql(listed)].join('\n'));
+      // A table made since it was listed holds no lock: everything is released and tried again.
+      const seen = names((await tx.batch(MSSQL_DBO_TABLES_SQL))[0] ?? []);
+      if (seen.join('\u0000') === listed.join('\u0000')) return Object.assign(tx, { isolation: 'table locks' as const });
+    } catch (e) {
+      if (!onlyLockConflicts(e)) {
+        await tx.rollback().catch(() => {});
+        throw e;
+      }
+    }
+    await tx.rollback().catch(() => {});
+    await sleep(wait, undefined, signal ? { signal } : {});
   }
 }
 

@@ -14,6 +14,7 @@ import {
   RowBatcher,
   columnDecoders,
 } from './read-common.js';
+import { hexText, mssqlVariantText, tediousInstantText } from './mssql-text.js';
 
 /**
  * The read side of the SQL Server store (dbo schema only): the catalog from sys.*, and a table's
@@ -36,7 +37,8 @@ import {
  */
 
 export const SCHEMA = 'dbo';
-const BIN2 = 'Latin1_General_100_BIN2';
+/** Compares UTF-16 code units, not by language (and not without regard to case). */
+export const BIN2 = 'Latin1_General_100_BIN2';
 
 const qi = (name: string): string => `[${name.replace(/]/g, ']]')}]`;
 const tableRef = (name: string): string => `${qi(SCHEMA)}.${qi(name)}`;
@@ -70,9 +72,13 @@ export function mssqlTableRecordParams(e: Entity): ReadParam[] {
 
 const USER_TABLES = `t.schema_id = SCHEMA_ID(N'${SCHEMA}') AND t.is_ms_shipped = 0`;
 
-/** Columns of the dbo tables, or of one (`@t`), with their base types and MS_Description. */
+/**
+ * Columns of the dbo tables, or of one (`@t`), with their base types and MS_Description. The base
+ * type of an alias type is its system type's name; the CLR types (geometry, geography,
+ * hierarchyid) all have system_type_id 240, which names no type: their own id names them.
+ */
 export function mssqlColumnsSql(oneTable: boolean): string {
-  return `SELECT t.name AS t, c.name AS c, TYPE_NAME(c.system_type_id) AS ty, c.max_length AS len, c.precision AS p, c.scale AS s, c.is_nullable AS nl, CAST(ep.value AS nvarchar(max)) AS d
+  return `SELECT t.name AS t, c.name AS c, COALESCE(TYPE_NAME(c.system_type_id), TYPE_NAME(c.user_type_id)) AS ty, c.max_length AS len, c.precision AS p, c.scale AS s, c.is_nullable AS nl, CAST(ep.value AS nvarchar(max)) AS d, c.collation_name AS co
 FROM sys.tables t
 JOIN sys.columns c ON c.object_id = t.object_id
 LEFT JOIN sys.extended_properties ep ON ep.class = 1 AND ep.major_id = c.object_id AND ep.minor_id = c.column_id AND ep.name = N'MS_Description'
@@ -115,15 +121,34 @@ JOIN sys.schemas s ON s.schema_id = t.schema_id
 WHERE t.schema_id <> SCHEMA_ID(N'${SCHEMA}') AND t.is_ms_shipped = 0
 ORDER BY s.name COLLATE ${BIN2}, t.name COLLATE ${BIN2}`;
 
+/** Whether the database lets a transaction read at SNAPSHOT isolation: ALLOW_SNAPSHOT_ISOLATION ON is state 1. */
+export const MSSQL_SNAPSHOT_STATE_SQL = 'SELECT snapshot_isolation_state AS s FROM sys.databases WHERE database_id = DB_ID()';
+
+/** The dbo tables, which a snapshot without SNAPSHOT isolation locks. */
+export const MSSQL_DBO_TABLES_SQL = `SELECT t.name AS t FROM sys.tables t WHERE ${USER_TABLES} ORDER BY t.name COLLATE ${BIN2}`;
+
+/**
+ * A shared lock on each table, held until the transaction ends (TABLOCK, HOLDLOCK: a writer waits
+ * for the snapshot to end), or a failed statement at once where another session holds a lock
+ * that conflicts (NOWAIT, Msg 1222). Each scan opens its table, which takes the lock; TOP (1)
+ * reads no more than a row.
+ */
+export function mssqlLockTablesSql(tables: readonly string[]): string {
+  return tables.map((t) => `SELECT TOP (1) 1 AS [x] FROM ${tableRef(t)} WITH (TABLOCK, HOLDLOCK, NOWAIT);`).join('\n');
+}
+
 export interface MssqlColumnRow {
   t: string;
   c: string;
-  ty: string;
+  /** Null where the login may not see the type (TYPE_NAME follows metadata visibility). */
+  ty: string | null;
   len: number;
   p: number;
   s: number;
   nl: boolean;
   d: string | null;
+  /** A text column's collation (null for other types). */
+  co?: string | null;
 }
 
 const INTEGER_TYPES = new Set(['bigint', 'int', 'smallint', 'tinyint']);
@@ -132,7 +157,7 @@ const UNICODE = new Set(['nvarchar', 'nchar']);
 const STRING_TYPES = new Set(['nvarchar', 'varchar', 'nchar', 'char']);
 
 export function mssqlNativeColumn(r: MssqlColumnRow): NativeColumn {
-  const ty = r.ty.toLowerCase();
+  const ty = (r.ty ?? '').toLowerCase();
   const base = { name: r.c, required: !r.nl, ...(r.d ? { description: r.d } : {}) };
   const make = (kind: NativeKind, column: Omit<Column, 'name' | 'required'>, scale?: number): NativeColumn => ({ name: r.c, nativeType: ty, kind, ...(scale !== undefined ? { scale } : {}), column: { ...base, ...column } });
   if (INTEGER_TYPES.has(ty)) return make('integer', { type: 'integer' });
@@ -197,6 +222,13 @@ export function mssqlDescribeResult(sets: readonly Record<string, unknown>[][]):
 // ---------------------------------------------------------------------------------------------
 // readRows
 
+/**
+ * Types read as their bytes: binary strings, rowversion (TYPE_NAME says `timestamp`: eight bytes,
+ * which CONVERT to nvarchar would take as four UTF-16 code units), and geometry and geography in
+ * SQL Server's own serialization, which keeps the SRID that their text (WKT) leaves out.
+ */
+const BYTES_TYPES = new Set(['binary', 'varbinary', 'image', 'timestamp', 'rowversion', 'geometry', 'geography']);
+
 /** The expression a column is read with: decimals and odd types as their exact text. */
 export function mssqlSelectExpr(n: NativeColumn): string {
   const c = qi(n.name);
@@ -211,8 +243,11 @@ export function mssqlSelectExpr(n: NativeColumn): string {
       return ty === 'money' || ty === 'smallmoney' ? `CONVERT(nvarchar(50), CAST(${c} AS decimal(19, 4)))` : `CONVERT(nvarchar(50), ${c})`;
     case 'other':
       if (ty === 'float' || ty === 'real') return `CONVERT(nvarchar(50), ${c}, 3)`; // 17 digits: the double exactly
-      if (ty === 'binary' || ty === 'varbinary' || ty === 'image') return `N'\\x' + LOWER(CONVERT(nvarchar(max), CAST(${c} AS varbinary(max)), 2))`;
-      if (ty === 'geometry' || ty === 'geography' || ty === 'hierarchyid') return `${c}.ToString()`;
+      if (BYTES_TYPES.has(ty)) return hexText(c);
+      // CONVERT's default style would drop digits of the value a variant holds.
+      if (ty === 'sql_variant') return mssqlVariantText(c);
+      // Its canonical path (/1/3/), which hierarchyid::Parse reads back as the same node.
+      if (ty === 'hierarchyid') return `${c}.ToString()`;
       return `CONVERT(nvarchar(max), ${c})`;
     default:
       return c;
@@ -243,19 +278,6 @@ function nativeDecoder(n: NativeColumn): (v: unknown) => unknown {
     case 'decimal':
       return (v) => (typeof v === 'string' ? v : String(v));
   }
-}
-
-/**
- * A tedious instant as ISO text with the digits below the millisecond it carries: a Date holds
- * milliseconds, and tedious gives a datetime2(7) or datetimeoffset(7)'s 100-nanosecond rest in
- * `nanosecondsDelta` (seconds). With them the text shows what the column holds, so exactInstants
- * refuses what forklift cannot keep instead of the Date cutting it unseen.
- */
-export function tediousInstantText(v: Date): string {
-  const iso = v.toISOString();
-  const delta = Math.round(((v as Date & { nanosecondsDelta?: number }).nanosecondsDelta ?? 0) * 1e7);
-  if (delta <= 0) return iso;
-  return `${iso.slice(0, -1)}${String(delta).padStart(4, '0').replace(/0+$/, '')}Z`;
 }
 
 /** The SELECT that reads an entity's table in canonical order, and the decoder of each value. */
@@ -312,28 +334,69 @@ export async function* mssqlReadInSession(s: MssqlReadSession, e: Entity, signal
   }
 }
 
-/** A read session on a connection pool: each call one request. */
-export function readSessionOf(pool: sql.ConnectionPool): MssqlReadSession {
+/** A read session on a pool or a transaction, and what stops it. */
+export interface MssqlReadSessionOn extends MssqlReadSession {
+  /** Cancels a request still running and waits until it has ended. */
+  settle(): Promise<void>;
+}
+
+/**
+ * A read session on a connection pool or a transaction (a snapshot's): each call one request, one
+ * at a time. A transaction's connection runs one request at a time (mssql refuses a second,
+ * EREQINPROG), and a read the consumer stopped early is still ending (its cancel on its way to the
+ * server) when the next one starts: each request waits for the one before to end.
+ */
+export function readSessionOf(parent: sql.ConnectionPool | sql.Transaction): MssqlReadSessionOn {
+  let tail: Promise<void> = Promise.resolve();
+  let running: sql.Request | undefined;
+  /** Waits for the request before this one to end; returns the end of this one's turn. */
+  const turn = async (): Promise<() => void> => {
+    const before = tail;
+    let done!: () => void;
+    tail = new Promise<void>((res) => (done = res));
+    await before;
+    return done;
+  };
+  const request = (): sql.Request => (running = new sql.Request(parent as sql.ConnectionPool));
   return {
     query: async (text, params) => {
-      const r = pool.request();
-      for (const p of params) r.input(p.name, p.type, p.value);
-      const res = await r.query(text);
-      return (res.recordsets as unknown as Record<string, unknown>[][]) ?? [];
+      const done = await turn();
+      try {
+        const r = request();
+        for (const p of params) r.input(p.name, p.type, p.value);
+        const res = await r.query(text);
+        return (res.recordsets as unknown as Record<string, unknown>[][]) ?? [];
+      } finally {
+        done();
+      }
     },
     stream: (text) => {
-      const r = pool.request();
-      r.arrayRowMode = true;
-      // Paused while the consumer is behind (backpressure); errors come through the stream.
-      const stream = r.toReadableStream({ highWaterMark: 1000 });
-      void r.query(text).catch(() => {});
+      let r: sql.Request | undefined;
+      let stream: NodeJS.ReadableStream & { destroy(): void } | undefined;
+      let cancelled = false;
+      async function* rows(): AsyncGenerator<unknown[]> {
+        const done = await turn();
+        if (cancelled) return done();
+        r = request();
+        r.arrayRowMode = true;
+        // Paused while the consumer is behind (backpressure); errors come through the stream.
+        stream = r.toReadableStream({ highWaterMark: 1000 });
+        // In stream mode the promise settles once the request has ended, failed or cancelled.
+        void r.query(text).then(done, done);
+        yield* stream as AsyncIterable<unknown[]>;
+      }
       return {
-        rows: stream as AsyncIterable<unknown[]>,
+        rows: rows(),
         cancel: () => {
-          r.cancel();
-          stream.destroy();
+          cancelled = true;
+          r?.cancel();
+          stream?.destroy();
         },
       };
+    },
+    settle: async () => {
+      running?.cancel();
+      await tail;
     },
   };
 }

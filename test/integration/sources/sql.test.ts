@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
@@ -10,7 +11,7 @@ import { makeCoercer } from '../../../src/mapping/coerce.js';
 import type { Column } from '../../../src/model/types.js';
 import { runPlan } from '../../../src/run/pipeline.js';
 import { openSource, type OpenedSource } from '../../../src/sources/index.js';
-import { InexactDecimalError, doubleText, float32Text, mssqlConnection, mssqlConverter, mysqlConverter, pgConverter } from '../../../src/sources/sql.js';
+import { InexactDecimalError, doubleText, float32Text, mssqlConnection, mssqlConverter, mssqlInexactHint, mysqlConverter, pgConverter } from '../../../src/sources/sql.js';
 import { redactUrl } from '../../../src/stores/url.js';
 import { tempDir } from '../../helpers.js';
 import { MysqlDatabases } from '../stores/live.js';
@@ -27,6 +28,7 @@ import { MysqlDatabases } from '../stores/live.js';
 const PG_URL = process.env.FORKLIFT_TEST_PG_SOURCE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const MY_URL = process.env.FORKLIFT_TEST_MYSQL_SOURCE_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const MSSQL_URL = process.env.FORKLIFT_TEST_MSSQL_URL;
+const requireFromHere = createRequire(import.meta.url);
 const suffix = randomBytes(5).toString('hex');
 
 interface ReadResult {
@@ -747,6 +749,42 @@ describe('sql source: SQL Server values (no server needed)', () => {
     expect(() => mssqlConverter(col('Money'))(900_000_000_000.5)).toThrow(InexactDecimalError);
   });
 
+  describe('a sql_variant column, through tedious\'s own value parser', () => {
+    const { readValue } = requireFromHere('tedious/lib/value-parser') as { readValue: (buf: Buffer, offset: number, meta: unknown, opts: unknown) => { value: unknown } };
+    const { TYPE } = requireFromHere('tedious/lib/data-type') as { TYPE: Record<number, unknown> };
+    /** What tedious hands over for a sql_variant holding base type `base` with properties `props` and value bytes `data` (TDS 2.2.5.5.4). */
+    const variant = (base: number, props: number[], data: Buffer): unknown =>
+      readValue(Buffer.concat([Buffer.from([2 + props.length + data.length, 0, 0, 0, base, props.length, ...props]), data]), 0, { type: TYPE[0x62] }, { useUTC: true }).value;
+    const le = (n: bigint, bytes: number): Buffer => Buffer.from(Array.from({ length: bytes }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn)));
+    const conv = mssqlConverter(col('Variant', { colName: 'attr_value' }));
+
+    it('refuses a decimal or money held in one instead of rounding it, with the query that reads it exactly', () => {
+      // decimal(38,2) 12345678901234567.89: tedious makes it the float 12345678901234568.
+      const dec = variant(0x6a, [38, 2], Buffer.concat([Buffer.from([1]), le(1234567890123456789n, 8)]));
+      expect(dec).toBe(12345678901234568);
+      expect(() => conv(dec)).toThrow(InexactDecimalError);
+      expect(() => conv(dec)).toThrow('column attr_value: a number held in a sql_variant cannot be read exactly');
+      // money 922337203685477.5807, which tedious makes 922337203685477.6.
+      expect(() => conv(variant(0x3c, [], Buffer.concat([le(0x7fffffffn, 4), le(0xffffffffn, 4)])))).toThrow(InexactDecimalError);
+      // A number of any base type, since the driver does not say which it was.
+      expect(() => conv(variant(0x38, [], le(42n, 4)))).toThrow(InexactDecimalError);
+      const hint = mssqlInexactHint(new InexactDecimalError('attr_value', true));
+      expect(hint).toContain("CASE CAST(SQL_VARIANT_PROPERTY([attr_value], 'BaseType') AS nvarchar(128)) WHEN 'float' THEN CONVERT(nvarchar(50), CAST([attr_value] AS float), 3)");
+      expect(hint).toMatch(/ END AS \[attr_value\]$/);
+      expect(mssqlInexactHint(new InexactDecimalError('AMOUNT'))).toBe('convert it to text in the query, e.g. CAST(AMOUNT AS varchar(50)) AS AMOUNT');
+    });
+
+    it('keeps a datetime2(7) held in one to its last digit, and text, bigint and binary as they are', () => {
+      const days = (Date.UTC(2024, 2, 1) - Date.UTC(2000, 0, 1)) / 86_400_000 + 730119;
+      const dt2 = variant(0x2a, [7], Buffer.concat([le(BigInt(6 * 3600) * 10_000_000n + 1234567n, 5), le(BigInt(days), 3)]));
+      expect(conv(dt2)).toBe('2024-03-01T06:00:00.1234567Z');
+      const text = Buffer.from('Pumpe', 'ucs2');
+      expect(conv(variant(0xe7, [0x09, 0x04, 0xd0, 0x00, 0x34, ...le(BigInt(text.length), 2)], text))).toBe('Pumpe');
+      expect(conv(variant(0x7f, [], le(9223372036854775807n, 8)))).toBe('9223372036854775807');
+      expect(conv(variant(0xa5, [8, 0], Buffer.from([0xde, 0xad])))).toBe('\\xdead');
+    });
+  });
+
   it('builds the tedious connection from an mssql:// URL', () => {
     const ctx = { label: 'x', display: 'x', secrets: [] };
     expect(mssqlConnection('mssql://sa:p%40ss@db.example:1434/LEGACY?encrypt=true&trustServerCertificate=true&instanceName=SQLEXPRESS', ctx)).toMatchObject({
@@ -760,6 +798,9 @@ describe('sql source: SQL Server values (no server needed)', () => {
     });
     expect(mssqlConnection('sqlserver://u:p@h/db', ctx)).toMatchObject({ server: 'h', database: 'db', options: { encrypt: false, trustServerCertificate: false } });
     expect(() => mssqlConnection('mssql://u:p@/db', ctx)).toThrow(SourceError);
+    // TDS 8.0's strict encryption is passed on as such, as the target does, not as plain true.
+    expect(mssqlConnection('mssql://u:p@h/db?encrypt=strict&domain=CORP', ctx)).toMatchObject({ domain: 'CORP', options: { encrypt: 'strict', trustServerCertificate: false } });
+    expect(mssqlConnection('mssql://u:p@h/db?encrypt=yes', ctx)).toMatchObject({ options: { encrypt: true } });
   });
 
   it('other drivers’ text rewrites', () => {
@@ -806,5 +847,21 @@ describe.skipIf(MSSQL_URL === undefined)('sql source: SQL Server (live)', () => 
     const e = await failure(read(url, 'SELECT CAST(123456789012.345678 AS decimal(18,6)) AS AMOUNT'));
     expect(e).toBeInstanceOf(SourceError);
     expect((e as SourceError).hint).toMatch(/CAST\(AMOUNT AS varchar/);
+  });
+
+  it('a number in a sql_variant is refused; the query the hint gives reads every base type exactly', async () => {
+    const values = `(VALUES (1, CAST(CAST(12345678901234567.89 AS decimal(38,2)) AS sql_variant)), (2, CAST(CAST(922337203685477.5807 AS money) AS sql_variant)),
+      (3, CAST(CAST(0.1 AS float) AS sql_variant)), (4, CAST(CAST('2024-01-01T10:15:42.997' AS datetime) AS sql_variant)),
+      (5, CAST(CAST('2024-01-01T10:15:42.1234567' AS datetime2(7)) AS sql_variant)), (6, CAST(N'Grüße' AS sql_variant)), (7, CAST(0x00ff AS sql_variant))) AS t(n, v)`;
+    const e = await failure(read(url, `SELECT v FROM ${values} ORDER BY n`));
+    expect(e).toBeInstanceOf(SourceError);
+    expect((e as SourceError).message).toMatch(/a number held in a sql_variant cannot be read exactly/);
+    const expr = /converted by its base type: (.*) AS \[v\]\)$/.exec((e as SourceError).hint ?? '')![1]!;
+    const got = (await read(url, `SELECT ${expr} AS v FROM ${values} ORDER BY n`)).rows.map((x) => String(x[0]));
+    expect(got.slice(0, 2)).toEqual(['12345678901234567.89', '922337203685477.5807']);
+    expect(Number(got[2])).toBe(0.1);
+    expect(got[3]).toMatch(/^2024-01-01[ T]10:15:42\.997$/);
+    expect(got[4]).toMatch(/^2024-01-01[ T]10:15:42\.1234567$/);
+    expect(got.slice(5)).toEqual(['Grüße', '\\x00ff']);
   });
 });

@@ -220,6 +220,7 @@ const REFUSED: { label: string; src: Src; rule: string; reason: RegExp }[] = [
   { label: 'an instant in year 10000', src: { at: '9999-12-31T23:30:00-01:00' }, rule: 'type', reason: /outside the years 0001 to 9999/ },
   { label: 'digits below a millisecond', src: { at: '2025-01-01T00:00:00.0001Z' }, rule: 'type', reason: /below a millisecond/ },
   { label: 'no 29 February in 2023', src: { day: '2023-02-29' }, rule: 'type', reason: /not a real calendar date/ },
+  { label: 'a date in year 0000', src: { day: '0000-06-15' }, rule: 'type', reason: /outside the years 0001 to 9999/ },
   { label: '65 characters in string(64)', src: { s: 'x'.repeat(65) }, rule: 'length', reason: /65 characters long; at most 64/ },
   { label: 'a value outside the enum', src: { e: 'BOGUS' }, rule: 'enum', reason: /not one of RUN, IDLE, DOWN/ },
 ];
@@ -411,7 +412,7 @@ for (const store of STORES) {
     it('commits every case; each refused value is a reject with its rule and reason', () => {
       expect(res.status).toBe('succeeded');
       expect(res.committed).toBe(true);
-      expect(res.entities[0]).toMatchObject({ read: CASES.length + REFUSED.length, loaded: CASES.length, rejected: REFUSED.length, rejects_by_rule: { type: 6, length: 1, enum: 1 } });
+      expect(res.entities[0]).toMatchObject({ read: CASES.length + REFUSED.length, loaded: CASES.length, rejected: REFUSED.length, rejects_by_rule: { type: 7, length: 1, enum: 1 } });
       const rejects = parseCsv(readFileSync(path.join(project.dir, res.entities[0]!.rejects_file!)), { bom: true, columns: true }) as Record<string, string>[];
       expect(rejects.map((r) => r.ID)).toEqual(refusedIds);
       REFUSED.forEach((r, i) => {

@@ -10,10 +10,11 @@ import { runPlan } from '../../../src/run/pipeline.js';
 import { openStore, redactUrl } from '../../../src/stores/index.js';
 import { compareText, keyComparer } from '../../../src/bundle/order.js';
 import { factoryModel } from '../../../src/model/factory.js';
-import type { Entity, Model } from '../../../src/model/types.js';
+import type { Entity } from '../../../src/model/types.js';
 import { Staging, stagingTable } from '../../../src/run/staging.js';
 import { fromMssqlValue, mssqlConfig, mssqlReadExpression } from '../../../src/stores/mssql.js';
 import { RUNS_ENTITY } from '../../../src/stores/runs-entity.js';
+import type { LoadMode } from '../../../src/stores/types.js';
 import { demoCopy, tempDir } from '../../helpers.js';
 
 /**
@@ -229,6 +230,21 @@ describe.skipIf(!ADMIN_URL)('SQL Server target store (live)', () => {
     expect(await table()).toEqual(before);
   });
 
+  it('upsert twice into a key of text and a decimal(20,0): the second run updates, no loose key reported', async () => {
+    const url = await freshDb();
+    const dir = tempDir('forklift-mssql-deckey-');
+    writeFileSync(path.join(dir, 'model.yaml'), 'entities:\n  orders:\n    primary_key: [plant, order_id]\n    columns:\n      plant: { type: string, length: 8 }\n      order_id: { type: decimal, precision: 20, scale: 0 }\n      qty: { type: decimal, precision: 18, scale: 3 }\n');
+    writeFileSync(path.join(dir, 'm.yaml'), 'entity: orders\nsource: { format: csv, path: in.csv }\nfields:\n  plant: { from: PLANT }\n  order_id: { from: ID }\n  qty: { from: QTY }\n');
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: deckey\ntarget: sqlite:./unused.db\nmodel: ./model.yaml\nmappings: [m.yaml]\nload: upsert\n');
+    writeFileSync(path.join(dir, 'in.csv'), 'PLANT,ID,QTY\nP1,4711,1.5\nP1,18446744073709551615,2\n');
+    await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'migrate', target: url });
+    writeFileSync(path.join(dir, 'in.csv'), 'PLANT,ID,QTY\nP1,4711,3\nP2,4711,4\n');
+    const res = await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'migrate', target: url });
+    expect(res.status).toBe('succeeded');
+    const rows = await withMssql(url, async (p) => (await p.request().query<{ r: string }>("SELECT plant + N'|' + CONVERT(nvarchar(50), order_id) + N'|' + CONVERT(nvarchar(50), qty) AS r FROM dbo.orders ORDER BY plant, order_id")).recordset.map((x) => x.r));
+    expect(rows).toEqual(['P1|4711|3.000', 'P1|18446744073709551615|2.000', 'P2|4711|4.000']);
+  });
+
   it('store errors say what to do and never show the password', async () => {
     const u = new URL(ADMIN_URL!);
     u.pathname = '/forklift_no_such_db_here';
@@ -287,6 +303,25 @@ describe.skipIf(!ADMIN_URL)('SQL Server target store (live)', () => {
   });
 });
 
+/** Stages `rows` of each entity as the pipeline would and loads them into `store` (replace unless told), in one run. */
+async function loadRows(store: Awaited<ReturnType<typeof openStore>>, rows: Map<Entity, unknown[][]>, mode: LoadMode = 'replace'): Promise<Map<string, number>> {
+  const file = path.join(tempDir('forklift-mssql-stage-'), 'staging.sqlite');
+  const st = new Staging(file);
+  for (const [e, rs] of rows) {
+    st.createEntity(e);
+    rs.forEach((r, i) => st.insertRow(e.name, i + 2, r as never));
+    st.flushRows(e.name);
+  }
+  st.close();
+  const now = new Date().toISOString();
+  return store.load({
+    model: { name: 'rows', entities: new Map([...rows.keys()].map((e) => [e.name, e])) },
+    stagingFile: file,
+    entities: [...rows].map(([e, rs]) => ({ entity: e, mode, stagedTable: stagingTable(e.name), expected: rs.length })),
+    entry: { id: `rows-${randomBytes(4).toString('hex')}`, command: 'migrate', status: 'succeeded', started: now, finished: now, operator: 't', host: 't', tool_version: '0', plan_sha256: null, files: {}, counts: {}, message: null },
+  });
+}
+
 /** Every row of a table read by the store, checked to come in canonical order. */
 async function readAll(store: Awaited<ReturnType<typeof openStore>>, e: Entity): Promise<unknown[][]> {
   const rows: unknown[][] = [];
@@ -342,23 +377,10 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
       primaryKey: ['code'],
       rules: [],
     };
-    const m: Model = { name: 'keys', entities: new Map([['codes', codesEntity]]) };
-    const file = path.join(tempDir('forklift-mssql-keys-'), 'staging.sqlite');
-    const st = new Staging(file);
-    st.createEntity(codesEntity);
-    codes.forEach((c, i) => st.insertRow('codes', i + 2, [c, i % 2 ? null : `${i}.5000`]));
-    st.flushRows('codes');
-    st.close();
     const url = await freshDb();
     const store = await openStore(url);
     try {
-      const now = new Date().toISOString();
-      await store.load({
-        model: m,
-        stagingFile: file,
-        entities: [{ entity: codesEntity, mode: 'replace', stagedTable: stagingTable('codes'), expected: codes.length }],
-        entry: { id: 'keys-1', command: 'migrate', status: 'succeeded', started: now, finished: now, operator: 't', host: 't', tool_version: '0', plan_sha256: null, files: {}, counts: {}, message: null },
-      });
+      await loadRows(store, new Map([[codesEntity, codes.map((c, i) => [c, i % 2 ? null : `${i}.5000`])]]));
       expect((await store.describeTables()).find((t) => t.name === 'codes')).toEqual(codesEntity);
       const rows = await readAll(store, codesEntity);
       expect(rows.map((r) => r[0])).toEqual([...codes].sort(compareText));
@@ -366,6 +388,180 @@ describe.skipIf(!ADMIN_URL)('SQL Server read side (live): describeTables, readRo
       await store.close();
     }
   });
+  it('describes a store with geometry, geography and hierarchyid columns, and reads them (the spatial ones as their bytes)', async () => {
+    const url = await freshDb();
+    await withMssql(url, async (p) => {
+      await p.request().batch('CREATE TABLE dbo.sites (id int NOT NULL PRIMARY KEY, shape geometry NULL, place geography NULL, node hierarchyid NULL)');
+      await p.request().batch("INSERT INTO dbo.sites VALUES (1, geometry::STGeomFromText('POINT (1.25 2.5)', 0), geography::Point(47.3769, 8.5417, 4326), hierarchyid::Parse('/1/3/'))");
+    });
+    const store = await openStore(url);
+    try {
+      const e = (await store.describeTables()).find((t) => t.name === 'sites')!;
+      expect(e.columns.map((c) => [c.name, c.type])).toEqual([['id', 'integer'], ['shape', 'text'], ['place', 'text'], ['node', 'text']]);
+      const bytes = await withMssql(url, async (p) => (await p.request().query<{ s: Buffer; g: Buffer }>('SELECT CAST(shape AS varbinary(max)) AS s, CAST(place AS varbinary(max)) AS g FROM dbo.sites')).recordset[0]!);
+      expect(await readAll(store, e)).toEqual([[1, `\\x${bytes.s.toString('hex')}`, `\\x${bytes.g.toString('hex')}`, '/1/3/']]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reads a sql_variant exactly by its base type and a rowversion as its bytes', async () => {
+    const url = await freshDb();
+    await withMssql(url, async (p) => {
+      await p.request().batch('CREATE TABLE dbo.attrs (id int NOT NULL PRIMARY KEY, v sql_variant NULL, rv rowversion NOT NULL)');
+      await p.request().batch(`INSERT INTO dbo.attrs (id, v) VALUES (1, CAST(CAST(12345678901234567.89 AS decimal(38,2)) AS sql_variant)), (2, CAST(CAST(922337203685477.5807 AS money) AS sql_variant)),
+        (3, CAST(CAST(0.1 AS float) AS sql_variant)), (4, CAST(CAST('2024-01-01T10:15:42.997' AS datetime) AS sql_variant)), (5, CAST(N'Grüße' AS sql_variant)), (6, NULL)`);
+    });
+    const store = await openStore(url);
+    try {
+      const e = (await store.describeTables()).find((t) => t.name === 'attrs')!;
+      expect(e.columns.map((c) => [c.name, c.type])).toEqual([['id', 'integer'], ['v', 'text'], ['rv', 'text']]);
+      const rows = await readAll(store, e);
+      const rowversions = await withMssql(url, async (p) => (await p.request().query<{ rv: Buffer }>('SELECT rv FROM dbo.attrs ORDER BY id')).recordset.map((r) => `\\x${r.rv.toString('hex')}`));
+      expect(rows.map((r) => r[2])).toEqual(rowversions);
+      const v = rows.map((r) => r[1]);
+      expect(v.slice(0, 2)).toEqual(['12345678901234567.89', '922337203685477.5807']);
+      expect(Number(v[2])).toBe(0.1);
+      expect(v[3]).toMatch(/^2024-01-01[ T]10:15:42\.997$/);
+      expect(v.slice(4)).toEqual(['Grüße', null]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('loads and reads tables and columns whose names hold ], . or spaces', async () => {
+    const odd: Entity[] = ['sales.orders', 'odd]name'].map((name) => ({
+      name,
+      columns: [
+        { name: 'id', type: 'string', length: 8, required: true },
+        { name: 'Gewicht [kg]', type: 'decimal', precision: 10, scale: 3, required: false },
+      ],
+      primaryKey: ['id'],
+      rules: [],
+    }));
+    const url = await freshDb();
+    const store = await openStore(url);
+    try {
+      await loadRows(store, new Map(odd.map((e) => [e, [['P-1', '1.500']]])));
+      for (const e of odd) expect(await readAll(store, e), e.name).toEqual([['P-1', '1.500']]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('creates text keys, unique text and a text foreign key as nvarchar(450); a longer key value stops the load, nothing cut', async () => {
+    const parts: Entity = {
+      name: 'parts',
+      columns: [
+        { name: 'code', type: 'text', required: true },
+        { name: 'note', type: 'text', required: false, unique: true },
+        { name: 'parent', type: 'text', required: false, references: { entity: 'parts', column: 'code' } },
+      ],
+      primaryKey: ['code'],
+      rules: [],
+    };
+    const url = await freshDb();
+    const store = await openStore(url);
+    try {
+      await loadRows(store, new Map([[parts, [['P'.repeat(450), 'a', null], ['Q', null, 'P'.repeat(450)]]]]));
+      expect(await readAll(store, parts)).toEqual([['P'.repeat(450), 'a', null], ['Q', null, 'P'.repeat(450)]]);
+      const types = await withMssql(url, async (p) => (await p.request().query<{ c: string; n: number }>("SELECT name AS c, max_length AS n FROM sys.columns WHERE object_id = OBJECT_ID(N'dbo.parts') ORDER BY column_id")).recordset.map((r) => [r.c, r.n]));
+      expect(types).toEqual([['code', 900], ['note', 900], ['parent', 900]]);
+      const err = await loadRows(store, new Map([[parts, [['R'.repeat(451), null, null]]]]), 'append').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'store.value', message: expect.stringMatching(/parts\.code: a value of 451 characters/) });
+      // The table forklift made passes the existing-table check on the next run.
+      await loadRows(store, new Map([[parts, [['S', 'b', 'Q']]]]), 'append');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keys that differ only in case are two keys, as in SQLite and PostgreSQL; watermark groups and read-back columns keep them apart', async () => {
+    const lots: Entity = {
+      name: 'lots',
+      columns: [
+        { name: 'lot', type: 'string', length: 16, required: true },
+        { name: 'machine', type: 'string', length: 16, required: true },
+        { name: 'n', type: 'integer', required: true },
+      ],
+      primaryKey: ['lot'],
+      rules: [],
+    };
+    const url = await freshDb();
+    const store = await openStore(url);
+    try {
+      await loadRows(store, new Map([[lots, [['P-1', 'M1', 1], ['p-1', 'm1', 2], ['a1', 'M1', 3], ['A1', 'm1', 4]]]]));
+      expect(await readAll(store, lots)).toEqual([['A1', 'm1', 4], ['P-1', 'M1', 1], ['a1', 'M1', 3], ['p-1', 'm1', 2]]);
+      expect((await store.maxPerGroup('lots', ['machine'], 'n')).sort(byJson)).toEqual([['M1', 3], ['m1', 4]]);
+      const values: unknown[] = [];
+      for await (const b of store.readColumn('lots', 'machine')) values.push(...b);
+      expect(values.sort()).toEqual(['M1', 'm1']);
+      // The upsert of `p-1` updates that row, not `P-1`.
+      await loadRows(store, new Map([[lots, [['p-1', 'm1', 20]]]]), 'upsert');
+      expect((await readAll(store, lots)).map((r) => r[2])).toEqual([4, 1, 3, 20]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('loads and upserts into an existing table with an audit trigger that reports its own row counts', async () => {
+    const codes: Entity = { name: 'codes', columns: [{ name: 'code', type: 'string', length: 8, required: true }, { name: 'n', type: 'integer', required: false }], primaryKey: ['code'], rules: [] };
+    const url = await freshDb();
+    await withMssql(url, async (p) => {
+      await p.request().batch('CREATE TABLE dbo.codes (code nvarchar(8) COLLATE Latin1_General_100_BIN2 NOT NULL PRIMARY KEY, n bigint NULL); CREATE TABLE dbo.codes_audit (code nvarchar(8), at datetime2 DEFAULT SYSUTCDATETIME())');
+      // No SET NOCOUNT ON: the trigger's INSERT reports its count to the client too.
+      await p.request().batch('CREATE TRIGGER dbo.codes_audit_tr ON dbo.codes AFTER INSERT, UPDATE AS INSERT INTO dbo.codes_audit (code) SELECT code FROM inserted; UPDATE dbo.codes_audit SET at = at WHERE 1 = 0');
+    });
+    const store = await openStore(url);
+    try {
+      expect([...(await loadRows(store, new Map([[codes, [['A', 1], ['B', 2]]]]), 'append'))]).toEqual([['codes', 2]]);
+      expect([...(await loadRows(store, new Map([[codes, [['B', 3], ['C', 4]]]]), 'upsert'))]).toEqual([['codes', 2]]);
+      expect(await readAll(store, codes)).toEqual([['A', 1], ['B', 3], ['C', 4]]);
+      expect(await scalar<number>(url, 'SELECT COUNT(*) FROM dbo.codes_audit')).toBe(4);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a snapshot reads every table as of its start: SNAPSHOT isolation where allowed, else a writer waits for it', async () => {
+    const codes: Entity = { name: 'codes', columns: [{ name: 'code', type: 'string', length: 8, required: true }], primaryKey: ['code'], rules: [] };
+    for (const allow of [true, false]) {
+      const url = await freshDb();
+      const name = new URL(url).pathname.slice(1);
+      if (allow) await withMssql(ADMIN_URL!, (p) => p.request().batch(`ALTER DATABASE [${name}] SET ALLOW_SNAPSHOT_ISOLATION ON`));
+      const store = await openStore(url);
+      try {
+        await loadRows(store, new Map([[codes, [['A'], ['B']]]]));
+        const snap = await store.snapshot();
+        try {
+          const first = await snap.describeTables();
+          expect(first.map((t) => t.name)).toContain('codes');
+          // Another session writes meanwhile.
+          const write = withMssql(url, (p) => p.request().batch("SET LOCK_TIMEOUT 2000; INSERT INTO dbo.codes (code) VALUES (N'C')")).then(() => 'written', (e: unknown) => String((e as Error).message));
+          if (allow) expect(await write).toBe('written');
+          else expect(await write).toMatch(/Lock request time out/);
+          const rows: unknown[][] = [];
+          for await (const b of snap.readRows(codes)) rows.push(...b);
+          expect(rows, `ALLOW_SNAPSHOT_ISOLATION ${allow}`).toEqual([['A'], ['B']]);
+          // A read stopped early, then the table again from the start, in the same transaction.
+          for await (const b of snap.readRows(codes)) {
+            void b;
+            break;
+          }
+          const again: unknown[][] = [];
+          for await (const b of snap.readRows(codes)) again.push(...b);
+          expect(again).toEqual([['A'], ['B']]);
+        } finally {
+          await snap.close();
+        }
+        // Once it has ended, the writer is not held up.
+        await withMssql(url, (p) => p.request().batch("SET LOCK_TIMEOUT 2000; INSERT INTO dbo.codes (code) VALUES (N'D')"));
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
   it('names the tables of other schemas that export leaves out; a narrower existing table is refused before any row moves', async () => {
     const url = await freshDb();
     await withMssql(url, async (p) => {

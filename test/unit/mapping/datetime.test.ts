@@ -15,6 +15,14 @@ describe('dates', () => {
     expect(makeDateParser(undefined)('2025-13-01').ok).toBe(false);
     expect(makeDateParser(undefined)('2025-01-01T10:00:00').ok).toBe(false);
   });
+  it('refuses a date in year 0000, as it does a timestamp: SQL Server and PostgreSQL hold none', () => {
+    const outside = { ok: false, reason: 'is outside the years 0001 to 9999' };
+    expect(makeDateParser(undefined)('0000-06-15')).toMatchObject(outside);
+    expect(makeDateParser('dd.MM.yyyy')('15.06.0000')).toMatchObject(outside);
+    expect(makeDateParser(undefined)('0001-01-01')).toEqual({ ok: true, value: '0001-01-01' });
+    expect(makeDateParser(undefined)('9999-12-31')).toEqual({ ok: true, value: '9999-12-31' });
+  });
+
   it('reads Excel serial numbers, across the 1900 leap-year bug', () => {
     const p = makeDateParser('excel');
     expect(p('45658')).toEqual({ ok: true, value: '2025-01-01' });

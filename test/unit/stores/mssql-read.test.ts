@@ -1,4 +1,6 @@
+import { EventEmitter } from 'node:events';
 import sql from 'mssql';
+import tds from 'tedious';
 import { describe, expect, it } from 'vitest';
 import { compareText, keyComparer } from '../../../src/bundle/order.js';
 import { factoryModel } from '../../../src/model/factory.js';
@@ -18,8 +20,9 @@ import {
   mssqlReadPlan,
   mssqlTableRecordParams,
   mssqlTables,
-  tediousInstantText,
+  readSessionOf,
 } from '../../../src/stores/read-mssql.js';
+import { tediousInstantText } from '../../../src/stores/mssql-text.js';
 
 /**
  * The SQL Server read side without a server: every statement describeTables and readRows send,
@@ -286,6 +289,50 @@ describe('SQL Server readRows', () => {
     );
   });
 
+  it('reads a sql_variant by its base type, each in a lossless form, and a rowversion as its bytes, not by CONVERT\'s default style', async () => {
+    const cols = [col('ITEMMAST', 'ITEMNO', 'nvarchar', { len: 40, nl: false }), col('ITEMMAST', 'ATTR_VALUE', 'sql_variant', { len: 8016 }), col('ITEMMAST', 'ROWVER', 'timestamp', { nl: false })];
+    const table = mssqlTables([{ t: 'ITEMMAST', d: null }], cols, [{ t: 'ITEMMAST', k: 'pk', pk: true, c: 'ITEMNO' }], [])[0]!;
+    const e: Entity = { name: 'ITEMMAST', columns: table.columns.map((c) => c.column), primaryKey: ['ITEMNO'], rules: [] };
+    expect(e.columns.map((c) => c.type)).toEqual(['string', 'text', 'text']);
+    const { session, calls } = fakeSession({ query: columnsOf(cols), rows: [['P-1', '1.0000000000000001E-1', '\\x00000000000007d1']] });
+    const out: unknown[][] = [];
+    for await (const b of mssqlReadInSession(session, e)) out.push(...b);
+    expect(out).toEqual([['P-1', '1.0000000000000001E-1', '\\x00000000000007d1']]);
+    const v = '[ATTR_VALUE]';
+    const as = (type: string, style = ''): string => `CONVERT(nvarchar(50), CAST(${v} AS ${type})${style})`;
+    const hex = (c: string): string => `N'\\x' + LOWER(CONVERT(nvarchar(max), CAST(${c} AS varbinary(max)), 2))`;
+    expect(calls[1]!.text).toBe(
+      `SELECT [ITEMNO], CASE CAST(SQL_VARIANT_PROPERTY(${v}, 'BaseType') AS nvarchar(128)) ` +
+        `WHEN 'float' THEN ${as('float', ', 3')} WHEN 'real' THEN ${as('real', ', 3')} ` +
+        `WHEN 'money' THEN ${as('decimal(19, 4)')} WHEN 'smallmoney' THEN ${as('decimal(19, 4)')} ` +
+        `WHEN 'datetime' THEN ${as('datetime', ', 121')} WHEN 'smalldatetime' THEN ${as('smalldatetime', ', 120')} ` +
+        `WHEN 'datetime2' THEN ${as('datetime2(7)', ', 121')} WHEN 'datetimeoffset' THEN ${as('datetimeoffset(7)', ', 121')} ` +
+        `WHEN 'time' THEN ${as('time(7)', ', 121')} WHEN 'date' THEN ${as('date', ', 23')} ` +
+        `WHEN 'binary' THEN ${hex(v)} WHEN 'varbinary' THEN ${hex(v)} ELSE CONVERT(nvarchar(max), ${v}) END, ` +
+        `${hex('[ROWVER]')} FROM [dbo].[ITEMMAST] ORDER BY ([ITEMNO] + NCHAR(0)) COLLATE Latin1_General_100_BIN2`,
+    );
+  });
+
+  it('describes and reads geometry, geography and hierarchyid columns (system_type_id 240, named by their own id), and a type the login cannot see', async () => {
+    expect(mssqlColumnsSql(false)).toContain('COALESCE(TYPE_NAME(c.system_type_id), TYPE_NAME(c.user_type_id)) AS ty');
+    const cols = [
+      col('sites', 'id', 'int', { nl: false }),
+      col('sites', 'shape', 'geometry', { len: -1 }),
+      col('sites', 'place', 'geography', { len: -1 }),
+      col('sites', 'node', 'hierarchyid', { len: 892 }),
+      { ...col('sites', 'hidden', 'x'), ty: null },
+    ];
+    const table = mssqlTables([{ t: 'sites', d: null }], cols, [{ t: 'sites', k: 'pk', pk: true, c: 'id' }], [])[0]!;
+    const e: Entity = { name: 'sites', columns: table.columns.map((c) => c.column), primaryKey: ['id'], rules: [] };
+    expect(e.columns.map((c) => c.type)).toEqual(['integer', 'text', 'text', 'text', 'text']);
+    const { session, calls } = fakeSession({ query: columnsOf(cols), rows: [[1, '\\xe6100000010c', '\\xe6100000010c', '/1/3/', 'x']] });
+    const out: unknown[][] = [];
+    for await (const b of mssqlReadInSession(session, e)) out.push(...b);
+    expect(out).toEqual([[1, '\\xe6100000010c', '\\xe6100000010c', '/1/3/', 'x']]);
+    const hex = (c: string): string => `N'\\x' + LOWER(CONVERT(nvarchar(max), CAST(${c} AS varbinary(max)), 2))`;
+    expect(calls[1]!.text).toBe(`SELECT [id], ${hex('[shape]')}, ${hex('[place]')}, [node].ToString(), CONVERT(nvarchar(max), [hidden]) FROM [dbo].[sites] ORDER BY [id]`);
+  });
+
   it('turns what tedious gives into the staging form: bigint text to numbers, bit to 1/0, instants and dates to ISO, decimal text as it is', async () => {
     const rows = [
       ['M-1', new Date('2025-11-03T05:00:47.000Z'), 'RUN', '42', '9223372036854775807', null, '47.727', '-0.500', '0.000'],
@@ -415,5 +462,94 @@ describe('SQL Server forklift_tables', () => {
     const keys = ['x\uFB01', 'x\u{1F600}'];
     expect([...keys].sort()).toEqual(['x\u{1F600}', 'x\uFB01']);
     expect([...keys].sort(compareText)).toEqual(['x\uFB01', 'x\u{1F600}']);
+  });
+});
+
+describe('SQL Server read session on a transaction (a snapshot\'s): mssql Request, tedious Request, no socket', () => {
+  /**
+   * A parent that lends its one connection to one request at a time, as an mssql Transaction does
+   * (a second request while one runs: EREQINPROG), and a connection that streams `n` rows of a
+   * query a row per turn of the event loop and answers a cancel by ending the request.
+   */
+  function transactionLike(n: number) {
+    const log: string[] = [];
+    let active: unknown = null;
+    class Conn extends EventEmitter {
+      private cancelled = false;
+      execSql(req: EventEmitter & { sqlTextOrProcedure: string; callback: (err: Error | null, n?: number) => void }): void {
+        log.push(`start ${req.sqlTextOrProcedure}`);
+        const meta = { colName: 'a', type: tds.TYPES.Int, dataLength: 4, flags: 0 };
+        req.emit('columnMetadata', [meta]);
+        let i = 0;
+        const tick = (): void => {
+          if (this.cancelled) {
+            this.cancelled = false;
+            // The server's answer to the attention comes a round trip later.
+            return void setTimeout(() => {
+              log.push(`cancelled ${req.sqlTextOrProcedure}`);
+              req.callback(Object.assign(new Error('Canceled.'), { code: 'ECANCEL' }));
+            }, 30);
+          }
+          if (i < n) {
+            req.emit('row', [{ value: i++, metadata: meta }]);
+            return void setImmediate(tick);
+          }
+          req.emit('done', n, false, []);
+          log.push(`end ${req.sqlTextOrProcedure}`);
+          req.callback(null, n);
+        };
+        setImmediate(tick);
+      }
+      cancel(): boolean {
+        this.cancelled = true;
+        return true;
+      }
+    }
+    const conn = new Conn();
+    const parent = {
+      connected: true,
+      config: {},
+      request(): sql.Request {
+        return new sql.Request(parent as unknown as sql.Transaction);
+      },
+      acquire(_req: unknown, cb: (e: Error | null, c?: Conn, config?: object) => void): void {
+        if (active) return void setImmediate(cb, Object.assign(new Error("Can't acquire connection for the request. There is another request in progress."), { code: 'EREQINPROG' }));
+        active = _req;
+        setImmediate(cb, null, conn, {});
+      },
+      release(): void {
+        active = null;
+      },
+    };
+    return { parent: parent as unknown as sql.Transaction, log };
+  }
+
+  it('a read stopped early (cancelled) has ended before the next request starts on the same connection', async () => {
+    const { parent, log } = transactionLike(50);
+    const s = readSessionOf(parent);
+    const first = s.stream('SELECT a FROM t1');
+    let seen = 0;
+    for await (const row of first.rows) {
+      expect(row).toEqual([seen]);
+      if (++seen === 3) break;
+    }
+    first.cancel();
+    // The next read right away, as a diff starting a table over does.
+    const [rows = []] = await s.query('SELECT a FROM t2', []);
+    expect(rows).toHaveLength(50);
+    const next = s.stream('SELECT a FROM t3');
+    let all = 0;
+    for await (const row of next.rows) all += row.length;
+    expect(all).toBe(50);
+    expect(log).toEqual(['start SELECT a FROM t1', 'cancelled SELECT a FROM t1', 'start SELECT a FROM t2', 'end SELECT a FROM t2', 'start SELECT a FROM t3', 'end SELECT a FROM t3']);
+  });
+
+  it('settle() stops a read the consumer left unfinished, so the transaction can end', async () => {
+    const { parent, log } = transactionLike(1000);
+    const s = readSessionOf(parent);
+    const it = s.stream('SELECT a FROM t1').rows[Symbol.asyncIterator]();
+    await it.next();
+    await s.settle();
+    expect(log).toEqual(['start SELECT a FROM t1', 'cancelled SELECT a FROM t1']);
   });
 });

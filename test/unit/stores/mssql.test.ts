@@ -10,9 +10,10 @@ import { BugError, ConfigError, StoreError } from '../../../src/core/errors.js';
 import { factoryModel } from '../../../src/model/factory.js';
 import type { Entity, Model } from '../../../src/model/types.js';
 import { Staging, stagingTable } from '../../../src/run/staging.js';
-import { mssqlColumnsSql, type MssqlColumnRow } from '../../../src/stores/read-mssql.js';
+import { MSSQL_DBO_TABLES_SQL, MSSQL_SNAPSHOT_STATE_SQL, mssqlColumnsSql, mssqlLockTablesSql, type MssqlColumnRow } from '../../../src/stores/read-mssql.js';
 import {
   BULK_CHUNK,
+  beginMssqlSnapshot,
   MSSQL_RUNS_DDL,
   MSSQL_RUNS_CHAIN_DDL,
   MSSQL_RUNS_LOCK,
@@ -25,6 +26,7 @@ import {
   mssqlBulkColumns,
   mssqlBulkTable,
   mssqlColumnType,
+  mssqlColumnTypeIn,
   mssqlConfig,
   mssqlCreateTable,
   mssqlCreateTempTable,
@@ -41,6 +43,7 @@ import {
   rehearseInSession,
   scrubMssqlMessage,
   sessionOf,
+  tempTable,
   timestampValue,
 } from '../../../src/stores/mssql.js';
 import { MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE } from '../../../src/stores/read-mssql.js';
@@ -101,11 +104,11 @@ describe('SQL Server DDL', () => {
     expect(mssqlCreateTable(entity('items'))).toBe(`IF OBJECT_ID(N'[dbo].[items]', N'U') IS NULL
 BEGIN
 CREATE TABLE [dbo].[items] (
-  [item_code] nvarchar(64) NOT NULL,
-  [description] nvarchar(255) NOT NULL,
-  [item_type] nvarchar(10) NULL CONSTRAINT [ck_items_item_type] CHECK ([item_type] IN (N'raw', N'semi', N'finished', N'consumable', N'service')),
-  [uom] nvarchar(16) NOT NULL,
-  [category] nvarchar(64) NULL,
+  [item_code] nvarchar(64) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [description] nvarchar(255) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [item_type] nvarchar(10) COLLATE Latin1_General_100_BIN2 NULL CONSTRAINT [ck_items_item_type] CHECK ([item_type] IN (N'raw', N'semi', N'finished', N'consumable', N'service')),
+  [uom] nvarchar(16) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [category] nvarchar(64) COLLATE Latin1_General_100_BIN2 NULL,
   [standard_cost] decimal(18, 4) NULL,
   [lead_time_days] bigint NULL,
   [active] bit NOT NULL,
@@ -118,11 +121,11 @@ END`);
     expect(mssqlCreateTable(entity('bom_lines'))).toBe(`IF OBJECT_ID(N'[dbo].[bom_lines]', N'U') IS NULL
 BEGIN
 CREATE TABLE [dbo].[bom_lines] (
-  [parent_item] nvarchar(64) NOT NULL,
+  [parent_item] nvarchar(64) COLLATE Latin1_General_100_BIN2 NOT NULL,
   [line_no] bigint NOT NULL,
-  [component_item] nvarchar(64) NOT NULL,
+  [component_item] nvarchar(64) COLLATE Latin1_General_100_BIN2 NOT NULL,
   [qty_per] decimal(18, 6) NOT NULL,
-  [uom] nvarchar(16) NULL,
+  [uom] nvarchar(16) COLLATE Latin1_General_100_BIN2 NULL,
   [scrap_pct] decimal(5, 2) NULL,
   [valid_from] date NULL,
   [valid_to] date NULL,
@@ -136,7 +139,7 @@ END`);
   it('creates machine_events with datetimeoffset(3) in its key', () => {
     const ddl = mssqlCreateTable(entity('machine_events'));
     expect(ddl).toContain('[ts] datetimeoffset(3) NOT NULL,');
-    expect(ddl).toContain("[state] nvarchar(5) NULL CONSTRAINT [ck_machine_events_state] CHECK ([state] IN (N'RUN', N'IDLE', N'DOWN', N'SETUP', N'OFF')),");
+    expect(ddl).toContain("[state] nvarchar(5) COLLATE Latin1_General_100_BIN2 NULL CONSTRAINT [ck_machine_events_state] CHECK ([state] IN (N'RUN', N'IDLE', N'DOWN', N'SETUP', N'OFF')),");
     expect(ddl).toContain('CONSTRAINT [pk_machine_events] PRIMARY KEY ([machine_id], [ts])');
     expect(ddl).not.toContain('FOREIGN KEY');
   });
@@ -157,11 +160,11 @@ END`);
     expect(mssqlCreateTable(odd)).toBe(`IF OBJECT_ID(N'[dbo].[odd]]name]', N'U') IS NULL
 BEGIN
 CREATE TABLE [dbo].[odd]]name] (
-  [it's] nvarchar(8) NOT NULL,
-  [kind] nvarchar(7) NULL CONSTRAINT [ck_odd]]name_kind] CHECK ([kind] IN (N'O''Brien', N'x')),
-  [parent] nvarchar(8) NULL,
-  [code] nvarchar(8) NOT NULL,
-  [alt] nvarchar(8) NULL,
+  [it's] nvarchar(8) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [kind] nvarchar(7) COLLATE Latin1_General_100_BIN2 NULL CONSTRAINT [ck_odd]]name_kind] CHECK ([kind] IN (N'O''Brien', N'x')),
+  [parent] nvarchar(8) COLLATE Latin1_General_100_BIN2 NULL,
+  [code] nvarchar(8) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [alt] nvarchar(8) COLLATE Latin1_General_100_BIN2 NULL,
   CONSTRAINT [pk_odd]]name] PRIMARY KEY ([it's]),
   CONSTRAINT [uq_odd]]name_code] UNIQUE ([code])
 );
@@ -169,12 +172,77 @@ CREATE UNIQUE INDEX [uq_odd]]name_alt] ON [dbo].[odd]]name] ([alt]) WHERE [alt] 
 END`);
   });
 
+  it('creates text (or long string) columns of a key, a unique column or a foreign key as nvarchar(450), which SQL Server can index', () => {
+    // A bundle exported from PostgreSQL: code text PRIMARY KEY, note text UNIQUE.
+    const parts: Entity = {
+      name: 'parts',
+      primaryKey: ['code'],
+      rules: [],
+      columns: [
+        { name: 'code', type: 'text', required: true },
+        { name: 'Gewicht [kg]', type: 'decimal', precision: 10, scale: 3, required: false },
+        { name: 'note', type: 'text', required: false, unique: true },
+        { name: 'alias', type: 'string', length: 1000, required: true, unique: true },
+        { name: 'parent', type: 'text', required: false, references: { entity: 'parts', column: 'code' } },
+        { name: 'remark', type: 'text', required: false },
+      ],
+    };
+    expect(mssqlCreateTable(parts)).toBe(`IF OBJECT_ID(N'[dbo].[parts]', N'U') IS NULL
+BEGIN
+CREATE TABLE [dbo].[parts] (
+  [code] nvarchar(450) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [Gewicht [kg]]] decimal(10, 3) NULL,
+  [note] nvarchar(450) COLLATE Latin1_General_100_BIN2 NULL,
+  [alias] nvarchar(450) COLLATE Latin1_General_100_BIN2 NOT NULL,
+  [parent] nvarchar(450) COLLATE Latin1_General_100_BIN2 NULL,
+  [remark] nvarchar(max) COLLATE Latin1_General_100_BIN2 NULL,
+  CONSTRAINT [pk_parts] PRIMARY KEY ([code]),
+  CONSTRAINT [uq_parts_alias] UNIQUE ([alias])
+);
+CREATE UNIQUE INDEX [uq_parts_note] ON [dbo].[parts] ([note]) WHERE [note] IS NOT NULL;
+END`);
+    // A child table's foreign key to it is of the same type.
+    const child: Entity = { name: 'uses', primaryKey: ['id'], rules: [], columns: [{ name: 'id', type: 'integer', required: true }, { name: 'part', type: 'text', required: true, references: { entity: 'parts', column: 'code' } }] };
+    expect(mssqlCreateTable(child)).toContain('[part] nvarchar(450) COLLATE Latin1_General_100_BIN2 NOT NULL');
+    // A value longer than the index holds is refused, naming the column, never cut.
+    const convert = mssqlRowConverter(parts);
+    expect(convert(['P'.repeat(450), null, null, 'a', null, 'x'.repeat(5000)])[0]).toBe('P'.repeat(450));
+    expect(() => convert(['P'.repeat(451), null, null, 'a', null, null])).toThrow('parts.code: a value of 451 characters takes 451 UTF-16 code units, more than nvarchar(450) holds');
+    expect(() => convert(['P', null, null, 'a'.repeat(451), null, null])).toThrow(/^parts\.alias: a value of 451 characters/);
+    let err: unknown;
+    try {
+      convert(['P', null, 'n'.repeat(451), 'a', null, null]);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as StoreError).hint).toMatch(/^parts\.note is in an index \(a key, a unique column or a foreign key\), and SQL Server indexes at most 900 bytes, so it is nvarchar\(450\)/);
+  });
+
+  it('refuses a row whose composite key adds up to more than the 900 bytes of an index', () => {
+    const e: Entity = {
+      name: 'lines',
+      primaryKey: ['doc', 'line', 'n'],
+      rules: [],
+      columns: [
+        { name: 'doc', type: 'text', required: true },
+        { name: 'line', type: 'string', length: 300, required: true },
+        { name: 'n', type: 'integer', required: true },
+      ],
+    };
+    expect(mssqlCreateTable(e)).toContain('[doc] nvarchar(450) COLLATE Latin1_General_100_BIN2 NOT NULL,\n  [line] nvarchar(300) COLLATE Latin1_General_100_BIN2 NOT NULL,\n  [n] bigint NOT NULL,');
+    const convert = mssqlRowConverter(e);
+    expect(convert(['d'.repeat(146), 'l'.repeat(300), 1n])).toEqual(['d'.repeat(146), 'l'.repeat(300), 1n]);
+    expect(() => convert(['d'.repeat(147), 'l'.repeat(300), 1n])).toThrow("lines: a key (doc, line, n) takes 902 bytes, more than the 900 bytes SQL Server's primary key index holds");
+    // A key that cannot exceed it is not checked row by row.
+    expect(mssqlRowConverter(entity('bom_lines'))(['A', 10n, 'B', '1', null, null, null, null])).toHaveLength(8);
+  });
+
   it('creates a table without a key (a custom table from a bundle) with no PRIMARY KEY constraint', () => {
     const e: Entity = { name: 'readings', primaryKey: [], rules: [], columns: [{ name: 'sensor', type: 'text', required: false }, { name: 'val', type: 'integer', required: false }] };
     expect(mssqlCreateTable(e)).toBe(`IF OBJECT_ID(N'[dbo].[readings]', N'U') IS NULL
 BEGIN
 CREATE TABLE [dbo].[readings] (
-  [sensor] nvarchar(max) NULL,
+  [sensor] nvarchar(max) COLLATE Latin1_General_100_BIN2 NULL,
   [val] bigint NULL
 );
 END`);
@@ -239,10 +307,48 @@ WHEN NOT MATCHED BY TARGET THEN INSERT ([item_code], [description], [item_type],
     expect(mssqlLooseKeyMatch(e)).toBeNull();
   });
 
+  it('a key of text and a decimal: rows matched as MERGE matches them, bytes compared for the text column only', () => {
+    const e: Entity = {
+      name: 'orders',
+      primaryKey: ['plant', 'order_id'],
+      rules: [],
+      columns: [
+        { name: 'plant', type: 'string', length: 8, required: true },
+        { name: 'order_id', type: 'decimal', precision: 20, scale: 0, required: true },
+        { name: 'qty', type: 'decimal', precision: 18, scale: 3, required: false },
+      ],
+    };
+    // In #temp the decimal is text (nvarchar(50)), in the table decimal(20, 0): their bytes never agree.
+    expect(mssqlCreateTempTable(e)).toContain('[order_id] nvarchar(50)');
+    expect(mssqlLooseKeyMatch(e)).toBe(
+      'SELECT TOP 1 s.[plant] AS [s0], t.[plant] AS [t0], s.[order_id] AS [s1], CONVERT(nvarchar(50), t.[order_id]) AS [t1] FROM [#fl_orders] AS s JOIN [dbo].[orders] AS t ' +
+        'ON t.[plant] = s.[plant] AND t.[order_id] = CAST(s.[order_id] AS decimal(20, 0)) WHERE NOT (CAST(t.[plant] AS varbinary(max)) = CAST(s.[plant] AS varbinary(max)))',
+    );
+    expect(mssqlMerge(e)).toContain('USING (SELECT [plant], CAST([order_id] AS decimal(20, 0)) AS [order_id]');
+  });
+
   it('picks the statement by load mode', () => {
     const e = entity('items');
     const modes: LoadMode[] = ['replace', 'append', 'incremental', 'upsert'];
-    expect(modes.map((mode) => mssqlLoadStatement({ entity: e, mode }).split(' ')[0])).toEqual(['INSERT', 'INSERT', 'INSERT', 'MERGE']);
+    expect(modes.map((mode) => mssqlLoadStatement({ entity: e, mode }).split('\n')[1]!.split(' ')[0])).toEqual(['INSERT', 'INSERT', 'INSERT', 'MERGE']);
+  });
+
+  it('counts the rows the statement itself wrote (OUTPUT into a table variable), not what triggers on the table report', () => {
+    const e: Entity = { name: 'codes', primaryKey: ['code'], rules: [], columns: [{ name: 'code', type: 'string', length: 8, required: true }, { name: 'cost', type: 'decimal', precision: 9, scale: 2, required: false }] };
+    expect(mssqlLoadStatement({ entity: e, mode: 'append' })).toBe(`DECLARE @fl_written TABLE ([w] bit NOT NULL);
+INSERT INTO [dbo].[codes] ([code], [cost])
+OUTPUT 1 INTO @fl_written ([w])
+SELECT [code], CAST([cost] AS decimal(9, 2))
+FROM [#fl_codes];
+SELECT COUNT_BIG(*) AS [n] FROM @fl_written;`);
+    expect(mssqlLoadStatement({ entity: e, mode: 'upsert' })).toBe(`DECLARE @fl_written TABLE ([w] bit NOT NULL);
+MERGE INTO [dbo].[codes] WITH (HOLDLOCK) AS t
+USING (SELECT [code], CAST([cost] AS decimal(9, 2)) AS [cost] FROM [#fl_codes]) AS s
+ON t.[code] = s.[code]
+WHEN MATCHED THEN UPDATE SET t.[cost] = s.[cost]
+WHEN NOT MATCHED BY TARGET THEN INSERT ([code], [cost]) VALUES (s.[code], s.[cost])
+OUTPUT 1 INTO @fl_written ([w]);
+SELECT COUNT_BIG(*) AS [n] FROM @fl_written;`);
   });
 });
 
@@ -266,18 +372,21 @@ describe('SQL Server bulk load', () => {
     expect(note).toMatchObject({ decl: 'nvarchar(max)', type: { type: sql.NVarChar, length: sql.MAX } });
   });
 
-  it('creates the #temp table in the database collation, all nullable', () => {
+  it('creates the #temp table with the collations of the table\'s text columns (binary for a table forklift makes), all nullable', () => {
     expect(mssqlCreateTempTable(entity('items'))).toBe(`IF OBJECT_ID(N'tempdb..[#fl_items]') IS NOT NULL DROP TABLE [#fl_items];
 CREATE TABLE [#fl_items] (
-  [item_code] nvarchar(64) COLLATE DATABASE_DEFAULT NULL,
-  [description] nvarchar(255) COLLATE DATABASE_DEFAULT NULL,
-  [item_type] nvarchar(10) COLLATE DATABASE_DEFAULT NULL,
-  [uom] nvarchar(16) COLLATE DATABASE_DEFAULT NULL,
-  [category] nvarchar(64) COLLATE DATABASE_DEFAULT NULL,
+  [item_code] nvarchar(64) COLLATE Latin1_General_100_BIN2 NULL,
+  [description] nvarchar(255) COLLATE Latin1_General_100_BIN2 NULL,
+  [item_type] nvarchar(10) COLLATE Latin1_General_100_BIN2 NULL,
+  [uom] nvarchar(16) COLLATE Latin1_General_100_BIN2 NULL,
+  [category] nvarchar(64) COLLATE Latin1_General_100_BIN2 NULL,
   [standard_cost] nvarchar(50) COLLATE DATABASE_DEFAULT NULL,
   [lead_time_days] bigint NULL,
   [active] bit NULL
 );`);
+    // An existing table's own, as the catalog names them.
+    const ci = mssqlCreateTempTable(entity('items'), new Map([['item_code', 'SQL_Latin1_General_CP1_CI_AS']]));
+    expect(ci).toContain('[item_code] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NULL,\n  [description] nvarchar(255) COLLATE DATABASE_DEFAULT NULL,');
     expect(mssqlDropTempTable(entity('items'))).toBe('DROP TABLE [#fl_items]');
   });
 
@@ -327,6 +436,14 @@ CREATE TABLE [#fl_items] (
     }
     expect(() => dateValue('2023-02-29')).toThrow(BugError);
     expect(() => timestampValue('not a time')).toThrow(BugError);
+  });
+
+  it('stops a date or instant outside the years 0001 to 9999 (a bundle may hold one) by name, not with the server\'s bare "Out of range."', () => {
+    const e: Entity = { name: 'events2', primaryKey: ['id'], rules: [], columns: [{ name: 'id', type: 'integer', required: true }, { name: 'd', type: 'date', required: false }, { name: 'at', type: 'timestamp', required: false }] };
+    const convert = mssqlRowConverter(e);
+    expect(() => convert([1n, '0000-06-15', null])).toThrow(new StoreError('events2.d: a date outside the years 0001 to 9999, which SQL Server does not hold', { code: 'store.value' }).message);
+    expect(() => convert([1n, null, '0000-12-31T23:00:00.000Z'])).toThrow('events2.at: a timestamp outside the years 0001 to 9999');
+    expect((convert([1n, '0001-01-01', '9999-12-31T23:59:59.999Z'])[1] as Date).toISOString()).toBe('0001-01-01T00:00:00.000Z');
   });
 
   it('stops a string whose UTF-16 length exceeds nvarchar(n), without showing it', () => {
@@ -413,6 +530,56 @@ CREATE TABLE [#fl_items] (
       ],
     };
 
+    it('counts a load by its own OUTPUT rows when a trigger on the table reports counts of its own', async () => {
+      // What SQL Server answers the counted batch with, where an audit trigger (no SET NOCOUNT ON)
+      // inserts a row per row: the trigger's DONEINPROC, the INSERT's DONE, then the count's row.
+      const tokens = (req: EventEmitter & { callback: (err: Error | null, n?: number) => void }): void => {
+        const meta = { colName: 'n', type: tds.TYPES.BigInt, dataLength: 8, flags: 0 };
+        req.emit('doneInProc', 2, true, []);
+        req.emit('done', 2, true, []);
+        req.emit('columnMetadata', [meta]);
+        req.emit('row', [{ value: '2', metadata: meta }]);
+        req.emit('done', 1, false, []);
+        req.callback(null, 5);
+      };
+      class TriggerConnection extends EventEmitter {
+        execSqlBatch(req: EventEmitter & { callback: (err: Error | null, n?: number) => void }): void {
+          setImmediate(() => tokens(req));
+        }
+      }
+      const conn = new TriggerConnection();
+      const parent = { connected: true, config: {}, acquire: (_r: unknown, cb: (e: null, c: TriggerConnection) => void) => cb(null, conn), release: () => {} };
+      const session = sessionOf(parent as unknown as sql.Transaction);
+      const text = mssqlLoadStatement({ entity: entity('items'), mode: 'append' });
+      expect(await session.count(text)).toBe(2);
+      // Every count the server reported, as the load summed them before.
+      expect(await session.batch(text)).toBe(5);
+    });
+
+    it('bulk loads columns and tables whose names hold ], . or are long, into the #temp table the DDL made', async () => {
+      const col = (name: string): Entity['columns'][number] => ({ name, type: 'string', length: 20, required: false });
+      const cases: [Entity, string][] = [
+        [{ name: 'parts', primaryKey: ['id'], rules: [], columns: [col('id'), col('Gewicht [kg]')] }, '#fl_parts'],
+        [{ name: 'sales.orders', primaryKey: ['id'], rules: [], columns: [col('id')] }, '#fl_sales_orders_'],
+        [{ name: 'odd]name', primaryKey: ['id'], rules: [], columns: [col('id')] }, '#fl_odd_name_'],
+        [{ name: 'x'.repeat(128), primaryKey: ['id'], rules: [], columns: [col('id')] }, `#fl_${'x'.repeat(80)}_`],
+      ];
+      for (const [ent, prefix] of cases) {
+        const { session, sent } = fakeParent(true);
+        const temp = tempTable(ent.name);
+        expect(temp.startsWith(prefix), temp).toBe(true);
+        expect(temp.length).toBeLessThanOrEqual(116);
+        expect(mssqlCreateTempTable(ent)).toContain(`CREATE TABLE [${temp}] (`);
+        const row = ent.columns.map(() => 'A');
+        expect(await session.bulk(mssqlBulkTable(ent, [mssqlRowConverter(ent)(row)]))).toBe(1);
+        const cols = ent.columns.map((c) => `[${c.name.replace(/]/g, ']]')}] nvarchar(20)`).join(', ');
+        expect(sent[0]!.sql).toBe(`insert bulk [${temp}](${cols}) WITH (KEEP_NULLS)`);
+      }
+      // Two names that differ only where the plain form replaces characters stay apart.
+      expect(tempTable('a.b')).not.toBe(tempTable('a]b'));
+      expect(tempTable('items')).toBe('#fl_items');
+    });
+
     for (const [tz, useUTC] of [
       ['UTC', true],
       ['America/Los_Angeles', false],
@@ -464,7 +631,7 @@ CREATE TABLE [#fl_items] (
 
 describe('SQL Server load sequence (recorded session)', () => {
   interface Rec {
-    kind: 'batch' | 'bulk' | 'query' | 'select';
+    kind: 'batch' | 'count' | 'bulk' | 'query' | 'select';
     text: string;
     rows?: unknown[][];
   }
@@ -510,11 +677,11 @@ describe('SQL Server load sequence (recorded session)', () => {
 
   /** A session that records every call; INSERT/MERGE report the rows last bulk loaded for their entity. */
   /** The catalog rows (mssqlColumnsSql) of the table forklift's own DDL makes for an entity. */
-  function catalogOf(e: Entity): MssqlColumnRow[] {
+  function catalogOf(e: Entity, collation = 'Latin1_General_100_BIN2'): MssqlColumnRow[] {
     return e.columns.map((c) => {
-      const [, ty, a, b] = /^(\w+)(?:\((\w+)(?:, (\d+))?\))?$/.exec(mssqlColumnType(c))!;
-      const row: MssqlColumnRow = { t: e.name, c: c.name, ty: ty!, len: 8, p: 0, s: 0, nl: !c.required, d: null };
-      if (ty === 'nvarchar') row.len = a === 'max' ? -1 : 2 * Number(a);
+      const [, ty, a, b] = /^(\w+)(?:\((\w+)(?:, (\d+))?\))?$/.exec(mssqlColumnTypeIn(e, c))!;
+      const row: MssqlColumnRow = { t: e.name, c: c.name, ty: ty!, len: 8, p: 0, s: 0, nl: !c.required, d: null, co: null };
+      if (ty === 'nvarchar') Object.assign(row, { len: a === 'max' ? -1 : 2 * Number(a), co: collation });
       if (ty === 'decimal') Object.assign(row, { p: Number(a), s: Number(b) });
       if (ty === 'datetimeoffset') row.s = Number(a);
       return row;
@@ -527,9 +694,12 @@ describe('SQL Server load sequence (recorded session)', () => {
     const session: MssqlSession = {
       batch: async (text) => {
         log.push({ kind: 'batch', text });
-        const m = /FROM \[#fl_(\w+)\]/.exec(text);
-        if (m && /^(INSERT|MERGE)/.test(text)) return (bulked.get(m[1]!) ?? 0) - (opts.short ?? 0);
         return 0;
+      },
+      count: async (text) => {
+        log.push({ kind: 'count', text });
+        const m = /FROM \[#fl_(\w+)\]/.exec(text);
+        return (bulked.get(m![1]!) ?? 0) - (opts.short ?? 0);
       },
       bulk: async (table) => {
         const rows = [...(table.rows as unknown[][])];
@@ -581,12 +751,12 @@ describe('SQL Server load sequence (recorded session)', () => {
       mssqlDeleteAll(items),
       mssqlCreateTempTable(items),
       'bulk [#fl_items] 2',
-      mssqlInsertSelect(items),
+      mssqlLoadStatement({ entity: items, mode: 'replace' }),
       mssqlDropTempTable(items),
       mssqlCreateTempTable(boms),
       'bulk [#fl_bom_lines] 1',
       mssqlLooseKeyMatch(boms),
-      mssqlMerge(boms),
+      mssqlLoadStatement({ entity: boms, mode: 'upsert' }),
       mssqlDropTempTable(boms),
       MSSQL_RUNS_DDL,
       MSSQL_RUNS_CHAIN_DDL,
@@ -613,8 +783,8 @@ describe('SQL Server load sequence (recorded session)', () => {
     } finally {
       db.close();
     }
-    const merge = log.map((r) => r.text).find((t) => t.startsWith('MERGE INTO [dbo].[items]'));
-    expect(merge).toBe(mssqlMerge(entity('items'), ['item_code', 'description', 'uom', 'lead_time_days', 'active']));
+    const merge = log.map((r) => r.text).find((t) => t.includes('MERGE INTO [dbo].[items]'));
+    expect(merge).toBe(mssqlLoadStatement({ entity: entity('items'), mode: 'upsert', provided: ['item_code', 'description', 'uom', 'lead_time_days', 'active'] }));
     expect(merge).toContain('WHEN MATCHED THEN UPDATE SET t.[description] = s.[description], t.[uom] = s.[uom], t.[lead_time_days] = s.[lead_time_days], t.[active] = s.[active]\n');
   });
 
@@ -652,6 +822,59 @@ describe('SQL Server load sequence (recorded session)', () => {
     expect(shown.details).toEqual(['items.description is varchar(255), the model has nvarchar(255)', 'items.standard_cost is decimal(18, 2), the model has decimal(18, 4)']);
   });
 
+  it('loads into the table its own DDL made for text and long string keys (nvarchar(450)); names the index limit for a narrower one', async () => {
+    const m: Model = {
+      name: 'codes',
+      entities: new Map([
+        ['codes', { name: 'codes', primaryKey: ['code'], rules: [], columns: [{ name: 'code', type: 'text', required: true }, { name: 'alias', type: 'string', length: 1000, required: false, unique: true }] }],
+      ]),
+    };
+    const e = m.entities.get('codes')!;
+    const st = stage({ codes: [['A', 'a']] }, {}, m);
+    try {
+      expect([...(await loadInSession(recorder({ tables: { codes: catalogOf(e) } }).session, st.db, st.req))]).toEqual([['codes', 1]]);
+    } finally {
+      st.db.close();
+    }
+    // A text key in an nvarchar(100) made by hand passes as before: a longer value fails, never cut.
+    const st1 = stage({ codes: [['A', 'a']] }, {}, m);
+    try {
+      const hand = catalogOf(e).map((r) => (r.c === 'code' ? { ...r, len: 200 } : r));
+      expect([...(await loadInSession(recorder({ tables: { codes: hand } }).session, st1.db, st1.req))]).toEqual([['codes', 1]]);
+    } finally {
+      st1.db.close();
+    }
+    const narrow = catalogOf(e).map((r) => (r.c === 'alias' ? { ...r, len: 400 } : r));
+    const st2 = stage({ codes: [['A', 'a']] }, {}, m);
+    try {
+      const err = await loadInSession(recorder({ tables: { codes: narrow } }).session, st2.db, st2.req).catch((x: unknown) => x);
+      expect((mssqlStoreError(err, 'store.load', 'mssql://db/erp') as StoreError).message).toMatch(/codes\.alias is nvarchar\(200\), the model has nvarchar\(450\)/);
+    } finally {
+      st2.db.close();
+    }
+  });
+
+  it('creates new tables\' text columns binary; a foreign key and an existing table\'s #temp keep the collation the existing table has', async () => {
+    // items made by an earlier forklift, in the database's case-insensitive default.
+    const { db, req } = stage({ items: [item('A', '1.5000')], bom_lines: [bom('A', 10, 'A')] }, { items: 'upsert' });
+    const { session, log } = recorder({ tables: { items: catalogOf(entity('items'), 'SQL_Latin1_General_CP1_CI_AS') } });
+    try {
+      await loadInSession(session, db, req);
+    } finally {
+      db.close();
+    }
+    const texts = log.map((r) => r.text);
+    expect(texts.slice(1, 3)).toEqual([mssqlColumnsSql(true), mssqlColumnsSql(true)]);
+    const boms = texts.find((t) => t.includes('CREATE TABLE [dbo].[bom_lines]'))!;
+    expect(boms).toContain('[parent_item] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NOT NULL,');
+    expect(boms).toContain('[component_item] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NOT NULL,');
+    expect(boms).toContain('[uom] nvarchar(16) COLLATE Latin1_General_100_BIN2 NULL,');
+    expect(texts.find((t) => t.includes('CREATE TABLE [#fl_items]'))).toContain('[item_code] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NULL,');
+    expect(texts.find((t) => t.includes('CREATE TABLE [#fl_bom_lines]'))).toContain('[parent_item] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NULL,\n  [line_no] bigint NULL,\n  [component_item] nvarchar(64) COLLATE SQL_Latin1_General_CP1_CI_AS NULL,\n  [qty_per] nvarchar(50) COLLATE DATABASE_DEFAULT NULL,\n  [uom] nvarchar(16) COLLATE Latin1_General_100_BIN2 NULL,');
+    // Where nothing exists yet, every text column of every table is binary.
+    expect(mssqlCreateTable(entity('bom_lines'))).toContain('[parent_item] nvarchar(64) COLLATE Latin1_General_100_BIN2 NOT NULL,');
+  });
+
   it('an instant column: datetimeoffset(3) and datetime2(3) or finer hold the model; datetime (1/300 s) and smalldatetime do not', async () => {
     for (const [ty, s2, ok] of [['datetimeoffset', 3, true], ['datetime2', 7, true], ['datetimeoffset', 0, false], ['datetime', 3, false], ['smalldatetime', 0, false]] as const) {
       const events = catalogOf(entity('machine_events')).map((r) => (r.c === 'ts' ? { ...r, ty, s: s2 } : r));
@@ -675,7 +898,7 @@ describe('SQL Server load sequence (recorded session)', () => {
       db.close();
     }
     expect(log.map((r) => r.text)).toContain(mssqlLooseKeyMatch(entity('bom_lines')));
-    expect(log.map((r) => r.text)).not.toContain(mssqlMerge(entity('bom_lines')));
+    expect(log.map((r) => r.text)).not.toContain(mssqlLoadStatement({ entity: entity('bom_lines'), mode: 'upsert' }));
   });
 
   it('empties replace tables children first and creates referenced tables the run does not load', async () => {
@@ -759,10 +982,13 @@ describe('SQL Server load sequence (recorded session)', () => {
     const session: MssqlSession = {
       batch: async (text) => {
         log.push(text);
-        if (text.startsWith('INSERT') && inTemp.includes('BAD')) throw Object.assign(new Error("Cannot insert duplicate key row in object 'dbo.items' with unique index 'items_description'."), { number: 2601 });
-        if (text.startsWith('INSERT')) return inTemp.length;
         if (text.startsWith('IF OBJECT_ID(N\'tempdb')) inTemp = [];
         return 0;
+      },
+      count: async (text) => {
+        log.push(text);
+        if (inTemp.includes('BAD')) throw Object.assign(new Error("Cannot insert duplicate key row in object 'dbo.items' with unique index 'items_description'."), { number: 2601 });
+        return inTemp.length;
       },
       bulk: async (table) => {
         const codes = (table.rows as unknown[][]).map((r) => r[0]);
@@ -782,7 +1008,7 @@ describe('SQL Server load sequence (recorded session)', () => {
       db.close();
     }
     const items = entity('items');
-    const shown = log.map((t) => (t === mssqlCreateTempTable(items) ? '#temp' : t === mssqlInsertSelect(items) ? 'INSERT' : t === mssqlDropTempTable(items) ? 'DROP #temp' : t));
+    const shown = log.map((t) => (t === mssqlCreateTempTable(items) ? '#temp' : t === mssqlLoadStatement({ entity: items, mode: 'replace' }) ? 'INSERT' : t === mssqlDropTempTable(items) ? 'DROP #temp' : t));
     expect(shown.slice(0, 8)).toEqual(['SET XACT_ABORT OFF', MSSQL_RUNS_DDL, mssqlCreateTable(items), MSSQL_TABLES_DDL, MSSQL_TABLES_MERGE, mssqlDeleteAll(items), 'SAVE TRANSACTION forklift_sp1', '#temp']);
     // All four in one bulk; refused; halves; the half with BAD halves again down to BAD alone.
     expect(shown.filter((t) => t.startsWith('bulk') || t.startsWith('ROLLBACK') || t.startsWith('SAVE'))).toEqual([
@@ -816,6 +1042,82 @@ describe('SQL Server load sequence (recorded session)', () => {
   });
 });
 
+describe('SQL Server snapshot (export, diff, exit)', () => {
+  /** A server whose answers are scripted: the snapshot state, the dbo tables each time they are listed, and a lock batch's outcome per try. */
+  function server(opts: { state: number; tables: string[][]; locks?: (Error | null)[] }) {
+    const log: string[] = [];
+    let listed = 0;
+    let tries = 0;
+    const rows = (text: string): Record<string, unknown>[] => {
+      if (text === MSSQL_SNAPSHOT_STATE_SQL) return [{ s: opts.state }];
+      if (text === MSSQL_DBO_TABLES_SQL) return opts.tables[Math.min(listed++, opts.tables.length - 1)]!.map((t) => ({ t }));
+      throw new Error(`unexpected ${text}`);
+    };
+    return {
+      log,
+      server: {
+        query: async (text: string) => {
+          log.push(`query ${text}`);
+          return rows(text);
+        },
+        begin: async (isolation: 'SNAPSHOT' | 'READ COMMITTED') => {
+          log.push(`begin ${isolation}`);
+          return {
+            batch: async (text: string) => {
+              log.push(`batch ${text}`);
+              if (text.includes('WITH (TABLOCK, HOLDLOCK, NOWAIT)')) {
+                const e = opts.locks?.[tries++];
+                if (e) throw e;
+                return [];
+              }
+              return text === MSSQL_DBO_TABLES_SQL ? [rows(text)] : [];
+            },
+            rollback: async () => void log.push('rollback'),
+          };
+        },
+      },
+    };
+  }
+  const lockError = (): Error => Object.assign(new Error('Lock request time out period exceeded.'), { number: 1222, precedingErrors: [Object.assign(new Error('Lock request time out period exceeded.'), { number: 1222 })] });
+
+  it('reads in a SNAPSHOT transaction where the database allows it (ALLOW_SNAPSHOT_ISOLATION ON)', async () => {
+    const { server: srv, log } = server({ state: 1, tables: [['items']] });
+    expect((await beginMssqlSnapshot(srv)).isolation).toBe('SNAPSHOT');
+    expect(log).toEqual([`query ${MSSQL_SNAPSHOT_STATE_SQL}`, 'begin SNAPSHOT', 'batch SET XACT_ABORT OFF']);
+  });
+
+  it('elsewhere holds a shared lock on every dbo table from the start, taken all at once with NOWAIT, released and tried again while another session holds one', async () => {
+    const { server: srv, log } = server({ state: 0, tables: [['bom_lines', 'items']], locks: [lockError(), null] });
+    expect((await beginMssqlSnapshot(srv)).isolation).toBe('table locks');
+    expect(mssqlLockTablesSql(['bom_lines', 'items'])).toBe('SELECT TOP (1) 1 AS [x] FROM [dbo].[bom_lines] WITH (TABLOCK, HOLDLOCK, NOWAIT);\nSELECT TOP (1) 1 AS [x] FROM [dbo].[items] WITH (TABLOCK, HOLDLOCK, NOWAIT);');
+    const locks = `batch SET XACT_ABORT OFF;\n${mssqlLockTablesSql(['bom_lines', 'items'])}`;
+    expect(log).toEqual([
+      `query ${MSSQL_SNAPSHOT_STATE_SQL}`,
+      `query ${MSSQL_DBO_TABLES_SQL}`,
+      'begin READ COMMITTED',
+      locks,
+      'rollback',
+      `query ${MSSQL_DBO_TABLES_SQL}`,
+      'begin READ COMMITTED',
+      locks,
+      `batch ${MSSQL_DBO_TABLES_SQL}`,
+    ]);
+  });
+
+  it('tries again where a table was made after the list was taken; any other error ends it, rolled back', async () => {
+    const { server: srv, log } = server({ state: 0, tables: [['items'], ['items', 'new_one'], ['items', 'new_one']] });
+    await beginMssqlSnapshot(srv);
+    expect(log.filter((l) => l.startsWith('batch SET'))).toEqual([`batch SET XACT_ABORT OFF;\n${mssqlLockTablesSql(['items'])}`, `batch SET XACT_ABORT OFF;\n${mssqlLockTablesSql(['items', 'new_one'])}`]);
+    const denied = Object.assign(new Error("The SELECT permission was denied on the object 'items'"), { number: 229 });
+    const failing = server({ state: 0, tables: [['items']], locks: [denied] });
+    await expect(beginMssqlSnapshot(failing.server)).rejects.toBe(denied);
+    expect(failing.log.at(-1)).toBe('rollback');
+    const ac = new AbortController();
+    ac.abort();
+    await expect(beginMssqlSnapshot(server({ state: 0, tables: [['items']] }).server, ac.signal)).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
+
 describe('SQL Server URL', () => {
   it('reads user, password, host, port, database and the TLS options', () => {
     const c = mssqlConfig('mssql://forklift:p%40ss%3Aw0rd@db.example.com:14330/Factory%20Data?encrypt=false&trustServerCertificate=true');
@@ -823,6 +1125,15 @@ describe('SQL Server URL', () => {
     expect(mssqlConfig('sqlserver://sa:x@localhost/db')).toMatchObject({ server: 'localhost', database: 'db', options: { encrypt: true, trustServerCertificate: false } });
     expect(mssqlConfig('mssql://sa:x@[::1]:1433/db?encrypt=strict&instanceName=SQLEXPRESS&requestTimeout=0').server).toBe('::1');
     expect(mssqlConfig('mssql://sa:x@h/db?requestTimeout=0').requestTimeout).toBe(0);
+  });
+
+  it('takes a Windows login\'s domain (NTLM), as the mssql:// source does', () => {
+    const c = mssqlConfig('mssql://etl:p%40ss@db.corp/ERP?domain=CORP&encrypt=strict');
+    expect(c).toMatchObject({ user: 'etl', password: 'p@ss', domain: 'CORP', options: { encrypt: 'strict' } });
+    // What mssql hands tedious for it: NTLM authentication in that domain.
+    const tedious = (new sql.ConnectionPool(c) as unknown as { _config(): { authentication: unknown; options: { encrypt: unknown } } })._config();
+    expect(tedious.authentication).toEqual({ type: 'ntlm', options: { userName: 'etl', password: 'p@ss', domain: 'CORP' } });
+    expect(tedious.options.encrypt).toBe('strict');
   });
 
   it('refuses a URL it cannot use, never showing the password', () => {

@@ -5,6 +5,7 @@ import { compareDecimalText, keyComparer } from './order.js';
 import { openArrowRows, validDate } from './arrow.js';
 import { safeBagPath } from './bagit.js';
 import { readDataPackage } from './datapackage.js';
+import { tableFiles } from './layout.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from './csv.js';
 import { fastCheckTable } from './verify-fast.js';
 import { dropWork, scratchFile } from '../util/work-path.js';
@@ -41,10 +42,17 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
     for (const p of problems) add(`data/datapackage.json: ${p}`);
     entities.push(entity);
   }
-  const names = new Set(entities.map((e) => e.name));
+  const byName = new Map<string, Entity>();
+  for (const e of entities) {
+    if (byName.has(e.name)) add(`data/datapackage.json: the resource ${e.name} is described twice`);
+    byName.set(e.name, e);
+  }
   for (const e of entities) {
     for (const c of e.columns) {
-      if (c.references && !names.has(c.references.entity)) add(`data/datapackage.json: ${e.name}.${c.name} references ${c.references.entity}, which is not in the bundle`);
+      if (!c.references) continue;
+      const target = byName.get(c.references.entity);
+      if (!target) add(`data/datapackage.json: ${e.name}.${c.name} references ${c.references.entity}, which is not in the bundle`);
+      else if (!target.columns.some((x) => x.name === c.references!.column)) add(`data/datapackage.json: ${e.name}.${c.name} references ${c.references.entity}.${c.references.column}, which is not a field of ${c.references.entity}`);
     }
   }
   const scratch = scratchFile('forklift-verify-', '.sqlite', 'bundle verify');
@@ -53,7 +61,9 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
     for (const [i, r] of resources.entries()) {
       opts.signal?.throwIfAborted();
       const entity = entities[i]!;
-      const rel = `data/${r.path}`;
+      // The table's own CSV, whatever `path` says (entityOf reports another path): the file import loads.
+      const files = tableFiles(r.name);
+      const rel = files.csv;
       const file = safeBagPath(dir, rel, { encoded: false });
       if (file === null) {
         add(`${rel}: the path leads outside the bundle; not read`);
@@ -65,7 +75,7 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
         add(`${rel}: missing (named by datapackage.json)`);
         continue;
       }
-      const arrowRel = `data/arrow/${r.name}.arrow`;
+      const arrowRel = files.arrow;
       const arrow = safeBagPath(dir, arrowRel, { encoded: false });
       await checkCsv(file, rel, entity, check, keys, add, opts, arrow !== null && existsSync(arrow) ? { file: arrow, rel: arrowRel } : null);
       if (check.expected_rows !== null && check.rows !== check.expected_rows) add(`${rel}: ${check.rows} rows, datapackage.json says ${check.expected_rows}`);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import canonicalize from 'canonicalize';
 import type { PublicKey, Signer } from '../audit/signing.js';
 import type { SchemaTables } from '../stores/types.js';
+import { tableFiles } from '../bundle/layout.js';
 
 /**
  * The exit certificate (`forklift exit`): a tag file in the bag root, `exit-certificate.json`, with
@@ -147,7 +148,7 @@ export function checkCertificate(dir: string, info: readonly (readonly [string, 
   for (const t of cert.tables) {
     seen.add(t.name);
     total += t.rows;
-    const csv = t.csv ?? `data/csv/${t.name}.csv`;
+    const csv = t.csv ?? tableFiles(t.name).csv;
     const sha = listed.get(csv);
     if (sha === undefined) bad(`table ${t.name}: ${csv} is not in the payload`);
     else if (sha !== t.csv_sha256) bad(`table ${t.name}: ${csv} has SHA-256 ${sha}, the certificate states ${t.csv_sha256}`);

@@ -1,0 +1,83 @@
+import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exportBundle } from '../../src/bundle/export.js';
+import { importBundle } from '../../src/bundle/import.js';
+import { verifyBundle } from '../../src/bundle/verify.js';
+import { openSnapshot } from '../../src/diff/snapshot.js';
+import { runPlan } from '../../src/run/pipeline.js';
+import { editDataPackage, rebag } from '../bundle-helpers.js';
+import { demoCopy, tempDir } from '../helpers.js';
+
+/**
+ * Bundles edited after export with their checksums written again, as any bag editor does: only
+ * forklift's own checks of the data can see the edit. `bundle verify` must tell the truth about
+ * each, and `bundle import` must load exactly what verify checked or nothing.
+ */
+const { plan } = demoCopy();
+const out = tempDir('forklift-tampered-');
+const source = `sqlite:${path.join(out, 'store.db')}`;
+await runPlan({ plan, command: 'migrate', target: source });
+const bundle = path.join(out, 'b0');
+await exportBundle({ dir: bundle, source });
+
+let n = 0;
+function copyBundle(): string {
+  const dir = path.join(out, `t${++n}`);
+  cpSync(bundle, dir, { recursive: true });
+  return dir;
+}
+
+const csvFile = (dir: string, table: string): string => path.join(dir, 'data', 'csv', `${table}.csv`);
+
+async function importInto(dir: string): Promise<unknown> {
+  return importBundle({ bundle: dir, target: `sqlite:${path.join(out, `imp${++n}.db`)}` }).then(
+    () => 'imported',
+    (e: unknown) => e,
+  );
+}
+
+describe('bundle verify and import read one file per table', () => {
+  it('the bundle as exported verifies', async () => {
+    const v = await verifyBundle(bundle);
+    expect(v.problems).toEqual([]);
+  });
+
+  it("a resource whose path names another file than data/csv/<name>.csv does not verify, and is not imported", async () => {
+    const dir = copyBundle();
+    // A clean copy for the path to name, and the table's own CSV changed: import would load that one.
+    copyFileSync(csvFile(dir, 'items'), path.join(dir, 'data', 'csv', 'items_v.csv'));
+    editDataPackage(dir, (pkg) => {
+      pkg.resources.find((r) => r.name === 'items')!.path = 'csv/items_v.csv';
+    });
+    writeFileSync(csvFile(dir, 'items'), readFileSync(csvFile(dir, 'items'), 'utf8').replace('7858.0290', '9999999.9999'));
+    await rebag(dir);
+    const v = await verifyBundle(dir);
+    expect(v.valid).toBe(false);
+    expect(v.problems).toContain("data/datapackage.json: items: path is 'csv/items_v.csv'; a forklift bundle keeps the table's CSV at csv/items.csv");
+    expect(await importInto(dir)).toMatchObject({ code: 'bundle.invalid' });
+    // diff reads the tables as import does, so it refuses the other path too.
+    await expect(openSnapshot(dir, 'LEFT')).rejects.toMatchObject({ code: 'diff.side', message: expect.stringMatching(/items: path is 'csv\/items_v\.csv'/) });
+  });
+
+  it('a primaryKey, foreignKey or reference naming a field the table lacks is a problem naming it, not a crash', async () => {
+    const dir = copyBundle();
+    editDataPackage(dir, (pkg) => {
+      const items = pkg.resources.find((r) => r.name === 'items')!;
+      items.schema.primaryKey = ['nope'];
+      const bom = pkg.resources.find((r) => r.name === 'bom_lines')!;
+      bom.schema.foreignKeys = [...(bom.schema.foreignKeys ?? []), { fields: ['gone'], reference: { resource: 'items', fields: ['item_code'] } }, { fields: ['parent_item'], reference: { resource: 'items', fields: ['missing_col'] } }];
+    });
+    await rebag(dir);
+    const v = await verifyBundle(dir);
+    expect(v.valid).toBe(false);
+    expect(v.problems).toEqual(
+      expect.arrayContaining([
+        "data/datapackage.json: items: primaryKey names 'nope', which is not a field",
+        "data/datapackage.json: bom_lines: a foreignKey names 'gone', which is not a field",
+        'data/datapackage.json: bom_lines.parent_item references items.missing_col, which is not a field of items',
+      ]),
+    );
+    expect(await importInto(dir)).toMatchObject({ code: 'bundle.invalid' });
+  });
+});

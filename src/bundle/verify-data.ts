@@ -77,7 +77,10 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
       }
       const arrowRel = files.arrow;
       const arrow = safeBagPath(dir, arrowRel, { encoded: false });
-      await checkCsv(file, rel, entity, check, keys, add, opts, arrow !== null && existsSync(arrow) ? { file: arrow, rel: arrowRel } : null);
+      const hasArrow = arrow !== null && existsSync(arrow);
+      // Export writes both files of every table: an Arrow file gone is a table a reader of Arrow would not see.
+      if (!hasArrow) add(`${arrowRel}: missing (a forklift bundle has an Arrow file beside each table's CSV)`);
+      await checkCsv(file, rel, entity, check, keys, add, opts, hasArrow ? { file: arrow, rel: arrowRel } : null);
       if (check.expected_rows !== null && check.rows !== check.expected_rows) add(`${rel}: ${check.rows} rows, datapackage.json says ${check.expected_rows}`);
     }
     for (const p of keys.dangling()) add(p);
@@ -186,7 +189,7 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
     }
     if (arrowOk && (arrowRows!.next() !== undefined || (await arrowRows!.advance()))) local(`${arrow!.rel}: more rows than ${entity.name}.csv`);
   } catch (e) {
-    if (e instanceof CsvShapeError) local(`${rel}:${e.line}: not valid CSV (${e.message.replace(/^line \d+: /, '')})`);
+    if (e instanceof CsvShapeError) local(`${rel}:${e.line}: ${e.problem()}`);
     else if (arrowOk && arrow && !(e instanceof Error && e.name === 'AbortError')) local(`${arrow.rel}: cannot be read as an Arrow file (${e instanceof Error ? e.message : String(e)})`);
     else throw e;
   } finally {

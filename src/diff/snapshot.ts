@@ -212,7 +212,7 @@ async function* bundleRows(where: { file: string; rel: string }, entity: Entity,
       if (out.length) yield out;
     }
   } catch (e) {
-    if (e instanceof CsvShapeError) throw troubleError(`${label}: ${where.rel}:${e.line}: not valid CSV (${e.message.replace(/^line \d+: /, '')})`, { code: 'diff.read', hint: 'Check the bundle with forklift bundle verify.' });
+    if (e instanceof CsvShapeError) throw troubleError(`${label}: ${where.rel}:${e.line}: ${e.problem()}`, { code: 'diff.read', hint: 'Check the bundle with forklift bundle verify.' });
     throw e;
   }
 }

@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportBundle } from '../../src/bundle/export.js';
@@ -79,5 +79,38 @@ describe('bundle verify and import read one file per table', () => {
       ]),
     );
     expect(await importInto(dir)).toMatchObject({ code: 'bundle.invalid' });
+  });
+});
+
+describe('bundle verify reads each CSV as UTF-8, and each table has its Arrow file', () => {
+  /** A Latin-1 ä where the CSV has the UTF-8 one, as a spreadsheet saving the file would write it. */
+  function latin1(dir: string): void {
+    const file = csvFile(dir, 'items');
+    const bytes = readFileSync(file);
+    const at = bytes.indexOf('Gehäuse komplett KP 40-160');
+    expect(at).toBeGreaterThan(0);
+    writeFileSync(file, Buffer.concat([bytes.subarray(0, at), Buffer.from('Geh\xe4use komplett KP 40-160', 'latin1'), bytes.subarray(at + Buffer.byteLength('Gehäuse komplett KP 40-160'))]));
+  }
+
+  it('a byte that is not UTF-8 is named with its line, with the Arrow file and without it; nothing is imported', async () => {
+    for (const withArrow of [true, false]) {
+      const dir = copyBundle();
+      latin1(dir);
+      if (!withArrow) rmSync(path.join(dir, 'data', 'arrow', 'items.arrow'));
+      await rebag(dir);
+      const v = await verifyBundle(dir);
+      expect(v.valid, `with Arrow: ${withArrow}`).toBe(false);
+      expect(v.problems.find((p) => p.startsWith('data/csv/items.csv'))).toMatch(/^data\/csv\/items\.csv:2: not valid UTF-8 \(the byte e4 at byte offset \d+; a file saved as Latin-1/);
+      if (!withArrow) expect(v.problems).toContain("data/arrow/items.arrow: missing (a forklift bundle has an Arrow file beside each table's CSV)");
+      expect(await importInto(dir)).toMatchObject({ code: 'bundle.invalid' });
+    }
+  });
+
+  it('a table whose Arrow file is gone does not verify', async () => {
+    const dir = copyBundle();
+    rmSync(path.join(dir, 'data', 'arrow', 'stock_balances.arrow'));
+    await rebag(dir);
+    const v = await verifyBundle(dir);
+    expect(v.problems).toEqual(["data/arrow/stock_balances.arrow: missing (a forklift bundle has an Arrow file beside each table's CSV)"]);
   });
 });

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, type Dirent } from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Column, Entity } from '../model/types.js';
-import { compareDecimalText, keyComparer } from './order.js';
+import { compareDecimalText, compareText, keyComparer } from './order.js';
 import { openArrowRows, validDate } from './arrow.js';
 import { safeBagPath } from './bagit.js';
 import { readDataPackage } from './datapackage.js';
@@ -84,11 +85,33 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
       if (check.expected_rows !== null && check.rows !== check.expected_rows) add(`${rel}: ${check.rows} rows, datapackage.json says ${check.expected_rows}`);
     }
     for (const p of keys.dangling()) add(p);
+    for (const p of undescribedFiles(dir, new Set(byName.keys()))) add(p);
   } finally {
     keys.close();
     dropWork(scratch);
   }
   return entities;
+}
+
+/**
+ * The table files no resource describes: import loads the tables datapackage.json names, so a
+ * table left out of it would be left out of the import without a word.
+ */
+function undescribedFiles(dir: string, names: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const [sub, ext] of [['csv', '.csv'], ['arrow', '.arrow'], ['parquet', '.parquet']] as const) {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(path.join(dir, 'data', sub), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries.sort((a, b) => compareText(a.name, b.name))) {
+      const name = e.isFile() && e.name.endsWith(ext) ? e.name.slice(0, -ext.length) : undefined;
+      if (name === undefined || !names.has(name)) out.push(`data/${sub}/${e.name}: no resource of datapackage.json describes it, so an import would leave it out`);
+    }
+  }
+  return out;
 }
 
 /**

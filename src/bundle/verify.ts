@@ -8,6 +8,7 @@ import { checkCertificate } from '../exit/certificate.js';
 import { verifyChain, type VerifyResult as ChainResult } from '../audit/chain.js';
 import { readBundleLedger } from '../audit/ledger.js';
 import type { PublicKey } from '../audit/signing.js';
+import { tableFiles } from './layout.js';
 
 /**
  * `forklift bundle verify`: first the bag (every checksum, no file missing or extra, Payload-Oxum:
@@ -150,7 +151,10 @@ export async function verifyBundleDir(dir: string, display: string, opts: Verify
   if (result.forklift_bundle && !opts.checksumsOnly) {
     const entities = await data;
     for (const p of dataProblems) add(p);
-    if (entities) result.entities = entities;
+    if (entities) {
+      result.entities = entities;
+      for (const p of bagInfoCounts(bag.info, tables)) add(p);
+    }
   }
   result.problem_count = count;
   result.valid = count === 0;
@@ -180,6 +184,38 @@ async function checkLedger(dir: string, info: readonly (readonly [string, string
   const v = verifyChain(ledger.records, { head, pubkey });
   result.ledger = { ok: v.ok, entries: v.entries, unchained: v.unchained, head: v.head, ...(v.signatures ? { signatures: v.signatures } : {}) };
   if (!v.ok) add(`${rel}: the audit chain does not verify: ${v.problem!.message}${v.problem!.kind === 'head' ? ' (the head bag-info.txt records as Forklift-Ledger-Head)' : ''}`);
+}
+
+/**
+ * The counts bag-info.txt states (Forklift-Tables, Forklift-Rows-Total, one Forklift-Table-Rows a
+ * table) against the rows the data check counted: SPEC section 6's "every row count" covers the
+ * bag's own description of its payload too. A field a bag does not carry states nothing.
+ */
+function bagInfoCounts(info: readonly (readonly [string, string])[], tables: readonly TableCheck[]): string[] {
+  const out: string[] = [];
+  const all = (k: string): string[] => info.filter(([x]) => x.toLowerCase() === k).map(([, v]) => v.trim());
+  const total = tables.reduce((s, t) => s + t.rows, 0);
+  for (const v of all('forklift-tables')) if (v !== String(tables.length)) out.push(`bag-info.txt: Forklift-Tables is ${v}; the bundle holds ${tables.length} tables`);
+  for (const v of all('forklift-rows-total')) if (v !== String(total)) out.push(`bag-info.txt: Forklift-Rows-Total is ${v}; the bundle's tables hold ${total} rows`);
+  const stated = all('forklift-table-rows');
+  if (stated.length === 0) return out;
+  const byName = new Map(tables.map((t) => [t.name, t]));
+  const seen = new Set<string>();
+  for (const v of stated) {
+    const m = /^(.+) (\d+)$/.exec(v);
+    if (!m) {
+      out.push(`bag-info.txt: Forklift-Table-Rows '${v}' is not a table and its rows`);
+      continue;
+    }
+    const [, name, rows] = m as unknown as [string, string, string];
+    const t = byName.get(name);
+    if (seen.has(name)) out.push(`bag-info.txt: Forklift-Table-Rows names ${name} twice`);
+    else if (!t) out.push(`bag-info.txt: Forklift-Table-Rows names ${name}, which is not a table of the bundle`);
+    else if (String(t.rows) !== rows) out.push(`bag-info.txt: Forklift-Table-Rows says ${name} has ${rows} rows; ${tableFiles(name).csv} holds ${t.rows}`);
+    seen.add(name);
+  }
+  for (const t of tables) if (!seen.has(t.name)) out.push(`bag-info.txt: no Forklift-Table-Rows for ${t.name}`);
+  return out;
 }
 
 function certificateSigned(dir: string): boolean {

@@ -5,6 +5,7 @@ import { exportBundle } from '../../src/bundle/export.js';
 import { importBundle } from '../../src/bundle/import.js';
 import { verifyBundle } from '../../src/bundle/verify.js';
 import { openSnapshot } from '../../src/diff/snapshot.js';
+import { runExit } from '../../src/exit/exit.js';
 import { runPlan } from '../../src/run/pipeline.js';
 import { editDataPackage, rebag } from '../bundle-helpers.js';
 import { demoCopy, tempDir } from '../helpers.js';
@@ -112,5 +113,57 @@ describe('bundle verify reads each CSV as UTF-8, and each table has its Arrow fi
     await rebag(dir);
     const v = await verifyBundle(dir);
     expect(v.problems).toEqual(["data/arrow/stock_balances.arrow: missing (a forklift bundle has an Arrow file beside each table's CSV)"]);
+  });
+});
+
+describe('bundle verify checks what bag-info.txt and the exit certificate say against the payload', () => {
+  it('a table datapackage.json leaves out is named (its CSV and Arrow file), and the counts bag-info states are checked', async () => {
+    const dir = copyBundle();
+    editDataPackage(dir, (pkg) => {
+      pkg.resources = pkg.resources.filter((r) => r.name !== 'machine_events');
+    });
+    await rebag(dir);
+    const v = await verifyBundle(dir);
+    expect(v.valid).toBe(false);
+    expect(v.problems).toEqual([
+      'data/csv/machine_events.csv: no resource of datapackage.json describes it, so an import would leave it out',
+      'data/arrow/machine_events.arrow: no resource of datapackage.json describes it, so an import would leave it out',
+      'bag-info.txt: Forklift-Tables is 5; the bundle holds 4 tables',
+      'bag-info.txt: Forklift-Rows-Total is 2585; the bundle\'s tables hold 545 rows',
+      'bag-info.txt: Forklift-Table-Rows names machine_events, which is not a table of the bundle',
+    ]);
+    expect(await importInto(dir)).toMatchObject({ code: 'bundle.invalid' });
+  });
+
+  it("a table's row count edited in bag-info.txt is named", async () => {
+    const dir = copyBundle();
+    const info = path.join(dir, 'bag-info.txt');
+    writeFileSync(info, readFileSync(info, 'utf8').replace('Forklift-Table-Rows: items 105', 'Forklift-Table-Rows: items 99999'));
+    await rebag(dir);
+    expect((await verifyBundle(dir)).problems).toEqual(['bag-info.txt: Forklift-Table-Rows says items has 99999 rows; data/csv/items.csv holds 105']);
+  });
+
+  it("an exit's bag-info.txt and certificate page must say what the certificate says", async () => {
+    const ex = path.join(out, 'exit');
+    await runExit({ source, to: ex });
+    expect((await verifyBundle(ex)).problems).toEqual([]);
+    const edits: [string, RegExp, string, string][] = [
+      ['bag-info.txt', /Forklift-Table-Rows: items 105/, 'Forklift-Table-Rows: items 99999', 'bag-info.txt: Forklift-Table-Rows says items has 99999 rows; data/csv/items.csv holds 105'],
+      ['bag-info.txt', /Forklift-Source: .*/, 'Forklift-Source: postgres://elsewhere/db', 'exit-certificate.json: bag-info.txt has Forklift-Source postgres://elsewhere/db, the certificate states'],
+      ['bag-info.txt', /Forklift-Ledger-Head: .*/, `Forklift-Ledger-Head: ${'0'.repeat(64)}`, `exit-certificate.json: bag-info.txt has Forklift-Ledger-Head ${'0'.repeat(64)}, the certificate states`],
+      ['exit-certificate.html', />2,585 in 5 tables</, '>9,999 in 5 tables<', 'exit-certificate.html: does not say what exit-certificate.json says (it was changed after the exit)'],
+    ];
+    for (const [file, from, to, problem] of edits) {
+      const dir = path.join(out, `ex${++n}`);
+      cpSync(ex, dir, { recursive: true });
+      const f = path.join(dir, file);
+      const text = readFileSync(f, 'utf8');
+      expect(text, `${file} holds ${String(from)}`).toMatch(from);
+      writeFileSync(f, text.replace(from, to));
+      await rebag(dir);
+      const v = await verifyBundle(dir);
+      expect(v.valid, file).toBe(false);
+      expect(v.problems.join('\n')).toContain(problem);
+    }
   });
 });

@@ -237,13 +237,24 @@ export function valueChecker(c: Column): (text: string, quoted: boolean) => stri
 const INT = /^-?(0|[1-9]\d*)$/;
 const DATE = /^(\d{4})-(\d\d)-(\d\d)$/;
 const TS = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 
+/**
+ * A bundle holds only what every store can load back (SPEC section 6: import into any supported
+ * store), and what migrate lets into a store: text without NUL (PostgreSQL cannot store it),
+ * integers of 64 bits, years 0001 to 9999.
+ */
 function typeCheck(c: Column): (t: string) => string | null {
   switch (c.type) {
     case 'string':
     case 'text': {
       const max = c.length;
-      return (t) => (max !== undefined && t.length > max && [...t].length > max ? `is ${[...t].length} characters long; the column holds ${max}` : null);
+      return (t) => {
+        const nul = t.indexOf('\u0000');
+        if (nul >= 0) return `holds the NUL character (U+0000) at character ${[...t.slice(0, nul)].length + 1}, which no text of a store holds (PostgreSQL cannot store it)`;
+        return max !== undefined && t.length > max && [...t].length > max ? `is ${[...t].length} characters long; the column holds ${max}` : null;
+      };
     }
     case 'enum': {
       const allowed = new Set(c.values ?? []);
@@ -252,7 +263,12 @@ function typeCheck(c: Column): (t: string) => string | null {
     case 'boolean':
       return (t) => (t === 'true' || t === 'false' ? null : `'${t}' is not true or false`);
     case 'integer':
-      return (t) => (INT.test(t) ? range(c, t) : `'${t}' is not an integer`);
+      return (t) => {
+        if (!INT.test(t)) return `'${t}' is not an integer`;
+        // Up to 18 characters (18 digits at most) every integer is within 64 bits: BigInt only beyond.
+        if (t.length > 18 && (BigInt(t) < INT64_MIN || BigInt(t) > INT64_MAX)) return `${t} is beyond a 64-bit integer (-9223372036854775808 to 9223372036854775807), which no store's integer column holds`;
+        return range(c, t);
+      };
     case 'decimal': {
       const scale = c.scale ?? 0;
       const intDigits = (c.precision ?? 38) - scale;
@@ -262,11 +278,13 @@ function typeCheck(c: Column): (t: string) => string | null {
     case 'date':
       return (t) => {
         const m = DATE.exec(t);
+        if (m && +m[1]! === 0) return `'${t}' is in the year 0000, outside the years 0001 to 9999 that every store holds`;
         return m && validDate(+m[1]!, +m[2]!, +m[3]!) ? null : `'${t}' is not a date (YYYY-MM-DD)`;
       };
     case 'timestamp':
       return (t) => {
         const m = TS.exec(t);
+        if (m && +m[1]! === 0) return `'${t}' is in the year 0000, outside the years 0001 to 9999 that every store holds`;
         return m && validDate(+m[1]!, +m[2]!, +m[3]!) && +m[4]! < 24 && +m[5]! < 60 && +m[6]! < 60 ? null : `'${t}' is not a UTC timestamp (YYYY-MM-DDTHH:mm:ss.SSSZ)`;
       };
   }

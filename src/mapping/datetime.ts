@@ -168,6 +168,7 @@ const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 const dateText = (f: Fields): string => `${pad(f.y, 4)}-${pad(f.mo)}-${pad(f.d)}`;
 
 const NOT_A_SERIAL = 'is not an Excel date serial number';
+const OUTSIDE_YEARS = 'is outside the years 0001 to 9999';
 const TIME_OF_DAY = 'has a time of day; a date column takes a date only';
 /** How the Excel reader gives a date cell: `YYYY-MM-DD`, or `YYYY-MM-DDTHH:mm:ss[.SSS]` with a time of day. */
 const EXCEL_DATE_CELL = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?)?$/;
@@ -202,6 +203,7 @@ export function makeDateParser(format: string | undefined, excelDates: ExcelDate
       if (typeof f === 'string') return fail(f);
       if (f.h !== 0 || f.mi !== 0 || f.s !== 0 || f.ms !== 0) return fail(TIME_OF_DAY);
       if (!validCalendar(f)) return fail('is not a real calendar date');
+      if (f.y < 1 || f.y > 9999) return fail(OUTSIDE_YEARS);
       return { ok: true, value: dateText(f) };
     };
   }
@@ -218,6 +220,8 @@ export function makeDateParser(format: string | undefined, excelDates: ExcelDate
       f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: 0, mi: 0, s: 0, ms: 0 };
     }
     if (!validCalendar(f)) return fail('is not a real calendar date');
+    // As for timestamps: year 0 and years of five digits are in no store's date type, nor in a bundle.
+    if (f.y < 1 || f.y > 9999) return fail(OUTSIDE_YEARS);
     return { ok: true, value: dateText(f) };
   };
 }
@@ -370,7 +374,7 @@ export function makeTimestampParser(
     const ms = utcMillis(f.y, f.mo, f.d, f.h, f.mi, f.s, f.ms) - offset * 60000;
     const d = new Date(ms);
     const y = d.getUTCFullYear();
-    if (y < 1 || y > 9999) return fail('is outside the years 0001 to 9999');
+    if (y < 1 || y > 9999) return fail(OUTSIDE_YEARS);
     return { ok: true, value: d.toISOString() };
   };
 }

@@ -180,7 +180,11 @@ export function describePgError(e: unknown): PgErrorInfo {
     case code === '23503':
       hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
       break;
-    case code === '23502' || code === '23514' || code.startsWith('22') || code === '42P01' || code === '42703' || code === '42804':
+    case code.startsWith('22'):
+      // A value the column's type cannot hold: forklift's own checks (migrate's types, bundle verify) let none through to a table it made.
+      hint = "A value is outside what its column's type holds here: if the table was made by hand or by another model version, compare it with the model.";
+      break;
+    case code === '23502' || code === '23514' || code === '42P01' || code === '42703' || code === '42804':
       hint = SCHEMA_HINT;
       break;
     case code === '28P01' || code === '28000':

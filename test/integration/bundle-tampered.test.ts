@@ -167,3 +167,30 @@ describe('bundle verify checks what bag-info.txt and the exit certificate say ag
     }
   });
 });
+
+describe('bundle verify refuses values no store can hold', () => {
+  it('a year 0000, an integer beyond 64 bits and a NUL in text are named with file, line and column', async () => {
+    const dir = copyBundle();
+    const edit = (table: string, from: string, to: string): void => {
+      const text = readFileSync(csvFile(dir, table), 'utf8');
+      expect(text).toContain(from);
+      writeFileSync(csvFile(dir, table), text.replace(from, to));
+    };
+    edit('stock_balances', ',2025-12-31\r\n', ',0000-12-31\r\n');
+    edit('machine_events', 'CNC-01,2025-11-03T05:00:47.000Z,', 'CNC-01,0000-11-03T05:00:47.000Z,');
+    edit('items', 'BAUGR,2232.4014,14,', 'BAUGR,2232.4014,99999999999999999999999,');
+    edit('items', 'Gehäuse komplett', 'Gehäuse\u0000komplett');
+    await rebag(dir);
+    const v = await verifyBundle(dir);
+    expect(v.valid).toBe(false);
+    expect(v.problems).toEqual(
+      expect.arrayContaining([
+        "data/csv/stock_balances.csv:2: as_of '0000-12-31' is in the year 0000, outside the years 0001 to 9999 that every store holds",
+        "data/csv/machine_events.csv:2: ts '0000-11-03T05:00:47.000Z' is in the year 0000, outside the years 0001 to 9999 that every store holds",
+        'data/csv/items.csv:2: lead_time_days 99999999999999999999999 is beyond a 64-bit integer (-9223372036854775808 to 9223372036854775807), which no store\'s integer column holds',
+        'data/csv/items.csv:2: description holds the NUL character (U+0000) at character 8, which no text of a store holds (PostgreSQL cannot store it)',
+      ]),
+    );
+    expect(await importInto(dir)).toMatchObject({ code: 'bundle.invalid' });
+  });
+});

@@ -123,6 +123,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     if (opts.complete) checkComplete(store.display, notExported, opts.complete.skip);
     if (opts.profile) checkProfileTables(opts.profile, all);
     const chosen = chooseTables(all, opts.tables);
+    // Every table's profile rules before the first row is read: a refusal is a usage error, not a half export.
+    for (const e of chosen) applyProfile(opts.profile, e, chosen);
     mkdirSync(path.join(tmp, 'data', 'csv'), { recursive: true });
     mkdirSync(path.join(tmp, 'data', 'arrow'));
     if (opts.parquet) mkdirSync(path.join(tmp, 'data', 'parquet'));

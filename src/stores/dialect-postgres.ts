@@ -174,6 +174,12 @@ export function describePgError(e: unknown): PgErrorInfo {
   }
   let hint = 'Check that the target is reachable and writable.';
   switch (true) {
+    // A key of the catalog (pg_type, pg_class): two sessions created the same table at once, each
+    // having found it missing. No row of the target is involved.
+    case code === '23505' && typeof err.constraint === 'string' && err.constraint.startsWith('pg_'):
+      msg = `another import or migrate was creating the same tables at the same moment, so this one stopped (${msg})`;
+      hint = 'Nothing was committed: run it again (once the other one is done, its tables are there).';
+      break;
     case code === '23505':
       hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
       break;

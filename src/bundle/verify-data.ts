@@ -220,11 +220,14 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
   }
 }
 
-/** A CSV value equals the Arrow value beside it (both in the staging form). */
+/**
+ * A CSV value equals the Arrow value beside it: both are in the staging form, where equal values
+ * are the same JavaScript value (text, a safe integer as a number, 1/0, decimal and time text), so
+ * nothing is converted to compare. A missing value equals only a missing value: NULL is not the
+ * text "null", nor 5 the text "5".
+ */
 export function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
-  return String(a) === String(b);
+  return a === b || ((a === null || a === undefined) && (b === null || b === undefined));
 }
 
 /** One column's check of a CSV field: null when it holds a valid value of the type, else the problem. */

@@ -30,7 +30,7 @@ export default class BundleVerify extends BaseCommand {
     if (!result.valid) {
       throw new BundleError(`${result.bundle} does not verify: ${result.problems[0] ?? 'see the problems'}`, {
         code: 'bundle.invalid',
-        hint: result.problem_count > 1 ? `${result.problem_count} problems; the first ${Math.min(result.problems.length, 50)} are listed.` : 'The bundle was changed after it was written, or it was not written completely: export it again from the source.',
+        hint: verifyHint(result),
         details: result.problems.slice(1),
         data: shown,
       });
@@ -39,9 +39,24 @@ export default class BundleVerify extends BaseCommand {
       if (result.tables.length) this.log(table(['table', 'rows'], result.tables.map((t) => [t.name, fmt.format(t.rows)]), (c) => c === 1) + '\n');
       const more = [];
       if (result.certificate) more.push(`exit certificate matches the payload${result.certificate.signed && pubkey ? ', signature verified' : result.certificate.signed ? ' (signed; --pubkey checks it)' : ''}`);
-      if (result.ledger) more.push(`audit chain of ${result.ledger.entries} entries verifies${result.ledger.signatures ? `, ${result.ledger.signatures.signed} signatures verified` : ''}`);
+      if (result.ledger) more.push(`audit chain of ${result.ledger.entries} entries verifies${signaturesText(result.ledger.signatures)}`);
       this.log(`${result.bundle}: valid${result.forklift_bundle ? ' forklift bundle' : ' BagIt bag'} · ${fmt.format(result.bag.payloadFiles)} files, ${fmt.format(result.bag.payloadBytes)} bytes, ${result.bag.algorithms.join(', ')} checked${more.map((m) => ` · ${m}`).join('')}`);
     }
     return shown as VerifyResult;
   }
+}
+
+/** What the signatures of the chain came to: how many verified, and what covers the unsigned entries. */
+function signaturesText(s: NonNullable<VerifyResult['ledger']>['signatures']): string {
+  if (!s) return '';
+  const unsigned = s.unsigned_before === 0 ? '' : `${s.unsigned_before} unsigned ${s.unsigned_before === 1 ? 'entry' : 'entries'} from before the key, covered by ${s.covered_by ?? 'the first signed entry'}`;
+  if (s.signed === 0) return `, ${unsigned}`;
+  return `, ${s.signed} signatures verified${unsigned ? `, ${unsigned}` : ''}`;
+}
+
+function verifyHint(result: VerifyResult): string {
+  if (result.signature_problems !== undefined && result.signature_problems === result.problem_count) {
+    return 'Everything else verifies: check that --pubkey is the public key of the key the runs and the exit were signed with; if it is, a signed file or a signature was changed.';
+  }
+  return result.problem_count > 1 ? `${result.problem_count} problems; the first ${Math.min(result.problems.length, 50)} are listed.` : 'The bundle was changed after it was written, or it was not written completely: export it again from the source.';
 }

@@ -165,13 +165,28 @@ export function checkCertificate(dir: string, info: readonly (readonly [string, 
   const page = checkPage(dir, cert);
   if (page) problems.push(page);
   if (pubkey) {
-    const sig = cert.signature;
-    if (!sig || typeof sig.value !== 'string') bad(`not signed, so ${pubkey.file} has nothing to check (was FORKLIFT_SIGNING_KEY set for the exit?)`);
-    else if (!pubkey.verify(signedText(cert), sig.value)) {
-      bad(`the signature does not verify with ${pubkey.file} (key ${pubkey.keyId.slice(0, 12)}${sig.key_sha256 && sig.key_sha256 !== pubkey.keyId ? `; it was made by key ${String(sig.key_sha256).slice(0, 12)}` : ''}): another key, or the certificate was changed`);
-    }
+    const problem = signatureProblem(cert, pubkey);
+    if (problem) bad(problem);
   }
   return problems;
+}
+
+/** Why the certificate's signature does not verify with `pubkey`; null when it does. */
+function signatureProblem(cert: Partial<ExitCertificate>, pubkey: PublicKey): string | null {
+  const sig = cert.signature;
+  if (!sig || typeof sig.value !== 'string') return `not signed, so ${pubkey.file} has nothing to check (was FORKLIFT_SIGNING_KEY set for the exit?)`;
+  if (pubkey.verify(signedText(cert), sig.value)) return null;
+  return `the signature does not verify with ${pubkey.file} (key ${pubkey.keyId.slice(0, 12)}${sig.key_sha256 && sig.key_sha256 !== pubkey.keyId ? `; it was made by key ${String(sig.key_sha256).slice(0, 12)}` : ''}): another key, or the certificate was changed`;
+}
+
+/** The certificate's signature problem as checkCertificate words it (for telling signature problems from others), null when it verifies. */
+export function certificateSignatureProblem(dir: string, pubkey: PublicKey): string | null {
+  try {
+    const problem = signatureProblem(JSON.parse(readFileSync(path.join(dir, CERTIFICATE_JSON), 'utf8')) as Partial<ExitCertificate>, pubkey);
+    return problem === null ? null : `${CERTIFICATE_JSON}: ${problem}`;
+  } catch {
+    return null;
+  }
 }
 
 /**

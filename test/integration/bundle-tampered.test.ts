@@ -1,13 +1,17 @@
 import { copyFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readBundleLedger } from '../../src/audit/ledger.js';
+import { CsvTableWriter } from '../../src/bundle/csv.js';
+import { entityOf } from '../../src/bundle/datapackage.js';
 import { exportBundle } from '../../src/bundle/export.js';
 import { importBundle } from '../../src/bundle/import.js';
 import { verifyBundle } from '../../src/bundle/verify.js';
 import { openSnapshot } from '../../src/diff/snapshot.js';
 import { runExit } from '../../src/exit/exit.js';
 import { runPlan } from '../../src/run/pipeline.js';
-import { editDataPackage, rebag } from '../bundle-helpers.js';
+import { editDataPackage, readArrowRows, rebag, writeArrowRows } from '../bundle-helpers.js';
+import type { Entity } from '../../src/model/types.js';
 import { demoCopy, tempDir } from '../helpers.js';
 
 /**
@@ -192,5 +196,57 @@ describe('bundle verify refuses values no store can hold', () => {
       ]),
     );
     expect(await importInto(dir)).toMatchObject({ code: 'bundle.invalid' });
+  });
+});
+
+describe("bundle verify holds the bundle's ledger to the head bag-info.txt records", () => {
+  /** forklift_runs rewritten (CSV, Arrow, datapackage.json) without the chain's columns, as from a store without the chain. */
+  async function withoutChain(dir: string): Promise<void> {
+    const chainCols = new Set(['seq', 'prev_hash', 'entry_hash', 'signature']);
+    let full: Entity | undefined;
+    editDataPackage(dir, (pkg) => {
+      const r = pkg.resources.find((x) => x.name === 'forklift_runs')!;
+      full = entityOf(r).entity;
+      r.schema.fields = r.schema.fields.filter((f) => !chainCols.has(f.name));
+    });
+    const keep = full!.columns.map((c, i) => (chainCols.has(c.name) ? -1 : i)).filter((i) => i >= 0);
+    const entity: Entity = { ...full!, columns: keep.map((i) => full!.columns[i]!) };
+    const arrow = path.join(dir, 'data', 'arrow', 'forklift_runs.arrow');
+    const rows = (await readArrowRows(arrow)).map((r) => keep.map((i) => r[i]));
+    const csv = new CsvTableWriter(csvFile(dir, 'forklift_runs'), entity);
+    await csv.writeHeader();
+    await csv.write(rows);
+    await csv.close();
+    await writeArrowRows(arrow, entity, rows);
+  }
+
+  it('a ledger stripped of its chain columns does not verify when bag-info records a head', async () => {
+    const dir = copyBundle();
+    await withoutChain(dir);
+    editDataPackage(dir, (pkg) => {
+      // The Data Package's own hash of the CSV would tell too; the check must not depend on it.
+      delete pkg.resources.find((x) => x.name === 'forklift_runs')!.hash;
+      delete pkg.resources.find((x) => x.name === 'forklift_runs')!.bytes;
+    });
+    await rebag(dir);
+    const v = await verifyBundle(dir);
+    expect(v.problems).toEqual([expect.stringMatching(/^data\/csv\/forklift_runs\.csv: has no audit chain \(no seq, prev_hash and entry_hash\), yet bag-info\.txt records the head [0-9a-f]{12} as Forklift-Ledger-Head$/)]);
+  });
+
+  it('entries after the head bag-info records were added after the export', async () => {
+    const store = path.join(out, 'two-runs.db');
+    await runPlan({ plan, command: 'migrate', target: `sqlite:${store}` });
+    await runPlan({ plan, command: 'migrate', target: `sqlite:${store}` });
+    const dir = path.join(out, 'two-runs');
+    await exportBundle({ dir, source: `sqlite:${store}` });
+    expect((await verifyBundle(dir)).problems).toEqual([]);
+    const ledger = await readBundleLedger(dir);
+    expect(ledger.records).toHaveLength(2);
+    const info = path.join(dir, 'bag-info.txt');
+    // The first entry's hash: as if the second had been appended to the bundle's copy afterwards.
+    const firstHash = ledger.records[0]!.entry_hash!;
+    writeFileSync(info, readFileSync(info, 'utf8').replace(/Forklift-Ledger-Head: .*/, `Forklift-Ledger-Head: ${firstHash}`));
+    await rebag(dir);
+    expect((await verifyBundle(dir)).problems).toEqual(['data/csv/forklift_runs.csv: 1 entry follows the head bag-info.txt records as Forklift-Ledger-Head, which is the last entry when the bundle is exported: added since']);
   });
 });

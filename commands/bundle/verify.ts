@@ -12,6 +12,7 @@ export default class BundleVerify extends BaseCommand {
   static override args = { bundle: Args.string({ description: 'A bundle folder, a zipped bundle, or any BagIt bag.', required: true }) };
   static override flags = {
     'checksums-only': Flags.boolean({ description: 'Check only the bag: checksums, missing and extra files, Payload-Oxum (not the values).' }),
+    formats: Flags.boolean({ description: 'Also compare every Parquet value with the Arrow file and read the workbook’s sheets (slower; without it, Parquet row counts only).' }),
     pubkey: Flags.string({ description: 'An Ed25519 public key (PEM, from audit keygen): the exit certificate’s and the ledger’s signatures must verify with it.' }),
   };
 
@@ -22,7 +23,7 @@ export default class BundleVerify extends BaseCommand {
     const fmt = new Intl.NumberFormat('en-US');
     let result: VerifyResult;
     try {
-      result = await verifyBundle(args.bundle, { checksumsOnly: flags['checksums-only'], pubkey, progress: (p) => spinner.update(`checking ${p.table}: ${fmt.format(p.rows)} rows`) });
+      result = await verifyBundle(args.bundle, { checksumsOnly: flags['checksums-only'], formats: flags.formats, pubkey, progress: (p) => spinner.update(`checking ${p.table}: ${fmt.format(p.rows)} rows`) });
     } finally {
       spinner.stop();
     }

@@ -86,11 +86,24 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
     }
     for (const p of keys.dangling()) add(p);
     for (const p of undescribedFiles(dir, new Set(byName.keys()))) add(p);
+    await checkOtherFormats(dir, entities, tables, add, opts);
   } finally {
     keys.close();
     dropWork(scratch);
   }
   return entities;
+}
+
+/** The Parquet files and the workbook, where the bundle has them (verify-formats.ts, loaded only then). */
+async function checkOtherFormats(dir: string, entities: readonly Entity[], tables: readonly TableCheck[], add: (p: string) => void, opts: VerifyOptions): Promise<void> {
+  const hasParquet = existsSync(path.join(dir, 'data', 'parquet'));
+  const hasWorkbook = existsSync(path.join(dir, 'data', 'workbook.xlsx'));
+  if (!hasParquet && !hasWorkbook) return;
+  const formats = await import('./verify-formats.js');
+  const counted = new Map(tables.map((t) => [t.name, t.rows]));
+  const rows = entities.filter((e) => counted.has(e.name)).map((entity) => ({ entity, rows: counted.get(entity.name)! }));
+  if (hasParquet) await formats.checkParquet(dir, rows, opts.formats === true, add, opts.signal);
+  if (hasWorkbook) await (opts.formats ? formats.checkWorkbook(dir, rows, add, opts.signal) : formats.checkWorkbookFile(dir, add));
 }
 
 /**

@@ -59,6 +59,11 @@ export interface VerifyOptions {
    * table by the slow lane alone. Both give the same result.
    */
   lane?: 'auto' | 'slow' | undefined;
+  /**
+   * --formats: also every Parquet value against the Arrow file's and the workbook's sheets (header,
+   * rows). Without it, each Parquet file's row count and that the workbook is one.
+   */
+  formats?: boolean | undefined;
 }
 
 export async function verifyBundle(bundle: string, opts: VerifyOptions = {}): Promise<VerifyResult> {

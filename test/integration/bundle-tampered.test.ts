@@ -5,6 +5,8 @@ import { readBundleLedger } from '../../src/audit/ledger.js';
 import { CsvTableWriter } from '../../src/bundle/csv.js';
 import { entityOf } from '../../src/bundle/datapackage.js';
 import { exportBundle } from '../../src/bundle/export.js';
+import { openParquetWriter, readParquetFile } from '../../src/bundle/parquet.js';
+import { openXlsxWriter } from '../../src/bundle/xlsx.js';
 import { importBundle } from '../../src/bundle/import.js';
 import { verifyBundle } from '../../src/bundle/verify.js';
 import { openSnapshot } from '../../src/diff/snapshot.js';
@@ -248,5 +250,70 @@ describe("bundle verify holds the bundle's ledger to the head bag-info.txt recor
     writeFileSync(info, readFileSync(info, 'utf8').replace(/Forklift-Ledger-Head: .*/, `Forklift-Ledger-Head: ${firstHash}`));
     await rebag(dir);
     expect((await verifyBundle(dir)).problems).toEqual(['data/csv/forklift_runs.csv: 1 entry follows the head bag-info.txt records as Forklift-Ledger-Head, which is the last entry when the bundle is exported: added since']);
+  });
+});
+
+describe('bundle verify checks the Parquet files and the workbook', () => {
+  const withFormats = path.join(out, 'formats');
+  const itemsEntity = (dir: string): Entity => {
+    let e: Entity | undefined;
+    editDataPackage(dir, (pkg) => {
+      e = entityOf(pkg.resources.find((r) => r.name === 'items')!).entity;
+    });
+    return e!;
+  };
+  async function rewriteParquet(dir: string, edit: (rows: unknown[][]) => unknown[][]): Promise<void> {
+    const file = path.join(dir, 'data', 'parquet', 'items.parquet');
+    const rows: unknown[][] = [];
+    for await (const r of readParquetFile(file)) rows.push(r);
+    const w = await openParquetWriter(file, itemsEntity(dir));
+    await w.write(edit(rows));
+    await w.close();
+  }
+
+  it('as exported they verify, plainly and with --formats', async () => {
+    await exportBundle({ dir: withFormats, source, parquet: true, xlsx: true });
+    expect((await verifyBundle(withFormats)).problems).toEqual([]);
+    expect((await verifyBundle(withFormats, { formats: true })).problems).toEqual([]);
+  });
+
+  it("another table's Parquet file and a workbook that is none are named without --formats", async () => {
+    const dir = path.join(out, 'formats-swapped');
+    cpSync(withFormats, dir, { recursive: true });
+    copyFileSync(path.join(dir, 'data', 'parquet', 'bom_lines.parquet'), path.join(dir, 'data', 'parquet', 'items.parquet'));
+    writeFileSync(path.join(dir, 'data', 'workbook.xlsx'), 'garbage\n');
+    rmSync(path.join(dir, 'data', 'parquet', 'stock_balances.parquet'));
+    await rebag(dir);
+    const v = await verifyBundle(dir);
+    expect(v.problems).toEqual([
+      'data/parquet/items.parquet: 298 rows, data/csv/items.csv holds 105',
+      'data/parquet/stock_balances.parquet: missing (the bundle has Parquet files, and one for every table)',
+      expect.stringMatching(/^data\/workbook\.xlsx: not an Excel workbook \(/),
+    ]);
+  });
+
+  it('a changed Parquet value, and a workbook short of a row, are named with --formats', async () => {
+    const dir = path.join(out, 'formats-values');
+    cpSync(withFormats, dir, { recursive: true });
+    await rewriteParquet(dir, (rows) => rows.map((r, i) => (i === 4 ? [r[0], `${String(r[1])} (edited)`, ...r.slice(2)] : r)));
+    const w = await openXlsxWriter(path.join(dir, 'data', 'workbook.xlsx'));
+    for (const name of ['bom_lines', 'forklift_runs', 'items', 'machine_events', 'stock_balances']) {
+      let e: Entity | undefined;
+      editDataPackage(dir, (pkg) => {
+        e = entityOf(pkg.resources.find((r) => r.name === name)!).entity;
+      });
+      const t = await w.table(e!);
+      const rows = await readArrowRows(path.join(dir, 'data', 'arrow', `${name}.arrow`));
+      await t.write(name === 'stock_balances' ? rows.slice(1) : rows);
+      await t.close();
+    }
+    await w.close();
+    await rebag(dir);
+    expect((await verifyBundle(dir)).problems).toEqual([]);
+    const v = await verifyBundle(dir, { formats: true });
+    expect(v.problems).toEqual([
+      expect.stringMatching(/^data\/parquet\/items\.parquet: row 5, description: ".* \(edited\)" here, ".*" in items\.arrow$/),
+      'data/workbook.xlsx: stock_balances has 140 rows on its sheet, data/csv/stock_balances.csv holds 141',
+    ]);
   });
 });

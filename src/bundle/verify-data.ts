@@ -74,6 +74,7 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
       tables.push(check);
       if (!existsSync(file)) {
         add(`${rel}: missing (named by datapackage.json)`);
+        check.unread = true;
         continue;
       }
       const arrowRel = files.arrow;
@@ -82,9 +83,9 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
       // Export writes both files of every table: an Arrow file gone is a table a reader of Arrow would not see.
       if (!hasArrow) add(`${arrowRel}: missing (a forklift bundle has an Arrow file beside each table's CSV)`);
       await checkCsv(file, rel, entity, check, keys, add, opts, hasArrow ? { file: arrow, rel: arrowRel } : null);
-      if (check.expected_rows !== null && check.rows !== check.expected_rows) add(`${rel}: ${check.rows} rows, datapackage.json says ${check.expected_rows}`);
+      if (check.expected_rows !== null && check.rows !== check.expected_rows && !check.unread) add(`${rel}: ${check.rows} rows, datapackage.json says ${check.expected_rows}`);
     }
-    for (const p of keys.dangling()) add(p);
+    for (const p of keys.dangling(new Set(tables.filter((t) => t.unread).map((t) => t.name)))) add(p);
     for (const p of undescribedFiles(dir, new Set(byName.keys()))) add(p);
     await checkOtherFormats(dir, entities, tables, add, opts);
   } finally {
@@ -178,6 +179,7 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
           const want = entity.columns.map((c) => c.name);
           if (header.join('\u0000') !== want.join('\u0000')) {
             local(`${rel}: the header is ${header.join(',')}; datapackage.json names ${want.join(',')}`);
+            check.unread = true;
             return;
           }
           continue;
@@ -228,6 +230,7 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
     if (e instanceof CsvShapeError) local(`${rel}:${e.line}: ${e.problem()}`);
     else if (arrowOk && arrow && !(e instanceof Error && e.name === 'AbortError')) local(`${arrow.rel}: cannot be read as an Arrow file (${e instanceof Error ? e.message : String(e)})`);
     else throw e;
+    check.unread = true;
   } finally {
     await arrowRows?.close();
   }
@@ -418,9 +421,11 @@ class KeyScratch {
     return ok;
   }
 
-  *dangling(): Generator<string> {
+  /** References that resolve to no row; those to or from a table not read whole (`unread`) are left out, as they would only repeat that. */
+  *dangling(unread: ReadonlySet<string>): Generator<string> {
     this.db.exec('COMMIT');
     for (const p of this.pairs) {
+      if (unread.has(p.from) || unread.has(p.to)) continue;
       const missing = this.db.prepare(`SELECT r.v AS v, r.line AS line FROM ${p.refTable} r WHERE NOT EXISTS (SELECT 1 FROM ${p.keyTable} k WHERE k.v = r.v) ORDER BY r.line LIMIT ${PER_TABLE}`).all() as { v: string; line: number }[];
       for (const m of missing) yield `data/csv/${p.from}.csv:${m.line}: ${p.col} '${m.v}' has no ${p.to} row with ${p.toCol} '${m.v}'`;
     }

@@ -1,4 +1,8 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { openArrowRows, openArrowWriter } from '../src/bundle/arrow.js';
+import { parseBagInfo, writeBagTags } from '../src/bundle/bagit.js';
+import type { DataPackageResource } from '../src/bundle/datapackage.js';
 import type { Entity } from '../src/model/types.js';
 
 /** Every row of an Arrow file, through the cursor `bundle verify` reads it with. */
@@ -24,4 +28,21 @@ export async function writeArrowRows(file: string, entity: Entity, rows: unknown
 /** Rewrites an Arrow file from its own rows, changed by `edit`. */
 export async function editArrowRows(file: string, entity: Entity, edit: (rows: unknown[][]) => unknown[][]): Promise<void> {
   await writeArrowRows(file, entity, edit(await readArrowRows(file)));
+}
+
+/**
+ * The bag's manifests, Payload-Oxum and tag manifest recomputed over the bag as it is now, as any
+ * bag editor does after an edit: only forklift's own checks of the data can then see the change.
+ */
+export async function rebag(dir: string): Promise<void> {
+  const info = parseBagInfo(readFileSync(path.join(dir, 'bag-info.txt'), 'utf8')).fields.filter(([k]) => !/^(payload-oxum|bagging-date)$/i.test(k));
+  await writeBagTags(dir, { fields: info });
+}
+
+/** datapackage.json of a bundle folder, changed by `edit` (in place). */
+export function editDataPackage(dir: string, edit: (pkg: { resources: DataPackageResource[] }) => void): void {
+  const file = path.join(dir, 'data', 'datapackage.json');
+  const pkg = JSON.parse(readFileSync(file, 'utf8')) as { resources: DataPackageResource[] };
+  edit(pkg);
+  writeFileSync(file, `${JSON.stringify(pkg, null, 2)}\n`);
 }

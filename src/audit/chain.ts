@@ -115,8 +115,11 @@ export interface VerifyResult {
   head: string | null;
   /** With --head: entries after the pinned head. */
   afterHead?: number;
-  /** With --pubkey: the key's id, the entries whose signature verified, and the unsigned ones before the first signed (covered by the chain). */
-  signatures?: { key_id: string; signed: number; unsigned_before: number };
+  /**
+   * With --pubkey: the key's id, the entries whose signature verified, and the unsigned ones before
+   * the first signed (covered by the chain, or, where none is signed, by `covered_by`).
+   */
+  signatures?: { key_id: string; signed: number; unsigned_before: number; covered_by?: string };
   problem?: VerifyProblem;
 }
 
@@ -129,7 +132,18 @@ const label = (r: LedgerRecord): string => `entry ${r.id ?? '?'} (seq ${r.seq ??
  * differs: an edited field, a deleted, inserted or reordered entry; `head` (a hash kept elsewhere)
  * must be one of the chain's entry hashes, which catches a chain rewritten from scratch.
  */
-export function verifyChain(records: readonly LedgerRecord[], opts: { head?: string | undefined; pubkey?: PublicKey | undefined } = {}): VerifyResult {
+export function verifyChain(
+  records: readonly LedgerRecord[],
+  opts: {
+    head?: string | undefined;
+    pubkey?: PublicKey | undefined;
+    /**
+     * What signs this chain when no entry is signed (a bundle's exit certificate, signed over the
+     * head `head` names): a chain written before the key was set then verifies, said so.
+     */
+    unsignedCoveredBy?: string | undefined;
+  } = {},
+): VerifyResult {
   const unchained = records.filter((r) => r.seq === null && r.entry_hash === null);
   const chain = records.filter((r) => !(r.seq === null && r.entry_hash === null));
   // seq parsed once per entry, not once per comparison (100,000 entries: ~3.4M comparisons).
@@ -203,7 +217,7 @@ export function verifyChain(records: readonly LedgerRecord[], opts: { head?: str
   if (outside) return result(outside);
   const extra: Partial<VerifyResult> = {};
   if (opts.pubkey) {
-    const checked = checkSignatures(chain, opts.pubkey);
+    const checked = checkSignatures(chain, opts.pubkey, opts.head !== undefined ? opts.unsignedCoveredBy : undefined);
     if ('kind' in checked) return result(checked);
     extra.signatures = checked;
   }
@@ -312,7 +326,7 @@ export async function verifyChainStreamed(
  * unsigned entry after a signed one is not: its signature was removed, or it was written without
  * the key. A chain with no signature at all fails: --pubkey asks for one.
  */
-function checkSignatures(chain: readonly LedgerRecord[], key: PublicKey): VerifyProblem | NonNullable<VerifyResult['signatures']> {
+function checkSignatures(chain: readonly LedgerRecord[], key: PublicKey, coveredBy?: string): VerifyProblem | NonNullable<VerifyResult['signatures']> {
   let signed = 0;
   let before = 0;
   for (const r of chain) {
@@ -329,6 +343,7 @@ function checkSignatures(chain: readonly LedgerRecord[], key: PublicKey): Verify
     }
     signed++;
   }
+  if (signed === 0 && coveredBy !== undefined) return { key_id: key.keyId, signed: 0, unsigned_before: before, covered_by: coveredBy };
   if (signed === 0) return { kind: 'unsigned', message: `no entry of the chain is signed, so ${key.file} has nothing to check (were the runs made with FORKLIFT_SIGNING_KEY set?)` };
   return { key_id: key.keyId, signed, unsigned_before: before };
 }

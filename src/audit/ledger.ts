@@ -110,7 +110,7 @@ export async function* bundleLedgerRows(file: string): AsyncGenerator<{ header: 
   } catch (e) {
     // A damaged copy is the bundle's problem, not forklift's: named with its line, as verify names it.
     if (!(e instanceof CsvShapeError)) throw e;
-    throw new BundleError(`data/csv/${path.basename(file)}:${e.line}: not valid CSV (${e.message.replace(/^line \d+: /, '')})`, {
+    throw new BundleError(`data/csv/${path.basename(file)}:${e.line}: ${e.problem()}`, {
       code: 'bundle.ledger-csv',
       hint: 'The bundle was changed or damaged after it was written: run forklift bundle verify on it, and export it again from the source.',
     });

@@ -11,7 +11,7 @@ import type { ColumnType, Entity } from '../model/types.js';
  * - an integer column holds 64-bit integers only (Arrow Int64);
  * - a decimal column holds numbers only (not PostgreSQL's `NaN`);
  * - a date or timestamp column holds points in time only (not PostgreSQL's `infinity`, not MySQL's
- *   zero dates).
+ *   zero dates), in the years 0001 to 9999 (not SQLite's `0000-01-01`, not PostgreSQL's BC dates).
  */
 
 type Check = (v: unknown) => string | undefined;
@@ -56,14 +56,16 @@ function pointInTime(v: unknown): string | undefined {
   const c0 = v.charCodeAt(0);
   if (isDigit(c0) || ((c0 === 43 || c0 === 45) && isDigit(v.charCodeAt(1)))) {
     const dash = v.indexOf('-', 1);
-    if (v.slice(dash + 1, dash + 3) !== '00' && v.slice(dash + 4, dash + 6) !== '00') return undefined;
-    return "is a zero date (a month or day of 00, as MySQL keeps them), not a day, which the bundle cannot hold";
+    if (v.slice(dash + 1, dash + 3) === '00' || v.slice(dash + 4, dash + 6) === '00') return "is a zero date (a month or day of 00, as MySQL keeps them), not a day, which the bundle cannot hold";
+    // The bundle's dates are those of every store: a year of four digits from 0001 (migrate refuses the rest as well).
+    if (dash !== 4 || !isDigit(c0) || v.startsWith('0000')) return 'is outside the years 0001 to 9999, which the bundle cannot hold';
+    return undefined;
   }
   return 'is not a point in time, which the bundle cannot hold (its dates are days and its timestamps instants in milliseconds)';
 }
 
 function noInfinity(t: string, c: string): string {
-  return `Say it otherwise in the source first: where it means "no date" or "no end", NULL (PostgreSQL: UPDATE ${t} SET ${c} = NULL WHERE ${c} IN ('infinity', '-infinity'); MySQL/MariaDB: UPDATE ${t} SET ${c} = NULL WHERE ${c} LIKE '%-00%'), else a real date; forklift export can also leave ${t} out with --tables.`;
+  return `Say it otherwise in the source first: where it means "no date" or "no end", NULL (PostgreSQL: UPDATE ${t} SET ${c} = NULL WHERE ${c} IN ('infinity', '-infinity'); MySQL/MariaDB: UPDATE ${t} SET ${c} = NULL WHERE ${c} LIKE '%-00%'), else a real date of the years 0001 to 9999; forklift export can also leave ${t} out with --tables.`;
 }
 
 /**

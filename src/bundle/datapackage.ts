@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Column, ColumnType, Entity } from '../model/types.js';
+import { tableFiles } from './layout.js';
 
 /**
  * data/datapackage.json: a Frictionless Tabular Data Package describing every CSV, so any
@@ -159,10 +160,33 @@ export function readDataPackage(file: string): DataPackageRead {
 
 const FROM_FRICTIONLESS: Record<string, ColumnType> = { string: 'string', integer: 'integer', number: 'decimal', boolean: 'boolean', date: 'date', datetime: 'timestamp' };
 
-/** A resource back to the entity it describes; problems (unknown types, composite references) as text. */
+/**
+ * A resource whose `path` is not its table's CSV (tableFiles): a reader of the Data Package would
+ * read another file than forklift checks and loads, so such a bundle does not verify.
+ */
+export function resourcePathProblem(r: Pick<DataPackageResource, 'name' | 'path'>): string | null {
+  const want = tableFiles(r.name).csv.slice('data/'.length);
+  return r.path === want ? null : `${r.name}: path is '${r.path}'; a forklift bundle keeps the table's CSV at ${want}`;
+}
+
+/** A resource back to the entity it describes; problems (unknown types, composite references, fields that are not there, another path) as text. */
 export function entityOf(r: DataPackageResource): { entity: Entity; problems: string[] } {
   const problems: string[] = [];
+  const pathProblem = resourcePathProblem(r);
+  if (pathProblem) problems.push(pathProblem);
   const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  const fieldNames = new Set(r.schema.fields.map((f) => f.name));
+  const seen = new Set<string>();
+  for (const f of r.schema.fields) {
+    if (seen.has(f.name)) problems.push(`${r.name}: the field '${f.name}' is named twice`);
+    seen.add(f.name);
+  }
+  // A key or reference naming a field the table lacks is reported and left out, so the checks that follow never look for it.
+  const known = (what: string, names: string[]): boolean => {
+    const missing = names.filter((n) => !fieldNames.has(n));
+    for (const n of missing) problems.push(`${r.name}: ${what} names '${n}', which is not a field`);
+    return missing.length === 0;
+  };
   const refs = new Map<string, { entity: string; column: string }>();
   for (const fk of r.schema.foreignKeys ?? []) {
     const fields = list(fk.fields);
@@ -171,9 +195,11 @@ export function entityOf(r: DataPackageResource): { entity: Entity; problems: st
       problems.push(`${r.name}: composite foreign key (${fields.join(', ')}) is not supported`);
       continue;
     }
+    if (!known('a foreignKey', fields)) continue;
     refs.set(fields[0]!, { entity: fk.reference.resource === '' ? r.name : fk.reference.resource, column: to[0]! });
   }
   const pk = list(r.schema.primaryKey);
+  if (!known('primaryKey', pk)) pk.splice(0, pk.length, ...pk.filter((k) => fieldNames.has(k)));
   const columns = r.schema.fields.map((f): Column => {
     const exact = f['forklift:type'] !== undefined ? parseModelType(f['forklift:type']) : null;
     if (f['forklift:type'] !== undefined && !exact) problems.push(`${r.name}.${f.name}: unknown forklift:type '${f['forklift:type']}'`);

@@ -16,6 +16,7 @@ import { bundleValueCheck } from './bundle-values.js';
 import { CsvTableWriter } from './csv.js';
 import { dataPackage, type TableFiles } from './datapackage.js';
 import { dataDictionary } from './dictionary.js';
+import { tableFiles } from './layout.js';
 import { keyComparer } from './order.js';
 import { applyProfile, checkProfileTables, type Profile } from './profile.js';
 import { checkBundleTarget, makeTargetParent, placeBundle } from './target.js';
@@ -122,6 +123,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     if (opts.complete) checkComplete(store.display, notExported, opts.complete.skip);
     if (opts.profile) checkProfileTables(opts.profile, all);
     const chosen = chooseTables(all, opts.tables);
+    // Every table's profile rules before the first row is read: a refusal is a usage error, not a half export.
+    for (const e of chosen) applyProfile(opts.profile, e, chosen);
     mkdirSync(path.join(tmp, 'data', 'csv'), { recursive: true });
     mkdirSync(path.join(tmp, 'data', 'arrow'));
     if (opts.parquet) mkdirSync(path.join(tmp, 'data', 'parquet'));
@@ -318,10 +321,11 @@ async function exportTable(store: StoreSnapshot, display: string, source: Entity
   const inBundle = new Set(opts.references === false ? [] : chosen.map((e) => e.name));
   const bundled: Entity = { ...entity, columns: entity.columns.map((c) => (c.references && !inBundle.has(c.references.entity) ? withoutReference(c) : c)) };
   const selection = opts.rows?.(source);
-  const csv = new CsvTableWriter(path.join(tmp, 'data', 'csv', `${entity.name}.csv`), bundled);
-  const arrow = await openArrowWriter(path.join(tmp, 'data', 'arrow', `${entity.name}.arrow`), bundled, { batchRows: ARROW_BATCH_ROWS });
+  const files = tableFiles(entity.name);
+  const csv = new CsvTableWriter(path.join(tmp, files.csv), bundled);
+  const arrow = await openArrowWriter(path.join(tmp, files.arrow), bundled, { batchRows: ARROW_BATCH_ROWS });
   const sinks: RowSink[] = [arrow];
-  if (opts.parquet) sinks.push(await (await import('./parquet.js')).openParquetWriter(path.join(tmp, 'data', 'parquet', `${entity.name}.parquet`), bundled));
+  if (opts.parquet) sinks.push(await (await import('./parquet.js')).openParquetWriter(path.join(tmp, files.parquet), bundled));
   const sheet = xlsx ? await xlsx.table(bundled) : null;
   await csv.writeHeader();
   const keyPos = (source.primaryKey.length ? source.primaryKey : source.columns.map((c) => c.name)).map((k) => source.columns.findIndex((c) => c.name === k));
@@ -353,7 +357,8 @@ async function exportTable(store: StoreSnapshot, display: string, source: Entity
     const arrowDigest = await arrow.close();
     for (const s of sinks) if (s !== arrow) await s.close();
     await sheet?.close();
-    return { entity: bundled, rows, csv: { path: `csv/${entity.name}.csv`, ...digest }, arrow: { path: `arrow/${entity.name}.arrow`, ...arrowDigest } };
+    // Paths in the Data Package are relative to data/.
+    return { entity: bundled, rows, csv: { path: files.csv.slice('data/'.length), ...digest }, arrow: { path: files.arrow.slice('data/'.length), ...arrowDigest } };
   } catch (e) {
     csv.destroy();
     for (const s of sinks) await Promise.resolve(s.abort()).catch(() => {});

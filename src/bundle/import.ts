@@ -16,6 +16,7 @@ import { safeBagPath } from './bagit.js';
 import { readBundleCsv } from './csv.js';
 import { rowDecoder, useWal, writeScratchRowsInThread } from './scratch-import.js';
 import { readDataPackage } from './datapackage.js';
+import { tableFiles } from './layout.js';
 import { openBundle, type VerifyResult } from './verify.js';
 import { verifyInThread } from './verify-thread.js';
 import { dropWork, scratchDir } from '../util/work-path.js';
@@ -111,7 +112,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
           if (e.name === RUNS_ENTITY.name && !keepLedger) continue;
           opts.signal?.throwIfAborted();
           const target = staged.find((x) => x.name === targetOf(e.name))!;
-          const file = safeBagPath(opened.dir, `data/csv/${e.name}.csv`, { encoded: false })!;
+          const file = safeBagPath(opened.dir, tableFiles(e.name).csv, { encoded: false })!;
           const c = { rows: 0, loaded: 0, skipped: 0 };
           const decodeRow = rowDecoder(e, target);
           const importIdPos = e.name === RUNS_ENTITY.name ? target.columns.findIndex((x) => x.name === 'import_id') : -1;

@@ -86,7 +86,16 @@ export function applyProfile(profile: Profile | undefined, entity: Entity, all: 
     throw new ConfigError(`${where}: ${msg}`, { code: 'profile.invalid', hint });
   };
   const names = new Set(entity.columns.map((c) => c.name));
-  const referenced = new Set(all.flatMap((e) => e.columns.filter((c) => c.references?.entity === entity.name).map((c) => c.references!.column)));
+  // Every column of the export that references one of this table's columns, by that column.
+  const referencing = new Map<string, { table: string; column: string }[]>();
+  for (const e of all) {
+    for (const c of e.columns) {
+      if (c.references?.entity !== entity.name) continue;
+      const list = referencing.get(c.references.column) ?? [];
+      list.push({ table: e.name, column: c.name });
+      referencing.set(c.references.column, list);
+    }
+  }
   for (const kind of ['drop', 'mask', 'hash'] as const) {
     for (const c of rules[kind] ?? []) {
       if (!names.has(c)) fail(`${kind}: '${c}' is not a column of ${entity.name} (columns: ${[...names].join(', ')})`, 'Name a column of the table.');
@@ -95,7 +104,14 @@ export function applyProfile(profile: Profile | undefined, entity: Entity, all: 
       if (kind === 'mask' && col?.unique && (col.type === 'string' || col.type === 'text')) {
         fail(`mask: '${c}' is unique, and masking writes ${MASK} for every value of it`, `The bundle would break its own unique constraint and could not be imported: hash the column (hash: [${c}]), which keeps distinct values distinct, or drop it.`);
       }
-      if (kind !== 'drop' && referenced.has(c)) fail(`${kind}: other tables reference '${c}'`, 'Their references would no longer resolve: drop those tables or keep the column.');
+      const refs = referencing.get(c) ?? [];
+      if (kind !== 'drop' && refs.length) fail(`${kind}: other tables reference '${c}'`, 'Their references would no longer resolve: drop those tables or keep the column.');
+      // A dropped column may go where every column referencing it goes too; otherwise the bundle fails its own verify.
+      const kept = refs.filter((r) => !(profile!.spec[r.table]?.drop ?? []).includes(r.column));
+      if (kind === 'drop' && kept.length) {
+        const named = kept.map((r) => `${r.table}.${r.column}`).join(', ');
+        fail(`drop: '${c}' is referenced by ${named}`, `Those references would resolve to nothing, and the bundle would fail its own verify: drop ${kept.length === 1 ? 'that column' : 'those columns'} too, leave ${kept.length === 1 ? 'its table' : 'their tables'} out with --tables, or keep '${c}'.`);
+      }
       if (kind !== 'drop' && entity.columns.find((x) => x.name === c)?.references) fail(`${kind}: '${c}' references another table`, 'Drop the column instead, or keep it.');
     }
   }

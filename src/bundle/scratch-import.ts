@@ -6,6 +6,7 @@ import { q } from '../run/staging.js';
 import { RowInserter } from '../stores/sqlite-insert.js';
 import { safeBagPath } from './bagit.js';
 import { csvDecoder, readBundleCsv, type CsvField } from './csv.js';
+import { tableFiles } from './layout.js';
 
 /**
  * exit's re-import of its bundle into the scratch SQLite store, written so the comparison can read
@@ -51,7 +52,7 @@ export async function writeScratchRows(input: ScratchImportInput, committed: (ta
     for (const e of input.entities) {
       const decodeRow = rowDecoder(e, e);
       const insert = new RowInserter(db, `main.${q(e.name)}`, e.columns.map((c) => q(c.name)), 32);
-      const file = safeBagPath(input.dir, `data/csv/${e.name}.csv`, { encoded: false })!;
+      const file = safeBagPath(input.dir, tableFiles(e.name).csv, { encoded: false })!;
       let rows = 0;
       let since = 0;
       let header = true;

@@ -1,10 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, type Dirent } from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Column, Entity } from '../model/types.js';
-import { compareDecimalText, keyComparer } from './order.js';
+import { compareDecimalText, compareText, keyComparer } from './order.js';
 import { openArrowRows, validDate } from './arrow.js';
 import { safeBagPath } from './bagit.js';
 import { readDataPackage } from './datapackage.js';
+import { tableFiles } from './layout.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from './csv.js';
 import { fastCheckTable } from './verify-fast.js';
 import { dropWork, scratchFile } from '../util/work-path.js';
@@ -41,10 +43,17 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
     for (const p of problems) add(`data/datapackage.json: ${p}`);
     entities.push(entity);
   }
-  const names = new Set(entities.map((e) => e.name));
+  const byName = new Map<string, Entity>();
+  for (const e of entities) {
+    if (byName.has(e.name)) add(`data/datapackage.json: the resource ${e.name} is described twice`);
+    byName.set(e.name, e);
+  }
   for (const e of entities) {
     for (const c of e.columns) {
-      if (c.references && !names.has(c.references.entity)) add(`data/datapackage.json: ${e.name}.${c.name} references ${c.references.entity}, which is not in the bundle`);
+      if (!c.references) continue;
+      const target = byName.get(c.references.entity);
+      if (!target) add(`data/datapackage.json: ${e.name}.${c.name} references ${c.references.entity}, which is not in the bundle`);
+      else if (!target.columns.some((x) => x.name === c.references!.column)) add(`data/datapackage.json: ${e.name}.${c.name} references ${c.references.entity}.${c.references.column}, which is not a field of ${c.references.entity}`);
     }
   }
   const scratch = scratchFile('forklift-verify-', '.sqlite', 'bundle verify');
@@ -53,7 +62,9 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
     for (const [i, r] of resources.entries()) {
       opts.signal?.throwIfAborted();
       const entity = entities[i]!;
-      const rel = `data/${r.path}`;
+      // The table's own CSV, whatever `path` says (entityOf reports another path): the file import loads.
+      const files = tableFiles(r.name);
+      const rel = files.csv;
       const file = safeBagPath(dir, rel, { encoded: false });
       if (file === null) {
         add(`${rel}: the path leads outside the bundle; not read`);
@@ -63,19 +74,58 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
       tables.push(check);
       if (!existsSync(file)) {
         add(`${rel}: missing (named by datapackage.json)`);
+        check.unread = true;
         continue;
       }
-      const arrowRel = `data/arrow/${r.name}.arrow`;
+      const arrowRel = files.arrow;
       const arrow = safeBagPath(dir, arrowRel, { encoded: false });
-      await checkCsv(file, rel, entity, check, keys, add, opts, arrow !== null && existsSync(arrow) ? { file: arrow, rel: arrowRel } : null);
-      if (check.expected_rows !== null && check.rows !== check.expected_rows) add(`${rel}: ${check.rows} rows, datapackage.json says ${check.expected_rows}`);
+      const hasArrow = arrow !== null && existsSync(arrow);
+      // Export writes both files of every table: an Arrow file gone is a table a reader of Arrow would not see.
+      if (!hasArrow) add(`${arrowRel}: missing (a forklift bundle has an Arrow file beside each table's CSV)`);
+      await checkCsv(file, rel, entity, check, keys, add, opts, hasArrow ? { file: arrow, rel: arrowRel } : null);
+      if (check.expected_rows !== null && check.rows !== check.expected_rows && !check.unread) add(`${rel}: ${check.rows} rows, datapackage.json says ${check.expected_rows}`);
     }
-    for (const p of keys.dangling()) add(p);
+    for (const p of keys.dangling(new Set(tables.filter((t) => t.unread).map((t) => t.name)))) add(p);
+    for (const p of undescribedFiles(dir, new Set(byName.keys()))) add(p);
+    await checkOtherFormats(dir, entities, tables, add, opts);
   } finally {
     keys.close();
     dropWork(scratch);
   }
   return entities;
+}
+
+/** The Parquet files and the workbook, where the bundle has them (verify-formats.ts, loaded only then). */
+async function checkOtherFormats(dir: string, entities: readonly Entity[], tables: readonly TableCheck[], add: (p: string) => void, opts: VerifyOptions): Promise<void> {
+  const hasParquet = existsSync(path.join(dir, 'data', 'parquet'));
+  const hasWorkbook = existsSync(path.join(dir, 'data', 'workbook.xlsx'));
+  if (!hasParquet && !hasWorkbook) return;
+  const formats = await import('./verify-formats.js');
+  const counted = new Map(tables.map((t) => [t.name, t.rows]));
+  const rows = entities.filter((e) => counted.has(e.name)).map((entity) => ({ entity, rows: counted.get(entity.name)! }));
+  if (hasParquet) await formats.checkParquet(dir, rows, opts.formats === true, add, opts.signal);
+  if (hasWorkbook) await (opts.formats ? formats.checkWorkbook(dir, rows, add, opts.signal) : formats.checkWorkbookFile(dir, add));
+}
+
+/**
+ * The table files no resource describes: import loads the tables datapackage.json names, so a
+ * table left out of it would be left out of the import without a word.
+ */
+function undescribedFiles(dir: string, names: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const [sub, ext] of [['csv', '.csv'], ['arrow', '.arrow'], ['parquet', '.parquet']] as const) {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(path.join(dir, 'data', sub), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries.sort((a, b) => compareText(a.name, b.name))) {
+      const name = e.isFile() && e.name.endsWith(ext) ? e.name.slice(0, -ext.length) : undefined;
+      if (name === undefined || !names.has(name)) out.push(`data/${sub}/${e.name}: no resource of datapackage.json describes it, so an import would leave it out`);
+    }
+  }
+  return out;
 }
 
 /**
@@ -129,6 +179,7 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
           const want = entity.columns.map((c) => c.name);
           if (header.join('\u0000') !== want.join('\u0000')) {
             local(`${rel}: the header is ${header.join(',')}; datapackage.json names ${want.join(',')}`);
+            check.unread = true;
             return;
           }
           continue;
@@ -176,19 +227,23 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
     }
     if (arrowOk && (arrowRows!.next() !== undefined || (await arrowRows!.advance()))) local(`${arrow!.rel}: more rows than ${entity.name}.csv`);
   } catch (e) {
-    if (e instanceof CsvShapeError) local(`${rel}:${e.line}: not valid CSV (${e.message.replace(/^line \d+: /, '')})`);
+    if (e instanceof CsvShapeError) local(`${rel}:${e.line}: ${e.problem()}`);
     else if (arrowOk && arrow && !(e instanceof Error && e.name === 'AbortError')) local(`${arrow.rel}: cannot be read as an Arrow file (${e instanceof Error ? e.message : String(e)})`);
     else throw e;
+    check.unread = true;
   } finally {
     await arrowRows?.close();
   }
 }
 
-/** A CSV value equals the Arrow value beside it (both in the staging form). */
+/**
+ * A CSV value equals the Arrow value beside it: both are in the staging form, where equal values
+ * are the same JavaScript value (text, a safe integer as a number, 1/0, decimal and time text), so
+ * nothing is converted to compare. A missing value equals only a missing value: NULL is not the
+ * text "null", nor 5 the text "5".
+ */
 export function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if ((a === null || a === undefined) && (b === null || b === undefined)) return true;
-  return String(a) === String(b);
+  return a === b || ((a === null || a === undefined) && (b === null || b === undefined));
 }
 
 /** One column's check of a CSV field: null when it holds a valid value of the type, else the problem. */
@@ -201,13 +256,24 @@ export function valueChecker(c: Column): (text: string, quoted: boolean) => stri
 const INT = /^-?(0|[1-9]\d*)$/;
 const DATE = /^(\d{4})-(\d\d)-(\d\d)$/;
 const TS = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 
+/**
+ * A bundle holds only what every store can load back (SPEC section 6: import into any supported
+ * store), and what migrate lets into a store: text without NUL (PostgreSQL cannot store it),
+ * integers of 64 bits, years 0001 to 9999.
+ */
 function typeCheck(c: Column): (t: string) => string | null {
   switch (c.type) {
     case 'string':
     case 'text': {
       const max = c.length;
-      return (t) => (max !== undefined && t.length > max && [...t].length > max ? `is ${[...t].length} characters long; the column holds ${max}` : null);
+      return (t) => {
+        const nul = t.indexOf('\u0000');
+        if (nul >= 0) return `holds the NUL character (U+0000) at character ${[...t.slice(0, nul)].length + 1}, which no text of a store holds (PostgreSQL cannot store it)`;
+        return max !== undefined && t.length > max && [...t].length > max ? `is ${[...t].length} characters long; the column holds ${max}` : null;
+      };
     }
     case 'enum': {
       const allowed = new Set(c.values ?? []);
@@ -216,7 +282,12 @@ function typeCheck(c: Column): (t: string) => string | null {
     case 'boolean':
       return (t) => (t === 'true' || t === 'false' ? null : `'${t}' is not true or false`);
     case 'integer':
-      return (t) => (INT.test(t) ? range(c, t) : `'${t}' is not an integer`);
+      return (t) => {
+        if (!INT.test(t)) return `'${t}' is not an integer`;
+        // Up to 18 characters (18 digits at most) every integer is within 64 bits: BigInt only beyond.
+        if (t.length > 18 && (BigInt(t) < INT64_MIN || BigInt(t) > INT64_MAX)) return `${t} is beyond a 64-bit integer (-9223372036854775808 to 9223372036854775807), which no store's integer column holds`;
+        return range(c, t);
+      };
     case 'decimal': {
       const scale = c.scale ?? 0;
       const intDigits = (c.precision ?? 38) - scale;
@@ -226,11 +297,13 @@ function typeCheck(c: Column): (t: string) => string | null {
     case 'date':
       return (t) => {
         const m = DATE.exec(t);
+        if (m && +m[1]! === 0) return `'${t}' is in the year 0000, outside the years 0001 to 9999 that every store holds`;
         return m && validDate(+m[1]!, +m[2]!, +m[3]!) ? null : `'${t}' is not a date (YYYY-MM-DD)`;
       };
     case 'timestamp':
       return (t) => {
         const m = TS.exec(t);
+        if (m && +m[1]! === 0) return `'${t}' is in the year 0000, outside the years 0001 to 9999 that every store holds`;
         return m && validDate(+m[1]!, +m[2]!, +m[3]!) && +m[4]! < 24 && +m[5]! < 60 && +m[6]! < 60 ? null : `'${t}' is not a UTC timestamp (YYYY-MM-DDTHH:mm:ss.SSSZ)`;
       };
   }
@@ -348,9 +421,11 @@ class KeyScratch {
     return ok;
   }
 
-  *dangling(): Generator<string> {
+  /** References that resolve to no row; those to or from a table not read whole (`unread`) are left out, as they would only repeat that. */
+  *dangling(unread: ReadonlySet<string>): Generator<string> {
     this.db.exec('COMMIT');
     for (const p of this.pairs) {
+      if (unread.has(p.from) || unread.has(p.to)) continue;
       const missing = this.db.prepare(`SELECT r.v AS v, r.line AS line FROM ${p.refTable} r WHERE NOT EXISTS (SELECT 1 FROM ${p.keyTable} k WHERE k.v = r.v) ORDER BY r.line LIMIT ${PER_TABLE}`).all() as { v: string; line: number }[];
       for (const m of missing) yield `data/csv/${p.from}.csv:${m.line}: ${p.col} '${m.v}' has no ${p.to} row with ${p.toCol} '${m.v}'`;
     }

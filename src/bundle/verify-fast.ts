@@ -11,7 +11,7 @@ import { compareDecimalText } from './order.js';
  * walked together column by column. It checks what the slow lane (verify.ts `checkCsv`) checks (the
  * header, the field count, each value against its type, required values, each CSV value equal to
  * the Arrow value, the primary-key order, unique values (through addKeys), the row counts, valid
- * UTF-8) and never reports a problem: it answers "valid, N rows", or "bail" at the first thing it
+ * UTF-8 without NUL) and never reports a problem: it answers "valid, N rows", or "bail" at the first thing it
  * does not accept, and the caller then runs the slow lane, which is the authority for every message.
  *
  * A field the byte path is not sure of (quoted, more digits than a double holds exactly, a value
@@ -362,6 +362,8 @@ class Lane {
         if (next === -1) {
           // The bytes of whole records up to `pos` end on a character boundary (a line end).
           if (!isUtf8(this.buf.subarray(0, pos))) bail('not UTF-8');
+          // NUL is in no valid value (no store's text holds it); the byte path would pass it on to Arrow's equal bytes.
+          if (this.buf.subarray(0, pos).includes(0)) bail('a NUL byte');
           this.buf.copy(this.buf, 0, pos, len);
           len -= pos;
           pos = 0;
@@ -421,6 +423,7 @@ class Lane {
         pos = next;
       }
       if (!isUtf8(this.buf.subarray(0, pos))) bail('not UTF-8');
+      if (this.buf.subarray(0, pos).includes(0)) bail('a NUL byte');
       if (line === 0) bail('no header');
       if (this.ar < this.alen || (this.more && (await this.nextBatch()))) bail('the Arrow file has more rows');
       input.progress?.(rows);

@@ -4,10 +4,11 @@ import { ConfigError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import { formatBagProblem, validateBag, type BagReport } from './bagit.js';
 import { validateBagInThread } from './bag-thread.js';
-import { checkCertificate } from '../exit/certificate.js';
+import { certificateSignatureProblem, checkCertificate } from '../exit/certificate.js';
 import { verifyChain, type VerifyResult as ChainResult } from '../audit/chain.js';
 import { readBundleLedger } from '../audit/ledger.js';
 import type { PublicKey } from '../audit/signing.js';
+import { tableFiles } from './layout.js';
 
 /**
  * `forklift bundle verify`: first the bag (every checksum, no file missing or extra, Payload-Oxum:
@@ -23,6 +24,8 @@ export interface TableCheck {
   rows: number;
   expected_rows: number | null;
   problems: number;
+  /** The CSV is missing or could not be read to its end (named among the problems): its row count and the references to and from it are not checked, which would only repeat that. */
+  unread?: true;
 }
 
 export interface VerifyResult {
@@ -38,6 +41,8 @@ export interface VerifyResult {
   certificate?: { checked: true; valid: boolean; signed: boolean };
   /** The bundle's copy of forklift_runs, when it holds the audit chain: recomputed as audit verify does. */
   ledger?: Pick<ChainResult, 'ok' | 'entries' | 'unchained' | 'head' | 'signatures'>;
+  /** With --pubkey: how many of the problems are signatures that do not verify with it (or nothing signed), the data being fine as far as they go. */
+  signature_problems?: number;
   entities?: Entity[];
 }
 
@@ -56,6 +61,11 @@ export interface VerifyOptions {
    * table by the slow lane alone. Both give the same result.
    */
   lane?: 'auto' | 'slow' | undefined;
+  /**
+   * --formats: also every Parquet value against the Arrow file's and the workbook's sheets (header,
+   * rows). Without it, each Parquet file's row count and that the workbook is one.
+   */
+  formats?: boolean | undefined;
 }
 
 export async function verifyBundle(bundle: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
@@ -135,51 +145,110 @@ export async function verifyBundleDir(dir: string, display: string, opts: Verify
   if (forklift) {
     result.forklift_bundle = true;
   }
+  let signing = 0;
   try {
     // An exit certificate is checked against the payload it describes (row counts, CSV hashes, manifest hash, Payload-Oxum).
     const cert = checkCertificate(dir, bag.info, opts.pubkey);
     if (cert) {
       for (const p of cert) add(p);
       result.certificate = { checked: true, valid: cert.length === 0, signed: certificateSigned(dir) };
+      if (opts.pubkey && certificateSignatureProblem(dir, opts.pubkey) !== null) signing++;
     }
-    if (result.forklift_bundle && (!opts.checksumsOnly || opts.pubkey)) await checkLedger(dir, bag.info, result, add, opts.pubkey);
-    if (opts.pubkey && !cert && !result.ledger) add(`--pubkey ${opts.pubkey.file}: nothing in this bag is signed (no exit certificate, no audit chain)`);
+    // A certificate whose signature verifies, and whose ledger head is bag-info's, signs the chain up to that head.
+    const coveredBy = opts.pubkey && result.certificate?.valid && result.certificate.signed ? 'the signed exit certificate, which names the chain head' : undefined;
+    if (result.forklift_bundle && (!opts.checksumsOnly || opts.pubkey)) {
+      if (await checkLedger(dir, bag.info, result, add, opts.pubkey, coveredBy)) signing++;
+    }
+    if (opts.pubkey && !cert && !result.ledger) {
+      add(`--pubkey ${opts.pubkey.file}: nothing in this bag is signed (no exit certificate, no audit chain)`);
+      signing++;
+    }
   } catch (e) {
     return giveUp(e);
   }
   if (result.forklift_bundle && !opts.checksumsOnly) {
     const entities = await data;
     for (const p of dataProblems) add(p);
-    if (entities) result.entities = entities;
+    if (entities) {
+      result.entities = entities;
+      for (const p of bagInfoCounts(bag.info, tables)) add(p);
+    }
   }
   result.problem_count = count;
   result.valid = count === 0;
+  if (opts.pubkey) result.signature_problems = signing;
   return result;
 }
 
 /**
  * The bundle's forklift_runs, when it holds the audit chain, recomputed as `audit verify` does,
- * and the bag-info's Forklift-Ledger-Head found in it: a ledger edited before the export, or a
- * bag-info pointing at another chain, fails the bundle.
+ * and the bag-info's Forklift-Ledger-Head found in it as its last entry (export reads both at one
+ * instant): a ledger edited before the export, entries added after it, or a bag-info pointing at
+ * another chain, fail the bundle. With --pubkey every signed entry must verify; a chain with none
+ * signed (written before the key) verifies where `coveredBy` signs its head. True when the
+ * problem added is a signature's.
  */
-async function checkLedger(dir: string, info: readonly (readonly [string, string])[], result: VerifyResult, add: (p: string) => void, pubkey: PublicKey | undefined): Promise<void> {
+async function checkLedger(dir: string, info: readonly (readonly [string, string])[], result: VerifyResult, add: (p: string) => void, pubkey: PublicKey | undefined, coveredBy: string | undefined): Promise<boolean> {
   const rel = 'data/csv/forklift_runs.csv';
   let ledger;
   try {
     ledger = await readBundleLedger(dir);
   } catch (e) {
     add(`${rel}: cannot be read as a ledger (${e instanceof Error ? e.message : String(e)})`);
-    return;
+    return false;
   }
-  if (!ledger.exists || !ledger.chained) return;
   // A profile that dropped, masked or hashed columns of forklift_runs changed its entries on purpose: their hashes cannot match.
   const profile = info.find(([k]) => k.toLowerCase() === 'forklift-profile')?.[1] ?? '';
-  if (/(?:^|: |; )forklift_runs /.test(profile)) return;
+  if (/(?:^|: |; )forklift_runs /.test(profile)) return false;
   const pinned = info.find(([k]) => k.toLowerCase() === 'forklift-ledger-head')?.[1]?.trim();
   const head = pinned && /^[0-9a-f]{64}$/i.test(pinned) ? pinned : undefined;
-  const v = verifyChain(ledger.records, { head, pubkey });
+  if (!ledger.exists) return false;
+  if (!ledger.chained) {
+    // bag-info says the store had a chain: a copy without one lost its hash columns after the export.
+    if (head) add(`${rel}: has no audit chain (no seq, prev_hash and entry_hash), yet bag-info.txt records the head ${head.slice(0, 12)} as Forklift-Ledger-Head`);
+    return false;
+  }
+  const v = verifyChain(ledger.records, { head, pubkey, unsignedCoveredBy: coveredBy });
   result.ledger = { ok: v.ok, entries: v.entries, unchained: v.unchained, head: v.head, ...(v.signatures ? { signatures: v.signatures } : {}) };
-  if (!v.ok) add(`${rel}: the audit chain does not verify: ${v.problem!.message}${v.problem!.kind === 'head' ? ' (the head bag-info.txt records as Forklift-Ledger-Head)' : ''}`);
+  if (!v.ok) {
+    add(`${rel}: the audit chain does not verify: ${v.problem!.message}${v.problem!.kind === 'head' ? ' (the head bag-info.txt records as Forklift-Ledger-Head)' : ''}`);
+    return v.problem!.kind === 'unsigned' || v.problem!.kind === 'signature';
+  }
+  if (v.afterHead) add(`${rel}: ${v.afterHead} ${v.afterHead === 1 ? 'entry follows' : 'entries follow'} the head bag-info.txt records as Forklift-Ledger-Head, which is the last entry when the bundle is exported: added since`);
+  return false;
+}
+
+/**
+ * The counts bag-info.txt states (Forklift-Tables, Forklift-Rows-Total, one Forklift-Table-Rows a
+ * table) against the rows the data check counted: SPEC section 6's "every row count" covers the
+ * bag's own description of its payload too. A field a bag does not carry states nothing.
+ */
+function bagInfoCounts(info: readonly (readonly [string, string])[], tables: readonly TableCheck[]): string[] {
+  const out: string[] = [];
+  const all = (k: string): string[] => info.filter(([x]) => x.toLowerCase() === k).map(([, v]) => v.trim());
+  const total = tables.reduce((s, t) => s + t.rows, 0);
+  const unread = tables.some((t) => t.unread);
+  for (const v of all('forklift-tables')) if (v !== String(tables.length)) out.push(`bag-info.txt: Forklift-Tables is ${v}; the bundle holds ${tables.length} tables`);
+  for (const v of all('forklift-rows-total')) if (v !== String(total) && !unread) out.push(`bag-info.txt: Forklift-Rows-Total is ${v}; the bundle's tables hold ${total} rows`);
+  const stated = all('forklift-table-rows');
+  if (stated.length === 0) return out;
+  const byName = new Map(tables.map((t) => [t.name, t]));
+  const seen = new Set<string>();
+  for (const v of stated) {
+    const m = /^(.+) (\d+)$/.exec(v);
+    if (!m) {
+      out.push(`bag-info.txt: Forklift-Table-Rows '${v}' is not a table and its rows`);
+      continue;
+    }
+    const [, name, rows] = m as unknown as [string, string, string];
+    const t = byName.get(name);
+    if (seen.has(name)) out.push(`bag-info.txt: Forklift-Table-Rows names ${name} twice`);
+    else if (!t) out.push(`bag-info.txt: Forklift-Table-Rows names ${name}, which is not a table of the bundle`);
+    else if (String(t.rows) !== rows && !t.unread) out.push(`bag-info.txt: Forklift-Table-Rows says ${name} has ${rows} rows; ${tableFiles(name).csv} holds ${t.rows}`);
+    seen.add(name);
+  }
+  for (const t of tables) if (!seen.has(t.name)) out.push(`bag-info.txt: no Forklift-Table-Rows for ${t.name}`);
+  return out;
 }
 
 function certificateSigned(dir: string): boolean {

@@ -77,7 +77,8 @@ export async function openXlsxWriter(file: string, opts: { sheetRows?: number } 
   };
 }
 
-function sheetName(table: string, part: number, used: Set<string>): string {
+/** The sheet of `part` of a table (Excel's 31 characters, its forbidden ones replaced, unique in the workbook); bundle verify finds them so. */
+export function sheetName(table: string, part: number, used: Set<string>): string {
   const clean = table.replace(/[[\]:*?/\\]/g, '_');
   const suffix = part > 1 ? ` (${part})` : '';
   let name = clean.slice(0, 31 - suffix.length) + suffix;

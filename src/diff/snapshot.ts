@@ -5,6 +5,7 @@ import { parseBagInfo, safeBagPath } from '../bundle/bagit.js';
 import { compareText } from '../bundle/order.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from '../bundle/csv.js';
 import { readDataPackage } from '../bundle/datapackage.js';
+import { tableFiles } from '../bundle/layout.js';
 import { openBundle } from '../bundle/verify.js';
 import { ConfigError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
@@ -142,9 +143,10 @@ async function openBundleSnapshot(spec: string, side: 'LEFT' | 'RIGHT'): Promise
     const entities: Entity[] = [];
     for (const [i, r] of pkg.resources.entries()) {
       const { entity, problems } = pkg.entities[i]!;
-      const unknownType = problems.find((p) => /unknown forklift:type|unsupported field type/.test(p));
-      if (unknownType) throw new ConfigError(`${side}: ${opened.display}: data/datapackage.json: ${unknownType}`, { code: 'diff.side', hint: 'Check the bundle with forklift bundle verify.' });
-      const rel = `data/${r.path}`;
+      // What would make the diff read other values or another file than verify and import do.
+      const unreadable = problems.find((p) => /unknown forklift:type|unsupported field type|, which is not a field|a forklift bundle keeps the table's CSV at|is named twice/.test(p));
+      if (unreadable) throw new ConfigError(`${side}: ${opened.display}: data/datapackage.json: ${unreadable}`, { code: 'diff.side', hint: 'Check the bundle with forklift bundle verify.' });
+      const rel = tableFiles(r.name).csv;
       const file = safeBagPath(dir, rel, { encoded: false });
       if (file === null) throw new ConfigError(`${side}: ${opened.display}: ${rel} leads outside the bundle; not read`, { code: 'diff.side', hint: 'Check the bundle with forklift bundle verify.' });
       files.set(entity.name, { file, rel });
@@ -210,7 +212,7 @@ async function* bundleRows(where: { file: string; rel: string }, entity: Entity,
       if (out.length) yield out;
     }
   } catch (e) {
-    if (e instanceof CsvShapeError) throw troubleError(`${label}: ${where.rel}:${e.line}: not valid CSV (${e.message.replace(/^line \d+: /, '')})`, { code: 'diff.read', hint: 'Check the bundle with forklift bundle verify.' });
+    if (e instanceof CsvShapeError) throw troubleError(`${label}: ${where.rel}:${e.line}: ${e.problem()}`, { code: 'diff.read', hint: 'Check the bundle with forklift bundle verify.' });
     throw e;
   }
 }

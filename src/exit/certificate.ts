@@ -3,7 +3,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import canonicalize from 'canonicalize';
 import type { PublicKey, Signer } from '../audit/signing.js';
+import { toolVersion } from '../core/version.js';
 import type { SchemaTables } from '../stores/types.js';
+import { tableFiles } from '../bundle/layout.js';
 
 /**
  * The exit certificate (`forklift exit`): a tag file in the bag root, `exit-certificate.json`, with
@@ -147,7 +149,7 @@ export function checkCertificate(dir: string, info: readonly (readonly [string, 
   for (const t of cert.tables) {
     seen.add(t.name);
     total += t.rows;
-    const csv = t.csv ?? `data/csv/${t.name}.csv`;
+    const csv = t.csv ?? tableFiles(t.name).csv;
     const sha = listed.get(csv);
     if (sha === undefined) bad(`table ${t.name}: ${csv} is not in the payload`);
     else if (sha !== t.csv_sha256) bad(`table ${t.name}: ${csv} has SHA-256 ${sha}, the certificate states ${t.csv_sha256}`);
@@ -158,14 +160,74 @@ export function checkCertificate(dir: string, info: readonly (readonly [string, 
   for (const name of stated.keys()) if (!seen.has(name)) bad(`table ${name} of the bundle is not in the certificate`);
   if (cert.rows_total !== total) bad(`rows_total ${String(cert.rows_total)} is not the sum of the tables' rows (${total})`);
   if (cert.diff?.identical !== true) bad('the certificate records a diff that was not identical');
+  // What bag-info.txt says of the bundle's origin is what the (signed) certificate says.
+  for (const p of bagInfoMismatches(cert, info)) bad(p);
+  const page = checkPage(dir, cert);
+  if (page) problems.push(page);
   if (pubkey) {
-    const sig = cert.signature;
-    if (!sig || typeof sig.value !== 'string') bad(`not signed, so ${pubkey.file} has nothing to check (was FORKLIFT_SIGNING_KEY set for the exit?)`);
-    else if (!pubkey.verify(signedText(cert), sig.value)) {
-      bad(`the signature does not verify with ${pubkey.file} (key ${pubkey.keyId.slice(0, 12)}${sig.key_sha256 && sig.key_sha256 !== pubkey.keyId ? `; it was made by key ${String(sig.key_sha256).slice(0, 12)}` : ''}): another key, or the certificate was changed`);
-    }
+    const problem = signatureProblem(cert, pubkey);
+    if (problem) bad(problem);
   }
   return problems;
+}
+
+/** Why the certificate's signature does not verify with `pubkey`; null when it does. */
+function signatureProblem(cert: Partial<ExitCertificate>, pubkey: PublicKey): string | null {
+  const sig = cert.signature;
+  if (!sig || typeof sig.value !== 'string') return `not signed, so ${pubkey.file} has nothing to check (was FORKLIFT_SIGNING_KEY set for the exit?)`;
+  if (pubkey.verify(signedText(cert), sig.value)) return null;
+  return `the signature does not verify with ${pubkey.file} (key ${pubkey.keyId.slice(0, 12)}${sig.key_sha256 && sig.key_sha256 !== pubkey.keyId ? `; it was made by key ${String(sig.key_sha256).slice(0, 12)}` : ''}): another key, or the certificate was changed`;
+}
+
+/** The certificate's signature problem as checkCertificate words it (for telling signature problems from others), null when it verifies. */
+export function certificateSignatureProblem(dir: string, pubkey: PublicKey): string | null {
+  try {
+    const problem = signatureProblem(JSON.parse(readFileSync(path.join(dir, CERTIFICATE_JSON), 'utf8')) as Partial<ExitCertificate>, pubkey);
+    return problem === null ? null : `${CERTIFICATE_JSON}: ${problem}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * bag-info.txt against the certificate: the source, the ledger head (which `bundle verify` finds
+ * in the bundle's chain, so a signed certificate covers every entry up to it), the profile and
+ * the schemas left out. Row counts are checked against the payload itself (verify.ts).
+ */
+function bagInfoMismatches(cert: Partial<ExitCertificate>, info: readonly (readonly [string, string])[]): string[] {
+  const out: string[] = [];
+  const all = (k: string): string[] => info.filter(([x]) => x.toLowerCase() === k).map(([, v]) => v.trim());
+  const one = (k: string): string | undefined => all(k)[0];
+  const source = one('forklift-source');
+  if (source !== cert.source) out.push(`bag-info.txt has Forklift-Source ${source ?? '(none)'}, the certificate states ${String(cert.source)}`);
+  const head = one('forklift-ledger-head');
+  const headValue = head && /^[0-9a-f]{64}$/i.test(head) ? head.toLowerCase() : null;
+  if (headValue !== (cert.ledger_head?.toLowerCase() ?? null)) out.push(`bag-info.txt has Forklift-Ledger-Head ${head ?? '(none)'}, the certificate states ${cert.ledger_head ?? 'none'}`);
+  const profile = one('forklift-profile') ?? '';
+  const profileOk = cert.profile === null || cert.profile === undefined ? profile.startsWith('none') : profile.startsWith(`${cert.profile}: `);
+  if (!profileOk) out.push(`bag-info.txt has Forklift-Profile ${profile || '(none)'}, the certificate states ${cert.profile ?? 'none'}`);
+  const notExported = all('forklift-not-exported').join('; ');
+  const stated = (cert.not_exported ?? []).map((n) => `${n.schema}: ${n.tables.join(', ')}`).join('; ');
+  if (notExported !== stated) out.push(`bag-info.txt has Forklift-Not-Exported ${notExported || '(none)'}, the certificate states ${stated || 'none'}`);
+  return out;
+}
+
+/**
+ * The page for people must say what the certificate says: it is the page this version of
+ * forklift writes for it, byte for byte. A page written by another version (its wording may
+ * differ) is not compared; the JSON it renders is checked all the same.
+ */
+function checkPage(dir: string, cert: Partial<ExitCertificate>): string | null {
+  const file = path.join(dir, CERTIFICATE_HTML);
+  if (!existsSync(file)) return `${CERTIFICATE_HTML}: missing (an exit writes it beside ${CERTIFICATE_JSON})`;
+  if (cert.tool_version !== toolVersion()) return null;
+  let want: string;
+  try {
+    want = certificateHtml(cert as ExitCertificate);
+  } catch {
+    return `${CERTIFICATE_HTML}: cannot be compared with ${CERTIFICATE_JSON}, which lacks fields the page shows`;
+  }
+  return readFileSync(file, 'utf8') === want ? null : `${CERTIFICATE_HTML}: does not say what ${CERTIFICATE_JSON} says (it was changed after the exit)`;
 }
 
 /** Rows per table as the Data Package states them (checked against the CSVs by the data layer), else bag-info. */

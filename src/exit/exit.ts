@@ -5,6 +5,7 @@ import { operator } from '../core/operator.js';
 import path from 'node:path';
 import { formatBagProblem, validateBag, writeTagManifest } from '../bundle/bagit.js';
 import { exportBundle, type ExportResult } from '../bundle/export.js';
+import { tableFiles } from '../bundle/layout.js';
 import { startScratchImport } from '../bundle/import.js';
 import type { Profile } from '../bundle/profile.js';
 import type { VerifyResult } from '../bundle/verify.js';
@@ -231,7 +232,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       version: 1,
       bundle: name,
       source: exported.source,
-      tables: exported.tables.map((t) => ({ name: t.name, rows: t.rows, csv: `data/csv/${t.name}.csv`, csv_sha256: t.csv_sha256 })),
+      tables: exported.tables.map((t) => ({ name: t.name, rows: t.rows, csv: tableFiles(t.name).csv, csv_sha256: t.csv_sha256 })),
       rows_total: exported.rows_total,
       payload_oxum: exported.payload_oxum,
       manifest_sha256: manifest,

@@ -174,13 +174,23 @@ export function describePgError(e: unknown): PgErrorInfo {
   }
   let hint = 'Check that the target is reachable and writable.';
   switch (true) {
+    // A key of the catalog (pg_type, pg_class): two sessions created the same table at once, each
+    // having found it missing. No row of the target is involved.
+    case code === '23505' && typeof err.constraint === 'string' && err.constraint.startsWith('pg_'):
+      msg = `another import or migrate was creating the same tables at the same moment, so this one stopped (${msg})`;
+      hint = 'Nothing was committed: run it again (once the other one is done, its tables are there).';
+      break;
     case code === '23505':
       hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
       break;
     case code === '23503':
       hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
       break;
-    case code === '23502' || code === '23514' || code.startsWith('22') || code === '42P01' || code === '42703' || code === '42804':
+    case code.startsWith('22'):
+      // A value the column's type cannot hold: forklift's own checks (migrate's types, bundle verify) let none through to a table it made.
+      hint = "A value is outside what its column's type holds here: if the table was made by hand or by another model version, compare it with the model.";
+      break;
+    case code === '23502' || code === '23514' || code === '42P01' || code === '42703' || code === '42804':
       hint = SCHEMA_HINT;
       break;
     case code === '28P01' || code === '28000':

@@ -24,6 +24,7 @@ import {
 } from './read-mssql.js';
 import { holdsExactly, shapeError, shapeMismatches, type ShapeMismatch } from './table-shape.js';
 import { referencedClosure } from './sqlite.js';
+import { checkNameLengths, MSSQL_NAME_LIMIT } from './name-limits.js';
 import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
 import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreSnapshot, TargetStore } from './types.js';
 import { bySchema } from './read-common.js';
@@ -1103,6 +1104,7 @@ export class MssqlStore implements TargetStore {
   }
 
   async load(req: LoadRequest): Promise<Map<string, number>> {
+    checkNameLengths(this.display, referencedClosure(req), MSSQL_NAME_LIMIT);
     let link: ChainLink | undefined;
     const loaded = await this.inTransaction(req.stagingFile, 'commit', (s, staging) => loadInSession(s, staging, req, (l) => (link = l)));
     this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
@@ -1110,6 +1112,7 @@ export class MssqlStore implements TargetStore {
   }
 
   async rehearse(req: RehearsalRequest): Promise<Refusal[]> {
+    checkNameLengths(this.display, referencedClosure(req), MSSQL_NAME_LIMIT);
     // Always rolled back: a rehearsal leaves nothing.
     return this.inTransaction(req.stagingFile, 'rollback', (s, staging) => rehearseInSession(s, staging, req));
   }

@@ -27,6 +27,7 @@ import {
   type MysqlKeyRow,
 } from './read-mysql.js';
 import { referencedClosure } from './sqlite.js';
+import { checkNameLengths, MYSQL_NAME_LIMIT } from './name-limits.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTables, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
@@ -121,6 +122,29 @@ async function checkTableShapes(conn: RawConnection, entities: readonly EntityLo
     if (cols.length === 0) continue;
     const mismatches = shapeMismatches(entity, mysqlTables([{ t: entity.name, d: null }], cols, [])[0]!, mysqlColumnType);
     if (mismatches.length) throw shapeError(display, entity.name, mismatches);
+  }
+}
+
+/**
+ * The tables, parents first. A key of a text column (a bundle from PostgreSQL or SQLite, whose
+ * `text` keys have no length) is one MySQL/MariaDB cannot make: said as such, naming the columns,
+ * instead of the server's "BLOB/TEXT column used in key specification without a key length".
+ */
+async function createTables(conn: RawConnection, entities: readonly Entity[], display: string): Promise<void> {
+  for (const entity of entities) {
+    try {
+      await query(conn, mysqlCreateTable(entity));
+    } catch (e) {
+      if ((e as ServerError)?.errno !== 1170) throw e;
+      const keyed = new Set([...entity.primaryKey, ...entity.columns.filter((c) => c.unique || c.references).map((c) => c.name)]);
+      for (const other of entities) for (const c of other.columns) if (c.references?.entity === entity.name) keyed.add(c.references.column);
+      const text = entity.columns.filter((c) => c.type === 'text' && keyed.has(c.name)).map((c) => c.name);
+      throw new StoreError(`${display}: the table ${entity.name} cannot be created in MySQL/MariaDB: ${text.length ? `${text.join(', ')} ${text.length === 1 ? 'is a text column' : 'are text columns'} without a length, and` : 'a key column is text without a length, and'} MySQL/MariaDB keys (primary, unique, foreign) need one; nothing was loaded`, {
+        code: 'store.text-key',
+        hint: `Give ${text.length === 1 ? 'the column' : 'the columns'} a length in the source (varchar(n), string(n) in the bundle) and export again, or load into PostgreSQL or SQLite, which key text of any length.`,
+        cause: Object.assign(new Error('BLOB/TEXT column used in key specification without a key length'), { errno: 1170 }),
+      });
+    }
   }
 }
 
@@ -500,6 +524,8 @@ export class MysqlStore implements TargetStore {
     const state = { broken: false };
     let onServerEnd: (() => void) | undefined;
     try {
+      // Before anything is written: DDL commits at once here.
+      checkNameLengths(this.display, referencedClosure(req), MYSQL_NAME_LIMIT);
       conn = (await this.k.client.acquireConnection()) as RawConnection;
       // The server closed its side (a KILL, a restart, a timeout): mysql2 fails the running
       // statement only when the socket has closed, and a socket whose send buffer the server no
@@ -515,7 +541,7 @@ export class MysqlStore implements TargetStore {
       // failed run leaves at most new empty tables. Parents before children, for the foreign keys.
       await checkTableShapes(conn, req.entities, this.display);
       await ensureRunsTable(conn);
-      for (const entity of referencedClosure(req)) await query(conn, mysqlCreateTable(entity));
+      await createTables(conn, referencedClosure(req), this.display);
       await query(conn, MYSQL_TABLES_DDL);
       const bulk = await this.bulkPath(conn);
       staging = new Database(req.stagingFile, { readonly: true });
@@ -569,6 +595,7 @@ export class MysqlStore implements TargetStore {
     // The server names the scratch copy (`forklift_dryrun_…`.`items`): a user acts on the target's own table.
     const asTarget = (message: string): string => message.split(scratch).join(this.target.database);
     try {
+      checkNameLengths(this.display, referencedClosure(req), MYSQL_NAME_LIMIT);
       conn = (await this.k.client.acquireConnection()) as RawConnection;
       await sweepScratchSchemas(conn);
       await takeScratchLock(conn, scratch);
@@ -579,7 +606,7 @@ export class MysqlStore implements TargetStore {
         const replaced = new Set(req.entities.filter((l) => l.mode === 'replace').map((l) => l.entity.name));
         await copyIntoScratch(conn, this.target.database, scratch, referencedClosure(req).map((e) => e.name), replaced);
         await query(conn, `USE ${qi(scratch)}`);
-        for (const entity of referencedClosure(req)) await query(conn, mysqlCreateTable(entity));
+        await createTables(conn, referencedClosure(req), this.display);
         await query(conn, MYSQL_TABLES_DDL);
         staging = new Database(req.stagingFile, { readonly: true });
         const db = staging;

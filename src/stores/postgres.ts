@@ -8,6 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { BugError, StoreError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
+import { checkNameLengths, PG_NAME_LIMIT } from './name-limits.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgColumnType, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
 import { TABLES_TABLE, bySchema, describeFrom, nativeColumnsFor, orderColumns, tableRecords } from './read-common.js';
@@ -376,6 +377,7 @@ export class PostgresStore implements TargetStore {
  * words (for describeTables), and replace's emptying.
  */
 async function prepareTables(conn: pg.Client, req: Pick<LoadRequest, 'model' | 'entities'>, display: string): Promise<void> {
+  checkNameLengths(display, referencedClosure(req), PG_NAME_LIMIT);
   await conn.query(PG_RUNS_DDL);
   for (const l of req.entities) await checkTableShape(conn, l.entity, display);
   for (const entity of referencedClosure(req)) await conn.query(pgCreateTable(entity));

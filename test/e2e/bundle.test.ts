@@ -108,7 +108,8 @@ describe('forklift export and bundle verify', () => {
     writeFileSync(pkgFile, readFileSync(pkgFile, 'utf8').replace('"csv/items.csv"', '"../../../../etc/passwd"'));
     const v = runCli(['bundle', 'verify', b]);
     expect(v.code).toBe(1);
-    expect(v.stderr).toMatch(/leads outside the bundle/);
+    // The path is another than the table's own CSV: refused, and only data/csv/items.csv is read.
+    expect(v.stderr).toMatch(/items: path is '..\/..\/..\/..\/etc\/passwd'; a forklift bundle keeps the table's CSV at csv\/items\.csv/);
   });
 
   it('an existing folder or an unknown table is a usage error (exit 2)', () => {

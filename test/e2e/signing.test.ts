@@ -134,6 +134,35 @@ describe('signing', () => {
     expect(v.stderr).toMatch(/no entry of the chain is signed/);
   }, 120_000);
 
+  it('a ledger written before the key: the exit signs its certificate, and bundle verify --pubkey passes, saying the entries are unsigned and what covers them', () => {
+    const { dir, plan } = demoCopy();
+    const target = `sqlite:${path.join(dir, 'store.db')}`;
+    expect(runCli(['migrate', plan, '--target', target], { cwd: dir }).code).toBe(0);
+    for (const k of ['keys', 'other']) expect(runCli(['audit', 'keygen', path.join(dir, k)], { cwd: dir }).code).toBe(0);
+    const pub = path.join(dir, 'keys', 'forklift-signing.pub');
+    // Exported before the exit, whose own entry is signed: nothing of this bundle is.
+    const plain = path.join(dir, 'out', 'plain');
+    expect(runCli(['export', plain, '--source', target], { cwd: dir }).code).toBe(0);
+    const bundle = path.join(dir, 'out', 'exit');
+    const x = runCli(['exit', '--source', target, '--to', bundle, '--plan', plan], { cwd: dir, env: { FORKLIFT_SIGNING_KEY: path.join(dir, 'keys', 'forklift-signing.key') } });
+    expect(x.code, x.stderr).toBe(0);
+    const v = runCli(['bundle', 'verify', bundle, '--pubkey', pub], { cwd: dir });
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/exit certificate matches the payload, signature verified · audit chain of 1 entries verifies, 1 unsigned entry from before the key, covered by the signed exit certificate, which names the chain head/);
+    const j = runCli(['bundle', 'verify', bundle, '--pubkey', pub, '--json'], { cwd: dir });
+    expect(json(j.stdout)).toMatchObject({ valid: true, ledger: { ok: true, signatures: { signed: 0, unsigned_before: 1, covered_by: expect.stringMatching(/signed exit certificate/) } } });
+    // Another key: the certificate's signature and the chain's (none signed, nothing covering it) are named; the hint says so, not that the bundle changed.
+    const other = runCli(['bundle', 'verify', bundle, '--pubkey', path.join(dir, 'other', 'forklift-signing.pub')], { cwd: dir });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/exit-certificate\.json: the signature does not verify/);
+    expect(other.stderr).toMatch(/Hint: Everything else verifies: check that --pubkey is the public key of the key/);
+    // A plain export has no certificate: with nothing signed, --pubkey fails, and says why.
+    const p = runCli(['bundle', 'verify', plain, '--pubkey', pub], { cwd: dir });
+    expect(p.code).toBe(1);
+    expect(p.stderr).toMatch(/no entry of the chain is signed/);
+    expect(p.stderr).not.toMatch(/was changed after it was written/);
+  }, 180_000);
+
   it('key files that cannot be used: exit 2 naming the file, before any work', () => {
     const s = setup();
     const target = `sqlite:${path.join(s.dir, 'store.db')}`;

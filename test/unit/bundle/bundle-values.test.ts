@@ -31,9 +31,13 @@ describe('values a bundle has no form for', () => {
     expect(() => check(n, '18446744073709551615')).toThrow(refused(/^table t, column n: the value 18446744073709551615 is beyond a 64-bit integer/));
   });
 
-  it('dates and instants are points in time; expanded years still are', () => {
-    check({ name: 'at', type: 'timestamp', required: false }, '-000043-03-15T12:00:00.250Z', '2024-01-01T00:00:00.000Z');
-    check({ name: 'on', type: 'date', required: false }, '+010000-01-01');
+  it('dates and instants are points in time of the years 0001 to 9999, which the Arrow file holds', () => {
+    check({ name: 'at', type: 'timestamp', required: false }, '0001-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z');
+    check({ name: 'on', type: 'date', required: false }, '0001-01-01', '9999-12-31');
+    // Beyond them the Arrow writer took the value for forklift's own bug ("internal error").
+    for (const [type, v] of [['timestamp', '-000043-03-15T12:00:00.250Z'], ['date', '+010000-01-01'], ['date', '0000-01-01'], ['timestamp', '0000-12-31T00:00:00.000Z'], ['date', '-000100-01-01']] as const) {
+      expect(() => check({ name: 'on', type, required: false }, v), v).toThrow(refused(/is outside the years 0001 to 9999, which the bundle cannot hold/, /of the years 0001 to 9999/));
+    }
     expect(() => check({ name: 'at', type: 'timestamp', required: false }, 'infinity')).toThrow(refused(/^table t, column at: the value infinity is not a point in time/));
     expect(() => check({ name: 'on', type: 'date', required: false }, '-infinity')).toThrow(refused(/^table t, column on: the value -infinity/, /UPDATE t SET on = NULL/));
   });
@@ -44,7 +48,7 @@ describe('values a bundle has no form for', () => {
     for (const zero of ['0000-00-00', '2020-00-15', '2020-03-00', '0000-00-00T00:00:00.000Z']) {
       expect(() => check({ name: 'on', type: zero.length > 10 ? 'timestamp' : 'date', required: false }, zero)).toThrow(refused(/is a zero date/, /LIKE '%-00%'/));
     }
-    check({ name: 'on', type: 'date', required: false }, '0000-01-01', '2020-10-10', '-000100-01-01');
+    check({ name: 'on', type: 'date', required: false }, '2020-10-10');
   });
 
   it('text needs no check', () => {

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CsvShapeError, quoteField, readBundleCsv, type CsvField } from '../../../src/bundle/csv.js';
+import { CsvEncodingError, CsvShapeError, quoteField, readBundleCsv, type CsvField } from '../../../src/bundle/csv.js';
 import { tempDir } from '../../helpers.js';
 
 /** The bundle CSV reader against the writer's own quoting: every record back exactly, '' apart from missing. */
@@ -51,6 +51,29 @@ describe('readBundleCsv', () => {
       expect(err).toBeInstanceOf(CsvShapeError);
       expect((err as CsvShapeError).line).toBe(line);
       expect((err as Error).message).toMatch(reason);
+    }
+  });
+
+  it('refuses bytes that are not UTF-8 at any chunk size, naming the line, the offset and the bytes, never replacing them', async () => {
+    const dir = tempDir();
+    const head = Buffer.from('a,b\r\n1,"two\r\nlines é"\r\n');
+    for (const [bad, bytes] of [
+      [Buffer.from([0x47, 0x65, 0x68, 0xe4, 0x75, 0x73, 0x65]), 'e4'], // Latin-1 ä: a lead byte without its continuation
+      [Buffer.from([0x78, 0xc0, 0x80]), 'c0'], // an overlong NUL
+      [Buffer.from([0x78, 0xed, 0xa0, 0x80]), 'ed'], // a surrogate
+      [Buffer.from([0x78, 0x80]), '80'], // a continuation byte alone
+      [Buffer.from([0x78, 0xf0, 0x9f, 0x98]), 'f0 9f 98'], // a character cut short by the end of the file
+    ] as const) {
+      const file = path.join(dir, 'latin1.csv');
+      const tail = bytes === 'f0 9f 98' ? Buffer.alloc(0) : Buffer.from('\r\n');
+      writeFileSync(file, Buffer.concat([head, Buffer.from('3,'), bad, tail]));
+      for (const chunk of [1, 2, 3, 5, 64, 1 << 16]) {
+        const err = await readAll(file, chunk).catch((e: unknown) => e);
+        expect(err, `${bytes} in chunks of ${chunk}`).toBeInstanceOf(CsvEncodingError);
+        expect((err as CsvEncodingError).line).toBe(4);
+        expect((err as CsvEncodingError).bytes).toBe(bytes);
+        expect((err as CsvEncodingError).offset).toBe(head.length + 2 + bad.indexOf(Number.parseInt(bytes.slice(0, 2), 16)));
+      }
     }
   });
 });

@@ -41,3 +41,42 @@ describe('applyProfile', () => {
     expect(masked.row([2, 'b@x', 8, null])).toEqual([2, 'b@x', null, null]);
   });
 });
+
+describe('applyProfile: dropping a column other columns reference', () => {
+  const parent: Entity = {
+    name: 'p2',
+    primaryKey: ['id'],
+    rules: [],
+    columns: [
+      { name: 'id', type: 'integer', required: true },
+      { name: 'code', type: 'string', length: 8, required: true, unique: true },
+    ],
+  };
+  const child: Entity = {
+    name: 'c2',
+    primaryKey: ['id'],
+    rules: [],
+    columns: [
+      { name: 'id', type: 'integer', required: true },
+      { name: 'code', type: 'string', length: 8, required: false, references: { entity: 'p2', column: 'code' } },
+    ],
+  };
+  const drops = (spec: Record<string, string[]>): ReturnType<typeof parseProfile> => parseProfile('aud', { aud: Object.fromEntries(Object.entries(spec).map(([t, d]) => [t, { drop: d }])) }, 'forklift.yaml');
+
+  it('is refused (exit 2) naming the referencing column, as mask and hash are', () => {
+    expect(() => applyProfile(drops({ p2: ['code'] }), parent, [parent, child])).toThrow(
+      expect.objectContaining({
+        exitCode: 2,
+        code: 'profile.invalid',
+        message: "profile aud, p2: drop: 'code' is referenced by c2.code",
+        hint: expect.stringMatching(/drop that column too, leave its table out with --tables, or keep 'code'/),
+      }),
+    );
+  });
+
+  it('is allowed where every referencing column is dropped too, or its table is not exported', () => {
+    expect(applyProfile(drops({ p2: ['code'], c2: ['code'] }), parent, [parent, child]).entity.columns.map((c) => c.name)).toEqual(['id']);
+    expect(applyProfile(drops({ p2: ['code'] }), parent, [parent]).entity.columns.map((c) => c.name)).toEqual(['id']);
+    expect(applyProfile(drops({ c2: ['code'] }), child, [parent, child]).entity.columns.map((c) => c.name)).toEqual(['id']);
+  });
+});

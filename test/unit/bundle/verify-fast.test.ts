@@ -253,6 +253,22 @@ const DAMAGES: Damage[] = [
   ['an extra row in the Arrow file', 'matrix', (d) => editArrow(d, CHILD, (rows) => [...rows, [5, 'A', 1]])],
   ['a missing row in the Arrow file', 'matrix', (d) => editArrow(d, MATRIX, (rows) => rows.slice(0, -1))],
   ['invalid UTF-8', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, 'plain', Buffer.from([0x70, 0xff, 0x61, 0x69, 0x6e])))],
+  [
+    'a NULL in the Arrow file where the CSV has the text "null"',
+    'matrix',
+    async (d) => {
+      await editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 2), 'null', ...r.slice(3)] : r)));
+      await editArrow(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 2), null, ...r.slice(3)] : r)));
+    },
+  ],
+  [
+    'an Arrow text column where the CSV has integers ("1" beside 1)',
+    'matrix',
+    (d) => editArrowRows(arrowFile(d, 'child'), { ...CHILD, columns: CHILD.columns.map((c, i) => (i === 0 ? { ...c, type: 'text' as const } : c)) }, (rows) => rows.map((r) => [String(r[0]), ...r.slice(1)])),
+  ],
+  ['a NUL in a text, in both files', 'matrix', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 2), 'nu\u0000l', ...r.slice(3)] : r)))],
+  ['an integer beyond 64 bits', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, ',9223372036854775807,', ',9223372036854775808,'))],
+  ['a date in the year 0000', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, ',0001-01-01,', ',0000-01-01,'))],
   ['a reference to no row', 'matrix', (d) => editBoth(d, CHILD, (rows) => rows.map((r, i) => (i === 1 ? [r[0], 'nope', r[2]] : r))), 'keys'],
   ['a wrong header', 'matrix', (d) => editCsv(d, 'child', (b) => replaceOnce(b, 'parent', 'parents'))],
   ['a quote inside an unquoted field', 'matrix', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, 'plain', 'pl"ain'))],

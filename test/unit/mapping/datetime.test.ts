@@ -10,6 +10,16 @@ describe('dates', () => {
     expect(makeDateParser('dd.MM.yyyy')('01.02.2025')).toEqual({ ok: true, value: '2025-02-01' });
     expect(makeDateParser('yyyyMMdd')('20250228')).toEqual({ ok: true, value: '2025-02-28' });
   });
+  it('refuses the year 0000 and years of five digits, as timestamps are: no store or bundle holds them', () => {
+    const outside = { ok: false, reason: 'is outside the years 0001 to 9999' };
+    expect(makeDateParser(undefined)('0000-01-01')).toEqual(outside);
+    expect(makeDateParser('dd.MM.yyyy')('29.02.0000')).toEqual(outside);
+    expect(makeDateParser('dd.MM.yyyyy')('01.01.10000')).toEqual(outside);
+    expect(makeDateParser('excel')('0000-03-01')).toEqual(outside);
+    expect(makeDateParser(undefined)('0001-01-01')).toEqual({ ok: true, value: '0001-01-01' });
+    expect(makeDateParser(undefined)('9999-12-31')).toEqual({ ok: true, value: '9999-12-31' });
+  });
+
   it('refuses dates that do not exist', () => {
     expect(makeDateParser('dd.MM.yyyy')('30.02.2025').ok).toBe(false);
     expect(makeDateParser(undefined)('2025-13-01').ok).toBe(false);

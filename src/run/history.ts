@@ -65,6 +65,8 @@ export function readRunFolders(runsDir: string): RunFolder[] {
 /** A run given by folder, id, or the unique start of an id (looked up in `runsDir`). */
 export function findRunFolder(ref: string, runsDir: string): RunFolder {
   if (existsSync(path.join(ref, 'report.json')) || ref.includes('/') || ref.includes(path.sep)) return readRunFolder(ref);
+  // A complete id is that run, even beside a copy of its folder (`<id>-backup`) that it begins.
+  if (ref !== '' && existsSync(path.join(runsDir, ref, 'report.json'))) return readRunFolder(path.join(runsDir, ref));
   const ids = existsSync(runsDir) ? readdirSync(runsDir).filter((n) => n.startsWith(ref)) : [];
   if (ids.length === 1) return readRunFolder(path.join(runsDir, ids[0]!));
   if (ids.length > 1) {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -86,5 +86,15 @@ describe('run history', () => {
     expect(() => findRunFolder('2026110', dir)).toThrow(/run '2026110' is ambiguous/);
     expect(() => findRunFolder('1999', dir)).toThrow(/no run '1999'/);
     expect(() => findRunFolder(path.join(dir, '20260101T000000Z-dead'), dir)).toThrow(/not a run folder \(it has no report.json\)/);
+  });
+
+  it('takes a complete run id as that run, even beside a copy of its folder whose name it begins', () => {
+    const dir = runsDir([a, b]);
+    // A copy made before fixing its rejects in place: the same report under another folder name.
+    cpSync(path.join(dir, a.run_id), path.join(dir, `${a.run_id}-backup`), { recursive: true });
+    expect(findRunFolder(a.run_id, dir).dir).toBe(path.join(dir, a.run_id));
+    expect(findRunFolder(`${a.run_id}-b`, dir).dir).toBe(path.join(dir, `${a.run_id}-backup`));
+    // A start of both is still ambiguous.
+    expect(() => findRunFolder('20261101T080000Z-aa', dir)).toThrow(/is ambiguous/);
   });
 });

@@ -4,7 +4,7 @@ import { readLedger } from '../audit/source.js';
 import { chainOrder } from '../audit/source.js';
 import { ConfigError } from '../core/errors.js';
 import { displayPath } from '../plan/load.js';
-import { readRunFolders } from './history.js';
+import { ofPlan, readRunFolders } from './history.js';
 
 /**
  * `forklift runs list`: the runs of a plan (its runs/ folder) and, with a target, the runs its
@@ -39,6 +39,8 @@ export interface RunsList {
   plan: string;
   target: string | null;
   runs: RunListing[];
+  /** Runs of other plans in the same runs/ folder (every plan of a folder shares it), left out. */
+  other_plans: number;
 }
 
 export async function listRuns(opts: { plan: string; target?: string | undefined; signal?: AbortSignal }): Promise<RunsList> {
@@ -48,8 +50,16 @@ export async function listRuns(opts: { plan: string; target?: string | undefined
     throw new ConfigError(`${displayPath(planFile)}: no such plan, and no runs/ beside it`, { code: 'runs.no-plan', hint: 'Give the plan with --plan FILE, or a store with --target URL.' });
   }
   const byId = new Map<string, RunListing>();
+  // Runs of the other plans beside this one: left out, here and where the target's ledger has them.
+  const others = new Set<string>();
   for (const f of readRunFolders(runsDir)) {
     const r = f.report;
+    if (!ofPlan(r, planFile)) {
+      others.add(r.run_id);
+      continue;
+    }
+    // A copy of a run folder (`<id>-backup`) holds the same run: the folder named by its id stands for it.
+    if (byId.has(r.run_id) && path.basename(f.dir) !== r.run_id) continue;
     const entities = Object.fromEntries(r.entities.map((e) => [e.entity, countsOf(e)]));
     byId.set(r.run_id, {
       id: r.run_id,
@@ -70,7 +80,7 @@ export async function listRuns(opts: { plan: string; target?: string | undefined
     target = ledger.display;
     for (const run of byId.values()) run.in_ledger = false;
     for (const rec of chainOrder(ledger.records)) {
-      if (rec.id === null) continue;
+      if (rec.id === null || others.has(rec.id)) continue;
       const known = byId.get(rec.id);
       if (known) {
         known.in_ledger = true;
@@ -92,7 +102,7 @@ export async function listRuns(opts: { plan: string; target?: string | undefined
     }
   }
   const runs = [...byId.values()].sort((a, b) => a.started.localeCompare(b.started) || a.id.localeCompare(b.id));
-  return { plan: displayPath(planFile), target, runs };
+  return { plan: displayPath(planFile), target, runs, other_plans: others.size };
 }
 
 const NUMBERS = ['read', 'loaded', 'filtered', 'duplicates_dropped', 'rejected'] as const;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { ConfigError } from '../core/errors.js';
 import type { RunEntry } from '../stores/types.js';
 import { activeSigner, type PublicKey, type Signer } from './signing.js';
 
@@ -95,6 +96,43 @@ export function adoptionLinks(rows: readonly Record<string, unknown>[], head: { 
   });
 }
 
+/** The fewest digits of a --head taken: audit log prints the first 12 of each entry_hash. */
+export const HEAD_MIN_DIGITS = 12;
+
+/**
+ * A --head as given, trimmed and in lower case: an entry_hash (64 hex digits) or its start of at
+ * least HEAD_MIN_DIGITS digits. Anything else is a usage error (exit 2), never a verdict on the
+ * ledger: a typo must not read as "the ledger was rewritten".
+ */
+export function parseHead(given: string): string {
+  const h = given.trim().toLowerCase();
+  if (new RegExp(`^[0-9a-f]{${HEAD_MIN_DIGITS},64}$`).test(h)) return h;
+  throw new ConfigError(`--head ${JSON.stringify(given)} is not a ledger head: ${h === '' ? 'it is empty' : /[^0-9a-f]/.test(h) ? 'it holds characters other than hex digits' : h.length > 64 ? `it has ${h.length} digits, an entry_hash 64` : `it has ${h.length} digits, fewer than the ${HEAD_MIN_DIGITS} taken`}`, {
+    code: 'audit.head-format',
+    hint: `Give the head as kept: report.json's ledger_head or bag-info.txt's Forklift-Ledger-Head (64 hex digits), or at least its first ${HEAD_MIN_DIGITS} digits, as audit log prints them.`,
+  });
+}
+
+/** A head given by its first digits (parseHead's), not whole: found by the start of an entry_hash. */
+const isHeadStart = (want: string): boolean => want.length < 64 && want.length >= HEAD_MIN_DIGITS && /^[0-9a-f]+$/.test(want);
+
+/**
+ * The position of the entry whose entry_hash is `want` (a whole hash or its start, parseHead's),
+ * or undefined. A start that fits two entries is a usage error: it says nothing about the ledger.
+ */
+export function findHead(want: string, hashes: Iterable<[string, number]>): number | undefined {
+  let found: number | undefined;
+  for (const [h, i] of hashes) {
+    if (!h.startsWith(want)) continue;
+    if (found !== undefined) throw ambiguousHead(want);
+    found = i;
+  }
+  return found;
+}
+
+const ambiguousHead = (want: string): ConfigError =>
+  new ConfigError(`--head ${want} is the start of more than one entry_hash of this chain`, { code: 'audit.head-ambiguous', hint: 'Give more of its digits, or all 64 as report.json\'s ledger_head has them.' });
+
 export type TamperKind = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'seq' | 'head' | 'unchained-after-chain' | 'signature' | 'unsigned';
 
 export interface VerifyProblem {
@@ -115,6 +153,8 @@ export interface VerifyResult {
   head: string | null;
   /** With --head: entries after the pinned head. */
   afterHead?: number;
+  /** With --head: the whole entry_hash it was found as (it may be given by its first digits). */
+  headFound?: string;
   /** With --pubkey: the key's id, the entries whose signature verified, and the unsigned ones before the first signed (covered by the chain). */
   signatures?: { key_id: string; signed: number; unsigned_before: number };
   problem?: VerifyProblem;
@@ -209,11 +249,12 @@ export function verifyChain(records: readonly LedgerRecord[], opts: { head?: str
   }
   if (opts.head !== undefined) {
     const want = opts.head.trim().toLowerCase();
-    const pos = byHash.get(want);
+    const pos = isHeadStart(want) ? findHead(want, byHash) : byHash.get(want);
     if (pos === undefined) {
       return result({ kind: 'head', message: `the head ${short(want)} is in no entry of this chain: the ledger was rewritten, or entries after ${short(want)} were deleted` }, extra);
     }
     extra.afterHead = chain.length - 1 - pos;
+    extra.headFound = chain[pos]!.entry_hash!;
   }
   return result(undefined, extra);
 }
@@ -267,6 +308,7 @@ export async function verifyChainStreamed(
   let entries = 0;
   let prev: LedgerRecord | undefined;
   let headAt: number | undefined;
+  let headFound: string | undefined;
   let signed = 0;
   let unsignedBefore = 0;
   for await (const batch of batches) {
@@ -288,7 +330,12 @@ export async function verifyChainStreamed(
         } else if (!opts.pubkey.verify(r.entry_hash, r.signature)) return undefined;
         else signed++;
       }
-      if (r.entry_hash === want) headAt = entries;
+      if (want !== undefined && (isHeadStart(want) ? r.entry_hash.startsWith(want) : r.entry_hash === want)) {
+        // A start of two hashes: verifyChain says so.
+        if (headAt !== undefined) return undefined;
+        headAt = entries;
+        headFound = r.entry_hash;
+      }
       firstChained ??= startedAt(r);
       if (r.command === 'audit init') sawInit = true;
       entries++;
@@ -301,7 +348,10 @@ export async function verifyChainStreamed(
   if (want !== undefined && headAt === undefined) return undefined;
   const extra: Partial<VerifyResult> = {};
   if (opts.pubkey) extra.signatures = { key_id: opts.pubkey.keyId, signed, unsigned_before: unsignedBefore };
-  if (headAt !== undefined) extra.afterHead = entries - 1 - headAt;
+  if (headAt !== undefined) {
+    extra.afterHead = entries - 1 - headAt;
+    extra.headFound = headFound!;
+  }
   return { ok: true, entries, unchained, head: prev?.entry_hash ?? null, ...extra };
 }
 

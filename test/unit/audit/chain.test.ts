@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { entryHash, nextLink, runEntryRow, toLedgerRecord, verifyChain, verifyChainStreamed, type LedgerRecord } from '../../../src/audit/chain.js';
+import { entryHash, findHead, nextLink, parseHead, runEntryRow, toLedgerRecord, verifyChain, verifyChainStreamed, type LedgerRecord } from '../../../src/audit/chain.js';
 import { entry } from './entries.js';
 import type { RunEntry } from '../../../src/stores/types.js';
 
@@ -101,6 +101,26 @@ describe('the audit chain', () => {
     expect(r.problem).toMatchObject({ kind: 'head' });
     expect(verifyChain(c, { head })).toMatchObject({ ok: true, afterHead: 0 });
     expect(verifyChain(c, { head: c[0]!.entry_hash! })).toMatchObject({ ok: true, afterHead: 2 });
+  });
+
+  it('finds --head by its first digits (12 at least, as audit log prints them), and says when they fit two entries', () => {
+    const c = chain(3);
+    const full = c[1]!.entry_hash!;
+    expect(verifyChain(c, { head: full.slice(0, 12) })).toMatchObject({ ok: true, afterHead: 1, headFound: full });
+    expect(verifyChain(c, { head: full.slice(0, 40).toUpperCase() })).toMatchObject({ ok: true, headFound: full });
+    expect(verifyChain(c, { head: full })).toMatchObject({ ok: true, headFound: full });
+    expect(verifyChain(c, { head: 'f'.repeat(12) }).problem).toMatchObject({ kind: 'head' });
+    // Two hashes that begin alike (a chain that has them would take 2^48 tries to make): the start says nothing about the ledger.
+    const twins: [string, number][] = [[`${'a'.repeat(12)}${'0'.repeat(52)}`, 0], [`${'a'.repeat(12)}${'1'.repeat(52)}`, 1]];
+    expect(() => findHead('a'.repeat(12), twins)).toThrow(expect.objectContaining({ code: 'audit.head-ambiguous', exitCode: 2 }));
+    expect(findHead(`${'a'.repeat(12)}1`, twins)).toBe(1);
+  });
+
+  it('refuses a --head that is not one as a usage error (exit 2), never as a verdict on the ledger', () => {
+    expect(parseHead(' 3B4AB55787A8 ')).toBe('3b4ab55787a8');
+    for (const bad of ['', '   ', 'null', '3b4ab55787a', 'xyz4ab55787a8', 'a'.repeat(65)]) {
+      expect(() => parseHead(bad), bad).toThrow(expect.objectContaining({ code: 'audit.head-format', exitCode: 2 }));
+    }
   });
 
   it('counts the entries from before the chain, and a chain after them starts with prev_hash null', () => {

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
-import { operator } from '../core/operator.js';
+import { checkOperator, operator } from '../core/operator.js';
 import { toolVersion } from '../core/version.js';
 import type { RunEntry } from '../stores/types.js';
+import { activeSigner } from './signing.js';
 
 /**
  * A ledger entry of a command (bundle import, exit, audit init, purge): who ran it, on which host,
@@ -22,4 +23,13 @@ export function commandEntry(e: Pick<RunEntry, 'id' | 'command' | 'status' | 'fi
     counts: e.counts,
     message: e.message,
   };
+}
+
+/**
+ * What a command that appends to a ledger checks before any work, each a usage error (exit 2):
+ * FORKLIFT_SIGNING_KEY (a bad key) and FORKLIFT_OPERATOR (one the ledger cannot hold).
+ */
+export function checkLedgerWriter(): void {
+  activeSigner();
+  checkOperator();
 }

@@ -1,9 +1,8 @@
 import { newRunId } from '../run/run-id.js';
 import { openStore } from '../stores/index.js';
 import { verifyChain } from './chain.js';
-import { commandEntry } from './entry.js';
+import { checkLedgerWriter, commandEntry } from './entry.js';
 import { readStoreLedger } from './ledger.js';
-import { activeSigner } from './signing.js';
 
 export interface AuditInitResult {
   target: string;
@@ -23,7 +22,7 @@ export interface AuditInitResult {
  * FORKLIFT_SIGNING_KEY is set. A ledger that is already one chain is left alone.
  */
 export async function initAuditChain(target: string): Promise<AuditInitResult> {
-  activeSigner();
+  checkLedgerWriter();
   const store = await openStore(target);
   try {
     const before = await readStoreLedger(store);

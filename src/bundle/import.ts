@@ -10,8 +10,7 @@ import type { WriteProgress } from '../stores/read-sqlite.js';
 import { SqliteStore } from '../stores/sqlite.js';
 import { IMPORTED_RUNS_ENTITY, RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
-import { commandEntry } from '../audit/entry.js';
-import { activeSigner } from '../audit/signing.js';
+import { checkLedgerWriter, commandEntry } from '../audit/entry.js';
 import { safeBagPath } from './bagit.js';
 import { readBundleCsv } from './csv.js';
 import { rowDecoder, useWal, writeScratchRowsInThread } from './scratch-import.js';
@@ -54,8 +53,8 @@ export interface ImportResult {
  * into the other, so the target's own chain still verifies.
  */
 export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
-  // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before any work.
-  activeSigner();
+  // A bad FORKLIFT_SIGNING_KEY or FORKLIFT_OPERATOR fails here (exit 2), before any work.
+  checkLedgerWriter();
   const opened = await openBundle(opts.bundle);
   const started = new Date();
   const runId = newRunId(started);

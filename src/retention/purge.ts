@@ -6,9 +6,8 @@ import { csvDecoder, readBundleCsv } from '../bundle/csv.js';
 import { exportBundle, type ExportResult } from '../bundle/export.js';
 import { checkBundleTarget } from '../bundle/target.js';
 import { verifyBundleDir } from '../bundle/verify.js';
-import { commandEntry } from '../audit/entry.js';
+import { checkLedgerWriter, commandEntry } from '../audit/entry.js';
 import { readStoreLedger } from '../audit/ledger.js';
-import { activeSigner } from '../audit/signing.js';
 import { BundleError, ConfigError, ForkliftError } from '../core/errors.js';
 import { heapGuard } from '../diff/diff.js';
 import type { Entity } from '../model/types.js';
@@ -89,8 +88,8 @@ const WRITE_ERRORS = new Set(['ENOSPC', 'EACCES', 'EPERM', 'EROFS', 'EDQUOT', 'E
  * the same CSV bytes) and finishes the delete, or finds them gone and says so.
  */
 export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
-  // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before anything is read or written.
-  activeSigner();
+  // A bad FORKLIFT_SIGNING_KEY or FORKLIFT_OPERATOR fails here (exit 2), before anything is read or written.
+  checkLedgerWriter();
   const started = new Date();
   // A full collection whenever the heap doubles (as diff does): the export and verify stream
   // millions of rows, and their garbage would otherwise pile up to the peak.

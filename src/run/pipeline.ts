@@ -1,7 +1,6 @@
 import type { ExcelDateSystem } from '../sources/types.js';
 import { newRunId } from './run-id.js';
-import { commandEntry } from '../audit/entry.js';
-import { activeSigner } from '../audit/signing.js';
+import { checkLedgerWriter, commandEntry } from '../audit/entry.js';
 import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
@@ -77,8 +76,8 @@ interface Extracted {
  */
 export async function runPlan(opts: RunOptions): Promise<RunResult> {
   const started = new Date();
-  // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before the run folder or any work.
-  if (opts.command !== 'validate') activeSigner();
+  // A bad FORKLIFT_SIGNING_KEY or FORKLIFT_OPERATOR fails here (exit 2), before the run folder or any work.
+  if (opts.command !== 'validate') checkLedgerWriter();
   const plan = typeof opts.plan === 'string' ? loadPlan(opts.plan, { target: opts.target }) : opts.plan;
   const runId = newRunId(started);
   const runDir = path.join(plan.dir, 'runs', runId);

@@ -40,7 +40,13 @@ export function canonicalValue(field: string, v: unknown): string | null {
   if (v === '') return null;
   if (TIME_FIELDS.has(field) && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v)) {
     const d = new Date(v.includes('T') || v.includes('+') || v.endsWith('Z') ? v : `${v.replace(' ', 'T')}Z`);
-    if (!Number.isNaN(d.getTime())) return d.toISOString();
+    if (!Number.isNaN(d.getTime())) {
+      // Date keeps milliseconds. Digits below them (zeros aside) are kept: forklift never writes
+      // any, so they are an edit, and cutting them would hash the edited entry as the original.
+      const below = /:\d\d\.\d{3}(\d*?)0*(?:Z|[+-]\d\d(?::?\d\d)?)?$/.exec(v)?.[1];
+      const iso = d.toISOString();
+      return below ? `${iso.slice(0, -1)}${below}Z` : iso;
+    }
   }
   if (field === 'seq' && /^-?\d+(\.0+)?$/.test(v)) return String(BigInt(v.replace(/\.0+$/, '')));
   return v;

@@ -35,6 +35,18 @@ describe('the audit chain', () => {
     for (const r of [fromPg, fromCsv, fromMysql]) expect(entryHash(r)).toBe(first!.entry_hash);
   });
 
+  it('keeps digits below the millisecond (forklift never writes them): a start moved by 0.4 ms is an edit', () => {
+    const c = chain(3);
+    const started = c[2]!.started!.replace(/Z$/, '4Z');
+    for (const moved of [started, started.replace('T', ' ').replace('Z', '400'), started.replace('Z', '+00:00')]) {
+      const r = verifyChain([c[0]!, c[1]!, toLedgerRecord({ ...c[2]!, started: moved })]);
+      expect(r.problem, moved).toMatchObject({ kind: 'edited', id: c[2]!.id, seq: '3' });
+    }
+    expect(toLedgerRecord({ started }).started).toBe(started);
+    // Zeros below the millisecond are no digits: a server's datetime(6) of a whole millisecond.
+    expect(verifyChain([c[0]!, c[1]!, toLedgerRecord({ ...c[2]!, started: c[2]!.started!.replace('Z', '000') })]).ok).toBe(true);
+  });
+
   it('catches an edited field', () => {
     const c = chain(4);
     c[1] = { ...c[1]!, operator: 'mallory' };

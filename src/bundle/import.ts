@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { dependencyOrder, type Entity, type Model } from '../model/types.js';
+import { committedCounts } from '../run/ledger.js';
 import { newRunId } from '../run/run-id.js';
 import { Staging, stagingTable } from '../run/staging.js';
 import { openStore } from '../stores/index.js';
@@ -85,7 +86,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         status,
         started,
         files: manifest === null ? {} : { [`${path.basename(opened.dir)}/manifest-sha256.txt`]: manifest },
-        counts: Object.fromEntries([...counts].map(([k, v]) => [k, { read: v.rows, loaded: v.loaded, filtered: v.skipped, duplicates_dropped: 0, rejected: 0, ...(k === RUNS_ENTITY.name ? ledgerNote : {}) }])),
+        counts: Object.fromEntries([...counts].map(([k, v]) => [k, committedCounts({ read: v.rows, loaded: v.loaded, filtered: v.skipped, duplicates_dropped: 0, rejected: 0, ...(k === RUNS_ENTITY.name ? ledgerNote : {}) }, status === 'succeeded')])),
         message,
       });
     let recorded = false;

@@ -18,7 +18,7 @@ import { checkForeignKeys } from '../validate/foreign-keys.js';
 import { checkDuplicateKeys, checkPaddedKeys, checkUniqueColumns } from '../validate/keys.js';
 import { TARGET_CONSTRAINT_RULE, dryRunLoad, type DryRunCounts } from './dry-run.js';
 import { mapSource } from './extract.js';
-import { assertBalanced, type EntityLedger } from './ledger.js';
+import { assertBalanced, committedCounts, type EntityLedger } from './ledger.js';
 import { profileEntity } from './profile.js';
 import { keepAsWritten, writeRejectsFile } from './rejects.js';
 import { rejectsTrend } from './history.js';
@@ -186,7 +186,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         plan_sha256: plan.sha256,
         files: filesRead(plan, extracted),
         counts: {
-          ...Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected, ...(l.dry_run ? { dry_run: l.dry_run } : {}) }])),
+          ...Object.fromEntries(ledgers.map((l) => [l.entity, committedCounts({ read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected, ...(l.dry_run ? { dry_run: l.dry_run } : {}) }, status === 'succeeded')])),
           ...(opts.follows ? { follows: opts.follows.run_id } : {}),
         },
         message,

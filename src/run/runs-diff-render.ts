@@ -28,9 +28,11 @@ export function renderRunsList(l: RunsList): string {
     }),
   ]);
   const notInLedger = l.target ? l.runs.filter((r) => r.in_ledger === false).length : 0;
+  const uncommitted = l.runs.some((r) => Object.values(r.entities).some((c) => (c.would_have_loaded ?? 0) > 0));
   return [
     table(head, rows, (c) => c >= 5),
     '',
+    ...(uncommitted ? ['loaded is what a run committed: 0 for a rejected, failed or dry run (what would have loaded: would_have_loaded in --json)'] : []),
     `${l.runs.length} run${l.runs.length === 1 ? '' : 's'} of ${l.plan}${l.target ? ` and ${l.target}` : ''}${notInLedger ? ` (${notInLedger} not in the target's ledger: validate runs, or runs against another target)` : ''}${others}`,
   ].join('\n');
 }

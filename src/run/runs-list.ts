@@ -5,6 +5,7 @@ import { chainOrder } from '../audit/source.js';
 import { ConfigError } from '../core/errors.js';
 import { displayPath } from '../plan/load.js';
 import { ofPlan, readRunFolders } from './history.js';
+import { committedCounts } from './ledger.js';
 
 /**
  * `forklift runs list`: the runs of a plan (its runs/ folder) and, with a target, the runs its
@@ -13,10 +14,13 @@ import { ofPlan, readRunFolders } from './history.js';
 
 export interface EntityCounts {
   read: number;
+  /** Rows committed: 0 for a run that committed nothing (rejected, failed, a dry run). */
   loaded: number;
   filtered: number;
   duplicates_dropped: number;
   rejected: number;
+  /** A run that committed nothing: the rows that passed and would have loaded. */
+  would_have_loaded?: number;
 }
 
 export interface RunListing {
@@ -60,7 +64,7 @@ export async function listRuns(opts: { plan: string; target?: string | undefined
     }
     // A copy of a run folder (`<id>-backup`) holds the same run: the folder named by its id stands for it.
     if (byId.has(r.run_id) && path.basename(f.dir) !== r.run_id) continue;
-    const entities = Object.fromEntries(r.entities.map((e) => [e.entity, countsOf(e)]));
+    const entities = Object.fromEntries(r.entities.map((e) => [e.entity, committedCounts(countsOf(e), r.committed)]));
     byId.set(r.run_id, {
       id: r.run_id,
       command: r.command,
@@ -86,7 +90,7 @@ export async function listRuns(opts: { plan: string; target?: string | undefined
         known.in_ledger = true;
         continue;
       }
-      const counts = parseCounts(rec.counts);
+      const counts = parseCounts(rec.counts, rec.status === 'succeeded');
       byId.set(rec.id, {
         id: rec.id,
         command: rec.command ?? '',
@@ -113,8 +117,12 @@ export function countsOf(e: Partial<Record<(typeof NUMBERS)[number], unknown>>):
 
 const total = (entities: Record<string, EntityCounts>): number => Object.values(entities).reduce((s, e) => s + e.rejected, 0);
 
-/** A ledger entry's counts: the per-entity ledgers (objects) and the run a reload follows. */
-function parseCounts(text: string | null): { entities: Record<string, EntityCounts>; follows: string | null } {
+/**
+ * A ledger entry's counts: the per-entity ledgers (objects) and the run a reload follows. An entry
+ * of a run that committed nothing shows loaded 0 whenever it was written (entries before the
+ * change kept the rows that would have loaded as `loaded`).
+ */
+function parseCounts(text: string | null, committed: boolean): { entities: Record<string, EntityCounts>; follows: string | null } {
   let parsed: unknown;
   try {
     parsed = text === null ? {} : JSON.parse(text);
@@ -125,7 +133,10 @@ function parseCounts(text: string | null): { entities: Record<string, EntityCoun
   let follows: string | null = null;
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     if (k === 'follows' && typeof v === 'string') follows = v;
-    else if (v !== null && typeof v === 'object') entities[k] = countsOf(v as Record<string, unknown>);
+    else if (v !== null && typeof v === 'object') {
+      const c = v as Record<string, unknown>;
+      entities[k] = typeof c.would_have_loaded === 'number' ? { ...countsOf(c), would_have_loaded: c.would_have_loaded } : committedCounts(countsOf(c), committed);
+    }
   }
   return { entities, follows };
 }

@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commandEntry } from '../../src/audit/entry.js';
@@ -5,8 +6,12 @@ import { openAuditLog, type AuditLogEntry } from '../../src/audit/log.js';
 import { auditVerify } from '../../src/audit/source.js';
 import { exportBundle } from '../../src/bundle/export.js';
 import { verifyBundleDir } from '../../src/bundle/verify.js';
+import { readStoreLedger } from '../../src/audit/ledger.js';
+import { runPlan } from '../../src/run/pipeline.js';
+import { renderRunsList } from '../../src/run/runs-diff-render.js';
+import { listRuns } from '../../src/run/runs-list.js';
 import { openStore } from '../../src/stores/index.js';
-import { tempDir } from '../helpers.js';
+import { demoCopy, tempDir } from '../helpers.js';
 import { liveServers, withPg } from './stores/live.js';
 
 /**
@@ -62,5 +67,34 @@ describe.runIf(pgDown === null)('PostgreSQL: a start moved by less than a millis
     const v = await verifyBundleDir(dir, 'b');
     expect(v.valid).toBe(false);
     expect(v.problems.join('\n')).toContain(`data/csv/forklift_runs.csv: the audit chain does not verify: entry ${ids[2]!} (seq 3)`);
+  }, 60_000);
+});
+
+describe('what a run that committed nothing has in the ledger and in runs list', () => {
+  it('loaded 0 and would_have_loaded beside it; an entry from before says loaded 0 in runs list too, and still verifies', async () => {
+    const { dir, plan } = demoCopy();
+    const target = `sqlite:${path.join(dir, 'ledger.db')}`;
+    // items rejects 7 of 117 rows: over a 5% limit the run is rejected, nothing committed.
+    writeFileSync(plan, readFileSync(plan, 'utf8').replace('reject_limit: 10%', 'reject_limit: 5%'));
+    await expect(runPlan({ plan, command: 'migrate', target })).rejects.toMatchObject({ code: 'data.rejected' });
+    // An entry as forklift wrote it before: a failed run's counts with the rows it would have loaded as `loaded`.
+    const store = await openStore(target);
+    try {
+      const counts = { items: { read: 117, loaded: 105, filtered: 4, duplicates_dropped: 1, rejected: 7 } };
+      await store.recordRun(commandEntry({ id: '20200101T090000Z-old1', command: 'migrate', status: 'failed', started: new Date('2020-01-01T09:00:00.000Z'), files: {}, counts, message: 'the load failed' }));
+      const [rejected] = (await readStoreLedger(store)).records.filter((r) => r.status === 'rejected');
+      expect(JSON.parse(rejected!.counts!).items).toEqual({ read: 117, loaded: 0, filtered: 4, duplicates_dropped: 1, rejected: 7, would_have_loaded: 105 });
+    } finally {
+      await store.close();
+    }
+    const l = await listRuns({ plan, target });
+    expect(l.runs.map((r) => [r.status, r.entities.items])).toEqual([
+      ['failed', { read: 117, loaded: 0, filtered: 4, duplicates_dropped: 1, rejected: 7, would_have_loaded: 105 }],
+      ['rejected', { read: 117, loaded: 0, filtered: 4, duplicates_dropped: 1, rejected: 7, would_have_loaded: 105 }],
+    ]);
+    const text = renderRunsList(l);
+    expect(text).toMatch(/^\S+\s+migrate\s+rejected\s+.*\s0\/7\s/m);
+    expect(text).toContain('loaded is what a run committed: 0 for a rejected, failed or dry run');
+    expect(await auditVerify({ source: target })).toMatchObject({ ok: true, entries: 2 });
   }, 60_000);
 });

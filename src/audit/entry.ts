@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { checkOperator, operator } from '../core/operator.js';
 import { toolVersion } from '../core/version.js';
-import type { RunEntry } from '../stores/types.js';
+import { ForkliftError } from '../core/errors.js';
+import type { RunEntry, TargetStore } from '../stores/types.js';
 import { activeSigner } from './signing.js';
 
 /**
@@ -32,4 +33,12 @@ export function commandEntry(e: Pick<RunEntry, 'id' | 'command' | 'status' | 'fi
 export function checkLedgerWriter(): void {
   activeSigner();
   checkOperator();
+}
+
+/**
+ * A command that failed after recording its attempt says the store's new ledger head, as a run
+ * report does (ledger_head): a copy of the head kept elsewhere stays current.
+ */
+export function noteLedgerHead(e: unknown, store: Pick<TargetStore, 'display' | 'ledgerHead'>): void {
+  if (e instanceof ForkliftError && store.ledgerHead) e.details.push(`the attempt is recorded in the ledger of ${store.display}: ledger head ${store.ledgerHead}`);
 }

@@ -11,7 +11,7 @@ import type { WriteProgress } from '../stores/read-sqlite.js';
 import { SqliteStore } from '../stores/sqlite.js';
 import { IMPORTED_RUNS_ENTITY, RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
-import { checkLedgerWriter, commandEntry } from '../audit/entry.js';
+import { checkLedgerWriter, commandEntry, noteLedgerHead } from '../audit/entry.js';
 import { safeBagPath } from './bagit.js';
 import { readBundleCsv } from './csv.js';
 import { rowDecoder, useWal, writeScratchRowsInThread } from './scratch-import.js';
@@ -42,6 +42,8 @@ export interface ImportResult {
   manifest_sha256: string;
   /** The bundle's ledger: kept in forklift_imported_runs, and its chain head (null: from before the chain). */
   ledger?: { kept_in: string; chained: boolean; head: string | null };
+  /** The target's own audit chain head after this import's entry (SPEC section 9), as a run report's ledger_head: keep it to pin the target's ledger. */
+  ledger_head: string | null;
 }
 
 /**
@@ -170,10 +172,12 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         rows_total: [...counts.values()].reduce((s, c) => s + c.loaded, 0),
         manifest_sha256: manifest,
         ...(ledgerNote ? { ledger: ledgerNote } : {}),
+        ledger_head: store.ledgerHead ?? null,
       };
     } catch (e) {
       // A usage error (an unknown --tables name) is not an attempt: nothing was tried.
       if (!recorded && !(e instanceof ConfigError)) await store.recordRun(entry('failed', e instanceof Error ? e.message : String(e))).catch(() => {});
+      noteLedgerHead(e, store);
       throw e;
     } finally {
       await store.close();

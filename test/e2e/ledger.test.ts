@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { demoCopy, runCli } from '../helpers.js';
@@ -30,4 +30,41 @@ describe.runIf(myDown === null)('FORKLIFT_OPERATOR on MariaDB (operator varchar(
     expect(log.code, log.stderr).toBe(0);
     expect((json(log.stdout).entries as { operator: string }[]).map((e) => e.operator)).toEqual([who]);
   }, 120_000);
+});
+
+describe('bundle import and purge give the target’s ledger head after their entry', () => {
+  it('in --json (ledger_head, beside the bundle’s own head) and in the text, as audit verify finds it', () => {
+    const { dir, plan } = demoCopy();
+    appendFileSync(plan, 'retention:\n  - entity: machine_events\n    keep: 24 days\n    by: ts\n');
+    const source = `sqlite:${path.join(dir, 'source.db')}`;
+    const target = `sqlite:${path.join(dir, 'target.db')}`;
+    const run = (...args: string[]): ReturnType<typeof runCli> => runCli(args, { cwd: dir });
+    const headOf = (store: string): string => {
+      const v = run('audit', 'verify', store, '--json');
+      expect(v.code, v.stderr).toBe(0);
+      return json(v.stdout).head as string;
+    };
+    expect(run('migrate', plan, '--target', source).code).toBe(0);
+    expect(run('export', 'b1', '--source', source).code).toBe(0);
+
+    const imp = run('bundle', 'import', 'b1', '--target', target, '--json');
+    expect(imp.code, imp.stderr).toBe(0);
+    const result = json(imp.stdout) as { ledger_head: string; ledger: { head: string } };
+    expect(result.ledger_head).toBe(headOf(target));
+    expect(result.ledger.head).toBe(headOf(source));
+    expect(result.ledger_head).not.toBe(result.ledger.head);
+    // Again with append: the keys are there, the import fails, and its attempt is on record.
+    const failed = run('bundle', 'import', 'b1', '--target', target);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(`the attempt is recorded in the ledger of sqlite:target.db: ledger head ${headOf(target)}`);
+    const text = run('bundle', 'import', 'b1', '--target', target, '--load', 'replace');
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`the import is recorded in the ledger of sqlite:target.db: ledger head ${headOf(target)}`);
+
+    const purged = run('purge', plan, '--target', target, '--archive', 'archive', '--as-of', '2025-11-28', '--json');
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(json(purged.stdout).ledger_head).toBe(headOf(target));
+    const dry = run('purge', plan, '--target', target, '--as-of', '2025-11-28', '--dry-run', '--json');
+    expect(json(dry.stdout).ledger_head).toBeNull();
+  }, 180_000);
 });

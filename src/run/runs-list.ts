@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { BEFORE_CHAIN } from '../audit/chain.js';
 import { readLedger } from '../audit/source.js';
 import { chainOrder } from '../audit/source.js';
 import { ConfigError } from '../core/errors.js';
@@ -133,6 +134,7 @@ function parseCounts(text: string | null, committed: boolean): { entities: Recor
   let follows: string | null = null;
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     if (k === 'follows' && typeof v === 'string') follows = v;
+    else if (k === BEFORE_CHAIN) continue;
     else if (v !== null && typeof v === 'object') {
       const c = v as Record<string, unknown>;
       entities[k] = typeof c.would_have_loaded === 'number' ? { ...countsOf(c), would_have_loaded: c.would_have_loaded } : committedCounts(countsOf(c), committed);

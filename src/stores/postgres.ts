@@ -35,7 +35,7 @@ import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, referencedSql, referencedTables, tableLabel, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
-import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
+import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, scrubSecrets, urlSecrets } from './url.js';
 
@@ -242,10 +242,9 @@ export class PostgresStore implements TargetStore {
         await ensureRunsTable((await trx.client.acquireConnection()) as pg.Client);
         await trx.raw("SELECT pg_advisory_xact_lock(hashtext('forklift_runs'))");
         await addChainColumns(trx);
-        // files and counts as the text they hold (json keeps it as written), as audit verify reads them.
-        const old = (await trx.raw('SELECT *, files::text AS files, counts::text AS counts FROM forklift_runs WHERE seq IS NULL AND entry_hash IS NULL')) as { rows: Record<string, unknown>[] };
+        const old = await unchainedRows(trx);
         const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { rows: { seq: string; entry_hash: string }[] };
-        const links = adoptionLinks(old.rows, head.rows[0], activeSigner());
+        const links = adoptionLinks(old, head.rows[0], activeSigner());
         for (const { id, link } of links) await trx('forklift_runs').where({ id }).update(link);
         return { adopted: links.length, link: await insertRun(trx, entryFor(links.length)) };
       });
@@ -639,9 +638,15 @@ async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink>
   await trx.raw("SELECT pg_advisory_xact_lock(hashtext('forklift_runs'))");
   await addChainColumns(trx);
   const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { rows: { seq: string; entry_hash: string }[] };
-  const link = nextLink(e, head.rows[0]);
-  await trx('forklift_runs').insert({ ...runEntryRow(e), ...link });
+  const entry = head.rows[0] ? e : firstChainEntry(e, await unchainedRows(trx));
+  const link = nextLink(entry, head.rows[0]);
+  await trx('forklift_runs').insert({ ...runEntryRow(entry), ...link });
   return link;
+}
+
+/** The unchained entries, files and counts as the text they hold (json keeps it as written), as audit verify reads them. */
+async function unchainedRows(trx: Knex.Transaction): Promise<Record<string, unknown>[]> {
+  return ((await trx.raw(UNCHAINED_SQL.replace('SELECT *', 'SELECT *, files::text AS files, counts::text AS counts'))) as { rows: Record<string, unknown>[] }).rows;
 }
 
 /** describeTables' catalog reads, through knex or a snapshot's connection. */

@@ -233,6 +233,7 @@ describe('audit verify on a bundle', () => {
     migrate({ dir, plan, target, exec: async () => [] });
     const after = runCli(['audit', 'verify', target, '--json'], { cwd: dir });
     expect(after.code, after.stderr).toBe(0);
-    expect(json(after.stdout)).toMatchObject({ ok: true, entries: 1, unchained: 1 });
+    expect(json(after.stdout)).toMatchObject({ ok: true, entries: 1, unchained: 1, unchainedRecorded: true });
+    expect(runCli(['audit', 'verify', target], { cwd: dir }).stdout).toContain('1 unchained entry before the chain, as its first entry records them');
   }, 120_000);
 });

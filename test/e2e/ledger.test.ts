@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { demoCopy, runCli } from '../helpers.js';
 import { liveServers } from '../integration/stores/live.js';
@@ -67,4 +68,22 @@ describe('bundle import and purge give the target’s ledger head after their en
     const dry = run('purge', plan, '--target', target, '--as-of', '2025-11-28', '--dry-run', '--json');
     expect(json(dry.stdout).ledger_head).toBeNull();
   }, 180_000);
+});
+
+describe('an entry inserted outside forklift as one from before the chain (SQLite)', () => {
+  it('is exit 1 for audit verify, and audit init chains nothing', () => {
+    const { dir, plan } = demoCopy();
+    const file = path.join(dir, 't.db');
+    const run = (...args: string[]): ReturnType<typeof runCli> => runCli(args, { cwd: dir });
+    expect(run('migrate', plan, '--target', `sqlite:${file}`).code).toBe(0);
+    const db = new Database(file);
+    db.exec(`INSERT INTO forklift_runs (id, command, status, started, finished, operator, counts) VALUES ('20251130T000000Z-0000', 'migrate', 'succeeded', '2025-11-30T00:00:00.000Z', '2025-11-30T00:00:01.000Z', 'mallory', '{"items":{"read":5,"loaded":5}}')`);
+    db.close();
+    const v = run('audit', 'verify', `sqlite:${file}`);
+    expect(v.code, v.stdout).toBe(1);
+    expect(v.stderr).toContain('entry 20251130T000000Z-0000 (migrate, started 2025-11-30T00:00:00.000Z) has no place in the chain and is not one of the entries from before it');
+    const init = run('audit', 'init', '--target', `sqlite:${file}`);
+    expect(init.code, init.stdout).toBe(1);
+    expect(init.stderr).toContain('so audit init chains nothing');
+  }, 120_000);
 });

@@ -1,6 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
+import { initAuditChain } from '../../src/audit/init.js';
 import { commandEntry } from '../../src/audit/entry.js';
 import { openAuditLog, type AuditLogEntry } from '../../src/audit/log.js';
 import { auditVerify } from '../../src/audit/source.js';
@@ -20,14 +23,14 @@ import { liveServers, withPg } from './stores/live.js';
  */
 
 const FILE = 'test/integration/ledger.test.ts';
-const { pgDown, pgDbs } = await liveServers(FILE, 'fl_');
+const { pgDown, myDown, pgDbs, myDbs } = await liveServers(FILE, 'fl_');
 
-/** A store whose ledger holds `n` entries, as forklift appends them. */
-async function ledgerOf(url: string, n: number): Promise<string[]> {
+/** A store whose ledger holds `n` entries (from the `from`-th on), as forklift appends them. */
+async function ledgerOf(url: string, n: number, from = 1): Promise<string[]> {
   const store = await openStore(url);
   const ids: string[] = [];
   try {
-    for (let i = 1; i <= n; i++) {
+    for (let i = from; i < from + n; i++) {
       const id = `20261130T08170${i}Z-000${i}`;
       await store.recordRun(commandEntry({ id, command: 'migrate', status: 'succeeded', started: new Date(`2026-11-30T08:17:0${i}.688Z`), files: {}, counts: { items: { read: i, loaded: i } }, message: null }));
       ids.push(id);
@@ -98,3 +101,76 @@ describe('what a run that committed nothing has in the ledger and in runs list',
     expect(await auditVerify({ source: target })).toMatchObject({ ok: true, entries: 2 });
   }, 60_000);
 });
+
+type Exec = (sql: string) => Promise<unknown>;
+
+const stores: { name: string; down: string | null; fresh: () => Promise<{ url: string; exec: Exec }> }[] = [
+  {
+    name: 'SQLite',
+    down: null,
+    fresh: async () => {
+      const file = path.join(tempDir('fl-ledger-'), 'ledger.db');
+      return {
+        url: `sqlite:${file}`,
+        exec: async (sql) => {
+          const db = new Database(file);
+          try {
+            db.exec(sql);
+          } finally {
+            db.close();
+          }
+        },
+      };
+    },
+  },
+  { name: 'PostgreSQL', down: pgDown, fresh: async () => (({ url }) => ({ url, exec: (sql: string) => withPg(url, (c) => c.query(sql)) }))(await pgDbs.create()) },
+  {
+    name: 'MariaDB',
+    down: myDown,
+    fresh: async () => {
+      const { url } = await myDbs.create();
+      return {
+        url,
+        exec: async (sql) => {
+          const c = await mysql.createConnection({ uri: url, multipleStatements: true });
+          try {
+            await c.query(sql);
+          } finally {
+            await c.end();
+          }
+        },
+      };
+    },
+  },
+];
+
+const FORGED = "INSERT INTO forklift_runs (id, command, status, started, finished, operator, counts) VALUES ('20250101T000000Z-0000', 'migrate', 'succeeded', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:01.000Z', 'mallory', '{}')";
+
+for (const s of stores) {
+  describe.runIf(s.down === null)(`${s.name}: entries with no place in the chain`, () => {
+    it('a chain begun on an empty ledger takes none, backdated or not; audit init then chains nothing', async () => {
+      const { url, exec } = await s.fresh();
+      await ledgerOf(url, 2);
+      await exec(FORGED);
+      await expect(auditVerify({ source: url })).rejects.toMatchObject({ exitCode: 1, code: 'audit.before-chain', message: expect.stringContaining('entry 20250101T000000Z-0000 (migrate, started 2025-01-01T00:00:00.000Z) has no place in the chain and is not one of the entries from before it') });
+      await expect(initAuditChain(url)).rejects.toMatchObject({ exitCode: 1, code: 'audit.before-chain', message: expect.stringContaining('so audit init chains nothing') });
+      await exec("DELETE FROM forklift_runs WHERE id = '20250101T000000Z-0000'");
+      expect(await auditVerify({ source: url })).toMatchObject({ ok: true, entries: 2, unchained: 0 });
+    }, 60_000);
+
+    it('a chain begun on a ledger from before it records those entries: they verify and audit init adopts them, an added one is caught', async () => {
+      const { url, exec } = await s.fresh();
+      // A ledger from before the chain: one entry, no chain columns.
+      await ledgerOf(url, 1);
+      await exec(s.name === 'SQLite' ? ['seq', 'prev_hash', 'entry_hash', 'signature'].map((c) => `ALTER TABLE forklift_runs DROP COLUMN ${c};`).join('\n') : 'ALTER TABLE forklift_runs DROP COLUMN seq, DROP COLUMN prev_hash, DROP COLUMN entry_hash, DROP COLUMN signature');
+      await ledgerOf(url, 2, 2);
+      expect(await auditVerify({ source: url })).toMatchObject({ ok: true, entries: 2, unchained: 1, unchainedRecorded: true });
+      await exec(FORGED);
+      await expect(auditVerify({ source: url })).rejects.toMatchObject({ exitCode: 1, code: 'audit.before-chain', message: expect.stringContaining('records 1 entry from before the chain') });
+      await expect(initAuditChain(url)).rejects.toMatchObject({ code: 'audit.before-chain' });
+      await exec("DELETE FROM forklift_runs WHERE id = '20250101T000000Z-0000'");
+      expect(await initAuditChain(url)).toMatchObject({ started: true, adopted: 1, entries: 4 });
+      expect(await auditVerify({ source: url })).toMatchObject({ ok: true, entries: 4, unchained: 0 });
+    }, 60_000);
+  });
+}

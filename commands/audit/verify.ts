@@ -23,11 +23,12 @@ export default class AuditVerify extends BaseCommand {
     if (!this.jsonEnabled()) {
       const parts = [`${result.entries} entr${result.entries === 1 ? 'y' : 'ies'} chained`, `head ${result.head}`];
       if (result.unchained) {
-        const n = `${result.unchained} unchained entr${result.unchained === 1 ? 'y' : 'ies'} before the chain`;
+        const one = result.unchained === 1;
+        const n = `${result.unchained} unchained entr${one ? 'y' : 'ies'} before the chain`;
         parts.push(
           result.unchainedRecorded
-            ? `${n}, as its first entry records them (not covered by the chain: forklift audit init chains them)`
-            : `${n}, which its first entry does not record (begun by an earlier forklift): nothing proves they predate it, or that none was added with an earlier date; forklift audit init chains them`,
+            ? `${n}, as its first entry records ${one ? 'it' : 'them'} (not covered by the chain: forklift audit init chains ${one ? 'it' : 'them'})`
+            : `${n}, which its first entry does not record (begun by an earlier forklift): nothing proves ${one ? 'it predates' : 'they predate'} the chain; compare with a copy kept elsewhere before forklift audit init chains ${one ? 'it' : 'them'}`,
         );
       }
       if (result.signatures) parts.push(`${result.signatures.signed} signature${result.signatures.signed === 1 ? '' : 's'} verified with key ${result.signatures.key_id.slice(0, 12)}${result.signatures.unsigned_before ? ` (${result.signatures.unsigned_before} earlier unsigned, covered by the chain)` : ''}`);

@@ -234,6 +234,6 @@ describe('audit verify on a bundle', () => {
     const after = runCli(['audit', 'verify', target, '--json'], { cwd: dir });
     expect(after.code, after.stderr).toBe(0);
     expect(json(after.stdout)).toMatchObject({ ok: true, entries: 1, unchained: 1, unchainedRecorded: true });
-    expect(runCli(['audit', 'verify', target], { cwd: dir }).stdout).toContain('1 unchained entry before the chain, as its first entry records them');
+    expect(runCli(['audit', 'verify', target], { cwd: dir }).stdout).toContain('1 unchained entry before the chain, as its first entry records it');
   }, 120_000);
 });

@@ -86,6 +86,6 @@ function render(r: PurgeResult, fmt: Intl.NumberFormat): string {
   const lines = [head, '', table(['table', 'rule', verb, 'kept', 'kept because'], rows, (c) => c === 2 || c === 3), ''];
   if (r.dry_run) lines.push(`${fmt.format(r.rows_total)} rows would be archived and deleted`);
   else if (r.already_purged) lines.push(`${fmt.format(r.rows_total)} rows archived and deleted by the earlier run (manifest sha256 ${r.manifest_sha256}, in forklift_runs); nothing deleted now`);
-  else lines.push(`${fmt.format(r.deleted_total)} rows deleted · ${fmt.format(r.rows_total)} archived and verified · manifest sha256 ${r.manifest_sha256} · recorded in forklift_runs`);
+  else lines.push(`${fmt.format(r.deleted_total)} rows deleted · ${fmt.format(r.rows_total)} archived and verified · manifest sha256 ${r.manifest_sha256} · recorded in forklift_runs, ledger head ${r.ledger_head ?? 'none'}`);
   return lines.join('\n');
 }

@@ -12,7 +12,7 @@ export default class AuditVerify extends BaseCommand {
   ];
   static override args = { source: Args.string({ description: 'A store URL, or a bundle folder or .zip.', required: true }) };
   static override flags = {
-    head: Flags.string({ description: 'A ledger head kept elsewhere (a run report, a bundle’s Forklift-Ledger-Head): it must be in the chain.' }),
+    head: Flags.string({ description: 'A ledger head kept elsewhere (a run report’s ledger_head, a bundle’s Forklift-Ledger-Head): it must be in the chain. All 64 hex digits, or at least the first 12 (as audit log prints them).' }),
     pubkey: Flags.string({ description: 'An Ed25519 public key (PEM, from audit keygen): every signature must verify with it.' }),
   };
 
@@ -22,10 +22,22 @@ export default class AuditVerify extends BaseCommand {
     const imported = result.imported;
     if (!this.jsonEnabled()) {
       const parts = [`${result.entries} entr${result.entries === 1 ? 'y' : 'ies'} chained`, `head ${result.head}`];
-      if (result.unchained) parts.push(`${result.unchained} unchained entr${result.unchained === 1 ? 'y' : 'ies'} before the chain (not covered: forklift audit init chains them)`);
+      if (result.unchained) {
+        const one = result.unchained === 1;
+        const n = `${result.unchained} unchained entr${one ? 'y' : 'ies'} before the chain`;
+        parts.push(
+          result.unchainedRecorded
+            ? `${n}, as its first entry records ${one ? 'it' : 'them'} (not covered by the chain: forklift audit init chains ${one ? 'it' : 'them'})`
+            : `${n}, which its first entry does not record (begun by an earlier forklift): nothing proves ${one ? 'it predates' : 'they predate'} the chain; compare with a copy kept elsewhere before forklift audit init chains ${one ? 'it' : 'them'}`,
+        );
+      }
       if (result.signatures) parts.push(`${result.signatures.signed} signature${result.signatures.signed === 1 ? '' : 's'} verified with key ${result.signatures.key_id.slice(0, 12)}${result.signatures.unsigned_before ? ` (${result.signatures.unsigned_before} earlier unsigned, covered by the chain)` : ''}`);
       if (imported.length) parts.push(`${imported.length} imported ledger${imported.length === 1 ? '' : 's'} verif${imported.length === 1 ? 'ies' : 'y'} (forklift_imported_runs)`);
-      if (result.afterHead !== undefined) parts.push(`--head found${result.afterHead ? `, ${result.afterHead} entr${result.afterHead === 1 ? 'y' : 'ies'} after it` : ' (the current head)'}`);
+      if (result.afterHead !== undefined) {
+        const given = flags.head!.trim().toLowerCase();
+        const as = given === result.headFound ? '' : ` as ${result.headFound} (from its first ${given.length} digits)`;
+        parts.push(`--head found${as}${result.afterHead ? `, ${result.afterHead} entr${result.afterHead === 1 ? 'y' : 'ies'} after it` : ' (the current head)'}`);
+      }
       this.log(`${result.source}: audit chain verifies · ${parts.join(' · ')}`);
     }
     return result;

@@ -32,7 +32,8 @@ export default class BundleImport extends BaseCommand {
         this.log(`imported ${result.bundle} → ${result.target} (${result.load}, run ${result.run_id})\n`);
         this.log(table(['table', 'rows', 'loaded', 'already there'], result.tables.map((t) => [t.name, fmt.format(t.rows), fmt.format(t.loaded), fmt.format(t.already_in_target)])));
         const l = result.ledger;
-        if (l) this.log(`\nthe bundle's ledger is kept in ${l.kept_in}, apart from the target's own chain${l.head ? ` (its head ${l.head}, recorded in this import's entry)` : ' (from before the audit chain)'}`);
+        if (l) this.log(`\nthe bundle's ledger is kept in ${l.kept_in}, apart from the target's own chain${l.head ? ` (the bundle's head ${l.head}, recorded in this import's entry)` : ' (from before the audit chain)'}`);
+        this.log(`${l ? '' : '\n'}the import is recorded in the ledger of ${result.target}: ledger head ${result.ledger_head ?? 'none'}`);
       }
       return result;
     } finally {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { ConfigError } from '../core/errors.js';
 import type { RunEntry } from '../stores/types.js';
 import { activeSigner, type PublicKey, type Signer } from './signing.js';
 
@@ -39,7 +40,13 @@ export function canonicalValue(field: string, v: unknown): string | null {
   if (v === '') return null;
   if (TIME_FIELDS.has(field) && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v)) {
     const d = new Date(v.includes('T') || v.includes('+') || v.endsWith('Z') ? v : `${v.replace(' ', 'T')}Z`);
-    if (!Number.isNaN(d.getTime())) return d.toISOString();
+    if (!Number.isNaN(d.getTime())) {
+      // Date keeps milliseconds. Digits below them (zeros aside) are kept: forklift never writes
+      // any, so they are an edit, and cutting them would hash the edited entry as the original.
+      const below = /:\d\d\.\d{3}(\d*?)0*(?:Z|[+-]\d\d(?::?\d\d)?)?$/.exec(v)?.[1];
+      const iso = d.toISOString();
+      return below ? `${iso.slice(0, -1)}${below}Z` : iso;
+    }
   }
   if (field === 'seq' && /^-?\d+(\.0+)?$/.test(v)) return String(BigInt(v.replace(/\.0+$/, '')));
   return v;
@@ -95,7 +102,94 @@ export function adoptionLinks(rows: readonly Record<string, unknown>[], head: { 
   });
 }
 
-export type TamperKind = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'seq' | 'head' | 'unchained-after-chain' | 'signature' | 'unsigned';
+/** The fewest digits of a --head taken: audit log prints the first 12 of each entry_hash. */
+export const HEAD_MIN_DIGITS = 12;
+
+/**
+ * A --head as given, trimmed and in lower case: an entry_hash (64 hex digits) or its start of at
+ * least HEAD_MIN_DIGITS digits. Anything else is a usage error (exit 2), never a verdict on the
+ * ledger: a typo must not read as "the ledger was rewritten".
+ */
+export function parseHead(given: string): string {
+  const h = given.trim().toLowerCase();
+  if (new RegExp(`^[0-9a-f]{${HEAD_MIN_DIGITS},64}$`).test(h)) return h;
+  throw new ConfigError(`--head ${JSON.stringify(given)} is not a ledger head: ${h === '' ? 'it is empty' : /[^0-9a-f]/.test(h) ? 'it holds characters other than hex digits' : h.length > 64 ? `it has ${h.length} digits, an entry_hash 64` : `it has ${h.length} digits, fewer than the ${HEAD_MIN_DIGITS} taken`}`, {
+    code: 'audit.head-format',
+    hint: `Give the head as kept: report.json's ledger_head or bag-info.txt's Forklift-Ledger-Head (64 hex digits), or at least its first ${HEAD_MIN_DIGITS} digits, as audit log prints them.`,
+  });
+}
+
+/** A head given by its first digits (parseHead's), not whole: found by the start of an entry_hash. */
+const isHeadStart = (want: string): boolean => want.length < 64 && want.length >= HEAD_MIN_DIGITS && /^[0-9a-f]+$/.test(want);
+
+/**
+ * The position of the entry whose entry_hash is `want` (a whole hash or its start, parseHead's),
+ * or undefined. A start that fits two entries is a usage error: it says nothing about the ledger.
+ */
+export function findHead(want: string, hashes: Iterable<[string, number]>): number | undefined {
+  let found: number | undefined;
+  for (const [h, i] of hashes) {
+    if (!h.startsWith(want)) continue;
+    if (found !== undefined) throw ambiguousHead(want);
+    found = i;
+  }
+  return found;
+}
+
+const ambiguousHead = (want: string): ConfigError =>
+  new ConfigError(`--head ${want} is the start of more than one entry_hash of this chain`, { code: 'audit.head-ambiguous', hint: 'Give more of its digits, or all 64 as report.json\'s ledger_head has them.' });
+
+/**
+ * What the chain's first entry records, in its counts as `before_chain`, of the entries it found
+ * in forklift_runs with no place in a chain (a ledger from before the chain, which audit init may
+ * chain later): how many, and the SHA-256 over their own hashes (each entry's entry_hash as if it
+ * stood alone, sorted, one per line). Only they may stay unchained beside the chain: an entry
+ * inserted later, backdated or not, or one of them changed or deleted, no longer matches it.
+ */
+export interface BeforeChain {
+  entries: number;
+  sha256: string;
+}
+
+export const BEFORE_CHAIN = 'before_chain';
+
+/** The record (BeforeChain) of these unchained entries. */
+export function beforeChainRecord(unchained: readonly LedgerRecord[]): BeforeChain {
+  return recordOfHashes(unchained.map((r) => entryHash(r)));
+}
+
+/** The record of unchained entries by their own hashes (in any order). */
+function recordOfHashes(hashes: readonly string[]): BeforeChain {
+  return { entries: hashes.length, sha256: createHash('sha256').update([...hashes].sort().join('\n'), 'utf8').digest('hex') };
+}
+
+/**
+ * The entry that starts the chain (appended where no entry is chained yet), recording the
+ * unchained entries the store holds in the same transaction: rows as the store gives them, read
+ * as audit init reads them (files and counts as their text).
+ */
+export function firstChainEntry(e: RunEntry, unchained: readonly Record<string, unknown>[]): RunEntry {
+  // An entity of that name keeps its counts; the chain is then checked as one that records nothing.
+  if (Object.hasOwn(e.counts, BEFORE_CHAIN)) return e;
+  return { ...e, counts: { ...e.counts, [BEFORE_CHAIN]: beforeChainRecord(unchained.map(toLedgerRecord)) } };
+}
+
+/** The entries of forklift_runs with no place in the chain (audit init adopts them; the first entry records them). */
+export const UNCHAINED_SQL = 'SELECT * FROM forklift_runs WHERE seq IS NULL AND entry_hash IS NULL';
+
+/** The record of the entries from before the chain that its first entry holds, or undefined: a chain begun before forklift recorded it (or on SQL Server). */
+export function beforeChainOf(first: LedgerRecord | undefined): BeforeChain | undefined {
+  if (first?.counts == null) return undefined;
+  try {
+    const v = (JSON.parse(first.counts) as Record<string, unknown>)[BEFORE_CHAIN] as Partial<BeforeChain> | undefined;
+    if (typeof v?.entries === 'number' && typeof v.sha256 === 'string') return { entries: v.entries, sha256: v.sha256 };
+  } catch {
+    // counts that are not JSON: the hash check names an entry so changed
+  }
+  return undefined;
+}
+
+export type TamperKind = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'seq' | 'head' | 'unchained-after-chain' | 'before-chain' | 'signature' | 'unsigned';
 
 export interface VerifyProblem {
   kind: TamperKind;
@@ -111,6 +205,12 @@ export interface VerifyResult {
   entries: number;
   /** Entries from before the chain (no seq, no hashes): they precede it and are not covered. */
   unchained: number;
+  /**
+   * With unchained entries: true where the chain's first entry records them (they are the ones
+   * it found), false where it records nothing (a chain begun before forklift recorded them): then
+   * nothing proves they predate it.
+   */
+  unchainedRecorded?: boolean;
   /** The last entry's entry_hash (null for an empty chain). */
   head: string | null;
   /** With --head: entries after the pinned head. */
@@ -120,6 +220,8 @@ export interface VerifyResult {
    * the first signed (covered by the chain, or, where none is signed, by `covered_by`).
    */
   signatures?: { key_id: string; signed: number; unsigned_before: number; covered_by?: string };
+  /** With --head: the whole entry_hash it was found as (it may be given by its first digits). */
+  headFound?: string;
   problem?: VerifyProblem;
 }
 
@@ -161,6 +263,7 @@ export function verifyChain(
     ok: !problem,
     entries: chain.length,
     unchained: unchained.length,
+    ...(unchained.length ? { unchainedRecorded: beforeChainOf(chain[0]) !== undefined } : {}),
     head: chain.at(-1)?.entry_hash ?? null,
     ...extra,
     ...(problem ? { problem } : {}),
@@ -208,7 +311,8 @@ export function verifyChain(
     if (prev && BigInt(r.seq) !== BigInt(prev.seq!) + 1n) {
       return result({ kind: 'seq', ...at, message: `${label(r)}: seq ${r.seq} follows seq ${prev.seq}: the sequence was changed` });
     }
-    if (!prev && r.seq !== '1' && unchained.length === 0) {
+    // Entries from before the chain are no reason for it to start later: it starts at 1 (audit init too).
+    if (!prev && r.seq !== '1') {
       return result({ kind: 'deleted', ...at, message: `${label(r)}: the chain starts at seq ${r.seq}, not 1: the entries before it were deleted` });
     }
     prev = r;
@@ -223,11 +327,12 @@ export function verifyChain(
   }
   if (opts.head !== undefined) {
     const want = opts.head.trim().toLowerCase();
-    const pos = byHash.get(want);
+    const pos = isHeadStart(want) ? findHead(want, byHash) : byHash.get(want);
     if (pos === undefined) {
       return result({ kind: 'head', message: `the head ${short(want)} is in no entry of this chain: the ledger was rewritten, or entries after ${short(want)} were deleted` }, extra);
     }
     extra.afterHead = chain.length - 1 - pos;
+    extra.headFound = chain[pos]!.entry_hash!;
   }
   return result(undefined, extra);
 }
@@ -240,16 +345,21 @@ const startedAt = (r: Pick<LedgerRecord, 'started'>): number => {
 
 /**
  * Entries with no place in the chain (no seq, no hash) are legitimate only from before it: a
- * ledger written by a forklift without the chain, whose entries the chain's first run found there
- * and `audit init` later adopts (all of them: after an init there are none). So once the chain has
- * an `audit init` entry, any unchained entry was put there since; without one, any that started
- * after the chain's first entry was. Either is an entry inserted outside forklift (or written by a
- * forklift from before the chain, which `audit init` adopts into the chain, on record).
+ * ledger written by a forklift without the chain, whose entries the chain's first entry found
+ * there and `audit init` later adopts (all of them: after an init there are none). So once the
+ * chain has an `audit init` entry, any unchained entry was put there since; before that, they
+ * must be exactly those the first entry records (beforeChainRecord). A chain begun before forklift
+ * recorded them can only be checked by time: an unchained entry that started after the chain's
+ * first entry was put there since, and a backdated one cannot be told from an old one.
  */
 function unchainedAfterChain(unchained: readonly LedgerRecord[], chain: readonly LedgerRecord[]): VerifyProblem | undefined {
-  if (unchained.length === 0 || chain.length === 0) return undefined;
+  const first = chain[0];
+  if (!first) return undefined;
   const init = chain.find((r) => r.command === 'audit init');
-  const since = startedAt(chain[0]!);
+  const recorded = beforeChainOf(first);
+  if (!init && recorded) return differsFromRecord(unchained, first, recorded);
+  if (unchained.length === 0) return undefined;
+  const since = startedAt(first);
   const bad = unchained.find((r) => init !== undefined || startedAt(r) > since);
   if (!bad) return undefined;
   return {
@@ -257,14 +367,38 @@ function unchainedAfterChain(unchained: readonly LedgerRecord[], chain: readonly
     id: bad.id ?? '?',
     seq: null,
     message: `entry ${bad.id ?? '?'} (${bad.command ?? '?'}, started ${bad.started ?? '?'}) has no place in the chain, yet ${
-      init ? `audit init ${init.id ?? ''} (seq ${init.seq ?? '?'}) chained every entry before it` : `it started after the chain began (${chain[0]!.started ?? '?'})`
+      init ? `audit init ${init.id ?? ''} (seq ${init.seq ?? '?'}) chained every entry before it` : `it started after the chain began (${first.started ?? '?'})`
     }: it was inserted outside forklift, or written by a forklift from before the audit chain (then audit init adopts it into the chain, on record)`,
+  };
+}
+
+/** The unchained entries against what the chain's first entry records of those it found: the same ones, or a problem naming what differs. */
+function differsFromRecord(unchained: readonly LedgerRecord[], first: LedgerRecord, recorded: BeforeChain): VerifyProblem | undefined {
+  const now = beforeChainRecord(unchained);
+  if (now.entries === recorded.entries && now.sha256 === recorded.sha256) return undefined;
+  const records = `${label(first)} records ${recorded.entries} entr${recorded.entries === 1 ? 'y' : 'ies'} from before the chain`;
+  // Which one is not among those recorded can be told where there were none, or where one started after the chain began.
+  const since = startedAt(first);
+  const named = recorded.entries === 0 ? unchained[0] : now.entries > recorded.entries ? unchained.find((r) => startedAt(r) > since) : undefined;
+  if (named) {
+    return {
+      kind: 'before-chain',
+      id: named.id ?? '?',
+      seq: null,
+      message: `entry ${named.id ?? '?'} (${named.command ?? '?'}, started ${named.started ?? '?'}) has no place in the chain and is not one of the entries from before it (${records}; ${now.entries} unchained here now): it was inserted outside forklift`,
+    };
+  }
+  const what = now.entries > recorded.entries ? 'inserted' : now.entries < recorded.entries ? 'deleted' : 'edited or replaced';
+  return {
+    kind: 'before-chain',
+    message: `the ${now.entries} unchained entr${now.entries === 1 ? 'y' : 'ies'} here ${now.entries === 1 ? 'is' : 'are'} not those the chain began after: ${records} (sha256 ${short(recorded.sha256)}, here ${short(now.sha256)}): an entry from before the chain was ${what} outside forklift`,
   };
 }
 
 /**
  * verifyChain over entries read in chain order (chainOrder: those from before the chain first,
- * then by seq), one at a time, holding nothing but the entry before: the answer for a ledger that
+ * then by seq), one at a time, holding nothing but the entry before (and the hashes of the entries
+ * from before the chain, for the record its first entry holds): the answer for a ledger that
  * verifies, the same as verifyChain's. At the first thing that does not verify (or an order it did
  * not expect) it answers undefined, and the caller runs verifyChain over every entry, which names
  * what is wrong in its own words: a tampered ledger is the rare case, and small.
@@ -274,13 +408,14 @@ export async function verifyChainStreamed(
   opts: { head?: string | undefined; pubkey?: PublicKey | undefined; each?: (r: LedgerRecord) => void } = {},
 ): Promise<VerifyResult | undefined> {
   const want = opts.head?.trim().toLowerCase();
-  let unchained = 0;
+  const unchainedHashes: string[] = [];
   let lastUnchained = -Infinity;
-  let firstChained: number | undefined;
+  let first: LedgerRecord | undefined;
   let sawInit = false;
   let entries = 0;
   let prev: LedgerRecord | undefined;
   let headAt: number | undefined;
+  let headFound: string | undefined;
   let signed = 0;
   let unsignedBefore = 0;
   for await (const batch of batches) {
@@ -288,13 +423,14 @@ export async function verifyChainStreamed(
       opts.each?.(r);
       if (r.seq === null && r.entry_hash === null) {
         if (prev) return undefined;
-        unchained++;
+        // Their own hashes, for the record the chain's first entry holds (beforeChainRecord).
+        unchainedHashes.push(entryHash(r));
         lastUnchained = Math.max(lastUnchained, startedAt(r));
         continue;
       }
       if (r.seq === null || r.entry_hash === null || entryHash(r) !== r.entry_hash) return undefined;
       if (r.prev_hash !== (prev?.entry_hash ?? null)) return undefined;
-      if (prev ? BigInt(r.seq) !== BigInt(prev.seq!) + 1n : r.seq !== '1' && unchained === 0) return undefined;
+      if (prev ? BigInt(r.seq) !== BigInt(prev.seq!) + 1n : r.seq !== '1') return undefined;
       if (opts.pubkey) {
         if (r.signature === null) {
           if (signed > 0) return undefined;
@@ -302,21 +438,34 @@ export async function verifyChainStreamed(
         } else if (!opts.pubkey.verify(r.entry_hash, r.signature)) return undefined;
         else signed++;
       }
-      if (r.entry_hash === want) headAt = entries;
-      firstChained ??= startedAt(r);
+      if (want !== undefined && (isHeadStart(want) ? r.entry_hash.startsWith(want) : r.entry_hash === want)) {
+        // A start of two hashes: verifyChain says so.
+        if (headAt !== undefined) return undefined;
+        headAt = entries;
+        headFound = r.entry_hash;
+      }
+      first ??= r;
       if (r.command === 'audit init') sawInit = true;
       entries++;
       prev = r;
     }
   }
-  // An unchained entry from after the chain began: verifyChain names it.
-  if (unchained > 0 && firstChained !== undefined && (sawInit || lastUnchained > firstChained)) return undefined;
+  // Unchained entries not from before the chain (unchainedAfterChain's rules): verifyChain names them.
+  const unchained = unchainedHashes.length;
+  const recorded = beforeChainOf(first);
+  if (first && !sawInit && recorded) {
+    const now = recordOfHashes(unchainedHashes);
+    if (now.entries !== recorded.entries || now.sha256 !== recorded.sha256) return undefined;
+  } else if (unchained > 0 && first && (sawInit || lastUnchained > startedAt(first))) return undefined;
   if (opts.pubkey && signed === 0) return undefined;
   if (want !== undefined && headAt === undefined) return undefined;
   const extra: Partial<VerifyResult> = {};
   if (opts.pubkey) extra.signatures = { key_id: opts.pubkey.keyId, signed, unsigned_before: unsignedBefore };
-  if (headAt !== undefined) extra.afterHead = entries - 1 - headAt;
-  return { ok: true, entries, unchained, head: prev?.entry_hash ?? null, ...extra };
+  if (headAt !== undefined) {
+    extra.afterHead = entries - 1 - headAt;
+    extra.headFound = headFound!;
+  }
+  return { ok: true, entries, unchained, ...(unchained ? { unchainedRecorded: recorded !== undefined } : {}), head: prev?.entry_hash ?? null, ...extra };
 }
 
 /**

@@ -1,7 +1,9 @@
 import { hostname } from 'node:os';
-import { operator } from '../core/operator.js';
+import { checkOperator, operator } from '../core/operator.js';
 import { toolVersion } from '../core/version.js';
-import type { RunEntry } from '../stores/types.js';
+import { ForkliftError } from '../core/errors.js';
+import type { RunEntry, TargetStore } from '../stores/types.js';
+import { activeSigner } from './signing.js';
 
 /**
  * A ledger entry of a command (bundle import, exit, audit init, purge): who ran it, on which host,
@@ -22,4 +24,21 @@ export function commandEntry(e: Pick<RunEntry, 'id' | 'command' | 'status' | 'fi
     counts: e.counts,
     message: e.message,
   };
+}
+
+/**
+ * What a command that appends to a ledger checks before any work, each a usage error (exit 2):
+ * FORKLIFT_SIGNING_KEY (a bad key) and FORKLIFT_OPERATOR (one the ledger cannot hold).
+ */
+export function checkLedgerWriter(): void {
+  activeSigner();
+  checkOperator();
+}
+
+/**
+ * A command that failed after recording its attempt says the store's new ledger head, as a run
+ * report does (ledger_head): a copy of the head kept elsewhere stays current.
+ */
+export function noteLedgerHead(e: unknown, store: Pick<TargetStore, 'display' | 'ledgerHead'>): void {
+  if (e instanceof ForkliftError && store.ledgerHead) e.details.push(`the attempt is recorded in the ledger of ${store.display}: ledger head ${store.ledgerHead}`);
 }

@@ -1,9 +1,9 @@
+import { ExitCode, ForkliftError } from '../core/errors.js';
 import { newRunId } from '../run/run-id.js';
 import { openStore } from '../stores/index.js';
 import { verifyChain } from './chain.js';
-import { commandEntry } from './entry.js';
+import { checkLedgerWriter, commandEntry } from './entry.js';
 import { readStoreLedger } from './ledger.js';
-import { activeSigner } from './signing.js';
 
 export interface AuditInitResult {
   target: string;
@@ -23,14 +23,23 @@ export interface AuditInitResult {
  * FORKLIFT_SIGNING_KEY is set. A ledger that is already one chain is left alone.
  */
 export async function initAuditChain(target: string): Promise<AuditInitResult> {
-  activeSigner();
+  checkLedgerWriter();
   const store = await openStore(target);
   try {
     const before = await readStoreLedger(store);
     const unchained = before.records.filter((r) => r.seq === null && r.entry_hash === null).length;
-    if (before.exists && before.chained && unchained === 0) {
+    if (before.exists && before.chained) {
+      // Only entries that verifiably predate the chain are adopted (the rules of audit verify):
+      // adopting one put there since would chain a forgery "on record".
       const v = verifyChain(before.records);
-      return { target: store.display, started: false, adopted: 0, entries: v.entries, head: v.head };
+      if (!v.ok) {
+        throw new ForkliftError(`${store.display}: the audit chain does not verify, so audit init chains nothing: ${v.problem!.message}`, {
+          exitCode: ExitCode.runtime,
+          code: `audit.${v.problem!.kind}`,
+          hint: `forklift audit verify ${store.display} names the same; audit init adopts only the entries the chain began after. Compare the ledger with a copy kept elsewhere (a bundle, a run report’s ledger_head).`,
+        });
+      }
+      if (unchained === 0) return { target: store.display, started: false, adopted: 0, entries: v.entries, head: v.head };
     }
     const started = new Date();
     const { adopted } = await store.initLedger((n) =>

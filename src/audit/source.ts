@@ -8,7 +8,7 @@ import type { TargetStore } from '../stores/types.js';
 import { tmpdir } from 'node:os';
 import type { CsvField } from '../bundle/csv.js';
 import { sortedBySpill } from '../diff/spill.js';
-import { canonicalValue, verifyChain, verifyChainStreamed, type LedgerRecord, type VerifyResult } from './chain.js';
+import { canonicalValue, parseHead, verifyChain, verifyChainStreamed, type LedgerRecord, type VerifyResult } from './chain.js';
 import { loadPublicKey, type PublicKey } from './signing.js';
 import { bundleLedgerFile, bundleLedgerRecord, bundleLedgerRows, isChained, readBundleLedger, readImportedLedgers, readStoreLedger, storeLedgerBatches, storeRunsEntity } from './ledger.js';
 
@@ -211,10 +211,11 @@ export type AuditVerification = VerifyResult & { source: string; imported: Impor
  * Anything that does not verify, or no chain to verify, is exit 1 naming the first entry at fault.
  */
 export async function auditVerify(opts: { source: string; head?: string | undefined; pubkey?: string | undefined }): Promise<AuditVerification> {
+  const head = opts.head === undefined ? undefined : parseHead(opts.head);
   const pubkey = opts.pubkey === undefined ? undefined : loadPublicKey(opts.pubkey);
   const ledger = await openLedgerReader(opts.source);
   try {
-    return await verifyLedger(ledger, opts.head, pubkey);
+    return await verifyLedger(ledger, head, pubkey);
   } finally {
     await ledger.close();
   }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { dependencyOrder, type Entity, type Model } from '../model/types.js';
+import { committedCounts } from '../run/ledger.js';
 import { newRunId } from '../run/run-id.js';
 import { Staging, stagingTable } from '../run/staging.js';
 import { openStore } from '../stores/index.js';
@@ -10,8 +11,7 @@ import type { WriteProgress } from '../stores/read-sqlite.js';
 import { SqliteStore } from '../stores/sqlite.js';
 import { IMPORTED_RUNS_ENTITY, RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
-import { commandEntry } from '../audit/entry.js';
-import { activeSigner } from '../audit/signing.js';
+import { checkLedgerWriter, commandEntry, noteLedgerHead } from '../audit/entry.js';
 import { safeBagPath } from './bagit.js';
 import { readBundleCsv } from './csv.js';
 import { rowDecoder, useWal, writeScratchRowsInThread } from './scratch-import.js';
@@ -43,6 +43,8 @@ export interface ImportResult {
   manifest_sha256: string;
   /** The bundle's ledger: kept in forklift_imported_runs, and its chain head (null: from before the chain). */
   ledger?: { kept_in: string; chained: boolean; head: string | null };
+  /** The target's own audit chain head after this import's entry (SPEC section 9), as a run report's ledger_head: keep it to pin the target's ledger. */
+  ledger_head: string | null;
 }
 
 /**
@@ -55,8 +57,8 @@ export interface ImportResult {
  * into the other, so the target's own chain still verifies.
  */
 export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
-  // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before any work.
-  activeSigner();
+  // A bad FORKLIFT_SIGNING_KEY or FORKLIFT_OPERATOR fails here (exit 2), before any work.
+  checkLedgerWriter();
   const opened = await openBundle(opts.bundle);
   const started = new Date();
   const runId = newRunId(started);
@@ -87,7 +89,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         status,
         started,
         files: manifest === null ? {} : { [`${path.basename(opened.dir)}/manifest-sha256.txt`]: manifest },
-        counts: Object.fromEntries([...counts].map(([k, v]) => [k, { read: v.rows, loaded: v.loaded, filtered: v.skipped, duplicates_dropped: 0, rejected: 0, ...(k === RUNS_ENTITY.name ? ledgerNote : {}) }])),
+        counts: Object.fromEntries([...counts].map(([k, v]) => [k, committedCounts({ read: v.rows, loaded: v.loaded, filtered: v.skipped, duplicates_dropped: 0, rejected: 0, ...(k === RUNS_ENTITY.name ? ledgerNote : {}) }, status === 'succeeded')])),
         message,
       });
     let recorded = false;
@@ -171,10 +173,12 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         rows_total: [...counts.values()].reduce((s, c) => s + c.loaded, 0),
         manifest_sha256: manifest,
         ...(ledgerNote ? { ledger: ledgerNote } : {}),
+        ledger_head: store.ledgerHead ?? null,
       };
     } catch (e) {
       // A usage error (an unknown --tables name) is not an attempt: nothing was tried.
       if (!recorded && !(e instanceof ConfigError)) await store.recordRun(entry('failed', e instanceof Error ? e.message : String(e))).catch(() => {});
+      noteLedgerHead(e, store);
       throw e;
     } finally {
       await store.close();

@@ -20,7 +20,7 @@ import { newRunId } from '../run/run-id.js';
 import { openStore } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { RunEntry } from '../stores/types.js';
-import { commandEntry } from '../audit/entry.js';
+import { checkLedgerWriter, commandEntry } from '../audit/entry.js';
 import { activeSigner } from '../audit/signing.js';
 import { CERTIFICATE_HTML, CERTIFICATE_JSON, certificateHtml, checkCertificate, certificateJson, signCertificate, type ExitCertificate } from './certificate.js';
 
@@ -71,8 +71,8 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
   const zipFile = opts.zip ? `${final}.zip` : null;
   const dest = zipFile ?? final;
   const shownDest = path.relative(process.cwd(), dest) || dest;
-  // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before any work.
-  activeSigner();
+  // A bad FORKLIFT_SIGNING_KEY or FORKLIFT_OPERATOR fails here (exit 2), before any work.
+  checkLedgerWriter();
   const label = { label: `--to ${path.relative(process.cwd(), final) || final}`, code: 'exit.target' };
   checkBundleTarget(final, label);
   makeTargetParent(final, label);

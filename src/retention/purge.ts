@@ -6,9 +6,8 @@ import { csvDecoder, readBundleCsv } from '../bundle/csv.js';
 import { exportBundle, type ExportResult } from '../bundle/export.js';
 import { checkBundleTarget } from '../bundle/target.js';
 import { verifyBundleDir } from '../bundle/verify.js';
-import { commandEntry } from '../audit/entry.js';
+import { checkLedgerWriter, commandEntry, noteLedgerHead } from '../audit/entry.js';
 import { readStoreLedger } from '../audit/ledger.js';
-import { activeSigner } from '../audit/signing.js';
 import { BundleError, ConfigError, ForkliftError } from '../core/errors.js';
 import { heapGuard } from '../diff/diff.js';
 import type { Entity } from '../model/types.js';
@@ -72,6 +71,8 @@ export interface PurgeResult {
   already_purged: boolean;
   /** Work left beside the archive folder by purges that were killed, removed before this one began. */
   swept: SweptWork[];
+  /** The store's audit chain head after this purge's entry (SPEC section 9); null when nothing was recorded (a dry run, an archive already purged). */
+  ledger_head: string | null;
 }
 
 /** Errors of the file system while the archive is written: the archive failed, nothing was deleted. */
@@ -89,8 +90,8 @@ const WRITE_ERRORS = new Set(['ENOSPC', 'EACCES', 'EPERM', 'EROFS', 'EDQUOT', 'E
  * the same CSV bytes) and finishes the delete, or finds them gone and says so.
  */
 export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
-  // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before anything is read or written.
-  activeSigner();
+  // A bad FORKLIFT_SIGNING_KEY or FORKLIFT_OPERATOR fails here (exit 2), before anything is read or written.
+  checkLedgerWriter();
   const started = new Date();
   // A full collection whenever the heap doubles (as diff does): the export and verify stream
   // millions of rows, and their garbage would otherwise pile up to the peak.
@@ -121,7 +122,7 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
     const selOpts = { rules: opts.rules, asOf, all, signal: opts.signal };
     // A dry run changes nothing, not even what killed purges left.
     const swept = opts.dryRun ? [] : sweepStaleWork(path.dirname(final!), `${path.basename(final!)}.`);
-    const base = { mode: all ? ('all' as const) : ('retention' as const), store: store.display, as_of: asOf.toISODate()!, resumed: false, already_purged: false, swept };
+    const base = { mode: all ? ('all' as const) : ('retention' as const), store: store.display, as_of: asOf.toISODate()!, resumed: false, already_purged: false, swept, ledger_head: null };
     if (opts.dryRun) {
       const sel = await Selection.plan(store, selOpts);
       try {
@@ -181,14 +182,13 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
       const done = tables.map((t) => ({ ...t, deleted: t.rows }));
       const deleted = await store.deleteRows!({ tables: deletes, entry: entry('succeeded', done, manifest, resumed ? 'finished the delete of an earlier run whose archive was complete' : null), signal: opts.signal });
       tables = tables.map((t) => ({ ...t, deleted: deleted.get(t.name) ?? 0 }));
-      return { ...base, dry_run: false, archive: shown, run_id: runId, ...totals(tables), manifest_sha256: manifest, resumed };
+      return { ...base, dry_run: false, archive: shown, run_id: runId, ...totals(tables), manifest_sha256: manifest, resumed, ledger_head: store.ledgerHead ?? null };
     } catch (e) {
       const reason = e instanceof Error && e.name === 'AbortError' ? 'interrupted' : e instanceof Error ? e.message : String(e);
       if (!(e instanceof ConfigError)) await store.recordRun(entry('failed', tables, manifest, `purge failed, nothing was deleted: ${reason}`)).catch(() => {});
-      if (e instanceof Error && e.name === 'AbortError') {
-        throw new BundleError('the purge was interrupted; nothing was deleted', { code: 'purge.interrupted', hint: 'Run the same command again: it finishes the work.', cause: e });
-      }
-      throw e;
+      const thrown = e instanceof Error && e.name === 'AbortError' ? new BundleError('the purge was interrupted; nothing was deleted', { code: 'purge.interrupted', hint: 'Run the same command again: it finishes the work.', cause: e }) : e;
+      noteLedgerHead(thrown, store);
+      throw thrown;
     }
   } finally {
     await store.close();

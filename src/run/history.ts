@@ -62,9 +62,19 @@ export function readRunFolders(runsDir: string): RunFolder[] {
   return out.sort((a, b) => a.report.started.localeCompare(b.report.started) || a.report.run_id.localeCompare(b.report.run_id));
 }
 
+/**
+ * Whether a run's report is of the plan file `planFile`. All plans of a folder share its runs/, so a
+ * plan is its file name there (as a rejects reload finds it): not its `name`, which two plans may
+ * share, nor its hash, which every edit changes, nor the path as given, which depends on the
+ * directory it was run from.
+ */
+export const ofPlan = (report: Pick<RunReport, 'plan'>, planFile: string): boolean => path.basename(report.plan) === path.basename(planFile);
+
 /** A run given by folder, id, or the unique start of an id (looked up in `runsDir`). */
 export function findRunFolder(ref: string, runsDir: string): RunFolder {
   if (existsSync(path.join(ref, 'report.json')) || ref.includes('/') || ref.includes(path.sep)) return readRunFolder(ref);
+  // A complete id is that run, even beside a copy of its folder (`<id>-backup`) that it begins.
+  if (ref !== '' && existsSync(path.join(runsDir, ref, 'report.json'))) return readRunFolder(path.join(runsDir, ref));
   const ids = existsSync(runsDir) ? readdirSync(runsDir).filter((n) => n.startsWith(ref)) : [];
   if (ids.length === 1) return readRunFolder(path.join(runsDir, ids[0]!));
   if (ids.length > 1) {

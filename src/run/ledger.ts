@@ -35,3 +35,13 @@ export function assertBalanced(l: EntityLedger): void {
     );
   }
 }
+
+/**
+ * Counts as a ledger entry keeps them: `loaded` is what the run committed, so 0 for a run that
+ * committed nothing (rejected, failed, a dry run); the rows that passed and would have loaded are
+ * kept beside it as `would_have_loaded`. The report keeps the balanced ledger (its `committed`
+ * says whether they went in); an entry is read on its own, by an auditor.
+ */
+export function committedCounts<T extends { loaded: number }>(c: T, committed: boolean): T & { would_have_loaded?: number } {
+  return committed ? c : { ...c, loaded: 0, would_have_loaded: c.loaded };
+}

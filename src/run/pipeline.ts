@@ -1,7 +1,6 @@
 import type { ExcelDateSystem } from '../sources/types.js';
 import { newRunId } from './run-id.js';
-import { commandEntry } from '../audit/entry.js';
-import { activeSigner } from '../audit/signing.js';
+import { checkLedgerWriter, commandEntry } from '../audit/entry.js';
 import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
@@ -19,7 +18,7 @@ import { checkForeignKeys } from '../validate/foreign-keys.js';
 import { checkDuplicateKeys, checkPaddedKeys, checkUniqueColumns } from '../validate/keys.js';
 import { TARGET_CONSTRAINT_RULE, dryRunLoad, type DryRunCounts } from './dry-run.js';
 import { mapSource } from './extract.js';
-import { assertBalanced, type EntityLedger } from './ledger.js';
+import { assertBalanced, committedCounts, type EntityLedger } from './ledger.js';
 import { profileEntity } from './profile.js';
 import { keepAsWritten, writeRejectsFile } from './rejects.js';
 import { rejectsTrend } from './history.js';
@@ -78,8 +77,8 @@ interface Extracted {
  */
 export async function runPlan(opts: RunOptions): Promise<RunResult> {
   const started = new Date();
-  // A bad FORKLIFT_SIGNING_KEY fails here (exit 2), before the run folder or any work.
-  if (opts.command !== 'validate') activeSigner();
+  // A bad FORKLIFT_SIGNING_KEY or FORKLIFT_OPERATOR fails here (exit 2), before the run folder or any work.
+  if (opts.command !== 'validate') checkLedgerWriter();
   const plan = typeof opts.plan === 'string' ? loadPlan(opts.plan, { target: opts.target }) : opts.plan;
   const runId = newRunId(started);
   const runDir = path.join(plan.dir, 'runs', runId);
@@ -188,7 +187,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         plan_sha256: plan.sha256,
         files: filesRead(plan, extracted),
         counts: {
-          ...Object.fromEntries(ledgers.map((l) => [l.entity, { read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected, ...(l.dry_run ? { dry_run: l.dry_run } : {}) }])),
+          ...Object.fromEntries(ledgers.map((l) => [l.entity, committedCounts({ read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected, ...(l.dry_run ? { dry_run: l.dry_run } : {}) }, status === 'succeeded')])),
           ...(opts.follows ? { follows: opts.follows.run_id } : {}),
         },
         message,

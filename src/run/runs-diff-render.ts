@@ -12,7 +12,8 @@ export type RunsDiffFormat = (typeof RUNS_DIFF_FORMATS)[number];
 const SHOWN = 10;
 
 export function renderRunsList(l: RunsList): string {
-  if (!l.runs.length) return `no runs of ${l.plan}${l.target ? ` or in ${l.target}` : ''} yet`;
+  const others = l.other_plans ? ` (${l.other_plans} run${l.other_plans === 1 ? '' : 's'} of other plans in the same runs/ folder left out)` : '';
+  if (!l.runs.length) return `no runs of ${l.plan}${l.target ? ` or in ${l.target}` : ''} yet${others}`;
   const entities = [...new Set(l.runs.flatMap((r) => Object.keys(r.entities)))];
   const head = ['id', 'command', 'status', 'started', 'follows', ...entities.map((e) => `${e} loaded/rejected`)];
   const rows = l.runs.map((r) => [
@@ -27,10 +28,12 @@ export function renderRunsList(l: RunsList): string {
     }),
   ]);
   const notInLedger = l.target ? l.runs.filter((r) => r.in_ledger === false).length : 0;
+  const uncommitted = l.runs.some((r) => Object.values(r.entities).some((c) => (c.would_have_loaded ?? 0) > 0));
   return [
     table(head, rows, (c) => c >= 5),
     '',
-    `${l.runs.length} run${l.runs.length === 1 ? '' : 's'} of ${l.plan}${l.target ? ` and ${l.target}` : ''}${notInLedger ? ` (${notInLedger} not in the target's ledger: validate runs, or runs against another target)` : ''}`,
+    ...(uncommitted ? ['loaded is what a run committed: 0 for a rejected, failed or dry run (what would have loaded: would_have_loaded in --json)'] : []),
+    `${l.runs.length} run${l.runs.length === 1 ? '' : 's'} of ${l.plan}${l.target ? ` and ${l.target}` : ''}${notInLedger ? ` (${notInLedger} not in the target's ledger: validate runs, or runs against another target)` : ''}${others}`,
   ].join('\n');
 }
 

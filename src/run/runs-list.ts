@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { BEFORE_CHAIN } from '../audit/chain.js';
 import { readLedger } from '../audit/source.js';
 import { chainOrder } from '../audit/source.js';
 import { ConfigError } from '../core/errors.js';
 import { displayPath } from '../plan/load.js';
-import { readRunFolders } from './history.js';
+import { ofPlan, readRunFolders } from './history.js';
+import { committedCounts } from './ledger.js';
 
 /**
  * `forklift runs list`: the runs of a plan (its runs/ folder) and, with a target, the runs its
@@ -13,10 +15,13 @@ import { readRunFolders } from './history.js';
 
 export interface EntityCounts {
   read: number;
+  /** Rows committed: 0 for a run that committed nothing (rejected, failed, a dry run). */
   loaded: number;
   filtered: number;
   duplicates_dropped: number;
   rejected: number;
+  /** A run that committed nothing: the rows that passed and would have loaded. */
+  would_have_loaded?: number;
 }
 
 export interface RunListing {
@@ -39,6 +44,8 @@ export interface RunsList {
   plan: string;
   target: string | null;
   runs: RunListing[];
+  /** Runs of other plans in the same runs/ folder (every plan of a folder shares it), left out. */
+  other_plans: number;
 }
 
 export async function listRuns(opts: { plan: string; target?: string | undefined; signal?: AbortSignal }): Promise<RunsList> {
@@ -48,9 +55,17 @@ export async function listRuns(opts: { plan: string; target?: string | undefined
     throw new ConfigError(`${displayPath(planFile)}: no such plan, and no runs/ beside it`, { code: 'runs.no-plan', hint: 'Give the plan with --plan FILE, or a store with --target URL.' });
   }
   const byId = new Map<string, RunListing>();
+  // Runs of the other plans beside this one: left out, here and where the target's ledger has them.
+  const others = new Set<string>();
   for (const f of readRunFolders(runsDir)) {
     const r = f.report;
-    const entities = Object.fromEntries(r.entities.map((e) => [e.entity, countsOf(e)]));
+    if (!ofPlan(r, planFile)) {
+      others.add(r.run_id);
+      continue;
+    }
+    // A copy of a run folder (`<id>-backup`) holds the same run: the folder named by its id stands for it.
+    if (byId.has(r.run_id) && path.basename(f.dir) !== r.run_id) continue;
+    const entities = Object.fromEntries(r.entities.map((e) => [e.entity, committedCounts(countsOf(e), r.committed)]));
     byId.set(r.run_id, {
       id: r.run_id,
       command: r.command,
@@ -70,13 +85,13 @@ export async function listRuns(opts: { plan: string; target?: string | undefined
     target = ledger.display;
     for (const run of byId.values()) run.in_ledger = false;
     for (const rec of chainOrder(ledger.records)) {
-      if (rec.id === null) continue;
+      if (rec.id === null || others.has(rec.id)) continue;
       const known = byId.get(rec.id);
       if (known) {
         known.in_ledger = true;
         continue;
       }
-      const counts = parseCounts(rec.counts);
+      const counts = parseCounts(rec.counts, rec.status === 'succeeded');
       byId.set(rec.id, {
         id: rec.id,
         command: rec.command ?? '',
@@ -92,7 +107,7 @@ export async function listRuns(opts: { plan: string; target?: string | undefined
     }
   }
   const runs = [...byId.values()].sort((a, b) => a.started.localeCompare(b.started) || a.id.localeCompare(b.id));
-  return { plan: displayPath(planFile), target, runs };
+  return { plan: displayPath(planFile), target, runs, other_plans: others.size };
 }
 
 const NUMBERS = ['read', 'loaded', 'filtered', 'duplicates_dropped', 'rejected'] as const;
@@ -103,8 +118,12 @@ export function countsOf(e: Partial<Record<(typeof NUMBERS)[number], unknown>>):
 
 const total = (entities: Record<string, EntityCounts>): number => Object.values(entities).reduce((s, e) => s + e.rejected, 0);
 
-/** A ledger entry's counts: the per-entity ledgers (objects) and the run a reload follows. */
-function parseCounts(text: string | null): { entities: Record<string, EntityCounts>; follows: string | null } {
+/**
+ * A ledger entry's counts: the per-entity ledgers (objects) and the run a reload follows. An entry
+ * of a run that committed nothing shows loaded 0 whenever it was written (entries before the
+ * change kept the rows that would have loaded as `loaded`).
+ */
+function parseCounts(text: string | null, committed: boolean): { entities: Record<string, EntityCounts>; follows: string | null } {
   let parsed: unknown;
   try {
     parsed = text === null ? {} : JSON.parse(text);
@@ -115,7 +134,11 @@ function parseCounts(text: string | null): { entities: Record<string, EntityCoun
   let follows: string | null = null;
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     if (k === 'follows' && typeof v === 'string') follows = v;
-    else if (v !== null && typeof v === 'object') entities[k] = countsOf(v as Record<string, unknown>);
+    else if (k === BEFORE_CHAIN) continue;
+    else if (v !== null && typeof v === 'object') {
+      const c = v as Record<string, unknown>;
+      entities[k] = typeof c.would_have_loaded === 'number' ? { ...countsOf(c), would_have_loaded: c.would_have_loaded } : committedCounts(countsOf(c), committed);
+    }
   }
   return { entities, follows };
 }

@@ -32,7 +32,7 @@ import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type Se
 import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTables, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
-import { adoptionLinks, nextLink, type ChainLink } from '../audit/chain.js';
+import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { decodeUrlPart, redactUrl } from './url.js';
 import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
@@ -724,7 +724,7 @@ export class MysqlStore implements TargetStore {
 
   async initLedger(entryFor: (adopted: number) => RunEntry): Promise<{ adopted: number }> {
     const { adopted, link } = await this.underLedgerLock(async (conn) => {
-      const old = await query<Record<string, unknown>[]>(conn, 'SELECT * FROM forklift_runs WHERE seq IS NULL AND entry_hash IS NULL FOR UPDATE');
+      const old = await query<Record<string, unknown>[]>(conn, `${UNCHAINED_SQL} FOR UPDATE`);
       const head = await query<{ seq: number | string; entry_hash: string }[]>(conn, 'SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1');
       const links = adoptionLinks(old, head[0], activeSigner());
       for (const { id, link: l } of links) {
@@ -1274,11 +1274,12 @@ async function inRunTransaction(conn: RawConnection, entry: RunEntry, state: { b
 /** Appends the entry to the audit chain; the caller holds the ledger lock (takeRunsLock) and a transaction. */
 async function insertRun(conn: RawConnection, e: RunEntry): Promise<ChainLink> {
   const head = await query<{ seq: number | string; entry_hash: string }[]>(conn, 'SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1 FOR UPDATE');
-  const link = nextLink(e, head[0]);
+  const entry = head[0] ? e : firstChainEntry(e, await query<Record<string, unknown>[]>(conn, `${UNCHAINED_SQL} FOR UPDATE`));
+  const link = nextLink(entry, head[0]);
   await query(
     conn,
     'INSERT INTO forklift_runs (id, command, status, started, finished, operator, host, tool_version, plan_sha256, files, counts, message, seq, prev_hash, entry_hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    [e.id, e.command, e.status, e.started, e.finished, e.operator, e.host, e.tool_version, e.plan_sha256, JSON.stringify(e.files), JSON.stringify(e.counts), e.message, link.seq, link.prev_hash, link.entry_hash, link.signature],
+    [entry.id, entry.command, entry.status, entry.started, entry.finished, entry.operator, entry.host, entry.tool_version, entry.plan_sha256, JSON.stringify(entry.files), JSON.stringify(entry.counts), entry.message, link.seq, link.prev_hash, link.entry_hash, link.signature],
   );
   return link;
 }

@@ -36,7 +36,7 @@ import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, referencedSql, referencedTables, tableLabel, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
-import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
+import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, scrubSecrets, urlSecrets } from './url.js';
 
@@ -228,7 +228,7 @@ export class PostgresStore implements TargetStore {
   async recordRun(entry: RunEntry): Promise<void> {
     try {
       const link = await this.k.transaction(async (trx) => {
-        await trx.raw(PG_RUNS_DDL);
+        await ensureRunsTable((await trx.client.acquireConnection()) as pg.Client);
         return insertRun(trx, entry);
       });
       this.ledgerHead = link.entry_hash;
@@ -240,13 +240,12 @@ export class PostgresStore implements TargetStore {
   async initLedger(entryFor: (adopted: number) => RunEntry): Promise<{ adopted: number }> {
     try {
       const { adopted, link } = await this.k.transaction(async (trx) => {
-        await trx.raw(PG_RUNS_DDL);
+        await ensureRunsTable((await trx.client.acquireConnection()) as pg.Client);
         await trx.raw("SELECT pg_advisory_xact_lock(hashtext('forklift_runs'))");
         await addChainColumns(trx);
-        // files and counts as the text they hold (json keeps it as written), as audit verify reads them.
-        const old = (await trx.raw('SELECT *, files::text AS files, counts::text AS counts FROM forklift_runs WHERE seq IS NULL AND entry_hash IS NULL')) as { rows: Record<string, unknown>[] };
+        const old = await unchainedRows(trx);
         const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { rows: { seq: string; entry_hash: string }[] };
-        const links = adoptionLinks(old.rows, head.rows[0], activeSigner());
+        const links = adoptionLinks(old, head.rows[0], activeSigner());
         for (const { id, link } of links) await trx('forklift_runs').where({ id }).update(link);
         return { adopted: links.length, link: await insertRun(trx, entryFor(links.length)) };
       });
@@ -282,7 +281,7 @@ export class PostgresStore implements TargetStore {
           req.signal?.throwIfAborted();
           for (const [name, n] of await deleteArchived(conn, d, tables)) deleted.set(name, n);
           await guard.checkCounts(deleted);
-          await conn.query(PG_RUNS_DDL);
+          await ensureRunsTable(conn);
           link = await insertRun(trx, req.entry);
         } catch (e) {
           first = e;
@@ -378,12 +377,35 @@ export class PostgresStore implements TargetStore {
  */
 async function prepareTables(conn: pg.Client, req: Pick<LoadRequest, 'model' | 'entities'>, display: string): Promise<void> {
   checkNameLengths(display, referencedClosure(req), PG_NAME_LIMIT);
+  await lockToCreate(conn, ['forklift_runs', TABLES_TABLE, ...referencedClosure(req).map((e) => e.name)]);
   await conn.query(PG_RUNS_DDL);
   for (const l of req.entities) await checkTableShape(conn, l.entity, display);
   for (const entity of referencedClosure(req)) await conn.query(pgCreateTable(entity));
   await conn.query(PG_TABLES_DDL);
   for (const rec of tableRecords(referencedClosure(req))) await conn.query(PG_TABLES_UPSERT, rec);
   await emptyForReplace(conn, req.entities.filter((l) => l.mode === 'replace'));
+}
+
+/**
+ * Held, to the commit, by a run that makes any of forklift's tables. CREATE TABLE IF NOT EXISTS
+ * does not see a table another open transaction is making, so two first runs at once both made it,
+ * and the second failed at the catalog's unique key (pg_type_typname_nsp_index). With the lock
+ * the second waits until the first commits, then finds the tables made. Not the ledger's lock:
+ * a run whose tables all exist takes this one never and the ledger's only at its end, so no run
+ * waits for the ledger's lock while holding what a run making tables waits for.
+ */
+const CREATE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('forklift_create_tables'))";
+
+/** Takes CREATE_LOCK when any of `tables` is not there yet (a run whose tables all exist does not wait for it). */
+async function lockToCreate(conn: pg.Client, tables: readonly string[]): Promise<void> {
+  const missing = await conn.query<{ n: number }>('SELECT count(*)::int AS n FROM unnest($1::text[]) AS t(name) WHERE to_regclass(t.name) IS NULL', [tables.map(q)]);
+  if ((missing.rows[0]?.n ?? 0) > 0) await conn.query(CREATE_LOCK);
+}
+
+/** forklift_runs, made under CREATE_LOCK where it is not there yet (recordRun, initLedger, deleteRows). */
+async function ensureRunsTable(conn: pg.Client): Promise<void> {
+  await lockToCreate(conn, ['forklift_runs']);
+  await conn.query(PG_RUNS_DDL);
 }
 
 /** An existing table the entity loads into must hold the model's values exactly (table-shape.ts); a new one is made so. */
@@ -618,9 +640,15 @@ async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink>
   await trx.raw("SELECT pg_advisory_xact_lock(hashtext('forklift_runs'))");
   await addChainColumns(trx);
   const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { rows: { seq: string; entry_hash: string }[] };
-  const link = nextLink(e, head.rows[0]);
-  await trx('forklift_runs').insert({ ...runEntryRow(e), ...link });
+  const entry = head.rows[0] ? e : firstChainEntry(e, await unchainedRows(trx));
+  const link = nextLink(entry, head.rows[0]);
+  await trx('forklift_runs').insert({ ...runEntryRow(entry), ...link });
   return link;
+}
+
+/** The unchained entries, files and counts as the text they hold (json keeps it as written), as audit verify reads them. */
+async function unchainedRows(trx: Knex.Transaction): Promise<Record<string, unknown>[]> {
+  return ((await trx.raw(UNCHAINED_SQL.replace('SELECT *', 'SELECT *, files::text AS files, counts::text AS counts'))) as { rows: Record<string, unknown>[] }).rows;
 }
 
 /** describeTables' catalog reads, through knex or a snapshot's connection. */

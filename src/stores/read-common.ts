@@ -414,12 +414,14 @@ export function exactInstants<V>(table: string, column: string, decode: (v: V) =
 
 /**
  * Each column's decoder: the store's native decoder (instants checked by exactInstants), then the
- * model column's adaptation (scale, type).
+ * model column's adaptation (scale, type). An instant read as text (the model says string, as the
+ * ledger's `started` in RUNS_ENTITY does) is not checked: its text keeps every digit, none is cut.
  */
 export function columnDecoders<N extends NativeColumn, V>(e: Entity, native: readonly N[], nativeDecoder: (n: N) => (v: V) => unknown): ((v: V) => unknown)[] {
   return e.columns.map((c, i) => {
     const n = native[i]!;
-    const base = n.kind === 'timestamp' ? exactInstants(e.name, n.name, nativeDecoder(n)) : nativeDecoder(n);
+    const asText = c.type === 'string' || c.type === 'text';
+    const base = n.kind === 'timestamp' && !asText ? exactInstants(e.name, n.name, nativeDecoder(n)) : nativeDecoder(n);
     const adapt = adaptValue(c, n);
     return adapt ? (v: V) => adapt(base(v)) : base;
   });

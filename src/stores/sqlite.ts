@@ -24,7 +24,7 @@ import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, referencedSql, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
-import { adoptionLinks, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
+import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, sqlitePath } from './url.js';
 import { loopTurns } from '../util/loop-turn.js';
@@ -250,7 +250,7 @@ export class SqliteStore implements TargetStore {
         await trx.raw(RUNS_DDL);
         await trx.raw('UPDATE forklift_runs SET id = id WHERE 0');
         await addChainColumns(trx);
-        const old = (await trx.raw('SELECT * FROM forklift_runs WHERE seq IS NULL AND entry_hash IS NULL')) as Record<string, unknown>[];
+        const old = (await trx.raw(UNCHAINED_SQL)) as Record<string, unknown>[];
         const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { seq: number; entry_hash: string }[];
         const links = adoptionLinks(old, head[0], activeSigner());
         for (const { id, link } of links) await trx('forklift_runs').where({ id }).update(link);
@@ -670,8 +670,9 @@ async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink>
   await trx.raw('UPDATE forklift_runs SET id = id WHERE 0');
   await addChainColumns(trx);
   const head = (await trx.raw('SELECT seq, entry_hash FROM forklift_runs WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1')) as { seq: number; entry_hash: string }[];
-  const link = nextLink(e, head[0]);
-  await trx('forklift_runs').insert({ ...runEntryRow(e), ...link });
+  const entry = head[0] ? e : firstChainEntry(e, (await trx.raw(UNCHAINED_SQL)) as Record<string, unknown>[]);
+  const link = nextLink(entry, head[0]);
+  await trx('forklift_runs').insert({ ...runEntryRow(entry), ...link });
   return link;
 }
 

@@ -74,6 +74,17 @@ function tamperSuite(name: string, open: () => Promise<Setup>): void {
       expect(text.stdout).toContain(second.slice(0, 12));
     }, 120_000);
 
+    it('takes --head as audit log prints it (its first 12 digits); a --head that is not one is a usage error, not a verdict', () => {
+      const short = verify(s, '--head', first.slice(0, 12));
+      expect(short.code, short.stderr).toBe(0);
+      expect(short.stdout).toContain(`--head found as ${first} (from its first 12 digits), 1 entry after it`);
+      for (const bad of ['', 'null', first.slice(0, 11), `${first}0`, `${first.slice(0, 63)}g`]) {
+        const v = verify(s, '--head', bad, '--json');
+        expect(v.code, `--head '${bad}': ${v.stdout}`).toBe(2);
+        expect(json(v.stdout).error).toMatchObject({ code: 'audit.head-format' });
+      }
+    });
+
     it('catches an edited field', async () => {
       await tampered(s, ["UPDATE forklift_runs SET operator = 'mallory' WHERE seq = 1"], () => {
         const v = verify(s);
@@ -222,6 +233,7 @@ describe('audit verify on a bundle', () => {
     migrate({ dir, plan, target, exec: async () => [] });
     const after = runCli(['audit', 'verify', target, '--json'], { cwd: dir });
     expect(after.code, after.stderr).toBe(0);
-    expect(json(after.stdout)).toMatchObject({ ok: true, entries: 1, unchained: 1 });
+    expect(json(after.stdout)).toMatchObject({ ok: true, entries: 1, unchained: 1, unchainedRecorded: true });
+    expect(runCli(['audit', 'verify', target], { cwd: dir }).stdout).toContain('1 unchained entry before the chain, as its first entry records it');
   }, 120_000);
 });

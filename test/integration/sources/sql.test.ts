@@ -492,7 +492,8 @@ describe.skipIf(pgDown !== null)('sql source: PostgreSQL', () => {
       ]);
       const run = db.prepare("SELECT files, counts FROM forklift_runs WHERE status = 'succeeded'").get() as { files: string; counts: string };
       expect(JSON.parse(run.files)[l.source]).toBe(l.source_sha256);
-      expect(JSON.parse(run.counts)).toEqual({ items: { read: 5, loaded: 3, filtered: 1, duplicates_dropped: 0, rejected: 1 } });
+      // The store's first entry: it starts the audit chain and records the (no) entries before it.
+      expect(JSON.parse(run.counts)).toEqual({ items: { read: 5, loaded: 3, filtered: 1, duplicates_dropped: 0, rejected: 1 }, before_chain: { entries: 0, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     } finally {
       db.close();
     }

@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { entryHash, nextLink, runEntryRow, toLedgerRecord, verifyChain, verifyChainStreamed, type LedgerRecord } from '../../../src/audit/chain.js';
+import { entryHash, findHead, firstChainEntry, nextLink, parseHead, runEntryRow, toLedgerRecord, verifyChain, verifyChainStreamed, type LedgerRecord } from '../../../src/audit/chain.js';
 import { entry } from './entries.js';
 import type { RunEntry } from '../../../src/stores/types.js';
 
 
-/** A chain of n entries as forklift appends them. */
-function chain(n: number, over: (i: number) => Partial<RunEntry> = () => ({})): LedgerRecord[] {
+/**
+ * A chain of n entries as forklift appends them; with `before`, begun as a store begins it now,
+ * its first entry recording these unchained entries (without, as forklift began chains before).
+ */
+function chain(n: number, over: (i: number) => Partial<RunEntry> = () => ({}), before?: readonly LedgerRecord[]): LedgerRecord[] {
   const out: LedgerRecord[] = [];
   for (let i = 1; i <= n; i++) {
-    const e = entry(i, over(i));
+    const e = i === 1 && before ? firstChainEntry(entry(i, over(i)), before) : entry(i, over(i));
     const prev = out.at(-1);
     const link = nextLink(e, prev ? { seq: prev.seq, entry_hash: prev.entry_hash } : undefined);
     out.push(toLedgerRecord({ ...runEntryRow(e), ...link }));
@@ -33,6 +36,18 @@ describe('the audit chain', () => {
     const fromCsv = toLedgerRecord({ ...first, seq: '1', message: '' });
     const fromMysql = toLedgerRecord({ ...first, started: '2026-11-29 10:00:01.000', seq: 1 });
     for (const r of [fromPg, fromCsv, fromMysql]) expect(entryHash(r)).toBe(first!.entry_hash);
+  });
+
+  it('keeps digits below the millisecond (forklift never writes them): a start moved by 0.4 ms is an edit', () => {
+    const c = chain(3);
+    const started = c[2]!.started!.replace(/Z$/, '4Z');
+    for (const moved of [started, started.replace('T', ' ').replace('Z', '400'), started.replace('Z', '+00:00')]) {
+      const r = verifyChain([c[0]!, c[1]!, toLedgerRecord({ ...c[2]!, started: moved })]);
+      expect(r.problem, moved).toMatchObject({ kind: 'edited', id: c[2]!.id, seq: '3' });
+    }
+    expect(toLedgerRecord({ started }).started).toBe(started);
+    // Zeros below the millisecond are no digits: a server's datetime(6) of a whole millisecond.
+    expect(verifyChain([c[0]!, c[1]!, toLedgerRecord({ ...c[2]!, started: c[2]!.started!.replace('Z', '000') })]).ok).toBe(true);
   });
 
   it('catches an edited field', () => {
@@ -103,6 +118,26 @@ describe('the audit chain', () => {
     expect(verifyChain(c, { head: c[0]!.entry_hash! })).toMatchObject({ ok: true, afterHead: 2 });
   });
 
+  it('finds --head by its first digits (12 at least, as audit log prints them), and says when they fit two entries', () => {
+    const c = chain(3);
+    const full = c[1]!.entry_hash!;
+    expect(verifyChain(c, { head: full.slice(0, 12) })).toMatchObject({ ok: true, afterHead: 1, headFound: full });
+    expect(verifyChain(c, { head: full.slice(0, 40).toUpperCase() })).toMatchObject({ ok: true, headFound: full });
+    expect(verifyChain(c, { head: full })).toMatchObject({ ok: true, headFound: full });
+    expect(verifyChain(c, { head: 'f'.repeat(12) }).problem).toMatchObject({ kind: 'head' });
+    // Two hashes that begin alike (a chain that has them would take 2^48 tries to make): the start says nothing about the ledger.
+    const twins: [string, number][] = [[`${'a'.repeat(12)}${'0'.repeat(52)}`, 0], [`${'a'.repeat(12)}${'1'.repeat(52)}`, 1]];
+    expect(() => findHead('a'.repeat(12), twins)).toThrow(expect.objectContaining({ code: 'audit.head-ambiguous', exitCode: 2 }));
+    expect(findHead(`${'a'.repeat(12)}1`, twins)).toBe(1);
+  });
+
+  it('refuses a --head that is not one as a usage error (exit 2), never as a verdict on the ledger', () => {
+    expect(parseHead(' 3B4AB55787A8 ')).toBe('3b4ab55787a8');
+    for (const bad of ['', '   ', 'null', '3b4ab55787a', 'xyz4ab55787a8', 'a'.repeat(65)]) {
+      expect(() => parseHead(bad), bad).toThrow(expect.objectContaining({ code: 'audit.head-format', exitCode: 2 }));
+    }
+  });
+
   it('counts the entries from before the chain, and a chain after them starts with prev_hash null', () => {
     const legacy = [1, 2].map((n) => toLedgerRecord({ ...runEntryRow(entry(n, { id: `old-${n}`, started: `2025-06-0${n}T08:00:00.000Z` })) }));
     const c = chain(2);
@@ -123,6 +158,48 @@ describe('the audit chain', () => {
   });
 });
 
+describe('entries with no place in the chain, against what its first entry records', () => {
+  const old = (n: number, over: Partial<RunEntry> = {}): LedgerRecord => toLedgerRecord(runEntryRow(entry(n, { id: `old-${n}`, started: `2025-06-0${n}T08:00:00.000Z`, ...over })));
+  const forged = old(7, { id: 'forged', operator: 'mallory', started: '2025-01-01T00:00:00.000Z' });
+
+  it('a chain begun on an empty ledger takes no unchained entry, backdated or not', () => {
+    const c = chain(3, undefined, []);
+    expect(verifyChain(c)).toMatchObject({ ok: true, unchained: 0 });
+    expect(verifyChain([forged, ...c]).problem).toMatchObject({ kind: 'before-chain', id: 'forged', message: expect.stringContaining('is not one of the entries from before it') });
+    // The chain's last entry unchained and backdated: the same.
+    const last = { ...c[2]!, seq: null, prev_hash: null, entry_hash: null, started: '2025-01-01T00:00:00.000Z' };
+    expect(verifyChain([c[0]!, c[1]!, last]).problem).toMatchObject({ kind: 'before-chain', id: c[2]!.id });
+  });
+
+  it('takes exactly the entries it found, and names an entry inserted, deleted or changed among them', () => {
+    const before = [old(1), old(2)];
+    const c = chain(3, undefined, before);
+    expect(verifyChain([...before, ...c])).toMatchObject({ ok: true, entries: 3, unchained: 2, unchainedRecorded: true });
+    const cases: [string, LedgerRecord[], RegExp][] = [
+      ['a backdated entry inserted', [...before, forged], /an entry from before the chain was inserted outside forklift/],
+      ['one deleted', [before[0]!], /an entry from before the chain was deleted outside forklift/],
+      ['one edited', [before[0]!, { ...before[1]!, operator: 'mallory' }], /an entry from before the chain was edited or replaced outside forklift/],
+      ['one replaced by a forgery', [before[0]!, forged], /edited or replaced/],
+    ];
+    for (const [what, unchained, message] of cases) {
+      const r = verifyChain([...unchained, ...c]);
+      expect(r.problem, what).toMatchObject({ kind: 'before-chain', message: expect.stringMatching(message) });
+      expect(r.problem!.message, what).toContain(`entry ${c[0]!.id!} (seq 1) records 2 entries from before the chain`);
+    }
+    // One that started after the chain began is named.
+    const late = old(8, { id: 'late', started: '2099-01-01T00:00:00.000Z' });
+    expect(verifyChain([...before, late, ...c]).problem).toMatchObject({ kind: 'before-chain', id: 'late' });
+  });
+
+  it('a chain that records nothing (begun by an earlier forklift) checks by start time only, and says so', () => {
+    expect(verifyChain([forged, ...chain(3)])).toMatchObject({ ok: true, unchained: 1, unchainedRecorded: false });
+  });
+
+  it('starts at seq 1 even beside unchained entries: its first entries deleted is caught', () => {
+    expect(verifyChain([old(1), ...chain(4).slice(1)]).problem).toMatchObject({ kind: 'deleted', seq: '2' });
+  });
+});
+
 describe('the audit chain, checked as it streams', () => {
   async function* inBatches(records: readonly LedgerRecord[], size = 2): AsyncGenerator<LedgerRecord[]> {
     for (let i = 0; i < records.length; i += size) yield records.slice(i, i + size);
@@ -138,6 +215,15 @@ describe('the audit chain, checked as it streams', () => {
     expect(await verifyChainStreamed(inBatches(c), { head: c[4]!.entry_hash! })).toEqual(verifyChain(c, { head: c[4]!.entry_hash! }));
     expect(await verifyChainStreamed(inBatches(c), { head: c[4]!.entry_hash!.toUpperCase() })).toMatchObject({ ok: true, afterHead: 2 });
     expect(await verifyChainStreamed(inBatches([]))).toEqual(verifyChain([]));
+  });
+
+  it('gives verifyChain’s answer for a chain that records the entries before it, and gives up where they differ', async () => {
+    const before = [unchained(1), unchained(2)];
+    const c = chain(4, undefined, before);
+    expect(await verifyChainStreamed(inBatches([...before, ...c]))).toEqual(verifyChain([...before, ...c]));
+    expect(await verifyChainStreamed(inBatches([before[0]!, ...c]))).toBeUndefined();
+    expect(await verifyChainStreamed(inBatches([...before, { ...unchained(3), started: '2020-01-01T00:00:00.000Z' }, ...c]))).toBeUndefined();
+    expect(await verifyChainStreamed(inBatches([unchained(1), ...chain(4).slice(1)]))).toBeUndefined();
   });
 
   it('gives up at an unchained entry from after the chain began, which verifyChain names', async () => {

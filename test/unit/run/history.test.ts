@@ -1,58 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findRunFolder, readRunFolders, rejectsTrend } from '../../../src/run/history.js';
-import type { RunReport } from '../../../src/run/report.js';
-
-function report(id: string, started: string, rejected: Record<string, number>, extra: Partial<RunReport> = {}): RunReport {
-  return {
-    run_id: id,
-    command: 'migrate',
-    status: 'succeeded',
-    committed: true,
-    plan: 'forklift.yaml',
-    plan_name: 'acme',
-    target: 'sqlite:x.db',
-    started,
-    finished: started,
-    duration_ms: 1,
-    reject_limit: '1%',
-    entities: Object.entries(rejected).map(([entity, n]) => ({
-      entity,
-      mapping: 'm.yaml',
-      source: 's.csv',
-      source_sha256: null,
-      read: 100,
-      loaded: 100 - n,
-      filtered: 0,
-      duplicates_dropped: 0,
-      rejected: n,
-      blank_skipped: 0,
-      rejects_by_rule: {},
-      rejects_file: null,
-      first_rejects: [],
-      missing_values: {},
-    })),
-    checks: [],
-    message: null,
-    ledger_head: null,
-    run_dir: '.',
-    tool_version: '0',
-    timings_ms: {},
-    ...extra,
-  };
-}
-
-function runsDir(reports: RunReport[]): string {
-  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'forklift-history-')), 'runs');
-  for (const r of reports) {
-    mkdirSync(path.join(dir, r.run_id), { recursive: true });
-    writeFileSync(path.join(dir, r.run_id, 'report.json'), JSON.stringify(r));
-  }
-  mkdirSync(path.join(dir, '20260101T000000Z-dead')); // a run cut short: no report
-  return dir;
-}
+import { report, runsDir } from './reports.js';
 
 describe('run history', () => {
   const a = report('20261101T080000Z-aaaa', '2026-11-01T08:00:00.000Z', { items: 20, bom_lines: 11 });
@@ -86,5 +36,15 @@ describe('run history', () => {
     expect(() => findRunFolder('2026110', dir)).toThrow(/run '2026110' is ambiguous/);
     expect(() => findRunFolder('1999', dir)).toThrow(/no run '1999'/);
     expect(() => findRunFolder(path.join(dir, '20260101T000000Z-dead'), dir)).toThrow(/not a run folder \(it has no report.json\)/);
+  });
+
+  it('takes a complete run id as that run, even beside a copy of its folder whose name it begins', () => {
+    const dir = runsDir([a, b]);
+    // A copy made before fixing its rejects in place: the same report under another folder name.
+    cpSync(path.join(dir, a.run_id), path.join(dir, `${a.run_id}-backup`), { recursive: true });
+    expect(findRunFolder(a.run_id, dir).dir).toBe(path.join(dir, a.run_id));
+    expect(findRunFolder(`${a.run_id}-b`, dir).dir).toBe(path.join(dir, `${a.run_id}-backup`));
+    // A start of both is still ambiguous.
+    expect(() => findRunFolder('20261101T080000Z-aa', dir)).toThrow(/is ambiguous/);
   });
 });

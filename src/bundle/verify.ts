@@ -152,10 +152,13 @@ export async function verifyBundleDir(dir: string, display: string, opts: Verify
     if (cert) {
       for (const p of cert) add(p);
       result.certificate = { checked: true, valid: cert.length === 0, signed: certificateSigned(dir) };
-      if (opts.pubkey && certificateSignatureProblem(dir, opts.pubkey) !== null) signing++;
     }
-    // A certificate whose signature verifies, and whose ledger head is bag-info's, signs the chain up to that head.
-    const coveredBy = opts.pubkey && result.certificate?.valid && result.certificate.signed ? 'the signed exit certificate, which names the chain head' : undefined;
+    // A certificate whose signature verifies, and whose ledger head is bag-info's (which the chain
+    // is checked to end at), signs the chain up to that head: its other problems are named apart.
+    const signatureProblem = opts.pubkey && cert ? certificateSignatureProblem(dir, opts.pubkey) : undefined;
+    if (signatureProblem) signing++;
+    const head = pinnedHead(bag.info);
+    const coveredBy = signatureProblem === null && head !== undefined && certificateHead(dir) === head ? 'the signed exit certificate, which names the chain head' : undefined;
     if (result.forklift_bundle && (!opts.checksumsOnly || opts.pubkey)) {
       if (await checkLedger(dir, bag.info, result, add, opts.pubkey, coveredBy)) signing++;
     }
@@ -200,8 +203,7 @@ async function checkLedger(dir: string, info: readonly (readonly [string, string
   // A profile that dropped, masked or hashed columns of forklift_runs changed its entries on purpose: their hashes cannot match.
   const profile = info.find(([k]) => k.toLowerCase() === 'forklift-profile')?.[1] ?? '';
   if (/(?:^|: |; )forklift_runs /.test(profile)) return false;
-  const pinned = info.find(([k]) => k.toLowerCase() === 'forklift-ledger-head')?.[1]?.trim();
-  const head = pinned && /^[0-9a-f]{64}$/i.test(pinned) ? pinned : undefined;
+  const head = pinnedHead(info);
   if (!ledger.exists) return false;
   if (!ledger.chained) {
     // bag-info says the store had a chain: a copy without one lost its hash columns after the export.
@@ -249,6 +251,21 @@ function bagInfoCounts(info: readonly (readonly [string, string])[], tables: rea
   }
   for (const t of tables) if (!seen.has(t.name)) out.push(`bag-info.txt: no Forklift-Table-Rows for ${t.name}`);
   return out;
+}
+
+/** bag-info's Forklift-Ledger-Head, lower case; undefined where it names none. */
+function pinnedHead(info: readonly (readonly [string, string])[]): string | undefined {
+  const v = info.find(([k]) => k.toLowerCase() === 'forklift-ledger-head')?.[1]?.trim();
+  return v && /^[0-9a-f]{64}$/i.test(v) ? v.toLowerCase() : undefined;
+}
+
+function certificateHead(dir: string): string | undefined {
+  try {
+    const head = (JSON.parse(readFileSync(path.join(dir, 'exit-certificate.json'), 'utf8')) as { ledger_head?: unknown }).ledger_head;
+    return typeof head === 'string' ? head.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function certificateSigned(dir: string): boolean {

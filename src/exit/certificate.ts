@@ -185,7 +185,7 @@ export function certificateSignatureProblem(dir: string, pubkey: PublicKey): str
     const problem = signatureProblem(JSON.parse(readFileSync(path.join(dir, CERTIFICATE_JSON), 'utf8')) as Partial<ExitCertificate>, pubkey);
     return problem === null ? null : `${CERTIFICATE_JSON}: ${problem}`;
   } catch {
-    return null;
+    return `${CERTIFICATE_JSON}: cannot be read, so its signature cannot be checked`;
   }
 }
 

@@ -35,6 +35,6 @@ export function checkNameLengths(display: string, entities: readonly Entity[], l
   if (long.length === 0) return;
   throw new StoreError(`${display}: ${limit.store} takes names of at most ${limit.max} ${limit.unit}, and ${long.length === 1 ? 'this name is' : 'these names are'} longer: ${long.join('; ')}; nothing was loaded`, {
     code: 'store.name-too-long',
-    hint: `Give ${long.length === 1 ? 'it' : 'them'} a shorter name in the source and export again, or load into a store that takes ${long.length === 1 ? 'it' : 'them'} (SQLite takes names of any length).`,
+    hint: `Give ${long.length === 1 ? 'it a shorter name' : 'them shorter names'} in the source and export again, or load into a store that takes ${long.length === 1 ? 'it' : 'them'} (SQLite takes names of any length).`,
   });
 }

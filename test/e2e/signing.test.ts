@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
+import { rebag } from '../bundle-helpers.js';
 import { demoCopy, runCli, tempDir } from '../helpers.js';
 import { liveServers, withPg } from '../integration/stores/live.js';
 
@@ -134,7 +135,7 @@ describe('signing', () => {
     expect(v.stderr).toMatch(/no entry of the chain is signed/);
   }, 120_000);
 
-  it('a ledger written before the key: the exit signs its certificate, and bundle verify --pubkey passes, saying the entries are unsigned and what covers them', () => {
+  it('a ledger written before the key: the exit signs its certificate, and bundle verify --pubkey passes, saying the entries are unsigned and what covers them', async () => {
     const { dir, plan } = demoCopy();
     const target = `sqlite:${path.join(dir, 'store.db')}`;
     expect(runCli(['migrate', plan, '--target', target], { cwd: dir }).code).toBe(0);
@@ -156,6 +157,15 @@ describe('signing', () => {
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/exit-certificate\.json: the signature does not verify/);
     expect(other.stderr).toMatch(/Hint: Everything else verifies: check that --pubkey is the public key of the key/);
+    // A page changed after the exit is named; the certificate's signature still covers the chain, which is not named.
+    const page = path.join(bundle, 'exit-certificate.html');
+    writeFileSync(page, readFileSync(page, 'utf8').replace('>2,585 in 5 tables<', '>9,999 in 5 tables<'));
+    await rebag(bundle);
+    const changed = runCli(['bundle', 'verify', bundle, '--pubkey', pub, '--json'], { cwd: dir });
+    expect(changed.code).toBe(1);
+    const failed = json(changed.stdout) as { error: { message: string; details?: string[] } };
+    expect(failed.error.message).toMatch(/exit-certificate\.html: does not say what exit-certificate\.json says/);
+    expect(failed.error.details).toBeUndefined();
     // A plain export has no certificate: with nothing signed, --pubkey fails, and says why.
     const p = runCli(['bundle', 'verify', plain, '--pubkey', pub], { cwd: dir });
     expect(p.code).toBe(1);

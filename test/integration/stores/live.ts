@@ -62,8 +62,10 @@ export function pgUrl(db: string, user?: { name: string; password?: string }): s
 
 export class PgDatabases {
   private readonly made: string[] = [];
+  /** `prefix`: the names a test file's databases begin with (forklift_t_ unless the file has its own). */
+  constructor(private readonly prefix = 'forklift_t_') {}
   async create(): Promise<{ name: string; url: string }> {
-    const name = `forklift_t_${randomBytes(6).toString('hex')}`;
+    const name = `${this.prefix}${randomBytes(6).toString('hex')}`;
     await withPg(PG_ADMIN_URL, (c) => c.query(`CREATE DATABASE ${name}`));
     this.made.push(name);
     return { name, url: pgUrl(name) };
@@ -122,7 +124,10 @@ export function mysqlUrl(db: string, user?: { name: string; password?: string })
 export class MysqlDatabases {
   private readonly made: string[] = [];
   /** Every database made here is named PREFIX_<n>: a user can be granted all of them at once. */
-  readonly prefix = `forklift_t_${randomBytes(4).toString('hex')}`;
+  readonly prefix: string;
+  constructor(prefix = 'forklift_t_') {
+    this.prefix = `${prefix}${randomBytes(4).toString('hex')}`;
+  }
   /** The GRANT pattern for this.prefix (underscores escaped). */
   get grantPattern(): string {
     return `\`${this.prefix.replace(/_/g, '\\_')}\\_%\``;
@@ -210,15 +215,16 @@ export function reportUnreachable(store: string, url: string, reason: string | n
 
 /**
  * PostgreSQL and MariaDB for one test file: probed, reported when unreachable, and the file's
- * databases dropped after its tests. `pgDown`/`myDown` is null when the server is there.
+ * databases (named with `prefix` where given) dropped after its tests. `pgDown`/`myDown` is null
+ * when the server is there.
  */
-export async function liveServers(file: string): Promise<{ pgDown: string | null; myDown: string | null; pgDbs: PgDatabases; myDbs: MysqlDatabases }> {
+export async function liveServers(file: string, prefix?: string): Promise<{ pgDown: string | null; myDown: string | null; pgDbs: PgDatabases; myDbs: MysqlDatabases }> {
   const pgDown = await probePg();
   const myDown = await probeMysql();
   reportUnreachable('PostgreSQL', PG_ADMIN_URL, pgDown, file);
   reportUnreachable('MariaDB', MYSQL_ADMIN_URL, myDown, file);
-  const pgDbs = new PgDatabases();
-  const myDbs = new MysqlDatabases();
+  const pgDbs = new PgDatabases(prefix);
+  const myDbs = new MysqlDatabases(prefix);
   afterAll(async () => {
     await pgDbs.dropAll().catch((e: unknown) => console.warn(`could not drop the PostgreSQL test databases: ${String(e)}`));
     await myDbs.dropAll().catch((e: unknown) => console.warn(`could not drop the MariaDB test databases: ${String(e)}`));

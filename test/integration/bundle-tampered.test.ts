@@ -249,7 +249,9 @@ describe("bundle verify holds the bundle's ledger to the head bag-info.txt recor
     expect(ledger.records).toHaveLength(2);
     const info = path.join(dir, 'bag-info.txt');
     // The first entry's hash: as if the second had been appended to the bundle's copy afterwards.
-    const firstHash = ledger.records[0]!.entry_hash!;
+    // By seq, not file order: the bundle lists runs by run id, and two runs within one second order by its random tail.
+    const first = [...ledger.records].sort((a, b) => Number(BigInt(a.seq!) - BigInt(b.seq!)))[0]!;
+    const firstHash = first.entry_hash!;
     writeFileSync(info, readFileSync(info, 'utf8').replace(/Forklift-Ledger-Head: .*/, `Forklift-Ledger-Head: ${firstHash}`));
     await rebag(dir);
     expect((await verifyBundle(dir)).problems).toEqual(['data/csv/forklift_runs.csv: 1 entry follows the head bag-info.txt records as Forklift-Ledger-Head, which is the last entry when the bundle is exported: added since']);

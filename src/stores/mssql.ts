@@ -32,6 +32,7 @@ import { nextLink, type ChainLink } from '../audit/chain.js';
 import { decodeUrlPart, redactUrl, scrubSecrets, urlSecrets } from './url.js';
 import { collatedKeyColumns, isText, looseKeyError } from './loose-keys.js';
 import { upsertSetNames } from './upsert-common.js';
+import { abortReason, cancelOnAbort } from '../util/abort.js';
 
 /**
  * A SQL Server target (mssql:// or sqlserver://). One mssql Transaction per run: the tables are
@@ -840,28 +841,34 @@ export const BULK_OPTIONS: sql.IBulkOptions = { keepNulls: true };
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
-/** A session on an mssql Transaction (or anything requests can run on: tests pass a fake). */
-export function sessionOf(parent: sql.Transaction): MssqlSession {
+/**
+ * A session on an mssql Transaction (or anything requests can run on: tests pass a fake).
+ * `cancel` stops the request running now (Ctrl-C: an ATTENTION to the server), which fails it.
+ */
+export function sessionOf(parent: sql.Transaction): MssqlSession & { cancel(): void } {
+  let current: sql.Request | undefined;
+  const request = (): sql.Request => (current = new sql.Request(parent));
   return {
-    batch: async (text) => sum((await new sql.Request(parent).batch(text)).rowsAffected),
+    batch: async (text) => sum((await request().batch(text)).rowsAffected),
     count: async (text) => {
       // The last result set: a trigger may return result sets of its own before it.
-      const sets = ((await new sql.Request(parent).batch(text)).recordsets ?? []) as unknown as Record<string, unknown>[][];
+      const sets = ((await request().batch(text)).recordsets ?? []) as unknown as Record<string, unknown>[][];
       const n = sets[sets.length - 1]?.[0]?.n;
       if (n === undefined || n === null) throw new BugError('a counted batch returned no count');
       return Number(n);
     },
-    bulk: async (table) => (await new sql.Request(parent).bulk(table, BULK_OPTIONS)).rowsAffected,
+    bulk: async (table) => (await request().bulk(table, BULK_OPTIONS)).rowsAffected,
     query: async (text, params) => {
-      const r = new sql.Request(parent);
+      const r = request();
       for (const p of params) r.input(p.name, p.type, p.value);
       return sum((await r.query(text)).rowsAffected);
     },
     select: async (text, params = []) => {
-      const r = new sql.Request(parent);
+      const r = request();
       for (const p of params) r.input(p.name, p.type, p.value);
       return (await r.query<Record<string, unknown>>(text)).recordset;
     },
+    cancel: () => current?.cancel(),
   };
 }
 
@@ -1106,7 +1113,7 @@ export class MssqlStore implements TargetStore {
   async load(req: LoadRequest): Promise<Map<string, number>> {
     checkNameLengths(this.display, referencedClosure(req), MSSQL_NAME_LIMIT);
     let link: ChainLink | undefined;
-    const loaded = await this.inTransaction(req.stagingFile, 'commit', (s, staging) => loadInSession(s, staging, req, (l) => (link = l)));
+    const loaded = await this.inTransaction(req, 'commit', (s, staging) => loadInSession(s, staging, req, (l) => (link = l)));
     this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
     return loaded;
   }
@@ -1114,25 +1121,30 @@ export class MssqlStore implements TargetStore {
   async rehearse(req: RehearsalRequest): Promise<Refusal[]> {
     checkNameLengths(this.display, referencedClosure(req), MSSQL_NAME_LIMIT);
     // Always rolled back: a rehearsal leaves nothing.
-    return this.inTransaction(req.stagingFile, 'rollback', (s, staging) => rehearseInSession(s, staging, req));
+    return this.inTransaction(req, 'rollback', (s, staging) => rehearseInSession(s, staging, req));
   }
 
-  /** fn in one transaction with the staging file open read-only, then committed or rolled back; rolled back on any error. */
-  private async inTransaction<T>(stagingFile: string, end: 'commit' | 'rollback', fn: (s: MssqlSession, staging: Database.Database) => Promise<T>): Promise<T> {
+  /**
+   * fn in one transaction with the staging file open read-only, then committed or rolled back;
+   * rolled back on any error. The signal cancels the request in flight (never the COMMIT).
+   */
+  private async inTransaction<T>(req: Pick<LoadRequest, 'stagingFile' | 'signal'>, end: 'commit' | 'rollback', fn: (s: MssqlSession, staging: Database.Database) => Promise<T>): Promise<T> {
     let staging: Database.Database | undefined;
     let tx: sql.Transaction | undefined;
     try {
-      staging = new Database(stagingFile, { readonly: true, fileMustExist: true });
+      staging = new Database(req.stagingFile, { readonly: true, fileMustExist: true });
       tx = new sql.Transaction(await this.connect());
       await tx.begin();
-      const out = await fn(sessionOf(tx), staging);
+      const session = sessionOf(tx);
+      const db = staging;
+      const out = await cancelOnAbort(req.signal, () => session.cancel(), () => fn(session, db));
       if (end === 'commit') await tx.commit();
       else await tx.rollback();
       return out;
     } catch (e) {
       // Rolling back a transaction the server already ended (XACT_ABORT) fails: nothing to undo then.
       if (tx) await tx.rollback().catch(() => {});
-      throw this.storeError(e, 'store.load');
+      throw this.storeError(req.signal?.aborted ? abortReason(req.signal) : e, 'store.load');
     } finally {
       staging?.close();
     }

@@ -5,7 +5,7 @@ import type { Connection as RawConnection, QueryOptions, ResultSetHeader } from 
 import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
-import { TABLES_TABLE, describeFrom, nativeColumnsFor, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
+import { TABLES_TABLE, describeFrom, nativeColumnsFor, pooledConnections, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
 import { ParkedResult, streamedRows } from './read-stream.js';
 import {
@@ -36,6 +36,7 @@ import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, type ChainLink
 import { activeSigner } from '../audit/signing.js';
 import { decodeUrlPart, redactUrl } from './url.js';
 import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
+import { abortReason, cancelOnAbort } from '../util/abort.js';
 
 /**
  * MySQL and MariaDB target (`mysql://user:pass@host:3306/db`, also `mariadb://`).
@@ -534,37 +535,45 @@ export class MysqlStore implements TargetStore {
       const socket = (conn as unknown as { stream?: { destroy(err?: Error): void } }).stream;
       onServerEnd = () => socket?.destroy(Object.assign(new Error('Connection lost: the server closed the connection'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }));
       conn.once('end', onServerEnd);
-      // A dry run killed outright left its scratch schema: the next run on the server drops it
-      // (best effort: a user who may not drop it loads all the same).
-      await sweepScratchSchemas(conn).catch(() => []);
-      // DDL first, outside the transaction (each statement commits implicitly): idempotent, so a
-      // failed run leaves at most new empty tables. Parents before children, for the foreign keys.
-      await checkTableShapes(conn, req.entities, this.display);
-      await ensureRunsTable(conn);
-      await createTables(conn, referencedClosure(req), this.display);
-      await query(conn, MYSQL_TABLES_DDL);
+      // Ctrl-C: KILL QUERY stops the statement the server runs for this connection (one waiting
+      // for another session's lock included), which fails the load. Never around the COMMIT.
+      const c = conn;
+      const killable = <T>(fn: () => Promise<T>): Promise<T> => cancelOnAbort(req.signal, () => this.k.client.cancelQuery(c) as Promise<void>, fn);
+      await killable(async () => {
+        // A dry run killed outright left its scratch schema: the next run on the server drops it
+        // (best effort: a user who may not drop it loads all the same).
+        await sweepScratchSchemas(c).catch(() => []);
+        // DDL first, outside the transaction (each statement commits implicitly): idempotent, so a
+        // failed run leaves at most new empty tables. Parents before children, for the foreign keys.
+        await checkTableShapes(c, req.entities, this.display);
+        await ensureRunsTable(c);
+        await createTables(c, referencedClosure(req), this.display);
+        await query(c, MYSQL_TABLES_DDL);
+      });
       const bulk = await this.bulkPath(conn);
       staging = new Database(req.stagingFile, { readonly: true });
 
-      const link = await inRunTransaction(conn, req.entry, state, async () => {
+      const db = staging;
+      const work = async (): Promise<void> => {
         // What each table is, in the model's own words, for describeTables (export, diff).
-        for (const rec of tableRecords(referencedClosure(req))) await query(conn!, MYSQL_TABLES_UPSERT, rec);
+        for (const rec of tableRecords(referencedClosure(req))) await query(c, MYSQL_TABLES_UPSERT, rec);
         // Replace empties the run's tables children first, so foreign keys hold at every step.
         // DELETE, not TRUNCATE: TRUNCATE commits (and cannot be rolled back).
         for (const { entity, mode } of [...req.entities].reverse()) {
-          if (mode === 'replace') await query(conn!, `DELETE FROM ${qi(entity.name)}`);
+          if (mode === 'replace') await query(c, `DELETE FROM ${qi(entity.name)}`);
         }
         for (const l of req.entities) {
           req.signal?.throwIfAborted();
-          const n = await this.loadEntity(conn!, staging!, l, bulk, req.signal);
+          const n = await this.loadEntity(c, db, l, bulk, req.signal);
           if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
           loaded.set(l.entity.name, n);
         }
-      });
+      };
+      const link = await inRunTransaction(c, req.entry, state, work, killable);
       this.ledgerHead = link.entry_hash;
     } catch (e) {
       if ((e as ServerError)?.fatal) state.broken = true;
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(req.signal?.aborted ? abortReason(req.signal) : e, this.display, this.target);
     } finally {
       staging?.close();
       if (conn) {
@@ -715,6 +724,10 @@ export class MysqlStore implements TargetStore {
       }
     }
     return insertRows(conn, staging, l, table, signal, range);
+  }
+
+  cancelStatements(): void {
+    for (const conn of pooledConnections<RawConnection>(this.k)) void (this.k.client.cancelQuery(conn) as Promise<void>).catch(() => {});
   }
 
   async recordRun(entry: RunEntry): Promise<void> {
@@ -1247,16 +1260,20 @@ class MysqlKeySets implements KeySets {
 /**
  * `work` and the run entry in ONE transaction on `conn`: committed at the end, or rolled back (a
  * killed process drops the connection, and the server rolls back for us). `state.broken` tells
- * the caller that the connection is gone and must not be reused.
+ * the caller that the connection is gone and must not be reused. `guard` runs everything before
+ * the COMMIT (the load's: Ctrl-C may stop it there, the wait for the ledger lock included); the
+ * COMMIT itself is never stopped.
  */
-async function inRunTransaction(conn: RawConnection, entry: RunEntry, state: { broken: boolean }, work: () => Promise<void>): Promise<ChainLink> {
+async function inRunTransaction(conn: RawConnection, entry: RunEntry, state: { broken: boolean }, work: () => Promise<void>, guard: (fn: () => Promise<ChainLink>) => Promise<ChainLink> = (fn) => fn()): Promise<ChainLink> {
   await query(conn, 'START TRANSACTION');
   let locked = false;
   try {
-    await work();
-    await takeRunsLock(conn);
-    locked = true;
-    const link = await insertRun(conn, entry);
+    const link = await guard(async () => {
+      await work();
+      await takeRunsLock(conn);
+      locked = true;
+      return insertRun(conn, entry);
+    });
     await query(conn, 'COMMIT');
     return link;
   } catch (e) {

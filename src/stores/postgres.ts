@@ -11,7 +11,7 @@ import { q } from '../run/staging.js';
 import { checkNameLengths, PG_NAME_LIMIT } from './name-limits.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgColumnType, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
-import { TABLES_TABLE, bySchema, describeFrom, nativeColumnsFor, orderColumns, tableRecords } from './read-common.js';
+import { TABLES_TABLE, bySchema, describeFrom, nativeColumnsFor, orderColumns, pooledConnections, tableRecords } from './read-common.js';
 import {
   PG_CONSTRAINTS_SQL,
   PG_FOREIGN_KEYS_SQL,
@@ -39,6 +39,8 @@ import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, Read
 import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, scrubSecrets, urlSecrets } from './url.js';
+import { pgCancel } from './pg-cancel.js';
+import { abortReason, cancelOnAbort } from '../util/abort.js';
 
 /**
  * A PostgreSQL target (postgres:// or postgresql://). knex owns the pool and the transaction; inside
@@ -197,8 +199,12 @@ export class PostgresStore implements TargetStore {
     return refused;
   }
 
-  /** fn inside one knex transaction, on its own pg connection, with the staging file open read-only. */
-  private async inTransaction(req: Pick<LoadRequest, 'stagingFile'>, fn: (trx: Knex.Transaction, conn: pg.Client, staging: Database.Database) => Promise<void>): Promise<void> {
+  /**
+   * fn inside one knex transaction, on its own pg connection, with the staging file open
+   * read-only. The signal cancels the statement running on the server (a COPY, a TRUNCATE waiting
+   * for another session's lock), which fails fn, and the transaction rolls back.
+   */
+  private async inTransaction(req: Pick<LoadRequest, 'stagingFile' | 'signal'>, fn: (trx: Knex.Transaction, conn: pg.Client, staging: Database.Database) => Promise<void>): Promise<void> {
     let staging: Database.Database | undefined;
     // The error that stopped the load: when the connection is gone, knex's ROLLBACK fails too,
     // and that second error would hide the cause.
@@ -210,14 +216,14 @@ export class PostgresStore implements TargetStore {
         try {
           // Inside a knex transaction the client hands out the transaction's own connection.
           const conn = (await trx.client.acquireConnection()) as pg.Client;
-          await fn(trx, conn, db);
+          await cancelOnAbort(req.signal, () => pgCancel(conn), () => fn(trx, conn, db));
         } catch (e) {
           first = e;
           throw e;
         }
       });
     } catch (e) {
-      const cause = first ?? e;
+      const cause = req.signal?.aborted ? abortReason(req.signal) : (first ?? e);
       if (cause instanceof RolledBack) throw cause;
       throw this.storeError(cause, 'store.load');
     } finally {
@@ -349,6 +355,10 @@ export class PostgresStore implements TargetStore {
 
   async snapshot(opts: { signal?: AbortSignal | undefined } = {}): Promise<StoreSnapshot> {
     return PgSnapshot.open(this.url, this.display, (e, code) => this.storeError(e, code), { signal: opts.signal });
+  }
+
+  cancelStatements(): void {
+    for (const conn of pooledConnections<pg.Client>(this.k)) pgCancel(conn);
   }
 
   async close(): Promise<void> {

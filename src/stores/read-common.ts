@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { compareText } from '../bundle/order.js';
 import { StoreError } from '../core/errors.js';
 import type { Column, ColumnType, Entity } from '../model/types.js';
@@ -443,4 +444,10 @@ export function bySchema(rows: readonly { s: string; t: string }[]): SchemaTable
     else out.push({ schema: r.s, tables: [r.t] });
   }
   return out;
+}
+
+/** The connections a knex pool has lent out now (tarn keeps them in `used`): those that may be running a statement. */
+export function pooledConnections<T>(k: Knex): T[] {
+  const pool = (k.client as { pool?: { used?: { resource: T }[] } }).pool;
+  return (pool?.used ?? []).map((u) => u.resource);
 }

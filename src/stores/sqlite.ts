@@ -157,10 +157,17 @@ export class SqliteStore implements TargetStore {
       await this.withStaging(req.stagingFile, () =>
         this.k.transaction(async (trx) => {
           await prepareTables(trx, req, this.display);
+          const turn = loopTurns();
           for (const l of req.entities) {
             req.signal?.throwIfAborted();
-            const res = (await trx.raw(insertSql(l)).catch((e: unknown) => namedKeyClash(trx, l, e, this.display))) as { changes?: number };
-            const n = res.changes ?? 0;
+            let n = 0;
+            for (const range of await seqRanges(trx, l)) {
+              // One statement blocks the thread until it ends: in chunks, Ctrl-C is heard between them.
+              await turn();
+              req.signal?.throwIfAborted();
+              const res = (await trx.raw(insertSql(l, true), [range.lo, range.hi]).catch((e: unknown) => namedKeyClash(trx, l, e, this.display))) as { changes?: number };
+              n += res.changes ?? 0;
+            }
             if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
             loaded.set(l.entity.name, n);
           }
@@ -519,6 +526,22 @@ async function checkTableShape(trx: Knex.Transaction, entity: Entity, display: s
   if (mismatches.length) throw shapeError(display, entity.name, mismatches);
 }
 
+/**
+ * Staged rows per INSERT … SELECT of a load. One statement for a million rows blocks the thread
+ * (and Ctrl-C) for seconds; chunks of this many staged rows end within a fraction of a second
+ * each and cost 1.6% more instructions than one statement (valgrind, the 1M-row machine log).
+ */
+export const LOAD_CHUNK_ROWS = 50_000;
+
+/** The _seq ranges of an entity's staged rows, LOAD_CHUNK_ROWS at a time (staged rows are numbered 1, 2, … in order). */
+async function seqRanges(trx: Knex.Transaction, l: EntityLoad): Promise<{ lo: number; hi: number }[]> {
+  const [b] = (await trx.raw(`SELECT MIN(_seq) AS lo, MAX(_seq) AS hi FROM stg.${l.stagedTable}`)) as { lo: number | null; hi: number | null }[];
+  const ranges: { lo: number; hi: number }[] = [];
+  if (b?.lo === null || b?.lo === undefined || b.hi === null) return ranges;
+  for (let lo = b.lo; lo <= b.hi; lo += LOAD_CHUNK_ROWS) ranges.push({ lo, hi: Math.min(lo + LOAD_CHUNK_ROWS - 1, b.hi) });
+  return ranges;
+}
+
 /** One INSERT … SELECT of an entity's ok staged rows under its load mode; `ranged`: those with _seq between two bound values. */
 function insertSql(l: EntityLoad, ranged = false): string {
   const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
@@ -705,6 +728,9 @@ export function sqliteReason(e: unknown): string {
 
 export function asStoreError(e: unknown, display: string): Error {
   if (e instanceof BugError || e instanceof StoreError) return e;
+  if (e instanceof Error && e.name === 'AbortError') {
+    return new StoreError(`${display}: the load was interrupted; nothing was committed`, { code: 'store.interrupted', hint: 'Run the same command again to load everything.', cause: e });
+  }
   const msg = sqliteReason(e);
   let hint = 'Check that the target is reachable and writable.';
   if (/UNIQUE constraint failed/.test(msg)) hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';

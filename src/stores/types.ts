@@ -234,5 +234,11 @@ export interface TargetStore {
   foreignKeys?(): Promise<StoreForeignKey[]>;
   /** A session of key sets (a purge's selection); closed by the caller. With deleteRows. */
   openKeySets?(): Promise<KeySets>;
+  /**
+   * Asks the server to stop every statement the store's pooled connections run now (Ctrl-C while
+   * a run reads the target's keys or watermarks: a read waiting for another session's lock); each
+   * then fails. Absent where no statement can wait (SQLite runs in this thread).
+   */
+  cancelStatements?(): void;
   close(): Promise<void>;
 }

@@ -11,6 +11,17 @@ import { setImmediate } from 'node:timers/promises';
 export const LOOP_TURN_MS = 50;
 
 /**
+ * One full turn of the event loop, its poll phase included. A signal that came during synchronous
+ * work is read in a poll phase; one setImmediate may run in the check phase that follows the poll
+ * phase under way, before the signal has been read (a load then ran one more chunk before it heard
+ * Ctrl-C). An immediate set from an immediate runs only after the next poll phase.
+ */
+export async function loopTurn(): Promise<void> {
+  await setImmediate();
+  await setImmediate();
+}
+
+/**
  * A function to await between batches: it gives the event loop a turn (signal handlers, timers,
  * progress output) once `everyMs` have passed since the last turn, and resolves at once otherwise.
  */
@@ -18,7 +29,7 @@ export function loopTurns(everyMs = LOOP_TURN_MS): () => Promise<void> | undefin
   let last = performance.now();
   return () => {
     if (performance.now() - last < everyMs) return undefined;
-    return setImmediate().then(() => {
+    return loopTurn().then(() => {
       last = performance.now();
     });
   };

@@ -3,7 +3,8 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../../src/diff/index.js';
 import type { Entity } from '../../../src/model/types.js';
-import { SqliteStore, sqliteCreateTable } from '../../../src/stores/sqlite.js';
+import { commandEntry } from '../../../src/audit/entry.js';
+import { LOAD_CHUNK_ROWS, SqliteStore, sqliteCreateTable } from '../../../src/stores/sqlite.js';
 import { tempDir } from '../../helpers.js';
 
 /**
@@ -96,5 +97,51 @@ describe('long synchronous SQLite work gives the event loop its turns', () => {
   it('a side sorted on disk (matched by another key) is read back with turns too', async () => {
     // sensor + id is unique too, but not the stores' own order: both sides are sorted on disk.
     expect(await interruptedDiff(new Map([['readings', ['sensor', 'id']]]))).toBeLessThan(2 * ROWS);
+  });
+
+  it('a load stops at the end of the chunk during which Ctrl-C came: nothing is committed', async () => {
+    const rows = 200_000;
+    const dir = tempDir();
+    const stagingFile = path.join(dir, 'staging.sqlite');
+    const st = new Database(stagingFile);
+    st.exec('CREATE TABLE s_readings (_seq INTEGER PRIMARY KEY, _line INTEGER NOT NULL, _st INTEGER NOT NULL DEFAULT 0, id, sensor, value)');
+    st.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) INSERT INTO s_readings SELECT i, i + 1, 0, i, 's' || (i % 97), i FROM n`);
+    st.close();
+    const file = path.join(dir, 'target.db');
+    const init = new Database(file);
+    init.exec(sqliteCreateTable(readings));
+    // Every row the load inserts calls tick(): the rows inserted when the load stopped.
+    init.exec('CREATE TRIGGER counted AFTER INSERT ON readings BEGIN SELECT tick(); END');
+    init.close();
+    const store = new SqliteStore(`sqlite:${file}`);
+    const ac = new AbortController();
+    let inserted = 0;
+    try {
+      const db = (await store.knex.client.acquireConnection()) as Database.Database;
+      db.function('tick', () => {
+        // Ctrl-C during the first statement; every row costs 2 µs, so a chunk outlasts the 50 ms after which the loop gets a turn.
+        if (inserted++ === 0) abortSoon(ac);
+        busy(0.002);
+        return null;
+      });
+      store.knex.client.releaseConnection(db);
+      const load = store.load({
+        model: { name: 'm', entities: new Map([['readings', readings]]) },
+        stagingFile,
+        entities: [{ entity: readings, mode: 'append', stagedTable: '"s_readings"', expected: rows }],
+        entry: commandEntry({ id: 'r1', command: 'migrate', status: 'succeeded', started: new Date(), files: {}, counts: {}, message: null }),
+        signal: ac.signal,
+      });
+      await expect(load).rejects.toMatchObject({ code: 'store.interrupted' });
+    } finally {
+      await store.close();
+    }
+    // One INSERT … SELECT for all rows ran them all before the signal was heard.
+    expect(inserted).toBeLessThan(rows);
+    expect(inserted).toBe(LOAD_CHUNK_ROWS);
+    const after = new Database(file, { readonly: true });
+    expect(after.prepare('SELECT COUNT(*) FROM readings').pluck().get()).toBe(0);
+    expect(after.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'forklift_runs'").pluck().get()).toBe(0);
+    after.close();
   });
 });

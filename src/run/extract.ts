@@ -58,12 +58,14 @@ export interface ExtractOptions {
   /** Where the raw rows go (raw-rows.ts). */
   rawFile: string;
   batchSize?: number;
+  /** Ends the opening of the source (a SQL source's query waiting for its first answer, the thread starting). */
+  signal?: AbortSignal | undefined;
 }
 
 
 /** Opens and maps a source in this thread. */
 export async function mapInThread(m: LoadedMapping, entity: Entity, opts: ExtractOptions): Promise<MappedSource> {
-  const source = await openSource(sourceSpecOf(m), opts.batchSize === undefined ? {} : { batchSize: opts.batchSize });
+  const source = await openSource(sourceSpecOf(m), { ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }), signal: opts.signal });
   try {
     const compiled = compileMapping(m, entity, source.header, compileOptionsOf(source));
     return {
@@ -230,7 +232,7 @@ export async function mapSource(m: LoadedMapping, entity: Entity, opts: ExtractO
     big = false; // the reader reports a missing file properly
   }
   if (url === undefined || force === 'never' || (force !== 'always' && !big)) return mapInThread(m, entity, opts);
-  return mapInWorker(url, m, entity, { plan: opts.plan, target: opts.target, mappingFile: m.file, source: sourceSpecOf(m), rawFile: opts.rawFile, batchSize: opts.batchSize ?? 1000 });
+  return mapInWorker(url, m, entity, { plan: opts.plan, target: opts.target, mappingFile: m.file, source: sourceSpecOf(m), rawFile: opts.rawFile, batchSize: opts.batchSize ?? 1000 }, opts.signal);
 }
 
 /**
@@ -238,7 +240,7 @@ export async function mapSource(m: LoadedMapping, entity: Entity, opts: ExtractO
  * the worker sends records as read and the main thread maps them; once batches queue up, the
  * worker maps them too. Either way the same compiled mapping of the same files runs.
  */
-async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: WorkerInput): Promise<MappedSource> {
+async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: WorkerInput, opening: AbortSignal | undefined): Promise<MappedSource> {
   const worker = new Worker(fileURLToPath(url), { workerData: input });
   const queue: FromWorker[] = [];
   let wake: (() => void) | undefined;
@@ -256,17 +258,31 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
     exited = true;
     wake?.();
   });
-  const next = async (): Promise<FromWorker> => {
-    for (;;) {
-      const msg = queue.shift();
-      if (msg) return msg;
-      if (failure) throw failure;
-      if (exited) throw new Error('the extraction thread stopped unexpectedly');
-      await new Promise<void>((r) => (wake = r));
-      wake = undefined;
+  // Ctrl-C wakes a wait for the thread: it may be reading for seconds before it sends anything.
+  const next = async (signal: AbortSignal | undefined): Promise<FromWorker> => {
+    const onAbort = (): void => wake?.();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        const msg = queue.shift();
+        if (msg) return msg;
+        if (failure) throw failure;
+        if (exited) throw new Error('the extraction thread stopped unexpectedly');
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   };
-  const first = await next();
+  let first: FromWorker;
+  try {
+    first = await next(opening);
+  } catch (e) {
+    await worker.terminate();
+    throw e;
+  }
   if (first.type === 'error') {
     await worker.terminate();
     throw revive(first.error);
@@ -291,8 +307,7 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
     async *batches(signal) {
       worker.postMessage({ type: 'start' } satisfies ToWorker);
       for (;;) {
-        signal?.throwIfAborted();
-        const msg = await next();
+        const msg = await next(signal);
         if (msg.type === 'batch') {
           worker.postMessage({ type: 'ack' } satisfies ToWorker);
           yield unpackBatch(msg);

@@ -16,6 +16,8 @@ export const READ_CHUNK = 64 * 1024;
 
 export interface OpenOptions {
   batchSize?: number;
+  /** Ends the wait for a SQL source's first answer (a query waiting for a lock, a slow plan): the query is cancelled. */
+  signal?: AbortSignal | undefined;
 }
 
 /** The path as people should see it: relative to the working directory. */

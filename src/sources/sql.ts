@@ -40,6 +40,8 @@ import { decodeUrlPart, redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecre
 import { mssqlVariantText, tediousInstantText } from '../stores/mssql-text.js';
 import { batchSizeOf, type OpenOptions } from './common.js';
 import { nonUtf8Fault, SqliteTextCheck, TextRereadError } from './sqlite-text.js';
+import { pgCancel } from '../stores/pg-cancel.js';
+import { abortReason, cancelOnAbort, settlesWithin, untilAborted } from '../util/abort.js';
 import type { Cell, CellFault, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
 
 /** How long connecting may take before the store counts as unreachable. */
@@ -74,6 +76,8 @@ interface Dialect {
   classify(e: unknown): Failure;
   /** Makes the connection unusable so that releasing it cannot wait on a query still running. */
   abandon?(conn: unknown): void;
+  /** Asks the server to stop the statement the connection runs (Ctrl-C): it may be waiting for a lock, or not have sent a row yet. */
+  cancel?(conn: unknown): void;
   storeHint: string;
 }
 
@@ -100,6 +104,7 @@ class SqlSource implements OpenedSource {
     private readonly batchSize: number,
     private readonly fail: (e: unknown, row: number) => Error,
     private readonly release: (graceful: boolean) => Promise<void>,
+    private readonly cancel: () => void,
   ) {}
 
   /** A query result has no blank lines: a row of NULLs is a row, for the mapping to judge. */
@@ -131,9 +136,9 @@ class SqlSource implements OpenedSource {
         signal?.throwIfAborted();
         let rows: Cell[][];
         try {
-          rows = await this.cursor.read(this.batchSize, signal);
+          rows = await untilAborted(this.cursor.read(this.batchSize, signal), signal);
         } catch (e) {
-          if (signal?.aborted === true) throw signal.reason;
+          if (signal?.aborted === true) throw abortReason(signal);
           throw this.fail(e, this.rows + 1);
         }
         if (rows.length === 0) break;
@@ -152,7 +157,7 @@ class SqlSource implements OpenedSource {
       hash.update(']');
       this.digest = hash.digest('hex');
     } finally {
-      await this.shut(exhausted);
+      await this.shut(exhausted, signal?.aborted === true);
     }
   }
 
@@ -160,11 +165,13 @@ class SqlSource implements OpenedSource {
     return this.shut(false);
   }
 
-  private async shut(exhausted: boolean): Promise<void> {
+  private async shut(exhausted: boolean, interrupted = false): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // A query stopped early is cancelled; one that will not stop in time loses its connection.
-    const graceful = exhausted || (await withTimeout(this.cursor.close(), CLOSE_TIMEOUT_MS));
+    // Ctrl-C: the server stops the query and the connection goes, at once. A query stopped early
+    // otherwise is closed; one that will not stop in time loses its connection.
+    if (interrupted) this.cancel();
+    const graceful = !interrupted && (exhausted || (await withTimeout(this.cursor.close(), CLOSE_TIMEOUT_MS)));
     await this.release(graceful);
   }
 }
@@ -194,11 +201,17 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
     log: { warn: () => {}, error: () => {}, deprecate: () => {}, debug: () => {} },
   });
   let conn: unknown;
+  const signal = opts?.signal;
   try {
-    conn = await k.client.acquireConnection();
-    await dialect.prepare(conn);
+    conn = await untilAborted(k.client.acquireConnection() as Promise<unknown>, signal);
+    await untilAborted(dialect.prepare(conn), signal);
   } catch (e) {
     if (conn !== undefined) dialect.abandon?.(conn);
+    if (signal?.aborted === true) {
+      // A connect still under way ends on its own (its timeout); waiting for it would hold Ctrl-C.
+      void releaseAll(k, conn).catch(() => {});
+      throw abortReason(signal);
+    }
     await releaseAll(k, conn);
     const f = e instanceof SourceError || e instanceof StoreError ? undefined : dialect.classify(e);
     if (f === undefined) throw e;
@@ -222,12 +235,15 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
     });
   };
 
+  const cancel = (): void => dialect.cancel?.(conn);
   let cursor: RowCursor;
   try {
-    cursor = await dialect.start(conn, stripTerminator(query), batchSize);
+    // A query waiting for a lock (or planning for minutes) answers nothing: Ctrl-C cancels it on the server and stops waiting.
+    cursor = await untilAborted(cancelOnAbort(signal, cancel, () => dialect.start(conn, stripTerminator(query), batchSize)), signal);
   } catch (e) {
     dialect.abandon?.(conn);
     await releaseAll(k, conn);
+    if (signal?.aborted === true) throw abortReason(signal);
     throw fail(e);
   }
   if (cursor.header.length === 0) {
@@ -239,7 +255,7 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
       hint: `${QUERY_HINT}: a source query must be a SELECT that returns rows`,
     });
   }
-  return new SqlSource(cursor.header, label, query, cursor, batchSize, fail, release);
+  return new SqlSource(cursor.header, label, query, cursor, batchSize, fail, release, cancel);
 }
 
 async function releaseAll(k: Knex, conn: unknown): Promise<void> {
@@ -328,17 +344,11 @@ function isNetworkError(e: unknown): boolean {
   return NETWORK_CODES.has(codeOf(e)) || (e instanceof Error && e.name === 'KnexTimeoutError');
 }
 
-/** Resolves true when `p` settled in time, false otherwise. */
+/** Resolves true when `p` resolved in time, false when it failed or took longer. */
 async function withTimeout(p: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([p.then(() => true, () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  let resolved = false;
+  const settled = await settlesWithin(p.then(() => void (resolved = true)), ms);
+  return settled && resolved;
 }
 
 /**
@@ -594,6 +604,10 @@ const postgres: Dialect = {
   abandon(conn) {
     // Ending the connection ends its portal on the server; the pool then drops it.
     void (conn as pg.Client).end().catch(() => {});
+  },
+  cancel(conn) {
+    // A backend waiting for a lock does not notice its client has gone: it must be told.
+    pgCancel(conn as pg.Client);
   },
   storeHint: 'check that the PostgreSQL server is running and reachable, and the host, port, user, password and database in source.url',
 };

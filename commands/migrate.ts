@@ -19,10 +19,10 @@ export default class Migrate extends BaseCommand {
   async run(): Promise<RunResult> {
     const { args, flags } = await this.parse(Migrate);
     const progress = await progressReporter(this.interactive);
-    // A dry run must reach its finally (MySQL/MariaDB: the scratch schema is dropped there), so Ctrl-C aborts it instead of ending the process.
-    const interrupt = flags['dry-run'] ? this.interruptible() : undefined;
+    // Ctrl-C aborts the run instead of ending the process: it stops its statements, rolls back, records the attempt and removes its staging.
+    const interrupt = this.interruptible();
     try {
-      const result = await runPlan({ plan: args.plan, command: 'migrate', target: flags.target, keepStaging: flags['keep-staging'], dryRun: flags['dry-run'], progress: progress.update, signal: interrupt?.signal });
+      const result = await runPlan({ plan: args.plan, command: 'migrate', target: flags.target, keepStaging: flags['keep-staging'], dryRun: flags['dry-run'], progress: progress.update, signal: interrupt.signal });
       progress.stop();
       if (!this.jsonEnabled()) this.log(renderRunReport(result));
       return result;
@@ -34,7 +34,7 @@ export default class Migrate extends BaseCommand {
       }
       throw e;
     } finally {
-      interrupt?.release();
+      interrupt.release();
       progress.stop();
     }
   }

@@ -17,13 +17,15 @@ export default class Validate extends BaseCommand {
   async run(): Promise<RunResult> {
     const { args, flags } = await this.parse(Validate);
     const progress = await progressReporter(this.interactive);
+    const interrupt = this.interruptible();
     try {
-      const result = await runPlan({ plan: args.plan, command: 'validate', target: flags.target, keepStaging: flags['keep-staging'], progress: progress.update });
+      const result = await runPlan({ plan: args.plan, command: 'validate', target: flags.target, keepStaging: flags['keep-staging'], progress: progress.update, signal: interrupt.signal });
       progress.stop();
       if (!this.jsonEnabled()) this.log(renderRunReport(result));
       return result;
     } finally {
       progress.stop();
+      interrupt.release();
     }
   }
 }

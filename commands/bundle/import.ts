@@ -19,12 +19,14 @@ export default class BundleImport extends BaseCommand {
     const { args, flags } = await this.parse(BundleImport);
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');
+    const interrupt = this.interruptible();
     try {
       const result = await importBundle({
         bundle: args.bundle,
         target: flags.target,
         load: flags.load as 'append' | 'replace' | 'upsert',
         tables: this.list(flags.tables),
+        signal: interrupt.signal,
         progress: (p) => spinner.update(p.stage === 'verify' ? `verifying${p.table ? ` ${p.table}` : ''}` : p.stage === 'stage' ? `reading ${p.table}: ${fmt.format(p.rows)} rows` : 'loading in one transaction'),
       });
       spinner.stop();
@@ -38,6 +40,7 @@ export default class BundleImport extends BaseCommand {
       return result;
     } finally {
       spinner.stop();
+      interrupt.release();
     }
   }
 }

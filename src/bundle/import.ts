@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { BugError, BundleError, ConfigError } from '../core/errors.js';
+import { BugError, BundleError, ConfigError, InterruptedError } from '../core/errors.js';
+import { settlesWithin, untilAborted } from '../util/abort.js';
+import { loopTurns } from '../util/loop-turn.js';
 import { dependencyOrder, type Entity, type Model } from '../model/types.js';
 import { committedCounts } from '../run/ledger.js';
 import { newRunId } from '../run/run-id.js';
@@ -20,6 +22,9 @@ import { tableFiles } from './layout.js';
 import { openBundle, type VerifyResult } from './verify.js';
 import { verifyInThread } from './verify-thread.js';
 import { dropWork, scratchDir } from '../util/work-path.js';
+
+/** How long an interrupted import waits for the target to take its `failed` entry, and to close. */
+const INTERRUPTED_TARGET_MS = 3000;
 
 export interface ImportOptions {
   bundle: string;
@@ -66,14 +71,16 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   // The verify runs in a thread of its own while this one stages the CSVs in a scratch file; the
   // target is touched only once the verify passed.
   const stopVerify = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, stopVerify.signal]) : stopVerify.signal;
-  const verifying = verifyInThread(opened.dir, opened.display, { signal, progress: (p) => opts.progress?.({ stage: 'verify', table: p.table, rows: p.rows }) });
+  const verifySignal = opts.signal ? AbortSignal.any([opts.signal, stopVerify.signal]) : stopVerify.signal;
+  const verifying = verifyInThread(opened.dir, opened.display, { signal: verifySignal, progress: (p) => opts.progress?.({ stage: 'verify', table: p.table, rows: p.rows }) });
   const verdict = async (): Promise<VerifyResult & { entities: Entity[] }> => {
     const v = await verifying;
     if (!v.valid || !v.entities) refuse(v);
     return v as VerifyResult & { entities: Entity[] };
   };
   verifying.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+  const signal = opts.signal;
+  let stage: 'verify' | 'staging' | 'load' = 'verify';
   try {
     opts.progress?.({ stage: 'verify', rows: 0 });
     const manifest = manifestSha256(opened.dir);
@@ -106,8 +113,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       const staged = entities.filter((e) => e.name !== RUNS_ENTITY.name).map((e) => (e.name === IMPORTED_RUNS_ENTITY.name ? IMPORTED_RUNS_ENTITY : e));
       if (keepLedger && !staged.some((e) => e.name === IMPORTED_RUNS_ENTITY.name)) staged.push(IMPORTED_RUNS_ENTITY);
       // Reach the target before staging a million rows; copies an earlier import already kept are not added twice.
-      const kept = (await store.hasTable(IMPORTED_RUNS_ENTITY.name)) && staged.includes(IMPORTED_RUNS_ENTITY) ? await keptLedgerKeys(store) : new Set<string>();
+      const kept = (await untilAborted(store.hasTable(IMPORTED_RUNS_ENTITY.name), signal)) && staged.includes(IMPORTED_RUNS_ENTITY) ? await untilAborted(keptLedgerKeys(store), signal) : new Set<string>();
       const staging = new Staging(path.join(scratch, 'staging.sqlite'), { cacheMiB: 8 });
+      stage = 'staging';
+      const turn = loopTurns();
       try {
         for (const e of staged) staging.createEntity(e);
         for (const e of entities) {
@@ -121,6 +130,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
           const keyOf = target === IMPORTED_RUNS_ENTITY ? (v: unknown[]): string => `${String(v[0])}\u0000${String(v[1])}` : undefined;
           let line = 1;
           for await (const batch of readBundleCsv(file)) {
+            await turn();
+            signal?.throwIfAborted();
             for (const rec of batch) {
               // The header was checked by verify; every other record is a row.
               if (++line === 2) continue;
@@ -146,13 +157,14 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       } finally {
         staging.close();
       }
+      stage = 'verify';
       const verified: VerifyResult = await verdict();
       if (manifest === null) throw new BugError(`${opened.display} verified without a manifest-sha256.txt`);
       if (JSON.stringify(verified.entities) !== JSON.stringify(declared)) {
         throw new BundleError(`${opened.display}: data/datapackage.json changed while it was imported`, { code: 'bundle.changed', hint: 'Import it again once nothing writes to the bundle.' });
       }
 
-      const inTarget = new Map((await store.describeTables()).map((e) => [e.name, e]));
+      const inTarget = new Map((await untilAborted(store.describeTables(), signal)).map((e) => [e.name, e]));
       const model: Model = { name: 'bundle', entities: new Map(staged.map((e) => [e.name, withTargetReferences(e, inTarget.get(e.name))])) };
       const order = dependencyOrder(model, staged.map((e) => e.name));
       const mode = opts.load ?? 'append';
@@ -161,7 +173,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       const loads: EntityLoad[] = order.map((name) => ({ entity: model.entities.get(name)!, mode: name === IMPORTED_RUNS_ENTITY.name ? 'append' : mode, stagedTable: stagingTable(name), expected: loaded(name) }));
       ledgerNote = keepLedger ? { kept_in: IMPORTED_RUNS_ENTITY.name, chained: verified.ledger !== undefined, head: verified.ledger?.head ?? null } : undefined;
       opts.progress?.({ stage: 'load', rows: 0 });
-      // The load records its own entry when it commits; a load that fails records none.
+      stage = 'load';
+      // The load records its own entry when it commits; a load that fails records none. Never
+      // raced against the signal: the store stops its statements, and only once its transaction
+      // has ended may the import say nothing was committed.
       await store.load({ model, stagingFile: path.join(scratch, 'staging.sqlite'), entities: loads, entry: entry('succeeded', null), signal: opts.signal });
       recorded = true;
       return {
@@ -176,12 +191,18 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         ledger_head: store.ledgerHead ?? null,
       };
     } catch (e) {
+      if (signal?.aborted && !recorded) {
+        // Best effort, and not for long: the target may be what the user stopped waiting for.
+        const err = new InterruptedError(`the import was interrupted during ${stage}; nothing was committed`, { code: 'import.interrupted', hint: 'Run the same command again: it loads everything.', cause: e });
+        await settlesWithin(store.recordRun(entry('failed', err.message)).catch(() => {}), INTERRUPTED_TARGET_MS);
+        throw err;
+      }
       // A usage error (an unknown --tables name) is not an attempt: nothing was tried.
       if (!recorded && !(e instanceof ConfigError)) await store.recordRun(entry('failed', e instanceof Error ? e.message : String(e))).catch(() => {});
       noteLedgerHead(e, store);
       throw e;
     } finally {
-      await store.close();
+      await (signal?.aborted ? settlesWithin(store.close(), INTERRUPTED_TARGET_MS) : store.close());
     }
   } finally {
     dropWork(scratch);

@@ -1,7 +1,11 @@
+import { constants as osConstants } from 'node:os';
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { ForkliftError, isThrownInOpenJson } from '../core/errors.js';
 import { parseUsageError } from './parse-error.js';
 import { closeOpenJson, renderError } from './render-error.js';
+
+/** How long an interrupted command's process may outlive the command (its output written) before it is ended. */
+const INTERRUPTED_EXIT_MS = 2000;
 
 /**
  * Every command's base: owns the --json envelope, error rendering and the exit codes of SPEC
@@ -13,12 +17,33 @@ export abstract class BaseCommand extends Command {
     debug: Flags.boolean({ description: 'Show stack traces and internal detail on errors.', helpGroup: 'GLOBAL' }),
   };
 
-  /** Ctrl-C or SIGTERM aborts the signal, so the library stops and removes what it half wrote; release() when done. */
+  /**
+   * Ctrl-C or SIGTERM aborts the signal, so the library stops and removes what it half wrote;
+   * release() when done. A second Ctrl-C (or SIGTERM) while it cleans up ends the process at once,
+   * exit 128 + the signal's number (130 for Ctrl-C): a user is never stuck behind a clean-up. Once
+   * interrupted, the process ends at most INTERRUPTED_EXIT_MS after the command has finished, even
+   * if a connection to a server that hangs is still open.
+   */
   protected interruptible(): { signal: AbortSignal; release: () => void } {
     const controller = new AbortController();
-    const onSignal = (): void => controller.abort();
-    process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-    return { signal: controller.signal, release: () => void process.off('SIGINT', onSignal).off('SIGTERM', onSignal) };
+    const again = (sig: NodeJS.Signals): void => {
+      process.stderr.write(`\n${sig === 'SIGINT' ? 'Ctrl-C' : sig} again: stopped at once, without cleaning up (the next run removes what this one left)\n`);
+      process.exit(128 + (osConstants.signals[sig] ?? 2));
+    };
+    const onSignal = (): void => {
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      process.once('SIGINT', again).once('SIGTERM', again);
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+    return {
+      signal: controller.signal,
+      release: () => {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+        // unref: a process with nothing left open ends at once; one held open by a hung socket ends here.
+        if (controller.signal.aborted) setTimeout(() => process.exit(), INTERRUPTED_EXIT_MS).unref();
+      },
+    };
   }
 
   /** A comma-separated list flag (SPEC section 1), empty items left out. */

@@ -1,4 +1,5 @@
 import type { RunReport } from '../run/report.js';
+import { sweptText, type SweptWork } from '../util/work-path.js';
 
 const n = (v: number): string => v.toLocaleString('en-US');
 
@@ -23,11 +24,12 @@ export function tableLines(head: string[], widths: readonly number[], alignRight
   return { head: `${row(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`, row };
 }
 
-export function renderRunReport(r: RunReport): string {
+/** A run's outcome for the terminal; first, what killed runs of the plan left and this one removed (`swept`). */
+export function renderRunReport(r: RunReport & { swept?: readonly SweptWork[] }): string {
   const loadedHead = r.committed ? 'loaded' : r.command === 'validate' ? 'valid' : 'not loaded';
   const rows = r.entities.map((l) => [l.entity, n(l.read), n(l.loaded), n(l.filtered), n(l.duplicates_dropped), n(l.rejected)]);
   const outcome = r.dry_run ? 'dry run: nothing was written' : `${r.status}${r.committed ? ', committed' : ', nothing committed'}`;
-  const out = [`${r.command} ${r.plan_name} → ${r.target}: ${outcome} (${(r.duration_ms / 1000).toFixed(1)} s)`, '', table(['entity', 'read', r.dry_run ? 'would load' : loadedHead, 'filtered', 'duplicates', 'rejected'], rows)];
+  const out = [...sweptText(r.swept ?? []), `${r.command} ${r.plan_name} → ${r.target}: ${outcome} (${(r.duration_ms / 1000).toFixed(1)} s)`, '', table(['entity', 'read', r.dry_run ? 'would load' : loadedHead, 'filtered', 'duplicates', 'rejected'], rows)];
   if (r.dry_run) {
     const dry = r.entities.map((l) => [l.entity, n(l.dry_run?.would_insert ?? 0), n(l.dry_run?.would_update ?? 0), n(l.dry_run?.unchanged ?? 0), n(l.dry_run?.would_delete ?? 0), n(l.dry_run?.refused ?? 0)]);
     out.push('', 'on the target (rehearsed and rolled back):', table(['entity', 'would insert', 'would update', 'unchanged', 'would delete', 'refused'], dry));

@@ -92,7 +92,16 @@ export class StoreError extends ForkliftError {
   }
 }
 
-/** A broken invariant inside forklift (an unbalanced ledger, say): always our bug. */
+/**
+ * The user stopped the command (Ctrl-C, SIGTERM) and it stopped cleanly: nothing committed, its
+ * scratch work removed; the code names the command (`migrate.interrupted`). Exit 1.
+ */
+export class InterruptedError extends ForkliftError {
+  constructor(message: string, opts: SubOptions) {
+    super(message, { exitCode: ExitCode.runtime, ...opts });
+  }
+}
+
 /** A bundle that fails verification (a changed byte, a missing or extra file, a broken key). Exit 1. */
 export class BundleError extends ForkliftError {
   constructor(message: string, opts: SubOptions) {
@@ -100,6 +109,7 @@ export class BundleError extends ForkliftError {
   }
 }
 
+/** A broken invariant inside forklift (an unbalanced ledger, say): always our bug. */
 export class BugError extends Error {
   constructor(message: string) {
     super(`internal error: ${message}`);

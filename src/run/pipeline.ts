@@ -3,7 +3,7 @@ import { newRunId } from './run-id.js';
 import { checkLedgerWriter, commandEntry } from '../audit/entry.js';
 import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, DataRejectedError, ExitCode, ForkliftError } from '../core/errors.js';
+import { ConfigError, DataRejectedError, ExitCode, ForkliftError, InterruptedError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { dependencyOrder, type Entity } from '../model/types.js';
 import { displayPath, loadPlan, providedColumns, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
@@ -11,6 +11,9 @@ import { loadModeOf, watermarkOf } from '../plan/watermark.js';
 import { openStore } from '../stores/index.js';
 import { storeIdentity } from '../stores/url.js';
 import type { HashedFile } from '../util/hash.js';
+import { cancelOnAbort, settlesWithin, untilAborted } from '../util/abort.js';
+import { loopTurn, loopTurns } from '../util/loop-turn.js';
+import type { SweptWork } from '../util/work-path.js';
 import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/types.js';
 import { checkBomCycles, type TargetBomLines } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
@@ -25,6 +28,7 @@ import { rejectsTrend } from './history.js';
 import { writeReports, type Follows, type RunReport } from './report.js';
 import { ROW_BEHIND_WATERMARK, ROW_DUPLICATE, ROW_OK, Staging, q, stagingTable } from './staging.js';
 import { applyWatermark, type WatermarkResult } from './watermark.js';
+import { RAW_ROWS_FILE, STAGING_FILE, claimStaging, removeIfEmpty, sweepStaleStaging } from './run-work.js';
 
 export interface Progress {
   stage: 'extract' | 'validate' | 'load' | 'report';
@@ -51,7 +55,18 @@ export interface RunOptions {
 export interface RunResult extends RunReport {
   reportFile: string;
   htmlFile: string;
+  /** Staging files that runs of this plan killed outright left in their run folders, removed before this run began. */
+  swept: SweptWork[];
 }
+
+/** Where a run is: the stages of Progress, and reaching the target before them. */
+type RunStage = 'connect' | Progress['stage'];
+
+/**
+ * How long an interrupted run waits for the target to take its `failed` ledger entry, and to
+ * close: a target that hangs (the reason the user pressed Ctrl-C, perhaps) must not hold the run.
+ */
+const INTERRUPTED_TARGET_MS = 3000;
 
 interface Extracted {
   mapping: LoadedMapping;
@@ -81,19 +96,46 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   if (opts.command !== 'validate') checkLedgerWriter();
   const plan = typeof opts.plan === 'string' ? loadPlan(opts.plan, { target: opts.target }) : opts.plan;
   const runId = newRunId(started);
-  const runDir = path.join(plan.dir, 'runs', runId);
+  const runsDir = path.join(plan.dir, 'runs');
+  const swept = sweepStaleStaging(runsDir);
+  const runDir = path.join(runsDir, runId);
   const madeRunsFolder = makeRunFolder(runDir);
-  const staging = new Staging(path.join(runDir, 'staging.sqlite'));
+  const claim = claimStaging(runDir, opts.command);
+  const staging = new Staging(path.join(runDir, STAGING_FILE));
+  const rawFile = path.join(runDir, RAW_ROWS_FILE);
   const log = opts.log ?? (() => {});
+  const signal = opts.signal;
   let store: TargetStore | undefined;
   let reached = false;
+  let stage: RunStage = 'connect';
+  const progress = (p: Progress): void => {
+    stage = p.stage;
+    opts.progress?.(p);
+  };
+  // Between steps of synchronous SQLite work: the signal handler gets its turn, then is heard.
+  const checkpoint = async (): Promise<void> => {
+    if (!signal) return;
+    await loopTurn();
+    signal.throwIfAborted();
+  };
+  // A read of the target that waits (a table another session holds locked, a server that does not
+  // answer): Ctrl-C cancels its statement on the server and stops waiting for it.
+  const fromTarget = <T>(fn: () => Promise<T>): Promise<T> => untilAborted(cancelOnAbort(signal, () => store?.cancelStatements?.(), fn), signal);
+  // Set once report.json is written: the run has an outcome, whatever comes after.
+  let reported = false;
+  let committed = false;
+  // The interrupted load's `failed` entry is recorded with the run's counts where the load failed.
+  let recorded = false;
   try {
     store = await openStore(plan.target);
     // Reach the target before reading a million rows: an unreachable server fails in a second.
-    await store.hasTable('forklift_runs');
+    const target = store;
+    await fromTarget(() => target.hasTable('forklift_runs'));
     reached = true;
-    const rawFile = path.join(runDir, 'raw-rows.sqlite');
-    const extracted = await extractAll(plan, staging, rawFile, opts);
+    stage = 'extract';
+    const extracted = await extractAll(plan, staging, rawFile, { ...opts, progress });
+    // From here the rows are checked, against the target's too.
+    stage = 'validate';
     staging.attachRawRows(rawFile);
     const byEntity = new Map(extracted.map((x) => [x.entity.name, x]));
     const inRun = (e: string): boolean => byEntity.has(e);
@@ -104,10 +146,10 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     for (const e of plan.model.entities.values()) {
       const x = byEntity.get(e.name);
       if (x && modeOf(x.mapping) === 'replace') continue;
-      if (!(await store.hasTable(e.name))) continue;
+      if (!(await fromTarget(() => target.hasTable(e.name)))) continue;
       const referenced = [...byEntity.values()].some((y) => y.entity.columns.some((c) => c.references?.entity === e.name));
       if (!referenced) continue;
-      existing.set(e.name, await copyTargetKeys(store, staging, plan, e));
+      existing.set(e.name, await fromTarget(() => copyTargetKeys(target, staging, plan, e, signal)));
     }
     // The target's own BOM lines count for cycles where this run adds to them (SPEC section 3:
     // no cycle through any number of levels); replace empties the table, so only the run's count.
@@ -115,8 +157,8 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     for (const x of byEntity.values()) {
       const rule = x.entity.rules.find((r) => r.kind === 'bom-graph');
       const mode = modeOf(x.mapping);
-      if (!rule || mode === 'replace' || !(await store.hasTable(x.entity.name))) continue;
-      targetBoms.set(x.entity.name, { table: await copyTargetBomLines(store, staging, x.entity, rule.parent, rule.component), replacedByKey: mode === 'upsert' });
+      if (!rule || mode === 'replace' || !(await fromTarget(() => target.hasTable(x.entity.name)))) continue;
+      targetBoms.set(x.entity.name, { table: await fromTarget(() => copyTargetBomLines(target, staging, x.entity, rule.parent, rule.component, signal)), replacedByKey: mode === 'upsert' });
     }
 
     const timings: Record<string, number> = {};
@@ -127,17 +169,23 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       mark = now;
     };
     timings.extract = mark - started.getTime();
-    opts.progress?.({ stage: 'validate', rows: 0, rowsPerSecond: 0 });
+    progress({ stage: 'validate', rows: 0, rowsPerSecond: 0 });
     for (const name of dependencyOrder(plan.model, [...byEntity.keys()])) {
       const x = byEntity.get(name)!;
       const { watermark } = watermarkOf(x.mapping, x.entity, modeOf(x.mapping));
-      if (watermark) x.watermark = await applyWatermark(store, staging, x.entity, watermark);
+      if (watermark) x.watermark = await fromTarget(() => applyWatermark(target, staging, x.entity, watermark));
+      await checkpoint();
       staging.indexKeys(x.entity);
+      await checkpoint();
       checkDuplicateKeys(staging, x.entity, x.mapping.spec.on_duplicate ?? 'reject', x.label);
+      await checkpoint();
       if (store.keysIgnoreTrailingSpaces) checkPaddedKeys(staging, x.entity, x.label, store.kind === 'mssql' ? 'SQL Server' : 'MySQL/MariaDB');
       checkUniqueColumns(staging, x.entity, x.label);
+      await checkpoint();
       checkForeignKeys(staging, x.entity, inRun, (e) => existing.get(e), (e) => byEntity.get(e)?.label ?? e, (e) => plan.model.entities.get(e));
+      await checkpoint();
       for (const rule of x.entity.rules) if (rule.kind === 'bom-graph') checkBomCycles(staging, x.entity, rule.parent, rule.component, targetBoms.get(name));
+      await checkpoint();
     }
 
     const loadsOf = (): EntityLoad[] =>
@@ -149,16 +197,18 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     let rehearsal: Map<string, DryRunCounts> | undefined;
     if (dryRun) {
       lap('validate');
-      opts.progress?.({ stage: 'load', rows: 0, rowsPerSecond: 0 });
-      rehearsal = await dryRunLoad({ store, staging, model: plan.model, loads: loadsOf(), runId, signal: opts.signal });
+      progress({ stage: 'load', rows: 0, rowsPerSecond: 0 });
+      rehearsal = await dryRunLoad({ store, staging, model: plan.model, loads: loadsOf(), runId, signal });
       lap('dry_run');
     }
 
     const checks = checkControlTotals(staging, plan.spec.checks ?? [], inRun, plan.model);
     lap(dryRun ? 'checks' : 'validate');
+    await checkpoint();
     const ledgers = extracted.map((x) => ledgerOf(staging, x, rehearsal?.get(x.entity.name)));
     const refused = ledgers.reduce((n, l) => n + (l.dry_run?.refused ?? 0), 0);
     const profiles = extracted.map((x) => profileEntity(staging, x.entity, x.positionKind));
+    await checkpoint();
     const overLimit = ledgers.filter((l) => overRejectLimit(plan, l, opts.follows?.read[l.entity]));
     const failedChecks = checks.filter((c) => !c.ok);
     const rejectedRun = overLimit.length > 0 || failedChecks.length > 0;
@@ -193,32 +243,41 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         message,
       });
 
-    let committed = false;
     // A load the store refuses still leaves its run on record: report, rejects files, ledger entry.
     let loadError: unknown;
     const writes = opts.command !== 'validate';
     if (writes && !rejectedRun && !dryRun) {
-      opts.progress?.({ stage: 'load', rows: 0, rowsPerSecond: 0 });
+      progress({ stage: 'load', rows: 0, rowsPerSecond: 0 });
       const loads = loadsOf();
       staging.close();
       try {
-        await store.load({ model: plan.model, stagingFile: staging.file, entities: loads, entry: entry(), signal: opts.signal });
+        // Never raced against the signal: the store stops its own statements when it aborts, and
+        // only once its transaction has really ended may the run say nothing was committed.
+        await store.load({ model: plan.model, stagingFile: staging.file, entities: loads, entry: entry(), signal });
         committed = true;
       } catch (e) {
         status = 'failed';
-        message = e instanceof Error ? e.message : String(e);
-        await store.recordRun(entry()).catch(() => {});
-        loadError = e;
+        if (signal?.aborted) {
+          loadError = interruptedError(opts.command, 'load', e);
+          message = (loadError as Error).message;
+          recorded = true;
+          await recordFailed(store, entry());
+        } else {
+          message = e instanceof Error ? e.message : String(e);
+          await store.recordRun(entry()).catch(() => {});
+          loadError = e;
+        }
       }
     } else if (writes) {
       await store.recordRun(entry());
     }
 
     lap('load');
-    opts.progress?.({ stage: 'report', rows: 0, rowsPerSecond: 0 });
+    progress({ stage: 'report', rows: 0, rowsPerSecond: 0 });
     const reopened = staging.db.open ? staging : new Staging(staging.file, { reopen: true });
     try {
-      for (const x of extracted) {
+      // An interrupted load stops here: its report says what it counted, without the rejects files.
+      for (const x of status === 'failed' && signal?.aborted ? [] : extracted) {
         const l = ledgers.find((y) => y.entity === x.entity.name)!;
         if (l.rejected > 0) {
           const file = path.join(runDir, 'rejects', `${x.entity.name}.csv`);
@@ -230,10 +289,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     } finally {
       reopened.close();
     }
-    if (!opts.keepStaging) {
-      rmSync(staging.file, { force: true });
-      rmSync(rawFile, { force: true });
-    }
+    if (!opts.keepStaging) removeStaging(staging.file, rawFile);
     lap('report');
 
     const report: RunReport = {
@@ -265,6 +321,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     };
     report.trend = rejectsTrend(path.join(plan.dir, 'runs'), report);
     const files = writeReports(runDir, report);
+    reported = true;
     log(`run ${runId}: ${status}`);
     if (loadError !== undefined) {
       if (loadError instanceof ForkliftError) loadError.details.push(`the run's report (status failed, nothing committed): ${path.relative(process.cwd(), files.html)}`);
@@ -276,45 +333,90 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         code: 'data.rejected',
         hint: `See the rejects in ${path.relative(process.cwd(), path.join(runDir, 'rejects'))} and the report ${path.relative(process.cwd(), files.html)}.`,
         details: [],
-        data: { ...report, reportFile: files.json, htmlFile: files.html },
+        data: { ...report, reportFile: files.json, htmlFile: files.html, swept },
       });
     }
-    return { ...report, reportFile: files.json, htmlFile: files.html };
+    return { ...report, reportFile: files.json, htmlFile: files.html, swept };
   } catch (e) {
+    if (signal?.aborted && !reported && !committed) {
+      // Interrupted before the load (a load interrupted has its report, above): nothing was
+      // committed; the attempt goes on record where the command writes, if the target answers.
+      staging.close();
+      if (!opts.keepStaging) removeStaging(staging.file, rawFile);
+      if (reached && store && opts.command !== 'validate' && !recorded) {
+        await recordFailed(store, commandEntry({ id: runId, command: opts.command, status: 'failed', started, plan_sha256: plan.sha256, files: {}, counts: {}, message: interruptedMessage(stage) }));
+      }
+      claim.release();
+      if (!reached) removeRunFolder(runDir, madeRunsFolder);
+      else removeIfEmpty(runDir);
+      throw interruptedError(opts.command, stage, e);
+    }
     // A target that cannot be reached, or a plan, mapping or source that cannot be read, stops
     // the run before anything happened: leave no run folder behind. Other failures keep theirs
     // (staging included) for inspection.
     if (!reached || (e instanceof ForkliftError && e.exitCode === ExitCode.usage)) {
       staging.close();
-      rmSync(runDir, { recursive: true, force: true });
-      // The runs folder too, when this run made it: a first try at an unreachable server leaves nothing.
-      // Not recursive: another run may have started in it meanwhile, and its folder is not ours.
-      if (madeRunsFolder) {
-        try {
-          rmdirSync(path.dirname(runDir));
-        } catch {
-          // not empty: left as it is
-        }
-      }
+      removeRunFolder(runDir, madeRunsFolder);
     }
     throw e;
   } finally {
     staging.close();
-    await store?.close();
+    claim.release();
+    // An interrupted run does not wait long for a target that hangs (its connections go with the process).
+    if (store) await (signal?.aborted ? settlesWithin(store.close(), INTERRUPTED_TARGET_MS) : store.close());
   }
+}
+
+/**
+ * A run that stopped before any work leaves nothing: its folder goes, and the runs folder too when
+ * this run made it (a first try at an unreachable server). That one not recursively: another run
+ * may have started in it meanwhile, and its folder is not ours.
+ */
+function removeRunFolder(runDir: string, madeRunsFolder: boolean): void {
+  rmSync(runDir, { recursive: true, force: true });
+  if (!madeRunsFolder) return;
+  try {
+    rmdirSync(path.dirname(runDir));
+  } catch {
+    // not empty: left as it is
+  }
+}
+
+function removeStaging(stagingFile: string, rawFile: string): void {
+  rmSync(stagingFile, { force: true });
+  rmSync(rawFile, { force: true });
+}
+
+function interruptedMessage(stage: RunStage): string {
+  return `the run was interrupted during ${stage}; nothing was committed`;
+}
+
+/** `migrate.interrupted`, `validate.interrupted`, `reload.interrupted`: exit 1; the same command again does all the work. */
+function interruptedError(command: RunReport['command'], stage: RunStage, cause: unknown): InterruptedError {
+  const code = `${command === 'rejects reload' ? 'reload' : command}.interrupted`;
+  return new InterruptedError(interruptedMessage(stage), { code, hint: command === 'validate' ? 'Run the same command again.' : 'Run the same command again: it loads everything.', cause });
+}
+
+/** The `failed` entry of an interrupted run, best effort: a target that does not take it in time is left. */
+async function recordFailed(store: TargetStore, entry: RunEntry): Promise<void> {
+  await settlesWithin(store.recordRun(entry).catch(() => {}), INTERRUPTED_TARGET_MS);
 }
 
 async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, opts: RunOptions): Promise<Extracted[]> {
   const out: Extracted[] = [];
   for (const m of plan.mappings) {
     const entity = plan.model.entities.get(m.spec.entity)!;
-    const source = await mapSource(m, entity, { rawFile, plan: plan.file, target: opts.target });
+    const source = await mapSource(m, entity, { rawFile, plan: plan.file, target: opts.target, signal: opts.signal });
     try {
       staging.createEntity(entity);
       let read = 0;
       let filtered = 0;
       const t0 = Date.now();
+      // Batches that come at once (a thread far ahead) would otherwise stage the whole source before Ctrl-C is heard.
+      const turn = loopTurns();
       for await (const batch of source.batches(opts.signal)) {
+        await turn();
+        opts.signal?.throwIfAborted();
         read += batch.read;
         filtered += batch.filtered;
         for (let k = 0; k < batch.okLines.length; k++) staging.insertRow(entity.name, batch.okLines[k]!, batch.okValues[k]!);
@@ -383,13 +485,16 @@ function ledgerOf(staging: Staging, x: Extracted, dryRun: DryRunCounts | undefin
   return l;
 }
 
-async function copyTargetKeys(store: TargetStore, staging: Staging, plan: LoadedPlan, e: Entity): Promise<string> {
+async function copyTargetKeys(store: TargetStore, staging: Staging, plan: LoadedPlan, e: Entity, signal: AbortSignal | undefined): Promise<string> {
   const table = q(`t_${e.name}`);
   const cols = [...new Set(plan.model.entities.get(e.name)!.columns.filter((c) => [...plan.model.entities.values()].some((o) => o.columns.some((oc) => oc.references?.entity === e.name && oc.references.column === c.name))).map((c) => c.name))];
   const col = cols[0] ?? e.primaryKey[0]!;
   staging.db.exec(`CREATE TABLE ${table} (${q(col)})`);
   const ins = staging.db.prepare(`INSERT INTO ${table} VALUES (?)`);
-  for await (const batch of store.readColumn(e.name, col)) for (const v of batch) ins.run(v as string);
+  for await (const batch of store.readColumn(e.name, col)) {
+    signal?.throwIfAborted();
+    for (const v of batch) ins.run(v as string);
+  }
   staging.db.exec(`CREATE INDEX ${q(`ti_${e.name}`)} ON ${table} (${q(col)})`);
   return table;
 }
@@ -398,7 +503,7 @@ async function copyTargetKeys(store: TargetStore, staging: Staging, plan: Loaded
  * A BOM table's lines in the target (its key columns and the two item columns), streamed into the
  * staging file in batches: the cycle check reads from there only what can lie on a cycle.
  */
-async function copyTargetBomLines(store: TargetStore, staging: Staging, entity: Entity, parentCol: string, componentCol: string): Promise<string> {
+async function copyTargetBomLines(store: TargetStore, staging: Staging, entity: Entity, parentCol: string, componentCol: string, signal: AbortSignal | undefined): Promise<string> {
   const table = q(`tb_${entity.name}`);
   const names = [...new Set([...entity.primaryKey, parentCol, componentCol])];
   const narrow: Entity = { ...entity, columns: names.map((n) => entity.columns.find((c) => c.name === n)!), rules: [] };
@@ -407,7 +512,7 @@ async function copyTargetBomLines(store: TargetStore, staging: Staging, entity: 
   const many = staging.db.transaction((batch: unknown[][]) => {
     for (const r of batch) ins.run(...r);
   });
-  for await (const batch of store.readRows(narrow)) many(batch);
+  for await (const batch of store.readRows(narrow, { signal })) many(batch);
   return table;
 }
 

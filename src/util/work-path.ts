@@ -97,6 +97,8 @@ function pause(ms: number): void {
 export interface SweptWork {
   /** The work path removed (with whatever began with it: `X-zip`, `X.zip`). */
   path: string;
+  /** What was removed, in words, where the path alone does not say it (`the staging files of runs/…`). */
+  what?: string;
   command: string;
   pid: number;
   started: string;
@@ -108,12 +110,7 @@ export interface SweptWork {
  * work path, the paths derived from it and the owner file removed. Returns what was removed.
  */
 export function sweepStaleWork(dir: string, prefix: string): SweptWork[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
+  const names = namesIn(dir);
   const swept: SweptWork[] = [];
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith(OWNER)) continue;
@@ -138,6 +135,15 @@ export function sweepStaleWork(dir: string, prefix: string): SweptWork[] {
   return swept;
 }
 
+/** The names in a folder; none where it is missing or cannot be read (nothing of ours to sweep there). */
+export function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 function alive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
@@ -151,7 +157,7 @@ function alive(pid: number): boolean {
 
 /** One line per swept path, for a command's output. */
 export function sweptText(swept: readonly SweptWork[], cwd = process.cwd()): string[] {
-  return swept.map((s) => `removed ${path.relative(cwd, s.path) || s.path}, left by an interrupted forklift ${s.command} (process ${s.pid}, started ${s.started})`);
+  return swept.map((s) => `removed ${s.what ?? (path.relative(cwd, s.path) || s.path)}, left by an interrupted forklift ${s.command} (process ${s.pid}, started ${s.started})`);
 }
 
 /**

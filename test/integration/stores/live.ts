@@ -215,7 +215,8 @@ export function reportUnreachable(store: string, url: string, reason: string | n
 
 /**
  * PostgreSQL and MariaDB for one test file: probed, reported when unreachable, and the file's
- * databases dropped after its tests. `pgDown`/`myDown` is null when the server is there.
+ * databases (named with `prefix` where given) dropped after its tests. `pgDown`/`myDown` is null
+ * when the server is there.
  */
 export async function liveServers(file: string, prefix?: string): Promise<{ pgDown: string | null; myDown: string | null; pgDbs: PgDatabases; myDbs: MysqlDatabases }> {
   const pgDown = await probePg();

@@ -9,7 +9,7 @@ import { dependencyOrder, type Entity } from '../model/types.js';
 import { displayPath, loadPlan, providedColumns, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { loadModeOf, watermarkOf } from '../plan/watermark.js';
 import { openStore } from '../stores/index.js';
-import { storeIdentity } from '../stores/url.js';
+import { redactUrl, storeIdentity } from '../stores/url.js';
 import type { HashedFile } from '../util/hash.js';
 import { cancelOnAbort, settlesWithin, untilAborted } from '../util/abort.js';
 import { loopTurn, loopTurns } from '../util/loop-turn.js';
@@ -108,8 +108,11 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   let store: TargetStore | undefined;
   let reached = false;
   let stage: RunStage = 'connect';
+  // Whether a source gave rows: a source that cannot even connect is no attempt, one lost part-way is.
+  let readRows = false;
   const progress = (p: Progress): void => {
     stage = p.stage;
+    if (p.rows > 0) readRows = true;
     opts.progress?.(p);
   };
   // Between steps of synchronous SQLite work: the signal handler gets its turn, then is heard.
@@ -126,6 +129,38 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   let committed = false;
   // The interrupted load's `failed` entry is recorded with the run's counts where the load failed.
   let recorded = false;
+  // report.json and report.html: written for every run that reached its target, whatever the outcome.
+  const writeRunReport = (r: Pick<RunReport, 'status' | 'committed' | 'message' | 'entities' | 'checks'> & { dryRun: boolean; timings: Record<string, number> }): { report: RunReport; files: { json: string; html: string } } => {
+    const report: RunReport = {
+      run_id: runId,
+      command: opts.command,
+      status: r.status,
+      committed: r.committed,
+      dry_run: r.dryRun,
+      plan: plan.display,
+      plan_name: plan.spec.name,
+      plan_sha256: plan.sha256,
+      follows: opts.follows ?? null,
+      target: store?.display ?? redactUrl(plan.target),
+      target_id: storeIdentity(plan.target),
+      started: started.toISOString(),
+      finished: new Date().toISOString(),
+      duration_ms: Date.now() - started.getTime(),
+      reject_limit: limitText(plan),
+      entities: r.entities,
+      checks: r.checks,
+      message: r.message,
+      ledger_head: store?.ledgerHead ?? null,
+      run_dir: path.relative(process.cwd(), runDir) || '.',
+      tool_version: toolVersion(),
+      timings_ms: r.timings,
+      trend: [],
+    };
+    report.trend = rejectsTrend(path.join(plan.dir, 'runs'), report);
+    const files = writeReports(runDir, report);
+    reported = true;
+    return { report, files };
+  };
   try {
     store = await openStore(plan.target);
     // Reach the target before reading a million rows: an unreachable server fails in a second.
@@ -264,11 +299,13 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
           await recordFailed(store, entry());
         } else {
           message = e instanceof Error ? e.message : String(e);
+          recorded = true;
           await store.recordRun(entry()).catch(() => {});
           loadError = e;
         }
       }
     } else if (writes) {
+      recorded = true;
       await store.recordRun(entry());
     }
 
@@ -292,36 +329,17 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     if (!opts.keepStaging) removeStaging(staging.file, rawFile);
     lap('report');
 
-    const report: RunReport = {
-      run_id: runId,
-      command: opts.command,
+    const { report, files } = writeRunReport({
       status,
       committed,
-      dry_run: dryRun,
-      plan: plan.display,
-      plan_name: plan.spec.name,
-      plan_sha256: plan.sha256,
-      follows: opts.follows ?? null,
-      target: store.display,
-      target_id: storeIdentity(plan.target),
-      started: started.toISOString(),
-      finished: new Date().toISOString(),
-      duration_ms: Date.now() - started.getTime(),
-      reject_limit: limitText(plan),
+      dryRun,
+      message,
       // A workbook's date system goes with its rejects file: a reload reads its serials so, and
       // takes a date alone in a timestamp column (a date-time cell at midnight) as the workbook did.
       entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]!, source_columns: extracted[i]!.header, ...(extracted[i]!.excelDateSystem === undefined ? {} : { excel_date_system: extracted[i]!.excelDateSystem }) })),
       checks,
-      message,
-      ledger_head: store.ledgerHead ?? null,
-      run_dir: path.relative(process.cwd(), runDir) || '.',
-      tool_version: toolVersion(),
-      timings_ms: timings,
-      trend: [],
-    };
-    report.trend = rejectsTrend(path.join(plan.dir, 'runs'), report);
-    const files = writeReports(runDir, report);
-    reported = true;
+      timings,
+    });
     log(`run ${runId}: ${status}`);
     if (loadError !== undefined) {
       if (loadError instanceof ForkliftError) loadError.details.push(`the run's report (status failed, nothing committed): ${path.relative(process.cwd(), files.html)}`);
@@ -351,10 +369,30 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       else removeIfEmpty(runDir);
       throw interruptedError(opts.command, stage, e);
     }
+    // A failure once the target answered (a SQL source gone mid-extract, a full disk, a bug) is an
+    // attempt like any other: it goes on record in the target's ledger (SPEC section 9) and has
+    // its report, with what the run knew when it stopped. A plan, mapping or source the run cannot
+    // use (exit 2) is no attempt, nor a source that cannot connect: the user fixes the file or the
+    // URL, and nothing is left behind (below).
+    const usage = e instanceof ForkliftError && e.exitCode === ExitCode.usage;
+    const attempted = reached && !usage && (readRows || (stage !== 'connect' && stage !== 'extract'));
+    if (attempted && !reported && !committed) {
+      const message = `the run failed during ${stage}; nothing was committed: ${e instanceof Error ? e.message : String(e)}`;
+      if (store && opts.command !== 'validate' && !recorded) {
+        recorded = true;
+        await recordFailed(store, commandEntry({ id: runId, command: opts.command, status: 'failed', started, plan_sha256: plan.sha256, files: {}, counts: {}, message }));
+      }
+      try {
+        const { files } = writeRunReport({ status: 'failed', committed: false, dryRun: opts.command === 'migrate' && opts.dryRun === true, message, entities: [], checks: [], timings: {} });
+        if (e instanceof ForkliftError) e.details.push(`the run's report (status failed, nothing committed): ${path.relative(process.cwd(), files.html)}`);
+      } catch {
+        // The report is what failed (a full disk): the error that stopped the run is the one to show.
+      }
+    }
     // A target that cannot be reached, or a plan, mapping or source that cannot be read, stops
     // the run before anything happened: leave no run folder behind. Other failures keep theirs
     // (staging included) for inspection.
-    if (!reached || (e instanceof ForkliftError && e.exitCode === ExitCode.usage)) {
+    if (!attempted) {
       staging.close();
       removeRunFolder(runDir, madeRunsFolder);
     }

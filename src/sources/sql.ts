@@ -95,6 +95,7 @@ class SqlSource implements OpenedSource {
   private rows = 0;
   private started = false;
   private closed = false;
+  private lost = false;
 
   constructor(
     readonly header: string[],
@@ -139,7 +140,10 @@ class SqlSource implements OpenedSource {
           rows = await untilAborted(this.cursor.read(this.batchSize, signal), signal);
         } catch (e) {
           if (signal?.aborted === true) throw abortReason(signal);
-          throw this.fail(e, this.rows + 1);
+          const failure = this.fail(e, this.rows + 1);
+          // A connection the server ended answers no close: waiting for one took 5 s for nothing.
+          if (failure instanceof StoreError) this.lost = true;
+          throw failure;
         }
         if (rows.length === 0) break;
         const json = JSON.stringify(rows);
@@ -171,7 +175,7 @@ class SqlSource implements OpenedSource {
     // Ctrl-C: the server stops the query and the connection goes, at once. A query stopped early
     // otherwise is closed; one that will not stop in time loses its connection.
     if (interrupted) this.cancel();
-    const graceful = !interrupted && (exhausted || (await withTimeout(this.cursor.close(), CLOSE_TIMEOUT_MS)));
+    const graceful = !interrupted && !this.lost && (exhausted || (await withTimeout(this.cursor.close(), CLOSE_TIMEOUT_MS)));
     await this.release(graceful);
   }
 }

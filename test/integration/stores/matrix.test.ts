@@ -594,7 +594,7 @@ const KILL_AFTER_MS = 200;
  */
 async function migrateAndKill(target: string, find: () => Promise<number | undefined>, kill: (id: number) => Promise<void>): Promise<{ result: CliResult & { hung: boolean }; killed: boolean }> {
   const { dir } = benchData();
-  const cli = spawnCli(['migrate', path.join(dir, 'big.yaml'), '--target', target], { cwd: dir, timeoutMs: 40_000 });
+  const cli = spawnCli(['migrate', path.join(dir, 'big.yaml'), '--target', target], { cwd: dir, timeoutMs: 120_000 });
   let finished = false;
   void cli.done.then(() => (finished = true));
   let killed = false;
@@ -671,7 +671,7 @@ describe.skipIf(pgDown !== null)('failures: PostgreSQL', () => {
     expect(r.stderr).toMatch(/database "forklift_t_missing_\w+" does not exist/);
   });
 
-  it('the connection killed during COPY: StoreError (exit 1), target unchanged, the rerun loads all', { timeout: 60_000 }, async () => {
+  it('the connection killed during COPY: StoreError (exit 1), target unchanged, the rerun loads all', { timeout: 240_000 }, async () => {
     const { dir, ledger } = benchData();
     const { name, url } = await pgDbs.create();
     // A password in the URL (ignored under trust) that must not surface anywhere.
@@ -762,7 +762,7 @@ describe.skipIf(myDown !== null)('failures: MariaDB', () => {
     expectRefused(r, json, p.dir, secrets, /CREATE DATABASE `forklift_t_\w+_missing`/);
   });
 
-  it('the connection killed during LOAD DATA: StoreError (exit 1), target unchanged, the rerun loads all', { timeout: 60_000 }, async () => {
+  it('the connection killed during LOAD DATA: StoreError (exit 1), target unchanged, the rerun loads all', { timeout: 240_000 }, async () => {
     const { dir, ledger } = benchData();
     const { name } = await myDbs.create();
     const target = mysqlUrl(name, { name: user, password });

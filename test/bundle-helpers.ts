@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openArrowRows, openArrowWriter } from '../src/bundle/arrow.js';
 import { parseBagInfo, writeBagTags } from '../src/bundle/bagit.js';
@@ -45,4 +46,20 @@ export function editDataPackage(dir: string, edit: (pkg: { resources: DataPackag
   const pkg = JSON.parse(readFileSync(file, 'utf8')) as { resources: DataPackageResource[] };
   edit(pkg);
   writeFileSync(file, `${JSON.stringify(pkg, null, 2)}\n`);
+}
+
+/**
+ * Each resource's hash and bytes in datapackage.json restated from its CSV as it is now, as a tool
+ * that rewrites a CSV and its Data Package does: only the checks of the data can then see the edit.
+ */
+export function restateResources(dir: string): void {
+  editDataPackage(dir, (pkg) => {
+    for (const r of pkg.resources) {
+      const file = path.join(dir, 'data', 'csv', `${r.name}.csv`);
+      if (!existsSync(file)) continue;
+      const bytes = readFileSync(file);
+      r.hash = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      r.bytes = bytes.length;
+    }
+  });
 }

@@ -1,8 +1,9 @@
 import { startThread, type ThreadErrorMessage } from '../core/thread.js';
-import { validateBag, type BagReport } from './bagit.js';
+import { validateBag, type BagReport, type ValidateBagOptions } from './bagit.js';
 
 export interface BagThreadInput {
   dir: string;
+  digestsUnder?: ValidateBagOptions['digestsUnder'];
 }
 
 export type BagThreadMessage = { type: 'result'; report: BagReport } | ThreadErrorMessage;
@@ -17,10 +18,10 @@ function workerUrl(): URL | undefined {
  * data on the other core meanwhile. Interrupting (the signal) stops the thread.
  * FORKLIFT_VERIFY_THREAD=never keeps it in this thread.
  */
-export async function validateBagInThread(dir: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<BagReport> {
+export async function validateBagInThread(dir: string, opts: Pick<ValidateBagOptions, 'signal' | 'digestsUnder'> = {}): Promise<BagReport> {
   const url = workerUrl();
-  if (url === undefined || process.env.FORKLIFT_VERIFY_THREAD === 'never') return validateBag(dir, { signal: opts.signal });
-  const thread = startThread<BagThreadMessage>(url, { dir } satisfies BagThreadInput, { signal: opts.signal, stopped: (code) => `the bag thread stopped (exit code ${code}) before it answered` });
+  if (url === undefined || process.env.FORKLIFT_VERIFY_THREAD === 'never') return validateBag(dir, opts);
+  const thread = startThread<BagThreadMessage>(url, { dir, digestsUnder: opts.digestsUnder } satisfies BagThreadInput, { signal: opts.signal, stopped: (code) => `the bag thread stopped (exit code ${code}) before it answered` });
   try {
     return (await thread.next()).report;
   } finally {

@@ -8,7 +8,7 @@ const port = parentPort!;
 const input = workerData as BagThreadInput;
 const send = (m: BagThreadMessage): void => port.postMessage(m);
 try {
-  send({ type: 'result', report: await validateBag(input.dir) });
+  send({ type: 'result', report: await validateBag(input.dir, { digestsUnder: input.digestsUnder }) });
 } catch (e) {
   send({ type: 'error', error: serializeError(e) });
 }

@@ -14,7 +14,7 @@ import { createReadStream, lstatSync, realpathSync, type Dirent } from 'node:fs'
 import { lstat, open, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BugError, ConfigError } from '../core/errors.js';
-import { digestFile, type DigestAlgorithm } from '../util/hash.js';
+import { digestFile, type DigestAlgorithm, type FileDigests } from '../util/hash.js';
 
 // ------------------------------------------------------------------------------------------------
 // Paths
@@ -519,6 +519,8 @@ export interface BagReport {
   algorithms: string[];
   tagAlgorithms: string[];
   fetch: FetchEntry[];
+  /** What `digestsUnder` asked for: each file under that folder that was hashed, by its bag-relative path (as on disk), with its bytes. */
+  digests: Record<string, FileDigests>;
 }
 
 export interface ValidateBagOptions {
@@ -529,6 +531,12 @@ export interface ValidateBagOptions {
    */
   payloadHashed?: boolean | undefined;
   onProgress?: ((p: BagProgress) => void) | undefined;
+  /**
+   * The payload files under `folder` (bag-relative, `data/csv/`) are also hashed with `algorithms`
+   * in the same read as their manifest checks, and their digests returned: bundle verify compares
+   * them with datapackage.json's hash and bytes of each resource without reading a CSV twice.
+   */
+  digestsUnder?: { folder: string; algorithms: DigestAlgorithm[] } | undefined;
 }
 
 export function formatBagProblem(p: BagProblem): string {
@@ -793,8 +801,11 @@ export async function validateBag(dir: string, opts: ValidateBagOptions = {}): P
   const report = (): void => opts.onProgress?.({ phase: 'hash', filesDone, filesTotal: work.length, bytesDone, bytesTotal });
   report();
   const found: BagProblem[][] = work.map(() => []);
+  const digests: Record<string, FileDigests> = {};
+  const asked = opts.digestsUnder;
   await eachLimit(work, 4, async (job, i) => {
-    const algorithms = [...new Set(job.checks.map((c) => c.algorithm))];
+    const kept = asked !== undefined && job.node.rel.startsWith(asked.folder);
+    const algorithms = [...new Set([...job.checks.map((c) => c.algorithm), ...(kept ? asked.algorithms : [])])];
     let result;
     try {
       result = await digestFile(job.node.abs, algorithms, {
@@ -813,6 +824,7 @@ export async function validateBag(dir: string, opts: ValidateBagOptions = {}): P
       filesDone++;
       return;
     }
+    if (kept) digests[job.node.rel] = result;
     for (const c of job.checks) {
       const actual = result.digests[c.algorithm] ?? '';
       if (actual !== c.expected) {
@@ -844,6 +856,7 @@ export async function validateBag(dir: string, opts: ValidateBagOptions = {}): P
     algorithms: payloadManifests.map((m) => m.algorithm).sort(),
     tagAlgorithms: tagManifests.map((m) => m.algorithm).sort(),
     fetch,
+    digests,
   };
 }
 

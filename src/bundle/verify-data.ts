@@ -5,11 +5,12 @@ import type { Column, Entity } from '../model/types.js';
 import { compareDecimalText, compareText, keyComparer } from './order.js';
 import { openArrowRows, validDate } from './arrow.js';
 import { safeBagPath } from './bagit.js';
-import { readDataPackage } from './datapackage.js';
+import { readDataPackage, type DataPackageResource } from './datapackage.js';
 import { tableFiles } from './layout.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from './csv.js';
 import { fastCheckTable } from './verify-fast.js';
 import { dropWork, scratchFile } from '../util/work-path.js';
+import { digestFile, type DigestAlgorithm, type FileDigests } from '../util/hash.js';
 import type { TableCheck, VerifyOptions } from './verify.js';
 
 /**
@@ -31,7 +32,13 @@ interface KeyAdd {
   unique: { column: string; first: Database.Statement } | null;
 }
 
-export async function checkData(dir: string, pkgFile: string, tables: TableCheck[], add: (p: string) => void, opts: VerifyOptions): Promise<Entity[] | undefined> {
+/** What the data check read of datapackage.json, for the checks that wait for the bag's hashes. */
+export interface DataChecked {
+  entities: Entity[];
+  resources: DataPackageResource[];
+}
+
+export async function checkData(dir: string, pkgFile: string, tables: TableCheck[], add: (p: string) => void, opts: VerifyOptions): Promise<DataChecked | undefined> {
   const pkg = readDataPackage(pkgFile);
   if (!pkg.ok) {
     add(`data/datapackage.json: ${pkg.problem}`);
@@ -92,7 +99,46 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
     keys.close();
     dropWork(scratch);
   }
-  return entities;
+  return { entities, resources };
+}
+
+const RESOURCE_HASH = /^(?:(md5|sha1|sha256|sha512):)?([0-9a-f]+)$/i;
+
+/**
+ * Each resource's own `hash` and `bytes` (datapackage.json) against its CSV: the bag's manifest
+ * vouches for the bytes, not for what the Data Package says of them, and a Frictionless reader
+ * rejects a resource whose file disagrees. `hashed` holds the digests the bag check computed; a
+ * CSV it did not hash (no manifest lists it, which the bag check reports) or a hash in another
+ * algorithm is read once more. A CSV missing or unreadable is reported by the other checks.
+ */
+export async function resourceFileProblems(dir: string, resources: readonly DataPackageResource[], hashed: Readonly<Record<string, FileDigests>>, signal?: AbortSignal): Promise<string[]> {
+  const out: string[] = [];
+  for (const r of resources) {
+    if (r.hash === undefined && r.bytes === undefined) continue;
+    const rel = tableFiles(r.name).csv;
+    const file = safeBagPath(dir, rel, { encoded: false });
+    if (file === null || !existsSync(file)) continue;
+    let stated: { algorithm: DigestAlgorithm; hex: string } | undefined;
+    if (r.hash !== undefined) {
+      // Frictionless: a bare hash is MD5, another algorithm is written as its prefix.
+      const m = RESOURCE_HASH.exec(r.hash);
+      if (m) stated = { algorithm: (m[1]?.toLowerCase() ?? 'md5') as DigestAlgorithm, hex: m[2]!.toLowerCase() };
+      else out.push(`data/datapackage.json: ${r.name}: hash '${r.hash}' is not <algorithm>:<hex digits> (md5, sha1, sha256 or sha512), so a Frictionless reader cannot check ${rel}`);
+    }
+    let d: FileDigests | undefined = hashed[rel];
+    if (d === undefined || (stated !== undefined && d.digests[stated.algorithm] === undefined)) {
+      try {
+        d = await digestFile(file, stated ? [stated.algorithm] : [], { signal });
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        continue;
+      }
+    }
+    if (r.bytes !== undefined && r.bytes !== d.bytes) out.push(`${rel}: datapackage.json gives the resource ${r.name} ${r.bytes} bytes; the file has ${d.bytes}`);
+    const actual = stated ? d.digests[stated.algorithm] : undefined;
+    if (stated && actual !== stated.hex) out.push(`${rel}: datapackage.json gives the resource ${r.name} the hash ${r.hash}; the file's is ${stated.algorithm}:${actual}`);
+  }
+  return out;
 }
 
 /** The Parquet files and the workbook, where the bundle has them (verify-formats.ts, loaded only then). */

@@ -48,6 +48,9 @@ export interface VerifyResult {
 
 const MAX_LISTED = 50;
 
+/** The CSVs whose SHA-256 the bag check keeps (in the same read as the manifest's check) for verify-data.ts resourceFileProblems: export writes each resource's hash as sha256. */
+const RESOURCE_DIGESTS = { folder: 'data/csv/', algorithms: ['sha256' as const] };
+
 export interface VerifyOptions {
   /** Only the BagIt layer: checksums, missing and extra files, Payload-Oxum. */
   checksumsOnly?: boolean | undefined;
@@ -111,7 +114,8 @@ export async function verifyBundleDir(dir: string, display: string, opts: Verify
   // The bag thread starts first: it hashes while this one loads what the data check needs. With
   // the checksums alone there is nothing to do meanwhile, and starting a thread costs more than it
   // gives (0.43 s against 0.50 s for the 1M-row bundle).
-  const hashing = opts.checksumsOnly || !forklift ? validateBag(dir, { signal: opts.signal }) : validateBagInThread(dir, { signal: opts.signal });
+  // The full check also keeps the CSVs' SHA-256 (which a forklift bag's manifest computes anyway) for datapackage.json's hash of each resource.
+  const hashing = opts.checksumsOnly || !forklift ? validateBag(dir, { signal: opts.signal }) : validateBagInThread(dir, { signal: opts.signal, digestsUnder: RESOURCE_DIGESTS });
   hashing.catch(() => undefined);
   const data =
     forklift && !opts.checksumsOnly
@@ -170,10 +174,12 @@ export async function verifyBundleDir(dir: string, display: string, opts: Verify
     return giveUp(e);
   }
   if (result.forklift_bundle && !opts.checksumsOnly) {
-    const entities = await data;
+    const checked = await data;
     for (const p of dataProblems) add(p);
-    if (entities) {
-      result.entities = entities;
+    if (checked) {
+      result.entities = checked.entities;
+      const { resourceFileProblems } = await import('./verify-data.js');
+      for (const p of await resourceFileProblems(dir, checked.resources, bag.digests, opts.signal)) add(p);
       for (const p of bagInfoCounts(bag.info, tables)) add(p);
     }
   }

@@ -75,6 +75,15 @@ export function displayPath(file: string): string {
   return rel.startsWith('..') && path.isAbsolute(file) && rel.split(path.sep).filter((s) => s === '..').length > 2 ? file : rel || '.';
 }
 
+/**
+ * A file a run read, as its ledger entry keys it (SPEC section 9): relative to the plan's folder,
+ * with `/`, so that the same plan run from any working directory, or on another machine, records
+ * the same keys and two entries differ only where the files do.
+ */
+export function planRelativePath(plan: Pick<LoadedPlan, 'dir'>, file: string): string {
+  return path.relative(plan.dir, file).split(path.sep).join('/') || '.';
+}
+
 export function loadMappingFile(file: string): LoadedMapping {
   const display = displayPath(file);
   const yaml = readYamlFile(file, display);

@@ -90,7 +90,7 @@ export function findRunFolder(ref: string, runsDir: string): RunFolder {
 }
 
 /**
- * The rejects of the plan's runs up to this one (the last `max`), for the trend chart of
+ * The rejects of the plan file's runs up to this one (the last `max`), for the trend chart of
  * report.html. A reload runs only the entities it reloads, so its point is the rejects still open
  * after it: those of the run it follows, with the entities it reloaded replaced by its own.
  */
@@ -98,7 +98,8 @@ export function rejectsTrend(runsDir: string, current: RunReport, max = 20): Tre
   const runs = [
     ...readRunFolders(runsDir)
       .map((f) => f.report)
-      .filter((r) => r.plan_name === current.plan_name && r.run_id !== current.run_id && r.started <= current.started),
+      // By the plan file (ofPlan), as runs list and reload find a plan's runs: two plans of one folder may share a name, and an edited plan is still the plan being worked on.
+      .filter((r) => ofPlan(r, current.plan) && r.run_id !== current.run_id && r.started <= current.started),
     current,
   ];
   const open = new Map<string, Record<string, number>>();

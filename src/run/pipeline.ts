@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ConfigError, DataRejectedError, ExitCode, ForkliftError, InterruptedError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { dependencyOrder, type Entity } from '../model/types.js';
-import { displayPath, loadPlan, providedColumns, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
+import { loadPlan, planRelativePath, providedColumns, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { loadModeOf, watermarkOf } from '../plan/watermark.js';
 import { openStore } from '../stores/index.js';
 import { redactUrl, storeIdentity } from '../stores/url.js';
@@ -485,18 +485,30 @@ async function extractAll(plan: LoadedPlan, staging: Staging, rawFile: string, o
 }
 
 /**
- * Every file the run read, by its path as shown, with its SHA-256 (SPEC section 9): the model
- * file, each mapping, what it read besides its source (values_file), and the source. The plan
- * itself is plan_sha256. Two runs that loaded different data differ here.
+ * Every file the run read, by its path relative to the plan's folder (planRelativePath), with its
+ * SHA-256 (SPEC section 9): the model file, each mapping, what it read besides its source
+ * (values_file), and the source (a SQL source by its label). The plan itself is plan_sha256. Two
+ * runs that loaded different data differ here; two that read the same files from different
+ * working directories do not. Entries written before keyed by the path as shown (relative to the
+ * working directory) and stay as written: their entry_hash covers them.
  */
 function filesRead(plan: LoadedPlan, extracted: readonly Extracted[]): Record<string, string> {
-  const files: [string, string][] = plan.model.file ? [[displayPath(plan.model.file.file), plan.model.file.sha256]] : [];
+  const key = (file: string): string => planRelativePath(plan, file);
+  const files: [string, string][] = plan.model.file ? [[key(plan.model.file.file), plan.model.file.sha256]] : [];
   for (const x of extracted) {
-    files.push([x.mapping.display, x.mapping.sha256]);
-    for (const f of x.inputs) files.push([displayPath(f.file), f.sha256]);
-    if (x.sha256) files.push([x.label, x.sha256]);
+    files.push([key(x.mapping.file), x.mapping.sha256]);
+    for (const f of x.inputs) files.push([key(f.file), f.sha256]);
+    if (x.sha256) files.push([sourceKey(plan, x), x.sha256]);
   }
   return Object.fromEntries(files);
+}
+
+/** The source's key among the files read: its file (and sheet) as planRelativePath gives it; a reload's rejects file has no sheet. */
+function sourceKey(plan: LoadedPlan, x: Extracted): string {
+  const m = x.mapping;
+  if (m.sourcePath === undefined) return x.label;
+  const sheet = m.reread === undefined && m.spec.source.sheet ? `[${m.spec.source.sheet}]` : '';
+  return planRelativePath(plan, m.sourcePath) + sheet;
 }
 
 function ledgerOf(staging: Staging, x: Extracted, dryRun: DryRunCounts | undefined): EntityLedger {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { openZippedBag } from '../../src/bundle/zip.js';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import Database from 'better-sqlite3';
 import ExcelJS from 'exceljs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, demoCopy, runCli, tempDir } from '../helpers.js';
+import { editDataPackage, rebag } from '../bundle-helpers.js';
 
 /**
  * The exit bundle through the built CLI (SPEC section 6): export, verify, tamper, import, zip,
@@ -110,6 +112,30 @@ describe('forklift export and bundle verify', () => {
     expect(v.code).toBe(1);
     // The path is another than the table's own CSV: refused, and only data/csv/items.csv is read.
     expect(v.stderr).toMatch(/items: path is '..\/..\/..\/..\/etc\/passwd'; a forklift bundle keeps the table's CSV at csv\/items\.csv/);
+  });
+
+  it("a resource's hash and bytes in datapackage.json must be its CSV's, even in a bag rebuilt after the edit", async () => {
+    const b = path.join(dir, 'out', 'restated');
+    expect(runCli(['export', b, '--plan', plan, '--tables', 'items,stock_balances'], { cwd: dir }).code).toBe(0);
+    const csv = readFileSync(path.join(b, 'data', 'csv', 'items.csv'));
+    const real = createHash('sha256').update(csv).digest('hex');
+    const wrong = createHash('sha256').update('another file').digest('hex');
+    editDataPackage(b, (pkg) => {
+      const items = pkg.resources.find((r) => r.name === 'items')!;
+      expect(items).toMatchObject({ hash: `sha256:${real}`, bytes: csv.length });
+      items.hash = `sha256:${wrong}`;
+      items.bytes = csv.length + 1;
+    });
+    await rebag(b);
+    const v = runCli(['bundle', 'verify', b, '--json']);
+    expect(v.code, v.stdout).toBe(1);
+    const res = (json(v.stdout) as { result: { problems: string[] } }).result;
+    expect(res.problems).toEqual([
+      `data/csv/items.csv: datapackage.json gives the resource items ${csv.length + 1} bytes; the file has ${csv.length}`,
+      `data/csv/items.csv: datapackage.json gives the resource items the hash sha256:${wrong}; the file's is sha256:${real}`,
+    ]);
+    // --checksums-only is the BagIt layer alone, which the rebuilt bag passes.
+    expect(runCli(['bundle', 'verify', b, '--checksums-only']).code).toBe(0);
   });
 
   it('an existing folder or an unknown table is a usage error (exit 2)', () => {

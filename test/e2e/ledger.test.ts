@@ -1,8 +1,8 @@
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { demoCopy, runCli } from '../helpers.js';
+import { demoCopy, runCli, tempDir } from '../helpers.js';
 import { liveServers } from '../integration/stores/live.js';
 
 /**
@@ -86,4 +86,24 @@ describe('an entry inserted outside forklift as one from before the chain (SQLit
     expect(init.code, init.stdout).toBe(1);
     expect(init.stderr).toContain('so audit init chains nothing');
   }, 120_000);
+});
+
+describe('the files of a ledger entry (SPEC section 9)', () => {
+  it('are keyed relative to the plan folder: the same plan run from any working directory records the same keys', () => {
+    const { dir, plan } = demoCopy();
+    const planDir = path.dirname(plan);
+    expect(runCli(['migrate', path.relative(dir, plan)], { cwd: dir }).code).toBe(0);
+    expect(runCli(['migrate', 'forklift.yaml'], { cwd: planDir }).code).toBe(0);
+    const first = readdirSync(path.join(planDir, 'runs')).sort()[0]!;
+    // A reload of the first run's rejects, from a folder outside the plan's.
+    expect(runCli(['rejects', 'reload', path.join(planDir, 'runs', first)], { cwd: tempDir('forklift-elsewhere-') }).code).toBe(0);
+    const db = new Database(path.join(planDir, 'forklift.db'), { readonly: true });
+    const entries = (db.prepare('SELECT command, files FROM forklift_runs ORDER BY seq').all() as { command: string; files: string }[]).map((r) => ({ command: r.command, files: JSON.parse(r.files) as Record<string, string> }));
+    db.close();
+    expect(entries.map((e) => e.command)).toEqual(['migrate', 'migrate', 'rejects reload']);
+    expect(Object.keys(entries[0]!.files)).toEqual(['items.yaml', '../../fixtures/demo/ITEMMAST.CSV', 'bom.yaml', '../../fixtures/demo/BOM.CSV', 'balances.yaml', '../../fixtures/demo/OPENBAL.xlsx[Bestand]', 'machine_log.yaml', '../../fixtures/demo/MACHLOG.CSV']);
+    expect(entries[1]!.files).toEqual(entries[0]!.files);
+    expect(Object.keys(entries[2]!.files).filter((k) => k.endsWith('.csv'))).toEqual(['items', 'bom_lines', 'stock_balances', 'machine_events'].map((e) => `runs/${first}/rejects/${e}.csv`));
+    expect(runCli(['audit', 'verify', `sqlite:${path.join(planDir, 'forklift.db')}`]).code).toBe(0);
+  }, 180_000);
 });

@@ -476,3 +476,30 @@ describe('runs diff after a rejects file was edited beyond fixing: rows re-keyed
     expect(readRejects(path.join(dir, a.run_dir, 'rejects-as-written', 'items.csv')).map((row) => row[0])).toEqual(['CODE', 'B1', 'B2']);
   });
 });
+
+describe('the rejects trend of report.html, with two plans of the same name in one folder', () => {
+  it('is the runs of this plan file, across its edits, and none of the other plan', () => {
+    const { dir, plan } = demoCopy();
+    const text = readFileSync(plan, 'utf8');
+    expect(text).toMatch(/^name: hanse-pumpen-demo$/m);
+    // A variant tried beside the main plan, its name: copied with the rest.
+    const other = path.join(path.dirname(plan), 'other.yaml');
+    writeFileSync(other, text.replace('reject_limit: 10%', 'reject_limit: 50%'));
+    const validate = (file: string): Report => {
+      const r = runCli(['validate', file, '--json'], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Report;
+    };
+    const a = validate(plan);
+    const b = validate(other);
+    // The plan edited between its runs: still its trend.
+    writeFileSync(plan, text.replace('reject_limit: 10%', 'reject_limit: 12%'));
+    const c = validate(plan);
+    expect(c.trend.map((t) => t.run_id)).toEqual([a.run_id, c.run_id]);
+    const d = validate(other);
+    expect(d.trend.map((t) => t.run_id)).toEqual([b.run_id, d.run_id]);
+    const html = readFileSync(path.join(dir, c.run_dir, 'report.html'), 'utf8');
+    expect(html).toContain(`data-run="${a.run_id}"`);
+    expect(html).not.toContain(`data-run="${b.run_id}"`);
+  });
+});

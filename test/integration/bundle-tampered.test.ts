@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { verifyBundle } from '../../src/bundle/verify.js';
 import { openSnapshot } from '../../src/diff/snapshot.js';
 import { runExit } from '../../src/exit/exit.js';
 import { runPlan } from '../../src/run/pipeline.js';
-import { editDataPackage, readArrowRows, rebag, writeArrowRows } from '../bundle-helpers.js';
+import { editDataPackage, readArrowRows, rebag, restateResources, writeArrowRows } from '../bundle-helpers.js';
 import type { Entity } from '../../src/model/types.js';
 import { demoCopy, tempDir } from '../helpers.js';
 
@@ -89,6 +90,37 @@ describe('bundle verify and import read one file per table', () => {
   });
 });
 
+describe("bundle verify checks each resource's hash and bytes against its CSV", () => {
+  /** The bag rebuilt with a SHA-512 payload manifest only, as another bagging tool may: the CSVs' SHA-256 is then not at hand, and verify reads them for it. */
+  async function rebagSha512(dir: string): Promise<void> {
+    await rebag(dir);
+    const listed = readFileSync(path.join(dir, 'manifest-sha256.txt'), 'utf8').trim().split('\n').map((l) => l.slice(l.indexOf('  ') + 2));
+    writeFileSync(path.join(dir, 'manifest-sha512.txt'), listed.map((f) => `${createHash('sha512').update(readFileSync(path.join(dir, f))).digest('hex')}  ${f}\n`).join(''));
+    rmSync(path.join(dir, 'manifest-sha256.txt'));
+    rmSync(path.join(dir, 'tagmanifest-sha256.txt'));
+  }
+
+  it('in a bag with a SHA-512 manifest only, whether the hash is SHA-256 or MD5 (a Frictionless hash without prefix)', async () => {
+    const dir = copyBundle();
+    const items = readFileSync(csvFile(dir, 'items'));
+    const of = (algorithm: string): string => createHash(algorithm).update(items).digest('hex');
+    const withHash = async (hash: string): Promise<string[]> => {
+      editDataPackage(dir, (pkg) => {
+        pkg.resources.find((r) => r.name === 'items')!.hash = hash;
+      });
+      await rebagSha512(dir);
+      const v = await verifyBundle(dir);
+      expect(v.bag.algorithms).toEqual(['sha512']);
+      return v.problems;
+    };
+    expect(await withHash(`sha256:${of('sha256')}`)).toEqual([]);
+    expect(await withHash(of('md5'))).toEqual([]);
+    expect(await withHash(`sha256:${'0'.repeat(64)}`)).toEqual([`data/csv/items.csv: datapackage.json gives the resource items the hash sha256:${'0'.repeat(64)}; the file's is sha256:${of('sha256')}`]);
+    expect(await withHash('0'.repeat(32))).toEqual([`data/csv/items.csv: datapackage.json gives the resource items the hash ${'0'.repeat(32)}; the file's is md5:${of('md5')}`]);
+    expect(await withHash('sha3:00')).toEqual(["data/datapackage.json: items: hash 'sha3:00' is not <algorithm>:<hex digits> (md5, sha1, sha256 or sha512), so a Frictionless reader cannot check data/csv/items.csv"]);
+  });
+});
+
 describe('bundle verify reads each CSV as UTF-8, and each table has its Arrow file', () => {
   /** A Latin-1 ä where the CSV has the UTF-8 one, as a spreadsheet saving the file would write it. */
   function latin1(dir: string): void {
@@ -104,6 +136,8 @@ describe('bundle verify reads each CSV as UTF-8, and each table has its Arrow fi
       const dir = copyBundle();
       latin1(dir);
       if (!withArrow) rmSync(path.join(dir, 'data', 'arrow', 'items.arrow'));
+      // Saved by a tool that restates the Data Package too: the CSV's bytes alone are at fault.
+      restateResources(dir);
       await rebag(dir);
       const v = await verifyBundle(dir);
       expect(v.valid, `with Arrow: ${withArrow}`).toBe(false);

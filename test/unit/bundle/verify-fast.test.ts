@@ -11,7 +11,7 @@ import { verifyBundle, type VerifyResult } from '../../../src/bundle/verify.js';
 import { sameValue, valueChecker } from '../../../src/bundle/verify-data.js';
 import type { Column, Entity } from '../../../src/model/types.js';
 import { runPlan } from '../../../src/run/pipeline.js';
-import { editArrowRows, readArrowRows, writeArrowRows } from '../../bundle-helpers.js';
+import { editArrowRows, readArrowRows, restateResources, writeArrowRows } from '../../bundle-helpers.js';
 import { demoCopy, tempDir } from '../../helpers.js';
 
 /**
@@ -112,8 +112,9 @@ async function writeBundle(dir: string, tables: { entity: Entity; rows: unknown[
   await writeBagTags(dir, { fields: [['Source-Organization', 'test']] });
 }
 
-/** The bag's manifests (and Payload-Oxum) recomputed over the payload as it is now: only the data layer can see a change. */
+/** datapackage.json's hashes and the bag's manifests (and Payload-Oxum) recomputed over the payload as it is now: only the data layer can see a change. */
 async function rebag(dir: string): Promise<void> {
+  restateResources(dir);
   const info = parseBagInfo(readFileSync(path.join(dir, 'bag-info.txt'), 'utf8')).fields.filter(([k]) => !/^(payload-oxum|bagging-date)$/i.test(k));
   await writeBagTags(dir, { fields: info });
 }

@@ -7,7 +7,8 @@ import { report, runsDir } from './reports.js';
 describe('run history', () => {
   const a = report('20261101T080000Z-aaaa', '2026-11-01T08:00:00.000Z', { items: 20, bom_lines: 11 });
   const b = report('20261102T080000Z-bbbb', '2026-11-02T08:00:00.000Z', { items: 4 }, { command: 'rejects reload', follows: { run_id: a.run_id, read: { items: 100, bom_lines: 100 } } });
-  const other = report('20261102T090000Z-cccc', '2026-11-02T09:00:00.000Z', { items: 99 }, { plan_name: 'another plan' });
+  // Another plan file of the same folder, with the same name (a copy tried beside the main plan).
+  const other = report('20261102T090000Z-cccc', '2026-11-02T09:00:00.000Z', { items: 99 }, { plan: 'other.yaml' });
 
   it('reads the run folders oldest first, leaving out folders without a report', () => {
     expect(readRunFolders(runsDir([b, a, other])).map((f) => f.report.run_id)).toEqual([a.run_id, b.run_id, other.run_id]);
@@ -22,6 +23,12 @@ describe('run history', () => {
       [b.run_id, 15],
       [c.run_id, 5],
     ]);
+  });
+
+  it('follows the plan file: a run of it under an earlier name is in its trend, a run of another file of that name is not', () => {
+    const renamed = report('20261103T080000Z-dddd', '2026-11-03T08:00:00.000Z', { items: 1 }, { plan_name: 'acme 2026', plan: 'mappings/forklift.yaml' });
+    expect(rejectsTrend(runsDir([a, other]), renamed).map((t) => t.run_id)).toEqual([a.run_id, renamed.run_id]);
+    expect(rejectsTrend(runsDir([a, other]), report('20261103T090000Z-eeee', '2026-11-03T09:00:00.000Z', {}, { plan: 'other.yaml' })).map((t) => t.run_id)).toEqual([other.run_id, '20261103T090000Z-eeee']);
   });
 
   it('keeps the last runs only', () => {

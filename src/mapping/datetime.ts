@@ -177,6 +177,23 @@ function dateOf(f: Fields): Parsed {
   return { ok: true, value: dateText(f) };
 }
 
+const STAGED_DATE = /^(\d{4})-(\d\d)-(\d\d)$/;
+const STAGED_INSTANT = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.\d{3}Z$/;
+
+/**
+ * Whether a value read back from a store is a date (`date`) or instant (`timestamp`) in its staged
+ * form, a real day of the years 0001 to 9999: what a staged value can be compared with. A store's
+ * table made or written by another tool can hold what no run stages (PostgreSQL's BC dates and
+ * infinity, MySQL's zero dates, text in a SQLite column).
+ */
+export function isStagedPointInTime(type: 'date' | 'timestamp', v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  const m = (type === 'date' ? STAGED_DATE : STAGED_INSTANT).exec(v);
+  if (!m) return false;
+  const f: Fields = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +(m[4] ?? 0), mi: +(m[5] ?? 0), s: +(m[6] ?? 0), ms: 0 };
+  return f.y >= 1 && validCalendar(f);
+}
+
 const NOT_A_SERIAL = 'is not an Excel date serial number';
 const TIME_OF_DAY = 'has a time of day; a date column takes a date only';
 /** How the Excel reader gives a date cell: `YYYY-MM-DD`, or `YYYY-MM-DDTHH:mm:ss[.SSS]` with a time of day. */

@@ -170,6 +170,18 @@ const dateText = (f: Fields): string => `${pad(f.y, 4)}-${pad(f.mo)}-${pad(f.d)}
 /** The years every store holds: SQL Server's date and PostgreSQL's refuse a year 0000, as they do for timestamps. */
 const OUTSIDE_YEARS = 'is outside the years 0001 to 9999';
 
+/**
+ * Why a text that no format reads is a date or instant no store of forklift's holds, where it is
+ * one as PostgreSQL prints it (a SQL source gives it so): BC, a year past 9999, infinity. A reason
+ * that names it beats "set `date:` to its format" (no format reads it) or "has a time of day" (for
+ * `0044-03-15 BC`). Only on the way to a reject: the rows that parse never come here.
+ */
+function farDateReason(text: string): string | undefined {
+  if (text === 'infinity' || text === '-infinity') return `is not a point in time (PostgreSQL's ${text}); where it stands for "no date" or "no end", make it a missing value (clean: [null_if: ["${text}"]])`;
+  if (/^(?:\d{5,}-\d\d-\d\d(?:[T ].*)?|\d{4}-\d\d-\d\d(?: .*)? BC)$/.test(text)) return OUTSIDE_YEARS;
+  return undefined;
+}
+
 /** A parsed date's fields as the staged date, or why not. */
 function dateOf(f: Fields): Parsed {
   if (!validCalendar(f)) return fail('is not a real calendar date');
@@ -236,11 +248,11 @@ export function makeDateParser(format: string | undefined, excelDates: ExcelDate
     let f: Fields;
     if (parse) {
       const r = parse(text);
-      if (typeof r === 'string') return fail(r);
+      if (typeof r === 'string') return fail(farDateReason(text) ?? r);
       f = r;
     } else {
       const m = ISO_DATE.exec(text);
-      if (!m) return fail(/^\d{4}-\d{2}-\d{2}[T ]/.test(text) ? TIME_OF_DAY : 'is not a date (YYYY-MM-DD); set `date:` to its format, such as dd.MM.yyyy');
+      if (!m) return fail(farDateReason(text) ?? (/^\d{4}-\d{2}-\d{2}[T ]/.test(text) ? TIME_OF_DAY : 'is not a date (YYYY-MM-DD); set `date:` to its format, such as dd.MM.yyyy'));
       f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: 0, mi: 0, s: 0, ms: 0 };
     }
     return dateOf(f);
@@ -354,13 +366,13 @@ export function makeTimestampParser(
       f = r;
     } else if (parse) {
       const r = parse(text);
-      if (typeof r === 'string') return fail(r);
+      if (typeof r === 'string') return fail(farDateReason(text) ?? r);
       f = r;
     } else {
       const m = ISO_TS.exec(text);
       const day = m || !workbook ? null : ISO_DATE.exec(text);
       if (day) f = { y: +day[1]!, mo: +day[2]!, d: +day[3]!, h: 0, mi: 0, s: 0, ms: 0 };
-      else if (!m) return fail('is not a timestamp (ISO 8601 such as 2025-03-01T06:00:00+01:00); set `timestamp:` to its format');
+      else if (!m) return fail(farDateReason(text) ?? 'is not a timestamp (ISO 8601 such as 2025-03-01T06:00:00+01:00); set `timestamp:` to its format');
       else {
         fraction = m[7] ?? '';
         f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +m[4]!, mi: +m[5]!, s: +(m[6] ?? 0), ms: 0 };

@@ -1,4 +1,6 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'csv-parse/sync';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +9,7 @@ import { runPlan } from '../../src/run/pipeline.js';
 import { openStore } from '../../src/stores/index.js';
 import { tempDir } from '../helpers.js';
 import { machineLogProject as project } from './machine-log.js';
-import { liveServers, mysqlAdminConfig, withPg } from './stores/live.js';
+import { PG_ADMIN_URL, liveServers, mysqlAdminConfig, withPg } from './stores/live.js';
 
 /**
  * Dates and instants that an ISO `YYYY-MM-DD` text cannot carry (PostgreSQL's BC dates, infinity,
@@ -155,5 +157,46 @@ describe('a SQLite watermark that another tool wrote as text', () => {
       count,
     );
     expect(NOT_COMPARABLE.exec(err.message)?.[1]).toBe('infinity');
+  });
+});
+
+/** A validate of one entity from a SQL source: its ledger and its rejects (field, rule, reason) by source row. */
+async function validateSql(url: string, entity: string, query: string, fields: string[]): Promise<{ read: number; loaded: number; rejects: string[][] }> {
+  const dir = tempDir('forklift-far-dates-');
+  writeFileSync(path.join(dir, 'm.yaml'), [`entity: ${entity}`, 'source:', '  format: sql', `  url: ${JSON.stringify(url)}`, `  query: ${JSON.stringify(query)}`, 'fields:', ...fields, ''].join('\n'));
+  writeFileSync(path.join(dir, 'forklift.yaml'), 'name: far-dates\ntarget: sqlite:./t.db\nmappings: [m.yaml]\nreject_limit: 100%\n');
+  const res = await runPlan({ plan: path.join(dir, 'forklift.yaml'), command: 'validate' });
+  const l = res.entities[0]!;
+  const rows = l.rejects_file ? (parse(readFileSync(path.join(dir, l.rejects_file), 'utf8'), { bom: true, columns: true }) as Record<string, string>[]) : [];
+  return { read: l.read, loaded: l.loaded, rejects: rows.map((r) => [r.forklift_position!, r.forklift_field!, r.forklift_rule!, r.forklift_reason!]) };
+}
+
+describe.skipIf(pgDown !== null)('a PostgreSQL SQL source with dates and instants beyond 0001-9999', () => {
+  it('rejects each such row with a reason that names it; none is loaded as another day', async () => {
+    const ts = await validateSql(
+      PG_ADMIN_URL,
+      'machine_events',
+      "SELECT 'M' || n AS m, t AS ts FROM (VALUES (1, '2025-11-03 06:00:00+00'::timestamptz), (2, '0044-03-15 12:00:00+00 BC'), (3, 'infinity'), (4, '-infinity'), (5, '12000-01-01 00:00:00+00')) v(n, t) ORDER BY n",
+      ['  machine_id: { from: m }', '  ts: { from: ts }'],
+    );
+    expect(ts).toMatchObject({ read: 5, loaded: 1 });
+    expect(ts.rejects).toEqual([
+      ['row 2', 'ts', 'type', "ts '0044-03-15 12:00:00+00 BC' is outside the years 0001 to 9999"],
+      ['row 3', 'ts', 'type', `ts 'infinity' is not a point in time (PostgreSQL's infinity); where it stands for "no date" or "no end", make it a missing value (clean: [null_if: ["infinity"]])`],
+      ['row 4', 'ts', 'type', expect.stringMatching(/^ts '-infinity' is not a point in time \(PostgreSQL's -infinity\)/)],
+      ['row 5', 'ts', 'type', "ts '12000-01-01 00:00:00+00' is outside the years 0001 to 9999"],
+    ]);
+    // A date: 44 BC was "has a time of day", 12000 "set `date:` to its format"; with null_if, infinity is a missing value.
+    const days = await validateSql(
+      PG_ADMIN_URL,
+      'stock_balances',
+      "SELECT 'I' || n AS item, d AS as_of FROM (VALUES (1, '2024-01-01'::date), (2, '0044-03-15 BC'), (3, 'infinity'), (4, '12000-01-01'), (5, '0001-01-01 BC')) v(n, d) ORDER BY n",
+      ['  item_code: { from: item }', '  warehouse: { const: W }', "  lot: { const: '' }", '  as_of: { from: as_of, clean: [null_if: [infinity]] }'],
+    );
+    expect(days.rejects.filter((r) => r[1] === 'as_of')).toEqual([
+      ['row 2', 'as_of', 'type', "as_of '0044-03-15 BC' is outside the years 0001 to 9999"],
+      ['row 4', 'as_of', 'type', "as_of '12000-01-01' is outside the years 0001 to 9999"],
+      ['row 5', 'as_of', 'type', "as_of '0001-01-01 BC' is outside the years 0001 to 9999"],
+    ]);
   });
 });

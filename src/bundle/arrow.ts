@@ -346,7 +346,7 @@ function num(s: string, at: number, len: number): number {
 const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** Days since 1970-01-01 of `YYYY-MM-DD` at `s[0..10]`, or NaN. Proleptic Gregorian (H. Hinnant's days_from_civil). */
-function parseDays(s: string): number {
+export function parseDays(s: string): number {
   if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return NaN;
   const y = num(s, 0, 4);
   const m = num(s, 5, 2);
@@ -394,7 +394,7 @@ const encodeDate =
   };
 
 /** Milliseconds since the epoch of `YYYY-MM-DDTHH:mm:ss.SSSZ`, or NaN. */
-function parseMillis(s: string): number {
+export function parseMillis(s: string): number {
   if (s.length !== 24 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58 || s.charCodeAt(19) !== 46 || s.charCodeAt(23) !== 90) return NaN;
   const days = parseDays(s);
   const h = num(s, 11, 2);

@@ -1,10 +1,11 @@
 import { StoreError } from '../core/errors.js';
 import type { ColumnType, Entity } from '../model/types.js';
+import { parseDays, parseMillis } from './arrow.js';
 
 /**
  * The values a bundle has a form for, checked as an export reads them: a value of a store's table
  * that the column's bundle type cannot hold stops the export with a StoreError naming the table,
- * the column and the value (and what to do), instead of reaching the CSV and Arrow writers, which
+ * the column, the row's key and the value (and what to do), instead of reaching the CSV and Arrow writers, which
  * take such a value for a bug of forklift's. The reader passes these values on as they are (a diff
  * compares them); only a bundle has no form for them:
  * - a boolean column holds 1 and 0 only (the staging form of true and false);
@@ -21,7 +22,7 @@ const INT64_MAX = 9223372036854775807n;
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
-const checks: Partial<Record<ColumnType, { test: Check; hint: (table: string, column: string) => string }>> = {
+const checks: Partial<Record<ColumnType, { test: Check; hint: (table: string, column: string, what: string, row: string, required: boolean) => string }>> = {
   boolean: {
     test: (v) => (v === 0 || v === 1 ? undefined : 'is neither true (1) nor false (0), in a column forklift reads as a boolean'),
     hint: (t, c) =>
@@ -42,8 +43,9 @@ const checks: Partial<Record<ColumnType, { test: Check; hint: (table: string, co
     test: (v) => (typeof v !== 'string' || /^-?\d/.test(v) ? undefined : 'is not a number, which the bundle cannot hold in a decimal column'),
     hint: (t, c) => `Say it otherwise in the source first: NULL where it means "unknown" (PostgreSQL: UPDATE ${t} SET ${c} = NULL WHERE ${c} = 'NaN'), else a number; forklift export can also leave ${t} out with --tables.`,
   },
-  date: { test: pointInTime, hint: noInfinity },
-  timestamp: { test: pointInTime, hint: noInfinity },
+  // The staging form, read as the Arrow writer reads it, passes at once; anything else is told apart by pointInTime.
+  date: { test: (v) => (typeof v !== 'string' || (v.length === 10 && !Number.isNaN(parseDays(v))) ? undefined : (pointInTime(v) ?? NOT_A_DAY)), hint: noInfinity },
+  timestamp: { test: (v) => (typeof v !== 'string' || !Number.isNaN(parseMillis(v)) ? undefined : (pointInTime(v) ?? NOT_AN_INSTANT)), hint: noInfinity },
 };
 
 /**
@@ -56,6 +58,8 @@ function pointInTime(v: unknown): string | undefined {
   const c0 = v.charCodeAt(0);
   if (isDigit(c0) || ((c0 === 43 || c0 === 45) && isDigit(v.charCodeAt(1)))) {
     const dash = v.indexOf('-', 1);
+    // No date at all (`20251103`): the strict reading after this one names it.
+    if (dash === -1) return undefined;
     if (v.slice(dash + 1, dash + 3) === '00' || v.slice(dash + 4, dash + 6) === '00') return "is a zero date (a month or day of 00, as MySQL keeps them), not a day, which the bundle cannot hold";
     // The bundle's dates are those of every store: a year of four digits from 0001 (migrate refuses the rest as well).
     if (dash !== 4 || !isDigit(c0) || v.startsWith('0000')) return 'is outside the years 0001 to 9999, which the bundle cannot hold';
@@ -64,9 +68,22 @@ function pointInTime(v: unknown): string | undefined {
   return 'is not a point in time, which the bundle cannot hold (its dates are days and its timestamps instants in milliseconds)';
 }
 
-function noInfinity(t: string, c: string): string {
+// Other text, which the Arrow writer would take for forklift's own bug: another tool's, in a
+// column forklift made (SQLite keeps any text in a date column: `2025-11-03 06:30`, `2025-02-31`).
+const NOT_A_DAY = 'is not a day of the calendar written YYYY-MM-DD, which the bundle cannot hold';
+const NOT_AN_INSTANT = 'is not an instant of the calendar written YYYY-MM-DDTHH:mm:ss.SSSZ (UTC), which the bundle cannot hold';
+
+function noInfinity(t: string, c: string, what: string, row: string, required: boolean): string {
+  if (what.startsWith('is outside the years') || what === NOT_A_DAY || what === NOT_AN_INSTANT) {
+    const where = row || '…';
+    const fix = required ? ` (UPDATE ${t} SET ${c} = … WHERE ${where})` : `, or to NULL where it means "no date" (UPDATE ${t} SET ${c} = NULL WHERE ${where})`;
+    return `Correct it in the source to a date of the years 0001 to 9999${fix}; forklift export can also leave ${t} out with --tables.`;
+  }
   return `Say it otherwise in the source first: where it means "no date" or "no end", NULL (PostgreSQL: UPDATE ${t} SET ${c} = NULL WHERE ${c} IN ('infinity', '-infinity'); MySQL/MariaDB: UPDATE ${t} SET ${c} = NULL WHERE ${c} LIKE '%-00%'), else a real date of the years 0001 to 9999; forklift export can also leave ${t} out with --tables.`;
 }
+
+/** A key value as it would stand in a WHERE clause. */
+const literal = (v: unknown): string => (typeof v === 'number' ? String(v) : `'${String(v).replace(/'/g, "''")}'`);
 
 /**
  * The check of a table's rows (arrays in `e.columns` order, staging form) before they are written
@@ -75,17 +92,20 @@ function noInfinity(t: string, c: string): string {
 export function bundleValueCheck(e: Entity): ((rows: readonly unknown[][]) => void) | undefined {
   const cols = e.columns.flatMap((c, i) => {
     const k = checks[c.type];
-    return k ? [{ i, name: c.name, ...k }] : [];
+    return k ? [{ i, name: c.name, required: c.required || e.primaryKey.includes(c.name), ...k }] : [];
   });
   if (cols.length === 0) return undefined;
+  const key = e.primaryKey.map((k) => e.columns.findIndex((c) => c.name === k));
   return (rows) => {
-    for (const { i, name, test, hint } of cols) {
+    for (const { i, name, required, test, hint } of cols) {
       for (const r of rows) {
         const v = r[i];
         if (v === null || v === undefined) continue;
         const what = test(v);
         if (what !== undefined) {
-          throw new StoreError(`table ${e.name}, column ${name}: the value ${String(v)} ${what}; forklift stopped rather than change it`, { code: 'store.no-bundle-form', hint: hint(e.name, name) });
+          // The row by its key, for the one who has to find it; a table without a key has none to give.
+          const row = key.map((k) => `${e.columns[k]!.name} = ${literal(r[k])}`).join(' AND ');
+          throw new StoreError(`table ${e.name}, column ${name}${row ? `, row ${row}` : ''}: the value ${String(v)} ${what}; forklift stopped rather than change it`, { code: 'store.no-bundle-form', hint: hint(e.name, name, what, row, required) });
         }
       }
     }

@@ -170,11 +170,40 @@ const dateText = (f: Fields): string => `${pad(f.y, 4)}-${pad(f.mo)}-${pad(f.d)}
 /** The years every store holds: SQL Server's date and PostgreSQL's refuse a year 0000, as they do for timestamps. */
 const OUTSIDE_YEARS = 'is outside the years 0001 to 9999';
 
+/**
+ * Why a text that no format reads is a date or instant no store of forklift's holds, where it is
+ * one as PostgreSQL prints it (a SQL source gives it so): BC, a year past 9999, infinity. A reason
+ * that names it beats "set `date:` to its format" (no format reads it) or "has a time of day" (for
+ * `0044-03-15 BC`). Only on the way to a reject: the rows that parse never come here.
+ */
+function farDateReason(text: string): string | undefined {
+  if (text === 'infinity' || text === '-infinity') return `is not a point in time (PostgreSQL's ${text}); where it stands for "no date" or "no end", make it a missing value (clean: [null_if: ["${text}"]])`;
+  if (/^(?:\d{5,}-\d\d-\d\d(?:[T ].*)?|\d{4}-\d\d-\d\d(?: .*)? BC)$/.test(text)) return OUTSIDE_YEARS;
+  return undefined;
+}
+
 /** A parsed date's fields as the staged date, or why not. */
 function dateOf(f: Fields): Parsed {
   if (!validCalendar(f)) return fail('is not a real calendar date');
   if (f.y < 1 || f.y > 9999) return fail(OUTSIDE_YEARS);
   return { ok: true, value: dateText(f) };
+}
+
+const STAGED_DATE = /^(\d{4})-(\d\d)-(\d\d)$/;
+const STAGED_INSTANT = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.\d{3}Z$/;
+
+/**
+ * Whether a value read back from a store is a date (`date`) or instant (`timestamp`) in its staged
+ * form, a real day of the years 0001 to 9999: what a staged value can be compared with. A store's
+ * table made or written by another tool can hold what no run stages (PostgreSQL's BC dates and
+ * infinity, MySQL's zero dates, text in a SQLite column).
+ */
+export function isStagedPointInTime(type: 'date' | 'timestamp', v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  const m = (type === 'date' ? STAGED_DATE : STAGED_INSTANT).exec(v);
+  if (!m) return false;
+  const f: Fields = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +(m[4] ?? 0), mi: +(m[5] ?? 0), s: +(m[6] ?? 0), ms: 0 };
+  return f.y >= 1 && validCalendar(f);
 }
 
 const NOT_A_SERIAL = 'is not an Excel date serial number';
@@ -219,11 +248,11 @@ export function makeDateParser(format: string | undefined, excelDates: ExcelDate
     let f: Fields;
     if (parse) {
       const r = parse(text);
-      if (typeof r === 'string') return fail(r);
+      if (typeof r === 'string') return fail(farDateReason(text) ?? r);
       f = r;
     } else {
       const m = ISO_DATE.exec(text);
-      if (!m) return fail(/^\d{4}-\d{2}-\d{2}[T ]/.test(text) ? TIME_OF_DAY : 'is not a date (YYYY-MM-DD); set `date:` to its format, such as dd.MM.yyyy');
+      if (!m) return fail(farDateReason(text) ?? (/^\d{4}-\d{2}-\d{2}[T ]/.test(text) ? TIME_OF_DAY : 'is not a date (YYYY-MM-DD); set `date:` to its format, such as dd.MM.yyyy'));
       f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: 0, mi: 0, s: 0, ms: 0 };
     }
     return dateOf(f);
@@ -337,13 +366,13 @@ export function makeTimestampParser(
       f = r;
     } else if (parse) {
       const r = parse(text);
-      if (typeof r === 'string') return fail(r);
+      if (typeof r === 'string') return fail(farDateReason(text) ?? r);
       f = r;
     } else {
       const m = ISO_TS.exec(text);
       const day = m || !workbook ? null : ISO_DATE.exec(text);
       if (day) f = { y: +day[1]!, mo: +day[2]!, d: +day[3]!, h: 0, mi: 0, s: 0, ms: 0 };
-      else if (!m) return fail('is not a timestamp (ISO 8601 such as 2025-03-01T06:00:00+01:00); set `timestamp:` to its format');
+      else if (!m) return fail(farDateReason(text) ?? 'is not a timestamp (ISO 8601 such as 2025-03-01T06:00:00+01:00); set `timestamp:` to its format');
       else {
         fraction = m[7] ?? '';
         f = { y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +m[4]!, mi: +m[5]!, s: +(m[6] ?? 0), ms: 0 };

@@ -1,3 +1,5 @@
+import { StoreError } from '../core/errors.js';
+import { isStagedPointInTime } from '../mapping/datetime.js';
 import type { Entity } from '../model/types.js';
 import type { Watermark } from '../plan/watermark.js';
 import type { TargetStore } from '../stores/types.js';
@@ -22,6 +24,7 @@ export async function applyWatermark(store: TargetStore, staging: Staging, entit
   const result: WatermarkResult = { column: wm.column, group_by: wm.groupBy, groups_in_target: 0, behind: 0 };
   if (!(await store.hasTable(entity.name))) return result;
   const marks = await store.maxPerGroup(entity.name, wm.groupBy, wm.column);
+  checkMarks(entity, wm, marks);
   result.groups_in_target = marks.length;
   if (marks.length === 0) return result;
 
@@ -39,4 +42,28 @@ export async function applyWatermark(store: TargetStore, staging: Staging, entit
     .run().changes;
   result.behind = behind;
   return result;
+}
+
+/**
+ * A watermark that is no day or instant of the years 0001 to 9999 (a target table written by
+ * another tool: PostgreSQL's infinity or BC dates, MySQL's zero dates) cannot be compared with
+ * staged rows: as text it would mark none or all of them as loaded before. The run stops instead,
+ * naming the row's group.
+ */
+function checkMarks(entity: Entity, wm: Watermark, marks: readonly unknown[][]): void {
+  const type = entity.columns.find((c) => c.name === wm.column)?.type;
+  if (type !== 'date' && type !== 'timestamp') return;
+  for (const row of marks) {
+    const v = row[row.length - 1];
+    if (isStagedPointInTime(type, v)) continue;
+    const group = wm.groupBy.map((c, i) => `${c} = ${String(row[i])}`).join(', ');
+    const where = wm.groupBy.length ? ` for ${group}` : '';
+    throw new StoreError(
+      `table ${entity.name}, column ${wm.column}: the latest value in the target${where} is ${String(v)}, not a ${type === 'date' ? 'date' : 'point in time'} of the years 0001 to 9999, so forklift cannot tell which rows of this run are newer; nothing was loaded`,
+      {
+        code: 'store.watermark',
+        hint: `Correct that value in the target (UPDATE ${entity.name} SET ${wm.column} = … WHERE ${wm.column} = …${wm.groupBy.length ? ` AND ${group}` : ''}), or delete the row if it is not real; then run again.`,
+      },
+    );
+  }
 }

@@ -1,5 +1,6 @@
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
+import { pgDate, pgTimestamp } from './read-postgres.js';
 
 /**
  * What PostgreSQL needs spelled out, as pure functions over the model: the column types, the
@@ -114,22 +115,34 @@ export function* copyTextChunks(rows: Iterable<unknown[]>, encoders: CopyEncoder
 /**
  * The SQL expression that reads a column back as forklift stages it: ISO instants in UTC with
  * milliseconds, ISO dates, booleans as 1/0, decimals as their exact text; by the column's type
- * as the server reports it (format_type), so tables made by hand read right too.
+ * as the server reports it (format_type), so tables made by hand read right too (a timestamp
+ * without time zone is taken as UTC, as readRows takes it).
  *
  * An instant with digits below the millisecond keeps them (`…:00.123456Z`), so it equals no staged
  * value, as it should. `floor` cuts them instead, for a maximum compared with staged instants
  * (a watermark): a staged instant, a whole millisecond, is at most the maximum exactly when it is
  * at most the maximum cut to milliseconds.
+ *
+ * `to_char` drops the era and prints infinity as '' (44 BC would read as AD 44), so a date or
+ * instant outside the years 0001 to 9999 takes another branch, which `decode` turns into the form
+ * readRows gives it (`-000043-03-15`, `+012000-01-01`, `infinity`): a value that equals no staged
+ * one, never a wrong day. The test is two comparisons per row, in the same statement.
  */
-export function pgReadExpression(column: string, pgType: string, instant: 'exact' | 'floor' = 'exact'): { sql: string; integer: boolean } {
+export function pgReadExpression(column: string, pgType: string, instant: 'exact' | 'floor' = 'exact'): { sql: string; integer: boolean; decode?: (v: string) => string } {
   const c = q(column);
-  if (pgType.startsWith('timestamp with time zone')) {
-    const utc = `(${c} AT TIME ZONE 'UTC')`;
+  const ts = /^timestamp(?:\(\d\))? with(out)? time zone$/.exec(pgType);
+  if (ts) {
+    const utc = ts[1] === undefined ? `(${c} AT TIME ZONE 'UTC')` : c;
     const ms = `to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS.MS')`;
     // US is the whole fraction in microseconds: its last three digits are those below the millisecond.
-    return { sql: instant === 'floor' ? `${ms} || 'Z'` : `${ms} || rtrim(substr(to_char(${utc}, 'US'), 4), '0') || 'Z'`, integer: false };
+    const iso = instant === 'floor' ? `${ms} || 'Z'` : `${ms} || rtrim(substr(to_char(${utc}, 'US'), 4), '0') || 'Z'`;
+    const far = `CASE WHEN NOT isfinite(${c}) THEN ${c}::text ELSE to_char(${utc}, 'YYYY-MM-DD HH24:MI:SS.US') || CASE WHEN ${utc} < '0001-01-01' THEN ' BC' ELSE '' END END`;
+    return { sql: `CASE WHEN ${utc} >= '0001-01-01' AND ${utc} < '10000-01-01' THEN ${iso} ELSE ${far} END`, integer: false, decode: (v) => (v.endsWith('Z') ? v : pgTimestamp(v)) };
   }
-  if (pgType === 'date') return { sql: `to_char(${c}, 'YYYY-MM-DD')`, integer: false };
+  if (pgType === 'date') {
+    const far = `CASE WHEN NOT isfinite(${c}) THEN ${c}::text ELSE to_char(${c}, 'YYYY-MM-DD') || CASE WHEN ${c} < '0001-01-01' THEN ' BC' ELSE '' END END`;
+    return { sql: `CASE WHEN ${c} >= '0001-01-01' AND ${c} <= '9999-12-31' THEN to_char(${c}, 'YYYY-MM-DD') ELSE ${far} END`, integer: false, decode: (v) => (v.length === 10 ? v : pgDate(v)) };
+  }
   if (pgType === 'boolean') return { sql: `${c}::int`, integer: true };
   if (pgType === 'bigint' || pgType === 'integer' || pgType === 'smallint') return { sql: `${c}::text`, integer: true };
   return { sql: `${c}::text`, integer: false };

@@ -99,7 +99,7 @@ export class PostgresStore implements TargetStore {
       throw this.storeError(e, 'store.read');
     }
     if (pgType === undefined) throw new StoreError(`${this.display}: table ${table} has no column ${column}`, { code: 'store.read', hint: 'The target table does not match the model: compare it with the model.' });
-    const { sql, integer } = pgReadExpression(column, pgType);
+    const { sql, integer, decode } = pgReadExpression(column, pgType);
     const c = q(column);
     const from = await this.ownRows(table);
     // Keyset paging over the column's own order (its index, for a key): no cursor held open
@@ -115,7 +115,7 @@ export class PostgresStore implements TargetStore {
         throw this.storeError(e, 'store.read');
       }
       if (rows.length === 0) return;
-      yield rows.map((r) => (integer && r.v !== null ? Number(r.v) : r.v));
+      yield rows.map((r) => (r.v === null ? null : integer ? Number(r.v) : decode ? decode(r.v as string) : r.v));
       if (rows.length < READ_BATCH) return;
       after = rows[rows.length - 1]!.k;
     }
@@ -134,7 +134,12 @@ export class PostgresStore implements TargetStore {
       // The maximum in the column's own type (a timestamp's order, not its text's), then read back.
       const inner = `SELECT ${[...g, `MAX(${q(column)}) AS ${q(column)}`].join(', ')} FROM ${await this.ownRows(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`;
       const out = (await this.k.raw(`SELECT ${reads.map((r, i) => `${r.sql} AS c${i}`).join(', ')} FROM (${inner}) s WHERE ${q(column)} IS NOT NULL`)) as pg.QueryResult<Record<string, unknown>>;
-      return out.rows.map((row) => reads.map((r, i) => (r.integer && row[`c${i}`] !== null ? Number(row[`c${i}`]) : row[`c${i}`])));
+      return out.rows.map((row) =>
+        reads.map((r, i) => {
+          const v = row[`c${i}`];
+          return v === null ? null : r.integer ? Number(v) : r.decode ? r.decode(v as string) : v;
+        }),
+      );
     } catch (e) {
       throw this.storeError(e, 'store.read');
     }

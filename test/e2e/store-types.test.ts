@@ -109,7 +109,7 @@ describe.skipIf(myDown !== null)('MariaDB values the bundle has no form for', ()
     const ex = runCli(['export', path.join(dir, 'b'), '--source', url]);
     expect(ex.code, ex.stdout + ex.stderr).toBe(1);
     expect(ex.stdout + ex.stderr).not.toMatch(/internal error|bug in forklift/);
-    expect(ex.stdout + ex.stderr).toMatch(/table zd, column d: the value 0000-00-00 is a zero date/);
+    expect(ex.stdout + ex.stderr).toMatch(/table zd, column d, row id = 2: the value 0000-00-00 is a zero date/);
   });
 });
 
@@ -121,7 +121,7 @@ describe.skipIf(pgDown !== null)('PostgreSQL values and types the bundle has no 
     const ex = runCli(['export', path.join(dir, 'b'), '--source', url]);
     expect(ex.code, ex.stdout + ex.stderr).toBe(1);
     expect(ex.stdout + ex.stderr).not.toMatch(/internal error|bug in forklift/);
-    expect(ex.stdout + ex.stderr).toMatch(/table n, column d: the value NaN is not a number/);
+    expect(ex.stdout + ex.stderr).toMatch(/table n, column d, row k = 'd': the value NaN is not a number/);
   });
 
   it("timestamptz 'infinity' stops export and exit with a user error naming table, column and value", async () => {
@@ -134,12 +134,12 @@ describe.skipIf(pgDown !== null)('PostgreSQL values and types the bundle has no 
     const x = exitBundle(url, []);
     expect(x.code, x.out).toBe(1);
     expect(x.out).not.toMatch(/internal error|bug in forklift/);
-    expect(x.out).toMatch(/table d, column valid_until: the value infinity is not a point in time/);
+    expect(x.out).toMatch(/table d, column valid_until, row id = 2: the value infinity is not a point in time/);
     expect(x.out).toMatch(/--tables/);
     const dir = tempDir('forklift-types-');
     const ex = runCli(['export', path.join(dir, 'b'), '--source', url, '--tables', 'e']);
     expect(ex.code, ex.stdout + ex.stderr).toBe(1);
-    expect(ex.stdout + ex.stderr).toMatch(/table e, column since: the value -infinity is not a point in time/);
+    expect(ex.stdout + ex.stderr).toMatch(/table e, column since, row id = 1: the value -infinity is not a point in time/);
     // diff compares them as they are: only a bundle has no form for them.
     const same = runCli(['diff', url, url]);
     expect(same.code, same.stdout + same.stderr).toBe(0);

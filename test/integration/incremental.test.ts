@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
 import { runPlan } from '../../src/run/pipeline.js';
 import { tempDir } from '../helpers.js';
+import { machineLogProject as project } from './machine-log.js';
 import { MYSQL_ADMIN_URL, MysqlDatabases, PG_ADMIN_URL, PgDatabases, mysqlAdminConfig, probeMysql, probePg, reportUnreachable, withPg } from './stores/live.js';
 
 /**
@@ -63,27 +64,6 @@ const sides: Record<string, Side> = {
     },
   },
 };
-
-function project(target: string): { plan: string; log: (rows: string[]) => void } {
-  const dir = tempDir('forklift-incr-plan-');
-  writeFileSync(
-    path.join(dir, 'machine_log.yaml'),
-    [
-      'entity: machine_events',
-      'source: { format: csv, path: log.csv }',
-      'load: incremental',
-      'watermark: ts',
-      'fields:',
-      '  machine_id: { from: M }',
-      '  ts: { from: T, timestamp: "yyyy-MM-dd HH:mm:ss", timezone: Europe/Berlin }',
-      '  state: { from: S }',
-      '  good_count: { from: G }',
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(path.join(dir, 'forklift.yaml'), `name: incremental\ntarget: ${target}\nmappings: [machine_log.yaml]\n`);
-  return { plan: path.join(dir, 'forklift.yaml'), log: (rows) => writeFileSync(path.join(dir, 'log.csv'), ['M,T,S,G', ...rows].join('\n') + '\n') };
-}
 
 const DAY1 = ['CNC-01,2025-11-03 06:00:00,RUN,1', 'CNC-01,2025-11-03 07:00:00,RUN,2', 'CNC-02,2025-11-03 06:30:00,IDLE,0'];
 

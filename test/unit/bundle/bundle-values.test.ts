@@ -22,13 +22,13 @@ describe('values a bundle has no form for', () => {
   it('a boolean column holds 1 and 0 only', () => {
     const flag: Column = { name: 'flag', type: 'boolean', required: false };
     check(flag, 1, 0, null);
-    expect(() => check(flag, 1, 2)).toThrow(refused(/^table t, column flag: the value 2 is neither true \(1\) nor false \(0\)/));
+    expect(() => check(flag, 1, 2)).toThrow(refused(/^table t, column flag, row id = 1: the value 2 is neither true \(1\) nor false \(0\)/));
   });
 
   it('an integer column holds 64-bit integers only', () => {
     const n: Column = { name: 'n', type: 'integer', required: false };
     check(n, '9223372036854775807', '-9223372036854775808', 5);
-    expect(() => check(n, '18446744073709551615')).toThrow(refused(/^table t, column n: the value 18446744073709551615 is beyond a 64-bit integer/));
+    expect(() => check(n, '18446744073709551615')).toThrow(refused(/^table t, column n, row id = 0: the value 18446744073709551615 is beyond a 64-bit integer/));
   });
 
   it('dates and instants are points in time of the years 0001 to 9999, which the Arrow file holds', () => {
@@ -38,17 +38,36 @@ describe('values a bundle has no form for', () => {
     for (const [type, v] of [['timestamp', '-000043-03-15T12:00:00.250Z'], ['date', '+010000-01-01'], ['date', '0000-01-01'], ['timestamp', '0000-12-31T00:00:00.000Z'], ['date', '-000100-01-01']] as const) {
       expect(() => check({ name: 'on', type, required: false }, v), v).toThrow(refused(/is outside the years 0001 to 9999, which the bundle cannot hold/, /of the years 0001 to 9999/));
     }
-    expect(() => check({ name: 'at', type: 'timestamp', required: false }, 'infinity')).toThrow(refused(/^table t, column at: the value infinity is not a point in time/));
-    expect(() => check({ name: 'on', type: 'date', required: false }, '-infinity')).toThrow(refused(/^table t, column on: the value -infinity/, /UPDATE t SET on = NULL/));
+    // The row by its key, and how to correct it there.
+    expect(() => check({ name: 'on', type: 'date', required: false }, '2024-01-01', '-000043-03-15')).toThrow(
+      refused(/^table t, column on, row id = 1: the value -000043-03-15 is outside the years 0001 to 9999/, /or to NULL where it means "no date" \(UPDATE t SET on = NULL WHERE id = 1\)/),
+    );
+    const byCode = (v: unknown): void =>
+      bundleValueCheck({ name: 'cal', columns: [{ name: 'plant', type: 'string', required: true }, { name: 'day', type: 'date', required: true }, { name: 'code', type: 'string', required: true }], primaryKey: ['plant', 'code'], rules: [] })!([['P1', v, "O'Neil"]]);
+    // A required column is corrected, not emptied.
+    expect(() => byCode('+012000-01-01')).toThrow(refused(/^table cal, column day, row plant = 'P1' AND code = 'O''Neil': the value \+012000-01-01/, /9999 \(UPDATE cal SET day = … WHERE plant = 'P1' AND code = 'O''Neil'\)/));
+    // A table without a key names no row.
+    expect(() => bundleValueCheck({ name: 'log', columns: [{ name: 'at', type: 'timestamp', required: false }], primaryKey: [], rules: [] })!([['infinity']])).toThrow(refused(/^table log, column at: the value infinity/));
+    expect(() => check({ name: 'at', type: 'timestamp', required: false }, 'infinity')).toThrow(refused(/^table t, column at, row id = 0: the value infinity is not a point in time/));
+    expect(() => check({ name: 'on', type: 'date', required: false }, '-infinity')).toThrow(refused(/^table t, column on, row id = 0: the value -infinity/, /UPDATE t SET on = NULL/));
   });
 
   it("a decimal column holds numbers only (not PostgreSQL's NaN); a date, no zero date", () => {
     check({ name: 'd', type: 'decimal', precision: 10, scale: 3, required: false }, '1.500', '-0.001', null);
-    expect(() => check({ name: 'd', type: 'decimal', precision: 10, scale: 3, required: false }, 'NaN')).toThrow(refused(/^table t, column d: the value NaN is not a number/, /= 'NaN'/));
+    expect(() => check({ name: 'd', type: 'decimal', precision: 10, scale: 3, required: false }, 'NaN')).toThrow(refused(/^table t, column d, row id = 0: the value NaN is not a number/, /= 'NaN'/));
     for (const zero of ['0000-00-00', '2020-00-15', '2020-03-00', '0000-00-00T00:00:00.000Z']) {
       expect(() => check({ name: 'on', type: zero.length > 10 ? 'timestamp' : 'date', required: false }, zero)).toThrow(refused(/is a zero date/, /LIKE '%-00%'/));
     }
     check({ name: 'on', type: 'date', required: false }, '2020-10-10');
+  });
+
+  it('other text in a date or timestamp column (another tool wrote into a SQLite table forklift made) is refused, not taken for a bug', () => {
+    for (const v of ['2025-11-03 06:30', '2025-02-31', '2025-1-5', '20251103', '2025-11-03T06:30:00Z', '2025-11-03']) {
+      const type = v.length > 10 || v === '2025-11-03' ? 'timestamp' : 'date';
+      expect(() => check({ name: 'ts', type, required: false }, v), v).toThrow(refused(type === 'date' ? /^table t, column ts, row id = 0: the value .* is not a day of the calendar written YYYY-MM-DD/ : /is not an instant of the calendar written YYYY-MM-DDTHH:mm:ss\.SSSZ/, /or to NULL where it means "no date" \(UPDATE t SET ts = NULL WHERE id = 0\)/));
+    }
+    check({ name: 'ts', type: 'timestamp', required: false }, '2024-02-29T23:59:59.999Z');
+    check({ name: 'on', type: 'date', required: false }, '2024-02-29');
   });
 
   it('text needs no check', () => {

@@ -31,6 +31,11 @@ export interface DetectedEncoding {
   explicit?: boolean;
   /** Length of the byte order mark at the start of the file (0 if none). */
   bomLength: number;
+  /**
+   * A single-byte encoding named in the mapping: the whole file is checked as it streams, and a
+   * file that is valid UTF-8 with multi-byte sequences is refused (Utf8ReadAsSingleByteError).
+   */
+  refuseValidUtf8?: boolean;
 }
 
 export function bomOf(sample: Uint8Array): DetectedEncoding | undefined {
@@ -73,8 +78,22 @@ function utf16WithoutBom(sample: Uint8Array): string | undefined {
 }
 
 /** chardet's guess as an iconv-lite name; Windows-1252 when it has no useful answer. */
-function guessSingleByte(sample: Uint8Array): string {
+function guessSingleByte(sample: Uint8Array, file: string): string {
   const matches = chardet.analyse(sample);
+  const guess = latinOrChardet(sample, matches);
+  if (!LATIN_GUESSES.test(guess) || !cjkShaped(sample)) return guess;
+  // The bytes are no Western text (their high bytes stand apart from letters, as double-byte
+  // characters do) and some CJK encoding reads them whole: loading them as Latin letters would
+  // change every such value without a word.
+  const valid: string[] = CJK_ENCODINGS.filter((e) => decodesWhole(sample, e));
+  if (valid.length === 0) return guess;
+  // Above 10 chardet has found the encoding's common characters, not only well-formed byte pairs.
+  const known = matches.find((m) => m.confidence > 10 && valid.includes(cjkName(m.name) ?? ''));
+  if (known !== undefined) return cjkName(known.name) as string;
+  throw undecidedError(sample, file, guess, valid);
+}
+
+function latinOrChardet(sample: Uint8Array, matches: ReturnType<typeof chardet.analyse>): string {
   const best = matches[0];
   // Below ~25 chardet is guessing among noise (Shift_JIS and Big5 at 10 for any high byte).
   if (best === undefined || best.confidence < 25) return 'windows-1252';
@@ -82,6 +101,66 @@ function guessSingleByte(sample: Uint8Array): string {
   const mapped = DETECTED_ALIASES[name] ?? name;
   if (LATIN_PARTS.test(mapped) && plausibleWindows1252(sample)) return 'windows-1252';
   return iconv.encodingExists(mapped) ? mapped : 'windows-1252';
+}
+
+/** The CJK legacy encodings auto-detection can take a file for, as iconv-lite and TextDecoder name them. */
+const CJK_ENCODINGS = ['gb18030', 'big5', 'shift_jis', 'euc-jp', 'euc-kr'] as const;
+
+function cjkName(chardetName: string): string | undefined {
+  const n = chardetName.toLowerCase();
+  return (CJK_ENCODINGS as readonly string[]).includes(n) ? n : undefined;
+}
+
+/** Guesses that read high bytes as Latin letters (not Cyrillic, Greek, …, whose words are all high bytes). */
+const LATIN_GUESSES = /^(windows-125[02478]|iso-8859-(1|2|3|4|9|10|13|14|15|16))$/;
+
+/**
+ * Whether the high bytes of a sample come in runs apart from ASCII letters, as the bytes of
+ * double-byte characters do (`A-1,齿轮`), rather than inside words, as accented Latin letters do
+ * (`Müller`, `informação`), or one by one, as symbols do (`© 2024`, `12,50 €`): most of them
+ * stand next to another high byte, and fewer than half touch an ASCII letter.
+ */
+function cjkShaped(sample: Uint8Array): boolean {
+  const letter = (b: number | undefined): boolean => b !== undefined && ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a));
+  const high = (b: number | undefined): boolean => b !== undefined && b >= 0x80;
+  let count = 0;
+  let paired = 0;
+  let inWords = 0;
+  for (let i = 0; i < sample.length; i++) {
+    if (!high(sample[i])) continue;
+    count++;
+    if (high(sample[i - 1]) || high(sample[i + 1])) paired++;
+    if (letter(sample[i - 1]) || letter(sample[i + 1])) inWords++;
+  }
+  return count > 0 && paired * 2 > count && inWords * 2 < count;
+}
+
+/** Whether `encoding` reads all of `sample` without a malformed byte (a cut-off last character is fine). */
+function decodesWhole(sample: Uint8Array, encoding: string): boolean {
+  try {
+    new TextDecoder(encoding, { fatal: true }).decode(sample, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** auto cannot tell which CJK encoding (if any) the file is in: the line that shows it, read each way. */
+function undecidedError(sample: Uint8Array, file: string, guess: string, valid: readonly string[]): SourceError {
+  const at = sample.findIndex((b) => b >= 0x80);
+  const start = sample.lastIndexOf(10, at) + 1;
+  let end = sample.indexOf(10, at);
+  if (end < 0 || end - start > 200) end = Math.min(sample.length, start + 200);
+  if (end > start && sample[end - 1] === 13) end--;
+  const raw = Buffer.from(sample.subarray(start, end));
+  let line = 1;
+  for (let i = 0; i < start; i++) if (sample[i] === 10) line++;
+  const readings = [guess, ...valid].map((e) => `${e}: ${JSON.stringify(iconv.decode(raw, e))}`).join('; ');
+  return new SourceError(`${file}: encoding: auto cannot tell which encoding the file is in: line ${line} is no Western text, and it reads as ${readings}`, {
+    code: 'source.encoding',
+    location: { file, line },
+    hint: `set encoding: in the mapping to the encoding the file was written in, e.g. gb18030 for a Chinese (GBK) export, shift_jis for a Japanese one`,
+  });
 }
 
 /**
@@ -135,13 +214,13 @@ function checkIsoLabel(name: string, sample: Uint8Array, file: string): void {
  * Detect the encoding of a file from its first bytes: a BOM first, then UTF-16 without BOM,
  * then valid UTF-8, then chardet. `complete` tells whether the sample is the whole file.
  */
-export function detectEncoding(sample: Uint8Array, complete: boolean): DetectedEncoding {
+export function detectEncoding(sample: Uint8Array, complete: boolean, file = 'the file'): DetectedEncoding {
   const bom = bomOf(sample);
   if (bom !== undefined) return bom;
   const utf16 = utf16WithoutBom(sample);
   if (utf16 !== undefined) return { encoding: utf16, bomLength: 0 };
   if (isUtf8(sample, complete)) return { encoding: 'utf-8', bomLength: 0 };
-  return { encoding: guessSingleByte(sample), bomLength: 0 };
+  return { encoding: guessSingleByte(sample, file), bomLength: 0 };
 }
 
 /**
@@ -155,7 +234,7 @@ export function resolveEncoding(
   file: string,
 ): DetectedEncoding {
   if (requested === undefined || requested.trim() === '' || requested.trim().toLowerCase() === 'auto') {
-    return detectEncoding(sample, complete);
+    return detectEncoding(sample, complete, file);
   }
   const name = requested.trim().toLowerCase();
   if (!iconv.encodingExists(name)) {

@@ -1,7 +1,16 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
 import { SourceError } from '../../../src/core/errors.js';
 import { InvalidUtf8Error, detectEncoding, resolveEncoding, toUtf8 } from '../../../src/sources/encoding.js';
+import { HAS_SHARED, SHARED } from '../../helpers.js';
+
+/** `text` in `encoding` as the iconv program writes it (not through the library under test). */
+function iconvBytes(text: string, encoding: string): Buffer {
+  return execFileSync('iconv', ['-f', 'utf-8', '-t', encoding], { input: text });
+}
 
 async function collect(chunks: Buffer[], enc: { encoding: string; bomLength: number }): Promise<string> {
   async function* gen(): AsyncGenerator<Buffer> {
@@ -41,6 +50,62 @@ describe('detectEncoding', () => {
       if (got !== 'windows-1252') misread.push(`${k}: ${got}`);
     }
     expect(misread).toEqual([]);
+  });
+
+  it('refuses short CJK legacy files it cannot tell apart, rather than reading them as Windows-1252', () => {
+    const cases = [
+      ['物料编号,名称\nA-1,齿轮\n', 'gb18030', 1],
+      ['CODE,NAME\nA-1,齿轮\nA-2,轴承\n', 'gb18030', 2],
+      ['CODE,NAME\nA-1,歯車\nA-2,軸受\n', 'shift_jis', 2],
+      ['CODE,NAME\nA-1,齒輪\n', 'big5', 2],
+      ['CODE,NAME\nA-1,기어\n', 'euc-kr', 2],
+      ['CODE,NAME\nA-1,歯車\n', 'euc-jp', 2],
+    ] as const;
+    for (const [text, encoding, line] of cases) {
+      const err = (() => {
+        try {
+          return detectEncoding(iconvBytes(text, encoding), true, 'parts.csv');
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err, `${encoding}: ${text}`).toBeInstanceOf(SourceError);
+      const e = err as SourceError;
+      expect(e.message).toContain(`parts.csv: encoding: auto cannot tell which encoding the file is in: line ${line} is no Western text`);
+      // The user sees the line read the right way among the readings.
+      expect(e.message).toContain(`${encoding}: ${JSON.stringify(text.split('\n')[line - 1])}`);
+      expect(e.hint).toMatch(/set encoding: in the mapping/);
+    }
+  });
+
+  it('recognises a CJK legacy file once chardet finds its common characters', () => {
+    const zh = ['齿轮', '轴承', '螺栓', '螺母', '垫圈', '电机', '减速器', '联轴器', '法兰', '密封圈'];
+    const ja = ['歯車', '軸受', 'ボルト', 'ナット', 'ワッシャー', 'モーター', '減速機', 'カップリング', 'フランジ', 'ばね'];
+    const rows = (words: string[]): string => ['CODE,NAME', ...Array.from({ length: 200 }, (_, i) => `A-${i},${words[i % words.length]}${words[(i * 7) % words.length]}`)].join('\n') + '\n';
+    expect(detectEncoding(iconvBytes(rows(zh), 'gb18030'), true).encoding).toBe('gb18030');
+    expect(detectEncoding(iconvBytes(rows(ja), 'shift_jis'), true).encoding).toBe('shift_jis');
+  });
+
+  it('keeps reading Western text whose high bytes are letters inside words or lone symbols as Windows-1252', () => {
+    for (const text of ['id,desc\n1,informação técnica\n2,Ações\n', 'id,price\n1,12,50 €\n2,© 2024\n', 'id,desc\n1,GRÖẞE\n'.replace('ẞ', 'SS'), 'id,q\n1,±0,5 mm²\n2,«Größe»\n']) {
+      expect(detectEncoding(iconvBytes(text, 'windows-1252'), true, 'x.csv').encoding, text).toMatch(/^windows-125[24]$/);
+    }
+  });
+
+  it.skipIf(!HAS_SHARED)('detects the real single-byte files of the shared data as before', () => {
+    const expected: Record<string, string> = {
+      'chardet/windows-1252_github_bug_9.txt': 'windows-1252',
+      'frictionless/latin1.csv': 'windows-1252',
+      'frictionless/table-with-accents.csv': 'windows-1252',
+      'frictionless/table-infer-iso-8859-7.csv': 'iso-8859-7',
+      'messytables/spanish_chars.csv': 'windows-1252',
+      'messytables/sparse_with_column_errors.csv': 'windows-1252',
+      'csvkit/test_latin1.csv': 'windows-1254',
+    };
+    for (const [file, encoding] of Object.entries(expected)) {
+      const bytes = readFileSync(path.join(SHARED, file));
+      expect(detectEncoding(bytes.subarray(0, 65536), bytes.length <= 65536, file).encoding, file).toBe(encoding);
+    }
   });
 
   it('recognises UTF-16 without a BOM', () => {

@@ -2,8 +2,9 @@
  * Text encodings: detection from a sample (BOM, UTF-8 validity, chardet) and streaming decoding
  * to UTF-8 bytes, so every text reader parses one encoding.
  */
-import { isUtf8 as isValidUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 as isValidUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import chardet from 'chardet';
 import iconv from 'iconv-lite';
 import { firstLoneSurrogate } from '../util/unicode.js';
@@ -232,6 +233,7 @@ export function resolveEncoding(
   sample: Uint8Array,
   complete: boolean,
   file: string,
+  opts: { allowValidUtf8?: boolean } = {},
 ): DetectedEncoding {
   if (requested === undefined || requested.trim() === '' || requested.trim().toLowerCase() === 'auto') {
     return detectEncoding(sample, complete, file);
@@ -249,7 +251,123 @@ export function resolveEncoding(
   const canonical = canonicalName(name);
   // A BOM of the encoding the user named is not text: strip it.
   const bomLength = bom !== undefined && canonicalName(bom.encoding) === canonical ? bom.bomLength : 0;
+  if (!SINGLE_BYTE.test(name) || opts.allowValidUtf8 === true) return { encoding: name, bomLength, explicit: true };
+  if (!complete) return { encoding: name, bomLength, explicit: true, refuseValidUtf8: true };
+  // The sample is the whole file: refuse before any row is read (preview shows no mojibake either).
+  const watch = new ValidUtf8Watch();
+  watch.feed(Buffer.from(sample.buffer, sample.byteOffset, sample.byteLength), 0);
+  const at = watch.end();
+  if (at >= 0) throw utf8ReadAsSingleByteError(file, name, sample, at, lineAt(sample, at));
   return { encoding: name, bomLength, explicit: true };
+}
+
+/**
+ * Single-byte encodings, in which every byte is a character: a UTF-8 file read in one of them
+ * loads without an error, each letter beyond ASCII as two or three wrong ones (Müller as MÃ¼ller).
+ */
+const SINGLE_BYTE = /^(windows-?125\d|cp-?125\d|win-?125\d|iso-?8859-?\d+|iso8859\d+|latin-?\d+|l\d|iso-ir-100|cp819|ibm819|binary)$/;
+
+/**
+ * Watches a file named in a single-byte encoding, chunk by chunk, for the telltale of UTF-8: all
+ * its bytes >= 0x80 form valid UTF-8 sequences. Real Windows-1252 text almost never does (an é
+ * would have to follow an Ã or Â), so the watch gives up at its first stray byte, usually the
+ * first umlaut; ASCII chunks cost one vectorised scan each.
+ */
+class ValidUtf8Watch {
+  private valid = true;
+  private firstMultiByte = -1;
+  /** The start of a UTF-8 sequence the chunk end cut off. */
+  private tail: Buffer | undefined;
+
+  /** `start` is the file offset of the first byte of `chunk`. */
+  feed(chunk: Buffer, start: number): void {
+    if (!this.valid) return;
+    let b = chunk;
+    let s = start;
+    if (this.tail !== undefined) {
+      b = Buffer.concat([this.tail, chunk]);
+      s -= this.tail.length;
+      this.tail = undefined;
+    }
+    const keep = incompleteTail(b);
+    if (keep > 0) {
+      this.tail = Buffer.from(b.subarray(b.length - keep));
+      b = b.subarray(0, b.length - keep);
+    }
+    if (isAscii(b)) return;
+    if (!isValidUtf8(b)) {
+      this.valid = false;
+      this.tail = undefined;
+      return;
+    }
+    if (this.firstMultiByte >= 0) return;
+    // A UTF-8 BOM alone is left to the header check (its first name no longer matches): the
+    // message quotes the first letter beyond ASCII in the text, which a user can find.
+    const from = s === 0 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+    for (let i = from; i < b.length; i++) {
+      if (b[i]! >= 0x80) {
+        this.firstMultiByte = s + i;
+        return;
+      }
+    }
+  }
+
+  /** The file offset of the first multi-byte sequence when the whole file was valid UTF-8 and held one; else -1. */
+  end(): number {
+    return this.valid && this.tail === undefined ? this.firstMultiByte : -1;
+  }
+}
+
+/** 1-based line of `bytes[at]` (CRLF, LF and CR each end a line). */
+function lineAt(bytes: Uint8Array, at: number): number {
+  return 1 + countLines((i) => bytes[i]!, at, false).lines;
+}
+
+/** A file named in a single-byte encoding is all valid UTF-8; `offset` is the file offset of its first multi-byte sequence. */
+export class Utf8ReadAsSingleByteError extends Error {
+  constructor(readonly offset: number) {
+    super(`valid UTF-8 read as a single-byte encoding, first multi-byte sequence at byte ${offset}`);
+    this.name = 'Utf8ReadAsSingleByteError';
+  }
+}
+
+/** Bytes that end a word in a message's quote: line breaks, the delimiters, quote and space. */
+const WORD_END = new Set([10, 13, 44, 59, 9, 124, 34, 32]);
+
+/**
+ * The SourceError for a UTF-8 file named in a single-byte encoding: `around` holds the file's
+ * bytes near the first multi-byte sequence, at `at`; the word there is quoted both ways.
+ */
+function utf8ReadAsSingleByteError(file: string, encoding: string, around: Uint8Array, at: number, line: number): SourceError {
+  let from = at;
+  while (from > 0 && at - from < 40 && !WORD_END.has(around[from - 1]!)) from--;
+  let to = at;
+  while (to < around.length && to - at < 40 && !WORD_END.has(around[to]!)) to++;
+  // Never cut a UTF-8 sequence in two at the quote's end.
+  while (to < around.length && (around[to]! & 0xc0) === 0x80) to++;
+  const word = Buffer.from(around.buffer, around.byteOffset + from, to - from);
+  return new SourceError(
+    `${file} is read as ${encoding} (encoding: in the mapping), but it is UTF-8: line ${line} holds ${JSON.stringify(word.toString('utf8'))}, which ${encoding} reads as ${JSON.stringify(iconv.decode(word, encoding))}`,
+    {
+      code: 'source.encoding',
+      location: { file, line },
+      hint: `set encoding: utf-8 (or auto) in the mapping's source; if the file really is ${encoding} text whose bytes happen to be valid UTF-8, set allow_valid_utf8: true there`,
+    },
+  );
+}
+
+/** The SourceError for Utf8ReadAsSingleByteError, with the line and the word the file holds there. */
+export async function utf8ReadAsSingleByte(file: string, label: string, encoding: string, err: Utf8ReadAsSingleByteError): Promise<SourceError> {
+  const line = await lineOfByte(file, err.offset);
+  const from = Math.max(0, err.offset - 64);
+  const around = Buffer.alloc(128);
+  const fh = await open(file, 'r');
+  try {
+    const { bytesRead } = await fh.read(around, 0, around.length, from);
+    return utf8ReadAsSingleByteError(label, encoding, around.subarray(0, bytesRead), err.offset - from, line);
+  } finally {
+    await fh.close();
+  }
 }
 
 function canonicalName(name: string): string {
@@ -391,6 +509,7 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
     return;
   }
   const decoder = iconv.getDecoder(enc.encoding, { stripBOM: true });
+  const watch = enc.refuseValidUtf8 === true ? new ValidUtf8Watch() : undefined;
   // Half of a UTF-16 surrogate pair (a character the writing system cut in two) has no UTF-8 form:
   // Buffer.from would make it U+FFFD unnoticed. It stops the read with its line instead, as
   // invalid UTF-8 does. A pair split across chunks comes out in two pieces: a high surrogate at
@@ -417,6 +536,8 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
     return Buffer.from(text, 'utf8');
   };
   for await (let chunk of chunks) {
+    watch?.feed(chunk, offset);
+    offset += chunk.length;
     if (bomLeft > 0) {
       // iconv strips a BOM only for BOM-aware codecs; drop it ourselves so every codec behaves alike.
       const cut = Math.min(bomLeft, chunk.length);
@@ -426,6 +547,9 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
     const out = checked(decoder.write(chunk));
     if (out.length > 0) yield out;
   }
+  // Only the whole file tells valid UTF-8: the rows read so far never reach a commit, as after a bad byte.
+  const multiByte = watch?.end() ?? -1;
+  if (multiByte >= 0) throw new Utf8ReadAsSingleByteError(multiByte);
   const out = checked(decoder.end() ?? '', true);
   if (out.length > 0) yield out;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
 import { SourceError } from '../../../src/core/errors.js';
-import { InvalidUtf8Error, detectEncoding, resolveEncoding, toUtf8 } from '../../../src/sources/encoding.js';
+import { InvalidUtf8Error, Utf8ReadAsSingleByteError, detectEncoding, resolveEncoding, toUtf8 } from '../../../src/sources/encoding.js';
 import { HAS_SHARED, SHARED } from '../../helpers.js';
 
 /** `text` in `encoding` as the iconv program writes it (not through the library under test). */
@@ -12,7 +12,7 @@ function iconvBytes(text: string, encoding: string): Buffer {
   return execFileSync('iconv', ['-f', 'utf-8', '-t', encoding], { input: text });
 }
 
-async function collect(chunks: Buffer[], enc: { encoding: string; bomLength: number }): Promise<string> {
+async function collect(chunks: Buffer[], enc: { encoding: string; bomLength: number; refuseValidUtf8?: boolean }): Promise<string> {
   async function* gen(): AsyncGenerator<Buffer> {
     yield* chunks;
   }
@@ -141,6 +141,34 @@ describe('resolveEncoding', () => {
     expect(resolveEncoding('latin1', iconv.encode('1,Café\n', 'latin1'), true, 'x.csv').encoding).toBe('latin1');
   });
 
+  it('refuses a UTF-8 file read whole that is named windows-1252, latin1 or iso-8859-15, naming the line and the word both ways', () => {
+    const utf8 = Buffer.from('CODE,NAME\nA-1,Zahnrad\nA-2,Müller GmbH\n', 'utf8');
+    for (const name of ['windows-1252', 'latin1', 'ISO-8859-1', 'iso-8859-15', 'cp1252']) {
+      const err = (() => {
+        try {
+          return resolveEncoding(name, utf8, true, 'items.csv');
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err, name).toBeInstanceOf(SourceError);
+      const e = err as SourceError;
+      const lower = name.toLowerCase();
+      expect(e.message).toBe(`items.csv is read as ${lower} (encoding: in the mapping), but it is UTF-8: line 3 holds "Müller", which ${lower} reads as ${JSON.stringify(iconv.decode(Buffer.from('Müller'), lower))}`);
+      expect(e.location).toEqual({ file: 'items.csv', line: 3 });
+      expect(e.hint).toMatch(/set encoding: utf-8 .*allow_valid_utf8: true/);
+    }
+    // allow_valid_utf8 insists; a multi-byte encoding, ASCII only, or real Windows-1252 bytes are not refused.
+    expect(resolveEncoding('windows-1252', utf8, true, 'items.csv', { allowValidUtf8: true })).toEqual({ encoding: 'windows-1252', bomLength: 0, explicit: true });
+    expect(resolveEncoding('utf-8', utf8, true, 'items.csv').encoding).toBe('utf-8');
+    expect(resolveEncoding('windows-1252', Buffer.from('CODE\nA-1\n'), true, 'items.csv').encoding).toBe('windows-1252');
+    expect(resolveEncoding('windows-1252', iconvBytes('CODE\nMüller\n', 'windows-1252'), true, 'items.csv').encoding).toBe('windows-1252');
+    // With a UTF-8 BOM the quote is the word, not the invisible mark.
+    expect(() => resolveEncoding('windows-1252', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), utf8]), true, 'items.csv')).toThrow(/line 3 holds "Müller"/);
+    // A partial sample: the stream checks the rest of the file.
+    expect(resolveEncoding('windows-1252', utf8, false, 'items.csv')).toEqual({ encoding: 'windows-1252', bomLength: 0, explicit: true, refuseValidUtf8: true });
+  });
+
   it('rejects an unknown encoding with a hint', () => {
     try {
       resolveEncoding('klingon', sample, true, 'x.csv');
@@ -182,6 +210,22 @@ describe('toUtf8', () => {
     expect((err as InvalidUtf8Error).offset).toBe(5);
     const cut = await collect([Buffer.from([0x61, 0xe2, 0x82])], { encoding: 'utf-8', bomLength: 0 }).catch((e: unknown) => e);
     expect((cut as InvalidUtf8Error).offset).toBe(1);
+  });
+
+  it('named single-byte: refuses at the end a file all valid UTF-8, at its first multi-byte sequence, however the chunks split it', async () => {
+    const enc = { encoding: 'windows-1252', bomLength: 0, refuseValidUtf8: true };
+    const text = Buffer.from(`${'A-1,Zahnrad\n'.repeat(1000)}A-2,Müller\nA-3,Größe\n`, 'utf8');
+    const at = text.indexOf(Buffer.from('ü'));
+    for (const cut of [1, at, at + 1, at + 2, text.length - 1]) {
+      const err = await collect([text.subarray(0, cut), text.subarray(cut)], enc).catch((e: unknown) => e);
+      expect(err, `cut at ${cut}`).toBeInstanceOf(Utf8ReadAsSingleByteError);
+      expect((err as Utf8ReadAsSingleByteError).offset).toBe(at);
+    }
+    // Real Windows-1252 bytes (its first umlaut far down), ASCII only, a cut-off sequence at the end: read as named.
+    const cp1252 = iconvBytes(`${'A-1,Zahnrad\n'.repeat(1000)}A-2,Müller\n`, 'windows-1252');
+    expect(await collect([cp1252.subarray(0, 5000), cp1252.subarray(5000)], enc)).toBe(`${'A-1,Zahnrad\n'.repeat(1000)}A-2,Müller\n`);
+    expect(await collect([Buffer.from('A-1\n')], enc)).toBe('A-1\n');
+    expect(await collect([Buffer.from([0x41, 0xc3])], enc)).toBe('AÃ');
   });
 
   it('stops UTF-16 at half a surrogate pair, with its line, where it became U+FFFD unnoticed', async () => {

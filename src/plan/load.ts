@@ -34,6 +34,7 @@ export function sourceSpecOf(m: LoadedMapping): SourceSpec {
   const spec: SourceSpec = { format: s.format };
   if (m.sourcePath !== undefined) spec.path = m.sourcePath;
   if (s.encoding !== undefined) spec.encoding = s.encoding;
+  if (s.allow_valid_utf8 !== undefined) spec.allow_valid_utf8 = s.allow_valid_utf8;
   if (s.delimiter !== undefined) spec.delimiter = s.delimiter;
   if (s.header_row !== undefined) spec.header_row = s.header_row;
   if (s.sheet !== undefined) spec.sheet = s.sheet;

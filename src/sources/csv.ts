@@ -20,11 +20,13 @@ import {
 } from './common.js';
 import {
   InvalidUtf8Error,
+  Utf8ReadAsSingleByteError,
   SAMPLE_BYTES,
   decodeSample,
   invalidUtf8Error,
   resolveEncoding,
   toUtf8,
+  utf8ReadAsSingleByte,
   type DetectedEncoding,
 } from './encoding.js';
 import type { OpenedSource, SourceRecord, SourceSpec } from './types.js';
@@ -340,6 +342,7 @@ class CsvSource extends QueuedSource {
       return await this.input.next();
     } catch (e) {
       if (e instanceof InvalidUtf8Error) throw await invalidUtf8Error(this.file, this.label, e, this.enc.explicit === true);
+      if (e instanceof Utf8ReadAsSingleByteError) throw await utf8ReadAsSingleByte(this.file, this.label, this.enc.encoding, e);
       throw e;
     }
   }
@@ -424,7 +427,7 @@ export async function openCsv(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
     });
   if (size === 0) throw emptyError();
   const head = await readHead(file, SAMPLE_BYTES);
-  const enc = resolveEncoding(spec.encoding, head, head.length >= size, label);
+  const enc = resolveEncoding(spec.encoding, head, head.length >= size, label, { allowValidUtf8: spec.allow_valid_utf8 === true });
   assertText(head, decodeSample(head.subarray(0, 8192 + enc.bomLength), enc), label, 'CSV');
   const source = new CsvSource(file, label, enc, headerRow, delimiter, batchSize);
   try {

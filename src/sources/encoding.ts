@@ -2,8 +2,9 @@
  * Text encodings: detection from a sample (BOM, UTF-8 validity, chardet) and streaming decoding
  * to UTF-8 bytes, so every text reader parses one encoding.
  */
-import { isUtf8 as isValidUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 as isValidUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import chardet from 'chardet';
 import iconv from 'iconv-lite';
 import { firstLoneSurrogate } from '../util/unicode.js';
@@ -31,6 +32,11 @@ export interface DetectedEncoding {
   explicit?: boolean;
   /** Length of the byte order mark at the start of the file (0 if none). */
   bomLength: number;
+  /**
+   * A single-byte encoding named in the mapping: the whole file is checked as it streams, and a
+   * file that is valid UTF-8 with multi-byte sequences is refused (Utf8ReadAsSingleByteError).
+   */
+  refuseValidUtf8?: boolean;
 }
 
 export function bomOf(sample: Uint8Array): DetectedEncoding | undefined {
@@ -73,8 +79,22 @@ function utf16WithoutBom(sample: Uint8Array): string | undefined {
 }
 
 /** chardet's guess as an iconv-lite name; Windows-1252 when it has no useful answer. */
-function guessSingleByte(sample: Uint8Array): string {
+function guessSingleByte(sample: Uint8Array, file: string): string {
   const matches = chardet.analyse(sample);
+  const guess = latinOrChardet(sample, matches);
+  if (!LATIN_GUESSES.test(guess) || !cjkShaped(sample)) return guess;
+  // The bytes are no Western text (their high bytes stand apart from letters, as double-byte
+  // characters do) and some CJK encoding reads them whole: loading them as Latin letters would
+  // change every such value without a word.
+  const valid: string[] = CJK_ENCODINGS.filter((e) => decodesWhole(sample, e));
+  if (valid.length === 0) return guess;
+  // Above 10 chardet has found the encoding's common characters, not only well-formed byte pairs.
+  const known = matches.find((m) => m.confidence > 10 && valid.includes(cjkName(m.name) ?? ''));
+  if (known !== undefined) return cjkName(known.name) as string;
+  throw undecidedError(sample, file, guess, valid);
+}
+
+function latinOrChardet(sample: Uint8Array, matches: ReturnType<typeof chardet.analyse>): string {
   const best = matches[0];
   // Below ~25 chardet is guessing among noise (Shift_JIS and Big5 at 10 for any high byte).
   if (best === undefined || best.confidence < 25) return 'windows-1252';
@@ -82,6 +102,66 @@ function guessSingleByte(sample: Uint8Array): string {
   const mapped = DETECTED_ALIASES[name] ?? name;
   if (LATIN_PARTS.test(mapped) && plausibleWindows1252(sample)) return 'windows-1252';
   return iconv.encodingExists(mapped) ? mapped : 'windows-1252';
+}
+
+/** The CJK legacy encodings auto-detection can take a file for, as iconv-lite and TextDecoder name them. */
+const CJK_ENCODINGS = ['gb18030', 'big5', 'shift_jis', 'euc-jp', 'euc-kr'] as const;
+
+function cjkName(chardetName: string): string | undefined {
+  const n = chardetName.toLowerCase();
+  return (CJK_ENCODINGS as readonly string[]).includes(n) ? n : undefined;
+}
+
+/** Guesses that read high bytes as Latin letters (not Cyrillic, Greek, …, whose words are all high bytes). */
+const LATIN_GUESSES = /^(windows-125[02478]|iso-8859-(1|2|3|4|9|10|13|14|15|16))$/;
+
+/**
+ * Whether the high bytes of a sample come in runs apart from ASCII letters, as the bytes of
+ * double-byte characters do (`A-1,齿轮`), rather than inside words, as accented Latin letters do
+ * (`Müller`, `informação`), or one by one, as symbols do (`© 2024`, `12,50 €`): most of them
+ * stand next to another high byte, and fewer than half touch an ASCII letter.
+ */
+function cjkShaped(sample: Uint8Array): boolean {
+  const letter = (b: number | undefined): boolean => b !== undefined && ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a));
+  const high = (b: number | undefined): boolean => b !== undefined && b >= 0x80;
+  let count = 0;
+  let paired = 0;
+  let inWords = 0;
+  for (let i = 0; i < sample.length; i++) {
+    if (!high(sample[i])) continue;
+    count++;
+    if (high(sample[i - 1]) || high(sample[i + 1])) paired++;
+    if (letter(sample[i - 1]) || letter(sample[i + 1])) inWords++;
+  }
+  return count > 0 && paired * 2 > count && inWords * 2 < count;
+}
+
+/** Whether `encoding` reads all of `sample` without a malformed byte (a cut-off last character is fine). */
+function decodesWhole(sample: Uint8Array, encoding: string): boolean {
+  try {
+    new TextDecoder(encoding, { fatal: true }).decode(sample, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** auto cannot tell which CJK encoding (if any) the file is in: the line that shows it, read each way. */
+function undecidedError(sample: Uint8Array, file: string, guess: string, valid: readonly string[]): SourceError {
+  const at = sample.findIndex((b) => b >= 0x80);
+  const start = sample.lastIndexOf(10, at) + 1;
+  let end = sample.indexOf(10, at);
+  if (end < 0 || end - start > 200) end = Math.min(sample.length, start + 200);
+  if (end > start && sample[end - 1] === 13) end--;
+  const raw = Buffer.from(sample.subarray(start, end));
+  let line = 1;
+  for (let i = 0; i < start; i++) if (sample[i] === 10) line++;
+  const readings = [guess, ...valid].map((e) => `${e}: ${JSON.stringify(iconv.decode(raw, e))}`).join('; ');
+  return new SourceError(`${file}: encoding: auto cannot tell which encoding the file is in: line ${line} is no Western text, and it reads as ${readings}`, {
+    code: 'source.encoding',
+    location: { file, line },
+    hint: `set encoding: in the mapping to the encoding the file was written in, e.g. gb18030 for a Chinese (GBK) export, shift_jis for a Japanese one`,
+  });
 }
 
 /**
@@ -135,13 +215,13 @@ function checkIsoLabel(name: string, sample: Uint8Array, file: string): void {
  * Detect the encoding of a file from its first bytes: a BOM first, then UTF-16 without BOM,
  * then valid UTF-8, then chardet. `complete` tells whether the sample is the whole file.
  */
-export function detectEncoding(sample: Uint8Array, complete: boolean): DetectedEncoding {
+export function detectEncoding(sample: Uint8Array, complete: boolean, file = 'the file'): DetectedEncoding {
   const bom = bomOf(sample);
   if (bom !== undefined) return bom;
   const utf16 = utf16WithoutBom(sample);
   if (utf16 !== undefined) return { encoding: utf16, bomLength: 0 };
   if (isUtf8(sample, complete)) return { encoding: 'utf-8', bomLength: 0 };
-  return { encoding: guessSingleByte(sample), bomLength: 0 };
+  return { encoding: guessSingleByte(sample, file), bomLength: 0 };
 }
 
 /**
@@ -153,9 +233,10 @@ export function resolveEncoding(
   sample: Uint8Array,
   complete: boolean,
   file: string,
+  opts: { allowValidUtf8?: boolean } = {},
 ): DetectedEncoding {
   if (requested === undefined || requested.trim() === '' || requested.trim().toLowerCase() === 'auto') {
-    return detectEncoding(sample, complete);
+    return detectEncoding(sample, complete, file);
   }
   const name = requested.trim().toLowerCase();
   if (!iconv.encodingExists(name)) {
@@ -170,7 +251,123 @@ export function resolveEncoding(
   const canonical = canonicalName(name);
   // A BOM of the encoding the user named is not text: strip it.
   const bomLength = bom !== undefined && canonicalName(bom.encoding) === canonical ? bom.bomLength : 0;
+  if (!SINGLE_BYTE.test(name) || opts.allowValidUtf8 === true) return { encoding: name, bomLength, explicit: true };
+  if (!complete) return { encoding: name, bomLength, explicit: true, refuseValidUtf8: true };
+  // The sample is the whole file: refuse before any row is read (preview shows no mojibake either).
+  const watch = new ValidUtf8Watch();
+  watch.feed(Buffer.from(sample.buffer, sample.byteOffset, sample.byteLength), 0);
+  const at = watch.end();
+  if (at >= 0) throw utf8ReadAsSingleByteError(file, name, sample, at, lineAt(sample, at));
   return { encoding: name, bomLength, explicit: true };
+}
+
+/**
+ * Single-byte encodings, in which every byte is a character: a UTF-8 file read in one of them
+ * loads without an error, each letter beyond ASCII as two or three wrong ones (Müller as MÃ¼ller).
+ */
+const SINGLE_BYTE = /^(windows-?125\d|cp-?125\d|win-?125\d|iso-?8859-?\d+|iso8859\d+|latin-?\d+|l\d|iso-ir-100|cp819|ibm819|binary)$/;
+
+/**
+ * Watches a file named in a single-byte encoding, chunk by chunk, for the telltale of UTF-8: all
+ * its bytes >= 0x80 form valid UTF-8 sequences. Real Windows-1252 text almost never does (an é
+ * would have to follow an Ã or Â), so the watch gives up at its first stray byte, usually the
+ * first umlaut; ASCII chunks cost one vectorised scan each.
+ */
+class ValidUtf8Watch {
+  private valid = true;
+  private firstMultiByte = -1;
+  /** The start of a UTF-8 sequence the chunk end cut off. */
+  private tail: Buffer | undefined;
+
+  /** `start` is the file offset of the first byte of `chunk`. */
+  feed(chunk: Buffer, start: number): void {
+    if (!this.valid) return;
+    let b = chunk;
+    let s = start;
+    if (this.tail !== undefined) {
+      b = Buffer.concat([this.tail, chunk]);
+      s -= this.tail.length;
+      this.tail = undefined;
+    }
+    const keep = incompleteTail(b);
+    if (keep > 0) {
+      this.tail = Buffer.from(b.subarray(b.length - keep));
+      b = b.subarray(0, b.length - keep);
+    }
+    if (isAscii(b)) return;
+    if (!isValidUtf8(b)) {
+      this.valid = false;
+      this.tail = undefined;
+      return;
+    }
+    if (this.firstMultiByte >= 0) return;
+    // A UTF-8 BOM alone is left to the header check (its first name no longer matches): the
+    // message quotes the first letter beyond ASCII in the text, which a user can find.
+    const from = s === 0 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+    for (let i = from; i < b.length; i++) {
+      if (b[i]! >= 0x80) {
+        this.firstMultiByte = s + i;
+        return;
+      }
+    }
+  }
+
+  /** The file offset of the first multi-byte sequence when the whole file was valid UTF-8 and held one; else -1. */
+  end(): number {
+    return this.valid && this.tail === undefined ? this.firstMultiByte : -1;
+  }
+}
+
+/** 1-based line of `bytes[at]` (CRLF, LF and CR each end a line). */
+function lineAt(bytes: Uint8Array, at: number): number {
+  return 1 + countLines((i) => bytes[i]!, at, false).lines;
+}
+
+/** A file named in a single-byte encoding is all valid UTF-8; `offset` is the file offset of its first multi-byte sequence. */
+export class Utf8ReadAsSingleByteError extends Error {
+  constructor(readonly offset: number) {
+    super(`valid UTF-8 read as a single-byte encoding, first multi-byte sequence at byte ${offset}`);
+    this.name = 'Utf8ReadAsSingleByteError';
+  }
+}
+
+/** Bytes that end a word in a message's quote: line breaks, the delimiters, quote and space. */
+const WORD_END = new Set([10, 13, 44, 59, 9, 124, 34, 32]);
+
+/**
+ * The SourceError for a UTF-8 file named in a single-byte encoding: `around` holds the file's
+ * bytes near the first multi-byte sequence, at `at`; the word there is quoted both ways.
+ */
+function utf8ReadAsSingleByteError(file: string, encoding: string, around: Uint8Array, at: number, line: number): SourceError {
+  let from = at;
+  while (from > 0 && at - from < 40 && !WORD_END.has(around[from - 1]!)) from--;
+  let to = at;
+  while (to < around.length && to - at < 40 && !WORD_END.has(around[to]!)) to++;
+  // Never cut a UTF-8 sequence in two at the quote's end.
+  while (to < around.length && (around[to]! & 0xc0) === 0x80) to++;
+  const word = Buffer.from(around.buffer, around.byteOffset + from, to - from);
+  return new SourceError(
+    `${file} is read as ${encoding} (encoding: in the mapping), but it is UTF-8: line ${line} holds ${JSON.stringify(word.toString('utf8'))}, which ${encoding} reads as ${JSON.stringify(iconv.decode(word, encoding))}`,
+    {
+      code: 'source.encoding',
+      location: { file, line },
+      hint: `set encoding: utf-8 (or auto) in the mapping's source; if the file really is ${encoding} text whose bytes happen to be valid UTF-8, set allow_valid_utf8: true there`,
+    },
+  );
+}
+
+/** The SourceError for Utf8ReadAsSingleByteError, with the line and the word the file holds there. */
+export async function utf8ReadAsSingleByte(file: string, label: string, encoding: string, err: Utf8ReadAsSingleByteError): Promise<SourceError> {
+  const line = await lineOfByte(file, err.offset);
+  const from = Math.max(0, err.offset - 64);
+  const around = Buffer.alloc(128);
+  const fh = await open(file, 'r');
+  try {
+    const { bytesRead } = await fh.read(around, 0, around.length, from);
+    return utf8ReadAsSingleByteError(label, encoding, around.subarray(0, bytesRead), err.offset - from, line);
+  } finally {
+    await fh.close();
+  }
 }
 
 function canonicalName(name: string): string {
@@ -312,6 +509,7 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
     return;
   }
   const decoder = iconv.getDecoder(enc.encoding, { stripBOM: true });
+  const watch = enc.refuseValidUtf8 === true ? new ValidUtf8Watch() : undefined;
   // Half of a UTF-16 surrogate pair (a character the writing system cut in two) has no UTF-8 form:
   // Buffer.from would make it U+FFFD unnoticed. It stops the read with its line instead, as
   // invalid UTF-8 does. A pair split across chunks comes out in two pieces: a high surrogate at
@@ -338,6 +536,8 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
     return Buffer.from(text, 'utf8');
   };
   for await (let chunk of chunks) {
+    watch?.feed(chunk, offset);
+    offset += chunk.length;
     if (bomLeft > 0) {
       // iconv strips a BOM only for BOM-aware codecs; drop it ourselves so every codec behaves alike.
       const cut = Math.min(bomLeft, chunk.length);
@@ -347,6 +547,9 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
     const out = checked(decoder.write(chunk));
     if (out.length > 0) yield out;
   }
+  // Only the whole file tells valid UTF-8: the rows read so far never reach a commit, as after a bad byte.
+  const multiByte = watch?.end() ?? -1;
+  if (multiByte >= 0) throw new Utf8ReadAsSingleByteError(multiByte);
   const out = checked(decoder.end() ?? '', true);
   if (out.length > 0) yield out;
 }

@@ -17,11 +17,13 @@ import {
 } from './common.js';
 import {
   InvalidUtf8Error,
+  Utf8ReadAsSingleByteError,
   SAMPLE_BYTES,
   decodeSample,
   invalidUtf8Error,
   resolveEncoding,
   toUtf8,
+  utf8ReadAsSingleByte,
   type DetectedEncoding,
 } from './encoding.js';
 import { JsonLineError, parseJsonObjectLine, type JsonMembers } from './json-line.js';
@@ -135,6 +137,7 @@ class JsonlSource extends QueuedSource {
     } catch (e) {
       this.ended = true;
       if (e instanceof InvalidUtf8Error) throw await invalidUtf8Error(this.file, this.label, e, this.enc.explicit === true);
+      if (e instanceof Utf8ReadAsSingleByteError) throw await utf8ReadAsSingleByte(this.file, this.label, this.enc.encoding, e);
       throw e;
     }
     if (r.done === true) {
@@ -200,7 +203,7 @@ export async function openJsonl(spec: SourceSpec, opts?: OpenOptions): Promise<O
     });
   }
   const head = await readHead(file, SAMPLE_BYTES);
-  const enc = resolveEncoding(spec.encoding, head, head.length >= size, label);
+  const enc = resolveEncoding(spec.encoding, head, head.length >= size, label, { allowValidUtf8: spec.allow_valid_utf8 === true });
   assertText(head, decodeSample(head.subarray(0, 8192 + enc.bomLength), enc), label, 'JSON Lines');
   const source = new JsonlSource(file, label, enc, batchSize);
   try {

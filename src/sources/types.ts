@@ -44,6 +44,8 @@ export interface SourceSpec {
   /** Absolute path of the file (already resolved against the mapping file's folder). */
   path?: string;
   encoding?: string; // 'auto' | any iconv-lite encoding name
+  /** A single-byte `encoding` holds for a file that is valid UTF-8 too (csv, jsonl). */
+  allow_valid_utf8?: boolean;
   delimiter?: string; // 'auto' | ',' | ';' | '\t' | '|'
   header_row?: number; // 1-based; rows above it are skipped
   sheet?: string; // xlsx

@@ -1,0 +1,127 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runCli, tempDir } from '../helpers.js';
+
+/**
+ * How a CSV source picks its encoding, through the built CLI: a UTF-8 file named in a single-byte
+ * encoding, and CJK legacy files under encoding: auto. Both loaded as mojibake without a word.
+ */
+
+/** `text` in `encoding` as the iconv program writes it. */
+function iconvBytes(text: string, encoding: string): Buffer {
+  return execFileSync('iconv', ['-f', 'utf-8', '-t', encoding], { input: text });
+}
+
+/** A one-mapping project: items from parts.csv (`bytes`), the source line as given. */
+function project(bytes: Buffer, source: string): string {
+  const dir = tempDir('forklift-enc-');
+  writeFileSync(path.join(dir, 'parts.csv'), bytes);
+  writeFileSync(
+    path.join(dir, 'items.yaml'),
+    `entity: items\nsource: { format: csv, path: parts.csv${source} }\nfields:\n  item_code: { from: CODE }\n  description: { from: NAME }\n  uom: { const: EA }\n  active: { const: true }\n`,
+  );
+  writeFileSync(path.join(dir, 'forklift.yaml'), `name: enc\ntarget: sqlite:./t.db\nmappings: [items.yaml]\nreject_limit: 100%\n`);
+  return dir;
+}
+
+function descriptions(dir: string): Record<string, string> {
+  const db = new Database(path.join(dir, 't.db'), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT item_code, description FROM items ORDER BY item_code').all() as { item_code: string; description: string }[];
+    return Object.fromEntries(rows.map((r) => [r.item_code, r.description]));
+  } finally {
+    db.close();
+  }
+}
+
+/** Whether the target holds any item (a refused run creates no table, or leaves no database at all). */
+function itemsLoaded(dir: string): boolean {
+  if (!existsSync(path.join(dir, 't.db'))) return false;
+  const db = new Database(path.join(dir, 't.db'), { readonly: true });
+  try {
+    return db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'items'").get() !== undefined && (db.prepare('SELECT COUNT(*) FROM items').pluck().get() as number) > 0;
+  } finally {
+    db.close();
+  }
+}
+
+function expectRefused(r: ReturnType<typeof runCli>, pattern: RegExp): void {
+  expect(r.stderr, r.stdout).toMatch(pattern);
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+}
+
+describe('a UTF-8 file whose mapping names a single-byte encoding', () => {
+  it('is refused (exit 2) naming the file, the line, the word both ways and the fix: windows-1252, latin1, iso-8859-15', () => {
+    const utf8 = Buffer.from('CODE,NAME\nA-1,Zahnrad\nA-2,Müller Getriebe\n', 'utf8');
+    for (const encoding of ['windows-1252', 'latin1', 'iso-8859-15']) {
+      const dir = project(utf8, `, encoding: ${encoding}`);
+      const r = runCli(['migrate', 'forklift.yaml'], { cwd: dir });
+      const read = encoding === 'iso-8859-15' ? 'MÃŒller' : 'MÃ¼ller';
+      expectRefused(r, new RegExp(`parts\\.csv is read as ${encoding} \\(encoding: in the mapping\\), but it is UTF-8: line 3 holds "Müller", which ${encoding} reads as "${read}"`));
+      expect(r.stderr).toMatch(/set encoding: utf-8 \(or auto\) in the mapping's source; if the file really is .* set allow_valid_utf8: true there/);
+      // preview refuses too: no mojibake on the screen
+      expectRefused(runCli(['preview', 'items.yaml'], { cwd: dir }), /but it is UTF-8: line 3/);
+    }
+  });
+
+  it('is checked whole as it streams: a first umlaut on line 15,001 (past the first 64 KB) is found, and nothing is loaded', () => {
+    const rows = ['CODE,NAME', ...Array.from({ length: 20_000 }, (_, i) => `A-${String(i + 1).padStart(5, '0')},Zahnrad ${i + 1}`)];
+    rows[15_000] = 'A-15000,Müller Zahnrad';
+    const text = rows.join('\n') + '\n';
+    expect(Buffer.byteLength(text.slice(0, text.indexOf('ü')))).toBeGreaterThan(64 * 1024);
+    const dir = project(Buffer.from(text, 'utf8'), ', encoding: windows-1252');
+    const r = runCli(['migrate', 'forklift.yaml'], { cwd: dir });
+    expectRefused(r, /parts\.csv is read as windows-1252 \(encoding: in the mapping\), but it is UTF-8: line 15001 holds "Müller", which windows-1252 reads as "MÃ¼ller"/);
+    expect(itemsLoaded(dir)).toBe(false);
+
+    // The same file really in Windows-1252 (written by iconv) still loads, the umlaut intact.
+    const cp1252 = project(iconvBytes(text, 'windows-1252'), ', encoding: windows-1252');
+    const ok = runCli(['migrate', 'forklift.yaml'], { cwd: cp1252 });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(descriptions(cp1252)['A-15000']).toBe('Müller Zahnrad');
+  });
+
+  it('loads as named with allow_valid_utf8: true (the user insists), and the mapping schema documents the switch', () => {
+    const dir = project(Buffer.from('CODE,NAME\nA-1,Ã¼ber\n', 'utf8'), ', encoding: windows-1252, allow_valid_utf8: true');
+    const r = runCli(['migrate', 'forklift.yaml'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    // The bytes C3 83 C2 BC read as Windows-1252: four characters, as the user said.
+    expect(descriptions(dir)['A-1']).toBe('ÃƒÂ¼ber');
+    const schema = JSON.parse(readFileSync(path.join(ROOT, 'schemas', 'mapping.schema.json'), 'utf8')) as {
+      properties: { source: { properties: Record<string, { type: string; description: string }> } };
+    };
+    expect(schema.properties.source.properties.allow_valid_utf8).toMatchObject({ type: 'boolean', description: expect.stringMatching(/^Read the file in the single-byte encoding/) as unknown });
+  });
+});
+
+describe('encoding: auto on a CJK legacy file', () => {
+  it('refuses a short GB18030 or Shift_JIS file it cannot tell apart (exit 2), showing the line each way and asking for encoding:', () => {
+    const gb = project(iconvBytes('物料编号,名称\nA-1,齿轮\n', 'gb18030'), '');
+    const r = runCli(['preview', 'items.yaml'], { cwd: gb });
+    expectRefused(r, /parts\.csv: encoding: auto cannot tell which encoding the file is in: line 1 is no Western text, and it reads as windows-1252: "ÎïÁÏ±àºÅ,Ãû³Æ"; gb18030: "物料编号,名称"/);
+    expect(r.stderr).toMatch(/Hint: set encoding: in the mapping to the encoding the file was written in, e\.g\. gb18030/);
+    const sjis = project(iconvBytes('CODE,NAME\nA-1,歯車\nA-2,軸受\n', 'shift_jis'), '');
+    expectRefused(runCli(['migrate', 'forklift.yaml'], { cwd: sjis }), /parts\.csv: encoding: auto cannot tell .* line 2 is no Western text, .*shift_jis: "A-1,歯車"/);
+
+    // Named in the mapping, the same files load right.
+    const named = project(iconvBytes('CODE,NAME\nA-1,齿轮\n', 'gb18030'), ', encoding: gb18030');
+    expect(runCli(['migrate', 'forklift.yaml'], { cwd: named }).code).toBe(0);
+    expect(descriptions(named)).toEqual({ 'A-1': '齿轮' });
+  });
+
+  it('recognises a GB18030 and a Shift_JIS file of a few hundred rows', () => {
+    const zh = ['齿轮', '轴承', '螺栓', '螺母', '垫圈', '电机', '减速器', '联轴器', '法兰', '密封圈'];
+    const ja = ['歯車', '軸受', 'ボルト', 'ナット', 'ワッシャー', 'モーター', '減速機', 'カップリング', 'フランジ', 'ばね'];
+    for (const [words, encoding] of [[zh, 'gb18030'], [ja, 'shift_jis']] as const) {
+      const text = ['CODE,NAME', ...Array.from({ length: 300 }, (_, i) => `A-${String(i).padStart(3, '0')},${words[i % words.length]}`)].join('\n') + '\n';
+      const dir = project(iconvBytes(text, encoding), '');
+      const r = runCli(['migrate', 'forklift.yaml'], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(descriptions(dir)['A-001']).toBe(words[1]);
+    }
+  });
+});

@@ -93,6 +93,17 @@ describe('forklift --help', () => {
     expect(r.code).toBe(0);
     for (const c of ['migrate', 'validate', 'preview', 'mapping']) expect(r.stdout).toMatch(new RegExp(`\\b${c}\\b`));
   });
+
+  it("describes each topic by all of its commands, not by the first one's help", () => {
+    // A topic missing from package.json took the description of one of its commands: `bundle`
+    // read as if it only imported.
+    const r = runCli(['--help']);
+    expect(r.code).toBe(0);
+    const topics = r.stdout.slice(r.stdout.indexOf('TOPICS'), r.stdout.indexOf('COMMANDS')).replace(/\s+/g, ' ');
+    expect(topics).toMatch(/bundle Exit bundles: verify one, or import it/);
+    expect(topics).toMatch(/mapping Mapping files: guess one for a legacy file, or check them/);
+    expect(topics).toMatch(/audit The audit trail: list and verify .*make a signing key, start the chain on an old ledger/);
+  });
 });
 
 describe('a run killed in the middle leaves the target as it was', () => {

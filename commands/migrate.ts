@@ -12,7 +12,7 @@ export default class Migrate extends BaseCommand {
   static override args = { plan: Args.string({ description: 'The plan file.', default: './forklift.yaml' }) };
   static override flags = {
     target: storeUrlFlag('target', { description: 'Target store URL; overrides the plan (sqlite:PATH, postgres://…, mysql://…, mssql://…).' }),
-    'keep-staging': Flags.boolean({ description: 'Keep the run’s staging.sqlite in the run folder for inspection.' }),
+    'keep-staging': Flags.boolean({ description: 'Keep the run’s staging files (staging.sqlite, and staging-raw.sqlite with the raw source rows) in the run folder for inspection.' }),
     'dry-run': Flags.boolean({ description: 'Rehearse the load on the real target and roll it back: would insert, update, delete, and the rows the target refuses. Nothing is written but a ledger entry.' }),
   };
 

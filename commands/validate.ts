@@ -11,7 +11,7 @@ export default class Validate extends BaseCommand {
   static override args = { plan: Args.string({ description: 'The plan file.', default: './forklift.yaml' }) };
   static override flags = {
     target: storeUrlFlag('target', { description: 'Store whose existing rows count for foreign keys; overrides the plan.' }),
-    'keep-staging': Flags.boolean({ description: 'Keep the run’s staging.sqlite in the run folder for inspection.' }),
+    'keep-staging': Flags.boolean({ description: 'Keep the run’s staging files (staging.sqlite, and staging-raw.sqlite with the raw source rows) in the run folder for inspection.' }),
   };
 
   async run(): Promise<RunResult> {

@@ -16,7 +16,7 @@ export default class RejectsReload extends BaseCommand {
   static override flags = {
     entity: Flags.string({ description: 'Only these entities’ rejects (comma-separated).' }),
     target: storeUrlFlag('target', { description: 'Target store URL; overrides the plan (give the one the run loaded into).' }),
-    'keep-staging': Flags.boolean({ description: 'Keep the run’s staging.sqlite in the run folder for inspection.' }),
+    'keep-staging': Flags.boolean({ description: 'Keep the run’s staging files (staging.sqlite, and staging-raw.sqlite with the raw source rows) in the run folder for inspection.' }),
   };
 
   async run(): Promise<RunResult> {

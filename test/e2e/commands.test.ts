@@ -104,6 +104,14 @@ describe('forklift --help', () => {
     expect(topics).toMatch(/mapping Mapping files: guess one for a legacy file, or check them/);
     expect(topics).toMatch(/audit The audit trail: list and verify .*make a signing key, start the chain on an old ledger/);
   });
+
+  it('--keep-staging names both staging files a run folder keeps', () => {
+    for (const cmd of [['migrate'], ['validate'], ['rejects', 'reload']]) {
+      const r = runCli([...cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.replace(/\s+/g, ' '), cmd.join(' ')).toMatch(/--keep-staging Keep the run’s staging files \(staging\.sqlite, and staging-raw\.sqlite/);
+    }
+  });
 });
 
 describe('a run killed in the middle leaves the target as it was', () => {

@@ -40,6 +40,7 @@ import { decodeUrlPart, redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecre
 import { mssqlVariantText, tediousInstantText } from '../stores/mssql-text.js';
 import { batchSizeOf, type OpenOptions } from './common.js';
 import { nonUtf8Fault, SqliteTextCheck, TextRereadError } from './sqlite-text.js';
+import { isFault, LegacyTextDecoder, legacyTextOf, type LegacyText } from './sql-text.js';
 import { pgCancel } from '../stores/pg-cancel.js';
 import { abortReason, cancelOnAbort, settlesWithin, untilAborted } from '../util/abort.js';
 import type { Cell, CellFault, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
@@ -57,7 +58,7 @@ interface RowCursor {
   readonly header: string[];
   /** Up to `n` rows; fewer only at the end of the result, none once it is exhausted. */
   read(n: number, signal: AbortSignal | undefined): Promise<Cell[][]>;
-  /** The cells of a row that the source could not give as values (SQLite text that is not UTF-8), by row. */
+  /** The cells of a row that the source could not give as values (text that is not in its encoding), by row. */
   readonly faults?: WeakMap<Cell[], CellFault[]>;
   /** Stops the query if it still runs. Never throws. */
   close(): Promise<void>;
@@ -71,8 +72,8 @@ interface Dialect {
   config(url: string, ctx: ErrorContext): Knex.Config;
   /** Session settings, run once after connecting. */
   prepare(conn: unknown): Promise<void>;
-  /** Runs the query; resolves once its columns are known. */
-  start(conn: unknown, sql: string, batchSize: number): Promise<RowCursor>;
+  /** Runs the query; resolves once its columns are known. `text`: how text the database does not convert itself is read. */
+  start(conn: unknown, sql: string, batchSize: number, text: LegacyText, ctx: ErrorContext): Promise<RowCursor>;
   classify(e: unknown): Failure;
   /** Makes the connection unusable so that releasing it cannot wait on a query still running. */
   abandon?(conn: unknown): void;
@@ -193,6 +194,7 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   const ctx: ErrorContext = { label, display, secrets: urlSecrets(url) };
   const kind = kindOf(url, display);
   const dialect = DIALECTS[kind];
+  const text = legacyTextOf(spec);
   if (kind === 'sqlite') await checkSqliteFile(url, ctx);
 
   const k = knexFactory({
@@ -243,7 +245,7 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   let cursor: RowCursor;
   try {
     // A query waiting for a lock (or planning for minutes) answers nothing: Ctrl-C cancels it on the server and stops waiting.
-    cursor = await untilAborted(cancelOnAbort(signal, cancel, () => dialect.start(conn, stripTerminator(query), batchSize)), signal);
+    cursor = await untilAborted(cancelOnAbort(signal, cancel, () => dialect.start(conn, stripTerminator(query), batchSize, text, ctx)), signal);
   } catch (e) {
     dialect.abandon?.(conn);
     await releaseAll(k, conn);
@@ -536,74 +538,173 @@ interface PgCursor {
   _result: { fields: pg.FieldDef[] };
 }
 
+/** The server_encoding of each PostgreSQL source connection, read when it is prepared. */
+const PG_SERVER_ENCODING = new WeakMap<object, string>();
+
+/**
+ * Types whose text PostgreSQL writes in ASCII whatever the data (numbers, dates, booleans, bytea,
+ * uuid, network addresses): read as they come from a SQL_ASCII database too, and in their own type.
+ */
+const PG_ASCII_TYPES = new Set([16, 17, 20, 21, 23, 26, 650, 700, 701, 774, 790, 829, 869, 1082, 1083, 1114, 1184, 1186, 1266, 1560, 1562, 1700, 2950, 3220]);
+const PG_BPCHAR = 1042;
+
+/** How a PostgreSQL cursor's text is read: `bytes` columns come as bytea of the stored bytes, decoded by `decoder`. */
+interface PgTextColumns {
+  header: string[];
+  oids: number[];
+  bytes: boolean[];
+  decoder: LegacyTextDecoder;
+}
+
+/** The query's columns (name and type) without running it (LIMIT 0); undefined when it cannot run as a subquery. */
+async function pgColumns(c: pg.Client, sql: string): Promise<pg.FieldDef[] | undefined> {
+  try {
+    // The query on lines of its own: a `--` comment at its end stays inside.
+    const r = await c.query({ text: `SELECT * FROM (\n${sql}\n) AS forklift_q LIMIT 0`, rowMode: 'array', types: PG_RAW });
+    return r.fields;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The query that reads a SQL_ASCII database's text as the stored bytes: the source query as a
+ * subquery, its text columns as bytea. `convert_to(…, 'SQL_ASCII')` copies the bytes (a text
+ * output function would check them against the client's UTF-8 and refuse); a CHAR keeps its padding
+ * through format(), which a cast to text would strip.
+ */
+function pgBytesQuery(sql: string, fields: readonly pg.FieldDef[], bytes: readonly boolean[]): string {
+  const names = fields.map((_, i) => `c${i}`);
+  const columns = fields.map((f, i) => {
+    const c = names[i] as string;
+    if (!bytes[i]) return c;
+    if (f.dataTypeID === PG_BPCHAR) return `CASE WHEN ${c} IS NULL THEN NULL ELSE convert_to(format('%s', ${c}), 'SQL_ASCII') END`;
+    return `convert_to(${c}::text, 'SQL_ASCII')`;
+  });
+  return `SELECT ${columns.join(', ')} FROM (\n${sql}\n) AS forklift_q(${names.join(', ')})`;
+}
+
+async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: PgTextColumns): Promise<RowCursor> {
+  const stream = new QueryStream(sql, [], { rowMode: 'array', types: PG_RAW, batchSize });
+  conn.query(stream);
+  const cursor = stream.cursor as PgCursor;
+  // The first batch comes with the row description: the header, even for no rows.
+  let pending: string[][] | undefined = await cursor.read(batchSize);
+  const fields = cursor._result.fields;
+  const convert = (text?.oids ?? fields.map((f) => f.dataTypeID)).map(pgConverter);
+  const faults = new WeakMap<Cell[], CellFault[]>();
+  let rowNo = 0;
+  const toCells = (rows: (string | null)[][]): Cell[][] => {
+    if (text !== undefined) return decodeText(rows, text);
+    for (const row of rows) {
+      for (let i = 0; i < convert.length; i++) {
+        const c = convert[i];
+        const v = row[i];
+        if (c !== undefined && v !== null && v !== undefined) row[i] = c(v);
+      }
+    }
+    return rows;
+  };
+  const decodeText = (rows: (string | null)[][], text: PgTextColumns): Cell[][] => {
+    for (const row of rows) {
+      rowNo++;
+      let bad: CellFault[] | undefined;
+      for (let i = 0; i < convert.length; i++) {
+        const c = convert[i];
+        const v = row[i];
+        if (v === null || v === undefined) continue;
+        if (text.bytes[i] === true) {
+          // bytea text: \x and the stored bytes in hex
+          const d = text.decoder.decode(Buffer.from(v.slice(2), 'hex'), i, rowNo);
+          if (isFault(d)) {
+            row[i] = null;
+            (bad ??= []).push(d);
+          } else row[i] = d;
+        } else if (c !== undefined) row[i] = c(v);
+      }
+      if (bad !== undefined) faults.set(row, bad);
+    }
+    return rows;
+  };
+  let done = pending.length < batchSize;
+  // The next batch is fetched while the caller maps this one: the server works meanwhile.
+  let ahead: Promise<string[][]> | undefined;
+  const fetch = (n: number): void => {
+    ahead = cursor.read(n);
+    ahead.catch(() => {}); // awaited by the next read(); close() may come first
+  };
+  return {
+    header: text?.header ?? fields.map((f) => f.name),
+    ...(text === undefined ? {} : { faults }),
+    async read(n) {
+      let rows: string[][];
+      if (pending !== undefined) {
+        rows = pending;
+        pending = undefined;
+      } else if (ahead !== undefined) {
+        const a = ahead;
+        ahead = undefined;
+        rows = await a;
+        if (rows.length < n) done = true;
+      } else if (done) return [];
+      else {
+        rows = await cursor.read(n);
+        if (rows.length < n) done = true;
+      }
+      if (!done) fetch(n);
+      return toCells(rows);
+    },
+    async close() {
+      pending = undefined;
+      await cursor.close();
+    },
+  };
+}
+
 const postgres: Dialect = {
   config(url, ctx) {
     parseServerUrl(url, ctx);
     return { client: 'pg', connection: { connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'forklift' } };
   },
   async prepare(conn) {
+    const c = conn as pg.Client;
     // Fixed text forms for dates, money and binary, whatever the server's defaults; read-only.
-    await (conn as pg.Client).query(
+    await c.query(
       "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET lc_monetary = 'C'; SET bytea_output = 'hex'; SET extra_float_digits = 1; SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
     );
+    const r = await c.query<{ server_encoding: string }>('SHOW server_encoding');
+    PG_SERVER_ENCODING.set(c, r.rows[0]?.server_encoding ?? '');
   },
-  async start(conn, sql, batchSize) {
-    const stream = new QueryStream(sql, [], { rowMode: 'array', types: PG_RAW, batchSize });
-    (conn as pg.Client).query(stream);
-    const cursor = stream.cursor as PgCursor;
-    // The first batch comes with the row description: the header, even for no rows.
-    let pending: string[][] | undefined = await cursor.read(batchSize);
-    const fields = cursor._result.fields;
-    const convert = fields.map((f) => pgConverter(f.dataTypeID));
-    const toCells = (rows: (string | null)[][]): Cell[][] => {
-      for (const row of rows) {
-        for (let i = 0; i < convert.length; i++) {
-          const c = convert[i];
-          const v = row[i];
-          if (c !== undefined && v !== null && v !== undefined) row[i] = c(v);
-        }
+  async start(conn, sql, batchSize, text, ctx) {
+    const c = conn as pg.Client;
+    const serverEncoding = PG_SERVER_ENCODING.get(c) ?? '';
+    if (serverEncoding !== 'SQL_ASCII') {
+      if (text.named && text.encoding !== 'utf-8') {
+        throw new SourceError(`${ctx.label}: encoding: ${text.encoding} is for a database whose text has no declared encoding (SQL_ASCII), but this one's encoding is ${serverEncoding}, which PostgreSQL converts to UTF-8 itself`, {
+          code: 'source.encoding',
+          location: { file: ctx.label, where: 'source.encoding' },
+          hint: "remove encoding: from the mapping's source",
+        });
       }
-      return rows;
-    };
-    let done = pending.length < batchSize;
-    // The next batch is fetched while the caller maps this one: the server works meanwhile.
-    let ahead: Promise<string[][]> | undefined;
-    const fetch = (n: number): void => {
-      ahead = cursor.read(n);
-      ahead.catch(() => {}); // awaited by the next read(); close() may come first
-    };
-    return {
-      header: fields.map((f) => f.name),
-      async read(n) {
-        let rows: string[][];
-        if (pending !== undefined) {
-          rows = pending;
-          pending = undefined;
-        } else if (ahead !== undefined) {
-          const a = ahead;
-          ahead = undefined;
-          rows = await a;
-          if (rows.length < n) done = true;
-        } else if (done) return [];
-        else {
-          rows = await cursor.read(n);
-          if (rows.length < n) done = true;
-        }
-        if (!done) fetch(n);
-        return toCells(rows);
-      },
-      async close() {
-        pending = undefined;
-        await cursor.close();
-      },
-    };
+      return pgCursor(c, sql, batchSize);
+    }
+    // SQL_ASCII: the server holds bytes it cannot convert, and asked for UTF-8 refuses the whole
+    // query at the first that is not. Text columns are read as their bytes and decoded here.
+    const fields = await pgColumns(c, sql);
+    // A statement that cannot be a subquery runs as it is: the server refuses text that is not UTF-8 (the hint of classify).
+    if (fields === undefined) return pgCursor(c, sql, batchSize);
+    const bytes = fields.map((f) => !PG_ASCII_TYPES.has(f.dataTypeID));
+    const decoder = new LegacyTextDecoder(text, 'the database is SQL_ASCII, which stores text without its encoding');
+    return pgCursor(c, pgBytesQuery(sql, fields, bytes), batchSize, { header: fields.map((f) => f.name), oids: fields.map((f) => f.dataTypeID), bytes, decoder });
   },
   classify(e) {
     const code = codeOf(e);
     const err = e as { position?: string; hint?: string };
     const store = /^(08|28|3D|53|57|58|XX)/.test(code) || isNetworkError(e) || /Connection terminated|timeout expired|connection error/i.test(messageOf(e));
     const at = typeof err.position === 'string' && err.position !== '' ? ` (at character ${err.position})` : '';
-    return { kind: store ? 'store' : 'query', message: messageOf(e) + (store ? '' : at), dbHint: typeof err.hint === 'string' ? err.hint : undefined };
+    // 22021: text that is not UTF-8 in a SQL_ASCII database, read by a query that cannot be a subquery.
+    const dbHint = code === '22021' ? "the database holds text that is not UTF-8: write the query as one SELECT, and name the encoding of its text in the mapping's source, e.g. encoding: windows-1252" : err.hint;
+    return { kind: store ? 'store' : 'query', message: messageOf(e) + (store ? '' : at), dbHint: typeof dbHint === 'string' ? dbHint : undefined };
   },
   abandon(conn) {
     // Ending the connection ends its portal on the server; the pool then drops it.

@@ -50,7 +50,7 @@ export const sourceSchema = z
     encoding: z
       .string()
       .optional()
-      .describe('auto (byte-order mark, then detection), utf-8, windows-1252, utf-16le, ...; for sql, the encoding of the text of a PostgreSQL SQL_ASCII database (default utf-8)'),
+      .describe('auto (byte-order mark, then detection), utf-8, windows-1252, utf-16le, ...; for sql, the encoding of the text of a PostgreSQL SQL_ASCII database, or of MariaDB/MySQL columns declared latin1 or ascii'),
     allow_valid_utf8: z
       .boolean()
       .optional()

@@ -65,7 +65,7 @@ export class LegacyTextDecoder {
 
   constructor(
     private readonly text: LegacyText,
-    /** Where the database says what its text is, for the reason: `the database is SQL_ASCII`. */
+    /** Why the bytes may be in another encoding, for the reason: `the database is SQL_ASCII, …`. */
     private readonly why: string,
   ) {
     this.utf8 = text.encoding === 'utf-8';
@@ -79,7 +79,7 @@ export class LegacyTextDecoder {
     if (isAscii(bytes)) return bytes.toString('latin1');
     if (this.utf8) {
       if (isUtf8(bytes)) return bytes.toString('utf8');
-      return this.fault(index, row, `is not valid UTF-8: "${shown(bytes)}" (\\xNN: a byte that begins no UTF-8 character; ${this.why}, so its text is in whatever encoding the legacy application wrote): set encoding: in the mapping's source to that encoding, e.g. encoding: windows-1252`);
+      return this.fault(index, row, `is not valid UTF-8: "${shown(bytes)}" (\\xNN: a byte that begins no UTF-8 character; ${this.why}): set encoding: in the mapping's source to that encoding, e.g. encoding: windows-1252`);
     }
     if (this.singleByte && !this.text.allowValidUtf8 && isUtf8(bytes)) {
       return this.fault(
@@ -101,3 +101,61 @@ export class LegacyTextDecoder {
 }
 
 export const isFault = (v: Cell | CellFault): v is CellFault => v !== null && typeof v === 'object';
+
+/** MySQL/MariaDB character sets (information_schema) as iconv-lite names; latin1, ascii, binary and UTF-8 are read by mysqlText itself. */
+const MYSQL_CHARSETS: Record<string, string> = {
+  latin2: 'iso-8859-2', latin5: 'iso-8859-9', latin7: 'iso-8859-13', greek: 'iso-8859-7', hebrew: 'iso-8859-8',
+  cp1250: 'windows-1250', cp1251: 'windows-1251', cp1256: 'windows-1256', cp1257: 'windows-1257',
+  cp850: 'cp850', cp852: 'cp852', cp866: 'cp866', koi8r: 'koi8-r', koi8u: 'koi8-u', macroman: 'macintosh', macce: 'maccenteuro',
+  tis620: 'tis620', armscii8: 'armscii8', sjis: 'shift_jis', cp932: 'cp932', ujis: 'euc-jp', eucjpms: 'euc-jp',
+  gbk: 'gbk', gb2312: 'gb2312', gb18030: 'gb18030', big5: 'big5', euckr: 'euc-kr',
+  ucs2: 'utf-16be', utf16: 'utf-16be', utf16le: 'utf-16le', utf32: 'utf-32be',
+};
+
+/** Bytes MySQL's latin1 (Windows-1252) reads as the C1 control character of the same number, where Windows-1252 has none. */
+function mysqlLatin1(b: Buffer): string {
+  const s = iconv.decode(b, 'windows-1252');
+  if (!s.includes('\uFFFD')) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) out += s[i] === '\uFFFD' ? String.fromCharCode(b[i] as number) : s[i];
+  return out;
+}
+
+/**
+ * How the bytes of a MySQL/MariaDB text column become its value: in the character set the column
+ * declares (`charset`, undefined when the server did not say), or, for a column declared latin1
+ * or ascii, the sets legacy applications filled with bytes of their own (UTF-8 in latin1,
+ * Windows-1252 in ascii), in the encoding the mapping names. The server sends them unconverted:
+ * converting them itself, it sent '?' for every byte the declared set does not hold (0xFC in an
+ * ascii column), without a word.
+ */
+export function mysqlText(charset: string | undefined, text: LegacyText): (b: Buffer, index: number, row: number) => Cell | CellFault {
+  const declared = charset ?? 'unknown';
+  if (text.named && (declared === 'latin1' || declared === 'ascii')) return decoderFor(text, `the column is declared ${declared}`);
+  switch (declared) {
+    case 'utf8':
+    case 'utf8mb3':
+    case 'utf8mb4':
+      return decoderFor({ encoding: 'utf-8', named: false, allowValidUtf8: true }, `the column is declared ${declared}, but holds bytes in another encoding`);
+    case 'latin1':
+      return (b) => mysqlLatin1(b);
+    case 'ascii':
+      return (b, index, row) =>
+        isAscii(b)
+          ? b.toString('latin1')
+          : { index, ref: `row ${row}`, rule: 'encoding', reason: `holds bytes beyond ASCII: "${shown(b)}" (the column is declared ascii, which the server would have sent as '?'): set encoding: in the mapping's source to the encoding the legacy application wrote, e.g. encoding: windows-1252` };
+    default: {
+      const name = MYSQL_CHARSETS[declared];
+      if (name !== undefined && iconv.encodingExists(name)) return decoderFor({ encoding: name, named: false, allowValidUtf8: true }, `the column is declared ${declared}`);
+      return (b, index, row) =>
+        isAscii(b)
+          ? b.toString('latin1')
+          : { index, ref: `row ${row}`, rule: 'encoding', reason: `is in character set ${declared}, which forklift cannot decode: "${shown(b)}": convert the column in the query, e.g. CONVERT(col USING utf8mb4)` };
+    }
+  }
+}
+
+function decoderFor(text: LegacyText, why: string): (b: Buffer, index: number, row: number) => Cell | CellFault {
+  const d = new LegacyTextDecoder(text, why);
+  return (b, index, row) => d.decode(b, index, row);
+}

@@ -40,7 +40,7 @@ import { decodeUrlPart, redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecre
 import { mssqlVariantText, tediousInstantText } from '../stores/mssql-text.js';
 import { batchSizeOf, type OpenOptions } from './common.js';
 import { nonUtf8Fault, SqliteTextCheck, TextRereadError } from './sqlite-text.js';
-import { isFault, LegacyTextDecoder, legacyTextOf, type LegacyText } from './sql-text.js';
+import { isFault, LegacyTextDecoder, legacyTextOf, mysqlText, type LegacyText } from './sql-text.js';
 import { pgCancel } from '../stores/pg-cancel.js';
 import { abortReason, cancelOnAbort, settlesWithin, untilAborted } from '../util/abort.js';
 import type { Cell, CellFault, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
@@ -195,6 +195,13 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   const kind = kindOf(url, display);
   const dialect = DIALECTS[kind];
   const text = legacyTextOf(spec);
+  if (text.named && text.encoding !== 'utf-8' && (kind === 'sqlite' || kind === 'mssql')) {
+    throw new SourceError(`${label}: encoding: ${text.encoding} is not read for a ${kind === 'sqlite' ? 'SQLite' : 'SQL Server'} source`, {
+      code: 'source.encoding',
+      location: { file: label, where: 'source.encoding' },
+      hint: "remove encoding: from the mapping's source: it names the text encoding of a PostgreSQL SQL_ASCII database, or of MariaDB/MySQL columns declared latin1 or ascii",
+    });
+  }
   if (kind === 'sqlite') await checkSqliteFile(url, ctx);
 
   const k = knexFactory({
@@ -694,7 +701,7 @@ const postgres: Dialect = {
     // A statement that cannot be a subquery runs as it is: the server refuses text that is not UTF-8 (the hint of classify).
     if (fields === undefined) return pgCursor(c, sql, batchSize);
     const bytes = fields.map((f) => !PG_ASCII_TYPES.has(f.dataTypeID));
-    const decoder = new LegacyTextDecoder(text, 'the database is SQL_ASCII, which stores text without its encoding');
+    const decoder = new LegacyTextDecoder(text, 'the database is SQL_ASCII, which stores the bytes the legacy application wrote, in whatever encoding it used');
     return pgCursor(c, pgBytesQuery(sql, fields, bytes), batchSize, { header: fields.map((f) => f.name), oids: fields.map((f) => f.dataTypeID), bytes, decoder });
   },
   classify(e) {
@@ -779,6 +786,17 @@ export function mysqlConverter(f: Pick<FieldPacket, 'columnType' | 'characterSet
   }
 }
 
+/** The column types mysqlConverter reads as ASCII, numbers or JSON: every other one is text, or binary in the binary character set. */
+const MY_NOT_TEXT = new Set<number>([MY.decimal, MY.newdecimal, MY.tiny, MY.short, MY.long, MY.longlong, MY.int24, MY.year, MY.time, MY.float, MY.double, MY.date, MY.newdate, MY.datetime, MY.timestamp, MY.bit, MY.json, MY.geometry]);
+
+/** Whether a column's bytes are text in the character set it declares (mysqlText), not numbers, dates or binary. */
+export function mysqlTextColumn(f: Pick<FieldPacket, 'columnType' | 'characterSet'>): boolean {
+  return f.columnType !== undefined && !MY_NOT_TEXT.has(f.columnType) && f.characterSet !== BINARY_CHARSET;
+}
+
+/** The character set of each collation id, per source connection (read when it is prepared). */
+const MY_CHARSETS = new WeakMap<object, Map<number, string>>();
+
 /** Connection settings for a mysql:// or mariadb:// URL. */
 export function mysqlConnection(url: string, ctx: ErrorContext): Record<string, unknown> {
   const u = parseServerUrl(url, ctx);
@@ -812,14 +830,33 @@ const mysql: Dialect = {
   async prepare(conn) {
     const c = conn as MysqlConnection;
     const run = (sql: string): Promise<void> => new Promise((resolve, reject) => c.query(sql, (e) => (e ? reject(e) : resolve())));
-    // TIMESTAMP columns in UTC; time to be paused by a slow consumer; no writes.
-    await run("SET SESSION time_zone = '+00:00', SESSION net_write_timeout = 600");
+    // TIMESTAMP columns in UTC; time to be paused by a slow consumer; no writes. Text as the
+    // bytes the columns hold (character_set_results NULL), decoded by mysqlText: converting it
+    // itself, the server sends '?' for every byte the column's character set has no character for.
+    await run("SET SESSION time_zone = '+00:00', SESSION net_write_timeout = 600, SESSION character_set_results = NULL");
     await run('SET SESSION TRANSACTION READ ONLY');
+    const charsets = new Map<number, string>();
+    const collations = (sql: string): Promise<void> =>
+      new Promise((resolve) =>
+        c.query({ sql, rowsAsArray: true }, (e, rows) => {
+          // MariaDB 10.10+ numbers some collations only in the second table; MySQL has no ID there.
+          if (!e) for (const [id, name] of rows as [number | string, string | Buffer][]) charsets.set(Number(id), String(name));
+          resolve();
+        }),
+      );
+    await collations('SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID IS NOT NULL AND CHARACTER_SET_NAME IS NOT NULL');
+    await collations('SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATION_CHARACTER_SET_APPLICABILITY');
+    charsets.set(BINARY_CHARSET, 'binary');
+    MY_CHARSETS.set(c, charsets);
   },
-  start(conn, sql, batchSize) {
+  start(conn, sql, batchSize, text) {
     const c = conn as MysqlConnection;
+    const charsets = MY_CHARSETS.get(c);
+    const faults = new WeakMap<Cell[], CellFault[]>();
+    let rowNo = 0;
     return new Promise<RowCursor>((resolve, reject) => {
       let convert: MyConverter[] = [];
+      let decode: (ReturnType<typeof mysqlText> | undefined)[] = [];
       const queue = new RowQueue(batchSize, () => c.pause(), () => c.resume());
       let settled = false;
       let resultSets = 0;
@@ -837,6 +874,7 @@ const mysql: Dialect = {
       };
       const cursor = (header: string[]): RowCursor => ({
         header,
+        faults,
         read: (n, signal) => queue.take(n, signal),
         async close() {
           if (!queue.done) c.destroy();
@@ -850,7 +888,8 @@ const mysql: Dialect = {
           // undefined: the status packet a CALL (or a statement without rows) ends with, no result set.
           if (fields === undefined) return;
           if (++resultSets > 1) return stop(new MultipleResultSetsError());
-          convert = fields.map(mysqlConverter);
+          convert = fields.map((f) => mysqlConverter(f));
+          decode = fields.map((f) => (mysqlTextColumn(f) ? mysqlText(charsets?.get(f.characterSet ?? -1), text) : undefined));
           settled = true;
           resolve(cursor(fields.map((f) => f.name)));
         }),
@@ -859,11 +898,23 @@ const mysql: Dialect = {
         'result',
         guarded(stop, (row: (Buffer | null)[]) => {
           if (!Array.isArray(row) || queue.done) return; // an OK packet: not a result set
+          rowNo++;
           const cells = new Array<Cell>(row.length);
+          let bad: CellFault[] | undefined;
           for (let i = 0; i < row.length; i++) {
             const b = row[i];
-            cells[i] = b === null || b === undefined ? null : (convert[i] as MyConverter)(b);
+            const d = decode[i];
+            if (b === null || b === undefined) cells[i] = null;
+            else if (d === undefined) cells[i] = (convert[i] as MyConverter)(b);
+            else {
+              const v = d(b, i, rowNo);
+              if (isFault(v)) {
+                cells[i] = null;
+                (bad ??= []).push(v);
+              } else cells[i] = v;
+            }
           }
+          if (bad !== undefined) faults.set(cells, bad);
           queue.push(cells);
         }),
       );

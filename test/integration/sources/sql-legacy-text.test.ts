@@ -2,20 +2,29 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceError } from '../../../src/core/errors.js';
 import { runPlan } from '../../../src/run/pipeline.js';
 import { openSource } from '../../../src/sources/index.js';
 import type { SourceSpec } from '../../../src/sources/types.js';
 import { tempDir } from '../../helpers.js';
-import { PG_ADMIN_URL, pgUrl, probePg, withPg } from '../stores/live.js';
+import { readAll } from '../../unit/sources/read-all.js';
+import { MysqlDatabases, mysqlAdminConfig, PG_ADMIN_URL, pgUrl, probeMysql, probePg, withPg } from '../stores/live.js';
 
 /**
  * Text of a legacy PostgreSQL database created with ENCODING 'SQL_ASCII' (old ERP systems): the
  * bytes the application wrote, Windows-1252 here. Asked for UTF-8, the server refused the whole
  * query at the first such byte; now every value is exact (source.encoding) or its row is
- * rejected naming the column and the fix. The database is the file's own (fs_…), dropped at the end.
+ * rejected naming the column and the fix. MariaDB sent '?' for a byte its column's character set
+ * has no character for. The databases are the file's own (fs_…), dropped at the end.
  */
+
+/** The header, and each row's cells and faults, of a source read whole. */
+async function cellsAndFaults(spec: SourceSpec, batchSize?: number) {
+  const r = await readAll(spec, batchSize === undefined ? {} : { batchSize });
+  return { header: r.source.header, out: r.records.map((rec) => ({ cells: rec.cells, faults: rec.faults })) };
+}
 
 const pgDown = await probePg();
 if (pgDown !== null) console.warn(`PostgreSQL is not reachable (${pgDown}): the SQL_ASCII source tests are skipped`);
@@ -49,16 +58,7 @@ describe.skipIf(pgDown !== null && !process.env.CI)('sql source: a SQL_ASCII Pos
     });
   });
 
-  async function rows(extra: Partial<SourceSpec>, query = 'SELECT * FROM itemmast ORDER BY itemno') {
-    const s = await openSource({ format: 'sql', url, query, ...extra }, { batchSize: 2 });
-    const out: { cells: (string | null)[]; faults: unknown }[] = [];
-    try {
-      for await (const b of s.batches()) for (const r of b) out.push({ cells: r.cells, faults: r.faults });
-    } finally {
-      await s.close();
-    }
-    return { header: s.header, out };
-  }
+  const rows = (extra: Partial<SourceSpec>, query = 'SELECT * FROM itemmast ORDER BY itemno') => cellsAndFaults({ format: 'sql', url, query, ...extra }, 2);
 
   it('without encoding: every value that is not UTF-8 is a fault of its cell naming its bytes and encoding:, the rest exact (a stored U+FFFD too)', async () => {
     const { header, out } = await rows({});
@@ -143,5 +143,73 @@ describe.skipIf(pgDown !== null && !process.env.CI)('sql source: a SQL_ASCII Pos
       ['A-1', 'Müller Getriebe € 5'],
       ['A-2', 'Zahnrad'],
     ]);
+  });
+});
+
+const myDown = await probeMysql();
+if (myDown !== null) console.warn(`MariaDB is not reachable (${myDown}): its legacy text tests are skipped`);
+
+describe.skipIf(myDown !== null && !process.env.CI)('sql source: MariaDB text in the character set its column declares', () => {
+  const dbs = new MysqlDatabases('fs_');
+  let url = '';
+
+  beforeAll(async () => {
+    const db = await dbs.create();
+    url = db.url;
+    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: db.name });
+    try {
+      // The bytes as a legacy application wrote them: SET NAMES binary stores them unconverted.
+      await c.query("SET SESSION sql_mode = ''");
+      await c.query(`CREATE TABLE legacy (id INT, a VARCHAR(20) CHARACTER SET ascii, l VARCHAR(20) CHARACTER SET latin1,
+        g VARCHAR(20) CHARACTER SET latin2, u VARCHAR(20) CHARACTER SET utf8mb4, t TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_uca1400_ai_ci)`);
+      await c.query('SET NAMES binary');
+      await c.query(`INSERT INTO legacy VALUES
+        (1, X'4DFC6C6C6572', X'4DFC6C6C657220808D', X'B1', X'4DC3BC', X'F09F918B'),
+        (2, 'plain', X'4DC3BC6C6C6572', 'x', 'y', 'z')`);
+    } finally {
+      await c.end();
+    }
+  });
+
+  afterAll(() => dbs.dropAll());
+
+  const rows = async (extra: Partial<SourceSpec>) => (await cellsAndFaults({ format: 'sql', url, query: "SELECT *, 'Grüße' AS lit FROM legacy ORDER BY id", ...extra })).out;
+
+  it("an ascii column holding 0xFC is a fault naming its bytes, never 'M?ller'; latin1 (€, 0x8D), latin2 and 4-byte UTF-8 read exactly", async () => {
+    const out = await rows({});
+    expect(out.map((r) => r.cells)).toEqual([
+      ['1', null, 'Müller €\u008D', 'ą', 'Mü', '👋', 'Grüße'],
+      ['2', 'plain', 'MÃ¼ller', 'x', 'y', 'z', 'Grüße'],
+    ]);
+    expect(out[0]!.faults).toEqual([{ index: 1, ref: 'row 1', rule: 'encoding', reason: expect.stringMatching(/^holds bytes beyond ASCII: "M\\xFCller" \(the column is declared ascii, .*'\?'\): set encoding: .*windows-1252/) }]);
+    expect(out[1]!.faults).toBeUndefined();
+  });
+
+  it('encoding: names what the latin1 and ascii columns really hold; columns of other sets keep theirs', async () => {
+    const cp = await rows({ encoding: 'windows-1252' });
+    expect(cp.map((r) => r.cells)).toEqual([
+      ['1', 'Müller', null, 'ą', 'Mü', '👋', 'Grüße'],
+      ['2', 'plain', null, 'x', 'y', 'z', 'Grüße'],
+    ]);
+    expect(cp[0]!.faults).toEqual([{ index: 2, ref: 'row 1', rule: 'encoding', reason: expect.stringMatching(/^holds a byte that is no character in windows-1252: "M\\xFCller \\x80\\x8D"/) }]);
+    expect(cp[1]!.faults).toEqual([{ index: 2, ref: 'row 2', rule: 'encoding', reason: expect.stringMatching(/^is UTF-8 \("Müller"\)/) }]);
+    // A latin1 column filled with UTF-8 (the classic double encoding) reads right as utf-8.
+    const u = await rows({ encoding: 'utf-8' });
+    expect(u[1]!.cells[2]).toBe('Müller');
+    expect(u[0]!.faults).toEqual([
+      { index: 1, ref: 'row 1', rule: 'encoding', reason: expect.stringMatching(/^is not valid UTF-8: "M\\xFCller"/) },
+      { index: 2, ref: 'row 1', rule: 'encoding', reason: expect.stringMatching(/^is not valid UTF-8: "M\\xFCller \\x80\\x8D"/) },
+    ]);
+  });
+
+  it('encoding: on a SQLite source is refused (exit 2) rather than ignored', async () => {
+    const file = path.join(tempDir('fs-sqlite-enc-'), 'legacy.db');
+    new Database(file).close();
+    const e = await openSource({ format: 'sql', url: `sqlite:${file}`, query: 'SELECT 1', encoding: 'windows-1252' }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(SourceError);
+    expect((e as Error).message).toMatch(/encoding: windows-1252 is not read for a SQLite source/);
   });
 });

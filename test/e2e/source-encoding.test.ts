@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers.js';
-import { PG_ADMIN_URL, pgUrl, probePg, withPg } from '../integration/stores/live.js';
+import { MysqlDatabases, mysqlAdminConfig, PG_ADMIN_URL, pgUrl, probeMysql, probePg, withPg } from '../integration/stores/live.js';
 
 /**
  * How a source picks its encoding, through the built CLI: a UTF-8 file named in a single-byte
@@ -186,5 +187,46 @@ describe.skipIf(pgDown !== null && !process.env.CI)('a PostgreSQL SQL_ASCII lega
     const r = runCli(['migrate', 'forklift.yaml'], { cwd: sqlProject(modern, ', encoding: windows-1252') });
     expectRefused(r, /encoding: windows-1252 is for a database whose text has no declared encoding \(SQL_ASCII\), but this one's encoding is UTF8/);
     expect(r.stderr).toMatch(/remove encoding: from the mapping's source/);
+  });
+});
+
+const myDown = await probeMysql();
+if (myDown !== null) console.warn(`MariaDB is not reachable (${myDown}): its legacy text test is skipped`);
+
+describe.skipIf(myDown !== null && !process.env.CI)('a MariaDB ascii column holding a Windows-1252 byte', () => {
+  const dbs = new MysqlDatabases('fs_');
+  afterAll(() => dbs.dropAll());
+
+  it("rejects the row naming the bytes instead of loading 'M?ller'; encoding: windows-1252 loads it exactly", async () => {
+    const db = await dbs.create();
+    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: db.name });
+    try {
+      await c.query('CREATE TABLE itemmast (itemno VARCHAR(8), descr VARCHAR(40) CHARACTER SET ascii)');
+      // SET NAMES binary stores the byte as the legacy application wrote it.
+      await c.query('SET NAMES binary');
+      await c.query("INSERT INTO itemmast VALUES ('A-1', X'4DFC6C6C6572'), ('A-2', 'Zahnrad')");
+    } finally {
+      await c.end();
+    }
+    const project = (encoding: string): string => {
+      const dir = tempDir('fs-mariadb-e2e-');
+      writeFileSync(
+        path.join(dir, 'items.yaml'),
+        `entity: items\nsource: { format: sql, url: ${JSON.stringify(db.url)}, query: "SELECT * FROM itemmast ORDER BY itemno"${encoding} }\nfields:\n  item_code: { from: itemno }\n  description: { from: descr }\n  uom: { const: EA }\n  active: { const: true }\n`,
+      );
+      writeFileSync(path.join(dir, 'forklift.yaml'), 'name: enc\ntarget: sqlite:./t.db\nmappings: [items.yaml]\nreject_limit: 100%\n');
+      return dir;
+    };
+    const plain = project('');
+    const r = runCli(['migrate', 'forklift.yaml', '--json'], { cwd: plain });
+    expect(r.code, r.stderr).toBe(0);
+    expect(descriptions(plain)).toEqual({ 'A-2': 'Zahnrad' });
+    const run = readdirSync(path.join(plain, 'runs'))[0]!;
+    const rejects = readdirSync(path.join(plain, 'runs', run, 'rejects')).map((f) => readFileSync(path.join(plain, 'runs', run, 'rejects', f), 'utf8')).join('');
+    expect(rejects).toContain('description,encoding,"column descr (row 1) holds bytes beyond ASCII: ""M\\xFCller""');
+    expect(rejects).toContain('set encoding: in the mapping');
+    const named = project(', encoding: windows-1252');
+    expect(runCli(['migrate', 'forklift.yaml'], { cwd: named }).code).toBe(0);
+    expect(descriptions(named)).toEqual({ 'A-1': 'Müller', 'A-2': 'Zahnrad' });
   });
 });

@@ -131,6 +131,14 @@ describe('encoding: auto on a CJK legacy file', () => {
   });
 });
 
+/** The rejects files of the one run in `dir`, as one text. */
+function rejectsOf(dir: string): string {
+  const run = path.join(dir, 'runs', readdirSync(path.join(dir, 'runs'))[0]!, 'rejects');
+  return readdirSync(run)
+    .map((f) => readFileSync(path.join(run, f), 'utf8'))
+    .join('');
+}
+
 const pgDown = await probePg();
 if (pgDown !== null) console.warn(`PostgreSQL is not reachable (${pgDown}): the SQL_ASCII source tests are skipped`);
 
@@ -168,8 +176,7 @@ describe.skipIf(pgDown !== null && !process.env.CI)('a PostgreSQL SQL_ASCII lega
     const r = runCli(['migrate', 'forklift.yaml'], { cwd: dir });
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/nothing was committed: items: 1 of 2 rows rejected/);
-    const run = readdirSync(path.join(dir, 'runs'))[0]!;
-    const rejects = readdirSync(path.join(dir, 'runs', run, 'rejects')).map((f) => readFileSync(path.join(dir, 'runs', run, 'rejects', f), 'utf8')).join('');
+    const rejects = rejectsOf(dir);
     expect(rejects).toContain('description,encoding,"column descr (row 1) is not valid UTF-8: ""M\\xFCller \\x80 5""');
     expect(rejects).toContain("set encoding: in the mapping's source to that encoding, e.g. encoding: windows-1252");
     expect(itemsLoaded(dir)).toBe(false);
@@ -221,8 +228,7 @@ describe.skipIf(myDown !== null && !process.env.CI)('a MariaDB ascii column hold
     const r = runCli(['migrate', 'forklift.yaml', '--json'], { cwd: plain });
     expect(r.code, r.stderr).toBe(0);
     expect(descriptions(plain)).toEqual({ 'A-2': 'Zahnrad' });
-    const run = readdirSync(path.join(plain, 'runs'))[0]!;
-    const rejects = readdirSync(path.join(plain, 'runs', run, 'rejects')).map((f) => readFileSync(path.join(plain, 'runs', run, 'rejects', f), 'utf8')).join('');
+    const rejects = rejectsOf(plain);
     expect(rejects).toContain('description,encoding,"column descr (row 1) holds bytes beyond ASCII: ""M\\xFCller""');
     expect(rejects).toContain('set encoding: in the mapping');
     const named = project(', encoding: windows-1252');

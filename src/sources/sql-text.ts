@@ -135,8 +135,14 @@ export function mysqlText(charset: string | undefined, text: LegacyText): (b: Bu
   switch (declared) {
     case 'utf8':
     case 'utf8mb3':
-    case 'utf8mb4':
-      return decoderFor({ encoding: 'utf-8', named: false, allowValidUtf8: true }, `the column is declared ${declared}, but holds bytes in another encoding`);
+    case 'utf8mb4': {
+      const d = new LegacyTextDecoder({ encoding: 'utf-8', named: false, allowValidUtf8: true }, `the column is declared ${declared}, but holds bytes in another encoding`);
+      // One decode per value: only one holding U+FFFD (rare) is checked byte by byte.
+      return (b, index, row) => {
+        const s = b.toString('utf8');
+        return s.includes('\uFFFD') ? d.decode(b, index, row) : s;
+      };
+    }
     case 'latin1':
       return (b) => mysqlLatin1(b);
     case 'ascii':

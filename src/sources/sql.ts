@@ -6,8 +6,10 @@
  * `.stream()` hides the column list an empty result still needs:
  *
  * - PostgreSQL: a cursor (pg-query-stream's pg-cursor), `batchSize` rows per round trip, the
- *   next batch fetched while the caller maps the current one;
- * - MySQL / MariaDB: mysql2's row events, the socket paused while a batch is waiting;
+ *   next batch fetched while the caller maps the current one; the text of a SQL_ASCII database
+ *   as its bytes, decoded in the mapping's `encoding:` (sql-text.ts);
+ * - MySQL / MariaDB: mysql2's row events, the socket paused while a batch is waiting; text as
+ *   the bytes its column holds, decoded in the set the column declares (sql-text.ts);
  * - SQLite: better-sqlite3's `.iterate()`, one row at a time; TEXT that is not UTF-8 becomes a
  *   fault of its cell (rule `encoding`), never U+FFFD in its place (sqlite-text.ts);
  * - SQL Server: tedious's row events, the request paused while a batch is waiting.
@@ -738,8 +740,8 @@ type MyConverter = (b: Buffer) => string;
 
 /**
  * How the bytes MySQL/MariaDB send for a column become the cell. The text protocol sends
- * numbers, decimals and dates as ASCII text and strings in the connection's charset (utf8mb4):
- * they are kept as sent, never parsed. Zero dates become the text `0000-00-00`, which the
+ * numbers, decimals and dates as ASCII text, kept as sent, never parsed; strings come in their
+ * column's own character set and are decoded by mysqlText instead (mysqlTextColumn). Zero dates become the text `0000-00-00`, which the
  * mapping rejects with a reason (or a `clean: [null_if: ["0000-00-00"]]` turns into a missing value).
  */
 export function mysqlConverter(f: Pick<FieldPacket, 'columnType' | 'characterSet'>): MyConverter {

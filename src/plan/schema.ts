@@ -47,11 +47,14 @@ export const sourceSchema = z
   .strictObject({
     format: z.enum(['csv', 'xlsx', 'jsonl', 'sql']).describe('The kind of source'),
     path: z.string().min(1).optional().describe('The source file, relative to this mapping file (csv, xlsx, jsonl)'),
-    encoding: z.string().optional().describe('auto (byte-order mark, then detection), utf-8, windows-1252, utf-16le, ...'),
+    encoding: z
+      .string()
+      .optional()
+      .describe('auto (byte-order mark, then detection), utf-8, windows-1252, utf-16le, ...; for sql, the encoding of the text of a PostgreSQL SQL_ASCII database, or of MariaDB/MySQL columns declared latin1 or ascii'),
     allow_valid_utf8: z
       .boolean()
       .optional()
-      .describe('Read the file in the single-byte encoding named in encoding (windows-1252, latin1, ...) even though all of it is valid UTF-8; without it such a file is refused (csv, jsonl)'),
+      .describe('Read the file in the single-byte encoding named in encoding (windows-1252, latin1, ...) even though all of it is valid UTF-8; without it such a file is refused (csv, jsonl); for sql, read values that are valid UTF-8 in that encoding too instead of rejecting their rows'),
     delimiter: z.string().optional().describe('auto, ",", ";", "\\t" or "|" (csv)'),
     header_row: z.number().int().min(1).optional().describe('The row that holds the column names; rows above it are skipped'),
     sheet: z.string().optional().describe('The sheet by name (xlsx)'),

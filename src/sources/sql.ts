@@ -6,8 +6,10 @@
  * `.stream()` hides the column list an empty result still needs:
  *
  * - PostgreSQL: a cursor (pg-query-stream's pg-cursor), `batchSize` rows per round trip, the
- *   next batch fetched while the caller maps the current one;
- * - MySQL / MariaDB: mysql2's row events, the socket paused while a batch is waiting;
+ *   next batch fetched while the caller maps the current one; the text of a SQL_ASCII database
+ *   as its bytes, decoded in the mapping's `encoding:` (sql-text.ts);
+ * - MySQL / MariaDB: mysql2's row events, the socket paused while a batch is waiting; text as
+ *   the bytes its column holds, decoded in the set the column declares (sql-text.ts);
  * - SQLite: better-sqlite3's `.iterate()`, one row at a time; TEXT that is not UTF-8 becomes a
  *   fault of its cell (rule `encoding`), never U+FFFD in its place (sqlite-text.ts);
  * - SQL Server: tedious's row events, the request paused while a batch is waiting.
@@ -40,6 +42,7 @@ import { decodeUrlPart, redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecre
 import { mssqlVariantText, tediousInstantText } from '../stores/mssql-text.js';
 import { batchSizeOf, type OpenOptions } from './common.js';
 import { nonUtf8Fault, SqliteTextCheck, TextRereadError } from './sqlite-text.js';
+import { isFault, LegacyTextDecoder, legacyTextOf, mysqlText, type LegacyText } from './sql-text.js';
 import { pgCancel } from '../stores/pg-cancel.js';
 import { abortReason, cancelOnAbort, settlesWithin, untilAborted } from '../util/abort.js';
 import type { Cell, CellFault, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
@@ -57,7 +60,7 @@ interface RowCursor {
   readonly header: string[];
   /** Up to `n` rows; fewer only at the end of the result, none once it is exhausted. */
   read(n: number, signal: AbortSignal | undefined): Promise<Cell[][]>;
-  /** The cells of a row that the source could not give as values (SQLite text that is not UTF-8), by row. */
+  /** The cells of a row that the source could not give as values (text that is not in its encoding), by row. */
   readonly faults?: WeakMap<Cell[], CellFault[]>;
   /** Stops the query if it still runs. Never throws. */
   close(): Promise<void>;
@@ -71,8 +74,8 @@ interface Dialect {
   config(url: string, ctx: ErrorContext): Knex.Config;
   /** Session settings, run once after connecting. */
   prepare(conn: unknown): Promise<void>;
-  /** Runs the query; resolves once its columns are known. */
-  start(conn: unknown, sql: string, batchSize: number): Promise<RowCursor>;
+  /** Runs the query; resolves once its columns are known. `text`: how text the database does not convert itself is read. */
+  start(conn: unknown, sql: string, batchSize: number, text: LegacyText, ctx: ErrorContext): Promise<RowCursor>;
   classify(e: unknown): Failure;
   /** Makes the connection unusable so that releasing it cannot wait on a query still running. */
   abandon?(conn: unknown): void;
@@ -193,6 +196,14 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   const ctx: ErrorContext = { label, display, secrets: urlSecrets(url) };
   const kind = kindOf(url, display);
   const dialect = DIALECTS[kind];
+  const text = legacyTextOf(spec);
+  if (text.named && text.encoding !== 'utf-8' && (kind === 'sqlite' || kind === 'mssql')) {
+    throw new SourceError(`${label}: encoding: ${text.encoding} is not read for a ${kind === 'sqlite' ? 'SQLite' : 'SQL Server'} source`, {
+      code: 'source.encoding',
+      location: { file: label, where: 'source.encoding' },
+      hint: "remove encoding: from the mapping's source: it names the text encoding of a PostgreSQL SQL_ASCII database, or of MariaDB/MySQL columns declared latin1 or ascii",
+    });
+  }
   if (kind === 'sqlite') await checkSqliteFile(url, ctx);
 
   const k = knexFactory({
@@ -243,7 +254,7 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   let cursor: RowCursor;
   try {
     // A query waiting for a lock (or planning for minutes) answers nothing: Ctrl-C cancels it on the server and stops waiting.
-    cursor = await untilAborted(cancelOnAbort(signal, cancel, () => dialect.start(conn, stripTerminator(query), batchSize)), signal);
+    cursor = await untilAborted(cancelOnAbort(signal, cancel, () => dialect.start(conn, stripTerminator(query), batchSize, text, ctx)), signal);
   } catch (e) {
     dialect.abandon?.(conn);
     await releaseAll(k, conn);
@@ -536,74 +547,173 @@ interface PgCursor {
   _result: { fields: pg.FieldDef[] };
 }
 
+/** The server_encoding of each PostgreSQL source connection, read when it is prepared. */
+const PG_SERVER_ENCODING = new WeakMap<object, string>();
+
+/**
+ * Types whose text PostgreSQL writes in ASCII whatever the data (numbers, dates, booleans, bytea,
+ * uuid, network addresses): read as they come from a SQL_ASCII database too, and in their own type.
+ */
+const PG_ASCII_TYPES = new Set([16, 17, 20, 21, 23, 26, 650, 700, 701, 774, 790, 829, 869, 1082, 1083, 1114, 1184, 1186, 1266, 1560, 1562, 1700, 2950, 3220]);
+const PG_BPCHAR = 1042;
+
+/** How a PostgreSQL cursor's text is read: `bytes` columns come as bytea of the stored bytes, decoded by `decoder`. */
+interface PgTextColumns {
+  header: string[];
+  oids: number[];
+  bytes: boolean[];
+  decoder: LegacyTextDecoder;
+}
+
+/** The query's columns (name and type) without running it (LIMIT 0); undefined when it cannot run as a subquery. */
+async function pgColumns(c: pg.Client, sql: string): Promise<pg.FieldDef[] | undefined> {
+  try {
+    // The query on lines of its own: a `--` comment at its end stays inside.
+    const r = await c.query({ text: `SELECT * FROM (\n${sql}\n) AS forklift_q LIMIT 0`, rowMode: 'array', types: PG_RAW });
+    return r.fields;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The query that reads a SQL_ASCII database's text as the stored bytes: the source query as a
+ * subquery, its text columns as bytea. `convert_to(…, 'SQL_ASCII')` copies the bytes (a text
+ * output function would check them against the client's UTF-8 and refuse); a CHAR keeps its padding
+ * through format(), which a cast to text would strip.
+ */
+function pgBytesQuery(sql: string, fields: readonly pg.FieldDef[], bytes: readonly boolean[]): string {
+  const names = fields.map((_, i) => `c${i}`);
+  const columns = fields.map((f, i) => {
+    const c = names[i] as string;
+    if (!bytes[i]) return c;
+    if (f.dataTypeID === PG_BPCHAR) return `CASE WHEN ${c} IS NULL THEN NULL ELSE convert_to(format('%s', ${c}), 'SQL_ASCII') END`;
+    return `convert_to(${c}::text, 'SQL_ASCII')`;
+  });
+  return `SELECT ${columns.join(', ')} FROM (\n${sql}\n) AS forklift_q(${names.join(', ')})`;
+}
+
+async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: PgTextColumns): Promise<RowCursor> {
+  const stream = new QueryStream(sql, [], { rowMode: 'array', types: PG_RAW, batchSize });
+  conn.query(stream);
+  const cursor = stream.cursor as PgCursor;
+  // The first batch comes with the row description: the header, even for no rows.
+  let pending: string[][] | undefined = await cursor.read(batchSize);
+  const fields = cursor._result.fields;
+  const convert = (text?.oids ?? fields.map((f) => f.dataTypeID)).map(pgConverter);
+  const faults = new WeakMap<Cell[], CellFault[]>();
+  let rowNo = 0;
+  const toCells = (rows: (string | null)[][]): Cell[][] => {
+    if (text !== undefined) return decodeText(rows, text);
+    for (const row of rows) {
+      for (let i = 0; i < convert.length; i++) {
+        const c = convert[i];
+        const v = row[i];
+        if (c !== undefined && v !== null && v !== undefined) row[i] = c(v);
+      }
+    }
+    return rows;
+  };
+  const decodeText = (rows: (string | null)[][], text: PgTextColumns): Cell[][] => {
+    for (const row of rows) {
+      rowNo++;
+      let bad: CellFault[] | undefined;
+      for (let i = 0; i < convert.length; i++) {
+        const c = convert[i];
+        const v = row[i];
+        if (v === null || v === undefined) continue;
+        if (text.bytes[i] === true) {
+          // bytea text: \x and the stored bytes in hex
+          const d = text.decoder.decode(Buffer.from(v.slice(2), 'hex'), i, rowNo);
+          if (isFault(d)) {
+            row[i] = null;
+            (bad ??= []).push(d);
+          } else row[i] = d;
+        } else if (c !== undefined) row[i] = c(v);
+      }
+      if (bad !== undefined) faults.set(row, bad);
+    }
+    return rows;
+  };
+  let done = pending.length < batchSize;
+  // The next batch is fetched while the caller maps this one: the server works meanwhile.
+  let ahead: Promise<string[][]> | undefined;
+  const fetch = (n: number): void => {
+    ahead = cursor.read(n);
+    ahead.catch(() => {}); // awaited by the next read(); close() may come first
+  };
+  return {
+    header: text?.header ?? fields.map((f) => f.name),
+    ...(text === undefined ? {} : { faults }),
+    async read(n) {
+      let rows: string[][];
+      if (pending !== undefined) {
+        rows = pending;
+        pending = undefined;
+      } else if (ahead !== undefined) {
+        const a = ahead;
+        ahead = undefined;
+        rows = await a;
+        if (rows.length < n) done = true;
+      } else if (done) return [];
+      else {
+        rows = await cursor.read(n);
+        if (rows.length < n) done = true;
+      }
+      if (!done) fetch(n);
+      return toCells(rows);
+    },
+    async close() {
+      pending = undefined;
+      await cursor.close();
+    },
+  };
+}
+
 const postgres: Dialect = {
   config(url, ctx) {
     parseServerUrl(url, ctx);
     return { client: 'pg', connection: { connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'forklift' } };
   },
   async prepare(conn) {
+    const c = conn as pg.Client;
     // Fixed text forms for dates, money and binary, whatever the server's defaults; read-only.
-    await (conn as pg.Client).query(
+    await c.query(
       "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET lc_monetary = 'C'; SET bytea_output = 'hex'; SET extra_float_digits = 1; SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
     );
+    const r = await c.query<{ server_encoding: string }>('SHOW server_encoding');
+    PG_SERVER_ENCODING.set(c, r.rows[0]?.server_encoding ?? '');
   },
-  async start(conn, sql, batchSize) {
-    const stream = new QueryStream(sql, [], { rowMode: 'array', types: PG_RAW, batchSize });
-    (conn as pg.Client).query(stream);
-    const cursor = stream.cursor as PgCursor;
-    // The first batch comes with the row description: the header, even for no rows.
-    let pending: string[][] | undefined = await cursor.read(batchSize);
-    const fields = cursor._result.fields;
-    const convert = fields.map((f) => pgConverter(f.dataTypeID));
-    const toCells = (rows: (string | null)[][]): Cell[][] => {
-      for (const row of rows) {
-        for (let i = 0; i < convert.length; i++) {
-          const c = convert[i];
-          const v = row[i];
-          if (c !== undefined && v !== null && v !== undefined) row[i] = c(v);
-        }
+  async start(conn, sql, batchSize, text, ctx) {
+    const c = conn as pg.Client;
+    const serverEncoding = PG_SERVER_ENCODING.get(c) ?? '';
+    if (serverEncoding !== 'SQL_ASCII') {
+      if (text.named && text.encoding !== 'utf-8') {
+        throw new SourceError(`${ctx.label}: encoding: ${text.encoding} is for a database whose text has no declared encoding (SQL_ASCII), but this one's encoding is ${serverEncoding}, which PostgreSQL converts to UTF-8 itself`, {
+          code: 'source.encoding',
+          location: { file: ctx.label, where: 'source.encoding' },
+          hint: "remove encoding: from the mapping's source",
+        });
       }
-      return rows;
-    };
-    let done = pending.length < batchSize;
-    // The next batch is fetched while the caller maps this one: the server works meanwhile.
-    let ahead: Promise<string[][]> | undefined;
-    const fetch = (n: number): void => {
-      ahead = cursor.read(n);
-      ahead.catch(() => {}); // awaited by the next read(); close() may come first
-    };
-    return {
-      header: fields.map((f) => f.name),
-      async read(n) {
-        let rows: string[][];
-        if (pending !== undefined) {
-          rows = pending;
-          pending = undefined;
-        } else if (ahead !== undefined) {
-          const a = ahead;
-          ahead = undefined;
-          rows = await a;
-          if (rows.length < n) done = true;
-        } else if (done) return [];
-        else {
-          rows = await cursor.read(n);
-          if (rows.length < n) done = true;
-        }
-        if (!done) fetch(n);
-        return toCells(rows);
-      },
-      async close() {
-        pending = undefined;
-        await cursor.close();
-      },
-    };
+      return pgCursor(c, sql, batchSize);
+    }
+    // SQL_ASCII: the server holds bytes it cannot convert, and asked for UTF-8 refuses the whole
+    // query at the first that is not. Text columns are read as their bytes and decoded here.
+    const fields = await pgColumns(c, sql);
+    // A statement that cannot be a subquery runs as it is: the server refuses text that is not UTF-8 (the hint of classify).
+    if (fields === undefined) return pgCursor(c, sql, batchSize);
+    const bytes = fields.map((f) => !PG_ASCII_TYPES.has(f.dataTypeID));
+    const decoder = new LegacyTextDecoder(text, 'the database is SQL_ASCII, which stores the bytes the legacy application wrote, in whatever encoding it used');
+    return pgCursor(c, pgBytesQuery(sql, fields, bytes), batchSize, { header: fields.map((f) => f.name), oids: fields.map((f) => f.dataTypeID), bytes, decoder });
   },
   classify(e) {
     const code = codeOf(e);
     const err = e as { position?: string; hint?: string };
     const store = /^(08|28|3D|53|57|58|XX)/.test(code) || isNetworkError(e) || /Connection terminated|timeout expired|connection error/i.test(messageOf(e));
     const at = typeof err.position === 'string' && err.position !== '' ? ` (at character ${err.position})` : '';
-    return { kind: store ? 'store' : 'query', message: messageOf(e) + (store ? '' : at), dbHint: typeof err.hint === 'string' ? err.hint : undefined };
+    // 22021: text that is not UTF-8 in a SQL_ASCII database, read by a query that cannot be a subquery.
+    const dbHint = code === '22021' ? "the database holds text that is not UTF-8: write the query as one SELECT, and name the encoding of its text in the mapping's source, e.g. encoding: windows-1252" : err.hint;
+    return { kind: store ? 'store' : 'query', message: messageOf(e) + (store ? '' : at), dbHint: typeof dbHint === 'string' ? dbHint : undefined };
   },
   abandon(conn) {
     // Ending the connection ends its portal on the server; the pool then drops it.
@@ -630,8 +740,8 @@ type MyConverter = (b: Buffer) => string;
 
 /**
  * How the bytes MySQL/MariaDB send for a column become the cell. The text protocol sends
- * numbers, decimals and dates as ASCII text and strings in the connection's charset (utf8mb4):
- * they are kept as sent, never parsed. Zero dates become the text `0000-00-00`, which the
+ * numbers, decimals and dates as ASCII text, kept as sent, never parsed; strings come in their
+ * column's own character set and are decoded by mysqlText instead (mysqlTextColumn). Zero dates become the text `0000-00-00`, which the
  * mapping rejects with a reason (or a `clean: [null_if: ["0000-00-00"]]` turns into a missing value).
  */
 export function mysqlConverter(f: Pick<FieldPacket, 'columnType' | 'characterSet'>): MyConverter {
@@ -678,6 +788,17 @@ export function mysqlConverter(f: Pick<FieldPacket, 'columnType' | 'characterSet
   }
 }
 
+/** The column types mysqlConverter reads as ASCII, numbers or JSON: every other one is text, or binary in the binary character set. */
+const MY_NOT_TEXT = new Set<number>([MY.decimal, MY.newdecimal, MY.tiny, MY.short, MY.long, MY.longlong, MY.int24, MY.year, MY.time, MY.float, MY.double, MY.date, MY.newdate, MY.datetime, MY.timestamp, MY.bit, MY.json, MY.geometry]);
+
+/** Whether a column's bytes are text in the character set it declares (mysqlText), not numbers, dates or binary. */
+export function mysqlTextColumn(f: Pick<FieldPacket, 'columnType' | 'characterSet'>): boolean {
+  return f.columnType !== undefined && !MY_NOT_TEXT.has(f.columnType) && f.characterSet !== BINARY_CHARSET;
+}
+
+/** The character set of each collation id, per source connection (read when it is prepared). */
+const MY_CHARSETS = new WeakMap<object, Map<number, string>>();
+
 /** Connection settings for a mysql:// or mariadb:// URL. */
 export function mysqlConnection(url: string, ctx: ErrorContext): Record<string, unknown> {
   const u = parseServerUrl(url, ctx);
@@ -711,14 +832,33 @@ const mysql: Dialect = {
   async prepare(conn) {
     const c = conn as MysqlConnection;
     const run = (sql: string): Promise<void> => new Promise((resolve, reject) => c.query(sql, (e) => (e ? reject(e) : resolve())));
-    // TIMESTAMP columns in UTC; time to be paused by a slow consumer; no writes.
-    await run("SET SESSION time_zone = '+00:00', SESSION net_write_timeout = 600");
+    // TIMESTAMP columns in UTC; time to be paused by a slow consumer; no writes. Text as the
+    // bytes the columns hold (character_set_results NULL), decoded by mysqlText: converting it
+    // itself, the server sends '?' for every byte the column's character set has no character for.
+    await run("SET SESSION time_zone = '+00:00', SESSION net_write_timeout = 600, SESSION character_set_results = NULL");
     await run('SET SESSION TRANSACTION READ ONLY');
+    const charsets = new Map<number, string>();
+    const collations = (sql: string): Promise<void> =>
+      new Promise((resolve) =>
+        c.query({ sql, rowsAsArray: true }, (e, rows) => {
+          // MariaDB 10.10+ numbers some collations only in the second table; MySQL has no ID there.
+          if (!e) for (const [id, name] of rows as [number | string, string | Buffer][]) charsets.set(Number(id), String(name));
+          resolve();
+        }),
+      );
+    await collations('SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID IS NOT NULL AND CHARACTER_SET_NAME IS NOT NULL');
+    await collations('SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATION_CHARACTER_SET_APPLICABILITY');
+    charsets.set(BINARY_CHARSET, 'binary');
+    MY_CHARSETS.set(c, charsets);
   },
-  start(conn, sql, batchSize) {
+  start(conn, sql, batchSize, text) {
     const c = conn as MysqlConnection;
+    const charsets = MY_CHARSETS.get(c);
+    const faults = new WeakMap<Cell[], CellFault[]>();
+    let rowNo = 0;
     return new Promise<RowCursor>((resolve, reject) => {
       let convert: MyConverter[] = [];
+      let decode: (ReturnType<typeof mysqlText> | undefined)[] = [];
       const queue = new RowQueue(batchSize, () => c.pause(), () => c.resume());
       let settled = false;
       let resultSets = 0;
@@ -736,6 +876,7 @@ const mysql: Dialect = {
       };
       const cursor = (header: string[]): RowCursor => ({
         header,
+        faults,
         read: (n, signal) => queue.take(n, signal),
         async close() {
           if (!queue.done) c.destroy();
@@ -749,7 +890,8 @@ const mysql: Dialect = {
           // undefined: the status packet a CALL (or a statement without rows) ends with, no result set.
           if (fields === undefined) return;
           if (++resultSets > 1) return stop(new MultipleResultSetsError());
-          convert = fields.map(mysqlConverter);
+          convert = fields.map((f) => mysqlConverter(f));
+          decode = fields.map((f) => (mysqlTextColumn(f) ? mysqlText(charsets?.get(f.characterSet ?? -1), text) : undefined));
           settled = true;
           resolve(cursor(fields.map((f) => f.name)));
         }),
@@ -758,11 +900,23 @@ const mysql: Dialect = {
         'result',
         guarded(stop, (row: (Buffer | null)[]) => {
           if (!Array.isArray(row) || queue.done) return; // an OK packet: not a result set
+          rowNo++;
           const cells = new Array<Cell>(row.length);
+          let bad: CellFault[] | undefined;
           for (let i = 0; i < row.length; i++) {
             const b = row[i];
-            cells[i] = b === null || b === undefined ? null : (convert[i] as MyConverter)(b);
+            const d = decode[i];
+            if (b === null || b === undefined) cells[i] = null;
+            else if (d === undefined) cells[i] = (convert[i] as MyConverter)(b);
+            else {
+              const v = d(b, i, rowNo);
+              if (isFault(v)) {
+                cells[i] = null;
+                (bad ??= []).push(v);
+              } else cells[i] = v;
+            }
           }
+          if (bad !== undefined) faults.set(cells, bad);
           queue.push(cells);
         }),
       );

@@ -1,13 +1,18 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers.js';
+import { MysqlDatabases, mysqlAdminConfig, PG_ADMIN_URL, pgUrl, probeMysql, probePg, withPg } from '../integration/stores/live.js';
 
 /**
- * How a CSV source picks its encoding, through the built CLI: a UTF-8 file named in a single-byte
- * encoding, and CJK legacy files under encoding: auto. Both loaded as mojibake without a word.
+ * How a source picks its encoding, through the built CLI: a UTF-8 file named in a single-byte
+ * encoding, and CJK legacy files under encoding: auto (both loaded as mojibake without a word),
+ * and a PostgreSQL SQL_ASCII database holding Windows-1252 text (its query failed at the first
+ * such byte).
  */
 
 /** `text` in `encoding` as the iconv program writes it. */
@@ -123,5 +128,111 @@ describe('encoding: auto on a CJK legacy file', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(descriptions(dir)['A-001']).toBe(words[1]);
     }
+  });
+});
+
+/** The rejects files of the one run in `dir`, as one text. */
+function rejectsOf(dir: string): string {
+  const run = path.join(dir, 'runs', readdirSync(path.join(dir, 'runs'))[0]!, 'rejects');
+  return readdirSync(run)
+    .map((f) => readFileSync(path.join(run, f), 'utf8'))
+    .join('');
+}
+
+const pgDown = await probePg();
+if (pgDown !== null) console.warn(`PostgreSQL is not reachable (${pgDown}): the SQL_ASCII source tests are skipped`);
+
+describe.skipIf(pgDown !== null && !process.env.CI)('a PostgreSQL SQL_ASCII legacy database holding Windows-1252 text', () => {
+  const legacy = `fs_e2e_${randomBytes(5).toString('hex')}`;
+  const modern = `fs_e2e_${randomBytes(5).toString('hex')}`;
+
+  beforeAll(async () => {
+    await withPg(PG_ADMIN_URL, async (c) => {
+      await c.query(`CREATE DATABASE ${legacy} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+      await c.query(`CREATE DATABASE ${modern}`);
+    });
+    // E'\xFC' stores the byte itself, as the legacy application wrote Windows-1252 ü.
+    await withPg(pgUrl(legacy), (c) => c.query(`CREATE TABLE itemmast (itemno char(8), descr varchar(40)); INSERT INTO itemmast VALUES ('A-1', E'M\\xFCller \\x80 5'), ('A-2', 'Zahnrad')`));
+  });
+
+  afterAll(async () => {
+    await withPg(PG_ADMIN_URL, async (c) => {
+      for (const db of [legacy, modern]) await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    });
+  });
+
+  function sqlProject(db: string, encoding: string): string {
+    const dir = tempDir('fs-sqlascii-e2e-');
+    writeFileSync(
+      path.join(dir, 'items.yaml'),
+      `entity: items\nsource: { format: sql, url: ${JSON.stringify(pgUrl(db))}, query: "SELECT * FROM itemmast ORDER BY itemno"${encoding} }\nfields:\n  item_code: { from: itemno, clean: [trim] }\n  description: { from: descr }\n  uom: { const: EA }\n  active: { const: true }\n`,
+    );
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: enc\ntarget: sqlite:./t.db\nmappings: [items.yaml]\n');
+    return dir;
+  }
+
+  it('rejects the row that is not UTF-8 (nothing committed), naming the column, its bytes and encoding: in the rejects file', () => {
+    const dir = sqlProject(legacy, '');
+    const r = runCli(['migrate', 'forklift.yaml'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/nothing was committed: items: 1 of 2 rows rejected/);
+    const rejects = rejectsOf(dir);
+    expect(rejects).toContain('description,encoding,"column descr (row 1) is not valid UTF-8: ""M\\xFCller \\x80 5""');
+    expect(rejects).toContain("set encoding: in the mapping's source to that encoding, e.g. encoding: windows-1252");
+    expect(itemsLoaded(dir)).toBe(false);
+  });
+
+  it('loads every value exactly with encoding: windows-1252', () => {
+    const dir = sqlProject(legacy, ', encoding: windows-1252');
+    const r = runCli(['migrate', 'forklift.yaml'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(descriptions(dir)).toEqual({ 'A-1': 'Müller € 5', 'A-2': 'Zahnrad' });
+  });
+
+  it('refuses encoding: on a database that declares its own (exit 2), saying the server converts it', async () => {
+    await withPg(pgUrl(modern), (c) => c.query("CREATE TABLE itemmast (itemno char(8), descr varchar(40)); INSERT INTO itemmast VALUES ('A-1', 'Müller')"));
+    const r = runCli(['migrate', 'forklift.yaml'], { cwd: sqlProject(modern, ', encoding: windows-1252') });
+    expectRefused(r, /encoding: windows-1252 is for a database whose text has no declared encoding \(SQL_ASCII\), but this one's encoding is UTF8/);
+    expect(r.stderr).toMatch(/remove encoding: from the mapping's source/);
+  });
+});
+
+const myDown = await probeMysql();
+if (myDown !== null) console.warn(`MariaDB is not reachable (${myDown}): its legacy text test is skipped`);
+
+describe.skipIf(myDown !== null && !process.env.CI)('a MariaDB ascii column holding a Windows-1252 byte', () => {
+  const dbs = new MysqlDatabases('fs_');
+  afterAll(() => dbs.dropAll());
+
+  it("rejects the row naming the bytes instead of loading 'M?ller'; encoding: windows-1252 loads it exactly", async () => {
+    const db = await dbs.create();
+    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: db.name });
+    try {
+      await c.query('CREATE TABLE itemmast (itemno VARCHAR(8), descr VARCHAR(40) CHARACTER SET ascii)');
+      // SET NAMES binary stores the byte as the legacy application wrote it.
+      await c.query('SET NAMES binary');
+      await c.query("INSERT INTO itemmast VALUES ('A-1', X'4DFC6C6C6572'), ('A-2', 'Zahnrad')");
+    } finally {
+      await c.end();
+    }
+    const project = (encoding: string): string => {
+      const dir = tempDir('fs-mariadb-e2e-');
+      writeFileSync(
+        path.join(dir, 'items.yaml'),
+        `entity: items\nsource: { format: sql, url: ${JSON.stringify(db.url)}, query: "SELECT * FROM itemmast ORDER BY itemno"${encoding} }\nfields:\n  item_code: { from: itemno }\n  description: { from: descr }\n  uom: { const: EA }\n  active: { const: true }\n`,
+      );
+      writeFileSync(path.join(dir, 'forklift.yaml'), 'name: enc\ntarget: sqlite:./t.db\nmappings: [items.yaml]\nreject_limit: 100%\n');
+      return dir;
+    };
+    const plain = project('');
+    const r = runCli(['migrate', 'forklift.yaml', '--json'], { cwd: plain });
+    expect(r.code, r.stderr).toBe(0);
+    expect(descriptions(plain)).toEqual({ 'A-2': 'Zahnrad' });
+    const rejects = rejectsOf(plain);
+    expect(rejects).toContain('description,encoding,"column descr (row 1) holds bytes beyond ASCII: ""M\\xFCller""');
+    expect(rejects).toContain('set encoding: in the mapping');
+    const named = project(', encoding: windows-1252');
+    expect(runCli(['migrate', 'forklift.yaml'], { cwd: named }).code).toBe(0);
+    expect(descriptions(named)).toEqual({ 'A-1': 'Müller', 'A-2': 'Zahnrad' });
   });
 });

@@ -25,8 +25,15 @@
  * bytea form, which bundles use too: never digits a number column would take), CHAR padding as
  * the server sends it.
  *
- * The sessions are read-only where the server has such a mode (PostgreSQL, MySQL/MariaDB, and
- * SQLite opened read-only): a source query can never change the legacy data.
+ * A source query can never change the legacy data. PostgreSQL and MySQL/MariaDB sessions are
+ * read-only and SQLite is opened read-only. SQL Server has no read-only session for a normal
+ * login, so its query runs inside a transaction that forklift always rolls back, never commits:
+ * after the last row, after a read stopped early or failed, and on Ctrl-C (the connection is
+ * closed, and SQL Server rolls back what a closed session left open). The transaction is begun
+ * two levels deep, so a COMMIT in the query (or in a procedure it calls) commits nothing; a query
+ * that ends it all the same (ROLLBACK, a second COMMIT) is stopped and fails, since what it ran
+ * after that ran outside (MSSQL_SOURCE_BEGIN). Only a login without write permission
+ * (db_datareader) rules that out on the server.
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
@@ -77,6 +84,8 @@ interface Dialect {
   /** Runs the query; resolves once its columns are known. `text`: how text the database does not convert itself is read. */
   start(conn: unknown, sql: string, batchSize: number, text: LegacyText, ctx: ErrorContext): Promise<RowCursor>;
   classify(e: unknown): Failure;
+  /** Undoes whatever the query changed, before the connection is released after the query ended (SQL Server: the rollback). */
+  finish?(conn: unknown): Promise<void>;
   /** Makes the connection unusable so that releasing it cannot wait on a query still running. */
   abandon?(conn: unknown): void;
   /** Asks the server to stop the statement the connection runs (Ctrl-C): it may be waiting for a lock, or not have sent a row yet. */
@@ -234,7 +243,10 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   }
 
   const release = async (graceful: boolean): Promise<void> => {
-    if (!graceful) dialect.abandon?.(conn);
+    // A rollback that fails or takes too long (undoing a large DELETE) loses its connection
+    // instead: the server rolls back what a closed session left open.
+    const finished = graceful && (dialect.finish === undefined || (await withTimeout(dialect.finish(conn), CLOSE_TIMEOUT_MS)));
+    if (!finished) dialect.abandon?.(conn);
     await releaseAll(k, conn);
   };
   const fail = (e: unknown, row?: number): Error => {
@@ -1205,11 +1217,47 @@ export function mssqlConnection(url: string, ctx: ErrorContext): Record<string, 
   };
 }
 
+/**
+ * What begins the transaction a SQL Server source query runs in. READ COMMITTED, the level a
+ * session has anyway: a SELECT holds each shared lock only while it reads the row (none at all
+ * where the database reads committed rows from versions), so an open transaction changes nothing
+ * for a plain SELECT and the ERP's users are not held up by a long read; only a statement that
+ * writes keeps its locks, until the rollback. Not SNAPSHOT (the legacy database may not allow
+ * it) and not REPEATABLE READ or SERIALIZABLE (every row read would stay locked until the end).
+ * Two levels deep: a COMMIT in the query, or in a procedure it calls, only lowers the count.
+ */
+export const MSSQL_SOURCE_BEGIN = 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED;\nBEGIN TRANSACTION;\nBEGIN TRANSACTION;';
+/** What ends it, every time: all levels rolled back (none left when an error already did that). */
+export const MSSQL_SOURCE_ROLLBACK = 'IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;';
+
+/**
+ * A query that ended the transaction forklift runs it in (a ROLLBACK, or a COMMIT for each level):
+ * whatever it ran after that was not undone at the end.
+ */
+export class QueryEndedTransactionError extends Error {
+  constructor() {
+    super('the query ended the transaction forklift reads in (a COMMIT or ROLLBACK of its own), so a change it made after that may have been kept');
+    this.name = 'QueryEndedTransactionError';
+  }
+  readonly dbHint = 'a source query must only read: remove COMMIT, ROLLBACK and every statement that writes, and check the legacy data';
+}
+
+/** Runs one batch of statements that return no rows. */
+async function tdsBatch(c: TdsConnection, sql: string): Promise<void> {
+  const { Request } = await import('tedious');
+  await new Promise<void>((resolve, reject) => c.execSqlBatch(new Request(sql, (err) => (err ? reject(err) : resolve()))));
+}
+
 const mssql: Dialect = {
   config(url, ctx) {
     return { client: 'mssql', connection: mssqlConnection(url, ctx) };
   },
-  async prepare() {},
+  async prepare(conn) {
+    const c = conn as TdsConnection;
+    await tdsBatch(c, MSSQL_SOURCE_BEGIN);
+    // tedious learns of the transaction from the server's answer; without one the query must not run.
+    if (!c.inTransaction) throw new Error('SQL Server did not begin the transaction a source query runs in');
+  },
   async start(conn, sql, batchSize) {
     const c = conn as TdsConnection;
     const { Request } = await import('tedious');
@@ -1229,6 +1277,7 @@ const mssql: Dialect = {
         sql,
         guarded(failWith, (err: Error | null | undefined) => {
           if (err && !(cancelled && codeOf(err) === 'ECANCEL')) failWith(err);
+          else if (!cancelled && !c.inTransaction) failWith(new QueryEndedTransactionError());
           queue.end();
           if (!settled) {
             settled = true;
@@ -1279,17 +1328,34 @@ const mssql: Dialect = {
           queue.push(cells);
         }),
       );
+      // Checked after each statement: the next one would run outside the transaction, so the batch
+      // is stopped at once. An error that rolled it back (XACT_ABORT) is the reason to report.
+      const checkTransaction = (): void => {
+        if (!c.inTransaction && !cancelled) stop(request.error ?? new QueryEndedTransactionError());
+      };
+      request.on('done', guarded(stop, checkTransaction));
+      request.on('doneInProc', guarded(stop, checkTransaction));
+      request.on('doneProc', guarded(stop, checkTransaction));
       c.execSqlBatch(request);
     });
   },
+  finish(conn) {
+    return tdsBatch(conn as TdsConnection, MSSQL_SOURCE_ROLLBACK);
+  },
   classify(e) {
     if (e instanceof InexactDecimalError) return { kind: 'query', message: e.message, dbHint: mssqlInexactHint(e) };
+    if (e instanceof QueryEndedTransactionError) return { kind: 'query', message: e.message, dbHint: e.dbHint };
     const name = e instanceof Error ? e.name : '';
     const store = name === 'ConnectionError' || isNetworkError(e) || /^(ESOCKET|ETIMEOUT|ELOGIN|EINSTLOOKUP|ECLOSE|ECONNCLOSED)$/.test(codeOf(e));
     return { kind: store ? 'store' : 'query', message: messageOf(e) };
   },
   abandon(conn) {
+    // Closing ends the session: the server rolls back the transaction the query ran in.
     (conn as TdsConnection).close();
+  },
+  cancel(conn) {
+    // Ctrl-C: the batch stops on the server now, not when it notices the connection has gone.
+    (conn as TdsConnection).cancel();
   },
   storeHint: 'check that SQL Server is running and reachable, and the host, port, user, password and database in source.url (add ?encrypt=true&trustServerCertificate=true where the server requires TLS)',
 };

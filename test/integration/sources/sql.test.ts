@@ -14,7 +14,7 @@ import { openSource, type OpenedSource } from '../../../src/sources/index.js';
 import { InexactDecimalError, doubleText, float32Text, mssqlConnection, mssqlConverter, mssqlInexactHint, mysqlConverter, pgConverter } from '../../../src/sources/sql.js';
 import { redactUrl } from '../../../src/stores/url.js';
 import { tempDir } from '../../helpers.js';
-import { MysqlDatabases } from '../stores/live.js';
+import { MysqlDatabases, withMssql } from '../stores/live.js';
 
 /**
  * SQL sources against real databases: SQLite (a temp file, always), PostgreSQL
@@ -848,6 +848,40 @@ describe.skipIf(MSSQL_URL === undefined)('sql source: SQL Server (live)', () => 
     const e = await failure(read(url, 'SELECT CAST(123456789012.345678 AS decimal(18,6)) AS AMOUNT'));
     expect(e).toBeInstanceOf(SourceError);
     expect((e as SourceError).hint).toMatch(/CAST\(AMOUNT AS varchar/);
+  });
+
+  it('a source query that deletes rows changes nothing: its transaction is rolled back, the rows are still there', async () => {
+    const table = `forklift_src_ro_${suffix}`;
+    await withMssql(url, async (pool) => {
+      const count = async (): Promise<number> => Number((await pool.request().query(`SELECT COUNT(*) AS n FROM ${table}`)).recordset[0].n);
+      try {
+        await pool.request().batch(`CREATE TABLE ${table} (ITEMNO nvarchar(20) NOT NULL); INSERT INTO ${table} VALUES (N'I-1'), (N'I-2'), (N'I-3');`);
+        // Read to the end, the write before the SELECT.
+        expect((await read(url, `DELETE FROM ${table}; SELECT 1 AS x`)).rows).toEqual([['1']]);
+        expect(await count()).toBe(3);
+        // The rows of an UPDATE … OUTPUT are read; the update is not kept.
+        expect((await read(url, `UPDATE ${table} SET ITEMNO = N'gone' OUTPUT inserted.ITEMNO`)).rows).toHaveLength(3);
+        expect((await pool.request().query(`SELECT COUNT(*) AS n FROM ${table} WHERE ITEMNO = N'gone'`)).recordset[0].n).toBe(0);
+        // A COMMIT in the query commits nothing.
+        expect((await read(url, `DELETE FROM ${table}; COMMIT; SELECT 1 AS x`)).rows).toEqual([['1']]);
+        expect(await count()).toBe(3);
+        // A failure after the write, a bare DELETE, and a read stopped after its first batch.
+        expect(await failure(read(url, `DELETE FROM ${table}; SELECT 1/0 AS x`))).toBeInstanceOf(SourceError);
+        expect(await failure(read(url, `DELETE FROM ${table}`))).toBeInstanceOf(SourceError);
+        const s = await open(url, `DELETE FROM ${table}; SELECT TOP 5000 1 AS x FROM sys.all_objects a CROSS JOIN sys.all_objects b`, 10);
+        for await (const batch of s.batches()) {
+          expect(batch).toHaveLength(10);
+          break;
+        }
+        await s.close();
+        expect(await count()).toBe(3);
+        // A ROLLBACK of its own is refused.
+        const e = await failure(read(url, `ROLLBACK; SELECT 1 AS x`));
+        expect((e as SourceError).message).toMatch(/ended the transaction/);
+      } finally {
+        await pool.request().batch(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+      }
+    });
   });
 
   it('a number in a sql_variant is refused; the query the hint gives reads every base type exactly', async () => {

@@ -170,6 +170,13 @@ describe('rejects reload, runs list and runs diff on the demo (built CLI)', () =
     const text = runCli(['runs', 'list', '--plan', demo.plan], { cwd: demo.dir });
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`${reload.run_id}\\s+rejects reload\\s+succeeded\\s+\\S+\\s+${first.run_id}\\s+3/3\\s+1/10\\s+0/3\\s+0/6$`, 'm'));
+    // The plan as an argument, as migrate takes it (oclif read it as a subcommand before: "command runs:list:… not found").
+    const positional = runCli(['runs', 'list', demo.plan], { cwd: demo.dir });
+    expect(positional.code, positional.stderr).toBe(0);
+    expect(positional.stdout).toBe(text.stdout);
+    const twice = runCli(['runs', 'list', demo.plan, '--plan', 'other.yaml'], { cwd: demo.dir });
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/^Error: two plans given: .*forklift\.yaml and --plan other\.yaml\nHint: Give the plan once/);
   });
 
   it('report.html of the reload links to the run it follows and shows the trend of rejects', () => {

@@ -37,6 +37,7 @@
  * after that ran outside (MSSQL_SOURCE_BEGIN). Only a login without write permission
  * (db_datareader) rules that out on the server.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { Decimal } from 'decimal.js';
@@ -622,11 +623,22 @@ const PG_ISO_8859: Record<string, string> = {
 /** Single-byte encodings a PostgreSQL database may declare whose stored bytes `encoding:` may name anew. */
 const PG_SINGLE_BYTE = /^(LATIN\d+|ISO_8859_\d|WIN\d+|KOI8[RU])$/;
 const C1 = /[\u0080-\u009F]/;
+const C1_ALL = /[\u0080-\u009F]/g;
+
+/** Where a value holds its first C1 control character, and the value around it with each one as `\u0080`. */
+function showC1(v: string): string {
+  const at = v.search(C1);
+  const from = Math.max(0, at - 30);
+  const part = v.slice(from, from + 60).replace(C1_ALL, (ch) => `\\u${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+  return `at character ${at + 1} of "${from > 0 ? '…' : ''}${part}${from + 60 < v.length ? '…' : ''}"`;
+}
 
 /** Text columns of an ISO-8859 database checked for C1 control characters, and the reason named for them. */
 interface PgC1Check {
   text: boolean[];
   reason: string;
+  /** LATIN1 only, where each character is its stored byte: the reason for a value whose bytes are UTF-8 (`â‚¬` for €, text written twice over). */
+  utf8Reason?: string;
 }
 
 async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: PgTextColumns, c1?: PgC1Check): Promise<RowCursor> {
@@ -660,7 +672,8 @@ async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: 
         const v = row[i];
         if (check.text[i] === false || v === null || v === undefined || !C1.test(v)) continue;
         row[i] = null;
-        (bad ??= []).push({ index: i, ref: `row ${rowNo}`, rule: 'encoding', reason: `${check.reason} (at character ${v.search(C1) + 1} of "${v.replace(/[\u0080-\u009F]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`).slice(0, 80)}")` });
+        const utf8 = check.utf8Reason !== undefined && isUtf8(Buffer.from(v, 'latin1'));
+        (bad ??= []).push({ index: i, ref: `row ${rowNo}`, rule: 'encoding', reason: `${utf8 ? check.utf8Reason : check.reason} (${showC1(v)})` });
       }
       if (bad !== undefined) faults.set(row, bad);
     }
@@ -754,7 +767,9 @@ const postgres: Dialect = {
       const fields = await pgColumns(c, sql);
       const reason = `holds a C1 control character (U+0080–U+009F, invisible): the database is declared ${serverEncoding}, and probably holds ${windows} text (€ „ “ – stored as bytes 0x80–0x9F, which ${serverEncoding} reads as control characters): set encoding: ${windows} in the mapping's source`;
       // A query that cannot be a subquery has its every column checked: only text can hold a C1 character.
-      return pgCursor(c, sql, batchSize, undefined, fields === undefined ? { text: [], reason } : { text: fields.map((f) => !PG_ASCII_TYPES.has(f.dataTypeID)), reason });
+      const utf8Reason = serverEncoding === 'LATIN1' ? "holds a C1 control character (U+0080–U+009F, invisible): the database is declared LATIN1, and its bytes here are UTF-8 (a program wrote UTF-8 into it, and € reads as â\\u0082¬): set encoding: utf-8 in the mapping's source" : undefined;
+      const check = { reason, ...(utf8Reason === undefined ? {} : { utf8Reason }) };
+      return pgCursor(c, sql, batchSize, undefined, { text: fields === undefined ? [] : fields.map((f) => !PG_ASCII_TYPES.has(f.dataTypeID)), ...check });
     }
     // SQL_ASCII: the server holds bytes it cannot convert, and asked for UTF-8 refuses the whole
     // query at the first that is not. A single-byte database whose mapping names what it really
@@ -771,7 +786,7 @@ const postgres: Dialect = {
       });
     }
     const bytes = fields.map((f) => !PG_ASCII_TYPES.has(f.dataTypeID));
-    const why = sqlAscii ? 'the database is SQL_ASCII, which stores the bytes the legacy application wrote, in whatever encoding it used' : `the database is declared ${serverEncoding}, and its bytes are read as encoding: names`;
+    const why = sqlAscii ? 'the database is SQL_ASCII, which stores the bytes the legacy application wrote, in whatever encoding it used' : `the database is declared ${serverEncoding}, and its text is read as the bytes stored, in the encoding: the mapping names`;
     const decoder = new LegacyTextDecoder(text, why);
     return pgCursor(c, pgBytesQuery(sql, fields, bytes, serverEncoding), batchSize, { header: fields.map((f) => f.name), oids: fields.map((f) => f.dataTypeID), bytes, decoder });
   },

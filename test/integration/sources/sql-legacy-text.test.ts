@@ -160,7 +160,10 @@ describe.skipIf(pgDown !== null && !process.env.CI)('sql source: a LATIN1 Postgr
         INSERT INTO itemmast VALUES
           ('A-1', E'M\\xFCller \\x84Getriebe\\x93 \\x96 \\x80 5', 1.5),
           ('A-2', E'Zahnrad gr\\xFCn', 2),
-          (E'A-3\\x80', 'plain', NULL)`),
+          (E'A-3\\x80', 'plain', NULL);
+        -- UTF-8 written into LATIN1 by a newer program: the euro sign as E2 82 AC
+        CREATE TABLE doubled (descr text);
+        INSERT INTO doubled VALUES (E'Preis \\xE2\\x82\\xAC 5 gr\\xC3\\xBCn')`),
     );
   });
 
@@ -190,6 +193,13 @@ describe.skipIf(pgDown !== null && !process.env.CI)('sql source: a LATIN1 Postgr
       ['A-3€    ', 'plain', null],
     ]);
     expect(out.every((r) => r.faults === undefined)).toBe(true);
+  });
+
+  it('UTF-8 written into it: the reject says encoding: utf-8, which reads it exactly', async () => {
+    const plain = await cellsAndFaults({ format: 'sql', url, query: 'SELECT descr FROM doubled' });
+    expect(plain.out).toEqual([{ cells: [null], faults: [{ index: 0, ref: 'row 1', rule: 'encoding', reason: expect.stringMatching(/its bytes here are UTF-8 .*set encoding: utf-8 in the mapping's source \(at character 8 of "Preis â\\u0082¬ 5 grÃ¼n"\)$/) }] }]);
+    const named = await cellsAndFaults({ format: 'sql', url, query: 'SELECT descr FROM doubled', encoding: 'utf-8' });
+    expect(named.out).toEqual([{ cells: ['Preis € 5 grün'], faults: undefined }]);
   });
 
   it('a query that cannot run as a subquery is checked all the same', async () => {

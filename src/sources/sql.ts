@@ -7,7 +7,7 @@
  *
  * - PostgreSQL: a cursor (pg-query-stream's pg-cursor), `batchSize` rows per round trip, the
  *   next batch fetched while the caller maps the current one; the text of a SQL_ASCII database,
- *   or of a LATIN1 one whose mapping names `encoding:`, as its bytes, decoded in that encoding
+ *   or of a single-byte one (LATIN1, …) whose mapping names `encoding:`, as its bytes, decoded in it
  *   (sql-text.ts); without it, C1 control characters from an ISO-8859 database reject their row;
  * - MySQL / MariaDB: mysql2's row events, the socket paused while a batch is waiting; text as
  *   the bytes its column holds, decoded in the set the column declares (sql-text.ts);

@@ -50,7 +50,7 @@ export const sourceSchema = z
     encoding: z
       .string()
       .optional()
-      .describe('auto (byte-order mark, then detection), utf-8, windows-1252, utf-16le, ...; for sql, the encoding of the text of a PostgreSQL SQL_ASCII database, or of MariaDB/MySQL columns declared latin1 or ascii'),
+      .describe('auto (byte-order mark, then detection), utf-8, windows-1252, utf-16le, ...; for sql, the encoding of the text of a PostgreSQL SQL_ASCII database or of a LATIN1 one that holds another (windows-1252), of MariaDB/MySQL columns declared latin1 or ascii, or of SQLite TEXT that is not UTF-8'),
     allow_valid_utf8: z
       .boolean()
       .optional()

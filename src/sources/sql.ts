@@ -6,12 +6,14 @@
  * `.stream()` hides the column list an empty result still needs:
  *
  * - PostgreSQL: a cursor (pg-query-stream's pg-cursor), `batchSize` rows per round trip, the
- *   next batch fetched while the caller maps the current one; the text of a SQL_ASCII database
- *   as its bytes, decoded in the mapping's `encoding:` (sql-text.ts);
+ *   next batch fetched while the caller maps the current one; the text of a SQL_ASCII database,
+ *   or of a single-byte one (LATIN1, …) whose mapping names `encoding:`, as its bytes, decoded in it
+ *   (sql-text.ts); without it, C1 control characters from an ISO-8859 database reject their row;
  * - MySQL / MariaDB: mysql2's row events, the socket paused while a batch is waiting; text as
  *   the bytes its column holds, decoded in the set the column declares (sql-text.ts);
- * - SQLite: better-sqlite3's `.iterate()`, one row at a time; TEXT that is not UTF-8 becomes a
- *   fault of its cell (rule `encoding`), never U+FFFD in its place (sqlite-text.ts);
+ * - SQLite: better-sqlite3's `.iterate()`, one row at a time; TEXT that is not UTF-8 is decoded
+ *   in the mapping's `encoding:`, or without one becomes a fault of its cell (rule `encoding`),
+ *   never U+FFFD in its place (sqlite-text.ts);
  * - SQL Server: tedious's row events, the request paused while a batch is waiting.
  *
  * Memory holds a batch or two (plus what a paused socket had buffered), never the result.
@@ -35,6 +37,7 @@
  * after that ran outside (MSSQL_SOURCE_BEGIN). Only a login without write permission
  * (db_datareader) rules that out on the server.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { Decimal } from 'decimal.js';
@@ -206,11 +209,11 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   const kind = kindOf(url, display);
   const dialect = DIALECTS[kind];
   const text = legacyTextOf(spec);
-  if (text.named && text.encoding !== 'utf-8' && (kind === 'sqlite' || kind === 'mssql')) {
-    throw new SourceError(`${label}: encoding: ${text.encoding} is not read for a ${kind === 'sqlite' ? 'SQLite' : 'SQL Server'} source`, {
+  if (text.named && text.encoding !== 'utf-8' && kind === 'mssql') {
+    throw new SourceError(`${label}: encoding: ${text.encoding} is not read for a SQL Server source`, {
       code: 'source.encoding',
       location: { file: label, where: 'source.encoding' },
-      hint: "remove encoding: from the mapping's source: it names the text encoding of a PostgreSQL SQL_ASCII database, or of MariaDB/MySQL columns declared latin1 or ascii",
+      hint: "remove encoding: from the mapping's source: it names the text encoding of a PostgreSQL SQL_ASCII or LATIN1 database, of MariaDB/MySQL columns declared latin1 or ascii, or of a SQLite file's TEXT",
     });
   }
   if (kind === 'sqlite') await checkSqliteFile(url, ctx);
@@ -594,18 +597,51 @@ async function pgColumns(c: pg.Client, sql: string): Promise<pg.FieldDef[] | und
  * output function would check them against the client's UTF-8 and refuse); a CHAR keeps its padding
  * through format(), which a cast to text would strip.
  */
-function pgBytesQuery(sql: string, fields: readonly pg.FieldDef[], bytes: readonly boolean[]): string {
+function pgBytesQuery(sql: string, fields: readonly pg.FieldDef[], bytes: readonly boolean[], serverEncoding: string): string {
   const names = fields.map((_, i) => `c${i}`);
+  // In the database's own encoding, convert_to gives back the bytes as stored (LATIN1: 0x80 for €, not U+0080).
+  const enc = `'${serverEncoding.replace(/[^A-Za-z0-9_]/g, '')}'`;
   const columns = fields.map((f, i) => {
     const c = names[i] as string;
     if (!bytes[i]) return c;
-    if (f.dataTypeID === PG_BPCHAR) return `CASE WHEN ${c} IS NULL THEN NULL ELSE convert_to(format('%s', ${c}), 'SQL_ASCII') END`;
-    return `convert_to(${c}::text, 'SQL_ASCII')`;
+    if (f.dataTypeID === PG_BPCHAR) return `CASE WHEN ${c} IS NULL THEN NULL ELSE convert_to(format('%s', ${c}), ${enc}) END`;
+    return `convert_to(${c}::text, ${enc})`;
   });
   return `SELECT ${columns.join(', ')} FROM (\n${sql}\n) AS forklift_q(${names.join(', ')})`;
 }
 
-async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: PgTextColumns): Promise<RowCursor> {
+/**
+ * ISO-8859 encodings a PostgreSQL database may declare, with the Windows code page legacy
+ * applications on Windows wrote into it instead. The server reads bytes 0x80–0x9F (€ „ “ – in
+ * the code page) as the invisible C1 control characters U+0080–U+009F, which would load silently.
+ */
+const PG_ISO_8859: Record<string, string> = {
+  LATIN1: 'windows-1252', LATIN2: 'windows-1250', LATIN3: 'windows-1254', LATIN4: 'windows-1257', LATIN5: 'windows-1254',
+  LATIN6: 'windows-1257', LATIN7: 'windows-1257', LATIN8: 'windows-1252', LATIN9: 'windows-1252', LATIN10: 'windows-1250',
+  ISO_8859_5: 'windows-1251', ISO_8859_6: 'windows-1256', ISO_8859_7: 'windows-1253', ISO_8859_8: 'windows-1255',
+};
+/** Single-byte encodings a PostgreSQL database may declare whose stored bytes `encoding:` may name anew. */
+const PG_SINGLE_BYTE = /^(LATIN\d+|ISO_8859_\d|WIN\d+|KOI8[RU])$/;
+const C1 = /[\u0080-\u009F]/;
+const C1_ALL = /[\u0080-\u009F]/g;
+
+/** Where a value holds its first C1 control character, and the value around it with each one as `\u0080`. */
+function showC1(v: string): string {
+  const at = v.search(C1);
+  const from = Math.max(0, at - 30);
+  const part = v.slice(from, from + 60).replace(C1_ALL, (ch) => `\\u${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+  return `at character ${at + 1} of "${from > 0 ? '…' : ''}${part}${from + 60 < v.length ? '…' : ''}"`;
+}
+
+/** Text columns of an ISO-8859 database checked for C1 control characters, and the reason named for them. */
+interface PgC1Check {
+  text: boolean[];
+  reason: string;
+  /** LATIN1 only, where each character is its stored byte: the reason for a value whose bytes are UTF-8 (`â‚¬` for €, text written twice over). */
+  utf8Reason?: string;
+}
+
+async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: PgTextColumns, c1?: PgC1Check): Promise<RowCursor> {
   const stream = new QueryStream(sql, [], { rowMode: 'array', types: PG_RAW, batchSize });
   conn.query(stream);
   const cursor = stream.cursor as PgCursor;
@@ -617,6 +653,8 @@ async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: 
   let rowNo = 0;
   const toCells = (rows: (string | null)[][]): Cell[][] => {
     if (text !== undefined) return decodeText(rows, text);
+    if (c1 !== undefined) checkC1(rows, c1);
+    else rowNo += rows.length;
     for (const row of rows) {
       for (let i = 0; i < convert.length; i++) {
         const c = convert[i];
@@ -625,6 +663,20 @@ async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: 
       }
     }
     return rows;
+  };
+  const checkC1 = (rows: (string | null)[][], check: PgC1Check): void => {
+    for (const row of rows) {
+      rowNo++;
+      let bad: CellFault[] | undefined;
+      for (let i = 0; i < row.length; i++) {
+        const v = row[i];
+        if (check.text[i] === false || v === null || v === undefined || !C1.test(v)) continue;
+        row[i] = null;
+        const utf8 = check.utf8Reason !== undefined && isUtf8(Buffer.from(v, 'latin1'));
+        (bad ??= []).push({ index: i, ref: `row ${rowNo}`, rule: 'encoding', reason: `${utf8 ? check.utf8Reason : check.reason} (${showC1(v)})` });
+      }
+      if (bad !== undefined) faults.set(row, bad);
+    }
   };
   const decodeText = (rows: (string | null)[][], text: PgTextColumns): Cell[][] => {
     for (const row of rows) {
@@ -656,7 +708,7 @@ async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: 
   };
   return {
     header: text?.header ?? fields.map((f) => f.name),
-    ...(text === undefined ? {} : { faults }),
+    ...(text === undefined && c1 === undefined ? {} : { faults }),
     async read(n) {
       let rows: string[][];
       if (pending !== undefined) {
@@ -699,24 +751,44 @@ const postgres: Dialect = {
   async start(conn, sql, batchSize, text, ctx) {
     const c = conn as pg.Client;
     const serverEncoding = PG_SERVER_ENCODING.get(c) ?? '';
-    if (serverEncoding !== 'SQL_ASCII') {
+    const singleByte = PG_SINGLE_BYTE.test(serverEncoding);
+    const sqlAscii = serverEncoding === 'SQL_ASCII';
+    if (!sqlAscii && !(singleByte && text.named)) {
       if (text.named && text.encoding !== 'utf-8') {
-        throw new SourceError(`${ctx.label}: encoding: ${text.encoding} is for a database whose text has no declared encoding (SQL_ASCII), but this one's encoding is ${serverEncoding}, which PostgreSQL converts to UTF-8 itself`, {
+        throw new SourceError(`${ctx.label}: encoding: ${text.encoding} is for a database whose text has no declared encoding (SQL_ASCII) or a single-byte one (LATIN1, WIN1252, …), but this one's encoding is ${serverEncoding}, which PostgreSQL converts to UTF-8 itself`, {
           code: 'source.encoding',
           location: { file: ctx.label, where: 'source.encoding' },
           hint: "remove encoding: from the mapping's source",
         });
       }
-      return pgCursor(c, sql, batchSize);
+      const windows = PG_ISO_8859[serverEncoding];
+      // A UTF8 database is read as it always was: no check, no cost.
+      if (windows === undefined) return pgCursor(c, sql, batchSize);
+      const fields = await pgColumns(c, sql);
+      const reason = `holds a C1 control character (U+0080–U+009F, invisible): the database is declared ${serverEncoding}, and probably holds ${windows} text (€ „ “ – stored as bytes 0x80–0x9F, which ${serverEncoding} reads as control characters): set encoding: ${windows} in the mapping's source`;
+      // A query that cannot be a subquery has its every column checked: only text can hold a C1 character.
+      const utf8Reason = serverEncoding === 'LATIN1' ? "holds a C1 control character (U+0080–U+009F, invisible): the database is declared LATIN1, and its bytes here are UTF-8 (a program wrote UTF-8 into it, and € reads as â\\u0082¬): set encoding: utf-8 in the mapping's source" : undefined;
+      const check = { reason, ...(utf8Reason === undefined ? {} : { utf8Reason }) };
+      return pgCursor(c, sql, batchSize, undefined, { text: fields === undefined ? [] : fields.map((f) => !PG_ASCII_TYPES.has(f.dataTypeID)), ...check });
     }
     // SQL_ASCII: the server holds bytes it cannot convert, and asked for UTF-8 refuses the whole
-    // query at the first that is not. Text columns are read as their bytes and decoded here.
+    // query at the first that is not. A single-byte database whose mapping names what it really
+    // holds (LATIN1 filled with Windows-1252): the server's conversion would be wrong. Text
+    // columns are read as their stored bytes and decoded here.
     const fields = await pgColumns(c, sql);
     // A statement that cannot be a subquery runs as it is: the server refuses text that is not UTF-8 (the hint of classify).
-    if (fields === undefined) return pgCursor(c, sql, batchSize);
+    if (fields === undefined) {
+      if (sqlAscii) return pgCursor(c, sql, batchSize);
+      throw new SourceError(`${ctx.label}: encoding: ${text.encoding} needs the query's text as its stored bytes, and the query cannot run as a subquery`, {
+        code: 'source.encoding',
+        location: { file: ctx.label, where: 'source.encoding' },
+        hint: 'write the query as one SELECT',
+      });
+    }
     const bytes = fields.map((f) => !PG_ASCII_TYPES.has(f.dataTypeID));
-    const decoder = new LegacyTextDecoder(text, 'the database is SQL_ASCII, which stores the bytes the legacy application wrote, in whatever encoding it used');
-    return pgCursor(c, pgBytesQuery(sql, fields, bytes), batchSize, { header: fields.map((f) => f.name), oids: fields.map((f) => f.dataTypeID), bytes, decoder });
+    const why = sqlAscii ? 'the database is SQL_ASCII, which stores the bytes the legacy application wrote, in whatever encoding it used' : `the database is declared ${serverEncoding}, and its text is read as the bytes stored, in the encoding: the mapping names`;
+    const decoder = new LegacyTextDecoder(text, why);
+    return pgCursor(c, pgBytesQuery(sql, fields, bytes, serverEncoding), batchSize, { header: fields.map((f) => f.name), oids: fields.map((f) => f.dataTypeID), bytes, decoder });
   },
   classify(e) {
     const code = codeOf(e);
@@ -988,13 +1060,17 @@ async function checkSqliteFile(url: string, ctx: ErrorContext): Promise<void> {
   }
 }
 
+const NOT_ASCII = /[\u0080-\uFFFF]/;
+
 const sqlite: Dialect = {
   config(url) {
     return { client: 'better-sqlite3', connection: { filename: sqlitePath(url), options: { readonly: true } }, useNullAsDefault: true };
   },
   async prepare() {},
-  async start(conn, sql) {
+  async start(conn, sql, _batchSize, text) {
     const db = conn as Database.Database;
+    // SQLite keeps the bytes a legacy program stored as TEXT; the mapping names their encoding.
+    const decoder = text.named && text.encoding !== 'utf-8' ? new LegacyTextDecoder(text, 'SQLite keeps the bytes a program stored as TEXT, in whatever encoding it used') : undefined;
     const stmt = db.prepare(sql);
     if (!stmt.reader) return { header: [], read: async () => [], close: async () => {} };
     const header = stmt.columns().map((c) => c.name);
@@ -1024,10 +1100,22 @@ const sqlite: Dialect = {
             if (typeof v === 'string' && v.includes('\uFFFD')) {
               const bytes = (check ??= new SqliteTextCheck(db, sql, header)).nonUtf8(rowNo, i, row);
               if (bytes !== undefined) {
-                cells[i] = null;
-                (bad ??= []).push(nonUtf8Fault(i, rowNo, bytes));
+                const d = decoder === undefined ? nonUtf8Fault(i, rowNo, bytes) : decoder.decode(bytes, i, rowNo);
+                if (isFault(d)) {
+                  cells[i] = null;
+                  (bad ??= []).push(d);
+                } else cells[i] = d;
                 continue;
               }
+            }
+            // Valid UTF-8 beyond ASCII under a named encoding: the same rule as the other SQL sources (allow_valid_utf8).
+            if (decoder !== undefined && typeof v === 'string' && NOT_ASCII.test(v)) {
+              const d = decoder.decode(Buffer.from(v, 'utf8'), i, rowNo);
+              if (isFault(d)) {
+                cells[i] = null;
+                (bad ??= []).push(d);
+              } else cells[i] = d;
+              continue;
             }
             cells[i] = sqliteCell(v);
           }

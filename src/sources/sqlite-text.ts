@@ -111,6 +111,6 @@ export function nonUtf8Fault(index: number, row: number, bytes: Buffer): CellFau
     index,
     ref: `row ${row}`,
     rule: 'encoding',
-    reason: `is not valid UTF-8: "${shown}" (\\xNN: a byte that begins no UTF-8 character, text written in another encoding such as Latin-1): correct the value in the database`,
+    reason: `is not valid UTF-8: "${shown}" (\\xNN: a byte that begins no UTF-8 character, text written in another encoding such as Windows-1252): set encoding: in the mapping's source to the encoding the legacy application wrote, e.g. encoding: windows-1252, or correct the value in the database`,
   };
 }

@@ -142,6 +142,17 @@ function rejectsOf(dir: string): string {
 const pgDown = await probePg();
 if (pgDown !== null) console.warn(`PostgreSQL is not reachable (${pgDown}): the SQL_ASCII source tests are skipped`);
 
+/** A one-mapping project reading items from itemmast of PostgreSQL database `db`, the encoding: part as given. */
+function sqlProject(db: string, encoding: string): string {
+  const dir = tempDir('fs-sqlascii-e2e-');
+  writeFileSync(
+    path.join(dir, 'items.yaml'),
+    `entity: items\nsource: { format: sql, url: ${JSON.stringify(pgUrl(db))}, query: "SELECT * FROM itemmast ORDER BY itemno"${encoding} }\nfields:\n  item_code: { from: itemno, clean: [trim] }\n  description: { from: descr }\n  uom: { const: EA }\n  active: { const: true }\n`,
+  );
+  writeFileSync(path.join(dir, 'forklift.yaml'), 'name: enc\ntarget: sqlite:./t.db\nmappings: [items.yaml]\n');
+  return dir;
+}
+
 describe.skipIf(pgDown !== null && !process.env.CI)('a PostgreSQL SQL_ASCII legacy database holding Windows-1252 text', () => {
   const legacy = `fs_e2e_${randomBytes(5).toString('hex')}`;
   const modern = `fs_e2e_${randomBytes(5).toString('hex')}`;
@@ -161,15 +172,7 @@ describe.skipIf(pgDown !== null && !process.env.CI)('a PostgreSQL SQL_ASCII lega
     });
   });
 
-  function sqlProject(db: string, encoding: string): string {
-    const dir = tempDir('fs-sqlascii-e2e-');
-    writeFileSync(
-      path.join(dir, 'items.yaml'),
-      `entity: items\nsource: { format: sql, url: ${JSON.stringify(pgUrl(db))}, query: "SELECT * FROM itemmast ORDER BY itemno"${encoding} }\nfields:\n  item_code: { from: itemno, clean: [trim] }\n  description: { from: descr }\n  uom: { const: EA }\n  active: { const: true }\n`,
-    );
-    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: enc\ntarget: sqlite:./t.db\nmappings: [items.yaml]\n');
-    return dir;
-  }
+
 
   it('rejects the row that is not UTF-8 (nothing committed), naming the column, its bytes and encoding: in the rejects file', () => {
     const dir = sqlProject(legacy, '');
@@ -192,8 +195,35 @@ describe.skipIf(pgDown !== null && !process.env.CI)('a PostgreSQL SQL_ASCII lega
   it('refuses encoding: on a database that declares its own (exit 2), saying the server converts it', async () => {
     await withPg(pgUrl(modern), (c) => c.query("CREATE TABLE itemmast (itemno char(8), descr varchar(40)); INSERT INTO itemmast VALUES ('A-1', 'Müller')"));
     const r = runCli(['migrate', 'forklift.yaml'], { cwd: sqlProject(modern, ', encoding: windows-1252') });
-    expectRefused(r, /encoding: windows-1252 is for a database whose text has no declared encoding \(SQL_ASCII\), but this one's encoding is UTF8/);
+    expectRefused(r, /encoding: windows-1252 is for a database whose text has no declared encoding \(SQL_ASCII\) or a single-byte one \(LATIN1, WIN1252, …\), but this one's encoding is UTF8/);
     expect(r.stderr).toMatch(/remove encoding: from the mapping's source/);
+  });
+});
+
+describe.skipIf(pgDown !== null && !process.env.CI)('a PostgreSQL database declared LATIN1 holding Windows-1252 text', () => {
+  const name = `fl_e2e_${randomBytes(5).toString('hex')}`;
+
+  beforeAll(async () => {
+    await withPg(PG_ADMIN_URL, (c) => c.query(`CREATE DATABASE ${name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`));
+    // € as the byte 0x80 and „ “ as 0x84 0x93, as a Windows application wrote them; LATIN1 reads them as C1 controls.
+    await withPg(pgUrl(name), (c) =>
+      c.query(`SET client_encoding TO 'LATIN1'; CREATE TABLE itemmast (itemno char(8), descr varchar(40)); INSERT INTO itemmast VALUES ('A-1', E'\\x84Getriebe\\x93 \\x80 5'), ('A-2', E'Zahnrad gr\\xFCn')`),
+    );
+  });
+
+  afterAll(() => withPg(PG_ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)));
+
+  it('rejects the row whose text holds C1 control characters (nothing committed), saying to set encoding: windows-1252, which loads € „ “ exactly', () => {
+    const plain = sqlProject(name, '');
+    const r = runCli(['migrate', 'forklift.yaml'], { cwd: plain });
+    expect({ code: r.code, committed: itemsLoaded(plain) }, r.stderr).toEqual({ code: 3, committed: false });
+    expect(r.stderr).toMatch(/nothing was committed: items: 1 of 2 rows rejected/);
+    expect(rejectsOf(plain)).toContain(
+      'description,encoding,"column descr (row 1) holds a C1 control character (U+0080–U+009F, invisible): the database is declared LATIN1, and probably holds windows-1252 text (€ „ “ – stored as bytes 0x80–0x9F, which LATIN1 reads as control characters): set encoding: windows-1252 in the mapping\'s source (at character 1 of ""\\u0084Getriebe\\u0093 \\u0080 5"")',
+    );
+    const named = sqlProject(name, ', encoding: windows-1252');
+    expect(runCli(['migrate', 'forklift.yaml'], { cwd: named }).code).toBe(0);
+    expect(descriptions(named)).toEqual({ 'A-1': '„Getriebe“ € 5', 'A-2': 'Zahnrad grün' });
   });
 });
 
@@ -234,5 +264,34 @@ describe.skipIf(myDown !== null && !process.env.CI)('a MariaDB ascii column hold
     const named = project(', encoding: windows-1252');
     expect(runCli(['migrate', 'forklift.yaml'], { cwd: named }).code).toBe(0);
     expect(descriptions(named)).toEqual({ 'A-1': 'Müller', 'A-2': 'Zahnrad' });
+  });
+});
+
+describe('a SQLite legacy file whose TEXT holds Windows-1252 bytes', () => {
+  function sqliteProject(encoding: string): string {
+    const dir = tempDir('fl-sqlite-e2e-');
+    const db = new Database(path.join(dir, 'legacy.db'));
+    // Müller € 5 as a legacy Windows program stored it: 0xFC, 0x80.
+    db.exec("CREATE TABLE itemmast (itemno TEXT, descr TEXT); INSERT INTO itemmast VALUES ('A-1', CAST(X'4DFC6C6C657220802035' AS TEXT)), ('A-2', 'Zahnrad')");
+    db.close();
+    writeFileSync(
+      path.join(dir, 'items.yaml'),
+      `entity: items\nsource: { format: sql, url: "sqlite:legacy.db", query: "SELECT * FROM itemmast ORDER BY itemno"${encoding} }\nfields:\n  item_code: { from: itemno }\n  description: { from: descr }\n  uom: { const: EA }\n  active: { const: true }\n`,
+    );
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: enc\ntarget: sqlite:./t.db\nmappings: [items.yaml]\n');
+    return dir;
+  }
+
+  it('rejects the row (nothing committed) naming the bytes and encoding:; encoding: windows-1252 loads it exactly', () => {
+    const plain = sqliteProject('');
+    const r = runCli(['migrate', 'forklift.yaml'], { cwd: plain });
+    expect(r.code, r.stderr).toBe(3);
+    const rejects = rejectsOf(plain);
+    expect(rejects).toContain('description,encoding,"column descr (row 1) is not valid UTF-8: ""M\\xFCller \\x80 5""');
+    expect(rejects).toContain("set encoding: in the mapping's source to the encoding the legacy application wrote, e.g. encoding: windows-1252");
+    const named = sqliteProject(', encoding: windows-1252');
+    const ok = runCli(['migrate', 'forklift.yaml'], { cwd: named });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(descriptions(named)).toEqual({ 'A-1': 'Müller € 5', 'A-2': 'Zahnrad' });
   });
 });

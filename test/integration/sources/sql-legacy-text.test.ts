@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import iconv from 'iconv-lite';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceError } from '../../../src/core/errors.js';
@@ -146,6 +147,67 @@ describe.skipIf(pgDown !== null && !process.env.CI)('sql source: a SQL_ASCII Pos
   });
 });
 
+describe.skipIf(pgDown !== null && !process.env.CI)('sql source: a LATIN1 PostgreSQL database that holds Windows-1252 text', () => {
+  const name = `fl_latin1_${randomBytes(5).toString('hex')}`;
+  const url = pgUrl(name);
+
+  beforeAll(async () => {
+    await withPg(PG_ADMIN_URL, (c) => c.query(`CREATE DATABASE ${name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`));
+    // The bytes a legacy Windows application wrote: € as 0x80, „ “ as 0x84 0x93, – as 0x96.
+    await withPg(url, (c) =>
+      c.query(`SET client_encoding TO 'LATIN1';
+        CREATE TABLE itemmast (itemno char(8), descr varchar(40), qty numeric(12,3));
+        INSERT INTO itemmast VALUES
+          ('A-1', E'M\\xFCller \\x84Getriebe\\x93 \\x96 \\x80 5', 1.5),
+          ('A-2', E'Zahnrad gr\\xFCn', 2),
+          (E'A-3\\x80', 'plain', NULL);
+        -- UTF-8 written into LATIN1 by a newer program: the euro sign as E2 82 AC
+        CREATE TABLE doubled (descr text);
+        INSERT INTO doubled VALUES (E'Preis \\xE2\\x82\\xAC 5 gr\\xC3\\xBCn')`),
+    );
+  });
+
+  afterAll(() => withPg(PG_ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)));
+
+  const rows = (extra: Partial<SourceSpec>) => cellsAndFaults({ format: 'sql', url, query: 'SELECT * FROM itemmast ORDER BY itemno', ...extra }, 2);
+
+  it('without encoding: a value holding a C1 control character (0x80–0x9F read as LATIN1) rejects its row naming windows-1252; the rest reads as before', async () => {
+    const { out } = await rows({});
+    expect(out.map((r) => r.cells)).toEqual([
+      ['A-1     ', null, '1.500'],
+      ['A-2     ', 'Zahnrad grün', '2.000'],
+      [null, 'plain', null],
+    ]);
+    expect(out[0]!.faults).toEqual([
+      { index: 1, ref: 'row 1', rule: 'encoding', reason: expect.stringMatching(/^holds a C1 control character .*declared LATIN1, and probably holds windows-1252 .*set encoding: windows-1252 in the mapping's source \(at character 8 of "Müller \\u0084Getriebe\\u0093/) },
+    ]);
+    expect(out[1]!.faults).toBeUndefined();
+    expect(out[2]!.faults).toEqual([{ index: 0, ref: 'row 3', rule: 'encoding', reason: expect.stringContaining('windows-1252') }]);
+  });
+
+  it('encoding: windows-1252 reads the stored bytes: € „ “ – exactly', async () => {
+    const { out } = await rows({ encoding: 'windows-1252' });
+    expect(out.map((r) => r.cells)).toEqual([
+      ['A-1     ', 'Müller „Getriebe“ – € 5', '1.500'],
+      ['A-2     ', 'Zahnrad grün', '2.000'],
+      ['A-3€    ', 'plain', null],
+    ]);
+    expect(out.every((r) => r.faults === undefined)).toBe(true);
+  });
+
+  it('UTF-8 written into it: the reject says encoding: utf-8, which reads it exactly', async () => {
+    const plain = await cellsAndFaults({ format: 'sql', url, query: 'SELECT descr FROM doubled' });
+    expect(plain.out).toEqual([{ cells: [null], faults: [{ index: 0, ref: 'row 1', rule: 'encoding', reason: expect.stringMatching(/its bytes here are UTF-8 .*set encoding: utf-8 in the mapping's source \(at character 8 of "Preis â\\u0082¬ 5 grÃ¼n"\)$/) }] }]);
+    const named = await cellsAndFaults({ format: 'sql', url, query: 'SELECT descr FROM doubled', encoding: 'utf-8' });
+    expect(named.out).toEqual([{ cells: ['Preis € 5 grün'], faults: undefined }]);
+  });
+
+  it('a query that cannot run as a subquery is checked all the same', async () => {
+    const { out } = await cellsAndFaults({ format: 'sql', url, query: "SELECT descr FROM itemmast WHERE itemno = 'A-1' -- last" });
+    expect(out[0]!.faults).toEqual([{ index: 0, ref: 'row 1', rule: 'encoding', reason: expect.stringContaining('set encoding: windows-1252') }]);
+  });
+});
+
 const myDown = await probeMysql();
 if (myDown !== null) console.warn(`MariaDB is not reachable (${myDown}): its legacy text tests are skipped`);
 
@@ -201,15 +263,47 @@ describe.skipIf(myDown !== null && !process.env.CI)('sql source: MariaDB text in
       { index: 2, ref: 'row 1', rule: 'encoding', reason: expect.stringMatching(/^is not valid UTF-8: "M\\xFCller \\x80\\x8D"/) },
     ]);
   });
+});
 
-  it('encoding: on a SQLite source is refused (exit 2) rather than ignored', async () => {
-    const file = path.join(tempDir('fs-sqlite-enc-'), 'legacy.db');
-    new Database(file).close();
-    const e = await openSource({ format: 'sql', url: `sqlite:${file}`, query: 'SELECT 1', encoding: 'windows-1252' }).then(
-      () => undefined,
-      (x: unknown) => x,
-    );
-    expect(e).toBeInstanceOf(SourceError);
-    expect((e as Error).message).toMatch(/encoding: windows-1252 is not read for a SQLite source/);
+describe('sql source: a SQLite file whose TEXT holds Windows-1252 bytes', () => {
+  const file = path.join(tempDir('fl-sqlite-enc-'), 'legacy.db');
+  const url = `sqlite:${file}`;
+
+  beforeAll(() => {
+    const db = new Database(file);
+    // The bytes a legacy Windows program stored as TEXT: ü as 0xFC, € as 0x80, „ “ as 0x84 0x93.
+    db.exec(`CREATE TABLE itemmast (itemno TEXT, descr TEXT, qty REAL);
+      INSERT INTO itemmast VALUES
+        ('A-1', CAST(X'${iconv.encode('Müller „Getriebe“ € 5', 'windows-1252').toString('hex')}' AS TEXT), 1.5),
+        ('A-2', 'Zahnrad', 2),
+        ('A-3', 'Café', 3),
+        ('A-4', CAST(X'${Buffer.from('bad \x81 byte', 'latin1').toString('hex')}' AS TEXT), 4),
+        ('A-5', 'real \uFFFD kept', 5)`);
+    db.close();
+  });
+
+  const rows = async (extra: Partial<SourceSpec>) => (await cellsAndFaults({ format: 'sql', url, query: 'SELECT * FROM itemmast ORDER BY itemno', ...extra }, 2)).out;
+
+  it('without encoding: the value that is not UTF-8 rejects its row, naming its bytes and encoding:', async () => {
+    const out = await rows({});
+    expect(out.map((r) => r.cells[1])).toEqual([null, 'Zahnrad', 'Café', null, 'real \uFFFD kept']);
+    expect(out[0]!.faults).toEqual([{ index: 1, ref: 'row 1', rule: 'encoding', reason: expect.stringMatching(/^is not valid UTF-8: "M\\xFCller .*set encoding: in the mapping's source .*e\.g\. encoding: windows-1252/) }]);
+  });
+
+  it('encoding: windows-1252 reads its bytes exactly; valid UTF-8 beyond ASCII and a byte undefined there reject their row, allow_valid_utf8 insists', async () => {
+    const out = await rows({ encoding: 'windows-1252' });
+    expect(out.map((r) => r.cells)).toEqual([
+      ['A-1', 'Müller „Getriebe“ € 5', '1.5'],
+      ['A-2', 'Zahnrad', '2'],
+      ['A-3', null, '3'],
+      ['A-4', null, '4'],
+      ['A-5', null, '5'],
+    ]);
+    expect(out[0]!.faults).toBeUndefined();
+    expect(out[2]!.faults).toEqual([{ index: 1, ref: 'row 3', rule: 'encoding', reason: expect.stringMatching(/^is UTF-8 \("Café"\), which windows-1252 would read as "CafÃ©": .*allow_valid_utf8: true/) }]);
+    expect(out[3]!.faults).toEqual([{ index: 1, ref: 'row 4', rule: 'encoding', reason: expect.stringMatching(/^holds a byte that is no character in windows-1252: "bad \\x81 byte"/) }]);
+    expect(out[4]!.faults).toEqual([{ index: 1, ref: 'row 5', rule: 'encoding', reason: expect.stringMatching(/^is UTF-8 \("real \uFFFD kept"\)/) }]);
+    const insisted = await rows({ encoding: 'windows-1252', allow_valid_utf8: true });
+    expect(insisted.map((r) => r.cells[1])).toEqual(['Müller „Getriebe“ € 5', 'Zahnrad', 'CafÃ©', null, 'real ï¿½ kept']);
   });
 });

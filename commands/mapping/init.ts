@@ -11,6 +11,7 @@ export default class MappingInit extends BaseCommand {
     '<%= config.bin %> mapping init legacy/ITEMMAST.CSV --entity items',
     '<%= config.bin %> mapping init legacy/OPENBAL.xlsx --entity stock_balances --out mappings/balances.yaml --yes',
     '<%= config.bin %> mapping init legacy/MACHLOG.CSV --entity machine_events --json',
+    '<%= config.bin %> mapping init legacy/WULIAO.CSV --entity items --encoding gb18030',
   ];
   static override args = { source: Args.string({ description: 'The legacy file (.csv, .txt, .xlsx, .jsonl).', required: true }) };
   static override flags = {
@@ -19,12 +20,16 @@ export default class MappingInit extends BaseCommand {
     yes: Flags.boolean({ char: 'y', description: 'Write the guess without asking.' }),
     force: Flags.boolean({ description: 'Overwrite the mapping file if it exists.' }),
     sheet: Flags.string({ description: 'The Excel sheet (default: the first).' }),
+    encoding: Flags.string({
+      description: 'The encoding the file was written in (gb18030, shift_jis, big5, windows-1252, ...), for a file detection cannot decide; written to the mapping as encoding:.',
+      defaultHelp: 'auto',
+    }),
     plan: Flags.string({ description: 'The plan whose model to use (default: a forklift.yaml beside or above the output, else the factory model).' }),
   };
 
   async run(): Promise<ProposalSummary> {
     const { args, flags } = await this.parse(MappingInit);
-    const proposed = await proposeMapping({ source: args.source, entity: flags.entity, out: flags.out, sheet: flags.sheet, plan: flags.plan });
+    const proposed = await proposeMapping({ source: args.source, entity: flags.entity, out: flags.out, sheet: flags.sheet, encoding: flags.encoding, plan: flags.plan });
     // Prompts only with a person at both ends: never waits for input from a pipe or under --json.
     if (this.interactive && process.stdin.isTTY && !flags.yes) {
       if (!(await reviewProposal(proposed, (s) => this.log(s)))) throw new PromptCancelled();

@@ -4,7 +4,7 @@
  * detected here is what a run will read.
  */
 import path from 'node:path';
-import { SourceError } from '../core/errors.js';
+import { ConfigError, SourceError } from '../core/errors.js';
 import { readHead } from '../sources/common.js';
 import { openSource, type Cell, type SourceSpec } from '../sources/index.js';
 
@@ -15,6 +15,8 @@ export interface SourceLayout {
   /** Absolute path. */
   path: string;
   encoding?: string;
+  /** The encoding was named (`--encoding`), not detected. */
+  encodingGiven?: boolean;
   delimiter?: string;
   sheet?: string;
   /** 1-based line (CSV) or sheet row (Excel) of the header. */
@@ -65,10 +67,21 @@ export function findHeader(records: readonly { line: number; cells: readonly Cel
 }
 
 /** Reads the layout and a sample of rows of a legacy file. */
-export async function detectLayout(file: string, opts: { sheet?: string; sampleRows?: number } = {}): Promise<SourceLayout> {
+export async function detectLayout(file: string, opts: { sheet?: string; sampleRows?: number; encoding?: string } = {}): Promise<SourceLayout> {
   const abs = path.resolve(file);
   const format = formatOfFile(abs) ?? (await sniffFormat(abs));
-  const base: SourceSpec = { format, path: abs, ...(opts.sheet === undefined ? {} : { sheet: opts.sheet }) };
+  if (format === 'xlsx' && opts.encoding !== undefined) {
+    throw new ConfigError(`--encoding ${opts.encoding}: ${path.basename(abs)} is an Excel workbook, whose text carries its own encoding`, {
+      code: 'usage',
+      hint: 'Leave out --encoding for an Excel file; it names the encoding of a CSV or JSON Lines file.',
+    });
+  }
+  const base: SourceSpec = {
+    format,
+    path: abs,
+    ...(opts.sheet === undefined ? {} : { sheet: opts.sheet }),
+    ...(opts.encoding === undefined ? {} : { encoding: opts.encoding }),
+  };
 
   // First pass: everything from line 1, to find the header.
   const head = await openSource({ ...base, header_row: 1 }, { batchSize: HEAD_RECORDS });
@@ -116,6 +129,7 @@ export async function detectLayout(file: string, opts: { sheet?: string; sampleR
     format,
     path: abs,
     ...(src.detected.encoding === undefined ? {} : { encoding: src.detected.encoding }),
+    ...(opts.encoding === undefined ? {} : { encodingGiven: true }),
     ...(src.detected.delimiter === undefined ? {} : { delimiter: src.detected.delimiter }),
     ...(src.detected.sheet === undefined ? {} : { sheet: src.detected.sheet }),
     headerRow,

@@ -3,7 +3,8 @@
  * (after a person reviewed it, or not) write it. The review itself is the command's business.
  */
 import path from 'node:path';
-import { ConfigError } from '../core/errors.js';
+import iconv from 'iconv-lite';
+import { ConfigError, SourceError } from '../core/errors.js';
 import type { Entity, Model } from '../model/types.js';
 import { modelForMapping } from '../plan/check.js';
 import { didYouMean } from '../util/suggest.js';
@@ -19,6 +20,8 @@ export interface MappingInitOptions {
   /** A plan whose model to use (default: a forklift.yaml beside or above the output, else factory). */
   plan?: string | undefined;
   sheet?: string | undefined;
+  /** The source's encoding (`--encoding`), for a file detection cannot decide; auto or unset detects. */
+  encoding?: string | undefined;
   sampleRows?: number | undefined;
   cwd?: string | undefined;
 }
@@ -50,11 +53,56 @@ export async function proposeMapping(opts: MappingInitOptions): Promise<Proposed
   const file = path.resolve(cwd, opts.out ?? defaultMappingFile(opts.entity, cwd));
   const model = modelForMapping(file, opts.plan === undefined ? undefined : path.resolve(cwd, opts.plan));
   const entity = entityOf(model, opts.entity);
-  const layout = await detectLayout(path.resolve(cwd, opts.source), {
-    ...(opts.sheet === undefined ? {} : { sheet: opts.sheet }),
-    ...(opts.sampleRows === undefined ? {} : { sampleRows: opts.sampleRows }),
-  });
+  const encoding = encodingFlag(opts.encoding);
+  let layout;
+  try {
+    layout = await detectLayout(path.resolve(cwd, opts.source), {
+      ...(opts.sheet === undefined ? {} : { sheet: opts.sheet }),
+      ...(opts.sampleRows === undefined ? {} : { sampleRows: opts.sampleRows }),
+      ...(encoding === undefined ? {} : { encoding }),
+    });
+  } catch (e) {
+    throw e instanceof SourceError && e.code === 'source.encoding' ? encodingRefusal(e, opts, encoding) : e;
+  }
   return { proposal: guessMapping(layout, entity), entity, file };
+}
+
+/** `--encoding` checked as a mapping's `encoding:` is, but named as the flag: undefined for auto. */
+function encodingFlag(name: string | undefined): string | undefined {
+  if (name === undefined || name.trim().toLowerCase() === 'auto') return undefined;
+  const n = name.trim().toLowerCase();
+  if (!iconv.encodingExists(n)) {
+    throw new ConfigError(`--encoding: unknown encoding '${name}'`, {
+      code: 'usage',
+      hint: 'Use auto or a known name, e.g. utf-8, windows-1252, gb18030, big5, shift_jis, euc-kr, utf-16le.',
+    });
+  }
+  return n;
+}
+
+/**
+ * An encoding refusal while init reads the file: its hint names the mapping's `encoding:`, but
+ * no mapping exists yet, so it is told as the command to run again.
+ */
+function encodingRefusal(e: SourceError, opts: MappingInitOptions, given: string | undefined): SourceError {
+  const again = (enc: string): string =>
+    ['forklift mapping init', shellWord(opts.source), '--entity', shellWord(opts.entity), ...(opts.out === undefined ? [] : ['--out', shellWord(opts.out)]), '--encoding', enc].join(' ');
+  const candidates = (e.data as { candidates?: string[] } | undefined)?.candidates;
+  let hint: string;
+  if (candidates !== undefined && candidates.length > 0) {
+    const [first, ...rest] = candidates as [string, ...string[]];
+    hint = `run \`${again(first)}\`${rest.length > 0 ? ` (or --encoding ${rest.join(', ')})` : ''} with the encoding the file was written in: gb18030 for a Chinese (GBK) export, shift_jis for a Japanese one, big5 for Traditional Chinese`;
+  } else if (given !== undefined) {
+    hint = `the file is not ${given} as named: run \`${again('NAME')}\` with the encoding it was written in, or leave out --encoding to detect it`;
+  } else {
+    hint = `run \`${again('NAME')}\` with the encoding the file was written in, e.g. windows-1252 for a Western European export, gb18030 for a Chinese one`;
+  }
+  return new SourceError(e.message, { code: e.code, hint, cause: e, ...(e.location === undefined ? {} : { location: e.location }) });
+}
+
+/** A word as a POSIX shell reads it back. */
+function shellWord(w: string): string {
+  return /^[\w./:=@%+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
 }
 
 /** A proposal as JSON and as the lines a person reads: no sampled data, only what was guessed. */

@@ -161,6 +161,8 @@ function undecidedError(sample: Uint8Array, file: string, guess: string, valid: 
     code: 'source.encoding',
     location: { file, line },
     hint: `set encoding: in the mapping to the encoding the file was written in, e.g. gb18030 for a Chinese (GBK) export, shift_jis for a Japanese one`,
+    // The encodings that read the file whole, so a command without a mapping can name them in its own hint.
+    data: { candidates: valid },
   });
 }
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, SourceError } from '../core/errors.js';
 import { displayPath, loadPlan, sourceSpecOf, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
 import { storeIdentity } from '../stores/url.js';
@@ -68,7 +68,7 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
   for (const m of plan.mappings) {
     const e = chosen.find((x) => x.entity === m.spec.entity);
     if (!e) continue;
-    mappings.push(await rereadMapping(plan, m, e, run));
+    mappings.push(await rejectsFileRefusals(shown, () => rereadMapping(plan, m, e, run)));
   }
   for (const e of chosen) {
     if (!mappings.some((m) => m.spec.entity === e.entity)) {
@@ -78,7 +78,7 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
   const follows: Follows = { run_id: r.run_id, read: { ...Object.fromEntries(r.entities.map((e) => [e.entity, e.read])), ...r.follows?.read } };
   log(`reloading ${chosen.map((e) => `${e.entity} (${e.rejected} rejects)`).join(', ')} of run ${r.run_id} from ${shown}`);
   const reshaped: LoadedPlan = { ...plan, mappings, spec: { ...plan.spec, checks: [] } };
-  return runPlan({
+  return rejectsFileRefusals(shown, () => runPlan({
     plan: reshaped,
     command: 'rejects reload',
     follows,
@@ -87,6 +87,36 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.progress ? { progress: opts.progress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
+  }));
+}
+
+/**
+ * An encoding refusal of a rejects file (one read as UTF-8 from its start that is not UTF-8 further
+ * on, and so on) hints at a mapping's `encoding:`, which the reload never reads: it detects the
+ * rejects file's encoding itself, so the hint says how to save the file instead.
+ */
+async function rejectsFileRefusals<T>(runDir: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    if (!(e instanceof SourceError) || e.code !== 'source.encoding' || !/[\\/]rejects[\\/][^\\/]+\.csv$/.test(e.location?.file ?? '')) throw e;
+    throw rejectsEncodingError(e, runDir);
+  }
+}
+
+function rejectsEncodingError(e: SourceError, runDir: string): SourceError {
+  const candidates = (e.data as { candidates?: string[] } | undefined)?.candidates;
+  const which = candidates?.length ? `: it reads whole as ${candidates.join(', ')}` : '';
+  const hint =
+    `rejects reload detects the encoding of a rejects file (UTF-8, with or without byte-order mark, Windows-1252, and a longer Chinese, Japanese or Korean file) and has no option to name it; this one it cannot read${which}. ` +
+    `Save the file as CSV UTF-8 (Excel: Save As, "CSV UTF-8 (Comma delimited)"; forklift wrote it so) and run \`forklift rejects reload ${runDir}\` again.`;
+  return new SourceError(e.message, {
+    code: e.code,
+    hint,
+    cause: e,
+    details: e.details,
+    ...(e.location === undefined ? {} : { location: e.location }),
+    ...(e.data === undefined || candidates !== undefined ? {} : { data: e.data }),
   });
 }
 

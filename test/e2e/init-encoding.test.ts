@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers.js';
+import { HAS_TMUX, keys, killTerminals, screenUntil, start } from './terminal.js';
 
 /**
  * `mapping init` on a legacy file whose encoding auto cannot decide: no mapping exists yet, so the
@@ -56,5 +57,20 @@ describe('mapping init --encoding', () => {
     expect(r.stderr).toMatch(/but it is UTF-8/);
     expect(r.stderr).toMatch(/leave out --encoding/);
     expect(r.stderr).not.toMatch(/in the mapping's source/);
+  });
+});
+
+describe.skipIf(!HAS_TMUX && !process.env.CI)('mapping init --encoding in a terminal (tmux)', () => {
+  afterAll(killTerminals);
+
+  it('the review shows the file read in the encoding given, and writes it into the mapping', async () => {
+    const dir = gbFile();
+    const s = start(dir, 'mapping init f.csv --entity items --encoding gb18030');
+    const screen = await screenUntil(s, /Write items mapping\?/);
+    expect(screen).toMatch(/csv, gb18030/);
+    expect(screen).toMatch(/description\*\s+description\s+high/);
+    keys(s, 'Enter');
+    expect(await screenUntil(s, /EXIT=\d+/)).toMatch(/EXIT=0/);
+    expect(readFileSync(path.join(dir, 'mappings', 'items.yaml'), 'utf8')).toMatch(/^ {2}encoding: gb18030 +# given to mapping init$/m);
   });
 });

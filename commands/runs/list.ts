@@ -11,17 +11,16 @@ export default class RunsListCommand extends BaseCommand {
   // PLAN as an argument too, as migrate and validate take it: `runs list forklift.yaml` is what a user types.
   static override args = { plan: Args.string({ description: 'The plan whose runs/ folder to read (the same as --plan).' }) };
   static override flags = {
-    plan: Flags.string({ description: 'The plan whose runs/ folder to read.', default: './forklift.yaml' }),
+    plan: Flags.string({ description: 'The plan whose runs/ folder to read; default ./forklift.yaml.' }),
     target: storeUrlFlag('target', { description: 'Also list the runs recorded in this store’s forklift_runs (a store URL or a bundle).' }),
   };
 
   async run(): Promise<RunsList> {
-    const { args, flags, raw } = await this.parse(RunsListCommand);
-    const planFlagGiven = raw.some((t) => t.type === 'flag' && t.flag === 'plan');
-    if (args.plan !== undefined && planFlagGiven && args.plan !== flags.plan) {
+    const { args, flags } = await this.parse(RunsListCommand);
+    if (args.plan !== undefined && flags.plan !== undefined && args.plan !== flags.plan) {
       throw new ConfigError(`two plans given: ${args.plan} and --plan ${flags.plan}`, { code: 'usage.plan', hint: 'Give the plan once, as the argument or as --plan.' });
     }
-    const result = await listRuns({ plan: args.plan ?? flags.plan, target: flags.target });
+    const result = await listRuns({ plan: args.plan ?? flags.plan ?? './forklift.yaml', target: flags.target });
     if (!this.jsonEnabled()) this.log(renderRunsList(result));
     return result;
   }

@@ -103,7 +103,7 @@ export function adoptionLinks(rows: readonly Record<string, unknown>[], head: { 
 }
 
 /** The fewest digits of a --head taken: audit log prints the first 12 of each entry_hash. */
-export const HEAD_MIN_DIGITS = 12;
+const HEAD_MIN_DIGITS = 12;
 
 /**
  * A --head as given, trimmed and in lower case: an entry_hash (64 hex digits) or its start of at
@@ -154,7 +154,7 @@ export interface BeforeChain {
 export const BEFORE_CHAIN = 'before_chain';
 
 /** The record (BeforeChain) of these unchained entries. */
-export function beforeChainRecord(unchained: readonly LedgerRecord[]): BeforeChain {
+function beforeChainRecord(unchained: readonly LedgerRecord[]): BeforeChain {
   return recordOfHashes(unchained.map((r) => entryHash(r)));
 }
 
@@ -174,8 +174,12 @@ export function firstChainEntry(e: RunEntry, unchained: readonly Record<string, 
   return { ...e, counts: { ...e.counts, [BEFORE_CHAIN]: beforeChainRecord(unchained.map(toLedgerRecord)) } };
 }
 
-/** The entries of forklift_runs with no place in the chain (audit init adopts them; the first entry records them). */
-export const UNCHAINED_SQL = 'SELECT * FROM forklift_runs WHERE seq IS NULL AND entry_hash IS NULL';
+/** The entries of forklift_runs with no place in the chain (audit init adopts them; the first entry records them): `columns` of each. */
+export function unchainedSql(columns = '*'): string {
+  return `SELECT ${columns} FROM forklift_runs WHERE seq IS NULL AND entry_hash IS NULL`;
+}
+
+export const UNCHAINED_SQL = unchainedSql();
 
 /** The record of the entries from before the chain that its first entry holds, or undefined: a chain begun before forklift recorded it (or on SQL Server). */
 export function beforeChainOf(first: LedgerRecord | undefined): BeforeChain | undefined {

@@ -4,7 +4,7 @@ import { ConfigError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
 import { formatBagProblem, validateBag, type BagReport } from './bagit.js';
 import { validateBagInThread } from './bag-thread.js';
-import { certificateSignatureProblem, checkCertificate } from '../exit/certificate.js';
+import { CERTIFICATE_JSON, certificateSignatureProblem, checkCertificate } from '../exit/certificate.js';
 import { verifyChain, type VerifyResult as ChainResult } from '../audit/chain.js';
 import { readBundleLedger } from '../audit/ledger.js';
 import type { PublicKey } from '../audit/signing.js';
@@ -153,16 +153,17 @@ export async function verifyBundleDir(dir: string, display: string, opts: Verify
   try {
     // An exit certificate is checked against the payload it describes (row counts, CSV hashes, manifest hash, Payload-Oxum).
     const cert = checkCertificate(dir, bag.info, opts.pubkey);
+    const fields = cert ? certificateFields(dir) : undefined;
     if (cert) {
       for (const p of cert) add(p);
-      result.certificate = { checked: true, valid: cert.length === 0, signed: certificateSigned(dir) };
+      result.certificate = { checked: true, valid: cert.length === 0, signed: Boolean(fields?.signature) };
     }
     // A certificate whose signature verifies, and whose ledger head is bag-info's (which the chain
     // is checked to end at), signs the chain up to that head: its other problems are named apart.
     const signatureProblem = opts.pubkey && cert ? certificateSignatureProblem(dir, opts.pubkey) : undefined;
     if (signatureProblem) signing++;
     const head = pinnedHead(bag.info);
-    const coveredBy = signatureProblem === null && head !== undefined && certificateHead(dir) === head ? 'the signed exit certificate, which names the chain head' : undefined;
+    const coveredBy = signatureProblem === null && head !== undefined && certificateHeadOf(fields) === head ? 'the signed exit certificate, which names the chain head' : undefined;
     if (result.forklift_bundle && (!opts.checksumsOnly || opts.pubkey)) {
       if (await checkLedger(dir, bag.info, result, add, opts.pubkey, coveredBy)) signing++;
     }
@@ -265,20 +266,16 @@ function pinnedHead(info: readonly (readonly [string, string])[]): string | unde
   return v && /^[0-9a-f]{64}$/i.test(v) ? v.toLowerCase() : undefined;
 }
 
-function certificateHead(dir: string): string | undefined {
+/** The exit certificate's fields as written, or undefined where it is missing or no JSON (checkCertificate names that). */
+function certificateFields(dir: string): { ledger_head?: unknown; signature?: unknown } | undefined {
   try {
-    const head = (JSON.parse(readFileSync(path.join(dir, 'exit-certificate.json'), 'utf8')) as { ledger_head?: unknown }).ledger_head;
-    return typeof head === 'string' ? head.toLowerCase() : undefined;
+    return JSON.parse(readFileSync(path.join(dir, CERTIFICATE_JSON), 'utf8')) as { ledger_head?: unknown; signature?: unknown };
   } catch {
     return undefined;
   }
 }
 
-function certificateSigned(dir: string): boolean {
-  try {
-    return Boolean((JSON.parse(readFileSync(path.join(dir, 'exit-certificate.json'), 'utf8')) as { signature?: unknown }).signature);
-  } catch {
-    return false;
-  }
+function certificateHeadOf(fields: { ledger_head?: unknown } | undefined): string | undefined {
+  return typeof fields?.ledger_head === 'string' ? fields.ledger_head.toLowerCase() : undefined;
 }
 

@@ -65,7 +65,8 @@ export interface ExtractOptions {
 
 /** Opens and maps a source in this thread. */
 export async function mapInThread(m: LoadedMapping, entity: Entity, opts: ExtractOptions): Promise<MappedSource> {
-  const source = await openSource(sourceSpecOf(m), { ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }), signal: opts.signal });
+  const spec = sourceSpecOf(m);
+  const source = await openSource(spec, { ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }), signal: opts.signal });
   try {
     const compiled = compileMapping(m, entity, source.header, compileOptionsOf(source));
     return {
@@ -85,7 +86,7 @@ export async function mapInThread(m: LoadedMapping, entity: Entity, opts: Extrac
         const raw = new RawRowWriter(opts.rawFile, entity.name);
         try {
           for await (const batch of source.batches(signal)) {
-            const out = mapRecords(compiled, batch, sourceSpecOf(m).reject_lines);
+            const out = mapRecords(compiled, batch, spec.reject_lines);
             raw.addBatch(batch);
             yield out;
           }
@@ -305,6 +306,7 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
       return skippedBlank;
     },
     async *batches(signal) {
+      const rejectLines = sourceSpecOf(m).reject_lines;
       worker.postMessage({ type: 'start' } satisfies ToWorker);
       for (;;) {
         const msg = await next(signal);
@@ -313,7 +315,7 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
           yield unpackBatch(msg);
         } else if (msg.type === 'cells') {
           worker.postMessage({ type: 'ack' } satisfies ToWorker);
-          yield mapRecords(compiled, unpackCells(msg), sourceSpecOf(m).reject_lines);
+          yield mapRecords(compiled, unpackCells(msg), rejectLines);
         } else if (msg.type === 'end') {
           sha256 = msg.sha256;
           skippedBlank = msg.skippedBlank;

@@ -103,6 +103,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   const claim = claimStaging(runDir, opts.command);
   const staging = new Staging(path.join(runDir, STAGING_FILE));
   const rawFile = path.join(runDir, RAW_ROWS_FILE);
+  const dryRun = opts.command === 'migrate' && opts.dryRun === true;
   const log = opts.log ?? (() => {});
   const signal = opts.signal;
   let store: TargetStore | undefined;
@@ -129,14 +130,16 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   let committed = false;
   // The interrupted load's `failed` entry is recorded with the run's counts where the load failed.
   let recorded = false;
+  // The `failed` entry of a run that stopped before its load, with nothing counted.
+  const failedEntry = (message: string): RunEntry => commandEntry({ id: runId, command: opts.command, status: 'failed', started, plan_sha256: plan.sha256, files: {}, counts: {}, message });
   // report.json and report.html: written for every run that reached its target, whatever the outcome.
-  const writeRunReport = (r: Pick<RunReport, 'status' | 'committed' | 'message' | 'entities' | 'checks'> & { dryRun: boolean; timings: Record<string, number> }): { report: RunReport; files: { json: string; html: string } } => {
+  const writeRunReport = (r: Pick<RunReport, 'status' | 'committed' | 'message' | 'entities' | 'checks'> & { timings: Record<string, number> }): { report: RunReport; files: { json: string; html: string } } => {
     const report: RunReport = {
       run_id: runId,
       command: opts.command,
       status: r.status,
       committed: r.committed,
-      dry_run: r.dryRun,
+      dry_run: dryRun,
       plan: plan.display,
       plan_name: plan.spec.name,
       plan_sha256: plan.sha256,
@@ -156,7 +159,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       timings_ms: r.timings,
       trend: [],
     };
-    report.trend = rejectsTrend(path.join(plan.dir, 'runs'), report);
+    report.trend = rejectsTrend(runsDir, report);
     const files = writeReports(runDir, report);
     reported = true;
     return { report, files };
@@ -228,7 +231,6 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         const x = byEntity.get(name)!;
         return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: staging.count(name, ROW_OK), provided: providedColumns(x.mapping, x.entity) };
       });
-    const dryRun = opts.command === 'migrate' && opts.dryRun === true;
     let rehearsal: Map<string, DryRunCounts> | undefined;
     if (dryRun) {
       lap('validate');
@@ -292,14 +294,13 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         committed = true;
       } catch (e) {
         status = 'failed';
+        recorded = true;
         if (signal?.aborted) {
           loadError = interruptedError(opts.command, 'load', e);
           message = (loadError as Error).message;
-          recorded = true;
           await recordFailed(store, entry());
         } else {
           message = e instanceof Error ? e.message : String(e);
-          recorded = true;
           await store.recordRun(entry()).catch(() => {});
           loadError = e;
         }
@@ -332,7 +333,6 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     const { report, files } = writeRunReport({
       status,
       committed,
-      dryRun,
       message,
       // A workbook's date system goes with its rejects file: a reload reads its serials so, and
       // takes a date alone in a timestamp column (a date-time cell at midnight) as the workbook did.
@@ -342,7 +342,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     });
     log(`run ${runId}: ${status}`);
     if (loadError !== undefined) {
-      if (loadError instanceof ForkliftError) loadError.details.push(`the run's report (status failed, nothing committed): ${path.relative(process.cwd(), files.html)}`);
+      if (loadError instanceof ForkliftError) loadError.details.push(failedReportLine(files.html));
       throw loadError;
     }
     if (rejectedRun || refused > 0) {
@@ -362,7 +362,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       staging.close();
       if (!opts.keepStaging) removeStaging(staging.file, rawFile);
       if (reached && store && opts.command !== 'validate' && !recorded) {
-        await recordFailed(store, commandEntry({ id: runId, command: opts.command, status: 'failed', started, plan_sha256: plan.sha256, files: {}, counts: {}, message: interruptedMessage(stage) }));
+        await recordFailed(store, failedEntry(interruptedMessage(stage)));
       }
       claim.release();
       if (!reached) removeRunFolder(runDir, madeRunsFolder);
@@ -380,11 +380,11 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       const message = `the run failed during ${stage}; nothing was committed: ${e instanceof Error ? e.message : String(e)}`;
       if (store && opts.command !== 'validate' && !recorded) {
         recorded = true;
-        await recordFailed(store, commandEntry({ id: runId, command: opts.command, status: 'failed', started, plan_sha256: plan.sha256, files: {}, counts: {}, message }));
+        await recordFailed(store, failedEntry(message));
       }
       try {
-        const { files } = writeRunReport({ status: 'failed', committed: false, dryRun: opts.command === 'migrate' && opts.dryRun === true, message, entities: [], checks: [], timings: {} });
-        if (e instanceof ForkliftError) e.details.push(`the run's report (status failed, nothing committed): ${path.relative(process.cwd(), files.html)}`);
+        const { files } = writeRunReport({ status: 'failed', committed: false, message, entities: [], checks: [], timings: {} });
+        if (e instanceof ForkliftError) e.details.push(failedReportLine(files.html));
       } catch {
         // The report is what failed (a full disk): the error that stopped the run is the one to show.
       }
@@ -423,6 +423,10 @@ function removeRunFolder(runDir: string, madeRunsFolder: boolean): void {
 function removeStaging(stagingFile: string, rawFile: string): void {
   rmSync(stagingFile, { force: true });
   rmSync(rawFile, { force: true });
+}
+
+function failedReportLine(html: string): string {
+  return `the run's report (status failed, nothing committed): ${path.relative(process.cwd(), html)}`;
 }
 
 function interruptedMessage(stage: RunStage): string {

@@ -74,7 +74,7 @@ async function readRows(spec: SourceSpec, width: number): Promise<RejectsRow[]> 
  * How Excel changed a number-like key cell, or undefined when `now` is not such a change of
  * `written`. Only changes Excel makes on its own: a person's correction (B2 to C2) is theirs.
  */
-export function excelChange(written: string, now: string): string | undefined {
+function excelChange(written: string, now: string): string | undefined {
   const w = written.trim();
   const n = now.trim();
   if (w === n || !/^\d+$/.test(w)) return undefined;

@@ -18,17 +18,7 @@ import {
   requirePath,
   type OpenOptions,
 } from './common.js';
-import {
-  InvalidUtf8Error,
-  Utf8ReadAsSingleByteError,
-  SAMPLE_BYTES,
-  decodeSample,
-  invalidUtf8Error,
-  resolveEncoding,
-  toUtf8,
-  utf8ReadAsSingleByte,
-  type DetectedEncoding,
-} from './encoding.js';
+import { SAMPLE_BYTES, decodeSample, decodingError, resolveEncoding, toUtf8, type DetectedEncoding } from './encoding.js';
 import type { OpenedSource, SourceRecord, SourceSpec } from './types.js';
 
 /** Delimiters `delimiter: auto` chooses from, in order of preference on a tie. */
@@ -341,9 +331,7 @@ class CsvSource extends QueuedSource {
     try {
       return await this.input.next();
     } catch (e) {
-      if (e instanceof InvalidUtf8Error) throw await invalidUtf8Error(this.file, this.label, e, this.enc.explicit === true);
-      if (e instanceof Utf8ReadAsSingleByteError) throw await utf8ReadAsSingleByte(this.file, this.label, this.enc.encoding, e);
-      throw e;
+      throw await decodingError(e, this.file, this.label, this.enc);
     }
   }
 

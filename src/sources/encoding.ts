@@ -473,6 +473,18 @@ export function showNonUtf8(b: Uint8Array): string {
   return out + text(b.length);
 }
 
+/** Longest value a reason quotes; a longer one is cut around its first byte that does not decode. */
+const SHOWN = 80;
+
+/** showNonUtf8, cut to SHOWN characters around the first byte shown as `\xNN`. */
+export function showNonUtf8Cut(b: Uint8Array): string {
+  const s = showNonUtf8(b);
+  if (s.length <= SHOWN) return s;
+  const bad = s.search(/\\x[0-9A-F]{2}/);
+  const from = Math.max(0, Math.min(bad - 30, s.length - SHOWN));
+  return `${from > 0 ? '…' : ''}${s.slice(from, from + SHOWN)}${from + SHOWN < s.length ? '…' : ''}`;
+}
+
 /**
  * Streaming decode of raw chunks into UTF-8 chunks (iconv-lite's decoder, the engine of its
  * decodeStream, used without a stream object in between). The BOM is dropped. UTF-8 input passes
@@ -571,6 +583,16 @@ export async function lineOfByte(file: string, offset: number): Promise<number> 
     prevCR = counted.cr;
   }
   return line;
+}
+
+/**
+ * What a text reader throws for an error of its decoding stream: the SourceError naming the file
+ * and line for the two ways the bytes are not what the encoding says, any other error as it is.
+ */
+export async function decodingError(e: unknown, file: string, label: string, enc: DetectedEncoding): Promise<unknown> {
+  if (e instanceof InvalidUtf8Error) return invalidUtf8Error(file, label, e, enc.explicit === true);
+  if (e instanceof Utf8ReadAsSingleByteError) return utf8ReadAsSingleByte(file, label, enc.encoding, e);
+  return e;
 }
 
 /** The SourceError for invalid UTF-8 in a file read as UTF-8. */

@@ -15,17 +15,7 @@ import {
   requirePath,
   type OpenOptions,
 } from './common.js';
-import {
-  InvalidUtf8Error,
-  Utf8ReadAsSingleByteError,
-  SAMPLE_BYTES,
-  decodeSample,
-  invalidUtf8Error,
-  resolveEncoding,
-  toUtf8,
-  utf8ReadAsSingleByte,
-  type DetectedEncoding,
-} from './encoding.js';
+import { SAMPLE_BYTES, decodeSample, decodingError, resolveEncoding, toUtf8, type DetectedEncoding } from './encoding.js';
 import { JsonLineError, parseJsonObjectLine, type JsonMembers } from './json-line.js';
 import type { Cell, OpenedSource, SourceSpec } from './types.js';
 
@@ -136,9 +126,7 @@ class JsonlSource extends QueuedSource {
       r = await input.next();
     } catch (e) {
       this.ended = true;
-      if (e instanceof InvalidUtf8Error) throw await invalidUtf8Error(this.file, this.label, e, this.enc.explicit === true);
-      if (e instanceof Utf8ReadAsSingleByteError) throw await utf8ReadAsSingleByte(this.file, this.label, this.enc.encoding, e);
-      throw e;
+      throw await decodingError(e, this.file, this.label, this.enc);
     }
     if (r.done === true) {
       this.ended = true;

@@ -10,7 +10,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 import { SourceError } from '../core/errors.js';
-import { isUtf8Name, showNonUtf8 } from './encoding.js';
+import { isUtf8Name, showNonUtf8Cut } from './encoding.js';
 import type { Cell, CellFault, SourceSpec } from './types.js';
 
 /** How the text of a legacy database is read: in `encoding`, named in the mapping or not. */
@@ -44,19 +44,6 @@ export function legacyTextOf(spec: Pick<SourceSpec, 'encoding' | 'allow_valid_ut
   return { encoding: isUtf8Name(name) ? 'utf-8' : name, named: true, allowValidUtf8 };
 }
 
-/** Longest value a reason quotes; a longer one is cut around its first byte that does not decode. */
-const SHOWN = 80;
-
-function shown(bytes: Buffer): string {
-  let s = showNonUtf8(bytes);
-  if (s.length > SHOWN) {
-    const bad = Math.max(0, s.search(/\\x[0-9A-F]{2}/));
-    const from = Math.max(0, Math.min(bad - 30, s.length - SHOWN));
-    s = `${from > 0 ? '…' : ''}${s.slice(from, from + SHOWN)}${from + SHOWN < s.length ? '…' : ''}`;
-  }
-  return s;
-}
-
 /** A value's bytes, as the decoder of one source reads them: its text, or why it has none. */
 export class LegacyTextDecoder {
   private readonly utf8: boolean;
@@ -79,7 +66,7 @@ export class LegacyTextDecoder {
     if (isAscii(bytes)) return bytes.toString('latin1');
     if (this.utf8) {
       if (isUtf8(bytes)) return bytes.toString('utf8');
-      return this.fault(index, row, `is not valid UTF-8: "${shown(bytes)}" (\\xNN: a byte that begins no UTF-8 character; ${this.why}): set encoding: in the mapping's source to that encoding, e.g. encoding: windows-1252`);
+      return this.fault(index, row, `is not valid UTF-8: "${showNonUtf8Cut(bytes)}" (\\xNN: a byte that begins no UTF-8 character; ${this.why}): set encoding: in the mapping's source to that encoding, e.g. encoding: windows-1252`);
     }
     if (this.singleByte && !this.text.allowValidUtf8 && isUtf8(bytes)) {
       return this.fault(
@@ -90,7 +77,7 @@ export class LegacyTextDecoder {
     }
     const s = iconv.decode(bytes, this.text.encoding);
     if (!this.holdsReplacement && s.includes('\uFFFD')) {
-      return this.fault(index, row, `holds a byte that is no character in ${this.text.encoding}: "${shown(bytes)}": check encoding: in the mapping's source (the encoding the legacy application wrote), or correct the value in the database`);
+      return this.fault(index, row, `holds a byte that is no character in ${this.text.encoding}: "${showNonUtf8Cut(bytes)}": check encoding: in the mapping's source (the encoding the legacy application wrote), or correct the value in the database`);
     }
     return s;
   }
@@ -101,6 +88,17 @@ export class LegacyTextDecoder {
 }
 
 export const isFault = (v: Cell | CellFault): v is CellFault => v !== null && typeof v === 'object';
+
+/** A decoded value into its cell, or its fault into the row's faults (the cell then null): the faults, made on the first one. */
+export function putDecoded(cells: Cell[], i: number, d: Cell | CellFault, bad: CellFault[] | undefined): CellFault[] | undefined {
+  if (!isFault(d)) {
+    cells[i] = d;
+    return bad;
+  }
+  cells[i] = null;
+  (bad ??= []).push(d);
+  return bad;
+}
 
 /** MySQL/MariaDB character sets (information_schema) as iconv-lite names; latin1, ascii, binary and UTF-8 are read by mysqlText itself. */
 const MYSQL_CHARSETS: Record<string, string> = {
@@ -149,14 +147,14 @@ export function mysqlText(charset: string | undefined, text: LegacyText): (b: Bu
       return (b, index, row) =>
         isAscii(b)
           ? b.toString('latin1')
-          : { index, ref: `row ${row}`, rule: 'encoding', reason: `holds bytes beyond ASCII: "${shown(b)}" (the column is declared ascii, which the server would have sent as '?'): set encoding: in the mapping's source to the encoding the legacy application wrote, e.g. encoding: windows-1252` };
+          : { index, ref: `row ${row}`, rule: 'encoding', reason: `holds bytes beyond ASCII: "${showNonUtf8Cut(b)}" (the column is declared ascii, which the server would have sent as '?'): set encoding: in the mapping's source to the encoding the legacy application wrote, e.g. encoding: windows-1252` };
     default: {
       const name = MYSQL_CHARSETS[declared];
       if (name !== undefined && iconv.encodingExists(name)) return decoderFor({ encoding: name, named: false, allowValidUtf8: true }, `the column is declared ${declared}`);
       return (b, index, row) =>
         isAscii(b)
           ? b.toString('latin1')
-          : { index, ref: `row ${row}`, rule: 'encoding', reason: `is in character set ${declared}, which forklift cannot decode: "${shown(b)}": convert the column in the query, e.g. CONVERT(col USING utf8mb4)` };
+          : { index, ref: `row ${row}`, rule: 'encoding', reason: `is in character set ${declared}, which forklift cannot decode: "${showNonUtf8Cut(b)}": convert the column in the query, e.g. CONVERT(col USING utf8mb4)` };
     }
   }
 }

@@ -52,7 +52,7 @@ import { decodeUrlPart, redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecre
 import { mssqlVariantText, tediousInstantText } from '../stores/mssql-text.js';
 import { batchSizeOf, type OpenOptions } from './common.js';
 import { nonUtf8Fault, SqliteTextCheck, TextRereadError } from './sqlite-text.js';
-import { isFault, LegacyTextDecoder, legacyTextOf, mysqlText, type LegacyText } from './sql-text.js';
+import { LegacyTextDecoder, legacyTextOf, mysqlText, putDecoded, type LegacyText } from './sql-text.js';
 import { pgCancel } from '../stores/pg-cancel.js';
 import { abortReason, cancelOnAbort, settlesWithin, untilAborted } from '../util/abort.js';
 import type { Cell, CellFault, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
@@ -688,11 +688,7 @@ async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: 
         if (v === null || v === undefined) continue;
         if (text.bytes[i] === true) {
           // bytea text: \x and the stored bytes in hex
-          const d = text.decoder.decode(Buffer.from(v.slice(2), 'hex'), i, rowNo);
-          if (isFault(d)) {
-            row[i] = null;
-            (bad ??= []).push(d);
-          } else row[i] = d;
+          bad = putDecoded(row, i, text.decoder.decode(Buffer.from(v.slice(2), 'hex'), i, rowNo), bad);
         } else if (c !== undefined) row[i] = c(v);
       }
       if (bad !== undefined) faults.set(row, bad);
@@ -876,7 +872,7 @@ export function mysqlConverter(f: Pick<FieldPacket, 'columnType' | 'characterSet
 const MY_NOT_TEXT = new Set<number>([MY.decimal, MY.newdecimal, MY.tiny, MY.short, MY.long, MY.longlong, MY.int24, MY.year, MY.time, MY.float, MY.double, MY.date, MY.newdate, MY.datetime, MY.timestamp, MY.bit, MY.json, MY.geometry]);
 
 /** Whether a column's bytes are text in the character set it declares (mysqlText), not numbers, dates or binary. */
-export function mysqlTextColumn(f: Pick<FieldPacket, 'columnType' | 'characterSet'>): boolean {
+function mysqlTextColumn(f: Pick<FieldPacket, 'columnType' | 'characterSet'>): boolean {
   return f.columnType !== undefined && !MY_NOT_TEXT.has(f.columnType) && f.characterSet !== BINARY_CHARSET;
 }
 
@@ -992,13 +988,7 @@ const mysql: Dialect = {
             const d = decode[i];
             if (b === null || b === undefined) cells[i] = null;
             else if (d === undefined) cells[i] = (convert[i] as MyConverter)(b);
-            else {
-              const v = d(b, i, rowNo);
-              if (isFault(v)) {
-                cells[i] = null;
-                (bad ??= []).push(v);
-              } else cells[i] = v;
-            }
+            else bad = putDecoded(cells, i, d(b, i, rowNo), bad);
           }
           if (bad !== undefined) faults.set(cells, bad);
           queue.push(cells);
@@ -1100,21 +1090,13 @@ const sqlite: Dialect = {
             if (typeof v === 'string' && v.includes('\uFFFD')) {
               const bytes = (check ??= new SqliteTextCheck(db, sql, header)).nonUtf8(rowNo, i, row);
               if (bytes !== undefined) {
-                const d = decoder === undefined ? nonUtf8Fault(i, rowNo, bytes) : decoder.decode(bytes, i, rowNo);
-                if (isFault(d)) {
-                  cells[i] = null;
-                  (bad ??= []).push(d);
-                } else cells[i] = d;
+                bad = putDecoded(cells, i, decoder === undefined ? nonUtf8Fault(i, rowNo, bytes) : decoder.decode(bytes, i, rowNo), bad);
                 continue;
               }
             }
             // Valid UTF-8 beyond ASCII under a named encoding: the same rule as the other SQL sources (allow_valid_utf8).
             if (decoder !== undefined && typeof v === 'string' && NOT_ASCII.test(v)) {
-              const d = decoder.decode(Buffer.from(v, 'utf8'), i, rowNo);
-              if (isFault(d)) {
-                cells[i] = null;
-                (bad ??= []).push(d);
-              } else cells[i] = d;
+              bad = putDecoded(cells, i, decoder.decode(Buffer.from(v, 'utf8'), i, rowNo), bad);
               continue;
             }
             cells[i] = sqliteCell(v);

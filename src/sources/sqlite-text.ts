@@ -13,7 +13,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type Database from 'better-sqlite3';
-import { showNonUtf8 } from './encoding.js';
+import { showNonUtf8Cut } from './encoding.js';
 import type { CellFault } from './types.js';
 
 interface BytesCursor {
@@ -96,17 +96,9 @@ function sameRow(again: readonly unknown[], values: readonly unknown[]): boolean
   return true;
 }
 
-/** Longest value a reason quotes; a longer one is cut around its first byte that is not UTF-8. */
-const SHOWN = 80;
-
 /** Why a row that uses a TEXT value that is not UTF-8 is rejected: the value, its bad bytes as `\xE9`. */
 export function nonUtf8Fault(index: number, row: number, bytes: Buffer): CellFault {
-  let shown = showNonUtf8(bytes);
-  if (shown.length > SHOWN) {
-    const bad = shown.search(/\\x[0-9A-F]{2}/);
-    const from = Math.max(0, Math.min(bad - 30, shown.length - SHOWN));
-    shown = `${from > 0 ? '…' : ''}${shown.slice(from, from + SHOWN)}${from + SHOWN < shown.length ? '…' : ''}`;
-  }
+  const shown = showNonUtf8Cut(bytes);
   return {
     index,
     ref: `row ${row}`,

@@ -128,7 +128,7 @@ export function* copyTextChunks(rows: Iterable<unknown[]>, encoders: CopyEncoder
  * readRows gives it (`-000043-03-15`, `+012000-01-01`, `infinity`): a value that equals no staged
  * one, never a wrong day. The test is two comparisons per row, in the same statement.
  */
-export function pgReadExpression(column: string, pgType: string, instant: 'exact' | 'floor' = 'exact'): { sql: string; integer: boolean; decode?: (v: string) => string } {
+export function pgReadExpression(column: string, pgType: string, instant: 'exact' | 'floor' = 'exact'): { sql: string; decode: (v: string) => string | number } {
   const c = q(column);
   const ts = /^timestamp(?:\(\d\))? with(out)? time zone$/.exec(pgType);
   if (ts) {
@@ -137,15 +137,15 @@ export function pgReadExpression(column: string, pgType: string, instant: 'exact
     // US is the whole fraction in microseconds: its last three digits are those below the millisecond.
     const iso = instant === 'floor' ? `${ms} || 'Z'` : `${ms} || rtrim(substr(to_char(${utc}, 'US'), 4), '0') || 'Z'`;
     const far = `CASE WHEN NOT isfinite(${c}) THEN ${c}::text ELSE to_char(${utc}, 'YYYY-MM-DD HH24:MI:SS.US') || CASE WHEN ${utc} < '0001-01-01' THEN ' BC' ELSE '' END END`;
-    return { sql: `CASE WHEN ${utc} >= '0001-01-01' AND ${utc} < '10000-01-01' THEN ${iso} ELSE ${far} END`, integer: false, decode: (v) => (v.endsWith('Z') ? v : pgTimestamp(v)) };
+    return { sql: `CASE WHEN ${utc} >= '0001-01-01' AND ${utc} < '10000-01-01' THEN ${iso} ELSE ${far} END`, decode: (v) => (v.endsWith('Z') ? v : pgTimestamp(v)) };
   }
   if (pgType === 'date') {
     const far = `CASE WHEN NOT isfinite(${c}) THEN ${c}::text ELSE to_char(${c}, 'YYYY-MM-DD') || CASE WHEN ${c} < '0001-01-01' THEN ' BC' ELSE '' END END`;
-    return { sql: `CASE WHEN ${c} >= '0001-01-01' AND ${c} <= '9999-12-31' THEN to_char(${c}, 'YYYY-MM-DD') ELSE ${far} END`, integer: false, decode: (v) => (v.length === 10 ? v : pgDate(v)) };
+    return { sql: `CASE WHEN ${c} >= '0001-01-01' AND ${c} <= '9999-12-31' THEN to_char(${c}, 'YYYY-MM-DD') ELSE ${far} END`, decode: (v) => (v.length === 10 ? v : pgDate(v)) };
   }
-  if (pgType === 'boolean') return { sql: `${c}::int`, integer: true };
-  if (pgType === 'bigint' || pgType === 'integer' || pgType === 'smallint') return { sql: `${c}::text`, integer: true };
-  return { sql: `${c}::text`, integer: false };
+  if (pgType === 'boolean') return { sql: `${c}::int`, decode: Number };
+  if (pgType === 'bigint' || pgType === 'integer' || pgType === 'smallint') return { sql: `${c}::text`, decode: Number };
+  return { sql: `${c}::text`, decode: (v) => v };
 }
 
 export interface PgErrorInfo {

@@ -27,7 +27,7 @@ import { referencedClosure } from './sqlite.js';
 import { checkNameLengths, MSSQL_NAME_LIMIT } from './name-limits.js';
 import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
 import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreSnapshot, TargetStore } from './types.js';
-import { bySchema } from './read-common.js';
+import { bySchema, interruptedLoadError } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
 import { decodeUrlPart, redactUrl, scrubSecrets, urlSecrets } from './url.js';
 import { collatedKeyColumns, isText, looseKeyError } from './loose-keys.js';
@@ -940,7 +940,7 @@ async function prepareInSession(s: MssqlSession, req: Pick<LoadRequest, 'model' 
   }
   // What each table is, in the model's own words, for describeTables (export, diff).
   await s.batch(MSSQL_TABLES_DDL);
-  for (const entity of referencedClosure(req)) await s.query(MSSQL_TABLES_MERGE, mssqlTableRecordParams(entity));
+  for (const entity of tables) await s.query(MSSQL_TABLES_MERGE, mssqlTableRecordParams(entity));
   // Replace empties the run's tables children first, so foreign keys hold at every step.
   for (const l of [...req.entities].reverse()) if (l.mode === 'replace') await s.batch(mssqlDeleteAll(l.entity));
   return collations;
@@ -1350,9 +1350,8 @@ export async function beginMssqlSnapshot<T extends MssqlSnapshotTx>(server: Mssq
 export function mssqlStoreError(e: unknown, code: string, display: string, secrets: readonly string[] = []): Error {
   if (e instanceof BugError || e instanceof StoreError || e instanceof ConfigError) return e;
   if (e instanceof TableShapeProblem) return shapeError(display, e.table, e.mismatches);
-  if (e instanceof Error && e.name === 'AbortError') {
-    return new StoreError(`${display}: the load was interrupted; nothing was committed`, { code: 'store.interrupted', hint: 'Run the same command again to load everything.', cause: e });
-  }
+  const interrupted = interruptedLoadError(e, display);
+  if (interrupted) return interrupted;
   const info = describeMssqlError(e, secrets);
   return new StoreError(`${display}: ${info.message}`, { code, hint: info.hint, cause: e });
 }

@@ -11,7 +11,7 @@ import { q } from '../run/staging.js';
 import { checkNameLengths, PG_NAME_LIMIT } from './name-limits.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgColumnType, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
-import { TABLES_TABLE, bySchema, describeFrom, nativeColumnsFor, orderColumns, pooledConnections, tableRecords } from './read-common.js';
+import { TABLES_TABLE, bySchema, describeFrom, interruptedLoadError, nativeColumnsFor, orderColumns, pooledConnections, tableRecords } from './read-common.js';
 import {
   PG_CONSTRAINTS_SQL,
   PG_FOREIGN_KEYS_SQL,
@@ -36,7 +36,7 @@ import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, referencedSql, referencedTables, tableLabel, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
-import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
+import { adoptionLinks, firstChainEntry, unchainedSql, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, scrubSecrets, urlSecrets } from './url.js';
 import { pgCancel } from './pg-cancel.js';
@@ -99,7 +99,7 @@ export class PostgresStore implements TargetStore {
       throw this.storeError(e, 'store.read');
     }
     if (pgType === undefined) throw new StoreError(`${this.display}: table ${table} has no column ${column}`, { code: 'store.read', hint: 'The target table does not match the model: compare it with the model.' });
-    const { sql, integer, decode } = pgReadExpression(column, pgType);
+    const { sql, decode } = pgReadExpression(column, pgType);
     const c = q(column);
     const from = await this.ownRows(table);
     // Keyset paging over the column's own order (its index, for a key): no cursor held open
@@ -115,7 +115,7 @@ export class PostgresStore implements TargetStore {
         throw this.storeError(e, 'store.read');
       }
       if (rows.length === 0) return;
-      yield rows.map((r) => (r.v === null ? null : integer ? Number(r.v) : decode ? decode(r.v as string) : r.v));
+      yield rows.map((r) => (r.v === null ? null : decode(r.v as string)));
       if (rows.length < READ_BATCH) return;
       after = rows[rows.length - 1]!.k;
     }
@@ -137,7 +137,7 @@ export class PostgresStore implements TargetStore {
       return out.rows.map((row) =>
         reads.map((r, i) => {
           const v = row[`c${i}`];
-          return v === null ? null : r.integer ? Number(v) : r.decode ? r.decode(v as string) : v;
+          return v === null ? null : r.decode(v as string);
         }),
       );
     } catch (e) {
@@ -372,9 +372,8 @@ export class PostgresStore implements TargetStore {
 
   private storeError(e: unknown, code: string): Error {
     if (e instanceof BugError || e instanceof StoreError) return e;
-    if (e instanceof Error && e.name === 'AbortError') {
-      return new StoreError(`${this.display}: the load was interrupted; nothing was committed`, { code: 'store.interrupted', hint: 'Run the same command again to load everything.', cause: e });
-    }
+    const interrupted = interruptedLoadError(e, this.display);
+    if (interrupted) return interrupted;
     const info = describePgError(e);
     return new StoreError(`${this.display}: ${this.scrub(info.message)}`, { code, hint: info.hint, cause: e });
   }
@@ -391,13 +390,14 @@ export class PostgresStore implements TargetStore {
  * words (for describeTables), and replace's emptying.
  */
 async function prepareTables(conn: pg.Client, req: Pick<LoadRequest, 'model' | 'entities'>, display: string): Promise<void> {
-  checkNameLengths(display, referencedClosure(req), PG_NAME_LIMIT);
-  await lockToCreate(conn, ['forklift_runs', TABLES_TABLE, ...referencedClosure(req).map((e) => e.name)]);
+  const tables = referencedClosure(req);
+  checkNameLengths(display, tables, PG_NAME_LIMIT);
+  await lockToCreate(conn, ['forklift_runs', TABLES_TABLE, ...tables.map((e) => e.name)]);
   await conn.query(PG_RUNS_DDL);
   for (const l of req.entities) await checkTableShape(conn, l.entity, display);
-  for (const entity of referencedClosure(req)) await conn.query(pgCreateTable(entity));
+  for (const entity of tables) await conn.query(pgCreateTable(entity));
   await conn.query(PG_TABLES_DDL);
-  for (const rec of tableRecords(referencedClosure(req))) await conn.query(PG_TABLES_UPSERT, rec);
+  for (const rec of tableRecords(tables)) await conn.query(PG_TABLES_UPSERT, rec);
   await emptyForReplace(conn, req.entities.filter((l) => l.mode === 'replace'));
 }
 
@@ -663,7 +663,7 @@ async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink>
 
 /** The unchained entries, files and counts as the text they hold (json keeps it as written), as audit verify reads them. */
 async function unchainedRows(trx: Knex.Transaction): Promise<Record<string, unknown>[]> {
-  return ((await trx.raw(UNCHAINED_SQL.replace('SELECT *', 'SELECT *, files::text AS files, counts::text AS counts'))) as { rows: Record<string, unknown>[] }).rows;
+  return ((await trx.raw(unchainedSql('*, files::text AS files, counts::text AS counts'))) as { rows: Record<string, unknown>[] }).rows;
 }
 
 /** describeTables' catalog reads, through knex or a snapshot's connection. */

@@ -451,3 +451,9 @@ export function pooledConnections<T>(k: Knex): T[] {
   const pool = (k.client as { pool?: { used?: { resource: T }[] } }).pool;
   return (pool?.used ?? []).map((u) => u.resource);
 }
+
+/** A load stopped by its signal (Ctrl-C): the one error every store gives for it, or undefined for any other failure. */
+export function interruptedLoadError(e: unknown, display: string): StoreError | undefined {
+  if (!(e instanceof Error && e.name === 'AbortError')) return undefined;
+  return new StoreError(`${display}: the load was interrupted; nothing was committed`, { code: 'store.interrupted', hint: 'Run the same command again to load everything.', cause: e });
+}

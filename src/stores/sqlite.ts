@@ -5,7 +5,7 @@ import knexFactory, { type Knex } from 'knex';
 import { BugError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
-import { nativeColumnsFor, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
+import { interruptedLoadError, nativeColumnsFor, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
 import { shapeError, shapeMismatches, sqliteHoldsExactly } from './table-shape.js';
 import {
   SQLITE_TABLES_DDL,
@@ -20,7 +20,7 @@ import {
   sqliteTable,
   type WriteProgress,
 } from './read-sqlite.js';
-import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
+import { RolledBack, loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, referencedSql, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
@@ -161,11 +161,12 @@ export class SqliteStore implements TargetStore {
           for (const l of req.entities) {
             req.signal?.throwIfAborted();
             let n = 0;
+            const insert = insertSql(l);
             for (const range of await seqRanges(trx, l)) {
               // One statement blocks the thread until it ends: in chunks, Ctrl-C is heard between them.
               await turn();
               req.signal?.throwIfAborted();
-              const res = (await trx.raw(insertSql(l, true), [range.lo, range.hi]).catch((e: unknown) => namedKeyClash(trx, l, e, this.display))) as { changes?: number };
+              const res = (await trx.raw(insert, [range.lo, range.hi]).catch((e: unknown) => namedKeyClash(trx, l, e, this.display))) as { changes?: number };
               n += res.changes ?? 0;
             }
             if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
@@ -207,7 +208,7 @@ export class SqliteStore implements TargetStore {
                 savepoint: async (name) => void (await trx.raw(`SAVEPOINT ${name}`)),
                 rollbackTo: async (name) => void (await trx.raw(`ROLLBACK TO SAVEPOINT ${name}`)),
                 release: async (name) => void (await trx.raw(`RELEASE SAVEPOINT ${name}`)),
-                loadRange: async (l, r) => void (await trx.raw(insertSql(l, true), [r.lo, r.hi])),
+                loadRange: async (l, r) => void (await trx.raw(insertSql(l), [r.lo, r.hi])),
                 describe: sqliteReason,
               },
               staging,
@@ -534,19 +535,19 @@ async function checkTableShape(trx: Knex.Transaction, entity: Entity, display: s
 export const LOAD_CHUNK_ROWS = 50_000;
 
 /** The _seq ranges of an entity's staged rows, LOAD_CHUNK_ROWS at a time (staged rows are numbered 1, 2, … in order). */
-async function seqRanges(trx: Knex.Transaction, l: EntityLoad): Promise<{ lo: number; hi: number }[]> {
+async function seqRanges(trx: Knex.Transaction, l: EntityLoad): Promise<SeqRange[]> {
   const [b] = (await trx.raw(`SELECT MIN(_seq) AS lo, MAX(_seq) AS hi FROM stg.${l.stagedTable}`)) as { lo: number | null; hi: number | null }[];
-  const ranges: { lo: number; hi: number }[] = [];
+  const ranges: SeqRange[] = [];
   if (b?.lo === null || b?.lo === undefined || b.hi === null) return ranges;
   for (let lo = b.lo; lo <= b.hi; lo += LOAD_CHUNK_ROWS) ranges.push({ lo, hi: Math.min(lo + LOAD_CHUNK_ROWS - 1, b.hi) });
   return ranges;
 }
 
-/** One INSERT … SELECT of an entity's ok staged rows under its load mode; `ranged`: those with _seq between two bound values. */
-function insertSql(l: EntityLoad, ranged = false): string {
+/** The INSERT … SELECT of an entity's ok staged rows with _seq between two bound values, under its load mode. */
+function insertSql(l: EntityLoad): string {
   const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
   const pk = l.entity.primaryKey.map(q).join(', ');
-  let sql = `INSERT INTO main.${q(l.entity.name)} (${cols}) SELECT ${cols} FROM stg.${l.stagedTable} WHERE _st = 0${ranged ? ' AND _seq BETWEEN ? AND ?' : ''}`;
+  let sql = `INSERT INTO main.${q(l.entity.name)} (${cols}) SELECT ${cols} FROM stg.${l.stagedTable} WHERE _st = 0 AND _seq BETWEEN ? AND ?`;
   if (l.mode === 'upsert') sql += ` ON CONFLICT (${pk}) DO UPDATE SET ${upsertSetNames(l).map((n) => `${q(n)} = excluded.${q(n)}`).join(', ')}`;
   return sql;
 }
@@ -728,9 +729,8 @@ export function sqliteReason(e: unknown): string {
 
 export function asStoreError(e: unknown, display: string): Error {
   if (e instanceof BugError || e instanceof StoreError) return e;
-  if (e instanceof Error && e.name === 'AbortError') {
-    return new StoreError(`${display}: the load was interrupted; nothing was committed`, { code: 'store.interrupted', hint: 'Run the same command again to load everything.', cause: e });
-  }
+  const interrupted = interruptedLoadError(e, display);
+  if (interrupted) return interrupted;
   const msg = sqliteReason(e);
   let hint = 'Check that the target is reachable and writable.';
   if (/UNIQUE constraint failed/.test(msg)) hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';

@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers.js';
 import { machineLogProject } from '../integration/machine-log.js';
-import { liveServers, mysqlAdminConfig, withPg } from '../integration/stores/live.js';
+import { liveServers, withMysql, withPg } from '../integration/stores/live.js';
 
 /**
  * Dates and instants that the bundle's `YYYY-MM-DD` cannot carry, in tables made or written by
@@ -58,15 +57,12 @@ describe.skipIf(pgDown !== null)('PostgreSQL dates BC and past 9999', () => {
 describe.skipIf(myDown !== null)('MariaDB dates of the year 0000', () => {
   it('stop export naming table, column and row', async () => {
     const { name, url } = await myDbs.create();
-    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
-    try {
+    await withMysql(name, async (c) => {
       // Another tool's session, which lets year 0000 in.
       await c.query("SET SESSION sql_mode = ''");
       await c.query("CREATE TABLE orders (no varchar(10) PRIMARY KEY, due date, shipped datetime(3))");
       await c.query("INSERT INTO orders VALUES ('A-1', '2024-01-01', '2024-01-02 10:00:00'), ('A-2', '0000-01-01', NULL), ('A-3', NULL, '0000-03-01 10:00:00')");
-    } finally {
-      await c.end();
-    }
+    });
     const dir = tempDir('forklift-far-dates-');
     const out = refused(['export', path.join(dir, 'a'), '--source', url], path.join(dir, 'a'));
     expect(out).toMatch(/table orders, column due, row no = 'A-2': the value 0000-01-01 is outside the years 0001 to 9999/);

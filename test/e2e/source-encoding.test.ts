@@ -3,10 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers.js';
-import { MysqlDatabases, mysqlAdminConfig, PG_ADMIN_URL, pgUrl, probeMysql, probePg, withPg } from '../integration/stores/live.js';
+import { MysqlDatabases, PG_ADMIN_URL, pgUrl, probeMysql, probePg, withMysql, withPg } from '../integration/stores/live.js';
 
 /**
  * How a source picks its encoding, through the built CLI: a UTF-8 file named in a single-byte
@@ -236,15 +235,12 @@ describe.skipIf(myDown !== null && !process.env.CI)('a MariaDB ascii column hold
 
   it("rejects the row naming the bytes instead of loading 'M?ller'; encoding: windows-1252 loads it exactly", async () => {
     const db = await dbs.create();
-    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: db.name });
-    try {
+    await withMysql(db.name, async (c) => {
       await c.query('CREATE TABLE itemmast (itemno VARCHAR(8), descr VARCHAR(40) CHARACTER SET ascii)');
       // SET NAMES binary stores the byte as the legacy application wrote it.
       await c.query('SET NAMES binary');
       await c.query("INSERT INTO itemmast VALUES ('A-1', X'4DFC6C6C6572'), ('A-2', 'Zahnrad')");
-    } finally {
-      await c.end();
-    }
+    });
     const project = (encoding: string): string => {
       const dir = tempDir('fs-mariadb-e2e-');
       writeFileSync(

@@ -9,7 +9,7 @@ import { runPlan } from '../../src/run/pipeline.js';
 import { openStore } from '../../src/stores/index.js';
 import { tempDir } from '../helpers.js';
 import { machineLogProject as project } from './machine-log.js';
-import { PG_ADMIN_URL, liveServers, mysqlAdminConfig, withPg } from './stores/live.js';
+import { PG_ADMIN_URL, liveServers, withMysql, withPg } from './stores/live.js';
 
 /**
  * Dates and instants that an ISO `YYYY-MM-DD` text cannot carry (PostgreSQL's BC dates, infinity,
@@ -113,14 +113,7 @@ describe.skipIf(pgDown !== null)('a PostgreSQL watermark beyond 0001-9999', () =
 describe.skipIf(myDown !== null)('a MariaDB watermark that is a zero date', () => {
   it('stops the run, naming table, column and machine', async () => {
     const { name, url } = await myDbs.create();
-    const sql = async <T>(fn: (c: mysql.Connection) => Promise<T>): Promise<T> => {
-      const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
-      try {
-        return await fn(c);
-      } finally {
-        await c.end();
-      }
-    };
+    const sql = <T>(fn: (c: mysql.Connection) => Promise<T>): Promise<T> => withMysql(name, fn);
     const err = await spoiledWatermark(
       url,
       () =>

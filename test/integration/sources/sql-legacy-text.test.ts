@@ -3,7 +3,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import iconv from 'iconv-lite';
-import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceError } from '../../../src/core/errors.js';
 import { runPlan } from '../../../src/run/pipeline.js';
@@ -11,7 +10,7 @@ import { openSource } from '../../../src/sources/index.js';
 import type { SourceSpec } from '../../../src/sources/types.js';
 import { tempDir } from '../../helpers.js';
 import { readAll } from '../../unit/sources/read-all.js';
-import { MysqlDatabases, mysqlAdminConfig, PG_ADMIN_URL, pgUrl, probeMysql, probePg, withPg } from '../stores/live.js';
+import { MysqlDatabases, PG_ADMIN_URL, pgUrl, probeMysql, probePg, withMysql, withPg } from '../stores/live.js';
 
 /**
  * Text of a legacy PostgreSQL database created with ENCODING 'SQL_ASCII' (old ERP systems): the
@@ -218,8 +217,7 @@ describe.skipIf(myDown !== null && !process.env.CI)('sql source: MariaDB text in
   beforeAll(async () => {
     const db = await dbs.create();
     url = db.url;
-    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: db.name });
-    try {
+    await withMysql(db.name, async (c) => {
       // The bytes as a legacy application wrote them: SET NAMES binary stores them unconverted.
       await c.query("SET SESSION sql_mode = ''");
       await c.query(`CREATE TABLE legacy (id INT, a VARCHAR(20) CHARACTER SET ascii, l VARCHAR(20) CHARACTER SET latin1,
@@ -228,9 +226,7 @@ describe.skipIf(myDown !== null && !process.env.CI)('sql source: MariaDB text in
       await c.query(`INSERT INTO legacy VALUES
         (1, X'4DFC6C6C6572', X'4DFC6C6C657220808D', X'B1', X'4DC3BC', X'F09F918B'),
         (2, 'plain', X'4DC3BC6C6C6572', 'x', 'y', 'z')`);
-    } finally {
-      await c.end();
-    }
+    });
   });
 
   afterAll(() => dbs.dropAll());

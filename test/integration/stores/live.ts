@@ -49,6 +49,16 @@ export async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): 
   }
 }
 
+/** fn on a connection to `database` on the MariaDB server, as the admin user; closed after, whatever fn does. */
+export async function withMysql<T>(database: string, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  const c = await mysql.createConnection({ ...mysqlAdminConfig(), database });
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
 /** The URL of another database on the admin URL's server. */
 export function pgUrl(db: string, user?: { name: string; password?: string }): string {
   const u = new URL(PG_ADMIN_URL);

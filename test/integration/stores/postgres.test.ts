@@ -96,7 +96,7 @@ async function pgDump(c: pg.Client, table: string): Promise<unknown[][]> {
   );
   const exprs = cols.rows.map((col) => pgReadExpression(col.name, col.type));
   const res = await c.query({ text: `SELECT ${exprs.map((x) => x.sql).join(', ')} FROM ${table}`, rowMode: 'array' });
-  return (res.rows as unknown[][]).map((r) => r.map((v, i) => (exprs[i]!.integer && v !== null ? Number(v) : v))).sort(byJson);
+  return (res.rows as unknown[][]).map((r) => r.map((v, i) => (v === null ? null : exprs[i]!.decode(v as string)))).sort(byJson);
 }
 
 function sqliteDump(file: string, table: string): unknown[][] {

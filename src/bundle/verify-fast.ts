@@ -3,7 +3,7 @@ import { readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Type, type Data, type DataType, type DateDay, type Decimal, type Field, type Int64, type TimestampMillisecond } from 'apache-arrow';
 import type { Column, Entity } from '../model/types.js';
-import { ArrowFileBlocks, daysFromCivil, decoderFor, validDate } from './arrow.js';
+import { ArrowFileBlocks, daysFromCivil, decoderFor, formatDays, validDate } from './arrow.js';
 import { compareDecimalText } from './order.js';
 
 /**
@@ -21,7 +21,7 @@ import { compareDecimalText } from './order.js';
  */
 
 /** How often the fast lane answered, for tests and profiling. */
-export const fastLaneStats = { taken: 0, bailed: 0, lastBail: '' };
+export const fastLaneStats = { taken: 0, bailed: 0, lastBail: '', batchesRendered: 0, batchesByRecord: 0 };
 
 export interface FastLaneInput {
   csv: string;
@@ -58,6 +58,9 @@ const DATE = 5;
 const TS = 6;
 
 const TWO32 = 4294967296;
+/** 0001-01-01 and 9999-12-31 as days since the epoch: the years every store holds. */
+const FIRST_DAY = daysFromCivil(1, 1, 1);
+const LAST_DAY = daysFromCivil(9999, 12, 31);
 const CHUNK = 1 << 20;
 
 function kindOf(c: Column): number {
@@ -203,6 +206,12 @@ class FastCol {
     }
   }
 
+  /** The number renderValue rendered last for a numeric, date, time or boolean column (key order compares it). */
+  num = 0;
+  /** The date renderBatch wrote last, and its days. */
+  readonly renderedDate = Buffer.alloc(10);
+  renderedDays = NaN;
+
   private readonly lastDate = Buffer.alloc(10);
   private lastDays = NaN;
 
@@ -276,7 +285,7 @@ class KeySlot {
 }
 
 export async function fastCheckTable(input: FastLaneInput): Promise<FastLaneAnswer> {
-  const batches = new ArrowFileBlocks(input.arrow);
+  const batches = new ArrowFileBlocks(input.arrow, { reuse: true });
   try {
     const rows = await new Lane(input, batches).run();
     fastLaneStats.taken++;
@@ -303,6 +312,15 @@ class Lane {
   private more = true;
   private ar = 0;
   private alen = 0;
+  /** Record batches read so far, and the one the batch path last tried (it tries each once). */
+  private batchNo = 0;
+  private tried = -1;
+  /** The current batch's CSV bytes as export writes them, rendered from its Arrow values. */
+  private out = Buffer.allocUnsafe(1 << 16);
+  /** Per row and primary-key column: where its value's bytes start and end in `out`. */
+  private keyAt = new Int32Array(0);
+  /** Per row and primary-key column of a numeric, date, time or boolean type: its value as a number (exact). */
+  private keyNum = new Float64Array(0);
 
   constructor(
     private readonly input: FastLaneInput,
@@ -324,6 +342,7 @@ class Lane {
     this.ar = 0;
     this.alen = b?.length ?? 0;
     this.more = b !== undefined;
+    this.batchNo++;
     if (b) {
       for (let c = 0; c < this.n; c++) {
         const data = b.children[c];
@@ -359,8 +378,41 @@ class Lane {
       const starts = this.starts;
       const ends = this.ends;
       const quoted = this.quoted;
+      // Bytes the batch path wants in the buffer before it compares (0: none).
+      let want = 0;
       for (;;) {
-        const next = eof && pos === len ? -2 : this.scan(pos, len, eof);
+        if (line >= 1) {
+          // The batch path: a whole record batch at once, when the CSV holds exactly the bytes export
+          // writes for its Arrow values and those values are certainly valid (renderBatch);
+          // otherwise, or on any difference, the batch goes record by record below.
+          if (this.ar >= this.alen && this.more && !(eof && pos === len)) await this.nextBatch();
+          if (want === 0 && this.ar === 0 && this.alen > 0 && this.tried !== this.batchNo) {
+            this.tried = this.batchNo;
+            want = Math.max(this.renderBatch(keyPos), 0);
+            if (want === 0) fastLaneStats.batchesByRecord++;
+          }
+          if (want > 0 && (len - pos >= want || eof)) {
+            const L = want;
+            want = 0;
+            if (len - pos >= L && this.out.compare(this.buf, pos, pos + L, 0, L) === 0 && this.batchKeys(keyPos, slots, line)) {
+              if (fk.length > 0) {
+                const row = new Array<unknown>(n);
+                for (let i = 0; i < this.alen; i++) {
+                  for (const c of fk) row[c] = cols[c]!.value(i);
+                  if (!input.addKeys(row, line + 1 + i)) bail(`line ${line + 1 + i}: a unique value repeats`);
+                }
+              }
+              fastLaneStats.batchesRendered++;
+              line += this.alen;
+              rows += this.alen;
+              this.ar = this.alen;
+              pos += L;
+              continue;
+            }
+            fastLaneStats.batchesByRecord++;
+          }
+        }
+        const next = want > 0 ? -1 : eof && pos === len ? -2 : this.scan(pos, len, eof);
         if (next === -1) {
           // The bytes of whole records up to `pos` end on a character boundary (a line end).
           if (!isUtf8(this.buf.subarray(0, pos))) bail('not UTF-8');
@@ -629,6 +681,87 @@ class Lane {
   }
 
   /**
+   * The CSV bytes export writes for the current record batch (CRLF after each row) into `out`, and
+   * the key fields' extents into `keyAt`; their length, or -1 where a value is not certainly valid
+   * by itself (a missing required value, text that needs quotes or may be too long, a value not in
+   * the enum, a number beyond 2^53 or out of range, a date outside 0001–9999, a decimal with more
+   * digits than its precision): the batch then goes record by record, which asks the slow lane.
+   * Equal bytes are then every check of the record path at once: the CSV value is valid (the
+   * rendering is canonical and the value was checked here) and equal to the Arrow value.
+   */
+  private renderBatch(keyPos: readonly number[]): number {
+    const { n, cols, alen } = this;
+    let bound = 0;
+    for (const col of cols) {
+      if (col.kind === STR || col.kind === ENUM) bound += 2 * (col.offsets[col.off + alen]! - col.offsets[col.off]!) + 3 * alen;
+      else bound += 48 * alen;
+    }
+    bound += 2 * alen;
+    if (this.out.length < bound) this.out = Buffer.allocUnsafe(Math.max(bound, this.out.length * 2));
+    const nk = keyPos.length;
+    if (this.keyAt.length < 2 * nk * alen) {
+      this.keyAt = new Int32Array(2 * nk * alen);
+      this.keyNum = new Float64Array(nk * alen);
+    }
+    const out = this.out;
+    const keyAt = this.keyAt;
+    const keyNum = this.keyNum;
+    let p = 0;
+    for (let i = 0; i < alen; i++) {
+      for (let c = 0; c < n; c++) {
+        if (c > 0) out[p++] = 44;
+        const col = cols[c]!;
+        const start = p;
+        p = col.isNull(i) ? (col.required ? -1 : p) : renderValue(col, i, out, p);
+        if (p < 0) return -1;
+        for (let k = 0; k < nk; k++) {
+          if (keyPos[k] !== c) continue;
+          // A key in quotes is left to the record path, but for the empty text `""` (its value lies between the quotes).
+          const quotedEmpty = p - start === 2 && out[start] === 34;
+          if (p === start || (out[start] === 34 && !quotedEmpty)) return -1;
+          keyAt[2 * (i * nk + k)] = quotedEmpty ? start + 1 : start;
+          keyAt[2 * (i * nk + k) + 1] = quotedEmpty ? start + 1 : p;
+          keyNum[i * nk + k] = col.num;
+        }
+      }
+      out[p++] = 13;
+      out[p++] = 10;
+    }
+    return p;
+  }
+
+  /** The rendered batch's primary keys in strictly ascending order, its first after the previous row's; then the last one kept. */
+  private batchKeys(keyPos: readonly number[], slots: readonly KeySlot[], line: number): boolean {
+    const nk = keyPos.length;
+    if (nk === 0) return true;
+    const { out, keyAt, cols, alen } = this;
+    for (let i = 0; i < alen; i++) {
+      if (i === 0 && line === 1) continue;
+      let r = 0;
+      for (let k = 0; k < nk && r === 0; k++) {
+        const col = cols[keyPos[k]!]!;
+        const s = keyAt[2 * (i * nk + k)]!;
+        const e = keyAt[2 * (i * nk + k) + 1]!;
+        if (i === 0) {
+          const prev = slots[k]!;
+          if (prev.isNull) return false;
+          r = compareKeyValues(col.kind, prev.buf, 0, prev.len, out, s, e);
+        } else if (col.kind === STR || col.kind === ENUM) r = compareBytes(out, keyAt[2 * ((i - 1) * nk + k)]!, keyAt[2 * ((i - 1) * nk + k) + 1]!, out, s, e);
+        else {
+          // Numbers by value, dates, times and booleans by the number their canonical text sorts as (0001–9999 only are rendered).
+          const a = this.keyNum[(i - 1) * nk + k]!;
+          const b = this.keyNum[i * nk + k]!;
+          r = a < b ? -1 : a > b ? 1 : 0;
+        }
+      }
+      if (r >= 0) return false;
+    }
+    const last = alen - 1;
+    for (let k = 0; k < nk; k++) slots[k]!.set(out, keyAt[2 * (last * nk + k)]!, keyAt[2 * (last * nk + k) + 1]!, false);
+    return true;
+  }
+
+  /**
    * The current record's key field `c` against the previous row's, as order.ts `keyComparer`
    * compares their staged values: nulls first; text, dates, timestamps and booleans by their
    * canonical bytes (UTF-8 byte order is code point order); numbers by value.
@@ -645,14 +778,241 @@ class Lane {
       s = 0;
       e = b.length;
     }
-    if (col.kind !== INT && col.kind !== DEC) return compareBytes(prev.buf, 0, prev.len, b, s, e);
-    const pm = magnitude(prev.buf, 0, prev.len);
-    const cm = magnitude(b, s, e);
-    if (!Number.isNaN(pm) && !Number.isNaN(cm)) {
-      const pv = prev.buf[0] === 45 ? -pm : pm;
-      const cv = b[s] === 45 ? -cm : cm;
-      return pv < cv ? -1 : pv > cv ? 1 : 0;
+    return compareKeyValues(col.kind, prev.buf, 0, prev.len, b, s, e);
+  }
+}
+
+/** Two non-null key values by their canonical bytes: text, dates, timestamps and booleans bytewise, numbers by value. */
+function compareKeyValues(kind: number, a: Buffer, as: number, ae: number, b: Buffer, bs: number, be: number): number {
+  if (kind !== INT && kind !== DEC) return compareBytes(a, as, ae, b, bs, be);
+  const am = magnitude(a, as, ae);
+  const bm = magnitude(b, bs, be);
+  if (!Number.isNaN(am) && !Number.isNaN(bm)) {
+    const av = a[as] === 45 ? -am : am;
+    const bv = b[bs] === 45 ? -bm : bm;
+    return av < bv ? -1 : av > bv ? 1 : 0;
+  }
+  return compareDecimalText(a.toString('latin1', as, ae), b.toString('latin1', bs, be));
+}
+
+/** The digits of a whole number below 2^53 at `p`; the position after them. */
+function writeDigits(out: Buffer, p: number, m: number): number {
+  if (m < 10) {
+    out[p] = 48 + m;
+    return p + 1;
+  }
+  if (m >= 2147483648) {
+    // Beyond 31 bits the arithmetic is on doubles (slower, still exact below 2^53).
+    const low = m % 1000000000;
+    return writePadded(out, writeDigits(out, p, (m - low) / 1000000000), low, 9);
+  }
+  // Small integers: V8 keeps them as integers, where % and | 0 are cheap.
+  let v = m | 0;
+  let len = 1;
+  for (let t = v; t >= 10; t = (t / 10) | 0) len++;
+  let q = p + len;
+  while (v >= 10) {
+    const t = (v / 10) | 0;
+    out[--q] = 48 + v - t * 10;
+    v = t;
+  }
+  out[--q] = 48 + v;
+  return p + len;
+}
+
+/** Exactly `width` digits (at most 9) of `m` (zero-padded) at `p`. */
+function writePadded(out: Buffer, p: number, m: number, width: number): number {
+  let v = m | 0;
+  for (let q = p + width - 1; q >= p; q--) {
+    const t = (v / 10) | 0;
+    out[q] = 48 + v - t * 10;
+    v = t;
+  }
+  return p + width;
+}
+
+/** The characters (code points) of valid UTF-8 bytes, as the slow lane's length check counts them: every byte but a continuation byte. */
+function codePoints(bytes: Uint8Array, o0: number, o1: number): number {
+  let n = 0;
+  for (let k = o0; k < o1; k++) if ((bytes[k]! & 0xc0) !== 0x80) n++;
+  return n;
+}
+
+/** Text that holds a comma, quote or line break as export writes it: in quotes, a quote doubled. */
+function quoted(bytes: Uint8Array, o0: number, o1: number, out: Buffer, p: number): number {
+  out[p++] = 34;
+  for (let k = o0; k < o1; k++) {
+    const ch = bytes[k]!;
+    if (ch === 34) out[p++] = 34;
+    out[p++] = ch;
+  }
+  out[p++] = 34;
+  return p;
+}
+
+/** Whether a number whose canonical text has `len` characters certainly passes the column's bounds, as verify-data's `range` decides (false: not sure, or not). */
+function inRange(col: FastCol, v: number, len: number): boolean {
+  if (len > 15) return false;
+  if (col.min !== undefined) {
+    const r = v - col.min;
+    if (Number.isNaN(r) || (col.exclusiveMin ? r <= 0 : r < 0)) return false;
+  }
+  return !(col.max !== undefined && !(v - col.max <= 0));
+}
+
+/** `YYYY-MM-DD` of days since the epoch at `p` (the last answer reused while the day repeats); -1 outside the years 0001–9999. */
+function writeDate(col: FastCol, out: Buffer, p: number, days: number): number {
+  const last = col.renderedDate;
+  if (days !== col.renderedDays) {
+    if (!(days >= FIRST_DAY && days <= LAST_DAY)) return -1;
+    last.write(formatDays(days), 0, 'latin1');
+    col.renderedDays = days;
+  }
+  for (let k = 0; k < 10; k++) out[p + k] = last[k]!;
+  return p + 10;
+}
+
+/** The canonical CSV field of Arrow row `i` (not null) at `p`; the position after it, or -1 (see renderBatch). */
+function renderValue(col: FastCol, i: number, out: Buffer, p: number): number {
+  const j = col.off + i;
+  switch (col.kind) {
+    case STR: {
+      const o0 = col.offsets[j]!;
+      const o1 = col.offsets[j + 1]!;
+      if (o1 - o0 > col.maxBytes && codePoints(col.bytes, o0, o1) > col.maxBytes) return -1;
+      if (o1 === o0) {
+        out[p] = 34;
+        out[p + 1] = 34;
+        return p + 2;
+      }
+      const bytes = col.bytes;
+      const start = p;
+      for (let k = o0; k < o1; k++) {
+        const ch = bytes[k]!;
+        if (ch === 44 || ch === 34 || ch === 13 || ch === 10) return quoted(bytes, o0, o1, out, start);
+        out[p++] = ch;
+      }
+      return p;
     }
-    return compareDecimalText(prev.buf.toString('latin1', 0, prev.len), b.toString('latin1', s, e));
+    case ENUM: {
+      const o0 = col.offsets[j]!;
+      const len = col.offsets[j + 1]! - o0;
+      const bytes = col.bytes;
+      for (const v of col.enumValues) {
+        if (v.length !== len) continue;
+        let k = 0;
+        while (k < len && v[k] === bytes[o0 + k]) k++;
+        if (k < len) continue;
+        if (len === 0) return -1;
+        const start = p;
+        for (k = 0; k < len; k++) {
+          const ch = v[k]!;
+          if (ch === 44 || ch === 34 || ch === 13 || ch === 10) return quoted(v, 0, len, out, start);
+          out[p++] = ch;
+        }
+        return p;
+      }
+      return -1;
+    }
+    case INT: {
+      const w = col.words;
+      const hi = w[2 * j + 1]!;
+      if (hi < -2097152 || hi >= 2097152) return -1;
+      const v = hi * TWO32 + (w[2 * j]! >>> 0);
+      if (!Number.isSafeInteger(v)) return -1;
+      col.num = v;
+      if (v < 0) out[p++] = 45;
+      p = writeDigits(out, p, v < 0 ? -v : v);
+      // A whole number below 2^53 is exact as a number: its bounds compare exactly at any length.
+      return col.ranged && !inRange(col, v, 0) ? -1 : p;
+    }
+    case DEC: {
+      const u = col.u32;
+      const w0 = u[4 * j]!;
+      const w1 = u[4 * j + 1]!;
+      const w2 = u[4 * j + 2]!;
+      const w3 = u[4 * j + 3]!;
+      let m: number;
+      let neg: boolean;
+      if (w2 === 0 && w3 === 0 && w1 < 0x200000) {
+        m = w1 * TWO32 + w0;
+        neg = false;
+      } else if (w2 === 0xffffffff && w3 === 0xffffffff && w1 >= 0xffe00000) {
+        m = (0xffffffff - w1) * TWO32 + (TWO32 - w0);
+        neg = true;
+      } else return -1;
+      const scale = col.scale;
+      const pow = col.pow;
+      let frac = 0;
+      let whole = m;
+      if (scale > 0) {
+        if (m < 2147483648 && pow < 2147483648) {
+          whole = ((m | 0) / pow) | 0;
+          frac = (m | 0) - whole * pow;
+        } else {
+          frac = m % pow;
+          whole = (m - frac) / pow;
+        }
+        if (scale > 9) return -1;
+      }
+      col.num = neg ? -m : m;
+      const start = p;
+      if (neg && m !== 0) out[p++] = 45;
+      const digitsAt = p;
+      p = writeDigits(out, p, whole);
+      if (p - digitsAt > col.maxIntDigits) return -1;
+      if (scale > 0) {
+        out[p++] = 46;
+        p = writePadded(out, p, frac, scale);
+      }
+      return col.ranged && !inRange(col, (neg ? -m : m) / col.pow, p - start) ? -1 : p;
+    }
+    case BOOL: {
+      col.num = (col.bytes[j >> 3]! >> (j & 7)) & 1;
+      if (col.num === 1) {
+        out[p] = 116;
+        out[p + 1] = 114;
+        out[p + 2] = 117;
+        out[p + 3] = 101;
+        return p + 4;
+      }
+      out[p] = 102;
+      out[p + 1] = 97;
+      out[p + 2] = 108;
+      out[p + 3] = 115;
+      out[p + 4] = 101;
+      return p + 5;
+    }
+    case DATE:
+      col.num = col.days[j]!;
+      return writeDate(col, out, p, col.num);
+    default: {
+      const w = col.words;
+      const hi = w[2 * j + 1]!;
+      if (hi < -2097152 || hi >= 2097152) return -1;
+      const t = hi * TWO32 + (w[2 * j]! >>> 0);
+      col.num = t;
+      const days = Math.floor(t / 86400000);
+      let r = t - days * 86400000;
+      if (r < 0 || r >= 86400000) return -1;
+      p = writeDate(col, out, p, days);
+      if (p < 0) return -1;
+      r |= 0;
+      const h = (r / 3600000) | 0;
+      r -= h * 3600000;
+      const mi = (r / 60000) | 0;
+      r -= mi * 60000;
+      const sec = (r / 1000) | 0;
+      out[p] = 84;
+      writePadded(out, p + 1, h, 2);
+      out[p + 3] = 58;
+      writePadded(out, p + 4, mi, 2);
+      out[p + 6] = 58;
+      writePadded(out, p + 7, sec, 2);
+      out[p + 9] = 46;
+      writePadded(out, p + 10, r - sec * 1000, 3);
+      out[p + 13] = 90;
+      return p + 14;
+    }
   }
 }

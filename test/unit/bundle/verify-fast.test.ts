@@ -59,10 +59,10 @@ const days: (string | null)[] = ['1969-12-31', '0001-01-01', '2039-01-19', '1900
 const stamps: (string | null)[] = ['1969-12-31T23:59:59.999Z', '2038-01-19T03:14:08.001Z', '9999-12-31T23:59:59.999Z', '1970-01-01T00:00:00.000Z', '1900-03-01T12:30:45.120Z', null, '0100-01-01T00:00:00.000Z'];
 const wholes: (string | null)[] = ['0', '-1', '12345678901234567890', '-98765432109876543210'.slice(0, 20), null, '7'];
 
-function matrixRows(): unknown[][] {
+function matrixRows(keys: readonly string[] = codes): unknown[][] {
   const rows: unknown[][] = [];
   let k = 0;
-  for (const code of codes) {
+  for (const code of keys) {
     for (let id = 1; id <= 3; id++) {
       rows.push([
         code,
@@ -82,6 +82,13 @@ function matrixRows(): unknown[][] {
   }
   const cmp = keyComparer(MATRIX.columns, [0, 1]);
   return rows.sort(cmp);
+}
+
+/** The matrix rows whose keys need no quotes and whose numbers fit in 2^53: every record batch goes the batch path. */
+function plainRows(): unknown[][] {
+  const safe = (v: unknown): boolean => v === null || typeof v === 'number' || (typeof v === 'string' && v.replace(/[-.]/g, '').length <= 15);
+  const keys = [...codes.filter((c) => !/[",\r\n]/.test(c)), ...'CDEFGHIJKLMNOPQRSTUVWXY'];
+  return matrixRows(keys).filter((r) => safe(r[6]) && safe(r[10]) && safe(r[4]));
 }
 
 function childRows(): unknown[][] {
@@ -147,6 +154,7 @@ async function bothLanes(dir: string): Promise<{ auto: VerifyResult; slow: Verif
 
 const root = tempDir('forklift-verify-fast-');
 const matrix = path.join(root, 'matrix');
+const plain = path.join(root, 'plain');
 let demo = '';
 let demoTables = 0;
 
@@ -154,6 +162,10 @@ beforeAll(async () => {
   await writeBundle(matrix, [
     { entity: MATRIX, rows: matrixRows() },
     { entity: CHILD, rows: childRows() },
+  ]);
+  await writeBundle(plain, [
+    { entity: MATRIX, rows: plainRows() },
+    { entity: CHILD, rows: childRows().filter((r) => r[1] === 'A' || r[1] === null) },
   ]);
   const { plan } = demoCopy();
   const source = `sqlite:${path.join(tempDir('forklift-verify-fast-store-'), 'store.db')}`;
@@ -172,7 +184,10 @@ function copy(from: string, name: string): string {
 describe('bundle verify fast lane: valid bundles', () => {
   it('takes the fast lane for every table of the demo bundle, and says what the slow lane says', async () => {
     expect(demoTables).toBeGreaterThan(3);
+    const rendered = fastLaneStats.batchesRendered;
     const { auto, slow, taken, bailed } = await bothLanes(demo);
+    // Every record batch of the demo went the batch path (its bytes rendered from the Arrow values).
+    expect(fastLaneStats.batchesRendered - rendered).toBeGreaterThanOrEqual(demoTables);
     expect(slow.problems).toEqual([]);
     expect(auto).toEqual(slow);
     expect(auto.valid).toBe(true);
@@ -181,7 +196,12 @@ describe('bundle verify fast lane: valid bundles', () => {
   });
 
   it('takes it for the type matrix (emoji, combining marks, quotes, commas, CR/LF, "" and missing, 18- and 20-digit decimals, dates and times far from 1970)', async () => {
+    const rendered = fastLaneStats.batchesRendered;
+    const byRecord = fastLaneStats.batchesByRecord;
     const { auto, slow, taken, bailed } = await bothLanes(matrix);
+    // Both paths: batches of plain keys are rendered whole; a key in quotes ('x,y'), a decimal beyond 2^53 go record by record.
+    expect(fastLaneStats.batchesRendered - rendered).toBeGreaterThan(0);
+    expect(fastLaneStats.batchesByRecord - byRecord).toBeGreaterThan(0);
     expect(slow.problems).toEqual([]);
     expect(auto).toEqual(slow);
     expect(auto.tables.map((t) => [t.name, t.rows])).toEqual([
@@ -190,6 +210,19 @@ describe('bundle verify fast lane: valid bundles', () => {
     ]);
     expect(taken).toBe(2);
     expect(bailed).toBe(0);
+  });
+
+  it('renders every record batch of the plain matrix (no key in quotes, no number beyond 2^53), and says what the slow lane says', async () => {
+    const rendered = fastLaneStats.batchesRendered;
+    const byRecord = fastLaneStats.batchesByRecord;
+    const { auto, slow, taken, bailed } = await bothLanes(plain);
+    expect(slow.problems).toEqual([]);
+    expect(auto).toEqual(slow);
+    expect(auto.tables.map((t) => t.rows)).toEqual([plainRows().length, 2]);
+    expect(plainRows().length).toBeGreaterThan(20);
+    expect(fastLaneStats.batchesByRecord - byRecord).toBe(0);
+    expect(fastLaneStats.batchesRendered - rendered).toBe(Math.ceil(plainRows().length / 7) + 1);
+    expect([taken, bailed]).toEqual([2, 0]);
   });
 
   it('reads records across chunk boundaries of any size', async () => {
@@ -215,18 +248,19 @@ describe('bundle verify fast lane: valid bundles', () => {
 });
 
 /** `valid`: the change leaves the data valid (the lanes still agree); `keys`: only the foreign-key pass sees it, after every table passed. */
-type Damage = [name: string, bundle: 'matrix' | 'demo', damage: (dir: string) => Promise<void> | void, outcome?: 'valid' | 'keys'];
+type Damage = [name: string, bundle: 'matrix' | 'plain' | 'demo', damage: (dir: string) => Promise<void> | void, outcome?: 'valid' | 'keys'];
 
 const editArrow = (dir: string, entity: Entity, edit: (rows: unknown[][]) => unknown[][]): Promise<void> => editArrowRows(arrowFile(dir, entity.name), entity, edit);
 
 /** Both files written from the same changed rows: the CSV and the Arrow file agree, the data is wrong. */
-async function editBoth(dir: string, entity: Entity, edit: (rows: unknown[][]) => unknown[][]): Promise<void> {
+async function editBoth(dir: string, entity: Entity, edit: (rows: unknown[][]) => unknown[][], relax: (c: Column) => Column = (c) => c): Promise<void> {
   const rows = edit(await readArrowRows(arrowFile(dir, entity.name)));
   const csv = new CsvTableWriter(path.join(dir, 'data', 'csv', `${entity.name}.csv`), entity);
   await csv.writeHeader();
   await csv.write(rows);
   await csv.close();
-  await writeArrowRows(arrowFile(dir, entity.name), entity, rows);
+  // `relax`: the Arrow file written as for a looser column (the writer refuses what the model forbids).
+  await writeArrowRows(arrowFile(dir, entity.name), { ...entity, columns: entity.columns.map(relax) }, rows);
 }
 
 const DAMAGES: Damage[] = [
@@ -246,6 +280,20 @@ const DAMAGES: Damage[] = [
   ['an enum outside its values', 'matrix', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 3), 'zz', ...r.slice(4)] : r)))],
   ['a price above its maximum', 'matrix', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 5), '900.01', ...r.slice(6)] : r)))],
   ['a negative quantity', 'matrix', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 6), -1, ...r.slice(7)] : r)))],
+  ['a repeated key across two record batches', 'matrix', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 7 ? [...rows[6]!.slice(0, 2), ...r.slice(2)] : r)))],
+  // The plain bundle's record batches go the batch path whole: these damages are for its own checks.
+  ['plain: a decimal beyond its precision, in both files', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 2 ? [...r.slice(0, 5), '1000.00', ...r.slice(6)] : r)), (c) => (c.name === 'price' ? { ...c, precision: 6, max: undefined } : c))],
+  ['plain: a price above its maximum', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 5), '900.01', ...r.slice(6)] : r)))],
+  ['plain: a negative quantity', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 6), -1, ...r.slice(7)] : r)))],
+  ['plain: an enum outside its values', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 3), 'zz', ...r.slice(4)] : r)))],
+  ['plain: a value too long', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 4 ? [...r.slice(0, 2), r[2], ...r.slice(3)] : r)).map((r, i) => (i === rows.length - 1 ? [`${String(r[0])}123456789`, ...r.slice(1)] : r)))],
+  ['plain: a swapped pair of rows', 'plain', (d) => editBoth(d, MATRIX, (rows) => [rows[1]!, rows[0]!, ...rows.slice(2)])],
+  ['plain: a repeated key inside a record batch', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 5 ? [...rows[4]!.slice(0, 2), ...r.slice(2)] : r)))],
+  ['plain: a repeated key across two record batches', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 7 ? [...rows[6]!.slice(0, 2), ...r.slice(2)] : r)))],
+  ['plain: a NUL in a text, in both files', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 2), 'nu\u0000l', ...r.slice(3)] : r)))],
+  ['plain: a timestamp changed in the CSV', 'plain', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, '2038-01-19T03:14:08.001Z', '2038-01-19T03:14:08.002Z'))],
+  ['plain: a text changed in the Arrow file', 'plain', (d) => editArrow(d, MATRIX, (rows) => rows.map((r, i) => (i === 9 ? [...r.slice(0, 2), 'edited', ...r.slice(3)] : r)))],
+  ['plain: a reference to no row', 'plain', (d) => editBoth(d, CHILD, (rows) => rows.map((r, i) => (i === 1 ? [r[0], 'nope', r[2]] : r))), 'keys'],
   ['a missing required value', 'matrix', (d) => editLines(d, 'child', (lines) => lines.map((l, i) => (i === 2 ? l.replace(/^\d+,/, ',') : l)))],
   ['an extra field', 'matrix', (d) => editLines(d, 'child', (lines) => lines.map((l, i) => (i === 2 ? `${l},9` : l)))],
   ['a missing field', 'matrix', (d) => editLines(d, 'child', (lines) => lines.map((l, i) => (i === 2 ? l.replace(/,[^,]*$/, '') : l)))],
@@ -285,7 +333,7 @@ const DAMAGES: Damage[] = [
 describe('bundle verify fast lane: damaged bundles give the slow lane result', () => {
   for (const [name, base, damage, outcome] of DAMAGES) {
     it(name, async () => {
-      const dir = copy(base === 'matrix' ? matrix : demo, `damaged-${name.replace(/\W+/g, '-')}`);
+      const dir = copy(base === 'matrix' ? matrix : base === 'plain' ? plain : demo, `damaged-${name.replace(/\W+/g, '-')}`);
       await damage(dir);
       await rebag(dir);
       const { auto, slow, taken } = await bothLanes(dir);

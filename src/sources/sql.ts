@@ -530,7 +530,11 @@ const PG_RAW = { getTypeParser: () => (v: string) => v };
 
 type PgConverter = ((v: string) => string) | undefined;
 
-/** How the text PostgreSQL sends for a type becomes the cell (undefined: as it is). */
+/**
+ * How the text PostgreSQL sends for a type becomes the cell (undefined: as it is). A DOMAIN column
+ * comes with its base type's oid (the server's row description resolves domains, at any depth),
+ * so it is read as that type; enums and other types of their own (citext) are text.
+ */
 export function pgConverter(oid: number): PgConverter {
   switch (oid) {
     case PG.bool:
@@ -633,9 +637,8 @@ function showC1(v: string): string {
   return `at character ${at + 1} of "${from > 0 ? '…' : ''}${part}${from + 60 < v.length ? '…' : ''}"`;
 }
 
-/** Text columns of an ISO-8859 database checked for C1 control characters, and the reason named for them. */
+/** How an ISO-8859 database's text columns are checked for C1 control characters: the reason named for them. */
 interface PgC1Check {
-  text: boolean[];
   reason: string;
   /** LATIN1 only, where each character is its stored byte: the reason for a value whose bytes are UTF-8 (`â‚¬` for €, text written twice over). */
   utf8Reason?: string;
@@ -649,6 +652,8 @@ async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: 
   let pending: string[][] | undefined = await cursor.read(batchSize);
   const fields = cursor._result.fields;
   const convert = (text?.oids ?? fields.map((f) => f.dataTypeID)).map(pgConverter);
+  // The columns that can hold a C1 character, from the row description the query itself sent: no probe runs it first.
+  const c1Text = fields.map((f) => !PG_ASCII_TYPES.has(f.dataTypeID));
   const faults = new WeakMap<Cell[], CellFault[]>();
   let rowNo = 0;
   const toCells = (rows: (string | null)[][]): Cell[][] => {
@@ -670,7 +675,7 @@ async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: 
       let bad: CellFault[] | undefined;
       for (let i = 0; i < row.length; i++) {
         const v = row[i];
-        if (check.text[i] === false || v === null || v === undefined || !C1.test(v)) continue;
+        if (c1Text[i] === false || v === null || v === undefined || !C1.test(v)) continue;
         row[i] = null;
         const utf8 = check.utf8Reason !== undefined && isUtf8(Buffer.from(v, 'latin1'));
         (bad ??= []).push({ index: i, ref: `row ${rowNo}`, rule: 'encoding', reason: `${utf8 ? check.utf8Reason : check.reason} (${showC1(v)})` });
@@ -760,12 +765,11 @@ const postgres: Dialect = {
       const windows = PG_ISO_8859[serverEncoding];
       // A UTF8 database is read as it always was: no check, no cost.
       if (windows === undefined) return pgCursor(c, sql, batchSize);
-      const fields = await pgColumns(c, sql);
       const reason = `holds a C1 control character (U+0080–U+009F, invisible): the database is declared ${serverEncoding}, and probably holds ${windows} text (€ „ “ – stored as bytes 0x80–0x9F, which ${serverEncoding} reads as control characters): set encoding: ${windows} in the mapping's source`;
-      // A query that cannot be a subquery has its every column checked: only text can hold a C1 character.
       const utf8Reason = serverEncoding === 'LATIN1' ? "holds a C1 control character (U+0080–U+009F, invisible): the database is declared LATIN1, and its bytes here are UTF-8 (a program wrote UTF-8 into it, and € reads as â\\u0082¬): set encoding: utf-8 in the mapping's source" : undefined;
       const check = { reason, ...(utf8Reason === undefined ? {} : { utf8Reason }) };
-      return pgCursor(c, sql, batchSize, undefined, { text: fields === undefined ? [] : fields.map((f) => !PG_ASCII_TYPES.has(f.dataTypeID)), ...check });
+      // The query runs once, as written: its row description says which columns are text (only text can hold a C1 character).
+      return pgCursor(c, sql, batchSize, undefined, check);
     }
     // SQL_ASCII: the server holds bytes it cannot convert, and asked for UTF-8 refuses the whole
     // query at the first that is not. A single-byte database whose mapping names what it really

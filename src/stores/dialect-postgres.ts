@@ -115,8 +115,9 @@ export function* copyTextChunks(rows: Iterable<unknown[]>, encoders: CopyEncoder
 /**
  * The SQL expression that reads a column back as forklift stages it: ISO instants in UTC with
  * milliseconds, ISO dates, booleans as 1/0, decimals as their exact text; by the column's type
- * as the server reports it (format_type), so tables made by hand read right too (a timestamp
- * without time zone is taken as UTC, as readRows takes it).
+ * as the server reports it (format_type; a domain's base type, PG_BASE_TYPE_JOIN), so tables made by
+ * hand read right too (a timestamp without time zone is taken as UTC, as readRows takes it; a
+ * domain over date as a date, never as the text the session's DateStyle gives it).
  *
  * An instant with digits below the millisecond keeps them (`…:00.123456Z`), so it equals no staged
  * value, as it should. `floor` cuts them instead, for a maximum compared with staged instants

@@ -13,6 +13,7 @@ import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgColumnType
 import { shapeError, shapeMismatches } from './table-shape.js';
 import { TABLES_TABLE, bySchema, describeFrom, interruptedLoadError, nativeColumnsFor, orderColumns, pooledConnections, tableRecords } from './read-common.js';
 import {
+  PG_BASE_TYPE_JOIN,
   PG_CONSTRAINTS_SQL,
   PG_FOREIGN_KEYS_SQL,
   PG_READ_SESSION,
@@ -93,7 +94,7 @@ export class PostgresStore implements TargetStore {
   async *readColumn(table: string, column: string): AsyncIterable<unknown[]> {
     let pgType: string | undefined;
     try {
-      const res = (await this.k.raw('SELECT format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a WHERE a.attrelid = to_regclass(?) AND a.attname = ? AND NOT a.attisdropped', [q(table), column])) as pg.QueryResult<{ t: string }>;
+      const res = (await this.k.raw(`SELECT format_type(base.oid, base.mod) AS t FROM pg_attribute a ${PG_BASE_TYPE_JOIN} WHERE a.attrelid = to_regclass(?) AND a.attname = ? AND NOT a.attisdropped`, [q(table), column])) as pg.QueryResult<{ t: string }>;
       pgType = res.rows[0]?.t;
     } catch (e) {
       throw this.storeError(e, 'store.read');
@@ -124,7 +125,7 @@ export class PostgresStore implements TargetStore {
   async maxPerGroup(table: string, groupBy: readonly string[], column: string): Promise<unknown[][]> {
     const names = [...groupBy, column];
     try {
-      const res = (await this.k.raw('SELECT a.attname AS c, format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a WHERE a.attrelid = to_regclass(?) AND a.attname = ANY(?) AND NOT a.attisdropped', [q(table), names])) as pg.QueryResult<{ c: string; t: string }>;
+      const res = (await this.k.raw(`SELECT a.attname AS c, format_type(base.oid, base.mod) AS t FROM pg_attribute a ${PG_BASE_TYPE_JOIN} WHERE a.attrelid = to_regclass(?) AND a.attname = ANY(?) AND NOT a.attisdropped`, [q(table), names])) as pg.QueryResult<{ c: string; t: string }>;
       const types = new Map(res.rows.map((r) => [r.c, r.t]));
       const missing = names.find((n) => !types.has(n));
       if (missing !== undefined) throw new StoreError(`${this.display}: table ${table} has no column ${missing}`, { code: 'store.read', hint: 'The target table does not match the model: compare it with the model.' });

@@ -47,17 +47,31 @@ export const PG_TABLES_UPSERT = `INSERT INTO ${TABLES_TABLE} (name, definition) 
 /** The session settings every read runs under: values print as the decoders expect. */
 export const PG_READ_SESSION = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SET bytea_output = 'hex'; SET IntervalStyle = 'postgres'";
 
+/**
+ * The base type of the column `a` (a pg_attribute row) and its typmod, as `base(oid, mod)`: a
+ * domain's base type, through any number of domains (a domain over a domain over date is a date),
+ * with the typmod of the domain declared over it (`numeric(18,4)`); the column's own type otherwise.
+ * A column is read and described by this type, never as the domain's text.
+ */
+export const PG_BASE_TYPE_JOIN = `JOIN LATERAL (
+  WITH RECURSIVE d(oid, mod, depth) AS (
+    SELECT a.atttypid, a.atttypmod, 0
+    UNION ALL
+    SELECT y.typbasetype, y.typtypmod, d.depth + 1 FROM d JOIN pg_type y ON y.oid = d.oid WHERE y.typtype = 'd'
+  ) SELECT oid, mod FROM d ORDER BY depth DESC LIMIT 1
+) base ON true`;
+
 /** Columns of the current schema's tables (or of one table, `$1`), with their base types. */
 export function pgColumnsSql(oneTable: boolean): string {
   return `SELECT current_schema()::text AS s, c.relname AS t, c.relkind::text AS rk, obj_description(c.oid, 'pg_class') AS td, a.attname AS c, a.attnotnull AS nn,
-  format_type(bt.oid, CASE WHEN ty.typtype = 'd' THEN ty.typtypmod ELSE a.atttypmod END) AS ft,
+  format_type(base.oid, base.mod) AS ft,
   bt.typname AS tn, bt.typtype AS tt, col_description(c.oid, a.attnum) AS cd,
   CASE WHEN bt.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = bt.oid ORDER BY e.enumsortorder) END AS ev,
   (SELECT quote_ident(n.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace WHERE co.oid = a.attcollation) AS co
 FROM pg_class c
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-JOIN pg_type ty ON ty.oid = a.atttypid
-JOIN pg_type bt ON bt.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE a.atttypid END
+${PG_BASE_TYPE_JOIN}
+JOIN pg_type bt ON bt.oid = base.oid
 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition${oneTable ? ' AND c.relname = $1' : ''}
 ORDER BY c.relname, a.attnum`;
 }

@@ -10,7 +10,8 @@ import { ConfigError, SourceError } from '../core/errors.js';
 import { displayPath } from '../plan/load.js';
 import { encodingFlag, namedByFlag } from '../sources/encoding.js';
 import { didYouMean } from '../util/suggest.js';
-import { shellWord } from './mapping-init.js';
+import { formatOfFile } from './detect.js';
+import { shellWord } from '../util/shell.js';
 
 export interface InitEncodings {
   /** `--encoding NAME`: for every file auto cannot read. */
@@ -46,6 +47,9 @@ export function parseInitEncodings(values: readonly string[] | undefined, cwd = 
 /** Every `FILE=` names a legacy file init reads: a typo would otherwise leave that file to auto without a word. */
 export function checkEncodingFiles(enc: InitEncodings, files: readonly string[]): void {
   for (const f of enc.files.keys()) {
+    if (files.includes(f) && formatOfFile(f) === 'xlsx') {
+      throw new ConfigError(`--encoding ${displayPath(f)}=…: an Excel workbook's text carries its own encoding`, { code: 'usage', hint: 'Name the encoding of a CSV or JSON Lines file only.' });
+    }
     if (files.includes(f)) continue;
     const shown = files.map((x) => displayPath(x));
     throw new ConfigError(`--encoding ${displayPath(f)}=…: not one of the legacy files init reads${didYouMean(displayPath(f), shown)}`, {

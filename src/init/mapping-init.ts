@@ -7,6 +7,7 @@ import { ConfigError, SourceError } from '../core/errors.js';
 import type { Entity, Model } from '../model/types.js';
 import { modelForMapping } from '../plan/check.js';
 import { encodingFlag, namedByFlag } from '../sources/encoding.js';
+import { shellWord } from '../util/shell.js';
 import { didYouMean } from '../util/suggest.js';
 import { detectLayout } from './detect.js';
 import { guessMapping, type Confidence, type MappingProposal } from './guess.js';
@@ -87,10 +88,6 @@ function encodingRefusal(e: SourceError, opts: MappingInitOptions, given: string
   return new SourceError(namedByFlag(e.message), { code: e.code, hint, cause: e, ...(e.location === undefined ? {} : { location: e.location }) });
 }
 
-/** A word as a POSIX shell reads it back. */
-export function shellWord(w: string): string {
-  return /^[\w./:=@%+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
-}
 
 /** A proposal as JSON and as the lines a person reads: no sampled data, only what was guessed. */
 export interface FieldSummary {

@@ -12,7 +12,7 @@ import { DEFAULT_TARGET, displayPath } from '../plan/load.js';
 import { redactUrl } from '../stores/url.js';
 import { detectLayout, formatOfFile, type SourceLayout } from './detect.js';
 import { checkEncodingFiles, initEncodingRefusal, parseInitEncodings, type EncodingRefusal, type InitEncodings } from './encodings.js';
-import { shellWord } from './mapping-init.js';
+import { shellWord } from '../util/shell.js';
 import { guessMapping, type MappingProposal } from './guess.js';
 import { ENTITY_FILE_HINTS, nameTokens } from './names.js';
 import { isWritten, renderMappingYaml, schemaLine, writeNewFile, yamlScalar } from './write.js';

@@ -4,8 +4,9 @@ import { ConfigError, SourceError } from '../core/errors.js';
 import { displayPath, loadPlan, sourceSpecOf, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { encodingFlag, namedByFlag } from '../sources/encoding.js';
 import { openSource } from '../sources/index.js';
-import { storeIdentity } from '../stores/url.js';
+import { redactUrl, storeIdentity } from '../stores/url.js';
 import type { SourceSpec } from '../sources/types.js';
+import { shellWord } from '../util/shell.js';
 import { didYouMean } from '../util/suggest.js';
 import { readRunFolder, type RunFolder } from './history.js';
 import { runPlan, type Progress, type RunResult } from './pipeline.js';
@@ -39,16 +40,18 @@ export interface ReloadOptions {
 
 export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
   const log = opts.log ?? (() => {});
+  const encoding = encodingFlag(opts.encoding);
   const run = readRunFolder(opts.runDir);
   const r = run.report;
   const shown = displayPath(run.dir);
+  // The command as a refusal's hint shows it, with the flags given (a target's password as ***).
+  const command = ['forklift rejects reload', shellWord(shown), ...(opts.entities?.length ? ['--entity', shellWord(opts.entities.join(','))] : []), ...(opts.target === undefined ? [] : ['--target', shellWord(redactUrl(opts.target))])].join(' ');
   if (!r.committed) {
     throw new ConfigError(`run ${r.run_id} committed nothing (${r.command}, ${r.status}): its accepted rows are not in the target, so its rejects alone cannot follow them`, {
       code: 'reload.not-committed',
       hint: 'Fix the source or the mapping and run `forklift migrate` again; reload the rejects of a run that committed.',
     });
   }
-  const encoding = encodingFlag(opts.encoding);
   const chosen = chooseEntities(r.entities, opts.entities, r.run_id);
   const planFile = path.resolve(run.dir, '..', '..', path.basename(r.plan));
   if (!existsSync(planFile)) {
@@ -75,7 +78,7 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
   for (const m of plan.mappings) {
     const e = chosen.find((x) => x.entity === m.spec.entity);
     if (!e) continue;
-    mappings.push(await rejectsFileRefusals(shown, encoding, () => rereadMapping(plan, m, e, run, encoding)));
+    mappings.push(await rejectsFileRefusals(command, encoding, () => rereadMapping(plan, m, e, run, encoding)));
   }
   for (const e of chosen) {
     if (!mappings.some((m) => m.spec.entity === e.entity)) {
@@ -85,7 +88,7 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
   const follows: Follows = { run_id: r.run_id, read: { ...Object.fromEntries(r.entities.map((e) => [e.entity, e.read])), ...r.follows?.read } };
   log(`reloading ${chosen.map((e) => `${e.entity} (${e.rejected} rejects)`).join(', ')} of run ${r.run_id} from ${shown}`);
   const reshaped: LoadedPlan = { ...plan, mappings, spec: { ...plan.spec, checks: [] } };
-  return rejectsFileRefusals(shown, encoding, () => runPlan({
+  return rejectsFileRefusals(command, encoding, () => runPlan({
     plan: reshaped,
     command: 'rejects reload',
     follows,
@@ -102,19 +105,19 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
  * on, one named windows-1252 that is UTF-8, and so on) hints at a mapping's `encoding:`, which the
  * reload never reads: the hint names `--encoding` and how to save the file instead.
  */
-async function rejectsFileRefusals<T>(runDir: string, given: string | undefined, read: () => Promise<T>): Promise<T> {
+async function rejectsFileRefusals<T>(command: string, given: string | undefined, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (e) {
     if (!(e instanceof SourceError) || e.code !== 'source.encoding' || !/[\\/]rejects[\\/][^\\/]+\.csv$/.test(e.location?.file ?? '')) throw e;
-    throw rejectsEncodingError(e, runDir, given);
+    throw rejectsEncodingError(e, command, given);
   }
 }
 
-function rejectsEncodingError(e: SourceError, runDir: string, given: string | undefined): SourceError {
+function rejectsEncodingError(e: SourceError, command: string, given: string | undefined): SourceError {
   const candidates = (e.data as { candidates?: string[] } | undefined)?.candidates;
-  const again = (name: string): string => `\`forklift rejects reload ${runDir} --encoding ${name}\``;
-  const save = `save the file as CSV UTF-8 (Excel: Save As, "CSV UTF-8 (Comma delimited)"; forklift wrote it so) and run \`forklift rejects reload ${runDir}\` again`;
+  const again = (name: string): string => `\`${command} --encoding ${name}\``;
+  const save = `save the file as CSV UTF-8 (Excel: Save As, "CSV UTF-8 (Comma delimited)"; forklift wrote it so) and run \`${command}\` again`;
   let hint: string;
   if (given !== undefined) {
     // The file is not what --encoding says (UTF-8 named windows-1252, a byte windows-1252 leaves undefined).

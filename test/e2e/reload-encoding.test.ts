@@ -44,6 +44,9 @@ describe('rejects reload of a rejects file saved in another encoding', () => {
     expectRejectsFileHint(r, runDir, 'gb18030');
     expect(r.stderr).toMatch(/cannot tell which encoding/);
     expect(r.stderr).toMatch(/it reads whole as gb18030/);
+    // The command to run again keeps the flags given.
+    const some = runCli(['rejects', 'reload', path.relative(dir, runDir), '--entity', 'items'], { cwd: dir });
+    expect(some.stderr).toContain(`forklift rejects reload ${path.relative(dir, runDir)} --entity items --encoding gb18030`);
     const ok = runCli(['rejects', 'reload', runDir, '--encoding', 'GB18030'], { cwd: dir });
     expect(ok.code, ok.stderr).toBe(0);
     expect(descriptions(dir)).toEqual({ A1: 'fine', B1: '齿轮' });

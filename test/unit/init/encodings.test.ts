@@ -22,10 +22,12 @@ describe('init --encoding values', () => {
     expect(parseInitEncodings(['gb18030', 'GB18030']).fallback).toBe('gb18030');
   });
 
-  it('a FILE= that init does not read is a usage error naming the files it reads', () => {
+  it('a FILE= that init does not read, or an Excel workbook, is a usage error', () => {
     const e = parseInitEncodings(['legacy/x.csv=gb18030'], process.cwd());
     expect(() => checkEncodingFiles(e, [path.resolve('legacy/y.csv')])).toThrow(/--encoding legacy\/x\.csv=…: not one of the legacy files init reads/);
     expect(() => checkEncodingFiles(e, [path.resolve('legacy/x.csv')])).not.toThrow();
+    const xlsx = parseInitEncodings(['legacy/x.xlsx=gb18030'], process.cwd());
+    expect(() => checkEncodingFiles(xlsx, [path.resolve('legacy/x.xlsx')])).toThrow(/an Excel workbook's text carries its own encoding/);
   });
 });
 

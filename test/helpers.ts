@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(ROOT, 'bin', 'run.js');
@@ -41,4 +42,15 @@ export function demoCopy(): { dir: string; plan: string } {
   cpSync(path.join(ROOT, 'mappings', 'demo'), path.join(dir, 'mappings', 'demo'), { recursive: true, filter: tracked });
   cpSync(path.join(ROOT, 'fixtures', 'demo'), path.join(dir, 'fixtures', 'demo'), { recursive: true });
   return { dir, plan: path.join(dir, 'mappings', 'demo', 'forklift.yaml') };
+}
+
+/** `SELECT key, value FROM table` of a SQLite database file, as an object (the e2e tests' look at what a run loaded). */
+export function sqlitePairs(dbFile: string, sql: string): Record<string, string> {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    const rows = db.prepare(sql).raw().all() as [string, string][];
+    return Object.fromEntries(rows);
+  } finally {
+    db.close();
+  }
 }

@@ -11,11 +11,16 @@ export default class RejectsReload extends BaseCommand {
   static override examples = [
     '<%= config.bin %> rejects reload mappings/demo/runs/20261129T101500Z-1a2b',
     '<%= config.bin %> rejects reload runs/20261129T101500Z-1a2b --entity items --json',
+    '<%= config.bin %> rejects reload runs/20261129T101500Z-1a2b --encoding windows-1252',
   ];
   static override args = { run_dir: Args.string({ description: 'The run folder (runs/<run-id>/ next to the plan).', required: true }) };
   static override flags = {
     entity: Flags.string({ description: 'Only these entities’ rejects (comma-separated).' }),
     target: storeUrlFlag('target', { description: 'Target store URL; overrides the plan (give the one the run loaded into).' }),
+    encoding: Flags.string({
+      description: 'The encoding the fixed rejects files were saved in (windows-1252 for Excel\'s "CSV (Comma delimited)" on Western Windows, gb18030, ...), for a file detection cannot read.',
+      defaultHelp: 'auto',
+    }),
     'keep-staging': Flags.boolean({ description: 'Keep the run’s staging files (staging.sqlite, and staging-raw.sqlite with the raw source rows) in the run folder for inspection.' }),
   };
 
@@ -28,6 +33,7 @@ export default class RejectsReload extends BaseCommand {
         runDir: args.run_dir,
         entities: this.list(flags.entity),
         target: flags.target,
+        encoding: flags.encoding,
         keepStaging: flags['keep-staging'],
         progress: progress.update,
         signal: interrupt.signal,

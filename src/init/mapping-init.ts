@@ -3,10 +3,11 @@
  * (after a person reviewed it, or not) write it. The review itself is the command's business.
  */
 import path from 'node:path';
-import iconv from 'iconv-lite';
 import { ConfigError, SourceError } from '../core/errors.js';
 import type { Entity, Model } from '../model/types.js';
 import { modelForMapping } from '../plan/check.js';
+import { encodingFlag, namedByFlag } from '../sources/encoding.js';
+import { shellWord } from '../util/shell.js';
 import { didYouMean } from '../util/suggest.js';
 import { detectLayout } from './detect.js';
 import { guessMapping, type Confidence, type MappingProposal } from './guess.js';
@@ -67,19 +68,6 @@ export async function proposeMapping(opts: MappingInitOptions): Promise<Proposed
   return { proposal: guessMapping(layout, entity), entity, file };
 }
 
-/** `--encoding` checked as a mapping's `encoding:` is, but named as the flag: undefined for auto. */
-function encodingFlag(name: string | undefined): string | undefined {
-  if (name === undefined || name.trim().toLowerCase() === 'auto') return undefined;
-  const n = name.trim().toLowerCase();
-  if (!iconv.encodingExists(n)) {
-    throw new ConfigError(`--encoding: unknown encoding '${name}'`, {
-      code: 'usage',
-      hint: 'Use auto or a known name, e.g. utf-8, windows-1252, gb18030, big5, shift_jis, euc-kr, utf-16le.',
-    });
-  }
-  return n;
-}
-
 /**
  * An encoding refusal while init reads the file: its hint names the mapping's `encoding:`, but
  * no mapping exists yet, so it is told as the command to run again.
@@ -97,13 +85,9 @@ function encodingRefusal(e: SourceError, opts: MappingInitOptions, given: string
   } else {
     hint = `run \`${again('NAME')}\` with the encoding the file was written in, e.g. windows-1252 for a Western European export, gb18030 for a Chinese one`;
   }
-  return new SourceError(e.message, { code: e.code, hint, cause: e, ...(e.location === undefined ? {} : { location: e.location }) });
+  return new SourceError(namedByFlag(e.message), { code: e.code, hint, cause: e, ...(e.location === undefined ? {} : { location: e.location }) });
 }
 
-/** A word as a POSIX shell reads it back. */
-function shellWord(w: string): string {
-  return /^[\w./:=@%+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
-}
 
 /** A proposal as JSON and as the lines a person reads: no sampled data, only what was guessed. */
 export interface FieldSummary {

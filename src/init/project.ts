@@ -5,11 +5,14 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, ForkliftError } from '../core/errors.js';
+import { ConfigError, ForkliftError, SourceError } from '../core/errors.js';
 import { loadModel } from '../model/load.js';
 import { dependencyOrder, type Model } from '../model/types.js';
 import { DEFAULT_TARGET, displayPath } from '../plan/load.js';
+import { redactUrl } from '../stores/url.js';
 import { detectLayout, formatOfFile, type SourceLayout } from './detect.js';
+import { checkEncodingFiles, initEncodingRefusal, parseInitEncodings, type EncodingRefusal, type InitEncodings } from './encodings.js';
+import { shellWord } from '../util/shell.js';
 import { guessMapping, type MappingProposal } from './guess.js';
 import { ENTITY_FILE_HINTS, nameTokens } from './names.js';
 import { isWritten, renderMappingYaml, schemaLine, writeNewFile, yamlScalar } from './write.js';
@@ -46,12 +49,21 @@ export interface InitPlan {
   sources: SourceGuess[];
 }
 
+export interface InitOptions {
+  /** `--encoding` values: `NAME` for every file auto cannot decide, `FILE=NAME` (relative to cwd) for one file. */
+  encoding?: readonly string[] | undefined;
+  /** The command to run again, as a refusal's hint shows it (default `forklift init DIR`). */
+  again?: string | undefined;
+  log?: (m: string) => void;
+}
+
 export interface InitResult {
   dir: string;
   plan: string;
   target: string;
   model: string;
-  mappings: { file: string; source: string; entity: string; fields: number; of: number; score: number }[];
+  /** `encoding` is the text encoding written into the mapping (CSV and JSON Lines sources). */
+  mappings: { file: string; source: string; entity: string; fields: number; of: number; score: number; encoding?: string }[];
   skipped: { source: string; reason: string }[];
 }
 
@@ -111,7 +123,9 @@ export function entityScore(p: MappingProposal, file: string): number {
 }
 
 /** Reads every legacy file and guesses its entity. */
-export async function planInit(dir: string, answers: InitAnswers, log: (m: string) => void = () => undefined): Promise<InitPlan> {
+export async function planInit(dir: string, answers: InitAnswers, opts: InitOptions = {}): Promise<InitPlan> {
+  const log = opts.log ?? (() => undefined);
+  const encodings = parseInitEncodings(opts.encoding);
   const root = path.resolve(dir);
   if (existsSync(root) && !isFolder(root)) throw new ConfigError(`${dir} is a file, not a folder`, { code: 'usage', hint: 'Name the project folder (a new one is created when --legacy names the legacy files).' });
   const model = loadModel(answers.model, root, displayPath);
@@ -128,13 +142,19 @@ export async function planInit(dir: string, answers: InitAnswers, log: (m: strin
   if (files.length === 0) {
     throw new ConfigError(`no CSV or Excel files in ${displayPath(folder)}`, { code: 'init.no-sources', hint: 'Name the folder that holds the legacy exports (.csv, .txt, .xlsx, .jsonl).' });
   }
+  checkEncodingFiles(encodings, files);
   const sources: SourceGuess[] = [];
+  const refusals: EncodingRefusal[] = [];
   for (const file of files) {
     log(`reading ${displayPath(file)}`);
     let layout: SourceLayout;
     try {
-      layout = await detectLayout(file, { sampleRows: 500 });
+      layout = await readLayout(file, encodings);
     } catch (e) {
+      if (e instanceof EncodingRefused) {
+        refusals.push(e.refusal);
+        continue;
+      }
       if (!(e instanceof ForkliftError)) throw e;
       sources.push({ file, entity: null, score: 0, ranking: [], error: e.message });
       continue;
@@ -155,6 +175,9 @@ export async function planInit(dir: string, answers: InitAnswers, log: (m: strin
       layout,
     });
   }
+  // A file whose encoding is not settled stops init before anything is written: skipped, it would
+  // leave the project without it, and its fix is a flag of this command.
+  if (refusals.length > 0) throw initEncodingRefusal(refusals, opts.again ?? againCommand(root, answers));
   // One mapping per entity and run: where two files claim one entity, the better one keeps it.
   const byEntity = new Map<string, SourceGuess>();
   for (const s of [...sources].sort((a, b) => b.score - a.score)) {
@@ -166,6 +189,43 @@ export async function planInit(dir: string, answers: InitAnswers, log: (m: strin
     } else byEntity.set(s.entity, s);
   }
   return { dir: root, answers, model, sources };
+}
+
+/** `forklift init DIR` with the answers that are not the defaults, as a hint shows it (a target's password as ***). */
+function againCommand(root: string, answers: InitAnswers): string {
+  const words = ['forklift', 'init', shellWord(displayPath(root))];
+  if (answers.legacy !== defaultLegacyFolder(root)) words.push('--legacy', shellWord(answers.legacy));
+  if (answers.target !== INIT_DEFAULTS.target) words.push('--target', shellWord(redactUrl(answers.target)));
+  if (answers.model !== INIT_DEFAULTS.model) words.push('--model', shellWord(answers.model));
+  return words.join(' ');
+}
+
+/** Thrown by readLayout for a file whose encoding is not settled; planInit collects them. */
+class EncodingRefused extends Error {
+  constructor(readonly refusal: EncodingRefusal) {
+    super(refusal.error.message);
+  }
+}
+
+/**
+ * The layout of one legacy file: in the encoding `--encoding FILE=NAME` gives it, else detected,
+ * else (auto cannot read it) in the one `--encoding NAME` gives every such file.
+ */
+async function readLayout(file: string, enc: InitEncodings): Promise<SourceLayout> {
+  const isEncoding = (e: unknown): e is SourceError => e instanceof SourceError && e.code === 'source.encoding';
+  const named = enc.files.get(file);
+  try {
+    return await detectLayout(file, { sampleRows: 500, ...(named === undefined ? {} : { encoding: named }) });
+  } catch (e) {
+    if (!isEncoding(e)) throw e;
+    if (named !== undefined || enc.fallback === undefined) throw new EncodingRefused({ file, error: e, given: named });
+  }
+  try {
+    return await detectLayout(file, { sampleRows: 500, encoding: enc.fallback });
+  } catch (e) {
+    if (!isEncoding(e)) throw e;
+    throw new EncodingRefused({ file, error: e, given: enc.fallback });
+  }
 }
 
 /** Sets the entity of one source (a person's choice), rebuilding its proposal. */
@@ -216,6 +276,7 @@ export function writeInit(plan: InitPlan, force: boolean): InitResult {
       fields: p.fields.filter(isWritten).length,
       of: p.fields.length,
       score: Math.round(s.score * 100) / 100,
+      ...(p.layout.encoding === undefined ? {} : { encoding: p.layout.encoding }),
     });
   }
   const name = (path.basename(plan.dir) || 'migration').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'migration';

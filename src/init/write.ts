@@ -78,7 +78,7 @@ export function renderMappingYaml(p: MappingProposal, mappingFile: string, opts:
   out.push(`  format: ${L.format}`);
   out.push(`  path: ${yamlScalar(rel)}`);
   if (L.format === 'csv') {
-    out.push(`  encoding: ${yamlScalar(L.encoding ?? 'auto')}          # ${L.encodingGiven === true ? 'given to mapping init' : 'detected'}`);
+    out.push(`  encoding: ${yamlScalar(L.encoding ?? 'auto')}          # ${L.encodingGiven === true ? `given to ${(opts.tool ?? 'forklift mapping init').replace(/^forklift /, '')}` : 'detected'}`);
     out.push(`  delimiter: ${JSON.stringify(L.delimiter ?? 'auto')}          # detected`);
   }
   if (L.sheet !== undefined) out.push(`  sheet: ${yamlScalar(L.sheet)}`);

@@ -2,9 +2,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, SourceError } from '../core/errors.js';
 import { displayPath, loadPlan, sourceSpecOf, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
+import { encodingFlag, namedByFlag } from '../sources/encoding.js';
 import { openSource } from '../sources/index.js';
-import { storeIdentity } from '../stores/url.js';
+import { redactUrl, storeIdentity } from '../stores/url.js';
 import type { SourceSpec } from '../sources/types.js';
+import { shellWord } from '../util/shell.js';
 import { didYouMean } from '../util/suggest.js';
 import { readRunFolder, type RunFolder } from './history.js';
 import { runPlan, type Progress, type RunResult } from './pipeline.js';
@@ -26,6 +28,11 @@ export interface ReloadOptions {
   entities?: string[] | undefined;
   target?: string | undefined;
   keepStaging?: boolean;
+  /**
+   * The encoding the fixed rejects files were saved in (`--encoding`, e.g. windows-1252 for
+   * Excel's plain "CSV (Comma delimited)"); auto or unset detects it.
+   */
+  encoding?: string | undefined;
   log?: (message: string) => void;
   progress?: (p: Progress) => void;
   signal?: AbortSignal;
@@ -33,9 +40,12 @@ export interface ReloadOptions {
 
 export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
   const log = opts.log ?? (() => {});
+  const encoding = encodingFlag(opts.encoding);
   const run = readRunFolder(opts.runDir);
   const r = run.report;
   const shown = displayPath(run.dir);
+  // The command as a refusal's hint shows it, with the flags given (a target's password as ***).
+  const command = ['forklift rejects reload', shellWord(shown), ...(opts.entities?.length ? ['--entity', shellWord(opts.entities.join(','))] : []), ...(opts.target === undefined ? [] : ['--target', shellWord(redactUrl(opts.target))])].join(' ');
   if (!r.committed) {
     throw new ConfigError(`run ${r.run_id} committed nothing (${r.command}, ${r.status}): its accepted rows are not in the target, so its rejects alone cannot follow them`, {
       code: 'reload.not-committed',
@@ -68,7 +78,7 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
   for (const m of plan.mappings) {
     const e = chosen.find((x) => x.entity === m.spec.entity);
     if (!e) continue;
-    mappings.push(await rejectsFileRefusals(shown, () => rereadMapping(plan, m, e, run)));
+    mappings.push(await rejectsFileRefusals(command, encoding, () => rereadMapping(plan, m, e, run, encoding)));
   }
   for (const e of chosen) {
     if (!mappings.some((m) => m.spec.entity === e.entity)) {
@@ -78,7 +88,7 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
   const follows: Follows = { run_id: r.run_id, read: { ...Object.fromEntries(r.entities.map((e) => [e.entity, e.read])), ...r.follows?.read } };
   log(`reloading ${chosen.map((e) => `${e.entity} (${e.rejected} rejects)`).join(', ')} of run ${r.run_id} from ${shown}`);
   const reshaped: LoadedPlan = { ...plan, mappings, spec: { ...plan.spec, checks: [] } };
-  return rejectsFileRefusals(shown, () => runPlan({
+  return rejectsFileRefusals(command, encoding, () => runPlan({
     plan: reshaped,
     command: 'rejects reload',
     follows,
@@ -92,25 +102,34 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
 
 /**
  * An encoding refusal of a rejects file (one read as UTF-8 from its start that is not UTF-8 further
- * on, and so on) hints at a mapping's `encoding:`, which the reload never reads: it detects the
- * rejects file's encoding itself, so the hint says how to save the file instead.
+ * on, one named windows-1252 that is UTF-8, and so on) hints at a mapping's `encoding:`, which the
+ * reload never reads: the hint names `--encoding` and how to save the file instead.
  */
-async function rejectsFileRefusals<T>(runDir: string, read: () => Promise<T>): Promise<T> {
+async function rejectsFileRefusals<T>(command: string, given: string | undefined, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (e) {
     if (!(e instanceof SourceError) || e.code !== 'source.encoding' || !/[\\/]rejects[\\/][^\\/]+\.csv$/.test(e.location?.file ?? '')) throw e;
-    throw rejectsEncodingError(e, runDir);
+    throw rejectsEncodingError(e, command, given);
   }
 }
 
-function rejectsEncodingError(e: SourceError, runDir: string): SourceError {
+function rejectsEncodingError(e: SourceError, command: string, given: string | undefined): SourceError {
   const candidates = (e.data as { candidates?: string[] } | undefined)?.candidates;
-  const which = candidates?.length ? `: it reads whole as ${candidates.join(', ')}` : '';
-  const hint =
-    `rejects reload detects the encoding of a rejects file (UTF-8, with or without byte-order mark, Windows-1252, and a longer Chinese, Japanese or Korean file) and has no option to name it; this one it cannot read${which}. ` +
-    `Save the file as CSV UTF-8 (Excel: Save As, "CSV UTF-8 (Comma delimited)"; forklift wrote it so) and run \`forklift rejects reload ${runDir}\` again.`;
-  return new SourceError(e.message, {
+  const again = (name: string): string => `\`${command} --encoding ${name}\``;
+  const save = `save the file as CSV UTF-8 (Excel: Save As, "CSV UTF-8 (Comma delimited)"; forklift wrote it so) and run \`${command}\` again`;
+  let hint: string;
+  if (given !== undefined) {
+    // The file is not what --encoding says (UTF-8 named windows-1252, a byte windows-1252 leaves undefined).
+    hint = `the rejects file is not ${given} as --encoding says: leave out --encoding to detect it (UTF-8, with or without byte-order mark, Windows-1252), run ${again('NAME')} with the encoding it was saved in, or ${save}.`;
+  } else if (candidates?.length) {
+    hint = `rejects reload cannot tell the encoding of this rejects file: it reads whole as ${candidates.join(', ')}. Run ${again(candidates[0] as string)} with the encoding it was saved in, or ${save}.`;
+  } else {
+    hint =
+      `rejects reload detects the encoding of a rejects file (UTF-8, with or without byte-order mark, Windows-1252, and a longer Chinese, Japanese or Korean file); this one it cannot read. ` +
+      `Run ${again('NAME')} with the encoding it was saved in (windows-1252 for Excel's "CSV (Comma delimited)" on Western Windows), or ${save}.`;
+  }
+  return new SourceError(namedByFlag(e.message), {
     code: e.code,
     hint,
     cause: e,
@@ -140,14 +159,15 @@ function chooseEntities(entities: EntityReport[], wanted: string[] | undefined, 
 }
 
 /** The mapping of one entity, reading that entity's rejects file instead of its source. */
-async function rereadMapping(plan: LoadedPlan, m: LoadedMapping, e: EntityReport, run: RunFolder): Promise<LoadedMapping> {
+async function rereadMapping(plan: LoadedPlan, m: LoadedMapping, e: EntityReport, run: RunFolder, encoding: string | undefined): Promise<LoadedMapping> {
   const file = path.join(run.dir, 'rejects', `${e.entity}.csv`);
   const shown = displayPath(file);
   if (!existsSync(file)) {
     throw new ConfigError(`${shown}: the rejects file of ${e.entity} is missing`, { code: 'reload.no-rejects', hint: `Run ${run.report.run_id} wrote it; put it back (saved as CSV) or leave ${e.entity} out with --entity.` });
   }
-  // Encoding and delimiter are detected: Excel saves UTF-8 with a BOM, or (German locale) ';' in Windows-1252.
-  const probe = await openSource({ format: 'csv', path: file, encoding: 'auto', delimiter: 'auto', header_row: 1 });
+  // Encoding (unless --encoding names it) and delimiter are detected: Excel saves UTF-8 with a BOM,
+  // or (German locale) ';' in Windows-1252.
+  const probe = await openSource({ format: 'csv', path: file, encoding: encoding ?? 'auto', delimiter: 'auto', header_row: 1 });
   await probe.close();
   const expected = e.source_columns ?? (await sourceHeader(m));
   checkRejectsHeader(expected, probe.header, shown, probe.detected);

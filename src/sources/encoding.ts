@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import chardet from 'chardet';
 import iconv from 'iconv-lite';
 import { firstLoneSurrogate } from '../util/unicode.js';
-import { SourceError } from '../core/errors.js';
+import { ConfigError, SourceError } from '../core/errors.js';
 
 /** How many bytes detection looks at. */
 export const SAMPLE_BYTES = 64 * 1024;
@@ -227,6 +227,22 @@ export function detectEncoding(sample: Uint8Array, complete: boolean, file = 'th
 }
 
 /**
+ * A command's `--encoding` (mapping init, init, rejects reload), checked as a mapping's `encoding:`
+ * is but named as the flag: the name lower case, undefined for auto.
+ */
+export function encodingFlag(name: string | undefined, flag = '--encoding'): string | undefined {
+  if (name === undefined || name.trim() === '' || name.trim().toLowerCase() === 'auto') return undefined;
+  const n = name.trim().toLowerCase();
+  if (!iconv.encodingExists(n)) {
+    throw new ConfigError(`${flag}: unknown encoding '${name}'`, {
+      code: 'usage',
+      hint: 'Use auto or a known name, e.g. utf-8, windows-1252, gb18030, big5, shift_jis, euc-kr, utf-16le.',
+    });
+  }
+  return n;
+}
+
+/**
  * The encoding a reader should use: `requested` (from the mapping) when it is given and not
  * `auto`, else the detected one. An unknown name is the user's error.
  */
@@ -336,6 +352,14 @@ export class Utf8ReadAsSingleByteError extends Error {
 /** Bytes that end a word in a message's quote: line breaks, the delimiters, quote and space. */
 const WORD_END = new Set([10, 13, 44, 59, 9, 124, 34, 32]);
 
+/** Where a message says the encoding was named; a command that takes it as a flag says `(--encoding)` instead (namedByFlag). */
+export const NAMED_IN_MAPPING = '(encoding: in the mapping)';
+
+/** A refusal's message, for an encoding given as `--encoding` rather than in a mapping. */
+export function namedByFlag(message: string): string {
+  return message.replace(NAMED_IN_MAPPING, '(--encoding)');
+}
+
 /**
  * The SourceError for a UTF-8 file named in a single-byte encoding: `around` holds the file's
  * bytes near the first multi-byte sequence, at `at`; the word there is quoted both ways.
@@ -349,7 +373,7 @@ function utf8ReadAsSingleByteError(file: string, encoding: string, around: Uint8
   while (to < around.length && (around[to]! & 0xc0) === 0x80) to++;
   const word = Buffer.from(around.buffer, around.byteOffset + from, to - from);
   return new SourceError(
-    `${file} is read as ${encoding} (encoding: in the mapping), but it is UTF-8: line ${line} holds ${JSON.stringify(word.toString('utf8'))}, which ${encoding} reads as ${JSON.stringify(iconv.decode(word, encoding))}`,
+    `${file} is read as ${encoding} ${NAMED_IN_MAPPING}, but it is UTF-8: line ${line} holds ${JSON.stringify(word.toString('utf8'))}, which ${encoding} reads as ${JSON.stringify(iconv.decode(word, encoding))}`,
     {
       code: 'source.encoding',
       location: { file, line },
@@ -524,6 +548,9 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
   }
   const decoder = iconv.getDecoder(enc.encoding, { stripBOM: true });
   const watch = enc.refuseValidUtf8 === true ? new ValidUtf8Watch() : undefined;
+  // A byte the encoding leaves undefined (0x81 in Windows-1252) decodes to U+FFFD: the read stops
+  // rather than load a character the file does not hold.
+  const exact = !HOLDS_REPLACEMENT.test(enc.encoding);
   // Half of a UTF-16 surrogate pair (a character the writing system cut in two) has no UTF-8 form:
   // Buffer.from would make it U+FFFD unnoticed. It stops the read with its line instead, as
   // invalid UTF-8 does. A pair split across chunks comes out in two pieces: a high surrogate at
@@ -558,14 +585,73 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
       chunk = chunk.subarray(cut);
       bomLeft -= cut;
     }
-    const out = checked(decoder.write(chunk));
+    const decoded = decoder.write(chunk);
+    if (exact && decoded.includes('\uFFFD')) throw new UndefinedByteError(enc.encoding);
+    const out = checked(decoded);
     if (out.length > 0) yield out;
   }
   // Only the whole file tells valid UTF-8: the rows read so far never reach a commit, as after a bad byte.
   const multiByte = watch?.end() ?? -1;
   if (multiByte >= 0) throw new Utf8ReadAsSingleByteError(multiByte);
-  const out = checked(decoder.end() ?? '', true);
+  const last = decoder.end() ?? '';
+  if (exact && last.includes('\uFFFD')) throw new UndefinedByteError(enc.encoding);
+  const out = checked(last, true);
   if (out.length > 0) yield out;
+}
+
+/** Encodings that can hold U+FFFD itself: a decoded U+FFFD in any other one is a byte it leaves undefined. */
+const HOLDS_REPLACEMENT = /^(utf|ucs|gb18030)/i;
+
+/** A file read in `encoding` holds a byte (or byte sequence) that is no character there. */
+export class UndefinedByteError extends Error {
+  constructor(readonly encoding: string) {
+    super(`a byte that is no character in ${encoding}`);
+    this.name = 'UndefinedByteError';
+  }
+}
+
+/**
+ * The SourceError for UndefinedByteError: the file is read again line by line (a cold path) to
+ * name the first line holding such a byte, and the byte itself where the encoding is single-byte.
+ */
+export async function undefinedByteError(file: string, label: string, enc: DetectedEncoding, err: UndefinedByteError): Promise<SourceError> {
+  const decoder = iconv.getDecoder(enc.encoding, { stripBOM: true });
+  let line = 1;
+  let cr = false;
+  let shown = '';
+  for await (const chunk of createReadStream(file, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>) {
+    const text = decoder.write(chunk);
+    const at = text.indexOf('\uFFFD');
+    const counted = countLines((i) => text.charCodeAt(i), at < 0 ? text.length : at, cr);
+    line += counted.lines;
+    cr = counted.cr;
+    if (at >= 0) {
+      const from = Math.max(text.lastIndexOf('\n', at) + 1, text.lastIndexOf('\r', at) + 1, at - 40);
+      const to = text.slice(at).search(/[\r\n]/);
+      shown = text.slice(from, to < 0 ? Math.min(text.length, at + 40) : Math.min(at + to, at + 40));
+      break;
+    }
+  }
+  const single = SINGLE_BYTE.test(enc.encoding);
+  const byte = single ? await firstUndefinedByte(file, enc.encoding) : undefined;
+  const hex = byte === undefined ? undefined : byte.toString(16).toUpperCase().padStart(2, '0');
+  const what = hex === undefined ? `bytes that are no character in ${enc.encoding}: ${JSON.stringify(shown)} (\uFFFD where they are)` : `byte 0x${hex}, which is no character in ${enc.encoding}: ${JSON.stringify(shown).replace('\uFFFD', `\\x${hex}`)}`;
+  return new SourceError(`${label}:${line} is read as ${enc.encoding}, but holds ${what}`, {
+    code: 'source.encoding',
+    location: { file: label, line },
+    hint: `the file is in another encoding: set encoding: in the mapping to the one it was written in${single ? ', e.g. windows-1250 for a Central European export, cp850 for a DOS one' : ''}`,
+    cause: err,
+  });
+}
+
+/** The first byte of `file` that single-byte `encoding` leaves undefined. */
+async function firstUndefinedByte(file: string, encoding: string): Promise<number | undefined> {
+  const undefinedBytes = new Set<number>();
+  for (let b = 0x80; b <= 0xff; b++) if (iconv.decode(Buffer.from([b]), encoding) === '\uFFFD') undefinedBytes.add(b);
+  for await (const chunk of createReadStream(file, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>) {
+    for (const b of chunk) if (undefinedBytes.has(b)) return b;
+  }
+  return undefined;
 }
 
 /** 1-based line of the byte at `offset` of a file (CRLF, LF and CR each end a line), streamed. */
@@ -592,6 +678,7 @@ export async function lineOfByte(file: string, offset: number): Promise<number> 
 export async function decodingError(e: unknown, file: string, label: string, enc: DetectedEncoding): Promise<unknown> {
   if (e instanceof InvalidUtf8Error) return invalidUtf8Error(file, label, e, enc.explicit === true);
   if (e instanceof Utf8ReadAsSingleByteError) return utf8ReadAsSingleByte(file, label, enc.encoding, e);
+  if (e instanceof UndefinedByteError) return undefinedByteError(file, label, enc, e);
   return e;
 }
 

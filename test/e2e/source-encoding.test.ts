@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, runCli, tempDir } from '../helpers.js';
+import { ROOT, runCli, sqlitePairs, tempDir } from '../helpers.js';
 import { MysqlDatabases, PG_ADMIN_URL, pgUrl, probeMysql, probePg, withMysql, withPg } from '../integration/stores/live.js';
 
 /**
@@ -32,13 +32,7 @@ function project(bytes: Buffer, source: string): string {
 }
 
 function descriptions(dir: string): Record<string, string> {
-  const db = new Database(path.join(dir, 't.db'), { readonly: true });
-  try {
-    const rows = db.prepare('SELECT item_code, description FROM items ORDER BY item_code').all() as { item_code: string; description: string }[];
-    return Object.fromEntries(rows.map((r) => [r.item_code, r.description]));
-  } finally {
-    db.close();
-  }
+  return sqlitePairs(path.join(dir, 't.db'), 'SELECT item_code, description FROM items ORDER BY item_code');
 }
 
 /** Whether the target holds any item (a refused run creates no table, or leaves no database at all). */
@@ -127,6 +121,24 @@ describe('encoding: auto on a CJK legacy file', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(descriptions(dir)['A-001']).toBe(words[1]);
     }
+  });
+});
+
+describe('a legacy file holding a byte its encoding leaves undefined', () => {
+  it('is refused (exit 2) naming the line and the byte, not loaded with U+FFFD in its place; auto too', () => {
+    // 0x81 and 0x9D are no characters in Windows-1252 (a DOS or Central European export, say).
+    const rows = `CODE,NAME\n${'A-0,Zahnrad\n'.repeat(5000)}A-1,M\x81ller\nA-2,Gr\x9De\n`;
+    for (const source of [', encoding: windows-1252', '']) {
+      const dir = project(Buffer.from(rows, 'latin1'), source);
+      const r = runCli(['migrate', 'forklift.yaml'], { cwd: dir });
+      expectRefused(r, /parts\.csv:5002 is read as windows-1252, but holds byte 0x81, which is no character in windows-1252: "A-1,M\\x81ller"/);
+      expect(r.stderr).toMatch(/Hint: the file is in another encoding: set encoding: in the mapping to the one it was written in/);
+      expect(itemsLoaded(dir)).toBe(false);
+    }
+    // Shift_JIS: a lead byte with no trail byte the encoding knows.
+    const sjis = project(Buffer.concat([iconvBytes('CODE,NAME\nA-1,歯車\n', 'shift_jis'), Buffer.from([0x41, 0x2d, 0x32, 0x2c, 0x82, 0x20, 0x0a])]), ', encoding: shift_jis');
+    expectRefused(runCli(['migrate', 'forklift.yaml'], { cwd: sjis }), /parts\.csv:3 is read as shift_jis, but holds bytes that are no character in shift_jis: "A-2,\uFFFD /);
+    expect(itemsLoaded(sjis)).toBe(false);
   });
 });
 

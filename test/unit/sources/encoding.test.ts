@@ -4,7 +4,7 @@ import path from 'node:path';
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
 import { SourceError } from '../../../src/core/errors.js';
-import { InvalidUtf8Error, Utf8ReadAsSingleByteError, detectEncoding, resolveEncoding, toUtf8 } from '../../../src/sources/encoding.js';
+import { InvalidUtf8Error, UndefinedByteError, Utf8ReadAsSingleByteError, detectEncoding, resolveEncoding, toUtf8 } from '../../../src/sources/encoding.js';
 import { HAS_SHARED, SHARED } from '../../helpers.js';
 
 /** `text` in `encoding` as the iconv program writes it (not through the library under test). */
@@ -226,6 +226,21 @@ describe('toUtf8', () => {
     expect(await collect([cp1252.subarray(0, 5000), cp1252.subarray(5000)], enc)).toBe(`${'A-1,Zahnrad\n'.repeat(1000)}A-2,Müller\n`);
     expect(await collect([Buffer.from('A-1\n')], enc)).toBe('A-1\n');
     expect(await collect([Buffer.from([0x41, 0xc3])], enc)).toBe('AÃ');
+  });
+
+  it('stops at a byte the encoding leaves undefined rather than yield U+FFFD; encodings that hold U+FFFD pass it', async () => {
+    for (const [bytes, encoding] of [
+      [Buffer.from('A,M\x81ller\n', 'latin1'), 'windows-1252'],
+      [Buffer.from('A,\x9D\n', 'latin1'), 'windows-1252'],
+      [Buffer.from([0x41, 0x2c, 0x82, 0x20]), 'shift_jis'],
+      [Buffer.from([0x41, 0x2c, 0xa4]), 'big5'], // a lead byte the file ends after
+    ] as const) {
+      const err = await collect([bytes.subarray(0, 3), bytes.subarray(3)], { encoding, bomLength: 0 }).catch((e: unknown) => e);
+      expect(err, `${encoding} ${bytes.toString('hex')}`).toBeInstanceOf(UndefinedByteError);
+    }
+    expect(await collect([Buffer.from('\uFFFD\n', 'utf8')], { encoding: 'utf-8', bomLength: 0 })).toBe('\uFFFD\n');
+    expect(await collect([iconv.encode('a\uFFFD', 'utf-16le')], { encoding: 'utf-16le', bomLength: 0 })).toBe('a\uFFFD');
+    expect(await collect([iconvBytes('齿轮\uFFFD', 'gb18030')], { encoding: 'gb18030', bomLength: 0 })).toBe('齿轮\uFFFD');
   });
 
   it('stops UTF-16 at half a surrogate pair, with its line, where it became U+FFFD unnoticed', async () => {

@@ -35,6 +35,11 @@ export function checkLedgerWriter(): void {
   checkOperator();
 }
 
+/** What a failed command says when the store did not take its failed entry either (a SQLite file another program still holds locked). */
+export function notOnRecord(store: Pick<TargetStore, 'display'>): string {
+  return `this attempt is not in the ledger of ${store.display}: the store did not take its failed entry either`;
+}
+
 /**
  * A command that failed after recording its attempt says the store's new ledger head, as a run
  * report does (ledger_head): a copy of the head kept elsewhere stays current.

@@ -279,7 +279,10 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       await record(opts.source, started, 'succeeded', manifest, { tables: exported.tables.length, rows_total: exported.rows_total, bundle: shownDest, ...(exported.not_exported.length ? { not_exported: exported.not_exported } : {}) }, null);
     } catch (e) {
       // A bundle whose exit is not in the ledger is not a finished exit: remove it.
-      if (placed) rmSync(dest, { recursive: true, force: true });
+      if (placed) {
+        rmSync(dest, { recursive: true, force: true });
+        if (e instanceof ForkliftError) e.details.push(`the exit is not in the source's ledger, so its bundle was removed: nothing is left at ${shownDest}`);
+      }
       if (aside) {
         try {
           renameSync(aside, dest);

@@ -6,7 +6,7 @@ import { csvDecoder, readBundleCsv } from '../bundle/csv.js';
 import { exportBundle, type ExportResult } from '../bundle/export.js';
 import { checkBundleTarget } from '../bundle/target.js';
 import { verifyBundleDir } from '../bundle/verify.js';
-import { checkLedgerWriter, commandEntry, noteLedgerHead } from '../audit/entry.js';
+import { checkLedgerWriter, commandEntry, notOnRecord, noteLedgerHead } from '../audit/entry.js';
 import { readStoreLedger } from '../audit/ledger.js';
 import { BundleError, ConfigError, ForkliftError } from '../core/errors.js';
 import { heapGuard } from '../diff/diff.js';
@@ -185,9 +185,15 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
       return { ...base, dry_run: false, archive: shown, run_id: runId, ...totals(tables), manifest_sha256: manifest, resumed, ledger_head: store.ledgerHead ?? null };
     } catch (e) {
       const reason = e instanceof Error && e.name === 'AbortError' ? 'interrupted' : e instanceof Error ? e.message : String(e);
-      if (!(e instanceof ConfigError)) await store.recordRun(entry('failed', tables, manifest, `purge failed, nothing was deleted: ${reason}`)).catch(() => {});
+      const onRecord =
+        e instanceof ConfigError ||
+        (await store.recordRun(entry('failed', tables, manifest, `purge failed, nothing was deleted: ${reason}`)).then(
+          () => true,
+          () => false,
+        ));
       const thrown = e instanceof Error && e.name === 'AbortError' ? new BundleError('the purge was interrupted; nothing was deleted', { code: 'purge.interrupted', hint: 'Run the same command again: it finishes the work.', cause: e }) : e;
       noteLedgerHead(thrown, store);
+      if (!onRecord && thrown instanceof ForkliftError) thrown.details.push(notOnRecord(store));
       throw thrown;
     }
   } finally {

@@ -1,6 +1,6 @@
 import type { ExcelDateSystem } from '../sources/types.js';
 import { newRunId } from './run-id.js';
-import { checkLedgerWriter, commandEntry } from '../audit/entry.js';
+import { checkLedgerWriter, commandEntry, notOnRecord } from '../audit/entry.js';
 import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, DataRejectedError, ExitCode, ForkliftError, InterruptedError } from '../core/errors.js';
@@ -301,8 +301,18 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
           await recordFailed(store, entry());
         } else {
           message = e instanceof Error ? e.message : String(e);
-          await store.recordRun(entry()).catch(() => {});
           loadError = e;
+          // A target that refuses the entry too (a SQLite file another program still holds locked)
+          // keeps no record of this attempt: the report and the error say so.
+          const onRecord = await store.recordRun(entry()).then(
+            () => true,
+            () => false,
+          );
+          if (!onRecord) {
+            const unrecorded = notOnRecord(store);
+            message = `${message} (${unrecorded})`;
+            if (e instanceof ForkliftError) e.details.push(unrecorded);
+          }
         }
       }
     } else if (writes) {

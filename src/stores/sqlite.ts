@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs'
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
-import { BugError, StoreError } from '../core/errors.js';
+import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
 import { interruptedLoadError, nativeColumnsFor, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
@@ -107,6 +107,13 @@ export class SqliteStore implements TargetStore {
   private readonly file: string;
   /** Where opening this store made the file (and the first folder it made): close() takes them back if nothing was written. */
   private readonly made: { file: boolean; folder: string | undefined };
+  /** How long a statement waits for another connection's lock on the file (FORKLIFT_SQLITE_WAIT). */
+  private readonly waitMs: number;
+  /**
+   * The signal of the write under way (a load, a rehearsal, a purge): it stops that write's wait
+   * for the lock. Unset when the write ends: the failed entry of an interrupted run still waits.
+   */
+  private writeSignal: AbortSignal | undefined;
 
   constructor(url: string) {
     const file = sqlitePath(url);
@@ -115,6 +122,7 @@ export class SqliteStore implements TargetStore {
     const rel = path.relative(process.cwd(), path.resolve(file));
     // Shown relative to where the user is, as they would type it.
     this.display = file === ':memory:' || rel.startsWith('..') ? redactUrl(url) : `sqlite:${rel}`;
+    this.waitMs = sqliteWaitMs();
     this.made = { file: !memory && !existsSync(file), folder: memory ? undefined : mkdirSync(path.dirname(path.resolve(file)), { recursive: true }) };
     this.k = knexFactory({
       client: 'better-sqlite3',
@@ -122,8 +130,23 @@ export class SqliteStore implements TargetStore {
       useNullAsDefault: true,
       // knex would otherwise put bound row values into error messages (customer data).
       compileSqlOnError: false,
-      pool: { min: 1, max: 1 },
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate: (conn: Database.Database, done: (err: Error | null, conn: Database.Database) => void) => {
+          conn.pragma(`busy_timeout = ${this.waitMs}`);
+          done(null, conn);
+        },
+      },
     });
+    immediateTransactions(this.k, () => ({ ms: waitedOut.has(this.file) ? Math.min(this.waitMs, AFTER_WAIT_MS) : this.waitMs, signal: this.writeSignal }));
+  }
+
+  /** A failure as the user's error (`wrap`: asStoreError for writes, readError for reads); a lock held past the wait is store.busy. */
+  private failed(e: unknown, wrap: (e: unknown, display: string) => Error): Error {
+    if (!isBusy(e)) return wrap(e, this.display);
+    waitedOut.add(this.file);
+    return busyError(this.display, this.waitMs, wrap === readError ? 'read' : 'write', e);
   }
 
   get knex(): Knex {
@@ -131,11 +154,20 @@ export class SqliteStore implements TargetStore {
   }
 
   async hasTable(name: string): Promise<boolean> {
-    return this.k.schema.hasTable(name);
+    try {
+      return await this.k.schema.hasTable(name);
+    } catch (e) {
+      throw this.failed(e, readError);
+    }
   }
 
   async *readColumn(table: string, column: string): AsyncIterable<unknown[]> {
-    const rows = (await this.k.raw(`SELECT DISTINCT ${q(column)} AS v FROM ${q(table)}`)) as { v: unknown }[];
+    let rows: { v: unknown }[];
+    try {
+      rows = (await this.k.raw(`SELECT DISTINCT ${q(column)} AS v FROM ${q(table)}`)) as { v: unknown }[];
+    } catch (e) {
+      throw this.failed(e, readError);
+    }
     for (let i = 0; i < rows.length; i += 5000) yield rows.slice(i, i + 5000).map((r) => r.v);
   }
 
@@ -146,13 +178,14 @@ export class SqliteStore implements TargetStore {
       const rows = (await this.k.raw(`SELECT ${select} FROM ${q(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`)) as Record<string, unknown>[];
       return rows.filter((r) => r.m !== null).map((r) => [...groupBy.map((_, i) => r[`g${i}`]), r.m]);
     } catch (e) {
-      throw asStoreError(e, this.display);
+      throw this.failed(e, asStoreError);
     }
   }
 
   async load(req: LoadRequest): Promise<Map<string, number>> {
     const loaded = new Map<string, number>();
     let link: ChainLink | undefined;
+    this.writeSignal = req.signal;
     try {
       await this.withStaging(req.stagingFile, () =>
         this.k.transaction(async (trx) => {
@@ -177,7 +210,9 @@ export class SqliteStore implements TargetStore {
       );
       this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
     } catch (e) {
-      throw asStoreError(e, this.display);
+      throw this.failed(e, asStoreError);
+    } finally {
+      this.writeSignal = undefined;
     }
     return loaded;
   }
@@ -191,13 +226,14 @@ export class SqliteStore implements TargetStore {
     try {
       await this.k.transaction((trx) => prepareTables(trx, { model, entities: entities.map((entity) => ({ entity, mode: 'append' as const })) }, this.display));
     } catch (e) {
-      throw asStoreError(e, this.display);
+      throw this.failed(e, asStoreError);
     }
   }
 
   async rehearse(req: RehearsalRequest): Promise<Refusal[]> {
     const staging = new Database(req.stagingFile, { readonly: true, fileMustExist: true });
     let refused: Refusal[] = [];
+    this.writeSignal = req.signal;
     try {
       await this.withStaging(req.stagingFile, async () => {
         try {
@@ -222,8 +258,9 @@ export class SqliteStore implements TargetStore {
         }
       });
     } catch (e) {
-      throw asStoreError(e, this.display);
+      throw this.failed(e, asStoreError);
     } finally {
+      this.writeSignal = undefined;
       staging.close();
     }
     return refused;
@@ -248,7 +285,7 @@ export class SqliteStore implements TargetStore {
       });
       this.ledgerHead = link.entry_hash;
     } catch (e) {
-      throw asStoreError(e, this.display);
+      throw this.failed(e, asStoreError);
     }
   }
 
@@ -267,12 +304,13 @@ export class SqliteStore implements TargetStore {
       this.ledgerHead = link.entry_hash;
       return { adopted };
     } catch (e) {
-      throw asStoreError(e, this.display);
+      throw this.failed(e, asStoreError);
     }
   }
 
   async deleteRows(req: DeleteRequest): Promise<Map<string, number>> {
     const deleted = new Map<string, number>();
+    this.writeSignal = req.signal;
     try {
       // The guard (delete-common.ts) checks every foreign key itself, under the write lock: with
       // SQLite's own actions off no ON DELETE acts on any row, and a self reference among the
@@ -304,8 +342,9 @@ export class SqliteStore implements TargetStore {
       });
       this.ledgerHead = link.entry_hash;
     } catch (e) {
-      throw asStoreError(e, this.display);
+      throw this.failed(e, asStoreError);
     } finally {
+      this.writeSignal = undefined;
       await this.k.raw('PRAGMA foreign_keys = ON').catch(() => {});
     }
     return deleted;
@@ -315,7 +354,7 @@ export class SqliteStore implements TargetStore {
     try {
       return await this.withReader((db) => sqliteForeignKeys(db), []);
     } catch (e) {
-      throw readError(e, this.display);
+      throw this.failed(e, readError);
     }
   }
 
@@ -329,7 +368,7 @@ export class SqliteStore implements TargetStore {
     try {
       return await this.withReader((db) => sqliteDescribe(db), []);
     } catch (e) {
-      throw readError(e, this.display);
+      throw this.failed(e, readError);
     }
   }
 
@@ -351,7 +390,7 @@ export class SqliteStore implements TargetStore {
    * commits meanwhile and the snapshot does not see it; otherwise (rollback journal) the writer
    * waits for the snapshot to end. An in-memory database is this process's alone: read as it is.
    */
-  async snapshot(): Promise<StoreSnapshot> {
+  async snapshot(opts: { signal?: AbortSignal | undefined } = {}): Promise<StoreSnapshot> {
     if (this.file === ':memory:' || this.file === '') {
       return { describeTables: () => this.describeTables(), readRows: (t, o) => this.readRows(t, o), close: async () => {} };
     }
@@ -360,18 +399,20 @@ export class SqliteStore implements TargetStore {
     const { db } = reader;
     try {
       // BEGIN takes no lock: the snapshot starts at the first read, here, not at the first table.
+      // That read waits while a writer commits, in steps (Ctrl-C is heard).
+      // (Preparing it reads the schema, so it is part of the attempt.)
       db.exec('BEGIN');
-      db.prepare('SELECT count(*) FROM sqlite_schema').get();
+      await untilUnlocked(db, { ms: this.waitMs, signal: opts.signal }, () => db.prepare('SELECT count(*) FROM sqlite_schema').get());
     } catch (e) {
       await reader.release();
-      throw readError(e, this.display);
+      throw this.failed(e, readError);
     }
     return {
       describeTables: async () => {
         try {
           return sqliteDescribe(db);
         } catch (e) {
-          throw readError(e, this.display);
+          throw this.failed(e, readError);
         }
       },
       readRows: (table, opts = {}) => this.readOn(db, table, (d, native) => sqliteReadRows(d, table, native, opts.signal, opts.where), opts.signal),
@@ -412,7 +453,7 @@ export class SqliteStore implements TargetStore {
         signal?.throwIfAborted();
       }
     } catch (e) {
-      throw readError(e, this.display);
+      throw this.failed(e, readError);
     }
   }
 
@@ -428,8 +469,8 @@ export class SqliteStore implements TargetStore {
     }
     if (!existsSync(this.file)) return undefined;
     const db = new Database(this.file, { readonly: true, fileMustExist: true });
-    // Wait for a writer's commit rather than failing at once (the store's loads hold the file briefly).
-    db.pragma('busy_timeout = 5000');
+    // Wait for a writer's commit rather than failing at once, as long as a write waits for a reader.
+    db.pragma(`busy_timeout = ${this.waitMs}`);
     return {
       db,
       release: async () => {
@@ -493,7 +534,6 @@ function readError(e: unknown, display: string): Error {
   if (e instanceof Error && e.name === 'AbortError') return e;
   const msg = e instanceof Error ? e.message : String(e);
   let hint = 'Check that the store is readable.';
-  if (/SQLITE_BUSY|database is locked/.test(msg)) hint = 'Another process holds the database: wait for it, then run again.';
   if (/file is not a database|SQLITE_NOTADB/.test(msg)) hint = 'The file is not a SQLite database: check the store URL.';
   return new StoreError(`${display}: ${msg}`, { code: 'store.read', hint, cause: e });
 }
@@ -735,6 +775,129 @@ export function asStoreError(e: unknown, display: string): Error {
   let hint = 'Check that the target is reachable and writable.';
   if (/UNIQUE constraint failed/.test(msg)) hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
   if (/FOREIGN KEY constraint failed/.test(msg)) hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
-  if (/SQLITE_BUSY|database (\S+ )?is locked/.test(msg)) hint = 'Another process holds the database (an export reads it in one transaction): wait for it, then run again. Nothing was committed.';
   return new StoreError(`${display}: ${msg}`, { code: 'store.load', hint, cause: e });
+}
+
+/**
+ * SQLite lets one connection write a database file at a time, and, in the rollback-journal mode
+ * SQLite gives a new file (forklift's own stores included: forklift never changes a file's journal
+ * mode), no reader while a writer commits: a writer that commits waits until every read
+ * transaction on the file (an export's snapshot, a diff, another program) has ended, and a reader
+ * waits while a writer commits. In WAL mode readers and the writer do not wait for one another.
+ * Every connection forklift opens on a store waits this long for the other's lock, then fails
+ * with store.busy: FORKLIFT_SQLITE_WAIT seconds, 60 when unset.
+ */
+export const SQLITE_WAIT_DEFAULT_S = 60;
+
+/**
+ * The files whose lock this process waited for in full: a write after that (the failed entry of
+ * the run that waited, by this store or another opened on the same file) waits AFTER_WAIT_MS, not
+ * the whole wait again.
+ */
+const waitedOut = new Set<string>();
+const AFTER_WAIT_MS = 2000;
+
+export function sqliteWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.FORKLIFT_SQLITE_WAIT;
+  if (raw === undefined || raw.trim() === '') return SQLITE_WAIT_DEFAULT_S * 1000;
+  const seconds = Number(raw);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || seconds > 86_400) {
+    throw new ConfigError(`FORKLIFT_SQLITE_WAIT=${JSON.stringify(raw)} is not a number of seconds from 0 to 86400`, {
+      code: 'config.env',
+      hint: `Set FORKLIFT_SQLITE_WAIT to how many seconds forklift waits for another program's lock on a SQLite store (${SQLITE_WAIT_DEFAULT_S} when unset), or unset it.`,
+    });
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** SQLITE_BUSY (another connection holds the lock this one needs), as better-sqlite3 gives it and as knex passes it on. */
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) return true;
+  return /\bSQLITE_BUSY\b|database (\S+ )?is locked$/.test(sqliteReason(e));
+}
+
+/** A lock another connection held past the wait: what to do, and (a write) that nothing was committed. */
+function busyError(display: string, waitMs: number, mode: 'read' | 'write', cause: unknown): StoreError {
+  const waited = waitMs % 1000 === 0 ? `${waitMs / 1000} s` : `${waitMs} ms`;
+  const message =
+    mode === 'write'
+      ? `${display}: another forklift run or program is using the database file, and kept it locked for the ${waited} forklift waits; nothing was committed`
+      : `${display}: another forklift run or program is writing to the database file, and kept it locked for the ${waited} forklift waits`;
+  return new StoreError(message, {
+    code: 'store.busy',
+    hint: `Wait for it to finish (a forklift migrate, export, diff, exit or purge of this file, or another program that has it open), then run this again; FORKLIFT_SQLITE_WAIT=SECONDS waits longer (${SQLITE_WAIT_DEFAULT_S} when unset).`,
+    cause,
+  });
+}
+
+/** What knex's Transaction is inside: the two steps replaced, and the query that resolves or rejects it. */
+interface KnexTransactionSteps {
+  begin(conn: Database.Database): Promise<unknown>;
+  commit(conn: Database.Database, value: unknown): Promise<unknown>;
+  query(conn: Database.Database, sql: string, status?: 1 | 2, value?: unknown): Promise<unknown>;
+}
+
+/**
+ * Every transaction of the store's knex connection writes, so it begins IMMEDIATE: it takes the
+ * write lock first, waiting for another writer. knex's deferred BEGIN took the lock at the first
+ * write, after the first read: then SQLite fails at once, without waiting, when another connection
+ * writes (two migrates at once). The COMMIT waits for readers (rollback journal). Both wait in
+ * steps (untilUnlocked), so Ctrl-C is heard. A COMMIT that still finds the file locked is rolled
+ * back here: knex would hand the connection on inside the open transaction.
+ */
+function immediateTransactions(k: Knex, wait: () => { ms: number; signal: AbortSignal | undefined }): void {
+  const client = k.client as { transaction: (...args: unknown[]) => KnexTransactionSteps };
+  const make = client.transaction.bind(client);
+  client.transaction = (...args: unknown[]) => {
+    const t = make(...args);
+    // knex's own ending of a transaction whose BEGIN or COMMIT failed: it rejects with the error.
+    const reject = (conn: Database.Database, e: unknown): Promise<unknown> => t.query(conn, 'SELECT 1', 2, e);
+    t.begin = async (conn) => {
+      try {
+        await untilUnlocked(conn, wait(), () => conn.exec('BEGIN IMMEDIATE'));
+      } catch (e) {
+        return reject(conn, e);
+      }
+      return undefined;
+    };
+    t.commit = async (conn, value) => {
+      try {
+        await untilUnlocked(conn, wait(), () => conn.exec('COMMIT'));
+      } catch (e) {
+        if (conn.inTransaction) conn.exec('ROLLBACK');
+        return reject(conn, e);
+      }
+      return t.query(conn, 'SELECT 1', 1, value);
+    };
+    return t;
+  };
+}
+
+/** How long SQLite itself waits for a lock at a time, before the event loop gets a turn. */
+const WAIT_STEP_MS = 100;
+
+/**
+ * Runs `attempt` (a BEGIN IMMEDIATE or a COMMIT, which leave nothing half done when they find the
+ * file locked) until it finds the file unlocked or `wait.ms` have passed: SQLite waits
+ * WAIT_STEP_MS at a time, blocking the thread, and the event loop gets a turn in between, so a
+ * Ctrl-C stops the wait (and a second one the process) within a fraction of a second.
+ */
+async function untilUnlocked(conn: Database.Database, wait: { ms: number; signal: AbortSignal | undefined }, attempt: () => void): Promise<void> {
+  const deadline = Date.now() + wait.ms;
+  try {
+    for (;;) {
+      wait.signal?.throwIfAborted();
+      conn.pragma(`busy_timeout = ${Math.max(0, Math.min(WAIT_STEP_MS, deadline - Date.now()))}`);
+      try {
+        attempt();
+        return;
+      } catch (e) {
+        if (!isBusy(e) || Date.now() >= deadline) throw e;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    conn.pragma(`busy_timeout = ${wait.ms}`);
+  }
 }

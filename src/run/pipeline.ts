@@ -246,7 +246,10 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     const refused = ledgers.reduce((n, l) => n + (l.dry_run?.refused ?? 0), 0);
     const profiles = extracted.map((x) => profileEntity(staging, x.entity, x.positionKind));
     await checkpoint();
-    const overLimit = ledgers.filter((l) => overRejectLimit(plan, l, opts.follows?.read[l.entity]));
+    // A reload's share is of the source rows of the run it follows, or of the rows it read where a
+    // fixed rejects file holds more rows than that run read (rows added to it): never over 100%.
+    const limitBase = (l: EntityLedger): number => Math.max(opts.follows?.read[l.entity] ?? 0, l.read);
+    const overLimit = ledgers.filter((l) => overRejectLimit(plan, l, limitBase(l)));
     const failedChecks = checks.filter((c) => !c.ok);
     const rejectedRun = overLimit.length > 0 || failedChecks.length > 0;
 
@@ -256,7 +259,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       if (!dryRun) status = 'rejected';
       message = [
         ...overLimit.map((l) => {
-          const of = opts.follows?.read[l.entity] ?? l.read;
+          const of = limitBase(l);
           return `${l.entity}: ${l.rejected} of ${of} rows rejected (${pct(l.rejected, of)}), over the reject_limit of ${limitText(plan)}`;
         }),
         ...failedChecks.map((c) => `${c.entity}: control total ${c.measure} is ${c.actual}, the plan expects ${c.expected}`),

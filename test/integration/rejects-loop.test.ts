@@ -104,6 +104,23 @@ describe('a shape reject stays one until a person fixes the row', () => {
   });
 });
 
+describe('a rejects file with rows the run never rejected', () => {
+  it('counts them in the share of the reject limit, which never passes 100%', async () => {
+    const p = project('CODE,DESC,UOM\nA1,Nut,EA\nA2,Bolt,BOX\n', ['item_code: { from: CODE }', 'description: { from: DESC }', 'uom: { from: UOM, values: { EA: EA } }', 'active: { const: true }']);
+    const first = await p.migrate();
+    expect(first.entities[0]).toMatchObject({ read: 2, rejected: 1 });
+    // Rows a person added to the file: five more BOX rows.
+    p.edit(first, (t) => t + [3, 4, 5, 6, 7].map((i) => `A${i},Extra ${i},BOX`).join('\n') + '\n');
+    writeFileSync(p.plan, readFileSync(p.plan, 'utf8').replace('reject_limit: 100%', 'reject_limit: 10%'));
+    const err = await p.reload(first).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    // Before: "items: 6 of 2 rows rejected (300.00%)", the share of the first run's 2 source rows.
+    expect(err?.message).toContain('items: 6 of 6 rows rejected (100.00%), over the reject_limit of 10%');
+  });
+});
+
 describe('a NUL in a source row', () => {
   it('is written visibly to the rejects file, which reloads: the other fixes load, the NUL row stays rejected', async () => {
     const rows = Array.from({ length: 2000 }, (_, i) => `A${i},d${i},EA\n`).join('');

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Column, Entity } from '../model/types.js';
-import type { DeleteAction, RowRange, StoreForeignKey } from './types.js';
+import type { DeleteAction, DeleteTrigger, RowRange, StoreForeignKey } from './types.js';
 import { q } from '../run/staging.js';
 import {
   TABLES_TABLE,
@@ -357,4 +357,20 @@ export function sqliteTable(db: Database.Database, name: string): NativeTable | 
     foreignKeys: [],
     uniques: [],
   };
+}
+
+/**
+ * The triggers that act on a DELETE of one of the store's tables. The catalog keeps only a trigger's
+ * CREATE statement: its event is read from the part before BEGIN (`[BEFORE|AFTER|INSTEAD OF] DELETE ON`).
+ */
+export function sqliteDeleteTriggers(db: Database.Database): DeleteTrigger[] {
+  const rows = db.prepare("SELECT name, tbl_name AS t, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY tbl_name, name").all() as { name: string; t: string; sql: string | null }[];
+  const out: DeleteTrigger[] = [];
+  for (const r of rows) {
+    const head = (r.sql ?? '').split(/\bBEGIN\b/i)[0]!;
+    const m = /\b(BEFORE|AFTER|INSTEAD\s+OF)?\s*DELETE\s+ON\b/i.exec(head);
+    if (!m) continue;
+    out.push({ table: r.t, name: r.name, kind: 'trigger', when: `${(m[1] ?? 'BEFORE').toUpperCase().replace(/\s+/g, ' ')} DELETE` });
+  }
+  return out;
 }

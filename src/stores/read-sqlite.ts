@@ -359,18 +359,23 @@ export function sqliteTable(db: Database.Database, name: string): NativeTable | 
   };
 }
 
+/** A name in SQLite's SQL: quoted ("", ``, []) or bare, with its schema or not. */
+const SQLITE_NAME = '(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|\\[[^\\]]*\\]|[^\\s."`[(]+)';
+/** The head of CREATE TRIGGER up to its event: `[BEFORE|AFTER|INSTEAD OF] DELETE|INSERT|UPDATE`. */
+const TRIGGER_HEAD = new RegExp(String.raw`^\s*CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?${SQLITE_NAME}(?:\s*\.\s*${SQLITE_NAME})?\s*(BEFORE|AFTER|INSTEAD\s+OF)?\s*(DELETE|INSERT|UPDATE)\b`, 'i');
+
 /**
- * The triggers that act on a DELETE of one of the store's tables. The catalog keeps only a trigger's
- * CREATE statement: its event is read from the part before BEGIN (`[BEFORE|AFTER|INSTEAD OF] DELETE ON`).
+ * The triggers that act on a DELETE of one of the store's tables. The catalog keeps only a
+ * trigger's CREATE statement: its event is read from the head (comments taken out first); one
+ * whose head cannot be read counts as a DELETE trigger (a purge then refuses, naming it).
  */
 export function sqliteDeleteTriggers(db: Database.Database): DeleteTrigger[] {
   const rows = db.prepare("SELECT name, tbl_name AS t, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY tbl_name, name").all() as { name: string; t: string; sql: string | null }[];
   const out: DeleteTrigger[] = [];
   for (const r of rows) {
-    const head = (r.sql ?? '').split(/\bBEGIN\b/i)[0]!;
-    const m = /\b(BEFORE|AFTER|INSTEAD\s+OF)?\s*DELETE\s+ON\b/i.exec(head);
-    if (!m) continue;
-    out.push({ table: r.t, name: r.name, kind: 'trigger', when: `${(m[1] ?? 'BEFORE').toUpperCase().replace(/\s+/g, ' ')} DELETE` });
+    const m = TRIGGER_HEAD.exec((r.sql ?? '').replace(/\/\*[\s\S]*?\*\/|--[^\n]*/g, ' '));
+    if (m && m[2]!.toUpperCase() !== 'DELETE') continue;
+    out.push({ table: r.t, name: r.name, kind: 'trigger', when: m ? `${(m[1] ?? 'BEFORE').toUpperCase().replace(/\s+/g, ' ')} DELETE` : 'DELETE' });
   }
   return out;
 }

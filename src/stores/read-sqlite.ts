@@ -319,21 +319,35 @@ export function sqliteForeignKeys(db: Database.Database): StoreForeignKey[] {
       byId.set(r.id, fk);
     }
     for (const fk of byId.values()) {
-      const parent = tables.get(fk.rt);
+      // SQLite matches the names of a foreign key as it matches any name, ignoring ASCII case:
+      // `REFERENCES P (ID)` is a foreign key into p (id), which a purge must see.
+      const parent = tables.get(fk.rt) ?? [...tables.values()].find((x) => sameName(x.name, fk.rt));
       if (!parent) continue;
-      const refColumns = fk.rcols.some((c) => c === null) ? parent.primaryKey : (fk.rcols as string[]);
+      const refColumns = fk.rcols.some((c) => c === null) ? parent.primaryKey : (fk.rcols as string[]).map((c) => columnName(parent, c));
+      const columns = fk.cols.map((c) => columnName(t, c));
       out.push({
-        name: `${t.name} (${fk.cols.join(', ')}) -> ${fk.rt} (${refColumns.join(', ')})`,
+        name: `${t.name} (${columns.join(', ')}) -> ${parent.name} (${refColumns.join(', ')})`,
         schema: null,
         table: t.name,
-        columns: fk.cols,
-        refTable: fk.rt,
+        columns,
+        refTable: parent.name,
         refColumns,
         onDelete: ACTIONS[fk.del.toUpperCase()] ?? 'no action',
       });
     }
   }
   return out;
+}
+
+/** Two names SQLite takes for the same (it ignores the case of ASCII letters). */
+function sameName(a: string, b: string): boolean {
+  const fold = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return fold(a) === fold(b);
+}
+
+/** A column of a table as the table names it, for a name a foreign key spells its own way. */
+function columnName(t: NativeTable, name: string): string {
+  return t.columns.find((c) => c.name === name)?.name ?? t.columns.find((c) => sameName(c.name, name))?.name ?? name;
 }
 
 /** The SQL functions a read plan calls, on this handle. */

@@ -189,6 +189,18 @@ describe.each(KINDS)('purge and foreign keys on $kind', ({ kind, down }) => {
     expect(await db.rows('select k from bk')).toEqual([['\\x01']]);
   });
 
+  it.skipIf(kind !== 'sqlite')('SQLite: a foreign key that spells the table and its columns in another case (REFERENCES P (ID)) keeps the rows it references', async () => {
+    const db = await database(kind);
+    await db.exec('create table p (id int primary key, ts date)');
+    await db.exec('create table c (id int primary key, p_id int, foreign key (P_ID) references P (ID) on delete cascade)');
+    await db.exec("insert into p values (1, '2020-01-01'), (2, '2020-01-01'), (3, '2026-01-01'); insert into c values (10, 1)");
+    const { dry } = await purgeBoth(db, [keep2y('p', 'ts')]);
+    expect(table(dry, 'p')).toMatchObject({ rows: 1, kept_referenced: 1, kept_because: ['rows of c that stay reference them'] });
+    expect(await db.rows('select id from p order by id')).toEqual([[1], [3]]);
+    expect(await db.rows('select id, p_id from c')).toEqual([[10, 1]]);
+    expect(await db.rows('pragma foreign_key_check')).toEqual([]);
+  });
+
   it.skipIf(down !== null)('a row that comes to reference an archived row before the delete: rolled back, nothing deleted or changed', async () => {
     const db = await database(kind);
     await db.exec(`create table p (id int primary key, ts date)${d.engine}`);

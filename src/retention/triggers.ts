@@ -14,12 +14,12 @@ import { didYouMean } from '../util/suggest.js';
 
 /** How a trigger is named in messages and records: `table.name (AFTER DELETE trigger)`. */
 export function triggerText(t: DeleteTrigger): string {
-  return `${t.table}.${t.name} (${t.when} ${t.kind})`;
+  return `${t.table}.${t.name} (${t.when} ${t.kind}${t.on ? ` on partition ${t.on}` : ''})`;
 }
 
 function disableHint(t: DeleteTrigger, display: string): string {
   if (t.kind === 'rule') return `ALTER TABLE ${t.table} DISABLE RULE ${t.name}, and ENABLE it after the purge`;
-  if (/^postgres(ql)?:/.test(display)) return `ALTER TABLE ${t.table} DISABLE TRIGGER ${t.name}, and ENABLE it after the purge`;
+  if (/^postgres(ql)?:/.test(display)) return `ALTER TABLE ${t.on ?? t.table} DISABLE TRIGGER ${t.name}, and ENABLE it after the purge`;
   return `DROP TRIGGER ${t.name}, and create it again after the purge`;
 }
 
@@ -54,7 +54,7 @@ export function allowedTriggers(triggers: readonly DeleteTrigger[], tables: read
 
 function refusal(t: DeleteTrigger, display: string, outcome: string): string {
   const what = t.kind === 'rule' ? 'rewrites every DELETE of it' : 'runs for the rows the purge deletes';
-  return `${t.table}: ${t.kind} ${t.name} (${t.when}) of ${display} ${what}, and forklift cannot see what it changes elsewhere or whether it refuses the delete; ${outcome}`;
+  return `${t.table}: ${t.kind} ${t.name} (${t.when}${t.on ? ` on its partition ${t.on}` : ''}) of ${display} ${what}, and forklift cannot see what it changes elsewhere or whether it refuses the delete; ${outcome}`;
 }
 
 /**

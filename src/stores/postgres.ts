@@ -18,6 +18,7 @@ import {
   PG_DELETE_TRIGGERS_SQL,
   PG_FOREIGN_KEYS_SQL,
   pgDeleteTriggers,
+  type PgDeleteTriggerRow,
   PG_READ_SESSION,
   PG_RELKINDS_SQL,
   PG_TABLES_DDL,
@@ -279,7 +280,7 @@ export class PostgresStore implements TargetStore {
         try {
           const conn = (await trx.client.acquireConnection()) as pg.Client;
           const { fks, d } = await pgReferences(conn);
-          req.checkTriggers?.(pgDeleteTriggers((await conn.query<{ t: string; name: string; kind: string; when: string }>(PG_DELETE_TRIGGERS_SQL)).rows));
+          req.checkTriggers?.(pgDeleteTriggers((await conn.query<PgDeleteTriggerRow>(PG_DELETE_TRIGGERS_SQL)).rows));
           const tables: ArchivedTable[] = [];
           for (const [i, t] of req.tables.entries()) {
             req.signal?.throwIfAborted();
@@ -320,7 +321,7 @@ export class PostgresStore implements TargetStore {
 
   async deleteTriggers(): Promise<DeleteTrigger[]> {
     try {
-      return pgDeleteTriggers(((await this.k.raw(PG_DELETE_TRIGGERS_SQL)) as pg.QueryResult<{ t: string; name: string; kind: string; when: string }>).rows);
+      return pgDeleteTriggers(((await this.k.raw(PG_DELETE_TRIGGERS_SQL)) as pg.QueryResult<PgDeleteTriggerRow>).rows);
     } catch (e) {
       throw this.storeError(e, 'store.read');
     }

@@ -120,6 +120,8 @@ export interface DeleteTrigger {
   kind: 'trigger' | 'rule';
   /** When it acts, in the store's words: `BEFORE DELETE`, `AFTER DELETE`, `INSTEAD OF DELETE`, `ON DELETE` (a rule). */
   when: string;
+  /** The partition of `table` it is made on (PostgreSQL), where it is not made on the table itself. */
+  on?: string;
 }
 
 /**

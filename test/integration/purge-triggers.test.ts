@@ -161,4 +161,26 @@ describe.each(KINDS)('purge and DELETE triggers on $kind', ({ kind, down }) => {
     expect(done).toMatchObject({ deleted_total: 2, triggers_allowed: [] });
     expect(Number((await db.rows('select count(*) from audit'))[0]![0])).toBe(0);
   });
+
+  it.skipIf(down !== null || kind !== 'postgres')('PostgreSQL: a trigger of a partition of a purged table is refused, naming the partition; the table\'s own trigger once', async () => {
+    const db = await database(kind);
+    await db.exec("create table p (id int, ts varchar(10), primary key (id, ts)) partition by range (ts)");
+    await db.exec("create table p_old partition of p for values from ('2000') to ('2025')");
+    await db.exec("create table p_new partition of p for values from ('2025') to ('2100')");
+    await db.exec('create table audit (p_id int)');
+    await db.exec("insert into p values (1, '2020-01-01'), (2, '2020-01-01'), (3, '2026-01-01')");
+    await db.exec('create function audit_fn() returns trigger language plpgsql as $$ begin insert into audit values (old.id); return old; end $$');
+    await db.exec('create trigger on_old after delete on p_old for each row execute function audit_fn()');
+    const err = await failure(run(db, { dryRun: true }));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toMatch(/^p: trigger on_old \(AFTER DELETE on its partition p_old\) of /);
+    expect((err as ConfigError).hint).toContain('ALTER TABLE p_old DISABLE TRIGGER on_old');
+    await db.exec('drop trigger on_old on p_old');
+    await db.exec('create trigger on_all after delete on p for each row execute function audit_fn()');
+    const dry = await run(db, { dryRun: true, allow: ['on_all'] });
+    expect(dry.triggers_allowed).toEqual(['p.on_all (AFTER DELETE trigger)']);
+    const done = await run(db, { allow: ['on_all'] });
+    expect(done.deleted_total).toBe(2);
+    expect(await db.rows('select p_id from audit order by p_id')).toEqual([[1], [2]]);
+  });
 });

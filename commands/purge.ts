@@ -34,6 +34,9 @@ export default class Purge extends BaseCommand {
     'dry-run': Flags.boolean({ description: 'Print the rows each table would lose and the cut-offs; change nothing.' }),
     all: Flags.boolean({ description: 'Contract end: archive everything, then empty every data table (forklift_runs stays).' }),
     confirm: Flags.string({ description: 'With --all: the store’s database name (the file name for SQLite).' }),
+    'allow-trigger': Flags.string({
+      description: 'Let these DELETE triggers (or PostgreSQL rules) of purged tables run, by name or table.name, comma-separated; a purge refuses any other, since forklift cannot see what a trigger changes.',
+    }),
     yes: Flags.boolean({ description: 'No prompts (with --all, --confirm is then required).' }),
   };
 
@@ -57,6 +60,7 @@ export default class Purge extends BaseCommand {
         confirm,
         asOf: flags['as-of'],
         dryRun: flags['dry-run'],
+        allowTriggers: this.list(flags['allow-trigger']),
         planSha256: plan.sha256,
         signal: interrupt.signal,
         collectGarbage: fullGc(),
@@ -84,6 +88,7 @@ function render(r: PurgeResult, fmt: Intl.NumberFormat): string {
   const rows = r.tables.map((t) => [t.name, t.rule, fmt.format(t.rows), fmt.format(t.kept_referenced + t.kept_unevaluable), t.kept_because.join('; ')]);
   const verb = r.dry_run ? 'would go' : r.already_purged ? 'archived' : 'deleted';
   const lines = [head, '', table(['table', 'rule', verb, 'kept', 'kept because'], rows, (c) => c === 2 || c === 3), ''];
+  if (r.triggers_allowed.length) lines.push(`${r.dry_run ? 'DELETE triggers that would run (--allow-trigger)' : 'DELETE triggers that ran (--allow-trigger)'}: ${r.triggers_allowed.join(', ')}`);
   if (r.dry_run) lines.push(`${fmt.format(r.rows_total)} rows would be archived and deleted`);
   else if (r.already_purged) lines.push(`${fmt.format(r.rows_total)} rows archived and deleted by the earlier run (manifest sha256 ${r.manifest_sha256}, in forklift_runs); nothing deleted now`);
   else lines.push(`${fmt.format(r.deleted_total)} rows deleted · ${fmt.format(r.rows_total)} archived and verified · manifest sha256 ${r.manifest_sha256} · recorded in forklift_runs, ledger head ${r.ledger_head ?? 'none'}`);

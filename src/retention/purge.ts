@@ -8,18 +8,19 @@ import { checkBundleTarget } from '../bundle/target.js';
 import { verifyBundleDir } from '../bundle/verify.js';
 import { checkLedgerWriter, commandEntry, notOnRecord, noteLedgerHead } from '../audit/entry.js';
 import { readStoreLedger } from '../audit/ledger.js';
-import { BundleError, ConfigError, ForkliftError } from '../core/errors.js';
+import { BundleError, ConfigError, ForkliftError, StoreError } from '../core/errors.js';
 import { heapGuard } from '../diff/diff.js';
 import type { Entity } from '../model/types.js';
 import { newRunId } from '../run/run-id.js';
 import { openStore } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
-import type { DeleteTable, RunEntry, TargetStore } from '../stores/types.js';
+import type { DeleteTable, DeleteTrigger, RunEntry, TargetStore } from '../stores/types.js';
 import { databaseName } from '../stores/url.js';
 import { DELETION_RECORD, deletionRecord, readDeletionRecord, sameSelection, type DeletionRecord } from './record.js';
 import { asOfDay, type RetentionRule } from './rules.js';
 import { claimWork, dropWork, sweepStaleWork, type SweptWork } from '../util/work-path.js';
 import { Selection, type SelectedTable, type SelectionOptions } from './select.js';
+import { checkTriggersAtDelete, triggerText } from './triggers.js';
 
 export type PurgeStep = 'select' | 'archive' | 'verify' | 'compare' | 'delete';
 
@@ -35,6 +36,8 @@ export interface PurgeOptions {
   /** YYYY-MM-DD; default today (UTC). */
   asOf?: string | undefined;
   dryRun?: boolean | undefined;
+  /** DELETE triggers (or PostgreSQL rules) of purged tables the purge may set off, by name or table.name; any other is refused (triggers.ts). */
+  allowTriggers?: readonly string[] | undefined;
   planSha256?: string | null | undefined;
   progress?: (p: { step: PurgeStep; table?: string; rows?: number }) => void;
   signal?: AbortSignal | undefined;
@@ -71,6 +74,8 @@ export interface PurgeResult {
   already_purged: boolean;
   /** Work left beside the archive folder by purges that were killed, removed before this one began. */
   swept: SweptWork[];
+  /** The DELETE triggers and rules of purged tables that --allow-trigger let run (with --dry-run: would run), as `table.name (AFTER DELETE trigger)`. */
+  triggers_allowed: string[];
   /** The store's audit chain head after this purge's entry (SPEC section 9); null when nothing was recorded (a dry run, an archive already purged). */
   ledger_head: string | null;
 }
@@ -119,15 +124,15 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
       throw new ConfigError(`${store.display}: purge is not supported on this store yet`, { code: 'purge.store', hint: 'Purge works on SQLite, PostgreSQL and MySQL/MariaDB.' });
     }
     opts.progress?.({ step: 'select' });
-    const selOpts = { rules: opts.rules, asOf, all, signal: opts.signal };
+    const selOpts = { rules: opts.rules, asOf, all, allowTriggers: opts.allowTriggers, signal: opts.signal };
     // A dry run changes nothing, not even what killed purges left.
     const swept = opts.dryRun ? [] : sweepStaleWork(path.dirname(final!), `${path.basename(final!)}.`);
-    const base = { mode: all ? ('all' as const) : ('retention' as const), store: store.display, as_of: asOf.toISODate()!, resumed: false, already_purged: false, swept, ledger_head: null };
+    const base = { mode: all ? ('all' as const) : ('retention' as const), store: store.display, as_of: asOf.toISODate()!, resumed: false, already_purged: false, swept, ledger_head: null, triggers_allowed: [] as string[] };
     if (opts.dryRun) {
       const sel = await Selection.plan(store, selOpts);
       try {
         await sel.count(store, { signal: opts.signal, progress: (p) => opts.progress?.({ step: 'select', ...p }) });
-        return { ...base, dry_run: true, archive: null, run_id: null, ...totals(sel.tables.map((t) => purgedTable(t, 0))), manifest_sha256: null };
+        return { ...base, triggers_allowed: sel.triggers.map(triggerText), dry_run: true, archive: null, run_id: null, ...totals(sel.tables.map((t) => purgedTable(t, 0))), manifest_sha256: null };
       } finally {
         sel.close();
       }
@@ -152,11 +157,13 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
     try {
       let resumed = false;
       let record: DeletionRecord;
+      let triggers: DeleteTrigger[];
       if (existsSync(archive) && readdirSync(archive).length > 0) {
         // A rerun: the archive of this purge is there (an earlier run stopped before its delete committed, or after).
         const found = await resumeArchive(store, archive, shown, selOpts, base.mode, opts);
         record = found.record;
         manifest = found.manifest;
+        triggers = found.triggers;
         tables = record.tables.map((t) => ({ ...t, deleted: 0 }));
         if (found.gone) {
           return { ...base, dry_run: false, archive: shown, run_id: null, ...totals(tables), manifest_sha256: manifest, already_purged: true };
@@ -166,6 +173,7 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
         const written = await writeArchive(store, archive, selOpts, base, opts);
         record = written.record;
         manifest = written.manifest;
+        triggers = written.triggers;
         tables = record.tables.map((t) => ({ ...t, deleted: 0 }));
       }
 
@@ -180,9 +188,20 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
       });
       const deletes: DeleteTable[] = order.map((entity) => ({ entity, expected: byName.get(entity.name)!.rows, rows: () => archivedRows(archive, entity) }));
       const done = tables.map((t) => ({ ...t, deleted: t.rows }));
-      const deleted = await store.deleteRows!({ tables: deletes, entry: entry('succeeded', done, manifest, resumed ? 'finished the delete of an earlier run whose archive was complete' : null), signal: opts.signal });
+      const allowed = triggers.map(triggerText);
+      const notes = [...(resumed ? ['finished the delete of an earlier run whose archive was complete'] : []), ...(allowed.length ? [`let DELETE triggers run (--allow-trigger): ${allowed.join(', ')}`] : [])];
+      const deleted = await store
+        .deleteRows!({
+          tables: deletes,
+          entry: entry('succeeded', done, manifest, notes.length ? notes.join('; ') : null),
+          checkTriggers: checkTriggersAtDelete(triggers, record.tables.map((t) => t.name), shown, store.display),
+          signal: opts.signal,
+        })
+        .catch((e: unknown) => {
+          throw deleteError(e, shown, store.display);
+        });
       tables = tables.map((t) => ({ ...t, deleted: deleted.get(t.name) ?? 0 }));
-      return { ...base, dry_run: false, archive: shown, run_id: runId, ...totals(tables), manifest_sha256: manifest, resumed, ledger_head: store.ledgerHead ?? null };
+      return { ...base, triggers_allowed: allowed, dry_run: false, archive: shown, run_id: runId, ...totals(tables), manifest_sha256: manifest, resumed, ledger_head: store.ledgerHead ?? null };
     } catch (e) {
       const reason = e instanceof Error && e.name === 'AbortError' ? 'interrupted' : e instanceof Error ? e.message : String(e);
       const onRecord =
@@ -229,7 +248,7 @@ async function writeArchive(
   selOpts: SelectionOptions,
   base: { mode: 'retention' | 'all'; store: string; as_of: string },
   opts: PurgeOptions,
-): Promise<{ record: DeletionRecord; manifest: string }> {
+): Promise<{ record: DeletionRecord; manifest: string; triggers: DeleteTrigger[] }> {
   const work = `${archive}.purge-partial-${randomBytes(4).toString('hex')}`;
   const name = path.basename(archive);
   const dir = path.join(work, name);
@@ -265,7 +284,7 @@ async function writeArchive(
     } catch (e) {
       throw archiveError(e, archive);
     }
-    return { record, manifest };
+    return { record, manifest, triggers: sel.triggers };
   } finally {
     sel.close();
     removeWork(work);
@@ -317,7 +336,7 @@ async function resumeArchive(
   selOpts: SelectionOptions,
   mode: 'retention' | 'all',
   opts: PurgeOptions,
-): Promise<{ record: DeletionRecord; manifest: string; gone: boolean }> {
+): Promise<{ record: DeletionRecord; manifest: string; gone: boolean; triggers: DeleteTrigger[] }> {
   const record = readDeletionRecord(archive);
   if (!record) {
     throw new ConfigError(`${shown} already exists and is not the archive of a purge`, { code: 'purge.archive-exists', hint: 'Choose a new archive folder: a purge never writes into another folder.' });
@@ -349,7 +368,7 @@ async function resumeArchive(
     if (data.every((t) => t.rows === 0) && record.tables.some((t) => t.rows > 0)) {
       const ledger = await readStoreLedger(store);
       const done = ledger.records.some((r) => r.command === 'purge' && r.status === 'succeeded' && (r.files ?? '').includes(manifest));
-      if (done) return { record, manifest, gone: true };
+      if (done) return { record, manifest, gone: true, triggers: sel.triggers };
       throw new BundleError(`the rows archived in ${shown} are no longer in ${store.display}, and no purge in its ledger deleted them`, { code: 'purge.gone', hint: 'Check what deleted them (forklift audit log); the archive still holds them.' });
     }
     const changed = data.filter((t) => hashOf.get(t.name) !== t.csv_sha256).map((t) => t.name);
@@ -359,11 +378,27 @@ async function resumeArchive(
         hint: 'The store changed since the archive was written: choose a new archive folder and run the purge again.',
       });
     }
-    return { record, manifest, gone: false };
+    return { record, manifest, gone: false, triggers: sel.triggers };
   } finally {
     sel.close();
     removeWork(work);
   }
+}
+
+/**
+ * A delete the store refused with an error of its own (a trigger that raises, a lock it could not
+ * wait out): the transaction rolled back, so nothing was deleted, and the archive is complete and
+ * stays; the same command, run again once the cause is gone, finishes the delete from it. The
+ * purge's own refusals (purge.*) already say so.
+ */
+function deleteError(e: unknown, archive: string, display: string): unknown {
+  if (!(e instanceof StoreError) || e.code.startsWith('purge.') || ['store.busy', 'store.interrupted', 'store.url'].includes(e.code)) return e;
+  const reason = e.message.startsWith(`${display}: `) ? e.message.slice(display.length + 2) : e.message;
+  return new StoreError(`the delete failed in ${display}: ${reason}; it was rolled back and nothing was deleted; the archive ${archive} is complete and stays`, {
+    code: 'purge.delete',
+    hint: 'If a trigger of a purged table refused it, disable that trigger while the purge runs (or leave it out of --allow-trigger); then run the same command again: it finishes the delete from the archive.',
+    cause: e,
+  });
 }
 
 /** Removes a work folder; one that could never be made (its parent is not a folder) is no error. */

@@ -7,9 +7,10 @@ import { columnsOf } from '../mapping/expr/index.js';
 import { referencedFirst, type Entity } from '../model/types.js';
 import { tableLabel } from '../stores/delete-common.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
-import type { KeySets, RowRange, StoreForeignKey, TargetStore } from '../stores/types.js';
+import type { DeleteTrigger, KeySets, RowRange, StoreForeignKey, TargetStore } from '../stores/types.js';
 import { didYouMean } from '../util/suggest.js';
 import { cutoffOf, rowTest, ruleText, type RetentionRule } from './rules.js';
+import { allowedTriggers } from './triggers.js';
 import { dropWork, scratchDir } from '../util/work-path.js';
 
 /**
@@ -55,6 +56,8 @@ export interface SelectionOptions {
   asOf: DateTime;
   /** Contract end: every data table, every row. */
   all: boolean;
+  /** DELETE triggers (and rules) of purged tables the purge may set off, by name or table.name (triggers.ts); any other is refused. */
+  allowTriggers?: readonly string[] | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -78,6 +81,8 @@ export class Selection {
     readonly tables: SelectedTable[],
     /** Every table of the store (forklift_runs included), as described. */
     readonly described: Entity[],
+    /** The DELETE triggers of purged tables that the purge was allowed to set off. */
+    readonly triggers: DeleteTrigger[],
     private readonly scratch: Scratch | null,
   ) {}
 
@@ -117,8 +122,10 @@ export class Selection {
         hint: 'Add retention: to the plan (SPEC section 11), or empty every table at contract end with --all --confirm NAME.',
       });
     }
-    if (!store.foreignKeys || !store.openKeySets) throw new ConfigError(`${store.display}: purge is not supported on this store yet`, { code: 'purge.store', hint: 'Purge works on SQLite, PostgreSQL and MySQL/MariaDB.' });
+    if (!store.foreignKeys || !store.openKeySets || !store.deleteTriggers) throw new ConfigError(`${store.display}: purge is not supported on this store yet`, { code: 'purge.store', hint: 'Purge works on SQLite, PostgreSQL and MySQL/MariaDB.' });
     const purged = new Map(chosen.map((c) => [c.entity.name, c]));
+    // Before anything is read: a trigger the purge may not set off is refused (the dry run too).
+    const triggers = allowedTriggers(await store.deleteTriggers(), [...purged.keys()], opts.allowTriggers ?? [], store.display);
     const into = (await store.foreignKeys()).filter((fk) => purged.has(fk.refTable));
     const tables = childrenFirst(
       chosen.map((c) => c.entity.name),
@@ -142,7 +149,7 @@ export class Selection {
       }
     }
     const edges = into.filter((fk) => mayKeep.has(tableLabel(fk.schema, fk.table)));
-    if (edges.length === 0) return new Selection(tables, described, null);
+    if (edges.length === 0) return new Selection(tables, described, triggers, null);
 
     const parents = new Set(edges.map((fk) => fk.refTable));
     const involved = tables.filter((t) => parents.has(t.entity.name) || edges.some((fk) => goes(fk) && fk.table === t.entity.name));
@@ -152,7 +159,7 @@ export class Selection {
     db.pragma('synchronous = OFF');
     db.exec('CREATE TABLE cand (t INTEGER NOT NULL, k TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (t, k)) WITHOUT ROWID');
     db.exec('CREATE TABLE kept (n INTEGER PRIMARY KEY, child TEXT NOT NULL)');
-    const selection = new Selection(tables, described, { dir, db, index: new Map(tables.filter((t) => parents.has(t.entity.name)).map((t, i) => [t.entity.name, i])) });
+    const selection = new Selection(tables, described, triggers, { dir, db, index: new Map(tables.filter((t) => parents.has(t.entity.name)).map((t, i) => [t.entity.name, i])) });
     try {
       const sets = await store.openKeySets();
       try {

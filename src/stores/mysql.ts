@@ -16,6 +16,8 @@ import {
   MYSQL_TABLES_SQL,
   MYSQL_TABLES_UPSERT,
   mysqlColumnsSql,
+  MYSQL_DELETE_TRIGGERS_SQL,
+  mysqlDeleteTriggers,
   mysqlForeignKeys,
   mysqlReadPlan,
   mysqlRows,
@@ -31,7 +33,7 @@ import { checkNameLengths, MYSQL_NAME_LIMIT } from './name-limits.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTables, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { decodeUrlPart, redactUrl } from './url.js';
@@ -790,6 +792,7 @@ export class MysqlStore implements TargetStore {
       await query(c, 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       const link = await inRunTransaction(c, req.entry, state, async () => {
         const fks = mysqlForeignKeys(await query<MysqlForeignKeyRow[]>(c, MYSQL_FOREIGN_KEYS_SQL));
+        req.checkTriggers?.(mysqlDeleteTriggers(await query<{ t: string; name: string; when: string }[]>(c, MYSQL_DELETE_TRIGGERS_SQL)));
         const natives = await mysqlNatives(c);
         const tables: ArchivedTable[] = [];
         for (const [i, t] of req.tables.entries()) {
@@ -834,6 +837,15 @@ export class MysqlStore implements TargetStore {
     try {
       const [rows] = (await this.k.raw(MYSQL_FOREIGN_KEYS_SQL)) as [MysqlForeignKeyRow[]];
       return mysqlForeignKeys(rows);
+    } catch (e) {
+      throw asMysqlStoreError(e, this.display, this.target);
+    }
+  }
+
+  async deleteTriggers(): Promise<DeleteTrigger[]> {
+    try {
+      const [rows] = (await this.k.raw(MYSQL_DELETE_TRIGGERS_SQL)) as [{ t: string; name: string; when: string }[]];
+      return mysqlDeleteTriggers(rows);
     } catch (e) {
       throw asMysqlStoreError(e, this.display, this.target);
     }

@@ -15,7 +15,10 @@ import { TABLES_TABLE, bySchema, describeFrom, interruptedLoadError, nativeColum
 import {
   PG_BASE_TYPE_JOIN,
   PG_CONSTRAINTS_SQL,
+  PG_DELETE_TRIGGERS_SQL,
   PG_FOREIGN_KEYS_SQL,
+  pgDeleteTriggers,
+  type PgDeleteTriggerRow,
   PG_READ_SESSION,
   PG_RELKINDS_SQL,
   PG_TABLES_DDL,
@@ -36,7 +39,7 @@ import { ParkedResult } from './read-stream.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, referencedSql, referencedTables, tableLabel, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { adoptionLinks, firstChainEntry, unchainedSql, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, scrubSecrets, urlSecrets } from './url.js';
@@ -277,6 +280,7 @@ export class PostgresStore implements TargetStore {
         try {
           const conn = (await trx.client.acquireConnection()) as pg.Client;
           const { fks, d } = await pgReferences(conn);
+          req.checkTriggers?.(pgDeleteTriggers((await conn.query<PgDeleteTriggerRow>(PG_DELETE_TRIGGERS_SQL)).rows));
           const tables: ArchivedTable[] = [];
           for (const [i, t] of req.tables.entries()) {
             req.signal?.throwIfAborted();
@@ -310,6 +314,14 @@ export class PostgresStore implements TargetStore {
   async foreignKeys(): Promise<StoreForeignKey[]> {
     try {
       return ((await this.k.raw(PG_FOREIGN_KEYS_SQL)) as pg.QueryResult<PgForeignKeyRow>).rows.map(pgForeignKey);
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    }
+  }
+
+  async deleteTriggers(): Promise<DeleteTrigger[]> {
+    try {
+      return pgDeleteTriggers(((await this.k.raw(PG_DELETE_TRIGGERS_SQL)) as pg.QueryResult<PgDeleteTriggerRow>).rows);
     } catch (e) {
       throw this.storeError(e, 'store.read');
     }

@@ -1,5 +1,5 @@
 import type { Column, Entity } from '../model/types.js';
-import type { DeleteAction, RowRange, StoreForeignKey } from './types.js';
+import type { DeleteAction, DeleteTrigger, RowRange, StoreForeignKey } from './types.js';
 import {
   MAX_DECIMAL_PRECISION,
   TABLES_TABLE,
@@ -61,6 +61,11 @@ export const MYSQL_FOREIGN_KEYS_SQL =
   'SELECT DATABASE() AS db, k.CONSTRAINT_NAME AS name, k.TABLE_SCHEMA AS s, k.TABLE_NAME AS t, k.COLUMN_NAME AS c, k.REFERENCED_TABLE_NAME AS rt, k.REFERENCED_COLUMN_NAME AS rc, r.DELETE_RULE AS del ' +
   'FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME ' +
   'WHERE k.REFERENCED_TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION';
+
+/** The triggers that act on a DELETE of a table of the store's database. */
+export const MYSQL_DELETE_TRIGGERS_SQL =
+  "SELECT EVENT_OBJECT_TABLE AS t, TRIGGER_NAME AS name, CONCAT(ACTION_TIMING, ' DELETE') AS `when` FROM information_schema.TRIGGERS " +
+  "WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_MANIPULATION = 'DELETE' ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER, TRIGGER_NAME";
 
 export interface MysqlForeignKeyRow {
   db: string;
@@ -296,4 +301,8 @@ export async function* mysqlRows(stream: AsyncIterable<unknown>, decode: readonl
   }
   const last = b.rest();
   if (last) yield last;
+}
+
+export function mysqlDeleteTriggers(rows: readonly { t: string; name: string; when: string }[]): DeleteTrigger[] {
+  return rows.map((r) => ({ table: r.t, name: r.name, kind: 'trigger', when: r.when }));
 }

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { BugError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
-import type { DeleteAction, RowRange, StoreForeignKey } from './types.js';
+import type { DeleteAction, DeleteTrigger, RowRange, StoreForeignKey } from './types.js';
 import { q } from '../run/staging.js';
 import {
   MAX_DECIMAL_PRECISION,
@@ -103,6 +103,25 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_class f ON f.oid = k.confrelid
 WHERE k.contype = 'f' AND f.relnamespace = current_schema()::regnamespace AND k.conparentid = 0
 ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C", k.conname COLLATE "C"`;
+
+/**
+ * The enabled triggers and rules that act on a DELETE of a table of the store's schema: not the
+ * internal triggers of foreign keys (the purge checks those itself), not a disabled one, nor one
+ * that fires only in replica mode (tgenabled 'R'); tgtype bit 8 is DELETE, 2 BEFORE, 64 INSTEAD OF.
+ * A DELETE of a partitioned table fires the row triggers of its partitions too: a trigger made on a
+ * partition counts for the table (`on`: the partition), the clones of the table's own (tgparentid) not again.
+ */
+export const PG_DELETE_TRIGGERS_SQL = `SELECT * FROM (SELECT root.relname::text AS t, g.tgname::text AS name, 'trigger' AS kind,
+  CASE WHEN g.tgtype & 64 <> 0 THEN 'INSTEAD OF DELETE' WHEN g.tgtype & 2 <> 0 THEN 'BEFORE DELETE' ELSE 'AFTER DELETE' END AS "when",
+  CASE WHEN c.oid = root.oid THEN NULL WHEN c.relnamespace = root.relnamespace THEN c.relname::text ELSE n.nspname::text || '.' || c.relname::text END AS "on"
+FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_class root ON root.oid = COALESCE(pg_partition_root(c.oid), c.oid)
+WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND g.tgenabled IN ('O', 'A') AND g.tgtype & 8 <> 0 AND root.relnamespace = current_schema()::regnamespace
+UNION ALL
+SELECT c.relname::text, r.rulename::text, 'rule', 'ON DELETE', NULL
+FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+WHERE r.ev_type = '4' AND r.ev_enabled IN ('O', 'A') AND c.relnamespace = current_schema()::regnamespace) x
+ORDER BY t COLLATE "C", name COLLATE "C"`;
 
 export interface PgForeignKeyRow {
   name: string;
@@ -475,4 +494,16 @@ export async function* pgCopyRows(client: pg.Client, plan: { sql: string; decode
     }
   };
   yield* streamedRows(stream, batches, { park, abandon: () => {} });
+}
+
+export interface PgDeleteTriggerRow {
+  t: string;
+  name: string;
+  kind: string;
+  when: string;
+  on: string | null;
+}
+
+export function pgDeleteTriggers(rows: readonly PgDeleteTriggerRow[]): DeleteTrigger[] {
+  return rows.map((r) => ({ table: r.t, name: r.name, kind: r.kind === 'rule' ? 'rule' : 'trigger', when: r.when, ...(r.on !== null ? { on: r.on } : {}) }));
 }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Column, Entity } from '../model/types.js';
-import type { DeleteAction, RowRange, StoreForeignKey } from './types.js';
+import type { DeleteAction, DeleteTrigger, RowRange, StoreForeignKey } from './types.js';
 import { q } from '../run/staging.js';
 import {
   TABLES_TABLE,
@@ -319,21 +319,35 @@ export function sqliteForeignKeys(db: Database.Database): StoreForeignKey[] {
       byId.set(r.id, fk);
     }
     for (const fk of byId.values()) {
-      const parent = tables.get(fk.rt);
+      // SQLite matches the names of a foreign key as it matches any name, ignoring ASCII case:
+      // `REFERENCES P (ID)` is a foreign key into p (id), which a purge must see.
+      const parent = tables.get(fk.rt) ?? [...tables.values()].find((x) => sameName(x.name, fk.rt));
       if (!parent) continue;
-      const refColumns = fk.rcols.some((c) => c === null) ? parent.primaryKey : (fk.rcols as string[]);
+      const refColumns = fk.rcols.some((c) => c === null) ? parent.primaryKey : (fk.rcols as string[]).map((c) => columnName(parent, c));
+      const columns = fk.cols.map((c) => columnName(t, c));
       out.push({
-        name: `${t.name} (${fk.cols.join(', ')}) -> ${fk.rt} (${refColumns.join(', ')})`,
+        name: `${t.name} (${columns.join(', ')}) -> ${parent.name} (${refColumns.join(', ')})`,
         schema: null,
         table: t.name,
-        columns: fk.cols,
-        refTable: fk.rt,
+        columns,
+        refTable: parent.name,
         refColumns,
         onDelete: ACTIONS[fk.del.toUpperCase()] ?? 'no action',
       });
     }
   }
   return out;
+}
+
+/** Two names SQLite takes for the same (it ignores the case of ASCII letters). */
+function sameName(a: string, b: string): boolean {
+  const fold = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return fold(a) === fold(b);
+}
+
+/** A column of a table as the table names it, for a name a foreign key spells its own way. */
+function columnName(t: NativeTable, name: string): string {
+  return t.columns.find((c) => c.name === name)?.name ?? t.columns.find((c) => sameName(c.name, name))?.name ?? name;
 }
 
 /** The SQL functions a read plan calls, on this handle. */
@@ -357,4 +371,25 @@ export function sqliteTable(db: Database.Database, name: string): NativeTable | 
     foreignKeys: [],
     uniques: [],
   };
+}
+
+/** A name in SQLite's SQL: quoted ("", ``, []) or bare, with its schema or not. */
+const SQLITE_NAME = '(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|\\[[^\\]]*\\]|[^\\s."`[(]+)';
+/** The head of CREATE TRIGGER up to its event: `[BEFORE|AFTER|INSTEAD OF] DELETE|INSERT|UPDATE`. */
+const TRIGGER_HEAD = new RegExp(String.raw`^\s*CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?${SQLITE_NAME}(?:\s*\.\s*${SQLITE_NAME})?\s*(BEFORE|AFTER|INSTEAD\s+OF)?\s*(DELETE|INSERT|UPDATE)\b`, 'i');
+
+/**
+ * The triggers that act on a DELETE of one of the store's tables. The catalog keeps only a
+ * trigger's CREATE statement: its event is read from the head (comments taken out first); one
+ * whose head cannot be read counts as a DELETE trigger (a purge then refuses, naming it).
+ */
+export function sqliteDeleteTriggers(db: Database.Database): DeleteTrigger[] {
+  const rows = db.prepare("SELECT name, tbl_name AS t, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY tbl_name, name").all() as { name: string; t: string; sql: string | null }[];
+  const out: DeleteTrigger[] = [];
+  for (const r of rows) {
+    const m = TRIGGER_HEAD.exec((r.sql ?? '').replace(/\/\*[\s\S]*?\*\/|--[^\n]*/g, ' '));
+    if (m && m[2]!.toUpperCase() !== 'DELETE') continue;
+    out.push({ table: r.t, name: r.name, kind: 'trigger', when: m ? `${(m[1] ?? 'BEFORE').toUpperCase().replace(/\s+/g, ' ')} DELETE` : 'DELETE' });
+  }
+  return out;
 }

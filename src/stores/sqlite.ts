@@ -13,6 +13,7 @@ import {
   registerTextFunction,
   sqliteCatalog,
   sqliteDescribe,
+  sqliteDeleteTriggers,
   sqliteForeignKeys,
   sqliteKind,
   sqliteFollowRows,
@@ -23,7 +24,7 @@ import {
 import { RolledBack, loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, referencedSql, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
-import type { DeleteRequest, DeleteTable, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, sqlitePath } from './url.js';
@@ -322,6 +323,7 @@ export class SqliteStore implements TargetStore {
         await trx.raw(RUNS_DDL);
         await trx.raw('UPDATE forklift_runs SET id = id WHERE 0');
         const db = (await trx.client.acquireConnection()) as Database.Database;
+        req.checkTriggers?.(sqliteDeleteTriggers(db));
         const natives = new Map(sqliteCatalog(db).map((t) => [t.name, t]));
         const text = registerTextFunction(db);
         const d = sqliteDialect(natives, text);
@@ -353,6 +355,14 @@ export class SqliteStore implements TargetStore {
   async foreignKeys(): Promise<StoreForeignKey[]> {
     try {
       return await this.withReader((db) => sqliteForeignKeys(db), []);
+    } catch (e) {
+      throw this.failed(e, readError);
+    }
+  }
+
+  async deleteTriggers(): Promise<DeleteTrigger[]> {
+    try {
+      return await this.withReader((db) => sqliteDeleteTriggers(db), []);
     } catch (e) {
       throw this.failed(e, readError);
     }

@@ -110,6 +110,21 @@ export interface StoreForeignKey {
 }
 
 /**
+ * Something of the store's own that runs when rows of a table are deleted: a trigger (BEFORE,
+ * AFTER or INSTEAD OF DELETE) or a PostgreSQL rule ON DELETE. What it does is hidden in its body
+ * (write elsewhere, delete elsewhere, refuse), so a purge refuses to set one off unless allowed.
+ */
+export interface DeleteTrigger {
+  table: string;
+  name: string;
+  kind: 'trigger' | 'rule';
+  /** When it acts, in the store's words: `BEFORE DELETE`, `AFTER DELETE`, `INSTEAD OF DELETE`, `ON DELETE` (a rule). */
+  when: string;
+  /** The partition of `table` it is made on (PostgreSQL), where it is not made on the table itself. */
+  on?: string;
+}
+
+/**
  * Sets of rows of the store's tables, each row named by its primary key and a number of the
  * caller's, held in the store itself (temporary tables of one session), so that whether a row is
  * referenced is decided by the store's own comparison (its collations, its types), exactly as its
@@ -133,6 +148,8 @@ export interface DeleteRequest {
   tables: DeleteTable[];
   /** Appended to the ledger in the same transaction. */
   entry: RunEntry;
+  /** Called inside the transaction, before any DELETE, with the store's delete triggers (deleteTriggers); throws to refuse. */
+  checkTriggers?: ((triggers: DeleteTrigger[]) => void) | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -232,6 +249,8 @@ export interface TargetStore {
   deleteRows?(req: DeleteRequest): Promise<Map<string, number>>;
   /** Every foreign key of the catalog that references one of the store's tables (a purge's selection). With deleteRows. */
   foreignKeys?(): Promise<StoreForeignKey[]>;
+  /** Every enabled trigger (and, on PostgreSQL, rule) that acts when rows of one of the store's own tables are deleted (a purge's check). With deleteRows. */
+  deleteTriggers?(): Promise<DeleteTrigger[]>;
   /** A session of key sets (a purge's selection); closed by the caller. With deleteRows. */
   openKeySets?(): Promise<KeySets>;
   /**

@@ -1,14 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/core/errors.js';
 import { purge, type PurgeResult } from '../../src/retention/purge.js';
 import { parseExpression } from '../../src/mapping/expr/index.js';
 import { parseKeep, type RetentionRule } from '../../src/retention/rules.js';
 import { tempDir } from '../helpers.js';
-import { MYSQL_HOST, MYSQL_PORT, liveServers, mysqlAdminConfig, withPg } from './stores/live.js';
+import { DDL, purgeStores, type Db } from './purge-stores.js';
 
 /**
  * A purge deletes only the rows it archived and never makes the database delete or change another
@@ -19,86 +16,9 @@ import { MYSQL_HOST, MYSQL_PORT, liveServers, mysqlAdminConfig, withPg } from '.
  * back. Tables of every shape, on SQLite, PostgreSQL and MariaDB.
  */
 
-const { pgDown, myDown, pgDbs, myDbs } = await liveServers('purge-references.test.ts');
-
-const hex = (v: unknown): unknown => (Buffer.isBuffer(v) ? `\\x${v.toString('hex')}` : v);
+const { database, KINDS, myDbs } = await purgeStores('purge-references.test.ts');
 
 const AS_OF = '2026-06-01';
-
-interface Db {
-  url: string;
-  exec: (sql: string) => Promise<void>;
-  /** One statement on a connection of its own, synchronously (purge's progress callback cannot wait). */
-  execSync: (sql: string) => void;
-  rows: (sql: string) => Promise<unknown[][]>;
-}
-
-type Kind = 'sqlite' | 'postgres' | 'mariadb';
-
-async function database(kind: Kind): Promise<Db> {
-  if (kind === 'sqlite') {
-    const file = path.join(tempDir(), 'refs.db');
-    const open = (): Database.Database => {
-      const d = new Database(file);
-      d.pragma('foreign_keys = ON');
-      return d;
-    };
-    const execSync = (sql: string): void => {
-      const d = open();
-      try {
-        d.exec(sql);
-      } finally {
-        d.close();
-      }
-    };
-    return {
-      url: `sqlite:${file}`,
-      exec: async (sql) => execSync(sql),
-      execSync,
-      rows: async (sql) => {
-        const d = open();
-        try {
-          return (d.prepare(sql).raw().all() as unknown[][]).map((r) => r.map(hex));
-        } finally {
-          d.close();
-        }
-      },
-    };
-  }
-  if (kind === 'postgres') {
-    const { url } = await pgDbs.create();
-    return {
-      url,
-      exec: async (sql) => void (await withPg(url, (c) => c.query(sql))),
-      execSync: (sql) => void execFileSync('psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql]),
-      rows: async (sql) => ((await withPg(url, (c) => c.query({ text: sql, rowMode: 'array' }))).rows as unknown[][]).map((r) => r.map(hex)),
-    };
-  }
-  const { name, url } = await myDbs.create();
-  const admin = mysqlAdminConfig();
-  const connect = (): Promise<mysql.Connection> => mysql.createConnection({ ...admin, database: name, multipleStatements: true });
-  return {
-    url,
-    exec: async (sql) => {
-      const c = await connect();
-      try {
-        await c.query(sql);
-      } finally {
-        await c.end();
-      }
-    },
-    execSync: (sql) => void execFileSync('mysql', ['-h', MYSQL_HOST, '-P', String(MYSQL_PORT), '-u', admin.user!, name, '-e', sql], { env: { ...process.env, MYSQL_PWD: admin.password ?? '' } }),
-    rows: async (sql) => {
-      const c = await connect();
-      try {
-        const [rows] = await c.query({ sql, rowsAsArray: true });
-        return (rows as unknown[][]).map((r) => r.map(hex));
-      } finally {
-        await c.end();
-      }
-    },
-  };
-}
 
 function run(db: Db, rules: RetentionRule[], opts: { dryRun?: boolean; onDelete?: () => void } = {}): Promise<PurgeResult> {
   let fired = false;
@@ -127,19 +47,6 @@ async function purgeBoth(db: Db, rules: RetentionRule[]): Promise<{ dry: PurgeRe
 }
 
 const table = (r: PurgeResult, name: string): PurgeResult['tables'][number] => r.tables.find((t) => t.name === name)!;
-
-/** DDL per store: a text type under a case-insensitive collation (and what it needs first), a binary type and its literals, the table options. */
-const DDL = {
-  sqlite: { setup: '', ci: 'TEXT COLLATE NOCASE', bin: 'BLOB', engine: '', hex: (h: string) => `X'${h}'` },
-  postgres: { setup: "create collation ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)", ci: 'text collate ci', bin: 'bytea', engine: '', hex: (h: string) => `'\\x${h}'::bytea` },
-  mariadb: { setup: '', ci: 'varchar(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci', bin: 'varbinary(16)', engine: ' ENGINE=InnoDB', hex: (h: string) => `X'${h}'` },
-} as const;
-
-const KINDS: { kind: Kind; down: string | null }[] = [
-  { kind: 'sqlite', down: null },
-  { kind: 'postgres', down: pgDown },
-  { kind: 'mariadb', down: myDown },
-];
 
 describe.each(KINDS)('purge and foreign keys on $kind', ({ kind, down }) => {
   const d = DDL[kind];
@@ -280,6 +187,18 @@ describe.each(KINDS)('purge and foreign keys on $kind', ({ kind, down }) => {
     const { done } = await purgeBoth(db, [keep2y('bk', 'd')]);
     expect(done.deleted_total).toBe(1);
     expect(await db.rows('select k from bk')).toEqual([['\\x01']]);
+  });
+
+  it.skipIf(kind !== 'sqlite')('SQLite: a foreign key that spells the table and its columns in another case (REFERENCES P (ID)) keeps the rows it references', async () => {
+    const db = await database(kind);
+    await db.exec('create table p (id int primary key, ts date)');
+    await db.exec('create table c (id int primary key, p_id int, foreign key (P_ID) references P (ID) on delete cascade)');
+    await db.exec("insert into p values (1, '2020-01-01'), (2, '2020-01-01'), (3, '2026-01-01'); insert into c values (10, 1)");
+    const { dry } = await purgeBoth(db, [keep2y('p', 'ts')]);
+    expect(table(dry, 'p')).toMatchObject({ rows: 1, kept_referenced: 1, kept_because: ['rows of c that stay reference them'] });
+    expect(await db.rows('select id from p order by id')).toEqual([[1], [3]]);
+    expect(await db.rows('select id, p_id from c')).toEqual([[10, 1]]);
+    expect(await db.rows('pragma foreign_key_check')).toEqual([]);
   });
 
   it.skipIf(down !== null)('a row that comes to reference an archived row before the delete: rolled back, nothing deleted or changed', async () => {

@@ -79,11 +79,17 @@ export function sqliteCatalog(db: Database.Database): NativeTable[] {
     const uniques = (idxStmt.all(name) as { name: string; u: number; origin: string }[]).filter((i) => i.u === 1 && i.origin !== 'pk').map((i) => idxCols.all(i.name) as string[]);
     return { name, columns, primaryKey, foreignKeys: [...fks.values()].map((f) => ({ ...f, refColumns: f.refColumns as string[] })), uniques };
   });
-  // A foreign key without its parent columns (`REFERENCES items`) points at the parent's primary key.
-  const pkOf = new Map(tables.map((t) => [t.name, t.primaryKey]));
+  const byName = new Map(tables.map((t) => [t.name, t]));
   for (const t of tables) {
     for (const fk of t.foreignKeys) {
-      if (fk.refColumns.some((c) => c === null)) fk.refColumns = pkOf.get(fk.table) ?? [];
+      // SQLite matches a foreign key's names ignoring ASCII case (`REFERENCES P (ID)` is into p (id)):
+      // they are given as the tables spell them, so export's Data Package names a real resource and field.
+      const parent = byName.get(fk.table) ?? tables.find((x) => sameName(x.name, fk.table));
+      if (parent) fk.table = parent.name;
+      fk.columns = fk.columns.map((c) => columnName(t, c));
+      // A foreign key without its parent columns (`REFERENCES items`) points at the parent's primary key.
+      if (fk.refColumns.some((c) => c === null)) fk.refColumns = parent?.primaryKey ?? [];
+      else if (parent) fk.refColumns = fk.refColumns.map((c) => columnName(parent, c));
     }
   }
   return tables;

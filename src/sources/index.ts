@@ -49,6 +49,7 @@ function withoutColumns(source: OpenedSource, names: readonly string[]): OpenedS
       }
     },
     close: () => source.close(),
+    ...(source.checkAhead === undefined ? {} : { checkAhead: source.checkAhead.bind(source) }),
   };
 }
 

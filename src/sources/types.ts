@@ -1,4 +1,5 @@
 import type { ExcelDateSystem } from '../util/excel-dates.js';
+import type { AheadCheck } from './encoding.js';
 
 /**
  * What every source adapter yields. Cells are kept as the text the source held (or, for Excel,
@@ -83,5 +84,11 @@ export interface OpenedSource extends SourceInfo {
   readonly skippedBlank: number;
   /** SHA-256 (hex) of the file's bytes, computed while streaming; available after batches() finished. */
   readonly sha256: string | undefined;
+  /**
+   * Text files (CSV, JSON Lines), called between two batches instead of reading on: reads the
+   * rest of the file without parsing it, up to `maxBytes` from its start, so the encoding is
+   * checked as a whole read checks it (a refusal throws the same SourceError). The batches end there.
+   */
+  checkAhead?(maxBytes: number): Promise<AheadCheck>;
   close(): Promise<void>;
 }

@@ -16,6 +16,8 @@ export interface SourceRecord {
   cells: Cell[];
   /** Cells that hold something the source cannot give as a value (absent when there are none). */
   faults?: CellFault[];
+  /** A row of a rejects file being reloaded that is rejected again as it is (reload-check.ts): the mapping does not see it. */
+  again?: { field: string; rule: string; reason: string };
 }
 
 /**
@@ -56,8 +58,24 @@ export interface SourceSpec {
   ignore_columns?: readonly string[];
   /** The date system of the workbook a CSV was written from (a rejects file being reloaded): its `date: excel` serials count in it. */
   excel_date_system?: ExcelDateSystem;
-  /** Records of a rejects file being reloaded that are rejected again as they are, by line (reload-check.ts); the mapping does not see them. */
-  reject_lines?: Readonly<Record<number, { field: string; rule: string; reason: string }>>;
+  /**
+   * A rejects file being reloaded: its records to reject again as they are are found as they
+   * stream (reload-check.ts), against the run's copy as written; plain data, so an extraction
+   * thread gets it too.
+   */
+  reject_again?: RejectAgainSpec;
+}
+
+/** What finds the rows of a fixed rejects file to reject again as they are (reload-check.ts). */
+export interface RejectAgainSpec {
+  /** The run's copy of the rejects file as written (rejects-as-written/). */
+  asWritten: string;
+  /** How many source columns the file has before its meta columns. */
+  width: number;
+  /** The entity's key fields that take one source column as they are, with that column. */
+  keys: { field: string; column: string }[] | undefined;
+  sourceColumns: readonly string[];
+  runId: string;
 }
 
 export interface SourceInfo {

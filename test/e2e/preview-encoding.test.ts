@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers.js';
@@ -70,6 +70,14 @@ describe('preview of a CSV over 64 KiB with the wrong encoding: validate\'s answ
     bytes[bytes.indexOf('Zahnrad X') + 8] = 0x81;
     const dir = project(bytes, 'windows-1252');
     expectSameRefusal(dir, /^Error: parts\.csv:15001 is read as windows-1252, but holds byte 0x81/);
+  });
+
+  it('a UTF-8 JSON Lines file named windows-1252: refused as validate refuses it', () => {
+    const dir = project(Buffer.from(csv(20_000, { 4: 'A-0000003,Müller Getriebe' }), 'utf8'), 'windows-1252');
+    const lines = csv(5_000, { 4: 'A-0000003,Müller Getriebe' }).trimEnd().split('\n').slice(1).map((l) => JSON.stringify({ CODE: l.split(',')[0], NAME: l.split(',')[1] }));
+    writeFileSync(path.join(dir, 'parts.jsonl'), lines.join('\n') + '\n');
+    writeFileSync(path.join(dir, 'items.yaml'), readFileSync(path.join(dir, 'items.yaml'), 'utf8').replace('format: csv, path: parts.csv', 'format: jsonl, path: parts.jsonl'));
+    expectSameRefusal(dir, /^Error: parts\.jsonl is read as windows-1252 \(encoding: in the mapping\), but it is UTF-8: line 3 holds "Müller"/);
   });
 
   it('the same file really in Windows-1252 (and UTF-8 named utf-8): the same text as validate loads, no warning', () => {

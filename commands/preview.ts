@@ -19,6 +19,7 @@ export default class Preview extends BaseCommand {
       const head = ['line', ...result.columns, 'status'];
       const rows = result.rows.map((r) => [String(r.line), ...result.columns.map((c) => (r.values?.[c] === null || r.values?.[c] === undefined ? '' : String(r.values[c]))), r.status === 'rejected' ? `REJECT ${r.rule}: ${r.reason}` : r.status]);
       this.log(table(head, rows, () => false));
+      if (result.warning !== undefined) this.logToStderr(`Warning: ${result.warning}`);
     }
     return result;
   }

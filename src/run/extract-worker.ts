@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { compileMapping, compileOptionsOf } from '../mapping/compile.js';
 import { loadPlan } from '../plan/load.js';
-import { openSource } from '../sources/index.js';
+import { openForLoad } from './reload-check.js';
 import { RawRowWriter, packCells } from '../sources/raw-rows.js';
 import { serializeError } from '../core/thread-errors.js';
 import { AHEAD, mapRecords, packBatch, type FromWorker, type ToWorker, type WorkerInput } from './extract.js';
@@ -34,7 +34,7 @@ try {
   const plan = loadPlan(input.plan, { target: input.target });
   const m = plan.mappings.find((x) => x.file === input.mappingFile)!;
   const entity = plan.model.entities.get(m.spec.entity)!;
-  const source = await openSource(input.source, { batchSize: input.batchSize });
+  const source = await openForLoad(input.source, { batchSize: input.batchSize });
   const compiled = compileMapping(m, entity, source.header, compileOptionsOf(source));
   send({ type: 'open', header: source.header, label: source.label, positionKind: source.positionKind, ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }), ...(source.detected.encoding === undefined ? {} : { encoding: source.detected.encoding }) });
   await startedP;
@@ -43,8 +43,9 @@ try {
   for await (const batch of source.batches()) {
     const c = packCells(batch);
     raw.addPacked(c); // before the buffers move to the main thread
-    if (inFlight >= MAP_HERE_AT) {
-      const p = packBatch(mapRecords(compiled, batch, input.source.reject_lines), width);
+    // A record rejected again as it is (a reloaded rejects file) carries its problem, which the cells sent do not: map it here.
+    if (inFlight >= MAP_HERE_AT || batch.some((r) => r.again !== undefined)) {
+      const p = packBatch(mapRecords(compiled, batch), width);
       send({ type: 'batch', ...p }, [p.lines.buffer as ArrayBuffer, p.kinds.buffer as ArrayBuffer, p.nums.buffer as ArrayBuffer, p.ends.buffer as ArrayBuffer]);
     } else {
       send({ type: 'cells', ...c }, [c.lines.buffer as ArrayBuffer, c.widths.buffer as ArrayBuffer, c.ends.buffer as ArrayBuffer]);

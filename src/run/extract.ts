@@ -6,10 +6,10 @@ import type { StoredValue } from '../mapping/coerce.js';
 import { compileMapping, compileOptionsOf, type CompiledMapping } from '../mapping/compile.js';
 import type { Entity } from '../model/types.js';
 import { sourceSpecOf, type LoadedMapping } from '../plan/load.js';
-import { openSource } from '../sources/index.js';
 import { RawRowWriter, unpackCells, type PackedCells } from '../sources/raw-rows.js';
 import type { Cell, ExcelDateSystem, SourceRecord, SourceSpec } from '../sources/types.js';
 import type { HashedFile } from '../util/hash.js';
+import { openForLoad } from './reload-check.js';
 
 /**
  * Extraction: read a source and map every row, yielding batches of mapped rows, row rejects and
@@ -66,7 +66,7 @@ export interface ExtractOptions {
 /** Opens and maps a source in this thread. */
 export async function mapInThread(m: LoadedMapping, entity: Entity, opts: ExtractOptions): Promise<MappedSource> {
   const spec = sourceSpecOf(m);
-  const source = await openSource(spec, { ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }), signal: opts.signal });
+  const source = await openForLoad(spec, { ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }), signal: opts.signal });
   try {
     const compiled = compileMapping(m, entity, source.header, compileOptionsOf(source));
     return {
@@ -86,7 +86,7 @@ export async function mapInThread(m: LoadedMapping, entity: Entity, opts: Extrac
         const raw = new RawRowWriter(opts.rawFile, entity.name);
         try {
           for await (const batch of source.batches(signal)) {
-            const out = mapRecords(compiled, batch, spec.reject_lines);
+            const out = mapRecords(compiled, batch);
             raw.addBatch(batch);
             yield out;
           }
@@ -194,12 +194,11 @@ export function unpackBatch(p: PackedBatch): MappedBatch {
 }
 
 /** Maps one batch of records with a compiled mapping: the one row loop both threads run. */
-export function mapRecords(compiled: CompiledMapping, batch: readonly SourceRecord[], again?: SourceSpec['reject_lines']): MappedBatch {
+export function mapRecords(compiled: CompiledMapping, batch: readonly SourceRecord[]): MappedBatch {
   const out: MappedBatch = { read: batch.length, filtered: 0, okLines: [], okValues: [], rejects: [] };
   for (const rec of batch) {
-    const as = again?.[rec.line];
-    if (as) {
-      out.rejects.push({ line: rec.line, ...as, raw: rec.cells });
+    if (rec.again !== undefined) {
+      out.rejects.push({ line: rec.line, ...rec.again, raw: rec.cells });
       continue;
     }
     const r = compiled.map(rec.cells, rec.faults);
@@ -306,7 +305,6 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
       return skippedBlank;
     },
     async *batches(signal) {
-      const rejectLines = sourceSpecOf(m).reject_lines;
       worker.postMessage({ type: 'start' } satisfies ToWorker);
       for (;;) {
         const msg = await next(signal);
@@ -315,7 +313,7 @@ async function mapInWorker(url: URL, m: LoadedMapping, entity: Entity, input: Wo
           yield unpackBatch(msg);
         } else if (msg.type === 'cells') {
           worker.postMessage({ type: 'ack' } satisfies ToWorker);
-          yield mapRecords(compiled, unpackCells(msg), rejectLines);
+          yield mapRecords(compiled, unpackCells(msg));
         } else if (msg.type === 'end') {
           sha256 = msg.sha256;
           skippedBlank = msg.skippedBlank;

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { LoadedMapping } from '../plan/load.js';
 import type { Entity } from '../model/types.js';
-import { openSource } from '../sources/index.js';
-import type { SourceSpec } from '../sources/types.js';
+import { mapSourceRecords, openSource, withoutColumns, type OpenOptions } from '../sources/index.js';
+import type { OpenedSource, RejectAgainSpec, SourceRecord, SourceSpec } from '../sources/types.js';
 import type { RowProblem } from '../validate/row-rules.js';
 import { NUL_MARK, REJECT_META } from './rejects.js';
 
@@ -46,24 +46,28 @@ interface RejectsRow {
   problem: RowProblem;
 }
 
+/** Reads a record of a rejects file with `header` (its meta columns not left out) as a RejectsRow. */
+function rowReader(header: readonly string[], width: number): (rec: SourceRecord) => RejectsRow {
+  const meta = REJECT_META as readonly string[];
+  const [src, pos, field, rule, reason] = REJECT_META.map((n) => header.indexOf(n)) as [number, number, number, number, number];
+  const sourceAt = header.flatMap((h, i) => (meta.includes(h) ? [] : [i])).slice(0, width);
+  return (rec) => {
+    const cell = (i: number): string => (i >= 0 ? (rec.cells[i] ?? '') : '');
+    return {
+      line: rec.line,
+      cells: sourceAt.map(cell),
+      where: src >= 0 && pos >= 0 ? `${cell(src)}\u0000${cell(pos)}` : undefined,
+      problem: { field: cell(field), rule: cell(rule), reason: cell(reason) },
+    };
+  };
+}
+
 async function readRows(spec: SourceSpec, width: number): Promise<RejectsRow[]> {
   const s = await openSource({ ...spec, ignore_columns: [] });
   try {
-    const meta = REJECT_META as readonly string[];
-    const [src, pos, field, rule, reason] = REJECT_META.map((n) => s.header.indexOf(n)) as [number, number, number, number, number];
-    const sourceAt = s.header.flatMap((h, i) => (meta.includes(h) ? [] : [i])).slice(0, width);
+    const read = rowReader(s.header, width);
     const rows: RejectsRow[] = [];
-    for await (const batch of s.batches()) {
-      for (const rec of batch) {
-        const cell = (i: number): string => (i >= 0 ? (rec.cells[i] ?? '') : '');
-        rows.push({
-          line: rec.line,
-          cells: sourceAt.map(cell),
-          where: src >= 0 && pos >= 0 ? `${cell(src)}\u0000${cell(pos)}` : undefined,
-          problem: { field: cell(field), rule: cell(rule), reason: cell(reason) },
-        });
-      }
-    }
+    for await (const batch of s.batches()) for (const rec of batch) rows.push(read(rec));
     return rows;
   } finally {
     await s.close();
@@ -85,19 +89,29 @@ function excelChange(written: string, now: string): string | undefined {
 }
 
 /**
- * The rows of the fixed rejects file (by line) to reject again, as the source spec's
- * `reject_lines`. Empty when the run kept no copy as written (a run from before it was kept).
+ * The source of a mapping, as the load reads it: a fixed rejects file (`reject_again` in its spec)
+ * with each record to reject again as it is marked (`again`) as it streams, so the file is read
+ * once for the check and the load. The run's copy as written is read first.
  */
-export async function rejectAgain(opts: {
-  file: SourceSpec;
-  asWritten: string;
-  width: number;
-  keys: { field: string; column: string }[] | undefined;
-  sourceColumns: readonly string[];
-  runId: string;
-}): Promise<Record<number, RowProblem>> {
-  const out: Record<number, RowProblem> = {};
-  if (!existsSync(opts.asWritten)) return out;
+export async function openForLoad(spec: SourceSpec, opts?: OpenOptions): Promise<OpenedSource> {
+  const check = spec.reject_again;
+  const again = check === undefined ? undefined : await againOf(check);
+  if (check === undefined || again === undefined) return openSource(spec, opts);
+  const full = await openSource({ ...spec, ignore_columns: [] }, opts);
+  const read = rowReader(full.header, check.width);
+  const marked = mapSourceRecords(full, full.header, (rec) => {
+    const problem = again(read(rec));
+    return problem === undefined ? rec : { ...rec, again: problem };
+  });
+  return spec.ignore_columns?.length ? withoutColumns(marked, spec.ignore_columns) : marked;
+}
+
+/**
+ * What a row of the fixed rejects file is rejected again with, if anything; undefined when the
+ * run kept no copy as written (a run from before it was kept): then no row is.
+ */
+async function againOf(opts: RejectAgainSpec): Promise<((row: RejectsRow) => RowProblem | undefined) | undefined> {
+  if (!existsSync(opts.asWritten)) return undefined;
   const written = await readRows({ format: 'csv', path: opts.asWritten, encoding: 'auto', delimiter: 'auto', header_row: 1 }, opts.width);
   const frozen = new Map<string, RowProblem>();
   const byPlace = new Map<string, RejectsRow>();
@@ -106,24 +120,20 @@ export async function rejectAgain(opts: {
     if (w.where !== undefined) byPlace.set(w.where, w);
   }
   const keyAt = (opts.keys ?? []).map((k) => ({ ...k, at: opts.sourceColumns.indexOf(k.column) })).filter((k) => k.at >= 0);
-  for (const row of await readRows(opts.file, opts.width)) {
-    const same = frozen.get(JSON.stringify(row.cells));
-    if (same) {
-      out[row.line] = same;
-      continue;
-    }
+  return (row) => {
+    const same = frozen.size === 0 ? undefined : frozen.get(JSON.stringify(row.cells));
+    if (same) return same;
     const w = row.where === undefined ? undefined : byPlace.get(row.where);
-    if (!w) continue;
+    if (!w) return undefined;
     for (const k of keyAt) {
       const how = excelChange(w.cells[k.at] ?? '', row.cells[k.at] ?? '');
       if (how === undefined) continue;
-      out[row.line] = {
+      return {
         field: k.field,
         rule: REKEYED_RULE,
         reason: `${k.column} '${row.cells[k.at]}' was '${w.cells[k.at]}' when run ${opts.runId} wrote this row: Excel saved it ${how}, and loaded it would be another key. Put '${w.cells[k.at]}' back (format the column as Text in Excel first, or edit the file in a text editor)`,
       };
-      break;
     }
-  }
-  return out;
+    return undefined;
+  };
 }

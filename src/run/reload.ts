@@ -11,7 +11,7 @@ import { didYouMean } from '../util/suggest.js';
 import { readRunFolder, type RunFolder } from './history.js';
 import { runPlan, type Progress, type RunResult } from './pipeline.js';
 import { AS_WRITTEN_DIR, REJECT_META } from './rejects.js';
-import { keySources, rejectAgain } from './reload-check.js';
+import { keySources } from './reload-check.js';
 import type { EntityReport, Follows } from './report.js';
 
 /**
@@ -166,7 +166,8 @@ async function rereadMapping(plan: LoadedPlan, m: LoadedMapping, e: EntityReport
     throw new ConfigError(`${shown}: the rejects file of ${e.entity} is missing`, { code: 'reload.no-rejects', hint: `Run ${run.report.run_id} wrote it; put it back (saved as CSV) or leave ${e.entity} out with --entity.` });
   }
   // Encoding (unless --encoding names it) and delimiter are detected: Excel saves UTF-8 with a BOM,
-  // or (German locale) ';' in Windows-1252.
+  // or (German locale) ';' in Windows-1252. Only the header is read here: the rows to reject again
+  // as they are are found while the load reads the file (reject_again), so it is read once whole.
   const probe = await openSource({ format: 'csv', path: file, encoding: encoding ?? 'auto', delimiter: 'auto', header_row: 1 });
   await probe.close();
   const expected = e.source_columns ?? (await sourceHeader(m));
@@ -181,16 +182,14 @@ async function rereadMapping(plan: LoadedPlan, m: LoadedMapping, e: EntityReport
     // A spreadsheet may save an unnamed empty column after the data: not a source column, unless the source had one.
     ignore_columns: expected.includes('') ? REJECT_META : [...REJECT_META, ''],
     ...(e.excel_date_system === undefined ? {} : { excel_date_system: e.excel_date_system }),
+    reject_again: {
+      asWritten: path.join(run.dir, AS_WRITTEN_DIR, `${e.entity}.csv`),
+      width: expected.length,
+      keys: keySources(m, entity),
+      sourceColumns: expected,
+      runId: run.report.run_id,
+    },
   };
-  const again = await rejectAgain({
-    file: reread,
-    asWritten: path.join(run.dir, AS_WRITTEN_DIR, `${e.entity}.csv`),
-    width: expected.length,
-    keys: keySources(m, entity),
-    sourceColumns: expected,
-    runId: run.report.run_id,
-  });
-  if (Object.keys(again).length) reread.reject_lines = again;
   return { ...m, reread, sourcePath: file, sourceLabel: shown, spec: { ...m.spec, load: entity.primaryKey.length ? 'upsert' : 'append' } };
 }
 

@@ -171,6 +171,8 @@ function manyNuls(text: string): boolean {
 /** Reads a file in chunks and hashes every byte that passes; `digest` is set at the end. */
 export class HashingFileReader {
   digest: string | undefined;
+  /** Bytes read so far. */
+  bytesRead = 0;
   constructor(private readonly file: string) {}
 
   async *chunks(signal?: AbortSignal): AsyncGenerator<Buffer> {
@@ -179,6 +181,7 @@ export class HashingFileReader {
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         hash.update(chunk);
+        this.bytesRead += chunk.length;
         yield chunk;
         signal?.throwIfAborted();
       }

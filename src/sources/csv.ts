@@ -18,7 +18,7 @@ import {
   requirePath,
   type OpenOptions,
 } from './common.js';
-import { SAMPLE_BYTES, decodeSample, decodingError, resolveEncoding, toUtf8, type DetectedEncoding } from './encoding.js';
+import { SAMPLE_BYTES, decodeSample, checkAhead, decodingError, newWatch, resolveEncoding, toUtf8, type AheadCheck, type DetectedEncoding, type ValidUtf8Watch } from './encoding.js';
 import type { OpenedSource, SourceRecord, SourceSpec } from './types.js';
 
 /** Delimiters `delimiter: auto` chooses from, in order of preference on a tie. */
@@ -220,6 +220,7 @@ class CsvSource extends QueuedSource {
   private readonly reader: HashingFileReader;
   private readonly skipper: LineSkipper;
   private input: AsyncGenerator<Buffer> | undefined;
+  private readonly watch: ValidUtf8Watch | undefined;
   private pending: Buffer[] = [];
   private core: ParserCore | undefined;
   private parserInfo: { lines: number } | undefined;
@@ -253,12 +254,13 @@ class CsvSource extends QueuedSource {
   ) {
     super(label, 'line', batchSize);
     this.reader = new HashingFileReader(file);
+    this.watch = newWatch(enc);
     this.skipper = new LineSkipper(headerRow - 1);
     this.nextLine = headerRow;
   }
 
   async start(): Promise<void> {
-    this.input = this.skipper.skip(toUtf8(this.reader.chunks(), this.enc));
+    this.input = this.skipper.skip(toUtf8(this.reader.chunks(), this.enc, this.watch));
     let delimiter = this.delimiter;
     if (delimiter === undefined) {
       let size = 0;
@@ -385,6 +387,12 @@ class CsvSource extends QueuedSource {
           cause: err,
         });
     }
+  }
+
+  async checkAhead(maxBytes: number): Promise<AheadCheck> {
+    if (this.input === undefined) throw new BugError('csv source not started');
+    this.ended = true;
+    return checkAhead(this.input, () => this.reader.bytesRead, maxBytes, { file: this.file, label: this.label, enc: this.enc, watch: this.watch });
   }
 
   protected async finish(): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import { isAscii, isUtf8 as isValidUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import chardet from 'chardet';
 import iconv from 'iconv-lite';
 import { firstLoneSurrogate } from '../util/unicode.js';
@@ -291,7 +291,7 @@ const SINGLE_BYTE = /^(windows-?125\d|cp-?125\d|win-?125\d|iso-?8859-?\d+|iso885
  * would have to follow an Ã or Â), so the watch gives up at its first stray byte, usually the
  * first umlaut; ASCII chunks cost one vectorised scan each.
  */
-class ValidUtf8Watch {
+export class ValidUtf8Watch {
   private valid = true;
   private firstMultiByte = -1;
   /** The start of a UTF-8 sequence the chunk end cut off. */
@@ -328,6 +328,11 @@ class ValidUtf8Watch {
         return;
       }
     }
+  }
+
+  /** The file offset of the first multi-byte sequence while the bytes fed so far are valid UTF-8 and hold one; else -1 (the file is no UTF-8, or all ASCII so far). */
+  suspect(): number {
+    return this.valid ? this.firstMultiByte : -1;
   }
 
   /** The file offset of the first multi-byte sequence when the whole file was valid UTF-8 and held one; else -1. */
@@ -515,7 +520,12 @@ export function showNonUtf8Cut(b: Uint8Array): string {
  * through untouched but is checked: detection sees only the first 64 KiB, and a Latin-1 byte
  * further on must stop the read (InvalidUtf8Error) rather than become U+FFFD unnoticed.
  */
-export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncoding): AsyncGenerator<Buffer> {
+export async function* toUtf8(
+  chunks: AsyncIterable<Buffer>,
+  enc: DetectedEncoding,
+  /** The watch of a single-byte encoding named for a file that may be UTF-8 (a reader keeps it to ask how it stands before the end). */
+  watch: ValidUtf8Watch | undefined = newWatch(enc),
+): AsyncGenerator<Buffer> {
   let bomLeft = enc.bomLength;
   let offset = 0;
   if (isUtf8Name(enc.encoding)) {
@@ -547,7 +557,6 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
     return;
   }
   const decoder = iconv.getDecoder(enc.encoding, { stripBOM: true });
-  const watch = enc.refuseValidUtf8 === true ? new ValidUtf8Watch() : undefined;
   // A byte the encoding leaves undefined (0x81 in Windows-1252) decodes to U+FFFD: the read stops
   // rather than load a character the file does not hold.
   const exact = !HOLDS_REPLACEMENT.test(enc.encoding);
@@ -597,6 +606,55 @@ export async function* toUtf8(chunks: AsyncIterable<Buffer>, enc: DetectedEncodi
   if (exact && last.includes('\uFFFD')) throw new UndefinedByteError(enc.encoding);
   const out = checked(last, true);
   if (out.length > 0) yield out;
+}
+
+/** The watch toUtf8 keeps for `enc`: one when a single-byte encoding was named for a file that may be UTF-8. */
+export function newWatch(enc: DetectedEncoding): ValidUtf8Watch | undefined {
+  return enc.refuseValidUtf8 === true ? new ValidUtf8Watch() : undefined;
+}
+
+/** How far a look at the rest of a text file went (preview reads its first rows only, then this). */
+export interface AheadCheck {
+  /** Whether the whole file was read: the text shown is what a whole read gives, or this threw its refusal. */
+  complete: boolean;
+  /** Bytes read from the file's start. */
+  checkedBytes: number;
+  /** The file's size in bytes. */
+  size: number;
+  /**
+   * Not complete, a single-byte encoding named, and every byte read so far valid UTF-8 with a
+   * letter beyond ASCII: the refusal a whole read gives if the rest is valid UTF-8 too.
+   */
+  utf8Suspect?: SourceError;
+}
+
+/**
+ * Reads on through `input`, the decoding stream of a text reader whose first rows were taken,
+ * discarding the text, until the file ends or `readBytes()` reaches `maxBytes`: the checks of the
+ * decoding (invalid UTF-8, a byte the encoding leaves undefined, a UTF-8 file named in a
+ * single-byte encoding) throw the SourceError a whole read throws.
+ */
+export async function checkAhead(
+  input: AsyncIterator<Buffer>,
+  readBytes: () => number,
+  maxBytes: number,
+  at: { file: string; label: string; enc: DetectedEncoding; watch: ValidUtf8Watch | undefined },
+): Promise<AheadCheck> {
+  const { file, label, enc, watch } = at;
+  const size = (await stat(file)).size;
+  while (readBytes() < maxBytes) {
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await input.next();
+    } catch (e) {
+      throw await decodingError(e, file, label, enc);
+    }
+    if (r.done === true) return { complete: true, checkedBytes: readBytes(), size };
+  }
+  const checkedBytes = readBytes();
+  const suspect = watch?.suspect() ?? -1;
+  if (suspect < 0) return { complete: false, checkedBytes, size };
+  return { complete: false, checkedBytes, size, utf8Suspect: await utf8ReadAsSingleByte(file, label, enc.encoding, new Utf8ReadAsSingleByteError(suspect)) };
 }
 
 /** Encodings that can hold U+FFFD itself: a decoded U+FFFD in any other one is a byte it leaves undefined. */

@@ -8,10 +8,10 @@ import type { OpenOptions } from './common.js';
 import { openCsv } from './csv.js';
 import { openJsonl } from './jsonl.js';
 import { openSql } from './sql.js';
-import type { OpenedSource, SourceSpec } from './types.js';
+import type { OpenedSource, SourceRecord, SourceSpec } from './types.js';
 import { openXlsx } from './xlsx.js';
 
-export type { Cell, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
+export type { Cell, OpenedSource, RejectAgainSpec, SourceInfo, SourceRecord, SourceSpec } from './types.js';
 export type { OpenOptions } from './common.js';
 export { DEFAULT_BATCH_SIZE } from './common.js';
 export { DELIMITER_CANDIDATES, sniffDelimiter } from './csv.js';
@@ -25,12 +25,16 @@ export async function openSource(spec: SourceSpec, opts?: OpenOptions): Promise<
 }
 
 /** A source with some columns left out of its header and of every record, as if the file did not have them. */
-function withoutColumns(source: OpenedSource, names: readonly string[]): OpenedSource {
+export function withoutColumns(source: OpenedSource, names: readonly string[]): OpenedSource {
   const keep = source.header.flatMap((h, i) => (names.includes(h) ? [] : [i]));
   if (keep.length === source.header.length) return source;
-  const header = keep.map((i) => source.header[i]!);
   // Cells past the header (a ragged row) stay, after the kept ones, so the shape check still sees them.
   const width = source.header.length;
+  return mapSourceRecords(source, keep.map((i) => source.header[i]!), (r) => ({ line: r.line, cells: [...keep.map((i) => r.cells[i] ?? null), ...r.cells.slice(width)], ...(r.again === undefined ? {} : { again: r.again }) }));
+}
+
+/** `source` with every record passed through `f` (and `header` as its header): the rest as it is. */
+export function mapSourceRecords(source: OpenedSource, header: string[], f: (r: SourceRecord) => SourceRecord): OpenedSource {
   return {
     header,
     detected: source.detected,
@@ -44,11 +48,10 @@ function withoutColumns(source: OpenedSource, names: readonly string[]): OpenedS
       return source.sha256;
     },
     async *batches(signal?: AbortSignal) {
-      for await (const batch of source.batches(signal)) {
-        yield batch.map((r) => ({ line: r.line, cells: [...keep.map((i) => r.cells[i] ?? null), ...r.cells.slice(width)] }));
-      }
+      for await (const batch of source.batches(signal)) yield batch.map(f);
     },
     close: () => source.close(),
+    ...(source.checkAhead === undefined ? {} : { checkAhead: source.checkAhead.bind(source) }),
   };
 }
 

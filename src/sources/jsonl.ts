@@ -15,7 +15,7 @@ import {
   requirePath,
   type OpenOptions,
 } from './common.js';
-import { SAMPLE_BYTES, decodeSample, decodingError, resolveEncoding, toUtf8, type DetectedEncoding } from './encoding.js';
+import { SAMPLE_BYTES, decodeSample, checkAhead, decodingError, newWatch, resolveEncoding, toUtf8, type AheadCheck, type DetectedEncoding, type ValidUtf8Watch } from './encoding.js';
 import { JsonLineError, parseJsonObjectLine, type JsonMembers } from './json-line.js';
 import type { Cell, OpenedSource, SourceSpec } from './types.js';
 
@@ -26,6 +26,7 @@ const MAX_LINE_BYTES = 64 * 1024 * 1024;
 class JsonlSource extends QueuedSource {
   private readonly reader: HashingFileReader;
   private input: AsyncGenerator<Buffer> | undefined;
+  private readonly watch: ValidUtf8Watch | undefined;
   private carry: Buffer[] = [];
   private carryBytes = 0;
   private lineNo = 0;
@@ -41,11 +42,12 @@ class JsonlSource extends QueuedSource {
   ) {
     super(label, 'line', batchSize);
     this.reader = new HashingFileReader(file);
+    this.watch = newWatch(enc);
   }
 
   async start(): Promise<void> {
     this.detected = { encoding: this.enc.encoding };
-    this.input = toUtf8(this.reader.chunks(), this.enc);
+    this.input = toUtf8(this.reader.chunks(), this.enc, this.watch);
     while (!this.ended && (this.sample?.length ?? 0) < SAMPLE_OBJECTS) await this.fill();
     const sample = this.sample ?? [];
     this.sample = undefined;
@@ -165,6 +167,12 @@ class JsonlSource extends QueuedSource {
         });
       }
     }
+  }
+
+  async checkAhead(maxBytes: number): Promise<AheadCheck> {
+    if (this.input === undefined) throw new BugError('jsonl source not started');
+    this.ended = true;
+    return checkAhead(this.input, () => this.reader.bytesRead, maxBytes, { file: this.file, label: this.label, enc: this.enc, watch: this.watch });
   }
 
   protected async finish(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { ExcelDateSystem } from '../util/excel-dates.js';
+import type { AheadCheck } from './encoding.js';
 
 /**
  * What every source adapter yields. Cells are kept as the text the source held (or, for Excel,
@@ -15,6 +16,8 @@ export interface SourceRecord {
   cells: Cell[];
   /** Cells that hold something the source cannot give as a value (absent when there are none). */
   faults?: CellFault[];
+  /** A row of a rejects file being reloaded that is rejected again as it is (reload-check.ts): the mapping does not see it. */
+  again?: { field: string; rule: string; reason: string };
 }
 
 /**
@@ -55,8 +58,24 @@ export interface SourceSpec {
   ignore_columns?: readonly string[];
   /** The date system of the workbook a CSV was written from (a rejects file being reloaded): its `date: excel` serials count in it. */
   excel_date_system?: ExcelDateSystem;
-  /** Records of a rejects file being reloaded that are rejected again as they are, by line (reload-check.ts); the mapping does not see them. */
-  reject_lines?: Readonly<Record<number, { field: string; rule: string; reason: string }>>;
+  /**
+   * A rejects file being reloaded: its records to reject again as they are are found as they
+   * stream (reload-check.ts), against the run's copy as written; plain data, so an extraction
+   * thread gets it too.
+   */
+  reject_again?: RejectAgainSpec;
+}
+
+/** What finds the rows of a fixed rejects file to reject again as they are (reload-check.ts). */
+export interface RejectAgainSpec {
+  /** The run's copy of the rejects file as written (rejects-as-written/). */
+  asWritten: string;
+  /** How many source columns the file has before its meta columns. */
+  width: number;
+  /** The entity's key fields that take one source column as they are, with that column. */
+  keys: { field: string; column: string }[] | undefined;
+  sourceColumns: readonly string[];
+  runId: string;
 }
 
 export interface SourceInfo {
@@ -83,5 +102,11 @@ export interface OpenedSource extends SourceInfo {
   readonly skippedBlank: number;
   /** SHA-256 (hex) of the file's bytes, computed while streaming; available after batches() finished. */
   readonly sha256: string | undefined;
+  /**
+   * Text files (CSV, JSON Lines), called between two batches instead of reading on: reads the
+   * rest of the file without parsing it, up to `maxBytes` from its start, so the encoding is
+   * checked as a whole read checks it (a refusal throws the same SourceError). The batches end there.
+   */
+  checkAhead?(maxBytes: number): Promise<AheadCheck>;
   close(): Promise<void>;
 }

@@ -147,7 +147,7 @@ describe.each(KINDS)('purge and DELETE triggers on $kind', ({ kind, down }) => {
     expect(Number((await db.rows('select count(*) from audit'))[0]![0])).toBe(0);
   });
 
-  it.skipIf(down !== null || kind !== 'postgres')('PostgreSQL: a DELETE rule is refused; a disabled trigger is not', async () => {
+  if (kind === 'postgres') it.skipIf(down !== null)('PostgreSQL: a DELETE rule is refused; a disabled trigger is not', async () => {
     const db = await setup();
     for (const sql of triggerSql(kind, 'audit_p', 'AFTER', 'insert into audit values (old.id)')) await db.exec(sql);
     await db.exec('alter table p disable trigger audit_p');
@@ -162,7 +162,7 @@ describe.each(KINDS)('purge and DELETE triggers on $kind', ({ kind, down }) => {
     expect(Number((await db.rows('select count(*) from audit'))[0]![0])).toBe(0);
   });
 
-  it.skipIf(down !== null || kind !== 'postgres')('PostgreSQL: a trigger of a partition of a purged table is refused, naming the partition; the table\'s own trigger once', async () => {
+  if (kind === 'postgres') it.skipIf(down !== null)('PostgreSQL: a trigger of a partition of a purged table is refused, naming the partition; the table\'s own trigger once', async () => {
     const db = await database(kind);
     await db.exec("create table p (id int, ts varchar(10), primary key (id, ts)) partition by range (ts)");
     await db.exec("create table p_old partition of p for values from ('2000') to ('2025')");

@@ -127,6 +127,8 @@ describe('a store forklift made (rollback journal, as SQLite makes a new file)',
 
   it('migrate while a reader holds the store (an export reading): waits, then exit 1 store.busy naming the file; nothing committed, report failed, not in the ledger', () => {
     const before = counts(db);
+    const runs = path.join(demo.dir, 'mappings', 'demo', 'runs');
+    const earlier = new Set(readdirSync(runs));
     hold(db, 'read');
     const t0 = Date.now();
     const r = runCli(['migrate', demo.plan, '--json'], { cwd: demo.dir, env: WAIT });
@@ -136,8 +138,10 @@ describe('a store forklift made (rollback journal, as SQLite makes a new file)',
     expect(error.details?.join('\n')).toContain(`this attempt is not in the ledger of ${STORE}: the store did not take its failed entry either`);
     release();
     expect(counts(db)).toEqual(before);
-    const runs = path.join(demo.dir, 'mappings', 'demo', 'runs');
-    const last = readdirSync(runs).sort().at(-1)!;
+    // This run's folder: not by sorting (a run in the same second as the first sorts by its random tail).
+    const made = readdirSync(runs).filter((d) => !earlier.has(d));
+    expect(made).toHaveLength(1);
+    const last = made[0]!;
     const report = JSON.parse(readFileSync(path.join(runs, last, 'report.json'), 'utf8')) as { status: string; committed: boolean; message: string; ledger_head: string | null };
     expect(report).toMatchObject({ status: 'failed', committed: false, ledger_head: null });
     expect(report.message).toContain('kept it locked for the 500 ms forklift waits; nothing was committed');

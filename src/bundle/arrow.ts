@@ -806,7 +806,7 @@ const MAGIC = Buffer.from('ARROW1', 'latin1');
 
 /**
  * The record batches of an Arrow IPC file, read through its footer: each block the footer lists
- * read in one call (the next one read while this one is used), its message decoded by
+ * read in one call when its batch is asked for, its message decoded by
  * apache-arrow (Message) and its columns by apache-arrow's VectorLoader, so the data is what
  * apache-arrow's own file reader gives. Every length and offset is checked against the file before
  * it is used: apache-arrow's async file reader, given a file with one flipped byte in a message
@@ -817,18 +817,14 @@ export class ArrowFileBlocks {
   private fh: FileHandle | undefined;
   private blocks: FileBlock[] = [];
   private at = 0;
-  private pending: Promise<Buffer> | undefined;
   schema: Schema | undefined;
-
-  /** With `reuse`, two read buffers take turns: a batch's columns are valid only until the next nextData(). */
-  private readonly buffers: (Buffer | undefined)[] | undefined;
+  /** With `reuse`: the one read buffer every block is read into (a batch's columns are valid only until the next nextData()). */
+  private buffer: Buffer | undefined;
 
   constructor(
     private readonly file: string,
-    opts: { reuse?: boolean } = {},
-  ) {
-    this.buffers = opts.reuse ? [undefined, undefined] : undefined;
-  }
+    private readonly opts: { reuse?: boolean } = {},
+  ) {}
 
   async open(): Promise<Schema> {
     this.fh = await open(this.file, 'r');
@@ -864,8 +860,6 @@ export class ArrowFileBlocks {
     } catch (e) {
       throw badFile(this.file, `is not a readable Arrow IPC file (${e instanceof Error ? e.message : String(e)})`, e);
     }
-    this.pending = this.readBlock(0);
-    this.pending.catch(() => undefined);
     return this.schema;
   }
 
@@ -875,16 +869,13 @@ export class ArrowFileBlocks {
   }
 
   /** Read synchronously: from the page cache a block's read costs less than the event-loop turn an awaited read took. */
-  private async readBlock(i: number): Promise<Buffer> {
-    const b = this.blocks[i];
-    if (!b) return Buffer.alloc(0);
+  private readBlock(b: FileBlock): Buffer {
     const size = b.metaDataLength + Number(b.bodyLength);
     let buf: Buffer;
-    if (this.buffers) {
+    if (this.opts.reuse) {
       // A fresh block per batch cost about a tenth of a 1M-row verify in garbage collection.
-      let have = this.buffers[i % 2];
-      if (!have || have.length < size) this.buffers[i % 2] = have = Buffer.allocUnsafeSlow(Math.max(size, (have?.length ?? 0) * 2));
-      buf = have.subarray(0, size);
+      if (!this.buffer || this.buffer.length < size) this.buffer = Buffer.allocUnsafeSlow(Math.max(size, (this.buffer?.length ?? 0) * 2));
+      buf = this.buffer.subarray(0, size);
     } else buf = Buffer.allocUnsafeSlow(size);
     const n = readSync(this.fh!.fd, buf, 0, size, Number(b.offset));
     if (n !== size) throw badFile(this.file, 'is shorter than its footer says');
@@ -895,9 +886,7 @@ export class ArrowFileBlocks {
   async nextData(): Promise<{ length: number; children: Data[] } | undefined> {
     if (this.at >= this.blocks.length) return undefined;
     const i = this.at++;
-    const bytes = await this.pending!;
-    this.pending = this.at < this.blocks.length ? this.readBlock(this.at) : undefined;
-    this.pending?.catch(() => undefined);
+    const bytes = this.readBlock(this.blocks[i]!);
     try {
       let at = 4;
       let len = bytes.readInt32LE(0);
@@ -937,8 +926,6 @@ export class ArrowFileBlocks {
   }
 
   async close(): Promise<void> {
-    await this.pending?.catch(() => undefined);
-    this.pending = undefined;
     await this.fh?.close();
     this.fh = undefined;
   }

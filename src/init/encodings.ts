@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { ConfigError, SourceError } from '../core/errors.js';
 import { displayPath } from '../plan/load.js';
-import { encodingFlag, namedByFlag } from '../sources/encoding.js';
+import { ANY_ENCODING_ADVICE, CJK_ENCODING_ADVICE, encodingCandidates, encodingFlag, namedByFlag } from '../sources/encoding.js';
 import { didYouMean } from '../util/suggest.js';
 import { formatOfFile } from './detect.js';
 import { shellWord } from '../util/shell.js';
@@ -80,15 +80,15 @@ export function initEncodingRefusal(refusals: readonly EncodingRefusal[], again:
       ? `--encoding ${[...names][0] as string}`
       : choices.map((c) => `--encoding ${shellWord(`${c.file}=${c.name ?? 'NAME'}`)}`).join(' ');
   const command = `${again} ${flags}`;
-  const candidates = [...new Set(refusals.flatMap((r) => candidatesOf(r.error)))];
+  const candidates = [...new Set(refusals.flatMap((r) => encodingCandidates(r.error)))];
   const why = anyGiven
     ? `${refusals
         .filter((r) => r.given !== undefined)
         .map((r) => `${displayPath(r.file)} is not ${r.given as string} as named`)
         .join('; ')}: run \`${command}\` with the encoding each file was written in, or leave out --encoding to detect it`
     : candidates.length > 0
-      ? `run \`${command}\` with the encoding the file was written in (${candidates.join(', ')} read it whole): gb18030 for a Chinese (GBK) export, shift_jis for a Japanese one, big5 for Traditional Chinese`
-      : `run \`${command}\` with the encoding the file was written in, e.g. windows-1252 for a Western European export, gb18030 for a Chinese one`;
+      ? `run \`${command}\` with the encoding the file was written in (${candidates.join(', ')} read it whole): ${CJK_ENCODING_ADVICE}`
+      : `run \`${command}\` with the encoding the file was written in, ${ANY_ENCODING_ADVICE}`;
   const first = refusals[0] as EncodingRefusal;
   if (refusals.length === 1) {
     return new SourceError(`${namedByFlag(first.error.message)}; nothing was written`, {
@@ -106,10 +106,6 @@ export function initEncodingRefusal(refusals: readonly EncodingRefusal[], again:
   });
 }
 
-function candidatesOf(e: SourceError): string[] {
-  return (e.data as { candidates?: string[] } | undefined)?.candidates ?? [];
-}
-
 function firstCandidate(e: SourceError): string | undefined {
-  return candidatesOf(e)[0];
+  return encodingCandidates(e)[0];
 }

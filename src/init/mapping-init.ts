@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ConfigError, SourceError } from '../core/errors.js';
 import type { Entity, Model } from '../model/types.js';
 import { modelForMapping } from '../plan/check.js';
-import { encodingFlag, namedByFlag } from '../sources/encoding.js';
+import { ANY_ENCODING_ADVICE, CJK_ENCODING_ADVICE, encodingCandidates, encodingFlag, namedByFlag } from '../sources/encoding.js';
 import { shellWord } from '../util/shell.js';
 import { didYouMean } from '../util/suggest.js';
 import { detectLayout } from './detect.js';
@@ -75,19 +75,18 @@ export async function proposeMapping(opts: MappingInitOptions): Promise<Proposed
 function encodingRefusal(e: SourceError, opts: MappingInitOptions, given: string | undefined): SourceError {
   const again = (enc: string): string =>
     ['forklift mapping init', shellWord(opts.source), '--entity', shellWord(opts.entity), ...(opts.out === undefined ? [] : ['--out', shellWord(opts.out)]), '--encoding', enc].join(' ');
-  const candidates = (e.data as { candidates?: string[] } | undefined)?.candidates;
+  const candidates = encodingCandidates(e);
   let hint: string;
-  if (candidates !== undefined && candidates.length > 0) {
+  if (candidates.length > 0) {
     const [first, ...rest] = candidates as [string, ...string[]];
-    hint = `run \`${again(first)}\`${rest.length > 0 ? ` (or --encoding ${rest.join(', ')})` : ''} with the encoding the file was written in: gb18030 for a Chinese (GBK) export, shift_jis for a Japanese one, big5 for Traditional Chinese`;
+    hint = `run \`${again(first)}\`${rest.length > 0 ? ` (or --encoding ${rest.join(', ')})` : ''} with the encoding the file was written in: ${CJK_ENCODING_ADVICE}`;
   } else if (given !== undefined) {
     hint = `the file is not ${given} as named: run \`${again('NAME')}\` with the encoding it was written in, or leave out --encoding to detect it`;
   } else {
-    hint = `run \`${again('NAME')}\` with the encoding the file was written in, e.g. windows-1252 for a Western European export, gb18030 for a Chinese one`;
+    hint = `run \`${again('NAME')}\` with the encoding the file was written in, ${ANY_ENCODING_ADVICE}`;
   }
   return new SourceError(namedByFlag(e.message), { code: e.code, hint, cause: e, ...(e.location === undefined ? {} : { location: e.location }) });
 }
-
 
 /** A proposal as JSON and as the lines a person reads: no sampled data, only what was guessed. */
 export interface FieldSummary {

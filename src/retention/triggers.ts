@@ -31,11 +31,11 @@ function disableHint(t: DeleteTrigger, display: string): string {
 export function allowedTriggers(triggers: readonly DeleteTrigger[], tables: readonly string[], allow: readonly string[], display: string): DeleteTrigger[] {
   const purged = new Set(tables);
   const firing = triggers.filter((t) => purged.has(t.table));
-  const allows = (t: DeleteTrigger): boolean => allow.includes(t.name) || allow.includes(`${t.table}.${t.name}`);
-  const unknown = allow.filter((a) => !firing.some((t) => a === t.name || a === `${t.table}.${t.name}`));
+  const names = (a: string, t: DeleteTrigger): boolean => a === t.name || a === `${t.table}.${t.name}`;
+  const allows = (t: DeleteTrigger): boolean => allow.some((a) => names(a, t));
+  const unknown = allow.filter((a) => !firing.some((t) => names(a, t)));
   if (unknown.length) {
-    const names = firing.map((t) => t.name);
-    throw new ConfigError(`--allow-trigger ${unknown[0]}: ${display} has no DELETE trigger or rule of that name on a purged table${didYouMean(unknown[0]!, names)}`, {
+    throw new ConfigError(`--allow-trigger ${unknown[0]}: ${display} has no DELETE trigger or rule of that name on a purged table${didYouMean(unknown[0]!, firing.map((t) => t.name))}`, {
       code: 'purge.allow-trigger',
       hint: firing.length ? `The purge would set off: ${firing.map(triggerText).join(', ')}.` : 'No purged table has a DELETE trigger or rule: leave --allow-trigger out.',
     });

@@ -583,8 +583,8 @@ async function copyTargetBomLines(store: TargetStore, staging: Staging, entity: 
   return table;
 }
 
-/** `of`: the rows the limit is a share of; a reload counts its rows still failing against the source rows of the run it follows. */
-function overRejectLimit(plan: LoadedPlan, l: EntityLedger, of = l.read): boolean {
+/** `of`: the rows the limit is a share of (a reload's: see limitBase in runPlan). */
+function overRejectLimit(plan: LoadedPlan, l: EntityLedger, of: number): boolean {
   if (l.rejected === 0) return false;
   const lim = plan.rejectLimit;
   return lim.kind === 'count' ? l.rejected > lim.value : (l.rejected * 100) / Math.max(of, 1) > lim.value;

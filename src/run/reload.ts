@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, SourceError } from '../core/errors.js';
 import { displayPath, loadPlan, sourceSpecOf, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
-import { encodingFlag, namedByFlag } from '../sources/encoding.js';
+import { encodingCandidates, encodingFlag, namedByFlag } from '../sources/encoding.js';
 import { openSource } from '../sources/index.js';
 import { redactUrl, storeIdentity } from '../stores/url.js';
 import type { SourceSpec } from '../sources/types.js';
@@ -115,14 +115,14 @@ async function rejectsFileRefusals<T>(command: string, given: string | undefined
 }
 
 function rejectsEncodingError(e: SourceError, command: string, given: string | undefined): SourceError {
-  const candidates = (e.data as { candidates?: string[] } | undefined)?.candidates;
+  const candidates = encodingCandidates(e);
   const again = (name: string): string => `\`${command} --encoding ${name}\``;
   const save = `save the file as CSV UTF-8 (Excel: Save As, "CSV UTF-8 (Comma delimited)"; forklift wrote it so) and run \`${command}\` again`;
   let hint: string;
   if (given !== undefined) {
     // The file is not what --encoding says (UTF-8 named windows-1252, a byte windows-1252 leaves undefined).
     hint = `the rejects file is not ${given} as --encoding says: leave out --encoding to detect it (UTF-8, with or without byte-order mark, Windows-1252), run ${again('NAME')} with the encoding it was saved in, or ${save}.`;
-  } else if (candidates?.length) {
+  } else if (candidates.length) {
     hint = `rejects reload cannot tell the encoding of this rejects file: it reads whole as ${candidates.join(', ')}. Run ${again(candidates[0] as string)} with the encoding it was saved in, or ${save}.`;
   } else {
     hint =
@@ -135,7 +135,7 @@ function rejectsEncodingError(e: SourceError, command: string, given: string | u
     cause: e,
     details: e.details,
     ...(e.location === undefined ? {} : { location: e.location }),
-    ...(e.data === undefined || candidates !== undefined ? {} : { data: e.data }),
+    ...(e.data === undefined || candidates.length > 0 ? {} : { data: e.data }),
   });
 }
 

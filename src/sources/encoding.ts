@@ -360,6 +360,16 @@ const WORD_END = new Set([10, 13, 44, 59, 9, 124, 34, 32]);
 /** Where a message says the encoding was named; a command that takes it as a flag says `(--encoding)` instead (namedByFlag). */
 export const NAMED_IN_MAPPING = '(encoding: in the mapping)';
 
+/** The encodings that read a refused file whole (an undecided short CJK file), for a command's own hint; [] for other refusals. */
+export function encodingCandidates(e: SourceError): string[] {
+  return (e.data as { candidates?: string[] } | undefined)?.candidates ?? [];
+}
+
+/** Which encoding to name, for a file that several CJK encodings read whole. */
+export const CJK_ENCODING_ADVICE = 'gb18030 for a Chinese (GBK) export, shift_jis for a Japanese one, big5 for Traditional Chinese';
+/** Which encoding to name, for a file no encoding was guessed for. */
+export const ANY_ENCODING_ADVICE = 'e.g. windows-1252 for a Western European export, gb18030 for a Chinese one';
+
 /** A refusal's message, for an encoding given as `--encoding` rather than in a mapping. */
 export function namedByFlag(message: string): string {
   return message.replace(NAMED_IN_MAPPING, '(--encoding)');

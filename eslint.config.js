@@ -1,6 +1,12 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Imported through src/vendor only, which the build bundles into one file each (scripts/vendor.mjs).
+const VENDORED = [
+  { group: ['apache-arrow', 'apache-arrow/*'], message: 'import it from src/vendor/apache-arrow.js' },
+  { group: ['zod', 'zod/*'], message: 'import it from src/vendor/zod.js' },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/out/**', 'fixtures/**/*.xlsx'] },
   js.configs.recommended,
@@ -14,7 +20,11 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/cli/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['@oclif/*'] }] },
+    ignores: ['src/cli/**', 'src/vendor/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['@oclif/*'], message: 'src/ knows nothing of oclif' }, ...VENDORED] }] },
+  },
+  {
+    files: ['src/cli/**/*.ts', 'commands/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: VENDORED }] },
   },
 );

@@ -33,9 +33,8 @@ import {
   makeData,
   type Data,
   type DataType,
-} from 'apache-arrow';
-import { Footer, type FileBlock } from 'apache-arrow/ipc/metadata/file';
-import { VectorLoader } from 'apache-arrow/visitor/vectorloader';
+} from '../vendor/apache-arrow.js';
+import { Footer, VectorLoader, type FileBlock } from '../vendor/apache-arrow.js';
 import { BugError, BundleError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { modelTypeText } from './datapackage.js';
@@ -882,10 +881,24 @@ export class ArrowFileBlocks {
     return buf;
   }
 
+  /** The number of record batches the footer lists. */
+  get count(): number {
+    return this.blocks.length;
+  }
+
+  /** The index of the record batch nextData() reads next. */
+  get position(): number {
+    return this.at;
+  }
+
   /** The row count and columns of the next record batch; undefined after the last. */
   async nextData(): Promise<{ length: number; children: Data[] } | undefined> {
     if (this.at >= this.blocks.length) return undefined;
-    const i = this.at++;
+    return this.dataAt(this.at++);
+  }
+
+  /** The row count and columns of record batch `i` (of `count`), read now. */
+  dataAt(i: number): { length: number; children: Data[] } {
     const bytes = this.readBlock(this.blocks[i]!);
     try {
       let at = 4;

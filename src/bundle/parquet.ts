@@ -35,7 +35,7 @@
  */
 import { openAsBlob } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { RecordBatchStreamWriter, tableFromIPC, type RecordBatch } from 'apache-arrow';
+import { RecordBatchStreamWriter, tableFromIPC, type RecordBatch } from '../vendor/apache-arrow.js';
 import * as pw from 'parquet-wasm';
 import { BugError, BundleError, ForkliftError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { z } from 'zod';
+import { z } from '../vendor/zod.js';
 import { ConfigError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Column, Entity } from '../model/types.js';
 import { compareDecimalText, compareText, keyComparer } from './order.js';
 import { openArrowRows, validDate } from './arrow.js';
@@ -64,7 +64,7 @@ export async function checkData(dir: string, pkgFile: string, tables: TableCheck
     }
   }
   const scratch = scratchFile('forklift-verify-', '.sqlite', 'bundle verify');
-  const keys = new KeyScratch(scratch, entities);
+  const keys = await KeyScratch.open(scratch, entities);
   try {
     for (const [i, r] of resources.entries()) {
       opts.signal?.throwIfAborted();
@@ -200,6 +200,8 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
       addKeys: (row, line) => keys.add(entity, row, line),
       signal: opts.signal,
       progress: (rows) => opts.progress?.({ table: entity.name, rows }),
+      tail: opts.tail,
+      tailFirst: opts.tailFirst,
     });
     if (fast.ok) {
       keys.release();
@@ -371,21 +373,30 @@ function range(c: Column, t: string): string | null {
  * anti-join per reference finds those that point nowhere.
  */
 class KeyScratch {
-  private readonly db: Database.Database;
   private readonly refs = new Map<string, { stmt: Database.Statement; col: number }[]>();
   private readonly adds = new Map<string, KeyAdd[]>();
   private readonly pairs: { from: string; col: string; to: string; toCol: string; refTable: string; keyTable: string }[] = [];
 
-  constructor(file: string, entities: Entity[]) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = OFF');
-    this.db.pragma('synchronous = OFF');
+  /** The scratch file, where a table has a unique column or a reference; else nothing to keep (and better-sqlite3 is not loaded: 40 ms of a verify's start). */
+  static async open(file: string, entities: Entity[]): Promise<KeyScratch> {
+    if (!entities.some((e) => e.columns.some((c) => c.unique || c.references))) return new KeyScratch(undefined, entities);
+    const { default: Database } = await import('better-sqlite3');
+    return new KeyScratch(new Database(file), entities);
+  }
+
+  private constructor(
+    private readonly db: Database.Database | undefined,
+    entities: Entity[],
+  ) {
+    if (!db) return;
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
     let n = 0;
     const keyTables = new Map<string, string>();
     const newTable = (tk: string): string => {
       const table = `k${n++}`;
       keyTables.set(tk, table);
-      this.db.exec(`CREATE TABLE ${table} (v PRIMARY KEY, line INTEGER) WITHOUT ROWID`);
+      db.exec(`CREATE TABLE ${table} (v PRIMARY KEY, line INTEGER) WITHOUT ROWID`);
       return table;
     };
     // One table of values per column that is unique or referenced (or both), filled as its table streams by.
@@ -399,9 +410,9 @@ class KeyScratch {
       const unique = column.unique && !(target.primaryKey.length === 1 && target.primaryKey[0] === column.name);
       const list = this.adds.get(target.name) ?? [];
       list.push({
-        stmt: this.db.prepare(`INSERT OR IGNORE INTO ${table} VALUES (?, ?)`),
+        stmt: db.prepare(`INSERT OR IGNORE INTO ${table} VALUES (?, ?)`),
         col: pos,
-        unique: unique ? { column: column.name, first: this.db.prepare(`SELECT line FROM ${table} WHERE v = ?`).pluck() } : null,
+        unique: unique ? { column: column.name, first: db.prepare(`SELECT line FROM ${table} WHERE v = ?`).pluck() } : null,
       });
       this.adds.set(target.name, list);
       return table;
@@ -418,14 +429,14 @@ class KeyScratch {
         // A table or column the bundle lacks (reported apart) has no values: every reference to it dangles.
         const keyTable = target && pos >= 0 ? valuesOf(target, pos) : (keyTables.get(tk) ?? newTable(tk));
         const refTable = `r${n++}`;
-        this.db.exec(`CREATE TABLE ${refTable} (v, line INTEGER)`);
+        db.exec(`CREATE TABLE ${refTable} (v, line INTEGER)`);
         const list = this.refs.get(e.name) ?? [];
-        list.push({ stmt: this.db.prepare(`INSERT INTO ${refTable} VALUES (?, ?)`), col: ci });
+        list.push({ stmt: db.prepare(`INSERT INTO ${refTable} VALUES (?, ?)`), col: ci });
         this.refs.set(e.name, list);
         this.pairs.push({ from: e.name, col: c.name, to: c.references.entity, toCol: c.references.column, refTable, keyTable });
       }
     }
-    this.db.exec('BEGIN');
+    db.exec('BEGIN');
   }
 
   /** The positions of `entity`'s columns that add() reads (its references, its unique columns, and the columns other tables reference). */
@@ -437,16 +448,16 @@ class KeyScratch {
   }
 
   savepoint(): void {
-    this.db.exec('SAVEPOINT fast_lane');
+    this.db?.exec('SAVEPOINT fast_lane');
   }
 
   release(): void {
-    this.db.exec('RELEASE fast_lane');
+    this.db?.exec('RELEASE fast_lane');
   }
 
   rollback(): void {
-    this.db.exec('ROLLBACK TO fast_lane');
-    this.db.exec('RELEASE fast_lane');
+    this.db?.exec('ROLLBACK TO fast_lane');
+    this.db?.exec('RELEASE fast_lane');
   }
 
   /**
@@ -469,6 +480,7 @@ class KeyScratch {
 
   /** References that resolve to no row; those to or from a table not read whole (`unread`) are left out, as they would only repeat that. */
   *dangling(unread: ReadonlySet<string>): Generator<string> {
+    if (!this.db) return;
     this.db.exec('COMMIT');
     for (const p of this.pairs) {
       if (unread.has(p.from) || unread.has(p.to)) continue;
@@ -478,6 +490,6 @@ class KeyScratch {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.db?.open) this.db.close();
   }
 }

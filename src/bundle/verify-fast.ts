@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
-import { readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Type, type Data, type DataType, type DateDay, type Decimal, type Field, type Int64, type TimestampMillisecond } from 'apache-arrow';
+import { Type, type Data, type DataType, type DateDay, type Decimal, type Field, type Int64, type TimestampMillisecond } from '../vendor/apache-arrow.js';
+import { BugError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { ArrowFileBlocks, daysFromCivil, decoderFor, formatDays, validDate } from './arrow.js';
 import { compareDecimalText } from './order.js';
@@ -21,7 +22,7 @@ import { compareDecimalText } from './order.js';
  */
 
 /** How often the fast lane answered, for tests and profiling. */
-export const fastLaneStats = { taken: 0, bailed: 0, lastBail: '', batchesRendered: 0, batchesByRecord: 0 };
+export const fastLaneStats = { taken: 0, bailed: 0, lastBail: '', batchesRendered: 0, batchesByRecord: 0, tailRows: 0 };
 
 export interface FastLaneInput {
   csv: string;
@@ -39,6 +40,14 @@ export interface FastLaneInput {
   progress?: ((rows: number) => void) | undefined;
   /** Bytes read at a time (tests read in tiny chunks so records straddle them). */
   chunkBytes?: number | undefined;
+  /**
+   * The tail lane (checkTail, in the bag thread once it has hashed the bag): it takes the table's
+   * record batches from the back while this lane takes them from the front, and says where its
+   * verified rows start.
+   */
+  tail?: TailLane | undefined;
+  /** Tests: the tail lane runs to its end before this lane starts (the split then lies where its maxBatches puts it). */
+  tailFirst?: { maxBatches: number } | undefined;
 }
 
 export type FastLaneAnswer = { ok: true; rows: number } | { ok: false; reason: string };
@@ -131,6 +140,7 @@ class FastCol {
   bytes: Uint8Array = new Uint8Array(0);
   words: Int32Array = new Int32Array(0);
   u32: Uint32Array = new Uint32Array(0);
+  i32: Int32Array = new Int32Array(0);
   days: Int32Array = new Int32Array(0);
 
   constructor(readonly column: Column) {
@@ -197,6 +207,7 @@ class FastCol {
         break;
       case DEC:
         this.u32 = new Uint32Array(values.buffer, values.byteOffset, values.byteLength >> 2);
+        this.i32 = new Int32Array(values.buffer, values.byteOffset, values.byteLength >> 2);
         break;
       case BOOL:
         this.bytes = data.values as Uint8Array;
@@ -211,6 +222,10 @@ class FastCol {
   /** The date renderBatch wrote last, and its days. */
   readonly renderedDate = Buffer.alloc(10);
   renderedDays = NaN;
+  /** The first millisecond of the day renderTimestamp wrote last (a log's timestamps mostly stay in one day a while). */
+  dayStart = NaN;
+  /** The enum value renderEnum matched last (tried first). */
+  lastEnum = 0;
 
   private readonly lastDate = Buffer.alloc(10);
   private lastDays = NaN;
@@ -284,10 +299,306 @@ class KeySlot {
   }
 }
 
+/** A record batch's CSV bytes as export writes them, rendered from its Arrow values (FastCol's views), and its keys' order. */
+class BatchRenderer {
+  readonly n: number;
+  /** The rendered bytes. */
+  out = Buffer.allocUnsafe(1 << 16);
+  /** Per row and primary-key column: where its value's bytes start and end in `out`. */
+  keyAt = new Int32Array(0);
+  /** Per row and primary-key column of a numeric, date, time or boolean type: its value as a number (exact). */
+  keyNum = new Float64Array(0);
+
+  /** Per column: its place in the primary key, or -1. */
+  private readonly keyOf: Int32Array;
+
+  constructor(readonly cols: readonly FastCol[]) {
+    this.n = cols.length;
+    this.keyOf = new Int32Array(this.n);
+  }
+
+  /**
+   * The CSV bytes export writes for the current record batch (CRLF after each row) into `out`, and
+   * the key fields' extents into `keyAt`; their length, or -1 where a value is not certainly valid
+   * by itself (a missing required value, text that needs quotes or may be too long, a value not in
+   * the enum, a number beyond 2^53 or out of range, a date outside 0001–9999, a decimal with more
+   * digits than its precision): the batch then goes record by record, which asks the slow lane.
+   * Equal bytes are then every check of the record path at once: the CSV value is valid (the
+   * rendering is canonical and the value was checked here) and equal to the Arrow value.
+   */
+  render(alen: number, keyPos: readonly number[]): number {
+    const { n, cols } = this;
+    let bound = 0;
+    for (const col of cols) {
+      if (col.kind === STR || col.kind === ENUM) bound += 2 * (col.offsets[col.off + alen]! - col.offsets[col.off]!) + 3 * alen;
+      else bound += 48 * alen;
+    }
+    bound += 2 * alen;
+    if (this.out.length < bound) this.out = Buffer.allocUnsafe(Math.max(bound, this.out.length * 2));
+    const nk = keyPos.length;
+    if (this.keyAt.length < 2 * nk * alen) {
+      this.keyAt = new Int32Array(2 * nk * alen);
+      this.keyNum = new Float64Array(nk * alen);
+    }
+    const out = this.out;
+    const keyAt = this.keyAt;
+    const keyNum = this.keyNum;
+    const keyOf = this.keyOf;
+    keyOf.fill(-1);
+    for (let k = 0; k < nk; k++) keyOf[keyPos[k]!] = k;
+    let p = 0;
+    for (let i = 0; i < alen; i++) {
+      for (let c = 0; c < n; c++) {
+        if (c > 0) out[p++] = 44;
+        const col = cols[c]!;
+        const start = p;
+        // One small function a type, called from here: V8 inlines them, where one function for all took a call per value.
+        if (col.bitmap !== null && col.isNull(i)) {
+          if (col.required) return -1;
+        } else {
+          switch (col.kind) {
+            case STR:
+              p = renderText(col, i, out, p);
+              break;
+            case ENUM:
+              p = renderEnum(col, i, out, p);
+              break;
+            case INT:
+              p = renderInteger(col, i, out, p);
+              break;
+            case DEC:
+              p = renderDecimal(col, i, out, p);
+              break;
+            case BOOL:
+              p = renderBoolean(col, i, out, p);
+              break;
+            case DATE:
+              col.num = col.days[col.off + i]!;
+              p = writeDate(col, out, p, col.num);
+              break;
+            default:
+              p = renderTimestamp(col, i, out, p);
+          }
+          if (p < 0) return -1;
+        }
+        const k = keyOf[c]!;
+        if (k >= 0) {
+          // A key in quotes is left to the record path, but for the empty text `""` (its value lies between the quotes).
+          const quotedEmpty = p - start === 2 && out[start] === 34;
+          if (p === start || (out[start] === 34 && !quotedEmpty)) return -1;
+          keyAt[2 * (i * nk + k)] = quotedEmpty ? start + 1 : start;
+          keyAt[2 * (i * nk + k) + 1] = quotedEmpty ? start + 1 : p;
+          keyNum[i * nk + k] = col.num;
+        }
+      }
+      out[p++] = 13;
+      out[p++] = 10;
+    }
+    return p;
+  }
+
+  /** The rendered batch's primary keys in strictly ascending order, its first after the previous row's; then the last one kept. */
+  keysInOrder(alen: number, keyPos: readonly number[], slots: readonly KeySlot[], line: number): boolean {
+    const nk = keyPos.length;
+    if (nk === 0) return true;
+    const { out, keyAt, cols } = this;
+    for (let i = 0; i < alen; i++) {
+      if (i === 0 && line === 1) continue;
+      let r = 0;
+      for (let k = 0; k < nk && r === 0; k++) {
+        const col = cols[keyPos[k]!]!;
+        const s = keyAt[2 * (i * nk + k)]!;
+        const e = keyAt[2 * (i * nk + k) + 1]!;
+        if (i === 0) {
+          const prev = slots[k]!;
+          if (prev.isNull) return false;
+          r = compareKeyValues(col.kind, prev.buf, 0, prev.len, out, s, e);
+        } else if (col.kind === STR || col.kind === ENUM) r = compareBytes(out, keyAt[2 * ((i - 1) * nk + k)]!, keyAt[2 * ((i - 1) * nk + k) + 1]!, out, s, e);
+        else {
+          // Numbers by value, dates, times and booleans by the number their canonical text sorts as (0001–9999 only are rendered).
+          const a = this.keyNum[(i - 1) * nk + k]!;
+          const b = this.keyNum[i * nk + k]!;
+          r = a < b ? -1 : a > b ? 1 : 0;
+        }
+      }
+      if (r >= 0) return false;
+    }
+    const last = alen - 1;
+    for (let k = 0; k < nk; k++) slots[k]!.set(out, keyAt[2 * (last * nk + k)]!, keyAt[2 * (last * nk + k) + 1]!, false);
+    return true;
+  }
+}
+
+/**
+ * The record batches of one table, shared by the fast lane (which claims them from the front) and
+ * the tail lane (from the back, in another thread): each batch is claimed once, by one of them.
+ * Both ends live in one 64-bit word (front << 32 | back), changed by compare-and-swap.
+ */
+export class BatchClaims {
+  private readonly ends: BigInt64Array;
+  private readonly flags: Int32Array;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.ends = new BigInt64Array(buffer, 0, 1);
+    this.flags = new Int32Array(buffer, 8, 2);
+  }
+
+  static create(count: number): BatchClaims {
+    const claims = new BatchClaims(new SharedArrayBuffer(16));
+    Atomics.store(claims.ends, 0, BigInt(count));
+    Atomics.store(claims.flags, 1, count);
+    return claims;
+  }
+
+  /** The number of record batches. */
+  get count(): number {
+    return Atomics.load(this.flags, 1);
+  }
+
+  /** The next batch from the front, or -1 when every batch is claimed. */
+  front(): number {
+    for (;;) {
+      const v = Atomics.load(this.ends, 0);
+      const lo = Number(v >> 32n);
+      const hi = Number(v & 0xffffffffn);
+      if (lo >= hi) return -1;
+      if (Atomics.compareExchange(this.ends, 0, v, (BigInt(lo + 1) << 32n) | BigInt(hi)) === v) return lo;
+    }
+  }
+
+  /** The next batch from the back, or -1 when every batch is claimed. */
+  back(): number {
+    for (;;) {
+      const v = Atomics.load(this.ends, 0);
+      const lo = Number(v >> 32n);
+      const hi = Number(v & 0xffffffffn);
+      if (lo >= hi) return -1;
+      if (Atomics.compareExchange(this.ends, 0, v, (BigInt(lo) << 32n) | BigInt(hi - 1)) === v) return hi - 1;
+    }
+  }
+
+  /** The fast lane has its answer (or bailed): the tail lane stops at its next batch. */
+  cancel(): void {
+    Atomics.store(this.flags, 0, 1);
+  }
+
+  get cancelled(): boolean {
+    return Atomics.load(this.flags, 0) === 1;
+  }
+}
+
+/** What the fast lane hands the tail lane: the table, and the claims it shares. */
+export interface TailJob {
+  csv: string;
+  arrow: string;
+  entity: Entity;
+  claims: SharedArrayBuffer;
+  /** Tests: at most this many batches. */
+  maxBatches?: number | undefined;
+}
+
+/** The batches the tail lane verified: from `from` to the last, whose CSV bytes are the file's last ones from `startByte`. */
+export interface TailReport {
+  /** The first batch of the verified tail (the batch count when it verified none). */
+  from: number;
+  /** Where the tail's rows start in the CSV (with `from` the batch count: the file's size, or -1). */
+  startByte: number;
+  rows: number;
+  /** The canonical bytes of the tail's first row's primary key, column by column (null: no row). */
+  firstKey: Uint8Array[] | null;
+  /** Why it stopped before meeting the front lane, when it did. */
+  stopped?: string | undefined;
+}
+
+export type TailLane = (job: TailJob) => Promise<TailReport>;
+
+/**
+ * The tail lane: record batches taken from the back of the table, each rendered as export writes it
+ * and compared with the CSV's bytes that end where the previous (later) batch's start, its keys in
+ * order and below the later batch's first key, its bytes valid UTF-8 without NUL. It stops at the
+ * first batch that is not exactly so, or when the fast lane has claimed the rest, and reports what
+ * it verified; the fast lane checks everything else, and that its own rows end where the tail's
+ * start, below its first key. Never a problem message: a batch it cannot vouch for is the fast
+ * lane's (which bails to the slow lane, the authority for every message).
+ */
+export async function checkTail(job: TailJob): Promise<TailReport> {
+  const claims = new BatchClaims(job.claims);
+  const report: TailReport = { from: claims.count, startByte: -1, rows: 0, firstKey: null };
+  if (claims.cancelled) return { ...report, stopped: 'cancelled' };
+  const blocks = new ArrowFileBlocks(job.arrow, { reuse: true });
+  let fd = -1;
+  try {
+    const { entity } = job;
+    const n = entity.columns.length;
+    const schema = await blocks.open();
+    if (schema.fields.length !== n || blocks.count !== claims.count) bail('not the file the fast lane opened');
+    const cols = entity.columns.map((c) => new FastCol(c));
+    for (let c = 0; c < n; c++) cols[c]!.bindField(schema.fields[c]!);
+    const keyPos = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
+    if (keyPos.some((p) => p < 0)) bail('a primary-key column not in the table');
+    const render = new BatchRenderer(cols);
+    const last = keyPos.map(() => new KeySlot());
+    fd = openSync(job.csv, 'r');
+    let end = fstatSync(fd).size;
+    report.startByte = end;
+    let buf = Buffer.allocUnsafe(1 << 16);
+    let taken = 0;
+    for (;;) {
+      if (claims.cancelled) bail('cancelled');
+      if (job.maxBatches !== undefined && taken >= job.maxBatches) break;
+      const j = claims.back();
+      if (j < 0) break;
+      taken++;
+      const d = blocks.dataAt(j);
+      if (d.length > 0) {
+        for (let c = 0; c < n; c++) {
+          const data = d.children[c];
+          if (!data) bail(`record batch ${j} without column ${c}`);
+          cols[c]!.bindData(data);
+        }
+        const L = render.render(d.length, keyPos);
+        if (L < 0) bail(`record batch ${j} is not certainly valid by itself`);
+        if (L > end) bail(`record batch ${j} is longer than the CSV before the batches after it`);
+        if (buf.length < L) buf = Buffer.allocUnsafe(Math.max(L, buf.length * 2));
+        if (readSync(fd, buf, 0, L, end - L) !== L || render.out.compare(buf, 0, L, 0, L) !== 0) bail(`record batch ${j} differs from the CSV`);
+        const bytes = buf.subarray(0, L);
+        if (!isUtf8(bytes) || bytes.includes(0)) bail(`record batch ${j}: not UTF-8, or a NUL byte`);
+        // Its keys in order (`last` is then its last row's), and below the first key of the batch after it.
+        if (!render.keysInOrder(d.length, keyPos, last, 1)) bail(`record batch ${j}: key order`);
+        if (report.firstKey !== null && compareKeyTo(cols, keyPos, last, report.firstKey) >= 0) bail(`record batch ${j}: key order with the batch after it`);
+        report.firstKey = keyPos.map((_, k) => Buffer.from(render.out.subarray(render.keyAt[2 * k]!, render.keyAt[2 * k + 1]!)));
+        end -= L;
+        report.rows += d.length;
+        report.startByte = end;
+      }
+      report.from = j;
+      // Between batches the thread's other messages (and, in one thread, the fast lane) get a turn.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  } catch (e) {
+    report.stopped = e instanceof Bail ? e.message : `error: ${e instanceof Error ? e.message : String(e)}`;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+    await blocks.close().catch(() => undefined);
+  }
+  return report;
+}
+
+/** A key held in `slots` against one given as bytes per column (both canonical), as keysInOrder compares keys across batches. */
+function compareKeyTo(cols: readonly FastCol[], keyPos: readonly number[], slots: readonly KeySlot[], key: readonly Uint8Array[]): number {
+  for (let k = 0; k < keyPos.length; k++) {
+    const b = key[k]!;
+    const r = compareKeyValues(cols[keyPos[k]!]!.kind, slots[k]!.buf, 0, slots[k]!.len, Buffer.from(b.buffer, b.byteOffset, b.byteLength), 0, b.byteLength);
+    if (r !== 0) return r;
+  }
+  return 0;
+}
+
 export async function fastCheckTable(input: FastLaneInput): Promise<FastLaneAnswer> {
   const batches = new ArrowFileBlocks(input.arrow, { reuse: true });
+  const lane = new Lane(input, batches);
   try {
-    const rows = await new Lane(input, batches).run();
+    const rows = await lane.run();
     fastLaneStats.taken++;
     return { ok: true, rows };
   } catch (e) {
@@ -296,6 +607,7 @@ export async function fastCheckTable(input: FastLaneInput): Promise<FastLaneAnsw
     fastLaneStats.lastBail = e instanceof Bail ? e.message : `error: ${e instanceof Error ? e.message : String(e)}`;
     return { ok: false, reason: fastLaneStats.lastBail };
   } finally {
+    lane.stop();
     await batches.close().catch(() => undefined);
   }
 }
@@ -315,12 +627,15 @@ class Lane {
   /** Record batches read so far, and the one the batch path last tried (it tries each once). */
   private batchNo = 0;
   private tried = -1;
-  /** The current batch's CSV bytes as export writes them, rendered from its Arrow values. */
-  private out = Buffer.allocUnsafe(1 << 16);
-  /** Per row and primary-key column: where its value's bytes start and end in `out`. */
-  private keyAt = new Int32Array(0);
-  /** Per row and primary-key column of a numeric, date, time or boolean type: its value as a number (exact). */
-  private keyNum = new Float64Array(0);
+  /** The current batch's CSV bytes, rendered from its Arrow values. */
+  private readonly render: BatchRenderer;
+  /** With a tail lane: the batches shared with it, its answer, and (once asked for) what it verified. */
+  private claims: BatchClaims | undefined;
+  private tailReport: Promise<TailReport> | undefined;
+  private tail: TailReport | undefined;
+  /** The batches this lane reads (all, until the tail lane says where its own start), and the CSV bytes. */
+  private until = Infinity;
+  private limit = Infinity;
 
   constructor(
     private readonly input: FastLaneInput,
@@ -329,6 +644,7 @@ class Lane {
     this.n = input.entity.columns.length;
     this.buf = Buffer.allocUnsafe(Math.max(1, input.chunkBytes ?? CHUNK));
     this.cols = input.entity.columns.map((c) => new FastCol(c));
+    this.render = new BatchRenderer(this.cols);
     this.starts = new Int32Array(this.n + 1);
     this.ends = new Int32Array(this.n + 1);
     this.quoted = new Uint8Array(this.n + 1);
@@ -337,7 +653,7 @@ class Lane {
   /** On to the next record batch that has rows (as the slow lane's cursor skips empty ones); false at the end. */
   private async nextBatch(): Promise<boolean> {
     let b: { length: number; children: Data[] } | undefined;
-    do b = await this.batches.nextData();
+    do b = await this.nextData();
     while (b !== undefined && b.length === 0);
     this.ar = 0;
     this.alen = b?.length ?? 0;
@@ -353,12 +669,40 @@ class Lane {
     return b !== undefined;
   }
 
+  /** The next record batch this lane reads: claimed from the front, until the tail lane has the rest (then up to the first it verified). */
+  private async nextData(): Promise<{ length: number; children: Data[] } | undefined> {
+    const at = this.batches.position;
+    if (this.claims && !this.tail) {
+      const claimed = this.claims.front();
+      if (claimed < 0) {
+        this.tail = await this.tailReport!;
+        if (this.tail.from < this.claims.count) {
+          this.until = this.tail.from;
+          this.limit = this.tail.startByte;
+        }
+      } else if (claimed !== at) throw new BugError(`the fast lane claimed record batch ${claimed}, reading ${at}`);
+    }
+    return at < this.until ? this.batches.nextData() : undefined;
+  }
+
+  /** Stops the tail lane (it may still be at work when this lane has its answer). */
+  stop(): void {
+    this.claims?.cancel();
+  }
+
   async run(): Promise<number> {
     const { input, n, cols } = this;
     const entity = input.entity;
     const schema = await this.batches.open();
     if (schema.fields.length !== n) bail(`${schema.fields.length} Arrow columns`);
     for (let c = 0; c < n; c++) cols[c]!.bindField(schema.fields[c]!);
+    if (input.tail && this.batches.count > 1) {
+      this.claims = BatchClaims.create(this.batches.count);
+      this.tailReport = input.tail({ csv: input.csv, arrow: input.arrow, entity, claims: this.claims.buffer, maxBatches: input.tailFirst?.maxBatches });
+      // Its failure reaches this lane when it asks for the answer, and only then.
+      this.tailReport.catch(() => undefined);
+      if (input.tailFirst) await this.tailReport;
+    }
     await this.nextBatch();
 
     const keyPos = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
@@ -372,6 +716,18 @@ class Lane {
       let len = 0;
       let pos = 0;
       let eof = false;
+      // Bytes of the CSV read so far; once the tail lane has said where its rows start, none past that.
+      let read = 0;
+      const clip = (): void => {
+        if (read > this.limit) {
+          const over = read - this.limit;
+          if (len - over < pos) bail('the CSV rows of the front record batches go past where the tail lane found its rows');
+          len -= over;
+          read = this.limit;
+        }
+        if (read === this.limit) eof = true;
+      };
+      clip();
       let line = 0;
       let rows = 0;
       let reads = 0;
@@ -385,16 +741,19 @@ class Lane {
           // The batch path: a whole record batch at once, when the CSV holds exactly the bytes export
           // writes for its Arrow values and those values are certainly valid (renderBatch);
           // otherwise, or on any difference, the batch goes record by record below.
-          if (this.ar >= this.alen && this.more && !(eof && pos === len)) await this.nextBatch();
+          if (this.ar >= this.alen && this.more && !(eof && pos === len)) {
+            await this.nextBatch();
+            clip();
+          }
           if (want === 0 && this.ar === 0 && this.alen > 0 && this.tried !== this.batchNo) {
             this.tried = this.batchNo;
-            want = Math.max(this.renderBatch(keyPos), 0);
+            want = Math.max(this.render.render(this.alen, keyPos), 0);
             if (want === 0) fastLaneStats.batchesByRecord++;
           }
           if (want > 0 && (len - pos >= want || eof)) {
             const L = want;
             want = 0;
-            if (len - pos >= L && this.out.compare(this.buf, pos, pos + L, 0, L) === 0 && this.batchKeys(keyPos, slots, line)) {
+            if (len - pos >= L && this.render.out.compare(this.buf, pos, pos + L, 0, L) === 0 && this.render.keysInOrder(this.alen, keyPos, slots, line)) {
               if (fk.length > 0) {
                 const row = new Array<unknown>(n);
                 for (let i = 0; i < this.alen; i++) {
@@ -431,9 +790,11 @@ class Lane {
           if (++reads % 16 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
           input.signal?.throwIfAborted();
           if (rows > 0) input.progress?.(rows);
-          const bytesRead = readSync(fh.fd, this.buf, len, this.buf.length - len, null);
+          const room = Math.min(this.buf.length - len, this.limit - read);
+          const bytesRead = room > 0 ? readSync(fh.fd, this.buf, len, room, null) : 0;
           if (bytesRead === 0) eof = true;
           len += bytesRead;
+          read += bytesRead;
           continue;
         }
         if (next === -2) break;
@@ -446,7 +807,10 @@ class Lane {
           continue;
         }
         rows++;
-        if (this.ar >= this.alen && !(await this.nextBatch())) bail('the Arrow file has fewer rows');
+        if (this.ar >= this.alen) {
+          if (!(await this.nextBatch())) bail('the Arrow file has fewer rows');
+          clip();
+        }
         const ar = this.ar;
         for (let c = 0; c < n; c++) {
           if (!this.fast(cols[c]!, buf, starts[c]!, ends[c]!, quoted[c]!, ar)) this.slowField(c, ar);
@@ -483,6 +847,31 @@ class Lane {
       if (this.buf.subarray(0, pos).includes(0)) bail('a NUL byte');
       if (line === 0) bail('no header');
       if (this.ar < this.alen || (this.more && (await this.nextBatch()))) bail('the Arrow file has more rows');
+      const tail = this.tail;
+      if (tail && tail.from < this.claims!.count) {
+        // This lane's rows end where the tail lane's start, their keys below its first.
+        if (read - len + pos !== tail.startByte) bail('the CSV rows of the front record batches do not end where the tail lane found its rows');
+        if (rows > 0 && tail.rows > 0 && compareKeyTo(cols, keyPos, slots, tail.firstKey!) >= 0) bail('key order where the tail lane starts');
+        // The key scratch gets the tail's values too, in line order: decoding a few columns costs little beside rendering every one.
+        if (fk.length > 0) {
+          const row = new Array<unknown>(n);
+          for (let b = tail.from; b < this.claims!.count; b++) {
+            const d = this.batches.dataAt(b);
+            for (const c of fk) {
+              const data = d.children[c];
+              if (!data) bail(`record batch ${b} without column ${c}`);
+              cols[c]!.bindData(data);
+            }
+            for (let i = 0; i < d.length; i++) {
+              for (const c of fk) row[c] = cols[c]!.value(i);
+              if (!input.addKeys(row, line + 1 + i)) bail(`line ${line + 1 + i}: a unique value repeats`);
+            }
+            line += d.length;
+          }
+        }
+        rows += tail.rows;
+        fastLaneStats.tailRows += tail.rows;
+      }
       input.progress?.(rows);
       return rows;
     } finally {
@@ -681,87 +1070,6 @@ class Lane {
   }
 
   /**
-   * The CSV bytes export writes for the current record batch (CRLF after each row) into `out`, and
-   * the key fields' extents into `keyAt`; their length, or -1 where a value is not certainly valid
-   * by itself (a missing required value, text that needs quotes or may be too long, a value not in
-   * the enum, a number beyond 2^53 or out of range, a date outside 0001–9999, a decimal with more
-   * digits than its precision): the batch then goes record by record, which asks the slow lane.
-   * Equal bytes are then every check of the record path at once: the CSV value is valid (the
-   * rendering is canonical and the value was checked here) and equal to the Arrow value.
-   */
-  private renderBatch(keyPos: readonly number[]): number {
-    const { n, cols, alen } = this;
-    let bound = 0;
-    for (const col of cols) {
-      if (col.kind === STR || col.kind === ENUM) bound += 2 * (col.offsets[col.off + alen]! - col.offsets[col.off]!) + 3 * alen;
-      else bound += 48 * alen;
-    }
-    bound += 2 * alen;
-    if (this.out.length < bound) this.out = Buffer.allocUnsafe(Math.max(bound, this.out.length * 2));
-    const nk = keyPos.length;
-    if (this.keyAt.length < 2 * nk * alen) {
-      this.keyAt = new Int32Array(2 * nk * alen);
-      this.keyNum = new Float64Array(nk * alen);
-    }
-    const out = this.out;
-    const keyAt = this.keyAt;
-    const keyNum = this.keyNum;
-    let p = 0;
-    for (let i = 0; i < alen; i++) {
-      for (let c = 0; c < n; c++) {
-        if (c > 0) out[p++] = 44;
-        const col = cols[c]!;
-        const start = p;
-        p = col.isNull(i) ? (col.required ? -1 : p) : renderValue(col, i, out, p);
-        if (p < 0) return -1;
-        for (let k = 0; k < nk; k++) {
-          if (keyPos[k] !== c) continue;
-          // A key in quotes is left to the record path, but for the empty text `""` (its value lies between the quotes).
-          const quotedEmpty = p - start === 2 && out[start] === 34;
-          if (p === start || (out[start] === 34 && !quotedEmpty)) return -1;
-          keyAt[2 * (i * nk + k)] = quotedEmpty ? start + 1 : start;
-          keyAt[2 * (i * nk + k) + 1] = quotedEmpty ? start + 1 : p;
-          keyNum[i * nk + k] = col.num;
-        }
-      }
-      out[p++] = 13;
-      out[p++] = 10;
-    }
-    return p;
-  }
-
-  /** The rendered batch's primary keys in strictly ascending order, its first after the previous row's; then the last one kept. */
-  private batchKeys(keyPos: readonly number[], slots: readonly KeySlot[], line: number): boolean {
-    const nk = keyPos.length;
-    if (nk === 0) return true;
-    const { out, keyAt, cols, alen } = this;
-    for (let i = 0; i < alen; i++) {
-      if (i === 0 && line === 1) continue;
-      let r = 0;
-      for (let k = 0; k < nk && r === 0; k++) {
-        const col = cols[keyPos[k]!]!;
-        const s = keyAt[2 * (i * nk + k)]!;
-        const e = keyAt[2 * (i * nk + k) + 1]!;
-        if (i === 0) {
-          const prev = slots[k]!;
-          if (prev.isNull) return false;
-          r = compareKeyValues(col.kind, prev.buf, 0, prev.len, out, s, e);
-        } else if (col.kind === STR || col.kind === ENUM) r = compareBytes(out, keyAt[2 * ((i - 1) * nk + k)]!, keyAt[2 * ((i - 1) * nk + k) + 1]!, out, s, e);
-        else {
-          // Numbers by value, dates, times and booleans by the number their canonical text sorts as (0001–9999 only are rendered).
-          const a = this.keyNum[(i - 1) * nk + k]!;
-          const b = this.keyNum[i * nk + k]!;
-          r = a < b ? -1 : a > b ? 1 : 0;
-        }
-      }
-      if (r >= 0) return false;
-    }
-    const last = alen - 1;
-    for (let k = 0; k < nk; k++) slots[k]!.set(out, keyAt[2 * (last * nk + k)]!, keyAt[2 * (last * nk + k) + 1]!, false);
-    return true;
-  }
-
-  /**
    * The current record's key field `c` against the previous row's, as order.ts `keyComparer`
    * compares their staged values: nulls first; text, dates, timestamps and booleans by their
    * canonical bytes (UTF-8 byte order is code point order); numbers by value.
@@ -795,40 +1103,60 @@ function compareKeyValues(kind: number, a: Buffer, as: number, ae: number, b: Bu
   return compareDecimalText(a.toString('latin1', as, ae), b.toString('latin1', bs, be));
 }
 
-/** The digits of a whole number below 2^53 at `p`; the position after them. */
-function writeDigits(out: Buffer, p: number, m: number): number {
-  if (m < 10) {
-    out[p] = 48 + m;
-    return p + 1;
+/** ASCII digit pairs: 00 to 99. */
+const PAIRS = (() => {
+  const t = new Uint8Array(200);
+  for (let v = 0; v < 100; v++) {
+    t[2 * v] = 48 + Math.floor(v / 10);
+    t[2 * v + 1] = 48 + (v % 10);
   }
-  if (m >= 2147483648) {
-    // Beyond 31 bits the arithmetic is on doubles (slower, still exact below 2^53).
-    const low = m % 1000000000;
-    return writePadded(out, writeDigits(out, p, (m - low) / 1000000000), low, 9);
-  }
-  // Small integers: V8 keeps them as integers, where % and | 0 are cheap.
-  let v = m | 0;
-  let len = 1;
-  for (let t = v; t >= 10; t = (t / 10) | 0) len++;
-  let q = p + len;
-  while (v >= 10) {
-    const t = (v / 10) | 0;
-    out[--q] = 48 + v - t * 10;
-    v = t;
-  }
-  out[--q] = 48 + v;
-  return p + len;
+  return t;
+})();
+
+/** How many digits a whole number below 2^53 has (1 for 0). */
+function digitCount(m: number): number {
+  if (m < 100000) return m < 10 ? 1 : m < 100 ? 2 : m < 1000 ? 3 : m < 10000 ? 4 : 5;
+  let len = 6;
+  for (let t = 1000000; m >= t && len < 16; t *= 10) len++;
+  return len;
 }
 
-/** Exactly `width` digits (at most 9) of `m` (zero-padded) at `p`. */
-function writePadded(out: Buffer, p: number, m: number, width: number): number {
-  let v = m | 0;
-  for (let q = p + width - 1; q >= p; q--) {
-    const t = (v / 10) | 0;
-    out[q] = 48 + v - t * 10;
+/** The digits of a whole number below 2^53, ending just before `q` (written backwards); where they start. */
+function writeBackwards(out: Buffer, q: number, m: number): number {
+  let v = m;
+  // Beyond 31 bits the arithmetic is on doubles (slower, still exact below 2^53).
+  while (v >= 2147483648) {
+    const t = Math.floor(v / 10);
+    out[--q] = 48 + (v - t * 10);
     v = t;
   }
-  return p + width;
+  // Small integers: V8 keeps them as integers, where division by a constant is a multiplication.
+  let w = v | 0;
+  while (w >= 100) {
+    const t = (w / 100) | 0;
+    const r = 2 * (w - t * 100);
+    out[--q] = PAIRS[r + 1]!;
+    out[--q] = PAIRS[r]!;
+    w = t;
+  }
+  if (w >= 10) {
+    out[--q] = PAIRS[2 * w + 1]!;
+    out[--q] = PAIRS[2 * w]!;
+  } else out[--q] = 48 + w;
+  return q;
+}
+
+/** The digits of a whole number below 2^53 at `p`; the position after them. */
+function writeDigits(out: Buffer, p: number, m: number): number {
+  const end = p + digitCount(m);
+  writeBackwards(out, end, m);
+  return end;
+}
+
+/** Two digits (00 to 99) at `p`. */
+function write2(out: Buffer, p: number, v: number): void {
+  out[p] = PAIRS[2 * v]!;
+  out[p + 1] = PAIRS[2 * v + 1]!;
 }
 
 /** The characters (code points) of valid UTF-8 bytes, as the slow lane's length check counts them: every byte but a continuation byte. */
@@ -872,147 +1200,215 @@ function writeDate(col: FastCol, out: Buffer, p: number, days: number): number {
   return p + 10;
 }
 
-/** The canonical CSV field of Arrow row `i` (not null) at `p`; the position after it, or -1 (see renderBatch). */
-function renderValue(col: FastCol, i: number, out: Buffer, p: number): number {
+// The canonical CSV field of Arrow row `i` (not null) at `p`, one function a type: the position
+// after it, or -1 where the value is not certainly valid by itself (see render).
+
+function renderText(col: FastCol, i: number, out: Buffer, p: number): number {
   const j = col.off + i;
-  switch (col.kind) {
-    case STR: {
-      const o0 = col.offsets[j]!;
-      const o1 = col.offsets[j + 1]!;
-      if (o1 - o0 > col.maxBytes && codePoints(col.bytes, o0, o1) > col.maxBytes) return -1;
-      if (o1 === o0) {
-        out[p] = 34;
-        out[p + 1] = 34;
-        return p + 2;
-      }
-      const bytes = col.bytes;
-      const start = p;
-      for (let k = o0; k < o1; k++) {
-        const ch = bytes[k]!;
-        if (ch === 44 || ch === 34 || ch === 13 || ch === 10) return quoted(bytes, o0, o1, out, start);
-        out[p++] = ch;
-      }
-      return p;
-    }
-    case ENUM: {
-      const o0 = col.offsets[j]!;
-      const len = col.offsets[j + 1]! - o0;
-      const bytes = col.bytes;
-      for (const v of col.enumValues) {
-        if (v.length !== len) continue;
-        let k = 0;
-        while (k < len && v[k] === bytes[o0 + k]) k++;
-        if (k < len) continue;
-        if (len === 0) return -1;
-        const start = p;
-        for (k = 0; k < len; k++) {
-          const ch = v[k]!;
-          if (ch === 44 || ch === 34 || ch === 13 || ch === 10) return quoted(v, 0, len, out, start);
-          out[p++] = ch;
-        }
-        return p;
-      }
-      return -1;
-    }
-    case INT: {
-      const w = col.words;
-      const hi = w[2 * j + 1]!;
-      if (hi < -2097152 || hi >= 2097152) return -1;
-      const v = hi * TWO32 + (w[2 * j]! >>> 0);
-      if (!Number.isSafeInteger(v)) return -1;
-      col.num = v;
-      if (v < 0) out[p++] = 45;
-      p = writeDigits(out, p, v < 0 ? -v : v);
-      // A whole number below 2^53 is exact as a number: its bounds compare exactly at any length.
-      return col.ranged && !inRange(col, v, 0) ? -1 : p;
-    }
-    case DEC: {
-      const u = col.u32;
-      const w0 = u[4 * j]!;
-      const w1 = u[4 * j + 1]!;
-      const w2 = u[4 * j + 2]!;
-      const w3 = u[4 * j + 3]!;
-      let m: number;
-      let neg: boolean;
-      if (w2 === 0 && w3 === 0 && w1 < 0x200000) {
-        m = w1 * TWO32 + w0;
-        neg = false;
-      } else if (w2 === 0xffffffff && w3 === 0xffffffff && w1 >= 0xffe00000) {
-        m = (0xffffffff - w1) * TWO32 + (TWO32 - w0);
-        neg = true;
-      } else return -1;
-      const scale = col.scale;
-      const pow = col.pow;
-      let frac = 0;
-      let whole = m;
-      if (scale > 0) {
-        if (m < 2147483648 && pow < 2147483648) {
-          whole = ((m | 0) / pow) | 0;
-          frac = (m | 0) - whole * pow;
-        } else {
-          frac = m % pow;
-          whole = (m - frac) / pow;
-        }
-        if (scale > 9) return -1;
-      }
-      col.num = neg ? -m : m;
-      const start = p;
-      if (neg && m !== 0) out[p++] = 45;
-      const digitsAt = p;
-      p = writeDigits(out, p, whole);
-      if (p - digitsAt > col.maxIntDigits) return -1;
-      if (scale > 0) {
-        out[p++] = 46;
-        p = writePadded(out, p, frac, scale);
-      }
-      return col.ranged && !inRange(col, (neg ? -m : m) / col.pow, p - start) ? -1 : p;
-    }
-    case BOOL: {
-      col.num = (col.bytes[j >> 3]! >> (j & 7)) & 1;
-      if (col.num === 1) {
-        out[p] = 116;
-        out[p + 1] = 114;
-        out[p + 2] = 117;
-        out[p + 3] = 101;
-        return p + 4;
-      }
-      out[p] = 102;
-      out[p + 1] = 97;
-      out[p + 2] = 108;
-      out[p + 3] = 115;
-      out[p + 4] = 101;
-      return p + 5;
-    }
-    case DATE:
-      col.num = col.days[j]!;
-      return writeDate(col, out, p, col.num);
-    default: {
-      const w = col.words;
-      const hi = w[2 * j + 1]!;
-      if (hi < -2097152 || hi >= 2097152) return -1;
-      const t = hi * TWO32 + (w[2 * j]! >>> 0);
-      col.num = t;
-      const days = Math.floor(t / 86400000);
-      let r = t - days * 86400000;
-      if (r < 0 || r >= 86400000) return -1;
-      p = writeDate(col, out, p, days);
-      if (p < 0) return -1;
-      r |= 0;
-      const h = (r / 3600000) | 0;
-      r -= h * 3600000;
-      const mi = (r / 60000) | 0;
-      r -= mi * 60000;
-      const sec = (r / 1000) | 0;
-      out[p] = 84;
-      writePadded(out, p + 1, h, 2);
-      out[p + 3] = 58;
-      writePadded(out, p + 4, mi, 2);
-      out[p + 6] = 58;
-      writePadded(out, p + 7, sec, 2);
-      out[p + 9] = 46;
-      writePadded(out, p + 10, r - sec * 1000, 3);
-      out[p + 13] = 90;
-      return p + 14;
-    }
+  const o0 = col.offsets[j]!;
+  const o1 = col.offsets[j + 1]!;
+  if (o1 - o0 > col.maxBytes && codePoints(col.bytes, o0, o1) > col.maxBytes) return -1;
+  if (o1 === o0) {
+    out[p] = 34;
+    out[p + 1] = 34;
+    return p + 2;
   }
+  const bytes = col.bytes;
+  const start = p;
+  for (let k = o0; k < o1; k++) {
+    const ch = bytes[k]!;
+    if (ch === 44 || ch === 34 || ch === 13 || ch === 10) return quoted(bytes, o0, o1, out, start);
+    out[p++] = ch;
+  }
+  return p;
+}
+
+function renderEnum(col: FastCol, i: number, out: Buffer, p: number): number {
+  const j = col.off + i;
+  const o0 = col.offsets[j]!;
+  const len = col.offsets[j + 1]! - o0;
+  const bytes = col.bytes;
+  const values = col.enumValues;
+  for (let e = 0; e < values.length; e++) {
+    // The value matched last first: a column's values repeat.
+    const x = e === 0 ? col.lastEnum : e === col.lastEnum ? 0 : e;
+    const v = values[x]!;
+    if (v.length !== len) continue;
+    let k = 0;
+    while (k < len && v[k] === bytes[o0 + k]) k++;
+    if (k < len) continue;
+    if (len === 0) return -1;
+    col.lastEnum = x;
+    const start = p;
+    for (k = 0; k < len; k++) {
+      const ch = v[k]!;
+      if (ch === 44 || ch === 34 || ch === 13 || ch === 10) return quoted(v, 0, len, out, start);
+      out[p++] = ch;
+    }
+    return p;
+  }
+  return -1;
+}
+
+function renderInteger(col: FastCol, i: number, out: Buffer, p: number): number {
+  const j = col.off + i;
+  const w = col.words;
+  const hi = w[2 * j + 1]!;
+  const lo = w[2 * j]!;
+  if (hi === lo >> 31 && lo !== -2147483648) {
+    // Within 32 bits (the high word only the sign of the low one): integer arithmetic throughout.
+    if (col.ranged && !inRange(col, lo, 0)) return -1;
+    col.num = lo;
+    if (lo < 0) {
+      out[p++] = 45;
+      return writeDigits(out, p, -lo);
+    }
+    return writeDigits(out, p, lo);
+  }
+  return renderIntegerWide(col, j, out, p);
+}
+
+function renderIntegerWide(col: FastCol, j: number, out: Buffer, p: number): number {
+  const w = col.words;
+  const hi = w[2 * j + 1]!;
+  if (hi < -2097152 || hi >= 2097152) return -1;
+  const v = hi * TWO32 + (w[2 * j]! >>> 0);
+  if (!Number.isSafeInteger(v)) return -1;
+  col.num = v;
+  if (v < 0) out[p++] = 45;
+  p = writeDigits(out, p, v < 0 ? -v : v);
+  // A whole number below 2^53 is exact as a number: its bounds compare exactly at any length.
+  return col.ranged && !inRange(col, v, 0) ? -1 : p;
+}
+
+function renderDecimal(col: FastCol, i: number, out: Buffer, p: number): number {
+  const j = col.off + i;
+  const a = col.i32;
+  const lo = a[4 * j]!;
+  const sign = lo >> 31;
+  const scale = col.scale;
+  if (a[4 * j + 1] === sign && a[4 * j + 2] === sign && a[4 * j + 3] === sign && lo !== -2147483648 && scale <= 9) {
+    // Within 32 bits (the high words only the sign of the low one): integer arithmetic throughout.
+    const m = lo < 0 ? -lo : lo;
+    col.num = lo;
+    if (lo < 0) out[p++] = 45;
+    const len = Math.max(digitCount(m), scale + 1);
+    if (len - scale > col.maxIntDigits) return -1;
+    const end = p + len + (scale > 0 ? 1 : 0);
+    let q = end;
+    let v = m;
+    if (scale > 0) {
+      for (let k = 0; k < scale; k++) {
+        const t = (v / 10) | 0;
+        out[--q] = 48 + v - t * 10;
+        v = t;
+      }
+      out[--q] = 46;
+    }
+    const first = writeBackwards(out, q, v);
+    for (let k = p; k < first; k++) out[k] = 48;
+    return col.ranged && !inRange(col, lo / col.pow, end - (lo < 0 ? p - 1 : p)) ? -1 : end;
+  }
+  return renderDecimalWide(col, j, out, p);
+}
+
+function renderDecimalWide(col: FastCol, j: number, out: Buffer, p: number): number {
+  const u = col.u32;
+  const w0 = u[4 * j]!;
+  const w1 = u[4 * j + 1]!;
+  const w2 = u[4 * j + 2]!;
+  const w3 = u[4 * j + 3]!;
+  let m: number;
+  let neg: boolean;
+  if (w2 === 0 && w3 === 0 && w1 < 0x200000) {
+    m = w1 * TWO32 + w0;
+    neg = false;
+  } else if (w2 === 0xffffffff && w3 === 0xffffffff && w1 >= 0xffe00000) {
+    m = (0xffffffff - w1) * TWO32 + (TWO32 - w0);
+    neg = true;
+  } else return -1;
+  const scale = col.scale;
+  if (scale > 9) return -1;
+  col.num = neg ? -m : m;
+  const start = p;
+  if (neg && m !== 0) out[p++] = 45;
+  // The unscaled digits, at least one before the point, with the point before the last `scale`:
+  // no division by 10^scale.
+  const len = Math.max(digitCount(m), scale + 1);
+  if (len - scale > col.maxIntDigits) return -1;
+  const end = p + len + (scale > 0 ? 1 : 0);
+  let q = end;
+  let v = m;
+  if (scale > 0) {
+    for (let k = 0; k < scale; k++) {
+      const t = v < 2147483648 ? ((v | 0) / 10) | 0 : Math.floor(v / 10);
+      out[--q] = 48 + (v - t * 10);
+      v = t;
+    }
+    out[--q] = 46;
+  }
+  // Zero-padded to the point: 0.001, not .001.
+  const first = writeBackwards(out, q, v);
+  for (let k = p; k < first; k++) out[k] = 48;
+  return col.ranged && !inRange(col, (neg ? -m : m) / col.pow, end - start) ? -1 : end;
+}
+
+function renderBoolean(col: FastCol, i: number, out: Buffer, p: number): number {
+  const j = col.off + i;
+  col.num = (col.bytes[j >> 3]! >> (j & 7)) & 1;
+  if (col.num === 1) {
+    out[p] = 116;
+    out[p + 1] = 114;
+    out[p + 2] = 117;
+    out[p + 3] = 101;
+    return p + 4;
+  }
+  out[p] = 102;
+  out[p + 1] = 97;
+  out[p + 2] = 108;
+  out[p + 3] = 115;
+  out[p + 4] = 101;
+  return p + 5;
+}
+
+function renderTimestamp(col: FastCol, i: number, out: Buffer, p: number): number {
+  const j = col.off + i;
+  const w = col.words;
+  const hi = w[2 * j + 1]!;
+  if (hi < -2097152 || hi >= 2097152) return -1;
+  const t = hi * TWO32 + (w[2 * j]! >>> 0);
+  col.num = t;
+  let r = t - col.dayStart;
+  if (r >= 0 && r < 86400000) {
+    // The day written last (writeDate's copy of it).
+    const last = col.renderedDate;
+    for (let k = 0; k < 10; k++) out[p + k] = last[k]!;
+    p += 10;
+  } else {
+    const days = Math.floor(t / 86400000);
+    r = t - days * 86400000;
+    if (r < 0 || r >= 86400000) return -1;
+    p = writeDate(col, out, p, days);
+    if (p < 0) return -1;
+    col.dayStart = days * 86400000;
+  }
+  r |= 0;
+  const h = (r / 3600000) | 0;
+  r -= h * 3600000;
+  const mi = (r / 60000) | 0;
+  r -= mi * 60000;
+  const sec = (r / 1000) | 0;
+  const ms = r - sec * 1000;
+  const hundreds = (ms / 100) | 0;
+  out[p] = 84;
+  write2(out, p + 1, h);
+  out[p + 3] = 58;
+  write2(out, p + 4, mi);
+  out[p + 6] = 58;
+  write2(out, p + 7, sec);
+  out[p + 9] = 46;
+  out[p + 10] = 48 + hundreds;
+  write2(out, p + 11, ms - hundreds * 100);
+  out[p + 13] = 90;
+  return p + 14;
 }

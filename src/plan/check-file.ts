@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { z } from '../vendor/zod.js';
 import { ConfigError, formatLocation } from '../core/errors.js';
 import { didYouMean } from '../util/suggest.js';
 import type { YamlFile, YamlPath } from './yaml.js';

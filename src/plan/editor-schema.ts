@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
+import { z } from '../vendor/zod.js';
 import { packageRoot } from '../core/version.js';
 import { mappingSchema, planSchema } from './schema.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../vendor/zod.js';
 
 /**
  * The one definition of the plan and mapping file formats: the loader validates with it and the

@@ -6,7 +6,7 @@ import { CsvTableWriter, csvDecoder } from '../../../src/bundle/csv.js';
 import { dataPackage } from '../../../src/bundle/datapackage.js';
 import { exportBundle } from '../../../src/bundle/export.js';
 import { keyComparer } from '../../../src/bundle/order.js';
-import { fastCheckTable, fastLaneStats } from '../../../src/bundle/verify-fast.js';
+import { BatchClaims, checkTail, fastCheckTable, fastLaneStats } from '../../../src/bundle/verify-fast.js';
 import { verifyBundle, type VerifyResult } from '../../../src/bundle/verify.js';
 import { sameValue, valueChecker } from '../../../src/bundle/verify-data.js';
 import type { Column, Entity } from '../../../src/model/types.js';
@@ -247,6 +247,61 @@ describe('bundle verify fast lane: valid bundles', () => {
   });
 });
 
+/** Batches of 7 rows (writeBundle): where a tail lane of `count - 1` batches meets the front lane after batch 0. */
+const batchesOf = (rows: number): number => Math.ceil(rows / 7);
+
+/** The fast lane with the tail lane in this thread (it runs first, over at most `maxBatches` from the back). */
+const withTail = (dir: string, maxBatches: number): Promise<VerifyResult> => verifyBundle(dir, { lane: 'auto', tail: checkTail, tailFirst: { maxBatches } });
+
+describe('bundle verify fast lane: the tail lane takes record batches from the back', () => {
+  it('claims each record batch once, from either end, until they meet', () => {
+    for (const count of [0, 1, 2, 7]) {
+      const claims = BatchClaims.create(count);
+      const front: number[] = [];
+      const back: number[] = [];
+      for (let k = 0; ; k++) {
+        const i = k % 3 === 0 ? claims.back() : claims.front();
+        if (i < 0) break;
+        (k % 3 === 0 ? back : front).push(i);
+      }
+      expect([...front, ...back.reverse()]).toEqual([...Array(count).keys()]);
+      expect([claims.front(), claims.back()]).toEqual([-1, -1]);
+      // The other thread sees the same claims through the shared memory.
+      expect(new BatchClaims(claims.buffer).count).toBe(count);
+    }
+  });
+
+  it('gives the same result wherever the lanes meet, and counts the tail rows (plain, matrix, demo)', async () => {
+    for (const [dir, rows] of [
+      [plain, plainRows().length],
+      [matrix, matrixRows().length],
+      [demo, 0],
+    ] as const) {
+      const slow = await verifyBundle(dir, { lane: 'slow' });
+      expect(slow.valid).toBe(true);
+      for (const maxBatches of [1, 2, Math.max(batchesOf(rows) - 1, 1), 1000]) {
+        const before = fastLaneStats.tailRows;
+        const taken = fastLaneStats.taken;
+        expect(await withTail(dir, maxBatches), `${path.basename(dir)}, ${maxBatches} batches`).toEqual(slow);
+        expect(fastLaneStats.taken - taken).toBe(slow.tables.length);
+        // The plain matrix renders every batch: the tail lane verified rows there, up to all of them.
+        if (dir === plain) expect(fastLaneStats.tailRows - before).toBe(rows - 7 * Math.max(batchesOf(rows) - maxBatches, 0));
+      }
+      // Both lanes at once in one thread: they interleave at every batch of the tail lane.
+      expect(await verifyBundle(dir, { lane: 'auto', tail: checkTail })).toEqual(slow);
+    }
+  });
+
+  it('stops where a batch differs, and the front lane checks the rest (the tail lane never reports a problem)', async () => {
+    const dir = copy(plain, 'tail-stops');
+    editCsv(dir, 'matrix', (b) => replaceOnce(b, '2038-01-19T03:14:08.001Z', '2038-01-19T03:14:08.002Z'));
+    const tail = await checkTail({ csv: path.join(dir, 'data', 'csv', 'matrix.csv'), arrow: arrowFile(dir, 'matrix'), entity: MATRIX, claims: BatchClaims.create(batchesOf(plainRows().length)).buffer });
+    expect(tail.stopped).toMatch(/differs from the CSV/);
+    expect(tail.from).toBeGreaterThan(0);
+    expect(tail.rows).toBe(plainRows().length - tail.from * 7);
+  });
+});
+
 /** `valid`: the change leaves the data valid (the lanes still agree); `keys`: only the foreign-key pass sees it, after every table passed. */
 type Damage = [name: string, bundle: 'matrix' | 'plain' | 'demo', damage: (dir: string) => Promise<void> | void, outcome?: 'valid' | 'keys'];
 
@@ -289,6 +344,9 @@ const DAMAGES: Damage[] = [
   ['plain: a value too long', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 4 ? [...r.slice(0, 2), r[2], ...r.slice(3)] : r)).map((r, i) => (i === rows.length - 1 ? [`${String(r[0])}123456789`, ...r.slice(1)] : r)))],
   ['plain: a swapped pair of rows', 'plain', (d) => editBoth(d, MATRIX, (rows) => [rows[1]!, rows[0]!, ...rows.slice(2)])],
   ['plain: a repeated key inside a record batch', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 5 ? [...rows[4]!.slice(0, 2), ...r.slice(2)] : r)))],
+  ['plain: an extra row where the tail lane starts', 'plain', (d) => editLines(d, 'matrix', (lines) => [...lines.slice(0, 8), lines[7]!, ...lines.slice(8)])],
+  ['plain: a row missing where the tail lane starts', 'plain', (d) => editLines(d, 'matrix', (lines) => lines.filter((_, i) => i !== 8))],
+  ['plain: the last row of the front lane changed in the CSV', 'plain', (d) => editLines(d, 'matrix', (lines) => lines.map((l, i) => (i === 7 ? l.replace(/,\d+,/, ',7777,') : l)))],
   ['plain: a repeated key across two record batches', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 7 ? [...rows[6]!.slice(0, 2), ...r.slice(2)] : r)))],
   ['plain: a NUL in a text, in both files', 'plain', (d) => editBoth(d, MATRIX, (rows) => rows.map((r, i) => (i === 3 ? [...r.slice(0, 2), 'nu\u0000l', ...r.slice(3)] : r)))],
   ['plain: a timestamp changed in the CSV', 'plain', (d) => editCsv(d, 'matrix', (b) => replaceOnce(b, '2038-01-19T03:14:08.001Z', '2038-01-19T03:14:08.002Z'))],
@@ -340,6 +398,9 @@ describe('bundle verify fast lane: damaged bundles give the slow lane result', (
       expect(slow.valid).toBe(outcome === 'valid');
       expect(slow.problems.some((p) => /manifest|Payload-Oxum/.test(p))).toBe(false);
       expect(auto).toEqual(slow);
+      // With the tail lane meeting the front one at its last batch, after its first, or taking every batch.
+      const rows = base === 'plain' ? plainRows().length : matrixRows().length;
+      for (const maxBatches of [1, batchesOf(rows) - 1, 1000]) expect(await withTail(dir, maxBatches), `tail lane of ${maxBatches} batches`).toEqual(slow);
       // The damaged table bailed (the others may have been taken); a dangling reference is found after every table passed.
       if (outcome === 'keys') expect(taken).toBe(auto.tables.length);
       else if (outcome === undefined) expect(taken).toBeLessThan(auto.tables.length);

@@ -393,10 +393,19 @@ const encodeDate =
     return makeData({ type, length: n, data: days, ...v8.props() });
   };
 
+const lastDay = { text: '\u0000', days: NaN };
+
 /** Milliseconds since the epoch of `YYYY-MM-DDTHH:mm:ss.SSSZ`, or NaN. */
 export function parseMillis(s: string): number {
   if (s.length !== 24 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58 || s.charCodeAt(19) !== 46 || s.charCodeAt(23) !== 90) return NaN;
-  const days = parseDays(s);
+  // The day read last, while it repeats (consecutive instants of a log mostly share it).
+  let days: number;
+  if (s.startsWith(lastDay.text)) days = lastDay.days;
+  else {
+    days = parseDays(s);
+    lastDay.text = Number.isNaN(days) ? '\u0000' : s.slice(0, 10);
+    lastDay.days = days;
+  }
   const h = num(s, 11, 2);
   const mi = num(s, 14, 2);
   const sec = num(s, 17, 2);

@@ -40,7 +40,7 @@ const checks: Partial<Record<ColumnType, { test: Check; hint: (table: string, co
   },
   decimal: {
     // The staging form of a decimal is its digits; PostgreSQL's numeric also holds NaN (and, from 14, ±Infinity).
-    test: (v) => (typeof v !== 'string' || /^-?\d/.test(v) ? undefined : 'is not a number, which the bundle cannot hold in a decimal column'),
+    test: (v) => (typeof v !== 'string' || isDigit(v.charCodeAt(0)) || (v.charCodeAt(0) === 45 && isDigit(v.charCodeAt(1))) ? undefined : 'is not a number, which the bundle cannot hold in a decimal column'),
     hint: (t, c) => `Say it otherwise in the source first: NULL where it means "unknown" (PostgreSQL: UPDATE ${t} SET ${c} = NULL WHERE ${c} = 'NaN'), else a number; forklift export can also leave ${t} out with --tables.`,
   },
   // The staging form, read as the Arrow writer reads it, passes at once; anything else is told apart by pointInTime.

@@ -67,6 +67,10 @@ export function compareValues(type: Column['type']): (a: unknown, b: unknown) =>
       return (a, b) => nulls(a, b) ?? (typeof a === 'number' && typeof b === 'number' ? a - b : compareDecimalText(String(a), String(b)));
     case 'decimal':
       return (a, b) => nulls(a, b) ?? compareDecimalText(String(a), String(b));
+    case 'date':
+    case 'timestamp':
+      // Their canonical text is ASCII, where JavaScript's order (UTF-16 code units) is code point order.
+      return (a, b) => nulls(a, b) ?? (typeof a === 'string' && typeof b === 'string' ? (a < b ? -1 : a > b ? 1 : 0) : compareText(String(a), String(b)));
     default:
       return (a, b) => nulls(a, b) ?? compareText(String(a), String(b));
   }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
 import { openBundle } from '../bundle/verify.js';
-import { resolveTarget } from '../plan/load.js';
+import { resolveTarget } from '../plan/paths.js';
 import { openStore } from '../stores/index.js';
 import type { TargetStore } from '../stores/types.js';
 import { tmpdir } from 'node:os';

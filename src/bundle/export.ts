@@ -21,7 +21,6 @@ import { keyComparer } from './order.js';
 import { applyProfile, checkProfileTables, type Profile } from './profile.js';
 import { checkBundleTarget, makeTargetParent, placeBundle } from './target.js';
 import type { openXlsxWriter } from './xlsx.js';
-import { zipFolder } from './zip.js';
 
 export interface ExportOptions {
   /** The bundle folder to create (or, with zip, the zip file's name without `.zip`). */
@@ -175,6 +174,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       // Named after the work folder, so a sweep after a kill finds it (util/work-path.ts).
       const partialZip = `${tmp}.zip`;
       try {
+        // yazl loads only for a zip.
+        const { zipFolder } = await import('./zip.js');
         await zipFolder(path.dirname(named), partialZip);
         placeBundle(partialZip, zipFile, (cause) => takenError(zipFile, cause));
       } finally {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { checkFile } from '../plan/check-file.js';
-import { DEFAULT_TARGET, displayPath, resolveTarget } from '../plan/load.js';
+import { DEFAULT_TARGET, displayPath, resolveTarget } from '../plan/paths.js';
 import { planSchema } from '../plan/schema.js';
 import { readYamlFile } from '../plan/yaml.js';
 import { parseProfile, type Profile } from './profile.js';

@@ -11,6 +11,9 @@ import { checkFile } from './check-file.js';
 import { checkRetention, type RetentionRule } from '../retention/rules.js';
 import { mappingSchema, planSchema, type MappingFile, type PlanFile } from './schema.js';
 import { readYamlFile, type YamlFile } from './yaml.js';
+import { DEFAULT_TARGET, displayPath, resolveTarget } from './paths.js';
+
+export { DEFAULT_TARGET, displayPath, resolveTarget } from './paths.js';
 
 export interface LoadedMapping {
   file: string;
@@ -67,13 +70,6 @@ export interface LoadedPlan {
   rejectLimit: RejectLimit;
   /** The retention rules (SPEC section 11), checked against the model. */
   retention: RetentionRule[];
-}
-
-export const DEFAULT_TARGET = 'sqlite:./forklift.db';
-
-export function displayPath(file: string): string {
-  const rel = path.relative(process.cwd(), file);
-  return rel.startsWith('..') && path.isAbsolute(file) && rel.split(path.sep).filter((s) => s === '..').length > 2 ? file : rel || '.';
 }
 
 /**
@@ -142,14 +138,6 @@ export function parseRejectLimit(v: string | number | undefined, where: string):
     code: 'plan.reject-limit',
     hint: 'Write reject_limit: 1% or reject_limit: 50.',
   });
-}
-
-/** Resolves a sqlite: URL's path against a folder, leaving server URLs as they are. */
-export function resolveTarget(url: string, baseDir: string): string {
-  if (!url.startsWith('sqlite:')) return url;
-  const p = url.slice('sqlite:'.length).replace(/^\/\//, '');
-  if (p === ':memory:') return url;
-  return `sqlite:${path.resolve(baseDir, p)}`;
 }
 
 /** Reads and checks the plan, the model and every mapping file (not the sources yet). */

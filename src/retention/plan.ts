@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { loadModel } from '../model/load.js';
 import { checkFile } from '../plan/check-file.js';
-import { DEFAULT_TARGET, displayPath, resolveTarget } from '../plan/load.js';
+import { DEFAULT_TARGET, displayPath, resolveTarget } from '../plan/paths.js';
 import { planSchema } from '../plan/schema.js';
 import { readYamlFile } from '../plan/yaml.js';
 import { sha256Text } from '../util/hash.js';

@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { StoreError } from '../core/errors.js';
-import { SqliteStore } from './sqlite.js';
 import type { TargetStore } from './types.js';
 import { redactUrl, sqlitePath, storeKind } from './url.js';
 
 /**
- * Opens a store by URL. Server drivers load only when their kind is used. With `existing` (a
+ * Opens a store by URL. Each driver loads only when its kind is used. With `existing` (a
  * store to read, verify or purge: every command but migrate, bundle import and audit init), a SQLite file that
  * is not there is an error: opening it would create an empty database, and a mistyped path would
  * export an empty bundle, or leave an empty file behind.
@@ -23,7 +22,7 @@ export async function openStore(url: string, opts: { existing?: boolean } = {}):
           hint: 'Check the path. Only migrate, bundle import and audit init create a SQLite database; a store to read, verify or purge must exist.',
         });
       }
-      return new SqliteStore(url);
+      return new (await import('./sqlite.js')).SqliteStore(url);
     }
     case 'postgres':
       return new (await import('./postgres.js')).PostgresStore(url);

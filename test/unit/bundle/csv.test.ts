@@ -1,8 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CsvEncodingError, CsvShapeError, quoteField, readBundleCsv, type CsvField } from '../../../src/bundle/csv.js';
+import { CsvEncodingError, CsvShapeError, CsvTableWriter, csvEncoder, quoteField, readBundleCsv, type CsvField } from '../../../src/bundle/csv.js';
+import type { Entity } from '../../../src/model/types.js';
 import { tempDir } from '../../helpers.js';
 
 /** The bundle CSV reader against the writer's own quoting: every record back exactly, '' apart from missing. */
@@ -75,5 +77,51 @@ describe('readBundleCsv', () => {
         expect((err as CsvEncodingError).offset).toBe(head.length + 2 + bad.indexOf(Number.parseInt(bytes.slice(0, 2), 16)));
       }
     }
+  });
+});
+
+describe('CsvTableWriter', () => {
+  it('writes exactly the fields csvEncoder gives, whatever the text and however long the batch (property)', async () => {
+    const entity: Entity = {
+      name: 't',
+      columns: [
+        { name: 'code', type: 'string', required: false },
+        { name: 'kind', type: 'enum', values: ['a,b', 'ü', 'x'], required: false },
+        { name: 'n', type: 'integer', required: false },
+        { name: 'amount', type: 'decimal', precision: 20, scale: 2, required: false },
+        { name: 'ok', type: 'boolean', required: false },
+        { name: 'day', type: 'date', required: false },
+        { name: 'at', type: 'timestamp', required: false },
+      ],
+      primaryKey: [],
+      rules: [],
+    };
+    const row = fc.tuple(
+      fc.oneof(field, fc.string({ minLength: 5000, maxLength: 20000 })),
+      fc.constantFrom(null, 'a,b', 'ü', 'x'),
+      fc.oneof(fc.constant(null), fc.integer(), fc.constant('9223372036854775807')),
+      fc.constantFrom(null, '0.00', '-12.50', '123456789012345678.99'),
+      fc.constantFrom(null, 0, 1),
+      fc.constantFrom(null, '0001-01-01', '2025-11-03'),
+      fc.constantFrom(null, '1969-12-31T23:59:59.999Z', '2025-11-03T06:30:00.000Z'),
+    );
+    const dir = tempDir('forklift-csv-writer-');
+    const encoders = entity.columns.map(csvEncoder);
+    let k = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(row, { maxLength: 40 }), { maxLength: 4 }), async (batches) => {
+        const file = path.join(dir, `t${k++}.csv`);
+        const w = new CsvTableWriter(file, entity);
+        await w.writeHeader();
+        for (const b of batches) await w.write(b);
+        const digest = await w.close();
+        const want = 'code,kind,n,amount,ok,day,at\r\n' + batches.flat().map((r) => r.map((v, i) => encoders[i]!(v)).join(',') + '\r\n').join('');
+        const got = readFileSync(file);
+        expect(got.toString('utf8')).toBe(want);
+        expect(digest.bytes).toBe(Buffer.byteLength(want));
+        expect(digest.sha256).toBe(createHash('sha256').update(want).digest('hex'));
+      }),
+      { numRuns: 60 },
+    );
   });
 });

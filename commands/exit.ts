@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../src/cli/oclif.js';
 import { BaseCommand } from '../src/cli/base.js';
 import { fullGc } from '../src/cli/gc.js';
 import { textSpinner } from '../src/cli/progress.js';

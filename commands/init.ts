@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../src/cli/oclif.js';
 import path from 'node:path';
 import { BaseCommand } from '../src/cli/base.js';
 import { askAnswers, initTable, reviewInit } from '../src/cli/init-review.js';

@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../src/cli/oclif.js';
 import { BaseCommand } from '../src/cli/base.js';
 import { table } from '../src/cli/render.js';
 import { previewMapping, type PreviewResult } from '../src/plan/preview.js';

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../../src/cli/oclif.js';
 import { BaseCommand } from '../../src/cli/base.js';
 import { exportSource } from '../../src/bundle/source.js';
 import { initAuditChain, type AuditInitResult } from '../../src/audit/init.js';

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core';
+import { Flags } from '../../src/cli/oclif.js';
 import { BaseCommand } from '../../src/cli/base.js';
 import { exportSource } from '../../src/bundle/source.js';
 import { auditLog } from '../../src/audit/log.js';

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import { Args } from '../../src/cli/oclif.js';
 import { BaseCommand } from '../../src/cli/base.js';
 import { table } from '../../src/cli/render.js';
 import { checkMappings, type CheckSummary } from '../../src/plan/check.js';

@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../../src/cli/oclif.js';
 import { BaseCommand } from '../../src/cli/base.js';
 import { proposalTable, reviewProposal, PromptCancelled } from '../../src/cli/mapping-review.js';
 import { proposeMapping, summarize, writeMapping, type ProposalSummary } from '../../src/init/index.js';

@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../../src/cli/oclif.js';
 import { BaseCommand } from '../../src/cli/base.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { diffRuns, type RunsDiff } from '../../src/run/runs-diff.js';

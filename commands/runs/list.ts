@@ -1,4 +1,4 @@
-import { Args, Flags } from '@oclif/core';
+import { Args, Flags } from '../../src/cli/oclif.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { BaseCommand } from '../../src/cli/base.js';
 import { renderRunsList } from '../../src/run/runs-diff-render.js';

@@ -37,7 +37,7 @@ import {
 import { Footer, VectorLoader, type FileBlock } from '../vendor/apache-arrow.js';
 import { BugError, BundleError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
-import { modelTypeText } from './datapackage.js';
+import { modelTypeText } from './model-type.js';
 import { HashedFile, type FileDigest } from './sink.js';
 
 export interface TableFileWriter {

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { z } from '../vendor/zod.js';
 import type { Column, ColumnType, Entity } from '../model/types.js';
 import { tableFiles } from './layout.js';
+import { modelTypeText, parseModelType } from './model-type.js';
+
+export { modelTypeText, parseModelType } from './model-type.js';
 
 /**
  * data/datapackage.json: a Frictionless Tabular Data Package describing every CSV, so any
@@ -28,21 +31,6 @@ const FRICTIONLESS: Record<ColumnType, string> = {
   date: 'date',
   timestamp: 'datetime',
 };
-
-export function modelTypeText(c: Column): string {
-  if (c.type === 'decimal') return `decimal(${c.precision ?? 18},${c.scale ?? 0})`;
-  if (c.type === 'string' && c.length !== undefined) return `string(${c.length})`;
-  return c.type;
-}
-
-export function parseModelType(t: string): Pick<Column, 'type' | 'precision' | 'scale' | 'length'> | null {
-  let m = /^decimal\((\d+),(\d+)\)$/.exec(t);
-  if (m) return { type: 'decimal', precision: Number(m[1]), scale: Number(m[2]) };
-  m = /^string\((\d+)\)$/.exec(t);
-  if (m) return { type: 'string', length: Number(m[1]) };
-  if (['string', 'text', 'enum', 'integer', 'boolean', 'date', 'timestamp'].includes(t)) return { type: t as ColumnType };
-  return null;
-}
 
 function field(c: Column, pk: boolean): Record<string, unknown> {
   const f: Record<string, unknown> = { name: c.name, type: FRICTIONLESS[c.type], 'forklift:type': modelTypeText(c) };

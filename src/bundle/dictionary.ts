@@ -1,5 +1,5 @@
 import type { Entity } from '../model/types.js';
-import { modelTypeText } from './datapackage.js';
+import { modelTypeText } from './model-type.js';
 
 /**
  * data/README.md: the data dictionary a person reads first. Payload, so it holds nothing that

@@ -1,5 +1,5 @@
 import { constants as osConstants } from 'node:os';
-import { Command, Flags, type Interfaces } from '@oclif/core';
+import { Command, Flags, type Interfaces } from './oclif.js';
 import { ForkliftError, isThrownInOpenJson } from '../core/errors.js';
 import { parseUsageError } from './parse-error.js';
 import { closeOpenJson, renderError } from './render-error.js';

@@ -1,4 +1,4 @@
-import { Args, Flags, type Interfaces } from '@oclif/core';
+import { Args, Flags, type Interfaces } from './oclif.js';
 import { expandEnv } from '../plan/env.js';
 
 /**

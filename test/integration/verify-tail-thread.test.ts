@@ -100,15 +100,3 @@ describe('bundle verify: the tail lane in the bag thread', () => {
     }
   });
 });
-
-describe('the build bundles apache-arrow and zod into one file each', () => {
-  for (const name of ['apache-arrow', 'zod']) {
-    it(`dist/src/vendor/${name}.js imports no module of ${name}`, async () => {
-      const code = readFileSync(path.resolve('dist', 'src', 'vendor', `${name}.js`), 'utf8');
-      expect(code).not.toMatch(new RegExp(`from\\s*["']${name}`));
-      expect(code.length).toBeGreaterThan(100_000);
-      const mod = await dist(`src/vendor/${name}.js`);
-      expect(Object.keys(mod)).toContain(name === 'zod' ? 'z' : 'RecordBatch');
-    });
-  }
-});

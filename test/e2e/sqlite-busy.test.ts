@@ -44,10 +44,11 @@ function release(): void {
 afterEach(release);
 
 /** Whether another connection comes to hold the file's write lock within 30 s (a migrate in its load, waiting to commit while this test reads). */
-async function writeLockTaken(file: string): Promise<boolean> {
+async function writeLockTaken(file: string, cli?: ReturnType<typeof startCli>): Promise<boolean> {
   const probe = new Database(file, { timeout: 0 });
   try {
-    for (const start = Date.now(); Date.now() - start < 30_000; await new Promise((r) => setTimeout(r, 20))) {
+    // A CLI that ended took no lock to wait in: no use waiting out the 30 s (its output says why).
+    for (const start = Date.now(); Date.now() - start < 30_000 && cli?.child.exitCode == null; await new Promise((r) => setTimeout(r, 20))) {
       try {
         probe.exec('BEGIN IMMEDIATE');
         probe.exec('ROLLBACK');
@@ -62,11 +63,14 @@ async function writeLockTaken(file: string): Promise<boolean> {
 }
 
 /** The built CLI as a child process that runs on while the test goes on: its exit code and stdout once it ends. */
-function startCli(args: string[], cwd: string, env: Record<string, string> = {}): { child: ReturnType<typeof spawn>; ended: Promise<{ code: number | null; stdout: string }> } {
+function startCli(args: string[], cwd: string, env: Record<string, string> = {}): { child: ReturnType<typeof spawn>; ended: Promise<{ code: number | null; stdout: string }>; output: () => string } {
   const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', ...env } });
   let stdout = '';
+  let stderr = '';
   child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
-  return { child, ended: new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout }))) };
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  const output = (): string => `exit code ${String(child.exitCode)}; stdout: ${stdout.slice(-1500)}; stderr: ${stderr.slice(-1500)}`;
+  return { child, ended: new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout }))), output };
 }
 
 /** Ctrl-C to a CLI started with startCli: how long it took to end after it, its exit code and its --json error. */
@@ -170,8 +174,9 @@ describe('a store forklift made (rollback journal, as SQLite makes a new file)',
   it('migrate while a reader holds the store commits once the reader ends', async () => {
     const before = counts(db);
     hold(db, 'read');
-    const { ended } = startCli(['migrate', demo.plan, '--json'], demo.dir);
-    expect(await writeLockTaken(db)).toBe(true);
+    const cli = startCli(['migrate', demo.plan, '--json'], demo.dir);
+    const { ended } = cli;
+    expect(await writeLockTaken(db, cli), cli.output()).toBe(true);
     release();
     const { code, stdout } = await ended;
     expect(code, stdout).toBe(0);
@@ -182,7 +187,7 @@ describe('a store forklift made (rollback journal, as SQLite makes a new file)',
     const before = counts(db);
     hold(db, 'read');
     const cli = startCli(['migrate', demo.plan, '--json'], demo.dir, { FORKLIFT_SQLITE_WAIT: '120' });
-    expect(await writeLockTaken(db)).toBe(true);
+    expect(await writeLockTaken(db, cli), cli.output()).toBe(true);
     const { ms, code, error } = await interrupt(cli);
     // The interrupted run tries its failed entry (3 s) and closes the store (3 s at most) while this reader still holds the file.
     expect(ms).toBeLessThan(20_000);

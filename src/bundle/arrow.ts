@@ -33,8 +33,10 @@ import {
   makeData,
   type Data,
   type DataType,
+  Footer,
+  VectorLoader,
+  type FileBlock,
 } from '../vendor/apache-arrow.js';
-import { Footer, VectorLoader, type FileBlock } from '../vendor/apache-arrow.js';
 import { BugError, BundleError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { modelTypeText } from './model-type.js';

@@ -4,7 +4,6 @@ import type { Column, ColumnType, Entity } from '../model/types.js';
 import { tableFiles } from './layout.js';
 import { modelTypeText, parseModelType } from './model-type.js';
 
-export { modelTypeText, parseModelType } from './model-type.js';
 
 /**
  * data/datapackage.json: a Frictionless Tabular Data Package describing every CSV, so any

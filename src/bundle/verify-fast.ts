@@ -58,6 +58,29 @@ function bail(reason: string): never {
   throw new Bail(reason);
 }
 
+/** Why a lane stopped, for its stats and report: a Bail's reason, or the error it met. */
+function stopReason(e: unknown): string {
+  return e instanceof Bail ? e.message : `error: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+/** The columns bound to the Arrow file's fields (each exactly the type export writes), and the primary key's column positions. */
+function bindSchema(entity: Entity, cols: readonly FastCol[], fields: readonly Field[]): number[] {
+  if (fields.length !== cols.length) bail(`${fields.length} Arrow columns`);
+  for (let c = 0; c < cols.length; c++) cols[c]!.bindField(fields[c]!);
+  const keyPos = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
+  if (keyPos.some((p) => p < 0)) bail('a primary-key column not in the table');
+  return keyPos;
+}
+
+/** The columns `which` of record batch `b` bound to its data. */
+function bindBatch(cols: readonly FastCol[], children: readonly Data[], b: number, which: Iterable<number> = cols.keys()): void {
+  for (const c of which) {
+    const data = children[c];
+    if (!data) bail(`record batch ${b} without column ${c}`);
+    cols[c]!.bindData(data);
+  }
+}
+
 const STR = 0;
 const ENUM = 1;
 const INT = 2;
@@ -219,7 +242,7 @@ class FastCol {
 
   /** The number renderValue rendered last for a numeric, date, time or boolean column (key order compares it). */
   num = 0;
-  /** The date renderBatch wrote last, and its days. */
+  /** The date render wrote last, and its days. */
   readonly renderedDate = Buffer.alloc(10);
   renderedDays = NaN;
   /** The first millisecond of the day renderTimestamp wrote last (a log's timestamps mostly stay in one day a while). */
@@ -457,23 +480,22 @@ export class BatchClaims {
 
   /** The next batch from the front, or -1 when every batch is claimed. */
   front(): number {
-    for (;;) {
-      const v = Atomics.load(this.ends, 0);
-      const lo = Number(v >> 32n);
-      const hi = Number(v & 0xffffffffn);
-      if (lo >= hi) return -1;
-      if (Atomics.compareExchange(this.ends, 0, v, (BigInt(lo + 1) << 32n) | BigInt(hi)) === v) return lo;
-    }
+    return this.claim(true);
   }
 
   /** The next batch from the back, or -1 when every batch is claimed. */
   back(): number {
+    return this.claim(false);
+  }
+
+  private claim(fromFront: boolean): number {
     for (;;) {
       const v = Atomics.load(this.ends, 0);
       const lo = Number(v >> 32n);
       const hi = Number(v & 0xffffffffn);
       if (lo >= hi) return -1;
-      if (Atomics.compareExchange(this.ends, 0, v, (BigInt(lo) << 32n) | BigInt(hi - 1)) === v) return hi - 1;
+      const next = fromFront ? (BigInt(lo + 1) << 32n) | BigInt(hi) : (BigInt(lo) << 32n) | BigInt(hi - 1);
+      if (Atomics.compareExchange(this.ends, 0, v, next) === v) return fromFront ? lo : hi - 1;
     }
   }
 
@@ -529,13 +551,10 @@ export async function checkTail(job: TailJob): Promise<TailReport> {
   let fd = -1;
   try {
     const { entity } = job;
-    const n = entity.columns.length;
     const schema = await blocks.open();
-    if (schema.fields.length !== n || blocks.count !== claims.count) bail('not the file the fast lane opened');
+    if (blocks.count !== claims.count) bail('not the file the fast lane opened');
     const cols = entity.columns.map((c) => new FastCol(c));
-    for (let c = 0; c < n; c++) cols[c]!.bindField(schema.fields[c]!);
-    const keyPos = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
-    if (keyPos.some((p) => p < 0)) bail('a primary-key column not in the table');
+    const keyPos = bindSchema(entity, cols, schema.fields);
     const render = new BatchRenderer(cols);
     const last = keyPos.map(() => new KeySlot());
     fd = openSync(job.csv, 'r');
@@ -551,11 +570,7 @@ export async function checkTail(job: TailJob): Promise<TailReport> {
       taken++;
       const d = blocks.dataAt(j);
       if (d.length > 0) {
-        for (let c = 0; c < n; c++) {
-          const data = d.children[c];
-          if (!data) bail(`record batch ${j} without column ${c}`);
-          cols[c]!.bindData(data);
-        }
+        bindBatch(cols, d.children, j);
         const L = render.render(d.length, keyPos);
         if (L < 0) bail(`record batch ${j} is not certainly valid by itself`);
         if (L > end) bail(`record batch ${j} is longer than the CSV before the batches after it`);
@@ -576,7 +591,7 @@ export async function checkTail(job: TailJob): Promise<TailReport> {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } catch (e) {
-    report.stopped = e instanceof Bail ? e.message : `error: ${e instanceof Error ? e.message : String(e)}`;
+    report.stopped = stopReason(e);
   } finally {
     if (fd >= 0) closeSync(fd);
     await blocks.close().catch(() => undefined);
@@ -604,7 +619,7 @@ export async function fastCheckTable(input: FastLaneInput): Promise<FastLaneAnsw
   } catch (e) {
     if (input.signal?.aborted) input.signal.throwIfAborted();
     fastLaneStats.bailed++;
-    fastLaneStats.lastBail = e instanceof Bail ? e.message : `error: ${e instanceof Error ? e.message : String(e)}`;
+    fastLaneStats.lastBail = stopReason(e);
     return { ok: false, reason: fastLaneStats.lastBail };
   } finally {
     lane.stop();
@@ -659,13 +674,7 @@ class Lane {
     this.alen = b?.length ?? 0;
     this.more = b !== undefined;
     this.batchNo++;
-    if (b) {
-      for (let c = 0; c < this.n; c++) {
-        const data = b.children[c];
-        if (!data) bail(`record batch without column ${c}`);
-        this.cols[c]!.bindData(data);
-      }
-    }
+    if (b) bindBatch(this.cols, b.children, this.batches.position - 1);
     return b !== undefined;
   }
 
@@ -694,8 +703,7 @@ class Lane {
     const { input, n, cols } = this;
     const entity = input.entity;
     const schema = await this.batches.open();
-    if (schema.fields.length !== n) bail(`${schema.fields.length} Arrow columns`);
-    for (let c = 0; c < n; c++) cols[c]!.bindField(schema.fields[c]!);
+    const keyPos = bindSchema(entity, cols, schema.fields);
     if (input.tail && this.batches.count > 1) {
       this.claims = BatchClaims.create(this.batches.count);
       this.tailReport = input.tail({ csv: input.csv, arrow: input.arrow, entity, claims: this.claims.buffer, maxBatches: input.tailFirst?.maxBatches });
@@ -705,8 +713,6 @@ class Lane {
     }
     await this.nextBatch();
 
-    const keyPos = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
-    if (keyPos.some((p) => p < 0)) bail('a primary-key column not in the table');
     const slots = keyPos.map(() => new KeySlot());
     const fk = input.keyColumns;
     const names = entity.columns.map((c) => c.name);
@@ -857,11 +863,7 @@ class Lane {
           const row = new Array<unknown>(n);
           for (let b = tail.from; b < this.claims!.count; b++) {
             const d = this.batches.dataAt(b);
-            for (const c of fk) {
-              const data = d.children[c];
-              if (!data) bail(`record batch ${b} without column ${c}`);
-              cols[c]!.bindData(data);
-            }
+            bindBatch(cols, d.children, b, fk);
             for (let i = 0; i < d.length; i++) {
               for (const c of fk) row[c] = cols[c]!.value(i);
               if (!input.addKeys(row, line + 1 + i)) bail(`line ${line + 1 + i}: a unique value repeats`);
@@ -1288,26 +1290,11 @@ function renderDecimal(col: FastCol, i: number, out: Buffer, p: number): number 
   const sign = lo >> 31;
   const scale = col.scale;
   if (a[4 * j + 1] === sign && a[4 * j + 2] === sign && a[4 * j + 3] === sign && lo !== -2147483648 && scale <= 9) {
-    // Within 32 bits (the high words only the sign of the low one): integer arithmetic throughout.
-    const m = lo < 0 ? -lo : lo;
+    // Within 32 bits (the high words only the sign of the low one): read without float arithmetic.
     col.num = lo;
     if (lo < 0) out[p++] = 45;
-    const len = Math.max(digitCount(m), scale + 1);
-    if (len - scale > col.maxIntDigits) return -1;
-    const end = p + len + (scale > 0 ? 1 : 0);
-    let q = end;
-    let v = m;
-    if (scale > 0) {
-      for (let k = 0; k < scale; k++) {
-        const t = (v / 10) | 0;
-        out[--q] = 48 + v - t * 10;
-        v = t;
-      }
-      out[--q] = 46;
-    }
-    const first = writeBackwards(out, q, v);
-    for (let k = p; k < first; k++) out[k] = 48;
-    return col.ranged && !inRange(col, lo / col.pow, end - (lo < 0 ? p - 1 : p)) ? -1 : end;
+    const end = writeUnscaled(col, out, p, lo < 0 ? -lo : lo);
+    return end < 0 || (col.ranged && !inRange(col, lo / col.pow, end - (lo < 0 ? p - 1 : p))) ? -1 : end;
   }
   return renderDecimalWide(col, j, out, p);
 }
@@ -1332,8 +1319,17 @@ function renderDecimalWide(col: FastCol, j: number, out: Buffer, p: number): num
   col.num = neg ? -m : m;
   const start = p;
   if (neg && m !== 0) out[p++] = 45;
-  // The unscaled digits, at least one before the point, with the point before the last `scale`:
-  // no division by 10^scale.
+  const end = writeUnscaled(col, out, p, m);
+  return end < 0 || (col.ranged && !inRange(col, (neg ? -m : m) / col.pow, end - start)) ? -1 : end;
+}
+
+/**
+ * A decimal's unscaled magnitude `m` (below 2^53) at `p`, at least one digit before the point and
+ * the point before the last `scale` (no division by 10^scale), zero-padded to it (0.001, not
+ * .001); the position after it, or -1 with more whole digits than the column's precision allows.
+ */
+function writeUnscaled(col: FastCol, out: Buffer, p: number, m: number): number {
+  const scale = col.scale;
   const len = Math.max(digitCount(m), scale + 1);
   if (len - scale > col.maxIntDigits) return -1;
   const end = p + len + (scale > 0 ? 1 : 0);
@@ -1347,10 +1343,9 @@ function renderDecimalWide(col: FastCol, j: number, out: Buffer, p: number): num
     }
     out[--q] = 46;
   }
-  // Zero-padded to the point: 0.001, not .001.
   const first = writeBackwards(out, q, v);
   for (let k = p; k < first; k++) out[k] = 48;
-  return col.ranged && !inRange(col, (neg ? -m : m) / col.pow, end - start) ? -1 : end;
+  return end;
 }
 
 function renderBoolean(col: FastCol, i: number, out: Buffer, p: number): number {

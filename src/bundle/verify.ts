@@ -101,38 +101,40 @@ export async function openBundle(bundle: string): Promise<{ dir: string; display
 }
 
 export async function verifyBundleDir(dir: string, display: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
-  const forklift = existsSync(path.join(dir, 'data', 'datapackage.json'));
+  const pkgFile = path.join(dir, 'data', 'datapackage.json');
+  const forklift = existsSync(pkgFile);
   // The data is checked while the bag's files are hashed (in a thread of their own, on the other
   // core); its problems are listed after the bag's, the certificate's and the ledger's, as ever.
-  // The bag thread starts first: it hashes while this one loads what the data check needs. With
-  // the checksums alone there is nothing to do meanwhile, and starting a thread costs more than it
-  // gives (0.43 s against 0.50 s for the 1M-row bundle).
-  // The full check also keeps the CSVs' SHA-256 (which a forklift bag's manifest computes anyway) for datapackage.json's hash of each resource.
-  // Once it has hashed, the bag thread takes each table's last record batches (the tail lane of verify-fast.ts).
+  // The bag thread starts first: it hashes while this one loads what the data check needs, then
+  // takes each table's last record batches (the tail lane of verify-fast.ts). With the checksums
+  // alone there is nothing to do meanwhile, and starting a thread costs more than it gives (0.43 s
+  // against 0.50 s for the 1M-row bundle). The full check also keeps the CSVs' SHA-256 (which a
+  // forklift bag's manifest computes anyway) for datapackage.json's hash of each resource.
   const helper = opts.checksumsOnly || !forklift ? undefined : startBagThread(dir, { signal: opts.signal, digestsUnder: RESOURCE_DIGESTS, tails: opts.lane !== 'slow' });
   try {
-    return await verifyBag(dir, display, opts, helper?.report ?? validateBag(dir, { signal: opts.signal }), opts.tail ?? helper?.tail);
+    const hashing = helper?.report ?? validateBag(dir, { signal: opts.signal });
+    return await verifyHashing(dir, display, opts, { pkgFile: forklift ? pkgFile : undefined, hashing, tail: opts.tail ?? helper?.tail });
   } finally {
     await helper?.stop();
   }
 }
 
-async function verifyBag(dir: string, display: string, opts: VerifyOptions, hashing: Promise<BagReport>, tail: TailLane | undefined): Promise<VerifyResult> {
+/** The checks of verifyBundleDir, the bag being hashed (`hashing`); `pkgFile` where the bag is a forklift bundle. */
+async function verifyHashing(dir: string, display: string, opts: VerifyOptions, { pkgFile, hashing, tail }: { pkgFile: string | undefined; hashing: Promise<BagReport>; tail: TailLane | undefined }): Promise<VerifyResult> {
   const problems: string[] = [];
   let count = 0;
   const add = (p: string): void => {
     count++;
     if (problems.length < MAX_LISTED) problems.push(p);
   };
-  const pkgFile = path.join(dir, 'data', 'datapackage.json');
-  const forklift = existsSync(pkgFile);
+  const forklift = pkgFile !== undefined;
   const tables: TableCheck[] = [];
   const dataProblems: string[] = [];
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
   hashing.catch(() => undefined);
   const data =
-    forklift && !opts.checksumsOnly
+    pkgFile !== undefined && !opts.checksumsOnly
       ? import('./verify-data.js').then(({ checkData }) => {
           signal.throwIfAborted();
           return checkData(dir, pkgFile, tables, (p) => dataProblems.push(p), { ...opts, signal, tail });

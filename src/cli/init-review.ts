@@ -4,7 +4,7 @@
  */
 import { input, select } from '@inquirer/prompts';
 import { chooseEntity, type InitAnswers, type InitPlan } from '../init/index.js';
-import { displayPath } from '../plan/load.js';
+import { displayPath } from '../plan/paths.js';
 import { ask } from './mapping-review.js';
 import { table } from './render.js';
 

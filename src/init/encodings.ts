@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { ConfigError, SourceError } from '../core/errors.js';
-import { displayPath } from '../plan/load.js';
+import { displayPath } from '../plan/paths.js';
 import { ANY_ENCODING_ADVICE, CJK_ENCODING_ADVICE, encodingCandidates, encodingFlag, namedByFlag } from '../sources/encoding.js';
 import { didYouMean } from '../util/suggest.js';
 import { formatOfFile } from './detect.js';

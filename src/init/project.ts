@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ConfigError, ForkliftError, SourceError } from '../core/errors.js';
 import { loadModel } from '../model/load.js';
 import { dependencyOrder, type Model } from '../model/types.js';
-import { DEFAULT_TARGET, displayPath } from '../plan/load.js';
+import { DEFAULT_TARGET, displayPath } from '../plan/paths.js';
 import { redactUrl } from '../stores/url.js';
 import { detectLayout, formatOfFile, type SourceLayout } from './detect.js';
 import { checkEncodingFiles, initEncodingRefusal, parseInitEncodings, type EncodingRefusal, type InitEncodings } from './encodings.js';

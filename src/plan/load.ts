@@ -13,7 +13,6 @@ import { mappingSchema, planSchema, type MappingFile, type PlanFile } from './sc
 import { readYamlFile, type YamlFile } from './yaml.js';
 import { DEFAULT_TARGET, displayPath, resolveTarget } from './paths.js';
 
-export { DEFAULT_TARGET, displayPath, resolveTarget } from './paths.js';
 
 export interface LoadedMapping {
   file: string;

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, SourceError } from '../core/errors.js';
-import { displayPath, loadPlan, sourceSpecOf, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
+import { loadPlan, sourceSpecOf, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
+import { displayPath } from '../plan/paths.js';
 import { encodingCandidates, encodingFlag, namedByFlag } from '../sources/encoding.js';
 import { openSource } from '../sources/index.js';
 import { redactUrl, storeIdentity } from '../stores/url.js';

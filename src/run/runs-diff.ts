@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadPlan, type LoadedPlan } from '../plan/load.js';
 import { openSource } from '../sources/index.js';
-import { displayPath } from '../plan/load.js';
+import { displayPath } from '../plan/paths.js';
 import { findRunFolder, type RunFolder } from './history.js';
 import { AS_WRITTEN_DIR, REJECT_META } from './rejects.js';
 import { REKEYED_RULE, keySources } from './reload-check.js';

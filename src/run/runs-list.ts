@@ -4,7 +4,7 @@ import { BEFORE_CHAIN } from '../audit/chain.js';
 import { readLedger } from '../audit/source.js';
 import { chainOrder } from '../audit/source.js';
 import { ConfigError } from '../core/errors.js';
-import { displayPath } from '../plan/load.js';
+import { displayPath } from '../plan/paths.js';
 import { ofPlan, readRunFolders } from './history.js';
 import { committedCounts } from './ledger.js';
 

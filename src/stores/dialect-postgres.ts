@@ -1,6 +1,6 @@
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../run/staging.js';
-import { pgDate, pgTimestamp } from './read-postgres.js';
+import { pgDate, pgTimestamp } from './pg-copy-text.js';
 
 /**
  * What PostgreSQL needs spelled out, as pure functions over the model: the column types, the

@@ -3,7 +3,7 @@ import { StoreError } from '../../../src/core/errors.js';
 import type { Entity } from '../../../src/model/types.js';
 import { columnDecoders, isoFraction, type NativeColumn } from '../../../src/stores/read-common.js';
 import { datetimeText } from '../../../src/stores/read-mysql.js';
-import { pgTimestamp } from '../../../src/stores/read-postgres.js';
+import { pgTimestamp } from '../../../src/stores/pg-copy-text.js';
 
 /**
  * Instants are read with every digit the store keeps: whole milliseconds in the staging form

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openArrowRows, openArrowWriter } from '../src/bundle/arrow.js';
 import { parseBagInfo, writeBagTags } from '../src/bundle/bagit.js';
-import type { DataPackageResource } from '../src/bundle/datapackage.js';
+import type { DataPackageResource } from '../src/bundle/datapackage-read.js';
 import type { Entity } from '../src/model/types.js';
 
 /** Every row of an Arrow file, through the cursor `bundle verify` reads it with. */

@@ -14,7 +14,7 @@ export default class AuditInit extends BaseCommand {
 
   async run(): Promise<AuditInitResult> {
     const { flags } = await this.parse(AuditInit);
-    const { source } = exportSource({ source: flags.target, plan: flags.plan });
+    const { source } = await exportSource({ source: flags.target, plan: flags.plan });
     const r = await initAuditChain(source);
     if (!this.jsonEnabled()) {
       this.log(

@@ -15,7 +15,7 @@ export default class AuditLog extends BaseCommand {
   /** The table, or with --json the `{ source, entries }` document, is streamed to stdout as the ledger is read (nothing returned for oclif to print). */
   async run(): Promise<undefined> {
     const { flags } = await this.parse(AuditLog);
-    const source = flags.target !== undefined && !/^[a-z]+:/.test(flags.target) ? flags.target : exportSource({ source: flags.target, plan: flags.plan }).source;
+    const source = flags.target !== undefined && !/^[a-z]+:/.test(flags.target) ? flags.target : (await exportSource({ source: flags.target, plan: flags.plan })).source;
     const interrupt = this.interruptible();
     try {
       await auditLog({ source, format: this.jsonEnabled() ? 'json' : 'text', stream: process.stdout, signal: interrupt.signal });

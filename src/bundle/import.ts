@@ -17,7 +17,7 @@ import { checkLedgerWriter, commandEntry, noteLedgerHead } from '../audit/entry.
 import { safeBagPath } from './bagit.js';
 import { readBundleCsv } from './csv.js';
 import { rowDecoder, useWal, writeScratchRowsInThread } from './scratch-import.js';
-import { readDataPackage } from './datapackage.js';
+import { readDataPackage } from './datapackage-read.js';
 import { tableFiles } from './layout.js';
 import { openBundle, type VerifyResult } from './verify.js';
 import { verifyInThread } from './verify-thread.js';

@@ -1,5 +1,4 @@
 import { createHmac } from 'node:crypto';
-import { z } from '../vendor/zod.js';
 import { ConfigError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 
@@ -13,13 +12,8 @@ import type { Column, Entity } from '../model/types.js';
  * (other types mask to a missing value, which may repeat). A profile is applied as rows stream through; the store is untouched.
  */
 
-const entityRules = z.strictObject({
-  drop: z.array(z.string()).optional(),
-  mask: z.array(z.string()).optional(),
-  hash: z.array(z.string()).optional(),
-});
-const profileSchema = z.record(z.string(), entityRules);
-export type ProfileSpec = z.infer<typeof profileSchema>;
+/** Per entity: the columns to drop, mask and hash (profile-parse.ts checks a plan's against its schema). */
+export type ProfileSpec = Record<string, { drop?: string[] | undefined; mask?: string[] | undefined; hash?: string[] | undefined }>;
 
 export const SALT_ENV = 'FORKLIFT_HASH_SALT';
 export const MASK = '***';
@@ -29,29 +23,6 @@ export interface Profile {
   spec: ProfileSpec;
   /** Recorded in bag-info.txt: what was dropped, masked and hashed. */
   summary: string;
-}
-
-export function parseProfile(name: string, profiles: unknown, planDisplay: string): Profile {
-  const all = (profiles ?? {}) as Record<string, unknown>;
-  if (!Object.hasOwn(all, name)) {
-    const known = Object.keys(all);
-    throw new ConfigError(`${planDisplay}: there is no profile '${name}'${known.length ? ` (profiles: ${known.join(', ')})` : ' (the plan has no profiles: section)'}`, {
-      code: 'profile.unknown',
-      hint: 'Add it under profiles: in the plan, e.g. profiles: { auditor: { items: { drop: [standard_cost] } } }.',
-    });
-  }
-  const parsed = profileSchema.safeParse(all[name]);
-  if (!parsed.success) {
-    throw new ConfigError(`${planDisplay}: profiles.${name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
-      code: 'profile.invalid',
-      hint: 'Each entity of a profile takes drop, mask and hash, each a list of column names.',
-    });
-  }
-  const spec = parsed.data;
-  const summary = Object.entries(spec)
-    .map(([e, r]) => `${e} ${(['drop', 'mask', 'hash'] as const).filter((k) => r[k]?.length).map((k) => `${k} ${r[k]!.join(' ')}`).join(', ')}`)
-    .join('; ');
-  return { name, spec, summary: `${name}: ${summary}` };
 }
 
 /**

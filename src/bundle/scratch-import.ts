@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { startThread, type ThreadErrorMessage } from '../core/thread.js';
 import type { Entity } from '../model/types.js';
-import { q } from '../run/staging.js';
+import { q } from '../util/sql-name.js';
 import { RowInserter } from '../stores/sqlite-insert.js';
 import { safeBagPath } from './bagit.js';
 import { csvDecoder, readBundleCsv, type CsvField } from './csv.js';

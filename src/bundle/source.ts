@@ -1,26 +1,27 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
-import { checkFile } from '../plan/check-file.js';
 import { DEFAULT_TARGET, displayPath, resolveTarget } from '../plan/paths.js';
-import { planSchema } from '../plan/schema.js';
-import { readYamlFile } from '../plan/yaml.js';
-import { parseProfile, type Profile } from './profile.js';
+import type { Profile } from './profile.js';
 
 /**
  * The store an export reads and the profile it applies. Only the plan file itself is read (its
  * target and profiles): at contract end the mapping files and legacy sources may be long gone.
+ * With --source and no --profile the plan has nothing to give and is not read at all (nor are
+ * the YAML parser and the plan's schema loaded).
  */
-export function exportSource(opts: { source?: string | undefined; plan: string; profile?: string | undefined }): { source: string; profile: Profile | undefined } {
+export async function exportSource(opts: { source?: string | undefined; plan: string; profile?: string | undefined }): Promise<{ source: string; profile: Profile | undefined }> {
+  if (opts.source !== undefined && opts.profile === undefined) return { source: resolveTarget(opts.source, process.cwd()), profile: undefined };
   const planFile = path.resolve(opts.plan);
   const hasPlan = existsSync(planFile);
   if (opts.profile !== undefined && !hasPlan) {
     throw new ConfigError(`--profile ${opts.profile}: no plan at ${displayPath(planFile)} to read profiles from`, { code: 'profile.no-plan', hint: 'Give the plan with --plan FILE.' });
   }
   if (!hasPlan) return { source: resolveTarget(opts.source ?? DEFAULT_TARGET, process.cwd()), profile: undefined };
+  const [{ readYamlFile }, { checkFile }, { planSchema }] = await Promise.all([import('../plan/yaml.js'), import('../plan/check-file.js'), import('../plan/schema.js')]);
   const yaml = readYamlFile(planFile, displayPath(planFile));
   const spec = checkFile(yaml, planSchema, 'plan');
   const source = opts.source !== undefined ? resolveTarget(opts.source, process.cwd()) : resolveTarget(spec.target ?? DEFAULT_TARGET, path.dirname(planFile));
-  const profile = opts.profile !== undefined ? parseProfile(opts.profile, spec.profiles, displayPath(planFile)) : undefined;
+  const profile = opts.profile !== undefined ? (await import('./profile-parse.js')).parseProfile(opts.profile, spec.profiles, displayPath(planFile)) : undefined;
   return { source, profile };
 }

@@ -5,7 +5,7 @@ import type { Column, Entity } from '../model/types.js';
 import { compareDecimalText, compareText, keyComparer } from './order.js';
 import { openArrowRows, validDate } from './arrow.js';
 import { safeBagPath } from './bagit.js';
-import { readDataPackage, type DataPackageResource } from './datapackage.js';
+import { readDataPackage, type DataPackageResource } from './datapackage-read.js';
 import { tableFiles } from './layout.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from './csv.js';
 import { fastCheckTable } from './verify-fast.js';

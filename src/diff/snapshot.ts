@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseBagInfo, safeBagPath } from '../bundle/bagit.js';
 import { compareText } from '../bundle/order.js';
 import { CsvShapeError, csvDecoder, readBundleCsv } from '../bundle/csv.js';
-import { readDataPackage } from '../bundle/datapackage.js';
+import { readDataPackage } from '../bundle/datapackage-read.js';
 import { tableFiles } from '../bundle/layout.js';
 import { openBundle } from '../bundle/verify.js';
 import { ConfigError } from '../core/errors.js';

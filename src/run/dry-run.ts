@@ -1,7 +1,9 @@
 import type { Entity, Model } from '../model/types.js';
 import type { EntityLoad, TargetStore } from '../stores/types.js';
 import { upsertColumns } from '../stores/upsert-common.js';
-import { ROW_OK, q, stagingTable, type Staging } from './staging.js';
+import { stagingTable, type Staging } from './staging.js';
+import { ROW_OK } from './row-state.js';
+import { q } from '../util/sql-name.js';
 
 /**
  * `forklift migrate --dry-run` (SPEC section 12), the run's side: the target's current rows are

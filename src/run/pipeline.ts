@@ -26,7 +26,9 @@ import { profileEntity } from './profile.js';
 import { keepAsWritten, writeRejectsFile } from './rejects.js';
 import { rejectsTrend } from './history.js';
 import { writeReports, type Follows, type RunReport } from './report.js';
-import { ROW_BEHIND_WATERMARK, ROW_DUPLICATE, ROW_OK, Staging, q, stagingTable } from './staging.js';
+import { Staging, stagingTable } from './staging.js';
+import { ROW_BEHIND_WATERMARK, ROW_DUPLICATE, ROW_OK } from './row-state.js';
+import { q } from '../util/sql-name.js';
 import { applyWatermark, type WatermarkResult } from './watermark.js';
 import { RAW_ROWS_FILE, STAGING_FILE, claimStaging, removeIfEmpty, sweepStaleStaging } from './run-work.js';
 

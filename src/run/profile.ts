@@ -1,5 +1,7 @@
 import type { Entity } from '../model/types.js';
-import { ROW_OK, q, stagingTable, type Staging } from './staging.js';
+import { stagingTable, type Staging } from './staging.js';
+import { ROW_OK } from './row-state.js';
+import { q } from '../util/sql-name.js';
 
 /** How many rejects of each entity the report shows (all of them are in rejects/<entity>.csv). */
 export const FIRST_REJECTS = 20;

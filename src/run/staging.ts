@@ -4,6 +4,8 @@ import type { StoredValue } from '../mapping/coerce.js';
 import type { Cell } from '../sources/types.js';
 import { RawRowReader } from '../sources/raw-rows.js';
 import { RowInserter } from '../stores/sqlite-insert.js';
+import { q } from '../util/sql-name.js';
+import { ROW_OK, ROW_REJECTED } from './row-state.js';
 
 /**
  * The run's load package: a scratch SQLite file in the run folder holding every mapped row and
@@ -13,13 +15,7 @@ import { RowInserter } from '../stores/sqlite-insert.js';
  */
 
 
-export const ROW_OK = 0;
-export const ROW_DUPLICATE = 1;
-export const ROW_REJECTED = 2;
-/** Incremental loads: at or before the target's watermark, so already loaded by an earlier run. */
-export const ROW_BEHIND_WATERMARK = 3;
 
-export const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 export const stagingTable = (entity: string): string => q(`s_${entity}`);
 
 export interface StagedReject {

@@ -3,7 +3,9 @@ import { isStagedPointInTime } from '../mapping/datetime.js';
 import type { Entity } from '../model/types.js';
 import type { Watermark } from '../plan/watermark.js';
 import type { TargetStore } from '../stores/types.js';
-import { ROW_BEHIND_WATERMARK, ROW_OK, q, stagingTable, type Staging } from './staging.js';
+import { stagingTable, type Staging } from './staging.js';
+import { ROW_BEHIND_WATERMARK, ROW_OK } from './row-state.js';
+import { q } from '../util/sql-name.js';
 
 export interface WatermarkResult {
   column: string;

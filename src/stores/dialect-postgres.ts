@@ -1,5 +1,5 @@
 import type { Column, Entity } from '../model/types.js';
-import { q } from '../run/staging.js';
+import { q } from '../util/sql-name.js';
 import { pgDate, pgTimestamp } from './pg-copy-text.js';
 
 /**

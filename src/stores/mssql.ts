@@ -23,7 +23,7 @@ import {
   type MssqlReadSession,
 } from './read-mssql.js';
 import { holdsExactly, shapeError, shapeMismatches, type ShapeMismatch } from './table-shape.js';
-import { referencedClosure } from './sqlite.js';
+import { referencedClosure } from './referenced.js';
 import { checkNameLengths, MSSQL_NAME_LIMIT } from './name-limits.js';
 import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
 import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreSnapshot, TargetStore } from './types.js';

@@ -4,7 +4,7 @@ import knexFactory, { type Knex } from 'knex';
 import type { Connection as RawConnection, QueryOptions, ResultSetHeader } from 'mysql2';
 import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
-import { q } from '../run/staging.js';
+import { q } from '../util/sql-name.js';
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, pooledConnections, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
 import { ParkedResult, streamedRows } from './read-stream.js';
@@ -28,7 +28,7 @@ import {
   type MysqlForeignKeyRow,
   type MysqlKeyRow,
 } from './read-mysql.js';
-import { referencedClosure } from './sqlite.js';
+import { referencedClosure } from './referenced.js';
 import { checkNameLengths, MYSQL_NAME_LIMIT } from './name-limits.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTables, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';

@@ -1,13 +1,14 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
-import knexFactory, { type Knex } from 'knex';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
+import type { Knex } from 'knex';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { BugError, StoreError } from '../core/errors.js';
 import type { Entity } from '../model/types.js';
-import { q } from '../run/staging.js';
+import { q } from '../util/sql-name.js';
 import { checkNameLengths, PG_NAME_LIMIT } from './name-limits.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgColumnType, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
@@ -34,7 +35,7 @@ import {
   type PgConstraintRow,
   type PgForeignKeyRow,
 } from './read-postgres.js';
-import { referencedClosure } from './sqlite.js';
+import { referencedClosure } from './referenced.js';
 import { ParkedResult } from './read-stream.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, referencedSql, referencedTables, tableLabel, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
@@ -53,6 +54,12 @@ import { abortReason, cancelOnAbort } from '../util/abort.js';
  * emptying (replace), every entity's rows and the forklift_runs entry commit together or not at all.
  */
 
+// knex (with lodash, some 130 files) and better-sqlite3 load when a store first needs them, not
+// with the module: an export or a diff reads through pg's own client alone (about 0.1 s sooner).
+const require = createRequire(import.meta.url);
+const knexFactory = (): typeof import('knex') => require('knex') as typeof import('knex');
+const sqliteDriver = (): typeof Database => require('better-sqlite3') as typeof Database;
+
 /** Distinct values per batch when reading a column back. */
 const READ_BATCH = 5000;
 
@@ -61,7 +68,7 @@ export class PostgresStore implements TargetStore {
   readonly keysIgnoreTrailingSpaces = false;
   ledgerHead: string | null = null;
   readonly display: string;
-  private readonly k: Knex;
+  private pool: Knex | undefined;
   private readonly secrets: string[];
   /** The URL itself, for the read side's connections of their own (never shown). */
   private readonly url: string;
@@ -70,16 +77,20 @@ export class PostgresStore implements TargetStore {
     this.url = url;
     this.display = redactUrl(url);
     this.secrets = urlSecrets(url);
-    this.k = knexFactory({
+  }
+
+  /** knex and its pool, made on first use. */
+  private get k(): Knex {
+    return (this.pool ??= knexFactory()({
       client: 'pg',
-      connection: { connectionString: url, connectionTimeoutMillis: 15_000, application_name: 'forklift' },
+      connection: { connectionString: this.url, connectionTimeoutMillis: 15_000, application_name: 'forklift' },
       // knex would otherwise put bound values into error messages (customer data).
       compileSqlOnError: false,
       pool: { min: 0, max: 2 },
       acquireConnectionTimeout: 30_000,
       // knex prints connection errors on stdout itself; they reach the user as a StoreError instead.
       log: { warn: () => {}, error: () => {}, deprecate: () => {}, debug: () => {} },
-    });
+    }));
   }
 
   get knex(): Knex {
@@ -219,7 +230,7 @@ export class PostgresStore implements TargetStore {
     // and that second error would hide the cause.
     let first: unknown;
     try {
-      staging = new Database(req.stagingFile, { readonly: true, fileMustExist: true });
+      staging = new (sqliteDriver())(req.stagingFile, { readonly: true, fileMustExist: true });
       const db = staging;
       await this.k.transaction(async (trx) => {
         try {
@@ -376,11 +387,11 @@ export class PostgresStore implements TargetStore {
   }
 
   cancelStatements(): void {
-    for (const conn of pooledConnections<pg.Client>(this.k)) pgCancel(conn);
+    if (this.pool) for (const conn of pooledConnections<pg.Client>(this.pool)) pgCancel(conn);
   }
 
   async close(): Promise<void> {
-    await this.k.destroy();
+    await this.pool?.destroy();
   }
 
   private storeError(e: unknown, code: string): Error {

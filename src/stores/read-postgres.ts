@@ -4,7 +4,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { BugError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import type { DeleteAction, DeleteTrigger, RowRange, StoreForeignKey } from './types.js';
-import { q } from '../run/staging.js';
+import { q } from '../util/sql-name.js';
 import {
   MAX_DECIMAL_PRECISION,
   TABLES_TABLE,

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Column, Entity } from '../model/types.js';
 import type { DeleteAction, DeleteTrigger, RowRange, StoreForeignKey } from './types.js';
-import { q } from '../run/staging.js';
+import { q } from '../util/sql-name.js';
 import {
   TABLES_TABLE,
   adaptValue,

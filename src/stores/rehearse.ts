@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { ROW_OK } from '../run/staging.js';
+import { ROW_OK } from '../run/row-state.js';
 import type { EntityLoad } from './types.js';
 
 /**

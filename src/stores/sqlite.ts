@@ -3,8 +3,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import { BugError, ConfigError, StoreError } from '../core/errors.js';
+import { referencedClosure } from './referenced.js';
 import type { Column, Entity } from '../model/types.js';
-import { q } from '../run/staging.js';
+import { q } from '../util/sql-name.js';
 import { interruptedLoadError, nativeColumnsFor, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
 import { shapeError, shapeMismatches, sqliteHoldsExactly } from './table-shape.js';
 import {
@@ -602,18 +603,6 @@ function insertSql(l: EntityLoad): string {
   return sql;
 }
 
-export function referencedClosure(req: TablesToPrepare): Entity[] {
-  const names = new Set<string>();
-  const visit = (n: string): void => {
-    if (names.has(n)) return;
-    const e = req.model.entities.get(n);
-    if (!e) return;
-    for (const c of e.columns) if (c.references && c.references.entity !== n) visit(c.references.entity);
-    names.add(n);
-  };
-  for (const l of req.entities) visit(l.entity.name);
-  return [...names].map((n) => req.model.entities.get(n)!);
-}
 
 /** A ledger from before the chain (or before signing) gains the columns it lacks. */
 async function addChainColumns(trx: Knex.Transaction): Promise<void> {

@@ -1,7 +1,9 @@
 import { Decimal } from 'decimal.js';
 import type { Model } from '../model/types.js';
 import type { PlanFile } from '../plan/schema.js';
-import { ROW_OK, q, stagingTable, type Staging } from '../run/staging.js';
+import { stagingTable, type Staging } from '../run/staging.js';
+import { ROW_OK } from '../run/row-state.js';
+import { q } from '../util/sql-name.js';
 
 // decimal.js rounds every result to 20 significant digits by default: a sum of decimal(38,10)
 // values would be rounded, and a wrong total could pass. Sums are exact with no bound (addition

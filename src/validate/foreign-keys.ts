@@ -1,5 +1,7 @@
 import type { Entity } from '../model/types.js';
-import { ROW_OK, q, stagingTable, type Staging } from '../run/staging.js';
+import { stagingTable, type Staging } from '../run/staging.js';
+import { ROW_OK } from '../run/row-state.js';
+import { q } from '../util/sql-name.js';
 
 /**
  * A row whose reference does not resolve to a row loaded by this run (or already in the target,

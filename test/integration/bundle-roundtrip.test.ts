@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { toLedgerRecord, verifyChain } from '../../src/audit/chain.js';
 import { readLedger, verifyImported } from '../../src/audit/source.js';
 import { exportBundle } from '../../src/bundle/export.js';
-import { parseProfile } from '../../src/bundle/profile.js';
+import { parseProfile } from '../../src/bundle/profile-parse.js';
 import { importBundle } from '../../src/bundle/import.js';
 import { verifyBundle } from '../../src/bundle/verify.js';
 import { runPlan } from '../../src/run/pipeline.js';

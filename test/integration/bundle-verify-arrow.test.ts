@@ -1,7 +1,7 @@
 import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { entityOf, type DataPackageResource } from '../../src/bundle/datapackage.js';
+import { entityOf, type DataPackageResource } from '../../src/bundle/datapackage-read.js';
 import { exportBundle } from '../../src/bundle/export.js';
 import { verifyBundle } from '../../src/bundle/verify.js';
 import { runPlan } from '../../src/run/pipeline.js';

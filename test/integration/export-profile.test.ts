@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { exportBundle } from '../../src/bundle/export.js';
-import { parseProfile } from '../../src/bundle/profile.js';
+import { parseProfile } from '../../src/bundle/profile-parse.js';
 import { verifyBundle } from '../../src/bundle/verify.js';
 import { tempDir } from '../helpers.js';
 

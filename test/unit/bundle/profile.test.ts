@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyProfile, parseProfile } from '../../../src/bundle/profile.js';
+import { applyProfile } from '../../../src/bundle/profile.js';
+import { parseProfile } from '../../../src/bundle/profile-parse.js';
 import type { Entity } from '../../../src/model/types.js';
 
 /** Export profiles: what a profile may do to a column, and what it writes. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readBundleLedger } from '../../src/audit/ledger.js';
 import { CsvTableWriter } from '../../src/bundle/csv.js';
-import { entityOf } from '../../src/bundle/datapackage.js';
+import { entityOf } from '../../src/bundle/datapackage-read.js';
 import { exportBundle } from '../../src/bundle/export.js';
 import { openParquetWriter, readParquetFile } from '../../src/bundle/parquet.js';
 import { openXlsxWriter } from '../../src/bundle/xlsx.js';

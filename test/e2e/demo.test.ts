@@ -107,7 +107,7 @@ describe('forklift migrate on the demo factory (built CLI, child process)', () =
         const got = records.find((r) => r.forklift_position === `${entity === 'stock_balances' ? 'row' : 'line'} ${want.line}`);
         expect(got, `${entity} ${want.line} ${want.reason}`).toBeDefined();
         expect(got!.forklift_rule, `${entity} line ${want.line}`).toBe(want.rule);
-        expect(got!.forklift_reason.length).toBeGreaterThan(10);
+        expect(got!.forklift_reason?.length).toBeGreaterThan(10);
       }
     }
     const bom = parse(readFileSync(path.join(runDir, 'rejects', 'bom_lines.csv')), { bom: true, columns: true }) as Record<string, string>[];

@@ -329,8 +329,8 @@ describe.skipIf(myDown !== null)('interrupted while loading into MariaDB: a stat
     const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
     const dump = async (): Promise<Record<string, string>> => {
       const out: Record<string, string> = {};
-      for (const t of DEMO_TABLES) out[t] = String(((await c.query(`SELECT count(*) AS n FROM ${t}`)) as [{ n: number }[]])[0][0]!.n);
-      out.hp1001 = String(((await c.query("SELECT description AS d FROM items WHERE item_code = 'HP-1001'")) as [{ d: string }[]])[0][0]!.d);
+      for (const t of DEMO_TABLES) out[t] = String(((await c.query(`SELECT count(*) AS n FROM ${t}`)) as unknown as [{ n: number }[]])[0][0]!.n);
+      out.hp1001 = String(((await c.query("SELECT description AS d FROM items WHERE item_code = 'HP-1001'")) as unknown as [{ d: string }[]])[0][0]!.d);
       return out;
     };
     // InnoDB refreshes what INNODB_TRX shows only when it was last read 0.1 s ago or more: polled
@@ -338,7 +338,7 @@ describe.skipIf(myDown !== null)('interrupted while loading into MariaDB: a stat
     let asked = 0;
     const waiting = async (): Promise<boolean> => {
       if (Date.now() - asked < 200) return false;
-      const [rows] = (await c.query("SELECT count(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_mysql_thread_id <> CONNECTION_ID()")) as [{ n: number }[]];
+      const [rows] = (await c.query("SELECT count(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_mysql_thread_id <> CONNECTION_ID()")) as unknown as [{ n: number }[]];
       asked = Date.now();
       return Number(rows[0]!.n) > 0;
     };
@@ -356,12 +356,12 @@ describe.skipIf(myDown !== null)('interrupted while loading into MariaDB: a stat
       }
       interruptedDoc(r, 'migrate.interrupted', 'load');
       expect(await dump()).toEqual(before);
-      const [ledger] = (await c.query('SELECT status, message FROM forklift_runs ORDER BY seq')) as [{ status: string; message: string | null }[]];
+      const [ledger] = (await c.query('SELECT status, message FROM forklift_runs ORDER BY seq')) as unknown as [{ status: string; message: string | null }[]];
       expect(ledger.map((e) => [e.status, e.message])).toEqual([
         ['succeeded', null],
         ['failed', 'the run was interrupted during load; nothing was committed'],
       ]);
-      const [left] = (await c.query("SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND COMMAND = 'Query'", [name])) as [{ n: number }[]];
+      const [left] = (await c.query("SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND COMMAND = 'Query'", [name])) as unknown as [{ n: number }[]];
       expect(Number(left[0]!.n)).toBe(0);
       expect(stagingLeft(dir)).toEqual([]);
       const again = runCli(['migrate', plan], { cwd: dir, env });

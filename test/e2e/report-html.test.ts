@@ -129,8 +129,8 @@ describe.skipIf(!HAS_CHROMIUM)('report.html of the demo in headless Chromium', (
         expect(cells).toEqual([x.position, x.field, x.rule, x.reason]);
         seen.push({ line: Number(x.position.replace(/^(line|row) /, '')), field: x.field, rule: x.rule });
       }
-      expect(seen.sort((a, b) => a.line - b.line || a.rule.localeCompare(b.rule))).toEqual(
-        wanted.map((w) => ({ line: w.line, field: w.field, rule: w.rule })).sort((a, b) => a.line - b.line || a.rule.localeCompare(b.rule)),
+      expect(seen.sort((a, b) => a.line - b.line || String(a.rule).localeCompare(String(b.rule)))).toEqual(
+        wanted.map((w) => ({ line: w.line, field: w.field, rule: w.rule })).sort((a, b) => a.line - b.line || String(a.rule).localeCompare(String(b.rule))),
       );
     }
     const bom = page.locator('section#entity-bom_lines table.rejects');

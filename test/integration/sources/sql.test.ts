@@ -86,7 +86,7 @@ async function migrateCostAndLeadTime(url: string, query: string): Promise<{ loa
   const db = new Database(path.join(dir, 't.db'), { readonly: true });
   try {
     const rows = db.prepare('SELECT item_code, standard_cost, lead_time_days FROM items').raw().all() as unknown[][];
-    return { loaded: l.loaded, rejected: l.rejected, rows, rejects: l.rejects_file === undefined ? '' : readFileSync(path.join(dir, l.rejects_file), 'utf8') };
+    return { loaded: l.loaded, rejected: l.rejected, rows, rejects: l.rejects_file ? readFileSync(path.join(dir, l.rejects_file), 'utf8') : '' };
   } finally {
     db.close();
   }

@@ -94,7 +94,7 @@ function compareRows(a: Row, b: Row, kinds: KeyKind[], keyed: boolean): number {
   for (let i = 0; i < kinds.length; i++) {
     const x = a.key[i]!;
     const y = b.key[i]!;
-    const c = typeof x === 'string' ? compareText(x, y as string) : x < y ? -1 : x > y ? 1 : 0;
+    const c = typeof x === 'string' ? compareText(x, y as string) : x < (y as number | bigint) ? -1 : x > (y as number | bigint) ? 1 : 0;
     if (c) return c;
   }
   if (keyed) return 0;
@@ -242,7 +242,10 @@ describe('forklift diff against an in-memory reference (property)', () => {
           lrows.forEach((r, i) => {
             if (c.deletes[i]) return;
             const ch = c.changes[i];
-            if (!ch) return rrows.push(r);
+            if (!ch) {
+              rrows.push(r);
+              return;
+            }
             const v = { ...r.vals };
             for (const f of c.partial[i]!) (v as Record<string, unknown>)[f] = ch[f];
             rrows.push({ key: r.key, vals: v });

@@ -47,7 +47,8 @@ describe('schemaHeader', () => {
 
 describe('the demo files against the generated schemas (ajv, an independent JSON Schema validator)', () => {
   it('the demo plan and every demo mapping validate; a typo is flagged', async () => {
-    const { default: Ajv } = await import('ajv');
+    // ajv is CommonJS: its class is the module's default export's default under Node's interop.
+    const { Ajv } = await import('ajv');
     const { parse } = await import('yaml');
     const ajv = new Ajv({ allErrors: true, strict: false });
     const validators = { plan: ajv.compile(editorSchema('plan') as object), mapping: ajv.compile(editorSchema('mapping') as object) };

@@ -24,7 +24,7 @@ describe('retention rules', () => {
 
   it('counts calendar months and years back from the as-of day, in UTC', () => {
     const rule = (keep: string): RetentionRule => ({ entity: 'machine_events', keep: parseKeep(keep), by: 'ts' });
-    const asOf = DateTime.fromISO('2026-03-31', { zone: 'utc' });
+    const asOf = DateTime.fromISO('2026-03-31', { zone: 'utc' }) as DateTime<true>;
     expect(cutoffOf(rule('1 month'), asOf, 'timestamp')).toBe('2026-02-28T00:00:00.000Z');
     expect(cutoffOf(rule('24 months'), asOf, 'date')).toBe('2024-03-31');
     expect(cutoffOf(rule('1 year'), DateTime.fromISO('2024-02-29', { zone: 'utc' }), 'date')).toBe('2023-02-28');
@@ -32,7 +32,7 @@ describe('retention rules', () => {
   });
 
   it('refuses an --as-of in the future or that is not a day (exit 2)', () => {
-    const now = DateTime.fromISO('2026-11-29T15:00:00Z', { zone: 'utc' });
+    const now = DateTime.fromISO('2026-11-29T15:00:00Z', { zone: 'utc' }) as DateTime<true>;
     expect(asOfDay(undefined, now).toISODate()).toBe('2026-11-29');
     expect(asOfDay('2026-11-29', now).toISODate()).toBe('2026-11-29');
     for (const bad of ['2026-11-30', '2026-13-01', 'yesterday']) {

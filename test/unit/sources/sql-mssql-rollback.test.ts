@@ -104,7 +104,7 @@ function playServer(queries: Record<string, Step[]>): Played {
         done();
       } else {
         // One row a turn of the event loop, as packets arrive.
-        if (!metaSent) req.emit('columnMetadata', [meta]);
+        if (!metaSent) (req as unknown as NodeJS.EventEmitter).emit('columnMetadata', [meta]);
         metaSent = true;
         const value = step.rows.shift();
         if (value !== undefined) {

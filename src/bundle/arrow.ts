@@ -594,8 +594,8 @@ export async function openArrowWriter(file: string, entity: Entity, opts: { batc
       pending = [];
       if (state === 'open') {
         state = 'failed';
+        // Closed at once: the file is written with synchronous writes (sink.ts).
         out.destroy();
-        await out.closed();
       }
     },
   };

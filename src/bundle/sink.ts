@@ -35,9 +35,6 @@ export class HashedFile {
     if (this.failed) throw this.failed;
   }
 
-  /** Resolves once the file descriptor is closed (after close() or destroy()). */
-  async closed(): Promise<void> {}
-
   async write(chunk: string | Uint8Array): Promise<void> {
     if (this.failed) throw this.failed;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;

@@ -18,8 +18,7 @@ export interface ThreadOptions {
 export interface Thread<M> {
   /** The next message in the order sent; a worker's error message, an uncaught error, the abort or an exit with no message left throws. */
   next(): Promise<M>;
-  /** Sends a message; what `transfer` lists moves to the worker instead of being copied. */
-  post(value: unknown, transfer?: readonly ArrayBuffer[]): void;
+  post(value: unknown): void;
   /** Terminates the worker; call it in a finally, whether the answer came or not. */
   stop(): Promise<void>;
 }
@@ -71,7 +70,7 @@ export function startThread<M extends { type: string }>(url: URL, workerData: un
       if (m.type === 'error') throw revive((m as ThreadErrorMessage).error);
       return m as Exclude<M, ThreadErrorMessage>;
     },
-    post: (value, transfer) => worker.postMessage(value, transfer),
+    post: (value) => worker.postMessage(value),
     async stop() {
       signal?.removeEventListener('abort', onAbort);
       await worker.terminate();

@@ -3,10 +3,8 @@ import type { Entity } from '../model/types.js';
 import { READ_ROWS_BATCH, columnDecoders, isoFraction, toInteger, type NativeColumn } from './read-common.js';
 
 /**
- * PostgreSQL's COPY text format, read: the values of its fields and its lines as rows. Kept apart
- * from the PostgreSQL store (no pg, no knex, no SQLite here), so that a thread of its own can
- * parse the same text again: export's writer thread (bundle/table-writer-thread.ts) writes the
- * bundle's files from the COPY text the main thread read and checked, with these same decoders.
+ * PostgreSQL's COPY text format, read: the values of its fields and its lines as rows, apart from
+ * the catalog and the connection (read-postgres.ts) and needing neither pg nor knex.
  */
 
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
@@ -124,7 +122,6 @@ function nativeDecoder(n: NativeColumn): Decoder {
       return pgTimestamp;
   }
 }
-
 
 /** Each field's decoder for a table read with pgReadPlan (`\\N` is handled by the caller). */
 export function pgCopyDecoders(e: Entity, native: readonly NativeColumn[]): Decoder[] {

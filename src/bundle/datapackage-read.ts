@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from '../vendor/zod.js';
+import { array, boolean, int, looseObject, minLength, minimum, number, optional, safeParse, string, union, type Infer, type ZodMiniType } from '../vendor/zod-mini.js';
 import type { Column, ColumnType, Entity } from '../model/types.js';
 import { tableFiles } from './layout.js';
 import { parseModelType } from './model-type.js';
@@ -7,43 +7,44 @@ import { parseModelType } from './model-type.js';
 // Reading a bundle's datapackage.json (verify, import, diff), apart from writing one (export),
 // which then loads no zod.
 
-const fieldSchema = z.looseObject({
-  name: z.string().min(1),
-  type: z.string(),
-  'forklift:type': z.string().optional(),
-  description: z.string().optional(),
-  constraints: z
-    .looseObject({
-      required: z.boolean().optional(),
-      unique: z.boolean().optional(),
-      enum: z.array(z.string()).optional(),
-      maxLength: z.number().optional(),
-      minimum: z.union([z.string(), z.number()]).optional(),
-      maximum: z.union([z.string(), z.number()]).optional(),
-      pattern: z.string().optional(),
-    })
-    .optional(),
-  'forklift:exclusiveMinimum': z.string().optional(),
+const list = (): ZodMiniType<string | string[]> => union([array(string()), string()]);
+const name = (): ZodMiniType<string> => string().check(minLength(1));
+
+const fieldSchema = looseObject({
+  name: name(),
+  type: string(),
+  'forklift:type': optional(string()),
+  description: optional(string()),
+  constraints: optional(
+    looseObject({
+      required: optional(boolean()),
+      unique: optional(boolean()),
+      enum: optional(array(string())),
+      maxLength: optional(number()),
+      minimum: optional(union([string(), number()])),
+      maximum: optional(union([string(), number()])),
+      pattern: optional(string()),
+    }),
+  ),
+  'forklift:exclusiveMinimum': optional(string()),
 });
 
-const resourceSchema = z.looseObject({
-  name: z.string().min(1),
-  path: z.string().min(1),
-  description: z.string().optional(),
-  bytes: z.number().int().optional(),
-  hash: z.string().optional(),
-  'forklift:rows': z.number().int().min(0).optional(),
-  schema: z.looseObject({
-    fields: z.array(fieldSchema).min(1),
-    primaryKey: z.union([z.array(z.string()), z.string()]).optional(),
-    foreignKeys: z
-      .array(z.looseObject({ fields: z.union([z.array(z.string()), z.string()]), reference: z.looseObject({ resource: z.string(), fields: z.union([z.array(z.string()), z.string()]) }) }))
-      .optional(),
+const resourceSchema = looseObject({
+  name: name(),
+  path: name(),
+  description: optional(string()),
+  bytes: optional(int()),
+  hash: optional(string()),
+  'forklift:rows': optional(int().check(minimum(0))),
+  schema: looseObject({
+    fields: array(fieldSchema).check(minLength(1)),
+    primaryKey: optional(list()),
+    foreignKeys: optional(array(looseObject({ fields: list(), reference: looseObject({ resource: string(), fields: list() }) }))),
   }),
 });
 
-export const dataPackageSchema = z.looseObject({ name: z.string().optional(), resources: z.array(resourceSchema).min(1) });
-export type DataPackageResource = z.infer<typeof resourceSchema>;
+export const dataPackageSchema = looseObject({ name: optional(string()), resources: array(resourceSchema).check(minLength(1)) });
+export type DataPackageResource = Infer<typeof resourceSchema>;
 
 /** datapackage.json read and checked against its schema, each resource as an entity with its problems. */
 export type DataPackageRead =
@@ -65,7 +66,7 @@ export function readDataPackage(file: string): DataPackageRead {
   } catch (e) {
     return { ok: false, kind: 'json', problem: `not valid JSON (${why(e)})`, cause: e };
   }
-  const parsed = dataPackageSchema.safeParse(json);
+  const parsed = safeParse(dataPackageSchema, json);
   if (!parsed.success) return { ok: false, kind: 'schema', problem: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
   return { ok: true, resources: parsed.data.resources, entities: parsed.data.resources.map(entityOf) };
 }
@@ -86,7 +87,7 @@ export function entityOf(r: DataPackageResource): { entity: Entity; problems: st
   const problems: string[] = [];
   const pathProblem = resourcePathProblem(r);
   if (pathProblem) problems.push(pathProblem);
-  const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  const names = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
   const fieldNames = new Set(r.schema.fields.map((f) => f.name));
   const seen = new Set<string>();
   for (const f of r.schema.fields) {
@@ -101,8 +102,8 @@ export function entityOf(r: DataPackageResource): { entity: Entity; problems: st
   };
   const refs = new Map<string, { entity: string; column: string }>();
   for (const fk of r.schema.foreignKeys ?? []) {
-    const fields = list(fk.fields);
-    const to = list(fk.reference.fields);
+    const fields = names(fk.fields);
+    const to = names(fk.reference.fields);
     if (fields.length !== 1 || to.length !== 1) {
       problems.push(`${r.name}: composite foreign key (${fields.join(', ')}) is not supported`);
       continue;
@@ -110,7 +111,7 @@ export function entityOf(r: DataPackageResource): { entity: Entity; problems: st
     if (!known('a foreignKey', fields)) continue;
     refs.set(fields[0]!, { entity: fk.reference.resource === '' ? r.name : fk.reference.resource, column: to[0]! });
   }
-  const pk = list(r.schema.primaryKey);
+  const pk = names(r.schema.primaryKey);
   if (!known('primaryKey', pk)) pk.splice(0, pk.length, ...pk.filter((k) => fieldNames.has(k)));
   const columns = r.schema.fields.map((f): Column => {
     const exact = f['forklift:type'] !== undefined ? parseModelType(f['forklift:type']) : null;

@@ -1,14 +1,14 @@
-import { z } from '../vendor/zod.js';
+import { array, optional, record, safeParse, strictObject, string, type ZodMiniType } from '../vendor/zod-mini.js';
 import { ConfigError } from '../core/errors.js';
 import type { Profile, ProfileSpec } from './profile.js';
 
-// Apart from profile.ts, so that an export without --profile does not load zod.
-const entityRules = z.strictObject({
-  drop: z.array(z.string()).optional(),
-  mask: z.array(z.string()).optional(),
-  hash: z.array(z.string()).optional(),
+// Apart from profile.ts, so that an export without --profile does not load zod/mini.
+const entityRules = strictObject({
+  drop: optional(array(string())),
+  mask: optional(array(string())),
+  hash: optional(array(string())),
 });
-const profileSchema: z.ZodType<ProfileSpec> = z.record(z.string(), entityRules);
+const profileSchema: ZodMiniType<ProfileSpec> = record(string(), entityRules);
 
 /** Profile `name` of a plan's `profiles:` section, checked. */
 export function parseProfile(name: string, profiles: unknown, planDisplay: string): Profile {
@@ -20,7 +20,7 @@ export function parseProfile(name: string, profiles: unknown, planDisplay: strin
       hint: 'Add it under profiles: in the plan, e.g. profiles: { auditor: { items: { drop: [standard_cost] } } }.',
     });
   }
-  const parsed = profileSchema.safeParse(all[name]);
+  const parsed = safeParse(profileSchema, all[name]);
   if (!parsed.success) {
     throw new ConfigError(`${planDisplay}: profiles.${name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
       code: 'profile.invalid',

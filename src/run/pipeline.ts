@@ -228,10 +228,12 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       await checkpoint();
     }
 
-    const loadsOf = (): EntityLoad[] =>
+    // `accepted`: the rows each entity loads, where the ledger has counted them already (a scan of
+    // the staged rows less: 0.27 s of a 1M-row load).
+    const loadsOf = (accepted?: (entity: string) => number): EntityLoad[] =>
       dependencyOrder(plan.model, [...byEntity.keys()]).map((name) => {
         const x = byEntity.get(name)!;
-        return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: staging.count(name, ROW_OK), provided: providedColumns(x.mapping, x.entity) };
+        return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: accepted?.(name) ?? staging.count(name, ROW_OK), provided: providedColumns(x.mapping, x.entity) };
       });
     let rehearsal: Map<string, DryRunCounts> | undefined;
     if (dryRun) {
@@ -290,7 +292,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     const writes = opts.command !== 'validate';
     if (writes && !rejectedRun && !dryRun) {
       progress({ stage: 'load', rows: 0, rowsPerSecond: 0 });
-      const loads = loadsOf();
+      const loads = loadsOf((name) => ledgers.find((l) => l.entity === name)!.loaded);
       staging.close();
       try {
         // Never raced against the signal: the store stops its own statements when it aborts, and

@@ -42,6 +42,27 @@ export function formatOfFile(file: string): FileFormat | undefined {
   return undefined;
 }
 
+const SAVE_AS = 'open it in Excel or LibreOffice Calc and save it as .xlsx (or each sheet as CSV), then run init again';
+const EXPORT_AS = 'export its tables as CSV, then run init again';
+const UNREAD: Record<string, string> = {
+  '.xls': `an Excel 97-2003 workbook (.xls), which forklift does not read: ${SAVE_AS}`,
+  '.xlsb': `an Excel binary workbook (.xlsb), which forklift does not read: ${SAVE_AS}`,
+  '.ods': `an OpenDocument spreadsheet (.ods), which forklift does not read: ${SAVE_AS}`,
+  '.dbf': `a dBASE table (.dbf), which forklift does not read: ${EXPORT_AS}`,
+  '.mdb': `a Microsoft Access database, which forklift does not read: ${EXPORT_AS}`,
+  '.accdb': `a Microsoft Access database, which forklift does not read: ${EXPORT_AS}`,
+};
+
+/**
+ * Why a file that holds tables is not one forklift reads, with what to do; undefined for a
+ * readable format and for files that may well be no data export (JSON, XML, a README). init names
+ * such files rather than pass over them: an old .xls of the bill of materials left out without a
+ * word is a BOM missing from the migration.
+ */
+export function unreadFormatOf(file: string): string | undefined {
+  return UNREAD[path.extname(file).toLowerCase()];
+}
+
 const blank = (c: Cell): boolean => c === null || c.trim() === '';
 const numericOrDate = (c: string): boolean => /^[+-]?[\d.,:/ -]+$/.test(c.trim());
 

@@ -10,7 +10,7 @@ import { loadModel } from '../model/load.js';
 import { dependencyOrder, type Model } from '../model/types.js';
 import { DEFAULT_TARGET, displayPath } from '../plan/paths.js';
 import { redactUrl } from '../stores/url.js';
-import { detectLayout, formatOfFile, type SourceLayout } from './detect.js';
+import { detectLayout, formatOfFile, unreadFormatOf, type SourceLayout } from './detect.js';
 import { checkEncodingFiles, initEncodingRefusal, parseInitEncodings, type EncodingRefusal, type InitEncodings } from './encodings.js';
 import { shellWord } from '../util/shell.js';
 import { guessMapping, type MappingProposal } from './guess.js';
@@ -68,10 +68,22 @@ export interface InitResult {
 }
 
 const MIN_ENTITY_SCORE = 0.3;
-const DATA_FILE = (f: string): boolean => formatOfFile(f) !== undefined && !/^(~\$|\.)/.test(path.basename(f));
+// Office's lock files (~$Items.xlsx) and hidden files are no exports.
+const LISTED = (f: string): boolean => !/^(~\$|\.)/.test(path.basename(f));
+const DATA_FILE = (f: string): boolean => formatOfFile(f) !== undefined && LISTED(f);
+const UNREAD_FILE = (f: string): boolean => unreadFormatOf(f) !== undefined && LISTED(f);
 
 /** Legacy data files in `folder` and its subfolders (two levels), sorted; mappings/ and runs/ are not searched. */
 export function findDataFiles(folder: string, depth = 2): string[] {
+  return findFiles(folder, DATA_FILE, depth);
+}
+
+/** The files findDataFiles would look at that are exports of a format forklift does not read (unreadFormatOf). */
+export function findUnreadFiles(folder: string, depth = 2): string[] {
+  return findFiles(folder, UNREAD_FILE, depth);
+}
+
+function findFiles(folder: string, keep: (file: string) => boolean, depth: number): string[] {
   const out: string[] = [];
   let names: string[];
   try {
@@ -88,8 +100,8 @@ export function findDataFiles(folder: string, depth = 2): string[] {
       continue;
     }
     if (st.isDirectory()) {
-      if (depth > 0 && !['mappings', 'runs', 'node_modules', '.git'].includes(n)) out.push(...findDataFiles(f, depth - 1));
-    } else if (DATA_FILE(f) && st.size > 0) out.push(f);
+      if (depth > 0 && !['mappings', 'runs', 'node_modules', '.git'].includes(n)) out.push(...findFiles(f, keep, depth - 1));
+    } else if (keep(f) && st.size > 0) out.push(f);
   }
   return out;
 }
@@ -139,8 +151,13 @@ export async function planInit(dir: string, answers: InitAnswers, opts: InitOpti
       hint: 'Create the folder and put the legacy exports (.csv, .txt, .xlsx, .jsonl) in it, or name them with --legacy FOLDER (absolute or relative to DIR), and init creates DIR.',
     });
   }
+  const unread = findUnreadFiles(folder).map((file) => ({ file, reason: unreadFormatOf(file)! }));
   if (files.length === 0) {
-    throw new ConfigError(`no CSV or Excel files in ${displayPath(folder)}`, { code: 'init.no-sources', hint: 'Name the folder that holds the legacy exports (.csv, .txt, .xlsx, .jsonl).' });
+    throw new ConfigError(`no CSV or Excel files in ${displayPath(folder)}${unread.length ? ` (${unread.length === 1 ? 'one file' : `${unread.length} files`} of a format forklift does not read)` : ''}`, {
+      code: 'init.no-sources',
+      hint: unread.length ? 'Save or export those files as CSV, .xlsx or JSON Lines (see below), then run init again.' : 'Name the folder that holds the legacy exports (.csv, .txt, .xlsx, .jsonl).',
+      details: unread.map((u) => `${displayPath(u.file)}: ${u.reason}`),
+    });
   }
   checkEncodingFiles(encodings, files);
   const sources: SourceGuess[] = [];
@@ -188,6 +205,10 @@ export async function planInit(dir: string, answers: InitAnswers, opts: InitOpti
       s.entity = null;
     } else byEntity.set(s.entity, s);
   }
+  // Listed among the readable files, in the order found, as unreadable (never mapped): a file left out must be seen.
+  const order = findFiles(folder, (f) => DATA_FILE(f) || UNREAD_FILE(f), 2);
+  for (const u of unread) sources.push({ file: u.file, entity: null, score: 0, ranking: [], error: u.reason });
+  sources.sort((a, b) => order.indexOf(a.file) - order.indexOf(b.file));
   return { dir: root, answers, model, sources };
 }
 

@@ -103,6 +103,41 @@ describe('forklift init (no terminal)', () => {
     expect(existsSync(path.join(parent, 'some'))).toBe(false);
   });
 
+  it('names an old .xls and an Access database it cannot read, with what to do, and maps the rest', () => {
+    const dir = legacyCopy();
+    // The bytes of an Excel 97-2003 file begin so (OLE2); init does not open it, it names it.
+    writeFileSync(path.join(dir, 'legacy', 'BOM-2019.xls'), Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0, 0, 0, 0]));
+    writeFileSync(path.join(dir, 'legacy', 'costing.accdb'), 'x');
+    // Office's lock file of an open workbook is no export: not named.
+    writeFileSync(path.join(dir, 'legacy', '~$BOM-2019.xls'), 'x');
+    const r = runCli(['init', dir, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^skipped \S*legacy\/BOM-2019\.xls: an Excel 97-2003 workbook \(\.xls\), which forklift does not read: open it in Excel or LibreOffice Calc and save it as \.xlsx/m);
+    expect(r.stdout).toMatch(/^skipped \S*legacy\/costing\.accdb: a Microsoft Access database, which forklift does not read: export its tables as CSV/m);
+    expect(r.stdout).toMatch(/BOM-2019\.xls\s+-\s+unreadable/);
+    expect(r.stdout).not.toMatch(/~\$/);
+    for (const e of ['items', 'bom_lines', 'stock_balances', 'machine_events']) expect(existsSync(path.join(dir, 'mappings', `${e}.yaml`)), e).toBe(true);
+
+    const json = runCli(['init', dir, '--yes', '--force', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const doc = JSON.parse(json.stdout) as { skipped: { source: string; reason: string }[] };
+    expect(doc.skipped.map((s) => path.basename(s.source))).toEqual(['BOM-2019.xls', 'costing.accdb']);
+    expect(doc.skipped[0]!.reason).toMatch(/^an Excel 97-2003 workbook/);
+  });
+
+  it('a folder holding only files it cannot read is a usage error that names each of them', () => {
+    const dir = tempDir('forklift-init-xls-');
+    writeFileSync(path.join(dir, 'ITEMS.xls'), 'x');
+    writeFileSync(path.join(dir, 'stock.ods'), 'x');
+    const r = runCli(['init', dir, '--yes']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/no CSV or Excel files in .* \(2 files of a format forklift does not read\)/);
+    expect(r.stderr).toMatch(/ITEMS\.xls: an Excel 97-2003 workbook/);
+    expect(r.stderr).toMatch(/stock\.ods: an OpenDocument spreadsheet \(\.ods\)/);
+    expect(r.stderr).toMatch(/Hint: Save or export those files as CSV/);
+    expect(existsSync(path.join(dir, 'forklift.yaml'))).toBe(false);
+  });
+
   it('a file as DIR is a usage error', () => {
     const file = path.join(tempDir('forklift-init-file-'), 'notes.txt');
     writeFileSync(file, 'x');

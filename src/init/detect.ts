@@ -42,26 +42,35 @@ export function formatOfFile(file: string): FileFormat | undefined {
   return undefined;
 }
 
-const SAVE_AS = 'open it in Excel or LibreOffice Calc and save it as .xlsx (or each sheet as CSV), then run init again';
-const EXPORT_AS = 'export its tables as CSV, then run init again';
-const UNREAD: Record<string, string> = {
-  '.xls': `an Excel 97-2003 workbook (.xls), which forklift does not read: ${SAVE_AS}`,
-  '.xlsb': `an Excel binary workbook (.xlsb), which forklift does not read: ${SAVE_AS}`,
-  '.ods': `an OpenDocument spreadsheet (.ods), which forklift does not read: ${SAVE_AS}`,
-  '.dbf': `a dBASE table (.dbf), which forklift does not read: ${EXPORT_AS}`,
-  '.mdb': `a Microsoft Access database, which forklift does not read: ${EXPORT_AS}`,
-  '.accdb': `a Microsoft Access database, which forklift does not read: ${EXPORT_AS}`,
+const SAVE_AS = 'open it in Excel or LibreOffice Calc and save it as .xlsx (or each sheet as CSV)';
+const EXPORT_AS = 'export its tables as CSV';
+const UNREAD: Record<string, UnreadFormat> = {
+  '.xls': { what: 'an Excel 97-2003 workbook (.xls)', todo: SAVE_AS },
+  '.xlsb': { what: 'an Excel binary workbook (.xlsb)', todo: SAVE_AS },
+  '.ods': { what: 'an OpenDocument spreadsheet (.ods)', todo: SAVE_AS },
+  '.dbf': { what: 'a dBASE table (.dbf)', todo: EXPORT_AS },
+  '.mdb': { what: 'a Microsoft Access database', todo: EXPORT_AS },
+  '.accdb': { what: 'a Microsoft Access database', todo: EXPORT_AS },
 };
 
+/** A format of files that hold tables, which forklift does not read: what it is, and what to do. */
+export interface UnreadFormat {
+  what: string;
+  todo: string;
+}
+
 /**
- * Why a file that holds tables is not one forklift reads, with what to do; undefined for a
+ * Why a file that holds tables is not one forklift reads, and what to do; undefined for a
  * readable format and for files that may well be no data export (JSON, XML, a README). init names
  * such files rather than pass over them: an old .xls of the bill of materials left out without a
  * word is a BOM missing from the migration.
  */
-export function unreadFormatOf(file: string): string | undefined {
+export function unreadFormatOf(file: string): UnreadFormat | undefined {
   return UNREAD[path.extname(file).toLowerCase()];
 }
+
+/** An UnreadFormat as one sentence. */
+export const unreadReason = (u: UnreadFormat): string => `${u.what}, which forklift does not read: ${u.todo}`;
 
 const blank = (c: Cell): boolean => c === null || c.trim() === '';
 const numericOrDate = (c: string): boolean => /^[+-]?[\d.,:/ -]+$/.test(c.trim());
@@ -90,6 +99,8 @@ export function findHeader(records: readonly { line: number; cells: readonly Cel
 /** Reads the layout and a sample of rows of a legacy file. */
 export async function detectLayout(file: string, opts: { sheet?: string; sampleRows?: number; encoding?: string } = {}): Promise<SourceLayout> {
   const abs = path.resolve(file);
+  const unread = unreadFormatOf(abs);
+  if (unread !== undefined) throw new ConfigError(`${path.basename(abs)} is ${unread.what}, which forklift does not read`, { code: 'usage', hint: `${unread.todo[0]!.toUpperCase()}${unread.todo.slice(1)}, then name that file.` });
   const format = formatOfFile(abs) ?? (await sniffFormat(abs));
   if (format === 'xlsx' && opts.encoding !== undefined) {
     throw new ConfigError(`--encoding ${opts.encoding}: ${path.basename(abs)} is an Excel workbook, whose text carries its own encoding`, {

@@ -10,7 +10,7 @@ import { loadModel } from '../model/load.js';
 import { dependencyOrder, type Model } from '../model/types.js';
 import { DEFAULT_TARGET, displayPath } from '../plan/paths.js';
 import { redactUrl } from '../stores/url.js';
-import { detectLayout, formatOfFile, unreadFormatOf, type SourceLayout } from './detect.js';
+import { detectLayout, formatOfFile, unreadFormatOf, unreadReason, type SourceLayout } from './detect.js';
 import { checkEncodingFiles, initEncodingRefusal, parseInitEncodings, type EncodingRefusal, type InitEncodings } from './encodings.js';
 import { shellWord } from '../util/shell.js';
 import { guessMapping, type MappingProposal } from './guess.js';
@@ -151,7 +151,7 @@ export async function planInit(dir: string, answers: InitAnswers, opts: InitOpti
       hint: 'Create the folder and put the legacy exports (.csv, .txt, .xlsx, .jsonl) in it, or name them with --legacy FOLDER (absolute or relative to DIR), and init creates DIR.',
     });
   }
-  const unread = findUnreadFiles(folder).map((file) => ({ file, reason: unreadFormatOf(file)! }));
+  const unread = findUnreadFiles(folder).map((file) => ({ file, reason: `${unreadReason(unreadFormatOf(file)!)}, then run init again` }));
   if (files.length === 0) {
     throw new ConfigError(`no CSV or Excel files in ${displayPath(folder)}${unread.length ? ` (${unread.length === 1 ? 'one file' : `${unread.length} files`} of a format forklift does not read)` : ''}`, {
       code: 'init.no-sources',

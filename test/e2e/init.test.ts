@@ -45,6 +45,18 @@ describe('forklift mapping init (no terminal)', () => {
     expect(runCli(['mapping', 'init', 'legacy/MACHLOG.CSV', '--entity', 'machine_events', '--force'], { cwd: dir }).code).toBe(0);
   });
 
+  it('an old .xls is a usage error that says what to do, and writes nothing', () => {
+    const dir = tempDir('forklift-minit-xls-');
+    const xls = path.join(dir, 'BOM-2019.xls');
+    writeFileSync(xls, Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0, 0, 0, 0]));
+    const out = path.join(dir, 'bom.yaml');
+    const r = runCli(['mapping', 'init', xls, '--entity', 'bom_lines', '--out', out]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^Error: BOM-2019\.xls is an Excel 97-2003 workbook \(\.xls\), which forklift does not read$/m);
+    expect(r.stderr).toMatch(/^Hint: Open it in Excel or LibreOffice Calc and save it as \.xlsx \(or each sheet as CSV\), then name that file\.$/m);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('an unknown entity is a usage error with a suggestion', () => {
     const r = runCli(['mapping', 'init', 'fixtures/demo/BOM.CSV', '--entity', 'bom_line', '--out', path.join(tempDir(), 'x.yaml')]);
     expect(r.code).toBe(2);

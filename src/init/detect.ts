@@ -127,8 +127,8 @@ export async function detectLayout(file: string, opts: { sheet?: string; sampleR
   } finally {
     await head.close();
   }
-  // The header record's own line: the line before the first record, or 1.
-  firstLine = records.length > 1 ? Math.max(1, (records[1] as { line: number }).line - 1) : 1;
+  // The header record's own line: where the source knows it (a quoted header cell may span lines), else the line before the first record, or 1.
+  firstLine = head.headerLine ?? (records.length > 1 ? Math.max(1, (records[1] as { line: number }).line - 1) : 1);
   (records[0] as { line: number }).line = firstLine;
   const h = format === 'jsonl' ? 0 : findHeader(records);
   const headerRow = (records[h] as { line: number }).line;

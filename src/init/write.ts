@@ -24,6 +24,16 @@ export function yamlScalar(v: string | number | boolean | null): string {
   return JSON.stringify(v);
 }
 
+// A comment ends at a line break, and a YAML file holds printable characters only (tab, LF and
+// CR aside): a column named with a line break in a quoted header cell, written as it is into a
+// comment, made the mapping file init writes unreadable. Escaped as JSON escapes them.
+const UNPRINTABLE = /[\p{Cc}\u2028\u2029\ufeff]/gu;
+
+/** Text for a `#` comment: every character a comment cannot hold as its escape (`\n`, `\u000b`). */
+export function commentText(s: string): string {
+  return s.replace(UNPRINTABLE, (c) => (c === '\t' ? c : c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
 function flowList(items: readonly (string | number | boolean)[]): string {
   return `[${items.map((i) => yamlScalar(i)).join(', ')}]`;
 }
@@ -70,7 +80,7 @@ export function renderMappingYaml(p: MappingProposal, mappingFile: string, opts:
   const rel = path.relative(dir, L.path).split(path.sep).join('/');
   const written = p.fields.filter(isWritten);
   const counts = (c: string): number => written.filter((f) => f.confidence === c).length;
-  out.push(`# Guessed by \`${opts.tool ?? 'forklift mapping init'}\` from ${path.basename(L.path)} (${L.rows.length} sampled rows).`);
+  out.push(`# Guessed by \`${opts.tool ?? 'forklift mapping init'}\` from ${commentText(path.basename(L.path))} (${L.rows.length} sampled rows).`);
   out.push(`# ${written.length} of ${p.fields.length} fields mapped: ${counts('high')} sure, ${counts('medium')} likely, ${counts('low')} unsure. Check every TODO,`);
   out.push('# then `forklift preview` this file.');
   out.push(`entity: ${p.entity}`);
@@ -83,15 +93,15 @@ export function renderMappingYaml(p: MappingProposal, mappingFile: string, opts:
   }
   if (L.sheet !== undefined) out.push(`  sheet: ${yamlScalar(L.sheet)}`);
   if (L.format !== 'jsonl') {
-    const above = L.preamble.length === 0 ? '' : `  # above it: ${L.preamble.map((t) => `'${t.replace(/\s+/g, ' ').slice(0, 40)}'`).join(', ')}`;
+    const above = L.preamble.length === 0 ? '' : `  # above it: ${L.preamble.map((t) => `'${commentText(t.replace(/\s+/g, ' ').slice(0, 40))}'`).join(', ')}`;
     out.push(`  header_row: ${L.headerRow}${above}`);
   }
-  if (p.filter !== undefined) out.push(`filter: '${p.filter.expr.replace(/'/g, "''")}'   # ${p.filter.why}: counted as filtered`);
+  if (p.filter !== undefined) out.push(`filter: '${p.filter.expr.replace(/'/g, "''")}'   # ${commentText(p.filter.why)}: counted as filtered`);
   out.push('fields:');
   for (const f of p.fields) {
     if (!isWritten(f)) continue;
-    out.push(`  # ${f.field}: ${f.confidence} (${pct(f.score)}): ${f.why.join('; ')}`);
-    for (const t of f.todo) out.push(`  # TODO: ${t}`);
+    out.push(`  # ${f.field}: ${f.confidence} (${pct(f.score)}): ${commentText(f.why.join('; '))}`);
+    for (const t of f.todo) out.push(`  # TODO: ${commentText(t)}`);
     const entries = fieldEntries(f);
     const line = `  ${f.field}: ${flowMap(entries)}`;
     if (line.length <= 120) out.push(line);
@@ -102,12 +112,12 @@ export function renderMappingYaml(p: MappingProposal, mappingFile: string, opts:
   }
   const missingRequired = p.fields.filter((f) => !isWritten(f) && f.required);
   for (const f of missingRequired) {
-    out.push(`  # TODO: ${f.todo[0] ?? `no source column found for the required ${f.field}`}`);
+    out.push(`  # TODO: ${commentText(f.todo[0] ?? `no source column found for the required ${f.field}`)}`);
     out.push(`  # ${f.field}: { from: COLUMN }`);
   }
   const missing = p.fields.filter((f) => !isWritten(f) && !f.required).map((f) => f.field);
   if (missing.length > 0) out.push(`  # not mapped (no source column found; not required): ${missing.join(', ')}`);
-  if (p.unused.length > 0) out.push(`  # source columns not read: ${p.unused.join(', ')}`);
+  if (p.unused.length > 0) out.push(`  # source columns not read: ${commentText(p.unused.join(', '))}`);
   out.push('on_duplicate: reject            # rows with the same key: exact duplicates dropped, conflicting ones all rejected');
   return out.join('\n') + '\n';
 }

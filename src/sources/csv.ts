@@ -229,6 +229,7 @@ class CsvSource extends QueuedSource {
   private lastEnd = 0;
   /** Whether the header is known; before it, blank records are queued too (the header search skips them). */
   private headerKnown = false;
+  headerLine: number | undefined;
   private readonly onRecord = (rec: string[]): void => {
     const line = this.nextLine;
     const end = (this.parserInfo as { lines: number }).lines;
@@ -316,6 +317,7 @@ class CsvSource extends QueuedSource {
       });
     }
     this.header = header.cells.map((c) => (c ?? '').trim());
+    this.headerLine = header.line;
     this.headerKnown = true;
     // Records parsed together with the header were queued before it was known: drop the blank ones now.
     const rest = this.queue.slice(this.queueStart);

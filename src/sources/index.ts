@@ -41,6 +41,7 @@ export function mapSourceRecords(source: OpenedSource, header: string[], f: (r: 
     label: source.label,
     positionKind: source.positionKind,
     ...(source.excelDateSystem === undefined ? {} : { excelDateSystem: source.excelDateSystem }),
+    ...(source.headerLine === undefined ? {} : { headerLine: source.headerLine }),
     get skippedBlank() {
       return source.skippedBlank;
     },

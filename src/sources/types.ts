@@ -89,6 +89,11 @@ export interface SourceInfo {
   positionKind: 'line' | 'row';
   /** An Excel workbook's date system; absent for other sources (serial numbers there count from 1900). */
   excelDateSystem?: ExcelDateSystem;
+  /**
+   * CSV: the line the header record starts on (blank lines above it are passed over). A quoted
+   * header cell may hold line breaks, so the line before the first record need not be it.
+   */
+  headerLine?: number | undefined;
 }
 
 export interface OpenedSource extends SourceInfo {

@@ -45,6 +45,24 @@ describe('forklift mapping init (no terminal)', () => {
     expect(runCli(['mapping', 'init', 'legacy/MACHLOG.CSV', '--entity', 'machine_events', '--force'], { cwd: dir }).code).toBe(0);
   });
 
+  it('a header cell holding line breaks: the header is found on line 1 and the mapping it writes is valid YAML', () => {
+    const dir = tempDir('forklift-minit-nl-');
+    const csv = path.join(dir, 'items.csv');
+    // csvkit's test_header_newline.csv has such a header cell (tab, LF, VT, FF, CR inside quotes).
+    writeFileSync(csv, '"Item\nno",Description,"Unit\r\nof\u000bmeasure",Remark\nP-100,Pump,pcs,x\nP-200,Valve,pcs,y\n');
+    const out = path.join(dir, 'items.yaml');
+    const r = runCli(['mapping', 'init', csv, '--entity', 'items', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/header on line 1, 2 rows sampled/);
+    const text = readFileSync(out, 'utf8');
+    expect(text).toMatch(/^ {2}header_row: 1$/m);
+    // No comment spans lines, and nothing unprintable is left in the file.
+    expect(text.includes('\u000b') || text.includes('\u000c')).toBe(false);
+    for (const line of text.split('\n')) expect(line, line).not.toMatch(/\r/);
+    const c = runCli(['mapping', 'check', out]);
+    expect(c.stderr).not.toMatch(/YAML|Implicit keys/);
+  });
+
   it('an old .xls is a usage error that says what to do, and writes nothing', () => {
     const dir = tempDir('forklift-minit-xls-');
     const xls = path.join(dir, 'BOM-2019.xls');

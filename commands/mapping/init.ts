@@ -2,6 +2,7 @@ import { Args, Flags } from '../../src/cli/oclif.js';
 import { BaseCommand } from '../../src/cli/base.js';
 import { proposalTable, reviewProposal, PromptCancelled } from '../../src/cli/mapping-review.js';
 import { proposeMapping, summarize, writeMapping, type ProposalSummary } from '../../src/init/index.js';
+import { cellText } from '../../src/cli/render.js';
 
 export default class MappingInit extends BaseCommand {
   static override summary = 'Guess a mapping of a legacy file to an entity: layout, fields, formats, value maps; review it on a terminal; write commented YAML.';
@@ -42,7 +43,7 @@ export default class MappingInit extends BaseCommand {
       this.log('');
       this.log(proposalTable(proposed));
       if (summary.filter) this.log(`\nfilter: ${summary.filter.expr} (${summary.filter.why})`);
-      if (summary.unused_columns.length > 0) this.log(`not read: ${summary.unused_columns.join(', ')}`);
+      if (summary.unused_columns.length > 0) this.log(`not read: ${summary.unused_columns.map(cellText).join(', ')}`);
       const todo = summary.fields.reduce((n, f) => n + f.todo.length, 0);
       this.log(`\nwrote ${summary.file}${todo > 0 ? ` (${todo} TODO${todo === 1 ? '' : 's'} to check)` : ''}; next: forklift preview ${summary.file}`);
     }

@@ -4,7 +4,7 @@ import { sweptText, type SweptWork } from '../util/work-path.js';
 const n = (v: number): string => v.toLocaleString('en-US');
 
 export function table(head: string[], rows: string[][], alignRight: (col: number) => boolean = (c) => c > 0): string {
-  const widths = head.map((h) => h.length);
+  const widths = head.map((h) => cellText(h).length);
   for (const r of rows) columnWidths(widths, r);
   const lines = tableLines(head, widths, alignRight);
   return [lines.head, ...rows.map(lines.row)].join('\n');
@@ -12,7 +12,16 @@ export function table(head: string[], rows: string[][], alignRight: (col: number
 
 /** Widens `widths` (one per column) to fit a row's cells. */
 export function columnWidths(widths: number[], row: readonly string[]): void {
-  for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (row[i] ?? '').length);
+  for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, cellText(row[i] ?? '').length);
+}
+
+/**
+ * A cell as a table shows it: a line break or another control character in a value (a
+ * description typed with Alt+Enter in Excel, a column name from a quoted header cell) would break
+ * the row across lines, so it is shown escaped (`\n`, `\t`, `\u000b`).
+ */
+export function cellText(c: string): string {
+  return c.replace(/[\p{Cc}\u2028\u2029]/gu, (x) => (x === '\n' ? '\\n' : x === '\r' ? '\\r' : x === '\t' ? '\\t' : `\\u${x.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 /**
@@ -20,7 +29,12 @@ export function columnWidths(widths: number[], row: readonly string[]): void {
  * streamed): the heading with its rule, and each row, as `table` prints them.
  */
 export function tableLines(head: string[], widths: readonly number[], alignRight: (col: number) => boolean = (c) => c > 0): { head: string; row: (r: string[]) => string } {
-  const row = (r: string[]): string => r.map((c, i) => (alignRight(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const row = (r: string[]): string =>
+    r
+      .map(cellText)
+      .map((c, i) => (alignRight(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return { head: `${row(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`, row };
 }
 

@@ -1,4 +1,5 @@
 import type { RunReport } from '../run/report.js';
+import { escapeControl } from '../util/unicode.js';
 import { sweptText, type SweptWork } from '../util/work-path.js';
 
 const n = (v: number): string => v.toLocaleString('en-US');
@@ -20,9 +21,7 @@ export function columnWidths(widths: number[], row: readonly string[]): void {
  * description typed with Alt+Enter in Excel, a column name from a quoted header cell) would break
  * the row across lines, so it is shown escaped (`\n`, `\t`, `\u000b`).
  */
-export function cellText(c: string): string {
-  return c.replace(/[\p{Cc}\u2028\u2029]/gu, (x) => (x === '\n' ? '\\n' : x === '\r' ? '\\r' : x === '\t' ? '\\t' : `\\u${x.charCodeAt(0).toString(16).padStart(4, '0')}`));
-}
+export const cellText = (c: string): string => escapeControl(c);
 
 /**
  * The lines of a table whose column widths are known beforehand (a first pass over rows that are

@@ -78,11 +78,6 @@ export function findDataFiles(folder: string, depth = 2): string[] {
   return findFiles(folder, DATA_FILE, depth);
 }
 
-/** The files findDataFiles would look at that are exports of a format forklift does not read (unreadFormatOf). */
-export function findUnreadFiles(folder: string, depth = 2): string[] {
-  return findFiles(folder, UNREAD_FILE, depth);
-}
-
 function findFiles(folder: string, keep: (file: string) => boolean, depth: number): string[] {
   const out: string[] = [];
   let names: string[];
@@ -142,7 +137,9 @@ export async function planInit(dir: string, answers: InitAnswers, opts: InitOpti
   if (existsSync(root) && !isFolder(root)) throw new ConfigError(`${dir} is a file, not a folder`, { code: 'usage', hint: 'Name the project folder (a new one is created when --legacy names the legacy files).' });
   const model = loadModel(answers.model, root, displayPath);
   const folder = path.resolve(root, answers.legacy);
-  const files = findDataFiles(folder);
+  // One walk of the folder: the files to read, and those of a format forklift does not, in the order found.
+  const found = findFiles(folder, (f) => DATA_FILE(f) || UNREAD_FILE(f), 2);
+  const files = found.filter(DATA_FILE);
   // A missing DIR is created when the files are written (with its parents), but only when there
   // are legacy files elsewhere to start from: an empty new folder would scaffold nothing.
   if (files.length === 0 && !existsSync(root)) {
@@ -151,7 +148,7 @@ export async function planInit(dir: string, answers: InitAnswers, opts: InitOpti
       hint: 'Create the folder and put the legacy exports (.csv, .txt, .xlsx, .jsonl) in it, or name them with --legacy FOLDER (absolute or relative to DIR), and init creates DIR.',
     });
   }
-  const unread = findUnreadFiles(folder).map((file) => ({ file, reason: `${unreadReason(unreadFormatOf(file)!)}, then run init again` }));
+  const unread = found.filter(UNREAD_FILE).map((file) => ({ file, reason: `${unreadReason(unreadFormatOf(file)!)}, then run init again` }));
   if (files.length === 0) {
     throw new ConfigError(`no CSV or Excel files in ${displayPath(folder)}${unread.length ? ` (${unread.length === 1 ? 'one file' : `${unread.length} files`} of a format forklift does not read)` : ''}`, {
       code: 'init.no-sources',
@@ -206,9 +203,9 @@ export async function planInit(dir: string, answers: InitAnswers, opts: InitOpti
     } else byEntity.set(s.entity, s);
   }
   // Listed among the readable files, in the order found, as unreadable (never mapped): a file left out must be seen.
-  const order = findFiles(folder, (f) => DATA_FILE(f) || UNREAD_FILE(f), 2);
   for (const u of unread) sources.push({ file: u.file, entity: null, score: 0, ranking: [], error: u.reason });
-  sources.sort((a, b) => order.indexOf(a.file) - order.indexOf(b.file));
+  const at = new Map(found.map((f, i) => [f, i]));
+  sources.sort((a, b) => at.get(a.file)! - at.get(b.file)!);
   return { dir: root, answers, model, sources };
 }
 

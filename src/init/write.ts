@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { schemaHeader } from '../plan/editor-schema.js';
 import type { FieldProposal, MappingProposal } from './guess.js';
+import { escapeControl } from '../util/unicode.js';
 
 /** The `# yaml-language-server: $schema=…` first line, so editors complete and check the file. */
 export function schemaLine(kind: 'plan' | 'mapping', fileDir: string): string | undefined {
@@ -24,15 +25,10 @@ export function yamlScalar(v: string | number | boolean | null): string {
   return JSON.stringify(v);
 }
 
-// A comment ends at a line break, and a YAML file holds printable characters only (tab, LF and
-// CR aside): a column named with a line break in a quoted header cell, written as it is into a
-// comment, made the mapping file init writes unreadable. Escaped as JSON escapes them.
-const UNPRINTABLE = /[\p{Cc}\u2028\u2029\ufeff]/gu;
-
-/** Text for a `#` comment: every character a comment cannot hold as its escape (`\n`, `\u000b`). */
-export function commentText(s: string): string {
-  return s.replace(UNPRINTABLE, (c) => (c === '\t' ? c : c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
-}
+// A comment ends at a line break, and a YAML file holds printable characters only: a column
+// named with a line break in a quoted header cell, written as it is into a comment, made the
+// mapping file init writes unreadable.
+const commentText = (s: string): string => escapeControl(s, { keepTab: true });
 
 function flowList(items: readonly (string | number | boolean)[]): string {
   return `[${items.map((i) => yamlScalar(i)).join(', ')}]`;

@@ -14,3 +14,15 @@ export function firstLoneSurrogate(t: string): number {
   }
   return -1;
 }
+
+// Control characters, the line and paragraph separators and the BOM: none may show as itself
+// on one line of a table or in a YAML comment.
+const UNPRINTABLE = /[\p{Cc}\u2028\u2029\ufeff]/gu;
+
+/**
+ * `t` with every control character (and U+2028, U+2029, U+FEFF) escaped as `\n`, `\r`, `\t` or
+ * `\uXXXX`, so it stays on one line; `keepTab` leaves tabs as they are (a YAML comment holds them).
+ */
+export function escapeControl(t: string, opts: { keepTab?: boolean } = {}): string {
+  return t.replace(UNPRINTABLE, (c) => (c === '\t' ? (opts.keepTab ? c : '\\t') : c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}

@@ -1,6 +1,6 @@
 /**
  * zod/mini, for the readers on a command's start path (a bundle's datapackage.json, an export
- * profile): the build bundles only the functions named here (scripts/vendor.mjs), about 30 KB
+ * profile): the build bundles only the functions named here (scripts/vendor.mjs), about 37 KB
  * against the 570 KB of vendor/zod.ts, whose start cost 60 ms of every `bundle verify` on this
  * machine. The plan's schema keeps the full zod (vendor/zod.ts) for its JSON Schema. English
  * messages, as the full zod gives them: zod/mini loads no locale by itself.

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { BugError, SourceError } from '../core/errors.js';
+import { BugError, ExitCode, SourceError } from '../core/errors.js';
 import type { OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
 
 export const DEFAULT_BATCH_SIZE = 1000;
@@ -168,15 +168,45 @@ function manyNuls(text: string): boolean {
   return n >= 4 && n * 100 >= text.length;
 }
 
+/** What tells that a file was written to: its size and when it was last changed. */
+export type FileStamp = { size: number; mtimeMs: number; ino: number };
+
+export async function fileStamp(file: string): Promise<FileStamp> {
+  const st = await stat(file);
+  return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+}
+
+/**
+ * Fails when the file is not, now, the file that was read: a legacy export still being written,
+ * or copied over, while forklift read it would otherwise load the part read so far as if it were
+ * the whole file, and say it succeeded.
+ */
+export async function checkUnchanged(file: string, label: string, before: FileStamp, bytesRead?: number): Promise<void> {
+  const after = await fileStamp(file).catch(() => undefined);
+  const same = after !== undefined && after.size === before.size && after.mtimeMs === before.mtimeMs && after.ino === before.ino && (bytesRead === undefined || bytesRead === before.size);
+  if (same) return;
+  const now = after === undefined ? 'it is gone now' : after.ino !== before.ino ? 'it was replaced by another file' : `${after.size} bytes now, ${before.size} when reading began`;
+  throw new SourceError(`${label} changed while it was read (${now})`, {
+    code: 'source.changed',
+    exitCode: ExitCode.runtime,
+    location: { file: label },
+    hint: 'Another program writes it (an export or a copy not finished yet?): wait until it is complete, then run again. Nothing was loaded.',
+  });
+}
+
 /** Reads a file in chunks and hashes every byte that passes; `digest` is set at the end. */
 export class HashingFileReader {
   digest: string | undefined;
   /** Bytes read so far. */
   bytesRead = 0;
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly label: string = file,
+  ) {}
 
   async *chunks(signal?: AbortSignal): AsyncGenerator<Buffer> {
     const hash = createHash('sha256');
+    const before = await fileStamp(this.file);
     const stream = createReadStream(this.file, { highWaterMark: READ_CHUNK });
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -185,6 +215,7 @@ export class HashingFileReader {
         yield chunk;
         signal?.throwIfAborted();
       }
+      await checkUnchanged(this.file, this.label, before, this.bytesRead);
       this.digest = hash.digest('hex');
     } finally {
       stream.destroy();
@@ -192,9 +223,9 @@ export class HashingFileReader {
   }
 }
 
-/** SHA-256 (hex) of a file, streamed. */
-export async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
-  const reader = new HashingFileReader(file);
+/** SHA-256 (hex) of a file, streamed; fails when the file changes while it is read. */
+export async function sha256OfFile(file: string, signal?: AbortSignal, label: string = file): Promise<string> {
+  const reader = new HashingFileReader(file, label);
   for await (const chunk of reader.chunks(signal)) void chunk;
   if (reader.digest === undefined) throw new BugError('hash not finished');
   return reader.digest;

@@ -254,7 +254,7 @@ class CsvSource extends QueuedSource {
     batchSize: number,
   ) {
     super(label, 'line', batchSize);
-    this.reader = new HashingFileReader(file);
+    this.reader = new HashingFileReader(file, label);
     this.watch = newWatch(enc);
     this.skipper = new LineSkipper(headerRow - 1);
     this.nextLine = headerRow;

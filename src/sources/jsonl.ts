@@ -41,7 +41,7 @@ class JsonlSource extends QueuedSource {
     batchSize: number,
   ) {
     super(label, 'line', batchSize);
-    this.reader = new HashingFileReader(file);
+    this.reader = new HashingFileReader(file, label);
     this.watch = newWatch(enc);
   }
 

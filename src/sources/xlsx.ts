@@ -25,6 +25,9 @@ import {
   readHead,
   requirePath,
   sha256OfFile,
+  checkUnchanged,
+  fileStamp,
+  type FileStamp,
   type OpenOptions,
 } from './common.js';
 import type { Cell, CellFault, ExcelDateSystem, OpenedSource, SourceRecord, SourceSpec } from './types.js';
@@ -357,6 +360,7 @@ class XlsxSource extends QueuedSource {
   private chunks: AsyncIterator<string> | undefined;
   private parser: { write(chunk: string): void; end(): void } | undefined;
   private hash: Promise<string> | undefined;
+  private stamp: FileStamp | undefined;
   private readonly hashAbort = new AbortController();
   private sheetName = '';
   excelDateSystem: ExcelDateSystem = 1900;
@@ -403,7 +407,8 @@ class XlsxSource extends QueuedSource {
   }
 
   async start(): Promise<void> {
-    this.hash = sha256OfFile(this.file, this.hashAbort.signal);
+    this.stamp = await fileStamp(this.file);
+    this.hash = sha256OfFile(this.file, this.hashAbort.signal, this.fileLabel);
     this.hash.catch(() => undefined); // awaited in finish(); must not crash when abandoned
 
     const zip = await ZipFile.open(this.file);
@@ -706,6 +711,8 @@ class XlsxSource extends QueuedSource {
     } catch (e) {
       throw xlsxError(this.fileLabel, e);
     }
+    // The hash may have finished long before the last row was read.
+    if (this.stamp) await checkUnchanged(this.file, this.fileLabel, this.stamp);
   }
 
   protected async dispose(): Promise<void> {

@@ -125,6 +125,14 @@ export class SqliteStore implements TargetStore {
     // Shown relative to where the user is, as they would type it.
     this.display = file === ':memory:' || rel.startsWith('..') ? redactUrl(url) : `sqlite:${rel}`;
     this.waitMs = sqliteWaitMs();
+    // better-sqlite3 would fail with "unable to open database file" (or a disk I/O error on a
+    // read), which says nothing of the cause.
+    if (!memory && statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new ConfigError(`${this.display} is a folder, not a SQLite database file`, {
+        code: 'store.url',
+        hint: `Name a database file inside it: sqlite:${path.join(file, 'forklift.db')}.`,
+      });
+    }
     this.made = { file: !memory && !existsSync(file), folder: memory ? undefined : mkdirSync(path.dirname(path.resolve(file)), { recursive: true }) };
     this.k = knexFactory({
       client: 'better-sqlite3',
@@ -132,6 +140,9 @@ export class SqliteStore implements TargetStore {
       useNullAsDefault: true,
       // knex would otherwise put bound row values into error messages (customer data).
       compileSqlOnError: false,
+      // knex prints connection errors on stdout itself (a stack trace, before a --json document);
+      // they reach the user as a StoreError instead.
+      log: { warn: () => {}, error: () => {}, deprecate: () => {}, debug: () => {} },
       pool: {
         min: 1,
         max: 1,
@@ -543,7 +554,8 @@ function noColumn(display: string, table: string, column: string): StoreError {
 function readError(e: unknown, display: string): Error {
   if (e instanceof BugError || e instanceof StoreError) return e;
   if (e instanceof Error && e.name === 'AbortError') return e;
-  const msg = e instanceof Error ? e.message : String(e);
+  // The reason alone: the statement that met it is forklift's, not the user's.
+  const msg = sqliteReason(e);
   let hint = 'Check that the store is readable.';
   if (/file is not a database|SQLITE_NOTADB/.test(msg)) hint = 'The file is not a SQLite database: check the store URL.';
   return new StoreError(`${display}: ${msg}`, { code: 'store.read', hint, cause: e });

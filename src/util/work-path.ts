@@ -52,7 +52,18 @@ export function claimDestination(dest: string, command: string, code: string): {
       writeFileSync(file, mine, { flag: 'wx' });
       return { release: () => (readText(file) === mine ? rmSync(file, { force: true }) : undefined) };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const errno = (e as NodeJS.ErrnoException).code;
+      if (errno !== 'EEXIST') {
+        // The first write beside the destination: a folder this user may not write to, a full or
+        // read-only disk, is the user's to fix, not forklift's bug.
+        const where = path.relative(process.cwd(), path.dirname(dest)) || path.dirname(dest);
+        throw new ForkliftError(`cannot write beside ${shown}, in ${where} (${errno ?? String(e)})`, {
+          code: `${command}.write`,
+          exitCode: ExitCode.runtime,
+          hint: errno === 'ENOSPC' || errno === 'EDQUOT' ? 'Free space on that disk, or choose another bundle folder.' : `Choose a bundle folder in a place this user may write to, or check the permissions of ${where}.`,
+          cause: e,
+        });
+      }
     }
     const held = readText(file);
     const other = held === undefined ? undefined : parseOwner(held);

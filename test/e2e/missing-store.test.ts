@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers.js';
@@ -43,5 +43,36 @@ describe('a SQLite store that does not exist', () => {
       expect(r.stderr, args[0]).toMatch(/ITEMS\.CSV does not exist/);
       expect(existsSync(path.join(dir, 'new')), `${args[0]} left new/nested/t.db or its folders`).toBe(false);
     }
+  });
+});
+
+describe('a SQLite store URL that names a folder or a file that is not a database', () => {
+  it('is a usage error for every command, with no stack trace and --json clean', () => {
+    const dir = tempDir('forklift-folder-store-');
+    mkdirSync(path.join(dir, 'adir'));
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: t\ntarget: sqlite:./adir\nmodel: factory\nmappings: [items.yaml]\n');
+    writeFileSync(path.join(dir, 'items.yaml'), 'entity: items\nsource: { format: csv, path: ITEMS.CSV }\nfields:\n  item_code: { from: ITEM }\n  description: { from: DESC }\n  uom: { expr: \'"pcs"\' }\n  active: { expr: "true" }\n');
+    writeFileSync(path.join(dir, 'ITEMS.CSV'), 'ITEM,DESC\nA-1,Pump\n');
+    const url = 'sqlite:adir';
+    const commands: [string, string[]][] = [
+      ['migrate', ['migrate', '--json']],
+      ['export', ['export', 'out', '--source', url, '--json']],
+      ['audit log', ['audit', 'log', '--target', url, '--json']],
+      ['diff', ['diff', url, url, '--json']],
+    ];
+    for (const [what, args] of commands) {
+      const r = runCli(args, { cwd: dir });
+      expect(r.code, `${what}: ${r.stdout}${r.stderr}`).toBe(2);
+      // One JSON document on stdout, nothing before it (knex printed a stack trace there).
+      const doc = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string } };
+      expect(doc.error.code, what).toBe('store.url');
+      expect(doc.error.message, what).toMatch(/sqlite:(\.\/)?adir is a folder, not a SQLite database file/);
+      expect(r.stdout + r.stderr, what).not.toMatch(/internal error| {4}at /);
+    }
+    writeFileSync(path.join(dir, 'notdb.db'), 'hello\n');
+    const r = runCli(['export', 'out2', '--source', 'sqlite:notdb.db'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/sqlite:notdb\.db: file is not a database/);
+    expect(r.stderr).not.toMatch(/select|sqlite_master/i);
   });
 });

@@ -151,3 +151,21 @@ describe('a claim', () => {
     expect(readdirSync(dir)).toEqual(['b']);
   });
 });
+
+describe('a claim that cannot be written', () => {
+  it('is the user\'s error naming the folder (exit 1), not forklift\'s bug', () => {
+    const dir = tempDir('forklift-claim-');
+    // A file where a folder should be: ENOTDIR for root too (a read-only folder is not, for root).
+    writeFileSync(path.join(dir, 'plain'), 'x');
+    const dest = path.join(dir, 'plain', 'bundle');
+    let err: unknown;
+    try {
+      claimDestination(dest, 'export', 'export.busy');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'export.write', exitCode: 1 });
+    expect((err as Error).message).toMatch(/^cannot write beside .*plain\/bundle, in .*plain \(ENOTDIR\)$/);
+    expect((err as { hint: string }).hint).toMatch(/Choose a bundle folder in a place this user may write to/);
+  });
+});

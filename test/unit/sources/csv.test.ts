@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -360,5 +360,54 @@ describe('csv: streaming', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('csv: a file that changes while it is read', () => {
+  // A legacy export still being written when the run starts: the part read so far must not pass
+  // for the whole file.
+  const bigFile = (): string => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'forklift-csv-'));
+    const file = path.join(dir, 'growing.csv');
+    const lines = ['item,qty'];
+    for (let i = 0; i < 40_000; i++) lines.push(`I-${i},${i}`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
+  };
+
+  /** The error of a read during which `change` was done to the file, after the first batch. */
+  const changedDuringRead = async (change: (file: string) => void) => {
+    const file = bigFile();
+    const source = await openSource({ format: 'csv', path: file });
+    const e = await sourceError(async () => {
+      let first = true;
+      for await (const batch of source.batches()) {
+        void batch;
+        if (first) change(file);
+        first = false;
+      }
+    });
+    await source.close();
+    return e;
+  };
+
+  it('fails naming the file when it shrinks during the read', async () => {
+    const e = await changedDuringRead((file) => truncateSync(file, 100_000));
+    expect(e.code).toBe('source.changed');
+    expect(e.exitCode).toBe(1);
+    expect(e.message).toMatch(/growing\.csv changed while it was read \(100000 bytes now, \d+ when reading began\)/);
+    expect(e.hint).toMatch(/Nothing was loaded/);
+  });
+
+  it('fails when a line is appended during the read', async () => {
+    const e = await changedDuringRead((file) => appendFileSync(file, 'I-late,1\n'));
+    expect(e.code).toBe('source.changed');
+  });
+
+  it('reads a file that stays as it was to the end, with its hash', async () => {
+    const file = bigFile();
+    const { records, source } = await readAll({ format: 'csv', path: file });
+    expect(records).toHaveLength(40_000);
+    expect(source.sha256).toBe(sha256(file));
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -294,5 +294,30 @@ describe('xlsx cell text', () => {
     expect(isDateFormat('#,##0.00_);[Red](#,##0.00)')).toBe(false);
     expect(isDateFormat('0.00E+00')).toBe(false);
     expect(isDateFormat('0" days"')).toBe(false);
+  });
+});
+
+describe('xlsx: a workbook that changes while it is read', () => {
+  it('fails naming the file, even when its hash was finished before the last row', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'forklift-xlsx-changed-')), 'book.xlsx');
+    const rows = [row(1, str('A1', 'Item'), str('B1', 'Qty'))];
+    for (let r = 2; r < 3000; r++) rows.push(row(r, str(`A${r}`, `I-${r}`), num(`B${r}`, r)));
+    await writeXlsx(file, rows);
+    const source = await openSource({ format: 'xlsx', path: file }, { batchSize: 100 });
+    const e = await sourceError(async () => {
+      let first = true;
+      for await (const batch of source.batches()) {
+        void batch;
+        // Saved over by Excel meanwhile: a new file in its place.
+        if (first) {
+          writeFileSync(`${file}.new`, readFileSync(file));
+          renameSync(`${file}.new`, file);
+        }
+        first = false;
+      }
+    });
+    await source.close();
+    expect(e.code).toBe('source.changed');
+    expect(e.message).toMatch(/book\.xlsx changed while it was read \(it was replaced by another file\)/);
   });
 });

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, ForkliftError } from '../core/errors.js';
+import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
 import { compileMapping, compileOptionsOf } from '../mapping/compile.js';
 import { factoryModel } from '../model/factory.js';
 import type { Model } from '../model/types.js';
 import { openSource } from '../sources/index.js';
-import { loadMappingFile, loadPlan, sourceSpecOf, type LoadedMapping } from './load.js';
+import { loadMappingFile, loadPlan, loadPlanModel, sourceSpecOf, type LoadedMapping } from './load.js';
 import { readYamlFile } from './yaml.js';
 
 export interface CheckSummary {
@@ -21,11 +21,11 @@ export function isMappingFile(file: string): boolean {
 
 /** The model of the plan beside or above a mapping file, else the built-in factory model. */
 export function modelForMapping(mappingFile: string, planFile?: string): Model {
-  if (planFile) return loadPlan(planFile).model;
+  if (planFile) return loadPlanModel(planFile);
   let dir = path.dirname(path.resolve(mappingFile));
   for (let i = 0; i < 4; i++) {
     const candidate = path.join(dir, 'forklift.yaml');
-    if (existsSync(candidate)) return loadPlan(candidate).model;
+    if (existsSync(candidate)) return loadPlanModel(candidate);
     dir = path.dirname(dir);
   }
   return factoryModel();
@@ -66,6 +66,11 @@ export async function checkMappings(planOrMapping: string): Promise<CheckSummary
         await source.close();
       }
     } catch (e) {
+      // A legacy server that cannot be reached is not a mistake in the mapping: exit 1 with the
+      // store's own hint, naming the mapping whose source it is.
+      if (e instanceof ForkliftError && e.exitCode === ExitCode.runtime) {
+        throw new ForkliftError(`${m.display}: ${e.message}`, { code: e.code, exitCode: e.exitCode, ...(e.hint ? { hint: e.hint } : {}), details: e.details, cause: e });
+      }
       if (e instanceof ForkliftError) problems.push(e.message, ...e.details);
       else throw e;
     }

@@ -140,6 +140,16 @@ export function parseRejectLimit(v: string | number | undefined, where: string):
 }
 
 /** Reads and checks the plan, the model and every mapping file (not the sources yet). */
+/**
+ * The model a plan names, without reading its mappings: `mapping init` and `preview` work on one
+ * mapping while the plan lists others not written yet, or not finished.
+ */
+export function loadPlanModel(planFile: string): Model {
+  const file = path.resolve(planFile);
+  const spec = checkFile(readYamlFile(file, displayPath(file)), planSchema, 'plan');
+  return loadModel(spec.model, path.dirname(file), displayPath);
+}
+
 export function loadPlan(planFile: string, opts: { target?: string | undefined } = {}): LoadedPlan {
   const file = path.resolve(planFile);
   const display = displayPath(file);
@@ -159,6 +169,8 @@ export function loadPlan(planFile: string, opts: { target?: string | undefined }
       }
       mappings.push(m);
     } catch (e) {
+      // A mapping that is not YAML at all: its own message, place and hint say what to change.
+      if (e instanceof ConfigError && e.code === 'config.yaml') throw e;
       if (e instanceof ConfigError) {
         if (e.code === 'config.file-missing') problems.push(`${formatLocation(yaml.locate(['mappings', i]))} mappings[${i}]: ${e.message}`);
         else problems.push(e.message, ...e.details);

@@ -60,10 +60,15 @@ export function parseYamlText(text: string, file: string): YamlFile {
       return `${where} ${firstLine(err.message)}`;
     });
     const first = posOfErr(doc.errors[0]!);
+    const line = first ? (text.split('\n')[first.line - 1] ?? '') : '';
+    // `{ path: ${PART} }`: YAML reads the `{` of `${` as the start of another map.
+    const unquotedVar = /[{[][^'"]*\$\{/.test(line);
     throw new ConfigError(`${problems[0]}`, {
       code: 'config.yaml',
       location: first ? { file, line: first.line, column: first.col } : { file },
-      hint: 'This is not valid YAML: check indentation, colons and quotes near that line.',
+      hint: unquotedVar
+        ? 'This is not valid YAML: inside { } or [ ], quote a value that holds ${…}, such as path: "${DATA_DIR}/items.csv".'
+        : 'This is not valid YAML: check indentation, colons and quotes near that line.',
       // One syntax slip makes the parser stumble over everything after it: the first few say it.
       details: problems.length > 3 ? [...problems.slice(1, 3), `(${problems.length - 3} more that probably follow from the first)`] : problems.slice(1),
     });

@@ -39,20 +39,33 @@ import { LOTUS_LEAP_DAY, excelSerialToMillis, isLotusLeapDay } from '../util/exc
 // Cell text
 
 /**
- * A cell number as the decimal Excel shows: a fraction at most 15 significant digits (Excel's
- * precision, so a stored 274.65999999999997 is 274.66 and 0.55000000000000004 is 0.55), the
- * shortest text of that; a whole number exactly; never in exponent notation (1e-7 -> 0.0000001).
+ * A cell number as the exact decimal of its shortest representation (SPEC section 4), never in
+ * exponent notation (1e-7 -> 0.0000001), except for binary floating-point noise, which is read at
+ * 15 significant digits as Excel shows it.
+ *
+ * Noise is what arithmetic leaves in the last digits of a fraction that needs 16 or 17 digits: a
+ * run of four or more 0s or 9s, then at most two digits (0.30000000000000004 is 0.3,
+ * 274.65999999999997 is 274.66, 68.66499999999999 is 68.665). A value that needs 16 or 17 digits
+ * for another reason, written by pandas, openpyxl or exceljs (123456789012.3456,
+ * 99999999999999.98), is kept as it is: rounding it to 15 digits changed it without a word. Excel
+ * itself keeps 15 digits of what is typed, so its own files hold no such values.
  */
 export function numberToText(n: number): string {
   if (!Number.isFinite(n)) return String(n);
-  // A whole number is exact as it is stored: a 16-digit ID written by pandas or openpyxl
-  // (1234567890123456) must not become 1234567890123460. Float noise is in fractions only.
-  if (Number.isInteger(n)) {
-    const whole = String(n);
-    return whole.includes('e') ? new Decimal(whole).toFixed() : whole;
-  }
-  const s = String(Number(n.toPrecision(15)));
+  const shortest = plainDecimal(String(n));
+  if (Number.isInteger(n) || significantDigits(shortest) <= 15) return shortest;
+  const fraction = shortest.slice(shortest.indexOf('.') + 1);
+  return /(0{4,}|9{4,})\d{0,2}$/.test(fraction) ? plainDecimal(String(Number(n.toPrecision(15)))) : shortest;
+}
+
+/** A number's text without an exponent; -0 is 0. */
+function plainDecimal(s: string): string {
+  if (s === '-0') return '0';
   return s.includes('e') ? new Decimal(s).toFixed() : s;
+}
+
+function significantDigits(plain: string): number {
+  return plain.replace(/^-/, '').replace('.', '').replace(/^0+/, '').length;
 }
 
 export type DateKind = 'date' | 'time' | 'duration';

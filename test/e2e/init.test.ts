@@ -1,4 +1,4 @@
-import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers.js';
@@ -43,6 +43,23 @@ describe('forklift mapping init (no terminal)', () => {
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already exists/);
     expect(runCli(['mapping', 'init', 'legacy/MACHLOG.CSV', '--entity', 'machine_events', '--force'], { cwd: dir }).code).toBe(0);
+  });
+
+  it('works while the plan beside it lists mappings not written yet (this one included) or not finished', () => {
+    const dir = legacyCopy();
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: t\nmappings: [mappings/items.yaml, mappings/bom.yaml, mappings/broken.yaml]\n');
+    mkdirSync(path.join(dir, 'mappings'));
+    writeFileSync(path.join(dir, 'mappings', 'broken.yaml'), 'entity: bom_lines\nfields:\n  parent_item: { frm: A }\n');
+    const r = runCli(['mapping', 'init', 'legacy/ITEMMAST.CSV', '--entity', 'items', '--yes'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(path.join(dir, 'mappings', 'items.yaml'))).toBe(true);
+    const p = runCli(['preview', 'mappings/items.yaml', '-n', '3'], { cwd: dir });
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/item_code/);
+    // The whole plan is still checked where the whole plan is used.
+    const c = runCli(['mapping', 'check'], { cwd: dir });
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/bom\.yaml: file not found/);
   });
 
   it('a header cell holding line breaks: the header is found on line 1 and the mapping it writes is valid YAML', () => {

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/core/errors.js';
-import { loadPlan } from '../../../src/plan/load.js';
+import { loadPlan, loadPlanModel } from '../../../src/plan/load.js';
 import { parseYamlText } from '../../../src/plan/yaml.js';
 import { expandEnv } from '../../../src/plan/env.js';
 import { tempDir } from '../../helpers.js';
@@ -114,5 +114,31 @@ describe('plan files', () => {
     const p = plan({ 'forklift.yaml': `name: p\nmappings: [a.yaml]\n`, 'a.yaml': MAPPING });
     expect(loadPlan(p).target).toBe(`sqlite:${path.join(path.dirname(p), 'forklift.db')}`);
     expect(loadPlan(p).rejectLimit).toEqual({ kind: 'percent', value: 0 });
+  });
+});
+
+describe('a mapping file that is not valid YAML', () => {
+  it('is reported as itself: its place, its count, and what to quote', () => {
+    const p = plan({
+      'forklift.yaml': `name: p\nmappings: [ok.yaml, bad.yaml]\n`,
+      'ok.yaml': MAPPING,
+      'bad.yaml': 'entity: items\nsource: { format: csv, path: ${PART:-part1.csv} }\nfields:\n  item_code: { from: A }\n',
+    });
+    const e = planError(p);
+    expect(e.code).toBe('config.yaml');
+    expect(e.message).toMatch(/bad\.yaml:2:\d+ Unexpected/);
+    expect(e.location?.file).toMatch(/bad\.yaml$/);
+    // Not "(N problems, all listed)" beside "(M more that probably follow from the first)".
+    expect(e.hint).toBe('This is not valid YAML: inside { } or [ ], quote a value that holds ${…}, such as path: "${DATA_DIR}/items.csv".');
+    const plain = planError(plan({ 'forklift.yaml': `name: p\nmappings: [bad.yaml]\n`, 'bad.yaml': 'entity: items\n  fields: [\n' }));
+    expect(plain.hint).toBe('This is not valid YAML: check indentation, colons and quotes near that line.');
+  });
+});
+
+describe('the model of a plan, for one mapping', () => {
+  it('is read without the plan\'s other mappings, missing or broken', () => {
+    const p = plan({ 'forklift.yaml': `name: p\nmappings: [a.yaml, not-yet.yaml, broken.yaml]\n`, 'a.yaml': MAPPING, 'broken.yaml': 'entity: items\nfields:\n  x: { frm: A }\n' });
+    expect(planError(p).message).toMatch(/not-yet\.yaml: file not found/);
+    expect([...loadPlanModel(p).entities.keys()]).toContain('items');
   });
 });

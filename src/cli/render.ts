@@ -54,6 +54,8 @@ export function renderRunReport(r: RunReport & { swept?: readonly SweptWork[] })
       out.push(`incremental ${l.entity}: ${n(w.behind)} rows at or before the target's latest ${w.column}${per} were skipped (counted as filtered): an incremental load takes only newer rows, so a late row that was never loaded is skipped too (load those with load: upsert)`);
     }
   }
+  // Not rows, so not in the ledger's sum; said here so that a count of the file's lines agrees.
+  for (const l of r.entities) if (l.blank_skipped > 0) out.push(`${l.entity}: ${n(l.blank_skipped)} blank ${l.blank_skipped === 1 ? 'row' : 'rows'} in the source skipped (no value in any column; not counted as read)`);
   for (const c of r.checks) out.push(`control total ${c.entity} ${c.measure}: expected ${c.expected}, got ${c.actual} ${c.ok ? 'ok' : 'MISMATCH'}`);
   const withRejects = r.entities.filter((l) => l.rejected > 0);
   if (withRejects.length) {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ConfigError, SourceError } from '../core/errors.js';
 import { readHead } from '../sources/common.js';
 import { openSource, type Cell, type SourceSpec } from '../sources/index.js';
+import { encodingBeyondHead, isUtf8Name } from '../sources/encoding.js';
 
 export type FileFormat = 'csv' | 'xlsx' | 'jsonl';
 
@@ -139,7 +140,9 @@ export async function detectLayout(file: string, opts: { sheet?: string; sampleR
     .map((t) => (t.length > 80 ? `${t.slice(0, 77)}...` : t));
 
   // Second pass: from the header on, with the encoding found; the delimiter sniffed from the table itself.
-  const encoding = head.detected.encoding;
+  // The sample rows may all lie before the file's first byte beyond ASCII.
+  const late = opts.encoding === undefined && head.detected.encoding !== undefined && isUtf8Name(head.detected.encoding) ? await encodingBeyondHead(abs) : undefined;
+  const encoding = late ?? head.detected.encoding;
   const spec: SourceSpec = { ...base, header_row: headerRow, ...(encoding === undefined ? {} : { encoding }) };
   if (head.detected.sheet !== undefined) spec.sheet = head.detected.sheet;
   const src = await openSource(spec, { batchSize: 500 });
@@ -157,6 +160,7 @@ export async function detectLayout(file: string, opts: { sheet?: string; sampleR
   } finally {
     await src.close();
   }
+  if (format === 'csv') refuseSpaceSeparated(path.basename(abs), src.header, rows);
   return {
     format,
     path: abs,
@@ -186,4 +190,20 @@ async function sniffFormat(file: string): Promise<FileFormat> {
   }
   if (head[0] === 0x50 && head[1] === 0x4b) return 'xlsx';
   return 'csv';
+}
+
+/**
+ * A text file in which none of `,` `;` tab `|` separates columns but runs of spaces do (a
+ * fixed-width or space-separated export, NASA's C-MAPSS logs): read as CSV it is one column, and
+ * the mapping written from it would map nothing. Said as such instead.
+ */
+function refuseSpaceSeparated(name: string, header: readonly Cell[], rows: readonly Cell[][]): void {
+  if (header.length !== 1 || rows.some((r) => r.length !== 1)) return;
+  const widths = [header, ...rows].map((r) => (typeof r[0] === 'string' ? r[0].trim().split(/\s+/).length : 0));
+  const first = widths[0]!;
+  if (first < 2 || widths.filter((w) => w === first).length < widths.length * 0.9) return;
+  throw new ConfigError(`${name} has no delimiter forklift reads (, ; tab |): its ${first} columns are separated by spaces`, {
+    code: 'usage',
+    hint: `Convert it to CSV first, e.g. sed -E 's/^ +//; s/ +$//; s/ +/,/g' ${name} > ${name.replace(/\.[^.]*$/, '')}.csv, then name that file.`,
+  });
 }

@@ -63,7 +63,7 @@ export function confidenceOf(score: number): Confidence {
 
 /** A column name as an expression can name it: bare when it is an identifier, else in backquotes. */
 export function exprName(column: string): string {
-  return /^[\p{L}_][\p{L}\p{M}\p{Nd}_]*$/u.test(column) && !['and', 'or', 'not', 'true', 'false', 'null', 'if'].includes(column) ? column : `\`${column}\``;
+  return /^[\p{L}_][\p{L}\p{M}\p{Nd}_]*$/u.test(column) && !['and', 'or', 'not', 'true', 'false', 'null', 'if'].includes(column) ? column : `\`${column.replaceAll('`', '``')}\``;
 }
 
 const KEYWORDS_KEY = /(^|_)(code|id|item|no)$/;

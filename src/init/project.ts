@@ -96,7 +96,7 @@ function findFiles(folder: string, keep: (file: string) => boolean, depth: numbe
     }
     if (st.isDirectory()) {
       if (depth > 0 && !['mappings', 'runs', 'node_modules', '.git'].includes(n)) out.push(...findFiles(f, keep, depth - 1));
-    } else if (keep(f) && st.size > 0) out.push(f);
+    } else if (keep(f)) out.push(f);
   }
   return out;
 }

@@ -98,7 +98,7 @@ function entitySection(l: EntityReport, r: RunReport): string {
   return `<section class="entity" id="entity-${esc(l.entity)}" data-entity="${esc(l.entity)}">
 <h2>${esc(l.entity)} <small>${esc(l.source)}</small></h2>
 <p class="ledger-line">read ${num(l.read)} = ${r.committed ? 'loaded' : 'would load'} ${num(l.loaded)} + filtered ${num(l.filtered)} + duplicates ${num(l.duplicates_dropped)} + rejected ${num(l.rejected)}</p>
-${split}
+${l.blank_skipped > 0 ? `<p class="blank-line">${num(l.blank_skipped)} blank ${l.blank_skipped === 1 ? 'row' : 'rows'} in the source skipped (no value in any column; not counted as read)</p>\n` : ''}${split}
 <div class="cols"><div>${chart}</div><div>${missingTable}</div></div>
 ${firstRejects}
 </section>`;

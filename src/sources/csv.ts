@@ -56,7 +56,7 @@ export function delimiterOption(value: string | undefined, file: string): string
 /**
  * Choose the delimiter of `text` (the lines from the header on). Counts each candidate outside
  * quotes per record; the candidate whose count is the same (and > 0) on at least 90% of records
- * wins, the larger count first; otherwise the most consistent one; `,` when none occurs. A tie
+ * wins, the one the header line has as often first, then the larger count; otherwise the most consistent one; `,` when none occurs. A tie
  * goes to the candidate the header line has as often as the rows (then to the first in order).
  */
 export function sniffDelimiter(text: string, complete: boolean): string {
@@ -112,6 +112,7 @@ export function sniffDelimiter(text: string, complete: boolean): string {
 
   let best = -1;
   let bestConsistent = false;
+  let bestFits = false;
   let bestMode = 0;
   let bestShare = 0;
   for (let j = 0; j < k; j++) {
@@ -133,15 +134,22 @@ export function sniffDelimiter(text: string, complete: boolean): string {
     // candidate the header line has as often as the rows: a header holds no decimal commas.
     const headerFits = (jj: number): boolean => perRecord[jj]![0] === (jj === j ? mode : bestMode);
     const tie = best !== -1 && consistent === bestConsistent && (consistent ? mode === bestMode : share === bestShare);
+    // Of two candidates consistent in the rows, the one the header has as often wins over a larger
+    // count: a tab-separated file whose descriptions hold commas ("Screw, hex, M3") has none in its
+    // header.
+    const fits = perRecord[j]![0] === mode;
+    const fitsBetter = consistent && bestConsistent && fits !== bestFits;
     const better =
       best === -1 ||
       (consistent && !bestConsistent) ||
-      (consistent && bestConsistent && mode > bestMode) ||
+      (fitsBetter && fits) ||
+      (consistent && bestConsistent && !fitsBetter && mode > bestMode) ||
       (!consistent && !bestConsistent && share > bestShare) ||
       (tie && headerFits(j) && !headerFits(best));
     if (better) {
       best = j;
       bestConsistent = consistent;
+      bestFits = fits;
       bestMode = mode;
       bestShare = share;
     }

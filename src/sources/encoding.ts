@@ -227,6 +227,37 @@ export function detectEncoding(sample: Uint8Array, complete: boolean, file = 'th
 }
 
 /**
+ * The encoding of a file that detection took for UTF-8 from its first 64 KiB, judged where its
+ * first byte beyond ASCII is: an export whose first umlaut comes after thousands of plain rows.
+ * undefined when that part is UTF-8 too (or the file is ASCII throughout). Reads up to that
+ * byte, streamed: for `init` and `mapping init`, which write the encoding into a mapping from a
+ * sample of rows and must not write one that fails on the rest of the file.
+ */
+export async function encodingBeyondHead(file: string): Promise<string | undefined> {
+  let offset = 0;
+  let first = -1;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    if (!isAscii(chunk)) {
+      let i = 0;
+      while (chunk[i]! < 0x80) i++;
+      first = offset + i;
+      break;
+    }
+    offset += chunk.length;
+  }
+  if (first < SAMPLE_BYTES) return undefined;
+  const fh = await open(file, 'r');
+  try {
+    const window = Buffer.alloc(SAMPLE_BYTES);
+    const { bytesRead } = await fh.read(window, 0, SAMPLE_BYTES, first);
+    const found = detectEncoding(window.subarray(0, bytesRead), first + bytesRead >= (await fh.stat()).size, file);
+    return isUtf8Name(found.encoding) ? undefined : found.encoding;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * A command's `--encoding` (mapping init, init, rejects reload), checked as a mapping's `encoding:`
  * is but named as the flag: the name lower case, undefined for auto.
  */

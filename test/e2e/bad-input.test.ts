@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers.js';
@@ -208,5 +208,18 @@ describe('an unreachable target', () => {
     mkdirSync(path.join(dir, 'runs', 'earlier'), { recursive: true });
     expect(runCli(['migrate', '--target', 'postgres://forklift@127.0.0.1:1/test'], { cwd: dir }).code).toBe(1);
     expect(readdirSync(path.join(dir, 'runs'))).toEqual(['earlier']);
+  });
+});
+
+describe('blank rows in a source', () => {
+  it('are named in the summary and the HTML report, so the counts agree with the file', () => {
+    const { dir, plan } = project({ data: 'CODE,NAME\nA-1,Pump\n\n,\n  ,  \nA-2,Valve\n' });
+    const r = runCli(['validate', plan], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/items\s+2\s+2\s/);
+    expect(r.stdout).toContain('items: 3 blank rows in the source skipped (no value in any column; not counted as read)');
+    const runDir = readdirSync(path.join(dir, 'runs'))[0]!;
+    const html = readFileSync(path.join(dir, 'runs', runDir, 'report.html'), 'utf8');
+    expect(html).toContain('<p class="blank-line">3 blank rows in the source skipped');
   });
 });

@@ -116,6 +116,17 @@ describe('forklift init (no terminal)', () => {
     expect(entities.map((e) => [e.entity, e.read])).toEqual([['items', 117], ['bom_lines', 310], ['stock_balances', 145], ['machine_events', 2049]]);
   });
 
+  it('names an empty file and a space-separated one as skipped, with why, instead of passing over them', () => {
+    const dir = legacyCopy();
+    // An export that failed half way: an empty file where the BOM should be.
+    writeFileSync(path.join(dir, 'legacy', 'BOM_NEW.CSV'), '');
+    writeFileSync(path.join(dir, 'legacy', 'engine.txt'), Array.from({ length: 30 }, (_, i) => `1 ${i} 0.0023 518.67`).join('\n'));
+    const r = runCli(['init', dir, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/skipped .*BOM_NEW\.CSV: .*the file is empty/);
+    expect(r.stdout).toMatch(/skipped .*engine\.txt: .*its 4 columns are separated by spaces/);
+  });
+
   it('refuses to overwrite; without a terminal and without --yes it takes the defaults and never waits', () => {
     const dir = legacyCopy();
     expect(runCli(['init', dir]).code).toBe(0);

@@ -2,6 +2,8 @@ import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { guessMapping, nameScore, proposeMapping, writeMapping, type Proposed } from '../../../src/init/index.js';
+import { columnsOf as exprColumns, parseExpression } from '../../../src/mapping/expr/index.js';
+import { exprName } from '../../../src/init/guess.js';
 import { detectLayout } from '../../../src/init/detect.js';
 import { guessEnumMap, guessUnitMap } from '../../../src/init/values.js';
 import { factoryModel } from '../../../src/model/factory.js';
@@ -162,5 +164,54 @@ describe('names and value maps', () => {
     const p = await proposeMapping({ source: 'stueckliste.csv', entity: 'bom_lines', cwd: d });
     expect(p.file).toBe(path.join(d, 'mappings', 'bom_lines.yaml'));
     expect(p.proposal.fields.find((f) => f.field === 'valid_from')?.date).toBe('dd.MM.yyyy');
+  });
+});
+
+describe('detectLayout: a file whose first byte beyond ASCII lies past the 64 KiB detection reads', () => {
+  const write = (name: string, tail: string, encoding: BufferEncoding | 'cp1252'): string => {
+    const file = path.join(tempDir('forklift-late-enc-'), name);
+    const rows = ['ITEMNO;DESCRIPTION;UOM'];
+    for (let i = 0; i < 3000; i++) rows.push(`A-${String(i).padStart(5, '0')};Plain ascii description number ${i};EA`);
+    rows.push(tail);
+    const text = `${rows.join('\r\n')}\r\n`;
+    // Windows-1252 for the letters used here is Latin-1 but for the euro sign, which this text has not.
+    writeFileSync(file, encoding === 'cp1252' ? Buffer.from(text, 'latin1') : Buffer.from(text, encoding));
+    return file;
+  };
+
+  it('takes the encoding from where that byte is, so the mapping it writes reads the whole file', async () => {
+    const layout = await detectLayout(write('late.csv', 'B-1;Müller Getriebe, Größe 3;EA', 'cp1252'));
+    expect(layout.encoding).toBe('windows-1252');
+    expect(layout.rows).toHaveLength(1000);
+  });
+
+  it('keeps UTF-8 when the late text is UTF-8, and for a file that is ASCII throughout', async () => {
+    expect((await detectLayout(write('late-utf8.csv', 'B-1;Müller Getriebe;EA', 'utf8'))).encoding).toBe('utf-8');
+    expect((await detectLayout(write('ascii.csv', 'B-1;Mueller;EA', 'utf8'))).encoding).toBe('utf-8');
+  });
+});
+
+describe('exprName', () => {
+  it('writes any header as a column the expression language reads back as that header', () => {
+    for (const header of ['LT_WEEKS', 'Lead `time` weeks', '`', 'a``b', 'if', 'Menge (Stk.)', '2024']) {
+      const node = parseExpression(`${exprName(header)} * 7`, { file: 'm.yaml', line: 1, column: 1 });
+      expect(exprColumns(node), header).toEqual([header]);
+    }
+  });
+});
+
+describe('detectLayout: a space-separated text file', () => {
+  it('is refused, saying how to make it CSV, instead of read as one column that maps nothing', async () => {
+    const file = path.join(tempDir('forklift-spaces-'), 'engine.txt');
+    writeFileSync(file, Array.from({ length: 40 }, (_, i) => `1 ${i + 1} -0.0027 100.0 518.67 `).join('\n') + '\n');
+    await expect(detectLayout(file)).rejects.toMatchObject({
+      code: 'usage',
+      message: 'engine.txt has no delimiter forklift reads (, ; tab |): its 5 columns are separated by spaces',
+      hint: expect.stringMatching(/^Convert it to CSV first, e\.g\. sed .* engine\.txt > engine\.csv, then name that file\.$/),
+    });
+    // One column of text with spaces in it, not all alike, is a one-column file.
+    const notes = path.join(tempDir('forklift-spaces-'), 'notes.csv');
+    writeFileSync(notes, 'note\nPump seal replaced\nok\nCheck motor bearing next week\n');
+    expect((await detectLayout(notes)).header).toEqual(['note']);
   });
 });

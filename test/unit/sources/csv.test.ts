@@ -220,6 +220,14 @@ describe('csv: delimiters', () => {
     // A single column: the default.
     expect(sniffDelimiter('sku\nA\nB\n', true)).toBe(',');
   });
+
+  it('prefers the delimiter the header has as often as the rows over a larger count it lacks', () => {
+    // Tabs between the columns, three commas in every description, none in the header.
+    const rows = ['ITEMNO\tDESCRIPTION\tUOM', ...Array.from({ length: 50 }, (_, i) => `S-${i}\tScrew, hex, M${(i % 12) + 3}, zinc plated\tPCS`)];
+    expect(sniffDelimiter(rows.join('\n') + '\n', true)).toBe('\t');
+    // Both in the header as in the rows: the larger count still wins.
+    expect(sniffDelimiter('a,b;c,d;e\n1,2;3,4;5\n6,7;8,9;0\n', true)).toBe(',');
+  });
 });
 
 describe('csv: files that are not CSV', () => {

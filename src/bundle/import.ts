@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { BugError, BundleError, ConfigError, InterruptedError } from '../core/errors.js';
+import { BugError, BundleError, ConfigError, InterruptedError, StoreError } from '../core/errors.js';
 import { settlesWithin, untilAborted } from '../util/abort.js';
 import { loopTurns } from '../util/loop-turn.js';
 import { dependencyOrder, type Entity, type Model } from '../model/types.js';
@@ -22,6 +22,7 @@ import { tableFiles } from './layout.js';
 import { openBundle, type VerifyResult } from './verify.js';
 import { verifyInThread } from './verify-thread.js';
 import { dropWork, scratchDir } from '../util/work-path.js';
+import { firstPaddedKeyPair, type StagedKey } from '../validate/keys.js';
 
 /** How long an interrupted import waits for the target to take its `failed` entry, and to close. */
 const INTERRUPTED_TARGET_MS = 3000;
@@ -115,6 +116,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       // Reach the target before staging a million rows; copies an earlier import already kept are not added twice.
       const kept = (await untilAborted(store.hasTable(IMPORTED_RUNS_ENTITY.name), signal)) && staged.includes(IMPORTED_RUNS_ENTITY) ? await untilAborted(keptLedgerKeys(store), signal) : new Set<string>();
       const staging = new Staging(path.join(scratch, 'staging.sqlite'), { cacheMiB: 8 });
+      let clash: PaddedKeyClash | null = null;
       stage = 'staging';
       const turn = loopTurns();
       try {
@@ -128,13 +130,14 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
           const decodeRow = rowDecoder(e, target);
           const importIdPos = e.name === RUNS_ENTITY.name ? target.columns.findIndex((x) => x.name === 'import_id') : -1;
           const keyOf = target === IMPORTED_RUNS_ENTITY ? (v: unknown[]): string => `${String(v[0])}\u0000${String(v[1])}` : undefined;
-          let line = 1;
+          // The record's number, header 1, as bundle verify counts lines: a store's message names it.
+          let line = 0;
           for await (const batch of readBundleCsv(file)) {
             await turn();
             signal?.throwIfAborted();
             for (const rec of batch) {
               // The header was checked by verify; every other record is a row.
-              if (++line === 2) continue;
+              if (++line === 1) continue;
               c.rows++;
               const values = decodeRow(rec);
               if (importIdPos >= 0) values[importIdPos] = runId;
@@ -150,6 +153,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
           counts.set(e.name, c);
         }
         for (const e of staged) staging.flushRows(e.name);
+        // Keys the target would take for one: its refusal would name neither key nor line.
+        if (store.keysIgnoreTrailingSpaces) clash = paddedKeyClash(staging, staged);
       } catch (e) {
         // A bundle that does not verify is refused for that reason, whatever staging tripped on.
         await verdict();
@@ -163,6 +168,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       if (JSON.stringify(verified.entities) !== JSON.stringify(declared)) {
         throw new BundleError(`${opened.display}: data/datapackage.json changed while it was imported`, { code: 'bundle.changed', hint: 'Import it again once nothing writes to the bundle.' });
       }
+      if (clash) throw paddedKeyError(store, clash, entities.find((e) => targetOf(e.name) === clash.entity.name)?.name ?? clash.entity.name);
 
       const inTarget = new Map((await untilAborted(store.describeTables(), signal)).map((e) => [e.name, e]));
       const model: Model = { name: 'bundle', entities: new Map(staged.map((e) => [e.name, withTargetReferences(e, inTarget.get(e.name))])) };
@@ -295,6 +301,41 @@ export async function startScratchImport(opts: { bundle: string; file: string; s
     void verifying.then(opened.cleanup, opened.cleanup);
     throw e;
   }
+}
+
+/** Two rows of one staged table whose keys differ only in trailing spaces. */
+interface PaddedKeyClash {
+  entity: Entity;
+  rows: [StagedKey, StagedKey];
+}
+
+/** The first table (in the bundle's order) with keys that differ only in trailing spaces, and two such rows. */
+function paddedKeyClash(staging: Staging, entities: readonly Entity[]): PaddedKeyClash | null {
+  for (const entity of entities) {
+    const rows = firstPaddedKeyPair(staging.db, entity, () => staging.indexKeys(entity));
+    if (rows) return { entity, rows };
+  }
+  return null;
+}
+
+/**
+ * A store that compares keys without their trailing spaces (MySQL/MariaDB's PAD SPACE collations,
+ * SQL Server) holds `A` and `A ` as one key: it would refuse the load with a duplicate key and name
+ * neither row, whatever the load mode. migrate rejects such rows (validate/keys.ts); an import,
+ * which loads a bundle whole or not at all, refuses before it writes.
+ */
+function paddedKeyError(store: TargetStore, clash: PaddedKeyClash, table: string): StoreError {
+  const { entity, rows } = clash;
+  const server = store.kind === 'mssql' ? 'SQL Server' : 'MySQL/MariaDB';
+  const rel = tableFiles(table).csv;
+  const key = (r: StagedKey): string => entity.primaryKey.map((c, i) => `${c} ${JSON.stringify(String(r.key[i]))}`).join(', ');
+  return new StoreError(
+    `${store.display}: ${entity.name}: the bundle's keys ${key(rows[0])} (${rel}:${rows[0].line}) and ${key(rows[1])} (${rel}:${rows[1].line}) differ only in trailing spaces, which ${server} compares as one key; nothing was loaded`,
+    {
+      code: 'import.padded-key',
+      hint: `Import into a store that compares keys exactly (SQLite, PostgreSQL), or correct the key in the bundle's source (trim it) and export again.`,
+    },
+  );
 }
 
 /** SHA-256 of the bundle's manifest-sha256.txt; null where it has none (the verify says so). */

@@ -217,6 +217,7 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
   let last: unknown[] | undefined;
   let line = 0;
   const n = entity.columns.length;
+  const bad: boolean[] = new Array<boolean>(n).fill(false);
   try {
     for await (const batch of readBundleCsv(file)) {
       opts.signal?.throwIfAborted();
@@ -238,19 +239,20 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
           continue;
         }
         const row: unknown[] = new Array(n);
-        let ok = true;
+        bad.fill(false);
         for (let i = 0; i < n; i++) {
           const f = rec[i]!;
           const problem = checkers[i]!(f ?? '', f === '');
           if (problem !== null) {
-            ok = false;
+            bad[i] = true;
             local(`${rel}:${line}: ${entity.columns[i]!.name} ${problem}`);
           }
           row[i] = decoders[i]!(f ?? '', f === '');
         }
         if (arrowOk) {
           const a = arrowRows!.next() ?? ((await arrowRows!.advance()) ? arrowRows!.next() : undefined);
-          const diff = a === undefined ? 0 : row.findIndex((v, i) => !sameValue(a[i], v));
+          // An invalid cell is named already: that the Arrow file holds another value there would only repeat it.
+          const diff = a === undefined ? 0 : row.findIndex((v, i) => !bad[i] && !sameValue(a[i], v));
           if (a === undefined || diff !== -1) {
             arrowOk = false;
             local(
@@ -260,8 +262,9 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
             );
           }
         }
-        if (!ok) continue;
-        if (keyPos.length) {
+        // Only the invalid cells stay out of the key checks: a row whose cost is wrong still is the
+        // row its key names, and leaving its key out made every reference to it dangle.
+        if (keyPos.length && !keyPos.some((p) => bad[p])) {
           if (last !== undefined) {
             const c = cmp(last, row);
             if (c === 0) local(`${rel}:${line}: primary key (${keyPos.map((p) => String(row[p])).join(', ')}) repeats the row before`);
@@ -269,7 +272,7 @@ async function checkCsv(file: string, rel: string, entity: Entity, check: TableC
           }
           last = row;
         }
-        keys.add(entity, row, line, (column, value, first) => local(`${rel}:${line}: ${column} '${value}' repeats line ${first}, and the column is unique`));
+        keys.add(entity, row, line, (column, value, first) => local(`${rel}:${line}: ${column} '${value}' repeats line ${first}, and the column is unique`), bad);
       }
       opts.progress?.({ table: entity.name, rows: check.rows });
     }
@@ -462,19 +465,21 @@ class KeyScratch {
 
   /**
    * A row's values that other rows are checked against. False when a value of a unique column
-   * repeats an earlier row's (missing values may repeat); `repeated` is told which.
+   * repeats an earlier row's (missing values may repeat); `repeated` is told which. The cells
+   * `bad` marks (invalid, and reported as such) are left out: such a value is no key to resolve
+   * to, and a reference holding one is wrong already.
    */
-  add(entity: Entity, row: unknown[], line: number, repeated?: (column: string, value: string, first: number) => void): boolean {
+  add(entity: Entity, row: unknown[], line: number, repeated?: (column: string, value: string, first: number) => void, bad?: readonly boolean[]): boolean {
     let ok = true;
     for (const a of this.adds.get(entity.name) ?? []) {
-      if (row[a.col] === null) continue;
+      if (row[a.col] === null || bad?.[a.col]) continue;
       const v = String(row[a.col]);
       if (a.stmt.run(v, line).changes === 0 && a.unique) {
         ok = false;
         repeated?.(a.unique.column, v, a.unique.first.get(v) as number);
       }
     }
-    for (const r of this.refs.get(entity.name) ?? []) if (row[r.col] !== null) r.stmt.run(String(row[r.col]), line);
+    for (const r of this.refs.get(entity.name) ?? []) if (row[r.col] !== null && !bad?.[r.col]) r.stmt.run(String(row[r.col]), line);
     return ok;
   }
 

@@ -526,6 +526,7 @@ export class MysqlStore implements TargetStore {
     let staging: Database.Database | undefined;
     const state = { broken: false };
     let onServerEnd: (() => void) | undefined;
+    let loading: LoadingTable | undefined;
     try {
       // Before anything is written: DDL commits at once here.
       checkNameLengths(this.display, referencedClosure(req), MYSQL_NAME_LIMIT);
@@ -566,7 +567,11 @@ export class MysqlStore implements TargetStore {
         }
         for (const l of req.entities) {
           req.signal?.throwIfAborted();
+          // A duplicate key's hint depends on it: a table the load found empty held none of the keys.
+          const held = l.mode === 'replace' ? false : l.mode === 'upsert' ? undefined : (await query<unknown[]>(c, `SELECT 1 FROM ${qi(l.entity.name)} LIMIT 1`)).length > 0;
+          loading = { held };
           const n = await this.loadEntity(c, db, l, bulk, req.signal);
+          loading = undefined;
           if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
           loaded.set(l.entity.name, n);
         }
@@ -575,7 +580,7 @@ export class MysqlStore implements TargetStore {
       this.ledgerHead = link.entry_hash;
     } catch (e) {
       if ((e as ServerError)?.fatal) state.broken = true;
-      throw asMysqlStoreError(req.signal?.aborted ? abortReason(req.signal) : e, this.display, this.target);
+      throw asMysqlStoreError(req.signal?.aborted ? abortReason(req.signal) : e, this.display, this.target, loading);
     } finally {
       staging?.close();
       if (conn) {
@@ -1326,7 +1331,19 @@ export function redactValues(msg: string): string {
     .replace(/(\b(?:column|key|table|database|schema|constraint|user)\s+)?'((?:[^'\\]|\\.)*)'/gi, (m, pre: string | undefined) => (pre || m === "'\u2026'" ? m : "'\u2026'"));
 }
 
-export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 'host' | 'port' | 'database'>): Error {
+/** The table a load was writing when it failed: whether it held rows before (undefined: not known, as for an upsert). */
+interface LoadingTable {
+  held: boolean | undefined;
+}
+
+/**
+ * A duplicate key where the table held no rows before the load (load: replace, or a table found
+ * empty) is two of the loaded rows taken for one key: the column's collation compares them so
+ * (PAD SPACE: trailing spaces; a case-insensitive one: letter case too).
+ */
+const KEYS_EQUAL_HERE = "the table's collation compares them as one key (MySQL/MariaDB ignores trailing spaces; a case-insensitive collation, of a table not made by forklift, also letter case)";
+
+export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 'host' | 'port' | 'database'>, loading?: LoadingTable): Error {
   if (e instanceof BugError || e instanceof StoreError || e instanceof ConfigError) return e;
   const err = (e ?? {}) as ServerError;
   const code = err.code ?? '';
@@ -1335,7 +1352,8 @@ export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 
   let msg = redactValues(raw);
   const where = t ? `${t.host}:${t.port}` : 'the server';
   let hint = 'Check that the target is reachable and writable.';
-  if (errno === 1062 || errno === 1586) hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
+  if ((errno === 1062 || errno === 1586) && loading?.held === false) hint = `The table held no rows before the load: the rows loaded have keys that differ, but ${KEYS_EQUAL_HERE}. Make those keys distinct in the source (a mapping can trim them: clean: [trim]). Nothing was committed.`;
+  else if (errno === 1062 || errno === 1586) hint = `Either the target already holds rows with these keys (use load: replace or upsert; bundle import: --load replace or upsert; or remove them), or rows loaded have keys that differ, but ${KEYS_EQUAL_HERE}: make those distinct. Nothing was committed.`;
   else if (errno === 1451) hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
   else if (errno === 1452) hint = 'A row references a key that is not in the target: load the referenced entity in the same run, or load it first.';
   else if (errno === 1045 || errno === 1698) hint = 'Check the user name and password in the target URL (or in the variable it comes from).';

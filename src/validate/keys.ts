@@ -1,4 +1,5 @@
-import type { Entity } from '../model/types.js';
+import type Database from 'better-sqlite3';
+import type { Column, Entity } from '../model/types.js';
 import { stagingTable, type Staging } from '../run/staging.js';
 import { ROW_DUPLICATE, ROW_OK } from '../run/row-state.js';
 import { q } from '../util/sql-name.js';
@@ -56,6 +57,40 @@ function rejectTogether(staging: Staging, entity: Entity, rows: readonly { seq: 
 const TEXT_TYPES = new Set(['string', 'text', 'enum']);
 
 /**
+ * The SQL over a staging table that finds keys differing only in trailing spaces, or null where no
+ * key column is text. `same(alias, key)` holds for the rows of `alias` whose key is `key` (one SQL
+ * expression per key column, text ones trimmed) but for trailing spaces: a text key of `v` plus
+ * spaces sorts from `v` up to `v` + '!' (the character after the space), a range on the staged key
+ * index, then the exact test.
+ */
+function paddedKeySql(entity: Entity): {
+  keyCols: Column[];
+  cols: (alias: string) => string[];
+  trimmed: (alias: string) => string[];
+  endsInSpace: (alias: string) => string;
+  same: (alias: string, key: readonly string[]) => string;
+} | null {
+  const keyCols = entity.primaryKey.map((k) => entity.columns.find((c) => c.name === k)!);
+  const text = keyCols.map((c) => TEXT_TYPES.has(c.type));
+  if (!text.some(Boolean)) return null;
+  const cols = (alias: string): string[] => keyCols.map((c) => `${alias}${q(c.name)}`);
+  return {
+    keyCols,
+    cols,
+    trimmed: (alias) => cols(alias).map((c, i) => (text[i] ? `rtrim(${c}, ' ')` : c)),
+    endsInSpace: (alias) =>
+      cols(alias)
+        .filter((_, i) => text[i])
+        .map((c) => `substr(${c}, -1) = ' '`)
+        .join(' OR '),
+    same: (alias, key) =>
+      cols(alias)
+        .map((c, i) => (text[i] ? `${c} >= ${key[i]} AND ${c} < (${key[i]} || '!') AND rtrim(${c}, ' ') = ${key[i]}` : `${c} IS ${key[i]}`))
+        .join(' AND '),
+  };
+}
+
+/**
  * Rows whose keys differ only in trailing spaces, for a target that compares keys without them
  * (MySQL and MariaDB's PAD SPACE collations, SQL Server): there 'A' and 'A ' are one key, so the
  * load would fail on the primary key with no line to look at, or an upsert would fold one row into
@@ -64,21 +99,15 @@ const TEXT_TYPES = new Set(['string', 'text', 'enum']);
  * scan looks for those first (a log with none costs one pass over the staged rows).
  */
 export function checkPaddedKeys(staging: Staging, entity: Entity, sourceLabel: string, target: string): void {
-  const keyCols = entity.primaryKey.map((k) => entity.columns.find((c) => c.name === k)!);
-  const text = keyCols.map((c) => TEXT_TYPES.has(c.type));
-  if (!text.some(Boolean)) return;
+  const sql = paddedKeySql(entity);
+  if (!sql) return;
+  const { keyCols } = sql;
   const t = stagingTable(entity.name);
-  const padded = keyCols.map((c, i) => (text[i] ? `rtrim(${q(c.name)}, ' ')` : q(c.name)));
-  const endsInSpace = keyCols.filter((_, i) => text[i]).map((c) => `substr(${q(c.name)}, -1) = ' '`);
-  const candidates = staging.db.prepare(`SELECT DISTINCT ${padded.join(', ')} FROM ${t} WHERE _st = ${ROW_OK} AND (${endsInSpace.join(' OR ')})`).raw().all() as unknown[][];
+  const candidates = staging.db.prepare(`SELECT DISTINCT ${sql.trimmed('').join(', ')} FROM ${t} WHERE _st = ${ROW_OK} AND (${sql.endsInSpace('')})`).raw().all() as unknown[][];
   if (candidates.length === 0) return;
-  // A text key of `v` plus spaces sorts from `v` up to `v` + '!' (the character after the space):
-  // a range on the staged key index, then the exact test.
-  const where = keyCols.map((c, i) => (text[i] ? `${q(c.name)} >= ? AND ${q(c.name)} < ? AND rtrim(${q(c.name)}, ' ') = ?` : `${q(c.name)} IS ?`)).join(' AND ');
-  const members = staging.db.prepare(`SELECT _seq, _line, ${keyCols.map((c) => q(c.name)).join(', ')} FROM ${t} WHERE ${where} AND _st = ${ROW_OK} ORDER BY _seq`).raw();
+  const members = staging.db.prepare(`SELECT _seq, _line, ${sql.cols('').join(', ')} FROM ${t} WHERE ${sql.same('', keyCols.map((_, i) => `@k${i}`))} AND _st = ${ROW_OK} ORDER BY _seq`).raw();
   for (const key of candidates) {
-    const params = key.flatMap((v, i) => (text[i] ? [v, `${String(v)}!`, v] : [v]));
-    const rows = members.all(...params) as unknown[][];
+    const rows = members.all(Object.fromEntries(key.map((v, i) => [`k${i}`, v]))) as unknown[][];
     if (rows.length < 2) continue;
     const shown = rows.map((r) => keyCols.map((c, i) => `${c.name} '${String(r[2 + i])}'`).join(' + ')).join(', ');
     rejectTogether(
@@ -90,6 +119,40 @@ export function checkPaddedKeys(staging: Staging, entity: Entity, sourceLabel: s
       (lines) => `${rows.length} rows of ${sourceLabel} (lines ${lines}) have keys that differ only in trailing spaces (${shown}), which ${target} compares as one key; none is loaded. Trim the key in the mapping (clean: [trim]) or correct the source`,
     );
   }
+}
+
+/** A staged row's line and key. */
+export interface StagedKey {
+  line: number;
+  key: unknown[];
+}
+
+/**
+ * Two staged rows whose keys differ only in trailing spaces, in line order, or null: the first row
+ * whose key ends in a space and matches another, and the first row it matches. `bundle import`,
+ * which rejects no row, refuses the load on them instead (see checkPaddedKeys).
+ * Memory does not grow with rows: one pass finds whether any key has trailing spaces, and only
+ * then is the key index made (`indexKeys`) and each such row looked up in it until one matches.
+ */
+export function firstPaddedKeyPair(db: Database.Database, entity: Entity, indexKeys: () => void): [StagedKey, StagedKey] | null {
+  const sql = paddedKeySql(entity);
+  if (!sql) return null;
+  const t = stagingTable(entity.name);
+  if (db.prepare(`SELECT 1 FROM ${t} WHERE ${sql.endsInSpace('')} LIMIT 1`).get() === undefined) return null;
+  indexKeys();
+  const pair = db
+    .prepare(
+      `SELECT p._line, o._line, ${[...sql.cols('p.'), ...sql.cols('o.')].join(', ')} FROM ${t} AS p JOIN ${t} AS o ON o._seq = ` +
+        `(SELECT m._seq FROM ${t} AS m WHERE ${sql.same('m.', sql.trimmed('p.'))} AND m._seq <> p._seq ORDER BY m._seq LIMIT 1) ` +
+        `WHERE ${sql.endsInSpace('p.')} ORDER BY p._seq LIMIT 1`,
+    )
+    .raw()
+    .get() as unknown[] | undefined;
+  if (!pair) return null;
+  const n = sql.keyCols.length;
+  const padded: StagedKey = { line: pair[0] as number, key: pair.slice(2, 2 + n) };
+  const other: StagedKey = { line: pair[1] as number, key: pair.slice(2 + n) };
+  return padded.line < other.line ? [padded, other] : [other, padded];
 }
 
 /**

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import ExcelJS from 'exceljs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, demoCopy, runCli, tempDir } from '../helpers.js';
-import { editDataPackage, rebag } from '../bundle-helpers.js';
+import { editDataPackage, rebag, restateResources } from '../bundle-helpers.js';
 
 /**
  * The exit bundle through the built CLI (SPEC section 6): export, verify, tamper, import, zip,
@@ -136,6 +136,21 @@ describe('forklift export and bundle verify', () => {
     ]);
     // --checksums-only is the BagIt layer alone, which the rebuilt bag passes.
     expect(runCli(['bundle', 'verify', b, '--checksums-only']).code).toBe(0);
+  });
+
+  it("an invalid cost of an item that other tables reference is the one problem: the item's key still resolves", async () => {
+    const b = path.join(dir, 'out', 'bad-cost');
+    expect(exportTo('bad-cost').code).toBe(0);
+    const file = path.join(b, 'data', 'csv', 'items.csv');
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('HP-1001,Kreiselpumpe KP 40-160 4 kW,finished,EA,PUMPE,7858.0290,');
+    writeFileSync(file, text.replace('7858.0290', '78x8.0290'));
+    restateResources(b);
+    await rebag(b);
+    const v = runCli(['bundle', 'verify', b, '--json']);
+    expect(v.code, v.stdout).toBe(1);
+    // Not also every bom_lines and stock_balances row of HP-1001, nor the Arrow file's 7858.0290 beside it.
+    expect((json(v.stdout) as { result: { problems: string[] } }).result.problems).toEqual(["data/csv/items.csv:26: standard_cost '78x8.0290' is not a decimal(18,4) in canonical form"]);
   });
 
   it('an existing folder or an unknown table is a usage error (exit 2)', () => {

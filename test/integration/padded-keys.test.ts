@@ -2,6 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
+import { exportBundle } from '../../src/bundle/export.js';
+import { importBundle } from '../../src/bundle/import.js';
 import { runPlan } from '../../src/run/pipeline.js';
 import { tempDir } from '../helpers.js';
 import { liveServers, mysqlAdminConfig } from './stores/live.js';
@@ -91,5 +93,108 @@ describe('keys that differ only in trailing spaces', () => {
     } finally {
       await c.end();
     }
+  });
+});
+
+describe('bundle import of keys that differ only in trailing spaces', () => {
+  /** A bundle exported from SQLite, which loaded every key of `items` (ITEMS by default) and of EVENTS as distinct. */
+  async function bundleOf(items = ITEMS): Promise<string> {
+    const dir = tempDir('forklift-padded-bundle-');
+    const source = `sqlite:${path.join(dir, 's.db')}`;
+    const plan = project(source);
+    writeFileSync(path.join(path.dirname(plan), 'items.csv'), items);
+    const r = await runPlan({ plan, command: 'migrate' });
+    expect(r.entities.map((e) => e.rejected)).toEqual([0, 0]);
+    const bundle = path.join(dir, 'b');
+    await exportBundle({ dir: bundle, source });
+    return bundle;
+  }
+
+  async function itemsTable(name: string): Promise<string[] | null> {
+    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
+    try {
+      const [t] = (await c.query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'items'")) as unknown as [unknown[]];
+      if (t.length === 0) return null;
+      const [rows] = (await c.query('SELECT item_code FROM items ORDER BY CAST(item_code AS BINARY)')) as unknown as [{ item_code: string }[]];
+      return rows.map((r) => r.item_code);
+    } finally {
+      await c.end();
+    }
+  }
+
+  it.skipIf(myDown !== null)('are refused before the load on MariaDB, naming the table, both keys and their lines, whatever the load mode', async () => {
+    const bundle = await bundleOf();
+    const { name, url } = await myDbs.create();
+    for (const load of ['append', 'replace'] as const) {
+      const err = await importBundle({ bundle, target: url, load }).then(
+        () => 'imported',
+        (e: unknown) => e,
+      );
+      expect(err, load).toMatchObject({
+        code: 'import.padded-key',
+        exitCode: 1,
+        message: expect.stringContaining(`items: the bundle's keys item_code "A" (data/csv/items.csv:2) and item_code "A " (data/csv/items.csv:3) differ only in trailing spaces, which MySQL/MariaDB compares as one key; nothing was loaded`),
+      });
+      expect((err as { hint: string }).hint).not.toMatch(/already holds/);
+    }
+    // Refused before a table was made; both attempts on record.
+    expect(await itemsTable(name)).toBeNull();
+    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
+    try {
+      const [runs] = (await c.query('SELECT command, status FROM forklift_runs ORDER BY started')) as unknown as [{ command: string; status: string }[]];
+      expect(runs).toEqual([
+        { command: 'import', status: 'failed' },
+        { command: 'import', status: 'failed' },
+      ]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it.skipIf(myDown !== null)('in a key of two columns, and not for keys that differ by a tab or by letter case (the tables forklift makes compare case)', async () => {
+    // Only the machine_events keys M1 and 'M1 ' at one instant collide.
+    const bundle = await bundleOf(['CODE,DESC', 'A,first', 'b,lower', 'B,upper', '"B\t",tab', ''].join('\n'));
+    const { name, url } = await myDbs.create();
+    await expect(importBundle({ bundle, target: url, tables: ['machine_events'] })).rejects.toMatchObject({
+      code: 'import.padded-key',
+      message: expect.stringContaining(`machine_events: the bundle's keys machine_id "M1", ts "2025-11-03T06:00:00.000Z" (data/csv/machine_events.csv:2) and machine_id "M1 ", ts "2025-11-03T06:00:00.000Z" (data/csv/machine_events.csv:3) differ only in trailing spaces`),
+    });
+    const r = await importBundle({ bundle, target: url, tables: ['items'] });
+    expect(r.rows_total).toBe(4);
+    expect(await itemsTable(name)).toEqual(['A', 'B', 'B\t', 'b']);
+  });
+
+  it.skipIf(myDown !== null)("a duplicate key the server finds in a table that held no rows is not blamed on rows in the target (a case-insensitive table made by hand)", async () => {
+    const bundle = await bundleOf(['CODE,DESC', 'A,first', 'b,lower', 'B,upper', ''].join('\n'));
+    const { name, url } = await myDbs.create();
+    await importBundle({ bundle, target: url, tables: ['items'] });
+    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
+    try {
+      await c.query('DELETE FROM items');
+      await c.query('ALTER TABLE items MODIFY item_code varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL');
+    } finally {
+      await c.end();
+    }
+    for (const load of ['append', 'replace'] as const) {
+      const err = await importBundle({ bundle, target: url, tables: ['items'], load }).then(
+        () => 'imported',
+        (e: unknown) => e,
+      );
+      expect(err, load).toMatchObject({ code: 'store.load', exitCode: 1, message: expect.stringMatching(/items: Duplicate entry/) });
+      expect((err as { hint: string }).hint, load).toMatch(/^The table held no rows before the load: the rows loaded have keys that differ, but the table's collation compares them as one key .*letter case/);
+    }
+    expect(await itemsTable(name)).toEqual([]);
+    // A table that holds rows: either cause may be the one.
+    const c2 = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
+    try {
+      await c2.query("INSERT INTO items (item_code, description, uom, active) VALUES ('Z', 'z', 'EA', 1)");
+    } finally {
+      await c2.end();
+    }
+    const err = await importBundle({ bundle, target: url, tables: ['items'] }).then(
+      () => 'imported',
+      (e: unknown) => e,
+    );
+    expect((err as { hint: string }).hint).toMatch(/^Either the target already holds rows with these keys .*, or rows loaded have keys that differ, but the table's collation compares them as one key/);
   });
 });

@@ -66,7 +66,7 @@ export abstract class BaseCommand extends Command {
     try {
       return await super.parse(options, argv);
     } catch (err) {
-      throw parseUsageError(err, { id: this.id, args: this.ctor.args });
+      throw parseUsageError(err, { id: this.id, args: this.ctor.args, flags: this.ctor.flags });
     }
   }
 

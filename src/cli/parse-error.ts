@@ -4,6 +4,7 @@ import { ConfigError, ForkliftError } from '../core/errors.js';
 export interface CommandShape {
   id: string | undefined;
   args?: Record<string, { required?: boolean }> | undefined;
+  flags?: Record<string, { char?: string | undefined }> | undefined;
 }
 
 /** A named argument as oclif's RequiredArgsError lists it. */
@@ -33,6 +34,31 @@ export function commandUsage(cmd: CommandShape): string {
 }
 
 /**
+ * A flag as a user may have typed it: `-n/--rows` when it has a short form, since oclif's message
+ * names only the long one and the user may have typed `-n`.
+ */
+function flagLabel(name: string, cmd: CommandShape): string {
+  const char = cmd.flags?.[name]?.char;
+  return char ? `-${char}/--${name}` : `--${name}`;
+}
+
+/**
+ * The message of an error thrown by a flag's parse function, which oclif rewrites in place to
+ * "Parsing --rows \n\t<message>\nSee more help with --help": the flag, then the message, on one
+ * line; undefined when oclif did not wrap it.
+ */
+function unwrapFlagParse(message: string, cmd: CommandShape): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  const m = /^Parsing --(\S+) *\n\t([\s\S]*?)(?:\nSee more help with --help)?$/.exec(message.replace(/\u001b\[[0-9;]*m/g, ''));
+  if (m === null) return undefined;
+  const label = flagLabel(m[1]!, cmd);
+  const inner = m[2]!.trim();
+  // Our own messages (expandEnv) name the flag already: `--target: environment variable X is not set`.
+  if (inner.startsWith(`--${m[1]!}`)) return `${label}${inner.slice(m[1]!.length + 2)}`;
+  return `${label}: ${inner.split('\n').map((l) => l.trim()).filter(Boolean).join('; ')}`;
+}
+
+/**
  * The text of an oclif message without its colours and its "See more help with --help" tail, one
  * problem per line: "Parsing --rows \n\tExpected an integer …" becomes "Parsing --rows: Expected
  * an integer …", and a "The following error occurred:" heading gives way to what it heads.
@@ -42,7 +68,7 @@ function plainLines(message: string): string[] {
   return message.replace(/\u001b\[[0-9;]*m/g, '').split('\n').map((l) => l.trim()).filter((l) => l && l !== 'See more help with --help');
 }
 
-function describeParseFailure(err: Error & OclifParseFields): { message: string; details: string[] } {
+function describeParseFailure(err: Error & OclifParseFields, cmd: CommandShape): { message: string; details: string[] } {
   if (Array.isArray(err.args) && err.args.length > 0 && err.args.every(isNamedArg)) {
     const missing = err.args;
     const names = missing.map((a) => a.name.toUpperCase());
@@ -68,6 +94,8 @@ function describeParseFailure(err: Error & OclifParseFields): { message: string;
       };
     }
   }
+  const flagParse = unwrapFlagParse(err.message, cmd);
+  if (flagParse !== undefined) return { message: flagParse, details: [] };
   const lines = plainLines(err.message);
   const [first = err.message, ...rest] = lines;
   if (rest.length === 0) return { message: first, details: [] };
@@ -80,12 +108,16 @@ function describeParseFailure(err: Error & OclifParseFields): { message: string;
  * Any failure of oclif's parser (a flag without its value, a value that is not an integer, an
  * unknown flag, a missing argument or required flag) as a usage error, exit 2, naming the flag or
  * argument and what is wrong, with the command's usage as the hint. A ForkliftError thrown by a
- * flag's own parse function stays what it is.
+ * flag's own parse function (an unset `${VAR}`) stays what it is, its code, hint and exit code,
+ * with the message it had before oclif wrapped it.
  */
 export function parseUsageError(err: unknown, cmd: CommandShape): ForkliftError {
-  if (err instanceof ForkliftError) return err;
+  if (err instanceof ForkliftError) {
+    err.message = unwrapFlagParse(err.message, cmd) ?? err.message;
+    return err;
+  }
   const e = err instanceof Error ? (err as Error & OclifParseFields) : new Error(String(err));
-  const { message, details } = describeParseFailure(e);
+  const { message, details } = describeParseFailure(e, cmd);
   const name = cmd.id?.replace(/:/g, ' ') ?? '';
   return new ConfigError(message, {
     code: 'usage',

@@ -11,7 +11,9 @@ export function expandEnv(text: string, where: Location, env: NodeJS.ProcessEnv 
     // `${VAR:-default}` takes the default for an empty value too.
     if (v !== undefined && (v !== '' || fallback === undefined)) return v;
     if (fallback !== undefined) return fallback;
-    throw new ConfigError(`${formatLocation(where)} environment variable ${name} is not set`, {
+    // A place in a file reads `p.yaml:3:9 environment …`; a flag or argument is a label, `--target: environment …`.
+    const at = where.line === undefined ? `${formatLocation(where)}:` : formatLocation(where);
+    throw new ConfigError(`${at} environment variable ${name} is not set`, {
       code: 'config.env',
       location: where,
       hint: `Set ${name}, or give a default: \${${name}:-value}.`,

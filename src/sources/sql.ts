@@ -48,7 +48,7 @@ import type pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import type { Connection as TdsConnection, Request as TdsRequest } from 'tedious';
 import { BugError, SourceError, StoreError } from '../core/errors.js';
-import { decodeUrlPart, redactUrl, scrubSecrets, sqlitePath, storeKind, urlSecrets, type StoreKind } from '../stores/url.js';
+import { decodeUrlPart, redactUrl, scrubSecrets, serverUrlProblem, sqlitePath, storeKind, urlSecrets, type StoreKind } from '../stores/url.js';
 import { mssqlVariantText, tediousInstantText } from '../stores/mssql-text.js';
 import { batchSizeOf, type OpenOptions } from './common.js';
 import { nonUtf8Fault, SqliteTextCheck, TextRereadError } from './sqlite-text.js';
@@ -320,17 +320,19 @@ function kindOf(url: string, display: string): StoreKind {
   }
 }
 
-function badUrl(ctx: ErrorContext, why: string, cause?: unknown): SourceError {
+function badUrl(ctx: ErrorContext, why: string, cause?: unknown, hint?: string): SourceError {
   return new SourceError(`'${ctx.display}' is not a valid database URL: ${why}`, {
     code: 'source.url',
     location: { file: '(mapping)', where: 'source.url' },
-    hint: 'write it as scheme://user:password@host:port/database (percent-encode special characters in the user and password)',
+    hint: hint ?? 'write it as scheme://user:password@host:port/database (percent-encode special characters in the user and password)',
     cause,
   });
 }
 
 /** Parses a server URL; a SourceError (never showing the password) when it is malformed. */
 function parseServerUrl(url: string, ctx: ErrorContext): URL {
+  const problem = serverUrlProblem(url);
+  if (problem !== undefined) throw badUrl(ctx, problem.why, undefined, problem.hint);
   let u: URL;
   try {
     u = new URL(url);

@@ -29,7 +29,7 @@ import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
 import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreSnapshot, TargetStore } from './types.js';
 import { bySchema, interruptedLoadError } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
-import { decodeUrlPart, redactUrl, scrubSecrets, urlSecrets } from './url.js';
+import { checkServerUrl, decodeUrlPart, redactUrl, scrubSecrets, urlSecrets } from './url.js';
 import { collatedKeyColumns, isText, looseKeyError } from './loose-keys.js';
 import { upsertSetNames } from './upsert-common.js';
 import { abortReason, cancelOnAbort } from '../util/abort.js';
@@ -707,6 +707,7 @@ function urlProblem(url: string, what: string): ConfigError {
 
 /** mssql://user:pass@host:port/database?encrypt=…&trustServerCertificate=… as an mssql config. */
 export function mssqlConfig(url: string): sql.config {
+  checkServerUrl(url);
   let u: URL;
   try {
     u = new URL(url);

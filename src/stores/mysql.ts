@@ -36,7 +36,7 @@ import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
-import { decodeUrlPart, redactUrl } from './url.js';
+import { checkServerUrl, decodeUrlPart, redactUrl } from './url.js';
 import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
 import { abortReason, cancelOnAbort } from '../util/abort.js';
 
@@ -359,6 +359,7 @@ interface Target {
 }
 
 function parseUrl(url: string): Target {
+  checkServerUrl(url);
   const shown = redactUrl(url);
   let u: URL;
   try {

@@ -43,7 +43,7 @@ import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { adoptionLinks, firstChainEntry, unchainedSql, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
-import { redactUrl, scrubSecrets, urlSecrets } from './url.js';
+import { checkServerUrl, redactUrl, scrubSecrets, urlSecrets } from './url.js';
 import { pgCancel } from './pg-cancel.js';
 import { abortReason, cancelOnAbort } from '../util/abort.js';
 
@@ -74,6 +74,8 @@ export class PostgresStore implements TargetStore {
   private readonly url: string;
 
   constructor(url: string) {
+    // Before pg parses it: a URL it cannot parse is an "Invalid URL" bug, one it misreads connects to a piece of the password.
+    checkServerUrl(url);
     this.url = url;
     this.display = redactUrl(url);
     this.secrets = urlSecrets(url);

@@ -3,23 +3,21 @@ import { ConfigError } from '../core/errors.js';
 
 export type StoreKind = 'sqlite' | 'postgres' | 'mysql' | 'mssql';
 
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
 /**
  * Where the password of a server URL is in its text: [start, end), or undefined when it has none.
- * The user and password end at the authority's LAST `@`, as URL parsers split it (the WHATWG URL
- * that pg, mysql2 and tedious take it from): in `postgres://u:P@ss@host/db` the password is
- * `P@ss`. A password with a raw `/`, `?` or `#` ends the authority early for a parser (the URL
- * then fails to connect, and its error still shows it); then the last `@` of the whole URL ends
- * it, which hides too much rather than too little when a URL without a password has an `@` in its
- * query.
+ * It runs from the first `:` after `scheme://` to the LAST `@` of the whole URL. A URL parser
+ * ends the authority at the first `/`, `?` or `#`, so for `postgres://u:p@ss#w/rd@h/db` it reads
+ * the host `ss` and shows the rest; the same text is also a password `p@ss#w/rd` typed raw, and
+ * nothing tells the two apart. Taken to the last `@`, the redaction hides the password in either
+ * reading; the price is hiding too much of a URL with an `@` in its query.
  */
 function passwordSpan(url: string): [number, number] | undefined {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  const scheme = SCHEME.exec(url);
   if (scheme === null || scheme[1]!.toLowerCase() === 'sqlite') return undefined;
   const start = scheme[0].length;
-  const stop = url.slice(start).search(/[/?#]/);
-  const authorityEnd = stop < 0 ? url.length : start + stop;
-  let at = url.lastIndexOf('@', authorityEnd - 1);
-  if (at < start) at = url.lastIndexOf('@');
+  const at = url.lastIndexOf('@');
   if (at < start) return undefined;
   const colon = url.indexOf(':', start);
   return colon < 0 || colon > at ? undefined : [colon + 1, at];
@@ -28,16 +26,49 @@ function passwordSpan(url: string): [number, number] | undefined {
 /** `password=` / `pwd=` options of a URL's query (pg reads `?password=`). */
 const PASSWORD_PARAM = /([?&](?:password|pwd)=)([^&\s]*)/gi;
 
-/** A store URL with its password replaced by *** (SPEC section 1): the only form ever shown. */
+/**
+ * A `password=` value already hidden. The value runs to the next `&` or space, so in a message
+ * that shows a redacted URL (`…?password=***: connect ECONNREFUSED`, `'…?password=***' is not`)
+ * it takes in the `:` or quote after it: hidden again, the message would lose them.
+ */
+const REDACTED_VALUE = /^\*\*\*[:'"),;.\]]*$/;
+
+function hideParam(_match: string, key: string, value: string): string {
+  return REDACTED_VALUE.test(value) ? key + value : `${key}***`;
+}
+
+/**
+ * A store URL with its password replaced by *** (SPEC section 1): the only form ever shown. The
+ * password before the host and every `password=` option are found in the URL as given and hidden
+ * together: in `mysql://h:3306/db?pwd=Kx7@Qm9` the first runs from the port to the last `@`,
+ * inside the second, and hiding one before looking for the other would show `Qm9`.
+ */
 export function redactUrl(url: string): string {
-  const span = passwordSpan(url);
-  const shown = span === undefined ? url : `${url.slice(0, span[0])}***${url.slice(span[1])}`;
-  return shown.replace(PASSWORD_PARAM, '$1***');
+  const spans: [number, number][] = [];
+  const pw = passwordSpan(url);
+  if (pw !== undefined) spans.push(pw);
+  for (const m of url.matchAll(PASSWORD_PARAM)) {
+    const start = m.index + m[1]!.length;
+    spans.push([start, start + (REDACTED_VALUE.test(m[2]!) ? 3 : m[2]!.length)]);
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  let shown = '';
+  let pos = 0;
+  for (const [start, end] of spans) {
+    if (start < pos) {
+      // Overlapping the one just hidden: hide on to the later end.
+      if (end > pos) pos = end;
+      continue;
+    }
+    shown += `${url.slice(pos, start)}***`;
+    pos = end;
+  }
+  return shown + url.slice(pos);
 }
 
 /** Free text (an error message) with every URL in it redacted: a URL runs to the next whitespace. */
 export function redactText(text: string): string {
-  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, (u) => redactUrl(u)).replace(PASSWORD_PARAM, '$1***');
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, (u) => redactUrl(u)).replace(PASSWORD_PARAM, hideParam);
 }
 
 /**
@@ -75,6 +106,83 @@ export function storeKind(url: string): StoreKind {
     code: 'store.url',
     hint: 'Use sqlite:PATH, postgres://…, mysql://… or mssql://….',
   });
+}
+
+/** What a user error about a server URL names and shows as the form to write. */
+const SERVERS: Record<Exclude<StoreKind, 'sqlite'>, { name: string; form: string; port: number }> = {
+  postgres: { name: 'PostgreSQL', form: 'postgres://USER:PASSWORD@HOST:5432/DATABASE', port: 5432 },
+  mysql: { name: 'MySQL', form: 'mysql://USER:PASSWORD@HOST:3306/DATABASE', port: 3306 },
+  mssql: { name: 'SQL Server', form: 'mssql://USER:PASSWORD@HOST:1433/DATABASE', port: 1433 },
+};
+
+/** Why a server URL cannot be used as written, and what to write instead. */
+export interface UrlProblem {
+  why: string;
+  hint: string;
+}
+
+/**
+ * Whether an `@` after the authority is one a URL may hold there: inside a `key=value` option of
+ * the query after the database (`?application_name=me@work`), with no `/` after it. An `@` in the
+ * path or fragment, in a query straight after the host, or followed by `host/db`, is where a
+ * password with a raw `/`, `?` or `#` ended, and a driver would connect to a host made of it.
+ */
+function atInQueryOption(url: string, authorityEnd: number, at: number): boolean {
+  if (url[authorityEnd] !== '/') return false;
+  const query = url.indexOf('?', authorityEnd);
+  const hash = url.indexOf('#', authorityEnd);
+  if (query < 0 || query > at || (hash >= 0 && hash < at)) return false;
+  const option = url.slice(Math.max(url.lastIndexOf('&', at), query) + 1, at);
+  const rest = url.slice(at + 1).split(/[&#]/)[0]!;
+  return option.includes('=') && !rest.includes('/');
+}
+
+/**
+ * Why a postgres://, mysql:// or mssql:// URL cannot be taken as written, or undefined. Checked
+ * before a driver sees the URL: a raw `/`, `?` or `#` in a password makes the URL parse with a
+ * piece of the password as the host, port or database (which the driver's error then shows), or
+ * not parse at all (the parser's "Invalid URL", a bug report instead of a usage error).
+ */
+export function serverUrlProblem(url: string): UrlProblem | undefined {
+  const kind = storeKind(url);
+  const scheme = SCHEME.exec(url);
+  if (kind === 'sqlite' || scheme === null) return undefined;
+  const { form, port: defaultPort } = SERVERS[kind];
+  const encode: UrlProblem = {
+    why: '',
+    hint: `Percent-encode special characters in the user and password (@ as %40, : as %3A, / as %2F, ? as %3F, # as %23, % as %25): ${form}.`,
+  };
+  const start = scheme[0].length;
+  const stop = url.slice(start).search(/[/?#]/);
+  const authorityEnd = stop < 0 ? url.length : start + stop;
+  const lastAt = url.lastIndexOf('@');
+  if (lastAt >= authorityEnd && !atInQueryOption(url, authorityEnd, lastAt)) {
+    return { ...encode, why: 'its user or password holds a /, ? or # as written, or an @ stands after the host' };
+  }
+  const at = url.lastIndexOf('@', authorityEnd - 1);
+  const hostPort = url.slice(at < start ? start : at + 1, authorityEnd);
+  const port = /^(?:\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(hostPort)?.[1];
+  if (port !== undefined && (!/^[0-9]*$/.test(port) || Number(port) > 65535)) {
+    return { why: 'the port must be a number (0 to 65535)', hint: `Write the port as digits after the host (HOST:${defaultPort}), or leave it out for ${defaultPort}.` };
+  }
+  try {
+    // pg takes `postgres://u@/db` (no host: a socket, or ?host=); the parser alone refuses it.
+    new URL(url.replace('@/', '@localhost/'));
+  } catch {
+    return { ...encode, why: 'it cannot be parsed' };
+  }
+  return undefined;
+}
+
+/**
+ * A server URL checked up front (serverUrlProblem) as a usage error, exit 2, naming the URL
+ * redacted: the parser's own error would repeat the input, password included.
+ */
+export function checkServerUrl(url: string): void {
+  const problem = serverUrlProblem(url);
+  if (problem === undefined) return;
+  const kind = storeKind(url) as Exclude<StoreKind, 'sqlite'>;
+  throw new ConfigError(`'${redactUrl(url)}' is not a valid ${SERVERS[kind].name} URL: ${problem.why}`, { code: 'store.url', hint: problem.hint });
 }
 
 export function sqlitePath(url: string): string {

@@ -24,7 +24,12 @@ describe('environment variables in store URLs on the command line (built CLI)', 
 
     const bad = runCli(['migrate', demo.plan, '--target', 'postgres://u:${FL_NOPE}@127.0.0.1/x', '--json'], { cwd: demo.dir, env });
     expect(bad.code).toBe(2);
-    expect(JSON.parse(bad.stdout).error.message).toMatch(/--target environment variable FL_NOPE is not set/);
+    // The message as forklift wrote it, without oclif's "Parsing --target … See more help with --help" around it.
+    expect(JSON.parse(bad.stdout).error).toMatchObject({ code: 'config.env', message: '--target: environment variable FL_NOPE is not set', hint: 'Set FL_NOPE, or give a default: ${FL_NOPE:-value}.' });
+    const text = runCli(['migrate', demo.plan, '--target', 'postgres://u:${FL_NOPE}@127.0.0.1/x'], { cwd: demo.dir, env });
+    expect(text.code).toBe(2);
+    expect(text.stderr).toMatch(/^Error: --target: environment variable FL_NOPE is not set\nHint: Set FL_NOPE, or give a default: \$\{FL_NOPE:-value\}\.\n/);
+    expect(text.stderr).not.toMatch(/Parsing --target|See more help/);
   });
 });
 

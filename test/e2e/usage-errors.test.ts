@@ -36,8 +36,9 @@ describe('flag and argument errors are usage errors (exit 2) that say what is wr
   });
 
   it('an integer flag given something else names the flag and the value', () => {
-    expectUsageError(['preview', 'x.yaml', '-n', 'abc'], /--rows/, /Expected an integer but received: abc/);
-    expectUsageError(['preview', 'x.yaml', '-n', '0'], /--rows/, /greater than or equal to 1 but received: 0/);
+    expectUsageError(['preview', 'x.yaml', '-n', 'abc'], /Error: -n\/--rows: Expected an integer but received: abc\n/, /./);
+    expectUsageError(['preview', 'x.yaml', '--rows', '0'], /Error: -n\/--rows: Expected an integer greater than or equal to 1 but received: 0\n/, /./);
+    expect(runCli(['preview', 'x.yaml', '-n', 'abc']).stderr).not.toMatch(/Parsing|See more help/);
   });
 
   it('an unknown flag and an extra argument', () => {

@@ -31,6 +31,8 @@ describe('plan files', () => {
     expect(expandEnv('sqlite:${DB:-./a.db}', { file: 'p' }, {})).toBe('sqlite:./a.db');
     expect(expandEnv('postgres://u:${PW}@h/db', { file: 'p' }, { PW: 's3cret' })).toBe('postgres://u:s3cret@h/db');
     expect(() => expandEnv('${NOPE}', { file: 'p.yaml', line: 3, column: 9 }, {})).toThrow(/p\.yaml:3:9 environment variable NOPE is not set/);
+    // A flag or argument is a label, not a place in a file.
+    expect(() => expandEnv('${NOPE}', { file: '--target' }, {})).toThrow(/^--target: environment variable NOPE is not set$/);
     // set but empty, as in a shell: the empty value; with :- the default
     expect(expandEnv('mysql://root:${PW}@h/db', { file: 'p' }, { PW: '' })).toBe('mysql://root:@h/db');
     expect(expandEnv('${PW:-x}', { file: 'p' }, { PW: '' })).toBe('x');

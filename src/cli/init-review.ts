@@ -3,8 +3,7 @@
  * entity each file holds (the guess, to accept or change).
  */
 import { input, select } from '@inquirer/prompts';
-import { chooseEntity, type InitAnswers, type InitPlan } from '../init/index.js';
-import { displayPath } from '../plan/paths.js';
+import { chooseEntity, sourceLabel, type InitAnswers, type InitPlan } from '../init/index.js';
 import { ask } from './mapping-review.js';
 import { table } from './render.js';
 
@@ -19,7 +18,7 @@ export function initTable(plan: InitPlan): string {
   return table(
     ['source', 'entity', 'fit', 'next best'],
     plan.sources.map((s) => [
-      displayPath(s.file),
+      sourceLabel(s),
       s.entity ?? '-',
       s.error !== undefined ? 'unreadable' : `${Math.round(s.score * 100)}%`,
       s.error ?? s.note ?? s.ranking.filter((r) => r.entity !== s.entity).slice(0, 1).map((r) => `${r.entity} ${Math.round(r.score * 100)}%`).join(''),
@@ -47,12 +46,12 @@ export async function reviewInit(plan: InitPlan, out: (s: string) => void): Prom
     if (action === 'write') return true;
     if (action === 'cancel') return false;
     const readable = plan.sources.filter((s) => s.error === undefined);
-    const file = await ask(select({ message: 'Which file?', choices: readable.map((s) => ({ name: `${displayPath(s.file)} (${s.entity ?? '-'})`, value: s.file })), pageSize: 15 }));
-    const source = readable.find((s) => s.file === file);
+    const at = await ask(select({ message: 'Which file?', choices: readable.map((s, i) => ({ name: `${sourceLabel(s)} (${s.entity ?? '-'})`, value: i })), pageSize: 15 }));
+    const source = readable[at];
     if (source === undefined) continue;
     const entity = await ask(
       select({
-        message: `${displayPath(file)} holds`,
+        message: `${sourceLabel(source)} holds`,
         choices: [...source.ranking.map((r) => ({ name: `${r.entity} (${Math.round(r.score * 100)}%)`, value: r.entity })), { name: '(none: skip this file)', value: '' }],
       }),
     );

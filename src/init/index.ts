@@ -4,6 +4,6 @@ export { buildField, confidenceOf, guessMapping, type Confidence, type FieldProp
 export { nameScore, nameTokens } from './names.js';
 export { profileColumns, type ColumnProfile } from './profile.js';
 export { defaultMappingFile, entityOf, fieldRows, proposeMapping, summarize, writeMapping, type MappingInitOptions, type ProposalSummary, type Proposed } from './mapping-init.js';
-export { INIT_DEFAULTS, chooseEntity, defaultLegacyFolder, findDataFiles, planInit, writeInit, type InitAnswers, type InitOptions, type InitPlan, type InitResult, type SourceGuess } from './project.js';
+export { INIT_DEFAULTS, chooseEntity, defaultLegacyFolder, findDataFiles, planInit, sourceLabel, writeInit, type InitAnswers, type InitOptions, type InitPlan, type InitResult, type SourceGuess } from './project.js';
 export { renderMappingYaml, schemaLine } from './write.js';
 export { parseInitEncodings, type InitEncodings } from './encodings.js';

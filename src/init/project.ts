@@ -10,6 +10,7 @@ import { loadModel } from '../model/load.js';
 import { dependencyOrder, type Model } from '../model/types.js';
 import { DEFAULT_TARGET, displayPath } from '../plan/paths.js';
 import { redactUrl } from '../stores/url.js';
+import { visibleWorksheets } from '../sources/xlsx.js';
 import { detectLayout, formatOfFile, unreadFormatOf, unreadReason, type SourceLayout } from './detect.js';
 import { checkEncodingFiles, initEncodingRefusal, parseInitEncodings, type EncodingRefusal, type InitEncodings } from './encodings.js';
 import { shellWord } from '../util/shell.js';
@@ -29,6 +30,8 @@ export interface InitAnswers {
 export interface SourceGuess {
   /** Absolute path. */
   file: string;
+  /** The sheet, for one of several sheets of a workbook (each is a source of its own). */
+  sheet?: string;
   /** The entity chosen, or null when none fits well enough (no mapping written). */
   entity: string | null;
   score: number;
@@ -114,7 +117,7 @@ export function defaultLegacyFolder(dir: string): string {
 }
 
 /** How well a proposal covers its entity: required fields count twice; plus a bonus for a telling file name. */
-export function entityScore(p: MappingProposal, file: string): number {
+export function entityScore(p: MappingProposal, file: string, sheet?: string): number {
   let sum = 0;
   let weight = 0;
   for (const f of p.fields) {
@@ -122,7 +125,8 @@ export function entityScore(p: MappingProposal, file: string): number {
     weight += w;
     if (isWritten(f) && f.const === undefined) sum += w * f.score;
   }
-  const tokens = nameTokens(path.basename(file, path.extname(file)));
+  // A sheet's name tells what it holds as a file's name does ("BOM" in erp.xlsx).
+  const tokens = nameTokens(sheet ?? path.basename(file, path.extname(file)));
   const compact = tokens.join('');
   const hints = ENTITY_FILE_HINTS[p.entity] ?? [];
   const named = hints.some((h) => compact === h || tokens.includes(h) || (h.length >= 4 && compact.includes(h)));
@@ -159,29 +163,31 @@ export async function planInit(dir: string, answers: InitAnswers, opts: InitOpti
   checkEncodingFiles(encodings, files);
   const sources: SourceGuess[] = [];
   const refusals: EncodingRefusal[] = [];
-  for (const file of files) {
-    log(`reading ${displayPath(file)}`);
+  for (const { file, sheet } of await sheetsOf(files)) {
+    const on = sheet === undefined ? {} : { sheet };
+    log(`reading ${sourceLabel({ file, ...on })}`);
     let layout: SourceLayout;
     try {
-      layout = await readLayout(file, encodings);
+      layout = await readLayout(file, encodings, sheet);
     } catch (e) {
       if (e instanceof EncodingRefused) {
         refusals.push(e.refusal);
         continue;
       }
       if (!(e instanceof ForkliftError)) throw e;
-      sources.push({ file, entity: null, score: 0, ranking: [], error: e.message });
+      sources.push({ file, ...on, entity: null, score: 0, ranking: [], error: e.message });
       continue;
     }
     const ranking = [...model.entities.values()]
       .map((e) => {
         const proposal = guessMapping(layout, e);
-        return { entity: e.name, score: entityScore(proposal, file), proposal };
+        return { entity: e.name, score: entityScore(proposal, file, sheet), proposal };
       })
       .sort((a, b) => b.score - a.score);
     const best = ranking[0];
     sources.push({
       file,
+      ...on,
       entity: best !== undefined && best.score >= MIN_ENTITY_SCORE ? best.entity : null,
       score: best?.score ?? 0,
       ranking: ranking.map((r) => ({ entity: r.entity, score: Math.round(r.score * 100) / 100 })),
@@ -198,7 +204,7 @@ export async function planInit(dir: string, answers: InitAnswers, opts: InitOpti
     if (s.entity === null) continue;
     const other = byEntity.get(s.entity);
     if (other !== undefined) {
-      s.note = `${s.entity} is taken by ${displayPath(other.file)}, which fits better`;
+      s.note = `${s.entity} is taken by ${sourceLabel(other)}, which fits better`;
       s.entity = null;
     } else byEntity.set(s.entity, s);
   }
@@ -229,11 +235,11 @@ class EncodingRefused extends Error {
  * The layout of one legacy file: in the encoding `--encoding FILE=NAME` gives it, else detected,
  * else (auto cannot read it) in the one `--encoding NAME` gives every such file.
  */
-async function readLayout(file: string, enc: InitEncodings): Promise<SourceLayout> {
+async function readLayout(file: string, enc: InitEncodings, sheet?: string): Promise<SourceLayout> {
   const isEncoding = (e: unknown): e is SourceError => e instanceof SourceError && e.code === 'source.encoding';
   const named = enc.files.get(file);
   try {
-    return await detectLayout(file, { sampleRows: 500, ...(named === undefined ? {} : { encoding: named }) });
+    return await detectLayout(file, { sampleRows: 500, ...(named === undefined ? {} : { encoding: named }), ...(sheet === undefined ? {} : { sheet }) });
   } catch (e) {
     if (!isEncoding(e)) throw e;
     if (named !== undefined || enc.fallback === undefined) throw new EncodingRefused({ file, error: e, given: named });
@@ -246,13 +252,32 @@ async function readLayout(file: string, enc: InitEncodings): Promise<SourceLayou
   }
 }
 
+/** A source as init shows it: the file, and the sheet where a workbook has several (`erp.xlsx[BOM]`). */
+export function sourceLabel(s: Pick<SourceGuess, 'file' | 'sheet'>): string {
+  return s.sheet === undefined ? displayPath(s.file) : `${displayPath(s.file)}[${s.sheet}]`;
+}
+
+/**
+ * Each file to read, a workbook once per sheet a person sees when it has more than one. A
+ * workbook that cannot be opened is read once, and its error said then.
+ */
+async function sheetsOf(files: readonly string[]): Promise<{ file: string; sheet?: string }[]> {
+  const out: { file: string; sheet?: string }[] = [];
+  for (const file of files) {
+    const sheets = formatOfFile(file) === 'xlsx' ? await visibleWorksheets(file).catch(() => []) : [];
+    if (sheets.length > 1) for (const sheet of sheets) out.push({ file, sheet });
+    else out.push({ file });
+  }
+  return out;
+}
+
 /** Sets the entity of one source (a person's choice), rebuilding its proposal. */
 export function chooseEntity(plan: InitPlan, source: SourceGuess, entity: string | null): void {
   source.entity = entity;
   const e = entity === null ? undefined : plan.model.entities.get(entity);
   if (e !== undefined && source.layout !== undefined) {
     source.proposal = guessMapping(source.layout, e);
-    source.score = entityScore(source.proposal, source.file);
+    source.score = entityScore(source.proposal, source.file, source.sheet);
   }
 }
 
@@ -289,7 +314,7 @@ export function writeInit(plan: InitPlan, force: boolean): InitResult {
     writeNewFile(file, renderMappingYaml(p, file, { tool: 'forklift init' }), true);
     mappings.push({
       file: displayPath(file),
-      source: displayPath(s.file),
+      source: sourceLabel(s),
       entity: s.entity as string,
       fields: p.fields.filter(isWritten).length,
       of: p.fields.length,
@@ -321,7 +346,7 @@ export function writeInit(plan: InitPlan, force: boolean): InitResult {
     mappings,
     skipped: plan.sources
       .filter((s) => !chosen.includes(s))
-      .map((s) => ({ source: displayPath(s.file), reason: s.error ?? s.note ?? (s.ranking[0] === undefined ? 'no entity' : `no entity fits well (best: ${s.ranking[0].entity} ${Math.round(s.ranking[0].score * 100)}%)`) })),
+      .map((s) => ({ source: sourceLabel(s), reason: s.error ?? s.note ?? (s.ranking[0] === undefined ? 'no entity' : `no entity fits well (best: ${s.ranking[0].entity} ${Math.round(s.ranking[0].score * 100)}%)`) })),
   };
 }
 

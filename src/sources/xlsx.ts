@@ -299,6 +299,20 @@ async function readWorkbook(zip: ZipFile): Promise<WorkbookInfo> {
   };
 }
 
+/**
+ * The sheets of a workbook a person sees that hold cells (not hidden, not chart sheets), in the
+ * workbook's order: `init` reads each, so that a BOM on the second sheet is not left out unseen.
+ */
+export async function visibleWorksheets(file: string): Promise<string[]> {
+  const zip = await ZipFile.open(file);
+  try {
+    const wb = await readWorkbook(zip);
+    return wb.sheets.filter((s) => s.path !== undefined && zip.has(s.path) && s.state !== 'hidden' && s.state !== 'veryHidden').map((s) => s.name);
+  } finally {
+    zip.close();
+  }
+}
+
 /** For each cell style (index into cellXfs): whether its number format shows a date or time. */
 async function readStyleKinds(zip: ZipFile, path: string | undefined): Promise<(DateKind | undefined)[]> {
   if (path === undefined || !zip.has(path)) return [];

@@ -1,5 +1,6 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import ExcelJS from 'exceljs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers.js';
 import { HAS_TMUX, keys, killTerminals, screenUntil, start } from './terminal.js';
@@ -127,6 +128,33 @@ describe('forklift init (no terminal)', () => {
     expect(r.stdout).toMatch(/skipped .*engine\.txt: .*its 4 columns are separated by spaces/);
   });
 
+  it('reads every sheet a person sees of a workbook: a BOM on the second sheet is mapped, a cover sheet named as skipped', async () => {
+    const dir = tempDir('forklift-init-sheets-');
+    mkdirSync(path.join(dir, 'legacy'));
+    const wb = new ExcelJS.Workbook();
+    wb.addWorksheet('Cover').addRow(['ERP export, 2026-11-30']);
+    const items = wb.addWorksheet('Items');
+    items.addRow(['ITEMNO', 'DESCRIPTION', 'UOM', 'STATUS']);
+    for (let i = 1; i <= 20; i++) items.addRow([`P-${100 + i}`, `Pump part ${i}`, 'PCS', 'active']);
+    const bom = wb.addWorksheet('BOM');
+    bom.addRow(['PARENT', 'LINE', 'COMPONENT', 'QTY']);
+    for (let i = 2; i <= 20; i++) bom.addRow(['P-101', i * 10, `P-${100 + i}`, 2]);
+    const hidden = wb.addWorksheet('Lookup', { state: 'hidden' });
+    hidden.addRow(['CODE', 'TEXT']);
+    await wb.xlsx.writeFile(path.join(dir, 'legacy', 'erp.xlsx'));
+    const r = runCli(['init', dir, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/legacy\/erp\.xlsx\[Items\]\s+items/);
+    expect(r.stdout).toMatch(/legacy\/erp\.xlsx\[BOM\]\s+bom_lines/);
+    expect(r.stdout).toMatch(/skipped .*erp\.xlsx\[Cover\]: /);
+    expect(r.stdout).not.toMatch(/Lookup/);
+    expect(readFileSync(path.join(dir, 'mappings', 'bom_lines.yaml'), 'utf8')).toMatch(/sheet: BOM/);
+    const v = runCli(['validate', path.join(dir, 'forklift.yaml'), '--json']);
+    expect([0, 3], v.stderr).toContain(v.code);
+    const doc = JSON.parse(v.stdout) as { entities?: { entity: string; read: number }[]; result?: { entities: { entity: string; read: number }[] } };
+    expect((doc.entities ?? doc.result?.entities ?? []).map((e) => [e.entity, e.read])).toEqual([['items', 20], ['bom_lines', 19]]);
+  });
+
   it('refuses to overwrite; without a terminal and without --yes it takes the defaults and never waits', () => {
     const dir = legacyCopy();
     expect(runCli(['init', dir]).code).toBe(0);
@@ -179,7 +207,7 @@ describe('forklift init (no terminal)', () => {
     const json = runCli(['init', dir, '--yes', '--force', '--json']);
     expect(json.code, json.stderr).toBe(0);
     const doc = JSON.parse(json.stdout) as { skipped: { source: string; reason: string }[] };
-    expect(doc.skipped.map((s) => path.basename(s.source))).toEqual(['BOM-2019.xls', 'costing.accdb']);
+    expect(doc.skipped.map((s) => path.basename(s.source))).toEqual(['BOM-2019.xls', 'OPENBAL.xlsx[Info]', 'costing.accdb']);
     expect(doc.skipped[0]!.reason).toMatch(/^an Excel 97-2003 workbook/);
   });
 
@@ -283,7 +311,7 @@ describe.skipIf(!HAS_TMUX && !process.env.CI)('interactive, in a terminal (tmux)
     keys(s, 'Enter');
     screen = await screenUntil(s, /Write forklift.yaml and these mappings\?/);
     expect(screen).toMatch(/legacy\/ITEMMAST.CSV\s+items/);
-    expect(screen).toMatch(/legacy\/OPENBAL.xlsx\s+stock_balances/);
+    expect(screen).toMatch(/legacy\/OPENBAL.xlsx\[Bestand\]\s+stock_balances/);
     keys(s, 'Enter');
     screen = await screenUntil(s, /EXIT=\d+/);
     expect(screen).toMatch(/EXIT=0/);

@@ -88,14 +88,22 @@ export function findHeader(records: readonly { line: number; cells: readonly Cel
   let modeFreq = 0;
   for (const [w, f] of freq) if (f > modeFreq || (f === modeFreq && w > mode)) [mode, modeFreq] = [w, f];
   if (mode === 0) return 0;
+  let firstWide = true;
   for (let i = 0; i < records.length; i++) {
     const cells = (records[i] as { cells: readonly Cell[] }).cells.filter((c): c is string => !blank(c));
     if (cells.length < Math.max(2, Math.ceil(mode * 0.6))) continue;
-    const names = cells.filter((c) => !numericOrDate(c)).length;
+    const names = cells.filter((c) => !numericOrDate(c) && !NULL_WORDS.test(c.trim())).length;
     if (names / cells.length >= 0.5) return i;
+    // Column names that are years or months ("Musei,2011,2010"): the first wide row, with a name
+    // and no name twice, is the header; taking a data row below for it lost the rows between.
+    if (firstWide && names > 0 && new Set(cells.map((c) => c.trim())).size === cells.length) return i;
+    firstWide = false;
   }
   return 0;
 }
+
+/** Words that stand for a missing value, not for a column's name. */
+const NULL_WORDS = /^(null|nil|none|n\/a|na|nan|-)$/i;
 
 /** Reads the layout and a sample of rows of a legacy file. */
 export async function detectLayout(file: string, opts: { sheet?: string; sampleRows?: number; encoding?: string } = {}): Promise<SourceLayout> {

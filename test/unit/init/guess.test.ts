@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { guessMapping, nameScore, proposeMapping, writeMapping, type Proposed } from '../../../src/init/index.js';
 import { columnsOf as exprColumns, parseExpression } from '../../../src/mapping/expr/index.js';
 import { exprName } from '../../../src/init/guess.js';
-import { detectLayout } from '../../../src/init/detect.js';
+import { detectLayout, findHeader } from '../../../src/init/detect.js';
 import { guessEnumMap, guessUnitMap } from '../../../src/init/values.js';
 import { factoryModel } from '../../../src/model/factory.js';
 import { loadMappingFile } from '../../../src/plan/load.js';
@@ -213,5 +213,19 @@ describe('detectLayout: a space-separated text file', () => {
     const notes = path.join(tempDir('forklift-spaces-'), 'notes.csv');
     writeFileSync(notes, 'note\nPump seal replaced\nok\nCheck motor bearing next week\n');
     expect((await detectLayout(notes)).header).toEqual(['note']);
+  });
+});
+
+describe('findHeader', () => {
+  const rec = (rows: string[][]) => rows.map((cells, i) => ({ line: i + 1, cells }));
+  it('takes a first row whose column names are years, rather than a data row below it', () => {
+    expect(findHeader(rec([['Musei', '2011', '2010'], ['Galleria', '23.824', '17.518'], ['Museo Pitrè', 'in restauro', 'in restauro']]))).toBe(0);
+    expect(findHeader(rec([['Item', '2023', '2024', '2025'], ['P-1', '4', '5', '6'], ['P-2', '7', '8', '9']]))).toBe(0);
+  });
+
+  it('still passes over title rows, and takes no row of "null"s for a header', () => {
+    expect(findHeader(rec([['Stock list'], ['printed 2026-11-30'], ['ITEM', 'QTY', 'WH'], ['P-1', '3', 'A']]))).toBe(2);
+    // messytables/null.csv: no header at all; the fourth row is data too.
+    expect(findHeader(rec([['1', 'null', '0', '0'], ['2', '0', '0', 'null'], ['3', 'null', '', ''], ['4', 'null', '0', 'null']]))).toBe(0);
   });
 });

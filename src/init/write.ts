@@ -9,6 +9,7 @@ import { ConfigError } from '../core/errors.js';
 import { schemaHeader } from '../plan/editor-schema.js';
 import type { FieldProposal, MappingProposal } from './guess.js';
 import { escapeControl } from '../util/unicode.js';
+import { escapeEnv } from '../plan/env.js';
 
 /** The `# yaml-language-server: $schema=…` first line, so editors complete and check the file. */
 export function schemaLine(kind: 'plan' | 'mapping', fileDir: string): string | undefined {
@@ -25,13 +26,17 @@ export function yamlScalar(v: string | number | boolean | null): string {
   return JSON.stringify(v);
 }
 
+/** A value read from the legacy files (a name, a path, a code), written to mean itself: never expanded as `${VAR}`. */
+const dataScalar = (v: string | number | boolean | null): string => yamlScalar(typeof v === 'string' ? escapeEnv(v) : v);
+const dataString = (v: string): string => JSON.stringify(escapeEnv(v));
+
 // A comment ends at a line break, and a YAML file holds printable characters only: a column
 // named with a line break in a quoted header cell, written as it is into a comment, made the
 // mapping file init writes unreadable.
 const commentText = (s: string): string => escapeControl(s, { keepTab: true });
 
 function flowList(items: readonly (string | number | boolean)[]): string {
-  return `[${items.map((i) => yamlScalar(i)).join(', ')}]`;
+  return `[${items.map((i) => dataScalar(i)).join(', ')}]`;
 }
 
 function flowMap(entries: readonly [string, string][]): string {
@@ -41,14 +46,14 @@ function flowMap(entries: readonly [string, string][]): string {
 /** The keys of a field as YAML text, in the order people read them. */
 function fieldEntries(f: FieldProposal): [string, string][] {
   const e: [string, string][] = [];
-  if (f.from !== undefined) e.push(['from', f.from.length === 1 ? yamlScalar(f.from[0] as string) : flowList(f.from)]);
-  if (f.join !== undefined) e.push(['join', JSON.stringify(f.join)]);
-  if (f.expr !== undefined) e.push(['expr', `'${f.expr.replace(/'/g, "''")}'`]);
-  if (f.const !== undefined) e.push(['const', typeof f.const === 'string' ? JSON.stringify(f.const) : String(f.const)]);
+  if (f.from !== undefined) e.push(['from', f.from.length === 1 ? dataScalar(f.from[0] as string) : flowList(f.from)]);
+  if (f.join !== undefined) e.push(['join', dataString(f.join)]);
+  if (f.expr !== undefined) e.push(['expr', `'${escapeEnv(f.expr).replace(/'/g, "''")}'`]);
+  if (f.const !== undefined) e.push(['const', typeof f.const === 'string' ? dataString(f.const) : String(f.const)]);
   if (f.clean !== undefined && f.clean.length > 0) e.push(['clean', `[${f.clean.map((c) => (typeof c === 'string' ? c : `{ null_if: ${flowList(c.null_if)} }`)).join(', ')}]`]);
-  if (f.default !== undefined) e.push(['default', JSON.stringify(f.default)]);
+  if (f.default !== undefined) e.push(['default', dataString(f.default)]);
   if (f.values !== undefined) {
-    e.push(['values', flowMap(Object.entries(f.values).map(([k, v]) => [yamlScalar(k), yamlScalar(v)]))]);
+    e.push(['values', flowMap(Object.entries(f.values).map(([k, v]) => [dataScalar(k), dataScalar(v)]))]);
     e.push(['unknown', 'reject']);
   }
   if (f.decimal !== undefined) e.push(['decimal', JSON.stringify(f.decimal)]);
@@ -82,12 +87,12 @@ export function renderMappingYaml(p: MappingProposal, mappingFile: string, opts:
   out.push(`entity: ${p.entity}`);
   out.push('source:');
   out.push(`  format: ${L.format}`);
-  out.push(`  path: ${yamlScalar(rel)}`);
+  out.push(`  path: ${dataScalar(rel)}`);
   if (L.format === 'csv') {
     out.push(`  encoding: ${yamlScalar(L.encoding ?? 'auto')}          # ${L.encodingGiven === true ? `given to ${(opts.tool ?? 'forklift mapping init').replace(/^forklift /, '')}` : 'detected'}`);
     out.push(`  delimiter: ${JSON.stringify(L.delimiter ?? 'auto')}          # detected`);
   }
-  if (L.sheet !== undefined) out.push(`  sheet: ${yamlScalar(L.sheet)}`);
+  if (L.sheet !== undefined) out.push(`  sheet: ${dataScalar(L.sheet)}`);
   if (L.format !== 'jsonl') {
     const above = L.preamble.length === 0 ? '' : `  # above it: ${L.preamble.map((t) => `'${commentText(t.replace(/\s+/g, ' ').slice(0, 40))}'`).join(', ')}`;
     out.push(`  header_row: ${L.headerRow}${above}`);

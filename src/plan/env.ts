@@ -1,11 +1,19 @@
 import { ConfigError, formatLocation, type Location } from '../core/errors.js';
 
-const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+// `$${` is a literal `${`: a legacy file named `p ${HOME}.csv`, or a column header holding `${`,
+// must be writable in a mapping without being expanded.
+const VAR = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-/** Expands `${VAR}` and `${VAR:-default}` from the environment (SPEC section 1). */
+/** Text as it must be written in a plan or mapping file to mean itself: `${` as `$${`. */
+export function escapeEnv(text: string): string {
+  return text.replaceAll('${', () => '$${');
+}
+
+/** Expands `${VAR}` and `${VAR:-default}` from the environment (SPEC section 1); `$${` is a literal `${`. */
 export function expandEnv(text: string, where: Location, env: NodeJS.ProcessEnv = process.env): string {
   if (!text.includes('${')) return text;
-  return text.replace(VAR, (_m, name: string, fallback: string | undefined) => {
+  return text.replace(VAR, (m: string, name: string | undefined, fallback: string | undefined) => {
+    if (name === undefined) return m.slice(1);
     const v = env[name];
     // As in a shell: `${VAR}` is the value even when empty (MariaDB's root has an empty password);
     // `${VAR:-default}` takes the default for an empty value too.

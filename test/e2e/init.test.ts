@@ -63,6 +63,19 @@ describe('forklift mapping init (no terminal)', () => {
     expect(c.stderr).toMatch(/bom\.yaml: file not found/);
   });
 
+  it('a file name and a header holding ${…} are written so that they are not expanded', () => {
+    const dir = tempDir('forklift-minit-dollar-');
+    writeFileSync(path.join(dir, 'p ${HOME}.csv'), 'ITEMNO,DESCRIPTION,UOM ${X}\nA-1,Pump,EA\n');
+    const r = runCli(['mapping', 'init', 'p ${HOME}.csv', '--entity', 'items', '--yes'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const text = readFileSync(path.join(dir, 'mappings', 'items.yaml'), 'utf8');
+    expect(text).toContain('path: "../p $${HOME}.csv"');
+    expect(text).toContain('"UOM $${X}"');
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: t\nmappings: [mappings/items.yaml]\n');
+    const v = runCli(['validate', '--json'], { cwd: dir });
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+  });
+
   it('a header cell holding line breaks: the header is found on line 1 and the mapping it writes is valid YAML', () => {
     const dir = tempDir('forklift-minit-nl-');
     const csv = path.join(dir, 'items.csv');

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/core/errors.js';
 import { loadPlan, loadPlanModel } from '../../../src/plan/load.js';
 import { parseYamlText } from '../../../src/plan/yaml.js';
-import { expandEnv } from '../../../src/plan/env.js';
+import { escapeEnv, expandEnv } from '../../../src/plan/env.js';
 import { tempDir } from '../../helpers.js';
 
 function plan(files: Record<string, string>): string {
@@ -142,5 +142,16 @@ describe('the model of a plan, for one mapping', () => {
     const p = plan({ 'forklift.yaml': `name: p\nmappings: [a.yaml, not-yet.yaml, broken.yaml]\n`, 'a.yaml': MAPPING, 'broken.yaml': 'entity: items\nfields:\n  x: { frm: A }\n' });
     expect(planError(p).message).toMatch(/not-yet\.yaml: file not found/);
     expect([...loadPlanModel(p).entities.keys()]).toContain('items');
+  });
+});
+
+describe('$${ in a plan or mapping', () => {
+  it('is a literal ${, never expanded', () => {
+    const env = { HOME: '/root', PART: 'p1' };
+    expect(expandEnv('p $${HOME}.csv', { file: 'm.yaml' }, env)).toBe('p ${HOME}.csv');
+    expect(expandEnv('$${HOME} and ${HOME}', { file: 'm.yaml' }, env)).toBe('${HOME} and /root');
+    expect(expandEnv('cost $${ in a header', { file: 'm.yaml' }, env)).toBe('cost ${ in a header');
+    expect(expandEnv('${PART:-x}.csv', { file: 'm.yaml' }, env)).toBe('p1.csv');
+    expect(expandEnv(escapeEnv('a ${B} $${C}'), { file: 'm.yaml' }, {})).toBe('a ${B} $${C}');
   });
 });

@@ -301,12 +301,26 @@ export function resolveEncoding(
   // A BOM of the encoding the user named is not text: strip it.
   const bomLength = bom !== undefined && canonicalName(bom.encoding) === canonical ? bom.bomLength : 0;
   if (!SINGLE_BYTE.test(name) || opts.allowValidUtf8 === true) return { encoding: name, bomLength, explicit: true };
-  if (!complete) return { encoding: name, bomLength, explicit: true, refuseValidUtf8: true };
+  // Read in a single-byte encoding, a UTF-8 byte-order mark is three letters (ï»¿) glued to the
+  // first column's name; a file of plain ASCII after it gives no other sign of being UTF-8.
+  const utf8Bom = bom !== undefined && canonicalName(bom.encoding) === canonicalName('utf-8');
+  const bomError = (): SourceError =>
+    new SourceError(`${file} is read as ${name} ${NAMED_IN_MAPPING}, but it starts with a UTF-8 byte-order mark: it is UTF-8`, {
+      code: 'source.encoding',
+      location: { file, line: 1 },
+      hint: `set encoding: utf-8 (or auto) in the mapping's source; if the file really is ${name} text behind those three bytes, set allow_valid_utf8: true there`,
+    });
+  if (!complete) {
+    if (utf8Bom) throw bomError();
+    return { encoding: name, bomLength, explicit: true, refuseValidUtf8: true };
+  }
   // The sample is the whole file: refuse before any row is read (preview shows no mojibake either).
   const watch = new ValidUtf8Watch();
   watch.feed(Buffer.from(sample.buffer, sample.byteOffset, sample.byteLength), 0);
   const at = watch.end();
+  // A word the encoding reads wrong says more than the mark.
   if (at >= 0) throw utf8ReadAsSingleByteError(file, name, sample, at, lineAt(sample, at));
+  if (utf8Bom) throw bomError();
   return { encoding: name, bomLength, explicit: true };
 }
 

@@ -419,3 +419,17 @@ describe('csv: a file that changes while it is read', () => {
     expect(source.sha256).toBe(sha256(file));
   });
 });
+
+describe('csv: a UTF-8 byte-order mark with a single-byte encoding named', () => {
+  it('is refused naming the mark, even when the rest is plain ASCII', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'forklift-csv-'));
+    const file = path.join(dir, 'bom.csv');
+    writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('ITEMNO,NAME\nA-1,Pump\n')]));
+    const e = await sourceError(() => readAll({ format: 'csv', path: file, encoding: 'windows-1252' }));
+    expect(e.code).toBe('source.encoding');
+    expect(e.message).toMatch(/bom\.csv is read as windows-1252 .*, but it starts with a UTF-8 byte-order mark: it is UTF-8$/);
+    expect(e.hint).toMatch(/^set encoding: utf-8 \(or auto\)/);
+    const { source } = await readAll({ format: 'csv', path: file });
+    expect(source.header).toEqual(['ITEMNO', 'NAME']);
+  });
+});

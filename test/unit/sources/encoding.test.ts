@@ -118,7 +118,10 @@ describe('resolveEncoding', () => {
   const sample = Buffer.from([0xef, 0xbb, 0xbf, 0x61, 0x62]);
   it('uses the mapping encoding and strips its own BOM', () => {
     expect(resolveEncoding('UTF-8', sample, true, 'x.csv')).toEqual({ encoding: 'utf-8', bomLength: 3, explicit: true });
-    expect(resolveEncoding('windows-1252', sample, true, 'x.csv')).toEqual({ encoding: 'windows-1252', bomLength: 0, explicit: true });
+    // A UTF-8 mark before plain ASCII: refused, naming the mark (read as Windows-1252 it is ï»¿).
+    expect(() => resolveEncoding('windows-1252', sample, true, 'x.csv')).toThrow(/but it starts with a UTF-8 byte-order mark: it is UTF-8$/);
+    expect(() => resolveEncoding('windows-1252', sample, false, 'x.csv')).toThrow(/byte-order mark/);
+    expect(resolveEncoding('windows-1252', sample, true, 'x.csv', { allowValidUtf8: true })).toEqual({ encoding: 'windows-1252', bomLength: 0, explicit: true });
     expect(resolveEncoding('auto', sample, true, 'x.csv')).toEqual({ encoding: 'utf-8', bomLength: 3 });
   });
 

@@ -406,7 +406,7 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
           text = f.read(cells);
         } catch (e) {
           if (e instanceof ExprRuntimeError) {
-            errors.push({ field: f.name, rule: 'expr', reason: e.message });
+            errors.push({ field: f.name, rule: 'expr', reason: `${f.name}: ${e.message}` });
             continue;
           }
           throw e;

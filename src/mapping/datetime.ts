@@ -29,32 +29,57 @@ interface Fields {
   offset?: number;
   /** The time zone the text named (luxon's `z` token), when it gave no offset. */
   zone?: string;
+  /** The digits of a fraction of a second as written (`S` tokens), checked like ISO's. */
+  fraction?: string;
 }
 
 const TOKEN_RE = /'[^']*'|([A-Za-z])\1*|[^A-Za-z']+/g;
-const FAST: Record<string, { re: string; set: (f: Fields, v: number) => void }> = {
-  yyyy: { re: '(\\d{4})', set: (f, v) => (f.y = v) },
-  MM: { re: '(\\d{2})', set: (f, v) => (f.mo = v) },
-  M: { re: '(\\d{1,2})', set: (f, v) => (f.mo = v) },
-  dd: { re: '(\\d{2})', set: (f, v) => (f.d = v) },
-  d: { re: '(\\d{1,2})', set: (f, v) => (f.d = v) },
-  HH: { re: '(\\d{2})', set: (f, v) => (f.h = v) },
-  H: { re: '(\\d{1,2})', set: (f, v) => (f.h = v) },
-  mm: { re: '(\\d{2})', set: (f, v) => (f.mi = v) },
-  ss: { re: '(\\d{2})', set: (f, v) => (f.s = v) },
-  SSS: { re: '(\\d{3})', set: (f, v) => (f.ms = v) },
+const FAST: Record<string, { re: string; set: (f: Fields, v: string) => void }> = {
+  yyyy: { re: '(\\d{4})', set: (f, v) => (f.y = +v) },
+  MM: { re: '(\\d{2})', set: (f, v) => (f.mo = +v) },
+  M: { re: '(\\d{1,2})', set: (f, v) => (f.mo = +v) },
+  dd: { re: '(\\d{2})', set: (f, v) => (f.d = +v) },
+  d: { re: '(\\d{1,2})', set: (f, v) => (f.d = +v) },
+  HH: { re: '(\\d{2})', set: (f, v) => (f.h = +v) },
+  H: { re: '(\\d{1,2})', set: (f, v) => (f.h = +v) },
+  mm: { re: '(\\d{2})', set: (f, v) => (f.mi = +v) },
+  ss: { re: '(\\d{2})', set: (f, v) => (f.s = +v) },
 };
+
+/**
+ * A run of S is the fraction of a second as its digits are written (`.5` is 500 ms), as in ISO
+ * 8601 and Java: luxon reads `S` as a count of milliseconds (`.5` as 5 ms, `.05` as 5 ms too).
+ * One S takes one digit or more; two or more take exactly that many.
+ */
+const FRACTION = (t: string): { re: string; set: (f: Fields, v: string) => void } => ({ re: t.length === 1 ? '(\\d+)' : `(\\d{${t.length}})`, set: (f, v) => (f.fraction = v) });
+const isFraction = (t: string): boolean => /^S+$/.test(t);
+
+/** Unix time, luxon's `X` (seconds, a fraction allowed) and `x` (milliseconds): an instant, in UTC. */
+function unixFields(format: 'X' | 'x'): FieldParser {
+  const rx = format === 'X' ? /^(-?\d+)(?:\.(\d+))?$/ : /^(-?\d+)$/;
+  return (text) => {
+    const m = rx.exec(text.trim());
+    // A negative fraction (-1.5) would need the digits subtracted, not added: rare enough to refuse.
+    if (!m || (m[2] !== undefined && m[1]!.startsWith('-'))) return `is not Unix time in ${format === 'X' ? 'seconds' : 'milliseconds'} (format ${format})`;
+    const whole = Number(m[1]);
+    const ms = format === 'X' ? whole * 1000 : whole;
+    if (!Number.isSafeInteger(ms) || Math.abs(ms) > 253402300799999) return OUTSIDE_YEARS;
+    const d = new Date(ms);
+    return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds(), ms: d.getUTCMilliseconds(), offset: 0, ...(m[2] === undefined ? {} : { fraction: m[2] }) };
+  };
+}
 
 type FieldParser = (text: string) => Fields | string;
 
 /** Compiles a luxon-style format to a parser of fields; unknown tokens fall back to luxon. */
 export function compileFormat(format: string): FieldParser {
+  if (format === 'X' || format === 'x') return unixFields(format);
   const tokens = format.match(TOKEN_RE) ?? [];
-  const setters: ((f: Fields, v: number) => void)[] = [];
+  const setters: ((f: Fields, v: string) => void)[] = [];
   let re = '^';
   let fast = true;
   for (const t of tokens) {
-    const spec = FAST[t];
+    const spec = isFraction(t) ? FRACTION(t) : FAST[t];
     if (spec) {
       re += spec.re;
       setters.push(spec.set);
@@ -71,7 +96,7 @@ export function compileFormat(format: string): FieldParser {
       const m = rx.exec(text);
       if (!m) return `does not match the format ${format}`;
       const f: Fields = { y: 1970, mo: 1, d: 1, h: 0, mi: 0, s: 0, ms: 0 };
-      for (let i = 0; i < setters.length; i++) setters[i]!(f, Number(m[i + 1]));
+      for (let i = 0; i < setters.length; i++) setters[i]!(f, m[i + 1]!);
       return f;
     };
   }
@@ -84,10 +109,18 @@ export function compileFormat(format: string): FieldParser {
  * A date written in the format is read back to find out.
  */
 export function formatProblem(format: string): string | undefined {
-  if (format === 'excel') return undefined;
+  if (format === 'excel' || format === 'X' || format === 'x') return undefined;
+  const tokens = format.match(TOKEN_RE) ?? [];
+  const letters = tokens.filter((t) => /^[A-Za-z]/.test(t));
+  const fast = letters.every((t) => isFraction(t) || FAST[t] !== undefined);
+  if (!fast && letters.some((t) => /^[Xx]$/.test(t))) return `X and x (Unix time) stand alone: write timestamp: X (seconds) or x (milliseconds), with nothing else in the format`;
+  // luxon would read S as a count of milliseconds: `.5` as 5 ms.
+  if (!fast && letters.some((t) => isFraction(t) && t !== 'SSS')) return `a fraction of a second written as ${letters.find((t) => isFraction(t) && t !== 'SSS')} is read exactly only beside the tokens yyyy, MM, M, dd, d, HH, H, mm, ss; here write SSS (exactly three digits)`;
   try {
     const sample = DateTime.fromISO('2024-01-02T13:04:05.006Z', { zone: 'UTC' }).toFormat(format);
-    DateTime.fromFormatExplain(sample, format);
+    const x = DateTime.fromFormatExplain(sample, format);
+    if (fast) return undefined;
+    if (x.result == null || Object.keys(x.result).length === 0) return `the format ${format} reads no part of a date`;
     return undefined;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
@@ -250,6 +283,8 @@ export function makeDateParser(format: string | undefined, excelDates: ExcelDate
       const r = parse(text);
       if (typeof r === 'string') return fail(farDateReason(text) ?? r);
       f = r;
+      // A format with hours (`dd.MM.yyyy HH:mm`) read into a date column: the time must not be dropped unseen.
+      if (f.h !== 0 || f.mi !== 0 || f.s !== 0 || f.ms !== 0 || /[1-9]/.test(f.fraction ?? '')) return fail(TIME_OF_DAY);
     } else {
       const m = ISO_DATE.exec(text);
       if (!m) return fail(farDateReason(text) ?? (/^\d{4}-\d{2}-\d{2}[T ]/.test(text) ? TIME_OF_DAY : 'is not a date (YYYY-MM-DD); set `date:` to its format, such as dd.MM.yyyy'));
@@ -368,6 +403,7 @@ export function makeTimestampParser(
       const r = parse(text);
       if (typeof r === 'string') return fail(farDateReason(text) ?? r);
       f = r;
+      fraction = f.fraction ?? '';
     } else {
       const m = ISO_TS.exec(text);
       const day = m || !workbook ? null : ISO_DATE.exec(text);

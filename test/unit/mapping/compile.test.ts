@@ -180,3 +180,17 @@ describe('a date or timestamp format luxon cannot read', () => {
     expect(() => compileMapping(mapping(`${FIELDS}  as_of: { from: D, date: "dd.MM.yyyy" }\n`), balances, ['Item', 'WH', 'Qty', 'Value', 'D'], { checkShape: true })).not.toThrow();
   });
 });
+
+describe('a reject of an expression', () => {
+  it('names the field it was computing, as every other rule does', () => {
+    const m = mapping(`  item_code: { from: Item }
+  warehouse: { from: WH }
+  lot: { default: "" }
+  qty: { expr: "Qty * 2" }
+  value: { expr: "Qty * Value" }
+`);
+    const c = compileMapping(m, balances, ['Item', 'WH', 'Qty', 'Value'], { checkShape: true });
+    const r = c.map(['P-1', 'A', '1,5', '3']);
+    expect(r).toMatchObject({ kind: 'rejected', problem: { field: 'qty', rule: 'expr', reason: "qty: Qty is '1,5', not a number; value: Qty is '1,5', not a number" } });
+  });
+});

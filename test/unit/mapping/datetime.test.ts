@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
-import { makeDateParser, makeTimestampParser } from '../../../src/mapping/datetime.js';
+import { formatProblem, makeDateParser, makeTimestampParser } from '../../../src/mapping/datetime.js';
 
 describe('dates', () => {
   it('reads ISO dates, Excel date cells and formats', () => {
@@ -253,5 +253,46 @@ describe('time zones whose clocks move by 30 or 15 minutes, or off the hour', ()
       }
     }
     expect(seen.skipped + seen.twice).toBeGreaterThan(0);
+  });
+});
+
+describe('a fraction of a second in a format (S)', () => {
+  it('is read as the digits written: .5 is 500 ms, .05 is 50 ms (luxon read both as 5 ms)', () => {
+    const p = makeTimestampParser('yyyy-MM-dd HH:mm:ss.S', 'UTC');
+    expect(p('2024-01-01 10:00:00.5')).toEqual({ ok: true, value: '2024-01-01T10:00:00.500Z' });
+    expect(p('2024-01-01 10:00:00.05')).toEqual({ ok: true, value: '2024-01-01T10:00:00.050Z' });
+    expect(p('2024-01-01 10:00:00.123')).toEqual({ ok: true, value: '2024-01-01T10:00:00.123Z' });
+    expect(p('2024-01-01 10:00:00.1234')).toMatchObject({ ok: false, reason: 'has digits below a millisecond, which forklift would have to drop' });
+    expect(makeTimestampParser('yyyy-MM-dd HH:mm:ss.SS', 'UTC')('2024-01-01 10:00:00.05')).toEqual({ ok: true, value: '2024-01-01T10:00:00.050Z' });
+    expect(makeTimestampParser('yyyy-MM-dd HH:mm:ss.SSS', 'UTC')('2024-01-01 10:00:00.5').ok).toBe(false);
+    expect(makeTimestampParser('yyyy-MM-dd HH:mm:ss.SSSSSS', 'UTC')('2024-01-01 10:00:00.250000')).toEqual({ ok: true, value: '2024-01-01T10:00:00.250Z' });
+  });
+
+  it('is refused by the format check where luxon would read it (beside its other tokens), unless SSS', () => {
+    expect(formatProblem('dd-MMM-yyyy HH:mm:ss.S')).toMatch(/a fraction of a second written as S is read exactly only beside/);
+    expect(formatProblem('dd-MMM-yyyy HH:mm:ss.SSS')).toBeUndefined();
+    expect(formatProblem('yyyy-MM-dd HH:mm:ss.S')).toBeUndefined();
+  });
+});
+
+describe('a date format with a time of day, read into a date column', () => {
+  it('is refused for a time other than midnight, as the ISO and Excel paths refuse it', () => {
+    const p = makeDateParser('dd.MM.yyyy HH:mm');
+    expect(p('01.02.2024 13:45')).toEqual({ ok: false, reason: 'has a time of day; a date column takes a date only' });
+    expect(p('01.02.2024 00:00')).toEqual({ ok: true, value: '2024-02-01' });
+    expect(makeDateParser('d MMM yyyy h:mm a')('1 Feb 2024 1:45 PM')).toMatchObject({ ok: false, reason: 'has a time of day; a date column takes a date only' });
+  });
+});
+
+describe('Unix time (X, x)', () => {
+  it('reads seconds and milliseconds as the UTC instant', () => {
+    expect(makeTimestampParser('X', undefined)('1704067200')).toEqual({ ok: true, value: '2024-01-01T00:00:00.000Z' });
+    expect(makeTimestampParser('X', undefined)('1704067200.25')).toEqual({ ok: true, value: '2024-01-01T00:00:00.250Z' });
+    expect(makeTimestampParser('x', undefined)('1704067200123')).toEqual({ ok: true, value: '2024-01-01T00:00:00.123Z' });
+    expect(makeTimestampParser('X', undefined)('17040672OO')).toMatchObject({ ok: false, reason: 'is not Unix time in seconds (format X)' });
+    expect(makeDateParser('X')('1704067200')).toEqual({ ok: true, value: '2024-01-01' });
+    expect(makeDateParser('X')('1704067201')).toMatchObject({ ok: false });
+    expect(formatProblem('X')).toBeUndefined();
+    expect(formatProblem('yyyy X')).toMatch(/X and x \(Unix time\) stand alone/);
   });
 });

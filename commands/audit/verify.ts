@@ -33,8 +33,9 @@ export default class AuditVerify extends BaseCommand {
       }
       if (result.signatures) parts.push(`${result.signatures.signed} signature${result.signatures.signed === 1 ? '' : 's'} verified with key ${result.signatures.key_id.slice(0, 12)}${result.signatures.unsigned_before ? ` (${result.signatures.unsigned_before} earlier unsigned, covered by the chain)` : ''}`);
       if (imported.length) parts.push(`${imported.length} imported ledger${imported.length === 1 ? '' : 's'} verif${imported.length === 1 ? 'ies' : 'y'} (forklift_imported_runs)`);
-      if (result.afterHead !== undefined) {
-        const given = flags.head!.trim().toLowerCase();
+      if (result.pinned_head !== undefined) parts.push(`ends at the head bag-info.txt records (Forklift-Ledger-Head ${result.pinned_head.slice(0, 12)})`);
+      else if (result.afterHead !== undefined && flags.head !== undefined) {
+        const given = flags.head.trim().toLowerCase();
         const as = given === result.headFound ? '' : ` as ${result.headFound} (from its first ${given.length} digits)`;
         parts.push(`--head found${as}${result.afterHead ? `, ${result.afterHead} entr${result.afterHead === 1 ? 'y' : 'ies'} after it` : ' (the current head)'}`);
       }

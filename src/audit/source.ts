@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
 import { openBundle } from '../bundle/verify.js';
+import { parseBagInfo } from '../bundle/bagit.js';
 import { resolveTarget } from '../plan/paths.js';
 import { openStore } from '../stores/index.js';
 import type { TargetStore } from '../stores/types.js';
@@ -70,6 +71,8 @@ export interface LedgerReader {
   records(opts?: { ordered?: boolean }): AsyncIterable<LedgerRecord[]>;
   /** A store's copies of other stores' ledgers (forklift_imported_runs); none in a bundle. */
   imported(): Promise<Map<string, LedgerRecord[]>>;
+  /** A bundle's bag-info.txt Forklift-Ledger-Head: the last entry when it was exported. */
+  pinnedHead?: string | undefined;
   close(): Promise<void>;
 }
 
@@ -115,6 +118,7 @@ export async function openLedgerReader(source: string, opts: { signal?: AbortSig
     kind: 'bundle',
     exists: file !== undefined,
     chained,
+    pinnedHead: bagInfoHead(opened.dir),
     async *records({ ordered = true } = {}) {
       if (!file) return;
       let header: string[] = [];
@@ -132,6 +136,19 @@ export async function openLedgerReader(source: string, opts: { signal?: AbortSig
     imported: () => Promise.resolve(new Map()),
     close: () => Promise.resolve(opened.cleanup()),
   };
+}
+
+/**
+ * bag-info.txt's Forklift-Ledger-Head, lower case, where the bundle has one: without it, a copy of
+ * the ledger cut short after its last entry is still a chain that verifies.
+ */
+function bagInfoHead(dir: string): string | undefined {
+  const file = path.join(dir, 'bag-info.txt');
+  if (!existsSync(file)) return undefined;
+  const v = parseBagInfo(readFileSync(file, 'utf8'))
+    .fields.find(([k]) => k.toLowerCase() === 'forklift-ledger-head')?.[1]
+    ?.trim();
+  return v && /^[0-9a-f]{64}$/i.test(v) ? v.toLowerCase() : undefined;
 }
 
 /** Entries in chain order: those from before the chain first (by start time), then by seq. */
@@ -203,7 +220,12 @@ function checkImported(notes: Map<string, ImportNote>, imported: ReadonlyMap<str
   });
 }
 
-export type AuditVerification = VerifyResult & { source: string; imported: ImportedCheck[] };
+export type AuditVerification = VerifyResult & {
+  source: string;
+  imported: ImportedCheck[];
+  /** A bundle's Forklift-Ledger-Head (bag-info.txt), which the chain was checked to end at, when no --head was given. */
+  pinned_head?: string;
+};
 
 /**
  * `forklift audit verify`: the chain of a store's or a bundle's forklift_runs recomputed (and its
@@ -244,23 +266,35 @@ async function verifyLedger(ledger: LedgerReader, head: string | undefined, pubk
         : 'The store it came from had no audit chain when it was exported: run forklift audit init on that store, then export it again.',
     );
   }
+  // A bundle pins its head in bag-info.txt: the chain must reach it, and go no further.
+  const pinned = head === undefined ? ledger.pinnedHead : undefined;
+  const want = head ?? pinned;
   let notes = new Map<string, ImportNote>();
-  let result = await verifyChainStreamed(ledger.records(), { head, pubkey, each: (r) => noteImport(r, notes) });
+  let result = await verifyChainStreamed(ledger.records(), { head: want, pubkey, each: (r) => noteImport(r, notes) });
   if (!result) {
     const all: LedgerRecord[] = [];
     for await (const batch of ledger.records({ ordered: false })) all.push(...batch);
-    result = verifyChain(all, { head, pubkey });
+    result = verifyChain(all, { head: want, pubkey });
     notes = new Map();
     for (const r of all) noteImport(r, notes);
   }
   const imported = checkImported(notes, await ledger.imported());
-  const shown = { source: ledger.display, ...result, imported };
+  const shown: AuditVerification = { source: ledger.display, ...result, imported, ...(pinned === undefined ? {} : { pinned_head: pinned }) };
   if (!result.ok) {
     const signing = result.problem!.kind === 'signature' || result.problem!.kind === 'unsigned';
     fail(
-      `${ledger.display}: the audit chain does not verify: ${result.problem!.message}`,
+      `${ledger.display}: the audit chain does not verify: ${result.problem!.message}${pinned !== undefined && result.problem!.kind === 'head' ? ' (the head bag-info.txt records as Forklift-Ledger-Head: the last entry when the bundle was exported)' : ''}`,
       `audit.${result.problem!.kind}`,
       signing ? 'Check that --pubkey is the public key of the key the runs were signed with; if it is, the ledger was changed after it was signed.' : 'The ledger was changed after it was written. Compare with a copy kept elsewhere (a bundle, a run report’s ledger_head).',
+      shown,
+    );
+  }
+  if (pinned !== undefined && result.afterHead) {
+    const n = result.afterHead;
+    fail(
+      `${ledger.display}: the audit chain does not verify: ${n} ${n === 1 ? 'entry follows' : 'entries follow'} the head bag-info.txt records as Forklift-Ledger-Head, the last entry when the bundle was exported: added since`,
+      'audit.head',
+      'The ledger was changed after it was written. Compare with a copy kept elsewhere (a bundle, a run report’s ledger_head).',
       shown,
     );
   }

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
@@ -203,6 +203,20 @@ describe('audit verify on a bundle', () => {
     const ok = runCli(['audit', 'verify', bundle, '--head', head, '--json'], { cwd: dir });
     expect(ok.code, ok.stderr).toBe(0);
     expect(json(ok.stdout)).toMatchObject({ ok: true, entries: 2, head });
+
+    // Without --head, the head bag-info.txt pins: a copy cut short after its last entry does not verify.
+    const pinned = runCli(['audit', 'verify', bundle, '--json'], { cwd: dir });
+    expect(pinned.code, pinned.stderr).toBe(0);
+    expect(json(pinned.stdout)).toMatchObject({ ok: true, entries: 2, head, pinned_head: head });
+    const cut = path.join(dir, 'out', 'cut');
+    cpSync(bundle, cut, { recursive: true });
+    const cutCsv = path.join(cut, 'data', 'csv', 'forklift_runs.csv');
+    const lines = readFileSync(cutCsv, 'utf8').split('\n');
+    const last = lines.findIndex((l) => l.includes(head));
+    writeFileSync(cutCsv, lines.filter((_, i) => i !== last).join('\n'));
+    const short = runCli(['audit', 'verify', cut], { cwd: dir });
+    expect(short.code, short.stdout).toBe(1);
+    expect(short.stderr).toMatch(/the head \w{12} is in no entry of this chain.*\(the head bag-info\.txt records as Forklift-Ledger-Head/);
 
     const csv = path.join(bundle, 'data', 'csv', 'forklift_runs.csv');
     const text = readFileSync(csv, 'utf8');

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { revive, type SerializedError } from './thread-errors.js';
+import { sweepThreadWork } from '../util/work-path.js';
 
 /** How each of our workers reports what it threw (serializeError), the last message it sends. */
 export interface ThreadErrorMessage {
@@ -73,7 +74,10 @@ export function startThread<M extends { type: string }>(url: URL, workerData: un
     post: (value) => worker.postMessage(value),
     async stop() {
       signal?.removeEventListener('abort', onAbort);
+      const thread = worker.threadId;
       await worker.terminate();
+      // A thread terminated mid-work ran no finally block: its scratch files are removed here.
+      sweepThreadWork(thread);
     },
   };
 }

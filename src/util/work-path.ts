@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
 
 /**
@@ -19,6 +20,8 @@ interface Owner {
   host: string;
   started: string;
   command: string;
+  /** The worker thread that claimed it (worker_threads' threadId), when not the main thread. */
+  thread?: number;
 }
 
 const OWNER = '.owner';
@@ -26,7 +29,7 @@ const OWNER = '.owner';
 /** Claims `work` (not yet made, or just made) for this process; `release` removes the claim. */
 export function claimWork(work: string, command: string): { release: () => void } {
   const file = `${work}${OWNER}`;
-  const owner: Owner = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
+  const owner: Owner = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command, ...(threadId === 0 ? {} : { thread: threadId }) };
   writeFileSync(file, `${JSON.stringify(owner)}\n`);
   return { release: () => rmSync(file, { force: true }) };
 }
@@ -121,6 +124,19 @@ export interface SweptWork {
  * work path, the paths derived from it and the owner file removed. Returns what was removed.
  */
 export function sweepStaleWork(dir: string, prefix: string): SweptWork[] {
+  return sweepWork(dir, prefix, (owner) => owner.host === hostname() && Number.isInteger(owner.pid) && !alive(owner.pid));
+}
+
+/**
+ * Removes the work in the temporary folder that worker thread `thread` of this process claimed:
+ * a thread terminated before it finished (Ctrl-C during an exit's verify) runs no finally block,
+ * and its scratch store would stay until the next command swept it.
+ */
+export function sweepThreadWork(thread: number, dir: string = tmpdir()): SweptWork[] {
+  return sweepWork(dir, 'forklift-', (owner) => owner.host === hostname() && owner.pid === process.pid && owner.thread === thread);
+}
+
+function sweepWork(dir: string, prefix: string, gone: (owner: Owner) => boolean): SweptWork[] {
   const names = namesIn(dir);
   const swept: SweptWork[] = [];
   for (const name of names) {
@@ -132,7 +148,7 @@ export function sweepStaleWork(dir: string, prefix: string): SweptWork[] {
     } catch {
       continue; // being written, or not ours: leave it
     }
-    if (owner.host !== hostname() || !Number.isInteger(owner.pid) || alive(owner.pid)) continue;
+    if (!gone(owner)) continue;
     try {
       for (const other of names) {
         if (other === work || other.startsWith(`${work}-`) || (other.startsWith(`${work}.`) && other !== name)) rmSync(path.join(dir, other), { recursive: true, force: true });

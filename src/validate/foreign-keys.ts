@@ -1,6 +1,6 @@
 import type { Entity } from '../model/types.js';
 import { stagingTable, type Staging } from '../run/staging.js';
-import { ROW_OK } from '../run/row-state.js';
+import { ROW_BEHIND_WATERMARK, ROW_DUPLICATE, ROW_OK, ROW_REJECTED } from '../run/row-state.js';
 import { q } from '../util/sql-name.js';
 
 /**
@@ -30,7 +30,8 @@ export function checkForeignKeys(
       .prepare(`SELECT _seq, _line, ${q(col.name)} AS v FROM ${t} WHERE _st = ${ROW_OK} AND ${q(col.name)} IS NOT NULL AND ${q(col.name)} NOT IN (${known})`)
       .all() as { _seq: number; _line: number; v: string }[];
     const fate = inRun(ref.entity)
-      ? staging.db.prepare(`SELECT _line, _st FROM ${stagingTable(ref.entity)} WHERE ${q(ref.column)} = ? ORDER BY _seq LIMIT 1`)
+      ? // Of the rows with that key (on_duplicate drops all but one), the one rejected says why none loaded.
+        staging.db.prepare(`SELECT _line, _st FROM ${stagingTable(ref.entity)} WHERE ${q(ref.column)} = ? ORDER BY _st = ${ROW_REJECTED} DESC, _seq LIMIT 1`)
       : undefined;
     const rejectReason = staging.db.prepare('SELECT reason FROM rejects WHERE entity = ? AND line = ? LIMIT 1');
     // A row rejected by its own mapping never reached staging; its key is on its reject.
@@ -41,9 +42,11 @@ export function checkForeignKeys(
         ? `it is not in ${labelOf(ref.entity)}, or was filtered out there${existing ? ', and the target has no such row' : ''}`
         : `${ref.entity} is not loaded by this run and the target has no such row`;
       const f = fate?.get(o.v) as { _line: number; _st: number } | undefined;
-      if (f) {
+      if (f && f._st === ROW_REJECTED) {
         const r = rejectReason.get(ref.entity, f._line) as { reason: string } | undefined;
         why = `it was rejected at line ${f._line} of ${labelOf(ref.entity)}${r ? ` (${r.reason})` : ''}`;
+      } else if (f) {
+        why = `line ${f._line} of ${labelOf(ref.entity)} holds it, but was ${f._st === ROW_DUPLICATE ? 'dropped as a duplicate' : f._st === ROW_BEHIND_WATERMARK ? 'skipped as behind the watermark' : 'not loaded'}`;
       } else if (inRun(ref.entity) && singleKey(entityOf(ref.entity))) {
         const r = rejectedByKey.get(ref.entity, o.v) as { line: number; reason: string } | undefined;
         if (r) why = `it was rejected at line ${r.line} of ${labelOf(ref.entity)} (${r.reason})`;

@@ -77,6 +77,21 @@ describe('plan files', () => {
     expect(err.exitCode).toBe(2);
   });
 
+  it('names the cleaning steps for an unknown one, with the near miss, and says null_if takes a list', () => {
+    const clean = (steps: string[]) => `entity: items\nsource: { format: csv, path: x.csv }\nfields:\n${steps.map((s, i) => `  c${i}: { from: A, clean: ${s} }\n`).join('')}`;
+    const p = plan({ 'forklift.yaml': `name: p\nmappings: [a.yaml]\n`, 'a.yaml': clean(['[trim, explode]', '[Trim]', '[trim, {null_if: 5}]', '[{nul_if: [x]}]', '[{null_if: [a], x: 1}]']) });
+    const err = planError(p);
+    const all = [err.message, ...err.details].join('\n');
+    const steps = '"trim", "upper", "lower", "squash_spaces", "strip_leading_zeros", "nfc" or {null_if: [values]}';
+    expect(all).toContain(`a.yaml:4:32 fields.c0.clean.1: unknown cleaning step 'explode'; must be one of ${steps}`);
+    expect(all).toContain(`a.yaml:5:26 fields.c1.clean.0: unknown cleaning step 'Trim', did you mean 'trim'? It must be one of ${steps}`);
+    expect(all).toContain(`fields.c2.clean.1: null_if takes a list of values, such as {null_if: ["-", "n/a"]}; write {null_if: [5]} for the one value`);
+    expect(all).toContain(`fields.c3.clean.0: unknown cleaning step {nul_if: …}, did you mean 'null_if'?`);
+    expect(all).toMatch(/fields\.c4\.clean\.0\.x: unknown key 'x'/);
+    expect(all).not.toMatch(/Invalid input/);
+    expect(err.exitCode).toBe(2);
+  });
+
   it('names a mapping file that is missing, at its line in the plan', () => {
     const p = plan({ 'forklift.yaml': `name: p\nmappings:\n  - items.yaml\n  - gone.yaml\n`, 'items.yaml': MAPPING });
     expect(() => loadPlan(p)).toThrow(/forklift\.yaml:4:5 mappings\[1\]: .*gone\.yaml: file not found/);

@@ -92,6 +92,19 @@ describe('plan files', () => {
     expect(err.exitCode).toBe(2);
   });
 
+  it('refuses a reject_limit above 100% or below 0, at its line; 0% and 100% are limits', () => {
+    const limit = (v: string) => plan({ 'forklift.yaml': `name: p\nmappings: [a.yaml]\nreject_limit: ${v}\n`, 'a.yaml': MAPPING });
+    const e150 = planError(limit('150%'));
+    expect(e150.exitCode).toBe(2);
+    expect(e150.message).toMatch(/forklift\.yaml:3:15 reject_limit: 150% is more than 100%; .*leave out the %: reject_limit: 150$/);
+    expect(planError(limit('100.5%')).message).toMatch(/reject_limit: 100\.5% is more than 100%/);
+    expect(planError(limit('-5')).message).toMatch(/forklift\.yaml:3:15 reject_limit: -5 is negative; write 0 \(or 0%\) to allow no rejects/);
+    expect(planError(limit('-1%')).message).toMatch(/reject_limit: -1% is negative/);
+    expect(loadPlan(limit('0%')).rejectLimit).toEqual({ kind: 'percent', value: 0 });
+    expect(loadPlan(limit('100%')).rejectLimit).toEqual({ kind: 'percent', value: 100 });
+    expect(loadPlan(limit('0')).rejectLimit).toEqual({ kind: 'count', value: 0 });
+  });
+
   it('names a mapping file that is missing, at its line in the plan', () => {
     const p = plan({ 'forklift.yaml': `name: p\nmappings:\n  - items.yaml\n  - gone.yaml\n`, 'items.yaml': MAPPING });
     expect(() => loadPlan(p)).toThrow(/forklift\.yaml:4:5 mappings\[1\]: .*gone\.yaml: file not found/);

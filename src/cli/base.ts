@@ -1,6 +1,6 @@
 import { constants as osConstants } from 'node:os';
 import { Command, Flags, type Interfaces } from './oclif.js';
-import { ForkliftError, isThrownInOpenJson } from '../core/errors.js';
+import { ConfigError, ForkliftError, isThrownInOpenJson } from '../core/errors.js';
 import { parseUsageError } from './parse-error.js';
 import { closeOpenJson, renderError } from './render-error.js';
 
@@ -46,9 +46,21 @@ export abstract class BaseCommand extends Command {
     };
   }
 
-  /** A comma-separated list flag (SPEC section 1), empty items left out. */
-  protected list(value: string | undefined): string[] | undefined {
-    return value?.split(',').map((t) => t.trim()).filter(Boolean);
+  /**
+   * A comma-separated list flag (SPEC section 1), empty items left out. A flag given with nothing
+   * in it (`--tables "$TABLES"` with the variable unset) is a usage error: read as the flag left
+   * out it would silently mean every table, the opposite of "only these".
+   */
+  protected list(value: string | undefined, flag: ListFlag): string[] | undefined {
+    if (value === undefined) return undefined;
+    const items = value.split(',').map((t) => t.trim()).filter(Boolean);
+    if (items.length === 0) throw emptyList(flag);
+    return items;
+  }
+
+  /** A repeatable list flag: each value given must name something (see list). */
+  protected checkListValues(values: readonly string[] | undefined, flag: ListFlag): void {
+    for (const v of values ?? []) this.list(v, flag);
   }
 
   protected get interactive(): boolean {
@@ -86,4 +98,19 @@ export abstract class BaseCommand extends Command {
     process.exitCode = r.exitCode;
     return undefined;
   }
+}
+
+/** A list flag as its empty-list error names it: `--tables`, what it lists ("table"), what leaving it out means ("for all"), and a list of two. */
+export interface ListFlag {
+  name: string;
+  item: string;
+  without: string;
+  example: string;
+}
+
+function emptyList(flag: ListFlag): ConfigError {
+  return new ConfigError(`${flag.name} is empty: name at least one ${flag.item}, or leave the flag out ${flag.without}`, {
+    code: 'usage',
+    hint: `Separate the names with commas (${flag.name} ${flag.example}); a shell variable that is empty or unset gives the flag none.`,
+  });
 }

@@ -1,8 +1,8 @@
 import { constants as osConstants } from 'node:os';
 import { Command, Flags, type Interfaces } from './oclif.js';
-import { ConfigError, ForkliftError, isThrownInOpenJson } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { parseUsageError } from './parse-error.js';
-import { closeOpenJson, renderError } from './render-error.js';
+import { writeError } from './render-error.js';
 
 /** How long an interrupted command's process may outlive the command (its output written) before it is ended. */
 const INTERRUPTED_EXIT_MS = 2000;
@@ -85,17 +85,7 @@ export abstract class BaseCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     // oclif's own exits (help, version).
     if (err.oclif?.exit === 0) throw err;
-    const debug = this.argv.includes('--debug') || process.env.FORKLIFT_DEBUG === '1';
-    const r = renderError(err, { debug });
-    if (this.argv.includes('--json') && isThrownInOpenJson(err)) {
-      process.stdout.write(closeOpenJson(r));
-    } else if (this.argv.includes('--json')) {
-      const data = err instanceof ForkliftError ? err.data : undefined;
-      process.stdout.write(JSON.stringify({ ok: false, error: r.json, ...(data === undefined ? {} : { result: data }) }, null, 2) + '\n');
-    } else {
-      process.stderr.write(r.text);
-    }
-    process.exitCode = r.exitCode;
+    writeError(err, { json: this.argv.includes('--json'), debug: this.argv.includes('--debug') || process.env.FORKLIFT_DEBUG === '1' });
     return undefined;
   }
 }

@@ -80,3 +80,26 @@ describe('a list flag given empty is a usage error, never "all"', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'usage', exit_code: 2, message: expect.stringContaining(message) } });
   });
 });
+
+describe('an unknown command is a usage error (exit 2) like any other', () => {
+  it('with --json: one JSON document on stdout, in the shape of every error', () => {
+    const r = runCli(['nosuchcmd', '--json']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: false,
+      error: { code: 'usage', exit_code: 2, message: 'forklift nosuchcmd: no such command', hint: 'Run forklift --help for the commands.' },
+    });
+  });
+
+  it('without: a clean message with the closest command and forklift --help', () => {
+    const r = runCli(['exprot', 'out']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('Error: forklift exprot: no such command\nHint: Did you mean `forklift export`? Run forklift --help for the commands.\n');
+    // A command of a topic, named with its space.
+    const sub = runCli(['mapping', 'chek', '--json']);
+    expect(sub.code).toBe(2);
+    expect(JSON.parse(sub.stdout)).toMatchObject({ ok: false, error: { code: 'usage', message: 'forklift mapping chek: no such command', hint: expect.stringContaining('Did you mean `forklift mapping check`?') } });
+  });
+});

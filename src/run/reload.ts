@@ -173,7 +173,7 @@ async function rereadMapping(plan: LoadedPlan, m: LoadedMapping, e: EntityReport
     missing: putBack,
     notAFile: `It must be the rejects file of ${e.entity}, a CSV file: ${putBack.charAt(0).toLowerCase()}${putBack.slice(1)}`,
     empty: `Save the fixed rows of ${e.entity} in it, under the header the run wrote, or leave ${e.entity} out with --entity.`,
-    sheet: 'sheet:',
+    sheet: 'sheet:', // never said: a rejects file is CSV
   };
   // Encoding (unless --encoding names it) and delimiter are detected: Excel saves UTF-8 with a BOM,
   // or (German locale) ';' in Windows-1252. Only the header is read here: the rows to reject again

@@ -29,6 +29,9 @@ export default class Diff extends BaseCommand {
 
   async run(): Promise<DiffResult | undefined> {
     const { args, flags, raw } = await this.parse(Diff);
+    const tables = this.list(flags.tables, { name: '--tables', item: 'table', without: 'for all', example: 'items,bom_lines' });
+    this.checkListValues(flags.key, { name: '--key', item: 'TABLE=COLUMN', without: 'to match rows by their primary keys', example: 'items=item_code,readings=sensor+ts' });
+    this.checkListValues(flags['ignore-columns'], { name: '--ignore-columns', item: 'column', without: 'to compare every column', example: 'updated_at,items.note' });
     const json = this.jsonEnabled();
     const formatGiven = raw.some((t) => t.type === 'flag' && t.flag === 'format');
     // With --json stdout holds one JSON document: the report itself, or (with --output) the summary.
@@ -47,7 +50,7 @@ export default class Diff extends BaseCommand {
         details: flags.details || format === 'csv' || format === 'html',
         keys: parseKeySpecs(flags.key ?? []),
         ignore: flags['ignore-columns'] ?? [],
-        tables: this.list(flags.tables),
+        tables,
         signal: interrupt.signal,
         progress: (p) => spinner.update(`${p.phase} ${p.table}: ${fmt.format(p.rows)} rows`),
         collectGarbage: fullGc(),

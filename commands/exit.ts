@@ -46,6 +46,7 @@ export default class Exit extends BaseCommand {
 
   async run(): Promise<ExitResult> {
     const { flags } = await this.parse(Exit);
+    const skipSchemas = this.list(flags['skip-schemas'], { name: '--skip-schemas', item: 'schema', without: 'to skip none', example: 'audit,staging' });
     const { source, profile } = await exportSource({ source: flags.source, plan: flags.plan, profile: flags.profile });
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');
@@ -61,7 +62,7 @@ export default class Exit extends BaseCommand {
         xlsx: flags.xlsx,
         zip: flags.zip,
         force: flags.force,
-        skipSchemas: this.list(flags['skip-schemas']),
+        skipSchemas,
         signal: interrupt.signal,
         collectGarbage: fullGc(),
         progress: (p) => {

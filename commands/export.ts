@@ -27,6 +27,7 @@ export default class Export extends BaseCommand {
 
   async run(): Promise<ExportResult> {
     const { args, flags } = await this.parse(Export);
+    const tables = this.list(flags.tables, { name: '--tables', item: 'table', without: 'for all', example: 'items,bom_lines' });
     const { source, profile } = await exportSource({ source: flags.source, plan: flags.plan, profile: flags.profile });
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');
@@ -37,7 +38,7 @@ export default class Export extends BaseCommand {
         signal: interrupt.signal,
         dir: args.bundle,
         source,
-        tables: this.list(flags.tables),
+        tables,
         profile,
         parquet: flags.parquet,
         xlsx: flags.xlsx,

@@ -42,6 +42,7 @@ export default class Purge extends BaseCommand {
 
   async run(): Promise<PurgeResult> {
     const { args, flags } = await this.parse(Purge);
+    const allowTriggers = this.list(flags['allow-trigger'], { name: '--allow-trigger', item: 'trigger', without: 'to allow none', example: 'audit_items,items.keep_history' });
     const plan = purgePlan({ plan: args.plan, target: flags.target, all: flags.all });
     let confirm = flags.confirm;
     if (flags.all && confirm === undefined && !flags['dry-run'] && !flags.yes && this.interactive && process.stdin.isTTY) {
@@ -60,7 +61,7 @@ export default class Purge extends BaseCommand {
         confirm,
         asOf: flags['as-of'],
         dryRun: flags['dry-run'],
-        allowTriggers: this.list(flags['allow-trigger']),
+        allowTriggers,
         planSha256: plan.sha256,
         signal: interrupt.signal,
         collectGarbage: fullGc(),

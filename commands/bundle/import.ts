@@ -17,6 +17,7 @@ export default class BundleImport extends BaseCommand {
 
   async run(): Promise<ImportResult> {
     const { args, flags } = await this.parse(BundleImport);
+    const tables = this.list(flags.tables, { name: '--tables', item: 'table', without: 'for all', example: 'items,bom_lines' });
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');
     const interrupt = this.interruptible();
@@ -25,7 +26,7 @@ export default class BundleImport extends BaseCommand {
         bundle: args.bundle,
         target: flags.target,
         load: flags.load as 'append' | 'replace' | 'upsert',
-        tables: this.list(flags.tables),
+        tables,
         signal: interrupt.signal,
         progress: (p) => spinner.update(p.stage === 'verify' ? `verifying${p.table ? ` ${p.table}` : ''}` : p.stage === 'stage' ? `reading ${p.table}: ${fmt.format(p.rows)} rows` : 'loading in one transaction'),
       });

@@ -26,12 +26,13 @@ export default class RejectsReload extends BaseCommand {
 
   async run(): Promise<RunResult> {
     const { args, flags } = await this.parse(RejectsReload);
+    const entities = this.list(flags.entity, { name: '--entity', item: 'entity', without: 'for every entity with rejects', example: 'items,bom_lines' });
     const progress = await progressReporter(this.interactive);
     const interrupt = this.interruptible();
     try {
       const result = await reloadRejects({
         runDir: args.run_dir,
-        entities: this.list(flags.entity),
+        entities,
         target: flags.target,
         encoding: flags.encoding,
         keepStaging: flags['keep-staging'],

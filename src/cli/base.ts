@@ -1,8 +1,8 @@
 import { constants as osConstants } from 'node:os';
 import { Command, Flags, type Interfaces } from './oclif.js';
-import { ForkliftError, isThrownInOpenJson } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { parseUsageError } from './parse-error.js';
-import { closeOpenJson, renderError } from './render-error.js';
+import { writeError } from './render-error.js';
 
 /** How long an interrupted command's process may outlive the command (its output written) before it is ended. */
 const INTERRUPTED_EXIT_MS = 2000;
@@ -46,9 +46,21 @@ export abstract class BaseCommand extends Command {
     };
   }
 
-  /** A comma-separated list flag (SPEC section 1), empty items left out. */
-  protected list(value: string | undefined): string[] | undefined {
-    return value?.split(',').map((t) => t.trim()).filter(Boolean);
+  /**
+   * A comma-separated list flag (SPEC section 1), empty items left out. A flag given with nothing
+   * in it (`--tables "$TABLES"` with the variable unset) is a usage error: read as the flag left
+   * out it would silently mean every table, the opposite of "only these".
+   */
+  protected list(value: string | undefined, flag: ListFlag): string[] | undefined {
+    if (value === undefined) return undefined;
+    const items = value.split(',').map((t) => t.trim()).filter(Boolean);
+    if (items.length === 0) throw emptyList(flag);
+    return items;
+  }
+
+  /** A repeatable list flag: each value given must name something (see list). */
+  protected checkListValues(values: readonly string[] | undefined, flag: ListFlag): void {
+    for (const v of values ?? []) this.list(v, flag);
   }
 
   protected get interactive(): boolean {
@@ -73,17 +85,22 @@ export abstract class BaseCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     // oclif's own exits (help, version).
     if (err.oclif?.exit === 0) throw err;
-    const debug = this.argv.includes('--debug') || process.env.FORKLIFT_DEBUG === '1';
-    const r = renderError(err, { debug });
-    if (this.argv.includes('--json') && isThrownInOpenJson(err)) {
-      process.stdout.write(closeOpenJson(r));
-    } else if (this.argv.includes('--json')) {
-      const data = err instanceof ForkliftError ? err.data : undefined;
-      process.stdout.write(JSON.stringify({ ok: false, error: r.json, ...(data === undefined ? {} : { result: data }) }, null, 2) + '\n');
-    } else {
-      process.stderr.write(r.text);
-    }
-    process.exitCode = r.exitCode;
+    writeError(err, { json: this.argv.includes('--json'), debug: this.argv.includes('--debug') || process.env.FORKLIFT_DEBUG === '1' });
     return undefined;
   }
+}
+
+/** A list flag as its empty-list error names it: `--tables`, what it lists ("table"), what leaving it out means ("for all"), and a list of two. */
+export interface ListFlag {
+  name: string;
+  item: string;
+  without: string;
+  example: string;
+}
+
+function emptyList(flag: ListFlag): ConfigError {
+  return new ConfigError(`${flag.name} is empty: name at least one ${flag.item}, or leave the flag out ${flag.without}`, {
+    code: 'usage',
+    hint: `Separate the names with commas (${flag.name} ${flag.example}); a shell variable that is empty or unset gives the flag none.`,
+  });
 }

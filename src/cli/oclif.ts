@@ -6,4 +6,4 @@
  * the configuration through its methods and fields only, so the two copies meet nowhere else).
  */
 // Named one by one: @oclif/core is CommonJS, whose names a bundled ES module cannot re-export with `*`.
-export { Args, Command, Flags, execute, settings, type Interfaces } from '@oclif/core';
+export { Args, Command, Flags, execute, settings, type Hook, type Interfaces } from '@oclif/core';

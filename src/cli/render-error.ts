@@ -1,4 +1,4 @@
-import { BugError, ForkliftError, formatLocation } from '../core/errors.js';
+import { BugError, ForkliftError, formatLocation, isThrownInOpenJson } from '../core/errors.js';
 import { redactText } from '../stores/url.js';
 
 /**
@@ -33,4 +33,21 @@ export function renderError(err: unknown, opts: { debug: boolean }): RenderedErr
 /** The end of a JSON document a command left open at its "error" key (core/errors.ts thrownInOpenJson): the error, then the closing brace. */
 export function closeOpenJson(r: RenderedError): string {
   return `${JSON.stringify(r.json, null, 2).replace(/\n/g, '\n  ')}\n}\n`;
+}
+
+/**
+ * Writes an error where it belongs and sets the exit code: with --json the one JSON document on
+ * stdout (or the end of the one a command left open), else the text on stderr.
+ */
+export function writeError(err: unknown, opts: { json: boolean; debug: boolean }): void {
+  const r = renderError(err, { debug: opts.debug });
+  if (opts.json && isThrownInOpenJson(err)) {
+    process.stdout.write(closeOpenJson(r));
+  } else if (opts.json) {
+    const data = err instanceof ForkliftError ? err.data : undefined;
+    process.stdout.write(JSON.stringify({ ok: false, error: r.json, ...(data === undefined ? {} : { result: data }) }, null, 2) + '\n');
+  } else {
+    process.stderr.write(r.text);
+  }
+  process.exitCode = r.exitCode;
 }

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { ConfigError, SourceError } from '../core/errors.js';
-import { readHead } from '../sources/common.js';
+import { ARGUMENT_NAMING, checkFile, labelOf, readHead, type SourceNaming } from '../sources/common.js';
 import { openSource, type Cell, type SourceSpec } from '../sources/index.js';
 import { encodingBeyondHead, isUtf8Name } from '../sources/encoding.js';
 
@@ -105,11 +105,18 @@ export function findHeader(records: readonly { line: number; cells: readonly Cel
 /** Words that stand for a missing value, not for a column's name. */
 const NULL_WORDS = /^(null|nil|none|n\/a|na|nan|-)$/i;
 
-/** Reads the layout and a sample of rows of a legacy file. */
-export async function detectLayout(file: string, opts: { sheet?: string; sampleRows?: number; encoding?: string } = {}): Promise<SourceLayout> {
+/**
+ * Reads the layout and a sample of rows of a legacy file. The file was named on the command line
+ * or found by init, not in a mapping, so the hints name the path given and `--sheet` unless
+ * `naming` says otherwise.
+ */
+export async function detectLayout(file: string, opts: { sheet?: string; sampleRows?: number; encoding?: string; naming?: SourceNaming } = {}): Promise<SourceLayout> {
   const abs = path.resolve(file);
+  const naming = opts.naming ?? ARGUMENT_NAMING;
   const unread = unreadFormatOf(abs);
   if (unread !== undefined) throw new ConfigError(`${path.basename(abs)} is ${unread.what}, which forklift does not read`, { code: 'usage', hint: `${unread.todo[0]!.toUpperCase()}${unread.todo.slice(1)}, then name that file.` });
+  // Before the format is sniffed from its first bytes: a missing file is said as such, whatever its extension.
+  await checkFile(abs, labelOf(abs), naming);
   const format = formatOfFile(abs) ?? (await sniffFormat(abs));
   if (format === 'xlsx' && opts.encoding !== undefined) {
     throw new ConfigError(`--encoding ${opts.encoding}: ${path.basename(abs)} is an Excel workbook, whose text carries its own encoding`, {
@@ -125,7 +132,7 @@ export async function detectLayout(file: string, opts: { sheet?: string; sampleR
   };
 
   // First pass: everything from line 1, to find the header.
-  const head = await openSource({ ...base, header_row: 1 }, { batchSize: HEAD_RECORDS });
+  const head = await openSource({ ...base, header_row: 1 }, { batchSize: HEAD_RECORDS, naming });
   const records: { line: number; cells: Cell[] }[] = [{ line: 0, cells: head.header }];
   let firstLine = 1;
   try {
@@ -153,7 +160,7 @@ export async function detectLayout(file: string, opts: { sheet?: string; sampleR
   const encoding = late ?? head.detected.encoding;
   const spec: SourceSpec = { ...base, header_row: headerRow, ...(encoding === undefined ? {} : { encoding }) };
   if (head.detected.sheet !== undefined) spec.sheet = head.detected.sheet;
-  const src = await openSource(spec, { batchSize: 500 });
+  const src = await openSource(spec, { batchSize: 500, naming });
   const rows: Cell[][] = [];
   const lines: number[] = [];
   const want = opts.sampleRows ?? DEFAULT_SAMPLE_ROWS;

@@ -427,11 +427,13 @@ export function makeTimestampParser(
     }
     if (!validCalendar(f)) return fail('is not a real date and time');
     let offset = f.offset;
+    let zoneName: string | undefined;
     if (offset === undefined) {
       const where = f.zone ?? zone;
       const rules = f.zone !== undefined ? namedOffsets(f.zone) : offsets;
       if (f.zone === undefined && fixed !== undefined) offset = fixed;
       else if (rules) {
+        zoneName = where;
         const o = rules.at(f);
         if (o === null) return fail(`does not exist in ${where} (the clocks skipped it)`);
         if (o.earlier !== o.later && ambiguous === 'reject') {
@@ -443,15 +445,30 @@ export function makeTimestampParser(
     const ms = utcMillis(f.y, f.mo, f.d, f.h, f.mi, f.s, f.ms) - offset * 60000;
     const d = new Date(ms);
     const y = d.getUTCFullYear();
-    if (y < 1 || y > 9999) return fail(OUTSIDE_YEARS);
+    if (y < 1 || y > 9999) return fail(f.y >= 1 && f.y <= 9999 ? shiftedOutOfYears(d, offset, zoneName) : OUTSIDE_YEARS);
     return { ok: true, value: d.toISOString() };
   };
 }
 
-/** An offset in minutes as ±HH:MM. */
+/**
+ * A local time inside the years 0001 to 9999 whose instant is not: the first hour of 0001-01-01
+ * east of UTC (Europe/Berlin's local mean time was +00:53), the last of 9999-12-31 west of it.
+ * "Outside the years 0001 to 9999" would contradict the text as written; the UTC instant, which is
+ * what a store holds, says why.
+ */
+function shiftedOutOfYears(d: Date, offset: number, zone: string | undefined): string {
+  // toISOString writes a year past 9999 as +010000.
+  const utc = d.toISOString().replace('.000Z', 'Z').replace(/^\+0*/, '');
+  const at = zone === undefined ? `at its offset ${offsetText(offset)}` : `${zone} was at ${offsetText(offset)} then`;
+  const bound = d.getUTCFullYear() < 1 ? `the year 0000, before 0001-01-01T00:00:00Z` : `the year ${d.getUTCFullYear()}, after 9999-12-31T23:59:59.999Z`;
+  return `is ${utc} in UTC (${at}): ${bound}, which no store holds`;
+}
+
+/** An offset in minutes as ±HH:MM, or ±HH:MM:SS for a local mean time's (Europe/Berlin's was +00:53:28). */
 function offsetText(minutes: number): string {
-  const a = Math.abs(minutes);
-  return `${minutes < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
+  const a = Math.round(Math.abs(minutes) * 60);
+  const s = a % 60;
+  return `${minutes < 0 ? '-' : '+'}${pad(Math.floor(a / 3600))}:${pad(Math.floor(a / 60) % 60)}${s === 0 ? '' : `:${pad(s)}`}`;
 }
 
 /** Date.UTC, but exact for the years 0–99 too (Date.UTC reads those as 1900–1999). */

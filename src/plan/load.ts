@@ -131,8 +131,22 @@ export function parseRejectLimit(v: string | number | undefined, where: string):
   if (v === undefined) return { kind: 'percent', value: 0 };
   const s = String(v).trim();
   const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(s);
+  // The problems of a plan are listed without their own hints (loadPlan collects them), so each message says what to write.
+  if (pct && Number(pct[1]) > 100) {
+    const count = /^\d+$/.test(pct[1]!) ? `; for a number of rows, leave out the %: reject_limit: ${pct[1]}` : '';
+    throw new ConfigError(`${where} reject_limit: ${s} is more than 100%; a percentage of an entity's rows is at most 100% (every row may be rejected)${count}`, {
+      code: 'plan.reject-limit',
+      hint: 'Write reject_limit: 1% or reject_limit: 50.',
+    });
+  }
   if (pct) return { kind: 'percent', value: Number(pct[1]) };
   if (/^\d+$/.test(s)) return { kind: 'count', value: Number(s) };
+  if (/^-\s*\d+(?:\.\d+)?\s*%?$/.test(s)) {
+    throw new ConfigError(`${where} reject_limit: ${s} is negative; write 0 (or 0%) to allow no rejects, or a count (50) or percentage (1%) to allow some`, {
+      code: 'plan.reject-limit',
+      hint: 'Write reject_limit: 1% or reject_limit: 50.',
+    });
+  }
   throw new ConfigError(`${where} reject_limit: '${s}' is neither a percentage (1%) nor a count (50)`, {
     code: 'plan.reject-limit',
     hint: 'Write reject_limit: 1% or reject_limit: 50.',

@@ -1,4 +1,5 @@
 import { z } from '../vendor/zod.js';
+import { didYouMean } from '../util/suggest.js';
 
 /**
  * The one definition of the plan and mapping file formats: the loader validates with it and the
@@ -11,14 +12,38 @@ const decimalText = z.union([z.string(), z.number()]).transform((v) => String(v)
 export const LOAD_MODES = ['replace', 'append', 'upsert', 'incremental'] as const;
 export const CLEAN_STEPS = ['trim', 'upper', 'lower', 'squash_spaces', 'strip_leading_zeros', 'nfc'] as const;
 
-const cleanStep = z.union([
-  z.enum(CLEAN_STEPS).describe('trim, upper, lower, squash_spaces, strip_leading_zeros or nfc (Unicode NFC)'),
-  z
-    .strictObject({
-      null_if: z.array(scalar.transform((v) => (v === null ? '' : String(v)))).describe('Values that mean "missing" in this source, such as "-" or "n/a"'),
-    })
-    .describe('Treat these values as missing'),
-]);
+const cleanStep = z.union(
+  [
+    z.enum(CLEAN_STEPS).describe('trim, upper, lower, squash_spaces, strip_leading_zeros or nfc (Unicode NFC)'),
+    z
+      .strictObject({
+        null_if: z.array(scalar.transform((v) => (v === null ? '' : String(v)))).describe('Values that mean "missing" in this source, such as "-" or "n/a"'),
+      })
+      .describe('Treat these values as missing'),
+  ],
+  // zod's own message for a union that fails every option is "Invalid input", which names neither the steps nor the near miss.
+  { error: (issue) => cleanStepProblem(issue.input) },
+);
+
+const CLEAN_CHOICES = `${CLEAN_STEPS.map((s) => JSON.stringify(s)).join(', ')} or {null_if: [values]}`;
+
+const choices = (suggestion: string): string => (suggestion ? `${suggestion} It must be one of ${CLEAN_CHOICES}` : `; must be one of ${CLEAN_CHOICES}`);
+
+/** What is wrong with a `clean:` step that is neither a step's name nor a valid `{null_if: [...]}`. */
+export function cleanStepProblem(input: unknown): string {
+  if (typeof input === 'string') return `unknown cleaning step '${input}'${choices(didYouMean(input, CLEAN_STEPS))}`;
+  if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
+    const keys = Object.keys(input);
+    if (keys.includes('null_if')) {
+      const v = (input as { null_if: unknown }).null_if;
+      const one = v === null || ['string', 'number', 'boolean'].includes(typeof v);
+      return `null_if takes a list of values, such as {null_if: ["-", "n/a"]}${one ? `; write {null_if: [${JSON.stringify(v)}]} for the one value` : ''}`;
+    }
+    if (keys.length === 0) return `an empty {} is not a cleaning step; must be one of ${CLEAN_CHOICES}`;
+    return `unknown cleaning step {${keys[0]}: …}${choices(didYouMean(keys[0]!, ['null_if', ...CLEAN_STEPS]))}`;
+  }
+  return `${JSON.stringify(input)} is not a cleaning step; must be one of ${CLEAN_CHOICES}`;
+}
 
 export const fieldSchema = z
   .strictObject({

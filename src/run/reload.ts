@@ -4,6 +4,7 @@ import { ConfigError, SourceError } from '../core/errors.js';
 import { loadPlan, sourceSpecOf, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { displayPath } from '../plan/paths.js';
 import { encodingCandidates, encodingFlag, namedByFlag } from '../sources/encoding.js';
+import type { SourceNaming } from '../sources/common.js';
 import { openSource } from '../sources/index.js';
 import { redactUrl, storeIdentity } from '../stores/url.js';
 import type { SourceSpec } from '../sources/types.js';
@@ -163,13 +164,21 @@ function chooseEntities(entities: EntityReport[], wanted: string[] | undefined, 
 async function rereadMapping(plan: LoadedPlan, m: LoadedMapping, e: EntityReport, run: RunFolder, encoding: string | undefined): Promise<LoadedMapping> {
   const file = path.join(run.dir, 'rejects', `${e.entity}.csv`);
   const shown = displayPath(file);
+  const putBack = `Run ${run.report.run_id} wrote it; put it back (saved as CSV) or leave ${e.entity} out with --entity.`;
   if (!existsSync(file)) {
-    throw new ConfigError(`${shown}: the rejects file of ${e.entity} is missing`, { code: 'reload.no-rejects', hint: `Run ${run.report.run_id} wrote it; put it back (saved as CSV) or leave ${e.entity} out with --entity.` });
+    throw new ConfigError(`${shown}: the rejects file of ${e.entity} is missing`, { code: 'reload.no-rejects', hint: putBack });
   }
+  // The run named this file, not a mapping: a hint about `path:` would send the person to a key they never wrote.
+  const naming: SourceNaming = {
+    missing: putBack,
+    notAFile: `It must be the rejects file of ${e.entity}, a CSV file: ${putBack.charAt(0).toLowerCase()}${putBack.slice(1)}`,
+    empty: `Save the fixed rows of ${e.entity} in it, under the header the run wrote, or leave ${e.entity} out with --entity.`,
+    sheet: 'sheet:', // never said: a rejects file is CSV
+  };
   // Encoding (unless --encoding names it) and delimiter are detected: Excel saves UTF-8 with a BOM,
   // or (German locale) ';' in Windows-1252. Only the header is read here: the rows to reject again
   // as they are are found while the load reads the file (reject_again), so it is read once whole.
-  const probe = await openSource({ format: 'csv', path: file, encoding: encoding ?? 'auto', delimiter: 'auto', header_row: 1 });
+  const probe = await openSource({ format: 'csv', path: file, encoding: encoding ?? 'auto', delimiter: 'auto', header_row: 1 }, { naming });
   await probe.close();
   const expected = e.source_columns ?? (await sourceHeader(m));
   checkRejectsHeader(expected, probe.header, shown, probe.detected);

@@ -18,7 +18,42 @@ export interface OpenOptions {
   batchSize?: number;
   /** Ends the wait for a SQL source's first answer (a query waiting for a lock, a slow plan): the query is cancelled. */
   signal?: AbortSignal | undefined;
+  /** How the file was named, for the hints; a mapping's `path:` and `sheet:` unless said otherwise. */
+  naming?: SourceNaming | undefined;
 }
+
+/**
+ * How the person named the file and its sheet, so that a hint names what they wrote: a mapping's
+ * `path:` and `sheet:`, or a command's argument and `--sheet` (no mapping exists yet to fix), or a
+ * run's rejects file.
+ */
+export interface SourceNaming {
+  /** What to check when the file does not exist. */
+  missing: string;
+  /** What to do when the path names a folder. */
+  notAFile: string;
+  /** What to check when the file is empty (or a workbook has no sheets). */
+  empty: string;
+  /** The setting that picks a sheet, as written: "sheet:", "--sheet". */
+  sheet: string;
+}
+
+export const MAPPING_NAMING: SourceNaming = {
+  missing: 'check `path:` in the mapping: it is relative to the mapping file, not to where forklift runs',
+  notAFile: 'point `path:` at the data file itself, not a folder',
+  empty: 'check that the export finished and that path: names the right file',
+  sheet: 'sheet:',
+};
+
+/** A file named on the command line: relative to the current folder, its sheet chosen with --sheet. */
+export const ARGUMENT_NAMING: SourceNaming = {
+  missing: 'check the path given: it is relative to the current folder',
+  notAFile: 'name the data file itself, not a folder',
+  empty: 'check that the export finished and that the path given names the right file',
+  sheet: '--sheet',
+};
+
+export const namingOf = (opts: OpenOptions | undefined): SourceNaming => opts?.naming ?? MAPPING_NAMING;
 
 /** The path as people should see it: relative to the working directory. */
 export function labelOf(file: string): string {
@@ -58,14 +93,14 @@ export function headerRowOf(spec: SourceSpec, file: string): number {
 }
 
 /** Size of the file, with SourceErrors for a missing path, a folder or no permission. */
-export async function checkFile(file: string, label: string): Promise<number> {
+export async function checkFile(file: string, label: string, naming: SourceNaming = MAPPING_NAMING): Promise<number> {
   try {
     const st = await stat(file);
     if (!st.isFile()) {
       throw new SourceError(`${label} is not a file`, {
         code: 'source.not-a-file',
         location: { file: label },
-        hint: 'point `path:` at the data file itself, not a folder',
+        hint: naming.notAFile,
       });
     }
     return st.size;
@@ -76,7 +111,7 @@ export async function checkFile(file: string, label: string): Promise<number> {
       throw new SourceError(`source file ${label} does not exist`, {
         code: 'source.missing',
         location: { file: label },
-        hint: 'check `path:` in the mapping: it is relative to the mapping file, not to where forklift runs',
+        hint: naming.missing,
         cause: e,
       });
     }

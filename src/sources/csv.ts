@@ -16,7 +16,9 @@ import {
   labelOf,
   readHead,
   requirePath,
+  namingOf,
   type OpenOptions,
+  type SourceNaming,
 } from './common.js';
 import { SAMPLE_BYTES, decodeSample, checkAhead, decodingError, newWatch, resolveEncoding, toUtf8, type AheadCheck, type DetectedEncoding, type ValidUtf8Watch } from './encoding.js';
 import type { OpenedSource, SourceRecord, SourceSpec } from './types.js';
@@ -260,6 +262,7 @@ class CsvSource extends QueuedSource {
     private readonly headerRow: number,
     private readonly delimiter: string | undefined,
     batchSize: number,
+    private readonly naming: SourceNaming,
   ) {
     super(label, 'line', batchSize);
     this.reader = new HashingFileReader(file, label);
@@ -321,7 +324,7 @@ class CsvSource extends QueuedSource {
       throw new SourceError(`${this.label} has no header row: it is empty${this.headerRow > 1 ? ` from line ${this.headerRow} on` : ''}`, {
         code: 'source.empty',
         location: { file: this.label, line: this.headerRow },
-        hint: 'check that the export finished and that path: names the right file',
+        hint: this.naming.empty,
       });
     }
     this.header = header.cells.map((c) => (c ?? '').trim());
@@ -424,18 +427,19 @@ export async function openCsv(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
   const batchSize = batchSizeOf(opts);
   const headerRow = headerRowOf(spec, label);
   const delimiter = delimiterOption(spec.delimiter, label);
-  const size = await checkFile(file, label);
+  const naming = namingOf(opts);
+  const size = await checkFile(file, label, naming);
   const emptyError = (): SourceError =>
     new SourceError(`${label} has no header row: the file is empty`, {
       code: 'source.empty',
       location: { file: label, line: 1 },
-      hint: 'check that the export finished and that path: names the right file',
+      hint: naming.empty,
     });
   if (size === 0) throw emptyError();
   const head = await readHead(file, SAMPLE_BYTES);
   const enc = resolveEncoding(spec.encoding, head, head.length >= size, label, { allowValidUtf8: spec.allow_valid_utf8 === true });
   assertText(head, decodeSample(head.subarray(0, 8192 + enc.bomLength), enc), label, 'CSV');
-  const source = new CsvSource(file, label, enc, headerRow, delimiter, batchSize);
+  const source = new CsvSource(file, label, enc, headerRow, delimiter, batchSize, naming);
   try {
     await source.start();
   } catch (e) {

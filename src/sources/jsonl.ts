@@ -13,6 +13,7 @@ import {
   labelOf,
   readHead,
   requirePath,
+  namingOf,
   type OpenOptions,
 } from './common.js';
 import { SAMPLE_BYTES, decodeSample, checkAhead, decodingError, newWatch, resolveEncoding, toUtf8, type AheadCheck, type DetectedEncoding, type ValidUtf8Watch } from './encoding.js';
@@ -190,12 +191,13 @@ export async function openJsonl(spec: SourceSpec, opts?: OpenOptions): Promise<O
   const file = requirePath(spec);
   const label = labelOf(file);
   const batchSize = batchSizeOf(opts);
-  const size = await checkFile(file, label);
+  const naming = namingOf(opts);
+  const size = await checkFile(file, label, naming);
   if (size === 0) {
     throw new SourceError(`${label} has no columns: the file is empty`, {
       code: 'source.empty',
       location: { file: label, line: 1 },
-      hint: 'check that the export finished and that path: names the right file',
+      hint: naming.empty,
     });
   }
   const head = await readHead(file, SAMPLE_BYTES);

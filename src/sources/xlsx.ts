@@ -28,7 +28,9 @@ import {
   checkUnchanged,
   fileStamp,
   type FileStamp,
+  namingOf,
   type OpenOptions,
+  type SourceNaming,
 } from './common.js';
 import type { Cell, CellFault, ExcelDateSystem, OpenedSource, SourceRecord, SourceSpec } from './types.js';
 import { ZipFile, ZipFormatError } from './zip.js';
@@ -425,6 +427,7 @@ class XlsxSource extends QueuedSource {
     private readonly wanted: string | undefined,
     private readonly headerRow: number,
     batchSize: number,
+    private readonly naming: SourceNaming,
   ) {
     super(fileLabel, 'row', batchSize);
   }
@@ -452,7 +455,7 @@ class XlsxSource extends QueuedSource {
       throw new SourceError(`${this.where} of ${this.fileLabel} is not a worksheet with cells (a chart sheet?)`, {
         code: 'source.sheet',
         location: { file: this.fileLabel },
-        hint: `set sheet: to a sheet that holds the table; the workbook has ${quoteList(wb.sheets.map((s) => s.name))}`,
+        hint: `set ${this.naming.sheet} to a sheet that holds the table; the workbook has ${quoteList(wb.sheets.map((s) => s.name))}`,
       });
     }
     const stream = await zip.stream(sheet.path);
@@ -487,7 +490,7 @@ class XlsxSource extends QueuedSource {
         {
           code: 'source.empty',
           location: { file: this.fileLabel, where: this.where },
-          hint: 'pick the sheet with the data (sheet:) and the row with the column names (header_row:)',
+          hint: `pick the sheet with the data (${this.naming.sheet}) and the row with the column names (header_row:)`,
         },
       );
     }
@@ -505,7 +508,7 @@ class XlsxSource extends QueuedSource {
       throw new SourceError(`${this.fileLabel} has no sheets`, {
         code: 'source.sheet',
         location: { file: this.fileLabel },
-        hint: 'check that path: names the right workbook',
+        hint: this.naming.empty,
       });
     }
     if (this.wanted === undefined) {
@@ -524,7 +527,7 @@ class XlsxSource extends QueuedSource {
     throw new SourceError(`${this.fileLabel} has no sheet named "${wanted}"; it has ${quoteList(names)}`, {
       code: 'source.sheet',
       location: { file: this.fileLabel },
-      hint: near !== undefined ? `did you mean sheet: "${near}"?` : `set sheet: to one of ${quoteList(names)}`,
+      hint: near !== undefined ? `did you mean ${this.naming.sheet} "${near}"?` : `set ${this.naming.sheet} to one of ${quoteList(names)}`,
     });
   }
 
@@ -761,12 +764,13 @@ export async function openXlsx(spec: SourceSpec, opts?: OpenOptions): Promise<Op
   const label = labelOf(file);
   const batchSize = batchSizeOf(opts);
   const headerRow = headerRowOf(spec, label);
-  const size = await checkFile(file, label);
+  const naming = namingOf(opts);
+  const size = await checkFile(file, label, naming);
   if (size === 0) {
     throw new SourceError(`${label} is empty (0 bytes), not an Excel workbook`, {
       code: 'source.empty',
       location: { file: label },
-      hint: 'check that the export finished and that path: names the right file',
+      hint: naming.empty,
     });
   }
   const head = await readHead(file, 8);
@@ -785,7 +789,7 @@ export async function openXlsx(spec: SourceSpec, opts?: OpenOptions): Promise<Op
       },
     );
   }
-  const source = new XlsxSource(file, label, spec.sheet, headerRow, batchSize);
+  const source = new XlsxSource(file, label, spec.sheet, headerRow, batchSize, naming);
   try {
     await source.start();
   } catch (e) {

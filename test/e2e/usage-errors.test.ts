@@ -1,5 +1,6 @@
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers.js';
+import { runCli, tempDir } from '../helpers.js';
 
 /**
  * Every failure of oclif's parser is a usage error (SPEC section 8: exit 2) that names the flag or
@@ -53,5 +54,52 @@ describe('flag and argument errors are usage errors (exit 2) that say what is wr
       ok: false,
       error: { code: 'usage', exit_code: 2, message: 'Missing 1 required arg: BUNDLE', hint: expect.stringMatching(/forklift export BUNDLE/) },
     });
+  });
+});
+
+describe('a list flag given empty is a usage error, never "all"', () => {
+  it.each([
+    [['export', 'out', '--tables', ''], '--tables is empty: name at least one table, or leave the flag out for all'],
+    [['export', 'out', '--tables= , '], '--tables is empty: name at least one table, or leave the flag out for all'],
+    [['bundle', 'import', 'b', '--target', 'sqlite:t.db', '--tables', ''], '--tables is empty: name at least one table'],
+    [['diff', 'a', 'b', '--tables', ''], '--tables is empty: name at least one table'],
+    [['diff', 'a', 'b', '--ignore-columns', 'note', '--ignore-columns', ''], '--ignore-columns is empty: name at least one column, or leave the flag out to compare every column'],
+    [['diff', 'a', 'b', '--key', ''], '--key is empty: name at least one TABLE=COLUMN'],
+    [['exit', '--to', 'out', '--skip-schemas', ''], '--skip-schemas is empty: name at least one schema, or leave the flag out to skip none'],
+    [['purge', '--allow-trigger', ''], '--allow-trigger is empty: name at least one trigger, or leave the flag out to allow none'],
+    [['rejects', 'reload', 'runs/x', '--entity', ''], '--entity is empty: name at least one entity, or leave the flag out for every entity with rejects'],
+  ])('%j', (args, message) => {
+    const dir = tempDir('forklift-empty-list-');
+    const r = runCli(args, { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`Error: ${message}`);
+    expect(r.stderr).toMatch(/Hint: Separate the names with commas \(--[a-z-]+ \S+\); a shell variable that is empty or unset gives the flag none\./);
+    // Refused before anything was read or written.
+    expect(readdirSync(dir)).toEqual([]);
+    const json = runCli([...args, '--json'], { cwd: dir });
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'usage', exit_code: 2, message: expect.stringContaining(message) } });
+  });
+});
+
+describe('an unknown command is a usage error (exit 2) like any other', () => {
+  it('with --json: one JSON document on stdout, in the shape of every error', () => {
+    const r = runCli(['nosuchcmd', '--json']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: false,
+      error: { code: 'usage', exit_code: 2, message: 'forklift nosuchcmd: no such command', hint: 'Run forklift --help for the commands.' },
+    });
+  });
+
+  it('without: a clean message with the closest command and forklift --help', () => {
+    const r = runCli(['exprot', 'out']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('Error: forklift exprot: no such command\nHint: Did you mean `forklift export`? Run forklift --help for the commands.\n');
+    // A command of a topic, named with its space.
+    const sub = runCli(['mapping', 'chek', '--json']);
+    expect(sub.code).toBe(2);
+    expect(JSON.parse(sub.stdout)).toMatchObject({ ok: false, error: { code: 'usage', message: 'forklift mapping chek: no such command', hint: expect.stringContaining('Did you mean `forklift mapping check`?') } });
   });
 });

@@ -118,6 +118,24 @@ describe('timestamps', () => {
     // A fixed offset or UTC has no fold.
     expect(makeTimestampParser('yyyy-MM-dd HH:mm:ss', 'UTC')('2025-10-26 02:30:00').ok).toBe(true);
   });
+  it('names the UTC instant when the conversion, not the text, takes a local time out of the years 0001 to 9999', () => {
+    // Europe/Berlin kept local mean time (+00:53:28) until 1893.
+    expect(makeTimestampParser(undefined, 'Europe/Berlin')('0001-01-01 00:00:00')).toEqual({
+      ok: false,
+      reason: 'is 0000-12-31T23:06:32Z in UTC (Europe/Berlin was at +00:53:28 then): the year 0000, before 0001-01-01T00:00:00Z, which no store holds',
+    });
+    expect(makeTimestampParser(undefined, 'Europe/Berlin')('0001-01-01 01:00:00')).toEqual({ ok: true, value: '0001-01-01T00:06:32.000Z' });
+    expect(makeTimestampParser(undefined, 'America/New_York')('9999-12-31 23:00:00')).toEqual({
+      ok: false,
+      reason: 'is 10000-01-01T04:00:00Z in UTC (America/New_York was at -05:00 then): the year 10000, after 9999-12-31T23:59:59.999Z, which no store holds',
+    });
+    expect(makeTimestampParser(undefined, undefined)('0001-01-01T00:30:00+01:00')).toEqual({
+      ok: false,
+      reason: 'is 0000-12-31T23:30:00Z in UTC (at its offset +01:00): the year 0000, before 0001-01-01T00:00:00Z, which no store holds',
+    });
+    // Out of the years as written: said as before.
+    expect(makeTimestampParser(undefined, 'UTC')('0000-06-01 00:00:00')).toEqual({ ok: false, reason: 'is outside the years 0001 to 9999' });
+  });
   it('refuses sub-millisecond digits instead of dropping them', () => {
     expect(makeTimestampParser(undefined, 'UTC')('2025-01-01T00:00:00.123000').ok).toBe(true);
     expect(makeTimestampParser(undefined, 'UTC')('2025-01-01T00:00:00.1234').ok).toBe(false);

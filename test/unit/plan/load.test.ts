@@ -77,6 +77,34 @@ describe('plan files', () => {
     expect(err.exitCode).toBe(2);
   });
 
+  it('names the cleaning steps for an unknown one, with the near miss, and says null_if takes a list', () => {
+    const clean = (steps: string[]) => `entity: items\nsource: { format: csv, path: x.csv }\nfields:\n${steps.map((s, i) => `  c${i}: { from: A, clean: ${s} }\n`).join('')}`;
+    const p = plan({ 'forklift.yaml': `name: p\nmappings: [a.yaml]\n`, 'a.yaml': clean(['[trim, explode]', '[Trim]', '[trim, {null_if: 5}]', '[{nul_if: [x]}]', '[{null_if: [a], x: 1}]']) });
+    const err = planError(p);
+    const all = [err.message, ...err.details].join('\n');
+    const steps = '"trim", "upper", "lower", "squash_spaces", "strip_leading_zeros", "nfc" or {null_if: [values]}';
+    expect(all).toContain(`a.yaml:4:32 fields.c0.clean.1: unknown cleaning step 'explode'; must be one of ${steps}`);
+    expect(all).toContain(`a.yaml:5:26 fields.c1.clean.0: unknown cleaning step 'Trim', did you mean 'trim'? It must be one of ${steps}`);
+    expect(all).toContain(`fields.c2.clean.1: null_if takes a list of values, such as {null_if: ["-", "n/a"]}; write {null_if: [5]} for the one value`);
+    expect(all).toContain(`fields.c3.clean.0: unknown cleaning step {nul_if: …}, did you mean 'null_if'?`);
+    expect(all).toMatch(/fields\.c4\.clean\.0\.x: unknown key 'x'/);
+    expect(all).not.toMatch(/Invalid input/);
+    expect(err.exitCode).toBe(2);
+  });
+
+  it('refuses a reject_limit above 100% or below 0, at its line; 0% and 100% are limits', () => {
+    const limit = (v: string) => plan({ 'forklift.yaml': `name: p\nmappings: [a.yaml]\nreject_limit: ${v}\n`, 'a.yaml': MAPPING });
+    const e150 = planError(limit('150%'));
+    expect(e150.exitCode).toBe(2);
+    expect(e150.message).toMatch(/forklift\.yaml:3:15 reject_limit: 150% is more than 100%; .*leave out the %: reject_limit: 150$/);
+    expect(planError(limit('100.5%')).message).toMatch(/reject_limit: 100\.5% is more than 100%/);
+    expect(planError(limit('-5')).message).toMatch(/forklift\.yaml:3:15 reject_limit: -5 is negative; write 0 \(or 0%\) to allow no rejects/);
+    expect(planError(limit('-1%')).message).toMatch(/reject_limit: -1% is negative/);
+    expect(loadPlan(limit('0%')).rejectLimit).toEqual({ kind: 'percent', value: 0 });
+    expect(loadPlan(limit('100%')).rejectLimit).toEqual({ kind: 'percent', value: 100 });
+    expect(loadPlan(limit('0')).rejectLimit).toEqual({ kind: 'count', value: 0 });
+  });
+
   it('names a mapping file that is missing, at its line in the plan', () => {
     const p = plan({ 'forklift.yaml': `name: p\nmappings:\n  - items.yaml\n  - gone.yaml\n`, 'items.yaml': MAPPING });
     expect(() => loadPlan(p)).toThrow(/forklift\.yaml:4:5 mappings\[1\]: .*gone\.yaml: file not found/);

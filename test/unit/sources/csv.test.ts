@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ARGUMENT_NAMING } from '../../../src/sources/common.js';
 import { openSource, sniffDelimiter } from '../../../src/sources/index.js';
 import { fixture, readAll, sourceError } from './read-all.js';
 
@@ -237,6 +238,19 @@ describe('csv: files that are not CSV', () => {
     expect(e.location?.file).toBe(path.relative(process.cwd(), fixture('nope.csv')));
     expect(e.hint).toMatch(/relative to the mapping file/);
     expect(e.exitCode).toBe(2);
+  });
+
+  it('a file named on the command line is hinted as the path given, not as a mapping key', async () => {
+    const missing = await sourceError(() => openSource(csv('nope.csv'), { naming: ARGUMENT_NAMING }));
+    expect(missing.hint).toBe('check the path given: it is relative to the current folder');
+    const folder = await sourceError(() => openSource({ format: 'csv', path: path.dirname(fixture('empty.csv')) }, { naming: ARGUMENT_NAMING }));
+    expect(folder.code).toBe('source.not-a-file');
+    expect(folder.hint).toBe('name the data file itself, not a folder');
+    const empty = await sourceError(() => openSource(csv('empty.csv'), { naming: ARGUMENT_NAMING }));
+    expect(empty.hint).not.toMatch(/path:/);
+    // A mapping's source keeps the mapping's words.
+    const mapped = await sourceError(() => openSource({ format: 'csv', path: path.dirname(fixture('empty.csv')) }));
+    expect(mapped.hint).toBe('point `path:` at the data file itself, not a folder');
   });
 
   it.each(['empty.csv', 'whitespace.csv'])('%s has no header row', async (name) => {

@@ -70,7 +70,7 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
         // Read as a decimal field of the mapping reads its numbers: with `decimal: ","` the German
         // `1.000` is a thousand, as `1.250,00` is in the cost column beside it, and `1,5` is no whole number.
         // An exponent stays refused: a spreadsheet writes a long ID as 1.23457E+11, its digits lost.
-        if (/[eE]/.test(t)) return typeFail('is not a whole number');
+        if (/[eE]/.test(t)) return typeFail('is written with an exponent, as a spreadsheet writes a long number whose last digits it lost (1.23457E+11); write the whole number in digits');
         const r = toDecimal(t, opts.decimal, 38, 0);
         if (!r.ok) return typeFail(r.problem === 'size' ? 'is too large for an integer' : 'is not a whole number');
         const n = Number(r.value);

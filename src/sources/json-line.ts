@@ -23,10 +23,23 @@ export type JsonMembers = [string, Cell][];
 /** lossless-json's SyntaxErrors end in `at position N` (0-based). */
 const POSITION = / at position (\d+)$/;
 
-function parseLine(line: string): unknown {
+/** A key an object holds twice with different values. */
+interface Repeated {
+  key: string;
+  oldValue: unknown;
+  newValue: unknown;
+}
+
+function parseLine(line: string, repeated: Repeated[]): unknown {
   try {
-    // A repeated key keeps its last value, as with JSON.parse (lossless-json throws by default).
-    return parse(line, null, { onDuplicateKey: ({ newValue }) => newValue });
+    // A repeated key keeps its last value, as with JSON.parse (lossless-json throws by default);
+    // one repeated with another value is noted, for the row's reject.
+    return parse(line, null, {
+      onDuplicateKey: ({ key, oldValue, newValue }) => {
+        if (cellOf(oldValue) !== cellOf(newValue)) repeated.push({ key, oldValue, newValue });
+        return newValue;
+      },
+    });
   } catch (e) {
     if (e instanceof SyntaxError) {
       const m = POSITION.exec(e.message);
@@ -57,11 +70,21 @@ function cellOf(value: unknown): Cell {
  * numbers as written, true/false as text, null as null, objects and arrays as compact JSON text.
  * Throws JsonLineError, with the index of the problem where the parser gives it.
  */
-export function parseJsonObjectLine(line: string): JsonMembers {
-  const value = parseLine(line);
+export function parseJsonObjectLine(line: string): { members: JsonMembers; repeated: { key: string; values: Cell[] }[] } {
+  const found: Repeated[] = [];
+  const value = parseLine(line, found);
   if (typeof value !== 'object' || value === null || Array.isArray(value) || isLosslessNumber(value)) {
     const at = line.length - line.trimStart().length;
     throw new JsonLineError(`each line must be a JSON object ({...}), found ${Array.isArray(value) ? 'an array' : 'a single value'}`, at);
   }
-  return Object.entries(value).map(([key, v]): [string, Cell] => [key, cellOf(v)]);
+  const top = value as Record<string, unknown>;
+  // A key repeated inside a nested object is that object's: only the line's own keys are columns.
+  const repeated = new Map<string, Cell[]>();
+  for (const r of found) {
+    if (!Object.hasOwn(top, r.key) || top[r.key] !== r.newValue) continue;
+    const values = repeated.get(r.key) ?? [cellOf(r.oldValue)];
+    values.push(cellOf(r.newValue));
+    repeated.set(r.key, values);
+  }
+  return { members: Object.entries(top).map(([key, v]): [string, Cell] => [key, cellOf(v)]), repeated: [...repeated].map(([key, values]) => ({ key, values })) };
 }

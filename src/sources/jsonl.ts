@@ -18,7 +18,9 @@ import {
 } from './common.js';
 import { SAMPLE_BYTES, decodeSample, checkAhead, decodingError, newWatch, resolveEncoding, toUtf8, type AheadCheck, type DetectedEncoding, type ValidUtf8Watch } from './encoding.js';
 import { JsonLineError, parseJsonObjectLine, type JsonMembers } from './json-line.js';
-import type { Cell, OpenedSource, SourceSpec } from './types.js';
+import type { Cell, CellFault, OpenedSource, SourceSpec } from './types.js';
+
+type Repeated = ReturnType<typeof parseJsonObjectLine>['repeated'];
 
 /** How many objects fix the columns. */
 export const SAMPLE_OBJECTS = 100;
@@ -32,7 +34,7 @@ class JsonlSource extends QueuedSource {
   private carryBytes = 0;
   private lineNo = 0;
   /** Objects read while the columns are not yet known (the sample, and the rest of its last chunk). */
-  private sample: { line: number; members: JsonMembers }[] | undefined = [];
+  private sample: { line: number; members: JsonMembers; repeated: Repeated }[] | undefined = [];
   private index = new Map<string, number>();
 
   constructor(
@@ -73,12 +75,13 @@ class JsonlSource extends QueuedSource {
     const pending = this.queue.slice(this.queueStart);
     this.queue = [];
     this.queueStart = 0;
-    for (const s of sample) this.push(s.line, s.members);
+    for (const s of sample) this.push(s.line, s.members, s.repeated);
     for (const r of pending) this.queue.push(r);
   }
 
-  private push(line: number, members: JsonMembers): void {
+  private push(line: number, members: JsonMembers, repeated: Repeated): void {
     const cells = new Array<Cell>(this.header.length).fill(null);
+    const faults: CellFault[] = [];
     for (const [key, value] of members) {
       const i = this.index.get(key);
       if (i === undefined) {
@@ -90,7 +93,15 @@ class JsonlSource extends QueuedSource {
       }
       cells[i] = value;
     }
-    this.queue.push({ line, cells });
+    // The object says two things of one key: which one is meant cannot be told, as with a header
+    // that names a column twice. The row is rejected if the mapping uses that column.
+    for (const r of repeated) {
+      const i = this.index.get(r.key);
+      if (i === undefined) continue;
+      const shown = r.values.map((v) => (v === null ? 'null' : JSON.stringify(v))).join(' and ');
+      faults.push({ index: i, ref: `line ${line}`, rule: 'json-duplicate-key', reason: `is given twice in the object, as ${shown}: which one is meant cannot be told; keep one` });
+    }
+    this.queue.push(faults.length ? { line, cells, faults } : { line, cells });
   }
 
   private onLine(bytes: Buffer): void {
@@ -103,8 +114,9 @@ class JsonlSource extends QueuedSource {
       return;
     }
     let members: JsonMembers;
+    let repeated: Repeated;
     try {
-      members = parseJsonObjectLine(text);
+      ({ members, repeated } = parseJsonObjectLine(text));
     } catch (e) {
       if (!(e instanceof JsonLineError)) throw e;
       const column = e.index === undefined ? undefined : e.index + 1;
@@ -116,8 +128,8 @@ class JsonlSource extends QueuedSource {
         cause: e,
       });
     }
-    if (this.sample !== undefined) this.sample.push({ line, members });
-    else this.push(line, members);
+    if (this.sample !== undefined) this.sample.push({ line, members, repeated });
+    else this.push(line, members, repeated);
   }
 
   protected async fill(signal?: AbortSignal): Promise<void> {

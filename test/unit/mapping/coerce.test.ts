@@ -56,7 +56,10 @@ describe('integer values', () => {
     expect(plain('1.000')).toEqual({ ok: true, value: 1 });
     expect(plain(' +42 ')).toEqual({ ok: true, value: 42 });
     expect(plain('-0')).toEqual({ ok: true, value: 0 });
-    expect(plain('1.23457E+11')).toEqual({ ok: false, rule: 'type', reason: 'is not a whole number' }); // digits lost
+    // digits lost: refused, saying why (2E0 too: it says the same of a JSON number)
+    const exponent = { ok: false, rule: 'type', reason: 'is written with an exponent, as a spreadsheet writes a long number whose last digits it lost (1.23457E+11); write the whole number in digits' };
+    expect(plain('1.23457E+11')).toEqual(exponent);
+    expect(plain('2E0')).toEqual(exponent);
     expect(plain('2.5')).toEqual({ ok: false, rule: 'type', reason: 'is not a whole number' });
     expect(plain('1,000')).toEqual({ ok: false, rule: 'type', reason: 'is not a whole number' });
     expect(plain('abc')).toEqual({ ok: false, rule: 'type', reason: 'is not a whole number' });

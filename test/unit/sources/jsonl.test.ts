@@ -47,13 +47,28 @@ describe('jsonl', () => {
     expect(e.message).not.toContain('at position');
   });
 
-  it('nested values keep big numbers exactly; a repeated key keeps its last value', () => {
-    const line = '{"n": {"big": 123456789012345678901234567890, "x": [0.10000000000000000555, -1E+400]}, "k": 1, "k": 2, "__proto__": "p"}';
-    expect(parseJsonObjectLine(line)).toEqual([
-      ['n', '{"big":123456789012345678901234567890,"x":[0.10000000000000000555,-1E+400]}'],
-      ['k', '2'],
-      ['__proto__', 'p'],
-    ]);
+  it('nested values keep big numbers exactly; a repeated key keeps its last value and is noted when the values differ', () => {
+    const line = '{"n": {"big": 123456789012345678901234567890, "x": [0.10000000000000000555, -1E+400], "k": 7, "k": 8}, "k": 1, "k": 2, "same": 3, "same": 3, "__proto__": "p"}';
+    expect(parseJsonObjectLine(line)).toEqual({
+      members: [
+        ['n', '{"big":123456789012345678901234567890,"x":[0.10000000000000000555,-1E+400],"k":8}'],
+        ['k', '2'],
+        ['same', '3'],
+        ['__proto__', 'p'],
+      ],
+      // Only the line's own keys: "k" inside "n" is that object's.
+      repeated: [{ key: 'k', values: ['1', '2'] }],
+    });
+  });
+
+  it('a row whose object gives one key twice, differently, is rejected where the mapping uses that key', async () => {
+    const { records } = await readAll({ format: 'jsonl', path: file('{"item": "J-1", "cost": 1}\n{"item": "J-3", "cost": 1, "cost": 2}\n') });
+    expect(records[0]).toEqual({ line: 1, cells: ['J-1', '1'] });
+    expect(records[1]).toEqual({
+      line: 2,
+      cells: ['J-3', '2'],
+      faults: [{ index: 1, ref: 'line 2', rule: 'json-duplicate-key', reason: 'is given twice in the object, as "1" and "2": which one is meant cannot be told; keep one' }],
+    });
   });
 
   it('a line nested too deep is an error, not a crash', async () => {
@@ -108,7 +123,7 @@ describe('jsonl', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.string(), value), fc.constantFrom('', ' ', '\t'), (obj, ws) => {
         const line = JSON.stringify(obj, null, ws === '' ? undefined : ws).replace(/\n/g, '');
-        const got = new Map(parseJsonObjectLine(line));
+        const got = new Map(parseJsonObjectLine(line).members);
         const parsed = JSON.parse(line) as Record<string, unknown>;
         for (const [k, v] of Object.entries(parsed)) {
           const cell = got.get(k);

@@ -2,6 +2,7 @@ import { Args, Flags } from '../src/cli/oclif.js';
 import { BaseCommand } from '../src/cli/base.js';
 import { fullGc } from '../src/cli/gc.js';
 import { textSpinner } from '../src/cli/progress.js';
+import { PromptCancelled, ask } from '../src/cli/prompt.js';
 import { table } from '../src/cli/render.js';
 import { purgePlan } from '../src/retention/plan.js';
 import { purge, type PurgeResult, type PurgeStep } from '../src/retention/purge.js';
@@ -47,7 +48,7 @@ export default class Purge extends BaseCommand {
     let confirm = flags.confirm;
     if (flags.all && confirm === undefined && !flags['dry-run'] && !flags.yes && this.interactive && process.stdin.isTTY) {
       const { input } = await import('@inquirer/prompts');
-      confirm = await input({ message: `This empties every table of ${databaseName(plan.target)}. Type its name to confirm:` });
+      confirm = await ask(input({ message: `This empties every table of ${databaseName(plan.target)}. Type its name to confirm:` }), () => new PromptCancelled('cancelled; nothing was archived or deleted', `Run it again and type the name, or give --confirm ${databaseName(plan.target)}.`));
     }
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');

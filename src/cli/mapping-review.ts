@@ -3,27 +3,12 @@
  * or change any field's source column, expression or constant, with @inquirer/prompts.
  */
 import { input, select } from '@inquirer/prompts';
-import { ExitCode, ForkliftError } from '../core/errors.js';
 import { buildField, fieldRows, summarize, type Proposed } from '../init/index.js';
 import { describeProfile } from '../init/profile.js';
 import { table } from './render.js';
+import { ask } from './prompt.js';
 
-/** A person left the prompts (Ctrl-C): nothing is written. Exit 1. */
-export class PromptCancelled extends ForkliftError {
-  constructor() {
-    super('cancelled; nothing was written', { code: 'cancelled', exitCode: ExitCode.runtime, hint: 'Run the command again, or with --yes to write the guess as it is.' });
-  }
-}
-
-/** Runs a prompt; Ctrl-C becomes PromptCancelled. */
-export async function ask<T>(prompt: Promise<T>): Promise<T> {
-  try {
-    return await prompt;
-  } catch (e) {
-    if (e instanceof Error && (e.name === 'ExitPromptError' || e.name === 'AbortPromptError')) throw new PromptCancelled();
-    throw e;
-  }
-}
+export { PromptCancelled, ask } from './prompt.js';
 
 export function proposalTable(p: Proposed): string {
   return table(['field', 'from', 'confidence', 'notes'], fieldRows(summarize(p, false)), () => false);

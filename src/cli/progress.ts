@@ -21,7 +21,9 @@ async function spinner(enabled: boolean): Promise<Spinner> {
   const { default: ora } = await import('ora');
   // Asked after the import: the width can change while ora loads.
   if (!hasWidth(stream)) return none;
-  const s = ora({ stream, text: 'starting' }).start();
+  // discardStdin would put the terminal in raw mode, where Ctrl-C is a byte, not SIGINT: the run
+  // went on to commit after the user had stopped it.
+  const s = ora({ stream, text: 'starting', discardStdin: false }).start();
   let stopped = false;
   // 'resize' is emitted as the width changes, before ora's next frame can divide by it.
   const onResize = (): void => {

@@ -178,27 +178,46 @@ export function compatible(recorded: Column, native: NativeColumn, loose: boolea
 }
 
 /**
- * Every table of a store described: the recorded definition where there is one and the table
- * still has exactly its columns (by name, each of a compatible type), else the catalog's
- * description. Sorted by name (code point order). forklift_tables itself is left out.
+ * Every table of a store described: the recorded definition for each column that still has it
+ * (by name, of a compatible type), the catalog's description for the others, and for a table
+ * without a record. Sorted by name (code point order). forklift_tables itself is left out.
  */
 export function describeFrom(tables: readonly NativeTable[], recorded: ReadonlyMap<string, unknown>, opts: { loose?: boolean } = {}): Entity[] {
   const out: Entity[] = [];
   for (const t of tables) {
     if (t.name === TABLES_TABLE) continue;
     const rec = parseTableDefinition(recorded.get(t.name));
-    out.push(rec && rec.name === t.name && matches(rec, t, opts.loose === true) ? rec : catalogEntity(t));
+    out.push(rec && rec.name === t.name ? fromRecord(rec, t, opts.loose === true) : catalogEntity(t));
   }
   return out.sort((a, b) => compareText(a.name, b.name));
 }
 
-function matches(rec: Entity, t: NativeTable, loose: boolean): boolean {
-  if (rec.columns.length !== t.columns.length) return false;
+/**
+ * A recorded table as it stands. One column added or changed by hand must not cost the others
+ * their types (a boolean read back as an integer, a decimal as text: every column a false type
+ * change in a diff). A recorded column whose native type is no longer compatible is the catalog's,
+ * since its values may no longer be what the record says; one no longer in the table is gone. The
+ * recorded columns keep the record's order, the others follow in the table's.
+ */
+function fromRecord(rec: Entity, t: NativeTable, loose: boolean): Entity {
   const native = new Map(t.columns.map((c) => [c.name, c]));
-  return rec.columns.every((c) => {
+  const kept = new Set<string>();
+  for (const c of rec.columns) {
     const n = native.get(c.name);
-    return n !== undefined && compatible(c, n, loose);
-  });
+    if (n !== undefined && compatible(c, n, loose)) kept.add(c.name);
+  }
+  if (kept.size === rec.columns.length && kept.size === t.columns.length) return rec;
+  const catalog = new Map(catalogEntity(t).columns.map((c) => [c.name, c]));
+  const inRecord = new Set(rec.columns.map((c) => c.name));
+  const columns: Column[] = [];
+  for (const c of rec.columns) {
+    if (kept.has(c.name)) columns.push(c);
+    else if (catalog.has(c.name)) columns.push(catalog.get(c.name)!);
+  }
+  for (const n of t.columns) if (!inRecord.has(n.name)) columns.push(catalog.get(n.name)!);
+  // The recorded key where the table still keys on those very columns as recorded; else the catalog's.
+  const key = rec.primaryKey.length > 0 && rec.primaryKey.every((k) => kept.has(k)) ? rec.primaryKey : [...t.primaryKey];
+  return { name: t.name, ...(rec.description !== undefined ? { description: rec.description } : {}), columns, primaryKey: key, rules: [] };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -408,6 +408,40 @@ export function isoFraction(digits: string): string {
   return end === n ? digits : digits.slice(0, end);
 }
 
+const ZONED_INSTANT = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,3}))?(Z|[+-]\d\d:?\d\d)$/;
+
+/**
+ * An instant kept as text (SQLite) in the staging form `YYYY-MM-DDTHH:mm:ss.SSSZ`: text written
+ * with an offset by another tool (`2025-11-03T06:00:47.000+01:00`) is the UTC instant it names,
+ * exactly (the offset says which instant; nothing is lost). Other text, and an instant outside the
+ * years 0001 to 9999 once in UTC, comes back as it is, for the bundle's check to refuse by name.
+ * Export and diff read instants through this one function, so they agree on what a value is.
+ */
+export function utcInstantText(text: string): string {
+  if (text.length === 24 && text.charCodeAt(23) === 90 && text.charCodeAt(10) === 84 && text.charCodeAt(19) === 46) return text;
+  const m = ZONED_INSTANT.exec(text);
+  if (!m) return text;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const ms = Number((m[7] ?? '').padEnd(3, '0'));
+  const zone = m[8]!;
+  let offset = 0;
+  if (zone !== 'Z') {
+    const digits = zone.replace(':', '');
+    const oh = Number(digits.slice(1, 3));
+    const om = Number(digits.slice(3, 5));
+    if (oh > 23 || om > 59) return text;
+    offset = (zone.startsWith('-') ? -1 : 1) * (oh * 60 + om) * 60_000;
+  }
+  if (h > 23 || mi > 59 || sec > 59) return text;
+  const local = new Date(0);
+  local.setUTCFullYear(y, mo - 1, d);
+  // A day that is not in the calendar (2025-02-31) is not taken as another one.
+  if (local.getUTCFullYear() !== y || local.getUTCMonth() !== mo - 1 || local.getUTCDate() !== d) return text;
+  const utc = new Date(local.getTime() + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offset);
+  const year = utc.getUTCFullYear();
+  return year >= 1 && year <= 9999 ? utc.toISOString() : text;
+}
+
 /** Whether an instant's ISO text has digits below the millisecond (`…:00.123456Z`). */
 export function belowMilliseconds(text: string): boolean {
   // The staging form ends in `.SSSZ`: its dot is fifth from the end; only other text is looked into.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Entity } from '../../../src/model/types.js';
-import { describeFrom, tableDefinition, type NativeColumn, type NativeTable } from '../../../src/stores/read-common.js';
+import { describeFrom, tableDefinition, utcInstantText, type NativeColumn, type NativeTable } from '../../../src/stores/read-common.js';
 
 /** SQLite's catalog as its reader sees it: INTEGER or TEXT, nothing more. */
 const col = (name: string, kind: 'integer' | 'text', required = false): NativeColumn => ({
@@ -52,5 +52,21 @@ describe('describeFrom: the recorded definition against the table as it stands',
     expect(d.columns[0]).toEqual({ name: 'item_code', type: 'integer', required: true });
     expect(d.columns.slice(1)).toEqual(items.columns.slice(1));
     expect(d.primaryKey).toEqual(['item_code']);
+  });
+});
+
+describe('utcInstantText: an instant kept as text, as the UTC instant it names', () => {
+  it('takes an offset to UTC exactly, across a day, a month and a year', () => {
+    expect(utcInstantText('2025-11-03T06:00:47.000+01:00')).toBe('2025-11-03T05:00:47.000Z');
+    expect(utcInstantText('2025-11-03T05:00:47.123-0530')).toBe('2025-11-03T10:30:47.123Z');
+    expect(utcInstantText('2026-01-01T00:30:00+01:00')).toBe('2025-12-31T23:30:00.000Z');
+    expect(utcInstantText('2024-02-29 23:00:00.5-02:00')).toBe('2024-03-01T01:00:00.500Z');
+    expect(utcInstantText('0050-06-01T00:00:00Z')).toBe('0050-06-01T00:00:00.000Z');
+  });
+
+  it('gives the staging form back as it is, and other text too (for the bundle check to refuse by name)', () => {
+    for (const s of ['2025-11-03T05:00:47.000Z', '2025-11-03 06:00', '2025-11-03T06:00:47', '2025-02-31T00:00:00Z', '2025-11-03T24:00:00Z', '2025-11-03T05:00:47.1234Z', '0001-01-01T00:30:00+01:00', 'infinity']) {
+      expect(utcInstantText(s)).toBe(s);
+    }
   });
 });

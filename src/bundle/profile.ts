@@ -99,7 +99,10 @@ export function applyProfile(profile: Profile | undefined, entity: Entity, all: 
     if (drop.has(c.name)) return;
     if (mask.has(c.name)) {
       const text = c.type === 'string' || c.type === 'text';
-      kept.push({ i, out: (v) => (v === null ? null : text ? MASK : null), col: { ...c, required: c.required && text, ...(text ? { length: Math.max(c.length ?? 3, 3) } : {}) } });
+      // Said in the column's description, as a hash is: the dictionary and datapackage.json are
+      // where a reader learns that `***` or an empty cell is not the store's value.
+      const description = `${c.description ? `${c.description} ` : ''}(masked, profile ${profile!.name})`;
+      kept.push({ i, out: (v) => (v === null ? null : text ? MASK : null), col: { ...c, required: c.required && text, ...(text ? { length: Math.max(c.length ?? 3, 3) } : {}), description } });
     } else if (hash.has(c.name)) {
       const { min: _min, max: _max, pattern: _p, values: _v, ...rest } = c;
       kept.push({

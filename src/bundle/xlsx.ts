@@ -9,9 +9,11 @@ import type { Column, Entity } from '../model/types.js';
  * data/workbook.xlsx (`--xlsx`): the bundle for people, written with exceljs's streaming writer so
  * memory stays flat: one sheet a table, the header bold and frozen, a table beyond Excel's row
  * limit continued on further sheets. The CSV and Arrow files are the exact record; here a decimal
- * is an Excel number only where a double holds it exactly (else its text), and a text longer than
- * an Excel cell holds is cut with a note. The zip is rewritten with fixed times afterwards, since
- * exceljs stamps the current time into it and the payload must not change between exports.
+ * is an Excel number only where a double holds it exactly (else its text), a date or timestamp an
+ * Excel date only where Excel shows that very day (1900-03-01 to 9999-12-31; else its text), and
+ * a text longer than an Excel cell holds is cut with a note. The zip is rewritten with fixed times
+ * afterwards, since exceljs stamps the current time into it and the payload must not change
+ * between exports.
  */
 
 /** Rows per sheet: Excel's 1,048,576 less the header. */
@@ -116,9 +118,9 @@ function cellOf(c: Column): (v: unknown) => ExcelJS.CellValue {
         return Number.isFinite(n) && n.toFixed(c.scale ?? 0) === s && Math.abs(n) < 2 ** 53 / 10 ** (c.scale ?? 0) ? n : s;
       };
     case 'date':
-      return (v) => (v === null || v === undefined ? null : new Date(`${String(v)}T00:00:00Z`));
+      return (v) => (v === null || v === undefined ? null : excelDateOr(String(v), new Date(`${String(v)}T00:00:00Z`)));
     case 'timestamp':
-      return (v) => (v === null || v === undefined ? null : new Date(String(v)));
+      return (v) => (v === null || v === undefined ? null : excelDateOr(String(v), new Date(String(v))));
     default:
       return (v) => {
         if (v === null || v === undefined) return null;
@@ -126,6 +128,18 @@ function cellOf(c: Column): (v: unknown) => ExcelJS.CellValue {
         return s.length > CELL_MAX ? `${s.slice(0, CELL_MAX - 40)}… (cut: the full text is in the CSV)` : s;
       };
   }
+}
+
+// exceljs counts serials from 1899-12-30 without Lotus's phantom 1900-02-29, which Excel counts:
+// a day before 1900-03-01 (serial 61) would show a day late, or as the day that never was, and
+// one before 1900-01-01 or after 9999-12-31 as #####. Those stay the canonical text, as a decimal
+// beyond a double does, so the sheet never shows another date.
+const EXCEL_FIRST_TRUE_DAY = Date.UTC(1900, 2, 1);
+const EXCEL_PAST_LAST_DAY = Date.UTC(10000, 0, 1);
+
+function excelDateOr(text: string, d: Date): Date | string {
+  const t = d.getTime();
+  return Number.isFinite(t) && t >= EXCEL_FIRST_TRUE_DAY && t < EXCEL_PAST_LAST_DAY ? d : text;
 }
 
 /** Copies a zip entry by entry, in the same order, with one fixed time and no varying extras. */

@@ -178,27 +178,46 @@ export function compatible(recorded: Column, native: NativeColumn, loose: boolea
 }
 
 /**
- * Every table of a store described: the recorded definition where there is one and the table
- * still has exactly its columns (by name, each of a compatible type), else the catalog's
- * description. Sorted by name (code point order). forklift_tables itself is left out.
+ * Every table of a store described: the recorded definition for each column that still has it
+ * (by name, of a compatible type), the catalog's description for the others, and for a table
+ * without a record. Sorted by name (code point order). forklift_tables itself is left out.
  */
 export function describeFrom(tables: readonly NativeTable[], recorded: ReadonlyMap<string, unknown>, opts: { loose?: boolean } = {}): Entity[] {
   const out: Entity[] = [];
   for (const t of tables) {
     if (t.name === TABLES_TABLE) continue;
     const rec = parseTableDefinition(recorded.get(t.name));
-    out.push(rec && rec.name === t.name && matches(rec, t, opts.loose === true) ? rec : catalogEntity(t));
+    out.push(rec && rec.name === t.name ? fromRecord(rec, t, opts.loose === true) : catalogEntity(t));
   }
   return out.sort((a, b) => compareText(a.name, b.name));
 }
 
-function matches(rec: Entity, t: NativeTable, loose: boolean): boolean {
-  if (rec.columns.length !== t.columns.length) return false;
+/**
+ * A recorded table as it stands. One column added or changed by hand must not cost the others
+ * their types (a boolean read back as an integer, a decimal as text: every column a false type
+ * change in a diff). A recorded column whose native type is no longer compatible is the catalog's,
+ * since its values may no longer be what the record says; one no longer in the table is gone. The
+ * recorded columns keep the record's order, the others follow in the table's.
+ */
+function fromRecord(rec: Entity, t: NativeTable, loose: boolean): Entity {
   const native = new Map(t.columns.map((c) => [c.name, c]));
-  return rec.columns.every((c) => {
+  const kept = new Set<string>();
+  for (const c of rec.columns) {
     const n = native.get(c.name);
-    return n !== undefined && compatible(c, n, loose);
-  });
+    if (n !== undefined && compatible(c, n, loose)) kept.add(c.name);
+  }
+  if (kept.size === rec.columns.length && kept.size === t.columns.length) return rec;
+  const catalog = new Map(catalogEntity(t).columns.map((c) => [c.name, c]));
+  const inRecord = new Set(rec.columns.map((c) => c.name));
+  const columns: Column[] = [];
+  for (const c of rec.columns) {
+    if (kept.has(c.name)) columns.push(c);
+    else if (catalog.has(c.name)) columns.push(catalog.get(c.name)!);
+  }
+  for (const n of t.columns) if (!inRecord.has(n.name)) columns.push(catalog.get(n.name)!);
+  // The recorded key where the table still keys on those very columns as recorded; else the catalog's.
+  const key = rec.primaryKey.length > 0 && rec.primaryKey.every((k) => kept.has(k)) ? rec.primaryKey : [...t.primaryKey];
+  return { name: t.name, ...(rec.description !== undefined ? { description: rec.description } : {}), columns, primaryKey: key, rules: [] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,6 +406,40 @@ export function isoFraction(digits: string): string {
   let end = n;
   while (end > 3 && digits.charCodeAt(end - 1) === 48) end--;
   return end === n ? digits : digits.slice(0, end);
+}
+
+const ZONED_INSTANT = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,3}))?(Z|[+-]\d\d:?\d\d)$/;
+
+/**
+ * An instant kept as text (SQLite) in the staging form `YYYY-MM-DDTHH:mm:ss.SSSZ`: text written
+ * with an offset by another tool (`2025-11-03T06:00:47.000+01:00`) is the UTC instant it names,
+ * exactly (the offset says which instant; nothing is lost). Other text, and an instant outside the
+ * years 0001 to 9999 once in UTC, comes back as it is, for the bundle's check to refuse by name.
+ * Export and diff read instants through this one function, so they agree on what a value is.
+ */
+export function utcInstantText(text: string): string {
+  if (text.length === 24 && text.charCodeAt(23) === 90 && text.charCodeAt(10) === 84 && text.charCodeAt(19) === 46) return text;
+  const m = ZONED_INSTANT.exec(text);
+  if (!m) return text;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const ms = Number((m[7] ?? '').padEnd(3, '0'));
+  const zone = m[8]!;
+  let offset = 0;
+  if (zone !== 'Z') {
+    const digits = zone.replace(':', '');
+    const oh = Number(digits.slice(1, 3));
+    const om = Number(digits.slice(3, 5));
+    if (oh > 23 || om > 59) return text;
+    offset = (zone.startsWith('-') ? -1 : 1) * (oh * 60 + om) * 60_000;
+  }
+  if (h > 23 || mi > 59 || sec > 59) return text;
+  const local = new Date(0);
+  local.setUTCFullYear(y, mo - 1, d);
+  // A day that is not in the calendar (2025-02-31) is not taken as another one.
+  if (local.getUTCFullYear() !== y || local.getUTCMonth() !== mo - 1 || local.getUTCDate() !== d) return text;
+  const utc = new Date(local.getTime() + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offset);
+  const year = utc.getUTCFullYear();
+  return year >= 1 && year <= 9999 ? utc.toISOString() : text;
 }
 
 /** Whether an instant's ISO text has digits below the millisecond (`…:00.123456Z`). */

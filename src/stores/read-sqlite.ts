@@ -10,6 +10,7 @@ import {
   orderColumns,
   sortBy,
   toInteger,
+  utcInstantText,
   type NativeColumn,
   type NativeKind,
   type NativeTable,
@@ -119,13 +120,14 @@ export function sqliteText(v: unknown): string | null {
 
 const TEXT_FN = 'forklift_text';
 const DECIMAL_KEY_FN = 'forklift_decimal_key';
+const INSTANT_FN = 'forklift_utc_instant';
 
 /**
  * The SELECT that reads an entity's table in canonical order, and how each value is decoded.
  * `where`: only the rows before a cut-off (forklift keeps dates and instants as canonical ISO
  * text, whose code point order is their time order), the bound value in `params`.
  */
-export function sqliteReadPlan(e: Entity, native: readonly NativeColumn[], where?: RowRange): { sql: string; params: unknown[]; decode: ((v: unknown) => unknown)[]; functions: Set<string> } {
+export function sqliteReadPlan(e: Entity, native: readonly NativeColumn[], where?: RowRange, zonedKeys = false): { sql: string; params: unknown[]; decode: ((v: unknown) => unknown)[]; functions: Set<string> } {
   const functions = new Set<string>();
   const select = e.columns.map((c, i) => {
     const n = native[i]!;
@@ -146,6 +148,10 @@ export function sqliteReadPlan(e: Entity, native: readonly NativeColumn[], where
         functions.add(DECIMAL_KEY_FN);
         return `${DECIMAL_KEY_FN}(${q(c.name)})`;
       case 'text':
+        if (zonedKeys && isTextInstant(c, n)) {
+          functions.add(INSTANT_FN);
+          return `${INSTANT_FN}(${q(c.name)})`;
+        }
         if (n.kind === 'text') return `${q(c.name)} COLLATE BINARY`;
         functions.add(TEXT_FN);
         return `${TEXT_FN}(${q(c.name)})`;
@@ -153,7 +159,7 @@ export function sqliteReadPlan(e: Entity, native: readonly NativeColumn[], where
   });
   const decode = e.columns.map((c, i) => {
     const n = native[i]!;
-    const base: (v: unknown) => unknown = n.kind === 'integer' ? toInteger : n.kind === 'text' ? (v) => (typeof v === 'string' ? v : sqliteText(v)) : (v) => v;
+    const base: (v: unknown) => unknown = isTextInstant(c, n) ? (v) => (typeof v === 'string' ? utcInstantText(v) : sqliteText(v)) : n.kind === 'integer' ? toInteger : n.kind === 'text' ? (v) => (typeof v === 'string' ? v : sqliteText(v)) : (v) => v;
     const adapt = adaptValue(c, n);
     return adapt ? (v: unknown) => adapt(base(v)) : base;
   });
@@ -162,12 +168,33 @@ export function sqliteReadPlan(e: Entity, native: readonly NativeColumn[], where
   return { sql, params: where ? [where.before] : [], decode, functions };
 }
 
+/** A timestamp of the model kept as text: read as its UTC instant (utcInstantText). */
+function isTextInstant(c: Column, n: NativeColumn): boolean {
+  return c.type === 'timestamp' && (n.kind === 'text' || n.kind === 'other');
+}
+
+/**
+ * Whether a key instant of the table is written otherwise than in the staging form (with an
+ * offset, by another tool): its text then does not sort in time order, and the rows must be
+ * ordered by the UTC instant instead (no keyset pages). One scan, and only for such a key;
+ * forklift's own tables never have one, and keep their fast read.
+ */
+function zonedKeyInstants(db: Database.Database, e: Entity, native: readonly NativeColumn[]): boolean {
+  const pos = new Map(e.columns.map((c, i) => [c.name, i]));
+  return orderColumns(e).some((c) => {
+    const n = native[pos.get(c.name)!]!;
+    if (!isTextInstant(c, n)) return false;
+    const col = q(c.name);
+    return db.prepare(`SELECT 1 FROM ${q(e.name)} WHERE ${col} IS NOT NULL AND (length(${col}) <> 24 OR substr(${col}, 24) <> 'Z') LIMIT 1`).get() !== undefined;
+  });
+}
+
 /**
  * The table's rows in canonical order, in batches, from one SELECT (one consistent read; the
  * statement is finalized, and its read lock released, as soon as the consumer stops).
  */
 export function* sqliteReadRows(db: Database.Database, e: Entity, native: readonly NativeColumn[], signal?: AbortSignal, where?: RowRange): Generator<unknown[][]> {
-  const plan = sqliteReadPlan(e, native, where);
+  const plan = sqliteReadPlan(e, native, where, zonedKeyInstants(db, e, native));
   registerFunctions(db, plan.functions);
   const pages = keysetPages(db, e, native, plan);
   if (pages) {
@@ -359,6 +386,7 @@ function columnName(t: NativeTable, name: string): string {
 /** The SQL functions a read plan calls, on this handle. */
 function registerFunctions(db: Database.Database, functions: ReadonlySet<string>): void {
   if (functions.has(TEXT_FN)) db.function(TEXT_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => sqliteText(v));
+  if (functions.has(INSTANT_FN)) db.function(INSTANT_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => (typeof v === 'string' ? utcInstantText(v) : v === null ? null : sqliteText(v)));
   if (functions.has(DECIMAL_KEY_FN)) db.function(DECIMAL_KEY_FN, { deterministic: true, safeIntegers: true }, (v: unknown) => decimalSortKey(typeof v === 'string' ? v : sqliteText(v)));
 }
 

@@ -213,8 +213,9 @@ export interface TargetStore {
   /**
    * Every table of the store but forklift's own bookkeeping (forklift_tables), described as
    * entities: a table forklift created keeps the model's exact types, enum values, references and
-   * descriptions (recorded in forklift_tables when it was loaded); any other table, forklift_runs
-   * included, is described from the catalog (native type to model type).
+   * descriptions (recorded in forklift_tables when it was loaded), each column for as long as
+   * the table still has it as recorded (a column added or changed by hand is the catalog's); any
+   * other table, forklift_runs included, is described from the catalog (native type to model type).
    */
   describeTables(): Promise<Entity[]>;
   /**

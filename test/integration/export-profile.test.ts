@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -38,6 +38,29 @@ describe('export --profile with drop', () => {
     const b = path.join(dir, 'both');
     await exportBundle({ dir: b, source, profile: profile({ p2: { drop: ['code'] }, c2: { drop: ['code'] } }) });
     expect(existsSync(b)).toBe(true);
+    expect((await verifyBundle(b)).problems).toEqual([]);
+  });
+});
+
+describe('export --profile with mask', () => {
+  it('says so in the data dictionary and datapackage.json, as a hash is said', async () => {
+    const d = tempDir('forklift-export-mask-');
+    const f = path.join(d, 'm.db');
+    const m = new Database(f);
+    m.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, badge INTEGER); INSERT INTO people VALUES (1, 'Ann', 7)");
+    m.close();
+    const b = path.join(d, 'b');
+    await exportBundle({ dir: b, source: `sqlite:${f}`, profile: profile({ people: { mask: ['name', 'badge'] } }) });
+    const readme = readFileSync(path.join(b, 'data/README.md'), 'utf8');
+    expect(readme).toMatch(/name.*\(masked, profile p\)/);
+    expect(readme).toMatch(/badge.*\(masked, profile p\)/);
+    const pkg = JSON.parse(readFileSync(path.join(b, 'data/datapackage.json'), 'utf8')) as { resources: { name: string; schema: { fields: { name: string; description?: string }[] } }[] };
+    const fields = pkg.resources.find((r) => r.name === 'people')!.schema.fields;
+    expect(fields.map((x) => [x.name, x.description])).toEqual([
+      ['id', undefined],
+      ['name', '(masked, profile p)'],
+      ['badge', '(masked, profile p)'],
+    ]);
     expect((await verifyBundle(b)).problems).toEqual([]);
   });
 });

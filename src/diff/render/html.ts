@@ -13,10 +13,16 @@ const PAGE = 100;
 
 const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** A value's cell: NULL (a missing value) and '' (an empty text) shown apart from any text. */
+/**
+ * A value's cell: NULL (a missing value) and '' (an empty text) shown apart from any text, and a
+ * text quoted as the text report quotes it (showCell) where the bare text would mislead: a change
+ * that is only a trailing space would otherwise be two cells that look the same.
+ */
 function cell(v: Cell): string {
   if (v === null) return '<td class="null" title="missing value (NULL)">NULL</td>';
   if (v === '') return '<td class="empty" title="empty text">(empty)</td>';
+  const shown = showCell(v);
+  if (shown !== v) return `<td class="v" title="quoted (JSON): the text has a space at an end, a quote, a line break or another control character">${esc(shown)}</td>`;
   return `<td class="v">${esc(v)}</td>`;
 }
 

@@ -727,7 +727,7 @@ describe('forklift_tables against the table as it stands', () => {
   const changed: Entity = { name: 'changed', columns: [{ name: 'code', type: 'string', length: 8, required: true }], primaryKey: ['code'], rules: [] };
   const scaled: Entity = { ...thing, name: 'thing', columns: thing.columns.map((c) => (c.name === 'price' ? { ...c, scale: 4 } : c)) };
 
-  it.each(KINDS)('%s: the record where the table still has its columns, the catalog where it does not', async (kind) => {
+  it.each(KINDS)('%s: the record for each column the table still has as recorded, the catalog for the others', async (kind) => {
     const t = await freshTarget(kind);
     const lit = (s: string): string => `'${s.replace(/'/g, "''").replace(/\\/g, kind === 'mysql' ? '\\\\' : '\\')}'`;
     await t.exec([DDL[kind].tables, DDL[kind].thing, DDL[kind].changed, `INSERT INTO ${TABLES_TABLE} (name, definition) VALUES ('thing', ${lit(tableDefinition(thing))}), ('changed', ${lit(tableDefinition(changed))}), ('gone', ${lit(tableDefinition({ ...changed, name: 'gone' }))})`, "INSERT INTO thing VALUES ('k1', 'big', 1.5, '2024-01-31')"]);
@@ -745,14 +745,30 @@ describe('forklift_tables against the table as it stands', () => {
     } finally {
       await store.close();
     }
+    // A column added by hand is the catalog's; every recorded column keeps its recorded type.
+    await t.exec([`ALTER TABLE thing ADD ${kind === 'postgres' ? 'COLUMN ' : ''}drawing_no ${kind === 'mysql' ? 'varchar(32)' : 'text'}`]);
+    const added = await openStore(t.url);
+    try {
+      const d = (await added.describeTables()).find((x) => x.name === 'thing')!;
+      expect(d.description).toBe(thing.description);
+      expect(d.primaryKey).toEqual(['code']);
+      expect(d.columns.slice(0, 4)).toEqual(thing.columns);
+      expect(d.columns.slice(4).map((x) => [x.name, x.required])).toEqual([['drawing_no', false]]);
+      expect(['string', 'text']).toContain(d.columns[4]!.type);
+      expect((await readAll(added, d)).rows).toEqual([['k1', 'big', '1.50', '2024-01-31', null]]);
+    } finally {
+      await added.close();
+    }
     if (kind === 'sqlite') return;
-    // A recorded decimal whose column now has another scale is described from the catalog.
+    // A recorded decimal whose column now has another scale is described from the catalog, that
+    // column alone: its values may no longer be what the record says.
     await t.exec([kind === 'postgres' ? 'ALTER TABLE thing ALTER COLUMN price TYPE numeric(9,3)' : 'ALTER TABLE thing MODIFY price decimal(9,3)']);
     const again = await openStore(t.url);
     try {
       const d = (await again.describeTables()).find((x) => x.name === 'thing')!;
-      expect(d.description).toBeUndefined();
       expect(d.columns.find((x) => x.name === 'price')).toEqual({ name: 'price', type: 'decimal', precision: 9, scale: 3, required: false });
+      expect(d.columns.filter((x) => x.name !== 'price').slice(0, 3)).toEqual(thing.columns.filter((x) => x.name !== 'price'));
+      expect((await readAll(again, d)).rows).toEqual([['k1', 'big', '1.500', '2024-01-31', null]]);
     } finally {
       await again.close();
     }

@@ -41,6 +41,14 @@ describe('applyProfile', () => {
     expect(masked.row([1, 'a@x', 7, 'n'])).toEqual([1, 'a@x', null, '***']);
     expect(masked.row([2, 'b@x', 8, null])).toEqual([2, 'b@x', null, null]);
   });
+
+  it('says in the description of a masked column, as of a hashed one, that the profile changed it', () => {
+    const e: Entity = { ...u, columns: u.columns.map((c) => (c.name === 'note' ? { ...c, description: 'from the operator' } : c)) };
+    const masked = applyProfile(profile({ mask: ['badge', 'note'] }), e, [e]);
+    expect(masked.entity.columns.map((c) => c.description)).toEqual([undefined, undefined, '(masked, profile aud)', 'from the operator (masked, profile aud)']);
+    const hashed = applyProfile(profile({ hash: ['email'] }), e, [e], { FORKLIFT_HASH_SALT: 'pepper' });
+    expect(hashed.entity.columns[1]!.description).toBe('(HMAC-SHA-256, profile aud)');
+  });
 });
 
 describe('applyProfile: dropping a column other columns reference', () => {

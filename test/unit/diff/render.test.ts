@@ -101,4 +101,18 @@ describe('diff renderers', () => {
     expect(h).toContain('SHA-256 of manifest-sha256.txt');
     expect(h).toContain('postgres://u:***@db/x');
   });
+
+  it('html: a change that is only whitespace at an end shows, quoted as in the text report', async () => {
+    let out = '';
+    const w: ReportWriter = { write: async (s) => void (out += s) };
+    async function* recs(): AsyncGenerator<DiffRecord> {
+      yield { kind: 'changed', table: 'items', key: ['A', 'P1 '], column: 'note', left: 'Bolt M3', right: 'Bolt M3 ' };
+      yield { kind: 'changed', table: 'items', key: ['B', 'P1'], column: 'note', left: 'tab\there', right: 'NULL' };
+    }
+    await renderHtml(result(0), recs(), w);
+    expect(out).toMatch(/<td>note<\/td><td class="v">Bolt M3<\/td><td class="v" title="quoted[^"]*">&quot;Bolt M3 &quot;<\/td>/);
+    expect(out).toMatch(/<td class="v" title="quoted[^"]*">&quot;P1 &quot;<\/td>/);
+    // A text NULL is not the missing value; a tab is not a space.
+    expect(out).toMatch(/<td class="v" title="quoted[^"]*">&quot;tab\\there&quot;<\/td><td class="v" title="quoted[^"]*">&quot;NULL&quot;<\/td>/);
+  });
 });

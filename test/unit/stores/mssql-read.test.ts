@@ -218,7 +218,7 @@ describe('SQL Server describeTables', () => {
     });
   });
 
-  it('falls back to the catalog where a recorded decimal no longer has its scale', async () => {
+  it('falls back to the catalog for a recorded decimal that no longer has its scale, and for it alone', async () => {
     const items = entity('items');
     const cols = ITEMS_COLUMNS.map((c) => (c.c === 'standard_cost' ? { ...c, s: 6 } : c));
     const native = mssqlTables([{ t: 'items', d: null }], cols, [{ t: 'items', k: 'pk', pk: true, c: 'item_code' }], []);
@@ -227,8 +227,10 @@ describe('SQL Server describeTables', () => {
     });
     const d = (await mssqlDescribeInSession(session))[0]!;
     expect(native[0]!.columns.find((c) => c.name === 'standard_cost')!.scale).toBe(6);
-    expect(d.description).toBeUndefined();
+    expect(d.description).toBe(items.description);
     expect(d.columns.find((c) => c.name === 'standard_cost')).toEqual({ name: 'standard_cost', type: 'decimal', precision: 18, scale: 6, required: false });
+    // The other columns keep their recorded types (a boolean stays a boolean, an enum an enum).
+    expect(d.columns.filter((c) => c.name !== 'standard_cost')).toEqual(items.columns.filter((c) => c.name !== 'standard_cost'));
   });
 });
 

@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { makeFolder } from '../util/folders.js';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 
@@ -123,7 +124,7 @@ export function generateSigningKeys(dir: string, opts: { force?: boolean | undef
       hint: 'A new key cannot check what the old one signed: keep the old pair, choose another folder, or give --force to replace it.',
     });
   }
-  mkdirSync(dir, { recursive: true });
+  makeFolder(dir, 'the signing keys', 'audit.keygen');
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   // mode applies only when the file is created: chmod too, for a replaced key.
   writeFileSync(priv, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });

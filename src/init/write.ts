@@ -3,7 +3,8 @@
  * every field what was guessed, how sure, and what a person should check (TODO). The file is
  * valid against the mapping schema; a field a person must add is written as a comment.
  */
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { makeFolder } from '../util/folders.js';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { schemaHeader } from '../plan/editor-schema.js';
@@ -128,7 +129,7 @@ export function writeNewFile(file: string, text: string, force: boolean): void {
   if (!force && existsSync(file)) {
     throw new ConfigError(`${file} already exists`, { code: 'init.exists', location: { file }, hint: 'Use --force to overwrite it, or --out to write elsewhere.' });
   }
-  mkdirSync(path.dirname(file), { recursive: true });
+  makeFolder(path.dirname(file), path.relative(process.cwd(), file) || file, 'init.write');
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, file);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
@@ -29,6 +29,7 @@ import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, Lo
 import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { redactUrl, sqlitePath } from './url.js';
+import { makeFolder } from '../util/folders.js';
 import { loopTurns } from '../util/loop-turn.js';
 
 /**
@@ -127,13 +128,13 @@ export class SqliteStore implements TargetStore {
     this.waitMs = sqliteWaitMs();
     // better-sqlite3 would fail with "unable to open database file" (or a disk I/O error on a
     // read), which says nothing of the cause.
-    if (!memory && statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    if (!memory && isFolder(file)) {
       throw new ConfigError(`${this.display} is a folder, not a SQLite database file`, {
         code: 'store.url',
         hint: `Name a database file inside it: sqlite:${path.join(file, 'forklift.db')}.`,
       });
     }
-    this.made = { file: !memory && !existsSync(file), folder: memory ? undefined : mkdirSync(path.dirname(path.resolve(file)), { recursive: true }) };
+    this.made = { file: !memory && !existsSync(file), folder: memory ? undefined : makeFolder(path.dirname(path.resolve(file)), `the SQLite store ${this.display}`, 'store.url') };
     this.k = knexFactory({
       client: 'better-sqlite3',
       connection: { filename: file },
@@ -910,5 +911,14 @@ async function untilUnlocked(conn: Database.Database, wait: { ms: number; signal
     }
   } finally {
     conn.pragma(`busy_timeout = ${wait.ms}`);
+  }
+}
+
+/** Whether `file` is a folder; false where it, or a parent, is missing or a file (makeFolder says which). */
+function isFolder(file: string): boolean {
+  try {
+    return statSync(file, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    return false;
   }
 }

@@ -76,3 +76,24 @@ describe('a SQLite store URL that names a folder or a file that is not a databas
     expect(r.stderr).not.toMatch(/select|sqlite_master/i);
   });
 });
+
+describe('a path through a file where a folder should be', () => {
+  it('is a usage error naming the file, for a SQLite target, signing keys and a mapping written by init', () => {
+    const dir = tempDir('forklift-file-in-way-');
+    writeFileSync(path.join(dir, 'afile'), 'hi\n');
+    writeFileSync(path.join(dir, 'ITEMS.CSV'), 'ITEM,DESC\nA-1,Pump\n');
+    const cases: [string, string[]][] = [
+      ['audit keygen', ['audit', 'keygen', 'afile/keys']],
+      ['audit keygen on the file', ['audit', 'keygen', 'afile']],
+      ['mapping init --out', ['mapping', 'init', 'ITEMS.CSV', '--entity', 'items', '--out', 'afile/items.yaml', '--yes']],
+      ['audit init on a SQLite store', ['audit', 'init', '--target', 'sqlite:afile/x.db']],
+    ];
+    for (const [what, args] of cases) {
+      const r = runCli([...args, '--json'], { cwd: dir });
+      expect(r.code, `${what}: ${r.stdout}${r.stderr}`).toBe(2);
+      const doc = JSON.parse(r.stdout) as { error: { message: string } };
+      expect(doc.error.message, what).toMatch(/cannot make the folder .* afile is a file, not a folder$/);
+      expect(r.stdout + r.stderr, what).not.toMatch(/internal error/);
+    }
+  });
+});

@@ -1,0 +1,44 @@
+import { mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
+
+/**
+ * Makes `dir` with its parents, as mkdirSync does; returns the first folder it made, if any. A file
+ * in the way (`sqlite:notes.txt/x.db`) is the user's path to change (exit 2), a folder this user
+ * may not write to or a full disk theirs to fix (exit 1): never "internal error".
+ */
+export function makeFolder(dir: string, what: string, code: string): string | undefined {
+  try {
+    return mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    const shown = path.relative(process.cwd(), dir) || dir;
+    if (errno === 'ENOTDIR' || errno === 'EEXIST') {
+      const file = fileInTheWay(dir);
+      throw new ConfigError(`cannot make the folder ${shown} for ${what}: ${file === undefined ? 'a file is in the way' : `${path.relative(process.cwd(), file) || file} is a file, not a folder`}`, {
+        code,
+        hint: 'Give a path whose folders are folders (or move that file away).',
+        cause: e,
+      });
+    }
+    throw new ForkliftError(`cannot make the folder ${shown} for ${what} (${errno ?? String(e)})`, {
+      code,
+      exitCode: ExitCode.runtime,
+      hint: errno === 'ENOSPC' || errno === 'EDQUOT' ? 'Free space on that disk, or give a path on another.' : `Check that this user may write there, or give a path elsewhere.`,
+      cause: e,
+    });
+  }
+}
+
+/** The nearest of `dir` and its parents that exists and is not a folder. */
+function fileInTheWay(dir: string): string | undefined {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    try {
+      const st = statSync(d, { throwIfNoEntry: false });
+      if (st !== undefined) return st.isDirectory() ? undefined : d;
+    } catch {
+      // ENOTDIR: a parent is a file; keep going up to it.
+    }
+    if (path.dirname(d) === d) return undefined;
+  }
+}

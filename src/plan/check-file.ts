@@ -15,7 +15,8 @@ export function checkFile<S extends z.ZodType>(yaml: YamlFile, schema: S, what: 
   const first = result.error.issues[0]!;
   throw new ConfigError(`${problems[0]}`, {
     code: 'config.schema',
-    location: yaml.locate(first.path as YamlPath),
+    // Where the first problem's message points: an unknown key is at the key, not at its parent.
+    location: first.code === 'unrecognized_keys' && first.keys[0] !== undefined ? yaml.locateKey([...(first.path as YamlPath), first.keys[0]]) : yaml.locate(first.path as YamlPath),
     hint: `Fix the ${what} file as described${problems.length > 1 ? ` (${problems.length} problems)` : ''}.`,
     details: problems.slice(1),
   });

@@ -227,11 +227,18 @@ export function loadPlan(planFile: string, opts: { target?: string | undefined }
   if (problems.length) {
     throw new ConfigError(problems[0]!, {
       code: 'plan.invalid',
-      location: { file: display },
+      // The first problem's own place (a mapping file's line), as its message gives it.
+      location: leadingLocation(problems[0]!) ?? { file: display },
       hint: `Fix the plan and mapping files${problems.length > 1 ? ` (${problems.length} problems, all listed)` : ''}.`,
       details: problems.slice(1),
     });
   }
   const target = resolveTarget(opts.target ?? spec.target ?? DEFAULT_TARGET, opts.target ? process.cwd() : dir);
   return { file, display, dir, yaml, spec, sha256: sha256Text(yaml.text), model, mappings, target, rejectLimit, retention: retention.rules };
+}
+
+/** The `file:line:column` a problem's message starts with, as a location. */
+function leadingLocation(message: string): { file: string; line: number; column: number } | undefined {
+  const m = /^(\S+?):(\d+):(\d+) /.exec(message);
+  return m ? { file: m[1]!, line: Number(m[2]), column: Number(m[3]) } : undefined;
 }

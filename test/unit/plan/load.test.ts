@@ -183,3 +183,16 @@ describe('$${ in a plan or mapping', () => {
     expect(expandEnv(escapeEnv('a ${B} $${C}'), { file: 'm.yaml' }, {})).toBe('a ${B} $${C}');
   });
 });
+
+describe('the location of a plan problem', () => {
+  it('is the place its message names: the mapping file and the unknown key itself', () => {
+    const p = plan({
+      'forklift.yaml': `name: p\nmappings: [a.yaml]\n`,
+      'a.yaml': 'entity: items\nsource: { format: csv, path: x.csv }\nfields:\n  item_code:\n    from: A\n    vales: { X: Y }\n',
+    });
+    const e = planError(p);
+    expect(e.message).toMatch(/a\.yaml:6:5 fields\.item_code\.vales: unknown key 'vales', did you mean 'values'\?/);
+    expect(e.location).toMatchObject({ line: 6, column: 5 });
+    expect(e.location?.file).toMatch(/a\.yaml$/);
+  });
+});

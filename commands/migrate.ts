@@ -27,8 +27,8 @@ export default class Migrate extends BaseCommand {
       if (!this.jsonEnabled()) this.log(renderRunReport(result));
       return result;
     } catch (e) {
-      // A dry run's figures matter most when it found problems: shown above the error.
-      if (flags['dry-run'] && !this.jsonEnabled() && e instanceof DataRejectedError && e.data) {
+      // The figures matter most when the run found too many problems: shown above the error.
+      if (!this.jsonEnabled() && e instanceof DataRejectedError && e.data) {
         progress.stop();
         this.log(renderRunReport(e.data as RunResult));
       }

@@ -1,5 +1,6 @@
 import { Args, Flags } from '../src/cli/oclif.js';
 import { BaseCommand } from '../src/cli/base.js';
+import { DataRejectedError } from '../src/core/errors.js';
 import { progressReporter } from '../src/cli/progress.js';
 import { renderRunReport } from '../src/cli/render.js';
 import { runPlan, type RunResult } from '../src/run/pipeline.js';
@@ -23,6 +24,13 @@ export default class Validate extends BaseCommand {
       progress.stop();
       if (!this.jsonEnabled()) this.log(renderRunReport(result));
       return result;
+    } catch (e) {
+      // The figures matter most when the run found too many problems: shown above the error.
+      if (!this.jsonEnabled() && e instanceof DataRejectedError && e.data) {
+        progress.stop();
+        this.log(renderRunReport(e.data as RunResult));
+      }
+      throw e;
     } finally {
       progress.stop();
       interrupt.release();

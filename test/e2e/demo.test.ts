@@ -145,6 +145,12 @@ describe('forklift migrate on the demo factory (built CLI, child process)', () =
     expect(plain.code).toBe(3);
     expect(plain.stderr).toMatch(/over the reject_limit of 1%/);
     expect(plain.stderr).not.toMatch(/at .*\.js:\d+/);
+    // The ledger of the refused run above the error: what the consultant fixes next.
+    expect(plain.stdout).toMatch(/rejected, nothing committed/);
+    expect(plain.stdout).toMatch(/items\s+117\s+105\s+4\s+1\s+7/);
+    const validate = runCli(['validate', strict], { cwd: demo.dir });
+    expect(validate.code).toBe(3);
+    expect(validate.stdout).toMatch(/bom_lines\s+310\s+298\s+0\s+1\s+11/);
     const json = runCli(['migrate', strict, '--target', `sqlite:${target}`, '--json'], { cwd: demo.dir });
     expect(json.code).toBe(3);
     const doc = JSON.parse(json.stdout) as { ok: boolean; error: { code: string; exit_code: number }; result: { committed: boolean } };

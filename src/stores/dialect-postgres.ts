@@ -197,6 +197,11 @@ export function describePgError(e: unknown): PgErrorInfo {
     case code === '23505':
       hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
       break;
+    // A key value longer than a btree entry holds (about 2700 bytes): the model's length allows it,
+    // the index does not, so only such a value fails (MariaDB refuses the model outright, SQL Server the value).
+    case code === '54000' && /index row (size|requires)/.test(msg):
+      hint = "A value of a key or unique column is longer than a PostgreSQL index holds (2704 bytes): give the column a shorter length in the model (the longer values are then rejected, each with its line), or shorten them in the source. Nothing was committed.";
+      break;
     case code === '23503':
       hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
       break;

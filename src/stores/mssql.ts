@@ -22,6 +22,7 @@ import {
   type MssqlColumnRow,
   type MssqlReadSession,
 } from './read-mssql.js';
+import { firstHeldKey, keyClashError, keysCondition, type HeldKey } from './key-clash.js';
 import { holdsExactly, shapeError, shapeMismatches, type ShapeMismatch } from './table-shape.js';
 import { referencedClosure } from './referenced.js';
 import { checkNameLengths, MSSQL_NAME_LIMIT } from './name-limits.js';
@@ -878,19 +879,55 @@ export function sessionOf(parent: sql.Transaction): MssqlSession & { cancel(): v
  * the replace-mode DELETEs (children first), per entity the #temp table, its rows chunk by chunk,
  * the INSERT … SELECT or MERGE and a count check, then the forklift_runs entry.
  */
-export async function loadInSession(s: MssqlSession, staging: Database.Database, req: LoadRequest, onLink?: (link: ChainLink) => void): Promise<Map<string, number>> {
+export async function loadInSession(s: MssqlSession, staging: Database.Database, req: LoadRequest, onLink?: (link: ChainLink) => void, onClash?: (l: EntityLoad) => void): Promise<Map<string, number>> {
   const loaded = new Map<string, number>();
   await s.batch('SET XACT_ABORT ON');
   const collations = await prepareInSession(s, req);
   for (const l of req.entities) {
     req.signal?.throwIfAborted();
-    const n = await moveRows(s, staging, l, collations.get(l.entity.name), req.signal);
+    const n = await moveRows(s, staging, l, collations.get(l.entity.name), req.signal).catch((e: unknown) => {
+      // A key the table already holds: named after the rollback (XACT_ABORT has doomed this transaction).
+      if (l.mode !== 'upsert' && DUPLICATE_KEY.has(rootError((e ?? {}) as MssqlErrorLike).number ?? 0)) onClash?.(l);
+      throw e;
+    });
     if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
     loaded.set(l.entity.name, n);
   }
   const link = await recordRunInSession(s, req.entry);
   onLink?.(link);
   return loaded;
+}
+
+/** Violation of a PRIMARY KEY or UNIQUE constraint, and a duplicate in a unique index. */
+const DUPLICATE_KEY = new Set([2627, 2601]);
+
+/** Staged keys a lookup sends at once: SQL Server takes at most 2100 parameters a request. */
+const KEY_PARAMS = 2000;
+
+/** Whether the table holds any of `rows` keys, given as @k<row>_<column> (key-clash.ts). */
+export function mssqlHeldKeysSql(e: Entity, rows: number): string {
+  return `SELECT TOP 1 1 AS n FROM ${tableRef(e.name)} WHERE ${keysCondition(e.primaryKey, rows, qi, (r, i) => `@k${r}_${i}`)}`;
+}
+
+/**
+ * SQL Server's duplicate key message names the constraint and the key's values (which forklift
+ * scrubs: scrubMssqlMessage) but no source line: the staged keys are looked up in the table
+ * (key-clash.ts), in a session the caller opened after the load was rolled back. Each value goes
+ * as nvarchar, which SQL Server converts to the column's type (a string column keeps its index).
+ */
+export function mssqlHeldKey(s: MssqlSession, staging: Database.Database, l: EntityLoad): Promise<HeldKey | undefined> {
+  const select = s.select;
+  if (!select) throw new BugError('a key lookup needs a session that reads');
+  const width = Math.max(1, l.entity.primaryKey.length);
+  return firstHeldKey(
+    staging,
+    l,
+    async (keys) => {
+      const params = keys.flatMap((k, r) => k.map((v, i): Param => ({ name: `k${r}_${i}`, type: sql.NVarChar(4000), value: v === null ? null : String(v) })));
+      return (await select(mssqlHeldKeysSql(l.entity, keys.length), params)).length > 0;
+    },
+    Math.floor(KEY_PARAMS / width),
+  );
 }
 
 /**
@@ -1114,9 +1151,33 @@ export class MssqlStore implements TargetStore {
   async load(req: LoadRequest): Promise<Map<string, number>> {
     checkNameLengths(this.display, referencedClosure(req), MSSQL_NAME_LIMIT);
     let link: ChainLink | undefined;
-    const loaded = await this.inTransaction(req, 'commit', (s, staging) => loadInSession(s, staging, req, (l) => (link = l)));
-    this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
-    return loaded;
+    let clashed: EntityLoad | undefined;
+    try {
+      const loaded = await this.inTransaction(req, 'commit', (s, staging) => loadInSession(s, staging, req, (l) => (link = l), (l) => (clashed = l)));
+      this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
+      return loaded;
+    } catch (e) {
+      if (clashed && !req.signal?.aborted) throw await this.namedKeyClash(req.stagingFile, clashed, e);
+      throw e;
+    }
+  }
+
+  /** The key a load met in its table, with its source line, looked up in a read-only transaction of its own; the error as it was where none is found. */
+  private async namedKeyClash(stagingFile: string, l: EntityLoad, e: unknown): Promise<unknown> {
+    let staging: Database.Database | undefined;
+    let tx: sql.Transaction | undefined;
+    try {
+      staging = new Database(stagingFile, { readonly: true, fileMustExist: true });
+      tx = new sql.Transaction(await this.connect());
+      await tx.begin();
+      const hit = await mssqlHeldKey(sessionOf(tx), staging, l);
+      return hit ? keyClashError(this.display, l, hit, e) : e;
+    } catch {
+      return e;
+    } finally {
+      if (tx) await tx.rollback().catch(() => {});
+      staging?.close();
+    }
   }
 
   async rehearse(req: RehearsalRequest): Promise<Refusal[]> {

@@ -6,7 +6,7 @@ import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../util/sql-name.js';
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, pooledConnections, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
-import { shapeError, shapeMismatches } from './table-shape.js';
+import { holdsExactly, shapeError, shapeMismatches, type ShapeRule } from './table-shape.js';
 import { ParkedResult, streamedRows } from './read-stream.js';
 import {
   MYSQL_FOREIGN_KEYS_SQL,
@@ -33,6 +33,7 @@ import { checkNameLengths, MYSQL_NAME_LIMIT } from './name-limits.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTables, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
+import { firstHeldKey, keyClashError, keysCondition } from './key-clash.js';
 import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
@@ -92,7 +93,8 @@ const lit = (s: string): string => `'${s.replace(/[\\'\0]/g, (c) => (c === '\0' 
 export function mysqlColumnType(c: Column): string {
   switch (c.type) {
     case 'string':
-      return `varchar(${c.length ?? 255})`;
+      // Longer than a varchar holds in utf8mb4: the length is forklift's own check (coerce.ts).
+      return (c.length ?? 255) > VARCHAR_MAX_CHARS ? 'mediumtext' : `varchar(${c.length ?? 255})`;
     case 'text':
       return 'longtext';
     case 'integer':
@@ -111,6 +113,119 @@ export function mysqlColumnType(c: Column): string {
   }
 }
 
+/**
+ * MySQL/MariaDB's limits on text columns, in utf8mb4 (4 bytes a character at most): a varchar holds
+ * at most 16383 characters, and the varchar columns of a row add up to at most 65535 bytes (text
+ * columns count a pointer only), so a model with a few long strings cannot be all varchar: "Row
+ * size too large". An index key holds at most 3072 bytes (InnoDB, DYNAMIC rows), and a text column
+ * is indexed only by a prefix, which a key cannot be.
+ */
+const UTF8MB4_BYTES = 4;
+const VARCHAR_MAX_CHARS = 16383;
+const ROW_BYTES = 65535;
+export const MYSQL_INDEX_KEY_BYTES = 3072;
+/** A text column's capacity: 65535 bytes, the longest string(n) it holds whatever its characters. */
+const TEXT_MAX_CHARS = Math.floor(65535 / UTF8MB4_BYTES);
+
+/** Bytes a value of the type takes at most in a row (and in an index key). */
+function fixedBytes(c: Column): number {
+  switch (c.type) {
+    case 'integer':
+      return 8;
+    case 'boolean':
+      return 1;
+    case 'date':
+      return 3;
+    case 'timestamp':
+      return 8;
+    case 'decimal': {
+      // 4 bytes per 9 digits on each side of the point, and up to 4 more for the rest.
+      const p = c.precision ?? 18;
+      const s = c.scale ?? 6;
+      return 4 * Math.ceil((p - s) / 9) + 4 * Math.ceil(s / 9);
+    }
+    default:
+      return 0;
+  }
+}
+
+/** Bytes a varchar of n utf8mb4 characters takes in a row: its text and 1 or 2 length bytes. */
+const varcharRowBytes = (n: number): number => n * UTF8MB4_BYTES + (n * UTF8MB4_BYTES > 255 ? 2 : 1);
+/** A text or mediumtext column in a row: its length bytes and a pointer (the server's own count is 9 to 12). */
+const TEXT_ROW_BYTES = 12;
+
+/** The columns of a key, unique column or foreign key: the server indexes them, so they must stay varchar. */
+function indexedColumns(e: Entity): Set<string> {
+  return new Set([...e.primaryKey, ...e.columns.filter((c) => c.unique || c.references).map((c) => c.name)]);
+}
+
+/**
+ * The type of each column of the entity's table: mysqlColumnType, but where the varchar columns
+ * would exceed a row's 65535 bytes, the longest strings that are no key become text (mediumtext
+ * when longer than text holds), the longest first, until the row fits; the others keep their
+ * varchar (as earlier versions made them, so the tables they made still pass the shape check).
+ */
+export function mysqlColumnTypes(e: Entity): Map<string, string> {
+  const types = new Map(e.columns.map((c) => [c.name, mysqlColumnType(c)]));
+  const keyed = indexedColumns(e);
+  const varcharOf = (name: string): number | undefined => {
+    const m = /^varchar\((\d+)\)$/.exec(types.get(name) ?? '');
+    return m ? Number(m[1]) : undefined;
+  };
+  const rowBytes = (): number =>
+    Math.ceil(e.columns.filter((c) => !c.required).length / 8) +
+    e.columns.reduce((sum, c) => {
+      const n = varcharOf(c.name);
+      return sum + (n !== undefined ? varcharRowBytes(n) : /text$/.test(types.get(c.name)!) ? TEXT_ROW_BYTES : fixedBytes(c));
+    }, 0);
+  const movable = e.columns
+    .filter((c) => c.type === 'string' && !keyed.has(c.name) && varcharOf(c.name) !== undefined)
+    .sort((a, b) => varcharOf(b.name)! - varcharOf(a.name)!);
+  for (const c of movable) {
+    if (rowBytes() <= ROW_BYTES) break;
+    types.set(c.name, (c.length ?? 255) <= TEXT_MAX_CHARS ? 'text' : 'mediumtext');
+  }
+  return types;
+}
+
+/**
+ * A key the server could not index, refused before any table is made (MySQL/MariaDB commits DDL
+ * at once, so a refusal at CREATE TABLE would leave the tables before it): a string key, unique
+ * column or foreign key longer than an index key holds (a text column cannot be a key without a
+ * prefix), or a composite key whose columns add up to more. A `text` column of a key (a bundle's)
+ * is left to createTables, which says so in its own words.
+ */
+export function checkMysqlKeyLengths(entities: readonly Entity[], display: string, modelFile?: string): void {
+  const problems: string[] = [];
+  const fixes = new Set<string>();
+  for (const e of entities) {
+    const byName = new Map(e.columns.map((c) => [c.name, c]));
+    const bytes = (c: Column): number => (c.type === 'string' ? (c.length ?? 255) * UTF8MB4_BYTES : c.type === 'enum' ? Math.max(1, ...(c.values ?? []).map((v) => [...v].length)) * UTF8MB4_BYTES : fixedBytes(c));
+    const keys: { what: string; cols: Column[] }[] = [];
+    if (e.primaryKey.length) keys.push({ what: 'the primary key', cols: e.primaryKey.map((n) => byName.get(n)).filter((c): c is Column => c !== undefined) });
+    for (const c of e.columns) {
+      if (c.unique) keys.push({ what: 'unique', cols: [c] });
+      if (c.references) keys.push({ what: `a reference to ${c.references.entity}.${c.references.column}`, cols: [c] });
+    }
+    for (const { what, cols } of keys) {
+      if (cols.some((c) => c.type === 'text')) continue;
+      const total = cols.reduce((sum, c) => sum + bytes(c), 0);
+      if (total <= MYSQL_INDEX_KEY_BYTES) continue;
+      const texts = cols.filter((c) => c.type === 'string' || c.type === 'enum');
+      if (cols.length === 1) problems.push(`${e.name}.${cols[0]!.name} (${what}) ${cols[0]!.type === 'enum' ? 'has values' : 'is a string'} of ${total / UTF8MB4_BYTES} characters`);
+      else problems.push(`${what} of ${e.name} (${cols.map((c) => c.name).join(', ')}) takes up to ${total} bytes`);
+      for (const c of texts) fixes.add(`${e.name}.${c.name}`);
+    }
+  }
+  if (problems.length === 0) return;
+  const maxChars = MYSQL_INDEX_KEY_BYTES / UTF8MB4_BYTES;
+  throw new ConfigError(`${display}: MySQL/MariaDB indexes at most ${MYSQL_INDEX_KEY_BYTES} bytes of a key (${maxChars} characters of utf8mb4 text), and ${problems.length === 1 ? 'this key is' : 'these keys are'} longer: ${problems.join('; ')}; nothing was loaded`, {
+    code: 'store.key-too-long',
+    hint: `Give ${[...fixes].join(', ')} a shorter length in the model${modelFile ? ` (${modelFile})` : ''}: at most ${maxChars} characters for a key of one column (length: ${maxChars}), less for a key of several; or load into PostgreSQL or SQLite.`,
+    ...(modelFile ? { location: { file: modelFile } } : {}),
+  });
+}
+
 /** The column's CHECK: enums take their values only, booleans 0 and 1. */
 function mysqlCheck(c: Column): string {
   if (c.type === 'boolean') return ` CHECK (${qi(c.name)} IN (0, 1))`;
@@ -123,9 +238,30 @@ async function checkTableShapes(conn: RawConnection, entities: readonly EntityLo
   for (const { entity } of entities) {
     const cols = await query<MysqlColumnRow[]>(conn, mysqlColumnsSql(true), [entity.name]);
     if (cols.length === 0) continue;
-    const mismatches = shapeMismatches(entity, mysqlTables([{ t: entity.name, d: null }], cols, [])[0]!, mysqlColumnType);
+    const types = mysqlColumnTypes(entity);
+    const mismatches = shapeMismatches(entity, mysqlTables([{ t: entity.name, d: null }], cols, [])[0]!, (c) => types.get(c.name)!, mysqlHoldsExactly(cols));
     if (mismatches.length) throw shapeError(display, entity.name, mismatches);
   }
+}
+
+/** Most bytes a character takes in a character set (information_schema gives a text type's length in bytes). */
+const CHARSET_BYTES: Record<string, number> = { utf8mb4: 4, utf16: 4, utf16le: 4, utf32: 4, utf8mb3: 3, utf8: 3, ucs2: 2, latin1: 1, ascii: 1 };
+
+/**
+ * holdsExactly, and a tinytext or text column (which the catalog describes without a length: its
+ * limit is in bytes) must hold the model string's length in characters of its character set: a
+ * string(n) forklift makes as text fits, a longer one needs mediumtext. varchar(n) and mediumtext
+ * (the forms earlier and current versions make) pass as before.
+ */
+export function mysqlHoldsExactly(cols: readonly MysqlColumnRow[]): ShapeRule {
+  const bytesOf = new Map(cols.filter((r) => /^(tinytext|text)$/i.test(r.dt)).map((r) => [r.c, Number(r.len)]));
+  return (model, native) => {
+    if (!holdsExactly(model, native)) return false;
+    const bytes = bytesOf.get(native.name);
+    if (bytes === undefined || model.type !== 'string' || model.length === undefined) return true;
+    const cs = cols.find((r) => r.c === native.name)?.cs?.toLowerCase() ?? 'utf8mb4';
+    return Math.floor(bytes / (CHARSET_BYTES[cs] ?? UTF8MB4_BYTES)) >= model.length;
+  };
 }
 
 /**
@@ -152,7 +288,8 @@ async function createTables(conn: RawConnection, entities: readonly Entity[], di
 }
 
 export function mysqlCreateTable(e: Entity): string {
-  const cols = e.columns.map((c) => `${qi(c.name)} ${mysqlColumnType(c)}${c.required ? ' NOT NULL' : ' NULL'}${mysqlCheck(c)}`);
+  const types = mysqlColumnTypes(e);
+  const cols = e.columns.map((c) => `${qi(c.name)} ${types.get(c.name)!}${c.required ? ' NOT NULL' : ' NULL'}${mysqlCheck(c)}`);
   // A table without a key gets no PRIMARY KEY clause.
   const pk = e.primaryKey.length ? [`PRIMARY KEY (${e.primaryKey.map(qi).join(', ')})`] : [];
   const uniques = e.columns.filter((c) => c.unique).map((c) => `UNIQUE KEY (${qi(c.name)})`);
@@ -528,9 +665,12 @@ export class MysqlStore implements TargetStore {
     const state = { broken: false };
     let onServerEnd: (() => void) | undefined;
     let loading: LoadingTable | undefined;
+    // The entity whose load met a key its table already held (append, incremental): named after the rollback.
+    let clashed: EntityLoad | undefined;
     try {
       // Before anything is written: DDL commits at once here.
       checkNameLengths(this.display, referencedClosure(req), MYSQL_NAME_LIMIT);
+      checkMysqlKeyLengths(referencedClosure(req), this.display, req.model.file?.file);
       conn = (await this.k.client.acquireConnection()) as RawConnection;
       // The server closed its side (a KILL, a restart, a timeout): mysql2 fails the running
       // statement only when the socket has closed, and a socket whose send buffer the server no
@@ -571,7 +711,10 @@ export class MysqlStore implements TargetStore {
           // A duplicate key's hint depends on it: a table the load found empty held none of the keys.
           const held = l.mode === 'replace' ? false : l.mode === 'upsert' ? undefined : (await query<unknown[]>(c, `SELECT 1 FROM ${qi(l.entity.name)} LIMIT 1`)).length > 0;
           loading = { held };
-          const n = await this.loadEntity(c, db, l, bulk, req.signal);
+          const n = await this.loadEntity(c, db, l, bulk, req.signal).catch((e: unknown) => {
+            if (DUPLICATE_KEY.has((e as ServerError | null)?.errno ?? 0) && held === true) clashed = l;
+            throw e;
+          });
           loading = undefined;
           if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
           loaded.set(l.entity.name, n);
@@ -581,7 +724,9 @@ export class MysqlStore implements TargetStore {
       this.ledgerHead = link.entry_hash;
     } catch (e) {
       if ((e as ServerError)?.fatal) state.broken = true;
-      throw asMysqlStoreError(req.signal?.aborted ? abortReason(req.signal) : e, this.display, this.target, loading);
+      const err = asMysqlStoreError(req.signal?.aborted ? abortReason(req.signal) : e, this.display, this.target, loading);
+      if (clashed && staging && conn && !state.broken && !req.signal?.aborted) throw await namedKeyClash(conn, staging, clashed, err, this.display);
+      throw err;
     } finally {
       staging?.close();
       if (conn) {
@@ -613,6 +758,7 @@ export class MysqlStore implements TargetStore {
     const asTarget = (message: string): string => message.split(scratch).join(this.target.database);
     try {
       checkNameLengths(this.display, referencedClosure(req), MYSQL_NAME_LIMIT);
+      checkMysqlKeyLengths(referencedClosure(req), this.display, req.model.file?.file);
       conn = (await this.k.client.acquireConnection()) as RawConnection;
       await sweepScratchSchemas(conn);
       await takeScratchLock(conn, scratch);
@@ -1134,6 +1280,30 @@ async function failOnWarnings(conn: RawConnection, res: ResultSetHeader, entity:
   err.errno = Number(w.Code);
   err.code = 'WARNING';
   throw err;
+}
+
+/** ER_DUP_ENTRY, and ER_DUP_ENTRY_WITH_KEY_NAME (a duplicate met by an INSERT … SELECT). */
+const DUPLICATE_KEY = new Set([1062, 1586]);
+
+/** Whether the table holds any of `keys` (staged values, in key order), as literals: the encoders of the load's INSERTs. */
+export function mysqlHeldKeysSql(e: Entity, keys: readonly (readonly unknown[])[]): string {
+  const enc = e.primaryKey.map((n) => sqlEncoder(e.columns.find((c) => c.name === n)!));
+  return `SELECT 1 FROM ${qi(e.name)} WHERE ${keysCondition(e.primaryKey, keys.length, qi, (r, i) => enc[i]!(keys[r]![i]))} LIMIT 1`;
+}
+
+/**
+ * MariaDB's duplicate key message runs a composite key's values together ('A-2-5'), and LOAD
+ * DATA's warnings give no line: the staged keys are looked up in the table (key-clash.ts), on the
+ * load's own connection once its transaction is rolled back. The error as it was where the lookup
+ * finds nothing (two loaded keys the collation takes for one) or fails.
+ */
+async function namedKeyClash(conn: RawConnection, staging: Database.Database, l: EntityLoad, err: Error, display: string): Promise<Error> {
+  try {
+    const hit = await firstHeldKey(staging, l, async (keys) => (await query<unknown[]>(conn, mysqlHeldKeysSql(l.entity, keys))).length > 0);
+    return hit ? keyClashError(display, l, hit, err) : err;
+  } catch {
+    return err;
+  }
 }
 
 /** How the purge's reference checks are written for MySQL/MariaDB. */

@@ -11,6 +11,7 @@ import type { Entity } from '../model/types.js';
 import { q } from '../util/sql-name.js';
 import { checkNameLengths, PG_NAME_LIMIT } from './name-limits.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgColumnType, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
+import { firstHeldKey, keyClashError, keysCondition } from './key-clash.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
 import { TABLES_TABLE, bySchema, describeFrom, interruptedLoadError, nativeColumnsFor, orderColumns, pooledConnections, tableRecords } from './read-common.js';
 import {
@@ -171,22 +172,58 @@ export class PostgresStore implements TargetStore {
   async load(req: LoadRequest): Promise<Map<string, number>> {
     const loaded = new Map<string, number>();
     let link: ChainLink | undefined;
-    await this.inTransaction(req, async (trx, conn, db) => {
-      await prepareTables(conn, req, this.display);
-      for (const l of req.entities) {
-        req.signal?.throwIfAborted();
-        const n = await copyEntity(conn, db, l, req.signal);
-        if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
-        loaded.set(l.entity.name, n);
-      }
-      // Statistics for the tables just loaded, committed with them: a new table has none until
-      // autovacuum comes by, and without them the planner sorts the whole table for a key-order
-      // read (export, diff, exit) instead of walking its primary key (0.13 s for 1M rows).
-      if (req.entities.length) await conn.query(`ANALYZE ${req.entities.map((l) => q(l.entity.name)).join(', ')}`);
-      link = await insertRun(trx, req.entry);
-    });
+    // The entity whose COPY met a key its table already holds: named once the load is rolled back.
+    let clashed: EntityLoad | undefined;
+    try {
+      await this.inTransaction(req, async (trx, conn, db) => {
+        await prepareTables(conn, req, this.display);
+        for (const l of req.entities) {
+          req.signal?.throwIfAborted();
+          const n = await copyEntity(conn, db, l, req.signal).catch((e: unknown) => {
+            if ((e as { code?: unknown } | null)?.code === UNIQUE_VIOLATION && l.mode !== 'upsert') clashed = l;
+            throw e;
+          });
+          if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
+          loaded.set(l.entity.name, n);
+        }
+        // Statistics for the tables just loaded, committed with them: a new table has none until
+        // autovacuum comes by, and without them the planner sorts the whole table for a key-order
+        // read (export, diff, exit) instead of walking its primary key (0.13 s for 1M rows).
+        if (req.entities.length) await conn.query(`ANALYZE ${req.entities.map((l) => q(l.entity.name)).join(', ')}`);
+        link = await insertRun(trx, req.entry);
+      });
+    } catch (e) {
+      if (clashed && !req.signal?.aborted) throw await this.namedKeyClash(req.stagingFile, clashed, e);
+      throw e;
+    }
     this.ledgerHead = link?.entry_hash ?? this.ledgerHead;
     return loaded;
+  }
+
+  /**
+   * PostgreSQL names the key (its DETAIL) but the line of its own COPY, not the source's: the
+   * staged keys are looked up in the table (key-clash.ts), after the rollback, on a connection of
+   * the pool. The error as it was where the lookup finds nothing or fails.
+   */
+  private async namedKeyClash(stagingFile: string, l: EntityLoad, e: unknown): Promise<unknown> {
+    let staging: Database.Database | undefined;
+    let conn: pg.Client | undefined;
+    try {
+      staging = new (sqliteDriver())(stagingFile, { readonly: true, fileMustExist: true });
+      conn = (await this.k.client.acquireConnection()) as pg.Client;
+      const c = conn;
+      const key = l.entity.primaryKey;
+      const hit = await firstHeldKey(staging, l, async (keys) => {
+        const sql = pgHeldKeysSql(l.entity.name, key, keys.length);
+        return (await c.query(sql, keys.flatMap((k) => k.map((v) => (v === null ? null : String(v)))))).rows.length > 0;
+      });
+      return hit ? keyClashError(this.display, l, hit, e) : e;
+    } catch {
+      return e;
+    } finally {
+      staging?.close();
+      if (conn) await this.k.client.releaseConnection(conn);
+    }
   }
 
   /**
@@ -436,6 +473,13 @@ async function prepareTables(conn: pg.Client, req: Pick<LoadRequest, 'model' | '
  * waits for the ledger's lock while holding what a run making tables waits for.
  */
 const CREATE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('forklift_create_tables'))";
+
+const UNIQUE_VIOLATION = '23505';
+
+/** Whether the table holds any of `rows` keys, given as $1… in key order, row after row (key-clash.ts). */
+export function pgHeldKeysSql(table: string, key: readonly string[], rows: number): string {
+  return `SELECT 1 FROM ${q(table)} WHERE ${keysCondition(key, rows, q, (r, i) => `$${r * key.length + i + 1}`)} LIMIT 1`;
+}
 
 /** Takes CREATE_LOCK when any of `tables` is not there yet (a run whose tables all exist does not wait for it). */
 async function lockToCreate(conn: pg.Client, tables: readonly string[]): Promise<void> {

@@ -7,6 +7,7 @@ import { referencedClosure } from './referenced.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../util/sql-name.js';
 import { interruptedLoadError, nativeColumnsFor, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
+import { keyClashError } from './key-clash.js';
 import { shapeError, shapeMismatches, sqliteHoldsExactly } from './table-shape.js';
 import {
   SQLITE_TABLES_DDL,
@@ -763,12 +764,7 @@ async function namedKeyClash(trx: Knex.Transaction, l: EntityLoad, e: unknown, d
   const on = pk.map((c) => `t.${q(c)} = s.${q(c)}`).join(' AND ');
   const hit = ((await trx.raw(`SELECT s._line AS line, ${pk.map((c, i) => `s.${q(c)} AS k${i}`).join(', ')} FROM stg.${l.stagedTable} s JOIN main.${q(l.entity.name)} t ON ${on} WHERE s._st = 0 LIMIT 1`)) as Record<string, unknown>[])[0];
   if (!hit) throw e;
-  const key = pk.map((c, i) => `${c} ${JSON.stringify(String(hit[`k${i}`]))}`).join(', ');
-  throw new StoreError(`${display}: ${l.entity.name}: the target already holds the key ${key} (source line ${String(hit.line)}); nothing was committed`, {
-    code: 'store.load',
-    hint: 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.',
-    cause: e,
-  });
+  throw keyClashError(display, l, { line: hit.line, key: pk.map((_, i) => hit[`k${i}`]) }, e);
 }
 
 /** SQLite's own message, without the statement knex puts before it ("INSERT INTO … - UNIQUE constraint failed: …"). */

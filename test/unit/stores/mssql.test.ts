@@ -32,6 +32,8 @@ import {
   mssqlCreateTempTable,
   mssqlDeleteAll,
   mssqlDropTempTable,
+  mssqlHeldKey,
+  mssqlHeldKeysSql,
   mssqlInsertSelect,
   mssqlLoadStatement,
   mssqlMerge,
@@ -772,6 +774,53 @@ describe('SQL Server load sequence (recorded session)', () => {
     const bomRow = log.find((r) => r.text === '[#fl_bom_lines]')!.rows![0]!;
     expect(bomRow.slice(0, 5)).toEqual(['A', 10n, 'B', '123456789012.123456', 'pcs']);
     expect((bomRow[6] as Date).toISOString()).toBe('2024-01-01T00:00:00.000Z');
+  });
+
+  it('a duplicate key fails the load and tells the store which entity met it; upsert and other errors do not', async () => {
+    const dup = Object.assign(new Error('Violation of PRIMARY KEY constraint'), { number: 2627 });
+    const failing = (e: Error): MssqlSession => ({ ...recorder().session, bulk: async () => Promise.reject(e) });
+    for (const [mode, e, named] of [
+      ['append', dup, ['items']],
+      ['upsert', dup, []],
+      ['append', Object.assign(new Error('Conversion failed'), { number: 245 }), []],
+    ] as const) {
+      const { db, req } = stage({ items: [item('A', '1.5000')] }, { items: mode });
+      const clashed: string[] = [];
+      try {
+        await expect(loadInSession(failing(e), db, req, undefined, (l) => clashed.push(l.entity.name))).rejects.toBe(e);
+      } finally {
+        db.close();
+      }
+      expect(clashed).toEqual(named);
+    }
+  });
+
+  it('looks up the staged keys in the table, a batch and then a row at a time, as nvarchar parameters', async () => {
+    const { db, req } = stage({ bom_lines: [bom('A', 10, 'B'), bom('A', 20, 'C'), bom('B', 10, 'C')] }, { bom_lines: 'append' });
+    const sent: { text: string; params: unknown[] }[] = [];
+    const session: MssqlSession = {
+      ...recorder().session,
+      // The table holds (A, 20): staged second, on source line 3.
+      select: async (text, params = []) => {
+        sent.push({ text, params: params.map((p) => p.value) });
+        const pairs = [];
+        for (let i = 0; i < params.length; i += 2) pairs.push(`${String(params[i]!.value)}/${String(params[i + 1]!.value)}`);
+        return pairs.includes('A/20') ? [{ n: 1 }] : [];
+      },
+    };
+    let hit;
+    try {
+      hit = await mssqlHeldKey(session, db, req.entities[0]!);
+    } finally {
+      db.close();
+    }
+    expect(hit).toEqual({ line: 3n, key: ['A', 20] });
+    expect(mssqlHeldKeysSql(entity('bom_lines'), 2)).toBe('SELECT TOP 1 1 AS n FROM [dbo].[bom_lines] WHERE ([parent_item] = @k0_0 AND [line_no] = @k0_1) OR ([parent_item] = @k1_0 AND [line_no] = @k1_1)');
+    expect(sent).toEqual([
+      { text: mssqlHeldKeysSql(entity('bom_lines'), 3), params: ['A', '10', 'A', '20', 'B', '10'] },
+      { text: mssqlHeldKeysSql(entity('bom_lines'), 1), params: ['A', '10'] },
+      { text: mssqlHeldKeysSql(entity('bom_lines'), 1), params: ['A', '20'] },
+    ]);
   });
 
   it('sends the MERGE of an upsert with the columns its mapping provides', async () => {

@@ -215,6 +215,20 @@ describe('rejects reload, runs list and runs diff on the demo (built CLI)', () =
     expect(again.stderr).toContain(`run ${third.run_id} has no rejects: nothing to reload`);
   });
 
+  it("runs diff compares run B's rejects as B wrote them, not its rejects file as since fixed in place for the next reload", () => {
+    // The reload before fixed B's items file in place (cells changed); a row deleted from it too.
+    const file = path.join(runDir(reload), 'rejects', 'items.csv');
+    const [header, ...data] = readRejects(file) as [string[], ...string[][]];
+    writeFileSync(file, '\ufeff' + stringify([header, ...data.filter((r) => r[0] !== 'VM-4090')]));
+    const r = runCli(['runs', 'diff', first.run_id, reload.run_id, '--plan', demo.plan, '--json'], { cwd: demo.dir });
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as { totals: Record<string, unknown>; entities: { entity: string; fixed: { key: string }[]; still_failing: { key: string }[] }[] };
+    const items = d.entities.find((e) => e.entity === 'items')!;
+    expect(items.fixed.map((x) => x.key).sort()).toEqual(['TN-3050', 'TN-3091', 'TN-3092']);
+    expect(items.still_failing.map((x) => x.key).sort()).toEqual(['TN-3093', 'TN-3094', 'VM-4090']);
+    expect(d.totals).toMatchObject({ rejected_a: 27, rejected_b: 22, fixed: 4, still_failing: 22, new: 0, deleted_from_file: 1 });
+  });
+
   it('reloads rows of an Excel source (stock balances): the cells as written in the rejects file, exact decimals and dates', () => {
     const file = path.join(runDir(first), 'rejects', 'stock_balances.csv');
     const [header, ...rows] = readRejects(file) as [string[], ...string[][]];
@@ -277,6 +291,23 @@ describe('runs diff of two rehearsals: the source fixed between two migrate runs
     expect(text.stdout).toMatch(/^items\s+117 → 117\s+105 → 106\s+4 → 4\s+1 → 1\s+7 → 6\s+1\s+6\s+0$/m);
     expect(text.stdout).toContain("  new 1:\n    CNC-02 | 2025-11-03 06:01:13  value-map: 'Z' is not in the value map of state");
     expect(text.stdout).toContain('rejects 27 → 27: 1 fixed, 26 still failing, 1 new');
+  });
+
+  it("counts no row as deleted by hand from A's rejects file: B read the sources, not that file", () => {
+    // A consultant fixing A's file in place deleted TN-3091's row; the source fix reached B, not the edit.
+    const file = path.join(demo.dir, a.run_dir, 'rejects', 'items.csv');
+    const [header, ...data] = readRejects(file) as [string[], ...string[][]];
+    writeFileSync(file, '\ufeff' + stringify([header, ...data.filter((r) => r[0] !== 'TN-3091')]));
+    const r = runCli(['runs', 'diff', a.run_id, b.run_id, '--plan', demo.plan, '--json'], { cwd: demo.dir });
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as { totals: Record<string, unknown>; entities: { entity: string; fixed: { key: string }[]; deleted_from_file: number }[] };
+    const items = d.entities.find((e) => e.entity === 'items')!;
+    expect(items.fixed.map((x) => x.key)).toEqual(['TN-3091']);
+    expect(items.deleted_from_file).toBe(0);
+    expect(d.totals).toMatchObject({ rejected_a: 27, rejected_b: 27, fixed: 1, still_failing: 26, new: 1, deleted_from_file: 0 });
+    const text = runCli(['runs', 'diff', a.run_id, b.run_id, '--plan', demo.plan], { cwd: demo.dir });
+    expect(text.stdout).toContain('rejects 27 → 27: 1 fixed, 26 still failing, 1 new');
+    expect(text.stdout).not.toContain('deleted from run A');
   });
 
   it.skipIf(!existsSync(CHROMIUM))('report.html of the second rehearsal shows the trend across both runs in Chromium', async () => {

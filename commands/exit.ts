@@ -46,7 +46,7 @@ export default class Exit extends BaseCommand {
 
   async run(): Promise<ExitResult> {
     const { flags } = await this.parse(Exit);
-    const { source, profile } = await exportSource({ source: flags.source, plan: flags.plan, profile: flags.profile });
+    const { source, profile, urlName } = await exportSource({ source: flags.source, plan: flags.plan, profile: flags.profile });
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');
     const interrupt = this.interruptible();
@@ -55,6 +55,7 @@ export default class Exit extends BaseCommand {
     try {
       const result = await runExit({
         source,
+        sourceUrlName: urlName,
         to: flags.to,
         profile,
         parquet: flags.parquet,

@@ -48,7 +48,7 @@ export interface EntityRunsDiff {
   new: RejectRef[];
   /**
    * Rejects of run A (as it wrote them) whose key is no longer in its rejects file, where B is a
-   * reload of A: a person fixing the file in place (which is how a reload is fed) may delete rows,
+   * reload of A (or of a reload of A): a person fixing the file in place (which is how a reload is fed) may delete rows,
    * such as the wrong one of two conflicting rows, or correct a key; either way the reject was not
    * fixed by the reload. Always 0 where B did not read A's file.
    */
@@ -99,7 +99,7 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
       const rb = await readRejects(rejectsAsWritten(b, name), key, opts.signal);
       // Rows a person deleted from A's file never reached B only when B read that file; two migrates
       // both read the sources, so a row gone from A's file says nothing about B.
-      const reload = b.report.follows?.run_id === a.report.run_id;
+      const reload = reloads(b, a, runsDir);
       const now = reload ? await readRejects(path.join(a.dir, 'rejects', `${name}.csv`), key, opts.signal) : undefined;
       const legacy = !existsSync(path.join(a.dir, AS_WRITTEN_DIR, `${name}.csv`));
       // A run from before the copy was kept: its file as now is all there is, so the rows missing from it are counted.
@@ -167,6 +167,24 @@ function planOf(f: RunFolder): LoadedPlan | undefined {
 /** The source columns an entity's key fields come from, in key order; undefined where a key field has no plain `from:`. */
 function keyColumns(plan: LoadedPlan | undefined, entity: string): string[] | undefined {
   return keySources(plan?.mappings.find((x) => x.spec.entity === entity), plan?.model.entities.get(entity))?.map((k) => k.column);
+}
+
+/**
+ * Whether run B reloads A's rejects, directly or through reloads in between (A → B1 → B): a row
+ * deleted from A's file reached none of them. A run folder of the chain that is gone ends it.
+ */
+function reloads(b: RunFolder, a: RunFolder, runsDir: string): boolean {
+  const seen = new Set<string>();
+  for (let id = b.report.follows?.run_id; id !== undefined && !seen.has(id); ) {
+    if (id === a.report.run_id) return true;
+    seen.add(id);
+    try {
+      id = findRunFolder(path.join(path.dirname(b.dir), id), runsDir).report.follows?.run_id;
+    } catch {
+      return false;
+    }
+  }
+  return false;
 }
 
 /** A run's rejects file of an entity as the run wrote it; a run from before the copy was kept has only the file as it is now. */

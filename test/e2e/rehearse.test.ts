@@ -515,6 +515,31 @@ describe('runs diff after a rejects file was edited beyond fixing: rows re-keyed
   });
 });
 
+describe('runs diff across a chain of reloads: rows deleted from the first rejects file by hand', () => {
+  it('counts them as deleted by hand, not as fixed, where B reloads a reload of A', () => {
+    const dir = tempDir('forklift-chain-');
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: chain\ntarget: sqlite:./t.db\nmappings: [items.yaml]\nreject_limit: 100%\n');
+    writeFileSync(path.join(dir, 'items.yaml'), 'entity: items\nsource: { format: csv, path: items.csv }\nfields:\n  item_code: { from: CODE }\n  description: { from: DESC }\n  uom: { from: UOM, values: { EA: EA, PCS: EA } }\n  active: { const: true }\n');
+    writeFileSync(path.join(dir, 'items.csv'), 'CODE,DESC,UOM\nA1,fine,EA\nB1,bad one,BOX\nB2,bad two,XYZ\nB3,bad three,QQ\n');
+    const a = JSON.parse(runCli(['migrate', '--json'], { cwd: dir }).stdout) as Report;
+    expect(entityOf(a, 'items').rejected).toBe(3);
+    // B1 fixed, B2 left as it is, B3 deleted by hand; then B2 fixed in the reload's own file.
+    const fileA = path.join(dir, a.run_dir, 'rejects', 'items.csv');
+    const [header] = readRejects(fileA) as [string[]];
+    writeFileSync(fileA, '\ufeff' + stringify([header.slice(0, 3), ['B1', 'bad one', 'PCS'], ['B2', 'bad two', 'XYZ']]));
+    const b1 = JSON.parse(runCli(['rejects', 'reload', path.join(dir, a.run_dir), '--json'], { cwd: dir }).stdout) as Report;
+    expect(entityOf(b1, 'items')).toMatchObject({ read: 2, loaded: 1, rejected: 1 });
+    writeFileSync(path.join(dir, b1.run_dir, 'rejects', 'items.csv'), '\ufeff' + stringify([header.slice(0, 3), ['B2', 'bad two', 'EA']]));
+    const b = JSON.parse(runCli(['rejects', 'reload', path.join(dir, b1.run_dir), '--json'], { cwd: dir }).stdout) as Report;
+    expect(entityOf(b, 'items')).toMatchObject({ read: 1, loaded: 1, rejected: 0 });
+    const r = runCli(['runs', 'diff', a.run_id, b.run_id, '--json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as { totals: Record<string, unknown>; entities: { fixed: { key: string }[] }[] };
+    expect(d.totals).toMatchObject({ rejected_a: 3, rejected_b: 0, fixed: 2, still_failing: 0, new: 0, deleted_from_file: 1 });
+    expect(d.entities[0]!.fixed.map((x) => x.key).sort()).toEqual(['B1', 'B2']);
+  });
+});
+
 describe('the rejects trend of report.html, with two plans of the same name in one folder', () => {
   it('is the runs of this plan file, across its edits, and none of the other plan', () => {
     const { dir, plan } = demoCopy();

@@ -47,7 +47,7 @@ export default class Exit extends BaseCommand {
   async run(): Promise<ExitResult> {
     const { flags } = await this.parse(Exit);
     const skipSchemas = this.list(flags['skip-schemas'], { name: '--skip-schemas', item: 'schema', without: 'to skip none', example: 'audit,staging' });
-    const { source, profile } = await exportSource({ source: flags.source, plan: flags.plan, profile: flags.profile });
+    const { source, profile, urlName } = await exportSource({ source: flags.source, plan: flags.plan, profile: flags.profile });
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');
     const interrupt = this.interruptible();
@@ -56,6 +56,7 @@ export default class Exit extends BaseCommand {
     try {
       const result = await runExit({
         source,
+        sourceUrlName: urlName,
         to: flags.to,
         profile,
         parquet: flags.parquet,

@@ -28,7 +28,7 @@ export default class Export extends BaseCommand {
   async run(): Promise<ExportResult> {
     const { args, flags } = await this.parse(Export);
     const tables = this.list(flags.tables, { name: '--tables', item: 'table', without: 'for all', example: 'items,bom_lines' });
-    const { source, profile } = await exportSource({ source: flags.source, plan: flags.plan, profile: flags.profile });
+    const { source, profile, urlName } = await exportSource({ source: flags.source, plan: flags.plan, profile: flags.profile });
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');
     // Ctrl-C stops the export and removes its temporary folder: nothing half-written stays.
@@ -38,6 +38,7 @@ export default class Export extends BaseCommand {
         signal: interrupt.signal,
         dir: args.bundle,
         source,
+        sourceUrlName: urlName,
         tables,
         profile,
         parquet: flags.parquet,

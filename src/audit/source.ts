@@ -4,7 +4,7 @@ import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
 import { openBundle } from '../bundle/verify.js';
 import { parseBagInfo } from '../bundle/bagit.js';
 import { resolveTarget } from '../plan/paths.js';
-import { openStore } from '../stores/index.js';
+import { TARGET_URL, openStore } from '../stores/index.js';
 import type { TargetStore } from '../stores/types.js';
 import { tmpdir } from 'node:os';
 import type { CsvField } from '../bundle/csv.js';
@@ -31,9 +31,9 @@ const STORE_URL = /^(sqlite:|postgres(ql)?:\/\/|mysql:\/\/|mariadb:\/\/|mssql:\/
 /** Where a ledger is read from, opened: a store (close it), or an unpacked bundle (clean it up). */
 export type LedgerSource = { kind: 'store'; store: TargetStore } | { kind: 'bundle'; dir: string; display: string; cleanup: () => void };
 
-/** Opens a store URL or a bundle (folder or .zip) to read its ledger. */
-export async function openLedgerSource(source: string): Promise<LedgerSource> {
-  if (STORE_URL.test(source)) return { kind: 'store', store: await openStore(resolveTarget(source, process.cwd()), { existing: true }) };
+/** Opens a store URL or a bundle (folder or .zip) to read its ledger; `urlName`: how hints name the URL (default TARGET_URL, as --target gives it). */
+export async function openLedgerSource(source: string, urlName = TARGET_URL): Promise<LedgerSource> {
+  if (STORE_URL.test(source)) return { kind: 'store', store: await openStore(resolveTarget(source, process.cwd()), { existing: true, urlName }) };
   if (!existsSync(path.resolve(source))) {
     throw new ConfigError(`${source}: neither a store URL nor a bundle`, { code: 'audit.source', hint: 'Give a store URL (sqlite:PATH, postgres://…, mysql://…, mssql://…) or a bundle folder or .zip.' });
   }
@@ -82,9 +82,9 @@ export interface LedgerReader {
  * (sortedBySpill) in the order chainOrder gives: seq, entries from before the chain first, then
  * start time, then file order.
  */
-export async function openLedgerReader(source: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<LedgerReader> {
+export async function openLedgerReader(source: string, opts: { signal?: AbortSignal | undefined; urlName?: string } = {}): Promise<LedgerReader> {
   const signal = opts.signal;
-  const opened = await openLedgerSource(source);
+  const opened = await openLedgerSource(source, opts.urlName);
   if (opened.kind === 'store') {
     const { store } = opened;
     try {
@@ -235,7 +235,8 @@ export type AuditVerification = VerifyResult & {
 export async function auditVerify(opts: { source: string; head?: string | undefined; pubkey?: string | undefined }): Promise<AuditVerification> {
   const head = opts.head === undefined ? undefined : parseHead(opts.head);
   const pubkey = opts.pubkey === undefined ? undefined : loadPublicKey(opts.pubkey);
-  const ledger = await openLedgerReader(opts.source);
+  // audit verify takes the store as its argument SOURCE, not as --target.
+  const ledger = await openLedgerReader(opts.source, { urlName: 'the store URL (SOURCE)' });
   try {
     return await verifyLedger(ledger, head, pubkey);
   } finally {

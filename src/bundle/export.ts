@@ -26,6 +26,8 @@ export interface ExportOptions {
   /** The bundle folder to create (or, with zip, the zip file's name without `.zip`). */
   dir: string;
   source: string;
+  /** How hints name the source's URL (exportSource's urlName); default TARGET_URL, as purge archives its target. */
+  sourceUrlName?: string | undefined;
   tables?: string[] | undefined;
   profile?: Profile | undefined;
   parquet?: boolean | undefined;
@@ -113,7 +115,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     if (existsSync(dest) && !(zipFile === null && isEmptyDir(dest))) throw existsError(dest);
     const swept = sweepStaleWork(path.dirname(final), `${path.basename(final)}.`);
     claim = claimWork(tmp, 'export');
-    store = await openStore(opts.source, { existing: true });
+    store = await openStore(opts.source, { existing: true, ...(opts.sourceUrlName === undefined ? {} : { urlName: opts.sourceUrlName }) });
     // Every table, the description and the ledger head from one snapshot of the store: a change
     // committed meanwhile is in all of them or in none.
     snap = await store.snapshot({ signal: opts.signal });

@@ -37,8 +37,9 @@ export interface Snapshot {
 
 const STORE_URL = /^(sqlite:|postgres(ql)?:\/\/|mysql:\/\/|mariadb:\/\/|mssql:\/\/|sqlserver:\/\/)/i;
 
-export async function openSnapshot(spec: string, side: 'LEFT' | 'RIGHT'): Promise<Snapshot> {
-  if (STORE_URL.test(spec)) return openStoreSnapshot(spec, side);
+/** `urlName`: how hints name a store's URL; by default the side it was given as (`the LEFT URL`). */
+export async function openSnapshot(spec: string, side: 'LEFT' | 'RIGHT', urlName = `the ${side} URL`): Promise<Snapshot> {
+  if (STORE_URL.test(spec)) return openStoreSnapshot(spec, side, urlName);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
     throw new ConfigError(`${side}: '${redactUrl(spec)}' is neither a bundle nor a store URL forklift reads`, {
       code: 'diff.side',
@@ -72,7 +73,7 @@ export async function openFollowingSnapshot(file: string, side: 'LEFT' | 'RIGHT'
 // ---------------------------------------------------------------------------------------------
 // stores
 
-async function openStoreSnapshot(url: string, side: 'LEFT' | 'RIGHT'): Promise<Snapshot> {
+async function openStoreSnapshot(url: string, side: 'LEFT' | 'RIGHT', urlName: string): Promise<Snapshot> {
   const kind = storeKind(url);
   if (kind === 'sqlite') {
     // Opening a SQLite store creates the file: a diff must never do that to a mistyped path.
@@ -81,7 +82,7 @@ async function openStoreSnapshot(url: string, side: 'LEFT' | 'RIGHT'): Promise<S
       throw new ConfigError(`${side}: ${redactUrl(url)}: no such SQLite file`, { code: 'diff.side', hint: 'Check the path after sqlite: (relative to the current folder).' });
     }
   }
-  const store = await openStore(url, { existing: true });
+  const store = await openStore(url, { existing: true, urlName });
   let snap: StoreSnapshot | undefined;
   const close = async (): Promise<void> => {
     await snap?.close().catch(() => {});

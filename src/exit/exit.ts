@@ -8,6 +8,7 @@ import { exportBundle, type ExportResult } from '../bundle/export.js';
 import { tableFiles } from '../bundle/layout.js';
 import { startScratchImport } from '../bundle/import.js';
 import type { Profile } from '../bundle/profile.js';
+import { SOURCE_URL } from '../bundle/source.js';
 import type { VerifyResult } from '../bundle/verify.js';
 import { checkBundleTarget, checkReplaceable, makeTargetParent, placeBundle } from '../bundle/target.js';
 import { zipFolder } from '../bundle/zip.js';
@@ -28,6 +29,8 @@ export type ExitStep = 'export' | 'verify' | 'import' | 'diff' | 'certificate' |
 
 export interface ExitOptions {
   source: string;
+  /** How hints name the source's URL (exportSource's urlName); default SOURCE_URL. */
+  sourceUrlName?: string | undefined;
   /** The bundle folder to create (with zip: the zip file, `.zip` added). */
   to: string;
   profile?: Profile | undefined;
@@ -119,6 +122,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     exported = await exportBundle({
       dir: bundleDir,
       source: opts.source,
+      sourceUrlName: opts.sourceUrlName ?? SOURCE_URL,
       profile: opts.profile,
       parquet: opts.parquet,
       xlsx: opts.xlsx,
@@ -173,7 +177,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       try {
         go('import');
         go('diff');
-        const [left, right] = await Promise.all([openFollowingSnapshot(scratchFile, 'LEFT', (table, read) => reimport.after(table, read)), openSnapshot(opts.source, 'RIGHT')]);
+        const [left, right] = await Promise.all([openFollowingSnapshot(scratchFile, 'LEFT', (table, read) => reimport.after(table, read)), openSnapshot(opts.source, 'RIGHT', opts.sourceUrlName ?? SOURCE_URL)]);
         try {
           diff = await diffOpened(left, right, {
             tables,
@@ -276,7 +280,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       placeBundle(placing, dest, appeared);
       placed = true;
       go('ledger');
-      await record(opts.source, started, 'succeeded', manifest, { tables: exported.tables.length, rows_total: exported.rows_total, bundle: shownDest, ...(exported.not_exported.length ? { not_exported: exported.not_exported } : {}) }, null);
+      await record(opts.source, opts.sourceUrlName ?? SOURCE_URL, started, 'succeeded', manifest, { tables: exported.tables.length, rows_total: exported.rows_total, bundle: shownDest, ...(exported.not_exported.length ? { not_exported: exported.not_exported } : {}) }, null);
     } catch (e) {
       // A bundle whose exit is not in the ledger is not a finished exit: remove it.
       if (placed) {
@@ -298,7 +302,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     const reason = e instanceof Error && e.name === 'AbortError' ? 'interrupted' : e instanceof Error ? e.message : String(e);
     const at = step as ExitStep;
     if (at !== 'ledger') {
-      await record(opts.source, started, 'failed', null, { step: at, bundle: shownDest }, `exit failed at ${at}: ${reason}`).catch(() => {});
+      await record(opts.source, opts.sourceUrlName ?? SOURCE_URL, started, 'failed', null, { step: at, bundle: shownDest }, `exit failed at ${at}: ${reason}`).catch(() => {});
     }
     if (e instanceof Error && e.name === 'AbortError') {
       throw new BundleError(`the exit was interrupted at ${at}; nothing was written at ${shownDest}`, { code: 'exit.interrupted', hint: 'Run the same command again.', cause: e });
@@ -354,8 +358,8 @@ function readBagInfo(dir: string): [string, string][] {
   return out;
 }
 
-async function record(source: string, started: Date, status: RunEntry['status'], manifest: string | null, counts: Record<string, unknown>, message: string | null): Promise<void> {
-  const store = await openStore(source, { existing: true });
+async function record(source: string, urlName: string, started: Date, status: RunEntry['status'], manifest: string | null, counts: Record<string, unknown>, message: string | null): Promise<void> {
+  const store = await openStore(source, { existing: true, urlName });
   try {
     await store.recordRun(commandEntry({ id: newRunId(started), command: 'exit', status, started, files: manifest ? { 'manifest-sha256.txt': manifest } : {}, counts, message }));
   } finally {

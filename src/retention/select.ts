@@ -110,11 +110,14 @@ export class Selection {
         chosen.push({ entity, rule, cutoff: by ? cutoffOf(rule, opts.asOf, by.type as 'date' | 'timestamp') : null });
       }
     }
-    for (const c of chosen) {
-      if (c.entity.primaryKey.length === 0) problems.push(`${c.entity.name} has no primary key: a purge deletes rows by their key, so it cannot purge this table`);
-    }
+    const keyless = chosen.filter((c) => c.entity.primaryKey.length === 0).map((c) => c.entity.name);
+    for (const name of keyless) problems.push(`${name} has no primary key: a purge deletes rows by their key, so it cannot purge this table`);
     if (problems.length) {
-      throw new ConfigError(problems[0]!, { code: 'purge.rules', hint: 'Make the retention rules fit the tables of the store (forklift mapping check checks them against the model).', details: problems.slice(1) });
+      // --all uses no rules, so only the store can change: it empties every data table, and none can be left out.
+      const hint = opts.all
+        ? `Give ${keyless.join(', ')} a primary key (ALTER TABLE … ADD PRIMARY KEY), or drop ${keyless.length === 1 ? 'the table' : 'those tables'} if ${keyless.length === 1 ? 'it is' : 'they are'} not data to archive: purge --all empties every data table of the store and has no option to leave one out.`
+        : 'Make the retention rules fit the tables of the store (forklift mapping check checks them against the model).';
+      throw new ConfigError(problems[0]!, { code: 'purge.rules', hint, details: problems.slice(1) });
     }
     if (!opts.all && chosen.length === 0) {
       throw new ConfigError('the plan has no retention rules: there is nothing a purge may delete', {

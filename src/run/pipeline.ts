@@ -134,6 +134,8 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   let recorded = false;
   // The `failed` entry of a run that stopped before its load, with nothing counted.
   const failedEntry = (message: string): RunEntry => commandEntry({ id: runId, command: opts.command, status: 'failed', started, plan_sha256: plan.sha256, files: {}, counts: {}, message });
+  // An interrupted dry run stays a dry run on record, not a failed migrate, which would read as a load that went wrong.
+  const interruptedEntry = (message: string): RunEntry => (dryRun ? { ...failedEntry(message), status: 'dry-run' } : failedEntry(message));
   // report.json and report.html: written for every run that reached its target, whatever the outcome.
   const writeRunReport = (r: Pick<RunReport, 'status' | 'committed' | 'message' | 'entities' | 'checks'> & { timings: Record<string, number> }): { report: RunReport; files: { json: string; html: string } } => {
     const report: RunReport = {
@@ -235,11 +237,46 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         const x = byEntity.get(name)!;
         return { entity: x.entity, mode: modeOf(x.mapping), stagedTable: stagingTable(name), expected: accepted?.(name) ?? staging.count(name, ROW_OK), provided: providedColumns(x.mapping, x.entity) };
       });
+    // The run's ledger entry, with its counts per entity.
+    const runEntry = (status: RunEntry['status'], ledgers: readonly EntityLedger[], message: string | null): RunEntry =>
+      commandEntry({
+        id: runId,
+        command: opts.command,
+        status,
+        started,
+        plan_sha256: plan.sha256,
+        files: filesRead(plan, extracted),
+        counts: {
+          ...Object.fromEntries(ledgers.map((l) => [l.entity, committedCounts({ read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected, ...(l.dry_run ? { dry_run: l.dry_run } : {}) }, status === 'succeeded')])),
+          ...(opts.follows ? { follows: opts.follows.run_id } : {}),
+        },
+        message,
+      });
     let rehearsal: Map<string, DryRunCounts> | undefined;
     if (dryRun) {
       lap('validate');
       progress({ stage: 'load', rows: 0, rowsPerSecond: 0 });
-      rehearsal = await dryRunLoad({ store, staging, model: plan.model, loads: loadsOf(), runId, signal });
+      try {
+        rehearsal = await dryRunLoad({ store, staging, model: plan.model, loads: loadsOf(), runId, signal });
+        // A store that heard the signal only as its rehearsal ended: the run stops here all the same.
+        signal?.throwIfAborted();
+      } catch (e) {
+        if (!signal?.aborted) throw e;
+        // Interrupted while rehearsing, as a migrate is while loading: the attempt on record and
+        // a report of what the run counted, without rejects files (their rows were not all judged).
+        const err = interruptedError(opts.command, 'load', e, true);
+        const ledgers = extracted.map((x) => ledgerOf(staging, x, undefined));
+        const entities = entityReports(ledgers, extracted.map((x) => profileEntity(staging, x.entity, x.positionKind)), extracted);
+        staging.close();
+        if (!opts.keepStaging) removeStaging(staging.file, rawFile);
+        recorded = true;
+        await recordFailed(store, runEntry('dry-run', ledgers, err.message));
+        lap('dry_run');
+        const { files } = writeRunReport({ status: 'failed', committed: false, message: err.message, entities, checks: [], timings });
+        log(`run ${runId}: failed`);
+        err.details.push(failedReportLine(files.html));
+        throw err;
+      }
       lap('dry_run');
     }
 
@@ -272,20 +309,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     }
     staging.commit();
 
-    const entry = (): RunEntry =>
-      commandEntry({
-        id: runId,
-        command: opts.command,
-        status,
-        started,
-        plan_sha256: plan.sha256,
-        files: filesRead(plan, extracted),
-        counts: {
-          ...Object.fromEntries(ledgers.map((l) => [l.entity, committedCounts({ read: l.read, loaded: l.loaded, filtered: l.filtered, duplicates_dropped: l.duplicates_dropped, rejected: l.rejected, ...(l.dry_run ? { dry_run: l.dry_run } : {}) }, status === 'succeeded')])),
-          ...(opts.follows ? { follows: opts.follows.run_id } : {}),
-        },
-        message,
-      });
+    const entry = (): RunEntry => runEntry(status, ledgers, message);
 
     // A load the store refuses still leaves its run on record: report, rejects files, ledger entry.
     let loadError: unknown;
@@ -351,9 +375,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       status,
       committed,
       message,
-      // A workbook's date system goes with its rejects file: a reload reads its serials so, and
-      // takes a date alone in a timestamp column (a date-time cell at midnight) as the workbook did.
-      entities: ledgers.map((l, i) => ({ ...l, ...profiles[i]!, source_columns: extracted[i]!.header, ...(extracted[i]!.excelDateSystem === undefined ? {} : { excel_date_system: extracted[i]!.excelDateSystem }) })),
+      entities: entityReports(ledgers, profiles, extracted),
       checks,
       timings,
     });
@@ -379,12 +401,12 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       staging.close();
       if (!opts.keepStaging) removeStaging(staging.file, rawFile);
       if (reached && store && opts.command !== 'validate' && !recorded) {
-        await recordFailed(store, failedEntry(interruptedMessage(stage)));
+        await recordFailed(store, interruptedEntry(interruptedMessage(stage, dryRun)));
       }
       claim.release();
       if (!reached) removeRunFolder(runDir, madeRunsFolder);
       else removeIfEmpty(runDir);
-      throw interruptedError(opts.command, stage, e);
+      throw interruptedError(opts.command, stage, e, dryRun);
     }
     // A failure once the target answered (a SQL source gone mid-extract, a full disk, a bug) is an
     // attempt like any other: it goes on record in the target's ledger (SPEC section 9) and has
@@ -446,14 +468,18 @@ function failedReportLine(html: string): string {
   return `the run's report (status failed, nothing committed): ${path.relative(process.cwd(), html)}`;
 }
 
-function interruptedMessage(stage: RunStage): string {
-  return `the run was interrupted during ${stage}; nothing was committed`;
+function interruptedMessage(stage: RunStage, dryRun = false): string {
+  return dryRun ? `the dry run was interrupted during ${stage}; nothing was written` : `the run was interrupted during ${stage}; nothing was committed`;
 }
 
-/** `migrate.interrupted`, `validate.interrupted`, `reload.interrupted`: exit 1; the same command again does all the work. */
-function interruptedError(command: RunReport['command'], stage: RunStage, cause: unknown): InterruptedError {
+/**
+ * `migrate.interrupted`, `validate.interrupted`, `reload.interrupted`: exit 1; the same command
+ * again does all the work. A dry run loads nothing, so its hint does not promise a load.
+ */
+function interruptedError(command: RunReport['command'], stage: RunStage, cause: unknown, dryRun = false): InterruptedError {
   const code = `${command === 'rejects reload' ? 'reload' : command}.interrupted`;
-  return new InterruptedError(interruptedMessage(stage), { code, hint: command === 'validate' ? 'Run the same command again.' : 'Run the same command again: it loads everything.', cause });
+  const hint = command === 'validate' ? 'Run the same command again.' : dryRun ? 'Run the same command again: it rehearses the whole load, and still writes nothing.' : 'Run the same command again: it loads everything.';
+  return new InterruptedError(interruptedMessage(stage, dryRun), { code, hint, cause });
 }
 
 /** The `failed` entry of an interrupted run, best effort: a target that does not take it in time is left. */
@@ -530,6 +556,15 @@ function sourceKey(plan: LoadedPlan, x: Extracted): string {
   if (m.sourcePath === undefined) return x.label;
   const sheet = m.reread === undefined && m.spec.source.sheet ? `[${m.spec.source.sheet}]` : '';
   return planRelativePath(plan, m.sourcePath) + sheet;
+}
+
+/**
+ * The report's entities. A workbook's date system goes with its rejects file: a reload reads its
+ * serials so, and takes a date alone in a timestamp column (a date-time cell at midnight) as the
+ * workbook did.
+ */
+function entityReports(ledgers: readonly EntityLedger[], profiles: readonly ReturnType<typeof profileEntity>[], extracted: readonly Extracted[]): RunReport['entities'] {
+  return ledgers.map((l, i) => ({ ...l, ...profiles[i]!, source_columns: extracted[i]!.header, ...(extracted[i]!.excelDateSystem === undefined ? {} : { excel_date_system: extracted[i]!.excelDateSystem }) }));
 }
 
 function ledgerOf(staging: Staging, x: Extracted, dryRun: DryRunCounts | undefined): EntityLedger {

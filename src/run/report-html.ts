@@ -42,7 +42,7 @@ td.share{min-width:12rem}.meter{display:inline-block;width:8rem;height:.6rem;bac
 svg.rules text,svg.trend text{font:12px system-ui,sans-serif;fill:#222}svg.rules rect,svg.trend rect{fill:#d9534f}svg.trend g.current text{font-weight:700}svg.trend g.current rect{fill:#8a0016}
 </style></head><body>
 <h1>forklift ${esc(r.command)} — ${esc(r.plan_name)}</h1>
-<p><span class="status">${esc(r.status)}</span> ${r.committed ? 'committed to the target' : r.dry_run ? 'dry run: nothing was written (rehearsed on the target and rolled back)' : 'nothing committed'}</p>
+<p><span class="status">${esc(r.status)}</span> ${r.committed ? 'committed to the target' : r.dry_run ? (r.status === 'failed' ? 'dry run: nothing was written' : 'dry run: nothing was written (rehearsed on the target and rolled back)') : 'nothing committed'}</p>
 ${r.message ? `<p class="bad">${esc(r.message)}</p>` : ''}
 <dl><dt>run</dt><dd>${esc(r.run_id)}</dd><dt>plan</dt><dd>${esc(r.plan)}</dd><dt>target</dt><dd>${esc(r.target)}</dd>
 <dt>started</dt><dd>${esc(r.started)}</dd><dt>duration</dt><dd>${(r.duration_ms / 1000).toFixed(1)} s</dd><dt>reject limit</dt><dd>${esc(r.reject_limit)}${r.follows ? ' <small>(of the rows of the run it follows)</small>' : ''}</dd><dt>forklift</dt><dd>${esc(r.tool_version)}</dd>${
@@ -106,7 +106,8 @@ ${firstRejects}
 
 /** migrate --dry-run: per entity what the load would do to the target, and the rows the target refuses. */
 function dryRunTable(r: RunReport): string {
-  if (!r.dry_run) return '';
+  // A dry run stopped before its rehearsal ended (interrupted) has no figures to show.
+  if (!r.dry_run || !r.entities.some((l) => l.dry_run)) return '';
   const rows = r.entities
     .map((l) => {
       const d = l.dry_run;

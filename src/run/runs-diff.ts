@@ -47,9 +47,10 @@ export interface EntityRunsDiff {
   still_failing: RejectRef[];
   new: RejectRef[];
   /**
-   * Rejects of run A (as it wrote them) whose key is no longer in its rejects file: a person fixing
-   * the file in place (which is how a reload is fed) may delete rows, such as the wrong one of two
-   * conflicting rows, or correct a key; either way the reject was not fixed by a reload.
+   * Rejects of run A (as it wrote them) whose key is no longer in its rejects file, where B is a
+   * reload of A (or of a reload of A): a person fixing the file in place (which is how a reload is fed) may delete rows,
+   * such as the wrong one of two conflicting rows, or correct a key; either way the reject was not
+   * fixed by the reload. Always 0 where B did not read A's file.
    */
   deleted_from_file: number;
   /**
@@ -93,13 +94,16 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
     const key = keyColumns(plan, name);
     const d: EntityRunsDiff = { entity: name, in: ea && eb ? 'both' : ea ? 'a' : 'b', a: ea ? countsOf(ea) : null, b: eb ? countsOf(eb) : null, key: key ?? ['position'], fixed: [], still_failing: [], new: [], deleted_from_file: 0, rekeyed: 0 };
     if (ea && eb) {
-      // Run A's rejects as it wrote them, and its file as it is now (fixed by hand to feed a reload).
-      const now = await readRejects(path.join(a.dir, 'rejects', `${name}.csv`), key, opts.signal);
-      const written = path.join(a.dir, AS_WRITTEN_DIR, `${name}.csv`);
-      const ra = existsSync(written) ? await readRejects(written, key, opts.signal) : now;
-      const rb = await readRejects(path.join(b.dir, 'rejects', `${name}.csv`), key, opts.signal);
-      // A run from before the copy was kept: its file as now, and rows missing from it counted.
-      if (ra === now) d.deleted_from_file = Math.max(0, ea.rejected - [...ra.values()].reduce((s, xs) => s + xs.length, 0));
+      // Both runs' rejects as they wrote them: either file may since have been fixed in place to feed a reload.
+      const ra = await readRejects(rejectsAsWritten(a, name), key, opts.signal);
+      const rb = await readRejects(rejectsAsWritten(b, name), key, opts.signal);
+      // Rows a person deleted from A's file never reached B only when B read that file; two migrates
+      // both read the sources, so a row gone from A's file says nothing about B.
+      const reload = reloads(b, a, runsDir);
+      const now = reload ? await readRejects(path.join(a.dir, 'rejects', `${name}.csv`), key, opts.signal) : undefined;
+      const legacy = !existsSync(path.join(a.dir, AS_WRITTEN_DIR, `${name}.csv`));
+      // A run from before the copy was kept: its file as now is all there is, so the rows missing from it are counted.
+      if (reload && legacy) d.deleted_from_file = Math.max(0, ea.rejected - [...ra.values()].reduce((s, xs) => s + xs.length, 0));
       for (const k of new Set([...ra.keys(), ...rb.keys()])) {
         const xs = ra.get(k) ?? [];
         const ys = rb.get(k) ?? [];
@@ -108,7 +112,7 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
         d.new.push(...ys.slice(both));
         // Of A's rejects B no longer has, those whose key left A's file were deleted or re-keyed by hand, not fixed.
         const open = xs.slice(both);
-        const gone = ra === now ? 0 : Math.min(open.length, Math.max(0, xs.length - (now.get(k)?.length ?? 0)));
+        const gone = now === undefined || legacy ? 0 : Math.min(open.length, Math.max(0, xs.length - (now.get(k)?.length ?? 0)));
         d.deleted_from_file += gone;
         d.fixed.push(...open.slice(gone));
       }
@@ -163,6 +167,30 @@ function planOf(f: RunFolder): LoadedPlan | undefined {
 /** The source columns an entity's key fields come from, in key order; undefined where a key field has no plain `from:`. */
 function keyColumns(plan: LoadedPlan | undefined, entity: string): string[] | undefined {
   return keySources(plan?.mappings.find((x) => x.spec.entity === entity), plan?.model.entities.get(entity))?.map((k) => k.column);
+}
+
+/**
+ * Whether run B reloads A's rejects, directly or through reloads in between (A → B1 → B): a row
+ * deleted from A's file reached none of them. A run folder of the chain that is gone ends it.
+ */
+function reloads(b: RunFolder, a: RunFolder, runsDir: string): boolean {
+  const seen = new Set<string>();
+  for (let id = b.report.follows?.run_id; id !== undefined && !seen.has(id); ) {
+    if (id === a.report.run_id) return true;
+    seen.add(id);
+    try {
+      id = findRunFolder(path.join(path.dirname(b.dir), id), runsDir).report.follows?.run_id;
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** A run's rejects file of an entity as the run wrote it; a run from before the copy was kept has only the file as it is now. */
+function rejectsAsWritten(f: RunFolder, entity: string): string {
+  const written = path.join(f.dir, AS_WRITTEN_DIR, `${entity}.csv`);
+  return existsSync(written) ? written : path.join(f.dir, 'rejects', `${entity}.csv`);
 }
 
 /** The rejects of one rejects file, by source key. */

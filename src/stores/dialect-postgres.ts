@@ -1,6 +1,7 @@
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../util/sql-name.js';
 import { pgDate, pgTimestamp } from './pg-copy-text.js';
+import { TARGET_URL } from './url.js';
 
 /**
  * What PostgreSQL needs spelled out, as pure functions over the model: the column types, the
@@ -172,7 +173,8 @@ const SCHEMA_HINT = "The target table does not match the model (made by hand or 
  * quotes the offending value, so quoted text is cut; `detail` (which names key values) is never
  * used; COPY's context keeps its line and column but not the value. knex's "SQL - " prefix goes.
  */
-export function describePgError(e: unknown): PgErrorInfo {
+/** `urlName`: how a hint names the URL the user gave (a target's, or a source's). */
+export function describePgError(e: unknown, urlName = TARGET_URL): PgErrorInfo {
   const err = (typeof e === 'object' && e !== null ? e : {}) as PgLikeError;
   let msg = typeof err.message === 'string' ? err.message : String(e);
   const code = typeof err.code === 'string' ? err.code : '';
@@ -213,7 +215,7 @@ export function describePgError(e: unknown): PgErrorInfo {
       hint = SCHEMA_HINT;
       break;
     case code === '28P01' || code === '28000':
-      hint = 'Check the user name and password of the target URL (or PGPASSWORD, ~/.pgpass).';
+      hint = `Check the user name and password of ${urlName}, or in PGPASSWORD or ~/.pgpass.`;
       break;
     case code === '3D000':
       hint = 'The database does not exist: create it (createdb NAME) or correct the URL.';

@@ -10,7 +10,8 @@ import { redactUrl, sqlitePath, storeKind } from './url.js';
  * is not there is an error: opening it would create an empty database, and a mistyped path would
  * export an empty bundle, or leave an empty file behind.
  */
-export async function openStore(url: string, opts: { existing?: boolean } = {}): Promise<TargetStore> {
+/** `urlName`: how hints name the URL (default TARGET_URL), as the command's user gave it. */
+export async function openStore(url: string, opts: { existing?: boolean; urlName?: string } = {}): Promise<TargetStore> {
   const kind = storeKind(url);
   switch (kind) {
     case 'sqlite': {
@@ -25,13 +26,13 @@ export async function openStore(url: string, opts: { existing?: boolean } = {}):
       return new (await import('./sqlite.js')).SqliteStore(url);
     }
     case 'postgres':
-      return new (await import('./postgres.js')).PostgresStore(url);
+      return new (await import('./postgres.js')).PostgresStore(url, opts.urlName);
     case 'mysql':
-      return new (await import('./mysql.js')).MysqlStore(url);
+      return new (await import('./mysql.js')).MysqlStore(url, opts.urlName);
     case 'mssql':
-      return new (await import('./mssql.js')).MssqlStore(url);
+      return new (await import('./mssql.js')).MssqlStore(url, opts.urlName);
   }
 }
 
-export { redactUrl, storeKind } from './url.js';
+export { TARGET_URL, redactUrl, storeKind } from './url.js';
 export type { TargetStore, RunEntry, LoadMode } from './types.js';

@@ -30,7 +30,7 @@ import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
 import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreSnapshot, TargetStore } from './types.js';
 import { bySchema, interruptedLoadError } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
-import { checkServerUrl, decodeUrlPart, redactUrl, scrubSecrets, urlSecrets } from './url.js';
+import { TARGET_URL, checkServerUrl, decodeUrlPart, redactUrl, scrubSecrets, urlSecrets } from './url.js';
 import { collatedKeyColumns, isText, looseKeyError } from './loose-keys.js';
 import { upsertSetNames } from './upsert-common.js';
 import { abortReason, cancelOnAbort } from '../util/abort.js';
@@ -775,7 +775,8 @@ function rootError(e: MssqlErrorLike): MssqlErrorLike {
 }
 
 /** A message and a hint a user can act on, for any error the mssql package raises. */
-export function describeMssqlError(e: unknown, secrets: readonly string[] = []): { message: string; hint: string } {
+/** `urlName`: how a hint names the URL the user gave (a target's, or a source's). */
+export function describeMssqlError(e: unknown, secrets: readonly string[] = [], urlName = TARGET_URL): { message: string; hint: string } {
   const err = (typeof e === 'object' && e !== null ? e : { message: String(e) }) as MssqlErrorLike;
   const root = rootError(err);
   const message = scrubMssqlMessage(root.message ?? String(e), secrets);
@@ -800,7 +801,7 @@ export function describeMssqlError(e: unknown, secrets: readonly string[] = []):
       hint = 'The database does not exist or this login may not open it: create it first, or fix the database name in the URL.';
       break;
     case 18456:
-      hint = 'Check the user and password in the target URL (the password is never shown).';
+      hint = `Check the user and password in ${urlName}; the password is never shown.`;
       break;
     case 229:
     case 262:
@@ -812,7 +813,7 @@ export function describeMssqlError(e: unknown, secrets: readonly string[] = []):
       break;
     default:
       if (/Cannot open database/i.test(message)) hint = 'The database does not exist or this login may not open it: create it first, or fix the database name in the URL.';
-      else if (code === 'ELOGIN') hint = 'Check the user and password in the target URL (the password is never shown).';
+      else if (code === 'ELOGIN') hint = `Check the user and password in ${urlName}; the password is never shown.`;
       else if (/certificate/i.test(message + inner)) hint = 'The server\'s TLS certificate is not trusted: install its CA, or add trustServerCertificate=true to the URL for a server you trust.';
       else if (code === 'ESOCKET' || code === 'ETIMEOUT' || code === 'EINSTLOOKUP') hint = 'Check that SQL Server runs and accepts TCP connections at the host and port of the URL (and the encrypt option the server expects).';
   }
@@ -1064,7 +1065,11 @@ export class MssqlStore implements TargetStore {
   private readonly secrets: string[];
   private pool: Promise<sql.ConnectionPool> | undefined;
 
-  constructor(url: string) {
+  constructor(
+    url: string,
+    /** How hints name the URL (TARGET_URL, or a source's). */
+    private readonly urlName = TARGET_URL,
+  ) {
     this.display = redactUrl(url);
     this.secrets = urlSecrets(url);
     this.config = mssqlConfig(url);
@@ -1319,7 +1324,7 @@ export class MssqlStore implements TargetStore {
   }
 
   private storeError(e: unknown, code: string): Error {
-    return mssqlStoreError(e, code, this.display, this.secrets);
+    return mssqlStoreError(e, code, this.display, this.secrets, this.urlName);
   }
 }
 
@@ -1409,11 +1414,11 @@ export async function beginMssqlSnapshot<T extends MssqlSnapshotTx>(server: Mssq
 }
 
 /** Any failure as a StoreError with a hint; our own errors pass through. */
-export function mssqlStoreError(e: unknown, code: string, display: string, secrets: readonly string[] = []): Error {
+export function mssqlStoreError(e: unknown, code: string, display: string, secrets: readonly string[] = [], urlName = TARGET_URL): Error {
   if (e instanceof BugError || e instanceof StoreError || e instanceof ConfigError) return e;
   if (e instanceof TableShapeProblem) return shapeError(display, e.table, e.mismatches);
   const interrupted = interruptedLoadError(e, display);
   if (interrupted) return interrupted;
-  const info = describeMssqlError(e, secrets);
+  const info = describeMssqlError(e, secrets, urlName);
   return new StoreError(`${display}: ${info.message}`, { code, hint: info.hint, cause: e });
 }

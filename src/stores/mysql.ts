@@ -37,7 +37,7 @@ import { firstHeldKey, keyClashError, keysCondition } from './key-clash.js';
 import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
-import { checkServerUrl, decodeUrlPart, redactUrl } from './url.js';
+import { TARGET_URL, checkServerUrl, decodeUrlPart, redactUrl } from './url.js';
 import { collatedKeyColumns, looseKeyError } from './loose-keys.js';
 import { abortReason, cancelOnAbort } from '../util/abort.js';
 
@@ -558,7 +558,11 @@ export class MysqlStore implements TargetStore {
   private readonly target: Target;
   private bulk: MysqlBulkPath | undefined;
 
-  constructor(url: string) {
+  constructor(
+    url: string,
+    /** How hints name the URL (TARGET_URL, or a source's). */
+    private readonly urlName = TARGET_URL,
+  ) {
     this.display = redactUrl(url);
     this.target = parseUrl(url);
     const t = this.target;
@@ -606,7 +610,7 @@ export class MysqlStore implements TargetStore {
     try {
       return await this.k.schema.hasTable(name);
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     }
   }
 
@@ -622,7 +626,7 @@ export class MysqlStore implements TargetStore {
       const v = TEXT_TYPES.has(type) ? `CAST(${qi(column)} AS BINARY)` : qi(column);
       stream = this.k.raw(`SELECT DISTINCT ${v} AS v FROM ${qi(table)}`).stream() as Readable & AsyncIterable<{ v: unknown }>;
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     }
     const conv = (v: unknown): unknown => fromMysqlValue(type, Buffer.isBuffer(v) ? v.toString('utf8') : v);
     let batch: unknown[] = [];
@@ -635,7 +639,7 @@ export class MysqlStore implements TargetStore {
         }
       }
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     } finally {
       stream.destroy();
     }
@@ -654,7 +658,7 @@ export class MysqlStore implements TargetStore {
       const [rows] = (await this.k.raw(`SELECT ${select} FROM ${qi(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`)) as [Record<string, unknown>[]];
       return rows.filter((r) => r.m !== null).map((r) => [...groupBy.map((n, i) => fromMysqlValue(types.get(n)!, r[`g${i}`])), fromMysqlValue(types.get(column)!, r.m, 'floor')]);
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     }
   }
 
@@ -724,7 +728,7 @@ export class MysqlStore implements TargetStore {
       this.ledgerHead = link.entry_hash;
     } catch (e) {
       if ((e as ServerError)?.fatal) state.broken = true;
-      const err = asMysqlStoreError(req.signal?.aborted ? abortReason(req.signal) : e, this.display, this.target, loading);
+      const err = asMysqlStoreError(req.signal?.aborted ? abortReason(req.signal) : e, this.display, this.target, loading, this.urlName);
       if (clashed && staging && conn && !state.broken && !req.signal?.aborted) throw await namedKeyClash(conn, staging, clashed, err, this.display);
       throw err;
     } finally {
@@ -803,7 +807,7 @@ export class MysqlStore implements TargetStore {
         await query(conn, 'SELECT RELEASE_LOCK(?)', [scratch]).catch(() => {});
       }
     } catch (e) {
-      const err = asMysqlStoreError(e, this.display, this.target);
+      const err = asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
       err.message = asTarget(err.message);
       throw err;
     } finally {
@@ -924,7 +928,7 @@ export class MysqlStore implements TargetStore {
         await releaseRunsLock(conn);
       }
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     } finally {
       if (conn) await this.k.client.releaseConnection(conn);
     }
@@ -975,7 +979,7 @@ export class MysqlStore implements TargetStore {
       this.ledgerHead = link.entry_hash;
     } catch (e) {
       if ((e as ServerError)?.fatal) state.broken = true;
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     } finally {
       if (conn) {
         if (state.broken) conn.destroy();
@@ -990,7 +994,7 @@ export class MysqlStore implements TargetStore {
       const [rows] = (await this.k.raw(MYSQL_FOREIGN_KEYS_SQL)) as [MysqlForeignKeyRow[]];
       return mysqlForeignKeys(rows);
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     }
   }
 
@@ -999,7 +1003,7 @@ export class MysqlStore implements TargetStore {
       const [rows] = (await this.k.raw(MYSQL_DELETE_TRIGGERS_SQL)) as [{ t: string; name: string; when: string }[]];
       return mysqlDeleteTriggers(rows);
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     }
   }
 
@@ -1009,10 +1013,10 @@ export class MysqlStore implements TargetStore {
       return new MysqlKeySets(conn, await mysqlNatives(conn), async (broken) => {
         if (broken) conn.destroy();
         await this.k.client.releaseConnection(conn);
-      }, (e) => asMysqlStoreError(e, this.display, this.target));
+      }, (e) => asMysqlStoreError(e, this.display, this.target, undefined, this.urlName));
     } catch (e) {
       await this.k.client.releaseConnection(conn);
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     }
   }
 
@@ -1020,7 +1024,7 @@ export class MysqlStore implements TargetStore {
     try {
       return await mysqlDescribe(async (sql) => ((await this.k.raw(sql)) as [Record<string, unknown>[]])[0]);
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     }
   }
 
@@ -1036,7 +1040,7 @@ export class MysqlStore implements TargetStore {
       yield* readTable(conn, table, opts, this.display);
     } catch (e) {
       if (e instanceof Error && e.name === 'AbortError') throw e;
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     } finally {
       if (conn) await this.k.client.releaseConnection(conn);
     }
@@ -1058,11 +1062,11 @@ export class MysqlStore implements TargetStore {
         conn.destroy();
         await this.k.client.releaseConnection(conn);
       }
-      throw asMysqlStoreError(e, this.display, this.target);
+      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
     }
     const c = conn;
     const display = this.display;
-    const fail = (e: unknown): Error => asMysqlStoreError(e, display, this.target);
+    const fail = (e: unknown): Error => asMysqlStoreError(e, display, this.target, undefined, this.urlName);
     const parked = new ParkedResult();
     return {
       describeTables: async () => {
@@ -1514,7 +1518,7 @@ interface LoadingTable {
  */
 const KEYS_EQUAL_HERE = "the table's collation compares them as one key (MySQL/MariaDB ignores trailing spaces; a case-insensitive collation, of a table not made by forklift, also letter case)";
 
-export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 'host' | 'port' | 'database'>, loading?: LoadingTable): Error {
+export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 'host' | 'port' | 'database'>, loading?: LoadingTable, urlName = TARGET_URL): Error {
   if (e instanceof BugError || e instanceof StoreError || e instanceof ConfigError) return e;
   const err = (e ?? {}) as ServerError;
   const code = err.code ?? '';
@@ -1527,7 +1531,7 @@ export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 
   else if (errno === 1062 || errno === 1586) hint = `Either the target already holds rows with these keys (use load: replace or upsert; bundle import: --load replace or upsert; or remove them), or rows loaded have keys that differ, but ${KEYS_EQUAL_HERE}: make those distinct. Nothing was committed.`;
   else if (errno === 1451) hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
   else if (errno === 1452) hint = 'A row references a key that is not in the target: load the referenced entity in the same run, or load it first.';
-  else if (errno === 1045 || errno === 1698) hint = 'Check the user name and password in the target URL (or in the variable it comes from).';
+  else if (errno === 1045 || errno === 1698) hint = `Check the user name and password in ${urlName}, or in the variable it comes from.`;
   else if (errno === 1049) hint = `Create the database first: CREATE DATABASE ${qi(t?.database ?? 'name')} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin.`;
   else if (errno === 1044 || errno === 1142 || errno === 1227) hint = 'The user lacks a privilege: it needs CREATE, SELECT, INSERT, UPDATE, DELETE and REFERENCES on the database.';
   else if (errno === 1205 || errno === 1213) hint = 'Another session holds locks on these tables: wait for it to finish, then run again. Nothing was committed.';

@@ -44,7 +44,7 @@ import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { adoptionLinks, firstChainEntry, unchainedSql, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
-import { checkServerUrl, redactUrl, scrubSecrets, urlSecrets } from './url.js';
+import { TARGET_URL, checkServerUrl, redactUrl, scrubSecrets, urlSecrets } from './url.js';
 import { pgCancel } from './pg-cancel.js';
 import { abortReason, cancelOnAbort } from '../util/abort.js';
 
@@ -74,7 +74,11 @@ export class PostgresStore implements TargetStore {
   /** The URL itself, for the read side's connections of their own (never shown). */
   private readonly url: string;
 
-  constructor(url: string) {
+  constructor(
+    url: string,
+    /** How hints name the URL (TARGET_URL, or a source's). */
+    private readonly urlName = TARGET_URL,
+  ) {
     // Before pg parses it: a URL it cannot parse is an "Invalid URL" bug, one it misreads connects to a piece of the password.
     checkServerUrl(url);
     this.url = url;
@@ -437,7 +441,7 @@ export class PostgresStore implements TargetStore {
     if (e instanceof BugError || e instanceof StoreError) return e;
     const interrupted = interruptedLoadError(e, this.display);
     if (interrupted) return interrupted;
-    const info = describePgError(e);
+    const info = describePgError(e, this.urlName);
     return new StoreError(`${this.display}: ${this.scrub(info.message)}`, { code, hint: info.hint, cause: e });
   }
 

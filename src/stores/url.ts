@@ -3,6 +3,13 @@ import { ConfigError } from '../core/errors.js';
 
 export type StoreKind = 'sqlite' | 'postgres' | 'mysql' | 'mssql';
 
+/**
+ * How a hint names a store's URL when it asks the user to check it (a wrong password): the
+ * command's word for the store, so an export's source is not called a target. Most commands
+ * write to a target; those that read a store name theirs (`the source URL (--source)`).
+ */
+export const TARGET_URL = 'the target URL';
+
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 
 /**

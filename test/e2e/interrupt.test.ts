@@ -267,6 +267,41 @@ describe.skipIf(pgDown !== null)('interrupted while loading into PostgreSQL: a s
     expect((await pgLedger(d.url)).map((e) => e.status)).toEqual(['succeeded', 'failed', 'succeeded']);
   });
 
+  it('migrate --dry-run, Ctrl-C while the rehearsal waits: its report (failed, dry run), a dry-run entry, a hint for a dry run; the target as it was', async () => {
+    const d = await demoOnPg();
+    // SHARE lets the dry run read the target's rows (its reads take ACCESS SHARE, NOWAIT and retried,
+    // so a wait there shows in no lock table) and makes the rehearsal's replace wait.
+    const lock = await pgLock(d.url, 'LOCK TABLE items IN SHARE MODE');
+    let r: Run;
+    try {
+      r = await signalWhenWaiting(d.db, ['migrate', d.plan, '--dry-run', '--json'], { cwd: d.dir, env: d.env }, 'the rehearsal waited for the lock', 'SIGINT');
+    } finally {
+      await lock.release();
+    }
+    expect(r.hung, 'the run ended by itself').toBe(false);
+    expect(r.code, r.stderr).toBe(1);
+    const err = (JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string; details?: string[] } }).error;
+    expect(err).toMatchObject({ code: 'migrate.interrupted', message: 'the dry run was interrupted during load; nothing was written' });
+    expect(err.hint).toBe('Run the same command again: it rehearses the whole load, and still writes nothing.');
+    expect(err.details?.[0]).toMatch(/^the run's report \(status failed, nothing committed\): \S+report\.html$/);
+    expect(await pgForkliftSessions(d.db)).toBe(0);
+    expect(await pgDump(d.url)).toEqual(d.before);
+    const ledger = await pgLedger(d.url);
+    expect(ledger.map((e) => [e.command, e.status, e.message])).toEqual([
+      ['migrate', 'succeeded', null],
+      ['migrate', 'dry-run', 'the dry run was interrupted during load; nothing was written'],
+    ]);
+    const report = JSON.parse(readFileSync(path.join(runDirs(d.plan), ledger[1]!.id, 'report.json'), 'utf8')) as { status: string; committed: boolean; dry_run: boolean; message: string; entities: { entity: string; read: number }[] };
+    expect(report).toMatchObject({ status: 'failed', committed: false, dry_run: true, message: 'the dry run was interrupted during load; nothing was written' });
+    expect(report.entities.map((e) => e.entity).sort()).toEqual([...DEMO_TABLES].sort());
+    expect(stagingLeft(d.dir)).toEqual([]);
+
+    const again = runCli(['migrate', d.plan, '--dry-run'], { cwd: d.dir, env: d.env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(await pgDump(d.url)).toEqual(d.before);
+    expect((await pgLedger(d.url)).map((e) => e.status)).toEqual(['succeeded', 'dry-run', 'dry-run']);
+  });
+
   it('rejects reload, SIGTERM: reload.interrupted while it reads the target’s keys (a read waiting for the lock, cancelled); a failed entry; the reload again finishes', async () => {
     const d = await demoOnPg();
     const [first] = runsOf(runDirs(d.plan));

@@ -305,6 +305,27 @@ describe('forklift purge: bad input and faults (SQLite)', () => {
     expect(await lastEntry(url)).toMatchObject({ command: 'purge', status: 'succeeded' });
   }, 120_000);
 
+  it('purge --all on a store with a hand-made table without a primary key: exit 2, deleting nothing, and a hint about the store, not about rules', () => {
+    const { dir, url, run } = setup();
+    const file = url.slice('sqlite:'.length);
+    const db = new Database(file);
+    db.exec("CREATE TABLE nopk (note TEXT); INSERT INTO nopk VALUES ('kept by hand')");
+    const count = (): number => db.prepare('SELECT COUNT(*) FROM items').pluck().get() as number;
+    const before = count();
+    try {
+      const r = run(['purge', '--all', '--target', url, '--archive', 'end', '--confirm', 'bad.db', '--json']);
+      expect(r.code, r.stderr).toBe(2);
+      const err = (JSON.parse(r.stdout) as { error: { message: string; hint: string } }).error;
+      expect(err.message).toBe('nopk has no primary key: a purge deletes rows by their key, so it cannot purge this table');
+      expect(err.hint).toBe('Give nopk a primary key (ALTER TABLE … ADD PRIMARY KEY), or drop the table if it is not data to archive: purge --all empties every data table of the store and has no option to leave one out.');
+      expect(err.hint).not.toMatch(/retention rules/);
+      expect(count()).toBe(before);
+      expect(existsSync(path.join(dir, 'end'))).toBe(false);
+    } finally {
+      db.close();
+    }
+  }, 60_000);
+
   it('purge --all without --confirm and without a TTY is exit 2 and deletes nothing', () => {
     const { dir, url, run } = setup();
     const r = run(['purge', '--all', '--target', url, '--archive', 'end']);

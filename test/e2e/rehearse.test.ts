@@ -215,6 +215,20 @@ describe('rejects reload, runs list and runs diff on the demo (built CLI)', () =
     expect(again.stderr).toContain(`run ${third.run_id} has no rejects: nothing to reload`);
   });
 
+  it("runs diff compares run B's rejects as B wrote them, not its rejects file as since fixed in place for the next reload", () => {
+    // The reload before fixed B's items file in place (cells changed); a row deleted from it too.
+    const file = path.join(runDir(reload), 'rejects', 'items.csv');
+    const [header, ...data] = readRejects(file) as [string[], ...string[][]];
+    writeFileSync(file, '\ufeff' + stringify([header, ...data.filter((r) => r[0] !== 'VM-4090')]));
+    const r = runCli(['runs', 'diff', first.run_id, reload.run_id, '--plan', demo.plan, '--json'], { cwd: demo.dir });
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as { totals: Record<string, unknown>; entities: { entity: string; fixed: { key: string }[]; still_failing: { key: string }[] }[] };
+    const items = d.entities.find((e) => e.entity === 'items')!;
+    expect(items.fixed.map((x) => x.key).sort()).toEqual(['TN-3050', 'TN-3091', 'TN-3092']);
+    expect(items.still_failing.map((x) => x.key).sort()).toEqual(['TN-3093', 'TN-3094', 'VM-4090']);
+    expect(d.totals).toMatchObject({ rejected_a: 27, rejected_b: 22, fixed: 4, still_failing: 22, new: 0, deleted_from_file: 1 });
+  });
+
   it('reloads rows of an Excel source (stock balances): the cells as written in the rejects file, exact decimals and dates', () => {
     const file = path.join(runDir(first), 'rejects', 'stock_balances.csv');
     const [header, ...rows] = readRejects(file) as [string[], ...string[][]];
@@ -277,6 +291,23 @@ describe('runs diff of two rehearsals: the source fixed between two migrate runs
     expect(text.stdout).toMatch(/^items\s+117 → 117\s+105 → 106\s+4 → 4\s+1 → 1\s+7 → 6\s+1\s+6\s+0$/m);
     expect(text.stdout).toContain("  new 1:\n    CNC-02 | 2025-11-03 06:01:13  value-map: 'Z' is not in the value map of state");
     expect(text.stdout).toContain('rejects 27 → 27: 1 fixed, 26 still failing, 1 new');
+  });
+
+  it("counts no row as deleted by hand from A's rejects file: B read the sources, not that file", () => {
+    // A consultant fixing A's file in place deleted TN-3091's row; the source fix reached B, not the edit.
+    const file = path.join(demo.dir, a.run_dir, 'rejects', 'items.csv');
+    const [header, ...data] = readRejects(file) as [string[], ...string[][]];
+    writeFileSync(file, '\ufeff' + stringify([header, ...data.filter((r) => r[0] !== 'TN-3091')]));
+    const r = runCli(['runs', 'diff', a.run_id, b.run_id, '--plan', demo.plan, '--json'], { cwd: demo.dir });
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as { totals: Record<string, unknown>; entities: { entity: string; fixed: { key: string }[]; deleted_from_file: number }[] };
+    const items = d.entities.find((e) => e.entity === 'items')!;
+    expect(items.fixed.map((x) => x.key)).toEqual(['TN-3091']);
+    expect(items.deleted_from_file).toBe(0);
+    expect(d.totals).toMatchObject({ rejected_a: 27, rejected_b: 27, fixed: 1, still_failing: 26, new: 1, deleted_from_file: 0 });
+    const text = runCli(['runs', 'diff', a.run_id, b.run_id, '--plan', demo.plan], { cwd: demo.dir });
+    expect(text.stdout).toContain('rejects 27 → 27: 1 fixed, 26 still failing, 1 new');
+    expect(text.stdout).not.toContain('deleted from run A');
   });
 
   it.skipIf(!existsSync(CHROMIUM))('report.html of the second rehearsal shows the trend across both runs in Chromium', async () => {
@@ -481,6 +512,31 @@ describe('runs diff after a rejects file was edited beyond fixing: rows re-keyed
     expect(d.entities[0]!.new.map((x) => x.key)).toEqual(['N2']);
     // The copy is the run's, untouched by the edit.
     expect(readRejects(path.join(dir, a.run_dir, 'rejects-as-written', 'items.csv')).map((row) => row[0])).toEqual(['CODE', 'B1', 'B2']);
+  });
+});
+
+describe('runs diff across a chain of reloads: rows deleted from the first rejects file by hand', () => {
+  it('counts them as deleted by hand, not as fixed, where B reloads a reload of A', () => {
+    const dir = tempDir('forklift-chain-');
+    writeFileSync(path.join(dir, 'forklift.yaml'), 'name: chain\ntarget: sqlite:./t.db\nmappings: [items.yaml]\nreject_limit: 100%\n');
+    writeFileSync(path.join(dir, 'items.yaml'), 'entity: items\nsource: { format: csv, path: items.csv }\nfields:\n  item_code: { from: CODE }\n  description: { from: DESC }\n  uom: { from: UOM, values: { EA: EA, PCS: EA } }\n  active: { const: true }\n');
+    writeFileSync(path.join(dir, 'items.csv'), 'CODE,DESC,UOM\nA1,fine,EA\nB1,bad one,BOX\nB2,bad two,XYZ\nB3,bad three,QQ\n');
+    const a = JSON.parse(runCli(['migrate', '--json'], { cwd: dir }).stdout) as Report;
+    expect(entityOf(a, 'items').rejected).toBe(3);
+    // B1 fixed, B2 left as it is, B3 deleted by hand; then B2 fixed in the reload's own file.
+    const fileA = path.join(dir, a.run_dir, 'rejects', 'items.csv');
+    const [header] = readRejects(fileA) as [string[]];
+    writeFileSync(fileA, '\ufeff' + stringify([header.slice(0, 3), ['B1', 'bad one', 'PCS'], ['B2', 'bad two', 'XYZ']]));
+    const b1 = JSON.parse(runCli(['rejects', 'reload', path.join(dir, a.run_dir), '--json'], { cwd: dir }).stdout) as Report;
+    expect(entityOf(b1, 'items')).toMatchObject({ read: 2, loaded: 1, rejected: 1 });
+    writeFileSync(path.join(dir, b1.run_dir, 'rejects', 'items.csv'), '\ufeff' + stringify([header.slice(0, 3), ['B2', 'bad two', 'EA']]));
+    const b = JSON.parse(runCli(['rejects', 'reload', path.join(dir, b1.run_dir), '--json'], { cwd: dir }).stdout) as Report;
+    expect(entityOf(b, 'items')).toMatchObject({ read: 1, loaded: 1, rejected: 0 });
+    const r = runCli(['runs', 'diff', a.run_id, b.run_id, '--json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as { totals: Record<string, unknown>; entities: { fixed: { key: string }[] }[] };
+    expect(d.totals).toMatchObject({ rejected_a: 3, rejected_b: 0, fixed: 2, still_failing: 0, new: 0, deleted_from_file: 1 });
+    expect(d.entities[0]!.fixed.map((x) => x.key).sort()).toEqual(['B1', 'B2']);
   });
 });
 

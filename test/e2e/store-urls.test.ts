@@ -2,6 +2,12 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { demoCopy, runCli } from '../helpers.js';
+import { MYSQL_ADMIN_URL, PG_ADMIN_URL, probeMysql, probePg, reportUnreachable } from '../integration/stores/live.js';
+
+const pgDown = await probePg();
+const myDown = await probeMysql();
+reportUnreachable('PostgreSQL', PG_ADMIN_URL, pgDown, 'test/e2e/store-urls.test.ts');
+reportUnreachable('MariaDB', MYSQL_ADMIN_URL, myDown, 'test/e2e/store-urls.test.ts');
 
 /**
  * A store URL no driver can take as written, through the built CLI: a password with a raw `#`,
@@ -71,4 +77,39 @@ describe('a store URL with raw special characters in its password (built CLI)', 
     expect(r.stderr).toContain('Error: postgres://postgres@127.0.0.1:1/test?password=***: connect ECONNREFUSED');
     expect(r.stderr).not.toContain('qwerty99');
   });
+});
+
+/**
+ * A login the server refuses: the hint names the URL as the command took it (--source, LEFT,
+ * SOURCE, --target), never a source as "the target URL".
+ */
+describe('a login the server refuses: the hint names the URL the user gave', () => {
+  // [what, args, the URL's name in the hint, exit code: diff's trouble is 2]
+  const cases = (url: string): [string, string[], string, number][] => [
+    ['exit --source', ['exit', '--source', url, '--to', 'out'], 'the source URL (--source)', 1],
+    ['export --source', ['export', 'bundle', '--source', url], 'the source URL (--source)', 1],
+    ['diff LEFT', ['diff', url, 'sqlite:./empty.db'], 'the LEFT URL', 2],
+    ['diff RIGHT', ['diff', 'sqlite:./empty.db', url], 'the RIGHT URL', 2],
+    ['audit verify SOURCE', ['audit', 'verify', url], 'the store URL (SOURCE)', 1],
+    ['audit log --target', ['audit', 'log', '--target', url], 'the target URL', 1],
+    ['migrate --target', ['migrate', 'mappings/demo/forklift.yaml', '--target', url], 'the target URL', 1],
+  ];
+  const check = (url: string, hint: (name: string) => string): void => {
+    const { dir } = demoCopy();
+    // An empty file is an empty SQLite database: the other side of a diff that opens.
+    writeFileSync(path.join(dir, 'empty.db'), '');
+    for (const [what, args, name, code] of cases(url)) {
+      const r = runCli([...args, '--json'], { cwd: dir });
+      expect(r.code, `${what}: ${r.stdout}${r.stderr}`).toBe(code);
+      expect((JSON.parse(r.stdout) as { error: { hint: string } }).error.hint, what).toBe(hint(name));
+    }
+  };
+
+  it.skipIf(myDown !== null)('MySQL/MariaDB: a wrong password', () => {
+    check('mysql://root:wrongpw@127.0.0.1:3306/test', (name) => `Check the user name and password in ${name}, or in the variable it comes from.`);
+  }, 120_000);
+
+  it.skipIf(pgDown !== null)('PostgreSQL: a role the server does not know', () => {
+    check('postgres://forklift_no_such_role:wrongpw@127.0.0.1:5432/postgres', (name) => `Check the user name and password of ${name}, or in PGPASSWORD or ~/.pgpass.`);
+  }, 120_000);
 });

@@ -1226,7 +1226,10 @@ describe('SQL Server errors', () => {
     expect(d.message).toBe("Violation of PRIMARY KEY constraint 'pk_items'. Cannot insert duplicate key in object 'dbo.items'.");
     expect(d.hint).toMatch(/upsert/);
     expect(describeMssqlError(Object.assign(new Error('The INSERT statement conflicted with the FOREIGN KEY constraint "fk_bom_lines_parent_item".'), { number: 547 })).hint).toMatch(/reference/);
-    expect(describeMssqlError(Object.assign(new Error("Login failed for user 'sa'."), { code: 'ELOGIN' })).hint).toMatch(/user and password/);
+    expect(describeMssqlError(Object.assign(new Error("Login failed for user 'sa'."), { code: 'ELOGIN' })).hint).toBe('Check the user and password in the target URL; the password is never shown.');
+    // A store given as a source is named so (export --source, exit --source), not as the target.
+    expect(describeMssqlError(Object.assign(new Error("Login failed for user 'sa'."), { code: 'ELOGIN' }), [], 'the source URL (--source)').hint).toBe('Check the user and password in the source URL (--source); the password is never shown.');
+    expect(describeMssqlError(Object.assign(new Error("Login failed for user 'sa'."), { number: 18456 }), [], 'the LEFT URL').hint).toBe('Check the user and password in the LEFT URL; the password is never shown.');
     expect(describeMssqlError(Object.assign(new Error('Cannot open database "nope" requested by the login. The login failed.'), { code: 'ELOGIN' })).hint).toMatch(/database does not exist/);
     expect(describeMssqlError(Object.assign(new Error('Failed to connect to db:1433 - connect ECONNREFUSED'), { code: 'ESOCKET' })).hint).toMatch(/reachable|accepts TCP/);
   });

@@ -27,7 +27,8 @@ describe.skipIf(!HAS_TMUX && !process.env.CI)('Ctrl-C typed in a terminal while 
     cleanup.push(dir);
     copyFileSync(path.join(data, 'MACHLOG.CSV'), path.join(dir, 'fixtures', 'demo', 'MACHLOG.CSV'));
     const session = start(dir, `migrate '${plan}' --target sqlite:tty.db`);
-    await screenUntil(session, /rows\/s/, 60_000);
+    // The spinner turns from the start ("starting", then rows and rows/s): Ctrl-C as soon as it shows.
+    await screenUntil(session, /starting|rows\/s/, 60_000);
     keys(session, 'C-c');
     const screen = await screenUntil(session, /EXIT=\d+/, 60_000);
     expect(screen).toMatch(/interrupted/);

@@ -610,7 +610,7 @@ export class MysqlStore implements TargetStore {
     try {
       return await this.k.schema.hasTable(name);
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     }
   }
 
@@ -626,7 +626,7 @@ export class MysqlStore implements TargetStore {
       const v = TEXT_TYPES.has(type) ? `CAST(${qi(column)} AS BINARY)` : qi(column);
       stream = this.k.raw(`SELECT DISTINCT ${v} AS v FROM ${qi(table)}`).stream() as Readable & AsyncIterable<{ v: unknown }>;
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     }
     const conv = (v: unknown): unknown => fromMysqlValue(type, Buffer.isBuffer(v) ? v.toString('utf8') : v);
     let batch: unknown[] = [];
@@ -639,7 +639,7 @@ export class MysqlStore implements TargetStore {
         }
       }
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     } finally {
       stream.destroy();
     }
@@ -658,7 +658,7 @@ export class MysqlStore implements TargetStore {
       const [rows] = (await this.k.raw(`SELECT ${select} FROM ${qi(table)}${g.length ? ` GROUP BY ${g.join(', ')}` : ''}`)) as [Record<string, unknown>[]];
       return rows.filter((r) => r.m !== null).map((r) => [...groupBy.map((n, i) => fromMysqlValue(types.get(n)!, r[`g${i}`])), fromMysqlValue(types.get(column)!, r.m, 'floor')]);
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     }
   }
 
@@ -668,7 +668,8 @@ export class MysqlStore implements TargetStore {
     let staging: Database.Database | undefined;
     const state = { broken: false };
     let onServerEnd: (() => void) | undefined;
-    let loading: LoadingTable | undefined;
+    // Whether the table being loaded held rows before (undefined: not known, or no load running).
+    let heldBefore: boolean | undefined;
     // The entity whose load met a key its table already held (append, incremental): named after the rollback.
     let clashed: EntityLoad | undefined;
     try {
@@ -714,12 +715,12 @@ export class MysqlStore implements TargetStore {
           req.signal?.throwIfAborted();
           // A duplicate key's hint depends on it: a table the load found empty held none of the keys.
           const held = l.mode === 'replace' ? false : l.mode === 'upsert' ? undefined : (await query<unknown[]>(c, `SELECT 1 FROM ${qi(l.entity.name)} LIMIT 1`)).length > 0;
-          loading = { held };
+          heldBefore = held;
           const n = await this.loadEntity(c, db, l, bulk, req.signal).catch((e: unknown) => {
             if (DUPLICATE_KEY.has((e as ServerError | null)?.errno ?? 0) && held === true) clashed = l;
             throw e;
           });
-          loading = undefined;
+          heldBefore = undefined;
           if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);
           loaded.set(l.entity.name, n);
         }
@@ -728,7 +729,7 @@ export class MysqlStore implements TargetStore {
       this.ledgerHead = link.entry_hash;
     } catch (e) {
       if ((e as ServerError)?.fatal) state.broken = true;
-      const err = asMysqlStoreError(req.signal?.aborted ? abortReason(req.signal) : e, this.display, this.target, loading, this.urlName);
+      const err = this.storeError(req.signal?.aborted ? abortReason(req.signal) : e, heldBefore);
       if (clashed && staging && conn && !state.broken && !req.signal?.aborted) throw await namedKeyClash(conn, staging, clashed, err, this.display);
       throw err;
     } finally {
@@ -807,7 +808,7 @@ export class MysqlStore implements TargetStore {
         await query(conn, 'SELECT RELEASE_LOCK(?)', [scratch]).catch(() => {});
       }
     } catch (e) {
-      const err = asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      const err = this.storeError(e);
       err.message = asTarget(err.message);
       throw err;
     } finally {
@@ -928,7 +929,7 @@ export class MysqlStore implements TargetStore {
         await releaseRunsLock(conn);
       }
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     } finally {
       if (conn) await this.k.client.releaseConnection(conn);
     }
@@ -979,7 +980,7 @@ export class MysqlStore implements TargetStore {
       this.ledgerHead = link.entry_hash;
     } catch (e) {
       if ((e as ServerError)?.fatal) state.broken = true;
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     } finally {
       if (conn) {
         if (state.broken) conn.destroy();
@@ -994,7 +995,7 @@ export class MysqlStore implements TargetStore {
       const [rows] = (await this.k.raw(MYSQL_FOREIGN_KEYS_SQL)) as [MysqlForeignKeyRow[]];
       return mysqlForeignKeys(rows);
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     }
   }
 
@@ -1003,7 +1004,7 @@ export class MysqlStore implements TargetStore {
       const [rows] = (await this.k.raw(MYSQL_DELETE_TRIGGERS_SQL)) as [{ t: string; name: string; when: string }[]];
       return mysqlDeleteTriggers(rows);
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     }
   }
 
@@ -1013,10 +1014,10 @@ export class MysqlStore implements TargetStore {
       return new MysqlKeySets(conn, await mysqlNatives(conn), async (broken) => {
         if (broken) conn.destroy();
         await this.k.client.releaseConnection(conn);
-      }, (e) => asMysqlStoreError(e, this.display, this.target, undefined, this.urlName));
+      }, (e) => this.storeError(e));
     } catch (e) {
       await this.k.client.releaseConnection(conn);
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     }
   }
 
@@ -1024,7 +1025,7 @@ export class MysqlStore implements TargetStore {
     try {
       return await mysqlDescribe(async (sql) => ((await this.k.raw(sql)) as [Record<string, unknown>[]])[0]);
     } catch (e) {
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     }
   }
 
@@ -1040,7 +1041,7 @@ export class MysqlStore implements TargetStore {
       yield* readTable(conn, table, opts, this.display);
     } catch (e) {
       if (e instanceof Error && e.name === 'AbortError') throw e;
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     } finally {
       if (conn) await this.k.client.releaseConnection(conn);
     }
@@ -1062,11 +1063,11 @@ export class MysqlStore implements TargetStore {
         conn.destroy();
         await this.k.client.releaseConnection(conn);
       }
-      throw asMysqlStoreError(e, this.display, this.target, undefined, this.urlName);
+      throw this.storeError(e);
     }
     const c = conn;
     const display = this.display;
-    const fail = (e: unknown): Error => asMysqlStoreError(e, display, this.target, undefined, this.urlName);
+    const fail = (e: unknown): Error => this.storeError(e);
     const parked = new ParkedResult();
     return {
       describeTables: async () => {
@@ -1097,6 +1098,11 @@ export class MysqlStore implements TargetStore {
 
   async close(): Promise<void> {
     await this.k.destroy();
+  }
+
+  /** Any failure as a StoreError whose hints name the URL as the user gave it (urlName). */
+  private storeError(e: unknown, heldBefore?: boolean): Error {
+    return asMysqlStoreError(e, this.display, this.target, heldBefore, this.urlName);
   }
 }
 
@@ -1506,11 +1512,6 @@ export function redactValues(msg: string): string {
     .replace(/(\b(?:column|key|table|database|schema|constraint|user)\s+)?'((?:[^'\\]|\\.)*)'/gi, (m, pre: string | undefined) => (pre || m === "'\u2026'" ? m : "'\u2026'"));
 }
 
-/** The table a load was writing when it failed: whether it held rows before (undefined: not known, as for an upsert). */
-interface LoadingTable {
-  held: boolean | undefined;
-}
-
 /**
  * A duplicate key where the table held no rows before the load (load: replace, or a table found
  * empty) is two of the loaded rows taken for one key: the column's collation compares them so
@@ -1518,7 +1519,8 @@ interface LoadingTable {
  */
 const KEYS_EQUAL_HERE = "the table's collation compares them as one key (MySQL/MariaDB ignores trailing spaces; a case-insensitive collation, of a table not made by forklift, also letter case)";
 
-export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 'host' | 'port' | 'database'>, loading?: LoadingTable, urlName = TARGET_URL): Error {
+/** `heldBefore`: whether the table a load was writing when it failed held rows before (undefined: not known, as for an upsert). */
+export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 'host' | 'port' | 'database'>, heldBefore?: boolean, urlName = TARGET_URL): Error {
   if (e instanceof BugError || e instanceof StoreError || e instanceof ConfigError) return e;
   const err = (e ?? {}) as ServerError;
   const code = err.code ?? '';
@@ -1527,8 +1529,8 @@ export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 
   let msg = redactValues(raw);
   const where = t ? `${t.host}:${t.port}` : 'the server';
   let hint = 'Check that the target is reachable and writable.';
-  if ((errno === 1062 || errno === 1586) && loading?.held === false) hint = `The table held no rows before the load: the rows loaded have keys that differ, but ${KEYS_EQUAL_HERE}. Make those keys distinct in the source (a mapping can trim them: clean: [trim]). Nothing was committed.`;
-  else if (errno === 1062 || errno === 1586) hint = `Either the target already holds rows with these keys (use load: replace or upsert; bundle import: --load replace or upsert; or remove them), or rows loaded have keys that differ, but ${KEYS_EQUAL_HERE}: make those distinct. Nothing was committed.`;
+  if (DUPLICATE_KEY.has(errno) && heldBefore === false) hint = `The table held no rows before the load: the rows loaded have keys that differ, but ${KEYS_EQUAL_HERE}. Make those keys distinct in the source (a mapping can trim them: clean: [trim]). Nothing was committed.`;
+  else if (DUPLICATE_KEY.has(errno)) hint = `Either the target already holds rows with these keys (use load: replace or upsert; bundle import: --load replace or upsert; or remove them), or rows loaded have keys that differ, but ${KEYS_EQUAL_HERE}: make those distinct. Nothing was committed.`;
   else if (errno === 1451) hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
   else if (errno === 1452) hint = 'A row references a key that is not in the target: load the referenced entity in the same run, or load it first.';
   else if (errno === 1045 || errno === 1698) hint = `Check the user name and password in ${urlName}, or in the variable it comes from.`;

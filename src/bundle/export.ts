@@ -115,7 +115,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     if (existsSync(dest) && !(zipFile === null && isEmptyDir(dest))) throw existsError(dest);
     const swept = sweepStaleWork(path.dirname(final), `${path.basename(final)}.`);
     claim = claimWork(tmp, 'export');
-    store = await openStore(opts.source, { existing: true, ...(opts.sourceUrlName === undefined ? {} : { urlName: opts.sourceUrlName }) });
+    store = await openStore(opts.source, { existing: true, urlName: opts.sourceUrlName });
     // Every table, the description and the ledger head from one snapshot of the store: a change
     // committed meanwhile is in all of them or in none.
     snap = await store.snapshot({ signal: opts.signal });

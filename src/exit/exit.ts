@@ -70,6 +70,7 @@ export interface ExitResult {
  */
 export async function runExit(opts: ExitOptions): Promise<ExitResult> {
   const started = new Date();
+  const urlName = opts.sourceUrlName ?? SOURCE_URL;
   const final = path.resolve(opts.zip ? opts.to.replace(/\.zip$/i, '') : opts.to);
   const zipFile = opts.zip ? `${final}.zip` : null;
   const dest = zipFile ?? final;
@@ -122,7 +123,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     exported = await exportBundle({
       dir: bundleDir,
       source: opts.source,
-      sourceUrlName: opts.sourceUrlName ?? SOURCE_URL,
+      sourceUrlName: urlName,
       profile: opts.profile,
       parquet: opts.parquet,
       xlsx: opts.xlsx,
@@ -177,7 +178,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       try {
         go('import');
         go('diff');
-        const [left, right] = await Promise.all([openFollowingSnapshot(scratchFile, 'LEFT', (table, read) => reimport.after(table, read)), openSnapshot(opts.source, 'RIGHT', opts.sourceUrlName ?? SOURCE_URL)]);
+        const [left, right] = await Promise.all([openFollowingSnapshot(scratchFile, 'LEFT', (table, read) => reimport.after(table, read)), openSnapshot(opts.source, 'RIGHT', urlName)]);
         try {
           diff = await diffOpened(left, right, {
             tables,
@@ -280,7 +281,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
       placeBundle(placing, dest, appeared);
       placed = true;
       go('ledger');
-      await record(opts.source, opts.sourceUrlName ?? SOURCE_URL, started, 'succeeded', manifest, { tables: exported.tables.length, rows_total: exported.rows_total, bundle: shownDest, ...(exported.not_exported.length ? { not_exported: exported.not_exported } : {}) }, null);
+      await record(opts.source, urlName, started, 'succeeded', manifest, { tables: exported.tables.length, rows_total: exported.rows_total, bundle: shownDest, ...(exported.not_exported.length ? { not_exported: exported.not_exported } : {}) }, null);
     } catch (e) {
       // A bundle whose exit is not in the ledger is not a finished exit: remove it.
       if (placed) {
@@ -302,7 +303,7 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     const reason = e instanceof Error && e.name === 'AbortError' ? 'interrupted' : e instanceof Error ? e.message : String(e);
     const at = step as ExitStep;
     if (at !== 'ledger') {
-      await record(opts.source, opts.sourceUrlName ?? SOURCE_URL, started, 'failed', null, { step: at, bundle: shownDest }, `exit failed at ${at}: ${reason}`).catch(() => {});
+      await record(opts.source, urlName, started, 'failed', null, { step: at, bundle: shownDest }, `exit failed at ${at}: ${reason}`).catch(() => {});
     }
     if (e instanceof Error && e.name === 'AbortError') {
       throw new BundleError(`the exit was interrupted at ${at}; nothing was written at ${shownDest}`, { code: 'exit.interrupted', hint: 'Run the same command again.', cause: e });

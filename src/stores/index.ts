@@ -8,10 +8,10 @@ import { redactUrl, sqlitePath, storeKind } from './url.js';
  * Opens a store by URL. Each driver loads only when its kind is used. With `existing` (a
  * store to read, verify or purge: every command but migrate, bundle import and audit init), a SQLite file that
  * is not there is an error: opening it would create an empty database, and a mistyped path would
- * export an empty bundle, or leave an empty file behind.
+ * export an empty bundle, or leave an empty file behind. `urlName`: how hints name the URL
+ * (default TARGET_URL), as the command's user gave it.
  */
-/** `urlName`: how hints name the URL (default TARGET_URL), as the command's user gave it. */
-export async function openStore(url: string, opts: { existing?: boolean; urlName?: string } = {}): Promise<TargetStore> {
+export async function openStore(url: string, opts: { existing?: boolean; urlName?: string | undefined } = {}): Promise<TargetStore> {
   const kind = storeKind(url);
   switch (kind) {
     case 'sqlite': {

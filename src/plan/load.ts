@@ -153,7 +153,6 @@ export function parseRejectLimit(v: string | number | undefined, where: string):
   });
 }
 
-/** Reads and checks the plan, the model and every mapping file (not the sources yet). */
 /**
  * The model a plan names, without reading its mappings: `mapping init` and `preview` work on one
  * mapping while the plan lists others not written yet, or not finished.
@@ -164,6 +163,7 @@ export function loadPlanModel(planFile: string): Model {
   return loadModel(spec.model, path.dirname(file), displayPath);
 }
 
+/** Reads and checks the plan, the model and every mapping file (not the sources yet). */
 export function loadPlan(planFile: string, opts: { target?: string | undefined } = {}): LoadedPlan {
   const file = path.resolve(planFile);
   const display = displayPath(file);

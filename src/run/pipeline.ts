@@ -639,8 +639,10 @@ function pct(a: number, b: number): string {
 
 export type { CheckResult };
 
-/** The run's folder under runs/ beside the plan; `runs` being a file, or a folder this user may not write, is said so. */
-/** Makes the run's folder; true when the plan's runs folder did not exist before. */
+/**
+ * Makes the run's folder under runs/ beside the plan; true when the plan's runs folder did not
+ * exist before. `runs` being a file, or a folder this user may not write, is said so.
+ */
 function makeRunFolder(runDir: string): boolean {
   try {
     const made = mkdirSync(path.join(runDir, 'rejects'), { recursive: true });

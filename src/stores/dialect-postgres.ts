@@ -172,8 +172,8 @@ const SCHEMA_HINT = "The target table does not match the model (made by hand or 
  * A server or connection error as a message without row values: a data exception (class 22)
  * quotes the offending value, so quoted text is cut; `detail` (which names key values) is never
  * used; COPY's context keeps its line and column but not the value. knex's "SQL - " prefix goes.
+ * `urlName`: how a hint names the URL the user gave (a target's, or a source's).
  */
-/** `urlName`: how a hint names the URL the user gave (a target's, or a source's). */
 export function describePgError(e: unknown, urlName = TARGET_URL): PgErrorInfo {
   const err = (typeof e === 'object' && e !== null ? e : {}) as PgLikeError;
   let msg = typeof err.message === 'string' ? err.message : String(e);

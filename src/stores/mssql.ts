@@ -774,8 +774,10 @@ function rootError(e: MssqlErrorLike): MssqlErrorLike {
   return all.find((x) => x.number !== undefined && x.number !== 3621) ?? e;
 }
 
-/** A message and a hint a user can act on, for any error the mssql package raises. */
-/** `urlName`: how a hint names the URL the user gave (a target's, or a source's). */
+/**
+ * A message and a hint a user can act on, for any error the mssql package raises. `urlName`: how
+ * a hint names the URL the user gave (a target's, or a source's).
+ */
 export function describeMssqlError(e: unknown, secrets: readonly string[] = [], urlName = TARGET_URL): { message: string; hint: string } {
   const err = (typeof e === 'object' && e !== null ? e : { message: String(e) }) as MssqlErrorLike;
   const root = rootError(err);

@@ -2,7 +2,7 @@ import { Args, Flags } from '../src/cli/oclif.js';
 import path from 'node:path';
 import { BaseCommand } from '../src/cli/base.js';
 import { askAnswers, initTable, reviewInit } from '../src/cli/init-review.js';
-import { PromptCancelled } from '../src/cli/mapping-review.js';
+import { PromptCancelled } from '../src/cli/prompt.js';
 import { table } from '../src/cli/render.js';
 import { INIT_DEFAULTS, defaultLegacyFolder, planInit, writeInit, type InitResult } from '../src/init/index.js';
 

@@ -1,6 +1,7 @@
 import { Args, Flags } from '../../src/cli/oclif.js';
 import { BaseCommand } from '../../src/cli/base.js';
-import { proposalTable, reviewProposal, PromptCancelled } from '../../src/cli/mapping-review.js';
+import { proposalTable, reviewProposal } from '../../src/cli/mapping-review.js';
+import { PromptCancelled } from '../../src/cli/prompt.js';
 import { proposeMapping, summarize, writeMapping, type ProposalSummary } from '../../src/init/index.js';
 import { cellText } from '../../src/cli/render.js';
 

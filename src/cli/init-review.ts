@@ -4,7 +4,7 @@
  */
 import { input, select } from '@inquirer/prompts';
 import { chooseEntity, sourceLabel, type InitAnswers, type InitPlan } from '../init/index.js';
-import { ask } from './mapping-review.js';
+import { ask } from './prompt.js';
 import { table } from './render.js';
 
 export async function askAnswers(defaults: InitAnswers): Promise<InitAnswers> {

@@ -8,8 +8,6 @@ import { describeProfile } from '../init/profile.js';
 import { table } from './render.js';
 import { ask } from './prompt.js';
 
-export { PromptCancelled, ask } from './prompt.js';
-
 export function proposalTable(p: Proposed): string {
   return table(['field', 'from', 'confidence', 'notes'], fieldRows(summarize(p, false)), () => false);
 }

@@ -1,5 +1,5 @@
 import { Flags } from '../src/cli/oclif.js';
-import { BaseCommand } from '../src/cli/base.js';
+import { BaseCommand, TABLES_LIST } from '../src/cli/base.js';
 import { fullGc } from '../src/cli/gc.js';
 import { textSpinner } from '../src/cli/progress.js';
 import { ConfigError } from '../src/core/errors.js';
@@ -29,7 +29,7 @@ export default class Diff extends BaseCommand {
 
   async run(): Promise<DiffResult | undefined> {
     const { args, flags, raw } = await this.parse(Diff);
-    const tables = this.list(flags.tables, { name: '--tables', item: 'table', without: 'for all', example: 'items,bom_lines' });
+    const tables = this.list(flags.tables, TABLES_LIST);
     this.checkListValues(flags.key, { name: '--key', item: 'TABLE=COLUMN', without: 'to match rows by their primary keys', example: 'items=item_code,readings=sensor+ts' });
     this.checkListValues(flags['ignore-columns'], { name: '--ignore-columns', item: 'column', without: 'to compare every column', example: 'updated_at,items.note' });
     const json = this.jsonEnabled();

@@ -1,5 +1,5 @@
 import { Args, Flags } from '../src/cli/oclif.js';
-import { BaseCommand } from '../src/cli/base.js';
+import { BaseCommand, TABLES_LIST } from '../src/cli/base.js';
 import { textSpinner } from '../src/cli/progress.js';
 import { table } from '../src/cli/render.js';
 import { sweptText } from '../src/util/work-path.js';
@@ -27,7 +27,7 @@ export default class Export extends BaseCommand {
 
   async run(): Promise<ExportResult> {
     const { args, flags } = await this.parse(Export);
-    const tables = this.list(flags.tables, { name: '--tables', item: 'table', without: 'for all', example: 'items,bom_lines' });
+    const tables = this.list(flags.tables, TABLES_LIST);
     const { source, profile, urlName } = await exportSource({ source: flags.source, plan: flags.plan, profile: flags.profile });
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');

@@ -1,5 +1,5 @@
 import { Args, Flags } from '../../src/cli/oclif.js';
-import { BaseCommand } from '../../src/cli/base.js';
+import { BaseCommand, TABLES_LIST } from '../../src/cli/base.js';
 import { textSpinner } from '../../src/cli/progress.js';
 import { table } from '../../src/cli/render.js';
 import { importBundle, type ImportResult } from '../../src/bundle/import.js';
@@ -17,7 +17,7 @@ export default class BundleImport extends BaseCommand {
 
   async run(): Promise<ImportResult> {
     const { args, flags } = await this.parse(BundleImport);
-    const tables = this.list(flags.tables, { name: '--tables', item: 'table', without: 'for all', example: 'items,bom_lines' });
+    const tables = this.list(flags.tables, TABLES_LIST);
     const spinner = await textSpinner(this.interactive);
     const fmt = new Intl.NumberFormat('en-US');
     const interrupt = this.interruptible();

@@ -85,7 +85,7 @@ export abstract class BaseCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     // oclif's own exits (help, version).
     if (err.oclif?.exit === 0) throw err;
-    writeError(err, { json: this.argv.includes('--json'), debug: this.argv.includes('--debug') || process.env.FORKLIFT_DEBUG === '1' });
+    writeError(err, this.argv);
     return undefined;
   }
 }
@@ -97,6 +97,9 @@ export interface ListFlag {
   without: string;
   example: string;
 }
+
+/** The --tables flag of export, diff and bundle import. */
+export const TABLES_LIST: ListFlag = { name: '--tables', item: 'table', without: 'for all', example: 'items,bom_lines' };
 
 function emptyList(flag: ListFlag): ConfigError {
   return new ConfigError(`${flag.name} is empty: name at least one ${flag.item}, or leave the flag out ${flag.without}`, {

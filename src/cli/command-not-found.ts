@@ -24,8 +24,7 @@ const hook: Hook<'command_not_found'> = async function (opts) {
     code: 'usage',
     hint: near === undefined ? `Run ${bin} --help for the commands.` : `Did you mean \`${bin} ${near}\`? Run ${bin} --help for the commands.`,
   });
-  const argv = opts.argv ?? [];
-  writeError(err, { json: argv.includes('--json'), debug: argv.includes('--debug') || process.env.FORKLIFT_DEBUG === '1' });
+  writeError(err, opts.argv ?? []);
 };
 
 export default hook;

@@ -36,14 +36,16 @@ export function closeOpenJson(r: RenderedError): string {
 }
 
 /**
- * Writes an error where it belongs and sets the exit code: with --json the one JSON document on
- * stdout (or the end of the one a command left open), else the text on stderr.
+ * Writes an error where it belongs and sets the exit code: with --json in `argv` the one JSON
+ * document on stdout (or the end of the one a command left open), else the text on stderr; with
+ * --debug (or FORKLIFT_DEBUG=1) the internal detail too.
  */
-export function writeError(err: unknown, opts: { json: boolean; debug: boolean }): void {
-  const r = renderError(err, { debug: opts.debug });
-  if (opts.json && isThrownInOpenJson(err)) {
+export function writeError(err: unknown, argv: readonly string[]): void {
+  const json = argv.includes('--json');
+  const r = renderError(err, { debug: argv.includes('--debug') || process.env.FORKLIFT_DEBUG === '1' });
+  if (json && isThrownInOpenJson(err)) {
     process.stdout.write(closeOpenJson(r));
-  } else if (opts.json) {
+  } else if (json) {
     const data = err instanceof ForkliftError ? err.data : undefined;
     process.stdout.write(JSON.stringify({ ok: false, error: r.json, ...(data === undefined ? {} : { result: data }) }, null, 2) + '\n');
   } else {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
-import { openBundle } from '../bundle/verify.js';
+import { openBundle, pinnedHead } from '../bundle/verify.js';
 import { parseBagInfo } from '../bundle/bagit.js';
 import { resolveTarget } from '../plan/paths.js';
 import { TARGET_URL, openStore } from '../stores/index.js';
@@ -145,10 +145,7 @@ export async function openLedgerReader(source: string, opts: { signal?: AbortSig
 function bagInfoHead(dir: string): string | undefined {
   const file = path.join(dir, 'bag-info.txt');
   if (!existsSync(file)) return undefined;
-  const v = parseBagInfo(readFileSync(file, 'utf8'))
-    .fields.find(([k]) => k.toLowerCase() === 'forklift-ledger-head')?.[1]
-    ?.trim();
-  return v && /^[0-9a-f]{64}$/i.test(v) ? v.toLowerCase() : undefined;
+  return pinnedHead(parseBagInfo(readFileSync(file, 'utf8')).fields);
 }
 
 /** Entries in chain order: those from before the chain first (by start time), then by seq. */

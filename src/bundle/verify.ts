@@ -277,7 +277,7 @@ function bagInfoCounts(info: readonly (readonly [string, string])[], tables: rea
 }
 
 /** bag-info's Forklift-Ledger-Head, lower case; undefined where it names none. */
-function pinnedHead(info: readonly (readonly [string, string])[]): string | undefined {
+export function pinnedHead(info: readonly (readonly [string, string])[]): string | undefined {
   const v = info.find(([k]) => k.toLowerCase() === 'forklift-ledger-head')?.[1]?.trim();
   return v && /^[0-9a-f]{64}$/i.test(v) ? v.toLowerCase() : undefined;
 }

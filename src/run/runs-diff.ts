@@ -87,6 +87,9 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
   const b = findRunFolder(opts.b, runsDir);
   const plan = planOf(b) ?? planOf(a);
   const names = [...new Set([...a.report.entities.map((e) => e.entity), ...b.report.entities.map((e) => e.entity)])];
+  // Rows a person deleted from A's file never reached B only when B read that file; two migrates
+  // both read the sources, so a row gone from A's file says nothing about B.
+  const reload = reloads(b, a, runsDir);
   const entities: EntityRunsDiff[] = [];
   for (const name of names) {
     const ea = a.report.entities.find((e) => e.entity === name);
@@ -97,12 +100,10 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
       // Both runs' rejects as they wrote them: either file may since have been fixed in place to feed a reload.
       const ra = await readRejects(rejectsAsWritten(a, name), key, opts.signal);
       const rb = await readRejects(rejectsAsWritten(b, name), key, opts.signal);
-      // Rows a person deleted from A's file never reached B only when B read that file; two migrates
-      // both read the sources, so a row gone from A's file says nothing about B.
-      const reload = reloads(b, a, runsDir);
-      const now = reload ? await readRejects(path.join(a.dir, 'rejects', `${name}.csv`), key, opts.signal) : undefined;
       const legacy = !existsSync(path.join(a.dir, AS_WRITTEN_DIR, `${name}.csv`));
-      // A run from before the copy was kept: its file as now is all there is, so the rows missing from it are counted.
+      // A's file as it is now, against its rejects as written; a run from before the copy was kept
+      // has only the file as now (ra), so the rows missing from it are counted instead.
+      const now = reload && !legacy ? await readRejects(path.join(a.dir, 'rejects', `${name}.csv`), key, opts.signal) : undefined;
       if (reload && legacy) d.deleted_from_file = Math.max(0, ea.rejected - [...ra.values()].reduce((s, xs) => s + xs.length, 0));
       for (const k of new Set([...ra.keys(), ...rb.keys()])) {
         const xs = ra.get(k) ?? [];
@@ -112,7 +113,7 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
         d.new.push(...ys.slice(both));
         // Of A's rejects B no longer has, those whose key left A's file were deleted or re-keyed by hand, not fixed.
         const open = xs.slice(both);
-        const gone = now === undefined || legacy ? 0 : Math.min(open.length, Math.max(0, xs.length - (now.get(k)?.length ?? 0)));
+        const gone = now === undefined ? 0 : Math.min(open.length, Math.max(0, xs.length - (now.get(k)?.length ?? 0)));
         d.deleted_from_file += gone;
         d.fixed.push(...open.slice(gone));
       }

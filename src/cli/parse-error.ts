@@ -33,6 +33,10 @@ export function commandUsage(cmd: CommandShape): string {
   return ['forklift', name, ...args, '[FLAGS]'].filter(Boolean).join(' ');
 }
 
+/** An oclif message without its colours. */
+// eslint-disable-next-line no-control-regex
+const uncoloured = (message: string): string => message.replace(/\u001b\[[0-9;]*m/g, '');
+
 /**
  * A flag as a user may have typed it: `-n/--rows` when it has a short form, since oclif's message
  * names only the long one and the user may have typed `-n`.
@@ -48,8 +52,7 @@ function flagLabel(name: string, cmd: CommandShape): string {
  * line; undefined when oclif did not wrap it.
  */
 function unwrapFlagParse(message: string, cmd: CommandShape): string | undefined {
-  // eslint-disable-next-line no-control-regex
-  const m = /^Parsing --(\S+) *\n\t([\s\S]*?)(?:\nSee more help with --help)?$/.exec(message.replace(/\u001b\[[0-9;]*m/g, ''));
+  const m = /^Parsing --(\S+) *\n\t([\s\S]*?)(?:\nSee more help with --help)?$/.exec(uncoloured(message));
   if (m === null) return undefined;
   const label = flagLabel(m[1]!, cmd);
   const inner = m[2]!.trim();
@@ -64,8 +67,7 @@ function unwrapFlagParse(message: string, cmd: CommandShape): string | undefined
  * an integer …", and a "The following error occurred:" heading gives way to what it heads.
  */
 function plainLines(message: string): string[] {
-  // eslint-disable-next-line no-control-regex
-  return message.replace(/\u001b\[[0-9;]*m/g, '').split('\n').map((l) => l.trim()).filter((l) => l && l !== 'See more help with --help');
+  return uncoloured(message).split('\n').map((l) => l.trim()).filter((l) => l && l !== 'See more help with --help');
 }
 
 function describeParseFailure(err: Error & OclifParseFields, cmd: CommandShape): { message: string; details: string[] } {

@@ -203,7 +203,7 @@ function manyNuls(text: string): boolean {
   return n >= 4 && n * 100 >= text.length;
 }
 
-/** What tells that a file was written to: its size and when it was last changed. */
+/** What tells that a file was written to, or replaced: its size, when it was last changed, its inode. */
 export type FileStamp = { size: number; mtimeMs: number; ino: number };
 
 export async function fileStamp(file: string): Promise<FileStamp> {

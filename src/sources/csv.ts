@@ -58,8 +58,9 @@ export function delimiterOption(value: string | undefined, file: string): string
 /**
  * Choose the delimiter of `text` (the lines from the header on). Counts each candidate outside
  * quotes per record; the candidate whose count is the same (and > 0) on at least 90% of records
- * wins, the one the header line has as often first, then the larger count; otherwise the most consistent one; `,` when none occurs. A tie
- * goes to the candidate the header line has as often as the rows (then to the first in order).
+ * wins, the one the header line has as often first, then the larger count; otherwise the most
+ * consistent one; `,` when none occurs. A tie goes to the candidate the header line has as often
+ * as the rows (then to the first in order).
  */
 export function sniffDelimiter(text: string, complete: boolean): string {
   const k = DELIMITER_CANDIDATES.length;

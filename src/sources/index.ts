@@ -16,7 +16,7 @@ export type { OpenOptions } from './common.js';
 export { DEFAULT_BATCH_SIZE } from './common.js';
 export { DELIMITER_CANDIDATES, sniffDelimiter } from './csv.js';
 export { detectEncoding } from './encoding.js';
-export { excelSerialToIso, isDateFormat, numberToText, visibleWorksheets } from './xlsx.js';
+export { excelSerialToIso, isDateFormat, numberToText } from './xlsx.js';
 
 export async function openSource(spec: SourceSpec, opts?: OpenOptions): Promise<OpenedSource> {
   const opened = await openFormat(spec, opts);

@@ -2,6 +2,7 @@ import type { Column, Entity } from '../model/types.js';
 import { q } from '../util/sql-name.js';
 import { pgDate, pgTimestamp } from './pg-copy-text.js';
 import { TARGET_URL } from './url.js';
+import { UNIQUE_CLASH_HINT } from './key-clash.js';
 
 /**
  * What PostgreSQL needs spelled out, as pure functions over the model: the column types, the
@@ -197,7 +198,7 @@ export function describePgError(e: unknown, urlName = TARGET_URL): PgErrorInfo {
       hint = 'Nothing was committed: run it again (once the other one is done, its tables are there).';
       break;
     case code === '23505':
-      hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
+      hint = UNIQUE_CLASH_HINT;
       break;
     // A key value longer than a btree entry holds (about 2700 bytes): the model's length allows it,
     // the index does not, so only such a value fails (MariaDB refuses the model outright, SQL Server the value).

@@ -13,6 +13,23 @@ import type { EntityLoad } from './types.js';
  * holds one, a row at a time, so the first clash in staging order is the one named.
  */
 
+/**
+ * Whether a duplicate key met in a load of this mode can be one the target held before it: not in
+ * replace (the load empties the table first, so the clash is among the loaded rows, through a
+ * constraint the staging does not know, such as a unique index a DBA added) nor in upsert.
+ * Looked up anyway, after the rollback has put the old rows back, the keys would be found and
+ * the clash misnamed.
+ */
+export const mayMeetHeldKeys = (l: EntityLoad): boolean => l.mode === 'append' || l.mode === 'incremental';
+
+/**
+ * The hint of a unique violation the load could not trace to a key the target held: it may be one
+ * (a server that names no key), or the loaded rows may share the value of a unique index the model
+ * does not declare (one a DBA added), which no load mode avoids.
+ */
+export const UNIQUE_CLASH_HINT =
+  'If the target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them. If the constraint named is not one of the model\'s (a unique index added by hand), rows of this load share its value: drop that index or fix those rows in the source.';
+
 export interface HeldKey {
   /** The source line of the staged row (`_line`). */
   line: unknown;

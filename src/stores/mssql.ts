@@ -22,7 +22,7 @@ import {
   type MssqlColumnRow,
   type MssqlReadSession,
 } from './read-mssql.js';
-import { firstHeldKey, keyClashError, keysCondition, type HeldKey } from './key-clash.js';
+import { firstHeldKey, keyClashError, keysCondition, mayMeetHeldKeys, UNIQUE_CLASH_HINT, type HeldKey } from './key-clash.js';
 import { holdsExactly, shapeError, shapeMismatches, type ShapeMismatch } from './table-shape.js';
 import { referencedClosure } from './referenced.js';
 import { checkNameLengths, MSSQL_NAME_LIMIT } from './name-limits.js';
@@ -788,7 +788,7 @@ export function describeMssqlError(e: unknown, secrets: readonly string[] = [], 
   switch (root.number) {
     case 2627:
     case 2601:
-      hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them. Tables forklift creates compare text exactly, but one made by hand or by an earlier forklift may compare it without regard to case (the database\'s collation), so keys that differ only in case collide there.';
+      hint = `${UNIQUE_CLASH_HINT} Tables forklift creates compare text exactly, but one made by hand or by an earlier forklift may compare it without regard to case (the database's collation), so keys that differ only in case collide there.`;
       break;
     case 547:
       hint = /FOREIGN KEY|REFERENCE/i.test(message)
@@ -890,7 +890,7 @@ export async function loadInSession(s: MssqlSession, staging: Database.Database,
     req.signal?.throwIfAborted();
     const n = await moveRows(s, staging, l, collations.get(l.entity.name), req.signal).catch((e: unknown) => {
       // A key the table already holds: named after the rollback (XACT_ABORT has doomed this transaction).
-      if (l.mode !== 'upsert' && DUPLICATE_KEY.has(rootError((e ?? {}) as MssqlErrorLike).number ?? 0)) onClash?.(l);
+      if (mayMeetHeldKeys(l) && DUPLICATE_KEY.has(rootError((e ?? {}) as MssqlErrorLike).number ?? 0)) onClash?.(l);
       throw e;
     });
     if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);

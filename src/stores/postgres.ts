@@ -11,7 +11,7 @@ import type { Entity } from '../model/types.js';
 import { q } from '../util/sql-name.js';
 import { checkNameLengths, PG_NAME_LIMIT } from './name-limits.js';
 import { PG_RUNS_DDL, copyEncoder, copyTextChunks, describePgError, pgColumnType, pgCreateTable, pgReadExpression } from './dialect-postgres.js';
-import { firstHeldKey, keyClashError, keysCondition } from './key-clash.js';
+import { firstHeldKey, keyClashError, keysCondition, mayMeetHeldKeys } from './key-clash.js';
 import { shapeError, shapeMismatches } from './table-shape.js';
 import { TABLES_TABLE, bySchema, describeFrom, interruptedLoadError, nativeColumnsFor, orderColumns, pooledConnections, tableRecords } from './read-common.js';
 import {
@@ -184,7 +184,7 @@ export class PostgresStore implements TargetStore {
         for (const l of req.entities) {
           req.signal?.throwIfAborted();
           const n = await copyEntity(conn, db, l, req.signal).catch((e: unknown) => {
-            if ((e as { code?: unknown } | null)?.code === UNIQUE_VIOLATION && l.mode !== 'upsert') clashed = l;
+            if ((e as { code?: unknown } | null)?.code === UNIQUE_VIOLATION && mayMeetHeldKeys(l)) clashed = l;
             throw e;
           });
           if (n !== l.expected) throw new BugError(`${l.entity.name}: inserted ${n} rows, expected ${l.expected}`);

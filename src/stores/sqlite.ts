@@ -7,7 +7,7 @@ import { referencedClosure } from './referenced.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../util/sql-name.js';
 import { interruptedLoadError, nativeColumnsFor, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
-import { keyClashError } from './key-clash.js';
+import { UNIQUE_CLASH_HINT, keyClashError } from './key-clash.js';
 import { shapeError, shapeMismatches, sqliteHoldsExactly } from './table-shape.js';
 import {
   SQLITE_TABLES_DDL,
@@ -781,7 +781,7 @@ export function asStoreError(e: unknown, display: string): Error {
   if (interrupted) return interrupted;
   const msg = sqliteReason(e);
   let hint = 'Check that the target is reachable and writable.';
-  if (/UNIQUE constraint failed/.test(msg)) hint = 'The target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them.';
+  if (/UNIQUE constraint failed/.test(msg)) hint = UNIQUE_CLASH_HINT;
   if (/FOREIGN KEY constraint failed/.test(msg)) hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
   return new StoreError(`${display}: ${msg}`, { code: 'store.load', hint, cause: e });
 }

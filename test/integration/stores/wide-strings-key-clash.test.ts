@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, StoreError } from '../../../src/core/errors.js';
@@ -155,6 +155,24 @@ describe('append meeting a key the target holds: the key and its source line, as
   it.skipIf(pgDown !== null)('PostgreSQL', async () => {
     const { url } = await pgDbs.create();
     expectNamed(url, await secondRunClash(url, async (sql) => withPg(url, async (c) => Number((await c.query<{ n: string }>(sql)).rows[0]!.n))));
+  });
+
+  it.skipIf(pgDown !== null)('PostgreSQL, replace meeting a unique index a DBA added: the server\'s error, not a key the table held before', async () => {
+    const { url } = await pgDbs.create();
+    const p = appendProject();
+    const plan = p.plan;
+    writeFileSync(plan, readFileSync(plan, 'utf8').replace('load: append', 'load: replace'));
+    p.data(['A-1,one', 'A-2,two'], [E1]);
+    await runPlan({ plan, command: 'migrate', target: url });
+    await withPg(url, (c) => c.query('CREATE UNIQUE INDEX items_description_dba ON items (description)'));
+    // The same keys again, two descriptions now alike: the clash is among the loaded rows.
+    p.data(['A-1,same', 'A-2,same'], [E1]);
+    const err = await runPlan({ plan, command: 'migrate', target: url }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).message).not.toMatch(/already holds the key/);
+    expect((err as StoreError).message).toMatch(/items_description_dba/);
+    const rows = await withPg(url, (c) => c.query<{ d: string }>('SELECT description AS d FROM items ORDER BY item_code'));
+    expect(rows.rows.map((r) => r.d)).toEqual(['one', 'two']);
   });
 
   for (const bulk of ['load-data', 'insert']) {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
@@ -427,6 +427,36 @@ describe('rejects reload: bad input', () => {
     expect(r.stderr).toContain(`loaded into sqlite:${path.join(demo.dir, 'bad.db')}, the plan's target is sqlite:${path.join(demo.dir, 'mappings', 'demo', 'forklift.db')}: the reload would load into another store`);
     expect(r.stderr).toContain(`Hint: Give the run's target: --target sqlite:${path.join(demo.dir, 'bad.db')}`);
     expect(existsSync(path.join(demo.dir, 'mappings', 'demo', 'forklift.db'))).toBe(false);
+  });
+
+  it('a store that does not hold the run: a SQLite file gone is exit 1 as for every store to read, one recreated or another store exit 2 naming the run; nothing created or loaded', () => {
+    const bad = path.join(demo.dir, 'bad.db');
+    const moved = path.join(demo.dir, 'bad-moved.db');
+    renameSync(bad, moved);
+    try {
+      // The file is gone: the reload would create an empty database holding only the fixed rows.
+      const gone = runCli(['rejects', 'reload', run, '--entity', 'items', '--target', `sqlite:${bad}`], { cwd: demo.dir });
+      expect(gone.code, gone.stdout + gone.stderr).toBe(1);
+      expect(gone.stderr).toContain('no such database file');
+      expect(gone.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(bad)).toBe(false);
+      // A database that is there but never saw the run (recreated, or another store given with --target).
+      const other = path.join(demo.dir, 'other.db');
+      new Database(other).close();
+      const r = runCli(['rejects', 'reload', run, '--entity', 'items', '--target', `sqlite:${other}`, '--json'], { cwd: demo.dir });
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      const err = (JSON.parse(r.stdout) as { error: { message: string; hint: string } }).error;
+      expect(err.message).toContain(`does not hold run ${path.basename(run)}`);
+      expect(err.hint).toContain(`--target sqlite:${bad}`);
+      const db = new Database(other, { readonly: true });
+      try {
+        expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      renameSync(moved, bad);
+    }
   });
 
   it('--entity of an entity without rejects, or not in the run: exit 2', () => {

@@ -393,6 +393,7 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
   );
   const copied = new Set(names.filter((n) => existing.has(n)));
   for (const f of fks) if (copied.has(f.ref)) copied.add(f.t);
+  await addTriggerTables(conn, target, existing, copied);
   const t = (name: string): string => `${qi(target)}.${qi(name)}`;
   const x = (name: string): string => `${qi(scratch)}.${qi(name)}`;
   for (const name of copied) await query(conn, `CREATE TABLE ${x(name)} LIKE ${t(name)}`);
@@ -423,6 +424,33 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
     const statement = def?.['SQL Original Statement'];
     if (statement) await query(conn, statement);
   }
+}
+
+/**
+ * The target's tables the triggers of the copied tables name (an audit trigger writing to
+ * audit_log, a lookup in a table outside the plan), added to `copied`, and those their own triggers
+ * name, and so on: a trigger created from within the scratch schema binds its unqualified table
+ * names there, where without a copy every row would be refused with "Table … doesn't exist", a
+ * table the target has. A name that only looks like one (a column, a word in a string) copies a
+ * table too many, which costs time and changes nothing.
+ */
+async function addTriggerTables(conn: RawConnection, target: string, existing: ReadonlySet<string>, copied: Set<string>): Promise<void> {
+  const scanned = new Set<string>();
+  for (;;) {
+    const pending = [...copied].filter((n) => !scanned.has(n));
+    if (pending.length === 0) return;
+    for (const n of pending) scanned.add(n);
+    const bodies = await query<{ b: string }[]>(conn, `SELECT ACTION_STATEMENT AS b FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_TABLE IN (${pending.map(() => '?').join(', ')})`, [target, ...pending]);
+    for (const { b } of bodies) {
+      for (const name of existing) if (!copied.has(name) && namesTable(b, name)) copied.add(name);
+    }
+  }
+}
+
+/** Whether SQL text names a table, as a whole identifier (`audit_log`, \`audit_log\`), in any letter case. */
+export function namesTable(sql: string, name: string): boolean {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^\\p{L}\\p{N}_$])\`?${escaped}\`?($|[^\\p{L}\\p{N}_$])`, 'iu').test(sql);
 }
 
 /** Staged ISO timestamp `2025-11-03T05:00:47.000Z` to the datetime(3) literal `2025-11-03 05:00:47.000` (UTC). */

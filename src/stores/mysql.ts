@@ -393,7 +393,7 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
   );
   const copied = new Set(names.filter((n) => existing.has(n)));
   for (const f of fks) if (copied.has(f.ref)) copied.add(f.t);
-  await addTriggerTables(conn, target, existing, copied);
+  const routines = await addTriggerTables(conn, target, existing, copied);
   const t = (name: string): string => `${qi(target)}.${qi(name)}`;
   const x = (name: string): string => `${qi(scratch)}.${qi(name)}`;
   for (const name of copied) await query(conn, `CREATE TABLE ${x(name)} LIKE ${t(name)}`);
@@ -419,6 +419,13 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
   if (triggers.length === 0) return;
   // A trigger's statement names its table unqualified: created from within the scratch schema, it binds to the copy.
   await query(conn, `USE ${qi(scratch)}`);
+  // So do the functions and procedures it calls: created there too, from the target's definitions.
+  for (const r of routines) {
+    const kind = r.type === 'PROCEDURE' ? 'PROCEDURE' : 'FUNCTION';
+    const [def] = await query<Record<string, string>[]>(conn, `SHOW CREATE ${kind} ${t(r.name)}`);
+    const statement = def?.[`Create ${kind === 'PROCEDURE' ? 'Procedure' : 'Function'}`];
+    if (statement) await query(conn, statement);
+  }
   for (const { n } of triggers) {
     const [def] = await query<Record<string, string>[]>(conn, `SHOW CREATE TRIGGER ${t(n)}`);
     const statement = def?.['SQL Original Statement'];
@@ -428,21 +435,35 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
 
 /**
  * The target's tables the triggers of the copied tables name (an audit trigger writing to
- * audit_log, a lookup in a table outside the plan), added to `copied`, and those their own triggers
- * name, and so on: a trigger created from within the scratch schema binds its unqualified table
- * names there, where without a copy every row would be refused with "Table … doesn't exist", a
- * table the target has. A name that only looks like one (a column, a word in a string) copies a
- * table too many, which costs time and changes nothing.
+ * audit_log, a lookup in a table outside the plan), added to `copied`, and the target's stored
+ * functions and procedures they name (returned), and so on through what those name: a trigger
+ * created from within the scratch schema binds its unqualified names there, where without a copy
+ * every row would be refused with "Table … doesn't exist" or "FUNCTION … does not exist", which
+ * the target has. A name that only looks like one (a column, a word in a string) copies a table or
+ * routine too many, which costs time and changes nothing.
  */
-async function addTriggerTables(conn: RawConnection, target: string, existing: ReadonlySet<string>, copied: Set<string>): Promise<void> {
+async function addTriggerTables(conn: RawConnection, target: string, existing: ReadonlySet<string>, copied: Set<string>): Promise<{ name: string; type: string }[]> {
+  const routines = await query<{ name: string; type: string; body: string | null }[]>(conn, 'SELECT ROUTINE_NAME AS name, ROUTINE_TYPE AS type, ROUTINE_DEFINITION AS body FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_NAME', [target]);
+  const needed: { name: string; type: string; body: string | null }[] = [];
   const scanned = new Set<string>();
+  let texts: string[] = [];
   for (;;) {
     const pending = [...copied].filter((n) => !scanned.has(n));
-    if (pending.length === 0) return;
     for (const n of pending) scanned.add(n);
-    const bodies = await query<{ b: string }[]>(conn, `SELECT ACTION_STATEMENT AS b FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_TABLE IN (${pending.map(() => '?').join(', ')})`, [target, ...pending]);
-    for (const { b } of bodies) {
+    if (pending.length) {
+      const bodies = await query<{ b: string }[]>(conn, `SELECT ACTION_STATEMENT AS b FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_TABLE IN (${pending.map(() => '?').join(', ')})`, [target, ...pending]);
+      texts.push(...bodies.map((x) => x.b));
+    }
+    if (texts.length === 0) return needed.map(({ name, type }) => ({ name, type }));
+    const scan = texts;
+    texts = [];
+    for (const b of scan) {
       for (const name of existing) if (!copied.has(name) && namesTable(b, name)) copied.add(name);
+      for (const r of routines) {
+        if (needed.includes(r) || !namesTable(b, r.name)) continue;
+        needed.push(r);
+        if (r.body) texts.push(r.body);
+      }
     }
   }
 }

@@ -75,7 +75,7 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
     }
     log(`run ${r.run_id} loaded into ${r.target_id}; this reload loads into ${into}, as --target says`);
   }
-  await checkTargetHoldsRun(plan.target, r.run_id, r.target_id, opts.signal);
+  await checkTargetHoldsRun(plan.target, r.run_id, r.target_id, chosen.map((e) => e.entity), log, opts.signal);
   if (r.plan_sha256 && r.plan_sha256 !== plan.sha256) log(`${plan.display} changed since run ${r.run_id}; the reload uses it as it is now`);
 
   const mappings: LoadedMapping[] = [];
@@ -110,11 +110,27 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
  * does not hold those rows, and a reload would leave it with the fixed rows alone. A SQLite file
  * that is not there is refused as every command refuses a store to read (no empty file is made).
  */
-async function checkTargetHoldsRun(target: string, runId: string, runTarget: string | undefined, signal: AbortSignal | undefined): Promise<void> {
+async function checkTargetHoldsRun(target: string, runId: string, runTarget: string | undefined, entities: readonly string[], log: (message: string) => void, signal: AbortSignal | undefined): Promise<void> {
   const ledger = await openLedgerReader(target, { signal });
   try {
+    let started: number | undefined;
+    // Migrates that loaded an entity of this reload: one after the run has loaded over its rows.
+    const migrates: { id: string; started: string; entities: string[] }[] = [];
     if (ledger.exists) {
-      for await (const batch of ledger.records({ ordered: false })) if (batch.some((rec) => rec.id === runId)) return;
+      for await (const batch of ledger.records({ ordered: false })) {
+        for (const rec of batch) {
+          if (rec.id === runId) started = Date.parse(rec.started ?? '');
+          if (rec.command !== 'migrate' || rec.status !== 'succeeded' || rec.id === null) continue;
+          const loaded = entities.filter((e) => loadedIn(rec.counts, e));
+          if (loaded.length) migrates.push({ id: rec.id, started: rec.started ?? '', entities: loaded });
+        }
+      }
+    }
+    if (started !== undefined) {
+      for (const m of migrates.filter((x) => Date.parse(x.started) > started!).sort((a, b) => a.started.localeCompare(b.started))) {
+        log(`run ${m.id} (migrate, ${m.started}) loaded ${m.entities.join(', ')} into this store after run ${runId}: the reload upserts the fixed rows of run ${runId} over what it loaded; the rows that run rejected are in its own rejects files`);
+      }
+      return;
     }
     // A store made from a bundle of the run's store holds its rows, and its ledger as imported.
     for (const recs of (await ledger.imported()).values()) if (recs.some((rec) => rec.id === runId)) return;
@@ -128,6 +144,16 @@ async function checkTargetHoldsRun(target: string, runId: string, runTarget: str
     });
   } finally {
     await ledger.close();
+  }
+}
+
+/** Whether a ledger entry's counts say it loaded rows of an entity. */
+function loadedIn(counts: string | null, entity: string): boolean {
+  try {
+    const c = (JSON.parse(counts ?? '{}') as Record<string, { loaded?: unknown } | undefined>)[entity];
+    return typeof c?.loaded === 'number' && c.loaded > 0;
+  } catch {
+    return false;
   }
 }
 

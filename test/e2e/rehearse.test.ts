@@ -26,6 +26,7 @@ interface Entity {
 }
 interface Report {
   run_id: string;
+  started: string;
   run_dir: string;
   command: string;
   status: string;
@@ -594,5 +595,26 @@ describe('the rejects trend of report.html, with two plans of the same name in o
     const html = readFileSync(path.join(dir, c.run_dir, 'report.html'), 'utf8');
     expect(html).toContain(`data-run="${a.run_id}"`);
     expect(html).not.toContain(`data-run="${b.run_id}"`);
+  });
+});
+
+describe('rejects reload of a run the target has since loaded over', () => {
+  it('says which later migrate loaded those entities, and reloads', () => {
+    const demo = demoCopy();
+    const target = `sqlite:${path.join(demo.dir, 'over.db')}`;
+    const a = runCli(['migrate', demo.plan, '--target', target, '--json'], { cwd: demo.dir });
+    expect(a.code, a.stderr).toBe(0);
+    const c = runCli(['migrate', demo.plan, '--target', target, '--json'], { cwd: demo.dir });
+    expect(c.code, c.stderr).toBe(0);
+    const first = JSON.parse(a.stdout) as Report;
+    const later = JSON.parse(c.stdout) as Report;
+    const r = runCli(['rejects', 'reload', path.join(demo.dir, first.run_dir), '--entity', 'items', '--target', target], { cwd: demo.dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('rejects reload hanse-pumpen-demo');
+    expect(r.stderr).toContain(`run ${later.run_id} (migrate, ${later.started}) loaded items into this store after run ${first.run_id}: the reload upserts the fixed rows of run ${first.run_id} over what it loaded`);
+    // The reload of the latest run says nothing of the kind.
+    const latest = runCli(['rejects', 'reload', path.join(demo.dir, later.run_dir), '--entity', 'items', '--target', target], { cwd: demo.dir });
+    expect(latest.code, latest.stderr).toBe(0);
+    expect(latest.stderr).not.toContain('into this store after run');
   });
 });

@@ -83,9 +83,31 @@ function excelChange(written: string, now: string): string | undefined {
   const n = now.trim();
   if (w === n || !/^\d+$/.test(w)) return undefined;
   if (/^0+\d/.test(w) && n === w.replace(/^0+(?=\d)/, '')) return 'its leading zeros dropped';
-  if (/^\d(\.\d+)?E\+?\d+$/i.test(n) && Math.abs(Number(n) / Number(w) - 1) < 0.01) return 'in scientific notation';
+  if (scientificOf(w, n)) return 'in scientific notation';
   if (w.length > 15 && n.length === w.length && /^\d+$/.test(n) && n.slice(0, 15) === w.slice(0, 15) && /^0+$/.test(n.slice(15))) return 'cut to 15 significant digits';
   return undefined;
+}
+
+/**
+ * Whether `now` is `written` (digits) in the scientific notation Excel shows a long number in:
+ * `4.711E+18`, with a decimal comma where the locale has one (German Excel saves `4,711E+18`),
+ * the mantissa rounded to as many digits as the column was wide (`5E+18`).
+ */
+function scientificOf(written: string, now: string): boolean {
+  const m = /^(\d)(?:[.,](\d+))?E\+?(\d+)$/i.exec(now);
+  if (!m) return false;
+  const mantissa = `${m[1]}${m[2] ?? ''}`;
+  const digits = written.replace(/^0+(?=\d)/, '');
+  if (digits.length < mantissa.length) return false;
+  // The written number rounded to the mantissa's digits: the mantissa, at the exponent.
+  let kept = digits.slice(0, mantissa.length);
+  let exponent = digits.length - 1;
+  if ((digits[mantissa.length] ?? '0') >= '5') kept = String(BigInt(kept) + 1n);
+  if (kept.length > mantissa.length) {
+    kept = kept.slice(0, mantissa.length);
+    exponent += 1;
+  }
+  return kept === mantissa && exponent === Number(m[3]);
 }
 
 /**

@@ -11,6 +11,7 @@ import type { SourceSpec } from '../sources/types.js';
 import { shellWord } from '../util/shell.js';
 import { didYouMean } from '../util/suggest.js';
 import { readRunFolder, type RunFolder } from './history.js';
+import { openLedgerReader } from '../audit/source.js';
 import { runPlan, type Progress, type RunResult } from './pipeline.js';
 import { AS_WRITTEN_DIR, REJECT_META } from './rejects.js';
 import { keySources } from './reload-check.js';
@@ -74,6 +75,7 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
     }
     log(`run ${r.run_id} loaded into ${r.target_id}; this reload loads into ${into}, as --target says`);
   }
+  await checkTargetHoldsRun(plan.target, r.run_id, r.target_id, chosen.map((e) => e.entity), log, opts.signal);
   if (r.plan_sha256 && r.plan_sha256 !== plan.sha256) log(`${plan.display} changed since run ${r.run_id}; the reload uses it as it is now`);
 
   const mappings: LoadedMapping[] = [];
@@ -100,6 +102,59 @@ export async function reloadRejects(opts: ReloadOptions): Promise<RunResult> {
     ...(opts.progress ? { progress: opts.progress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   }));
+}
+
+/**
+ * The fixed rows belong with the rows the run loaded: a store whose ledger has no entry of the run
+ * (a SQLite file deleted or recreated, a database reset since, another store given with --target)
+ * does not hold those rows, and a reload would leave it with the fixed rows alone. A SQLite file
+ * that is not there is refused as every command refuses a store to read (no empty file is made).
+ */
+async function checkTargetHoldsRun(target: string, runId: string, runTarget: string | undefined, entities: readonly string[], log: (message: string) => void, signal: AbortSignal | undefined): Promise<void> {
+  const ledger = await openLedgerReader(target, { signal });
+  try {
+    let started: number | undefined;
+    // Migrates that loaded an entity of this reload: one after the run has loaded over its rows.
+    const migrates: { id: string; started: string; entities: string[] }[] = [];
+    if (ledger.exists) {
+      for await (const batch of ledger.records({ ordered: false })) {
+        for (const rec of batch) {
+          if (rec.id === runId) started = Date.parse(rec.started ?? '');
+          if (rec.command !== 'migrate' || rec.status !== 'succeeded' || rec.id === null) continue;
+          const loaded = entities.filter((e) => loadedIn(rec.counts, e));
+          if (loaded.length) migrates.push({ id: rec.id, started: rec.started ?? '', entities: loaded });
+        }
+      }
+    }
+    if (started !== undefined) {
+      for (const m of migrates.filter((x) => Date.parse(x.started) > started!).sort((a, b) => a.started.localeCompare(b.started))) {
+        log(`run ${m.id} (migrate, ${m.started}) loaded ${m.entities.join(', ')} into this store after run ${runId}: the reload upserts the fixed rows of run ${runId} over what it loaded; the rows that run rejected are in its own rejects files`);
+      }
+      return;
+    }
+    // A store made from a bundle of the run's store holds its rows, and its ledger as imported.
+    for (const recs of (await ledger.imported()).values()) if (recs.some((rec) => rec.id === runId)) return;
+    const into = storeIdentity(target);
+    throw new ConfigError(`${redactUrl(target)} does not hold run ${runId}: its ledger (forklift_runs) has no entry of that run, so the rows it loaded are not there (a database deleted, recreated or reset since, or another store)`, {
+      code: 'reload.not-in-target',
+      hint:
+        runTarget !== undefined && runTarget !== into
+          ? `Reload into the store run ${runId} loaded into: --target ${runTarget}. Or run \`forklift migrate\` into this store first, then reload the rejects of the new run.`
+          : `Run \`forklift migrate\` into this store again, then reload the rejects of the new run.`,
+    });
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** Whether a ledger entry's counts say it loaded rows of an entity. */
+function loadedIn(counts: string | null, entity: string): boolean {
+  try {
+    const c = (JSON.parse(counts ?? '{}') as Record<string, { loaded?: unknown } | undefined>)[entity];
+    return typeof c?.loaded === 'number' && c.loaded > 0;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -382,7 +382,7 @@ interface ForeignKeyRow {
  * there is one, else to the target's own table) and triggers. The rows of a `replaced` table are
  * left out where only replaced tables reference it: the load deletes them first anyway.
  */
-async function copyIntoScratch(conn: RawConnection, target: string, scratch: string, names: readonly string[], replaced: ReadonlySet<string>): Promise<void> {
+async function copyIntoScratch(conn: RawConnection, target: string, scratch: string, names: readonly string[], replaced: ReadonlySet<string>): Promise<ScratchNames> {
   const existing = new Set((await query<{ t: string }[]>(conn, "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [target])).map((r) => r.t));
   const fks = await query<ForeignKeyRow[]>(
     conn,
@@ -393,13 +393,49 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
   );
   const copied = new Set(names.filter((n) => existing.has(n)));
   for (const f of fks) if (copied.has(f.ref)) copied.add(f.t);
+  const routines = await addTriggerTables(conn, target, existing, copied);
+  // Tables of other databases on the server whose foreign keys reference a copied table (an ERP's
+  // orders referencing items): a replace's DELETE answers to them as much as to the target's own.
+  // They are copied too, under a name of their own (forklift_x1, …), their rows and those keys with them.
+  const external = (
+    await query<(ForeignKeyRow & { s: string })[]>(
+      conn,
+      `SELECT k.TABLE_SCHEMA AS s, k.CONSTRAINT_NAME AS name, k.TABLE_NAME AS t, k.REFERENCED_TABLE_NAME AS ref, k.COLUMN_NAME AS col, k.REFERENCED_COLUMN_NAME AS refCol, r.UPDATE_RULE AS upd, r.DELETE_RULE AS del
+       FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
+       WHERE k.REFERENCED_TABLE_SCHEMA = ? AND k.TABLE_SCHEMA <> ? AND k.TABLE_SCHEMA <> ? ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION`,
+      [target, target, scratch],
+    )
+  ).filter((f) => copied.has(f.ref) && !f.s.startsWith(SCRATCH_PREFIX));
+  const outside = new Map<string, string>();
+  for (const f of external) if (!outside.has(`${f.s}\0${f.t}`)) outside.set(`${f.s}\0${f.t}`, `forklift_x${outside.size + 1}`);
+  const renamed: ScratchNames = { tables: new Map([...outside].map(([key, copy]) => [copy, key.split('\0') as [string, string]])), constraints: new Map() };
   const t = (name: string): string => `${qi(target)}.${qi(name)}`;
   const x = (name: string): string => `${qi(scratch)}.${qi(name)}`;
   for (const name of copied) await query(conn, `CREATE TABLE ${x(name)} LIKE ${t(name)}`);
+  for (const [key, copy] of outside) {
+    const [schema, table] = key.split('\0') as [string, string];
+    await query(conn, `CREATE TABLE ${x(copy)} LIKE ${qi(schema)}.${qi(table)}`);
+  }
   await query(conn, 'SET FOREIGN_KEY_CHECKS = 0');
   try {
-    const rowsNeeded = (name: string): boolean => !replaced.has(name) || fks.some((f) => f.ref === name && f.t !== name && copied.has(f.t) && !replaced.has(f.t));
+    const rowsNeeded = (name: string): boolean => !replaced.has(name) || external.some((f) => f.ref === name) || fks.some((f) => f.ref === name && f.t !== name && copied.has(f.t) && !replaced.has(f.t));
     for (const name of copied) if (rowsNeeded(name)) await query(conn, `INSERT INTO ${x(name)} SELECT * FROM ${t(name)}`);
+    for (const [key, copy] of outside) {
+      const [schema, table] = key.split('\0') as [string, string];
+      await query(conn, `INSERT INTO ${x(copy)} SELECT * FROM ${qi(schema)}.${qi(table)}`);
+    }
+    const byExternal = new Map<string, (ForeignKeyRow & { s: string })[]>();
+    for (const f of external) byExternal.set(`${f.s}\0${f.t}\0${f.name}`, [...(byExternal.get(`${f.s}\0${f.t}\0${f.name}`) ?? []), f]);
+    for (const cols of byExternal.values()) {
+      const f = cols[0]!;
+      // Constraint names are unique per database: the copy's get one of their own, named back in messages.
+      const fk = `forklift_xfk${renamed.constraints.size + 1}`;
+      renamed.constraints.set(fk, f.name);
+      await query(
+        conn,
+        `ALTER TABLE ${x(outside.get(`${f.s}\0${f.t}`)!)} ADD CONSTRAINT ${qi(fk)} FOREIGN KEY (${cols.map((c) => qi(c.col)).join(', ')}) REFERENCES ${x(f.ref)} (${cols.map((c) => qi(c.refCol)).join(', ')}) ON DELETE ${f.del} ON UPDATE ${f.upd}`,
+      );
+    }
     const byConstraint = new Map<string, ForeignKeyRow[]>();
     for (const f of fks) if (copied.has(f.t)) byConstraint.set(`${f.t}\0${f.name}`, [...(byConstraint.get(`${f.t}\0${f.name}`) ?? []), f]);
     for (const cols of byConstraint.values()) {
@@ -413,16 +449,79 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
   } finally {
     await query(conn, 'SET FOREIGN_KEY_CHECKS = 1');
   }
-  if (copied.size === 0) return;
+  if (copied.size === 0) return renamed;
   const triggers = await query<{ n: string }[]>(conn, `SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_TABLE IN (${[...copied].map(() => '?').join(', ')}) ORDER BY ACTION_ORDER`, [target, ...copied]);
-  if (triggers.length === 0) return;
+  if (triggers.length === 0) return renamed;
   // A trigger's statement names its table unqualified: created from within the scratch schema, it binds to the copy.
   await query(conn, `USE ${qi(scratch)}`);
+  // So do the functions and procedures it calls: created there too, from the target's definitions.
+  for (const r of routines) {
+    const kind = r.type === 'PROCEDURE' ? 'PROCEDURE' : 'FUNCTION';
+    const [def] = await query<Record<string, string>[]>(conn, `SHOW CREATE ${kind} ${t(r.name)}`);
+    const statement = def?.[`Create ${kind === 'PROCEDURE' ? 'Procedure' : 'Function'}`];
+    if (statement) await query(conn, statement);
+  }
   for (const { n } of triggers) {
     const [def] = await query<Record<string, string>[]>(conn, `SHOW CREATE TRIGGER ${t(n)}`);
     const statement = def?.['SQL Original Statement'];
     if (statement) await query(conn, statement);
   }
+  return renamed;
+}
+
+/** The copies of other databases' tables in a scratch schema (forklift_x1: [schema, table]) and their foreign keys' names (forklift_xfk1: the original's). */
+interface ScratchNames {
+  tables: Map<string, [string, string]>;
+  constraints: Map<string, string>;
+}
+
+/** A server message about the scratch schema, naming the target's (and other databases') own tables and constraints. */
+export function scratchMessage(message: string, scratch: string, target: string, names: ScratchNames): string {
+  let m = message;
+  for (const [copy, [schema, table]] of names.tables) m = m.split(`\`${scratch}\`.\`${copy}\``).join(`\`${schema}\`.\`${table}\``).split(`${scratch}.${copy}`).join(`${schema}.${table}`);
+  m = m.replace(/\bforklift_xfk(\d+)\b/g, (all) => names.constraints.get(all) ?? all);
+  return m.split(scratch).join(target);
+}
+
+/**
+ * The target's tables the triggers of the copied tables name (an audit trigger writing to
+ * audit_log, a lookup in a table outside the plan), added to `copied`, and the target's stored
+ * functions and procedures they name (returned), and so on through what those name: a trigger
+ * created from within the scratch schema binds its unqualified names there, where without a copy
+ * every row would be refused with "Table … doesn't exist" or "FUNCTION … does not exist", which
+ * the target has. A name that only looks like one (a column, a word in a string) copies a table or
+ * routine too many, which costs time and changes nothing.
+ */
+async function addTriggerTables(conn: RawConnection, target: string, existing: ReadonlySet<string>, copied: Set<string>): Promise<{ name: string; type: string }[]> {
+  const routines = await query<{ name: string; type: string; body: string | null }[]>(conn, 'SELECT ROUTINE_NAME AS name, ROUTINE_TYPE AS type, ROUTINE_DEFINITION AS body FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_NAME', [target]);
+  const needed: { name: string; type: string; body: string | null }[] = [];
+  const scanned = new Set<string>();
+  let texts: string[] = [];
+  for (;;) {
+    const pending = [...copied].filter((n) => !scanned.has(n));
+    for (const n of pending) scanned.add(n);
+    if (pending.length) {
+      const bodies = await query<{ b: string }[]>(conn, `SELECT ACTION_STATEMENT AS b FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_TABLE IN (${pending.map(() => '?').join(', ')})`, [target, ...pending]);
+      texts.push(...bodies.map((x) => x.b));
+    }
+    if (texts.length === 0) return needed.map(({ name, type }) => ({ name, type }));
+    const scan = texts;
+    texts = [];
+    for (const b of scan) {
+      for (const name of existing) if (!copied.has(name) && namesTable(b, name)) copied.add(name);
+      for (const r of routines) {
+        if (needed.includes(r) || !namesTable(b, r.name)) continue;
+        needed.push(r);
+        if (r.body) texts.push(r.body);
+      }
+    }
+  }
+}
+
+/** Whether SQL text names a table, as a whole identifier (`audit_log`, \`audit_log\`), in any letter case. */
+export function namesTable(sql: string, name: string): boolean {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^\\p{L}\\p{N}_$])\`?${escaped}\`?($|[^\\p{L}\\p{N}_$])`, 'iu').test(sql);
 }
 
 /** Staged ISO timestamp `2025-11-03T05:00:47.000Z` to the datetime(3) literal `2025-11-03 05:00:47.000` (UTC). */
@@ -760,7 +859,8 @@ export class MysqlStore implements TargetStore {
     const scratch = scratchSchemaName(req.runId);
     let created = false;
     // The server names the scratch copy (`forklift_dryrun_…`.`items`): a user acts on the target's own table.
-    const asTarget = (message: string): string => message.split(scratch).join(this.target.database);
+    let renamed: ScratchNames = { tables: new Map(), constraints: new Map() };
+    const asTarget = (message: string): string => scratchMessage(message, scratch, this.target.database, renamed);
     try {
       checkNameLengths(this.display, referencedClosure(req), MYSQL_NAME_LIMIT);
       checkMysqlKeyLengths(referencedClosure(req), this.display, req.model.file?.file);
@@ -772,7 +872,7 @@ export class MysqlStore implements TargetStore {
         created = true;
         await checkTableShapes(conn, req.entities, this.display);
         const replaced = new Set(req.entities.filter((l) => l.mode === 'replace').map((l) => l.entity.name));
-        await copyIntoScratch(conn, this.target.database, scratch, referencedClosure(req).map((e) => e.name), replaced);
+        renamed = await copyIntoScratch(conn, this.target.database, scratch, referencedClosure(req).map((e) => e.name), replaced);
         await query(conn, `USE ${qi(scratch)}`);
         await createTables(conn, referencedClosure(req), this.display);
         await query(conn, MYSQL_TABLES_DDL);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
@@ -26,6 +26,7 @@ interface Entity {
 }
 interface Report {
   run_id: string;
+  started: string;
   run_dir: string;
   command: string;
   status: string;
@@ -429,6 +430,36 @@ describe('rejects reload: bad input', () => {
     expect(existsSync(path.join(demo.dir, 'mappings', 'demo', 'forklift.db'))).toBe(false);
   });
 
+  it('a store that does not hold the run: a SQLite file gone is exit 1 as for every store to read, one recreated or another store exit 2 naming the run; nothing created or loaded', () => {
+    const bad = path.join(demo.dir, 'bad.db');
+    const moved = path.join(demo.dir, 'bad-moved.db');
+    renameSync(bad, moved);
+    try {
+      // The file is gone: the reload would create an empty database holding only the fixed rows.
+      const gone = runCli(['rejects', 'reload', run, '--entity', 'items', '--target', `sqlite:${bad}`], { cwd: demo.dir });
+      expect(gone.code, gone.stdout + gone.stderr).toBe(1);
+      expect(gone.stderr).toContain('no such database file');
+      expect(gone.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(bad)).toBe(false);
+      // A database that is there but never saw the run (recreated, or another store given with --target).
+      const other = path.join(demo.dir, 'other.db');
+      new Database(other).close();
+      const r = runCli(['rejects', 'reload', run, '--entity', 'items', '--target', `sqlite:${other}`, '--json'], { cwd: demo.dir });
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      const err = (JSON.parse(r.stdout) as { error: { message: string; hint: string } }).error;
+      expect(err.message).toContain(`does not hold run ${path.basename(run)}`);
+      expect(err.hint).toContain(`--target sqlite:${bad}`);
+      const db = new Database(other, { readonly: true });
+      try {
+        expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      renameSync(moved, bad);
+    }
+  });
+
   it('--entity of an entity without rejects, or not in the run: exit 2', () => {
     const r = runCli(['rejects', 'reload', run, '--entity', 'itemz'], { cwd: demo.dir });
     expect(r.code).toBe(2);
@@ -564,5 +595,26 @@ describe('the rejects trend of report.html, with two plans of the same name in o
     const html = readFileSync(path.join(dir, c.run_dir, 'report.html'), 'utf8');
     expect(html).toContain(`data-run="${a.run_id}"`);
     expect(html).not.toContain(`data-run="${b.run_id}"`);
+  });
+});
+
+describe('rejects reload of a run the target has since loaded over', () => {
+  it('says which later migrate loaded those entities, and reloads', () => {
+    const demo = demoCopy();
+    const target = `sqlite:${path.join(demo.dir, 'over.db')}`;
+    const a = runCli(['migrate', demo.plan, '--target', target, '--json'], { cwd: demo.dir });
+    expect(a.code, a.stderr).toBe(0);
+    const c = runCli(['migrate', demo.plan, '--target', target, '--json'], { cwd: demo.dir });
+    expect(c.code, c.stderr).toBe(0);
+    const first = JSON.parse(a.stdout) as Report;
+    const later = JSON.parse(c.stdout) as Report;
+    const r = runCli(['rejects', 'reload', path.join(demo.dir, first.run_dir), '--entity', 'items', '--target', target], { cwd: demo.dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('rejects reload hanse-pumpen-demo');
+    expect(r.stderr).toContain(`run ${later.run_id} (migrate, ${later.started}) loaded items into this store after run ${first.run_id}: the reload upserts the fixed rows of run ${first.run_id} over what it loaded`);
+    // The reload of the latest run says nothing of the kind.
+    const latest = runCli(['rejects', 'reload', path.join(demo.dir, later.run_dir), '--entity', 'items', '--target', target], { cwd: demo.dir });
+    expect(latest.code, latest.stderr).toBe(0);
+    expect(latest.stderr).not.toContain('into this store after run');
   });
 });

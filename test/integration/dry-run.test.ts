@@ -248,6 +248,60 @@ for (const [name, store] of Object.entries(stores)) {
 }
 
 describe.skipIf(myDown !== null)('MariaDB scratch schemas', () => {
+  it("a replace whose DELETE a table in another database forbids (its rows reference a row that would go) fails as migrate would, naming that table; both databases stay as they were", async () => {
+    const { url } = await myDbs.create();
+    const erp = await myDbs.create();
+    const p = project(url);
+    p.data(FIRST);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    await withMysql(erp.url, (c) => c.query(`CREATE TABLE orders (id int PRIMARY KEY, item varchar(64), CONSTRAINT orders_item_fk FOREIGN KEY (item) REFERENCES \`${mysqlDb(url)}\`.items (item_code)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin; INSERT INTO orders VALUES (1, 'C');`));
+    try {
+      const before = (await stores.mariadb!.dump(url)) + (await stores.mariadb!.dump(erp.url));
+      p.data(FIRST.slice(0, 2));
+      // Before: exit 0 and "would delete 1": the scratch copy of items knew nothing of orders, and the real migrate then failed.
+      const err = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).message).toContain(`Cannot delete or update a parent row: a foreign key constraint fails (\`${erp.name}\`.\`orders\`, CONSTRAINT \`orders_item_fk\``);
+      expect((err as StoreError).message).not.toMatch(/forklift_dryrun|forklift_x/);
+      const real = await runPlan({ plan: p.plan, command: 'migrate' }).catch((e: unknown) => e);
+      expect(real).toBeInstanceOf(StoreError);
+      expect((await stores.mariadb!.dump(url)) + (await stores.mariadb!.dump(erp.url))).toBe(before);
+      expect(await scratchSchemas()).toEqual([]);
+      // With the order's row gone the same dry run passes, and says so.
+      await withMysql(erp.url, (c) => c.query('DELETE FROM orders'));
+      const ok = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true });
+      expect(ok.entities[0]!.dry_run).toEqual({ would_insert: 0, would_update: 0, unchanged: 2, would_delete: 1, refused: 0 });
+    } finally {
+      await withMysql(erp.url, (c) => c.query('DROP TABLE IF EXISTS orders'));
+    }
+  });
+
+  it('a trigger writing to a table outside the plan (an audit log, through a procedure and a function) refuses no row, as the real migrate would not; the audit log is left as it was', async () => {
+    const url = await stores.mariadb!.url();
+    const p = project(url);
+    p.data(FIRST);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    await withMysql(url, async (c) => {
+      await c.query(`CREATE TABLE audit_log (id int AUTO_INCREMENT PRIMARY KEY, item varchar(64) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin; INSERT INTO audit_log (item) VALUES ('A');
+        CREATE TABLE item_groups (code varchar(64) PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin; INSERT INTO item_groups VALUES ('PUMP'), ('SEAL');
+        CREATE FUNCTION audit_code(c varchar(64)) RETURNS varchar(64) DETERMINISTIC RETURN CONCAT('item ', c);
+        CREATE PROCEDURE audit_item(c varchar(64)) INSERT INTO audit_log (item) VALUES (c);
+        CREATE TRIGGER items_audit AFTER INSERT ON items FOR EACH ROW CALL audit_item(audit_code(NEW.item_code));
+        CREATE TRIGGER items_group BEFORE INSERT ON items FOR EACH ROW BEGIN IF NOT EXISTS (SELECT 1 FROM \`item_groups\` WHERE code = NEW.category) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'unknown group'; END IF; END`);
+    });
+    const before = await stores.mariadb!.dump(url);
+    p.data([...FIRST, 'D,Delta,4,NOPE,10', 'E,Echo,5,SEAL,10']);
+    const err = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true }).catch((e: unknown) => e);
+    // Before: every row refused with "Table '<target>.audit_log' doesn't exist" or "PROCEDURE <target>.audit_item does not exist" (the scratch schema had no copy), which the target has.
+    expect(err).toBeInstanceOf(DataRejectedError);
+    const r = (err as DataRejectedError).data as RunResult;
+    expect(r.entities[0]!.dry_run).toEqual({ would_insert: 1, would_update: 0, unchanged: 3, would_delete: 0, refused: 1 });
+    const rows = parse(readFileSync(path.join(p.dir, r.entities[0]!.rejects_file!)), { bom: true, columns: true }) as Record<string, string>[];
+    expect(rows.map((x) => [x.CODE, x.forklift_reason])).toEqual([['D', 'the target refuses this row: unknown group']]);
+    expect(await stores.mariadb!.dump(url)).toBe(before);
+    expect(await scratchSchemas()).toEqual([]);
+  });
+
   it('a scratch schema left by a killed dry run is dropped by the next one; one whose run is alive is kept', async () => {
     const url = await stores.mariadb!.url();
     const p = project(url);

@@ -1,4 +1,7 @@
 import Database from 'better-sqlite3';
+import iconv from 'iconv-lite';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -172,6 +175,28 @@ describe('keys Excel changed in the rejects file', () => {
     const d = await diffRuns({ a: first.run_id, b: reload.run_id, plan: p.plan });
     expect(d.totals).toMatchObject({ fixed: 0, still_failing: 0, new: 0, deleted_from_file: 1, rekeyed: 3 });
     expect(renderRunsDiffText(d)).toContain("0 new, 1 deleted from run A's rejects file by hand, 3 re-keyed by Excel");
+  });
+});
+
+describe('keys a German Excel changed in the rejects file', () => {
+  it("are rejected on reload (rule rekeyed): '4,711E+18' with a decimal comma in a ';'-separated Windows-1252 save, and a mantissa cut short", async () => {
+    const p = project('CODE,DESC,UOM\n4711000012345678901,Nut,\n4711000012345678902,Pin,\n4759000000000000001,Cap,\nA1,ok,EA\n', ITEM);
+    const first = await p.migrate();
+    expect(first.entities[0]).toMatchObject({ loaded: 1, rejected: 3 });
+    // What de-DE Excel saves after the person fills in UOM: ';', Windows-1252, CRLF, numbers shown as the column's width allows.
+    const [header, ...rows] = parse(readFileSync(p.rejects(first)), { bom: true }) as string[][];
+    const excel: Record<string, string> = { '4711000012345678901': '4,711E+18', '4711000012345678902': '4,7E+18', '4759000000000000001': '4,8E+18' };
+    const saved = rows.map(([code, desc, , ...meta]) => [excel[code!] ?? code!, desc!, 'EA', ...meta]);
+    writeFileSync(p.rejects(first), iconv.encode(stringify([header!, ...saved], { delimiter: ';', record_delimiter: 'windows' }), 'windows-1252'));
+    const reload = await p.reload(first);
+    expect(reload.entities[0]).toMatchObject({ read: 3, loaded: 0, rejected: 3, rejects_by_rule: { rekeyed: 3 } });
+    const r = await rejectsOf(p, reload);
+    expect(r.map((x) => x[1])).toEqual([
+      expect.stringContaining("CODE '4,711E+18' was '4711000012345678901' when run") as unknown as string,
+      expect.stringContaining("CODE '4,7E+18' was '4711000012345678902' when run") as unknown as string,
+      expect.stringContaining("CODE '4,8E+18' was '4759000000000000001' when run") as unknown as string,
+    ]);
+    expect(p.rows("SELECT item_code FROM items WHERE item_code <> 'A1'")).toEqual([]);
   });
 });
 

@@ -221,8 +221,9 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       await checkpoint();
       checkDuplicateKeys(staging, x.entity, x.mapping.spec.on_duplicate ?? 'reject', x.label);
       await checkpoint();
-      if (store.keysIgnoreTrailingSpaces) checkPaddedKeys(staging, x.entity, x.label, store.kind === 'mssql' ? 'SQL Server' : 'MySQL/MariaDB');
-      checkUniqueColumns(staging, x.entity, x.label);
+      const paddedTarget = store.keysIgnoreTrailingSpaces ? (store.kind === 'mssql' ? 'SQL Server' : 'MySQL/MariaDB') : undefined;
+      if (paddedTarget) checkPaddedKeys(staging, x.entity, x.label, paddedTarget);
+      checkUniqueColumns(staging, x.entity, x.label, paddedTarget);
       await checkpoint();
       checkForeignKeys(staging, x.entity, inRun, (e) => existing.get(e), (e) => byEntity.get(e)?.label ?? e, (e) => plan.model.entities.get(e));
       await checkpoint();

@@ -161,17 +161,25 @@ export function firstPaddedKeyPair(db: Database.Database, entity: Entity, indexK
  * rows of one key that disagree, since none can be trusted over the others. A missing value is no
  * value: any number of rows may lack one. Runs after the key checks, over the rows still ok.
  */
-export function checkUniqueColumns(staging: Staging, entity: Entity, sourceLabel: string): void {
+export function checkUniqueColumns(staging: Staging, entity: Entity, sourceLabel: string, paddedTarget?: string): void {
   const t = stagingTable(entity.name);
   for (const c of entity.columns) {
     if (!c.unique || (entity.primaryKey.length === 1 && entity.primaryKey[0] === c.name)) continue;
     const col = q(c.name);
-    const shared = staging.db.prepare(`SELECT ${col} FROM ${t} WHERE _st = ${ROW_OK} AND ${col} IS NOT NULL GROUP BY ${col} HAVING COUNT(*) > 1`).pluck().all();
+    // A target that compares text without trailing spaces (`paddedTarget`) holds 'A' and 'A ' as one value.
+    const padded = paddedTarget !== undefined && TEXT_TYPES.has(c.type);
+    const value = padded ? `rtrim(${col}, ' ')` : col;
+    const shared = staging.db.prepare(`SELECT ${value} FROM ${t} WHERE _st = ${ROW_OK} AND ${col} IS NOT NULL GROUP BY ${value} HAVING COUNT(*) > 1`).pluck().all();
     if (shared.length === 0) continue;
-    const members = staging.db.prepare(`SELECT _seq AS seq, _line AS line FROM ${t} WHERE ${col} = ? AND _st = ${ROW_OK} ORDER BY _seq`);
+    const members = staging.db.prepare(`SELECT _seq AS seq, _line AS line, ${col} AS v FROM ${t} WHERE ${value} = ? AND _st = ${ROW_OK} ORDER BY _seq`);
     for (const v of shared) {
-      const rows = members.all(v) as { seq: number; line: number }[];
-      rejectTogether(staging, entity, rows, c.name, 'unique', (lines) => `${rows.length} rows of ${sourceLabel} (lines ${lines}) have the ${c.name} ${String(v)}, which must be unique; none is loaded. Keep the right one`);
+      const rows = members.all(v) as { seq: number; line: number; v: unknown }[];
+      const values = [...new Set(rows.map((r) => String(r.v)))];
+      const what =
+        values.length > 1
+          ? `${c.name} values that differ only in trailing spaces (${values.map((x) => `'${x}'`).join(', ')}), one value to ${paddedTarget}, and ${c.name} must be unique`
+          : `the ${c.name} ${String(v)}, which must be unique`;
+      rejectTogether(staging, entity, rows, c.name, 'unique', (lines) => `${rows.length} rows of ${sourceLabel} (lines ${lines}) have ${what}; none is loaded. Keep the right one${values.length > 1 ? ' (or trim the field: clean: [trim])' : ''}`);
     }
   }
 }

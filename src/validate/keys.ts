@@ -183,3 +183,46 @@ export function checkUniqueColumns(staging: Staging, entity: Entity, sourceLabel
     }
   }
 }
+
+/**
+ * Rows whose `unique` value a row already in the target holds, under another key (an append, an
+ * incremental load or an upsert adds to the target's rows): the target's UNIQUE constraint would
+ * refuse the whole load, naming no line. They are rejected with the target's key named. `target`
+ * holds the target's key columns and the unique column (copyTargetUniques). In an upsert a target
+ * row whose key this run updates, setting the column too, gives its value up, so it holds none.
+ */
+export function checkUniqueAgainstTarget(
+  staging: Staging,
+  entity: Entity,
+  column: Column,
+  target: string,
+  opts: { sourceLabel: string; upsertSets: boolean; paddedTarget?: string | undefined },
+): void {
+  const t = stagingTable(entity.name);
+  const col = q(column.name);
+  const padded = opts.paddedTarget !== undefined && TEXT_TYPES.has(column.type);
+  const same = padded ? `rtrim(x.${col}, ' ') = rtrim(s.${col}, ' ')` : `x.${col} = s.${col}`;
+  const sameKey = (a: string, b: string): string => entity.primaryKey.map((k) => `${a}.${q(k)} IS ${b}.${q(k)}`).join(' AND ');
+  const givenUp = opts.upsertSets ? ` AND NOT EXISTS (SELECT 1 FROM ${t} AS u WHERE u._st = ${ROW_OK} AND ${sameKey('u', 'x')})` : '';
+  const hits = staging.db
+    .prepare(
+      `SELECT s._seq AS seq, s._line AS line, s.${col} AS v, ${entity.primaryKey.map((k, i) => `x.${q(k)} AS k${i}`).join(', ')} FROM ${t} AS s JOIN ${target} AS x ON ${same} ` +
+        `WHERE s._st = ${ROW_OK} AND s.${col} IS NOT NULL AND NOT (${sameKey('x', 's')})${givenUp} ORDER BY s._seq`,
+    )
+    .all() as Record<string, unknown>[];
+  const seen = new Set<number>();
+  for (const h of hits) {
+    const seq = h.seq as number;
+    if (seen.has(seq)) continue;
+    seen.add(seq);
+    const key = entity.primaryKey.map((k, i) => `${k} ${String(h[`k${i}`])}`).join(', ');
+    staging.rejectStaged(
+      entity.name,
+      seq,
+      h.line as number,
+      column.name,
+      'unique',
+      `${column.name} ${String(h.v)} is already held by the target's row ${key}, and ${column.name} must be unique${padded ? ` (${opts.paddedTarget} compares text without trailing spaces)` : ''}; the row is not loaded. Correct the value, or change the target's row first`,
+    );
+  }
+}

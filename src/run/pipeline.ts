@@ -184,7 +184,8 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     const modeOf = (m: LoadedMapping): LoadMode => loadModeOf(m, plan.spec.load);
 
     // Rows already in the target count for foreign keys to entities this run does not replace.
-    const existing = new Map<string, string>();
+    // entity -> referenced column -> the staging table holding the target's values of it
+    const existing = new Map<string, Map<string, string>>();
     for (const e of plan.model.entities.values()) {
       const x = byEntity.get(e.name);
       if (x && modeOf(x.mapping) === 'replace') continue;
@@ -238,7 +239,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         }
       }
       await checkpoint();
-      checkForeignKeys(staging, x.entity, inRun, (e) => existing.get(e), (e) => byEntity.get(e)?.label ?? e, (e) => plan.model.entities.get(e));
+      checkForeignKeys(staging, x.entity, inRun, (e, column) => existing.get(e)?.get(column), (e) => byEntity.get(e)?.label ?? e, (e) => plan.model.entities.get(e));
       await checkpoint();
       for (const rule of x.entity.rules) if (rule.kind === 'bom-graph') checkBomCycles(staging, x.entity, rule.parent, rule.component, targetBoms.get(name));
       await checkpoint();
@@ -605,18 +606,22 @@ function ledgerOf(staging: Staging, x: Extracted, dryRun: DryRunCounts | undefin
   return l;
 }
 
-async function copyTargetKeys(store: TargetStore, staging: Staging, plan: LoadedPlan, e: Entity, signal: AbortSignal | undefined): Promise<string> {
-  const table = q(`t_${e.name}`);
+async function copyTargetKeys(store: TargetStore, staging: Staging, plan: LoadedPlan, e: Entity, signal: AbortSignal | undefined): Promise<Map<string, string>> {
+  // Every column of e that some entity references (items.item_code; a unique name besides the key), each in a table of its own.
   const cols = [...new Set(plan.model.entities.get(e.name)!.columns.filter((c) => [...plan.model.entities.values()].some((o) => o.columns.some((oc) => oc.references?.entity === e.name && oc.references.column === c.name))).map((c) => c.name))];
-  const col = cols[0] ?? e.primaryKey[0]!;
-  staging.db.exec(`CREATE TABLE ${table} (${q(col)})`);
-  const ins = staging.db.prepare(`INSERT INTO ${table} VALUES (?)`);
-  for await (const batch of store.readColumn(e.name, col)) {
-    signal?.throwIfAborted();
-    for (const v of batch) ins.run(v as string);
+  const out = new Map<string, string>();
+  for (const [i, col] of (cols.length ? cols : [e.primaryKey[0]!]).entries()) {
+    const table = q(`t${i || ''}_${e.name}`);
+    staging.db.exec(`CREATE TABLE ${table} (${q(col)})`);
+    const ins = staging.db.prepare(`INSERT INTO ${table} VALUES (?)`);
+    for await (const batch of store.readColumn(e.name, col)) {
+      signal?.throwIfAborted();
+      for (const v of batch) ins.run(v as string);
+    }
+    staging.db.exec(`CREATE INDEX ${q(`ti${i || ''}_${e.name}`)} ON ${table} (${q(col)})`);
+    out.set(col, table);
   }
-  staging.db.exec(`CREATE INDEX ${q(`ti_${e.name}`)} ON ${table} (${q(col)})`);
-  return table;
+  return out;
 }
 
 /** The target's key columns and one unique column, where the column holds a value, streamed into the staging file. */

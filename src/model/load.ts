@@ -37,7 +37,8 @@ export function loadModel(ref: string | undefined, baseDir: string, display: (f:
       if (c.length !== undefined) col.length = c.length;
       if (c.precision !== undefined) col.precision = c.precision;
       if (c.scale !== undefined) col.scale = c.scale;
-      if (c.values !== undefined) col.values = c.values;
+      // Stored text is NFC (SPEC section 3): an enum value typed or pasted decomposed (u + U+0308) must match it.
+      if (c.values !== undefined) col.values = c.values.map((v) => v.normalize('NFC'));
       if (c.unique !== undefined) col.unique = c.unique;
       if (c.min !== undefined) col.min = c.min;
       if (c.max !== undefined) col.max = c.max;

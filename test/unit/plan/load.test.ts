@@ -97,6 +97,16 @@ describe('plan files', () => {
     expect(all).not.toMatch(/t\.ok/);
   });
 
+  it('reads enum values in NFC, as the text they are compared with is', () => {
+    const p = plan({
+      'forklift.yaml': `name: p\nmodel: model.yaml\nmappings: [a.yaml]\n`,
+      'model.yaml': `entities:\n  t:\n    primary_key: [id]\n    columns:\n      id: { type: integer }\n      grade: { type: enum, values: [${'Gu\u0308te'}, A] }\n`,
+      'a.yaml': MAPPING,
+    });
+    const col = loadPlanModel(p).entities.get('t')!.columns.find((c) => c.name === 'grade')!;
+    expect(col.values).toEqual(['G\u00fcte', 'A']);
+  });
+
   it('reports every problem at once, each with file:line:column', () => {
     const p = plan({
       'forklift.yaml': `name: p\nmapings: [m.yaml]\nreject_limit: lots\n`,

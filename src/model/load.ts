@@ -57,6 +57,8 @@ export function loadModel(ref: string | undefined, baseDir: string, display: (f:
     }
     if (!existing) {
       if (entity.primaryKey.length === 0) problems.push(`${formatLocation(yaml.locate(['entities', name]))} ${name}: give a primary_key`);
+      const twice = entity.primaryKey.filter((k, i) => entity.primaryKey.indexOf(k) !== i);
+      if (twice.length) problems.push(`${formatLocation(yaml.locate(['entities', name, 'primary_key']))} ${name}: the primary key names ${[...new Set(twice)].join(', ')} more than once; name each column once`);
       for (const k of entity.primaryKey) {
         const c = entity.columns.find((x) => x.name === k);
         if (!c) problems.push(`${formatLocation(yaml.locate(['entities', name, 'primary_key']))} primary key column '${k}' is not a column of ${name}`);

@@ -80,7 +80,8 @@ describe('plan files', () => {
         `      f: { type: integer, min: 10, max: 1 }\n` +
         `      g: { type: date, min: 2020-01-01 }\n` +
         `      h: { type: integer, min: abc }\n` +
-        `      ok: { type: decimal, precision: 10, scale: 2, min: -5, max: 1e3, references: p.amt }\n`,
+        `      ok: { type: decimal, precision: 10, scale: 2, min: -5, max: 1e3, references: p.amt }\n` +
+        `  u:\n    primary_key: [id, id]\n    columns:\n      id: { type: integer }\n`,
       'a.yaml': MAPPING,
     });
     const err = planError(p);
@@ -94,6 +95,7 @@ describe('plan files', () => {
     expect(all).toMatch(/model\.yaml:17:\d+ t\.f: max 1 is less than min 10/);
     expect(all).toMatch(/model\.yaml:18:\d+ t\.g: min applies to integer and decimal columns, and this one is date/);
     expect(all).toMatch(/model\.yaml:19:\d+ t\.h: min 'abc' is not a number/);
+    expect(all).toMatch(/model\.yaml:22:\d+ u: the primary key names id more than once/);
     expect(all).not.toMatch(/t\.ok/);
   });
 

@@ -64,6 +64,7 @@ export default class Purge extends BaseCommand {
         dryRun: flags['dry-run'],
         allowTriggers,
         planSha256: plan.sha256,
+        model: plan.model,
         signal: interrupt.signal,
         collectGarbage: fullGc(),
         progress: (p) => spinner.update(`${STEP_TEXT[p.step]}${p.table ? ` ${p.table}` : ''}${p.rows ? `: ${fmt.format(p.rows)} rows` : ''}`),

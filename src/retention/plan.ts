@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { loadModel } from '../model/load.js';
+import type { Model } from '../model/types.js';
 import { checkFile } from '../plan/check-file.js';
 import { DEFAULT_TARGET, displayPath, resolveTarget } from '../plan/paths.js';
 import { planSchema } from '../plan/schema.js';
@@ -14,6 +15,8 @@ export interface PurgePlan {
   rules: RetentionRule[];
   /** The plan's SHA-256 for the ledger, null without a plan. */
   sha256: string | null;
+  /** The plan's model (its references keep rows the store has no FOREIGN KEY for), absent without a plan. */
+  model?: Model;
 }
 
 /**
@@ -37,5 +40,5 @@ export function purgePlan(opts: { plan: string; target?: string | undefined; all
     throw new ConfigError(problems[0]!, { code: 'plan.retention', location: { file: yaml.file }, hint: `Fix the retention rules of the plan${problems.length > 1 ? ` (${problems.length} problems, all listed)` : ''}.`, details: problems.slice(1) });
   }
   const target = opts.target !== undefined ? resolveTarget(opts.target, process.cwd()) : resolveTarget(spec.target ?? DEFAULT_TARGET, path.dirname(file));
-  return { target, rules: opts.all ? [] : rules, sha256: sha256Text(yaml.text) };
+  return { target, rules: opts.all ? [] : rules, sha256: sha256Text(yaml.text), model };
 }

@@ -10,10 +10,11 @@ import { checkLedgerWriter, commandEntry, notOnRecord, noteLedgerHead } from '..
 import { readStoreLedger } from '../audit/ledger.js';
 import { BundleError, ConfigError, ForkliftError, StoreError } from '../core/errors.js';
 import { heapGuard } from '../diff/diff.js';
-import type { Entity } from '../model/types.js';
+import type { Entity, Model } from '../model/types.js';
 import { newRunId } from '../run/run-id.js';
 import { openStore } from '../stores/index.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
+import { modelReferences } from '../stores/delete-common.js';
 import type { DeleteTable, DeleteTrigger, RunEntry, TargetStore } from '../stores/types.js';
 import { databaseName } from '../stores/url.js';
 import { DELETION_RECORD, deletionRecord, readDeletionRecord, sameSelection, type DeletionRecord } from './record.js';
@@ -38,6 +39,8 @@ export interface PurgeOptions {
   dryRun?: boolean | undefined;
   /** DELETE triggers (or PostgreSQL rules) of purged tables the purge may set off, by name or table.name; any other is refused (triggers.ts). */
   allowTriggers?: readonly string[] | undefined;
+  /** The plan's model: a row its references (a self reference, which the store has no FOREIGN KEY for) point at from a row that stays is kept. */
+  model?: Model | undefined;
   planSha256?: string | null | undefined;
   progress?: (p: { step: PurgeStep; table?: string; rows?: number }) => void;
   signal?: AbortSignal | undefined;
@@ -124,7 +127,7 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
       throw new ConfigError(`${store.display}: purge is not supported on this store yet`, { code: 'purge.store', hint: 'Purge works on SQLite, PostgreSQL and MySQL/MariaDB.' });
     }
     opts.progress?.({ step: 'select' });
-    const selOpts = { rules: opts.rules, asOf, all, allowTriggers: opts.allowTriggers, signal: opts.signal };
+    const selOpts = { rules: opts.rules, asOf, all, allowTriggers: opts.allowTriggers, model: opts.model, signal: opts.signal };
     // A dry run changes nothing, not even what killed purges left.
     const swept = opts.dryRun ? [] : sweepStaleWork(path.dirname(final!), `${path.basename(final!)}.`);
     const base = { mode: all ? ('all' as const) : ('retention' as const), store: store.display, as_of: asOf.toISODate()!, resumed: false, already_purged: false, swept, ledger_head: null, triggers_allowed: [] as string[] };
@@ -180,7 +183,8 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
       opts.collectGarbage?.();
       opts.progress?.({ step: 'delete' });
       const byName = new Map(record.tables.map((t) => [t.name, t]));
-      const entities = (await store.describeTables()).filter((e) => byName.has(e.name));
+      const described = await store.describeTables();
+      const entities = described.filter((e) => byName.has(e.name));
       const order = record.tables.map((t) => {
         const e = entities.find((x) => x.name === t.name);
         if (!e) throw new BundleError(`${store.display} has no table ${t.name} any more, which the archive holds rows of; nothing was deleted`, { code: 'purge.table-gone' });
@@ -195,6 +199,7 @@ export async function purge(opts: PurgeOptions): Promise<PurgeResult> {
           tables: deletes,
           entry: entry('succeeded', done, manifest, notes.length ? notes.join('; ') : null),
           checkTriggers: checkTriggersAtDelete(triggers, record.tables.map((t) => t.name), shown, store.display),
+          references: opts.model ? modelReferences(opts.model, described) : undefined,
           signal: opts.signal,
         })
         .catch((e: unknown) => {

@@ -4,8 +4,8 @@ import type { DateTime } from 'luxon';
 import type { RowSelection } from '../bundle/export.js';
 import { ConfigError } from '../core/errors.js';
 import { columnsOf } from '../mapping/expr/index.js';
-import { referencedFirst, type Entity } from '../model/types.js';
-import { tableLabel } from '../stores/delete-common.js';
+import { referencedFirst, type Entity, type Model } from '../model/types.js';
+import { modelReferences, tableLabel, withModelReferences } from '../stores/delete-common.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import type { DeleteTrigger, KeySets, RowRange, StoreForeignKey, TargetStore } from '../stores/types.js';
 import { didYouMean } from '../util/suggest.js';
@@ -19,8 +19,9 @@ import { dropWork, scratchDir } from '../util/work-path.js';
  * cut-off, so only the candidate rows are read.
  *
  * Referential safety: a row that a row staying in the store references is kept, through every
- * foreign key the store's catalog has (composite, self referencing, from tables of other schemas;
- * not the model's single-column references), and "references" is decided by the store itself, by
+ * foreign key the store's catalog has (composite, self referencing, from tables of other schemas)
+ * and every reference of the plan's model the catalog lacks (a self reference, which forklift
+ * creates no FOREIGN KEY for), and "references" is decided by the store itself, by
  * its own comparison (collations, types), as its foreign keys decide it: a case-insensitive key
  * 'abc' references 'ABC'. The candidates of every table involved (one that rows reference, or one
  * that references such a table and is purged too) are put into key sets in the store
@@ -58,6 +59,8 @@ export interface SelectionOptions {
   all: boolean;
   /** DELETE triggers (and rules) of purged tables the purge may set off, by name or table.name (triggers.ts); any other is refused. */
   allowTriggers?: readonly string[] | undefined;
+  /** The plan's model: its references count as foreign keys where the catalog has none (a self reference). */
+  model?: Model | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -129,7 +132,7 @@ export class Selection {
     const purged = new Map(chosen.map((c) => [c.entity.name, c]));
     // Before anything is read: a trigger the purge may not set off is refused (the dry run too).
     const triggers = allowedTriggers(await store.deleteTriggers(), [...purged.keys()], opts.allowTriggers ?? [], store.display);
-    const into = (await store.foreignKeys()).filter((fk) => purged.has(fk.refTable));
+    const into = withModelReferences(await store.foreignKeys(), opts.model ? modelReferences(opts.model, described) : undefined).filter((fk) => purged.has(fk.refTable));
     const tables = childrenFirst(
       chosen.map((c) => c.entity.name),
       into,

@@ -5,7 +5,7 @@ import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, DataRejectedError, ExitCode, ForkliftError, InterruptedError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
-import { dependencyOrder, type Entity } from '../model/types.js';
+import { dependencyOrder, type Column, type Entity } from '../model/types.js';
 import { loadPlan, planRelativePath, providedColumns, type LoadedMapping, type LoadedPlan } from '../plan/load.js';
 import { loadModeOf, watermarkOf } from '../plan/watermark.js';
 import { openStore } from '../stores/index.js';
@@ -18,7 +18,7 @@ import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/type
 import { checkBomCycles, type TargetBomLines } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
 import { checkForeignKeys } from '../validate/foreign-keys.js';
-import { checkDuplicateKeys, checkPaddedKeys, checkUniqueColumns } from '../validate/keys.js';
+import { checkDuplicateKeys, checkPaddedKeys, checkUniqueAgainstTarget, checkUniqueColumns } from '../validate/keys.js';
 import { TARGET_CONSTRAINT_RULE, dryRunLoad, type DryRunCounts } from './dry-run.js';
 import { mapSource } from './extract.js';
 import { assertBalanced, committedCounts, type EntityLedger } from './ledger.js';
@@ -184,7 +184,8 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     const modeOf = (m: LoadedMapping): LoadMode => loadModeOf(m, plan.spec.load);
 
     // Rows already in the target count for foreign keys to entities this run does not replace.
-    const existing = new Map<string, string>();
+    // entity -> referenced column -> the staging table holding the target's values of it
+    const existing = new Map<string, Map<string, string>>();
     for (const e of plan.model.entities.values()) {
       const x = byEntity.get(e.name);
       if (x && modeOf(x.mapping) === 'replace') continue;
@@ -221,10 +222,24 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       await checkpoint();
       checkDuplicateKeys(staging, x.entity, x.mapping.spec.on_duplicate ?? 'reject', x.label);
       await checkpoint();
-      if (store.keysIgnoreTrailingSpaces) checkPaddedKeys(staging, x.entity, x.label, store.kind === 'mssql' ? 'SQL Server' : 'MySQL/MariaDB');
-      checkUniqueColumns(staging, x.entity, x.label);
+      const paddedTarget = store.keysIgnoreTrailingSpaces ? (store.kind === 'mssql' ? 'SQL Server' : 'MySQL/MariaDB') : undefined;
+      if (paddedTarget) checkPaddedKeys(staging, x.entity, x.label, paddedTarget);
+      checkUniqueColumns(staging, x.entity, x.label, paddedTarget);
+      const mode = modeOf(x.mapping);
+      const uniques = x.entity.columns.filter((c) => c.unique && !(x.entity.primaryKey.length === 1 && x.entity.primaryKey[0] === c.name));
+      if (uniques.length && mode !== 'replace' && (await fromTarget(() => target.hasTable(x.entity.name)))) {
+        const provided = providedColumns(x.mapping, x.entity);
+        // A table that lacks a column is refused by the load's shape check, with its own message.
+        const table = (await fromTarget(() => target.describeTables())).find((e) => e.name === x.entity.name);
+        const has = (n: string): boolean => table?.columns.some((c) => c.name === n) ?? false;
+        for (const c of uniques) {
+          if (!has(c.name) || !x.entity.primaryKey.every(has)) continue;
+          const held = await fromTarget(() => copyTargetUniques(target, staging, x.entity, c, signal));
+          checkUniqueAgainstTarget(staging, x.entity, c, held, { sourceLabel: x.label, upsertSets: mode === 'upsert' && provided.includes(c.name), paddedTarget });
+        }
+      }
       await checkpoint();
-      checkForeignKeys(staging, x.entity, inRun, (e) => existing.get(e), (e) => byEntity.get(e)?.label ?? e, (e) => plan.model.entities.get(e));
+      checkForeignKeys(staging, x.entity, inRun, (e, column) => existing.get(e)?.get(column), (e) => byEntity.get(e)?.label ?? e, (e) => plan.model.entities.get(e));
       await checkpoint();
       for (const rule of x.entity.rules) if (rule.kind === 'bom-graph') checkBomCycles(staging, x.entity, rule.parent, rule.component, targetBoms.get(name));
       await checkpoint();
@@ -591,17 +606,37 @@ function ledgerOf(staging: Staging, x: Extracted, dryRun: DryRunCounts | undefin
   return l;
 }
 
-async function copyTargetKeys(store: TargetStore, staging: Staging, plan: LoadedPlan, e: Entity, signal: AbortSignal | undefined): Promise<string> {
-  const table = q(`t_${e.name}`);
+async function copyTargetKeys(store: TargetStore, staging: Staging, plan: LoadedPlan, e: Entity, signal: AbortSignal | undefined): Promise<Map<string, string>> {
+  // Every column of e that some entity references (items.item_code; a unique name besides the key), each in a table of its own.
   const cols = [...new Set(plan.model.entities.get(e.name)!.columns.filter((c) => [...plan.model.entities.values()].some((o) => o.columns.some((oc) => oc.references?.entity === e.name && oc.references.column === c.name))).map((c) => c.name))];
-  const col = cols[0] ?? e.primaryKey[0]!;
-  staging.db.exec(`CREATE TABLE ${table} (${q(col)})`);
-  const ins = staging.db.prepare(`INSERT INTO ${table} VALUES (?)`);
-  for await (const batch of store.readColumn(e.name, col)) {
-    signal?.throwIfAborted();
-    for (const v of batch) ins.run(v as string);
+  const out = new Map<string, string>();
+  for (const [i, col] of (cols.length ? cols : [e.primaryKey[0]!]).entries()) {
+    const table = q(`t${i || ''}_${e.name}`);
+    staging.db.exec(`CREATE TABLE ${table} (${q(col)})`);
+    const ins = staging.db.prepare(`INSERT INTO ${table} VALUES (?)`);
+    for await (const batch of store.readColumn(e.name, col)) {
+      signal?.throwIfAborted();
+      for (const v of batch) ins.run(v as string);
+    }
+    staging.db.exec(`CREATE INDEX ${q(`ti${i || ''}_${e.name}`)} ON ${table} (${q(col)})`);
+    out.set(col, table);
   }
-  staging.db.exec(`CREATE INDEX ${q(`ti_${e.name}`)} ON ${table} (${q(col)})`);
+  return out;
+}
+
+/** The target's key columns and one unique column, where the column holds a value, streamed into the staging file. */
+async function copyTargetUniques(store: TargetStore, staging: Staging, entity: Entity, column: Column, signal: AbortSignal | undefined): Promise<string> {
+  const table = q(`tu_${entity.name}_${column.name}`);
+  const names = [...new Set([...entity.primaryKey, column.name])];
+  const narrow: Entity = { ...entity, columns: names.map((n) => entity.columns.find((c) => c.name === n)!), rules: [] };
+  staging.db.exec(`CREATE TABLE ${table} (${names.map(q).join(', ')})`);
+  const ins = staging.db.prepare(`INSERT INTO ${table} VALUES (${names.map(() => '?').join(', ')})`);
+  const pos = names.indexOf(column.name);
+  const many = staging.db.transaction((batch: unknown[][]) => {
+    for (const r of batch) if (r[pos] !== null && r[pos] !== undefined) ins.run(...r);
+  });
+  for await (const batch of store.readRows(narrow, { signal })) many(batch);
+  staging.db.exec(`CREATE INDEX ${q(`tui_${entity.name}_${column.name}`)} ON ${table} (${q(column.name)})`);
   return table;
 }
 

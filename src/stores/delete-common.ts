@@ -1,5 +1,5 @@
 import { StoreError } from '../core/errors.js';
-import type { Column, Entity } from '../model/types.js';
+import type { Column, Entity, Model } from '../model/types.js';
 import type { DeleteAction, StoreForeignKey } from './types.js';
 
 /**
@@ -17,6 +17,34 @@ import type { DeleteAction, StoreForeignKey } from './types.js';
  * referencing one is counted before and after as well: a purged table must lose exactly its
  * archived rows, any other none.
  */
+
+/**
+ * The catalog's foreign keys and the model's references it lacks (the same table, columns and
+ * referenced table and columns count as one). A purge must keep a row that rows staying in the
+ * store reference by either.
+ */
+export function withModelReferences(catalog: readonly StoreForeignKey[], model: readonly StoreForeignKey[] | undefined): StoreForeignKey[] {
+  const sig = (fk: StoreForeignKey): string => JSON.stringify([fk.schema, fk.table, fk.columns, fk.refTable, fk.refColumns]);
+  const have = new Set(catalog.map(sig));
+  return [...catalog, ...(model ?? []).filter((fk) => !have.has(sig(fk)))];
+}
+
+/**
+ * The model's single-column references as foreign keys of the store (no ON DELETE of their own),
+ * where the store holds both tables with those columns.
+ */
+export function modelReferences(model: Model, described: readonly Entity[]): StoreForeignKey[] {
+  const byName = new Map(described.map((e) => [e.name, e]));
+  const has = (table: string, column: string): boolean => byName.get(table)?.columns.some((c) => c.name === column) ?? false;
+  const out: StoreForeignKey[] = [];
+  for (const e of model.entities.values()) {
+    for (const c of e.columns) {
+      if (!c.references || !has(e.name, c.name) || !has(c.references.entity, c.references.column)) continue;
+      out.push({ name: `${e.name}.${c.name} references ${c.references.entity}.${c.references.column} (model)`, schema: null, table: e.name, columns: [c.name], refTable: c.references.entity, refColumns: [c.references.column], onDelete: 'no action' });
+    }
+  }
+  return out;
+}
 
 /** Rows per multi-row INSERT into a temporary table of archived rows (SQLite and MySQL; PostgreSQL COPYs them). */
 export const ROWS_PER_INSERT = 500;

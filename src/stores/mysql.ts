@@ -31,7 +31,7 @@ import {
 import { referencedClosure } from './referenced.js';
 import { checkNameLengths, MYSQL_NAME_LIMIT } from './name-limits.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
-import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTables, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
+import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTables, rowPieces, withModelReferences, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
 import { firstHeldKey, keyClashError, keysCondition } from './key-clash.js';
 import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
@@ -1048,7 +1048,7 @@ export class MysqlStore implements TargetStore {
       // not the snapshot of the transaction's first read.
       await query(c, 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       const link = await inRunTransaction(c, req.entry, state, async () => {
-        const fks = mysqlForeignKeys(await query<MysqlForeignKeyRow[]>(c, MYSQL_FOREIGN_KEYS_SQL));
+        const fks = withModelReferences(mysqlForeignKeys(await query<MysqlForeignKeyRow[]>(c, MYSQL_FOREIGN_KEYS_SQL)), req.references);
         req.checkTriggers?.(mysqlDeleteTriggers(await query<{ t: string; name: string; when: string }[]>(c, MYSQL_DELETE_TRIGGERS_SQL)));
         const natives = await mysqlNatives(c);
         const tables: ArchivedTable[] = [];

@@ -39,7 +39,7 @@ import {
 import { referencedClosure } from './referenced.js';
 import { ParkedResult } from './read-stream.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
-import { DeleteGuard, archivedKeyMatch, referencedSql, referencedTables, tableLabel, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
+import { DeleteGuard, archivedKeyMatch, referencedSql, referencedTables, tableLabel, valueColumns, withModelReferences, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { adoptionLinks, firstChainEntry, unchainedSql, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
@@ -333,7 +333,9 @@ export class PostgresStore implements TargetStore {
       await this.k.transaction(async (trx) => {
         try {
           const conn = (await trx.client.acquireConnection()) as pg.Client;
-          const { fks, d } = await pgReferences(conn);
+          const refs = await pgReferences(conn);
+          const { d } = refs;
+          const fks = withModelReferences(refs.fks, req.references);
           req.checkTriggers?.(pgDeleteTriggers((await conn.query<PgDeleteTriggerRow>(PG_DELETE_TRIGGERS_SQL)).rows));
           const tables: ArchivedTable[] = [];
           for (const [i, t] of req.tables.entries()) {

@@ -24,7 +24,7 @@ import {
   type WriteProgress,
 } from './read-sqlite.js';
 import { RolledBack, loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
-import { DeleteGuard, archivedKeyMatch, referencedSql, rowPieces, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
+import { DeleteGuard, archivedKeyMatch, referencedSql, rowPieces, withModelReferences, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
 import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
@@ -346,7 +346,7 @@ export class SqliteStore implements TargetStore {
           req.signal?.throwIfAborted();
           tables.push(await loadArchive(db, t, i, natives, req.signal));
         }
-        const guard = await DeleteGuard.start(d, async (sql) => Number(db.prepare(sql).pluck().get()), tables, sqliteForeignKeys(db));
+        const guard = await DeleteGuard.start(d, async (sql) => Number(db.prepare(sql).pluck().get()), tables, withModelReferences(sqliteForeignKeys(db), req.references));
         await guard.checkReferences();
         for (const t of tables) {
           req.signal?.throwIfAborted();

@@ -150,6 +150,11 @@ export interface DeleteRequest {
   entry: RunEntry;
   /** Called inside the transaction, before any DELETE, with the store's delete triggers (deleteTriggers); throws to refuse. */
   checkTriggers?: ((triggers: DeleteTrigger[]) => void) | undefined;
+  /**
+   * References the plan's model declares that the catalog has no FOREIGN KEY for (a self
+   * reference, which forklift leaves to validation): checked like the catalog's (modelReferences).
+   */
+  references?: readonly StoreForeignKey[] | undefined;
   signal?: AbortSignal | undefined;
 }
 

@@ -13,7 +13,7 @@ export function checkForeignKeys(
   staging: Staging,
   entity: Entity,
   inRun: (entity: string) => boolean,
-  existingTable: (entity: string) => string | undefined,
+  existingTable: (entity: string, column: string) => string | undefined,
   labelOf: (entity: string) => string,
   entityOf: (entity: string) => Entity | undefined,
 ): void {
@@ -23,7 +23,7 @@ export function checkForeignKeys(
     if (!ref) continue;
     const candidates: string[] = [];
     if (inRun(ref.entity)) candidates.push(`SELECT ${q(ref.column)} FROM ${stagingTable(ref.entity)} WHERE _st = ${ROW_OK}`);
-    const existing = existingTable(ref.entity);
+    const existing = existingTable(ref.entity, ref.column);
     if (existing) candidates.push(`SELECT ${q(ref.column)} FROM ${existing}`);
     const known = candidates.length ? candidates.join(' UNION ALL ') : 'SELECT NULL WHERE 0';
     const orphans = staging.db

@@ -161,17 +161,68 @@ export function firstPaddedKeyPair(db: Database.Database, entity: Entity, indexK
  * rows of one key that disagree, since none can be trusted over the others. A missing value is no
  * value: any number of rows may lack one. Runs after the key checks, over the rows still ok.
  */
-export function checkUniqueColumns(staging: Staging, entity: Entity, sourceLabel: string): void {
+export function checkUniqueColumns(staging: Staging, entity: Entity, sourceLabel: string, paddedTarget?: string): void {
   const t = stagingTable(entity.name);
   for (const c of entity.columns) {
     if (!c.unique || (entity.primaryKey.length === 1 && entity.primaryKey[0] === c.name)) continue;
     const col = q(c.name);
-    const shared = staging.db.prepare(`SELECT ${col} FROM ${t} WHERE _st = ${ROW_OK} AND ${col} IS NOT NULL GROUP BY ${col} HAVING COUNT(*) > 1`).pluck().all();
+    // A target that compares text without trailing spaces (`paddedTarget`) holds 'A' and 'A ' as one value.
+    const padded = paddedTarget !== undefined && TEXT_TYPES.has(c.type);
+    const value = padded ? `rtrim(${col}, ' ')` : col;
+    const shared = staging.db.prepare(`SELECT ${value} FROM ${t} WHERE _st = ${ROW_OK} AND ${col} IS NOT NULL GROUP BY ${value} HAVING COUNT(*) > 1`).pluck().all();
     if (shared.length === 0) continue;
-    const members = staging.db.prepare(`SELECT _seq AS seq, _line AS line FROM ${t} WHERE ${col} = ? AND _st = ${ROW_OK} ORDER BY _seq`);
+    const members = staging.db.prepare(`SELECT _seq AS seq, _line AS line, ${col} AS v FROM ${t} WHERE ${value} = ? AND _st = ${ROW_OK} ORDER BY _seq`);
     for (const v of shared) {
-      const rows = members.all(v) as { seq: number; line: number }[];
-      rejectTogether(staging, entity, rows, c.name, 'unique', (lines) => `${rows.length} rows of ${sourceLabel} (lines ${lines}) have the ${c.name} ${String(v)}, which must be unique; none is loaded. Keep the right one`);
+      const rows = members.all(v) as { seq: number; line: number; v: unknown }[];
+      const values = [...new Set(rows.map((r) => String(r.v)))];
+      const what =
+        values.length > 1
+          ? `${c.name} values that differ only in trailing spaces (${values.map((x) => `'${x}'`).join(', ')}), one value to ${paddedTarget}, and ${c.name} must be unique`
+          : `the ${c.name} ${String(v)}, which must be unique`;
+      rejectTogether(staging, entity, rows, c.name, 'unique', (lines) => `${rows.length} rows of ${sourceLabel} (lines ${lines}) have ${what}; none is loaded. Keep the right one${values.length > 1 ? ' (or trim the field: clean: [trim])' : ''}`);
     }
+  }
+}
+
+/**
+ * Rows whose `unique` value a row already in the target holds, under another key (an append, an
+ * incremental load or an upsert adds to the target's rows): the target's UNIQUE constraint would
+ * refuse the whole load, naming no line. They are rejected with the target's key named. `target`
+ * holds the target's key columns and the unique column (copyTargetUniques). In an upsert a target
+ * row whose key this run updates, setting the column too, gives its value up, so it holds none.
+ */
+export function checkUniqueAgainstTarget(
+  staging: Staging,
+  entity: Entity,
+  column: Column,
+  target: string,
+  opts: { sourceLabel: string; upsertSets: boolean; paddedTarget?: string | undefined },
+): void {
+  const t = stagingTable(entity.name);
+  const col = q(column.name);
+  const padded = opts.paddedTarget !== undefined && TEXT_TYPES.has(column.type);
+  const same = padded ? `rtrim(x.${col}, ' ') = rtrim(s.${col}, ' ')` : `x.${col} = s.${col}`;
+  const sameKey = (a: string, b: string): string => entity.primaryKey.map((k) => `${a}.${q(k)} IS ${b}.${q(k)}`).join(' AND ');
+  const givenUp = opts.upsertSets ? ` AND NOT EXISTS (SELECT 1 FROM ${t} AS u WHERE u._st = ${ROW_OK} AND ${sameKey('u', 'x')})` : '';
+  const hits = staging.db
+    .prepare(
+      `SELECT s._seq AS seq, s._line AS line, s.${col} AS v, ${entity.primaryKey.map((k, i) => `x.${q(k)} AS k${i}`).join(', ')} FROM ${t} AS s JOIN ${target} AS x ON ${same} ` +
+        `WHERE s._st = ${ROW_OK} AND s.${col} IS NOT NULL AND NOT (${sameKey('x', 's')})${givenUp} ORDER BY s._seq`,
+    )
+    .all() as Record<string, unknown>[];
+  const seen = new Set<number>();
+  for (const h of hits) {
+    const seq = h.seq as number;
+    if (seen.has(seq)) continue;
+    seen.add(seq);
+    const key = entity.primaryKey.map((k, i) => `${k} ${String(h[`k${i}`])}`).join(', ');
+    staging.rejectStaged(
+      entity.name,
+      seq,
+      h.line as number,
+      column.name,
+      'unique',
+      `${column.name} ${String(h.v)} is already held by the target's row ${key}, and ${column.name} must be unique${padded ? ` (${opts.paddedTarget} compares text without trailing spaces)` : ''}; the row is not loaded. Correct the value, or change the target's row first`,
+    );
   }
 }

@@ -96,6 +96,43 @@ describe('keys that differ only in trailing spaces', () => {
   });
 });
 
+describe('a unique column whose values differ only in trailing spaces', () => {
+  function uniqueProject(target: string): string {
+    const dir = tempDir('forklift-padded-unique-');
+    writeFileSync(
+      path.join(dir, 'model.yaml'),
+      ['entities:', '  tools:', '    primary_key: [tool_id]', '    columns:', '      tool_id: { type: integer }', '      serial: { type: string, length: 32, unique: true }', ''].join('\n'),
+    );
+    writeFileSync(path.join(dir, 'tools.csv'), ['ID,SERIAL', '1,S-100', '2,"S-100 "', '3,S-200', '4,"S-300\t"', '5,S-300', ''].join('\n'));
+    writeFileSync(path.join(dir, 'tools.yaml'), ['entity: tools', 'source: { format: csv, path: ./tools.csv, encoding: utf-8 }', 'fields:', '  tool_id: { from: ID }', '  serial: { from: SERIAL }', ''].join('\n'));
+    writeFileSync(path.join(dir, 'plan.yaml'), ['name: padded-unique', `target: ${target}`, 'model: ./model.yaml', 'mappings: [tools.yaml]', 'reject_limit: 100%', ''].join('\n'));
+    return path.join(dir, 'plan.yaml');
+  }
+
+  it('load as distinct values into SQLite', async () => {
+    const dir = tempDir('forklift-padded-unique-db-');
+    const r = await runPlan({ plan: uniqueProject(`sqlite:${path.join(dir, 't.db')}`), command: 'migrate' });
+    expect([r.entities[0]!.loaded, r.entities[0]!.rejected]).toEqual([5, 0]);
+  });
+
+  it.skipIf(myDown !== null)('are rejected together, with their lines, on MariaDB, instead of failing the whole load on its UNIQUE constraint', async () => {
+    const { name, url } = await myDbs.create();
+    const r = await runPlan({ plan: uniqueProject(url), command: 'migrate' });
+    expect(r.status).toBe('succeeded');
+    const l = r.entities[0]!;
+    expect([l.read, l.loaded, l.rejected, l.rejects_by_rule]).toEqual([5, 3, 2, { unique: 2 }]);
+    const rejects = readFileSync(path.join(path.dirname(r.reportFile), 'rejects', 'tools.csv'), 'utf8');
+    expect(rejects).toMatch(/2 rows of \S*tools\.csv \(lines 2, 3\) have serial values that differ only in trailing spaces \('S-100', 'S-100 '\), one value to MySQL\/MariaDB, and serial must be unique; none is loaded/);
+    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
+    try {
+      const [rows] = (await c.query('SELECT tool_id FROM tools ORDER BY tool_id')) as unknown as [{ tool_id: number }[]];
+      expect(rows.map((x) => Number(x.tool_id))).toEqual([3, 4, 5]);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
 describe('bundle import of keys that differ only in trailing spaces', () => {
   /** A bundle exported from SQLite, which loaded every key of `items` (ITEMS by default) and of EVENTS as distinct. */
   async function bundleOf(items = ITEMS): Promise<string> {

@@ -33,4 +33,36 @@ describe('a unique column', () => {
     const rejects = readFileSync(path.join(path.dirname(r.reportFile), 'rejects', 'tools.csv'), 'utf8');
     expect(rejects).toMatch(/2 rows of \S*tools\.csv \(lines 2, 4\) have the serial S-100, which must be unique; none is loaded/);
   });
+  it('rejects, in an append or an upsert, a row whose value a target row of another key holds, instead of failing the whole load on the UNIQUE constraint', async () => {
+    const dir = tempDir('forklift-unique-target-');
+    writeFileSync(path.join(dir, 'model.yaml'), ['entities:', '  tools:', '    primary_key: [tool_id]', '    columns:', '      tool_id: { type: integer }', '      serial: { type: string, length: 32, unique: true }', ''].join('\n'));
+    const step = async (name: string, rows: string[], load: string): Promise<Awaited<ReturnType<typeof runPlan>>> => {
+      writeFileSync(path.join(dir, `${name}.csv`), ['ID,SERIAL', ...rows, ''].join('\n'));
+      writeFileSync(path.join(dir, `${name}.yaml`), ['entity: tools', `source: { format: csv, path: ./${name}.csv, encoding: utf-8 }`, 'fields:', '  tool_id: { from: ID }', '  serial: { from: SERIAL }', ''].join('\n'));
+      writeFileSync(path.join(dir, `${name}-plan.yaml`), ['name: unique', `target: sqlite:${path.join(dir, 't.db')}`, 'model: ./model.yaml', `mappings: [${name}.yaml]`, `load: ${load}`, 'reject_limit: 100%', ''].join('\n'));
+      return runPlan({ plan: path.join(dir, `${name}-plan.yaml`), command: 'migrate' });
+    };
+    expect((await step('first', ['1,S-100', '2,S-200', '4,S-400'], 'replace')).status).toBe('succeeded');
+    const a = await step('append', ['3,S-100', '5,S-500'], 'append');
+    expect(a.status).toBe('succeeded');
+    expect([a.entities[0]!.loaded, a.entities[0]!.rejected, a.entities[0]!.rejects_by_rule]).toEqual([1, 1, { unique: 1 }]);
+    const rejects = readFileSync(path.join(path.dirname(a.reportFile), 'rejects', 'tools.csv'), 'utf8');
+    expect(rejects).toMatch(/3,S-100,.*serial S-100 is already held by the target's row tool_id 1, and serial must be unique; the row is not loaded/);
+    // Tool 1 gives S-100 up in the same upsert, so tool 3 may take it; S-200 stays with tool 2.
+    const u = await step('upsert', ['1,S-999', '3,S-100', '6,S-200'], 'upsert');
+    expect(u.status).toBe('succeeded');
+    expect([u.entities[0]!.loaded, u.entities[0]!.rejected]).toEqual([2, 1]);
+    const db = new Database(path.join(dir, 't.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT tool_id, serial FROM tools ORDER BY tool_id').raw().all()).toEqual([
+        [1, 'S-999'],
+        [2, 'S-200'],
+        [3, 'S-100'],
+        [4, 'S-400'],
+        [5, 'S-500'],
+      ]);
+    } finally {
+      db.close();
+    }
+  });
 });

@@ -66,6 +66,49 @@ describe('plan files', () => {
     expect(all).not.toMatch(/required key is missing/);
   });
 
+  it('refuses a model no store can create or no row can pass, at the setting\'s line, instead of a store error or an internal error mid-run', () => {
+    const p = plan({
+      'forklift.yaml': `name: p\nmodel: model.yaml\nmappings: [a.yaml]\n`,
+      'model.yaml':
+        `entities:\n  p:\n    primary_key: [code, name]\n    columns:\n      code: { type: string, length: 10 }\n      name: { type: string, length: 10 }\n      amt: { type: decimal, precision: 10, scale: 2, unique: true }\n` +
+        `  t:\n    primary_key: [id]\n    columns:\n      id: { type: integer }\n` +
+        `      a: { type: string, length: 10, references: p.code }\n` +
+        `      b: { type: decimal, references: p.amt }\n` +
+        `      c: { type: integer, references: p.amt }\n` +
+        `      d: { type: decimal, precision: 3, scale: 5 }\n` +
+        `      e: { type: string, pattern: '([a-z' }\n` +
+        `      f: { type: integer, min: 10, max: 1 }\n` +
+        `      g: { type: date, min: 2020-01-01 }\n` +
+        `      h: { type: integer, min: abc }\n` +
+        `      ok: { type: decimal, precision: 10, scale: 2, min: -5, max: 1e3, references: p.amt }\n` +
+        `  u:\n    primary_key: [id, id]\n    columns:\n      id: { type: integer }\n`,
+      'a.yaml': MAPPING,
+    });
+    const err = planError(p);
+    expect(err.exitCode).toBe(2);
+    const all = [err.message, ...err.details].join('\n');
+    expect(all).toMatch(/model\.yaml:12:\d+ t\.a references p\.code, which is not unique on its own \(it is one column of the key code\+name\)/);
+    expect(all).toMatch(/model\.yaml:13:\d+ t\.b is decimal\(18,6\) but references p\.amt, which is decimal\(10,2\); give it the same precision and scale/);
+    expect(all).toMatch(/model\.yaml:14:\d+ t\.c is integer but references p\.amt/);
+    expect(all).toMatch(/model\.yaml:15:\d+ t\.d: a scale of 5 is more than the precision of 3/);
+    expect(all).toMatch(/model\.yaml:16:\d+ t\.e: pattern '\(\[a-z' is not a valid regular expression/);
+    expect(all).toMatch(/model\.yaml:17:\d+ t\.f: max 1 is less than min 10/);
+    expect(all).toMatch(/model\.yaml:18:\d+ t\.g: min applies to integer and decimal columns, and this one is date/);
+    expect(all).toMatch(/model\.yaml:19:\d+ t\.h: min 'abc' is not a number/);
+    expect(all).toMatch(/model\.yaml:22:\d+ u: the primary key names id more than once/);
+    expect(all).not.toMatch(/t\.ok/);
+  });
+
+  it('reads enum values in NFC, as the text they are compared with is', () => {
+    const p = plan({
+      'forklift.yaml': `name: p\nmodel: model.yaml\nmappings: [a.yaml]\n`,
+      'model.yaml': `entities:\n  t:\n    primary_key: [id]\n    columns:\n      id: { type: integer }\n      grade: { type: enum, values: [${'Gu\u0308te'}, A] }\n`,
+      'a.yaml': MAPPING,
+    });
+    const col = loadPlanModel(p).entities.get('t')!.columns.find((c) => c.name === 'grade')!;
+    expect(col.values).toEqual(['G\u00fcte', 'A']);
+  });
+
   it('reports every problem at once, each with file:line:column', () => {
     const p = plan({
       'forklift.yaml': `name: p\nmapings: [m.yaml]\nreject_limit: lots\n`,

@@ -6,7 +6,7 @@ import { BugError, BundleError, ConfigError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import type { Entity } from '../model/types.js';
 import { openStore } from '../stores/index.js';
-import { claimDestination, claimWork, sweepStaleWork, type SweptWork } from '../util/work-path.js';
+import { bundleWriteError, claimDestination, claimWork, sweepStaleWork, type SweptWork } from '../util/work-path.js';
 import type { RowRange, SchemaTables, StoreSnapshot, TargetStore } from '../stores/types.js';
 import { RUNS_ENTITY } from '../stores/runs-entity.js';
 import { runsEntityOf, storeLedgerHead } from '../audit/ledger.js';
@@ -206,7 +206,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     if (e instanceof Error && e.name === 'AbortError') {
       throw new BundleError('the export was interrupted; nothing was written', { code: 'export.interrupted', hint: 'Run the same command again.', cause: e });
     }
-    throw e;
+    // exit and purge say their own destination.
+    throw opts.inWork ? e : bundleWriteError(e, target.label, 'export');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
     claim?.release();

@@ -12,7 +12,7 @@ import { SOURCE_URL } from '../bundle/source.js';
 import type { VerifyResult } from '../bundle/verify.js';
 import { checkBundleTarget, checkReplaceable, makeTargetParent, placeBundle } from '../bundle/target.js';
 import { zipFolder } from '../bundle/zip.js';
-import { claimDestination, claimWork, dropWork, scratchDir, sweepStaleWork, type SweptWork } from '../util/work-path.js';
+import { bundleWriteError, claimDestination, claimWork, dropWork, scratchDir, sweepStaleWork, type SweptWork } from '../util/work-path.js';
 import { BugError, BundleError, ConfigError, ForkliftError, StoreError } from '../core/errors.js';
 import { toolVersion } from '../core/version.js';
 import { diffOpened } from '../diff/diff.js';
@@ -308,7 +308,8 @@ export async function runExit(opts: ExitOptions): Promise<ExitResult> {
     if (e instanceof Error && e.name === 'AbortError') {
       throw new BundleError(`the exit was interrupted at ${at}; nothing was written at ${shownDest}`, { code: 'exit.interrupted', hint: 'Run the same command again.', cause: e });
     }
-    throw e;
+    // The steps that write beside BUNDLE_DIR (the scratch store's own failures are said by reimportError).
+    throw at === 'export' || at === 'certificate' || at === 'place' ? bundleWriteError(e, shownDest, 'exit') : e;
   } finally {
     rmSync(work, { recursive: true, force: true });
     if (zipFile) rmSync(`${work}.zip`, { force: true });

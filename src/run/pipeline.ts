@@ -30,7 +30,7 @@ import { Staging, stagingTable } from './staging.js';
 import { ROW_BEHIND_WATERMARK, ROW_DUPLICATE, ROW_OK } from './row-state.js';
 import { q } from '../util/sql-name.js';
 import { applyWatermark, type WatermarkResult } from './watermark.js';
-import { RAW_ROWS_FILE, STAGING_FILE, claimStaging, removeIfEmpty, sweepStaleStaging } from './run-work.js';
+import { RAW_ROWS_FILE, STAGING_FILE, claimStaging, runFilesError, removeIfEmpty, sweepStaleStaging } from './run-work.js';
 
 export interface Progress {
   stage: 'extract' | 'validate' | 'load' | 'report';
@@ -409,11 +409,14 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       });
     }
     return { ...report, reportFile: files.json, htmlFile: files.html, swept };
-  } catch (e) {
+  } catch (thrown) {
+    // A full or failing disk under the run folder (the staging files grow with the sources) is
+    // the user's to fix, not a bug in forklift: said so, with where.
+    const e = runFilesError(thrown, runDir);
     if (signal?.aborted && !reported && !committed) {
       // Interrupted before the load (a load interrupted has its report, above): nothing was
       // committed; the attempt goes on record where the command writes, if the target answers.
-      staging.close();
+      staging.closeQuietly();
       if (!opts.keepStaging) removeStaging(staging.file, rawFile);
       if (reached && store && opts.command !== 'validate' && !recorded) {
         await recordFailed(store, interruptedEntry(interruptedMessage(stage, dryRun)));
@@ -447,12 +450,14 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     // the run before anything happened: leave no run folder behind. Other failures keep theirs
     // (staging included) for inspection.
     if (!attempted) {
-      staging.close();
+      staging.closeQuietly();
       removeRunFolder(runDir, madeRunsFolder);
     }
     throw e;
   } finally {
-    staging.close();
+    // Never throws: a staging file that cannot be committed (a full disk) must not hide the run's
+    // error, nor leave the target's connection open (its pool would keep the process alive).
+    staging.closeQuietly();
     claim.release();
     // An interrupted run does not wait long for a target that hangs (its connections go with the process).
     if (store) await (signal?.aborted ? settlesWithin(store.close(), INTERRUPTED_TARGET_MS) : store.close());

@@ -1,5 +1,6 @@
 import { readdirSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
+import { ForkliftError, ExitCode } from '../core/errors.js';
 import { claimWork, namesIn, sweepStaleWork, type SweptWork } from '../util/work-path.js';
 
 /**
@@ -47,4 +48,28 @@ export function removeIfEmpty(dir: string): void {
   } catch {
     // Not empty after all, or not ours to remove: left as it is.
   }
+}
+
+/**
+ * A run's own files (staging, raw rows, rejects, report) that the disk of its run folder did not
+ * take: SQLite's SQLITE_FULL or SQLITE_IOERR, or the file system's ENOSPC, EDQUOT, EFBIG or EIO,
+ * as the user's error (exit 1) naming the folder, instead of an internal error. A forklift error
+ * (a target store's full disk, said as the store's) and any other error are returned as they are.
+ */
+export function runFilesError(e: unknown, runDir: string): unknown {
+  if (e instanceof ForkliftError || !(e instanceof Error)) return e;
+  const code = String((e as { code?: unknown }).code ?? '');
+  const full = code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || /database or disk is full/i.test(e.message);
+  const io = code.startsWith('SQLITE_IOERR') || code === 'EFBIG' || code === 'EIO';
+  if (!full && !io) return e;
+  const shown = path.relative(process.cwd(), runDir) || runDir;
+  return new ForkliftError(
+    full ? `no space left on the disk of the run folder ${shown}: its staging files did not fit (${e.message})` : `cannot write the run's staging files in ${shown} (${e.message})`,
+    {
+      code: full ? 'run.disk_full' : 'run.disk_error',
+      exitCode: ExitCode.runtime,
+      hint: `${full ? 'Free space on that disk' : 'Check that disk, and that this user may write files that large there (ulimit -f)'}; the files this run left in ${shown} may be removed. Then run the same command again.`,
+      cause: e,
+    },
+  );
 }

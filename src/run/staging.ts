@@ -128,10 +128,22 @@ export class Staging {
     if (this.db.inTransaction) this.db.exec('COMMIT');
   }
 
+  /** Commits and closes; the file is closed even where the COMMIT fails (a full disk), and the failure thrown. */
   close(): void {
-    if (this.db.open) {
+    if (!this.db.open) return;
+    try {
       if (this.db.inTransaction) this.db.exec('COMMIT');
+    } finally {
       this.db.close();
+    }
+  }
+
+  /** Closes the file on a path that already fails: what went wrong first is the error to show, and the run must still end. */
+  closeQuietly(): void {
+    try {
+      this.close();
+    } catch {
+      // Its COMMIT failed (a full disk): the file is closed all the same, and the run's own error stands.
     }
   }
 }

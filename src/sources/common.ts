@@ -96,6 +96,17 @@ export function headerRowOf(spec: SourceSpec, file: string): number {
 export async function checkFile(file: string, label: string, naming: SourceNaming = MAPPING_NAMING): Promise<number> {
   try {
     const st = await stat(file);
+    if (!st.isFile() && !st.isDirectory()) {
+      // A named pipe (`<(zcat items.csv.gz)`), a socket or a device: a source is read more than
+      // once (its SHA-256 for the ledger, its encoding and delimiter, then its rows), which a pipe
+      // cannot give, and a read of one may wait for ever.
+      const what = st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : 'a device';
+      throw new SourceError(`${label} is ${what}, not a file`, {
+        code: 'source.not-a-file',
+        location: { file: label },
+        hint: 'forklift reads a source more than once (its SHA-256 for the ledger, its encoding, then its rows): save what it gives to a file and name that file instead',
+      });
+    }
     if (!st.isFile()) {
       throw new SourceError(`${label} is not a file`, {
         code: 'source.not-a-file',

@@ -553,6 +553,10 @@ function noColumn(display: string, table: string, column: string): StoreError {
   return new StoreError(`${display}: table ${table} has no column ${column}`, { code: 'store.read', hint: 'The table does not match the description asked for: describe the store again.' });
 }
 
+/** SQLite could not open or create the file, or the journal it writes beside it. */
+const CANT_OPEN_HINT =
+  'SQLite could not open or create the file, or its journal file beside it: check that the folder exists (a symbolic link leads somewhere), and that this user may write the file and its folder (a read-only folder or disk cannot hold a store that is written to), or give a path elsewhere.';
+
 function readError(e: unknown, display: string): Error {
   if (e instanceof BugError || e instanceof StoreError) return e;
   if (e instanceof Error && e.name === 'AbortError') return e;
@@ -560,6 +564,8 @@ function readError(e: unknown, display: string): Error {
   const msg = sqliteReason(e);
   let hint = 'Check that the store is readable.';
   if (/file is not a database|SQLITE_NOTADB/.test(msg)) hint = 'The file is not a SQLite database: check the store URL.';
+  // SQLITE_CANTOPEN: a new file in a read-only folder or disk, or a path through a link to nowhere.
+  if (/unable to open database file|SQLITE_CANTOPEN/.test(msg)) hint = CANT_OPEN_HINT;
   return new StoreError(`${display}: ${msg}`, { code: 'store.read', hint, cause: e });
 }
 
@@ -783,6 +789,7 @@ export function asStoreError(e: unknown, display: string): Error {
   let hint = 'Check that the target is reachable and writable.';
   if (/UNIQUE constraint failed/.test(msg)) hint = UNIQUE_CLASH_HINT;
   if (/FOREIGN KEY constraint failed/.test(msg)) hint = 'Rows in the target that this run does not load still reference rows it replaces: load those entities too, or use load: append.';
+  if (/unable to open database file|SQLITE_CANTOPEN/.test(msg)) hint = CANT_OPEN_HINT;
   return new StoreError(`${display}: ${msg}`, { code: 'store.load', hint, cause: e });
 }
 

@@ -232,3 +232,25 @@ export function dropWork(p: string): void {
   rmSync(p, { recursive: true, force: true });
   rmSync(`${p}${OWNER}`, { force: true });
 }
+
+/** File system errors of writing a bundle that are the user's to fix (a full, read-only or failing disk), not forklift's bug. */
+const BUNDLE_WRITE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO', 'EROFS', 'EACCES', 'EPERM']);
+
+/**
+ * A bundle (export's, exit's) that the disk did not take: a full disk said "internal error:
+ * ENOSPC … This is a bug in forklift". As the user's error, exit 1, naming the bundle folder and
+ * what to do; the work folder is removed by the caller, so nothing is written. Other errors are
+ * returned as they are.
+ */
+export function bundleWriteError(e: unknown, shownDest: string, command: string): unknown {
+  if (e instanceof ForkliftError || !(e instanceof Error)) return e;
+  const errno = String((e as NodeJS.ErrnoException).code ?? '');
+  const full = errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'SQLITE_FULL';
+  if (!full && !BUNDLE_WRITE_ERRORS.has(errno)) return e;
+  return new ForkliftError(`cannot write the bundle at ${shownDest}: ${full ? 'no space left on the disk' : e.message} (${errno}); nothing was written`, {
+    code: `${command}.write`,
+    exitCode: ExitCode.runtime,
+    hint: full ? 'Free space on that disk, or choose a bundle folder on another, then run the same command again.' : 'Check that disk and that this user may write there, or choose another bundle folder, then run the same command again.',
+    cause: e,
+  });
+}

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers.js';
@@ -95,5 +95,28 @@ describe('a path through a file where a folder should be', () => {
       expect(doc.error.message, what).toMatch(/cannot make the folder .* afile is a file, not a folder$/);
       expect(r.stdout + r.stderr, what).not.toMatch(/internal error/);
     }
+  });
+});
+
+/**
+ * A SQLite target SQLite cannot create (a new file in a read-only folder or disk; here, as any
+ * user can make it, a symbolic link to a folder that does not exist): the hint said "Check that
+ * the store is readable", which sent the user the wrong way for a store that is to be written.
+ */
+describe('a SQLite target that SQLite cannot open or create', () => {
+  it('migrate: exit 1, the hint says to check the folder and that this user may write there; nothing is left behind', () => {
+    const dir = tempDir('forklift-cantopen-');
+    symlinkSync(path.join(dir, 'no', 'such', 'folder', 'x.db'), path.join(dir, 'target.db'));
+    const plan = path.join(dir, 'forklift.yaml');
+    writeFileSync(path.join(dir, 'items.csv'), 'code,descr\nA,one\n');
+    writeFileSync(path.join(dir, 'items.yaml'), 'entity: items\nsource: { format: csv, path: items.csv }\nfields:\n  item_code: { from: code }\n  description: { from: descr }\n  uom: { const: EA }\n  active: { const: true }\n');
+    writeFileSync(plan, 'name: c\ntarget: sqlite:./target.db\nmappings: [items.yaml]\n');
+    const r = runCli(['migrate', plan, '--json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(1);
+    const doc = JSON.parse(r.stdout) as { error: { message: string; hint: string } };
+    expect(doc.error.message).toMatch(/unable to open database file/);
+    expect(doc.error.hint).toMatch(/may write the file and its folder/);
+    expect(doc.error.hint).not.toMatch(/readable/);
+    expect(existsSync(path.join(dir, 'no'))).toBe(false);
   });
 });

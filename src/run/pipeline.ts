@@ -31,6 +31,7 @@ import { ROW_BEHIND_WATERMARK, ROW_DUPLICATE, ROW_OK } from './row-state.js';
 import { q } from '../util/sql-name.js';
 import { applyWatermark, type WatermarkResult } from './watermark.js';
 import { RAW_ROWS_FILE, STAGING_FILE, claimStaging, runFilesError, removeIfEmpty, sweepStaleStaging } from './run-work.js';
+import { refuseCascadingReplace } from '../stores/replace-guard.js';
 
 export interface Progress {
   stage: 'extract' | 'validate' | 'load' | 'report';
@@ -272,7 +273,9 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       lap('validate');
       progress({ stage: 'load', rows: 0, rowsPerSecond: 0 });
       try {
-        rehearsal = await dryRunLoad({ store, staging, model: plan.model, loads: loadsOf(), runId, signal });
+        const loads = loadsOf();
+        await refuseCascadingReplace(store, loads);
+        rehearsal = await dryRunLoad({ store, staging, model: plan.model, loads, runId, signal });
         // A store that heard the signal only as its rehearsal ended: the run stops here all the same.
         signal?.throwIfAborted();
       } catch (e) {
@@ -336,6 +339,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       try {
         // Never raced against the signal: the store stops its own statements when it aborts, and
         // only once its transaction has really ended may the run say nothing was committed.
+        await refuseCascadingReplace(store, loads);
         await store.load({ model: plan.model, stagingFile: staging.file, entities: loads, entry: entry(), signal });
         committed = true;
       } catch (e) {

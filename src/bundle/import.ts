@@ -23,6 +23,7 @@ import { openBundle, type VerifyResult } from './verify.js';
 import { verifyInThread } from './verify-thread.js';
 import { dropWork, scratchDir } from '../util/work-path.js';
 import { firstPaddedKeyPair, type StagedKey } from '../validate/keys.js';
+import { refuseCascadingReplace } from '../stores/replace-guard.js';
 
 /** How long an interrupted import waits for the target to take its `failed` entry, and to close. */
 const INTERRUPTED_TARGET_MS = 3000;
@@ -183,6 +184,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       // The load records its own entry when it commits; a load that fails records none. Never
       // raced against the signal: the store stops its statements, and only once its transaction
       // has ended may the import say nothing was committed.
+      await refuseCascadingReplace(store, loads);
       await store.load({ model, stagingFile: path.join(scratch, 'staging.sqlite'), entities: loads, entry: entry('succeeded', null), signal: opts.signal });
       recorded = true;
       return {

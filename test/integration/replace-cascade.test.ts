@@ -3,6 +3,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/core/errors.js';
+import { exportBundle } from '../../src/bundle/export.js';
+import { importBundle } from '../../src/bundle/import.js';
 import { runPlan } from '../../src/run/pipeline.js';
 import { tempDir } from '../helpers.js';
 import { liveServers, withMysql, withPg } from './stores/live.js';
@@ -78,7 +80,7 @@ describe('a replace whose table another table references ON DELETE CASCADE / SET
     expect((e as StoreError).code).not.toBe('store.replace-cascade');
   });
 
-  it.skipIf(pgDown !== null)('PostgreSQL: refused, the orders stay (migrate and --dry-run)', async () => {
+  it.skipIf(pgDown !== null)('PostgreSQL: refused, the orders stay (migrate, --dry-run and bundle import --load replace)', async () => {
     const { url } = await pgDbs.create();
     const e = await secondRun(url, (onDelete) => withPg(url, async (c) => {
       await c.query(ORDERS(onDelete));
@@ -87,6 +89,13 @@ describe('a replace whose table another table references ON DELETE CASCADE / SET
     expectRefused(e, url, 'orders', 'CASCADE');
     const dry = await runPlan({ plan: project().plan, command: 'migrate', target: url, dryRun: true }).then(() => undefined, (x: unknown) => x);
     expectRefused(dry, url, 'orders', 'CASCADE');
+    // bundle import --load replace of the items, from a bundle of a store without the orders.
+    const source = `sqlite:${path.join(tempDir('forklift-replace-cascade-src-'), 's.db')}`;
+    await runPlan({ plan: project().plan, command: 'migrate', target: source });
+    const bundle = path.join(tempDir('forklift-replace-cascade-bundle-'), 'b');
+    await exportBundle({ dir: bundle, source, tables: ['items'] });
+    const imported = await importBundle({ bundle, target: url, load: 'replace', keepLedger: false }).then(() => undefined, (x: unknown) => x);
+    expectRefused(imported, url, 'orders', 'CASCADE');
     const rows = await withPg(url, (c) => c.query<{ n: number }>('SELECT count(*)::int AS n FROM orders'));
     expect(rows.rows[0]!.n).toBe(2);
   });

@@ -9,6 +9,7 @@ import { verifyBundleDir } from '../bundle/verify.js';
 import { checkLedgerWriter, commandEntry, notOnRecord, noteLedgerHead } from '../audit/entry.js';
 import { readStoreLedger } from '../audit/ledger.js';
 import { BundleError, ConfigError, ForkliftError, StoreError } from '../core/errors.js';
+import { isDiskFull } from '../util/folders.js';
 import { heapGuard } from '../diff/diff.js';
 import type { Entity, Model } from '../model/types.js';
 import { newRunId } from '../run/run-id.js';
@@ -322,7 +323,7 @@ function archiveError(e: unknown, archive: string): unknown {
   if (e.name === 'AbortError' || code === undefined || !WRITE_ERRORS.has(code)) return e;
   return new BundleError(`the archive could not be written at ${path.relative(process.cwd(), archive) || archive} (${code}: ${e.message}); nothing was deleted`, {
     code: 'purge.archive-write',
-    hint: code === 'ENOSPC' || code === 'EDQUOT' ? 'Free space on that disk, or choose another archive folder, then run again.' : 'Choose an archive folder you may write to, then run again.',
+    hint: isDiskFull(e) ? 'Free space on that disk, or choose another archive folder, then run again.' : 'Choose an archive folder you may write to, then run again.',
     cause: e,
   });
 }

@@ -1,6 +1,7 @@
 import { readdirSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import { ForkliftError, ExitCode } from '../core/errors.js';
+import { isDiskFull } from '../util/folders.js';
 import { claimWork, namesIn, sweepStaleWork, type SweptWork } from '../util/work-path.js';
 
 /**
@@ -59,7 +60,7 @@ export function removeIfEmpty(dir: string): void {
 export function runFilesError(e: unknown, runDir: string): unknown {
   if (e instanceof ForkliftError || !(e instanceof Error)) return e;
   const code = String((e as { code?: unknown }).code ?? '');
-  const full = code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || /database or disk is full/i.test(e.message);
+  const full = isDiskFull(e);
   const io = code.startsWith('SQLITE_IOERR') || code === 'EFBIG' || code === 'EIO';
   if (!full && !io) return e;
   const shown = path.relative(process.cwd(), runDir) || runDir;

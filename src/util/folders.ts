@@ -7,6 +7,12 @@ import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
  * in the way (`sqlite:notes.txt/x.db`) is the user's path to change (exit 2), a folder this user
  * may not write to or a full disk theirs to fix (exit 1): never "internal error".
  */
+/** Whether an error of the file system or SQLite is a full disk or a spent quota: the user's to fix by freeing space. */
+export function isDiskFull(e: unknown): boolean {
+  const code = String((e as { code?: unknown } | null)?.code ?? '');
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || (e instanceof Error && /database or disk is full/i.test(e.message));
+}
+
 export function makeFolder(dir: string, what: string, code: string): string | undefined {
   try {
     return mkdirSync(dir, { recursive: true });
@@ -24,7 +30,7 @@ export function makeFolder(dir: string, what: string, code: string): string | un
     throw new ForkliftError(`cannot make the folder ${shown} for ${what} (${errno ?? String(e)})`, {
       code,
       exitCode: ExitCode.runtime,
-      hint: errno === 'ENOSPC' || errno === 'EDQUOT' ? 'Free space on that disk, or give a path on another.' : `Check that this user may write there, or give a path elsewhere.`,
+      hint: isDiskFull(e) ? 'Free space on that disk, or give a path on another.' : `Check that this user may write there, or give a path elsewhere.`,
       cause: e,
     });
   }

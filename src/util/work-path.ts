@@ -4,6 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
+import { isDiskFull } from './folders.js';
 
 /**
  * Work folders and files that a command writes before it renames them into place (an export's
@@ -63,7 +64,7 @@ export function claimDestination(dest: string, command: string, code: string): {
         throw new ForkliftError(`cannot write beside ${shown}, in ${where} (${errno ?? String(e)})`, {
           code: `${command}.write`,
           exitCode: ExitCode.runtime,
-          hint: errno === 'ENOSPC' || errno === 'EDQUOT' ? 'Free space on that disk, or choose another bundle folder.' : `Choose a bundle folder in a place this user may write to, or check the permissions of ${where}.`,
+          hint: isDiskFull(e) ? 'Free space on that disk, or choose another bundle folder.' : `Choose a bundle folder in a place this user may write to, or check the permissions of ${where}.`,
           cause: e,
         });
       }
@@ -245,7 +246,7 @@ const BUNDLE_WRITE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO', 'EROFS'
 export function bundleWriteError(e: unknown, shownDest: string, command: string): unknown {
   if (e instanceof ForkliftError || !(e instanceof Error)) return e;
   const errno = String((e as NodeJS.ErrnoException).code ?? '');
-  const full = errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'SQLITE_FULL';
+  const full = isDiskFull(e);
   if (!full && !BUNDLE_WRITE_ERRORS.has(errno)) return e;
   return new ForkliftError(`cannot write the bundle at ${shownDest}: ${full ? 'no space left on the disk' : e.message} (${errno}); nothing was written`, {
     code: `${command}.write`,

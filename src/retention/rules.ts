@@ -142,15 +142,25 @@ export function ruleText(rule: RetentionRule, cutoff: string | null): string {
  */
 export function rowTest(rule: RetentionRule, entity: Entity, cutoff: string | null): (row: readonly unknown[]) => boolean | undefined {
   const byPos = rule.by !== undefined ? entity.columns.findIndex((c) => c.name === rule.by) : -1;
+  const indexOf = (name: string): number => entity.columns.findIndex((c) => c.name === name);
+  const isBoolean = (name: string): boolean => entity.columns[indexOf(name)]?.type === 'boolean';
   let where: CompiledCondition | undefined;
-  if (rule.where) where = compileCondition(rule.where.node, (name) => entity.columns.findIndex((c) => c.name === name));
-  const text = entity.columns.map((c) => (c.type === 'boolean' ? (v: unknown) => (v === 1 ? 'true' : v === 0 ? 'false' : String(v)) : (v: unknown) => String(v)));
+  // A boolean column alone is a condition (`where: not active`). Where it is missing the row's
+  // answer is unknown, as SQL's NOT NULL is, and the row stays: `not active` must not let go the
+  // rows nobody marked inactive.
+  const bareBooleans: number[] = [];
+  if (rule.where) {
+    const node = booleanConditions(rule.where.node, isBoolean, (name) => bareBooleans.push(indexOf(name)));
+    where = compileCondition(node, indexOf);
+  }
+  const text = entity.columns.map((c) => (c.type === 'boolean' ? (v: unknown) => (v === 1 || v === true ? 'true' : v === 0 || v === false ? 'false' : String(v)) : (v: unknown) => String(v)));
   return (row) => {
     if (byPos >= 0 && cutoff !== null) {
       const v = row[byPos];
       if (v === null || v === undefined || !(String(v) < cutoff)) return false;
     }
     if (where) {
+      for (const i of bareBooleans) if (row[i] === null || row[i] === undefined) return undefined;
       const cells = row.map((v, i) => (v === null || v === undefined ? null : text[i]!(v)));
       try {
         return where(cells);
@@ -161,4 +171,24 @@ export function rowTest(rule: RetentionRule, entity: Entity, cutoff: string | nu
     }
     return true;
   };
+}
+
+/**
+ * The where expression with each boolean column that stands as a condition by itself (the whole
+ * expression, the operand of `not`, a side of `and`/`or`) made `column = true`: the row test hands
+ * the expression text cells, and text is no condition. `found` is told of each such column.
+ */
+function booleanConditions(node: ExprNode, isBoolean: (name: string) => boolean, found: (name: string) => void): ExprNode {
+  switch (node.kind) {
+    case 'column':
+      if (!isBoolean(node.name)) return node;
+      found(node.name);
+      return { ...node, kind: 'compare', op: '=', left: node, right: { ...node, kind: 'literal', value: true } };
+    case 'not':
+      return { ...node, operand: booleanConditions(node.operand, isBoolean, found) };
+    case 'logical':
+      return { ...node, left: booleanConditions(node.left, isBoolean, found), right: booleanConditions(node.right, isBoolean, found) };
+    default:
+      return node;
+  }
 }

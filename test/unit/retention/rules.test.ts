@@ -64,6 +64,29 @@ describe('retention rules', () => {
     expect(where(b('2019-12-31', 'lots')), 'an expression that fails on the row keeps it').toBeUndefined();
   });
 
+  it('takes a boolean column alone as a condition, and keeps the rows where it is missing', () => {
+    const items = model.entities.get('items')!;
+    const row = (active: unknown, type = 'raw'): unknown[] => items.columns.map((c) => (c.name === 'active' ? active : c.name === 'item_type' ? type : 'x'));
+    const rule = (where: string): ((r: readonly unknown[]) => boolean | undefined) => {
+      const { rules, problems } = check(`  - entity: items\n    where: '${where}'\n`);
+      expect(problems).toEqual([]);
+      return rowTest(rules[0]!, items, null);
+    };
+    const inactive = rule('not active');
+    // SQLite and MariaDB give 1/0, PostgreSQL true/false.
+    for (const [v, goes] of [[0, true], [1, false], [false, true], [true, false]] as const) expect(inactive(row(v)), `not active with ${String(v)}`).toBe(goes);
+    expect(inactive(row(null)), 'a missing flag is no "inactive"').toBeUndefined();
+    expect(rule('active')(row(1))).toBe(true);
+    expect(rule('active')(row(0))).toBe(false);
+    const either = rule('not active and item_type = "raw"');
+    expect(either(row(0))).toBe(true);
+    expect(either(row(0, 'finished'))).toBe(false);
+    expect(either(row(1))).toBe(false);
+    // As before: the flag compared with its text.
+    expect(rule('active = "false"')(row(0))).toBe(true);
+    expect(rule('active = "false"')(row(1))).toBe(false);
+  });
+
   it('checks rules against the model with file and line', () => {
     const { problems } = check(
       [

@@ -91,8 +91,11 @@ interface Dialect {
   finish?(conn: unknown): Promise<void>;
   /** Makes the connection unusable so that releasing it cannot wait on a query still running. */
   abandon?(conn: unknown): void;
-  /** Asks the server to stop the statement the connection runs (Ctrl-C): it may be waiting for a lock, or not have sent a row yet. */
-  cancel?(conn: unknown): void;
+  /**
+   * Asks the server to stop the statement the connection runs (Ctrl-C): it may be waiting for a
+   * lock, or not have sent a row yet. Settles once the request is delivered (or cannot be).
+   */
+  cancel?(conn: unknown, k: Knex): Promise<void> | void;
   storeHint: string;
 }
 
@@ -120,7 +123,7 @@ class SqlSource implements OpenedSource {
     private readonly batchSize: number,
     private readonly fail: (e: unknown, row: number) => Error,
     private readonly release: (graceful: boolean) => Promise<void>,
-    private readonly cancel: () => void,
+    private readonly cancel: () => Promise<void>,
   ) {}
 
   /** A query result has no blank lines: a row of NULLs is a row, for the mapping to judge. */
@@ -189,8 +192,11 @@ class SqlSource implements OpenedSource {
     this.closed = true;
     // Ctrl-C: the server stops the query and the connection goes, at once. A query stopped early
     // otherwise is closed; one that will not stop in time loses its connection.
-    if (interrupted) this.cancel();
+    const cancelled = interrupted ? this.cancel() : undefined;
     const graceful = !interrupted && !this.lost && (exhausted || (await withTimeout(this.cursor.close(), CLOSE_TIMEOUT_MS)));
+    // The request to stop goes out before the connection does: a server whose client has gone
+    // runs the query on until it next writes to it (MariaDB), and the process may end right after.
+    if (cancelled) await withTimeout(cancelled, CLOSE_TIMEOUT_MS);
     await this.release(graceful);
   }
 }
@@ -265,13 +271,16 @@ export async function openSql(spec: SourceSpec, opts?: OpenOptions): Promise<Ope
     });
   };
 
-  const cancel = (): void => dialect.cancel?.(conn);
+  // The last request to stop the query (Ctrl-C), awaited before the connection is released.
+  let cancelling: Promise<void> | undefined;
+  const cancel = (): Promise<void> => (cancelling = (async () => dialect.cancel?.(conn, k))().catch(() => {}));
   let cursor: RowCursor;
   try {
     // A query waiting for a lock (or planning for minutes) answers nothing: Ctrl-C cancels it on the server and stops waiting.
     cursor = await untilAborted(cancelOnAbort(signal, cancel, () => dialect.start(conn, stripTerminator(query), batchSize, text, ctx)), signal);
   } catch (e) {
     dialect.abandon?.(conn);
+    if (cancelling) await withTimeout(cancelling, CLOSE_TIMEOUT_MS);
     await releaseAll(k, conn);
     if (signal?.aborted === true) throw abortReason(signal);
     throw fail(e);
@@ -1024,6 +1033,11 @@ const mysql: Dialect = {
   },
   abandon(conn) {
     (conn as MysqlConnection).destroy();
+  },
+  async cancel(conn, k) {
+    // The server runs a query whose client has gone on until it next writes to it (a SLEEP, a
+    // lock wait, a long sort: minutes on a legacy server): KILL QUERY, from a connection of its own.
+    await (k.client as { cancelQuery(c: unknown): Promise<unknown> }).cancelQuery(conn);
   },
   storeHint: 'check that the MySQL/MariaDB server is running and reachable, and the host, port, user, password and database in source.url',
 };

@@ -616,6 +616,31 @@ describe.skipIf(myDown !== null)('sql source: MariaDB / MySQL', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
+  it('an abort stops the query on the server too (KILL QUERY), not only on this side', async () => {
+    // The server runs a query whose client has gone on until it next writes to it: a SLEEP (or a
+    // lock wait, a long sort on a legacy server) would go on for its whole minute.
+    const marker = `forklift_cancel_${suffix}`;
+    const running = async (): Promise<number> => {
+      const [rows] = (await admin.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()', [`%${marker}%`])) as unknown as [{ n: number }[]];
+      return Number(rows[0]?.n);
+    };
+    const ac = new AbortController();
+    const reading = failure(
+      (async () => {
+        const s = await openSource({ format: 'sql', url: MY_URL, query: `SELECT SLEEP(60) AS ${marker}` }, { signal: ac.signal });
+        for await (const _ of s.batches(ac.signal)) break;
+      })(),
+    );
+    for (let i = 0; i < 200 && (await running()) === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await running(), 'the query runs on the server').toBe(1);
+    const t0 = Date.now();
+    ac.abort();
+    expect(((await reading) as Error).name).toBe('AbortError');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    // Once the source has given up, the server no longer runs it.
+    expect(await running()).toBe(0);
+  });
+
   it('query errors are SourceErrors; the session is read-only', async () => {
     const e = await failure(read(MY_URL, `SELEC * FROM ${table}`));
     expect(e).toBeInstanceOf(SourceError);

@@ -66,10 +66,10 @@ writeFileSync(
   ['name: bench-machine-log', 'target: sqlite:./machine-only.db', 'model: factory', 'mappings:', '  - machine_log.yaml', 'reject_limit: 5%', 'load: replace', ''].join('\n'),
 );
 
-/** Runs a command under /usr/bin/time; returns seconds and peak RSS in MiB (median of REPEAT runs). */
+/** Runs a command under /usr/bin/time; returns seconds and peak RSS in MiB (median of REPEAT runs, or of opts.repeat). */
 function measure(name, cmd, args, opts = {}) {
   const runs = [];
-  for (let i = 0; i < REPEAT; i++) {
+  for (let i = 0; i < (opts.repeat ?? REPEAT); i++) {
     opts.before?.();
     const env = opts.env ? { ...process.env, ...opts.env } : process.env;
     const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { cwd: opts.cwd ?? dataDir, encoding: 'utf8', input: opts.input, env, maxBuffer: 1 << 26 });

@@ -14,6 +14,7 @@ import {
   MssqlReadProblem,
   mssqlColumnsSql,
   mssqlDescribeInSession,
+  mssqlForeignKeysInSession,
   mssqlLockTablesSql,
   mssqlReadInSession,
   mssqlTableRecordParams,
@@ -27,7 +28,7 @@ import { holdsExactly, shapeError, shapeMismatches, type ShapeMismatch } from '.
 import { referencedClosure } from './referenced.js';
 import { checkNameLengths, MSSQL_NAME_LIMIT } from './name-limits.js';
 import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
-import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreSnapshot, TargetStore } from './types.js';
+import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { bySchema, interruptedLoadError } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
 import { TARGET_URL, checkServerUrl, decodeUrlPart, redactUrl, scrubSecrets, urlSecrets } from './url.js';
@@ -1245,6 +1246,15 @@ export class MssqlStore implements TargetStore {
     const pool = await this.connect();
     try {
       return await mssqlDescribeInSession(readSessionOf(pool));
+    } catch (e) {
+      throw this.storeError(e, 'store.read');
+    }
+  }
+
+  async foreignKeys(): Promise<StoreForeignKey[]> {
+    const pool = await this.connect();
+    try {
+      return await mssqlForeignKeysInSession(readSessionOf(pool));
     } catch (e) {
       throw this.storeError(e, 'store.read');
     }

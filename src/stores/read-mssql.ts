@@ -14,7 +14,9 @@ import {
   RowBatcher,
   columnDecoders,
 } from './read-common.js';
+import { BugError } from '../core/errors.js';
 import { hexText, mssqlVariantText, tediousInstantText } from './mssql-text.js';
+import type { DeleteAction, StoreForeignKey } from './types.js';
 
 /**
  * The read side of the SQL Server store (dbo schema only): the catalog from sys.*, and a table's
@@ -299,6 +301,49 @@ export interface MssqlReadSession {
 
 export async function mssqlDescribeInSession(s: MssqlReadSession): Promise<Entity[]> {
   return mssqlDescribeResult(await s.query(MSSQL_DESCRIBE_SQL, []));
+}
+
+/**
+ * Every foreign key that references a table of the dbo schema, from whatever schema, with its ON
+ * DELETE action (delete_referential_action: 0 NO ACTION, 1 CASCADE, 2 SET NULL, 3 SET DEFAULT):
+ * what a replace, which empties its tables with DELETE, would set off (replace-guard.ts). A
+ * disabled key is listed too: whether SQL Server skips its action then is not worth a lost table.
+ */
+export const MSSQL_FOREIGN_KEYS_SQL = `SELECT fk.name AS k, CASE WHEN t.schema_id = r.schema_id THEN NULL ELSE s.name END AS s, t.name AS t,
+  COL_NAME(fkc.parent_object_id, fkc.parent_column_id) AS c, r.name AS rt, COL_NAME(fkc.referenced_object_id, fkc.referenced_column_id) AS rc,
+  fk.delete_referential_action AS del
+FROM sys.foreign_keys fk
+JOIN sys.foreign_key_columns fkc ON fkc.constraint_object_id = fk.object_id
+JOIN sys.tables t ON t.object_id = fk.parent_object_id
+JOIN sys.schemas s ON s.schema_id = t.schema_id
+JOIN sys.tables r ON r.object_id = fk.referenced_object_id
+WHERE r.schema_id = SCHEMA_ID(N'${SCHEMA}')
+ORDER BY s.name COLLATE ${BIN2}, t.name COLLATE ${BIN2}, fk.name COLLATE ${BIN2}, fkc.constraint_column_id`;
+
+const MSSQL_DELETE_ACTIONS: readonly DeleteAction[] = ['no action', 'cascade', 'set null', 'set default'];
+
+/** The rows of MSSQL_FOREIGN_KEYS_SQL, a row a column, as one foreign key each. */
+export function mssqlForeignKeys(rows: readonly Record<string, unknown>[]): StoreForeignKey[] {
+  const keys = new Map<string, StoreForeignKey>();
+  for (const r of rows) {
+    const schema = r.s === null || r.s === undefined ? null : String(r.s);
+    const id = `${schema ?? ''}\u0000${String(r.t)}\u0000${String(r.k)}`;
+    let fk = keys.get(id);
+    if (!fk) {
+      const onDelete = MSSQL_DELETE_ACTIONS[Number(r.del)];
+      if (onDelete === undefined) throw new BugError(`SQL Server foreign key ${String(r.k)} has delete_referential_action ${String(r.del)}`);
+      fk = { name: String(r.k), schema, table: String(r.t), columns: [], refTable: String(r.rt), refColumns: [], onDelete };
+      keys.set(id, fk);
+    }
+    fk.columns.push(String(r.c));
+    fk.refColumns.push(String(r.rc));
+  }
+  return [...keys.values()];
+}
+
+export async function mssqlForeignKeysInSession(s: MssqlReadSession): Promise<StoreForeignKey[]> {
+  const [rows = []] = await s.query(MSSQL_FOREIGN_KEYS_SQL, []);
+  return mssqlForeignKeys(rows);
 }
 
 export class MssqlReadProblem extends Error {

@@ -230,6 +230,25 @@ describe.skipIf(!ADMIN_URL)('SQL Server target store (live)', () => {
     expect(await table()).toEqual(before);
   });
 
+  it('a replace is refused where a table outside the run references it ON DELETE CASCADE or SET NULL; the orders stay', async () => {
+    for (const action of ['CASCADE', 'SET NULL']) {
+      const url = await freshDb();
+      const dir = tempDir('forklift-mssql-cascade-');
+      writeFileSync(path.join(dir, 'items.csv'), 'CODE,NAME\nA-1,one\nA-2,two\n');
+      writeFileSync(path.join(dir, 'items.yaml'), 'entity: items\nsource: { format: csv, path: items.csv }\nfields:\n  item_code: { from: CODE }\n  description: { from: NAME }\n  uom: { const: EA }\n  active: { const: true }\n');
+      const plan = path.join(dir, 'forklift.yaml');
+      writeFileSync(plan, 'name: cascade\ntarget: sqlite:./unused.db\nmappings: [items.yaml]\nload: replace\n');
+      await runPlan({ plan, command: 'migrate', target: url });
+      await withMssql(url, (p) => p.request().batch(`CREATE SCHEMA sales;`));
+      await withMssql(url, (p) => p.request().batch(`CREATE TABLE sales.orders (id int PRIMARY KEY, item_code nvarchar(450) NULL REFERENCES dbo.items (item_code) ON DELETE ${action}); INSERT INTO sales.orders VALUES (1, N'A-1'), (2, N'A-2');`));
+      const e = await runPlan({ plan, command: 'migrate', target: url }).catch((x: unknown) => x);
+      expect(e, action).toBeInstanceOf(StoreError);
+      expect((e as StoreError).code).toBe('store.replace-cascade');
+      expect((e as Error).message).toMatch(new RegExp(`a replace of items would change sales\\.orders too: .* \\(ON DELETE ${action}\\)`));
+      expect(await scalar<number>(url, 'SELECT COUNT(*) FROM sales.orders WHERE item_code IS NOT NULL')).toBe(2);
+    }
+  });
+
   it('upsert twice into a key of text and a decimal(20,0): the second run updates, no loose key reported', async () => {
     const url = await freshDb();
     const dir = tempDir('forklift-mssql-deckey-');

@@ -8,6 +8,7 @@ import type { Entity } from '../../../src/model/types.js';
 import { READ_ROWS_BATCH, bySchema, tableDefinition } from '../../../src/stores/read-common.js';
 import {
   MSSQL_DESCRIBE_SQL,
+  MSSQL_FOREIGN_KEYS_SQL,
   MSSQL_TABLES_DDL,
   MSSQL_TABLES_ELSEWHERE_SQL,
   MSSQL_TABLES_MERGE,
@@ -16,6 +17,7 @@ import {
   type MssqlReadSession,
   mssqlColumnsSql,
   mssqlDescribeInSession,
+  mssqlForeignKeysInSession,
   mssqlReadInSession,
   mssqlReadPlan,
   mssqlTableRecordParams,
@@ -23,6 +25,9 @@ import {
   readSessionOf,
 } from '../../../src/stores/read-mssql.js';
 import { tediousInstantText } from '../../../src/stores/mssql-text.js';
+import { refuseCascadingReplace } from '../../../src/stores/replace-guard.js';
+import type { EntityLoad, TargetStore } from '../../../src/stores/types.js';
+import { StoreError } from '../../../src/core/errors.js';
 
 /**
  * The SQL Server read side without a server: every statement describeTables and readRows send,
@@ -356,6 +361,37 @@ describe('SQL Server readRows', () => {
       ['A', 'x', 'raw', 'EA', null, '1.5000', 7, 1],
       ['B', 'y', null, 'EA', null, null, null, 0],
     ]);
+  });
+
+  it('reads the foreign keys into dbo tables from every schema with their ON DELETE action, for the replace guard', async () => {
+    const { session, calls } = fakeSession({
+      query: () => [
+        [
+          { k: 'fk_bom_parent', s: null, t: 'bom_lines', c: 'parent_item', rt: 'items', rc: 'item_code', del: 0 },
+          { k: 'fk_lines_pair', s: null, t: 'lines', c: 'pa', rt: 'parent', rc: 'a', del: 2 },
+          { k: 'fk_lines_pair', s: null, t: 'lines', c: 'pb', rt: 'parent', rc: 'b', del: 2 },
+          { k: 'fk_orders_item', s: 'sales', t: 'orders', c: 'item', rt: 'items', rc: 'item_code', del: 1 },
+        ],
+      ],
+    });
+    const fks = await mssqlForeignKeysInSession(session);
+    expect(calls).toEqual([{ kind: 'query', text: MSSQL_FOREIGN_KEYS_SQL, params: [] }]);
+    expect(MSSQL_FOREIGN_KEYS_SQL).toContain("WHERE r.schema_id = SCHEMA_ID(N'dbo')");
+    expect(MSSQL_FOREIGN_KEYS_SQL).toContain('fk.delete_referential_action AS del');
+    expect(fks).toEqual([
+      { name: 'fk_bom_parent', schema: null, table: 'bom_lines', columns: ['parent_item'], refTable: 'items', refColumns: ['item_code'], onDelete: 'no action' },
+      { name: 'fk_lines_pair', schema: null, table: 'lines', columns: ['pa', 'pb'], refTable: 'parent', refColumns: ['a', 'b'], onDelete: 'set null' },
+      { name: 'fk_orders_item', schema: 'sales', table: 'orders', columns: ['item'], refTable: 'items', refColumns: ['item_code'], onDelete: 'cascade' },
+    ]);
+    // A replace of items (which SQL Server empties with DELETE) would cascade into sales.orders: refused before anything is sent.
+    const store = { display: 'mssql://sa@db/erp', foreignKeys: () => mssqlForeignKeysInSession(session) } as unknown as TargetStore;
+    const load = (name: string, mode: EntityLoad['mode']): EntityLoad => ({ entity: { name }, mode }) as unknown as EntityLoad;
+    const e = await refuseCascadingReplace(store, [load('items', 'replace')]).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(StoreError);
+    expect((e as Error).message).toMatch(/a replace of items would change sales\.orders too: .*fk_orders_item .*ON DELETE CASCADE/);
+    // SET NULL from a table the run does not replace is refused too; replaced with it, it is the run's own.
+    await expect(refuseCascadingReplace(store, [load('parent', 'replace')])).rejects.toThrow(/fk_lines_pair of lines \(ON DELETE SET NULL\)/);
+    await expect(refuseCascadingReplace(store, [load('parent', 'replace'), load('lines', 'replace')])).resolves.toBeUndefined();
   });
 
   it('lists the user tables of every schema but dbo, by schema, for export to name what it leaves out', () => {

@@ -1136,15 +1136,37 @@ export class MysqlStore implements TargetStore {
    */
   async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
     let conn: RawConnection | undefined;
+    let unwatch = (): void => {};
     try {
       conn = (await this.k.client.acquireConnection()) as RawConnection;
+      unwatch = this.killOnAbort(conn, opts.signal);
       yield* readTable(conn, table, opts, this.display);
     } catch (e) {
+      if (opts.signal?.aborted === true) throw abortReason(opts.signal);
       if (e instanceof Error && e.name === 'AbortError') throw e;
       throw this.storeError(e);
     } finally {
+      unwatch();
       if (conn) await this.k.client.releaseConnection(conn);
     }
+  }
+
+  /**
+   * Ctrl-C while a statement of a read waits for an answer (a table another session has locked,
+   * a long sort): the server would go on waiting until the lock is gone (MariaDB's
+   * lock_wait_timeout is a year) and this side with it. KILL QUERY stops the statement on the
+   * server, from a connection of its own; the connection is dropped so that the wait ends here at
+   * once. Returns what stops watching.
+   */
+  private killOnAbort(conn: RawConnection, signal: AbortSignal | undefined): () => void {
+    if (!signal) return () => {};
+    const onAbort = (): void => {
+      void (this.k.client.cancelQuery(conn) as Promise<unknown>).catch(() => {});
+      conn.destroy();
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return () => signal.removeEventListener('abort', onAbort);
   }
 
   /**
@@ -1152,22 +1174,27 @@ export class MysqlStore implements TargetStore {
    * InnoDB reads every table as of its start. A table emptied or altered by DDL since (TRUNCATE)
    * fails its read (1412) instead of reading empty; forklift's own loads empty with DELETE.
    */
-  async snapshot(): Promise<StoreSnapshot> {
+  async snapshot(opts: { signal?: AbortSignal | undefined } = {}): Promise<StoreSnapshot> {
+    const { signal } = opts;
     let conn: RawConnection | undefined;
+    let unwatch = (): void => {};
     try {
       conn = (await this.k.client.acquireConnection()) as RawConnection;
+      unwatch = this.killOnAbort(conn, signal);
       await query(conn, 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
       await query(conn, 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
     } catch (e) {
+      unwatch();
       if (conn) {
         conn.destroy();
         await this.k.client.releaseConnection(conn);
       }
+      if (signal?.aborted === true) throw abortReason(signal);
       throw this.storeError(e);
     }
     const c = conn;
     const display = this.display;
-    const fail = (e: unknown): Error => this.storeError(e);
+    const fail = (e: unknown): Error => (signal?.aborted === true ? abortReason(signal) : this.storeError(e));
     const parked = new ParkedResult();
     return {
       describeTables: async () => {
@@ -1188,6 +1215,7 @@ export class MysqlStore implements TargetStore {
         }
       },
       close: async () => {
+        unwatch();
         // Mid-result, the connection cannot go back to the pool; otherwise the transaction (which changed nothing) ends.
         if (parked.pending) c.destroy();
         else await query(c, 'ROLLBACK').catch(() => c.destroy());

@@ -408,6 +408,51 @@ describe.skipIf(myDown !== null)('interrupted while loading into MariaDB: a stat
   });
 });
 
+describe.skipIf(myDown !== null)('interrupted while exporting from MariaDB: a read waits for a table lock', { timeout: TEST_MS }, () => {
+  it('export, Ctrl-C: ends at once (not when the lock goes), KILL QUERY stops the read on the server, nothing written; the same command again exports', async () => {
+    const { url, name } = await myDbs.create();
+    const c = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
+    const dir = tempDir('fi-interrupt-export-');
+    const bundle = path.join(dir, 'bundle');
+    try {
+      await c.query('CREATE TABLE parts (id int PRIMARY KEY, name varchar(20))');
+      await c.query("INSERT INTO parts VALUES (1, 'gear'), (2, 'shaft')");
+      // The export's read waits on the lock; MariaDB would keep it waiting for lock_wait_timeout (a year by default).
+      const waiting = async (): Promise<boolean> => {
+        const [rows] = (await c.query("SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND STATE LIKE 'Waiting for table%'", [name])) as unknown as [{ n: number }[]];
+        return Number(rows[0]!.n) > 0;
+      };
+      const locker = await mysql.createConnection({ ...mysqlAdminConfig(), database: name });
+      let r: Run;
+      let ms: number;
+      try {
+        await locker.query('LOCK TABLES parts WRITE');
+        const t0 = Date.now();
+        r = await signalWhen(['export', bundle, '--source', url, '--json'], { cwd: dir }, 'the export waited for the lock', waiting, 'SIGINT');
+        ms = Date.now() - t0;
+        // Still locked: the export ended by itself, and its statement is gone from the server.
+        const [left] = (await c.query("SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND ID <> ? AND COMMAND = 'Query'", [name, locker.threadId])) as unknown as [{ n: number }[]];
+        expect(Number(left[0]!.n)).toBe(0);
+      } finally {
+        await locker.query('UNLOCK TABLES');
+        await locker.end();
+      }
+      expect(r.hung, 'the export ended by itself').toBe(false);
+      expect(r.code, r.stderr).toBe(1);
+      expect(ms).toBeLessThan(60_000);
+      const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+      expect(doc.error.code).toBe('export.interrupted');
+      expect(existsSync(bundle)).toBe(false);
+      expect(readdirSync(dir)).toEqual([]);
+      const again = runCli(['export', bundle, '--source', url], { cwd: dir });
+      expect(again.code, again.stderr).toBe(0);
+      expect(readFileSync(path.join(bundle, 'data', 'csv', 'parts.csv'), 'utf8')).toBe('id,name\r\n1,gear\r\n2,shaft\r\n');
+    } finally {
+      await c.end();
+    }
+  });
+});
+
 /** A machine log of `rows` rows in the demo's MACHLOG.CSV form: 50 machines, a reading a minute each. */
 function machineLog(file: string, rows: number): void {
   const lines = ['MACHINE,TIMESTAMP,STATE,GOOD,REJECT,REASON,TEMP,VIBR,POWER'];

@@ -1195,6 +1195,8 @@ export class MysqlStore implements TargetStore {
     const c = conn;
     const display = this.display;
     const fail = (e: unknown): Error => (signal?.aborted === true ? abortReason(signal) : this.storeError(e));
+    // A read may have a signal of its own (diff gives each read the command's).
+    const watchRead = (readSignal: AbortSignal | undefined): (() => void) => (readSignal === signal ? () => {} : this.killOnAbort(c, readSignal));
     const parked = new ParkedResult();
     return {
       describeTables: async () => {
@@ -1206,12 +1208,16 @@ export class MysqlStore implements TargetStore {
         }
       },
       async *readRows(table: Entity, opts: ReadRowsOptions = {}): AsyncIterable<unknown[][]> {
+        const unwatchRead = watchRead(opts.signal);
         try {
           await parked.settle();
           yield* readTable(c, table, opts, display, parked.park);
         } catch (e) {
+          if (opts.signal?.aborted === true) throw abortReason(opts.signal);
           if (e instanceof Error && e.name === 'AbortError') throw e;
           throw fail(e);
+        } finally {
+          unwatchRead();
         }
       },
       close: async () => {

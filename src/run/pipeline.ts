@@ -18,7 +18,7 @@ import type { EntityLoad, LoadMode, RunEntry, TargetStore } from '../stores/type
 import { checkBomCycles, type TargetBomLines } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
 import { checkForeignKeys } from '../validate/foreign-keys.js';
-import { checkDuplicateKeys, checkPaddedKeys, checkUniqueAgainstTarget, checkUniqueColumns } from '../validate/keys.js';
+import { checkDuplicateKeys, checkPaddedKeys, checkUniqueAgainstTarget, checkUniqueColumns, uniqueColumns } from '../validate/keys.js';
 import { TARGET_CONSTRAINT_RULE, dryRunLoad, type DryRunCounts } from './dry-run.js';
 import { mapSource } from './extract.js';
 import { assertBalanced, committedCounts, type EntityLedger } from './ledger.js';
@@ -175,6 +175,9 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     const target = store;
     await fromTarget(() => target.hasTable('forklift_runs'));
     reached = true;
+    // The target's tables as they are, read once when an entity first needs them (validation changes none).
+    let described: Promise<Entity[]> | undefined;
+    const paddedTarget = store.keysIgnoreTrailingSpaces ? (store.kind === 'mssql' ? 'SQL Server' : 'MySQL/MariaDB') : undefined;
     stage = 'extract';
     const extracted = await extractAll(plan, staging, rawFile, { ...opts, progress });
     // From here the rows are checked, against the target's too.
@@ -223,15 +226,14 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       await checkpoint();
       checkDuplicateKeys(staging, x.entity, x.mapping.spec.on_duplicate ?? 'reject', x.label);
       await checkpoint();
-      const paddedTarget = store.keysIgnoreTrailingSpaces ? (store.kind === 'mssql' ? 'SQL Server' : 'MySQL/MariaDB') : undefined;
       if (paddedTarget) checkPaddedKeys(staging, x.entity, x.label, paddedTarget);
       checkUniqueColumns(staging, x.entity, x.label, paddedTarget);
       const mode = modeOf(x.mapping);
-      const uniques = x.entity.columns.filter((c) => c.unique && !(x.entity.primaryKey.length === 1 && x.entity.primaryKey[0] === c.name));
+      const uniques = uniqueColumns(x.entity);
       if (uniques.length && mode !== 'replace' && (await fromTarget(() => target.hasTable(x.entity.name)))) {
         const provided = providedColumns(x.mapping, x.entity);
         // A table that lacks a column is refused by the load's shape check, with its own message.
-        const table = (await fromTarget(() => target.describeTables())).find((e) => e.name === x.entity.name);
+        const table = (await fromTarget(() => (described ??= target.describeTables()))).find((e) => e.name === x.entity.name);
         const has = (n: string): boolean => table?.columns.some((c) => c.name === n) ?? false;
         for (const c of uniques) {
           if (!has(c.name) || !x.entity.primaryKey.every(has)) continue;

@@ -2,17 +2,17 @@ import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
 
-/**
- * Makes `dir` with its parents, as mkdirSync does; returns the first folder it made, if any. A file
- * in the way (`sqlite:notes.txt/x.db`) is the user's path to change (exit 2), a folder this user
- * may not write to or a full disk theirs to fix (exit 1): never "internal error".
- */
 /** Whether an error of the file system or SQLite is a full disk or a spent quota: the user's to fix by freeing space. */
 export function isDiskFull(e: unknown): boolean {
   const code = String((e as { code?: unknown } | null)?.code ?? '');
   return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || (e instanceof Error && /database or disk is full/i.test(e.message));
 }
 
+/**
+ * Makes `dir` with its parents, as mkdirSync does; returns the first folder it made, if any. A file
+ * in the way (`sqlite:notes.txt/x.db`) is the user's path to change (exit 2), a folder this user
+ * may not write to or a full disk theirs to fix (exit 1): never "internal error".
+ */
 export function makeFolder(dir: string, what: string, code: string): string | undefined {
   try {
     return mkdirSync(dir, { recursive: true });

@@ -155,6 +155,11 @@ export function firstPaddedKeyPair(db: Database.Database, entity: Entity, indexK
   return padded.line < other.line ? [padded, other] : [other, padded];
 }
 
+/** The columns marked unique besides a single-column primary key (which the key checks cover). */
+export function uniqueColumns(entity: Entity): Column[] {
+  return entity.columns.filter((c) => c.unique && !(entity.primaryKey.length === 1 && entity.primaryKey[0] === c.name));
+}
+
 /**
  * Rows that share a value of a `unique` column (other than the key): the target's UNIQUE
  * constraint would refuse the load as a whole, naming no line. They are rejected together, like
@@ -163,8 +168,7 @@ export function firstPaddedKeyPair(db: Database.Database, entity: Entity, indexK
  */
 export function checkUniqueColumns(staging: Staging, entity: Entity, sourceLabel: string, paddedTarget?: string): void {
   const t = stagingTable(entity.name);
-  for (const c of entity.columns) {
-    if (!c.unique || (entity.primaryKey.length === 1 && entity.primaryKey[0] === c.name)) continue;
+  for (const c of uniqueColumns(entity)) {
     const col = q(c.name);
     // A target that compares text without trailing spaces (`paddedTarget`) holds 'A' and 'A ' as one value.
     const padded = paddedTarget !== undefined && TEXT_TYPES.has(c.type);

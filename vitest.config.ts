@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup/env.ts'],
     testTimeout: 180_000,
     hookTimeout: 300_000,
     pool: 'forks',

@@ -72,18 +72,19 @@ function measure(name, cmd, args, opts = {}) {
   for (let i = 0; i < (opts.repeat ?? REPEAT); i++) {
     opts.before?.();
     const env = opts.env ? { ...process.env, ...opts.env } : process.env;
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { cwd: opts.cwd ?? dataDir, encoding: 'utf8', input: opts.input, env, maxBuffer: 1 << 26 });
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', cmd, ...args], { cwd: opts.cwd ?? dataDir, encoding: 'utf8', input: opts.input, env, maxBuffer: 1 << 26 });
     const last = r.stderr.trim().split('\n').pop() ?? '';
-    const [secs, kib] = last.split(' ').map(Number);
+    const [secs, kib, user, sys] = last.split(' ').map(Number);
     if (r.status !== 0 && !opts.allowFail) {
       process.stderr.write(r.stdout + r.stderr);
       throw new Error(`${name} failed with ${r.status}`);
     }
-    runs.push({ secs, rss: kib / 1024, status: r.status, stdout: r.stdout, stderr: r.stderr });
+    runs.push({ secs, rss: kib / 1024, cpu: user + sys, status: r.status, stdout: r.stdout, stderr: r.stderr });
   }
   runs.sort((a, b) => a.secs - b.secs);
   const m = runs[Math.floor(runs.length / 2)];
-  return { name, seconds: m.secs, rssMiB: m.rss, status: m.status, stdout: m.stdout, stderr: m.stderr };
+  // cpu: user + sys seconds of the command's process (its threads included; a server's work is not in it).
+  return { name, seconds: m.secs, rssMiB: m.rss, cpuSeconds: m.cpu, status: m.status, stdout: m.stdout, stderr: m.stderr };
 }
 
 

@@ -15,6 +15,7 @@
 // dropped at the end. An unreachable server's rows are skipped, and the output says so.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 
 /** CSV header -> machine_events column, as mappings/demo/machine_log.yaml maps them (same order). */
@@ -388,6 +389,25 @@ export async function serverBenches(ctx) {
       const expected = row.kind === 'forklift' ? row.ledger?.loaded : undefined;
       say(`rows in the table after "${row.name}": ${fmt(row.inTable)}${expected !== undefined ? ` (forklift reported ${fmt(expected)} loaded)` : ''}`);
     }
+  }
+  // What a time target asks of the CPU: forklift's process alone, spread over every core with no
+  // wait, cannot finish in less than its CPU time over the core count (the server's work comes on top).
+  const cores = availableParallelism();
+  for (const [id, ref, refName, factor] of [
+    ['pg-forklift', 'pg-copy', '\\copy', 2],
+    ['my-forklift-load-data', 'my-load-data', 'LOAD DATA', 2],
+    ['pg-export', 'pg-copy-out', '\\copy TO', 2],
+  ]) {
+    const f = byId[id];
+    const r = byId[ref];
+    if (!f || !r || !Number.isFinite(f.r.cpuSeconds)) continue;
+    const floor = f.r.cpuSeconds / cores;
+    const target = factor * r.r.seconds;
+    say(
+      `CPU of "${f.name}": ${fmt(f.r.cpuSeconds, 2)} s (user+sys, all its threads; the server's not counted) in ${fmt(f.r.seconds, 2)} s: ` +
+        `on ${cores} cores at least ${fmt(floor, 2)} s with every stage overlapped, against the ${factor}x ${refName} target of ${fmt(target, 2)} s` +
+        `${floor > target ? ': the target asks for less CPU than this work takes' : ''}.`,
+    );
   }
   say(`The figures come from a shared 2-core machine on which other work runs: they are noisy, compare within one run. Peak RSS is the client process's (the server's memory is not in it).`);
 

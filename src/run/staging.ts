@@ -41,9 +41,11 @@ export class Staging {
     // A scratch file: durability buys nothing here and costs most of the write time.
     this.db.pragma('journal_mode = OFF');
     this.db.pragma('synchronous = OFF');
-    // Migrate looks rows up by key here (duplicates, references): a large cache pays. A bundle import
-    // only appends rows in key order and reads them once, so it asks for less (peak memory).
-    this.db.pragma(`cache_size = ${-1024 * (opts.cacheMiB ?? 64)}`);
+    // Migrate looks rows up by key here (duplicates, references), and the file is in the OS's page
+    // cache anyway: 32 MiB against 64 MiB took 34 MiB to 58 MiB off a migrate's peak memory, ran
+    // the 1M-row plans as fast or faster, and the 5M-row machine log 1-2% slower. A bundle import
+    // only appends rows in key order and reads them once, so it asks for less still.
+    this.db.pragma(`cache_size = ${-1024 * (opts.cacheMiB ?? 32)}`);
     this.db.pragma('temp_store = FILE');
     if (!opts.reopen) this.db.exec(`CREATE TABLE rejects (entity TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL, rule TEXT NOT NULL, reason TEXT NOT NULL, raw TEXT, key TEXT)`);
     this.rejectInsert = this.db.prepare('INSERT INTO rejects (entity, line, field, rule, reason, raw, key) VALUES (?, ?, ?, ?, ?, ?, ?)');

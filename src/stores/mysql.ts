@@ -648,6 +648,16 @@ function query<T = unknown>(conn: RawConnection, sql: string, values?: unknown[]
  */
 const MYSQL2_JSON_AS_TEXT: object = { jsonStrings: true };
 
+/**
+ * What a read that failed throws: the abort, where the read's signal stopped it (the KILL QUERY
+ * and the dropped connection are its doing, not the server's trouble), else the store's error.
+ */
+function readFailure(e: unknown, signal: AbortSignal | undefined, fail: (e: unknown) => Error): Error {
+  if (signal?.aborted === true) return abortReason(signal);
+  if (e instanceof Error && e.name === 'AbortError') return e;
+  return fail(e);
+}
+
 export class MysqlStore implements TargetStore {
   readonly kind = 'mysql' as const;
   readonly keysIgnoreTrailingSpaces = true;
@@ -1142,9 +1152,7 @@ export class MysqlStore implements TargetStore {
       unwatch = this.killOnAbort(conn, opts.signal);
       yield* readTable(conn, table, opts, this.display);
     } catch (e) {
-      if (opts.signal?.aborted === true) throw abortReason(opts.signal);
-      if (e instanceof Error && e.name === 'AbortError') throw e;
-      throw this.storeError(e);
+      throw readFailure(e, opts.signal, (x) => this.storeError(x));
     } finally {
       unwatch();
       if (conn) await this.k.client.releaseConnection(conn);
@@ -1213,9 +1221,7 @@ export class MysqlStore implements TargetStore {
           await parked.settle();
           yield* readTable(c, table, opts, display, parked.park);
         } catch (e) {
-          if (opts.signal?.aborted === true) throw abortReason(opts.signal);
-          if (e instanceof Error && e.name === 'AbortError') throw e;
-          throw fail(e);
+          throw readFailure(e, opts.signal, fail);
         } finally {
           unwatchRead();
         }

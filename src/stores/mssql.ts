@@ -28,6 +28,7 @@ import { holdsExactly, shapeError, shapeMismatches, type ShapeMismatch } from '.
 import { referencedClosure } from './referenced.js';
 import { checkNameLengths, MSSQL_NAME_LIMIT } from './name-limits.js';
 import { loadNarrowing, type Refusal, type SeqRange } from './rehearse.js';
+import { stagedRows } from './staged-rows.js';
 import type { EntityLoad, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { bySchema, interruptedLoadError } from './read-common.js';
 import { nextLink, type ChainLink } from '../audit/chain.js';
@@ -520,13 +521,6 @@ export function mssqlBulkTable(e: Entity, rows: unknown[][]): sql.Table {
   for (const c of mssqlBulkColumns(e)) table.columns.add(c.name.replace(/]/g, ']]'), c.type, { nullable: true });
   for (const r of rows) (table.rows as unknown[][]).push(r);
   return table;
-}
-
-/** The staged rows to load, streamed: ok rows only, in staging order, integers exact. */
-export function stagedRows(staging: Database.Database, l: EntityLoad, range?: SeqRange): IterableIterator<unknown[]> {
-  const cols = l.entity.columns.map((c) => `"${c.name.replace(/"/g, '""')}"`).join(', ');
-  const within = range ? ' AND _seq BETWEEN ? AND ?' : '';
-  return staging.prepare(`SELECT ${cols} FROM ${l.stagedTable} WHERE _st = 0${within} ORDER BY _seq`).raw().safeIntegers(true).iterate(...(range ? [range.lo, range.hi] : [])) as IterableIterator<unknown[]>;
 }
 
 /** Staged rows converted and grouped in chunks of `size`: never more than one chunk in memory. */
@@ -1029,7 +1023,7 @@ function mssqlDeclaredType(r: MssqlColumnRow): string {
 async function moveRows(s: MssqlSession, staging: Database.Database, l: EntityLoad, collations: Collations | undefined, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {
   await s.batch(mssqlCreateTempTable(l.entity, collations));
   let sent = 0;
-  for (const rows of chunks(stagedRows(staging, l, range), mssqlRowConverter(l.entity))) {
+  for (const rows of chunks(stagedRows(staging, l, { range, safeIntegers: true }), mssqlRowConverter(l.entity))) {
     signal?.throwIfAborted();
     sent += await s.bulk(mssqlBulkTable(l.entity, rows));
   }

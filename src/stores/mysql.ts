@@ -4,7 +4,6 @@ import knexFactory, { type Knex } from 'knex';
 import type { Connection as RawConnection, QueryOptions, ResultSetHeader } from 'mysql2';
 import { BugError, ConfigError, StoreError } from '../core/errors.js';
 import type { Column, Entity } from '../model/types.js';
-import { q } from '../util/sql-name.js';
 import { TABLES_TABLE, describeFrom, nativeColumnsFor, pooledConnections, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
 import { holdsExactly, shapeError, shapeMismatches, type ShapeRule } from './table-shape.js';
 import { ParkedResult, streamedRows } from './read-stream.js';
@@ -33,6 +32,7 @@ import { checkNameLengths, MYSQL_NAME_LIMIT } from './name-limits.js';
 import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type SeqRange } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTables, rowPieces, withModelReferences, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
+import { stagedRows } from './staged-rows.js';
 import { firstHeldKey, keyClashError, keysCondition } from './key-clash.js';
 import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, type ChainLink } from '../audit/chain.js';
@@ -78,8 +78,6 @@ const ROWS_PER_INSERT = 1000;
 const MAX_STATEMENT_BYTES = 4 << 20;
 /** LOAD DATA: characters of TSV text per chunk (one protocol packet each, well under 16 MiB). */
 const CHUNK_CHARS = 256 << 10;
-/** Staged rows read from SQLite per call (see StagedRows). */
-const STAGING_PAGE = 5000;
 /** Rows per batch yielded by readColumn. */
 const READ_BATCH = 5000;
 /** information_schema DATA_TYPEs of text columns. */
@@ -1283,40 +1281,6 @@ async function* readTable(conn: RawConnection, table: Entity, opts: ReadRowsOpti
 }
 
 /**
- * The staged rows to load (`_st = 0`) in staging order, read a page at a time: memory holds one
- * page, never the table. Rows are arrays: `_seq` first, then the entity's columns. Paged
- * `.raw().all()` measured 2.5 s per million machine-log rows against 4.0 s for `.raw().iterate()`
- * (one native call per row), the largest single cost of the load on the Node side.
- */
-class StagedRows {
-  private readonly stmt: Database.Statement;
-  private page: unknown[][] = [];
-  private at = 0;
-  private last = Number.MIN_SAFE_INTEGER;
-  private done = false;
-
-  /** `range`: only the rows with _seq in [lo, hi] (a dry run's batch). */
-  constructor(staging: Database.Database, l: EntityLoad, range?: SeqRange) {
-    const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
-    const upTo = range ? ` AND _seq <= ${Math.trunc(range.hi)}` : '';
-    this.stmt = staging.prepare(`SELECT _seq, ${cols} FROM ${l.stagedTable} WHERE _seq > ?${upTo} AND _st = 0 ORDER BY _seq LIMIT ${STAGING_PAGE}`).raw();
-    if (range) this.last = range.lo - 1;
-  }
-
-  next(): unknown[] | undefined {
-    if (this.at === this.page.length) {
-      if (this.done) return undefined;
-      this.page = this.stmt.all(this.last) as unknown[][];
-      this.at = 0;
-      if (this.page.length < STAGING_PAGE) this.done = true;
-      if (!this.page.length) return undefined;
-      this.last = this.page[this.page.length - 1]![0] as number;
-    }
-    return this.page[this.at++];
-  }
-}
-
-/**
  * LOAD DATA LOCAL INFILE from a stream: TSV made from the staged rows, a chunk at a time, paced
  * by the socket (a chunk is made only when the socket has drained), so memory stays flat. The
  * file name is ours and the factory ignores whatever path the server asks for: a server can
@@ -1325,7 +1289,7 @@ class StagedRows {
 async function loadData(conn: RawConnection, staging: Database.Database, l: EntityLoad, table: string, signal: AbortSignal | undefined, range?: SeqRange): Promise<number> {
   const enc = l.entity.columns.map(tsvEncoder);
   const width = enc.length;
-  const rows = new StagedRows(staging, l, range);
+  const rows = stagedRows(staging, l, { range });
   const socket = (conn as unknown as { stream?: NodeJS.WritableStream & { writableNeedDrain?: boolean; once: (ev: string, f: () => void) => void } }).stream;
   let sent = 0;
   let waiting = false;
@@ -1349,14 +1313,15 @@ async function loadData(conn: RawConnection, staging: Database.Database, l: Enti
       }
       let text = '';
       for (;;) {
-        const v = rows.next();
-        if (!v) {
+        const r = rows.next();
+        if (r.done) {
           if (text) stream.push(Buffer.from(text, 'utf8'));
           stream.push(null);
           return;
         }
-        let line = enc[0]!(v[1]);
-        for (let i = 1; i < width; i++) line += '\t' + enc[i]!(v[i + 1]);
+        const v = r.value;
+        let line = enc[0]!(v[0]);
+        for (let i = 1; i < width; i++) line += '\t' + enc[i]!(v[i]);
         text += line + '\n';
         sent++;
         if (text.length >= CHUNK_CHARS) break;
@@ -1387,15 +1352,16 @@ async function insertRows(conn: RawConnection, staging: Database.Database, l: En
   const [pkt] = await query<{ v: unknown }[]>(conn, 'SELECT @@max_allowed_packet AS v');
   const maxBytes = Math.min(MAX_STATEMENT_BYTES, Math.max(64 << 10, Number(pkt?.v ?? 0) - (64 << 10)));
   const head = `INSERT INTO ${table} (${l.entity.columns.map((c) => qi(c.name)).join(', ')}) VALUES `;
-  const rows = new StagedRows(staging, l, range);
+  const rows = stagedRows(staging, l, { range });
   const next = (): { sql: string; n: number } | null => {
     let sql = head;
     let n = 0;
     for (;;) {
-      const v = rows.next();
-      if (!v) break;
-      let tuple = '(' + enc[0]!(v[1]);
-      for (let i = 1; i < width; i++) tuple += ',' + enc[i]!(v[i + 1]);
+      const r = rows.next();
+      if (r.done) break;
+      const v = r.value;
+      let tuple = '(' + enc[0]!(v[0]);
+      for (let i = 1; i < width; i++) tuple += ',' + enc[i]!(v[i]);
       sql += (n ? ',' : '') + tuple + ')';
       n++;
       // Characters bound the bytes from below; a UTF-8 character is at most 3 bytes per UTF-16 unit.

@@ -46,6 +46,7 @@ import { adoptionLinks, firstChainEntry, unchainedSql, nextLink, runEntryRow, ty
 import { activeSigner } from '../audit/signing.js';
 import { TARGET_URL, checkServerUrl, redactUrl, scrubSecrets, urlSecrets } from './url.js';
 import { pgCancel } from './pg-cancel.js';
+import { stagedRows } from './staged-rows.js';
 import { abortReason, cancelOnAbort } from '../util/abort.js';
 
 /**
@@ -517,7 +518,8 @@ async function copyToRehearsal(conn: pg.Client, staging: Database.Database, l: E
   const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
   const tmp = rehearsalTable(l.entity.name);
   await conn.query(`CREATE TEMP TABLE ${tmp} ON COMMIT DROP AS SELECT ${cols}, 0::bigint AS _seq FROM ${q(l.entity.name)} WITH NO DATA`);
-  const rows = staging.prepare(`SELECT ${cols}, _seq FROM ${l.stagedTable} WHERE _st = 0 ORDER BY _seq`).raw().iterate() as IterableIterator<unknown[]>;
+  // Rows come as the columns, then _seq: what this COPY names.
+  const rows = stagedRows(staging, l);
   const copy = conn.query(copyFrom(`COPY ${tmp} (${cols}, _seq) FROM STDIN`));
   const seq = (v: unknown): string => String(v);
   await pipeline(Readable.from(copyTextChunks(rows, [...l.entity.columns.map(copyEncoder), seq])), copy, ...(signal ? [{ signal }] : []));
@@ -586,7 +588,8 @@ async function copyEntity(conn: pg.Client, staging: Database.Database, l: Entity
   const into = upsert ? q(`forklift_upsert_${entity.name}`) : table;
   if (upsert) await conn.query(`CREATE TEMP TABLE ${into} (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
 
-  const rows = staging.prepare(`SELECT ${cols} FROM ${l.stagedTable} WHERE _st = 0 ORDER BY _seq`).raw().iterate() as IterableIterator<unknown[]>;
+  // Each row ends with _seq, which the encoders (one per column) leave out.
+  const rows = stagedRows(staging, l);
   const copy = conn.query(copyFrom(`COPY ${into} (${cols}) FROM STDIN`));
   await pipeline(Readable.from(copyTextChunks(rows, entity.columns.map(copyEncoder))), copy, ...(signal ? [{ signal }] : []));
   if (!upsert) return copy.rowCount;

@@ -46,6 +46,12 @@ export function renderRunReport(r: RunReport & { swept?: readonly SweptWork[] })
   if (r.dry_run) {
     const dry = r.entities.map((l) => [l.entity, n(l.dry_run?.would_insert ?? 0), n(l.dry_run?.would_update ?? 0), n(l.dry_run?.unchanged ?? 0), n(l.dry_run?.would_delete ?? 0), n(l.dry_run?.refused ?? 0)]);
     out.push('', 'on the target (rehearsed and rolled back):', table(['entity', 'would insert', 'would update', 'unchanged', 'would delete', 'refused'], dry));
+    const moved = r.counters_advanced ?? [];
+    if (moved.length) {
+      out.push('', `the rollback did not take back ${moved.length === 1 ? 'this counter' : 'these counters'} of the target (moved while the dry run rehearsed: by its inserts, a trigger's, or another session's):`);
+      for (const c of moved) out.push(`  ${c.counter}: ${c.before ?? 'unused'} → ${c.after ?? 'unused'}`);
+      out.push('  forklift leaves them so: setting one back could hand out again a number another session has taken. The real migrate will skip those numbers too.');
+    }
   }
   for (const l of r.entities) {
     const w = l.watermark;

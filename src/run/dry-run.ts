@@ -1,5 +1,5 @@
 import type { Entity, Model } from '../model/types.js';
-import type { EntityLoad, TargetStore } from '../stores/types.js';
+import type { EntityLoad, StoreCounter, TargetStore } from '../stores/types.js';
 import { upsertColumns } from '../stores/upsert-common.js';
 import { stagingTable, type Staging } from './staging.js';
 import { ROW_OK } from './row-state.js';
@@ -26,6 +26,23 @@ export interface DryRunCounts {
 
 export const TARGET_CONSTRAINT_RULE = 'target-constraint';
 
+/**
+ * A counter of the target that moved while the dry run rehearsed (TargetStore.counters): its
+ * rollback left it where the rehearsal's inserts took it (or another session's, at the same time).
+ * forklift does not set it back: a value another session took in the meantime would be handed out twice.
+ */
+export interface CounterAdvance {
+  counter: string;
+  before: string | null;
+  after: string | null;
+}
+
+/** What a dry run found: per entity, and the counters its rehearsal moved for good. */
+export interface DryRunResult {
+  entities: Map<string, DryRunCounts>;
+  counters_advanced: CounterAdvance[];
+}
+
 const currentTable = (entity: string): string => q(`c_${entity}`);
 
 export async function dryRunLoad(opts: {
@@ -35,7 +52,7 @@ export async function dryRunLoad(opts: {
   loads: EntityLoad[];
   runId: string;
   signal?: AbortSignal | undefined;
-}): Promise<Map<string, DryRunCounts>> {
+}): Promise<DryRunResult> {
   const { store, staging, loads } = opts;
   const present = new Set<string>();
   for (const l of loads) {
@@ -49,7 +66,9 @@ export async function dryRunLoad(opts: {
   // 319 MiB against migrate's 275 MiB; with it given back, 271 MiB).
   staging.commit();
   staging.db.pragma('shrink_memory');
+  const before = await store.counters?.();
   const refused = await store.rehearse({ model: opts.model, stagingFile: staging.file, entities: loads, runId: opts.runId, signal: opts.signal });
+  const advanced = before ? countersAdvanced(before, await store.counters!()) : [];
   staging.db.exec('BEGIN');
   const perEntity = new Map<string, number>();
   for (const r of refused) {
@@ -62,7 +81,13 @@ export async function dryRunLoad(opts: {
     out.set(l.entity.name, { ...counts, refused: perEntity.get(l.entity.name) ?? 0 });
     if (present.has(l.entity.name)) staging.db.exec(`DROP TABLE ${currentTable(l.entity.name)}`);
   }
-  return out;
+  return { entities: out, counters_advanced: advanced };
+}
+
+/** The counters whose value differs after the rehearsal; one the rehearsal made (and its rollback dropped) is not there after. */
+export function countersAdvanced(before: readonly StoreCounter[], after: readonly StoreCounter[]): CounterAdvance[] {
+  const then = new Map(before.map((c) => [c.name, c.value]));
+  return after.filter((c) => then.has(c.name) && then.get(c.name) !== c.value).map((c) => ({ counter: c.name, before: then.get(c.name)!, after: c.value }));
 }
 
 /** The target's rows of an entity into c_<entity>, streamed, with its key indexed. */

@@ -19,7 +19,7 @@ import { checkBomCycles, type TargetBomLines } from '../validate/bom-graph.js';
 import { checkControlTotals, type CheckResult } from '../validate/control-totals.js';
 import { checkForeignKeys } from '../validate/foreign-keys.js';
 import { checkDuplicateKeys, checkPaddedKeys, checkUniqueAgainstTarget, checkUniqueColumns, uniqueColumns } from '../validate/keys.js';
-import { TARGET_CONSTRAINT_RULE, dryRunLoad, type DryRunCounts } from './dry-run.js';
+import { TARGET_CONSTRAINT_RULE, dryRunLoad, type CounterAdvance, type DryRunCounts, type DryRunResult } from './dry-run.js';
 import { mapSource } from './extract.js';
 import { assertBalanced, committedCounts, type EntityLedger } from './ledger.js';
 import { profileEntity } from './profile.js';
@@ -137,6 +137,8 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
   const failedEntry = (message: string): RunEntry => commandEntry({ id: runId, command: opts.command, status: 'failed', started, plan_sha256: plan.sha256, files: {}, counts: {}, message });
   // An interrupted dry run stays a dry run on record, not a failed migrate, which would read as a load that went wrong.
   const interruptedEntry = (message: string): RunEntry => (dryRun ? { ...failedEntry(message), status: 'dry-run' } : failedEntry(message));
+  // A dry run's counters that its rehearsal moved for good, once it has rehearsed.
+  let countersMoved: CounterAdvance[] | undefined;
   // report.json and report.html: written for every run that reached its target, whatever the outcome.
   const writeRunReport = (r: Pick<RunReport, 'status' | 'committed' | 'message' | 'entities' | 'checks'> & { timings: Record<string, number> }): { report: RunReport; files: { json: string; html: string } } => {
     const report: RunReport = {
@@ -145,6 +147,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
       status: r.status,
       committed: r.committed,
       dry_run: dryRun,
+      ...(countersMoved ? { counters_advanced: countersMoved } : {}),
       plan: plan.display,
       plan_name: plan.spec.name,
       plan_sha256: plan.sha256,
@@ -270,7 +273,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         },
         message,
       });
-    let rehearsal: Map<string, DryRunCounts> | undefined;
+    let rehearsal: DryRunResult | undefined;
     if (dryRun) {
       lap('validate');
       progress({ stage: 'load', rows: 0, rowsPerSecond: 0 });
@@ -278,6 +281,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
         const loads = loadsOf();
         await refuseCascadingReplace(store, loads);
         rehearsal = await dryRunLoad({ store, staging, model: plan.model, loads, runId, signal });
+        countersMoved = rehearsal.counters_advanced;
         // A store that heard the signal only as its rehearsal ended: the run stops here all the same.
         signal?.throwIfAborted();
       } catch (e) {
@@ -303,7 +307,7 @@ export async function runPlan(opts: RunOptions): Promise<RunResult> {
     const checks = checkControlTotals(staging, plan.spec.checks ?? [], inRun, plan.model);
     lap(dryRun ? 'checks' : 'validate');
     await checkpoint();
-    const ledgers = extracted.map((x) => ledgerOf(staging, x, rehearsal?.get(x.entity.name)));
+    const ledgers = extracted.map((x) => ledgerOf(staging, x, rehearsal?.entities.get(x.entity.name)));
     const refused = ledgers.reduce((n, l) => n + (l.dry_run?.refused ?? 0), 0);
     const profiles = extracted.map((x) => profileEntity(staging, x.entity, x.positionKind));
     await checkpoint();

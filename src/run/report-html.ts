@@ -118,6 +118,16 @@ function dryRunTable(r: RunReport): string {
   return `<h2>Dry run</h2>
 <p>The load was rehearsed on the target under its own constraints and rolled back: nothing was written. Rows the target refuses are rejects of rule <code>target-constraint</code>, with the database's message.</p>
 <table id="dry-run"><tr><th>entity</th><th>would insert</th><th>would update</th><th>unchanged</th><th>would delete</th><th>refused by the target</th></tr>
+${rows}</table>${countersMoved(r.counters_advanced ?? [])}`;
+}
+
+/** The target's counters the rehearsal moved for good (sequences, identities), where any did. */
+function countersMoved(moved: NonNullable<RunReport['counters_advanced']>): string {
+  if (!moved.length) return '';
+  const rows = moved.map((c) => `<tr><th scope="row"><code>${esc(c.counter)}</code></th><td>${esc(c.before ?? 'unused')}</td><td>${esc(c.after ?? 'unused')}</td></tr>`).join('\n');
+  return `
+<p class="bad">The rollback did not take back these counters of the target: they moved while the dry run rehearsed (by its inserts, a trigger's, or another session's). forklift leaves them so, since setting one back could hand out again a number another session has taken.</p>
+<table id="counters-advanced"><tr><th>counter</th><th>before</th><th>after</th></tr>
 ${rows}</table>`;
 }
 

@@ -3,6 +3,7 @@ import { writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { CheckResult } from '../validate/control-totals.js';
 import type { EntityLedger } from './ledger.js';
+import type { CounterAdvance } from './dry-run.js';
 import type { EntityProfile } from './profile.js';
 import { renderReportHtml } from './report-html.js';
 
@@ -37,6 +38,11 @@ export interface RunReport {
   committed: boolean;
   /** migrate --dry-run: the load was rehearsed on the target and rolled back; each entity has its `dry_run` figures. Always set by runPlan. */
   dry_run?: boolean;
+  /**
+   * migrate --dry-run: the target's counters (sequences, identities) that moved while it rehearsed
+   * and that its rollback did not take back; empty when none did. Absent before the rehearsal ran.
+   */
+  counters_advanced?: CounterAdvance[];
   plan: string;
   plan_name: string;
   /** SHA-256 of the plan file as run (a rejects reload finds the plan next to the runs/ folder and says when it changed). */

@@ -41,7 +41,7 @@ import { ParkedResult } from './read-stream.js';
 import { RolledBack, loadNarrowing, type Refusal } from './rehearse.js';
 import { DeleteGuard, archivedKeyMatch, referencedSql, referencedTables, tableLabel, valueColumns, withModelReferences, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
-import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, SchemaTables, StoreCounter, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { adoptionLinks, firstChainEntry, unchainedSql, nextLink, runEntryRow, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { TARGET_URL, checkServerUrl, redactUrl, scrubSecrets, urlSecrets } from './url.js';
@@ -108,6 +108,16 @@ export class PostgresStore implements TargetStore {
   async hasTable(name: string): Promise<boolean> {
     try {
       return await this.k.schema.hasTable(name);
+    } catch (e) {
+      throw this.storeError(e, 'store.connect');
+    }
+  }
+
+  /** Every sequence of the database's own schemas, last_value as text (null: not yet used, or not this login's to read). */
+  async counters(): Promise<StoreCounter[]> {
+    try {
+      const res = (await this.k.raw(PG_COUNTERS_SQL)) as { rows: StoreCounter[] };
+      return res.rows;
     } catch (e) {
       throw this.storeError(e, 'store.connect');
     }
@@ -507,6 +517,9 @@ async function checkTableShape(conn: pg.Client, entity: Entity, display: string)
   const mismatches = shapeMismatches(entity, pgTables(rows, [])[0]!, pgColumnType);
   if (mismatches.length) throw shapeError(display, entity.name, mismatches);
 }
+
+/** TargetStore.counters: pg_sequences shows a sequence's last_value only to a login that may read it, and null otherwise. */
+export const PG_COUNTERS_SQL = `SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) AS name, last_value::text AS value FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%' ORDER BY 1`;
 
 const rehearsalTable = (entity: string): string => q(`forklift_dry_${entity}`);
 

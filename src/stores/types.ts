@@ -48,6 +48,12 @@ export interface LoadRequest {
 }
 
 /** A dry run's load: what load() would do, rolled back, with nothing appended to forklift_runs. */
+/** A counter that outlives a rollback (TargetStore.counters): its qualified name and value as text. */
+export interface StoreCounter {
+  name: string;
+  value: string | null;
+}
+
 export interface RehearsalRequest {
   model: Model;
   stagingFile: string;
@@ -196,6 +202,15 @@ export interface TargetStore {
    * afterwards). Returns the rows the target's own constraints refuse; nothing persists.
    */
   rehearse(req: RehearsalRequest): Promise<Refusal[]>;
+  /**
+   * The store's counters that a rollback does not take back (PostgreSQL sequences; SQL Server
+   * identities and sequences), each with its value as text (null: never used, or not readable by
+   * this login). A dry run reads them before and after its rehearsal to say which moved: a
+   * trigger's insert into an audit table, or a default of nextval(), advances them for good.
+   * Absent where nothing survives a rehearsal: SQLite's rollback takes AUTOINCREMENT back, and
+   * MySQL/MariaDB rehearse in a scratch schema of copies.
+   */
+  counters?(): Promise<StoreCounter[]>;
   /** The entry_hash of the last entry this store appended to forklift_runs (the ledger head), once it has. */
   readonly ledgerHead?: string | null;
   /** Appends a run entry on its own (a failed or rejected attempt: data untouched). */

@@ -198,6 +198,8 @@ for (const [name, store] of Object.entries(stores)) {
       expect(await store.dump(url)).toBe(before);
       expect(await store.statuses(url)).toEqual(['succeeded', 'dry-run']);
       if (name === 'mariadb') expect(await scratchSchemas()).toEqual([]);
+      // No counter moved: none of the target's tables has one.
+      expect(r.counters_advanced).toEqual([]);
     });
 
     it("upsert counts updates and inserts and deletes nothing; append: a key already there is the target's refusal", async () => {
@@ -246,6 +248,37 @@ for (const [name, store] of Object.entries(stores)) {
     });
   });
 }
+
+describe.skipIf(pgDown !== null)('PostgreSQL sequences under a dry run', () => {
+  it('a sequence that the rehearsal advanced (a trigger writing to an audit table) is reported with both values; the rest of the store is as it was', async () => {
+    const { url } = await pgDbs.create();
+    const p = project(url);
+    p.data(FIRST);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    await withPg(url, async (c) => {
+      await c.query(`CREATE TABLE audit_log (id serial PRIMARY KEY, item text NOT NULL); INSERT INTO audit_log (item) VALUES ('A');
+        CREATE SEQUENCE "Untouched seq"; SELECT nextval('"Untouched seq"');
+        CREATE FUNCTION audit_item() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit_log (item) VALUES (NEW.item_code); RETURN NEW; END $$;
+        CREATE TRIGGER items_audit AFTER INSERT ON items FOR EACH ROW EXECUTE FUNCTION audit_item();`);
+    });
+    const setval = /^SELECT pg_catalog\.setval\('public\.audit_log_id_seq', \d+, true\);$/m;
+    const dump = stores.postgres!.dump;
+    const before = await dump(url);
+    expect(before).toMatch(/^SELECT pg_catalog\.setval\('public\.audit_log_id_seq', 1, true\);$/m);
+    p.data([...FIRST, 'D,Delta,4,SEAL,10']);
+    const r = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true });
+    expect(r.entities[0]!.dry_run).toEqual({ would_insert: 1, would_update: 0, unchanged: 3, would_delete: 0, refused: 0 });
+    // replace: the four rows go in again under the rehearsal, each through the trigger.
+    expect(r.counters_advanced).toEqual([{ counter: 'public.audit_log_id_seq', before: '1', after: '5' }]);
+    const report = JSON.parse(readFileSync(r.reportFile, 'utf8')) as RunResult;
+    expect(report.counters_advanced).toEqual(r.counters_advanced);
+    expect(readFileSync(r.htmlFile, 'utf8')).toMatch(/<table id="counters-advanced">.*<code>public\.audit_log_id_seq<\/code><\/th><td>1<\/td><td>5<\/td>/s);
+    // The store is as it was but for that one sequence, which PostgreSQL never rolls back.
+    const after = await dump(url);
+    expect(after).toMatch(/^SELECT pg_catalog\.setval\('public\.audit_log_id_seq', 5, true\);$/m);
+    expect(after.replace(setval, '')).toBe(before.replace(setval, ''));
+  });
+});
 
 describe.skipIf(myDown !== null)('MariaDB scratch schemas', () => {
   it("a replace whose DELETE a table in another database forbids (its rows reference a row that would go) fails as migrate would, naming that table; both databases stay as they were", async () => {

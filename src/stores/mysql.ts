@@ -34,7 +34,7 @@ import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTab
 import { upsertSetNames } from './upsert-common.js';
 import { stagedRows } from './staged-rows.js';
 import { firstHeldKey, keyClashError, keysCondition } from './key-clash.js';
-import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
+import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreCounter, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, type ChainLink } from '../audit/chain.js';
 import { activeSigner } from '../audit/signing.js';
 import { TARGET_URL, checkServerUrl, decodeUrlPart, redactUrl } from './url.js';
@@ -462,9 +462,43 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
   for (const { n } of triggers) {
     const [def] = await query<Record<string, string>[]>(conn, `SHOW CREATE TRIGGER ${t(n)}`);
     const statement = def?.['SQL Original Statement'];
-    if (statement) await query(conn, statement);
+    if (!statement) continue;
+    // Under the sql_mode it was made with, which it keeps and runs under (strict or not, ANSI_QUOTES).
+    const mode = def['sql_mode'];
+    if (mode !== undefined) await query(conn, 'SET @forklift_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = ?', [mode]);
+    try {
+      await query(conn, unqualifiedTrigger(statement));
+    } finally {
+      if (mode !== undefined) await query(conn, 'SET SESSION sql_mode = @forklift_sql_mode');
+    }
   }
   return renamed;
+}
+
+const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
+
+/** TargetStore.counters: tables with an AUTO_INCREMENT, as `schema.table`, the next value as text. */
+export const MYSQL_COUNTERS_SQL = `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS name, CAST(AUTO_INCREMENT AS CHAR) AS value FROM information_schema.TABLES
+  WHERE AUTO_INCREMENT IS NOT NULL AND TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') AND LEFT(TABLE_SCHEMA, ${SCRATCH_PREFIX.length}) <> '${SCRATCH_PREFIX}'
+  ORDER BY TABLE_SCHEMA, TABLE_NAME`;
+
+const IDENT = '(?:`(?:[^`]|``)*`|"(?:[^"]|"")*"|[\\p{L}\\p{N}_$]+)';
+const QUOTED = "(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")";
+/** `root`@`localhost`, 'my user'@'%', CURRENT_USER, a role. */
+const DEFINER = `(?:${QUOTED}|[^\\s@\`'"]+)(?:\\s*@\\s*(?:${QUOTED}|[^\\s\`'"]+))?`;
+const TRIGGER_HEAD = new RegExp(
+  `^(\\s*CREATE\\s+(?:OR\\s+REPLACE\\s+)?(?:DEFINER\\s*=\\s*${DEFINER}\\s+)?TRIGGER\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?)(?:${IDENT}\\s*\\.\\s*)?(${IDENT}\\s+(?:BEFORE|AFTER)\\s+(?:INSERT|UPDATE|DELETE)\\s+ON\\s+)(?:${IDENT}\\s*\\.\\s*)?(?=${IDENT})`,
+  'iu',
+);
+
+/**
+ * A trigger's statement as its maker wrote it (SHOW CREATE TRIGGER), with the database taken off
+ * the trigger's name and its table's: MySQL Workbench and many scripts write `mydb`.`items_audit`
+ * … ON `mydb`.`items`, which run from within the scratch schema would make the trigger in the
+ * target again ("Trigger … already exists"), not on the copy. The body is left as written.
+ */
+export function unqualifiedTrigger(statement: string): string {
+  return statement.replace(TRIGGER_HEAD, '$1$2');
 }
 
 /** The copies of other databases' tables in a scratch schema (forklift_x1: [schema, table]) and their foreign keys' names (forklift_xfk1: the original's). */
@@ -718,6 +752,28 @@ export class MysqlStore implements TargetStore {
       return await this.k.schema.hasTable(name);
     } catch (e) {
       throw this.storeError(e);
+    }
+  }
+
+  /**
+   * The next AUTO_INCREMENT of every table on the server outside the system's and forklift's
+   * scratch schemas: a rehearsal writes only to copies of the target's tables, but a trigger may
+   * write to another database's table by name, and InnoDB keeps the numbers a rolled-back insert took.
+   */
+  async counters(): Promise<StoreCounter[]> {
+    let conn: RawConnection | undefined;
+    try {
+      conn = (await this.k.client.acquireConnection()) as RawConnection;
+      // MySQL 8 answers information_schema from statistics up to a day old unless told not to; MariaDB has no such cache (nor the variable).
+      await query(conn, 'SET SESSION information_schema_stats_expiry = 0').catch((e: unknown) => {
+        if ((e as { errno?: number }).errno !== ER_UNKNOWN_SYSTEM_VARIABLE) throw e;
+      });
+      const rows = await query<{ name: string; value: string | null }[]>(conn, MYSQL_COUNTERS_SQL);
+      return rows.map((r) => ({ name: r.name, value: r.value === null ? null : String(r.value) }));
+    } catch (e) {
+      throw this.storeError(e);
+    } finally {
+      if (conn) await this.k.client.releaseConnection(conn);
     }
   }
 

@@ -456,23 +456,27 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
   for (const r of routines) {
     const kind = r.type === 'PROCEDURE' ? 'PROCEDURE' : 'FUNCTION';
     const [def] = await query<Record<string, string>[]>(conn, `SHOW CREATE ${kind} ${t(r.name)}`);
+    // SHOW CREATE writes a routine's name without its database.
     const statement = def?.[`Create ${kind === 'PROCEDURE' ? 'Procedure' : 'Function'}`];
-    if (statement) await query(conn, statement);
+    if (statement) await createUnderItsMode(conn, statement, def['sql_mode']);
   }
   for (const { n } of triggers) {
     const [def] = await query<Record<string, string>[]>(conn, `SHOW CREATE TRIGGER ${t(n)}`);
     const statement = def?.['SQL Original Statement'];
-    if (!statement) continue;
-    // Under the sql_mode it was made with, which it keeps and runs under (strict or not, ANSI_QUOTES).
-    const mode = def['sql_mode'];
-    if (mode !== undefined) await query(conn, 'SET @forklift_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = ?', [mode]);
-    try {
-      await query(conn, unqualifiedTrigger(statement));
-    } finally {
-      if (mode !== undefined) await query(conn, 'SET SESSION sql_mode = @forklift_sql_mode');
-    }
+    if (statement) await createUnderItsMode(conn, unqualifiedTrigger(statement), def['sql_mode']);
   }
   return renamed;
+}
+
+/** A routine's or trigger's copy made under the sql_mode the original was made with, which it keeps and runs under (strict or not, ANSI_QUOTES). */
+async function createUnderItsMode(conn: RawConnection, statement: string, mode: string | undefined): Promise<void> {
+  if (mode === undefined) return void (await query(conn, statement));
+  await query(conn, 'SET @forklift_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = ?', [mode]);
+  try {
+    await query(conn, statement);
+  } finally {
+    await query(conn, 'SET SESSION sql_mode = @forklift_sql_mode');
+  }
 }
 
 const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;

@@ -360,6 +360,27 @@ describe.skipIf(myDown !== null)('MariaDB scratch schemas', () => {
     expect(await scratchSchemas()).toEqual([]);
   });
 
+  it('a trigger made under ANSI_QUOTES (double-quoted names in its body) is copied under that sql_mode, and runs', async () => {
+    const { url } = await myDbs.create();
+    const p = project(url);
+    p.data(FIRST);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    await withMysql(url, (c) =>
+      c.query(`SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',ANSI_QUOTES');
+        CREATE TRIGGER "items_no_delta" BEFORE INSERT ON "items" FOR EACH ROW BEGIN IF NEW."description" = 'Delta' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no deltas here'; END IF; END`),
+    );
+    p.data([...FIRST, 'D,Delta,4,SEAL,10']);
+    // Before: a syntax error near '"description"' (the copy was made under the session's sql_mode, where "…" is a string).
+    const err = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataRejectedError);
+    // The trigger ran on the copy and refused D.
+    const r = (err as DataRejectedError).data as RunResult;
+    expect(r.entities[0]!.dry_run).toEqual({ would_insert: 0, would_update: 0, unchanged: 3, would_delete: 0, refused: 1 });
+    const rows = parse(readFileSync(path.join(p.dir, r.entities[0]!.rejects_file!)), { bom: true, columns: true }) as Record<string, string>[];
+    expect(rows.map((x) => [x.CODE, x.forklift_reason])).toEqual([['D', 'the target refuses this row: no deltas here']]);
+    expect(await scratchSchemas()).toEqual([]);
+  });
+
   it('a scratch schema left by a killed dry run is dropped by the next one; one whose run is alive is kept', async () => {
     const url = await stores.mariadb!.url();
     const p = project(url);

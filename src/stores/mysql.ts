@@ -391,7 +391,7 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
   );
   const copied = new Set(names.filter((n) => existing.has(n)));
   for (const f of fks) if (copied.has(f.ref)) copied.add(f.t);
-  const routines = await addTriggerTables(conn, target, existing, copied);
+  const { routines, views } = await addTriggerTables(conn, target, existing, copied);
   // Tables of other databases on the server whose foreign keys reference a copied table (an ERP's
   // orders referencing items): a replace's DELETE answers to them as much as to the target's own.
   // They are copied too, under a name of their own (forklift_x1, …), their rows and those keys with them.
@@ -452,6 +452,8 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
   if (triggers.length === 0) return renamed;
   // A trigger's statement names its table unqualified: created from within the scratch schema, it binds to the copy.
   await query(conn, `USE ${qi(scratch)}`);
+  // SHOW CREATE VIEW names the view without its database: made here, from within the scratch schema.
+  await copyViews(conn, target, scratch, views, copied);
   // So do the functions and procedures it calls: created there too, from the target's definitions.
   for (const r of routines) {
     const kind = r.type === 'PROCEDURE' ? 'PROCEDURE' : 'FUNCTION';
@@ -467,6 +469,46 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
   }
   return renamed;
 }
+
+/**
+ * The target's views that the triggers (and the routines they call) name, made again in the
+ * scratch schema under their own names, so that a trigger's `SELECT … FROM v_groups` finds one
+ * there (before: every row refused with "Table 'target.v_groups' doesn't exist"). The server keeps
+ * a view's text with every table named with its database: those of the copied tables (and views)
+ * are pointed at the copies, so the trigger sees the rehearsal's rows; any other reads the
+ * target's own, which the rehearsal does not write. A view that reads another is made after it:
+ * each round makes those whose tables are there, until none is left.
+ */
+async function copyViews(conn: RawConnection, target: string, scratch: string, views: readonly string[], copied: ReadonlySet<string>): Promise<void> {
+  const inScratch = new Set([...copied, ...views]);
+  const qualified = new RegExp(`${escapeRegExp(qi(target))}\\s*\\.\\s*\`((?:[^\`]|\`\`)*)\``, 'g');
+  const statements: string[] = [];
+  for (const v of views) {
+    const [def] = await query<Record<string, string>[]>(conn, `SHOW CREATE VIEW ${qi(target)}.${qi(v)}`);
+    const statement = def?.['Create View'];
+    if (statement) statements.push(statement.replace(qualified, (all, name: string) => (inScratch.has(name.replace(/``/g, '`')) ? `${qi(scratch)}.\`${name}\`` : all)));
+  }
+  let pending = statements;
+  while (pending.length) {
+    const failed: string[] = [];
+    let last: unknown;
+    for (const statement of pending) {
+      try {
+        await query(conn, statement);
+      } catch (e) {
+        // ER_NO_SUCH_TABLE: a view it reads is made later in this round, or in the next.
+        if ((e as { errno?: number }).errno !== ER_NO_SUCH_TABLE) throw e;
+        failed.push(statement);
+        last = e;
+      }
+    }
+    if (failed.length === pending.length) throw last;
+    pending = failed;
+  }
+}
+
+const ER_NO_SUCH_TABLE = 1146;
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A routine's or trigger's copy made under the sql_mode the original was made with, which it keeps and runs under (strict or not, ANSI_QUOTES). */
 async function createUnderItsMode(conn: RawConnection, statement: string, mode: string | undefined): Promise<void> {
@@ -528,8 +570,10 @@ export function scratchMessage(message: string, scratch: string, target: string,
  * the target has. A name that only looks like one (a column, a word in a string) copies a table or
  * routine too many, which costs time and changes nothing.
  */
-async function addTriggerTables(conn: RawConnection, target: string, existing: ReadonlySet<string>, copied: Set<string>): Promise<{ name: string; type: string }[]> {
+async function addTriggerTables(conn: RawConnection, target: string, existing: ReadonlySet<string>, copied: Set<string>): Promise<{ routines: { name: string; type: string }[]; views: string[] }> {
   const routines = await query<{ name: string; type: string; body: string | null }[]>(conn, 'SELECT ROUTINE_NAME AS name, ROUTINE_TYPE AS type, ROUTINE_DEFINITION AS body FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_NAME', [target]);
+  const allViews = await query<{ name: string; body: string | null }[]>(conn, 'SELECT TABLE_NAME AS name, VIEW_DEFINITION AS body FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [target]);
+  const views: string[] = [];
   const needed: { name: string; type: string; body: string | null }[] = [];
   const scanned = new Set<string>();
   let texts: string[] = [];
@@ -540,7 +584,7 @@ async function addTriggerTables(conn: RawConnection, target: string, existing: R
       const bodies = await query<{ b: string }[]>(conn, `SELECT ACTION_STATEMENT AS b FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_TABLE IN (${pending.map(() => '?').join(', ')})`, [target, ...pending]);
       texts.push(...bodies.map((x) => x.b));
     }
-    if (texts.length === 0) return needed.map(({ name, type }) => ({ name, type }));
+    if (texts.length === 0) return { routines: needed.map(({ name, type }) => ({ name, type })), views };
     const scan = texts;
     texts = [];
     for (const b of scan) {
@@ -549,6 +593,12 @@ async function addTriggerTables(conn: RawConnection, target: string, existing: R
         if (needed.includes(r) || !namesTable(b, r.name)) continue;
         needed.push(r);
         if (r.body) texts.push(r.body);
+      }
+      // A view, and through its text the tables and views it reads.
+      for (const v of allViews) {
+        if (views.includes(v.name) || !namesTable(b, v.name)) continue;
+        views.push(v.name);
+        if (v.body) texts.push(v.body);
       }
     }
   }

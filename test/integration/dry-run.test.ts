@@ -381,6 +381,30 @@ describe.skipIf(myDown !== null)('MariaDB scratch schemas', () => {
     expect(await scratchSchemas()).toEqual([]);
   });
 
+  it('a trigger that reads a view (itself reading another view and a table outside the plan) finds them in the scratch schema; only the row it refuses is refused', async () => {
+    const url = await stores.mariadb!.url();
+    const p = project(url);
+    p.data(FIRST);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    await withMysql(url, (c) =>
+      c.query(`CREATE TABLE item_groups (code varchar(64) PRIMARY KEY, retired tinyint NOT NULL DEFAULT 0) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin; INSERT INTO item_groups (code) VALUES ('PUMP'), ('SEAL'); INSERT INTO item_groups VALUES ('OLD', 1);
+        CREATE VIEW v_groups AS SELECT code, retired FROM item_groups;
+        CREATE VIEW v_active_groups AS SELECT code FROM v_groups WHERE retired = 0;
+        CREATE TRIGGER items_group BEFORE INSERT ON items FOR EACH ROW BEGIN IF NOT EXISTS (SELECT 1 FROM v_active_groups WHERE code = NEW.category) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'unknown group'; END IF; END`),
+    );
+    const before = await stores.mariadb!.dump(url);
+    p.data([...FIRST, 'D,Delta,4,OLD,10']);
+    const err = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true }).catch((e: unknown) => e);
+    // Before: A, B, C and D all refused with "Table '<target>.v_active_groups' doesn't exist".
+    expect(err).toBeInstanceOf(DataRejectedError);
+    const r = (err as DataRejectedError).data as RunResult;
+    expect(r.entities[0]!.dry_run).toEqual({ would_insert: 0, would_update: 0, unchanged: 3, would_delete: 0, refused: 1 });
+    const rows = parse(readFileSync(path.join(p.dir, r.entities[0]!.rejects_file!)), { bom: true, columns: true }) as Record<string, string>[];
+    expect(rows.map((x) => [x.CODE, x.forklift_reason])).toEqual([['D', 'the target refuses this row: unknown group']]);
+    expect(await stores.mariadb!.dump(url)).toBe(before);
+    expect(await scratchSchemas()).toEqual([]);
+  });
+
   it('a scratch schema left by a killed dry run is dropped by the next one; one whose run is alive is kept', async () => {
     const url = await stores.mariadb!.url();
     const p = project(url);

@@ -389,6 +389,17 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
      WHERE k.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION`,
     [target, target],
   );
+  // The target's tables' foreign keys to other databases' tables (items.category → erp.categories):
+  // a copy keeps them, to those tables themselves, or a row they refuse would pass the rehearsal.
+  const outward = (
+    await query<(ForeignKeyRow & { refSchema: string })[]>(
+      conn,
+      `SELECT k.CONSTRAINT_NAME AS name, k.TABLE_NAME AS t, k.REFERENCED_TABLE_SCHEMA AS refSchema, k.REFERENCED_TABLE_NAME AS ref, k.COLUMN_NAME AS col, k.REFERENCED_COLUMN_NAME AS refCol, r.UPDATE_RULE AS upd, r.DELETE_RULE AS del
+       FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
+       WHERE k.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_SCHEMA <> ? ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION`,
+      [target, target],
+    )
+  ).filter((f) => !f.refSchema.startsWith(SCRATCH_PREFIX));
   const copied = new Set(names.filter((n) => existing.has(n)));
   for (const f of fks) if (copied.has(f.ref)) copied.add(f.t);
   const { routines, views } = await addTriggerTables(conn, target, existing, copied);
@@ -434,11 +445,11 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
         `ALTER TABLE ${x(outside.get(`${f.s}\0${f.t}`)!)} ADD CONSTRAINT ${qi(fk)} FOREIGN KEY (${cols.map((c) => qi(c.col)).join(', ')}) REFERENCES ${x(f.ref)} (${cols.map((c) => qi(c.refCol)).join(', ')}) ON DELETE ${f.del} ON UPDATE ${f.upd}`,
       );
     }
-    const byConstraint = new Map<string, ForeignKeyRow[]>();
-    for (const f of fks) if (copied.has(f.t)) byConstraint.set(`${f.t}\0${f.name}`, [...(byConstraint.get(`${f.t}\0${f.name}`) ?? []), f]);
+    const byConstraint = new Map<string, (ForeignKeyRow & { refSchema?: string })[]>();
+    for (const f of [...fks, ...outward]) if (copied.has(f.t)) byConstraint.set(`${f.t}\0${f.name}`, [...(byConstraint.get(`${f.t}\0${f.name}`) ?? []), f]);
     for (const cols of byConstraint.values()) {
       const f = cols[0]!;
-      const ref = copied.has(f.ref) ? x(f.ref) : t(f.ref);
+      const ref = f.refSchema !== undefined ? `${qi(f.refSchema)}.${qi(f.ref)}` : copied.has(f.ref) ? x(f.ref) : t(f.ref);
       await query(
         conn,
         `ALTER TABLE ${x(f.t)} ADD CONSTRAINT ${qi(f.name)} FOREIGN KEY (${cols.map((c) => qi(c.col)).join(', ')}) REFERENCES ${ref} (${cols.map((c) => qi(c.refCol)).join(', ')}) ON DELETE ${f.del} ON UPDATE ${f.upd}`,

@@ -405,6 +405,34 @@ describe.skipIf(myDown !== null)('MariaDB scratch schemas', () => {
     expect(await scratchSchemas()).toEqual([]);
   });
 
+  it("a foreign key from the target's table to another database's table holds on the copy: the row it refuses is refused, as the real migrate refuses it", async () => {
+    const { url } = await myDbs.create();
+    const erp = await myDbs.create();
+    const p = project(url);
+    p.data(FIRST);
+    await runPlan({ plan: p.plan, command: 'migrate' });
+    const db = mysqlDb(url);
+    await withMysql(erp.url, (c) =>
+      c.query(`CREATE TABLE cats (code varchar(64) PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin; INSERT INTO cats VALUES ('PUMP'), ('SEAL');
+        ALTER TABLE \`${db}\`.items ADD CONSTRAINT items_cat_fk FOREIGN KEY (category) REFERENCES \`${erp.name}\`.cats (code)`),
+    );
+    const before = (await stores.mariadb!.dump(url)) + (await stores.mariadb!.dump(erp.url));
+    p.data([...FIRST, 'D,Delta,4,NOPE,10']);
+    // Before: would insert 1, refused 0, exit 0 (the copy had no such key), and then the migrate failed.
+    const err = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataRejectedError);
+    const r = (err as DataRejectedError).data as RunResult;
+    expect(r.entities[0]!.dry_run).toEqual({ would_insert: 0, would_update: 0, unchanged: 3, would_delete: 0, refused: 1 });
+    const rows = parse(readFileSync(path.join(p.dir, r.entities[0]!.rejects_file!)), { bom: true, columns: true }) as Record<string, string>[];
+    expect(rows.map((x) => x.CODE)).toEqual(['D']);
+    expect(rows[0]!.forklift_reason).toContain(`a foreign key constraint fails (\`${db}\`.\`items\`, CONSTRAINT \`items_cat_fk\` FOREIGN KEY (\`category\`) REFERENCES \`${erp.name}\`.\`cats\` (\`code\`)`);
+    const real = await runPlan({ plan: p.plan, command: 'migrate' }).catch((e: unknown) => e);
+    expect((real as StoreError).message).toContain('CONSTRAINT `items_cat_fk`');
+    expect((await stores.mariadb!.dump(url)) + (await stores.mariadb!.dump(erp.url))).toBe(before);
+    expect(await scratchSchemas()).toEqual([]);
+    await withMysql(url, (c) => c.query('ALTER TABLE items DROP FOREIGN KEY items_cat_fk'));
+  });
+
   it('a scratch schema left by a killed dry run is dropped by the next one; one whose run is alive is kept', async () => {
     const url = await stores.mariadb!.url();
     const p = project(url);

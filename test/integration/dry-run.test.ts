@@ -281,6 +281,16 @@ describe.skipIf(pgDown !== null)('PostgreSQL sequences under a dry run', () => {
   });
 });
 
+/** A MariaDB target holding FIRST after a migrate, and a second database on the server (an ERP's). */
+async function migratedWithErp(): Promise<{ url: string; erp: { name: string; url: string }; p: ReturnType<typeof project>; db: string }> {
+  const { url } = await myDbs.create();
+  const erp = await myDbs.create();
+  const p = project(url);
+  p.data(FIRST);
+  await runPlan({ plan: p.plan, command: 'migrate' });
+  return { url, erp, p, db: mysqlDb(url) };
+}
+
 describe.skipIf(myDown !== null)('MariaDB scratch schemas', () => {
   it("a replace whose DELETE a table in another database forbids (its rows reference a row that would go) fails as migrate would, naming that table; both databases stay as they were", async () => {
     const { url } = await myDbs.create();
@@ -337,12 +347,7 @@ describe.skipIf(myDown !== null)('MariaDB scratch schemas', () => {
   });
 
   it("a trigger made as MySQL Workbench makes it (database-qualified name and table) writing to another database's table: the dry run copies it, and names the AUTO_INCREMENT it moved", async () => {
-    const { url } = await myDbs.create();
-    const erp = await myDbs.create();
-    const p = project(url);
-    p.data(FIRST);
-    await runPlan({ plan: p.plan, command: 'migrate' });
-    const db = mysqlDb(url);
+    const { url, erp, p, db } = await migratedWithErp();
     await withMysql(url, (c) =>
       c.query(`CREATE TABLE \`${erp.name}\`.audit (id int AUTO_INCREMENT PRIMARY KEY, item varchar(64) NOT NULL) ENGINE=InnoDB;
         CREATE DEFINER = CURRENT_USER TRIGGER \`${db}\`.\`items_AFTER_INSERT\` AFTER INSERT ON \`${db}\`.\`items\` FOR EACH ROW INSERT INTO \`${erp.name}\`.audit (item) VALUES (NEW.item_code)`),
@@ -406,12 +411,7 @@ describe.skipIf(myDown !== null)('MariaDB scratch schemas', () => {
   });
 
   it("a foreign key from the target's table to another database's table holds on the copy: the row it refuses is refused, as the real migrate refuses it", async () => {
-    const { url } = await myDbs.create();
-    const erp = await myDbs.create();
-    const p = project(url);
-    p.data(FIRST);
-    await runPlan({ plan: p.plan, command: 'migrate' });
-    const db = mysqlDb(url);
+    const { url, erp, p, db } = await migratedWithErp();
     await withMysql(erp.url, (c) =>
       c.query(`CREATE TABLE cats (code varchar(64) PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin; INSERT INTO cats VALUES ('PUMP'), ('SEAL');
         ALTER TABLE \`${db}\`.items ADD CONSTRAINT items_cat_fk FOREIGN KEY (category) REFERENCES \`${erp.name}\`.cats (code)`),

@@ -67,8 +67,10 @@ export async function dryRunLoad(opts: {
   staging.commit();
   staging.db.pragma('shrink_memory');
   const before = await store.counters?.();
-  const refused = await store.rehearse({ model: opts.model, stagingFile: staging.file, entities: loads, runId: opts.runId, signal: opts.signal });
-  const advanced = before ? countersAdvanced(before, await store.counters!()) : [];
+  let used: ReadonlySet<string> | undefined;
+  const refused = await store.rehearse({ model: opts.model, stagingFile: staging.file, entities: loads, runId: opts.runId, signal: opts.signal, onCountersUsed: (names) => void (used = new Set(names)) });
+  // Where the store can tell, only the counters the rehearsal drew from: not those of other sessions' work meanwhile.
+  const advanced = before ? countersAdvanced(before, await store.counters!()).filter((c) => used?.has(c.counter) ?? true) : [];
   staging.db.exec('BEGIN');
   const perEntity = new Map<string, number>();
   for (const r of refused) {

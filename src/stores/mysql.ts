@@ -534,10 +534,16 @@ async function createUnderItsMode(conn: RawConnection, statement: string, mode: 
 
 const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
 
-/** TargetStore.counters: tables with an AUTO_INCREMENT, as `schema.table`, the next value as text. */
-export const MYSQL_COUNTERS_SQL = `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS name, CAST(AUTO_INCREMENT AS CHAR) AS value FROM information_schema.TABLES
-  WHERE AUTO_INCREMENT IS NOT NULL AND TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') AND LEFT(TABLE_SCHEMA, ${SCRATCH_PREFIX.length}) <> '${SCRATCH_PREFIX}'
-  ORDER BY TABLE_SCHEMA, TABLE_NAME`;
+/** TargetStore.counters: the tables with an AUTO_INCREMENT of `schemas` databases (bound), as `schema.table`, the next value as text. */
+export const mysqlCountersSql = (schemas: number): string =>
+  `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS name, CAST(AUTO_INCREMENT AS CHAR) AS value FROM information_schema.TABLES
+  WHERE AUTO_INCREMENT IS NOT NULL AND TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (${Array<string>(schemas).fill('?').join(', ')}) ORDER BY TABLE_SCHEMA, TABLE_NAME`;
+
+/** Whether SQL text names a database before a dot (`erp`.`audit`, erp.audit), in any letter case. */
+export function namesSchema(sql: string, name: string): boolean {
+  const escaped = escapeRegExp(name).replace(/`/g, '``');
+  return new RegExp(`(^|[^\\p{L}\\p{N}_$\`])(\`${escaped}\`|${escaped})\\s*\\.`, 'iu').test(sql);
+}
 
 const IDENT = '(?:`(?:[^`]|``)*`|"(?:[^"]|"")*"|[\\p{L}\\p{N}_$]+)';
 const QUOTED = "(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")";
@@ -821,19 +827,27 @@ export class MysqlStore implements TargetStore {
   }
 
   /**
-   * The next AUTO_INCREMENT of every table on the server outside the system's and forklift's
-   * scratch schemas: a rehearsal writes only to copies of the target's tables, but a trigger may
-   * write to another database's table by name, and InnoDB keeps the numbers a rolled-back insert took.
+   * The next AUTO_INCREMENT of the tables a rehearsal can move: it writes only to copies of the
+   * target's tables, but a trigger (or a routine it calls) may write to a table by its database's
+   * name (`erp`.`audit`), and InnoDB keeps the numbers a rolled-back insert took. So: every table
+   * of each database the target's triggers and routines name so (the target's own included).
+   * Other databases' counters, moved by other sessions' work, are left out.
    */
   async counters(): Promise<StoreCounter[]> {
     let conn: RawConnection | undefined;
     try {
       conn = (await this.k.client.acquireConnection()) as RawConnection;
+      const db = this.target.database;
+      const texts = (await query<{ b: string | null }[]>(conn, 'SELECT ACTION_STATEMENT AS b FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? UNION ALL SELECT ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?', [db, db])).flatMap((r) => (r.b ? [r.b] : []));
+      if (texts.length === 0) return [];
+      const schemas = (await query<{ s: string }[]>(conn, "SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')")).map((r) => r.s);
+      const named = schemas.filter((s) => !s.startsWith(SCRATCH_PREFIX) && texts.some((t) => namesSchema(t, s)));
+      if (named.length === 0) return [];
       // MySQL 8 answers information_schema from statistics up to a day old unless told not to; MariaDB has no such cache (nor the variable).
       await query(conn, 'SET SESSION information_schema_stats_expiry = 0').catch((e: unknown) => {
         if ((e as { errno?: number }).errno !== ER_UNKNOWN_SYSTEM_VARIABLE) throw e;
       });
-      const rows = await query<{ name: string; value: string | null }[]>(conn, MYSQL_COUNTERS_SQL);
+      const rows = await query<{ name: string; value: string | null }[]>(conn, mysqlCountersSql(named.length), named);
       return rows.map((r) => ({ name: r.name, value: r.value === null ? null : String(r.value) }));
     } catch (e) {
       throw this.storeError(e);

@@ -265,6 +265,12 @@ export class PostgresStore implements TargetStore {
           req.entities,
           req.signal,
         );
+        // currval answers only for a sequence this session has drawn from: the rehearsal's own
+        // (its inserts, their defaults, their triggers), whatever other sessions did meanwhile.
+        if (req.onCountersUsed) {
+          await conn.query(PG_USED_SEQUENCE_FN);
+          req.onCountersUsed((await conn.query<{ name: string }>(PG_USED_COUNTERS_SQL)).rows.map((r) => r.name));
+        }
         throw new RolledBack();
       });
     } catch (e) {
@@ -520,6 +526,22 @@ async function checkTableShape(conn: pg.Client, entity: Entity, display: string)
 
 /** TargetStore.counters: pg_sequences shows a sequence's last_value only to a login that may read it, and null otherwise. */
 export const PG_COUNTERS_SQL = `SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) AS name, last_value::text AS value FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%' ORDER BY 1`;
+
+/**
+ * Whether this session has drawn from a sequence (currval answers), made in the rehearsal's
+ * transaction and gone with its rollback. Null where this login may not read it: not known.
+ */
+const PG_USED_SEQUENCE_FN = `CREATE FUNCTION pg_temp.forklift_seq_used(s regclass) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM currval(s);
+  RETURN true;
+EXCEPTION
+  WHEN object_not_in_prerequisite_state THEN RETURN false;
+  WHEN insufficient_privilege THEN RETURN NULL;
+END $$`;
+
+/** The sequences of PG_COUNTERS_SQL this session may have drawn from (used, or not known). */
+const PG_USED_COUNTERS_SQL = `SELECT name FROM (${PG_COUNTERS_SQL.replace(' ORDER BY 1', '')}) c WHERE pg_temp.forklift_seq_used(c.name::regclass) IS NOT FALSE ORDER BY 1`;
 
 const rehearsalTable = (entity: string): string => q(`forklift_dry_${entity}`);
 

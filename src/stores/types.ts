@@ -62,6 +62,11 @@ export interface RehearsalRequest {
   /** Names the scratch schema where one is needed (MySQL/MariaDB). */
   runId: string;
   signal?: AbortSignal | undefined;
+  /**
+   * Told, by a store that can tell, which of its counters (as TargetStore.counters names them)
+   * the rehearsal itself may have moved: the others moved by other sessions' work meanwhile.
+   */
+  onCountersUsed?: ((names: readonly string[]) => void) | undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { unqualifiedTrigger } from '../../../src/stores/mysql.js';
+import { namesSchema, unqualifiedTrigger } from '../../../src/stores/mysql.js';
 
 /**
  * A dry run on MySQL/MariaDB makes each trigger of the copied tables again in the scratch schema,
@@ -24,5 +24,22 @@ describe('unqualifiedTrigger', () => {
     expect(unqualifiedTrigger(plain)).toBe(plain);
     const body = 'CREATE TRIGGER t BEFORE INSERT ON items FOR EACH ROW INSERT INTO other.log SELECT * FROM other.items';
     expect(unqualifiedTrigger(body)).toBe(body);
+  });
+});
+
+/** The databases whose AUTO_INCREMENT counters a dry run reads: those its triggers' and routines' text names before a dot. */
+describe('namesSchema', () => {
+  it('finds a database named before a dot, quoted or not, in any letter case', () => {
+    expect(namesSchema('insert into erp.audit (item) values (NEW.item_code)', 'erp')).toBe(true);
+    expect(namesSchema('INSERT INTO `erp` . `audit` VALUES (1)', 'erp')).toBe(true);
+    expect(namesSchema('CALL ERP.log_it(1)', 'erp')).toBe(true);
+    expect(namesSchema('INSERT INTO `my db`.audit VALUES (1)', 'my db')).toBe(true);
+  });
+
+  it('not as part of another name, nor a table or column of that name', () => {
+    expect(namesSchema('insert into myerp.audit values (1)', 'erp')).toBe(false);
+    expect(namesSchema('insert into erp_old.audit values (1)', 'erp')).toBe(false);
+    expect(namesSchema('insert into audit (erp) values (NEW.erp)', 'erp')).toBe(false);
+    expect(namesSchema('SET NEW.x = 1', 'x')).toBe(false);
   });
 });

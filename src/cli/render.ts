@@ -50,7 +50,7 @@ export function renderRunReport(r: RunReport & { swept?: readonly SweptWork[] })
     if (moved.length) {
       out.push('', `the rollback did not take back ${moved.length === 1 ? 'this counter' : 'these counters'} of the target (moved while the dry run rehearsed: by its inserts, a trigger's, or another session's):`);
       for (const c of moved) out.push(`  ${c.counter}: ${c.before ?? 'unused'} → ${c.after ?? 'unused'}`);
-      out.push('  forklift leaves them so: setting one back could hand out again a number another session has taken. The real migrate will skip those numbers too.');
+      out.push(`  forklift leaves ${moved.length === 1 ? 'it' : 'them'} so: setting one back could hand out again a number another session has taken. The numbers the dry run drew stay unused; the real migrate draws the next ones.`);
     }
   }
   for (const l of r.entities) {

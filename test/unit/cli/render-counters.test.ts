@@ -16,6 +16,7 @@ describe('counters a dry run moved', () => {
   it('are listed with both values, and why forklift leaves them', () => {
     const text = renderRunReport(dryRun([{ counter: 'public.audit_log_id_seq', before: '1', after: '5' }, { counter: 'public."New seq"', before: null, after: '3' }]));
     expect(text).toContain('the rollback did not take back these counters of the target');
+    expect(text).toContain('The numbers the dry run drew stay unused; the real migrate draws the next ones.');
     expect(text).toContain('\n  public.audit_log_id_seq: 1 → 5\n  public."New seq": unused → 3\n');
   });
 

@@ -10,6 +10,7 @@ import type { SourceLayout } from './detect.js';
 import { nameScore, nameTokens } from './names.js';
 import { describeProfile, profileColumns, type ColumnProfile } from './profile.js';
 import { guessBooleanMap, guessEnumMap, guessUnitMap, type MapValue } from './values.js';
+import { escapeRegExp } from '../util/regexp.js';
 
 export type Confidence = 'high' | 'medium' | 'low' | 'none';
 
@@ -179,7 +180,7 @@ export function guessMapping(layout: SourceLayout, entity: Entity): MappingPropo
     const stem = /^(.*?)[\s_-]?1$/.exec(c.profile.name)?.[1];
     if (stem !== undefined && stem !== '' && (col.type === 'string' || col.type === 'text')) {
       for (let k = 2; k <= 9; k++) {
-        const next = profiles.find((p) => new RegExp(`^${escapeRe(stem)}[\\s_-]?${k}$`).test(p.name) && !used.has(p.name));
+        const next = profiles.find((p) => new RegExp(`^${escapeRegExp(stem)}[\\s_-]?${k}$`).test(p.name) && !used.has(p.name));
         if (next === undefined) break;
         from.push(next);
         used.add(next.name);
@@ -206,10 +207,6 @@ export function guessMapping(layout: SourceLayout, entity: Entity): MappingPropo
   const filter = guessFilter(proposal, entity);
   if (filter !== undefined) proposal.filter = filter;
   return proposal;
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function isGerman(layout: SourceLayout, profiles: readonly ColumnProfile[]): boolean {

@@ -1,5 +1,6 @@
 import { DateTime, IANAZone, FixedOffsetZone, type ExplainedFormat } from 'luxon';
 import { LOTUS_LEAP_DAY, excelSerialToMillis, isLotusLeapDay, type ExcelDateSystem } from '../util/excel-dates.js';
+import { escapeRegExp } from '../util/regexp.js';
 
 /**
  * Dates and timestamps. Luxon does the calendar and time-zone work; the common numeric formats
@@ -84,11 +85,11 @@ export function compileFormat(format: string): FieldParser {
       re += spec.re;
       setters.push(spec.set);
     } else if (t.startsWith("'")) {
-      re += escapeRe(t.slice(1, -1));
+      re += escapeRegExp(t.slice(1, -1));
     } else if (/^[A-Za-z]/.test(t)) {
       fast = false;
       break;
-    } else re += escapeRe(t);
+    } else re += escapeRegExp(t);
   }
   if (fast) {
     const rx = new RegExp(re + '$');
@@ -179,10 +180,6 @@ function offsetMinutes(text: string): number | string {
   const total = Number(m?.[2]) * 60 + minutes;
   if (!m || minutes > 59 || total > 18 * 60) return `has the offset ${text}, which is not a valid offset (hours up to 18, minutes up to 59)`;
   return m[1] === '-' ? -total : total;
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?)?$/;

@@ -33,6 +33,7 @@ import { SCRATCH_PREFIX, loadNarrowing, scratchSchemaName, type Refusal, type Se
 import { DeleteGuard, archivedKeyMatch, keyColumns, referencedSql, referencedTables, rowPieces, withModelReferences, valueColumns, type ArchivedTable, type RefDialect, type RowSet } from './delete-common.js';
 import { upsertSetNames } from './upsert-common.js';
 import { stagedRows } from './staged-rows.js';
+import { escapeRegExp } from '../util/regexp.js';
 import { firstHeldKey, keyClashError, keysCondition } from './key-clash.js';
 import type { DeleteRequest, DeleteTable, DeleteTrigger, EntityLoad, KeySets, LoadRequest, ReadRowsOptions, RehearsalRequest, RunEntry, StoreCounter, StoreForeignKey, StoreSnapshot, TargetStore } from './types.js';
 import { UNCHAINED_SQL, adoptionLinks, firstChainEntry, nextLink, type ChainLink } from '../audit/chain.js';
@@ -382,24 +383,19 @@ interface ForeignKeyRow {
  */
 async function copyIntoScratch(conn: RawConnection, target: string, scratch: string, names: readonly string[], replaced: ReadonlySet<string>): Promise<ScratchNames> {
   const existing = new Set((await query<{ t: string }[]>(conn, "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [target])).map((r) => r.t));
-  const fks = await query<ForeignKeyRow[]>(
+  // Every foreign key of the target's tables: to its own tables, and to other databases' tables
+  // (items.category → erp.categories), which a copy keeps, to those tables themselves, or a row
+  // they refuse would pass the rehearsal.
+  const allFks = await query<(ForeignKeyRow & { refSchema: string; own: number | string })[]>(
     conn,
-    `SELECT k.CONSTRAINT_NAME AS name, k.TABLE_NAME AS t, k.REFERENCED_TABLE_NAME AS ref, k.COLUMN_NAME AS col, k.REFERENCED_COLUMN_NAME AS refCol, r.UPDATE_RULE AS upd, r.DELETE_RULE AS del
+    `SELECT k.CONSTRAINT_NAME AS name, k.TABLE_NAME AS t, k.REFERENCED_TABLE_SCHEMA AS refSchema, k.REFERENCED_TABLE_SCHEMA = ? AS own, k.REFERENCED_TABLE_NAME AS ref, k.COLUMN_NAME AS col, k.REFERENCED_COLUMN_NAME AS refCol, r.UPDATE_RULE AS upd, r.DELETE_RULE AS del
      FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
-     WHERE k.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION`,
+     WHERE k.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION`,
     [target, target],
   );
-  // The target's tables' foreign keys to other databases' tables (items.category → erp.categories):
-  // a copy keeps them, to those tables themselves, or a row they refuse would pass the rehearsal.
-  const outward = (
-    await query<(ForeignKeyRow & { refSchema: string })[]>(
-      conn,
-      `SELECT k.CONSTRAINT_NAME AS name, k.TABLE_NAME AS t, k.REFERENCED_TABLE_SCHEMA AS refSchema, k.REFERENCED_TABLE_NAME AS ref, k.COLUMN_NAME AS col, k.REFERENCED_COLUMN_NAME AS refCol, r.UPDATE_RULE AS upd, r.DELETE_RULE AS del
-       FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
-       WHERE k.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_SCHEMA <> ? ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION`,
-      [target, target],
-    )
-  ).filter((f) => !f.refSchema.startsWith(SCRATCH_PREFIX));
+  // `own` as the server compares database names (its collation), not as JavaScript would.
+  const fks = allFks.filter((f) => Number(f.own) === 1);
+  const outward = allFks.filter((f) => Number(f.own) !== 1 && !f.refSchema.startsWith(SCRATCH_PREFIX));
   const copied = new Set(names.filter((n) => existing.has(n)));
   for (const f of fks) if (copied.has(f.ref)) copied.add(f.t);
   const { routines, views } = await addTriggerTables(conn, target, existing, copied);
@@ -445,11 +441,11 @@ async function copyIntoScratch(conn: RawConnection, target: string, scratch: str
         `ALTER TABLE ${x(outside.get(`${f.s}\0${f.t}`)!)} ADD CONSTRAINT ${qi(fk)} FOREIGN KEY (${cols.map((c) => qi(c.col)).join(', ')}) REFERENCES ${x(f.ref)} (${cols.map((c) => qi(c.refCol)).join(', ')}) ON DELETE ${f.del} ON UPDATE ${f.upd}`,
       );
     }
-    const byConstraint = new Map<string, (ForeignKeyRow & { refSchema?: string })[]>();
+    const byConstraint = new Map<string, (ForeignKeyRow & { refSchema: string; own: number | string })[]>();
     for (const f of [...fks, ...outward]) if (copied.has(f.t)) byConstraint.set(`${f.t}\0${f.name}`, [...(byConstraint.get(`${f.t}\0${f.name}`) ?? []), f]);
     for (const cols of byConstraint.values()) {
       const f = cols[0]!;
-      const ref = f.refSchema !== undefined ? `${qi(f.refSchema)}.${qi(f.ref)}` : copied.has(f.ref) ? x(f.ref) : t(f.ref);
+      const ref = Number(f.own) !== 1 ? `${qi(f.refSchema)}.${qi(f.ref)}` : copied.has(f.ref) ? x(f.ref) : t(f.ref);
       await query(
         conn,
         `ALTER TABLE ${x(f.t)} ADD CONSTRAINT ${qi(f.name)} FOREIGN KEY (${cols.map((c) => qi(c.col)).join(', ')}) REFERENCES ${ref} (${cols.map((c) => qi(c.refCol)).join(', ')}) ON DELETE ${f.del} ON UPDATE ${f.upd}`,
@@ -519,7 +515,6 @@ async function copyViews(conn: RawConnection, target: string, scratch: string, v
 }
 
 const ER_NO_SUCH_TABLE = 1146;
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A routine's or trigger's copy made under the sql_mode the original was made with, which it keeps and runs under (strict or not, ANSI_QUOTES). */
 async function createUnderItsMode(conn: RawConnection, statement: string, mode: string | undefined): Promise<void> {
@@ -623,7 +618,7 @@ async function addTriggerTables(conn: RawConnection, target: string, existing: R
 
 /** Whether SQL text names a table, as a whole identifier (`audit_log`, \`audit_log\`), in any letter case. */
 export function namesTable(sql: string, name: string): boolean {
-  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const escaped = escapeRegExp(name);
   return new RegExp(`(^|[^\\p{L}\\p{N}_$])\`?${escaped}\`?($|[^\\p{L}\\p{N}_$])`, 'iu').test(sql);
 }
 

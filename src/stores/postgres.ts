@@ -524,8 +524,11 @@ async function checkTableShape(conn: pg.Client, entity: Entity, display: string)
   if (mismatches.length) throw shapeError(display, entity.name, mismatches);
 }
 
-/** TargetStore.counters: pg_sequences shows a sequence's last_value only to a login that may read it, and null otherwise. */
-export const PG_COUNTERS_SQL = `SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) AS name, last_value::text AS value FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%' ORDER BY 1`;
+/** The sequences of the database's own schemas: pg_sequences shows a sequence's last_value only to a login that may read it, and null otherwise. */
+const PG_SEQUENCES = `SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) AS name, last_value::text AS value FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%'`;
+
+/** TargetStore.counters. */
+export const PG_COUNTERS_SQL = `${PG_SEQUENCES} ORDER BY 1`;
 
 /**
  * Whether this session has drawn from a sequence (currval answers), made in the rehearsal's
@@ -540,8 +543,8 @@ EXCEPTION
   WHEN insufficient_privilege THEN RETURN NULL;
 END $$`;
 
-/** The sequences of PG_COUNTERS_SQL this session may have drawn from (used, or not known). */
-const PG_USED_COUNTERS_SQL = `SELECT name FROM (${PG_COUNTERS_SQL.replace(' ORDER BY 1', '')}) c WHERE pg_temp.forklift_seq_used(c.name::regclass) IS NOT FALSE ORDER BY 1`;
+/** The sequences of PG_SEQUENCES this session may have drawn from (used, or not known). */
+const PG_USED_COUNTERS_SQL = `SELECT name FROM (${PG_SEQUENCES}) c WHERE pg_temp.forklift_seq_used(c.name::regclass) IS NOT FALSE ORDER BY 1`;
 
 const rehearsalTable = (entity: string): string => q(`forklift_dry_${entity}`);
 

@@ -5,7 +5,8 @@ import type { Cell } from '../sources/types.js';
 import { RawRowReader } from '../sources/raw-rows.js';
 import { RowInserter } from '../stores/sqlite-insert.js';
 import { q } from '../util/sql-name.js';
-import { ROW_OK, ROW_REJECTED } from './row-state.js';
+import { ROW_BEHIND_WATERMARK, ROW_DUPLICATE, ROW_OK, ROW_REJECTED } from './row-state.js';
+import { BugError } from '../core/errors.js';
 
 /**
  * The run's load package: a scratch SQLite file in the run folder holding every mapped row and
@@ -106,10 +107,19 @@ export class Staging {
     return this.counts(entity)[status] ?? 0;
   }
 
-  /** Staged rows by status, counted by SQL from the rows themselves (one scan). */
+  /**
+   * Staged rows by status, counted by SQL from the rows themselves (one scan). A count per known
+   * status, not GROUP BY _st: SQLite sorts every row for a GROUP BY without an index (1M rows:
+   * 0.32-0.52 s against 0.10-0.13 s).
+   */
   counts(entity: string): Record<number, number> {
-    const rows = this.db.prepare(`SELECT _st, COUNT(*) AS n FROM ${stagingTable(entity)} GROUP BY _st`).all() as { _st: number; n: number }[];
-    return Object.fromEntries(rows.map((r) => [r._st, r.n]));
+    const states = [ROW_OK, ROW_DUPLICATE, ROW_REJECTED, ROW_BEHIND_WATERMARK];
+    const row = this.db.prepare(`SELECT ${states.map((s) => `COUNT(*) FILTER (WHERE _st = ${s}) AS n${s}`).join(', ')}, COUNT(*) AS n FROM ${stagingTable(entity)}`).get() as Record<string, number>;
+    const out: Record<number, number> = {};
+    for (const s of states) if (row[`n${s}`]) out[s] = row[`n${s}`]!;
+    const known = states.reduce((n, s) => n + (out[s] ?? 0), 0);
+    if (known !== row.n) throw new BugError(`${row.n! - known} staged rows of ${entity} in no known state`);
+    return out;
   }
 
   rejectCount(entity: string): number {

@@ -1,4 +1,5 @@
 import type { FieldSpec } from '../plan/schema.js';
+import { mayNeedNfc, nfc } from '../util/unicode.js';
 
 /** Clean steps of SPEC section 4, composed once per field. An empty result is a missing value. */
 export type CleanStep = NonNullable<FieldSpec['clean']>[number];
@@ -7,8 +8,9 @@ export function makeCleaner(steps: readonly CleanStep[] | undefined): ((s: strin
   if (!steps || steps.length === 0) return undefined;
   const fns = steps.map((step): ((s: string) => string) => {
     if (typeof step === 'object') {
-      const nulls = new Set(step.null_if);
-      return (s) => (nulls.has(s) ? '' : s);
+      // Compared in NFC, as stored: a decomposed 'n/a' variant is the value listed.
+      const nulls = new Set(step.null_if.map(nfc));
+      return (s) => (nulls.has(s) || (mayNeedNfc(s) && nulls.has(nfc(s))) ? '' : s);
     }
     switch (step) {
       case 'trim':

@@ -2,7 +2,7 @@ import type { Column } from '../model/types.js';
 import { toDecimal, compareDecimal, isNegative } from './decimal.js';
 import type { ExcelDateSystem } from '../sources/types.js';
 import { makeDateParser, makeTimestampParser, type AmbiguousTime } from './datetime.js';
-import { firstLoneSurrogate } from '../util/unicode.js';
+import { firstLoneSurrogate, mayNeedNfc, nfc } from '../util/unicode.js';
 
 /** A value as stored: text for strings, decimals, dates and timestamps; a number for integers; 1/0 for booleans. */
 export type StoredValue = string | number | null;
@@ -20,8 +20,6 @@ export interface CoerceOptions {
   excelDates?: ExcelDateSystem;
 }
 
-// eslint-disable-next-line no-control-regex -- a range check, not a control character
-const BEYOND_LATIN = /[^\u0000-\u02ff]/;
 const TRUE = new Set(['true', '1', 'yes', 'y', 't', 'ja', 'j', 'x']);
 const FALSE = new Set(['false', '0', 'no', 'n', 'f', 'nein']);
 
@@ -43,7 +41,7 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
         if (nul >= 0) return typeFail(`holds the NUL character (U+0000) at character ${[...t.slice(0, nul)].length + 1}, which is no text and which PostgreSQL cannot store: remove it in the source`);
         let v = t;
         // Text below U+0300 (Latin, no combining marks) is already NFC: skip the normalizer.
-        if (BEYOND_LATIN.test(t)) {
+        if (mayNeedNfc(t)) {
           // Half of a surrogate pair (a legacy system cut an emoji or a rare character in two) has
           // no UTF-8 form: every store would keep U+FFFD, or bytes that are not UTF-8, instead.
           const half = firstLoneSurrogate(t);
@@ -61,8 +59,11 @@ export function makeCoercer(col: Column, opts: CoerceOptions): (text: string) =>
     }
     case 'enum': {
       const allowed = new Set(col.values ?? []);
-      parse = (t) =>
-        allowed.has(t) ? { ok: true, value: t } : { ok: false, rule: 'enum', reason: `is not one of ${[...allowed].join(', ')}; map it with \`values:\`` };
+      // The model's values are NFC (model loading normalizes them): a source's decomposed 'é' is the same value.
+      parse = (t) => {
+        const v = allowed.has(t) ? t : nfc(t);
+        return allowed.has(v) ? { ok: true, value: v } : { ok: false, rule: 'enum', reason: `is not one of ${[...allowed].join(', ')}; map it with \`values:\`` };
+      };
       break;
     }
     case 'integer':

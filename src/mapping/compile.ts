@@ -6,6 +6,7 @@ import type { Entity } from '../model/types.js';
 import type { FieldSpec } from '../plan/schema.js';
 import type { LoadedMapping } from '../plan/load.js';
 import { breaksIn } from '../sources/csv.js';
+import { decodeSample, detectEncoding } from '../sources/encoding.js';
 import type { Cell, CellFault, ExcelDateSystem, SourceInfo } from '../sources/types.js';
 import { sha256Text, type HashedFile } from '../util/hash.js';
 import { didYouMean, nearest } from '../util/suggest.js';
@@ -15,6 +16,7 @@ import { makeCoercer, type StoredValue } from './coerce.js';
 import { checkZone, formatProblem } from './datetime.js';
 import { compileCondition, compileExpression, columnsOf, parseExpression, showValue, ExprRuntimeError, type ExprNode, type ExprValue, type CompiledExpr } from './expr/index.js';
 import { excelColumnLetters } from '../util/excel-columns.js';
+import { mayNeedNfc, nfc } from '../util/unicode.js';
 
 export type MapResult =
   | { kind: 'ok'; values: StoredValue[] }
@@ -216,16 +218,19 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
       problems.push(`${at(p)} fields.${name}: ${spec.date !== undefined ? 'date' : 'timestamp'} is set but ${entity.name}.${name} is a ${col.type} column`);
     }
     let lookup: FieldPlan['lookup'];
-    const map = spec.values !== undefined ? valueMap(spec.values) : spec.values_file !== undefined ? loadValuesFile(spec.values_file, [...p, 'values_file']) : undefined;
+    const map = spec.values !== undefined ? valueMap(spec.values, [...p, 'values']) : spec.values_file !== undefined ? loadValuesFile(spec.values_file, [...p, 'values_file']) : undefined;
     if (map) {
       const unknown = spec.unknown ?? 'reject';
       const shown = [...map.keys()].slice(0, 8).join(', ') + (map.size > 8 ? ', …' : '');
+      const addTo = spec.values !== undefined ? '`values:`' : `the values_file ${spec.values_file}`;
       lookup = (s) => {
-        const hit = map.get(s);
+        // Keys are NFC (nfcKeys): a source's decomposed 'Café' finds the key typed composed.
+        let hit = map.get(s);
+        if (hit === undefined && mayNeedNfc(s)) hit = map.get(nfc(s));
         if (hit !== undefined) return { ok: true, value: hit };
         if (unknown === 'keep') return { ok: true, value: s };
         if (unknown === 'null') return { ok: true, value: null };
-        return { ok: false, reason: `'${s}' is not in the value map of ${name} (${shown}); add it to \`values:\` or set \`unknown: keep\`` };
+        return { ok: false, reason: `'${s}' is not in the value map of ${name} (${shown}); add it to ${addTo} or set \`unknown: keep\`` };
       };
     }
     const coerceOpts: Parameters<typeof makeCoercer>[1] = {};
@@ -282,8 +287,32 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     };
   }
 
-  function valueMap(values: Record<string, string | number | boolean | null>): Map<string, string | null> {
-    return new Map(Object.entries(values).map(([k, v]) => [k, scalarText(v)]));
+  function valueMap(values: Record<string, string | number | boolean | null>, p: (string | number)[]): Map<string, string | null> | undefined {
+    return nfcKeys(
+      Object.entries(values).map(([k, v]) => ({ from: k, to: scalarText(v), where: `'${k}'` })),
+      (clashes) => `${at(p)} fields.${p[1]}.values: keys written in two Unicode forms of one text (composed and decomposed) map to different values: ${clashes}; keep one of them`,
+    );
+  }
+
+  /**
+   * A value map keyed by its keys in NFC, the form source text is compared in. Two keys that are
+   * one text in NFC ('Café' typed composed and pasted decomposed) with different values would leave
+   * the choice to the order of the lines: a problem.
+   */
+  function nfcKeys(entries: readonly { from: string; to: string | null; where: string }[], problem: (clashes: string) => string): Map<string, string | null> | undefined {
+    const map = new Map<string, string | null>();
+    const where = new Map<string, string>();
+    const clashes: string[] = [];
+    for (const e of entries) {
+      const key = nfc(e.from);
+      if (!map.has(key)) {
+        map.set(key, e.to);
+        where.set(key, e.where);
+      } else if (map.get(key) !== e.to) clashes.push(`${where.get(key)} and ${e.where}`);
+    }
+    if (clashes.length === 0) return map;
+    problems.push(problem(clashes.slice(0, 5).join('; ') + (clashes.length > 5 ? `; ${clashes.length - 5} more` : '')));
+    return undefined;
   }
 
   function loadValuesFile(rel: string, p: (string | number)[]): Map<string, string | null> | undefined {
@@ -292,7 +321,10 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
     try {
       const bytes = readFileSync(file);
       inputs.push({ file, sha256: sha256Text(bytes) });
-      rows = parseCsv(bytes, { bom: true, relax_column_count: true }) as string[][];
+      // Read as a source with `encoding: auto` is (a BOM, UTF-16, UTF-8, else the single-byte
+      // encoding detection finds): a list saved by Excel on Windows is Windows-1252, and read as
+      // UTF-8 its 'Müller' would map to 'M\uFFFDller'.
+      rows = parseCsv(decodeSample(bytes, detectEncoding(bytes, true, rel)), { relax_column_count: true }) as string[][];
     } catch (e) {
       problems.push(`${at(p)} values_file ${rel}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
       return undefined;
@@ -331,7 +363,10 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
       problems.push(`${at(p)} values_file ${rel}: a key maps to two values: ${listed.join('; ')}; keep one line for each key`);
       return undefined;
     }
-    return map;
+    return nfcKeys(
+      [...map].map(([from, to]) => ({ from, to, where: `'${from}' on line ${firstLine.get(from)}` })),
+      (clashes) => `${at(p)} values_file ${rel}: keys written in two Unicode forms of one text (composed and decomposed) map to different values: ${clashes}; keep one line for each key`,
+    );
   }
 
   const mapped = new Set(fields.map((f) => f.name));

@@ -8,6 +8,7 @@ import type { YamlFile, YamlPath } from './yaml.js';
  * position: `mappings/items.yaml:12:5 fields.uom.vales: unknown key, did you mean 'values'?`.
  */
 export function checkFile<S extends z.ZodType>(yaml: YamlFile, schema: S, what: string): z.output<S> {
+  refuseProtoKeys(yaml, yaml.value, [], what);
   // reportInput: without it every issue lacks its input, and a value of the wrong type would read as a missing key.
   const result = schema.safeParse(yaml.value, { reportInput: true });
   if (result.success) return result.data;
@@ -20,6 +21,26 @@ export function checkFile<S extends z.ZodType>(yaml: YamlFile, schema: S, what: 
     hint: `Fix the ${what} file as described${problems.length > 1 ? ` (${problems.length} problems)` : ''}.`,
     details: problems.slice(1),
   });
+}
+
+/**
+ * A key `__proto__` anywhere in the file: the schema reader drops it (it would otherwise set an
+ * object's prototype), so a value map written with it would silently lose that entry. Said instead.
+ */
+function refuseProtoKeys(yaml: YamlFile, value: unknown, path: YamlPath, what: string): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) return value.forEach((v, i) => refuseProtoKeys(yaml, v, [...path, i], what));
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') {
+      const advice = path.at(-1) === 'values' ? 'put this value map in a values_file (a CSV of from,to), which takes any text as a key' : 'rename it';
+      throw new ConfigError(`${formatLocation(yaml.locateKey([...path, key]))} ${[...path, key].join('.')}: the key '__proto__' cannot be read (JavaScript reserves it); ${advice}`, {
+        code: 'config.schema',
+        location: yaml.locateKey([...path, key]),
+        hint: `Fix the ${what} file as described.`,
+      });
+    }
+    refuseProtoKeys(yaml, (value as Record<string, unknown>)[key], [...path, key], what);
+  }
 }
 
 function describeIssue(yaml: YamlFile, issue: z.core.$ZodIssue, schema: z.ZodType): string {

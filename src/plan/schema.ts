@@ -57,7 +57,11 @@ export const fieldSchema = z
     clean: z.array(cleanStep).optional().describe('Cleaning steps in order; after cleaning an empty text is a missing value'),
     values: z.record(z.string(), scalar).optional().describe('A value map: source value → target value'),
     values_file: z.string().optional().describe('A CSV file of from,to pairs (relative to this file), instead of `values`'),
-    unknown: z.enum(['reject', 'keep', 'null']).optional().describe('A value not in the value map: reject the row (default), keep it, or make it missing'),
+    // `unknown: null` as SPEC section 4 writes it is YAML's null; the quoted "null" means the same.
+    unknown: z
+      .preprocess((v) => (v === null ? 'null' : v), z.enum(['reject', 'keep', 'null']))
+      .optional()
+      .describe('A value not in the value map: reject the row (default), keep it, or make it missing (null)'),
     decimal: z.enum(['.', ',']).optional().describe('The decimal separator of the source; the other one is read as a thousands separator'),
     date: z.string().min(1).optional().describe('Date format in luxon tokens, such as dd.MM.yyyy, or excel for serial numbers'),
     timestamp: z.string().min(1).optional().describe('Timestamp format in luxon tokens, such as yyyyMMdd HHmmss, or excel'),

@@ -1,3 +1,15 @@
+// eslint-disable-next-line no-control-regex -- a range check, not a control character
+const BEYOND_LATIN = /[^\u0000-\u02ff]/;
+
+/** Whether `t` may not be NFC as it is: it holds a character from U+0300 up (below, Latin without combining marks, text is NFC already). */
+export const mayNeedNfc = (t: string): boolean => BEYOND_LATIN.test(t);
+
+/**
+ * `t` in Unicode NFC, as every store gets text (SPEC section 3). Text is compared in this form:
+ * 'Café' typed in a mapping and 'Cafe\u0301' read from a source are one value.
+ */
+export const nfc = (t: string): string => (BEYOND_LATIN.test(t) ? t.normalize('NFC') : t);
+
 /** Index of the first UTF-16 code unit of `t` that is half of a surrogate pair, or -1. */
 export function firstLoneSurrogate(t: string): number {
   for (let i = 0; i < t.length; i++) {

@@ -9,6 +9,7 @@
 import { Decimal } from 'decimal.js';
 import { BugError } from '../../core/errors.js';
 import type { ArithOp, CompareOp, ExprNode } from './parser.js';
+import { nfc } from '../../util/unicode.js';
 
 export type ExprValue = string | Decimal | boolean | null;
 export type CompiledExpr = (cells: readonly (string | null)[]) => ExprValue;
@@ -150,13 +151,14 @@ function compareValues(op: CompareOp, a: ExprValue, b: ExprValue, left: ExprNode
     // Against text the mapping writes as text (a "string", & or a text function), text is text even
     // when it looks like a number: item numbers 0100, 100 and 100.0 are three items, and
     // ITEMNO != "0100" must drop only the first.
-    c = compareCodePoints(exprValueText(a), exprValueText(b));
+    c = compareCodePoints(nfc(exprValueText(a)), nfc(exprValueText(b)));
   } else {
     // Two cells say nothing of their kind: SHIPPED > ORDERED with 10 and 9 means numbers, so two
     // that both read as numbers compare as numbers, anything else as text.
     const na = numericOf(a);
     const nb = numericOf(b);
-    c = na !== undefined && nb !== undefined ? na.cmp(nb) : compareCodePoints(exprValueText(a), exprValueText(b));
+    // Text in NFC, the form it is stored in: 'Café' decomposed in a cell equals "Café" typed composed.
+    c = na !== undefined && nb !== undefined ? na.cmp(nb) : compareCodePoints(nfc(exprValueText(a)), nfc(exprValueText(b)));
   }
   switch (op) {
     case '=':

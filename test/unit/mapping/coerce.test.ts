@@ -67,3 +67,12 @@ describe('integer values', () => {
     expect(plain('1'.padEnd(39, '0'))).toEqual({ ok: false, rule: 'type', reason: 'is too large for an integer' });
   });
 });
+
+describe('enum values', () => {
+  it('take a source value written decomposed as the model value (stored in NFC)', () => {
+    const grade = makeCoercer({ name: 'grade', type: 'enum', required: false, values: ['Güte', 'Café'] }, {});
+    expect(grade('Gu\u0308te')).toEqual({ ok: true, value: 'Güte' });
+    expect(grade('Cafe\u0301')).toEqual({ ok: true, value: 'Café' });
+    expect(grade('Gute')).toMatchObject({ ok: false, rule: 'enum' });
+  });
+});

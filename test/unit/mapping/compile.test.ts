@@ -194,3 +194,60 @@ describe('a reject of an expression', () => {
     expect(r).toMatchObject({ kind: 'rejected', problem: { field: 'qty', rule: 'expr', reason: "qty: Qty is '1,5', not a number; value: Qty is '1,5', not a number" } });
   });
 });
+
+describe('a value map and Unicode forms', () => {
+  const header = ['Item', 'WH', 'Qty', 'Value'];
+  const withMap = (warehouse: string): ReturnType<typeof loadMappingFile> => mapping(FIELDS.replace('warehouse: { from: WH }', `warehouse: ${warehouse}`));
+
+  it('finds a source value written decomposed under the key typed composed, and the other way round', () => {
+    for (const [key, cell] of [
+      ['Café', 'Cafe\u0301'],
+      ['Cafe\u0301', 'Café'],
+    ]) {
+      const c = compileMapping(withMap(`{ from: WH, values: { "${key}": COFFEE } }`), balances, header, { checkShape: true });
+      const r = c.map(['A1', cell!, '1', '1']);
+      expect(r.kind === 'ok' && r.values[1]).toBe('COFFEE');
+    }
+  });
+
+  it('with two keys that are one text in NFC sent to different values is a mapping problem', () => {
+    const e = compileError(withMap(`{ from: WH, values: { "Café": COFFEE, "Cafe\u0301": TEA } }`), header);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(/bal\.yaml:5:\d+ fields\.warehouse\.values: keys written in two Unicode forms of one text \(composed and decomposed\) map to different values/);
+  });
+
+  it('reads a values_file saved as Windows-1252 (Excel on Windows) as such, not as U+FFFD', () => {
+    const m = withMap('{ from: WH, values_file: wh.csv }');
+    writeFileSync(path.join(m.dir, 'wh.csv'), Buffer.from('from,to\nA,M\xfcller\nB,Stra\xdfe\n', 'latin1'));
+    const c = compileMapping(m, balances, header, { checkShape: true });
+    const r = c.map(['A1', 'A', '1', '1']);
+    expect(r.kind === 'ok' && r.values[1]).toBe('Müller');
+  });
+
+  it('names the values_file, not `values:`, in a reject of a value it lacks', () => {
+    const m = withMap('{ from: WH, values_file: wh.csv }');
+    writeFileSync(path.join(m.dir, 'wh.csv'), 'from,to\nA,X\n');
+    const r = compileMapping(m, balances, header, { checkShape: true }).map(['A1', 'Q', '1', '1']);
+    expect(r).toMatchObject({ kind: 'rejected', problem: { rule: 'value-map', reason: expect.stringMatching(/add it to the values_file wh\.csv or set `unknown: keep`/) } });
+  });
+});
+
+describe('unknown: null', () => {
+  it('as SPEC section 4 writes it (YAML null, unquoted) makes an unknown value missing, as "null" does', () => {
+    for (const written of ['null', '"null"']) {
+      const m = mapping(`${FIELDS}  as_of: { from: WH, values: { A: "2024-01-31" }, unknown: ${written} }\n`);
+      const c = compileMapping(m, balances, ['Item', 'WH', 'Qty', 'Value'], { checkShape: true });
+      const r = c.map(['A1', 'Z', '1', '1']);
+      expect(r).toMatchObject({ kind: 'ok' });
+      expect(r.kind === 'ok' && r.values[balances.columns.findIndex((col) => col.name === 'as_of')]).toBe(null);
+    }
+  });
+});
+
+describe('a key __proto__', () => {
+  it('in a value map is a mapping problem saying to use a values_file, not an entry silently dropped', () => {
+    expect(() => mapping(FIELDS.replace('warehouse: { from: WH }', 'warehouse: { from: WH, values: { A: X, __proto__: Y } }'))).toThrow(
+      /bal\.yaml:5:\d+ fields\.warehouse\.values\.__proto__: the key '__proto__' cannot be read \(JavaScript reserves it\); put this value map in a values_file/,
+    );
+  });
+});

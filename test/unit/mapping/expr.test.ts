@@ -685,3 +685,14 @@ describe('robustness', () => {
     expect(evaluated).toBeGreaterThan(0);
   });
 });
+
+describe('text compared in Unicode NFC', () => {
+  // 'Café' as a source may hold it decomposed (e + U+0301, as macOS and some PDFs write it).
+  const decomposed = 'Cafe\u0301';
+  it('equals the same text typed composed, as it is stored', () => {
+    expect(run('S = "Café"', { S: decomposed })).toBe(true);
+    expect(run('S != "Café"', { S: decomposed })).toBe(false);
+    expect(run('S = T', { S: decomposed, T: 'Café' })).toBe(true);
+    expect(run('S = "Cafe"', { S: decomposed })).toBe(false);
+  });
+});

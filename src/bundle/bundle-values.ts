@@ -1,6 +1,7 @@
 import { StoreError } from '../core/errors.js';
 import type { ColumnType, Entity } from '../model/types.js';
 import { parseDays, parseMillis } from './arrow.js';
+import { escapeControl } from '../util/unicode.js';
 
 /**
  * The values a bundle has a form for, checked as an export reads them: a value of a store's table
@@ -31,13 +32,20 @@ const checks: Partial<Record<ColumnType, { test: Check; hint: (table: string, co
   integer: {
     // Numbers are within 2^53 (the staging form); only digit strings can be beyond 64 bits.
     test: (v) => {
-      if (typeof v !== 'string' || !/^-?\d+$/.test(v)) return undefined;
+      if (typeof v !== 'string') return undefined;
+      // SQLite keeps any text in an INTEGER column another tool wrote to.
+      if (!/^-?\d+$/.test(v)) return 'is not a whole number, in a column of integers';
       const b = BigInt(v);
       return b >= INT64_MIN && b <= INT64_MAX ? undefined : 'is beyond a 64-bit integer (-9223372036854775808 to 9223372036854775807), which the bundle cannot hold as an integer';
     },
-    hint: (t) =>
-      `Make the column a decimal in the source, or run again if the value was written during this run (a MySQL/MariaDB bigint unsigned column that holds such values is then read as decimal(20,0)); forklift export can also leave ${t} out with --tables.`,
+    hint: (t, c, what) =>
+      what.startsWith('is not a whole number')
+        ? `Correct it in the source to a whole number, or to NULL where it means "none" (UPDATE ${t} SET ${c} = … WHERE …); forklift export can also leave ${t} out with --tables.`
+        : `Make the column a decimal in the source, or run again if the value was written during this run (a MySQL/MariaDB bigint unsigned column that holds such values is then read as decimal(20,0)); forklift export can also leave ${t} out with --tables.`,
   },
+  // PostgreSQL text cannot hold U+0000, so a bundle holding one could not be imported there; verify refuses it.
+  string: { test: (v) => nul(v), hint: nulHint },
+  text: { test: (v) => nul(v), hint: nulHint },
   decimal: {
     // The staging form of a decimal is its digits; PostgreSQL's numeric also holds NaN (and, from 14, ±Infinity).
     test: (v) => (typeof v !== 'string' || isDigit(v.charCodeAt(0)) || (v.charCodeAt(0) === 45 && isDigit(v.charCodeAt(1))) ? undefined : 'is not a number, which the bundle cannot hold in a decimal column'),
@@ -47,6 +55,14 @@ const checks: Partial<Record<ColumnType, { test: Check; hint: (table: string, co
   date: { test: (v) => (typeof v !== 'string' || (v.length === 10 && !Number.isNaN(parseDays(v))) ? undefined : (pointInTime(v) ?? NOT_A_DAY)), hint: noInfinity },
   timestamp: { test: (v) => (typeof v !== 'string' || !Number.isNaN(parseMillis(v)) ? undefined : (pointInTime(v) ?? NOT_AN_INSTANT)), hint: noInfinity },
 };
+
+function nul(v: unknown): string | undefined {
+  return typeof v === 'string' && v.includes('\u0000') ? 'holds the NUL character (U+0000), which is no text: PostgreSQL cannot store it, so the bundle cannot hold it' : undefined;
+}
+
+function nulHint(t: string, c: string): string {
+  return `Remove it in the source (PostgreSQL cannot hold it; SQLite: UPDATE ${t} SET ${c} = replace(${c}, char(0), '') WHERE instr(${c}, char(0)); MySQL/MariaDB: … replace(${c}, char(0), '')); forklift export can also leave ${t} out with --tables.`;
+}
 
 /**
  * A date or instant in the staging form starts with a digit, or a sign and a digit (expanded
@@ -82,6 +98,15 @@ function noInfinity(t: string, c: string, what: string, row: string, required: b
   return `Say it otherwise in the source first: where it means "no date" or "no end", NULL (PostgreSQL: UPDATE ${t} SET ${c} = NULL WHERE ${c} IN ('infinity', '-infinity'); MySQL/MariaDB: UPDATE ${t} SET ${c} = NULL WHERE ${c} LIKE '%-00%'), else a real date of the years 0001 to 9999; forklift export can also leave ${t} out with --tables.`;
 }
 
+/** An enum column holds its values only: MySQL/MariaDB keep '' for a value their ENUM refused (a sql_mode that is not strict). */
+function enumCheck(values: readonly string[]): { test: Check; hint: (t: string, c: string) => string } {
+  const allowed = new Set(values);
+  return {
+    test: (v) => (typeof v !== 'string' || allowed.has(v) ? undefined : `is not one of ${values.join(', ')} (MySQL and MariaDB keep '' for a value their ENUM refused), which the bundle's enum column cannot hold`),
+    hint: (t, c) => `Correct it in the source to one of the values, or to NULL (UPDATE ${t} SET ${c} = NULL WHERE ${c} = ''); forklift export can also leave ${t} out with --tables.`,
+  };
+}
+
 /** A key value as it would stand in a WHERE clause. */
 const literal = (v: unknown): string => (typeof v === 'number' ? String(v) : `'${String(v).replace(/'/g, "''")}'`);
 
@@ -91,8 +116,9 @@ const literal = (v: unknown): string => (typeof v === 'number' ? String(v) : `'$
  */
 export function bundleValueCheck(e: Entity): ((rows: readonly unknown[][]) => void) | undefined {
   const cols = e.columns.flatMap((c, i) => {
-    const k = checks[c.type];
-    return k ? [{ i, name: c.name, required: c.required || e.primaryKey.includes(c.name), ...k }] : [];
+    const k = c.type === 'enum' ? enumCheck(c.values ?? []) : checks[c.type];
+    const required = c.required || e.primaryKey.includes(c.name);
+    return k || required ? [{ i, name: c.name, required, test: k?.test ?? (() => undefined), hint: k?.hint ?? (() => '') }] : [];
   });
   if (cols.length === 0) return undefined;
   const key = e.primaryKey.map((k) => e.columns.findIndex((c) => c.name === k));
@@ -100,12 +126,21 @@ export function bundleValueCheck(e: Entity): ((rows: readonly unknown[][]) => vo
     for (const { i, name, required, test, hint } of cols) {
       for (const r of rows) {
         const v = r[i];
-        if (v === null || v === undefined) continue;
+        // The row by its key, for the one who has to find it; a table without a key has none to give.
+        const rowOf = (): string => key.map((k) => `${e.columns[k]!.name} = ${r[k] === null || r[k] === undefined ? 'NULL' : literal(r[k])}`).join(' AND ');
+        if (v === null || v === undefined) {
+          if (!required) continue;
+          // SQLite lets a column of a PRIMARY KEY (not an INTEGER one) hold NULL; the bundle's keys and required columns cannot.
+          const row = rowOf();
+          throw new StoreError(`table ${e.name}, column ${name}${row ? `, row ${row}` : ''}: the value is missing (NULL) in a ${e.primaryKey.includes(name) ? 'primary-key' : 'required'} column, which the bundle cannot hold; forklift stopped rather than change it`, {
+            code: 'store.no-bundle-form',
+            hint: `Give it a value in the source (UPDATE ${e.name} SET ${name} = … WHERE ${name} IS NULL), or delete the row; forklift export can also leave ${e.name} out with --tables.`,
+          });
+        }
         const what = test(v);
         if (what !== undefined) {
-          // The row by its key, for the one who has to find it; a table without a key has none to give.
-          const row = key.map((k) => `${e.columns[k]!.name} = ${literal(r[k])}`).join(' AND ');
-          throw new StoreError(`table ${e.name}, column ${name}${row ? `, row ${row}` : ''}: the value ${String(v)} ${what}; forklift stopped rather than change it`, { code: 'store.no-bundle-form', hint: hint(e.name, name, what, row, required) });
+          const row = rowOf();
+          throw new StoreError(`table ${e.name}, column ${name}${row ? `, row ${row}` : ''}: the value ${v === '' ? "''" : escapeControl(String(v))} ${what}; forklift stopped rather than change it`, { code: 'store.no-bundle-form', hint: hint(e.name, name, what, row, required) });
         }
       }
     }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { array, boolean, int, looseObject, minLength, minimum, number, optional, safeParse, string, union, type Infer, type ZodMiniType } from '../vendor/zod-mini.js';
 import type { Column, ColumnType, Entity } from '../model/types.js';
-import { tableFiles } from './layout.js';
+import { tableFiles, unsafeTableName } from './layout.js';
 import { parseModelType } from './model-type.js';
 
 // Reading a bundle's datapackage.json (verify, import, diff), apart from writing one (export),
@@ -78,6 +78,9 @@ const FROM_FRICTIONLESS: Record<string, ColumnType> = { string: 'string', intege
  * read another file than forklift checks and loads, so such a bundle does not verify.
  */
 export function resourcePathProblem(r: Pick<DataPackageResource, 'name' | 'path'>): string | null {
+  // A name that is a path would have verify and import read files outside data/csv.
+  const unsafe = unsafeTableName(r.name);
+  if (unsafe !== undefined) return `${JSON.stringify(r.name)}: no table of a forklift bundle has this name: ${unsafe}`;
   const want = tableFiles(r.name).csv.slice('data/'.length);
   return r.path === want ? null : `${r.name}: path is '${r.path}'; a forklift bundle keeps the table's CSV at ${want}`;
 }

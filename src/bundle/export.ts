@@ -16,7 +16,7 @@ import { bundleValueCheck } from './bundle-values.js';
 import { CsvTableWriter } from './csv.js';
 import { dataPackage, type TableFiles } from './datapackage.js';
 import { dataDictionary } from './dictionary.js';
-import { tableFiles } from './layout.js';
+import { tableFiles, unsafeTableName } from './layout.js';
 import { keyComparer } from './order.js';
 import { applyProfile, checkProfileTables, type Profile } from './profile.js';
 import { checkBundleTarget, makeTargetParent, placeBundle } from './target.js';
@@ -296,7 +296,20 @@ function chooseTables(all: Entity[], wanted: string[] | undefined): Entity[] {
   // forklift_runs has one description on every store, so the bundle does not depend on where it came from.
   // A ledger from before the audit chain has no hash columns yet: it is exported as it is.
   const described = all.map((e) => (e.name === RUNS_ENTITY.name ? runsEntityOf(e)! : e));
-  if (!wanted?.length) return described;
+  const chosen = wanted?.length ? chosenOf(described, [...new Set(wanted)]) : described;
+  // Before any file is written: a name that is a path would put its files outside the bundle.
+  for (const e of chosen) {
+    const why = unsafeTableName(e.name);
+    if (why === undefined) continue;
+    throw new BundleError(`table ${JSON.stringify(e.name)} cannot be written to a bundle: ${why}, and a bundle names each table's files by its table`, {
+      code: 'export.table-name',
+      hint: 'Rename the table in the store, or leave it out with --tables (the other tables, comma-separated).',
+    });
+  }
+  return chosen;
+}
+
+function chosenOf(described: Entity[], wanted: string[]): Entity[] {
   const byName = new Map(described.map((e) => [e.name, e]));
   const unknown = wanted.filter((t) => !byName.has(t));
   if (unknown.length) {

@@ -19,6 +19,30 @@ function check(column: Column, ...values: unknown[]): void {
 const refused = (message: RegExp, hint = /--tables/): unknown => expect.objectContaining({ constructor: StoreError, message: expect.stringMatching(message) as unknown, hint: expect.stringMatching(hint) as unknown });
 
 describe('values a bundle has no form for', () => {
+  it('text holds no NUL character (PostgreSQL cannot store it, verify refuses it)', () => {
+    const t: Column = { name: 't', type: 'text', required: false };
+    check(t, 'x', '', null);
+    expect(() => check(t, 'ok', 'x\u0000y')).toThrow(refused(/^table t, column t, row id = 1: the value x\\u0000y holds the NUL character/, /replace\(t, char\(0\), ''\)/));
+    expect(() => check({ name: 's', type: 'string', length: 8, required: false }, 'a\u0000')).toThrow(refused(/holds the NUL character/));
+  });
+
+  it("an enum column holds its values only (not MariaDB's '' for a value its ENUM refused)", () => {
+    const e: Column = { name: 'e', type: 'enum', values: ['x', 'y'], required: false };
+    check(e, 'x', 'y', null);
+    expect(() => check(e, 'x', '')).toThrow(refused(/^table t, column e, row id = 1: the value '' is not one of x, y/, /UPDATE t SET e = NULL WHERE e = ''/));
+  });
+
+  it('an integer column holds whole numbers (SQLite keeps text in one another tool wrote to)', () => {
+    expect(() => check({ name: 'n', type: 'integer', required: false }, 1, 'abc')).toThrow(refused(/^table t, column n, row id = 1: the value abc is not a whole number/));
+  });
+
+  it('a primary-key or required column is never missing (SQLite lets a text PRIMARY KEY hold NULL)', () => {
+    const keyed = (rows: unknown[][]): void => bundleValueCheck({ name: 'c', columns: [{ name: 'id', type: 'string', required: false }, { name: 'v', type: 'integer', required: false }], primaryKey: ['id'], rules: [] })!(rows);
+    keyed([['a', 1]]);
+    expect(() => keyed([['a', 1], [null, 2]])).toThrow(refused(/^table c, column id, row id = NULL: the value is missing \(NULL\) in a primary-key column/, /WHERE id IS NULL/));
+    expect(() => check({ name: 'r', type: 'date', required: true }, null)).toThrow(refused(/column r, row id = 0: the value is missing \(NULL\) in a required column/));
+  });
+
   it('a boolean column holds 1 and 0 only', () => {
     const flag: Column = { name: 'flag', type: 'boolean', required: false };
     check(flag, 1, 0, null);
@@ -70,9 +94,6 @@ describe('values a bundle has no form for', () => {
     check({ name: 'on', type: 'date', required: false }, '2024-02-29');
   });
 
-  it('text needs no check', () => {
-    expect(bundleValueCheck({ name: 't', columns: [{ name: 'x', type: 'text', required: false }], primaryKey: [], rules: [] })).toBeUndefined();
-  });
 });
 
 describe('MariaDB columns described by what they hold', () => {

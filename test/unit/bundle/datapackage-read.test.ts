@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readDataPackage } from '../../../src/bundle/datapackage-read.js';
+import { readDataPackage, resourcePathProblem } from '../../../src/bundle/datapackage-read.js';
 import { parseProfile } from '../../../src/bundle/profile-parse.js';
 
 // Both read through zod/mini (vendor/zod-mini.ts), which has no messages of its own: these are
@@ -54,5 +54,14 @@ describe('parseProfile', () => {
 
   it('refuses an unknown rule and a rule that is not a list, with the path in English', () => {
     expect(() => parseProfile('aud', { aud: { items: { drop: 'cost', erase: ['x'] } } }, 'forklift.yaml')).toThrow(/profiles\.aud: .*items: Unrecognized key: "erase"|profiles\.aud: .*items\.drop: Invalid input: expected array, received string/);
+  });
+});
+
+describe('a resource whose name is a path', () => {
+  it('is a problem of the Data Package, whatever its path says: verify and import never read outside data/csv', () => {
+    for (const name of ['../../x', 'a/b', 'a\\b', '..', 'two\nlines']) {
+      expect(resourcePathProblem({ name, path: `csv/${name}.csv` }), JSON.stringify(name)).toMatch(/no table of a forklift bundle has this name/);
+    }
+    expect(resourcePathProblem({ name: 'items.v2', path: 'csv/items.v2.csv' })).toBeNull();
   });
 });

@@ -48,8 +48,8 @@ import { abortReason, cancelOnAbort } from '../util/abort.js';
  * All or nothing: MySQL and MariaDB commit DDL implicitly, so a CREATE TABLE inside the data
  * transaction would commit the rows loaded before it. The tables (the run's entities, every entity
  * they reference, forklift_runs) are therefore created BEFORE the transaction opens, with CREATE
- * TABLE IF NOT EXISTS: idempotent, so a failed or killed run leaves at most new, empty tables
- * behind, which the next run reuses. Everything that changes rows (replace's DELETEs, the loads,
+ * TABLE IF NOT EXISTS: idempotent. A run that fails drops the data tables it made (still empty:
+ * its rows were rolled back); a killed one leaves them, empty, for the next run to reuse. Everything that changes rows (replace's DELETEs, the loads,
  * the run entry) then runs in ONE transaction on one connection, committed at the end or rolled
  * back (a killed process drops the connection, and the server rolls back for us).
  *
@@ -282,6 +282,29 @@ async function createTables(conn: RawConnection, entities: readonly Entity[], di
         hint: `Give ${text.length === 1 ? 'the column' : 'the columns'} a length in the source (varchar(n), string(n) in the bundle) and export again, or load into PostgreSQL or SQLite, which key text of any length.`,
         cause: Object.assign(new Error('BLOB/TEXT column used in key specification without a key length'), { errno: 1170 }),
       });
+    }
+  }
+}
+
+/** Which of `names` are tables of the current database. */
+async function existingTables(conn: RawConnection, names: readonly string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  const rows = await query<{ t: string }[]>(conn, `SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (${names.map(() => '?').join(', ')})`, [...names]);
+  return new Set(rows.map((r) => r.t));
+}
+
+/**
+ * Drops the tables a failed load made, children first, each only while it is still empty (another
+ * session may have begun to use it meanwhile). Best effort: the load's own error is what the user
+ * sees, and a table left behind is empty and reused by the next run.
+ */
+async function dropEmptyTables(conn: RawConnection, made: readonly string[]): Promise<void> {
+  for (const name of [...made].reverse()) {
+    try {
+      const held = await query<unknown[]>(conn, `SELECT 1 FROM ${qi(name)} LIMIT 1`);
+      if (held.length === 0) await query(conn, `DROP TABLE IF EXISTS ${qi(name)}`);
+    } catch {
+      // Left as it is (a foreign key from another table, a lost privilege): empty, and reused by the next run.
     }
   }
 }
@@ -909,6 +932,8 @@ export class MysqlStore implements TargetStore {
     let heldBefore: boolean | undefined;
     // The entity whose load met a key its table already held (append, incremental): named after the rollback.
     let clashed: EntityLoad | undefined;
+    // The data tables this run created (DDL commits at once): dropped again if the load fails.
+    let made: string[] = [];
     try {
       // Before anything is written: DDL commits at once here.
       checkNameLengths(this.display, referencedClosure(req), MYSQL_NAME_LIMIT);
@@ -929,11 +954,15 @@ export class MysqlStore implements TargetStore {
         // A dry run killed outright left its scratch schema: the next run on the server drops it
         // (best effort: a user who may not drop it loads all the same).
         await sweepScratchSchemas(c).catch(() => []);
-        // DDL first, outside the transaction (each statement commits implicitly): idempotent, so a
-        // failed run leaves at most new empty tables. Parents before children, for the foreign keys.
+        // DDL first, outside the transaction (each statement commits implicitly): idempotent, and a
+        // failed run drops the tables it made. Parents before children, for the foreign keys.
         await checkTableShapes(c, req.entities, this.display);
         await ensureRunsTable(c);
-        await createTables(c, referencedClosure(req), this.display);
+        const closure = referencedClosure(req);
+        const names = [...closure.map((e) => e.name), 'forklift_tables'];
+        const before = await existingTables(c, names);
+        made = names.filter((n) => !before.has(n));
+        await createTables(c, closure, this.display);
         await query(c, MYSQL_TABLES_DDL);
       });
       const bulk = await this.bulkPath(conn);
@@ -967,6 +996,9 @@ export class MysqlStore implements TargetStore {
     } catch (e) {
       if ((e as ServerError)?.fatal) state.broken = true;
       const err = this.storeError(req.signal?.aborted ? abortReason(req.signal) : e, heldBefore);
+      // The rows were rolled back; the tables this run made were not (DDL commits): gone again, so a
+      // failed run leaves the target as it was (a killed one leaves them empty, for the next run to use).
+      if (conn && !state.broken && made.length) await dropEmptyTables(conn, made);
       if (clashed && staging && conn && !state.broken && !req.signal?.aborted) throw await namedKeyClash(conn, staging, clashed, err, this.display);
       throw err;
     } finally {
@@ -1745,7 +1777,7 @@ async function insertRun(conn: RawConnection, e: RunEntry): Promise<ChainLink> {
 export function redactValues(msg: string): string {
   return msg
     .replace(/\b(entry|value:?|string) '[\s\S]*'(?= for (?:key|column)\b)/gi, "$1 '\u2026'")
-    .replace(/(\b(?:column|key|table|database|schema|constraint|user)\s+)?'((?:[^'\\]|\\.)*)'/gi, (m, pre: string | undefined) => (pre || m === "'\u2026'" ? m : "'\u2026'"));
+    .replace(/(\b(?:column|field|key|table|database|schema|constraint|user)\s+)?'((?:[^'\\]|\\.)*)'/gi, (m, pre: string | undefined) => (pre || m === "'\u2026'" ? m : "'\u2026'"));
 }
 
 /**
@@ -1776,6 +1808,8 @@ export function asMysqlStoreError(e: unknown, display: string, t?: Pick<Target, 
   else if (errno === 1412) hint = 'A table was emptied or changed by DDL (TRUNCATE, ALTER) while it was being read: run again once that is done.';
   else if (errno === 1153 || errno === 1301) hint = "A statement exceeded the server's max_allowed_packet: raise it, or set FORKLIFT_MYSQL_BULK=load-data.";
   else if (errno === 3819 || errno === 4025) hint = 'A value breaks a CHECK constraint of the target table (an enum or boolean column): check that the table was created by forklift for this model.';
+  // ER_NO_DEFAULT_FOR_FIELD, ER_BAD_NULL_ERROR, ER_BAD_FIELD_ERROR: a column the model does not fill, or lacks.
+  else if (errno === 1364 || errno === 1048 || errno === 1054) hint = 'The target table does not match the model (made by hand or by another model version): the column named has no counterpart in the model, or the model one here; compare the table with the model, or load into a fresh database.';
   else if (errno === 1264 || errno === 1265 || errno === 1292 || errno === 1366 || errno === 1406) hint = 'The target column cannot hold a value as loaded: check that the table was created by forklift for this model.';
   else if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|EAI_AGAIN/.test(code)) hint = `Check that the MySQL/MariaDB server is running and reachable at ${where}.`;
   else if (code === 'PROTOCOL_CONNECTION_LOST' || errno === 2006 || errno === 2013 || errno === 1927 || code === 'ECONNRESET' || code === 'EPIPE') {

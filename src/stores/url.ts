@@ -172,11 +172,17 @@ export function serverUrlProblem(url: string): UrlProblem | undefined {
   if (port !== undefined && (!/^[0-9]*$/.test(port) || Number(port) > 65535)) {
     return { why: 'the port must be a number (0 to 65535)', hint: `Write the port as digits after the host (HOST:${defaultPort}), or leave it out for ${defaultPort}.` };
   }
+  let parsed: URL;
   try {
     // pg takes `postgres://u@/db` (no host: a socket, or ?host=); the parser alone refuses it.
-    new URL(url.replace('@/', '@localhost/'));
+    parsed = new URL(url.replace('@/', '@localhost/'));
   } catch {
     return { ...encode, why: 'it cannot be parsed' };
+  }
+  // Without a database pg connects to the one named as the user (`postgres` for the superuser),
+  // the server's maintenance database: a migrate would create its tables there, exit 0.
+  if (kind === 'postgres' && parsed.pathname.replace(/^\//, '') === '' && !parsed.searchParams.has('database') && !parsed.searchParams.has('dbname')) {
+    return { why: 'it names no database', hint: `Add the database after the host and port: …@HOST:${defaultPort}/DATABASE.` };
   }
   return undefined;
 }

@@ -178,6 +178,16 @@ describe('serverUrlProblem', () => {
     expect(serverUrlProblem('mssql://sa@h:x/db')?.hint).toMatch(/HOST:1433/);
   });
 
+  it('refuses a PostgreSQL URL that names no database (pg would connect to the one named as the user: postgres, the maintenance database)', () => {
+    for (const u of ['postgres://postgres@127.0.0.1', 'postgres://postgres@127.0.0.1/', 'postgresql://u:pw@h:5432/?sslmode=disable']) {
+      expect(serverUrlProblem(u)?.why, u).toBe('it names no database');
+    }
+    expect(serverUrlProblem('postgres://postgres@127.0.0.1')?.hint).toBe('Add the database after the host and port: …@HOST:5432/DATABASE.');
+    for (const u of ['postgres://u@h/db', 'postgres://u@h/?dbname=db', 'postgres://u@h?database=db', 'postgres://u@/db?host=/run/postgresql']) {
+      expect(serverUrlProblem(u), u).toBeUndefined();
+    }
+  });
+
   it('refuses an @ after the host unless it is in an option of the query', () => {
     for (const u of ['postgres://u:12/x@h/db', 'postgres://u:12?x@h/db', 'postgres://u:1/x?a=b@h/db', 'postgres://u@h/my@db', 'postgres://u:1#x@h/db']) {
       expect(serverUrlProblem(u), u).toBeDefined();

@@ -114,7 +114,10 @@ The machine-readable form is <code>${CERTIFICATE_JSON}</code>; both files are li
  */
 export function checkCertificate(dir: string, info: readonly (readonly [string, string])[], pubkey?: PublicKey): string[] | null {
   const file = path.join(dir, CERTIFICATE_JSON);
-  if (!existsSync(file)) return null;
+  if (!existsSync(file)) {
+    // The page alone would stand unchecked, saying "identical" of whatever payload it sits beside.
+    return existsSync(path.join(dir, CERTIFICATE_HTML)) ? [`${CERTIFICATE_JSON}: missing, while ${CERTIFICATE_HTML} is there (an exit writes both; the page is checked against it, and cannot be without it)`] : null;
+  }
   const problems: string[] = [];
   const bad = (what: string): void => void problems.push(`${CERTIFICATE_JSON}: ${what}`);
   let cert: Partial<ExitCertificate>;

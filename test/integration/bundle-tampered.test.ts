@@ -208,6 +208,14 @@ describe('bundle verify checks what bag-info.txt and the exit certificate say ag
       expect(v.valid, file).toBe(false);
       expect(v.problems.join('\n')).toContain(problem);
     }
+    // The certificate removed, its page left: the page would stand unchecked beside any payload.
+    const dir = path.join(out, `ex${++n}`);
+    cpSync(ex, dir, { recursive: true });
+    rmSync(path.join(dir, 'exit-certificate.json'));
+    await rebag(dir);
+    const v = await verifyBundle(dir);
+    expect(v.valid).toBe(false);
+    expect(v.problems.join('\n')).toContain('exit-certificate.json: missing, while exit-certificate.html is there');
   });
 });
 

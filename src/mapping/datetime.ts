@@ -1,5 +1,5 @@
 import { DateTime, IANAZone, FixedOffsetZone, type ExplainedFormat } from 'luxon';
-import { LOTUS_LEAP_DAY, excelSerialToMillis, isLotusLeapDay, type ExcelDateSystem } from '../util/excel-dates.js';
+import { LOTUS_LEAP_DAY, excelSerialToMillis, inExcelDateRange, isLotusLeapDay, type ExcelDateSystem } from '../util/excel-dates.js';
 import { escapeRegExp } from '../util/regexp.js';
 
 /**
@@ -245,7 +245,7 @@ const EXCEL_DATE_CELL = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\
 function excelSerial(text: string, system: ExcelDateSystem): number | string {
   if (!/^\d+(\.\d+)?$/.test(text.trim())) return NOT_A_SERIAL;
   const serial = Number(text);
-  if (system === 1904 ? serial > 2957003 : serial < 1 || serial > 2958465) return 'is outside Excel’s date range';
+  if (!inExcelDateRange(serial, system)) return 'is outside Excel’s date range';
   if (isLotusLeapDay(serial, system)) return LOTUS_LEAP_DAY;
   return excelSerialToMillis(serial, system);
 }

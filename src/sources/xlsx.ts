@@ -35,7 +35,7 @@ import {
 import type { Cell, CellFault, ExcelDateSystem, OpenedSource, SourceRecord, SourceSpec } from './types.js';
 import { ZipFile, ZipFormatError } from './zip.js';
 import { excelColumnLetters } from '../util/excel-columns.js';
-import { LOTUS_LEAP_DAY, excelSerialToMillis, isLotusLeapDay } from '../util/excel-dates.js';
+import { LOTUS_LEAP_DAY, excelSerialToMillis, inExcelDateRange, isLotusLeapDay } from '../util/excel-dates.js';
 
 // ---------------------------------------------------------------------------------------------
 // Cell text
@@ -157,6 +157,11 @@ export const UNCALCULATED_FORMULA: Pick<CellFault, 'rule' | 'reason'> = {
 
 /** Why a row that uses a date cell on Lotus's phantom 1900-02-29 is rejected: the cell holds no real date. */
 export const LOTUS_LEAP_DAY_CELL: Pick<CellFault, 'rule' | 'reason'> = { rule: 'type', reason: LOTUS_LEAP_DAY };
+
+/** Why a row that uses a date cell holding no date of Excel's range is rejected. */
+function outOfRangeDateCell(serial: number): Pick<CellFault, 'rule' | 'reason'> {
+  return { rule: 'type', reason: `is a date cell holding ${numberToText(serial)}, outside Excel’s dates (Excel shows ##### for it), so no date: correct the date in the workbook` };
+}
 
 /** Why a row that uses an error cell is rejected. */
 export function errorCell(error: string): Pick<CellFault, 'rule' | 'reason'> {
@@ -595,8 +600,19 @@ class XlsxSource extends QueuedSource {
   private cellValue(): Cell {
     const v = this.vText;
     switch (this.cType) {
-      case 's':
-        return v === undefined ? null : (this.shared[Number(v)] ?? null);
+      case 's': {
+        if (v === undefined) return null;
+        const i = Number(v);
+        // A damaged workbook: read as empty, the cell's text would be lost without a word.
+        if (!Number.isInteger(i) || i < 0 || i >= this.shared.length) {
+          throw new SourceError(`cell ${this.cRef ?? `in column ${this.col} of row ${this.rowNum}`} of ${this.where} of ${this.fileLabel} refers to shared text ${v}, and the workbook holds ${this.shared.length} of them: the file is damaged`, {
+            code: 'source.xlsx',
+            location: { file: this.fileLabel, where: `${this.where}, row ${this.rowNum}` },
+            hint: 'Open the workbook in Excel (or LibreOffice) and save it again, or export the sheet as CSV.',
+          });
+        }
+        return this.shared[i] ?? null;
+      }
       case 'inlineStr': {
         const s = this.inlineText ?? v;
         return s === undefined || s === '' ? null : unescapeOoxml(s);
@@ -624,6 +640,11 @@ class XlsxSource extends QueuedSource {
         const kind = this.styleKinds[this.cStyle];
         if (kind === undefined) return numberToText(n);
         if (kind !== 'duration' && isLotusLeapDay(n, this.excelDateSystem)) this.cFault = LOTUS_LEAP_DAY_CELL;
+        // A date cell whose number is no date Excel shows (it shows #####): read as one, it became a date nobody wrote.
+        else if (kind !== 'duration' && !(kind === 'time' && n >= 0 && n < 1) && !inExcelDateRange(n, this.excelDateSystem)) {
+          this.cFault = outOfRangeDateCell(n);
+          return numberToText(n);
+        }
         return excelSerialToIso(n, this.excelDateSystem === 1904, kind);
       }
     }

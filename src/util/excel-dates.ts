@@ -13,6 +13,14 @@ export function excelSerialToMillis(serial: number, system: ExcelDateSystem): nu
   return Math.round((days - 25569 + (system === 1904 ? 1462 : 0)) * 86_400_000);
 }
 
+/**
+ * Whether a serial is a date Excel shows: from 1900-01-01 (serial 1; 0 is the "1900-01-00" of no
+ * calendar) or 1904-01-01 (serial 0) to 9999-12-31. Excel shows ##### for the rest.
+ */
+export function inExcelDateRange(serial: number, system: ExcelDateSystem): boolean {
+  return system === 1904 ? serial >= 0 && serial <= 2957003 : serial >= 1 && serial <= 2958465;
+}
+
 /** Whether a serial falls on Lotus's phantom 1900-02-29, which the 1900 system counts though it never was. */
 export function isLotusLeapDay(serial: number, system: ExcelDateSystem): boolean {
   return system === 1900 && serial >= 60 && serial < 61;

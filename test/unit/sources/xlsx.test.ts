@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { excelSerialToIso, isDateFormat, numberToText, openSource } from '../../../src/sources/index.js';
 import { ARGUMENT_NAMING } from '../../../src/sources/common.js';
 import { LOTUS_LEAP_DAY_CELL, UNCALCULATED_FORMULA, errorCell } from '../../../src/sources/xlsx.js';
-import { num, row, str, writeXlsx } from '../../xlsx-helpers.js';
+import { num, row, shared, str, writeXlsx } from '../../xlsx-helpers.js';
 import { fixture, readAll, sourceError } from './read-all.js';
 
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -184,6 +184,35 @@ describe("xlsx: a date cell on Lotus's phantom 1900-02-29 (serial 60 of the 1900
     ]);
     expect(LOTUS_LEAP_DAY_CELL).toEqual({ rule: 'type', reason: 'is on Excel’s day 60, 1900-02-29, a date that did not exist (a Lotus 1-2-3 leftover): correct the date in the source' });
     expect((await readAll({ format: 'xlsx', path: path.join(dir, '1904.xlsx') })).records.map((r) => r.cells[1])).toEqual(['1904-02-29', '1904-03-01', '1904-03-01T12:00:00', '1904-03-02', '60']);
+  });
+});
+
+describe('xlsx: a date cell whose number is no date Excel shows (it shows #####)', () => {
+  it('is the number with a fault naming the cell, in either date system, not a date nobody wrote', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'forklift-xlsx-range-'));
+    const rows = [row(1, str('A1', 'Item'), str('B1', 'Day')), row(2, str('A2', 'a'), num('B2', -1, 1)), row(3, str('A3', 'b'), num('B3', 0, 2)), row(4, str('A4', 'c'), num('B4', 1, 1)), row(5, str('A5', 'd'), num('B5', 2958466, 1))];
+    await writeXlsx(path.join(dir, '1900.xlsx'), rows);
+    await writeXlsx(path.join(dir, '1904.xlsx'), rows, { date1904: true });
+    const fault = (ref: string, n: string): unknown => ({ index: 1, ref, rule: 'type', reason: `is a date cell holding ${n}, outside Excel’s dates (Excel shows ##### for it), so no date: correct the date in the workbook` });
+    expect((await readAll({ format: 'xlsx', path: path.join(dir, '1900.xlsx') })).records).toEqual([
+      { line: 2, cells: ['a', '-1'], faults: [fault('B2', '-1')] },
+      { line: 3, cells: ['b', '0'], faults: [fault('B3', '0')] },
+      { line: 4, cells: ['c', '1900-01-01'] },
+      { line: 5, cells: ['d', '2958466'], faults: [fault('B5', '2958466')] },
+    ]);
+    // Serial 0 of the 1904 system is its first day.
+    const r1904 = (await readAll({ format: 'xlsx', path: path.join(dir, '1904.xlsx') })).records;
+    expect(r1904.map((r) => [r.cells[1], r.faults?.length ?? 0])).toEqual([['-1', 1], ['1904-01-01', 0], ['1904-01-02', 0], ['2958466', 1]]);
+  });
+});
+
+describe('xlsx: a shared-text cell pointing past the workbook\'s shared strings (a damaged file)', () => {
+  it('is a source error naming the cell, not an empty value', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'forklift-xlsx-sst-')), 'x.xlsx');
+    await writeXlsx(file, [row(1, shared('A1', 0), shared('B1', 1)), row(2, str('A2', 'a'), shared('B2', 2)), row(3, str('A3', 'b'), shared('B3', 7))], { sharedStrings: ['id', 'x', 'hello'] });
+    const e = await sourceError(() => readAll({ format: 'xlsx', path: file }));
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(/cell B3 of sheet "Data" of .*x\.xlsx refers to shared text 7, and the workbook holds 3 of them: the file is damaged/);
   });
 });
 

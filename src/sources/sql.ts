@@ -54,6 +54,7 @@ import { batchSizeOf, type OpenOptions } from './common.js';
 import { nonUtf8Fault, SqliteTextCheck, TextRereadError } from './sqlite-text.js';
 import { LegacyTextDecoder, legacyTextOf, mysqlText, putDecoded, type LegacyText } from './sql-text.js';
 import { pgCancel } from '../stores/pg-cancel.js';
+import { pgConnectionConfig } from '../stores/pg-ssl.js';
 import { abortReason, cancelOnAbort, settlesWithin, untilAborted } from '../util/abort.js';
 import type { Cell, CellFault, OpenedSource, SourceInfo, SourceRecord, SourceSpec } from './types.js';
 
@@ -749,7 +750,7 @@ async function pgCursor(conn: pg.Client, sql: string, batchSize: number, text?: 
 const postgres: Dialect = {
   config(url, ctx) {
     parseServerUrl(url, ctx);
-    return { client: 'pg', connection: { connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'forklift' } };
+    return { client: 'pg', connection: async () => ({ ...(await pgConnectionConfig(url)), connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'forklift' }) };
   },
   async prepare(conn) {
     const c = conn as pg.Client;

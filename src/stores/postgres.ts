@@ -46,6 +46,7 @@ import { adoptionLinks, firstChainEntry, unchainedSql, nextLink, runEntryRow, ty
 import { activeSigner } from '../audit/signing.js';
 import { TARGET_URL, checkServerUrl, redactUrl, scrubSecrets, urlSecrets } from './url.js';
 import { pgCancel } from './pg-cancel.js';
+import { pgConnectionConfig } from './pg-ssl.js';
 import { stagedRows } from './staged-rows.js';
 import { abortReason, cancelOnAbort } from '../util/abort.js';
 
@@ -91,7 +92,8 @@ export class PostgresStore implements TargetStore {
   private get k(): Knex {
     return (this.pool ??= knexFactory()({
       client: 'pg',
-      connection: { connectionString: this.url, connectionTimeoutMillis: 15_000, application_name: 'forklift' },
+      // A function: sslmode=prefer and allow are settled by a probe first (pg-ssl.ts).
+      connection: async () => ({ ...(await pgConnectionConfig(this.url)), connectionTimeoutMillis: 15_000, application_name: 'forklift' }),
       // knex would otherwise put bound values into error messages (customer data).
       compileSqlOnError: false,
       pool: { min: 0, max: 2 },
@@ -401,7 +403,7 @@ export class PostgresStore implements TargetStore {
   }
 
   async openKeySets(): Promise<KeySets> {
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 15_000, application_name: 'forklift' });
+    const client = new pg.Client({ ...(await pgConnectionConfig(this.url)), connectionTimeoutMillis: 15_000, application_name: 'forklift' });
     client.on('error', () => {});
     try {
       await client.connect();
@@ -823,7 +825,7 @@ class PgSnapshot implements StoreSnapshot {
 
   /** `table`: lock only that one (a single table's read). */
   static async open(url: string, display: string, fail: (e: unknown, code: string) => Error, opts: { table?: string | undefined; signal?: AbortSignal | undefined }): Promise<PgSnapshot> {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 15_000, application_name: 'forklift' });
+    const client = new pg.Client({ ...(await pgConnectionConfig(url)), connectionTimeoutMillis: 15_000, application_name: 'forklift' });
     // A connection lost mid-read fails the statement; the client's own 'error' event must not crash the process.
     client.on('error', () => {});
     try {

@@ -114,6 +114,19 @@ const expected = JSON.parse(readFileSync(path.join(ROOT, 'fixtures', 'demo', 'ex
 };
 
 describe.skipIf(unreachable !== null)('PostgreSQL target store', () => {
+  it('connects with sslmode=prefer and sslmode=allow as psql does, whether or not the server offers TLS (pg alone took both for verify-full)', async () => {
+    const url = await freshDb();
+    const server = await withPg(url, async (c) => (await c.query<{ ssl: string }>('SHOW ssl')).rows[0]!.ssl);
+    for (const mode of ['prefer', 'allow']) {
+      const store = await openStore(`${url}?sslmode=${mode}`);
+      try {
+        expect(await store.hasTable('items'), `sslmode=${mode} against a server with ssl ${server}`).toBe(false);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
   it('loads the demo with the expected ledger, exact types and values; a second run gives the same tables', async () => {
     const url = await freshDb();
     const demo = demoCopy();

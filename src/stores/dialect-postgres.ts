@@ -210,7 +210,7 @@ export function describePgError(e: unknown, urlName = TARGET_URL): PgErrorInfo {
       break;
     case code.startsWith('22'):
       // A value the column's type cannot hold: forklift's own checks (migrate's types, bundle verify) let none through to a table it made.
-      hint = "A value is outside what its column's type holds here: if the table was made by hand or by another model version, compare it with the model.";
+      hint = "A value is outside what its column's type holds here: if the table was made by hand or by another model version, compare it with the model. forklift migrate --dry-run names each row the target refuses, with its source line.";
       break;
     case code === '23502' || code === '23514' || code === '42P01' || code === '42703' || code === '42804':
       hint = SCHEMA_HINT;

@@ -550,17 +550,34 @@ const PG_USED_COUNTERS_SQL = `SELECT name FROM (${PG_SEQUENCES}) c WHERE pg_temp
 
 const rehearsalTable = (entity: string): string => q(`forklift_dry_${entity}`);
 
+/** A target column's type as written (format_type) and its base type's name. */
+const PG_TARGET_TYPES_SQL = `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typname AS base
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`;
+
+/** Target types that may be narrower than the model's (a hand-made `integer` for its bigint, a shorter varchar, fewer digits). */
+const NARROWABLE = new Set(['int2', 'int4', 'int8', 'numeric', 'varchar', 'bpchar', 'text']);
+
 /**
- * A rehearsal's temporary table: the table's columns and types (CREATE … AS SELECT copies no
- * constraint, so the table itself is what refuses) plus _seq, filled by one COPY.
+ * A rehearsal's temporary table: the table's columns plus _seq, filled by one COPY, and typed so
+ * that the table itself is what refuses (CREATE … AS SELECT copies no constraint). A column of the
+ * target that may be narrower than the model's type (integer for bigint, varchar(10) for
+ * string(64), numeric(10,2) for decimal(18,4)) is the model's type here: a value it cannot hold
+ * then fails its own row's INSERT into the table (narrowed to that row, refused, as on MariaDB)
+ * instead of the COPY of them all. Every other column is the target's own type (an enum type, a
+ * domain), which COPY reads as the real load does.
  */
 async function copyToRehearsal(conn: pg.Client, staging: Database.Database, l: EntityLoad, signal: AbortSignal | undefined): Promise<void> {
-  const cols = l.entity.columns.map((c) => q(c.name)).join(', ');
   const tmp = rehearsalTable(l.entity.name);
-  await conn.query(`CREATE TEMP TABLE ${tmp} ON COMMIT DROP AS SELECT ${cols}, 0::bigint AS _seq FROM ${q(l.entity.name)} WITH NO DATA`);
+  const target = new Map((await conn.query<{ name: string; type: string; base: string }>(PG_TARGET_TYPES_SQL, [q(l.entity.name)])).rows.map((r) => [r.name, r]));
+  const typed = l.entity.columns.map((c) => {
+    const t = target.get(c.name);
+    const model = c.type === 'integer' || c.type === 'decimal' || c.type === 'string' || c.type === 'text';
+    return `${q(c.name)} ${t === undefined ? (c.type === 'enum' ? 'text' : pgColumnType(c)) : model && NARROWABLE.has(t.base) ? pgColumnType(c) : t.type}`;
+  });
+  await conn.query(`CREATE TEMP TABLE ${tmp} (${typed.join(', ')}, _seq bigint) ON COMMIT DROP`);
   // Rows come as the columns, then _seq: what this COPY names.
   const rows = stagedRows(staging, l);
-  const copy = conn.query(copyFrom(`COPY ${tmp} (${cols}, _seq) FROM STDIN`));
+  const copy = conn.query(copyFrom(`COPY ${tmp} (${l.entity.columns.map((c) => q(c.name)).join(', ')}, _seq) FROM STDIN`));
   const seq = (v: unknown): string => String(v);
   await pipeline(Readable.from(copyTextChunks(rows, [...l.entity.columns.map(copyEncoder), seq])), copy, ...(signal ? [{ signal }] : []));
 }

@@ -249,6 +249,25 @@ for (const [name, store] of Object.entries(stores)) {
   });
 }
 
+describe.skipIf(pgDown !== null)('PostgreSQL: a column narrower than the model (a hand-made integer for its bigint)', () => {
+  it('refuses only the row whose value it cannot hold, as MariaDB does, instead of failing the whole rehearsal', async () => {
+    const { url } = await pgDbs.create();
+    await withPg(url, async (c) => {
+      await c.query(`CREATE TABLE items (item_code varchar(64) PRIMARY KEY, description varchar(255) NOT NULL, item_type text, uom varchar(16) NOT NULL,
+        category varchar(64), standard_cost numeric(18,4), lead_time_days integer, active boolean NOT NULL)`);
+    });
+    const p = project(url);
+    p.data(['A,Alpha,1.5,PUMP,10', 'B,Beta,2,PUMP,3000000000', 'C,Gamma,3,SEAL,10']);
+    const err = await runPlan({ plan: p.plan, command: 'migrate', dryRun: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataRejectedError);
+    const r = (err as DataRejectedError).data as RunResult;
+    expect(r.entities[0]).toMatchObject({ loaded: 2, rejects_by_rule: { 'target-constraint': 1 }, dry_run: { would_insert: 2, refused: 1 } });
+    const rows = parse(readFileSync(path.join(p.dir, r.entities[0]!.rejects_file!)), { bom: true, columns: true }) as Record<string, string>[];
+    expect(rows.map((x) => [x.CODE, x.forklift_position, x.forklift_reason])).toEqual([['B', 'line 3', 'the target refuses this row: integer out of range']]);
+    expect(await withPg(url, async (c) => (await c.query('SELECT count(*)::int AS n FROM items')).rows[0])).toEqual({ n: 0 });
+  });
+});
+
 describe.skipIf(pgDown !== null)('PostgreSQL sequences under a dry run', () => {
   it('a sequence that the rehearsal advanced (a trigger writing to an audit table) is reported with both values; the rest of the store is as it was', async () => {
     const { url } = await pgDbs.create();

@@ -95,7 +95,7 @@ describe.skipIf(pgDown !== null)('PostgreSQL refusals and their hints', () => {
   it('a value out of its type\u2019s range is not called a table that does not match the model', async () => {
     const e = await withPg(PG_ADMIN_URL, (c) => c.query("SELECT '0000-01-01'::date")).catch((x: unknown) => x);
     expect((e as { code: string }).code).toMatch(/^22/);
-    expect(describePgError(e).hint).toBe("A value is outside what its column's type holds here: if the table was made by hand or by another model version, compare it with the model.");
+    expect(describePgError(e).hint).toBe("A value is outside what its column's type holds here: if the table was made by hand or by another model version, compare it with the model. forklift migrate --dry-run names each row the target refuses, with its source line.");
   });
 
   it('two sessions creating the same table at once: the loser is told so, not "rows with these keys"', async () => {

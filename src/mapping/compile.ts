@@ -433,7 +433,8 @@ export function compileMapping(m: LoadedMapping, entity: Entity, header: readonl
         }
         const fault = faulty && faultIn(faulty, f.uses, f.name);
         if (fault) {
-          errors.push(fault);
+          // Two fields reading one bad cell: the cell is named once.
+          if (!errors.some((e) => e.reason === fault.reason)) errors.push(fault);
           continue;
         }
         let text: string | null;

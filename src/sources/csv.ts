@@ -390,7 +390,7 @@ class CsvSource extends QueuedSource {
         return new SourceError(`${this.label}: the record starting at line ${line} is over ${MAX_RECORD_BYTES / 1048576} MiB`, {
           code: 'source.quote',
           location: { file: this.label, line },
-          hint: `most likely a quote opened on line ${line} is never closed; write a quote inside a quoted field as ""`,
+          hint: `if line ${line} opens a quote, it is most likely never closed (write a quote inside a quoted field as ""); if not, the line itself is that long, more than a field of a legacy export holds: check that this is the file the mapping means, or cut the value in the source`,
           cause: err,
         });
       default:

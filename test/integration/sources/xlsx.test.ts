@@ -225,3 +225,10 @@ describe('xlsx: dates under `date: excel` and `timestamp: excel`', () => {
     ]);
   });
 });
+
+describe('xlsx: one bad cell that two fields read', () => {
+  it('is named once in the reject, not once per field', async () => {
+    const r = await migrate([row(1, str('A1', 'Item'), str('B1', 'Day')), row(2, str('A2', 'a'), num('B2', 60, 1))], ['id: { from: Item }', 'day: { from: Day }', 'at: { from: Day, timezone: UTC }']);
+    expect(reasons(r)).toEqual([['row 2', 'day', 'type', 'column Day (B2) is on Excel’s day 60, 1900-02-29, a date that did not exist (a Lotus 1-2-3 leftover): correct the date in the source']]);
+  });
+});

@@ -38,6 +38,19 @@ describe('plan files', () => {
     expect(expandEnv('${PW:-x}', { file: 'p' }, { PW: '' })).toBe('x');
   });
 
+  it('refuses a ${ that starts no variable (unclosed, or no name) instead of keeping it as text, naming where and never the text', () => {
+    for (const [text, at] of [
+      ['mysql://root:s3cret@h/${DB:-test', 23],
+      ['postgres://${USER:s3cret@h/db', 12],
+      ['a ${1X} b', 3],
+    ] as const) {
+      expect(() => expandEnv(text, { file: '--target' }, {}), text).toThrow(new RegExp(`^--target: the \\$\\{ at character ${at} starts no variable`));
+      expect(() => expandEnv(text, { file: '--target' }, {})).not.toThrow(/s3cret/);
+    }
+    // $${ is still a literal ${, and a closed variable beside an escaped one expands.
+    expect(expandEnv('p $${HOME}.csv ${X}', { file: 'p' }, { X: '1' })).toBe('p ${HOME}.csv 1');
+  });
+
   it('keeps decimal numbers as their text, never a float', () => {
     const y = parseYamlText('sum: 12345678901234567.89\nrows: 12\n', 'p.yaml');
     expect(y.value).toEqual({ sum: '12345678901234567.89', rows: 12 });

@@ -212,6 +212,10 @@ function farDateReason(text: string): string | undefined {
   return undefined;
 }
 
+/** A MySQL/MariaDB SQL source gives every zero date so (sources/sql.ts), DATETIME and TIMESTAMP ones too. */
+const ZERO_DATE = '0000-00-00';
+const ZERO_DATE_REASON = `is MySQL's zero date, no day at all; where it stands for "no date", make it a missing value (clean: [null_if: ["${ZERO_DATE}"]])`;
+
 /** A parsed date's fields as the staged date, or why not. */
 function dateOf(f: Fields): Parsed {
   if (!validCalendar(f)) return fail('is not a real calendar date');
@@ -276,6 +280,7 @@ export function makeDateParser(format: string | undefined, excelDates: ExcelDate
   const parse = format ? compileFormat(format) : undefined;
   return (text) => {
     let f: Fields;
+    if (text === ZERO_DATE) return fail(ZERO_DATE_REASON);
     if (parse) {
       const r = parse(text);
       if (typeof r === 'string') return fail(farDateReason(text) ?? r);
@@ -392,6 +397,7 @@ export function makeTimestampParser(
   return (text) => {
     let f: Fields;
     let fraction = '';
+    if (text === ZERO_DATE) return fail(ZERO_DATE_REASON);
     if (format === 'excel') {
       const r = excelFields(text, excelDates);
       if (typeof r === 'string') return fail(r);

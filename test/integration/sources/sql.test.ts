@@ -588,7 +588,7 @@ describe.skipIf(myDown !== null)('sql source: MariaDB / MySQL', () => {
   it('a zero date is never a crash: the mapping rejects it with a reason', async () => {
     const r = await read(MY_URL, `SELECT d, dt FROM ${table} WHERE id = 1`);
     const [d, dt] = r.rows[0]!;
-    expect(makeCoercer(column('as_of', 'date'), {})(d!)).toEqual({ ok: false, rule: 'type', reason: 'is not a real calendar date' });
+    expect(makeCoercer(column('as_of', 'date'), {})(d!)).toEqual({ ok: false, rule: 'type', reason: 'is MySQL\'s zero date, no day at all; where it stands for "no date", make it a missing value (clean: [null_if: ["0000-00-00"]])' });
     const ts = makeCoercer(column('at', 'timestamp'), { timezone: 'Europe/Berlin' })(dt!);
     expect(ts.ok).toBe(false);
     // tinyint(1) as 1/0 is a boolean to the mapping.

@@ -33,7 +33,11 @@ export default class BundleImport extends BaseCommand {
       spinner.stop();
       if (!this.jsonEnabled()) {
         this.log(`imported ${result.bundle} → ${result.target} (${result.load}, run ${result.run_id})\n`);
-        this.log(table(['table', 'rows', 'loaded', 'already there'], result.tables.map((t) => [t.name, fmt.format(t.rows), fmt.format(t.loaded), fmt.format(t.already_in_target)])));
+        // Only ledger entries an earlier import of the same bundle kept are skipped: a column for them only where there are some.
+        // An upsert's loaded rows are new or updated: it does not count which.
+        const skipped = result.tables.some((t) => t.already_in_target > 0);
+        const header = ['table', 'rows', result.load === 'upsert' ? 'loaded (new or updated)' : 'loaded', ...(skipped ? ['ledger entries already kept'] : [])];
+        this.log(table(header, result.tables.map((t) => [t.name, fmt.format(t.rows), fmt.format(t.loaded), ...(skipped ? [fmt.format(t.already_in_target)] : [])])));
         const l = result.ledger;
         if (l) this.log(`\nthe bundle's ledger is kept in ${l.kept_in}, apart from the target's own chain${l.head ? ` (the bundle's head ${l.head}, recorded in this import's entry)` : ' (from before the audit chain)'}`);
         this.log(`${l ? '' : '\n'}the import is recorded in the ledger of ${result.target}: ledger head ${result.ledger_head ?? 'none'}`);

@@ -194,7 +194,7 @@ export async function detectLayout(file: string, opts: { sheet?: string; sampleR
 async function sniffFormat(file: string): Promise<FileFormat> {
   let head: Buffer;
   try {
-    head = await readHead(file, 4);
+    head = await readHead(file, 64 * 1024);
   } catch (e) {
     throw new SourceError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, {
       code: 'source.missing',
@@ -204,7 +204,27 @@ async function sniffFormat(file: string): Promise<FileFormat> {
     });
   }
   if (head[0] === 0x50 && head[1] === 0x4b) return 'xlsx';
+  // A JSON document (an ERP's export as one array of objects) read as CSV was one column named `[`.
+  const text = head.toString('utf8').replace(/^\uFEFF/, '').trimStart();
+  if (text.startsWith('[') || text.startsWith('{')) {
+    const firstLine = text.split(/\r?\n/, 1)[0]!;
+    if (text.startsWith('{') && isJsonObject(firstLine)) return 'jsonl';
+    const name = path.basename(file);
+    throw new ConfigError(`${name} is a JSON document${text.startsWith('[') ? ' (an array)' : ''}, which forklift does not read: it reads JSON Lines, one object per line`, {
+      code: 'usage',
+      hint: `Convert it first, e.g. jq -c '${text.startsWith('[') ? '.[]' : '.'}' ${name} > ${name.replace(/\.[^.]*$/, '')}.jsonl, then name that file.`,
+    });
+  }
   return 'csv';
+}
+
+function isJsonObject(line: string): boolean {
+  try {
+    const v: unknown = JSON.parse(line);
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
 }
 
 /**

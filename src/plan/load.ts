@@ -83,6 +83,11 @@ export function planRelativePath(plan: Pick<LoadedPlan, 'dir'>, file: string): s
 export function loadMappingFile(file: string): LoadedMapping {
   const display = displayPath(file);
   const yaml = readYamlFile(file, display);
+  // `fields:` with nothing but comments under it (what mapping init writes when it guessed no
+  // field) is YAML's null: no field yet. The check then names each required column not mapped,
+  // instead of "expected record, received null".
+  const top = yaml.value as Record<string, unknown> | null;
+  if (top !== null && typeof top === 'object' && !Array.isArray(top) && 'fields' in top && top.fields === null) top.fields = {};
   const spec = checkFile(yaml, mappingSchema, 'mapping');
   keepWrittenData(yaml, spec);
   const dir = path.dirname(file);

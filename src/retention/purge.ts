@@ -9,7 +9,7 @@ import { verifyBundleDir } from '../bundle/verify.js';
 import { checkLedgerWriter, commandEntry, notOnRecord, noteLedgerHead } from '../audit/entry.js';
 import { readStoreLedger } from '../audit/ledger.js';
 import { BundleError, ConfigError, ForkliftError, StoreError } from '../core/errors.js';
-import { isDiskFull } from '../util/folders.js';
+import { isDiskFull, makeFolders } from '../util/folders.js';
 import { heapGuard } from '../diff/diff.js';
 import type { Entity, Model } from '../model/types.js';
 import { newRunId } from '../run/run-id.js';
@@ -248,6 +248,12 @@ function checkConfirm(target: string, confirm: string | undefined): void {
  * Writes the archive: the selected rows exported into a work folder, the deletion record added as a
  * tag file, the whole bundle verified, and only then renamed into place.
  */
+/** The purge's work folder beside the archive, its parents made as needed (makeFolders: never Node's recursive mkdir, which can loop for ever). */
+function makeWorkFolder(work: string): void {
+  makeFolders(path.dirname(work));
+  mkdirSync(work);
+}
+
 async function writeArchive(
   store: TargetStore,
   archive: string,
@@ -263,7 +269,7 @@ async function writeArchive(
     opts.progress?.({ step: 'archive' });
     let exported: ExportResult;
     try {
-      mkdirSync(work, { recursive: true });
+      makeWorkFolder(work);
       claimWork(work, 'purge');
       exported = await exportSelection(sel, dir, opts, base);
     } catch (e) {
@@ -364,7 +370,7 @@ async function resumeArchive(
         hint: `Run the purge with the rules and --as-of ${record.as_of} it was made with, or choose a new archive folder.`,
       });
     }
-    mkdirSync(work, { recursive: true });
+    makeWorkFolder(work);
     claimWork(work, 'purge');
     const now = await exportSelection(sel, path.join(work, path.basename(archive)), opts, { mode, as_of: record.as_of });
     const archived = new Map(record.tables.map((t) => [t.name, t]));

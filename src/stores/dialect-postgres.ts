@@ -2,7 +2,7 @@ import type { Column, Entity } from '../model/types.js';
 import { q } from '../util/sql-name.js';
 import { pgDate, pgTimestamp } from './pg-copy-text.js';
 import { TARGET_URL } from './url.js';
-import { UNIQUE_CLASH_HINT } from './key-clash.js';
+import { TRIGGER_REFUSAL_HINT, UNIQUE_CLASH_HINT } from './key-clash.js';
 
 /**
  * What PostgreSQL needs spelled out, as pure functions over the model: the column types, the
@@ -185,8 +185,13 @@ export function describePgError(e: unknown, urlName = TARGET_URL): PgErrorInfo {
     msg = msg.slice(msg.lastIndexOf(' - ') + 3);
   }
   if (code.startsWith('22')) msg = msg.replace(/"(?:[^"]|"")*"/g, '(value not shown)');
-  if (typeof err.where === 'string' && err.where.startsWith('COPY ')) {
-    const where = err.where.split('\n')[0]!.replace(/(, column [^:]+):.*$/s, '$1');
+  // The COPY's line of the context (after a trigger's own lines where one raised the error).
+  const copyLine = typeof err.where === 'string' ? err.where.split('\n').find((l) => l.startsWith('COPY ')) : undefined;
+  if (copyLine !== undefined) {
+    // `COPY t, line 19, column c: "value"`, or for a row's own refusal (a CHECK, a trigger) `COPY t,
+    // line 19: "the whole row"`: only the table, line and column stay, never a value.
+    const first = copyLine;
+    const where = /^COPY .*?, line \d+(?:, column [^:]+)?(?=:|$)/s.exec(first)?.[0] ?? first.replace(/:.*$/s, '');
     msg += ` (${where})`;
   }
   let hint = 'Check that the target is reachable and writable.';
@@ -211,6 +216,10 @@ export function describePgError(e: unknown, urlName = TARGET_URL): PgErrorInfo {
     case code.startsWith('22'):
       // A value the column's type cannot hold: forklift's own checks (migrate's types, bundle verify) let none through to a table it made.
       hint = "A value is outside what its column's type holds here: if the table was made by hand or by another model version, compare it with the model. forklift migrate --dry-run names each row the target refuses, with its source line.";
+      break;
+    // RAISE EXCEPTION in a trigger (or a function it calls): the target's own rule, not the connection.
+    case code === 'P0001':
+      hint = TRIGGER_REFUSAL_HINT;
       break;
     case code === '23502' || code === '23514' || code === '42P01' || code === '42703' || code === '42804':
       hint = SCHEMA_HINT;

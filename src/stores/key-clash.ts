@@ -27,6 +27,9 @@ export const mayMeetHeldKeys = (l: EntityLoad): boolean => l.mode === 'append' |
  * (a server that names no key), or the loaded rows may share the value of a unique index the model
  * does not declare (one a DBA added), which no load mode avoids.
  */
+/** A trigger of the target (RAISE in PostgreSQL or SQLite) refused a row of the load. */
+export const TRIGGER_REFUSAL_HINT = 'A trigger of the target refused the load with this message. forklift migrate --dry-run names each row it refuses, with its source line. Nothing was committed.';
+
 export const UNIQUE_CLASH_HINT =
   'If the target already holds rows with these keys: use load: replace or upsert (bundle import: --load replace or upsert), or remove them. If the constraint named is not one of the model\'s (a unique index added by hand), rows of this load share its value: drop that index or fix those rows in the source.';
 

@@ -7,7 +7,7 @@ import { referencedClosure } from './referenced.js';
 import type { Column, Entity } from '../model/types.js';
 import { q } from '../util/sql-name.js';
 import { interruptedLoadError, nativeColumnsFor, tableRecords, type NativeColumn, type NativeTable } from './read-common.js';
-import { UNIQUE_CLASH_HINT, keyClashError } from './key-clash.js';
+import { TRIGGER_REFUSAL_HINT, UNIQUE_CLASH_HINT, keyClashError } from './key-clash.js';
 import { shapeError, shapeMismatches, sqliteHoldsExactly } from './table-shape.js';
 import {
   SQLITE_TABLES_DDL,
@@ -765,6 +765,10 @@ async function insertRun(trx: Knex.Transaction, e: RunEntry): Promise<ChainLink>
  * first staged key the table already holds is looked up and named. Always throws.
  */
 async function namedKeyClash(trx: Knex.Transaction, l: EntityLoad, e: unknown, display: string): Promise<never> {
+  // RAISE(ABORT, …) in a trigger of the target: its message, with the table it refused a row of.
+  if ((e as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_TRIGGER') {
+    throw new StoreError(`${display}: ${l.entity.name}: ${sqliteReason(e)}`, { code: 'store.load', hint: TRIGGER_REFUSAL_HINT, cause: e });
+  }
   const pk = l.entity.primaryKey;
   if (!/UNIQUE constraint failed/.test(sqliteReason(e)) || pk.length === 0 || l.mode === 'upsert') throw e;
   const on = pk.map((c) => `t.${q(c)} = s.${q(c)}`).join(' AND ');

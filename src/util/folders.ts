@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ExitCode, ForkliftError } from '../core/errors.js';
 
@@ -15,7 +15,7 @@ export function isDiskFull(e: unknown): boolean {
  */
 export function makeFolder(dir: string, what: string, code: string): string | undefined {
   try {
-    return mkdirSync(dir, { recursive: true });
+    return makeFolders(dir);
   } catch (e) {
     const errno = (e as NodeJS.ErrnoException).code;
     const shown = path.relative(process.cwd(), dir) || dir;
@@ -34,6 +34,31 @@ export function makeFolder(dir: string, what: string, code: string): string | un
       cause: e,
     });
   }
+}
+
+/**
+ * mkdirSync(dir, { recursive: true }), a level at a time: Node's own loops for ever (and spins the
+ * CPU) where a parent exists but refuses a new entry with ENOENT, as /proc does. Returns the first
+ * folder it made, if any; throws the file system's error for the level that fails.
+ */
+export function makeFolders(dir: string): string | undefined {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !existsSync(d); ) {
+    missing.push(d);
+    const up = path.dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  missing.reverse();
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      // Made meanwhile by another process: fine, if it is a folder.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(d).isDirectory()) throw e;
+    }
+  }
+  return missing[0];
 }
 
 /** The nearest of `dir` and its parents that exists and is not a folder. */

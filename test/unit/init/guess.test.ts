@@ -229,3 +229,20 @@ describe('findHeader', () => {
     expect(findHeader(rec([['1', 'null', '0', '0'], ['2', '0', '0', 'null'], ['3', 'null', '', ''], ['4', 'null', '0', 'null']]))).toBe(0);
   });
 });
+
+describe('detectLayout: a JSON document', () => {
+  it('is refused, saying how to make it JSON Lines, instead of read as a CSV whose header is "["', async () => {
+    const dir = tempDir('forklift-json-');
+    const file = path.join(dir, 'Item.json');
+    writeFileSync(file, '[\n  {"item_code": "A", "qty": 1},\n  {"item_code": "B", "qty": 2}\n]\n');
+    await expect(detectLayout(file)).rejects.toMatchObject({
+      code: 'usage',
+      message: 'Item.json is a JSON document (an array), which forklift does not read: it reads JSON Lines, one object per line',
+      hint: "Convert it first, e.g. jq -c '.[]' Item.json > Item.jsonl, then name that file.",
+    });
+    // One object per line is JSON Lines, whatever the file is called.
+    const lines = path.join(dir, 'export.json');
+    writeFileSync(lines, '{"item_code": "A", "qty": 1}\n{"item_code": "B", "qty": 2}\n');
+    expect((await detectLayout(lines)).header).toEqual(['item_code', 'qty']);
+  });
+});

@@ -251,3 +251,11 @@ describe('a key __proto__', () => {
     );
   });
 });
+
+describe('a mapping whose fields: holds only comments (mapping init guessed no field)', () => {
+  it('names each required column that is not mapped, not "expected record, received null"', () => {
+    const e = compileError(mapping('  # item_code: { from: TODO }\n'), ['Item', 'WH']);
+    expect(e.exitCode).toBe(2);
+    expect([e.message, ...e.details].join('\n')).toMatch(/the required column stock_balances\.item_code is not mapped; add a field for it/);
+  });
+});

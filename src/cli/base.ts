@@ -41,7 +41,19 @@ export abstract class BaseCommand extends Command {
       release: () => {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
         // unref: a process with nothing left open ends at once; one held open by a hung socket ends here.
-        if (controller.signal.aborted) setTimeout(() => process.exit(), INTERRUPTED_EXIT_MS).unref();
+        if (controller.signal.aborted) {
+          setTimeout(() => process.exit(), INTERRUPTED_EXIT_MS).unref();
+          return;
+        }
+        // The command is done (a migrate committed): a signal now changes nothing it did, and must not
+        // turn its outcome into 130 before its output (the --json document) is written. The process
+        // ends as the command's outcome says, at most INTERRUPTED_EXIT_MS later; a second one ends it at once.
+        const late = (): void => {
+          process.off('SIGINT', late).off('SIGTERM', late);
+          process.once('SIGINT', again).once('SIGTERM', again);
+          setTimeout(() => process.exit(), INTERRUPTED_EXIT_MS).unref();
+        };
+        process.once('SIGINT', late).once('SIGTERM', late);
       },
     };
   }

@@ -46,17 +46,25 @@ export function readRunFolder(dir: string): RunFolder {
   return { dir: abs, report };
 }
 
-/** Every readable run folder under `runsDir`, oldest first; folders without a report (a run cut short) are left out. */
-export function readRunFolders(runsDir: string): RunFolder[] {
+/**
+ * Every readable run folder under `runsDir`, oldest first. A folder without a report (a run cut
+ * short) or with one that cannot be read is left out, and told to `unreadable` (its path and why)
+ * where the caller lists runs: a listing must not lose a run without a word.
+ */
+export function readRunFolders(runsDir: string, unreadable?: (dir: string, why: string) => void): RunFolder[] {
   if (!existsSync(runsDir)) return [];
   const out: RunFolder[] = [];
   for (const name of readdirSync(runsDir).sort()) {
     const dir = path.join(runsDir, name);
-    if (!existsSync(path.join(dir, 'report.json'))) continue;
+    if (!statSync(dir).isDirectory()) continue;
+    if (!existsSync(path.join(dir, 'report.json'))) {
+      unreadable?.(dir, 'no report.json (a run cut short, or a folder of something else)');
+      continue;
+    }
     try {
       out.push(readRunFolder(dir));
-    } catch {
-      // An unreadable report is not this listing's business; runs diff names it when asked for.
+    } catch (e) {
+      unreadable?.(dir, e instanceof Error ? e.message.replace(/^.*?report\.json: /, 'report.json: ') : String(e));
     }
   }
   return out.sort((a, b) => a.report.started.localeCompare(b.report.started) || a.report.run_id.localeCompare(b.report.run_id));

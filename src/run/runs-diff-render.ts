@@ -13,7 +13,10 @@ const SHOWN = 10;
 
 export function renderRunsList(l: RunsList): string {
   const others = l.other_plans ? ` (${l.other_plans} run${l.other_plans === 1 ? '' : 's'} of other plans in the same runs/ folder left out)` : '';
-  if (!l.runs.length) return `no runs of ${l.plan}${l.target ? ` or in ${l.target}` : ''} yet${others}`;
+  const unread = l.unreadable.length
+    ? ['', `${l.unreadable.length} folder${l.unreadable.length === 1 ? '' : 's'} of runs/ could not be read as a run, and ${l.unreadable.length === 1 ? 'is' : 'are'} left out:`, ...l.unreadable.map((u) => `  ${u.run_dir}: ${u.why}`)]
+    : [];
+  if (!l.runs.length) return [`no runs of ${l.plan}${l.target ? ` or in ${l.target}` : ''} yet${others}`, ...unread].join('\n');
   const entities = [...new Set(l.runs.flatMap((r) => Object.keys(r.entities)))];
   const head = ['id', 'command', 'status', 'started', 'follows', ...entities.map((e) => `${e} loaded/rejected`)];
   const rows = l.runs.map((r) => [
@@ -34,6 +37,7 @@ export function renderRunsList(l: RunsList): string {
     '',
     ...(uncommitted ? ['loaded is what a run committed: 0 for a rejected, failed or dry run (what would have loaded: would_have_loaded in --json)'] : []),
     `${l.runs.length} run${l.runs.length === 1 ? '' : 's'} of ${l.plan}${l.target ? ` and ${l.target}` : ''}${notInLedger ? ` (${notInLedger} not in the target's ledger: validate runs, or runs against another target)` : ''}${others}`,
+    ...unread,
   ].join('\n');
 }
 
@@ -42,6 +46,8 @@ export function renderRunsDiffText(d: RunsDiff): string {
   const out = [
     `runs diff ${d.a.run_id} (${d.a.command}, ${d.a.status}) → ${d.b.run_id} (${d.b.command}, ${d.b.status})${d.b.follows === d.a.run_id ? ', a reload of its rejects' : ''}`,
     `rejects ${num(t.rejected_a)} → ${num(t.rejected_b)}: ${num(t.fixed)} fixed, ${num(t.still_failing)} still failing, ${num(t.new)} new${deleted(t.deleted_from_file, t.rekeyed)}${notCompared(d)}`,
+    // A fixed row of a run that committed nothing passed its rules there, and is not in the target.
+    ...(d.b.committed ? [] : [`${d.b.run_id} committed nothing (${d.b.status}): its fixed rows pass the rules but were not loaded; loaded is what a run committed`]),
     '',
     table(
       ['entity', 'read', 'loaded', 'filtered', 'duplicates', 'rejected', 'fixed', 'still failing', 'new'],

@@ -6,6 +6,7 @@ import { displayPath } from '../plan/paths.js';
 import { findRunFolder, type RunFolder } from './history.js';
 import { AS_WRITTEN_DIR, REJECT_META } from './rejects.js';
 import { REKEYED_RULE, keySources } from './reload-check.js';
+import { committedCounts } from './ledger.js';
 import { countsOf, type EntityCounts } from './runs-list.js';
 
 /**
@@ -20,6 +21,8 @@ export interface RunSide {
   run_id: string;
   command: string;
   status: string;
+  /** Whether the run committed its rows (not a dry, validate, rejected or failed run): its loaded is 0 otherwise. */
+  committed: boolean;
   started: string;
   run_dir: string;
   follows: string | null;
@@ -95,7 +98,8 @@ export async function diffRuns(opts: { a: string; b: string; plan: string; signa
     const ea = a.report.entities.find((e) => e.entity === name);
     const eb = b.report.entities.find((e) => e.entity === name);
     const key = keyColumns(plan, name);
-    const d: EntityRunsDiff = { entity: name, in: ea && eb ? 'both' : ea ? 'a' : 'b', a: ea ? countsOf(ea) : null, b: eb ? countsOf(eb) : null, key: key ?? ['position'], fixed: [], still_failing: [], new: [], deleted_from_file: 0, rekeyed: 0 };
+    // loaded is what a run committed (0 for a dry, rejected or failed run), as runs list and the ledger say.
+    const d: EntityRunsDiff = { entity: name, in: ea && eb ? 'both' : ea ? 'a' : 'b', a: ea ? committedCounts(countsOf(ea), a.report.committed) : null, b: eb ? committedCounts(countsOf(eb), b.report.committed) : null, key: key ?? ['position'], fixed: [], still_failing: [], new: [], deleted_from_file: 0, rekeyed: 0 };
     if (ea && eb) {
       // Both runs' rejects as they wrote them: either file may since have been fixed in place to feed a reload.
       const ra = await readRejects(rejectsAsWritten(a, name), key, opts.signal);
@@ -151,7 +155,7 @@ function onlyIn(entities: readonly EntityRunsDiff[], side: 'a' | 'b'): { rejects
 
 function sideOf(f: RunFolder): RunSide {
   const r = f.report;
-  return { run_id: r.run_id, command: r.command, status: r.status, started: r.started, run_dir: displayPath(f.dir), follows: r.follows?.run_id ?? null, rejected: r.entities.reduce((s, e) => s + e.rejected, 0) };
+  return { run_id: r.run_id, command: r.command, status: r.status, committed: r.committed, started: r.started, run_dir: displayPath(f.dir), follows: r.follows?.run_id ?? null, rejected: r.entities.reduce((s, e) => s + e.rejected, 0) };
 }
 
 /** The plan beside a run folder, as it is now; undefined when it cannot be read (rejects then match by position). */

@@ -46,6 +46,8 @@ export interface RunsList {
   runs: RunListing[];
   /** Runs of other plans in the same runs/ folder (every plan of a folder shares it), left out. */
   other_plans: number;
+  /** Folders of runs/ that could not be read as runs (no report.json, or a damaged one), with why: left out, but said. */
+  unreadable: { run_dir: string; why: string }[];
 }
 
 export async function listRuns(opts: { plan: string; target?: string | undefined; signal?: AbortSignal }): Promise<RunsList> {
@@ -57,7 +59,8 @@ export async function listRuns(opts: { plan: string; target?: string | undefined
   const byId = new Map<string, RunListing>();
   // Runs of the other plans beside this one: left out, here and where the target's ledger has them.
   const others = new Set<string>();
-  for (const f of readRunFolders(runsDir)) {
+  const unreadable: RunsList['unreadable'] = [];
+  for (const f of readRunFolders(runsDir, (dir, why) => unreadable.push({ run_dir: displayPath(dir), why }))) {
     const r = f.report;
     if (!ofPlan(r, planFile)) {
       others.add(r.run_id);
@@ -107,7 +110,7 @@ export async function listRuns(opts: { plan: string; target?: string | undefined
     }
   }
   const runs = [...byId.values()].sort((a, b) => a.started.localeCompare(b.started) || a.id.localeCompare(b.id));
-  return { plan: displayPath(planFile), target, runs, other_plans: others.size };
+  return { plan: displayPath(planFile), target, runs, other_plans: others.size, unreadable };
 }
 
 const NUMBERS = ['read', 'loaded', 'filtered', 'duplicates_dropped', 'rejected'] as const;

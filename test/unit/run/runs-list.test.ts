@@ -2,7 +2,8 @@ import { cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commandEntry } from '../../../src/audit/entry.js';
-import { renderRunsList } from '../../../src/run/runs-diff-render.js';
+import { renderRunsDiffText, renderRunsList } from '../../../src/run/runs-diff-render.js';
+import { diffRuns } from '../../../src/run/runs-diff.js';
 import { listRuns } from '../../../src/run/runs-list.js';
 import { openStore } from '../../../src/stores/index.js';
 import { report, runsDir } from './reports.js';
@@ -26,7 +27,19 @@ describe('runs list', () => {
     expect(l.runs.map((r) => r.id)).toEqual([a1.run_id, a2.run_id]);
     expect(l.other_plans).toBe(2);
     expect(renderRunsList(l)).toMatch(/^2 runs of .*plan_upsert\.yaml \(2 runs of other plans in the same runs\/ folder left out\)$/m);
-    expect(renderRunsList(await listRuns({ plan: path.join(dir, 'nothing-yet.yaml') }))).toMatch(/^no runs of .*nothing-yet\.yaml yet \(4 runs of other plans in the same runs\/ folder left out\)$/);
+    expect(renderRunsList(await listRuns({ plan: path.join(dir, 'nothing-yet.yaml') }))).toMatch(/^no runs of .*nothing-yet\.yaml yet \(4 runs of other plans in the same runs\/ folder left out\)$/m);
+  });
+
+  it('names each folder of runs/ it cannot read as a run (no report.json, a damaged one) instead of leaving it out without a word', async () => {
+    const dir = folder();
+    writeFileSync(path.join(dir, 'runs', a2.run_id, 'report.json'), '{"run_id":');
+    const l = await listRuns({ plan: path.join(dir, 'plan_upsert.yaml') });
+    expect(l.runs.map((r) => r.id)).toEqual([a1.run_id]);
+    expect(l.unreadable.map((u) => [path.basename(u.run_dir), u.why.replace(/ \(.*$/, '')])).toEqual([
+      ['20260101T000000Z-dead', 'no report.json'],
+      [a2.run_id, 'report.json: not readable as JSON'],
+    ]);
+    expect(renderRunsList(l)).toMatch(/^2 folders of runs\/ could not be read as a run, and are left out:\n {2}.*20260101T000000Z-dead: no report\.json \(a run cut short, or a folder of something else\)\n {2}.*20261103T080000Z-aaa2: report\.json: not readable as JSON/m);
   });
 
   it('lists a run once beside a copy of its folder', async () => {
@@ -61,5 +74,17 @@ describe('runs list', () => {
       ['20261104T080000Z-imp1', true],
     ]);
     expect(l.other_plans).toBe(2);
+  });
+});
+
+describe('runs diff', () => {
+  it("shows loaded as what each run committed: 0 for a dry run, as runs list and the ledger do, and says that B's fixed rows were not loaded", async () => {
+    const a = report('20261101T080000Z-aaa1', '2026-11-01T08:00:00.000Z', { items: 2 });
+    const b = report('20261102T080000Z-bbb1', '2026-11-02T08:00:00.000Z', { items: 0 }, { status: 'dry-run', committed: false });
+    const runs = runsDir([a, b]);
+    const d = await diffRuns({ a: a.run_id, b: b.run_id, plan: path.join(runs, '..', 'forklift.yaml') });
+    expect(d.entities[0]!.a).toMatchObject({ loaded: 98 });
+    expect(d.entities[0]!.b).toMatchObject({ loaded: 0, would_have_loaded: 100 });
+    expect(renderRunsDiffText(d)).toMatch(/^20261102T080000Z-bbb1 committed nothing \(dry-run\): its fixed rows pass the rules but were not loaded/m);
   });
 });

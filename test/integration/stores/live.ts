@@ -157,6 +157,8 @@ export class MysqlDatabases {
     if (this.made.length === 0) return;
     const c = await mysql.createConnection(mysqlAdminConfig());
     try {
+      // A test's table may reference another test database's (a foreign key across databases): dropped in any order.
+      await c.query('SET SESSION foreign_key_checks = 0');
       for (const name of this.made.splice(0)) await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
     } finally {
       await c.end();

@@ -43,11 +43,18 @@ export function makeFolder(dir: string, what: string, code: string): string | un
  */
 export function makeFolders(dir: string): string | undefined {
   const missing: string[] = [];
-  for (let d = path.resolve(dir); !existsSync(d); ) {
+  const target = path.resolve(dir);
+  let d = target;
+  while (!existsSync(d)) {
     missing.push(d);
     const up = path.dirname(d);
     if (up === d) break;
     d = up;
+  }
+  // The nearest that exists is a file: the errors mkdirSync(recursive) gives, EEXIST for the folder itself, ENOTDIR beyond it.
+  if (existsSync(d) && !statSync(d).isDirectory()) {
+    const code = d === target ? 'EEXIST' : 'ENOTDIR';
+    throw Object.assign(new Error(`${code}: ${d === target ? 'file already exists' : 'not a directory'}, mkdir '${target}'`), { code, path: target });
   }
   missing.reverse();
   for (const d of missing) {

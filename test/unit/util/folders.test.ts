@@ -18,5 +18,7 @@ describe('makeFolders', () => {
     const base = tempDir('forklift-folders-');
     writeFileSync(path.join(base, 'file'), '');
     expect(() => makeFolders(path.join(base, 'file', 'x'))).toThrow(/ENOTDIR/);
+    // The folder itself a file: EEXIST, as mkdirSync(recursive) says.
+    expect(() => makeFolders(path.join(base, 'file'))).toThrow(expect.objectContaining({ code: 'EEXIST' }));
   });
 });

@@ -122,16 +122,16 @@ export function bundleValueCheck(e: Entity): ((rows: readonly unknown[][]) => vo
   });
   if (cols.length === 0) return undefined;
   const key = e.primaryKey.map((k) => e.columns.findIndex((c) => c.name === k));
+  // The row by its key, for the one who has to find it (a table without a key has none to give): made only for a refusal.
+  const rowOf = (r: readonly unknown[]): string => key.map((k) => `${e.columns[k]!.name} = ${r[k] === null || r[k] === undefined ? 'NULL' : literal(r[k])}`).join(' AND ');
   return (rows) => {
     for (const { i, name, required, test, hint } of cols) {
       for (const r of rows) {
         const v = r[i];
-        // The row by its key, for the one who has to find it; a table without a key has none to give.
-        const rowOf = (): string => key.map((k) => `${e.columns[k]!.name} = ${r[k] === null || r[k] === undefined ? 'NULL' : literal(r[k])}`).join(' AND ');
         if (v === null || v === undefined) {
           if (!required) continue;
           // SQLite lets a column of a PRIMARY KEY (not an INTEGER one) hold NULL; the bundle's keys and required columns cannot.
-          const row = rowOf();
+          const row = rowOf(r);
           throw new StoreError(`table ${e.name}, column ${name}${row ? `, row ${row}` : ''}: the value is missing (NULL) in a ${e.primaryKey.includes(name) ? 'primary-key' : 'required'} column, which the bundle cannot hold; forklift stopped rather than change it`, {
             code: 'store.no-bundle-form',
             hint: `Give it a value in the source (UPDATE ${e.name} SET ${name} = … WHERE ${name} IS NULL), or delete the row; forklift export can also leave ${e.name} out with --tables.`,
@@ -139,7 +139,7 @@ export function bundleValueCheck(e: Entity): ((rows: readonly unknown[][]) => vo
         }
         const what = test(v);
         if (what !== undefined) {
-          const row = rowOf();
+          const row = rowOf(r);
           throw new StoreError(`table ${e.name}, column ${name}${row ? `, row ${row}` : ''}: the value ${v === '' ? "''" : escapeControl(String(v))} ${what}; forklift stopped rather than change it`, { code: 'store.no-bundle-form', hint: hint(e.name, name, what, row, required) });
         }
       }

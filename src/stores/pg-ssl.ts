@@ -22,10 +22,9 @@ const decided = new Map<string, Promise<PgConnectionConfig>>();
 export function pgConnectionConfig(url: string): Promise<PgConnectionConfig> {
   let c = decided.get(url);
   if (c === undefined) {
+    // decide() never rejects: a probe that fails leaves the connection's own error to the connection.
     c = decide(url);
     decided.set(url, c);
-    // A probe that failed outright decides nothing: the next connection tries again.
-    c.catch(() => decided.delete(url));
   }
   return c;
 }
